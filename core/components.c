@@ -1,0 +1,148 @@
+/* components.c -- connected components of the active candidate graph
+ * (requests and workers joined by edges), with a solve order: the most
+ * urgent first, then the largest. Districts rarely touch, so components
+ * are many and small except at the peak. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sort.h"
+#include "stages.h"
+
+static int find(int *parent, int x) {
+  while (parent[x] != x) {
+    parent[x] = parent[parent[x]];
+    x = parent[x];
+  }
+  return x;
+}
+
+static void unite(int *parent, int a, int b) {
+  a = find(parent, a);
+  b = find(parent, b);
+  if (a != b) {
+    if (a < b)
+      parent[b] = a;
+    else
+      parent[a] = b;
+  }
+}
+
+typedef struct order_ctx {
+  const cm__problem *p;
+  const cm__components *c;
+} order_ctx;
+
+static int best_urgency(const cm__problem *p, const cm__components *c, int k) {
+  int u = CM_URGENCY_COUNT;
+  for (int a = c->r_start[k]; a < c->r_start[k + 1]; a++)
+    if ((int)p->inst->requests[c->reqs[a]].urgency < u)
+      u = p->inst->requests[c->reqs[a]].urgency;
+  return u;
+}
+
+static int by_solve_order(const void *vctx, int a, int b) {
+  const order_ctx *o = vctx;
+  int ua = best_urgency(o->p, o->c, a), ub = best_urgency(o->p, o->c, b);
+  if (ua != ub)
+    return ua < ub ? -1 : 1;
+  int sa = o->c->r_start[a + 1] - o->c->r_start[a];
+  int sb = o->c->r_start[b + 1] - o->c->r_start[b];
+  if (sa != sb)
+    return sa > sb ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+int cm__components_build(const cm__problem *p, const unsigned char *active,
+                         int single, cm__components *c) {
+  memset(c, 0, sizeof *c);
+  int nodes = p->nr + p->nw;
+  int *parent = malloc((size_t)(nodes ? nodes : 1) * sizeof *parent);
+  int *id = malloc((size_t)(nodes ? nodes : 1) * sizeof *id);
+  if (!parent || !id)
+    goto oom;
+  for (int v = 0; v < nodes; v++)
+    parent[v] = v;
+  for (int e = 0; e < p->ne; e++)
+    if (active[p->e_req[e]])
+      unite(parent, p->e_req[e], p->nr + p->e_wrk[e]);
+  /* number the components by their smallest member */
+  for (int v = 0; v < nodes; v++)
+    id[v] = -1;
+  int n = 0, nreq = 0, nwrk = 0;
+  for (int i = 0; i < p->nr; i++) {
+    if (!active[i] || p->r_start[i] == p->r_start[i + 1])
+      continue;
+    int root = find(parent, i);
+    if (id[root] < 0)
+      id[root] = single ? 0 : n++;
+    if (single)
+      n = 1;
+    nreq++;
+  }
+  int *wcomp = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *wcomp);
+  if (!wcomp)
+    goto oom;
+  for (int j = 0; j < p->nw; j++) {
+    wcomp[j] = -1;
+    if (p->w_start[j] == p->w_start[j + 1])
+      continue;
+    int root = find(parent, p->nr + j);
+    if (root < p->nr && id[root] >= 0) {
+      wcomp[j] = id[root];
+      nwrk++;
+    }
+  }
+  c->n = n;
+  c->r_start = calloc((size_t)n + 1, sizeof *c->r_start);
+  c->w_start = calloc((size_t)n + 1, sizeof *c->w_start);
+  c->reqs = malloc((size_t)(nreq ? nreq : 1) * sizeof *c->reqs);
+  c->wrks = malloc((size_t)(nwrk ? nwrk : 1) * sizeof *c->wrks);
+  c->order = malloc((size_t)(n ? n : 1) * sizeof *c->order);
+  if (!c->r_start || !c->w_start || !c->reqs || !c->wrks || !c->order) {
+    free(wcomp);
+    goto oom;
+  }
+  for (int i = 0; i < p->nr; i++)
+    if (active[i] && p->r_start[i] != p->r_start[i + 1])
+      c->r_start[id[find(parent, i)] + 1]++;
+  for (int j = 0; j < p->nw; j++)
+    if (wcomp[j] >= 0)
+      c->w_start[wcomp[j] + 1]++;
+  for (int k = 0; k < n; k++) {
+    c->r_start[k + 1] += c->r_start[k];
+    c->w_start[k + 1] += c->w_start[k];
+  }
+  /* fill in ascending order using the free slot counters in id[] */
+  for (int k = 0; k < n; k++)
+    c->order[k] = c->r_start[k];
+  for (int i = 0; i < p->nr; i++)
+    if (active[i] && p->r_start[i] != p->r_start[i + 1])
+      c->reqs[c->order[id[find(parent, i)]]++] = i;
+  for (int k = 0; k < n; k++)
+    c->order[k] = c->w_start[k];
+  for (int j = 0; j < p->nw; j++)
+    if (wcomp[j] >= 0)
+      c->wrks[c->order[wcomp[j]]++] = j;
+  free(wcomp);
+  for (int k = 0; k < n; k++)
+    c->order[k] = k;
+  order_ctx o = {p, c};
+  cm__sort_ints(c->order, n, by_solve_order, &o);
+  free(parent);
+  free(id);
+  return 0;
+oom:
+  free(parent);
+  free(id);
+  cm__components_free(c);
+  return -1;
+}
+
+void cm__components_free(cm__components *c) {
+  free(c->r_start);
+  free(c->reqs);
+  free(c->w_start);
+  free(c->wrks);
+  free(c->order);
+  memset(c, 0, sizeof *c);
+}

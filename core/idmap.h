@@ -1,0 +1,24 @@
+/* idmap.h -- a string-to-index hash map for ids (open addressing).
+ * Keys are borrowed: they must outlive the map. */
+#ifndef CM_IDMAP_H_INCLUDED_
+#define CM_IDMAP_H_INCLUDED_
+
+#include <stddef.h>
+
+typedef struct cm__idmap {
+  const char **keys; /* NULL: empty slot */
+  int *values;
+  size_t cap;        /* power of two */
+  size_t count;
+} cm__idmap;
+
+/* Returns 0, or -1 when out of memory (map left empty). */
+int cm__idmap_init(cm__idmap *m, size_t expected);
+void cm__idmap_free(cm__idmap *m);
+/* Insert key->value. Returns 1 when inserted, 0 when the key exists (value
+ * untouched; *existing gets its value if not NULL), -1 when out of memory. */
+int cm__idmap_put(cm__idmap *m, const char *key, int value, int *existing);
+/* Value of key, or -1. */
+int cm__idmap_get(const cm__idmap *m, const char *key);
+
+#endif

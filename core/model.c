@@ -1,0 +1,151 @@
+/* model.c -- defaults, construction and names of the dispatch domain. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch/model.h"
+
+static const char *const urgency_names[CM_URGENCY_COUNT] = {
+    "emergency", "urgent", "normal", "scheduled"};
+static const char *const status_names[CM_WORKER_STATUS_COUNT] = {
+    "available", "offered", "busy", "offline"};
+
+void cm_weights_default(cm_weights *w) {
+  static const double factor[CM_URGENCY_COUNT] = {4.0, 2.0, 1.0, 1.0};
+  static const double base[CM_URGENCY_COUNT] = {1000.0, 300.0, 120.0, 60.0};
+  memset(w, 0, sizeof *w);
+  w->travel = 1.0; /* cost unit: one minute of normal travel */
+  memcpy(w->urgency_factor, factor, sizeof factor);
+  w->workload = 2.0;
+  w->continuity = 10.0;
+  w->rating = 2.0;
+  w->skill = 1.0;
+  w->preferred = 5.0;
+  memcpy(w->penalty_base, base, sizeof base);
+  w->aging_per_min = 2.0;
+}
+
+void cm_params_default(cm_params *p) {
+  static const double radius[CM_URGENCY_COUNT] = {8.0, 6.0, 5.0, 5.0};
+  memset(p, 0, sizeof *p);
+  p->k = 16;
+  memcpy(p->radius_km, radius, sizeof radius);
+  p->radius_growth_km_per_min = 0.5;
+  p->radius_max_km = 15.0;
+  p->speed_kmh = 25.0;
+  p->road_factor = 1.3;
+  p->now_ms = 0;
+  p->stale_ms = 0;
+}
+
+void cm_worker_init(cm_worker *w) {
+  memset(w, 0, sizeof *w);
+  w->status = CM_WORKER_AVAILABLE;
+  w->capacity = 1;
+  w->rating = 5.0;
+  w->level = 3.0;
+}
+
+void cm_request_init(cm_request *r) {
+  memset(r, 0, sizeof *r);
+  r->skill_mode = CM_SKILLS_ALL;
+  r->staff = 1;
+  r->urgency = CM_URGENCY_NORMAL;
+}
+
+cm_instance *cm_instance_new(void) {
+  cm_instance *inst = calloc(1, sizeof *inst);
+  if (!inst)
+    return NULL;
+  cm_taxonomy_default(&inst->taxonomy);
+  cm_weights_default(&inst->weights);
+  cm_params_default(&inst->params);
+  return inst;
+}
+
+void cm_instance_free(cm_instance *inst) {
+  if (!inst)
+    return;
+  free(inst->workers);
+  free(inst->requests);
+  free(inst->edges);
+  free(inst);
+}
+
+/* Make room for one more element of size sz in *arr. Returns 0 or -1. */
+static int reserve_one(void **arr, int *cap, int n, size_t sz) {
+  if (n < *cap)
+    return 0;
+  int ncap = *cap ? *cap * 2 : 64;
+  void *p = realloc(*arr, (size_t)ncap * sz);
+  if (!p)
+    return -1;
+  *arr = p;
+  *cap = ncap;
+  return 0;
+}
+
+int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
+                           cm_error *err) {
+  if (reserve_one((void **)&inst->workers, &inst->cap_workers,
+                  inst->n_workers, sizeof *w) != 0) {
+    cm_error_set(err, CM_E_NOMEM, "$.workers", NULL);
+    return -1;
+  }
+  inst->workers[inst->n_workers] = *w;
+  return inst->n_workers++;
+}
+
+int cm_instance_add_request(cm_instance *inst, const cm_request *r,
+                            cm_error *err) {
+  if (reserve_one((void **)&inst->requests, &inst->cap_requests,
+                  inst->n_requests, sizeof *r) != 0) {
+    cm_error_set(err, CM_E_NOMEM, "$.requests", NULL);
+    return -1;
+  }
+  inst->requests[inst->n_requests] = *r;
+  return inst->n_requests++;
+}
+
+int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e,
+                         cm_error *err) {
+  if (reserve_one((void **)&inst->edges, &inst->cap_edges, inst->n_edges,
+                  sizeof *e) != 0) {
+    cm_error_set(err, CM_E_NOMEM, "$.edges", NULL);
+    return -1;
+  }
+  inst->edges[inst->n_edges] = *e;
+  inst->has_edges = 1;
+  return inst->n_edges++;
+}
+
+uint64_t cm_id_hash(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h ? h : 1;
+}
+
+const char *cm_urgency_name(cm_urgency u) {
+  return (int)u >= 0 && u < CM_URGENCY_COUNT ? urgency_names[u] : "unknown";
+}
+
+int cm_urgency_parse(const char *s) {
+  for (int i = 0; i < CM_URGENCY_COUNT; i++)
+    if (strcmp(s, urgency_names[i]) == 0)
+      return i;
+  return -1;
+}
+
+const char *cm_worker_status_name(cm_worker_status s) {
+  return (int)s >= 0 && s < CM_WORKER_STATUS_COUNT ? status_names[s]
+                                                   : "unknown";
+}
+
+int cm_worker_status_parse(const char *s) {
+  for (int i = 0; i < CM_WORKER_STATUS_COUNT; i++)
+    if (strcmp(s, status_names[i]) == 0)
+      return i;
+  return -1;
+}

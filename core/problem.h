@@ -1,0 +1,61 @@
+/* problem.h -- the priced candidate graph of one batch, shared by the
+ * reduction, decomposition, network, LP and greedy stages. Internal. */
+#ifndef CM_PROBLEM_H_INCLUDED_
+#define CM_PROBLEM_H_INCLUDED_
+
+#include "carematch/solve.h"
+
+typedef struct cm__problem {
+  const cm_instance *inst; /* borrowed */
+  int nr, nw, ne;          /* requests, workers, candidate edges */
+  int *r_start;            /* nr+1: edges of request i are r_start[i]..
+                              r_start[i+1]-1, sorted by (cost, worker) */
+  int *e_req;              /* ne: request of edge */
+  int *e_wrk;              /* ne: worker of edge */
+  double *e_cost;          /* ne: edge cost (total of the terms) */
+  double *e_dist;          /* ne: distance km */
+  double *e_travel;        /* ne: travel minutes */
+  int *w_start;            /* nw+1: CSR by worker into w_edges */
+  int *w_edges;            /* ne: edge ids by worker, ascending */
+  double *penalty;         /* nr: unassigned penalty */
+  int *cap;                /* nw: capacity in this batch */
+} cm__problem;
+
+/* Find and price the candidate edges. Returns CM_OK, or CM_E_NOMEM. */
+cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
+                            cm_error *err);
+void cm__problem_free(cm__problem *p);
+
+/* A solution: for each request its chosen edges (staff of them) or none. */
+typedef struct cm__solution {
+  unsigned char *x;  /* ne: edge chosen */
+  int *served;       /* nr: 1 when staffed */
+  int *load;         /* nw: jobs taken */
+  int *reason;       /* nr: cm_unassigned_reason when not served */
+  int *component;    /* nr: component id, -1 fixed by reduction/none */
+} cm__solution;
+
+cm_status cm__solution_init(cm__solution *s, const cm__problem *p,
+                            cm_error *err);
+void cm__solution_free(cm__solution *s);
+/* Mark edge e (of a one-person request, or a team member) chosen. */
+void cm__solution_take(cm__solution *s, const cm__problem *p, int e);
+/* Undo every chosen edge of request i. */
+void cm__solution_drop(cm__solution *s, const cm__problem *p, int i);
+
+/* Deadline helper around the injected clock. */
+typedef struct cm__clock {
+  cm_clock_fn fn;
+  void *ctx;
+  int64_t start_ns;
+  int64_t deadline_ns; /* absolute; INT64_MAX when none */
+} cm__clock;
+
+int64_t cm__clock_now(const cm__clock *c);
+/* 1 when the deadline has passed. */
+int cm__clock_expired(const cm__clock *c);
+/* Milliseconds left (>= 0), or a large number when there is no deadline. */
+double cm__clock_left_ms(const cm__clock *c);
+double cm__clock_since_ms(const cm__clock *c, int64_t from_ns);
+
+#endif

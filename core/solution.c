@@ -1,0 +1,70 @@
+/* solution.c -- the working solution of a batch and the deadline clock. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "problem.h"
+
+cm_status cm__solution_init(cm__solution *s, const cm__problem *p,
+                            cm_error *err) {
+  memset(s, 0, sizeof *s);
+  s->x = calloc((size_t)(p->ne ? p->ne : 1), 1);
+  s->served = calloc((size_t)(p->nr ? p->nr : 1), sizeof *s->served);
+  s->load = calloc((size_t)(p->nw ? p->nw : 1), sizeof *s->load);
+  s->reason = calloc((size_t)(p->nr ? p->nr : 1), sizeof *s->reason);
+  s->component = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *s->component);
+  if (!s->x || !s->served || !s->load || !s->reason || !s->component) {
+    cm__solution_free(s);
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  for (int i = 0; i < p->nr; i++)
+    s->component[i] = -1;
+  return CM_OK;
+}
+
+void cm__solution_free(cm__solution *s) {
+  free(s->x);
+  free(s->served);
+  free(s->load);
+  free(s->reason);
+  free(s->component);
+  memset(s, 0, sizeof *s);
+}
+
+void cm__solution_take(cm__solution *s, const cm__problem *p, int e) {
+  if (s->x[e])
+    return;
+  s->x[e] = 1;
+  s->load[p->e_wrk[e]]++;
+  s->served[p->e_req[e]] = 1;
+}
+
+void cm__solution_drop(cm__solution *s, const cm__problem *p, int i) {
+  for (int e = p->r_start[i]; e < p->r_start[i + 1]; e++)
+    if (s->x[e]) {
+      s->x[e] = 0;
+      s->load[p->e_wrk[e]]--;
+    }
+  s->served[i] = 0;
+}
+
+int64_t cm__clock_now(const cm__clock *c) {
+  return c->fn ? c->fn(c->ctx) : 0;
+}
+
+int cm__clock_expired(const cm__clock *c) {
+  if (c->deadline_ns == INT64_MAX || !c->fn)
+    return 0;
+  return cm__clock_now(c) >= c->deadline_ns;
+}
+
+double cm__clock_left_ms(const cm__clock *c) {
+  if (c->deadline_ns == INT64_MAX || !c->fn)
+    return 1e12;
+  int64_t left = c->deadline_ns - cm__clock_now(c);
+  return left > 0 ? (double)left / 1e6 : 0.0;
+}
+
+double cm__clock_since_ms(const cm__clock *c, int64_t from_ns) {
+  return c->fn ? (double)(cm__clock_now(c) - from_ns) / 1e6 : 0.0;
+}

@@ -1,0 +1,300 @@
+/* solve.c -- cm_solve: one batch from instance to answer.
+ *
+ * candidates -> exact reductions -> components -> per component, in
+ * priority order: network algorithm (one-person) or GLPK MIP (teams), the
+ * greedy answer once the deadline has passed -> GLPK confirmation of the
+ * network answers -> answer with cost terms, reasons, bound and timings. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lp_glpk.h"
+#include "netflow.h"
+#include "stages.h"
+
+typedef struct batch {
+  const cm_solve_options *opts;
+  cm__problem p;
+  cm__solution s;
+  cm__components c;
+  cm__clock clk;
+  unsigned char *active;     /* nr: still to solve after reductions */
+  unsigned char *fell_back;  /* nr: request's component fell back */
+  cm__net *nets;             /* c.n: network state per component */
+  unsigned char *net_live;   /* c.n: nets[k] holds a complete answer */
+  int *rloc, *wloc;          /* scratch maps for the nets */
+  double *price;             /* nw: worker prices for bounds */
+  double lb_fallback;        /* bounds of the components that fell back */
+  cm__glpk_stats glpk;
+  cm_component_info *info;
+} batch;
+
+static void batch_free(batch *b) {
+  if (b->nets)
+    for (int k = 0; k < b->c.n; k++)
+      if (b->net_live[k])
+        cm__net_free(&b->nets[k]);
+  free(b->nets);
+  free(b->net_live);
+  free(b->active);
+  free(b->fell_back);
+  free(b->rloc);
+  free(b->wloc);
+  free(b->price);
+  free(b->info);
+  cm__components_free(&b->c);
+  cm__solution_free(&b->s);
+  cm__problem_free(&b->p);
+}
+
+static int comp_teams(const batch *b, int k) {
+  int t = 0;
+  for (int a = b->c.r_start[k]; a < b->c.r_start[k + 1]; a++)
+    t += b->p.inst->requests[b->c.reqs[a]].staff > 1;
+  return t;
+}
+
+/* Add a certified lower bound for a component that falls back; call it
+ * before the component's own assignments are applied. */
+static void add_bound(batch *b, int k, const int *reqs, int nr,
+                      const double *price) {
+  const int *wrks = b->c.wrks + b->c.w_start[k];
+  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  b->lb_fallback += cm__dual_bound(&b->p, &b->s, reqs, nr, wrks, nw, price);
+}
+
+/* The greedy answer for the requests of component k not yet placed. */
+static void greedy_rest(batch *b, int k, int *reqs, int nr) {
+  cm__greedy(&b->p, &b->s, reqs, nr);
+  for (int a = 0; a < nr; a++)
+    b->fell_back[reqs[a]] = 1;
+  b->info[k].fell_back = 1;
+  b->info[k].method = CM_METHOD_GREEDY;
+}
+
+static cm_status solve_network(batch *b, int k, int *reqs, int nr,
+                               cm_error *err) {
+  const int *wrks = b->c.wrks + b->c.w_start[k];
+  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  cm__net *n = &b->nets[k];
+  if (cm__net_init(n, &b->p, b->s.load, reqs, nr, wrks, nw, b->rloc,
+                   b->wloc) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  b->net_live[k] = 1;
+  int done = cm__net_run(n, &b->clk);
+  if (done < 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  b->info[k].method = CM_METHOD_NETWORK;
+  if (done)
+    return CM_OK; /* applied after the GLPK confirmation */
+  /* cut by the deadline: keep the routed (optimal so far) part */
+  cm__net_prices(n, b->price);
+  add_bound(b, k, reqs, nr, b->price);
+  for (int i = 0; i < n->routed; i++)
+    if (n->asg[i] >= 0)
+      cm__solution_take(&b->s, &b->p, n->asg[i]);
+  greedy_rest(b, k, reqs, nr);
+  cm__net_free(n);
+  b->net_live[k] = 0;
+  return CM_OK;
+}
+
+static cm_status solve_component(batch *b, int k, cm_error *err) {
+  int a0 = b->c.r_start[k], nr = b->c.r_start[k + 1] - a0;
+  const int *wrks = b->c.wrks + b->c.w_start[k];
+  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  int *reqs = b->c.reqs + a0; /* nets keep pointing here until the end */
+  cm__sort_by_priority(&b->p, reqs, nr);
+  cm_component_info *ci = &b->info[k];
+  ci->requests = nr;
+  ci->workers = nw;
+  ci->teams = comp_teams(b, k);
+  for (int a = 0; a < nr; a++) {
+    int g = reqs[a];
+    ci->edges += b->p.r_start[g + 1] - b->p.r_start[g];
+    b->s.component[g] = k;
+  }
+  int64_t t0 = cm__clock_now(&b->clk);
+  cm_status st = CM_OK;
+  if (b->opts->deadline_ms == 0 || cm__clock_expired(&b->clk)) {
+    add_bound(b, k, reqs, nr, NULL);
+    greedy_rest(b, k, reqs, nr);
+  } else if (b->opts->plain_lp || ci->teams > 0) {
+    ci->method = ci->teams > 0 ? CM_METHOD_MIP : CM_METHOD_LP;
+    int r = cm__glpk_component(&b->p, &b->s, reqs, nr, wrks, nw, &b->clk,
+                               &b->glpk, err);
+    if (r < 0)
+      st = err ? err->code : CM_E_SOLVER;
+    else if (r == 0) {
+      add_bound(b, k, reqs, nr, NULL);
+      greedy_rest(b, k, reqs, nr);
+    }
+  } else {
+    st = solve_network(b, k, reqs, nr, err);
+  }
+  ci->ms = cm__clock_since_ms(&b->clk, t0);
+  return st;
+}
+
+/* Confirm the complete network answers with GLPK and apply them. */
+static cm_status confirm_and_apply(batch *b, cm_error *err) {
+  int nn = 0;
+  cm__net **list = malloc((size_t)(b->c.n ? b->c.n : 1) * sizeof *list);
+  if (!list)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  for (int k = 0; k < b->c.n; k++)
+    if (b->net_live[k])
+      list[nn++] = &b->nets[k];
+  cm_status st = CM_OK;
+  if (nn > 0 && !b->opts->no_certify && !cm__clock_expired(&b->clk)) {
+    int certified = 0, changed = 0;
+    st = cm__glpk_certify(&b->p, list, nn, &b->clk, &certified, &changed,
+                          &b->glpk, err);
+  }
+  for (int k = 0; st == CM_OK && k < nn; k++)
+    for (int i = 0; i < list[k]->nr; i++)
+      if (list[k]->asg[i] >= 0)
+        cm__solution_take(&b->s, &b->p, list[k]->asg[i]);
+  free(list);
+  return st;
+}
+
+static int64_t no_clock(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+
+static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
+  const cm__problem *p = &b->p;
+  int na = 0, nu = 0;
+  for (int e = 0; e < p->ne; e++)
+    na += b->s.x[e];
+  for (int i = 0; i < p->nr; i++)
+    nu += !b->s.served[i];
+  out->assignments = malloc((size_t)(na ? na : 1) * sizeof *out->assignments);
+  out->unassigned = malloc((size_t)(nu ? nu : 1) * sizeof *out->unassigned);
+  if (!out->assignments || !out->unassigned)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  double obj = 0, lb = b->lb_fallback;
+  for (int i = 0; i < p->nr; i++) {
+    double part = 0;
+    if (b->s.served[i]) {
+      for (int e = p->r_start[i]; e < p->r_start[i + 1]; e++) {
+        if (!b->s.x[e])
+          continue;
+        cm_assignment *a = &out->assignments[out->n_assignments++];
+        a->request = i;
+        a->worker = p->e_wrk[e];
+        a->component = b->s.component[i];
+        cm_edge_cost(p->inst, i, a->worker, p->e_dist[e], p->e_travel[e],
+                     &a->terms);
+        part += a->terms.total;
+      }
+    } else {
+      cm_unassigned *u = &out->unassigned[out->n_unassigned++];
+      u->request = i;
+      u->penalty = p->penalty[i];
+      u->reason = p->r_start[i] == p->r_start[i + 1] ? CM_REASON_NO_CANDIDATE
+                  : b->fell_back[i]                  ? CM_REASON_DEADLINE
+                                                     : CM_REASON_OUTRANKED;
+      part = u->penalty;
+    }
+    obj += part;
+    if (!b->fell_back[i])
+      lb += part;
+  }
+  out->objective = obj;
+  out->stats.lower_bound = lb < obj ? lb : obj;
+  double scale = obj < 0 ? -obj : obj;
+  out->stats.gap = (obj - out->stats.lower_bound) / (scale > 1 ? scale : 1);
+  out->components = b->info;
+  out->n_components = b->c.n;
+  b->info = NULL;
+  return CM_OK;
+}
+
+cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
+                   cm_answer *out, cm_error *err) {
+  static const cm_solve_options none = {.deadline_ms = -1};
+  batch b;
+  cm_status st;
+  memset(&b, 0, sizeof b);
+  memset(out, 0, sizeof *out);
+  if ((st = cm_instance_validate(inst, err)) != CM_OK)
+    return st;
+  b.opts = opts ? opts : &none;
+  b.clk.fn = b.opts->clock ? b.opts->clock : no_clock;
+  b.clk.ctx = b.opts->clock_ctx;
+  b.clk.start_ns = cm__clock_now(&b.clk);
+  b.clk.deadline_ns = b.opts->deadline_ms >= 0 && b.opts->clock
+                          ? b.clk.start_ns + (int64_t)(b.opts->deadline_ms * 1e6)
+                          : INT64_MAX;
+  if ((st = cm__problem_build(&b.p, inst, err)) != CM_OK)
+    return st;
+  int64_t t_cand = cm__clock_now(&b.clk);
+  out->stats.candidates_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
+  int nr = b.p.nr, nw = b.p.nw;
+  if ((st = cm__solution_init(&b.s, &b.p, err)) != CM_OK)
+    goto fail;
+  b.active = malloc((size_t)(nr ? nr : 1));
+  b.fell_back = calloc((size_t)(nr ? nr : 1), 1);
+  b.rloc = malloc((size_t)(nr ? nr : 1) * sizeof *b.rloc);
+  b.wloc = malloc((size_t)(nw ? nw : 1) * sizeof *b.wloc);
+  b.price = calloc((size_t)(nw ? nw : 1), sizeof *b.price);
+  if (!b.active || !b.fell_back || !b.rloc || !b.wloc || !b.price)
+    goto oom;
+  for (int i = 0; i < nr; i++) {
+    b.active[i] = b.p.r_start[i] < b.p.r_start[i + 1];
+    b.rloc[i] = -1;
+  }
+  for (int j = 0; j < nw; j++)
+    b.wloc[j] = -1;
+  if (b.opts->deadline_ms != 0 && !b.opts->no_reductions) {
+    int fixed = cm__reduce(&b.p, &b.s, b.active);
+    if (fixed < 0)
+      goto oom;
+    out->stats.reduced = fixed;
+  }
+  if (cm__components_build(&b.p, b.active, b.opts->no_components, &b.c) != 0)
+    goto oom;
+  b.nets = calloc((size_t)(b.c.n ? b.c.n : 1), sizeof *b.nets);
+  b.net_live = calloc((size_t)(b.c.n ? b.c.n : 1), 1);
+  b.info = calloc((size_t)(b.c.n ? b.c.n : 1), sizeof *b.info);
+  if (!b.nets || !b.net_live || !b.info)
+    goto oom;
+  int64_t t_build = cm__clock_now(&b.clk);
+  out->stats.build_ms = (double)(t_build - t_cand) / 1e6;
+  for (int a = 0; a < b.c.n; a++)
+    if ((st = solve_component(&b, b.c.order[a], err)) != CM_OK)
+      goto fail;
+  if ((st = confirm_and_apply(&b, err)) != CM_OK)
+    goto fail;
+  out->stats.solve_ms = cm__clock_since_ms(&b.clk, t_build);
+  out->stats.edges = b.p.ne;
+  out->stats.components = b.c.n;
+  for (int k = 0; k < b.c.n; k++)
+    out->stats.fallbacks += b.info[k].fell_back;
+  out->stats.exact = out->stats.fallbacks == 0;
+  out->stats.pricing_rounds = b.glpk.rounds;
+  out->stats.glpk_iterations = b.glpk.iterations;
+  if ((st = build_answer(&b, out, err)) != CM_OK)
+    goto fail;
+  out->stats.total_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
+  batch_free(&b);
+  return CM_OK;
+oom:
+  st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+fail:
+  batch_free(&b);
+  cm_answer_free(out);
+  return st;
+}
+
+void cm_answer_free(cm_answer *ans) {
+  if (!ans)
+    return;
+  free(ans->assignments);
+  free(ans->unassigned);
+  free(ans->components);
+  memset(ans, 0, sizeof *ans);
+}

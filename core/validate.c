@@ -1,0 +1,311 @@
+/* validate.c -- cm_instance_validate: every field checked, first problem
+ * reported with its JSON path. Never changes the instance. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch/model.h"
+#include "idmap.h"
+
+#define PATH_MAX_ 128
+
+static int finite_in(double v, double lo, double hi) {
+  return isfinite(v) && v >= lo && v <= hi;
+}
+
+static cm_status bad(cm_error *err, cm_status code, const char *path,
+                     const char *what) {
+  return cm_error_set(err, code, path, "%s: %s", path, what);
+}
+
+static cm_status check_id(const char *id, const char *path, cm_error *err) {
+  size_t n = strnlen(id, CM_ID_MAX);
+  if (n == 0)
+    return bad(err, CM_E_INVALID, path, "id must not be empty");
+  if (n >= CM_ID_MAX)
+    return bad(err, CM_E_INVALID, path, "id is too long");
+  return CM_OK;
+}
+
+static cm_status check_position(int has, double lat, double lon,
+                                const char *base, cm_error *err) {
+  char path[PATH_MAX_];
+  if (!has)
+    return CM_OK;
+  if (!finite_in(lat, -90.0, 90.0)) {
+    snprintf(path, sizeof path, "%s.lat", base);
+    return bad(err, CM_E_RANGE, path,
+               "latitude must be a finite number in [-90, 90]");
+  }
+  if (!finite_in(lon, -180.0, 180.0)) {
+    snprintf(path, sizeof path, "%s.lon", base);
+    return bad(err, CM_E_RANGE, path,
+               "longitude must be a finite number in [-180, 180]");
+  }
+  return CM_OK;
+}
+
+static cm_status check_skills(const cm_instance *inst, cm_skillset s,
+                              const char *base, cm_error *err) {
+  char path[PATH_MAX_];
+  cm_skillset known = inst->taxonomy.count >= 32
+                          ? 0xffffffffu
+                          : ((1u << inst->taxonomy.count) - 1u);
+  snprintf(path, sizeof path, "%s.skills", base);
+  if (s == 0)
+    return bad(err, CM_E_INVALID, path, "at least one skill is required");
+  if (s & ~known)
+    return bad(err, CM_E_UNKNOWN_SKILL, path,
+               "skill outside the taxonomy");
+  return CM_OK;
+}
+
+static cm_status check_worker(const cm_instance *inst, int i,
+                              cm_error *err) {
+  const cm_worker *w = &inst->workers[i];
+  char base[64], path[PATH_MAX_];
+  cm_status st;
+  snprintf(base, sizeof base, "$.workers[%d]", i);
+  snprintf(path, sizeof path, "%s.id", base);
+  if ((st = check_id(w->id, path, err)) != CM_OK)
+    return st;
+  if ((st = check_skills(inst, w->skills, base, err)) != CM_OK)
+    return st;
+  if ((st = check_position(w->has_position, w->lat, w->lon, base, err)))
+    return st;
+#define WFIELD_(cond, name, msg)                                               \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      snprintf(path, sizeof path, "%s." name, base);                           \
+      return bad(err, CM_E_RANGE, path, msg);                                  \
+    }                                                                          \
+  } while (0)
+  WFIELD_((int)w->status >= 0 && w->status < CM_WORKER_STATUS_COUNT, "status",
+          "unknown status");
+  WFIELD_(w->seen_ms >= 0, "seen_ms", "must be >= 0");
+  WFIELD_(w->capacity >= 0 && w->capacity <= 64, "capacity",
+          "must be an integer in [0, 64]");
+  WFIELD_(w->jobs_today >= 0 && w->jobs_today <= 1000, "jobs_today",
+          "must be an integer in [0, 1000]");
+  WFIELD_(finite_in(w->rating, 0.0, 5.0), "rating", "must be in [0, 5]");
+  WFIELD_(finite_in(w->level, 1.0, 5.0), "level", "must be in [1, 5]");
+  WFIELD_(w->n_elders >= 0 && w->n_elders <= CM_MAX_ELDERS, "elders",
+          "at most 8 elders");
+#undef WFIELD_
+  return CM_OK;
+}
+
+static cm_status check_index_list(const cm_instance *inst, const int *list,
+                                  int n, const char *base, const char *name,
+                                  cm_error *err) {
+  char path[PATH_MAX_];
+  if (n < 0 || n > CM_MAX_PREFS) {
+    snprintf(path, sizeof path, "%s.%s", base, name);
+    return bad(err, CM_E_LIMIT, path, "at most 8 workers");
+  }
+  for (int k = 0; k < n; k++)
+    if (list[k] < 0 || list[k] >= inst->n_workers) {
+      snprintf(path, sizeof path, "%s.%s[%d]", base, name, k);
+      return bad(err, CM_E_UNKNOWN_ID, path, "names no worker");
+    }
+  return CM_OK;
+}
+
+static cm_status check_request(const cm_instance *inst, int i,
+                               cm_error *err) {
+  const cm_request *r = &inst->requests[i];
+  char base[64], path[PATH_MAX_];
+  cm_status st;
+  snprintf(base, sizeof base, "$.requests[%d]", i);
+  snprintf(path, sizeof path, "%s.id", base);
+  if ((st = check_id(r->id, path, err)) != CM_OK)
+    return st;
+  if ((st = check_skills(inst, r->skills, base, err)) != CM_OK)
+    return st;
+  if (!r->has_position && !inst->has_edges) {
+    snprintf(path, sizeof path, "%s.lat", base);
+    return bad(err, CM_E_MISSING, path,
+               "a position is required unless edges are given");
+  }
+  if ((st = check_position(r->has_position, r->lat, r->lon, base, err)))
+    return st;
+#define RFIELD_(cond, name, msg)                                               \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      snprintf(path, sizeof path, "%s." name, base);                           \
+      return bad(err, CM_E_RANGE, path, msg);                                  \
+    }                                                                          \
+  } while (0)
+  RFIELD_(r->skill_mode == CM_SKILLS_ALL || r->skill_mode == CM_SKILLS_ANY,
+          "skill_mode", "must be all or any");
+  RFIELD_(r->staff >= 1 && r->staff <= CM_MAX_STAFF, "staff",
+          "must be an integer in [1, 4]");
+  RFIELD_((int)r->urgency >= 0 && r->urgency < CM_URGENCY_COUNT, "urgency",
+          "unknown urgency");
+  RFIELD_(finite_in(r->waited_s, 0.0, 1e7), "waited_s",
+          "must be a finite number of seconds in [0, 1e7]");
+#undef RFIELD_
+  if ((st = check_index_list(inst, r->preferred, r->n_preferred, base,
+                             "preferred", err)))
+    return st;
+  return check_index_list(inst, r->excluded, r->n_excluded, base, "excluded",
+                          err);
+}
+
+static cm_status check_unique(const cm_instance *inst, int workers,
+                              cm_error *err) {
+  int n = workers ? inst->n_workers : inst->n_requests;
+  cm__idmap map;
+  char path[PATH_MAX_];
+  if (cm__idmap_init(&map, (size_t)n) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_status st = CM_OK;
+  for (int i = 0; i < n && st == CM_OK; i++) {
+    const char *id = workers ? inst->workers[i].id : inst->requests[i].id;
+    int prev = -1;
+    int r = cm__idmap_put(&map, id, i, &prev);
+    if (r < 0) {
+      st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+    } else if (r == 0) {
+      snprintf(path, sizeof path, "$.%s[%d].id",
+               workers ? "workers" : "requests", i);
+      st = cm_error_set(err, CM_E_DUPLICATE, path,
+                        "%s: id '%s' is already used by %s[%d]", path, id,
+                        workers ? "workers" : "requests", prev);
+    }
+  }
+  cm__idmap_free(&map);
+  return st;
+}
+
+static int edge_cmp(const void *a, const void *b) {
+  const int *x = a, *y = b;
+  if (x[0] != y[0])
+    return x[0] < y[0] ? -1 : 1;
+  if (x[1] != y[1])
+    return x[1] < y[1] ? -1 : 1;
+  return x[2] < y[2] ? -1 : (x[2] > y[2]);
+}
+
+static cm_status check_edges(const cm_instance *inst, cm_error *err) {
+  char path[PATH_MAX_];
+  for (int i = 0; i < inst->n_edges; i++) {
+    const cm_edge_in *e = &inst->edges[i];
+    if (e->request < 0 || e->request >= inst->n_requests) {
+      snprintf(path, sizeof path, "$.edges[%d].request", i);
+      return bad(err, CM_E_UNKNOWN_ID, path, "names no request");
+    }
+    if (e->worker < 0 || e->worker >= inst->n_workers) {
+      snprintf(path, sizeof path, "$.edges[%d].worker", i);
+      return bad(err, CM_E_UNKNOWN_ID, path, "names no worker");
+    }
+    if (!finite_in(e->travel_min, 0.0, 1e6)) {
+      snprintf(path, sizeof path, "$.edges[%d].travel_min", i);
+      return bad(err, CM_E_RANGE, path,
+                 "must be a finite number of minutes in [0, 1e6]");
+    }
+  }
+  if (inst->n_edges < 2)
+    return CM_OK;
+  int *keys = malloc((size_t)inst->n_edges * 3 * sizeof *keys);
+  if (!keys)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  for (int i = 0; i < inst->n_edges; i++) {
+    keys[3 * i] = inst->edges[i].request;
+    keys[3 * i + 1] = inst->edges[i].worker;
+    keys[3 * i + 2] = i;
+  }
+  qsort(keys, (size_t)inst->n_edges, 3 * sizeof *keys, edge_cmp);
+  cm_status st = CM_OK;
+  for (int i = 1; i < inst->n_edges; i++)
+    if (keys[3 * i] == keys[3 * i - 3] && keys[3 * i + 1] == keys[3 * i - 2]) {
+      snprintf(path, sizeof path, "$.edges[%d]", keys[3 * i + 2]);
+      st = bad(err, CM_E_DUPLICATE, path,
+               "the same (request, worker) edge is given twice");
+      break;
+    }
+  free(keys);
+  return st;
+}
+
+static cm_status check_weights(const cm_weights *w, cm_error *err) {
+  char path[PATH_MAX_];
+  const struct {
+    const char *name;
+    double v;
+  } scalar[] = {{"travel", w->travel},         {"workload", w->workload},
+                {"continuity", w->continuity}, {"rating", w->rating},
+                {"skill", w->skill},           {"preferred", w->preferred},
+                {"aging_per_min", w->aging_per_min}};
+  for (size_t i = 0; i < sizeof scalar / sizeof *scalar; i++)
+    if (!finite_in(scalar[i].v, 0.0, 1e6)) {
+      snprintf(path, sizeof path, "$.weights.%s", scalar[i].name);
+      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e6]");
+    }
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    if (!finite_in(w->urgency_factor[u], 0.0, 1e3)) {
+      snprintf(path, sizeof path, "$.weights.urgency_factor.%s",
+               cm_urgency_name(u));
+      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e3]");
+    }
+    if (!finite_in(w->penalty_base[u], 0.0, 1e9)) {
+      snprintf(path, sizeof path, "$.weights.penalty_base.%s",
+               cm_urgency_name(u));
+      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e9]");
+    }
+  }
+  return CM_OK;
+}
+
+static cm_status check_params(const cm_params *p, cm_error *err) {
+  char path[PATH_MAX_];
+  if (p->k < 1 || p->k > 1024)
+    return bad(err, CM_E_RANGE, "$.params.k", "must be an integer in [1, 1024]");
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    if (!finite_in(p->radius_km[u], 0.0, 1000.0)) {
+      snprintf(path, sizeof path, "$.params.radius_km.%s", cm_urgency_name(u));
+      return bad(err, CM_E_RANGE, path, "must be in [0, 1000] km");
+    }
+  if (!finite_in(p->radius_growth_km_per_min, 0.0, 100.0))
+    return bad(err, CM_E_RANGE, "$.params.radius_growth_km_per_min",
+               "must be in [0, 100]");
+  if (!finite_in(p->radius_max_km, 0.0, 1000.0))
+    return bad(err, CM_E_RANGE, "$.params.radius_max_km",
+               "must be in [0, 1000] km");
+  if (!finite_in(p->speed_kmh, 0.1, 1000.0))
+    return bad(err, CM_E_RANGE, "$.params.speed_kmh", "must be in [0.1, 1000]");
+  if (!finite_in(p->road_factor, 1.0, 10.0))
+    return bad(err, CM_E_RANGE, "$.params.road_factor", "must be in [1, 10]");
+  if (p->now_ms < 0)
+    return bad(err, CM_E_RANGE, "$.now_ms", "must be >= 0");
+  if (p->stale_ms < 0)
+    return bad(err, CM_E_RANGE, "$.params.stale_ms", "must be >= 0");
+  return CM_OK;
+}
+
+cm_status cm_instance_validate(const cm_instance *inst, cm_error *err) {
+  cm_status st;
+  cm_error_clear(err);
+  if (!inst)
+    return cm_error_set(err, CM_E_INVALID, "$", "no instance");
+  if (inst->taxonomy.count < 1 || inst->taxonomy.count > CM_MAX_SKILLS)
+    return bad(err, CM_E_INVALID, "$.taxonomy", "needs 1..32 skills");
+  if (inst->n_workers < 0 || inst->n_requests < 0 || inst->n_edges < 0)
+    return bad(err, CM_E_INVALID, "$", "negative counts");
+  if ((st = check_weights(&inst->weights, err)) != CM_OK)
+    return st;
+  if ((st = check_params(&inst->params, err)) != CM_OK)
+    return st;
+  for (int i = 0; i < inst->n_workers; i++)
+    if ((st = check_worker(inst, i, err)) != CM_OK)
+      return st;
+  for (int i = 0; i < inst->n_requests; i++)
+    if ((st = check_request(inst, i, err)) != CM_OK)
+      return st;
+  if ((st = check_unique(inst, 1, err)) != CM_OK)
+    return st;
+  if ((st = check_unique(inst, 0, err)) != CM_OK)
+    return st;
+  return check_edges(inst, err);
+}

@@ -1,0 +1,62 @@
+/* error.h -- one error vocabulary for the library, the CLI and the HTTP API.
+ *
+ * Every fallible function takes a caller-owned cm_error and, on failure,
+ * fills it with a code, the path of the offending field (a JSON path such as
+ * "$.requests[3].lat", or "" when no field is involved) and a message.
+ * The struct maps one-to-one onto the HTTP error body
+ * {"error":{"code":...,"message":...,"field":...}}. */
+#ifndef CM_ERROR_H_INCLUDED_
+#define CM_ERROR_H_INCLUDED_
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X(ENUM, "wire_name", "default message") */
+#define CM_ERROR_TABLE(X)                                                      \
+  X(CM_OK, "ok", "no error")                                                   \
+  X(CM_E_PARSE, "malformed_json", "the input is not valid JSON")               \
+  X(CM_E_MISSING, "missing_field", "a required field is missing")              \
+  X(CM_E_TYPE, "wrong_type", "a field has the wrong type")                     \
+  X(CM_E_RANGE, "out_of_range", "a value is out of range")                     \
+  X(CM_E_INVALID, "invalid_value", "a value is not valid")                     \
+  X(CM_E_DUPLICATE, "duplicate_id", "an id is used twice")                     \
+  X(CM_E_UNKNOWN_ID, "unknown_id", "an id names nothing known")                \
+  X(CM_E_UNKNOWN_SKILL, "unknown_skill", "a skill is not in the taxonomy")     \
+  X(CM_E_LIMIT, "limit_exceeded", "a size limit is exceeded")                  \
+  X(CM_E_NOMEM, "out_of_memory", "out of memory")                              \
+  X(CM_E_SOLVER, "solver_failure", "the solver failed")                        \
+  X(CM_E_IO, "io_error", "an input/output operation failed")
+
+typedef enum cm_status {
+#define CM_X_ENUM_(e, name, msg) e,
+  CM_ERROR_TABLE(CM_X_ENUM_)
+#undef CM_X_ENUM_
+      CM_STATUS_COUNT
+} cm_status;
+
+#define CM_ERROR_FIELD_MAX 128
+#define CM_ERROR_MESSAGE_MAX 256
+
+typedef struct cm_error {
+  cm_status code;                    /* CM_OK when nothing went wrong */
+  char field[CM_ERROR_FIELD_MAX];    /* JSON path of the field, or "" */
+  char message[CM_ERROR_MESSAGE_MAX]; /* human readable, names the problem */
+} cm_error;
+
+/* Wire name of a code ("out_of_range"); "unknown" for a bad code. */
+const char *cm_status_name(cm_status code);
+/* Default message of a code. */
+const char *cm_status_message(cm_status code);
+/* Reset to CM_OK with empty field and message. Accepts NULL. */
+void cm_error_clear(cm_error *err);
+/* Fill err (if not NULL) and return code. The message is printf-formatted;
+ * a NULL fmt uses the default message of the code. */
+cm_status cm_error_set(cm_error *err, cm_status code, const char *field,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

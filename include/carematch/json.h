@@ -1,0 +1,41 @@
+/* json.h -- the JSON formats of `carematch solve`: instance in, answer out.
+ *
+ * The formats are documented in docs/solve-format.md. The codec lives in the
+ * adapters (it uses jansson); the core never sees JSON. */
+#ifndef CM_JSON_H_INCLUDED_
+#define CM_JSON_H_INCLUDED_
+
+#include <stddef.h>
+
+#include "carematch/error.h"
+#include "carematch/model.h"
+#include "carematch/solve.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Parse an instance from len bytes of JSON text. On success *out is a new
+ * instance (free with cm_instance_free) that passed cm_instance_validate.
+ * On failure *out is NULL and err names the JSON path of the field
+ * ("$.requests[3].lat") and what is wrong; nothing is allocated. */
+cm_status cm_instance_from_json(const char *text, size_t len,
+                                cm_instance **out, cm_error *err);
+
+/* Render an answer as JSON text (ids, not indexes). Returns a malloc'ed
+ * NUL-terminated string the caller frees, or NULL when out of memory.
+ * pretty: indent with 2 spaces. */
+char *cm_answer_to_json(const cm_instance *inst, const cm_answer *ans,
+                        int pretty);
+
+/* Render an instance as JSON (round-trips through cm_instance_from_json).
+ * Returns a malloc'ed string or NULL when out of memory. */
+char *cm_instance_to_json(const cm_instance *inst, int pretty);
+
+/* {"error":{"code":...,"message":...,"field":...}} as a malloc'ed string. */
+char *cm_error_to_json(const cm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,168 @@
+/* model.h -- the dispatch domain: workers, requests, weights, parameters,
+ * and the batch instance that the solver takes.
+ *
+ * Plain structs, filled by the caller. An instance owns its arrays; free it
+ * with cm_instance_free. Ids are client-supplied strings, unique per kind. */
+#ifndef CM_MODEL_H_INCLUDED_
+#define CM_MODEL_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/taxonomy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CM_ID_MAX 64       /* bytes of an id, including the terminating NUL */
+#define CM_MAX_STAFF 4     /* a request needs 1..CM_MAX_STAFF people */
+#define CM_MAX_PREFS 8     /* preferred / excluded workers per request */
+#define CM_MAX_ELDERS 8    /* recent elders remembered per worker */
+
+typedef enum cm_urgency {
+  CM_URGENCY_EMERGENCY = 0,
+  CM_URGENCY_URGENT,
+  CM_URGENCY_NORMAL,
+  CM_URGENCY_SCHEDULED,
+  CM_URGENCY_COUNT
+} cm_urgency;
+
+typedef enum cm_worker_status {
+  CM_WORKER_AVAILABLE = 0,
+  CM_WORKER_OFFERED,
+  CM_WORKER_BUSY,
+  CM_WORKER_OFFLINE,
+  CM_WORKER_STATUS_COUNT
+} cm_worker_status;
+
+/* How a request's skill list is read. */
+typedef enum cm_skill_mode {
+  CM_SKILLS_ALL = 0, /* the team together holds every listed skill, and every
+                        member holds at least one of them */
+  CM_SKILLS_ANY      /* every member holds at least one listed skill */
+} cm_skill_mode;
+
+typedef struct cm_worker {
+  char id[CM_ID_MAX];       /* unique client id */
+  cm_skillset skills;       /* certified roles held */
+  cm_worker_status status;  /* only AVAILABLE workers are matched */
+  double lat, lon;          /* last position, degrees (optional in edge mode) */
+  int has_position;         /* lat/lon are set */
+  int64_t seen_ms;          /* time of the position, ms; 0 = unknown */
+  int capacity;             /* jobs this worker may still take (default 1) */
+  int jobs_today;           /* workload so far today */
+  double rating;            /* 0..5, default 5 */
+  double level;             /* skill level 1..5, default 3 */
+  int n_elders;             /* entries used in elders[] */
+  uint64_t elders[CM_MAX_ELDERS]; /* cm_id_hash of elders served recently */
+} cm_worker;
+
+typedef struct cm_request {
+  char id[CM_ID_MAX];       /* unique client id */
+  double lat, lon;          /* where the service is, degrees */
+  int has_position;         /* lat/lon are set (optional in edge mode) */
+  cm_skillset skills;       /* required skills, read per skill_mode */
+  cm_skill_mode skill_mode; /* ALL (default) or ANY */
+  int staff;                /* people needed, 1..CM_MAX_STAFF, all or none */
+  cm_urgency urgency;       /* emergency .. scheduled */
+  double waited_s;          /* time already waited, seconds */
+  uint64_t elder;           /* cm_id_hash of the elder id, 0 when none */
+  int n_preferred;          /* entries used in preferred[] */
+  int preferred[CM_MAX_PREFS]; /* worker indexes the client prefers */
+  int n_excluded;              /* entries used in excluded[] */
+  int excluded[CM_MAX_PREFS];  /* worker indexes never to offer */
+} cm_request;
+
+/* Operator-tunable weights of the cost function (DESIGN section 4). Edge
+ * cost = travel*eta_min*urgency_factor[u] + workload*jobs_today
+ *        - continuity*[worker served this elder] + rating*(5 - rating)
+ *        + skill*(5 - level) - preferred*[worker is preferred].
+ * Unassigned penalty = (penalty_base[u] + aging_per_min * minutes waited)
+ *                      * staff (a team left unstaffed costs per person). */
+typedef struct cm_weights {
+  double travel;                          /* per minute of travel */
+  double urgency_factor[CM_URGENCY_COUNT]; /* travel multiplier by urgency */
+  double workload;                        /* per job already done today */
+  double continuity;                      /* bonus: same caregiver, same elder */
+  double rating;                          /* per rating point below 5 */
+  double skill;                           /* per level point below 5 */
+  double preferred;                       /* bonus: client preferred worker */
+  double penalty_base[CM_URGENCY_COUNT];  /* leaving a request unassigned */
+  double aging_per_min;                   /* penalty growth while waiting */
+} cm_weights;
+
+/* Candidate search and travel model. */
+typedef struct cm_params {
+  int k;                               /* nearest eligible workers per request */
+  double radius_km[CM_URGENCY_COUNT];  /* search radius by urgency */
+  double radius_growth_km_per_min;     /* widening while a request waits */
+  double radius_max_km;                /* cap on the widened radius */
+  double speed_kmh;                    /* travel speed */
+  double road_factor;                  /* road distance / great-circle */
+  int64_t now_ms;                      /* batch time (stale check) */
+  int64_t stale_ms;                    /* positions older are ineligible; 0 off */
+} cm_params;
+
+/* An explicit edge: the caller's routing engine gives the travel time. */
+typedef struct cm_edge_in {
+  int request;       /* request index */
+  int worker;        /* worker index */
+  double travel_min; /* travel time, minutes, >= 0 */
+} cm_edge_in;
+
+typedef struct cm_instance {
+  cm_taxonomy taxonomy; /* skill names */
+  cm_weights weights;
+  cm_params params;
+  cm_worker *workers;   /* owned */
+  int n_workers;
+  int cap_workers;
+  cm_request *requests; /* owned */
+  int n_requests;
+  int cap_requests;
+  cm_edge_in *edges;    /* owned; used when has_edges */
+  int n_edges;
+  int cap_edges;
+  int has_edges;        /* candidates are the given edges, not a search */
+} cm_instance;
+
+/* Defaults of the design card. */
+void cm_weights_default(cm_weights *w);
+void cm_params_default(cm_params *p);
+/* A worker / request with every optional field at its default. */
+void cm_worker_init(cm_worker *w);
+void cm_request_init(cm_request *r);
+
+/* New empty instance with the default taxonomy, weights and parameters.
+ * Returns NULL when out of memory. */
+cm_instance *cm_instance_new(void);
+/* Frees the instance and its arrays. Accepts NULL. */
+void cm_instance_free(cm_instance *inst);
+/* Append a copy; returns the new index, or -1 (out of memory, err set). */
+int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
+                           cm_error *err);
+int cm_instance_add_request(cm_instance *inst, const cm_request *r,
+                            cm_error *err);
+int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e,
+                         cm_error *err);
+
+/* Check every field: ranges, finiteness, ids (non-empty, unique), staff,
+ * skills inside the taxonomy, indexes in range, weights and parameters.
+ * Returns CM_OK, or the first problem with err->field a JSON path such as
+ * "$.requests[3].lat". Changes nothing. */
+cm_status cm_instance_validate(const cm_instance *inst, cm_error *err);
+
+/* 64-bit FNV-1a hash of an id string, never 0 (used for elder ids). */
+uint64_t cm_id_hash(const char *s);
+
+/* Names used on the wire ("emergency", "available", ...). */
+const char *cm_urgency_name(cm_urgency u);
+int cm_urgency_parse(const char *s); /* -1 when unknown */
+const char *cm_worker_status_name(cm_worker_status s);
+int cm_worker_status_parse(const char *s); /* -1 when unknown */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

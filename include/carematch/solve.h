@@ -1,0 +1,147 @@
+/* solve.h -- one batch: instance in, answer out.
+ *
+ * cm_solve finds the K nearest eligible workers of each request, prices every
+ * edge, shrinks the model with exact reductions, splits it into connected
+ * components and solves each exactly (one-person components: a network
+ * algorithm whose spanning-tree basis GLPK's simplex confirms and prices;
+ * components with team requests: GLPK branch and bound), under one deadline.
+ * A component that cannot finish in time takes the greedy answer and the
+ * answer says so. Deterministic: the same instance gives the same answer.
+ * GLPK state is per call and per thread: cm_solve may run on any thread, one
+ * call per thread at a time. */
+#ifndef CM_SOLVE_H_INCLUDED_
+#define CM_SOLVE_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Monotonic clock injected by the caller: nanoseconds from any origin. */
+typedef int64_t (*cm_clock_fn)(void *ctx);
+
+typedef enum cm_method {
+  CM_METHOD_REDUCED = 0, /* fixed by an exact reduction */
+  CM_METHOD_NETWORK,     /* network algorithm, basis confirmed by GLPK simplex */
+  CM_METHOD_LP,          /* GLPK simplex (plain LP mode) */
+  CM_METHOD_MIP,         /* GLPK branch and bound (team requests) */
+  CM_METHOD_GREEDY,      /* deadline fallback */
+  CM_METHOD_COUNT
+} cm_method;
+
+typedef struct cm_solve_options {
+  double deadline_ms;   /* budget for the whole batch; < 0: none; 0: greedy */
+  cm_clock_fn clock;    /* NULL: no deadline checks possible (budget ignored
+                           unless it is 0) */
+  void *clock_ctx;      /* passed to clock */
+  int no_reductions;    /* testing: skip exact reductions */
+  int no_components;    /* testing: one component for everything */
+  int plain_lp;         /* testing: every component straight to GLPK, cold */
+  int no_certify;       /* skip the GLPK confirmation of network components */
+} cm_solve_options;
+
+typedef enum cm_unassigned_reason {
+  CM_REASON_NO_CANDIDATE = 0, /* no eligible worker within the radius */
+  CM_REASON_OUTRANKED,        /* its candidates went to better uses */
+  CM_REASON_DEADLINE,         /* left out by the deadline fallback */
+  CM_REASON_COUNT
+} cm_unassigned_reason;
+
+/* An edge cost, term by term; total is their sum. */
+typedef struct cm_cost_terms {
+  double distance_km;   /* great-circle distance (0 in edge mode w/o positions) */
+  double travel_min;    /* estimated travel time */
+  double travel;        /* weights.travel * travel_min * urgency factor */
+  double workload;      /* weights.workload * jobs_today */
+  double continuity;    /* -weights.continuity when the elder is known */
+  double rating;        /* weights.rating * (5 - rating) */
+  double skill;         /* weights.skill * (5 - level) */
+  double preferred;     /* -weights.preferred when preferred */
+  double total;         /* the edge cost */
+} cm_cost_terms;
+
+typedef struct cm_assignment {
+  int request;          /* request index */
+  int worker;           /* worker index */
+  int component;        /* component index, -1 when fixed by reduction */
+  cm_cost_terms terms;  /* why this edge costs what it costs */
+} cm_assignment;
+
+typedef struct cm_unassigned {
+  int request;                 /* request index */
+  cm_unassigned_reason reason; /* why */
+  double penalty;              /* the unassigned penalty paid */
+} cm_unassigned;
+
+typedef struct cm_component_info {
+  int requests;      /* requests in the component */
+  int workers;       /* workers in the component */
+  int edges;         /* candidate edges */
+  int teams;         /* team requests among them */
+  cm_method method;  /* how it was solved */
+  int fell_back;     /* the deadline cut in: greedy answer */
+  double ms;         /* time spent on it */
+} cm_component_info;
+
+typedef struct cm_solve_stats {
+  double candidates_ms; /* candidate search and pricing of edges */
+  double build_ms;      /* reductions, components, model construction */
+  double solve_ms;      /* solving components */
+  double total_ms;      /* whole call */
+  int edges;            /* candidate edges kept */
+  int reduced;          /* requests fixed by exact reductions */
+  int components;       /* components solved */
+  int fallbacks;        /* components that fell back to greedy */
+  int pricing_rounds;   /* GLPK pricing rounds, summed */
+  int glpk_iterations;  /* simplex iterations, summed */
+  int exact;            /* 1: the objective is proven optimal */
+  double lower_bound;   /* LP dual bound on the objective */
+  double gap;           /* (objective - lower_bound) / max(1, |objective|) */
+} cm_solve_stats;
+
+typedef struct cm_answer {
+  cm_assignment *assignments; /* owned; one per (request, worker) */
+  int n_assignments;
+  cm_unassigned *unassigned;  /* owned */
+  int n_unassigned;
+  cm_component_info *components; /* owned */
+  int n_components;
+  double objective;    /* sum of assigned edge costs + unassigned penalties */
+  cm_solve_stats stats;
+} cm_answer;
+
+/* Solve one batch. inst must pass cm_instance_validate (it is validated
+ * again; an invalid instance returns its error). On success fills *out (free
+ * with cm_answer_free) and returns CM_OK; on failure *out is left empty and
+ * err says why. opts may be NULL (no deadline). */
+cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
+                   cm_answer *out, cm_error *err);
+void cm_answer_free(cm_answer *ans);
+
+/* Pure pieces, public for tools and tests. */
+/* Great-circle distance in km. */
+double cm_geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+/* Travel minutes for a distance under the parameters' speed model. */
+double cm_travel_minutes(const cm_params *p, double distance_km);
+/* Search radius of a request after waiting. */
+double cm_request_radius_km(const cm_params *p, const cm_request *r);
+/* Unassigned penalty of a request. */
+double cm_request_penalty(const cm_weights *w, const cm_request *r);
+/* 1 when worker w may serve request r at time now (skills, status, fresh
+ * position, capacity, not excluded); distance is not checked. */
+int cm_worker_eligible(const cm_instance *inst, int request, int worker);
+/* Fill the cost terms of edge (request, worker) with a given travel time. */
+void cm_edge_cost(const cm_instance *inst, int request, int worker,
+                  double distance_km, double travel_min, cm_cost_terms *out);
+
+const char *cm_method_name(cm_method m);
+const char *cm_reason_name(cm_unassigned_reason r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
