@@ -8,6 +8,7 @@
 
 #include "grid.h"
 #include "problem.h"
+#include "stages.h"
 
 typedef struct cand {
   int w;
@@ -49,6 +50,15 @@ static int buf_push(edge_buf *b, int r, const cand *c) {
   b->travel[b->n] = c->travel;
   b->n++;
   return 0;
+}
+
+static void free_buf(edge_buf *b) {
+  free(b->req);
+  free(b->wrk);
+  free(b->cost);
+  free(b->dist);
+  free(b->travel);
+  memset(b, 0, sizeof *b);
 }
 
 static int cand_by_cost(const void *a, const void *b) {
@@ -93,14 +103,20 @@ static int keep_request_edges(const cm__problem *p, int r, cand *c, int n,
   return 0;
 }
 
-/* ---- positions mode: nearest-K search on the grid ---- */
+/* ---- positions mode: nearest-K search on per-skill grids ---- */
+
+#define KM_PER_DEG 111.19508 /* great circle, the radius of cm_geo */
+#define APPROX_SLACK 0.005   /* equirectangular error bound in a city */
 
 typedef struct search_ctx {
   const cm__problem *p;
+  const cm_request *rq;
   int r;
-  double lat, lon, radius;
+  double lat, lon, coslat, radius;
+  cm_skillset need_all; /* worker must hold all of these */
+  cm_skillset need_any; /* worker must hold one of these */
   int k;
-  cand *heap; /* max-heap on (dist, w), size <= k */
+  cand *heap; /* max-heap on (dist, w), size <= k; dist approximate */
   int n;
 } search_ctx;
 
@@ -124,15 +140,31 @@ static void heap_sift_down(cand *h, int n, int i) {
   }
 }
 
-static void accept_worker(void *vctx, int w) {
+static int excluded(const cm_request *rq, int w) {
+  for (int i = 0; i < rq->n_excluded; i++)
+    if (rq->excluded[i] == w)
+      return 1;
+  return 0;
+}
+
+static void accept_worker(void *vctx, const cm__grid_item *it) {
   search_ctx *s = vctx;
-  if (!cm_worker_eligible(s->p->inst, s->r, w))
+  if ((it->tag & s->need_all) != s->need_all || !(it->tag & s->need_any))
     return;
-  const cm_worker *wk = &s->p->inst->workers[w];
-  double d = cm_geo_distance_km(s->lat, s->lon, wk->lat, wk->lon);
-  if (d > s->radius)
+  double dy = it->lat - s->lat, dx = (it->lon - s->lon) * s->coslat;
+  double d = KM_PER_DEG * sqrt(dx * dx + dy * dy);
+  if (d > s->radius * (1 + APPROX_SLACK))
     return;
-  cand c = {.w = w, .dist = d};
+  cand c = {.w = it->id, .dist = d};
+  if (s->n == s->k && !worse(&s->heap[0], &c))
+    return;
+  if (excluded(s->rq, it->id))
+    return;
+  if (d > s->radius * (1 - APPROX_SLACK)) { /* borderline: exact check */
+    const cm_worker *wk = &s->p->inst->workers[it->id];
+    if (cm_geo_distance_km(s->lat, s->lon, wk->lat, wk->lon) > s->radius)
+      return;
+  }
   if (s->n < s->k) {
     int i = s->n++;
     s->heap[i] = c;
@@ -142,7 +174,7 @@ static void accept_worker(void *vctx, int w) {
       s->heap[(i - 1) / 2] = t;
       i = (i - 1) / 2;
     }
-  } else if (worse(&s->heap[0], &c)) {
+  } else {
     s->heap[0] = c;
     heap_sift_down(s->heap, s->n, 0);
   }
@@ -152,29 +184,73 @@ static int search_done(void *vctx, double ring_km) {
   search_ctx *s = vctx;
   if (ring_km > s->radius)
     return 1;
-  return s->n == s->k && s->heap[0].dist <= ring_km;
+  return s->n == s->k && s->heap[0].dist <= ring_km * (1 - APPROX_SLACK);
 }
 
-static int build_grid(cm__grid *g, const cm_instance *inst) {
-  int n = inst->n_workers;
-  double *lat = malloc((size_t)(n ? n : 1) * sizeof *lat);
-  double *lon = malloc((size_t)(n ? n : 1) * sizeof *lon);
-  unsigned char *inc = malloc((size_t)(n ? n : 1));
-  int rc = -1;
-  if (lat && lon && inc) {
-    for (int i = 0; i < n; i++) {
-      const cm_worker *w = &inst->workers[i];
-      lat[i] = w->lat;
-      lon[i] = w->lon;
-      inc[i] = w->has_position && w->status == CM_WORKER_AVAILABLE &&
-               w->capacity > 0;
-    }
-    rc = cm__grid_build(g, lat, lon, inc, n, 0);
+/* One grid of every matchable worker, and one per skill. */
+typedef struct grids {
+  cm__grid all;
+  cm__grid skill[CM_MAX_SKILLS];
+  int count[CM_MAX_SKILLS];
+} grids;
+
+static void grids_free(grids *g) {
+  cm__grid_free(&g->all);
+  for (int s = 0; s < CM_MAX_SKILLS; s++)
+    cm__grid_free(&g->skill[s]);
+}
+
+static int matchable(const cm_instance *inst, const cm_worker *w) {
+  if (!w->has_position || w->status != CM_WORKER_AVAILABLE || w->capacity <= 0)
+    return 0;
+  return inst->params.stale_ms <= 0 ||
+         inst->params.now_ms - w->seen_ms <= inst->params.stale_ms;
+}
+
+static int grids_build(grids *g, const cm_instance *inst) {
+  int n = inst->n_workers, m = 0, rc = -1;
+  memset(g, 0, sizeof *g);
+  cm__grid_item *all = malloc((size_t)(n ? n : 1) * sizeof *all);
+  cm__grid_item *one = malloc((size_t)(n ? n : 1) * sizeof *one);
+  if (!all || !one)
+    goto done;
+  for (int i = 0; i < n; i++) {
+    const cm_worker *w = &inst->workers[i];
+    if (matchable(inst, w))
+      all[m++] = (cm__grid_item){w->lat, w->lon, i, w->skills};
   }
-  free(lat);
-  free(lon);
-  free(inc);
+  if (cm__grid_build(&g->all, all, m, 0) != 0)
+    goto done;
+  for (int s = 0; s < inst->taxonomy.count; s++) {
+    int c = 0;
+    for (int i = 0; i < m; i++)
+      if (all[i].tag & (1u << s))
+        one[c++] = all[i];
+    g->count[s] = c;
+    if (cm__grid_build(&g->skill[s], one, c, 0) != 0)
+      goto done;
+  }
+  rc = 0;
+done:
+  free(all);
+  free(one);
+  if (rc != 0)
+    grids_free(g);
   return rc;
+}
+
+/* The smallest grid that holds every worker the request may take. */
+static const cm__grid *grid_for(const grids *g, const cm_request *rq,
+                                int single_needs_all) {
+  int best = -1;
+  for (int s = 0; s < CM_MAX_SKILLS; s++)
+    if (rq->skills & (1u << s)) {
+      if (!single_needs_all && (rq->skills & ~(1u << s)))
+        return &g->all; /* any of several skills */
+      if (best < 0 || g->count[s] < g->count[best])
+        best = s;
+    }
+  return best >= 0 ? &g->skill[best] : &g->all;
 }
 
 static void price(const cm__problem *p, int r, cand *c) {
@@ -183,36 +259,55 @@ static void price(const cm__problem *p, int r, cand *c) {
   c->cost = t.total;
 }
 
-static int search_positions(cm__problem *p, edge_buf *out) {
+/* 1 when the search must stop before the k-th request (checked every 8). */
+static int out_of_time(const cm__clock *clk, int k) {
+  return clk && (k & 7) == 0 && cm__clock_expired(clk);
+}
+
+static int search_positions(cm__problem *p, const int *order, const cm__clock *clk,
+                            edge_buf *out) {
   const cm_instance *inst = p->inst;
-  cm__grid g;
+  const double rad = 3.14159265358979323846 / 180.0;
+  grids g;
   int maxk = inst->params.k * CM_MAX_STAFF;
   cand *heap = malloc((size_t)maxk * sizeof *heap);
-  if (!heap || build_grid(&g, inst) != 0) {
+  if (!heap || grids_build(&g, inst) != 0) {
     free(heap);
     return -1;
   }
   int rc = 0;
-  for (int r = 0; r < p->nr && rc == 0; r++) {
+  for (int k = 0; k < p->nr && rc == 0; k++) {
+    if (out_of_time(clk, k))
+      break;
+    int r = order[k];
     const cm_request *rq = &inst->requests[r];
-    search_ctx s = {.p = p, .r = r, .lat = rq->lat, .lon = rq->lon,
+    p->searched[r] = 1;
+    int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
+    search_ctx s = {.p = p, .rq = rq, .r = r, .lat = rq->lat, .lon = rq->lon,
+                    .coslat = cos(rq->lat * rad),
                     .radius = cm_request_radius_km(&inst->params, rq),
+                    .need_all = all ? rq->skills : 0,
+                    .need_any = rq->skills,
                     .k = inst->params.k * rq->staff, .heap = heap, .n = 0};
-    cm__grid_visit(&g, rq->lat, rq->lon, accept_worker, search_done, &s);
-    for (int k = 0; k < s.n; k++) {
-      heap[k].travel = cm_travel_minutes(&inst->params, heap[k].dist);
-      price(p, r, &heap[k]);
+    cm__grid_visit(grid_for(&g, rq, all), rq->lat, rq->lon, accept_worker,
+                   search_done, &s);
+    for (int m = 0; m < s.n; m++) {
+      const cm_worker *wk = &inst->workers[heap[m].w];
+      heap[m].dist = cm_geo_distance_km(rq->lat, rq->lon, wk->lat, wk->lon);
+      heap[m].travel = cm_travel_minutes(&inst->params, heap[m].dist);
+      price(p, r, &heap[m]);
     }
     rc = keep_request_edges(p, r, heap, s.n, out);
   }
-  cm__grid_free(&g);
+  grids_free(&g);
   free(heap);
   return rc;
 }
 
 /* ---- edge mode: the caller's edges, grouped by request ---- */
 
-static int search_edges(cm__problem *p, edge_buf *out) {
+static int search_edges(cm__problem *p, const int *prio, const cm__clock *clk,
+                        edge_buf *out) {
   const cm_instance *inst = p->inst;
   int *start = calloc((size_t)p->nr + 1, sizeof *start);
   int *order = malloc((size_t)(inst->n_edges ? inst->n_edges : 1) *
@@ -231,9 +326,13 @@ static int search_edges(cm__problem *p, edge_buf *out) {
     start[r] = start[r - 1];
   start[0] = 0;
   rc = 0;
-  for (int r = 0; r < p->nr && rc == 0; r++) {
+  for (int q = 0; q < p->nr && rc == 0; q++) {
+    if (out_of_time(clk, q))
+      break;
+    int r = prio[q];
     const cm_request *rq = &inst->requests[r];
     int n = 0;
+    p->searched[r] = 1;
     for (int k = start[r]; k < start[r + 1]; k++) {
       const cm_edge_in *e = &inst->edges[order[k]];
       if (!cm_worker_eligible(inst, r, e->worker))
@@ -256,63 +355,85 @@ done:
   return rc;
 }
 
+/* Move the edges out of the buffer into request-major order (stable, so
+ * each request keeps its cost order) and index them both ways. */
 static int build_csr(cm__problem *p, edge_buf *b) {
-  p->ne = b->n;
-  p->e_req = b->req;
-  p->e_wrk = b->wrk;
-  p->e_cost = b->cost;
-  p->e_dist = b->dist;
-  p->e_travel = b->travel;
-  memset(b, 0, sizeof *b);
+  int ne = b->n;
+  p->ne = ne;
   p->r_start = calloc((size_t)p->nr + 1, sizeof *p->r_start);
   p->w_start = calloc((size_t)p->nw + 1, sizeof *p->w_start);
-  p->w_edges = malloc((size_t)(p->ne ? p->ne : 1) * sizeof *p->w_edges);
-  if (!p->r_start || !p->w_start || !p->w_edges)
+  size_t cnt = (size_t)(ne ? ne : 1);
+  p->e_req = malloc(cnt * sizeof *p->e_req);
+  p->e_wrk = malloc(cnt * sizeof *p->e_wrk);
+  p->e_cost = malloc(cnt * sizeof *p->e_cost);
+  p->e_dist = malloc(cnt * sizeof *p->e_dist);
+  p->e_travel = malloc(cnt * sizeof *p->e_travel);
+  p->w_edges = malloc(cnt * sizeof *p->w_edges);
+  int *fill = malloc((size_t)(p->nr > p->nw ? p->nr : p->nw) * sizeof *fill +
+                     sizeof *fill);
+  if (!p->r_start || !p->w_start || !p->e_req || !p->e_wrk || !p->e_cost ||
+      !p->e_dist || !p->e_travel || !p->w_edges || !fill) {
+    free(fill);
     return -1;
-  for (int e = 0; e < p->ne; e++) {
-    p->r_start[p->e_req[e] + 1]++;
-    p->w_start[p->e_wrk[e] + 1]++;
+  }
+  for (int e = 0; e < ne; e++) {
+    p->r_start[b->req[e] + 1]++;
+    p->w_start[b->wrk[e] + 1]++;
   }
   for (int i = 0; i < p->nr; i++)
     p->r_start[i + 1] += p->r_start[i];
   for (int j = 0; j < p->nw; j++)
     p->w_start[j + 1] += p->w_start[j];
-  int *fill = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *fill);
-  if (!fill)
-    return -1;
+  memcpy(fill, p->r_start, (size_t)p->nr * sizeof *fill);
+  for (int e = 0; e < ne; e++) {
+    int to = fill[b->req[e]]++;
+    p->e_req[to] = b->req[e];
+    p->e_wrk[to] = b->wrk[e];
+    p->e_cost[to] = b->cost[e];
+    p->e_dist[to] = b->dist[e];
+    p->e_travel[to] = b->travel[e];
+  }
   memcpy(fill, p->w_start, (size_t)p->nw * sizeof *fill);
-  for (int e = 0; e < p->ne; e++)
+  for (int e = 0; e < ne; e++)
     p->w_edges[fill[p->e_wrk[e]]++] = e;
   free(fill);
   return 0;
 }
 
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
-                            cm_error *err) {
+                            const cm__clock *clk, cm_error *err) {
   memset(p, 0, sizeof *p);
   p->inst = inst;
   p->nr = inst->n_requests;
   p->nw = inst->n_workers;
   p->penalty = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *p->penalty);
   p->cap = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *p->cap);
+  p->searched = calloc((size_t)(p->nr ? p->nr : 1), 1);
+  int *order = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *order);
   edge_buf b = {0};
-  if (!p->penalty || !p->cap)
+  if (!p->penalty || !p->cap || !p->searched || !order)
     goto oom;
+  for (int r = 0; r < p->nr; r++)
+    order[r] = r;
+  cm__sort_by_priority(p, order, p->nr);
   for (int r = 0; r < p->nr; r++)
     p->penalty[r] = cm_request_penalty(&inst->weights, &inst->requests[r]);
   for (int j = 0; j < p->nw; j++)
     p->cap[j] = inst->workers[j].capacity;
-  if ((inst->has_edges ? search_edges(p, &b) : search_positions(p, &b)) != 0)
+  if ((inst->has_edges ? search_edges(p, order, clk, &b)
+                        : search_positions(p, order, clk, &b)) != 0)
     goto oom;
+  free(order);
+  order = NULL;
+  for (int r = 0; r < p->nr; r++)
+    p->unsearched += !p->searched[r];
   if (build_csr(p, &b) != 0)
     goto oom;
+  free_buf(&b);
   return CM_OK;
 oom:
-  free(b.req);
-  free(b.wrk);
-  free(b.cost);
-  free(b.dist);
-  free(b.travel);
+  free(order);
+  free_buf(&b);
   cm__problem_free(p);
   return cm_error_set(err, CM_E_NOMEM, "", "out of memory building candidates");
 }
@@ -328,5 +449,6 @@ void cm__problem_free(cm__problem *p) {
   free(p->w_edges);
   free(p->penalty);
   free(p->cap);
+  free(p->searched);
   memset(p, 0, sizeof *p);
 }

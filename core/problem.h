@@ -18,12 +18,20 @@ typedef struct cm__problem {
   int *w_start;            /* nw+1: CSR by worker into w_edges */
   int *w_edges;            /* ne: edge ids by worker, ascending */
   double *penalty;         /* nr: unassigned penalty */
+  unsigned char *searched; /* nr: candidates were searched (the deadline
+                              may stop the search; the most urgent requests
+                              are searched first) */
+  int unsearched;          /* requests left unsearched */
   int *cap;                /* nw: capacity in this batch */
 } cm__problem;
 
-/* Find and price the candidate edges. Returns CM_OK, or CM_E_NOMEM. */
+typedef struct cm__clock cm__clock;
+
+/* Find and price the candidate edges, most urgent requests first; stop
+ * searching when clk's deadline passes (clk may be NULL: no deadline).
+ * Returns CM_OK, or CM_E_NOMEM. */
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
-                            cm_error *err);
+                            const cm__clock *clk, cm_error *err);
 void cm__problem_free(cm__problem *p);
 
 /* A solution: for each request its chosen edges (staff of them) or none. */
@@ -44,12 +52,12 @@ void cm__solution_take(cm__solution *s, const cm__problem *p, int e);
 void cm__solution_drop(cm__solution *s, const cm__problem *p, int i);
 
 /* Deadline helper around the injected clock. */
-typedef struct cm__clock {
+struct cm__clock {
   cm_clock_fn fn;
   void *ctx;
   int64_t start_ns;
   int64_t deadline_ns; /* absolute; INT64_MAX when none */
-} cm__clock;
+};
 
 int64_t cm__clock_now(const cm__clock *c);
 /* 1 when the deadline has passed. */

@@ -164,6 +164,14 @@ static int64_t no_clock(void *ctx) {
   return 0;
 }
 
+/* Lower bound for a request whose candidates were never searched: every
+ * edge costs at least minus the two bonuses. */
+static double unsearched_bound(const cm__problem *p, int i) {
+  const cm_weights *w = &p->inst->weights;
+  double edge = -(w->continuity + w->preferred) * p->inst->requests[i].staff;
+  return edge < p->penalty[i] ? edge : p->penalty[i];
+}
+
 static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
   const cm__problem *p = &b->p;
   int na = 0, nu = 0;
@@ -194,13 +202,15 @@ static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
       cm_unassigned *u = &out->unassigned[out->n_unassigned++];
       u->request = i;
       u->penalty = p->penalty[i];
-      u->reason = p->r_start[i] == p->r_start[i + 1] ? CM_REASON_NO_CANDIDATE
-                  : b->fell_back[i]                  ? CM_REASON_DEADLINE
-                                                     : CM_REASON_OUTRANKED;
+      u->reason = !p->searched[i] || b->fell_back[i] ? CM_REASON_DEADLINE
+                  : p->r_start[i] == p->r_start[i + 1] ? CM_REASON_NO_CANDIDATE
+                                                       : CM_REASON_OUTRANKED;
       part = u->penalty;
     }
     obj += part;
-    if (!b->fell_back[i])
+    if (!p->searched[i])
+      lb += unsearched_bound(p, i);
+    else if (!b->fell_back[i])
       lb += part;
   }
   out->objective = obj;
@@ -229,7 +239,10 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   b.clk.deadline_ns = b.opts->deadline_ms >= 0 && b.opts->clock
                           ? b.clk.start_ns + (int64_t)(b.opts->deadline_ms * 1e6)
                           : INT64_MAX;
-  if ((st = cm__problem_build(&b.p, inst, err)) != CM_OK)
+  /* deadline 0 selects the greedy answer: the search itself runs in full */
+  if ((st = cm__problem_build(&b.p, inst,
+                              b.opts->deadline_ms > 0 ? &b.clk : NULL, err)) !=
+      CM_OK)
     return st;
   int64_t t_cand = cm__clock_now(&b.clk);
   out->stats.candidates_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
@@ -274,7 +287,7 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   out->stats.components = b.c.n;
   for (int k = 0; k < b.c.n; k++)
     out->stats.fallbacks += b.info[k].fell_back;
-  out->stats.exact = out->stats.fallbacks == 0;
+  out->stats.exact = out->stats.fallbacks == 0 && b.p.unsearched == 0;
   out->stats.pricing_rounds = b.glpk.rounds;
   out->stats.glpk_iterations = b.glpk.iterations;
   if ((st = build_answer(&b, out, err)) != CM_OK)
