@@ -8,19 +8,17 @@ all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: all
-	ctest --test-dir $(BUILD) --output-on-failure
+test:
+	scripts/test.sh
 
 asan:
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCM_SANITIZE=ON -DCM_BUILD_BENCH=OFF
-	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	scripts/test.sh --sanitize
 
 bench: all
 	scripts/bench.sh
 
 format:
-	clang-format -i core/*.c core/*.h include/carematch/*.h adapters/*/*.c adapters/*/*.h bench/*.c bench/city/*.c bench/city/*.h tests/*.c tests/support/*.c tests/support/*.h 2>/dev/null || true
+	scripts/format.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -70,11 +70,12 @@ static int cand_by_cost(const void *a, const void *b) {
 
 /* Keep the edges of request r that can be part of an optimum; append them
  * sorted by cost. Returns 0 or -1 (out of memory). */
-static int keep_request_edges(const cm__problem *p, int r, cand *c, int n,
+static int keep_request_edges(cm__problem *p, int r, cand *c, int n,
                               edge_buf *out) {
   const cm_request *rq = &p->inst->requests[r];
   double pen = p->penalty[r];
   qsort(c, (size_t)n, sizeof *c, cand_by_cost);
+  p->eligible[r] = n > 0;
   if (n < rq->staff)
     return 0;
   /* cheapest possible team besides this member */
@@ -409,9 +410,10 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
   p->penalty = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *p->penalty);
   p->cap = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *p->cap);
   p->searched = calloc((size_t)(p->nr ? p->nr : 1), 1);
+  p->eligible = calloc((size_t)(p->nr ? p->nr : 1), 1);
   int *order = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *order);
   edge_buf b = {0};
-  if (!p->penalty || !p->cap || !p->searched || !order)
+  if (!p->penalty || !p->cap || !p->searched || !p->eligible || !order)
     goto oom;
   for (int r = 0; r < p->nr; r++)
     order[r] = r;
@@ -450,5 +452,6 @@ void cm__problem_free(cm__problem *p) {
   free(p->penalty);
   free(p->cap);
   free(p->searched);
+  free(p->eligible);
   memset(p, 0, sizeof *p);
 }

@@ -119,7 +119,7 @@ int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e,
 }
 
 uint64_t cm_id_hash(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
+  uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 offset basis */
   for (; *s; s++) {
     h ^= (unsigned char)*s;
     h *= 1099511628211ULL;

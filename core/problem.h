@@ -22,6 +22,8 @@ typedef struct cm__problem {
                               may stop the search; the most urgent requests
                               are searched first) */
   int unsearched;          /* requests left unsearched */
+  unsigned char *eligible; /* nr: some eligible worker was in reach (its
+                              edges may all cost more than waiting) */
   int *cap;                /* nw: capacity in this batch */
 } cm__problem;
 

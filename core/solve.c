@@ -203,8 +203,8 @@ static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
       u->request = i;
       u->penalty = p->penalty[i];
       u->reason = !p->searched[i] || b->fell_back[i] ? CM_REASON_DEADLINE
-                  : p->r_start[i] == p->r_start[i + 1] ? CM_REASON_NO_CANDIDATE
-                                                       : CM_REASON_OUTRANKED;
+                  : !p->eligible[i] ? CM_REASON_NO_CANDIDATE
+                                    : CM_REASON_OUTRANKED;
       part = u->penalty;
     }
     obj += part;

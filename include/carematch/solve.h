@@ -46,7 +46,9 @@ typedef struct cm_solve_options {
 
 typedef enum cm_unassigned_reason {
   CM_REASON_NO_CANDIDATE = 0, /* no eligible worker within the radius */
-  CM_REASON_OUTRANKED,        /* its candidates went to better uses */
+  CM_REASON_OUTRANKED,        /* its candidates went to more urgent or
+                                 cheaper uses, or all cost more than
+                                 leaving it for the next batch */
   CM_REASON_DEADLINE,         /* left out by the deadline fallback */
   CM_REASON_COUNT
 } cm_unassigned_reason;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# deps.sh -- install the Debian packages carematch builds, tests and runs
+# with. Needs root (or sudo); does nothing for packages already present.
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang-format
+      libglpk-dev libjansson-dev libcriterion-dev libevent-dev libhiredis-dev
+      libinih-dev redis-server)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh -- the test command: install dependencies, build with warnings as
+# errors, start a private redis-server on a loopback port, run every test.
+#   scripts/test.sh              normal build (build/)
+#   scripts/test.sh --sanitize   AddressSanitizer + UBSan build (build-asan/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+BUILD=build
+FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCM_WERROR=ON)
+if [ "${1:-}" = "--sanitize" ]; then
+  BUILD=build-asan
+  FLAGS=(-DCMAKE_BUILD_TYPE=Debug -DCM_WERROR=ON -DCM_SANITIZE=ON -DCM_BUILD_BENCH=OFF)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S . -B "$BUILD" "${FLAGS[@]}" >/dev/null
+cmake --build "$BUILD" -j "$(nproc)"
+
+# A private redis-server for the integration tests, cleaned up on exit.
+PORT=${CM_TEST_REDIS_PORT:-$((20000 + RANDOM % 20000))}
+DIR=$(mktemp -d)
+redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$DIR" --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
+trap 'kill "$(cat "$DIR/redis.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+export CM_TEST_REDIS_PORT=$PORT
+
+ctest --test-dir "$BUILD" --output-on-failure -j 2
