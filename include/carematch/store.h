@@ -1,0 +1,106 @@
+/* store.h -- the position store: where live workers are, and who is near.
+ *
+ * A store is a struct of function pointers (like Redis's ConnectionType):
+ * the memory store (the embedded default, cm_store_memory_new) and the
+ * Redis store fill it in, and one contract suite runs against both. All
+ * calls are synchronous from the caller's point of view. Ids are copied;
+ * the store owns its data. Free with cm_store_free. */
+#ifndef CM_STORE_H_INCLUDED_
+#define CM_STORE_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cm_store cm_store;
+
+/* One nearest-workers question. */
+typedef struct cm_store_query {
+  double lat, lon;          /* where */
+  double radius_km;         /* search radius */
+  int k;                    /* at most k answers, nearest first */
+  cm_skillset need_all;     /* the worker holds all of these (0: no rule) */
+  cm_skillset need_any;     /* the worker holds one of these (0: no rule) */
+  const char *const *exclude; /* worker ids never to return */
+  int n_exclude;
+} cm_store_query;
+
+/* One answer: a worker and its great-circle distance. */
+typedef struct cm_store_hit {
+  char id[CM_ID_MAX];
+  double distance_km;
+} cm_store_hit;
+
+typedef struct cm_store_type {
+  const char *name; /* "memory", "redis" */
+  void (*free)(cm_store *s);
+  /* Insert or replace a worker (every field, position included). */
+  cm_status (*upsert)(cm_store *s, const cm_worker *w, cm_error *err);
+  /* Move a known worker; CM_E_UNKNOWN_ID when unknown. */
+  cm_status (*position)(cm_store *s, const char *id, double lat, double lon,
+                        int64_t seen_ms, cm_error *err);
+  /* Change a known worker's status. */
+  cm_status (*status)(cm_store *s, const char *id, cm_worker_status st,
+                      cm_error *err);
+  /* Copy a worker out; CM_E_UNKNOWN_ID when unknown. */
+  cm_status (*get)(cm_store *s, const char *id, cm_worker *out,
+                   cm_error *err);
+  /* Forget a worker; CM_E_UNKNOWN_ID when unknown. */
+  cm_status (*remove)(cm_store *s, const char *id, cm_error *err);
+  /* Answer nq questions: hits[q*k_max ..] gets up to queries[q].k answers
+   * (k <= k_max), counts[q] how many. Only AVAILABLE workers with a
+   * position no older than stale_ms before now_ms (stale_ms 0: any) are
+   * returned. */
+  cm_status (*nearest)(cm_store *s, const cm_store_query *queries, int nq,
+                       int k_max, int64_t now_ms, int64_t stale_ms,
+                       cm_store_hit *hits, int *counts, cm_error *err);
+  /* Mark AVAILABLE workers whose position is older than now - stale_ms
+   * OFFLINE. Returns how many, or -1 with err set. */
+  int (*sweep)(cm_store *s, int64_t now_ms, int64_t stale_ms, cm_error *err);
+  /* Number of workers known. */
+  int (*count)(cm_store *s);
+  /* Visit every worker, in an order that depends only on the calls made
+   * (the memory store: insertion order) -- for snapshots and recovery. */
+  cm_status (*each)(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),
+                    void *ctx, cm_error *err);
+} cm_store_type;
+
+struct cm_store {
+  const cm_store_type *type; /* the implementation */
+};
+
+/* The in-memory store: a hash of workers and a uniform grid of cells
+ * (cell_km on a side, <= 0 for 1 km) holding the available ones, so a
+ * nearest-k query touches only the cells around the point. Returns NULL
+ * when out of memory. */
+cm_store *cm_store_memory_new(double cell_km);
+
+/* Convenience wrappers: call through the type. cm_store_free accepts NULL. */
+void cm_store_free(cm_store *s);
+cm_status cm_store_upsert(cm_store *s, const cm_worker *w, cm_error *err);
+cm_status cm_store_position(cm_store *s, const char *id, double lat,
+                            double lon, int64_t seen_ms, cm_error *err);
+cm_status cm_store_status(cm_store *s, const char *id, cm_worker_status st,
+                          cm_error *err);
+cm_status cm_store_get(cm_store *s, const char *id, cm_worker *out,
+                       cm_error *err);
+cm_status cm_store_remove(cm_store *s, const char *id, cm_error *err);
+cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries, int nq,
+                           int k_max, int64_t now_ms, int64_t stale_ms,
+                           cm_store_hit *hits, int *counts, cm_error *err);
+int cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                   cm_error *err);
+int cm_store_count(cm_store *s);
+cm_status cm_store_each(cm_store *s,
+                        void (*fn)(void *ctx, const cm_worker *w), void *ctx,
+                        cm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
