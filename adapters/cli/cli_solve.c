@@ -1,0 +1,96 @@
+/* cli_solve.c -- `carematch solve`: read an instance, solve it under an
+ * optional deadline on the monotonic clock, write the answer. Nothing is
+ * written to the output unless the whole answer is ready. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carematch/json.h"
+#include "carematch/solve.h"
+#include "cli.h"
+
+/* cm_clock_fn on CLOCK_MONOTONIC: nanoseconds. */
+static int64_t monotonic_ns(void *ctx) {
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cm_cli_report(const cm_error *err, int exit_code) {
+  char *json = cm_error_to_json(err);
+  if (json)
+    fprintf(stderr, "%s\n", json);
+  free(json);
+  fprintf(stderr, "carematch: %s (%s)\n",
+          err->message[0] ? err->message : cm_status_message(err->code),
+          cm_status_name(err->code));
+  return exit_code;
+}
+
+/* The exit code of an input or decoding failure. */
+static int input_exit(cm_status code) {
+  switch (code) {
+  case CM_E_IO:
+    return CM_EXIT_NOINPUT;
+  case CM_E_NOMEM:
+  case CM_E_SOLVER:
+    return CM_EXIT_SOLVER;
+  default:
+    return CM_EXIT_INSTANCE;
+  }
+}
+
+int cm_cli_solve(const cm_cli_args *args) {
+  cm_error err;
+  cm_instance *inst = NULL;
+  cm_answer ans;
+  char *text = NULL, *out = NULL;
+  size_t len = 0;
+  int code = CM_EXIT_OK;
+  cm_solve_options opts = {0};
+  memset(&ans, 0, sizeof ans);
+  cm_error_clear(&err);
+
+  if (cm_cli_read_all(args->in, CM_CLI_MAX_INPUT, &text, &len, &err) != CM_OK) {
+    code = cm_cli_report(&err, input_exit(err.code));
+    goto done;
+  }
+  if (cm_instance_from_json(text, len, &inst, &err) != CM_OK) {
+    code = cm_cli_report(&err, input_exit(err.code));
+    goto done;
+  }
+  free(text);
+  text = NULL;
+
+  opts.deadline_ms = args->deadline_ms;
+  opts.clock = monotonic_ns;
+  if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
+    code = cm_cli_report(&err, CM_EXIT_SOLVER);
+    goto done;
+  }
+  if (!(out = cm_answer_to_json(inst, &ans, args->pretty))) {
+    cm_error_set(&err, CM_E_NOMEM, "", "cannot render the answer");
+    code = cm_cli_report(&err, CM_EXIT_SOLVER);
+    goto done;
+  }
+  /* One trailing newline, as text tools expect. */
+  size_t n = strlen(out);
+  char *line = realloc(out, n + 2);
+  if (!line) {
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    code = cm_cli_report(&err, CM_EXIT_SOLVER);
+    goto done;
+  }
+  out = line;
+  memcpy(out + n, "\n", 2);
+  if (cm_cli_write_all(args->out, out, n + 1, &err) != CM_OK)
+    code = cm_cli_report(&err, CM_EXIT_IO);
+done:
+  free(out);
+  free(text);
+  cm_answer_free(&ans);
+  cm_instance_free(inst);
+  return code;
+}
