@@ -68,3 +68,46 @@ int cm__idmap_get(const cm__idmap *m, const char *key) {
       return m->values[i];
   return -1;
 }
+
+int cm__idmap_set(cm__idmap *m, const char *key, int value) {
+  if (!m->cap)
+    return 0;
+  size_t mask = m->cap - 1;
+  for (size_t i = cm_id_hash(key) & mask; m->keys[i]; i = (i + 1) & mask)
+    if (strcmp(m->keys[i], key) == 0) {
+      m->keys[i] = key;
+      m->values[i] = value;
+      return 1;
+    }
+  return 0;
+}
+
+int cm__idmap_del(cm__idmap *m, const char *key) {
+  if (!m->cap)
+    return 0;
+  size_t mask = m->cap - 1, i = cm_id_hash(key) & mask;
+  for (; m->keys[i]; i = (i + 1) & mask)
+    if (strcmp(m->keys[i], key) == 0)
+      break;
+  if (!m->keys[i])
+    return 0;
+  /* backward-shift deletion keeps every probe chain unbroken */
+  size_t j = i;
+  for (;;) {
+    m->keys[i] = NULL;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (!m->keys[j]) {
+        m->count--;
+        return 1;
+      }
+      size_t home = cm_id_hash(m->keys[j]) & mask;
+      /* move j back to i unless home lies cyclically in (i, j] */
+      if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+        break;
+    }
+    m->keys[i] = m->keys[j];
+    m->values[i] = m->values[j];
+    i = j;
+  }
+}

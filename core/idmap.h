@@ -18,6 +18,11 @@ void cm__idmap_free(cm__idmap *m);
 /* Insert key->value. Returns 1 when inserted, 0 when the key exists (value
  * untouched; *existing gets its value if not NULL), -1 when out of memory. */
 int cm__idmap_put(cm__idmap *m, const char *key, int value, int *existing);
+/* Remove key; returns 1 when it was there, 0 otherwise. */
+int cm__idmap_del(cm__idmap *m, const char *key);
+/* Point key's entry at a new key string with the same text and a new
+ * value (when records move). Returns 1 when found. */
+int cm__idmap_set(cm__idmap *m, const char *key, int value);
 /* Value of key, or -1. */
 int cm__idmap_get(const cm__idmap *m, const char *key);
 

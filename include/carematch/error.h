@@ -23,10 +23,12 @@ extern "C" {
   X(CM_E_DUPLICATE, "duplicate_id", "an id is used twice")                     \
   X(CM_E_UNKNOWN_ID, "unknown_id", "an id names nothing known")                \
   X(CM_E_UNKNOWN_SKILL, "unknown_skill", "a skill is not in the taxonomy")     \
+  X(CM_E_CONFLICT, "conflict", "the state does not allow this")                \
   X(CM_E_LIMIT, "limit_exceeded", "a size limit is exceeded")                  \
   X(CM_E_NOMEM, "out_of_memory", "out of memory")                              \
   X(CM_E_SOLVER, "solver_failure", "the solver failed")                        \
-  X(CM_E_IO, "io_error", "an input/output operation failed")
+  X(CM_E_IO, "io_error", "an input/output operation failed")                  \
+  X(CM_E_UNAVAILABLE, "unavailable", "a backing service is unavailable")
 
 typedef enum cm_status {
 #define CM_X_ENUM_(e, name, msg) e,
