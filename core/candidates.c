@@ -265,8 +265,8 @@ static int out_of_time(const cm__clock *clk, int k) {
   return clk && (k & 7) == 0 && cm__clock_expired(clk);
 }
 
-static int search_positions(cm__problem *p, const int *order, const cm__clock *clk,
-                            edge_buf *out) {
+static int search_positions(cm__problem *p, const int *order,
+                            const cm__clock *clk, edge_buf *out) {
   const cm_instance *inst = p->inst;
   const double rad = 3.14159265358979323846 / 180.0;
   grids g;
@@ -284,12 +284,18 @@ static int search_positions(cm__problem *p, const int *order, const cm__clock *c
     const cm_request *rq = &inst->requests[r];
     p->searched[r] = 1;
     int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
-    search_ctx s = {.p = p, .rq = rq, .r = r, .lat = rq->lat, .lon = rq->lon,
+    search_ctx s = {.p = p,
+                    .rq = rq,
+                    .r = r,
+                    .lat = rq->lat,
+                    .lon = rq->lon,
                     .coslat = cos(rq->lat * rad),
                     .radius = cm_request_radius_km(&inst->params, rq),
                     .need_all = all ? rq->skills : 0,
                     .need_any = rq->skills,
-                    .k = inst->params.k * rq->staff, .heap = heap, .n = 0};
+                    .k = inst->params.k * rq->staff,
+                    .heap = heap,
+                    .n = 0};
     cm__grid_visit(grid_for(&g, rq, all), rq->lat, rq->lon, accept_worker,
                    search_done, &s);
     for (int m = 0; m < s.n; m++) {
@@ -311,8 +317,8 @@ static int search_edges(cm__problem *p, const int *prio, const cm__clock *clk,
                         edge_buf *out) {
   const cm_instance *inst = p->inst;
   int *start = calloc((size_t)p->nr + 1, sizeof *start);
-  int *order = malloc((size_t)(inst->n_edges ? inst->n_edges : 1) *
-                      sizeof *order);
+  int *order =
+      malloc((size_t)(inst->n_edges ? inst->n_edges : 1) * sizeof *order);
   cand *c = malloc((size_t)(inst->n_edges ? inst->n_edges : 1) * sizeof *c);
   int rc = -1;
   if (!start || !order || !c)
@@ -423,7 +429,7 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
   for (int j = 0; j < p->nw; j++)
     p->cap[j] = inst->workers[j].capacity;
   if ((inst->has_edges ? search_edges(p, order, clk, &b)
-                        : search_positions(p, order, clk, &b)) != 0)
+                       : search_positions(p, order, clk, &b)) != 0)
     goto oom;
   free(order);
   order = NULL;

@@ -6,8 +6,7 @@
 
 #define EARTH_RADIUS_KM 6371.0088
 
-double cm_geo_distance_km(double lat1, double lon1, double lat2,
-                          double lon2) {
+double cm_geo_distance_km(double lat1, double lon1, double lat2, double lon2) {
   const double rad = 3.14159265358979323846 / 180.0;
   double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
   double a = sin(dlat / 2) * sin(dlat / 2) +
@@ -82,8 +81,8 @@ void cm_edge_cost(const cm_instance *inst, int request, int worker,
 }
 
 const char *cm_method_name(cm_method m) {
-  static const char *const names[CM_METHOD_COUNT] = {
-      "reduced", "network", "lp", "mip", "greedy"};
+  static const char *const names[CM_METHOD_COUNT] = {"reduced", "network", "lp",
+                                                     "mip", "greedy"};
   return (int)m >= 0 && m < CM_METHOD_COUNT ? names[m] : "unknown";
 }
 

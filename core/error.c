@@ -49,8 +49,7 @@ cm_status cm_error_set(cm_error *err, cm_status code, const char *field,
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
   } else {
-    snprintf(err->message, sizeof err->message, "%s",
-             cm_status_message(code));
+    snprintf(err->message, sizeof err->message, "%s", cm_status_message(code));
   }
   return code;
 }

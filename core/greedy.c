@@ -20,7 +20,9 @@ void cm__sort_by_priority(const cm__problem *p, int *reqs, int n) {
   cm__sort_ints(reqs, n, by_priority, p);
 }
 
-static int popcount(cm_skillset s) { return __builtin_popcount(s); }
+static int popcount(cm_skillset s) {
+  return __builtin_popcount(s);
+}
 
 static int staff_team(const cm__problem *p, cm__solution *s, int i) {
   const cm_request *rq = &p->inst->requests[i];

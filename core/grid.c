@@ -86,7 +86,9 @@ static void visit_cell(const cm__grid *g, int cx, int cy,
     accept(ctx, &g->items[k]);
 }
 
-static int imax(int a, int b) { return a > b ? a : b; }
+static int imax(int a, int b) {
+  return a > b ? a : b;
+}
 
 void cm__grid_visit(const cm__grid *g, double lat, double lon,
                     cm__grid_accept_fn accept, cm__grid_done_fn done,
@@ -96,7 +98,8 @@ void cm__grid_visit(const cm__grid *g, double lat, double lon,
   double x = (lon - g->lon0) * g->kx, y = (lat - g->lat0) * g->ky;
   double fx = floor(x / g->cell_km), fy = floor(y / g->cell_km);
   /* a query far outside the box starts from the nearest edge cell */
-  fx = fmax(-1.0, fmin(fx, (double)g->gx)), fy = fmax(-1.0, fmin(fy, (double)g->gy));
+  fx = fmax(-1.0, fmin(fx, (double)g->gx)),
+  fy = fmax(-1.0, fmin(fy, (double)g->gy));
   int cx = (int)fx, cy = (int)fy;
   int far = imax(imax(abs(cx), abs(cx - (g->gx - 1))),
                  imax(abs(cy), abs(cy - (g->gy - 1))));

@@ -10,13 +10,13 @@ typedef struct cm__grid_item {
 } cm__grid_item;
 
 typedef struct cm__grid {
-  double lat0, lon0;  /* projection origin */
-  double kx, ky;      /* km per degree of longitude / latitude */
-  double cell_km;     /* cell side */
-  int gx, gy;         /* cells per axis */
-  int *start;         /* gx*gy+1 offsets into items */
+  double lat0, lon0;    /* projection origin */
+  double kx, ky;        /* km per degree of longitude / latitude */
+  double cell_km;       /* cell side */
+  int gx, gy;           /* cells per axis */
+  int *start;           /* gx*gy+1 offsets into items */
   cm__grid_item *items; /* points by cell, ids ascending within a cell */
-  int n;              /* points stored */
+  int n;                /* points stored */
 } cm__grid;
 
 /* Build over n points (ids ascending). cell_km <= 0 picks a size from

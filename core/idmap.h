@@ -8,7 +8,7 @@
 typedef struct cm__idmap {
   const char **keys; /* NULL: empty slot */
   int *values;
-  size_t cap;        /* power of two */
+  size_t cap; /* power of two */
   size_t count;
 } cm__idmap;
 

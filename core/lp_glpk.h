@@ -33,9 +33,8 @@ cm_status cm__glpk_certify(const cm__problem *p, cm__net *const *nets,
  * already taken by each worker. On optimality the chosen edges are taken
  * into s and 1 is returned; 0 when the deadline cut in (s untouched); -1
  * on error (err set, s untouched). */
-int cm__glpk_component(const cm__problem *p, cm__solution *s,
-                       const int *reqs, int nr, const int *wrks, int nw,
-                       const cm__clock *clk, cm__glpk_stats *st,
-                       cm_error *err);
+int cm__glpk_component(const cm__problem *p, cm__solution *s, const int *reqs,
+                       int nr, const int *wrks, int nw, const cm__clock *clk,
+                       cm__glpk_stats *st, cm_error *err);
 
 #endif

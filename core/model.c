@@ -86,8 +86,8 @@ static int reserve_one(void **arr, int *cap, int n, size_t sz) {
 
 int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
                            cm_error *err) {
-  if (reserve_one((void **)&inst->workers, &inst->cap_workers,
-                  inst->n_workers, sizeof *w) != 0) {
+  if (reserve_one((void **)&inst->workers, &inst->cap_workers, inst->n_workers,
+                  sizeof *w) != 0) {
     cm_error_set(err, CM_E_NOMEM, "$.workers", NULL);
     return -1;
   }

@@ -43,8 +43,8 @@ static struct cm__heap_item heap_pop(cm__net *n) {
     const struct cm__heap_item *best = &last;
     if (l < m && (h[l].d < best->d || (h[l].d == best->d && h[l].v < best->v)))
       b = l, best = &h[l];
-    if (l + 1 < m &&
-        (h[l + 1].d < best->d || (h[l + 1].d == best->d && h[l + 1].v < best->v)))
+    if (l + 1 < m && (h[l + 1].d < best->d ||
+                      (h[l + 1].d == best->d && h[l + 1].v < best->v)))
       b = l + 1, best = &h[l + 1];
     if (b == i)
       break;
@@ -86,8 +86,8 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   n->pred_e = malloc((size_t)nodes * sizeof *n->pred_e);
   n->stamp = calloc((size_t)nodes, sizeof *n->stamp);
   n->settled = malloc((size_t)nodes * sizeof *n->settled);
-  if (!n->asg || !n->shift || !n->load || !n->freecap || !n->pot ||
-      !n->dist || !n->pred || !n->pred_e || !n->stamp || !n->settled) {
+  if (!n->asg || !n->shift || !n->load || !n->freecap || !n->pot || !n->dist ||
+      !n->pred || !n->pred_e || !n->stamp || !n->settled) {
     cm__net_free(n);
     return -1;
   }
@@ -96,9 +96,8 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
     rloc[g] = i;
     n->asg[i] = -2;
     double pen = p->penalty[g];
-    n->shift[i] = p->r_start[g + 1] > e0 && p->e_cost[e0] < pen
-                      ? p->e_cost[e0]
-                      : pen;
+    n->shift[i] =
+        p->r_start[g + 1] > e0 && p->e_cost[e0] < pen ? p->e_cost[e0] : pen;
   }
   for (int j = 0; j < nw; j++) {
     wloc[wrks[j]] = j;
@@ -139,7 +138,9 @@ static int relax(cm__net *n, int v, double nd, int u, int e) {
   return heap_push(n, nd, v);
 }
 
-static double nonneg(double x) { return x > 0 ? x : 0; }
+static double nonneg(double x) {
+  return x > 0 ? x : 0;
+}
 
 /* Settle outgoing arcs of node u at distance d. Returns 0 or -1. */
 static int expand(cm__net *n, int u, double d) {

@@ -38,11 +38,11 @@ void cm__problem_free(cm__problem *p);
 
 /* A solution: for each request its chosen edges (staff of them) or none. */
 typedef struct cm__solution {
-  unsigned char *x;  /* ne: edge chosen */
-  int *served;       /* nr: 1 when staffed */
-  int *load;         /* nw: jobs taken */
-  int *reason;       /* nr: cm_unassigned_reason when not served */
-  int *component;    /* nr: component id, -1 fixed by reduction/none */
+  unsigned char *x; /* ne: edge chosen */
+  int *served;      /* nr: 1 when staffed */
+  int *load;        /* nw: jobs taken */
+  int *reason;      /* nr: cm_unassigned_reason when not served */
+  int *component;   /* nr: component id, -1 fixed by reduction/none */
 } cm__solution;
 
 cm_status cm__solution_init(cm__solution *s, const cm__problem *p,

@@ -14,12 +14,12 @@ int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active);
 
 /* Connected components of the active part of the candidate graph. */
 typedef struct cm__components {
-  int n;          /* components */
-  int *r_start;   /* n+1 offsets into reqs */
-  int *reqs;      /* request ids, ascending within a component */
-  int *w_start;   /* n+1 offsets into wrks */
-  int *wrks;      /* worker ids, ascending within a component */
-  int *order;     /* n: solve order (most urgent, then largest first) */
+  int n;        /* components */
+  int *r_start; /* n+1 offsets into reqs */
+  int *reqs;    /* request ids, ascending within a component */
+  int *w_start; /* n+1 offsets into wrks */
+  int *wrks;    /* worker ids, ascending within a component */
+  int *order;   /* n: solve order (most urgent, then largest first) */
 } cm__components;
 
 /* single: everything active in one component (testing). Returns 0 or -1. */

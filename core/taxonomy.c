@@ -3,10 +3,12 @@
 
 #include "carematch/taxonomy.h"
 
-static const char *const default_roles[] = {"caregiver", "nurse",   "escort",
-                                            "rehab",     "cleaner", "maternity"};
+static const char *const default_roles[] = {
+    "caregiver", "nurse", "escort", "rehab", "cleaner", "maternity"};
 
-void cm_taxonomy_clear(cm_taxonomy *t) { memset(t, 0, sizeof *t); }
+void cm_taxonomy_clear(cm_taxonomy *t) {
+  memset(t, 0, sizeof *t);
+}
 
 void cm_taxonomy_default(cm_taxonomy *t) {
   cm_taxonomy_clear(t);

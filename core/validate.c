@@ -56,13 +56,11 @@ static cm_status check_skills(const cm_instance *inst, cm_skillset s,
   if (s == 0)
     return bad(err, CM_E_INVALID, path, "at least one skill is required");
   if (s & ~known)
-    return bad(err, CM_E_UNKNOWN_SKILL, path,
-               "skill outside the taxonomy");
+    return bad(err, CM_E_UNKNOWN_SKILL, path, "skill outside the taxonomy");
   return CM_OK;
 }
 
-static cm_status check_worker(const cm_instance *inst, int i,
-                              cm_error *err) {
+static cm_status check_worker(const cm_instance *inst, int i, cm_error *err) {
   const cm_worker *w = &inst->workers[i];
   char base[64], path[PATH_MAX_];
   cm_status st;
@@ -112,8 +110,7 @@ static cm_status check_index_list(const cm_instance *inst, const int *list,
   return CM_OK;
 }
 
-static cm_status check_request(const cm_instance *inst, int i,
-                               cm_error *err) {
+static cm_status check_request(const cm_instance *inst, int i, cm_error *err) {
   const cm_request *r = &inst->requests[i];
   char base[64], path[PATH_MAX_];
   cm_status st;
@@ -234,9 +231,12 @@ static cm_status check_weights(const cm_weights *w, cm_error *err) {
   const struct {
     const char *name;
     double v;
-  } scalar[] = {{"travel", w->travel},         {"workload", w->workload},
-                {"continuity", w->continuity}, {"rating", w->rating},
-                {"skill", w->skill},           {"preferred", w->preferred},
+  } scalar[] = {{"travel", w->travel},
+                {"workload", w->workload},
+                {"continuity", w->continuity},
+                {"rating", w->rating},
+                {"skill", w->skill},
+                {"preferred", w->preferred},
                 {"aging_per_min", w->aging_per_min}};
   for (size_t i = 0; i < sizeof scalar / sizeof *scalar; i++)
     if (!finite_in(scalar[i].v, 0.0, 1e6)) {
@@ -261,7 +261,8 @@ static cm_status check_weights(const cm_weights *w, cm_error *err) {
 static cm_status check_params(const cm_params *p, cm_error *err) {
   char path[PATH_MAX_];
   if (p->k < 1 || p->k > 1024)
-    return bad(err, CM_E_RANGE, "$.params.k", "must be an integer in [1, 1024]");
+    return bad(err, CM_E_RANGE, "$.params.k",
+               "must be an integer in [1, 1024]");
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     if (!finite_in(p->radius_km[u], 0.0, 1000.0)) {
       snprintf(path, sizeof path, "$.params.radius_km.%s", cm_urgency_name(u));

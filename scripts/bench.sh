@@ -1,14 +1,18 @@
 #!/bin/sh
 # bench.sh -- build the benches and run them; JSON reports go to bench/results/.
 #
-# usage: scripts/bench.sh [--quick] [other options of bench_solve ...]
-#   --quick writes bench/results/<name>-quick.json, else <name>.json
-#   BUILD=dir   build directory (default build)
-#   JOBS=n      parallel build jobs (default 2)
-#   BENCHES="solve ..."  which bench/bench_<name>.c to run (default: all)
-# Every bench takes --out FILE.json and --quick; other options are passed to
-# every bench as given. The solve bench also runs the plain-LP anchors (one
-# run per seed, up to 2000 requests: ~2 of the ~4 minutes) unless PLAIN_LP=0.
+# usage: scripts/bench.sh [--quick] [options of bench_solve ...]
+#   --quick      passed to every bench; reports are <name>-quick.json so a
+#                quick run does not overwrite the full report <name>.json
+#   other options go to bench_solve only (see build/bench_solve --help)
+# environment:
+#   BUILD=dir    build directory (default build)
+#   JOBS=n       parallel build jobs (default 2)
+#   BENCHES="solve engine"  which bench/bench_<name>.c to run (default: all)
+#   PLAIN_LP=0   skip the solve bench's plain-LP anchors (one run per seed,
+#                up to 2000 requests: about half of its ~2 minutes)
+# Every bench takes --out FILE.json. A bench that fails to build or run is
+# reported and the others still run; the exit status is then 1.
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -18,32 +22,44 @@ PLAIN_LP=${PLAIN_LP:-1}
 RESULTS=bench/results
 
 if [ -z "${BENCHES:-}" ]; then
-  BENCHES=$(for f in bench/bench_*.c; do basename "$f" .c; done | sed 's/^bench_//')
+  BENCHES=$(for f in bench/bench_*.c; do basename "$f" .c; done |
+    sed 's/^bench_//')
 fi
 
-cmake -S . -B "$BUILD" >/dev/null
-for b in $BENCHES; do
-  cmake --build "$BUILD" -j "$JOBS" --target "bench_$b"
-done
-
-# A quick run does not overwrite the full report.
-suffix=""
+quick=""
 for a in "$@"; do
-  if [ "$a" = --quick ]; then suffix="-quick"; fi
+  if [ "$a" = --quick ]; then quick="--quick"; fi
 done
+suffix=${quick:+-quick}
 
+# Run bench $1 writing $2; the rest are the script's arguments.
+run_bench() {
+  name=$1
+  file=$2
+  shift 2
+  if [ "$name" != solve ]; then
+    "$BUILD/bench_$name" --out "$file" ${quick:+"$quick"}
+  elif [ "$PLAIN_LP" = 1 ]; then
+    "$BUILD/bench_solve" --plain-lp --plain-lp-max 2000 --out "$file" "$@"
+  else
+    "$BUILD/bench_solve" --out "$file" "$@"
+  fi
+}
+
+cmake -S . -B "$BUILD" >/dev/null
 mkdir -p "$RESULTS"
 status=0
 for b in $BENCHES; do
-  extra=""
-  if [ "$b" = solve ] && [ "$PLAIN_LP" = 1 ]; then
-    extra="--plain-lp --plain-lp-max 2000"
+  if ! cmake --build "$BUILD" -j "$JOBS" --target "bench_$b" >/dev/null; then
+    echo "bench_$b does not build; skipped" >&2
+    status=1
+    continue
   fi
   out="$RESULTS/$b$suffix.json"
   echo "== bench_$b -> $out"
-  # Write to a temporary file first so a failed run keeps the last report.
-  # shellcheck disable=SC2086
-  if "$BUILD/bench_$b" --out "$out.tmp" $extra "$@"; then
+  # The report is written to a temporary file first, so a failed run keeps
+  # the last good report.
+  if run_bench "$b" "$out.tmp" "$@"; then
     mv "$out.tmp" "$out"
   else
     echo "bench_$b failed; partial report left in $out.tmp" >&2

@@ -27,7 +27,7 @@ extern "C" {
   X(CM_E_LIMIT, "limit_exceeded", "a size limit is exceeded")                  \
   X(CM_E_NOMEM, "out_of_memory", "out of memory")                              \
   X(CM_E_SOLVER, "solver_failure", "the solver failed")                        \
-  X(CM_E_IO, "io_error", "an input/output operation failed")                  \
+  X(CM_E_IO, "io_error", "an input/output operation failed")                   \
   X(CM_E_UNAVAILABLE, "unavailable", "a backing service is unavailable")
 
 typedef enum cm_status {
@@ -41,8 +41,8 @@ typedef enum cm_status {
 #define CM_ERROR_MESSAGE_MAX 256
 
 typedef struct cm_error {
-  cm_status code;                    /* CM_OK when nothing went wrong */
-  char field[CM_ERROR_FIELD_MAX];    /* JSON path of the field, or "" */
+  cm_status code;                     /* CM_OK when nothing went wrong */
+  char field[CM_ERROR_FIELD_MAX];     /* JSON path of the field, or "" */
   char message[CM_ERROR_MESSAGE_MAX]; /* human readable, names the problem */
 } cm_error;
 

@@ -19,8 +19,8 @@ extern "C" {
  * instance (free with cm_instance_free) that passed cm_instance_validate.
  * On failure *out is NULL and err names the JSON path of the field
  * ("$.requests[3].lat") and what is wrong; nothing is allocated. */
-cm_status cm_instance_from_json(const char *text, size_t len,
-                                cm_instance **out, cm_error *err);
+cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
+                                cm_error *err);
 
 /* Render an answer as JSON text (ids, not indexes). Returns a malloc'ed
  * NUL-terminated string the caller frees, or NULL when out of memory.

@@ -15,10 +15,10 @@
 extern "C" {
 #endif
 
-#define CM_ID_MAX 64       /* bytes of an id, including the terminating NUL */
-#define CM_MAX_STAFF 4     /* a request needs 1..CM_MAX_STAFF people */
-#define CM_MAX_PREFS 8     /* preferred / excluded workers per request */
-#define CM_MAX_ELDERS 8    /* recent elders remembered per worker */
+#define CM_ID_MAX 64    /* bytes of an id, including the terminating NUL */
+#define CM_MAX_STAFF 4  /* a request needs 1..CM_MAX_STAFF people */
+#define CM_MAX_PREFS 8  /* preferred / excluded workers per request */
+#define CM_MAX_ELDERS 8 /* recent elders remembered per worker */
 
 typedef enum cm_urgency {
   CM_URGENCY_EMERGENCY = 0,
@@ -44,31 +44,31 @@ typedef enum cm_skill_mode {
 } cm_skill_mode;
 
 typedef struct cm_worker {
-  char id[CM_ID_MAX];       /* unique client id */
-  cm_skillset skills;       /* certified roles held */
-  cm_worker_status status;  /* only AVAILABLE workers are matched */
-  double lat, lon;          /* last position, degrees (optional in edge mode) */
-  int has_position;         /* lat/lon are set */
-  int64_t seen_ms;          /* time of the position, ms; 0 = unknown */
-  int capacity;             /* jobs this worker may still take (default 1) */
-  int jobs_today;           /* workload so far today */
-  double rating;            /* 0..5, default 5 */
-  double level;             /* skill level 1..5, default 3 */
-  int n_elders;             /* entries used in elders[] */
+  char id[CM_ID_MAX];      /* unique client id */
+  cm_skillset skills;      /* certified roles held */
+  cm_worker_status status; /* only AVAILABLE workers are matched */
+  double lat, lon;         /* last position, degrees (optional in edge mode) */
+  int has_position;        /* lat/lon are set */
+  int64_t seen_ms;         /* time of the position, ms; 0 = unknown */
+  int capacity;            /* jobs this worker may still take (default 1) */
+  int jobs_today;          /* workload so far today */
+  double rating;           /* 0..5, default 5 */
+  double level;            /* skill level 1..5, default 3 */
+  int n_elders;            /* entries used in elders[] */
   uint64_t elders[CM_MAX_ELDERS]; /* cm_id_hash of elders served recently */
 } cm_worker;
 
 typedef struct cm_request {
-  char id[CM_ID_MAX];       /* unique client id */
-  double lat, lon;          /* where the service is, degrees */
-  int has_position;         /* lat/lon are set (optional in edge mode) */
-  cm_skillset skills;       /* required skills, read per skill_mode */
-  cm_skill_mode skill_mode; /* ALL (default) or ANY */
-  int staff;                /* people needed, 1..CM_MAX_STAFF, all or none */
-  cm_urgency urgency;       /* emergency .. scheduled */
-  double waited_s;          /* time already waited, seconds */
-  uint64_t elder;           /* cm_id_hash of the elder id, 0 when none */
-  int n_preferred;          /* entries used in preferred[] */
+  char id[CM_ID_MAX];          /* unique client id */
+  double lat, lon;             /* where the service is, degrees */
+  int has_position;            /* lat/lon are set (optional in edge mode) */
+  cm_skillset skills;          /* required skills, read per skill_mode */
+  cm_skill_mode skill_mode;    /* ALL (default) or ANY */
+  int staff;                   /* people needed, 1..CM_MAX_STAFF, all or none */
+  cm_urgency urgency;          /* emergency .. scheduled */
+  double waited_s;             /* time already waited, seconds */
+  uint64_t elder;              /* cm_id_hash of the elder id, 0 when none */
+  int n_preferred;             /* entries used in preferred[] */
   int preferred[CM_MAX_PREFS]; /* worker indexes the client prefers */
   int n_excluded;              /* entries used in excluded[] */
   int excluded[CM_MAX_PREFS];  /* worker indexes never to offer */
@@ -81,27 +81,28 @@ typedef struct cm_request {
  * Unassigned penalty = (penalty_base[u] + aging_per_min * minutes waited)
  *                      * staff (a team left unstaffed costs per person). */
 typedef struct cm_weights {
-  double travel;                          /* per minute of travel */
+  double travel;                           /* per minute of travel */
   double urgency_factor[CM_URGENCY_COUNT]; /* travel multiplier by urgency */
-  double workload;                        /* per job already done today */
-  double continuity;                      /* bonus: same caregiver, same elder */
-  double rating;                          /* per rating point below 5 */
-  double skill;                           /* per level point below 5 */
-  double preferred;                       /* bonus: client preferred worker */
-  double penalty_base[CM_URGENCY_COUNT];  /* leaving a request unassigned */
-  double aging_per_min;                   /* penalty growth while waiting */
+  double workload;                         /* per job already done today */
+  double continuity;                     /* bonus: same caregiver, same elder */
+  double rating;                         /* per rating point below 5 */
+  double skill;                          /* per level point below 5 */
+  double preferred;                      /* bonus: client preferred worker */
+  double penalty_base[CM_URGENCY_COUNT]; /* leaving a request unassigned */
+  double aging_per_min;                  /* penalty growth while waiting */
 } cm_weights;
 
 /* Candidate search and travel model. */
 typedef struct cm_params {
-  int k;                               /* nearest eligible workers per request */
-  double radius_km[CM_URGENCY_COUNT];  /* search radius by urgency */
-  double radius_growth_km_per_min;     /* widening while a request waits */
-  double radius_max_km;                /* cap on the widened radius */
-  double speed_kmh;                    /* travel speed */
-  double road_factor;                  /* road distance / great-circle */
-  int64_t now_ms;                      /* batch time (stale check) */
-  int64_t stale_ms;                    /* positions older are ineligible; 0 off */
+  int k;                              /* nearest eligible workers per request
+                                         (K x staff for a team) */
+  double radius_km[CM_URGENCY_COUNT]; /* search radius by urgency */
+  double radius_growth_km_per_min;    /* widening while a request waits */
+  double radius_max_km;               /* cap on the widened radius */
+  double speed_kmh;                   /* travel speed */
+  double road_factor;                 /* road distance / great-circle */
+  int64_t now_ms;                     /* batch time (stale check) */
+  int64_t stale_ms; /* positions older are ineligible; 0 off */
 } cm_params;
 
 /* An explicit edge: the caller's routing engine gives the travel time. */
@@ -115,16 +116,16 @@ typedef struct cm_instance {
   cm_taxonomy taxonomy; /* skill names */
   cm_weights weights;
   cm_params params;
-  cm_worker *workers;   /* owned */
+  cm_worker *workers; /* owned */
   int n_workers;
   int cap_workers;
   cm_request *requests; /* owned */
   int n_requests;
   int cap_requests;
-  cm_edge_in *edges;    /* owned; used when has_edges */
+  cm_edge_in *edges; /* owned; used when has_edges */
   int n_edges;
   int cap_edges;
-  int has_edges;        /* candidates are the given edges, not a search */
+  int has_edges; /* candidates are the given edges, not a search */
 } cm_instance;
 
 /* Defaults of the design card. */
@@ -144,8 +145,7 @@ int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
                            cm_error *err);
 int cm_instance_add_request(cm_instance *inst, const cm_request *r,
                             cm_error *err);
-int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e,
-                         cm_error *err);
+int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e, cm_error *err);
 
 /* Check every field: ranges, finiteness, ids (non-empty, unique), staff,
  * skills inside the taxonomy, indexes in range, weights and parameters.

@@ -26,22 +26,22 @@ typedef int64_t (*cm_clock_fn)(void *ctx);
 
 typedef enum cm_method {
   CM_METHOD_REDUCED = 0, /* fixed by an exact reduction */
-  CM_METHOD_NETWORK,     /* network algorithm, basis confirmed by GLPK simplex */
-  CM_METHOD_LP,          /* GLPK simplex (plain LP mode) */
-  CM_METHOD_MIP,         /* GLPK branch and bound (team requests) */
-  CM_METHOD_GREEDY,      /* deadline fallback */
+  CM_METHOD_NETWORK, /* network algorithm, basis confirmed by GLPK simplex */
+  CM_METHOD_LP,      /* GLPK simplex (plain LP mode) */
+  CM_METHOD_MIP,     /* GLPK branch and bound (team requests) */
+  CM_METHOD_GREEDY,  /* deadline fallback */
   CM_METHOD_COUNT
 } cm_method;
 
 typedef struct cm_solve_options {
-  double deadline_ms;   /* budget for the whole batch; < 0: none; 0: greedy */
-  cm_clock_fn clock;    /* NULL: no deadline checks possible (budget ignored
-                           unless it is 0) */
-  void *clock_ctx;      /* passed to clock */
-  int no_reductions;    /* testing: skip exact reductions */
-  int no_components;    /* testing: one component for everything */
-  int plain_lp;         /* testing: every component straight to GLPK, cold */
-  int no_certify;       /* skip the GLPK confirmation of network components */
+  double deadline_ms; /* budget for the whole batch; < 0: none; 0: greedy */
+  cm_clock_fn clock;  /* NULL: no deadline checks possible (budget ignored
+                         unless it is 0) */
+  void *clock_ctx;    /* passed to clock */
+  int no_reductions;  /* testing: skip exact reductions */
+  int no_components;  /* testing: one component for everything */
+  int plain_lp;       /* testing: every component straight to GLPK, cold */
+  int no_certify;     /* skip the GLPK confirmation of network components */
 } cm_solve_options;
 
 typedef enum cm_unassigned_reason {
@@ -55,22 +55,22 @@ typedef enum cm_unassigned_reason {
 
 /* An edge cost, term by term; total is their sum. */
 typedef struct cm_cost_terms {
-  double distance_km;   /* great-circle distance (0 in edge mode w/o positions) */
-  double travel_min;    /* estimated travel time */
-  double travel;        /* weights.travel * travel_min * urgency factor */
-  double workload;      /* weights.workload * jobs_today */
-  double continuity;    /* -weights.continuity when the elder is known */
-  double rating;        /* weights.rating * (5 - rating) */
-  double skill;         /* weights.skill * (5 - level) */
-  double preferred;     /* -weights.preferred when preferred */
-  double total;         /* the edge cost */
+  double distance_km; /* great-circle distance (0 in edge mode w/o positions) */
+  double travel_min;  /* estimated travel time */
+  double travel;      /* weights.travel * travel_min * urgency factor */
+  double workload;    /* weights.workload * jobs_today */
+  double continuity;  /* -weights.continuity when the elder is known */
+  double rating;      /* weights.rating * (5 - rating) */
+  double skill;       /* weights.skill * (5 - level) */
+  double preferred;   /* -weights.preferred when preferred */
+  double total;       /* the edge cost */
 } cm_cost_terms;
 
 typedef struct cm_assignment {
-  int request;          /* request index */
-  int worker;           /* worker index */
-  int component;        /* component index, -1 when fixed by reduction */
-  cm_cost_terms terms;  /* why this edge costs what it costs */
+  int request;         /* request index */
+  int worker;          /* worker index */
+  int component;       /* component index, -1 when fixed by reduction */
+  cm_cost_terms terms; /* why this edge costs what it costs */
 } cm_assignment;
 
 typedef struct cm_unassigned {
@@ -80,13 +80,13 @@ typedef struct cm_unassigned {
 } cm_unassigned;
 
 typedef struct cm_component_info {
-  int requests;      /* requests in the component */
-  int workers;       /* workers in the component */
-  int edges;         /* candidate edges */
-  int teams;         /* team requests among them */
-  cm_method method;  /* how it was solved */
-  int fell_back;     /* the deadline cut in: greedy answer */
-  double ms;         /* time spent on it */
+  int requests;     /* requests in the component */
+  int workers;      /* workers in the component */
+  int edges;        /* candidate edges */
+  int teams;        /* team requests among them */
+  cm_method method; /* how it was solved */
+  int fell_back;    /* the deadline cut in: greedy answer */
+  double ms;        /* time spent on it */
 } cm_component_info;
 
 typedef struct cm_solve_stats {
@@ -108,11 +108,11 @@ typedef struct cm_solve_stats {
 typedef struct cm_answer {
   cm_assignment *assignments; /* owned; one per (request, worker) */
   int n_assignments;
-  cm_unassigned *unassigned;  /* owned */
+  cm_unassigned *unassigned; /* owned */
   int n_unassigned;
   cm_component_info *components; /* owned */
   int n_components;
-  double objective;    /* sum of assigned edge costs + unassigned penalties */
+  double objective; /* sum of assigned edge costs + unassigned penalties */
   cm_solve_stats stats;
 } cm_answer;
 

@@ -21,11 +21,11 @@ typedef struct cm_store cm_store;
 
 /* One nearest-workers question. */
 typedef struct cm_store_query {
-  double lat, lon;          /* where */
-  double radius_km;         /* search radius */
-  int k;                    /* at most k answers, nearest first */
-  cm_skillset need_all;     /* the worker holds all of these (0: no rule) */
-  cm_skillset need_any;     /* the worker holds one of these (0: no rule) */
+  double lat, lon;            /* where */
+  double radius_km;           /* search radius */
+  int k;                      /* at most k answers, nearest first */
+  cm_skillset need_all;       /* the worker holds all of these (0: no rule) */
+  cm_skillset need_any;       /* the worker holds one of these (0: no rule) */
   const char *const *exclude; /* worker ids never to return */
   int n_exclude;
 } cm_store_query;
@@ -48,8 +48,7 @@ typedef struct cm_store_type {
   cm_status (*status)(cm_store *s, const char *id, cm_worker_status st,
                       cm_error *err);
   /* Copy a worker out; CM_E_UNKNOWN_ID when unknown. */
-  cm_status (*get)(cm_store *s, const char *id, cm_worker *out,
-                   cm_error *err);
+  cm_status (*get)(cm_store *s, const char *id, cm_worker *out, cm_error *err);
   /* Forget a worker; CM_E_UNKNOWN_ID when unknown. */
   cm_status (*remove)(cm_store *s, const char *id, cm_error *err);
   /* Answer nq questions: hits[q*k_max ..] gets up to queries[q].k answers
@@ -83,8 +82,8 @@ cm_store *cm_store_memory_new(double cell_km);
 /* Convenience wrappers: call through the type. cm_store_free accepts NULL. */
 void cm_store_free(cm_store *s);
 cm_status cm_store_upsert(cm_store *s, const cm_worker *w, cm_error *err);
-cm_status cm_store_position(cm_store *s, const char *id, double lat,
-                            double lon, int64_t seen_ms, cm_error *err);
+cm_status cm_store_position(cm_store *s, const char *id, double lat, double lon,
+                            int64_t seen_ms, cm_error *err);
 cm_status cm_store_status(cm_store *s, const char *id, cm_worker_status st,
                           cm_error *err);
 cm_status cm_store_get(cm_store *s, const char *id, cm_worker *out,
@@ -96,9 +95,8 @@ cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries, int nq,
 int cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
                    cm_error *err);
 int cm_store_count(cm_store *s);
-cm_status cm_store_each(cm_store *s,
-                        void (*fn)(void *ctx, const cm_worker *w), void *ctx,
-                        cm_error *err);
+cm_status cm_store_each(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),
+                        void *ctx, cm_error *err);
 
 #ifdef __cplusplus
 }

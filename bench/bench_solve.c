@@ -1,0 +1,646 @@
+/* bench_solve.c -- solver bench: cm_solve over seeded city instances.
+ *
+ * Two regimes: plenty of staff (10 workers per request) and scarce staff (one
+ * worker per request), each at K = 8 and K = 16, several seeds and runs per
+ * case. Every instance is also solved greedily (deadline 0) to show what the
+ * optimisation buys. Latencies are the solver's own stage timings plus the
+ * wall time measured here around the call (used for deadline overruns).
+ * Writes a JSON report and prints a table; see bench/README.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carematch/solve.h"
+#include "carematch/version.h"
+#include "city.h"
+
+#define BENCH_MAX_CASES 64
+
+typedef struct bench_opts {
+  int seeds;          /* instances per case (10; --quick 1) */
+  int runs;           /* timed solves per instance (5; --quick 1) */
+  double deadline_ms; /* for every case; < 0: none */
+  int plain_lp;       /* add plain-GLPK anchor cases */
+  int plain_lp_max;   /* ... for requests up to this */
+  uint64_t seed0;     /* first seed */
+  const char *out;    /* JSON report path, NULL: none */
+  const char *only;   /* run cases whose name contains this */
+} bench_opts;
+
+typedef struct bench_case {
+  char name[64];      /* "plenty 2000x20000 K16" */
+  const char *regime; /* "plenty", "scarce" */
+  int n_req, n_wrk, k;
+  double deadline_ms; /* < 0: none */
+  int plain_lp;       /* opts.plain_lp = 1 */
+  int runs;           /* timed solves per seed (plain-LP anchors: 1) */
+} bench_case;
+
+/* Samples of one case, seeds * runs entries (greedy: seeds entries). */
+typedef struct bench_samples {
+  int n, ng;
+  double *total, *cand, *build, *solve, *wall; /* per run, ms */
+  double *obj, *ratio, *gap, *lb;              /* per run */
+  int *served, *exact, *fallbacks, *comps, *reduced, *edges;
+  double *g_obj, *g_ms; /* per seed, greedy */
+  int *g_served;
+  double *ref_diff; /* plain-LP cases: |obj - default obj| / max(1,|obj|) */
+  int failures;
+  char error[CM_ERROR_MESSAGE_MAX + CM_ERROR_FIELD_MAX + 8];
+} bench_samples;
+
+static int64_t bench_clock(void *ctx) {
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double bench_ms_since(int64_t t0) {
+  return (double)(bench_clock(NULL) - t0) / 1e6;
+}
+
+static int bench_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank quantile q in [0, 1] of n values (sorted copy). */
+static double bench_quantile(const double *v, int n, double q) {
+  double *s, r;
+  int i;
+  if (n <= 0)
+    return NAN;
+  s = malloc(sizeof *s * (size_t)n);
+  if (!s)
+    return NAN;
+  memcpy(s, v, sizeof *s * (size_t)n);
+  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
+  i = (int)ceil(q * n) - 1;
+  r = s[i < 0 ? 0 : i >= n ? n - 1 : i];
+  free(s);
+  return r;
+}
+
+static double bench_mean(const double *v, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; i++)
+    s += v[i];
+  return n ? s / n : NAN;
+}
+
+static double bench_max(const double *v, int n) {
+  double m = -INFINITY;
+  for (int i = 0; i < n; i++)
+    m = v[i] > m ? v[i] : m;
+  return n ? m : NAN;
+}
+
+static double bench_imean(const int *v, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; i++)
+    s += v[i];
+  return n ? s / n : NAN;
+}
+
+static int bench_imax(const int *v, int n) {
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+static int bench_isum(const int *v, int n) {
+  int s = 0;
+  for (int i = 0; i < n; i++)
+    s += v[i];
+  return s;
+}
+
+/* Quantile of int values. */
+static double bench_quantile_i(const int *v, int n, double q) {
+  double *d = malloc(sizeof *d * (size_t)(n > 0 ? n : 1)), r;
+  if (!d)
+    return NAN;
+  for (int i = 0; i < n; i++)
+    d[i] = v[i];
+  r = bench_quantile(d, n, q);
+  free(d);
+  return r;
+}
+
+static void bench_samples_free(bench_samples *s) {
+  void *p[] = {s->total, s->cand,      s->build,    s->solve,   s->wall,
+               s->obj,   s->ratio,     s->gap,      s->lb,      s->served,
+               s->exact, s->fallbacks, s->comps,    s->reduced, s->edges,
+               s->g_obj, s->g_ms,      s->g_served, s->ref_diff};
+  for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+    free(p[i]);
+  memset(s, 0, sizeof *s);
+}
+
+/* Allocate room for runs (n) and seeds (ng). Returns 0, or -1. */
+static int bench_samples_init(bench_samples *s, int n, int ng) {
+  memset(s, 0, sizeof *s);
+#define BENCH_ALLOC_(f, cnt)                                                   \
+  if (!(s->f = calloc((size_t)(cnt), sizeof *s->f)))                           \
+  goto fail
+  BENCH_ALLOC_(total, n);
+  BENCH_ALLOC_(cand, n);
+  BENCH_ALLOC_(build, n);
+  BENCH_ALLOC_(solve, n);
+  BENCH_ALLOC_(wall, n);
+  BENCH_ALLOC_(obj, n);
+  BENCH_ALLOC_(ratio, n);
+  BENCH_ALLOC_(gap, n);
+  BENCH_ALLOC_(lb, n);
+  BENCH_ALLOC_(served, n);
+  BENCH_ALLOC_(exact, n);
+  BENCH_ALLOC_(fallbacks, n);
+  BENCH_ALLOC_(comps, n);
+  BENCH_ALLOC_(reduced, n);
+  BENCH_ALLOC_(edges, n);
+  BENCH_ALLOC_(g_obj, ng);
+  BENCH_ALLOC_(g_ms, ng);
+  BENCH_ALLOC_(g_served, ng);
+  BENCH_ALLOC_(ref_diff, ng);
+#undef BENCH_ALLOC_
+  return 0;
+fail:
+  bench_samples_free(s);
+  return -1;
+}
+
+/* One cm_solve call. Returns 0 with *ans filled and *wall_ms measured, or -1
+ * with msg set. */
+static int bench_solve_once(const cm_instance *inst, double deadline_ms,
+                            int plain_lp, cm_answer *ans, double *wall_ms,
+                            char *msg, size_t msg_len) {
+  cm_solve_options o;
+  cm_error err;
+  int64_t t0;
+  memset(&o, 0, sizeof o);
+  o.deadline_ms = deadline_ms;
+  o.clock = bench_clock;
+  /* the anchor: cold GLPK simplex on the whole batch, as in DESIGN 4 */
+  o.plain_lp = plain_lp;
+  o.no_reductions = plain_lp;
+  o.no_components = plain_lp;
+  memset(ans, 0, sizeof *ans);
+  cm_error_clear(&err);
+  t0 = bench_clock(NULL);
+  if (cm_solve(inst, &o, ans, &err) != CM_OK) {
+    snprintf(msg, msg_len, "%s: %s (%s)", cm_status_name(err.code), err.message,
+             err.field);
+    return -1;
+  }
+  *wall_ms = bench_ms_since(t0);
+  return 0;
+}
+
+static int bench_served(const cm_instance *inst, const cm_answer *a) {
+  return inst->n_requests - a->n_unassigned;
+}
+
+/* Record run r of an answer. */
+static void bench_record(bench_samples *s, int r, const cm_instance *inst,
+                         const cm_answer *a, double wall, double greedy_obj) {
+  s->total[r] = a->stats.total_ms;
+  s->cand[r] = a->stats.candidates_ms;
+  s->build[r] = a->stats.build_ms;
+  s->solve[r] = a->stats.solve_ms;
+  s->wall[r] = wall;
+  s->obj[r] = a->objective;
+  s->ratio[r] = greedy_obj != 0.0 ? a->objective / greedy_obj : 1.0;
+  s->gap[r] = a->stats.gap;
+  s->lb[r] = a->stats.lower_bound;
+  s->served[r] = bench_served(inst, a);
+  s->exact[r] = a->stats.exact;
+  s->fallbacks[r] = a->stats.fallbacks;
+  s->comps[r] = a->stats.components;
+  s->reduced[r] = a->stats.reduced;
+  s->edges[r] = a->stats.edges;
+}
+
+/* Greedy answer of seed index g. Returns 0 or -1. */
+static int bench_greedy(bench_samples *s, int g, const cm_instance *inst) {
+  cm_answer a;
+  double wall;
+  if (bench_solve_once(inst, 0.0, 0, &a, &wall, s->error, sizeof s->error))
+    return -1;
+  s->g_obj[g] = a.objective;
+  s->g_ms[g] = wall;
+  s->g_served[g] = bench_served(inst, &a);
+  cm_answer_free(&a);
+  return 0;
+}
+
+/* Plain-LP cases: how far the anchor's objective is from the default
+ * solver's on the same instance. Returns 0 or -1. */
+static int bench_reference(bench_samples *s, int g, const cm_instance *inst,
+                           double plain_obj) {
+  cm_answer a;
+  double wall;
+  if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
+    return -1;
+  s->ref_diff[g] = fabs(plain_obj - a.objective) / fmax(1.0, fabs(a.objective));
+  cm_answer_free(&a);
+  return 0;
+}
+
+/* All seeds and runs of one case. Returns 0, or -1 (s->error says why). */
+static int bench_run_case(const bench_opts *o, const bench_case *c,
+                          bench_samples *s) {
+  cm_city_spec spec;
+  cm_error err;
+  for (int g = 0; g < o->seeds; g++) {
+    cm_instance *inst;
+    cm_city_spec_default(&spec);
+    spec.seed = o->seed0 + (uint64_t)g;
+    spec.n_requests = c->n_req;
+    spec.n_workers = c->n_wrk;
+    spec.k = c->k;
+    inst = cm_city_instance(&spec, &err);
+    if (!inst) {
+      snprintf(s->error, sizeof s->error, "city: %s", err.message);
+      return -1;
+    }
+    if (bench_greedy(s, g, inst) != 0)
+      goto fail;
+    for (int r = 0; r < c->runs; r++) {
+      cm_answer a;
+      double wall;
+      int at = g * c->runs + r;
+      if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall,
+                           s->error, sizeof s->error))
+        goto fail;
+      bench_record(s, at, inst, &a, wall, s->g_obj[g]);
+      cm_answer_free(&a);
+      s->n = at + 1;
+    }
+    s->ng = g + 1;
+    if (c->plain_lp && bench_reference(s, g, inst, s->obj[g * c->runs]) != 0)
+      goto fail;
+    cm_instance_free(inst);
+    continue;
+  fail:
+    cm_instance_free(inst);
+    return -1;
+  }
+  return 0;
+}
+
+/* Maximum of wall - deadline over runs; NAN without a deadline. */
+static double bench_overrun(const bench_case *c, const bench_samples *s) {
+  if (c->deadline_ms <= 0.0)
+    return NAN;
+  return bench_max(s->wall, s->n) - c->deadline_ms;
+}
+
+static void bench_table_head(void) {
+  printf("%-30s %8s %8s %8s %7s %7s %7s %7s %9s %6s %11s %5s %3s %5s %5s "
+         "%8s %7s\n",
+         "case", "tot.med", "tot.p99", "wall", "cand", "build", "solve", "grdy",
+         "objective", "/grdy", "served/grdy", "exact", "fb", "comp", "red",
+         "gap", "overrun");
+}
+
+/* One line of the table: medians of the stage times, mean objective. */
+static void bench_table_row(const bench_case *c, const bench_samples *s) {
+  char served[24], ovr[16] = "-", gap[16] = "-";
+  double ov = bench_overrun(c, s), gmax = bench_max(s->gap, s->n);
+  if (s->n == 0) {
+    printf("%-30s FAILED: %s\n", c->name, s->error);
+    return;
+  }
+  snprintf(served, sizeof served, "%.0f/%.0f", bench_imean(s->served, s->n),
+           bench_imean(s->g_served, s->ng));
+  if (!isnan(ov))
+    snprintf(ovr, sizeof ovr, "%+.1f", ov);
+  if (bench_isum(s->exact, s->n) < s->n)
+    snprintf(gap, sizeof gap, "%.2e", gmax);
+  printf(
+      "%-30s %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f %7.2f ", c->name,
+      bench_quantile(s->total, s->n, 0.5), bench_quantile(s->total, s->n, 0.99),
+      bench_quantile(s->wall, s->n, 0.5), bench_quantile(s->cand, s->n, 0.5),
+      bench_quantile(s->build, s->n, 0.5), bench_quantile(s->solve, s->n, 0.5),
+      bench_quantile(s->g_ms, s->ng, 0.5));
+  printf("%9.0f %6.3f %11s %2d/%-2d %3d %5.0f %5.0f %8s %7s\n",
+         bench_mean(s->obj, s->n), bench_mean(s->ratio, s->n), served,
+         bench_isum(s->exact, s->n), s->n, bench_imax(s->fallbacks, s->n),
+         bench_quantile_i(s->comps, s->n, 0.5),
+         bench_quantile_i(s->reduced, s->n, 0.5), gap, ovr);
+  if (c->plain_lp)
+    printf("%-30s   objective vs default solver: max rel diff %.2e\n", "",
+           bench_max(s->ref_diff, s->ng));
+  if (s->failures)
+    printf("%-30s   FAILED after %d runs: %s\n", "", s->n, s->error);
+  fflush(stdout);
+}
+
+/* A JSON number, or null for NaN and infinities. */
+static void bench_json_num(FILE *f, double v) {
+  if (isfinite(v))
+    fprintf(f, "%.6g", v);
+  else
+    fputs("null", f);
+}
+
+/* {"median":..,"p99":..,"min":..,"max":..} of n values. */
+static void bench_json_dist(FILE *f, const char *key, const double *v, int n) {
+  fprintf(f, "\"%s\":{\"median\":", key);
+  bench_json_num(f, bench_quantile(v, n, 0.5));
+  fputs(",\"p99\":", f);
+  bench_json_num(f, bench_quantile(v, n, 0.99));
+  fputs(",\"min\":", f);
+  bench_json_num(f, bench_quantile(v, n, 0.0));
+  fputs(",\"max\":", f);
+  bench_json_num(f, bench_max(v, n));
+  fputs("},\n     ", f);
+}
+
+/* A JSON string with quotes, backslashes and control bytes escaped. */
+static void bench_json_str(FILE *f, const char *v) {
+  fputc('"', f);
+  for (; *v; v++) {
+    unsigned char ch = (unsigned char)*v;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static void bench_json_key(FILE *f, const char *key, double v) {
+  fprintf(f, "\"%s\":", key);
+  bench_json_num(f, v);
+  fputs(",", f);
+}
+
+/* The first run of each seed, with its greedy answer. */
+static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
+                             const bench_samples *s) {
+  fputs("\"per_seed\":[", f);
+  for (int g = 0; g < s->ng; g++) {
+    int r = g * runs;
+    fprintf(f, "%s\n       {\"seed\":%llu,", g ? "," : "",
+            (unsigned long long)(o->seed0 + (uint64_t)g));
+    bench_json_key(f, "objective", s->obj[r]);
+    bench_json_key(f, "greedy_objective", s->g_obj[g]);
+    fprintf(f, "\"served\":%d,\"greedy_served\":%d,\"exact\":%d,", s->served[r],
+            s->g_served[g], s->exact[r]);
+    fprintf(f, "\"components\":%d,\"reduced\":%d,\"edges\":%d,", s->comps[r],
+            s->reduced[r], s->edges[r]);
+    bench_json_key(f, "lower_bound", s->lb[r]);
+    fputs("\"gap\":", f);
+    bench_json_num(f, s->gap[r]);
+    fputs("}", f);
+  }
+  fputs("]", f);
+}
+
+static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
+                            const bench_samples *s) {
+  double d[2];
+  fprintf(f,
+          "    {\"name\":\"%s\",\"regime\":\"%s\",\"requests\":%d,"
+          "\"workers\":%d,\"k\":%d,\"plain_lp\":%d,\"seeds\":%d,"
+          "\"runs\":%d,\"samples\":%d,\n     ",
+          c->name, c->regime, c->n_req, c->n_wrk, c->k, c->plain_lp, s->ng,
+          c->runs, s->n);
+  bench_json_key(f, "deadline_ms", c->deadline_ms >= 0 ? c->deadline_ms : NAN);
+  fputs("\n     ", f);
+  bench_json_dist(f, "total_ms", s->total, s->n);
+  bench_json_dist(f, "candidates_ms", s->cand, s->n);
+  bench_json_dist(f, "build_ms", s->build, s->n);
+  bench_json_dist(f, "solve_ms", s->solve, s->n);
+  bench_json_dist(f, "wall_ms", s->wall, s->n);
+  bench_json_dist(f, "greedy_ms", s->g_ms, s->ng);
+  bench_json_dist(f, "ratio_vs_greedy", s->ratio, s->n);
+  bench_json_key(f, "objective_mean", bench_mean(s->obj, s->n));
+  bench_json_key(f, "greedy_objective_mean", bench_mean(s->g_obj, s->ng));
+  bench_json_key(f, "served_mean", bench_imean(s->served, s->n));
+  bench_json_key(f, "greedy_served_mean", bench_imean(s->g_served, s->ng));
+  fprintf(f,
+          "\n     \"exact_runs\":%d,\"fallbacks_max\":%d,"
+          "\"fallbacks_total\":%d,",
+          bench_isum(s->exact, s->n), bench_imax(s->fallbacks, s->n),
+          bench_isum(s->fallbacks, s->n));
+  d[0] = bench_quantile_i(s->comps, s->n, 0.5);
+  d[1] = bench_quantile_i(s->reduced, s->n, 0.5);
+  bench_json_key(f, "components_median", d[0]);
+  bench_json_key(f, "reduced_median", d[1]);
+  bench_json_key(f, "edges_median", bench_quantile_i(s->edges, s->n, 0.5));
+  bench_json_key(f, "gap_max", bench_max(s->gap, s->n));
+  bench_json_key(f, "overrun_ms_max", bench_overrun(c, s));
+  if (c->plain_lp)
+    bench_json_key(f, "rel_diff_vs_default_max", bench_max(s->ref_diff, s->ng));
+  fputs("\n     \"error\":", f);
+  if (s->failures)
+    bench_json_str(f, s->error);
+  else
+    fputs("null", f);
+  fputs(",", f);
+  fputs("\n     ", f);
+  bench_json_seeds(f, o, c->runs, s);
+  fputs("}", f);
+}
+
+static void bench_json_head(FILE *f, const bench_opts *o) {
+  char date[32] = "";
+  time_t now = time(NULL);
+  struct tm tmv;
+  if (gmtime_r(&now, &tmv))
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  fprintf(f, "{\"bench\":\"solve\",\"version\":\"%s\",\"date\":\"%s\",\n",
+          CM_VERSION, date);
+  fprintf(f,
+          " \"options\":{\"seeds\":%d,\"runs\":%d,\"seed0\":%llu,"
+          "\"plain_lp\":%d,\"plain_lp_max\":%d,\"deadline_ms\":",
+          o->seeds, o->runs, (unsigned long long)o->seed0, o->plain_lp,
+          o->plain_lp_max);
+  bench_json_num(f, o->deadline_ms >= 0 ? o->deadline_ms : NAN);
+  fputs("},\n \"cases\":[\n", f);
+}
+
+/* Append a case unless --only filters it out. */
+static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
+                           const char *regime, int req, int wrk, int k,
+                           double deadline_ms, int plain) {
+  bench_case *c = &cs[*n];
+  size_t len;
+  c->regime = regime;
+  c->n_req = req;
+  c->n_wrk = wrk;
+  c->k = k;
+  c->plain_lp = plain;
+  c->deadline_ms = deadline_ms;
+  c->runs = plain ? 1 : o->runs;
+  snprintf(c->name, sizeof c->name, "%s %dx%d K%d%s", regime, req, wrk, k,
+           plain ? " plain-lp" : "");
+  len = strlen(c->name);
+  if (deadline_ms >= 0)
+    snprintf(c->name + len, sizeof c->name - len, " dl%g", deadline_ms);
+  if (!o->only || strstr(c->name, o->only))
+    (*n)++;
+}
+
+/* Build the case list: every size at K = 8 and 16 with the deadline of the
+ * options; a few sizes also with fixed deadlines (the fallback at work); the
+ * plain-LP anchors after their case. Returns the count. */
+static int bench_cases(const bench_opts *o, bench_case *cs) {
+  static const struct {
+    const char *regime;
+    int req, wrk;
+  } sizes[] = {
+      {"plenty", 100, 1000},   {"plenty", 500, 5000}, {"plenty", 2000, 20000},
+      {"plenty", 5000, 50000}, {"scarce", 200, 200},  {"scarce", 500, 500},
+      {"scarce", 2000, 2000},
+  };
+  static const struct {
+    int req, wrk;
+    double deadline_ms;
+  } extra[] = {{5000, 50000, 50.0}, {2000, 2000, 100.0}, {2000, 2000, 20.0}};
+  int n = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (int k = 8; k <= 16; k *= 2) {
+      const char *rg = sizes[i].regime;
+      int req = sizes[i].req, wrk = sizes[i].wrk;
+      bench_add_case(o, cs, &n, rg, req, wrk, k, o->deadline_ms, 0);
+      for (size_t d = 0; d < sizeof extra / sizeof extra[0]; d++)
+        if (extra[d].req == req && extra[d].wrk == wrk &&
+            extra[d].deadline_ms != o->deadline_ms)
+          bench_add_case(o, cs, &n, rg, req, wrk, k, extra[d].deadline_ms, 0);
+      if (o->plain_lp && req <= o->plain_lp_max)
+        bench_add_case(o, cs, &n, rg, req, wrk, k, -1.0, 1);
+    }
+  return n;
+}
+
+static void bench_usage(FILE *f) {
+  fputs(
+      "usage: bench_solve [--quick] [--seeds N] [--runs N] [--seed0 N]\n"
+      "                   [--deadline MS] [--plain-lp] [--plain-lp-max N]\n"
+      "                   [--only SUBSTRING] [--out FILE.json]\n"
+      "  --quick         1 seed x 1 run unless --seeds/--runs given\n"
+      "                  (default 10 seeds x 5 runs)\n"
+      "  --deadline MS   budget of every case (default none); scarce\n"
+      "                  2000x2000 also runs with 100 and 20 ms\n"
+      "  --plain-lp      add anchors: plain GLPK simplex on the whole batch,\n"
+      "                  no reductions or components (requests <= 500,\n"
+      "                  or --plain-lp-max N)\n"
+      "  --only S        run only cases whose name contains S\n"
+      "  --out FILE      write the JSON report (default none)\n",
+      f);
+}
+
+/* Parse an integer option value >= lo. Returns 0 or -1. */
+static int bench_int_arg(const char *s, long lo, long *out) {
+  char *end;
+  errno = 0;
+  *out = strtol(s, &end, 10);
+  return errno || *end || end == s || *out < lo ? -1 : 0;
+}
+
+/* Returns 0, 1 (help shown) or -1 (bad usage). */
+static int bench_parse(int argc, char **argv, bench_opts *o) {
+  int quick = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    long n;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+      return 1;
+    if (!strcmp(a, "--quick")) {
+      quick = 1;
+      continue;
+    }
+    if (!strcmp(a, "--plain-lp")) {
+      o->plain_lp = 1;
+      continue;
+    }
+    if (!v)
+      return -1;
+    i++;
+    if (!strcmp(a, "--out"))
+      o->out = v;
+    else if (!strcmp(a, "--only"))
+      o->only = v;
+    else if (!strcmp(a, "--deadline")) {
+      char *end;
+      o->deadline_ms = strtod(v, &end);
+      if (*end || end == v || !isfinite(o->deadline_ms))
+        return -1;
+    } else if (bench_int_arg(v, 0, &n) != 0)
+      return -1;
+    else if (!strcmp(a, "--seeds") && n > 0)
+      o->seeds = (int)n;
+    else if (!strcmp(a, "--runs") && n > 0)
+      o->runs = (int)n;
+    else if (!strcmp(a, "--seed0"))
+      o->seed0 = (uint64_t)n;
+    else if (!strcmp(a, "--plain-lp-max"))
+      o->plain_lp_max = (int)n;
+    else
+      return -1;
+  }
+  if (!o->seeds)
+    o->seeds = quick ? 1 : 10;
+  if (!o->runs)
+    o->runs = quick ? 1 : 5;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL};
+  bench_case cases[BENCH_MAX_CASES];
+  FILE *f = NULL;
+  int n, rc, failed = 0;
+  rc = bench_parse(argc, argv, &o);
+  if (rc != 0) {
+    bench_usage(rc > 0 ? stdout : stderr);
+    return rc > 0 ? 0 : 2;
+  }
+  n = bench_cases(&o, cases);
+  if (n == 0) {
+    fprintf(stderr, "bench_solve: no case matches '%s'\n", o.only);
+    return 2;
+  }
+  if (o.out && !(f = fopen(o.out, "w"))) {
+    fprintf(stderr, "bench_solve: cannot write %s: %s\n", o.out,
+            strerror(errno));
+    return 1;
+  }
+  if (f)
+    bench_json_head(f, &o);
+  printf("carematch %s solve bench: %d cases, %d seeds x %d runs; times in "
+         "ms (median unless p99)\n",
+         CM_VERSION, n, o.seeds, o.runs);
+  bench_table_head();
+  for (int i = 0; i < n; i++) {
+    bench_samples s;
+    if (bench_samples_init(&s, o.seeds * cases[i].runs, o.seeds) != 0) {
+      fputs("bench_solve: out of memory\n", stderr);
+      return 1;
+    }
+    s.failures = bench_run_case(&o, &cases[i], &s) != 0;
+    failed += s.failures;
+    bench_table_row(&cases[i], &s);
+    if (f) {
+      bench_json_case(f, &o, &cases[i], &s);
+      fputs(i + 1 < n ? ",\n" : "\n", f);
+      fflush(f);
+    }
+    bench_samples_free(&s);
+  }
+  if (f) {
+    fputs(" ]}\n", f);
+    fclose(f);
+  }
+  return failed ? 1 : 0;
+}

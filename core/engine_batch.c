@@ -1,0 +1,358 @@
+/* engine_batch.c -- when batches run and what one does: expire offers,
+ * pick the due requests (most urgent first), ask the store for their
+ * nearest eligible workers, solve with cm_solve under the budget, commit
+ * offers. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "sort.h"
+
+void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
+  if (at_ms < e->next_batch_ms)
+    e->next_batch_ms = at_ms;
+}
+
+int64_t cm_engine_next_due(const cm_engine *e) {
+  int64_t due = e->next_batch_ms;
+  for (int i = 0; i < e->n_live; i++) {
+    const cm__req *r = e->live[i];
+    if (r->state == CM_REQ_OFFERED && r->expires_ms < due)
+      due = r->expires_ms;
+    if (r->state == CM_REQ_PENDING && !r->released && r->release_ms < due)
+      due = r->release_ms;
+  }
+  return due;
+}
+
+static void expire_offers(cm_engine *e, int64_t now_ms) {
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (r->state != CM_REQ_OFFERED || r->expires_ms > now_ms)
+      continue;
+    const char *lapsed = NULL;
+    for (int k = 0; k < r->n_workers && !lapsed; k++)
+      if (!r->accepted[k])
+        lapsed = r->workers[k];
+    char who[CM_ID_MAX] = {0};
+    if (lapsed)
+      memcpy(who, lapsed, strnlen(lapsed, CM_ID_MAX - 1));
+    cm__req_requeue(e, r, who[0] ? who : NULL, CM_EV_EXPIRED, now_ms);
+  }
+}
+
+/* Newly released scheduled requests ask for a batch. */
+static void release_due(cm_engine *e, int64_t now_ms) {
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (!r->released && r->release_ms <= now_ms) {
+      r->released = 1;
+      if (r->state == CM_REQ_PENDING)
+        cm__schedule_batch(e, r->release_ms);
+    }
+  }
+}
+
+typedef struct pick_ctx {
+  cm__req **live;
+} pick_ctx;
+
+/* urgency, then waiting longest, then arrival */
+static int by_priority(const void *vctx, int a, int b) {
+  const pick_ctx *c = vctx;
+  const cm__req *x = c->live[a], *y = c->live[b];
+  if (x->spec.urgency != y->spec.urgency)
+    return x->spec.urgency < y->spec.urgency ? -1 : 1;
+  if (x->ready_ms != y->ready_ms)
+    return x->ready_ms < y->ready_ms ? -1 : 1;
+  if (x->created_ms != y->created_ms)
+    return x->created_ms < y->created_ms ? -1 : 1;
+  return strcmp(x->spec.id, y->spec.id);
+}
+
+typedef struct batch_state {
+  cm__req **reqs; /* the batch, in priority order */
+  int n;
+  cm_store_query *queries;
+  const char **excl; /* n * (CM_MAX_PREFS + CM_MAX_REJECTS) */
+  cm_store_hit *hits;
+  int *counts;
+  int k_max;
+  cm_instance *inst;
+  int *req_of; /* instance request -> batch index */
+  cm_answer ans;
+  int have_answer;
+} batch_state;
+
+static void batch_state_free(batch_state *b) {
+  free(b->reqs);
+  free(b->queries);
+  free(b->excl);
+  free(b->hits);
+  free(b->counts);
+  free(b->req_of);
+  cm_instance_free(b->inst);
+  if (b->have_answer)
+    cm_answer_free(&b->ans);
+}
+
+static double clock_ms(const cm_engine *e) {
+  return e->cfg.clock ? (double)e->cfg.clock(e->cfg.clock_ctx) / 1e6 : 0.0;
+}
+
+static void make_query(const cm_engine *e, const cm__req *r, int64_t now_ms,
+                       cm_store_query *q, const char **excl) {
+  cm_request tmp;
+  cm_request_init(&tmp);
+  tmp.urgency = r->spec.urgency;
+  tmp.waited_s = (double)(now_ms - r->ready_ms) / 1000.0;
+  if (tmp.waited_s < 0)
+    tmp.waited_s = 0;
+  int n = 0;
+  for (int i = 0; i < r->spec.n_excluded; i++)
+    excl[n++] = r->spec.excluded[i];
+  for (int i = 0; i < r->n_rejected; i++)
+    excl[n++] = r->rejected[i];
+  memset(q, 0, sizeof *q);
+  q->lat = r->spec.lat;
+  q->lon = r->spec.lon;
+  q->radius_km = cm_request_radius_km(&e->cfg.params, &tmp);
+  q->k = e->cfg.params.k * r->spec.staff;
+  q->need_all = r->spec.skill_mode == CM_SKILLS_ALL && r->spec.staff == 1
+                    ? r->spec.skills
+                    : 0;
+  q->need_any = r->spec.skills;
+  q->exclude = excl;
+  q->n_exclude = n;
+}
+
+/* Build the batch instance in edge mode from the store's answers. */
+static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
+                                cm_error *err) {
+  cm_instance *inst = b->inst = cm_instance_new();
+  cm__idmap seen;
+  if (!inst || cm__idmap_init(&seen, 1024) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_status st = CM_OK;
+  inst->taxonomy = e->cfg.taxonomy;
+  inst->weights = e->cfg.weights;
+  inst->params = e->cfg.params;
+  inst->params.now_ms = now_ms;
+  inst->params.stale_ms = 0; /* the store filtered stale positions */
+  inst->has_edges = 1;
+  for (int q = 0; q < b->n && st == CM_OK; q++) {
+    const cm__req *r = b->reqs[q];
+    cm_request rq;
+    cm_request_init(&rq);
+    memcpy(rq.id, r->spec.id, sizeof rq.id);
+    rq.lat = r->spec.lat;
+    rq.lon = r->spec.lon;
+    rq.has_position = 1;
+    rq.skills = r->spec.skills;
+    rq.skill_mode = r->spec.skill_mode;
+    rq.staff = r->spec.staff;
+    rq.urgency = r->spec.urgency;
+    rq.waited_s =
+        now_ms > r->ready_ms ? (double)(now_ms - r->ready_ms) / 1e3 : 0.0;
+    rq.elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
+    int ri = cm_instance_add_request(inst, &rq, err);
+    if (ri < 0) {
+      st = CM_E_NOMEM;
+      break;
+    }
+    for (int h = 0; h < b->counts[q] && st == CM_OK; h++) {
+      const cm_store_hit *hit = &b->hits[(size_t)q * b->k_max + h];
+      int wi = cm__idmap_get(&seen, hit->id);
+      if (wi < 0) {
+        cm_worker w;
+        const cm__wrk *rec = cm__wrk_find(e, hit->id);
+        if (cm_store_get(e->store, hit->id, &w, NULL) != CM_OK)
+          continue;
+        w.capacity = rec ? rec->capacity - rec->jobs : w.capacity;
+        w.status = CM_WORKER_AVAILABLE;
+        if (w.capacity <= 0)
+          continue;
+        wi = cm_instance_add_worker(inst, &w, err);
+        if (wi < 0 || cm__idmap_put(&seen, hit->id, wi, NULL) < 0) {
+          st = CM_E_NOMEM;
+          break;
+        }
+      }
+      cm_edge_in ed = {ri, wi,
+                       cm_travel_minutes(&inst->params, hit->distance_km)};
+      if (cm_instance_add_edge(inst, &ed, err) < 0)
+        st = CM_E_NOMEM;
+    }
+  }
+  /* preferred workers that are in this batch */
+  for (int q = 0; q < b->n && st == CM_OK; q++) {
+    cm_request *rq = &inst->requests[q];
+    for (int i = 0; i < b->reqs[q]->spec.n_preferred; i++) {
+      int wi = cm__idmap_get(&seen, b->reqs[q]->spec.preferred[i]);
+      if (wi >= 0)
+        rq->preferred[rq->n_preferred++] = wi;
+    }
+  }
+  cm__idmap_free(&seen);
+  if (st != CM_OK)
+    cm_error_set(err, st, "", NULL);
+  return st;
+}
+
+static void commit_offer(cm_engine *e, cm__req *r, const cm_instance *inst,
+                         const cm_assignment *a, int n, int64_t now_ms) {
+  r->n_workers = 0;
+  for (int i = 0; i < n; i++) {
+    const cm_worker *w = &inst->workers[a[i].worker];
+    memset(r->workers[i], 0, CM_ID_MAX);
+    memcpy(r->workers[i], w->id, strnlen(w->id, CM_ID_MAX - 1));
+    r->accepted[i] = 0;
+    r->terms[i] = a[i].terms;
+    r->n_workers++;
+    cm__wrk *rec = cm__wrk_find(e, w->id);
+    if (rec)
+      cm__wrk_hold(e, rec);
+  }
+  e->stats.by_state[r->state]--;
+  e->stats.by_state[CM_REQ_OFFERED]++;
+  r->state = CM_REQ_OFFERED;
+  r->offered_ms = now_ms;
+  r->expires_ms = now_ms + e->cfg.offer_ttl_ms;
+  r->has_reason = 0;
+  e->stats.offers += (uint64_t)n;
+  if (!r->offered_once) {
+    r->offered_once = 1;
+    cm_histogram_add(&e->stats.offer_latency[r->spec.urgency],
+                     (double)(now_ms - r->ready_ms));
+  }
+  for (int i = 0; i < n; i++) /* one event per member; one transition */
+    cm__emit(e, CM_EV_OFFERED, r, r->workers[i],
+             i == 0 ? CM_REQ_PENDING : CM_REQ_OFFERED, CM_REQ_OFFERED,
+             &r->terms[i]);
+  if (e->cfg.auto_accept)
+    for (int i = 0; i < n; i++) {
+      char id[CM_ID_MAX];
+      memcpy(id, r->workers[i], CM_ID_MAX);
+      cm_engine_accept(e, r->spec.id, id, now_ms, NULL);
+    }
+}
+
+static void commit(cm_engine *e, batch_state *b, int64_t now_ms) {
+  const cm_answer *ans = &b->ans;
+  int a = 0;
+  /* assignments come grouped by request, in request order */
+  while (a < ans->n_assignments) {
+    int q = ans->assignments[a].request, n = 1;
+    while (a + n < ans->n_assignments && ans->assignments[a + n].request == q)
+      n++;
+    commit_offer(e, b->reqs[q], b->inst, &ans->assignments[a], n, now_ms);
+    a += n;
+  }
+  for (int u = 0; u < ans->n_unassigned; u++) {
+    cm__req *r = b->reqs[ans->unassigned[u].request];
+    r->has_reason = 1;
+    r->reason = ans->unassigned[u].reason;
+  }
+}
+
+int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
+  batch_state b;
+  memset(&b, 0, sizeof b);
+  double t0 = clock_ms(e);
+  int *idx = malloc((size_t)(e->n_live ? e->n_live : 1) * sizeof *idx);
+  int n = 0, rc = -1;
+  if (!idx)
+    goto oom;
+  for (int i = 0; i < e->n_live; i++)
+    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->release_ms <= now_ms)
+      idx[n++] = i;
+  pick_ctx pc = {e->live};
+  cm__sort_ints(idx, n, by_priority, &pc);
+  if (n > e->cfg.batch_max)
+    n = e->cfg.batch_max;
+  if (n == 0) {
+    free(idx);
+    return 0;
+  }
+  b.n = n;
+  b.k_max = e->cfg.params.k * CM_MAX_STAFF;
+  int per = CM_MAX_PREFS + CM_MAX_REJECTS;
+  b.reqs = malloc((size_t)n * sizeof *b.reqs);
+  b.queries = malloc((size_t)n * sizeof *b.queries);
+  b.excl = malloc((size_t)n * per * sizeof *b.excl);
+  b.hits = malloc((size_t)n * b.k_max * sizeof *b.hits);
+  b.counts = malloc((size_t)n * sizeof *b.counts);
+  if (!b.reqs || !b.queries || !b.excl || !b.hits || !b.counts)
+    goto oom;
+  for (int q = 0; q < n; q++) {
+    b.reqs[q] = e->live[idx[q]];
+    b.reqs[q]->batches++;
+    make_query(e, b.reqs[q], now_ms, &b.queries[q], b.excl + (size_t)q * per);
+  }
+  free(idx);
+  idx = NULL;
+  if (cm_store_nearest(e->store, b.queries, n, b.k_max, now_ms, e->cfg.stale_ms,
+                       b.hits, b.counts, err) != CM_OK)
+    goto out;
+  if (build_instance(e, &b, now_ms, err) != CM_OK)
+    goto out;
+  double t1 = clock_ms(e);
+  cm_solve_options opts = {.deadline_ms =
+                               e->cfg.clock ? e->cfg.solve_budget_ms : -1,
+                           .clock = e->cfg.clock,
+                           .clock_ctx = e->cfg.clock_ctx};
+  if (e->cfg.solve_budget_ms == 0)
+    opts.deadline_ms = 0;
+  if (cm_solve(b.inst, &opts, &b.ans, err) != CM_OK)
+    goto out;
+  b.have_answer = 1;
+  commit(e, &b, now_ms);
+  double t2 = clock_ms(e);
+  e->stats.batches++;
+  e->stats.fallbacks += (uint64_t)b.ans.stats.fallbacks;
+  cm_histogram_add(&e->stats.batch_size, n);
+  cm_histogram_add(&e->stats.candidates_ms, t1 - t0);
+  cm_histogram_add(&e->stats.solve_ms, b.ans.stats.total_ms);
+  cm_histogram_add(&e->stats.batch_ms, t2 - t0);
+  rc = 1;
+  goto out;
+oom:
+  cm_error_set(err, CM_E_NOMEM, "", NULL);
+out:
+  free(idx);
+  batch_state_free(&b);
+  return rc;
+}
+
+int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
+  now_ms = e->now_ms;
+  expire_offers(e, now_ms);
+  release_due(e, now_ms);
+  int batches = 0;
+  if (e->next_batch_ms > now_ms)
+    return 0;
+  e->next_batch_ms = INT64_MAX;
+  /* one batch per call; more due requests than the cap run next time */
+  int rc = cm__run_batch(e, now_ms, err);
+  if (rc < 0) {
+    cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
+    return -1;
+  }
+  batches += rc;
+  /* whatever is still pending and released is retried after a window;
+     requests never tried yet (more than a batch was due) go at once */
+  int waiting = 0, untried = 0;
+  for (int i = 0; i < e->n_live; i++) {
+    const cm__req *r = e->live[i];
+    if (r->state == CM_REQ_PENDING && r->release_ms <= now_ms) {
+      waiting++;
+      untried |= r->batches == 0;
+    }
+  }
+  if (waiting)
+    cm__schedule_batch(e, untried ? now_ms : now_ms + e->cfg.batch_window_ms);
+  return batches;
+}

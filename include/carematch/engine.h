@@ -1,0 +1,223 @@
+/* engine.h -- the dispatch engine: requests and worker updates in, offers
+ * and events out, on a clock its caller drives.
+ *
+ * The engine batches pending requests (a window and a size cap; an
+ * emergency flushes at once), releases scheduled work when it is due, asks
+ * the position store for the nearest eligible workers, solves the batch
+ * with cm_solve under a budget, and commits offers. Every transition of a
+ * request is an event. Times are milliseconds on the caller's clock; the
+ * solver's budget is measured with the injected monotonic clock.
+ *
+ * The engine borrows the store (it must outlive the engine) and is not
+ * thread-safe: call it from one thread (the daemon's loop, or a test). */
+#ifndef CM_ENGINE_H_INCLUDED_
+#define CM_ENGINE_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/model.h"
+#include "carematch/solve.h"
+#include "carematch/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CM_MAX_REJECTS 16 /* workers remembered as having refused a request */
+
+typedef struct cm_engine cm_engine;
+
+typedef enum cm_request_state {
+  CM_REQ_PENDING = 0, /* waiting for a batch (or for its release time) */
+  CM_REQ_OFFERED,     /* offered to worker(s) until expires_ms */
+  CM_REQ_ACCEPTED,    /* every offered worker accepted */
+  CM_REQ_DONE,        /* completed */
+  CM_REQ_CANCELLED,   /* cancelled by the platform */
+  CM_REQ_STATE_COUNT
+} cm_request_state;
+
+typedef enum cm_event_type {
+  CM_EV_SUBMITTED = 0, /* a new request */
+  CM_EV_OFFERED,       /* offered to one worker (one event per member) */
+  CM_EV_ACCEPTED,      /* a worker accepted (auto_accept: at once) */
+  CM_EV_REJECTED,      /* a worker refused: back to pending */
+  CM_EV_EXPIRED,       /* the offer ran out: back to pending */
+  CM_EV_WITHDRAWN,     /* the worker went offline: back to pending */
+  CM_EV_CANCELLED,     /* cancelled */
+  CM_EV_COMPLETED,     /* done */
+  CM_EV_TYPE_COUNT
+} cm_event_type;
+
+typedef struct cm_event {
+  uint64_t seq; /* 1, 2, 3 ... per engine */
+  cm_event_type type;
+  int64_t at_ms;           /* engine time of the transition */
+  char request[CM_ID_MAX]; /* request id */
+  char worker[CM_ID_MAX];  /* worker id, "" when none */
+  cm_request_state from;   /* state before */
+  cm_request_state to;     /* state after */
+  int64_t expires_ms;      /* OFFERED: when the offer lapses */
+  cm_cost_terms terms;     /* OFFERED: why this worker, term by term */
+} cm_event;
+
+/* What a platform submits. */
+typedef struct cm_request_spec {
+  char id[CM_ID_MAX]; /* client id: submitting it again with the
+                         same content is a no-op */
+  double lat, lon;    /* where, degrees */
+  cm_skillset skills; /* required skills (see cm_skill_mode) */
+  cm_skill_mode skill_mode;
+  int staff; /* 1..CM_MAX_STAFF, all or none */
+  cm_urgency urgency;
+  char elder[CM_ID_MAX];   /* elder id for continuity, "" none */
+  int64_t window_start_ms; /* scheduled: service window (0 when none) */
+  int64_t window_end_ms;
+  int n_preferred;
+  char preferred[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids */
+  int n_excluded;
+  char excluded[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids never offered */
+} cm_request_spec;
+
+/* A request as the engine sees it now. */
+typedef struct cm_request_view {
+  cm_request_spec spec;
+  cm_request_state state;
+  int64_t created_ms;  /* submitted */
+  int64_t release_ms;  /* eligible for batches from (scheduled) */
+  int64_t offered_ms;  /* last offer, 0 none */
+  int64_t expires_ms;  /* OFFERED: offer lapses */
+  int64_t finished_ms; /* DONE / CANCELLED */
+  int n_workers;       /* offered or accepted workers */
+  char workers[CM_MAX_STAFF][CM_ID_MAX];
+  int accepted[CM_MAX_STAFF];        /* per worker: accepted */
+  cm_cost_terms terms[CM_MAX_STAFF]; /* per worker: cost explanation */
+  int n_rejected;                    /* workers who refused or let it lapse */
+  char rejected[CM_MAX_REJECTS][CM_ID_MAX];
+  int has_reason; /* PENDING after a batch: why not assigned */
+  cm_unassigned_reason reason;
+  int batches; /* batches it took part in */
+} cm_request_view;
+
+typedef struct cm_engine_config {
+  cm_taxonomy taxonomy;     /* skills (default: the six roles) */
+  cm_weights weights;       /* cost weights */
+  cm_params params;         /* k, radii, speed model (now_ms and stale_ms
+                               are set by the engine) */
+  int64_t batch_window_ms;  /* gather requests this long (default 300) */
+  int batch_max;            /* at most this many requests a batch (2000) */
+  double solve_budget_ms;   /* deadline of one batch solve (100) */
+  int64_t offer_ttl_ms;     /* an offer lapses after this (30000) */
+  int auto_accept;          /* offers are accepted at once */
+  int64_t release_slack_ms; /* scheduled: released this long before
+                               window start minus expected travel (600000) */
+  int64_t stale_ms;         /* positions older are ignored (120000) */
+  int max_live;             /* live (unfinished) requests at most (1000000) */
+  int history;              /* finished requests kept for get (100000) */
+  int event_queue;          /* events buffered until polled (65536) */
+  cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
+                               no budget enforcement */
+  void *clock_ctx;
+} cm_engine_config;
+
+/* Latency histogram with fixed buckets (milliseconds), Prometheus style. */
+#define CM_HIST_BUCKETS 14
+typedef struct cm_histogram {
+  double bounds[CM_HIST_BUCKETS];   /* upper bounds; the last is +inf */
+  uint64_t counts[CM_HIST_BUCKETS]; /* observations <= bound (not cumulative) */
+  uint64_t n;                       /* observations */
+  double sum;                       /* their sum */
+  double max;                       /* the largest */
+} cm_histogram;
+
+void cm_histogram_init(cm_histogram *h);
+void cm_histogram_add(cm_histogram *h, double v);
+/* Estimated quantile q in [0,1] (linear in the bucket); 0 when empty. */
+double cm_histogram_quantile(const cm_histogram *h, double q);
+
+typedef struct cm_engine_stats {
+  int by_state[CM_REQ_STATE_COUNT]; /* requests known, by state */
+  uint64_t batches;                 /* batches solved */
+  uint64_t offers;                  /* offers made (per worker) */
+  uint64_t fallbacks;               /* components that fell back */
+  uint64_t events_dropped;          /* events lost to a full queue */
+  cm_histogram offer_latency[CM_URGENCY_COUNT]; /* submit (or release) to
+                                                   first offer, ms */
+  cm_histogram batch_ms;      /* whole batch, ms (solver clock) */
+  cm_histogram candidates_ms; /* store queries + instance, ms */
+  cm_histogram solve_ms;      /* cm_solve, ms */
+  cm_histogram batch_size;    /* requests per batch */
+} cm_engine_stats;
+
+void cm_engine_config_default(cm_engine_config *c);
+
+/* New engine over a store (borrowed). Returns NULL with err set when the
+ * config is invalid (field named) or memory runs out. */
+cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
+                         cm_error *err);
+void cm_engine_free(cm_engine *e);
+
+/* Replace the weights from the next batch on (validated; nothing changes
+ * on error). */
+cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
+                                cm_error *err);
+const cm_engine_config *cm_engine_config_get(const cm_engine *e);
+
+/* Submit a request at now_ms. Idempotent on the id: the same content
+ * again returns CM_OK and changes nothing; different content under a known
+ * id is CM_E_CONFLICT. Invalid specs return the field and change nothing. */
+cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
+                           int64_t now_ms, cm_error *err);
+/* Cancel: allowed until done (cancelling a cancelled request is a no-op).
+ * Releases the workers. */
+cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
+                           cm_error *err);
+/* The offered worker accepts / refuses. CM_E_UNKNOWN_ID for unknown ids,
+ * CM_E_CONFLICT when the request is not offered to that worker. */
+cm_status cm_engine_accept(cm_engine *e, const char *request_id,
+                           const char *worker_id, int64_t now_ms,
+                           cm_error *err);
+cm_status cm_engine_reject(cm_engine *e, const char *request_id,
+                           const char *worker_id, int64_t now_ms,
+                           cm_error *err);
+/* The accepted request is done: workers released, workload and continuity
+ * recorded. */
+cm_status cm_engine_complete(cm_engine *e, const char *request_id,
+                             int64_t now_ms, cm_error *err);
+
+/* Worker updates, passed to the store. w->status AVAILABLE or OFFLINE is
+ * the worker's shift; the engine itself keeps OFFERED / BUSY while the
+ * worker holds jobs up to its capacity. Going OFFLINE withdraws open
+ * offers (their requests return to pending). */
+cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
+                                  int64_t now_ms, cm_error *err);
+cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
+                                    double lat, double lon, int64_t now_ms,
+                                    cm_error *err);
+cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
+                                 int on_shift, int64_t now_ms, cm_error *err);
+
+/* Run what is due at now_ms: expire offers, release scheduled requests,
+ * solve the batches that are due. Returns the number of batches run, or
+ * -1 with err set (nothing committed for the failed batch). */
+int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err);
+/* When step should run next (ms), or INT64_MAX when nothing is waiting. */
+int64_t cm_engine_next_due(const cm_engine *e);
+
+/* Move up to max queued events (oldest first) into out; returns how many. */
+int cm_engine_poll(cm_engine *e, cm_event *out, int max);
+
+/* Copy a request's view; CM_E_UNKNOWN_ID when unknown (or forgotten). */
+cm_status cm_engine_get(const cm_engine *e, const char *request_id,
+                        cm_request_view *out, cm_error *err);
+/* Worker's open jobs (offered or accepted); -1 when unknown. */
+int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
+void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
+
+const char *cm_request_state_name(cm_request_state s);
+const char *cm_event_type_name(cm_event_type t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,405 @@
+/* test_engine.c -- the dispatch engine's lifecycle, batch policy and edge
+ * cases, on the memory store and a test clock. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "carematch/engine.h"
+
+#define NURSE (1u << 1)
+#define CAREGIVER (1u << 0)
+#define ESCORT (1u << 2)
+#define MATERNITY (1u << 5)
+
+typedef struct fixture {
+  cm_store *store;
+  cm_engine *eng;
+  cm_engine_config cfg;
+} fixture;
+
+static fixture fx;
+
+static void setup_with(int auto_accept) {
+  fx.store = cm_store_memory_new(0);
+  cr_assert_not_null(fx.store);
+  cm_engine_config_default(&fx.cfg);
+  fx.cfg.auto_accept = auto_accept;
+  fx.cfg.batch_window_ms = 200;
+  fx.cfg.offer_ttl_ms = 10000;
+  cm_error err;
+  fx.eng = cm_engine_new(&fx.cfg, fx.store, &err);
+  cr_assert_not_null(fx.eng, "%s", err.message);
+}
+
+static void setup(void) {
+  setup_with(0);
+}
+
+static void teardown(void) {
+  cm_engine_free(fx.eng);
+  cm_store_free(fx.store);
+  memset(&fx, 0, sizeof fx);
+}
+
+/* A worker at (31.23 + dlat_km/111, 121.47). */
+static void add_worker(const char *id, cm_skillset skills, double dlat_km,
+                       int capacity, int64_t now) {
+  cm_worker w;
+  cm_worker_init(&w);
+  snprintf(w.id, sizeof w.id, "%s", id);
+  w.skills = skills;
+  w.lat = 31.23 + dlat_km / 111.195;
+  w.lon = 121.47;
+  w.has_position = 1;
+  w.seen_ms = now;
+  w.capacity = capacity;
+  cm_error err;
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, now, &err), CM_OK, "%s",
+               err.message);
+}
+
+static cm_request_spec spec(const char *id, cm_skillset skills,
+                            cm_urgency urgency) {
+  cm_request_spec s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.id, sizeof s.id, "%s", id);
+  s.lat = 31.23;
+  s.lon = 121.47;
+  s.skills = skills;
+  s.staff = 1;
+  s.urgency = urgency;
+  return s;
+}
+
+static void submit(const cm_request_spec *s, int64_t now) {
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(fx.eng, s, now, &err), CM_OK, "%s",
+               err.message);
+}
+
+static cm_request_view view(const char *id) {
+  cm_request_view v;
+  cm_error err;
+  cr_assert_eq(cm_engine_get(fx.eng, id, &v, &err), CM_OK, "%s", err.message);
+  return v;
+}
+
+static int count_events(cm_event_type t, const char *req) {
+  cm_event ev[256];
+  int n = cm_engine_poll(fx.eng, ev, 256), c = 0;
+  for (int i = 0; i < n; i++)
+    c += ev[i].type == t && (!req || strcmp(ev[i].request, req) == 0);
+  return c;
+}
+
+static cm_worker_status store_status(const char *id) {
+  cm_worker w;
+  cr_assert_eq(cm_store_get(fx.store, id, &w, NULL), CM_OK);
+  return w.status;
+}
+
+TestSuite(engine, .init = setup, .fini = teardown);
+
+Test(engine, offer_accept_complete) {
+  add_worker("w1", NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 1000);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1200, "normal waits one window");
+  cr_assert_eq(cm_engine_step(fx.eng, 1100, NULL), 0);
+  cr_assert_eq(view("r1").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_engine_step(fx.eng, 1200, NULL), 1);
+  cm_request_view v = view("r1");
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(v.workers[0], "w1");
+  cr_assert_gt(v.terms[0].travel_min, 0);
+  cr_assert_eq(v.expires_ms, 1200 + 10000);
+  cr_assert_eq(store_status("w1"), CM_WORKER_OFFERED);
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", "w1", 1300, NULL), CM_OK);
+  cr_assert_eq(view("r1").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(store_status("w1"), CM_WORKER_BUSY);
+  cr_assert_eq(cm_engine_complete(fx.eng, "r1", 5000, NULL), CM_OK);
+  cr_assert_eq(view("r1").state, CM_REQ_DONE);
+  cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 0);
+  cm_worker w;
+  cm_store_get(fx.store, "w1", &w, NULL);
+  cr_assert_eq(w.jobs_today, 1, "workload recorded on completion");
+}
+
+Test(engine, emergency_flushes_at_once) {
+  add_worker("w1", NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("e1", NURSE, CM_URGENCY_EMERGENCY);
+  submit(&s, 5000);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 5000);
+  cr_assert_eq(cm_engine_step(fx.eng, 5000, NULL), 1);
+  cr_assert_eq(view("e1").state, CM_REQ_OFFERED);
+  cm_engine_stats st;
+  cm_engine_stats_get(fx.eng, &st);
+  cr_assert_eq(st.offer_latency[CM_URGENCY_EMERGENCY].n, 1);
+  cr_assert_eq(st.offer_latency[CM_URGENCY_EMERGENCY].max, 0.0);
+}
+
+Test(engine, skill_no_one_has_stays_pending) {
+  add_worker("w1", NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("r1", MATERNITY, CM_URGENCY_URGENT);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cm_request_view v = view("r1");
+  cr_assert_eq(v.state, CM_REQ_PENDING);
+  cr_assert(v.has_reason);
+  cr_assert_eq(v.reason, CM_REASON_NO_CANDIDATE);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 400, "retried after a window");
+}
+
+Test(engine, reject_excludes_worker) {
+  add_worker("w1", NURSE, 0.5, 1, 0);
+  add_worker("w2", NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_str_eq(view("r1").workers[0], "w1", "nearest first");
+  cr_assert_eq(cm_engine_reject(fx.eng, "r1", "w1", 300, NULL), CM_OK);
+  cm_request_view v = view("r1");
+  cr_assert_eq(v.state, CM_REQ_PENDING);
+  cr_assert_eq(v.n_rejected, 1);
+  cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE);
+  cm_engine_step(fx.eng, 500, NULL);
+  v = view("r1");
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(v.workers[0], "w2", "the refusing worker is excluded");
+  cr_assert_eq(cm_engine_reject(fx.eng, "r1", "w2", 600, NULL), CM_OK);
+  cm_engine_step(fx.eng, 800, NULL);
+  v = view("r1");
+  cr_assert_eq(v.state, CM_REQ_PENDING, "both refused: nobody left");
+  cr_assert_eq(v.reason, CM_REASON_NO_CANDIDATE);
+}
+
+Test(engine, offer_expires) {
+  add_worker("w1", NURSE, 0.5, 1, 0);
+  add_worker("w2", NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 200 + 10000);
+  count_events(CM_EV_OFFERED, NULL);
+  cm_engine_step(fx.eng, 10200, NULL);
+  cm_request_view v = view("r1");
+  cr_assert_eq(v.n_rejected, 1);
+  cr_assert_str_eq(v.rejected[0], "w1");
+  cm_engine_step(fx.eng, 10400, NULL);
+  cr_assert_str_eq(view("r1").workers[0], "w2");
+}
+
+Test(engine, cancel_during_offer_releases_worker) {
+  add_worker("w1", NURSE, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 1);
+  cr_assert_eq(cm_engine_cancel(fx.eng, "r1", 300, NULL), CM_OK);
+  cr_assert_eq(view("r1").state, CM_REQ_CANCELLED);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 0);
+  cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE);
+  cr_assert_eq(cm_engine_cancel(fx.eng, "r1", 400, NULL), CM_OK,
+               "cancelling twice is a no-op");
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", "w1", 500, &err), CM_E_CONFLICT);
+}
+
+Test(engine, worker_offline_while_offered) {
+  add_worker("w1", NURSE, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  count_events(CM_EV_OFFERED, NULL);
+  cr_assert_eq(cm_engine_worker_shift(fx.eng, "w1", 0, 300, NULL), CM_OK);
+  cr_assert_eq(count_events(CM_EV_WITHDRAWN, "r1"), 1);
+  cr_assert_eq(view("r1").state, CM_REQ_PENDING);
+  cr_assert_eq(store_status("w1"), CM_WORKER_OFFLINE);
+  cm_engine_step(fx.eng, 500, NULL);
+  cr_assert_eq(view("r1").state, CM_REQ_PENDING, "offline: not offered");
+  cm_engine_worker_shift(fx.eng, "w1", 1, 600, NULL);
+  cm_engine_step(fx.eng, 700, NULL);
+  cr_assert_eq(view("r1").state, CM_REQ_OFFERED, "back on shift");
+}
+
+Test(engine, idempotent_submit) {
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cr_assert_eq(count_events(CM_EV_SUBMITTED, "r1"), 1);
+  submit(&s, 50);
+  cr_assert_eq(count_events(CM_EV_SUBMITTED, "r1"), 0, "no second event");
+  cm_request_spec t = s;
+  t.staff = 2;
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(fx.eng, &t, 60, &err), CM_E_CONFLICT);
+  cr_assert_str_eq(err.field, "$.id");
+  cr_assert_eq(view("r1").spec.staff, 1, "nothing changed");
+}
+
+Test(engine, bad_specs_change_nothing) {
+  cm_error err;
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  s.lat = 91;
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.lat");
+  s = spec("r1", 1u << 20, CM_URGENCY_NORMAL);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_UNKNOWN_SKILL);
+  s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  s.staff = 5;
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.staff");
+  s = spec("", NURSE, CM_URGENCY_NORMAL);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_INVALID);
+  cr_assert_eq(cm_engine_get(fx.eng, "r1", &(cm_request_view){0}, &err),
+               CM_E_UNKNOWN_ID);
+  cr_assert_eq(count_events(CM_EV_SUBMITTED, NULL), 0);
+  cr_assert_eq(cm_engine_accept(fx.eng, "nope", "w1", 0, &err),
+               CM_E_UNKNOWN_ID);
+  cr_assert_str_eq(err.field, "$.request");
+}
+
+Test(engine, accept_wrong_worker_conflicts) {
+  add_worker("w1", NURSE, 0.5, 1, 0);
+  add_worker("w2", NURSE, 3.0, 1, 0);
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", "w2", 300, &err), CM_E_CONFLICT);
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", "ghost", 300, &err),
+               CM_E_UNKNOWN_ID);
+  cr_assert_eq(cm_engine_complete(fx.eng, "r1", 300, &err), CM_E_CONFLICT);
+  cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
+}
+
+Test(engine, capacity_across_batches) {
+  add_worker("w1", NURSE, 0.5, 2, 0);
+  cm_request_spec a = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec b = spec("r2", NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec c = spec("r3", NURSE, CM_URGENCY_NORMAL);
+  submit(&a, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE, "one slot left");
+  submit(&b, 300);
+  cm_engine_step(fx.eng, 500, NULL);
+  cr_assert_eq(view("r2").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 2);
+  cr_assert_eq(store_status("w1"), CM_WORKER_OFFERED);
+  submit(&c, 600);
+  cm_engine_step(fx.eng, 800, NULL);
+  cr_assert_eq(view("r3").state, CM_REQ_PENDING, "at capacity");
+}
+
+Test(engine, radius_widens_while_waiting) {
+  add_worker("far", NURSE, 7.0, 1, 0); /* normal radius is 5 km */
+  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_eq(view("r1").state, CM_REQ_PENDING);
+  /* 0.5 km a minute: 7 km is in reach after 4 minutes (positions must stay
+     fresh) */
+  int64_t t = 200;
+  while (view("r1").state == CM_REQ_PENDING && t < 600000) {
+    t += 10000;
+    cm_engine_worker_position(fx.eng, "far", 31.23 + 7.0 / 111.195, 121.47, t,
+                              NULL);
+    cm_engine_step(fx.eng, t, NULL);
+  }
+  cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
+  cr_assert_geq(t, 240000);
+  cr_assert_leq(t, 270000);
+}
+
+Test(engine, scheduled_release) {
+  add_worker("w1", NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("s1", NURSE, CM_URGENCY_SCHEDULED);
+  s.window_start_ms = 3600000; /* an hour from now */
+  s.window_end_ms = 7200000;
+  submit(&s, 0);
+  cm_request_view v = view("s1");
+  /* 2 km at 25 km/h with road factor 1.3: 6.24 minutes, slack 10 minutes */
+  int64_t travel = (int64_t)(2.0 * 1.3 / 25.0 * 60.0 * 60000.0);
+  cr_assert_lt(llabs(v.release_ms - (3600000 - 600000 - travel)), 2000);
+  cm_engine_step(fx.eng, 1000000, NULL);
+  cr_assert_eq(view("s1").state, CM_REQ_PENDING, "not before its release");
+  cr_assert_eq(view("s1").batches, 0);
+  cr_assert_eq(cm_engine_next_due(fx.eng), v.release_ms);
+  cm_engine_worker_position(fx.eng, "w1", 31.23 + 2.0 / 111.195, 121.47,
+                            v.release_ms, NULL);
+  cm_engine_step(fx.eng, v.release_ms, NULL);
+  cr_assert_eq(view("s1").state, CM_REQ_OFFERED);
+}
+
+Test(engine, team_all_or_nothing_and_reject_breaks_team) {
+  add_worker("n1", NURSE, 0.5, 1, 0);
+  add_worker("c1", CAREGIVER, 0.7, 1, 0);
+  add_worker("n2", NURSE, 1.5, 1, 0);
+  cm_request_spec s = spec("t1", NURSE | CAREGIVER, CM_URGENCY_URGENT);
+  s.staff = 2;
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cm_request_view v = view("t1");
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cr_assert_eq(v.n_workers, 2);
+  int has_c1 = !strcmp(v.workers[0], "c1") || !strcmp(v.workers[1], "c1");
+  cr_assert(has_c1, "the only caregiver is in the team");
+  cr_assert_eq(cm_engine_accept(fx.eng, "t1", "c1", 300, NULL), CM_OK);
+  cr_assert_eq(view("t1").state, CM_REQ_OFFERED, "half accepted");
+  const char *nurse = strcmp(v.workers[0], "c1") ? v.workers[0] : v.workers[1];
+  char nid[CM_ID_MAX];
+  snprintf(nid, sizeof nid, "%s", nurse);
+  cr_assert_eq(cm_engine_reject(fx.eng, "t1", nid, 400, NULL), CM_OK);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "c1"), 0, "team released");
+  cr_assert_eq(view("t1").state, CM_REQ_PENDING);
+  cm_engine_step(fx.eng, 600, NULL);
+  v = view("t1");
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  for (int i = 0; i < v.n_workers; i++)
+    cr_assert_str_neq(v.workers[i], nid, "the refusing nurse is excluded");
+}
+
+Test(engine, auto_accept, .init = NULL) {
+  setup_with(1);
+  add_worker("w1", ESCORT, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", ESCORT, CM_URGENCY_NORMAL);
+  submit(&s, 0);
+  cm_engine_step(fx.eng, 200, NULL);
+  cr_assert_eq(view("r1").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(store_status("w1"), CM_WORKER_BUSY);
+}
+
+Test(engine, history_forgets_oldest) {
+  teardown();
+  fx.store = cm_store_memory_new(0);
+  cm_engine_config_default(&fx.cfg);
+  fx.cfg.history = 2;
+  fx.eng = cm_engine_new(&fx.cfg, fx.store, NULL);
+  for (int i = 0; i < 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "r%d", i);
+    cm_request_spec s = spec(id, NURSE, CM_URGENCY_NORMAL);
+    submit(&s, i);
+    cr_assert_eq(cm_engine_cancel(fx.eng, id, i, NULL), CM_OK);
+  }
+  cm_error err;
+  cm_request_view v;
+  cr_assert_eq(cm_engine_get(fx.eng, "r0", &v, &err), CM_E_UNKNOWN_ID);
+  cr_assert_eq(view("r1").state, CM_REQ_CANCELLED);
+  cr_assert_eq(view("r2").state, CM_REQ_CANCELLED);
+}
+
+Test(engine, config_is_validated, .init = NULL, .fini = NULL) {
+  cm_store *st = cm_store_memory_new(0);
+  cm_engine_config c;
+  cm_engine_config_default(&c);
+  c.batch_max = 0;
+  cm_error err;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.batch_max");
+  cm_engine_config_default(&c);
+  c.weights.travel = -1;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.weights.travel");
+  cm_store_free(st);
+}

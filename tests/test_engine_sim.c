@@ -1,0 +1,312 @@
+/* test_engine_sim.c -- a deterministic simulation of the engine on the test
+ * clock: hundreds of workers, thousands of requests, random accepts,
+ * rejects, cancels, expiries, completions and shift changes. After every
+ * step it checks the invariants a dispatch platform relies on. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch/engine.h"
+
+#define N_WORKERS 300
+#define N_REQUESTS 3000
+#define STEP_MS 100
+#define MAX_SEEN 8192
+
+typedef struct rng {
+  uint64_t s;
+} rng;
+
+static uint64_t next(rng *g) {
+  uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+static double unif(rng *g) {
+  return (double)(next(g) >> 11) / 9007199254740992.0;
+}
+
+/* What the test knows of each request, from its own calls and events. */
+typedef struct shadow {
+  char id[CM_ID_MAX];
+  cm_request_spec spec;
+  cm_request_state state; /* from events */
+  int n_banned;           /* workers never to be offered again */
+  char banned[32][CM_ID_MAX];
+  int64_t accepted_at;
+  int64_t decided_offer; /* offered_ms of the offer already decided */
+  int ignore;            /* this offer is left to lapse */
+} shadow;
+
+typedef struct sim {
+  cm_store *store;
+  cm_engine *eng;
+  rng g;
+  shadow *req;
+  int n_req;
+  cm_worker workers[N_WORKERS];
+  int on_shift[N_WORKERS];
+  long seen[CM_EV_TYPE_COUNT]; /* events by type */
+} sim;
+
+static int find_req(const sim *s, const char *id) {
+  int i = atoi(id + 1);
+  return i >= 0 && i < s->n_req && !strcmp(s->req[i].id, id) ? i : -1;
+}
+
+static int find_worker(const char *id) {
+  return atoi(id + 1);
+}
+
+static void ban(shadow *r, const char *w) {
+  if (r->n_banned < 32)
+    snprintf(r->banned[r->n_banned++], CM_ID_MAX, "%s", w);
+}
+
+static int banned(const shadow *r, const char *w) {
+  for (int i = 0; i < r->n_banned; i++)
+    if (!strcmp(r->banned[i], w))
+      return 1;
+  return 0;
+}
+
+static int eligible(const cm_worker *w, const cm_request_spec *sp) {
+  if (sp->skill_mode == CM_SKILLS_ALL && sp->staff == 1)
+    return (w->skills & sp->skills) == sp->skills;
+  return (w->skills & sp->skills) != 0;
+}
+
+/* Drain events: they drive the shadow states and are checked. */
+static void drain(sim *s) {
+  cm_event ev[512];
+  int n;
+  while ((n = cm_engine_poll(s->eng, ev, 512)) > 0)
+    for (int i = 0; i < n; i++) {
+      int r = find_req(s, ev[i].request);
+      cr_assert_geq(r, 0, "event for unknown request %s", ev[i].request);
+      shadow *sh = &s->req[r];
+      s->seen[ev[i].type]++;
+      cr_assert_eq(ev[i].from, sh->state, "%s: event %s from %s, shadow %s",
+                   sh->id, cm_event_type_name(ev[i].type),
+                   cm_request_state_name(ev[i].from),
+                   cm_request_state_name(sh->state));
+      if (ev[i].type == CM_EV_OFFERED) {
+        cr_assert(!banned(sh, ev[i].worker), "%s offered to excluded %s",
+                  sh->id, ev[i].worker);
+        int w = find_worker(ev[i].worker);
+        cr_assert(eligible(&s->workers[w], &sh->spec),
+                  "%s offered to ineligible %s", sh->id, ev[i].worker);
+        cr_assert(s->on_shift[w], "%s offered to off-shift %s", sh->id,
+                  ev[i].worker);
+      }
+      if (ev[i].type == CM_EV_REJECTED || ev[i].type == CM_EV_EXPIRED)
+        if (ev[i].worker[0])
+          ban(sh, ev[i].worker);
+      sh->state = ev[i].to;
+    }
+}
+
+/* Invariants after each step. */
+static void check(sim *s) {
+  static int jobs[N_WORKERS];
+  memset(jobs, 0, sizeof jobs);
+  int by_state[CM_REQ_STATE_COUNT] = {0};
+  for (int i = 0; i < s->n_req; i++) {
+    cm_request_view v;
+    cm_error err;
+    cr_assert_eq(cm_engine_get(s->eng, s->req[i].id, &v, &err), CM_OK,
+                 "lost request %s", s->req[i].id);
+    cr_assert_eq(v.state, s->req[i].state, "%s: engine %s, events say %s",
+                 s->req[i].id, cm_request_state_name(v.state),
+                 cm_request_state_name(s->req[i].state));
+    by_state[v.state]++;
+    if (v.state == CM_REQ_OFFERED || v.state == CM_REQ_ACCEPTED) {
+      cr_assert_eq(v.n_workers, v.spec.staff, "team all or nothing");
+      cm_skillset covered = 0;
+      for (int k = 0; k < v.n_workers; k++) {
+        int w = find_worker(v.workers[k]);
+        jobs[w]++;
+        covered |= s->workers[w].skills;
+        for (int m = 0; m < k; m++)
+          cr_assert_str_neq(v.workers[k], v.workers[m], "worker twice");
+      }
+      if (v.spec.skill_mode == CM_SKILLS_ALL)
+        cr_assert_eq(covered & v.spec.skills, v.spec.skills, "skills covered");
+    } else {
+      cr_assert_eq(v.n_workers, 0, "%s holds workers in state %s", s->req[i].id,
+                   cm_request_state_name(v.state));
+    }
+  }
+  cm_engine_stats st;
+  cm_engine_stats_get(s->eng, &st);
+  for (int k = 0; k < CM_REQ_STATE_COUNT; k++)
+    cr_assert_eq(st.by_state[k], by_state[k], "state counts (%s)",
+                 cm_request_state_name(k));
+  for (int w = 0; w < N_WORKERS; w++) {
+    char id[16];
+    snprintf(id, sizeof id, "w%d", w);
+    cr_assert_leq(jobs[w], s->workers[w].capacity, "%s over capacity", id);
+    cr_assert_eq(cm_engine_worker_jobs(s->eng, id), jobs[w], "%s job count",
+                 id);
+  }
+}
+
+static void add_request(sim *s, int64_t now) {
+  shadow *r = &s->req[s->n_req];
+  memset(r, 0, sizeof *r);
+  snprintf(r->id, sizeof r->id, "r%d", s->n_req);
+  cm_request_spec *sp = &r->spec;
+  memcpy(sp->id, r->id, sizeof sp->id);
+  sp->lat = 31.2 + unif(&s->g) * 0.09;
+  sp->lon = 121.45 + unif(&s->g) * 0.1;
+  double u = unif(&s->g);
+  sp->urgency = u < 0.05   ? CM_URGENCY_EMERGENCY
+                : u < 0.2  ? CM_URGENCY_URGENT
+                : u < 0.85 ? CM_URGENCY_NORMAL
+                           : CM_URGENCY_SCHEDULED;
+  if (sp->urgency == CM_URGENCY_SCHEDULED) {
+    sp->window_start_ms = now + (int64_t)(unif(&s->g) * 1800000);
+    sp->window_end_ms = sp->window_start_ms + 3600000;
+  }
+  sp->staff = unif(&s->g) < 0.05 ? 2 : 1;
+  sp->skills =
+      sp->staff == 2 ? 3u : 1u << (next(&s->g) % 7 == 6 ? 5 : next(&s->g) % 3);
+  sp->skill_mode = CM_SKILLS_ALL;
+  if (unif(&s->g) < 0.1) { /* a client who never wants one worker */
+    snprintf(sp->excluded[0], CM_ID_MAX, "w%d", (int)(next(&s->g) % N_WORKERS));
+    sp->n_excluded = 1;
+    ban(r, sp->excluded[0]);
+  }
+  if (unif(&s->g) < 0.3)
+    snprintf(sp->elder, CM_ID_MAX, "e%d", (int)(next(&s->g) % 500));
+  r->state = CM_REQ_PENDING;
+  s->n_req++;
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK, "%s",
+               err.message);
+  if (unif(&s->g) < 0.02) /* resubmitted by a retrying client */
+    cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK);
+}
+
+/* Random responses from workers and platforms. */
+static void act(sim *s, int64_t now) {
+  for (int i = 0; i < s->n_req; i++) {
+    shadow *r = &s->req[i];
+    double u = unif(&s->g);
+    if (r->state == CM_REQ_OFFERED && u < 0.3) {
+      cm_request_view v;
+      cm_engine_get(s->eng, r->id, &v, NULL);
+      if (v.offered_ms != r->decided_offer) { /* a new offer */
+        r->decided_offer = v.offered_ms;
+        r->ignore = unif(&s->g) < 0.08;
+      }
+      if (r->ignore)
+        continue; /* nobody answers: the offer lapses */
+      for (int k = 0; k < v.n_workers; k++) {
+        if (v.accepted[k])
+          continue;
+        double a = unif(&s->g);
+        if (a < 0.75) {
+          cr_assert_eq(cm_engine_accept(s->eng, r->id, v.workers[k], now, NULL),
+                       CM_OK);
+        } else if (a < 0.9) {
+          cr_assert_eq(cm_engine_reject(s->eng, r->id, v.workers[k], now, NULL),
+                       CM_OK);
+          break; /* the request is back to pending */
+        }        /* else: let it lapse */
+      }
+      drain(s);
+      if (r->state == CM_REQ_ACCEPTED)
+        r->accepted_at = now;
+    } else if (r->state == CM_REQ_ACCEPTED && now - r->accepted_at > 60000 &&
+               u < 0.05) {
+      cr_assert_eq(cm_engine_complete(s->eng, r->id, now, NULL), CM_OK);
+    } else if (r->state != CM_REQ_DONE && r->state != CM_REQ_CANCELLED &&
+               u < 0.0005) {
+      cr_assert_eq(cm_engine_cancel(s->eng, r->id, now, NULL), CM_OK);
+    }
+  }
+  drain(s);
+  for (int w = 0; w < N_WORKERS; w++) {
+    char id[16];
+    snprintf(id, sizeof id, "w%d", w);
+    if (unif(&s->g) < 0.001) {
+      s->on_shift[w] = !s->on_shift[w];
+      cr_assert_eq(
+          cm_engine_worker_shift(s->eng, id, s->on_shift[w], now, NULL), CM_OK);
+    }
+    if (now % 5000 == 0) { /* positions every 5 s, a little movement */
+      s->workers[w].lat += (unif(&s->g) - 0.5) * 0.002;
+      s->workers[w].lon += (unif(&s->g) - 0.5) * 0.002;
+      cr_assert_eq(cm_engine_worker_position(s->eng, id, s->workers[w].lat,
+                                             s->workers[w].lon, now, NULL),
+                   CM_OK);
+    }
+  }
+  drain(s);
+}
+
+Test(engine_sim, invariants_hold_every_step, .timeout = 300) {
+  sim s;
+  memset(&s, 0, sizeof s);
+  s.g.s = 42;
+  s.store = cm_store_memory_new(0);
+  cm_engine_config cfg;
+  cm_engine_config_default(&cfg);
+  cfg.offer_ttl_ms = 20000;
+  cfg.batch_window_ms = 300;
+  cfg.batch_max = 400;
+  cfg.params.k = 8;
+  cm_error err;
+  s.eng = cm_engine_new(&cfg, s.store, &err);
+  cr_assert_not_null(s.eng, "%s", err.message);
+  s.req = calloc(N_REQUESTS, sizeof *s.req);
+  for (int w = 0; w < N_WORKERS; w++) {
+    cm_worker *wk = &s.workers[w];
+    cm_worker_init(wk);
+    snprintf(wk->id, sizeof wk->id, "w%d", w);
+    wk->skills = 1u << (w % 3);
+    if (w % 5 == 0)
+      wk->skills |= 1u << ((w / 5) % 3);
+    if (w % 50 == 0)
+      wk->skills |= 1u << 5;
+    wk->lat = 31.2 + unif(&s.g) * 0.09;
+    wk->lon = 121.45 + unif(&s.g) * 0.1;
+    wk->has_position = 1;
+    wk->capacity = w % 10 == 0 ? 2 : 1;
+    s.on_shift[w] = 1;
+    cr_assert_eq(cm_engine_worker_upsert(s.eng, wk, 0, &err), CM_OK, "%s",
+                 err.message);
+  }
+  int64_t now = 0;
+  int offered_total = 0;
+  while (s.n_req < N_REQUESTS || now < 3600000) {
+    now += STEP_MS;
+    if (s.n_req < N_REQUESTS && unif(&s.g) < 0.5)
+      add_request(&s, now);
+    cr_assert_geq(cm_engine_step(s.eng, now, &err), 0, "%s", err.message);
+    drain(&s);
+    act(&s, now);
+    if (now % 1000 == 0)
+      check(&s);
+    if (now > 4 * 3600000)
+      break;
+  }
+  check(&s);
+  cm_engine_stats st;
+  cm_engine_stats_get(s.eng, &st);
+  offered_total = (int)st.offers;
+  cr_assert_eq(s.n_req, N_REQUESTS);
+  cr_assert_gt(offered_total, N_REQUESTS / 2, "the simulation dispatched");
+  cr_assert_gt(st.by_state[CM_REQ_DONE], N_REQUESTS / 4, "work got done");
+  cr_assert_eq(st.events_dropped, 0);
+  for (int t = 0; t < CM_EV_TYPE_COUNT; t++) {
+    cr_log_info("%-10s %ld", cm_event_type_name(t), s.seen[t]);
+    cr_assert_gt(s.seen[t], 0, "the run exercised %s", cm_event_type_name(t));
+  }
+  cm_engine_free(s.eng);
+  cm_store_free(s.store);
+  free(s.req);
+}
