@@ -6,7 +6,7 @@
  *
  *   bench_engine [--seconds S] [--workers N] [--positions-per-s P]
  *                [--requests-per-s R] [--window MS] [--budget MS]
- *                [--seed S] [--out FILE]
+ *                [--seed S] [--live] [--out FILE]
  *
  * Prints a summary and writes JSON (percentiles of several runs are the
  * caller's: run it several times; scripts/bench.sh does). */
@@ -23,6 +23,7 @@
 typedef struct opts {
   double seconds, pos_rate, req_rate, window_ms, budget_ms, service_s;
   int workers;
+  int live; /* print a line a second */
   uint64_t seed;
   const char *out;
 } opts;
@@ -66,6 +67,10 @@ static int parse(int argc, char **argv, opts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quick")) {
       o->seconds = 5;
+      continue;
+    }
+    if (!strcmp(a, "--live")) {
+      o->live = 1;
       continue;
     }
     if (!v) {
@@ -148,7 +153,7 @@ int main(int argc, char **argv) {
   long positions = 0;
   double next_pos = t0, next_sub = t0, end = t0 + o.seconds * 1000.0;
   uint64_t rng = o.seed * 0x9e3779b97f4a7c15ULL + 1;
-  double now = t0;
+  double now = t0, next_print = t0 + 1000.0;
   while ((now = now_ms()) < end) {
     int busy = 0;
     /* position updates due: small random moves */
@@ -208,6 +213,19 @@ int main(int argc, char **argv) {
           }
         }
       busy = 1;
+    }
+    if (o.live && now >= next_print) {
+      cm_engine_stats ls;
+      cm_engine_stats_get(eng, &ls);
+      printf(
+          "t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
+          "  done %5d  batches %5llu  emergency->offer p50 %.2f ms\n",
+          (now - t0) / 1000.0, next_req, ls.by_state[CM_REQ_PENDING],
+          ls.by_state[CM_REQ_OFFERED], ls.by_state[CM_REQ_ACCEPTED],
+          ls.by_state[CM_REQ_DONE], (unsigned long long)ls.batches,
+          cm_histogram_quantile(&ls.offer_latency[CM_URGENCY_EMERGENCY], 0.5));
+      fflush(stdout);
+      next_print += 1000.0;
     }
     for (; job_head < n_jobs && jobs[job_head].due_ms <= now; job_head++)
       cm_engine_complete(eng, jobs[job_head].id, (int64_t)now, NULL);

@@ -13,6 +13,7 @@
 typedef struct cand {
   int w;
   double dist, travel, cost;
+  double lat, lon; /* the worker's position (positions mode) */
 } cand;
 
 typedef struct edge_buf {
@@ -156,7 +157,7 @@ static void accept_worker(void *vctx, const cm__grid_item *it) {
   double d = KM_PER_DEG * sqrt(dx * dx + dy * dy);
   if (d > s->radius * (1 + APPROX_SLACK))
     return;
-  cand c = {.w = it->id, .dist = d};
+  cand c = {.w = it->id, .dist = d, .lat = it->lat, .lon = it->lon};
   if (s->n == s->k && !worse(&s->heap[0], &c))
     return;
   if (excluded(s->rq, it->id))
@@ -190,12 +191,18 @@ static int search_done(void *vctx, double ring_km) {
 
 /* One grid of every matchable worker, and one per skill. */
 typedef struct grids {
+  double *base;     /* per worker: the terms that do not depend on the request
+                       (workload, rating, skill level), summed once a batch */
+  uint64_t *elders; /* per worker: one bit per elder hash, so continuity
+                       reads the worker's record only on a likely hit */
   cm__grid all;
   cm__grid skill[CM_MAX_SKILLS];
   int count[CM_MAX_SKILLS];
 } grids;
 
 static void grids_free(grids *g) {
+  free(g->base);
+  free(g->elders);
   cm__grid_free(&g->all);
   for (int s = 0; s < CM_MAX_SKILLS; s++)
     cm__grid_free(&g->skill[s]);
@@ -213,8 +220,18 @@ static int grids_build(grids *g, const cm_instance *inst) {
   memset(g, 0, sizeof *g);
   cm__grid_item *all = malloc((size_t)(n ? n : 1) * sizeof *all);
   cm__grid_item *one = malloc((size_t)(n ? n : 1) * sizeof *one);
-  if (!all || !one)
+  g->base = malloc((size_t)(n ? n : 1) * sizeof *g->base);
+  g->elders = calloc((size_t)(n ? n : 1), sizeof *g->elders);
+  if (!all || !one || !g->base || !g->elders)
     goto done;
+  for (int i = 0; i < n; i++) {
+    const cm_worker *w = &inst->workers[i];
+    const cm_weights *k = &inst->weights;
+    g->base[i] = k->workload * w->jobs_today + k->rating * (5.0 - w->rating) +
+                 k->skill * (5.0 - w->level);
+    for (int e = 0; e < w->n_elders; e++)
+      g->elders[i] |= 1ull << (w->elders[e] & 63);
+  }
   for (int i = 0; i < n; i++) {
     const cm_worker *w = &inst->workers[i];
     if (matchable(inst, w))
@@ -252,6 +269,29 @@ static const cm__grid *grid_for(const grids *g, const cm_request *rq,
         best = s;
     }
   return best >= 0 ? &g->skill[best] : &g->all;
+}
+
+/* The cost of a candidate, as cm_edge_cost sums it, touching the worker's
+ * record only for continuity (the request names an elder). */
+static void price_fast(const cm__problem *p, const grids *g, int r, cand *c) {
+  const cm_request *rq = &p->inst->requests[r];
+  const cm_weights *k = &p->inst->weights;
+  double cost =
+      k->travel * c->travel * k->urgency_factor[rq->urgency] + g->base[c->w];
+  if (rq->elder && (g->elders[c->w] & (1ull << (rq->elder & 63)))) {
+    const cm_worker *w = &p->inst->workers[c->w];
+    for (int i = 0; i < w->n_elders; i++)
+      if (w->elders[i] == rq->elder) {
+        cost -= k->continuity;
+        break;
+      }
+  }
+  for (int i = 0; i < rq->n_preferred; i++)
+    if (rq->preferred[i] == c->w) {
+      cost -= k->preferred;
+      break;
+    }
+  c->cost = cost;
 }
 
 static void price(const cm__problem *p, int r, cand *c) {
@@ -299,10 +339,10 @@ static int search_positions(cm__problem *p, const int *order,
     cm__grid_visit(grid_for(&g, rq, all), rq->lat, rq->lon, accept_worker,
                    search_done, &s);
     for (int m = 0; m < s.n; m++) {
-      const cm_worker *wk = &inst->workers[heap[m].w];
-      heap[m].dist = cm_geo_distance_km(rq->lat, rq->lon, wk->lat, wk->lon);
+      heap[m].dist =
+          cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);
       heap[m].travel = cm_travel_minutes(&inst->params, heap[m].dist);
-      price(p, r, &heap[m]);
+      price_fast(p, &g, r, &heap[m]);
     }
     rc = keep_request_edges(p, r, heap, s.n, out);
   }
