@@ -42,4 +42,15 @@ double cm__dual_bound(const cm__problem *p, const cm__solution *s,
                       const int *reqs, int nreq, const int *wrks, int nwrk,
                       const double *price);
 
+/* A component with team requests too large for branch and bound (see
+ * teams.c): network optimum for the one-person requests, teams at cost plus
+ * the network's worker prices, network again around the teams. *lb gets a
+ * certified lower bound for the component; *cut is 1 when the deadline cut
+ * the last stage (the rest took the greedy answer). Returns 1 when applied
+ * to s, 0 when the deadline passed before anything was applied, -1 when
+ * out of memory. */
+int cm__teams_decompose(const cm__problem *p, cm__solution *s, int *reqs,
+                        int nr, const int *wrks, int nw, int *rloc, int *wloc,
+                        const cm__clock *clk, double *lb, int *cut);
+
 #endif

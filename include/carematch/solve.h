@@ -26,10 +26,12 @@ typedef int64_t (*cm_clock_fn)(void *ctx);
 
 typedef enum cm_method {
   CM_METHOD_REDUCED = 0, /* fixed by an exact reduction */
-  CM_METHOD_NETWORK, /* network algorithm, basis confirmed by GLPK simplex */
-  CM_METHOD_LP,      /* GLPK simplex (plain LP mode) */
-  CM_METHOD_MIP,     /* GLPK branch and bound (team requests) */
-  CM_METHOD_GREEDY,  /* deadline fallback */
+  CM_METHOD_NETWORK,    /* network algorithm, basis confirmed by GLPK simplex */
+  CM_METHOD_LP,         /* GLPK simplex (plain LP mode) */
+  CM_METHOD_MIP,        /* GLPK branch and bound (team requests) */
+  CM_METHOD_GREEDY,     /* deadline fallback */
+  CM_METHOD_DECOMPOSED, /* teams too many for branch and bound: network
+                           optimum, teams at network prices, bound + gap */
   CM_METHOD_COUNT
 } cm_method;
 
@@ -86,6 +88,7 @@ typedef struct cm_component_info {
   int teams;        /* team requests among them */
   cm_method method; /* how it was solved */
   int fell_back;    /* the deadline cut in: greedy answer */
+  int proven;       /* the answer is proven optimal for this component */
   double ms;        /* time spent on it */
 } cm_component_info;
 
