@@ -248,7 +248,7 @@ static double ring_bound(const ring_ctx *q, long long r) {
                    (double)(q->qcx + r + 1) * cell - q->qx);
   double gy = fmin(q->qy - (double)(q->qcy - r) * cell,
                    (double)(q->qcy + r + 1) * cell - q->qy);
-  double dlon = fmin(fmax(gx, 0.0) / q->g->kx, q->lon_wrap);
+  double dlon = fmax(gx, 0.0) / q->g->kx;
   double xb = 0.0;
   if (dlon > 0) {
     double s = q->cos_phi * sin(fmin(dlon, 180.0) * RAD_ / 2);

@@ -80,6 +80,9 @@ void cm_contract_same_point(const cm_contract *c);
  * excludes, radius exactly at a worker's distance and just below, k
  * larger than the matches, k 0, queries far outside the populated area. */
 void cm_contract_nearest_brute(const cm_contract *c);
+/* A dense jittered lattice: every index boundary has workers just beyond
+ * it, so a search that stops a ring too early is caught. */
+void cm_contract_lattice(const cm_contract *c);
 /* Far-flung geometry: poles, the antimeridian, the equator, workers far
  * from the first one; brute-force checked. */
 void cm_contract_geometry(const cm_contract *c);
