@@ -81,8 +81,8 @@ void cm_edge_cost(const cm_instance *inst, int request, int worker,
 }
 
 const char *cm_method_name(cm_method m) {
-  static const char *const names[CM_METHOD_COUNT] = {"reduced", "network", "lp",
-                                                     "mip", "greedy"};
+  static const char *const names[CM_METHOD_COUNT] = {
+      "reduced", "network", "lp", "mip", "greedy", "decomposed"};
   return (int)m >= 0 && m < CM_METHOD_COUNT ? names[m] : "unknown";
 }
 
