@@ -240,22 +240,41 @@ typedef struct ring_ctx {
   double lon_wrap;    /* 360 - widest raw longitude gap to an item */
 } ring_ctx;
 
+/* Lower bound (km) on the distance of a point whose raw longitude differs
+ * from the query's by at least gx / kx degrees. */
+static double x_bound(const ring_ctx *q, double gx) {
+  double dlon = fmin(fmax(gx, 0.0) / q->g->kx, q->lon_wrap);
+  if (dlon <= 0)
+    return 0.0;
+  double s = q->cos_phi * sin(fmin(dlon, 180.0) * RAD_ / 2);
+  return 2.0 * R_LB * asin(fmin(s, 1.0));
+}
+
+/* A bound with the rounding margin taken off. */
+static double margin(double b) {
+  b = b * (1 - BOUND_REL) - BOUND_ABS;
+  return b > 0 ? b : 0.0;
+}
+
 /* Lower bound (km) on the great-circle distance of any item outside the
- * square of rings 0..r around the query cell. */
+ * square of rings 0..r around the query cell: beyond the square's top or
+ * bottom edge (latitude gap gy / ky), or beyond its left or right edge. */
 static double ring_bound(const ring_ctx *q, long long r) {
   double cell = q->g->cell_km;
   double gx = fmin(q->qx - (double)(q->qcx - r) * cell,
                    (double)(q->qcx + r + 1) * cell - q->qx);
   double gy = fmin(q->qy - (double)(q->qcy - r) * cell,
                    (double)(q->qcy + r + 1) * cell - q->qy);
-  double dlon = fmax(gx, 0.0) / q->g->kx;
-  double xb = 0.0;
-  if (dlon > 0) {
-    double s = q->cos_phi * sin(fmin(dlon, 180.0) * RAD_ / 2);
-    xb = 2.0 * R_LB * asin(fmin(s, 1.0));
-  }
-  double b = fmin(xb, fmax(gy, 0.0)) * (1 - BOUND_REL) - BOUND_ABS;
-  return b > 0 ? b : 0.0;
+  return margin(fmin(x_bound(q, gx), fmax(gy, 0.0)));
+}
+
+/* Lower bound (km) on the distance of any item in cell (x, y): both its
+ * latitude gap and its longitude gap bound it. */
+static double cell_bound(const ring_ctx *q, long long x, long long y) {
+  double cell = q->g->cell_km;
+  double gx = fmax((double)x * cell - q->qx, q->qx - (double)(x + 1) * cell);
+  double gy = fmax((double)y * cell - q->qy, q->qy - (double)(y + 1) * cell);
+  return margin(fmax(gx > 0 ? x_bound(q, gx) : 0.0, fmax(gy, 0.0)));
 }
 
 static long long llmax(long long a, long long b) {
@@ -266,13 +285,14 @@ static long long llmin(long long a, long long b) {
 }
 
 /* Visit cell (x, y) if it holds items. Returns -1 when the budget is out. */
-static int visit_cell(const cm__cellmap *g, long long x, long long y,
-                      long *budget, cm__cell_fn fn, void *ctx) {
+static int visit_cell(const ring_ctx *q, long long x, long long y, long *budget,
+                      cm__cell_fn fn, void *ctx) {
+  const cm__cellmap *g = q->g;
   if (--*budget < 0)
     return -1;
   long s = find_cell(g, (int)x, (int)y);
   if (s >= 0 && g->cells[s].n > 0)
-    fn(ctx, g->cells[s].items, g->cells[s].n);
+    fn(ctx, g->cells[s].items, g->cells[s].n, cell_bound(q, x, y));
   return 0;
 }
 
@@ -283,18 +303,18 @@ static int visit_ring(const ring_ctx *q, long long r, long *budget,
   const cm__cellmap *g = q->g;
   long long cx = q->qcx, cy = q->qcy;
   if (r == 0)
-    return visit_cell(g, cx, cy, budget, fn, ctx);
+    return visit_cell(q, cx, cy, budget, fn, ctx);
   long long x0 = llmax(cx - r, g->bx0), x1 = llmin(cx + r, g->bx1);
   long long y0 = llmax(cy - r + 1, g->by0), y1 = llmin(cy + r - 1, g->by1);
   for (int side = 0; side < 2; side++) {
     long long y = side ? cy + r : cy - r, x = side ? cx + r : cx - r;
     if (y >= g->by0 && y <= g->by1)
       for (long long i = x0; i <= x1; i++)
-        if (visit_cell(g, i, y, budget, fn, ctx) != 0)
+        if (visit_cell(q, i, y, budget, fn, ctx) != 0)
           return -1;
     if (x >= g->bx0 && x <= g->bx1)
       for (long long j = y0; j <= y1; j++)
-        if (visit_cell(g, x, j, budget, fn, ctx) != 0)
+        if (visit_cell(q, x, j, budget, fn, ctx) != 0)
           return -1;
   }
   return 0;
@@ -330,5 +350,5 @@ int cm__cellmap_visit(const cm__cellmap *g, double lat, double lon, long budget,
 void cm__cellmap_scan(const cm__cellmap *g, cm__cell_fn fn, void *ctx) {
   for (size_t i = 0; i < g->cap; i++)
     if (g->cells[i].used && g->cells[i].n > 0)
-      fn(ctx, g->cells[i].items, g->cells[i].n);
+      fn(ctx, g->cells[i].items, g->cells[i].n, 0.0);
 }

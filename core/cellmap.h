@@ -87,8 +87,11 @@ int cm__cellmap_remove(cm__cellmap *g, int cx, int cy, int slot);
  * just keeps the table). */
 void cm__cellmap_tidy(cm__cellmap *g);
 
-/* A search sees whole cells. */
-typedef void (*cm__cell_fn)(void *ctx, const cm__cell_item *items, int n);
+/* A search sees whole cells, with a lower bound on the great-circle
+ * distance of every item in the cell (0 in a scan), so it may skip cells
+ * that cannot hold anything near enough. */
+typedef void (*cm__cell_fn)(void *ctx, const cm__cell_item *items, int n,
+                            double bound_km);
 /* After each ring: every item not yet visited is at least bound_km away
  * (great circle). Return 1 to stop. */
 typedef int (*cm__cell_done_fn)(void *ctx, double bound_km);

@@ -131,6 +131,8 @@ static void commit(cm__memstore *m, int i, const cm_worker *w, int cx, int cy) {
   cm__cellmap_tidy(&m->grid);
 }
 
+/* The entries of the type below: their contract is in store.h. Each clears
+ * err, checks its arguments (store_check.h), then reserves and commits. */
 static cm_status mem_upsert(cm_store *s, const cm_worker *w, cm_error *err) {
   cm__memstore *m = mem(s);
   cm_worker nw;

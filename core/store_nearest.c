@@ -77,6 +77,8 @@ static void set_limit(near_ctx *c) {
   c->c2max = chord >= 2.0 ? INFINITY : chord * chord;
 }
 
+/* Rank an item that passed the filters: exact distance, radius, heap
+ * order, exclusions (checked last: they compare strings). */
 static void take(near_ctx *c, const cm__cell_item *it) {
   const cm_store_query *q = c->q;
   double d = cm_geo_distance_km(q->lat, q->lon, it->lat, it->lon);
@@ -98,9 +100,14 @@ static void take(near_ctx *c, const cm__cell_item *it) {
     set_limit(c);
 }
 
-static void visit(void *vctx, const cm__cell_item *items, int n) {
+/* Offer every item of a cell to the heap (cm__cell_fn); skips the cell when
+ * its bound says nothing in it can enter. */
+static void visit(void *vctx, const cm__cell_item *items, int n,
+                  double bound_km) {
   near_ctx *c = vctx;
   const cm_skillset all = c->q->need_all, any = c->q->need_any;
+  if (bound_km > (c->n == c->k ? c->heap[0].d : c->q->radius_km))
+    return; /* nothing in this cell can enter */
   for (int i = 0; i < n; i++) {
     const cm__cell_item *it = &items[i];
     if ((it->skills & all) != all || (any && !(it->skills & any)))
@@ -114,6 +121,9 @@ static void visit(void *vctx, const cm__cell_item *items, int n) {
   }
 }
 
+/* 1 when no unvisited item can enter (cm__cell_done_fn): the bound passes
+ * the radius, or the heap is full and the bound passes its worst (strictly,
+ * so a tie with a smaller id is still looked for). */
 static int done(void *vctx, double bound_km) {
   const near_ctx *c = vctx;
   return bound_km > c->q->radius_km ||

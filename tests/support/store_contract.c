@@ -973,9 +973,9 @@ void cm_contract_lattice(const cm_contract *c) {
       char id[16];
       snprintf(id, sizeof id, "l%02d%02d", i, j);
       double jit = cm_check_rng_real(&g, -0.002, 0.002);
-      cm_worker w = mk(id, north(LAT0, 0.025 * i + jit),
-                       LON0 + (0.025 * j - jit) / (111.19508 * 0.855), NURSE,
-                       T0);
+      cm_worker w =
+          mk(id, north(LAT0, 0.025 * i + jit),
+             LON0 + (0.025 * j - jit) / (111.19508 * 0.855), NURSE, T0);
       w.skills = cm_check_rng_chance(&g, 0.7) ? NURSE : CAREGIVER;
       put(s, &r, &w);
     }
