@@ -117,6 +117,7 @@ typedef struct search_ctx {
   double lat, lon, coslat, radius;
   cm_skillset need_all; /* worker must hold all of these */
   cm_skillset need_any; /* worker must hold one of these */
+  int exact; /* no planar shortcut: great-circle distances throughout */
   int k;
   cand *heap; /* max-heap on (dist, w), size <= k; dist approximate */
   int n;
@@ -153,16 +154,23 @@ static void accept_worker(void *vctx, const cm__grid_item *it) {
   search_ctx *s = vctx;
   if ((it->tag & s->need_all) != s->need_all || !(it->tag & s->need_any))
     return;
-  double dy = it->lat - s->lat, dx = (it->lon - s->lon) * s->coslat;
-  double d = KM_PER_DEG * sqrt(dx * dx + dy * dy);
-  if (d > s->radius * (1 + APPROX_SLACK))
-    return;
+  double d;
+  if (s->exact) {
+    d = cm_geo_distance_km(s->lat, s->lon, it->lat, it->lon);
+    if (d > s->radius)
+      return;
+  } else {
+    double dy = it->lat - s->lat, dx = (it->lon - s->lon) * s->coslat;
+    d = KM_PER_DEG * sqrt(dx * dx + dy * dy);
+    if (d > s->radius * (1 + APPROX_SLACK))
+      return;
+  }
   cand c = {.w = it->id, .dist = d, .lat = it->lat, .lon = it->lon};
   if (s->n == s->k && !worse(&s->heap[0], &c))
     return;
   if (excluded(s->rq, it->id))
     return;
-  if (d > s->radius * (1 - APPROX_SLACK)) { /* borderline: exact check */
+  if (!s->exact && d > s->radius * (1 - APPROX_SLACK)) { /* borderline */
     const cm_worker *wk = &s->p->inst->workers[it->id];
     if (cm_geo_distance_km(s->lat, s->lon, wk->lat, wk->lon) > s->radius)
       return;
@@ -186,7 +194,8 @@ static int search_done(void *vctx, double ring_km) {
   search_ctx *s = vctx;
   if (ring_km > s->radius)
     return 1;
-  return s->n == s->k && s->heap[0].dist <= ring_km * (1 - APPROX_SLACK);
+  return s->n == s->k &&
+         s->heap[0].dist <= ring_km * (s->exact ? 1 : 1 - APPROX_SLACK);
 }
 
 /* One grid of every matchable worker, and one per skill. */
@@ -336,8 +345,10 @@ static int search_positions(cm__problem *p, const int *order,
                     .k = inst->params.k * rq->staff,
                     .heap = heap,
                     .n = 0};
-    cm__grid_visit(grid_for(&g, rq, all), rq->lat, rq->lon, accept_worker,
-                   search_done, &s);
+    const cm__grid *grid = grid_for(&g, rq, all);
+    /* the equirectangular shortcut holds to 0.5% within a city */
+    s.exact = s.radius > 50.0 || !cm__grid_local(grid, rq->lat, rq->lon);
+    cm__grid_visit(grid, rq->lat, rq->lon, accept_worker, search_done, &s);
     for (int m = 0; m < s.n; m++) {
       heap[m].dist =
           cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);

@@ -12,6 +12,8 @@
 #define KM_PER_DEG_LAT 110.57
 #define KM_PER_DEG_LON_EQ 111.32
 #define RING_MARGIN 0.99 /* curvature slack on the lower bound */
+#define WIDE_DEG 10.0    /* a box wider than this is scanned whole */
+#define POLAR_DEG 70.0   /* so is one reaching beyond this latitude */
 
 void cm__grid_free(cm__grid *g) {
   free(g->start);
@@ -42,6 +44,10 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
   const double rad = 3.14159265358979323846 / 180.0;
   g->lat0 = la0;
   g->lon0 = lo0;
+  g->lat1 = la1;
+  g->lon1 = lo1;
+  g->wide = la1 - la0 > WIDE_DEG || lo1 - lo0 > WIDE_DEG ||
+            fmax(fabs(la0), fabs(la1)) > POLAR_DEG;
   g->ky = KM_PER_DEG_LAT;
   g->kx = KM_PER_DEG_LON_EQ * fmin(cos(la0 * rad), cos(la1 * rad));
   if (g->kx < 1e-3)
@@ -90,11 +96,22 @@ static int imax(int a, int b) {
   return a > b ? a : b;
 }
 
+int cm__grid_local(const cm__grid *g, double lat, double lon) {
+  return !g->wide && fabs(lat) <= POLAR_DEG && lat >= g->lat0 - WIDE_DEG &&
+         lat <= g->lat1 + WIDE_DEG && lon >= g->lon0 - WIDE_DEG &&
+         lon <= g->lon1 + WIDE_DEG;
+}
+
 void cm__grid_visit(const cm__grid *g, double lat, double lon,
                     cm__grid_accept_fn accept, cm__grid_done_fn done,
                     void *ctx) {
   if (!g->start || g->n == 0)
     return;
+  if (!cm__grid_local(g, lat, lon)) { /* no planar bound is safe: scan */
+    for (int k = 0; k < g->n; k++)
+      accept(ctx, &g->items[k]);
+    return;
+  }
   double x = (lon - g->lon0) * g->kx, y = (lat - g->lat0) * g->ky;
   double fx = floor(x / g->cell_km), fy = floor(y / g->cell_km);
   /* a query far outside the box starts from the nearest edge cell */

@@ -17,6 +17,9 @@ typedef struct cm__grid {
   int *start;           /* gx*gy+1 offsets into items */
   cm__grid_item *items; /* points by cell, ids ascending within a cell */
   int n;                /* points stored */
+  int wide;             /* the box spans too much of the globe for the planar
+                           bounds: every search scans it whole */
+  double lat1, lon1;    /* far corner of the box */
 } cm__grid;
 
 /* Build over n points (ids ascending). cell_km <= 0 picks a size from
@@ -26,7 +29,12 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
                    double cell_km);
 void cm__grid_free(cm__grid *g);
 
-/* Visit candidates around (lat, lon) ring by ring. For each point in the
+/* 1 when a search around (lat, lon) can trust the planar bounds (a city:
+ * a box of a few degrees away from the poles, the point near it). */
+int cm__grid_local(const cm__grid *g, double lat, double lon);
+
+/* Visit candidates around (lat, lon) ring by ring (every point, when the
+ * search is not local). For each point in the
  * ring, accept(ctx, id) is called; after each ring, done(ctx, ring_km) says
  * whether to stop: ring_km is a lower bound on the distance of every point
  * not yet visited. */
