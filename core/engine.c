@@ -34,7 +34,7 @@ void cm_engine_config_default(cm_engine_config *c) {
   c->stale_ms = 120000;
   c->max_live = 1000000;
   c->history = 100000;
-  c->event_queue = 65536;
+  c->event_queue = 8192;
 }
 
 static cm_status check_config(const cm_engine_config *c, cm_error *err) {

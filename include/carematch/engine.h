@@ -114,7 +114,7 @@ typedef struct cm_engine_config {
   int64_t stale_ms;         /* positions older are ignored (120000) */
   int max_live;             /* live (unfinished) requests at most (1000000) */
   int history;              /* finished requests kept for get (100000) */
-  int event_queue;          /* events buffered until polled (65536) */
+  int event_queue;          /* events buffered until polled (8192) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
