@@ -37,6 +37,7 @@ typedef struct bench_case {
   double deadline_ms; /* < 0: none */
   int plain_lp;       /* opts.plain_lp = 1 */
   int runs;           /* timed solves per seed (plain-LP anchors: 1) */
+  double team_share;  /* "teams" regime: share of staff-2 requests */
 } bench_case;
 
 /* Samples of one case, seeds * runs entries (greedy: seeds entries). */
@@ -263,6 +264,7 @@ static int bench_run_case(const bench_opts *o, const bench_case *c,
     spec.n_requests = c->n_req;
     spec.n_workers = c->n_wrk;
     spec.k = c->k;
+    spec.team_share = c->team_share;
     inst = cm_city_instance(&spec, &err);
     if (!inst) {
       snprintf(s->error, sizeof s->error, "city: %s", err.message);
@@ -482,6 +484,7 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
   c->plain_lp = plain;
   c->deadline_ms = deadline_ms;
   c->runs = plain ? 1 : o->runs;
+  c->team_share = strcmp(regime, "teams") == 0 ? 0.03 : 0.0;
   snprintf(c->name, sizeof c->name, "%s %dx%d K%d%s", regime, req, wrk, k,
            plain ? " plain-lp" : "");
   len = strlen(c->name);
@@ -501,7 +504,7 @@ static int bench_cases(const bench_opts *o, bench_case *cs) {
   } sizes[] = {
       {"plenty", 100, 1000},   {"plenty", 500, 5000}, {"plenty", 2000, 20000},
       {"plenty", 5000, 50000}, {"scarce", 200, 200},  {"scarce", 500, 500},
-      {"scarce", 2000, 2000},
+      {"scarce", 2000, 2000},  {"teams", 500, 5000},  {"teams", 2000, 20000},
   };
   static const struct {
     int req, wrk;
