@@ -217,13 +217,22 @@ int main(int argc, char **argv) {
     if (o.live && now >= next_print) {
       cm_engine_stats ls;
       cm_engine_stats_get(eng, &ls);
-      printf(
-          "t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
-          "  done %5d  batches %5llu  emergency->offer p50 %.2f ms\n",
-          (now - t0) / 1000.0, next_req, ls.by_state[CM_REQ_PENDING],
-          ls.by_state[CM_REQ_OFFERED], ls.by_state[CM_REQ_ACCEPTED],
-          ls.by_state[CM_REQ_DONE], (unsigned long long)ls.batches,
-          cm_histogram_quantile(&ls.offer_latency[CM_URGENCY_EMERGENCY], 0.5));
+      double sofar = 0;
+      if (n_em > 0) { /* wall-clock emergency latency so far, median */
+        double *tmp = malloc((size_t)n_em * sizeof *tmp);
+        if (tmp) {
+          memcpy(tmp, em, (size_t)n_em * sizeof *tmp);
+          sofar = pct(tmp, n_em, 0.5);
+          free(tmp);
+        }
+      }
+      printf("t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
+             "  done %5d  batches %5llu  emergencies %3d, submit->offer p50 "
+             "%.2f ms\n",
+             (now - t0) / 1000.0, next_req, ls.by_state[CM_REQ_PENDING],
+             ls.by_state[CM_REQ_OFFERED], ls.by_state[CM_REQ_ACCEPTED],
+             ls.by_state[CM_REQ_DONE], (unsigned long long)ls.batches, n_em,
+             sofar);
       fflush(stdout);
       next_print += 1000.0;
     }
