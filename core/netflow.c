@@ -12,6 +12,15 @@ struct cm__heap_item {
   int v;
 };
 
+/* A 4-ary min-heap on (distance, node): shallower than a binary heap, so
+ * fewer cache misses per pop. Ties broken by node for determinism. */
+#define HEAP_ARITY 4
+
+static int heap_less(const struct cm__heap_item *a,
+                     const struct cm__heap_item *b) {
+  return a->d < b->d || (a->d == b->d && a->v < b->v);
+}
+
 static int heap_push(cm__net *n, double d, int v) {
   if (n->nheap == n->capheap) {
     int cap = n->capheap ? n->capheap * 2 : 256;
@@ -21,17 +30,16 @@ static int heap_push(cm__net *n, double d, int v) {
     n->heap = h;
     n->capheap = cap;
   }
+  struct cm__heap_item *h = n->heap, it = {d, v};
   int i = n->nheap++;
-  struct cm__heap_item *h = n->heap;
   while (i > 0) {
-    int up = (i - 1) / 2;
-    if (h[up].d < d || (h[up].d == d && h[up].v <= v))
+    int up = (i - 1) / HEAP_ARITY;
+    if (!heap_less(&it, &h[up]))
       break;
     h[i] = h[up];
     i = up;
   }
-  h[i].d = d;
-  h[i].v = v;
+  h[i] = it;
   return 0;
 }
 
@@ -39,17 +47,15 @@ static struct cm__heap_item heap_pop(cm__net *n) {
   struct cm__heap_item *h = n->heap, top = h[0], last = h[--n->nheap];
   int i = 0, m = n->nheap;
   for (;;) {
-    int l = 2 * i + 1, b = i;
-    const struct cm__heap_item *best = &last;
-    if (l < m && (h[l].d < best->d || (h[l].d == best->d && h[l].v < best->v)))
-      b = l, best = &h[l];
-    if (l + 1 < m && (h[l + 1].d < best->d ||
-                      (h[l + 1].d == best->d && h[l + 1].v < best->v)))
-      b = l + 1, best = &h[l + 1];
-    if (b == i)
+    int c0 = HEAP_ARITY * i + 1, best = -1;
+    const struct cm__heap_item *b = &last;
+    for (int c = c0; c < c0 + HEAP_ARITY && c < m; c++)
+      if (heap_less(&h[c], b))
+        best = c, b = &h[c];
+    if (best < 0)
       break;
-    h[i] = h[b];
-    i = b;
+    h[i] = h[best];
+    i = best;
   }
   if (m > 0)
     h[i] = last;
@@ -79,6 +85,9 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   n->asg = malloc((size_t)(nr ? nr : 1) * sizeof *n->asg);
   n->shift = malloc((size_t)(nr ? nr : 1) * sizeof *n->shift);
   n->load = calloc((size_t)(nw ? nw : 1), sizeof *n->load);
+  n->whead = malloc((size_t)(nw ? nw : 1) * sizeof *n->whead);
+  n->rnext = malloc((size_t)(nr ? nr : 1) * sizeof *n->rnext);
+  n->rprev = malloc((size_t)(nr ? nr : 1) * sizeof *n->rprev);
   n->freecap = malloc((size_t)(nw ? nw : 1) * sizeof *n->freecap);
   n->pot = calloc((size_t)nodes, sizeof *n->pot);
   n->dist = malloc((size_t)nodes * sizeof *n->dist);
@@ -86,8 +95,9 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   n->pred_e = malloc((size_t)nodes * sizeof *n->pred_e);
   n->stamp = calloc((size_t)nodes, sizeof *n->stamp);
   n->settled = malloc((size_t)nodes * sizeof *n->settled);
-  if (!n->asg || !n->shift || !n->load || !n->freecap || !n->pot || !n->dist ||
-      !n->pred || !n->pred_e || !n->stamp || !n->settled) {
+  if (!n->asg || !n->shift || !n->load || !n->whead || !n->rnext || !n->rprev ||
+      !n->freecap || !n->pot || !n->dist || !n->pred || !n->pred_e ||
+      !n->stamp || !n->settled) {
     cm__net_free(n);
     return -1;
   }
@@ -100,6 +110,7 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
         p->r_start[g + 1] > e0 && p->e_cost[e0] < pen ? p->e_cost[e0] : pen;
   }
   for (int j = 0; j < nw; j++) {
+    n->whead[j] = -1;
     wloc[wrks[j]] = j;
     n->freecap[j] = p->cap[wrks[j]] - load_outside[wrks[j]];
   }
@@ -116,6 +127,9 @@ void cm__net_free(cm__net *n) {
   free(n->asg);
   free(n->shift);
   free(n->load);
+  free(n->whead);
+  free(n->rnext);
+  free(n->rprev);
   free(n->freecap);
   free(n->pot);
   free(n->dist);
@@ -165,15 +179,32 @@ static int expand(cm__net *n, int u, double d) {
   if (n->load[j] < n->freecap[j] &&
       relax(n, T, d + nonneg(pot[u] - pot[T]), u, -1))
     return -1;
-  if (n->load[j] == 0)
-    return 0;
-  for (int k = p->w_start[g]; k < p->w_start[g + 1]; k++) {
-    int e = p->w_edges[k], r = n->rloc[p->e_req[e]];
-    if (r >= 0 && n->asg[r] == e &&
-        relax(n, r, d + nonneg(-cost_(n, e) + pot[u] - pot[r]), u, e))
+  (void)g;
+  for (int r = n->whead[j]; r >= 0; r = n->rnext[r]) { /* reverse arcs */
+    int e = n->asg[r];
+    if (relax(n, r, d + nonneg(-cost_(n, e) + pot[u] - pot[r]), u, e))
       return -1;
   }
   return 0;
+}
+
+/* The worker lists of assigned requests, kept with asg[]. */
+static void link_req(cm__net *n, int r, int j) {
+  n->rprev[r] = -1;
+  n->rnext[r] = n->whead[j];
+  if (n->whead[j] >= 0)
+    n->rprev[n->whead[j]] = r;
+  n->whead[j] = r;
+}
+
+static void unlink_req(cm__net *n, int r) {
+  int j = n->wloc[n->p->e_wrk[n->asg[r]]];
+  if (n->rprev[r] >= 0)
+    n->rnext[n->rprev[r]] = n->rnext[r];
+  else
+    n->whead[j] = n->rnext[r];
+  if (n->rnext[r] >= 0)
+    n->rprev[n->rnext[r]] = n->rprev[r];
 }
 
 /* Route request s along a shortest path to T. Returns 0 or -1. */
@@ -217,10 +248,16 @@ static int route(cm__net *n, int s) {
   for (int v = T; v != s;) {
     int u = n->pred[v], e = n->pred_e[v];
     if (v == T) {
-      if (u < n->nr)
+      if (u < n->nr) {
+        if (n->asg[u] >= 0)
+          unlink_req(n, u);
         n->asg[u] = -1;
+      }
     } else if (v >= n->nr) {
+      if (n->asg[u] >= 0)
+        unlink_req(n, u);
       n->asg[u] = e;
+      link_req(n, u, v - n->nr);
       n->load[v - n->nr]++;
     } else {
       n->load[u - n->nr]--;

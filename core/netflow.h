@@ -16,18 +16,20 @@
 
 typedef struct cm__net {
   const cm__problem *p;
-  int nr, nw;      /* local requests and workers; node T = nr + nw */
-  const int *reqs; /* local -> global request, in priority order */
-  const int *wrks; /* local -> global worker */
-  int *rloc;       /* global request -> local, -1 (size p->nr, borrowed) */
-  int *wloc;       /* global worker -> local, -1 (size p->nw, borrowed) */
-  int *asg;        /* nr: global edge, -1 unassigned, -2 not routed */
-  int *load;       /* nw: assigned here */
-  int *freecap;    /* nw: capacity left for this component */
-  double *shift;   /* nr: per-request cost offset (min(P, cheapest)) */
-  double *pot;     /* nr+nw+1: node potentials (reduced costs use
-                      differences only) */
-  int routed;      /* requests routed so far */
+  int nr, nw;         /* local requests and workers; node T = nr + nw */
+  const int *reqs;    /* local -> global request, in priority order */
+  const int *wrks;    /* local -> global worker */
+  int *rloc;          /* global request -> local, -1 (size p->nr, borrowed) */
+  int *wloc;          /* global worker -> local, -1 (size p->nw, borrowed) */
+  int *asg;           /* nr: global edge, -1 unassigned, -2 not routed */
+  int *load;          /* nw: assigned here */
+  int *whead;         /* nw: first local request assigned to the worker */
+  int *rnext, *rprev; /* nr: the worker's other assigned requests */
+  int *freecap;       /* nw: capacity left for this component */
+  double *shift;      /* nr: per-request cost offset (min(P, cheapest)) */
+  double *pot;        /* nr+nw+1: node potentials (reduced costs use
+                         differences only) */
+  int routed;         /* requests routed so far */
   /* Dijkstra scratch */
   double *dist;
   int *pred;   /* predecessor node */
