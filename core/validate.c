@@ -19,65 +19,65 @@ static cm_status bad(cm_error *err, cm_status code, const char *path,
   return cm_error_set(err, code, path, "%s: %s", path, what);
 }
 
-static cm_status check_id(const char *id, const char *path, cm_error *err) {
+/* Report a problem with field `field` of element i of array `kind`
+ * ("workers", "requests"); the path is formatted only now, on failure. */
+static cm_status bad_at(cm_error *err, cm_status code, const char *kind, int i,
+                        const char *field, const char *what) {
+  char path[PATH_MAX_];
+  snprintf(path, sizeof path, "$.%s[%d].%s", kind, i, field);
+  return bad(err, code, path, what);
+}
+
+static cm_status check_id(const char *id, const char *kind, int i,
+                          cm_error *err) {
   size_t n = strnlen(id, CM_ID_MAX);
   if (n == 0)
-    return bad(err, CM_E_INVALID, path, "id must not be empty");
+    return bad_at(err, CM_E_INVALID, kind, i, "id", "id must not be empty");
   if (n >= CM_ID_MAX)
-    return bad(err, CM_E_INVALID, path, "id is too long");
+    return bad_at(err, CM_E_INVALID, kind, i, "id", "id is too long");
   return CM_OK;
 }
 
 static cm_status check_position(int has, double lat, double lon,
-                                const char *base, cm_error *err) {
-  char path[PATH_MAX_];
+                                const char *kind, int i, cm_error *err) {
   if (!has)
     return CM_OK;
-  if (!finite_in(lat, -90.0, 90.0)) {
-    snprintf(path, sizeof path, "%s.lat", base);
-    return bad(err, CM_E_RANGE, path,
-               "latitude must be a finite number in [-90, 90]");
-  }
-  if (!finite_in(lon, -180.0, 180.0)) {
-    snprintf(path, sizeof path, "%s.lon", base);
-    return bad(err, CM_E_RANGE, path,
-               "longitude must be a finite number in [-180, 180]");
-  }
+  if (!finite_in(lat, -90.0, 90.0))
+    return bad_at(err, CM_E_RANGE, kind, i, "lat",
+                  "latitude must be a finite number in [-90, 90]");
+  if (!finite_in(lon, -180.0, 180.0))
+    return bad_at(err, CM_E_RANGE, kind, i, "lon",
+                  "longitude must be a finite number in [-180, 180]");
   return CM_OK;
 }
 
 static cm_status check_skills(const cm_instance *inst, cm_skillset s,
-                              const char *base, cm_error *err) {
-  char path[PATH_MAX_];
+                              const char *kind, int i, cm_error *err) {
   cm_skillset known = inst->taxonomy.count >= 32
                           ? 0xffffffffu
                           : ((1u << inst->taxonomy.count) - 1u);
-  snprintf(path, sizeof path, "%s.skills", base);
   if (s == 0)
-    return bad(err, CM_E_INVALID, path, "at least one skill is required");
+    return bad_at(err, CM_E_INVALID, kind, i, "skills",
+                  "at least one skill is required");
   if (s & ~known)
-    return bad(err, CM_E_UNKNOWN_SKILL, path, "skill outside the taxonomy");
+    return bad_at(err, CM_E_UNKNOWN_SKILL, kind, i, "skills",
+                  "skill outside the taxonomy");
   return CM_OK;
 }
 
 static cm_status check_worker(const cm_instance *inst, int i, cm_error *err) {
   const cm_worker *w = &inst->workers[i];
-  char base[64], path[PATH_MAX_];
   cm_status st;
-  snprintf(base, sizeof base, "$.workers[%d]", i);
-  snprintf(path, sizeof path, "%s.id", base);
-  if ((st = check_id(w->id, path, err)) != CM_OK)
+  if ((st = check_id(w->id, "workers", i, err)) != CM_OK)
     return st;
-  if ((st = check_skills(inst, w->skills, base, err)) != CM_OK)
+  if ((st = check_skills(inst, w->skills, "workers", i, err)) != CM_OK)
     return st;
-  if ((st = check_position(w->has_position, w->lat, w->lon, base, err)))
+  if ((st = check_position(w->has_position, w->lat, w->lon, "workers", i, err)))
     return st;
 #define WFIELD_(cond, name, msg)                                               \
   do {                                                                         \
-    if (!(cond)) {                                                             \
-      snprintf(path, sizeof path, "%s." name, base);                           \
-      return bad(err, CM_E_RANGE, path, msg);                                  \
-    }                                                                          \
+    if (!(cond))                                                               \
+      return bad_at(err, CM_E_RANGE, "workers", i, name, msg);                 \
   } while (0)
   WFIELD_((int)w->status >= 0 && w->status < CM_WORKER_STATUS_COUNT, "status",
           "unknown status");
@@ -95,16 +95,14 @@ static cm_status check_worker(const cm_instance *inst, int i, cm_error *err) {
 }
 
 static cm_status check_index_list(const cm_instance *inst, const int *list,
-                                  int n, const char *base, const char *name,
+                                  int n, int i, const char *name,
                                   cm_error *err) {
   char path[PATH_MAX_];
-  if (n < 0 || n > CM_MAX_PREFS) {
-    snprintf(path, sizeof path, "%s.%s", base, name);
-    return bad(err, CM_E_LIMIT, path, "at most 8 workers");
-  }
+  if (n < 0 || n > CM_MAX_PREFS)
+    return bad_at(err, CM_E_LIMIT, "requests", i, name, "at most 8 workers");
   for (int k = 0; k < n; k++)
     if (list[k] < 0 || list[k] >= inst->n_workers) {
-      snprintf(path, sizeof path, "%s.%s[%d]", base, name, k);
+      snprintf(path, sizeof path, "$.requests[%d].%s[%d]", i, name, k);
       return bad(err, CM_E_UNKNOWN_ID, path, "names no worker");
     }
   return CM_OK;
@@ -112,27 +110,21 @@ static cm_status check_index_list(const cm_instance *inst, const int *list,
 
 static cm_status check_request(const cm_instance *inst, int i, cm_error *err) {
   const cm_request *r = &inst->requests[i];
-  char base[64], path[PATH_MAX_];
   cm_status st;
-  snprintf(base, sizeof base, "$.requests[%d]", i);
-  snprintf(path, sizeof path, "%s.id", base);
-  if ((st = check_id(r->id, path, err)) != CM_OK)
+  if ((st = check_id(r->id, "requests", i, err)) != CM_OK)
     return st;
-  if ((st = check_skills(inst, r->skills, base, err)) != CM_OK)
+  if ((st = check_skills(inst, r->skills, "requests", i, err)) != CM_OK)
     return st;
-  if (!r->has_position && !inst->has_edges) {
-    snprintf(path, sizeof path, "%s.lat", base);
-    return bad(err, CM_E_MISSING, path,
-               "a position is required unless edges are given");
-  }
-  if ((st = check_position(r->has_position, r->lat, r->lon, base, err)))
+  if (!r->has_position && !inst->has_edges)
+    return bad_at(err, CM_E_MISSING, "requests", i, "lat",
+                  "a position is required unless edges are given");
+  if ((st =
+           check_position(r->has_position, r->lat, r->lon, "requests", i, err)))
     return st;
 #define RFIELD_(cond, name, msg)                                               \
   do {                                                                         \
-    if (!(cond)) {                                                             \
-      snprintf(path, sizeof path, "%s." name, base);                           \
-      return bad(err, CM_E_RANGE, path, msg);                                  \
-    }                                                                          \
+    if (!(cond))                                                               \
+      return bad_at(err, CM_E_RANGE, "requests", i, name, msg);                \
   } while (0)
   RFIELD_(r->skill_mode == CM_SKILLS_ALL || r->skill_mode == CM_SKILLS_ANY,
           "skill_mode", "must be all or any");
@@ -143,11 +135,10 @@ static cm_status check_request(const cm_instance *inst, int i, cm_error *err) {
   RFIELD_(finite_in(r->waited_s, 0.0, 1e7), "waited_s",
           "must be a finite number of seconds in [0, 1e7]");
 #undef RFIELD_
-  if ((st = check_index_list(inst, r->preferred, r->n_preferred, base,
-                             "preferred", err)))
+  if ((st = check_index_list(inst, r->preferred, r->n_preferred, i, "preferred",
+                             err)))
     return st;
-  return check_index_list(inst, r->excluded, r->n_excluded, base, "excluded",
-                          err);
+  return check_index_list(inst, r->excluded, r->n_excluded, i, "excluded", err);
 }
 
 static cm_status check_unique(const cm_instance *inst, int workers,
