@@ -53,8 +53,9 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
   if (g->kx < 1e-3)
     g->kx = 1e-3;
   double w = (lo1 - lo0) * g->kx + 1e-9, h = (la1 - la0) * g->ky + 1e-9;
-  if (cell_km <= 0) /* about two points per cell */
-    cell_km = sqrt(w * h / (n > 0 ? n : 1) * 2.0);
+  if (cell_km <= 0) /* about one point per cell (fewest instructions at
+                       50,000 clustered workers, measured with callgrind) */
+    cell_km = sqrt(w * h / (n > 0 ? n : 1) * 1.0);
   if (cell_km < 0.05)
     cell_km = 0.05;
   while ((w / cell_km + 1) * (h / cell_km + 1) > 4.0 * n + 16)
