@@ -124,7 +124,7 @@ static void run(const cm_check_gen_opts *o, uint64_t seed0, int n) {
 }
 
 /* Reasons of unassigned requests on large instances, at every budget. */
-Test(feasibility, unassigned_reasons, .timeout = 300) {
+Test(feasibility, unassigned_reasons) {
   static const double budgets[] = {-1.0, 0.0, 1.0};
   for (int k = 0; k < 10; k++) {
     cm_check_gen_opts o;
@@ -148,20 +148,20 @@ Test(feasibility, unassigned_reasons, .timeout = 300) {
   }
 }
 
-Test(feasibility, positions_with_teams, .timeout = 300) {
+Test(feasibility, positions_with_teams) {
   cm_check_gen_opts o;
   large_opts(&o, 0);
   run(&o, 11000000, 20);
 }
 
-Test(feasibility, edges_with_teams, .timeout = 300) {
+Test(feasibility, edges_with_teams) {
   cm_check_gen_opts o;
   large_opts(&o, 1);
   run(&o, 12000000, 15);
 }
 
 /* Scarce staff: more requests than workers, one giant component. */
-Test(feasibility, scarce_staff, .timeout = 300) {
+Test(feasibility, scarce_staff) {
   cm_check_gen_opts o;
   large_opts(&o, 0);
   o.min_requests = 200;
@@ -174,7 +174,7 @@ Test(feasibility, scarce_staff, .timeout = 300) {
 }
 
 /* One-person requests only: the network path under budgets. */
-Test(feasibility, one_person_dense, .timeout = 300) {
+Test(feasibility, one_person_dense) {
   cm_check_gen_opts o;
   large_opts(&o, 0);
   o.team_prob = 0.0;
@@ -184,7 +184,7 @@ Test(feasibility, one_person_dense, .timeout = 300) {
 
 /* Many teams (ALL and ANY, up to four people): branch and bound under
  * budgets. */
-Test(feasibility, team_heavy, .timeout = 300) {
+Test(feasibility, team_heavy) {
   cm_check_gen_opts o;
   large_opts(&o, 0);
   o.max_requests = 200;

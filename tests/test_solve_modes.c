@@ -117,19 +117,19 @@ static void compare_variants(int edge_mode, int teams, uint64_t seed0, int n) {
   }
 }
 
-Test(reductions, one_person_positions, .timeout = 300) {
+Test(reductions, one_person_positions) {
   compare_variants(0, 0, 21000000, 20);
 }
 
-Test(reductions, one_person_edges, .timeout = 300) {
+Test(reductions, one_person_edges) {
   compare_variants(1, 0, 22000000, 12);
 }
 
-Test(reductions, teams_positions, .timeout = 300) {
+Test(reductions, teams_positions) {
   compare_variants(0, 1, 23000000, 20);
 }
 
-Test(reductions, teams_edges, .timeout = 300) {
+Test(reductions, teams_edges) {
   compare_variants(1, 1, 24000000, 12);
 }
 

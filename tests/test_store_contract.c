@@ -30,7 +30,7 @@ static const cm_contract memory_large = {.make = make_memory,
                                          .seed = 3};
 
 #define CONTRACT_TEST_(suite, conf, name)                                      \
-  Test(suite, name, .timeout = 300) {                                          \
+  Test(suite, name) {                                          \
     cm_contract_##name(&conf);                                                 \
   }
 
@@ -60,7 +60,7 @@ CONTRACT_TEST_(store_memory_cell_large, memory_large, geometry)
 CONTRACT_TEST_(store_memory_cell_large, memory_large, random_ops)
 
 /* A second seed of the strongest case. */
-Test(store_memory, random_ops_other_seed, .timeout = 300) {
+Test(store_memory, random_ops_other_seed) {
   cm_contract c = memory;
   c.seed = 99;
   cm_contract_random_ops(&c);
@@ -188,7 +188,7 @@ static int probe_done(void *ctx, double bound_km) {
  * anywhere; the origin (first item) varies. Every ring bound and every cell
  * bound must hold, and a search that is never told to stop visits every
  * item exactly once. */
-Test(store_memory_grid, ring_bounds_are_lower_bounds, .timeout = 300) {
+Test(store_memory_grid, ring_bounds_are_lower_bounds) {
   cm_check_rng g;
   cm_check_rng_seed(&g, 77);
   for (int round = 0; round < 40; round++) {

@@ -25,7 +25,7 @@ static void big_team_opts(cm_check_gen_opts *o) {
   o->max_capacity = 1;
 }
 
-Test(teams, decomposed_is_feasible_and_bounded, .timeout = 600) {
+Test(teams, decomposed_is_feasible_and_bounded) {
   cm_check_gen_opts o;
   big_team_opts(&o);
   int decomposed = 0;

@@ -1,0 +1,238 @@
+/* redis_conn.c -- a Redis connection (cm_redis): connect on hiredis's async
+ * API attached to libevent, load the scripts, notice a drop, reconnect.
+ *
+ * Reconnection: a dropped connection is retried by the next call at once;
+ * each failed attempt then doubles the wait before the next one, from
+ * backoff_min_ms up to backoff_max_ms, and a call made during the wait fails
+ * at once with CM_E_UNAVAILABLE (so a dead Redis costs callers nothing but
+ * an error). The only file that includes the libevent adapter of hiredis. */
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis_call.h"
+#include "redis_conn.h"
+
+int64_t cm__rd_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cm_redis_options_init(cm_redis_options *o) {
+  memset(o, 0, sizeof *o);
+  o->timeout_ms = 5000;
+  o->backoff_min_ms = 100;
+  o->backoff_max_ms = 2000;
+}
+
+cm_status cm__rd_unavailable(const cm_redis *r, cm_error *err) {
+  return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                      "redis at %.100s:%d is unavailable: %s", r->host, r->port,
+                      r->why[0] ? r->why : "not connected");
+}
+
+/* hiredis: the connect finished (status REDIS_OK) or failed; on failure
+ * hiredis frees the context right after this returns. */
+static void on_connect(const redisAsyncContext *ac, int status) {
+  cm_redis *r = ac->data;
+  if (status == REDIS_OK || !r)
+    return;
+  snprintf(r->why, sizeof r->why, "connect failed: %s",
+           ac->errstr[0] ? ac->errstr : "unknown error");
+  if (r->ac == ac)
+    r->ac = NULL;
+  r->ready = 0;
+}
+
+/* hiredis: an established connection ended (by error, or by our own
+ * redisAsyncFree); the context is freed right after this returns. */
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  cm_redis *r = ac->data;
+  if (!r)
+    return;
+  if (status != REDIS_OK)
+    snprintf(r->why, sizeof r->why, "connection lost: %s",
+             ac->errstr[0] ? ac->errstr : "closed by the server");
+  if (r->ac == ac) {
+    r->ac = NULL;
+    r->failures = 0; /* the next call reconnects at once */
+    r->next_try_ms = 0;
+  }
+  r->ready = 0;
+}
+
+void cm__rd_drop(cm_redis *r, const char *why) {
+  redisAsyncContext *ac = r->ac;
+  if (!ac)
+    return;
+  r->ac = NULL;
+  r->ready = 0;
+  snprintf(r->why, sizeof r->why, "%.150s", why);
+  redisAsyncFree(ac); /* every pending callback runs with a NULL reply */
+}
+
+/* Start connecting (the commands sent next wait in hiredis's buffer until
+ * the socket is up). Returns 0, or -1 with r->why set. */
+static int connect_start(cm_redis *r) {
+  redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+  if (!ac) {
+    snprintf(r->why, sizeof r->why, "out of memory");
+    return -1;
+  }
+  if (ac->err) {
+    snprintf(r->why, sizeof r->why, "connect failed: %.128s", ac->errstr);
+    redisAsyncFree(ac);
+    return -1;
+  }
+  ac->data = r;
+  if (redisLibeventAttach(ac, r->base) != REDIS_OK) {
+    snprintf(r->why, sizeof r->why, "cannot attach to the event loop");
+    redisAsyncFree(ac);
+    return -1;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  r->ac = ac;
+  r->ready = 0;
+  return 0;
+}
+
+/* A connect attempt failed: wait longer before the next one. */
+static void backoff(cm_redis *r) {
+  int64_t wait = r->backoff_min_ms;
+  r->failures++;
+  for (int i = 1; i < r->failures && wait < r->backoff_max_ms; i++)
+    wait *= 2;
+  if (wait > r->backoff_max_ms)
+    wait = r->backoff_max_ms;
+  r->next_try_ms = cm__rd_now_ms() + wait;
+}
+
+cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
+  if (r->ac && r->ready)
+    return CM_OK;
+  if (!r->ac) {
+    int64_t now = cm__rd_now_ms();
+    if (now < r->next_try_ms)
+      return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                          "redis at %.100s:%d is unavailable: %s (next "
+                          "attempt in %lld ms)",
+                          r->host, r->port, r->why[0] ? r->why : "down",
+                          (long long)(r->next_try_ms - now));
+    if (connect_start(r) != 0) {
+      backoff(r);
+      return cm__rd_unavailable(r, err);
+    }
+  }
+  cm_status st = cm__rd_scripts_load(r, err);
+  if (st != CM_OK) {
+    if (st == CM_E_UNAVAILABLE)
+      backoff(r);
+    else
+      cm__rd_drop(r, err && err->message[0] ? err->message
+                                            : "the scripts were refused");
+    return st;
+  }
+  r->ready = 1;
+  r->failures = 0;
+  r->next_try_ms = 0;
+  return CM_OK;
+}
+
+cm_redis *cm_redis_new(const char *host, int port, const char *region,
+                       const cm_redis_options *opt, cm_error *err) {
+  cm_redis_options o;
+  cm_error_clear(err);
+  if (!host || !host[0] || strlen(host) >= CM__RD_HOST_MAX) {
+    cm_error_set(err, CM_E_INVALID, "$.host", "$.host: a host is required");
+    return NULL;
+  }
+  if (port <= 0 || port > 65535) {
+    cm_error_set(err, CM_E_INVALID, "$.port", "$.port: must be in 1..65535");
+    return NULL;
+  }
+  if (opt)
+    o = *opt;
+  else
+    cm_redis_options_init(&o);
+  cm_redis *r = calloc(1, sizeof *r);
+  if (!r) {
+    cm_error_set(err, CM_E_NOMEM, "", NULL);
+    return NULL;
+  }
+  if (cm__rd_keys_init(&r->keys, region, err) != CM_OK) {
+    free(r);
+    return NULL;
+  }
+  snprintf(r->host, sizeof r->host, "%s", host);
+  r->port = port;
+  r->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 5000;
+  r->backoff_min_ms = o.backoff_min_ms > 0 ? o.backoff_min_ms : 100;
+  r->backoff_max_ms =
+      o.backoff_max_ms >= r->backoff_min_ms ? o.backoff_max_ms : 2000;
+  if (r->backoff_max_ms < r->backoff_min_ms)
+    r->backoff_max_ms = r->backoff_min_ms;
+  r->base = o.base;
+  if (!r->base) {
+    r->base = event_base_new();
+    r->own_base = 1;
+  }
+  if (!r->base) {
+    free(r);
+    cm_error_set(err, CM_E_NOMEM, "", "cannot create an event loop");
+    return NULL;
+  }
+  cm__rd_batch b; /* connect now, so that a wrong address shows at once */
+  if (cm__rd_begin(&b, r, NULL, NULL, err) != CM_OK) {
+    cm_redis_free(r);
+    return NULL;
+  }
+  cm__rd_end(&b, NULL);
+  return r;
+}
+
+void cm_redis_free(cm_redis *r) {
+  if (!r)
+    return;
+  cm__rd_drop(r, "closed");
+  if (r->timer)
+    event_free(r->timer);
+  if (r->own_base)
+    event_base_free(r->base);
+  free(r);
+}
+
+const char *cm_redis_region(const cm_redis *r) {
+  return r ? r->keys.region : "";
+}
+
+int cm_redis_connected(const cm_redis *r) {
+  return r && r->ac && r->ready;
+}
+
+static void on_pong(void *ctx, size_t i, const redisReply *rep) {
+  (void)i;
+  cm__rd_check(ctx, rep, 0, "PING");
+}
+
+cm_status cm_redis_ping(cm_redis *r, cm_error *err) {
+  cm__rd_batch b;
+  cm__rd_argv a;
+  cm_error_clear(err);
+  if (!r)
+    return cm_error_set(err, CM_E_INVALID, "", "no connection given");
+  cm_status st = cm__rd_begin(&b, r, on_pong, &b, err);
+  if (st != CM_OK)
+    return st;
+  cm__rd_argv_init(&a);
+  cm__rd_argv_str(&a, "PING");
+  cm__rd_send(&b, &a);
+  cm__rd_argv_free(&a);
+  return cm__rd_end(&b, err);
+}

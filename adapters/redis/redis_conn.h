@@ -1,0 +1,56 @@
+/* redis_conn.h -- layout of a Redis connection (cm_redis) and its
+ * lifecycle: connect, load the scripts, notice a drop, reconnect with a
+ * bounded backoff. Shared by the files of adapters/redis; callers outside
+ * use include/carematch/redis.h. */
+#ifndef CM_REDIS_CONN_H_INCLUDED_
+#define CM_REDIS_CONN_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/redis.h"
+#include "redis_keys.h"
+#include "redis_scripts.h"
+
+struct redisAsyncContext;
+struct event;
+
+#define CM__RD_HOST_MAX 256
+
+struct cm_redis {
+  char host[CM__RD_HOST_MAX];    /* where Redis is */
+  int port;                      /* its TCP port */
+  struct event_base *base;       /* the loop the connection runs on */
+  int own_base;                  /* base was created here: free it */
+  struct event *timer;           /* inactivity timeout of a call */
+  int timer_fired;               /* set by the timer's callback */
+  struct redisAsyncContext *ac;  /* NULL: not connected */
+  int ready;                     /* connected and the scripts loaded */
+  int in_call;                   /* a synchronous call is running */
+  int timeout_ms;                /* options (cm_redis_options) */
+  int backoff_min_ms;            /* */
+  int backoff_max_ms;            /* */
+  int failures;                  /* connects failed in a row */
+  int64_t next_try_ms;           /* no connect before (monotonic ms) */
+  char why[160];                 /* what went wrong last */
+  cm__rd_keys keys;              /* the region's key names */
+  char sha[CM__RD_NSCRIPTS][41]; /* SHA1 of each loaded script */
+};
+
+/* Milliseconds of a monotonic clock. */
+int64_t cm__rd_now_ms(void);
+
+/* Make sure the connection is up and its scripts loaded: reconnect when it
+ * is down and the backoff allows. Returns CM_OK, or CM_E_UNAVAILABLE (down,
+ * or inside the backoff) / CM_E_IO (scripts refused) with err set. */
+cm_status cm__rd_ensure(cm_redis *r, cm_error *err);
+
+/* Drop the connection now (a timeout or a broken reply): every pending
+ * callback runs once with a NULL reply, and why is remembered for the
+ * error messages. The next call reconnects without waiting. */
+void cm__rd_drop(cm_redis *r, const char *why);
+
+/* Fill err with CM_E_UNAVAILABLE naming host:port and the last cause.
+ * Returns CM_E_UNAVAILABLE. */
+cm_status cm__rd_unavailable(const cm_redis *r, cm_error *err);
+
+#endif

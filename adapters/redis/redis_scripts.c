@@ -1,0 +1,364 @@
+/* redis_scripts.c -- the Lua scripts of the Redis store, their loading and
+ * the NOSCRIPT retry (see redis_scripts.h).
+ *
+ * Invariants the scripts keep, for every worker of the region:
+ * - the hash cm:{r}:worker:<id> holds every field (redis_worker.h);
+ * - id is in cm:{r}:workers exactly while the hash exists;
+ * - id is in cm:{r}:seen (score seen_ms) exactly while has_position is 1;
+ * - when the worker is matchable (status 0 = AVAILABLE, has_position 1,
+ *   capacity > 0) it is indexed at the position (glat, glon) of its hash:
+ *   in geo:<s> for every skill s it holds, or, when GEO cannot index that
+ *   position (off the grid, redis_geo.h), in offgrid instead; and (glat,
+ *   glon) is within CM__RD_LAG_KM of (lat, lon). When it is not matchable
+ *   it is in none of them.
+ * Each script reads what it needs first and returns early (changing
+ * nothing) when a worker is unknown, so no script stops half-way: Redis
+ * does not roll back a script that fails after a write. GEOADD is only
+ * called with a position on the grid, so it cannot fail. The index moves
+ * only when the worker has gone more than 0.9 * CM__RD_LAG_KM from its
+ * indexed position, measured with an equirectangular estimate (below 80
+ * degrees of latitude, where its error at these distances is far below
+ * the 10% kept in hand; elsewhere the index always moves). */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "redis_call.h"
+#include "redis_conn.h"
+#include "redis_geo.h"
+#include "redis_keys.h"
+#include "redis_scripts.h"
+
+_Static_assert(CM__RD_NFIXED == 36, "the Lua prelude hard-codes NF = 36");
+_Static_assert(CM__RD_K_GEO0 == 4, "the Lua prelude hard-codes K_GEO0");
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Shared by every script: key positions, the off-grid and matchable rules,
+ * the lag test, and taking a worker out of / putting it into the sets of
+ * its skills. */
+#define PRELUDE                                                                \
+  "local NF, K_SEEN, K_WORKERS, K_SEQ, K_OFFGRID, K_GEO0 = 36, 1, 2, 3, 4, "   \
+  "5\n"                                                                        \
+  "local call, tonumber, abs, cos = redis.call, tonumber, math.abs, "          \
+  "math.cos\n"                                                                 \
+  "local EDGE_LAT, EDGE_LON = 85.05112878 - 1e-6, 180 - 1e-6\n"                \
+  "local KM = math.pi / 180 * 6371.0088\n"                                     \
+  "local KEEP2 = (0.9 * " STR(                                                 \
+      CM__RD_LAG_KM) ") ^ 2\n"                                                 \
+                     "local function offgrid(lat, lon)\n"                      \
+                     "  local a, o = tonumber(lat), tonumber(lon)\n"           \
+                     "  return a ~= nil and (abs(a) > EDGE_LAT or abs(o) > "   \
+                     "EDGE_LON)\n"                                             \
+                     "end\n"                                                   \
+                     "local function matchable(status, has_position, "         \
+                     "capacity)\n"                                             \
+                     "  return status == '0' and has_position == '1' and\n"    \
+                     "         tonumber(capacity) > 0\n"                       \
+                     "end\n"                                                   \
+                     "local function near(lat, lon, glat, glon)\n"             \
+                     "  local a, c = tonumber(lat), tonumber(glat)\n"          \
+                     "  if c == nil or abs(a) > 80 then return false end\n"    \
+                     "  local dl = abs(tonumber(lon) - tonumber(glon))\n"      \
+                     "  if dl > 180 then dl = 360 - dl end\n"                  \
+                     "  local x, y = dl * cos((a + c) * (math.pi / 360)) * "   \
+                     "KM, (a - c) * KM\n"                                      \
+                     "  return x * x + y * y <= KEEP2\n"                       \
+                     "end\n"                                                   \
+                     "local function unplace(id, skills)\n"                    \
+                     "  call('SREM', KEYS[K_OFFGRID], id)\n"                   \
+                     "  local s, b = tonumber(skills) or 0, 0\n"               \
+                     "  while s > 0 do\n"                                      \
+                     "    if s % 2 == 1 then call('ZREM', KEYS[K_GEO0 + b], "  \
+                     "id) end\n"                                               \
+                     "    s = (s - s % 2) / 2\n"                               \
+                     "    b = b + 1\n"                                         \
+                     "  end\n"                                                 \
+                     "end\n"                                                   \
+                     "local function place(id, skills, lat, lon)\n"            \
+                     "  if offgrid(lat, lon) then\n"                           \
+                     "    call('SADD', KEYS[K_OFFGRID], id)\n"                 \
+                     "    return\n"                                            \
+                     "  end\n"                                                 \
+                     "  local s, b = tonumber(skills) or 0, 0\n"               \
+                     "  while s > 0 do\n"                                      \
+                     "    if s % 2 == 1 then call('GEOADD', KEYS[K_GEO0 + "    \
+                     "b], lon, lat, id) end\n"                                 \
+                     "    s = (s - s % 2) / 2\n"                               \
+                     "    b = b + 1\n"                                         \
+                     "  end\n"                                                 \
+                     "end\n"                                                   \
+                     "local function moves(h, lat, lon)\n"                     \
+                     "  if h[2] ~= '0' or tonumber(h[4]) <= 0 then return "    \
+                     "false end\n"                                             \
+                     "  if h[3] ~= '1' then return true end\n"                 \
+                     "  local was, now = offgrid(h[5], h[6]), offgrid(lat, "   \
+                     "lon)\n"                                                  \
+                     "  if was ~= now then return 'across' end\n"              \
+                     "  return not now and not near(lat, lon, h[5], h[6])\n"   \
+                     "end\n"
+
+/* The fields moves() reads: skills, status, has_position, capacity and
+ * the indexed position. */
+#define MOVE_FIELDS                                                            \
+  "'skills', 'status', 'has_position', 'capacity', 'glat', 'glon'"
+
+/* upsert. KEYS[NF+1]: the hash. ARGV: id, skills, status, has_position,
+ * lat, lon, seen_ms, capacity, jobs_today, rating, level, elders (all
+ * validated by the caller; lat/lon "0" without a position). A new worker
+ * gets the next sequence number in workers; a replaced one keeps its own.
+ * The index is rebuilt at the exact position. Returns 1 when the worker is
+ * new, 0 when replaced. */
+static const char upsert_src[] = PRELUDE
+    "local key, id = KEYS[NF + 1], ARGV[1]\n"
+    "local old = call('HGET', key, 'skills')\n"
+    "if old then\n"
+    "  unplace(id, old)\n"
+    "else\n"
+    "  call('ZADD', KEYS[K_WORKERS], call('INCR', KEYS[K_SEQ]), id)\n"
+    "end\n"
+    "call('HSET', key, 'id', id, 'skills', ARGV[2], 'status', ARGV[3],\n"
+    "  'has_position', ARGV[4], 'lat', ARGV[5], 'lon', ARGV[6],\n"
+    "  'seen_ms', ARGV[7], 'capacity', ARGV[8], 'jobs_today', ARGV[9],\n"
+    "  'rating', ARGV[10], 'level', ARGV[11], 'elders', ARGV[12],\n"
+    "  'glat', ARGV[5], 'glon', ARGV[6])\n"
+    "if ARGV[4] == '1' then\n"
+    "  call('ZADD', KEYS[K_SEEN], ARGV[7], id)\n"
+    "else\n"
+    "  call('ZREM', KEYS[K_SEEN], id)\n"
+    "end\n"
+    "if matchable(ARGV[3], ARGV[4], ARGV[8]) then\n"
+    "  place(id, ARGV[2], ARGV[5], ARGV[6])\n"
+    "end\n"
+    "if old then return 0 end\n"
+    "return 1\n";
+
+/* position. KEYS[NF+1]: the hash. ARGV: id, lat, lon, seen_ms (valid).
+ * Returns 0 when the worker is unknown (nothing changed), else 1. */
+static const char position_src[] = PRELUDE
+    "local key, id, lat, lon = KEYS[NF + 1], ARGV[1], ARGV[2], ARGV[3]\n"
+    "local h = call('HMGET', key, " MOVE_FIELDS ")\n"
+    "if not h[1] then return 0 end\n"
+    "local m = moves(h, lat, lon)\n"
+    "if m == 'across' then unplace(id, h[1]) end\n"
+    "if m then\n"
+    "  place(id, h[1], lat, lon)\n"
+    "  call('HSET', key, 'lat', lat, 'lon', lon, 'seen_ms', ARGV[4],\n"
+    "    'has_position', '1', 'glat', lat, 'glon', lon)\n"
+    "else\n"
+    "  call('HSET', key, 'lat', lat, 'lon', lon, 'seen_ms', ARGV[4],\n"
+    "    'has_position', '1')\n"
+    "end\n"
+    "call('ZADD', KEYS[K_SEEN], ARGV[4], id)\n"
+    "return 1\n";
+
+/* status. KEYS[NF+1]: the hash. ARGV: id, status ("0".."3"). A worker
+ * that becomes matchable is indexed at its exact position. Returns 0 when
+ * the worker is unknown, else 1. */
+static const char status_src[] =
+    PRELUDE "local key, id, st = KEYS[NF + 1], ARGV[1], ARGV[2]\n"
+            "local h = call('HMGET', key, 'skills', 'status', 'has_position',\n"
+            "  'capacity', 'lat', 'lon')\n"
+            "if not h[1] then return 0 end\n"
+            "if h[2] == st then return 1 end\n"
+            "local was = matchable(h[2], h[3], h[4])\n"
+            "local now = matchable(st, h[3], h[4])\n"
+            "if was and not now then\n"
+            "  unplace(id, h[1])\n"
+            "  call('HSET', key, 'status', st)\n"
+            "elseif now and not was then\n"
+            "  place(id, h[1], h[5], h[6])\n"
+            "  call('HSET', key, 'status', st, 'glat', h[5], 'glon', h[6])\n"
+            "else\n"
+            "  call('HSET', key, 'status', st)\n"
+            "end\n"
+            "return 1\n";
+
+/* remove. KEYS[NF+1]: the hash. ARGV: id. Returns 0 when unknown, else 1. */
+static const char remove_src[] =
+    PRELUDE "local key, id = KEYS[NF + 1], ARGV[1]\n"
+            "local skills = call('HGET', key, 'skills')\n"
+            "if not skills then return 0 end\n"
+            "unplace(id, skills)\n"
+            "call('ZREM', KEYS[K_SEEN], id)\n"
+            "call('ZREM', KEYS[K_WORKERS], id)\n"
+            "call('DEL', key)\n"
+            "return 1\n";
+
+/* sweep. KEYS[NF+i]: candidate hashes (from the seen set). ARGV[1]: the
+ * limit L, a positive decimal; ARGV[1+i]: the candidates' ids. Marks
+ * OFFLINE every candidate still AVAILABLE with a position seen before L
+ * (seen_ms < L, compared exactly as decimal strings: Lua numbers are
+ * doubles). Returns how many. */
+static const char sweep_src[] = PRELUDE
+    "local limit = ARGV[1]\n"
+    "local function older(a, b)\n"
+    "  if #a ~= #b then return #a < #b end\n"
+    "  return a < b\n"
+    "end\n"
+    "local n = 0\n"
+    "for i = 1, #KEYS - NF do\n"
+    "  local key, id = KEYS[NF + i], ARGV[1 + i]\n"
+    "  local h = call('HMGET', key, 'status', 'has_position', 'seen_ms',\n"
+    "    'skills')\n"
+    "  if h[1] == '0' and h[2] == '1' and h[3] and older(h[3], limit) then\n"
+    "    call('HSET', key, 'status', '3')\n"
+    "    unplace(id, h[4])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* positions. KEYS[NF+i]: worker hashes. ARGV[4i-3 .. 4i]: id, lat, lon,
+ * seen_ms of worker i (valid). Moves every known worker (an unknown one is
+ * skipped); the seen set and the GEO sets get one command each per chunk.
+ * A worker met twice flushes what is queued first, so the later position
+ * wins. Returns how many moved. */
+static const char positions_src[] = PRELUDE
+    "local zs, nz, per, met, moved = {}, 0, {}, {}, 0\n"
+    "local HALF_RAD = math.pi / 360\n"
+    "local function flush()\n"
+    "  if nz > 0 then call('ZADD', KEYS[K_SEEN], unpack(zs, 1, nz)) end\n"
+    "  for b, t in pairs(per) do\n"
+    "    call('GEOADD', KEYS[K_GEO0 + b], unpack(t, 1, t.n))\n"
+    "  end\n"
+    "  zs, nz, per, met = {}, 0, {}, {}\n"
+    "end\n"
+    "for i = 1, #KEYS - NF do\n"
+    "  local key, j = KEYS[NF + i], 4 * i\n"
+    "  local id, lat, lon, seen = ARGV[j - 3], ARGV[j - 2], ARGV[j - 1], "
+    "ARGV[j]\n"
+    "  if met[id] then flush() end\n"
+    "  local h = call('HMGET', key, " MOVE_FIELDS ")\n"
+    "  if h[1] then\n"
+    "    met[id] = true\n"
+    /* moves(), inlined: 1 re-index here, 2 across the grid's edge */
+    "    local m = false\n"
+    "    if h[2] == '0' and h[4] ~= '0' then\n"
+    "      if h[3] ~= '1' or not h[5] then\n"
+    "        m = 1\n"
+    "      else\n"
+    "        local a, o = tonumber(lat), tonumber(lon)\n"
+    "        local c, d = tonumber(h[5]), tonumber(h[6])\n"
+    "        local now = abs(a) > EDGE_LAT or abs(o) > EDGE_LON\n"
+    "        if now ~= (abs(c) > EDGE_LAT or abs(d) > EDGE_LON) then\n"
+    "          m = 2\n"
+    "        elseif not now then\n"
+    "          if abs(a) > 80 then\n"
+    "            m = 1\n"
+    "          else\n"
+    "            local dl = abs(o - d)\n"
+    "            if dl > 180 then dl = 360 - dl end\n"
+    "            local x, y = dl * cos((a + c) * HALF_RAD) * KM, (a - c) * KM\n"
+    "            if x * x + y * y > KEEP2 then m = 1 end\n"
+    "          end\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "    if m == 2 then unplace(id, h[1]) end\n"
+    "    if m then\n"
+    "      if offgrid(lat, lon) then\n"
+    "        call('SADD', KEYS[K_OFFGRID], id)\n"
+    "      else\n"
+    "        local s, b = tonumber(h[1]), 0\n"
+    "        while s > 0 do\n"
+    "          if s % 2 == 1 then\n"
+    "            local t = per[b]\n"
+    "            if not t then\n"
+    "              t = {n = 0}\n"
+    "              per[b] = t\n"
+    "            end\n"
+    "            local k = t.n\n"
+    "            t[k + 1], t[k + 2], t[k + 3], t.n = lon, lat, id, k + 3\n"
+    "          end\n"
+    "          s = (s - s % 2) / 2\n"
+    "          b = b + 1\n"
+    "        end\n"
+    "      end\n"
+    "      call('HSET', key, 'lat', lat, 'lon', lon, 'seen_ms', seen,\n"
+    "        'has_position', '1', 'glat', lat, 'glon', lon)\n"
+    "    else\n"
+    "      call('HSET', key, 'lat', lat, 'lon', lon, 'seen_ms', seen,\n"
+    "        'has_position', '1')\n"
+    "    end\n"
+    "    zs[nz + 1], zs[nz + 2], nz = seen, id, nz + 2\n"
+    "    moved = moved + 1\n"
+    "  end\n"
+    "end\n"
+    "flush()\n"
+    "return moved\n";
+
+static const struct {
+  const char *name;
+  const char *src;
+} scripts[CM__RD_NSCRIPTS] = {
+    {"upsert", upsert_src}, {"position", position_src},
+    {"status", status_src}, {"remove", remove_src},
+    {"sweep", sweep_src},   {"positions", positions_src},
+};
+
+const char *cm__rd_script_name(int which) {
+  return which >= 0 && which < CM__RD_NSCRIPTS ? scripts[which].name : "?";
+}
+
+typedef struct load_ctx {
+  cm__rd_batch *b;
+  cm_redis *r;
+} load_ctx;
+
+/* Reply to SCRIPT LOAD number i: the script's SHA1. */
+static void on_loaded(void *vctx, size_t i, const redisReply *rep) {
+  load_ctx *c = vctx;
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_STRING, "SCRIPT LOAD"))
+    return;
+  if (i >= CM__RD_NSCRIPTS || rep->len != 40) {
+    cm__rd_fail(c->b, CM_E_IO, "redis: SCRIPT LOAD answered no SHA1");
+    return;
+  }
+  memcpy(c->r->sha[i], rep->str, 40);
+  c->r->sha[i][40] = '\0';
+}
+
+cm_status cm__rd_scripts_load(cm_redis *r, cm_error *err) {
+  cm__rd_batch b;
+  cm__rd_argv a;
+  load_ctx c = {&b, r};
+  cm__rd_batch_init(&b, r, on_loaded, &c);
+  cm__rd_argv_init(&a);
+  for (int i = 0; i < CM__RD_NSCRIPTS; i++) {
+    cm__rd_argv_str(&a, "SCRIPT");
+    cm__rd_argv_str(&a, "LOAD");
+    cm__rd_argv_str(&a, scripts[i].src);
+    cm__rd_send(&b, &a);
+  }
+  cm__rd_argv_free(&a);
+  return cm__rd_wait(&b, err);
+}
+
+void cm__rd_evalsha_begin(cm__rd_argv *a, const cm_redis *r, int which,
+                          int n_hashes) {
+  cm__rd_argv_str(a, "EVALSHA");
+  cm__rd_argv_add(a, r->sha[which], 40);
+  cm__rd_argv_fmt(a, "%d", CM__RD_NFIXED + n_hashes);
+  for (int i = 0; i < CM__RD_NFIXED; i++)
+    cm__rd_argv_add(a, r->keys.fixed[i], r->keys.fixed_len[i]);
+}
+
+cm_status cm__rd_scripted(cm_redis *r, cm__rd_attempt_fn fn, void *ctx,
+                          cm_error *err) {
+  int noscript = 0;
+  cm_status st = fn(ctx, &noscript, err);
+  if (!noscript)
+    return st;
+  cm__rd_batch b; /* reload on the same connection, then once more */
+  if ((st = cm__rd_begin(&b, r, NULL, NULL, err)) != CM_OK)
+    return st;
+  st = cm__rd_scripts_load(r, err);
+  cm__rd_end(&b, NULL);
+  if (st != CM_OK)
+    return st;
+  cm_error_clear(err);
+  noscript = 0;
+  return fn(ctx, &noscript, err);
+}

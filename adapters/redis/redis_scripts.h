@@ -1,0 +1,53 @@
+/* redis_scripts.h -- the Lua scripts that change a region atomically, so
+ * that a worker's hash, the seen set and the GEO sets always agree. They
+ * are loaded with SCRIPT LOAD when the connection is made and called with
+ * EVALSHA; a NOSCRIPT answer (the server lost its script cache) loads them
+ * again and the operation is retried once (cm__rd_scripted).
+ *
+ * Every script receives the region's fixed keys as KEYS[1..CM__RD_NFIXED]
+ * (redis_keys.h) followed by the hashes of the workers it touches, so no
+ * key is built inside a script (Cluster-safe). Doubles arrive as strings
+ * ("%.17g") and are stored as they came: Lua never turns them into numbers
+ * on the way to a hash or a GEO set, because Lua prints numbers with 14
+ * digits. The preconditions of each script are in redis_scripts.c. */
+#ifndef CM_REDIS_SCRIPTS_H_INCLUDED_
+#define CM_REDIS_SCRIPTS_H_INCLUDED_
+
+#include "carematch/error.h"
+#include "redis_argv.h"
+
+typedef struct cm_redis cm_redis;
+
+enum {
+  CM__RD_S_UPSERT = 0, /* insert or replace one worker */
+  CM__RD_S_POSITION,   /* move one worker */
+  CM__RD_S_STATUS,     /* change one worker's status */
+  CM__RD_S_REMOVE,     /* forget one worker */
+  CM__RD_S_SWEEP,      /* mark stale available workers offline */
+  CM__RD_S_POSITIONS,  /* move a chunk of workers */
+  CM__RD_NSCRIPTS
+};
+
+/* Name of a script, for messages. */
+const char *cm__rd_script_name(int which);
+
+/* SCRIPT LOAD every script on the current connection (which must exist)
+ * and remember their SHA1s. Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
+cm_status cm__rd_scripts_load(cm_redis *r, cm_error *err);
+
+/* Start building "EVALSHA <sha> <numkeys> <fixed keys...>" for a script
+ * that will also get n_hashes worker hashes as keys (appended next by the
+ * caller, then the ARGV). */
+void cm__rd_evalsha_begin(cm__rd_argv *a, const cm_redis *r, int which,
+                          int n_hashes);
+
+/* One attempt of an operation that calls scripts: sets *noscript when an
+ * EVALSHA answered NOSCRIPT. Returns like the operation. */
+typedef cm_status (*cm__rd_attempt_fn)(void *ctx, int *noscript, cm_error *err);
+
+/* Run fn; when it reports NOSCRIPT, load the scripts again and run it once
+ * more. Returns what the last attempt returned. */
+cm_status cm__rd_scripted(cm_redis *r, cm__rd_attempt_fn fn, void *ctx,
+                          cm_error *err);
+
+#endif

@@ -1,0 +1,564 @@
+/* bench_redis.c -- Redis position store bench: the issue's targets.
+ *
+ * A seeded city (cm_city_instance: clustered communities, six roles) gives
+ * the workers; its requests give the query points and skills. Cases, each
+ * run several times (median and p99, nearest rank):
+ *   - load: every worker upserted one call at a time (informational);
+ *   - nearest: batches of 2,000 queries (radius 5 km, K = 8 and 16, the
+ *     request's skill as need_all) at 20,000 and at 50,000 workers;
+ *   - positions: every worker moves once per run through
+ *     cm_store_redis_positions, in one call (pipelined chunks inside) and
+ *     in calls of 1,000; one run one call per worker for comparison;
+ *   - rebuild: a memory store rebuilt from Redis (cm_store_memory_new, then
+ *     each() into upsert), the daemon's start-up.
+ * Before timing, a sample of queries is checked bit for bit against a
+ * memory store holding the same workers. redis-server is the one at
+ * 127.0.0.1:$CM_BENCH_REDIS_PORT, or one started here on a free loopback
+ * port (no persistence) and stopped at the end; redis-benchmark (SET,
+ * pipeline 16) runs on the same server for comparison. Writes a JSON
+ * report (--out) and prints a table; see docs/redis.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "carematch/redis.h"
+#include "carematch/store.h"
+#include "carematch/version.h"
+#include "city.h"
+
+#define BENCH_MAX_CASES 32
+#define BENCH_MAX_RUNS 256
+#define BENCH_CHECK 200 /* queries checked against the memory store */
+
+typedef struct bench_opts {
+  int runs;        /* runs per case (10; --quick 3) */
+  int workers;     /* workers in the city (50000) */
+  int small;       /* the smaller store of the nearest cases (20000) */
+  int batch;       /* queries per nearest batch (2000) */
+  uint64_t seed;   /* city seed (1) */
+  int redis_bench; /* also run redis-benchmark (1) */
+  const char *out; /* JSON report path, NULL: none */
+} bench_opts;
+
+typedef struct bench_case {
+  char name[64];             /* "nearest K8 r5 @20000" */
+  const char *kind;          /* "load", "nearest", "positions", "rebuild" */
+  int workers;               /* workers in the store */
+  int k;                     /* nearest: K */
+  int per_call;              /* positions: workers per call */
+  int ops;                   /* operations per run */
+  int runs;                  /* runs timed */
+  double ms[BENCH_MAX_RUNS]; /* run times */
+  double hits_mean;          /* nearest: answers per query */
+} bench_case;
+
+static double bench_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int bench_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Nearest-rank quantile q in [0, 1] of n values. */
+static double bench_quantile(const double *v, int n, double q) {
+  double s[BENCH_MAX_RUNS];
+  if (n <= 0)
+    return NAN;
+  memcpy(s, v, sizeof *s * (size_t)n);
+  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
+  int i = (int)ceil(q * n) - 1;
+  return s[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+/* ---- the redis-server ---- */
+
+/* A loopback port nobody listens on, or -1. */
+static int bench_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  if (fd < 0)
+    return -1;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Start redis-server on port (no persistence) and wait until a store can
+ * connect. Returns its pid, or -1. */
+static pid_t bench_server_start(int port) {
+  char p[16];
+  snprintf(p, sizeof p, "%d", port);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+      dup2(fd, 0);
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+           "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 500; i++) {
+    cm_redis *r = cm_redis_new("127.0.0.1", port, "probe", NULL, NULL);
+    if (r) {
+      cm_redis_free(r);
+      return pid;
+    }
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+/* redis-benchmark -q -t set -P 16 -n 200000 on the server. Returns SET
+ * requests per second, or -1 when it cannot be run. */
+static double bench_redis_benchmark(int port) {
+  char cmd[128], line[256];
+  double rps = -1;
+  snprintf(cmd, sizeof cmd,
+           "redis-benchmark -q -t set -P 16 -n 200000 -p %d 2>/dev/null", port);
+  FILE *f = popen(cmd, "r");
+  if (!f)
+    return -1;
+  while (fgets(line, sizeof line, f)) { /* "SET: 1234.56 requests per ..." */
+    char *s = strrchr(line, '\r');      /* -q rewrites its line with \r */
+    const char *at = strstr(s ? s : line, "SET: ");
+    if (at)
+      rps = strtod(at + 5, NULL);
+  }
+  pclose(f);
+  return rps;
+}
+
+/* ---- cases ---- */
+
+/* The query of request i: radius 5 km, need_all its skills (need_any for
+ * team / any-skill requests), as in bench_store. */
+static cm_store_query bench_query(const cm_instance *inst, int i, int k) {
+  const cm_request *r = &inst->requests[i % inst->n_requests];
+  cm_store_query q;
+  memset(&q, 0, sizeof q);
+  q.lat = r->lat;
+  q.lon = r->lon;
+  q.radius_km = 5.0;
+  q.k = k;
+  if (r->skill_mode == CM_SKILLS_ALL && r->staff == 1)
+    q.need_all = r->skills;
+  else
+    q.need_any = r->skills;
+  return q;
+}
+
+/* Upsert workers [from, to) into s (and m when not NULL). Returns 0, or
+ * -1. */
+static int bench_load(cm_store *s, cm_store *m, const cm_instance *inst,
+                      int from, int to) {
+  cm_error err;
+  for (int i = from; i < to; i++) {
+    if (cm_store_upsert(s, &inst->workers[i], &err) != CM_OK ||
+        (m && cm_store_upsert(m, &inst->workers[i], &err) != CM_OK)) {
+      fprintf(stderr, "bench_redis: upsert: %s\n", err.message);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Compare BENCH_CHECK queries with the memory store. Returns mismatches. */
+static int bench_check(cm_store *s, cm_store *m, const cm_instance *inst) {
+  cm_store_hit a[16], b[16];
+  int bad = 0, na, nb;
+  cm_error err;
+  for (int i = 0; i < BENCH_CHECK; i++) {
+    cm_store_query q = bench_query(inst, i, 16);
+    if (cm_store_nearest(s, &q, 1, 16, 0, 0, a, &na, &err) != CM_OK ||
+        cm_store_nearest(m, &q, 1, 16, 0, 0, b, &nb, &err) != CM_OK)
+      return BENCH_CHECK;
+    int same = na == nb;
+    for (int j = 0; same && j < na; j++)
+      same = !strcmp(a[j].id, b[j].id) && a[j].distance_km == b[j].distance_km;
+    bad += !same;
+  }
+  return bad;
+}
+
+/* Time c->runs batches of nearest queries. Returns 0, or -1. */
+static int bench_nearest(cm_store *s, const cm_instance *inst,
+                         const bench_opts *o, bench_case *c) {
+  cm_store_query *qs = malloc(sizeof *qs * (size_t)o->batch);
+  cm_store_hit *hits = malloc(sizeof *hits * (size_t)o->batch * (size_t)c->k);
+  int *counts = malloc(sizeof *counts * (size_t)o->batch);
+  long answered = 0;
+  cm_error err;
+  int rc = qs && hits && counts ? 0 : -1;
+  for (int r = 0; rc == 0 && r < c->runs; r++) {
+    for (int i = 0; i < o->batch; i++)
+      qs[i] = bench_query(inst, r * o->batch + i, c->k);
+    double t0 = bench_now_ms();
+    if (cm_store_nearest(s, qs, o->batch, c->k, 0, 0, hits, counts, &err) !=
+        CM_OK) {
+      fprintf(stderr, "bench_redis: nearest: %s\n", err.message);
+      rc = -1;
+    }
+    c->ms[r] = bench_now_ms() - t0;
+    for (int i = 0; rc == 0 && i < o->batch; i++)
+      answered += counts[i];
+  }
+  c->hits_mean = (double)answered / ((double)o->batch * c->runs);
+  free(qs);
+  free(hits);
+  free(counts);
+  return rc;
+}
+
+/* Time c->runs rounds of one position update per worker, c->per_call
+ * workers per call (0: one cm_store_position call each). Returns 0, or
+ * -1. */
+static int bench_positions(cm_store *s, const cm_instance *inst, int n,
+                           const bench_opts *o, bench_case *c) {
+  double *lat = malloc(sizeof *lat * (size_t)n);
+  double *lon = malloc(sizeof *lon * (size_t)n);
+  int64_t *seen = malloc(sizeof *seen * (size_t)n);
+  const char **ids = malloc(sizeof *ids * (size_t)n);
+  uint64_t rng = o->seed * 7919 + 17 + (uint64_t)c->per_call;
+  cm_error err;
+  int rc = lat && lon && seen && ids ? 0 : -1;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    lat[i] = inst->workers[i].lat;
+    lon[i] = inst->workers[i].lon;
+    ids[i] = inst->workers[i].id;
+  }
+  for (int r = 0; rc == 0 && r < c->runs; r++) {
+    for (int i = 0; i < n; i++) { /* a step of up to ~85 m each way */
+      lat[i] += (cm_city_uniform(&rng) - 0.5) * 0.0015;
+      lon[i] += (cm_city_uniform(&rng) - 0.5) * 0.0018;
+      seen[i] = inst->workers[i].seen_ms + r + 1;
+    }
+    double t0 = bench_now_ms();
+    if (c->per_call == 0) {
+      for (int i = 0; rc == 0 && i < n; i++)
+        if (cm_store_position(s, ids[i], lat[i], lon[i], seen[i], &err) !=
+            CM_OK)
+          rc = -1;
+    } else {
+      for (int i = 0; rc == 0 && i < n; i += c->per_call) {
+        int m = n - i < c->per_call ? n - i : c->per_call;
+        if (cm_store_redis_positions(s, m, ids + i, lat + i, lon + i, seen + i,
+                                     &err) != CM_OK)
+          rc = -1;
+      }
+    }
+    c->ms[r] = bench_now_ms() - t0;
+    if (rc != 0)
+      fprintf(stderr, "bench_redis: positions: %s\n", err.message);
+  }
+  free(lat);
+  free(lon);
+  free(seen);
+  free(ids);
+  return rc;
+}
+
+static void bench_rebuild_one(void *ctx, const cm_worker *w) {
+  cm_store_upsert(ctx, w, NULL);
+}
+
+/* Time c->runs rebuilds of a memory store from Redis. Returns 0, or -1. */
+static int bench_rebuild(cm_store *s, bench_case *c) {
+  cm_error err;
+  for (int r = 0; r < c->runs; r++) {
+    double t0 = bench_now_ms();
+    cm_store *m = cm_store_memory_new(0);
+    cm_status st =
+        m ? cm_store_each(s, bench_rebuild_one, m, &err) : CM_E_NOMEM;
+    c->ms[r] = bench_now_ms() - t0;
+    int n = cm_store_count(m);
+    cm_store_free(m);
+    if (st != CM_OK || n != c->ops) {
+      fprintf(stderr, "bench_redis: rebuild: %s (%d workers)\n",
+              st != CM_OK ? err.message : "count differs", n);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void bench_row(const bench_case *c) {
+  double med = bench_quantile(c->ms, c->runs, 0.5);
+  double p99 = bench_quantile(c->ms, c->runs, 0.99);
+  printf("%-34s %7d %5d %9.2f %9.2f %12.0f", c->name, c->ops, c->runs, med, p99,
+         c->ops / (med / 1e3));
+  if (!strcmp(c->kind, "nearest"))
+    printf(" %6.2f %8.1f", c->hits_mean, med * 1e3 / c->ops);
+  putchar('\n');
+  fflush(stdout);
+}
+
+static void bench_json_case(FILE *f, const bench_case *c, int first) {
+  double med = bench_quantile(c->ms, c->runs, 0.5);
+  fprintf(f,
+          "%s  {\"name\":\"%s\",\"kind\":\"%s\",\"workers\":%d,\"ops\":%d,"
+          "\"runs\":%d,\"median_ms\":%.4f,\"p99_ms\":%.4f,\"min_ms\":%.4f,"
+          "\"max_ms\":%.4f,\"ops_per_s\":%.0f",
+          first ? "" : ",\n", c->name, c->kind, c->workers, c->ops, c->runs,
+          med, bench_quantile(c->ms, c->runs, 0.99),
+          bench_quantile(c->ms, c->runs, 0.0),
+          bench_quantile(c->ms, c->runs, 1.0), c->ops / (med / 1e3));
+  if (!strcmp(c->kind, "nearest"))
+    fprintf(f, ",\"k\":%d,\"radius_km\":5,\"hits_mean\":%.3f", c->k,
+            c->hits_mean);
+  if (!strcmp(c->kind, "positions"))
+    fprintf(f, ",\"per_call\":%d", c->per_call);
+  fputs(",\"run_ms\":[", f);
+  for (int r = 0; r < c->runs; r++)
+    fprintf(f, "%s%.4f", r ? "," : "", c->ms[r]);
+  fputs("]}", f);
+}
+
+static void bench_usage(FILE *f) {
+  fputs("usage: bench_redis [--quick] [--runs N] [--workers N] [--small N]\n"
+        "                   [--batch N] [--seed N] [--no-redis-benchmark]\n"
+        "                   [--out FILE.json]\n"
+        "  --quick               3 runs per case (default 10)\n"
+        "  --runs N              runs per case (at most 256)\n"
+        "  --workers N           workers in the city (default 50000)\n"
+        "  --small N             the smaller nearest store (default 20000)\n"
+        "  --batch N             queries per nearest batch (default 2000)\n"
+        "  --seed N              city seed (default 1)\n"
+        "  --no-redis-benchmark  skip the redis-benchmark comparison\n"
+        "  --out FILE            write the JSON report\n"
+        "redis-server: 127.0.0.1:$CM_BENCH_REDIS_PORT, else one of its own\n",
+        f);
+}
+
+/* Returns 0, 1 (help shown) or -1 (bad usage). */
+static int bench_parse(int argc, char **argv, bench_opts *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char *end;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+      return 1;
+    if (!strcmp(a, "--quick")) {
+      o->runs = o->runs ? o->runs : 3;
+      continue;
+    }
+    if (!strcmp(a, "--no-redis-benchmark")) {
+      o->redis_bench = 0;
+      continue;
+    }
+    if (!v)
+      return -1;
+    i++;
+    if (!strcmp(a, "--out")) {
+      o->out = v;
+      continue;
+    }
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < 1)
+      return -1;
+    if (!strcmp(a, "--runs") && n <= BENCH_MAX_RUNS)
+      o->runs = (int)n;
+    else if (!strcmp(a, "--workers"))
+      o->workers = (int)n;
+    else if (!strcmp(a, "--small"))
+      o->small = (int)n;
+    else if (!strcmp(a, "--batch"))
+      o->batch = (int)n;
+    else if (!strcmp(a, "--seed"))
+      o->seed = (uint64_t)n;
+    else
+      return -1;
+  }
+  if (!o->runs)
+    o->runs = 10;
+  if (o->small > o->workers)
+    o->small = o->workers;
+  return 0;
+}
+
+static bench_case *bench_new_case(bench_case *cases, int *nc, const char *kind,
+                                  int workers, int ops, int runs) {
+  bench_case *c = &cases[(*nc)++];
+  memset(c, 0, sizeof *c);
+  c->kind = kind;
+  c->workers = workers;
+  c->ops = ops;
+  c->runs = runs;
+  return c;
+}
+
+/* The nearest cases at the store's current size. Returns 0 or -1. */
+static int bench_nearest_cases(cm_store *s, const cm_instance *inst,
+                               const bench_opts *o, int workers,
+                               bench_case *cases, int *nc) {
+  static const int ks[] = {8, 16};
+  int failed = 0;
+  for (int j = 0; j < 2; j++) {
+    bench_case *c =
+        bench_new_case(cases, nc, "nearest", workers, o->batch, o->runs);
+    snprintf(c->name, sizeof c->name, "nearest K%d r5 @%d", ks[j], workers);
+    c->k = ks[j];
+    failed |= bench_nearest(s, inst, o, c) != 0;
+    bench_row(c);
+  }
+  return failed ? -1 : 0;
+}
+
+int main(int argc, char **argv) {
+  bench_opts o = {0, 50000, 20000, 2000, 1, 1, NULL};
+  static bench_case cases[BENCH_MAX_CASES];
+  int nc = 0, failed = 0, rc = bench_parse(argc, argv, &o);
+  if (rc != 0) {
+    bench_usage(rc > 0 ? stdout : stderr);
+    return rc > 0 ? 0 : 2;
+  }
+  const char *env = getenv("CM_BENCH_REDIS_PORT");
+  int port = env && *env ? atoi(env) : bench_free_port();
+  pid_t server = 0;
+  if (!(env && *env) &&
+      (port <= 0 || (server = bench_server_start(port)) < 0)) {
+    fprintf(stderr, "bench_redis: cannot start redis-server\n");
+    return 1;
+  }
+  cm_city_spec spec;
+  cm_error err;
+  cm_city_spec_default(&spec);
+  spec.seed = o.seed;
+  spec.n_workers = o.workers;
+  spec.n_requests = o.batch * o.runs;
+  cm_instance *inst = cm_city_instance(&spec, &err);
+  cm_store *s =
+      inst ? cm_store_redis_new("127.0.0.1", port, "bench", &err) : NULL;
+  cm_store *m = cm_store_memory_new(0);
+  FILE *f = NULL;
+  if (!inst || !s || !m || cm_store_redis_flush(s, &err) != CM_OK) {
+    fprintf(stderr, "bench_redis: set-up: %s\n", err.message);
+    failed = 1;
+    goto done;
+  }
+  if (o.out && !(f = fopen(o.out, "w"))) {
+    fprintf(stderr, "bench_redis: cannot write %s: %s\n", o.out,
+            strerror(errno));
+    failed = 1;
+    goto done;
+  }
+  printf("carematch %s Redis store bench: %d workers (city seed %llu), "
+         "redis-server 127.0.0.1:%d%s, %d runs; times in ms per run\n",
+         CM_VERSION, o.workers, (unsigned long long)o.seed, port,
+         server ? " (started here)" : "", o.runs);
+  printf("%-34s %7s %5s %9s %9s %12s %6s %8s\n", "case", "ops", "runs",
+         "median", "p99", "ops/s", "hits", "us/query");
+
+  /* the smaller store: load, check, nearest */
+  bench_case *load = bench_new_case(cases, &nc, "load", o.small, o.small, 1);
+  snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.small);
+  double t0 = bench_now_ms();
+  if (bench_load(s, m, inst, 0, o.small) != 0) {
+    failed = 1;
+    goto done;
+  }
+  load->ms[0] = bench_now_ms() - t0;
+  bench_row(load);
+  int bad_small = bench_check(s, m, inst);
+  printf("  check: %d of %d queries differ from the memory store\n", bad_small,
+         BENCH_CHECK);
+  failed |= bad_small != 0;
+  failed |= bench_nearest_cases(s, inst, &o, o.small, cases, &nc) != 0;
+
+  /* the full store */
+  load = bench_new_case(cases, &nc, "load", o.workers, o.workers - o.small, 1);
+  snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.workers);
+  t0 = bench_now_ms();
+  if (bench_load(s, m, inst, o.small, o.workers) != 0) {
+    failed = 1;
+    goto done;
+  }
+  load->ms[0] = bench_now_ms() - t0;
+  bench_row(load);
+  int bad_full = bench_check(s, m, inst);
+  printf("  check: %d of %d queries differ from the memory store\n", bad_full,
+         BENCH_CHECK);
+  failed |= bad_full != 0;
+  failed |= bench_nearest_cases(s, inst, &o, o.workers, cases, &nc) != 0;
+
+  static const int per_call[] = {0, 1000, 0};
+  for (int j = 0; j < 3; j++) { /* all at once, by 1000, one by one */
+    int whole = j == 0, single = j == 2;
+    bench_case *c = bench_new_case(cases, &nc, "positions", o.workers,
+                                   o.workers, single ? 1 : o.runs);
+    c->per_call = whole ? o.workers : per_call[j];
+    snprintf(c->name, sizeof c->name, "positions %s @%d",
+             whole    ? "bulk, one call"
+             : single ? "one call each"
+                      : "bulk, calls of 1000",
+             o.workers);
+    failed |= bench_positions(s, inst, o.workers, &o, c) != 0;
+    bench_row(c);
+  }
+
+  bench_case *c =
+      bench_new_case(cases, &nc, "rebuild", o.workers, o.workers, o.runs);
+  snprintf(c->name, sizeof c->name, "rebuild memory store @%d", o.workers);
+  failed |= bench_rebuild(s, c) != 0;
+  bench_row(c);
+
+  double rps = o.redis_bench ? bench_redis_benchmark(port) : -1;
+  if (rps > 0)
+    printf("redis-benchmark -q -t set -P 16 -n 200000: %.0f SET/s\n", rps);
+  if (f) {
+    fprintf(f,
+            "{\"bench\":\"redis\",\"version\":\"%s\",\"workers\":%d,"
+            "\"small\":%d,\"batch\":%d,\"runs\":%d,\"seed\":%llu,\n"
+            " \"checks\":[{\"workers\":%d,\"queries\":%d,\"mismatches\":%d},"
+            "{\"workers\":%d,\"queries\":%d,\"mismatches\":%d}],\n"
+            " \"redis_benchmark_set_p16_rps\":%.0f,\n \"cases\":[\n",
+            CM_VERSION, o.workers, o.small, o.batch, o.runs,
+            (unsigned long long)o.seed, o.small, BENCH_CHECK, bad_small,
+            o.workers, BENCH_CHECK, bad_full, rps);
+    for (int i = 0; i < nc; i++)
+      bench_json_case(f, &cases[i], i == 0);
+    fputs("\n]}\n", f);
+  }
+done:
+  if (f)
+    fclose(f);
+  if (s && !failed)
+    cm_store_redis_flush(s, NULL);
+  cm_store_free(s);
+  cm_store_free(m);
+  cm_instance_free(inst);
+  if (server > 0) {
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+  }
+  return failed ? 1 : 0;
+}

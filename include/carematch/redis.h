@@ -1,0 +1,110 @@
+/* redis.h -- the Redis adapter: a connection to one region's keys
+ * (cm_redis) on hiredis's async API and libevent, and the Redis position
+ * store built on it (DESIGN section 6, docs/redis.md).
+ *
+ * Every key of a region carries the hash tag {region}, so one region lives
+ * in one Redis Cluster slot and every script names its keys through KEYS.
+ * Calls are synchronous from the caller's point of view: each one sends its
+ * commands (pipelined) and runs the connection's event_base until every
+ * reply arrived or the timeout passed. That is fine from plain code and
+ * from tests; it must NOT be done from inside a callback of the same
+ * event_base (a daemon's own event loop), which is refused with
+ * CM_E_CONFLICT.
+ *
+ * Failures: when Redis is down, slow past the timeout or the connection
+ * drops, the call returns CM_E_UNAVAILABLE with a message naming host:port
+ * and the cause; the next call reconnects (immediately after a drop, then
+ * with a backoff doubling from backoff_min_ms up to backoff_max_ms while
+ * attempts keep failing; a call inside the backoff fails at once). An error
+ * reply from Redis is CM_E_IO. Ownership: cm_redis_new returns a connection
+ * the caller frees with cm_redis_free; cm_store_redis_open borrows one. */
+#ifndef CM_REDIS_H_INCLUDED_
+#define CM_REDIS_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base; /* libevent; only a pointer is passed */
+
+typedef struct cm_redis cm_redis;
+
+#define CM_REDIS_REGION_MAX 64 /* bytes of a region name, without the NUL */
+
+typedef struct cm_redis_options {
+  struct event_base *base; /* loop to run the connection on; NULL: the
+                              connection creates and owns a private one */
+  int timeout_ms;          /* a call gives up when no reply arrives for
+                              this long (default 5000) */
+  int backoff_min_ms;      /* first wait after a failed connect (100) */
+  int backoff_max_ms;      /* longest wait between connects (2000) */
+} cm_redis_options;
+
+/* Fill o with the defaults above. */
+void cm_redis_options_init(cm_redis_options *o);
+
+/* Connect to host:port for region (1..CM_REDIS_REGION_MAX bytes of
+ * [A-Za-z0-9_.-]) and load the Lua scripts. opt may be NULL (defaults).
+ * Returns the connection, or NULL with err set: CM_E_INVALID ("$.region",
+ * "$.host", "$.port") for bad arguments, CM_E_UNAVAILABLE when Redis cannot
+ * be reached, CM_E_IO when it refuses the scripts, CM_E_NOMEM. */
+cm_redis *cm_redis_new(const char *host, int port, const char *region,
+                       const cm_redis_options *opt, cm_error *err);
+
+/* Close the connection (waiting for nothing: no call is ever left in
+ * flight) and free it; a private event_base goes with it. Accepts NULL. */
+void cm_redis_free(cm_redis *r);
+
+/* The region's name (borrowed, valid while r lives). */
+const char *cm_redis_region(const cm_redis *r);
+
+/* 1 when the connection is up and its scripts are loaded, else 0. */
+int cm_redis_connected(const cm_redis *r);
+
+/* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
+cm_status cm_redis_ping(cm_redis *r, cm_error *err);
+
+/* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
+ * For tests and for retiring a region; not atomic against other writers.
+ * Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
+cm_status cm_redis_flush_region(cm_redis *r, cm_error *err);
+
+/* A Redis position store on its own connection (default options). Returns
+ * the store (free with cm_store_free), or NULL with err set as for
+ * cm_redis_new. */
+cm_store *cm_store_redis_new(const char *host, int port, const char *region,
+                             cm_error *err);
+
+/* A Redis position store on a connection the caller keeps: r must outlive
+ * the store, and cm_store_free leaves it open. Returns NULL (CM_E_NOMEM,
+ * or CM_E_INVALID for a NULL r) on failure. */
+cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
+
+/* The connection of a Redis store (borrowed), or NULL when s is not one. */
+cm_redis *cm_store_redis_conn(cm_store *s);
+
+/* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at
+ * seen_ms[i], as n cm_store_position calls would, but pipelined in chunks
+ * of a few hundred, each chunk one script. Every argument is checked first
+ * (fields "$.positions[i].id", ".lat", ".lon", ".seen_ms"), then every id
+ * is looked up; an unknown id is CM_E_UNKNOWN_ID at "$.positions[i].id" and
+ * nothing is written. (A worker removed by another client between the
+ * look-up and its chunk is skipped.) When an id occurs twice, the later
+ * position wins. Returns CM_OK, or the error with err set. */
+cm_status cm_store_redis_positions(cm_store *s, int n, const char *const *ids,
+                                   const double *lat, const double *lon,
+                                   const int64_t *seen_ms, cm_error *err);
+
+/* Delete every key of the store's region (cm_redis_flush_region): the
+ * store is then empty. For tests. */
+cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
