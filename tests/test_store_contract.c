@@ -30,7 +30,7 @@ static const cm_contract memory_large = {.make = make_memory,
                                          .seed = 3};
 
 #define CONTRACT_TEST_(suite, conf, name)                                      \
-  Test(suite, name) {                                          \
+  Test(suite, name) {                                                          \
     cm_contract_##name(&conf);                                                 \
   }
 
