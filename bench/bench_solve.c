@@ -50,6 +50,9 @@ typedef struct bench_samples {
   int *g_served;
   double *ref_diff; /* plain-LP cases: |obj - default obj| / max(1,|obj|) */
   int failures;
+  int iters_max;  /* GLPK simplex iterations, max over runs (the network
+                     answers' confirmation: expected 0) */
+  int rounds_max; /* pricing rounds, max over runs */
   char error[CM_ERROR_MESSAGE_MAX + CM_ERROR_FIELD_MAX + 8];
 } bench_samples;
 
@@ -224,6 +227,10 @@ static void bench_record(bench_samples *s, int r, const cm_instance *inst,
   s->comps[r] = a->stats.components;
   s->reduced[r] = a->stats.reduced;
   s->edges[r] = a->stats.edges;
+  if (a->stats.glpk_iterations > s->iters_max)
+    s->iters_max = a->stats.glpk_iterations;
+  if (a->stats.pricing_rounds > s->rounds_max)
+    s->rounds_max = a->stats.pricing_rounds;
 }
 
 /* Greedy answer of seed index g. Returns 0 or -1. */
@@ -431,9 +438,10 @@ static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
   bench_json_key(f, "greedy_served_mean", bench_imean(s->g_served, s->ng));
   fprintf(f,
           "\n     \"exact_runs\":%d,\"fallbacks_max\":%d,"
-          "\"fallbacks_total\":%d,",
+          "\"fallbacks_total\":%d,\"glpk_iterations_max\":%d,"
+          "\"pricing_rounds_max\":%d,",
           bench_isum(s->exact, s->n), bench_imax(s->fallbacks, s->n),
-          bench_isum(s->fallbacks, s->n));
+          bench_isum(s->fallbacks, s->n), s->iters_max, s->rounds_max);
   d[0] = bench_quantile_i(s->comps, s->n, 0.5);
   d[1] = bench_quantile_i(s->reduced, s->n, 0.5);
   bench_json_key(f, "components_median", d[0]);
