@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "carematch/engine.h"
 #include "carematch/version.h"
 #include "city.h"
@@ -28,29 +29,9 @@ typedef struct opts {
   const char *out;
 } opts;
 
-static int64_t mono_ns(void *ctx) {
-  (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static double now_ms(void) {
-  return (double)mono_ns(NULL) / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double pct(double *v, int n, double q) {
-  if (n == 0)
-    return 0;
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  double pos = q * (n - 1);
-  int lo = (int)pos;
-  return lo + 1 < n ? v[lo] + (v[lo + 1] - v[lo]) * (pos - lo) : v[lo];
+/* Quantile for the report: 0 when there is nothing to measure. */
+static double pct(const double *v, int n, double q) {
+  return n > 0 ? cm_bench_quantile(v, n, q) : 0.0;
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -132,13 +113,13 @@ int main(int argc, char **argv) {
   cfg.batch_window_ms = (int64_t)o.window_ms;
   cfg.solve_budget_ms = o.budget_ms;
   cfg.auto_accept = 1;
-  cfg.clock = mono_ns;
+  cfg.clock = cm_bench_clock;
   cm_engine *eng = cm_engine_new(&cfg, store, &err);
   if (!eng || !store) {
     fprintf(stderr, "bench_engine: engine: %s\n", err.message);
     return 1;
   }
-  double t0 = now_ms();
+  double t0 = cm_bench_now_ms();
   for (int w = 0; w < city->n_workers; w++) {
     cm_worker wk = city->workers[w];
     wk.seen_ms = (int64_t)t0;
@@ -154,7 +135,7 @@ int main(int argc, char **argv) {
   double next_pos = t0, next_sub = t0, end = t0 + o.seconds * 1000.0;
   uint64_t rng = o.seed * 0x9e3779b97f4a7c15ULL + 1;
   double now = t0, next_print = t0 + 1000.0;
-  while ((now = now_ms()) < end) {
+  while ((now = cm_bench_now_ms()) < end) {
     int busy = 0;
     /* position updates due: small random moves */
     for (; next_pos <= now; next_pos += 1000.0 / o.pos_rate) {
@@ -181,18 +162,18 @@ int main(int argc, char **argv) {
       s.staff = rq->staff;
       s.urgency =
           rq->urgency == CM_URGENCY_SCHEDULED ? CM_URGENCY_NORMAL : rq->urgency;
-      submit_at[next_req] = now_ms();
+      submit_at[next_req] = cm_bench_now_ms();
       if (cm_engine_submit(eng, &s, (int64_t)now, &err) != CM_OK)
         fprintf(stderr, "bench_engine: submit: %s\n", err.message);
       next_req++;
       busy = 1;
     }
     /* the timer: step when due */
-    now = now_ms();
+    now = cm_bench_now_ms();
     if (cm_engine_next_due(eng) <= (int64_t)now) {
       if (cm_engine_step(eng, (int64_t)now, &err) < 0)
         fprintf(stderr, "bench_engine: step: %s\n", err.message);
-      double after = now_ms();
+      double after = cm_bench_now_ms();
       int n;
       while ((n = cm_engine_poll(eng, ev, 4096)) > 0)
         for (int i = 0; i < n; i++) {
@@ -217,15 +198,7 @@ int main(int argc, char **argv) {
     if (o.live && now >= next_print) {
       cm_engine_stats ls;
       cm_engine_stats_get(eng, &ls);
-      double sofar = 0;
-      if (n_em > 0) { /* wall-clock emergency latency so far, median */
-        double *tmp = malloc((size_t)n_em * sizeof *tmp);
-        if (tmp) {
-          memcpy(tmp, em, (size_t)n_em * sizeof *tmp);
-          sofar = pct(tmp, n_em, 0.5);
-          free(tmp);
-        }
-      }
+      double sofar = pct(em, n_em, 0.5); /* wall clock, so far */
       printf("t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
              "  done %5d  batches %5llu  emergencies %3d, submit->offer p50 "
              "%.2f ms\n",
@@ -243,11 +216,11 @@ int main(int argc, char **argv) {
       nanosleep(&ts, NULL);
     }
   }
-  double secs = (now_ms() - t0) / 1000.0;
+  double secs = (cm_bench_now_ms() - t0) / 1000.0;
   cm_engine_stats st;
   cm_engine_stats_get(eng, &st);
   double e50 = pct(em, n_em, 0.5), e99 = pct(em, n_em, 0.99),
-         emax = n_em ? em[n_em - 1] : 0;
+         emax = pct(em, n_em, 1.0);
   double n50 = pct(nm, n_nm, 0.5), n99 = pct(nm, n_nm, 0.99);
   printf("carematch %s engine bench: %.1f s, %d workers, %.0f positions/s "
          "achieved, %.1f requests/s\n",

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "carematch/redis.h"
 #include "carematch/store.h"
 #include "carematch/version.h"
@@ -62,28 +63,7 @@ typedef struct bench_case {
   double hits_mean;          /* nearest: answers per query */
 } bench_case;
 
-static double bench_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int bench_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Nearest-rank quantile q in [0, 1] of n values. */
-static double bench_quantile(const double *v, int n, double q) {
-  double s[BENCH_MAX_RUNS];
-  if (n <= 0)
-    return NAN;
-  memcpy(s, v, sizeof *s * (size_t)n);
-  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
-  int i = (int)ceil(q * n) - 1;
-  return s[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
 /* ---- the redis-server ---- */
 
 /* A loopback port nobody listens on, or -1. */
@@ -222,13 +202,13 @@ static int bench_nearest(cm_store *s, const cm_instance *inst,
   for (int r = 0; rc == 0 && r < c->runs; r++) {
     for (int i = 0; i < o->batch; i++)
       qs[i] = bench_query(inst, r * o->batch + i, c->k);
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     if (cm_store_nearest(s, qs, o->batch, c->k, 0, 0, hits, counts, &err) !=
         CM_OK) {
       fprintf(stderr, "bench_redis: nearest: %s\n", err.message);
       rc = -1;
     }
-    c->ms[r] = bench_now_ms() - t0;
+    c->ms[r] = cm_bench_now_ms() - t0;
     for (int i = 0; rc == 0 && i < o->batch; i++)
       answered += counts[i];
   }
@@ -262,7 +242,7 @@ static int bench_positions(cm_store *s, const cm_instance *inst, int n,
       lon[i] += (cm_city_uniform(&rng) - 0.5) * 0.0018;
       seen[i] = inst->workers[i].seen_ms + r + 1;
     }
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     if (c->per_call == 0) {
       for (int i = 0; rc == 0 && i < n; i++)
         if (cm_store_position(s, ids[i], lat[i], lon[i], seen[i], &err) !=
@@ -276,7 +256,7 @@ static int bench_positions(cm_store *s, const cm_instance *inst, int n,
           rc = -1;
       }
     }
-    c->ms[r] = bench_now_ms() - t0;
+    c->ms[r] = cm_bench_now_ms() - t0;
     if (rc != 0)
       fprintf(stderr, "bench_redis: positions: %s\n", err.message);
   }
@@ -295,11 +275,11 @@ static void bench_rebuild_one(void *ctx, const cm_worker *w) {
 static int bench_rebuild(cm_store *s, bench_case *c) {
   cm_error err;
   for (int r = 0; r < c->runs; r++) {
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     cm_store *m = cm_store_memory_new(0);
     cm_status st =
         m ? cm_store_each(s, bench_rebuild_one, m, &err) : CM_E_NOMEM;
-    c->ms[r] = bench_now_ms() - t0;
+    c->ms[r] = cm_bench_now_ms() - t0;
     int n = cm_store_count(m);
     cm_store_free(m);
     if (st != CM_OK || n != c->ops) {
@@ -312,8 +292,8 @@ static int bench_rebuild(cm_store *s, bench_case *c) {
 }
 
 static void bench_row(const bench_case *c) {
-  double med = bench_quantile(c->ms, c->runs, 0.5);
-  double p99 = bench_quantile(c->ms, c->runs, 0.99);
+  double med = cm_bench_quantile(c->ms, c->runs, 0.5);
+  double p99 = cm_bench_quantile(c->ms, c->runs, 0.99);
   printf("%-34s %7d %5d %9.2f %9.2f %12.0f", c->name, c->ops, c->runs, med, p99,
          c->ops / (med / 1e3));
   if (!strcmp(c->kind, "nearest"))
@@ -323,15 +303,15 @@ static void bench_row(const bench_case *c) {
 }
 
 static void bench_json_case(FILE *f, const bench_case *c, int first) {
-  double med = bench_quantile(c->ms, c->runs, 0.5);
+  double med = cm_bench_quantile(c->ms, c->runs, 0.5);
   fprintf(f,
           "%s  {\"name\":\"%s\",\"kind\":\"%s\",\"workers\":%d,\"ops\":%d,"
           "\"runs\":%d,\"median_ms\":%.4f,\"p99_ms\":%.4f,\"min_ms\":%.4f,"
           "\"max_ms\":%.4f,\"ops_per_s\":%.0f",
           first ? "" : ",\n", c->name, c->kind, c->workers, c->ops, c->runs,
-          med, bench_quantile(c->ms, c->runs, 0.99),
-          bench_quantile(c->ms, c->runs, 0.0),
-          bench_quantile(c->ms, c->runs, 1.0), c->ops / (med / 1e3));
+          med, cm_bench_quantile(c->ms, c->runs, 0.99),
+          cm_bench_quantile(c->ms, c->runs, 0.0),
+          cm_bench_quantile(c->ms, c->runs, 1.0), c->ops / (med / 1e3));
   if (!strcmp(c->kind, "nearest"))
     fprintf(f, ",\"k\":%d,\"radius_km\":5,\"hits_mean\":%.3f", c->k,
             c->hits_mean);
@@ -481,12 +461,12 @@ int main(int argc, char **argv) {
   /* the smaller store: load, check, nearest */
   bench_case *load = bench_new_case(cases, &nc, "load", o.small, o.small, 1);
   snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.small);
-  double t0 = bench_now_ms();
+  double t0 = cm_bench_now_ms();
   if (bench_load(s, m, inst, 0, o.small) != 0) {
     failed = 1;
     goto done;
   }
-  load->ms[0] = bench_now_ms() - t0;
+  load->ms[0] = cm_bench_now_ms() - t0;
   bench_row(load);
   int bad_small = bench_check(s, m, inst);
   printf("  check: %d of %d queries differ from the memory store\n", bad_small,
@@ -497,12 +477,12 @@ int main(int argc, char **argv) {
   /* the full store */
   load = bench_new_case(cases, &nc, "load", o.workers, o.workers - o.small, 1);
   snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.workers);
-  t0 = bench_now_ms();
+  t0 = cm_bench_now_ms();
   if (bench_load(s, m, inst, o.small, o.workers) != 0) {
     failed = 1;
     goto done;
   }
-  load->ms[0] = bench_now_ms() - t0;
+  load->ms[0] = cm_bench_now_ms() - t0;
   bench_row(load);
   int bad_full = bench_check(s, m, inst);
   printf("  check: %d of %d queries differ from the memory store\n", bad_full,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "carematch/solve.h"
 #include "carematch/version.h"
 #include "city.h"
@@ -56,39 +57,11 @@ typedef struct bench_samples {
   char error[CM_ERROR_MESSAGE_MAX + CM_ERROR_FIELD_MAX + 8];
 } bench_samples;
 
-static int64_t bench_clock(void *ctx) {
-  struct timespec ts;
-  (void)ctx;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static double bench_ms_since(int64_t t0) {
-  return (double)(bench_clock(NULL) - t0) / 1e6;
-}
-
-static int bench_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+  return (double)(cm_bench_clock(NULL) - t0) / 1e6;
 }
 
 /* Nearest-rank quantile q in [0, 1] of n values (sorted copy). */
-static double bench_quantile(const double *v, int n, double q) {
-  double *s, r;
-  int i;
-  if (n <= 0)
-    return NAN;
-  s = malloc(sizeof *s * (size_t)n);
-  if (!s)
-    return NAN;
-  memcpy(s, v, sizeof *s * (size_t)n);
-  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
-  i = (int)ceil(q * n) - 1;
-  r = s[i < 0 ? 0 : i >= n ? n - 1 : i];
-  free(s);
-  return r;
-}
-
 static double bench_mean(const double *v, int n) {
   double s = 0.0;
   for (int i = 0; i < n; i++)
@@ -131,7 +104,7 @@ static double bench_quantile_i(const int *v, int n, double q) {
     return NAN;
   for (int i = 0; i < n; i++)
     d[i] = v[i];
-  r = bench_quantile(d, n, q);
+  r = cm_bench_quantile(d, n, q);
   free(d);
   return r;
 }
@@ -188,14 +161,14 @@ static int bench_solve_once(const cm_instance *inst, double deadline_ms,
   int64_t t0;
   memset(&o, 0, sizeof o);
   o.deadline_ms = deadline_ms;
-  o.clock = bench_clock;
+  o.clock = cm_bench_clock;
   /* the anchor: cold GLPK simplex on the whole batch, as in DESIGN 4 */
   o.plain_lp = plain_lp;
   o.no_reductions = plain_lp;
   o.no_components = plain_lp;
   memset(ans, 0, sizeof *ans);
   cm_error_clear(&err);
-  t0 = bench_clock(NULL);
+  t0 = cm_bench_clock(NULL);
   if (cm_solve(inst, &o, ans, &err) != CM_OK) {
     snprintf(msg, msg_len, "%s: %s (%s)", cm_status_name(err.code), err.message,
              err.field);
@@ -331,12 +304,14 @@ static void bench_table_row(const bench_case *c, const bench_samples *s) {
     snprintf(ovr, sizeof ovr, "%+.1f", ov);
   if (bench_isum(s->exact, s->n) < s->n)
     snprintf(gap, sizeof gap, "%.2e", gmax);
-  printf(
-      "%-30s %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f %7.2f ", c->name,
-      bench_quantile(s->total, s->n, 0.5), bench_quantile(s->total, s->n, 0.99),
-      bench_quantile(s->wall, s->n, 0.5), bench_quantile(s->cand, s->n, 0.5),
-      bench_quantile(s->build, s->n, 0.5), bench_quantile(s->solve, s->n, 0.5),
-      bench_quantile(s->g_ms, s->ng, 0.5));
+  printf("%-30s %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f %7.2f ", c->name,
+         cm_bench_quantile(s->total, s->n, 0.5),
+         cm_bench_quantile(s->total, s->n, 0.99),
+         cm_bench_quantile(s->wall, s->n, 0.5),
+         cm_bench_quantile(s->cand, s->n, 0.5),
+         cm_bench_quantile(s->build, s->n, 0.5),
+         cm_bench_quantile(s->solve, s->n, 0.5),
+         cm_bench_quantile(s->g_ms, s->ng, 0.5));
   printf("%9.0f %6.3f %11s %2d/%-2d %3d %5.0f %5.0f %8s %7s\n",
          bench_mean(s->obj, s->n), bench_mean(s->ratio, s->n), served,
          bench_isum(s->exact, s->n), s->n, bench_imax(s->fallbacks, s->n),
@@ -361,11 +336,11 @@ static void bench_json_num(FILE *f, double v) {
 /* {"median":..,"p99":..,"min":..,"max":..} of n values. */
 static void bench_json_dist(FILE *f, const char *key, const double *v, int n) {
   fprintf(f, "\"%s\":{\"median\":", key);
-  bench_json_num(f, bench_quantile(v, n, 0.5));
+  bench_json_num(f, cm_bench_quantile(v, n, 0.5));
   fputs(",\"p99\":", f);
-  bench_json_num(f, bench_quantile(v, n, 0.99));
+  bench_json_num(f, cm_bench_quantile(v, n, 0.99));
   fputs(",\"min\":", f);
-  bench_json_num(f, bench_quantile(v, n, 0.0));
+  bench_json_num(f, cm_bench_quantile(v, n, 0.0));
   fputs(",\"max\":", f);
   bench_json_num(f, bench_max(v, n));
   fputs("},\n     ", f);

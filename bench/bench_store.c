@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "carematch/version.h"
@@ -48,28 +49,7 @@ typedef struct bench_case {
   double hits_mean; /* nearest: answers per query */
 } bench_case;
 
-static double bench_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int bench_cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Nearest-rank quantile q in [0, 1] of n values. */
-static double bench_quantile(const double *v, int n, double q) {
-  double s[256];
-  if (n <= 0)
-    return NAN;
-  memcpy(s, v, sizeof *s * (size_t)n);
-  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
-  int i = (int)ceil(q * n) - 1;
-  return s[i < 0 ? 0 : i >= n ? n - 1 : i];
-}
-
 /* The query of request i: radius 5 km, need_all its skills (or none). */
 static cm_store_query bench_query(const cm_instance *inst, int i, int k,
                                   int skills) {
@@ -96,14 +76,14 @@ static cm_store *bench_load(const cm_instance *inst, double cell_km,
   cm_error err;
   if (!s)
     return NULL;
-  double t0 = bench_now_ms();
+  double t0 = cm_bench_now_ms();
   for (int i = 0; i < inst->n_workers; i++)
     if (cm_store_upsert(s, &inst->workers[i], &err) != CM_OK) {
       fprintf(stderr, "bench_store: upsert: %s (%s)\n", err.message, err.field);
       cm_store_free(s);
       return NULL;
     }
-  *ms = bench_now_ms() - t0;
+  *ms = cm_bench_now_ms() - t0;
   return s;
 }
 
@@ -148,9 +128,9 @@ static int bench_check(cm_store *s, const cm_instance *inst, int k,
     cm_store_query q = bench_query(inst, i, k, i % 4 != 3);
     if (cm_store_nearest(s, &q, 1, k, 0, 0, a, &na, &err) != CM_OK)
       return BENCH_CHECK;
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     nb = bench_brute(inst, &q, b);
-    brute_ms += bench_now_ms() - t0;
+    brute_ms += cm_bench_now_ms() - t0;
     int same = na == nb;
     for (int j = 0; same && j < na; j++)
       same = !strcmp(a[j].id, b[j].id) && a[j].distance_km == b[j].distance_km;
@@ -174,13 +154,13 @@ static int bench_nearest(cm_store *s, const cm_instance *inst,
   for (int r = 0; rc == 0 && r < c->runs; r++) {
     for (int i = 0; i < o->batch; i++)
       qs[i] = bench_query(inst, r * o->batch + i, c->k, c->skills);
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     if (cm_store_nearest(s, qs, o->batch, c->k, 0, 0, hits, counts, &err) !=
         CM_OK) {
       fprintf(stderr, "bench_store: nearest: %s\n", err.message);
       rc = -1;
     }
-    c->ms[r] = bench_now_ms() - t0;
+    c->ms[r] = cm_bench_now_ms() - t0;
     for (int i = 0; i < o->batch; i++)
       answered += counts[i];
   }
@@ -210,14 +190,14 @@ static int bench_positions(cm_store *s, const cm_instance *inst,
       lat[i] += (cm_city_uniform(&rng) - 0.5) * 0.0015;
       lon[i] += (cm_city_uniform(&rng) - 0.5) * 0.0018;
     }
-    double t0 = bench_now_ms();
+    double t0 = cm_bench_now_ms();
     for (int i = 0; rc == 0 && i < n; i++)
       if (cm_store_position(s, inst->workers[i].id, lat[i], lon[i], r + 1,
                             &err) != CM_OK) {
         fprintf(stderr, "bench_store: position: %s\n", err.message);
         rc = -1;
       }
-    c->ms[r] = bench_now_ms() - t0;
+    c->ms[r] = cm_bench_now_ms() - t0;
   }
   free(lat);
   free(lon);
@@ -225,8 +205,8 @@ static int bench_positions(cm_store *s, const cm_instance *inst,
 }
 
 static void bench_row(const bench_case *c) {
-  double med = bench_quantile(c->ms, c->runs, 0.5);
-  double p99 = bench_quantile(c->ms, c->runs, 0.99);
+  double med = cm_bench_quantile(c->ms, c->runs, 0.5);
+  double p99 = cm_bench_quantile(c->ms, c->runs, 0.99);
   printf("%-28s %7d %5d %9.3f %9.3f %12.0f", c->name, c->ops, c->runs, med, p99,
          c->ops / (med / 1e3));
   if (!strcmp(c->kind, "nearest"))
@@ -236,15 +216,15 @@ static void bench_row(const bench_case *c) {
 }
 
 static void bench_json_case(FILE *f, const bench_case *c, int first) {
-  double med = bench_quantile(c->ms, c->runs, 0.5);
+  double med = cm_bench_quantile(c->ms, c->runs, 0.5);
   fprintf(f,
           "%s  {\"name\":\"%s\",\"kind\":\"%s\",\"cell_km\":%g,\"ops\":%d,"
           "\"runs\":%d,\"median_ms\":%.4f,\"p99_ms\":%.4f,\"min_ms\":%.4f,"
           "\"max_ms\":%.4f,\"ops_per_s\":%.0f",
           first ? "" : ",\n", c->name, c->kind, c->cell_km, c->ops, c->runs,
-          med, bench_quantile(c->ms, c->runs, 0.99),
-          bench_quantile(c->ms, c->runs, 0.0),
-          bench_quantile(c->ms, c->runs, 1.0), c->ops / (med / 1e3));
+          med, cm_bench_quantile(c->ms, c->runs, 0.99),
+          cm_bench_quantile(c->ms, c->runs, 0.0),
+          cm_bench_quantile(c->ms, c->runs, 1.0), c->ops / (med / 1e3));
   if (!strcmp(c->kind, "nearest"))
     fprintf(f, ",\"k\":%d,\"radius_km\":5,\"need_skill\":%d,\"hits_mean\":%.3f",
             c->k, c->skills, c->hits_mean);
