@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cost.h"
 #include "grid.h"
 #include "problem.h"
 #include "stages.h"
@@ -143,13 +144,6 @@ static void heap_sift_down(cand *h, int n, int i) {
   }
 }
 
-static int excluded(const cm_request *rq, int w) {
-  for (int i = 0; i < rq->n_excluded; i++)
-    if (rq->excluded[i] == w)
-      return 1;
-  return 0;
-}
-
 static void accept_worker(void *vctx, const cm__grid_item *it) {
   search_ctx *s = vctx;
   if ((it->tag & s->need_all) != s->need_all || !(it->tag & s->need_any))
@@ -168,7 +162,7 @@ static void accept_worker(void *vctx, const cm__grid_item *it) {
   cand c = {.w = it->id, .dist = d, .lat = it->lat, .lon = it->lon};
   if (s->n == s->k && !worse(&s->heap[0], &c))
     return;
-  if (excluded(s->rq, it->id))
+  if (cm__in_list(s->rq->excluded, s->rq->n_excluded, it->id))
     return;
   if (!s->exact && d > s->radius * (1 - APPROX_SLACK)) { /* borderline */
     const cm_worker *wk = &s->p->inst->workers[it->id];
@@ -235,14 +229,9 @@ static int grids_build(grids *g, const cm_instance *inst) {
     goto done;
   for (int i = 0; i < n; i++) {
     const cm_worker *w = &inst->workers[i];
-    const cm_weights *k = &inst->weights;
-    g->base[i] = k->workload * w->jobs_today + k->rating * (5.0 - w->rating) +
-                 k->skill * (5.0 - w->level);
+    g->base[i] = cm__worker_fixed_cost(&inst->weights, w);
     for (int e = 0; e < w->n_elders; e++)
       g->elders[i] |= 1ull << (w->elders[e] & 63);
-  }
-  for (int i = 0; i < n; i++) {
-    const cm_worker *w = &inst->workers[i];
     if (matchable(inst, w))
       all[m++] = (cm__grid_item){w->lat, w->lon, i, w->skills};
   }
@@ -287,19 +276,12 @@ static void price_fast(const cm__problem *p, const grids *g, int r, cand *c) {
   const cm_weights *k = &p->inst->weights;
   double cost =
       k->travel * c->travel * k->urgency_factor[rq->urgency] + g->base[c->w];
-  if (rq->elder && (g->elders[c->w] & (1ull << (rq->elder & 63)))) {
-    const cm_worker *w = &p->inst->workers[c->w];
-    for (int i = 0; i < w->n_elders; i++)
-      if (w->elders[i] == rq->elder) {
-        cost -= k->continuity;
-        break;
-      }
-  }
-  for (int i = 0; i < rq->n_preferred; i++)
-    if (rq->preferred[i] == c->w) {
-      cost -= k->preferred;
-      break;
-    }
+  /* the bit filter spares most candidates a read of the worker's record */
+  if (rq->elder && (g->elders[c->w] & (1ull << (rq->elder & 63))) &&
+      cm__served_elder(&p->inst->workers[c->w], rq->elder))
+    cost -= k->continuity;
+  if (cm__in_list(rq->preferred, rq->n_preferred, c->w))
+    cost -= k->preferred;
   c->cost = cost;
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "carematch/solve.h"
+#include "cost.h"
 
 #define EARTH_RADIUS_KM 6371.0088
 
@@ -32,11 +33,25 @@ double cm_request_penalty(const cm_weights *w, const cm_request *r) {
          r->staff;
 }
 
-static int in_list(const int *list, int n, int x) {
+int cm__in_list(const int *list, int n, int x) {
   for (int i = 0; i < n; i++)
     if (list[i] == x)
       return 1;
   return 0;
+}
+
+int cm__served_elder(const cm_worker *w, uint64_t elder) {
+  if (!elder)
+    return 0;
+  for (int i = 0; i < w->n_elders; i++)
+    if (w->elders[i] == elder)
+      return 1;
+  return 0;
+}
+
+double cm__worker_fixed_cost(const cm_weights *k, const cm_worker *w) {
+  return k->workload * w->jobs_today + k->rating * (5.0 - w->rating) +
+         k->skill * (5.0 - w->level);
 }
 
 int cm_worker_eligible(const cm_instance *inst, int request, int worker) {
@@ -53,7 +68,7 @@ int cm_worker_eligible(const cm_instance *inst, int request, int worker) {
   if (inst->params.stale_ms > 0 &&
       inst->params.now_ms - w->seen_ms > inst->params.stale_ms)
     return 0;
-  return !in_list(r->excluded, r->n_excluded, worker);
+  return !cm__in_list(r->excluded, r->n_excluded, worker);
 }
 
 void cm_edge_cost(const cm_instance *inst, int request, int worker,
@@ -65,17 +80,11 @@ void cm_edge_cost(const cm_instance *inst, int request, int worker,
   out->travel_min = travel_min;
   out->travel = k->travel * travel_min * k->urgency_factor[r->urgency];
   out->workload = k->workload * w->jobs_today;
-  out->continuity = 0.0;
-  if (r->elder)
-    for (int i = 0; i < w->n_elders; i++)
-      if (w->elders[i] == r->elder) {
-        out->continuity = -k->continuity;
-        break;
-      }
+  out->continuity = cm__served_elder(w, r->elder) ? -k->continuity : 0.0;
   out->rating = k->rating * (5.0 - w->rating);
   out->skill = k->skill * (5.0 - w->level);
   out->preferred =
-      in_list(r->preferred, r->n_preferred, worker) ? -k->preferred : 0.0;
+      cm__in_list(r->preferred, r->n_preferred, worker) ? -k->preferred : 0.0;
   out->total = out->travel + out->workload + out->continuity + out->rating +
                out->skill + out->preferred;
 }
