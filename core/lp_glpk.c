@@ -81,10 +81,6 @@ static int add_edge_col(scratch *s, const cm__problem *p, int e, int binary) {
 
 /* ---------------- confirmation of network answers ---------------- */
 
-static int net_free_of(const cm__net *n, int j) {
-  return n->freecap[j];
-}
-
 /* Rows and columns of net n. Returns 0, or -1 when the deadline passed. */
 static int add_net_rows(scratch *s, const cm__problem *p, const cm__net *n,
                         const cm__clock *clk) {
@@ -94,7 +90,7 @@ static int add_net_rows(scratch *s, const cm__problem *p, const cm__net *n,
     glp_set_row_bnds(s->lp, r0 + i, GLP_FX, 1.0, 1.0);
   }
   for (int j = 0; j < n->nw; j++) {
-    int f = net_free_of(n, j);
+    int f = n->freecap[j];
     s->row_of_wrk[n->wrks[j]] = r0 + n->nr + j;
     if (f > 0)
       glp_set_row_bnds(s->lp, r0 + n->nr + j, GLP_DB, 0.0, (double)f);
@@ -136,7 +132,7 @@ static int set_tree_basis(scratch *s, const cm__problem *p, cm__net *n) {
                          e == n->asg[i] ? GLP_NU : GLP_NL);
   }
   for (int j = 0; j < n->nw; j++) {
-    int f = net_free_of(n, j);
+    int f = n->freecap[j];
     glp_set_row_stat(s->lp, s->row_of_wrk[n->wrks[j]],
                      f <= 0 ? GLP_NS : (n->load[j] >= f ? GLP_NU : GLP_NL));
   }
