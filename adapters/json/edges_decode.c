@@ -9,11 +9,11 @@
 /* Resolve obj[key] (an id) through ix. Returns the index, or -1 with err
  * set. */
 static int resolve(cm__jdec *d, const json_t *obj, const char *base,
-                   const char *key, const cm__id_index *ix, const char *kind) {
+                   const char *key, const cm__idmap *ix, const char *kind) {
   const char *id;
   if (cm__json_string(obj, base, key, 1, &id, d->err) < 0)
     return -1;
-  int i = cm__id_index_get(ix, id);
+  int i = cm__idmap_get(ix, id);
   if (i < 0)
     cm__json_fail(d->err, CM_E_UNKNOWN_ID, base, key,
                   "no %s has the id \"%.64s\"", kind, id);

@@ -81,8 +81,8 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
     goto done;
   st = cm_instance_validate(d.inst, err);
 done:
-  cm__id_index_free(&d.workers);
-  cm__id_index_free(&d.requests);
+  cm__idmap_free(&d.workers);
+  cm__idmap_free(&d.requests);
   json_decref(root);
   if (st != CM_OK) {
     cm_instance_free(d.inst);

@@ -11,6 +11,7 @@
 
 #include "carematch/error.h"
 #include "carematch/model.h"
+#include "idmap.h" /* core/, shared with the core library */
 
 /* Size limits of one instance (more is CM_E_LIMIT). */
 #define CM__JSON_MAX_WORKERS 200000
@@ -92,33 +93,14 @@ cm_status cm__json_check_id(const char *id, const char *path, cm_error *err);
 /* Parse exactly 16 hex digits into a non-zero hash. Returns 0 or -1. */
 int cm__json_parse_hash(const char *s, uint64_t *out);
 
-/* ---- id index (id_index.c) -------------------------------------------- */
-
-/* An open-addressing map from borrowed id strings to array indexes. */
-typedef struct cm__id_index {
-  const char **keys; /* borrowed; NULL marks an empty slot */
-  int *values;       /* index of keys[i] */
-  size_t cap;        /* slots, a power of two */
-} cm__id_index;
-
-/* Make room for expected ids. Returns 0, or -1 when out of memory (the index
- * is then empty but may still be freed). */
-int cm__id_index_init(cm__id_index *ix, size_t expected);
-void cm__id_index_free(cm__id_index *ix);
-/* Insert id -> value. The index never grows: at most `expected` ids fit.
- * Returns -1 when inserted, or the value of the id already present. */
-int cm__id_index_put(cm__id_index *ix, const char *id, int value);
-/* Value of id, or -1. */
-int cm__id_index_get(const cm__id_index *ix, const char *id);
-
 /* ---- decoder (instance_decode.c and friends) -------------------------- */
 
 typedef struct cm__jdec {
-  cm_instance *inst;     /* being filled */
-  cm__id_index workers;  /* worker id -> index */
-  cm__id_index requests; /* request id -> index */
-  int edge_mode;         /* the instance has an "edges" array */
-  cm_error *err;         /* where failures go */
+  cm_instance *inst;  /* being filled */
+  cm__idmap workers;  /* worker id -> index */
+  cm__idmap requests; /* request id -> index */
+  int edge_mode;      /* the instance has an "edges" array */
+  cm_error *err;      /* where failures go */
 } cm__jdec;
 
 /* Each part decoder reads its part of the root object into d->inst and

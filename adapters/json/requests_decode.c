@@ -28,7 +28,7 @@ static cm_status worker_list(cm__jdec *d, const json_t *obj, const char *base,
     if (!json_is_string(v))
       return cm__json_fail(d->err, CM_E_TYPE, item, NULL,
                            "must be a worker id (a string)");
-    int w = cm__id_index_get(&d->workers, json_string_value(v));
+    int w = cm__idmap_get(&d->workers, json_string_value(v));
     if (w < 0)
       return cm__json_fail(d->err, CM_E_UNKNOWN_ID, item, NULL,
                            "no worker has the id \"%.64s\"",
@@ -88,8 +88,10 @@ static cm_status decode_request(cm__jdec *d, const json_t *v, size_t i,
   cm__json_path_key(path, sizeof path, base, "id");
   if ((st = cm__json_check_id(id, path, d->err)) != CM_OK)
     return st;
-  int prev = cm__id_index_put(&d->requests, id, (int)i);
-  if (prev >= 0)
+  int prev = -1, put = cm__idmap_put(&d->requests, id, (int)i, &prev);
+  if (put < 0)
+    return cm_error_set(d->err, CM_E_NOMEM, path, NULL);
+  if (put == 0)
     return cm__json_fail(d->err, CM_E_DUPLICATE, path, NULL,
                          "request id \"%s\" is already used by "
                          "$.requests[%d]",
@@ -145,7 +147,7 @@ cm_status cm__json_decode_requests(cm__jdec *d, const json_t *root) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.requests", NULL,
                          "%zu requests, at most %d are allowed", n,
                          CM__JSON_MAX_REQUESTS);
-  if (cm__id_index_init(&d->requests, n) != 0)
+  if (cm__idmap_init(&d->requests, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
   if (n > 0) {
     inst->requests = malloc(n * sizeof *inst->requests);

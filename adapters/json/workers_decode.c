@@ -65,8 +65,10 @@ static cm_status decode_worker(cm__jdec *d, const json_t *v, size_t i,
   cm__json_path_key(path, sizeof path, base, "id");
   if ((st = cm__json_check_id(id, path, d->err)) != CM_OK)
     return st;
-  int prev = cm__id_index_put(&d->workers, id, (int)i);
-  if (prev >= 0)
+  int prev = -1, put = cm__idmap_put(&d->workers, id, (int)i, &prev);
+  if (put < 0)
+    return cm_error_set(d->err, CM_E_NOMEM, path, NULL);
+  if (put == 0)
     return cm__json_fail(d->err, CM_E_DUPLICATE, path, NULL,
                          "worker id \"%s\" is already used by $.workers[%d]",
                          id, prev);
@@ -112,7 +114,7 @@ cm_status cm__json_decode_workers(cm__jdec *d, const json_t *root) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.workers", NULL,
                          "%zu workers, at most %d are allowed", n,
                          CM__JSON_MAX_WORKERS);
-  if (cm__id_index_init(&d->workers, n) != 0)
+  if (cm__idmap_init(&d->workers, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.workers", NULL);
   if (n > 0) {
     /* Sized once: cm_instance_add_worker then never reallocates. */
