@@ -1,6 +1,8 @@
-/* engine.c -- the dispatch engine's requests: configuration, submission,
- * the lifecycle calls (cancel, accept, reject, complete) and queries.
- * Batching lives in engine_batch.c, workers in engine_workers.c. */
+/* engine.c -- the dispatch engine: configuration, the records of its
+ * requests (live ones and the finished history) and queries. Submission
+ * is in engine_submit.c, the lifecycle calls in engine_lifecycle.c,
+ * batching in engine_batch.c, workers in engine_workers.c, the ledger in
+ * engine_ledger.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,7 @@ cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
   e->cfg = *cfg;
   e->store = store;
   e->next_batch_ms = INT64_MAX;
+  e->resync = cfg->ledger != NULL; /* recovery before the first step */
   e->done = calloc((size_t)cfg->history, sizeof *e->done);
   if (!e->done || cm__idmap_init(&e->req_map, 1024) != 0 ||
       cm__idmap_init(&e->wrk_map, 1024) != 0 ||
@@ -141,109 +144,6 @@ cm__req *cm__req_find(const cm_engine *e, const char *id) {
   return NULL;
 }
 
-static int id_ok(const char *id) {
-  size_t n = strnlen(id, CM_ID_MAX);
-  return n > 0 && n < CM_ID_MAX;
-}
-
-static cm_status check_spec(const cm_engine *e, const cm_request_spec *s,
-                            cm_error *err) {
-  cm_skillset known = e->cfg.taxonomy.count >= 32
-                          ? 0xffffffffu
-                          : ((1u << e->cfg.taxonomy.count) - 1u);
-#define SPEC_(cond, code, field, msg)                                          \
-  do {                                                                         \
-    if (!(cond))                                                               \
-      return cm_error_set(err, code, field, field ": " msg);                   \
-  } while (0)
-  SPEC_(id_ok(s->id), CM_E_INVALID, "$.id", "must be 1..63 characters");
-  SPEC_(s->lat >= -90 && s->lat <= 90, CM_E_RANGE, "$.lat",
-        "must be a finite number in [-90, 90]");
-  SPEC_(s->lon >= -180 && s->lon <= 180, CM_E_RANGE, "$.lon",
-        "must be a finite number in [-180, 180]");
-  SPEC_(s->skills != 0, CM_E_INVALID, "$.skills", "at least one skill");
-  SPEC_(!(s->skills & ~known), CM_E_UNKNOWN_SKILL, "$.skills",
-        "skill outside the taxonomy");
-  SPEC_(s->skill_mode == CM_SKILLS_ALL || s->skill_mode == CM_SKILLS_ANY,
-        CM_E_RANGE, "$.skill_mode", "must be all or any");
-  SPEC_(s->staff >= 1 && s->staff <= CM_MAX_STAFF, CM_E_RANGE, "$.staff",
-        "must be an integer in [1, 4]");
-  SPEC_((int)s->urgency >= 0 && s->urgency < CM_URGENCY_COUNT, CM_E_RANGE,
-        "$.urgency", "unknown urgency");
-  SPEC_(strnlen(s->elder, CM_ID_MAX) < CM_ID_MAX, CM_E_INVALID, "$.elder",
-        "must be at most 63 characters");
-  SPEC_(s->window_start_ms >= 0 && s->window_end_ms >= 0, CM_E_RANGE,
-        "$.window_start_ms", "must be >= 0");
-  SPEC_(!s->window_end_ms || s->window_end_ms >= s->window_start_ms, CM_E_RANGE,
-        "$.window_end_ms", "must not be before window_start_ms");
-  SPEC_(s->n_preferred >= 0 && s->n_preferred <= CM_MAX_PREFS, CM_E_LIMIT,
-        "$.preferred", "at most 8 workers");
-  SPEC_(s->n_excluded >= 0 && s->n_excluded <= CM_MAX_PREFS, CM_E_LIMIT,
-        "$.excluded", "at most 8 workers");
-  for (int i = 0; i < s->n_preferred; i++)
-    SPEC_(id_ok(s->preferred[i]), CM_E_INVALID, "$.preferred",
-          "worker ids must be 1..63 characters");
-  for (int i = 0; i < s->n_excluded; i++)
-    SPEC_(id_ok(s->excluded[i]), CM_E_INVALID, "$.excluded",
-          "worker ids must be 1..63 characters");
-#undef SPEC_
-  return CM_OK;
-}
-
-static int spec_equal(const cm_request_spec *a, const cm_request_spec *b) {
-  if (strcmp(a->id, b->id) || a->lat != b->lat || a->lon != b->lon ||
-      a->skills != b->skills || a->skill_mode != b->skill_mode ||
-      a->staff != b->staff || a->urgency != b->urgency ||
-      strcmp(a->elder, b->elder) || a->window_start_ms != b->window_start_ms ||
-      a->window_end_ms != b->window_end_ms ||
-      a->n_preferred != b->n_preferred || a->n_excluded != b->n_excluded)
-    return 0;
-  for (int i = 0; i < a->n_preferred; i++)
-    if (strcmp(a->preferred[i], b->preferred[i]))
-      return 0;
-  for (int i = 0; i < a->n_excluded; i++)
-    if (strcmp(a->excluded[i], b->excluded[i]))
-      return 0;
-  return 1;
-}
-
-/* Copy a spec with every string cut at its terminator (no stray bytes). */
-static void spec_copy(cm_request_spec *dst, const cm_request_spec *src) {
-  memset(dst, 0, sizeof *dst);
-  *dst = *src;
-  memset(dst->id, 0, sizeof dst->id);
-  memcpy(dst->id, src->id, strnlen(src->id, CM_ID_MAX - 1));
-  memset(dst->elder, 0, sizeof dst->elder);
-  memcpy(dst->elder, src->elder, strnlen(src->elder, CM_ID_MAX - 1));
-}
-
-/* Release time of a scheduled request: window start minus the travel of
- * the nearest eligible worker now (or of the base radius) minus slack. */
-static int64_t release_time(cm_engine *e, const cm_request_spec *s,
-                            int64_t now_ms) {
-  if (s->urgency != CM_URGENCY_SCHEDULED || s->window_start_ms <= 0)
-    return now_ms;
-  const cm_params *p = &e->cfg.params;
-  double km = p->radius_km[s->urgency];
-  cm_store_query q = {
-      .lat = s->lat,
-      .lon = s->lon,
-      .radius_km = p->radius_max_km > km ? p->radius_max_km : km,
-      .k = 1,
-      .need_all =
-          s->skill_mode == CM_SKILLS_ALL && s->staff == 1 ? s->skills : 0,
-      .need_any = s->skills};
-  cm_store_hit hit;
-  int count = 0;
-  if (cm_store_nearest(e->store, &q, 1, 1, now_ms, e->cfg.stale_ms, &hit,
-                       &count, NULL) == CM_OK &&
-      count == 1)
-    km = hit.distance_km;
-  int64_t travel = (int64_t)(cm_travel_minutes(p, km) * 60000.0);
-  int64_t at = s->window_start_ms - travel - e->cfg.release_slack_ms;
-  return at > now_ms ? at : now_ms;
-}
-
 static int push_live(cm_engine *e, cm__req *r) {
   if (e->n_live == e->cap_live) {
     int cap = e->cap_live ? e->cap_live * 2 : 256;
@@ -258,68 +158,8 @@ static int push_live(cm_engine *e, cm__req *r) {
   return 0;
 }
 
-cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
-                           int64_t now_ms, cm_error *err) {
-  cm_status st = check_spec(e, spec, err);
-  if (st != CM_OK)
-    return st;
-  cm__req *old = cm__req_find(e, spec->id);
-  if (old) {
-    cm_request_spec norm;
-    spec_copy(&norm, spec);
-    if (spec_equal(&old->spec, &norm))
-      return CM_OK;
-    return cm_error_set(err, CM_E_CONFLICT, "$.id",
-                        "$.id: request '%s' exists with different content",
-                        spec->id);
-  }
-  if (e->n_live >= e->cfg.max_live)
-    return cm_error_set(err, CM_E_LIMIT, "", "too many live requests (%d)",
-                        e->cfg.max_live);
-  cm__req *r = calloc(1, sizeof *r);
-  if (!r)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  spec_copy(&r->spec, spec);
-  r->state = CM_REQ_PENDING;
-  r->created_ms = now_ms;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  r->release_ms = release_time(e, &r->spec, now_ms);
-  r->ready_ms = r->release_ms;
-  if (push_live(e, r) != 0) {
-    free(r);
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  }
-  if (cm__idmap_put(&e->req_map, r->spec.id, r->slot, NULL) != 1) {
-    e->n_live--;
-    free(r);
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  }
-  e->stats.by_state[CM_REQ_PENDING]++;
-  cm__emit(e, CM_EV_SUBMITTED, r, NULL, CM_REQ_PENDING, CM_REQ_PENDING, NULL);
-  r->released = r->release_ms <= now_ms;
-  if (r->released)
-    cm__schedule_batch(e, spec->urgency == CM_URGENCY_EMERGENCY
-                              ? now_ms
-                              : now_ms + e->cfg.batch_window_ms);
-  return CM_OK;
-}
-
-void cm__req_finish(cm_engine *e, cm__req *r, cm_request_state to,
-                    int64_t now_ms) {
-  int slot = r->slot;
-  e->stats.by_state[r->state]--;
-  e->stats.by_state[to]++;
-  r->state = to;
-  r->finished_ms = now_ms;
-  /* out of live[]: swap the last one into the hole */
-  cm__req *last = e->live[--e->n_live];
-  if (last != r) {
-    e->live[slot] = last;
-    last->slot = slot;
-    cm__idmap_set(&e->req_map, last->spec.id, slot);
-  }
-  /* into the history ring, forgetting the oldest when full */
+/* Into the history ring, forgetting the oldest when full. */
+static void push_history(cm_engine *e, cm__req *r) {
   int cap = e->cfg.history, pos;
   if (e->n_done == cap) {
     cm__req *old = e->done[e->done_head];
@@ -336,154 +176,33 @@ void cm__req_finish(cm_engine *e, cm__req *r, cm_request_state to,
   cm__idmap_set(&e->req_map, r->spec.id, -2 - pos);
 }
 
-static cm__req *find_live(cm_engine *e, const char *id, cm_error *err) {
-  cm__req *r = id ? cm__req_find(e, id) : NULL;
-  if (!r)
-    cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
-                 "$.request: no request '%s'", id ? id : "");
-  return r;
-}
-
-static int offer_index(const cm__req *r, const char *worker) {
-  for (int i = 0; i < r->n_workers; i++)
-    if (strcmp(r->workers[i], worker) == 0)
-      return i;
-  return -1;
-}
-
-static void set_state(cm_engine *e, cm__req *r, cm_request_state to) {
-  e->stats.by_state[r->state]--;
-  e->stats.by_state[to]++;
-  r->state = to;
-}
-
-void cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
-                     cm_event_type why, int64_t now_ms) {
-  cm_request_state from = r->state;
-  cm__req_release_workers(e, r);
-  if (worker && why != CM_EV_WITHDRAWN) {
-    int n =
-        r->n_rejected < CM_MAX_REJECTS ? r->n_rejected++ : CM_MAX_REJECTS - 1;
-    memset(r->rejected[n], 0, CM_ID_MAX);
-    memcpy(r->rejected[n], worker, strnlen(worker, CM_ID_MAX - 1));
-  }
-  set_state(e, r, CM_REQ_PENDING);
-  r->expires_ms = 0;
-  r->has_reason = 0;
-  cm__emit(e, why, r, worker, from, CM_REQ_PENDING, NULL);
-  cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
-                            ? now_ms
-                            : now_ms + e->cfg.batch_window_ms);
-}
-
-cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
-                           cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  if (r->state == CM_REQ_CANCELLED)
-    return CM_OK;
-  if (r->state == CM_REQ_DONE)
-    return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' is already done", request_id);
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  cm_request_state from = r->state;
-  cm__req_release_workers(e, r);
-  cm__req_finish(e, r, CM_REQ_CANCELLED, now_ms);
-  cm__emit(e, CM_EV_CANCELLED, r, NULL, from, CM_REQ_CANCELLED, NULL);
-  return CM_OK;
-}
-
-static cm_status offered_to(cm_engine *e, cm__req *r, const char *worker,
-                            int *idx, cm_error *err) {
-  if (!worker || !cm__wrk_find(e, worker))
-    return cm_error_set(err, CM_E_UNKNOWN_ID, "$.worker",
-                        "$.worker: no worker '%s'", worker ? worker : "");
-  *idx = r->state == CM_REQ_OFFERED ? offer_index(r, worker) : -1;
-  if (*idx < 0 || r->accepted[*idx])
-    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
-                        "$.worker: request '%s' has no open offer to '%s'",
-                        r->spec.id, worker);
-  return CM_OK;
-}
-
-cm_status cm_engine_accept(cm_engine *e, const char *request_id,
-                           const char *worker_id, int64_t now_ms,
-                           cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
-  int idx;
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  cm_status st = offered_to(e, r, worker_id, &idx, err);
-  if (st != CM_OK)
-    return st;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  r->accepted[idx] = 1;
-  cm__wrk *w = cm__wrk_find(e, worker_id);
-  w->accepted++;
-  cm__wrk_sync(e, w);
-  int all = 1;
-  for (int i = 0; i < r->n_workers; i++)
-    all &= r->accepted[i];
-  if (all)
-    set_state(e, r, CM_REQ_ACCEPTED);
-  cm__emit(e, CM_EV_ACCEPTED, r, worker_id, CM_REQ_OFFERED, r->state,
-           &r->terms[idx]);
-  return CM_OK;
-}
-
-cm_status cm_engine_reject(cm_engine *e, const char *request_id,
-                           const char *worker_id, int64_t now_ms,
-                           cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
-  int idx;
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  cm_status st = offered_to(e, r, worker_id, &idx, err);
-  if (st != CM_OK)
-    return st;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  cm__req_requeue(e, r, worker_id, CM_EV_REJECTED, now_ms);
-  return CM_OK;
-}
-
-cm_status cm_engine_complete(cm_engine *e, const char *request_id,
-                             int64_t now_ms, cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  if (r->state != CM_REQ_ACCEPTED)
-    return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' is %s, not accepted", request_id,
-                        cm_request_state_name(r->state));
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  /* workload and continuity for the next batches */
-  uint64_t elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
-  for (int i = 0; i < r->n_workers; i++) {
-    cm_worker w;
-    if (cm_store_get(e->store, r->workers[i], &w, NULL) != CM_OK)
-      continue;
-    w.jobs_today++;
-    int known = 0;
-    for (int k = 0; k < w.n_elders; k++)
-      known |= w.elders[k] == elder;
-    if (elder && !known) {
-      if (w.n_elders == CM_MAX_ELDERS) /* forget the oldest */
-        memmove(w.elders, w.elders + 1, (CM_MAX_ELDERS - 1) * sizeof *w.elders);
-      else
-        w.n_elders++;
-      w.elders[w.n_elders - 1] = elder;
+int cm__req_insert(cm_engine *e, cm__req *r) {
+  if (r->state == CM_REQ_DONE || r->state == CM_REQ_CANCELLED) {
+    if (cm__idmap_put(&e->req_map, r->spec.id, -1, NULL) != 1)
+      return -1;
+    push_history(e, r);
+  } else {
+    if (push_live(e, r) != 0)
+      return -1;
+    if (cm__idmap_put(&e->req_map, r->spec.id, r->slot, NULL) != 1) {
+      e->n_live--;
+      return -1;
     }
-    cm_store_upsert(e->store, &w, NULL);
   }
-  cm__req_release_workers(e, r);
-  cm__req_finish(e, r, CM_REQ_DONE, now_ms);
-  cm__emit(e, CM_EV_COMPLETED, r, NULL, CM_REQ_ACCEPTED, CM_REQ_DONE, NULL);
-  return CM_OK;
+  e->stats.by_state[r->state]++;
+  return 0;
+}
+
+void cm__req_finish(cm_engine *e, cm__req *r) {
+  int slot = r->slot;
+  /* out of live[]: swap the last one into the hole */
+  cm__req *last = e->live[--e->n_live];
+  if (last != r) {
+    e->live[slot] = last;
+    last->slot = slot;
+    cm__idmap_set(&e->req_map, last->spec.id, slot);
+  }
+  push_history(e, r);
 }
 
 cm_status cm_engine_get(const cm_engine *e, const char *request_id,
@@ -493,23 +212,7 @@ cm_status cm_engine_get(const cm_engine *e, const char *request_id,
     return cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
                         "$.request: no request '%s'",
                         request_id ? request_id : "");
-  memset(out, 0, sizeof *out);
-  out->spec = r->spec;
-  out->state = r->state;
-  out->created_ms = r->created_ms;
-  out->release_ms = r->release_ms;
-  out->offered_ms = r->offered_ms;
-  out->expires_ms = r->expires_ms;
-  out->finished_ms = r->finished_ms;
-  out->n_workers = r->n_workers;
-  memcpy(out->workers, r->workers, sizeof out->workers);
-  memcpy(out->accepted, r->accepted, sizeof out->accepted);
-  memcpy(out->terms, r->terms, sizeof out->terms);
-  out->n_rejected = r->n_rejected;
-  memcpy(out->rejected, r->rejected, sizeof out->rejected);
-  out->has_reason = r->has_reason;
-  out->reason = r->reason;
-  out->batches = r->batches;
+  cm__view_of(r, out);
   return CM_OK;
 }
 

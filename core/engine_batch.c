@@ -38,7 +38,8 @@ static void expire_offers(cm_engine *e, int64_t now_ms) {
     char who[CM_ID_MAX] = {0};
     if (lapsed)
       memcpy(who, lapsed, strnlen(lapsed, CM_ID_MAX - 1));
-    cm__req_requeue(e, r, who[0] ? who : NULL, CM_EV_EXPIRED, now_ms);
+    /* a refused or failed write is settled by adoption / resynchronising */
+    cm__req_requeue(e, r, who[0] ? who : NULL, CM_EV_EXPIRED, now_ms, NULL);
   }
 }
 
@@ -200,60 +201,121 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
   return st;
 }
 
-static void commit_offer(cm_engine *e, cm__req *r, const cm_instance *inst,
-                         const cm_assignment *a, int n, int64_t now_ms) {
-  r->n_workers = 0;
+/* One offer of a batch, worked out before anything is committed. */
+typedef struct offer_plan {
+  cm__req *r;    /* the request */
+  cm__req after; /* its record once offered (accepted with auto_accept) */
+  cm_event ev[2 * CM_MAX_STAFF];
+  int n_ev;
+  cm_request_view view; /* after, for the ledger */
+} offer_plan;
+
+static void plan_offer(const cm_engine *e, offer_plan *p, cm__req *r,
+                       const cm_instance *inst, const cm_assignment *a, int n,
+                       int64_t now_ms, cm_ledger_change *ch) {
+  int auto_accept = e->cfg.auto_accept != 0;
+  cm__req *after = &p->after;
+  p->r = r;
+  *after = *r;
+  after->n_workers = n;
   for (int i = 0; i < n; i++) {
     const cm_worker *w = &inst->workers[a[i].worker];
-    memset(r->workers[i], 0, CM_ID_MAX);
-    memcpy(r->workers[i], w->id, strnlen(w->id, CM_ID_MAX - 1));
-    r->accepted[i] = 0;
-    r->terms[i] = a[i].terms;
-    r->n_workers++;
-    cm__wrk *rec = cm__wrk_find(e, w->id);
-    if (rec)
-      cm__wrk_hold(e, rec);
+    memset(after->workers[i], 0, CM_ID_MAX);
+    memcpy(after->workers[i], w->id, strnlen(w->id, CM_ID_MAX - 1));
+    after->accepted[i] = auto_accept;
+    after->terms[i] = a[i].terms;
   }
-  e->stats.by_state[r->state]--;
-  e->stats.by_state[CM_REQ_OFFERED]++;
-  r->state = CM_REQ_OFFERED;
-  r->offered_ms = now_ms;
-  r->expires_ms = now_ms + e->cfg.offer_ttl_ms;
-  r->has_reason = 0;
-  e->stats.offers += (uint64_t)n;
-  if (!r->offered_once) {
+  after->state = auto_accept ? CM_REQ_ACCEPTED : CM_REQ_OFFERED;
+  after->offered_ms = now_ms;
+  after->expires_ms = now_ms + e->cfg.offer_ttl_ms;
+  after->has_reason = 0;
+  p->n_ev = 0;
+  for (int i = 0; i < n; i++) /* one event per member; one transition */
+    cm__event_fill(e, &p->ev[p->n_ev++], CM_EV_OFFERED, after,
+                   after->workers[i], i == 0 ? CM_REQ_PENDING : CM_REQ_OFFERED,
+                   CM_REQ_OFFERED, &after->terms[i]);
+  for (int i = 0; auto_accept && i < n; i++)
+    cm__event_fill(e, &p->ev[p->n_ev++], CM_EV_ACCEPTED, after,
+                   after->workers[i], CM_REQ_OFFERED,
+                   i == n - 1 ? CM_REQ_ACCEPTED : CM_REQ_OFFERED,
+                   &after->terms[i]);
+  cm__change_init(ch, r, &p->view, after, p->ev, p->n_ev);
+  for (int i = 0; i < n; i++)
+    cm__change_worker(ch, after->workers[i], 1, 0, auto_accept, 0, 0);
+}
+
+static void apply_offer(cm_engine *e, offer_plan *p, int64_t now_ms) {
+  cm__req *r = p->r;
+  const cm__req *after = &p->after;
+  for (int i = 0; i < after->n_workers; i++) {
+    cm__wrk *rec = cm__wrk_find(e, after->workers[i]);
+    if (!rec)
+      continue;
+    rec->jobs++;
+    rec->accepted += after->accepted[i];
+    cm__wrk_sync(e, rec);
+  }
+  int first = !r->offered_once;
+  cm__req_replace(e, r, after);
+  e->stats.offers += (uint64_t)after->n_workers;
+  if (first) {
     r->offered_once = 1;
     cm_histogram_add(&e->stats.offer_latency[r->spec.urgency],
                      (double)(now_ms - r->ready_ms));
   }
-  for (int i = 0; i < n; i++) /* one event per member; one transition */
-    cm__emit(e, CM_EV_OFFERED, r, r->workers[i],
-             i == 0 ? CM_REQ_PENDING : CM_REQ_OFFERED, CM_REQ_OFFERED,
-             &r->terms[i]);
-  if (e->cfg.auto_accept)
-    for (int i = 0; i < n; i++) {
-      char id[CM_ID_MAX];
-      memcpy(id, r->workers[i], CM_ID_MAX);
-      cm_engine_accept(e, r->spec.id, id, now_ms, NULL);
-    }
+  for (int i = 0; i < p->n_ev; i++)
+    cm__event_push(e, &p->ev[i]);
 }
 
-static void commit(cm_engine *e, batch_state *b, int64_t now_ms) {
+/* Plan every offer of the answer, commit them together (one round trip
+ * to the ledger), apply those the ledger took. */
+static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
+                        cm_error *err) {
   const cm_answer *ans = &b->ans;
-  int a = 0;
+  int m = 0;
+  for (int a = 0; a < ans->n_assignments; a++)
+    m += a == 0 ||
+         ans->assignments[a].request != ans->assignments[a - 1].request;
+  offer_plan *plans = malloc((size_t)(m ? m : 1) * sizeof *plans);
+  cm_ledger_change *ch = malloc((size_t)(m ? m : 1) * sizeof *ch);
+  cm_ledger_result *res = calloc((size_t)(m ? m : 1), sizeof *res);
+  cm_status st = CM_OK;
+  if (!plans || !ch || !res) {
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+    goto out;
+  }
   /* assignments come grouped by request, in request order */
-  while (a < ans->n_assignments) {
+  for (int a = 0, k = 0; a < ans->n_assignments; k++) {
     int q = ans->assignments[a].request, n = 1;
     while (a + n < ans->n_assignments && ans->assignments[a + n].request == q)
       n++;
-    commit_offer(e, b->reqs[q], b->inst, &ans->assignments[a], n, now_ms);
+    plan_offer(e, &plans[k], b->reqs[q], b->inst, &ans->assignments[a], n,
+               now_ms, &ch[k]);
     a += n;
+  }
+  if ((st = cm__commit_many(e, ch, m, res, err)) != CM_OK)
+    goto out;
+  for (int k = 0; k < m; k++) {
+    if (res[k].refusal == CM_LEDGER_OK) {
+      apply_offer(e, &plans[k], now_ms);
+    } else if (res[k].refusal == CM_LEDGER_VERSION) {
+      cm__req_refresh(e, plans[k].r->spec.id);
+    } else { /* full or off shift elsewhere: out of the mirror until the
+                ledger reports the worker again */
+      const char *who = ch[k].workers[res[k].worker].id;
+      cm_store_status(e->store, who, CM_WORKER_OFFERED, NULL);
+    }
   }
   for (int u = 0; u < ans->n_unassigned; u++) {
     cm__req *r = b->reqs[ans->unassigned[u].request];
     r->has_reason = 1;
     r->reason = ans->unassigned[u].reason;
   }
+out:
+  free(plans);
+  free(ch);
+  free(res);
+  return st;
 }
 
 int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
@@ -307,7 +369,8 @@ int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (cm_solve(b.inst, &opts, &b.ans, err) != CM_OK)
     goto out;
   b.have_answer = 1;
-  commit(e, &b, now_ms);
+  if (commit(e, &b, now_ms, err) != CM_OK)
+    goto out;
   double t2 = clock_ms(e);
   e->stats.batches++;
   e->stats.fallbacks += (uint64_t)b.ans.stats.fallbacks;
@@ -329,6 +392,9 @@ int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
+  /* with a ledger: no decision on state it may have changed */
+  if (cm_engine_sync(e, now_ms, err) != CM_OK)
+    return -1;
   expire_offers(e, now_ms);
   release_due(e, now_ms);
   int batches = 0;

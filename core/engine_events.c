@@ -17,20 +17,10 @@ void cm__events_free(cm__events *q) {
   memset(q, 0, sizeof *q);
 }
 
-void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
-              const char *worker, cm_request_state from, cm_request_state to,
-              const cm_cost_terms *terms) {
-  cm__events *q = &e->ev;
-  if (q->count == q->cap) { /* drop the oldest */
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
-    q->dropped++;
-    e->stats.events_dropped++;
-  }
-  cm_event *ev = &q->ring[(q->head + q->count) % q->cap];
-  q->count++;
+void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
+                    const cm__req *r, const char *worker, cm_request_state from,
+                    cm_request_state to, const cm_cost_terms *terms) {
   memset(ev, 0, sizeof *ev);
-  ev->seq = ++q->seq;
   ev->type = t;
   ev->at_ms = e->now_ms;
   memcpy(ev->request, r->spec.id, sizeof ev->request);
@@ -41,6 +31,28 @@ void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
   ev->expires_ms = to == CM_REQ_OFFERED ? r->expires_ms : 0;
   if (terms)
     ev->terms = *terms;
+}
+
+void cm__event_push(cm_engine *e, const cm_event *ev) {
+  cm__events *q = &e->ev;
+  if (q->count == q->cap) { /* drop the oldest */
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    q->dropped++;
+    e->stats.events_dropped++;
+  }
+  cm_event *slot = &q->ring[(q->head + q->count) % q->cap];
+  q->count++;
+  *slot = *ev;
+  slot->seq = ++q->seq;
+}
+
+void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
+              const char *worker, cm_request_state from, cm_request_state to,
+              const cm_cost_terms *terms) {
+  cm_event ev;
+  cm__event_fill(e, &ev, t, r, worker, from, to, terms);
+  cm__event_push(e, &ev);
 }
 
 int cm_engine_poll(cm_engine *e, cm_event *out, int max) {

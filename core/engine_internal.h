@@ -21,7 +21,9 @@ typedef struct cm__req {
   int has_reason;
   cm_unassigned_reason reason;
   int batches;
-  int slot; /* index in live[] or done[] */
+  uint64_t version; /* 1 at submission, + 1 per committed transition */
+  int slot;         /* index in live[] or done[] */
+  unsigned gen;     /* last rebuild that found it in the ledger */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -31,6 +33,7 @@ typedef struct cm__wrk {
   int jobs;     /* open jobs held (offered or accepted) */
   int accepted; /* of which accepted */
   int slot;     /* index in workers[] */
+  unsigned gen; /* last rebuild that found it in the ledger */
 } cm__wrk;
 
 typedef struct cm__events {
@@ -55,26 +58,72 @@ struct cm_engine {
   int64_t now_ms;        /* last time seen */
   cm__events ev;
   cm_engine_stats stats;
+  int resync;   /* with a ledger: rebuild from it before the next step */
+  unsigned gen; /* rebuilds so far */
 };
 
 /* events */
 int cm__events_init(cm__events *q, int cap);
 void cm__events_free(cm__events *q);
+/* Describe a transition of r (as it is after it) at the engine's time. */
+void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
+                    const cm__req *r, const char *worker, cm_request_state from,
+                    cm_request_state to, const cm_cost_terms *terms);
+/* Queue ev (numbered here); the oldest is dropped when the queue is full. */
+void cm__event_push(cm_engine *e, const cm_event *ev);
 void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
               const char *worker, cm_request_state from, cm_request_state to,
               const cm_cost_terms *terms);
 
+/* ledger (engine_ledger.c) */
+void cm__view_of(const cm__req *r, cm_request_view *out);
+/* A change for the transition from r to after (its version is set here),
+ * with the given events; the workers' parts are added by the caller. */
+void cm__change_init(cm_ledger_change *ch, const cm__req *r,
+                     cm_request_view *after_view, cm__req *after,
+                     const cm_event *events, int n_events);
+void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
+                       int accept_delta, int done, uint64_t elder);
+/* Commit one change of request r. Without a ledger: CM_OK. A refusal
+ * because r changed elsewhere adopts the ledger's record of r and is
+ * CM_E_CONFLICT at "$.request"; a refused worker is CM_E_CONFLICT at
+ * "$.worker"; a failed write sets e->resync and returns the error. */
+cm_status cm__commit_one(cm_engine *e, cm__req *r, const cm_ledger_change *ch,
+                         cm_error *err);
+/* Commit n changes together (results per change); without a ledger all
+ * are taken. A failed write sets e->resync. */
+cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
+                          cm_ledger_result *res, cm_error *err);
+/* Replace (or create) a request's local record with the ledger's view,
+ * moving worker holds and the counts along. Returns 0, -1 out of memory. */
+int cm__req_adopt(cm_engine *e, const cm_request_view *v);
+/* Fetch r's record from the ledger and adopt it. */
+void cm__req_refresh(cm_engine *e, const char *id);
+
 /* requests */
 cm__req *cm__req_find(const cm_engine *e, const char *id);
-/* Move a live request to the finished history. */
-void cm__req_finish(cm_engine *e, cm__req *r, cm_request_state to,
-                    int64_t now_ms);
-/* Back to pending after a refusal, lapse or withdrawal; remembers who. */
-void cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
-                     cm_event_type why, int64_t now_ms);
+/* Put a new record into live[] (or, finished, into the history) and the
+ * id map. Returns 0, or -1 out of memory (r not inserted). */
+int cm__req_insert(cm_engine *e, cm__req *r);
+/* Move a live request, already in its final state, to the history. */
+void cm__req_finish(cm_engine *e, cm__req *r);
+/* Overwrite r with after (r keeps its slot; the counts by state follow). */
+void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after);
+/* Back to pending after a refusal, lapse or withdrawal; remembers who.
+ * Committed to the ledger first (cm__commit_one's errors). */
+cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
+                          cm_event_type why, int64_t now_ms, cm_error *err);
 
 /* workers */
 cm__wrk *cm__wrk_find(const cm_engine *e, const char *id);
+/* The record of worker id, created (off shift, no capacity) when new;
+ * NULL out of memory. */
+cm__wrk *cm__wrk_get(cm_engine *e, const char *id);
+/* Requests offered to (not yet accepted by) worker id go back to pending. */
+void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms);
+/* The status w's own state calls for: OFFLINE off shift, OFFERED or BUSY
+ * at capacity, AVAILABLE otherwise. */
+cm_worker_status cm__wrk_effective(const cm__wrk *w);
 /* Put the worker's effective status in the store: OFFLINE off shift,
  * OFFERED or BUSY at capacity, AVAILABLE otherwise. */
 void cm__wrk_sync(cm_engine *e, cm__wrk *w);
@@ -83,6 +132,9 @@ void cm__wrk_hold(cm_engine *e, cm__wrk *w);
 void cm__wrk_release(cm_engine *e, cm__wrk *w, int was_accepted);
 /* Release every worker of r (offered or accepted). */
 void cm__req_release_workers(cm_engine *e, cm__req *r);
+/* Count a job done by w for an elder (0: none): jobs_today + 1, the elder
+ * remembered (the oldest forgotten when the list is full). */
+void cm__worker_served(cm_worker *w, uint64_t elder);
 
 /* batches */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);

@@ -1,16 +1,20 @@
 /* engine_workers.c -- the engine's view of workers: shift, capacity and
- * open jobs, kept consistent with the status in the position store. */
+ * open jobs, kept consistent with the status in the position store. With
+ * a ledger, every worker write goes to the ledger first and to the store
+ * (then the ledger's mirror) only when it succeeded. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
+#include "store_check.h"
 
 cm__wrk *cm__wrk_find(const cm_engine *e, const char *id) {
   int v = cm__idmap_get(&e->wrk_map, id);
   return v >= 0 ? e->workers[v] : NULL;
 }
 
-static cm_worker_status effective(const cm__wrk *w) {
+cm_worker_status cm__wrk_effective(const cm__wrk *w) {
   if (!w->on_shift)
     return CM_WORKER_OFFLINE;
   if (w->jobs < w->capacity)
@@ -19,7 +23,7 @@ static cm_worker_status effective(const cm__wrk *w) {
 }
 
 void cm__wrk_sync(cm_engine *e, cm__wrk *w) {
-  cm_store_status(e->store, w->id, effective(w), NULL);
+  cm_store_status(e->store, w->id, cm__wrk_effective(w), NULL);
 }
 
 void cm__wrk_hold(cm_engine *e, cm__wrk *w) {
@@ -45,6 +49,21 @@ void cm__req_release_workers(cm_engine *e, cm__req *r) {
   memset(r->accepted, 0, sizeof r->accepted);
 }
 
+void cm__worker_served(cm_worker *w, uint64_t elder) {
+  w->jobs_today++;
+  int known = 0;
+  for (int k = 0; k < w->n_elders; k++)
+    known |= w->elders[k] == elder;
+  if (elder && !known) {
+    if (w->n_elders == CM_MAX_ELDERS) /* forget the oldest */
+      memmove(w->elders, w->elders + 1,
+              (CM_MAX_ELDERS - 1) * sizeof *w->elders);
+    else
+      w->n_elders++;
+    w->elders[w->n_elders - 1] = elder;
+  }
+}
+
 static cm__wrk *add_worker(cm_engine *e, const char *id) {
   if (e->n_workers == e->cap_workers) {
     int cap = e->cap_workers ? e->cap_workers * 2 : 256;
@@ -67,15 +86,21 @@ static cm__wrk *add_worker(cm_engine *e, const char *id) {
   return w;
 }
 
-/* Requests offered to (not yet accepted by) worker id go back to pending. */
-static void withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
+cm__wrk *cm__wrk_get(cm_engine *e, const char *id) {
+  cm__wrk *w = cm__wrk_find(e, id);
+  return w ? w : add_worker(e, id);
+}
+
+void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
   for (int i = 0; i < e->n_live; i++) {
     cm__req *r = e->live[i];
     if (r->state != CM_REQ_OFFERED)
       continue;
     for (int k = 0; k < r->n_workers; k++)
       if (!r->accepted[k] && strcmp(r->workers[k], id) == 0) {
-        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms);
+        /* a refused or failed write leaves it to the ledger's owner or
+           to the resynchronisation */
+        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
         break;
       }
   }
@@ -92,31 +117,102 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
     cm__wrk probe = *rec;
     probe.on_shift = on_shift;
     probe.capacity = w->capacity;
-    copy.status = effective(&probe);
+    copy.status = cm__wrk_effective(&probe);
   } else {
     copy.status = on_shift ? CM_WORKER_AVAILABLE : CM_WORKER_OFFLINE;
   }
-  cm_status st = cm_store_upsert(e->store, &copy, err);
-  if (st != CM_OK)
+  cm_ledger *l = e->cfg.ledger;
+  cm_status st;
+  if (l) { /* the store checks the worker first: nothing reaches the ledger
+              that the mirror would refuse */
+    cm_worker probe;
+    int existed = cm_store_get(e->store, copy.id, &probe, NULL) == CM_OK;
+    if ((st = cm_store_upsert(e->store, &copy, err)) != CM_OK)
+      return st;
+    if ((st = l->type->worker_upsert(l, &copy, err)) != CM_OK) {
+      if (existed) /* put the mirror back */
+        cm_store_upsert(e->store, &probe, NULL);
+      else
+        cm_store_remove(e->store, copy.id, NULL);
+      return st;
+    }
+  } else if ((st = cm_store_upsert(e->store, &copy, err)) != CM_OK) {
     return st;
+  }
   if (!rec && !(rec = add_worker(e, copy.id))) {
     cm_store_remove(e->store, copy.id, NULL);
+    if (l)
+      e->resync = 1;
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   int was_on = rec->on_shift;
   rec->on_shift = on_shift;
   rec->capacity = w->capacity;
   if (was_on && !on_shift)
-    withdraw_offers(e, rec->id, now_ms);
+    cm__withdraw_offers(e, rec->id, now_ms);
   return CM_OK;
 }
 
 cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
                                     double lat, double lon, int64_t now_ms,
                                     cm_error *err) {
+  return cm_engine_worker_positions(e, 1, &worker_id, &lat, &lon, now_ms, err);
+}
+
+/* Fill err for position i of a bulk call: "$.positions[i]<sub>". */
+static cm_status fail_at(cm_error *err, cm_status code, int i,
+                         const cm_error *one) {
+  char field[CM_ERROR_FIELD_MAX];
+  const char *sub = one->field[0] == '$' ? one->field + 1 : one->field;
+  const char *what = strstr(one->message, ": ");
+  snprintf(field, sizeof field, "$.positions[%d]%.32s", i, sub);
+  return cm_error_set(err, code, field, "%s: %s", field,
+                      what ? what + 2 : one->message);
+}
+
+cm_status cm_engine_worker_positions(cm_engine *e, int n,
+                                     const char *const *ids, const double *lat,
+                                     const double *lon, int64_t now_ms,
+                                     cm_error *err) {
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
-  return cm_store_position(e->store, worker_id, lat, lon, now_ms, err);
+  cm_ledger *l = e->cfg.ledger;
+  if (n < 0 || (n > 0 && (!ids || !lat || !lon)))
+    return cm_error_set(err, CM_E_INVALID, "$.positions",
+                        "$.positions: bad arguments");
+  if (n == 1 && !l)
+    return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, err);
+  cm_error one;
+  cm_worker probe;
+  for (int i = 0; i < n && !l; i++) { /* all or nothing */
+    cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
+    if (st == CM_OK &&
+        (!ids[i] || cm_store_get(e->store, ids[i], &probe, NULL) != CM_OK))
+      st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
+    if (st != CM_OK)
+      return n == 1 ? cm_error_set(err, st, one.field, "%s", one.message)
+                    : fail_at(err, st, i, &one);
+  }
+  if (l) {
+    int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
+    if (!seen)
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    for (int i = 0; i < n; i++)
+      seen[i] = now_ms;
+    cm_status st = l->type->worker_positions(l, n, ids, lat, lon, seen, err);
+    free(seen);
+    if (st != CM_OK)
+      return st;
+  }
+  for (int i = 0; i < n; i++) {
+    cm_status st =
+        cm_store_position(e->store, ids[i], lat[i], lon[i], now_ms, &one);
+    if (st != CM_OK) { /* the ledger took it: rebuild the mirror */
+      e->resync = l != NULL;
+      return fail_at(err, st, i, &one);
+    }
+  }
+  return CM_OK;
 }
 
 cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
@@ -127,11 +223,17 @@ cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
                         worker_id ? worker_id : "");
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
+  cm_ledger *l = e->cfg.ledger;
+  if (l) {
+    cm_status st = l->type->worker_shift(l, rec->id, on_shift != 0, err);
+    if (st != CM_OK)
+      return st;
+  }
   int was_on = rec->on_shift;
   rec->on_shift = on_shift != 0;
   cm__wrk_sync(e, rec);
   if (was_on && !rec->on_shift)
-    withdraw_offers(e, rec->id, now_ms);
+    cm__withdraw_offers(e, rec->id, now_ms);
   return CM_OK;
 }
 

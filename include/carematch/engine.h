@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/ledger.h"
 #include "carematch/model.h"
 #include "carematch/solve.h"
 #include "carematch/store.h"
@@ -96,7 +97,9 @@ typedef struct cm_request_view {
   char rejected[CM_MAX_REJECTS][CM_ID_MAX];
   int has_reason; /* PENDING after a batch: why not assigned */
   cm_unassigned_reason reason;
-  int batches; /* batches it took part in */
+  int batches;      /* batches it took part in */
+  int64_t ready_ms; /* became eligible for a batch (latency base) */
+  uint64_t version; /* 1 at submission, + 1 per transition */
 } cm_request_view;
 
 typedef struct cm_engine_config {
@@ -118,6 +121,8 @@ typedef struct cm_engine_config {
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
+  cm_ledger *ledger; /* durable state (ledger.h), borrowed; NULL: the
+                        engine's memory only */
 } cm_engine_config;
 
 /* Latency histogram with fixed buckets (milliseconds), Prometheus style. */
@@ -185,7 +190,16 @@ cm_status cm_engine_reject(cm_engine *e, const char *request_id,
 cm_status cm_engine_complete(cm_engine *e, const char *request_id,
                              int64_t now_ms, cm_error *err);
 
-/* Worker updates, passed to the store. w->status AVAILABLE or OFFLINE is
+/* With a ledger: bring the engine up to date with it. The first call (and
+ * the first after a failed ledger write or a reconnect) rebuilds every
+ * request, worker and the store's mirror from the ledger (recovery at
+ * start); later calls apply the worker changes other writers made. step
+ * calls it first. Without a ledger it does nothing. Returns CM_OK, or the
+ * ledger's error (dispatch then pauses: step runs no batch). */
+cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
+
+/* Worker updates, written to the ledger first (when there is one), then
+ * passed to the store. w->status AVAILABLE or OFFLINE is
  * the worker's shift; the engine itself keeps OFFERED / BUSY while the
  * worker holds jobs up to its capacity. Going OFFLINE withdraws open
  * offers (their requests return to pending). */
@@ -194,6 +208,12 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
 cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
                                     double lat, double lon, int64_t now_ms,
                                     cm_error *err);
+/* Move n known workers at once (the ledger's bulk path); an unknown id
+ * fails the call at "$.positions[i].id" before anything is written. */
+cm_status cm_engine_worker_positions(cm_engine *e, int n,
+                                     const char *const *ids, const double *lat,
+                                     const double *lon, int64_t now_ms,
+                                     cm_error *err);
 cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
                                  int on_shift, int64_t now_ms, cm_error *err);
 

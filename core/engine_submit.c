@@ -1,0 +1,191 @@
+/* engine_submit.c -- a new request: checked field by field, made
+ * durable in the ledger (when there is one) before it is acknowledged,
+ * then queued for a batch (or for its release time when scheduled). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+static int id_ok(const char *id) {
+  size_t n = strnlen(id, CM_ID_MAX);
+  return n > 0 && n < CM_ID_MAX;
+}
+
+static cm_status check_spec(const cm_engine *e, const cm_request_spec *s,
+                            cm_error *err) {
+  cm_skillset known = e->cfg.taxonomy.count >= 32
+                          ? 0xffffffffu
+                          : ((1u << e->cfg.taxonomy.count) - 1u);
+#define SPEC_(cond, code, field, msg)                                          \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      return cm_error_set(err, code, field, field ": " msg);                   \
+  } while (0)
+  SPEC_(id_ok(s->id), CM_E_INVALID, "$.id", "must be 1..63 characters");
+  SPEC_(s->lat >= -90 && s->lat <= 90, CM_E_RANGE, "$.lat",
+        "must be a finite number in [-90, 90]");
+  SPEC_(s->lon >= -180 && s->lon <= 180, CM_E_RANGE, "$.lon",
+        "must be a finite number in [-180, 180]");
+  SPEC_(s->skills != 0, CM_E_INVALID, "$.skills", "at least one skill");
+  SPEC_(!(s->skills & ~known), CM_E_UNKNOWN_SKILL, "$.skills",
+        "skill outside the taxonomy");
+  SPEC_(s->skill_mode == CM_SKILLS_ALL || s->skill_mode == CM_SKILLS_ANY,
+        CM_E_RANGE, "$.skill_mode", "must be all or any");
+  SPEC_(s->staff >= 1 && s->staff <= CM_MAX_STAFF, CM_E_RANGE, "$.staff",
+        "must be an integer in [1, 4]");
+  SPEC_((int)s->urgency >= 0 && s->urgency < CM_URGENCY_COUNT, CM_E_RANGE,
+        "$.urgency", "unknown urgency");
+  SPEC_(strnlen(s->elder, CM_ID_MAX) < CM_ID_MAX, CM_E_INVALID, "$.elder",
+        "must be at most 63 characters");
+  SPEC_(s->window_start_ms >= 0 && s->window_end_ms >= 0, CM_E_RANGE,
+        "$.window_start_ms", "must be >= 0");
+  SPEC_(!s->window_end_ms || s->window_end_ms >= s->window_start_ms, CM_E_RANGE,
+        "$.window_end_ms", "must not be before window_start_ms");
+  SPEC_(s->n_preferred >= 0 && s->n_preferred <= CM_MAX_PREFS, CM_E_LIMIT,
+        "$.preferred", "at most 8 workers");
+  SPEC_(s->n_excluded >= 0 && s->n_excluded <= CM_MAX_PREFS, CM_E_LIMIT,
+        "$.excluded", "at most 8 workers");
+  for (int i = 0; i < s->n_preferred; i++)
+    SPEC_(id_ok(s->preferred[i]), CM_E_INVALID, "$.preferred",
+          "worker ids must be 1..63 characters");
+  for (int i = 0; i < s->n_excluded; i++)
+    SPEC_(id_ok(s->excluded[i]), CM_E_INVALID, "$.excluded",
+          "worker ids must be 1..63 characters");
+#undef SPEC_
+  return CM_OK;
+}
+
+static int spec_equal(const cm_request_spec *a, const cm_request_spec *b) {
+  if (strcmp(a->id, b->id) || a->lat != b->lat || a->lon != b->lon ||
+      a->skills != b->skills || a->skill_mode != b->skill_mode ||
+      a->staff != b->staff || a->urgency != b->urgency ||
+      strcmp(a->elder, b->elder) || a->window_start_ms != b->window_start_ms ||
+      a->window_end_ms != b->window_end_ms ||
+      a->n_preferred != b->n_preferred || a->n_excluded != b->n_excluded)
+    return 0;
+  for (int i = 0; i < a->n_preferred; i++)
+    if (strcmp(a->preferred[i], b->preferred[i]))
+      return 0;
+  for (int i = 0; i < a->n_excluded; i++)
+    if (strcmp(a->excluded[i], b->excluded[i]))
+      return 0;
+  return 1;
+}
+
+/* Copy a spec with every string cut at its terminator (no stray bytes). */
+static void spec_copy(cm_request_spec *dst, const cm_request_spec *src) {
+  memset(dst, 0, sizeof *dst);
+  *dst = *src;
+  memset(dst->id, 0, sizeof dst->id);
+  memcpy(dst->id, src->id, strnlen(src->id, CM_ID_MAX - 1));
+  memset(dst->elder, 0, sizeof dst->elder);
+  memcpy(dst->elder, src->elder, strnlen(src->elder, CM_ID_MAX - 1));
+}
+
+/* Release time of a scheduled request: window start minus the travel of
+ * the nearest eligible worker now (or of the base radius) minus slack. */
+static int64_t release_time(cm_engine *e, const cm_request_spec *s,
+                            int64_t now_ms) {
+  if (s->urgency != CM_URGENCY_SCHEDULED || s->window_start_ms <= 0)
+    return now_ms;
+  const cm_params *p = &e->cfg.params;
+  double km = p->radius_km[s->urgency];
+  cm_store_query q = {
+      .lat = s->lat,
+      .lon = s->lon,
+      .radius_km = p->radius_max_km > km ? p->radius_max_km : km,
+      .k = 1,
+      .need_all =
+          s->skill_mode == CM_SKILLS_ALL && s->staff == 1 ? s->skills : 0,
+      .need_any = s->skills};
+  cm_store_hit hit;
+  int count = 0;
+  if (cm_store_nearest(e->store, &q, 1, 1, now_ms, e->cfg.stale_ms, &hit,
+                       &count, NULL) == CM_OK &&
+      count == 1)
+    km = hit.distance_km;
+  int64_t travel = (int64_t)(cm_travel_minutes(p, km) * 60000.0);
+  int64_t at = s->window_start_ms - travel - e->cfg.release_slack_ms;
+  return at > now_ms ? at : now_ms;
+}
+
+/* A request the ledger already has under this id (submitted to another
+ * engine, or before a restart): the same content is adopted, different
+ * content is a conflict. */
+static cm_status submitted_elsewhere(cm_engine *e, const cm_request_spec *norm,
+                                     cm_error *err) {
+  cm_ledger *l = e->cfg.ledger;
+  cm_request_view *v = malloc(sizeof *v);
+  if (!v)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_status st = l->type->get(l, norm->id, v, err);
+  if (st == CM_OK && !spec_equal(&v->spec, norm))
+    st = cm_error_set(err, CM_E_CONFLICT, "$.id",
+                      "$.id: request '%s' exists with different content",
+                      norm->id);
+  else if (st == CM_OK && cm__req_adopt(e, v) != 0)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  free(v);
+  return st;
+}
+
+cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
+                           int64_t now_ms, cm_error *err) {
+  cm_status st = check_spec(e, spec, err);
+  if (st != CM_OK)
+    return st;
+  cm_request_spec norm;
+  spec_copy(&norm, spec);
+  cm__req *old = cm__req_find(e, spec->id);
+  if (old) {
+    if (spec_equal(&old->spec, &norm))
+      return CM_OK;
+    return cm_error_set(err, CM_E_CONFLICT, "$.id",
+                        "$.id: request '%s' exists with different content",
+                        spec->id);
+  }
+  if (e->n_live >= e->cfg.max_live)
+    return cm_error_set(err, CM_E_LIMIT, "", "too many live requests (%d)",
+                        e->cfg.max_live);
+  cm__req *r = calloc(1, sizeof *r);
+  if (!r)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  r->spec = norm;
+  r->state = CM_REQ_PENDING;
+  r->created_ms = now_ms;
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
+  r->release_ms = release_time(e, &r->spec, now_ms);
+  r->ready_ms = r->release_ms;
+  r->released = r->release_ms <= now_ms;
+  /* durable before acknowledged: the ledger first (version 0 -> 1) */
+  cm_request_view v;
+  cm_ledger_change ch;
+  cm_event ev;
+  cm__event_fill(e, &ev, CM_EV_SUBMITTED, r, NULL, CM_REQ_PENDING,
+                 CM_REQ_PENDING, NULL);
+  cm__req before = *r;
+  cm__change_init(&ch, &before, &v, r, &ev, 1);
+  st = cm__commit_one(e, &before, &ch, err);
+  if (st == CM_E_CONFLICT && e->cfg.ledger) {
+    free(r);
+    cm_error_clear(err);
+    return submitted_elsewhere(e, &norm, err);
+  }
+  if (st != CM_OK) {
+    free(r);
+    return st;
+  }
+  if (cm__req_insert(e, r) != 0) {
+    free(r);
+    e->resync = e->cfg.ledger != NULL; /* the ledger has it, we do not */
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  cm__event_push(e, &ev);
+  if (r->released)
+    cm__schedule_batch(e, spec->urgency == CM_URGENCY_EMERGENCY
+                              ? now_ms
+                              : now_ms + e->cfg.batch_window_ms);
+  return CM_OK;
+}

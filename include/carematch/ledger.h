@@ -1,0 +1,123 @@
+/* ledger.h -- the engine's durable dispatch state: where requests and the
+ * workers' jobs live when the engine's own memory is not enough (a
+ * restart, or a second daemon on the same region, must lose nothing).
+ *
+ * A ledger is a struct of function pointers, like the position store. The
+ * Redis ledger (cm_ledger_redis_new in redis.h) is the production one.
+ * Without a ledger (cm_engine_config.ledger NULL, the embedded default)
+ * the engine keeps everything in memory, as before.
+ *
+ * With a ledger the engine writes first and applies after: every request
+ * transition is a cm_ledger_change, committed atomically with its
+ * preconditions (the request still has the version the engine knows; every
+ * worker taking a job is on shift with room), and applied in memory only
+ * when the ledger accepted it. Worker writes go to the ledger first, then
+ * to the engine's store, which is then a mirror of the ledger's workers
+ * used for candidate search. Before each step the engine follows the
+ * changes other writers made (cm_ledger_type.follow); when it lost track
+ * (first use, reconnect, a failed write) it rebuilds its requests, workers
+ * and mirror from the ledger. docs/ledger.md has the argument. */
+#ifndef CM_LEDGER_H_INCLUDED_
+#define CM_LEDGER_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/error.h"
+#include "carematch/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cm_ledger cm_ledger;
+struct cm_request_view; /* engine.h */
+struct cm_event;        /* engine.h */
+
+/* What one transition does to one worker. */
+typedef struct cm_ledger_worker {
+  char id[CM_ID_MAX];
+  int take;         /* 1: takes a job (must be on shift with room) */
+  int give;         /* 1: gives a job back */
+  int accept_delta; /* +1 accepts, -1 gives back an accepted job */
+  int done;         /* 1: a job done: jobs_today + 1, elder remembered */
+  uint64_t elder;   /* cm_id_hash of the elder served (done), 0 none */
+} cm_ledger_worker;
+
+/* One request transition. */
+typedef struct cm_ledger_change {
+  const struct cm_request_view *after; /* the whole record after it */
+  uint64_t expect_version;             /* the record's version before;
+                                          0: it must not exist (submit) */
+  int n_workers;
+  cm_ledger_worker workers[CM_MAX_STAFF]; /* the request's workers */
+  int n_events;
+  const struct cm_event *events; /* appended to the event stream */
+} cm_ledger_change;
+
+/* Why a change was refused (results of commit). */
+typedef enum cm_ledger_refusal {
+  CM_LEDGER_OK = 0,
+  CM_LEDGER_VERSION, /* the request changed meanwhile (or exists already) */
+  CM_LEDGER_WORKER,  /* a taking worker is unknown, off shift or full */
+} cm_ledger_refusal;
+
+typedef struct cm_ledger_result {
+  cm_ledger_refusal refusal;
+  int worker; /* CM_LEDGER_WORKER: index in change.workers */
+} cm_ledger_result;
+
+typedef void (*cm_ledger_request_fn)(void *ctx,
+                                     const struct cm_request_view *v);
+typedef void (*cm_ledger_worker_fn)(void *ctx, const cm_worker *w);
+/* A worker changed by another writer: w is its record, or NULL when it
+ * was removed (id names it). */
+typedef void (*cm_ledger_change_fn)(void *ctx, const char *id,
+                                    const cm_worker *w);
+
+typedef struct cm_ledger_type {
+  const char *name; /* "redis" */
+  void (*free)(cm_ledger *l);
+  /* Commit n changes, each atomically and independently: results[i] says
+   * whether change i was applied. Returns CM_OK when every result is
+   * known; CM_E_UNAVAILABLE (or another error) when some may not be: the
+   * caller must then resynchronise before trusting its state. */
+  cm_status (*commit)(cm_ledger *l, const cm_ledger_change *ch, int n,
+                      cm_ledger_result *results, cm_error *err);
+  /* A request's record; CM_E_UNKNOWN_ID when the ledger has none. */
+  cm_status (*get)(cm_ledger *l, const char *id, struct cm_request_view *out,
+                   cm_error *err);
+  /* Every unfinished request, in submission order. */
+  cm_status (*each_live)(cm_ledger *l, cm_ledger_request_fn fn, void *ctx,
+                         cm_error *err);
+  /* Durable worker writes (the store's rules and errors). shift: 0 puts
+   * the worker off shift; 1 on shift, its status then follows its jobs. */
+  cm_status (*worker_upsert)(cm_ledger *l, const cm_worker *w, cm_error *err);
+  cm_status (*worker_positions)(cm_ledger *l, int n, const char *const *ids,
+                                const double *lat, const double *lon,
+                                const int64_t *seen_ms, cm_error *err);
+  cm_status (*worker_shift)(cm_ledger *l, const char *id, int on_shift,
+                            cm_error *err);
+  /* Every worker as the ledger has it (status derived from its jobs). */
+  cm_status (*each_worker)(cm_ledger *l, cm_ledger_worker_fn fn, void *ctx,
+                           cm_error *err);
+  /* Start following: later calls to follow report changes made after
+   * this one. */
+  cm_status (*follow_start)(cm_ledger *l, cm_error *err);
+  /* Report the workers other writers changed since the last call. Sets
+   * *lost when changes may have been missed (never started, reconnected,
+   * history trimmed): the caller must rebuild. */
+  cm_status (*follow)(cm_ledger *l, cm_ledger_change_fn fn, void *ctx,
+                      int *lost, cm_error *err);
+} cm_ledger_type;
+
+struct cm_ledger {
+  const cm_ledger_type *type;
+};
+
+/* Calls through the type; cm_ledger_free accepts NULL. */
+void cm_ledger_free(cm_ledger *l);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
