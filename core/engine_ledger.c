@@ -76,8 +76,8 @@ void cm__change_init(cm_ledger_change *ch, const cm__req *r,
   ch->n_events = n_events;
 }
 
-void cm__change_worker(cm_ledger_change *ch, const char *id, int take,
-                       int give, int accept_delta, int done, uint64_t elder) {
+void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
+                       int accept_delta, int done, uint64_t elder) {
   if (ch->n_workers >= CM_MAX_STAFF)
     return;
   cm_ledger_worker *w = &ch->workers[ch->n_workers++];
@@ -262,7 +262,9 @@ static void on_change(void *ctx, const char *id, const cm_worker *w) {
   }
 }
 
-static void on_worker(void *ctx, const cm_worker *w) { take_worker(ctx, w, 0); }
+static void on_worker(void *ctx, const cm_worker *w) {
+  take_worker(ctx, w, 0);
+}
 
 static void on_live(void *ctx, const cm_request_view *v) {
   follow_ctx *c = ctx;

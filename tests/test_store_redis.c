@@ -740,7 +740,10 @@ Test(redis_store, keys_are_hash_tagged, .init = setup, .fini = teardown) {
     const char *rest = k + plen;
     cr_assert(!strcmp(rest, "seen") || !strcmp(rest, "workers") ||
                   !strcmp(rest, "seq") || !strcmp(rest, "offgrid") ||
-                  !strncmp(rest, "geo:", 4) || !strncmp(rest, "worker:", 7),
+                  !strcmp(rest, "changes") || !strcmp(rest, "live") ||
+                  !strcmp(rest, "events") || !strcmp(rest, "rseq") ||
+                  !strncmp(rest, "req:", 4) || !strncmp(rest, "geo:", 4) ||
+                  !strncmp(rest, "worker:", 7),
               "unexpected key %s", k);
     redisReply *r = redisCommand(c, "CLUSTER KEYSLOT %s", k);
     cr_assert_not_null(r);

@@ -10,10 +10,13 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "redis_call.h"
 #include "redis_conn.h"
@@ -140,9 +143,27 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
     return st;
   }
   r->ready = 1;
+  r->epoch++;
   r->failures = 0;
   r->next_try_ms = 0;
   return CM_OK;
+}
+
+/* A tag no other writer has: 64 random bits (or, without /dev/urandom,
+ * the process, the time and this address). */
+static void make_origin(cm_redis *r) {
+  uint64_t v = 0;
+  FILE *f = fopen("/dev/urandom", "rb");
+  if (!f || fread(&v, sizeof v, 1, f) != 1)
+    v = ((uint64_t)getpid() << 32) ^ (uint64_t)cm__rd_now_ms() ^
+        (uint64_t)(uintptr_t)r;
+  if (f)
+    fclose(f);
+  snprintf(r->origin, sizeof r->origin, "%016" PRIx64, v);
+}
+
+void cm__rd_argv_origin(cm__rd_argv *a, const cm_redis *r) {
+  cm__rd_argv_add(a, r->origin, 16);
 }
 
 cm_redis *cm_redis_new(const char *host, int port, const char *region,
@@ -172,6 +193,7 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
   }
   snprintf(r->host, sizeof r->host, "%s", host);
   r->port = port;
+  make_origin(r);
   r->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 5000;
   r->backoff_min_ms = o.backoff_min_ms > 0 ? o.backoff_min_ms : 100;
   r->backoff_max_ms =

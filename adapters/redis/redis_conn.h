@@ -33,8 +33,15 @@ struct cm_redis {
   int64_t next_try_ms;           /* no connect before (monotonic ms) */
   char why[160];                 /* what went wrong last */
   cm__rd_keys keys;              /* the region's key names */
+  char origin[17];               /* this connection's writer tag (hex):
+                                    the last ARGV of every script */
+  uint64_t epoch;                /* connections made so far: a mirror
+                                    that saw another epoch lost track */
   char sha[CM__RD_NSCRIPTS][41]; /* SHA1 of each loaded script */
 };
+
+/* Append the connection's origin tag to a script's ARGV (last). */
+void cm__rd_argv_origin(cm__rd_argv *a, const cm_redis *r);
 
 /* Milliseconds of a monotonic clock. */
 int64_t cm__rd_now_ms(void);

@@ -27,14 +27,18 @@ cm_status cm__rd_keys_init(cm__rd_keys *k, const char *region, cm_error *err) {
   memcpy(k->region, region, n);
   k->prefix_len =
       (size_t)snprintf(k->prefix, sizeof k->prefix, "cm:{%s}:", region);
-  static const char *const names[CM__RD_K_GEO0] = {"seen", "workers", "seq",
-                                                   "offgrid"};
+  static const char *const names[] = {"seen", "workers", "seq", "offgrid"};
+  static const char *const ledger[] = {"live", "events", "changes", "rseq"};
   for (int i = 0; i < CM__RD_NFIXED; i++) {
-    int len =
-        i < CM__RD_K_GEO0
-            ? snprintf(k->fixed[i], CM__RD_KEY_MAX, "%s%s", k->prefix, names[i])
-            : snprintf(k->fixed[i], CM__RD_KEY_MAX, "%sgeo:%d", k->prefix,
-                       i - CM__RD_K_GEO0);
+    int len;
+    if (i < CM__RD_K_GEO0)
+      len = snprintf(k->fixed[i], CM__RD_KEY_MAX, "%s%s", k->prefix, names[i]);
+    else if (i < CM__RD_K_LIVE)
+      len = snprintf(k->fixed[i], CM__RD_KEY_MAX, "%sgeo:%d", k->prefix,
+                     i - CM__RD_K_GEO0);
+    else
+      len = snprintf(k->fixed[i], CM__RD_KEY_MAX, "%s%s", k->prefix,
+                     ledger[i - CM__RD_K_LIVE]);
     k->fixed_len[i] = (size_t)len;
   }
   return CM_OK;
@@ -43,6 +47,12 @@ cm_status cm__rd_keys_init(cm__rd_keys *k, const char *region, cm_error *err) {
 size_t cm__rd_key_worker(const cm__rd_keys *k, const char *id, char *buf) {
   int len = snprintf(buf, CM__RD_KEY_MAX, "%sworker:%.*s", k->prefix,
                      CM_ID_MAX - 1, id);
+  return len < 0 ? 0 : (size_t)len;
+}
+
+size_t cm__rd_key_request(const cm__rd_keys *k, const char *id, char *buf) {
+  int len =
+      snprintf(buf, CM__RD_KEY_MAX, "%sreq:%.*s", k->prefix, CM_ID_MAX - 1, id);
   return len < 0 ? 0 : (size_t)len;
 }
 

@@ -10,6 +10,12 @@
  *                       within 1e-6 degree of GEO's latitude limit
  *                       (85.05112878) or beyond, or of the antimeridian
  *                       (redis_geo.h); no GEO set holds them
+ *   cm:{r}:live         sorted set request id -> submission sequence: the
+ *                       unfinished requests (the ledger)
+ *   cm:{r}:events       stream of request transitions, for integrators
+ *   cm:{r}:changes      stream of the ids of changed workers, for mirrors
+ *   cm:{r}:rseq         counter of submissions
+ *   cm:{r}:req:<id>     hash: a request's record (redis_request.h)
  * (matchable: AVAILABLE, with a position and capacity > 0). */
 #ifndef CM_REDIS_KEYS_H_INCLUDED_
 #define CM_REDIS_KEYS_H_INCLUDED_
@@ -27,7 +33,11 @@ enum {
   CM__RD_K_SEQ,      /* cm:{r}:seq */
   CM__RD_K_OFFGRID,  /* cm:{r}:offgrid */
   CM__RD_K_GEO0,     /* cm:{r}:geo:0 .. geo:31 follow */
-  CM__RD_NFIXED = CM__RD_K_GEO0 + CM_MAX_SKILLS
+  CM__RD_K_LIVE = CM__RD_K_GEO0 + CM_MAX_SKILLS, /* cm:{r}:live */
+  CM__RD_K_EVENTS,                               /* cm:{r}:events */
+  CM__RD_K_CHANGES,                              /* cm:{r}:changes */
+  CM__RD_K_RSEQ,                                 /* cm:{r}:rseq */
+  CM__RD_NFIXED
 };
 
 /* GEO sets a nearest query can search: one per skill. */
@@ -53,6 +63,10 @@ cm_status cm__rd_keys_init(cm__rd_keys *k, const char *region, cm_error *err);
 /* Write "cm:{region}:worker:<id>" into buf (CM__RD_KEY_MAX bytes; id is
  * shorter than CM_ID_MAX). Returns its length. */
 size_t cm__rd_key_worker(const cm__rd_keys *k, const char *id, char *buf);
+
+/* Write "cm:{region}:req:<id>" into buf (CM__RD_KEY_MAX bytes). Returns
+ * its length. */
+size_t cm__rd_key_request(const cm__rd_keys *k, const char *id, char *buf);
 
 /* Index in k->fixed of the GEO set of skill s (0..31). */
 int cm__rd_key_set(int s);

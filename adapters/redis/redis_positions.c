@@ -93,6 +93,7 @@ static cm_status move_attempt(void *ctx, int *noscript, cm_error *err) {
       cm__rd_argv_double(a, c->lon[i]);
       cm__rd_argv_i64(a, c->seen_ms[i]);
     }
+    cm__rd_argv_origin(a, r);
     cm__rd_send(&b, a);
   }
   st = cm__rd_end(&b, err);

@@ -10,7 +10,13 @@
  *   in geo:<s> for every skill s it holds, or, when GEO cannot index that
  *   position (off the grid, redis_geo.h), in offgrid instead; and (glat,
  *   glon) is within CM__RD_LAG_KM of (lat, lon). When it is not matchable
- *   it is in none of them.
+ *   it is in none of them;
+ * - an on-shift worker whose hash counts jobs (the fields jobs and acc,
+ *   kept by the ledger's commit script) has the status they call for
+ *   (derive: AVAILABLE below capacity, else BUSY when every job is
+ *   accepted, else OFFERED);
+ * - every script that changes workers appends their ids to cm:{r}:changes,
+ *   one entry per call tagged with the writer's origin (its last ARGV).
  * Each script reads what it needs first and returns early (changing
  * nothing) when a worker is unknown, so no script stops half-way: Redis
  * does not roll back a script that fails after a write. GEOADD is only
@@ -25,100 +31,28 @@
 
 #include "redis_call.h"
 #include "redis_conn.h"
-#include "redis_geo.h"
 #include "redis_keys.h"
+#include "redis_lua.h"
 #include "redis_scripts.h"
-
-_Static_assert(CM__RD_NFIXED == 36, "the Lua prelude hard-codes NF = 36");
-_Static_assert(CM__RD_K_GEO0 == 4, "the Lua prelude hard-codes K_GEO0");
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-/* Shared by every script: key positions, the off-grid and matchable rules,
- * the lag test, and taking a worker out of / putting it into the sets of
- * its skills. */
-#define PRELUDE                                                                \
-  "local NF, K_SEEN, K_WORKERS, K_SEQ, K_OFFGRID, K_GEO0 = 36, 1, 2, 3, 4, "   \
-  "5\n"                                                                        \
-  "local call, tonumber, abs, cos = redis.call, tonumber, math.abs, "          \
-  "math.cos\n"                                                                 \
-  "local EDGE_LAT, EDGE_LON = 85.05112878 - 1e-6, 180 - 1e-6\n"                \
-  "local KM = math.pi / 180 * 6371.0088\n"                                     \
-  "local KEEP2 = (0.9 * " STR(                                                 \
-      CM__RD_LAG_KM) ") ^ 2\n"                                                 \
-                     "local function offgrid(lat, lon)\n"                      \
-                     "  local a, o = tonumber(lat), tonumber(lon)\n"           \
-                     "  return a ~= nil and (abs(a) > EDGE_LAT or abs(o) > "   \
-                     "EDGE_LON)\n"                                             \
-                     "end\n"                                                   \
-                     "local function matchable(status, has_position, "         \
-                     "capacity)\n"                                             \
-                     "  return status == '0' and has_position == '1' and\n"    \
-                     "         tonumber(capacity) > 0\n"                       \
-                     "end\n"                                                   \
-                     "local function near(lat, lon, glat, glon)\n"             \
-                     "  local a, c = tonumber(lat), tonumber(glat)\n"          \
-                     "  if c == nil or abs(a) > 80 then return false end\n"    \
-                     "  local dl = abs(tonumber(lon) - tonumber(glon))\n"      \
-                     "  if dl > 180 then dl = 360 - dl end\n"                  \
-                     "  local x, y = dl * cos((a + c) * (math.pi / 360)) * "   \
-                     "KM, (a - c) * KM\n"                                      \
-                     "  return x * x + y * y <= KEEP2\n"                       \
-                     "end\n"                                                   \
-                     "local function unplace(id, skills)\n"                    \
-                     "  call('SREM', KEYS[K_OFFGRID], id)\n"                   \
-                     "  local s, b = tonumber(skills) or 0, 0\n"               \
-                     "  while s > 0 do\n"                                      \
-                     "    if s % 2 == 1 then call('ZREM', KEYS[K_GEO0 + b], "  \
-                     "id) end\n"                                               \
-                     "    s = (s - s % 2) / 2\n"                               \
-                     "    b = b + 1\n"                                         \
-                     "  end\n"                                                 \
-                     "end\n"                                                   \
-                     "local function place(id, skills, lat, lon)\n"            \
-                     "  if offgrid(lat, lon) then\n"                           \
-                     "    call('SADD', KEYS[K_OFFGRID], id)\n"                 \
-                     "    return\n"                                            \
-                     "  end\n"                                                 \
-                     "  local s, b = tonumber(skills) or 0, 0\n"               \
-                     "  while s > 0 do\n"                                      \
-                     "    if s % 2 == 1 then call('GEOADD', KEYS[K_GEO0 + "    \
-                     "b], lon, lat, id) end\n"                                 \
-                     "    s = (s - s % 2) / 2\n"                               \
-                     "    b = b + 1\n"                                         \
-                     "  end\n"                                                 \
-                     "end\n"                                                   \
-                     "local function moves(h, lat, lon)\n"                     \
-                     "  if h[2] ~= '0' or tonumber(h[4]) <= 0 then return "    \
-                     "false end\n"                                             \
-                     "  if h[3] ~= '1' then return true end\n"                 \
-                     "  local was, now = offgrid(h[5], h[6]), offgrid(lat, "   \
-                     "lon)\n"                                                  \
-                     "  if was ~= now then return 'across' end\n"              \
-                     "  return not now and not near(lat, lon, h[5], h[6])\n"   \
-                     "end\n"
-
-/* The fields moves() reads: skills, status, has_position, capacity and
- * the indexed position. */
-#define MOVE_FIELDS                                                            \
-  "'skills', 'status', 'has_position', 'capacity', 'glat', 'glon'"
 
 /* upsert. KEYS[NF+1]: the hash. ARGV: id, skills, status, has_position,
  * lat, lon, seen_ms, capacity, jobs_today, rating, level, elders (all
- * validated by the caller; lat/lon "0" without a position). A new worker
- * gets the next sequence number in workers; a replaced one keeps its own.
- * The index is rebuilt at the exact position. Returns 1 when the worker is
- * new, 0 when replaced. */
-static const char upsert_src[] = PRELUDE
+ * validated by the caller; lat/lon "0" without a position), origin. A new
+ * worker gets the next sequence number in workers; a replaced one keeps
+ * its own (and the jobs the ledger counts: an on-shift status is derived
+ * from them). The index is rebuilt at the exact position. Returns 1 when
+ * the worker is new, 0 when replaced. */
+static const char upsert_src[] = CM__RD_PRELUDE
     "local key, id = KEYS[NF + 1], ARGV[1]\n"
-    "local old = call('HGET', key, 'skills')\n"
+    "local h = call('HMGET', key, 'skills', 'jobs', 'acc')\n"
+    "local old = h[1]\n"
     "if old then\n"
     "  unplace(id, old)\n"
     "else\n"
     "  call('ZADD', KEYS[K_WORKERS], call('INCR', KEYS[K_SEQ]), id)\n"
     "end\n"
-    "call('HSET', key, 'id', id, 'skills', ARGV[2], 'status', ARGV[3],\n"
+    "local st = derive(ARGV[3], h[2], h[3], ARGV[8])\n"
+    "call('HSET', key, 'id', id, 'skills', ARGV[2], 'status', st,\n"
     "  'has_position', ARGV[4], 'lat', ARGV[5], 'lon', ARGV[6],\n"
     "  'seen_ms', ARGV[7], 'capacity', ARGV[8], 'jobs_today', ARGV[9],\n"
     "  'rating', ARGV[10], 'level', ARGV[11], 'elders', ARGV[12],\n"
@@ -128,17 +62,19 @@ static const char upsert_src[] = PRELUDE
     "else\n"
     "  call('ZREM', KEYS[K_SEEN], id)\n"
     "end\n"
-    "if matchable(ARGV[3], ARGV[4], ARGV[8]) then\n"
+    "if matchable(st, ARGV[4], ARGV[8]) then\n"
     "  place(id, ARGV[2], ARGV[5], ARGV[6])\n"
     "end\n"
+    "changed({id}, 1)\n"
     "if old then return 0 end\n"
     "return 1\n";
 
-/* position. KEYS[NF+1]: the hash. ARGV: id, lat, lon, seen_ms (valid).
+/* position. KEYS[NF+1]: the hash. ARGV: id, lat, lon, seen_ms (valid),
+ * origin.
  * Returns 0 when the worker is unknown (nothing changed), else 1. */
-static const char position_src[] = PRELUDE
+static const char position_src[] = CM__RD_PRELUDE
     "local key, id, lat, lon = KEYS[NF + 1], ARGV[1], ARGV[2], ARGV[3]\n"
-    "local h = call('HMGET', key, " MOVE_FIELDS ")\n"
+    "local h = call('HMGET', key, " CM__RD_MOVE_FIELDS ")\n"
     "if not h[1] then return 0 end\n"
     "local m = moves(h, lat, lon)\n"
     "if m == 'across' then unplace(id, h[1]) end\n"
@@ -151,53 +87,50 @@ static const char position_src[] = PRELUDE
     "    'has_position', '1')\n"
     "end\n"
     "call('ZADD', KEYS[K_SEEN], ARGV[4], id)\n"
+    "changed({id}, 1)\n"
     "return 1\n";
 
-/* status. KEYS[NF+1]: the hash. ARGV: id, status ("0".."3"). A worker
- * that becomes matchable is indexed at its exact position. Returns 0 when
- * the worker is unknown, else 1. */
-static const char status_src[] =
-    PRELUDE "local key, id, st = KEYS[NF + 1], ARGV[1], ARGV[2]\n"
-            "local h = call('HMGET', key, 'skills', 'status', 'has_position',\n"
-            "  'capacity', 'lat', 'lon')\n"
-            "if not h[1] then return 0 end\n"
-            "if h[2] == st then return 1 end\n"
-            "local was = matchable(h[2], h[3], h[4])\n"
-            "local now = matchable(st, h[3], h[4])\n"
-            "if was and not now then\n"
-            "  unplace(id, h[1])\n"
-            "  call('HSET', key, 'status', st)\n"
-            "elseif now and not was then\n"
-            "  place(id, h[1], h[5], h[6])\n"
-            "  call('HSET', key, 'status', st, 'glat', h[5], 'glon', h[6])\n"
-            "else\n"
-            "  call('HSET', key, 'status', st)\n"
-            "end\n"
-            "return 1\n";
+/* status. KEYS[NF+1]: the hash. ARGV: id, status ("0".."3"), origin. An
+ * on-shift status follows the jobs the ledger counts, when it counts any.
+ * A worker that becomes matchable is indexed at its exact position.
+ * Returns 0 when the worker is unknown, else 1. */
+static const char status_src[] = CM__RD_PRELUDE
+    "local key, id = KEYS[NF + 1], ARGV[1]\n"
+    "local h = call('HMGET', key, 'skills', 'status', 'has_position',\n"
+    "  'capacity', 'lat', 'lon', 'jobs', 'acc')\n"
+    "if not h[1] then return 0 end\n"
+    "local st = derive(ARGV[2], h[7], h[8], h[4])\n"
+    "if h[2] == st then return 1 end\n"
+    "set_status(key, id, h[1], h[2], h[3], h[4], h[5], h[6], st)\n"
+    "changed({id}, 1)\n"
+    "return 1\n";
 
-/* remove. KEYS[NF+1]: the hash. ARGV: id. Returns 0 when unknown, else 1. */
+/* remove. KEYS[NF+1]: the hash. ARGV: id, origin. Returns 0 when unknown,
+ * else 1. */
 static const char remove_src[] =
-    PRELUDE "local key, id = KEYS[NF + 1], ARGV[1]\n"
-            "local skills = call('HGET', key, 'skills')\n"
-            "if not skills then return 0 end\n"
-            "unplace(id, skills)\n"
-            "call('ZREM', KEYS[K_SEEN], id)\n"
-            "call('ZREM', KEYS[K_WORKERS], id)\n"
-            "call('DEL', key)\n"
-            "return 1\n";
+    CM__RD_PRELUDE "local key, id = KEYS[NF + 1], ARGV[1]\n"
+                   "local skills = call('HGET', key, 'skills')\n"
+                   "if not skills then return 0 end\n"
+                   "unplace(id, skills)\n"
+                   "call('ZREM', KEYS[K_SEEN], id)\n"
+                   "call('ZREM', KEYS[K_WORKERS], id)\n"
+                   "call('DEL', key)\n"
+                   "changed({id}, 1)\n"
+                   "return 1\n";
 
 /* sweep. KEYS[NF+i]: candidate hashes (from the seen set). ARGV[1]: the
- * limit L, a positive decimal; ARGV[1+i]: the candidates' ids. Marks
+ * limit L, a positive decimal; ARGV[1+i]: the candidates' ids; last, the
+ * origin. Marks
  * OFFLINE every candidate still AVAILABLE with a position seen before L
  * (seen_ms < L, compared exactly as decimal strings: Lua numbers are
  * doubles). Returns how many. */
-static const char sweep_src[] = PRELUDE
+static const char sweep_src[] = CM__RD_PRELUDE
     "local limit = ARGV[1]\n"
     "local function older(a, b)\n"
     "  if #a ~= #b then return #a < #b end\n"
     "  return a < b\n"
     "end\n"
-    "local n = 0\n"
+    "local n, ids = 0, {}\n"
     "for i = 1, #KEYS - NF do\n"
     "  local key, id = KEYS[NF + i], ARGV[1 + i]\n"
     "  local h = call('HMGET', key, 'status', 'has_position', 'seen_ms',\n"
@@ -206,17 +139,19 @@ static const char sweep_src[] = PRELUDE
     "    call('HSET', key, 'status', '3')\n"
     "    unplace(id, h[4])\n"
     "    n = n + 1\n"
+    "    ids[n] = id\n"
     "  end\n"
     "end\n"
+    "changed(ids, n)\n"
     "return n\n";
 
 /* positions. KEYS[NF+i]: worker hashes. ARGV[4i-3 .. 4i]: id, lat, lon,
- * seen_ms of worker i (valid). Moves every known worker (an unknown one is
- * skipped); the seen set and the GEO sets get one command each per chunk.
- * A worker met twice flushes what is queued first, so the later position
- * wins. Returns how many moved. */
-static const char positions_src[] = PRELUDE
-    "local zs, nz, per, met, moved = {}, 0, {}, {}, 0\n"
+ * seen_ms of worker i (valid); last, the origin. Moves every known worker (an
+ * unknown one is skipped); the seen set and the GEO sets get one command each
+ * per chunk. A worker met twice flushes what is queued first, so the later
+ * position wins. Returns how many moved. */
+static const char positions_src[] = CM__RD_PRELUDE
+    "local zs, nz, per, met, moved, ids = {}, 0, {}, {}, 0, {}\n"
     "local HALF_RAD = math.pi / 360\n"
     "local function flush()\n"
     "  if nz > 0 then call('ZADD', KEYS[K_SEEN], unpack(zs, 1, nz)) end\n"
@@ -230,7 +165,7 @@ static const char positions_src[] = PRELUDE
     "  local id, lat, lon, seen = ARGV[j - 3], ARGV[j - 2], ARGV[j - 1], "
     "ARGV[j]\n"
     "  if met[id] then flush() end\n"
-    "  local h = call('HMGET', key, " MOVE_FIELDS ")\n"
+    "  local h = call('HMGET', key, " CM__RD_MOVE_FIELDS ")\n"
     "  if h[1] then\n"
     "    met[id] = true\n"
     /* moves(), inlined: 1 re-index here, 2 across the grid's edge */
@@ -284,18 +219,21 @@ static const char positions_src[] = PRELUDE
     "    end\n"
     "    zs[nz + 1], zs[nz + 2], nz = seen, id, nz + 2\n"
     "    moved = moved + 1\n"
+    "    ids[moved] = id\n"
     "  end\n"
     "end\n"
     "flush()\n"
+    "changed(ids, moved)\n"
     "return moved\n";
 
 static const struct {
   const char *name;
   const char *src;
 } scripts[CM__RD_NSCRIPTS] = {
-    {"upsert", upsert_src}, {"position", position_src},
-    {"status", status_src}, {"remove", remove_src},
-    {"sweep", sweep_src},   {"positions", positions_src},
+    {"upsert", upsert_src},        {"position", position_src},
+    {"status", status_src},        {"remove", remove_src},
+    {"sweep", sweep_src},          {"positions", positions_src},
+    {"commit", cm__rd_commit_lua},
 };
 
 const char *cm__rd_script_name(int which) {

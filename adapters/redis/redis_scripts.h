@@ -25,8 +25,12 @@ enum {
   CM__RD_S_REMOVE,     /* forget one worker */
   CM__RD_S_SWEEP,      /* mark stale available workers offline */
   CM__RD_S_POSITIONS,  /* move a chunk of workers */
+  CM__RD_S_COMMIT,     /* one request transition (the ledger) */
   CM__RD_NSCRIPTS
 };
+
+/* The source of the ledger's commit script (redis_commit_lua.c). */
+extern const char cm__rd_commit_lua[];
 
 /* Name of a script, for messages. */
 const char *cm__rd_script_name(int which);

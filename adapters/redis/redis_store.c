@@ -80,6 +80,7 @@ static cm_status one_attempt(void *ctx, int *noscript, cm_error *err) {
     cm__rd_argv_str(a, c->id);
     break;
   }
+  cm__rd_argv_origin(a, r);
   cm__rd_send(&b, a);
   st = cm__rd_end(&b, err);
   *noscript = b.noscript;
@@ -399,6 +400,7 @@ static cm_status sweep_attempt(void *ctx, int *noscript, cm_error *err) {
     cm__rd_argv_i64(a, limit);
     for (int i = from; i < to; i++)
       cm__rd_argv_str(a, ids.id[i]);
+    cm__rd_argv_origin(a, r);
     cm__rd_send(&b, a);
   }
   st = cm__rd_end(&b, err);

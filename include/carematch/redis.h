@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/ledger.h"
 #include "carematch/store.h"
 
 #ifdef __cplusplus
@@ -103,6 +104,28 @@ cm_status cm_store_redis_positions(cm_store *s, int n, const char *const *ids,
 /* Delete every key of the store's region (cm_redis_flush_region): the
  * store is then empty. For tests. */
 cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
+
+/* ---- the Redis ledger (ledger.h, docs/ledger.md) ---- */
+
+typedef struct cm_ledger_redis_options {
+  int64_t keep_ms; /* a finished request's record expires after this
+                      (default 7 days; 0: kept for ever) */
+  int events_max;  /* about this many events kept in cm:{r}:events
+                      (XADD MAXLEN ~; default 100000) */
+} cm_ledger_redis_options;
+
+/* Fill o with the defaults above. */
+void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
+
+/* The region's durable dispatch state in Redis, on a connection the
+ * caller keeps (r must outlive the ledger; cm_ledger_free leaves it
+ * open). Requests are hashes cm:{r}:req:<id> committed by one Lua script
+ * per transition; workers are the Redis store's hashes, with the jobs the
+ * ledger counts; cm:{r}:events is the stream of transitions for
+ * integrators. opt may be NULL. Returns NULL with err set (CM_E_INVALID,
+ * CM_E_RANGE naming the option, CM_E_NOMEM). */
+cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
+                               cm_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,684 @@
+/* redis_ledger.c -- the Redis ledger (ledger.h, docs/ledger.md): request
+ * records in cm:{r}:req:<id>, the live set, transitions committed by the
+ * commit script (redis_commit_lua.c), worker writes through the Redis
+ * store on the same connection, and following the change stream that
+ * every worker-changing script appends to. */
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch/engine.h"
+#include "idmap.h"
+#include "redis_call.h"
+#include "redis_conn.h"
+#include "redis_request.h"
+#include "redis_scripts.h"
+#include "redis_store.h"
+#include "redis_worker.h"
+
+#define FETCH_CHUNK 4096 /* records or workers fetched per round */
+#define FOLLOW_PAGE 1000 /* change entries read per XRANGE */
+
+typedef struct rd_ledger {
+  cm_ledger base; /* first: a cm_ledger * casts */
+  cm_redis *r;    /* borrowed */
+  cm_store *store;
+  cm__rd_argv argv;
+  cm_ledger_redis_options opt;
+  int following;         /* follow_start succeeded */
+  uint64_t epoch;        /* connection epoch at follow_start */
+  char last_id[48];      /* last change entry seen */
+  long long added_start; /* entries-added at follow_start */
+  long long consumed;    /* entries read since */
+} rd_ledger;
+
+static rd_ledger *rl(cm_ledger *l) { return (rd_ledger *)l; }
+
+void cm_ledger_redis_options_init(cm_ledger_redis_options *o) {
+  o->keep_ms = 7LL * 24 * 3600 * 1000;
+  o->events_max = 100000;
+}
+
+/* ---- commit ---- */
+
+typedef struct commit_call {
+  rd_ledger *l;
+  const cm_ledger_change *ch;
+  int n;
+  cm_ledger_result *res;
+  char *todo; /* 1: not yet answered (NOSCRIPT retries these) */
+  int *sent;  /* change of each reply of this attempt */
+  cm__rd_batch *b;
+} commit_call;
+
+static int reply_int(const redisReply *r, long long *out) {
+  if (r->type == REDIS_REPLY_INTEGER) {
+    *out = r->integer;
+    return 0;
+  }
+  if (r->type == REDIS_REPLY_STRING) {
+    char *end;
+    *out = strtoll(r->str, &end, 10);
+    return end != r->str ? 0 : -1;
+  }
+  return -1;
+}
+
+static void on_commit(void *ctx, size_t i, const redisReply *rep) {
+  commit_call *c = ctx;
+  int k = c->sent[i];
+  if (rep && rep->type == REDIS_REPLY_ERROR &&
+      strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+    c->b->noscript = 1; /* retried once the scripts are loaded again */
+    return;
+  }
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "commit"))
+    return;
+  long long tag, idx;
+  if (rep->elements < 1 || reply_int(rep->element[0], &tag) != 0) {
+    cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
+    return;
+  }
+  c->todo[k] = 0;
+  if (tag == 1) {
+    c->res[k].refusal = CM_LEDGER_OK;
+  } else if (tag == 0) {
+    c->res[k].refusal = CM_LEDGER_VERSION;
+  } else if (rep->elements >= 2 && reply_int(rep->element[1], &idx) == 0 &&
+             idx >= 1 && idx <= c->ch[k].n_workers) {
+    c->res[k].refusal = CM_LEDGER_WORKER;
+    c->res[k].worker = (int)idx - 1;
+  } else {
+    c->todo[k] = 1;
+    cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
+  }
+}
+
+static int finished_state(cm_request_state s) {
+  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
+}
+
+/* Build the EVALSHA of one change into a; returns 0, -1 out of memory. */
+static int build_commit(rd_ledger *l, const cm_ledger_change *ch,
+                        cm__rd_argv *a) {
+  cm_redis *r = l->r;
+  const cm_request_view *v = ch->after;
+  char *rec = cm__rd_request_encode(v);
+  if (!rec)
+    return -1;
+  char key[CM__RD_KEY_MAX];
+  cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, 1 + ch->n_workers);
+  cm__rd_argv_add(a, key, cm__rd_key_request(&r->keys, v->spec.id, key));
+  for (int i = 0; i < ch->n_workers; i++)
+    cm__rd_argv_add(a, key, cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
+  cm__rd_argv_str(a, v->spec.id);
+  cm__rd_argv_fmt(a, "%" PRIu64, ch->expect_version);
+  cm__rd_argv_fmt(a, "%" PRIu64, v->version);
+  cm__rd_argv_fmt(a, "%d", (int)v->state);
+  cm__rd_argv_str(a, finished_state(v->state) ? "0" : "1");
+  cm__rd_argv_str(a, rec);
+  cm__rd_argv_i64(a, l->opt.keep_ms);
+  cm__rd_argv_fmt(a, "%d", l->opt.events_max);
+  cm__rd_argv_fmt(a, "%d", ch->n_workers);
+  for (int i = 0; i < ch->n_workers; i++) {
+    const cm_ledger_worker *w = &ch->workers[i];
+    cm__rd_argv_str(a, w->id);
+    cm__rd_argv_str(a, w->take ? "1" : "0");
+    cm__rd_argv_str(a, w->give ? "1" : "0");
+    cm__rd_argv_fmt(a, "%d", w->accept_delta);
+    cm__rd_argv_str(a, w->done ? "1" : "0");
+    if (w->elder)
+      cm__rd_argv_fmt(a, "%" PRIx64, w->elder);
+    else
+      cm__rd_argv_str(a, "");
+  }
+  cm__rd_argv_fmt(a, "%d", ch->n_events);
+  for (int i = 0; i < ch->n_events; i++) {
+    const cm_event *e = &ch->events[i];
+    cm__rd_argv_str(a, cm_event_type_name(e->type));
+    cm__rd_argv_str(a, e->worker);
+    cm__rd_argv_str(a, cm_request_state_name(e->from));
+    cm__rd_argv_str(a, cm_request_state_name(e->to));
+    cm__rd_argv_i64(a, e->at_ms);
+    cm__rd_argv_i64(a, e->expires_ms);
+    cm__rd_argv_double(a, e->terms.total);
+  }
+  cm__rd_argv_origin(a, r);
+  free(rec);
+  return 0;
+}
+
+static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
+  commit_call *c = ctx;
+  cm__rd_batch b;
+  c->b = &b;
+  cm_status st = cm__rd_begin(&b, c->l->r, on_commit, c, err);
+  if (st != CM_OK)
+    return st;
+  int m = 0;
+  for (int k = 0; k < c->n && !b.lost; k++) {
+    if (!c->todo[k])
+      continue;
+    cm__rd_argv_reset(&c->l->argv);
+    if (build_commit(c->l, &c->ch[k], &c->l->argv) != 0) {
+      cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
+      break;
+    }
+    c->sent[m++] = k;
+    cm__rd_send(&b, &c->l->argv);
+  }
+  st = cm__rd_end(&b, err);
+  *noscript = b.noscript && st == CM_OK;
+  return st;
+}
+
+static cm_status check_change(const cm_ledger_change *ch, int k,
+                              cm_error *err) {
+  if (!ch->after || !ch->after->spec.id[0] || ch->n_workers < 0 ||
+      ch->n_workers > CM_MAX_STAFF || ch->n_events < 0 ||
+      (ch->n_events > 0 && !ch->events))
+    return cm_error_set(err, CM_E_INVALID, "$.changes",
+                        "$.changes[%d]: malformed change", k);
+  return CM_OK;
+}
+
+static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
+                           cm_ledger_result *res, cm_error *err) {
+  rd_ledger *l = rl(lg);
+  cm_error_clear(err);
+  if (n < 0 || (n > 0 && (!ch || !res)))
+    return cm_error_set(err, CM_E_INVALID, "$.changes",
+                        "$.changes: bad arguments");
+  for (int k = 0; k < n; k++) {
+    cm_status st = check_change(&ch[k], k, err);
+    if (st != CM_OK)
+      return st;
+  }
+  if (n == 0)
+    return CM_OK;
+  commit_call c = {l, ch, n, res, calloc((size_t)n, 1),
+                   malloc((size_t)n * sizeof(int)), NULL};
+  if (!c.todo || !c.sent) {
+    free(c.todo);
+    free(c.sent);
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  memset(c.todo, 1, (size_t)n);
+  memset(res, 0, (size_t)n * sizeof *res);
+  cm_status st = cm__rd_scripted(l->r, commit_attempt, &c, err);
+  for (int k = 0; st == CM_OK && k < n; k++)
+    if (c.todo[k])
+      st = cm_error_set(err, CM_E_IO, "", "redis: a commit got no answer");
+  free(c.todo);
+  free(c.sent);
+  return st;
+}
+
+/* ---- records ---- */
+
+typedef struct rec_call {
+  cm__rd_batch *b;
+  cm_request_view *out; /* decoded records */
+  int n;                /* how many */
+  int missing;          /* nil replies (no such record) */
+} rec_call;
+
+static void on_record(void *ctx, size_t i, const redisReply *rep) {
+  rec_call *c = ctx;
+  (void)i;
+  if (rep && rep->type == REDIS_REPLY_NIL) {
+    c->missing++;
+    return;
+  }
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_STRING, "HGET"))
+    return;
+  if (cm__rd_request_decode(rep->str, rep->len, &c->out[c->n]) != 0)
+    cm__rd_fail(c->b, CM_E_IO, "redis: a request record is malformed");
+  else
+    c->n++;
+}
+
+static void send_hget_rec(rd_ledger *l, cm__rd_batch *b, const char *id) {
+  char key[CM__RD_KEY_MAX];
+  cm__rd_argv *a = &l->argv;
+  cm__rd_argv_reset(a);
+  cm__rd_argv_str(a, "HGET");
+  cm__rd_argv_add(a, key, cm__rd_key_request(&l->r->keys, id, key));
+  cm__rd_argv_str(a, "rec");
+  cm__rd_send(b, a);
+}
+
+static cm_status rd_get(cm_ledger *lg, const char *id, cm_request_view *out,
+                        cm_error *err) {
+  rd_ledger *l = rl(lg);
+  cm_error_clear(err);
+  size_t len = id ? strnlen(id, CM_ID_MAX) : 0;
+  if (len == 0 || len >= CM_ID_MAX || !out)
+    return cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
+                        "$.request: no request '%s'", id ? id : "");
+  cm__rd_batch b;
+  rec_call c = {&b, out, 0, 0};
+  cm_status st = cm__rd_begin(&b, l->r, on_record, &c, err);
+  if (st != CM_OK)
+    return st;
+  send_hget_rec(l, &b, id);
+  if ((st = cm__rd_end(&b, err)) != CM_OK)
+    return st;
+  if (c.n == 0)
+    return cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
+                        "$.request: no request '%s' in the ledger", id);
+  return CM_OK;
+}
+
+/* A list of ids read with one command. */
+typedef struct id_list {
+  cm__rd_batch *b;
+  char (*id)[CM_ID_MAX];
+  int n;
+} id_list;
+
+static void on_id_list(void *ctx, size_t i, const redisReply *rep) {
+  id_list *c = ctx;
+  (void)i;
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "ZRANGE"))
+    return;
+  c->id = malloc((rep->elements ? rep->elements : 1) * sizeof *c->id);
+  if (!c->id) {
+    cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
+    return;
+  }
+  for (size_t k = 0; k < rep->elements; k++) {
+    const redisReply *e = rep->element[k];
+    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len >= CM_ID_MAX) {
+      cm__rd_fail(c->b, CM_E_IO, "redis: a live request id is malformed");
+      return;
+    }
+    memcpy(c->id[c->n], e->str, e->len);
+    c->id[c->n++][e->len] = '\0';
+  }
+}
+
+static cm_status rd_each_live(cm_ledger *lg, cm_ledger_request_fn fn, void *ctx,
+                              cm_error *err) {
+  rd_ledger *l = rl(lg);
+  cm_redis *r = l->r;
+  cm_error_clear(err);
+  if (!fn)
+    return cm_error_set(err, CM_E_INVALID, "", "no callback given");
+  cm__rd_batch b;
+  id_list ids = {&b, NULL, 0};
+  cm_status st = cm__rd_begin(&b, r, on_id_list, &ids, err);
+  if (st != CM_OK)
+    return st;
+  cm__rd_argv_reset(&l->argv);
+  cm__rd_argv_str(&l->argv, "ZRANGE");
+  cm__rd_argv_add(&l->argv, r->keys.fixed[CM__RD_K_LIVE],
+                  r->keys.fixed_len[CM__RD_K_LIVE]);
+  cm__rd_argv_str(&l->argv, "0");
+  cm__rd_argv_str(&l->argv, "-1");
+  cm__rd_send(&b, &l->argv);
+  cm_request_view *v = NULL;
+  if ((st = cm__rd_end(&b, err)) != CM_OK)
+    goto done;
+  int chunk = ids.n < FETCH_CHUNK ? ids.n : FETCH_CHUNK;
+  if (chunk && !(v = malloc((size_t)chunk * sizeof *v))) {
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+    goto done;
+  }
+  for (int from = 0; from < ids.n; from += chunk) {
+    int to = from + chunk < ids.n ? from + chunk : ids.n;
+    rec_call c = {&b, v, 0, 0};
+    if ((st = cm__rd_begin(&b, r, on_record, &c, err)) != CM_OK)
+      goto done;
+    for (int i = from; i < to; i++)
+      send_hget_rec(l, &b, ids.id[i]);
+    if ((st = cm__rd_end(&b, err)) != CM_OK)
+      goto done;
+    for (int i = 0; i < c.n; i++) /* outside the call: fn may call us */
+      fn(ctx, &v[i]);
+  }
+done:
+  free(v);
+  free(ids.id);
+  return st;
+}
+
+/* ---- workers ---- */
+
+static cm_status rd_worker_upsert(cm_ledger *lg, const cm_worker *w,
+                                  cm_error *err) {
+  return cm_store_upsert(rl(lg)->store, w, err);
+}
+
+static cm_status rd_worker_positions(cm_ledger *lg, int n,
+                                     const char *const *ids, const double *lat,
+                                     const double *lon, const int64_t *seen_ms,
+                                     cm_error *err) {
+  return cm_store_redis_positions(rl(lg)->store, n, ids, lat, lon, seen_ms,
+                                  err);
+}
+
+static cm_status rd_worker_shift(cm_ledger *lg, const char *id, int on_shift,
+                                 cm_error *err) {
+  return cm_store_status(rl(lg)->store, id,
+                         on_shift ? CM_WORKER_AVAILABLE : CM_WORKER_OFFLINE,
+                         err);
+}
+
+static cm_status rd_each_worker(cm_ledger *lg, cm_ledger_worker_fn fn,
+                                void *ctx, cm_error *err) {
+  return cm_store_each(rl(lg)->store, fn, ctx, err);
+}
+
+/* ---- following the change stream ---- */
+
+typedef struct info_call {
+  cm__rd_batch *b;
+  int exists;
+  char last[48];
+  long long added;
+} info_call;
+
+/* XINFO STREAM: a map (RESP2: flat array) of fields; we need
+ * last-generated-id and entries-added (Redis >= 7.0). */
+static void on_info(void *ctx, size_t i, const redisReply *rep) {
+  info_call *c = ctx;
+  (void)i;
+  if (rep && rep->type == REDIS_REPLY_ERROR &&
+      strstr(rep->str, "no such key")) {
+    c->exists = 0;
+    return;
+  }
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "XINFO STREAM"))
+    return;
+  int got = 0;
+  for (size_t k = 0; k + 1 < rep->elements; k += 2) {
+    const redisReply *f = rep->element[k], *v = rep->element[k + 1];
+    if (f->type != REDIS_REPLY_STRING)
+      continue;
+    if (!strcmp(f->str, "last-generated-id") &&
+        v->type == REDIS_REPLY_STRING && v->len < sizeof c->last) {
+      memcpy(c->last, v->str, v->len);
+      c->last[v->len] = '\0';
+      got |= 1;
+    } else if (!strcmp(f->str, "entries-added") &&
+               v->type == REDIS_REPLY_INTEGER) {
+      c->added = v->integer;
+      got |= 2;
+    }
+  }
+  if (got != 3)
+    cm__rd_fail(c->b, CM_E_IO,
+                "redis: XINFO STREAM lacks entries-added (Redis >= 7.0 is "
+                "needed)");
+  c->exists = 1;
+}
+
+static cm_status stream_info(rd_ledger *l, info_call *c, cm_error *err) {
+  cm__rd_batch b;
+  memset(c, 0, sizeof *c);
+  c->b = &b;
+  strcpy(c->last, "0-0");
+  cm_status st = cm__rd_begin(&b, l->r, on_info, c, err);
+  if (st != CM_OK)
+    return st;
+  cm__rd_argv_reset(&l->argv);
+  cm__rd_argv_str(&l->argv, "XINFO");
+  cm__rd_argv_str(&l->argv, "STREAM");
+  cm__rd_argv_add(&l->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  cm__rd_send(&b, &l->argv);
+  return cm__rd_end(&b, err);
+}
+
+static cm_status rd_follow_start(cm_ledger *lg, cm_error *err) {
+  rd_ledger *l = rl(lg);
+  info_call c;
+  cm_error_clear(err);
+  l->following = 0;
+  cm_status st = stream_info(l, &c, err);
+  if (st != CM_OK)
+    return st;
+  snprintf(l->last_id, sizeof l->last_id, "%s", c.last);
+  l->added_start = c.added;
+  l->consumed = 0;
+  l->epoch = l->r->epoch;
+  l->following = 1;
+  return CM_OK;
+}
+
+typedef struct page_call {
+  cm__rd_batch *b;
+  rd_ledger *l;
+  cm__idmap *seen; /* ids changed by others, each once */
+  char (**ids)[CM_ID_MAX];
+  int *n, *cap;
+  int entries; /* entries in this page */
+} page_call;
+
+static void add_changed(page_call *c, const char *id, size_t len) {
+  char buf[CM_ID_MAX];
+  if (len == 0 || len >= CM_ID_MAX)
+    return;
+  memcpy(buf, id, len);
+  buf[len] = '\0';
+  if (cm__idmap_get(c->seen, buf) >= 0)
+    return;
+  if (*c->n == *c->cap) {
+    int cap = *c->cap ? 2 * *c->cap : 64;
+    char(*p)[CM_ID_MAX] = realloc(*c->ids, (size_t)cap * sizeof *p);
+    if (!p) {
+      cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
+      return;
+    }
+    *c->ids = p;
+    *c->cap = cap;
+  }
+  if (cm__idmap_put(c->seen, buf, *c->n, NULL) != 1) {
+    cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
+    return;
+  }
+  memcpy((*c->ids)[(*c->n)++], buf, len + 1);
+}
+
+/* XRANGE reply: [[id, [field, value, ...]], ...] */
+static void on_page(void *ctx, size_t i, const redisReply *rep) {
+  page_call *c = ctx;
+  (void)i;
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "XRANGE"))
+    return;
+  for (size_t k = 0; k < rep->elements; k++) {
+    const redisReply *e = rep->element[k];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY ||
+        e->element[0]->len >= sizeof c->l->last_id) {
+      cm__rd_fail(c->b, CM_E_IO, "redis: a change entry is malformed");
+      return;
+    }
+    memcpy(c->l->last_id, e->element[0]->str, e->element[0]->len);
+    c->l->last_id[e->element[0]->len] = '\0';
+    c->entries++;
+    const redisReply *f = e->element[1];
+    if (f->elements < 2 || strcmp(f->element[1]->str ? f->element[1]->str : "",
+                                  c->l->r->origin) == 0)
+      continue; /* our own writes are in the mirror already */
+    for (size_t j = 2; j + 1 < f->elements; j += 2)
+      if (f->element[j + 1]->type == REDIS_REPLY_STRING)
+        add_changed(c, f->element[j + 1]->str, f->element[j + 1]->len);
+  }
+}
+
+/* Fetched workers: w[i] for ids[i], or gone[i]. */
+typedef struct fetch_call {
+  cm__rd_batch *b;
+  cm_worker *w;
+  char *gone;
+} fetch_call;
+
+static void on_fetch(void *ctx, size_t i, const redisReply *rep) {
+  fetch_call *c = ctx;
+  if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "HGETALL"))
+    return;
+  int got = cm__rd_worker_decode(rep, &c->w[i]);
+  if (got < 0)
+    cm__rd_fail(c->b, CM_E_IO, "redis: a worker hash is malformed");
+  c->gone[i] = got == 0;
+}
+
+/* Report the current state of ids[0..n). */
+static cm_status report(rd_ledger *l, char (*ids)[CM_ID_MAX], int n,
+                        cm_ledger_change_fn fn, void *ctx, cm_error *err) {
+  cm_status st = CM_OK;
+  int chunk = n < FETCH_CHUNK ? n : FETCH_CHUNK;
+  cm_worker *w = malloc((size_t)(chunk ? chunk : 1) * sizeof *w);
+  char *gone = malloc((size_t)(chunk ? chunk : 1));
+  if (!w || !gone) {
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+    goto done;
+  }
+  for (int from = 0; from < n; from += chunk) {
+    int to = from + chunk < n ? from + chunk : n;
+    cm__rd_batch b;
+    fetch_call c = {&b, w, gone};
+    if ((st = cm__rd_begin(&b, l->r, on_fetch, &c, err)) != CM_OK)
+      goto done;
+    for (int i = from; i < to; i++) {
+      char key[CM__RD_KEY_MAX];
+      cm__rd_argv_reset(&l->argv);
+      cm__rd_argv_str(&l->argv, "HGETALL");
+      cm__rd_argv_add(&l->argv, key, cm__rd_key_worker(&l->r->keys, ids[i], key));
+      cm__rd_send(&b, &l->argv);
+    }
+    if ((st = cm__rd_end(&b, err)) != CM_OK)
+      goto done;
+    for (int i = from; i < to; i++)
+      fn(ctx, ids[i], gone[i - from] ? NULL : &w[i - from]);
+  }
+done:
+  free(w);
+  free(gone);
+  return st;
+}
+
+static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
+                           int *lost, cm_error *err) {
+  rd_ledger *l = rl(lg);
+  cm_error_clear(err);
+  *lost = 0;
+  if (!fn)
+    return cm_error_set(err, CM_E_INVALID, "", "no callback given");
+  if (!l->following) {
+    *lost = 1;
+    return CM_OK;
+  }
+  info_call info;
+  cm_status st = stream_info(l, &info, err);
+  if (st != CM_OK)
+    return st;
+  if (l->r->epoch != l->epoch || (!info.exists && l->added_start > 0) ||
+      info.added < l->added_start) {
+    *lost = 1; /* reconnected (Redis may have restarted) or the stream went */
+    return CM_OK;
+  }
+  if (!strcmp(info.last, l->last_id))
+    return CM_OK;
+  cm__idmap seen;
+  char(*ids)[CM_ID_MAX] = NULL;
+  int n = 0, cap = 0;
+  if (cm__idmap_init(&seen, 256) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  for (;;) { /* pages of entries after last_id, up to info.last */
+    cm__rd_batch b;
+    page_call c = {&b, l, &seen, &ids, &n, &cap, 0};
+    if ((st = cm__rd_begin(&b, l->r, on_page, &c, err)) != CM_OK)
+      break;
+    char from[52];
+    snprintf(from, sizeof from, "(%s", l->last_id);
+    cm__rd_argv_reset(&l->argv);
+    cm__rd_argv_str(&l->argv, "XRANGE");
+    cm__rd_argv_add(&l->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                    l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+    cm__rd_argv_str(&l->argv, from);
+    cm__rd_argv_str(&l->argv, info.last);
+    cm__rd_argv_str(&l->argv, "COUNT");
+    cm__rd_argv_fmt(&l->argv, "%d", FOLLOW_PAGE);
+    cm__rd_send(&b, &l->argv);
+    if ((st = cm__rd_end(&b, err)) != CM_OK)
+      break;
+    l->consumed += c.entries;
+    if (c.entries < FOLLOW_PAGE)
+      break;
+  }
+  /* every entry added since the start must have been read: fewer means
+     the stream was trimmed past us */
+  if (st == CM_OK && l->consumed != info.added - l->added_start)
+    *lost = 1;
+  else if (st == CM_OK)
+    st = report(l, ids, n, fn, ctx, err);
+  if (st != CM_OK)
+    l->following = 0;
+  cm__idmap_free(&seen);
+  free(ids);
+  return st;
+}
+
+/* ---- life ---- */
+
+static void rd_free(cm_ledger *lg) {
+  rd_ledger *l = rl(lg);
+  cm_store_free(l->store);
+  cm__rd_argv_free(&l->argv);
+  free(l);
+}
+
+static const cm_ledger_type redis_ledger_type = {
+    .name = "redis",
+    .free = rd_free,
+    .commit = rd_commit,
+    .get = rd_get,
+    .each_live = rd_each_live,
+    .worker_upsert = rd_worker_upsert,
+    .worker_positions = rd_worker_positions,
+    .worker_shift = rd_worker_shift,
+    .each_worker = rd_each_worker,
+    .follow_start = rd_follow_start,
+    .follow = rd_follow,
+};
+
+cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
+                               cm_error *err) {
+  cm_error_clear(err);
+  if (!r) {
+    cm_error_set(err, CM_E_INVALID, "", "no connection given");
+    return NULL;
+  }
+  cm_ledger_redis_options o;
+  if (opt)
+    o = *opt;
+  else
+    cm_ledger_redis_options_init(&o);
+  if (o.keep_ms < 0) {
+    cm_error_set(err, CM_E_RANGE, "$.keep_ms", "$.keep_ms: must be >= 0");
+    return NULL;
+  }
+  if (o.events_max < 1) {
+    cm_error_set(err, CM_E_RANGE, "$.events_max",
+                 "$.events_max: must be >= 1");
+    return NULL;
+  }
+  rd_ledger *l = calloc(1, sizeof *l);
+  if (!l || !(l->store = cm_store_redis_open(r, err))) {
+    free(l);
+    if (err && !err->code)
+      cm_error_set(err, CM_E_NOMEM, "", NULL);
+    return NULL;
+  }
+  l->base.type = &redis_ledger_type;
+  l->r = r;
+  l->opt = o;
+  cm__rd_argv_init(&l->argv);
+  return &l->base;
+}
