@@ -41,6 +41,7 @@
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "check.h"
+#include "redis_server.h"
 #include "store_contract.h"
 
 #define LAT0 31.23
@@ -60,116 +61,17 @@ typedef struct server {
 static server g_srv;
 static int g_made; /* stores made by this process */
 
-static void sleep_ms(int ms) {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0)
-    ;
-}
-
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* A loopback port nobody listens on (bound, read, closed). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-/* A synchronous side connection, or NULL. */
-static redisContext *side_connect(int port) {
-  struct timeval tv = {1, 0};
-  redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-  if (c && c->err) {
-    redisFree(c);
-    return NULL;
-  }
-  return c;
-}
-
-static int server_ready(int port) {
-  redisContext *c = side_connect(port);
-  if (!c)
-    return 0;
-  redisReply *r = redisCommand(c, "PING");
-  int ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
-  if (r)
-    freeReplyObject(r);
-  redisFree(c);
-  return ok;
-}
-
-/* Start redis-server on port and wait until it answers. Returns its pid. */
-static pid_t server_start(int port) {
-  char p[16];
-  snprintf(p, sizeof p, "%d", port);
-  pid_t pid = fork();
-  cr_assert(pid >= 0, "fork");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-      dup2(fd, 0);
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    /* nothing of the test runner's (its channels to Criterion) */
-    for (int i = 3; i < 1024; i++)
-      close(i);
-    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 1000 && !server_ready(port); i++)
-    sleep_ms(10);
-  cr_assert(server_ready(port), "redis-server did not come up on port %d",
-            port);
-  return pid;
-}
-
-static void server_kill(pid_t pid, int sig) {
-  kill(pid, sig);
-  waitpid(pid, NULL, 0);
-}
-
 /* Delete the keys of every region this process made (shared server). */
 static void flush_mine(void) {
-  redisContext *c = side_connect(g_srv.port);
-  if (!c)
-    return;
   char pattern[64];
   snprintf(pattern, sizeof pattern, "cm:{t%ld-*", (long)getpid());
-  char cursor[32] = "0";
-  do {
-    redisReply *r =
-        redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-      if (r)
-        freeReplyObject(r);
-      break;
-    }
-    snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-    for (size_t i = 0; i < r->element[1]->elements; i++) {
-      redisReply *d =
-          redisCommand(c, "UNLINK %b", r->element[1]->element[i]->str,
-                       r->element[1]->element[i]->len);
-      if (d)
-        freeReplyObject(d);
-    }
-    freeReplyObject(r);
-  } while (strcmp(cursor, "0") != 0);
-  redisFree(c);
+  cm_test_flush_keys(g_srv.port, pattern);
 }
 
 static void setup(void) {
@@ -178,17 +80,17 @@ static void setup(void) {
   if (env && *env) {
     g_srv.port = atoi(env);
     g_srv.pid = 0;
-    cr_assert(server_ready(g_srv.port), "no redis-server on port %d",
+    cr_assert(cm_test_server_ready(g_srv.port), "no redis-server on port %d",
               g_srv.port);
   } else {
-    g_srv.port = free_port();
-    g_srv.pid = server_start(g_srv.port);
+    g_srv.port = cm_test_free_port();
+    g_srv.pid = cm_test_server_start(g_srv.port, NULL);
   }
 }
 
 static void teardown(void) {
   if (g_srv.pid > 0)
-    server_kill(g_srv.pid, SIGTERM);
+    cm_test_server_kill(g_srv.pid, SIGTERM);
   else
     flush_mine();
 }
@@ -723,7 +625,7 @@ Test(redis_store, keys_are_hash_tagged, .init = setup, .fini = teardown) {
   run_init(&u, 5);
   random_run(&u, 800);
   const char *region = cm_redis_region(cm_store_redis_conn(u.rs));
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   cr_assert_not_null(c);
   key_list kl = region_keys(c, region);
   char prefix[96];
@@ -771,7 +673,7 @@ Test(redis_store, geo_sets_agree_with_hashes, .init = setup, .fini = teardown) {
   random_run(&u, 2500);
   same_workers(&u);
   same_nearest(&u, 16, 0);
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   cr_assert_not_null(c);
   const char *region = cm_redis_region(cm_store_redis_conn(u.rs));
   check_layout(c, region);
@@ -856,7 +758,7 @@ Test(redis_store, bulk_positions, .init = setup, .fini = teardown) {
               &err, "memory");
   same_workers(&u);
   same_nearest(&u, 16, 0);
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   const char *region = cm_redis_region(cm_store_redis_conn(u.rs));
   check_layout(c, region);
 
@@ -907,7 +809,7 @@ Test(redis_store, bad_input_changes_nothing_in_redis, .init = setup,
   run u;
   run_init(&u, 31);
   random_run(&u, 400);
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   const char *region = cm_redis_region(cm_store_redis_conn(u.rs));
   snapshot before = take_snapshot(c, region);
   cm_error err;
@@ -964,7 +866,7 @@ Test(redis_store, bad_input_changes_nothing_in_redis, .init = setup,
 Test(redis_store, noscript_is_recovered, .init = setup, .fini = teardown) {
   run u;
   run_init(&u, 41);
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   cm_error err;
   const char *calls[] = {"upsert", "position", "status",
                          "sweep",  "bulk",     "remove"};
@@ -1030,7 +932,7 @@ Test(redis_store, constructor_errors, .init = setup, .fini = teardown) {
   cr_assert_str_eq(err.field, "$.host");
   cr_assert_null(cm_store_redis_new("127.0.0.1", 0, "r", &err));
   cr_assert_str_eq(err.field, "$.port");
-  int dead = free_port();
+  int dead = cm_test_free_port();
   double t0 = now_ms();
   cr_assert_null(cm_store_redis_new("127.0.0.1", dead, "r", &err));
   cr_assert_eq(err.code, CM_E_UNAVAILABLE);
@@ -1090,8 +992,8 @@ static void all_calls_unavailable(cm_store *s, const char *what) {
  * backoff holds them back; started again on the same port, the next call
  * after the backoff reconnects and works. */
 Test(redis_store, server_restart, .init = setup, .fini = teardown) {
-  int port = free_port();
-  pid_t pid = server_start(port);
+  int port = cm_test_free_port();
+  pid_t pid = cm_test_server_start(port, NULL);
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.timeout_ms = 2000;
@@ -1114,7 +1016,7 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
   cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK);
   cr_assert(cm_redis_connected(r));
 
-  server_kill(pid, SIGKILL);
+  cm_test_server_kill(pid, SIGKILL);
   cr_assert_eq(cm_store_upsert(s, &w, &err), CM_E_UNAVAILABLE);
   char where[64];
   snprintf(where, sizeof where, "127.0.0.1:%d", port);
@@ -1125,8 +1027,8 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
     all_calls_unavailable(s, "server down");
   cr_assert(now_ms() - t0 < 3000, "calls against a dead server fail fast");
 
-  pid = server_start(port); /* empty: it kept nothing */
-  sleep_ms(100);            /* past the longest backoff */
+  pid = cm_test_server_start(port, NULL); /* empty: it kept nothing */
+  cm_test_sleep_ms(100);            /* past the longest backoff */
   strcpy(w.id, "after");
   cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK, "after restart: %s",
                err.message);
@@ -1157,7 +1059,7 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
   }
   cr_assert_eq(cm_store_redis_positions(s, 2000, ids, lat, lon, seen, &err),
                CM_OK);
-  server_kill(pid, SIGKILL);
+  cm_test_server_kill(pid, SIGKILL);
   cr_assert_eq(cm_store_redis_positions(s, 2000, ids, lat, lon, seen, &err),
                CM_E_UNAVAILABLE);
   cm_store_free(s);
@@ -1168,8 +1070,8 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
  * timeout with CM_E_UNAVAILABLE; once it answers again, the next call
  * reconnects. */
 Test(redis_store, frozen_server_times_out, .init = setup, .fini = teardown) {
-  int port = free_port();
-  pid_t pid = server_start(port);
+  int port = cm_test_free_port();
+  pid_t pid = cm_test_server_start(port, NULL);
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.timeout_ms = 300;
@@ -1187,12 +1089,12 @@ Test(redis_store, frozen_server_times_out, .init = setup, .fini = teardown) {
   cr_assert(waited >= 250 && waited < 2000, "gave up after %.0f ms", waited);
   cr_assert_eq(cm_redis_ping(r, &err), CM_E_UNAVAILABLE);
   kill(pid, SIGCONT);
-  sleep_ms(50);
+  cm_test_sleep_ms(50);
   cr_assert_eq(cm_redis_ping(r, &err), CM_OK, "%s", err.message);
   cr_assert_eq(cm_store_count(s), 0);
   cm_store_free(s);
   cm_redis_free(r);
-  server_kill(pid, SIGTERM);
+  cm_test_server_kill(pid, SIGTERM);
 }
 
 typedef struct nested {
@@ -1304,7 +1206,7 @@ static void destination(double lat, double lon, double d_km, double b,
  * direction, across the antimeridian too, around centres up to the
  * regime's edge. Outside the regime misses are counted, not required. */
 Test(redis_store, geosearch_safe_regime, .init = setup, .fini = teardown) {
-  redisContext *c = side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   cr_assert_not_null(c);
   char key[64];
   snprintf(key, sizeof key, "cm:{t%ld-geo}:fuzz", (long)getpid());

@@ -1,0 +1,120 @@
+/* redis_server.c -- a redis-server of a test's own (see redis_server.h). */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis_server.h"
+
+void cm_test_sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0)
+    ;
+}
+
+int cm_test_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert(fd >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+redisContext *cm_test_side_connect(int port) {
+  struct timeval tv = {1, 0};
+  redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+  if (c && c->err) {
+    redisFree(c);
+    return NULL;
+  }
+  return c;
+}
+
+int cm_test_server_ready(int port) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return 0;
+  redisReply *r = redisCommand(c, "PING");
+  int ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+  if (r)
+    freeReplyObject(r);
+  redisFree(c);
+  return ok;
+}
+
+pid_t cm_test_server_start(int port, const char *aof_dir) {
+  char p[16];
+  snprintf(p, sizeof p, "%d", port);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+      dup2(fd, 0);
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    /* nothing of the test runner's (its channels to Criterion) */
+    for (int i = 3; i < 1024; i++)
+      close(i);
+    if (aof_dir)
+      execlp("redis-server", "redis-server", "--port", p, "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", aof_dir, (char *)NULL);
+    else
+      execlp("redis-server", "redis-server", "--port", p, "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp",
+             (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 1000 && !cm_test_server_ready(port); i++)
+    cm_test_sleep_ms(10);
+  cr_assert(cm_test_server_ready(port),
+            "redis-server did not come up on port %d", port);
+  return pid;
+}
+
+void cm_test_server_kill(pid_t pid, int sig) {
+  kill(pid, sig);
+  waitpid(pid, NULL, 0);
+}
+
+void cm_test_flush_keys(int port, const char *pattern) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return;
+  char cursor[32] = "0";
+  do {
+    redisReply *r =
+        redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+      if (r)
+        freeReplyObject(r);
+      break;
+    }
+    snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+    for (size_t i = 0; i < r->element[1]->elements; i++) {
+      redisReply *d =
+          redisCommand(c, "UNLINK %b", r->element[1]->element[i]->str,
+                       r->element[1]->element[i]->len);
+      if (d)
+        freeReplyObject(d);
+    }
+    freeReplyObject(r);
+  } while (strcmp(cursor, "0") != 0);
+  redisFree(c);
+}

@@ -1,0 +1,33 @@
+/* redis_server.h -- a redis-server of a test's own, and a side connection
+ * to look behind the adapter (hiredis's synchronous API). */
+#ifndef CM_TEST_REDIS_SERVER_H_INCLUDED_
+#define CM_TEST_REDIS_SERVER_H_INCLUDED_
+
+#include <hiredis/hiredis.h>
+#include <sys/types.h>
+
+void cm_test_sleep_ms(int ms);
+
+/* A loopback port nobody listens on (bound, read, closed). */
+int cm_test_free_port(void);
+
+/* A synchronous side connection, or NULL. */
+redisContext *cm_test_side_connect(int port);
+
+/* 1 when a server answers PING on port. */
+int cm_test_server_ready(int port);
+
+/* Start redis-server on port and wait until it answers; returns its pid.
+ * aof_dir NULL: no persistence; else an append-only file in that
+ * directory with appendfsync always (what docs/ledger.md recommends), so
+ * a server started again on the same directory has every acknowledged
+ * write. The server dies with the test process. */
+pid_t cm_test_server_start(int port, const char *aof_dir);
+
+/* Send sig to the server and reap it. */
+void cm_test_server_kill(pid_t pid, int sig);
+
+/* UNLINK every key matching pattern (SCAN MATCH). */
+void cm_test_flush_keys(int port, const char *pattern);
+
+#endif
