@@ -208,6 +208,9 @@ void cm__req_finish(cm_engine *e, cm__req *r) {
 cm_status cm_engine_get(const cm_engine *e, const char *request_id,
                         cm_request_view *out, cm_error *err) {
   const cm__req *r = request_id ? cm__req_find(e, request_id) : NULL;
+  cm_ledger *l = e->cfg.ledger;
+  if (!r && l && request_id) /* finished before a restart, or elsewhere */
+    return l->type->get(l, request_id, out, err);
   if (!r)
     return cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
                         "$.request: no request '%s'",

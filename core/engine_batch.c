@@ -302,6 +302,7 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
       cm__req_refresh(e, plans[k].r->spec.id);
     } else { /* full or off shift elsewhere: out of the mirror until the
                 ledger reports the worker again */
+      e->stats.refused++;
       const char *who = ch[k].workers[res[k].worker].id;
       cm_store_status(e->store, who, CM_WORKER_OFFERED, NULL);
     }

@@ -21,12 +21,13 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->offered_ms = r->offered_ms;
   out->expires_ms = r->expires_ms;
   out->finished_ms = r->finished_ms;
+  /* only the entries in use: what is left beyond them is not state */
   out->n_workers = r->n_workers;
-  memcpy(out->workers, r->workers, sizeof out->workers);
-  memcpy(out->accepted, r->accepted, sizeof out->accepted);
-  memcpy(out->terms, r->terms, sizeof out->terms);
+  memcpy(out->workers, r->workers, (size_t)r->n_workers * CM_ID_MAX);
+  memcpy(out->accepted, r->accepted, (size_t)r->n_workers * sizeof(int));
+  memcpy(out->terms, r->terms, (size_t)r->n_workers * sizeof(cm_cost_terms));
   out->n_rejected = r->n_rejected;
-  memcpy(out->rejected, r->rejected, sizeof out->rejected);
+  memcpy(out->rejected, r->rejected, (size_t)r->n_rejected * CM_ID_MAX);
   out->has_reason = r->has_reason;
   out->reason = r->reason;
   out->batches = r->batches;
@@ -162,6 +163,7 @@ int cm__req_adopt(cm_engine *e, const cm_request_view *v) {
   r->gen = e->gen;
   if (r->version == v->version && r->state == v->state)
     return 0;
+  e->stats.adopted++;
   cm__req tmp;
   tmp.slot = r->slot;
   tmp.gen = r->gen;
@@ -361,6 +363,7 @@ static cm_status rebuild(cm_engine *e, cm_error *err) {
     goto out;
   recount_jobs(e);
   e->resync = 0;
+  e->stats.rebuilds++;
 out:
   free(c.off);
   return st;

@@ -1028,7 +1028,7 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
   cr_assert(now_ms() - t0 < 3000, "calls against a dead server fail fast");
 
   pid = cm_test_server_start(port, NULL); /* empty: it kept nothing */
-  cm_test_sleep_ms(100);            /* past the longest backoff */
+  cm_test_sleep_ms(100);                  /* past the longest backoff */
   strcpy(w.id, "after");
   cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK, "after restart: %s",
                err.message);

@@ -34,7 +34,9 @@ typedef struct rd_ledger {
   long long consumed;    /* entries read since */
 } rd_ledger;
 
-static rd_ledger *rl(cm_ledger *l) { return (rd_ledger *)l; }
+static rd_ledger *rl(cm_ledger *l) {
+  return (rd_ledger *)l;
+}
 
 void cm_ledger_redis_options_init(cm_ledger_redis_options *o) {
   o->keep_ms = 7LL * 24 * 3600 * 1000;
@@ -112,7 +114,8 @@ static int build_commit(rd_ledger *l, const cm_ledger_change *ch,
   cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, 1 + ch->n_workers);
   cm__rd_argv_add(a, key, cm__rd_key_request(&r->keys, v->spec.id, key));
   for (int i = 0; i < ch->n_workers; i++)
-    cm__rd_argv_add(a, key, cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
+    cm__rd_argv_add(a, key,
+                    cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
   cm__rd_argv_str(a, v->spec.id);
   cm__rd_argv_fmt(a, "%" PRIu64, ch->expect_version);
   cm__rd_argv_fmt(a, "%" PRIu64, v->version);
@@ -198,8 +201,9 @@ static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   }
   if (n == 0)
     return CM_OK;
-  commit_call c = {l, ch, n, res, calloc((size_t)n, 1),
-                   malloc((size_t)n * sizeof(int)), NULL};
+  commit_call c = {
+      l,   ch, n, res, calloc((size_t)n, 1), malloc((size_t)n * sizeof(int)),
+      NULL};
   if (!c.todo || !c.sent) {
     free(c.todo);
     free(c.sent);
@@ -398,8 +402,8 @@ static void on_info(void *ctx, size_t i, const redisReply *rep) {
     const redisReply *f = rep->element[k], *v = rep->element[k + 1];
     if (f->type != REDIS_REPLY_STRING)
       continue;
-    if (!strcmp(f->str, "last-generated-id") &&
-        v->type == REDIS_REPLY_STRING && v->len < sizeof c->last) {
+    if (!strcmp(f->str, "last-generated-id") && v->type == REDIS_REPLY_STRING &&
+        v->len < sizeof c->last) {
       memcpy(c->last, v->str, v->len);
       c->last[v->len] = '\0';
       got |= 1;
@@ -549,7 +553,8 @@ static cm_status report(rd_ledger *l, char (*ids)[CM_ID_MAX], int n,
       char key[CM__RD_KEY_MAX];
       cm__rd_argv_reset(&l->argv);
       cm__rd_argv_str(&l->argv, "HGETALL");
-      cm__rd_argv_add(&l->argv, key, cm__rd_key_worker(&l->r->keys, ids[i], key));
+      cm__rd_argv_add(&l->argv, key,
+                      cm__rd_key_worker(&l->r->keys, ids[i], key));
       cm__rd_send(&b, &l->argv);
     }
     if ((st = cm__rd_end(&b, err)) != CM_OK)
@@ -665,8 +670,7 @@ cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
     return NULL;
   }
   if (o.events_max < 1) {
-    cm_error_set(err, CM_E_RANGE, "$.events_max",
-                 "$.events_max: must be >= 1");
+    cm_error_set(err, CM_E_RANGE, "$.events_max", "$.events_max: must be >= 1");
     return NULL;
   }
   rd_ledger *l = calloc(1, sizeof *l);

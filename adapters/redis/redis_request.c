@@ -185,7 +185,8 @@ static int decode(const json_t *o, cm_request_view *v) {
     return -1;
   v->state = (cm_request_state)state;
   v->has_reason = reason >= 0;
-  v->reason = reason >= 0 ? (cm_unassigned_reason)reason : CM_REASON_NO_CANDIDATE;
+  v->reason =
+      reason >= 0 ? (cm_unassigned_reason)reason : CM_REASON_NO_CANDIDATE;
   v->version = (uint64_t)version;
   return 0;
 }

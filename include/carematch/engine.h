@@ -145,7 +145,12 @@ typedef struct cm_engine_stats {
   uint64_t batches;                 /* batches solved */
   uint64_t offers;                  /* offers made (per worker) */
   uint64_t fallbacks;               /* components that fell back */
-  uint64_t events_dropped;          /* events lost to a full queue */
+  uint64_t refused;        /* offers the ledger refused: a worker full or off
+                              shift by another engine's doing */
+  uint64_t adopted;        /* records replaced by the ledger's (changed
+                              elsewhere, or a write whose answer was lost) */
+  uint64_t rebuilds;       /* full rebuilds from the ledger (recovery) */
+  uint64_t events_dropped; /* events lost to a full queue */
   cm_histogram offer_latency[CM_URGENCY_COUNT]; /* submit (or release) to
                                                    first offer, ms */
   cm_histogram batch_ms;      /* whole batch, ms (solver clock) */
@@ -227,7 +232,10 @@ int64_t cm_engine_next_due(const cm_engine *e);
 /* Move up to max queued events (oldest first) into out; returns how many. */
 int cm_engine_poll(cm_engine *e, cm_event *out, int max);
 
-/* Copy a request's view; CM_E_UNKNOWN_ID when unknown (or forgotten). */
+/* Copy a request's view; CM_E_UNKNOWN_ID when unknown (or forgotten).
+ * With a ledger, a request the engine does not hold (finished before a
+ * restart, or by another engine) is read from the ledger, whose errors
+ * (CM_E_UNAVAILABLE) are returned as they are. */
 cm_status cm_engine_get(const cm_engine *e, const char *request_id,
                         cm_request_view *out, cm_error *err);
 /* Worker's open jobs (offered or accepted); -1 when unknown. */

@@ -72,13 +72,12 @@ pid_t cm_test_server_start(int port, const char *aof_dir) {
     for (int i = 3; i < 1024; i++)
       close(i);
     if (aof_dir)
-      execlp("redis-server", "redis-server", "--port", p, "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--dir", aof_dir, (char *)NULL);
+      execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--dir", aof_dir, (char *)NULL);
     else
-      execlp("redis-server", "redis-server", "--port", p, "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", "/tmp",
-             (char *)NULL);
+      execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 1000 && !cm_test_server_ready(port); i++)
