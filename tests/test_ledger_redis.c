@@ -124,7 +124,9 @@ static uint64_t rnd(run *u) {
   return u->rng;
 }
 
-static double unit(run *u) { return (double)(rnd(u) >> 11) / 9007199254740992.0; }
+static double unit(run *u) {
+  return (double)(rnd(u) >> 11) / 9007199254740992.0;
+}
 
 static cm_worker make_worker(int i, int64_t t) {
   cm_worker w;
@@ -237,8 +239,8 @@ static void same_as_ledger(node *n, const run *u, const char *region) {
   for (int i = 0; i < u->n_req; i++) {
     cm_status a = cm_engine_get(n->eng, u->ids[i], &mine, NULL);
     cm_status b = n->ledger->type->get(n->ledger, u->ids[i], &theirs, &err);
-    cr_assert_eq(a, b, "request %s: engine %d, ledger %d (%s)", u->ids[i], a,
-                 b, err.message);
+    cr_assert_eq(a, b, "request %s: engine %d, ledger %d (%s)", u->ids[i], a, b,
+                 err.message);
     if (a == CM_OK)
       same_view(&mine, &theirs);
   }
@@ -434,8 +436,7 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
   }
   int status;
   cr_assert_eq(waitpid(child, &status, 0), child);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d",
-            status);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
   snapshot *old = malloc(sizeof *old), *now = malloc(sizeof *now);
   FILE *f = fopen(path, "rb");
   cr_assert_not_null(f);
@@ -640,9 +641,9 @@ Test(ledger, another_writer_reaches_the_mirror) {
     lon[i] = LON0 - 0.01;
     seen[i] = T0 + 500;
   }
-  cr_assert_eq(cm_store_redis_positions(gw, N_WORKERS, ids, lat, lon, seen,
-                                        &err),
-               CM_OK, "%s", err.message);
+  cr_assert_eq(
+      cm_store_redis_positions(gw, N_WORKERS, ids, lat, lon, seen, &err), CM_OK,
+      "%s", err.message);
   /* an offer to w00, then the gateway takes w00 off shift */
   run u = {.rng = 5, .t = T0 + 600, .prefix = "g"};
   cm_request_spec s = make_spec(&u, "g1");

@@ -456,19 +456,13 @@ static cm_status rd_follow_start(cm_ledger *lg, cm_error *err) {
 typedef struct page_call {
   cm__rd_batch *b;
   rd_ledger *l;
-  cm__idmap *seen; /* ids changed by others, each once */
-  char (**ids)[CM_ID_MAX];
+  char (**ids)[CM_ID_MAX]; /* ids changed by others (repeats included) */
   int *n, *cap;
   int entries; /* entries in this page */
 } page_call;
 
 static void add_changed(page_call *c, const char *id, size_t len) {
-  char buf[CM_ID_MAX];
   if (len == 0 || len >= CM_ID_MAX)
-    return;
-  memcpy(buf, id, len);
-  buf[len] = '\0';
-  if (cm__idmap_get(c->seen, buf) >= 0)
     return;
   if (*c->n == *c->cap) {
     int cap = *c->cap ? 2 * *c->cap : 64;
@@ -480,11 +474,31 @@ static void add_changed(page_call *c, const char *id, size_t len) {
     *c->ids = p;
     *c->cap = cap;
   }
-  if (cm__idmap_put(c->seen, buf, *c->n, NULL) != 1) {
-    cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
-    return;
+  memcpy((*c->ids)[*c->n], id, len);
+  (*c->ids)[(*c->n)++][len] = '\0';
+}
+
+/* Keep the first of each id (the map borrows the ids, which no longer
+ * move). Returns the count kept, or -1 out of memory. */
+static int unique(char (*ids)[CM_ID_MAX], int n) {
+  cm__idmap seen;
+  if (cm__idmap_init(&seen, (size_t)n + 1) != 0)
+    return -1;
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    int put = cm__idmap_put(&seen, ids[i], i, NULL);
+    if (put < 0) {
+      kept = -1;
+      break;
+    }
+    if (put == 1 && kept != i) { /* keep it at ids[kept]: re-key the map */
+      memcpy(ids[kept], ids[i], CM_ID_MAX);
+      cm__idmap_set(&seen, ids[kept], kept);
+    }
+    kept += put == 1;
   }
-  memcpy((*c->ids)[(*c->n)++], buf, len + 1);
+  cm__idmap_free(&seen);
+  return kept;
 }
 
 /* XRANGE reply: [[id, [field, value, ...]], ...] */
@@ -590,14 +604,11 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
   }
   if (!strcmp(info.last, l->last_id))
     return CM_OK;
-  cm__idmap seen;
   char(*ids)[CM_ID_MAX] = NULL;
   int n = 0, cap = 0;
-  if (cm__idmap_init(&seen, 256) != 0)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (;;) { /* pages of entries after last_id, up to info.last */
     cm__rd_batch b;
-    page_call c = {&b, l, &seen, &ids, &n, &cap, 0};
+    page_call c = {&b, l, &ids, &n, &cap, 0};
     if ((st = cm__rd_begin(&b, l->r, on_page, &c, err)) != CM_OK)
       break;
     char from[52];
@@ -621,11 +632,12 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
      the stream was trimmed past us */
   if (st == CM_OK && l->consumed != info.added - l->added_start)
     *lost = 1;
+  else if (st == CM_OK && (n = unique(ids, n)) < 0)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   else if (st == CM_OK)
     st = report(l, ids, n, fn, ctx, err);
   if (st != CM_OK)
     l->following = 0;
-  cm__idmap_free(&seen);
   free(ids);
   return st;
 }
