@@ -91,6 +91,7 @@ cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
   cm_histogram_init(&e->stats.batch_ms);
   cm_histogram_init(&e->stats.candidates_ms);
   cm_histogram_init(&e->stats.solve_ms);
+  cm_histogram_init(&e->stats.commit_ms);
   cm_histogram_init(&e->stats.batch_size);
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     cm_histogram_init(&e->stats.offer_latency[u]);

@@ -370,9 +370,11 @@ int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (cm_solve(b.inst, &opts, &b.ans, err) != CM_OK)
     goto out;
   b.have_answer = 1;
+  double tc = clock_ms(e);
   if (commit(e, &b, now_ms, err) != CM_OK)
     goto out;
   double t2 = clock_ms(e);
+  cm_histogram_add(&e->stats.commit_ms, t2 - tc);
   e->stats.batches++;
   e->stats.fallbacks += (uint64_t)b.ans.stats.fallbacks;
   cm_histogram_add(&e->stats.batch_size, n);

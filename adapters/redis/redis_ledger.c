@@ -45,13 +45,17 @@ void cm_ledger_redis_options_init(cm_ledger_redis_options *o) {
 
 /* ---- commit ---- */
 
+#define GROUP 64 /* changes per script call */
+
 typedef struct commit_call {
   rd_ledger *l;
   const cm_ledger_change *ch;
   int n;
   cm_ledger_result *res;
-  char *todo; /* 1: not yet answered (NOSCRIPT retries these) */
-  int *sent;  /* change of each reply of this attempt */
+  char *todo;  /* 1: not yet answered (NOSCRIPT retries these) */
+  int *order;  /* changes in the order sent */
+  int *gstart; /* reply i answers order[gstart[i] .. + gcount[i]) */
+  int *gcount;
   cm__rd_batch *b;
 } commit_call;
 
@@ -68,9 +72,32 @@ static int reply_int(const redisReply *r, long long *out) {
   return -1;
 }
 
+/* One change's result: 1, {0, version} or {-1, worker, why}. */
+static int read_result(const redisReply *e, const cm_ledger_change *ch,
+                       cm_ledger_result *res) {
+  long long tag, idx;
+  if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
+    res->refusal = CM_LEDGER_OK;
+    return 0;
+  }
+  if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+      reply_int(e->element[0], &tag) != 0)
+    return -1;
+  if (tag == 0) {
+    res->refusal = CM_LEDGER_VERSION;
+    return 0;
+  }
+  if (tag == -1 && e->elements >= 2 && reply_int(e->element[1], &idx) == 0 &&
+      idx >= 1 && idx <= ch->n_workers) {
+    res->refusal = CM_LEDGER_WORKER;
+    res->worker = (int)idx - 1;
+    return 0;
+  }
+  return -1;
+}
+
 static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   commit_call *c = ctx;
-  int k = c->sent[i];
   if (rep && rep->type == REDIS_REPLY_ERROR &&
       strncmp(rep->str, "NOSCRIPT", 8) == 0) {
     c->b->noscript = 1; /* retried once the scripts are loaded again */
@@ -78,23 +105,17 @@ static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   }
   if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "commit"))
     return;
-  long long tag, idx;
-  if (rep->elements < 1 || reply_int(rep->element[0], &tag) != 0) {
+  if (rep->elements != (size_t)c->gcount[i]) {
     cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
     return;
   }
-  c->todo[k] = 0;
-  if (tag == 1) {
-    c->res[k].refusal = CM_LEDGER_OK;
-  } else if (tag == 0) {
-    c->res[k].refusal = CM_LEDGER_VERSION;
-  } else if (rep->elements >= 2 && reply_int(rep->element[1], &idx) == 0 &&
-             idx >= 1 && idx <= c->ch[k].n_workers) {
-    c->res[k].refusal = CM_LEDGER_WORKER;
-    c->res[k].worker = (int)idx - 1;
-  } else {
-    c->todo[k] = 1;
-    cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
+  for (int j = 0; j < c->gcount[i]; j++) {
+    int k = c->order[c->gstart[i] + j];
+    if (read_result(rep->element[j], &c->ch[k], &c->res[k]) != 0) {
+      cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
+      return;
+    }
+    c->todo[k] = 0;
   }
 }
 
@@ -102,28 +123,20 @@ static int finished_state(cm_request_state s) {
   return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
 }
 
-/* Build the EVALSHA of one change into a; returns 0, -1 out of memory. */
-static int build_commit(rd_ledger *l, const cm_ledger_change *ch,
-                        cm__rd_argv *a) {
-  cm_redis *r = l->r;
+/* The arguments of one change (after the keys). Returns 0, -1 out of
+ * memory. */
+static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
   const cm_request_view *v = ch->after;
   char *rec = cm__rd_request_encode(v);
   if (!rec)
     return -1;
-  char key[CM__RD_KEY_MAX];
-  cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, 1 + ch->n_workers);
-  cm__rd_argv_add(a, key, cm__rd_key_request(&r->keys, v->spec.id, key));
-  for (int i = 0; i < ch->n_workers; i++)
-    cm__rd_argv_add(a, key,
-                    cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
   cm__rd_argv_str(a, v->spec.id);
   cm__rd_argv_fmt(a, "%" PRIu64, ch->expect_version);
   cm__rd_argv_fmt(a, "%" PRIu64, v->version);
   cm__rd_argv_fmt(a, "%d", (int)v->state);
   cm__rd_argv_str(a, finished_state(v->state) ? "0" : "1");
   cm__rd_argv_str(a, rec);
-  cm__rd_argv_i64(a, l->opt.keep_ms);
-  cm__rd_argv_fmt(a, "%d", l->opt.events_max);
+  free(rec);
   cm__rd_argv_fmt(a, "%d", ch->n_workers);
   for (int i = 0; i < ch->n_workers; i++) {
     const cm_ledger_worker *w = &ch->workers[i];
@@ -148,8 +161,34 @@ static int build_commit(rd_ledger *l, const cm_ledger_change *ch,
     cm__rd_argv_i64(a, e->expires_ms);
     cm__rd_argv_double(a, e->terms.total);
   }
+  return 0;
+}
+
+/* Build the EVALSHA of changes order[from .. from + m) into a. Returns 0,
+ * -1 out of memory. */
+static int build_group(rd_ledger *l, const commit_call *c, int from, int m,
+                       cm__rd_argv *a) {
+  cm_redis *r = l->r;
+  char key[CM__RD_KEY_MAX];
+  int keys = 0;
+  for (int j = 0; j < m; j++)
+    keys += 1 + c->ch[c->order[from + j]].n_workers;
+  cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, keys);
+  for (int j = 0; j < m; j++) {
+    const cm_ledger_change *ch = &c->ch[c->order[from + j]];
+    cm__rd_argv_add(a, key,
+                    cm__rd_key_request(&r->keys, ch->after->spec.id, key));
+    for (int i = 0; i < ch->n_workers; i++)
+      cm__rd_argv_add(a, key,
+                      cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
+  }
+  cm__rd_argv_i64(a, l->opt.keep_ms);
+  cm__rd_argv_fmt(a, "%d", l->opt.events_max);
+  cm__rd_argv_fmt(a, "%d", m);
+  for (int j = 0; j < m; j++)
+    if (change_args(&c->ch[c->order[from + j]], a) != 0)
+      return -1;
   cm__rd_argv_origin(a, r);
-  free(rec);
   return 0;
 }
 
@@ -160,16 +199,19 @@ static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
   cm_status st = cm__rd_begin(&b, c->l->r, on_commit, c, err);
   if (st != CM_OK)
     return st;
-  int m = 0;
-  for (int k = 0; k < c->n && !b.lost; k++) {
-    if (!c->todo[k])
-      continue;
+  int m = 0, groups = 0;
+  for (int k = 0; k < c->n; k++)
+    if (c->todo[k])
+      c->order[m++] = k;
+  for (int from = 0; from < m && !b.lost; from += GROUP) {
+    int cnt = m - from < GROUP ? m - from : GROUP;
     cm__rd_argv_reset(&c->l->argv);
-    if (build_commit(c->l, &c->ch[k], &c->l->argv) != 0) {
+    if (build_group(c->l, c, from, cnt, &c->l->argv) != 0) {
       cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
       break;
     }
-    c->sent[m++] = k;
+    c->gstart[groups] = from;
+    c->gcount[groups++] = cnt;
     cm__rd_send(&b, &c->l->argv);
   }
   st = cm__rd_end(&b, err);
@@ -187,6 +229,13 @@ static cm_status check_change(const cm_ledger_change *ch, int k,
   return CM_OK;
 }
 
+static void st_free(commit_call *c) {
+  free(c->todo);
+  free(c->order);
+  free(c->gstart);
+  free(c->gcount);
+}
+
 static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
                            cm_ledger_result *res, cm_error *err) {
   rd_ledger *l = rl(lg);
@@ -201,12 +250,18 @@ static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   }
   if (n == 0)
     return CM_OK;
-  commit_call c = {
-      l,   ch, n, res, calloc((size_t)n, 1), malloc((size_t)n * sizeof(int)),
-      NULL};
-  if (!c.todo || !c.sent) {
-    free(c.todo);
-    free(c.sent);
+  commit_call c;
+  memset(&c, 0, sizeof c);
+  c.l = l;
+  c.ch = ch;
+  c.n = n;
+  c.res = res;
+  c.todo = calloc((size_t)n, 1);
+  c.order = malloc((size_t)n * sizeof(int));
+  c.gstart = malloc((size_t)n * sizeof(int));
+  c.gcount = malloc((size_t)n * sizeof(int));
+  if (!c.todo || !c.order || !c.gstart || !c.gcount) {
+    st_free(&c);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   memset(c.todo, 1, (size_t)n);
@@ -215,8 +270,7 @@ static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   for (int k = 0; st == CM_OK && k < n; k++)
     if (c.todo[k])
       st = cm_error_set(err, CM_E_IO, "", "redis: a commit got no answer");
-  free(c.todo);
-  free(c.sent);
+  st_free(&c);
   return st;
 }
 

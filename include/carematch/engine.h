@@ -156,6 +156,8 @@ typedef struct cm_engine_stats {
   cm_histogram batch_ms;      /* whole batch, ms (solver clock) */
   cm_histogram candidates_ms; /* store queries + instance, ms */
   cm_histogram solve_ms;      /* cm_solve, ms */
+  cm_histogram commit_ms;     /* offers written to the ledger (when there
+                                 is one) and applied, ms */
   cm_histogram batch_size;    /* requests per batch */
 } cm_engine_stats;
 
