@@ -72,8 +72,11 @@ static int by_priority(const void *vctx, int a, int b) {
   return strcmp(x->spec.id, y->spec.id);
 }
 
-typedef struct batch_state {
-  cm__req **reqs; /* the batch, in priority order */
+struct cm_engine_batch {
+  cm__req **reqs; /* the batch, in priority order (NULL at the end when the
+                     request changed while the batch was solved) */
+  char (*ids)[CM_ID_MAX]; /* their ids and versions when taken */
+  uint64_t *versions;
   int n;
   cm_store_query *queries;
   const char **excl; /* n * (CM_MAX_PREFS + CM_MAX_REJECTS) */
@@ -84,10 +87,16 @@ typedef struct batch_state {
   int *req_of; /* instance request -> batch index */
   cm_answer ans;
   int have_answer;
-} batch_state;
+  cm_solve_options opts; /* the budget and the clock */
+  double t0, t1;         /* begun, candidates done (solver clock, ms) */
+  cm_status solved;      /* cm_engine_batch_solve's result */
+};
+typedef struct cm_engine_batch batch_state;
 
 static void batch_state_free(batch_state *b) {
   free(b->reqs);
+  free(b->ids);
+  free(b->versions);
   free(b->queries);
   free(b->excl);
   free(b->hits);
@@ -267,6 +276,33 @@ static void apply_offer(cm_engine *e, offer_plan *p, int64_t now_ms) {
     cm__event_push(e, &p->ev[i]);
 }
 
+/* Whether every worker of an offer still has room (on shift, jobs plus
+ * those planned in this commit below capacity); if so, counts them as
+ * planned. Workers the engine does not know are the store's affair. */
+static int have_room(cm_engine *e, const cm_instance *inst,
+                     const cm_assignment *a, int n) {
+  for (int i = 0; i < n; i++) {
+    const cm__wrk *w = cm__wrk_find(e, inst->workers[a[i].worker].id);
+    if (w && (!w->on_shift || w->jobs + w->planned >= w->capacity))
+      return 0;
+  }
+  for (int i = 0; i < n; i++) {
+    cm__wrk *w = cm__wrk_find(e, inst->workers[a[i].worker].id);
+    if (w)
+      w->planned++;
+  }
+  return 1;
+}
+
+static void unplan(cm_engine *e, const offer_plan *plans, int m) {
+  for (int k = 0; k < m; k++)
+    for (int i = 0; i < plans[k].after.n_workers; i++) {
+      cm__wrk *w = cm__wrk_find(e, plans[k].after.workers[i]);
+      if (w)
+        w->planned = 0;
+    }
+}
+
 /* Plan every offer of the answer, commit them together (one round trip
  * to the ledger), apply those the ledger took. */
 static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
@@ -284,15 +320,23 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
     goto out;
   }
-  /* assignments come grouped by request, in request order */
-  for (int a = 0, k = 0; a < ans->n_assignments; k++) {
+  /* assignments come grouped by request, in request order; an offer whose
+     request changed or whose workers filled up while the batch was solved
+     is left out (the request stays pending) */
+  int planned = 0;
+  for (int a = 0; a < ans->n_assignments;) {
     int q = ans->assignments[a].request, n = 1;
     while (a + n < ans->n_assignments && ans->assignments[a + n].request == q)
       n++;
-    plan_offer(e, &plans[k], b->reqs[q], b->inst, &ans->assignments[a], n,
-               now_ms, &ch[k]);
+    if (b->reqs[q] && have_room(e, b->inst, &ans->assignments[a], n)) {
+      plan_offer(e, &plans[planned], b->reqs[q], b->inst, &ans->assignments[a],
+                 n, now_ms, &ch[planned]);
+      planned++;
+    }
     a += n;
   }
+  m = planned;
+  unplan(e, plans, m);
   if ((st = cm__commit_many(e, ch, m, res, err)) != CM_OK)
     goto out;
   for (int k = 0; k < m; k++) {
@@ -309,6 +353,8 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
   }
   for (int u = 0; u < ans->n_unassigned; u++) {
     cm__req *r = b->reqs[ans->unassigned[u].request];
+    if (!r)
+      continue;
     r->has_reason = 1;
     r->reason = ans->unassigned[u].reason;
   }
@@ -319,14 +365,25 @@ out:
   return st;
 }
 
-int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
-  batch_state b;
-  memset(&b, 0, sizeof b);
-  double t0 = clock_ms(e);
+void cm_engine_batch_free(cm_engine_batch *b) {
+  if (!b)
+    return;
+  batch_state_free(b);
+  free(b);
+}
+
+/* Take the due requests, ask the store for their candidates, build the
+ * instance. Returns the batch, NULL with *failed = 0 when nothing is due,
+ * NULL with *failed = 1 (err set) on failure. */
+static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
+                               cm_error *err) {
+  batch_state *b = calloc(1, sizeof *b);
   int *idx = malloc((size_t)(e->n_live ? e->n_live : 1) * sizeof *idx);
-  int n = 0, rc = -1;
-  if (!idx)
+  int n = 0;
+  *failed = 1;
+  if (!b || !idx)
     goto oom;
+  b->t0 = clock_ms(e);
   for (int i = 0; i < e->n_live; i++)
     if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->release_ms <= now_ms)
       idx[n++] = i;
@@ -335,84 +392,93 @@ int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (n > e->cfg.batch_max)
     n = e->cfg.batch_max;
   if (n == 0) {
-    free(idx);
-    return 0;
+    *failed = 0;
+    goto fail;
   }
-  b.n = n;
-  b.k_max = e->cfg.params.k * CM_MAX_STAFF;
+  b->n = n;
+  b->k_max = e->cfg.params.k * CM_MAX_STAFF;
   int per = CM_MAX_PREFS + CM_MAX_REJECTS;
-  b.reqs = malloc((size_t)n * sizeof *b.reqs);
-  b.queries = malloc((size_t)n * sizeof *b.queries);
-  b.excl = malloc((size_t)n * per * sizeof *b.excl);
-  b.hits = malloc((size_t)n * b.k_max * sizeof *b.hits);
-  b.counts = malloc((size_t)n * sizeof *b.counts);
-  if (!b.reqs || !b.queries || !b.excl || !b.hits || !b.counts)
+  b->reqs = malloc((size_t)n * sizeof *b->reqs);
+  b->ids = malloc((size_t)n * sizeof *b->ids);
+  b->versions = malloc((size_t)n * sizeof *b->versions);
+  b->queries = malloc((size_t)n * sizeof *b->queries);
+  b->excl = malloc((size_t)n * per * sizeof *b->excl);
+  b->hits = malloc((size_t)n * b->k_max * sizeof *b->hits);
+  b->counts = malloc((size_t)n * sizeof *b->counts);
+  if (!b->reqs || !b->ids || !b->versions || !b->queries || !b->excl ||
+      !b->hits || !b->counts)
     goto oom;
   for (int q = 0; q < n; q++) {
-    b.reqs[q] = e->live[idx[q]];
-    b.reqs[q]->batches++;
-    make_query(e, b.reqs[q], now_ms, &b.queries[q], b.excl + (size_t)q * per);
+    cm__req *r = b->reqs[q] = e->live[idx[q]];
+    r->batches++;
+    memcpy(b->ids[q], r->spec.id, CM_ID_MAX);
+    b->versions[q] = r->version;
+    make_query(e, r, now_ms, &b->queries[q], b->excl + (size_t)q * per);
   }
   free(idx);
   idx = NULL;
-  if (cm_store_nearest(e->store, b.queries, n, b.k_max, now_ms, e->cfg.stale_ms,
-                       b.hits, b.counts, err) != CM_OK)
-    goto out;
-  if (build_instance(e, &b, now_ms, err) != CM_OK)
-    goto out;
-  double t1 = clock_ms(e);
-  cm_solve_options opts = {.deadline_ms =
-                               e->cfg.clock ? e->cfg.solve_budget_ms : -1,
-                           .clock = e->cfg.clock,
-                           .clock_ctx = e->cfg.clock_ctx};
+  if (cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
+                       e->cfg.stale_ms, b->hits, b->counts, err) != CM_OK ||
+      build_instance(e, b, now_ms, err) != CM_OK)
+    goto fail;
+  b->t1 = clock_ms(e);
+  b->opts.deadline_ms = e->cfg.clock ? e->cfg.solve_budget_ms : -1;
   if (e->cfg.solve_budget_ms == 0)
-    opts.deadline_ms = 0;
-  if (cm_solve(b.inst, &opts, &b.ans, err) != CM_OK)
-    goto out;
-  b.have_answer = 1;
-  double tc = clock_ms(e);
-  if (commit(e, &b, now_ms, err) != CM_OK)
-    goto out;
-  double t2 = clock_ms(e);
-  cm_histogram_add(&e->stats.commit_ms, t2 - tc);
-  e->stats.batches++;
-  e->stats.fallbacks += (uint64_t)b.ans.stats.fallbacks;
-  cm_histogram_add(&e->stats.batch_size, n);
-  cm_histogram_add(&e->stats.candidates_ms, t1 - t0);
-  cm_histogram_add(&e->stats.solve_ms, b.ans.stats.total_ms);
-  cm_histogram_add(&e->stats.batch_ms, t2 - t0);
-  rc = 1;
-  goto out;
+    b->opts.deadline_ms = 0;
+  b->opts.clock = e->cfg.clock;
+  b->opts.clock_ctx = e->cfg.clock_ctx;
+  b->solved = CM_E_SOLVER;
+  /* the store's answers are in the instance now */
+  free(b->queries);
+  free(b->excl);
+  free(b->hits);
+  b->queries = NULL;
+  b->excl = NULL;
+  b->hits = NULL;
+  *failed = 0;
+  return b;
 oom:
   cm_error_set(err, CM_E_NOMEM, "", NULL);
-out:
+fail:
   free(idx);
-  batch_state_free(&b);
-  return rc;
+  cm_engine_batch_free(b);
+  return NULL;
 }
 
-int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
+cm_engine_batch *cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
+                                       int *failed, cm_error *err) {
+  *failed = 0;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
+  if (e->in_flight)
+    return NULL;
   /* with a ledger: no decision on state it may have changed */
-  if (cm_engine_sync(e, now_ms, err) != CM_OK)
-    return -1;
+  if (cm_engine_sync(e, now_ms, err) != CM_OK) {
+    *failed = 1;
+    return NULL;
+  }
   expire_offers(e, now_ms);
   release_due(e, now_ms);
-  int batches = 0;
   if (e->next_batch_ms > now_ms)
-    return 0;
+    return NULL;
   e->next_batch_ms = INT64_MAX;
-  /* one batch per call; more due requests than the cap run next time */
-  int rc = cm__run_batch(e, now_ms, err);
-  if (rc < 0) {
+  batch_state *b = take_batch(e, now_ms, failed, err);
+  if (*failed)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
-    return -1;
-  }
-  batches += rc;
-  /* whatever is still pending and released is retried after a window;
-     requests never tried yet (more than a batch was due) go at once */
+  e->in_flight = b != NULL;
+  return b;
+}
+
+cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
+  b->solved = cm_solve(b->inst, &b->opts, &b->ans, err);
+  b->have_answer = b->solved == CM_OK;
+  return b->solved;
+}
+
+/* Whatever is still pending and released is retried after a window;
+   requests never tried yet (more than a batch was due) go at once. */
+static void reschedule(cm_engine *e, int64_t now_ms) {
   int waiting = 0, untried = 0;
   for (int i = 0; i < e->n_live; i++) {
     const cm__req *r = e->live[i];
@@ -423,5 +489,55 @@ int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
   }
   if (waiting)
     cm__schedule_batch(e, untried ? now_ms : now_ms + e->cfg.batch_window_ms);
-  return batches;
+}
+
+int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                        cm_error *err) {
+  int rc = -1;
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
+  now_ms = e->now_ms;
+  e->in_flight = 0;
+  if (!b->have_answer) {
+    if (err && b->solved != CM_OK)
+      cm_error_set(err, b->solved, "", "the batch was not solved");
+    goto out;
+  }
+  /* requests changed while the batch was solved are left out */
+  for (int q = 0; q < b->n; q++) {
+    cm__req *r = cm__req_find(e, b->ids[q]);
+    b->reqs[q] = r && r->version == b->versions[q] && r->state == CM_REQ_PENDING
+                     ? r
+                     : NULL;
+  }
+  double tc = clock_ms(e);
+  if (commit(e, b, now_ms, err) != CM_OK)
+    goto out;
+  double t2 = clock_ms(e);
+  cm_histogram_add(&e->stats.commit_ms, t2 - tc);
+  e->stats.batches++;
+  e->stats.fallbacks += (uint64_t)b->ans.stats.fallbacks;
+  cm_histogram_add(&e->stats.batch_size, b->n);
+  cm_histogram_add(&e->stats.candidates_ms, b->t1 - b->t0);
+  cm_histogram_add(&e->stats.solve_ms, b->ans.stats.total_ms);
+  cm_histogram_add(&e->stats.batch_ms, t2 - b->t0);
+  rc = 1;
+out:
+  if (rc < 0)
+    cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
+  else
+    reschedule(e, now_ms);
+  cm_engine_batch_free(b);
+  return rc;
+}
+
+int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
+  int failed;
+  cm_engine_batch *b = cm_engine_batch_begin(e, now_ms, &failed, err);
+  if (failed)
+    return -1;
+  if (!b)
+    return 0;
+  cm_engine_batch_solve(b, err); /* end reports a failed solve */
+  return cm_engine_batch_end(e, b, now_ms, err);
 }

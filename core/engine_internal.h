@@ -32,6 +32,7 @@ typedef struct cm__wrk {
   int capacity; /* jobs at once */
   int jobs;     /* open jobs held (offered or accepted) */
   int accepted; /* of which accepted */
+  int planned;  /* offers planned in the commit being built */
   int slot;     /* index in workers[] */
   unsigned gen; /* last rebuild that found it in the ledger */
 } cm__wrk;
@@ -58,8 +59,9 @@ struct cm_engine {
   int64_t now_ms;        /* last time seen */
   cm__events ev;
   cm_engine_stats stats;
-  int resync;   /* with a ledger: rebuild from it before the next step */
-  unsigned gen; /* rebuilds so far */
+  int resync;    /* with a ledger: rebuild from it before the next step */
+  int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
+  unsigned gen;  /* rebuilds so far */
 };
 
 /* events */
@@ -138,6 +140,5 @@ void cm__worker_served(cm_worker *w, uint64_t elder);
 
 /* batches */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);
-int cm__run_batch(cm_engine *e, int64_t now_ms, cm_error *err);
 
 #endif

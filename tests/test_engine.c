@@ -404,3 +404,64 @@ Test(engine, config_is_validated, .init = NULL, .fini = NULL) {
   cr_assert_str_eq(err.field, "$.weights.travel");
   cm_store_free(st);
 }
+
+/* The daemon's path: the batch is solved while the engine takes other
+ * calls. What changed meanwhile is not offered; nothing is lost. */
+Test(engine, batch_in_flight_skips_what_changed) {
+  add_worker("w1", NURSE, 1.0, 1, 0);
+  add_worker("w2", NURSE, 2.0, 1, 0);
+  add_worker("w3", NURSE, 3.0, 1, 0);
+  cm_request_spec a = spec("a", NURSE, CM_URGENCY_EMERGENCY);
+  cm_request_spec b = spec("b", NURSE, CM_URGENCY_EMERGENCY);
+  cm_request_spec c = spec("c", NURSE, CM_URGENCY_EMERGENCY);
+  submit(&a, 100);
+  submit(&b, 100);
+  submit(&c, 100);
+  int failed;
+  cm_error err;
+  cm_engine_batch *bt = cm_engine_batch_begin(fx.eng, 100, &failed, &err);
+  cr_assert_not_null(bt);
+  cr_assert_eq(failed, 0);
+  cr_assert_null(cm_engine_batch_begin(fx.eng, 100, &failed, &err),
+                 "one batch in flight at a time");
+  cr_assert_eq(failed, 0);
+  cr_assert_eq(cm_engine_step(fx.eng, 100, &err), 0, "step waits for it");
+  cr_assert_eq(cm_engine_batch_solve(bt, &err), CM_OK);
+  /* meanwhile: a is cancelled, w2 goes off shift, d arrives */
+  cr_assert_eq(cm_engine_cancel(fx.eng, "a", 110, &err), CM_OK);
+  cr_assert_eq(cm_engine_worker_shift(fx.eng, "w2", 0, 110, &err), CM_OK);
+  cm_request_spec d = spec("d", NURSE, CM_URGENCY_EMERGENCY);
+  submit(&d, 110);
+  cr_assert_eq(cm_engine_batch_end(fx.eng, bt, 120, &err), 1, "%s",
+               err.message);
+  cr_assert_eq(view("a").state, CM_REQ_CANCELLED, "not offered");
+  int offered = 0;
+  const char *reqs[2] = {"b", "c"};
+  for (int i = 0; i < 2; i++) {
+    cm_request_view v = view(reqs[i]);
+    if (v.state == CM_REQ_OFFERED) {
+      offered++;
+      cr_assert_str_neq(v.workers[0], "w2", "w2 went off shift");
+    }
+  }
+  cr_assert_geq(offered, 1);
+  cr_assert_eq(view("d").state, CM_REQ_PENDING, "d waits for the next batch");
+  cr_assert_leq(cm_engine_next_due(fx.eng), 120, "and that batch is due");
+  cr_assert_geq(cm_engine_step(fx.eng, 120, &err), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w2"), 0);
+  for (int w = 1; w <= 3; w++) {
+    char id[4];
+    snprintf(id, sizeof id, "w%d", w);
+    cr_assert_leq(cm_engine_worker_jobs(fx.eng, id), 1, "capacity kept");
+  }
+}
+
+Test(engine, batch_freed_at_shutdown_leaks_nothing) {
+  add_worker("w1", NURSE, 1.0, 1, 0);
+  cm_request_spec a = spec("a", NURSE, CM_URGENCY_EMERGENCY);
+  submit(&a, 100);
+  int failed;
+  cm_engine_batch *bt = cm_engine_batch_begin(fx.eng, 100, &failed, NULL);
+  cr_assert_not_null(bt);
+  cm_engine_batch_free(bt); /* the engine is freed in teardown */
+}

@@ -228,6 +228,29 @@ cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
  * solve the batches that are due. Returns the number of batches run, or
  * -1 with err set (nothing committed for the failed batch). */
 int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err);
+/* step in three parts, for callers that solve off their own thread (the
+ * daemon's event loop hands the solve to a solver thread):
+ * cm_engine_batch_begin does what step does before the solve (sync with
+ * the ledger, expire offers, release scheduled requests) and, when a batch
+ * is due, takes its requests, asks the store for their candidates and
+ * builds the instance. It returns the batch, or NULL: nothing due, a batch
+ * already in flight, or a failure (*failed = 1, err set). Only one batch is
+ * in flight at a time; the engine takes every other call meanwhile.
+ * cm_engine_batch_solve touches nothing but the batch: call it on any one
+ * thread. cm_engine_batch_end, back on the engine's thread, commits the
+ * offers whose request is still pending and unchanged and whose workers
+ * still have room (the others stay pending), frees the batch and returns 1,
+ * or -1 with err set (nothing committed). */
+typedef struct cm_engine_batch cm_engine_batch;
+cm_engine_batch *cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
+                                       int *failed, cm_error *err);
+cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
+int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                        cm_error *err);
+/* Free a batch without ending it (the engine then has none in flight only
+ * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
+void cm_engine_batch_free(cm_engine_batch *b);
+
 /* When step should run next (ms), or INT64_MAX when nothing is waiting. */
 int64_t cm_engine_next_due(const cm_engine *e);
 
