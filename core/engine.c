@@ -120,6 +120,28 @@ void cm_engine_free(cm_engine *e) {
   free(e);
 }
 
+cm_status cm_engine_set_config(cm_engine *e, const cm_engine_config *cfg,
+                               cm_error *err) {
+  cm_engine_config c = *cfg;
+  if (memcmp(&c.taxonomy, &e->cfg.taxonomy, sizeof c.taxonomy) != 0)
+    return cm_error_set(err, CM_E_INVALID, "$.taxonomy",
+                        "$.taxonomy: cannot change while running");
+  if (c.history != e->cfg.history || c.event_queue != e->cfg.event_queue)
+    return cm_error_set(
+        err, CM_E_INVALID,
+        c.history != e->cfg.history ? "$.history" : "$.event_queue",
+        "%s: cannot change while running",
+        c.history != e->cfg.history ? "$.history" : "$.event_queue");
+  /* what the engine was built with stays */
+  c.ledger = e->cfg.ledger;
+  c.clock = e->cfg.clock;
+  c.clock_ctx = e->cfg.clock_ctx;
+  cm_status st = check_config(&c, err);
+  if (st == CM_OK)
+    e->cfg = c;
+  return st;
+}
+
 const cm_engine_config *cm_engine_config_get(const cm_engine *e) {
   return &e->cfg;
 }

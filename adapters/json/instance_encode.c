@@ -43,7 +43,7 @@ static json_t *skills(const cm_taxonomy *t, cm_skillset s) {
   return a;
 }
 
-static json_t *weights(const cm_weights *w) {
+json_t *cm__json_weights_new(const cm_weights *w) {
   json_t *o = json_object();
   if (!o || cm__json_set(o, "travel", json_real(w->travel)) ||
       cm__json_set(o, "urgency_factor", urgency_table(w->urgency_factor)) ||
@@ -167,7 +167,7 @@ char *cm_instance_to_json(const cm_instance *inst, int pretty) {
    * one json_decref(root) frees everything on failure. */
   if (!(tax = attach_array(root, "taxonomy")) ||
       cm__json_set(root, "now_ms", json_integer(inst->params.now_ms)) ||
-      cm__json_set(root, "weights", weights(&inst->weights)) ||
+      cm__json_set(root, "weights", cm__json_weights_new(&inst->weights)) ||
       cm__json_set(root, "params", params(&inst->params)) ||
       !(ws = attach_array(root, "workers")) ||
       !(rs = attach_array(root, "requests")) ||

@@ -127,6 +127,9 @@ int cm__json_append(json_t *arr, json_t *value);
 /* A string value from possibly invalid UTF-8: invalid bytes become '?'.
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_text(const char *s);
+/* The weights as the instance format has them (docs/solve-format.md).
+ * Returns a new reference or NULL when out of memory. */
+json_t *cm__json_weights_new(const cm_weights *w);
 /* Dump root with flags (plus JSON_INDENT(2) when pretty, JSON_COMPACT
  * otherwise) and drop the reference. Returns a malloc'ed string or NULL. */
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty);

@@ -174,6 +174,13 @@ void cm_engine_free(cm_engine *e);
 cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
                                 cm_error *err);
 const cm_engine_config *cm_engine_config_get(const cm_engine *e);
+/* Replace the configuration from the next batch on (a reload): batch
+ * policy, offer lifetime, radii and speeds, weights, limits. The taxonomy,
+ * history and event queue cannot change while running (CM_E_INVALID
+ * naming the field); the ledger and the clock stay as they were built.
+ * Validated; nothing changes on error. */
+cm_status cm_engine_set_config(cm_engine *e, const cm_engine_config *cfg,
+                               cm_error *err);
 
 /* Submit a request at now_ms. Idempotent on the id: the same content
  * again returns CM_OK and changes nothing; different content under a known

@@ -28,7 +28,12 @@ extern "C" {
   X(CM_E_NOMEM, "out_of_memory", "out of memory")                              \
   X(CM_E_SOLVER, "solver_failure", "the solver failed")                        \
   X(CM_E_IO, "io_error", "an input/output operation failed")                   \
-  X(CM_E_UNAVAILABLE, "unavailable", "a backing service is unavailable")
+  X(CM_E_UNAVAILABLE, "unavailable", "a backing service is unavailable")       \
+  X(CM_E_UNAUTHORIZED, "unauthorized", "a valid bearer token is required")     \
+  X(CM_E_FORBIDDEN, "forbidden", "this token's role may not do this")          \
+  X(CM_E_NOT_FOUND, "not_found", "no such route")                              \
+  X(CM_E_METHOD, "method_not_allowed", "the route does not take this method")  \
+  X(CM_E_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON")
 
 typedef enum cm_status {
 #define CM_X_ENUM_(e, name, msg) e,

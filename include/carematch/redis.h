@@ -105,6 +105,15 @@ cm_status cm_store_redis_positions(cm_store *s, int n, const char *const *ids,
  * store is then empty. For tests. */
 cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
 
+/* A small named value of the region, cm:{region}:<name> (name: 1..32 of
+ * [a-z_]), such as the daemon's weights. get: *out is a malloc'ed copy
+ * the caller frees, NULL when there is none. Returns CM_OK,
+ * CM_E_UNAVAILABLE, CM_E_IO, CM_E_INVALID for a bad name. */
+cm_status cm_redis_blob_get(cm_redis *r, const char *name, char **out,
+                            cm_error *err);
+cm_status cm_redis_blob_set(cm_redis *r, const char *name, const char *value,
+                            cm_error *err);
+
 /* ---- the Redis ledger (ledger.h, docs/ledger.md) ---- */
 
 typedef struct cm_ledger_redis_options {

@@ -1,0 +1,384 @@
+/* http.c -- carematchd's HTTP server on libevent's evhttp: the route
+ * table, bearer tokens and roles, the JSON body (type, size, syntax), the
+ * JSON error replies and the per-route counts the metrics report. */
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "http.h"
+
+#define P CMD_ROLE_BIT(CMD_ROLE_PLATFORM)
+#define G CMD_ROLE_BIT(CMD_ROLE_GATEWAY)
+#define O CMD_ROLE_BIT(CMD_ROLE_OPERATOR)
+#define M CMD_ROLE_BIT(CMD_ROLE_METRICS)
+#define ANYONE 0u /* no token needed */
+
+typedef struct route {
+  enum evhttp_cmd_type method;
+  const char *path;  /* '*' is one path segment: the id */
+  unsigned roles;    /* who may call it; ANYONE: no token */
+  int takes_body;    /* a JSON body is read (may be required) */
+  cmd_handler fn;
+  const char *name;  /* "POST /v1/requests" */
+} route;
+
+static const route routes[] = {
+    {EVHTTP_REQ_PUT, "/v1/workers/*", P | G, 1, cmd_route_worker_put,
+     "PUT /v1/workers/{id}"},
+    {EVHTTP_REQ_GET, "/v1/workers/*", P | G | O, 0, cmd_route_worker_get,
+     "GET /v1/workers/{id}"},
+    {EVHTTP_REQ_POST, "/v1/workers/*/position", G, 1,
+     cmd_route_worker_position, "POST /v1/workers/{id}/position"},
+    {EVHTTP_REQ_POST, "/v1/workers/*/status", P | G, 1,
+     cmd_route_worker_status, "POST /v1/workers/{id}/status"},
+    {EVHTTP_REQ_POST, "/v1/positions", G, 1, cmd_route_positions,
+     "POST /v1/positions"},
+    {EVHTTP_REQ_POST, "/v1/requests", P, 1, cmd_route_request_create,
+     "POST /v1/requests"},
+    {EVHTTP_REQ_GET, "/v1/requests/*", P | O, 0, cmd_route_request_get,
+     "GET /v1/requests/{id}"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/cancel", P, 1, cmd_route_request_cancel,
+     "POST /v1/requests/{id}/cancel"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/complete", P | G, 1,
+     cmd_route_request_complete, "POST /v1/requests/{id}/complete"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/accept", G, 1, cmd_route_offer_accept,
+     "POST /v1/requests/{id}/accept"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/reject", G, 1, cmd_route_offer_reject,
+     "POST /v1/requests/{id}/reject"},
+    {EVHTTP_REQ_GET, "/v1/weights", O, 0, cmd_route_weights_get,
+     "GET /v1/weights"},
+    {EVHTTP_REQ_PUT, "/v1/weights", O, 1, cmd_route_weights_put,
+     "PUT /v1/weights"},
+    {EVHTTP_REQ_GET, "/v1/events", P | O, 0, cmd_route_events,
+     "GET /v1/events"},
+    {EVHTTP_REQ_GET, "/metrics", M | O, 0, cmd_route_metrics, "GET /metrics"},
+    {EVHTTP_REQ_GET, "/healthz", ANYONE, 0, cmd_route_healthz,
+     "GET /healthz"},
+    {EVHTTP_REQ_GET, "/readyz", ANYONE, 0, cmd_route_readyz, "GET /readyz"},
+};
+#define N_ROUTES ((int)(sizeof routes / sizeof *routes))
+_Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
+
+const int cmd_codes[CMD_CODES] = {200, 201, 400, 401, 403, 404, 405,
+                                  409, 413, 415, 422, 500, 503, 0};
+
+int cmd_route_count(void) { return N_ROUTES; }
+
+const char *cmd_route_name(int i) {
+  return i >= 0 && i < N_ROUTES ? routes[i].name : "unmatched";
+}
+
+void cmd_http_print_routes(void) {
+  for (int i = 0; i < N_ROUTES; i++) {
+    char roles[64] = "";
+    for (int r = 0; r < CMD_ROLE_COUNT; r++)
+      if (routes[i].roles & CMD_ROLE_BIT(r))
+        snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
+                 roles[0] ? "," : "", cmd_role_name((cmd_role)r));
+    printf("%s %s\n", routes[i].name, roles[0] ? roles : "-");
+  }
+}
+
+int cmd_http_status(cm_status st) {
+  switch (st) {
+  case CM_OK:
+    return 200;
+  case CM_E_PARSE:
+  case CM_E_MISSING:
+  case CM_E_TYPE:
+    return 400;
+  case CM_E_UNAUTHORIZED:
+    return 401;
+  case CM_E_FORBIDDEN:
+    return 403;
+  case CM_E_UNKNOWN_ID:
+  case CM_E_NOT_FOUND:
+    return 404;
+  case CM_E_METHOD:
+    return 405;
+  case CM_E_CONFLICT:
+  case CM_E_DUPLICATE:
+    return 409;
+  case CM_E_MEDIA_TYPE:
+    return 415;
+  case CM_E_RANGE:
+  case CM_E_INVALID:
+  case CM_E_UNKNOWN_SKILL:
+  case CM_E_LIMIT:
+    return 422;
+  case CM_E_UNAVAILABLE:
+    return 503;
+  default:
+    return 500;
+  }
+}
+
+void cmd_count(cmd_call *c, int code) {
+  int k = CMD_CODES - 1; /* 0: any other code */
+  for (int i = 0; i < CMD_CODES - 1; i++)
+    if (cmd_codes[i] == code)
+      k = i;
+  c->d->http_count[c->route][k]++;
+}
+
+static void send_reply(cmd_call *c, int code, const char *type, const char *text,
+                 size_t len) {
+  struct evbuffer *buf = evbuffer_new();
+  struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+  evhttp_add_header(h, "Content-Type", type);
+  evhttp_add_header(h, "Cache-Control", "no-store");
+  if (buf)
+    evbuffer_add(buf, text, len);
+  evhttp_send_reply(c->req, code, NULL, buf);
+  if (buf)
+    evbuffer_free(buf);
+  cmd_count(c, code);
+}
+
+void cmd_reply_text(cmd_call *c, int code, const char *content_type,
+                    const char *text, size_t len) {
+  send_reply(c, code, content_type, text, len);
+}
+
+static void reply_oom(cmd_call *c) {
+  static const char body[] =
+      "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
+      "memory\",\"field\":\"\"}}";
+  send_reply(c, 500, "application/json", body, sizeof body - 1);
+}
+
+void cmd_reply_json(cmd_call *c, int code, json_t *o) {
+  /* 15 significant digits: 31.231 reads 31.231, not 31.231000000000002 */
+  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+  json_decref(o);
+  if (!text) {
+    reply_oom(c);
+    return;
+  }
+  send_reply(c, code, "application/json", text, strlen(text));
+  free(text);
+}
+
+void cmd_reply_error(cmd_call *c, const cm_error *err) {
+  const char *msg =
+      err->message[0] ? err->message : cm_status_message(err->code);
+  json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
+                        cm_status_name(err->code), "message", msg, "field",
+                        err->field);
+  int code = cmd_http_status(err->code);
+  if (code == 401)
+    evhttp_add_header(evhttp_request_get_output_headers(c->req),
+                      "WWW-Authenticate", "Bearer");
+  cmd_reply_json(c, code, o);
+}
+
+static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
+                 ...) {
+  cm_error err;
+  char msg[CM_ERROR_MESSAGE_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  cm_error_set(&err, st, field, "%s", msg);
+  cmd_reply_error(c, &err);
+}
+
+/* ---- matching ---- */
+
+/* Match path against pattern; the '*' segment is URL-decoded into arg.
+ * Returns 1 on a match. */
+static int match(const char *pattern, const char *path, char *arg) {
+  arg[0] = '\0';
+  while (*pattern && *path) {
+    if (*pattern == '*') {
+      const char *end = strchr(path, '/');
+      size_t n = end ? (size_t)(end - path) : strlen(path);
+      if (n == 0 || n >= 3 * CM_ID_MAX)
+        return 0;
+      char raw[3 * CM_ID_MAX];
+      memcpy(raw, path, n);
+      raw[n] = '\0';
+      size_t dn = 0;
+      char *dec = evhttp_uridecode(raw, 0, &dn);
+      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn);
+      if (ok)
+        memcpy(arg, dec, dn + 1);
+      free(dec);
+      if (!ok)
+        return 0;
+      pattern++;
+      path += n;
+      continue;
+    }
+    if (*pattern++ != *path++)
+      return 0;
+  }
+  return !*pattern && !*path;
+}
+
+/* ---- tokens ---- */
+
+/* Constant time in the token's content: every configured token is
+ * compared in full, whatever matched before. Returns the role, or -1. */
+static int role_of(const cmd_config *cfg, const char *tok) {
+  size_t n = strnlen(tok, CMD_TOKEN_MAX);
+  int found = -1;
+  for (int r = 0; r < CMD_ROLE_COUNT; r++)
+    for (int i = 0; i < cfg->n_tokens[r]; i++) {
+      const char *t = cfg->tokens[r][i];
+      unsigned diff = (unsigned)(n ^ strlen(t));
+      /* t is NUL-padded to CMD_TOKEN_MAX (config.c) */
+      for (size_t k = 0; k < CMD_TOKEN_MAX - 1; k++)
+        diff |= (unsigned)((unsigned char)(k < n ? tok[k] : 0) ^
+                           (unsigned char)t[k]);
+      int hit = diff == 0;
+      found = hit && found < 0 ? r : found;
+    }
+  return found;
+}
+
+/* ---- the dispatcher ---- */
+
+static int read_body(cmd_call *c, int *done) {
+  struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+  size_t len = in ? evbuffer_get_length(in) : 0;
+  *done = 0;
+  if (len == 0)
+    return 0;
+  if ((long)len > c->d->cfg.max_body) {
+    fail(c, CM_E_LIMIT, "", "the body is %zu bytes; at most %ld are taken", len,
+         c->d->cfg.max_body);
+    *done = 1;
+    return -1;
+  }
+  const char *type = evhttp_find_header(
+      evhttp_request_get_input_headers(c->req), "Content-Type");
+  if (!type || strncasecmp(type, "application/json", 16) != 0) {
+    fail(c, CM_E_MEDIA_TYPE, "", "the body must be application/json, not %s",
+         type ? type : "untyped");
+    *done = 1;
+    return -1;
+  }
+  unsigned char *data = evbuffer_pullup(in, -1);
+  json_error_t je;
+  c->body = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
+  if (!c->body) {
+    fail(c, CM_E_PARSE, "$", "malformed JSON at line %d, column %d: %s",
+         je.line, je.column, je.text);
+    *done = 1;
+    return -1;
+  }
+  return 0;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+  cmd_daemon *d = arg;
+  cmd_call c;
+  memset(&c, 0, sizeof c);
+  c.d = d;
+  c.req = req;
+  c.route = N_ROUTES; /* unmatched */
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+  if (!path)
+    path = "/";
+  enum evhttp_cmd_type method = evhttp_request_get_command(req);
+  int path_known = 0, i;
+  for (i = 0; i < N_ROUTES; i++) {
+    if (!match(routes[i].path, path, c.arg))
+      continue;
+    path_known = 1;
+    if (routes[i].method == method)
+      break;
+  }
+  if (i == N_ROUTES) {
+    if (path_known)
+      fail(&c, CM_E_METHOD, "", "%s does not take this method", path);
+    else
+      fail(&c, CM_E_NOT_FOUND, "", "no route %s", path);
+    return;
+  }
+  c.route = i;
+  if (d->draining && method != EVHTTP_REQ_GET) {
+    fail(&c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
+    return;
+  }
+  c.role = CMD_ROLE_OPERATOR;
+  if (d->cfg.auth && routes[i].roles != ANYONE) {
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                       "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+      fail(&c, CM_E_UNAUTHORIZED, "", "give Authorization: Bearer <token>");
+      return;
+    }
+    int role = role_of(&d->cfg, h + 7);
+    if (role < 0) {
+      fail(&c, CM_E_UNAUTHORIZED, "", "the token is not valid");
+      return;
+    }
+    if (!(routes[i].roles & CMD_ROLE_BIT(role))) {
+      fail(&c, CM_E_FORBIDDEN, "", "the %s role may not call %s",
+           cmd_role_name((cmd_role)role), routes[i].name);
+      return;
+    }
+    c.role = (cmd_role)role;
+  }
+  int done;
+  if (routes[i].takes_body && read_body(&c, &done) != 0)
+    return;
+  routes[i].fn(&c);
+  json_decref(c.body);
+}
+
+int cmd_http_start(cmd_daemon *d, char *msg, size_t n) {
+  d->http = evhttp_new(d->base);
+  if (!d->http) {
+    snprintf(msg, n, "cannot create the HTTP server");
+    return -1;
+  }
+  /* bodies up to 4x the limit are read and refused with a JSON 413; beyond
+     that libevent closes with its own 413, so memory stays bounded */
+  evhttp_set_max_body_size(d->http, 4 * (ev_ssize_t)d->cfg.max_body);
+  evhttp_set_max_headers_size(d->http, 16384);
+  evhttp_set_timeout(d->http, 60);
+  evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                          EVHTTP_REQ_HEAD);
+  evhttp_set_gencb(d->http, on_request, d);
+  d->sock = evhttp_bind_socket_with_handle(d->http, d->cfg.listen,
+                                           (ev_uint16_t)d->cfg.port);
+  if (!d->sock) {
+    snprintf(msg, n, "cannot listen on %s:%d", d->cfg.listen, d->cfg.port);
+    return -1;
+  }
+  /* the port actually bound (port 0: any free one) */
+  evutil_socket_t fd = evhttp_bound_socket_get_fd(d->sock);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  d->port = d->cfg.port;
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET)
+      d->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+      d->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  }
+  return 0;
+}
+
+void cmd_http_stop_accepting(cmd_daemon *d) {
+  if (d->http && d->sock) {
+    evhttp_del_accept_socket(d->http, d->sock);
+    d->sock = NULL;
+  }
+}

@@ -1,0 +1,61 @@
+/* http.h -- one HTTP call as the route handlers see it, and the replies.
+ * http.c has already matched the route, checked the token's role, and
+ * read the body (JSON, within the size limit). Every handler ends in
+ * exactly one reply (cmd_reply_*), except the event stream, which keeps
+ * its request open. */
+#ifndef CMD_HTTP_H_INCLUDED_
+#define CMD_HTTP_H_INCLUDED_
+
+#include <jansson.h>
+
+#include "daemon.h"
+
+typedef struct cmd_call {
+  cmd_daemon *d;
+  struct evhttp_request *req;
+  int route;          /* index in the route table (metrics) */
+  char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
+  json_t *body;       /* the parsed body, or NULL when empty (borrowed) */
+  cmd_role role;      /* the caller's role (auth off: operator) */
+} cmd_call;
+
+typedef void (*cmd_handler)(cmd_call *c);
+
+/* Reply with JSON (stealing o; NULL replies 500 out of memory). */
+void cmd_reply_json(cmd_call *c, int code, json_t *o);
+/* Reply {"error":{...}} with the HTTP status of err->code. */
+void cmd_reply_error(cmd_call *c, const cm_error *err);
+/* Reply plain text (metrics). */
+void cmd_reply_text(cmd_call *c, int code, const char *content_type,
+                    const char *text, size_t len);
+/* Count a reply the handler sent by other means (the event stream). */
+void cmd_count(cmd_call *c, int code);
+/* The HTTP status of an error code. */
+int cmd_http_status(cm_status st);
+
+/* The handlers (routes_*.c). */
+void cmd_route_worker_put(cmd_call *c);
+void cmd_route_worker_get(cmd_call *c);
+void cmd_route_worker_position(cmd_call *c);
+void cmd_route_positions(cmd_call *c);
+void cmd_route_worker_status(cmd_call *c);
+void cmd_route_request_create(cmd_call *c);
+void cmd_route_request_get(cmd_call *c);
+void cmd_route_request_cancel(cmd_call *c);
+void cmd_route_request_complete(cmd_call *c);
+void cmd_route_offer_accept(cmd_call *c);
+void cmd_route_offer_reject(cmd_call *c);
+void cmd_route_weights_get(cmd_call *c);
+void cmd_route_weights_put(cmd_call *c);
+void cmd_route_events(cmd_call *c);
+void cmd_route_metrics(cmd_call *c);
+void cmd_route_healthz(cmd_call *c);
+void cmd_route_readyz(cmd_call *c);
+
+/* The route table, for metrics: name of route i ("POST /v1/requests"). */
+int cmd_route_count(void);
+const char *cmd_route_name(int i);
+/* The HTTP codes counted, in metrics order. */
+extern const int cmd_codes[CMD_CODES];
+
+#endif

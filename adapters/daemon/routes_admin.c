@@ -1,0 +1,25 @@
+/* routes_admin.c -- liveness and readiness. /healthz answers while the
+ * process serves; /readyz also needs the engine running (not paused on a
+ * failed ledger) and, with Redis, the connection up. */
+#include "http.h"
+
+void cmd_route_healthz(cmd_call *c) {
+  cmd_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void cmd_route_readyz(cmd_call *c) {
+  cmd_daemon *d = c->d;
+  const char *why = NULL;
+  if (d->draining)
+    why = "draining";
+  else if (d->redis && !cm_redis_connected(d->redis))
+    why = "redis is not connected";
+  else if (d->paused)
+    why = d->pause_why[0] ? d->pause_why : "dispatch is paused";
+  if (why)
+    cmd_reply_json(c, 503, json_pack("{s:s,s:s}", "status", "not_ready",
+                                     "reason", why));
+  else
+    cmd_reply_json(c, 200, json_pack("{s:s,s:s}", "status", "ready", "store",
+                                     d->redis ? "redis" : "memory"));
+}

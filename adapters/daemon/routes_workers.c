@@ -1,0 +1,143 @@
+/* routes_workers.c -- the worker endpoints: upsert, read, one position,
+ * bulk positions, shift. Writes go through the engine (to the ledger
+ * first when there is one); a rejected call changes nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_json.h"
+#include "http.h"
+#include "json_internal.h"
+
+/* A body is required: 400 when there is none. Returns 1 when present. */
+static int need_body(cmd_call *c) {
+  if (c->body)
+    return 1;
+  cm_error err;
+  cm_error_set(&err, CM_E_MISSING, "$", "a JSON body is required");
+  cmd_reply_error(c, &err);
+  return 0;
+}
+
+static void reply_worker(cmd_call *c, int code) {
+  cm_worker w;
+  cm_error err;
+  if (cm_store_get(c->d->store, c->arg, &w, &err) != CM_OK) {
+    cm_error_set(&err, CM_E_UNKNOWN_ID, "$.id", "no worker '%s'", c->arg);
+    cmd_reply_error(c, &err);
+    return;
+  }
+  int jobs = cm_engine_worker_jobs(c->d->eng, c->arg);
+  cmd_reply_json(c, code,
+                 json_pack("{s:o}", "worker",
+                           cmd_encode_worker(&c->d->cfg.engine.taxonomy, &w,
+                                             jobs)));
+}
+
+void cmd_route_worker_put(cmd_call *c) {
+  cm_worker w;
+  cm_error err;
+  if (!need_body(c))
+    return;
+  if (cmd_decode_worker(&c->d->cfg, c->arg, c->body, &w, &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  int64_t now = cmd_now_ms();
+  w.seen_ms = w.has_position ? now : 0;
+  if (cm_engine_worker_upsert(c->d->eng, &w, now, &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  reply_worker(c, 200);
+  cmd_events_pump(c->d);
+  cmd_kick(c->d);
+}
+
+void cmd_route_worker_get(cmd_call *c) { reply_worker(c, 200); }
+
+void cmd_route_worker_position(cmd_call *c) {
+  static const char *const keys[] = {"lat", "lon", NULL};
+  double lat, lon;
+  cm_error err;
+  if (!need_body(c))
+    return;
+  if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK ||
+      cmd_decode_position(c->body, "$", &lat, &lon, &err) != CM_OK ||
+      cm_engine_worker_position(c->d->eng, c->arg, lat, lon, cmd_now_ms(),
+                                &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  c->d->positions++;
+  cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", 1));
+}
+
+void cmd_route_positions(cmd_call *c) {
+  static const char *const top[] = {"positions", NULL};
+  static const char *const keys[] = {"id", "lat", "lon", NULL};
+  const json_t *arr;
+  cm_error err;
+  if (!need_body(c))
+    return;
+  if (cm__json_check_keys(c->body, "$", top, &err) != CM_OK ||
+      cm__json_array(c->body, "$", "positions", 1, &arr, &err) < 0) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  int n = (int)json_array_size(arr);
+  const char **ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+  char (*idbuf)[CM_ID_MAX] = malloc((size_t)(n ? n : 1) * sizeof *idbuf);
+  double *lat = malloc((size_t)(n ? n : 1) * sizeof *lat);
+  double *lon = malloc((size_t)(n ? n : 1) * sizeof *lon);
+  cm_status st = ids && idbuf && lat && lon
+                     ? CM_OK
+                     : cm_error_set(&err, CM_E_NOMEM, "", NULL);
+  for (int i = 0; st == CM_OK && i < n; i++) {
+    char base[64];
+    snprintf(base, sizeof base, "$.positions[%d]", i);
+    const json_t *p = json_array_get(arr, (size_t)i);
+    if ((st = cm__json_check_keys(p, base, keys, &err)) == CM_OK &&
+        (st = cmd_decode_id(p, base, "id", idbuf[i], &err)) == CM_OK)
+      st = cmd_decode_position(p, base, &lat[i], &lon[i], &err);
+    ids[i] = idbuf[i];
+  }
+  if (st == CM_OK)
+    st = cm_engine_worker_positions(c->d->eng, n, ids, lat, lon, cmd_now_ms(),
+                                    &err);
+  if (st == CM_OK) {
+    c->d->positions += (uint64_t)n;
+    cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", n));
+  } else {
+    cmd_reply_error(c, &err);
+  }
+  free(ids);
+  free(idbuf);
+  free(lat);
+  free(lon);
+}
+
+void cmd_route_worker_status(cmd_call *c) {
+  static const char *const keys[] = {"on_shift", NULL};
+  cm_error err;
+  if (!need_body(c))
+    return;
+  const json_t *b = json_object_get(c->body, "on_shift");
+  if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (!b || !json_is_boolean(b)) {
+    cm_error_set(&err, b ? CM_E_TYPE : CM_E_MISSING, "$.on_shift",
+                 "$.on_shift: must be true or false");
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (cm_engine_worker_shift(c->d->eng, c->arg, json_is_true(b), cmd_now_ms(),
+                             &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  reply_worker(c, 200);
+  cmd_events_pump(c->d);
+  cmd_kick(c->d);
+}

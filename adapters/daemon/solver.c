@@ -1,0 +1,197 @@
+/* solver.c -- drives the engine on the loop and solves on a thread.
+ *
+ * A timer fires when the engine is due (cm_engine_next_due; at once for an
+ * emergency). On the loop it begins the batch (sync with the ledger,
+ * expiries, candidates, the instance), then hands the batch to the solver
+ * thread, so a large solve never stalls position updates. The thread
+ * solves (GLPK lives on that one thread only) and writes a byte to a pipe;
+ * the loop then ends the batch (commit, offers, events). One batch is in
+ * flight at a time; the engine takes every other call meanwhile. When the
+ * ledger fails, dispatch pauses and is retried every pause_retry_ms. With
+ * a ledger the timer also fires at least every second, to follow other
+ * writers. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+int64_t cmd_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cmd_mono_ns(void *ctx) {
+  struct timespec ts;
+  (void)ctx;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *solver_main(void *arg) {
+  cmd_daemon *d = arg;
+  pthread_mutex_lock(&d->mu);
+  for (;;) {
+    while (!d->quit && (!d->job || d->job_done))
+      pthread_cond_wait(&d->cv, &d->mu);
+    if (d->quit)
+      break;
+    cm_engine_batch *b = d->job;
+    pthread_mutex_unlock(&d->mu);
+    cm_engine_batch_solve(b, NULL); /* a failure is reported by end */
+    pthread_mutex_lock(&d->mu);
+    d->job_done = 1;
+    char x = 1;
+    while (write(d->pipe_wr, &x, 1) < 0 && errno == EINTR)
+      ;
+  }
+  pthread_mutex_unlock(&d->mu);
+  return NULL;
+}
+
+static void set_timer(cmd_daemon *d, int64_t delay_ms) {
+  if (delay_ms < 0)
+    delay_ms = 0;
+  struct timeval tv = {(time_t)(delay_ms / 1000),
+                       (suseconds_t)(delay_ms % 1000) * 1000};
+  evtimer_add(d->step_ev, &tv);
+}
+
+void cmd_kick(cmd_daemon *d) {
+  if (d->flying || !d->step_ev)
+    return; /* the batch's end kicks again */
+  int64_t due = cm_engine_next_due(d->eng), now = cmd_now_ms();
+  int64_t delay = due == INT64_MAX ? 3600000 : due - now;
+  if (d->ledger && delay > 1000)
+    delay = 1000; /* follow other writers */
+  if (d->paused && delay > d->cfg.pause_retry_ms)
+    delay = d->cfg.pause_retry_ms;
+  set_timer(d, delay);
+}
+
+static void finish_drain_if_idle(cmd_daemon *d);
+
+static void on_step(evutil_socket_t fd, short what, void *arg) {
+  cmd_daemon *d = arg;
+  (void)fd;
+  (void)what;
+  if (d->flying)
+    return;
+  int failed = 0;
+  cm_error err;
+  cm_engine_batch *b = cm_engine_batch_begin(d->eng, cmd_now_ms(), &failed,
+                                             &err);
+  if (failed) {
+    if (!d->paused)
+      fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
+    d->paused = 1;
+    snprintf(d->pause_why, sizeof d->pause_why, "%.150s", err.message);
+  } else if (d->paused) {
+    fprintf(stderr, "carematchd: dispatch resumed\n");
+    d->paused = 0;
+    d->pause_why[0] = '\0';
+  }
+  cmd_events_pump(d);
+  if (!b) {
+    cmd_kick(d);
+    finish_drain_if_idle(d);
+    return;
+  }
+  d->flying = b;
+  pthread_mutex_lock(&d->mu);
+  d->job = b;
+  d->job_done = 0;
+  pthread_cond_signal(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg) {
+  cmd_daemon *d = arg;
+  char buf[64];
+  (void)what;
+  while (read(fd, buf, sizeof buf) > 0)
+    ;
+  pthread_mutex_lock(&d->mu);
+  cm_engine_batch *b = d->job_done ? d->job : NULL;
+  if (b) {
+    d->job = NULL;
+    d->job_done = 0;
+  }
+  pthread_mutex_unlock(&d->mu);
+  if (!b)
+    return;
+  cm_error err;
+  d->flying = NULL;
+  if (cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err) < 0) {
+    fprintf(stderr, "carematchd: batch not committed: %s\n", err.message);
+    if (err.code == CM_E_UNAVAILABLE) {
+      d->paused = 1;
+      snprintf(d->pause_why, sizeof d->pause_why, "%.150s", err.message);
+    }
+  }
+  cmd_events_pump(d);
+  cmd_kick(d);
+  finish_drain_if_idle(d);
+}
+
+/* Draining: once no batch is in flight, close the streams and stop. */
+static void finish_drain_if_idle(cmd_daemon *d) {
+  if (!d->draining || d->flying)
+    return;
+  cmd_events_pump(d);
+  cmd_events_close_all(d);
+  struct timeval tv = {0, 100000}; /* let the last replies go out */
+  event_base_loopexit(d->base, &tv);
+}
+
+int cmd_solver_start(cmd_daemon *d) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    return -1;
+  d->pipe_rd = fds[0];
+  d->pipe_wr = fds[1];
+  fcntl(d->pipe_rd, F_SETFL, O_NONBLOCK);
+  fcntl(d->pipe_rd, F_SETFD, FD_CLOEXEC);
+  fcntl(d->pipe_wr, F_SETFD, FD_CLOEXEC);
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  d->step_ev = evtimer_new(d->base, on_step, d);
+  d->done_ev = event_new(d->base, d->pipe_rd, EV_READ | EV_PERSIST, on_done, d);
+  if (!d->step_ev || !d->done_ev || event_add(d->done_ev, NULL) != 0 ||
+      pthread_create(&d->solver, NULL, solver_main, d) != 0)
+    return -1;
+  cmd_kick(d);
+  return 0;
+}
+
+void cmd_solver_stop(cmd_daemon *d) {
+  if (!d->step_ev)
+    return;
+  pthread_mutex_lock(&d->mu);
+  d->quit = 1;
+  pthread_cond_signal(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+  pthread_join(d->solver, NULL);
+  if (d->flying) { /* solved or not, it is not committed */
+    cm_engine_batch_free(d->flying);
+    d->flying = NULL;
+  }
+  event_free(d->step_ev);
+  event_free(d->done_ev);
+  d->step_ev = d->done_ev = NULL;
+  close(d->pipe_rd);
+  close(d->pipe_wr);
+  pthread_mutex_destroy(&d->mu);
+  pthread_cond_destroy(&d->cv);
+}
+
+/* For main.c: begin draining; stops at once when nothing is in flight. */
+void cmd_drain(cmd_daemon *d) {
+  d->draining = 1;
+  finish_drain_if_idle(d);
+}

@@ -1,0 +1,162 @@
+/* weights.c -- the operator's weights: versioned, persisted, in force from
+ * the next batch. With Redis they live in cm:{region}:weights (a second
+ * daemon or a restart finds them); with the memory store in the
+ * configured file, written to a temporary file and renamed, so it is never
+ * half-written. The stored form is {"version": N, "weights": {...}}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_json.h"
+#include "http.h"
+#include "json_internal.h"
+
+static char *encode(const cm_weights *w, uint64_t version) {
+  json_t *o = json_pack("{s:I,s:o}", "version", (json_int_t)version, "weights",
+                        cmd_encode_weights(w));
+  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
+                 : NULL;
+  json_decref(o);
+  return text;
+}
+
+cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w,
+                           uint64_t version, cm_error *err) {
+  char *text = encode(w, version);
+  if (!text)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_status st = CM_OK;
+  if (d->redis) {
+    st = cm_redis_blob_set(d->redis, "weights", text, err);
+  } else if (d->cfg.weights_file[0]) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->cfg.weights_file);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0)
+      ok = 0;
+    if (!ok || rename(tmp, d->cfg.weights_file) != 0) {
+      unlink(tmp);
+      st = cm_error_set(err, CM_E_IO, "", "cannot write %s",
+                        d->cfg.weights_file);
+    }
+  }
+  free(text);
+  return st;
+}
+
+/* Parse a stored form. Returns 0, or -1 with msg. */
+static int decode(const char *text, cm_weights *w, uint64_t *version,
+                  char *msg, size_t n) {
+  json_error_t je;
+  json_t *o = json_loads(text, 0, &je);
+  json_int_t v = 0;
+  cm_error err;
+  int rc = -1;
+  if (!o)
+    snprintf(msg, n, "stored weights: malformed JSON: %s", je.text);
+  else if (json_unpack(o, "{s:I}", "version", &v) != 0 || v < 0)
+    snprintf(msg, n, "stored weights: no version");
+  else if (cmd_decode_weights(json_object_get(o, "weights"), "$.weights", w,
+                              &err) != CM_OK)
+    snprintf(msg, n, "stored weights: %s", err.message);
+  else
+    rc = 0;
+  *version = (uint64_t)v;
+  json_decref(o);
+  return rc;
+}
+
+int cmd_weights_load(cmd_daemon *d, char *msg, size_t n) {
+  char *text = NULL;
+  cm_error err;
+  if (d->redis) {
+    if (cm_redis_blob_get(d->redis, "weights", &text, &err) != CM_OK) {
+      snprintf(msg, n, "weights from Redis: %s", err.message);
+      return -1;
+    }
+  } else if (d->cfg.weights_file[0]) {
+    FILE *f = fopen(d->cfg.weights_file, "r");
+    if (f) {
+      json_error_t je;
+      json_t *o = json_loadf(f, 0, &je);
+      fclose(f);
+      text = o ? json_dumps(o, 0) : NULL;
+      json_decref(o);
+      if (!text) {
+        snprintf(msg, n, "%s: malformed JSON: %s", d->cfg.weights_file,
+                 je.text);
+        return -1;
+      }
+    }
+  }
+  if (!text) { /* none stored: the configured ones, version 1 */
+    d->weights_version = 1;
+    return 0;
+  }
+  cm_weights w = d->cfg.engine.weights;
+  uint64_t version;
+  int rc = decode(text, &w, &version, msg, n);
+  free(text);
+  if (rc != 0)
+    return -1;
+  if (cm_engine_set_weights(d->eng, &w, &err) != CM_OK) {
+    snprintf(msg, n, "stored weights: %s", err.message);
+    return -1;
+  }
+  d->weights_version = version;
+  return 0;
+}
+
+static void reply_weights(cmd_call *c, int code) {
+  const cm_engine_config *cfg = cm_engine_config_get(c->d->eng);
+  cmd_reply_json(c, code,
+                 json_pack("{s:I,s:o}", "version",
+                           (json_int_t)c->d->weights_version, "weights",
+                           cmd_encode_weights(&cfg->weights)));
+}
+
+void cmd_route_weights_get(cmd_call *c) { reply_weights(c, 200); }
+
+/* {"weights": {some keys}, "version": the version the operator read
+ * (optional; a different current version is a conflict)}. */
+void cmd_route_weights_put(cmd_call *c) {
+  static const char *const keys[] = {"weights", "version", NULL};
+  cm_error err;
+  const json_t *wo;
+  json_int_t expect = -1;
+  cmd_daemon *d = c->d;
+  if (!c->body) {
+    cm_error_set(&err, CM_E_MISSING, "$.weights", "$.weights: required");
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK ||
+      cm__json_object(c->body, "$", "weights", 1, &wo, &err) < 0 ||
+      cm__json_int64(c->body, "$", "version", 0, (int64_t *)&expect, &err) <
+          0) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (expect >= 0 && (uint64_t)expect != d->weights_version) {
+    cm_error_set(&err, CM_E_CONFLICT, "$.version",
+                 "$.version: the weights are at version %llu, not %lld",
+                 (unsigned long long)d->weights_version, (long long)expect);
+    cmd_reply_error(c, &err);
+    return;
+  }
+  cm_weights old = cm_engine_config_get(d->eng)->weights, w = old;
+  if (cmd_decode_weights(wo, "$.weights", &w, &err) != CM_OK ||
+      cm_engine_set_weights(d->eng, &w, &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (cmd_weights_save(d, &w, d->weights_version + 1, &err) != CM_OK) {
+    cm_engine_set_weights(d->eng, &old, NULL); /* nothing changes */
+    cmd_reply_error(c, &err);
+    return;
+  }
+  d->weights_version++;
+  reply_weights(c, 200);
+}
