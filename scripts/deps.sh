@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
       libglpk-dev libjansson-dev libcriterion-dev libevent-dev libhiredis-dev
-      libinih-dev redis-server)
+      libinih-dev libcurl4-openssl-dev redis-server)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

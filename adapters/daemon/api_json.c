@@ -114,9 +114,9 @@ cm_status cmd_decode_position(const json_t *o, const char *base, double *lat,
 cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
                              cm_request_spec *out, cm_error *err) {
   static const char *const keys[] = {
-      "id",    "lat",     "lon",   "skills",    "service",  "skill_mode",
-      "staff", "urgency", "elder", "window",    "preferred", "excluded",
-      NULL};
+      "id",         "lat",      "lon",     "skills", "service",
+      "skill_mode", "staff",    "urgency", "elder",  "window",
+      "preferred",  "excluded", NULL};
   static const char *const window_keys[] = {"start_ms", "end_ms", NULL};
   const char *base = "$";
   memset(out, 0, sizeof *out);
@@ -150,8 +150,7 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
       cm__json_int(o, base, "staff", 0, &out->staff, err) < 0 ||
       cm__json_string(o, base, "urgency", 0, &urg, err) < 0)
     return err->code;
-  if (json_object_get(o, "urgency") &&
-      (urgency = cm_urgency_parse(urg)) < 0)
+  if (json_object_get(o, "urgency") && (urgency = cm_urgency_parse(urg)) < 0)
     return cm__json_fail(err, CM_E_INVALID, base, "urgency",
                          "unknown urgency '%s' (emergency, urgent, normal, "
                          "scheduled)",
@@ -217,15 +216,13 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
   if (!o || !workers)
     goto fail;
   for (int i = 0; i < v->n_workers; i++)
-    if (cm__json_append(workers,
-                        json_pack("{s:o,s:b,s:o}", "id",
-                                  cm__json_text(v->workers[i]), "accepted",
-                                  v->accepted[i], "cost",
-                                  terms(&v->terms[i]))) != 0)
+    if (cm__json_append(workers, json_pack("{s:o,s:b,s:o}", "id",
+                                           cm__json_text(v->workers[i]),
+                                           "accepted", v->accepted[i], "cost",
+                                           terms(&v->terms[i]))) != 0)
       goto fail;
   if (cm__json_set(o, "id", cm__json_text(s->id)) ||
-      cm__json_set(o, "state",
-                   json_string(cm_request_state_name(v->state))) ||
+      cm__json_set(o, "state", json_string(cm_request_state_name(v->state))) ||
       cm__json_set(o, "lat", json_real(s->lat)) ||
       cm__json_set(o, "lon", json_real(s->lon)) ||
       cm__json_set(o, "skills", skill_names(t, s->skills)) ||
@@ -271,9 +268,9 @@ fail_o:
 
 cm_status cmd_decode_worker(const cmd_config *c, const char *id,
                             const json_t *o, cm_worker *out, cm_error *err) {
-  static const char *const keys[] = {"skills",   "on_shift",   "lat",
-                                     "lon",      "capacity",   "rating",
-                                     "level",    "jobs_today", NULL};
+  static const char *const keys[] = {"skills", "on_shift",   "lat",
+                                     "lon",    "capacity",   "rating",
+                                     "level",  "jobs_today", NULL};
   const char *base = "$";
   cm_worker_init(out);
   memcpy(out->id, id, strnlen(id, CM_ID_MAX - 1));
@@ -311,13 +308,13 @@ cm_status cmd_decode_worker(const cmd_config *c, const char *id,
 }
 
 json_t *cmd_encode_worker(const cm_taxonomy *t, const cm_worker *w, int jobs) {
-  json_t *o = json_pack(
-      "{s:o,s:o,s:s,s:b,s:i,s:i,s:i,s:f,s:f}", "id", cm__json_text(w->id),
-      "skills", skill_names(t, w->skills), "status",
-      cm_worker_status_name(w->status), "on_shift",
-      w->status != CM_WORKER_OFFLINE, "capacity", w->capacity, "jobs",
-      jobs < 0 ? 0 : jobs, "jobs_today", w->jobs_today, "rating", w->rating,
-      "level", w->level);
+  json_t *o =
+      json_pack("{s:o,s:o,s:s,s:b,s:i,s:i,s:i,s:f,s:f}", "id",
+                cm__json_text(w->id), "skills", skill_names(t, w->skills),
+                "status", cm_worker_status_name(w->status), "on_shift",
+                w->status != CM_WORKER_OFFLINE, "capacity", w->capacity, "jobs",
+                jobs < 0 ? 0 : jobs, "jobs_today", w->jobs_today, "rating",
+                w->rating, "level", w->level);
   if (o && w->has_position &&
       (cm__json_set(o, "lat", json_real(w->lat)) ||
        cm__json_set(o, "lon", json_real(w->lon)) ||
@@ -332,9 +329,10 @@ json_t *cmd_encode_event(const cm_event *ev) {
   json_t *o = json_pack(
       "{s:I,s:s,s:I,s:o,s:s,s:s}", "seq", (json_int_t)ev->seq, "type",
       cm_event_type_name(ev->type), "at_ms", (json_int_t)ev->at_ms, "request",
-      cm__json_text(ev->request), "from", cm_request_state_name(ev->from),
-      "to", cm_request_state_name(ev->to));
-  if (o && ev->worker[0] && cm__json_set(o, "worker", cm__json_text(ev->worker)))
+      cm__json_text(ev->request), "from", cm_request_state_name(ev->from), "to",
+      cm_request_state_name(ev->to));
+  if (o && ev->worker[0] &&
+      cm__json_set(o, "worker", cm__json_text(ev->worker)))
     goto fail;
   if (o && ev->type == CM_EV_OFFERED &&
       (cm__json_set(o, "expires_ms", json_integer(ev->expires_ms)) ||

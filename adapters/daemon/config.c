@@ -257,9 +257,12 @@ static int weights_key(parse_ctx *p, const char *name, const char *v) {
   const struct {
     const char *key;
     double *dst;
-  } nums[] = {{"travel", &w->travel},         {"workload", &w->workload},
-              {"continuity", &w->continuity}, {"rating", &w->rating},
-              {"skill", &w->skill},           {"preferred", &w->preferred},
+  } nums[] = {{"travel", &w->travel},
+              {"workload", &w->workload},
+              {"continuity", &w->continuity},
+              {"rating", &w->rating},
+              {"skill", &w->skill},
+              {"preferred", &w->preferred},
               {"aging_per_min", &w->aging_per_min}};
   for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
     if (!strcmp(name, nums[i].key))

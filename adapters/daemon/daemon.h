@@ -51,15 +51,15 @@ typedef struct cmd_service {
 } cmd_service;
 
 typedef struct cmd_config {
-  char path[512];          /* the file it came from ("" none) */
-  char listen[64];         /* address to bind (127.0.0.1) */
-  int port;                /* TCP port (8080; 0: any free one) */
-  long max_body;           /* bytes of a request body at most (1 MiB) */
-  int auth;                /* bearer tokens required (1) */
-  int max_sse_clients;     /* event streams at once (64) */
-  long sse_buffer_max;     /* bytes queued to one stream before it is
-                              dropped (4 MiB) */
-  char redis_url[256];     /* "" the memory store; redis://host:port */
+  char path[512];      /* the file it came from ("" none) */
+  char listen[64];     /* address to bind (127.0.0.1) */
+  int port;            /* TCP port (8080; 0: any free one) */
+  long max_body;       /* bytes of a request body at most (1 MiB) */
+  int auth;            /* bearer tokens required (1) */
+  int max_sse_clients; /* event streams at once (64) */
+  long sse_buffer_max; /* bytes queued to one stream before it is
+                          dropped (4 MiB) */
+  char redis_url[256]; /* "" the memory store; redis://host:port */
   char region[CM_REDIS_REGION_MAX + 1]; /* Redis region ("default") */
   char weights_file[512];  /* memory store: where weights persist */
   int sweep_ms;            /* Redis: stale sweep period (10000; 0 off) */
@@ -115,10 +115,10 @@ struct cmd_daemon {
   pthread_t solver;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  cm_engine_batch *job;  /* handed to the solver */
-  int job_done;          /* the solver finished job */
-  int quit;              /* the solver should stop */
-  int pipe_rd, pipe_wr;  /* the solver writes a byte when done */
+  cm_engine_batch *job;    /* handed to the solver */
+  int job_done;            /* the solver finished job */
+  int quit;                /* the solver should stop */
+  int pipe_rd, pipe_wr;    /* the solver writes a byte when done */
   cm_engine_batch *flying; /* begun, not yet ended */
   /* events */
   cmd_sse *sse;
@@ -155,8 +155,8 @@ void cmd_events_close_all(cmd_daemon *d);
 
 /* weights (weights.c) */
 int cmd_weights_load(cmd_daemon *d, char *msg, size_t n);
-cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w,
-                           uint64_t version, cm_error *err);
+cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
+                           cm_error *err);
 
 /* http (http.c) */
 int cmd_http_start(cmd_daemon *d, char *msg, size_t n);

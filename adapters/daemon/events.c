@@ -72,8 +72,8 @@ void cmd_route_events(cmd_call *c) {
   evhttp_add_header(h, "Cache-Control", "no-store");
   evhttp_send_reply_start(c->req, 200, "OK");
   cmd_count(c, 200);
-  evhttp_connection_set_closecb(evhttp_request_get_connection(c->req),
-                                on_close, s);
+  evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), on_close,
+                                s);
   struct evbuffer *b = evbuffer_new();
   if (b) {
     evbuffer_add_printf(b, ": carematchd events\n\n");

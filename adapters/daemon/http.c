@@ -23,11 +23,11 @@
 
 typedef struct route {
   enum evhttp_cmd_type method;
-  const char *path;  /* '*' is one path segment: the id */
-  unsigned roles;    /* who may call it; ANYONE: no token */
-  int takes_body;    /* a JSON body is read (may be required) */
+  const char *path; /* '*' is one path segment: the id */
+  unsigned roles;   /* who may call it; ANYONE: no token */
+  int takes_body;   /* a JSON body is read (may be required) */
   cmd_handler fn;
-  const char *name;  /* "POST /v1/requests" */
+  const char *name; /* "POST /v1/requests" */
 } route;
 
 static const route routes[] = {
@@ -35,10 +35,10 @@ static const route routes[] = {
      "PUT /v1/workers/{id}"},
     {EVHTTP_REQ_GET, "/v1/workers/*", P | G | O, 0, cmd_route_worker_get,
      "GET /v1/workers/{id}"},
-    {EVHTTP_REQ_POST, "/v1/workers/*/position", G, 1,
-     cmd_route_worker_position, "POST /v1/workers/{id}/position"},
-    {EVHTTP_REQ_POST, "/v1/workers/*/status", P | G, 1,
-     cmd_route_worker_status, "POST /v1/workers/{id}/status"},
+    {EVHTTP_REQ_POST, "/v1/workers/*/position", G, 1, cmd_route_worker_position,
+     "POST /v1/workers/{id}/position"},
+    {EVHTTP_REQ_POST, "/v1/workers/*/status", P | G, 1, cmd_route_worker_status,
+     "POST /v1/workers/{id}/status"},
     {EVHTTP_REQ_POST, "/v1/positions", G, 1, cmd_route_positions,
      "POST /v1/positions"},
     {EVHTTP_REQ_POST, "/v1/requests", P, 1, cmd_route_request_create,
@@ -60,8 +60,7 @@ static const route routes[] = {
     {EVHTTP_REQ_GET, "/v1/events", P | O, 0, cmd_route_events,
      "GET /v1/events"},
     {EVHTTP_REQ_GET, "/metrics", M | O, 0, cmd_route_metrics, "GET /metrics"},
-    {EVHTTP_REQ_GET, "/healthz", ANYONE, 0, cmd_route_healthz,
-     "GET /healthz"},
+    {EVHTTP_REQ_GET, "/healthz", ANYONE, 0, cmd_route_healthz, "GET /healthz"},
     {EVHTTP_REQ_GET, "/readyz", ANYONE, 0, cmd_route_readyz, "GET /readyz"},
 };
 #define N_ROUTES ((int)(sizeof routes / sizeof *routes))
@@ -70,7 +69,9 @@ _Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
 const int cmd_codes[CMD_CODES] = {200, 201, 400, 401, 403, 404, 405,
                                   409, 413, 415, 422, 500, 503, 0};
 
-int cmd_route_count(void) { return N_ROUTES; }
+int cmd_route_count(void) {
+  return N_ROUTES;
+}
 
 const char *cmd_route_name(int i) {
   return i >= 0 && i < N_ROUTES ? routes[i].name : "unmatched";
@@ -129,8 +130,8 @@ void cmd_count(cmd_call *c, int code) {
   c->d->http_count[c->route][k]++;
 }
 
-static void send_reply(cmd_call *c, int code, const char *type, const char *text,
-                 size_t len) {
+static void send_reply(cmd_call *c, int code, const char *type,
+                       const char *text, size_t len) {
   struct evbuffer *buf = evbuffer_new();
   struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
   evhttp_add_header(h, "Content-Type", type);
@@ -167,17 +168,23 @@ void cmd_reply_json(cmd_call *c, int code, json_t *o) {
   free(text);
 }
 
-void cmd_reply_error(cmd_call *c, const cm_error *err) {
+/* The error body with HTTP status code (0: the code's own). */
+static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
   const char *msg =
       err->message[0] ? err->message : cm_status_message(err->code);
-  json_t *o = json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
-                        cm_status_name(err->code), "message", msg, "field",
-                        err->field);
-  int code = cmd_http_status(err->code);
+  json_t *o =
+      json_pack("{s:{s:s,s:s,s:s}}", "error", "code", cm_status_name(err->code),
+                "message", msg, "field", err->field);
+  if (!code)
+    code = cmd_http_status(err->code);
   if (code == 401)
     evhttp_add_header(evhttp_request_get_output_headers(c->req),
                       "WWW-Authenticate", "Bearer");
   cmd_reply_json(c, code, o);
+}
+
+void cmd_reply_error(cmd_call *c, const cm_error *err) {
+  reply_error_as(c, 0, err);
 }
 
 static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
@@ -257,8 +264,11 @@ static int read_body(cmd_call *c, int *done) {
   if (len == 0)
     return 0;
   if ((long)len > c->d->cfg.max_body) {
-    fail(c, CM_E_LIMIT, "", "the body is %zu bytes; at most %ld are taken", len,
-         c->d->cfg.max_body);
+    cm_error err;
+    cm_error_set(&err, CM_E_LIMIT, "",
+                 "the body is %zu bytes; at most %ld are taken", len,
+                 c->d->cfg.max_body);
+    reply_error_as(c, 413, &err);
     *done = 1;
     return -1;
   }

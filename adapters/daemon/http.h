@@ -13,10 +13,10 @@
 typedef struct cmd_call {
   cmd_daemon *d;
   struct evhttp_request *req;
-  int route;          /* index in the route table (metrics) */
+  int route;           /* index in the route table (metrics) */
   char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
-  json_t *body;       /* the parsed body, or NULL when empty (borrowed) */
-  cmd_role role;      /* the caller's role (auth off: operator) */
+  json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
+  cmd_role role;       /* the caller's role (auth off: operator) */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);

@@ -228,8 +228,7 @@ static void reload(cmd_daemon *d) {
     d->weights_version++;
   d->cfg = *c;
   free(c);
-  fprintf(stderr, "carematchd: configuration reloaded from %s\n",
-          d->cfg.path);
+  fprintf(stderr, "carematchd: configuration reloaded from %s\n", d->cfg.path);
   cmd_kick(d);
 }
 

@@ -17,9 +17,10 @@ void cmd_route_readyz(cmd_call *c) {
   else if (d->paused)
     why = d->pause_why[0] ? d->pause_why : "dispatch is paused";
   if (why)
-    cmd_reply_json(c, 503, json_pack("{s:s,s:s}", "status", "not_ready",
-                                     "reason", why));
+    cmd_reply_json(
+        c, 503, json_pack("{s:s,s:s}", "status", "not_ready", "reason", why));
   else
-    cmd_reply_json(c, 200, json_pack("{s:s,s:s}", "status", "ready", "store",
-                                     d->redis ? "redis" : "memory"));
+    cmd_reply_json(c, 200,
+                   json_pack("{s:s,s:s}", "status", "ready", "store",
+                             d->redis ? "redis" : "memory"));
 }

@@ -42,7 +42,9 @@ void cmd_route_request_create(cmd_call *c) {
   reply_view(c, s.id, existed ? 200 : 201);
 }
 
-void cmd_route_request_get(cmd_call *c) { reply_view(c, c->arg, 200); }
+void cmd_route_request_get(cmd_call *c) {
+  reply_view(c, c->arg, 200);
+}
 
 /* An empty body or {} is the only one these take. */
 static int no_fields(cmd_call *c) {
@@ -96,8 +98,9 @@ static void answer(cmd_call *c, int accept) {
     return;
   }
   int64_t now = cmd_now_ms();
-  cm_status st = accept ? cm_engine_accept(c->d->eng, c->arg, worker, now, &err)
-                        : cm_engine_reject(c->d->eng, c->arg, worker, now, &err);
+  cm_status st = accept
+                     ? cm_engine_accept(c->d->eng, c->arg, worker, now, &err)
+                     : cm_engine_reject(c->d->eng, c->arg, worker, now, &err);
   if (st != CM_OK) {
     cmd_reply_error(c, &err);
     return;
@@ -107,5 +110,9 @@ static void answer(cmd_call *c, int accept) {
   reply_view(c, c->arg, 200);
 }
 
-void cmd_route_offer_accept(cmd_call *c) { answer(c, 1); }
-void cmd_route_offer_reject(cmd_call *c) { answer(c, 0); }
+void cmd_route_offer_accept(cmd_call *c) {
+  answer(c, 1);
+}
+void cmd_route_offer_reject(cmd_call *c) {
+  answer(c, 0);
+}

@@ -27,10 +27,10 @@ static void reply_worker(cmd_call *c, int code) {
     return;
   }
   int jobs = cm_engine_worker_jobs(c->d->eng, c->arg);
-  cmd_reply_json(c, code,
-                 json_pack("{s:o}", "worker",
-                           cmd_encode_worker(&c->d->cfg.engine.taxonomy, &w,
-                                             jobs)));
+  cmd_reply_json(
+      c, code,
+      json_pack("{s:o}", "worker",
+                cmd_encode_worker(&c->d->cfg.engine.taxonomy, &w, jobs)));
 }
 
 void cmd_route_worker_put(cmd_call *c) {
@@ -53,7 +53,9 @@ void cmd_route_worker_put(cmd_call *c) {
   cmd_kick(c->d);
 }
 
-void cmd_route_worker_get(cmd_call *c) { reply_worker(c, 200); }
+void cmd_route_worker_get(cmd_call *c) {
+  reply_worker(c, 200);
+}
 
 void cmd_route_worker_position(cmd_call *c) {
   static const char *const keys[] = {"lat", "lon", NULL};
@@ -86,7 +88,7 @@ void cmd_route_positions(cmd_call *c) {
   }
   int n = (int)json_array_size(arr);
   const char **ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
-  char (*idbuf)[CM_ID_MAX] = malloc((size_t)(n ? n : 1) * sizeof *idbuf);
+  char(*idbuf)[CM_ID_MAX] = malloc((size_t)(n ? n : 1) * sizeof *idbuf);
   double *lat = malloc((size_t)(n ? n : 1) * sizeof *lat);
   double *lon = malloc((size_t)(n ? n : 1) * sizeof *lon);
   cm_status st = ids && idbuf && lat && lon

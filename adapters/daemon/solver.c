@@ -84,8 +84,8 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     return;
   int failed = 0;
   cm_error err;
-  cm_engine_batch *b = cm_engine_batch_begin(d->eng, cmd_now_ms(), &failed,
-                                             &err);
+  cm_engine_batch *b =
+      cm_engine_batch_begin(d->eng, cmd_now_ms(), &failed, &err);
   if (failed) {
     if (!d->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);

@@ -15,14 +15,14 @@
 static char *encode(const cm_weights *w, uint64_t version) {
   json_t *o = json_pack("{s:I,s:o}", "version", (json_int_t)version, "weights",
                         cmd_encode_weights(w));
-  char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
-                 : NULL;
+  char *text =
+      o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(o);
   return text;
 }
 
-cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w,
-                           uint64_t version, cm_error *err) {
+cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
+                           cm_error *err) {
   char *text = encode(w, version);
   if (!text)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -33,7 +33,8 @@ cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w,
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", d->cfg.weights_file);
     FILE *f = fopen(tmp, "w");
-    int ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok =
+        f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (f && fclose(f) != 0)
       ok = 0;
     if (!ok || rename(tmp, d->cfg.weights_file) != 0) {
@@ -47,8 +48,8 @@ cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w,
 }
 
 /* Parse a stored form. Returns 0, or -1 with msg. */
-static int decode(const char *text, cm_weights *w, uint64_t *version,
-                  char *msg, size_t n) {
+static int decode(const char *text, cm_weights *w, uint64_t *version, char *msg,
+                  size_t n) {
   json_error_t je;
   json_t *o = json_loads(text, 0, &je);
   json_int_t v = 0;
@@ -117,7 +118,9 @@ static void reply_weights(cmd_call *c, int code) {
                            cmd_encode_weights(&cfg->weights)));
 }
 
-void cmd_route_weights_get(cmd_call *c) { reply_weights(c, 200); }
+void cmd_route_weights_get(cmd_call *c) {
+  reply_weights(c, 200);
+}
 
 /* {"weights": {some keys}, "version": the version the operator read
  * (optional; a different current version is a conflict)}. */

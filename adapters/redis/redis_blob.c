@@ -46,8 +46,7 @@ static cm_status run(cm_redis *r, const char *name, const char *value,
                      char **out, cm_error *err) {
   cm_error_clear(err);
   if (!r || !name_ok(name))
-    return cm_error_set(err, CM_E_INVALID, "$.name",
-                        "$.name: 1..32 of [a-z_]");
+    return cm_error_set(err, CM_E_INVALID, "$.name", "$.name: 1..32 of [a-z_]");
   cm__rd_batch b;
   blob_call c = {&b, NULL};
   cm_status st = cm__rd_begin(&b, r, value ? on_set : on_get, &c, err);

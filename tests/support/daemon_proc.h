@@ -1,0 +1,53 @@
+/* daemon_proc.h -- the real carematchd for integration tests: started as
+ * a process on a free loopback port with a configuration written here,
+ * driven with libcurl, stopped with a signal. */
+#ifndef CM_TEST_DAEMON_PROC_H_INCLUDED_
+#define CM_TEST_DAEMON_PROC_H_INCLUDED_
+
+#include <jansson.h>
+#include <sys/types.h>
+
+/* The tokens every test configuration has, one per role. */
+#define TOK_PLATFORM "platform-token-0123456789"
+#define TOK_GATEWAY "gateway-token-0123456789"
+#define TOK_OPERATOR "operator-token-0123456789"
+#define TOK_METRICS "metrics-token-0123456789"
+
+typedef struct cm_test_daemon {
+  pid_t pid;
+  int port;
+  char dir[128];    /* its scratch directory (config, port file, log) */
+  char config[192]; /* the configuration file */
+  char log[192];    /* its stderr */
+} cm_test_daemon;
+
+/* Write a configuration: the four tokens, extra_ini appended (may be
+ * NULL), weights persisted in dir. */
+void cm_test_daemon_config(cm_test_daemon *d, const char *extra_ini);
+/* Start carematchd with the configuration and the extra arguments (NULL
+ * terminated); wait until it listens. */
+void cm_test_daemon_start(cm_test_daemon *d, const char *const *args);
+/* Send sig and wait for the exit; returns the exit status (waitpid). */
+int cm_test_daemon_stop(cm_test_daemon *d, int sig);
+/* Remove the scratch directory. */
+void cm_test_daemon_cleanup(cm_test_daemon *d);
+
+typedef struct cm_test_reply {
+  long code;
+  json_t *json; /* the body parsed, or NULL */
+  char *text;   /* the body */
+  char www_auth[64];
+} cm_test_reply;
+
+/* One call. token NULL: no Authorization. body NULL: none. type NULL:
+ * application/json. */
+cm_test_reply cm_test_http(int port, const char *method, const char *path,
+                           const char *token, const char *body,
+                           const char *type);
+void cm_test_reply_free(cm_test_reply *r);
+
+/* The error code of an error reply ("" when none). */
+const char *cm_test_error_code(const cm_test_reply *r);
+const char *cm_test_error_field(const cm_test_reply *r);
+
+#endif

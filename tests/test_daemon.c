@@ -1,0 +1,538 @@
+/* test_daemon.c -- the real carematchd on a loopback port, driven with a
+ * real HTTP client (libcurl): every route, every bad-input class with its
+ * status and error body (and that a rejected call changes nothing), the
+ * roles, weights (versioned and persisted across a restart), server-sent
+ * events, SIGHUP reload, SIGTERM drain, the routes against the OpenAPI
+ * document. test_daemon_redis.c runs the daemon on a real redis-server.
+ * No Criterion .timeout (see test_store_redis.c). */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_proc.h"
+
+static cm_test_daemon D;
+
+static void setup(void) {
+  cm_test_daemon_config(&D, NULL);
+  cm_test_daemon_start(&D, NULL);
+}
+
+static void teardown(void) { cm_test_daemon_cleanup(&D); }
+
+static cm_test_reply call(const char *method, const char *path,
+                          const char *token, const char *body) {
+  return cm_test_http(D.port, method, path, token, body, NULL);
+}
+
+/* call and expect code; returns the reply (free it). */
+static cm_test_reply expect(long code, const char *method, const char *path,
+                            const char *token, const char *body) {
+  cm_test_reply r = call(method, path, token, body);
+  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path,
+               r.code, code, r.text);
+  return r;
+}
+
+static void ok(const char *method, const char *path, const char *token,
+               const char *body) {
+  cm_test_reply r = call(method, path, token, body);
+  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld %s", method, path,
+            r.code, r.text);
+  cm_test_reply_free(&r);
+}
+
+static void add_worker(const char *id, const char *skills, double dlat) {
+  char path[64], body[256];
+  snprintf(path, sizeof path, "/v1/workers/%s", id);
+  snprintf(body, sizeof body,
+           "{\"skills\":[%s],\"lat\":%.6f,\"lon\":121.47,\"capacity\":1}",
+           skills, 31.23 + dlat);
+  ok("PUT", path, TOK_PLATFORM, body);
+}
+
+static const char *state_of(const char *id, json_t **keep) {
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  cm_test_reply r = expect(200, "GET", path, TOK_PLATFORM, NULL);
+  const char *s = NULL;
+  json_unpack(r.json, "{s:{s:s}}", "request", "state", &s);
+  *keep = json_incref(r.json);
+  cm_test_reply_free(&r);
+  return s ? s : "";
+}
+
+/* Wait (at most 3 s) for request id to reach state. */
+static json_t *wait_state(const char *id, const char *state) {
+  for (int i = 0; i < 300; i++) {
+    json_t *j;
+    if (!strcmp(state_of(id, &j), state))
+      return j;
+    json_decref(j);
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  cr_assert_fail("%s never became %s", id, state);
+  return NULL;
+}
+
+TestSuite(daemon, .init = setup, .fini = teardown);
+
+Test(daemon, a_request_from_submission_to_done) {
+  add_worker("w1", "\"nurse\"", 0.001);
+  add_worker("w2", "\"nurse\"", 0.01);
+  const char *req = "{\"id\":\"r1\",\"lat\":31.23,\"lon\":121.47,"
+                    "\"service\":\"fall_alarm\",\"urgency\":\"emergency\","
+                    "\"elder\":\"e9\"}";
+  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, req);
+  cm_test_reply_free(&r);
+  r = expect(200, "POST", "/v1/requests", TOK_PLATFORM, req); /* again */
+  cm_test_reply_free(&r);
+  r = expect(409, "POST", "/v1/requests", TOK_PLATFORM,
+             "{\"id\":\"r1\",\"lat\":31.3,\"lon\":121.47,"
+             "\"skills\":[\"nurse\"]}");
+  cr_assert_str_eq(cm_test_error_code(&r), "conflict");
+  cm_test_reply_free(&r);
+  json_t *v = wait_state("r1", "offered");
+  const char *worker = NULL;
+  double total = -1;
+  json_unpack(v, "{s:{s:[{s:s,s:{s:F}}]}}", "request", "workers", "id",
+              &worker, "cost", "total", &total);
+  cr_assert_str_eq(worker, "w1", "the nearest nurse");
+  cr_assert_gt(total, 0, "the offer explains its cost");
+  json_decref(v);
+  /* only the offered worker can answer; a platform cannot */
+  r = expect(403, "POST", "/v1/requests/r1/accept", TOK_PLATFORM,
+             "{\"worker\":\"w1\"}");
+  cm_test_reply_free(&r);
+  r = expect(409, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"w2\"}");
+  cm_test_reply_free(&r);
+  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  v = wait_state("r1", "accepted");
+  json_decref(v);
+  ok("POST", "/v1/requests/r1/complete", TOK_PLATFORM, NULL);
+  v = wait_state("r1", "done");
+  json_decref(v);
+  r = expect(200, "GET", "/v1/workers/w1", TOK_OPERATOR, NULL);
+  int jobs_today = -1;
+  json_unpack(r.json, "{s:{s:i}}", "worker", "jobs_today", &jobs_today);
+  cr_assert_eq(jobs_today, 1, "the workload counts the job: %s", r.text);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon, reject_cancel_status_and_positions) {
+  add_worker("w1", "\"escort\"", 0.001);
+  add_worker("w2", "\"escort\"", 0.02);
+  ok("POST", "/v1/requests", TOK_PLATFORM,
+     "{\"id\":\"x\",\"lat\":31.23,\"lon\":121.47,\"service\":"
+     "\"hospital_escort\",\"urgency\":\"emergency\"}");
+  json_t *v = wait_state("x", "offered");
+  json_decref(v);
+  ok("POST", "/v1/requests/x/reject", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  v = wait_state("x", "offered"); /* to w2 now */
+  const char *w = NULL;
+  json_unpack(v, "{s:{s:[{s:s}]}}", "request", "workers", "id", &w);
+  cr_assert_str_eq(w, "w2");
+  json_decref(v);
+  /* w2 goes off shift: the offer is withdrawn */
+  ok("POST", "/v1/workers/w2/status", TOK_GATEWAY, "{\"on_shift\":false}");
+  v = wait_state("x", "pending");
+  json_decref(v);
+  ok("POST", "/v1/requests/x/cancel", TOK_PLATFORM, "{}");
+  v = wait_state("x", "cancelled");
+  json_decref(v);
+  /* one position and a bulk of them */
+  ok("POST", "/v1/workers/w1/position", TOK_GATEWAY,
+     "{\"lat\":31.25,\"lon\":121.48}");
+  ok("POST", "/v1/positions", TOK_GATEWAY,
+     "{\"positions\":[{\"id\":\"w1\",\"lat\":31.26,\"lon\":121.49},"
+     "{\"id\":\"w2\",\"lat\":31.27,\"lon\":121.5}]}");
+  cm_test_reply r = expect(200, "GET", "/v1/workers/w2", TOK_GATEWAY, NULL);
+  double lat = 0;
+  json_unpack(r.json, "{s:{s:F}}", "worker", "lat", &lat);
+  cr_assert_float_eq(lat, 31.27, 1e-9);
+  cm_test_reply_free(&r);
+  /* a bulk with one bad entry moves nobody */
+  r = expect(422, "POST", "/v1/positions", TOK_GATEWAY,
+             "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
+             "{\"id\":\"w2\",\"lat\":95,\"lon\":121.5}]}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.positions[1].lat");
+  cm_test_reply_free(&r);
+  r = expect(404, "POST", "/v1/positions", TOK_GATEWAY,
+             "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
+             "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.positions[1].id");
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/v1/workers/w1", TOK_GATEWAY, NULL);
+  json_unpack(r.json, "{s:{s:F}}", "worker", "lat", &lat);
+  cr_assert_float_eq(lat, 31.26, 1e-9, "unchanged");
+  cm_test_reply_free(&r);
+}
+
+/* Every class of bad input: its status, its code, its field; nothing
+ * changes. */
+Test(daemon, bad_input_is_refused_with_the_field) {
+  add_worker("w1", "\"nurse\"", 0.5); /* far: r stays pending */
+  ok("POST", "/v1/requests", TOK_PLATFORM,
+     "{\"id\":\"keep\",\"lat\":31.0,\"lon\":121.0,\"skills\":[\"nurse\"]}");
+  static const struct {
+    const char *method, *path, *body, *type;
+    long code;
+    const char *err, *field;
+  } cases[] = {
+      {"POST", "/v1/requests", "{\"id\":", NULL, 400, "malformed_json", "$"},
+      {"POST", "/v1/requests", "{\"id\":\"a\",\"id\":\"b\"}", NULL, 400,
+       "malformed_json", "$"},
+      {"POST", "/v1/requests", "{\"lat\":1,\"lon\":2,\"skills\":[\"nurse\"]}",
+       NULL, 400, "missing_field", "$.id"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":\"x\",\"lon\":2,\"skills\":[\"nurse\"]}", NULL,
+       400, "wrong_type", "$.lat"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":91,\"lon\":2,\"skills\":[\"nurse\"]}", NULL, 422,
+       "out_of_range", "$.lat"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":1,\"lon\":2,\"skills\":[\"pilot\"]}", NULL, 422,
+       "unknown_skill", "$.skills[0]"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":1,\"lon\":2,\"skills\":[\"nurse\"],\"staff\":9}",
+       NULL, 422, "out_of_range", "$.staff"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":1,\"lon\":2,\"skills\":[\"nurse\"],\"x\":1}",
+       NULL, 422, "invalid_value", "$.x"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":1,\"lon\":2,\"skills\":[\"nurse\"],"
+       "\"urgency\":\"soon\"}",
+       NULL, 422, "invalid_value", "$.urgency"},
+      {"POST", "/v1/requests",
+       "{\"id\":\"a\",\"lat\":1,\"lon\":2,\"service\":\"juggling\"}", NULL, 422,
+       "invalid_value", "$.service"},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "text/plain", 415,
+       "unsupported_media_type", ""},
+      {"GET", "/v1/requests/nope", NULL, NULL, 404, "unknown_id", "$.request"},
+      {"POST", "/v1/requests/nope/cancel", NULL, NULL, 404, "unknown_id",
+       "$.request"},
+      {"POST", "/v1/requests/keep/complete", NULL, NULL, 409, "conflict",
+       "$.request"},
+      {"POST", "/v1/requests/keep/cancel", "{\"why\":1}", NULL, 422,
+       "invalid_value", "$.why"},
+      {"PUT", "/v1/workers/w9", "{\"skills\":[]}", NULL, 422, "invalid_value",
+       "$.skills"},
+      {"PUT", "/v1/workers/w9", "{\"skills\":[\"nurse\"],\"capacity\":0}",
+       NULL, 422, "out_of_range", "$.capacity"},
+      {"POST", "/v1/workers/w9/position", "{\"lat\":1,\"lon\":2}", NULL, 404,
+       "unknown_id", "$.id"},
+      {"POST", "/v1/workers/w1/status", "{\"on_shift\":\"yes\"}", NULL, 400,
+       "wrong_type", "$.on_shift"},
+      {"GET", "/v1/nothing", NULL, NULL, 404, "not_found", ""},
+      {"DELETE", "/v1/requests", NULL, NULL, 405, "method_not_allowed", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const char *tok = !strncmp(cases[i].path, "/v1/workers", 11) &&
+                              strcmp(cases[i].method, "PUT")
+                          ? TOK_GATEWAY
+                          : TOK_PLATFORM;
+    cm_test_reply r = cm_test_http(D.port, cases[i].method, cases[i].path, tok,
+                                   cases[i].body, cases[i].type);
+    cr_expect_eq(r.code, cases[i].code, "case %zu: %ld %s", i, r.code, r.text);
+    cr_expect_str_eq(cm_test_error_code(&r), cases[i].err, "case %zu: %s", i,
+                     r.text);
+    cr_expect_str_eq(cm_test_error_field(&r), cases[i].field, "case %zu: %s",
+                     i, r.text);
+    cm_test_reply_free(&r);
+  }
+  /* a body over the limit (64 KiB here): 413, JSON */
+  size_t big = 100000;
+  char *body = malloc(big + 64);
+  snprintf(body, 64, "{\"id\":\"a\",\"pad\":\"");
+  memset(body + strlen(body), 'x', big);
+  strcpy(body + 18 + big, "\"}");
+  cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM, body);
+  cr_assert_eq(r.code, 413, "%ld", r.code);
+  cr_assert_str_eq(cm_test_error_code(&r), "limit_exceeded");
+  cm_test_reply_free(&r);
+  free(body);
+  /* nothing changed: keep is as it was, a and w9 do not exist */
+  json_t *v;
+  cr_assert_str_eq(state_of("keep", &v), "pending");
+  int version = 0;
+  json_unpack(v, "{s:{s:i}}", "request", "version", &version);
+  cr_assert_eq(version, 1);
+  json_decref(v);
+  r = expect(404, "GET", "/v1/requests/a", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  r = expect(404, "GET", "/v1/workers/w9", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon, tokens_and_roles) {
+  cm_test_reply r = expect(401, "GET", "/v1/weights", NULL, NULL);
+  cr_assert_str_eq(cm_test_error_code(&r), "unauthorized");
+  cr_assert_str_eq(r.www_auth, "Bearer");
+  cm_test_reply_free(&r);
+  r = expect(401, "GET", "/v1/weights", "operator-token-0123456788", NULL);
+  cm_test_reply_free(&r);
+  r = expect(401, "GET", "/v1/weights", "operator-token-012345678", NULL);
+  cm_test_reply_free(&r);
+  static const struct {
+    const char *method, *path, *token;
+    long code;
+  } cases[] = {
+      {"GET", "/v1/weights", TOK_OPERATOR, 200},
+      {"GET", "/v1/weights", TOK_PLATFORM, 403},
+      {"PUT", "/v1/weights", TOK_GATEWAY, 403},
+      {"GET", "/metrics", TOK_METRICS, 200},
+      {"GET", "/metrics", TOK_GATEWAY, 403},
+      {"POST", "/v1/requests", TOK_GATEWAY, 403},
+      {"POST", "/v1/requests", TOK_METRICS, 403},
+      {"POST", "/v1/positions", TOK_PLATFORM, 403},
+      {"POST", "/v1/requests/r/accept", TOK_OPERATOR, 403},
+      {"GET", "/v1/requests/r", TOK_METRICS, 403},
+      {"GET", "/healthz", NULL, 200},
+      {"GET", "/readyz", NULL, 200},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    r = call(cases[i].method, cases[i].path, cases[i].token, NULL);
+    cr_expect_eq(r.code, cases[i].code, "%s %s: %ld %s", cases[i].method,
+                 cases[i].path, r.code, r.text);
+    if (r.code == 403)
+      cr_expect_str_eq(cm_test_error_code(&r), "forbidden");
+    cm_test_reply_free(&r);
+  }
+}
+
+Test(daemon, weights_are_versioned_and_persisted) {
+  cm_test_reply r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  json_int_t version = 0;
+  json_unpack(r.json, "{s:I}", "version", &version);
+  cr_assert_eq(version, 1);
+  cm_test_reply_free(&r);
+  r = expect(422, "PUT", "/v1/weights", TOK_OPERATOR,
+             "{\"weights\":{\"travel\":-1}}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.weights.travel");
+  cm_test_reply_free(&r);
+  r = expect(409, "PUT", "/v1/weights", TOK_OPERATOR,
+             "{\"version\":7,\"weights\":{\"travel\":2}}");
+  cm_test_reply_free(&r);
+  r = expect(200, "PUT", "/v1/weights", TOK_OPERATOR,
+             "{\"version\":1,\"weights\":{\"travel\":2.5,\"penalty_base\":"
+             "{\"emergency\":5000}}}");
+  double travel = 0, pe = 0;
+  json_unpack(r.json, "{s:I,s:{s:F,s:{s:F}}}", "version", &version, "weights",
+              "travel", &travel, "penalty_base", "emergency", &pe);
+  cr_assert_eq(version, 2);
+  cr_assert_float_eq(travel, 2.5, 1e-12);
+  cr_assert_float_eq(pe, 5000, 1e-12);
+  cm_test_reply_free(&r);
+  /* a restart finds them */
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_daemon_start(&D, NULL);
+  r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  json_unpack(r.json, "{s:I,s:{s:F}}", "version", &version, "weights",
+              "travel", &travel);
+  cr_assert_eq(version, 2);
+  cr_assert_float_eq(travel, 2.5, 1e-12);
+  cm_test_reply_free(&r);
+}
+
+/* A raw connection reading the event stream until want appears. */
+static int read_events(int fd, const char *want, char *buf, size_t n) {
+  size_t len = 0;
+  for (int i = 0; i < 300; i++) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) == 1) {
+      ssize_t got = read(fd, buf + len, n - len - 1);
+      if (got <= 0)
+        return 0;
+      len += (size_t)got;
+      buf[len] = '\0';
+      if (strstr(buf, want))
+        return 1;
+    }
+  }
+  return 0;
+}
+
+static int open_stream(int port, const char *token) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[256];
+  int n = snprintf(req, sizeof req,
+                   "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                   "Bearer %s\r\n\r\n",
+                   token);
+  cr_assert_eq(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+Test(daemon, events_stream_as_they_happen) {
+  int fd = open_stream(D.port, TOK_PLATFORM);
+  char *buf = calloc(1, 65536);
+  cr_assert(read_events(fd, "carematchd events", buf, 65536),
+            "the stream opened: %s", buf);
+  add_worker("w1", "\"nurse\"", 0.001);
+  ok("POST", "/v1/requests", TOK_PLATFORM,
+     "{\"id\":\"e1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
+     "\"urgency\":\"emergency\"}");
+  cr_assert(read_events(fd, "event: offered", buf, 65536), "%s", buf);
+  cr_assert(strstr(buf, "event: submitted"), "%s", buf);
+  cr_assert(strstr(buf, "\"request\":\"e1\""), "%s", buf);
+  cr_assert(strstr(buf, "\"worker\":\"w1\""), "%s", buf);
+  close(fd);
+  free(buf);
+  /* a gateway may not listen */
+  cm_test_reply r = expect(403, "GET", "/v1/events", TOK_GATEWAY, NULL);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon, metrics_report_batches_and_routes) {
+  add_worker("w1", "\"nurse\"", 0.001);
+  ok("POST", "/v1/requests", TOK_PLATFORM,
+     "{\"id\":\"m1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
+     "\"urgency\":\"emergency\"}");
+  json_t *v = wait_state("m1", "offered");
+  json_decref(v);
+  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  const char *must[] = {
+      "carematch_batch_solve_ms_bucket{le=\"+Inf\"} 1",
+      "carematch_batch_commit_ms_count",
+      "carematch_offer_latency_ms_count{urgency=\"emergency\"} 1",
+      "carematch_requests{state=\"offered\"} 1",
+      "carematch_offers_total 1",
+      "carematch_http_requests_total{route=\"POST /v1/requests\",code=\"201\"} "
+      "1",
+      "carematch_queue_depth 0"};
+  for (size_t i = 0; i < sizeof must / sizeof *must; i++)
+    cr_expect(strstr(r.text, must[i]), "no '%s' in\n%s", must[i], r.text);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon, sighup_reloads_and_a_broken_file_changes_nothing) {
+  cm_test_reply r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply_free(&r);
+  /* a new operator token, a new window */
+  FILE *f = fopen(D.config, "a");
+  fprintf(f, "[batch]\nwindow_ms = 75\n");
+  fclose(f);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd,
+           "sed -i 's/^operator = .*/operator = new-operator-token-0000/' %s",
+           D.config);
+  cr_assert_eq(system(cmd), 0);
+  kill(D.pid, SIGHUP);
+  int done = 0;
+  for (int i = 0; i < 200 && !done; i++) {
+    r = call("GET", "/v1/weights", "new-operator-token-0000", NULL);
+    done = r.code == 200;
+    cm_test_reply_free(&r);
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  cr_assert(done, "the new token works after SIGHUP");
+  r = expect(401, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply_free(&r);
+  /* broken: refused, the daemon keeps its configuration */
+  f = fopen(D.config, "a");
+  fprintf(f, "[batch]\nwindow_ms = banana\n");
+  fclose(f);
+  kill(D.pid, SIGHUP);
+  struct timespec ts = {0, 200000000};
+  nanosleep(&ts, NULL);
+  r = expect(200, "GET", "/v1/weights", "new-operator-token-0000", NULL);
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cr_assert(strstr(r.text, "carematch_reload_failures_total 1"), "%s", r.text);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon, sigterm_drains_and_exits_cleanly) {
+  for (int i = 0; i < 20; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "w%d", i);
+    add_worker(id, "\"nurse\"", 0.001 * i);
+  }
+  for (int i = 0; i < 20; i++) {
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"id\":\"d%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"]}",
+             i);
+    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+  }
+  int status = cm_test_daemon_stop(&D, SIGTERM);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
+            status);
+  FILE *f = fopen(D.log, "r");
+  char log[4096] = "";
+  size_t n = f ? fread(log, 1, sizeof log - 1, f) : 0;
+  log[n] = '\0';
+  if (f)
+    fclose(f);
+  cr_assert(strstr(log, "draining") && strstr(log, "stopped"), "%s", log);
+  cm_test_reply r = call("GET", "/healthz", NULL, NULL);
+  cr_assert_eq(r.code, -1, "no longer listening");
+  cm_test_reply_free(&r);
+}
+
+/* The routes the daemon serves and those docs/openapi.json documents are
+ * the same, with the same roles. */
+Test(daemon, routes_match_the_openapi_document) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s --routes", CM_DAEMON_PATH);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  json_error_t je;
+  json_t *doc = json_load_file(CM_OPENAPI_PATH, 0, &je);
+  cr_assert_not_null(doc, "docs/openapi.json: %s", je.text);
+  json_t *paths = json_object_get(doc, "paths");
+  cr_assert(json_is_object(paths));
+  char line[256];
+  int served = 0;
+  while (fgets(line, sizeof line, p)) {
+    char method[16], path[128], roles[96];
+    cr_assert_eq(sscanf(line, "%15s %127s %95s", method, path, roles), 3);
+    for (char *c = method; *c; c++)
+      *c = (char)(*c - 'A' + 'a');
+    json_t *op = json_object_get(json_object_get(paths, path), method);
+    cr_assert_not_null(op, "%s %s is served but not documented", method,
+                       path);
+    json_t *xr = json_object_get(op, "x-roles");
+    char doc_roles[96] = "";
+    for (size_t i = 0; i < json_array_size(xr); i++)
+      snprintf(doc_roles + strlen(doc_roles),
+               sizeof doc_roles - strlen(doc_roles), "%s%s", i ? "," : "",
+               json_string_value(json_array_get(xr, i)));
+    cr_assert_str_eq(doc_roles[0] ? doc_roles : "-", roles,
+                     "%s %s: roles differ", method, path);
+    served++;
+  }
+  pclose(p);
+  int documented = 0;
+  const char *k;
+  json_t *item;
+  json_object_foreach(paths, k, item) {
+    const char *m;
+    json_t *op;
+    json_object_foreach(item, m, op) {
+      if (strcmp(m, "parameters"))
+        documented++;
+    }
+  }
+  cr_assert_eq(served, documented, "%d served, %d documented", served,
+               documented);
+  json_decref(doc);
+}
