@@ -26,7 +26,9 @@ static void setup(void) {
   cm_test_daemon_start(&D, NULL);
 }
 
-static void teardown(void) { cm_test_daemon_cleanup(&D); }
+static void teardown(void) {
+  cm_test_daemon_cleanup(&D);
+}
 
 static cm_test_reply call(const char *method, const char *path,
                           const char *token, const char *body) {
@@ -37,8 +39,8 @@ static cm_test_reply call(const char *method, const char *path,
 static cm_test_reply expect(long code, const char *method, const char *path,
                             const char *token, const char *body) {
   cm_test_reply r = call(method, path, token, body);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path,
-               r.code, code, r.text);
+  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
+               code, r.text);
   return r;
 }
 
@@ -104,8 +106,8 @@ Test(daemon, a_request_from_submission_to_done) {
   json_t *v = wait_state("r1", "offered");
   const char *worker = NULL;
   double total = -1;
-  json_unpack(v, "{s:{s:[{s:s,s:{s:F}}]}}", "request", "workers", "id",
-              &worker, "cost", "total", &total);
+  json_unpack(v, "{s:{s:[{s:s,s:{s:F}}]}}", "request", "workers", "id", &worker,
+              "cost", "total", &total);
   cr_assert_str_eq(worker, "w1", "the nearest nurse");
   cr_assert_gt(total, 0, "the offer explains its cost");
   json_decref(v);
@@ -227,8 +229,8 @@ Test(daemon, bad_input_is_refused_with_the_field) {
        "invalid_value", "$.why"},
       {"PUT", "/v1/workers/w9", "{\"skills\":[]}", NULL, 422, "invalid_value",
        "$.skills"},
-      {"PUT", "/v1/workers/w9", "{\"skills\":[\"nurse\"],\"capacity\":0}",
-       NULL, 422, "out_of_range", "$.capacity"},
+      {"PUT", "/v1/workers/w9", "{\"skills\":[\"nurse\"],\"capacity\":0}", NULL,
+       422, "out_of_range", "$.capacity"},
       {"POST", "/v1/workers/w9/position", "{\"lat\":1,\"lon\":2}", NULL, 404,
        "unknown_id", "$.id"},
       {"POST", "/v1/workers/w1/status", "{\"on_shift\":\"yes\"}", NULL, 400,
@@ -246,8 +248,8 @@ Test(daemon, bad_input_is_refused_with_the_field) {
     cr_expect_eq(r.code, cases[i].code, "case %zu: %ld %s", i, r.code, r.text);
     cr_expect_str_eq(cm_test_error_code(&r), cases[i].err, "case %zu: %s", i,
                      r.text);
-    cr_expect_str_eq(cm_test_error_field(&r), cases[i].field, "case %zu: %s",
-                     i, r.text);
+    cr_expect_str_eq(cm_test_error_field(&r), cases[i].field, "case %zu: %s", i,
+                     r.text);
     cm_test_reply_free(&r);
   }
   /* a body over the limit (64 KiB here): 413, JSON */
@@ -337,8 +339,8 @@ Test(daemon, weights_are_versioned_and_persisted) {
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_daemon_start(&D, NULL);
   r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
-  json_unpack(r.json, "{s:I,s:{s:F}}", "version", &version, "weights",
-              "travel", &travel);
+  json_unpack(r.json, "{s:I,s:{s:F}}", "version", &version, "weights", "travel",
+              &travel);
   cr_assert_eq(version, 2);
   cr_assert_float_eq(travel, 2.5, 1e-12);
   cm_test_reply_free(&r);
@@ -474,8 +476,7 @@ Test(daemon, sigterm_drains_and_exits_cleanly) {
     ok("POST", "/v1/requests", TOK_PLATFORM, body);
   }
   int status = cm_test_daemon_stop(&D, SIGTERM);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d",
-            status);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
   FILE *f = fopen(D.log, "r");
   char log[4096] = "";
   size_t n = f ? fread(log, 1, sizeof log - 1, f) : 0;
@@ -508,8 +509,7 @@ Test(daemon, routes_match_the_openapi_document) {
     for (char *c = method; *c; c++)
       *c = (char)(*c - 'A' + 'a');
     json_t *op = json_object_get(json_object_get(paths, path), method);
-    cr_assert_not_null(op, "%s %s is served but not documented", method,
-                       path);
+    cr_assert_not_null(op, "%s %s is served but not documented", method, path);
     json_t *xr = json_object_get(op, "x-roles");
     char doc_roles[96] = "";
     for (size_t i = 0; i < json_array_size(xr); i++)

@@ -24,8 +24,7 @@ static void sleep_ms(int ms) {
 void cm_test_daemon_config(cm_test_daemon *d, const char *extra_ini) {
   static int n;
   memset(d, 0, sizeof *d);
-  snprintf(d->dir, sizeof d->dir, "/tmp/cm_daemon_%ld_%d", (long)getpid(),
-           n++);
+  snprintf(d->dir, sizeof d->dir, "/tmp/cm_daemon_%ld_%d", (long)getpid(), n++);
   mkdir(d->dir, 0700);
   snprintf(d->config, sizeof d->config, "%s/carematchd.ini", d->dir);
   snprintf(d->log, sizeof d->log, "%s/log", d->dir);

@@ -1,0 +1,190 @@
+/* test_daemon_redis.c -- the real carematchd on a real redis-server of the
+ * test's own (append-only file, appendfsync always): requests and offers
+ * through HTTP land in Redis; weights live in Redis; Redis killed mid-run
+ * makes writes answer 503 and readiness fail, and once it is back nothing
+ * acknowledged is lost and dispatch resumes; a second daemon on the same
+ * region recovers what the first acknowledged. No Criterion .timeout. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_proc.h"
+#include "redis_server.h"
+
+static cm_test_daemon D;
+static int g_port;
+static pid_t g_redis;
+static char g_dir[96];
+
+static void setup(void) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/cm_dredis_%ld", (long)getpid());
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
+  cr_assert_eq(system(cmd), 0);
+  g_port = cm_test_free_port();
+  g_redis = cm_test_server_start(g_port, g_dir);
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", g_port);
+  char ini[128];
+  snprintf(ini, sizeof ini, "[store]\nredis = %s\nregion = dtest\n", url);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+}
+
+static void teardown(void) {
+  cm_test_daemon_cleanup(&D);
+  if (g_redis > 0)
+    cm_test_server_kill(g_redis, SIGTERM);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static cm_test_reply call(const char *method, const char *path,
+                          const char *token, const char *body) {
+  return cm_test_http(D.port, method, path, token, body, NULL);
+}
+
+static long code_of(const char *method, const char *path, const char *token,
+                    const char *body) {
+  cm_test_reply r = call(method, path, token, body);
+  long c = r.code;
+  cm_test_reply_free(&r);
+  return c;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static char *state(const char *id) {
+  static char buf[32];
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  cm_test_reply r = call("GET", path, TOK_PLATFORM, NULL);
+  const char *s = "";
+  if (r.code == 200)
+    json_unpack(r.json, "{s:{s:s}}", "request", "state", &s);
+  snprintf(buf, sizeof buf, "%s", r.code == 200 ? s : "?");
+  cm_test_reply_free(&r);
+  return buf;
+}
+
+static int wait_state(const char *id, const char *want) {
+  for (int i = 0; i < 300; i++) {
+    if (!strcmp(state(id), want))
+      return 1;
+    sleep_ms(10);
+  }
+  return 0;
+}
+
+static void add_workers(int n) {
+  for (int i = 0; i < n; i++) {
+    char path[64], body[160];
+    snprintf(path, sizeof path, "/v1/workers/w%d", i);
+    snprintf(body, sizeof body,
+             "{\"skills\":[\"nurse\"],\"lat\":%.5f,\"lon\":121.47}",
+             31.23 + 0.002 * i);
+    cr_assert_eq(code_of("PUT", path, TOK_PLATFORM, body), 200);
+  }
+}
+
+static void submit(const char *id, const char *urgency, long want) {
+  char body[192];
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"urgency\":\"%s\"}",
+           id, urgency);
+  cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM, body);
+  cr_assert_eq(r.code, want, "%s: %ld %s", id, r.code, r.text);
+  cm_test_reply_free(&r);
+}
+
+TestSuite(daemon_redis, .init = setup, .fini = teardown);
+
+Test(daemon_redis, requests_and_weights_live_in_redis) {
+  add_workers(3);
+  submit("a", "emergency", 201);
+  cr_assert(wait_state("a", "offered"));
+  redisContext *c = cm_test_side_connect(g_port);
+  redisReply *rep = redisCommand(c, "HGET cm:{dtest}:req:a state");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, "1"),
+            "offered in Redis");
+  freeReplyObject(rep);
+  rep = redisCommand(c, "XLEN cm:{dtest}:events");
+  cr_assert(rep && rep->integer >= 2, "submitted and offered events");
+  freeReplyObject(rep);
+  cr_assert_eq(code_of("PUT", "/v1/weights", TOK_OPERATOR,
+                       "{\"weights\":{\"workload\":7}}"),
+               200);
+  rep = redisCommand(c, "GET cm:{dtest}:weights");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING &&
+                strstr(rep->str, "\"workload\": 7"),
+            "%s", rep ? rep->str : "");
+  freeReplyObject(rep);
+  redisFree(c);
+  cm_test_reply r = call("GET", "/readyz", NULL, NULL);
+  cr_assert_eq(r.code, 200, "%s", r.text);
+  cm_test_reply_free(&r);
+}
+
+Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
+  add_workers(2);
+  submit("k1", "normal", 201);
+  submit("k2", "emergency", 201);
+  cr_assert(wait_state("k2", "offered"));
+  cm_test_server_kill(g_redis, SIGKILL);
+  g_redis = 0;
+  /* writes: 503, nothing acknowledged */
+  submit("lost", "normal", 503);
+  cr_assert_eq(code_of("POST", "/v1/requests/k2/accept", TOK_GATEWAY,
+                       "{\"worker\":\"w0\"}"),
+               503);
+  int ready = 200;
+  for (int i = 0; i < 100 && ready == 200; i++) {
+    ready = (int)code_of("GET", "/readyz", NULL, NULL);
+    sleep_ms(20);
+  }
+  cr_assert_eq(ready, 503, "not ready without Redis");
+  /* back from its append-only file */
+  g_redis = cm_test_server_start(g_port, g_dir);
+  for (int i = 0; i < 300 && ready != 200; i++) {
+    ready = (int)code_of("GET", "/readyz", NULL, NULL);
+    sleep_ms(20);
+  }
+  cr_assert_eq(ready, 200, "ready again");
+  cr_assert_str_eq(state("k2"), "offered", "acknowledged, kept");
+  cr_assert(strcmp(state("k1"), "?"), "acknowledged, kept");
+  cr_assert_str_eq(state("lost"), "?", "never acknowledged");
+  /* and dispatch carries on */
+  cr_assert_eq(code_of("POST", "/v1/requests/k2/accept", TOK_GATEWAY,
+                       "{\"worker\":\"w0\"}") /
+                   100,
+               2);
+  submit("k3", "emergency", 201);
+  cr_assert(wait_state("k3", "offered") || wait_state("k3", "pending"));
+}
+
+Test(daemon_redis, a_second_daemon_recovers_the_first_ones_state) {
+  add_workers(2);
+  submit("s1", "emergency", 201);
+  cr_assert(wait_state("s1", "offered"));
+  submit("s2", "normal", 201);
+  /* the first dies hard; a new one on the same region takes over */
+  kill(D.pid, SIGKILL);
+  cm_test_daemon_stop(&D, SIGKILL);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert_str_eq(state("s1"), "offered");
+  cr_assert(strcmp(state("s2"), "?"));
+  cr_assert_eq(code_of("POST", "/v1/requests/s1/accept", TOK_GATEWAY,
+                       "{\"worker\":\"w0\"}"),
+               200);
+  cr_assert(wait_state("s1", "accepted"));
+}
