@@ -2,10 +2,12 @@
  * table, bearer tokens and roles, the JSON body (type, size, syntax), the
  * JSON error replies and the per-route counts the metrics report. */
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,9 +294,21 @@ static int read_body(cmd_call *c, int *done) {
   return 0;
 }
 
+/* Nagle off: a reply larger than one segment (metrics, a big view) must
+ * not wait for the client's delayed ACK. */
+static void no_delay(struct evhttp_request *req) {
+  struct evhttp_connection *con = evhttp_request_get_connection(req);
+  struct bufferevent *bev = con ? evhttp_connection_get_bufferevent(con) : NULL;
+  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+  int one = 1;
+  if (fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
   cmd_daemon *d = arg;
   cmd_call c;
+  no_delay(req);
   memset(&c, 0, sizeof c);
   c.d = d;
   c.req = req;

@@ -1,0 +1,762 @@
+/* bench_http.c -- carematchd end to end over HTTP: the feeder of the quick
+ * start and the daemon's benchmark (libevent's HTTP client, one thread).
+ *
+ * A seeded city (bench/city) registers its staff, then for --seconds:
+ * positions stream in (--positions per second, in bulk calls every 10 ms),
+ * requests arrive (--requests per second, --emergency share of them
+ * emergencies), every offer is accepted by the gateway as it arrives on
+ * the event stream (GET /v1/events) and completed --service-s seconds
+ * later. Submit-to-offer latency is the time from sending POST
+ * /v1/requests to the offer's event arriving, per urgency. --ingest
+ * instead measures position ingest: bulk calls (--bulk positions each)
+ * and single calls back to back on --connections connections.
+ *
+ * The daemon: --daemon PATH starts one on a free port with a generated
+ * configuration (memory store, or --redis URL) and stops it at the end;
+ * or --url http://host:port with --platform-token, --gateway-token. Prints
+ * a line a second and a summary; --out writes JSON. */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_server.h"
+#include "bench_util.h"
+#include "carematch/version.h"
+#include "city.h"
+
+#define MAX_CONNS 64
+#define LAT_MAX 1000000 /* latencies kept per urgency */
+
+typedef struct opts {
+  const char *daemon, *url, *redis, *out, *tok_platform, *tok_gateway;
+  int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
+  double emergency, service_s;
+  int ingest, quiet;
+  uint64_t seed;
+} opts;
+
+typedef struct pending {
+  double sent_ms; /* when POST /v1/requests went out */
+  int urgency;
+  int offered;
+} pending;
+
+typedef struct bench {
+  opts o;
+  struct event_base *base;
+  char host[64];
+  int port;
+  struct evhttp_connection *conns[MAX_CONNS]; /* positions, setup */
+  struct evhttp_connection *req_conns[4];     /* requests, answers */
+  struct evhttp_connection *sse;
+  int next_conn, next_req;
+  cm_instance *city;
+  double *lat, *lon; /* workers' current positions */
+  /* requests in flight: index = request number */
+  pending *reqs;
+  int n_reqs, cap_reqs;
+  /* results */
+  double *lat_ms[CM_URGENCY_COUNT];
+  int n_lat[CM_URGENCY_COUNT];
+  uint64_t positions_sent, positions_ok, http_errors, http_calls;
+  uint64_t offers, accepted, completed, submitted;
+  int inflight;     /* calls without a reply */
+  int setup_left;   /* worker registrations outstanding */
+  double t_start, t_end, last_print;
+  uint64_t pos_at_print, offers_at_print;
+  char sse_buf[65536];
+  size_t sse_len;
+  uint64_t rng;
+  struct event *tick;
+  int stopping;
+} bench;
+
+static double now_ms(void) { return cm_bench_now_ms(); }
+
+static uint64_t rnd(bench *b) {
+  b->rng ^= b->rng << 13;
+  b->rng ^= b->rng >> 7;
+  b->rng ^= b->rng << 17;
+  return b->rng;
+}
+
+static double unit(bench *b) {
+  return (double)(rnd(b) >> 11) / 9007199254740992.0;
+}
+
+/* ---- HTTP ---- */
+
+typedef void (*done_fn)(bench *b, struct evhttp_request *req, void *arg);
+
+typedef struct call_ctx {
+  bench *b;
+  done_fn fn;
+  void *arg;
+} call_ctx;
+
+/* Nagle off on con: the last segment of a large request body otherwise
+ * waits for the server's delayed ACK (40 ms on loopback). The socket
+ * exists once a request was made on the connection. */
+static void no_delay(struct evhttp_connection *con) {
+  struct bufferevent *bev = con ? evhttp_connection_get_bufferevent(con) : NULL;
+  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+  int one = 1;
+  if (fd >= 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void on_reply(struct evhttp_request *req, void *arg) {
+  call_ctx *c = arg;
+  bench *b = c->b;
+  b->inflight--;
+  int code = req ? evhttp_request_get_response_code(req) : 0;
+  if (code < 200 || code >= 300)
+    b->http_errors++;
+  if (c->fn)
+    c->fn(b, req, c->arg);
+  free(c);
+}
+
+static void send_call(bench *b, struct evhttp_connection *con,
+                      enum evhttp_cmd_type method, const char *path,
+                      const char *token, const char *body, size_t len,
+                      done_fn fn, void *arg) {
+  call_ctx *c = malloc(sizeof *c);
+  if (!c)
+    return;
+  c->b = b;
+  c->fn = fn;
+  c->arg = arg;
+  struct evhttp_request *req = evhttp_request_new(on_reply, c);
+  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+  char auth[200];
+  snprintf(auth, sizeof auth, "Bearer %s", token);
+  evhttp_add_header(h, "Host", b->host);
+  evhttp_add_header(h, "Authorization", auth);
+  if (body) {
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
+  }
+  b->inflight++;
+  b->http_calls++;
+  if (evhttp_make_request(con, req, method, path) != 0) {
+    b->inflight--;
+    b->http_errors++;
+    free(c);
+  }
+  no_delay(con);
+}
+
+static struct evhttp_connection *next_conn(bench *b) {
+  struct evhttp_connection *c = b->conns[b->next_conn];
+  b->next_conn = (b->next_conn + 1) % b->o.connections;
+  return c;
+}
+
+/* ---- the city ---- */
+
+static void register_done(bench *b, struct evhttp_request *req, void *arg) {
+  (void)req;
+  (void)arg;
+  b->setup_left--;
+  if (b->setup_left == 0)
+    event_base_loopbreak(b->base);
+}
+
+static const char *skill_name(int s) {
+  static const char *const n[] = {"caregiver", "nurse",   "escort",
+                                  "rehab",     "cleaner", "maternity"};
+  return s >= 0 && s < 6 ? n[s] : "caregiver";
+}
+
+static char *skills_json(cm_skillset set, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int s = 0; s < 6; s++)
+    if (set >> s & 1u)
+      len += (size_t)snprintf(buf + len, n - len, "%s\"%s\"", len ? "," : "",
+                              skill_name(s));
+  return buf;
+}
+
+static int register_workers(bench *b) {
+  const cm_instance *c = b->city;
+  b->setup_left = c->n_workers;
+  for (int i = 0; i < c->n_workers; i++) {
+    const cm_worker *w = &c->workers[i];
+    char path[96], body[256], sk[128];
+    snprintf(path, sizeof path, "/v1/workers/%s", w->id);
+    int len = snprintf(body, sizeof body,
+                       "{\"skills\":[%s],\"lat\":%.6f,\"lon\":%.6f,"
+                       "\"capacity\":%d,\"rating\":%.2f,\"level\":%.1f}",
+                       skills_json(w->skills, sk, sizeof sk), w->lat, w->lon,
+                       w->capacity, w->rating, w->level);
+    send_call(b, next_conn(b), EVHTTP_REQ_PUT, path, b->o.tok_platform, body,
+              (size_t)len, register_done, NULL);
+    if (b->inflight > 2000)
+      event_base_loop(b->base, EVLOOP_ONCE);
+  }
+  if (b->setup_left > 0)
+    event_base_dispatch(b->base);
+  return b->http_errors ? -1 : 0;
+}
+
+/* ---- load ---- */
+
+static void send_positions(bench *b, int n) {
+  size_t cap = (size_t)n * 80 + 32, len = 0;
+  char *body = malloc(cap);
+  if (!body)
+    return;
+  len += (size_t)snprintf(body, cap, "{\"positions\":[");
+  for (int k = 0; k < n; k++) {
+    int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
+    b->lat[i] += (unit(b) - 0.5) * 0.001; /* ~ +-55 m */
+    b->lon[i] += (unit(b) - 0.5) * 0.001;
+    len += (size_t)snprintf(body + len, cap - len,
+                            "%s{\"id\":\"%s\",\"lat\":%.6f,\"lon\":%.6f}",
+                            k ? "," : "", b->city->workers[i].id, b->lat[i],
+                            b->lon[i]);
+  }
+  len += (size_t)snprintf(body + len, cap - len, "]}");
+  b->positions_sent += (uint64_t)n;
+  send_call(b, next_conn(b), EVHTTP_REQ_POST, "/v1/positions",
+            b->o.tok_gateway, body, len, NULL, NULL);
+  free(body);
+}
+
+static void send_request(bench *b) {
+  if (b->n_reqs == b->cap_reqs) {
+    int cap = b->cap_reqs ? 2 * b->cap_reqs : 4096;
+    pending *p = realloc(b->reqs, (size_t)cap * sizeof *p);
+    if (!p)
+      return;
+    b->reqs = p;
+    b->cap_reqs = cap;
+  }
+  const cm_request *r =
+      &b->city->requests[b->n_reqs % b->city->n_requests];
+  int urgency = unit(b) < b->o.emergency ? CM_URGENCY_EMERGENCY
+                : r->urgency == CM_URGENCY_EMERGENCY || r->urgency ==
+                                                            CM_URGENCY_SCHEDULED
+                    ? CM_URGENCY_NORMAL
+                    : (int)r->urgency;
+  static const char *const names[] = {"emergency", "urgent", "normal",
+                                      "scheduled"};
+  char body[320], sk[128];
+  int len = snprintf(
+      body, sizeof body,
+      "{\"id\":\"q%d\",\"lat\":%.6f,\"lon\":%.6f,\"skills\":[%s],"
+      "\"skill_mode\":\"%s\",\"staff\":%d,\"urgency\":\"%s\"}",
+      b->n_reqs, r->lat, r->lon, skills_json(r->skills, sk, sizeof sk),
+      r->skill_mode == CM_SKILLS_ANY ? "any" : "all", r->staff,
+      names[urgency]);
+  pending *p = &b->reqs[b->n_reqs++];
+  p->sent_ms = now_ms();
+  p->urgency = urgency;
+  p->offered = 0;
+  b->submitted++;
+  struct evhttp_connection *con = b->req_conns[b->next_req];
+  b->next_req = (b->next_req + 1) % 4;
+  send_call(b, con, EVHTTP_REQ_POST, "/v1/requests", b->o.tok_platform, body,
+            (size_t)len, NULL, NULL);
+}
+
+typedef struct later {
+  bench *b;
+  char id[32];
+  struct event *ev;
+} later;
+
+static void complete_now(evutil_socket_t fd, short what, void *arg) {
+  later *l = arg;
+  (void)fd;
+  (void)what;
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s/complete", l->id);
+  if (!l->b->stopping) {
+    send_call(l->b, l->b->req_conns[0], EVHTTP_REQ_POST, path,
+              l->b->o.tok_platform, NULL, 0, NULL, NULL);
+    l->b->completed++;
+  }
+  event_free(l->ev);
+  free(l);
+}
+
+static void on_event(bench *b, const char *type, const char *data) {
+  if (strcmp(type, "offered"))
+    return;
+  json_t *o = json_loads(data, 0, NULL);
+  const char *req = NULL, *worker = NULL;
+  if (!o || json_unpack(o, "{s:s,s:s}", "request", &req, "worker", &worker)) {
+    json_decref(o);
+    return;
+  }
+  b->offers++;
+  int n = req[0] == 'q' ? atoi(req + 1) : -1;
+  if (n >= 0 && n < b->n_reqs && !b->reqs[n].offered) {
+    pending *p = &b->reqs[n];
+    p->offered = 1;
+    int u = p->urgency;
+    if (b->n_lat[u] < LAT_MAX)
+      b->lat_ms[u][b->n_lat[u]++] = now_ms() - p->sent_ms;
+  }
+  /* the worker accepts at once; the job is done service_s later */
+  char path[96], body[96];
+  snprintf(path, sizeof path, "/v1/requests/%s/accept", req);
+  int len = snprintf(body, sizeof body, "{\"worker\":\"%s\"}", worker);
+  send_call(b, b->req_conns[(b->next_req + 1) % 4], EVHTTP_REQ_POST, path,
+            b->o.tok_gateway, body, (size_t)len, NULL, NULL);
+  b->accepted++;
+  later *l = calloc(1, sizeof *l);
+  if (l) {
+    l->b = b;
+    snprintf(l->id, sizeof l->id, "%s", req);
+    l->ev = evtimer_new(b->base, complete_now, l);
+    double s = b->o.service_s * (0.5 + unit(b));
+    struct timeval tv = {(time_t)s, (suseconds_t)((s - floor(s)) * 1e6)};
+    evtimer_add(l->ev, &tv);
+  }
+  json_decref(o);
+}
+
+/* SSE: lines "event: X", "data: {...}", blank line ends an event. */
+static void on_sse_chunk(struct evhttp_request *req, void *arg) {
+  bench *b = arg;
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  size_t n;
+  while ((n = evbuffer_get_length(in)) > 0) {
+    size_t room = sizeof b->sse_buf - 1 - b->sse_len;
+    if (n > room)
+      n = room;
+    evbuffer_remove(in, b->sse_buf + b->sse_len, n);
+    b->sse_len += n;
+    b->sse_buf[b->sse_len] = '\0';
+    char *start = b->sse_buf, *end;
+    while ((end = strstr(start, "\n\n"))) {
+      *end = '\0';
+      char *type = strstr(start, "event: "), *data = strstr(start, "data: ");
+      if (type && data) {
+        char *nl = strchr(type, '\n');
+        if (nl)
+          *nl = '\0';
+        on_event(b, type + 7, data + 6);
+      }
+      start = end + 2;
+    }
+    size_t left = (size_t)(b->sse_buf + b->sse_len - start);
+    memmove(b->sse_buf, start, left);
+    b->sse_len = left;
+    if (room == 0)
+      b->sse_len = 0; /* an event larger than the buffer: drop */
+  }
+}
+
+static void on_sse_end(struct evhttp_request *req, void *arg) {
+  (void)req;
+  (void)arg;
+}
+
+static void open_events(bench *b) {
+  b->sse = evhttp_connection_base_new(b->base, NULL, b->host,
+                                      (ev_uint16_t)b->port);
+  struct evhttp_request *req = evhttp_request_new(on_sse_end, b);
+  evhttp_request_set_chunked_cb(req, on_sse_chunk);
+  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+  char auth[200];
+  snprintf(auth, sizeof auth, "Bearer %s", b->o.tok_platform);
+  evhttp_add_header(h, "Host", b->host);
+  evhttp_add_header(h, "Authorization", auth);
+  evhttp_make_request(b->sse, req, EVHTTP_REQ_GET, "/v1/events");
+}
+
+static double q(double *v, int n, double p) {
+  return n ? cm_bench_quantile(v, n, p) : NAN;
+}
+
+static void print_line(bench *b, double t) {
+  double dt = (t - b->last_print) / 1000.0;
+  if (b->o.quiet || dt <= 0)
+    return;
+  int ne = b->n_lat[0];
+  printf("%5.0fs  positions %7.0f/s  requests %5llu  offers %6llu  "
+         "emergency offer p50 %6.2f ms p99 %6.2f ms  errors %llu\n",
+         (t - b->t_start) / 1000.0,
+         (double)(b->positions_sent - b->pos_at_print) / dt,
+         (unsigned long long)b->submitted, (unsigned long long)b->offers,
+         q(b->lat_ms[0], ne, 0.5), q(b->lat_ms[0], ne, 0.99),
+         (unsigned long long)b->http_errors);
+  fflush(stdout);
+  b->last_print = t;
+  b->pos_at_print = b->positions_sent;
+}
+
+/* Every 10 ms: the positions and requests due since the start. */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  bench *b = arg;
+  (void)fd;
+  (void)what;
+  double t = now_ms();
+  if (t >= b->t_end) {
+    b->stopping = 1;
+    event_base_loopexit(b->base, NULL);
+    return;
+  }
+  double elapsed = (t - b->t_start) / 1000.0;
+  uint64_t want_pos = (uint64_t)(elapsed * b->o.positions_per_s);
+  if (want_pos > b->positions_sent && b->inflight < 200)
+    send_positions(b, (int)(want_pos - b->positions_sent));
+  int want_req = (int)(elapsed * b->o.requests_per_s);
+  while (b->n_reqs < want_req)
+    send_request(b);
+  if (t - b->last_print >= 1000)
+    print_line(b, t);
+}
+
+/* ---- ingest ---- */
+
+typedef struct ingest {
+  int bulk;
+  double until;
+} ingest;
+
+static void ingest_next(bench *b, struct evhttp_request *req, void *arg);
+
+static void ingest_send(bench *b, struct evhttp_connection *con, ingest *g) {
+  if (g->bulk > 1) {
+    size_t cap = (size_t)g->bulk * 80 + 32, len = 0;
+    char *body = malloc(cap);
+    len += (size_t)snprintf(body, cap, "{\"positions\":[");
+    for (int k = 0; k < g->bulk; k++) {
+      int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
+      len += (size_t)snprintf(body + len, cap - len,
+                              "%s{\"id\":\"%s\",\"lat\":%.6f,\"lon\":%.6f}",
+                              k ? "," : "", b->city->workers[i].id,
+                              b->lat[i] + (unit(b) - 0.5) * 1e-3, b->lon[i]);
+    }
+    len += (size_t)snprintf(body + len, cap - len, "]}");
+    send_call(b, con, EVHTTP_REQ_POST, "/v1/positions", b->o.tok_gateway, body,
+              len, ingest_next, con);
+    free(body);
+  } else {
+    int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
+    char path[96], body[96];
+    snprintf(path, sizeof path, "/v1/workers/%s/position",
+             b->city->workers[i].id);
+    int len = snprintf(body, sizeof body, "{\"lat\":%.6f,\"lon\":%.6f}",
+                       b->lat[i] + (unit(b) - 0.5) * 1e-3, b->lon[i]);
+    send_call(b, con, EVHTTP_REQ_POST, path, b->o.tok_gateway, body,
+              (size_t)len, ingest_next, con);
+  }
+  b->positions_sent += (uint64_t)g->bulk;
+}
+
+static ingest g_ingest;
+
+static void ingest_next(bench *b, struct evhttp_request *req, void *arg) {
+  int code = req ? evhttp_request_get_response_code(req) : 0;
+  if (code == 200)
+    b->positions_ok += (uint64_t)g_ingest.bulk;
+  if (now_ms() < g_ingest.until)
+    ingest_send(b, arg, &g_ingest);
+  else if (b->inflight == 0)
+    event_base_loopexit(b->base, NULL);
+}
+
+static double run_ingest(bench *b, int bulk, double seconds) {
+  g_ingest.bulk = bulk;
+  b->positions_ok = 0;
+  double t0 = now_ms();
+  g_ingest.until = t0 + seconds * 1000;
+  for (int c = 0; c < b->o.connections; c++)
+    ingest_send(b, b->conns[c], &g_ingest);
+  event_base_dispatch(b->base);
+  double s = (now_ms() - t0) / 1000.0;
+  return (double)b->positions_ok / s;
+}
+
+/* ---- the daemon ---- */
+
+static pid_t start_daemon(bench *b, const char *dir) {
+  char cfg[256], portfile[256], log[256];
+  snprintf(cfg, sizeof cfg, "%s/carematchd.ini", dir);
+  snprintf(portfile, sizeof portfile, "%s/port", dir);
+  snprintf(log, sizeof log, "%s/carematchd.log", dir);
+  unlink(portfile);
+  FILE *f = fopen(cfg, "w");
+  if (!f)
+    return -1;
+  fprintf(f,
+          "[server]\nport = 0\nmax_body_bytes = 16777216\n"
+          "[store]\nweights_file = %s/weights.json\n%s%s\n"
+          "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
+          "[tokens]\nplatform = %s\ngateway = %s\noperator = "
+          "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
+          dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
+          b->o.tok_platform, b->o.tok_gateway);
+  fclose(f);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    FILE *lf = freopen(log, "a", stderr);
+    (void)lf;
+    execl(b->o.daemon, b->o.daemon, "--config", cfg, "--port-file", portfile,
+          (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 1000; i++) {
+    f = fopen(portfile, "r");
+    if (f) {
+      int ok = fscanf(f, "%d", &b->port) == 1;
+      fclose(f);
+      if (ok && b->port > 0)
+        return pid;
+    }
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+/* ---- main ---- */
+
+static int parse(int argc, char **argv, opts *o) {
+  *o = (opts){.workers = 20000,
+              .positions_per_s = 10000,
+              .requests_per_s = 50,
+              .seconds = 20,
+              .connections = 4,
+              .bulk = 1000,
+              .emergency = 0.05,
+              .service_s = 10,
+              .seed = 1,
+              .tok_platform = "bench-platform-token-000",
+              .tok_gateway = "bench-gateway-token-0000"};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT_S(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = argv[++i];                                                           \
+    continue;                                                                  \
+  }
+#define OPT_I(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = atoi(argv[++i]);                                                     \
+    continue;                                                                  \
+  }
+#define OPT_D(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = atof(argv[++i]);                                                     \
+    continue;                                                                  \
+  }
+    OPT_S("--daemon", o->daemon)
+    OPT_S("--url", o->url)
+    OPT_S("--redis", o->redis)
+    OPT_S("--out", o->out)
+    OPT_S("--platform-token", o->tok_platform)
+    OPT_S("--gateway-token", o->tok_gateway)
+    OPT_I("--workers", o->workers)
+    OPT_I("--positions", o->positions_per_s)
+    OPT_I("--requests", o->requests_per_s)
+    OPT_I("--seconds", o->seconds)
+    OPT_I("--connections", o->connections)
+    OPT_I("--bulk", o->bulk)
+    OPT_D("--emergency", o->emergency)
+    OPT_D("--service-s", o->service_s)
+    if (!strcmp(a, "--ingest")) {
+      o->ingest = 1;
+      continue;
+    }
+    if (!strcmp(a, "--quiet")) {
+      o->quiet = 1;
+      continue;
+    }
+    if (!strcmp(a, "--quick")) {
+      o->seconds = 5;
+      o->workers = 5000;
+      continue;
+    }
+    fprintf(stderr,
+            "usage: bench_http (--daemon PATH [--redis URL] | --url "
+            "http://host:port --platform-token T --gateway-token T)\n"
+            "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
+            "N]\n"
+            "  [--emergency SHARE] [--service-s S] [--ingest [--bulk N] "
+            "[--connections N]]\n"
+            "  [--quick] [--quiet] [--out FILE.json]\n");
+    return -1;
+  }
+  if (!o->daemon && !o->url) {
+    fprintf(stderr, "bench_http: give --daemon PATH or --url\n");
+    return -1;
+  }
+  if (o->connections < 1 || o->connections > MAX_CONNS || o->workers < 1 ||
+      o->bulk < 1 || o->seconds < 1)
+    return -1;
+  return 0;
+}
+
+static void write_json(bench *b, FILE *f, double ingest_bulk,
+                       double ingest_single) {
+  fprintf(f,
+          "{\"bench\":\"http\",\"version\":\"%s\",\"store\":\"%s\","
+          "\"workers\":%d,\"seconds\":%d,\"positions_per_s_target\":%d,"
+          "\"requests_per_s\":%d,",
+          CM_VERSION, b->o.redis ? "redis" : "memory", b->o.workers,
+          b->o.seconds, b->o.positions_per_s, b->o.requests_per_s);
+  if (b->o.ingest) {
+    fprintf(f,
+            "\"ingest_bulk_positions_per_s\":%.0f,\"bulk\":%d,"
+            "\"ingest_single_positions_per_s\":%.0f,\"connections\":%d,",
+            ingest_bulk, b->o.bulk, ingest_single, b->o.connections);
+  } else {
+    double secs = (b->t_end - b->t_start) / 1000.0;
+    fprintf(f,
+            "\"positions_per_s\":%.0f,\"submitted\":%llu,\"offers\":%llu,"
+            "\"offer_latency_ms\":{",
+            (double)b->positions_sent / secs,
+            (unsigned long long)b->submitted, (unsigned long long)b->offers);
+    static const char *const names[] = {"emergency", "urgent", "normal",
+                                        "scheduled"};
+    for (int u = 0; u < CM_URGENCY_COUNT; u++)
+      fprintf(f, "%s\"%s\":{\"n\":%d,\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}",
+              u ? "," : "", names[u], b->n_lat[u],
+              b->n_lat[u] ? q(b->lat_ms[u], b->n_lat[u], 0.5) : 0,
+              b->n_lat[u] ? q(b->lat_ms[u], b->n_lat[u], 0.99) : 0,
+              b->n_lat[u] ? q(b->lat_ms[u], b->n_lat[u], 1.0) : 0);
+    fprintf(f, "},");
+  }
+  fprintf(f, "\"http_calls\":%llu,\"http_errors\":%llu}\n",
+          (unsigned long long)b->http_calls,
+          (unsigned long long)b->http_errors);
+}
+
+int main(int argc, char **argv) {
+  bench *b = calloc(1, sizeof *b);
+  if (!b || parse(argc, argv, &b->o) != 0)
+    return 2;
+  signal(SIGPIPE, SIG_IGN);
+  snprintf(b->host, sizeof b->host, "127.0.0.1");
+  pid_t daemon = 0;
+  char dir[128] = "";
+  if (b->o.daemon) {
+    snprintf(dir, sizeof dir, "/tmp/cm_bench_http_%ld", (long)getpid());
+    mkdir(dir, 0700);
+    if ((daemon = start_daemon(b, dir)) < 0) {
+      fprintf(stderr, "bench_http: the daemon did not start (see %s)\n", dir);
+      return 1;
+    }
+  } else if (sscanf(b->o.url, "http://%63[^:]:%d", b->host, &b->port) != 2) {
+    fprintf(stderr, "bench_http: --url must be http://host:port\n");
+    return 2;
+  }
+  cm_city_spec spec;
+  cm_city_spec_default(&spec);
+  spec.seed = b->o.seed;
+  spec.n_workers = b->o.workers;
+  spec.n_requests = 5000;
+  spec.capacity_max = 2;
+  cm_error err;
+  b->city = cm_city_instance(&spec, &err);
+  b->base = event_base_new();
+  if (!b->city || !b->base)
+    return 1;
+  b->rng = 88172645463325252ULL ^ b->o.seed;
+  b->lat = malloc((size_t)b->city->n_workers * sizeof *b->lat);
+  b->lon = malloc((size_t)b->city->n_workers * sizeof *b->lon);
+  for (int i = 0; i < b->city->n_workers; i++) {
+    b->lat[i] = b->city->workers[i].lat;
+    b->lon[i] = b->city->workers[i].lon;
+  }
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    b->lat_ms[u] = malloc(LAT_MAX * sizeof(double));
+  for (int c = 0; c < b->o.connections; c++)
+    b->conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
+                                             (ev_uint16_t)b->port);
+  for (int c = 0; c < 4; c++)
+    b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
+                                                 (ev_uint16_t)b->port);
+  int rc = 0;
+  double t = now_ms();
+  if (!b->o.quiet)
+    printf("bench_http: registering %d staff at http://%s:%d ...\n",
+           b->city->n_workers, b->host, b->port);
+  if (register_workers(b) != 0) {
+    fprintf(stderr, "bench_http: registering failed (%llu errors)\n",
+            (unsigned long long)b->http_errors);
+    rc = 1;
+  }
+  if (!b->o.quiet && rc == 0)
+    printf("bench_http: %d staff registered in %.1f s\n", b->city->n_workers,
+           (now_ms() - t) / 1000.0);
+  double ingest_bulk = 0, ingest_single = 0;
+  if (rc == 0 && b->o.ingest) {
+    ingest_bulk = run_ingest(b, b->o.bulk, b->o.seconds);
+    ingest_single = run_ingest(b, 1, b->o.seconds);
+    printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
+           "single calls %.0f positions/s; errors %llu\n",
+           b->o.bulk, b->o.connections, ingest_bulk, ingest_single,
+           (unsigned long long)b->http_errors);
+  } else if (rc == 0) {
+    open_events(b);
+    b->t_start = b->last_print = now_ms();
+    b->t_end = b->t_start + b->o.seconds * 1000.0;
+    b->tick = event_new(b->base, -1, EV_PERSIST, on_tick, b);
+    struct timeval tv = {0, 10000};
+    event_add(b->tick, &tv);
+    event_base_dispatch(b->base);
+    event_free(b->tick);
+    static const char *const names[] = {"emergency", "urgent", "normal",
+                                        "scheduled"};
+    double secs = (b->t_end - b->t_start) / 1000.0;
+    printf("\nsummary: %.0f s, %.0f positions/s, %llu requests, %llu offers, "
+           "%llu accepted, %llu completed, %llu HTTP errors of %llu calls\n",
+           secs, (double)b->positions_sent / secs,
+           (unsigned long long)b->submitted, (unsigned long long)b->offers,
+           (unsigned long long)b->accepted, (unsigned long long)b->completed,
+           (unsigned long long)b->http_errors,
+           (unsigned long long)b->http_calls);
+    for (int u = 0; u < CM_URGENCY_COUNT; u++)
+      if (b->n_lat[u])
+        printf("  submit-to-offer %-9s n %5d  p50 %7.2f ms  p99 %7.2f ms  "
+               "max %7.2f ms\n",
+               names[u], b->n_lat[u], q(b->lat_ms[u], b->n_lat[u], 0.5),
+               q(b->lat_ms[u], b->n_lat[u], 0.99),
+               q(b->lat_ms[u], b->n_lat[u], 1.0));
+  }
+  if (b->o.out) {
+    FILE *f = fopen(b->o.out, "w");
+    if (f) {
+      write_json(b, f, ingest_bulk, ingest_single);
+      fclose(f);
+    }
+  }
+  if (daemon > 0) {
+    kill(daemon, SIGTERM);
+    waitpid(daemon, NULL, 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "bench_http: could not remove %s\n", dir);
+  }
+  return rc;
+}
