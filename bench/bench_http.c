@@ -75,8 +75,8 @@ typedef struct bench {
   int n_lat[CM_URGENCY_COUNT];
   uint64_t positions_sent, positions_ok, http_errors, http_calls;
   uint64_t offers, accepted, completed, submitted;
-  int inflight;     /* calls without a reply */
-  int setup_left;   /* worker registrations outstanding */
+  int inflight;   /* calls without a reply */
+  int setup_left; /* worker registrations outstanding */
   double t_start, t_end, last_print;
   uint64_t pos_at_print, offers_at_print;
   char sse_buf[65536];
@@ -86,7 +86,9 @@ typedef struct bench {
   int stopping;
 } bench;
 
-static double now_ms(void) { return cm_bench_now_ms(); }
+static double now_ms(void) {
+  return cm_bench_now_ms();
+}
 
 static uint64_t rnd(bench *b) {
   b->rng ^= b->rng << 13;
@@ -228,15 +230,14 @@ static void send_positions(bench *b, int n) {
     int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
     b->lat[i] += (unit(b) - 0.5) * 0.001; /* ~ +-55 m */
     b->lon[i] += (unit(b) - 0.5) * 0.001;
-    len += (size_t)snprintf(body + len, cap - len,
-                            "%s{\"id\":\"%s\",\"lat\":%.6f,\"lon\":%.6f}",
-                            k ? "," : "", b->city->workers[i].id, b->lat[i],
-                            b->lon[i]);
+    len += (size_t)snprintf(
+        body + len, cap - len, "%s{\"id\":\"%s\",\"lat\":%.6f,\"lon\":%.6f}",
+        k ? "," : "", b->city->workers[i].id, b->lat[i], b->lon[i]);
   }
   len += (size_t)snprintf(body + len, cap - len, "]}");
   b->positions_sent += (uint64_t)n;
-  send_call(b, next_conn(b), EVHTTP_REQ_POST, "/v1/positions",
-            b->o.tok_gateway, body, len, NULL, NULL);
+  send_call(b, next_conn(b), EVHTTP_REQ_POST, "/v1/positions", b->o.tok_gateway,
+            body, len, NULL, NULL);
   free(body);
 }
 
@@ -249,13 +250,12 @@ static void send_request(bench *b) {
     b->reqs = p;
     b->cap_reqs = cap;
   }
-  const cm_request *r =
-      &b->city->requests[b->n_reqs % b->city->n_requests];
-  int urgency = unit(b) < b->o.emergency ? CM_URGENCY_EMERGENCY
-                : r->urgency == CM_URGENCY_EMERGENCY || r->urgency ==
-                                                            CM_URGENCY_SCHEDULED
-                    ? CM_URGENCY_NORMAL
-                    : (int)r->urgency;
+  const cm_request *r = &b->city->requests[b->n_reqs % b->city->n_requests];
+  int urgency =
+      unit(b) < b->o.emergency ? CM_URGENCY_EMERGENCY
+      : r->urgency == CM_URGENCY_EMERGENCY || r->urgency == CM_URGENCY_SCHEDULED
+          ? CM_URGENCY_NORMAL
+          : (int)r->urgency;
   static const char *const names[] = {"emergency", "urgent", "normal",
                                       "scheduled"};
   char body[320], sk[128];
@@ -264,8 +264,7 @@ static void send_request(bench *b) {
       "{\"id\":\"q%d\",\"lat\":%.6f,\"lon\":%.6f,\"skills\":[%s],"
       "\"skill_mode\":\"%s\",\"staff\":%d,\"urgency\":\"%s\"}",
       b->n_reqs, r->lat, r->lon, skills_json(r->skills, sk, sizeof sk),
-      r->skill_mode == CM_SKILLS_ANY ? "any" : "all", r->staff,
-      names[urgency]);
+      r->skill_mode == CM_SKILLS_ANY ? "any" : "all", r->staff, names[urgency]);
   pending *p = &b->reqs[b->n_reqs++];
   p->sent_ms = now_ms();
   p->urgency = urgency;
@@ -373,8 +372,8 @@ static void on_sse_end(struct evhttp_request *req, void *arg) {
 }
 
 static void open_events(bench *b) {
-  b->sse = evhttp_connection_base_new(b->base, NULL, b->host,
-                                      (ev_uint16_t)b->port);
+  b->sse =
+      evhttp_connection_base_new(b->base, NULL, b->host, (ev_uint16_t)b->port);
   struct evhttp_request *req = evhttp_request_new(on_sse_end, b);
   evhttp_request_set_chunked_cb(req, on_sse_chunk);
   struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -633,8 +632,8 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
     fprintf(f,
             "\"positions_per_s\":%.0f,\"submitted\":%llu,\"offers\":%llu,"
             "\"offer_latency_ms\":{",
-            (double)b->positions_sent / secs,
-            (unsigned long long)b->submitted, (unsigned long long)b->offers);
+            (double)b->positions_sent / secs, (unsigned long long)b->submitted,
+            (unsigned long long)b->offers);
     static const char *const names[] = {"emergency", "urgent", "normal",
                                         "scheduled"};
     for (int u = 0; u < CM_URGENCY_COUNT; u++)

@@ -37,7 +37,13 @@ run_bench() {
   name=$1
   file=$2
   shift 2
-  if [ "$name" != solve ]; then
+  if [ "$name" = http ]; then
+    # the daemon end to end: the load run, then position ingest
+    "$BUILD/bench_http" --daemon "$BUILD/carematchd" --out "$file" \
+      ${quick:+"$quick"} &&
+      "$BUILD/bench_http" --daemon "$BUILD/carematchd" --ingest \
+        --out "${file%.json*}-ingest.json" ${quick:+"$quick"}
+  elif [ "$name" != solve ]; then
     "$BUILD/bench_$name" --out "$file" ${quick:+"$quick"}
   elif [ "$PLAIN_LP" = 1 ]; then
     "$BUILD/bench_solve" --plain-lp --plain-lp-max 2000 --out "$file" "$@"
@@ -50,7 +56,7 @@ cmake -S . -B "$BUILD" >/dev/null
 mkdir -p "$RESULTS"
 status=0
 for b in $BENCHES; do
-  if ! cmake --build "$BUILD" -j "$JOBS" --target "bench_$b" >/dev/null; then
+  if ! cmake --build "$BUILD" -j "$JOBS" --target "bench_$b" carematchd >/dev/null; then
     echo "bench_$b does not build; skipped" >&2
     status=1
     continue
