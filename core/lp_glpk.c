@@ -434,3 +434,7 @@ done:
     cm_error_set(err, CM_E_SOLVER, "", "GLPK reported an error");
   return rc < 0 ? -1 : rc;
 }
+
+void cm_solve_thread_cleanup(void) {
+  glp_free_env(); /* 1 (nothing done) when there is no environment */
+}

@@ -476,13 +476,14 @@ Test(daemon, sigterm_drains_and_exits_cleanly) {
     ok("POST", "/v1/requests", TOK_PLATFORM, body);
   }
   int status = cm_test_daemon_stop(&D, SIGTERM);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
   FILE *f = fopen(D.log, "r");
-  char log[4096] = "";
+  char log[8192] = "";
   size_t n = f ? fread(log, 1, sizeof log - 1, f) : 0;
   log[n] = '\0';
   if (f)
     fclose(f);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d: %s",
+            status, log);
   cr_assert(strstr(log, "draining") && strstr(log, "stopped"), "%s", log);
   cm_test_reply r = call("GET", "/healthz", NULL, NULL);
   cr_assert_eq(r.code, -1, "no longer listening");

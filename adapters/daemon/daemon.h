@@ -89,6 +89,7 @@ typedef struct cmd_daemon cmd_daemon;
 typedef struct cmd_sse {
   struct evhttp_request *req; /* the open stream */
   cmd_daemon *d;
+  int dead; /* the client went away; ended on the next loop turn */
   struct cmd_sse *next;
 } cmd_sse;
 
@@ -123,6 +124,7 @@ struct cmd_daemon {
   /* events */
   cmd_sse *sse;
   int n_sse;
+  struct event *heartbeat_ev;
   uint64_t events_sent, sse_dropped;
   /* lifecycle */
   int draining;
@@ -150,6 +152,7 @@ void cmd_kick(cmd_daemon *d);
 void cmd_drain(cmd_daemon *d);
 
 /* events (events.c) */
+int cmd_events_start(cmd_daemon *d);
 void cmd_events_pump(cmd_daemon *d);
 void cmd_events_close_all(cmd_daemon *d);
 

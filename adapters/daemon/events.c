@@ -5,6 +5,7 @@
  * memory; durable consumers read the Redis stream cm:{region}:events. */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,30 @@ static void unlink_sse(cmd_daemon *d, cmd_sse *s) {
     }
 }
 
-/* The client went away: libevent frees the request after this. */
+/* Streams whose client went away: libevent has detached the request from
+ * its connection (req->evcon NULL) and left it to us; ending the reply
+ * now frees it. */
+static void reap(evutil_socket_t fd, short what, void *arg) {
+  cmd_daemon *d = arg;
+  (void)fd;
+  (void)what;
+  for (cmd_sse *s = d->sse, *next; s; s = next) {
+    next = s->next;
+    if (s->dead) {
+      evhttp_send_reply_end(s->req);
+      unlink_sse(d, s);
+    }
+  }
+}
+
+/* The client went away. This runs inside libevent's freeing of the
+ * connection, so the request is ended on the next turn of the loop. */
 static void on_close(struct evhttp_connection *evcon, void *arg) {
   cmd_sse *s = arg;
+  struct timeval now = {0, 0};
   (void)evcon;
-  unlink_sse(s->d, s);
+  s->dead = 1;
+  event_base_once(s->d->base, -1, EV_TIMEOUT, reap, s->d, &now);
 }
 
 static size_t queued(const cmd_sse *s) {
@@ -37,7 +57,8 @@ static size_t queued(const cmd_sse *s) {
 }
 
 static void end_stream(cmd_daemon *d, cmd_sse *s) {
-  struct evhttp_connection *con = evhttp_request_get_connection(s->req);
+  struct evhttp_connection *con =
+      s->dead ? NULL : evhttp_request_get_connection(s->req);
   if (con)
     evhttp_connection_set_closecb(con, NULL, NULL);
   evhttp_send_reply_end(s->req);
@@ -105,6 +126,8 @@ void cmd_events_pump(cmd_daemon *d) {
     }
     for (cmd_sse *s = d->sse, *next; s; s = next) {
       next = s->next;
+      if (s->dead)
+        continue;
       if (queued(s) > (size_t)d->cfg.sse_buffer_max) {
         d->sse_dropped++;
         end_stream(d, s);
@@ -119,6 +142,30 @@ void cmd_events_pump(cmd_daemon *d) {
     }
     evbuffer_free(b);
   }
+}
+
+/* Every 15 s a comment line to every stream: idle connections stay open
+ * through proxies, and a dead client is noticed. */
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
+  cmd_daemon *d = arg;
+  (void)fd;
+  (void)what;
+  for (cmd_sse *s = d->sse; s; s = s->next) {
+    if (s->dead)
+      continue;
+    struct evbuffer *b = evbuffer_new();
+    if (!b)
+      return;
+    evbuffer_add_printf(b, ": keep-alive\n\n");
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+  }
+}
+
+int cmd_events_start(cmd_daemon *d) {
+  struct timeval tv = {15, 0};
+  d->heartbeat_ev = event_new(d->base, -1, EV_PERSIST, on_heartbeat, d);
+  return d->heartbeat_ev && event_add(d->heartbeat_ev, &tv) == 0 ? 0 : -1;
 }
 
 void cmd_events_close_all(cmd_daemon *d) {

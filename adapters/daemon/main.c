@@ -254,6 +254,8 @@ static void teardown(cmd_daemon *d) {
       event_free(d->sig_ev[i]);
   if (d->sweep_ev)
     event_free(d->sweep_ev);
+  if (d->heartbeat_ev)
+    event_free(d->heartbeat_ev);
   if (d->http)
     evhttp_free(d->http);
   cm_engine_free(d->eng);
@@ -299,7 +301,7 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
       return -1;
     }
   }
-  if (cmd_http_start(d, msg, n) != 0)
+  if (cmd_http_start(d, msg, n) != 0 || cmd_events_start(d) != 0)
     return -1;
   if (cmd_solver_start(d) != 0) {
     snprintf(msg, n, "cannot start the solver thread");

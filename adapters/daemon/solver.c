@@ -51,6 +51,7 @@ static void *solver_main(void *arg) {
       ;
   }
   pthread_mutex_unlock(&d->mu);
+  cm_solve_thread_cleanup(); /* GLPK's environment of this thread */
   return NULL;
 }
 

@@ -127,6 +127,12 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
                    cm_answer *out, cm_error *err);
 void cm_answer_free(cm_answer *ans);
 
+/* Free what cm_solve keeps per thread (GLPK's environment, created on a
+ * thread's first solve). Call it on a thread that solved, before the
+ * thread exits; the main thread's is freed at exit. Harmless when there is
+ * nothing to free. */
+void cm_solve_thread_cleanup(void);
+
 /* Pure pieces, public for tools and tests. */
 /* Great-circle distance in km. */
 double cm_geo_distance_km(double lat1, double lon1, double lat2, double lon2);
