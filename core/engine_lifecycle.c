@@ -128,31 +128,35 @@ cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
   return finish(e, r, CM_REQ_CANCELLED, CM_EV_CANCELLED, now_ms, err);
 }
 
-static cm_status offered_to(cm_engine *e, cm__req *r, const char *worker,
+/* The open offer of request_id to worker: *r and *idx, or the error
+ * (unknown request or worker; no open offer to that worker). Moves the
+ * engine's clock to now_ms on success. */
+static cm_status open_offer(cm_engine *e, const char *request_id,
+                            const char *worker, int64_t now_ms, cm__req **r,
                             int *idx, cm_error *err) {
+  if (!(*r = find_live(e, request_id, err)))
+    return CM_E_UNKNOWN_ID;
   if (!worker || !cm__wrk_find(e, worker))
     return cm_error_set(err, CM_E_UNKNOWN_ID, "$.worker",
                         "$.worker: no worker '%s'", worker ? worker : "");
-  *idx = r->state == CM_REQ_OFFERED ? offer_index(r, worker) : -1;
-  if (*idx < 0 || r->accepted[*idx])
+  *idx = (*r)->state == CM_REQ_OFFERED ? offer_index(*r, worker) : -1;
+  if (*idx < 0 || (*r)->accepted[*idx])
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
                         "$.worker: request '%s' has no open offer to '%s'",
-                        r->spec.id, worker);
+                        (*r)->spec.id, worker);
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
   return CM_OK;
 }
 
 cm_status cm_engine_accept(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
+  cm__req *r;
   int idx;
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  cm_status st = offered_to(e, r, worker_id, &idx, err);
+  cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
   if (st != CM_OK)
     return st;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
   cm__req after = *r;
   after.accepted[idx] = 1;
   int all = 1;
@@ -180,15 +184,11 @@ cm_status cm_engine_accept(cm_engine *e, const char *request_id,
 cm_status cm_engine_reject(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
+  cm__req *r;
   int idx;
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  cm_status st = offered_to(e, r, worker_id, &idx, err);
+  cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
   if (st != CM_OK)
     return st;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
   return cm__req_requeue(e, r, worker_id, CM_EV_REJECTED, now_ms, err);
 }
 

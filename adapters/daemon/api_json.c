@@ -182,16 +182,6 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
   return CM_OK;
 }
 
-static json_t *skill_names(const cm_taxonomy *t, cm_skillset s) {
-  json_t *a = json_array();
-  for (int k = 0; a && k < t->count; k++)
-    if ((s >> k & 1u) && cm__json_append(a, json_string(t->names[k])) != 0) {
-      json_decref(a);
-      return NULL;
-    }
-  return a;
-}
-
 static json_t *ids_array(const char (*ids)[CM_ID_MAX], int n) {
   json_t *a = json_array();
   for (int i = 0; a && i < n; i++)
@@ -225,7 +215,7 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
       cm__json_set(o, "state", json_string(cm_request_state_name(v->state))) ||
       cm__json_set(o, "lat", json_real(s->lat)) ||
       cm__json_set(o, "lon", json_real(s->lon)) ||
-      cm__json_set(o, "skills", skill_names(t, s->skills)) ||
+      cm__json_set(o, "skills", cm__json_skills_new(t, s->skills)) ||
       cm__json_set(o, "skill_mode", json_string(mode_names[s->skill_mode])) ||
       cm__json_set(o, "staff", json_integer(s->staff)) ||
       cm__json_set(o, "urgency", json_string(cm_urgency_name(s->urgency))) ||
@@ -308,13 +298,13 @@ cm_status cmd_decode_worker(const cmd_config *c, const char *id,
 }
 
 json_t *cmd_encode_worker(const cm_taxonomy *t, const cm_worker *w, int jobs) {
-  json_t *o =
-      json_pack("{s:o,s:o,s:s,s:b,s:i,s:i,s:i,s:f,s:f}", "id",
-                cm__json_text(w->id), "skills", skill_names(t, w->skills),
-                "status", cm_worker_status_name(w->status), "on_shift",
-                w->status != CM_WORKER_OFFLINE, "capacity", w->capacity, "jobs",
-                jobs < 0 ? 0 : jobs, "jobs_today", w->jobs_today, "rating",
-                w->rating, "level", w->level);
+  json_t *o = json_pack("{s:o,s:o,s:s,s:b,s:i,s:i,s:i,s:f,s:f}", "id",
+                        cm__json_text(w->id), "skills",
+                        cm__json_skills_new(t, w->skills), "status",
+                        cm_worker_status_name(w->status), "on_shift",
+                        w->status != CM_WORKER_OFFLINE, "capacity", w->capacity,
+                        "jobs", jobs < 0 ? 0 : jobs, "jobs_today",
+                        w->jobs_today, "rating", w->rating, "level", w->level);
   if (o && w->has_position &&
       (cm__json_set(o, "lat", json_real(w->lat)) ||
        cm__json_set(o, "lon", json_real(w->lon)) ||

@@ -33,7 +33,7 @@ static json_t *urgency_table(const double *vals) {
   return o;
 }
 
-static json_t *skills(const cm_taxonomy *t, cm_skillset s) {
+json_t *cm__json_skills_new(const cm_taxonomy *t, cm_skillset s) {
   json_t *a = json_array();
   for (int k = 0; a && k < t->count; k++)
     if ((s >> k & 1u) && cm__json_append(a, json_string(t->names[k])) != 0) {
@@ -79,7 +79,8 @@ static json_t *params(const cm_params *p) {
 static json_t *worker(const cm_instance *inst, const cm_worker *w) {
   json_t *o = json_object(), *elders = NULL;
   if (!o || cm__json_set(o, "id", cm__json_text(w->id)) ||
-      cm__json_set(o, "skills", skills(&inst->taxonomy, w->skills)))
+      cm__json_set(o, "skills",
+                   cm__json_skills_new(&inst->taxonomy, w->skills)))
     goto fail;
   if (w->has_position && (cm__json_set(o, "lat", json_real(w->lat)) ||
                           cm__json_set(o, "lon", json_real(w->lon))))
@@ -123,7 +124,8 @@ static json_t *request(const cm_instance *inst, const cm_request *r) {
   if (r->has_position && (cm__json_set(o, "lat", json_real(r->lat)) ||
                           cm__json_set(o, "lon", json_real(r->lon))))
     goto fail;
-  if (cm__json_set(o, "skills", skills(&inst->taxonomy, r->skills)) ||
+  if (cm__json_set(o, "skills",
+                   cm__json_skills_new(&inst->taxonomy, r->skills)) ||
       cm__json_set(
           o, "skill_mode",
           json_string(r->skill_mode == CM_SKILLS_ANY ? "any" : "all")) ||

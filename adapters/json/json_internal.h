@@ -127,6 +127,9 @@ int cm__json_append(json_t *arr, json_t *value);
 /* A string value from possibly invalid UTF-8: invalid bytes become '?'.
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_text(const char *s);
+/* The names of the skills in s (an array of strings). Returns a new
+ * reference or NULL when out of memory. */
+json_t *cm__json_skills_new(const cm_taxonomy *t, cm_skillset s);
 /* The weights as the instance format has them (docs/solve-format.md).
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_weights_new(const cm_weights *w);
