@@ -245,8 +245,10 @@ static const char sweep_src[] = PRELUDE
  * a set changes. Moves every known worker (an unknown one is skipped).
  * The common case, a matchable worker on the grid that stays within the
  * lag and whose seen score may stay, costs one HGET of ix and one HSET of
- * three fields: the lag test is reindex() inlined, on numbers parsed once
- * (Lua's tonumber parses a string twice). The seen set and the GEO sets
+ * three fields: the lag test is reindex() inlined and seen_keeps() too,
+ * on numbers parsed once (Lua's tonumber parses a string twice), and ix
+ * is matched for the three values they need (string.match costs ~0.2 us
+ * per capture here). The seen set and the GEO sets
  * get one command each per chunk. Returns how many moved. */
 static const char positions_src[] = PRELUDE
     "local ID0 = #KEYS[K_SEQ] - #'seq' + #'worker:' + 1\n"
@@ -278,7 +280,8 @@ static const char positions_src[] = PRELUDE
     "  if s then\n"
     "    local lat, lon, seen = ARGV[j - 2], ARGV[j - 1], ARGV[j]\n"
     "    local m = false\n"
-    "    local z, sk, gl, go = match(s, '^(%S+) (%S+) (%S+) (%S+)$')\n"
+    "    local z, gl, go = match(s, '^(%S+) %S+ (%S+) (%S+)$')\n"
+    "    local sk\n"
     "    if z then\n"
     "      local a, o, c, d = lat + 0, lon + 0, gl + 0, go + 0\n"
     "      if a < LAT_FAR and a > -LAT_FAR and o < EDGE_LON and\n"
@@ -296,9 +299,11 @@ static const char positions_src[] = PRELUDE
     "      z, sk = match(s, '^(%S+) (%S+)$')\n"
     "      m = sk ~= '-'\n"
     "    end\n"
-    "    local keep = seen_keeps(z, seen)\n"
+    "    local q, zn = seen + 0, tonumber(z)\n"
+    "    local keep = zn and zn <= q and q < zn + SLACK and q < EXACT\n"
     "    if m or not keep then\n"
     "      local id = string.sub(key, ID0)\n"
+    "      sk = sk or match(s, '^%S+ (%S+)')\n"
     "      if m == 'across' then unplace(id, sk) end\n"
     "      if m then\n"
     "        queue(id, sk, lat, lon)\n"
@@ -306,14 +311,10 @@ static const char positions_src[] = PRELUDE
     "      end\n"
     "      if not keep then\n"
     "        zs[nz + 1], zs[nz + 2], nz = seen, id, nz + 2\n"
+    "        z = seen\n"
     "      end\n"
-    "      if not keep then z = seen end\n"
-    "      local ix\n"
-    "      if gl then\n"
-    "        ix = z .. ' ' .. sk .. ' ' .. gl .. ' ' .. go\n"
-    "      else\n"
-    "        ix = z .. ' -'\n"
-    "      end\n"
+    "      local ix = z .. ' -'\n"
+    "      if gl then ix = z .. ' ' .. sk .. ' ' .. gl .. ' ' .. go end\n"
     "      call('HSET', key, 'lat', lat, 'lon', lon, 'seen_ms', seen,\n"
     "        'has_position', '1', 'ix', ix)\n"
     "    else\n"
