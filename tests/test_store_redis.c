@@ -899,6 +899,29 @@ Test(redis_store, bulk_positions, .init = setup, .fini = teardown) {
       cm_store_redis_positions(u.rs, 4, bad_ids, lat, lon, seen, &err);
   cr_assert_eq(st, CM_E_UNKNOWN_ID);
   cr_assert_str_eq(err.field, "$.positions[2].id");
+  /* unknown ids in later look-up chunks, among repeats (EXISTS counts a
+     repeat twice): the first one is named */
+  enum { LONG = 600 };
+  static const char *long_ids[LONG];
+  static double long_lat[LONG], long_lon[LONG];
+  static int64_t long_seen[LONG];
+  for (int i = 0; i < LONG; i++) {
+    long_ids[i] = u.ids[i % 7];
+    long_lat[i] = LAT0;
+    long_lon[i] = LON0;
+    long_seen[i] = T0 + i;
+  }
+  long_ids[540] = "nobody";
+  long_ids[300] = "nobody either";
+  st = cm_store_redis_positions(u.rs, LONG, long_ids, long_lat, long_lon,
+                                long_seen, &err);
+  cr_assert_eq(st, CM_E_UNKNOWN_ID);
+  cr_assert_str_eq(err.field, "$.positions[300].id");
+  long_ids[300] = u.ids[0];
+  st = cm_store_redis_positions(u.rs, LONG, long_ids, long_lat, long_lon,
+                                long_seen, &err);
+  cr_assert_eq(st, CM_E_UNKNOWN_ID);
+  cr_assert_str_eq(err.field, "$.positions[540].id");
   double bad_lat[] = {LAT0, NAN, LAT0, LAT0};
   st = cm_store_redis_positions(u.rs, 4, ids, bad_lat, lon, seen, &err);
   cr_assert_eq(st, CM_E_RANGE);
