@@ -49,7 +49,8 @@
 #define T0 1700000000000LL
 #define GEO_LIMIT 85.05112878
 #define R_REDIS_KM 6372.797560856
-#define LAG_KM 0.2 /* how far the GEO index may trail a worker */
+#define LAG_KM 0.2          /* how far the GEO index may trail a worker */
+#define SEEN_SLACK_MS 30000 /* how far a seen score may trail seen_ms */
 
 /* ---- a redis-server of our own ---- */
 
@@ -494,17 +495,30 @@ typedef struct hash_view {
   unsigned long long skills;
   long long seen_ms;
   double lat, lon;   /* exact position */
-  double glat, glon; /* indexed position */
+  char z[32];        /* ix: the seen score, "-" without a position */
+  char index[32];    /* ix: "-", or the skills of an eligible worker */
+  int indexed;       /* ix names an indexed position: */
+  double glat, glon; /* the indexed position */
 } hash_view;
+
+/* Split ix ("<z> -", "<z> <skills>" or "<z> <skills> <glat> <glon>"). */
+static void read_ix(const char *ix, hash_view *h) {
+  char a[40] = "", o[40] = "";
+  int n = sscanf(ix, "%31s %31s %39s %39s", h->z, h->index, a, o);
+  cr_assert(n == 2 || n == 4, "ix \"%s\" malformed", ix);
+  h->indexed = n == 4;
+  h->glat = h->indexed ? strtod(a, NULL) : NAN;
+  h->glon = h->indexed ? strtod(o, NULL) : NAN;
+}
 
 static hash_view read_hash(redisContext *c, const char *prefix,
                            const char *id) {
   redisReply *r = cmd(c,
                       "HMGET %sworker:%s status has_position capacity "
-                      "skills seen_ms lat lon glat glon",
+                      "skills seen_ms lat lon ix",
                       prefix, id);
-  cr_assert_eq(r->elements, 9);
-  for (int i = 0; i < 9; i++)
+  cr_assert_eq(r->elements, 8);
+  for (int i = 0; i < 8; i++)
     cr_assert_eq(r->element[i]->type, REDIS_REPLY_STRING,
                  "worker %s lacks a field", id);
   hash_view h;
@@ -515,10 +529,32 @@ static hash_view read_hash(redisContext *c, const char *prefix,
   h.seen_ms = strtoll(r->element[4]->str, NULL, 10);
   h.lat = strtod(r->element[5]->str, NULL);
   h.lon = strtod(r->element[6]->str, NULL);
-  h.glat = strtod(r->element[7]->str, NULL);
-  h.glon = strtod(r->element[8]->str, NULL);
+  read_ix(r->element[7]->str, &h);
   freeReplyObject(r);
   return h;
+}
+
+/* ix and the seen set agree with the hash: the eligibility part, and the
+ * seen score z, at most SEEN_SLACK_MS behind seen_ms (exact beyond
+ * 2^53). */
+static void check_ix(const char *id, const hash_view *h, int seen,
+                     double score) {
+  int eligible = h->status == 0 && h->capacity > 0;
+  cr_assert_eq(!strcmp(h->index, "-"), !eligible, "%s: ix eligibility", id);
+  if (eligible)
+    cr_assert_eq(strtoull(h->index, NULL, 10), h->skills, "%s: ix skills", id);
+  cr_assert_eq(h->indexed, eligible && h->has_position, "%s: ix indexed", id);
+  cr_assert_eq(!strcmp(h->z, "-"), !h->has_position, "%s: ix z", id);
+  if (!seen)
+    return;
+  long long z = strtoll(h->z, NULL, 10);
+  cr_assert(score == (double)z, "%s: seen score %.17g vs ix %s", id, score,
+            h->z);
+  if (h->seen_ms >= (1LL << 53))
+    cr_assert_eq(z, h->seen_ms, "%s: seen score beyond 2^53", id);
+  else
+    cr_assert(z <= h->seen_ms && h->seen_ms - z < SEEN_SLACK_MS,
+              "%s: seen score %lld for seen_ms %lld", id, z, h->seen_ms);
 }
 
 static int in_zset(redisContext *c, const char *key, const char *id,
@@ -554,13 +590,12 @@ static void check_layout(redisContext *c, const char *region) {
     const char *id = ws->element[i]->str;
     hash_view h = read_hash(c, prefix, id);
     int match = h.status == 0 && h.has_position && h.capacity > 0;
-    int off = offgrid(h.glat, h.glon);
-    double score;
+    int off = match && offgrid(h.glat, h.glon);
+    double score = 0;
     snprintf(key, sizeof key, "%sseen", prefix);
     int seen = in_zset(c, key, id, &score);
     cr_assert_eq(seen, h.has_position, "%s: seen set vs has_position", id);
-    if (seen)
-      cr_assert(score == (double)h.seen_ms, "%s: seen score", id);
+    check_ix(id, &h, seen, score);
     n_seen += seen;
     if (match) { /* on the grid the index trails by at most LAG_KM; off
                     it, nearest reads exact positions */
@@ -769,6 +804,29 @@ Test(redis_store, bulk_positions, .init = setup, .fini = teardown) {
       cm_store_redis_positions(u.rs, 4, bad_ids, lat, lon, seen, &err);
   cr_assert_eq(st, CM_E_UNKNOWN_ID);
   cr_assert_str_eq(err.field, "$.positions[2].id");
+  /* unknown ids in later look-up chunks, among repeats (EXISTS counts a
+     repeat twice): the first one is named */
+  enum { LONG = 600 };
+  static const char *long_ids[LONG];
+  static double long_lat[LONG], long_lon[LONG];
+  static int64_t long_seen[LONG];
+  for (int i = 0; i < LONG; i++) {
+    long_ids[i] = u.ids[i % 7];
+    long_lat[i] = LAT0;
+    long_lon[i] = LON0;
+    long_seen[i] = T0 + i;
+  }
+  long_ids[540] = "nobody";
+  long_ids[300] = "nobody either";
+  st = cm_store_redis_positions(u.rs, LONG, long_ids, long_lat, long_lon,
+                                long_seen, &err);
+  cr_assert_eq(st, CM_E_UNKNOWN_ID);
+  cr_assert_str_eq(err.field, "$.positions[300].id");
+  long_ids[300] = u.ids[0];
+  st = cm_store_redis_positions(u.rs, LONG, long_ids, long_lat, long_lon,
+                                long_seen, &err);
+  cr_assert_eq(st, CM_E_UNKNOWN_ID);
+  cr_assert_str_eq(err.field, "$.positions[540].id");
   double bad_lat[] = {LAT0, NAN, LAT0, LAT0};
   st = cm_store_redis_positions(u.rs, 4, ids, bad_lat, lon, seen, &err);
   cr_assert_eq(st, CM_E_RANGE);

@@ -34,7 +34,7 @@
 #define CM__RD_LAG_KM 0.2                /* index lag (see below) */
 
 /* The bounded-lag index. A worker's exact position lives in its hash; the
- * GEO sets hold an indexed position (recorded in the hash as glat/glon)
+ * GEO sets hold an indexed position (recorded in the hash's ix field)
  * that the scripts move only when the worker has gone more than
  * 0.9 * CM__RD_LAG_KM from it (or crossed onto or off the grid), so most
  * position updates write no GEO set. Every bound below therefore allows

@@ -2,7 +2,8 @@
  * "cm:{<region>}:" so that the whole region hashes to one Redis Cluster
  * slot:
  *   cm:{r}:worker:<id>  hash: every field of the worker (redis_worker.h)
- *   cm:{r}:seen         sorted set id -> seen_ms, workers with a position
+ *   cm:{r}:seen         sorted set id -> seen_ms (or up to 30 s less:
+ *                       redis_scripts.h), workers with a position
  *   cm:{r}:workers      sorted set id -> insertion sequence (each() order)
  *   cm:{r}:seq          counter of insertions
  *   cm:{r}:geo:<s>      GEO set of the matchable workers holding skill s

@@ -18,6 +18,16 @@
 
 typedef struct cm_redis cm_redis;
 
+/* How far the seen set's score of a worker may trail its seen_ms: a
+ * position update rewrites the score only when seen_ms is below it, at
+ * least this much above it, or beyond 2^53 (where Lua's doubles are not
+ * exact). Scores never exceed seen_ms, so the sweep's ZRANGEBYSCORE up to
+ * its limit still returns a superset of the stale workers (it re-checks
+ * each), and a worker moving every few seconds writes the seen set about
+ * once per this period instead of every time: ZADD costs Redis ~1 us per
+ * member, a fifth of a position update. */
+#define CM__RD_SEEN_SLACK_MS 30000
+
 enum {
   CM__RD_S_UPSERT = 0, /* insert or replace one worker */
   CM__RD_S_POSITION,   /* move one worker */

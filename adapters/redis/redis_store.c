@@ -383,7 +383,7 @@ static cm_status sweep_attempt(void *ctx, int *noscript, cm_error *err) {
   cm__rd_argv_add(a, r->keys.fixed[CM__RD_K_SEEN],
                   r->keys.fixed_len[CM__RD_K_SEEN]);
   cm__rd_argv_str(a, "-inf");
-  cm__rd_argv_i64(a, limit); /* a superset: scores are doubles */
+  cm__rd_argv_i64(a, limit); /* a superset: scores are doubles, <= seen_ms */
   cm_status st = read_ids(s, &ids, err);
   if (st != CM_OK || ids.n == 0)
     goto done;

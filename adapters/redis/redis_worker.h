@@ -4,7 +4,10 @@
  * cm_worker_status), has_position (0/1), lat, lon ("%.17g", so they read
  * back bit for bit; "0" without a position), seen_ms, capacity,
  * jobs_today (decimal), rating, level ("%.17g"), elders (the cm_id_hash
- * values in hex, comma separated; "" when none). */
+ * values in hex, comma separated; "" when none), and ix: what the scripts
+ * keep of the worker's index state in one field, so that a position update
+ * reads one field (the format is in redis_scripts.c). Decoding ignores ix
+ * and any other field it does not know. */
 #ifndef CM_REDIS_WORKER_H_INCLUDED_
 #define CM_REDIS_WORKER_H_INCLUDED_
 
