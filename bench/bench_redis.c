@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_server.h"
 #include "bench_util.h"
 #include "carematch/redis.h"
 #include "carematch/store.h"
@@ -64,59 +65,7 @@ typedef struct bench_case {
 } bench_case;
 
 /* Nearest-rank quantile q in [0, 1] of n values. */
-/* ---- the redis-server ---- */
-
-/* A loopback port nobody listens on, or -1. */
-static int bench_free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  socklen_t len = sizeof a;
-  if (fd < 0)
-    return -1;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int port = -1;
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
-
-/* Start redis-server on port (no persistence) and wait until a store can
- * connect. Returns its pid, or -1. */
-static pid_t bench_server_start(int port) {
-  char p[16];
-  snprintf(p, sizeof p, "%d", port);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-      dup2(fd, 0);
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 500; i++) {
-    cm_redis *r = cm_redis_new("127.0.0.1", port, "probe", NULL, NULL);
-    if (r) {
-      cm_redis_free(r);
-      return pid;
-    }
-    struct timespec ts = {0, 10000000};
-    nanosleep(&ts, NULL);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  return -1;
-}
+/* ---- the redis-server: bench_server.h ---- */
 
 /* redis-benchmark -q -t set -P 16 -n 200000 on the server. Returns SET
  * requests per second, or -1 when it cannot be run. */
@@ -422,10 +371,10 @@ int main(int argc, char **argv) {
     return rc > 0 ? 0 : 2;
   }
   const char *env = getenv("CM_BENCH_REDIS_PORT");
-  int port = env && *env ? atoi(env) : bench_free_port();
+  int port = env && *env ? atoi(env) : cm_bench_free_port();
   pid_t server = 0;
   if (!(env && *env) &&
-      (port <= 0 || (server = bench_server_start(port)) < 0)) {
+      (port <= 0 || (server = cm_bench_server_start(port)) < 0)) {
     fprintf(stderr, "bench_redis: cannot start redis-server\n");
     return 1;
   }
@@ -537,8 +486,7 @@ done:
   cm_store_free(m);
   cm_instance_free(inst);
   if (server > 0) {
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    cm_bench_server_stop(server);
   }
   return failed ? 1 : 0;
 }
