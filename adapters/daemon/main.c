@@ -281,7 +281,10 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
     snprintf(msg, n, "recovery from Redis: %s", err.message);
     return -1;
   }
-  if (!(d->base = event_base_new())) {
+  /* two priorities: the engine's timer and the solver's answer (0) go
+     before HTTP traffic (1, the default), so an emergency's batch never
+     waits behind a queue of position uploads */
+  if (!(d->base = event_base_new()) || event_base_priority_init(d->base, 2)) {
     snprintf(msg, n, "cannot create the event loop");
     return -1;
   }

@@ -163,7 +163,9 @@ int cmd_solver_start(cmd_daemon *d) {
   pthread_cond_init(&d->cv, NULL);
   d->step_ev = evtimer_new(d->base, on_step, d);
   d->done_ev = event_new(d->base, d->pipe_rd, EV_READ | EV_PERSIST, on_done, d);
-  if (!d->step_ev || !d->done_ev || event_add(d->done_ev, NULL) != 0 ||
+  if (!d->step_ev || !d->done_ev || event_priority_set(d->step_ev, 0) != 0 ||
+      event_priority_set(d->done_ev, 0) != 0 ||
+      event_add(d->done_ev, NULL) != 0 ||
       pthread_create(&d->solver, NULL, solver_main, d) != 0)
     return -1;
   cmd_kick(d);
