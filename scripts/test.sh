@@ -18,12 +18,25 @@ fi
 cmake -S . -B "$BUILD" "${FLAGS[@]}" >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
 
-# A private redis-server for the integration tests, cleaned up on exit.
-PORT=${CM_TEST_REDIS_PORT:-$((20000 + RANDOM % 20000))}
+# A private redis-server for the integration tests, cleaned up on exit. The
+# port is below the kernel's ephemeral range (32768 up), so no outgoing
+# connection holds it, and the server must answer PING before the tests
+# start; another port is tried when it does not.
 DIR=$(mktemp -d)
-redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$DIR" --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
 trap 'kill "$(cat "$DIR/redis.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+for _ in 1 2 3 4 5 6 7 8; do
+  PORT=${CM_TEST_REDIS_PORT:-$((20000 + RANDOM % 12000))}
+  rm -f "$DIR/redis.pid"
+  redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$DIR" --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
+  for _ in $(seq 50); do
+    redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break 2
+    sleep 0.1
+  done
+  [ -n "${CM_TEST_REDIS_PORT:-}" ] && break
+done
+redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG ||
+  { echo "test.sh: no redis-server would start" >&2; exit 1; }
 export CM_TEST_REDIS_PORT=$PORT
 
 ctest --test-dir "$BUILD" --output-on-failure -j 2
