@@ -32,6 +32,7 @@ void cm_engine_config_default(cm_engine_config *c) {
   c->batch_max = 2000;
   c->solve_budget_ms = 100;
   c->offer_ttl_ms = 30000;
+  c->retry_max_ms = 5000;
   c->release_slack_ms = 600000;
   c->stale_ms = 120000;
   c->max_live = 1000000;
@@ -52,6 +53,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->solve_budget_ms >= 0 && c->solve_budget_ms <= 60000,
        "solve_budget_ms", "must be in [0, 60000]");
   CFG_(c->offer_ttl_ms >= 1, "offer_ttl_ms", "must be >= 1");
+  CFG_(c->retry_max_ms >= 0 && c->retry_max_ms <= 3600000, "retry_max_ms",
+       "must be in [0, 3600000]");
   CFG_(c->release_slack_ms >= 0, "release_slack_ms", "must be >= 0");
   CFG_(c->stale_ms >= 0, "stale_ms", "must be >= 0");
   CFG_(c->max_live >= 1, "max_live", "must be >= 1");

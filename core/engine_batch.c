@@ -478,7 +478,14 @@ cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
 
 /* Whatever is still pending and released is retried after a window;
    requests never tried yet (more than a batch was due) go at once. */
-static void reschedule(cm_engine *e, int64_t now_ms) {
+/* Whatever is still pending and released is retried after a window;
+ * requests never tried yet (more than a batch was due) go at once. A batch
+ * that offered nothing doubles the wait (up to retry_max_ms): nothing
+ * changed that could help, and a city at night would otherwise search for
+ * the same absent staff every window. Anything that can help (a request,
+ * a worker coming on shift or freed, a refusal) resets it
+ * (cm__retry_soon). */
+static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
   int waiting = 0, untried = 0;
   for (int i = 0; i < e->n_live; i++) {
     const cm__req *r = e->live[i];
@@ -487,13 +494,32 @@ static void reschedule(cm_engine *e, int64_t now_ms) {
       untried |= r->batches == 0;
     }
   }
+  int64_t wait = e->cfg.batch_window_ms;
+  if (offered || untried) {
+    e->retry_wait_ms = 0;
+  } else {
+    e->retry_wait_ms = e->retry_wait_ms ? 2 * e->retry_wait_ms : wait;
+    if (e->retry_wait_ms > e->cfg.retry_max_ms)
+      e->retry_wait_ms = e->cfg.retry_max_ms;
+    if (e->retry_wait_ms > wait)
+      wait = e->retry_wait_ms;
+  }
   if (waiting)
-    cm__schedule_batch(e, untried ? now_ms : now_ms + e->cfg.batch_window_ms);
+    cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
+}
+
+void cm__retry_soon(cm_engine *e) {
+  e->retry_wait_ms = 0;
+  for (int i = 0; i < e->n_live; i++)
+    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->released) {
+      cm__schedule_batch(e, e->now_ms + e->cfg.batch_window_ms);
+      return;
+    }
 }
 
 int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
                         cm_error *err) {
-  int rc = -1;
+  int rc = -1, offered = 0;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
@@ -511,10 +537,12 @@ int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
                      : NULL;
   }
   double tc = clock_ms(e);
+  uint64_t offers_before = e->stats.offers;
   if (commit(e, b, now_ms, err) != CM_OK)
     goto out;
   double t2 = clock_ms(e);
   cm_histogram_add(&e->stats.commit_ms, t2 - tc);
+  offered = e->stats.offers != offers_before;
   e->stats.batches++;
   e->stats.fallbacks += (uint64_t)b->ans.stats.fallbacks;
   cm_histogram_add(&e->stats.batch_size, b->n);
@@ -526,7 +554,7 @@ out:
   if (rc < 0)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   else
-    reschedule(e, now_ms);
+    reschedule(e, now_ms, offered);
   cm_engine_batch_free(b);
   return rc;
 }

@@ -61,7 +61,8 @@ struct cm_engine {
   cm_engine_stats stats;
   int resync;    /* with a ledger: rebuild from it before the next step */
   int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
-  unsigned gen;  /* rebuilds so far */
+  int64_t retry_wait_ms; /* wait before retrying an unchanged batch */
+  unsigned gen;          /* rebuilds so far */
 };
 
 /* events */
@@ -140,5 +141,8 @@ void cm__worker_served(cm_worker *w, uint64_t elder);
 
 /* batches */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);
+/* Something that may help pending requests happened (a worker on shift or
+ * freed): retry them after one window again. */
+void cm__retry_soon(cm_engine *e);
 
 #endif

@@ -37,6 +37,8 @@ void cm__wrk_release(cm_engine *e, cm__wrk *w, int was_accepted) {
   if (was_accepted && w->accepted > 0)
     w->accepted--;
   cm__wrk_sync(e, w);
+  if (w->on_shift)
+    cm__retry_soon(e); /* room again: pending requests may use it */
 }
 
 void cm__req_release_workers(cm_engine *e, cm__req *r) {
@@ -150,6 +152,8 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
   rec->capacity = w->capacity;
   if (was_on && !on_shift)
     cm__withdraw_offers(e, rec->id, now_ms);
+  if (on_shift)
+    cm__retry_soon(e);
   return CM_OK;
 }
 
@@ -234,6 +238,8 @@ cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
   cm__wrk_sync(e, rec);
   if (was_on && !rec->on_shift)
     cm__withdraw_offers(e, rec->id, now_ms);
+  if (!was_on && rec->on_shift)
+    cm__retry_soon(e);
   return CM_OK;
 }
 

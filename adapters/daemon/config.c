@@ -181,6 +181,7 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
     long lo, hi;
   } times[] = {{"window_ms", &e->batch_window_ms, 0, 3600000},
                {"offer_ttl_ms", &e->offer_ttl_ms, 1, 86400000},
+               {"retry_max_ms", &e->retry_max_ms, 0, 3600000},
                {"release_slack_ms", &e->release_slack_ms, 0, 86400000},
                {"stale_ms", &e->stale_ms, 0, 86400000}};
   for (size_t i = 0; i < sizeof times / sizeof *times; i++)

@@ -111,6 +111,8 @@ typedef struct cm_engine_config {
   int batch_max;            /* at most this many requests a batch (2000) */
   double solve_budget_ms;   /* deadline of one batch solve (100) */
   int64_t offer_ttl_ms;     /* an offer lapses after this (30000) */
+  int64_t retry_max_ms;     /* batches that offer nothing back off, doubling
+                               from the window up to this (5000) */
   int auto_accept;          /* offers are accepted at once */
   int64_t release_slack_ms; /* scheduled: released this long before
                                window start minus expected travel (600000) */

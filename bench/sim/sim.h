@@ -1,0 +1,47 @@
+/* sim.h -- a day of dispatch in process: the engine library on a
+ * simulated clock, staff who answer offers, travel at their speed, serve
+ * and report their positions, and the KPIs of the day. */
+#ifndef CM_SIM_SIM_H_INCLUDED_
+#define CM_SIM_SIM_H_INCLUDED_
+
+#include "carematch/engine.h"
+#include "scenario.h"
+
+typedef struct sim_policy {
+  const char *name;   /* "optimal", "greedy" */
+  double budget_ms;   /* the solver's budget; 0 is the greedy fallback */
+  cm_weights weights; /* cost weights */
+  int64_t window_ms;  /* batch window (300) */
+} sim_policy;
+
+/* KPIs of one run (docs/sim.md). Times in minutes. */
+typedef struct sim_kpis {
+  char policy[32];
+  int requests[CM_URGENCY_COUNT];
+  double offer_p50[CM_URGENCY_COUNT], offer_p95[CM_URGENCY_COUNT],
+      offer_p99[CM_URGENCY_COUNT];
+  double arrive_p50[CM_URGENCY_COUNT], arrive_p95[CM_URGENCY_COUNT],
+      arrive_p99[CM_URGENCY_COUNT];
+  int arrived[CM_URGENCY_COUNT];
+  int done;              /* jobs completed */
+  int unassigned;        /* never served by the day's end */
+  int expired, rejected; /* offers that lapsed / were refused */
+  double travel_km;      /* all staff, the whole day */
+  double travel_per_job; /* km */
+  int teams, teams_staffed, teams_half; /* two-person requests */
+  double gini;           /* of jobs per worker on shift */
+  double continuity;     /* share of jobs for an elder the worker served */
+  double batch_p50_ms, batch_p99_ms, batch_max_ms;
+  uint64_t batches, fallbacks;
+  double wall_s; /* real time the run took */
+} sim_kpis;
+
+void sim_policy_default(sim_policy *p, const char *name, double budget_ms);
+
+/* Run the day. progress (may be NULL) is called now and then with the
+ * share of the day done. Returns 0, or -1 with msg. */
+int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
+            void (*progress)(double done, void *ctx), void *ctx, char *msg,
+            size_t n);
+
+#endif
