@@ -2,7 +2,7 @@
 # format.sh -- clang-format every C source; --check fails on a difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t FILES < <(git ls-files '*.c' '*.h')
+mapfile -t FILES < <(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 if [ "${1:-}" = "--check" ]; then
   clang-format --dry-run -Werror "${FILES[@]}"
 else

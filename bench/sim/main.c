@@ -86,10 +86,10 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
           "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f}",
           k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
-          k->travel_per_job, k->teams, k->teams_staffed, k->teams_half,
-          k->gini, k->continuity, k->batch_p50_ms, k->batch_p99_ms,
-          k->batch_max_ms, (unsigned long long)k->batches,
-          (unsigned long long)k->fallbacks, k->wall_s);
+          k->travel_per_job, k->teams, k->teams_staffed, k->teams_half, k->gini,
+          k->continuity, k->batch_p50_ms, k->batch_p99_ms, k->batch_max_ms,
+          (unsigned long long)k->batches, (unsigned long long)k->fallbacks,
+          k->wall_s);
 }
 
 static int usage(void) {
@@ -144,8 +144,8 @@ int main(int argc, char **argv) {
     if (rc != 0)
       fprintf(stderr, "carematch_sim: give --out FILE (a writable path)\n");
     else
-      printf("scenario: %d staff, %d requests, seed %llu -> %s\n",
-             s->n_workers, s->n_requests, (unsigned long long)s->seed, out);
+      printf("scenario: %d staff, %d requests, seed %llu -> %s\n", s->n_workers,
+             s->n_requests, (unsigned long long)s->seed, out);
     sim_scenario_free(s);
     return rc ? 1 : 0;
   }

@@ -21,7 +21,14 @@
 #define PI 3.14159265358979323846
 
 /* the default taxonomy's bits */
-enum { CAREGIVER = 1, NURSE = 2, ESCORT = 4, REHAB = 8, CLEANER = 16, MAT = 32 };
+enum {
+  CAREGIVER = 1,
+  NURSE = 2,
+  ESCORT = 4,
+  REHAB = 8,
+  CLEANER = 16,
+  MAT = 32
+};
 
 void sim_spec_default(sim_spec *s) {
   memset(s, 0, sizeof *s);
@@ -43,8 +50,8 @@ static double gauss(uint64_t *r) {
 static void profile(double *h, double h1, double a, double h2, double b) {
   for (int i = 0; i < 24; i++) {
     double x = i + 0.5;
-    h[i] = (i >= 6 && i < 22 ? 0.2 : 0.02) +
-           a * exp(-(x - h1) * (x - h1) / 2) + b * exp(-(x - h2) * (x - h2) / 2);
+    h[i] = (i >= 6 && i < 22 ? 0.2 : 0.02) + a * exp(-(x - h1) * (x - h1) / 2) +
+           b * exp(-(x - h2) * (x - h2) / 2);
   }
 }
 
@@ -71,8 +78,8 @@ static void catalog(sim_scenario *s, double emergency_share) {
        1, 15, 1, 0},
       {"postnatal", MAT, CM_SKILLS_ALL, 1, CM_URGENCY_NORMAL, 90, 0.05, 10, 1,
        16, 1, 0},
-      {"bedridden_transfer", CAREGIVER, CM_SKILLS_ALL, 2, CM_URGENCY_URGENT,
-       45, 0.05, 9, 1, 17, 1, 0},
+      {"bedridden_transfer", CAREGIVER, CM_SKILLS_ALL, 2, CM_URGENCY_URGENT, 45,
+       0.05, 9, 1, 17, 1, 0},
   };
   s->n_services = (int)(sizeof c / sizeof *c);
   double rest = 1 - emergency_share;
@@ -154,8 +161,7 @@ static int by_time(const void *a, const void *b) {
   return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
 }
 
-sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg,
-                                    size_t n) {
+sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   if (spec->workers < 1 || spec->requests < 1 || spec->elders < 1 ||
       spec->communities < 1 || !(spec->area_km > 0) ||
       !(spec->emergency_share >= 0 && spec->emergency_share < 1)) {
@@ -165,7 +171,7 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg,
   sim_scenario *s = calloc(1, sizeof *s);
   uint64_t r = spec->seed * 0x9E3779B97F4A7C15ULL + 7;
   layout l = {0};
-  double (*elder)[2] = NULL;
+  double(*elder)[2] = NULL;
   if (!s)
     goto oom;
   s->seed = spec->seed;
@@ -262,18 +268,18 @@ static json_t *hours_json(const double *h) {
 }
 
 int sim_scenario_save(const sim_scenario *s, const char *path) {
-  json_t *root = json_pack(
-      "{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:i}", "format", "carematch-scenario-1",
-      "seed", (json_int_t)s->seed, "center_lat", s->center_lat, "center_lon",
-      s->center_lon, "road_factor", s->road_factor, "accept_prob",
-      s->accept_prob, "response_s_max", s->response_s_max, "report_s",
-      s->report_s);
+  json_t *root =
+      json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:i}", "format",
+                "carematch-scenario-1", "seed", (json_int_t)s->seed,
+                "center_lat", s->center_lat, "center_lon", s->center_lon,
+                "road_factor", s->road_factor, "accept_prob", s->accept_prob,
+                "response_s_max", s->response_s_max, "report_s", s->report_s);
   json_t *sv = json_array(), *ws = json_array(), *rs = json_array();
   for (int i = 0; i < s->n_services; i++) {
     const sim_service *v = &s->services[i];
     json_array_append_new(
-        sv, json_pack("{s:s,s:I,s:s,s:i,s:s,s:f,s:f,s:o,s:f}", "name",
-                      v->name, "skills", (json_int_t)v->skills, "mode",
+        sv, json_pack("{s:s,s:I,s:s,s:i,s:s,s:f,s:f,s:o,s:f}", "name", v->name,
+                      "skills", (json_int_t)v->skills, "mode",
                       v->mode == CM_SKILLS_ANY ? "any" : "all", "staff",
                       v->staff, "urgency", cm_urgency_name(v->urgency),
                       "duration_min", v->duration_min, "share", v->share,
@@ -325,13 +331,12 @@ sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
   json_int_t seed;
   const char *format;
   json_t *sv, *ws, *rs;
-  NEED(json_unpack(root, "{s:s,s:I,s:F,s:F,s:F,s:F,s:F,s:i,s:o,s:o,s:o}",
-                   "format", &format, "seed", &seed, "center_lat",
-                   &s->center_lat, "center_lon", &s->center_lon, "road_factor",
-                   &s->road_factor, "accept_prob", &s->accept_prob,
-                   "response_s_max", &s->response_s_max, "report_s",
-                   &s->report_s, "services", &sv, "workers", &ws, "requests",
-                   &rs) == 0,
+  NEED(json_unpack(
+           root, "{s:s,s:I,s:F,s:F,s:F,s:F,s:F,s:i,s:o,s:o,s:o}", "format",
+           &format, "seed", &seed, "center_lat", &s->center_lat, "center_lon",
+           &s->center_lon, "road_factor", &s->road_factor, "accept_prob",
+           &s->accept_prob, "response_s_max", &s->response_s_max, "report_s",
+           &s->report_s, "services", &sv, "workers", &ws, "requests", &rs) == 0,
        "$: a scenario needs format, seed, center_lat, center_lon, "
        "road_factor, accept_prob, response_s_max, report_s, services, "
        "workers, requests");
@@ -349,9 +354,8 @@ sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
     NEED(json_unpack(json_array_get(sv, (size_t)i),
                      "{s:s,s:I,s:s,s:i,s:s,s:F,s:F,s:o,s:F}", "name", &name,
                      "skills", &sk, "mode", &mode, "staff", &v->staff,
-                     "urgency", &urg, "duration_min", &v->duration_min,
-                     "share", &v->share, "hours", &h, "lead_min",
-                     &v->lead_min) == 0 &&
+                     "urgency", &urg, "duration_min", &v->duration_min, "share",
+                     &v->share, "hours", &h, "lead_min", &v->lead_min) == 0 &&
              json_array_size(h) == 24 && sk > 0 && sk < (1LL << 32) &&
              v->staff >= 1 && v->staff <= CM_MAX_STAFF &&
              cm_urgency_parse(urg) >= 0,

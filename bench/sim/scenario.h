@@ -14,21 +14,21 @@
 #define SIM_SERVICES_MAX 16
 
 typedef struct sim_service {
-  char name[32];        /* "hospital_escort" */
-  cm_skillset skills;   /* roles it needs (default taxonomy) */
-  cm_skill_mode mode;   /* all / any */
-  int staff;            /* people */
-  cm_urgency urgency;   /* how it is submitted */
-  double duration_min;  /* time on site */
-  double share;         /* of the day's requests */
-  double hours[24];     /* relative demand by hour of the day */
-  double lead_min;      /* booked this long ahead (scheduled), else 0 */
+  char name[32];       /* "hospital_escort" */
+  cm_skillset skills;  /* roles it needs (default taxonomy) */
+  cm_skill_mode mode;  /* all / any */
+  int staff;           /* people */
+  cm_urgency urgency;  /* how it is submitted */
+  double duration_min; /* time on site */
+  double share;        /* of the day's requests */
+  double hours[24];    /* relative demand by hour of the day */
+  double lead_min;     /* booked this long ahead (scheduled), else 0 */
 } sim_service;
 
 typedef struct sim_worker {
   char id[SIM_ID_MAX];
   cm_skillset skills;
-  double lat, lon;    /* home: where the shift starts */
+  double lat, lon;     /* home: where the shift starts */
   int shift_start_min; /* minutes after midnight */
   int shift_end_min;
   double speed_kmh; /* travel speed */
@@ -46,11 +46,11 @@ typedef struct sim_request {
 
 typedef struct sim_spec {
   uint64_t seed;
-  int workers;           /* staff (1200) */
-  int requests;          /* requests in the day (6000) */
-  int elders;            /* households the requests come from (20000) */
-  int communities;       /* clusters (120) */
-  double area_km;        /* side of the city (30) */
+  int workers;            /* staff (1200) */
+  int requests;           /* requests in the day (6000) */
+  int elders;             /* households the requests come from (20000) */
+  int communities;        /* clusters (120) */
+  double area_km;         /* side of the city (30) */
   double emergency_share; /* one-button calls (0.03) */
 } sim_spec;
 
@@ -72,8 +72,7 @@ typedef struct sim_scenario {
 void sim_spec_default(sim_spec *s);
 /* A new day from spec; NULL when out of memory or a spec is out of range
  * (msg says which). */
-sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg,
-                                    size_t n);
+sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n);
 /* As JSON, to path. Returns 0 or -1. */
 int sim_scenario_save(const sim_scenario *s, const char *path);
 /* From a JSON file; NULL with msg naming the field on error. */

@@ -124,11 +124,14 @@ static double unit(sim *m) {
   return (double)(m->rng >> 11) / 9007199254740992.0;
 }
 
-static int worker_index(const char *id) { return atoi(id + 1); }
-static int request_index(const char *id) { return atoi(id + 1); }
+static int worker_index(const char *id) {
+  return atoi(id + 1);
+}
+static int request_index(const char *id) {
+  return atoi(id + 1);
+}
 
-static double km_between(const sim *m, double a, double b, double c,
-                         double d) {
+static double km_between(const sim *m, double a, double b, double c, double d) {
   return cm_geo_distance_km(a, b, c, d) * m->s->road_factor;
 }
 
@@ -203,7 +206,7 @@ static void on_engine_event(sim *m, const cm_event *ev) {
     }
     int i = worker_index(ev->worker);
     double delay = (2 + (m->s->response_s_max - 2) * unit(m)) * 1000;
-    event e = {m->now + (int64_t)delay, EV_ANSWER, i, q,
+    event e = {m->now + (int64_t)delay,     EV_ANSWER, i, q,
                unit(m) < m->s->accept_prob, 0};
     push(&m->h, e);
     if (ev->from == CM_REQ_PENDING)
