@@ -336,24 +336,8 @@ fail:
 
 cm_status cmd_decode_weights(const json_t *o, const char *base, cm_weights *w,
                              cm_error *err) {
-  cm_instance *tmp = cm_instance_new();
-  if (!tmp)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  tmp->weights = *w;
-  json_t *root = json_pack("{s:O}", "weights", o);
-  cm__jdec d;
-  memset(&d, 0, sizeof d);
-  d.inst = tmp;
-  d.err = err;
-  cm_status st = root ? cm__json_decode_weights(&d, root) : CM_E_NOMEM;
-  if (!root)
-    cm_error_set(err, st, "", NULL);
-  if (st == CM_OK)
-    *w = tmp->weights;
-  (void)base;
-  json_decref(root);
-  cm_instance_free(tmp);
-  return st;
+  (void)base; /* paths are "$.weights.<key>" */
+  return cm__json_weights_merge(o, w, err);
 }
 
 json_t *cmd_encode_weights(const cm_weights *w) {

@@ -130,6 +130,10 @@ json_t *cm__json_text(const char *s);
 /* The names of the skills in s (an array of strings). Returns a new
  * reference or NULL when out of memory. */
 json_t *cm__json_skills_new(const cm_taxonomy *t, cm_skillset s);
+/* Merge the weight keys of obj (the object at "$.weights") onto *w and
+ * validate the result; nothing changes on error (field "$.weights.x"). */
+cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
+                                 cm_error *err);
 /* The weights as the instance format has them (docs/solve-format.md).
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_weights_new(const cm_weights *w);

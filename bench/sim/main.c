@@ -4,13 +4,16 @@
  *   carematch_sim generate [--seed N] [--workers N] [--requests N] --out F
  *   carematch_sim run (SCENARIO.json | --seed N ...) [--policies LIST]
  *                     [--out KPIS.json] [--quiet]
- * LIST: comma-separated, of optimal (the engine, 100 ms budget) and greedy
- * (the engine's greedy fallback: most urgent first, nearest feasible). */
+ * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
+ * (the engine's greedy fallback: most urgent first, nearest feasible) and
+ * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
+ * the daemon's PUT /v1/weights body) -- what a change of weights would do. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "carematch/json.h"
 #include "sim.h"
 
 static const char *const urg[CM_URGENCY_COUNT] = {"emergency", "urgent",
@@ -92,6 +95,22 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
           k->wall_s);
 }
 
+/* {"weights": {...}} from path onto *w (the daemon's PUT body). */
+static int load_weights(const char *path, cm_weights *w) {
+  FILE *f = fopen(path, "rb");
+  char buf[65536];
+  size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+  if (f)
+    fclose(f);
+  cm_error err;
+  if (!f || cm_weights_from_json(buf, n, w, &err) != CM_OK) {
+    fprintf(stderr, "carematch_sim: %s: %s\n", path,
+            f ? err.message : "cannot read it");
+    return -1;
+  }
+  return 0;
+}
+
 static int usage(void) {
   fprintf(stderr,
           "usage: carematch_sim generate [--seed N] [--workers N] "
@@ -156,11 +175,19 @@ int main(int argc, char **argv) {
   for (char *save, *t = strtok_r(list, ",", &save); t && nk < 4;
        t = strtok_r(NULL, ",", &save)) {
     sim_policy p;
-    if (!strcmp(t, "optimal"))
+    char *eq = strchr(t, '=');
+    if (!strcmp(t, "optimal")) {
       sim_policy_default(&p, "optimal", 100);
-    else if (!strcmp(t, "greedy"))
+    } else if (!strcmp(t, "greedy")) {
       sim_policy_default(&p, "greedy", 0);
-    else {
+    } else if (eq) { /* what-if: NAME=weights.json, the engine with those */
+      *eq = '\0';
+      sim_policy_default(&p, t, 100);
+      if (load_weights(eq + 1, &p.weights) != 0) {
+        rc = 2;
+        break;
+      }
+    } else {
       fprintf(stderr, "carematch_sim: unknown policy %s\n", t);
       rc = 2;
       break;

@@ -32,6 +32,13 @@ char *cm_answer_to_json(const cm_instance *inst, const cm_answer *ans,
  * Returns a malloc'ed string or NULL when out of memory. */
 char *cm_instance_to_json(const cm_instance *inst, int pretty);
 
+/* Cost weights from a document {"weights": {some keys}} (the body of the
+ * daemon's PUT /v1/weights; "version" may be there too): the keys given
+ * replace those of *w, the result is validated, and *w changes only on
+ * success (err names the field, "$.weights.travel"). */
+cm_status cm_weights_from_json(const char *text, size_t len, cm_weights *w,
+                               cm_error *err);
+
 /* {"error":{"code":...,"message":...,"field":...}} as a malloc'ed string. */
 char *cm_error_to_json(const cm_error *err);
 

@@ -1,0 +1,49 @@
+/* weights_codec.c -- cost weights from JSON, merged onto a set: the
+ * daemon's PUT /v1/weights body and its stored weights, and the
+ * simulator's what-if files ({"weights": {...}}, docs/daemon.md). */
+#include <string.h>
+
+#include "carematch/json.h"
+#include "json_internal.h"
+
+cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
+                                 cm_error *err) {
+  cm_instance *tmp = cm_instance_new();
+  if (!tmp)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  tmp->weights = *w;
+  json_t *root = json_pack("{s:O}", "weights", (json_t *)obj);
+  cm__jdec d;
+  memset(&d, 0, sizeof d);
+  d.inst = tmp;
+  d.err = err;
+  cm_status st = root ? cm__json_decode_weights(&d, root)
+                      : cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (st == CM_OK)
+    st = cm_instance_validate(tmp, err);
+  if (st == CM_OK)
+    *w = tmp->weights;
+  json_decref(root);
+  cm_instance_free(tmp);
+  return st;
+}
+
+cm_status cm_weights_from_json(const char *text, size_t len, cm_weights *w,
+                               cm_error *err) {
+  static const char *const keys[] = {"weights", "version", NULL};
+  json_error_t je;
+  json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  if (!root)
+    return cm_error_set(err, CM_E_PARSE, "$", "$: malformed JSON: %s", je.text);
+  const json_t *obj;
+  cm_status st = cm__json_check_keys(root, "$", keys, err);
+  if (st == CM_OK && cm__json_object(root, "$", "weights", 1, &obj, err) < 0)
+    st = err->code;
+  cm_weights out = *w;
+  if (st == CM_OK)
+    st = cm__json_weights_merge(obj, &out, err);
+  if (st == CM_OK)
+    *w = out;
+  json_decref(root);
+  return st;
+}
