@@ -80,6 +80,12 @@ Test(sim, a_day_keeps_its_books_and_repeats) {
   cr_assert_gt(a.teams, 0, "the day has team requests");
   cr_assert(a.gini >= 0 && a.gini < 1);
   cr_assert_gt(g.fallbacks, 0, "greedy is the fallback");
+  cr_assert_gt(a.floor_km, 0);
+  cr_assert_leq(a.floor_km, a.travel_km,
+                "the hindsight floor is below the "
+                "day's travel: %f > %f",
+                a.floor_km, a.travel_km);
+  cr_assert_leq(g.floor_km, g.travel_km);
   cr_assert_eq(a.fallbacks, 0);
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     if (a.arrived[u] > 0)

@@ -56,6 +56,9 @@ static void table(const sim_kpis *k, int n) {
   ROW("offers expired / rejected", "%7d /%5d", k[i].expired, k[i].rejected);
   ROW("travel km, all staff", "%14.0f", k[i].travel_km);
   ROW("travel km per job", "%14.2f", k[i].travel_per_job);
+  ROW("hindsight floor km (jobs done)", "%14.0f", k[i].floor_km);
+  ROW("travel / floor", "%14.3f",
+      k[i].floor_km > 0 ? k[i].travel_km / k[i].floor_km : NAN);
   ROW("team requests staffed / half", "%7d /%5d", k[i].teams_staffed,
       k[i].teams_half);
   ROW("workload Gini (jobs per worker)", "%14.3f", k[i].gini);
@@ -84,15 +87,16 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
             isnan(k->arrive_p99[u]) ? -1 : k->arrive_p99[u]);
   fprintf(f,
           "},\"done\":%d,\"unassigned\":%d,\"expired\":%d,\"rejected\":%d,"
-          "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"teams\":%d,"
+          "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"floor_km\":%.3f,"
+          "\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
           "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f}",
           k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
-          k->travel_per_job, k->teams, k->teams_staffed, k->teams_half, k->gini,
-          k->continuity, k->batch_p50_ms, k->batch_p99_ms, k->batch_max_ms,
-          (unsigned long long)k->batches, (unsigned long long)k->fallbacks,
-          k->wall_s);
+          k->travel_per_job, k->floor_km, k->teams, k->teams_staffed,
+          k->teams_half, k->gini, k->continuity, k->batch_p50_ms,
+          k->batch_p99_ms, k->batch_max_ms, (unsigned long long)k->batches,
+          (unsigned long long)k->fallbacks, k->wall_s);
 }
 
 /* {"weights": {...}} from path onto *w (the daemon's PUT body). */

@@ -498,6 +498,14 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
   cm_engine_stats st;
   cm_engine_stats_get(m.eng, &st);
   kpis(&m, &st);
+  unsigned char *served = malloc((size_t)s->n_requests);
+  if (served) {
+    for (int q = 0; q < s->n_requests; q++)
+      served[q] = (unsigned char)m.r[q].done;
+    char fmsg[128];
+    out->floor_km = sim_floor_km(s, served, fmsg, sizeof fmsg);
+    free(served);
+  }
   out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;
 out:
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {

@@ -33,7 +33,8 @@ typedef struct sim_kpis {
   double continuity; /* share of jobs for an elder the worker served */
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
-  double wall_s; /* real time the run took */
+  double floor_km; /* the hindsight floor of the jobs done (floor.c) */
+  double wall_s;   /* real time the run took */
 } sim_kpis;
 
 void sim_policy_default(sim_policy *p, const char *name, double budget_ms);
@@ -43,5 +44,11 @@ void sim_policy_default(sim_policy *p, const char *name, double budget_ms);
 int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
             void (*progress)(double done, void *ctx), void *ctx, char *msg,
             size_t n);
+
+/* The hindsight floor of a day's travel, km: the jobs (all, or those with
+ * served[q] set) reached each from a worker's home or another job's place,
+ * at least cost, as one batch. -1 with msg on failure. */
+double sim_floor_km(const sim_scenario *s, const unsigned char *served,
+                    char *msg, size_t n);
 
 #endif
