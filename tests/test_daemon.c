@@ -537,3 +537,49 @@ Test(daemon, routes_match_the_openapi_document) {
                documented);
   json_decref(doc);
 }
+
+/* --trace: every write taken, one JSON line each, in order; refused calls
+ * and reads are not there. */
+Test(daemon, the_trace_records_every_write_taken) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/trace.jsonl", D.dir);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  const char *args[] = {"--trace", path, NULL};
+  cm_test_daemon_start(&D, args);
+  add_worker("w1", "\"nurse\"", 0.001);
+  ok("POST", "/v1/requests", TOK_PLATFORM,
+     "{\"id\":\"t1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}");
+  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM,
+                           "{\"id\":\"t2\",\"lat\":99,\"lon\":1,\"skills\":"
+                           "[\"nurse\"]}");
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/v1/requests/t1", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  ok("POST", "/v1/requests/t1/cancel", TOK_PLATFORM, NULL);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  const char *want[] = {"PUT /v1/workers/{id}", "POST /v1/requests",
+                        "POST /v1/requests/{id}/cancel"};
+  char line[4096];
+  int n = 0;
+  int64_t last = 0;
+  while (fgets(line, sizeof line, f)) {
+    json_t *o = json_loads(line, 0, NULL);
+    const char *route = "", *id = "";
+    json_int_t at = 0;
+    cr_assert(o && json_unpack(o, "{s:I,s:s,s:s}", "at_ms", &at, "route",
+                               &route, "id", &id) == 0,
+              "line %d: %s", n, line);
+    cr_assert_lt(n, 3, "one line too many: %s", line);
+    cr_assert_str_eq(route, want[n]);
+    cr_assert_geq(at, last);
+    last = at;
+    if (n == 1)
+      cr_assert(strstr(line, "\"id\":\"t1\""), "the body is kept: %s", line);
+    json_decref(o);
+    n++;
+  }
+  fclose(f);
+  cr_assert_eq(n, 3);
+}

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
@@ -135,6 +136,8 @@ struct cmd_daemon {
   uint64_t http_count[CMD_ROUTES_MAX + 1][CMD_CODES];
   uint64_t positions;
   int64_t started_ms;
+  FILE *trace; /* --trace: the input trace, or NULL */
+  uint64_t trace_errors;
 };
 
 /* Wall clock in ms (the engine's time) and the monotonic clock in ns (the

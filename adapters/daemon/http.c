@@ -130,6 +130,7 @@ void cmd_count(cmd_call *c, int code) {
     if (cmd_codes[i] == code)
       k = i;
   c->d->http_count[c->route][k]++;
+  c->code = code;
 }
 
 static void send_reply(cmd_call *c, int code, const char *type,
@@ -305,6 +306,22 @@ static void no_delay(struct evhttp_request *req) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* One line of the input trace (--trace): a write the daemon took, with
+ * the time, the route, the path's id and the body, so the day can be
+ * replayed (docs/daemon.md). */
+static void trace(cmd_daemon *d, const cmd_call *c) {
+  json_t *line =
+      json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
+                "route", routes[c->route].name, "id", c->arg, "body", c->body);
+  char *text =
+      line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+  if (text && (fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
+               fflush(d->trace) != 0))
+    d->trace_errors++;
+  free(text);
+  json_decref(line);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
   cmd_daemon *d = arg;
   cmd_call c;
@@ -362,6 +379,8 @@ static void on_request(struct evhttp_request *req, void *arg) {
   if (routes[i].takes_body && read_body(&c, &done) != 0)
     return;
   routes[i].fn(&c);
+  if (d->trace && method != EVHTTP_REQ_GET && c.code >= 200 && c.code < 300)
+    trace(d, &c);
   json_decref(c.body);
 }
 

@@ -17,6 +17,7 @@ typedef struct cmd_call {
   char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
   json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
   cmd_role role;       /* the caller's role (auth off: operator) */
+  int code;            /* the HTTP status replied (0: none yet) */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);

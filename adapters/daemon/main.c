@@ -20,6 +20,7 @@ static void usage(FILE *f) {
           "  --listen ADDR      address to listen on (127.0.0.1)\n"
           "  --port N           TCP port (8080; 0 picks a free one)\n"
           "  --port-file FILE   write the port bound to FILE once listening\n"
+          "  --trace FILE       append every write taken (JSON lines) to FILE\n"
           "  --redis URL        redis://host:port: Redis store and ledger\n"
           "                     (default: the embedded memory store)\n"
           "  --region NAME      Redis region (default)\n"
@@ -30,7 +31,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct flags {
-  const char *config, *listen, *port_file, *redis, *region;
+  const char *config, *listen, *port_file, *redis, *region, *trace;
   int port; /* -1: from the file */
   int no_auth, check, routes;
 } flags;
@@ -58,6 +59,8 @@ static int parse_flags(int argc, char **argv, flags *f) {
       f->listen = argv[++i];
     } else if (v && !strcmp(a, "--port-file")) {
       f->port_file = argv[++i];
+    } else if (v && !strcmp(a, "--trace")) {
+      f->trace = argv[++i];
     } else if (v && !strcmp(a, "--redis")) {
       f->redis = argv[++i];
     } else if (v && !strcmp(a, "--region")) {
@@ -265,6 +268,8 @@ static void teardown(cmd_daemon *d) {
   cm_redis_free(d->redis);
   if (d->base)
     event_base_free(d->base);
+  if (d->trace)
+    fclose(d->trace);
 }
 
 static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
@@ -303,6 +308,10 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
       snprintf(msg, n, "cannot start the sweep");
       return -1;
     }
+  }
+  if (f->trace && !(d->trace = fopen(f->trace, "a"))) {
+    snprintf(msg, n, "--trace: cannot open %s", f->trace);
+    return -1;
   }
   if (cmd_http_start(d, msg, n) != 0 || cmd_events_start(d) != 0)
     return -1;
