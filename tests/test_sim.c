@@ -87,9 +87,19 @@ Test(sim, a_day_keeps_its_books_and_repeats) {
                 a.floor_km, a.travel_km);
   cr_assert_leq(g.floor_km, g.travel_km);
   cr_assert_eq(a.fallbacks, 0);
-  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+  int by_hour = 0;
+  for (int h = 0; h < 24; h++)
+    by_hour += a.hour_requests[h];
+  cr_assert_eq(by_hour, s->n_requests, "the hours count every request");
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     if (a.arrived[u] > 0)
       cr_assert_geq(a.arrive_p50[u], 0);
+    for (int i = 1; i < a.arrived[u]; i++)
+      cr_assert_leq(a.arrivals[u][i - 1], a.arrivals[u][i]);
+  }
+  sim_kpis_free(&a);
+  sim_kpis_free(&b);
+  sim_kpis_free(&g);
   sim_scenario_free(s);
 }
 
@@ -105,6 +115,8 @@ Test(sim, scenario_files_round_trip_and_errors_name_the_field) {
   run(s, 100, &a);
   run(t, 100, &b);
   same_kpis(&a, &b);
+  sim_kpis_free(&a);
+  sim_kpis_free(&b);
   FILE *f = fopen(path, "w");
   fputs("{\"format\":\"carematch-scenario-1\",\"seed\":1}", f);
   fclose(f);

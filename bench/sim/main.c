@@ -91,12 +91,28 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
           "\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-          "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f}",
+          "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f",
           k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
           k->travel_per_job, k->floor_km, k->teams, k->teams_staffed,
           k->teams_half, k->gini, k->continuity, k->batch_p50_ms,
           k->batch_p99_ms, k->batch_max_ms, (unsigned long long)k->batches,
           (unsigned long long)k->fallbacks, k->wall_s);
+  /* the day hour by hour, and every arrival time, for plots */
+  fprintf(f, ",\"hours\":[");
+  for (int h = 0; h < 24; h++)
+    fprintf(f,
+            "%s{\"hour\":%d,\"requests\":%d,\"offer_wait_min\":%.3f,"
+            "\"on_shift\":%d,\"busy\":%d}",
+            h ? "," : "", h, k->hour_requests[h], k->hour_offer_wait[h],
+            k->hour_on_shift[h], k->hour_busy[h]);
+  fprintf(f, "],\"arrival_min\":{");
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    fprintf(f, "%s\"%s\":[", u ? "," : "", urg[u]);
+    for (int i = 0; k->arrivals[u] && i < k->arrived[u]; i++)
+      fprintf(f, "%s%.3f", i ? "," : "", k->arrivals[u][i]);
+    fprintf(f, "]");
+  }
+  fprintf(f, "}}");
 }
 
 /* {"weights": {...}} from path onto *w (the daemon's PUT body). */
@@ -227,6 +243,8 @@ int main(int argc, char **argv) {
       fclose(f);
     }
   }
+  for (int i = 0; i < nk; i++)
+    sim_kpis_free(&k[i]);
   sim_scenario_free(s);
   return rc;
 }

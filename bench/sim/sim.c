@@ -203,6 +203,8 @@ static void on_engine_event(sim *m, const cm_event *ev) {
       r->first_offer = m->now;
       double min = (double)(m->now - m->s->requests[q].at_ms) / 60000.0;
       m->offer_min[sv->urgency][m->n_offer[sv->urgency]++] = min;
+      int h = (int)((m->s->requests[q].at_ms / 3600000) % 24);
+      m->k->hour_offer_wait[h] += min; /* a mean once divided */
     }
     int i = worker_index(ev->worker);
     double delay = (2 + (m->s->response_s_max - 2) * unit(m)) * 1000;
@@ -248,6 +250,7 @@ static void submit(sim *m, int q) {
     s.window_end_ms = rq->window_start_ms + 3600000;
   }
   m->k->requests[sv->urgency]++;
+  m->k->hour_requests[(rq->at_ms / 3600000) % 24]++;
   m->k->teams += sv->staff > 1;
   cm_engine_submit(m->eng, &s, m->now, NULL);
 }
@@ -299,6 +302,14 @@ static void done(sim *m, int q) {
 /* Positions: moving staff every report_s, idle staff every minute. */
 static void report(sim *m, int64_t tick) {
   int idle_too = tick % 60000 == 0;
+  if (tick % 3600000 == 0 && tick < DAY_MS) {
+    int h = (int)(tick / 3600000);
+    for (int i = 0; i < m->s->n_workers; i++) {
+      m->k->hour_on_shift[h] += m->w[i].state != W_OFF;
+      m->k->hour_busy[h] +=
+          m->w[i].state == W_TRAVEL || m->w[i].state == W_SERVE;
+    }
+  }
   for (int i = 0; i < m->s->n_workers; i++) {
     wstate *w = &m->w[i];
     if (w->state == W_TRAVEL) {
@@ -374,6 +385,13 @@ static double gini(const wstate *w, int n) {
   return sum > 0 ? acc / (k * sum) : 0;
 }
 
+void sim_kpis_free(sim_kpis *k) {
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    free(k->arrivals[u]);
+    k->arrivals[u] = NULL;
+  }
+}
+
 void sim_policy_default(sim_policy *p, const char *name, double budget_ms) {
   memset(p, 0, sizeof *p);
   p->name = name;
@@ -392,7 +410,15 @@ static void kpis(sim *m, const cm_engine_stats *st) {
     k->arrive_p95[u] = quantile(m->arrive_min[u], m->n_arrive[u], 0.95);
     k->arrive_p99[u] = quantile(m->arrive_min[u], m->n_arrive[u], 0.99);
     k->arrived[u] = m->n_arrive[u];
+    k->arrivals[u] =
+        malloc((size_t)(m->n_arrive[u] ? m->n_arrive[u] : 1) * sizeof(double));
+    if (k->arrivals[u]) /* sorted by quantile() above */
+      memcpy(k->arrivals[u], m->arrive_min[u],
+             (size_t)m->n_arrive[u] * sizeof(double));
   }
+  for (int h = 0; h < 24; h++)
+    if (k->hour_requests[h])
+      k->hour_offer_wait[h] /= k->hour_requests[h];
   for (int q = 0; q < m->s->n_requests; q++) {
     const rstate *r = &m->r[q];
     const sim_service *sv = &m->s->services[m->s->requests[q].service];

@@ -35,7 +35,17 @@ typedef struct sim_kpis {
   uint64_t batches, fallbacks;
   double floor_km; /* the hindsight floor of the jobs done (floor.c) */
   double wall_s;   /* real time the run took */
+  /* the day hour by hour (plots): requests arriving, their mean wait for
+     an offer (min), staff on shift and busy (sampled on the hour) */
+  int hour_requests[24];
+  double hour_offer_wait[24];
+  int hour_on_shift[24], hour_busy[24];
+  /* every arrival time by urgency (min), sorted, owned: sim_kpis_free */
+  double *arrivals[CM_URGENCY_COUNT];
 } sim_kpis;
+
+/* Free what a run's KPIs own. */
+void sim_kpis_free(sim_kpis *k);
 
 void sim_policy_default(sim_policy *p, const char *name, double budget_ms);
 
