@@ -245,6 +245,10 @@ cm_status cm_engine_get(const cm_engine *e, const char *request_id,
   return CM_OK;
 }
 
+int cm_engine_holds(const cm_engine *e, const char *request_id) {
+  return request_id && cm__req_find(e, request_id) != NULL;
+}
+
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out) {
   *out = e->stats;
 }

@@ -2,7 +2,6 @@
  * open jobs, kept consistent with the status in the position store. With
  * a ledger, every worker write goes to the ledger first and to the store
  * (then the ledger's mirror) only when it succeeded. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,17 +162,6 @@ cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
   return cm_engine_worker_positions(e, 1, &worker_id, &lat, &lon, now_ms, err);
 }
 
-/* Fill err for position i of a bulk call: "$.positions[i]<sub>". */
-static cm_status fail_at(cm_error *err, cm_status code, int i,
-                         const cm_error *one) {
-  char field[CM_ERROR_FIELD_MAX];
-  const char *sub = one->field[0] == '$' ? one->field + 1 : one->field;
-  const char *what = strstr(one->message, ": ");
-  snprintf(field, sizeof field, "$.positions[%d]%.32s", i, sub);
-  return cm_error_set(err, code, field, "%s: %s", field,
-                      what ? what + 2 : one->message);
-}
-
 cm_status cm_engine_worker_positions(cm_engine *e, int n,
                                      const char *const *ids, const double *lat,
                                      const double *lon, int64_t now_ms,
@@ -195,7 +183,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
     if (st != CM_OK)
       return n == 1 ? cm_error_set(err, st, one.field, "%s", one.message)
-                    : fail_at(err, st, i, &one);
+                    : cm__store_position_error(err, i, &one);
   }
   if (l) {
     int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
@@ -213,7 +201,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
         cm_store_position(e->store, ids[i], lat[i], lon[i], now_ms, &one);
     if (st != CM_OK) { /* the ledger took it: rebuild the mirror */
       e->resync = l != NULL;
-      return fail_at(err, st, i, &one);
+      return cm__store_position_error(err, i, &one);
     }
   }
   return CM_OK;

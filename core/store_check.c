@@ -33,6 +33,15 @@ static cm_status check_latlon(double lat, double lon, cm_error *err) {
   return CM_OK;
 }
 
+cm_status cm__store_position_error(cm_error *err, int i, const cm_error *one) {
+  char field[CM_ERROR_FIELD_MAX];
+  const char *sub = one->field[0] == '$' ? one->field + 1 : one->field;
+  const char *what = strstr(one->message, ": ");
+  snprintf(field, sizeof field, "$.positions[%d]%.32s", i, sub);
+  return cm_error_set(err, one->code, field, "%s: %s", field,
+                      what ? what + 2 : one->message);
+}
+
 cm_status cm__store_check_position(double lat, double lon, int64_t seen_ms,
                                    cm_error *err) {
   cm_status st = check_latlon(lat, lon, err);

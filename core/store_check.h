@@ -24,6 +24,11 @@ cm_status cm__store_check_id(const char *id, cm_error *err);
 cm_status cm__store_check_position(double lat, double lon, int64_t seen_ms,
                                    cm_error *err);
 
+/* Restate the error of one position of a bulk call (one: an error at
+ * "$.lat", "$.id", ... with the message "$.lat: what") as an error of
+ * position i: field "$.positions[i].lat", same code. Returns the code. */
+cm_status cm__store_position_error(cm_error *err, int i, const cm_error *one);
+
 /* A status: CM_E_RANGE at "$.status" unless a cm_worker_status. */
 cm_status cm__store_check_status(int st, cm_error *err);
 

@@ -206,6 +206,14 @@ static void random_op(node *n, run *u) {
   cr_assert(st == CM_OK || st == CM_E_CONFLICT, "op %d: %s", op, err.message);
 }
 
+/* A node on a fresh region (named into region, 32 bytes) with the first
+ * workers of the test's city. */
+static void fresh_node(node *n, char *region, int workers) {
+  next_region(region, 32);
+  node_open(n, g_port, region, 0);
+  add_workers(n, workers, T0);
+}
+
 /* ---- comparisons ---- */
 
 /* Equal in every durable field (the batch counter and the last
@@ -304,10 +312,8 @@ Test(ledger, submit_is_durable_before_ack) {
 
 Test(ledger, engine_and_ledger_agree_through_a_random_run) {
   char region[32];
-  next_region(region, sizeof region);
   node n;
-  node_open(&n, g_port, region, 0);
-  add_workers(&n, N_WORKERS, T0);
+  fresh_node(&n, region, N_WORKERS);
   run u = {.rng = 11, .t = T0, .prefix = "q"};
   for (int i = 0; i < 1500; i++) {
     random_op(&n, &u);
@@ -500,10 +506,8 @@ static void race(const char *region, const char *prefix, uint64_t seed) {
 
 Test(ledger, two_engines_never_double_book_a_worker) {
   char region[32];
-  next_region(region, sizeof region);
   node n;
-  node_open(&n, g_port, region, 0);
-  add_workers(&n, N_WORKERS, T0);
+  fresh_node(&n, region, N_WORKERS);
   node_close(&n);
   pid_t a = fork();
   if (a == 0)
@@ -623,10 +627,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
 
 Test(ledger, another_writer_reaches_the_mirror) {
   char region[32];
-  next_region(region, sizeof region);
   node n;
-  node_open(&n, g_port, region, 0);
-  add_workers(&n, N_WORKERS, T0);
+  fresh_node(&n, region, N_WORKERS);
   cm_error err;
   cm_store *gw = cm_store_redis_new("127.0.0.1", g_port, region, &err);
   cr_assert_not_null(gw, "%s", err.message);
@@ -687,10 +689,8 @@ Test(ledger, another_writer_reaches_the_mirror) {
 
 Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   char region[32];
-  next_region(region, sizeof region);
   node n;
-  node_open(&n, g_port, region, 0);
-  add_workers(&n, N_WORKERS, T0);
+  fresh_node(&n, region, N_WORKERS);
   cm_error err;
   cm_store *gw = cm_store_redis_new("127.0.0.1", g_port, region, &err);
   cr_assert_not_null(gw);

@@ -334,12 +334,6 @@ fail:
   return NULL;
 }
 
-cm_status cmd_decode_weights(const json_t *o, const char *base, cm_weights *w,
-                             cm_error *err) {
-  (void)base; /* paths are "$.weights.<key>" */
-  return cm__json_weights_merge(o, w, err);
-}
-
 json_t *cmd_encode_weights(const cm_weights *w) {
   return cm__json_weights_new(w);
 }

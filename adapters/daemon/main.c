@@ -359,10 +359,10 @@ int main(int argc, char **argv) {
     rc = 1;
   } else {
     fprintf(stderr,
-            "carematchd %s listening on http://%s:%d (store: %s%s%s, auth: "
+            "carematchd %s listening on http://%s:%d (store: %s%s, auth: "
             "%s)\n",
             CM_VERSION, d->cfg.listen, d->port, d->redis ? "redis " : "memory",
-            d->redis ? d->cfg.redis_url : "", d->redis ? "" : "",
+            d->redis ? d->cfg.redis_url : "",
             d->cfg.auth ? "bearer tokens" : "off");
     event_base_dispatch(d->base);
     fprintf(stderr, "carematchd: stopped\n");

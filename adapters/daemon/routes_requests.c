@@ -21,7 +21,7 @@ static void reply_view(cmd_call *c, const char *id, int code) {
 
 void cmd_route_request_create(cmd_call *c) {
   cm_request_spec s;
-  cm_request_view old;
+  cm_request_view v;
   cm_error err;
   if (!c->body) {
     cm_error_set(&err, CM_E_MISSING, "$", "a JSON body is required");
@@ -32,14 +32,21 @@ void cmd_route_request_create(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  int existed = cm_engine_get(c->d->eng, s.id, &old, NULL) == CM_OK;
-  if (cm_engine_submit(c->d->eng, &s, cmd_now_ms(), &err) != CM_OK) {
+  /* known here, or (with Redis) adopted from the ledger by submit: then
+     it was created before now. No ledger read of its own. */
+  int64_t now = cmd_now_ms();
+  int existed = cm_engine_holds(c->d->eng, s.id);
+  if (cm_engine_submit(c->d->eng, &s, now, &err) != CM_OK ||
+      cm_engine_get(c->d->eng, s.id, &v, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
+  existed |= v.created_ms != now;
   cmd_events_pump(c->d);
   cmd_kick(c->d); /* an emergency is due now */
-  reply_view(c, s.id, existed ? 200 : 201);
+  cmd_reply_json(c, existed ? 200 : 201,
+                 json_pack("{s:o}", "request",
+                           cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
 }
 
 void cmd_route_request_get(cmd_call *c) {

@@ -59,8 +59,8 @@ static int decode(const char *text, cm_weights *w, uint64_t *version, char *msg,
     snprintf(msg, n, "stored weights: malformed JSON: %s", je.text);
   else if (json_unpack(o, "{s:I}", "version", &v) != 0 || v < 0)
     snprintf(msg, n, "stored weights: no version");
-  else if (cmd_decode_weights(json_object_get(o, "weights"), "$.weights", w,
-                              &err) != CM_OK)
+  else if (cm__json_weights_merge(json_object_get(o, "weights"), w, &err) !=
+           CM_OK)
     snprintf(msg, n, "stored weights: %s", err.message);
   else
     rc = 0;
@@ -150,7 +150,7 @@ void cmd_route_weights_put(cmd_call *c) {
     return;
   }
   cm_weights old = cm_engine_config_get(d->eng)->weights, w = old;
-  if (cmd_decode_weights(wo, "$.weights", &w, &err) != CM_OK ||
+  if (cm__json_weights_merge(wo, &w, &err) != CM_OK ||
       cm_engine_set_weights(d->eng, &w, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;

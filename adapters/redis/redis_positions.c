@@ -212,10 +212,7 @@ static cm_status check_one(const pos_call *c, int i, cm_error *err) {
     return fail_at(err, CM_E_INVALID, i, ".id", "no id given");
   if (cm__store_check_position(c->lat[i], c->lon[i], c->seen_ms[i], &one) !=
       CM_OK) {
-    /* one.field is "$.lat" etc., one.message "$.lat: what" */
-    const char *what = strstr(one.message, ": ");
-    return fail_at(err, one.code, i, one.field + 1,
-                   what ? what + 2 : one.message);
+    return cm__store_position_error(err, i, &one);
   }
   size_t len = strnlen(c->ids[i], CM_ID_MAX);
   if (len == 0 || len >= CM_ID_MAX)

@@ -272,6 +272,9 @@ int cm_engine_poll(cm_engine *e, cm_event *out, int max);
  * (CM_E_UNAVAILABLE) are returned as they are. */
 cm_status cm_engine_get(const cm_engine *e, const char *request_id,
                         cm_request_view *out, cm_error *err);
+/* 1 when the engine holds request_id in memory (live, or in its history
+ * of finished ones), without asking the ledger; else 0. */
+int cm_engine_holds(const cm_engine *e, const char *request_id);
 /* Worker's open jobs (offered or accepted); -1 when unknown. */
 int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
