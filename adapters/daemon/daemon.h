@@ -140,10 +140,15 @@ struct cmd_daemon {
   uint64_t trace_errors;
 };
 
-/* Wall clock in ms (the engine's time) and the monotonic clock in ns (the
- * solver's budget, a cm_clock_fn). */
+/* The daemon's clock in ms (the engine's time: the wall clock, or a
+ * simulated one), and the monotonic clock in ns (the solver's budget, a
+ * cm_clock_fn). clock.c. */
 int64_t cmd_now_ms(void);
 int64_t cmd_mono_ns(void *ctx);
+/* From now on the clock reads start_ms and runs rate times as fast. */
+void cmd_clock_simulate(int64_t start_ms, double rate);
+/* How many times as fast as real time the clock runs (1: the wall). */
+double cmd_clock_rate(void);
 
 /* engine driving (solver.c) */
 int cmd_solver_start(cmd_daemon *d);

@@ -25,6 +25,8 @@ static void usage(FILE *f) {
           "                     (default: the embedded memory store)\n"
           "  --region NAME      Redis region (default)\n"
           "  --no-auth          no bearer tokens (a closed network only)\n"
+          "  --clock-start MS   simulated clock: starts at MS (Unix ms)\n"
+          "  --clock-rate X     simulated clock: X times as fast (load tests)\n"
           "  --check-config     load the configuration, report, exit\n"
           "  --routes           print the routes and their roles, exit\n"
           "  --version, --help\n");
@@ -34,11 +36,14 @@ typedef struct flags {
   const char *config, *listen, *port_file, *redis, *region, *trace;
   int port; /* -1: from the file */
   int no_auth, check, routes;
+  int64_t clock_start; /* -1: now */
+  double clock_rate;   /* 0: the wall clock */
 } flags;
 
 static int parse_flags(int argc, char **argv, flags *f) {
   memset(f, 0, sizeof *f);
   f->port = -1;
+  f->clock_start = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help")) {
@@ -73,6 +78,23 @@ static int parse_flags(int argc, char **argv, flags *f) {
         return -1;
       }
       f->port = (int)p;
+    } else if (v && !strcmp(a, "--clock-start")) {
+      char *end;
+      long long ms = strtoll(argv[++i], &end, 10);
+      if (*end || ms < 0 || ms > 4102444800000LL) {
+        fprintf(stderr, "carematchd: --clock-start: must be Unix time in ms "
+                        "(0..4102444800000)\n");
+        return -1;
+      }
+      f->clock_start = ms;
+    } else if (v && !strcmp(a, "--clock-rate")) {
+      char *end;
+      double x = strtod(argv[++i], &end);
+      if (*end || !(x >= 0.01 && x <= 10000)) {
+        fprintf(stderr, "carematchd: --clock-rate: must be 0.01..10000\n");
+        return -1;
+      }
+      f->clock_rate = x;
     } else {
       fprintf(stderr, "carematchd: unknown option %s\n", a);
       usage(stderr);
@@ -352,6 +374,14 @@ int main(int argc, char **argv) {
     return 0;
   }
   signal(SIGPIPE, SIG_IGN);
+  if (f.clock_rate > 0 || f.clock_start >= 0) {
+    int64_t start_ms = f.clock_start >= 0 ? f.clock_start : cmd_now_ms();
+    cmd_clock_simulate(start_ms, f.clock_rate > 0 ? f.clock_rate : 1.0);
+    fprintf(stderr,
+            "carematchd: simulated clock from %lld ms at %g times real "
+            "time (a load test, not for dispatching a real city)\n",
+            (long long)start_ms, cmd_clock_rate());
+  }
   d->started_ms = cmd_now_ms();
   int rc = 0;
   if (start(d, &f, msg, sizeof msg) != 0) {

@@ -1,10 +1,13 @@
 /* routes_admin.c -- liveness and readiness. /healthz answers while the
- * process serves; /readyz also needs the engine running (not paused on a
- * failed ledger) and, with Redis, the connection up. */
+ * process serves, with the daemon's clock (a simulator syncs to it);
+ * /readyz also needs the engine running (not paused on a failed ledger)
+ * and, with Redis, the connection up. */
 #include "http.h"
 
 void cmd_route_healthz(cmd_call *c) {
-  cmd_reply_json(c, 200, json_pack("{s:s}", "status", "ok"));
+  cmd_reply_json(c, 200,
+                 json_pack("{s:s,s:I}", "status", "ok", "now_ms",
+                           (json_int_t)cmd_now_ms()));
 }
 
 void cmd_route_readyz(cmd_call *c) {

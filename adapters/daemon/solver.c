@@ -20,19 +20,6 @@
 
 #include "daemon.h"
 
-int64_t cmd_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t cmd_mono_ns(void *ctx) {
-  struct timespec ts;
-  (void)ctx;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void *solver_main(void *arg) {
   cmd_daemon *d = arg;
   pthread_mutex_lock(&d->mu);
@@ -55,9 +42,11 @@ static void *solver_main(void *arg) {
   return NULL;
 }
 
+/* delay_ms on the daemon's clock (clock.c), which may run faster. */
 static void set_timer(cmd_daemon *d, int64_t delay_ms) {
   if (delay_ms < 0)
     delay_ms = 0;
+  delay_ms = (int64_t)((double)delay_ms / cmd_clock_rate());
   struct timeval tv = {(time_t)(delay_ms / 1000),
                        (suseconds_t)(delay_ms % 1000) * 1000};
   evtimer_add(d->step_ev, &tv);
