@@ -16,19 +16,15 @@
  * or --url http://host:port with --platform-token, --gateway-token. Prints
  * a line a second and a summary; --out writes JSON. */
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,8 +34,8 @@
 #include "bench_util.h"
 #include "carematch/version.h"
 #include "city.h"
+#include "http_client.h"
 
-#define MAX_CONNS 64
 #define LAT_MAX 1000000 /* latencies kept per urgency */
 
 typedef struct opts {
@@ -61,9 +57,8 @@ typedef struct bench {
   struct event_base *base;
   char host[64];
   int port;
-  struct evhttp_connection *conns[MAX_CONNS]; /* positions, setup */
-  struct evhttp_connection *req_conns[4];     /* requests, answers */
-  struct evhttp_connection *sse;
+  cm_hc *hc;                              /* positions, setup */
+  struct evhttp_connection *req_conns[4]; /* requests, answers */
   int next_conn, next_req;
   cm_instance *city;
   double *lat, *lon; /* workers' current positions */
@@ -73,14 +68,11 @@ typedef struct bench {
   /* results */
   double *lat_ms[CM_URGENCY_COUNT];
   int n_lat[CM_URGENCY_COUNT];
-  uint64_t positions_sent, positions_ok, http_errors, http_calls;
+  uint64_t positions_sent, positions_ok;
   uint64_t offers, accepted, completed, submitted;
-  int inflight;   /* calls without a reply */
   int setup_left; /* worker registrations outstanding */
   double t_start, t_end, last_print;
   uint64_t pos_at_print, offers_at_print;
-  char sse_buf[65536];
-  size_t sse_len;
   uint64_t rng;
   struct event *tick;
   int stopping;
@@ -111,26 +103,10 @@ typedef struct call_ctx {
   void *arg;
 } call_ctx;
 
-/* Nagle off on con: the last segment of a large request body otherwise
- * waits for the server's delayed ACK (40 ms on loopback). The socket
- * exists once a request was made on the connection. */
-static void no_delay(struct evhttp_connection *con) {
-  struct bufferevent *bev = con ? evhttp_connection_get_bufferevent(con) : NULL;
-  evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-  int one = 1;
-  if (fd >= 0)
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static void on_reply(struct evhttp_request *req, void *arg) {
+static void on_reply(void *arg, struct evhttp_request *req) {
   call_ctx *c = arg;
-  bench *b = c->b;
-  b->inflight--;
-  int code = req ? evhttp_request_get_response_code(req) : 0;
-  if (code < 200 || code >= 300)
-    b->http_errors++;
   if (c->fn)
-    c->fn(b, req, c->arg);
+    c->fn(c->b, req, c->arg);
   free(c);
 }
 
@@ -141,33 +117,13 @@ static void send_call(bench *b, struct evhttp_connection *con,
   call_ctx *c = malloc(sizeof *c);
   if (!c)
     return;
-  c->b = b;
-  c->fn = fn;
-  c->arg = arg;
-  struct evhttp_request *req = evhttp_request_new(on_reply, c);
-  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-  char auth[200];
-  snprintf(auth, sizeof auth, "Bearer %s", token);
-  evhttp_add_header(h, "Host", b->host);
-  evhttp_add_header(h, "Authorization", auth);
-  if (body) {
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
-  }
-  b->inflight++;
-  b->http_calls++;
-  if (evhttp_make_request(con, req, method, path) != 0) {
-    b->inflight--;
-    b->http_errors++;
+  *c = (call_ctx){b, fn, arg};
+  if (cm_hc_call(b->hc, con, method, path, token, body, len, on_reply, c))
     free(c);
-  }
-  no_delay(con);
 }
 
 static struct evhttp_connection *next_conn(bench *b) {
-  struct evhttp_connection *c = b->conns[b->next_conn];
-  b->next_conn = (b->next_conn + 1) % b->o.connections;
-  return c;
+  return cm_hc_conn(b->hc, b->next_conn++ % b->o.connections);
 }
 
 /* ---- the city ---- */
@@ -210,12 +166,12 @@ static int register_workers(bench *b) {
                        w->capacity, w->rating, w->level);
     send_call(b, next_conn(b), EVHTTP_REQ_PUT, path, b->o.tok_platform, body,
               (size_t)len, register_done, NULL);
-    if (b->inflight > 2000)
+    if (cm_hc_inflight(b->hc) > 2000)
       event_base_loop(b->base, EVLOOP_ONCE);
   }
   if (b->setup_left > 0)
     event_base_dispatch(b->base);
-  return b->http_errors ? -1 : 0;
+  return cm_hc_errors(b->hc) ? -1 : 0;
 }
 
 /* ---- load ---- */
@@ -334,54 +290,12 @@ static void on_event(bench *b, const char *type, const char *data) {
   json_decref(o);
 }
 
-/* SSE: lines "event: X", "data: {...}", blank line ends an event. */
-static void on_sse_chunk(struct evhttp_request *req, void *arg) {
-  bench *b = arg;
-  struct evbuffer *in = evhttp_request_get_input_buffer(req);
-  size_t n;
-  while ((n = evbuffer_get_length(in)) > 0) {
-    size_t room = sizeof b->sse_buf - 1 - b->sse_len;
-    if (n > room)
-      n = room;
-    evbuffer_remove(in, b->sse_buf + b->sse_len, n);
-    b->sse_len += n;
-    b->sse_buf[b->sse_len] = '\0';
-    char *start = b->sse_buf, *end;
-    while ((end = strstr(start, "\n\n"))) {
-      *end = '\0';
-      char *type = strstr(start, "event: "), *data = strstr(start, "data: ");
-      if (type && data) {
-        char *nl = strchr(type, '\n');
-        if (nl)
-          *nl = '\0';
-        on_event(b, type + 7, data + 6);
-      }
-      start = end + 2;
-    }
-    size_t left = (size_t)(b->sse_buf + b->sse_len - start);
-    memmove(b->sse_buf, start, left);
-    b->sse_len = left;
-    if (room == 0)
-      b->sse_len = 0; /* an event larger than the buffer: drop */
-  }
-}
-
-static void on_sse_end(struct evhttp_request *req, void *arg) {
-  (void)req;
-  (void)arg;
+static void on_sse_event(void *arg, const char *type, const char *data) {
+  on_event(arg, type, data);
 }
 
 static void open_events(bench *b) {
-  b->sse =
-      evhttp_connection_base_new(b->base, NULL, b->host, (ev_uint16_t)b->port);
-  struct evhttp_request *req = evhttp_request_new(on_sse_end, b);
-  evhttp_request_set_chunked_cb(req, on_sse_chunk);
-  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-  char auth[200];
-  snprintf(auth, sizeof auth, "Bearer %s", b->o.tok_platform);
-  evhttp_add_header(h, "Host", b->host);
-  evhttp_add_header(h, "Authorization", auth);
-  evhttp_make_request(b->sse, req, EVHTTP_REQ_GET, "/v1/events");
+  cm_hc_events(b->hc, b->o.tok_platform, on_sse_event, b, NULL);
 }
 
 static double q(double *v, int n, double p) {
@@ -399,7 +313,7 @@ static void print_line(bench *b, double t) {
          (double)(b->positions_sent - b->pos_at_print) / dt,
          (unsigned long long)b->submitted, (unsigned long long)b->offers,
          q(b->lat_ms[0], ne, 0.5), q(b->lat_ms[0], ne, 0.99),
-         (unsigned long long)b->http_errors);
+         (unsigned long long)cm_hc_errors(b->hc));
   fflush(stdout);
   b->last_print = t;
   b->pos_at_print = b->positions_sent;
@@ -418,7 +332,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   }
   double elapsed = (t - b->t_start) / 1000.0;
   uint64_t want_pos = (uint64_t)(elapsed * b->o.positions_per_s);
-  if (want_pos > b->positions_sent && b->inflight < 200)
+  if (want_pos > b->positions_sent && cm_hc_inflight(b->hc) < 200)
     send_positions(b, (int)(want_pos - b->positions_sent));
   int want_req = (int)(elapsed * b->o.requests_per_s);
   while (b->n_reqs < want_req)
@@ -473,7 +387,7 @@ static void ingest_next(bench *b, struct evhttp_request *req, void *arg) {
     b->positions_ok += (uint64_t)g_ingest.bulk;
   if (now_ms() < g_ingest.until)
     ingest_send(b, arg, &g_ingest);
-  else if (b->inflight == 0)
+  else if (cm_hc_inflight(b->hc) == 0)
     event_base_loopexit(b->base, NULL);
 }
 
@@ -483,7 +397,7 @@ static double run_ingest(bench *b, int bulk, double seconds) {
   double t0 = now_ms();
   g_ingest.until = t0 + seconds * 1000;
   for (int c = 0; c < b->o.connections; c++)
-    ingest_send(b, b->conns[c], &g_ingest);
+    ingest_send(b, cm_hc_conn(b->hc, c), &g_ingest);
   event_base_dispatch(b->base);
   double s = (now_ms() - t0) / 1000.0;
   return (double)b->positions_ok / s;
@@ -492,48 +406,16 @@ static double run_ingest(bench *b, int bulk, double seconds) {
 /* ---- the daemon ---- */
 
 static pid_t start_daemon(bench *b, const char *dir) {
-  char cfg[256], portfile[256], log[256];
-  snprintf(cfg, sizeof cfg, "%s/carematchd.ini", dir);
-  snprintf(portfile, sizeof portfile, "%s/port", dir);
-  snprintf(log, sizeof log, "%s/carematchd.log", dir);
-  unlink(portfile);
-  FILE *f = fopen(cfg, "w");
-  if (!f)
-    return -1;
-  fprintf(f,
-          "[server]\nport = 0\nmax_body_bytes = 16777216\n"
-          "[store]\nweights_file = %s/weights.json\n%s%s\n"
-          "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
-          "[tokens]\nplatform = %s\ngateway = %s\noperator = "
-          "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
-          dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
-          b->o.tok_platform, b->o.tok_gateway);
-  fclose(f);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    FILE *lf = freopen(log, "a", stderr);
-    (void)lf;
-    execl(b->o.daemon, b->o.daemon, "--config", cfg, "--port-file", portfile,
-          (char *)NULL);
-    _exit(127);
-  }
-  for (int i = 0; i < 1000; i++) {
-    f = fopen(portfile, "r");
-    if (f) {
-      int ok = fscanf(f, "%d", &b->port) == 1;
-      fclose(f);
-      if (ok && b->port > 0)
-        return pid;
-    }
-    struct timespec ts = {0, 10000000};
-    nanosleep(&ts, NULL);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
-  return -1;
+  char ini[1024];
+  snprintf(ini, sizeof ini,
+           "[server]\nport = 0\nmax_body_bytes = 16777216\n"
+           "[store]\nweights_file = %s/weights.json\n%s%s\n"
+           "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
+           "[tokens]\nplatform = %s\ngateway = %s\noperator = "
+           "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
+           dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
+           b->o.tok_platform, b->o.tok_gateway);
+  return cm_hc_daemon_start(b->o.daemon, dir, ini, NULL, &b->port);
 }
 
 /* ---- main ---- */
@@ -608,7 +490,7 @@ static int parse(int argc, char **argv, opts *o) {
     fprintf(stderr, "bench_http: give --daemon PATH or --url\n");
     return -1;
   }
-  if (o->connections < 1 || o->connections > MAX_CONNS || o->workers < 1 ||
+  if (o->connections < 1 || o->connections > 64 || o->workers < 1 ||
       o->bulk < 1 || o->seconds < 1)
     return -1;
   return 0;
@@ -645,8 +527,8 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
     fprintf(f, "},");
   }
   fprintf(f, "\"http_calls\":%llu,\"http_errors\":%llu}\n",
-          (unsigned long long)b->http_calls,
-          (unsigned long long)b->http_errors);
+          (unsigned long long)cm_hc_calls(b->hc),
+          (unsigned long long)cm_hc_errors(b->hc));
 }
 
 int main(int argc, char **argv) {
@@ -664,7 +546,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_http: the daemon did not start (see %s)\n", dir);
       return 1;
     }
-  } else if (sscanf(b->o.url, "http://%63[^:]:%d", b->host, &b->port) != 2) {
+  } else if (cm_hc_parse_url(b->o.url, b->host, sizeof b->host, &b->port)) {
     fprintf(stderr, "bench_http: --url must be http://host:port\n");
     return 2;
   }
@@ -688,9 +570,9 @@ int main(int argc, char **argv) {
   }
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     b->lat_ms[u] = malloc(LAT_MAX * sizeof(double));
-  for (int c = 0; c < b->o.connections; c++)
-    b->conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
-                                             (ev_uint16_t)b->port);
+  b->hc = cm_hc_new(b->base, b->host, b->port, b->o.connections);
+  if (!b->hc)
+    return 1;
   for (int c = 0; c < 4; c++)
     b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
                                                  (ev_uint16_t)b->port);
@@ -701,7 +583,7 @@ int main(int argc, char **argv) {
            b->city->n_workers, b->host, b->port);
   if (register_workers(b) != 0) {
     fprintf(stderr, "bench_http: registering failed (%llu errors)\n",
-            (unsigned long long)b->http_errors);
+            (unsigned long long)cm_hc_errors(b->hc));
     rc = 1;
   }
   if (!b->o.quiet && rc == 0)
@@ -714,7 +596,7 @@ int main(int argc, char **argv) {
     printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
            "single calls %.0f positions/s; errors %llu\n",
            b->o.bulk, b->o.connections, ingest_bulk, ingest_single,
-           (unsigned long long)b->http_errors);
+           (unsigned long long)cm_hc_errors(b->hc));
   } else if (rc == 0) {
     open_events(b);
     b->t_start = b->last_print = now_ms();
@@ -732,8 +614,8 @@ int main(int argc, char **argv) {
            secs, (double)b->positions_sent / secs,
            (unsigned long long)b->submitted, (unsigned long long)b->offers,
            (unsigned long long)b->accepted, (unsigned long long)b->completed,
-           (unsigned long long)b->http_errors,
-           (unsigned long long)b->http_calls);
+           (unsigned long long)cm_hc_errors(b->hc),
+           (unsigned long long)cm_hc_calls(b->hc));
     for (int u = 0; u < CM_URGENCY_COUNT; u++)
       if (b->n_lat[u])
         printf("  submit-to-offer %-9s n %5d  p50 %7.2f ms  p99 %7.2f ms  "
@@ -750,8 +632,7 @@ int main(int argc, char **argv) {
     }
   }
   if (daemon > 0) {
-    kill(daemon, SIGTERM);
-    waitpid(daemon, NULL, 0);
+    cm_hc_daemon_stop(daemon);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
