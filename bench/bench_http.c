@@ -103,11 +103,13 @@ typedef struct call_ctx {
   void *arg;
 } call_ctx;
 
-static void on_reply(void *arg, struct evhttp_request *req) {
+static int on_reply(void *arg, struct evhttp_request *req) {
   call_ctx *c = arg;
+  int code = cm_hc_code(req);
   if (c->fn)
     c->fn(c->b, req, c->arg);
   free(c);
+  return code < 200 || code >= 300;
 }
 
 static void send_call(bench *b, struct evhttp_connection *con,

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # quickstart.sh -- set up a fresh Debian machine, build, and run the main
-# job: carematchd on its embedded memory store, fed over HTTP by a
-# simulated city (20,000 staff moving: 10,000 positions/s in bulk calls,
-# 50 requests/s with 5% emergencies; every offer is accepted through the
-# event stream and completed later). A line a second, a summary at the end.
-#   scripts/quickstart.sh [seconds]       (default 30)
-#   KEEP=1 scripts/quickstart.sh          leave the daemon running after
+# job: carematchd on its embedded memory store with a simulated city
+# feeding it over HTTP (carematch_sim live, docs/sim.md): the seed city's
+# 1,200 staff on shift, moving and reporting positions, the morning peak's
+# requests arriving (emergencies, escorts, care visits, team transfers),
+# every offer answered through the event stream, jobs served and completed.
+# The daemon runs on a simulated clock RATE times as fast as real time, so
+# the peak takes minutes. A line a second with the KPIs as they come in,
+# the table at the end.
+#   scripts/quickstart.sh [RATE [FROM [UNTIL]]]  (default 120 07:00 10:00)
+#   KEEP=1 scripts/quickstart.sh                 leave the daemon running
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_TO_RUN=${1:-30}
+RATE=${1:-120} FROM=${2:-07:00} UNTIL=${3:-10:00}
 scripts/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target carematchd bench_http carematch
+cmake --build build -j "$(nproc)" --target carematchd carematch_sim carematch
 
 QS=build/quickstart
 mkdir -p "$QS"
@@ -27,10 +31,16 @@ max_body_bytes = 16777216
 weights_file = $QS/weights.json
 [batch]
 window_ms = 300
-offer_ttl_ms = 30000
+offer_ttl_ms = 60000
 [services]
 fall_alarm = nurse|caregiver
+daily_care = caregiver
 hospital_escort = escort
+medication = nurse
+rehab_visit = rehab
+cleaning = cleaner
+postnatal = maternity
+bedridden_transfer = caregiver*2
 [tokens]
 platform = $PLATFORM
 gateway = $GATEWAY
@@ -38,8 +48,11 @@ operator = $OPERATOR
 metrics = $METRICS
 INI
 rm -f "$QS/port"
+# the daemon's clock starts at FROM today (UTC) and runs RATE times as fast
+NOW=$(date -u +%s)
+START_MS=$(( (NOW - NOW % 86400) * 1000 + (10#${FROM%%:*} * 60 + 10#${FROM##*:}) * 60000 ))
 build/carematchd --config "$QS/carematchd.ini" --port-file "$QS/port" \
-  2> "$QS/carematchd.log" &
+  --clock-start "$START_MS" --clock-rate "$RATE" 2> "$QS/carematchd.log" &
 DAEMON=$!
 stop() { kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true; }
 [ "${KEEP:-0}" = 1 ] || trap stop EXIT
@@ -47,17 +60,19 @@ for _ in $(seq 100); do [ -s "$QS/port" ] && break; sleep 0.05; done
 PORT=$(cat "$QS/port")
 URL=http://127.0.0.1:$PORT
 cat <<MSG
-carematchd is running on $URL (memory store), log: $QS/carematchd.log
+carematchd is running on $URL (memory store, clock $FROM at ${RATE}x),
+log: $QS/carematchd.log
 Where to look while the city runs (tokens are in $QS/carematchd.ini):
   curl -s -H 'Authorization: Bearer $METRICS' $URL/metrics | grep carematch_batch
   curl -sN -H 'Authorization: Bearer $PLATFORM' $URL/v1/events
   curl -s -H 'Authorization: Bearer $OPERATOR' $URL/v1/weights
-  curl -s -H 'Authorization: Bearer $PLATFORM' $URL/v1/requests/q42
+  curl -s -H 'Authorization: Bearer $PLATFORM' $URL/v1/requests/r00042
 
 MSG
-build/bench_http --url "$URL" --platform-token "$PLATFORM" \
-  --gateway-token "$GATEWAY" --seconds "$SECONDS_TO_RUN" \
-  --out "$QS/summary.json"
+build/carematch_sim live --seed 1 --url "$URL" --rate "$RATE" \
+  --from "$FROM" --until "$UNTIL" --drain-min 60 \
+  --platform-token "$PLATFORM" --gateway-token "$GATEWAY" \
+  --operator-token "$OPERATOR" --out "$QS/summary.json"
 echo
 echo "summary (JSON): $QS/summary.json; metrics: $URL/metrics"
 if [ "${KEEP:-0}" = 1 ]; then

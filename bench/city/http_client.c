@@ -27,6 +27,8 @@ struct cm_hc {
   int n_conns, next;
   uint64_t calls, errors;
   int inflight;
+  FILE *log;
+  int log_left;
   /* the event stream */
   struct evhttp_connection *sse;
   cm_hc_event on_event;
@@ -40,7 +42,27 @@ typedef struct call {
   cm_hc *c;
   cm_hc_done fn;
   void *arg;
+  int method;
+  char path[120];
 } call;
+
+void cm_hc_log_errors(cm_hc *c, FILE *f, int max) {
+  c->log = f;
+  c->log_left = max;
+}
+
+static void log_error(cm_hc *c, const call *k, struct evhttp_request *req) {
+  if (!c->log || c->log_left <= 0)
+    return;
+  c->log_left--;
+  char *body = cm_hc_body(req);
+  fprintf(c->log, "http: %s %s -> %d %s\n",
+          k->method == EVHTTP_REQ_GET   ? "GET"
+          : k->method == EVHTTP_REQ_PUT ? "PUT"
+                                        : "POST",
+          k->path, cm_hc_code(req), body ? body : "(no reply)");
+  free(body);
+}
 
 cm_hc *cm_hc_new(struct event_base *base, const char *host, int port,
                  int n_conns) {
@@ -109,10 +131,11 @@ static void on_reply(struct evhttp_request *req, void *arg) {
   cm_hc *c = k->c;
   c->inflight--;
   int code = cm_hc_code(req);
-  if (code < 200 || code >= 300)
+  int bad = k->fn ? k->fn(k->arg, req) : code < 200 || code >= 300;
+  if (bad) {
     c->errors++;
-  if (k->fn)
-    k->fn(k->arg, req);
+    log_error(c, k, req);
+  }
   free(k);
 }
 
@@ -141,6 +164,8 @@ int cm_hc_call(cm_hc *c, struct evhttp_connection *con,
   k->c = c;
   k->fn = fn;
   k->arg = arg;
+  k->method = (int)method;
+  snprintf(k->path, sizeof k->path, "%s", path);
   add_headers(c, req, token);
   if (body) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

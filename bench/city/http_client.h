@@ -1,7 +1,8 @@
 /* http_client.h -- a small client of carematchd for the benches and the
  * simulator's live mode: libevent's HTTP client on one event loop, bearer
- * tokens, Nagle off, a reader of the server-sent event stream, and a
- * daemon of one's own started on a free port. */
+ * tokens, Nagle off, errors counted (and the first few described), a reader of
+ * the server-sent event stream, and a daemon of one's own started on a free
+ * port. */
 #ifndef CM_HTTP_CLIENT_H_INCLUDED_
 #define CM_HTTP_CLIENT_H_INCLUDED_
 
@@ -9,12 +10,14 @@
 #include <event2/http.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 typedef struct cm_hc cm_hc;
 
-/* A reply (req NULL or code 0: no reply, the connection failed). */
-typedef void (*cm_hc_done)(void *arg, struct evhttp_request *req);
+/* A reply (req NULL or code 0: no reply, the connection failed). Returns
+ * non-zero when the reply counts as an error. */
+typedef int (*cm_hc_done)(void *arg, struct evhttp_request *req);
 /* One server-sent event: its type and its data line. */
 typedef void (*cm_hc_event)(void *arg, const char *type, const char *data);
 
@@ -27,11 +30,16 @@ void cm_hc_free(cm_hc *c);
 struct evhttp_connection *cm_hc_conn(cm_hc *c, int i);
 
 /* Send method path (with a JSON body when body is not NULL) on con with
- * the bearer token; fn (may be NULL) gets the reply. 0, or -1 when the
- * call could not be sent (counted as an error). */
+ * the bearer token; fn gets the reply and says whether it is an error
+ * (without fn: anything but 2xx is). 0, or -1 when the call could not be
+ * sent (counted as an error). */
 int cm_hc_call(cm_hc *c, struct evhttp_connection *con,
                enum evhttp_cmd_type method, const char *path, const char *token,
                const char *body, size_t len, cm_hc_done fn, void *arg);
+
+/* Describe the first max failed calls (method, path, status, the error's
+ * body) on f. */
+void cm_hc_log_errors(cm_hc *c, FILE *f, int max);
 
 /* Calls sent, calls without a 2xx answer, calls without a reply yet. */
 uint64_t cm_hc_calls(const cm_hc *c);

@@ -1,9 +1,13 @@
-/* main.c -- carematch_sim: generate a day in a city, or run one in process
- * under several policies and print the KPIs side by side (docs/sim.md).
+/* main.c -- carematch_sim: generate a day in a city, run one in process
+ * under several policies and print the KPIs side by side, or drive a
+ * running carematchd with it (docs/sim.md).
  *
  *   carematch_sim generate [--seed N] [--workers N] [--requests N] --out F
  *   carematch_sim run (SCENARIO.json | --seed N ...) [--policies LIST]
  *                     [--out KPIS.json] [--quiet]
+ *   carematch_sim live (SCENARIO.json | --seed N ...) (--daemon PATH
+ *                     [--redis URL] [--trace FILE] | --url URL [tokens])
+ *                     [--rate X] [--from HH:MM] [--until HH:MM]
  * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
  * (the engine's greedy fallback: most urgent first, nearest feasible) and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "carematch/json.h"
+#include "live.h"
 #include "sim.h"
 
 static const char *const urg[CM_URGENCY_COUNT] = {"emergency", "urgent",
@@ -68,6 +73,10 @@ static void table(const sim_kpis *k, int n) {
   ROW("batches / fallbacks", "%7llu /%5llu", (unsigned long long)k[i].batches,
       (unsigned long long)k[i].fallbacks);
   ROW("wall time s", "%14.1f", k[i].wall_s);
+  if (k[0].http_calls)
+    ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
+        (unsigned long long)k[i].http_calls,
+        (unsigned long long)k[i].http_errors, k[i].late_answers);
 #undef ROW
 }
 
@@ -91,12 +100,15 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
           "\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-          "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f",
+          "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f,"
+          "\"http_calls\":%llu,\"http_errors\":%llu,\"late_answers\":%d",
           k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
           k->travel_per_job, k->floor_km, k->teams, k->teams_staffed,
           k->teams_half, k->gini, k->continuity, k->batch_p50_ms,
           k->batch_p99_ms, k->batch_max_ms, (unsigned long long)k->batches,
-          (unsigned long long)k->fallbacks, k->wall_s);
+          (unsigned long long)k->fallbacks, k->wall_s,
+          (unsigned long long)k->http_calls, (unsigned long long)k->http_errors,
+          k->late_answers);
   /* the day hour by hour, and every arrival time, for plots */
   fprintf(f, ",\"hours\":[");
   for (int h = 0; h < 24; h++)
@@ -138,16 +150,24 @@ static int usage(void) {
           "       carematch_sim run (FILE | --seed N [--workers N] "
           "[--requests N])\n"
           "                     [--policies optimal,greedy] [--out FILE] "
-          "[--quiet]\n");
+          "[--quiet]\n"
+          "       carematch_sim live (FILE | --seed N ...) (--daemon PATH "
+          "[--redis URL] [--trace FILE]\n"
+          "                     | --url http://HOST:PORT [--platform-token T "
+          "--gateway-token T --operator-token T])\n"
+          "                     [--rate X] [--from HH:MM] [--until HH:MM] "
+          "[--drain-min N] [--out FILE] [--quiet]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   if (argc < 2)
     return usage();
-  int gen = !strcmp(argv[1], "generate");
-  if (!gen && strcmp(argv[1], "run"))
+  int gen = !strcmp(argv[1], "generate"), is_live = !strcmp(argv[1], "live");
+  if (!gen && !is_live && strcmp(argv[1], "run"))
     return usage();
+  sim_live_opts lo;
+  sim_live_default(&lo);
   sim_spec spec;
   sim_spec_default(&spec);
   const char *out = NULL, *file = NULL, *policies = "optimal,greedy";
@@ -165,7 +185,39 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--policies") && v)
       policies = argv[++i];
     else if (!strcmp(a, "--quiet"))
-      quiet = 1;
+      quiet = lo.quiet = 1;
+    else if (is_live && v && !strcmp(a, "--daemon"))
+      lo.daemon = argv[++i];
+    else if (is_live && v && !strcmp(a, "--url"))
+      lo.url = argv[++i];
+    else if (is_live && v && !strcmp(a, "--redis"))
+      lo.redis = argv[++i];
+    else if (is_live && v && !strcmp(a, "--trace"))
+      lo.trace = argv[++i];
+    else if (is_live && v && !strcmp(a, "--platform-token"))
+      lo.tok_platform = argv[++i];
+    else if (is_live && v && !strcmp(a, "--gateway-token"))
+      lo.tok_gateway = argv[++i];
+    else if (is_live && v && !strcmp(a, "--operator-token"))
+      lo.tok_operator = argv[++i];
+    else if (is_live && v && !strcmp(a, "--rate")) {
+      lo.rate = atof(argv[++i]);
+      if (!(lo.rate >= 0.01 && lo.rate <= 10000)) {
+        fprintf(stderr, "carematch_sim: --rate: must be 0.01..10000\n");
+        return 2;
+      }
+    } else if (is_live && v &&
+               (!strcmp(a, "--from") || !strcmp(a, "--until"))) {
+      int hh, mm;
+      if (sscanf(argv[++i], "%d:%d", &hh, &mm) != 2 || hh < 0 || hh > 24 ||
+          mm < 0 || mm > 59 || hh * 60 + mm > 1440) {
+        fprintf(stderr, "carematch_sim: %s: must be HH:MM (00:00..24:00)\n", a);
+        return 2;
+      }
+      *(a[2] == 'f' ? &lo.from_ms : &lo.until_ms) =
+          ((int64_t)hh * 60 + mm) * 60000;
+    } else if (is_live && v && !strcmp(a, "--drain-min"))
+      lo.drain_ms = (int64_t)(atof(argv[++i]) * 60000);
     else if (a[0] != '-' && !file)
       file = a;
     else
@@ -190,9 +242,31 @@ int main(int argc, char **argv) {
   }
   sim_kpis k[4];
   int nk = 0, rc = 0;
+  if (is_live && lo.from_ms >= lo.until_ms) {
+    fprintf(stderr, "carematch_sim: --from must come before --until\n");
+    rc = 2;
+  } else if (is_live) {
+    if (!quiet)
+      fprintf(stderr,
+              "live: %d staff, %d requests, %02d:%02d to %02d:%02d at %g "
+              "times real time, %s\n",
+              s->n_workers, s->n_requests, (int)(lo.from_ms / 3600000),
+              (int)(lo.from_ms / 60000 % 60), (int)(lo.until_ms / 3600000),
+              (int)(lo.until_ms / 60000 % 60), lo.rate,
+              lo.url     ? lo.url
+              : lo.redis ? "carematchd on Redis"
+                         : "carematchd on its embedded store");
+    if (sim_live(s, &lo, &k[0], msg, sizeof msg) != 0) {
+      fprintf(stderr, "carematch_sim: %s\n", msg);
+      rc = 1;
+    } else {
+      nk = 1;
+    }
+    policies = "";
+  }
   char list[128];
   snprintf(list, sizeof list, "%s", policies);
-  for (char *save, *t = strtok_r(list, ",", &save); t && nk < 4;
+  for (char *save, *t = strtok_r(list, ",", &save); rc == 0 && t && nk < 4;
        t = strtok_r(NULL, ",", &save)) {
     sim_policy p;
     char *eq = strchr(t, '=');

@@ -35,6 +35,9 @@ typedef struct sim_kpis {
   uint64_t batches, fallbacks;
   double floor_km; /* the hindsight floor of the jobs done (floor.c) */
   double wall_s;   /* real time the run took */
+  /* live mode: calls to the daemon, and those that failed */
+  uint64_t http_calls, http_errors;
+  int late_answers; /* answers to offers gone meanwhile (409) */
   /* the day hour by hour (plots): requests arriving, their mean wait for
      an offer (min), staff on shift and busy (sampled on the hour) */
   int hour_requests[24];

@@ -1,0 +1,500 @@
+/* live.c -- the simulator's live mode (live.h).
+ *
+ * The world runs on a clock that is the daemon's: the daemon is started
+ * with --clock-start (midnight of today, UTC, plus the window's start) and
+ * --clock-rate, or an outside one is read once from /healthz. A timer
+ * wakes the world when its next event is due; its actions become HTTP
+ * calls (requests, answers and completions on one connection, staff on
+ * another, so each kind keeps its order); the daemon's event stream comes
+ * back to the world as the engine's events. Positions go in bulk, one
+ * call per report. Every real second a line shows the day so far. */
+#include <event2/http.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "carematch/taxonomy.h"
+#include "http_client.h"
+#include "live.h"
+#include "world.h"
+
+#define POS_CAP (1 << 20) /* bytes of one bulk positions body at most */
+
+typedef struct live {
+  const sim_scenario *s;
+  const sim_live_opts *o;
+  struct event_base *base;
+  cm_hc *hc;
+  sim_world *w;
+  sim_kpis *k;
+  struct event *timer;
+  int64_t day0_ms;    /* the daemon's time of the world's midnight */
+  int64_t sync_world; /* the world's time at sync_mono */
+  double sync_mono;   /* ms */
+  double last_line;   /* ms, monotonic */
+  char *pos;          /* the bulk body being built */
+  size_t pos_len;
+  int n_pos;
+  cm_taxonomy tax;
+  int stream_ended;
+  int done;
+  char err[200];
+} live;
+
+void sim_live_default(sim_live_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->rate = 60;
+  o->from_ms = 0;
+  o->until_ms = SIM_DAY_MS;
+  o->drain_ms = 2LL * 3600 * 1000;
+  o->tok_platform = "sim-platform-token-000000";
+  o->tok_gateway = "sim-gateway-token-0000000";
+  o->tok_operator = "sim-operator-token-000000";
+}
+
+static int64_t world_now(const live *l) {
+  return l->sync_world +
+         (int64_t)((cm_bench_now_ms() - l->sync_mono) * l->o->rate);
+}
+
+static struct evhttp_connection *jobs_conn(live *l) {
+  return cm_hc_conn(l->hc, 0);
+}
+static struct evhttp_connection *staff_conn(live *l) {
+  return cm_hc_conn(l->hc, 1);
+}
+
+static void skills_json(const live *l, cm_skillset set, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = '\0';
+  for (int s = 0; s < l->tax.count && len < n; s++)
+    if (set >> s & 1u)
+      len += (size_t)snprintf(buf + len, n - len, "%s\"%s\"", len ? "," : "",
+                              l->tax.names[s]);
+}
+
+/* ---- the port: the world's actions as calls ---- */
+
+static void lv_submit(void *ctx, int q, const cm_request_spec *sp,
+                      int64_t now) {
+  live *l = ctx;
+  (void)q;
+  (void)now;
+  char body[768], sk[256], win[96] = "", elder[96] = "";
+  skills_json(l, sp->skills, sk, sizeof sk);
+  if (sp->window_start_ms > 0)
+    snprintf(win, sizeof win, ",\"window\":{\"start_ms\":%lld,\"end_ms\":%lld}",
+             (long long)(l->day0_ms + sp->window_start_ms),
+             (long long)(l->day0_ms + sp->window_end_ms));
+  if (sp->elder[0])
+    snprintf(elder, sizeof elder, ",\"elder\":\"%s\"", sp->elder);
+  int len =
+      snprintf(body, sizeof body,
+               "{\"id\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"skills\":[%s],"
+               "\"skill_mode\":\"%s\",\"staff\":%d,\"urgency\":\"%s\"%s%s}",
+               sp->id, sp->lat, sp->lon, sk,
+               sp->skill_mode == CM_SKILLS_ANY ? "any" : "all", sp->staff,
+               cm_urgency_name(sp->urgency), elder, win);
+  cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, "/v1/requests",
+             l->o->tok_platform, body, (size_t)len, NULL, NULL);
+}
+
+static void lv_upsert(void *ctx, int i, const cm_worker *w, int64_t now) {
+  live *l = ctx;
+  (void)i;
+  (void)now;
+  char path[96], body[512], sk[256];
+  skills_json(l, w->skills, sk, sizeof sk);
+  snprintf(path, sizeof path, "/v1/workers/%s", w->id);
+  int len = snprintf(body, sizeof body,
+                     "{\"skills\":[%s],\"lat\":%.7f,\"lon\":%.7f,"
+                     "\"capacity\":1,\"rating\":%.3f,\"level\":%.3f,"
+                     "\"jobs_today\":%d,\"on_shift\":true}",
+                     sk, w->lat, w->lon, w->rating, w->level, w->jobs_today);
+  cm_hc_call(l->hc, staff_conn(l), EVHTTP_REQ_PUT, path, l->o->tok_platform,
+             body, (size_t)len, NULL, NULL);
+}
+
+static void lv_shift_off(void *ctx, int i, int64_t now) {
+  live *l = ctx;
+  (void)now;
+  char path[96];
+  snprintf(path, sizeof path, "/v1/workers/%s/status", l->s->workers[i].id);
+  cm_hc_call(l->hc, staff_conn(l), EVHTTP_REQ_POST, path, l->o->tok_platform,
+             "{\"on_shift\":false}", 18, NULL, NULL);
+}
+
+static void flush_positions(live *l) {
+  if (l->n_pos == 0)
+    return;
+  l->pos_len +=
+      (size_t)snprintf(l->pos + l->pos_len, POS_CAP - l->pos_len, "]}");
+  cm_hc_call(l->hc, staff_conn(l), EVHTTP_REQ_POST, "/v1/positions",
+             l->o->tok_gateway, l->pos, l->pos_len, NULL, NULL);
+  l->n_pos = 0;
+  l->pos_len = 0;
+}
+
+static void lv_position(void *ctx, int i, double lat, double lon, int64_t now) {
+  live *l = ctx;
+  (void)now;
+  if (l->pos_len > POS_CAP - 256 || l->n_pos >= 10000)
+    flush_positions(l);
+  if (l->n_pos == 0)
+    l->pos_len = (size_t)snprintf(l->pos, POS_CAP, "{\"positions\":[");
+  l->pos_len +=
+      (size_t)snprintf(l->pos + l->pos_len, POS_CAP - l->pos_len,
+                       "%s{\"id\":\"%s\",\"lat\":%.7f,\"lon\":%.7f}",
+                       l->n_pos ? "," : "", l->s->workers[i].id, lat, lon);
+  l->n_pos++;
+}
+
+static void lv_positions_done(void *ctx, int64_t now) {
+  (void)now;
+  flush_positions(ctx);
+}
+
+/* An answer the daemon no longer wants (the offer lapsed, was withdrawn,
+ * or a team mate refused meanwhile) is a 409, as it would be for a real
+ * worker who answered late: counted apart, not an error. */
+static int on_answer(void *arg, struct evhttp_request *req) {
+  live *l = arg;
+  int code = cm_hc_code(req);
+  l->k->late_answers += code == 409;
+  return code != 409 && (code < 200 || code >= 300);
+}
+
+static void lv_answer(void *ctx, int q, int i, int accept, int64_t now) {
+  live *l = ctx;
+  (void)now;
+  char path[96], body[64];
+  snprintf(path, sizeof path, "/v1/requests/%s/%s", l->s->requests[q].id,
+           accept ? "accept" : "reject");
+  int len =
+      snprintf(body, sizeof body, "{\"worker\":\"%s\"}", l->s->workers[i].id);
+  cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path, l->o->tok_gateway,
+             body, (size_t)len, on_answer, l);
+}
+
+static int lv_complete(void *ctx, int q, int64_t now) {
+  live *l = ctx;
+  (void)now;
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s/complete", l->s->requests[q].id);
+  return cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path,
+                    l->o->tok_platform, NULL, 0, NULL, NULL);
+}
+
+/* ---- the event stream: the daemon's events back to the world ---- */
+
+static int parse_name(const char *s, const char *(*name)(int), int n) {
+  for (int i = 0; s && i < n; i++)
+    if (!strcmp(s, name(i)))
+      return i;
+  return -1;
+}
+static const char *type_name(int t) {
+  return cm_event_type_name((cm_event_type)t);
+}
+static const char *state_name(int t) {
+  return cm_request_state_name((cm_request_state)t);
+}
+
+static void on_event(void *arg, const char *type, const char *data) {
+  live *l = arg;
+  (void)type;
+  json_t *o = json_loads(data, 0, NULL);
+  const char *t = NULL, *req = NULL, *worker = "", *from = NULL, *to = NULL;
+  if (o && !json_unpack(o, "{s:s,s:s,s:s,s:s,s?s}", "type", &t, "request", &req,
+                        "from", &from, "to", &to, "worker", &worker)) {
+    cm_event ev;
+    memset(&ev, 0, sizeof ev);
+    int et = parse_name(t, type_name, CM_EV_TYPE_COUNT);
+    int fs = parse_name(from, state_name, CM_REQ_STATE_COUNT);
+    int ts = parse_name(to, state_name, CM_REQ_STATE_COUNT);
+    if (et >= 0 && fs >= 0 && ts >= 0) {
+      ev.type = (cm_event_type)et;
+      ev.from = (cm_request_state)fs;
+      ev.to = (cm_request_state)ts;
+      snprintf(ev.request, sizeof ev.request, "%s", req);
+      snprintf(ev.worker, sizeof ev.worker, "%s", worker);
+      world_event(l->w, &ev, world_now(l));
+    }
+  }
+  json_decref(o);
+}
+
+static void on_stream_end(void *arg) {
+  live *l = arg;
+  l->stream_ended = 1;
+}
+
+/* ---- the clock ---- */
+
+static void print_line(live *l, int64_t now) {
+  int sub, off, done;
+  world_progress(l->w, &sub, &off, &done);
+  int64_t m = now / 60000;
+  printf("%02d:%02d  requests %5d  offered %5d  done %5d  "
+         "emergency arrival p50 %5.1f p95 %5.1f min  urgent p50 %5.1f  "
+         "normal p50 %5.1f  http errors %llu\n",
+         (int)(m / 60 % 24), (int)(m % 60), sub, off, done,
+         world_arrive_quantile(l->w, CM_URGENCY_EMERGENCY, 0.5),
+         world_arrive_quantile(l->w, CM_URGENCY_EMERGENCY, 0.95),
+         world_arrive_quantile(l->w, CM_URGENCY_URGENT, 0.5),
+         world_arrive_quantile(l->w, CM_URGENCY_NORMAL, 0.5),
+         (unsigned long long)cm_hc_errors(l->hc));
+  fflush(stdout);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+  live *l = arg;
+  (void)fd;
+  (void)what;
+  int64_t now = world_now(l);
+  world_advance(l->w, now);
+  double t = cm_bench_now_ms();
+  if (!l->o->quiet && t - l->last_line >= 1000) {
+    print_line(l, now);
+    l->last_line = t;
+  }
+  int over = now >= l->o->until_ms &&
+             (world_idle(l->w) || now >= l->o->until_ms + l->o->drain_ms);
+  if (over || l->stream_ended || (l->o->stop && l->o->stop(l->o->stop_ctx))) {
+    if (l->stream_ended && !over)
+      snprintf(l->err, sizeof l->err, "the daemon's event stream ended");
+    event_base_loopexit(l->base, NULL);
+    return;
+  }
+  int64_t next = world_next(l->w);
+  double wait_ms = (double)(next - now) / l->o->rate;
+  if (wait_ms > 100)
+    wait_ms = 100; /* the line a second, the stop flag */
+  if (wait_ms < 0)
+    wait_ms = 0;
+  struct timeval tv = {(time_t)(wait_ms / 1000),
+                       (suseconds_t)(fmod(wait_ms, 1000) * 1000)};
+  evtimer_add(l->timer, &tv);
+}
+
+/* ---- setup ---- */
+
+static void service_line(const live *l, const sim_service *sv, char *buf,
+                         size_t n) {
+  size_t len = (size_t)snprintf(buf, n, "%s = ", sv->name);
+  int first = 1;
+  for (int s = 0; s < l->tax.count && len < n; s++)
+    if (sv->skills >> s & 1u) {
+      len += (size_t)snprintf(buf + len, n - len, "%s%s",
+                              first                       ? ""
+                              : sv->mode == CM_SKILLS_ANY ? "|"
+                                                          : "+",
+                              l->tax.names[s]);
+      first = 0;
+    }
+  if (sv->staff > 1 && len < n)
+    snprintf(buf + len, n - len, "*%d", sv->staff);
+}
+
+static pid_t start_daemon(live *l, int *port) {
+  const sim_live_opts *o = l->o;
+  size_t cap = 8192, len = 0;
+  char *ini = malloc(cap);
+  if (!ini)
+    return -1;
+  len += (size_t)snprintf(
+      ini + len, cap - len,
+      "[server]\nport = 0\nmax_body_bytes = 16777216\n"
+      "[store]\nweights_file = %s/weights.json\n%s%s\n"
+      "[batch]\nwindow_ms = 300\noffer_ttl_ms = %lld\n"
+      "[matching]\nroad_factor = %.3f\n"
+      "[tokens]\nplatform = %s\ngateway = %s\noperator = %s\n[services]\n",
+      o->dir, o->redis ? "redis = " : "", o->redis ? o->redis : "",
+      (long long)(l->s->response_s_max * 1000 + 30000), l->s->road_factor,
+      o->tok_platform, o->tok_gateway, o->tok_operator);
+  for (int i = 0; i < l->s->n_services && len < cap; i++) {
+    char line[256];
+    service_line(l, &l->s->services[i], line, sizeof line);
+    len += (size_t)snprintf(ini + len, cap - len, "%s\n", line);
+  }
+  char start[32], rate[32], region[64];
+  snprintf(start, sizeof start, "%lld", (long long)(l->day0_ms + o->from_ms));
+  snprintf(rate, sizeof rate, "%g", o->rate);
+  snprintf(region, sizeof region, "sim%ld", (long)getpid());
+  const char *args[24];
+  int n = 0;
+  args[n++] = "--clock-start";
+  args[n++] = start;
+  args[n++] = "--clock-rate";
+  args[n++] = rate;
+  if (o->redis) {
+    args[n++] = "--region";
+    args[n++] = region;
+  }
+  if (o->trace) {
+    args[n++] = "--trace";
+    args[n++] = o->trace;
+  }
+  for (int i = 0; o->daemon_args && o->daemon_args[i] && n < 23; i++)
+    args[n++] = o->daemon_args[i];
+  args[n] = NULL;
+  pid_t pid = cm_hc_daemon_start(o->daemon, o->dir, ini, args, port);
+  free(ini);
+  return pid;
+}
+
+static int on_health(void *arg, struct evhttp_request *req) {
+  live *l = arg;
+  char *body = cm_hc_body(req);
+  json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+  json_int_t now = 0;
+  if (cm_hc_code(req) == 200 && o && !json_unpack(o, "{s:I}", "now_ms", &now))
+    l->day0_ms = (int64_t)now - l->o->from_ms; /* now is the window's start */
+  else
+    snprintf(l->err, sizeof l->err, "GET /healthz: no daemon clock (%d)",
+             cm_hc_code(req));
+  l->sync_mono = cm_bench_now_ms();
+  json_decref(o);
+  free(body);
+  event_base_loopbreak(l->base);
+  return cm_hc_code(req) != 200;
+}
+
+/* carematch_batch_ms from /metrics: its quantiles (bucket bounds), count,
+ * and carematch_fallbacks_total. */
+static int on_metrics(void *arg, struct evhttp_request *req) {
+  live *l = arg;
+  char *body = cm_hc_body(req);
+  double le[64], cnt[64], total = 0;
+  int nb = 0;
+  for (char *line = body ? strtok(body, "\n") : NULL; line;
+       line = strtok(NULL, "\n")) {
+    double v;
+    char bound[32];
+    if (sscanf(line, "carematch_batch_ms_bucket{le=\"%31[^\"]\"} %lf", bound,
+               &v) == 2 &&
+        nb < 64) {
+      le[nb] = strcmp(bound, "+Inf") ? atof(bound) : INFINITY;
+      cnt[nb++] = v;
+    } else if (sscanf(line, "carematch_batch_ms_count{} %lf", &v) == 1) {
+      total = v;
+    } else if (sscanf(line, "carematch_fallbacks_total %lf", &v) == 1) {
+      l->k->fallbacks = (uint64_t)v;
+    }
+  }
+  l->k->batches = (uint64_t)total;
+  double qs[3] = {0.5, 0.99, 1.0},
+         *dst[3] = {&l->k->batch_p50_ms, &l->k->batch_p99_ms,
+                    &l->k->batch_max_ms};
+  for (int j = 0; j < 3; j++) {
+    *dst[j] = NAN;
+    for (int b = 0; total > 0 && b < nb; b++)
+      if (cnt[b] >= qs[j] * total) {
+        *dst[j] = le[b];
+        break;
+      }
+  }
+  free(body);
+  event_base_loopbreak(l->base);
+  return cm_hc_code(req) != 200;
+}
+
+int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
+             char *msg, size_t n) {
+  live l;
+  memset(&l, 0, sizeof l);
+  l.s = s;
+  l.o = o;
+  l.k = out;
+  memset(out, 0, sizeof *out);
+  snprintf(out->policy, sizeof out->policy, "live");
+  cm_taxonomy_default(&l.tax);
+  double t0 = cm_bench_now_ms();
+  time_t wall = time(NULL);
+  l.day0_ms = (int64_t)(wall - wall % 86400) * 1000; /* midnight, UTC */
+  char host[64] = "127.0.0.1";
+  int port = 0, rc = -1;
+  pid_t pid = -1;
+  char dir[256];
+  if (o->daemon) {
+    if (o->dir)
+      snprintf(dir, sizeof dir, "%s", o->dir);
+    else
+      snprintf(dir, sizeof dir, "/tmp/carematch_sim_live_%ld", (long)getpid());
+    mkdir(dir, 0700);
+    sim_live_opts oo = *o;
+    oo.dir = dir;
+    l.o = &oo;
+    pid = start_daemon(&l, &port);
+    l.o = o;
+    if (pid < 0) {
+      snprintf(msg, n, "carematchd did not start (see %s/carematchd.log)", dir);
+      return -1;
+    }
+  } else if (!o->url || cm_hc_parse_url(o->url, host, sizeof host, &port)) {
+    snprintf(msg, n, "give --daemon PATH, or --url http://host:port");
+    return -1;
+  }
+  sim_port p = {&l,          lv_submit,         lv_upsert, lv_shift_off,
+                lv_position, lv_positions_done, lv_answer, lv_complete};
+  l.base = event_base_new();
+  l.hc = l.base ? cm_hc_new(l.base, host, port, 2) : NULL;
+  l.pos = malloc(POS_CAP);
+  l.timer = l.base ? evtimer_new(l.base, on_timer, &l) : NULL;
+  l.w = world_new(s, &p, o->from_ms, o->until_ms, out);
+  if (l.hc)
+    cm_hc_log_errors(l.hc, stderr, 10);
+  if (!l.hc || !l.pos || !l.timer || !l.w) {
+    snprintf(msg, n, "out of memory");
+    goto done;
+  }
+  snprintf(out->policy, sizeof out->policy, "live");
+  /* the clock: the daemon's now is the window's start */
+  cm_hc_call(l.hc, jobs_conn(&l), EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0,
+             on_health, &l);
+  event_base_dispatch(l.base);
+  if (l.err[0]) {
+    snprintf(msg, n, "%s", l.err);
+    goto done;
+  }
+  l.sync_world = o->from_ms;
+  if (cm_hc_events(l.hc, o->tok_platform, on_event, &l, on_stream_end)) {
+    snprintf(msg, n, "GET /v1/events: could not open the stream");
+    goto done;
+  }
+  l.last_line = cm_bench_now_ms();
+  struct timeval tv = {0, 0};
+  evtimer_add(l.timer, &tv);
+  event_base_dispatch(l.base);
+  if (l.err[0]) {
+    snprintf(msg, n, "%s", l.err);
+    goto done;
+  }
+  flush_positions(&l);
+  world_finish(l.w);
+  cm_hc_call(l.hc, cm_hc_conn(l.hc, 1), EVHTTP_REQ_GET, "/metrics",
+             o->tok_operator, NULL, 0, on_metrics, &l);
+  event_base_dispatch(l.base);
+  char fmsg[128];
+  out->floor_km = sim_floor_km(s, world_served(l.w), fmsg, sizeof fmsg);
+  out->http_calls = cm_hc_calls(l.hc);
+  out->http_errors = cm_hc_errors(l.hc);
+  out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;
+  rc = 0;
+done:
+  if (l.timer)
+    event_free(l.timer);
+  cm_hc_free(l.hc);
+  if (l.base)
+    event_base_free(l.base);
+  free(l.pos);
+  world_free(l.w);
+  cm_hc_daemon_stop(pid);
+  return rc;
+}

@@ -1,0 +1,561 @@
+/* world.c -- the simulated city apart from its dispatcher (world.h).
+ *
+ * Discrete events on a simulated clock, in milliseconds after midnight:
+ * requests arrive; shifts start (the worker comes on at home) and end
+ * (off at once when idle, else after the job); an offer is answered after
+ * a few seconds (accepted with the scenario's probability); once every
+ * member accepted they travel (great circle x road factor at their speed),
+ * serve for the service's duration once all are there, and the job is
+ * completed. Staff report positions every report_s while moving and every
+ * minute while idle. The dispatcher sees only what a daemon would:
+ * requests, positions, shifts, answers, completions. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "world.h"
+
+#define MAX_ELDERS_KEPT 16
+
+enum { EV_ARRIVE, EV_SHIFT_ON, EV_SHIFT_OFF, EV_ANSWER, EV_REACH, EV_DONE };
+
+typedef struct event {
+  int64_t at;
+  int kind, who, what; /* request / worker indexes by kind */
+  int accept;
+  uint64_t order; /* ties: first queued first */
+} event;
+
+typedef struct heap {
+  event *v;
+  int n, cap;
+  uint64_t next;
+} heap;
+
+static int before(const event *a, const event *b) {
+  return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static int push(heap *h, event e) {
+  if (h->n == h->cap) {
+    int cap = h->cap ? 2 * h->cap : 1024;
+    event *p = realloc(h->v, (size_t)cap * sizeof *p);
+    if (!p)
+      return -1;
+    h->v = p;
+    h->cap = cap;
+  }
+  e.order = h->next++;
+  int i = h->n++;
+  while (i > 0 && before(&e, &h->v[(i - 1) / 2])) {
+    h->v[i] = h->v[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h->v[i] = e;
+  return 0;
+}
+
+static event pop(heap *h) {
+  event top = h->v[0], last = h->v[--h->n];
+  int i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= h->n)
+      break;
+    if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
+      c++;
+    if (!before(&h->v[c], &last))
+      break;
+    h->v[i] = h->v[c];
+    i = c;
+  }
+  if (h->n > 0)
+    h->v[i] = last;
+  return top;
+}
+
+enum { W_OFF, W_IDLE, W_TRAVEL, W_SERVE };
+
+typedef struct wstate {
+  int state;
+  int came_on;   /* was on shift in the run */
+  int going_off; /* shift over: off after the job */
+  double lat, lon;
+  double from_lat, from_lon, to_lat, to_lon;
+  int64_t depart, arrive;
+  int jobs;
+  double km;
+  int n_elders;
+  int elders[MAX_ELDERS_KEPT]; /* request indexes of elders served */
+} wstate;
+
+typedef struct rstate {
+  int64_t first_offer; /* -1 none */
+  int members[CM_MAX_STAFF];
+  int n_members;
+  int reached;
+  int64_t arrived; /* -1 until every member is there */
+  int done;
+  int submitted; /* arrived in the run's window */
+} rstate;
+
+struct sim_world {
+  const sim_scenario *s;
+  sim_port port;
+  int64_t from, until; /* requests arriving in [from, until) */
+  int64_t next_tick;   /* the next position report */
+  heap h;
+  wstate *w;
+  rstate *r;
+  uint64_t rng;
+  int64_t now;
+  double *offer_min[CM_URGENCY_COUNT], *arrive_min[CM_URGENCY_COUNT];
+  int n_offer[CM_URGENCY_COUNT], n_arrive[CM_URGENCY_COUNT];
+  sim_kpis *k;
+  int continuity_hits;
+  int submitted, offered, n_done; /* live display */
+  unsigned char *served;          /* by request */
+};
+
+typedef struct sim_world sim;
+
+static double unit(sim *m) {
+  m->rng ^= m->rng << 13;
+  m->rng ^= m->rng >> 7;
+  m->rng ^= m->rng << 17;
+  return (double)(m->rng >> 11) / 9007199254740992.0;
+}
+
+static int worker_index(const char *id) {
+  return atoi(id + 1);
+}
+static int request_index(const char *id) {
+  return atoi(id + 1);
+}
+
+static double km_between(const sim *m, double a, double b, double c, double d) {
+  return cm_geo_distance_km(a, b, c, d) * m->s->road_factor;
+}
+
+static void place_worker(sim *m, int i, double lat, double lon) {
+  m->w[i].lat = lat;
+  m->w[i].lon = lon;
+  m->port.position(m->port.ctx, i, lat, lon, m->now);
+}
+
+static void shift_on(sim *m, int i) {
+  const sim_worker *sw = &m->s->workers[i];
+  wstate *w = &m->w[i];
+  cm_worker cw;
+  cm_worker_init(&cw);
+  snprintf(cw.id, sizeof cw.id, "%s", sw->id);
+  cw.skills = sw->skills;
+  cw.lat = w->state == W_OFF && w->jobs == 0 ? sw->lat : w->lat;
+  cw.lon = w->state == W_OFF && w->jobs == 0 ? sw->lon : w->lon;
+  cw.has_position = 1;
+  cw.seen_ms = m->now;
+  cw.rating = sw->rating;
+  cw.level = sw->level;
+  cw.jobs_today = w->jobs;
+  w->lat = cw.lat;
+  w->lon = cw.lon;
+  w->state = W_IDLE;
+  w->came_on = 1;
+  w->going_off = 0;
+  m->port.upsert(m->port.ctx, i, &cw, m->now);
+}
+
+static void shift_off(sim *m, int i) {
+  wstate *w = &m->w[i];
+  if (w->state == W_TRAVEL || w->state == W_SERVE) {
+    w->going_off = 1;
+    return;
+  }
+  w->state = W_OFF;
+  m->port.shift_off(m->port.ctx, i, m->now);
+}
+
+/* Every member accepted: they set off. */
+static void set_off(sim *m, int q) {
+  rstate *r = &m->r[q];
+  const sim_request *rq = &m->s->requests[q];
+  for (int k = 0; k < r->n_members; k++) {
+    int i = r->members[k];
+    wstate *w = &m->w[i];
+    double km = km_between(m, w->lat, w->lon, rq->lat, rq->lon);
+    w->state = W_TRAVEL;
+    w->from_lat = w->lat;
+    w->from_lon = w->lon;
+    w->to_lat = rq->lat;
+    w->to_lon = rq->lon;
+    w->depart = m->now;
+    w->arrive = m->now + (int64_t)(km / m->s->workers[i].speed_kmh * 3600000);
+    w->km += km;
+    event e = {w->arrive, EV_REACH, i, q, 0, 0};
+    push(&m->h, e);
+  }
+}
+
+void world_event(sim *m, const cm_event *ev, int64_t now) {
+  int q = request_index(ev->request);
+  if (q < 0 || q >= m->s->n_requests || !m->r[q].submitted)
+    return; /* not this run's */
+  m->now = now;
+  rstate *r = &m->r[q];
+  const sim_service *sv = &m->s->services[m->s->requests[q].service];
+  if (ev->type == CM_EV_OFFERED) {
+    if (r->first_offer < 0) {
+      r->first_offer = m->now;
+      m->offered++;
+      double min = (double)(m->now - m->s->requests[q].at_ms) / 60000.0;
+      m->offer_min[sv->urgency][m->n_offer[sv->urgency]++] = min;
+      int h = (int)((m->s->requests[q].at_ms / 3600000) % 24);
+      m->k->hour_offer_wait[h] += min; /* a mean once divided */
+    }
+    int i = worker_index(ev->worker);
+    if (i < 0 || i >= m->s->n_workers)
+      return;
+    double delay = (2 + (m->s->response_s_max - 2) * unit(m)) * 1000;
+    event e = {m->now + (int64_t)delay,     EV_ANSWER, i, q,
+               unit(m) < m->s->accept_prob, 0};
+    push(&m->h, e);
+    if (ev->from == CM_REQ_PENDING)
+      r->n_members = 0;
+    if (r->n_members < CM_MAX_STAFF)
+      r->members[r->n_members++] = i;
+  } else if (ev->type == CM_EV_ACCEPTED && ev->to == CM_REQ_ACCEPTED) {
+    set_off(m, q);
+  } else if (ev->type == CM_EV_EXPIRED) {
+    m->k->expired++;
+  } else if (ev->type == CM_EV_REJECTED) {
+    m->k->rejected++;
+  }
+}
+
+static void submit(sim *m, int q) {
+  const sim_request *rq = &m->s->requests[q];
+  const sim_service *sv = &m->s->services[rq->service];
+  cm_request_spec s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.id, sizeof s.id, "%s", rq->id);
+  s.lat = rq->lat;
+  s.lon = rq->lon;
+  s.skills = sv->skills;
+  s.skill_mode = sv->mode;
+  s.staff = sv->staff;
+  s.urgency = sv->urgency;
+  snprintf(s.elder, sizeof s.elder, "%s", rq->elder);
+  if (rq->window_start_ms > 0) {
+    s.window_start_ms = rq->window_start_ms;
+    s.window_end_ms = rq->window_start_ms + 3600000;
+  }
+  m->k->requests[sv->urgency]++;
+  m->k->hour_requests[(rq->at_ms / 3600000) % 24]++;
+  m->k->teams += sv->staff > 1;
+  m->r[q].submitted = 1;
+  m->submitted++;
+  m->port.submit(m->port.ctx, q, &s, m->now);
+}
+
+static void reach(sim *m, int i, int q) {
+  wstate *w = &m->w[i];
+  rstate *r = &m->r[q];
+  const sim_request *rq = &m->s->requests[q];
+  w->state = W_SERVE;
+  place_worker(m, i, rq->lat, rq->lon);
+  if (++r->reached < r->n_members)
+    return;
+  r->arrived = m->now;
+  const sim_service *sv = &m->s->services[rq->service];
+  /* scheduled: from the window's start; the rest from the call */
+  int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
+  double min = (double)(m->now - base) / 60000.0;
+  m->arrive_min[sv->urgency][m->n_arrive[sv->urgency]++] = min < 0 ? 0 : min;
+  int64_t start = m->now;
+  if (rq->window_start_ms > start)
+    start = rq->window_start_ms; /* early: they wait for the window */
+  event e = {start + (int64_t)(sv->duration_min * 60000), EV_DONE, q, 0, 0, 0};
+  push(&m->h, e);
+}
+
+static void done(sim *m, int q) {
+  rstate *r = &m->r[q];
+  const sim_request *rq = &m->s->requests[q];
+  if (m->port.complete(m->port.ctx, q, m->now) != 0)
+    return;
+  r->done = 1;
+  m->served[q] = 1;
+  m->n_done++;
+  m->k->done++;
+  int elder = atoi(rq->elder + 1);
+  for (int k = 0; k < r->n_members; k++) {
+    wstate *w = &m->w[r->members[k]];
+    int known = 0;
+    for (int e = 0; e < w->n_elders; e++)
+      known |= w->elders[e] == elder;
+    m->continuity_hits += known;
+    if (!known && w->n_elders < MAX_ELDERS_KEPT)
+      w->elders[w->n_elders++] = elder;
+    w->jobs++;
+    w->state = W_IDLE;
+    if (w->going_off)
+      shift_off(m, r->members[k]);
+  }
+}
+
+/* Positions: moving staff every report_s, idle staff every minute. */
+static void report(sim *m, int64_t tick) {
+  int idle_too = tick % 60000 == 0;
+  if (tick % 3600000 == 0 && tick < SIM_DAY_MS) {
+    int h = (int)(tick / 3600000);
+    for (int i = 0; i < m->s->n_workers; i++) {
+      m->k->hour_on_shift[h] += m->w[i].state != W_OFF;
+      m->k->hour_busy[h] +=
+          m->w[i].state == W_TRAVEL || m->w[i].state == W_SERVE;
+    }
+  }
+  for (int i = 0; i < m->s->n_workers; i++) {
+    wstate *w = &m->w[i];
+    if (w->state == W_TRAVEL) {
+      double f = (double)(m->now - w->depart) /
+                 (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
+      if (f > 1)
+        f = 1;
+      place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
+                   w->from_lon + f * (w->to_lon - w->from_lon));
+    } else if (idle_too && (w->state == W_IDLE || w->state == W_SERVE)) {
+      place_worker(m, i, w->lat, w->lon);
+    }
+  }
+  if (m->port.positions_done)
+    m->port.positions_done(m->port.ctx, m->now);
+}
+
+static void handle(sim *m, const event *e) {
+  switch (e->kind) {
+  case EV_ARRIVE:
+    submit(m, e->who);
+    break;
+  case EV_SHIFT_ON:
+    shift_on(m, e->who);
+    break;
+  case EV_SHIFT_OFF:
+    shift_off(m, e->who);
+    break;
+  case EV_ANSWER:
+    m->port.answer(m->port.ctx, e->what, e->who, e->accept, m->now);
+    break;
+  case EV_REACH:
+    reach(m, e->who, e->what);
+    break;
+  case EV_DONE:
+    done(m, e->who);
+    break;
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double quantile(double *v, int n, double q) {
+  if (n == 0)
+    return NAN;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  int i = (int)ceil(q * n) - 1;
+  return v[i < 0 ? 0 : i];
+}
+
+static double gini(const wstate *w, int n) {
+  double *x = malloc((size_t)n * sizeof *x), sum = 0, acc = 0;
+  int k = 0;
+  for (int i = 0; x && i < n; i++)
+    if (w[i].came_on)
+      x[k++] = w[i].jobs;
+  if (!x || k == 0) {
+    free(x);
+    return NAN;
+  }
+  qsort(x, (size_t)k, sizeof *x, cmp_double);
+  for (int i = 0; i < k; i++) {
+    sum += x[i];
+    acc += (2.0 * (i + 1) - k - 1) * x[i];
+  }
+  free(x);
+  return sum > 0 ? acc / (k * sum) : 0;
+}
+
+/* A member of request q's team is still travelling to it (the run ended
+ * before the team was complete: not half-staffed, in flight). */
+static int on_way(const sim *m, int q) {
+  const rstate *r = &m->r[q];
+  const sim_request *rq = &m->s->requests[q];
+  for (int k = 0; k < r->n_members; k++) {
+    const wstate *w = &m->w[r->members[k]];
+    if (w->state == W_TRAVEL && w->to_lat == rq->lat && w->to_lon == rq->lon)
+      return 1;
+  }
+  return 0;
+}
+
+void world_finish(sim *m) {
+  sim_kpis *k = m->k;
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    k->offer_p50[u] = quantile(m->offer_min[u], m->n_offer[u], 0.5);
+    k->offer_p95[u] = quantile(m->offer_min[u], m->n_offer[u], 0.95);
+    k->offer_p99[u] = quantile(m->offer_min[u], m->n_offer[u], 0.99);
+    k->arrive_p50[u] = quantile(m->arrive_min[u], m->n_arrive[u], 0.5);
+    k->arrive_p95[u] = quantile(m->arrive_min[u], m->n_arrive[u], 0.95);
+    k->arrive_p99[u] = quantile(m->arrive_min[u], m->n_arrive[u], 0.99);
+    k->arrived[u] = m->n_arrive[u];
+    k->arrivals[u] =
+        malloc((size_t)(m->n_arrive[u] ? m->n_arrive[u] : 1) * sizeof(double));
+    if (k->arrivals[u]) /* sorted by quantile() above */
+      memcpy(k->arrivals[u], m->arrive_min[u],
+             (size_t)m->n_arrive[u] * sizeof(double));
+  }
+  for (int h = 0; h < 24; h++)
+    if (k->hour_requests[h])
+      k->hour_offer_wait[h] /= k->hour_requests[h];
+  for (int q = 0; q < m->s->n_requests; q++) {
+    const rstate *r = &m->r[q];
+    const sim_service *sv = &m->s->services[m->s->requests[q].service];
+    if (!r->submitted)
+      continue;
+    k->unassigned += r->arrived < 0;
+    if (sv->staff > 1) {
+      k->teams_staffed += r->arrived >= 0;
+      k->teams_half += r->arrived < 0 && r->reached > 0 && !on_way(m, q);
+    }
+  }
+  for (int i = 0; i < m->s->n_workers; i++)
+    k->travel_km += m->w[i].km;
+  k->travel_per_job = k->done ? k->travel_km / k->done : 0;
+  k->gini = gini(m->w, m->s->n_workers);
+  k->continuity = k->done ? (double)m->continuity_hits / k->done : 0;
+}
+
+sim_world *world_new(const sim_scenario *s, const sim_port *port,
+                     int64_t from_ms, int64_t until_ms, sim_kpis *out) {
+  sim *m = calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  memset(out, 0, sizeof *out);
+  m->s = s;
+  m->port = *port;
+  m->k = out;
+  m->from = from_ms;
+  m->until = until_ms;
+  m->now = from_ms;
+  m->rng = s->seed * 2654435761ULL + 1;
+  m->w = calloc((size_t)s->n_workers, sizeof *m->w);
+  m->r = calloc((size_t)s->n_requests, sizeof *m->r);
+  m->served = calloc((size_t)s->n_requests + 1, 1);
+  int ok = m->w && m->r && m->served;
+  for (int u = 0; ok && u < CM_URGENCY_COUNT; u++) {
+    m->offer_min[u] = malloc(((size_t)s->n_requests + 1) * sizeof(double));
+    m->arrive_min[u] = malloc(((size_t)s->n_requests + 1) * sizeof(double));
+    ok = m->offer_min[u] && m->arrive_min[u];
+  }
+  for (int q = 0; ok && q < s->n_requests; q++) {
+    m->r[q].first_offer = -1;
+    m->r[q].arrived = -1;
+    int64_t at = s->requests[q].at_ms;
+    event e = {at, EV_ARRIVE, q, 0, 0, 0};
+    if (at >= from_ms && at < until_ms)
+      ok = push(&m->h, e) == 0;
+  }
+  for (int i = 0; ok && i < s->n_workers; i++) {
+    const sim_worker *sw = &s->workers[i];
+    int64_t on_at = (int64_t)sw->shift_start_min * 60000;
+    int64_t off_at = (int64_t)sw->shift_end_min * 60000;
+    if (off_at <= from_ms || on_at >= until_ms)
+      continue; /* not on shift in the window */
+    event on = {on_at > from_ms ? on_at : from_ms, EV_SHIFT_ON, i, 0, 0, 0};
+    event off = {off_at, EV_SHIFT_OFF, i, 0, 0, 0};
+    ok = push(&m->h, on) == 0 && push(&m->h, off) == 0;
+  }
+  int64_t tick = (int64_t)s->report_s * 1000;
+  m->next_tick = (from_ms / tick + 1) * tick;
+  if (!ok) {
+    world_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+void world_free(sim *m) {
+  if (!m)
+    return;
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    free(m->offer_min[u]);
+    free(m->arrive_min[u]);
+  }
+  free(m->h.v);
+  free(m->w);
+  free(m->r);
+  free(m->served);
+  free(m);
+}
+
+int64_t world_next(const sim *m) {
+  int64_t t = m->next_tick;
+  if (m->h.n > 0 && m->h.v[0].at < t)
+    t = m->h.v[0].at;
+  return t;
+}
+
+void world_advance(sim *m, int64_t t) {
+  for (;;) {
+    int64_t e_at = m->h.n > 0 ? m->h.v[0].at : INT64_MAX;
+    if (e_at <= t && e_at <= m->next_tick) {
+      event e = pop(&m->h);
+      if (e.at > m->now)
+        m->now = e.at;
+      handle(m, &e);
+    } else if (m->next_tick <= t) {
+      if (m->next_tick > m->now)
+        m->now = m->next_tick;
+      report(m, m->next_tick);
+      m->next_tick += (int64_t)m->s->report_s * 1000;
+    } else {
+      break;
+    }
+  }
+  if (t > m->now)
+    m->now = t;
+}
+
+void world_progress(const sim *m, int *submitted, int *offered, int *done) {
+  *submitted = m->submitted;
+  *offered = m->offered;
+  *done = m->n_done;
+}
+
+int world_idle(const sim *m) {
+  for (int i = 0; i < m->s->n_workers; i++)
+    if (m->w[i].state == W_TRAVEL || m->w[i].state == W_SERVE)
+      return 0;
+  for (int q = 0; q < m->s->n_requests; q++)
+    if (m->r[q].submitted && !m->r[q].done && m->r[q].first_offer >= 0)
+      return 0;
+  return 1;
+}
+
+const unsigned char *world_served(const sim *m) {
+  return m->served;
+}
+
+double world_arrive_quantile(sim *m, int u, double q) {
+  if (m->n_arrive[u] == 0)
+    return NAN;
+  double *v = malloc((size_t)m->n_arrive[u] * sizeof *v);
+  if (!v)
+    return NAN;
+  memcpy(v, m->arrive_min[u], (size_t)m->n_arrive[u] * sizeof *v);
+  double x = quantile(v, m->n_arrive[u], q);
+  free(v);
+  return x;
+}
