@@ -42,26 +42,32 @@ static void *solver_main(void *arg) {
   return NULL;
 }
 
-/* delay_ms on the daemon's clock (clock.c), which may run faster. */
-static void set_timer(cmd_daemon *d, int64_t delay_ms) {
-  if (delay_ms < 0)
-    delay_ms = 0;
-  delay_ms = (int64_t)((double)delay_ms / cmd_clock_rate());
-  struct timeval tv = {(time_t)(delay_ms / 1000),
-                       (suseconds_t)(delay_ms % 1000) * 1000};
+/* Arm the engine's timer: when it is due (on the daemon's clock, which may
+ * run faster than real time), but at least each second with a ledger (to
+ * follow other writers) and each pause_retry_ms while paused; those two
+ * are real time. min_ms (real) keeps a step that found nothing to do from
+ * re-arming at once: the timer has the higher priority, and a timer
+ * always due would starve the HTTP clients and the signals. */
+static void arm(cmd_daemon *d, double min_ms) {
+  int64_t due = cm_engine_next_due(d->eng), now = cmd_now_ms();
+  double ms =
+      due == INT64_MAX ? 3600000 : (double)(due - now) / cmd_clock_rate();
+  if (d->ledger && ms > 1000)
+    ms = 1000; /* follow other writers */
+  if (d->paused && ms > d->cfg.pause_retry_ms)
+    ms = (double)d->cfg.pause_retry_ms;
+  if (ms < min_ms)
+    ms = min_ms;
+  struct timeval tv = {
+      (time_t)(ms / 1000),
+      (suseconds_t)((ms - 1000.0 * (time_t)(ms / 1000)) * 1000)};
   evtimer_add(d->step_ev, &tv);
 }
 
 void cmd_kick(cmd_daemon *d) {
   if (d->flying || !d->step_ev)
     return; /* the batch's end kicks again */
-  int64_t due = cm_engine_next_due(d->eng), now = cmd_now_ms();
-  int64_t delay = due == INT64_MAX ? 3600000 : due - now;
-  if (d->ledger && delay > 1000)
-    delay = 1000; /* follow other writers */
-  if (d->paused && delay > d->cfg.pause_retry_ms)
-    delay = d->cfg.pause_retry_ms;
-  set_timer(d, delay);
+  arm(d, 0);
 }
 
 static void finish_drain_if_idle(cmd_daemon *d);
@@ -88,7 +94,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   }
   cmd_events_pump(d);
   if (!b) {
-    cmd_kick(d);
+    arm(d, 1); /* nothing to solve: let the clients in first */
     finish_drain_if_idle(d);
     return;
   }

@@ -58,6 +58,7 @@ static void table(const sim_kpis *k, int n) {
   }
   ROW("jobs done", "%14d", k[i].done);
   ROW("unassigned at the day's end", "%14d", k[i].unassigned);
+  ROW("in flight at the end", "%14d", k[i].in_flight);
   ROW("offers expired / rejected", "%7d /%5d", k[i].expired, k[i].rejected);
   ROW("travel km, all staff", "%14.0f", k[i].travel_km);
   ROW("travel km per job", "%14.2f", k[i].travel_per_job);
@@ -95,20 +96,21 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
             isnan(k->arrive_p95[u]) ? -1 : k->arrive_p95[u],
             isnan(k->arrive_p99[u]) ? -1 : k->arrive_p99[u]);
   fprintf(f,
-          "},\"done\":%d,\"unassigned\":%d,\"expired\":%d,\"rejected\":%d,"
+          "},\"done\":%d,\"unassigned\":%d,\"in_flight\":%d,\"expired\":%d,"
+          "\"rejected\":%d,"
           "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"floor_km\":%.3f,"
           "\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
           "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f,"
           "\"http_calls\":%llu,\"http_errors\":%llu,\"late_answers\":%d",
-          k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
-          k->travel_per_job, k->floor_km, k->teams, k->teams_staffed,
-          k->teams_half, k->gini, k->continuity, k->batch_p50_ms,
-          k->batch_p99_ms, k->batch_max_ms, (unsigned long long)k->batches,
-          (unsigned long long)k->fallbacks, k->wall_s,
-          (unsigned long long)k->http_calls, (unsigned long long)k->http_errors,
-          k->late_answers);
+          k->done, k->unassigned, k->in_flight, k->expired, k->rejected,
+          k->travel_km, k->travel_per_job, k->floor_km, k->teams,
+          k->teams_staffed, k->teams_half, k->gini, k->continuity,
+          k->batch_p50_ms, k->batch_p99_ms, k->batch_max_ms,
+          (unsigned long long)k->batches, (unsigned long long)k->fallbacks,
+          k->wall_s, (unsigned long long)k->http_calls,
+          (unsigned long long)k->http_errors, k->late_answers);
   /* the day hour by hour, and every arrival time, for plots */
   fprintf(f, ",\"hours\":[");
   for (int h = 0; h < 24; h++)

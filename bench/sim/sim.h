@@ -23,11 +23,12 @@ typedef struct sim_kpis {
   double arrive_p50[CM_URGENCY_COUNT], arrive_p95[CM_URGENCY_COUNT],
       arrive_p99[CM_URGENCY_COUNT];
   int arrived[CM_URGENCY_COUNT];
-  int done;                             /* jobs completed */
-  int unassigned;                       /* never served by the day's end */
-  int expired, rejected;                /* offers that lapsed / were refused */
-  double travel_km;                     /* all staff, the whole day */
-  double travel_per_job;                /* km */
+  int done;              /* jobs completed */
+  int unassigned;        /* never served by the day's end */
+  int in_flight;         /* staff on the way or on site when the run ended */
+  int expired, rejected; /* offers that lapsed / were refused */
+  double travel_km;      /* all staff, the whole day */
+  double travel_per_job; /* km */
   int teams, teams_staffed, teams_half; /* two-person requests */
   double gini;                          /* of jobs per worker on shift */
   double continuity; /* share of jobs for an elder the worker served */

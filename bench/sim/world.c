@@ -98,6 +98,7 @@ typedef struct rstate {
   int64_t arrived; /* -1 until every member is there */
   int done;
   int submitted; /* arrived in the run's window */
+  int set_off;   /* its staff accepted and set off */
 } rstate;
 
 struct sim_world {
@@ -180,6 +181,7 @@ static void shift_off(sim *m, int i) {
 static void set_off(sim *m, int q) {
   rstate *r = &m->r[q];
   const sim_request *rq = &m->s->requests[q];
+  r->set_off = 1;
   for (int k = 0; k < r->n_members; k++) {
     int i = r->members[k];
     wstate *w = &m->w[i];
@@ -422,9 +424,12 @@ void world_finish(sim *m) {
   for (int q = 0; q < m->s->n_requests; q++) {
     const rstate *r = &m->r[q];
     const sim_service *sv = &m->s->services[m->s->requests[q].service];
-    if (!r->submitted)
+    if (!r->submitted || r->done)
       continue;
-    k->unassigned += r->arrived < 0;
+    if (r->set_off)
+      k->in_flight++; /* on the way or on site when the run ended */
+    else
+      k->unassigned++;
     if (sv->staff > 1) {
       k->teams_staffed += r->arrived >= 0;
       k->teams_half += r->arrived < 0 && r->reached > 0 && !on_way(m, q);

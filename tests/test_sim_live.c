@@ -1,0 +1,148 @@
+/* test_sim_live.c -- the simulator's live mode against the real carematchd
+ * over loopback: a small day's morning on a fast simulated clock, on the
+ * embedded store and on a real redis-server. Its books must close (every
+ * request submitted is done or counted unassigned, no call refused but
+ * answers overtaken by events), the daemon's trace must hold every
+ * request, and on Redis the ledger must agree with the world: as many
+ * requests done there as the world completed, the rest still live. */
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "live.h"
+#include "redis_server.h"
+#include "scenario.h"
+#include "sim.h"
+
+static sim_scenario *small_day(void) {
+  sim_spec spec;
+  sim_spec_default(&spec);
+  spec.seed = 11;
+  spec.workers = 90;
+  spec.requests = 300;
+  spec.elders = 400;
+  char msg[128];
+  sim_scenario *s = sim_scenario_generate(&spec, msg, sizeof msg);
+  cr_assert_not_null(s, "%s", msg);
+  return s;
+}
+
+static int submitted(const sim_kpis *k) {
+  int n = 0;
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    n += k->requests[u];
+  return n;
+}
+
+static void run_live(const sim_scenario *s, const char *redis,
+                     const char *trace, sim_kpis *k) {
+  sim_live_opts o;
+  sim_live_default(&o);
+  o.daemon = CM_DAEMON_PATH;
+  o.redis = redis;
+  o.trace = trace;
+  o.rate = 1200; /* 08:00-10:00 in 6 s, then jobs end */
+  o.from_ms = 8LL * 3600000;
+  o.until_ms = 10LL * 3600000;
+  o.drain_ms = 3LL * 3600000;
+  o.quiet = 1;
+  char msg[256];
+  cr_assert_eq(sim_live(s, &o, k, msg, sizeof msg), 0, "%s", msg);
+}
+
+static int lines_with(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "the trace %s", path);
+  char line[8192];
+  int n = 0;
+  while (fgets(line, sizeof line, f))
+    n += strstr(line, needle) != NULL;
+  fclose(f);
+  return n;
+}
+
+static void books_close(const sim_kpis *k) {
+  int n = submitted(k);
+  cr_assert_gt(n, 50, "the window has requests (%d)", n);
+  cr_assert_eq(k->http_errors, 0, "%llu calls refused",
+               (unsigned long long)k->http_errors);
+  cr_assert_gt(k->done, n / 2, "most are served: %d of %d", k->done, n);
+  cr_assert_eq(k->done + k->in_flight + k->unassigned, n,
+               "done %d + in flight %d + unassigned %d = submitted %d", k->done,
+               k->in_flight, k->unassigned, n);
+  cr_assert_eq(k->teams_half, 0);
+  cr_assert_gt(k->batches, 0, "batch figures read from /metrics");
+  cr_assert_gt(k->travel_km, 0);
+}
+
+Test(sim_live, a_morning_on_the_embedded_store) {
+  sim_scenario *s = small_day();
+  char trace[64];
+  snprintf(trace, sizeof trace, "/tmp/cm_sim_live_%ld.trace", (long)getpid());
+  unlink(trace);
+  sim_kpis k;
+  run_live(s, NULL, trace, &k);
+  books_close(&k);
+  cr_assert_eq(lines_with(trace, "\"route\":\"POST /v1/requests\""),
+               submitted(&k), "the trace holds every request");
+  cr_assert_geq(lines_with(trace, "/complete"), k.done);
+  unlink(trace);
+  sim_kpis_free(&k);
+  sim_scenario_free(s);
+}
+
+Test(sim_live, a_morning_on_redis) {
+  const char *env = getenv("CM_TEST_REDIS_PORT");
+  int port;
+  pid_t own = 0;
+  if (env && *env && cm_test_server_ready(atoi(env))) {
+    port = atoi(env);
+  } else {
+    port = cm_test_free_port();
+    own = cm_test_server_start(port, NULL);
+  }
+  char url[64], region[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+  snprintf(region, sizeof region, "cm:{sim%ld}:*", (long)getpid());
+  sim_scenario *s = small_day();
+  sim_kpis k;
+  run_live(s, url, NULL, &k);
+  books_close(&k);
+  /* the ledger agrees with the world */
+  redisContext *c = cm_test_side_connect(port);
+  cr_assert_not_null(c);
+  char key[64];
+  snprintf(key, sizeof key, "cm:{sim%ld}:live", (long)getpid());
+  redisReply *r = redisCommand(c, "ZCARD %s", key);
+  cr_assert_eq(r->integer, k.unassigned + k.in_flight,
+               "live in Redis %lld = unassigned %d + in flight %d",
+               (long long)r->integer, k.unassigned, k.in_flight);
+  freeReplyObject(r);
+  int done = 0;
+  unsigned long long cursor = 0;
+  do {
+    r = redisCommand(c, "SCAN %llu MATCH cm:{sim%ld}:req:* COUNT 1000", cursor,
+                     (long)getpid());
+    cursor = strtoull(r->element[0]->str, NULL, 10);
+    for (size_t i = 0; i < r->element[1]->elements; i++) {
+      redisReply *st =
+          redisCommand(c, "HGET %s state", r->element[1]->element[i]->str);
+      done += st->str && atoi(st->str) == CM_REQ_DONE;
+      freeReplyObject(st);
+    }
+    freeReplyObject(r);
+  } while (cursor != 0);
+  cr_assert_eq(done, k.done, "done in Redis %d = done in the world %d", done,
+               k.done);
+  redisFree(c);
+  if (own)
+    cm_test_server_kill(own, SIGTERM);
+  else
+    cm_test_flush_keys(port, region);
+  sim_kpis_free(&k);
+  sim_scenario_free(s);
+}
