@@ -184,15 +184,20 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   if (n == 1 && !l)
     return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, err);
   cm_error one;
-  cm_worker probe;
+  cm_worker *old = NULL; /* without a ledger: the records before, to put
+                            back the moves made when a later one fails */
+  if (!l && !(old = malloc((size_t)(n ? n : 1) * sizeof *old)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < n && !l; i++) { /* all or nothing */
     cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
     if (st == CM_OK &&
-        (!ids[i] || cm_store_get(e->store, ids[i], &probe, NULL) != CM_OK))
+        (!ids[i] || cm_store_get(e->store, ids[i], &old[i], NULL) != CM_OK))
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
-    if (st != CM_OK)
+    if (st != CM_OK) {
+      free(old);
       return n == 1 ? cm_error_set(err, st, one.field, "%s", one.message)
                     : cm__store_position_error(err, i, &one);
+    }
   }
   if (l) {
     int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
@@ -208,11 +213,15 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   for (int i = 0; i < n; i++) {
     cm_status st =
         cm_store_position(e->store, ids[i], lat[i], lon[i], now_ms, &one);
-    if (st != CM_OK) { /* the ledger took it: rebuild the mirror */
-      e->resync = l != NULL;
+    if (st != CM_OK) {
+      e->resync = l != NULL; /* the ledger took it: rebuild the mirror */
+      for (int k = i - 1; old && k >= 0; k--) /* latest first */
+        cm_store_upsert(e->store, &old[k], NULL);
+      free(old);
       return cm__store_position_error(err, i, &one);
     }
   }
+  free(old);
   return CM_OK;
 }
 
