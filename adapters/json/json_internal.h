@@ -137,6 +137,11 @@ cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
 /* The weights as the instance format has them (docs/solve-format.md).
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_weights_new(const cm_weights *w);
+/* json_dumps, except that running out of memory anywhere gives NULL:
+ * jansson's own (2.14) ignores a failed write of an object's key and
+ * returns the text with that byte missing. Returns a malloc'ed string or
+ * NULL. */
+char *cm__json_dumps(const json_t *root, size_t flags);
 /* Dump root with flags (plus JSON_INDENT(2) when pretty, JSON_COMPACT
  * otherwise) and drop the reference. Returns a malloc'ed string or NULL. */
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty);
