@@ -47,6 +47,13 @@ cm_status cm__json_fail(cm_error *err, cm_status code, const char *base,
 void cm__json_locate(const char *text, size_t len, size_t pos, char *out,
                      size_t n);
 
+/* Map a failed json_loadb of text onto err: out_of_memory, a duplicate
+ * key, a number out of range or nesting too deep at the JSON path where
+ * it happened, else malformed_json with line and column. Returns the
+ * code. (instance_decode.c) */
+cm_status cm__json_parse_error(const char *text, size_t len,
+                               const json_error_t *je, cm_error *err);
+
 /* ---- typed field readers (json_fields.c) ------------------------------ */
 
 /* Every reader looks up key in the object obj whose path is base. It returns
