@@ -1046,3 +1046,79 @@ Test(alloc, engine_growth) {
     engine_every_n(what, &o, op_upsert_new, T0 + 10, 0);
   }
 }
+
+/* cm_store_memory_new and cm_engine_new: NULL (and out_of_memory), nothing
+ * left behind. */
+Test(alloc, engine_new) {
+  for (sticky = 0; sticky < 2; sticky++) {
+    cm_engine_config cfg;
+    cm_engine_config_default(&cfg);
+    long n = 1;
+    for (;; n++) {
+      long live0 = cm_fail_live();
+      cm_error err;
+      cm_error_clear(&err);
+      cm_fail_arm(n, sticky);
+      cm_store *store = cm_store_memory_new(0);
+      cm_engine *eng = store ? cm_engine_new(&cfg, store, &err) : NULL;
+      int hit = cm_fail_disarm();
+      if (eng) {
+        cm_engine_free(eng);
+        cm_store_free(store);
+        cr_assert_eq(cm_fail_live(), live0);
+        if (!hit)
+          break;
+        continue;
+      }
+      cr_assert(hit, "N=%ld", n);
+      if (store)
+        cr_assert_eq(err.code, CM_E_NOMEM, "N=%ld: %s", n, err.message);
+      cm_store_free(store);
+      cr_assert_eq(cm_fail_live(), live0, "N=%ld: %ld blocks leaked", n,
+                   cm_fail_live() - live0);
+    }
+    report("cm_store_memory_new + cm_engine_new", n - 1, 0);
+  }
+}
+
+/* The lifecycle calls allocate nothing (without a ledger): no failure
+ * point to inject, and none may appear unnoticed. */
+Test(alloc, engine_lifecycle_allocates_nothing) {
+  world w;
+  world_opts o = {.budget_ms = 100};
+  cm_error err;
+  world_new(&w, &o);
+  cr_assert_eq(op_step(&w, T0 + WINDOW, &err), CM_OK, "%s", err.message);
+  int accepted = 0, rejected = 0, cancelled = 0;
+  for (int i = 0; i < N_REQ_IDS; i++) {
+    cm_request_view v;
+    if (cm_engine_get(w.eng, req_ids[i], &v, &err) != CM_OK ||
+        v.state != CM_REQ_OFFERED || v.n_workers != 1)
+      continue;
+    int64_t t = T0 + WINDOW + 10;
+    cm_fail_arm(0, 0);
+    if (!accepted) {
+      cr_assert_eq(cm_engine_accept(w.eng, v.spec.id, v.workers[0], t, &err),
+                   CM_OK, "%s", err.message);
+      cr_assert_eq(cm_engine_complete(w.eng, v.spec.id, t, &err), CM_OK, "%s",
+                   err.message);
+      accepted = 1;
+    } else if (!rejected) {
+      cr_assert_eq(cm_engine_reject(w.eng, v.spec.id, v.workers[0], t, &err),
+                   CM_OK, "%s", err.message);
+      rejected = 1;
+    } else if (!cancelled) {
+      cr_assert_eq(cm_engine_cancel(w.eng, v.spec.id, t, &err), CM_OK, "%s",
+                   err.message);
+      cancelled = 1;
+    }
+    cr_assert_eq(cm_fail_attempts(), 0, "%s: %ld allocations", v.spec.id,
+                 cm_fail_attempts());
+  }
+  cr_assert(accepted && rejected && cancelled);
+  cm_fail_arm(0, 0);
+  cr_assert_eq(cm_engine_worker_shift(w.eng, "w2", 0, T0 + WINDOW + 20, &err),
+               CM_OK);
+  cr_assert_eq(cm_fail_attempts(), 0, "worker_shift allocates");
+  world_free(&w);
+}
