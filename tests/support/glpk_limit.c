@@ -5,19 +5,10 @@
 
 #include "glpk_limit.h"
 
-/* GLPK prints its error before calling the hook: not on the test's
- * output. */
-static int quiet(void *info, const char *s) {
-  (void)info;
-  (void)s;
-  return 1;
-}
-
 void cm_test_glpk_squeeze(size_t room_bytes) {
   int count, cpeak;
   size_t total, tpeak;
   glp_mem_usage(&count, &cpeak, &total, &tpeak); /* creates the env */
-  glp_term_hook(quiet, NULL);
   size_t mb = (total >> 20) + 2, limit = mb << 20;
   glp_mem_limit((int)mb);
   /* glp_alloc counts its own header too: fill in pieces until the room
