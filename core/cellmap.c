@@ -136,6 +136,12 @@ static void reset_bounds(cm__cellmap *g) {
   g->lon_max = -180;
 }
 
+void cm__cellmap_cell(const cm__cellmap *g, double lat, double lon, int *cx,
+                      int *cy) {
+  *cx = coord((lon - g->lon0) * g->kx, g->cell_km);
+  *cy = coord((lat - g->lat0) * KY, g->cell_km);
+}
+
 int cm__cellmap_reserve(cm__cellmap *g, double lat, double lon, int *cx,
                         int *cy) {
   if (!g->has_origin) {
@@ -145,8 +151,8 @@ int cm__cellmap_reserve(cm__cellmap *g, double lat, double lon, int *cx,
     g->has_origin = 1;
     reset_bounds(g);
   }
-  int x = coord((lon - g->lon0) * g->kx, g->cell_km);
-  int y = coord((lat - g->lat0) * KY, g->cell_km);
+  int x, y;
+  cm__cellmap_cell(g, lat, lon, &x, &y);
   long s = find_cell(g, x, y);
   if (s < 0) {
     if ((g->count + 1) * 2 > g->cap &&

@@ -67,6 +67,10 @@ void cm__cell_item_set(cm__cell_item *it, double lat, double lon,
  * table may remain). */
 int cm__cellmap_reserve(cm__cellmap *g, double lat, double lon, int *cx,
                         int *cy);
+/* Cell of a position in a grid that has its origin (an item was reserved
+ * before). Allocates nothing. */
+void cm__cellmap_cell(const cm__cellmap *g, double lat, double lon, int *cx,
+                      int *cy);
 
 /* Append an item to cell (cx, cy), which cm__cellmap_reserve prepared for
  * it. Returns the item's slot. Cannot fail. */

@@ -410,7 +410,6 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
     goto oom;
   for (int q = 0; q < n; q++) {
     cm__req *r = b->reqs[q] = e->live[idx[q]];
-    r->batches++;
     memcpy(b->ids[q], r->spec.id, CM_ID_MAX);
     b->versions[q] = r->version;
     make_query(e, r, now_ms, &b->queries[q], b->excl + (size_t)q * per);
@@ -529,17 +528,24 @@ int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
       cm_error_set(err, b->solved, "", "the batch was not solved");
     goto out;
   }
-  /* requests changed while the batch was solved are left out */
+  /* requests changed while the batch was solved are left out; the others
+     take part in it (counted here: a batch that fails counts for none) */
   for (int q = 0; q < b->n; q++) {
     cm__req *r = cm__req_find(e, b->ids[q]);
     b->reqs[q] = r && r->version == b->versions[q] && r->state == CM_REQ_PENDING
                      ? r
                      : NULL;
+    if (b->reqs[q])
+      b->reqs[q]->batches++;
   }
   double tc = clock_ms(e);
   uint64_t offers_before = e->stats.offers;
-  if (commit(e, b, now_ms, err) != CM_OK)
+  if (commit(e, b, now_ms, err) != CM_OK) { /* nothing was applied */
+    for (int q = 0; q < b->n; q++)
+      if (b->reqs[q])
+        b->reqs[q]->batches--;
     goto out;
+  }
   double t2 = clock_ms(e);
   cm_histogram_add(&e->stats.commit_ms, t2 - tc);
   offered = e->stats.offers != offers_before;

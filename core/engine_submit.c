@@ -83,12 +83,16 @@ static void spec_copy(cm_request_spec *dst, const cm_request_spec *src) {
   memcpy(dst->elder, src->elder, strnlen(src->elder, CM_ID_MAX - 1));
 }
 
-/* Release time of a scheduled request: window start minus the travel of
- * the nearest eligible worker now (or of the base radius) minus slack. */
-static int64_t release_time(cm_engine *e, const cm_request_spec *s,
-                            int64_t now_ms) {
+/* Release time of a scheduled request into *at: window start minus the
+ * travel of the nearest eligible worker now (or of the base radius when
+ * there is none or the store cannot say) minus slack. Returns CM_OK, or
+ * CM_E_NOMEM (err set) when the store's query ran out of memory: the
+ * request would otherwise be released at another time than it should. */
+static cm_status release_time(cm_engine *e, const cm_request_spec *s,
+                              int64_t now_ms, int64_t *at, cm_error *err) {
+  *at = now_ms;
   if (s->urgency != CM_URGENCY_SCHEDULED || s->window_start_ms <= 0)
-    return now_ms;
+    return CM_OK;
   const cm_params *p = &e->cfg.params;
   double km = p->radius_km[s->urgency];
   cm_store_query q = {
@@ -101,13 +105,17 @@ static int64_t release_time(cm_engine *e, const cm_request_spec *s,
       .need_any = s->skills};
   cm_store_hit hit;
   int count = 0;
-  if (cm_store_nearest(e->store, &q, 1, 1, now_ms, e->cfg.stale_ms, &hit,
-                       &count, NULL) == CM_OK &&
-      count == 1)
+  cm_status st = cm_store_nearest(e->store, &q, 1, 1, now_ms, e->cfg.stale_ms,
+                                  &hit, &count, NULL);
+  if (st == CM_E_NOMEM)
+    return cm_error_set(err, st, "", NULL);
+  if (st == CM_OK && count == 1)
     km = hit.distance_km;
   int64_t travel = (int64_t)(cm_travel_minutes(p, km) * 60000.0);
-  int64_t at = s->window_start_ms - travel - e->cfg.release_slack_ms;
-  return at > now_ms ? at : now_ms;
+  int64_t release = s->window_start_ms - travel - e->cfg.release_slack_ms;
+  if (release > now_ms)
+    *at = release;
+  return CM_OK;
 }
 
 /* A request the ledger already has under this id (submitted to another
@@ -148,6 +156,9 @@ cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
   if (e->n_live >= e->cfg.max_live)
     return cm_error_set(err, CM_E_LIMIT, "", "too many live requests (%d)",
                         e->cfg.max_live);
+  int64_t release;
+  if ((st = release_time(e, &norm, now_ms, &release, err)) != CM_OK)
+    return st;
   cm__req *r = calloc(1, sizeof *r);
   if (!r)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -156,7 +167,7 @@ cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
   r->created_ms = now_ms;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
-  r->release_ms = release_time(e, &r->spec, now_ms);
+  r->release_ms = release;
   r->ready_ms = r->release_ms;
   r->released = r->release_ms <= now_ms;
   /* durable before acknowledged: the ledger first (version 0 -> 1) */

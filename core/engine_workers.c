@@ -87,6 +87,13 @@ static cm__wrk *add_worker(cm_engine *e, const char *id) {
   return w;
 }
 
+/* Undo add_worker for w, the last record added. */
+static void drop_worker(cm_engine *e, cm__wrk *w) {
+  cm__idmap_del(&e->wrk_map, w->id);
+  e->n_workers--;
+  free(w);
+}
+
 cm__wrk *cm__wrk_get(cm_engine *e, const char *id) {
   cm__wrk *w = cm__wrk_find(e, id);
   return w ? w : add_worker(e, id);
@@ -124,27 +131,29 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
   }
   cm_ledger *l = e->cfg.ledger;
   cm_status st;
+  /* the engine's record first: the last step that can run out of memory
+     must not follow a write to the store or the ledger */
+  cm__wrk *added = NULL;
+  if (!rec && !(rec = added = add_worker(e, copy.id)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (l) { /* the store checks the worker first: nothing reaches the ledger
               that the mirror would refuse */
     cm_worker probe;
     int existed = cm_store_get(e->store, copy.id, &probe, NULL) == CM_OK;
-    if ((st = cm_store_upsert(e->store, &copy, err)) != CM_OK)
-      return st;
-    if ((st = l->type->worker_upsert(l, &copy, err)) != CM_OK) {
+    if ((st = cm_store_upsert(e->store, &copy, err)) == CM_OK &&
+        (st = l->type->worker_upsert(l, &copy, err)) != CM_OK) {
       if (existed) /* put the mirror back */
         cm_store_upsert(e->store, &probe, NULL);
       else
         cm_store_remove(e->store, copy.id, NULL);
-      return st;
     }
-  } else if ((st = cm_store_upsert(e->store, &copy, err)) != CM_OK) {
-    return st;
+  } else {
+    st = cm_store_upsert(e->store, &copy, err);
   }
-  if (!rec && !(rec = add_worker(e, copy.id))) {
-    cm_store_remove(e->store, copy.id, NULL);
-    if (l)
-      e->resync = 1;
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (st != CM_OK) {
+    if (added)
+      drop_worker(e, added);
+    return st;
   }
   int was_on = rec->on_shift;
   rec->on_shift = on_shift;
@@ -175,15 +184,20 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   if (n == 1 && !l)
     return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, err);
   cm_error one;
-  cm_worker probe;
+  cm_worker *old = NULL; /* without a ledger: the records before, to put
+                            back the moves made when a later one fails */
+  if (!l && !(old = malloc((size_t)(n ? n : 1) * sizeof *old)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < n && !l; i++) { /* all or nothing */
     cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
     if (st == CM_OK &&
-        (!ids[i] || cm_store_get(e->store, ids[i], &probe, NULL) != CM_OK))
+        (!ids[i] || cm_store_get(e->store, ids[i], &old[i], NULL) != CM_OK))
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
-    if (st != CM_OK)
+    if (st != CM_OK) {
+      free(old);
       return n == 1 ? cm_error_set(err, st, one.field, "%s", one.message)
                     : cm__store_position_error(err, i, &one);
+    }
   }
   if (l) {
     int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
@@ -199,11 +213,15 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   for (int i = 0; i < n; i++) {
     cm_status st =
         cm_store_position(e->store, ids[i], lat[i], lon[i], now_ms, &one);
-    if (st != CM_OK) { /* the ledger took it: rebuild the mirror */
-      e->resync = l != NULL;
+    if (st != CM_OK) {
+      e->resync = l != NULL; /* the ledger took it: rebuild the mirror */
+      for (int k = i - 1; old && k >= 0; k--) /* latest first */
+        cm_store_upsert(e->store, &old[k], NULL);
+      free(old);
       return cm__store_position_error(err, i, &one);
     }
   }
+  free(old);
   return CM_OK;
 }
 

@@ -20,6 +20,14 @@ static void on_glpk_error(void *info) {
   longjmp(((guard *)info)->jb, 1);
 }
 
+/* GLPK's error function turns terminal output back on and prints its
+ * message before it calls the error hook: the core prints nothing. */
+static int no_output(void *info, const char *s) {
+  (void)info;
+  (void)s;
+  return 1;
+}
+
 static int tm_lim_ms(const cm__clock *clk) {
   double left = cm__clock_left_ms(clk);
   if (left > 1e9)
@@ -277,6 +285,7 @@ cm_status cm__glpk_certify(const cm__problem *p, cm__net *const *nets,
   if (!g || !s)
     goto done;
   glp_term_out(GLP_OFF);
+  glp_term_hook(no_output, NULL);
   if (setjmp(g->jb)) {
     glp_error_hook(NULL, NULL);
     glp_free_env(); /* frees every GLPK object of this thread */
@@ -410,6 +419,7 @@ int cm__glpk_component(const cm__problem *p, cm__solution *sol, const int *reqs,
   if (!g || !s)
     goto done;
   glp_term_out(GLP_OFF);
+  glp_term_hook(no_output, NULL);
   if (setjmp(g->jb)) {
     glp_error_hook(NULL, NULL);
     glp_free_env();

@@ -39,7 +39,7 @@ typedef struct batch {
 } batch;
 
 static void batch_free(batch *b) {
-  if (b->nets)
+  if (b->nets && b->net_live) /* net_live may be what ran out */
     for (int k = 0; k < b->c.n; k++)
       if (b->net_live[k])
         cm__net_free(&b->nets[k]);

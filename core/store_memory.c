@@ -84,12 +84,20 @@ static void normalise(cm_worker *out, const cm_worker *w) {
   memcpy(out->elders, w->elders, (size_t)w->n_elders * sizeof *w->elders);
 }
 
-/* Make room in the grid for worker w (as it is about to be stored).
- * Returns 0 with *cx, *cy its cell when it is matchable, or -1 when out of
- * memory (the grid's items unchanged). */
-static int grid_prepare(cm__memstore *m, const cm_worker *w, int *cx, int *cy) {
+/* Make room in the grid for worker w (as it is about to be stored as
+ * record i, or new when i < 0). Returns 0 with *cx, *cy its cell when it is
+ * matchable, or -1 when out of memory (the grid's items unchanged). A
+ * record that stays in its cell is updated in place: nothing to reserve,
+ * so that write cannot fail. */
+static int grid_prepare(cm__memstore *m, int i, const cm_worker *w, int *cx,
+                        int *cy) {
   if (!cm__store_matchable(w))
     return 0;
+  if (i >= 0 && m->nodes[i].slot >= 0) {
+    cm__cellmap_cell(&m->grid, w->lat, w->lon, cx, cy);
+    if (*cx == m->nodes[i].cx && *cy == m->nodes[i].cy)
+      return 0;
+  }
   return cm__cellmap_reserve(&m->grid, w->lat, w->lon, cx, cy);
 }
 
@@ -144,7 +152,8 @@ static cm_status mem_upsert(cm_store *s, const cm_worker *w, cm_error *err) {
   normalise(&nw, w);
   uint64_t hash = cm_id_hash(nw.id);
   int i = find(m, hash, nw.id);
-  if ((i < 0 && reserve_record(m) != 0) || grid_prepare(m, &nw, &cx, &cy) != 0)
+  if ((i < 0 && reserve_record(m) != 0) ||
+      grid_prepare(m, i, &nw, &cx, &cy) != 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (i < 0) { /* append at the end of the insertion order */
     i = m->n++;
@@ -174,7 +183,7 @@ static cm_status mem_position(cm_store *s, const char *id, double lat,
   nw.lon = lon;
   nw.has_position = 1;
   nw.seen_ms = seen_ms;
-  if (grid_prepare(m, &nw, &cx, &cy) != 0)
+  if (grid_prepare(m, i, &nw, &cx, &cy) != 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   commit(m, i, &nw, cx, cy);
   return CM_OK;
@@ -190,7 +199,7 @@ static cm_status mem_status(cm_store *s, const char *id, cm_worker_status st,
     return rc;
   cm_worker nw = m->workers[i];
   nw.status = st;
-  if (grid_prepare(m, &nw, &cx, &cy) != 0)
+  if (grid_prepare(m, i, &nw, &cx, &cy) != 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   commit(m, i, &nw, cx, cy);
   return CM_OK;

@@ -13,6 +13,7 @@
 
 #include "api_json.h"
 #include "http.h"
+#include "json_internal.h"
 
 static void unlink_sse(cmd_daemon *d, cmd_sse *s) {
   for (cmd_sse **p = &d->sse; *p; p = &(*p)->next)
@@ -116,7 +117,7 @@ void cmd_events_pump(cmd_daemon *d) {
     for (int i = 0; i < n; i++) {
       json_t *o = cmd_encode_event(&ev[i]);
       char *text =
-          o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+          o ? cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
       json_decref(o);
       if (text)
         evbuffer_add_printf(b, "id: %llu\nevent: %s\ndata: %s\n\n",

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "http.h"
+#include "json_internal.h"
 
 #define P CMD_ROLE_BIT(CMD_ROLE_PLATFORM)
 #define G CMD_ROLE_BIT(CMD_ROLE_GATEWAY)
@@ -161,7 +162,8 @@ static void reply_oom(cmd_call *c) {
 
 void cmd_reply_json(cmd_call *c, int code, json_t *o) {
   /* 15 significant digits: 31.231 reads 31.231, not 31.231000000000002 */
-  char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+  char *text =
+      o ? cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
   json_decref(o);
   if (!text) {
     reply_oom(c);
@@ -314,7 +316,8 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
       json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
                 "route", routes[c->route].name, "id", c->arg, "body", c->body);
   char *text =
-      line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+      line ? cm__json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17))
+           : NULL;
   if (text && (fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
                fflush(d->trace) != 0))
     d->trace_errors++;

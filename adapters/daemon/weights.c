@@ -16,7 +16,7 @@ static char *encode(const cm_weights *w, uint64_t version) {
   json_t *o = json_pack("{s:I,s:o}", "version", (json_int_t)version, "weights",
                         cmd_encode_weights(w));
   char *text =
-      o ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+      o ? cm__json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
   json_decref(o);
   return text;
 }
@@ -83,7 +83,7 @@ int cmd_weights_load(cmd_daemon *d, char *msg, size_t n) {
       json_error_t je;
       json_t *o = json_loadf(f, 0, &je);
       fclose(f);
-      text = o ? json_dumps(o, 0) : NULL;
+      text = o ? cm__json_dumps(o, 0) : NULL;
       json_decref(o);
       if (!text) {
         snprintf(msg, n, "%s: malformed JSON: %s", d->cfg.weights_file,

@@ -8,9 +8,8 @@
 #include "carematch/json.h"
 #include "json_internal.h"
 
-/* Map a jansson parse error onto err. Returns the code. */
-static cm_status parse_error(const char *text, size_t len,
-                             const json_error_t *je, cm_error *err) {
+cm_status cm__json_parse_error(const char *text, size_t len,
+                               const json_error_t *je, cm_error *err) {
   char path[CM__JSON_PATH_MAX];
   size_t pos = je->position > 0 ? (size_t)je->position : 0;
   /* jansson fails without a message only when an allocation fails before
@@ -64,7 +63,7 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
     return cm_error_set(err, CM_E_INVALID, "", "no input text");
   root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return parse_error(text, len, &je, err);
+    return cm__json_parse_error(text, len, &je, err);
   if ((st = cm__json_check_keys(root, "$", keys, err)) != CM_OK)
     goto done;
   if (!(d.inst = cm_instance_new())) {

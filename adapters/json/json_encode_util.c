@@ -71,11 +71,50 @@ json_t *cm__json_text(const char *s) {
   return v;
 }
 
+/* The text being dumped; failed is sticky. */
+typedef struct dump_buf {
+  char *text;
+  size_t len, cap;
+  int failed; /* an append ran out of memory: every later one fails */
+} dump_buf;
+
+static int dump_append(const char *s, size_t n, void *ctx) {
+  dump_buf *b = ctx;
+  if (b->failed)
+    return -1;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *t = realloc(b->text, cap);
+    if (!t) {
+      b->failed = 1;
+      return -1;
+    }
+    b->text = t;
+    b->cap = cap;
+  }
+  memcpy(b->text + b->len, s, n);
+  b->len += n;
+  b->text[b->len] = '\0';
+  return 0;
+}
+
+char *cm__json_dumps(const json_t *root, size_t flags) {
+  dump_buf b = {0};
+  if (json_dump_callback(root, dump_append, &b, flags) != 0 || b.failed ||
+      !b.text) {
+    free(b.text);
+    return NULL;
+  }
+  return b.text;
+}
+
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty) {
   if (!root)
     return NULL;
   flags |= pretty ? JSON_INDENT(2) : JSON_COMPACT;
-  char *s = json_dumps(root, flags | JSON_PRESERVE_ORDER);
+  char *s = cm__json_dumps(root, flags | JSON_PRESERVE_ORDER);
   json_decref(root);
   return s;
 }

@@ -47,6 +47,13 @@ cm_status cm__json_fail(cm_error *err, cm_status code, const char *base,
 void cm__json_locate(const char *text, size_t len, size_t pos, char *out,
                      size_t n);
 
+/* Map a failed json_loadb of text onto err: out_of_memory, a duplicate
+ * key, a number out of range or nesting too deep at the JSON path where
+ * it happened, else malformed_json with line and column. Returns the
+ * code. (instance_decode.c) */
+cm_status cm__json_parse_error(const char *text, size_t len,
+                               const json_error_t *je, cm_error *err);
+
 /* ---- typed field readers (json_fields.c) ------------------------------ */
 
 /* Every reader looks up key in the object obj whose path is base. It returns
@@ -137,6 +144,11 @@ cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
 /* The weights as the instance format has them (docs/solve-format.md).
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_weights_new(const cm_weights *w);
+/* json_dumps, except that running out of memory anywhere gives NULL:
+ * jansson's own (2.14) ignores a failed write of an object's key and
+ * returns the text with that byte missing. Returns a malloc'ed string or
+ * NULL. */
+char *cm__json_dumps(const json_t *root, size_t flags);
 /* Dump root with flags (plus JSON_INDENT(2) when pretty, JSON_COMPACT
  * otherwise) and drop the reference. Returns a malloc'ed string or NULL. */
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty);

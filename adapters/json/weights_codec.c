@@ -31,10 +31,13 @@ cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
 cm_status cm_weights_from_json(const char *text, size_t len, cm_weights *w,
                                cm_error *err) {
   static const char *const keys[] = {"weights", "version", NULL};
+  cm_error local;
   json_error_t je;
+  if (!err)
+    err = &local;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return cm_error_set(err, CM_E_PARSE, "$", "$: malformed JSON: %s", je.text);
+    return cm__json_parse_error(text, len, &je, err);
   const json_t *obj;
   cm_status st = cm__json_check_keys(root, "$", keys, err);
   if (st == CM_OK && cm__json_object(root, "$", "weights", 1, &obj, err) < 0)

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "json_internal.h"
 #include "redis_request.h"
 
 #define FORMAT_VERSION 1
@@ -59,7 +60,7 @@ char *cm__rd_request_encode(const cm_request_view *v) {
       (json_int_t)v->version);
   char *text = NULL;
   if (o && st && json_object_update(o, st) == 0)
-    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    text = cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(o);
   json_decref(st);
   return text;
