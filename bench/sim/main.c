@@ -59,6 +59,10 @@ static void table(const sim_kpis *k, int n) {
   ROW("hindsight floor km (jobs done)", "%14.0f", k[i].floor_km);
   ROW("travel / floor", "%14.3f",
       k[i].floor_km > 0 ? k[i].travel_km / k[i].floor_km : NAN);
+  ROW("floor km, waits <= this run's", "%14.0f", k[i].floor_wait_km);
+  ROW("travel / that floor", "%14.3f",
+      k[i].floor_wait_km > 0 ? k[i].travel_km / k[i].floor_wait_km : NAN);
+  ROW("floors solved in s", "%14.1f", k[i].floor_ms / 1000.0);
   ROW("team requests staffed / half", "%7d /%5d", k[i].teams_staffed,
       k[i].teams_half);
   ROW("workload Gini (jobs per worker)", "%14.3f", k[i].gini);
@@ -88,14 +92,15 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
   fprintf(f,
           "},\"done\":%d,\"unassigned\":%d,\"expired\":%d,\"rejected\":%d,"
           "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"floor_km\":%.3f,"
-          "\"teams\":%d,"
+          "\"floor_wait_km\":%.3f,\"floor_s\":%.2f,\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
           "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f",
           k->done, k->unassigned, k->expired, k->rejected, k->travel_km,
-          k->travel_per_job, k->floor_km, k->teams, k->teams_staffed,
-          k->teams_half, k->gini, k->continuity, k->batch_p50_ms,
-          k->batch_p99_ms, k->batch_max_ms, (unsigned long long)k->batches,
+          k->travel_per_job, k->floor_km, k->floor_wait_km,
+          k->floor_ms / 1000.0, k->teams, k->teams_staffed, k->teams_half,
+          k->gini, k->continuity, k->batch_p50_ms, k->batch_p99_ms,
+          k->batch_max_ms, (unsigned long long)k->batches,
           (unsigned long long)k->fallbacks, k->wall_s);
   /* the day hour by hour, and every arrival time, for plots */
   fprintf(f, ",\"hours\":[");

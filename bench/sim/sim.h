@@ -33,8 +33,12 @@ typedef struct sim_kpis {
   double continuity; /* share of jobs for an elder the worker served */
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
-  double floor_km; /* the hindsight floor of the jobs done (floor.c) */
-  double wall_s;   /* real time the run took */
+  double floor_km;      /* the hindsight floor of the jobs done (floor.c) */
+  double floor_wait_km; /* the same, no job waiting longer than this run's
+                           longest wait in its urgency */
+  double floor_ms;      /* time to build and solve both floors */
+  double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
+  double wall_s;                     /* real time the run took */
   /* the day hour by hour (plots): requests arriving, their mean wait for
      an offer (min), staff on shift and busy (sampled on the hour) */
   int hour_requests[24];
@@ -55,10 +59,38 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
             void (*progress)(double done, void *ctx), void *ctx, char *msg,
             size_t n);
 
-/* The hindsight floor of a day's travel, km: the jobs (all, or those with
- * served[q] set) reached each from a worker's home or another job's place,
- * at least cost, as one batch. -1 with msg on failure. */
+/* The simulation runs to this time (ms after midnight): the day and four
+ * hours to finish the jobs under way. A job is served when done by then. */
+#define SIM_END_MS ((24LL + 4) * 3600 * 1000)
+
+typedef struct sim_floor_opts {
+  /* longest wait allowed per urgency (minutes, from the call or the
+     window's start to the job's start); NULL or < 0: none, the day's end */
+  const double *max_wait_min;
+  int keep;     /* cheapest feasible origins kept exactly per job (24) */
+  int timeless; /* the relaxation without time: any home, any other job */
+} sim_floor_opts;
+
+typedef struct sim_floor_stats {
+  int jobs;         /* jobs in the batch */
+  int infeasible;   /* jobs with no feasible origin (left out) */
+  long arcs;        /* feasible origins scanned */
+  int kept, pooled; /* edges given to the solver: exact, pooled */
+  int exact;        /* the solver proved its objective optimal */
+  double objective; /* the solver's objective, km (>= the bound) */
+  double solve_ms;  /* building and solving */
+} sim_floor_stats;
+
+void sim_floor_opts_default(sim_floor_opts *o);
+
+/* The hindsight floor of a day's travel, km (floor.c): the least travel of
+ * any day that serves these jobs (all, or those with served[q] set),
+ * respecting shifts, calls, windows, speeds and durations, relaxed into
+ * one assignment of an origin to every staff place. opts may be NULL
+ * (defaults), st may be NULL. -1 with msg on failure; msg may also be set
+ * with a warning when some jobs no day could serve were left out. */
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
-                    char *msg, size_t n);
+                    const sim_floor_opts *opts, sim_floor_stats *st, char *msg,
+                    size_t n);
 
 #endif
