@@ -326,7 +326,7 @@ static double brute_force(const sim_scenario *s, const double *cap) {
 Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
   double cap[CM_URGENCY_COUNT] = {90, 120, 180, 90};
   double sum_time = 0, sum_timeless = 0, sum_cap = 0, sum_all = 0;
-  double sum_best = 0;
+  double sum_best = 0, sum_routes = 0, sum_routes_cap = 0, sum_best_cap = 0;
   int feasible = 0, days = 0;
   for (uint64_t seed = 1; seed <= 40; seed++) {
     sim_scenario *s = tiny_day(seed);
@@ -354,6 +354,16 @@ Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
                   best);
     cr_assert_geq(fl, loose - 1e-6, "seed %d: floor %f < loose %f", (int)seed,
                   fl, loose);
+    double routes = sim_floor_routes_km(s, NULL, &o, &st, msg, sizeof msg);
+    cr_assert_eq(st.infeasible, 0, "seed %d: %s", (int)seed, msg);
+    cr_assert_leq(routes, best + 1e-6, "seed %d: route floor %f > best %f",
+                  (int)seed, routes, best);
+    sum_routes += routes;
+    o.near = 1; /* most successors through the pool */
+    double pooled = sim_floor_routes_km(s, NULL, &o, &st, msg, sizeof msg);
+    cr_assert_leq(pooled, best + 1e-6, "seed %d: pooled route floor %f > %f",
+                  (int)seed, pooled, best);
+    o.near = 0;
     o.max_wait_min = cap;
     double capped = sim_floor_km(s, NULL, &o, &st, msg, sizeof msg);
     double best_cap = brute_force(s, cap);
@@ -364,6 +374,13 @@ Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
       cr_assert_leq(capped, best_cap + 1e-6,
                     "seed %d: capped floor %f > best %f", (int)seed, capped,
                     best_cap);
+      double rc = sim_floor_routes_km(s, NULL, &o, &st, msg, sizeof msg);
+      cr_assert_eq(st.infeasible, 0, "seed %d: %s", (int)seed, msg);
+      cr_assert_leq(rc, best_cap + 1e-6,
+                    "seed %d: capped route floor %f > best %f", (int)seed, rc,
+                    best_cap);
+      sum_routes_cap += rc;
+      sum_best_cap += best_cap;
       sum_cap += capped;
       sum_time += fl;
     }
@@ -373,8 +390,9 @@ Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
   cr_assert_gt(feasible, 5, "enough tiny days meet the cap");
   cr_assert_gt(sum_cap, sum_time, "the cap binds on some days");
   cr_assert_gt(sum_all, sum_timeless, "time binds on some days");
-  cr_log_info("%d days: best %.1f km, floor %.1f, timeless %.1f; %d capped: "
-              "floor %.1f, capped floor %.1f",
-              days, sum_best, sum_all, sum_timeless, feasible, sum_time,
-              sum_cap);
+  cr_log_info("%d days: best %.1f km, floor %.1f, routes %.1f, timeless %.1f; "
+              "%d capped: best %.1f, floor %.1f, capped floor %.1f, routes "
+              "%.1f",
+              days, sum_best, sum_all, sum_routes, sum_timeless, feasible,
+              sum_best_cap, sum_time, sum_cap, sum_routes_cap);
 }

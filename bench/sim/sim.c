@@ -546,9 +546,13 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
     double f0 = cm_bench_now_ms();
     sim_floor_opts fo;
     sim_floor_opts_default(&fo);
-    out->floor_km = sim_floor_km(s, served, &fo, NULL, fmsg, sizeof fmsg);
-    fo.max_wait_min = out->max_wait;
-    out->floor_wait_km = sim_floor_km(s, served, &fo, NULL, fmsg, sizeof fmsg);
+    fo.target_km = out->travel_km;
+    for (int capped = 0; capped < 2; capped++) {
+      fo.max_wait_min = capped ? out->max_wait : NULL;
+      double a = sim_floor_km(s, served, &fo, NULL, fmsg, sizeof fmsg);
+      double r = sim_floor_routes_km(s, served, &fo, NULL, fmsg, sizeof fmsg);
+      *(capped ? &out->floor_wait_km : &out->floor_km) = a > r ? a : r;
+    }
     out->floor_ms = cm_bench_now_ms() - f0;
     free(served);
   }

@@ -69,6 +69,11 @@ typedef struct sim_floor_opts {
   const double *max_wait_min;
   int keep;     /* cheapest feasible origins kept exactly per job (24) */
   int timeless; /* the relaxation without time: any home, any other job */
+  /* the route floor (sim_floor_routes_km) */
+  double slot_min;  /* time slot, minutes (10) */
+  int near;         /* nearest jobs offered as the next, each way (8) */
+  int iterations;   /* subgradient steps at most (100) */
+  double target_km; /* a travel known to be feasible (the step's aim), or 0 */
 } sim_floor_opts;
 
 typedef struct sim_floor_stats {
@@ -79,6 +84,7 @@ typedef struct sim_floor_stats {
   int exact;        /* the solver proved its objective optimal */
   double objective; /* the solver's objective, km (>= the bound) */
   double solve_ms;  /* building and solving */
+  int iterations;   /* route floor: subgradient steps taken */
 } sim_floor_stats;
 
 void sim_floor_opts_default(sim_floor_opts *o);
@@ -92,5 +98,13 @@ void sim_floor_opts_default(sim_floor_opts *o);
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
                     const sim_floor_opts *opts, sim_floor_stats *st, char *msg,
                     size_t n);
+
+/* The route floor, km (floor.c): the same days, each worker's route
+ * followed through time slots, so jobs at the same time cannot follow one
+ * another and a shift bounds a route; a Lagrangian lower bound. Arguments
+ * and failures as sim_floor_km. */
+double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
+                           const sim_floor_opts *opts, sim_floor_stats *st,
+                           char *msg, size_t n);
 
 #endif
