@@ -1,8 +1,10 @@
-/* floor.c -- the hindsight floor of a day's travel: every request known in
- * advance, solved as one batch (cm_solve), with origins that are feasible
- * in time. docs/sim.md ("The floor") has the argument in prose.
+/* floor.c -- the hindsight floors of a day's travel: every request known
+ * in advance, solved as one batch, feasible in time. Two lower bounds: an
+ * assignment of origins (sim_floor_km, solved by cm_solve) and worker
+ * routes through time slots (sim_floor_routes_km, a Lagrangian bound).
+ * docs/sim.md ("The floor") has the argument in prose.
  *
- * The model is a min-cost path cover. Each staff place of a served job j
+ * The assignment is a min-cost path cover. Each staff place of a served job j
  * takes exactly one origin: the home of a worker who may serve j (each
  * home starts at most one chain: one shift per worker per day), or a staff
  * place of another served job i (each place is followed by at most one).
@@ -435,8 +437,9 @@ static int cmp_succ(const void *a, const void *b) {
                           : (x->km > y->km) - (x->km < y->km);
 }
 
-/* Successor lists of a class: near listed jobs of the class, both ways.
- * Pairs holds room for 2 * keep * m. Returns 0. */
+/* Successor lists of a class (c->in): its keep nearest listed jobs, both
+ * ways, and each job's listed radius. pairs holds room for 4 * keep * m,
+ * from for 2 * keep * m + m. */
 static void class_succ(rctx *c, int keep, succ *pairs, int *from) {
   int np = 0;
   for (int a = 0; a < c->m; a++) {
@@ -600,7 +603,7 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
   size_t npairs = 2 * (size_t)keep * mq;
   succ *pairs = malloc(2 * npairs * sizeof *pairs);
   int *from = malloc((npairs + mq) * sizeof *from);
-  double *lam = malloc(mq * sizeof *lam), *best_lam = NULL;
+  double *lam = malloc(mq * sizeof *lam);
   int *visits = malloc(mq * sizeof *visits);
   rclass *cls = malloc((size_t)(nw ? nw : 1) * sizeof *cls);
   int *cls_of = malloc((size_t)(nw ? nw : 1) * sizeof *cls_of);
@@ -829,7 +832,6 @@ oom:
   snprintf(msg, n, "out of memory");
 done:
   st->solve_ms = cm_bench_now_ms() - t0;
-  free(best_lam);
   free(early);
   free(late);
   free(c.q);

@@ -33,7 +33,8 @@ typedef struct sim_kpis {
   double continuity; /* share of jobs for an elder the worker served */
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
-  double floor_km;      /* the hindsight floor of the jobs done (floor.c) */
+  double floor_km;      /* the hindsight floor of the jobs done (floor.c):
+                           the larger of the two bounds */
   double floor_wait_km; /* the same, no job waiting longer than this run's
                            longest wait in its urgency */
   double floor_ms;      /* time to build and solve both floors */
