@@ -605,6 +605,7 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
   int *from = malloc((npairs + mq) * sizeof *from);
   double *lam = malloc(mq * sizeof *lam);
   int *visits = malloc(mq * sizeof *visits);
+  int *need = malloc(mq * sizeof *need); /* staff places to cover */
   rclass *cls = malloc((size_t)(nw ? nw : 1) * sizeof *cls);
   int *cls_of = malloc((size_t)(nw ? nw : 1) * sizeof *cls_of);
   int *home_start = malloc((size_t)(nw + 1) * sizeof *home_start);
@@ -614,8 +615,8 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
   int n_cls = 0;
   if (!early || !late || !c.q || !c.lat || !c.lon || !c.at || !c.dur ||
       !c.staff || !c.lo || !c.hi || !c.off || !c.near || !c.near_km || !c.in ||
-      !pairs || !from || !lam || !visits || !cls || !cls_of || !home_start ||
-      !pool)
+      !pairs || !from || !lam || !visits || !need || !cls || !cls_of ||
+      !home_start || !pool)
     goto oom;
   c.p_single = pool;
   c.p_team = pool + (c.slots + 2);
@@ -756,18 +757,31 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
     }
   }
   home_start[nw] = (int)nh;
-  /* prices: start at the cheapest way in */
-  for (int a = 0; a < c.m; a++)
+  /* prices: start at the cheapest way in. A job no worker reaches from
+     home is reached by no route (a route is never faster than the road
+     from home): no day serves it, and it is left out (need 0) rather than
+     priced up without end. */
+  for (int a = 0; a < c.m; a++) {
     lam[a] = c.n_near > 0 ? c.near_km[(size_t)a * NEAR_LIST] : 0;
-  for (size_t h = 0; h < nh; h++)
-    if (homes[h].km < lam[homes[h].job])
-      lam[homes[h].job] = homes[h].km;
+    need[a] = 0;
+  }
+  for (size_t h = 0; h < nh; h++) {
+    int a = homes[h].job;
+    if (homes[h].km < lam[a])
+      lam[a] = homes[h].km;
+    need[a] = c.staff[a];
+  }
+  for (int a = 0; a < c.m; a++)
+    if (!need[a]) {
+      lam[a] = 0;
+      st->infeasible++;
+    }
   int iters = opts->iterations > 0 ? opts->iterations : 100, stall = 0;
   double theta = 1.0, best = 0;
   for (int it = 0; it < iters; it++) {
     double L = 0;
     for (int a = 0; a < c.m; a++) {
-      L += c.staff[a] * lam[a];
+      L += need[a] * lam[a];
       visits[a] = 0;
     }
     for (int k = 0; k < n_cls; k++) {
@@ -812,7 +826,7 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
     st->iterations = it + 1;
     double norm = 0;
     for (int a = 0; a < c.m; a++)
-      norm += (double)(c.staff[a] - visits[a]) * (c.staff[a] - visits[a]);
+      norm += (double)(need[a] - visits[a]) * (need[a] - visits[a]);
     if (norm == 0 || theta < 1e-3)
       break;
     /* aim a little above the best bound so far (never above a known
@@ -822,7 +836,7 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
       target = opts->target_km;
     double step = theta * (target - L) / norm;
     for (int a = 0; a < c.m; a++)
-      lam[a] += step * (c.staff[a] - visits[a]);
+      lam[a] += need[a] ? step * (need[a] - visits[a]) : 0;
   }
   km = best;
   if (st->infeasible > 0)
@@ -856,6 +870,7 @@ done:
   free(from);
   free(lam);
   free(visits);
+  free(need);
   free(cls);
   free(cls_of);
   free(home_start);
