@@ -1,28 +1,206 @@
-/* floor.c -- the hindsight floor of a day's travel: every request known in
- * advance, solved as one batch (cm_solve), with the day's timing relaxed.
+/* floor.c -- the hindsight floors of a day's travel: every request known
+ * in advance, solved as one batch, feasible in time. Two lower bounds: an
+ * assignment of origins (sim_floor_km, solved by cm_solve) and worker
+ * routes through time slots (sim_floor_routes_km, a Lagrangian bound).
+ * docs/sim.md ("The floor") has the argument in prose.
  *
- * Every job is reached from somewhere: the home of a worker who holds the
- * skills (each home starts at most one chain), or the place of another job
- * of the day (each job is followed by at most one). Choosing one such
- * origin per staff member of each job, at least cost, is an assignment;
- * any real day's routes choose origins among these, so the assignment's
- * travel is a lower bound of the day's (K nearest origins per job are
- * offered to the solver, which keeps it a close, not a strict, bound).
- * Travel home at the end is not counted, as the simulation does not. */
+ * The assignment is a min-cost path cover. Each staff place of a served job j
+ * takes exactly one origin: the home of a worker who may serve j (each
+ * home starts at most one chain: one shift per worker per day), or a staff
+ * place of another served job i (each place is followed by at most one).
+ * An origin is offered only when a real day could use it:
+ *
+ *   home of w -> j   w may serve j; arrival max(shift start, call of j)
+ *                    + km / speed of w <= latest start of j; and for a
+ *                    one-person job, j was called before w's shift ended
+ *                    (offers go to staff on shift and are withdrawn when
+ *                    the shift ends; the worker sets off on accepting);
+ *   job i -> job j   some worker may serve both; max(earliest start of i
+ *                    + its duration, call of j) + km / fastest speed <=
+ *                    latest start of j.
+ *
+ * Earliest start of i: its call, its window's start if scheduled, and the
+ * earliest any skilled worker can get there from home after their shift
+ * starts (a route is never shorter than the straight road). Latest start
+ * of j: it must be done by the simulation's end (SIM_END_MS), and within
+ * a cap of waiting per urgency when one is given (opts->max_wait_min; the
+ * sim itself honours none, so a capped floor bounds only the days that
+ * keep that cap, the run's own day among them when the cap is its longest
+ * wait). In every real day each staff member reaches each job from one of
+ * these origins at least as late as these bounds allow, so the day's
+ * travel is a feasible point of this assignment and its minimum is a lower
+ * bound. Cycles among jobs are not excluded: they only lower the minimum.
+ *
+ * Arcs: every feasible origin of a job is scanned; the keep cheapest are
+ * offered exactly and the rest are replaced by private uncapacitated
+ * origins (one per staff place) priced at the cheapest dropped arcs. Any
+ * real choice maps onto a kept arc or a private origin that costs no more,
+ * so the pooling keeps the bound valid. The solver's certified lower bound
+ * (LP dual bound) of this assignment is the floor. Travel home at the end
+ * of a shift is not counted, as the simulation does not count it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "sim.h"
 
+#define TIME_EPS_MIN (1.0 / 60) /* the sim rounds travel down to the ms */
+
+void sim_floor_opts_default(sim_floor_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->keep = 24;
+}
+
+/* 1 when a worker with these roles may serve the service (cm_worker_eligible
+ * for one member). */
+static int can_serve(cm_skillset w, const sim_service *sv) {
+  if (sv->mode == CM_SKILLS_ALL && sv->staff == 1)
+    return (w & sv->skills) == sv->skills;
+  return (w & sv->skills) != 0;
+}
+
+/* Earliest and latest start of each job, minutes after midnight (late
+ * with the sim's rounding slack added). */
+static void job_times(const sim_scenario *s, const sim_floor_opts *opts,
+                      double *early, double *late) {
+  int nq = s->n_requests, nw = s->n_workers;
+  for (int q = 0; q < nq; q++) {
+    const sim_request *rq = &s->requests[q];
+    const sim_service *sv = &s->services[rq->service];
+    double base = (double)(rq->window_start_ms > rq->at_ms ? rq->window_start_ms
+                                                           : rq->at_ms) /
+                  60000.0;
+    double reach = HUGE_VAL; /* first skilled worker there from home */
+    for (int i = 0; !opts->timeless && i < nw; i++) {
+      const sim_worker *w = &s->workers[i];
+      if (!can_serve(w->skills, sv))
+        continue;
+      double d =
+          cm_geo_distance_km(w->lat, w->lon, rq->lat, rq->lon) * s->road_factor;
+      double t = w->shift_start_min + d / w->speed_kmh * 60;
+      if (t < reach)
+        reach = t;
+    }
+    early[q] = opts->timeless ? 0 : base > reach ? base : reach;
+    late[q] = opts->timeless ? HUGE_VAL
+                             : (double)SIM_END_MS / 60000.0 - sv->duration_min;
+    if (!opts->timeless && opts->max_wait_min &&
+        opts->max_wait_min[sv->urgency] >= 0 &&
+        base + opts->max_wait_min[sv->urgency] < late[q])
+      late[q] = base + opts->max_wait_min[sv->urgency];
+    late[q] += TIME_EPS_MIN;
+  }
+}
+
+typedef struct origin {
+  double lat, lon;
+  int worker; /* worker index, or -1 for a job's staff place */
+  int job;    /* request index for a job's place */
+} origin;
+
+typedef struct arc {
+  double km;
+  int origin;
+} arc;
+
+/* Bounded max-heap of the keep cheapest arcs; what falls out is dropped and
+ * its cost kept in the smallest few. */
+typedef struct sel {
+  arc *heap;
+  int n, k;
+  double dropped[CM_MAX_STAFF]; /* ascending, HUGE_VAL unused */
+  int n_dropped;
+} sel;
+
+static void drop(sel *s, double km) {
+  s->n_dropped++;
+  for (int i = 0; i < CM_MAX_STAFF; i++)
+    if (km < s->dropped[i]) {
+      double t = s->dropped[i];
+      s->dropped[i] = km;
+      km = t;
+    }
+}
+
+static void sift_down(arc *h, int n, int i) {
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n)
+      return;
+    if (c + 1 < n && h[c + 1].km > h[c].km)
+      c++;
+    if (h[c].km <= h[i].km)
+      return;
+    arc t = h[i];
+    h[i] = h[c];
+    h[c] = t;
+    i = c;
+  }
+}
+
+static void offer(sel *s, double km, int o) {
+  if (s->n < s->k) {
+    int i = s->n++;
+    s->heap[i] = (arc){km, o};
+    while (i > 0 && s->heap[(i - 1) / 2].km < s->heap[i].km) {
+      arc t = s->heap[i];
+      s->heap[i] = s->heap[(i - 1) / 2];
+      s->heap[(i - 1) / 2] = t;
+      i = (i - 1) / 2;
+    }
+    return;
+  }
+  if (km >= s->heap[0].km) {
+    drop(s, km);
+    return;
+  }
+  drop(s, s->heap[0].km);
+  s->heap[0] = (arc){km, o};
+  sift_down(s->heap, s->n, 0);
+}
+
+static int add_origin(cm_instance *inst, const char *id, cm_skillset skills,
+                      double lat, double lon, cm_error *err) {
+  cm_worker w;
+  cm_worker_init(&w);
+  snprintf(w.id, sizeof w.id, "%s", id);
+  w.skills = skills;
+  w.lat = lat;
+  w.lon = lon;
+  w.has_position = 1;
+  return cm_instance_add_worker(inst, &w, err);
+}
+
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
-                    char *msg, size_t n) {
+                    const sim_floor_opts *opts, sim_floor_stats *st, char *msg,
+                    size_t n) {
+  sim_floor_opts defaults;
+  sim_floor_stats local;
+  if (!opts) {
+    sim_floor_opts_default(&defaults);
+    opts = &defaults;
+  }
+  if (!st)
+    st = &local;
+  memset(st, 0, sizeof *st);
+  double t0 = cm_bench_now_ms();
+  int nq = s->n_requests, nw = s->n_workers, keep = opts->keep;
+  if (keep < 1)
+    keep = 1;
   cm_instance *inst = cm_instance_new();
+  double *early = malloc((size_t)(nq ? nq : 1) * sizeof *early);
+  double *late = malloc((size_t)(nq ? nq : 1) * sizeof *late);
+  origin *org = malloc((size_t)(nw + CM_MAX_STAFF * nq + 1) * sizeof *org);
+  arc *heap = malloc((size_t)keep * sizeof *heap);
   cm_error err;
-  double km = -1;
-  if (!inst) {
-    snprintf(msg, n, "out of memory");
-    return -1;
+  double km = -1, vmax = 0;
+  int n_org = 0, compat[SIM_SERVICES_MAX][SIM_SERVICES_MAX];
+  memset(&err, 0, sizeof err);
+  if (!inst || !early || !late || !org || !heap) {
+    snprintf(err.message, sizeof err.message, "out of memory");
+    goto fail;
   }
   cm_weights_default(&inst->weights);
   inst->weights.workload = inst->weights.continuity = 0;
@@ -32,42 +210,79 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
     inst->weights.penalty_base[u] = 1e5; /* everything is served */
   }
   inst->weights.aging_per_min = 0;
-  inst->params.k = 16;
-  for (int u = 0; u < CM_URGENCY_COUNT; u++)
-    inst->params.radius_km[u] = 60;
-  inst->params.radius_max_km = 60;
   inst->params.road_factor = s->road_factor;
   cm_skillset all = 0;
   for (int v = 0; v < s->n_services; v++)
     all |= s->services[v].skills;
-  for (int i = 0; i < s->n_workers; i++) { /* homes: one chain each */
-    cm_worker w;
-    cm_worker_init(&w);
-    snprintf(w.id, sizeof w.id, "%s", s->workers[i].id);
-    w.skills = s->workers[i].skills;
-    w.lat = s->workers[i].lat;
-    w.lon = s->workers[i].lon;
-    w.has_position = 1;
-    if (cm_instance_add_worker(inst, &w, &err) < 0)
+  /* services a single worker may chain: some worker serves both */
+  memset(compat, 0, sizeof compat);
+  for (int i = 0; i < nw; i++) {
+    if (s->workers[i].speed_kmh > vmax)
+      vmax = s->workers[i].speed_kmh;
+    for (int a = 0; a < s->n_services; a++)
+      for (int b = 0; b < s->n_services; b++)
+        compat[a][b] |= can_serve(s->workers[i].skills, &s->services[a]) &&
+                        can_serve(s->workers[i].skills, &s->services[b]);
+  }
+  job_times(s, opts, early, late);
+  for (int i = 0; i < nw; i++) { /* homes: one chain each */
+    const sim_worker *w = &s->workers[i];
+    org[n_org++] = (origin){w->lat, w->lon, i, -1};
+    if (add_origin(inst, w->id, w->skills, w->lat, w->lon, &err) < 0)
       goto fail;
   }
-  int first_job = inst->n_workers;
-  for (int q = 0; q < s->n_requests; q++) { /* each job: one successor */
-    cm_worker w;
-    cm_worker_init(&w);
-    snprintf(w.id, sizeof w.id, "after-%s", s->requests[q].id);
-    w.skills = all;
-    w.lat = s->requests[q].lat;
-    w.lon = s->requests[q].lon;
-    w.has_position = 1;
-    if (cm_instance_add_worker(inst, &w, &err) < 0)
-      goto fail;
+  for (int q = 0; q < nq; q++) { /* each staff place: one successor */
+    const sim_request *rq = &s->requests[q];
+    if (served && !served[q])
+      continue;
+    for (int k = 0; k < s->services[rq->service].staff; k++) {
+      char id[CM_ID_MAX];
+      snprintf(id, sizeof id, "after-%s-%d", rq->id, k);
+      org[n_org++] = (origin){rq->lat, rq->lon, -1, q};
+      if (add_origin(inst, id, all, rq->lat, rq->lon, &err) < 0)
+        goto fail;
+    }
   }
-  for (int q = 0; q < s->n_requests; q++) {
+  for (int q = 0; q < nq; q++) {
     if (served && !served[q])
       continue;
     const sim_request *rq = &s->requests[q];
     const sim_service *sv = &s->services[rq->service];
+    double call = (double)rq->at_ms / 60000.0;
+    sel sl = {heap, 0, keep, {0}, 0};
+    for (int k = 0; k < CM_MAX_STAFF; k++)
+      sl.dropped[k] = HUGE_VAL;
+    for (int o = 0; o < n_org; o++) {
+      const origin *g = &org[o];
+      if (g->job == q)
+        continue;
+      double d =
+          cm_geo_distance_km(g->lat, g->lon, rq->lat, rq->lon) * s->road_factor;
+      if (g->worker >= 0) {
+        const sim_worker *w = &s->workers[g->worker];
+        if (!can_serve(w->skills, sv))
+          continue;
+        double go = w->shift_start_min > call ? w->shift_start_min : call;
+        if (!opts->timeless &&
+            (go + d / w->speed_kmh * 60 > late[q] ||
+             (sv->staff == 1 && call > w->shift_end_min + TIME_EPS_MIN)))
+          continue;
+      } else {
+        const sim_request *ri = &s->requests[g->job];
+        const sim_service *si = &s->services[ri->service];
+        if (!opts->timeless) {
+          if (!compat[ri->service][rq->service])
+            continue;
+          double go = early[g->job] + si->duration_min;
+          if (go < call)
+            go = call;
+          if (go + d / vmax * 60 > late[q])
+            continue;
+        }
+      }
+      st->arcs++;
+      offer(&sl, d, o);
+    }
     cm_request r;
     cm_request_init(&r);
     snprintf(r.id, sizeof r.id, "%s", rq->id);
@@ -78,23 +293,592 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
     r.skill_mode = sv->mode;
     r.staff = sv->staff;
     r.urgency = sv->urgency;
-    r.excluded[r.n_excluded++] = first_job + q; /* not from itself */
-    if (cm_instance_add_request(inst, &r, &err) < 0)
+    if (sl.n + (sl.n_dropped < sv->staff ? sl.n_dropped : sv->staff) <
+        sv->staff) {
+      st->infeasible++; /* no day could serve it: left out */
+      continue;
+    }
+    int r_idx = cm_instance_add_request(inst, &r, &err);
+    if (r_idx < 0)
       goto fail;
+    st->jobs++;
+    for (int k = 0; k < sl.n; k++) {
+      cm_edge_in e = {r_idx, sl.heap[k].origin, sl.heap[k].km};
+      if (cm_instance_add_edge(inst, &e, &err) < 0)
+        goto fail;
+      st->kept++;
+    }
+    /* the rest: private origins at the cheapest dropped prices */
+    for (int k = 0; k < sv->staff && k < sl.n_dropped; k++) {
+      char id[CM_ID_MAX];
+      snprintf(id, sizeof id, "pool-%s-%d", rq->id, k);
+      int w = add_origin(inst, id, all, rq->lat, rq->lon, &err);
+      cm_edge_in e = {r_idx, w, sl.dropped[k]};
+      if (w < 0 || cm_instance_add_edge(inst, &e, &err) < 0)
+        goto fail;
+      st->pooled++;
+    }
   }
+  inst->has_edges = 1;
   cm_answer ans;
   if (cm_solve(inst, NULL, &ans, &err) != CM_OK)
     goto fail;
-  /* the certified lower bound of the assignment, in km: the cost is
-     travel minutes (weight 1, urgency factors 1) = km / speed * 60 */
-  km = ans.stats.lower_bound * inst->params.speed_kmh / 60.0;
-  if (ans.n_unassigned > 0)
-    snprintf(msg, n, "%d jobs had no origin within 60 km", ans.n_unassigned);
+  /* costs are km (travel weight 1, urgency factors 1) */
+  km = ans.stats.lower_bound;
+  st->objective = ans.objective;
+  st->exact = ans.stats.exact;
+  if (ans.n_unassigned > 0) {
+    snprintf(msg, n, "%d jobs left without an origin", ans.n_unassigned);
+    km = -1;
+  } else if (st->infeasible > 0) {
+    snprintf(msg, n, "%d jobs no day could serve, left out", st->infeasible);
+  }
   cm_answer_free(&ans);
-  cm_instance_free(inst);
-  return km;
+  st->solve_ms = cm_bench_now_ms() - t0;
+  goto done;
 fail:
   snprintf(msg, n, "%s", err.message);
+  km = -1;
+done:
   cm_instance_free(inst);
-  return -1;
+  free(early);
+  free(late);
+  free(org);
+  free(heap);
+  return km;
+}
+
+/* ---- the route floor: worker routes through time, a Lagrangian bound ----
+ *
+ * Each worker's day is a route from home through jobs in order of their
+ * start times. Time is cut into slots of slot_min minutes; a job's slot is
+ * its start rounded down, so a route's slots strictly increase (every
+ * duration is longer than a slot) and no route goes round in a circle.
+ * From a job started in slot t, the next job's slot is at least that of
+ * max(t's start + duration, the next call) + km / the fastest speed of
+ * the worker's class (same roles, same shift). A one-person job must be
+ * called before the shift ends, and is set off for only after the previous
+ * job is done within the shift. Every real route is one of these (its
+ * rounded slots satisfy every condition), so the least travel over routes
+ * that cover each job by as many routes as it needs staff is below every
+ * feasible day's travel. That covering is dualised with a price per job:
+ * for any prices, the prices of all staff places plus each worker's
+ * cheapest route at travel minus prices (or none, 0) is a lower bound
+ * (weak duality); subgradient steps raise it and the best one is kept.
+ *
+ * Successors: the near nearest jobs of a class, both ways; the rest go
+ * through a pool that charges half the listed radius of each end (a
+ * job not listed is at least that far from either) and only the first
+ * end's radius in time; so the pool never costs more than a real move. */
+
+#define NEAR_LIST 64 /* nearest jobs listed per job */
+
+typedef struct rclass {
+  cm_skillset skills;
+  int start, end; /* shift, minutes */
+  double vmax;    /* fastest speed of its workers */
+  int n_jobs;     /* jobs its workers may take */
+  int *jobs;      /* owned */
+  int *s_start;   /* successors of each job (all m), CSR, owned */
+  struct succ *s_list;
+  double *radius; /* listed radius of each job, HUGE_VAL: all listed */
+} rclass;
+
+typedef struct succ {
+  int job;
+  double km;
+} succ;
+
+typedef struct rctx {
+  const sim_scenario *s;
+  int m;                /* jobs */
+  int *q;               /* request of each job */
+  double *lat, *lon;    /* place */
+  double *at, *dur;     /* call, duration (min) */
+  int *staff, *lo, *hi; /* staff places, slot range */
+  int *off;             /* first node of each job */
+  int *near;            /* NEAR_LIST nearest jobs of each */
+  double *near_km;      /* their km */
+  int n_near;           /* entries per list (m - 1 when short) */
+  double slot;          /* minutes */
+  int slots;            /* slots in the simulation */
+  /* per class, rebuilt each time: */
+  unsigned char *in; /* job in the class */
+  double *radius;    /* listed radius in the class, HUGE_VAL: all */
+  int *s_start;      /* successors, CSR */
+  succ *s_list;
+  /* per node */
+  double *mval; /* min cost-to-go from this slot on */
+  int *marg;    /* the slot that achieves it */
+  int *next_job, *next_slot;
+  double *p_single, *p_team; /* pools by slot */
+  int *pa_single, *pa_team;  /* their job */
+} rctx;
+
+static int slot_of(const rctx *c, double min) {
+  double x = floor((min - TIME_EPS_MIN) / c->slot);
+  return x < 0 ? 0 : x > c->slots ? c->slots + 1 : (int)x;
+}
+
+static double m_at(const rctx *c, int b, int sl, int *arg) {
+  if (sl < c->lo[b])
+    sl = c->lo[b];
+  if (sl > c->hi[b])
+    return HUGE_VAL;
+  int i = c->off[b] + sl - c->lo[b];
+  if (arg)
+    *arg = c->marg[i];
+  return c->mval[i];
+}
+
+static int cmp_succ(const void *a, const void *b) {
+  const succ *x = a, *y = b;
+  return x->job != y->job ? (x->job > y->job) - (x->job < y->job)
+                          : (x->km > y->km) - (x->km < y->km);
+}
+
+/* Successor lists of a class (c->in): its keep nearest listed jobs, both
+ * ways, and each job's listed radius. pairs holds room for 4 * keep * m,
+ * from for 2 * keep * m + m. */
+static void class_succ(rctx *c, int keep, succ *pairs, int *from) {
+  int np = 0;
+  for (int a = 0; a < c->m; a++) {
+    c->radius[a] = HUGE_VAL;
+    if (!c->in[a])
+      continue;
+    int found = 0;
+    for (int k = 0; k < c->n_near && found < keep; k++) {
+      int b = c->near[a * NEAR_LIST + k];
+      if (!c->in[b])
+        continue;
+      from[np] = a;
+      pairs[np++] = (succ){b, c->near_km[a * NEAR_LIST + k]};
+      from[np] = b;
+      pairs[np++] = (succ){a, c->near_km[a * NEAR_LIST + k]};
+      if (++found == keep)
+        c->radius[a] = c->near_km[a * NEAR_LIST + k];
+    }
+    if (found < keep && c->n_near == NEAR_LIST)
+      c->radius[a] = c->near_km[a * NEAR_LIST + NEAR_LIST - 1];
+  }
+  for (int a = 0; a <= c->m; a++)
+    c->s_start[a] = 0;
+  for (int i = 0; i < np; i++)
+    c->s_start[from[i] + 1]++;
+  for (int a = 0; a < c->m; a++)
+    c->s_start[a + 1] += c->s_start[a];
+  int *fill = from + np; /* room: from holds 2 * keep * m + m */
+  for (int a = 0; a < c->m; a++)
+    fill[a] = c->s_start[a];
+  /* a counting sort by origin; the pairs are reused in place below */
+  succ *tmp = pairs + np;
+  for (int i = 0; i < np; i++)
+    tmp[fill[from[i]]++] = pairs[i];
+  for (int a = 0; a < c->m; a++) { /* sort and drop repeats */
+    int b0 = c->s_start[a], b1 = c->s_start[a + 1], w = b0;
+    qsort(tmp + b0, (size_t)(b1 - b0), sizeof *tmp, cmp_succ);
+    for (int i = b0; i < b1; i++)
+      if (i == b0 || tmp[i].job != tmp[i - 1].job)
+        tmp[w++] = tmp[i];
+    for (int i = w; i < b1; i++)
+      tmp[i].job = -1;
+  }
+  memcpy(c->s_list, tmp, (size_t)np * sizeof *tmp);
+}
+
+/* Cost-to-go of every node of a class under prices lam. */
+static void class_dp(rctx *c, const rclass *k, const double *lam) {
+  double end = k->end + TIME_EPS_MIN;
+  for (int t = c->slots + 1; t >= 0; t--) {
+    for (int x = 0; x < k->n_jobs; x++) {
+      int a = k->jobs[x];
+      if (t < c->lo[a] || t > c->hi[a])
+        continue;
+      double done = t * c->slot + c->dur[a], best = 0;
+      int nb = -1, ns = -1;
+      for (int i = c->s_start[a]; i < c->s_start[a + 1]; i++) {
+        int b = c->s_list[i].job;
+        if (b < 0)
+          break;
+        if (c->staff[b] == 1 && done > end)
+          continue;
+        double go = done > c->at[b] ? done : c->at[b];
+        int sl = slot_of(c, go + c->s_list[i].km / k->vmax * 60);
+        double v = c->s_list[i].km + m_at(c, b, sl, NULL);
+        if (v < best) {
+          best = v;
+          nb = b;
+          ns = sl;
+        }
+      }
+      if (c->radius[a] < HUGE_VAL) {
+        int sl = slot_of(c, done + c->radius[a] / k->vmax * 60);
+        if (sl <= c->slots) {
+          double v = c->radius[a] / 2 + c->p_team[sl];
+          if (v < best) {
+            best = v;
+            nb = c->pa_team[sl];
+            ns = sl;
+          }
+          v = c->radius[a] / 2 + c->p_single[sl];
+          if (done <= end && v < best) {
+            best = v;
+            nb = c->pa_single[sl];
+            ns = sl;
+          }
+        }
+      }
+      int i = c->off[a] + t - c->lo[a];
+      c->next_job[i] = nb;
+      c->next_slot[i] = ns;
+      double v = best - lam[a];
+      double later = t < c->hi[a] ? c->mval[i + 1] : HUGE_VAL;
+      c->mval[i] = v <= later ? v : later;
+      c->marg[i] = v <= later ? t : c->marg[i + 1];
+    }
+    if (t > c->slots)
+      continue;
+    c->p_single[t] = c->p_team[t] = HUGE_VAL;
+    c->pa_single[t] = c->pa_team[t] = -1;
+    for (int x = 0; x < k->n_jobs; x++) {
+      int b = k->jobs[x];
+      if (c->radius[b] == HUGE_VAL)
+        continue;
+      double v = c->radius[b] / 2 + m_at(c, b, t, NULL);
+      double *p = c->staff[b] == 1 ? &c->p_single[t] : &c->p_team[t];
+      int *pa = c->staff[b] == 1 ? &c->pa_single[t] : &c->pa_team[t];
+      if (v < *p) {
+        *p = v;
+        *pa = b;
+      }
+    }
+  }
+}
+
+typedef struct home_arc {
+  int job, slot;
+  double km;
+} home_arc;
+
+double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
+                           const sim_floor_opts *opts, sim_floor_stats *st,
+                           char *msg, size_t n) {
+  sim_floor_opts defaults;
+  sim_floor_stats local;
+  if (!opts) {
+    sim_floor_opts_default(&defaults);
+    opts = &defaults;
+  }
+  if (!st)
+    st = &local;
+  memset(st, 0, sizeof *st);
+  double t0 = cm_bench_now_ms();
+  int nq = s->n_requests, nw = s->n_workers;
+  int keep = opts->near > 0 ? opts->near : 8;
+  if (keep > NEAR_LIST)
+    keep = NEAR_LIST;
+  rctx c;
+  memset(&c, 0, sizeof c);
+  c.s = s;
+  c.slot = opts->slot_min > 0 ? opts->slot_min : 10;
+  for (int v = 0; v < s->n_services; v++)
+    if (s->services[v].duration_min <= c.slot)
+      c.slot = s->services[v].duration_min / 2;
+  c.slots = (int)ceil((double)SIM_END_MS / 60000.0 / c.slot);
+  double *early = malloc((size_t)(nq ? nq : 1) * sizeof *early);
+  double *late = malloc((size_t)(nq ? nq : 1) * sizeof *late);
+  size_t mq = (size_t)(nq ? nq : 1);
+  c.q = malloc(mq * sizeof *c.q);
+  c.lat = malloc(mq * sizeof *c.lat);
+  c.lon = malloc(mq * sizeof *c.lon);
+  c.at = malloc(mq * sizeof *c.at);
+  c.dur = malloc(mq * sizeof *c.dur);
+  c.staff = malloc(mq * sizeof *c.staff);
+  c.lo = malloc(mq * sizeof *c.lo);
+  c.hi = malloc(mq * sizeof *c.hi);
+  c.off = malloc((mq + 1) * sizeof *c.off);
+  c.near = malloc(mq * NEAR_LIST * sizeof *c.near);
+  c.near_km = malloc(mq * NEAR_LIST * sizeof *c.near_km);
+  c.in = malloc(mq);
+  size_t npairs = 2 * (size_t)keep * mq;
+  succ *pairs = malloc(2 * npairs * sizeof *pairs);
+  int *from = malloc((npairs + mq) * sizeof *from);
+  double *lam = malloc(mq * sizeof *lam);
+  int *visits = malloc(mq * sizeof *visits);
+  int *need = malloc(mq * sizeof *need); /* staff places to cover */
+  rclass *cls = malloc((size_t)(nw ? nw : 1) * sizeof *cls);
+  int *cls_of = malloc((size_t)(nw ? nw : 1) * sizeof *cls_of);
+  int *home_start = malloc((size_t)(nw + 1) * sizeof *home_start);
+  home_arc *homes = NULL;
+  double *pool = malloc(4 * (size_t)(c.slots + 2) * sizeof *pool);
+  double km = -1;
+  int n_cls = 0;
+  if (!early || !late || !c.q || !c.lat || !c.lon || !c.at || !c.dur ||
+      !c.staff || !c.lo || !c.hi || !c.off || !c.near || !c.near_km || !c.in ||
+      !pairs || !from || !lam || !visits || !need || !cls || !cls_of ||
+      !home_start || !pool)
+    goto oom;
+  c.p_single = pool;
+  c.p_team = pool + (c.slots + 2);
+  c.pa_single = (int *)(pool + 2 * (c.slots + 2));
+  c.pa_team = c.pa_single + (c.slots + 2);
+  job_times(s, opts, early, late);
+  /* the jobs, their slots */
+  c.off[0] = 0;
+  for (int q = 0; q < nq; q++) {
+    if (served && !served[q])
+      continue;
+    const sim_request *rq = &s->requests[q];
+    const sim_service *sv = &s->services[rq->service];
+    int lo = slot_of(&c, early[q] + TIME_EPS_MIN);
+    int hi = (int)floor(late[q] / c.slot);
+    if (hi > c.slots)
+      hi = c.slots;
+    if (hi < lo) {
+      st->infeasible++;
+      continue;
+    }
+    int a = c.m++;
+    c.q[a] = q;
+    c.lat[a] = rq->lat;
+    c.lon[a] = rq->lon;
+    c.at[a] = (double)rq->at_ms / 60000.0;
+    c.dur[a] = sv->duration_min;
+    c.staff[a] = sv->staff;
+    c.lo[a] = lo;
+    c.hi[a] = hi;
+    c.off[a + 1] = c.off[a] + hi - lo + 1;
+  }
+  st->jobs = c.m;
+  size_t nodes = (size_t)(c.m ? c.off[c.m] : 1);
+  c.mval = malloc(nodes * sizeof *c.mval);
+  c.marg = malloc(nodes * sizeof *c.marg);
+  c.next_job = malloc(nodes * sizeof *c.next_job);
+  c.next_slot = malloc(nodes * sizeof *c.next_slot);
+  if (!c.mval || !c.marg || !c.next_job || !c.next_slot)
+    goto oom;
+  /* the nearest jobs of each job */
+  c.n_near = c.m - 1 < NEAR_LIST ? c.m - 1 : NEAR_LIST;
+  for (int a = 0; a < c.m; a++) {
+    int *nj = &c.near[(size_t)a * NEAR_LIST];
+    double *nk = &c.near_km[(size_t)a * NEAR_LIST];
+    int cnt = 0;
+    for (int b = 0; b < c.m; b++) {
+      if (b == a)
+        continue;
+      double d = cm_geo_distance_km(c.lat[a], c.lon[a], c.lat[b], c.lon[b]) *
+                 s->road_factor;
+      if (cnt == c.n_near && d >= nk[cnt - 1])
+        continue;
+      int i = cnt < c.n_near ? cnt++ : cnt - 1;
+      while (i > 0 && nk[i - 1] > d) { /* insertion into the sorted list */
+        nk[i] = nk[i - 1];
+        nj[i] = nj[i - 1];
+        i--;
+      }
+      nk[i] = d;
+      nj[i] = b;
+    }
+  }
+  /* classes of workers: roles and shift */
+  for (int i = 0; i < nw; i++) {
+    const sim_worker *w = &s->workers[i];
+    int k = 0;
+    while (k < n_cls &&
+           !(cls[k].skills == w->skills && cls[k].start == w->shift_start_min &&
+             cls[k].end == w->shift_end_min))
+      k++;
+    if (k == n_cls)
+      cls[n_cls++] = (rclass){w->skills,
+                              w->shift_start_min,
+                              w->shift_end_min,
+                              0,
+                              0,
+                              NULL,
+                              NULL,
+                              NULL,
+                              NULL};
+    if (w->speed_kmh > cls[k].vmax)
+      cls[k].vmax = w->speed_kmh;
+    cls_of[i] = k;
+  }
+  /* each class: its jobs and their successors, once */
+  for (int k = 0; k < n_cls; k++) {
+    rclass *K = &cls[k];
+    int nj = 0;
+    for (int a = 0; a < c.m; a++) {
+      const sim_service *sv = &s->services[s->requests[c.q[a]].service];
+      c.in[a] =
+          (unsigned char)(can_serve(K->skills, sv) &&
+                          (sv->staff > 1 || c.at[a] <= K->end + TIME_EPS_MIN));
+      nj += c.in[a];
+    }
+    K->jobs = malloc((size_t)(nj ? nj : 1) * sizeof *K->jobs);
+    K->s_start = malloc((size_t)(c.m + 1) * sizeof *K->s_start);
+    K->s_list = malloc((size_t)(2 * keep * nj + 1) * sizeof *K->s_list);
+    K->radius = malloc((size_t)(c.m ? c.m : 1) * sizeof *K->radius);
+    if (!K->jobs || !K->s_start || !K->s_list || !K->radius)
+      goto oom;
+    for (int a = 0; a < c.m; a++)
+      if (c.in[a])
+        K->jobs[K->n_jobs++] = a;
+    c.s_start = K->s_start;
+    c.s_list = K->s_list;
+    c.radius = K->radius;
+    class_succ(&c, keep, pairs, from);
+  }
+  /* first moves: home to any job of the class, and the earliest slot */
+  size_t nh = 0, caph = 1024;
+  homes = malloc(caph * sizeof *homes);
+  if (!homes)
+    goto oom;
+  for (int i = 0; i < nw; i++) {
+    const sim_worker *w = &s->workers[i];
+    home_start[i] = (int)nh;
+    for (int a = 0; a < c.m; a++) {
+      const sim_service *sv = &s->services[s->requests[c.q[a]].service];
+      if (!can_serve(w->skills, sv) ||
+          (sv->staff == 1 && c.at[a] > w->shift_end_min + TIME_EPS_MIN))
+        continue;
+      double d = cm_geo_distance_km(w->lat, w->lon, c.lat[a], c.lon[a]) *
+                 s->road_factor;
+      double go = w->shift_start_min > c.at[a] ? w->shift_start_min : c.at[a];
+      int sl = slot_of(&c, go + d / w->speed_kmh * 60);
+      if (sl > c.hi[a])
+        continue;
+      if (nh == caph) {
+        home_arc *p = realloc(homes, 2 * caph * sizeof *p);
+        if (!p)
+          goto oom;
+        homes = p;
+        caph *= 2;
+      }
+      homes[nh++] = (home_arc){a, sl, d};
+    }
+  }
+  home_start[nw] = (int)nh;
+  /* prices: start at the cheapest way in. A job no worker reaches from
+     home is reached by no route (a route is never faster than the road
+     from home): no day serves it, and it is left out (need 0) rather than
+     priced up without end. */
+  for (int a = 0; a < c.m; a++) {
+    lam[a] = c.n_near > 0 ? c.near_km[(size_t)a * NEAR_LIST] : 0;
+    need[a] = 0;
+  }
+  for (size_t h = 0; h < nh; h++) {
+    int a = homes[h].job;
+    if (homes[h].km < lam[a])
+      lam[a] = homes[h].km;
+    need[a] = c.staff[a];
+  }
+  for (int a = 0; a < c.m; a++)
+    if (!need[a]) {
+      lam[a] = 0;
+      st->infeasible++;
+    }
+  int iters = opts->iterations > 0 ? opts->iterations : 100, stall = 0;
+  double theta = 1.0, best = 0;
+  for (int it = 0; it < iters; it++) {
+    double L = 0;
+    for (int a = 0; a < c.m; a++) {
+      L += need[a] * lam[a];
+      visits[a] = 0;
+    }
+    for (int k = 0; k < n_cls; k++) {
+      const rclass *K = &cls[k];
+      if (K->n_jobs == 0)
+        continue;
+      c.s_start = K->s_start;
+      c.s_list = K->s_list;
+      c.radius = K->radius;
+      class_dp(&c, K, lam);
+      for (int i = 0; i < nw; i++) {
+        if (cls_of[i] != k)
+          continue;
+        double v = 0;
+        int ba = -1, bs = -1;
+        for (int h = home_start[i]; h < home_start[i + 1]; h++) {
+          double x = homes[h].km + m_at(&c, homes[h].job, homes[h].slot, NULL);
+          if (x < v) {
+            v = x;
+            ba = homes[h].job;
+            bs = homes[h].slot;
+          }
+        }
+        L += v;
+        while (ba >= 0) { /* the route, for the step */
+          int t = bs;
+          m_at(&c, ba, bs, &t);
+          visits[ba]++;
+          int node = c.off[ba] + t - c.lo[ba];
+          ba = c.next_job[node];
+          bs = c.next_slot[node];
+        }
+      }
+    }
+    if (L > best + 1e-9) {
+      best = L;
+      stall = 0;
+    } else if (++stall >= 5) {
+      theta /= 2;
+      stall = 0;
+    }
+    st->iterations = it + 1;
+    double norm = 0;
+    for (int a = 0; a < c.m; a++)
+      norm += (double)(need[a] - visits[a]) * (need[a] - visits[a]);
+    if (norm == 0 || theta < 1e-3)
+      break;
+    /* aim a little above the best bound so far (never above a known
+       feasible travel): a far aim overshoots and routes swell */
+    double target = best * 1.3 + 1.0;
+    if (opts->target_km > best && opts->target_km < target)
+      target = opts->target_km;
+    double step = theta * (target - L) / norm;
+    for (int a = 0; a < c.m; a++)
+      lam[a] += need[a] ? step * (need[a] - visits[a]) : 0;
+  }
+  km = best;
+  if (st->infeasible > 0)
+    snprintf(msg, n, "%d jobs no day could serve, left out", st->infeasible);
+  goto done;
+oom:
+  snprintf(msg, n, "out of memory");
+done:
+  st->solve_ms = cm_bench_now_ms() - t0;
+  free(early);
+  free(late);
+  free(c.q);
+  free(c.lat);
+  free(c.lon);
+  free(c.at);
+  free(c.dur);
+  free(c.staff);
+  free(c.lo);
+  free(c.hi);
+  free(c.off);
+  free(c.near);
+  free(c.near_km);
+  free(c.in);
+  for (int k = 0; cls && k < n_cls; k++) {
+    free(cls[k].jobs);
+    free(cls[k].s_start);
+    free(cls[k].s_list);
+    free(cls[k].radius);
+  }
+  free(pairs);
+  free(from);
+  free(lam);
+  free(visits);
+  free(need);
+  free(cls);
+  free(cls_of);
+  free(home_start);
+  free(homes);
+  free(pool);
+  free(c.mval);
+  free(c.marg);
+  free(c.next_job);
+  free(c.next_slot);
+  return km;
 }

@@ -481,8 +481,8 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
   cm_hc_call(l.hc, cm_hc_conn(l.hc, 1), EVHTTP_REQ_GET, "/metrics",
              o->tok_operator, NULL, 0, on_metrics, &l);
   event_base_dispatch(l.base);
-  char fmsg[128];
-  out->floor_km = sim_floor_km(s, world_served(l.w), fmsg, sizeof fmsg);
+  if (o->floors)
+    sim_floors(s, world_served(l.w), out);
   out->http_calls = cm_hc_calls(l.hc);
   out->http_errors = cm_hc_errors(l.hc);
   out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;

@@ -16,6 +16,7 @@ typedef struct sim_live_opts {
   int64_t from_ms, until_ms;      /* requests arriving then (the day) */
   int64_t drain_ms;               /* then wait this long for jobs to end */
   int quiet;                      /* no line a second */
+  int floors;                     /* compute the hindsight floors */
   const char *dir;                /* the daemon's files (a temp dir) */
   const char *const *daemon_args; /* more flags for the daemon, or NULL */
   int (*stop)(void *ctx);         /* polled; non-zero: stop now */

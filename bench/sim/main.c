@@ -62,9 +62,15 @@ static void table(const sim_kpis *k, int n) {
   ROW("offers expired / rejected", "%7d /%5d", k[i].expired, k[i].rejected);
   ROW("travel km, all staff", "%14.0f", k[i].travel_km);
   ROW("travel km per job", "%14.2f", k[i].travel_per_job);
-  ROW("hindsight floor km (jobs done)", "%14.0f", k[i].floor_km);
-  ROW("travel / floor", "%14.3f",
-      k[i].floor_km > 0 ? k[i].travel_km / k[i].floor_km : NAN);
+  if (k[0].floor_ms > 0) {
+    ROW("hindsight floor km (jobs done)", "%14.0f", k[i].floor_km);
+    ROW("travel / floor", "%14.3f",
+        k[i].floor_km > 0 ? k[i].travel_km / k[i].floor_km : NAN);
+    ROW("floor km, waits <= this run's", "%14.0f", k[i].floor_wait_km);
+    ROW("travel / that floor", "%14.3f",
+        k[i].floor_wait_km > 0 ? k[i].travel_km / k[i].floor_wait_km : NAN);
+    ROW("floors solved in s", "%14.1f", k[i].floor_ms / 1000.0);
+  }
   ROW("team requests staffed / half", "%7d /%5d", k[i].teams_staffed,
       k[i].teams_half);
   ROW("workload Gini (jobs per worker)", "%14.3f", k[i].gini);
@@ -99,18 +105,19 @@ static void json_kpis(FILE *f, const sim_kpis *k) {
           "},\"done\":%d,\"unassigned\":%d,\"in_flight\":%d,\"expired\":%d,"
           "\"rejected\":%d,"
           "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"floor_km\":%.3f,"
-          "\"teams\":%d,"
+          "\"floor_wait_km\":%.3f,\"floor_s\":%.2f,\"teams\":%d,"
           "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
           "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
           "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f,"
           "\"http_calls\":%llu,\"http_errors\":%llu,\"late_answers\":%d",
           k->done, k->unassigned, k->in_flight, k->expired, k->rejected,
-          k->travel_km, k->travel_per_job, k->floor_km, k->teams,
-          k->teams_staffed, k->teams_half, k->gini, k->continuity,
-          k->batch_p50_ms, k->batch_p99_ms, k->batch_max_ms,
-          (unsigned long long)k->batches, (unsigned long long)k->fallbacks,
-          k->wall_s, (unsigned long long)k->http_calls,
-          (unsigned long long)k->http_errors, k->late_answers);
+          k->travel_km, k->travel_per_job, k->floor_km, k->floor_wait_km,
+          k->floor_ms / 1000.0, k->teams, k->teams_staffed, k->teams_half,
+          k->gini, k->continuity, k->batch_p50_ms, k->batch_p99_ms,
+          k->batch_max_ms, (unsigned long long)k->batches,
+          (unsigned long long)k->fallbacks, k->wall_s,
+          (unsigned long long)k->http_calls, (unsigned long long)k->http_errors,
+          k->late_answers);
   /* the day hour by hour, and every arrival time, for plots */
   fprintf(f, ",\"hours\":[");
   for (int h = 0; h < 24; h++)
@@ -152,7 +159,7 @@ static int usage(void) {
           "       carematch_sim run (FILE | --seed N [--workers N] "
           "[--requests N])\n"
           "                     [--policies optimal,greedy] [--out FILE] "
-          "[--quiet]\n"
+          "[--floor] [--quiet]\n"
           "       carematch_sim live (FILE | --seed N ...) (--daemon PATH "
           "[--redis URL] [--trace FILE]\n"
           "                     | --url http://HOST:PORT [--platform-token T "
@@ -173,7 +180,7 @@ int main(int argc, char **argv) {
   sim_spec spec;
   sim_spec_default(&spec);
   const char *out = NULL, *file = NULL, *policies = "optimal,greedy";
-  int quiet = 0;
+  int quiet = 0, floors = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--seed") && v)
@@ -188,6 +195,8 @@ int main(int argc, char **argv) {
       policies = argv[++i];
     else if (!strcmp(a, "--quiet"))
       quiet = lo.quiet = 1;
+    else if (!strcmp(a, "--floor"))
+      floors = lo.floors = 1;
     else if (is_live && v && !strcmp(a, "--daemon"))
       lo.daemon = argv[++i];
     else if (is_live && v && !strcmp(a, "--url"))
@@ -288,6 +297,7 @@ int main(int argc, char **argv) {
       rc = 2;
       break;
     }
+    p.floors = floors;
     if (!quiet)
       fprintf(stderr, "%s: %d staff, %d requests\n", p.name, s->n_workers,
               s->n_requests);

@@ -12,6 +12,7 @@ typedef struct sim_policy {
   double budget_ms;   /* the solver's budget; 0 is the greedy fallback */
   cm_weights weights; /* cost weights */
   int64_t window_ms;  /* batch window (300) */
+  int floors;         /* compute the hindsight floors (minutes on a big day) */
 } sim_policy;
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
@@ -34,8 +35,13 @@ typedef struct sim_kpis {
   double continuity; /* share of jobs for an elder the worker served */
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
-  double floor_km; /* the hindsight floor of the jobs done (floor.c) */
-  double wall_s;   /* real time the run took */
+  double floor_km;      /* the hindsight floor of the jobs done (floor.c):
+                           the larger of the two bounds */
+  double floor_wait_km; /* the same, no job waiting longer than this run's
+                           longest wait in its urgency */
+  double floor_ms;      /* time to build and solve both floors */
+  double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
+  double wall_s;                     /* real time the run took */
   /* live mode: calls to the daemon, and those that failed */
   uint64_t http_calls, http_errors;
   int late_answers; /* answers to offers gone meanwhile (409) */
@@ -59,10 +65,57 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
             void (*progress)(double done, void *ctx), void *ctx, char *msg,
             size_t n);
 
-/* The hindsight floor of a day's travel, km: the jobs (all, or those with
- * served[q] set) reached each from a worker's home or another job's place,
- * at least cost, as one batch. -1 with msg on failure. */
+/* The hindsight floors of the jobs served into out (floor_km,
+ * floor_wait_km under out->max_wait, floor_ms). */
+void sim_floors(const sim_scenario *s, const unsigned char *served,
+                sim_kpis *out);
+
+/* The simulation runs to this time (ms after midnight): the day and four
+ * hours to finish the jobs under way. A job is served when done by then. */
+#define SIM_END_MS ((24LL + 4) * 3600 * 1000)
+
+typedef struct sim_floor_opts {
+  /* longest wait allowed per urgency (minutes, from the call or the
+     window's start to the job's start); NULL or < 0: none, the day's end */
+  const double *max_wait_min;
+  int keep;     /* cheapest feasible origins kept exactly per job (24) */
+  int timeless; /* the relaxation without time: any home, any other job */
+  /* the route floor (sim_floor_routes_km) */
+  double slot_min;  /* time slot, minutes (10) */
+  int near;         /* nearest jobs offered as the next, each way (8) */
+  int iterations;   /* subgradient steps at most (100) */
+  double target_km; /* a travel known to be feasible (the step's aim), or 0 */
+} sim_floor_opts;
+
+typedef struct sim_floor_stats {
+  int jobs;         /* jobs in the batch */
+  int infeasible;   /* jobs with no feasible origin (left out) */
+  long arcs;        /* feasible origins scanned */
+  int kept, pooled; /* edges given to the solver: exact, pooled */
+  int exact;        /* the solver proved its objective optimal */
+  double objective; /* the solver's objective, km (>= the bound) */
+  double solve_ms;  /* building and solving */
+  int iterations;   /* route floor: subgradient steps taken */
+} sim_floor_stats;
+
+void sim_floor_opts_default(sim_floor_opts *o);
+
+/* The hindsight floor of a day's travel, km (floor.c): the least travel of
+ * any day that serves these jobs (all, or those with served[q] set),
+ * respecting shifts, calls, windows, speeds and durations, relaxed into
+ * one assignment of an origin to every staff place. opts may be NULL
+ * (defaults), st may be NULL. -1 with msg on failure; msg may also be set
+ * with a warning when some jobs no day could serve were left out. */
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
-                    char *msg, size_t n);
+                    const sim_floor_opts *opts, sim_floor_stats *st, char *msg,
+                    size_t n);
+
+/* The route floor, km (floor.c): the same days, each worker's route
+ * followed through time slots, so jobs at the same time cannot follow one
+ * another and a shift bounds a route; a Lagrangian lower bound. Arguments
+ * and failures as sim_floor_km. */
+double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
+                           const sim_floor_opts *opts, sim_floor_stats *st,
+                           char *msg, size_t n);
 
 #endif

@@ -440,6 +440,19 @@ void world_finish(sim *m) {
   k->travel_per_job = k->done ? k->travel_km / k->done : 0;
   k->gini = gini(m->w, m->s->n_workers);
   k->continuity = k->done ? (double)m->continuity_hits / k->done : 0;
+  /* the longest wait to a job's start, by urgency (the capped floor) */
+  for (int q = 0; q < m->s->n_requests; q++) {
+    const sim_request *rq = &m->s->requests[q];
+    if (!m->r[q].done)
+      continue;
+    int64_t base =
+        rq->window_start_ms > rq->at_ms ? rq->window_start_ms : rq->at_ms;
+    int64_t start = m->r[q].arrived > base ? m->r[q].arrived : base;
+    double wait = (double)(start - base) / 60000.0;
+    int u = m->s->services[rq->service].urgency;
+    if (wait > k->max_wait[u])
+      k->max_wait[u] = wait;
+  }
 }
 
 sim_world *world_new(const sim_scenario *s, const sim_port *port,
