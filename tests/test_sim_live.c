@@ -79,6 +79,66 @@ static void books_close(const sim_kpis *k) {
   cr_assert_gt(k->travel_km, 0);
 }
 
+/* The trace replayed: the same requests, the same staff, and the time on
+ * site of each kind of request recovered from what the platforms sent
+ * (the catalog's, within 10%); the replay runs and keeps its
+ * books. */
+static void replay_matches(const sim_scenario *s, const char *trace,
+                           const sim_kpis *live) {
+  char msg[256];
+  sim_scenario *t = sim_scenario_from_trace(trace, msg, sizeof msg);
+  cr_assert_not_null(t, "%s", msg);
+  cr_assert_eq(t->n_requests, submitted(live));
+  cr_assert_gt(t->n_workers, 0);
+  cr_assert_leq(t->n_workers, s->n_workers);
+  int matched = 0;
+  for (int k = 0; k < t->n_services; k++) {
+    const sim_service *v = &t->services[k];
+    for (int j = 0; j < s->n_services; j++) {
+      const sim_service *o = &s->services[j];
+      if (o->skills != v->skills || o->staff != v->staff ||
+          o->urgency != v->urgency || o->mode != v->mode)
+        continue;
+      /* staff speeds differ (20-30 km/h) from the 25 the replay assumes */
+      cr_assert_float_eq(v->duration_min, o->duration_min,
+                         0.1 * o->duration_min,
+                         "%s: on site %.1f min, the catalog's %s %.1f", v->name,
+                         v->duration_min, o->name, o->duration_min);
+      matched++;
+    }
+  }
+  cr_assert_geq(matched, 4, "the kinds of request are the catalog's");
+  sim_policy p;
+  sim_policy_default(&p, "optimal", 100);
+  sim_kpis r;
+  cr_assert_eq(sim_run(t, &p, &r, NULL, NULL, msg, sizeof msg), 0, "%s", msg);
+  cr_assert_eq(r.done + r.in_flight + r.unassigned, t->n_requests);
+  cr_assert_gt(r.done, t->n_requests / 2);
+  sim_kpis_free(&r);
+  sim_scenario_free(t);
+}
+
+Test(sim_live, a_broken_trace_is_refused_with_its_line) {
+  char path[64], msg[256];
+  snprintf(path, sizeof path, "/tmp/cm_sim_bad_%ld.trace", (long)getpid());
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("{\"at_ms\":1000,\"route\":\"PUT /v1/workers/{id}\",\"id\":\"w\","
+        "\"body\":{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}}\n"
+        "{\"at_ms\":2000,\"route\":\"POST /v1/requests\",\"body\":{\"id\":"
+        "\"q\",\"lat\":31.2,\"lon\":121.4,\"skills\":[\"pilot\"]}}\n",
+        f);
+  fclose(f);
+  cr_assert_null(sim_scenario_from_trace(path, msg, sizeof msg));
+  cr_assert(strstr(msg, "line 2") && strstr(msg, "skills"), "%s", msg);
+  f = fopen(path, "w");
+  fputs("not json\n", f);
+  fclose(f);
+  cr_assert_null(sim_scenario_from_trace(path, msg, sizeof msg));
+  cr_assert(strstr(msg, "line 1"), "%s", msg);
+  unlink(path);
+}
+
 Test(sim_live, a_morning_on_the_embedded_store) {
   sim_scenario *s = small_day();
   char trace[64];
@@ -90,6 +150,7 @@ Test(sim_live, a_morning_on_the_embedded_store) {
   cr_assert_eq(lines_with(trace, "\"route\":\"POST /v1/requests\""),
                submitted(&k), "the trace holds every request");
   cr_assert_geq(lines_with(trace, "/complete"), k.done);
+  replay_matches(s, trace, &k);
   unlink(trace);
   sim_kpis_free(&k);
   sim_scenario_free(s);

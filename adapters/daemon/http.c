@@ -308,13 +308,34 @@ static void no_delay(struct evhttp_request *req) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* A request naming a service: what the catalog made of it (the roles,
+ * any or all, the people), so a replay needs no configuration. NULL
+ * otherwise. */
+static json_t *resolved_service(const cmd_daemon *d, const cmd_call *c) {
+  const json_t *svc = c->body ? json_object_get(c->body, "service") : NULL;
+  const cmd_service *s =
+      json_is_string(svc) ? cmd_config_service(&d->cfg, json_string_value(svc))
+                          : NULL;
+  json_t *skills = s ? json_array() : NULL;
+  const cm_taxonomy *t = &d->cfg.engine.taxonomy;
+  for (int k = 0; skills && k < t->count; k++)
+    if (s->skills >> k & 1u)
+      json_array_append_new(skills, json_string(t->names[k]));
+  return skills ? json_pack("{s:o,s:s,s:i}", "skills", skills, "skill_mode",
+                            s->mode == CM_SKILLS_ANY ? "any" : "all", "staff",
+                            s->staff)
+                : NULL;
+}
+
 /* One line of the input trace (--trace): a write the daemon took, with
- * the time, the route, the path's id and the body, so the day can be
- * replayed (docs/daemon.md). */
+ * the time, the route, the path's id and the body (and for a request
+ * naming a service, what it resolved to), so the day can be replayed
+ * (docs/daemon.md). */
 static void trace(cmd_daemon *d, const cmd_call *c) {
   json_t *line =
-      json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
-                "route", routes[c->route].name, "id", c->arg, "body", c->body);
+      json_pack("{s:I,s:s,s:s,s:O?,s:o?}", "at_ms", (json_int_t)cmd_now_ms(),
+                "route", routes[c->route].name, "id", c->arg, "body", c->body,
+                "resolved", resolved_service(d, c));
   char *text =
       line ? cm__json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17))
            : NULL;

@@ -3,7 +3,8 @@
  * running carematchd with it (docs/sim.md).
  *
  *   carematch_sim generate [--seed N] [--workers N] [--requests N] --out F
- *   carematch_sim run (SCENARIO.json | --seed N ...) [--policies LIST]
+ *   carematch_sim run (SCENARIO.json | --trace T | --seed N ...)
+ *                     [--policies LIST] [--floor]
  *                     [--out KPIS.json] [--quiet]
  *   carematch_sim live (SCENARIO.json | --seed N ...) (--daemon PATH
  *                     [--redis URL] [--trace FILE] | --url URL [tokens])
@@ -11,7 +12,8 @@
  * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
  * (the engine's greedy fallback: most urgent first, nearest feasible) and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
- * the daemon's PUT /v1/weights body) -- what a change of weights would do. */
+ * the daemon's PUT /v1/weights body) -- what a change of weights would do.
+ * --trace T: a day carematchd recorded (--trace), replayed (trace.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,9 +156,9 @@ static int load_weights(const char *path, cm_weights *w) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: carematch_sim generate [--seed N] [--workers N] "
-          "[--requests N] --out FILE\n"
-          "       carematch_sim run (FILE | --seed N [--workers N] "
+          "usage: carematch_sim generate ([--seed N] [--workers N] "
+          "[--requests N] | --trace T) --out FILE\n"
+          "       carematch_sim run (FILE | --trace T | --seed N [--workers N] "
           "[--requests N])\n"
           "                     [--policies optimal,greedy] [--out FILE] "
           "[--floor] [--quiet]\n"
@@ -179,7 +181,8 @@ int main(int argc, char **argv) {
   sim_live_default(&lo);
   sim_spec spec;
   sim_spec_default(&spec);
-  const char *out = NULL, *file = NULL, *policies = "optimal,greedy";
+  const char *out = NULL, *file = NULL, *policies = "optimal,greedy",
+             *trace = NULL;
   int quiet = 0, floors = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -195,6 +198,8 @@ int main(int argc, char **argv) {
       policies = argv[++i];
     else if (!strcmp(a, "--quiet"))
       quiet = lo.quiet = 1;
+    else if (!strcmp(a, "--trace") && v && !is_live)
+      trace = argv[++i];
     else if (!strcmp(a, "--floor"))
       floors = lo.floors = 1;
     else if (is_live && v && !strcmp(a, "--daemon"))
@@ -235,8 +240,9 @@ int main(int argc, char **argv) {
       return usage();
   }
   char msg[256];
-  sim_scenario *s = file ? sim_scenario_load(file, msg, sizeof msg)
-                         : sim_scenario_generate(&spec, msg, sizeof msg);
+  sim_scenario *s = trace  ? sim_scenario_from_trace(trace, msg, sizeof msg)
+                    : file ? sim_scenario_load(file, msg, sizeof msg)
+                           : sim_scenario_generate(&spec, msg, sizeof msg);
   if (!s) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
     return 2;

@@ -78,5 +78,9 @@ int sim_scenario_save(const sim_scenario *s, const char *path);
 /* From a JSON file; NULL with msg naming the field on error. */
 sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n);
 void sim_scenario_free(sim_scenario *s);
+/* The first day of a carematchd trace (--trace) as a scenario (trace.c):
+ * its staff and requests as sent, the time on site and the share of
+ * offers accepted estimated from it. NULL with msg naming the line. */
+sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n);
 
 #endif

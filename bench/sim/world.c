@@ -424,11 +424,11 @@ void world_finish(sim *m) {
   for (int q = 0; q < m->s->n_requests; q++) {
     const rstate *r = &m->r[q];
     const sim_service *sv = &m->s->services[m->s->requests[q].service];
-    if (!r->submitted || r->done)
+    if (!r->submitted)
       continue;
-    if (r->set_off)
+    if (!r->done && r->set_off)
       k->in_flight++; /* on the way or on site when the run ended */
-    else
+    else if (!r->done)
       k->unassigned++;
     if (sv->staff > 1) {
       k->teams_staffed += r->arrived >= 0;
