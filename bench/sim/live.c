@@ -43,7 +43,9 @@ typedef struct live {
   int n_pos;
   cm_taxonomy tax;
   int stream_ended;
-  int done;
+  struct event *reopen; /* survive: the event stream again, later */
+  FILE *acked;
+  uint64_t reopens, retries;
   char err[200];
 } live;
 
@@ -81,6 +83,38 @@ static void skills_json(const live *l, cm_skillset set, char *buf, size_t n) {
 
 /* ---- the port: the world's actions as calls ---- */
 
+static const char *prefix(const live *l) {
+  return l->o->id_prefix ? l->o->id_prefix : "";
+}
+
+/* A call's request, for its reply. */
+typedef struct note {
+  live *l;
+  int q;
+} note;
+
+static note *make_note(live *l, int q) {
+  note *n = malloc(sizeof *n);
+  if (n) {
+    n->l = l;
+    n->q = q;
+  }
+  return n;
+}
+
+/* A request the daemon acknowledged (2xx) goes to the acked file: the
+ * chaos check finds every one of them in Redis afterwards. */
+static int on_submitted(void *arg, struct evhttp_request *req) {
+  note *n = arg;
+  int code = cm_hc_code(req);
+  if (n && n->l->acked && code >= 200 && code < 300) {
+    fprintf(n->l->acked, "%s%s\n", prefix(n->l), n->l->s->requests[n->q].id);
+    fflush(n->l->acked);
+  }
+  free(n);
+  return code < 200 || code >= 300;
+}
+
 static void lv_submit(void *ctx, int q, const cm_request_spec *sp,
                       int64_t now) {
   live *l = ctx;
@@ -96,13 +130,14 @@ static void lv_submit(void *ctx, int q, const cm_request_spec *sp,
     snprintf(elder, sizeof elder, ",\"elder\":\"%s\"", sp->elder);
   int len =
       snprintf(body, sizeof body,
-               "{\"id\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"skills\":[%s],"
+               "{\"id\":\"%s%s\",\"lat\":%.7f,\"lon\":%.7f,\"skills\":[%s],"
                "\"skill_mode\":\"%s\",\"staff\":%d,\"urgency\":\"%s\"%s%s}",
-               sp->id, sp->lat, sp->lon, sk,
+               prefix(l), sp->id, sp->lat, sp->lon, sk,
                sp->skill_mode == CM_SKILLS_ANY ? "any" : "all", sp->staff,
                cm_urgency_name(sp->urgency), elder, win);
   cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, "/v1/requests",
-             l->o->tok_platform, body, (size_t)len, NULL, NULL);
+             l->o->tok_platform, body, (size_t)len, on_submitted,
+             make_note(l, q));
 }
 
 static void lv_upsert(void *ctx, int i, const cm_worker *w, int64_t now) {
@@ -174,21 +209,55 @@ static void lv_answer(void *ctx, int q, int i, int accept, int64_t now) {
   live *l = ctx;
   (void)now;
   char path[96], body[64];
-  snprintf(path, sizeof path, "/v1/requests/%s/%s", l->s->requests[q].id,
-           accept ? "accept" : "reject");
+  snprintf(path, sizeof path, "/v1/requests/%s%s/%s", prefix(l),
+           l->s->requests[q].id, accept ? "accept" : "reject");
   int len =
       snprintf(body, sizeof body, "{\"worker\":\"%s\"}", l->s->workers[i].id);
   cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path, l->o->tok_gateway,
              body, (size_t)len, on_answer, l);
 }
 
-static int lv_complete(void *ctx, int q, int64_t now) {
-  live *l = ctx;
-  (void)now;
+static void send_complete(live *l, int q);
+
+/* survive: a completion the daemon did not take (it was down, or Redis
+ * was) is sent again a second later, as a worker's phone would; a 409
+ * means an earlier try was taken after all. */
+static void retry_complete(evutil_socket_t fd, short what, void *arg) {
+  note *n = arg;
+  (void)fd;
+  (void)what;
+  n->l->retries++;
+  send_complete(n->l, n->q);
+  free(n);
+}
+
+static int on_completed(void *arg, struct evhttp_request *req) {
+  note *n = arg;
+  int code = cm_hc_code(req);
+  if ((code >= 200 && code < 300) || code == 409 || !n->l->o->survive) {
+    free(n);
+    return code < 200 || (code >= 300 && code != 409);
+  }
+  struct timeval tv = {1, 0};
+  if (event_base_once(n->l->base, -1, EV_TIMEOUT, retry_complete, n, &tv))
+    free(n);
+  return 1;
+}
+
+static void send_complete(live *l, int q) {
   char path[96];
-  snprintf(path, sizeof path, "/v1/requests/%s/complete", l->s->requests[q].id);
-  return cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path,
-                    l->o->tok_platform, NULL, 0, NULL, NULL);
+  snprintf(path, sizeof path, "/v1/requests/%s%s/complete", prefix(l),
+           l->s->requests[q].id);
+  note *n = make_note(l, q);
+  if (n)
+    cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path, l->o->tok_platform,
+               NULL, 0, on_completed, n);
+}
+
+static int lv_complete(void *ctx, int q, int64_t now) {
+  (void)now;
+  send_complete(ctx, q);
+  return 0;
 }
 
 /* ---- the event stream: the daemon's events back to the world ---- */
@@ -222,7 +291,12 @@ static void on_event(void *arg, const char *type, const char *data) {
       ev.type = (cm_event_type)et;
       ev.from = (cm_request_state)fs;
       ev.to = (cm_request_state)ts;
-      snprintf(ev.request, sizeof ev.request, "%s", req);
+      size_t np = strlen(prefix(l));
+      if (strncmp(req, prefix(l), np)) {
+        json_decref(o);
+        return; /* another run's */
+      }
+      snprintf(ev.request, sizeof ev.request, "%s", req + np);
       snprintf(ev.worker, sizeof ev.worker, "%s", worker);
       world_event(l->w, &ev, world_now(l));
     }
@@ -230,9 +304,25 @@ static void on_event(void *arg, const char *type, const char *data) {
   json_decref(o);
 }
 
+static void reopen_stream(evutil_socket_t fd, short what, void *arg);
+
 static void on_stream_end(void *arg) {
   live *l = arg;
-  l->stream_ended = 1;
+  if (!l->o->survive) {
+    l->stream_ended = 1;
+    return;
+  }
+  struct timeval tv = {0, 200000}; /* the daemon may be restarting */
+  evtimer_add(l->reopen, &tv);
+}
+
+static void reopen_stream(evutil_socket_t fd, short what, void *arg) {
+  live *l = arg;
+  (void)fd;
+  (void)what;
+  l->reopens++;
+  if (cm_hc_events(l->hc, l->o->tok_platform, on_event, l, on_stream_end))
+    on_stream_end(l);
 }
 
 /* ---- the clock ---- */
@@ -447,10 +537,16 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
   l.hc = l.base ? cm_hc_new(l.base, host, port, 2) : NULL;
   l.pos = malloc(POS_CAP);
   l.timer = l.base ? evtimer_new(l.base, on_timer, &l) : NULL;
+  l.reopen = l.base ? evtimer_new(l.base, reopen_stream, &l) : NULL;
+  l.acked = o->acked ? fopen(o->acked, "w") : NULL;
+  if (o->acked && !l.acked) {
+    snprintf(msg, n, "%s: cannot write it", o->acked);
+    goto done;
+  }
   l.w = world_new(s, &p, o->from_ms, o->until_ms, out);
   if (l.hc)
     cm_hc_log_errors(l.hc, stderr, 10);
-  if (!l.hc || !l.pos || !l.timer || !l.w) {
+  if (!l.hc || !l.pos || !l.timer || !l.reopen || !l.w) {
     snprintf(msg, n, "out of memory");
     goto done;
   }
@@ -490,6 +586,10 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
 done:
   if (l.timer)
     event_free(l.timer);
+  if (l.reopen)
+    event_free(l.reopen);
+  if (l.acked)
+    fclose(l.acked);
   cm_hc_free(l.hc);
   if (l.base)
     event_base_free(l.base);

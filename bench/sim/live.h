@@ -19,7 +19,14 @@ typedef struct sim_live_opts {
   int floors;                     /* compute the hindsight floors */
   const char *dir;                /* the daemon's files (a temp dir) */
   const char *const *daemon_args; /* more flags for the daemon, or NULL */
-  int (*stop)(void *ctx);         /* polled; non-zero: stop now */
+  /* chaos and soak runs: keep going when the daemon dies (reopen the
+     event stream, retry completions); write the id of every request the
+     daemon acknowledged to acked (a file, or NULL); prefix every request
+     id (runs over one daemon, which must not see an id twice) */
+  int survive;
+  const char *acked;
+  const char *id_prefix;
+  int (*stop)(void *ctx); /* polled; non-zero: stop now */
   void *stop_ctx;
 } sim_live_opts;
 

@@ -9,6 +9,9 @@
  *   carematch_sim live (SCENARIO.json | --seed N ...) (--daemon PATH
  *                     [--redis URL] [--trace FILE] | --url URL [tokens])
  *                     [--rate X] [--from HH:MM] [--until HH:MM]
+ *                     [--survive] [--acked FILE] [--id-prefix P]
+ * --survive keeps a live run going while the daemon or Redis restarts
+ * (scripts/chaos.sh); --acked writes every request id acknowledged.
  * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
  * (the engine's greedy fallback: most urgent first, nearest feasible) and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
@@ -167,7 +170,8 @@ static int usage(void) {
           "                     | --url http://HOST:PORT [--platform-token T "
           "--gateway-token T --operator-token T])\n"
           "                     [--rate X] [--from HH:MM] [--until HH:MM] "
-          "[--drain-min N] [--out FILE] [--quiet]\n");
+          "[--drain-min N] [--out FILE] [--quiet]\n"
+          "                     [--survive] [--acked FILE] [--id-prefix P]\n");
   return 2;
 }
 
@@ -204,6 +208,12 @@ int main(int argc, char **argv) {
       floors = lo.floors = 1;
     else if (is_live && v && !strcmp(a, "--daemon"))
       lo.daemon = argv[++i];
+    else if (is_live && !strcmp(a, "--survive"))
+      lo.survive = 1;
+    else if (is_live && v && !strcmp(a, "--acked"))
+      lo.acked = argv[++i];
+    else if (is_live && v && !strcmp(a, "--id-prefix"))
+      lo.id_prefix = argv[++i];
     else if (is_live && v && !strcmp(a, "--url"))
       lo.url = argv[++i];
     else if (is_live && v && !strcmp(a, "--redis"))
