@@ -260,6 +260,23 @@ static int lv_complete(void *ctx, int q, int64_t now) {
   return 0;
 }
 
+static int on_cancelled(void *arg, struct evhttp_request *req) {
+  live *l = arg;
+  int code = cm_hc_code(req);
+  if (cm_hc_inflight(l->hc) == 0) /* the last reply */
+    event_base_loopbreak(l->base);
+  return code != 409 && (code < 200 || code >= 300); /* 409: done meanwhile */
+}
+
+static void cancel_one(void *ctx, int q) {
+  live *l = ctx;
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s%s/cancel", prefix(l),
+           l->s->requests[q].id);
+  cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path, l->o->tok_platform,
+             NULL, 0, on_cancelled, l);
+}
+
 /* ---- the event stream: the daemon's events back to the world ---- */
 
 static int parse_name(const char *s, const char *(*name)(int), int n) {
@@ -573,6 +590,12 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
     goto done;
   }
   flush_positions(&l);
+  if (o->cancel_rest) {
+    int before = (int)cm_hc_calls(l.hc);
+    world_each_open(l.w, cancel_one, &l);
+    if ((int)cm_hc_calls(l.hc) > before)
+      event_base_dispatch(l.base);
+  }
   world_finish(l.w);
   cm_hc_call(l.hc, cm_hc_conn(l.hc, 1), EVHTTP_REQ_GET, "/metrics",
              o->tok_operator, NULL, 0, on_metrics, &l);

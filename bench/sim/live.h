@@ -24,6 +24,7 @@ typedef struct sim_live_opts {
      daemon acknowledged to acked (a file, or NULL); prefix every request
      id (runs over one daemon, which must not see an id twice) */
   int survive;
+  int cancel_rest; /* at the end, cancel every request not done */
   const char *acked;
   const char *id_prefix;
   int (*stop)(void *ctx); /* polled; non-zero: stop now */

@@ -11,7 +11,8 @@
  *                     [--rate X] [--from HH:MM] [--until HH:MM]
  *                     [--survive] [--acked FILE] [--id-prefix P]
  * --survive keeps a live run going while the daemon or Redis restarts
- * (scripts/chaos.sh); --acked writes every request id acknowledged.
+ * (scripts/chaos.sh); --acked writes every request id acknowledged;
+ * --cancel-rest cancels what is not done at the end (scripts/soak.sh).
  * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
  * (the engine's greedy fallback: most urgent first, nearest feasible) and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
@@ -171,7 +172,8 @@ static int usage(void) {
           "--gateway-token T --operator-token T])\n"
           "                     [--rate X] [--from HH:MM] [--until HH:MM] "
           "[--drain-min N] [--out FILE] [--quiet]\n"
-          "                     [--survive] [--acked FILE] [--id-prefix P]\n");
+          "                     [--survive] [--acked FILE] [--id-prefix P] "
+          "[--cancel-rest]\n");
   return 2;
 }
 
@@ -210,6 +212,8 @@ int main(int argc, char **argv) {
       lo.daemon = argv[++i];
     else if (is_live && !strcmp(a, "--survive"))
       lo.survive = 1;
+    else if (is_live && !strcmp(a, "--cancel-rest"))
+      lo.cancel_rest = 1;
     else if (is_live && v && !strcmp(a, "--acked"))
       lo.acked = argv[++i];
     else if (is_live && v && !strcmp(a, "--id-prefix"))

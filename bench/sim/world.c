@@ -562,6 +562,13 @@ int world_idle(const sim *m) {
   return 1;
 }
 
+void world_each_open(const sim *m, void (*fn)(void *ctx, int request),
+                     void *ctx) {
+  for (int q = 0; q < m->s->n_requests; q++)
+    if (m->r[q].submitted && !m->r[q].done)
+      fn(ctx, q);
+}
+
 const unsigned char *world_served(const sim *m) {
   return m->served;
 }

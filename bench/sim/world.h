@@ -49,6 +49,10 @@ void world_event(sim_world *w, const cm_event *ev, int64_t now);
 /* Requests offered / arrived / done so far; requests submitted. */
 void world_progress(const sim_world *w, int *submitted, int *offered,
                     int *done);
+/* Call fn for every request submitted and not done (a live run that ends
+ * cancels them, so a long soak leaves nothing behind). */
+void world_each_open(const sim_world *w, void (*fn)(void *ctx, int request),
+                     void *ctx);
 /* Nothing is on its way or being served, and every request submitted was
  * served or never offered. */
 int world_idle(const sim_world *w);
