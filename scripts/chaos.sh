@@ -40,6 +40,14 @@ free_port() { # below the ephemeral range, nobody listening
   done
 }
 now_ms() { date +%s%3N; }
+healthy() { # GET /healthz answers 200 (bash's /dev/tcp: no curl needed)
+  { exec 3<>"/dev/tcp/127.0.0.1/$DPORT" &&
+    printf 'GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n' >&3 &&
+    head -n 1 <&3 | grep -q ' 200 '; } 2>/dev/null
+  local rc=$?
+  exec 3<&- 2>/dev/null || true
+  return $rc
+}
 RPORT=$(free_port) DPORT=$(free_port)
 
 start_redis() {
@@ -76,7 +84,7 @@ start_daemon() {
     --clock-start "$at" --clock-rate "$RATE" 2>>"$DIR/carematchd.log" &
   DAEMON=$!
   for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$DPORT/healthz" >/dev/null 2>&1 && return
+    healthy && return
     sleep 0.05
   done
 }
