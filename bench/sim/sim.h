@@ -12,6 +12,7 @@ typedef struct sim_policy {
   double budget_ms;   /* the solver's budget; 0 is the greedy fallback */
   cm_weights weights; /* cost weights */
   int64_t window_ms;  /* batch window (300) */
+  int no_reserve;     /* the engine's emergency reserve off */
 } sim_policy;
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
