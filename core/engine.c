@@ -65,8 +65,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->event_queue >= 16, "event_queue", "must be >= 16");
   CFG_(c->reserve_workers >= 0 && c->reserve_workers <= 64, "reserve_workers",
        "must be in [0, 64]");
-  CFG_(c->reserve_km >= 0 && c->reserve_km <= 1000, "reserve_km",
-       "must be in [0, 1000] km");
+  CFG_(c->reserve_km > 0 && c->reserve_km <= 1000, "reserve_km",
+       "must be in (0, 1000] km");
   CFG_(c->reserve_from >= CM_URGENCY_URGENT &&
            c->reserve_from <= CM_URGENCY_SCHEDULED,
        "reserve_from", "must be urgent, normal or scheduled");

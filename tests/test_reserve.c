@@ -229,6 +229,9 @@ Test(reserve, config_is_validated) {
   c.reserve_km = NAN;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_km");
+  c.reserve_km = 0; /* would hold every capable worker */
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_km");
   cm_engine_config_default(&c);
   c.reserve_from = CM_URGENCY_EMERGENCY;
   cr_assert_null(cm_engine_new(&c, st, &err));

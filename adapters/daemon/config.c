@@ -233,9 +233,9 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return 1;
   }
   if (!strcmp(name, "reserve_km"))
-    return parse_double(v, 0, 1000, &e->reserve_km) == 0
+    return parse_double(v, 1e-3, 1000, &e->reserve_km) == 0
                ? 1
-               : fail(p, "matching", name, "must be a number in 0..1000");
+               : fail(p, "matching", name, "must be a number in 0.001..1000");
   if (!strcmp(name, "reserve_from")) {
     int u = cm_urgency_parse(v);
     if (u <= CM_URGENCY_EMERGENCY)
