@@ -38,6 +38,9 @@ void cm_engine_config_default(cm_engine_config *c) {
   c->max_live = 1000000;
   c->history = 100000;
   c->event_queue = 8192;
+  c->reserve_workers = 1;
+  c->reserve_km = 5.0;
+  c->reserve_from = CM_URGENCY_URGENT;
 }
 
 static cm_status check_config(const cm_engine_config *c, cm_error *err) {
@@ -60,6 +63,13 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->max_live >= 1, "max_live", "must be >= 1");
   CFG_(c->history >= 1, "history", "must be >= 1");
   CFG_(c->event_queue >= 16, "event_queue", "must be >= 16");
+  CFG_(c->reserve_workers >= 0 && c->reserve_workers <= 64, "reserve_workers",
+       "must be in [0, 64]");
+  CFG_(c->reserve_km > 0 && c->reserve_km <= 1000, "reserve_km",
+       "must be in (0, 1000] km");
+  CFG_(c->reserve_from >= CM_URGENCY_URGENT &&
+           c->reserve_from <= CM_URGENCY_SCHEDULED,
+       "reserve_from", "must be urgent, normal or scheduled");
 #undef CFG_
   cm_instance probe;
   memset(&probe, 0, sizeof probe);
@@ -216,6 +226,8 @@ int cm__req_insert(cm_engine *e, cm__req *r) {
     }
   }
   e->stats.by_state[r->state]++;
+  if (r->spec.urgency == CM_URGENCY_EMERGENCY)
+    e->emergency_skills |= r->spec.skills;
   return 0;
 }
 

@@ -379,7 +379,7 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
                                cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
   int *idx = malloc((size_t)(e->n_live ? e->n_live : 1) * sizeof *idx);
-  int n = 0;
+  int n = 0, held;
   *failed = 1;
   if (!b || !idx)
     goto oom;
@@ -418,7 +418,8 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
   idx = NULL;
   if (cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
                        e->cfg.stale_ms, b->hits, b->counts, err) != CM_OK ||
-      build_instance(e, b, now_ms, err) != CM_OK)
+      build_instance(e, b, now_ms, err) != CM_OK ||
+      cm__reserve_hold(e, b->inst, now_ms, &held, err) != CM_OK)
     goto fail;
   b->t1 = clock_ms(e);
   b->opts.deadline_ms = e->cfg.clock ? e->cfg.solve_budget_ms : -1;

@@ -61,8 +61,9 @@ struct cm_engine {
   cm_engine_stats stats;
   int resync;    /* with a ledger: rebuild from it before the next step */
   int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
-  int64_t retry_wait_ms; /* wait before retrying an unchanged batch */
-  unsigned gen;          /* rebuilds so far */
+  int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
+  unsigned gen;                 /* rebuilds so far */
+  cm_skillset emergency_skills; /* skills emergencies asked for so far */
 };
 
 /* events */
@@ -138,6 +139,13 @@ void cm__req_release_workers(cm_engine *e, cm__req *r);
 /* Count a job done by w for an elder (0: none): jobs_today + 1, the elder
  * remembered (the oldest forgotten when the list is full). */
 void cm__worker_served(cm_worker *w, uint64_t elder);
+
+/* the emergency reserve (engine_reserve.c): drop the edges from requests
+ * of urgency cfg.reserve_from or less urgent to the emergency-capable
+ * workers held this batch; *held is how many. Returns CM_OK, or the
+ * store's error / CM_E_NOMEM with the instance unchanged. */
+cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
+                           int *held, cm_error *err);
 
 /* batches */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);

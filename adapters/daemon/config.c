@@ -225,6 +225,24 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     m->k = (int)x;
     return 1;
   }
+  cm_engine_config *e = &p->c->engine;
+  if (!strcmp(name, "reserve_workers")) {
+    if (parse_long(v, 0, 64, &x) != 0)
+      return fail(p, "matching", name, "must be an integer in 0..64");
+    e->reserve_workers = (int)x;
+    return 1;
+  }
+  if (!strcmp(name, "reserve_km"))
+    return parse_double(v, 1e-3, 1000, &e->reserve_km) == 0
+               ? 1
+               : fail(p, "matching", name, "must be a number in 0.001..1000");
+  if (!strcmp(name, "reserve_from")) {
+    int u = cm_urgency_parse(v);
+    if (u <= CM_URGENCY_EMERGENCY)
+      return fail(p, "matching", name, "must be urgent, normal or scheduled");
+    e->reserve_from = (cm_urgency)u;
+    return 1;
+  }
   if (!strcmp(name, "radius_km"))
     return parse_urgency_list(v, 0, m->radius_km) == 0
                ? 1

@@ -13,8 +13,10 @@
  * --survive keeps a live run going while the daemon or Redis restarts
  * (scripts/chaos.sh); --acked writes every request id acknowledged;
  * --cancel-rest cancels what is not done at the end (scripts/soak.sh).
- * LIST: comma-separated, of optimal (the engine, 100 ms budget), greedy
- * (the engine's greedy fallback: most urgent first, nearest feasible) and
+ * LIST: comma-separated, of optimal (the engine, 100 ms budget, with its
+ * emergency reserve), greedy (the engine's greedy fallback: most urgent
+ * first, nearest feasible; no reserve: the baseline), greedy-reserve and
+ * optimal-noreserve (the same with the reserve switched), and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
  * the daemon's PUT /v1/weights body) -- what a change of weights would do.
  * --trace T: a day carematchd recorded (--trace), replayed (trace.c). */
@@ -303,8 +305,14 @@ int main(int argc, char **argv) {
     char *eq = strchr(t, '=');
     if (!strcmp(t, "optimal")) {
       sim_policy_default(&p, "optimal", 100);
-    } else if (!strcmp(t, "greedy")) {
+    } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
       sim_policy_default(&p, "greedy", 0);
+      p.no_reserve = 1;
+    } else if (!strcmp(t, "optimal-noreserve")) {
+      sim_policy_default(&p, "optimal-noreserve", 100);
+      p.no_reserve = 1;
+    } else if (!strcmp(t, "greedy-reserve")) {
+      sim_policy_default(&p, "greedy-reserve", 0);
     } else if (eq) { /* what-if: NAME=weights.json, the engine with those */
       *eq = '\0';
       sim_policy_default(&p, t, 100);
@@ -331,10 +339,15 @@ int main(int argc, char **argv) {
   }
   if (rc == 0) {
     table(k, nk);
-    if (nk == 2 && !strcmp(k[1].policy, "greedy"))
+    const sim_kpis *opt = NULL, *gr = NULL;
+    for (int i = 0; i < nk; i++) {
+      opt = !strcmp(k[i].policy, "optimal") ? &k[i] : opt;
+      gr = !strcmp(k[i].policy, "greedy") ? &k[i] : gr;
+    }
+    if (opt && gr)
       printf("\nemergency p95 time to arrival: %.2f x greedy's; team "
              "requests half-staffed: %d\n",
-             k[0].arrive_p95[0] / k[1].arrive_p95[0], k[0].teams_half);
+             opt->arrive_p95[0] / gr->arrive_p95[0], opt->teams_half);
   }
   if (rc == 0 && out) {
     FILE *f = fopen(out, "w");

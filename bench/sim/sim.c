@@ -106,6 +106,8 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
   cfg.offer_ttl_ms = (int64_t)(s->response_s_max * 1000) + 30000;
   cfg.params.road_factor = s->road_factor;
   cfg.event_queue = 1 << 16;
+  if (p->no_reserve)
+    cfg.reserve_workers = 0;
   cm_error err;
   inproc ip = {s, NULL};
   cm_store *store = cm_store_memory_new(0);

@@ -13,6 +13,7 @@ typedef struct sim_policy {
   cm_weights weights; /* cost weights */
   int64_t window_ms;  /* batch window (300) */
   int floors;         /* compute the hindsight floors (minutes on a big day) */
+  int no_reserve;     /* the engine's emergency reserve off */
 } sim_policy;
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */

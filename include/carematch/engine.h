@@ -120,6 +120,14 @@ typedef struct cm_engine_config {
   int max_live;             /* live (unfinished) requests at most (1000000) */
   int history;              /* finished requests kept for get (100000) */
   int event_queue;          /* events buffered until polled (8192) */
+  int reserve_workers;      /* emergency reserve (docs/engine.md): free
+                               emergency-capable workers kept within
+                               reserve_km of each one a batch could give
+                               less urgent work to (1; 0: off) */
+  double reserve_km;        /* radius of the reserve, km (5) */
+  cm_urgency reserve_from;  /* requests this urgent or less keep off the
+                               reserve: URGENT (default), NORMAL or
+                               SCHEDULED */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;

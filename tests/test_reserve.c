@@ -1,0 +1,282 @@
+/* test_reserve.c -- the engine's emergency reserve on hand-made
+ * situations: which free emergency-capable worker is kept from normal
+ * work, that an emergency then gets it at once, what is exempt, and the
+ * configuration's validation. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+
+#define CAREGIVER (1u << 0)
+#define NURSE (1u << 1)
+#define CLEANER (1u << 4)
+
+static cm_store *store;
+static cm_engine *eng;
+
+static void start(int reserve, cm_urgency from) {
+  store = cm_store_memory_new(0);
+  cr_assert_not_null(store);
+  cm_engine_config c;
+  cm_engine_config_default(&c);
+  c.batch_window_ms = 200;
+  c.reserve_workers = reserve;
+  c.reserve_km = 5.0;
+  c.reserve_from = from;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+}
+
+static void stop(void) {
+  cm_engine_free(eng);
+  cm_store_free(store);
+  eng = NULL;
+  store = NULL;
+}
+
+/* A worker dlat_km north of the point every request is at. */
+static void worker(const char *id, cm_skillset skills, double dlat_km) {
+  cm_worker w;
+  cm_worker_init(&w);
+  snprintf(w.id, sizeof w.id, "%s", id);
+  w.skills = skills;
+  w.lat = 31.23 + dlat_km / 111.195;
+  w.lon = 121.47;
+  w.has_position = 1;
+  cm_error err;
+  cr_assert_eq(cm_engine_worker_upsert(eng, &w, 0, &err), CM_OK, "%s",
+               err.message);
+}
+
+static void submit(const char *id, cm_skillset skills, cm_urgency u,
+                   int64_t now) {
+  cm_request_spec s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.id, sizeof s.id, "%s", id);
+  s.lat = 31.23;
+  s.lon = 121.47;
+  s.skills = skills;
+  s.skill_mode = CM_SKILLS_ANY;
+  s.staff = 1;
+  s.urgency = u;
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
+}
+
+static cm_request_view view(const char *id) {
+  cm_request_view v;
+  cr_assert_eq(cm_engine_get(eng, id, &v, NULL), CM_OK);
+  return v;
+}
+
+static void accept(const char *req, int64_t now) {
+  cm_request_view v = view(req);
+  cr_assert_eq(v.state, CM_REQ_OFFERED, "%s is offered", req);
+  cr_assert_eq(cm_engine_accept(eng, req, v.workers[0], now, NULL), CM_OK);
+}
+
+/* w0 takes a first emergency (so the engine knows which skills an
+ * emergency needs); w1 and w2 stay free, 1 and 2 km away, each within
+ * the reserve radius of the other. */
+static void city(void) {
+  worker("w0", NURSE, 0.0);
+  worker("w1", CAREGIVER, 1.0);
+  worker("w2", CAREGIVER | CLEANER, 2.0);
+  submit("e0", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 1000);
+  cr_assert_eq(cm_engine_step(eng, 1000, NULL), 1);
+  cr_assert_str_eq(view("e0").workers[0], "w0");
+  accept("e0", 2000);
+}
+
+/* Two free capable workers, reserve 1, two normal requests: one is
+ * served, the other waits however long; an emergency arriving then gets
+ * the kept worker in its own batch. */
+Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED, "the first is served");
+  cr_assert_str_eq(view("n1").workers[0], "w1", "by the nearest");
+  accept("n1", 4000);
+  for (int64_t t = 4000; t <= 700000; t += 1000) {
+    if (t % 60000 == 0) /* positions stay fresh */
+      cm_engine_worker_position(eng, "w2", 31.23 + 2.0 / 111.195, 121.47, t,
+                                NULL);
+    cm_engine_step(eng, t, NULL);
+  }
+  cm_request_view n2 = view("n2");
+  cr_assert_eq(n2.state, CM_REQ_PENDING, "the second waits: w2 is kept");
+  cr_assert_eq(n2.reason, CM_REASON_NO_CANDIDATE);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "w2"), 0);
+  submit("e1", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
+  cr_assert_eq(cm_engine_next_due(eng), 700500, "an emergency goes at once");
+  cr_assert_eq(cm_engine_step(eng, 700500, NULL), 1);
+  cm_request_view e1 = view("e1");
+  cr_assert_eq(e1.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(e1.workers[0], "w2", "the kept worker");
+  cr_assert_eq(view("n2").state, CM_REQ_PENDING);
+}
+
+/* An emergency in the same batch as normal work chooses first: the
+ * reserve never sends it to a farther worker than it would have had. */
+Test(reserve, an_emergency_in_the_batch_is_not_pushed_away, .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("e1", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 3000);
+  cr_assert_eq(cm_engine_step(eng, 3000, NULL), 1);
+  cr_assert_str_eq(view("e1").workers[0], "w1", "the nearest");
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("n1").workers[0], "w2");
+}
+
+/* Urgent work keeps off the reserve too by default; with reserve_from
+ * normal it takes it. */
+Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  submit("u1", CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("u2", CAREGIVER, CM_URGENCY_URGENT, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("u2").state, CM_REQ_PENDING);
+  stop();
+  start(1, CM_URGENCY_NORMAL);
+  city();
+  submit("u1", CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("u2", CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("u2").state, CM_REQ_OFFERED, "urgent is exempt");
+  cr_assert_eq(view("n1").state, CM_REQ_PENDING);
+}
+
+/* Work a capable worker is not needed for goes elsewhere: one of w1 and
+ * w2 is kept, so the cleaning goes to w3 (a cleaner only, farther). */
+Test(reserve, other_work_uses_the_others, .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  worker("w3", CLEANER, 4.0);
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("c1", CLEANER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("c1").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("c1").workers[0], "w3", "w2 is nearer");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "w1") +
+                   cm_engine_worker_jobs(eng, "w2"),
+               1, "one of them is kept");
+}
+
+/* Off (reserve 0), or before any emergency was seen, nothing is kept. */
+Test(reserve, off_or_no_emergency_yet, .fini = stop) {
+  start(0, CM_URGENCY_URGENT);
+  city();
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
+  stop();
+  start(1, CM_URGENCY_URGENT);
+  worker("w1", CAREGIVER, 1.0);
+  worker("w2", CAREGIVER, 2.0);
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
+}
+
+/* A capable worker outside the batch's reach (farther than any normal
+ * request looks) counts as kept: both near ones may work. */
+Test(reserve, a_free_worker_out_of_reach_is_the_reserve, .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  worker("w4", CAREGIVER, 5.5); /* within 5 km of w1 and w2, beyond the
+                                   5 km a normal request looks */
+  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(eng, 3200, NULL);
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "w4"), 0);
+}
+
+Test(reserve, config_is_validated) {
+  cm_store *st = cm_store_memory_new(0);
+  cm_engine_config c;
+  cm_error err;
+  cm_engine_config_default(&c);
+  cr_assert_eq(c.reserve_workers, 1, "on by default");
+  c.reserve_workers = -1;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_workers");
+  cm_engine_config_default(&c);
+  c.reserve_workers = 65;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_workers");
+  cm_engine_config_default(&c);
+  c.reserve_km = NAN;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_km");
+  c.reserve_km = 0; /* would hold every capable worker */
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_km");
+  cm_engine_config_default(&c);
+  c.reserve_from = CM_URGENCY_EMERGENCY;
+  cr_assert_null(cm_engine_new(&c, st, &err));
+  cr_assert_str_eq(err.field, "$.reserve_from");
+  cr_assert(strstr(err.message, "urgent, normal or scheduled"));
+  cm_store_free(st);
+}
+
+/* carematchd --check-config on a file; returns the exit code, the output
+ * in out. */
+static int check_config(const char *body, char *out, size_t n) {
+  char path[] = "/tmp/cm-reserve-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  fputs(body, f);
+  fclose(f);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1",
+           CM_DAEMON_PATH, path);
+  FILE *p = popen(cmd, "r");
+  size_t got = fread(out, 1, n - 1, p);
+  out[got] = '\0';
+  int rc = pclose(p);
+  remove(path);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+Test(reserve, daemon_config_keys) {
+  char out[1024];
+  cr_assert_eq(
+      check_config(
+          "[server]\nauth = off\n[matching]\nreserve_workers = 2\nreserve_km = "
+          "3.5\nreserve_from = normal\n",
+          out, sizeof out),
+      0, "%s", out);
+  cr_assert_neq(
+      check_config("[matching]\nreserve_from = emergency\n", out, sizeof out),
+      0);
+  cr_assert(strstr(out, "reserve_from: must be urgent, normal or scheduled"),
+            "%s", out);
+  cr_assert_neq(
+      check_config("[matching]\nreserve_workers = 65\n", out, sizeof out), 0);
+  cr_assert(strstr(out, "reserve_workers"), "%s", out);
+  cr_assert_neq(check_config("[matching]\nreserve_km = -1\n", out, sizeof out),
+                0);
+  cr_assert(strstr(out, "reserve_km"), "%s", out);
+}
