@@ -391,28 +391,31 @@ static int resolve_service(parse_ctx *p, int i) {
   return 1;
 }
 
-int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
+/* The file at path, or (path NULL) the text, under name in messages. */
+static int load(const char *path, const char *text, const char *name,
+                cmd_config *c, char *msg, size_t n) {
   parse_ctx *p = calloc(1, sizeof *p);
   if (!p) {
     snprintf(msg, n, "out of memory");
     return -1;
   }
   cmd_config_default(c);
-  snprintf(c->path, sizeof c->path, "%s", path);
+  snprintf(c->path, sizeof c->path, "%s", path ? path : "");
   p->c = c;
-  int line = ini_parse(path, on_entry, p);
+  int line =
+      path ? ini_parse(path, on_entry, p) : ini_parse_string(text, on_entry, p);
   int rc = 0;
   if (line < 0) {
-    snprintf(msg, n, "%s: cannot read the file", path);
+    snprintf(msg, n, "%s: cannot read the file", name);
     rc = -1;
   } else if (line > 0) {
-    snprintf(msg, n, "%s:%d: %s", path, line,
+    snprintf(msg, n, "%s:%d: %s", name, line,
              p->msg[0] ? p->msg : "not an INI line");
     rc = -1;
   }
   for (int i = 0; rc == 0 && i < p->n_raw; i++)
     if (!resolve_service(p, i)) {
-      snprintf(msg, n, "%s: %s", path, p->msg);
+      snprintf(msg, n, "%s: %s", name, p->msg);
       rc = -1;
     }
   if (rc == 0 && c->auth) {
@@ -423,12 +426,21 @@ int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
       snprintf(msg, n,
                "%s: [tokens]: no token for any role; give tokens, or set "
                "[server] auth = off (only for a closed network)",
-               path);
+               name);
       rc = -1;
     }
   }
   free(p);
   return rc;
+}
+
+int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
+  return load(path, NULL, path, c, msg, n);
+}
+
+int cmd_config_parse(const char *text, const char *name, cmd_config *c,
+                     char *msg, size_t n) {
+  return load(NULL, text, name, c, msg, n);
 }
 
 const cmd_service *cmd_config_service(const cmd_config *c, const char *name) {

@@ -322,19 +322,14 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
   json_decref(line);
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-  cmd_daemon *d = arg;
+void cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
+                       const char *path) {
+  enum evhttp_cmd_type method = (enum evhttp_cmd_type)how;
   cmd_call c;
-  no_delay(req);
   memset(&c, 0, sizeof c);
   c.d = d;
   c.req = req;
   c.route = N_ROUTES; /* unmatched */
-  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-  if (!path)
-    path = "/";
-  enum evhttp_cmd_type method = evhttp_request_get_command(req);
   int path_known = 0, i;
   for (i = 0; i < N_ROUTES; i++) {
     if (!match(routes[i].path, path, c.arg))
@@ -382,6 +377,14 @@ static void on_request(struct evhttp_request *req, void *arg) {
   if (d->trace && method != EVHTTP_REQ_GET && c.code >= 200 && c.code < 300)
     trace(d, &c);
   json_decref(c.body);
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+  no_delay(req);
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+  cmd_http_dispatch(arg, req, (int)evhttp_request_get_command(req),
+                    path ? path : "/");
 }
 
 int cmd_http_start(cmd_daemon *d, char *msg, size_t n) {
