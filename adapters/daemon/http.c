@@ -322,8 +322,8 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
   json_decref(line);
 }
 
-void cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
-                       const char *path) {
+int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
+                      const char *path) {
   enum evhttp_cmd_type method = (enum evhttp_cmd_type)how;
   cmd_call c;
   memset(&c, 0, sizeof c);
@@ -343,12 +343,12 @@ void cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
       fail(&c, CM_E_METHOD, "", "%s does not take this method", path);
     else
       fail(&c, CM_E_NOT_FOUND, "", "no route %s", path);
-    return;
+    return c.code;
   }
   c.route = i;
   if (d->draining && method != EVHTTP_REQ_GET) {
     fail(&c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
-    return;
+    return c.code;
   }
   c.role = CMD_ROLE_OPERATOR;
   if (d->cfg.auth && routes[i].roles != ANYONE) {
@@ -356,27 +356,28 @@ void cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                                        "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
       fail(&c, CM_E_UNAUTHORIZED, "", "give Authorization: Bearer <token>");
-      return;
+      return c.code;
     }
     int role = role_of(&d->cfg, h + 7);
     if (role < 0) {
       fail(&c, CM_E_UNAUTHORIZED, "", "the token is not valid");
-      return;
+      return c.code;
     }
     if (!(routes[i].roles & CMD_ROLE_BIT(role))) {
       fail(&c, CM_E_FORBIDDEN, "", "the %s role may not call %s",
            cmd_role_name((cmd_role)role), routes[i].name);
-      return;
+      return c.code;
     }
     c.role = (cmd_role)role;
   }
   int done;
   if (routes[i].takes_body && read_body(&c, &done) != 0)
-    return;
+    return c.code;
   routes[i].fn(&c);
   if (d->trace && method != EVHTTP_REQ_GET && c.code >= 200 && c.code < 300)
     trace(d, &c);
   json_decref(c.body);
+  return c.code;
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {
