@@ -15,7 +15,8 @@
  *          text/plain
  * Replies go nowhere: a request without a connection is freed by its reply,
  * so a handler that never replies leaks it (LeakSanitizer) and one that
- * replies twice uses it after free (AddressSanitizer). */
+ * replies twice uses it after free (AddressSanitizer). Every call must be
+ * answered, and never with a 5xx (an internal error, on this store). */
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -77,8 +78,9 @@ static const char *const tokens[CMD_ROLE_COUNT] = {
     "operator-token-0123456789", "metrics-token-0123456789"};
 
 /* The daemon's settings: a file as docs/daemon.md has it, with a batch
- * window of 0 (every call may be followed by a batch) and a small
- * budget. */
+ * window of 0 (every call may be followed by a batch), a small budget, and
+ * small tables (live requests, history, the event queue), which makes a
+ * fresh engine cheap and their limits reachable. */
 static const char config_text[] = "[server]\n"
                                   "max_body_bytes = 65536\n"
                                   "[store]\n"
@@ -87,6 +89,8 @@ static const char config_text[] = "[server]\n"
                                   "window_ms = 0\n"
                                   "solve_budget_ms = 5\n"
                                   "offer_ttl_ms = 60000\n"
+                                  "max_live = 16\n"
+                                  "history = 8\n"
                                   "[services]\n"
                                   "fall_alarm = nurse|caregiver\n"
                                   "wound_care = nurse+rehab\n"
@@ -112,6 +116,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     abort();
   }
   config.engine.clock = cmd_mono_ns;
+  config.engine.event_queue = 16;
   trace_sink = fopen("/dev/null", "w");
   return 0;
 }
@@ -154,7 +159,11 @@ static void call(cmd_daemon *d, const uint8_t *p, size_t n) {
                     p[2] & 4 ? "text/plain" : "application/json");
   if (n > 3)
     evbuffer_add(evhttp_request_get_input_buffer(req), p + 3, n - 3);
-  cmd_http_dispatch(d, req, r->method, path); /* frees req */
+  int code = cmd_http_dispatch(d, req, r->method, path); /* frees req */
+  if (code == 0 || code >= 500) {
+    fprintf(stderr, "fuzz_daemon: %s answered %d\n", path, code);
+    abort();
+  }
 }
 
 /* A batch when the engine is due, as the daemon's timer would run it. */

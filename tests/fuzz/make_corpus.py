@@ -124,6 +124,34 @@ put(d, "bad-bodies", seq("p00" + '{"skills":[]}', "c20" + '{"id":"r1"}',
                          "c20" + '{"a":1,"a":2}', "x20" + '{"why":"x"}'))
 put(d, "ids", seq("p40" + W1, "g00", "p50" + W1, "g60", "p70" + W1))
 
+# ---- fuzz_stored: request records (Redis) and weights documents ----
+d = reset("fuzz_stored")
+REC = ('{"v":1,"id":"r1","lat":31.23,"lon":121.47,"skills":2,"mode":0,'
+       '"staff":1,"urgency":0,"elder":"","ws":0,"we":0,"pref":[],"excl":[],'
+       '"state":0,"created":1700000000000,"release":1700000000000,'
+       '"ready":1700000000000,"offered":0,"expires":0,"finished":0,'
+       '"workers":[],"rejected":[],"reason":-1,"batches":0,"version":1}')
+REC2 = ('{"v":1,"id":"r2","lat":31.2310000000000016,"lon":121.474,'
+        '"skills":3,"mode":1,"staff":2,"urgency":3,"elder":"e17",'
+        '"ws":1700000000000,"we":1700003600000,"pref":["w1"],"excl":["w3"],'
+        '"state":1,"created":1700000000000,"release":1700000000000,'
+        '"ready":1700000000000,"offered":1700000000100,'
+        '"expires":1700000060100,"finished":0,"workers":[{"id":"w1",'
+        '"acc":true,"terms":[0.072,0.22,0.9,0.5,0,0.2,0,0,2.9]},{"id":"w2",'
+        '"acc":false,"terms":[1,2,3,4,5,6,7,8,36]}],"rejected":["w4"],'
+        '"reason":1,"batches":2,"version":7}')
+put(d, "record", REC)
+put(d, "record-offered", REC2)
+put(d, "record-v2", REC.replace('"v":1', '"v":2'))
+put(d, "record-truncated", REC2[:200])
+put(d, "weights", WEIGHTS)
+put(d, "weights-empty", '{"weights":{}}')
+put(d, "weights-negative", '{"weights":{"travel":-1}}')
+put(d, "weights-all", '{"weights":{"travel":1,"workload":0.5,"continuity":2,'
+    '"rating":1,"skill":1,"preferred":3,"aging_per_min":0.1,'
+    '"urgency_factor":[4,2,1,1],"penalty_base":[1000,300,120,60]},'
+    '"version":3}')
+
 # ---- no two seeds alike ----
 for t in os.listdir(CORPUS):
     seen = {}
