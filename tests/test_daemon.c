@@ -583,3 +583,48 @@ Test(daemon, the_trace_records_every_write_taken) {
   fclose(f);
   cr_assert_eq(n, 3);
 }
+
+/* One raw HTTP/1.1 exchange (Connection: close): the whole reply in buf. */
+static void raw_exchange(int port, const char *request, size_t len, char *buf,
+                         size_t n) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(write(fd, request, len), (ssize_t)len);
+  size_t got = 0;
+  for (int i = 0; i < 300 && got < n - 1; i++) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) != 1)
+      continue;
+    ssize_t k = read(fd, buf + got, n - got - 1);
+    if (k <= 0)
+      break;
+    got += (size_t)k;
+  }
+  buf[got] = '\0';
+  close(fd);
+}
+
+/* Found by fuzz_daemon: an error message holding bytes that are not UTF-8
+ * (a raw path, or a long message cut inside a character) made the error
+ * body fail to build, and the daemon answered 500 out_of_memory. */
+Test(daemon, errors_with_bytes_that_are_not_utf8) {
+  static const char req[] =
+      "GET /v1/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  char buf[4096];
+  raw_exchange(D.port, req, sizeof req - 1, buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.1 404", 12) == 0, "%s", buf);
+  cr_assert(strstr(buf, "\"code\":\"not_found\""), "%s", buf);
+  char body[1024] =
+      "{\"id\":\"u1\",\"lat\":31.23,\"lon\":121.47,\"service\":\"";
+  for (int i = 0; i < 150; i++)
+    strcat(body, "\xc3\xa9"); /* U+00E9, two bytes */
+  strcat(body, "\"}");
+  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
+  cm_test_reply_free(&r);
+}

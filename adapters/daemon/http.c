@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "http.h"
+#include "json_internal.h"
 
 #define P CMD_ROLE_BIT(CMD_ROLE_PLATFORM)
 #define G CMD_ROLE_BIT(CMD_ROLE_GATEWAY)
@@ -175,9 +176,11 @@ void cmd_reply_json(cmd_call *c, int code, json_t *o) {
 static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
   const char *msg =
       err->message[0] ? err->message : cm_status_message(err->code);
-  json_t *o =
-      json_pack("{s:{s:s,s:s,s:s}}", "error", "code", cm_status_name(err->code),
-                "message", msg, "field", err->field);
+  /* message and field may hold bytes that are not UTF-8 (a raw path, a
+     message cut inside a character): cm__json_text makes them '?' */
+  json_t *o = json_pack("{s:{s:s,s:o,s:o}}", "error", "code",
+                        cm_status_name(err->code), "message",
+                        cm__json_text(msg), "field", cm__json_text(err->field));
   if (!code)
     code = cmd_http_status(err->code);
   if (code == 401)
