@@ -9,7 +9,8 @@
  *   route  one of the letters of routes[] below; another byte picks
  *          routes[byte % N_ROUTES]
  *   id     the path's id: ids[byte % 8] (some need URL-decoding, some are
- *          refused by the matcher)
+ *          refused by the matcher); with bit 7 set, the bytes before the
+ *          body's first space instead (NULs dropped)
  *   flags  bits 0-1: the token (0 a role the route allows, 1 none, 2 an
  *          unknown one, 3 the metrics role's); bit 2: Content-Type
  *          text/plain
@@ -133,8 +134,21 @@ static void call(cmd_daemon *d, const uint8_t *p, size_t n) {
   if (n < 3)
     return;
   const fuzz_route *r = route_of(p[0]);
-  char path[256];
-  snprintf(path, sizeof path, r->path, ids[p[1] % 8]);
+  char path[256], raw[200];
+  const char *id = ids[p[1] % 8];
+  const uint8_t *body = p + 3;
+  if (p[1] & 0x80) { /* the id is raw input, up to a space */
+    size_t k = 0;
+    while (body < p + n && *body != ' ' && k < sizeof raw - 1) {
+      if (*body)
+        raw[k++] = (char)*body;
+      body++;
+    }
+    raw[k] = '\0';
+    body += body < p + n;
+    id = raw;
+  }
+  snprintf(path, sizeof path, r->path, id);
   struct evhttp_request *req = evhttp_request_new(NULL, NULL);
   if (!req)
     return;
@@ -157,8 +171,9 @@ static void call(cmd_daemon *d, const uint8_t *p, size_t n) {
     evhttp_add_header(h, "Authorization", auth);
   evhttp_add_header(h, "Content-Type",
                     p[2] & 4 ? "text/plain" : "application/json");
-  if (n > 3)
-    evbuffer_add(evhttp_request_get_input_buffer(req), p + 3, n - 3);
+  if (body < p + n)
+    evbuffer_add(evhttp_request_get_input_buffer(req), body,
+                 (size_t)(p + n - body));
   int code = cmd_http_dispatch(d, req, r->method, path); /* frees req */
   if (code == 0 || code >= 500) {
     fprintf(stderr, "fuzz_daemon: %s answered %d\n", path, code);

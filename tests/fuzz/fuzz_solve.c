@@ -2,8 +2,10 @@
  * (docs/solve-format.md), as the CLI reads it. Any input is decoded; one
  * that decodes must round-trip (encoding it and decoding that gives the
  * same text again), is solved under a small budget, must pass the
- * independent answer checker of the tests (tests/support/check.c), and its
- * answer is encoded. A refusal must name an error code. */
+ * independent answer and reasons checkers of the tests
+ * (tests/support/check.c), and its answer is encoded; a tiny one is also
+ * solved without a deadline and an answer claimed exact must match the
+ * tests' brute force. A refusal must name an error code. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,39 @@ static void round_trip(const cm_instance *inst) {
   cm_instance_free(again);
 }
 
+/* Small enough for the brute force of the tests: few requests, few
+ * workers with small capacities. */
+static int tiny(const cm_instance *inst) {
+  if (inst->n_requests > 8 || inst->n_workers > 6)
+    return 0;
+  for (int w = 0; w < inst->n_workers; w++)
+    if (inst->workers[w].capacity > 3)
+      return 0;
+  return 1;
+}
+
+/* Without a deadline, a tiny instance's answer claimed exact must have the
+ * brute force's objective. */
+static void against_brute_force(const cm_instance *inst) {
+  cm_answer ans;
+  cm_error err;
+  char msg[CM_CHECK_MSG_MAX];
+  memset(&ans, 0, sizeof ans);
+  if (cm_solve(inst, NULL, &ans, &err) != CM_OK)
+    die("cm_solve failed without a deadline", err.message);
+  if (!cm_check_feasible(inst, &ans, msg))
+    die("the answer without a deadline does not check", msg);
+  if (!cm_check_reasons(inst, &ans, CM_CHECK_UNBOUNDED, msg))
+    die("the reasons without a deadline do not check", msg);
+  double best = cm_check_brute_force(inst, NULL);
+  if (ans.stats.exact && !cm_check_close(ans.objective, best)) {
+    snprintf(msg, sizeof msg, "objective %.17g, brute force %.17g",
+             ans.objective, best);
+    die("an exact answer is not optimal", msg);
+  }
+  cm_answer_free(&ans);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cm_instance *inst = NULL;
   cm_error err;
@@ -71,6 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char msg[CM_CHECK_MSG_MAX];
     if (!cm_check_feasible(inst, &ans, msg))
       die("the answer does not check", msg);
+    if (!cm_check_reasons(inst, &ans, CM_CHECK_BUDGET, msg))
+      die("the reasons do not check", msg);
     char *text = cm_answer_to_json(inst, &ans, data[0] & 1);
     if (!text)
       die("cannot encode the answer", NULL);
@@ -79,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     die("cm_solve failed on a valid instance", err.message);
   }
   cm_answer_free(&ans);
+  if (tiny(inst))
+    against_brute_force(inst);
   cm_instance_free(inst);
   cm_solve_thread_cleanup();
   return 0;

@@ -22,9 +22,9 @@ def reset(target):
     return d
 
 
-def put(d, name, data):
+def put(d, name, data, encoding="utf-8"):
     if isinstance(data, str):
-        data = data.encode()
+        data = data.encode(encoding)
     with open(os.path.join(d, "seed-" + name), "wb") as f:
         f.write(data)
 
@@ -123,6 +123,9 @@ put(d, "bad-bodies", seq("p00" + '{"skills":[]}', "c20" + '{"id":"r1"}',
                          "a20" + '{"worker":1}', "c20" + '{"id":"r1",',
                          "c20" + '{"a":1,"a":2}', "x20" + '{"why":"x"}'))
 put(d, "ids", seq("p40" + W1, "g00", "p50" + W1, "g60", "p70" + W1))
+put(d, "raw-ids", seq("p\x800" + "w%41 " + W1, "g\x800w%41", "g\x800wA ",
+                      "c\x800" + "x " + R1, "r\x800r%31/ ",
+                      "a\x800r1/../r1 " + '{"worker":"w1"}'), "latin-1")
 
 # ---- fuzz_stored: request records (Redis) and weights documents ----
 d = reset("fuzz_stored")
