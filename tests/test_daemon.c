@@ -628,3 +628,25 @@ Test(daemon, errors_with_bytes_that_are_not_utf8) {
   cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
   cm_test_reply_free(&r);
 }
+
+/* Found by fuzz_daemon: an id in the path was only checked for NUL and
+ * length, so PUT /v1/workers/%0A created a worker "\n" that no body could
+ * name (ids in bodies refuse control characters), and one that was not
+ * UTF-8 (%FF) was taken but shown as "?" and left out of the --trace. Path
+ * ids now follow the rules of body ids. */
+Test(daemon, path_ids_follow_the_rules_of_body_ids) {
+  static const char body[] =
+      "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}";
+  const char *bad[] = {"/v1/workers/%0A", "/v1/workers/%FF",
+                       "/v1/workers/a%7Fb", "/v1/workers/%C0%AF"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cm_test_reply r = expect(404, "PUT", bad[i], TOK_PLATFORM, body);
+    cm_test_reply_free(&r);
+  }
+  cm_test_reply r =
+      expect(200, "PUT", "/v1/workers/%C3%A9", TOK_PLATFORM, body);
+  const char *id = "";
+  json_unpack(r.json, "{s:{s:s}}", "worker", "id", &id);
+  cr_assert_str_eq(id, "\xc3\xa9");
+  cm_test_reply_free(&r);
+}

@@ -209,8 +209,10 @@ static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
 
 /* ---- matching ---- */
 
-/* Match path against pattern; the '*' segment is URL-decoded into arg.
- * Returns 1 on a match. */
+/* Match path against pattern; the '*' segment is URL-decoded into arg,
+ * and must be an id by the rules of ids in bodies (cm__json_check_id:
+ * 1..63 bytes of UTF-8 without control characters). Returns 1 on a
+ * match. */
 static int match(const char *pattern, const char *path, char *arg) {
   arg[0] = '\0';
   while (*pattern && *path) {
@@ -224,7 +226,9 @@ static int match(const char *pattern, const char *path, char *arg) {
       raw[n] = '\0';
       size_t dn = 0;
       char *dec = evhttp_uridecode(raw, 0, &dn);
-      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn);
+      cm_error err;
+      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn) &&
+               cm__json_check_id(dec, "$.id", &err) == CM_OK;
       if (ok)
         memcpy(arg, dec, dn + 1);
       free(dec);
@@ -318,9 +322,9 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
                 "route", routes[c->route].name, "id", c->arg, "body", c->body);
   char *text =
       line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
-  if (text && (fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
-               fflush(d->trace) != 0))
-    d->trace_errors++;
+  if (!text || fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
+      fflush(d->trace) != 0)
+    d->trace_errors++; /* a line lost is counted, never silent */
   free(text);
   json_decref(line);
 }
