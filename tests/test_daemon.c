@@ -325,6 +325,11 @@ Test(daemon, weights_are_versioned_and_persisted) {
   r = expect(409, "PUT", "/v1/weights", TOK_OPERATOR,
              "{\"version\":7,\"weights\":{\"travel\":2}}");
   cm_test_reply_free(&r);
+  /* a negative version was taken as no version at all */
+  r = expect(422, "PUT", "/v1/weights", TOK_OPERATOR,
+             "{\"version\":-1,\"weights\":{\"travel\":2}}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.version");
+  cm_test_reply_free(&r);
   r = expect(200, "PUT", "/v1/weights", TOK_OPERATOR,
              "{\"version\":1,\"weights\":{\"travel\":2.5,\"penalty_base\":"
              "{\"emergency\":5000}}}");
