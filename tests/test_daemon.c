@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "daemon_proc.h"
 
 static cm_test_daemon D;
@@ -654,4 +655,56 @@ Test(daemon, path_ids_follow_the_rules_of_body_ids) {
   json_unpack(r.json, "{s:{s:s}}", "worker", "id", &id);
   cr_assert_str_eq(id, "\xc3\xa9");
   cm_test_reply_free(&r);
+}
+
+/* The configuration parser in process (cmd_config_parse, the entry point
+ * of fuzz_config). Found while writing fuzz_config: inih cut lines at 200
+ * bytes and read the rest as a line of its own ("not an INI line", or
+ * worse a key), so a role with three long tokens could not be configured;
+ * and values were cut silently where they were copied (1023 bytes, a
+ * service at 255, an urgency number at 63), which could drop the "*2" of a
+ * service or a token's tail and take what was left. */
+Test(config, long_lines_load_and_long_values_are_refused) {
+  static cmd_config c;
+  char text[8192], msg[640];
+  char toks[CMD_TOKENS_MAX * CMD_TOKEN_MAX] = "";
+  for (int i = 0; i < CMD_TOKENS_MAX; i++)
+    snprintf(toks + strlen(toks), sizeof toks - strlen(toks), "%s%0120d",
+             i ? ", " : "", i);
+  snprintf(text, sizeof text, "[tokens]\nplatform = %s\n", toks);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0, "%s",
+               msg);
+  cr_assert_eq(c.n_tokens[CMD_ROLE_PLATFORM], CMD_TOKENS_MAX);
+  cr_assert_eq(strlen(c.tokens[CMD_ROLE_PLATFORM][7]), 120);
+  /* a value over 2047 bytes */
+  char big[2100];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  snprintf(text, sizeof text,
+           "[store]\nweights_file = %s\n[tokens]\n"
+           "platform = %s\n",
+           big, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1);
+  cr_assert(strstr(msg, "t.ini:2:") && strstr(msg, "too long"), "%s", msg);
+  /* a service of 300 bytes keeps its "*2" */
+  char svc[400] = "";
+  for (int i = 0; i < 50; i++)
+    strcat(svc, "nurse|");
+  strcat(svc, "caregiver*2");
+  snprintf(text, sizeof text, "[services]\ns = %s\n[tokens]\nplatform = %s\n",
+           svc, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0, "%s",
+               msg);
+  cr_assert_eq(c.n_services, 1);
+  cr_assert_eq(c.services[0].staff, 2);
+  /* an urgency number too long to read is refused, not cut */
+  char num[100] = "1.";
+  for (int i = 0; i < 80; i++)
+    strcat(num, "0");
+  strcat(num, "1");
+  snprintf(text, sizeof text,
+           "[weights]\nurgency_factor = %s, 2, 1, 1\n[tokens]\nplatform = %s\n",
+           num, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1);
+  cr_assert(strstr(msg, "urgency_factor"), "%s", msg);
 }

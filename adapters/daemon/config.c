@@ -37,6 +37,13 @@ void cmd_config_default(cmd_config *c) {
 
 /* ---- parsing ---- */
 
+/* A value holds at most this many bytes; a longer one is refused, never
+ * cut (a cut token list or number would be taken as another value). */
+#define VALUE_MAX 2048
+/* inih's line buffer (Debian's inih takes it at run time; elsewhere its
+ * compile-time INI_MAX_LINE, 200, holds). */
+#define LINE_MAX_BYTES (2 * VALUE_MAX)
+
 typedef struct parse_ctx {
   cmd_config *c;
   char msg[256];
@@ -44,7 +51,7 @@ typedef struct parse_ctx {
   int taxonomy_set;
   int n_raw; /* services, resolved once the taxonomy is known */
   char raw_name[CMD_SERVICES_MAX][CMD_NAME_MAX];
-  char raw_value[CMD_SERVICES_MAX][256];
+  char raw_value[CMD_SERVICES_MAX][VALUE_MAX];
 } parse_ctx;
 
 static int fail(parse_ctx *p, const char *section, const char *name,
@@ -96,12 +103,14 @@ static int parse_bool(const char *v, int *out) {
 
 /* "a, b, c" into at most max doubles, all required. */
 static int parse_urgency_list(const char *v, double lo, double *out) {
-  char buf[256];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   int n = 0;
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char tmp[64];
+    if (strlen(t) >= sizeof tmp)
+      return -1;
     snprintf(tmp, sizeof tmp, "%s", t);
     if (n == CM_URGENCY_COUNT ||
         parse_double(trim(tmp), lo, 1e12, &out[n]) != 0)
@@ -277,7 +286,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   if (strcmp(name, "skills"))
     return fail(p, "taxonomy", name, "unknown key");
   cm_taxonomy *t = &p->c->engine.taxonomy;
-  char buf[1024];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   cm_taxonomy_clear(t);
   for (char *save, *s = strtok_r(buf, ",", &save); s;
@@ -300,7 +309,7 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
       r = i;
   if (r < 0)
     return fail(p, "tokens", name, "unknown role");
-  char buf[CMD_TOKENS_MAX * CMD_TOKEN_MAX];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   c->n_tokens[r] = 0;
   for (char *save, *t = strtok_r(buf, ",", &save); t;
@@ -324,7 +333,9 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value) {
   parse_ctx *p = user;
-  char v[1024];
+  char v[VALUE_MAX];
+  if (value && strlen(value) >= sizeof v)
+    return fail(p, section, name, "the value is too long (2047 bytes at most)");
   snprintf(v, sizeof v, "%s", value ? value : "");
   const char *val = trim(v);
   if (!strcmp(section, "server"))
@@ -347,7 +358,7 @@ static int on_entry(void *user, const char *section, const char *name,
     if (strlen(name) >= CMD_NAME_MAX)
       return fail(p, "services", name, "name too long");
     snprintf(p->raw_name[p->n_raw], CMD_NAME_MAX, "%s", name);
-    snprintf(p->raw_value[p->n_raw++], 256, "%s", val);
+    snprintf(p->raw_value[p->n_raw++], VALUE_MAX, "%s", val);
     return 1;
   }
   snprintf(p->msg, sizeof p->msg, "[%s]: unknown section", section);
@@ -358,7 +369,7 @@ static int on_entry(void *user, const char *section, const char *name,
  * "*N" for the staff. */
 static int resolve_service(parse_ctx *p, int i) {
   cmd_service *s = &p->c->services[p->c->n_services];
-  char buf[256];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", p->raw_value[i]);
   memset(s, 0, sizeof *s);
   snprintf(s->name, sizeof s->name, "%s", p->raw_name[i]);
@@ -402,6 +413,11 @@ static int load(const char *path, const char *text, const char *name,
   cmd_config_default(c);
   snprintf(c->path, sizeof c->path, "%s", path ? path : "");
   p->c = c;
+#ifdef CM_INIH_RUNTIME_OPTIONS
+  ini_use_stack = false; /* a heap line buffer, LINE_MAX_BYTES long */
+  ini_allow_realloc = true;
+  ini_max_line = LINE_MAX_BYTES;
+#endif
   int line =
       path ? ini_parse(path, on_entry, p) : ini_parse_string(text, on_entry, p);
   int rc = 0;
