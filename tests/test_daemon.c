@@ -708,3 +708,45 @@ Test(config, long_lines_load_and_long_values_are_refused) {
   cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1);
   cr_assert(strstr(msg, "urgency_factor"), "%s", msg);
 }
+
+/* Found by fuzz_config: the file took values the engine refuses
+ * (road_factor up to 1e6, the engine 1..10; likewise speed, radii and
+ * weights), so --check-config said "valid" and carematchd then refused to
+ * start. The file now has the engine's ranges, and a loaded file is
+ * checked as the engine will check it. */
+Test(config, the_file_takes_what_the_engine_takes) {
+  static cmd_config c;
+  static const char *const bad[] = {
+      "[matching]\nroad_factor = 11.3\n",
+      "[matching]\nspeed_kmh = 0.01\n",
+      "[matching]\nradius_km = 8, 6, 5, 1001\n",
+      "[matching]\nradius_growth_km_per_min = 101\n",
+      "[matching]\nradius_max_km = 1001\n",
+      "[weights]\ntravel = 1e7\n",
+      "[weights]\nurgency_factor = 4, 2, 1, 1001\n",
+      "[weights]\npenalty_base = 1000, 300, 120, 2e9\n"};
+  static const char *const good[] = {
+      "[matching]\nroad_factor = 10\nspeed_kmh = 0.1\nradius_max_km = 1000\n",
+      "[weights]\ntravel = 1e6\nurgency_factor = 1000, 2, 1, 1\n"
+      "penalty_base = 1e9, 300, 120, 60\n"};
+  char text[1024], msg[640];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(text, sizeof text, "%s[tokens]\nplatform = %s\n", bad[i],
+             TOK_PLATFORM);
+    cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1, "%s",
+                 bad[i]);
+    cr_assert(strstr(msg, "t.ini:2: ["), "%s: %s", bad[i], msg);
+  }
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    snprintf(text, sizeof text, "%s[tokens]\nplatform = %s\n", good[i],
+             TOK_PLATFORM);
+    cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0,
+                 "%s: %s", good[i], msg);
+    cm_store *store = cm_store_memory_new(0);
+    cm_error err;
+    cm_engine *eng = cm_engine_new(&c.engine, store, &err);
+    cr_assert_not_null(eng, "%s: %s", good[i], err.message);
+    cm_engine_free(eng);
+    cm_store_free(store);
+  }
+}

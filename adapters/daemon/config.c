@@ -102,7 +102,8 @@ static int parse_bool(const char *v, int *out) {
 }
 
 /* "a, b, c" into at most max doubles, all required. */
-static int parse_urgency_list(const char *v, double lo, double *out) {
+static int parse_urgency_list(const char *v, double lo, double hi,
+                              double *out) {
   char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   int n = 0;
@@ -112,15 +113,13 @@ static int parse_urgency_list(const char *v, double lo, double *out) {
     if (strlen(t) >= sizeof tmp)
       return -1;
     snprintf(tmp, sizeof tmp, "%s", t);
-    if (n == CM_URGENCY_COUNT ||
-        parse_double(trim(tmp), lo, 1e12, &out[n]) != 0)
+    if (n == CM_URGENCY_COUNT || parse_double(trim(tmp), lo, hi, &out[n]) != 0)
       return -1;
     n++;
   }
   return n == CM_URGENCY_COUNT ? 0 : -1;
 }
 
-#define ERR_NUM "must be a number in range"
 #define ERR_LIST "must be four numbers (emergency, urgent, normal, scheduled)"
 
 static int server_key(parse_ctx *p, const char *name, const char *v) {
@@ -235,33 +234,38 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return 1;
   }
   if (!strcmp(name, "radius_km"))
-    return parse_urgency_list(v, 0, m->radius_km) == 0
+    return parse_urgency_list(v, 0, 1000, m->radius_km) == 0
                ? 1
                : fail(p, "matching", name, ERR_LIST);
   const struct {
     const char *key;
     double *dst;
-    double lo;
-  } nums[] = {{"radius_growth_km_per_min", &m->radius_growth_km_per_min, 0},
-              {"radius_max_km", &m->radius_max_km, 0},
-              {"speed_kmh", &m->speed_kmh, 1e-3},
-              {"road_factor", &m->road_factor, 1}};
+    double lo, hi; /* the engine's ranges (core/validate.c) */
+  } nums[] = {
+      {"radius_growth_km_per_min", &m->radius_growth_km_per_min, 0, 100},
+      {"radius_max_km", &m->radius_max_km, 0, 1000},
+      {"speed_kmh", &m->speed_kmh, 0.1, 1000},
+      {"road_factor", &m->road_factor, 1, 10}};
   for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-    if (!strcmp(name, nums[i].key))
-      return parse_double(v, nums[i].lo, 1e6, nums[i].dst) == 0
+    if (!strcmp(name, nums[i].key)) {
+      char what[64];
+      snprintf(what, sizeof what, "must be a number in %g..%g", nums[i].lo,
+               nums[i].hi);
+      return parse_double(v, nums[i].lo, nums[i].hi, nums[i].dst) == 0
                  ? 1
-                 : fail(p, "matching", name, ERR_NUM);
+                 : fail(p, "matching", name, what);
+    }
   return fail(p, "matching", name, "unknown key");
 }
 
 static int weights_key(parse_ctx *p, const char *name, const char *v) {
   cm_weights *w = &p->c->engine.weights;
   if (!strcmp(name, "urgency_factor"))
-    return parse_urgency_list(v, 0, w->urgency_factor) == 0
+    return parse_urgency_list(v, 0, 1e3, w->urgency_factor) == 0
                ? 1
                : fail(p, "weights", name, ERR_LIST);
   if (!strcmp(name, "penalty_base"))
-    return parse_urgency_list(v, 0, w->penalty_base) == 0
+    return parse_urgency_list(v, 0, 1e9, w->penalty_base) == 0
                ? 1
                : fail(p, "weights", name, ERR_LIST);
   const struct {
@@ -276,9 +280,9 @@ static int weights_key(parse_ctx *p, const char *name, const char *v) {
               {"aging_per_min", &w->aging_per_min}};
   for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
     if (!strcmp(name, nums[i].key))
-      return parse_double(v, 0, 1e9, nums[i].dst) == 0
+      return parse_double(v, 0, 1e6, nums[i].dst) == 0
                  ? 1
-                 : fail(p, "weights", name, "must be a number >= 0");
+                 : fail(p, "weights", name, "must be a number in 0..1e6");
   return fail(p, "weights", name, "unknown key");
 }
 
@@ -434,6 +438,11 @@ static int load(const char *path, const char *text, const char *name,
       snprintf(msg, n, "%s: %s", name, p->msg);
       rc = -1;
     }
+  cm_error err; /* what the engine will check at start, checked now */
+  if (rc == 0 && cm_engine_config_check(&c->engine, &err) != CM_OK) {
+    snprintf(msg, n, "%s: %s", name, err.message);
+    rc = -1;
+  }
   if (rc == 0 && c->auth) {
     int any = 0;
     for (int r = 0; r < CMD_ROLE_COUNT; r++)
