@@ -1,9 +1,10 @@
-# Thin wrapper around CMake: `make`, `make test`, `make asan`, `make bench`.
+# Thin wrapper around CMake: `make`, `make test`, `make asan`, `make bench`,
+# `make fuzz`.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all test asan bench format clean
+.PHONY: all test asan bench fuzz format clean
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
@@ -17,8 +18,11 @@ asan:
 bench: all
 	scripts/bench.sh
 
+fuzz:
+	scripts/fuzz.sh
+
 format:
 	scripts/format.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

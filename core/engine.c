@@ -81,6 +81,10 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   return cm_instance_validate(&probe, err);
 }
 
+cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err) {
+  return check_config(cfg, err);
+}
+
 cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
                          cm_error *err) {
   if (!store) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "daemon_proc.h"
 
 static cm_test_daemon D;
@@ -325,6 +326,11 @@ Test(daemon, weights_are_versioned_and_persisted) {
   r = expect(409, "PUT", "/v1/weights", TOK_OPERATOR,
              "{\"version\":7,\"weights\":{\"travel\":2}}");
   cm_test_reply_free(&r);
+  /* a negative version was taken as no version at all */
+  r = expect(422, "PUT", "/v1/weights", TOK_OPERATOR,
+             "{\"version\":-1,\"weights\":{\"travel\":2}}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.version");
+  cm_test_reply_free(&r);
   r = expect(200, "PUT", "/v1/weights", TOK_OPERATOR,
              "{\"version\":1,\"weights\":{\"travel\":2.5,\"penalty_base\":"
              "{\"emergency\":5000}}}");
@@ -582,4 +588,165 @@ Test(daemon, the_trace_records_every_write_taken) {
   }
   fclose(f);
   cr_assert_eq(n, 3);
+}
+
+/* One raw HTTP/1.1 exchange (Connection: close): the whole reply in buf. */
+static void raw_exchange(int port, const char *request, size_t len, char *buf,
+                         size_t n) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(write(fd, request, len), (ssize_t)len);
+  size_t got = 0;
+  for (int i = 0; i < 300 && got < n - 1; i++) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) != 1)
+      continue;
+    ssize_t k = read(fd, buf + got, n - got - 1);
+    if (k <= 0)
+      break;
+    got += (size_t)k;
+  }
+  buf[got] = '\0';
+  close(fd);
+}
+
+/* Found by fuzz_daemon: an error message holding bytes that are not UTF-8
+ * (a raw path, or a long message cut inside a character) made the error
+ * body fail to build, and the daemon answered 500 out_of_memory. */
+Test(daemon, errors_with_bytes_that_are_not_utf8) {
+  static const char req[] =
+      "GET /v1/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  char buf[4096];
+  raw_exchange(D.port, req, sizeof req - 1, buf, sizeof buf);
+  cr_assert(strncmp(buf, "HTTP/1.1 404", 12) == 0, "%s", buf);
+  cr_assert(strstr(buf, "\"code\":\"not_found\""), "%s", buf);
+  char body[1024] =
+      "{\"id\":\"u1\",\"lat\":31.23,\"lon\":121.47,\"service\":\"";
+  for (int i = 0; i < 150; i++)
+    strcat(body, "\xc3\xa9"); /* U+00E9, two bytes */
+  strcat(body, "\"}");
+  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
+  cm_test_reply_free(&r);
+}
+
+/* Found by fuzz_daemon: an id in the path was only checked for NUL and
+ * length, so PUT /v1/workers/%0A created a worker "\n" that no body could
+ * name (ids in bodies refuse control characters), and one that was not
+ * UTF-8 (%FF) was taken but shown as "?" and left out of the --trace. Path
+ * ids now follow the rules of body ids. */
+Test(daemon, path_ids_follow_the_rules_of_body_ids) {
+  static const char body[] =
+      "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}";
+  const char *bad[] = {"/v1/workers/%0A", "/v1/workers/%FF",
+                       "/v1/workers/a%7Fb", "/v1/workers/%C0%AF"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    cm_test_reply r = expect(404, "PUT", bad[i], TOK_PLATFORM, body);
+    cm_test_reply_free(&r);
+  }
+  cm_test_reply r =
+      expect(200, "PUT", "/v1/workers/%C3%A9", TOK_PLATFORM, body);
+  const char *id = "";
+  json_unpack(r.json, "{s:{s:s}}", "worker", "id", &id);
+  cr_assert_str_eq(id, "\xc3\xa9");
+  cm_test_reply_free(&r);
+}
+
+/* The configuration parser in process (cmd_config_parse, the entry point
+ * of fuzz_config). Found while writing fuzz_config: inih cut lines at 200
+ * bytes and read the rest as a line of its own ("not an INI line", or
+ * worse a key), so a role with three long tokens could not be configured;
+ * and values were cut silently where they were copied (1023 bytes, a
+ * service at 255, an urgency number at 63), which could drop the "*2" of a
+ * service or a token's tail and take what was left. */
+Test(config, long_lines_load_and_long_values_are_refused) {
+  static cmd_config c;
+  char text[8192], msg[640];
+  char toks[CMD_TOKENS_MAX * CMD_TOKEN_MAX] = "";
+  for (int i = 0; i < CMD_TOKENS_MAX; i++)
+    snprintf(toks + strlen(toks), sizeof toks - strlen(toks), "%s%0120d",
+             i ? ", " : "", i);
+  snprintf(text, sizeof text, "[tokens]\nplatform = %s\n", toks);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0, "%s",
+               msg);
+  cr_assert_eq(c.n_tokens[CMD_ROLE_PLATFORM], CMD_TOKENS_MAX);
+  cr_assert_eq(strlen(c.tokens[CMD_ROLE_PLATFORM][7]), 120);
+  /* a value over 2047 bytes */
+  char big[2100];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  snprintf(text, sizeof text,
+           "[store]\nweights_file = %s\n[tokens]\n"
+           "platform = %s\n",
+           big, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1);
+  cr_assert(strstr(msg, "t.ini:2:") && strstr(msg, "too long"), "%s", msg);
+  /* a service of 300 bytes keeps its "*2" */
+  char svc[400] = "";
+  for (int i = 0; i < 50; i++)
+    strcat(svc, "nurse|");
+  strcat(svc, "caregiver*2");
+  snprintf(text, sizeof text, "[services]\ns = %s\n[tokens]\nplatform = %s\n",
+           svc, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0, "%s",
+               msg);
+  cr_assert_eq(c.n_services, 1);
+  cr_assert_eq(c.services[0].staff, 2);
+  /* an urgency number too long to read is refused, not cut */
+  char num[100] = "1.";
+  for (int i = 0; i < 80; i++)
+    strcat(num, "0");
+  strcat(num, "1");
+  snprintf(text, sizeof text,
+           "[weights]\nurgency_factor = %s, 2, 1, 1\n[tokens]\nplatform = %s\n",
+           num, TOK_PLATFORM);
+  cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1);
+  cr_assert(strstr(msg, "urgency_factor"), "%s", msg);
+}
+
+/* Found by fuzz_config: the file took values the engine refuses
+ * (road_factor up to 1e6, the engine 1..10; likewise speed, radii and
+ * weights), so --check-config said "valid" and carematchd then refused to
+ * start. The file now has the engine's ranges, and a loaded file is
+ * checked as the engine will check it. */
+Test(config, the_file_takes_what_the_engine_takes) {
+  static cmd_config c;
+  static const char *const bad[] = {
+      "[matching]\nroad_factor = 11.3\n",
+      "[matching]\nspeed_kmh = 0.01\n",
+      "[matching]\nradius_km = 8, 6, 5, 1001\n",
+      "[matching]\nradius_growth_km_per_min = 101\n",
+      "[matching]\nradius_max_km = 1001\n",
+      "[weights]\ntravel = 1e7\n",
+      "[weights]\nurgency_factor = 4, 2, 1, 1001\n",
+      "[weights]\npenalty_base = 1000, 300, 120, 2e9\n"};
+  static const char *const good[] = {
+      "[matching]\nroad_factor = 10\nspeed_kmh = 0.1\nradius_max_km = 1000\n",
+      "[weights]\ntravel = 1e6\nurgency_factor = 1000, 2, 1, 1\n"
+      "penalty_base = 1e9, 300, 120, 60\n"};
+  char text[1024], msg[640];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(text, sizeof text, "%s[tokens]\nplatform = %s\n", bad[i],
+             TOK_PLATFORM);
+    cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), -1, "%s",
+                 bad[i]);
+    cr_assert(strstr(msg, "t.ini:2: ["), "%s: %s", bad[i], msg);
+  }
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+    snprintf(text, sizeof text, "%s[tokens]\nplatform = %s\n", good[i],
+             TOK_PLATFORM);
+    cr_assert_eq(cmd_config_parse(text, "t.ini", &c, msg, sizeof msg), 0,
+                 "%s: %s", good[i], msg);
+    cm_store *store = cm_store_memory_new(0);
+    cm_error err;
+    cm_engine *eng = cm_engine_new(&c.engine, store, &err);
+    cr_assert_not_null(eng, "%s: %s", good[i], err.message);
+    cm_engine_free(eng);
+    cm_store_free(store);
+  }
 }

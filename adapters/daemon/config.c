@@ -37,6 +37,13 @@ void cmd_config_default(cmd_config *c) {
 
 /* ---- parsing ---- */
 
+/* A value holds at most this many bytes; a longer one is refused, never
+ * cut (a cut token list or number would be taken as another value). */
+#define VALUE_MAX 2048
+/* inih's line buffer (Debian's inih takes it at run time; elsewhere its
+ * compile-time INI_MAX_LINE, 200, holds). */
+#define LINE_MAX_BYTES (2 * VALUE_MAX)
+
 typedef struct parse_ctx {
   cmd_config *c;
   char msg[256];
@@ -44,7 +51,7 @@ typedef struct parse_ctx {
   int taxonomy_set;
   int n_raw; /* services, resolved once the taxonomy is known */
   char raw_name[CMD_SERVICES_MAX][CMD_NAME_MAX];
-  char raw_value[CMD_SERVICES_MAX][256];
+  char raw_value[CMD_SERVICES_MAX][VALUE_MAX];
 } parse_ctx;
 
 static int fail(parse_ctx *p, const char *section, const char *name,
@@ -95,23 +102,24 @@ static int parse_bool(const char *v, int *out) {
 }
 
 /* "a, b, c" into at most max doubles, all required. */
-static int parse_urgency_list(const char *v, double lo, double *out) {
-  char buf[256];
+static int parse_urgency_list(const char *v, double lo, double hi,
+                              double *out) {
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   int n = 0;
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char tmp[64];
+    if (strlen(t) >= sizeof tmp)
+      return -1;
     snprintf(tmp, sizeof tmp, "%s", t);
-    if (n == CM_URGENCY_COUNT ||
-        parse_double(trim(tmp), lo, 1e12, &out[n]) != 0)
+    if (n == CM_URGENCY_COUNT || parse_double(trim(tmp), lo, hi, &out[n]) != 0)
       return -1;
     n++;
   }
   return n == CM_URGENCY_COUNT ? 0 : -1;
 }
 
-#define ERR_NUM "must be a number in range"
 #define ERR_LIST "must be four numbers (emergency, urgent, normal, scheduled)"
 
 static int server_key(parse_ctx *p, const char *name, const char *v) {
@@ -244,33 +252,38 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return 1;
   }
   if (!strcmp(name, "radius_km"))
-    return parse_urgency_list(v, 0, m->radius_km) == 0
+    return parse_urgency_list(v, 0, 1000, m->radius_km) == 0
                ? 1
                : fail(p, "matching", name, ERR_LIST);
   const struct {
     const char *key;
     double *dst;
-    double lo;
-  } nums[] = {{"radius_growth_km_per_min", &m->radius_growth_km_per_min, 0},
-              {"radius_max_km", &m->radius_max_km, 0},
-              {"speed_kmh", &m->speed_kmh, 1e-3},
-              {"road_factor", &m->road_factor, 1}};
+    double lo, hi; /* the engine's ranges (core/validate.c) */
+  } nums[] = {
+      {"radius_growth_km_per_min", &m->radius_growth_km_per_min, 0, 100},
+      {"radius_max_km", &m->radius_max_km, 0, 1000},
+      {"speed_kmh", &m->speed_kmh, 0.1, 1000},
+      {"road_factor", &m->road_factor, 1, 10}};
   for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-    if (!strcmp(name, nums[i].key))
-      return parse_double(v, nums[i].lo, 1e6, nums[i].dst) == 0
+    if (!strcmp(name, nums[i].key)) {
+      char what[64];
+      snprintf(what, sizeof what, "must be a number in %g..%g", nums[i].lo,
+               nums[i].hi);
+      return parse_double(v, nums[i].lo, nums[i].hi, nums[i].dst) == 0
                  ? 1
-                 : fail(p, "matching", name, ERR_NUM);
+                 : fail(p, "matching", name, what);
+    }
   return fail(p, "matching", name, "unknown key");
 }
 
 static int weights_key(parse_ctx *p, const char *name, const char *v) {
   cm_weights *w = &p->c->engine.weights;
   if (!strcmp(name, "urgency_factor"))
-    return parse_urgency_list(v, 0, w->urgency_factor) == 0
+    return parse_urgency_list(v, 0, 1e3, w->urgency_factor) == 0
                ? 1
                : fail(p, "weights", name, ERR_LIST);
   if (!strcmp(name, "penalty_base"))
-    return parse_urgency_list(v, 0, w->penalty_base) == 0
+    return parse_urgency_list(v, 0, 1e9, w->penalty_base) == 0
                ? 1
                : fail(p, "weights", name, ERR_LIST);
   const struct {
@@ -285,9 +298,9 @@ static int weights_key(parse_ctx *p, const char *name, const char *v) {
               {"aging_per_min", &w->aging_per_min}};
   for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
     if (!strcmp(name, nums[i].key))
-      return parse_double(v, 0, 1e9, nums[i].dst) == 0
+      return parse_double(v, 0, 1e6, nums[i].dst) == 0
                  ? 1
-                 : fail(p, "weights", name, "must be a number >= 0");
+                 : fail(p, "weights", name, "must be a number in 0..1e6");
   return fail(p, "weights", name, "unknown key");
 }
 
@@ -295,7 +308,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   if (strcmp(name, "skills"))
     return fail(p, "taxonomy", name, "unknown key");
   cm_taxonomy *t = &p->c->engine.taxonomy;
-  char buf[1024];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   cm_taxonomy_clear(t);
   for (char *save, *s = strtok_r(buf, ",", &save); s;
@@ -318,7 +331,7 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
       r = i;
   if (r < 0)
     return fail(p, "tokens", name, "unknown role");
-  char buf[CMD_TOKENS_MAX * CMD_TOKEN_MAX];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   c->n_tokens[r] = 0;
   for (char *save, *t = strtok_r(buf, ",", &save); t;
@@ -342,7 +355,9 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value) {
   parse_ctx *p = user;
-  char v[1024];
+  char v[VALUE_MAX];
+  if (value && strlen(value) >= sizeof v)
+    return fail(p, section, name, "the value is too long (2047 bytes at most)");
   snprintf(v, sizeof v, "%s", value ? value : "");
   const char *val = trim(v);
   if (!strcmp(section, "server"))
@@ -365,7 +380,7 @@ static int on_entry(void *user, const char *section, const char *name,
     if (strlen(name) >= CMD_NAME_MAX)
       return fail(p, "services", name, "name too long");
     snprintf(p->raw_name[p->n_raw], CMD_NAME_MAX, "%s", name);
-    snprintf(p->raw_value[p->n_raw++], 256, "%s", val);
+    snprintf(p->raw_value[p->n_raw++], VALUE_MAX, "%s", val);
     return 1;
   }
   snprintf(p->msg, sizeof p->msg, "[%s]: unknown section", section);
@@ -376,7 +391,7 @@ static int on_entry(void *user, const char *section, const char *name,
  * "*N" for the staff. */
 static int resolve_service(parse_ctx *p, int i) {
   cmd_service *s = &p->c->services[p->c->n_services];
-  char buf[256];
+  char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", p->raw_value[i]);
   memset(s, 0, sizeof *s);
   snprintf(s->name, sizeof s->name, "%s", p->raw_name[i]);
@@ -409,30 +424,43 @@ static int resolve_service(parse_ctx *p, int i) {
   return 1;
 }
 
-int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
+/* The file at path, or (path NULL) the text, under name in messages. */
+static int load(const char *path, const char *text, const char *name,
+                cmd_config *c, char *msg, size_t n) {
   parse_ctx *p = calloc(1, sizeof *p);
   if (!p) {
     snprintf(msg, n, "out of memory");
     return -1;
   }
   cmd_config_default(c);
-  snprintf(c->path, sizeof c->path, "%s", path);
+  snprintf(c->path, sizeof c->path, "%s", path ? path : "");
   p->c = c;
-  int line = ini_parse(path, on_entry, p);
+#ifdef CM_INIH_RUNTIME_OPTIONS
+  ini_use_stack = false; /* a heap line buffer, LINE_MAX_BYTES long */
+  ini_allow_realloc = true;
+  ini_max_line = LINE_MAX_BYTES;
+#endif
+  int line =
+      path ? ini_parse(path, on_entry, p) : ini_parse_string(text, on_entry, p);
   int rc = 0;
   if (line < 0) {
-    snprintf(msg, n, "%s: cannot read the file", path);
+    snprintf(msg, n, "%s: cannot read the file", name);
     rc = -1;
   } else if (line > 0) {
-    snprintf(msg, n, "%s:%d: %s", path, line,
+    snprintf(msg, n, "%s:%d: %s", name, line,
              p->msg[0] ? p->msg : "not an INI line");
     rc = -1;
   }
   for (int i = 0; rc == 0 && i < p->n_raw; i++)
     if (!resolve_service(p, i)) {
-      snprintf(msg, n, "%s: %s", path, p->msg);
+      snprintf(msg, n, "%s: %s", name, p->msg);
       rc = -1;
     }
+  cm_error err; /* what the engine will check at start, checked now */
+  if (rc == 0 && cm_engine_config_check(&c->engine, &err) != CM_OK) {
+    snprintf(msg, n, "%s: %s", name, err.message);
+    rc = -1;
+  }
   if (rc == 0 && c->auth) {
     int any = 0;
     for (int r = 0; r < CMD_ROLE_COUNT; r++)
@@ -441,12 +469,21 @@ int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
       snprintf(msg, n,
                "%s: [tokens]: no token for any role; give tokens, or set "
                "[server] auth = off (only for a closed network)",
-               path);
+               name);
       rc = -1;
     }
   }
   free(p);
   return rc;
+}
+
+int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {
+  return load(path, NULL, path, c, msg, n);
+}
+
+int cmd_config_parse(const char *text, const char *name, cmd_config *c,
+                     char *msg, size_t n) {
+  return load(NULL, text, name, c, msg, n);
 }
 
 const cmd_service *cmd_config_service(const cmd_config *c, const char *name) {

@@ -77,6 +77,10 @@ void cmd_config_default(cmd_config *c);
 /* Read path into c (defaults first). Returns 0, or -1 with a message in
  * msg naming the line, section and key, and what is wrong. */
 int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n);
+/* The same from the NUL-terminated text of a file; name stands for the
+ * file in messages, and c->path is left empty (nothing to reload). */
+int cmd_config_parse(const char *text, const char *name, cmd_config *c,
+                     char *msg, size_t n);
 /* A service by name, or NULL. */
 const cmd_service *cmd_config_service(const cmd_config *c, const char *name);
 

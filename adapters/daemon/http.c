@@ -177,9 +177,11 @@ void cmd_reply_json(cmd_call *c, int code, json_t *o) {
 static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
   const char *msg =
       err->message[0] ? err->message : cm_status_message(err->code);
-  json_t *o =
-      json_pack("{s:{s:s,s:s,s:s}}", "error", "code", cm_status_name(err->code),
-                "message", msg, "field", err->field);
+  /* message and field may hold bytes that are not UTF-8 (a raw path, a
+     message cut inside a character): cm__json_text makes them '?' */
+  json_t *o = json_pack("{s:{s:s,s:o,s:o}}", "error", "code",
+                        cm_status_name(err->code), "message",
+                        cm__json_text(msg), "field", cm__json_text(err->field));
   if (!code)
     code = cmd_http_status(err->code);
   if (code == 401)
@@ -208,8 +210,10 @@ static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
 
 /* ---- matching ---- */
 
-/* Match path against pattern; the '*' segment is URL-decoded into arg.
- * Returns 1 on a match. */
+/* Match path against pattern; the '*' segment is URL-decoded into arg,
+ * and must be an id by the rules of ids in bodies (cm__json_check_id:
+ * 1..63 bytes of UTF-8 without control characters). Returns 1 on a
+ * match. */
 static int match(const char *pattern, const char *path, char *arg) {
   arg[0] = '\0';
   while (*pattern && *path) {
@@ -223,7 +227,9 @@ static int match(const char *pattern, const char *path, char *arg) {
       raw[n] = '\0';
       size_t dn = 0;
       char *dec = evhttp_uridecode(raw, 0, &dn);
-      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn);
+      cm_error err;
+      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn) &&
+               cm__json_check_id(dec, "$.id", &err) == CM_OK;
       if (ok)
         memcpy(arg, dec, dn + 1);
       free(dec);
@@ -333,32 +339,28 @@ static json_t *resolved_service(const cmd_daemon *d, const cmd_call *c) {
  * (docs/daemon.md). */
 static void trace(cmd_daemon *d, const cmd_call *c) {
   json_t *line =
-      json_pack("{s:I,s:s,s:s,s:O?,s:o?}", "at_ms", (json_int_t)cmd_now_ms(),
-                "route", routes[c->route].name, "id", c->arg, "body", c->body,
-                "resolved", resolved_service(d, c));
+      json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
+                "route", routes[c->route].name, "id", c->arg, "body", c->body);
+  json_t *res = line ? resolved_service(d, c) : NULL;
   char *text =
-      line ? cm__json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17))
-           : NULL;
-  if (text && (fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
-               fflush(d->trace) != 0))
-    d->trace_errors++;
+      line && (!res || json_object_set_new(line, "resolved", res) == 0)
+          ? cm__json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17))
+          : NULL;
+  if (!text || fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
+      fflush(d->trace) != 0)
+    d->trace_errors++; /* a line lost is counted, never silent */
   free(text);
   json_decref(line);
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-  cmd_daemon *d = arg;
+int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
+                      const char *path) {
+  enum evhttp_cmd_type method = (enum evhttp_cmd_type)how;
   cmd_call c;
-  no_delay(req);
   memset(&c, 0, sizeof c);
   c.d = d;
   c.req = req;
   c.route = N_ROUTES; /* unmatched */
-  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-  if (!path)
-    path = "/";
-  enum evhttp_cmd_type method = evhttp_request_get_command(req);
   int path_known = 0, i;
   for (i = 0; i < N_ROUTES; i++) {
     if (!match(routes[i].path, path, c.arg))
@@ -372,12 +374,12 @@ static void on_request(struct evhttp_request *req, void *arg) {
       fail(&c, CM_E_METHOD, "", "%s does not take this method", path);
     else
       fail(&c, CM_E_NOT_FOUND, "", "no route %s", path);
-    return;
+    return c.code;
   }
   c.route = i;
   if (d->draining && method != EVHTTP_REQ_GET) {
     fail(&c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
-    return;
+    return c.code;
   }
   c.role = CMD_ROLE_OPERATOR;
   if (d->cfg.auth && routes[i].roles != ANYONE) {
@@ -385,27 +387,36 @@ static void on_request(struct evhttp_request *req, void *arg) {
                                        "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
       fail(&c, CM_E_UNAUTHORIZED, "", "give Authorization: Bearer <token>");
-      return;
+      return c.code;
     }
     int role = role_of(&d->cfg, h + 7);
     if (role < 0) {
       fail(&c, CM_E_UNAUTHORIZED, "", "the token is not valid");
-      return;
+      return c.code;
     }
     if (!(routes[i].roles & CMD_ROLE_BIT(role))) {
       fail(&c, CM_E_FORBIDDEN, "", "the %s role may not call %s",
            cmd_role_name((cmd_role)role), routes[i].name);
-      return;
+      return c.code;
     }
     c.role = (cmd_role)role;
   }
   int done;
   if (routes[i].takes_body && read_body(&c, &done) != 0)
-    return;
+    return c.code;
   routes[i].fn(&c);
   if (d->trace && method != EVHTTP_REQ_GET && c.code >= 200 && c.code < 300)
     trace(d, &c);
   json_decref(c.body);
+  return c.code;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+  no_delay(req);
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+  cmd_http_dispatch(arg, req, (int)evhttp_request_get_command(req),
+                    path ? path : "/");
 }
 
 int cmd_http_start(cmd_daemon *d, char *msg, size_t n) {

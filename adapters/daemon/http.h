@@ -22,6 +22,14 @@ typedef struct cmd_call {
 
 typedef void (*cmd_handler)(cmd_call *c);
 
+/* Serve one call: match path and method (an enum evhttp_cmd_type) to a
+ * route, check the token, read the body, run the handler, which replies.
+ * Returns the HTTP status replied (0: none, which only the event stream
+ * does). evhttp's request callback calls it; the fuzzer (tests/fuzz) calls
+ * it with a request that has no connection, which the reply frees. */
+int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int method,
+                      const char *path);
+
 /* Reply with JSON (stealing o; NULL replies 500 out of memory). */
 void cmd_reply_json(cmd_call *c, int code, json_t *o);
 /* Reply {"error":{...}} with the HTTP status of err->code. */

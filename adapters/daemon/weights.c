@@ -128,7 +128,8 @@ void cmd_route_weights_put(cmd_call *c) {
   static const char *const keys[] = {"weights", "version", NULL};
   cm_error err;
   const json_t *wo;
-  json_int_t expect = -1;
+  int64_t expect = -1;
+  int has_version;
   cmd_daemon *d = c->d;
   if (!c->body) {
     cm_error_set(&err, CM_E_MISSING, "$.weights", "$.weights: required");
@@ -137,12 +138,18 @@ void cmd_route_weights_put(cmd_call *c) {
   }
   if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK ||
       cm__json_object(c->body, "$", "weights", 1, &wo, &err) < 0 ||
-      cm__json_int64(c->body, "$", "version", 0, (int64_t *)&expect, &err) <
-          0) {
+      (has_version =
+           cm__json_int64(c->body, "$", "version", 0, &expect, &err)) < 0) {
     cmd_reply_error(c, &err);
     return;
   }
-  if (expect >= 0 && (uint64_t)expect != d->weights_version) {
+  if (has_version && expect < 0) {
+    cm_error_set(&err, CM_E_RANGE, "$.version",
+                 "$.version: must be >= 0 (the version read)");
+    cmd_reply_error(c, &err);
+    return;
+  }
+  if (has_version && (uint64_t)expect != d->weights_version) {
     cm_error_set(&err, CM_E_CONFLICT, "$.version",
                  "$.version: the weights are at version %llu, not %lld",
                  (unsigned long long)d->weights_version, (long long)expect);

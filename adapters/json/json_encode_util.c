@@ -43,6 +43,17 @@ static size_t utf8_len(const unsigned char *s) {
   return n;
 }
 
+int cm__json_utf8_valid(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    size_t n = utf8_len(p);
+    if (n == 0)
+      return 0;
+    p += n;
+  }
+  return 1;
+}
+
 json_t *cm__json_text(const char *s) {
   json_t *v = json_string(s ? s : "");
   if (v)

@@ -195,6 +195,8 @@ cm_status cm__json_check_id(const char *id, const char *path, cm_error *err) {
       return cm__json_fail(err, CM_E_INVALID, path, NULL,
                            "id must not hold control characters");
   }
+  if (!cm__json_utf8_valid(id)) /* ids from a URL path may not be */
+    return cm__json_fail(err, CM_E_INVALID, path, NULL, "id must be UTF-8");
   return CM_OK;
 }
 

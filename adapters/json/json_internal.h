@@ -93,8 +93,8 @@ int cm__json_position(const json_t *obj, const char *base, int required,
 cm_status cm__json_check_keys(const json_t *obj, const char *base,
                               const char *const *allowed, cm_error *err);
 
-/* Check an id string: non-empty, at most CM_ID_MAX - 1 bytes, no control
- * characters. Returns CM_OK or CM_E_INVALID at path. */
+/* Check an id string: non-empty, at most CM_ID_MAX - 1 bytes, UTF-8, no
+ * control characters. Returns CM_OK or CM_E_INVALID at path. */
 cm_status cm__json_check_id(const char *id, const char *path, cm_error *err);
 
 /* Parse exactly 16 hex digits into a non-zero hash. Returns 0 or -1. */
@@ -131,6 +131,9 @@ cm_status cm__json_decode_skills(cm__jdec *d, const json_t *arr,
 int cm__json_set(json_t *obj, const char *key, json_t *value);
 /* Append value to arr, stealing it. Returns 0 or -1 as cm__json_set. */
 int cm__json_append(json_t *arr, json_t *value);
+/* 1 when the NUL-terminated s is valid UTF-8 (no overlong forms, no
+ * surrogates), else 0. */
+int cm__json_utf8_valid(const char *s);
 /* A string value from possibly invalid UTF-8: invalid bytes become '?'.
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_text(const char *s);

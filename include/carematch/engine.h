@@ -184,6 +184,10 @@ void cm_engine_free(cm_engine *e);
 cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
                                 cm_error *err);
 const cm_engine_config *cm_engine_config_get(const cm_engine *e);
+/* Check cfg as cm_engine_new and cm_engine_set_config do (ranges, the
+ * weights and parameters). Returns CM_OK, or the first problem in err
+ * ("$.params.road_factor: must be in [1, 10]"). Nothing is kept. */
+cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err);
 /* Replace the configuration from the next batch on (a reload): batch
  * policy, offer lifetime, radii and speeds, weights, limits. The taxonomy,
  * history and event queue cannot change while running (CM_E_INVALID
