@@ -153,7 +153,7 @@ cm_status cm_engine_accept(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
   cm__req *r;
-  int idx;
+  int idx = 0;
   cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
   if (st != CM_OK)
     return st;
@@ -185,7 +185,7 @@ cm_status cm_engine_reject(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
   cm__req *r;
-  int idx;
+  int idx = 0;
   cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
   if (st != CM_OK)
     return st;
