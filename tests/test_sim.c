@@ -172,10 +172,10 @@ static sim_scenario *tiny_day(uint64_t seed) {
   sim_scenario *base = small_day(1);
   sim_scenario *s = calloc(1, sizeof *s);
   cr_assert_not_null(s);
-  *s = *base;
-  base->workers = NULL;
-  base->requests = NULL;
-  sim_scenario_free(base);
+  *s = *base; /* the settings and the catalog; not the staff or requests */
+  free(base->workers);
+  free(base->requests);
+  free(base);
   uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
   s->n_workers = 3;
   s->n_requests = 5;
