@@ -1,10 +1,10 @@
 # Thin wrapper around CMake: `make`, `make test`, `make asan`, `make bench`,
-# `make fuzz`.
+# `make fuzz`, `make chaos`, `make soak`, `make demo` (the quick start).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all test asan bench fuzz format clean
+.PHONY: all test asan bench fuzz chaos soak demo format clean
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
@@ -20,6 +20,15 @@ bench: all
 
 fuzz:
 	scripts/fuzz.sh
+
+chaos: all
+	scripts/chaos.sh
+
+soak: all
+	scripts/soak.sh
+
+demo:
+	scripts/quickstart.sh
 
 format:
 	scripts/format.sh
