@@ -496,7 +496,7 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
     ok = push(&m->h, on) == 0 && push(&m->h, off) == 0;
   }
   int64_t tick = (int64_t)s->report_s * 1000;
-  m->next_tick = (from_ms / tick + 1) * tick;
+  m->next_tick = (from_ms + tick - 1) / tick * tick; /* from on: its hour */
   if (!ok) {
     world_free(m);
     return NULL;
