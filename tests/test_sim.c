@@ -397,3 +397,30 @@ Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
               days, sum_best, sum_all, sum_routes, sum_timeless, feasible,
               sum_best_cap, sum_time, sum_cap, sum_routes_cap);
 }
+
+/* A part of the day (what a live run is set beside): only the requests
+ * arriving in the window are submitted, and its books close with what is
+ * still under way at its end counted apart. */
+Test(sim, a_window_of_the_day_runs_alone) {
+  sim_scenario *s = small_day(5);
+  sim_policy p;
+  char msg[128];
+  sim_policy_default(&p, "greedy", 0);
+  p.from_ms = 8LL * 3600000;
+  p.until_ms = 11LL * 3600000;
+  p.drain_ms = 30LL * 60000;
+  sim_kpis k;
+  cr_assert_eq(sim_run(s, &p, &k, NULL, NULL, msg, sizeof msg), 0, "%s", msg);
+  int want = 0, got = 0;
+  for (int q = 0; q < s->n_requests; q++)
+    want +=
+        s->requests[q].at_ms >= p.from_ms && s->requests[q].at_ms < p.until_ms;
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    got += k.requests[u];
+  cr_assert_gt(want, 0);
+  cr_assert_eq(got, want, "the window's requests: %d, submitted %d", want, got);
+  cr_assert_eq(k.done + k.in_flight + k.unassigned, want);
+  cr_assert_gt(k.in_flight + k.unassigned, 0, "a 30-minute drain leaves work");
+  sim_kpis_free(&k);
+  sim_scenario_free(s);
+}

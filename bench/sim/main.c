@@ -191,7 +191,7 @@ int main(int argc, char **argv) {
   sim_spec_default(&spec);
   const char *out = NULL, *file = NULL, *policies = "optimal,greedy",
              *trace = NULL;
-  int quiet = 0, floors = 0;
+  int quiet = 0, floors = 0, policies_given = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--seed") && v)
@@ -203,7 +203,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--out") && v)
       out = argv[++i];
     else if (!strcmp(a, "--policies") && v)
-      policies = argv[++i];
+      policies = argv[++i], policies_given = 1;
     else if (!strcmp(a, "--quiet"))
       quiet = lo.quiet = 1;
     else if (!strcmp(a, "--trace") && v && !is_live)
@@ -295,7 +295,9 @@ int main(int argc, char **argv) {
     } else {
       nk = 1;
     }
-    policies = "";
+    /* beside it: the same window in process, greedy by default */
+    if (!policies_given)
+      policies = "greedy";
   }
   char list[128];
   snprintf(list, sizeof list, "%s", policies);
@@ -326,6 +328,11 @@ int main(int argc, char **argv) {
       break;
     }
     p.floors = floors;
+    if (is_live) { /* the live run's window, in process */
+      p.from_ms = lo.from_ms;
+      p.until_ms = lo.until_ms;
+      p.drain_ms = lo.drain_ms;
+    }
     if (!quiet)
       fprintf(stderr, "%s: %d staff, %d requests\n", p.name, s->n_workers,
               s->n_requests);
@@ -341,13 +348,16 @@ int main(int argc, char **argv) {
     table(k, nk);
     const sim_kpis *opt = NULL, *gr = NULL;
     for (int i = 0; i < nk; i++) {
-      opt = !strcmp(k[i].policy, "optimal") ? &k[i] : opt;
+      opt = !strcmp(k[i].policy, "optimal") || !strcmp(k[i].policy, "live")
+                ? &k[i]
+                : opt;
       gr = !strcmp(k[i].policy, "greedy") ? &k[i] : gr;
     }
     if (opt && gr)
-      printf("\nemergency p95 time to arrival: %.2f x greedy's; team "
+      printf("\n%s: emergency p95 time to arrival %.2f x greedy's; team "
              "requests half-staffed: %d\n",
-             opt->arrive_p95[0] / gr->arrive_p95[0], opt->teams_half);
+             opt->policy, opt->arrive_p95[0] / gr->arrive_p95[0],
+             opt->teams_half);
   }
   if (rc == 0 && out) {
     FILE *f = fopen(out, "w");

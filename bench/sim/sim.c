@@ -114,7 +114,9 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
   ip.eng = store ? cm_engine_new(&cfg, store, &err) : NULL;
   sim_port port = {&ip,         ip_submit, ip_upsert, ip_shift_off,
                    ip_position, NULL,      ip_answer, ip_complete};
-  sim_world *w = ip.eng ? world_new(s, &port, 0, SIM_DAY_MS, out) : NULL;
+  int64_t from = p->until_ms > 0 ? p->from_ms : 0;
+  int64_t until = p->until_ms > 0 ? p->until_ms : SIM_DAY_MS;
+  sim_world *w = ip.eng ? world_new(s, &port, from, until, out) : NULL;
   if (!w) {
     memset(out, 0, sizeof *out);
     snprintf(msg, n, "%s", ip.eng ? "out of memory" : err.message);
@@ -123,7 +125,8 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
     return -1;
   }
   snprintf(out->policy, sizeof out->policy, "%s", p->name);
-  int64_t end = SIM_END_MS, now = 0, last_progress = 0;
+  int64_t end = p->until_ms > 0 ? until + p->drain_ms : SIM_END_MS;
+  int64_t now = from, last_progress = from;
   while (now < end) {
     int64_t t = world_next(w), due = cm_engine_next_due(ip.eng);
     if (due < t)
@@ -140,7 +143,7 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
     }
     if (progress && now - last_progress >= 600000) {
       last_progress = now;
-      progress((double)now / (double)end, ctx);
+      progress((double)(now - from) / (double)(end - from), ctx);
     }
   }
   world_finish(w);

@@ -12,8 +12,11 @@ typedef struct sim_policy {
   double budget_ms;   /* the solver's budget; 0 is the greedy fallback */
   cm_weights weights; /* cost weights */
   int64_t window_ms;  /* batch window (300) */
-  int floors;         /* compute the hindsight floors (minutes on a big day) */
-  int no_reserve;     /* the engine's emergency reserve off */
+  /* the part of the day: requests arriving in [from_ms, until_ms), then
+     drain_ms for the jobs under way; all 0: the whole day */
+  int64_t from_ms, until_ms, drain_ms;
+  int floors;     /* compute the hindsight floors (minutes on a big day) */
+  int no_reserve; /* the engine's emergency reserve off */
 } sim_policy;
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
