@@ -750,3 +750,49 @@ Test(config, the_file_takes_what_the_engine_takes) {
     cm_store_free(store);
   }
 }
+
+static double mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
+static long long healthz_now(void) {
+  cm_test_reply r = expect(200, "GET", "/healthz", NULL, NULL);
+  json_int_t now = -1;
+  cr_assert_eq(json_unpack(r.json, "{s:I}", "now_ms", &now), 0);
+  cm_test_reply_free(&r);
+  return (long long)now;
+}
+
+/* --clock-start, --clock-rate: /healthz reads the simulated clock, which
+ * starts where it was told and runs rate times as fast as real time
+ * (bounded by the real time measured around the calls, so the check does
+ * not depend on the machine's speed); bad values are refused. */
+Test(daemon, a_simulated_clock_starts_where_told_and_runs_faster) {
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  const char *args[] = {"--clock-start", "1800000000000", "--clock-rate", "50",
+                        NULL};
+  cm_test_daemon_start(&D, args);
+  double a0 = mono_ms();
+  long long n1 = healthz_now();
+  double a1 = mono_ms();
+  struct timespec ts = {0, 200000000};
+  nanosleep(&ts, NULL);
+  double b0 = mono_ms();
+  long long n2 = healthz_now();
+  double b1 = mono_ms();
+  cr_assert_geq(n1, 1800000000000LL);
+  cr_assert_lt(n1, 1800000000000LL + 50 * 60000, "started where told");
+  double d = (double)(n2 - n1);
+  cr_assert_geq(d, 50 * (b0 - a1) - 2, "%.0f ms in %.0f real", d, b0 - a1);
+  cr_assert_leq(d, 50 * (b1 - a0) + 2, "%.0f ms in %.0f real", d, b1 - a0);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s --no-auth --clock-rate 0 2>&1", CM_DAEMON_PATH);
+  FILE *p = popen(cmd, "r");
+  char out[256] = "";
+  size_t n = fread(out, 1, sizeof out - 1, p);
+  out[n] = '\0';
+  cr_assert_eq(WEXITSTATUS(pclose(p)), 2);
+  cr_assert(strstr(out, "--clock-rate"), "%s", out);
+}
