@@ -5,11 +5,12 @@
 # seed city's day from 07:00 to 19:00 on a clock RATE times real time, run
 # again and again (each run's ids prefixed, what a run leaves cancelled);
 # the daemon remembers HISTORY finished requests, so its memory has a
-# bound to reach. Passes when, after the warm-up (a fifth of the run: the
-# first day and the history filling), the RSS grows by less than 10% (or
+# bound to reach. Passes when, over the second half of the run (the first
+# half is warm-up: at 60x the memory reaches its bound during the second
+# day, once the history is full), the RSS grows by less than 10% (or
 # 4 MiB) and the descriptors stay within 8 of each other.
 #   scripts/soak.sh [SECONDS]       (default 3600)
-#   RATE=60 SAMPLE_S=10 WARMUP_S=720 HISTORY=5000 REDIS=redis://HOST:PORT
+#   RATE=60 SAMPLE_S=10 WARMUP_S=1800 HISTORY=5000 REDIS=redis://HOST:PORT
 #   SIM_ARGS="--workers 300 --requests 1500" BUILD=build
 #   OUT=bench/results/soak.json
 set -euo pipefail
@@ -18,7 +19,7 @@ DURATION=${1:-3600}
 RATE=${RATE:-60}
 SAMPLE_S=${SAMPLE_S:-10}
 HISTORY=${HISTORY:-5000}
-WARMUP_S=${WARMUP_S:-$((DURATION / 5))}
+WARMUP_S=${WARMUP_S:-$((DURATION / 2))}
 SIM_ARGS=${SIM_ARGS:-}
 BUILD=${BUILD:-build}
 OUT=${OUT:-bench/results/soak.json}
@@ -29,6 +30,7 @@ fi
 DIR=$(mktemp -d)
 DAEMON= SIM=
 cleanup() {
+  [ -n "$SIM" ] && pkill -9 -P "$SIM" 2>/dev/null || true
   for p in $SIM $DAEMON; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$DIR"
 }
@@ -86,8 +88,8 @@ while [ $(( $(date +%s) - T0 )) -lt "$DURATION" ]; do
   echo "soak: ${T}s rss ${RSS} KiB fds ${FDS}"
   sleep "$SAMPLE_S"
 done
-kill "$SIM" 2>/dev/null || true
-pkill -P "$SIM" 2>/dev/null || true
+pkill -P "$SIM" 2>/dev/null || true # the run under way first: orphaned,
+kill "$SIM" 2>/dev/null || true     # it would go on retrying
 wait "$SIM" 2>/dev/null || true
 SIM=
 RUNS=$(cat "$DIR/runs" 2>/dev/null || echo 0)
