@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "world.h"
 
 #define MAX_ELDERS_KEPT 16
@@ -574,13 +575,5 @@ const unsigned char *world_served(const sim *m) {
 }
 
 double world_arrive_quantile(sim *m, int u, double q) {
-  if (m->n_arrive[u] == 0)
-    return NAN;
-  double *v = malloc((size_t)m->n_arrive[u] * sizeof *v);
-  if (!v)
-    return NAN;
-  memcpy(v, m->arrive_min[u], (size_t)m->n_arrive[u] * sizeof *v);
-  double x = quantile(v, m->n_arrive[u], q);
-  free(v);
-  return x;
+  return cm_bench_quantile(m->arrive_min[u], m->n_arrive[u], q);
 }
