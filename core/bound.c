@@ -21,6 +21,14 @@ double cm__dual_bound(const cm__problem *p, const cm__solution *s,
   for (int k = 0; k < nreq; k++) {
     int i = reqs[k];
     int staff = p->inst->requests[i].staff;
+    if (!price) { /* edges are sorted by cost: the first staff are cheapest */
+      int n = p->r_start[i + 1] - p->r_start[i];
+      double team = 0;
+      for (int e = p->r_start[i]; e < p->r_start[i] + staff && n >= staff; e++)
+        team += p->e_cost[e];
+      lb += n >= staff && team < p->penalty[i] ? team : p->penalty[i];
+      continue;
+    }
     double best[CM_MAX_STAFF];
     int nb = 0;
     for (int e = p->r_start[i]; e < p->r_start[i + 1]; e++) {

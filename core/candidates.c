@@ -9,6 +9,7 @@
 #include "cost.h"
 #include "grid.h"
 #include "problem.h"
+#include "skill_grids.h"
 #include "stages.h"
 
 typedef struct cand {
@@ -20,6 +21,8 @@ typedef struct cand {
 typedef struct edge_buf {
   int *req, *wrk;
   double *cost, *dist, *travel;
+  unsigned char *pick; /* taken by the floor */
+  int *load;           /* nw: the floor's jobs per worker */
   int n, cap;
 } edge_buf;
 
@@ -41,7 +44,10 @@ static int buf_push(edge_buf *b, int r, const cand *c) {
     double *nt = realloc(b->travel, (size_t)ncap * sizeof *nt);
     if (nt)
       b->travel = nt;
-    if (!nr || !nw || !nc || !nd || !nt)
+    unsigned char *np = realloc(b->pick, (size_t)ncap);
+    if (np)
+      b->pick = np;
+    if (!nr || !nw || !nc || !nd || !nt || !np)
       return -1;
     b->cap = ncap;
   }
@@ -50,6 +56,7 @@ static int buf_push(edge_buf *b, int r, const cand *c) {
   b->cost[b->n] = c->cost;
   b->dist[b->n] = c->dist;
   b->travel[b->n] = c->travel;
+  b->pick[b->n] = 0;
   b->n++;
   return 0;
 }
@@ -60,6 +67,8 @@ static void free_buf(edge_buf *b) {
   free(b->cost);
   free(b->dist);
   free(b->travel);
+  free(b->pick);
+  free(b->load);
   memset(b, 0, sizeof *b);
 }
 
@@ -70,8 +79,20 @@ static int cand_by_cost(const void *a, const void *b) {
   return (x->w > y->w) - (x->w < y->w);
 }
 
+/* The floor's decision for request r, whose edges were just appended from
+ * index from on (cheapest first): greedy, in the search's priority order. */
+static void floor_request(const cm__problem *p, edge_buf *b, int from, int r) {
+  int chosen[CM_MAX_STAFF];
+  int m = cm__greedy_pick(p, b->load, b->wrk, from, b->n, r, chosen);
+  for (int k = 0; k < m; k++) {
+    b->pick[chosen[k]] = 1;
+    b->load[b->wrk[chosen[k]]]++;
+  }
+}
+
 /* Keep the edges of request r that can be part of an optimum; append them
- * sorted by cost. Returns 0 or -1 (out of memory). */
+ * sorted by cost, and let the floor pick among them. Returns 0 or -1 (out
+ * of memory). */
 static int keep_request_edges(cm__problem *p, int r, cand *c, int n,
                               edge_buf *out) {
   const cm_request *rq = &p->inst->requests[r];
@@ -100,9 +121,11 @@ static int keep_request_edges(cm__problem *p, int r, cand *c, int n,
   if (rq->staff > 1 && rq->skill_mode == CM_SKILLS_ALL &&
       (covered & rq->skills) != rq->skills)
     return 0;
+  int from = out->n;
   for (int k = 0; k < kept; k++)
     if (buf_push(out, r, &c[k]) != 0)
       return -1;
+  floor_request(p, out, from, r);
   return 0;
 }
 
@@ -118,6 +141,9 @@ typedef struct search_ctx {
   double lat, lon, coslat, radius;
   cm_skillset need_all; /* worker must hold all of these */
   cm_skillset need_any; /* worker must hold one of these */
+  cm_skillset own;      /* searching several skills' grids: the skill of
+                           this one, which visits only the workers whose
+                           lowest skill among need_any it is (0: all) */
   int exact; /* no planar shortcut: great-circle distances throughout */
   int k;
   cand *heap; /* max-heap on (dist, w), size <= k; dist approximate */
@@ -146,7 +172,9 @@ static void heap_sift_down(cand *h, int n, int i) {
 
 static void accept_worker(void *vctx, const cm__grid_item *it) {
   search_ctx *s = vctx;
-  if ((it->tag & s->need_all) != s->need_all || !(it->tag & s->need_any))
+  cm_skillset any = it->tag & s->need_any;
+  if ((it->tag & s->need_all) != s->need_all || !any ||
+      (s->own && (any & -any) != s->own))
     return;
   double d;
   if (s->exact) {
@@ -192,86 +220,10 @@ static int search_done(void *vctx, double ring_km) {
          s->heap[0].dist <= ring_km * (s->exact ? 1 : 1 - APPROX_SLACK);
 }
 
-/* One grid of every matchable worker, and one per skill. */
-typedef struct grids {
-  double *base;     /* per worker: the terms that do not depend on the request
-                       (workload, rating, skill level), summed once a batch */
-  uint64_t *elders; /* per worker: one bit per elder hash, so continuity
-                       reads the worker's record only on a likely hit */
-  cm__grid all;
-  cm__grid skill[CM_MAX_SKILLS];
-  int count[CM_MAX_SKILLS];
-} grids;
-
-static void grids_free(grids *g) {
-  free(g->base);
-  free(g->elders);
-  cm__grid_free(&g->all);
-  for (int s = 0; s < CM_MAX_SKILLS; s++)
-    cm__grid_free(&g->skill[s]);
-}
-
-static int matchable(const cm_instance *inst, const cm_worker *w) {
-  if (!w->has_position || w->status != CM_WORKER_AVAILABLE || w->capacity <= 0)
-    return 0;
-  return inst->params.stale_ms <= 0 ||
-         inst->params.now_ms - w->seen_ms <= inst->params.stale_ms;
-}
-
-static int grids_build(grids *g, const cm_instance *inst) {
-  int n = inst->n_workers, m = 0, rc = -1;
-  memset(g, 0, sizeof *g);
-  cm__grid_item *all = malloc((size_t)(n ? n : 1) * sizeof *all);
-  cm__grid_item *one = malloc((size_t)(n ? n : 1) * sizeof *one);
-  g->base = malloc((size_t)(n ? n : 1) * sizeof *g->base);
-  g->elders = calloc((size_t)(n ? n : 1), sizeof *g->elders);
-  if (!all || !one || !g->base || !g->elders)
-    goto done;
-  for (int i = 0; i < n; i++) {
-    const cm_worker *w = &inst->workers[i];
-    g->base[i] = cm__worker_fixed_cost(&inst->weights, w);
-    for (int e = 0; e < w->n_elders; e++)
-      g->elders[i] |= 1ull << (w->elders[e] & 63);
-    if (matchable(inst, w))
-      all[m++] = (cm__grid_item){w->lat, w->lon, i, w->skills};
-  }
-  if (cm__grid_build(&g->all, all, m, 0) != 0)
-    goto done;
-  for (int s = 0; s < inst->taxonomy.count; s++) {
-    int c = 0;
-    for (int i = 0; i < m; i++)
-      if (all[i].tag & (1u << s))
-        one[c++] = all[i];
-    g->count[s] = c;
-    if (cm__grid_build(&g->skill[s], one, c, 0) != 0)
-      goto done;
-  }
-  rc = 0;
-done:
-  free(all);
-  free(one);
-  if (rc != 0)
-    grids_free(g);
-  return rc;
-}
-
-/* The smallest grid that holds every worker the request may take. */
-static const cm__grid *grid_for(const grids *g, const cm_request *rq,
-                                int single_needs_all) {
-  int best = -1;
-  for (int s = 0; s < CM_MAX_SKILLS; s++)
-    if (rq->skills & (1u << s)) {
-      if (!single_needs_all && (rq->skills & ~(1u << s)))
-        return &g->all; /* any of several skills */
-      if (best < 0 || g->count[s] < g->count[best])
-        best = s;
-    }
-  return best >= 0 ? &g->skill[best] : &g->all;
-}
-
 /* The cost of a candidate, as cm_edge_cost sums it, touching the worker's
  * record only for continuity (the request names an elder). */
-static void price_fast(const cm__problem *p, const grids *g, int r, cand *c) {
+static void price_fast(const cm__problem *p, const cm__skill_grids *g, int r,
+                       cand *c) {
   const cm_request *rq = &p->inst->requests[r];
   const cm_weights *k = &p->inst->weights;
   double cost =
@@ -291,25 +243,66 @@ static void price(const cm__problem *p, int r, cand *c) {
   c->cost = t.total;
 }
 
-/* 1 when the search must stop before the k-th request (checked every 8). */
-static int out_of_time(const cm__clock *clk, int k) {
-  return clk && (k & 7) == 0 && cm__clock_expired(clk);
+/* 1 when the search must stop before the k-th request (checked every 8):
+ * less time is left than indexing the edges found so far (about 10 ns an
+ * edge) and finishing with them takes. */
+static int out_of_time(const cm__problem *p, const cm__clock *clk, int k,
+                       const edge_buf *b) {
+  return clk && (k & 7) == 0 &&
+         cm__clock_short(clk, cm__finish_ns(p->nr, b->n) + 10 * (int64_t)b->n);
+}
+
+/* The skill whose grid holds the fewest workers among those in set. */
+static int rarest_skill(const cm__skill_grids *g, cm_skillset set) {
+  int best = -1;
+  for (cm_skillset s = set; s; s &= s - 1) {
+    int k = __builtin_ctz(s);
+    if (best < 0 || g->count[k] < g->count[best])
+      best = k;
+  }
+  return best;
+}
+
+/* Search request r's nearest eligible workers into s->heap: one grid when
+ * a worker must hold every skill (the rarest skill's), else each skill's
+ * grid in turn with the heap shared. Returns 0, or -1 when out of memory. */
+static int search_request(cm__skill_grids *g, search_ctx *s) {
+  const cm_request *rq = s->rq;
+  cm_skillset grids =
+      s->need_all ? 1u << rarest_skill(g, rq->skills) : rq->skills;
+  int several = (grids & (grids - 1)) != 0;
+  const cm__grid *grid[CM_MAX_SKILLS];
+  int n = 0;
+  s->exact = s->radius > 50.0;
+  for (cm_skillset b = grids; b; b &= b - 1) {
+    if (!(grid[n] = cm__skill_grid(g, __builtin_ctz(b))))
+      return -1;
+    /* the equirectangular shortcut holds to 0.5% within a city */
+    s->exact |= !cm__grid_local(grid[n], rq->lat, rq->lon);
+    n++;
+  }
+  n = 0;
+  for (cm_skillset b = grids; b; b &= b - 1) {
+    s->own = several ? b & -b : 0;
+    cm__grid_visit(grid[n++], rq->lat, rq->lon, accept_worker, search_done, s);
+  }
+  return 0;
 }
 
 static int search_positions(cm__problem *p, const int *order,
                             const cm__clock *clk, edge_buf *out) {
   const cm_instance *inst = p->inst;
   const double rad = 3.14159265358979323846 / 180.0;
-  grids g;
+  cm__skill_grids g;
   int maxk = inst->params.k * CM_MAX_STAFF;
   cand *heap = malloc((size_t)maxk * sizeof *heap);
-  if (!heap || grids_build(&g, inst) != 0) {
+  if (!heap || cm__skill_grids_init(&g, inst, p->cap) != 0) {
     free(heap);
     return -1;
   }
   int rc = 0;
   for (int k = 0; k < p->nr && rc == 0; k++) {
-    if (out_of_time(clk, k))
+    if (out_of_time(p, clk, k, out))
       break;
     int r = order[k];
     const cm_request *rq = &inst->requests[r];
@@ -327,10 +320,8 @@ static int search_positions(cm__problem *p, const int *order,
                     .k = inst->params.k * rq->staff,
                     .heap = heap,
                     .n = 0};
-    const cm__grid *grid = grid_for(&g, rq, all);
-    /* the equirectangular shortcut holds to 0.5% within a city */
-    s.exact = s.radius > 50.0 || !cm__grid_local(grid, rq->lat, rq->lon);
-    cm__grid_visit(grid, rq->lat, rq->lon, accept_worker, search_done, &s);
+    if ((rc = search_request(&g, &s)) != 0)
+      break;
     for (int m = 0; m < s.n; m++) {
       heap[m].dist =
           cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);
@@ -339,7 +330,7 @@ static int search_positions(cm__problem *p, const int *order,
     }
     rc = keep_request_edges(p, r, heap, s.n, out);
   }
-  grids_free(&g);
+  cm__skill_grids_free(&g);
   free(heap);
   return rc;
 }
@@ -367,7 +358,7 @@ static int search_edges(cm__problem *p, const int *prio, const cm__clock *clk,
   start[0] = 0;
   rc = 0;
   for (int q = 0; q < p->nr && rc == 0; q++) {
-    if (out_of_time(clk, q))
+    if (out_of_time(p, clk, q, out))
       break;
     int r = prio[q];
     const cm_request *rq = &inst->requests[r];
@@ -396,8 +387,9 @@ done:
 }
 
 /* Move the edges out of the buffer into request-major order (stable, so
- * each request keeps its cost order) and index them both ways. */
-static int build_csr(cm__problem *p, edge_buf *b) {
+ * each request keeps its cost order) and index them both ways; the floor's
+ * picks go into floor. */
+static int build_csr(cm__problem *p, edge_buf *b, cm__solution *floor) {
   int ne = b->n;
   p->ne = ne;
   p->r_start = calloc((size_t)p->nr + 1, sizeof *p->r_start);
@@ -412,7 +404,8 @@ static int build_csr(cm__problem *p, edge_buf *b) {
   int *fill = malloc((size_t)(p->nr > p->nw ? p->nr : p->nw) * sizeof *fill +
                      sizeof *fill);
   if (!p->r_start || !p->w_start || !p->e_req || !p->e_wrk || !p->e_cost ||
-      !p->e_dist || !p->e_travel || !p->w_edges || !fill) {
+      !p->e_dist || !p->e_travel || !p->w_edges || !fill ||
+      cm__solution_init(floor, p, NULL) != CM_OK) {
     free(fill);
     return -1;
   }
@@ -432,6 +425,8 @@ static int build_csr(cm__problem *p, edge_buf *b) {
     p->e_cost[to] = b->cost[e];
     p->e_dist[to] = b->dist[e];
     p->e_travel[to] = b->travel[e];
+    if (b->pick[e])
+      cm__solution_take(floor, p, to);
   }
   memcpy(fill, p->w_start, (size_t)p->nw * sizeof *fill);
   for (int e = 0; e < ne; e++)
@@ -441,7 +436,8 @@ static int build_csr(cm__problem *p, edge_buf *b) {
 }
 
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
-                            const cm__clock *clk, cm_error *err) {
+                            const cm__clock *clk, cm__solution *floor,
+                            cm_error *err) {
   memset(p, 0, sizeof *p);
   p->inst = inst;
   p->nr = inst->n_requests;
@@ -452,15 +448,19 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
   p->eligible = calloc((size_t)(p->nr ? p->nr : 1), 1);
   int *order = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *order);
   edge_buf b = {0};
-  if (!p->penalty || !p->cap || !p->searched || !p->eligible || !order)
+  b.load = calloc((size_t)(p->nw ? p->nw : 1), sizeof *b.load);
+  memset(floor, 0, sizeof *floor);
+  if (!p->penalty || !p->cap || !p->searched || !p->eligible || !order ||
+      !b.load)
     goto oom;
   for (int r = 0; r < p->nr; r++)
     order[r] = r;
   cm__sort_by_priority(p, order, p->nr);
   for (int r = 0; r < p->nr; r++)
     p->penalty[r] = cm_request_penalty(&inst->weights, &inst->requests[r]);
-  for (int j = 0; j < p->nw; j++)
-    p->cap[j] = inst->workers[j].capacity;
+  if (inst->has_edges) /* positions mode reads them with the grids */
+    for (int j = 0; j < p->nw; j++)
+      p->cap[j] = inst->workers[j].capacity;
   if ((inst->has_edges ? search_edges(p, order, clk, &b)
                        : search_positions(p, order, clk, &b)) != 0)
     goto oom;
@@ -468,13 +468,14 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
   order = NULL;
   for (int r = 0; r < p->nr; r++)
     p->unsearched += !p->searched[r];
-  if (build_csr(p, &b) != 0)
+  if (build_csr(p, &b, floor) != 0)
     goto oom;
   free_buf(&b);
   return CM_OK;
 oom:
   free(order);
   free_buf(&b);
+  cm__solution_free(floor);
   cm__problem_free(p);
   return cm_error_set(err, CM_E_NOMEM, "", "out of memory building candidates");
 }

@@ -427,6 +427,9 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
     b->opts.deadline_ms = 0;
   b->opts.clock = e->cfg.clock;
   b->opts.clock_ctx = e->cfg.clock_ctx;
+  /* built from records each validated as it came in: not again inside the
+     budget */
+  b->opts.validated = 1;
   b->solved = CM_E_SOLVER;
   /* the store's answers are in the instance now */
   free(b->queries);

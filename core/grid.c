@@ -22,7 +22,8 @@ void cm__grid_free(cm__grid *g) {
 }
 
 static int cell_of(const cm__grid *g, double v, int n) {
-  int c = (int)floor(v / g->cell_km);
+  double q = v / g->cell_km; /* truncation is floor for q >= 0 */
+  int c = q < 0 ? -1 : (int)q;
   return c < 0 ? 0 : (c >= n ? n - 1 : c);
 }
 
@@ -35,9 +36,10 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
                    double cell_km) {
   memset(g, 0, sizeof *g);
   double la0 = 90, la1 = -90, lo0 = 180, lo1 = -180;
-  for (int i = 0; i < n; i++) {
-    la0 = fmin(la0, pts[i].lat), la1 = fmax(la1, pts[i].lat);
-    lo0 = fmin(lo0, pts[i].lon), lo1 = fmax(lo1, pts[i].lon);
+  for (int i = 0; i < n; i++) { /* comparisons, not fmin: no libm call */
+    double la = pts[i].lat, lo = pts[i].lon;
+    la0 = la < la0 ? la : la0, la1 = la > la1 ? la : la1;
+    lo0 = lo < lo0 ? lo : lo0, lo1 = lo > lo1 ? lo : lo1;
   }
   if (n == 0)
     la0 = la1 = lo0 = lo1 = 0;
@@ -68,19 +70,22 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
   g->start = calloc(cells + 1, sizeof *g->start);
   g->items = malloc((size_t)(n ? n : 1) * sizeof *g->items);
   int *fill = malloc((cells + 1) * sizeof *fill);
-  if (!g->start || !g->items || !fill) {
+  int *cell = malloc((size_t)(n ? n : 1) * sizeof *cell);
+  if (!g->start || !g->items || !fill || !cell) {
     free(fill);
+    free(cell);
     cm__grid_free(g);
     return -1;
   }
-  for (int i = 0; i < n; i++)
-    g->start[point_cell(g, &pts[i]) + 1]++;
+  for (int i = 0; i < n; i++) /* each point's cell, computed once */
+    g->start[(cell[i] = point_cell(g, &pts[i])) + 1]++;
   for (size_t c = 0; c < cells; c++)
     g->start[c + 1] += g->start[c];
   memcpy(fill, g->start, (cells + 1) * sizeof *fill);
   for (int i = 0; i < n; i++)
-    g->items[fill[point_cell(g, &pts[i])]++] = pts[i];
+    g->items[fill[cell[i]]++] = pts[i];
   free(fill);
+  free(cell);
   return 0;
 }
 

@@ -313,6 +313,16 @@ done:
 
 /* ---------------- cold LP / MIP of one component ---------------- */
 
+/* Branch and bound stops when the batch's clock says so (tm_lim reads
+ * GLPK's own clock in whole milliseconds; this reads the injected one at
+ * every node). The floor is not offered as an incumbent: GLPK takes one
+ * only in the presolved problem's columns, and the floor is compared with
+ * the answer anyway (floor.c). */
+static void mip_callback(glp_tree *tree, void *info) {
+  if (cm__clock_expired((const cm__clock *)info))
+    glp_ios_terminate(tree);
+}
+
 static int component_guarded(scratch *s, const cm__problem *p,
                              cm__solution *sol, const int *reqs, int nr,
                              const int *wrks, int nw, const cm__clock *clk,
@@ -381,7 +391,9 @@ static int component_guarded(scratch *s, const cm__problem *p,
       glp_set_mat_row(lp, row, n, s->ind, s->val);
     }
   }
-  int ret;
+  int ret, rc = 1;
+  if (cm__clock_expired(clk))
+    return 0;
   if (teams == 0) {
     ret = run_simplex(lp, clk, 1);
     st->iterations += glp_get_it_cnt(lp);
@@ -393,9 +405,16 @@ static int component_guarded(scratch *s, const cm__problem *p,
     parm.msg_lev = GLP_MSG_OFF;
     parm.presolve = GLP_ON;
     parm.tm_lim = tm_lim_ms(clk);
+    parm.cb_func = mip_callback;
+    parm.cb_info = (void *)clk;
     ret = glp_intopt(lp, &parm);
     st->iterations += glp_get_it_cnt(lp);
-    if (ret != 0 || glp_mip_status(lp) != GLP_OPT)
+    int status = glp_mip_status(lp);
+    if (ret == 0 && status == GLP_OPT)
+      rc = 1;
+    else if ((ret == GLP_ETMLIM || ret == GLP_ESTOP) && status == GLP_FEAS)
+      rc = 2; /* cut with an incumbent: keep it */
+    else
       return 0;
   }
   for (int k = 0; k < nr; k++) {
@@ -407,7 +426,7 @@ static int component_guarded(scratch *s, const cm__problem *p,
         cm__solution_take(sol, p, e);
     }
   }
-  return 1;
+  return rc;
 }
 
 int cm__glpk_component(const cm__problem *p, cm__solution *sol, const int *reqs,

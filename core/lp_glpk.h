@@ -29,10 +29,12 @@ cm_status cm__glpk_certify(const cm__problem *p, cm__net *const *nets,
 
 /* Solve one component with GLPK from a cold start over all its edges:
  * glp_simplex when every request needs one person (the LP is totally
- * unimodular), glp_intopt when a team needs several. load_outside: jobs
- * already taken by each worker. On optimality the chosen edges are taken
- * into s and 1 is returned; 0 when the deadline cut in (s untouched); -1
- * on error (err set, s untouched). */
+ * unimodular), glp_intopt when a team needs several, the clock watched at
+ * every node. s->load holds the jobs taken outside the component. On optimality
+ * the chosen edges are taken into s and 1 is returned; when the deadline cut
+ * branch and bound with an incumbent, that is taken and 2 is returned; 0 when
+ * the deadline cut in with nothing (s untouched); -1 on error (err set, s
+ * untouched). */
 int cm__glpk_component(const cm__problem *p, cm__solution *s, const int *reqs,
                        int nr, const int *wrks, int nw, const cm__clock *clk,
                        cm__glpk_stats *st, cm_error *err);

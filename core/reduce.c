@@ -5,12 +5,14 @@
  * to an uncontested worker takes it in some optimal solution (moving it
  * there never costs more and never displaces anyone), so it is fixed and
  * its edges leave the graph, which may make more workers uncontested.
- * Repeat until nothing changes. */
+ * Repeat until nothing changes, or until the clock says stop (each fixing
+ * is exact on its own, so a partial reduction is still exact). */
 #include <stdlib.h>
 
 #include "stages.h"
 
-int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active) {
+int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active,
+               const cm__clock *clk) {
   int *deg = calloc((size_t)(p->nw ? p->nw : 1), sizeof *deg);
   int *queue = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *queue);
   unsigned char *queued = calloc((size_t)(p->nr ? p->nr : 1), 1);
@@ -27,7 +29,9 @@ int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active) {
       queued[i] = 1;
     }
   fixed = 0;
-  while (head < tail) {
+  for (int step = 1; head < tail; step++) {
+    if ((step & 255) == 0 && clk && cm__clock_expired(clk))
+      break; /* every fixing so far is exact: stopping early is safe */
     int i = queue[head++];
     queued[i] = 0;
     if (!active[i] || p->r_start[i] == p->r_start[i + 1])

@@ -1,9 +1,16 @@
-/* solve.c -- cm_solve: one batch from instance to answer.
+/* solve.c -- cm_solve: one batch from instance to answer, anytime.
  *
- * candidates -> exact reductions -> components -> per component, in
- * priority order: network algorithm (one-person) or GLPK MIP (teams), the
- * greedy answer once the deadline has passed -> GLPK confirmation of the
- * network answers -> answer with cost terms, reasons, bound and timings. */
+ * candidates (the greedy floor is built as they are found) -> exact
+ * reductions -> components -> per component, in priority order: network
+ * algorithm (one-person) or GLPK MIP (teams), each stopped by the clock
+ * with what it solved kept and completed greedily -> GLPK confirmation of
+ * the network answers -> per component, the better of that and the floor
+ * (floor.c) -> answer with cost terms, reasons, bound and timings.
+ *
+ * The clock: every phase stops when less time is left than finishing the
+ * batch takes (cm__finish_ns: the fallbacks, the choice against the floor
+ * and the answer are linear in the model), so the budget holds. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +27,19 @@
 typedef struct batch {
   const cm_solve_options *opts;
   cm__problem p;
-  cm__solution s;
+  cm__solution s;     /* the answer the phases improve */
+  cm__solution floor; /* the greedy answer, built during the search */
   cm__components c;
   cm__clock clk;
   unsigned char *active;    /* nr: still to solve after reductions */
-  unsigned char *fell_back; /* nr: request's component fell back */
+  unsigned char *fell_back; /* nr: request's component was cut */
   cm__net *nets;            /* c.n: network state per component */
   unsigned char *net_live;  /* c.n: nets[k] holds a complete answer */
   int *rloc, *wloc;         /* scratch maps for the nets */
   double *price;            /* nw: worker prices for bounds */
-  double lb_fallback;       /* bounds of the components that fell back */
-  double lb_network;        /* dual bounds of the complete network answers */
-  unsigned char *in_net;    /* nr: request's bound is in lb_network */
-  double net_ms;            /* time spent in the network algorithm */
-  double *comp_lb;          /* c.n: bound of a decomposed component */
+  double *comp_lb; /* c.n: certified bound of the component's optimum (NAN:
+                      its answer is proven optimal, the bound is its cost) */
+  int floor_only;  /* no time to decompose: the floor is the answer */
   cm__glpk_stats glpk;
   cm_component_info *info;
 } batch;
@@ -47,7 +53,6 @@ static void batch_free(batch *b) {
   free(b->net_live);
   free(b->active);
   free(b->fell_back);
-  free(b->in_net);
   free(b->comp_lb);
   free(b->rloc);
   free(b->wloc);
@@ -55,6 +60,7 @@ static void batch_free(batch *b) {
   free(b->info);
   cm__components_free(&b->c);
   cm__solution_free(&b->s);
+  cm__solution_free(&b->floor);
   cm__problem_free(&b->p);
 }
 
@@ -65,28 +71,34 @@ static int comp_teams(const batch *b, int k) {
   return t;
 }
 
-/* Add a certified lower bound for a component that falls back; call it
- * before the component's own assignments are applied. */
-static void add_bound(batch *b, int k, const int *reqs, int nr,
-                      const double *price) {
-  const int *wrks = b->c.wrks + b->c.w_start[k];
-  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
-  b->lb_fallback += cm__dual_bound(&b->p, &b->s, reqs, nr, wrks, nw, price);
+/* The component's workers. */
+static const int *comp_wrks(const batch *b, int k, int *nw) {
+  *nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  return b->c.wrks + b->c.w_start[k];
 }
 
-/* The greedy answer for the requests of component k not yet placed. */
-static void greedy_rest(batch *b, int k, int *reqs, int nr) {
+/* A certified bound for component k at worker prices (NULL: zero); call it
+ * before the component's own assignments are applied. */
+static double comp_bound(const batch *b, int k, const int *reqs, int nr,
+                         const double *price) {
+  int nw;
+  const int *wrks = comp_wrks(b, k, &nw);
+  return cm__dual_bound(&b->p, &b->s, reqs, nr, wrks, nw, price);
+}
+
+/* Component k was cut by the deadline: what is taken stays, the rest of its
+ * requests are completed greedily (the floor may still win, floor.c). */
+static void complete_greedily(batch *b, int k, int *reqs, int nr) {
   cm__greedy(&b->p, &b->s, reqs, nr);
   for (int a = 0; a < nr; a++)
     b->fell_back[reqs[a]] = 1;
   b->info[k].fell_back = 1;
-  b->info[k].method = CM_METHOD_GREEDY;
 }
 
 static cm_status solve_network(batch *b, int k, int *reqs, int nr,
                                cm_error *err) {
-  const int *wrks = b->c.wrks + b->c.w_start[k];
-  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  int nw;
+  const int *wrks = comp_wrks(b, k, &nw);
   cm__net *n = &b->nets[k];
   if (cm__net_init(n, &b->p, b->s.load, reqs, nr, wrks, nw, b->rloc, b->wloc) !=
       0)
@@ -96,23 +108,19 @@ static cm_status solve_network(batch *b, int k, int *reqs, int nr,
   if (done < 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   b->info[k].method = CM_METHOD_NETWORK;
-  if (done) {
-    /* certify by LP duality: the potentials price a bound equal to the
-       optimum; the answer is applied after the GLPK confirmation */
-    cm__net_prices(n, b->price);
-    b->lb_network += cm__dual_bound(&b->p, &b->s, reqs, nr, wrks, nw, b->price);
-    for (int a = 0; a < nr; a++)
-      b->in_net[reqs[a]] = 1;
+  /* by LP duality the potentials price a valid bound; when the network
+     finished it equals the optimum */
+  cm__net_prices(n, b->price);
+  b->comp_lb[k] = comp_bound(b, k, reqs, nr, b->price);
+  if (done) { /* applied after the GLPK confirmation */
     b->info[k].proven = 1;
     return CM_OK;
   }
   /* cut by the deadline: keep the routed (optimal so far) part */
-  cm__net_prices(n, b->price);
-  add_bound(b, k, reqs, nr, b->price);
   for (int i = 0; i < n->routed; i++)
     if (n->asg[i] >= 0)
       cm__solution_take(&b->s, &b->p, n->asg[i]);
-  greedy_rest(b, k, reqs, nr);
+  complete_greedily(b, k, reqs, nr);
   cm__net_free(n);
   b->net_live[k] = 0;
   return CM_OK;
@@ -120,36 +128,57 @@ static cm_status solve_network(batch *b, int k, int *reqs, int nr,
 
 static cm_status solve_decomposed(batch *b, int k, int *reqs, int nr,
                                   cm_error *err) {
-  const int *wrks = b->c.wrks + b->c.w_start[k];
-  int nw = b->c.w_start[k + 1] - b->c.w_start[k], cut = 0;
+  int nw, cut = 0;
+  const int *wrks = comp_wrks(b, k, &nw);
   double lb = 0;
   b->info[k].method = CM_METHOD_DECOMPOSED;
+  b->comp_lb[k] = comp_bound(b, k, reqs, nr, NULL);
   int r = cm__teams_decompose(&b->p, &b->s, reqs, nr, wrks, nw, b->rloc,
                               b->wloc, &b->clk, &lb, &cut);
   if (r < 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (r == 0) { /* the deadline passed first */
-    add_bound(b, k, reqs, nr, NULL);
-    greedy_rest(b, k, reqs, nr);
+    complete_greedily(b, k, reqs, nr);
     return CM_OK;
   }
-  b->lb_network += lb;
-  b->comp_lb[k] = lb;
-  for (int a = 0; a < nr; a++)
-    b->in_net[reqs[a]] = 1;
-  if (cut) {
-    for (int a = 0; a < nr; a++)
-      b->fell_back[reqs[a]] = 1;
-    b->info[k].fell_back = 1;
-  }
+  if (lb > b->comp_lb[k])
+    b->comp_lb[k] = lb;
+  if (cut)
+    complete_greedily(b, k, reqs, nr);
   b->info[k].proven = -1; /* decided once the objective is known */
   return CM_OK;
 }
 
+static cm_status solve_glpk(batch *b, int k, int *reqs, int nr, cm_error *err) {
+  int nw;
+  const int *wrks = comp_wrks(b, k, &nw);
+  b->info[k].method = b->info[k].teams > 0 ? CM_METHOD_MIP : CM_METHOD_LP;
+  b->comp_lb[k] = comp_bound(b, k, reqs, nr, NULL);
+  int r = cm__glpk_component(&b->p, &b->s, reqs, nr, wrks, nw, &b->clk,
+                             &b->glpk, err);
+  if (r < 0)
+    return err ? err->code : CM_E_SOLVER;
+  if (r == 1) {
+    b->info[k].proven = 1;
+    b->comp_lb[k] = NAN; /* the optimum: its cost, known at the end */
+  } else { /* cut: GLPK's incumbent (r == 2) or nothing, completed */
+    complete_greedily(b, k, reqs, nr);
+  }
+  return CM_OK;
+}
+
+/* Cut before it started: the floor's answer stands (put back at the end). */
+static void solve_not_started(batch *b, int k, const int *reqs, int nr) {
+  b->comp_lb[k] = comp_bound(b, k, reqs, nr, NULL);
+  b->info[k].method = CM_METHOD_GREEDY;
+  b->info[k].fell_back = 1;
+  for (int a = 0; a < nr; a++)
+    b->fell_back[reqs[a]] = 1;
+}
+
 static cm_status solve_component(batch *b, int k, cm_error *err) {
-  int a0 = b->c.r_start[k], nr = b->c.r_start[k + 1] - a0;
-  const int *wrks = b->c.wrks + b->c.w_start[k];
-  int nw = b->c.w_start[k + 1] - b->c.w_start[k];
+  int a0 = b->c.r_start[k], nr = b->c.r_start[k + 1] - a0, nw;
+  comp_wrks(b, k, &nw);
   int *reqs = b->c.reqs + a0; /* nets keep pointing here until the end */
   cm__sort_by_priority(&b->p, reqs, nr);
   cm_component_info *ci = &b->info[k];
@@ -163,27 +192,14 @@ static cm_status solve_component(batch *b, int k, cm_error *err) {
   }
   int64_t t0 = cm__clock_now(&b->clk);
   cm_status st = CM_OK;
-  if (b->opts->deadline_ms == 0 || cm__clock_expired(&b->clk)) {
-    add_bound(b, k, reqs, nr, NULL);
-    greedy_rest(b, k, reqs, nr);
-  } else if (ci->teams > 0 && !b->opts->plain_lp && nr > MIP_MAX_REQUESTS) {
+  if (b->opts->deadline_ms == 0 || cm__clock_expired(&b->clk))
+    solve_not_started(b, k, reqs, nr);
+  else if (ci->teams > 0 && !b->opts->plain_lp && nr > MIP_MAX_REQUESTS)
     st = solve_decomposed(b, k, reqs, nr, err);
-  } else if (b->opts->plain_lp || ci->teams > 0) {
-    ci->method = ci->teams > 0 ? CM_METHOD_MIP : CM_METHOD_LP;
-    int r = cm__glpk_component(&b->p, &b->s, reqs, nr, wrks, nw, &b->clk,
-                               &b->glpk, err);
-    if (r < 0)
-      st = err ? err->code : CM_E_SOLVER;
-    else if (r == 1)
-      ci->proven = 1;
-    else {
-      add_bound(b, k, reqs, nr, NULL);
-      greedy_rest(b, k, reqs, nr);
-    }
-  } else {
+  else if (b->opts->plain_lp || ci->teams > 0)
+    st = solve_glpk(b, k, reqs, nr, err);
+  else
     st = solve_network(b, k, reqs, nr, err);
-    b->net_ms += cm__clock_since_ms(&b->clk, t0);
-  }
   ci->ms = cm__clock_since_ms(&b->clk, t0);
   return st;
 }
@@ -218,6 +234,30 @@ static cm_status confirm_and_apply(batch *b, cm_error *err) {
   return st;
 }
 
+/* Per component, the better of the phases' answer and the floor's
+ * (floor.c); settles each component's bound and proof. */
+static void choose_against_floor(batch *b, cm_solve_stats *st) {
+  for (int k = 0; k < b->c.n; k++) {
+    const int *reqs = b->c.reqs + b->c.r_start[k];
+    int nr = b->c.r_start[k + 1] - b->c.r_start[k];
+    cm_component_info *ci = &b->info[k];
+    cm__part mine = cm__part_of(&b->p, &b->s, reqs, nr);
+    cm__part flo = cm__part_of(&b->p, &b->floor, reqs, nr);
+    if (isnan(b->comp_lb[k]))
+      b->comp_lb[k] = mine.cost;
+    if (ci->proven < 0) { /* decomposed: proven if the bound closes */
+      double scale = fabs(mine.cost) > 1 ? fabs(mine.cost) : 1;
+      ci->proven = !ci->fell_back && mine.cost - b->comp_lb[k] <= 1e-9 * scale;
+    }
+    if (cm__part_no_worse(mine, flo, ci->proven == 1))
+      continue;
+    cm__part_restore(&b->p, &b->s, &b->floor, reqs, nr);
+    ci->floor = 1;
+    ci->proven = 0;
+    st->floor_components++;
+  }
+}
+
 static int64_t no_clock(void *ctx) {
   (void)ctx;
   return 0;
@@ -231,6 +271,15 @@ static double unsearched_bound(const cm__problem *p, int i) {
   return edge < p->penalty[i] ? edge : p->penalty[i];
 }
 
+static cm_unassigned_reason reason_of(const batch *b, int i) {
+  if (!b->p.searched[i] || b->fell_back[i])
+    return CM_REASON_DEADLINE;
+  return b->p.eligible[i] ? CM_REASON_OUTRANKED : CM_REASON_NO_CANDIDATE;
+}
+
+/* The answer: assignments with their cost terms, the unassigned with their
+ * reasons, the objective, and the bound (components' bounds, plus what the
+ * requests outside any component cost or at least cost). */
 static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
   const cm__problem *p = &b->p;
   int na = 0, nu = 0;
@@ -242,10 +291,9 @@ static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
   out->unassigned = malloc((size_t)(nu ? nu : 1) * sizeof *out->unassigned);
   if (!out->assignments || !out->unassigned)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  double obj = 0, lb = b->lb_fallback + b->lb_network;
-  double *comp_obj = calloc((size_t)(b->c.n ? b->c.n : 1), sizeof *comp_obj);
-  if (!comp_obj)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  double obj = 0, lb = 0;
+  for (int k = 0; k < b->c.n; k++)
+    lb += b->comp_lb[k];
   for (int i = 0; i < p->nr; i++) {
     double part = 0;
     if (b->s.served[i]) {
@@ -264,34 +312,91 @@ static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
       cm_unassigned *u = &out->unassigned[out->n_unassigned++];
       u->request = i;
       u->penalty = p->penalty[i];
-      u->reason = !p->searched[i] || b->fell_back[i] ? CM_REASON_DEADLINE
-                  : !p->eligible[i]                  ? CM_REASON_NO_CANDIDATE
-                                                     : CM_REASON_OUTRANKED;
+      u->reason = reason_of(b, i);
       part = u->penalty;
     }
     obj += part;
-    if (b->s.component[i] >= 0)
-      comp_obj[b->s.component[i]] += part;
     if (!p->searched[i])
       lb += unsearched_bound(p, i);
-    else if (!b->fell_back[i] && !b->in_net[i])
+    else if (b->floor_only) /* each request at its cheapest */
+      lb += cm__dual_bound(p, &b->s, &i, 1, NULL, 0, NULL);
+    else if (b->s.component[i] < 0) /* reduced (exact) or no candidate */
       lb += part;
   }
-  for (int k = 0; k < b->c.n; k++)
-    if (b->info[k].proven < 0) { /* decomposed: proven if the bound closes */
-      double scale = comp_obj[k] < 0 ? -comp_obj[k] : comp_obj[k];
-      b->info[k].proven =
-          !b->info[k].fell_back &&
-          comp_obj[k] - b->comp_lb[k] <= 1e-9 * (scale > 1 ? scale : 1);
-    }
-  free(comp_obj);
   out->objective = obj;
   out->stats.lower_bound = lb < obj ? lb : obj;
-  double scale = obj < 0 ? -obj : obj;
-  out->stats.gap = (obj - out->stats.lower_bound) / (scale > 1 ? scale : 1);
+  double scale = fabs(obj) > 1 ? fabs(obj) : 1;
+  out->stats.gap = (obj - out->stats.lower_bound) / scale;
   out->components = b->info;
   out->n_components = b->c.n;
   b->info = NULL;
+  return CM_OK;
+}
+
+static void clock_start(batch *b) {
+  b->clk.fn = b->opts->clock ? b->opts->clock : no_clock;
+  b->clk.ctx = b->opts->clock_ctx;
+  b->clk.start_ns = cm__clock_now(&b->clk);
+  b->clk.deadline_ns =
+      b->opts->deadline_ms >= 0 && b->opts->clock
+          ? b->clk.start_ns + (int64_t)(b->opts->deadline_ms * 1e6)
+          : INT64_MAX;
+  b->clk.reserve_ns = 0;
+}
+
+/* Working arrays, the reductions and the components; or, when too little
+ * time is left for them, the floor as the answer. */
+static cm_status prepare(batch *b, cm_answer *out, cm_error *err) {
+  int nr = b->p.nr, nw = b->p.nw;
+  cm_status st = cm__solution_init(&b->s, &b->p, err);
+  if (st != CM_OK)
+    return st;
+  b->fell_back = calloc((size_t)(nr ? nr : 1), 1);
+  b->info = calloc(1, sizeof *b->info);
+  b->comp_lb = calloc(1, sizeof *b->comp_lb);
+  if (!b->fell_back || !b->info || !b->comp_lb)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (b->opts->deadline_ms > 0 &&
+      cm__clock_short(&b->clk,
+                      b->clk.reserve_ns + cm__prepare_ns(nr, nw, b->p.ne))) {
+    cm__solution t = b->s; /* the floor's answer, as it is */
+    b->s = b->floor;
+    b->floor = t;
+    b->floor_only = 1;
+    memset(b->fell_back, 1, (size_t)nr);
+    return CM_OK;
+  }
+  b->active = malloc((size_t)(nr ? nr : 1));
+  b->rloc = malloc((size_t)(nr ? nr : 1) * sizeof *b->rloc);
+  b->wloc = malloc((size_t)(nw ? nw : 1) * sizeof *b->wloc);
+  b->price = calloc((size_t)(nw ? nw : 1), sizeof *b->price);
+  if (!b->active || !b->rloc || !b->wloc || !b->price)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  for (int i = 0; i < nr; i++) {
+    b->active[i] = b->p.r_start[i] < b->p.r_start[i + 1];
+    b->rloc[i] = -1;
+  }
+  for (int j = 0; j < nw; j++)
+    b->wloc[j] = -1;
+  if (b->opts->deadline_ms != 0 && !b->opts->no_reductions &&
+      !cm__clock_expired(&b->clk)) {
+    int fixed = cm__reduce(&b->p, &b->s, b->active, &b->clk);
+    if (fixed < 0)
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    out->stats.reduced = fixed;
+  }
+  if (cm__components_build(&b->p, b->active, b->opts->no_components, &b->c) !=
+      0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  size_t n = (size_t)(b->c.n ? b->c.n : 1);
+  free(b->info);
+  free(b->comp_lb);
+  b->nets = calloc(n, sizeof *b->nets);
+  b->net_live = calloc(n, 1);
+  b->info = calloc(n, sizeof *b->info);
+  b->comp_lb = calloc(n, sizeof *b->comp_lb);
+  if (!b->nets || !b->net_live || !b->info || !b->comp_lb)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
   return CM_OK;
 }
 
@@ -303,53 +408,20 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   memset(&b, 0, sizeof b);
   memset(out, 0, sizeof *out);
   b.opts = opts ? opts : &none;
-  b.clk.fn = b.opts->clock ? b.opts->clock : no_clock;
-  b.clk.ctx = b.opts->clock_ctx;
-  b.clk.start_ns = cm__clock_now(&b.clk);
-  b.clk.deadline_ns =
-      b.opts->deadline_ms >= 0 && b.opts->clock
-          ? b.clk.start_ns + (int64_t)(b.opts->deadline_ms * 1e6)
-          : INT64_MAX;
-  if ((st = cm_instance_validate(inst, err)) != CM_OK)
+  clock_start(&b);
+  if (!b.opts->validated && (st = cm_instance_validate(inst, err)) != CM_OK)
     return st;
   /* deadline 0 selects the greedy answer: the search itself runs in full */
-  if ((st = cm__problem_build(
-           &b.p, inst, b.opts->deadline_ms > 0 ? &b.clk : NULL, err)) != CM_OK)
+  if ((st = cm__problem_build(&b.p, inst,
+                              b.opts->deadline_ms > 0 ? &b.clk : NULL, &b.floor,
+                              err)) != CM_OK)
     return st;
+  b.clk.reserve_ns = cm__finish_ns(b.p.nr, b.p.ne);
   int64_t t_cand = cm__clock_now(&b.clk);
-  out->stats.candidates_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
   /* candidates_ms includes validation, which is part of the budget */
-  int nr = b.p.nr, nw = b.p.nw;
-  if ((st = cm__solution_init(&b.s, &b.p, err)) != CM_OK)
+  out->stats.candidates_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
+  if ((st = prepare(&b, out, err)) != CM_OK)
     goto fail;
-  b.active = malloc((size_t)(nr ? nr : 1));
-  b.fell_back = calloc((size_t)(nr ? nr : 1), 1);
-  b.in_net = calloc((size_t)(nr ? nr : 1), 1);
-  b.rloc = malloc((size_t)(nr ? nr : 1) * sizeof *b.rloc);
-  b.wloc = malloc((size_t)(nw ? nw : 1) * sizeof *b.wloc);
-  b.price = calloc((size_t)(nw ? nw : 1), sizeof *b.price);
-  if (!b.active || !b.fell_back || !b.in_net || !b.rloc || !b.wloc || !b.price)
-    goto oom;
-  for (int i = 0; i < nr; i++) {
-    b.active[i] = b.p.r_start[i] < b.p.r_start[i + 1];
-    b.rloc[i] = -1;
-  }
-  for (int j = 0; j < nw; j++)
-    b.wloc[j] = -1;
-  if (b.opts->deadline_ms != 0 && !b.opts->no_reductions) {
-    int fixed = cm__reduce(&b.p, &b.s, b.active);
-    if (fixed < 0)
-      goto oom;
-    out->stats.reduced = fixed;
-  }
-  if (cm__components_build(&b.p, b.active, b.opts->no_components, &b.c) != 0)
-    goto oom;
-  b.nets = calloc((size_t)(b.c.n ? b.c.n : 1), sizeof *b.nets);
-  b.net_live = calloc((size_t)(b.c.n ? b.c.n : 1), 1);
-  b.info = calloc((size_t)(b.c.n ? b.c.n : 1), sizeof *b.info);
-  b.comp_lb = calloc((size_t)(b.c.n ? b.c.n : 1), sizeof *b.comp_lb);
-  if (!b.nets || !b.net_live || !b.info || !b.comp_lb)
-    goto oom;
   int64_t t_build = cm__clock_now(&b.clk);
   out->stats.build_ms = (double)(t_build - t_cand) / 1e6;
   for (int a = 0; a < b.c.n; a++)
@@ -357,24 +429,26 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
       goto fail;
   if ((st = confirm_and_apply(&b, err)) != CM_OK)
     goto fail;
+  choose_against_floor(&b, &out->stats);
   out->stats.solve_ms = cm__clock_since_ms(&b.clk, t_build);
   out->stats.edges = b.p.ne;
   out->stats.components = b.c.n;
+  out->stats.unsearched = b.p.unsearched;
+  out->stats.greedy_objective =
+      cm__part_of(&b.p, b.floor_only ? &b.s : &b.floor, NULL, b.p.nr).cost;
   for (int k = 0; k < b.c.n; k++)
     out->stats.fallbacks += b.info[k].fell_back;
-  int unproven = 0;
   out->stats.pricing_rounds = b.glpk.rounds;
   out->stats.glpk_iterations = b.glpk.iterations;
   if ((st = build_answer(&b, out, err)) != CM_OK)
     goto fail;
+  int unproven = 0;
   for (int k = 0; k < out->n_components; k++)
     unproven += !out->components[k].proven;
   out->stats.exact = unproven == 0 && b.p.unsearched == 0;
   out->stats.total_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
   batch_free(&b);
   return CM_OK;
-oom:
-  st = cm_error_set(err, CM_E_NOMEM, "", NULL);
 fail:
   batch_free(&b);
   cm_answer_free(out);

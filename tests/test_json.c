@@ -611,6 +611,7 @@ Test(json_answer, hand_made_answer) {
   ans.stats.reduced = 1;
   ans.stats.components = 1;
   ans.stats.total_ms = 1.5;
+  ans.stats.greedy_objective = 700.0;
   char *text = cm_answer_to_json(inst, &ans, 0);
   cr_assert_not_null(text);
   cr_expect_str_eq(
@@ -628,11 +629,14 @@ Test(json_answer, hand_made_answer) {
       "\"unassigned\":[{\"request\":\"transfer-19\",\"reason\":\"outranked\","
       "\"penalty\":600.0}],"
       "\"components\":[{\"requests\":2,\"workers\":3,\"edges\":4,"
-      "\"teams\":1,\"method\":\"mip\",\"fell_back\":false,\"ms\":0.25}],"
+      "\"teams\":1,\"method\":\"mip\",\"fell_back\":false,\"floor\":false,"
+      "\"ms\":0.25}],"
       "\"timings\":{\"candidates_ms\":0.0,\"build_ms\":0.0,\"solve_ms\":0.0,"
       "\"total_ms\":1.5},"
       "\"stats\":{\"edges\":6,\"reduced\":1,\"components\":1,"
-      "\"fallbacks\":0,\"pricing_rounds\":0,\"glpk_iterations\":0}}");
+      "\"fallbacks\":0,\"floor_components\":0,\"unsearched\":0,"
+      "\"greedy_objective\":700.0,\"pricing_rounds\":0,\"glpk_iterations\":0}"
+      "}");
   free(text);
 
   /* Pretty output is the same JSON, indented. */

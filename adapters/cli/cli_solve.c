@@ -66,6 +66,7 @@ int cm_cli_solve(const cm_cli_args *args) {
 
   opts.deadline_ms = args->deadline_ms;
   opts.clock = monotonic_ns;
+  opts.validated = 1; /* cm_instance_from_json validated it */
   if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
     code = cm_cli_report(&err, CM_EXIT_SOLVER);
     goto done;

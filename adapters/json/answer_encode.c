@@ -74,6 +74,7 @@ static json_t *component(const cm_component_info *c) {
       cm__json_set(o, "teams", json_integer(c->teams)) ||
       cm__json_set(o, "method", json_string(cm_method_name(c->method))) ||
       cm__json_set(o, "fell_back", json_boolean(c->fell_back)) ||
+      cm__json_set(o, "floor", json_boolean(c->floor)) ||
       cm__json_set(o, "ms", real(c->ms))) {
     json_decref(o);
     return NULL;
@@ -99,6 +100,9 @@ static json_t *stats(const cm_solve_stats *s) {
       cm__json_set(o, "reduced", json_integer(s->reduced)) ||
       cm__json_set(o, "components", json_integer(s->components)) ||
       cm__json_set(o, "fallbacks", json_integer(s->fallbacks)) ||
+      cm__json_set(o, "floor_components", json_integer(s->floor_components)) ||
+      cm__json_set(o, "unsearched", json_integer(s->unsearched)) ||
+      cm__json_set(o, "greedy_objective", real(s->greedy_objective)) ||
       cm__json_set(o, "pricing_rounds", json_integer(s->pricing_rounds)) ||
       cm__json_set(o, "glpk_iterations", json_integer(s->glpk_iterations))) {
     json_decref(o);

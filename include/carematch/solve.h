@@ -5,8 +5,23 @@
  * components and solves each exactly (one-person components: a network
  * algorithm whose spanning-tree basis GLPK's simplex confirms and prices;
  * components with team requests: GLPK branch and bound), under one deadline.
- * A component that cannot finish in time takes the greedy answer and the
- * answer says so. Deterministic: the same instance gives the same answer.
+ *
+ * Anytime: the greedy answer (most urgent first, cheapest free worker) is
+ * built while the candidates are found, and every later phase only improves
+ * on it, component by component: a component keeps the phases' answer only
+ * when it costs no more than the greedy one and serves no fewer
+ * emergencies. Every phase watches the clock and stops with time left to
+ * finish, so the call returns within the budget (plus scheduling noise):
+ * - a budget that covers the candidate search (what greedy itself needs)
+ *   gives an answer never worse than greedy's, in objective and in
+ *   emergencies served;
+ * - a shorter one gives greedy's own decisions for the most urgent requests
+ *   the search reached; the rest are unassigned with reason `deadline`
+ *   (stats.unsearched counts them).
+ * A component that cannot finish in time keeps what was solved (the
+ * network's optimal prefix, GLPK's incumbent) completed greedily, and the
+ * answer says so, with a certified lower bound and gap.
+ * Deterministic without a deadline: the same instance gives the same answer.
  * GLPK state is per call and per thread: cm_solve may run on any thread, one
  * call per thread at a time. */
 #ifndef CM_SOLVE_H_INCLUDED_
@@ -44,6 +59,10 @@ typedef struct cm_solve_options {
   int no_components;  /* testing: one component for everything */
   int plain_lp;       /* testing: every component straight to GLPK, cold */
   int no_certify;     /* skip the GLPK confirmation of network components */
+  int validated;      /* 1: inst passed cm_instance_validate (or came from
+                         cm_instance_from_json) and has not changed since:
+                         cm_solve does not check it again inside the
+                         budget. An invalid instance is undefined then. */
 } cm_solve_options;
 
 typedef enum cm_unassigned_reason {
@@ -87,25 +106,31 @@ typedef struct cm_component_info {
   int edges;        /* candidate edges */
   int teams;        /* team requests among them */
   cm_method method; /* how it was solved */
-  int fell_back;    /* the deadline cut in: greedy answer */
+  int fell_back;    /* the deadline cut in: completed greedily */
+  int floor;        /* the greedy answer was kept: what the phases found
+                       cost more or served fewer emergencies */
   int proven;       /* the answer is proven optimal for this component */
   double ms;        /* time spent on it */
 } cm_component_info;
 
 typedef struct cm_solve_stats {
-  double candidates_ms; /* candidate search and pricing of edges */
-  double build_ms;      /* reductions, components, model construction */
-  double solve_ms;      /* solving components */
-  double total_ms;      /* whole call */
-  int edges;            /* candidate edges kept */
-  int reduced;          /* requests fixed by exact reductions */
-  int components;       /* components solved */
-  int fallbacks;        /* components that fell back to greedy */
-  int pricing_rounds;   /* GLPK pricing rounds, summed */
-  int glpk_iterations;  /* simplex iterations, summed */
-  int exact;            /* 1: the objective is proven optimal */
-  double lower_bound;   /* LP dual bound on the objective */
-  double gap;           /* (objective - lower_bound) / max(1, |objective|) */
+  double candidates_ms;    /* candidate search and pricing of edges */
+  double build_ms;         /* reductions, components, model construction */
+  double solve_ms;         /* solving components */
+  double total_ms;         /* whole call */
+  int edges;               /* candidate edges kept */
+  int reduced;             /* requests fixed by exact reductions */
+  int components;          /* components solved */
+  int fallbacks;           /* components the deadline cut */
+  int floor_components;    /* components that kept the greedy answer */
+  int unsearched;          /* requests the deadline left unsearched */
+  double greedy_objective; /* the floor: the greedy answer's objective
+                              (over the requests searched) */
+  int pricing_rounds;      /* GLPK pricing rounds, summed */
+  int glpk_iterations;     /* simplex iterations, summed */
+  int exact;               /* 1: the objective is proven optimal */
+  double lower_bound;      /* LP dual bound on the objective */
+  double gap;              /* (objective - lower_bound) / max(1, |objective|) */
 } cm_solve_stats;
 
 typedef struct cm_answer {
@@ -120,9 +145,10 @@ typedef struct cm_answer {
 } cm_answer;
 
 /* Solve one batch. inst must pass cm_instance_validate (it is validated
- * again; an invalid instance returns its error). On success fills *out (free
- * with cm_answer_free) and returns CM_OK; on failure *out is left empty and
- * err says why. opts may be NULL (no deadline). */
+ * again, inside the budget, unless opts->validated; an invalid instance
+ * returns its error). On success fills *out (free with cm_answer_free) and
+ * returns CM_OK; on failure *out is left empty and err says why. opts may
+ * be NULL (no deadline). */
 cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
                    cm_answer *out, cm_error *err);
 void cm_answer_free(cm_answer *ans);

@@ -1,0 +1,72 @@
+/* skill_grids.c -- per-skill grids of matchable workers, built on demand
+ * (skill_grids.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost.h"
+#include "skill_grids.h"
+
+static int matchable(const cm_instance *inst, const cm_worker *w) {
+  if (!w->has_position || w->status != CM_WORKER_AVAILABLE || w->capacity <= 0)
+    return 0;
+  return inst->params.stale_ms <= 0 ||
+         inst->params.now_ms - w->seen_ms <= inst->params.stale_ms;
+}
+
+int cm__skill_grids_init(cm__skill_grids *g, const cm_instance *inst,
+                         int *cap) {
+  int n = inst->n_workers;
+  size_t cnt = (size_t)(n ? n : 1);
+  memset(g, 0, sizeof *g);
+  g->inst = inst;
+  g->items = malloc(cnt * sizeof *g->items);
+  g->scratch = malloc(cnt * sizeof *g->scratch);
+  g->base = malloc(cnt * sizeof *g->base);
+  g->elders = malloc(cnt * sizeof *g->elders);
+  if (!g->items || !g->scratch || !g->base || !g->elders) {
+    cm__skill_grids_free(g);
+    return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    const cm_worker *w = &inst->workers[i];
+    cap[i] = w->capacity;
+    if (!matchable(inst, w))
+      continue;
+    g->items[g->n++] = (cm__grid_item){w->lat, w->lon, i, w->skills};
+    for (cm_skillset s = w->skills; s; s &= s - 1)
+      g->count[__builtin_ctz(s)]++;
+  }
+  return 0;
+}
+
+void cm__skill_grids_free(cm__skill_grids *g) {
+  free(g->items);
+  free(g->scratch);
+  free(g->base);
+  free(g->elders);
+  for (int s = 0; s < CM_MAX_SKILLS; s++)
+    cm__grid_free(&g->skill[s]);
+  memset(g, 0, sizeof *g);
+}
+
+const cm__grid *cm__skill_grid(cm__skill_grids *g, int s) {
+  if (g->built[s])
+    return &g->skill[s];
+  const cm_weights *k = &g->inst->weights;
+  int c = 0;
+  for (int i = 0; i < g->n; i++) {
+    if (!(g->items[i].tag & (1u << s)))
+      continue;
+    const cm_worker *w = &g->inst->workers[g->items[i].id];
+    uint64_t bits = 0;
+    for (int e = 0; e < w->n_elders; e++)
+      bits |= 1ull << (w->elders[e] & 63);
+    g->base[g->items[i].id] = cm__worker_fixed_cost(k, w);
+    g->elders[g->items[i].id] = bits;
+    g->scratch[c++] = g->items[i];
+  }
+  if (cm__grid_build(&g->skill[s], g->scratch, c, 0) != 0)
+    return NULL;
+  g->built[s] = 1;
+  return &g->skill[s];
+}
