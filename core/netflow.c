@@ -95,9 +95,17 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   n->pred_e = malloc((size_t)nodes * sizeof *n->pred_e);
   n->stamp = calloc((size_t)nodes, sizeof *n->stamp);
   n->settled = malloc((size_t)nodes * sizeof *n->settled);
+  int ne = 0;
+  for (int i = 0; i < nr; i++)
+    ne += p->r_start[reqs[i] + 1] - p->r_start[reqs[i]];
+  n->l_start = malloc((size_t)(nr + 1) * sizeof *n->l_start);
+  n->l_node = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_node);
+  n->l_edge = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_edge);
+  n->l_cost = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_cost);
   if (!n->asg || !n->shift || !n->load || !n->whead || !n->rnext || !n->rprev ||
       !n->freecap || !n->pot || !n->dist || !n->pred || !n->pred_e ||
-      !n->stamp || !n->settled) {
+      !n->stamp || !n->settled || !n->l_start || !n->l_node || !n->l_edge ||
+      !n->l_cost) {
     cm__net_free(n);
     return -1;
   }
@@ -114,6 +122,17 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
     wloc[wrks[j]] = j;
     n->freecap[j] = p->cap[wrks[j]] - load_outside[wrks[j]];
   }
+  int k = 0;
+  for (int i = 0; i < nr; i++) {
+    int g = reqs[i];
+    n->l_start[i] = k;
+    for (int e = p->r_start[g]; e < p->r_start[g + 1]; e++, k++) {
+      n->l_node[k] = nr + wloc[p->e_wrk[e]];
+      n->l_edge[k] = e;
+      n->l_cost[k] = p->e_cost[e] - n->shift[i];
+    }
+  }
+  n->l_start[nr] = k;
   return 0;
 }
 
@@ -137,6 +156,10 @@ void cm__net_free(cm__net *n) {
   free(n->pred_e);
   free(n->stamp);
   free(n->settled);
+  free(n->l_start);
+  free(n->l_node);
+  free(n->l_edge);
+  free(n->l_cost);
   free(n->heap);
   memset(n, 0, sizeof *n);
 }
@@ -158,16 +181,17 @@ static double nonneg(double x) {
 
 /* Settle outgoing arcs of node u at distance d. Returns 0 or -1. */
 static int expand(cm__net *n, int u, double d) {
-  const cm__problem *p = n->p;
   int T = n->nr + n->nw;
   double *pot = n->pot;
   if (u < n->nr) {
-    int g = n->reqs[u];
-    for (int e = p->r_start[g]; e < p->r_start[g + 1]; e++) {
-      if (e == n->asg[u])
+    double du = d + pot[u];
+    int skip = n->asg[u];
+    for (int k = n->l_start[u]; k < n->l_start[u + 1]; k++) {
+      int j = n->l_node[k];
+      if (n->l_edge[k] == skip)
         continue;
-      int j = n->nr + n->wloc[p->e_wrk[e]];
-      if (relax(n, j, d + nonneg(cost_(n, e) + pot[u] - pot[j]), u, e))
+      double nd = du + n->l_cost[k] - pot[j];
+      if (relax(n, j, nd > d ? nd : d, u, n->l_edge[k]))
         return -1;
     }
     if (n->asg[u] != -1 &&
@@ -209,13 +233,12 @@ static void unlink_req(cm__net *n, int r) {
 
 /* Route request s along a shortest path to T. Returns 0 or -1. */
 static int route(cm__net *n, int s) {
-  const cm__problem *p = n->p;
-  int T = n->nr + n->nw, g = n->reqs[s];
+  int T = n->nr + n->nw;
   /* a fresh request has no incoming residual arcs: lift its potential so
      every outgoing arc has a nonnegative reduced cost */
   double lift = n->pot[T] - pen_(n, s);
-  for (int e = p->r_start[g]; e < p->r_start[g + 1]; e++) {
-    double v = n->pot[n->nr + n->wloc[p->e_wrk[e]]] - cost_(n, e);
+  for (int k = n->l_start[s]; k < n->l_start[s + 1]; k++) {
+    double v = n->pot[n->l_node[k]] - n->l_cost[k];
     if (v > lift)
       lift = v;
   }

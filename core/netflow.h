@@ -27,6 +27,11 @@ typedef struct cm__net {
   int *rnext, *rprev; /* nr: the worker's other assigned requests */
   int *freecap;       /* nw: capacity left for this component */
   double *shift;      /* nr: per-request cost offset (min(P, cheapest)) */
+  int *l_start;       /* nr+1: request i's edges are l_start[i]..[i+1]-1 */
+  int *l_node;        /* its edges' worker nodes (nr + local worker) */
+  int *l_edge;        /* their global edge ids */
+  double *l_cost;     /* their costs less the request's shift: the search
+                         reads these in order, not the problem's arrays */
   double *pot;        /* nr+nw+1: node potentials (reduced costs use
                          differences only) */
   int routed;         /* requests routed so far */
