@@ -5,7 +5,10 @@
  * case. Every instance is also solved greedily (deadline 0) to show what the
  * optimisation buys. Latencies are the solver's own stage timings plus the
  * wall time measured here around the call (used for deadline overruns).
- * Writes a JSON report and prints a table; see bench/README.md. */
+ * Two kinds of rows, each with a table of its own: the cases above and
+ * "budget" rows (deadlines 1 to 50 ms: overruns, objective, requests and
+ * emergencies served against greedy). Writes a JSON report; see
+ * bench/README.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +21,14 @@
 #include "carematch/version.h"
 #include "city.h"
 
-#define BENCH_MAX_CASES 64
+#define BENCH_MAX_CASES 96
+
+typedef enum bench_kind {
+  BENCH_KIND_CASE = 0, /* the regimes at every size */
+  BENCH_KIND_BUDGET    /* fixed deadlines: what a budget costs */
+} bench_kind;
+
+static const char *const bench_kind_names[] = {"case", "budget"};
 
 typedef struct bench_opts {
   int seeds;          /* instances per case (10; --quick 1) */
@@ -32,6 +42,7 @@ typedef struct bench_opts {
 } bench_opts;
 
 typedef struct bench_case {
+  bench_kind kind;    /* which table the row goes to */
   char name[64];      /* "plenty 2000x20000 K16" */
   const char *regime; /* "plenty", "scarce" */
   int n_req, n_wrk, k;
@@ -50,6 +61,9 @@ typedef struct bench_samples {
   double *g_obj, *g_ms; /* per seed, greedy */
   int *g_served;
   double *ref_diff; /* plain-LP cases: |obj - default obj| / max(1,|obj|) */
+  int *emerg;       /* per run: emergency requests served */
+  int *n_emerg;     /* per seed: emergency requests in the batch */
+  int *g_emerg;     /* per seed: emergencies greedy serves */
   int failures;
   int iters_max;  /* GLPK simplex iterations, max over runs (the network
                      answers' confirmation: expected 0) */
@@ -110,10 +124,11 @@ static double bench_quantile_i(const int *v, int n, double q) {
 }
 
 static void bench_samples_free(bench_samples *s) {
-  void *p[] = {s->total, s->cand,      s->build,    s->solve,   s->wall,
-               s->obj,   s->ratio,     s->gap,      s->lb,      s->served,
-               s->exact, s->fallbacks, s->comps,    s->reduced, s->edges,
-               s->g_obj, s->g_ms,      s->g_served, s->ref_diff};
+  void *p[] = {s->total,   s->cand,      s->build,    s->solve,    s->wall,
+               s->obj,     s->ratio,     s->gap,      s->lb,       s->served,
+               s->exact,   s->fallbacks, s->comps,    s->reduced,  s->edges,
+               s->g_obj,   s->g_ms,      s->g_served, s->ref_diff, s->emerg,
+               s->n_emerg, s->g_emerg};
   for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
     free(p[i]);
   memset(s, 0, sizeof *s);
@@ -144,6 +159,9 @@ static int bench_samples_init(bench_samples *s, int n, int ng) {
   BENCH_ALLOC_(g_ms, ng);
   BENCH_ALLOC_(g_served, ng);
   BENCH_ALLOC_(ref_diff, ng);
+  BENCH_ALLOC_(emerg, n);
+  BENCH_ALLOC_(n_emerg, ng);
+  BENCH_ALLOC_(g_emerg, ng);
 #undef BENCH_ALLOC_
   return 0;
 fail:
@@ -182,6 +200,28 @@ static int bench_served(const cm_instance *inst, const cm_answer *a) {
   return inst->n_requests - a->n_unassigned;
 }
 
+/* Emergency requests of the batch. */
+static int bench_emergencies(const cm_instance *inst) {
+  int n = 0;
+  for (int i = 0; i < inst->n_requests; i++)
+    n += inst->requests[i].urgency == CM_URGENCY_EMERGENCY;
+  return n;
+}
+
+/* Emergency requests the answer serves: all but those it leaves out. */
+static int bench_emerg_served(const cm_instance *inst, const cm_answer *a) {
+  int n = bench_emergencies(inst);
+  for (int i = 0; i < a->n_unassigned; i++)
+    n -= inst->requests[a->unassigned[i].request].urgency ==
+         CM_URGENCY_EMERGENCY;
+  return n;
+}
+
+/* |a - b| relative to b, at least 1 in the denominator. */
+static double bench_rel_diff(double a, double b) {
+  return fabs(a - b) / fmax(1.0, fabs(b));
+}
+
 /* Record run r of an answer. */
 static void bench_record(bench_samples *s, int r, const cm_instance *inst,
                          const cm_answer *a, double wall, double greedy_obj) {
@@ -195,6 +235,7 @@ static void bench_record(bench_samples *s, int r, const cm_instance *inst,
   s->gap[r] = a->stats.gap;
   s->lb[r] = a->stats.lower_bound;
   s->served[r] = bench_served(inst, a);
+  s->emerg[r] = bench_emerg_served(inst, a);
   s->exact[r] = a->stats.exact;
   s->fallbacks[r] = a->stats.fallbacks;
   s->comps[r] = a->stats.components;
@@ -215,6 +256,8 @@ static int bench_greedy(bench_samples *s, int g, const cm_instance *inst) {
   s->g_obj[g] = a.objective;
   s->g_ms[g] = wall;
   s->g_served[g] = bench_served(inst, &a);
+  s->g_emerg[g] = bench_emerg_served(inst, &a);
+  s->n_emerg[g] = bench_emergencies(inst);
   cm_answer_free(&a);
   return 0;
 }
@@ -227,42 +270,60 @@ static int bench_reference(bench_samples *s, int g, const cm_instance *inst,
   double wall;
   if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
     return -1;
-  s->ref_diff[g] = fabs(plain_obj - a.objective) / fmax(1.0, fabs(a.objective));
+  s->ref_diff[g] = bench_rel_diff(plain_obj, a.objective);
   cm_answer_free(&a);
+  return 0;
+}
+
+/* The instance of seed index g. Returns NULL with s->error set. */
+static cm_instance *bench_instance(const bench_opts *o, const bench_case *c,
+                                   bench_samples *s, int g) {
+  cm_city_spec spec;
+  cm_error err;
+  cm_instance *inst;
+  cm_city_spec_default(&spec);
+  spec.seed = o->seed0 + (uint64_t)g;
+  spec.n_requests = c->n_req;
+  spec.n_workers = c->n_wrk;
+  spec.k = c->k;
+  spec.team_share = c->team_share;
+  inst = cm_city_instance(&spec, &err);
+  if (!inst) {
+    snprintf(s->error, sizeof s->error, "city: %s", err.message);
+    return NULL;
+  }
+  return inst;
+}
+
+/* Run r of seed index g on inst. Returns 0, or -1 (s->error says why). */
+static int bench_run_once(const bench_opts *o, const bench_case *c,
+                          bench_samples *s, int g, int r,
+                          const cm_instance *inst) {
+  cm_answer a;
+  double wall;
+  int at = g * c->runs + r;
+  (void)o;
+  if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall, s->error,
+                       sizeof s->error))
+    return -1;
+  bench_record(s, at, inst, &a, wall, s->g_obj[g]);
+  cm_answer_free(&a);
+  s->n = at + 1;
   return 0;
 }
 
 /* All seeds and runs of one case. Returns 0, or -1 (s->error says why). */
 static int bench_run_case(const bench_opts *o, const bench_case *c,
                           bench_samples *s) {
-  cm_city_spec spec;
-  cm_error err;
   for (int g = 0; g < o->seeds; g++) {
-    cm_instance *inst;
-    cm_city_spec_default(&spec);
-    spec.seed = o->seed0 + (uint64_t)g;
-    spec.n_requests = c->n_req;
-    spec.n_workers = c->n_wrk;
-    spec.k = c->k;
-    spec.team_share = c->team_share;
-    inst = cm_city_instance(&spec, &err);
-    if (!inst) {
-      snprintf(s->error, sizeof s->error, "city: %s", err.message);
+    cm_instance *inst = bench_instance(o, c, s, g);
+    if (!inst)
       return -1;
-    }
     if (bench_greedy(s, g, inst) != 0)
       goto fail;
-    for (int r = 0; r < c->runs; r++) {
-      cm_answer a;
-      double wall;
-      int at = g * c->runs + r;
-      if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall,
-                           s->error, sizeof s->error))
+    for (int r = 0; r < c->runs; r++)
+      if (bench_run_once(o, c, s, g, r, inst) != 0)
         goto fail;
-      bench_record(s, at, inst, &a, wall, s->g_obj[g]);
-      cm_answer_free(&a);
-      s->n = at + 1;
-    }
     s->ng = g + 1;
     if (c->plain_lp && bench_reference(s, g, inst, s->obj[g * c->runs]) != 0)
       goto fail;
@@ -282,7 +343,7 @@ static double bench_overrun(const bench_case *c, const bench_samples *s) {
   return bench_max(s->wall, s->n) - c->deadline_ms;
 }
 
-static void bench_table_head(void) {
+static void bench_cases_head(void) {
   printf("%-30s %8s %8s %8s %7s %7s %7s %7s %9s %6s %11s %5s %3s %5s %5s "
          "%8s %7s\n",
          "case", "tot.med", "tot.p99", "wall", "cand", "build", "solve", "grdy",
@@ -291,7 +352,7 @@ static void bench_table_head(void) {
 }
 
 /* One line of the table: medians of the stage times, mean objective. */
-static void bench_table_row(const bench_case *c, const bench_samples *s) {
+static void bench_cases_row(const bench_case *c, const bench_samples *s) {
   char served[24], ovr[16] = "-", gap[16] = "-";
   double ov = bench_overrun(c, s), gmax = bench_max(s->gap, s->n);
   if (s->n == 0) {
@@ -325,6 +386,81 @@ static void bench_table_row(const bench_case *c, const bench_samples *s) {
   fflush(stdout);
 }
 
+/* Runs that serve fewer requests, or fewer emergencies, than greedy does on
+ * the same instance. */
+static int bench_below_greedy(const bench_case *c, const bench_samples *s) {
+  int n = 0;
+  for (int i = 0; i < s->n; i++) {
+    int g = i / c->runs;
+    n += s->served[i] < s->g_served[g] || s->emerg[i] < s->g_emerg[g];
+  }
+  return n;
+}
+
+static void bench_budget_head(void) {
+  printf("\nbudget rows: the deadline's overrun in ms, p50/p99/max over seeds "
+         "x runs (stats.total_ms\nand the wall time around cm_solve); served "
+         "and emergencies against greedy (deadline 0)\n");
+  printf("%-34s %-23s %-23s %-13s %-20s %-19s %5s %-17s %s\n", "",
+         "total_ms - deadline", "wall - deadline", "obj/greedy", "served",
+         "emergencies", "", "gap", "fallbacks");
+  printf("%-34s %7s %7s %7s %7s %7s %7s %6s %6s %6s %6s %6s %4s %4s %4s %4s "
+         "%5s %8s %8s %3s %3s\n",
+         "case", "p50", "p99", "max", "p50", "p99", "max", "p50", "max", "p50",
+         "min", "grdy", "p50", "min", "grdy", "all", "<grdy", "p50", "max",
+         "p50", "max");
+}
+
+/* One budget row: overruns, objective ratio, served, gap, fallbacks. */
+static void bench_budget_row(const bench_case *c, const bench_samples *s) {
+  double dl = c->deadline_ms;
+  if (s->n == 0) {
+    printf("%-34s FAILED: %s\n", c->name, s->error);
+    return;
+  }
+  printf("%-34s %+7.2f %+7.2f %+7.2f %+7.2f %+7.2f %+7.2f %6.3f %6.3f ",
+         c->name, cm_bench_quantile(s->total, s->n, 0.5) - dl,
+         cm_bench_quantile(s->total, s->n, 0.99) - dl,
+         bench_max(s->total, s->n) - dl,
+         cm_bench_quantile(s->wall, s->n, 0.5) - dl,
+         cm_bench_quantile(s->wall, s->n, 0.99) - dl,
+         bench_max(s->wall, s->n) - dl, cm_bench_quantile(s->ratio, s->n, 0.5),
+         bench_max(s->ratio, s->n));
+  printf("%6.0f %6.0f %6.0f %4.0f %4.0f %4.0f %4.0f %5d %8.2e %8.2e %3.0f "
+         "%3d\n",
+         bench_quantile_i(s->served, s->n, 0.5),
+         bench_quantile_i(s->served, s->n, 0.0),
+         bench_quantile_i(s->g_served, s->ng, 0.5),
+         bench_quantile_i(s->emerg, s->n, 0.5),
+         bench_quantile_i(s->emerg, s->n, 0.0),
+         bench_quantile_i(s->g_emerg, s->ng, 0.5),
+         bench_quantile_i(s->n_emerg, s->ng, 0.5), bench_below_greedy(c, s),
+         cm_bench_quantile(s->gap, s->n, 0.5), bench_max(s->gap, s->n),
+         bench_quantile_i(s->fallbacks, s->n, 0.5),
+         bench_imax(s->fallbacks, s->n));
+  if (s->failures)
+    printf("%-34s   FAILED after %d runs: %s\n", "", s->n, s->error);
+  fflush(stdout);
+}
+
+/* The header of a kind's table. */
+static void bench_table_head(bench_kind kind) {
+  if (kind == BENCH_KIND_BUDGET)
+    bench_budget_head();
+  else
+    bench_cases_head();
+}
+
+/* A row of the table of the case's kind. */
+static void bench_table_row(const bench_opts *o, const bench_case *c,
+                            const bench_samples *s) {
+  (void)o;
+  if (c->kind == BENCH_KIND_BUDGET)
+    bench_budget_row(c, s);
+  else
+    bench_cases_row(c, s);
+}
+
 /* A JSON number, or null for NaN and infinities. */
 static void bench_json_num(FILE *f, double v) {
   if (isfinite(v))
@@ -333,17 +469,32 @@ static void bench_json_num(FILE *f, double v) {
     fputs("null", f);
 }
 
+/* {"median":..,"p99":..,"min":..,"max":..} of n values minus shift. */
+static void bench_json_dist_minus(FILE *f, const char *key, const double *v,
+                                  int n, double shift) {
+  fprintf(f, "\"%s\":{\"median\":", key);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.5) - shift);
+  fputs(",\"p99\":", f);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.99) - shift);
+  fputs(",\"min\":", f);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.0) - shift);
+  fputs(",\"max\":", f);
+  bench_json_num(f, bench_max(v, n) - shift);
+  fputs("},\n     ", f);
+}
+
 /* {"median":..,"p99":..,"min":..,"max":..} of n values. */
 static void bench_json_dist(FILE *f, const char *key, const double *v, int n) {
-  fprintf(f, "\"%s\":{\"median\":", key);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.5));
-  fputs(",\"p99\":", f);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.99));
-  fputs(",\"min\":", f);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.0));
-  fputs(",\"max\":", f);
-  bench_json_num(f, bench_max(v, n));
-  fputs("},\n     ", f);
+  bench_json_dist_minus(f, key, v, n, 0.0);
+}
+
+/* The same of n ints (nulls when out of memory). */
+static void bench_json_idist(FILE *f, const char *key, const int *v, int n) {
+  double *d = malloc(sizeof *d * (size_t)(n > 0 ? n : 1));
+  for (int i = 0; d && i < n; i++)
+    d[i] = v[i];
+  bench_json_dist(f, key, d, d ? n : 0);
+  free(d);
 }
 
 /* A JSON string with quotes, backslashes and control bytes escaped. */
@@ -368,11 +519,11 @@ static void bench_json_key(FILE *f, const char *key, double v) {
 }
 
 /* The first run of each seed, with its greedy answer. */
-static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
+static void bench_json_seeds(FILE *f, const bench_opts *o, const bench_case *c,
                              const bench_samples *s) {
   fputs("\"per_seed\":[", f);
   for (int g = 0; g < s->ng; g++) {
-    int r = g * runs;
+    int r = g * c->runs;
     fprintf(f, "%s\n       {\"seed\":%llu,", g ? "," : "",
             (unsigned long long)(o->seed0 + (uint64_t)g));
     bench_json_key(f, "objective", s->obj[r]);
@@ -381,6 +532,10 @@ static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
             s->g_served[g], s->exact[r]);
     fprintf(f, "\"components\":%d,\"reduced\":%d,\"edges\":%d,", s->comps[r],
             s->reduced[r], s->edges[r]);
+    fprintf(f,
+            "\"emergencies\":%d,\"emergencies_served\":%d,"
+            "\"greedy_emergencies_served\":%d,",
+            s->n_emerg[g], s->emerg[r], s->g_emerg[g]);
     bench_json_key(f, "lower_bound", s->lb[r]);
     fputs("\"gap\":", f);
     bench_json_num(f, s->gap[r]);
@@ -389,15 +544,32 @@ static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
   fputs("]", f);
 }
 
+/* "budget":{...}, of a case with a deadline: overruns of stats.total_ms
+ * and of the wall time, requests and emergencies served against greedy. */
+static void bench_json_budget(FILE *f, const bench_case *c,
+                              const bench_samples *s) {
+  fputs("\"budget\":{", f);
+  bench_json_dist_minus(f, "overrun_ms", s->total, s->n, c->deadline_ms);
+  bench_json_dist_minus(f, "wall_overrun_ms", s->wall, s->n, c->deadline_ms);
+  bench_json_idist(f, "served", s->served, s->n);
+  bench_json_idist(f, "greedy_served", s->g_served, s->ng);
+  bench_json_idist(f, "emergencies", s->n_emerg, s->ng);
+  bench_json_idist(f, "emergencies_served", s->emerg, s->n);
+  bench_json_idist(f, "greedy_emergencies_served", s->g_emerg, s->ng);
+  bench_json_dist(f, "gap", s->gap, s->n);
+  bench_json_idist(f, "fallbacks", s->fallbacks, s->n);
+  fprintf(f, "\"runs_below_greedy\":%d},\n     ", bench_below_greedy(c, s));
+}
+
 static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
                             const bench_samples *s) {
   double d[2];
   fprintf(f,
-          "    {\"name\":\"%s\",\"regime\":\"%s\",\"requests\":%d,"
-          "\"workers\":%d,\"k\":%d,\"plain_lp\":%d,\"seeds\":%d,"
-          "\"runs\":%d,\"samples\":%d,\n     ",
-          c->name, c->regime, c->n_req, c->n_wrk, c->k, c->plain_lp, s->ng,
-          c->runs, s->n);
+          "    {\"name\":\"%s\",\"kind\":\"%s\",\"regime\":\"%s\","
+          "\"requests\":%d,\"workers\":%d,\"k\":%d,\"plain_lp\":%d,"
+          "\"seeds\":%d,\"runs\":%d,\"samples\":%d,\n     ",
+          c->name, bench_kind_names[c->kind], c->regime, c->n_req, c->n_wrk,
+          c->k, c->plain_lp, s->ng, c->runs, s->n);
   bench_json_key(f, "deadline_ms", c->deadline_ms >= 0 ? c->deadline_ms : NAN);
   fputs("\n     ", f);
   bench_json_dist(f, "total_ms", s->total, s->n);
@@ -426,14 +598,20 @@ static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
   bench_json_key(f, "overrun_ms_max", bench_overrun(c, s));
   if (c->plain_lp)
     bench_json_key(f, "rel_diff_vs_default_max", bench_max(s->ref_diff, s->ng));
-  fputs("\n     \"error\":", f);
+  bench_json_key(f, "emergencies_served_mean", bench_imean(s->emerg, s->n));
+  bench_json_key(f, "greedy_emergencies_served_mean",
+                 bench_imean(s->g_emerg, s->ng));
+  fputs("\n     ", f);
+  if (c->deadline_ms > 0)
+    bench_json_budget(f, c, s);
+  fputs("\"error\":", f);
   if (s->failures)
     bench_json_str(f, s->error);
   else
     fputs("null", f);
   fputs(",", f);
   fputs("\n     ", f);
-  bench_json_seeds(f, o, c->runs, s);
+  bench_json_seeds(f, o, c, s);
   fputs("}", f);
 }
 
@@ -456,10 +634,11 @@ static void bench_json_head(FILE *f, const bench_opts *o) {
 
 /* Append a case unless --only filters it out. */
 static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
-                           const char *regime, int req, int wrk, int k,
-                           double deadline_ms, int plain) {
+                           bench_kind kind, const char *regime, int req,
+                           int wrk, int k, double deadline_ms, int plain) {
   bench_case *c = &cs[*n];
   size_t len;
+  c->kind = kind;
   c->regime = regime;
   c->n_req = req;
   c->n_wrk = wrk;
@@ -468,7 +647,9 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
   c->deadline_ms = deadline_ms;
   c->runs = plain ? 1 : o->runs;
   c->team_share = strcmp(regime, "teams") == 0 ? 0.03 : 0.0;
-  snprintf(c->name, sizeof c->name, "%s %dx%d K%d%s", regime, req, wrk, k,
+  snprintf(c->name, sizeof c->name, "%s%s%s %dx%d K%d%s",
+           kind == BENCH_KIND_CASE ? "" : bench_kind_names[kind],
+           kind == BENCH_KIND_CASE ? "" : " ", regime, req, wrk, k,
            plain ? " plain-lp" : "");
   len = strlen(c->name);
   if (deadline_ms >= 0)
@@ -477,10 +658,10 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
     (*n)++;
 }
 
-/* Build the case list: every size at K = 8 and 16 with the deadline of the
- * options; a few sizes also with fixed deadlines (the fallback at work); the
- * plain-LP anchors after their case. Returns the count. */
-static int bench_cases(const bench_opts *o, bench_case *cs) {
+/* The cases: every size at K = 8 and 16 with the deadline of the options;
+ * a few sizes also with fixed deadlines (the fallback at work); the
+ * plain-LP anchors after their case. */
+static void bench_cases_regimes(const bench_opts *o, bench_case *cs, int *n) {
   static const struct {
     const char *regime;
     int req, wrk;
@@ -493,19 +674,42 @@ static int bench_cases(const bench_opts *o, bench_case *cs) {
     int req, wrk;
     double deadline_ms;
   } extra[] = {{5000, 50000, 50.0}, {2000, 2000, 100.0}, {2000, 2000, 20.0}};
-  int n = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     for (int k = 8; k <= 16; k *= 2) {
       const char *rg = sizes[i].regime;
       int req = sizes[i].req, wrk = sizes[i].wrk;
-      bench_add_case(o, cs, &n, rg, req, wrk, k, o->deadline_ms, 0);
+      bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k, o->deadline_ms,
+                     0);
       for (size_t d = 0; d < sizeof extra / sizeof extra[0]; d++)
         if (extra[d].req == req && extra[d].wrk == wrk &&
             extra[d].deadline_ms != o->deadline_ms)
-          bench_add_case(o, cs, &n, rg, req, wrk, k, extra[d].deadline_ms, 0);
+          bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k,
+                         extra[d].deadline_ms, 0);
       if (o->plain_lp && req <= o->plain_lp_max)
-        bench_add_case(o, cs, &n, rg, req, wrk, k, -1.0, 1);
+        bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k, -1.0, 1);
     }
+}
+
+/* The budget rows: deadlines 1, 5, 20 and 50 ms on scarce 2000x2000 K16
+ * and plenty 5000x50000 K8 (issue 12, item 5). */
+static void bench_cases_budget(const bench_opts *o, bench_case *cs, int *n) {
+  static const struct {
+    const char *regime;
+    int req, wrk, k;
+  } sizes[] = {{"scarce", 2000, 2000, 16}, {"plenty", 5000, 50000, 8}};
+  static const double budgets[] = {1.0, 5.0, 20.0, 50.0};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (size_t d = 0; d < sizeof budgets / sizeof budgets[0]; d++)
+      bench_add_case(o, cs, n, BENCH_KIND_BUDGET, sizes[i].regime, sizes[i].req,
+                     sizes[i].wrk, sizes[i].k, budgets[d], 0);
+}
+
+/* Build the case list, grouped by kind (one table each). Returns the
+ * count. */
+static int bench_cases(const bench_opts *o, bench_case *cs) {
+  int n = 0;
+  bench_cases_regimes(o, cs, &n);
+  bench_cases_budget(o, cs, &n);
   return n;
 }
 
@@ -522,6 +726,7 @@ static void bench_usage(FILE *f) {
       "                  no reductions or components (requests <= 500,\n"
       "                  or --plain-lp-max N)\n"
       "  --only S        run only cases whose name contains S\n"
+      "                  (--only budget: the budget rows)\n"
       "  --out FILE      write the JSON report (default none)\n",
       f);
 }
@@ -534,6 +739,17 @@ static int bench_int_arg(const char *s, long lo, long *out) {
   return errno || *end || end == s || *out < lo ? -1 : 0;
 }
 
+/* An option without a value; returns 1 when a was one. */
+static int bench_flag(const char *a, bench_opts *o, int *quick) {
+  if (!strcmp(a, "--quick"))
+    *quick = 1;
+  else if (!strcmp(a, "--plain-lp"))
+    o->plain_lp = 1;
+  else
+    return 0;
+  return 1;
+}
+
 /* Returns 0, 1 (help shown) or -1 (bad usage). */
 static int bench_parse(int argc, char **argv, bench_opts *o) {
   int quick = 0;
@@ -542,14 +758,8 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
     long n;
     if (!strcmp(a, "--help") || !strcmp(a, "-h"))
       return 1;
-    if (!strcmp(a, "--quick")) {
-      quick = 1;
+    if (bench_flag(a, o, &quick))
       continue;
-    }
-    if (!strcmp(a, "--plain-lp")) {
-      o->plain_lp = 1;
-      continue;
-    }
     if (!v)
       return -1;
     i++;
@@ -582,11 +792,36 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
   return 0;
 }
 
+/* Run every case: a table per kind, a row per case, appended to the report
+ * f (when not NULL) as it finishes. Returns the number of cases that
+ * failed, or -1 when out of memory. */
+static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
+                         FILE *f) {
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    bench_samples s;
+    if (i == 0 || cases[i].kind != cases[i - 1].kind)
+      bench_table_head(cases[i].kind);
+    if (bench_samples_init(&s, o->seeds * cases[i].runs, o->seeds) != 0)
+      return -1;
+    s.failures = bench_run_case(o, &cases[i], &s) != 0;
+    failed += s.failures;
+    bench_table_row(o, &cases[i], &s);
+    if (f) {
+      bench_json_case(f, o, &cases[i], &s);
+      fputs(i + 1 < n ? ",\n" : "\n", f);
+      fflush(f);
+    }
+    bench_samples_free(&s);
+  }
+  return failed;
+}
+
 int main(int argc, char **argv) {
   bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL};
   bench_case cases[BENCH_MAX_CASES];
   FILE *f = NULL;
-  int n, rc, failed = 0;
+  int n, rc, failed;
   rc = bench_parse(argc, argv, &o);
   if (rc != 0) {
     bench_usage(rc > 0 ? stdout : stderr);
@@ -607,23 +842,9 @@ int main(int argc, char **argv) {
   printf("carematch %s solve bench: %d cases, %d seeds x %d runs; times in "
          "ms (median unless p99)\n",
          CM_VERSION, n, o.seeds, o.runs);
-  bench_table_head();
-  for (int i = 0; i < n; i++) {
-    bench_samples s;
-    if (bench_samples_init(&s, o.seeds * cases[i].runs, o.seeds) != 0) {
-      fputs("bench_solve: out of memory\n", stderr);
-      return 1;
-    }
-    s.failures = bench_run_case(&o, &cases[i], &s) != 0;
-    failed += s.failures;
-    bench_table_row(&cases[i], &s);
-    if (f) {
-      bench_json_case(f, &o, &cases[i], &s);
-      fputs(i + 1 < n ? ",\n" : "\n", f);
-      fflush(f);
-    }
-    bench_samples_free(&s);
-  }
+  failed = bench_run_all(&o, cases, n, f);
+  if (failed < 0)
+    fputs("bench_solve: out of memory\n", stderr);
   if (f) {
     fputs(" ]}\n", f);
     fclose(f);
