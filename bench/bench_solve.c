@@ -5,10 +5,11 @@
  * case. Every instance is also solved greedily (deadline 0) to show what the
  * optimisation buys. Latencies are the solver's own stage timings plus the
  * wall time measured here around the call (used for deadline overruns).
- * Two kinds of rows, each with a table of its own: the cases above and
+ * Three kinds of rows, each with a table of its own: the cases above;
  * "budget" rows (deadlines 1 to 50 ms: overruns, objective, requests and
- * emergencies served against greedy). Writes a JSON report; see
- * bench/README.md. */
+ * emergencies served against greedy); "lemon" rows (cm_solve on an edge-mode
+ * instance against LEMON's min-cost flow on the same edges, when built with
+ * LEMON: lemon_anchor.h). Writes a JSON report; see bench/README.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,15 +21,26 @@
 #include "carematch/solve.h"
 #include "carematch/version.h"
 #include "city.h"
+#include "city_edges.h"
+#ifdef CM_HAVE_LEMON
+#include "lemon_anchor.h"
+#endif
 
+#ifdef CM_HAVE_LEMON
+#define BENCH_HAVE_LEMON 1
+#else
+#define BENCH_HAVE_LEMON 0
+#endif
 #define BENCH_MAX_CASES 96
+#define BENCH_LEMON_TOL 1e-6 /* objective: cm_solve vs LEMON, relative */
 
 typedef enum bench_kind {
   BENCH_KIND_CASE = 0, /* the regimes at every size */
-  BENCH_KIND_BUDGET    /* fixed deadlines: what a budget costs */
+  BENCH_KIND_BUDGET,   /* fixed deadlines: what a budget costs */
+  BENCH_KIND_LEMON     /* edge mode, cm_solve against LEMON */
 } bench_kind;
 
-static const char *const bench_kind_names[] = {"case", "budget"};
+static const char *const bench_kind_names[] = {"case", "budget", "lemon"};
 
 typedef struct bench_opts {
   int seeds;          /* instances per case (10; --quick 1) */
@@ -39,6 +51,8 @@ typedef struct bench_opts {
   uint64_t seed0;     /* first seed */
   const char *out;    /* JSON report path, NULL: none */
   const char *only;   /* run cases whose name contains this */
+  int lemon;          /* add the LEMON rows (when built with LEMON) */
+  int lemon_cs;       /* ... and run CostScaling too */
 } bench_opts;
 
 typedef struct bench_case {
@@ -64,6 +78,20 @@ typedef struct bench_samples {
   int *emerg;       /* per run: emergency requests served */
   int *n_emerg;     /* per seed: emergency requests in the batch */
   int *g_emerg;     /* per seed: emergencies greedy serves */
+  /* LEMON rows: per run (cm_solve's figures are the ones above) */
+  double *l_build, *l_solve, *l_total; /* LEMON graph build, solve, both */
+  double *l_cs;                        /* CostScaling's solve (--lemon-cs) */
+  double *l_ratio;        /* cm_solve total_ms / LEMON build + solve */
+  double *l_diff;         /* |obj - LEMON obj| / max(1, |obj|) */
+  double *l_cs_diff;      /* the same for CostScaling */
+  int *l_served;          /* requests LEMON's flow serves */
+  double *p_obj, *p_diff; /* per seed: cm_solve in positions mode, and how
+                             far edge mode is from it (relative) */
+  int *p_edges;           /* per seed: its stats.edges */
+  int l_nodes, l_arcs;    /* LEMON's network, last seed */
+  double l_scale;         /* LEMON's integer cost scale, last seed */
+  int mismatches;         /* runs with l_diff or l_cs_diff above the
+                             tolerance (or NaN) */
   int failures;
   int iters_max;  /* GLPK simplex iterations, max over runs (the network
                      answers' confirmation: expected 0) */
@@ -124,11 +152,13 @@ static double bench_quantile_i(const int *v, int n, double q) {
 }
 
 static void bench_samples_free(bench_samples *s) {
-  void *p[] = {s->total,   s->cand,      s->build,    s->solve,    s->wall,
-               s->obj,     s->ratio,     s->gap,      s->lb,       s->served,
-               s->exact,   s->fallbacks, s->comps,    s->reduced,  s->edges,
-               s->g_obj,   s->g_ms,      s->g_served, s->ref_diff, s->emerg,
-               s->n_emerg, s->g_emerg};
+  void *p[] = {s->total,   s->cand,      s->build,    s->solve,     s->wall,
+               s->obj,     s->ratio,     s->gap,      s->lb,        s->served,
+               s->exact,   s->fallbacks, s->comps,    s->reduced,   s->edges,
+               s->g_obj,   s->g_ms,      s->g_served, s->ref_diff,  s->emerg,
+               s->n_emerg, s->g_emerg,   s->l_build,  s->l_solve,   s->l_total,
+               s->l_cs,    s->l_ratio,   s->l_diff,   s->l_cs_diff, s->l_served,
+               s->p_obj,   s->p_diff,    s->p_edges};
   for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
     free(p[i]);
   memset(s, 0, sizeof *s);
@@ -162,6 +192,17 @@ static int bench_samples_init(bench_samples *s, int n, int ng) {
   BENCH_ALLOC_(emerg, n);
   BENCH_ALLOC_(n_emerg, ng);
   BENCH_ALLOC_(g_emerg, ng);
+  BENCH_ALLOC_(l_build, n);
+  BENCH_ALLOC_(l_solve, n);
+  BENCH_ALLOC_(l_total, n);
+  BENCH_ALLOC_(l_cs, n);
+  BENCH_ALLOC_(l_ratio, n);
+  BENCH_ALLOC_(l_diff, n);
+  BENCH_ALLOC_(l_cs_diff, n);
+  BENCH_ALLOC_(l_served, n);
+  BENCH_ALLOC_(p_obj, ng);
+  BENCH_ALLOC_(p_diff, ng);
+  BENCH_ALLOC_(p_edges, ng);
 #undef BENCH_ALLOC_
   return 0;
 fail:
@@ -275,7 +316,22 @@ static int bench_reference(bench_samples *s, int g, const cm_instance *inst,
   return 0;
 }
 
-/* The instance of seed index g. Returns NULL with s->error set. */
+/* LEMON rows: cm_solve once in positions mode on the city's instance (the
+ * reference that edge mode should reproduce), untimed. Returns 0 or -1. */
+static int bench_positions_reference(bench_samples *s, int g,
+                                     const cm_instance *inst) {
+  cm_answer a;
+  double wall;
+  if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
+    return -1;
+  s->p_obj[g] = a.objective;
+  s->p_edges[g] = a.stats.edges;
+  cm_answer_free(&a);
+  return 0;
+}
+
+/* The instance of seed index g; for LEMON rows in edge mode (after the
+ * positions-mode reference). Returns NULL with s->error set. */
 static cm_instance *bench_instance(const bench_opts *o, const bench_case *c,
                                    bench_samples *s, int g) {
   cm_city_spec spec;
@@ -292,24 +348,82 @@ static cm_instance *bench_instance(const bench_opts *o, const bench_case *c,
     snprintf(s->error, sizeof s->error, "city: %s", err.message);
     return NULL;
   }
+  if (c->kind != BENCH_KIND_LEMON)
+    return inst;
+  if (bench_positions_reference(s, g, inst) != 0)
+    goto fail;
+  if (cm_city_to_edges(inst, &err) != 0) {
+    snprintf(s->error, sizeof s->error, "edge mode: %s", err.message);
+    goto fail;
+  }
   return inst;
+fail:
+  cm_instance_free(inst);
+  return NULL;
 }
 
-/* Run r of seed index g on inst. Returns 0, or -1 (s->error says why). */
+#ifdef CM_HAVE_LEMON
+/* LEMON on the instance of run `at`, right after cm_solve's answer a, in
+ * the same process and run: its times, its objective against a's (a
+ * mismatch is counted and reported on stderr). Returns 0, or -1. */
+static int bench_lemon_run(const bench_opts *o, const bench_case *c,
+                           bench_samples *s, int at, const cm_instance *inst,
+                           const cm_answer *a) {
+  cm_lemon_result lr;
+  if (cm_lemon_solve(inst, o->lemon_cs, &lr, s->error, sizeof s->error) != 0)
+    return -1;
+  s->l_build[at] = lr.build_ms;
+  s->l_solve[at] = lr.solve_ms;
+  s->l_total[at] = lr.build_ms + lr.solve_ms;
+  s->l_cs[at] = lr.cs_solve_ms;
+  s->l_ratio[at] = a->stats.total_ms / s->l_total[at];
+  s->l_diff[at] = bench_rel_diff(lr.objective, a->objective);
+  s->l_cs_diff[at] =
+      o->lemon_cs ? bench_rel_diff(lr.cs_objective, a->objective) : NAN;
+  s->l_served[at] = lr.served;
+  s->l_nodes = lr.nodes;
+  s->l_arcs = lr.arcs;
+  s->l_scale = lr.cost_scale;
+  if (!(s->l_diff[at] <= BENCH_LEMON_TOL) ||
+      (o->lemon_cs && !(s->l_cs_diff[at] <= BENCH_LEMON_TOL))) {
+    s->mismatches++;
+    fprintf(stderr,
+            "bench_solve: OBJECTIVE MISMATCH in %s, sample %d: cm_solve "
+            "%.10g, LEMON NetworkSimplex %.10g (rel %.2e), CostScaling "
+            "%.10g\n",
+            c->name, at, a->objective, lr.objective, s->l_diff[at],
+            lr.cs_objective);
+  }
+  return 0;
+}
+#else
+static int bench_lemon_run(const bench_opts *o, const bench_case *c,
+                           bench_samples *s, int at, const cm_instance *inst,
+                           const cm_answer *a) {
+  (void)o, (void)c, (void)at, (void)inst, (void)a;
+  snprintf(s->error, sizeof s->error, "bench_solve was built without LEMON");
+  return -1;
+}
+#endif
+
+/* Run r of seed index g on inst: cm_solve, and LEMON after it on LEMON
+ * rows. Returns 0, or -1 (s->error says why). */
 static int bench_run_once(const bench_opts *o, const bench_case *c,
                           bench_samples *s, int g, int r,
                           const cm_instance *inst) {
   cm_answer a;
   double wall;
-  int at = g * c->runs + r;
-  (void)o;
+  int at = g * c->runs + r, rc = 0;
   if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall, s->error,
                        sizeof s->error))
     return -1;
   bench_record(s, at, inst, &a, wall, s->g_obj[g]);
+  if (c->kind == BENCH_KIND_LEMON)
+    rc = bench_lemon_run(o, c, s, at, inst, &a);
   cm_answer_free(&a);
-  s->n = at + 1;
-  return 0;
+  if (rc == 0)
+    s->n = at + 1;
+  return rc;
 }
 
 /* All seeds and runs of one case. Returns 0, or -1 (s->error says why). */
@@ -327,6 +441,8 @@ static int bench_run_case(const bench_opts *o, const bench_case *c,
     s->ng = g + 1;
     if (c->plain_lp && bench_reference(s, g, inst, s->obj[g * c->runs]) != 0)
       goto fail;
+    if (c->kind == BENCH_KIND_LEMON)
+      s->p_diff[g] = bench_rel_diff(s->obj[g * c->runs], s->p_obj[g]);
     cm_instance_free(inst);
     continue;
   fail:
@@ -443,10 +559,57 @@ static void bench_budget_row(const bench_case *c, const bench_samples *s) {
   fflush(stdout);
 }
 
+static void bench_lemon_head(void) {
+  printf("\nlemon rows: edge mode (the same candidate edges on both sides), "
+         "cm_solve without deadline\nagainst LEMON's min-cost flow in the "
+         "same run; ms, p50 unless p99; ratio = cm total p50 /\nLEMON "
+         "build+solve p50; diff = |objective - LEMON's| / max(1, |objective|)"
+         ", max; pos = edge vs\npositions mode objective, max\n");
+  printf("%-30s %6s %8s %8s %8s %7s %7s %8s %8s %7s %6s %8s %8s %8s %11s\n",
+         "case", "edges", "cm.tot", "cm.p99", "cm.wall", "L.build", "L.solve",
+         "L.tot", "L.p99", "L.cs", "ratio", "diff", "cs.diff", "pos",
+         "served/L");
+}
+
+/* One LEMON row: both sides' times, the ratio, the objective check. */
+static void bench_lemon_row(const bench_opts *o, const bench_case *c,
+                            const bench_samples *s) {
+  char served[24], cs[16] = "-", csd[16] = "-";
+  double cm50 = cm_bench_quantile(s->total, s->n, 0.5);
+  double l50 = cm_bench_quantile(s->l_total, s->n, 0.5);
+  if (s->n == 0) {
+    printf("%-30s FAILED: %s\n", c->name, s->error);
+    return;
+  }
+  snprintf(served, sizeof served, "%.0f/%.0f", bench_imean(s->served, s->n),
+           bench_imean(s->l_served, s->n));
+  if (o->lemon_cs) {
+    snprintf(cs, sizeof cs, "%.2f", cm_bench_quantile(s->l_cs, s->n, 0.5));
+    snprintf(csd, sizeof csd, "%.1e", bench_max(s->l_cs_diff, s->n));
+  }
+  printf("%-30s %6.0f %8.2f %8.2f %8.2f %7.2f %7.2f %8.2f %8.2f %7s %6.2f "
+         "%8.1e %8s %8.1e %11s\n",
+         c->name, bench_quantile_i(s->edges, s->n, 0.5), cm50,
+         cm_bench_quantile(s->total, s->n, 0.99),
+         cm_bench_quantile(s->wall, s->n, 0.5),
+         cm_bench_quantile(s->l_build, s->n, 0.5),
+         cm_bench_quantile(s->l_solve, s->n, 0.5), l50,
+         cm_bench_quantile(s->l_total, s->n, 0.99), cs, cm50 / l50,
+         bench_max(s->l_diff, s->n), csd, bench_max(s->p_diff, s->ng), served);
+  if (s->mismatches)
+    printf("%-30s   OBJECTIVE MISMATCH in %d of %d runs (tolerance %g)\n", "",
+           s->mismatches, s->n, BENCH_LEMON_TOL);
+  if (s->failures)
+    printf("%-30s   FAILED after %d runs: %s\n", "", s->n, s->error);
+  fflush(stdout);
+}
+
 /* The header of a kind's table. */
 static void bench_table_head(bench_kind kind) {
   if (kind == BENCH_KIND_BUDGET)
     bench_budget_head();
+  else if (kind == BENCH_KIND_LEMON)
+    bench_lemon_head();
   else
     bench_cases_head();
 }
@@ -454,9 +617,10 @@ static void bench_table_head(bench_kind kind) {
 /* A row of the table of the case's kind. */
 static void bench_table_row(const bench_opts *o, const bench_case *c,
                             const bench_samples *s) {
-  (void)o;
   if (c->kind == BENCH_KIND_BUDGET)
     bench_budget_row(c, s);
+  else if (c->kind == BENCH_KIND_LEMON)
+    bench_lemon_row(o, c, s);
   else
     bench_cases_row(c, s);
 }
@@ -536,6 +700,11 @@ static void bench_json_seeds(FILE *f, const bench_opts *o, const bench_case *c,
             "\"emergencies\":%d,\"emergencies_served\":%d,"
             "\"greedy_emergencies_served\":%d,",
             s->n_emerg[g], s->emerg[r], s->g_emerg[g]);
+    if (c->kind == BENCH_KIND_LEMON) {
+      bench_json_key(f, "positions_objective", s->p_obj[g]);
+      fprintf(f, "\"positions_edges\":%d,", s->p_edges[g]);
+      bench_json_key(f, "lemon_rel_diff", s->l_diff[r]);
+    }
     bench_json_key(f, "lower_bound", s->lb[r]);
     fputs("\"gap\":", f);
     bench_json_num(f, s->gap[r]);
@@ -559,6 +728,31 @@ static void bench_json_budget(FILE *f, const bench_case *c,
   bench_json_dist(f, "gap", s->gap, s->n);
   bench_json_idist(f, "fallbacks", s->fallbacks, s->n);
   fprintf(f, "\"runs_below_greedy\":%d},\n     ", bench_below_greedy(c, s));
+}
+
+/* "lemon":{...}, of a LEMON row: LEMON's times, the ratio, the check. */
+static void bench_json_lemon(FILE *f, const bench_opts *o,
+                             const bench_samples *s) {
+  fprintf(f, "\"lemon\":{\"cost_scaling\":%d,\"nodes\":%d,\"arcs\":%d,",
+          o->lemon_cs, s->l_nodes, s->l_arcs);
+  bench_json_key(f, "cost_scale", s->l_scale);
+  fputs("\n     ", f);
+  bench_json_dist(f, "build_ms", s->l_build, s->n);
+  bench_json_dist(f, "solve_ms", s->l_solve, s->n);
+  bench_json_dist(f, "total_ms", s->l_total, s->n);
+  if (o->lemon_cs)
+    bench_json_dist(f, "cs_solve_ms", s->l_cs, s->n);
+  bench_json_dist(f, "ratio_per_run", s->l_ratio, s->n);
+  bench_json_idist(f, "served", s->l_served, s->n);
+  bench_json_key(f, "ratio_p50",
+                 cm_bench_quantile(s->total, s->n, 0.5) /
+                     cm_bench_quantile(s->l_total, s->n, 0.5));
+  bench_json_key(f, "rel_diff_max", bench_max(s->l_diff, s->n));
+  if (o->lemon_cs)
+    bench_json_key(f, "cs_rel_diff_max", bench_max(s->l_cs_diff, s->n));
+  bench_json_key(f, "positions_rel_diff_max", bench_max(s->p_diff, s->ng));
+  fprintf(f, "\"tolerance\":%g,\"objective_mismatches\":%d},\n     ",
+          BENCH_LEMON_TOL, s->mismatches);
 }
 
 static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
@@ -604,6 +798,8 @@ static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
   fputs("\n     ", f);
   if (c->deadline_ms > 0)
     bench_json_budget(f, c, s);
+  if (c->kind == BENCH_KIND_LEMON)
+    bench_json_lemon(f, o, s);
   fputs("\"error\":", f);
   if (s->failures)
     bench_json_str(f, s->error);
@@ -625,9 +821,10 @@ static void bench_json_head(FILE *f, const bench_opts *o) {
           CM_VERSION, date);
   fprintf(f,
           " \"options\":{\"seeds\":%d,\"runs\":%d,\"seed0\":%llu,"
-          "\"plain_lp\":%d,\"plain_lp_max\":%d,\"deadline_ms\":",
+          "\"plain_lp\":%d,\"plain_lp_max\":%d,\"lemon\":%d,"
+          "\"lemon_cs\":%d,\"deadline_ms\":",
           o->seeds, o->runs, (unsigned long long)o->seed0, o->plain_lp,
-          o->plain_lp_max);
+          o->plain_lp_max, o->lemon, o->lemon_cs);
   bench_json_num(f, o->deadline_ms >= 0 ? o->deadline_ms : NAN);
   fputs("},\n \"cases\":[\n", f);
 }
@@ -704,12 +901,29 @@ static void bench_cases_budget(const bench_opts *o, bench_case *cs, int *n) {
                      sizes[i].wrk, sizes[i].k, budgets[d], 0);
 }
 
+/* The LEMON rows: one-person instances only (min-cost flow), no deadline. */
+static void bench_cases_lemon(const bench_opts *o, bench_case *cs, int *n) {
+  static const struct {
+    const char *regime;
+    int req, wrk, k;
+  } sizes[] = {
+      {"plenty", 100, 1000, 16},  {"scarce", 500, 500, 16},
+      {"scarce", 2000, 2000, 16}, {"plenty", 2000, 20000, 16},
+      {"plenty", 5000, 50000, 8}, {"plenty", 5000, 50000, 16},
+  };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    bench_add_case(o, cs, n, BENCH_KIND_LEMON, sizes[i].regime, sizes[i].req,
+                   sizes[i].wrk, sizes[i].k, -1.0, 0);
+}
+
 /* Build the case list, grouped by kind (one table each). Returns the
  * count. */
 static int bench_cases(const bench_opts *o, bench_case *cs) {
   int n = 0;
   bench_cases_regimes(o, cs, &n);
   bench_cases_budget(o, cs, &n);
+  if (o->lemon)
+    bench_cases_lemon(o, cs, &n);
   return n;
 }
 
@@ -717,6 +931,7 @@ static void bench_usage(FILE *f) {
   fputs(
       "usage: bench_solve [--quick] [--seeds N] [--runs N] [--seed0 N]\n"
       "                   [--deadline MS] [--plain-lp] [--plain-lp-max N]\n"
+      "                   [--no-lemon] [--lemon-cs]\n"
       "                   [--only SUBSTRING] [--out FILE.json]\n"
       "  --quick         1 seed x 1 run unless --seeds/--runs given\n"
       "                  (default 10 seeds x 5 runs)\n"
@@ -725,8 +940,10 @@ static void bench_usage(FILE *f) {
       "  --plain-lp      add anchors: plain GLPK simplex on the whole batch,\n"
       "                  no reductions or components (requests <= 500,\n"
       "                  or --plain-lp-max N)\n"
+      "  --no-lemon      skip the LEMON rows (only built with liblemon-dev)\n"
+      "  --lemon-cs      LEMON rows also run CostScaling\n"
       "  --only S        run only cases whose name contains S\n"
-      "                  (--only budget: the budget rows)\n"
+      "                  (--only budget: the budget rows; --only lemon)\n"
       "  --out FILE      write the JSON report (default none)\n",
       f);
 }
@@ -745,6 +962,10 @@ static int bench_flag(const char *a, bench_opts *o, int *quick) {
     *quick = 1;
   else if (!strcmp(a, "--plain-lp"))
     o->plain_lp = 1;
+  else if (!strcmp(a, "--no-lemon"))
+    o->lemon = 0;
+  else if (!strcmp(a, "--lemon-cs"))
+    o->lemon_cs = 1;
   else
     return 0;
   return 1;
@@ -793,8 +1014,8 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
 }
 
 /* Run every case: a table per kind, a row per case, appended to the report
- * f (when not NULL) as it finishes. Returns the number of cases that
- * failed, or -1 when out of memory. */
+ * f (when not NULL) as it finishes. Returns the number of cases that failed
+ * or whose objective disagreed with LEMON's, or -1 when out of memory. */
 static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
                          FILE *f) {
   int failed = 0;
@@ -805,7 +1026,7 @@ static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
     if (bench_samples_init(&s, o->seeds * cases[i].runs, o->seeds) != 0)
       return -1;
     s.failures = bench_run_case(o, &cases[i], &s) != 0;
-    failed += s.failures;
+    failed += s.failures || s.mismatches;
     bench_table_row(o, &cases[i], &s);
     if (f) {
       bench_json_case(f, o, &cases[i], &s);
@@ -818,7 +1039,7 @@ static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
 }
 
 int main(int argc, char **argv) {
-  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL};
+  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL, BENCH_HAVE_LEMON, 0};
   bench_case cases[BENCH_MAX_CASES];
   FILE *f = NULL;
   int n, rc, failed;
@@ -829,7 +1050,8 @@ int main(int argc, char **argv) {
   }
   n = bench_cases(&o, cases);
   if (n == 0) {
-    fprintf(stderr, "bench_solve: no case matches '%s'\n", o.only);
+    fprintf(stderr, "bench_solve: no case matches '%s'%s\n", o.only,
+            BENCH_HAVE_LEMON ? "" : " (built without LEMON: no lemon rows)");
     return 2;
   }
   if (o.out && !(f = fopen(o.out, "w"))) {
