@@ -50,7 +50,8 @@ typedef struct bench_opts {
   int plain_lp_max;   /* ... for requests up to this */
   uint64_t seed0;     /* first seed */
   const char *out;    /* JSON report path, NULL: none */
-  const char *only;   /* run cases whose name contains this */
+  const char *only;   /* run cases whose name contains this (or one of
+                         its comma-separated parts) */
   int lemon;          /* add the LEMON rows (when built with LEMON) */
   int lemon_cs;       /* ... and run CostScaling too */
 } bench_opts;
@@ -829,6 +830,25 @@ static void bench_json_head(FILE *f, const bench_opts *o) {
   fputs("},\n \"cases\":[\n", f);
 }
 
+/* 1 when name contains one of the comma-separated parts of only (or only
+ * is NULL). */
+static int bench_only(const char *only, const char *name) {
+  char part[64];
+  if (!only)
+    return 1;
+  for (const char *p = only; *p;) {
+    size_t len = strcspn(p, ",");
+    if (len > 0 && len < sizeof part) {
+      memcpy(part, p, len);
+      part[len] = '\0';
+      if (strstr(name, part))
+        return 1;
+    }
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
 /* Append a case unless --only filters it out. */
 static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
                            bench_kind kind, const char *regime, int req,
@@ -851,7 +871,7 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
   len = strlen(c->name);
   if (deadline_ms >= 0)
     snprintf(c->name + len, sizeof c->name - len, " dl%g", deadline_ms);
-  if (!o->only || strstr(c->name, o->only))
+  if (bench_only(o->only, c->name))
     (*n)++;
 }
 
@@ -942,7 +962,7 @@ static void bench_usage(FILE *f) {
       "                  or --plain-lp-max N)\n"
       "  --no-lemon      skip the LEMON rows (only built with liblemon-dev)\n"
       "  --lemon-cs      LEMON rows also run CostScaling\n"
-      "  --only S        run only cases whose name contains S\n"
+      "  --only S[,S..]  run only cases whose name contains one S\n"
       "                  (--only budget: the budget rows; --only lemon)\n"
       "  --out FILE      write the JSON report (default none)\n",
       f);
