@@ -5,7 +5,11 @@
  * case. Every instance is also solved greedily (deadline 0) to show what the
  * optimisation buys. Latencies are the solver's own stage timings plus the
  * wall time measured here around the call (used for deadline overruns).
- * Writes a JSON report and prints a table; see bench/README.md. */
+ * Three kinds of rows, each with a table of its own: the cases above;
+ * "budget" rows (deadlines 1 to 50 ms: overruns, objective, requests and
+ * emergencies served against greedy); "lemon" rows (cm_solve on an edge-mode
+ * instance against LEMON's min-cost flow on the same edges, when built with
+ * LEMON: lemon_anchor.h). Writes a JSON report; see bench/README.md. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,8 +21,26 @@
 #include "carematch/solve.h"
 #include "carematch/version.h"
 #include "city.h"
+#include "city_edges.h"
+#ifdef CM_HAVE_LEMON
+#include "lemon_anchor.h"
+#endif
 
-#define BENCH_MAX_CASES 64
+#ifdef CM_HAVE_LEMON
+#define BENCH_HAVE_LEMON 1
+#else
+#define BENCH_HAVE_LEMON 0
+#endif
+#define BENCH_MAX_CASES 96
+#define BENCH_LEMON_TOL 1e-6 /* objective: cm_solve vs LEMON, relative */
+
+typedef enum bench_kind {
+  BENCH_KIND_CASE = 0, /* the regimes at every size */
+  BENCH_KIND_BUDGET,   /* fixed deadlines: what a budget costs */
+  BENCH_KIND_LEMON     /* edge mode, cm_solve against LEMON */
+} bench_kind;
+
+static const char *const bench_kind_names[] = {"case", "budget", "lemon"};
 
 typedef struct bench_opts {
   int seeds;          /* instances per case (10; --quick 1) */
@@ -28,10 +50,14 @@ typedef struct bench_opts {
   int plain_lp_max;   /* ... for requests up to this */
   uint64_t seed0;     /* first seed */
   const char *out;    /* JSON report path, NULL: none */
-  const char *only;   /* run cases whose name contains this */
+  const char *only;   /* run cases whose name contains this (or one of
+                         its comma-separated parts) */
+  int lemon;          /* add the LEMON rows (when built with LEMON) */
+  int lemon_cs;       /* ... and run CostScaling too */
 } bench_opts;
 
 typedef struct bench_case {
+  bench_kind kind;    /* which table the row goes to */
   char name[64];      /* "plenty 2000x20000 K16" */
   const char *regime; /* "plenty", "scarce" */
   int n_req, n_wrk, k;
@@ -50,6 +76,23 @@ typedef struct bench_samples {
   double *g_obj, *g_ms; /* per seed, greedy */
   int *g_served;
   double *ref_diff; /* plain-LP cases: |obj - default obj| / max(1,|obj|) */
+  int *emerg;       /* per run: emergency requests served */
+  int *n_emerg;     /* per seed: emergency requests in the batch */
+  int *g_emerg;     /* per seed: emergencies greedy serves */
+  /* LEMON rows: per run (cm_solve's figures are the ones above) */
+  double *l_build, *l_solve, *l_total; /* LEMON graph build, solve, both */
+  double *l_cs;                        /* CostScaling's solve (--lemon-cs) */
+  double *l_ratio;        /* cm_solve total_ms / LEMON build + solve */
+  double *l_diff;         /* |obj - LEMON obj| / max(1, |obj|) */
+  double *l_cs_diff;      /* the same for CostScaling */
+  int *l_served;          /* requests LEMON's flow serves */
+  double *p_obj, *p_diff; /* per seed: cm_solve in positions mode, and how
+                             far edge mode is from it (relative) */
+  int *p_edges;           /* per seed: its stats.edges */
+  int l_nodes, l_arcs;    /* LEMON's network, last seed */
+  double l_scale;         /* LEMON's integer cost scale, last seed */
+  int mismatches;         /* runs with l_diff or l_cs_diff above the
+                             tolerance (or NaN) */
   int failures;
   int iters_max;  /* GLPK simplex iterations, max over runs (the network
                      answers' confirmation: expected 0) */
@@ -110,10 +153,13 @@ static double bench_quantile_i(const int *v, int n, double q) {
 }
 
 static void bench_samples_free(bench_samples *s) {
-  void *p[] = {s->total, s->cand,      s->build,    s->solve,   s->wall,
-               s->obj,   s->ratio,     s->gap,      s->lb,      s->served,
-               s->exact, s->fallbacks, s->comps,    s->reduced, s->edges,
-               s->g_obj, s->g_ms,      s->g_served, s->ref_diff};
+  void *p[] = {s->total,   s->cand,      s->build,    s->solve,     s->wall,
+               s->obj,     s->ratio,     s->gap,      s->lb,        s->served,
+               s->exact,   s->fallbacks, s->comps,    s->reduced,   s->edges,
+               s->g_obj,   s->g_ms,      s->g_served, s->ref_diff,  s->emerg,
+               s->n_emerg, s->g_emerg,   s->l_build,  s->l_solve,   s->l_total,
+               s->l_cs,    s->l_ratio,   s->l_diff,   s->l_cs_diff, s->l_served,
+               s->p_obj,   s->p_diff,    s->p_edges};
   for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
     free(p[i]);
   memset(s, 0, sizeof *s);
@@ -144,6 +190,20 @@ static int bench_samples_init(bench_samples *s, int n, int ng) {
   BENCH_ALLOC_(g_ms, ng);
   BENCH_ALLOC_(g_served, ng);
   BENCH_ALLOC_(ref_diff, ng);
+  BENCH_ALLOC_(emerg, n);
+  BENCH_ALLOC_(n_emerg, ng);
+  BENCH_ALLOC_(g_emerg, ng);
+  BENCH_ALLOC_(l_build, n);
+  BENCH_ALLOC_(l_solve, n);
+  BENCH_ALLOC_(l_total, n);
+  BENCH_ALLOC_(l_cs, n);
+  BENCH_ALLOC_(l_ratio, n);
+  BENCH_ALLOC_(l_diff, n);
+  BENCH_ALLOC_(l_cs_diff, n);
+  BENCH_ALLOC_(l_served, n);
+  BENCH_ALLOC_(p_obj, ng);
+  BENCH_ALLOC_(p_diff, ng);
+  BENCH_ALLOC_(p_edges, ng);
 #undef BENCH_ALLOC_
   return 0;
 fail:
@@ -182,6 +242,28 @@ static int bench_served(const cm_instance *inst, const cm_answer *a) {
   return inst->n_requests - a->n_unassigned;
 }
 
+/* Emergency requests of the batch. */
+static int bench_emergencies(const cm_instance *inst) {
+  int n = 0;
+  for (int i = 0; i < inst->n_requests; i++)
+    n += inst->requests[i].urgency == CM_URGENCY_EMERGENCY;
+  return n;
+}
+
+/* Emergency requests the answer serves: all but those it leaves out. */
+static int bench_emerg_served(const cm_instance *inst, const cm_answer *a) {
+  int n = bench_emergencies(inst);
+  for (int i = 0; i < a->n_unassigned; i++)
+    n -= inst->requests[a->unassigned[i].request].urgency ==
+         CM_URGENCY_EMERGENCY;
+  return n;
+}
+
+/* |a - b| relative to b, at least 1 in the denominator. */
+static double bench_rel_diff(double a, double b) {
+  return fabs(a - b) / fmax(1.0, fabs(b));
+}
+
 /* Record run r of an answer. */
 static void bench_record(bench_samples *s, int r, const cm_instance *inst,
                          const cm_answer *a, double wall, double greedy_obj) {
@@ -195,6 +277,7 @@ static void bench_record(bench_samples *s, int r, const cm_instance *inst,
   s->gap[r] = a->stats.gap;
   s->lb[r] = a->stats.lower_bound;
   s->served[r] = bench_served(inst, a);
+  s->emerg[r] = bench_emerg_served(inst, a);
   s->exact[r] = a->stats.exact;
   s->fallbacks[r] = a->stats.fallbacks;
   s->comps[r] = a->stats.components;
@@ -215,6 +298,8 @@ static int bench_greedy(bench_samples *s, int g, const cm_instance *inst) {
   s->g_obj[g] = a.objective;
   s->g_ms[g] = wall;
   s->g_served[g] = bench_served(inst, &a);
+  s->g_emerg[g] = bench_emerg_served(inst, &a);
+  s->n_emerg[g] = bench_emergencies(inst);
   cm_answer_free(&a);
   return 0;
 }
@@ -227,45 +312,138 @@ static int bench_reference(bench_samples *s, int g, const cm_instance *inst,
   double wall;
   if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
     return -1;
-  s->ref_diff[g] = fabs(plain_obj - a.objective) / fmax(1.0, fabs(a.objective));
+  s->ref_diff[g] = bench_rel_diff(plain_obj, a.objective);
   cm_answer_free(&a);
   return 0;
+}
+
+/* LEMON rows: cm_solve once in positions mode on the city's instance (the
+ * reference that edge mode should reproduce), untimed. Returns 0 or -1. */
+static int bench_positions_reference(bench_samples *s, int g,
+                                     const cm_instance *inst) {
+  cm_answer a;
+  double wall;
+  if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
+    return -1;
+  s->p_obj[g] = a.objective;
+  s->p_edges[g] = a.stats.edges;
+  cm_answer_free(&a);
+  return 0;
+}
+
+/* The instance of seed index g; for LEMON rows in edge mode (after the
+ * positions-mode reference). Returns NULL with s->error set. */
+static cm_instance *bench_instance(const bench_opts *o, const bench_case *c,
+                                   bench_samples *s, int g) {
+  cm_city_spec spec;
+  cm_error err;
+  cm_instance *inst;
+  cm_city_spec_default(&spec);
+  spec.seed = o->seed0 + (uint64_t)g;
+  spec.n_requests = c->n_req;
+  spec.n_workers = c->n_wrk;
+  spec.k = c->k;
+  spec.team_share = c->team_share;
+  inst = cm_city_instance(&spec, &err);
+  if (!inst) {
+    snprintf(s->error, sizeof s->error, "city: %s", err.message);
+    return NULL;
+  }
+  if (c->kind != BENCH_KIND_LEMON)
+    return inst;
+  if (bench_positions_reference(s, g, inst) != 0)
+    goto fail;
+  if (cm_city_to_edges(inst, &err) != 0) {
+    snprintf(s->error, sizeof s->error, "edge mode: %s", err.message);
+    goto fail;
+  }
+  return inst;
+fail:
+  cm_instance_free(inst);
+  return NULL;
+}
+
+#ifdef CM_HAVE_LEMON
+/* LEMON on the instance of run `at`, right after cm_solve's answer a, in
+ * the same process and run: its times, its objective against a's (a
+ * mismatch is counted and reported on stderr). Returns 0, or -1. */
+static int bench_lemon_run(const bench_opts *o, const bench_case *c,
+                           bench_samples *s, int at, const cm_instance *inst,
+                           const cm_answer *a) {
+  cm_lemon_result lr;
+  if (cm_lemon_solve(inst, o->lemon_cs, &lr, s->error, sizeof s->error) != 0)
+    return -1;
+  s->l_build[at] = lr.build_ms;
+  s->l_solve[at] = lr.solve_ms;
+  s->l_total[at] = lr.build_ms + lr.solve_ms;
+  s->l_cs[at] = lr.cs_solve_ms;
+  s->l_ratio[at] = a->stats.total_ms / s->l_total[at];
+  s->l_diff[at] = bench_rel_diff(lr.objective, a->objective);
+  s->l_cs_diff[at] =
+      o->lemon_cs ? bench_rel_diff(lr.cs_objective, a->objective) : NAN;
+  s->l_served[at] = lr.served;
+  s->l_nodes = lr.nodes;
+  s->l_arcs = lr.arcs;
+  s->l_scale = lr.cost_scale;
+  if (!(s->l_diff[at] <= BENCH_LEMON_TOL) ||
+      (o->lemon_cs && !(s->l_cs_diff[at] <= BENCH_LEMON_TOL))) {
+    s->mismatches++;
+    fprintf(stderr,
+            "bench_solve: OBJECTIVE MISMATCH in %s, sample %d: cm_solve "
+            "%.10g, LEMON NetworkSimplex %.10g (rel %.2e), CostScaling "
+            "%.10g\n",
+            c->name, at, a->objective, lr.objective, s->l_diff[at],
+            lr.cs_objective);
+  }
+  return 0;
+}
+#else
+static int bench_lemon_run(const bench_opts *o, const bench_case *c,
+                           bench_samples *s, int at, const cm_instance *inst,
+                           const cm_answer *a) {
+  (void)o, (void)c, (void)at, (void)inst, (void)a;
+  snprintf(s->error, sizeof s->error, "bench_solve was built without LEMON");
+  return -1;
+}
+#endif
+
+/* Run r of seed index g on inst: cm_solve, and LEMON after it on LEMON
+ * rows. Returns 0, or -1 (s->error says why). */
+static int bench_run_once(const bench_opts *o, const bench_case *c,
+                          bench_samples *s, int g, int r,
+                          const cm_instance *inst) {
+  cm_answer a;
+  double wall;
+  int at = g * c->runs + r, rc = 0;
+  if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall, s->error,
+                       sizeof s->error))
+    return -1;
+  bench_record(s, at, inst, &a, wall, s->g_obj[g]);
+  if (c->kind == BENCH_KIND_LEMON)
+    rc = bench_lemon_run(o, c, s, at, inst, &a);
+  cm_answer_free(&a);
+  if (rc == 0)
+    s->n = at + 1;
+  return rc;
 }
 
 /* All seeds and runs of one case. Returns 0, or -1 (s->error says why). */
 static int bench_run_case(const bench_opts *o, const bench_case *c,
                           bench_samples *s) {
-  cm_city_spec spec;
-  cm_error err;
   for (int g = 0; g < o->seeds; g++) {
-    cm_instance *inst;
-    cm_city_spec_default(&spec);
-    spec.seed = o->seed0 + (uint64_t)g;
-    spec.n_requests = c->n_req;
-    spec.n_workers = c->n_wrk;
-    spec.k = c->k;
-    spec.team_share = c->team_share;
-    inst = cm_city_instance(&spec, &err);
-    if (!inst) {
-      snprintf(s->error, sizeof s->error, "city: %s", err.message);
+    cm_instance *inst = bench_instance(o, c, s, g);
+    if (!inst)
       return -1;
-    }
     if (bench_greedy(s, g, inst) != 0)
       goto fail;
-    for (int r = 0; r < c->runs; r++) {
-      cm_answer a;
-      double wall;
-      int at = g * c->runs + r;
-      if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall,
-                           s->error, sizeof s->error))
+    for (int r = 0; r < c->runs; r++)
+      if (bench_run_once(o, c, s, g, r, inst) != 0)
         goto fail;
-      bench_record(s, at, inst, &a, wall, s->g_obj[g]);
-      cm_answer_free(&a);
-      s->n = at + 1;
-    }
     s->ng = g + 1;
     if (c->plain_lp && bench_reference(s, g, inst, s->obj[g * c->runs]) != 0)
       goto fail;
+    if (c->kind == BENCH_KIND_LEMON)
+      s->p_diff[g] = bench_rel_diff(s->obj[g * c->runs], s->p_obj[g]);
     cm_instance_free(inst);
     continue;
   fail:
@@ -282,7 +460,7 @@ static double bench_overrun(const bench_case *c, const bench_samples *s) {
   return bench_max(s->wall, s->n) - c->deadline_ms;
 }
 
-static void bench_table_head(void) {
+static void bench_cases_head(void) {
   printf("%-30s %8s %8s %8s %7s %7s %7s %7s %9s %6s %11s %5s %3s %5s %5s "
          "%8s %7s\n",
          "case", "tot.med", "tot.p99", "wall", "cand", "build", "solve", "grdy",
@@ -291,7 +469,7 @@ static void bench_table_head(void) {
 }
 
 /* One line of the table: medians of the stage times, mean objective. */
-static void bench_table_row(const bench_case *c, const bench_samples *s) {
+static void bench_cases_row(const bench_case *c, const bench_samples *s) {
   char served[24], ovr[16] = "-", gap[16] = "-";
   double ov = bench_overrun(c, s), gmax = bench_max(s->gap, s->n);
   if (s->n == 0) {
@@ -325,6 +503,129 @@ static void bench_table_row(const bench_case *c, const bench_samples *s) {
   fflush(stdout);
 }
 
+/* Runs that serve fewer requests, or fewer emergencies, than greedy does on
+ * the same instance. */
+static int bench_below_greedy(const bench_case *c, const bench_samples *s) {
+  int n = 0;
+  for (int i = 0; i < s->n; i++) {
+    int g = i / c->runs;
+    n += s->served[i] < s->g_served[g] || s->emerg[i] < s->g_emerg[g];
+  }
+  return n;
+}
+
+static void bench_budget_head(void) {
+  printf("\nbudget rows: the deadline's overrun in ms, p50/p99/max over seeds "
+         "x runs (stats.total_ms\nand the wall time around cm_solve); served "
+         "and emergencies against greedy (deadline 0)\n");
+  printf("%-34s %-23s %-23s %-13s %-20s %-19s %5s %-17s %s\n", "",
+         "total_ms - deadline", "wall - deadline", "obj/greedy", "served",
+         "emergencies", "", "gap", "fallbacks");
+  printf("%-34s %7s %7s %7s %7s %7s %7s %6s %6s %6s %6s %6s %4s %4s %4s %4s "
+         "%5s %8s %8s %3s %3s\n",
+         "case", "p50", "p99", "max", "p50", "p99", "max", "p50", "max", "p50",
+         "min", "grdy", "p50", "min", "grdy", "all", "<grdy", "p50", "max",
+         "p50", "max");
+}
+
+/* One budget row: overruns, objective ratio, served, gap, fallbacks. */
+static void bench_budget_row(const bench_case *c, const bench_samples *s) {
+  double dl = c->deadline_ms;
+  if (s->n == 0) {
+    printf("%-34s FAILED: %s\n", c->name, s->error);
+    return;
+  }
+  printf("%-34s %+7.2f %+7.2f %+7.2f %+7.2f %+7.2f %+7.2f %6.3f %6.3f ",
+         c->name, cm_bench_quantile(s->total, s->n, 0.5) - dl,
+         cm_bench_quantile(s->total, s->n, 0.99) - dl,
+         bench_max(s->total, s->n) - dl,
+         cm_bench_quantile(s->wall, s->n, 0.5) - dl,
+         cm_bench_quantile(s->wall, s->n, 0.99) - dl,
+         bench_max(s->wall, s->n) - dl, cm_bench_quantile(s->ratio, s->n, 0.5),
+         bench_max(s->ratio, s->n));
+  printf("%6.0f %6.0f %6.0f %4.0f %4.0f %4.0f %4.0f %5d %8.2e %8.2e %3.0f "
+         "%3d\n",
+         bench_quantile_i(s->served, s->n, 0.5),
+         bench_quantile_i(s->served, s->n, 0.0),
+         bench_quantile_i(s->g_served, s->ng, 0.5),
+         bench_quantile_i(s->emerg, s->n, 0.5),
+         bench_quantile_i(s->emerg, s->n, 0.0),
+         bench_quantile_i(s->g_emerg, s->ng, 0.5),
+         bench_quantile_i(s->n_emerg, s->ng, 0.5), bench_below_greedy(c, s),
+         cm_bench_quantile(s->gap, s->n, 0.5), bench_max(s->gap, s->n),
+         bench_quantile_i(s->fallbacks, s->n, 0.5),
+         bench_imax(s->fallbacks, s->n));
+  if (s->failures)
+    printf("%-34s   FAILED after %d runs: %s\n", "", s->n, s->error);
+  fflush(stdout);
+}
+
+static void bench_lemon_head(void) {
+  printf("\nlemon rows: edge mode (the same candidate edges on both sides), "
+         "cm_solve without deadline\nagainst LEMON's min-cost flow in the "
+         "same run; ms, p50 unless p99; ratio = cm total p50 /\nLEMON "
+         "build+solve p50; diff = |objective - LEMON's| / max(1, |objective|)"
+         ", max; pos = edge vs\npositions mode objective, max\n");
+  printf("%-30s %6s %8s %8s %8s %7s %7s %8s %8s %7s %6s %8s %8s %8s %11s\n",
+         "case", "edges", "cm.tot", "cm.p99", "cm.wall", "L.build", "L.solve",
+         "L.tot", "L.p99", "L.cs", "ratio", "diff", "cs.diff", "pos",
+         "served/L");
+}
+
+/* One LEMON row: both sides' times, the ratio, the objective check. */
+static void bench_lemon_row(const bench_opts *o, const bench_case *c,
+                            const bench_samples *s) {
+  char served[24], cs[16] = "-", csd[16] = "-";
+  double cm50 = cm_bench_quantile(s->total, s->n, 0.5);
+  double l50 = cm_bench_quantile(s->l_total, s->n, 0.5);
+  if (s->n == 0) {
+    printf("%-30s FAILED: %s\n", c->name, s->error);
+    return;
+  }
+  snprintf(served, sizeof served, "%.0f/%.0f", bench_imean(s->served, s->n),
+           bench_imean(s->l_served, s->n));
+  if (o->lemon_cs) {
+    snprintf(cs, sizeof cs, "%.2f", cm_bench_quantile(s->l_cs, s->n, 0.5));
+    snprintf(csd, sizeof csd, "%.1e", bench_max(s->l_cs_diff, s->n));
+  }
+  printf("%-30s %6.0f %8.2f %8.2f %8.2f %7.2f %7.2f %8.2f %8.2f %7s %6.2f "
+         "%8.1e %8s %8.1e %11s\n",
+         c->name, bench_quantile_i(s->edges, s->n, 0.5), cm50,
+         cm_bench_quantile(s->total, s->n, 0.99),
+         cm_bench_quantile(s->wall, s->n, 0.5),
+         cm_bench_quantile(s->l_build, s->n, 0.5),
+         cm_bench_quantile(s->l_solve, s->n, 0.5), l50,
+         cm_bench_quantile(s->l_total, s->n, 0.99), cs, cm50 / l50,
+         bench_max(s->l_diff, s->n), csd, bench_max(s->p_diff, s->ng), served);
+  if (s->mismatches)
+    printf("%-30s   OBJECTIVE MISMATCH in %d of %d runs (tolerance %g)\n", "",
+           s->mismatches, s->n, BENCH_LEMON_TOL);
+  if (s->failures)
+    printf("%-30s   FAILED after %d runs: %s\n", "", s->n, s->error);
+  fflush(stdout);
+}
+
+/* The header of a kind's table. */
+static void bench_table_head(bench_kind kind) {
+  if (kind == BENCH_KIND_BUDGET)
+    bench_budget_head();
+  else if (kind == BENCH_KIND_LEMON)
+    bench_lemon_head();
+  else
+    bench_cases_head();
+}
+
+/* A row of the table of the case's kind. */
+static void bench_table_row(const bench_opts *o, const bench_case *c,
+                            const bench_samples *s) {
+  if (c->kind == BENCH_KIND_BUDGET)
+    bench_budget_row(c, s);
+  else if (c->kind == BENCH_KIND_LEMON)
+    bench_lemon_row(o, c, s);
+  else
+    bench_cases_row(c, s);
+}
+
 /* A JSON number, or null for NaN and infinities. */
 static void bench_json_num(FILE *f, double v) {
   if (isfinite(v))
@@ -333,17 +634,32 @@ static void bench_json_num(FILE *f, double v) {
     fputs("null", f);
 }
 
+/* {"median":..,"p99":..,"min":..,"max":..} of n values minus shift. */
+static void bench_json_dist_minus(FILE *f, const char *key, const double *v,
+                                  int n, double shift) {
+  fprintf(f, "\"%s\":{\"median\":", key);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.5) - shift);
+  fputs(",\"p99\":", f);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.99) - shift);
+  fputs(",\"min\":", f);
+  bench_json_num(f, cm_bench_quantile(v, n, 0.0) - shift);
+  fputs(",\"max\":", f);
+  bench_json_num(f, bench_max(v, n) - shift);
+  fputs("},\n     ", f);
+}
+
 /* {"median":..,"p99":..,"min":..,"max":..} of n values. */
 static void bench_json_dist(FILE *f, const char *key, const double *v, int n) {
-  fprintf(f, "\"%s\":{\"median\":", key);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.5));
-  fputs(",\"p99\":", f);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.99));
-  fputs(",\"min\":", f);
-  bench_json_num(f, cm_bench_quantile(v, n, 0.0));
-  fputs(",\"max\":", f);
-  bench_json_num(f, bench_max(v, n));
-  fputs("},\n     ", f);
+  bench_json_dist_minus(f, key, v, n, 0.0);
+}
+
+/* The same of n ints (nulls when out of memory). */
+static void bench_json_idist(FILE *f, const char *key, const int *v, int n) {
+  double *d = malloc(sizeof *d * (size_t)(n > 0 ? n : 1));
+  for (int i = 0; d && i < n; i++)
+    d[i] = v[i];
+  bench_json_dist(f, key, d, d ? n : 0);
+  free(d);
 }
 
 /* A JSON string with quotes, backslashes and control bytes escaped. */
@@ -368,11 +684,11 @@ static void bench_json_key(FILE *f, const char *key, double v) {
 }
 
 /* The first run of each seed, with its greedy answer. */
-static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
+static void bench_json_seeds(FILE *f, const bench_opts *o, const bench_case *c,
                              const bench_samples *s) {
   fputs("\"per_seed\":[", f);
   for (int g = 0; g < s->ng; g++) {
-    int r = g * runs;
+    int r = g * c->runs;
     fprintf(f, "%s\n       {\"seed\":%llu,", g ? "," : "",
             (unsigned long long)(o->seed0 + (uint64_t)g));
     bench_json_key(f, "objective", s->obj[r]);
@@ -381,6 +697,15 @@ static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
             s->g_served[g], s->exact[r]);
     fprintf(f, "\"components\":%d,\"reduced\":%d,\"edges\":%d,", s->comps[r],
             s->reduced[r], s->edges[r]);
+    fprintf(f,
+            "\"emergencies\":%d,\"emergencies_served\":%d,"
+            "\"greedy_emergencies_served\":%d,",
+            s->n_emerg[g], s->emerg[r], s->g_emerg[g]);
+    if (c->kind == BENCH_KIND_LEMON) {
+      bench_json_key(f, "positions_objective", s->p_obj[g]);
+      fprintf(f, "\"positions_edges\":%d,", s->p_edges[g]);
+      bench_json_key(f, "lemon_rel_diff", s->l_diff[r]);
+    }
     bench_json_key(f, "lower_bound", s->lb[r]);
     fputs("\"gap\":", f);
     bench_json_num(f, s->gap[r]);
@@ -389,15 +714,57 @@ static void bench_json_seeds(FILE *f, const bench_opts *o, int runs,
   fputs("]", f);
 }
 
+/* "budget":{...}, of a case with a deadline: overruns of stats.total_ms
+ * and of the wall time, requests and emergencies served against greedy. */
+static void bench_json_budget(FILE *f, const bench_case *c,
+                              const bench_samples *s) {
+  fputs("\"budget\":{", f);
+  bench_json_dist_minus(f, "overrun_ms", s->total, s->n, c->deadline_ms);
+  bench_json_dist_minus(f, "wall_overrun_ms", s->wall, s->n, c->deadline_ms);
+  bench_json_idist(f, "served", s->served, s->n);
+  bench_json_idist(f, "greedy_served", s->g_served, s->ng);
+  bench_json_idist(f, "emergencies", s->n_emerg, s->ng);
+  bench_json_idist(f, "emergencies_served", s->emerg, s->n);
+  bench_json_idist(f, "greedy_emergencies_served", s->g_emerg, s->ng);
+  bench_json_dist(f, "gap", s->gap, s->n);
+  bench_json_idist(f, "fallbacks", s->fallbacks, s->n);
+  fprintf(f, "\"runs_below_greedy\":%d},\n     ", bench_below_greedy(c, s));
+}
+
+/* "lemon":{...}, of a LEMON row: LEMON's times, the ratio, the check. */
+static void bench_json_lemon(FILE *f, const bench_opts *o,
+                             const bench_samples *s) {
+  fprintf(f, "\"lemon\":{\"cost_scaling\":%d,\"nodes\":%d,\"arcs\":%d,",
+          o->lemon_cs, s->l_nodes, s->l_arcs);
+  bench_json_key(f, "cost_scale", s->l_scale);
+  fputs("\n     ", f);
+  bench_json_dist(f, "build_ms", s->l_build, s->n);
+  bench_json_dist(f, "solve_ms", s->l_solve, s->n);
+  bench_json_dist(f, "total_ms", s->l_total, s->n);
+  if (o->lemon_cs)
+    bench_json_dist(f, "cs_solve_ms", s->l_cs, s->n);
+  bench_json_dist(f, "ratio_per_run", s->l_ratio, s->n);
+  bench_json_idist(f, "served", s->l_served, s->n);
+  bench_json_key(f, "ratio_p50",
+                 cm_bench_quantile(s->total, s->n, 0.5) /
+                     cm_bench_quantile(s->l_total, s->n, 0.5));
+  bench_json_key(f, "rel_diff_max", bench_max(s->l_diff, s->n));
+  if (o->lemon_cs)
+    bench_json_key(f, "cs_rel_diff_max", bench_max(s->l_cs_diff, s->n));
+  bench_json_key(f, "positions_rel_diff_max", bench_max(s->p_diff, s->ng));
+  fprintf(f, "\"tolerance\":%g,\"objective_mismatches\":%d},\n     ",
+          BENCH_LEMON_TOL, s->mismatches);
+}
+
 static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
                             const bench_samples *s) {
   double d[2];
   fprintf(f,
-          "    {\"name\":\"%s\",\"regime\":\"%s\",\"requests\":%d,"
-          "\"workers\":%d,\"k\":%d,\"plain_lp\":%d,\"seeds\":%d,"
-          "\"runs\":%d,\"samples\":%d,\n     ",
-          c->name, c->regime, c->n_req, c->n_wrk, c->k, c->plain_lp, s->ng,
-          c->runs, s->n);
+          "    {\"name\":\"%s\",\"kind\":\"%s\",\"regime\":\"%s\","
+          "\"requests\":%d,\"workers\":%d,\"k\":%d,\"plain_lp\":%d,"
+          "\"seeds\":%d,\"runs\":%d,\"samples\":%d,\n     ",
+          c->name, bench_kind_names[c->kind], c->regime, c->n_req, c->n_wrk,
+          c->k, c->plain_lp, s->ng, c->runs, s->n);
   bench_json_key(f, "deadline_ms", c->deadline_ms >= 0 ? c->deadline_ms : NAN);
   fputs("\n     ", f);
   bench_json_dist(f, "total_ms", s->total, s->n);
@@ -426,14 +793,22 @@ static void bench_json_case(FILE *f, const bench_opts *o, const bench_case *c,
   bench_json_key(f, "overrun_ms_max", bench_overrun(c, s));
   if (c->plain_lp)
     bench_json_key(f, "rel_diff_vs_default_max", bench_max(s->ref_diff, s->ng));
-  fputs("\n     \"error\":", f);
+  bench_json_key(f, "emergencies_served_mean", bench_imean(s->emerg, s->n));
+  bench_json_key(f, "greedy_emergencies_served_mean",
+                 bench_imean(s->g_emerg, s->ng));
+  fputs("\n     ", f);
+  if (c->deadline_ms > 0)
+    bench_json_budget(f, c, s);
+  if (c->kind == BENCH_KIND_LEMON)
+    bench_json_lemon(f, o, s);
+  fputs("\"error\":", f);
   if (s->failures)
     bench_json_str(f, s->error);
   else
     fputs("null", f);
   fputs(",", f);
   fputs("\n     ", f);
-  bench_json_seeds(f, o, c->runs, s);
+  bench_json_seeds(f, o, c, s);
   fputs("}", f);
 }
 
@@ -447,19 +822,40 @@ static void bench_json_head(FILE *f, const bench_opts *o) {
           CM_VERSION, date);
   fprintf(f,
           " \"options\":{\"seeds\":%d,\"runs\":%d,\"seed0\":%llu,"
-          "\"plain_lp\":%d,\"plain_lp_max\":%d,\"deadline_ms\":",
+          "\"plain_lp\":%d,\"plain_lp_max\":%d,\"lemon\":%d,"
+          "\"lemon_cs\":%d,\"deadline_ms\":",
           o->seeds, o->runs, (unsigned long long)o->seed0, o->plain_lp,
-          o->plain_lp_max);
+          o->plain_lp_max, o->lemon, o->lemon_cs);
   bench_json_num(f, o->deadline_ms >= 0 ? o->deadline_ms : NAN);
   fputs("},\n \"cases\":[\n", f);
 }
 
+/* 1 when name contains one of the comma-separated parts of only (or only
+ * is NULL). */
+static int bench_only(const char *only, const char *name) {
+  char part[64];
+  if (!only)
+    return 1;
+  for (const char *p = only; *p;) {
+    size_t len = strcspn(p, ",");
+    if (len > 0 && len < sizeof part) {
+      memcpy(part, p, len);
+      part[len] = '\0';
+      if (strstr(name, part))
+        return 1;
+    }
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
 /* Append a case unless --only filters it out. */
 static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
-                           const char *regime, int req, int wrk, int k,
-                           double deadline_ms, int plain) {
+                           bench_kind kind, const char *regime, int req,
+                           int wrk, int k, double deadline_ms, int plain) {
   bench_case *c = &cs[*n];
   size_t len;
+  c->kind = kind;
   c->regime = regime;
   c->n_req = req;
   c->n_wrk = wrk;
@@ -468,19 +864,21 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
   c->deadline_ms = deadline_ms;
   c->runs = plain ? 1 : o->runs;
   c->team_share = strcmp(regime, "teams") == 0 ? 0.03 : 0.0;
-  snprintf(c->name, sizeof c->name, "%s %dx%d K%d%s", regime, req, wrk, k,
+  snprintf(c->name, sizeof c->name, "%s%s%s %dx%d K%d%s",
+           kind == BENCH_KIND_CASE ? "" : bench_kind_names[kind],
+           kind == BENCH_KIND_CASE ? "" : " ", regime, req, wrk, k,
            plain ? " plain-lp" : "");
   len = strlen(c->name);
   if (deadline_ms >= 0)
     snprintf(c->name + len, sizeof c->name - len, " dl%g", deadline_ms);
-  if (!o->only || strstr(c->name, o->only))
+  if (bench_only(o->only, c->name))
     (*n)++;
 }
 
-/* Build the case list: every size at K = 8 and 16 with the deadline of the
- * options; a few sizes also with fixed deadlines (the fallback at work); the
- * plain-LP anchors after their case. Returns the count. */
-static int bench_cases(const bench_opts *o, bench_case *cs) {
+/* The cases: every size at K = 8 and 16 with the deadline of the options;
+ * a few sizes also with fixed deadlines (the fallback at work); the
+ * plain-LP anchors after their case. */
+static void bench_cases_regimes(const bench_opts *o, bench_case *cs, int *n) {
   static const struct {
     const char *regime;
     int req, wrk;
@@ -493,19 +891,59 @@ static int bench_cases(const bench_opts *o, bench_case *cs) {
     int req, wrk;
     double deadline_ms;
   } extra[] = {{5000, 50000, 50.0}, {2000, 2000, 100.0}, {2000, 2000, 20.0}};
-  int n = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     for (int k = 8; k <= 16; k *= 2) {
       const char *rg = sizes[i].regime;
       int req = sizes[i].req, wrk = sizes[i].wrk;
-      bench_add_case(o, cs, &n, rg, req, wrk, k, o->deadline_ms, 0);
+      bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k, o->deadline_ms,
+                     0);
       for (size_t d = 0; d < sizeof extra / sizeof extra[0]; d++)
         if (extra[d].req == req && extra[d].wrk == wrk &&
             extra[d].deadline_ms != o->deadline_ms)
-          bench_add_case(o, cs, &n, rg, req, wrk, k, extra[d].deadline_ms, 0);
+          bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k,
+                         extra[d].deadline_ms, 0);
       if (o->plain_lp && req <= o->plain_lp_max)
-        bench_add_case(o, cs, &n, rg, req, wrk, k, -1.0, 1);
+        bench_add_case(o, cs, n, BENCH_KIND_CASE, rg, req, wrk, k, -1.0, 1);
     }
+}
+
+/* The budget rows: deadlines 1, 5, 20 and 50 ms on scarce 2000x2000 K16
+ * and plenty 5000x50000 K8 (issue 12, item 5). */
+static void bench_cases_budget(const bench_opts *o, bench_case *cs, int *n) {
+  static const struct {
+    const char *regime;
+    int req, wrk, k;
+  } sizes[] = {{"scarce", 2000, 2000, 16}, {"plenty", 5000, 50000, 8}};
+  static const double budgets[] = {1.0, 5.0, 20.0, 50.0};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (size_t d = 0; d < sizeof budgets / sizeof budgets[0]; d++)
+      bench_add_case(o, cs, n, BENCH_KIND_BUDGET, sizes[i].regime, sizes[i].req,
+                     sizes[i].wrk, sizes[i].k, budgets[d], 0);
+}
+
+/* The LEMON rows: one-person instances only (min-cost flow), no deadline. */
+static void bench_cases_lemon(const bench_opts *o, bench_case *cs, int *n) {
+  static const struct {
+    const char *regime;
+    int req, wrk, k;
+  } sizes[] = {
+      {"plenty", 100, 1000, 16},  {"scarce", 500, 500, 16},
+      {"scarce", 2000, 2000, 16}, {"plenty", 2000, 20000, 16},
+      {"plenty", 5000, 50000, 8}, {"plenty", 5000, 50000, 16},
+  };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    bench_add_case(o, cs, n, BENCH_KIND_LEMON, sizes[i].regime, sizes[i].req,
+                   sizes[i].wrk, sizes[i].k, -1.0, 0);
+}
+
+/* Build the case list, grouped by kind (one table each). Returns the
+ * count. */
+static int bench_cases(const bench_opts *o, bench_case *cs) {
+  int n = 0;
+  bench_cases_regimes(o, cs, &n);
+  bench_cases_budget(o, cs, &n);
+  if (o->lemon)
+    bench_cases_lemon(o, cs, &n);
   return n;
 }
 
@@ -513,6 +951,7 @@ static void bench_usage(FILE *f) {
   fputs(
       "usage: bench_solve [--quick] [--seeds N] [--runs N] [--seed0 N]\n"
       "                   [--deadline MS] [--plain-lp] [--plain-lp-max N]\n"
+      "                   [--no-lemon] [--lemon-cs]\n"
       "                   [--only SUBSTRING] [--out FILE.json]\n"
       "  --quick         1 seed x 1 run unless --seeds/--runs given\n"
       "                  (default 10 seeds x 5 runs)\n"
@@ -521,7 +960,10 @@ static void bench_usage(FILE *f) {
       "  --plain-lp      add anchors: plain GLPK simplex on the whole batch,\n"
       "                  no reductions or components (requests <= 500,\n"
       "                  or --plain-lp-max N)\n"
-      "  --only S        run only cases whose name contains S\n"
+      "  --no-lemon      skip the LEMON rows (only built with liblemon-dev)\n"
+      "  --lemon-cs      LEMON rows also run CostScaling\n"
+      "  --only S[,S..]  run only cases whose name contains one S\n"
+      "                  (--only budget: the budget rows; --only lemon)\n"
       "  --out FILE      write the JSON report (default none)\n",
       f);
 }
@@ -534,6 +976,21 @@ static int bench_int_arg(const char *s, long lo, long *out) {
   return errno || *end || end == s || *out < lo ? -1 : 0;
 }
 
+/* An option without a value; returns 1 when a was one. */
+static int bench_flag(const char *a, bench_opts *o, int *quick) {
+  if (!strcmp(a, "--quick"))
+    *quick = 1;
+  else if (!strcmp(a, "--plain-lp"))
+    o->plain_lp = 1;
+  else if (!strcmp(a, "--no-lemon"))
+    o->lemon = 0;
+  else if (!strcmp(a, "--lemon-cs"))
+    o->lemon_cs = 1;
+  else
+    return 0;
+  return 1;
+}
+
 /* Returns 0, 1 (help shown) or -1 (bad usage). */
 static int bench_parse(int argc, char **argv, bench_opts *o) {
   int quick = 0;
@@ -542,14 +999,8 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
     long n;
     if (!strcmp(a, "--help") || !strcmp(a, "-h"))
       return 1;
-    if (!strcmp(a, "--quick")) {
-      quick = 1;
+    if (bench_flag(a, o, &quick))
       continue;
-    }
-    if (!strcmp(a, "--plain-lp")) {
-      o->plain_lp = 1;
-      continue;
-    }
     if (!v)
       return -1;
     i++;
@@ -582,11 +1033,36 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
   return 0;
 }
 
+/* Run every case: a table per kind, a row per case, appended to the report
+ * f (when not NULL) as it finishes. Returns the number of cases that failed
+ * or whose objective disagreed with LEMON's, or -1 when out of memory. */
+static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
+                         FILE *f) {
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    bench_samples s;
+    if (i == 0 || cases[i].kind != cases[i - 1].kind)
+      bench_table_head(cases[i].kind);
+    if (bench_samples_init(&s, o->seeds * cases[i].runs, o->seeds) != 0)
+      return -1;
+    s.failures = bench_run_case(o, &cases[i], &s) != 0;
+    failed += s.failures || s.mismatches;
+    bench_table_row(o, &cases[i], &s);
+    if (f) {
+      bench_json_case(f, o, &cases[i], &s);
+      fputs(i + 1 < n ? ",\n" : "\n", f);
+      fflush(f);
+    }
+    bench_samples_free(&s);
+  }
+  return failed;
+}
+
 int main(int argc, char **argv) {
-  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL};
+  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL, BENCH_HAVE_LEMON, 0};
   bench_case cases[BENCH_MAX_CASES];
   FILE *f = NULL;
-  int n, rc, failed = 0;
+  int n, rc, failed;
   rc = bench_parse(argc, argv, &o);
   if (rc != 0) {
     bench_usage(rc > 0 ? stdout : stderr);
@@ -594,7 +1070,8 @@ int main(int argc, char **argv) {
   }
   n = bench_cases(&o, cases);
   if (n == 0) {
-    fprintf(stderr, "bench_solve: no case matches '%s'\n", o.only);
+    fprintf(stderr, "bench_solve: no case matches '%s'%s\n", o.only,
+            BENCH_HAVE_LEMON ? "" : " (built without LEMON: no lemon rows)");
     return 2;
   }
   if (o.out && !(f = fopen(o.out, "w"))) {
@@ -607,23 +1084,9 @@ int main(int argc, char **argv) {
   printf("carematch %s solve bench: %d cases, %d seeds x %d runs; times in "
          "ms (median unless p99)\n",
          CM_VERSION, n, o.seeds, o.runs);
-  bench_table_head();
-  for (int i = 0; i < n; i++) {
-    bench_samples s;
-    if (bench_samples_init(&s, o.seeds * cases[i].runs, o.seeds) != 0) {
-      fputs("bench_solve: out of memory\n", stderr);
-      return 1;
-    }
-    s.failures = bench_run_case(&o, &cases[i], &s) != 0;
-    failed += s.failures;
-    bench_table_row(&cases[i], &s);
-    if (f) {
-      bench_json_case(f, &o, &cases[i], &s);
-      fputs(i + 1 < n ? ",\n" : "\n", f);
-      fflush(f);
-    }
-    bench_samples_free(&s);
-  }
+  failed = bench_run_all(&o, cases, n, f);
+  if (failed < 0)
+    fputs("bench_solve: out of memory\n", stderr);
   if (f) {
     fputs(" ]}\n", f);
     fclose(f);

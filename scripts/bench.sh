@@ -11,6 +11,11 @@
 #   BENCHES="solve engine"  which bench/bench_<name>.c to run (default: all)
 #   PLAIN_LP=0   skip the solve bench's plain-LP anchors (one run per seed,
 #                up to 2000 requests: about half of its ~2 minutes)
+#   LEMON=0      skip the solve bench's LEMON rows (--no-lemon). Otherwise,
+#                when LEMON's headers are missing and the script runs as
+#                root, liblemon-dev is installed first (apt-get); not as
+#                root, the rows are left out with a note. Only bench_solve
+#                uses LEMON: the tests and scripts/deps.sh do not need it.
 # Every bench takes --out FILE.json. A bench that fails to build or run is
 # reported and the others still run; the exit status is then 1.
 set -eu
@@ -19,6 +24,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 JOBS=${JOBS:-2}
 PLAIN_LP=${PLAIN_LP:-1}
+LEMON=${LEMON:-1}
 RESULTS=bench/results
 
 if [ -z "${BENCHES:-}" ]; then
@@ -31,6 +37,31 @@ for a in "$@"; do
   if [ "$a" = --quick ]; then quick="--quick"; fi
 done
 suffix=${quick:+-quick}
+
+# bench_solve's LEMON rows need LEMON's headers (Debian: liblemon-dev);
+# CMake looks for them at configure time. Install them when possible.
+ensure_lemon() {
+  [ -f /usr/include/lemon/network_simplex.h ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing liblemon-dev for bench_solve's LEMON rows"
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+      liblemon-dev >/dev/null; then
+      return 0
+    fi
+  fi
+  echo "note: liblemon-dev is not installed (apt-get install liblemon-dev," \
+    "as root): bench_solve runs without its LEMON rows" >&2
+}
+
+nolemon=""
+if [ "$LEMON" = 0 ]; then
+  nolemon="--no-lemon"
+else
+  for b in $BENCHES; do
+    if [ "$b" = solve ]; then ensure_lemon; fi
+  done
+fi
 
 # Run bench $1 writing $2; the rest are the script's arguments.
 run_bench() {
@@ -46,9 +77,10 @@ run_bench() {
   elif [ "$name" != solve ]; then
     "$BUILD/bench_$name" --out "$file" ${quick:+"$quick"}
   elif [ "$PLAIN_LP" = 1 ]; then
-    "$BUILD/bench_solve" --plain-lp --plain-lp-max 2000 --out "$file" "$@"
+    "$BUILD/bench_solve" --plain-lp --plain-lp-max 2000 ${nolemon:+"$nolemon"} \
+      --out "$file" "$@"
   else
-    "$BUILD/bench_solve" --out "$file" "$@"
+    "$BUILD/bench_solve" ${nolemon:+"$nolemon"} --out "$file" "$@"
   fi
 }
 
