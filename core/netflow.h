@@ -57,6 +57,13 @@ void cm__net_free(cm__net *n);
 /* Route requests until all are routed or the deadline passes. Returns 1
  * when complete, 0 when cut by the deadline, -1 when out of memory. */
 int cm__net_run(cm__net *n, const cm__clock *clk);
+/* The same optimum by the primal network simplex (netsimplex.c), faster
+ * when staff are scarce, started from floor's answer for the component's
+ * requests (NULL: all unassigned). Same contract as cm__net_run; on a cut
+ * the flow is feasible, at least as good as the floor's, not optimal (asg
+ * holds it, routed = nr). */
+int cm__net_simplex(cm__net *n, const cm__solution *floor,
+                    const cm__clock *clk);
 /* Worker prices for the dual bound, indexed by global worker (only the
  * component's workers are written). */
 void cm__net_prices(const cm__net *n, double *price);

@@ -23,6 +23,9 @@
  * branch and bound; larger ones are decomposed (see teams.c). Measured:
  * glp_intopt takes about 4 ms at 100 requests and 60-75 ms at 400. */
 #define MIP_MAX_REQUESTS 200
+/* One-person components from this size on go to the network simplex when
+ * staff are scarce (solve_network). */
+#define SIMPLEX_MIN_REQUESTS 32
 
 typedef struct batch {
   const cm_solve_options *opts;
@@ -104,7 +107,14 @@ static cm_status solve_network(batch *b, int k, int *reqs, int nr,
       0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   b->net_live[k] = 1;
-  int done = cm__net_run(n, &b->clk);
+  /* staff scarce (fewer than 1.5 workers a request): every shortest path
+     crosses most of the component and the simplex is 2-3x faster; with
+     more staff the paths are short and successive shortest paths win */
+  int simplex =
+      b->opts->network == 2 ||
+      (b->opts->network == 0 && nr >= SIMPLEX_MIN_REQUESTS && 2 * nw < 3 * nr);
+  int done = simplex ? cm__net_simplex(n, &b->floor, &b->clk)
+                     : cm__net_run(n, &b->clk);
   if (done < 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   b->info[k].method = CM_METHOD_NETWORK;

@@ -146,6 +146,7 @@ static void budgets_on(const cm_check_gen_opts *o, uint64_t seed0, int n,
       opts.clock = stepping_clock;
       opts.clock_ctx = &clk;
       opts.validated = b % 2;
+      opts.network = b % 3; /* either engine may be cut */
       /* 0 to 2 ms of stepping time: from no search at all to the end */
       opts.deadline_ms = cm_check_rng_real(&rng, 0.0005, 2.0);
       cm_answer ans;

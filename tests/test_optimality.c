@@ -222,6 +222,32 @@ Test(optimality, no_certify_matches_brute_force) {
   run(1, 1, 6100000, 100, &opts, 0, 0);
 }
 
+/* Each network engine alone (successive shortest paths; the network
+ * simplex, started from the greedy floor) reaches the optimum, with and
+ * without the GLPK confirmation, without reductions (so the engines see the
+ * whole one-person graph). */
+static void engine_matches_brute_force(int network, uint64_t seed0) {
+  cm_solve_options opts;
+  memset(&opts, 0, sizeof opts);
+  opts.deadline_ms = -1;
+  opts.network = network;
+  run(0, 0, seed0, 150, &opts, 1, 0);
+  run(1, 0, seed0 + 100000, 150, &opts, 1, 0);
+  opts.no_reductions = 1;
+  opts.no_certify = 1;
+  run(0, 0, seed0 + 200000, 150, &opts, 0, 0);
+  run(1, 0, seed0 + 300000, 150, &opts, 0, 0);
+  run(0, 1, seed0 + 400000, 100, &opts, 0, 0); /* teams: decomposed parts */
+}
+
+Test(optimality, network_simplex_matches_brute_force) {
+  engine_matches_brute_force(2, 9000000);
+}
+
+Test(optimality, shortest_paths_match_brute_force) {
+  engine_matches_brute_force(1, 9500000);
+}
+
 /* A generous budget on a real clock is not a fallback. */
 Test(optimality, generous_deadline_is_exact) {
   cm_solve_options opts;

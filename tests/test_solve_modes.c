@@ -74,6 +74,10 @@ static void compare_variants(int edge_mode, int teams, uint64_t seed0, int n) {
       {"no_components", 0, 1, 0},
       {"plain_lp", 0, 0, 1},
   };
+  static const struct {
+    const char *name;
+    int network;
+  } engines[] = {{"shortest paths", 1}, {"network simplex", 2}};
   cm_check_gen_opts o;
   medium_opts(&o, edge_mode, teams);
   for (int k = 0; k < n; k++) {
@@ -85,6 +89,23 @@ static void compare_variants(int edge_mode, int teams, uint64_t seed0, int n) {
     solve_ok(inst, NULL, seed, "default", &base);
     cr_assert_eq(base.stats.exact, 1, "seed %llu: default solve not exact",
                  (unsigned long long)seed);
+    for (size_t v = 0; v < sizeof engines / sizeof engines[0]; v++) {
+      cm_solve_options opts;
+      memset(&opts, 0, sizeof opts);
+      opts.deadline_ms = -1;
+      opts.network = engines[v].network;
+      opts.no_reductions = 1; /* the engine sees the whole graph */
+      opts.no_certify = 1;    /* and GLPK does not mend its answer */
+      cm_answer ans;
+      solve_ok(inst, &opts, seed, engines[v].name, &ans);
+      if (!cm_check_close(ans.objective, base.objective)) {
+        dump_fail("engine differs from default", seed, inst, &base, &ans);
+        cr_assert_fail("seed %llu: default objective %.12g, %s %.12g",
+                       (unsigned long long)seed, base.objective,
+                       engines[v].name, ans.objective);
+      }
+      cm_answer_free(&ans);
+    }
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
       cm_solve_options opts;
       memset(&opts, 0, sizeof opts);
