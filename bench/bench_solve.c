@@ -63,6 +63,9 @@ typedef struct bench_case {
   int n_req, n_wrk, k;
   double deadline_ms; /* < 0: none */
   int plain_lp;       /* opts.plain_lp = 1 */
+  int network;        /* opts.network: 0 chosen by the solver; engine rows:
+                         1 shortest paths, 2 simplex from the greedy floor,
+                         3 simplex from an empty start */
   int runs;           /* timed solves per seed (plain-LP anchors: 1) */
   double team_share;  /* "teams" regime: share of staff-2 requests */
 } bench_case;
@@ -214,8 +217,8 @@ fail:
 /* One cm_solve call. Returns 0 with *ans filled and *wall_ms measured, or -1
  * with msg set. */
 static int bench_solve_once(const cm_instance *inst, double deadline_ms,
-                            int plain_lp, cm_answer *ans, double *wall_ms,
-                            char *msg, size_t msg_len) {
+                            int plain_lp, int network, cm_answer *ans,
+                            double *wall_ms, char *msg, size_t msg_len) {
   cm_solve_options o;
   cm_error err;
   int64_t t0;
@@ -226,6 +229,7 @@ static int bench_solve_once(const cm_instance *inst, double deadline_ms,
   o.plain_lp = plain_lp;
   o.no_reductions = plain_lp;
   o.no_components = plain_lp;
+  o.network = network;
   memset(ans, 0, sizeof *ans);
   cm_error_clear(&err);
   t0 = cm_bench_clock(NULL);
@@ -293,7 +297,7 @@ static void bench_record(bench_samples *s, int r, const cm_instance *inst,
 static int bench_greedy(bench_samples *s, int g, const cm_instance *inst) {
   cm_answer a;
   double wall;
-  if (bench_solve_once(inst, 0.0, 0, &a, &wall, s->error, sizeof s->error))
+  if (bench_solve_once(inst, 0.0, 0, 0, &a, &wall, s->error, sizeof s->error))
     return -1;
   s->g_obj[g] = a.objective;
   s->g_ms[g] = wall;
@@ -310,7 +314,7 @@ static int bench_reference(bench_samples *s, int g, const cm_instance *inst,
                            double plain_obj) {
   cm_answer a;
   double wall;
-  if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
+  if (bench_solve_once(inst, -1.0, 0, 0, &a, &wall, s->error, sizeof s->error))
     return -1;
   s->ref_diff[g] = bench_rel_diff(plain_obj, a.objective);
   cm_answer_free(&a);
@@ -323,7 +327,7 @@ static int bench_positions_reference(bench_samples *s, int g,
                                      const cm_instance *inst) {
   cm_answer a;
   double wall;
-  if (bench_solve_once(inst, -1.0, 0, &a, &wall, s->error, sizeof s->error))
+  if (bench_solve_once(inst, -1.0, 0, 0, &a, &wall, s->error, sizeof s->error))
     return -1;
   s->p_obj[g] = a.objective;
   s->p_edges[g] = a.stats.edges;
@@ -415,8 +419,8 @@ static int bench_run_once(const bench_opts *o, const bench_case *c,
   cm_answer a;
   double wall;
   int at = g * c->runs + r, rc = 0;
-  if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, &a, &wall, s->error,
-                       sizeof s->error))
+  if (bench_solve_once(inst, c->deadline_ms, c->plain_lp, c->network, &a, &wall,
+                       s->error, sizeof s->error))
     return -1;
   bench_record(s, at, inst, &a, wall, s->g_obj[g]);
   if (c->kind == BENCH_KIND_LEMON)
@@ -861,6 +865,7 @@ static void bench_add_case(const bench_opts *o, bench_case *cs, int *n,
   c->n_wrk = wrk;
   c->k = k;
   c->plain_lp = plain;
+  c->network = 0;
   c->deadline_ms = deadline_ms;
   c->runs = plain ? 1 : o->runs;
   c->team_share = strcmp(regime, "teams") == 0 ? 0.03 : 0.0;
@@ -936,11 +941,34 @@ static void bench_cases_lemon(const bench_opts *o, bench_case *cs, int *n) {
                    sizes[i].wrk, sizes[i].k, -1.0, 0);
 }
 
+/* The engine rows: the scarce peaks solved by each network engine alone
+ * (successive shortest paths, the simplex from the greedy floor and from an
+ * empty start), no deadline: what the choice and the warm start buy. */
+static void bench_cases_engine(const bench_opts *o, bench_case *cs, int *n) {
+  static const char *const engines[] = {"ssp", "simplex", "simplex-cold"};
+  static const int sizes[] = {500, 2000};
+  bench_opts all = *o; /* filtered below, on the name with the engine */
+  all.only = NULL;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (int e = 0; e < 3; e++) {
+      int before = *n;
+      bench_add_case(&all, cs, n, BENCH_KIND_CASE, "scarce", sizes[i], sizes[i],
+                     16, -1.0, 0);
+      bench_case *c = &cs[before];
+      size_t len = strlen(c->name);
+      c->network = e + 1;
+      snprintf(c->name + len, sizeof c->name - len, " %s", engines[e]);
+      if (!bench_only(o->only, c->name))
+        (*n)--;
+    }
+}
+
 /* Build the case list, grouped by kind (one table each). Returns the
  * count. */
 static int bench_cases(const bench_opts *o, bench_case *cs) {
   int n = 0;
   bench_cases_regimes(o, cs, &n);
+  bench_cases_engine(o, cs, &n);
   bench_cases_budget(o, cs, &n);
   if (o->lemon)
     bench_cases_lemon(o, cs, &n);

@@ -113,8 +113,9 @@ static cm_status solve_network(batch *b, int k, int *reqs, int nr,
   int simplex =
       b->opts->network == 2 ||
       (b->opts->network == 0 && nr >= SIMPLEX_MIN_REQUESTS && 2 * nw < 3 * nr);
-  int done = simplex ? cm__net_simplex(n, &b->floor, &b->clk)
-                     : cm__net_run(n, &b->clk);
+  const cm__solution *start = b->opts->network == 3 ? NULL : &b->floor;
+  int done =
+      simplex ? cm__net_simplex(n, start, &b->clk) : cm__net_run(n, &b->clk);
   if (done < 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   b->info[k].method = CM_METHOD_NETWORK;

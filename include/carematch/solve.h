@@ -61,7 +61,8 @@ typedef struct cm_solve_options {
   int no_certify;     /* skip the GLPK confirmation of network components */
   int network;        /* testing: the network engine of one-person
                          components: 0 chosen per component, 1 successive
-                         shortest paths, 2 network simplex */
+                         shortest paths, 2 network simplex (warm-started from
+                         the greedy floor), 3 the same from an empty start */
   int validated;      /* 1: inst passed cm_instance_validate (or came from
                          cm_instance_from_json) and has not changed since:
                          cm_solve does not check it again inside the
