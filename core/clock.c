@@ -18,8 +18,8 @@ int cm__clock_expired(const cm__clock *c) {
   return cm__clock_short(c, c->reserve_ns);
 }
 
-int64_t cm__finish_ns(int nr, int ne) {
-  return 50000 + 150 * (int64_t)nr + 10 * (int64_t)ne;
+int64_t cm__finish_ns(int nr, int searched, int ne) {
+  return 50000 + 150 * (int64_t)searched + 20 * (int64_t)nr + 10 * (int64_t)ne;
 }
 
 int64_t cm__prepare_ns(int nr, int nw, int ne) {

@@ -76,11 +76,12 @@ int64_t cm__clock_now(const cm__clock *c);
 int cm__clock_short(const cm__clock *c, int64_t need_ns);
 /* 1 when less than the reserve is left: phases stop. */
 int cm__clock_expired(const cm__clock *c);
-/* Time to finish a batch of nr requests and ne edges once the phases stop:
- * the choice against the floor and the answer (measured on a loaded 2-core
- * machine: 0.2 + 0.8 ms at 5,000 requests and 40,000 edges, 0.1 + 0.3 ms
- * at 2,000 and 32,000). */
-int64_t cm__finish_ns(int nr, int ne);
+/* Time to finish a batch of nr requests, searched of them searched, and ne
+ * edges once the phases stop: the choice against the floor and the answer
+ * (measured on a loaded 2-core machine: 0.2 + 0.8 ms at 5,000 requests
+ * and 40,000 edges, 0.1 + 0.3 ms at 2,000 and 32,000); a request never
+ * searched costs only its line in the answer. */
+int64_t cm__finish_ns(int nr, int searched, int ne);
 /* Time for the working arrays and the components of a batch (1.3-1.5 ms at
  * 5,000 requests, 50,000 workers and 40,000 edges; 0.15 ms at 2,000,
  * 2,000 and 32,000): without it, the floor is the answer. */

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cost.h"
 #include "skill_grids.h"
 
 static int matchable(const cm_instance *inst, const cm_worker *w) {
@@ -21,9 +20,7 @@ int cm__skill_grids_init(cm__skill_grids *g, const cm_instance *inst,
   g->inst = inst;
   g->items = malloc(cnt * sizeof *g->items);
   g->scratch = malloc(cnt * sizeof *g->scratch);
-  g->base = malloc(cnt * sizeof *g->base);
-  g->elders = malloc(cnt * sizeof *g->elders);
-  if (!g->items || !g->scratch || !g->base || !g->elders) {
+  if (!g->items || !g->scratch) {
     cm__skill_grids_free(g);
     return -1;
   }
@@ -42,8 +39,6 @@ int cm__skill_grids_init(cm__skill_grids *g, const cm_instance *inst,
 void cm__skill_grids_free(cm__skill_grids *g) {
   free(g->items);
   free(g->scratch);
-  free(g->base);
-  free(g->elders);
   for (int s = 0; s < CM_MAX_SKILLS; s++)
     cm__grid_free(&g->skill[s]);
   memset(g, 0, sizeof *g);
@@ -52,19 +47,10 @@ void cm__skill_grids_free(cm__skill_grids *g) {
 const cm__grid *cm__skill_grid(cm__skill_grids *g, int s) {
   if (g->built[s])
     return &g->skill[s];
-  const cm_weights *k = &g->inst->weights;
   int c = 0;
-  for (int i = 0; i < g->n; i++) {
-    if (!(g->items[i].tag & (1u << s)))
-      continue;
-    const cm_worker *w = &g->inst->workers[g->items[i].id];
-    uint64_t bits = 0;
-    for (int e = 0; e < w->n_elders; e++)
-      bits |= 1ull << (w->elders[e] & 63);
-    g->base[g->items[i].id] = cm__worker_fixed_cost(k, w);
-    g->elders[g->items[i].id] = bits;
-    g->scratch[c++] = g->items[i];
-  }
+  for (int i = 0; i < g->n; i++)
+    if (g->items[i].tag & (1u << s))
+      g->scratch[c++] = g->items[i];
   if (cm__grid_build(&g->skill[s], g->scratch, c, 0) != 0)
     return NULL;
   g->built[s] = 1;

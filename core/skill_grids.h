@@ -5,8 +5,6 @@
 #ifndef CM_SKILL_GRIDS_H_INCLUDED_
 #define CM_SKILL_GRIDS_H_INCLUDED_
 
-#include <stdint.h>
-
 #include "carematch/model.h"
 #include "grid.h"
 
@@ -15,12 +13,6 @@ typedef struct cm__skill_grids {
   cm__grid_item *items;    /* matchable workers, ids ascending */
   int n;                   /* items */
   cm__grid_item *scratch;  /* one skill's items while its grid builds */
-  double *base;            /* per worker: the terms that do not depend
-                              on the request (workload, rating, skill
-                              level); set when a grid of theirs builds */
-  uint64_t *elders;        /* per worker: one bit per elder hash, so
-                              continuity reads the worker's record only
-                              on a likely hit; set likewise */
   cm__grid skill[CM_MAX_SKILLS];
   unsigned char built[CM_MAX_SKILLS];
   int count[CM_MAX_SKILLS]; /* matchable holders of each skill */

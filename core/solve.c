@@ -427,7 +427,7 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
                               b.opts->deadline_ms > 0 ? &b.clk : NULL, &b.floor,
                               err)) != CM_OK)
     return st;
-  b.clk.reserve_ns = cm__finish_ns(b.p.nr, b.p.ne);
+  b.clk.reserve_ns = cm__finish_ns(b.p.nr, b.p.nr - b.p.unsearched, b.p.ne);
   int64_t t_cand = cm__clock_now(&b.clk);
   /* candidates_ms includes validation, which is part of the budget */
   out->stats.candidates_ms = cm__clock_since_ms(&b.clk, b.clk.start_ns);
