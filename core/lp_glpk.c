@@ -28,11 +28,13 @@ static int no_output(void *info, const char *s) {
   return 1;
 }
 
+/* GLPK's own time limit: what the clock leaves, less a millisecond for
+ * GLPK's coarse checks (it reads its clock between iterations). */
 static int tm_lim_ms(const cm__clock *clk) {
   double left = cm__clock_left_ms(clk);
   if (left > 1e9)
     return INT32_MAX;
-  return left < 1.0 ? 1 : (int)left;
+  return left < 2.0 ? 1 : (int)left - 1;
 }
 
 /* Arrays owned across a guarded GLPK call, freed even after a GLPK error. */
