@@ -8,6 +8,7 @@
  * the process's CPU, memory, descriptors and start time (process_stats.c).
  * The table is in docs/daemon.md. */
 #include <event2/buffer.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -75,7 +76,10 @@ static void counter(struct evbuffer *b, const char *name, const char *help,
 static void gauge(struct evbuffer *b, const char *name, const char *help,
                   double v) {
   head(b, name, "gauge", help);
-  evbuffer_add_printf(b, "%s %.15g\n", name, v);
+  if (isinf(v))
+    evbuffer_add_printf(b, "%s %sInf\n", name, v > 0 ? "+" : "-");
+  else
+    evbuffer_add_printf(b, "%s %.15g\n", name, v);
 }
 
 static void http_counts(struct evbuffer *b, const cmd_daemon *d) {

@@ -4,6 +4,7 @@
 #include "process_stats.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,9 @@ int cmd_process_stats_read(cmd_process_stats *p) {
   p->start_time = boot + (double)start / (double)tck;
   p->open_fds = open_fds();
   struct rlimit rl;
-  p->max_fds =
-      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-          ? (double)rl.rlim_cur
-          : -1;
+  p->max_fds = -1;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    p->max_fds =
+        rl.rlim_cur == RLIM_INFINITY ? (double)INFINITY : (double)rl.rlim_cur;
   return 0;
 }

@@ -12,7 +12,7 @@ typedef struct cmd_process_stats {
   double virtual_bytes;  /* virtual memory size */
   double start_time;     /* when the process started, s since the epoch */
   double open_fds;       /* open file descriptors (-1: not read) */
-  double max_fds;        /* their soft limit (-1: unlimited or not read) */
+  double max_fds;        /* their soft limit (INFINITY: none; -1: not read) */
 } cmd_process_stats;
 
 /* Fill *p from /proc/self/stat, /proc/stat (the boot time), /proc/self/fd
