@@ -9,8 +9,8 @@
 # parses (`promtool check rules`) and names only metrics scraped.
 #   scripts/promtool-check.sh        uses build/carematchd (BUILD=dir)
 # promtool comes from Debian's `prometheus` package, unpacked from the
-# downloaded .deb into build/tools/ rather than installed: installing it
-# would also start a Prometheus server (the package's service).
+# downloaded .deb into build/tools/ rather than installed: its postinst
+# would also start a Prometheus server (invoke-rc.d prometheus start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,8 +18,10 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 
 if ! command -v curl >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-    --no-install-recommends curl >/dev/null
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq --no-install-recommends curl >/dev/null ||
+    { $SUDO apt-get update -qq &&
+      $SUDO apt-get install -y -qq --no-install-recommends curl >/dev/null; }
 fi
 PROMTOOL=$(command -v promtool || true)
 if [ -z "$PROMTOOL" ]; then
@@ -34,7 +36,7 @@ if [ -z "$PROMTOOL" ]; then
       { echo "promtool-check: no promtool (apt-get download prometheus)" >&2; exit 1; }
   fi
 fi
-"$PROMTOOL" --version | head -1
+"$PROMTOOL" --version 2>&1 | sed -n 1p
 [ -x "$BUILD/carematchd" ] || cmake --build "$BUILD" -j 2 --target carematchd
 
 DIR=$(mktemp -d)
