@@ -17,8 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "carematch/version.h"
 #include "daemon.h"
 #include "daemon_proc.h"
+#include "process_stats.h"
 
 static cm_test_daemon D;
 
@@ -414,19 +416,116 @@ Test(daemon, metrics_report_batches_and_routes) {
      "\"urgency\":\"emergency\"}");
   json_t *v = wait_state("m1", "offered");
   json_decref(v);
-  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cm_test_reply r = expect(404, "DELETE", "/v1/nothing", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  /* base units (seconds), the requests per batch in count buckets, method
+     and route apart, the build */
   const char *must[] = {
-      "carematch_batch_solve_ms_bucket{le=\"+Inf\"} 1",
-      "carematch_batch_commit_ms_count",
-      "carematch_offer_latency_ms_count{urgency=\"emergency\"} 1",
+      "# TYPE carematch_batch_duration_seconds histogram",
+      "carematch_batch_duration_seconds_bucket{le=\"0.001\"} ",
+      "carematch_batch_duration_seconds_bucket{le=\"30\"} 1",
+      "carematch_batch_solve_duration_seconds_bucket{le=\"+Inf\"} 1",
+      "carematch_batch_candidates_duration_seconds_count 1",
+      "carematch_batch_commit_duration_seconds_count 1",
+      "carematch_offer_latency_seconds_count{urgency=\"emergency\"} 1",
+      "carematch_batch_requests_bucket{le=\"1\"} 1",
+      "carematch_batch_requests_bucket{le=\"2000\"} 1",
+      "carematch_batch_requests_sum 1\n",
+      "carematch_batch_requests_count 1\n",
       "carematch_requests{state=\"offered\"} 1",
       "carematch_offers_total 1",
-      "carematch_http_requests_total{route=\"POST /v1/requests\",code=\"201\"} "
-      "1",
+      "carematch_http_requests_total{method=\"POST\",route=\"/v1/requests\","
+      "code=\"201\"} 1",
+      "carematch_http_requests_total{method=\"PUT\",route=\"/v1/workers/{id}\","
+      "code=\"200\"} 1",
+      "carematch_http_requests_total{method=\"DELETE\",route=\"unmatched\","
+      "code=\"404\"} 1",
+      "carematch_build_info{version=\"" CM_VERSION "\"} 1\n",
       "carematch_queue_depth 0"};
   for (size_t i = 0; i < sizeof must / sizeof *must; i++)
     cr_expect(strstr(r.text, must[i]), "no '%s' in\n%s", must[i], r.text);
+  /* no millisecond names or bounds are left */
+  cr_expect(!strstr(r.text, "_ms"), "%s", r.text);
+  cr_expect(!strstr(r.text, "le=\"30000\""), "%s", r.text);
   cm_test_reply_free(&r);
+}
+
+/* The value of the sample line "name value" in a scrape, or -1. */
+static double sample(const char *text, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = text; (p = strstr(p, name)) != NULL; p += n)
+    if ((p == text || p[-1] == '\n') && p[n] == ' ')
+      return atof(p + n + 1);
+  return -1;
+}
+
+Test(daemon, metrics_report_the_process) {
+  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  double now = (double)time(NULL);
+  double start = sample(r.text, "process_start_time_seconds");
+  cr_expect(start > now - 60 && start < now + 2, "started %f, now %f", start,
+            now);
+  cr_expect_gt(sample(r.text, "process_resident_memory_bytes"), 1e6);
+  cr_expect_gt(sample(r.text, "process_virtual_memory_bytes"), 1e6);
+  cr_expect_geq(sample(r.text, "process_cpu_seconds_total"), 0);
+  cr_expect_gt(sample(r.text, "process_max_fds"), 0);
+  double fds = sample(r.text, "process_open_fds");
+  cr_assert_geq(fds, 4, "%s", r.text); /* std streams, the listener, ... */
+  cm_test_reply_free(&r);
+  /* three more connections are three more descriptors */
+  int s[3];
+  for (int i = 0; i < 3; i++) {
+    s[i] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)D.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(s[i], (struct sockaddr *)&a, sizeof a), 0);
+  }
+  double more = 0;
+  for (int i = 0; i < 100 && more < fds + 3; i++) {
+    r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+    more = sample(r.text, "process_open_fds");
+    cm_test_reply_free(&r);
+  }
+  for (int i = 0; i < 3; i++)
+    close(s[i]);
+  cr_expect_geq(more, fds + 3, "%f open, then %f", fds, more);
+}
+
+/* process_stats.c in this process: what it reads follows what the
+ * process does. */
+Test(process_stats, follow_the_process) {
+  cmd_process_stats a, b;
+  time_t t0 = time(NULL);
+  cr_assert_eq(cmd_process_stats_read(&a), 0);
+  cr_expect(a.start_time > (double)t0 - 600 && a.start_time < (double)t0 + 2,
+            "started %f, now %lld", a.start_time, (long long)t0);
+  /* five descriptors, 64 MiB touched, CPU time burnt */
+  int fd[5];
+  for (int i = 0; i < 5; i++)
+    fd[i] = dup(1);
+  size_t big = (size_t)64 << 20;
+  volatile char *mem = malloc(big);
+  cr_assert(mem);
+  for (size_t i = 0; i < big; i += 4096)
+    mem[i] = 1;
+  clock_t c0 = clock();
+  volatile double x = 0;
+  while (clock() - c0 < CLOCKS_PER_SEC / 4)
+    x += 1;
+  cr_assert_eq(cmd_process_stats_read(&b), 0);
+  cr_expect_eq(b.open_fds - a.open_fds, 5, "%f then %f", a.open_fds,
+               b.open_fds);
+  cr_expect_geq(b.resident_bytes - a.resident_bytes, 60.0 * (1 << 20),
+                "%f then %f", a.resident_bytes, b.resident_bytes);
+  cr_expect_geq(b.virtual_bytes - a.virtual_bytes, 60.0 * (1 << 20));
+  cr_expect_geq(b.cpu_seconds - a.cpu_seconds, 0.2, "%f then %f", a.cpu_seconds,
+                b.cpu_seconds);
+  cr_expect_eq(b.start_time, a.start_time);
+  free((void *)mem);
+  for (int i = 0; i < 5; i++)
+    close(fd[i]);
 }
 
 Test(daemon, sighup_reloads_and_a_broken_file_changes_nothing) {

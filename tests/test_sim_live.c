@@ -76,6 +76,9 @@ static void books_close(const sim_kpis *k) {
                k->in_flight, k->unassigned, n);
   cr_assert_eq(k->teams_half, 0);
   cr_assert_gt(k->batches, 0, "batch figures read from /metrics");
+  /* read in seconds, kept in ms: the smallest bucket is half a ms */
+  cr_assert(k->batch_p99_ms >= 0.5 && k->batch_p99_ms <= 30000, "p99 %f ms",
+            k->batch_p99_ms);
   cr_assert_gt(k->travel_km, 0);
 }
 

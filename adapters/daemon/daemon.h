@@ -87,7 +87,9 @@ const cmd_service *cmd_config_service(const cmd_config *c, const char *name);
 /* ---- the daemon ---- */
 
 #define CMD_ROUTES_MAX 32
-#define CMD_CODES 14 /* HTTP codes counted per route (metrics.c) */
+#define CMD_CODES 14         /* HTTP codes counted per route (metrics.c) */
+#define CMD_METHODS 10       /* methods counted for unmatched calls (http.c) */
+#define CMD_BATCH_BUCKETS 14 /* requests-per-batch buckets (metrics.c) */
 
 typedef struct cmd_daemon cmd_daemon;
 
@@ -138,6 +140,10 @@ struct cmd_daemon {
   uint64_t reloads, reload_failures;
   /* metrics */
   uint64_t http_count[CMD_ROUTES_MAX + 1][CMD_CODES];
+  uint64_t http_unmatched[CMD_METHODS][CMD_CODES]; /* no route, by method */
+  uint64_t batch_sizes[CMD_BATCH_BUCKETS];         /* requests per batch (not
+                                                      cumulative; metrics.c) */
+  uint64_t batch_requests;                         /* their sum */
   uint64_t positions;
   int64_t started_ms;
   FILE *trace; /* --trace: the input trace, or NULL */
@@ -162,6 +168,9 @@ void cmd_kick(cmd_daemon *d);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);
+
+/* metrics (metrics.c): a batch of n requests was committed. */
+void cmd_metrics_batch(cmd_daemon *d, uint64_t n);
 
 /* events (events.c) */
 int cmd_events_start(cmd_daemon *d);

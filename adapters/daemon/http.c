@@ -80,6 +80,33 @@ const char *cmd_route_name(int i) {
   return i >= 0 && i < N_ROUTES ? routes[i].name : "unmatched";
 }
 
+const char *cmd_route_template(int i) {
+  if (i < 0 || i >= N_ROUTES)
+    return "unmatched";
+  const char *sp = strchr(routes[i].name, ' ');
+  return sp ? sp + 1 : routes[i].name;
+}
+
+int cmd_route_method(int i) {
+  return i >= 0 && i < N_ROUTES ? (int)routes[i].method : 0;
+}
+
+/* evhttp's methods are bits: GET 1, POST 2, HEAD 4, ... PATCH 256. */
+static const char *const method_names[CMD_METHODS] = {
+    "GET",     "POST",  "HEAD",    "PUT",   "DELETE",
+    "OPTIONS", "TRACE", "CONNECT", "PATCH", "other"};
+
+int cmd_method_index(int method) {
+  for (int b = 0; b < CMD_METHODS - 1; b++)
+    if (method == 1 << b)
+      return b;
+  return CMD_METHODS - 1;
+}
+
+const char *cmd_method_name(int index) {
+  return index >= 0 && index < CMD_METHODS ? method_names[index] : "other";
+}
+
 void cmd_http_print_routes(void) {
   for (int i = 0; i < N_ROUTES; i++) {
     char roles[64] = "";
@@ -130,7 +157,10 @@ void cmd_count(cmd_call *c, int code) {
   for (int i = 0; i < CMD_CODES - 1; i++)
     if (cmd_codes[i] == code)
       k = i;
-  c->d->http_count[c->route][k]++;
+  if (c->route >= 0 && c->route < N_ROUTES)
+    c->d->http_count[c->route][k]++;
+  else /* no route: counted by method */
+    c->d->http_unmatched[cmd_method_index(c->method)][k]++;
   c->code = code;
 }
 
@@ -361,6 +391,7 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   c.d = d;
   c.req = req;
   c.route = N_ROUTES; /* unmatched */
+  c.method = how;
   int path_known = 0, i;
   for (i = 0; i < N_ROUTES; i++) {
     if (!match(routes[i].path, path, c.arg))

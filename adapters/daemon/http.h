@@ -14,6 +14,7 @@ typedef struct cmd_call {
   cmd_daemon *d;
   struct evhttp_request *req;
   int route;           /* index in the route table (metrics) */
+  int method;          /* enum evhttp_cmd_type (metrics of unmatched calls) */
   char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
   json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
   cmd_role role;       /* the caller's role (auth off: operator) */
@@ -61,9 +62,18 @@ void cmd_route_metrics(cmd_call *c);
 void cmd_route_healthz(cmd_call *c);
 void cmd_route_readyz(cmd_call *c);
 
-/* The route table, for metrics: name of route i ("POST /v1/requests"). */
+/* The route table, for metrics: name of route i ("POST /v1/requests"),
+ * its path template ("/v1/requests/{id}") and method (an enum
+ * evhttp_cmd_type); i == cmd_route_count() is "unmatched". */
 int cmd_route_count(void);
 const char *cmd_route_name(int i);
+const char *cmd_route_template(int i);
+int cmd_route_method(int i);
+/* A method (enum evhttp_cmd_type) as an index in [0, CMD_METHODS): the
+ * last one for any method evhttp does not name; and an index's name
+ * ("GET", ..., "PATCH", "other"). */
+int cmd_method_index(int method);
+const char *cmd_method_name(int index);
 /* The HTTP codes counted, in metrics order. */
 extern const int cmd_codes[CMD_CODES];
 

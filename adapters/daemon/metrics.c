@@ -1,44 +1,130 @@
-/* metrics.c -- GET /metrics in the Prometheus text format: the batch
- * phases (candidates, solve, commit, whole) and sizes as histograms, the
- * submit-to-offer latency by urgency, requests by state (the queue),
- * offers, fallbacks, the ledger's refusals and rebuilds, events, positions
- * and HTTP requests by route and code. */
+/* metrics.c -- GET /metrics in the Prometheus text format (version 0.0.4),
+ * named by Prometheus's conventions: base units (seconds, bytes), counters
+ * ending in _total. The batch phases (candidates, solve, commit, whole) and
+ * the submit-to-offer latency by urgency as histograms in seconds, the
+ * requests per batch as a histogram with count buckets, requests by state
+ * (the queue), offers, fallbacks, the ledger's refusals and rebuilds,
+ * events, positions, HTTP calls by method, route and code, the build, and
+ * the process's CPU, memory, descriptors and start time (process_stats.c).
+ * The table is in docs/daemon.md. */
 #include <event2/buffer.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "carematch/version.h"
 #include "http.h"
+#include "process_stats.h"
 
-static void histogram(struct evbuffer *b, const char *name, const char *help,
-                      const char *labels, const cm_histogram *h, int header) {
-  if (header)
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
-                        name);
+/* Requests per batch: upper bounds of the buckets but the last (+Inf). The
+ * engine's own histograms have millisecond bounds; these are counts. */
+static const double batch_bounds[CMD_BATCH_BUCKETS - 1] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
+
+void cmd_metrics_batch(cmd_daemon *d, uint64_t n) {
+  int b = 0;
+  while (b < CMD_BATCH_BUCKETS - 1 && (double)n > batch_bounds[b])
+    b++;
+  d->batch_sizes[b]++;
+  d->batch_requests += n;
+}
+
+static void head(struct evbuffer *b, const char *name, const char *type,
+                 const char *help) {
+  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                      type);
+}
+
+/* One histogram's series: buckets (counts not cumulative; the last is
+ * +Inf, bounds has one fewer), scaled by scale (1e-3: milliseconds to
+ * seconds). labels: "" or 'k="v"' pairs without braces. */
+static void histogram(struct evbuffer *b, const char *name, const char *labels,
+                      const double *bounds, const uint64_t *counts, int buckets,
+                      double scale, double sum, uint64_t n) {
   uint64_t cum = 0;
   const char *sep = labels[0] ? "," : "";
-  for (int i = 0; i < CM_HIST_BUCKETS; i++) {
-    cum += h->counts[i];
-    if (i == CM_HIST_BUCKETS - 1)
+  for (int i = 0; i < buckets; i++) {
+    cum += counts[i];
+    if (i == buckets - 1)
       evbuffer_add_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels,
                           sep, (unsigned long long)cum);
     else
       evbuffer_add_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels,
-                          sep, h->bounds[i], (unsigned long long)cum);
+                          sep, bounds[i] * scale, (unsigned long long)cum);
   }
-  evbuffer_add_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels,
-                      h->sum, name, labels, (unsigned long long)h->n);
+  const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
+  evbuffer_add_printf(b, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %llu\n", name, open,
+                      labels, close, sum * scale, name, open, labels, close,
+                      (unsigned long long)n);
+}
+
+/* An engine histogram (milliseconds) in seconds. */
+static void seconds(struct evbuffer *b, const char *name, const char *help,
+                    const char *labels, const cm_histogram *h, int header) {
+  if (header)
+    head(b, name, "histogram", help);
+  histogram(b, name, labels, h->bounds, h->counts, CM_HIST_BUCKETS, 1e-3,
+            h->sum, h->n);
 }
 
 static void counter(struct evbuffer *b, const char *name, const char *help,
                     unsigned long long v) {
-  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name,
-                      help, name, name, v);
+  head(b, name, "counter", help);
+  evbuffer_add_printf(b, "%s %llu\n", name, v);
 }
 
 static void gauge(struct evbuffer *b, const char *name, const char *help,
                   double v) {
-  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help,
-                      name, name, v);
+  head(b, name, "gauge", help);
+  if (isinf(v))
+    evbuffer_add_printf(b, "%s %sInf\n", name, v > 0 ? "+" : "-");
+  else
+    evbuffer_add_printf(b, "%s %.15g\n", name, v);
+}
+
+static void http_counts(struct evbuffer *b, const cmd_daemon *d) {
+  head(b, "carematch_http_requests_total", "counter",
+       "HTTP requests answered, by method, route (the path template; "
+       "unmatched: no route) and status code");
+  for (int r = 0; r <= cmd_route_count() + CMD_METHODS - 1; r++) {
+    int routed = r < cmd_route_count();
+    int m =
+        routed ? cmd_method_index(cmd_route_method(r)) : r - cmd_route_count();
+    const uint64_t *counts = routed ? d->http_count[r] : d->http_unmatched[m];
+    for (int k = 0; k < CMD_CODES; k++) {
+      char code[8] = "other";
+      if (!counts[k])
+        continue;
+      if (k < CMD_CODES - 1)
+        snprintf(code, sizeof code, "%d", cmd_codes[k]);
+      evbuffer_add_printf(b,
+                          "carematch_http_requests_total{method=\"%s\","
+                          "route=\"%s\",code=\"%s\"} %llu\n",
+                          cmd_method_name(m),
+                          cmd_route_template(routed ? r : -1), code,
+                          (unsigned long long)counts[k]);
+    }
+  }
+}
+
+static void process(struct evbuffer *b) {
+  cmd_process_stats p;
+  if (cmd_process_stats_read(&p) != 0)
+    return; /* no /proc: left out */
+  head(b, "process_cpu_seconds_total", "counter",
+       "user and system CPU time spent, seconds");
+  evbuffer_add_printf(b, "process_cpu_seconds_total %.6f\n", p.cpu_seconds);
+  gauge(b, "process_resident_memory_bytes", "resident memory size, bytes",
+        p.resident_bytes);
+  gauge(b, "process_virtual_memory_bytes", "virtual memory size, bytes",
+        p.virtual_bytes);
+  gauge(b, "process_start_time_seconds",
+        "start time of the process since the Unix epoch, seconds",
+        p.start_time);
+  if (p.open_fds >= 0)
+    gauge(b, "process_open_fds", "open file descriptors", p.open_fds);
+  if (p.max_fds >= 0)
+    gauge(b, "process_max_fds", "limit on open file descriptors", p.max_fds);
 }
 
 void cmd_route_metrics(cmd_call *c) {
@@ -52,28 +138,37 @@ void cmd_route_metrics(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  histogram(b, "carematch_batch_ms", "whole batch: candidates, solve, commit",
-            "", &st.batch_ms, 1);
-  histogram(b, "carematch_batch_candidates_ms",
-            "batch phase: store queries and the instance", "",
-            &st.candidates_ms, 1);
-  histogram(b, "carematch_batch_solve_ms", "batch phase: cm_solve", "",
-            &st.solve_ms, 1);
-  histogram(b, "carematch_batch_commit_ms",
-            "batch phase: offers committed (to the ledger) and applied", "",
-            &st.commit_ms, 1);
-  histogram(b, "carematch_batch_requests", "requests per batch", "",
-            &st.batch_size, 1);
+  head(b, "carematch_build_info", "gauge",
+       "the carematch version running (the value is always 1)");
+  evbuffer_add_printf(b, "carematch_build_info{version=\"%s\"} 1\n",
+                      CM_VERSION);
+  seconds(b, "carematch_batch_duration_seconds",
+          "whole batch: candidates, solve, commit; seconds", "", &st.batch_ms,
+          1);
+  seconds(b, "carematch_batch_candidates_duration_seconds",
+          "batch phase: store queries and the instance; seconds", "",
+          &st.candidates_ms, 1);
+  seconds(b, "carematch_batch_solve_duration_seconds",
+          "batch phase: cm_solve; seconds", "", &st.solve_ms, 1);
+  seconds(b, "carematch_batch_commit_duration_seconds",
+          "batch phase: offers committed (to the ledger) and applied; seconds",
+          "", &st.commit_ms, 1);
+  head(b, "carematch_batch_requests", "histogram", "requests per batch");
+  uint64_t batches = 0;
+  for (int i = 0; i < CMD_BATCH_BUCKETS; i++)
+    batches += d->batch_sizes[i];
+  histogram(b, "carematch_batch_requests", "", batch_bounds, d->batch_sizes,
+            CMD_BATCH_BUCKETS, 1, (double)d->batch_requests, batches);
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     char labels[48];
     snprintf(labels, sizeof labels, "urgency=\"%s\"",
              cm_urgency_name((cm_urgency)u));
-    histogram(b, "carematch_offer_latency_ms",
-              "submission (or release) to first offer", labels,
-              &st.offer_latency[u], u == 0);
+    seconds(b, "carematch_offer_latency_seconds",
+            "submission (or release) to first offer, on the daemon's clock; "
+            "seconds",
+            labels, &st.offer_latency[u], u == 0);
   }
-  evbuffer_add_printf(b, "# HELP carematch_requests requests known, by state\n"
-                         "# TYPE carematch_requests gauge\n");
+  head(b, "carematch_requests", "gauge", "requests known, by state");
   for (int s = 0; s < CM_REQ_STATE_COUNT; s++)
     evbuffer_add_printf(b, "carematch_requests{state=\"%s\"} %d\n",
                         cm_request_state_name((cm_request_state)s),
@@ -106,25 +201,18 @@ void cmd_route_metrics(cmd_call *c) {
   counter(b, "carematch_reloads_total", "configuration reloads", d->reloads);
   counter(b, "carematch_reload_failures_total", "reloads refused",
           d->reload_failures);
-  evbuffer_add_printf(b, "# HELP carematch_http_requests_total HTTP requests "
-                         "by route and code\n"
-                         "# TYPE carematch_http_requests_total counter\n");
-  for (int r = 0; r <= cmd_route_count(); r++)
-    for (int k = 0; k < CMD_CODES; k++) {
-      char code[8] = "other";
-      if (!d->http_count[r][k])
-        continue;
-      if (k < CMD_CODES - 1)
-        snprintf(code, sizeof code, "%d", cmd_codes[k]);
-      evbuffer_add_printf(
-          b, "carematch_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
-          cmd_route_name(r), code, (unsigned long long)d->http_count[r][k]);
-    }
+  http_counts(b, d);
+  process(b);
   size_t len = evbuffer_get_length(b);
   char *text = malloc(len + 1);
   if (text) {
     evbuffer_remove(b, text, len);
-    cmd_reply_text(c, 200, "text/plain; version=0.0.4", text, len);
+    cmd_reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                   len);
+  } else {
+    cm_error err;
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    cmd_reply_error(c, &err);
   }
   evbuffer_free(b);
   free(text);

@@ -123,7 +123,17 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     return;
   cm_error err;
   d->flying = NULL;
-  if (cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err) < 0) {
+  /* the batch's size, for the metrics: what the engine's requests-per-batch
+     figures grew by (a batch that fails counts for none) */
+  cm_engine_stats st;
+  cm_engine_stats_get(d->eng, &st);
+  uint64_t n0 = st.batch_size.n;
+  double sum0 = st.batch_size.sum;
+  int ended = cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
+  cm_engine_stats_get(d->eng, &st);
+  if (st.batch_size.n == n0 + 1)
+    cmd_metrics_batch(d, (uint64_t)(st.batch_size.sum - sum0 + 0.5));
+  if (ended < 0) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err.message);
     if (err.code == CM_E_UNAVAILABLE) {
       d->paused = 1;

@@ -473,8 +473,8 @@ static int on_health(void *arg, struct evhttp_request *req) {
   return cm_hc_code(req) != 200;
 }
 
-/* carematch_batch_ms from /metrics: its quantiles (bucket bounds), count,
- * and carematch_fallbacks_total. */
+/* carematch_batch_duration_seconds from /metrics: its quantiles (bucket
+ * bounds, in ms for the KPIs), count, and carematch_fallbacks_total. */
 static int on_metrics(void *arg, struct evhttp_request *req) {
   live *l = arg;
   char *body = cm_hc_body(req);
@@ -484,12 +484,14 @@ static int on_metrics(void *arg, struct evhttp_request *req) {
        line = strtok(NULL, "\n")) {
     double v;
     char bound[32];
-    if (sscanf(line, "carematch_batch_ms_bucket{le=\"%31[^\"]\"} %lf", bound,
-               &v) == 2 &&
+    if (sscanf(line,
+               "carematch_batch_duration_seconds_bucket{le=\"%31[^\"]\"} %lf",
+               bound, &v) == 2 &&
         nb < 64) {
-      le[nb] = strcmp(bound, "+Inf") ? atof(bound) : INFINITY;
+      le[nb] = strcmp(bound, "+Inf") ? 1000 * atof(bound) : INFINITY;
       cnt[nb++] = v;
-    } else if (sscanf(line, "carematch_batch_ms_count{} %lf", &v) == 1) {
+    } else if (sscanf(line, "carematch_batch_duration_seconds_count %lf", &v) ==
+               1) {
       total = v;
     } else if (sscanf(line, "carematch_fallbacks_total %lf", &v) == 1) {
       l->k->fallbacks = (uint64_t)v;
