@@ -313,16 +313,24 @@ cm_status cm__rd_scripted(cm_redis *r, cm__rd_attempt_fn fn, void *ctx,
                           cm_error *err) {
   int noscript = 0;
   cm_status st = fn(ctx, &noscript, err);
-  if (!noscript)
-    return st;
-  cm__rd_batch b; /* reload on the same connection, then once more */
-  if ((st = cm__rd_begin(&b, r, NULL, NULL, err)) != CM_OK)
-    return st;
-  st = cm__rd_scripts_load(r, err);
-  cm__rd_end(&b, NULL);
-  if (st != CM_OK)
-    return st;
-  cm_error_clear(err);
-  noscript = 0;
-  return fn(ctx, &noscript, err);
+  /* the cache may be flushed again between the reload and the retry (a
+     failover in progress, an operator's SCRIPT FLUSH): a few rounds */
+  for (int round = 0; noscript && round < CM__RD_NOSCRIPT_ROUNDS; round++) {
+    cm__rd_batch b; /* reload on the same connection, then once more */
+    if ((st = cm__rd_begin(&b, r, NULL, NULL, err)) != CM_OK)
+      return st;
+    st = cm__rd_scripts_load(r, err);
+    cm__rd_end(&b, NULL);
+    if (st != CM_OK)
+      return st;
+    cm_error_clear(err);
+    noscript = 0;
+    st = fn(ctx, &noscript, err);
+  }
+  if (noscript)
+    return cm_error_set(err, CM_E_IO, "",
+                        "redis: the script cache was flushed %d times in a "
+                        "row",
+                        CM__RD_NOSCRIPT_ROUNDS + 1);
+  return st;
 }

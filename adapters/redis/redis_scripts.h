@@ -2,7 +2,7 @@
  * that a worker's hash, the seen set and the GEO sets always agree. They
  * are loaded with SCRIPT LOAD when the connection is made and called with
  * EVALSHA; a NOSCRIPT answer (the server lost its script cache) loads them
- * again and the operation is retried once (cm__rd_scripted).
+ * again and the operation is retried (cm__rd_scripted).
  *
  * Every script receives the region's fixed keys as KEYS[1..CM__RD_NFIXED]
  * (redis_keys.h) followed by the hashes of the workers it touches, so no
@@ -59,8 +59,10 @@ void cm__rd_evalsha_begin(cm__rd_argv *a, const cm_redis *r, int which,
  * EVALSHA answered NOSCRIPT. Returns like the operation. */
 typedef cm_status (*cm__rd_attempt_fn)(void *ctx, int *noscript, cm_error *err);
 
-/* Run fn; when it reports NOSCRIPT, load the scripts again and run it once
- * more. Returns what the last attempt returned. */
+/* Run fn; when it reports NOSCRIPT, load the scripts again and run it
+ * again, up to CM__RD_NOSCRIPT_ROUNDS times. Returns what the last attempt
+ * returned, or CM_E_IO when the cache was lost every time. */
+#define CM__RD_NOSCRIPT_ROUNDS 3
 cm_status cm__rd_scripted(cm_redis *r, cm__rd_attempt_fn fn, void *ctx,
                           cm_error *err);
 
