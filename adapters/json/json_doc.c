@@ -12,9 +12,9 @@
  * is out_of_range, not malformed_json.
  *
  * Why a tape and not a tree of allocations: one array of 16-byte values and
- * one buffer for the strings, sized from the text, so parsing and freeing
- * cost a few allocations in all (jansson spends half of a decode in malloc
- * and free).
+ * one copy of the text, in which each string is terminated (or decoded) in
+ * place, so parsing and freeing cost a few allocations in all (jansson
+ * spends half of a decode in malloc and free).
  *
  * yajl does not check its allocations (it writes through a NULL from
  * malloc). Its allocator here tracks every block it hands out and, when
@@ -41,6 +41,7 @@
 typedef struct frame {
   uint32_t at;       /* the container's index */
   uint32_t count;    /* elements or members so far */
+  uint64_t bloom;    /* small objects: a bit per key seen (key_bit) */
   uint32_t *keys;    /* large objects: set of key indexes (0: empty slot) */
   uint32_t keys_cap; /* slots of keys, a power of two; 0 while none */
 } frame;
@@ -51,8 +52,6 @@ typedef struct builder {
   size_t len;
   size_t base;     /* offset of the chunk yajl reads: 0, then len */
   size_t prev_end; /* offset just past the token of the previous event */
-  size_t str_used; /* bytes of doc->strings in use */
-  size_t str_cap;  /* bytes of doc->strings */
   char point;      /* the locale's decimal point, for strtod */
   yajl_handle h;
   cm_error *err;
@@ -172,14 +171,18 @@ static unsigned hex4(const char *s) {
   return v;
 }
 
-/* 1 when the text of the escapes in the string token that ends at here()
- * is what jansson accepts: no "\u0000", surrogates only in pairs. */
-static int escapes_ok(const builder *b, const char **why) {
+/* Where the text of the string token that ends at here() starts (just
+ * after its opening quote), or (size_t)-1 when there is none. */
+static size_t raw_start(const builder *b) {
   const char *s = b->text + b->prev_end, *end = b->text + here(b) - 1;
-  s = memchr(s, '"', (size_t)(end - s)); /* only blanks, ',' and ':' before */
-  if (!s)
-    return 1; /* defensive: yajl gave no string here */
-  for (s++; s < end; s++) {
+  s = end > s ? memchr(s, '"', (size_t)(end - s)) : NULL;
+  return s ? (size_t)(s + 1 - b->text) : (size_t)-1;
+}
+
+/* 1 when the escapes of text[at..end) are what jansson accepts: no
+ * "\u0000", surrogates only in pairs; else 0 with *why set. */
+static int escapes_ok(const char *s, const char *end, const char **why) {
+  for (; s < end; s++) {
     if (*s != '\\')
       continue;
     if (*++s != 'u')
@@ -216,24 +219,32 @@ static int ascii(const unsigned char *s, size_t n) {
   return any < 0x80;
 }
 
-/* Copy the string token s[0..n) (decoded by yajl) into the string buffer,
- * after jansson's checks beyond yajl's. Returns 1 with *off set, or 0 when
- * the parse must stop. */
+/* Put the string token s[0..n) (decoded by yajl) in the strings buffer,
+ * after jansson's checks beyond yajl's. The buffer is a copy of the text:
+ * a string stays where it is in the text, its closing quote overwritten by
+ * a NUL, and a string with escapes is written decoded over its own text
+ * (decoding never lengthens it). Returns 1 with *off set, or 0 when the
+ * parse must stop. */
 static int take_string(builder *b, const unsigned char *s, size_t n,
                        uint32_t *off) {
-  const char *why;
   uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
-  if ((p < t || p >= t + b->len) && !escapes_ok(b, &why))
-    return stop(b, CM_E_PARSE, why); /* yajl decoded escapes elsewhere */
-  if (b->str_used + n + 1 > b->str_cap)
-    return out_of_memory(b); /* defensive: decoding never lengthens text */
-  char *dst = b->doc->strings + b->str_used;
-  memcpy(dst, s, n);
+  char *dst;
+  if (p >= t && p < t + b->len) { /* in place */
+    dst = b->doc->strings + (p - t);
+  } else { /* yajl decoded escapes into a buffer of its own */
+    const char *why;
+    size_t at = raw_start(b), end = here(b) - 1;
+    if (at == (size_t)-1 || at + n > end)
+      return stop(b, CM_E_PARSE, "string not found"); /* defensive */
+    if (!escapes_ok(b->text + at, b->text + end, &why))
+      return stop(b, CM_E_PARSE, why);
+    dst = b->doc->strings + at;
+    memcpy(dst, s, n);
+  }
   dst[n] = '\0';
-  if (!ascii(s, n) && !cm__json_utf8_valid(dst))
+  if (!ascii((const unsigned char *)dst, n) && !cm__json_utf8_valid(dst))
     return stop(b, CM_E_PARSE, "invalid UTF-8 in a string");
-  *off = (uint32_t)b->str_used;
-  b->str_used += n + 1;
+  *off = (uint32_t)(dst - b->doc->strings);
   return 1;
 }
 
@@ -269,10 +280,10 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
   return 0;
 }
 
-/* Convert the number s[0..n) (JSON's grammar) as jansson does: an integer
- * unless it holds '.', 'e' or 'E'. Returns NULL with *real and *i or *d
- * set, or why it is out of range. */
-static const char *convert(builder *b, const char *s, size_t n, int *real,
+/* Convert the number s[0..n) (JSON's grammar, in the strings buffer) as
+ * jansson does: an integer unless it holds '.', 'e' or 'E'. Returns NULL
+ * with *real and *i or *d set, or why it is out of range. */
+static const char *convert(const builder *b, char *s, size_t n, int *real,
                            int64_t *i, double *d) {
   *real = 0;
   for (size_t k = 0; k < n && !*real; k++)
@@ -281,18 +292,15 @@ static const char *convert(builder *b, const char *s, size_t n, int *real,
     return parse_int(s, n, i) == 0 ? NULL
            : s[0] == '-'           ? "too big negative integer"
                                    : "too big integer";
-  /* strtod wants a terminated string in the locale's notation: the number
-   * is copied where the next string would go (there is room: the strings
-   * so far came from the text before this number). */
-  char *tmp = b->doc->strings + b->str_used, *dot;
-  if (b->str_used + n + 1 > b->str_cap)
-    return "number too long"; /* defensive, as in take_string */
-  memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  if (b->point != '.' && (dot = strchr(tmp, '.')))
+  /* strtod wants a terminated string in the locale's notation: the copy
+   * of the number is changed (it is no string of the tape). */
+  char saved = s[n], *dot;
+  s[n] = '\0';
+  if (b->point != '.' && (dot = strchr(s, '.')))
     *dot = b->point;
   errno = 0;
-  *d = strtod(tmp, NULL);
+  *d = strtod(s, NULL);
+  s[n] = saved;
   if ((*d == HUGE_VAL || *d == -HUGE_VAL) && errno == ERANGE)
     return "real number overflow";
   return NULL;
@@ -300,10 +308,14 @@ static const char *convert(builder *b, const char *s, size_t n, int *real,
 
 static int on_number(void *ctx, const char *s, size_t n) {
   builder *b = ctx;
+  uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
   int real;
   int64_t i = 0;
   double d = 0;
-  const char *why = convert(b, s, n, &real, &i, &d);
+  /* A number in yajl's own buffer is one that the end of the text cut:
+   * the last n bytes of the text. */
+  size_t at = p >= t && p < t + b->len ? p - t : b->len - n;
+  const char *why = convert(b, b->doc->strings + at, n, &real, &i, &d);
   if (why)
     return stop(b, CM_E_RANGE, why);
   cm__jval *v = begin_value(b, real ? CM__JREAL : CM__JINT);
@@ -368,9 +380,22 @@ static int set_grow(const cm__jdoc *doc, frame *f) {
   }
 }
 
-/* 1 when the object of f has a member named s[0..n) already. */
-static int has_key(const cm__jdoc *doc, const frame *f, const char *s,
-                   size_t n) {
+/* The bit of key s[0..n) in a frame's bloom. */
+static uint64_t key_bit(const char *s, size_t n) {
+  return (uint64_t)1 << ((n * 7 + (n ? (unsigned char)s[0] * 13u +
+                                           (unsigned char)s[n - 1]
+                                     : 0)) &
+                         63);
+}
+
+/* 1 when the object of f has a member named s[0..n) already (f's bloom
+ * then has the key's bit, which is set here). */
+static int has_key(const cm__jdoc *doc, frame *f, const char *s, size_t n) {
+  uint64_t bit = key_bit(s, n);
+  if (!f->keys && !(f->bloom & bit)) {
+    f->bloom |= bit;
+    return 0;
+  }
   if (f->keys) {
     uint32_t mask = f->keys_cap - 1;
     for (uint32_t i = key_hash(s, n) & mask; f->keys[i]; i = (i + 1) & mask) {
@@ -426,6 +451,7 @@ static int start(builder *b, cm__jtype t) {
   frame *f = &b->frames[b->depth++];
   f->at = (uint32_t)(v - b->doc->vals);
   f->count = 0;
+  f->bloom = 0;
   f->keys = NULL;
   f->keys_cap = 0;
   b->prev_end = here(b);
@@ -498,7 +524,8 @@ static int misplaced_overflow(builder *b, size_t pos) {
   int real;
   int64_t i;
   double d;
-  const char *why = p < pos ? convert(b, t + p, pos - p, &real, &i, &d) : NULL;
+  const char *why =
+      p < pos ? convert(b, b->doc->strings + p, pos - p, &real, &i, &d) : NULL;
   if (why)
     stop_at(b, CM_E_RANGE, pos, why);
   return why != NULL;
@@ -576,9 +603,11 @@ cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
   b->point = *localeconv()->decimal_point;
   /* About one value per 8 bytes in instances; the tape grows if not. */
   doc->cap = len / 8 + 64;
-  b->str_cap = len + 2;
   doc->vals = malloc(doc->cap * sizeof *doc->vals);
-  doc->strings = malloc(b->str_cap);
+  if ((doc->strings = malloc(len + 1))) {
+    memcpy(doc->strings, text, len);
+    doc->strings[len] = '\0';
+  }
   cm_status st = doc->vals && doc->strings
                      ? run(b)
                      : cm_error_set(err, CM_E_NOMEM, "", NULL);

@@ -48,7 +48,7 @@ typedef struct cm__jdoc {
   cm__jval *vals; /* vals[0] is the root, an object or an array */
   size_t n_vals;  /* values in use */
   size_t cap;     /* values allocated */
-  char *strings;  /* every string of the text, decoded; at most len + 2 */
+  char *strings;  /* a copy of the text, each string decoded in place */
 } cm__jdoc;
 
 /* Parse len bytes of text into doc (zeroed or freed before). Returns CM_OK,
