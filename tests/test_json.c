@@ -789,6 +789,78 @@ static void solve_and_read_back(const char *file) {
   cm_instance_free(inst);
 }
 
+/* The answer is written without jansson, in jansson's layout: reading it
+ * back and dumping it with jansson's flags gives the same bytes, for odd
+ * ids (quotes, control characters, invalid UTF-8 from the C API) and odd
+ * numbers (exponents, -0, integral reals), compact and indented. */
+Test(json_answer, layout_is_janssons) {
+  static const char *const ids[] = {"w\"\\/1", "w\x01\x1f\t\n", "w\xff\xc3",
+                                    "w\xc3\xa9\xf0\x9f\x98\x80", "w\x7f"};
+  static const double reals[] = {1e20, 1e-5, -0.0,  1e-7, 123456789012.0,
+                                 0.1,  -2.5, 1e300, 3.0,  1.0 / 3.0};
+  cm_instance *inst = cm_instance_new();
+  cr_assert_not_null(inst);
+  cm_error err;
+  cm_assignment as[5];
+  cm_unassigned un[5];
+  cm_component_info comp[2] = {{.method = CM_METHOD_NETWORK, .ms = 1e-9},
+                               {.method = CM_METHOD_GREEDY, .fell_back = 1}};
+  for (int i = 0; i < 5; i++) {
+    cm_worker w;
+    cm_request r;
+    cm_worker_init(&w);
+    cm_request_init(&r);
+    snprintf(w.id, sizeof w.id, "%s", ids[i]);
+    snprintf(r.id, sizeof r.id, "%s", ids[4 - i]);
+    cr_assert_geq(cm_instance_add_worker(inst, &w, &err), 0);
+    cr_assert_geq(cm_instance_add_request(inst, &r, &err), 0);
+    as[i] = (cm_assignment){.request = i, .worker = 4 - i, .component = i - 1};
+    cm_cost_terms *t = &as[i].terms;
+    t->total = reals[i];
+    t->travel = reals[i + 1];
+    t->travel_min = reals[i + 2];
+    t->distance_km = reals[i + 3];
+    t->workload = reals[i + 4];
+    t->continuity = reals[i + 5];
+    t->rating = -reals[i];
+    t->skill = reals[9 - i];
+    t->preferred = -reals[i + 1];
+    un[i] = (cm_unassigned){.request = i,
+                            .reason = CM_REASON_NO_CANDIDATE,
+                            .penalty = reals[9 - i]};
+  }
+  cm_answer ans = {.assignments = as,
+                   .n_assignments = 5,
+                   .unassigned = un,
+                   .n_unassigned = 5,
+                   .components = comp,
+                   .n_components = 2,
+                   .objective = -1e-300};
+  ans.stats.gap = INFINITY;
+  ans.stats.glpk_iterations = 123456789;
+  for (int round = 0; round < 2; round++) {
+    for (int pretty = 0; pretty <= 1; pretty++) {
+      char *text = cm_answer_to_json(inst, &ans, pretty);
+      cr_assert_not_null(text);
+      json_error_t je;
+      json_t *back = json_loads(text, 0, &je);
+      cr_assert_not_null(back, "%s: %s", je.text, text);
+      char *again =
+          json_dumps(back, JSON_REAL_PRECISION(10) |
+                               (pretty ? JSON_INDENT(2) : JSON_COMPACT) |
+                               JSON_PRESERVE_ORDER);
+      cr_assert_not_null(again);
+      cr_expect_str_eq(text, again, "pretty %d", pretty);
+      free(again);
+      json_decref(back);
+      free(text);
+    }
+    /* Empty arrays too. */
+    ans.n_assignments = ans.n_unassigned = ans.n_components = 0;
+  }
+  cm_instance_free(inst);
+}
+
 Test(json_answer, solved_files_render) {
   solve_and_read_back(GOOD_DIR "/positions.json");
   solve_and_read_back(GOOD_DIR "/edges.json");

@@ -24,9 +24,9 @@
  * CM_ERROR_FIELD_MAX - 1 bytes. */
 #define CM__JSON_PATH_MAX 256
 
-/* Encoder flags: answers print 10 significant digits (stable, readable);
+/* Encoders: answers print 10 significant digits (stable, readable);
  * instances print 17 so that every double survives a round trip. */
-#define CM__JSON_ANSWER_FLAGS JSON_REAL_PRECISION(10)
+#define CM__JSON_ANSWER_PRECISION 10
 #define CM__JSON_INSTANCE_FLAGS JSON_REAL_PRECISION(17)
 
 /* ---- paths (json_path.c) ---------------------------------------------- */
@@ -185,6 +185,8 @@ cm_status cm__json_decode_skills(cm__jdec *d, const cm__jval *arr,
 int cm__json_set(json_t *obj, const char *key, json_t *value);
 /* Append value to arr, stealing it. Returns 0 or -1 as cm__json_set. */
 int cm__json_append(json_t *arr, json_t *value);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+size_t cm__json_utf8_len(const char *s);
 /* 1 when the NUL-terminated s is valid UTF-8 (no overlong forms, no
  * surrogates), else 0. */
 int cm__json_utf8_valid(const char *s);
@@ -209,5 +211,42 @@ char *cm__json_dumps(const json_t *root, size_t flags);
 /* Dump root with flags (plus JSON_INDENT(2) when pretty, JSON_COMPACT
  * otherwise) and drop the reference. Returns a malloc'ed string or NULL. */
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty);
+
+/* ---- a JSON writer (json_writer.c) ----------------------------------- */
+
+#define CM__JW_MAX_DEPTH 16
+
+/* Text laid out as json_dumps lays it out with JSON_COMPACT (or, pretty,
+ * JSON_INDENT(2)) and JSON_REAL_PRECISION(precision). A value is written
+ * where the writer stands: after cm__jw_key, or as the next element of the
+ * open array. Failures (out of memory, a misuse) are sticky. */
+typedef struct cm__jw {
+  char *buf;                   /* the text so far, malloc'ed */
+  size_t len, cap;             /* bytes used, allocated */
+  int failed;                  /* a write failed: cm__jw_finish gives NULL */
+  int pretty, precision;       /* layout, significant digits of reals */
+  char point;                  /* the locale's decimal point */
+  int after_key;               /* the next value is a member's */
+  int depth;                   /* open containers */
+  int count[CM__JW_MAX_DEPTH]; /* values written in each */
+} cm__jw;
+
+void cm__jw_init(cm__jw *w, int pretty, int precision);
+/* Open ('{' or '[') or close ('}' or ']') a container. */
+void cm__jw_open(cm__jw *w, char c);
+void cm__jw_close(cm__jw *w, char c);
+/* An object member's key, a plain name (nothing to escape); its value
+ * comes next. */
+void cm__jw_key(cm__jw *w, const char *key);
+/* A string (invalid UTF-8 bytes become '?', as cm__json_text has it). */
+void cm__jw_string(cm__jw *w, const char *s);
+void cm__jw_int(cm__jw *w, long long v);
+/* A finite double. */
+void cm__jw_real(cm__jw *w, double x);
+void cm__jw_bool(cm__jw *w, int v);
+void cm__jw_null(cm__jw *w);
+/* The text (malloc'ed, the caller frees), or NULL after a failure or with
+ * a container left open; the writer's buffer is released either way. */
+char *cm__jw_finish(cm__jw *w);
 
 #endif
