@@ -303,19 +303,17 @@ cm_status cm__json_check_id(const char *id, const char *path, cm_error *err) {
 
 int cm__json_parse_hash(const char *s, uint64_t *out) {
   uint64_t h = 0;
-  if (strlen(s) != 16)
-    return -1;
-  for (int i = 0; i < 16; i++) {
-    char c = s[i];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0)
+  for (int i = 0; i < 16; i++) { /* a NUL before 16 digits is no digit */
+    unsigned c = (unsigned char)s[i], d;
+    if (c - '0' < 10)
+      d = c - '0';
+    else if ((c | 0x20) - 'a' < 6)
+      d = (c | 0x20) - 'a' + 10;
+    else
       return -1;
-    h = h << 4 | (uint64_t)d;
+    h = h << 4 | d;
   }
-  if (h == 0)
+  if (s[16] != '\0' || h == 0)
     return -1;
   *out = h;
   return 0;
