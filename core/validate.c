@@ -167,13 +167,53 @@ static cm_status check_unique(const cm_instance *inst, int workers,
   return st;
 }
 
-static int edge_cmp(const void *a, const void *b) {
-  const int *x = a, *y = b;
-  if (x[0] != y[0])
-    return x[0] < y[0] ? -1 : 1;
-  if (x[1] != y[1])
-    return x[1] < y[1] ? -1 : 1;
-  return x[2] < y[2] ? -1 : (x[2] > y[2]);
+/* The first duplicate (request, worker) pair in the order of a sort by
+ * (request, worker, index): the smallest pair given twice, reported at its
+ * second index. Edges are bucketed by request in index order (a counting
+ * sort, linear), and workers stamped per request. Returns CM_OK,
+ * CM_E_DUPLICATE or CM_E_NOMEM. */
+static cm_status check_edge_pairs(const cm_instance *inst, cm_error *err) {
+  char path[PATH_MAX_];
+  int n = inst->n_edges, nr = inst->n_requests;
+  int *start = calloc((size_t)nr + 1, sizeof *start);
+  int *order = malloc((size_t)n * sizeof *order);
+  int *stamp = calloc((size_t)inst->n_workers, sizeof *stamp);
+  cm_status st = CM_OK;
+  if (!start || !order || !stamp) {
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+    goto done;
+  }
+  for (int i = 0; i < n; i++)
+    start[inst->edges[i].request + 1]++;
+  for (int r = 0; r < nr; r++)
+    start[r + 1] += start[r];
+  for (int i = 0; i < n; i++) /* start[r] walks to the end of bucket r */
+    order[start[inst->edges[i].request]++] = i;
+  for (int r = 0, from = 0; r < nr; from = start[r++]) {
+    /* stamp[w]: 2r + 1 once seen for request r, 2r + 2 when seen twice */
+    int once = 2 * r + 1, twice = 2 * r + 2, worker = -1, at = -1;
+    for (int k = from; k < start[r]; k++) {
+      int i = order[k], w = inst->edges[i].worker;
+      if (stamp[w] == once) {
+        stamp[w] = twice;
+        if (worker < 0 || w < worker)
+          worker = w, at = i;
+      } else if (stamp[w] != twice) {
+        stamp[w] = once;
+      }
+    }
+    if (at >= 0) {
+      snprintf(path, sizeof path, "$.edges[%d]", at);
+      st = bad(err, CM_E_DUPLICATE, path,
+               "the same (request, worker) edge is given twice");
+      break;
+    }
+  }
+done:
+  free(start);
+  free(order);
+  free(stamp);
+  return st;
 }
 
 static cm_status check_edges(const cm_instance *inst, cm_error *err) {
@@ -194,27 +234,7 @@ static cm_status check_edges(const cm_instance *inst, cm_error *err) {
                  "must be a finite number of minutes in [0, 1e6]");
     }
   }
-  if (inst->n_edges < 2)
-    return CM_OK;
-  int *keys = malloc((size_t)inst->n_edges * 3 * sizeof *keys);
-  if (!keys)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  for (int i = 0; i < inst->n_edges; i++) {
-    keys[3 * i] = inst->edges[i].request;
-    keys[3 * i + 1] = inst->edges[i].worker;
-    keys[3 * i + 2] = i;
-  }
-  qsort(keys, (size_t)inst->n_edges, 3 * sizeof *keys, edge_cmp);
-  cm_status st = CM_OK;
-  for (int i = 1; i < inst->n_edges; i++)
-    if (keys[3 * i] == keys[3 * i - 3] && keys[3 * i + 1] == keys[3 * i - 2]) {
-      snprintf(path, sizeof path, "$.edges[%d]", keys[3 * i + 2]);
-      st = bad(err, CM_E_DUPLICATE, path,
-               "the same (request, worker) edge is given twice");
-      break;
-    }
-  free(keys);
-  return st;
+  return inst->n_edges < 2 ? CM_OK : check_edge_pairs(inst, err);
 }
 
 static cm_status check_weights(const cm_weights *w, cm_error *err) {

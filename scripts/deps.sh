@@ -3,7 +3,7 @@
 # with. Needs root (or sudo); does nothing for packages already present.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
-      libglpk-dev libjansson-dev libcriterion-dev libevent-dev libhiredis-dev
+      libglpk-dev libjansson-dev libyajl-dev libcriterion-dev libevent-dev libhiredis-dev
       libinih-dev libcurl4-openssl-dev redis-server)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -276,6 +276,80 @@ Test(json_bad, located_parse_errors) {
   }
 }
 
+/* What the parser refuses beyond the grammar, as jansson (the decoder's
+ * parser before yajl) refused it: the same code and path for each. */
+Test(json_bad, parser_rules) {
+#define W_(id)                                                                 \
+  "{\"workers\":[{\"id\":" id ",\"skills\":[\"nurse\"]}],"                     \
+  "\"requests\":[]}"
+  static const struct {
+    const char *text, *code, *field;
+  } cases[] = {
+      {"1", "malformed_json", ""}, /* the top is an object */
+      {"\"x\"", "malformed_json", ""},
+      {" \n ", "malformed_json", ""},
+      {W_("\"a\\u0000\""), "malformed_json", ""}, /* NUL */
+      {W_("\"\\ud800\""), "malformed_json", ""},  /* surrogates alone */
+      {W_("\"\\udc00\""), "malformed_json", ""},
+      {W_("\"\\ud800\\u0041\""), "malformed_json", ""},
+      {W_("\"\xc0\x80\""), "malformed_json", ""},         /* overlong */
+      {W_("\"\xed\xa0\x80\""), "malformed_json", ""},     /* a surrogate */
+      {W_("\"\xf4\x90\x80\x80\""), "malformed_json", ""}, /* > U+10FFFF */
+      {"{\"workers\":[],\"requests\":[]} /* c */", "malformed_json", ""},
+      {"\xef\xbb\xbf{\"workers\":[],\"requests\":[]}", "malformed_json", ""},
+      {"{\"a\" 1e999}", "out_of_range", "$.a"}, /* converted first */
+      {"{\"workers\":[] \"requests\":-99999999999999999999}", "malformed_json",
+       ""},
+      {"{\"workers\":[],\"requests\":[],\"now_ms\":-9223372036854775809}",
+       "out_of_range", "$.now_ms"},
+      {"{\"workers\":[],\"requests\":[],\"now_ms\":-9223372036854775808}",
+       "out_of_range", "$.now_ms"}, /* an int64, then negative */
+      {"{\"workers\":[],\"requests\":[],\"x\\u00e9\":1}", "invalid_value",
+       "$[\"x\xc3\xa9\"]"},
+  };
+#undef W_
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cm_error err;
+    cm_instance *inst = NULL;
+    cm_status st = decode_str(cases[i].text, &inst, &err);
+    cr_expect_null(inst);
+    cr_expect_str_eq(cm_status_name(st), cases[i].code, "case %zu: %s", i,
+                     err.message);
+    cr_expect_str_eq(err.field, cases[i].field, "case %zu: %s", i, err.message);
+  }
+}
+
+/* A key twice in an object of many keys (found by hashing), and the
+ * deepest nesting allowed (2048 containers) against one more. */
+Test(json_bad, large_objects_and_depth) {
+  char text[8192];
+  cm_error err;
+  cm_instance *inst = NULL;
+  size_t n = (size_t)sprintf(text, "{\"workers\":[],\"requests\":[],"
+                                   "\"params\":{");
+  for (int k = 0; k < 40; k++)
+    n += (size_t)sprintf(text + n, "\"x%d\":%d,", k, k);
+  sprintf(text + n, "\"x17\":1}}");
+  cr_expect_eq(decode_str(text, &inst, &err), CM_E_DUPLICATE, "%s",
+               err.message);
+  cr_expect_str_eq(err.field, "$.params.x17");
+  for (int depth = 2047; depth <= 2048; depth++) {
+    n = (size_t)sprintf(text, "{\"workers\":[],\"requests\":[],\"edges\":");
+    memset(text + n, '[', (size_t)depth);
+    memset(text + n + depth, ']', (size_t)depth);
+    strcpy(text + n + 2 * (size_t)depth, "}");
+    cm_status st = decode_str(text, &inst, &err);
+    cr_expect_null(inst);
+    if (depth == 2047) { /* parsed; an edge must be an object */
+      cr_expect_eq(st, CM_E_TYPE, "%s", err.message);
+      cr_expect_str_eq(err.field, "$.edges[0]");
+    } else {
+      cr_expect_eq(st, CM_E_LIMIT, "%s", err.message);
+      cr_expect_eq(strncmp(err.field, "$.edges[0][0]", 13), 0, "%s", err.field);
+    }
+  }
+}
+
 /* Deep nesting is refused without a crash, with a JSON error. */
 Test(json_bad, deep_nesting) {
   size_t depth = 100000;
@@ -401,6 +475,25 @@ Test(json_good, every_file_decodes_and_round_trips) {
   }
   closedir(dir);
   cr_expect_geq(files, 4, "too few good instances");
+}
+
+/* Escapes and numbers read as jansson read them. */
+Test(json_good, escapes_and_numbers) {
+  static const char text[] =
+      "{\"workers\":[{\"id\":\"\\ud83d\\ude00\",\"skills\":[\"nurse\"],"
+      "\"lat\":1e-400,\"lon\":-0,\"capacity\":2.0},"
+      "{\"id\":\"\\u00e9\\\"\\/\\\\\",\"skills\":[\"nurse\"]}],"
+      "\"requests\":[],\"edges\":[]}";
+  cm_error err;
+  cm_instance *inst = NULL;
+  cr_assert_eq(decode_str(text, &inst, &err), CM_OK, "%s", err.message);
+  cr_expect_str_eq(inst->workers[0].id, "\xf0\x9f\x98\x80");
+  cr_expect_str_eq(inst->workers[1].id, "\xc3\xa9\"/\\");
+  cr_expect_eq(inst->workers[0].lat, 0.0);
+  cr_expect_eq(inst->workers[0].lon, 0.0);
+  cr_expect_eq(inst->workers[0].capacity, 2);
+  assert_round_trip(inst, "escapes");
+  cm_instance_free(inst);
 }
 
 Test(json_good, defaults_fill_what_is_left_out) {
@@ -697,6 +790,78 @@ static void solve_and_read_back(const char *file) {
   json_decref(root);
   free(text);
   cm_answer_free(&ans);
+  cm_instance_free(inst);
+}
+
+/* The answer is written without jansson, in jansson's layout: reading it
+ * back and dumping it with jansson's flags gives the same bytes, for odd
+ * ids (quotes, control characters, invalid UTF-8 from the C API) and odd
+ * numbers (exponents, -0, integral reals), compact and indented. */
+Test(json_answer, layout_is_janssons) {
+  static const char *const ids[] = {"w\"\\/1", "w\x01\x1f\t\n", "w\xff\xc3",
+                                    "w\xc3\xa9\xf0\x9f\x98\x80", "w\x7f"};
+  static const double reals[] = {1e20, 1e-5, -0.0,  1e-7, 123456789012.0,
+                                 0.1,  -2.5, 1e300, 3.0,  1.0 / 3.0};
+  cm_instance *inst = cm_instance_new();
+  cr_assert_not_null(inst);
+  cm_error err;
+  cm_assignment as[5];
+  cm_unassigned un[5];
+  cm_component_info comp[2] = {{.method = CM_METHOD_NETWORK, .ms = 1e-9},
+                               {.method = CM_METHOD_GREEDY, .fell_back = 1}};
+  for (int i = 0; i < 5; i++) {
+    cm_worker w;
+    cm_request r;
+    cm_worker_init(&w);
+    cm_request_init(&r);
+    snprintf(w.id, sizeof w.id, "%s", ids[i]);
+    snprintf(r.id, sizeof r.id, "%s", ids[4 - i]);
+    cr_assert_geq(cm_instance_add_worker(inst, &w, &err), 0);
+    cr_assert_geq(cm_instance_add_request(inst, &r, &err), 0);
+    as[i] = (cm_assignment){.request = i, .worker = 4 - i, .component = i - 1};
+    cm_cost_terms *t = &as[i].terms;
+    t->total = reals[i];
+    t->travel = reals[i + 1];
+    t->travel_min = reals[i + 2];
+    t->distance_km = reals[i + 3];
+    t->workload = reals[i + 4];
+    t->continuity = reals[i + 5];
+    t->rating = -reals[i];
+    t->skill = reals[9 - i];
+    t->preferred = -reals[i + 1];
+    un[i] = (cm_unassigned){.request = i,
+                            .reason = CM_REASON_NO_CANDIDATE,
+                            .penalty = reals[9 - i]};
+  }
+  cm_answer ans = {.assignments = as,
+                   .n_assignments = 5,
+                   .unassigned = un,
+                   .n_unassigned = 5,
+                   .components = comp,
+                   .n_components = 2,
+                   .objective = -1e-300};
+  ans.stats.gap = INFINITY;
+  ans.stats.glpk_iterations = 123456789;
+  for (int round = 0; round < 2; round++) {
+    for (int pretty = 0; pretty <= 1; pretty++) {
+      char *text = cm_answer_to_json(inst, &ans, pretty);
+      cr_assert_not_null(text);
+      json_error_t je;
+      json_t *back = json_loads(text, 0, &je);
+      cr_assert_not_null(back, "%s: %s", je.text, text);
+      char *again =
+          json_dumps(back, JSON_REAL_PRECISION(10) |
+                               (pretty ? JSON_INDENT(2) : JSON_COMPACT) |
+                               JSON_PRESERVE_ORDER);
+      cr_assert_not_null(again);
+      cr_expect_str_eq(text, again, "pretty %d", pretty);
+      free(again);
+      json_decref(back);
+      free(text);
+    }
+    /* Empty arrays too. */
+    ans.n_assignments = ans.n_unassigned = ans.n_components = 0;
+  }
   cm_instance_free(inst);
 }
 

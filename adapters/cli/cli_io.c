@@ -29,6 +29,20 @@ cm_status cm_cli_read_all(const char *path, size_t limit, char **buf,
   if (!f)
     return cm_error_set(err, CM_E_IO, "", "cannot open %.200s: %s", name,
                         strerror(errno));
+  /* A regular file is read into one buffer of its size (and one byte more,
+   * to see the end), not grown by doubling: a 3 MB instance is then
+   * copied once, not seven times. A file that grows meanwhile still grows
+   * the buffer below. */
+  struct stat sb;
+  if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+    size_t want =
+        (size_t)sb.st_size < limit ? (size_t)sb.st_size + 2 : limit + 2;
+    if (!(data = malloc(want))) {
+      st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+      goto done;
+    }
+    cap = want;
+  }
   for (;;) {
     if (cap - n < 2) { /* room for at least one byte and the NUL */
       size_t ncap = cap ? cap * 2 : 1 << 16;

@@ -1,151 +1,153 @@
 /* answer_encode.c -- cm_answer_to_json: a solved batch as JSON, requests and
  * workers named by their ids, every assignment with its cost term by term.
- * Reals print with 10 significant digits so that the output is stable. */
+ * Reals print with 10 significant digits so that the output is stable. The
+ * text is written straight (json_writer.c), in the layout jansson's dump
+ * gave it, without building a tree. */
 #include <math.h>
 
 #include "carematch/json.h"
 #include "json_internal.h"
 
 /* A JSON number, or null for a non-finite value (jansson cannot print
- * those). Returns a new reference or NULL when out of memory. */
-static json_t *real(double x) {
-  return isfinite(x) ? json_real(x) : json_null();
+ * those). */
+static void real(cm__jw *w, const char *key, double x) {
+  cm__jw_key(w, key);
+  if (isfinite(x))
+    cm__jw_real(w, x);
+  else
+    cm__jw_null(w);
 }
 
-/* Each builder returns a new reference, or NULL when out of memory or when
- * the answer names an index outside inst. */
-
-static json_t *cost(const cm_cost_terms *t) {
-  json_t *o = json_object();
-  if (!o || cm__json_set(o, "total", real(t->total)) ||
-      cm__json_set(o, "travel", real(t->travel)) ||
-      cm__json_set(o, "travel_min", real(t->travel_min)) ||
-      cm__json_set(o, "distance_km", real(t->distance_km)) ||
-      cm__json_set(o, "workload", real(t->workload)) ||
-      cm__json_set(o, "continuity", real(t->continuity)) ||
-      cm__json_set(o, "rating", real(t->rating)) ||
-      cm__json_set(o, "skill", real(t->skill)) ||
-      cm__json_set(o, "preferred", real(t->preferred))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+static void integer(cm__jw *w, const char *key, long long v) {
+  cm__jw_key(w, key);
+  cm__jw_int(w, v);
 }
 
-static json_t *assignment(const cm_instance *inst, const cm_assignment *a) {
+static void text(cm__jw *w, const char *key, const char *s) {
+  cm__jw_key(w, key);
+  cm__jw_string(w, s);
+}
+
+static void cost(cm__jw *w, const cm_cost_terms *t) {
+  cm__jw_key(w, "cost");
+  cm__jw_open(w, '{');
+  real(w, "total", t->total);
+  real(w, "travel", t->travel);
+  real(w, "travel_min", t->travel_min);
+  real(w, "distance_km", t->distance_km);
+  real(w, "workload", t->workload);
+  real(w, "continuity", t->continuity);
+  real(w, "rating", t->rating);
+  real(w, "skill", t->skill);
+  real(w, "preferred", t->preferred);
+  cm__jw_close(w, '}');
+}
+
+/* Each writer of an element returns 0, or -1 when the answer names an
+ * index outside inst. */
+
+static int assignment(cm__jw *w, const cm_instance *inst,
+                      const cm_assignment *a) {
   if (a->request < 0 || a->request >= inst->n_requests || a->worker < 0 ||
       a->worker >= inst->n_workers)
-    return NULL;
-  json_t *o = json_object();
-  if (!o ||
-      cm__json_set(o, "request",
-                   cm__json_text(inst->requests[a->request].id)) ||
-      cm__json_set(o, "worker", cm__json_text(inst->workers[a->worker].id)) ||
-      cm__json_set(o, "component",
-                   a->component >= 0 ? json_integer(a->component)
-                                     : json_null()) ||
-      cm__json_set(o, "cost", cost(&a->terms))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+    return -1;
+  cm__jw_open(w, '{');
+  text(w, "request", inst->requests[a->request].id);
+  text(w, "worker", inst->workers[a->worker].id);
+  cm__jw_key(w, "component");
+  if (a->component >= 0)
+    cm__jw_int(w, a->component);
+  else
+    cm__jw_null(w);
+  cost(w, &a->terms);
+  cm__jw_close(w, '}');
+  return 0;
 }
 
-static json_t *unassigned(const cm_instance *inst, const cm_unassigned *u) {
+static int unassigned(cm__jw *w, const cm_instance *inst,
+                      const cm_unassigned *u) {
   if (u->request < 0 || u->request >= inst->n_requests)
-    return NULL;
-  json_t *o = json_object();
-  if (!o ||
-      cm__json_set(o, "request",
-                   cm__json_text(inst->requests[u->request].id)) ||
-      cm__json_set(o, "reason", json_string(cm_reason_name(u->reason))) ||
-      cm__json_set(o, "penalty", real(u->penalty))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+    return -1;
+  cm__jw_open(w, '{');
+  text(w, "request", inst->requests[u->request].id);
+  text(w, "reason", cm_reason_name(u->reason));
+  real(w, "penalty", u->penalty);
+  cm__jw_close(w, '}');
+  return 0;
 }
 
-static json_t *component(const cm_component_info *c) {
-  json_t *o = json_object();
-  if (!o || cm__json_set(o, "requests", json_integer(c->requests)) ||
-      cm__json_set(o, "workers", json_integer(c->workers)) ||
-      cm__json_set(o, "edges", json_integer(c->edges)) ||
-      cm__json_set(o, "teams", json_integer(c->teams)) ||
-      cm__json_set(o, "method", json_string(cm_method_name(c->method))) ||
-      cm__json_set(o, "fell_back", json_boolean(c->fell_back)) ||
-      cm__json_set(o, "floor", json_boolean(c->floor)) ||
-      cm__json_set(o, "ms", real(c->ms))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+static void component(cm__jw *w, const cm_component_info *c) {
+  cm__jw_open(w, '{');
+  integer(w, "requests", c->requests);
+  integer(w, "workers", c->workers);
+  integer(w, "edges", c->edges);
+  integer(w, "teams", c->teams);
+  text(w, "method", cm_method_name(c->method));
+  cm__jw_key(w, "fell_back");
+  cm__jw_bool(w, c->fell_back);
+  cm__jw_key(w, "floor");
+  cm__jw_bool(w, c->floor);
+  real(w, "ms", c->ms);
+  cm__jw_close(w, '}');
 }
 
-static json_t *timings(const cm_solve_stats *s) {
-  json_t *o = json_object();
-  if (!o || cm__json_set(o, "candidates_ms", real(s->candidates_ms)) ||
-      cm__json_set(o, "build_ms", real(s->build_ms)) ||
-      cm__json_set(o, "solve_ms", real(s->solve_ms)) ||
-      cm__json_set(o, "total_ms", real(s->total_ms))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
+static void timings(cm__jw *w, const cm_solve_stats *s) {
+  cm__jw_key(w, "timings");
+  cm__jw_open(w, '{');
+  real(w, "candidates_ms", s->candidates_ms);
+  real(w, "build_ms", s->build_ms);
+  real(w, "solve_ms", s->solve_ms);
+  real(w, "total_ms", s->total_ms);
+  cm__jw_close(w, '}');
 }
 
-static json_t *stats(const cm_solve_stats *s) {
-  json_t *o = json_object();
-  if (!o || cm__json_set(o, "edges", json_integer(s->edges)) ||
-      cm__json_set(o, "reduced", json_integer(s->reduced)) ||
-      cm__json_set(o, "components", json_integer(s->components)) ||
-      cm__json_set(o, "fallbacks", json_integer(s->fallbacks)) ||
-      cm__json_set(o, "floor_components", json_integer(s->floor_components)) ||
-      cm__json_set(o, "unsearched", json_integer(s->unsearched)) ||
-      cm__json_set(o, "greedy_objective", real(s->greedy_objective)) ||
-      cm__json_set(o, "pricing_rounds", json_integer(s->pricing_rounds)) ||
-      cm__json_set(o, "glpk_iterations", json_integer(s->glpk_iterations))) {
-    json_decref(o);
-    return NULL;
-  }
-  return o;
-}
-
-/* Attach a new empty array at root[key]; returns it borrowed, or NULL. */
-static json_t *attach_array(json_t *root, const char *key) {
-  json_t *a = json_array();
-  return cm__json_set(root, key, a) == 0 ? a : NULL;
+static void stats(cm__jw *w, const cm_solve_stats *s) {
+  cm__jw_key(w, "stats");
+  cm__jw_open(w, '{');
+  integer(w, "edges", s->edges);
+  integer(w, "reduced", s->reduced);
+  integer(w, "components", s->components);
+  integer(w, "fallbacks", s->fallbacks);
+  integer(w, "floor_components", s->floor_components);
+  integer(w, "unsearched", s->unsearched);
+  real(w, "greedy_objective", s->greedy_objective);
+  integer(w, "pricing_rounds", s->pricing_rounds);
+  integer(w, "glpk_iterations", s->glpk_iterations);
+  cm__jw_close(w, '}');
 }
 
 char *cm_answer_to_json(const cm_instance *inst, const cm_answer *ans,
                         int pretty) {
-  json_t *root = json_object(), *as = NULL, *us = NULL, *cs = NULL;
-  if (!inst || !ans || !root)
-    goto fail;
+  cm__jw w;
+  if (!inst || !ans)
+    return NULL;
   const cm_solve_stats *s = &ans->stats;
-  /* Containers are attached first and filled through borrowed pointers, so
-   * one json_decref(root) frees everything on failure. */
-  if (cm__json_set(root, "objective", real(ans->objective)) ||
-      cm__json_set(root, "exact", json_boolean(s->exact)) ||
-      cm__json_set(root, "lower_bound", real(s->lower_bound)) ||
-      cm__json_set(root, "gap", real(s->gap)) ||
-      !(as = attach_array(root, "assignments")) ||
-      !(us = attach_array(root, "unassigned")) ||
-      !(cs = attach_array(root, "components")) ||
-      cm__json_set(root, "timings", timings(s)) ||
-      cm__json_set(root, "stats", stats(s)))
-    goto fail;
+  cm__jw_init(&w, pretty, CM__JSON_ANSWER_PRECISION);
+  cm__jw_open(&w, '{');
+  real(&w, "objective", ans->objective);
+  cm__jw_key(&w, "exact");
+  cm__jw_bool(&w, s->exact);
+  real(&w, "lower_bound", s->lower_bound);
+  real(&w, "gap", s->gap);
+  cm__jw_key(&w, "assignments");
+  cm__jw_open(&w, '[');
   for (int i = 0; i < ans->n_assignments; i++)
-    if (cm__json_append(as, assignment(inst, &ans->assignments[i])))
-      goto fail;
+    if (assignment(&w, inst, &ans->assignments[i]) != 0)
+      w.failed = 1;
+  cm__jw_close(&w, ']');
+  cm__jw_key(&w, "unassigned");
+  cm__jw_open(&w, '[');
   for (int i = 0; i < ans->n_unassigned; i++)
-    if (cm__json_append(us, unassigned(inst, &ans->unassigned[i])))
-      goto fail;
+    if (unassigned(&w, inst, &ans->unassigned[i]) != 0)
+      w.failed = 1;
+  cm__jw_close(&w, ']');
+  cm__jw_key(&w, "components");
+  cm__jw_open(&w, '[');
   for (int i = 0; i < ans->n_components; i++)
-    if (cm__json_append(cs, component(&ans->components[i])))
-      goto fail;
-  return cm__json_dump_free(root, CM__JSON_ANSWER_FLAGS, pretty);
-fail:
-  json_decref(root);
-  return NULL;
+    component(&w, &ans->components[i]);
+  cm__jw_close(&w, ']');
+  timings(&w, s);
+  stats(&w, s);
+  cm__jw_close(&w, '}');
+  return cm__jw_finish(&w);
 }

@@ -1,33 +1,52 @@
-/* edges_decode.c -- the optional "edges" array: candidate (request, worker)
- * pairs with the caller's travel times. When present, the candidates are
- * exactly these edges and positions become optional. Ids are resolved here;
- * travel_min ranges and duplicate pairs are checked by cm_instance_validate. */
+/* edges_decode.c -- the optional "edges" array, from the tape: candidate
+ * (request, worker) pairs with the caller's travel times. When present,
+ * the candidates are exactly these edges and positions become optional.
+ * Ids are resolved here; travel_min ranges and duplicate pairs are checked
+ * by cm_instance_validate. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "json_internal.h"
 
-/* Resolve obj[key] (an id) through ix. Returns the index, or -1 with err
- * set. */
-static int resolve(cm__jdec *d, const json_t *obj, const char *base,
-                   const char *key, const cm__idmap *ix, const char *kind) {
-  const char *id;
-  if (cm__json_string(obj, base, key, 1, &id, d->err) < 0)
+/* The last id resolved of one kind: edges mostly come grouped by request,
+ * and a string compared with its neighbour in the text is cheaper than a
+ * lookup in a large map. */
+typedef struct last_id {
+  const char *id; /* NULL before the first */
+  uint32_t len;
+  int index;
+} last_id;
+
+/* Resolve v (the value of key in the edge at base) through ix. Returns the
+ * index, or -1 with err set. */
+static int resolve(cm__jdec *d, const cm__jval *v, const char *base,
+                   const char *key, const cm__idmap *ix, const char *kind,
+                   last_id *last) {
+  if (cm__jval_is(v, CM__JSTRING, base, key, 1, d->err) < 0)
     return -1;
+  const char *id = cm__jdoc_str(d->doc, v);
+  if (last->id && last->len == v->u.str.len &&
+      memcmp(last->id, id, last->len) == 0)
+    return last->index;
   int i = cm__idmap_get(ix, id);
-  if (i < 0)
+  if (i < 0) {
     cm__json_fail(d->err, CM_E_UNKNOWN_ID, base, key,
                   "no %s has the id \"%.64s\"", kind, id);
+    return -1;
+  }
+  last->id = id;
+  last->len = v->u.str.len;
+  last->index = i;
   return i;
 }
 
-cm_status cm__json_decode_edges(cm__jdec *d, const json_t *root) {
+cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr) {
   static const char *const keys[] = {"request", "worker", "travel_min", NULL};
-  const json_t *arr;
   cm_instance *inst = d->inst;
-  int r = cm__json_array(root, "$", "edges", 0, &arr, d->err);
+  int r = cm__jval_is(arr, CM__JARRAY, "$", "edges", 0, d->err);
   if (r <= 0)
     return r < 0 ? d->err->code : CM_OK;
-  size_t n = json_array_size(arr);
+  size_t n = arr->u.count;
   if (n > CM__JSON_MAX_EDGES)
     return cm__json_fail(d->err, CM_E_LIMIT, "$.edges", NULL,
                          "%zu edges, at most %d are allowed", n,
@@ -39,18 +58,21 @@ cm_status cm__json_decode_edges(cm__jdec *d, const json_t *root) {
       return cm_error_set(d->err, CM_E_NOMEM, "$.edges", NULL);
     inst->cap_edges = (int)n;
   }
-  for (size_t i = 0; i < n; i++) {
+  last_id last_request = {0}, last_worker = {0};
+  const cm__jval *v = cm__jdoc_first(arr);
+  for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     char base[CM__JSON_PATH_MAX];
-    const json_t *v = json_array_get(arr, i);
+    const cm__jval *f[3];
     cm_edge_in e;
     cm__json_path_index(base, sizeof base, "$.edges", i);
-    cm_status st = cm__json_check_keys(v, base, keys, d->err);
+    cm_status st = cm__jdoc_fields(d->doc, v, base, keys, f, d->err);
     if (st != CM_OK)
       return st;
-    if ((e.request = resolve(d, v, base, "request", &d->requests, "request")) <
-            0 ||
-        (e.worker = resolve(d, v, base, "worker", &d->workers, "worker")) < 0 ||
-        cm__json_number(v, base, "travel_min", 1, &e.travel_min, d->err) < 0)
+    if ((e.request = resolve(d, f[0], base, "request", &d->requests, "request",
+                             &last_request)) < 0 ||
+        (e.worker = resolve(d, f[1], base, "worker", &d->workers, "worker",
+                            &last_worker)) < 0 ||
+        cm__jval_number(f[2], base, "travel_min", 1, &e.travel_min, d->err) < 0)
       return d->err->code;
     if (cm_instance_add_edge(inst, &e, d->err) < 0)
       return d->err->code;

@@ -17,8 +17,8 @@ int cm__json_append(json_t *arr, json_t *value) {
   return json_array_append_new(arr, value) == 0 ? 0 : -1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s) {
+size_t cm__json_utf8_len(const char *text) {
+  const unsigned char *s = (const unsigned char *)text;
   unsigned c = s[0];
   size_t n;
   unsigned min;
@@ -46,7 +46,7 @@ static size_t utf8_len(const unsigned char *s) {
 int cm__json_utf8_valid(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   while (*p) {
-    size_t n = utf8_len(p);
+    size_t n = cm__json_utf8_len((const char *)p);
     if (n == 0)
       return 0;
     p += n;
@@ -66,7 +66,7 @@ json_t *cm__json_text(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t o = 0;
   while (*p) {
-    size_t n = utf8_len(p);
+    size_t n = cm__json_utf8_len((const char *)p);
     if (n == 0) {
       copy[o++] = '?';
       p++;

@@ -1,6 +1,8 @@
 /* json_fields.c -- typed readers of object fields: presence, JSON type and
- * representability, each failure named by its JSON path. Value ranges are
- * left to cm_instance_validate. */
+ * representability, each failure named by its JSON path. The rules are
+ * written once, for a value of the tape (json_doc.h); a jansson value is
+ * read through a tape view of it. Value ranges are left to
+ * cm_instance_validate. */
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -9,81 +11,77 @@
 
 #define EXACT_INT_MAX 9007199254740992.0 /* 2^53 */
 
-/* Look up key. Returns 1 with *v set when present, 0 when absent, -1 when
- * absent but required (err set). */
-static int lookup(const json_t *obj, const char *base, const char *key,
-                  int required, json_t **v, cm_error *err) {
-  *v = json_object_get(obj, key);
-  if (*v)
-    return 1;
-  if (required) {
-    cm__json_fail(err, CM_E_MISSING, base, key, "required field is missing");
-    return -1;
-  }
-  return 0;
-}
+/* ---- the rules, on tape values ---------------------------------------- */
 
-static const char *type_name(const json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT:
+const char *cm__jval_type_name(cm__jtype t) {
+  switch (t) {
+  case CM__JOBJECT:
     return "an object";
-  case JSON_ARRAY:
+  case CM__JARRAY:
     return "an array";
-  case JSON_STRING:
+  case CM__JSTRING:
     return "a string";
-  case JSON_INTEGER:
-  case JSON_REAL:
+  case CM__JINT:
+  case CM__JREAL:
     return "a number";
-  case JSON_TRUE:
-  case JSON_FALSE:
+  case CM__JTRUE:
+  case CM__JFALSE:
     return "a boolean";
-  case JSON_NULL:
+  case CM__JNULL:
     return "null";
   }
   return "unknown";
 }
 
-static int wrong_type(const json_t *v, const char *base, const char *key,
+static int wrong_type(const cm__jval *v, const char *base, const char *key,
                       const char *want, cm_error *err) {
   cm__json_fail(err, CM_E_TYPE, base, key, "must be %s, not %s", want,
-                type_name(v));
+                cm__jval_type_name((cm__jtype)v->type));
   return -1;
 }
 
-int cm__json_number(const json_t *obj, const char *base, const char *key,
+/* An absent field: 0, or -1 (CM_E_MISSING) when it is required. */
+static int absent(const char *base, const char *key, int required,
+                  cm_error *err) {
+  if (!required)
+    return 0;
+  cm__json_fail(err, CM_E_MISSING, base, key, "required field is missing");
+  return -1;
+}
+
+int cm__jval_number(const cm__jval *v, const char *base, const char *key,
                     int required, double *out, cm_error *err) {
-  json_t *v;
-  int r = lookup(obj, base, key, required, &v, err);
-  if (r <= 0)
-    return r;
-  if (!json_is_number(v))
+  if (!v)
+    return absent(base, key, required, err);
+  if (v->type == CM__JINT) {
+    *out = (double)v->u.i;
+    return 1;
+  }
+  if (v->type != CM__JREAL)
     return wrong_type(v, base, key, "a number", err);
-  double x = json_number_value(v);
-  if (!isfinite(x)) { /* jansson rejects overflow; kept as a defence */
+  if (!isfinite(v->u.d)) { /* the parsers reject overflow; kept as a defence */
     cm__json_fail(err, CM_E_RANGE, base, key, "must be a finite number");
     return -1;
   }
-  *out = x;
+  *out = v->u.d;
   return 1;
 }
 
-/* Read an integral number into *out (as a double when it was a real).
- * Returns 1, 0 or -1 as the public readers. */
-static int integral(const json_t *obj, const char *base, const char *key,
-                    int required, json_int_t *iout, double *dout, int *is_real,
+/* Read an integral number into *iout, or *dout when it was a real (then
+ * *is_real is set). Returns 1, 0 or -1 as the public readers. */
+static int integral(const cm__jval *v, const char *base, const char *key,
+                    int required, int64_t *iout, double *dout, int *is_real,
                     cm_error *err) {
-  json_t *v;
-  int r = lookup(obj, base, key, required, &v, err);
-  if (r <= 0)
-    return r;
-  if (json_is_integer(v)) {
-    *iout = json_integer_value(v);
+  if (!v)
+    return absent(base, key, required, err);
+  if (v->type == CM__JINT) {
+    *iout = v->u.i;
     *is_real = 0;
     return 1;
   }
-  if (!json_is_real(v))
+  if (v->type != CM__JREAL)
     return wrong_type(v, base, key, "an integer", err);
-  double x = json_real_value(v);
+  double x = v->u.d;
   if (!isfinite(x) || x != floor(x))
     return wrong_type(v, base, key, "an integer", err);
   *dout = x;
@@ -91,12 +89,12 @@ static int integral(const json_t *obj, const char *base, const char *key,
   return 1;
 }
 
-int cm__json_int(const json_t *obj, const char *base, const char *key,
+int cm__jval_int(const cm__jval *v, const char *base, const char *key,
                  int required, int *out, cm_error *err) {
-  json_int_t i = 0;
+  int64_t i = 0;
   double d = 0;
   int is_real = 0;
-  int r = integral(obj, base, key, required, &i, &d, &is_real, err);
+  int r = integral(v, base, key, required, &i, &d, &is_real, err);
   if (r <= 0)
     return r;
   if (is_real)
@@ -106,12 +104,12 @@ int cm__json_int(const json_t *obj, const char *base, const char *key,
   return 1;
 }
 
-int cm__json_int64(const json_t *obj, const char *base, const char *key,
+int cm__jval_int64(const cm__jval *v, const char *base, const char *key,
                    int required, int64_t *out, cm_error *err) {
-  json_int_t i = 0;
+  int64_t i = 0;
   double d = 0;
   int is_real = 0;
-  int r = integral(obj, base, key, required, &i, &d, &is_real, err);
+  int r = integral(v, base, key, required, &i, &d, &is_real, err);
   if (r <= 0)
     return r;
   if (is_real) {
@@ -122,54 +120,142 @@ int cm__json_int64(const json_t *obj, const char *base, const char *key,
     }
     *out = (int64_t)d;
   } else {
-    *out = (int64_t)i;
+    *out = i;
   }
   return 1;
 }
 
+int cm__jval_is(const cm__jval *v, cm__jtype want, const char *base,
+                const char *key, int required, cm_error *err) {
+  if (!v)
+    return absent(base, key, required, err);
+  if (v->type != (uint32_t)want)
+    return wrong_type(v, base, key, cm__jval_type_name(want), err);
+  return 1;
+}
+
+int cm__jval_position(const cm__jval *lat, const cm__jval *lon,
+                      const char *base, int required, double *la, double *lo,
+                      cm_error *err) {
+  int has_lat = cm__jval_number(lat, base, "lat", 0, la, err);
+  if (has_lat < 0)
+    return -1;
+  int has_lon = cm__jval_number(lon, base, "lon", 0, lo, err);
+  if (has_lon < 0)
+    return -1;
+  if (has_lat && has_lon)
+    return 1;
+  if (has_lat || has_lon || required) {
+    cm__json_fail(err, CM_E_MISSING, base, has_lat ? "lon" : "lat",
+                  required && !has_lat && !has_lon
+                      ? "a position is required unless edges are given"
+                      : "lat and lon must be given together");
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the readers of jansson values ------------------------------------ */
+
+/* v as a tape value (type and number only) in *x; returns x, or NULL when
+ * v is NULL. */
+static const cm__jval *view(const json_t *v, cm__jval *x) {
+  if (!v)
+    return NULL;
+  memset(x, 0, sizeof *x);
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    x->type = CM__JOBJECT;
+    break;
+  case JSON_ARRAY:
+    x->type = CM__JARRAY;
+    break;
+  case JSON_STRING:
+    x->type = CM__JSTRING;
+    break;
+  case JSON_INTEGER:
+    x->type = CM__JINT;
+    x->u.i = json_integer_value(v);
+    break;
+  case JSON_REAL:
+    x->type = CM__JREAL;
+    x->u.d = json_real_value(v);
+    break;
+  case JSON_TRUE:
+    x->type = CM__JTRUE;
+    break;
+  case JSON_FALSE:
+    x->type = CM__JFALSE;
+    break;
+  case JSON_NULL:
+    x->type = CM__JNULL;
+    break;
+  }
+  return x;
+}
+
+/* The value of key in obj as a tape value in *x, or NULL when absent. */
+static const cm__jval *field(const json_t *obj, const char *key, cm__jval *x) {
+  return view(json_object_get(obj, key), x);
+}
+
+int cm__json_number(const json_t *obj, const char *base, const char *key,
+                    int required, double *out, cm_error *err) {
+  cm__jval x;
+  return cm__jval_number(field(obj, key, &x), base, key, required, out, err);
+}
+
+int cm__json_int(const json_t *obj, const char *base, const char *key,
+                 int required, int *out, cm_error *err) {
+  cm__jval x;
+  return cm__jval_int(field(obj, key, &x), base, key, required, out, err);
+}
+
+int cm__json_int64(const json_t *obj, const char *base, const char *key,
+                   int required, int64_t *out, cm_error *err) {
+  cm__jval x;
+  return cm__jval_int64(field(obj, key, &x), base, key, required, out, err);
+}
+
 int cm__json_string(const json_t *obj, const char *base, const char *key,
                     int required, const char **out, cm_error *err) {
-  json_t *v;
-  int r = lookup(obj, base, key, required, &v, err);
-  if (r <= 0)
-    return r;
-  if (!json_is_string(v))
-    return wrong_type(v, base, key, "a string", err);
-  *out = json_string_value(v);
-  return 1;
+  cm__jval x;
+  int r =
+      cm__jval_is(field(obj, key, &x), CM__JSTRING, base, key, required, err);
+  if (r > 0)
+    *out = json_string_value(json_object_get(obj, key));
+  return r;
 }
 
 int cm__json_array(const json_t *obj, const char *base, const char *key,
                    int required, const json_t **out, cm_error *err) {
-  json_t *v;
-  int r = lookup(obj, base, key, required, &v, err);
-  if (r <= 0)
-    return r;
-  if (!json_is_array(v))
-    return wrong_type(v, base, key, "an array", err);
-  *out = v;
-  return 1;
+  cm__jval x;
+  int r =
+      cm__jval_is(field(obj, key, &x), CM__JARRAY, base, key, required, err);
+  if (r > 0)
+    *out = json_object_get(obj, key);
+  return r;
 }
 
 int cm__json_object(const json_t *obj, const char *base, const char *key,
                     int required, const json_t **out, cm_error *err) {
-  json_t *v;
-  int r = lookup(obj, base, key, required, &v, err);
-  if (r <= 0)
-    return r;
-  if (!json_is_object(v))
-    return wrong_type(v, base, key, "an object", err);
-  *out = v;
-  return 1;
+  cm__jval x;
+  int r =
+      cm__jval_is(field(obj, key, &x), CM__JOBJECT, base, key, required, err);
+  if (r > 0)
+    *out = json_object_get(obj, key);
+  return r;
 }
 
 cm_status cm__json_check_keys(const json_t *obj, const char *base,
                               const char *const *allowed, cm_error *err) {
   const char *key;
   json_t *v;
+  cm__jval x;
   if (!json_is_object(obj))
     return cm__json_fail(err, CM_E_TYPE, base, NULL,
-                         "must be an object, not %s", type_name(obj));
+                         "must be an object, not %s",
+                         cm__jval_type_name((cm__jtype)view(obj, &x)->type));
   json_object_foreach((json_t *)obj, key, v) {
     const char *const *a = allowed;
     while (*a && strcmp(*a, key) != 0)
@@ -181,8 +267,23 @@ cm_status cm__json_check_keys(const json_t *obj, const char *base,
   return CM_OK;
 }
 
+int cm__json_id_ok(const char *id, size_t n) {
+  unsigned char high = 0;
+  if (n == 0 || n >= CM_ID_MAX)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)id[i];
+    if (c < 0x20 || c == 0x7f)
+      return 0;
+    high |= c;
+  }
+  return high < 0x80 || cm__json_utf8_valid(id);
+}
+
 cm_status cm__json_check_id(const char *id, const char *path, cm_error *err) {
   size_t n = strlen(id);
+  if (cm__json_id_ok(id, n))
+    return CM_OK;
   if (n == 0)
     return cm__json_fail(err, CM_E_INVALID, path, NULL, "id must not be empty");
   if (n >= CM_ID_MAX)
@@ -202,19 +303,17 @@ cm_status cm__json_check_id(const char *id, const char *path, cm_error *err) {
 
 int cm__json_parse_hash(const char *s, uint64_t *out) {
   uint64_t h = 0;
-  if (strlen(s) != 16)
-    return -1;
-  for (int i = 0; i < 16; i++) {
-    char c = s[i];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0)
+  for (int i = 0; i < 16; i++) { /* a NUL before 16 digits is no digit */
+    unsigned c = (unsigned char)s[i], d;
+    if (c - '0' < 10)
+      d = c - '0';
+    else if ((c | 0x20) - 'a' < 6)
+      d = (c | 0x20) - 'a' + 10;
+    else
       return -1;
-    h = h << 4 | (uint64_t)d;
+    h = h << 4 | d;
   }
-  if (h == 0)
+  if (s[16] != '\0' || h == 0)
     return -1;
   *out = h;
   return 0;
@@ -222,20 +321,7 @@ int cm__json_parse_hash(const char *s, uint64_t *out) {
 
 int cm__json_position(const json_t *obj, const char *base, int required,
                       double *lat, double *lon, cm_error *err) {
-  int has_lat = cm__json_number(obj, base, "lat", 0, lat, err);
-  if (has_lat < 0)
-    return -1;
-  int has_lon = cm__json_number(obj, base, "lon", 0, lon, err);
-  if (has_lon < 0)
-    return -1;
-  if (has_lat && has_lon)
-    return 1;
-  if (has_lat || has_lon || required) {
-    cm__json_fail(err, CM_E_MISSING, base, has_lat ? "lon" : "lat",
-                  required && !has_lat && !has_lon
-                      ? "a position is required unless edges are given"
-                      : "lat and lon must be given together");
-    return -1;
-  }
-  return 0;
+  cm__jval a, b;
+  return cm__jval_position(field(obj, "lat", &a), field(obj, "lon", &b), base,
+                           required, lat, lon, err);
 }

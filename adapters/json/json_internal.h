@@ -1,6 +1,7 @@
 /* json_internal.h -- private helpers shared by the JSON codec files:
- * JSON paths, typed field readers, the id index and the decoder context.
- * Nothing here is part of the public API. */
+ * JSON paths, parse errors, typed field readers (of jansson values and of
+ * the tape of json_doc.h), the decoder context. Nothing here is part of
+ * the public API. */
 #ifndef CM_JSON_INTERNAL_H_INCLUDED_
 #define CM_JSON_INTERNAL_H_INCLUDED_
 
@@ -12,6 +13,7 @@
 #include "carematch/error.h"
 #include "carematch/model.h"
 #include "idmap.h" /* core/, shared with the core library */
+#include "json_doc.h"
 
 /* Size limits of one instance (more is CM_E_LIMIT). */
 #define CM__JSON_MAX_WORKERS 200000
@@ -22,9 +24,9 @@
  * CM_ERROR_FIELD_MAX - 1 bytes. */
 #define CM__JSON_PATH_MAX 256
 
-/* Encoder flags: answers print 10 significant digits (stable, readable);
+/* Encoders: answers print 10 significant digits (stable, readable);
  * instances print 17 so that every double survives a round trip. */
-#define CM__JSON_ANSWER_FLAGS JSON_REAL_PRECISION(10)
+#define CM__JSON_ANSWER_PRECISION 10
 #define CM__JSON_INSTANCE_FLAGS JSON_REAL_PRECISION(17)
 
 /* ---- paths (json_path.c) ---------------------------------------------- */
@@ -47,10 +49,21 @@ cm_status cm__json_fail(cm_error *err, cm_status code, const char *base,
 void cm__json_locate(const char *text, size_t len, size_t pos, char *out,
                      size_t n);
 
-/* Map a failed json_loadb of text onto err: out_of_memory, a duplicate
- * key, a number out of range or nesting too deep at the JSON path where
- * it happened, else malformed_json with line and column. Returns the
- * code. (instance_decode.c) */
+/* ---- parse errors (parse_error.c) ------------------------------------ */
+
+/* Line and column (characters, from 1) of byte offset pos of text. */
+void cm__json_line_col(const char *text, size_t pos, int *line, int *column);
+/* Fill err with a parser's error: code CM_E_DUPLICATE (a key twice),
+ * CM_E_RANGE (a number out of range), CM_E_LIMIT (nesting too deep) at the
+ * JSON path of byte offset pos, CM_E_NOMEM, or anything else as
+ * CM_E_PARSE (malformed JSON, no path); what is the parser's words. Returns
+ * the code. */
+cm_status cm__json_syntax_error(const char *text, size_t len, cm_status code,
+                                size_t pos, int line, int column,
+                                const char *what, cm_error *err);
+/* Map a failed json_loadb of text onto err as cm__json_syntax_error does
+ * (jansson's duplicate key, numeric overflow and stack overflow errors;
+ * its other errors are malformed_json). Returns the code. */
 cm_status cm__json_parse_error(const char *text, size_t len,
                                const json_error_t *je, cm_error *err);
 
@@ -93,36 +106,77 @@ int cm__json_position(const json_t *obj, const char *base, int required,
 cm_status cm__json_check_keys(const json_t *obj, const char *base,
                               const char *const *allowed, cm_error *err);
 
+/* The same rules on one value of the tape (json_doc.h): v is the value of
+ * the field key of the object at path base, NULL when the field is absent.
+ * They return 1, 0 or -1 as the readers above. */
+int cm__jval_number(const cm__jval *v, const char *base, const char *key,
+                    int required, double *out, cm_error *err);
+int cm__jval_int(const cm__jval *v, const char *base, const char *key,
+                 int required, int *out, cm_error *err);
+int cm__jval_int64(const cm__jval *v, const char *base, const char *key,
+                   int required, int64_t *out, cm_error *err);
+/* "a string", "an object", ... as the type errors name them. */
+const char *cm__jval_type_name(cm__jtype t);
+/* A value of type want: CM__JSTRING, CM__JARRAY or CM__JOBJECT. */
+int cm__jval_is(const cm__jval *v, cm__jtype want, const char *base,
+                const char *key, int required, cm_error *err);
+/* The position of the object at base from its "lat" and "lon" values. */
+int cm__jval_position(const cm__jval *lat, const cm__jval *lon,
+                      const char *base, int required, double *la, double *lo,
+                      cm_error *err);
+
 /* Check an id string: non-empty, at most CM_ID_MAX - 1 bytes, UTF-8, no
  * control characters. Returns CM_OK or CM_E_INVALID at path. */
 cm_status cm__json_check_id(const char *id, const char *path, cm_error *err);
+/* The rule of cm__json_check_id for the n bytes of id, without the report:
+ * 1 when it holds, else 0. */
+int cm__json_id_ok(const char *id, size_t n);
 
 /* Parse exactly 16 hex digits into a non-zero hash. Returns 0 or -1. */
 int cm__json_parse_hash(const char *s, uint64_t *out);
 
+/* ---- the tape's objects (doc_fields.c) ------------------------------- */
+
+/* Sort the members of v (the value at path base) by key: f[k] is the value
+ * of keys[k] (a NULL-terminated list), NULL when absent. Returns CM_OK, or
+ * CM_E_TYPE when v is not an object, or CM_E_INVALID naming the first
+ * unknown key in the text (as cm__json_check_keys). */
+cm_status cm__jdoc_fields(const cm__jdoc *doc, const cm__jval *v,
+                          const char *base, const char *const *keys,
+                          const cm__jval **f, cm_error *err);
+/* A jansson copy of the value v of doc. Returns a new reference, or NULL
+ * when out of memory. (doc_jansson.c) */
+json_t *cm__jdoc_to_jansson(const cm__jdoc *doc, const cm__jval *v);
+
 /* ---- decoder (instance_decode.c and friends) -------------------------- */
 
 typedef struct cm__jdec {
-  cm_instance *inst;  /* being filled */
-  cm__idmap workers;  /* worker id -> index */
-  cm__idmap requests; /* request id -> index */
-  int edge_mode;      /* the instance has an "edges" array */
-  cm_error *err;      /* where failures go */
+  cm_instance *inst;   /* being filled */
+  const cm__jdoc *doc; /* the text, parsed */
+  cm__idmap workers;   /* worker id -> index */
+  cm__idmap requests;  /* request id -> index */
+  int edge_mode;       /* the instance has an "edges" array */
+  cm_error *err;       /* where failures go */
 } cm__jdec;
 
-/* Each part decoder reads its part of the root object into d->inst and
- * returns CM_OK, or an error code with d->err set. */
+/* Each part decoder reads its part into d->inst and returns CM_OK, or an
+ * error code with d->err set. The settings are small and read from a
+ * jansson object holding the root's settings members (the daemon's
+ * weights go through the same code); the arrays are read from the tape:
+ * arr is the root's value of the key, NULL when absent. */
 cm_status cm__json_decode_taxonomy(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_weights(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_params(cm__jdec *d, const json_t *root);
-cm_status cm__json_decode_workers(cm__jdec *d, const json_t *root);
-cm_status cm__json_decode_requests(cm__jdec *d, const json_t *root);
-cm_status cm__json_decode_edges(cm__jdec *d, const json_t *root);
+cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr);
+cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr);
+cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr);
 
-/* Decode a list of skill names (the array arr at path base) into a skill
- * set of d->inst's taxonomy. Returns CM_OK or an error with d->err set. */
-cm_status cm__json_decode_skills(cm__jdec *d, const json_t *arr,
-                                 const char *base, cm_skillset *out);
+/* Decode a list of skill names (arr, the value of key in the object at
+ * base) into a skill set of d->inst's taxonomy. Returns CM_OK or an error
+ * with d->err set. (workers_decode.c) */
+cm_status cm__json_decode_skills(cm__jdec *d, const cm__jval *arr,
+                                 const char *base, const char *key,
+                                 cm_skillset *out);
 
 /* ---- encoder helpers (json_encode_util.c) ----------------------------- */
 
@@ -131,6 +185,8 @@ cm_status cm__json_decode_skills(cm__jdec *d, const json_t *arr,
 int cm__json_set(json_t *obj, const char *key, json_t *value);
 /* Append value to arr, stealing it. Returns 0 or -1 as cm__json_set. */
 int cm__json_append(json_t *arr, json_t *value);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+size_t cm__json_utf8_len(const char *s);
 /* 1 when the NUL-terminated s is valid UTF-8 (no overlong forms, no
  * surrogates), else 0. */
 int cm__json_utf8_valid(const char *s);
@@ -155,5 +211,42 @@ char *cm__json_dumps(const json_t *root, size_t flags);
 /* Dump root with flags (plus JSON_INDENT(2) when pretty, JSON_COMPACT
  * otherwise) and drop the reference. Returns a malloc'ed string or NULL. */
 char *cm__json_dump_free(json_t *root, size_t flags, int pretty);
+
+/* ---- a JSON writer (json_writer.c) ----------------------------------- */
+
+#define CM__JW_MAX_DEPTH 16
+
+/* Text laid out as json_dumps lays it out with JSON_COMPACT (or, pretty,
+ * JSON_INDENT(2)) and JSON_REAL_PRECISION(precision). A value is written
+ * where the writer stands: after cm__jw_key, or as the next element of the
+ * open array. Failures (out of memory, a misuse) are sticky. */
+typedef struct cm__jw {
+  char *buf;                   /* the text so far, malloc'ed */
+  size_t len, cap;             /* bytes used, allocated */
+  int failed;                  /* a write failed: cm__jw_finish gives NULL */
+  int pretty, precision;       /* layout, significant digits of reals */
+  char point;                  /* the locale's decimal point */
+  int after_key;               /* the next value is a member's */
+  int depth;                   /* open containers */
+  int count[CM__JW_MAX_DEPTH]; /* values written in each */
+} cm__jw;
+
+void cm__jw_init(cm__jw *w, int pretty, int precision);
+/* Open ('{' or '[') or close ('}' or ']') a container. */
+void cm__jw_open(cm__jw *w, char c);
+void cm__jw_close(cm__jw *w, char c);
+/* An object member's key, a plain name (nothing to escape); its value
+ * comes next. */
+void cm__jw_key(cm__jw *w, const char *key);
+/* A string (invalid UTF-8 bytes become '?', as cm__json_text has it). */
+void cm__jw_string(cm__jw *w, const char *s);
+void cm__jw_int(cm__jw *w, long long v);
+/* A finite double. */
+void cm__jw_real(cm__jw *w, double x);
+void cm__jw_bool(cm__jw *w, int v);
+void cm__jw_null(cm__jw *w);
+/* The text (malloc'ed, the caller frees), or NULL after a failure or with
+ * a container left open; the writer's buffer is released either way. */
+char *cm__jw_finish(cm__jw *w);
 
 #endif

@@ -40,8 +40,22 @@ void cm__json_path_key(char *out, size_t n, const char *base, const char *key) {
 }
 
 void cm__json_path_index(char *out, size_t n, const char *base, size_t i) {
-  if (snprintf(out, n, "%s[%zu]", base, i) >= (int)n && n > 0)
-    out[n - 1] = '\0'; /* truncated (snprintf terminated it already) */
+  char digits[24];
+  size_t nd = 0, bl = strlen(base);
+  for (size_t v = i; nd == 0 || v > 0; v /= 10)
+    digits[nd++] = (char)('0' + v % 10);
+  if (bl + nd + 3 > n) { /* too long: cut by snprintf */
+    if (n > 0)
+      snprintf(out, n, "%s[%zu]", base, i);
+    return;
+  }
+  /* Decoders write one path per element: no snprintf on that way. */
+  memcpy(out, base, bl);
+  out[bl++] = '[';
+  while (nd > 0)
+    out[bl++] = digits[--nd];
+  out[bl++] = ']';
+  out[bl] = '\0';
 }
 
 /* Shorten path in place so that it fits a cm_error field, cutting at a

@@ -1,38 +1,41 @@
-/* requests_decode.c -- the "requests" array of an instance: one cm_request
- * per element; preferred and excluded workers resolved from their ids, so
- * the workers must be decoded first. */
+/* requests_decode.c -- the "requests" array of an instance, from the tape:
+ * one cm_request per element; preferred and excluded workers resolved from
+ * their ids, so the workers must be decoded first. Paths are formatted only
+ * for an error, except each element's base. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_internal.h"
 
-/* Resolve the worker ids of obj[key] into list (deduplicated).
- * Returns CM_OK or an error. */
-static cm_status worker_list(cm__jdec *d, const json_t *obj, const char *base,
+/* Resolve the worker ids of arr (the value of key in the object at base,
+ * NULL when absent) into list (deduplicated). Returns CM_OK or an error. */
+static cm_status worker_list(cm__jdec *d, const cm__jval *arr, const char *base,
                              const char *key, int *list, int *count) {
   char path[CM__JSON_PATH_MAX], item[CM__JSON_PATH_MAX];
-  const json_t *arr;
-  int r = cm__json_array(obj, base, key, 0, &arr, d->err);
+  int r = cm__jval_is(arr, CM__JARRAY, base, key, 0, d->err);
   if (r <= 0)
     return r < 0 ? d->err->code : CM_OK;
-  cm__json_path_key(path, sizeof path, base, key);
-  size_t n = json_array_size(arr);
-  if (n > CM_MAX_PREFS)
+  size_t n = arr->u.count;
+  if (n > CM_MAX_PREFS) {
+    cm__json_path_key(path, sizeof path, base, key);
     return cm__json_fail(d->err, CM_E_LIMIT, path, NULL,
                          "%zu workers, at most %d are allowed", n,
                          CM_MAX_PREFS);
+  }
   int used = 0;
-  for (size_t i = 0; i < n; i++) {
-    const json_t *v = json_array_get(arr, i);
-    cm__json_path_index(item, sizeof item, path, i);
-    if (!json_is_string(v))
-      return cm__json_fail(d->err, CM_E_TYPE, item, NULL,
-                           "must be a worker id (a string)");
-    int w = cm__idmap_get(&d->workers, json_string_value(v));
-    if (w < 0)
+  const cm__jval *v = cm__jdoc_first(arr);
+  for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
+    const char *id = v->type == CM__JSTRING ? cm__jdoc_str(d->doc, v) : NULL;
+    int w = id ? cm__idmap_get(&d->workers, id) : -1;
+    if (w < 0) {
+      cm__json_path_key(path, sizeof path, base, key);
+      cm__json_path_index(item, sizeof item, path, i);
+      if (!id)
+        return cm__json_fail(d->err, CM_E_TYPE, item, NULL,
+                             "must be a worker id (a string)");
       return cm__json_fail(d->err, CM_E_UNKNOWN_ID, item, NULL,
-                           "no worker has the id \"%.64s\"",
-                           json_string_value(v));
+                           "no worker has the id \"%.64s\"", id);
+    }
     int k = 0;
     while (k < used && list[k] != w)
       k++;
@@ -45,104 +48,132 @@ static cm_status worker_list(cm__jdec *d, const json_t *obj, const char *base,
 
 /* The elder of a request: "elder" (an id, hashed here) or "elder_hash"
  * (16 hex digits, as cm_instance_to_json writes it). */
-static cm_status decode_elder(cm__jdec *d, const json_t *obj, const char *base,
+static cm_status decode_elder(cm__jdec *d, const cm__jval *elder,
+                              const cm__jval *hash, const char *base,
                               cm_request *r) {
   char path[CM__JSON_PATH_MAX];
-  const char *id = NULL, *hash = NULL;
-  cm_status st;
-  if (cm__json_string(obj, base, "elder", 0, &id, d->err) < 0 ||
-      cm__json_string(obj, base, "elder_hash", 0, &hash, d->err) < 0)
+  if (cm__jval_is(elder, CM__JSTRING, base, "elder", 0, d->err) < 0 ||
+      cm__jval_is(hash, CM__JSTRING, base, "elder_hash", 0, d->err) < 0)
     return d->err->code;
-  if (id && hash)
+  if (elder && hash)
     return cm__json_fail(d->err, CM_E_INVALID, base, "elder_hash",
                          "give either elder or elder_hash, not both");
-  if (id) {
-    cm__json_path_key(path, sizeof path, base, "elder");
-    if ((st = cm__json_check_id(id, path, d->err)) != CM_OK)
-      return st;
+  if (elder) {
+    const char *id = cm__jdoc_str(d->doc, elder);
+    if (!cm__json_id_ok(id, elder->u.str.len)) {
+      cm__json_path_key(path, sizeof path, base, "elder");
+      return cm__json_check_id(id, path, d->err);
+    }
     r->elder = cm_id_hash(id);
-  } else if (hash && cm__json_parse_hash(hash, &r->elder) != 0) {
+  } else if (hash &&
+             cm__json_parse_hash(cm__jdoc_str(d->doc, hash), &r->elder) != 0) {
     return cm__json_fail(d->err, CM_E_INVALID, base, "elder_hash",
                          "must be 16 hex digits, not all zero");
   }
   return CM_OK;
 }
 
+enum {
+  R_ID,
+  R_LAT,
+  R_LON,
+  R_SKILLS,
+  R_MODE,
+  R_STAFF,
+  R_URGENCY,
+  R_WAITED,
+  R_ELDER,
+  R_HASH,
+  R_PREFERRED,
+  R_EXCLUDED,
+  R_KEYS
+};
+
 /* Decode element i (v) into *r. Returns CM_OK or an error. */
-static cm_status decode_request(cm__jdec *d, const json_t *v, size_t i,
+static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
                                 cm_request *r) {
-  static const char *const keys[] = {
+  static const char *const keys[R_KEYS + 1] = {
       "id",        "lat",      "lon",      "skills", "skill_mode",
       "staff",     "urgency",  "waited_s", "elder",  "elder_hash",
       "preferred", "excluded", NULL};
+  const cm__jval *f[R_KEYS];
   char base[CM__JSON_PATH_MAX], path[CM__JSON_PATH_MAX];
-  const char *id, *mode = NULL, *urgency = NULL;
-  const json_t *skills;
+  cm_error *err = d->err;
   cm_status st;
   cm__json_path_index(base, sizeof base, "$.requests", i);
   cm_request_init(r);
-  if ((st = cm__json_check_keys(v, base, keys, d->err)) != CM_OK)
+  if ((st = cm__jdoc_fields(d->doc, v, base, keys, f, err)) != CM_OK)
     return st;
-  if (cm__json_string(v, base, "id", 1, &id, d->err) < 0)
-    return d->err->code;
-  cm__json_path_key(path, sizeof path, base, "id");
-  if ((st = cm__json_check_id(id, path, d->err)) != CM_OK)
-    return st;
+  if (cm__jval_is(f[R_ID], CM__JSTRING, base, "id", 1, err) < 0)
+    return err->code;
+  const char *id = cm__jdoc_str(d->doc, f[R_ID]);
+  size_t id_len = f[R_ID]->u.str.len;
+  if (!cm__json_id_ok(id, id_len)) {
+    cm__json_path_key(path, sizeof path, base, "id");
+    return cm__json_check_id(id, path, err);
+  }
   int prev = -1, put = cm__idmap_put(&d->requests, id, (int)i, &prev);
-  if (put < 0)
-    return cm_error_set(d->err, CM_E_NOMEM, path, NULL);
-  if (put == 0)
-    return cm__json_fail(d->err, CM_E_DUPLICATE, path, NULL,
+  if (put <= 0) {
+    cm__json_path_key(path, sizeof path, base, "id");
+    if (put < 0)
+      return cm_error_set(err, CM_E_NOMEM, path, NULL);
+    return cm__json_fail(err, CM_E_DUPLICATE, path, NULL,
                          "request id \"%s\" is already used by "
                          "$.requests[%d]",
                          id, prev);
-  memcpy(r->id, id, strlen(id) + 1);
-  int has = cm__json_position(v, base, !d->edge_mode, &r->lat, &r->lon, d->err);
+  }
+  memcpy(r->id, id, id_len + 1);
+  int has = cm__jval_position(f[R_LAT], f[R_LON], base, !d->edge_mode, &r->lat,
+                              &r->lon, err);
   if (has < 0)
-    return d->err->code;
+    return err->code;
   r->has_position = has;
-  if (cm__json_array(v, base, "skills", 1, &skills, d->err) < 0)
-    return d->err->code;
-  cm__json_path_key(path, sizeof path, base, "skills");
-  if ((st = cm__json_decode_skills(d, skills, path, &r->skills)) != CM_OK)
+  if (cm__jval_is(f[R_SKILLS], CM__JARRAY, base, "skills", 1, err) < 0)
+    return err->code;
+  if ((st = cm__json_decode_skills(d, f[R_SKILLS], base, "skills",
+                                   &r->skills)) != CM_OK)
     return st;
-  if (cm__json_string(v, base, "skill_mode", 0, &mode, d->err) < 0)
-    return d->err->code;
-  if (mode && strcmp(mode, "all") == 0)
-    r->skill_mode = CM_SKILLS_ALL;
-  else if (mode && strcmp(mode, "any") == 0)
-    r->skill_mode = CM_SKILLS_ANY;
-  else if (mode)
-    return cm__json_fail(d->err, CM_E_INVALID, base, "skill_mode",
-                         "unknown skill_mode \"%.40s\" (all, any)", mode);
-  if (cm__json_int(v, base, "staff", 0, &r->staff, d->err) < 0 ||
-      cm__json_string(v, base, "urgency", 0, &urgency, d->err) < 0)
-    return d->err->code;
-  if (urgency) {
+  if (cm__jval_is(f[R_MODE], CM__JSTRING, base, "skill_mode", 0, err) < 0)
+    return err->code;
+  if (f[R_MODE]) {
+    const char *mode = cm__jdoc_str(d->doc, f[R_MODE]);
+    if (strcmp(mode, "all") == 0)
+      r->skill_mode = CM_SKILLS_ALL;
+    else if (strcmp(mode, "any") == 0)
+      r->skill_mode = CM_SKILLS_ANY;
+    else
+      return cm__json_fail(err, CM_E_INVALID, base, "skill_mode",
+                           "unknown skill_mode \"%.40s\" (all, any)", mode);
+  }
+  if (cm__jval_int(f[R_STAFF], base, "staff", 0, &r->staff, err) < 0 ||
+      cm__jval_is(f[R_URGENCY], CM__JSTRING, base, "urgency", 0, err) < 0)
+    return err->code;
+  if (f[R_URGENCY]) {
+    const char *urgency = cm__jdoc_str(d->doc, f[R_URGENCY]);
     int u = cm_urgency_parse(urgency);
     if (u < 0)
-      return cm__json_fail(d->err, CM_E_INVALID, base, "urgency",
+      return cm__json_fail(err, CM_E_INVALID, base, "urgency",
                            "unknown urgency \"%.40s\" (emergency, urgent, "
                            "normal, scheduled)",
                            urgency);
     r->urgency = (cm_urgency)u;
   }
-  if (cm__json_number(v, base, "waited_s", 0, &r->waited_s, d->err) < 0)
-    return d->err->code;
-  if ((st = decode_elder(d, v, base, r)) != CM_OK)
+  if (cm__jval_number(f[R_WAITED], base, "waited_s", 0, &r->waited_s, err) < 0)
+    return err->code;
+  if ((st = decode_elder(d, f[R_ELDER], f[R_HASH], base, r)) != CM_OK)
     return st;
-  if ((st = worker_list(d, v, base, "preferred", r->preferred,
+  if ((st = worker_list(d, f[R_PREFERRED], base, "preferred", r->preferred,
                         &r->n_preferred)) != CM_OK)
     return st;
-  return worker_list(d, v, base, "excluded", r->excluded, &r->n_excluded);
+  return worker_list(d, f[R_EXCLUDED], base, "excluded", r->excluded,
+                     &r->n_excluded);
 }
 
-cm_status cm__json_decode_requests(cm__jdec *d, const json_t *root) {
-  const json_t *arr;
+cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr) {
   cm_instance *inst = d->inst;
-  if (cm__json_array(root, "$", "requests", 1, &arr, d->err) < 0)
+  if (cm__jval_is(arr, CM__JARRAY, "$", "requests", 1, d->err) < 0)
     return d->err->code;
-  size_t n = json_array_size(arr);
+  size_t n = arr->u.count;
   if (n > CM__JSON_MAX_REQUESTS)
     return cm__json_fail(d->err, CM_E_LIMIT, "$.requests", NULL,
                          "%zu requests, at most %d are allowed", n,
@@ -155,9 +186,10 @@ cm_status cm__json_decode_requests(cm__jdec *d, const json_t *root) {
       return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
     inst->cap_requests = (int)n;
   }
-  for (size_t i = 0; i < n; i++) {
+  const cm__jval *v = cm__jdoc_first(arr);
+  for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     cm_request r;
-    cm_status st = decode_request(d, json_array_get(arr, i), i, &r);
+    cm_status st = decode_request(d, v, i, &r);
     if (st != CM_OK)
       return st;
     if (cm_instance_add_request(inst, &r, d->err) < 0)

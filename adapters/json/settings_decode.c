@@ -119,24 +119,3 @@ cm_status cm__json_decode_params(cm__jdec *d, const json_t *root) {
     return d->err->code;
   return urgency_table(d, obj, base, "radius_km", p->radius_km);
 }
-
-cm_status cm__json_decode_skills(cm__jdec *d, const json_t *arr,
-                                 const char *base, cm_skillset *out) {
-  cm_skillset set = 0;
-  for (size_t i = 0; i < json_array_size(arr); i++) {
-    char path[CM__JSON_PATH_MAX];
-    const json_t *v = json_array_get(arr, i);
-    cm__json_path_index(path, sizeof path, base, i);
-    if (!json_is_string(v))
-      return cm__json_fail(d->err, CM_E_TYPE, path, NULL,
-                           "a skill name must be a string");
-    int s = cm_taxonomy_find(&d->inst->taxonomy, json_string_value(v));
-    if (s < 0)
-      return cm__json_fail(d->err, CM_E_UNKNOWN_SKILL, path, NULL,
-                           "\"%.40s\" is not a skill of the taxonomy",
-                           json_string_value(v));
-    set |= (cm_skillset)1 << s;
-  }
-  *out = set;
-  return CM_OK;
-}

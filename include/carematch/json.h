@@ -1,7 +1,7 @@
 /* json.h -- the JSON formats of `carematch solve`: instance in, answer out.
  *
  * The formats are documented in docs/solve-format.md. The codec lives in the
- * adapters (it uses jansson); the core never sees JSON. */
+ * adapters (it uses yajl and jansson); the core never sees JSON. */
 #ifndef CM_JSON_H_INCLUDED_
 #define CM_JSON_H_INCLUDED_
 

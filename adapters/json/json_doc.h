@@ -1,0 +1,84 @@
+/* json_doc.h -- a JSON text parsed into one flat array of values (a tape):
+ * the input of the instance decoder. yajl's event parser drives the build
+ * (json_doc.c); the rules are jansson's, so that the decoder refuses what
+ * json_loadb(JSON_REJECT_DUPLICATES) refused, with the same codes and
+ * paths. Nothing here is part of the public API. */
+#ifndef CM_JSON_DOC_H_INCLUDED_
+#define CM_JSON_DOC_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "carematch/error.h"
+
+/* jansson's nesting limit: a value inside 2048 containers is refused. */
+#define CM__JDOC_MAX_DEPTH 2048
+/* The tape indexes values with 32 bits: longer texts are refused. */
+#define CM__JDOC_MAX_TEXT ((size_t)UINT32_MAX - 16)
+
+typedef enum cm__jtype {
+  CM__JNULL = 0,
+  CM__JFALSE,
+  CM__JTRUE,
+  CM__JINT,    /* a number without '.', 'e' or 'E' (jansson's integer) */
+  CM__JREAL,   /* any other number */
+  CM__JSTRING, /* an object's keys are strings too */
+  CM__JARRAY,
+  CM__JOBJECT
+} cm__jtype;
+
+/* One value. The values are in document order: a container is followed by
+ * its contents (an object's as key, value, key, value, ...), and next says
+ * where the value after it (and its contents) starts. */
+typedef struct cm__jval {
+  uint32_t type; /* cm__jtype */
+  uint32_t next; /* index of the next sibling (this index + 1 for scalars) */
+  union {
+    int64_t i;      /* CM__JINT */
+    double d;       /* CM__JREAL, finite */
+    uint32_t count; /* CM__JARRAY: elements; CM__JOBJECT: members */
+    struct {
+      uint32_t off; /* in cm__jdoc.strings, NUL-terminated */
+      uint32_t len; /* bytes, without the NUL (never holds a NUL) */
+    } str;          /* CM__JSTRING: UTF-8 */
+  } u;
+} cm__jval;
+
+typedef struct cm__jdoc {
+  cm__jval *vals; /* vals[0] is the root, an object or an array */
+  size_t n_vals;  /* values in use */
+  size_t cap;     /* values allocated */
+  char *strings;  /* a copy of the text, each string decoded in place */
+} cm__jdoc;
+
+/* Parse len bytes of text into doc (zeroed or freed before). Returns CM_OK,
+ * or on error the code that json_loadb's error maps to (see
+ * cm__json_parse_error): CM_E_PARSE (syntax, UTF-8, "\u0000", a scalar at
+ * the top), CM_E_DUPLICATE (a key twice in one object), CM_E_RANGE (a
+ * number a double or an int64 cannot hold), CM_E_LIMIT (nesting deeper than
+ * CM__JDOC_MAX_DEPTH, a text over CM__JDOC_MAX_TEXT), CM_E_NOMEM; err names
+ * the JSON path where it happened. doc must be freed with cm__jdoc_free
+ * either way. */
+cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
+                         cm_error *err);
+/* Free what doc holds and zero it. Accepts a zeroed doc. */
+void cm__jdoc_free(cm__jdoc *doc);
+
+/* The string of a CM__JSTRING value (NUL-terminated, borrowed from doc). */
+static inline const char *cm__jdoc_str(const cm__jdoc *doc, const cm__jval *v) {
+  return doc->strings + v->u.str.off;
+}
+
+/* The first element (array) or first key (object) of container v; only
+ * meaningful when v has elements or members. */
+static inline const cm__jval *cm__jdoc_first(const cm__jval *v) {
+  return v + 1;
+}
+
+/* The value after v and its contents, in the same container. */
+static inline const cm__jval *cm__jdoc_next(const cm__jdoc *doc,
+                                            const cm__jval *v) {
+  return doc->vals + v->next;
+}
+
+#endif
