@@ -6,22 +6,13 @@
 # (no warning), and the example configuration loads (carematchd
 # --check-config; its tokens are placeholders, so with --no-auth). Needs a
 # build in BUILD (default build/); installs pandoc and systemd if missing.
-# A line per step; a failure shows the log that explains it.
+# A line per step; a failure shows the log that explains it (steps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-LOG="$BUILD/check_dist.log"
-: > "$LOG"
-step() {
-  local what=$1
-  shift
-  echo "check_dist: $what"
-  if ! "$@" >>"$LOG" 2>&1; then
-    echo "check_dist: FAILED: $what; the last lines of $LOG:" >&2
-    tail -n 30 "$LOG" >&2
-    exit 1
-  fi
-}
+STEP_NAME=check_dist
+. scripts/steps.sh
+step_log "$BUILD/check_dist.log"
 need=()
 command -v pandoc >/dev/null || need+=(pandoc)
 command -v systemd-analyze >/dev/null || need+=(systemd)

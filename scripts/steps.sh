@@ -18,12 +18,14 @@ step_log() {
 # The last lines of a log (and its first compiler errors, which a parallel
 # build may have left further up), between rulers.
 show_log() {
-  local file=$1 n=${2:-30}
-  echo "---- $file (the last $n lines) ----" >&2
-  if grep -q -E "error:|Error [0-9]|CMake Error" "$file" 2>/dev/null; then
-    grep -E "error:|CMake Error" "$file" | head -n 5 >&2 || true
-    echo "    ..." >&2
+  local file=$1 n=${2:-30} errors
+  errors=$(grep -v '^==== ' "$file" 2>/dev/null | grep -E "error:|CMake Error" |
+    head -n 5 || true)
+  if [ -n "$errors" ]; then
+    echo "---- $file: the first errors ----" >&2
+    echo "$errors" >&2
   fi
+  echo "---- $file: the last $n lines ----" >&2
   tail -n "$n" "$file" >&2
   echo "---- the whole log: $file ----" >&2
 }
