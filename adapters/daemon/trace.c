@@ -171,11 +171,14 @@ static int pseudonymise(const cmd_trace *t, json_t *line) {
   char p[CMD_PSEUDONYM_LEN];
   cmd_trace_pseudonym(t->key, elder, p);
   json_t *copy = json_deep_copy(body);
-  if (!copy || json_object_set_new(copy, "elder", json_string(p)) != 0 ||
-      json_object_set_new(line, "body", copy) != 0) {
-    return -1; /* json_object_set_new took copy either way */
+  if (!copy)
+    return -1;
+  if (json_object_set_new(copy, "elder", json_string(p)) != 0) {
+    json_decref(copy);
+    return -1;
   }
-  return 0;
+  /* line takes copy, also when this fails */
+  return json_object_set_new(line, "body", copy) == 0 ? 0 : -1;
 }
 
 void cmd_trace_write(cmd_trace *t, json_t *line) {
