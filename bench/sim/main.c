@@ -62,20 +62,18 @@ static int load_weights(const char *path, cm_weights *w) {
 }
 
 #define SYNOPSIS                                                               \
-  "usage: carematch_sim generate ([--seed N] [--workers N] [--requests N] | "  \
-  "--trace T) --out FILE\n"                                                    \
-  "       carematch_sim run (FILE | --trace T | [--seed N] [--workers N] "     \
-  "[--requests N])\n"                                                          \
-  "                     [--policies LIST] [--floor] [--out FILE] [--quiet]\n"  \
-  "       carematch_sim live (FILE | [--seed N] ...) (--daemon PATH [--redis " \
-  "URL]\n"                                                                     \
-  "                     [--trace FILE] | --url URL [--platform-token T "       \
-  "--gateway-token T\n"                                                        \
-  "                     --operator-token T]) [--rate X] [--from HH:MM] "       \
-  "[--until HH:MM]\n"                                                          \
-  "                     [--drain-min N] [--out FILE] [--quiet] [--survive] "   \
-  "[--acked FILE]\n"                                                           \
-  "                     [--id-prefix P] [--cancel-rest]\n"                     \
+  "usage: carematch_sim generate ([--seed N] [--workers N] [--requests N]\n"   \
+  "                              | --trace T) --out FILE\n"                    \
+  "       carematch_sim run (FILE | --trace T | [--seed N] [--workers N]\n"    \
+  "                         [--requests N]) [--policies LIST] [--floor]\n"     \
+  "                         [--out FILE] [--quiet]\n"                          \
+  "       carematch_sim live (FILE | [--seed N] ...) (--daemon PATH\n"         \
+  "                          [--redis URL] [--trace FILE] | --url URL\n"       \
+  "                          [--platform-token T --gateway-token T\n"          \
+  "                          --operator-token T]) [--rate X] [--from HH:MM]\n" \
+  "                          [--until HH:MM] [--drain-min N] [--out FILE]\n"   \
+  "                          [--quiet] [--survive] [--acked FILE]\n"           \
+  "                          [--id-prefix P] [--cancel-rest]\n"                \
   "       carematch_sim --help | --version\n"
 
 static void help(void) {
@@ -96,10 +94,10 @@ static void help(void) {
         "run and live:\n"
         "  --policies LIST       comma-separated: optimal, greedy, "
         "greedy-reserve,\n"
-        "                        optimal-noreserve, NAME=WEIGHTS.json "
-        "(run: optimal,greedy;\n"
-        "                        live: greedy beside the live run); at most 4 "
-        "(live: 3)\n"
+        "                        optimal-noreserve, NAME=WEIGHTS.json; at "
+        "most 4\n"
+        "                        (default optimal,greedy; live: greedy beside "
+        "it, 3)\n"
         "  --floor               compute the hindsight floors (slow on a big "
         "day)\n"
         "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
