@@ -61,7 +61,7 @@ start_redis() {
   REDIS=$(cat "$DIR/redis.pid")
 }
 
-cat > "$DIR/carematchd.ini" <<INI
+(umask 077; cat > "$DIR/carematchd.ini") <<INI
 [server]
 max_body_bytes = 16777216
 [store]

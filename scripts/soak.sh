@@ -35,7 +35,7 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-cat > "$DIR/carematchd.ini" <<INI
+(umask 077; cat > "$DIR/carematchd.ini") <<INI
 [server]
 port = 0
 max_body_bytes = 16777216

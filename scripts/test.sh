@@ -3,9 +3,11 @@
 # errors, start a private redis-server on a loopback port, run every test.
 #   scripts/test.sh              normal build (build/)
 #   scripts/test.sh --sanitize   AddressSanitizer + UBSan build (build-asan/)
+# The set-up steps print a line each; their output (apt, cmake, the
+# compiler) goes to $BUILD/setup.log, whose last lines are shown if one
+# fails (scripts/steps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 
 BUILD=build
 FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCM_WERROR=ON)
@@ -15,8 +17,12 @@ if [ "${1:-}" = "--sanitize" ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
-cmake -S . -B "$BUILD" "${FLAGS[@]}" >/dev/null
-cmake --build "$BUILD" -j "$(nproc)"
+STEP_NAME=test.sh
+. scripts/steps.sh
+step_log "$BUILD/setup.log"
+step "packages (scripts/deps.sh)" scripts/deps.sh
+step "configuring $BUILD (cmake)" cmake -S . -B "$BUILD" "${FLAGS[@]}"
+step "building $BUILD (cmake --build, $(nproc) jobs)" cmake --build "$BUILD" -j "$(nproc)"
 
 # A private redis-server for the integration tests, cleaned up on exit. The
 # port is below the kernel's ephemeral range (32768 up), so no outgoing
@@ -28,15 +34,20 @@ for _ in 1 2 3 4 5 6 7 8; do
   PORT=${CM_TEST_REDIS_PORT:-$((20000 + RANDOM % 12000))}
   rm -f "$DIR/redis.pid"
   redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$DIR" --daemonize yes --pidfile "$DIR/redis.pid" >/dev/null
+    --dir "$DIR" --daemonize yes --pidfile "$DIR/redis.pid" \
+    --logfile "$DIR/redis.log" >>"$STEP_LOG" 2>&1 || true
   for _ in $(seq 50); do
     redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG && break 2
     sleep 0.1
   done
   [ -n "${CM_TEST_REDIS_PORT:-}" ] && break
 done
-redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG ||
-  { echo "test.sh: no redis-server would start" >&2; exit 1; }
+if ! redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG; then
+  echo "test.sh: no redis-server would start on port $PORT" >&2
+  if [ -s "$DIR/redis.log" ]; then show_log "$DIR/redis.log"; else show_log "$STEP_LOG"; fi
+  exit 1
+fi
 export CM_TEST_REDIS_PORT=$PORT
+echo "test.sh: redis-server on 127.0.0.1:$PORT ... ok"
 
 ctest --test-dir "$BUILD" --output-on-failure -j 2

@@ -196,21 +196,28 @@ static void expect_error(const char *err_text, const char *code,
 Test(cli, version) {
   char dir[512];
   make_dir(dir, sizeof dir);
-  run_result r = run_cli(dir, NULL, (const char *[]){"--version", NULL});
-  cr_expect_eq(r.status, 0);
-  cr_expect_str_eq(r.out, "carematch " CM_VERSION "\n");
-  cr_expect_str_empty(r.err);
-  free_result(&r);
+  const char *const forms[][2] = {{"--version", NULL}, {"-V", NULL}};
+  for (int i = 0; i < 2; i++) {
+    run_result r = run_cli(dir, NULL, forms[i]);
+    cr_expect_eq(r.status, 0);
+    cr_expect_str_eq(r.out, "carematch " CM_VERSION "\n");
+    cr_expect_str_empty(r.err);
+    free_result(&r);
+  }
   remove_dir(dir);
 }
 
 Test(cli, help) {
   char dir[512];
   make_dir(dir, sizeof dir);
+  static const char *const flags[] = {"--in",     "--out",  "--deadline-ms",
+                                      "--pretty", "--help", "--version",
+                                      "64",       NULL};
   run_result r = run_cli(dir, NULL, (const char *[]){"--help", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_not_null(strstr(r.out, "usage: carematch solve"));
-  cr_expect_not_null(strstr(r.out, "--deadline-ms"));
+  for (int i = 0; flags[i]; i++)
+    cr_expect_not_null(strstr(r.out, flags[i]), "--help lacks %s", flags[i]);
   free_result(&r);
   r = run_cli(dir, NULL, (const char *[]){"solve", "--help", NULL});
   cr_expect_eq(r.status, 0);
@@ -219,27 +226,36 @@ Test(cli, help) {
   remove_dir(dir);
 }
 
+/* Usage errors exit 64 (EX_USAGE, as carematchd's and carematch_sim's:
+ * docs/cli.md) with a message naming the flag. */
 Test(cli, usage_errors_exit_64) {
-  static const char *const cases[][5] = {
-      {NULL},
-      {"frobnicate", NULL},
-      {"solve", "--bogus", NULL},
-      {"solve", "--in", NULL},
-      {"solve", "--deadline-ms", "abc", NULL},
-      {"solve", "--deadline-ms", "-1", NULL},
-      {"solve", "--deadline-ms=", NULL},
-      {"solve", "extra", NULL},
-      {"solve", "--in", "same.json", "--out=same.json", NULL},
-      {"--version", "extra", NULL},
+  static const struct {
+    const char *args[5];
+    const char *want;
+  } cases[] = {
+      {{NULL}, "no command given"},
+      {{"frobnicate", NULL}, "unknown command 'frobnicate'"},
+      {{"solve", "--bogus", NULL}, "unknown option '--bogus'"},
+      {{"solve", "--in", NULL}, "option '--in' needs a value"},
+      {{"solve", "--deadline-ms", "abc", NULL}, "--deadline-ms: 'abc'"},
+      {{"solve", "--deadline-ms", "-1", NULL}, "--deadline-ms: '-1'"},
+      {{"solve", "--deadline-ms=", NULL}, "--deadline-ms: ''"},
+      {{"solve", "--deadline-ms", "nan", NULL}, "--deadline-ms: 'nan'"},
+      {{"solve", "--pretty=yes", NULL}, "option '--pretty' takes no value"},
+      {{"solve", "extra", NULL}, "no argument 'extra'"},
+      {{"solve", "--in", "same.json", "--out=same.json", NULL},
+       "--in and --out name the same file"},
+      {{"--version", "extra", NULL}, "takes no arguments"},
   };
   char dir[512];
   make_dir(dir, sizeof dir);
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    run_result r = run_cli(dir, NULL, (const char *const *)cases[i]);
+    run_result r = run_cli(dir, NULL, cases[i].args);
     cr_expect_eq(r.status, 64, "case %zu: exit %d", i, r.status);
     cr_expect_str_empty(r.out, "case %zu: stdout must stay empty", i);
     cr_expect_eq(strncmp(r.err, "carematch: ", 11), 0, "case %zu: %s", i,
                  r.err);
+    cr_expect_not_null(strstr(r.err, cases[i].want), "case %zu: %s", i, r.err);
     cr_expect_not_null(strstr(r.err, "usage:"), "case %zu", i);
     free_result(&r);
   }

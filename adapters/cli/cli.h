@@ -6,12 +6,12 @@
 #include <stddef.h>
 
 #include "carematch/error.h"
+#include "cli_opt.h" /* CM_EXIT_USAGE (64): a bad command line */
 
-/* Exit codes (sysexits.h where one fits). */
+/* Exit codes (sysexits.h where one fits; docs/cli.md). */
 #define CM_EXIT_OK 0
 #define CM_EXIT_SOLVER 1   /* the solver failed */
 #define CM_EXIT_INSTANCE 2 /* the instance is not valid */
-#define CM_EXIT_USAGE 64   /* EX_USAGE: bad command line */
 #define CM_EXIT_NOINPUT 66 /* EX_NOINPUT: the input cannot be read */
 #define CM_EXIT_IO 74      /* EX_IOERR: the output cannot be written */
 
@@ -36,8 +36,9 @@ typedef struct cm_cli_args {
  * msg (the caller prints it and exits CM_EXIT_USAGE). */
 int cm_cli_parse(int argc, char **argv, cm_cli_args *args, char *msg,
                  size_t msg_len);
-/* The usage text. */
+/* The usage text (--help), and its first lines (after a usage error). */
 const char *cm_cli_usage(void);
+const char *cm_cli_synopsis(void);
 
 /* Read all of path (NULL or "-": stdin) into a malloc'ed buffer, at most
  * limit bytes. Returns CM_OK with *buf (NUL-terminated, caller frees) and

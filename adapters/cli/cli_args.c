@@ -1,58 +1,68 @@
-/* cli_args.c -- the command line of `carematch`: a command and its options,
- * "--opt VALUE" or "--opt=VALUE". No getopt_long: it is not POSIX. */
-#include <errno.h>
-#include <math.h>
+/* cli_args.c -- the command line of `carematch`: a command, then its
+ * options read with getopt_long ("--opt VALUE" or "--opt=VALUE"; a
+ * unique prefix of a long option is taken too). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
+#define SYNOPSIS                                                               \
+  "usage: carematch solve [--in FILE] [--out FILE] [--deadline-ms N] "         \
+  "[--pretty]\n"                                                               \
+  "       carematch --help | --version\n"
+
+const char *cm_cli_synopsis(void) {
+  return SYNOPSIS;
+}
+
 const char *cm_cli_usage(void) {
-  return "usage: carematch solve [--in FILE] [--out FILE] [--deadline-ms N] "
-         "[--pretty]\n"
-         "       carematch --help | --version\n"
-         "\n"
-         "solve   read one batch instance (JSON) and write the optimal "
-         "dispatch (JSON)\n"
-         "  --in FILE          instance to read (default: stdin)\n"
-         "  --out FILE         answer to write, replaced atomically (default: "
-         "stdout)\n"
-         "  --deadline-ms N    time budget in ms; components that cannot "
-         "finish take\n"
-         "                     the greedy answer (default: none; 0: greedy "
-         "only)\n"
-         "  --pretty           indent the answer\n"
-         "\n"
-         "exit status: 0 solved, 1 solver failure, 2 invalid instance (error "
-         "JSON on\n"
-         "stderr), 64 usage, 66 input unreadable, 74 output not written.\n"
-         "The formats are described in docs/solve-format.md.\n";
+  return SYNOPSIS
+      "\n"
+      "solve   read one batch instance (JSON) and write the optimal "
+      "dispatch (JSON)\n"
+      "  --in FILE          instance to read (default and '-': stdin)\n"
+      "  --out FILE         answer to write, replaced atomically (default "
+      "and '-':\n"
+      "                     stdout)\n"
+      "  --deadline-ms N    time budget in ms; components that cannot "
+      "finish take\n"
+      "                     the greedy answer (default: none; 0: greedy "
+      "only)\n"
+      "  --pretty           indent the answer\n"
+      "  -h, --help         this text, exit 0\n"
+      "  -V, --version      the version, exit 0\n"
+      "\n"
+      "exit status: 0 solved, 1 solver failure, 2 invalid instance (error "
+      "JSON on\n"
+      "stderr), 64 usage, 66 input unreadable, 74 output not written.\n"
+      "The formats are described in docs/solve-format.md; man carematch.\n";
 }
 
-/* The value of option name at argv[*i]: after '=' or the next argument.
- * Returns it, or NULL when missing (msg set). */
-static const char *option_value(int argc, char **argv, int *i, const char *name,
-                                char *msg, size_t msg_len) {
-  const char *arg = argv[*i];
-  size_t n = strlen(name);
-  if (arg[n] == '=')
-    return arg + n + 1;
-  if (*i + 1 >= argc) {
-    snprintf(msg, msg_len, "%s needs a value", name);
-    return NULL;
-  }
-  return argv[++*i];
-}
-
-/* 1 when arg is option name, alone or followed by '='. */
-static int is_option(const char *arg, const char *name) {
-  size_t n = strlen(name);
-  return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+/* `carematch --help` and `carematch --version`: the whole command line. */
+static int global(int argc, char **argv, cm_cli_args *args, char *msg,
+                  size_t msg_len) {
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
+    args->command = CM_CLI_HELP;
+  else if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") ||
+           !strcmp(cmd, "version"))
+    args->command = CM_CLI_VERSION;
+  else
+    return snprintf(msg, msg_len, "unknown command '%.64s'", cmd), -1;
+  if (argc > 2)
+    return snprintf(msg, msg_len, "%s takes no arguments", cmd), -1;
+  return 0;
 }
 
 int cm_cli_parse(int argc, char **argv, cm_cli_args *args, char *msg,
                  size_t msg_len) {
+  static const struct option opts[] = {
+      {"in", required_argument, NULL, 'i'},
+      {"out", required_argument, NULL, 'o'},
+      {"deadline-ms", required_argument, NULL, 'd'},
+      {"pretty", no_argument, NULL, 'p'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   memset(args, 0, sizeof *args);
   args->deadline_ms = -1.0;
   msg[0] = '\0';
@@ -60,58 +70,43 @@ int cm_cli_parse(int argc, char **argv, cm_cli_args *args, char *msg,
     snprintf(msg, msg_len, "no command given");
     return -1;
   }
-  const char *cmd = argv[1];
-  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
-      strcmp(cmd, "help") == 0) {
-    args->command = CM_CLI_HELP;
-    return argc == 2
-               ? 0
-               : (snprintf(msg, msg_len, "%s takes no arguments", cmd), -1);
-  }
-  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-    args->command = CM_CLI_VERSION;
-    return argc == 2
-               ? 0
-               : (snprintf(msg, msg_len, "%s takes no arguments", cmd), -1);
-  }
-  if (strcmp(cmd, "solve") != 0) {
-    snprintf(msg, msg_len, "unknown command '%.64s'", cmd);
-    return -1;
-  }
+  if (strcmp(argv[1], "solve") != 0)
+    return global(argc, argv, args, msg, msg_len);
   args->command = CM_CLI_SOLVE;
-  for (int i = 2; i < argc; i++) {
-    const char *arg = argv[i], *v;
-    if (is_option(arg, "--in")) {
-      if (!(v = option_value(argc, argv, &i, "--in", msg, msg_len)))
+  /* getopt_long over "solve" and what follows; it prints nothing (opterr
+   * 0, ':' first): the messages are ours */
+  opterr = 0;
+  optind = 0;
+  int c, sub_argc = argc - 1;
+  char **sub_argv = argv + 1;
+  while ((c = getopt_long(sub_argc, sub_argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'i':
+      args->in = optarg;
+      break;
+    case 'o':
+      args->out = optarg;
+      break;
+    case 'd':
+      if (cm_opt_double("--deadline-ms", optarg, 0, 1e9, &args->deadline_ms,
+                        msg, msg_len) != 0)
         return -1;
-      args->in = v;
-    } else if (is_option(arg, "--out")) {
-      if (!(v = option_value(argc, argv, &i, "--out", msg, msg_len)))
-        return -1;
-      args->out = v;
-    } else if (is_option(arg, "--deadline-ms")) {
-      if (!(v = option_value(argc, argv, &i, "--deadline-ms", msg, msg_len)))
-        return -1;
-      char *end;
-      errno = 0;
-      double d = strtod(v, &end);
-      if (!*v || *end || errno || !isfinite(d) || d < 0) {
-        snprintf(msg, msg_len,
-                 "--deadline-ms needs a number of milliseconds >= 0, not "
-                 "'%.32s'",
-                 v);
-        return -1;
-      }
-      args->deadline_ms = d;
-    } else if (strcmp(arg, "--pretty") == 0) {
+      break;
+    case 'p':
       args->pretty = 1;
-    } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      break;
+    case 'h':
       args->command = CM_CLI_HELP;
       return 0;
-    } else {
-      snprintf(msg, msg_len, "unknown option '%.64s' for solve", arg);
+    default:
+      cm_opt_error(msg, msg_len, c, sub_argv, opts);
       return -1;
     }
+  }
+  if (optind < sub_argc) {
+    snprintf(msg, msg_len, "solve takes no argument '%.64s' (--in FILE?)",
+             sub_argv[optind]);
+    return -1;
   }
   if (args->in && args->out && strcmp(args->in, args->out) == 0 &&
       strcmp(args->in, "-") != 0) {

@@ -8,7 +8,8 @@ int main(int argc, char **argv) {
   cm_cli_args args;
   char msg[256];
   if (cm_cli_parse(argc, argv, &args, msg, sizeof msg) != 0) {
-    fprintf(stderr, "carematch: %s\n%s", msg, cm_cli_usage());
+    fprintf(stderr, "carematch: %s\n%scarematch --help lists every option\n",
+            msg, cm_cli_synopsis());
     return CM_EXIT_USAGE;
   }
   switch (args.command) {

@@ -1,11 +1,13 @@
 /* config.c -- carematchd's configuration file (INI, read with inih):
  * server, store, batch policy, matching radii, weights, taxonomy, service
- * catalog and tokens. Strict: an unknown section or key, or a value that
- * does not parse or is out of range, fails the load with the line, the
- * section and the key. docs/daemon.md lists every key. */
+ * catalog, tokens and the trace. Strict: an unknown section or key, or a
+ * value that does not parse or is out of range, fails the load; every
+ * error is listed, each with its line, section and key. docs/daemon.md
+ * lists every key. */
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,19 +46,49 @@ void cmd_config_default(cmd_config *c) {
  * compile-time INI_MAX_LINE, 200, holds). */
 #define LINE_MAX_BYTES (2 * VALUE_MAX)
 
+/* Errors listed at most (then "... and N more"). */
+#define ERRORS_MAX 32
+
+typedef struct cfg_error {
+  int line;       /* 0: not tied to a line */
+  char text[240]; /* "[section] key: what is wrong" */
+} cfg_error;
+
 typedef struct parse_ctx {
   cmd_config *c;
-  char msg[256];
-  int lineno;
-  int taxonomy_set;
+  /* the text, read line by line by reader() (an fgets over it) */
+  const char *text;
+  size_t pos, len;
+  int line;         /* the line being read (1-based; 0 before the first) */
+  int line_done;    /* the last chunk read ended its line */
+  size_t line_at;   /* where that line starts in text */
+  int handled_line; /* the last line the handler was called for */
+  int n_errors, more_errors;
+  cfg_error errors[ERRORS_MAX];
+  int taxonomy_set, taxonomy_bad;
   int n_raw; /* services, resolved once the taxonomy is known */
   char raw_name[CMD_SERVICES_MAX][CMD_NAME_MAX];
   char raw_value[CMD_SERVICES_MAX][VALUE_MAX];
+  int raw_line[CMD_SERVICES_MAX];
 } parse_ctx;
 
+/* Record an error at line (0: none). */
+static void add_error(parse_ctx *p, int line, const char *text) {
+  if (p->n_errors == ERRORS_MAX) {
+    p->more_errors++;
+    return;
+  }
+  cfg_error *e = &p->errors[p->n_errors++];
+  e->line = line;
+  snprintf(e->text, sizeof e->text, "%.239s", text);
+}
+
+/* An error at the line being read. Returns 0 (inih's "error"). */
 static int fail(parse_ctx *p, const char *section, const char *name,
                 const char *what) {
-  snprintf(p->msg, sizeof p->msg, "[%.32s] %.48s: %.160s", section, name, what);
+  char text[240];
+  snprintf(text, sizeof text, "[%.32s] %.48s: %.150s", section, name, what);
+  add_error(p, p->line, text);
   return 0;
 }
 
@@ -311,6 +343,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
   cm_taxonomy_clear(t);
+  p->taxonomy_bad = 1; /* until it is read whole */
   for (char *save, *s = strtok_r(buf, ",", &save); s;
        s = strtok_r(NULL, ",", &save)) {
     cm_error err;
@@ -320,6 +353,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   if (t->count == 0)
     return fail(p, "taxonomy", name, "at least one skill");
   p->taxonomy_set = 1;
+  p->taxonomy_bad = 0;
   return 1;
 }
 
@@ -345,9 +379,40 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
         return fail(p, "tokens", name, "a token must be printable, no spaces");
     if (c->n_tokens[r] == CMD_TOKENS_MAX)
       return fail(p, "tokens", name, "at most 8 tokens");
+    /* one token, one role: a token given for two would only ever act as
+       one of them (the first found), so it is refused */
+    for (int o = 0; o < CMD_ROLE_COUNT; o++)
+      for (int k = 0; o != r && k < c->n_tokens[o]; k++)
+        if (!strcmp(c->tokens[o][k], tok)) {
+          char what[128];
+          snprintf(what, sizeof what,
+                   "a token is also given for %s: one token, one role",
+                   role_names[o]);
+          return fail(p, "tokens", name, what);
+        }
     /* NUL-padded: http.c compares every byte */
     memset(c->tokens[r][c->n_tokens[r]], 0, CMD_TOKEN_MAX);
     memcpy(c->tokens[r][c->n_tokens[r]++], tok, n);
+  }
+  return 1;
+}
+
+/* [trace]: the input trace (trace.c). The key is a secret: never echoed. */
+static int trace_key(parse_ctx *p, const char *name, const char *v) {
+  cmd_config *c = p->c;
+  if (!strcmp(name, "file")) {
+    if (strlen(v) >= sizeof c->trace_file)
+      return fail(p, "trace", name, "too long");
+    snprintf(c->trace_file, sizeof c->trace_file, "%s", v);
+  } else if (!strcmp(name, "pseudonymise")) {
+    if (parse_bool(v, &c->trace_pseudonymise) != 0)
+      return fail(p, "trace", name, "must be on or off");
+  } else if (!strcmp(name, "key")) {
+    if (cmd_trace_key_check(v) != 0)
+      return fail(p, "trace", name, CMD_TRACE_KEY_RULE);
+    snprintf(c->trace_key, sizeof c->trace_key, "%s", v);
+  } else {
+    return fail(p, "trace", name, "unknown key");
   }
   return 1;
 }
@@ -356,6 +421,7 @@ static int on_entry(void *user, const char *section, const char *name,
                     const char *value) {
   parse_ctx *p = user;
   char v[VALUE_MAX];
+  p->handled_line = p->line;
   if (value && strlen(value) >= sizeof v)
     return fail(p, section, name, "the value is too long (2047 bytes at most)");
   snprintf(v, sizeof v, "%s", value ? value : "");
@@ -380,10 +446,15 @@ static int on_entry(void *user, const char *section, const char *name,
     if (strlen(name) >= CMD_NAME_MAX)
       return fail(p, "services", name, "name too long");
     snprintf(p->raw_name[p->n_raw], CMD_NAME_MAX, "%s", name);
+    p->raw_line[p->n_raw] = p->line;
     snprintf(p->raw_value[p->n_raw++], VALUE_MAX, "%s", val);
     return 1;
   }
-  snprintf(p->msg, sizeof p->msg, "[%s]: unknown section", section);
+  if (!strcmp(section, "trace"))
+    return trace_key(p, name, val);
+  char text[128];
+  snprintf(text, sizeof text, "[%.64s]: unknown section", section);
+  add_error(p, p->line, text);
   return 0;
 }
 
@@ -392,6 +463,7 @@ static int on_entry(void *user, const char *section, const char *name,
 static int resolve_service(parse_ctx *p, int i) {
   cmd_service *s = &p->c->services[p->c->n_services];
   char buf[VALUE_MAX];
+  p->line = p->raw_line[i];
   snprintf(buf, sizeof buf, "%s", p->raw_value[i]);
   memset(s, 0, sizeof *s);
   snprintf(s->name, sizeof s->name, "%s", p->raw_name[i]);
@@ -424,57 +496,177 @@ static int resolve_service(parse_ctx *p, int i) {
   return 1;
 }
 
+/* The line just parsed, which the handler was not called for: blank, a
+ * comment or a [section] (as inih reads them: a ']' before any inline
+ * comment), or an error. */
+static void check_skipped_line(parse_ctx *p) {
+  const char *s = p->text + p->line_at;
+  size_t n = p->pos - p->line_at;
+  if (p->line == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+    s += 3, n -= 3; /* a UTF-8 byte order mark */
+  while (n && isspace((unsigned char)s[0]))
+    s++, n--;
+  while (n && isspace((unsigned char)s[n - 1]))
+    n--;
+  if (!n || *s == ';' || *s == '#')
+    return;
+  if (*s == '[') {
+    int was_space = 0;
+    for (size_t i = 1; i < n; i++) {
+      if (s[i] == ']')
+        return;
+      if (was_space && s[i] == ';')
+        break;
+      was_space = isspace((unsigned char)s[i]);
+    }
+    add_error(p, p->line, "a [section] line without its closing ]");
+    return;
+  }
+  add_error(p, p->line,
+            "not an INI line (key = value, [section] or ; comment)");
+}
+
+/* An fgets over p->text for inih (ini_parse_stream), counting lines. When
+ * called for a new line, the last one has been parsed: a line the handler
+ * was not called for must be blank, a comment or a [section], or it is an
+ * error of its own (inih itself reports only the first one). */
+static char *reader(char *str, int num, void *stream) {
+  parse_ctx *p = stream;
+  if (p->line_done && p->line > 0 && p->handled_line != p->line)
+    check_skipped_line(p);
+  if (p->pos >= p->len || num < 2) {
+    p->line_done = 0;
+    return NULL;
+  }
+  if (p->line_done || p->line == 0) {
+    p->line++;
+    p->line_at = p->pos;
+  }
+  size_t k = 0;
+  while (p->pos < p->len && k < (size_t)num - 1) {
+    char ch = p->text[p->pos++];
+    str[k++] = ch;
+    if (ch == '\n')
+      break;
+  }
+  str[k] = '\0';
+  p->line_done = str[k - 1] == '\n' || p->pos >= p->len;
+  return str;
+}
+
+/* Sort by line (errors without one last), keeping the order within a line. */
+static void sort_errors(parse_ctx *p) {
+  for (int i = 1; i < p->n_errors; i++) {
+    cfg_error e = p->errors[i];
+    int key = e.line ? e.line : INT_MAX, j = i;
+    while (j > 0 &&
+           (p->errors[j - 1].line ? p->errors[j - 1].line : INT_MAX) > key) {
+      p->errors[j] = p->errors[j - 1];
+      j--;
+    }
+    p->errors[j] = e;
+  }
+}
+
+/* Every error, one a line: "name:LINE: what" or "name: what". */
+static void format_errors(parse_ctx *p, const char *name, char *msg, size_t n) {
+  size_t len = 0;
+  msg[0] = '\0';
+  sort_errors(p);
+  for (int i = 0; i < p->n_errors && len < n; i++) {
+    const cfg_error *e = &p->errors[i];
+    int w = e->line ? snprintf(msg + len, n - len, "%s%s:%d: %s", i ? "\n" : "",
+                               name, e->line, e->text)
+                    : snprintf(msg + len, n - len, "%s%s: %s", i ? "\n" : "",
+                               name, e->text);
+    len += w > 0 ? (size_t)w : 0;
+  }
+  if (p->more_errors && len < n)
+    snprintf(msg + len, n - len, "\n%s: ... and %d more errors", name,
+             p->more_errors);
+}
+
+/* Read the file at path into a NUL-terminated buffer (caller frees), at
+ * most 1 MiB. Returns NULL with msg set. */
+static char *slurp(const char *path, char *msg, size_t n) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t len = 0;
+  if (!f) {
+    snprintf(msg, n, "%s: cannot read the file: %s", path, strerror(errno));
+    return NULL;
+  }
+  const size_t cap = (size_t)1 << 20;
+  if (!(buf = malloc(cap + 1))) {
+    snprintf(msg, n, "out of memory");
+  } else {
+    len = fread(buf, 1, cap + 1, f);
+    if (ferror(f) || len > cap) {
+      snprintf(msg, n, "%s: %s", path,
+               len > cap ? "larger than 1 MiB" : "cannot read the file");
+      free(buf);
+      buf = NULL;
+    } else {
+      buf[len] = '\0';
+    }
+  }
+  fclose(f);
+  return buf;
+}
+
 /* The file at path, or (path NULL) the text, under name in messages. */
 static int load(const char *path, const char *text, const char *name,
                 cmd_config *c, char *msg, size_t n) {
+  char *owned = NULL;
+  if (path && !(text = owned = slurp(path, msg, n)))
+    return -1;
   parse_ctx *p = calloc(1, sizeof *p);
   if (!p) {
+    free(owned);
     snprintf(msg, n, "out of memory");
     return -1;
   }
   cmd_config_default(c);
   snprintf(c->path, sizeof c->path, "%s", path ? path : "");
   p->c = c;
+  p->text = text;
+  p->len = strlen(text);
 #ifdef CM_INIH_RUNTIME_OPTIONS
   ini_use_stack = false; /* a heap line buffer, LINE_MAX_BYTES long */
   ini_allow_realloc = true;
   ini_max_line = LINE_MAX_BYTES;
 #endif
-  int line =
-      path ? ini_parse(path, on_entry, p) : ini_parse_string(text, on_entry, p);
-  int rc = 0;
-  if (line < 0) {
-    snprintf(msg, n, "%s: cannot read the file", name);
-    rc = -1;
-  } else if (line > 0) {
-    snprintf(msg, n, "%s:%d: %s", name, line,
-             p->msg[0] ? p->msg : "not an INI line");
-    rc = -1;
-  }
-  for (int i = 0; rc == 0 && i < p->n_raw; i++)
-    if (!resolve_service(p, i)) {
-      snprintf(msg, n, "%s: %s", name, p->msg);
-      rc = -1;
-    }
+  int line = ini_parse_stream(reader, p, on_entry, p);
+  if (line == -2)
+    add_error(p, 0, "out of memory");
+  else if (line > 0 && !p->n_errors) /* a line inih refused, not ours */
+    add_error(p, line, "not an INI line");
+  if (!p->taxonomy_bad)
+    for (int i = 0; i < p->n_raw; i++)
+      resolve_service(p, i);
   cm_error err; /* what the engine will check at start, checked now */
-  if (rc == 0 && cm_engine_config_check(&c->engine, &err) != CM_OK) {
-    snprintf(msg, n, "%s: %s", name, err.message);
-    rc = -1;
-  }
-  if (rc == 0 && c->auth) {
-    int any = 0;
-    for (int r = 0; r < CMD_ROLE_COUNT; r++)
-      any += c->n_tokens[r];
-    if (!any) {
-      snprintf(msg, n,
-               "%s: [tokens]: no token for any role; give tokens, or set "
-               "[server] auth = off (only for a closed network)",
-               name);
-      rc = -1;
-    }
-  }
+  if (!p->n_errors && cm_engine_config_check(&c->engine, &err) != CM_OK)
+    add_error(p, 0, err.message);
+  int rc = p->n_errors ? -1 : 0;
+  if (rc)
+    format_errors(p, name, msg, n);
   free(p);
+  free(owned);
   return rc;
+}
+
+int cmd_config_check_auth(const cmd_config *c, char *msg, size_t n) {
+  int any = 0;
+  for (int r = 0; r < CMD_ROLE_COUNT; r++)
+    any += c->n_tokens[r];
+  if (c->auth && !any) {
+    snprintf(msg, n,
+             "no bearer tokens: give them in the [tokens] section of "
+             "--config, or run with --no-auth ([server] auth = off) on a "
+             "closed network");
+    return -1;
+  }
+  return 0;
 }
 
 int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n) {

@@ -6,7 +6,8 @@
  * Files: config.c (the INI file), main.c (flags, signals, start, drain),
  * http.c (routing, roles, replies), routes_*.c (the endpoints), api_json.c
  * (the wire format), events.c (server-sent events), metrics.c (Prometheus
- * text), weights.c (versioned, persisted weights). */
+ * text), weights.c (versioned, persisted weights), trace.c (the input
+ * trace, pseudonyms with hmac_sha256.c). */
 #ifndef CMD_DAEMON_H_INCLUDED_
 #define CMD_DAEMON_H_INCLUDED_
 
@@ -23,6 +24,7 @@ struct event;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_request;
+struct json_t;
 
 /* ---- roles ---- */
 
@@ -38,6 +40,7 @@ typedef enum cmd_role {
 #define CMD_TOKENS_MAX 8  /* tokens per role */
 #define CMD_TOKEN_MAX 128 /* bytes of a token, with the NUL */
 #define CMD_SERVICES_MAX 64
+#define CMD_TRACE_KEY_MAX 257 /* bytes of the trace key, with the NUL */
 #define CMD_NAME_MAX 48
 
 const char *cmd_role_name(cmd_role r);
@@ -70,13 +73,19 @@ typedef struct cmd_config {
   cmd_service services[CMD_SERVICES_MAX];
   int n_tokens[CMD_ROLE_COUNT];
   char tokens[CMD_ROLE_COUNT][CMD_TOKENS_MAX][CMD_TOKEN_MAX];
+  char trace_file[512];   /* [trace] file: the input trace ("" none) */
+  int trace_pseudonymise; /* elder ids in the trace are keyed hashes */
+  char trace_key[CMD_TRACE_KEY_MAX]; /* their key ("" none); a secret */
 } cmd_config;
 
 /* Defaults (no file). */
 void cmd_config_default(cmd_config *c);
-/* Read path into c (defaults first). Returns 0, or -1 with a message in
- * msg naming the line, section and key, and what is wrong. */
+/* Read path into c (defaults first). Returns 0, or -1 with every error in
+ * msg, one a line ("file:LINE: [section] key: what is wrong"; cut at n
+ * bytes). Tokens are not required here (see cmd_config_check_auth). */
 int cmd_config_load(const char *path, cmd_config *c, char *msg, size_t n);
+/* With auth on, at least one token is needed. Returns 0, or -1 with msg. */
+int cmd_config_check_auth(const cmd_config *c, char *msg, size_t n);
 /* The same from the NUL-terminated text of a file; name stands for the
  * file in messages, and c->path is left empty (nothing to reload). */
 int cmd_config_parse(const char *text, const char *name, cmd_config *c,
@@ -146,8 +155,7 @@ struct cmd_daemon {
   uint64_t batch_requests;                         /* their sum */
   uint64_t positions;
   int64_t started_ms;
-  FILE *trace; /* --trace: the input trace, or NULL */
-  uint64_t trace_errors;
+  struct cmd_trace *trace; /* --trace: the input trace, or NULL */
 };
 
 /* The daemon's clock in ms (the engine's time: the wall clock, or a
@@ -159,6 +167,32 @@ int64_t cmd_mono_ns(void *ctx);
 void cmd_clock_simulate(int64_t start_ms, double rate);
 /* How many times as fast as real time the clock runs (1: the wall). */
 double cmd_clock_rate(void);
+
+/* the input trace (trace.c; docs/daemon.md) */
+typedef struct cmd_trace cmd_trace;
+#define CMD_PSEUDONYM_LEN 34 /* "p", 32 hex digits, NUL */
+#define CMD_TRACE_KEY_RULE "a key must be 16..256 bytes, no control characters"
+/* 0 when key may be a pseudonym key, -1 otherwise. */
+int cmd_trace_key_check(const char *key);
+/* out = the pseudonym of id under key. */
+void cmd_trace_pseudonym(const char *key, const char *id,
+                         char out[CMD_PSEUDONYM_LEN]);
+/* Open path for appending (created 0600; a warning in the log when an
+ * existing file can be read by others). key: elder ids are pseudonymised
+ * under it (NULL: kept). Returns the trace, or NULL with msg. */
+cmd_trace *cmd_trace_open(const char *path, const char *key, char *msg,
+                          size_t n);
+/* Append line (borrowed; NULL counts a line lost, as for out of memory):
+ * {"at_ms", "route", "id", "body", "resolved"}. A line not written is
+ * counted and reported in the log. t NULL: nothing. */
+void cmd_trace_write(cmd_trace *t, struct json_t *line);
+/* Open the path again (SIGHUP: after logrotate moved the file). Returns 0,
+ * or -1 (logged) with the old file kept. */
+int cmd_trace_reopen(cmd_trace *t);
+/* Lines lost so far (0 for NULL). */
+uint64_t cmd_trace_lost(const cmd_trace *t);
+/* Close (the losses, if any, in the log); NULL is fine. */
+void cmd_trace_close(cmd_trace *t);
 
 /* engine driving (solver.c) */
 int cmd_solver_start(cmd_daemon *d);

@@ -372,14 +372,11 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
       json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
                 "route", routes[c->route].name, "id", c->arg, "body", c->body);
   json_t *res = line ? resolved_service(d, c) : NULL;
-  char *text =
-      line && (!res || json_object_set_new(line, "resolved", res) == 0)
-          ? cm__json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17))
-          : NULL;
-  if (!text || fputs(text, d->trace) < 0 || fputc('\n', d->trace) == EOF ||
-      fflush(d->trace) != 0)
-    d->trace_errors++; /* a line lost is counted, never silent */
-  free(text);
+  /* trace.c pseudonymises, writes, and counts and reports a line lost */
+  cmd_trace_write(
+      d->trace,
+      line && (!res || json_object_set_new(line, "resolved", res) == 0) ? line
+                                                                        : NULL);
   json_decref(line);
 }
 

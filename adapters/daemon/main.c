@@ -9,102 +9,194 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../cli/cli_opt.h"
 #include "carematch/version.h"
 #include "daemon.h"
 
+/* Exit codes (docs/cli.md): 0, 1 a failure at start, 2 the configuration
+ * refused, 64 (EX_USAGE) a bad command line. */
+#define EXIT_START 1
+#define EXIT_CONFIG 2
+#define TRACE_KEY_ENV "CAREMATCHD_TRACE_KEY"
+
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: carematchd [options]\n"
-          "  --config FILE      the configuration file (INI; docs/daemon.md)\n"
-          "  --listen ADDR      address to listen on (127.0.0.1)\n"
-          "  --port N           TCP port (8080; 0 picks a free one)\n"
-          "  --port-file FILE   write the port bound to FILE once listening\n"
-          "  --trace FILE       append every write taken (JSON lines) to FILE\n"
-          "  --redis URL        redis://host:port: Redis store and ledger\n"
-          "                     (default: the embedded memory store)\n"
-          "  --region NAME      Redis region (default)\n"
-          "  --no-auth          no bearer tokens (a closed network only)\n"
-          "  --clock-start MS   simulated clock: starts at MS (Unix ms)\n"
-          "  --clock-rate X     simulated clock: X times as fast (load tests)\n"
-          "  --check-config     load the configuration, report, exit\n"
-          "  --routes           print the routes and their roles, exit\n"
-          "  --version, --help\n");
+          "usage: carematchd [--config FILE] [options]\n"
+          "  -c, --config FILE       the configuration file (INI; man "
+          "carematchd,\n"
+          "                          docs/daemon.md)\n"
+          "  --listen ADDR           address to listen on (127.0.0.1)\n"
+          "  -p, --port N            TCP port (8080; 0 picks a free one)\n"
+          "  --port-file FILE        write the port bound to FILE once "
+          "listening\n"
+          "  --trace FILE            append every write taken (JSON lines) to "
+          "FILE,\n"
+          "                          created 0600 ([trace] file)\n"
+          "  --trace-pseudonymise    elder ids in the trace as keyed hashes; "
+          "the key\n"
+          "                          from $" TRACE_KEY_ENV " or [trace] key\n"
+          "  --redis URL             redis://host:port: Redis store and "
+          "ledger\n"
+          "                          (default: the embedded memory store)\n"
+          "  --region NAME           Redis region (default)\n"
+          "  --no-auth               no bearer tokens (a closed network "
+          "only)\n"
+          "  --clock-start MS        simulated clock: starts at MS (Unix ms)\n"
+          "  --clock-rate X          simulated clock: X times as fast "
+          "(0.01..10000;\n"
+          "                          load tests)\n"
+          "  --check-config          load the configuration, list every "
+          "error, exit\n"
+          "  --routes                print the routes and their roles, exit\n"
+          "  -h, --help              this text, exit 0\n"
+          "  -V, --version           the version, exit 0\n"
+          "exit status: 0 (drained on SIGTERM/SIGINT; --check-config: valid),"
+          " 1 failure\n"
+          "at start, 2 configuration refused, 64 bad command line.\n");
 }
 
 typedef struct flags {
   const char *config, *listen, *port_file, *redis, *region, *trace;
   int port; /* -1: from the file */
-  int no_auth, check, routes;
+  int no_auth, check, routes, pseudonymise;
   int64_t clock_start; /* -1: now */
   double clock_rate;   /* 0: the wall clock */
 } flags;
 
+enum {
+  OPT_LISTEN = 256,
+  OPT_PORT_FILE,
+  OPT_TRACE,
+  OPT_PSEUDONYMISE,
+  OPT_REDIS,
+  OPT_REGION,
+  OPT_NO_AUTH,
+  OPT_CLOCK_START,
+  OPT_CLOCK_RATE,
+  OPT_CHECK,
+  OPT_ROUTES
+};
+
+/* Returns 0, 1 (--help or --version answered: exit 0) or -1 (printed). */
 static int parse_flags(int argc, char **argv, flags *f) {
+  static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"listen", required_argument, NULL, OPT_LISTEN},
+      {"port", required_argument, NULL, 'p'},
+      {"port-file", required_argument, NULL, OPT_PORT_FILE},
+      {"trace", required_argument, NULL, OPT_TRACE},
+      {"trace-pseudonymise", no_argument, NULL, OPT_PSEUDONYMISE},
+      {"redis", required_argument, NULL, OPT_REDIS},
+      {"region", required_argument, NULL, OPT_REGION},
+      {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+      {"clock-start", required_argument, NULL, OPT_CLOCK_START},
+      {"clock-rate", required_argument, NULL, OPT_CLOCK_RATE},
+      {"check-config", no_argument, NULL, OPT_CHECK},
+      {"routes", no_argument, NULL, OPT_ROUTES},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0}};
+  char msg[256] = "";
+  long long x;
   memset(f, 0, sizeof *f);
   f->port = -1;
   f->clock_start = -1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help")) {
+  opterr = 0;
+  optind = 0;
+  int c;
+  while (!msg[0] &&
+         (c = getopt_long(argc, argv, ":c:p:hV", opts, NULL)) != -1) {
+    switch (c) {
+    case 'h':
       usage(stdout);
-      exit(0);
-    } else if (!strcmp(a, "--version")) {
+      return 1;
+    case 'V':
       printf("carematchd %s\n", CM_VERSION);
-      exit(0);
-    } else if (!strcmp(a, "--no-auth")) {
+      return 1;
+    case 'c':
+      f->config = optarg;
+      break;
+    case OPT_LISTEN:
+      f->listen = optarg;
+      break;
+    case OPT_PORT_FILE:
+      f->port_file = optarg;
+      break;
+    case OPT_TRACE:
+      f->trace = optarg;
+      break;
+    case OPT_PSEUDONYMISE:
+      f->pseudonymise = 1;
+      break;
+    case OPT_REDIS:
+      f->redis = optarg;
+      break;
+    case OPT_REGION:
+      f->region = optarg;
+      break;
+    case OPT_NO_AUTH:
       f->no_auth = 1;
-    } else if (!strcmp(a, "--check-config")) {
+      break;
+    case OPT_CHECK:
       f->check = 1;
-    } else if (!strcmp(a, "--routes")) {
+      break;
+    case OPT_ROUTES:
       f->routes = 1;
-    } else if (v && !strcmp(a, "--config")) {
-      f->config = argv[++i];
-    } else if (v && !strcmp(a, "--listen")) {
-      f->listen = argv[++i];
-    } else if (v && !strcmp(a, "--port-file")) {
-      f->port_file = argv[++i];
-    } else if (v && !strcmp(a, "--trace")) {
-      f->trace = argv[++i];
-    } else if (v && !strcmp(a, "--redis")) {
-      f->redis = argv[++i];
-    } else if (v && !strcmp(a, "--region")) {
-      f->region = argv[++i];
-    } else if (v && !strcmp(a, "--port")) {
-      char *end;
-      long p = strtol(argv[++i], &end, 10);
-      if (*end || p < 0 || p > 65535) {
-        fprintf(stderr, "carematchd: --port: must be 0..65535\n");
-        return -1;
-      }
-      f->port = (int)p;
-    } else if (v && !strcmp(a, "--clock-start")) {
-      char *end;
-      long long ms = strtoll(argv[++i], &end, 10);
-      if (*end || ms < 0 || ms > 4102444800000LL) {
-        fprintf(stderr, "carematchd: --clock-start: must be Unix time in ms "
-                        "(0..4102444800000)\n");
-        return -1;
-      }
-      f->clock_start = ms;
-    } else if (v && !strcmp(a, "--clock-rate")) {
-      char *end;
-      double x = strtod(argv[++i], &end);
-      if (*end || !(x >= 0.01 && x <= 10000)) {
-        fprintf(stderr, "carematchd: --clock-rate: must be 0.01..10000\n");
-        return -1;
-      }
-      f->clock_rate = x;
-    } else {
-      fprintf(stderr, "carematchd: unknown option %s\n", a);
-      usage(stderr);
-      return -1;
+      break;
+    case 'p':
+      if (cm_opt_int("--port", optarg, 0, 65535, &x, msg, sizeof msg) == 0)
+        f->port = (int)x;
+      break;
+    case OPT_CLOCK_START: /* Unix ms, up to 2100-01-01 */
+      if (cm_opt_int("--clock-start", optarg, 0, 4102444800000LL, &x, msg,
+                     sizeof msg) == 0)
+        f->clock_start = x;
+      break;
+    case OPT_CLOCK_RATE:
+      cm_opt_double("--clock-rate", optarg, 0.01, 10000, &f->clock_rate, msg,
+                    sizeof msg);
+      break;
+    default:
+      cm_opt_error(msg, sizeof msg, c, argv, opts);
+      break;
     }
+  }
+  if (!msg[0] && optind < argc)
+    snprintf(msg, sizeof msg, "unexpected argument '%.64s' (--config FILE?)",
+             argv[optind]);
+  if (msg[0]) {
+    fprintf(stderr,
+            "carematchd: %s\nusage: carematchd [--config FILE] [options]; "
+            "carematchd --help lists them\n",
+            msg);
+    return -1;
   }
   return 0;
 }
 
-/* The file, then the flags over it. */
+/* Each line of msg on stderr, after "carematchd: ". */
+static void print_lines(const char *msg) {
+  for (const char *p = msg; *p;) {
+    size_t n = strcspn(p, "\n");
+    fprintf(stderr, "carematchd: %.*s\n", (int)n, p);
+    p += n + (p[n] == '\n');
+  }
+}
+
+/* A file holding the bearer tokens that others may read is a warning in
+ * the log (its name and mode only). */
+static void check_config_mode(const char *path) {
+  struct stat st;
+  if (path && stat(path, &st) == 0 && (st.st_mode & 066))
+    fprintf(stderr,
+            "carematchd: warning: %s can be read or written by group or "
+            "others (mode %04o) and holds the bearer tokens: chmod 600 it\n",
+            path, (unsigned)(st.st_mode & 07777));
+}
+
+/* The file, then the flags over it. Returns 0 or -1 with msg. */
 static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
   if (f->config) {
     if (cmd_config_load(f->config, c, msg, n) != 0)
@@ -122,15 +214,28 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
     snprintf(c->region, sizeof c->region, "%s", f->region);
   if (f->no_auth)
     c->auth = 0;
-  int tokens = 0;
-  for (int r = 0; r < CMD_ROLE_COUNT; r++)
-    tokens += c->n_tokens[r];
-  if (c->auth && !tokens) {
+  if (f->trace)
+    snprintf(c->trace_file, sizeof c->trace_file, "%s", f->trace);
+  if (f->pseudonymise)
+    c->trace_pseudonymise = 1;
+  /* the key: the environment over the file (keeps it out of the file) */
+  const char *key = getenv(TRACE_KEY_ENV);
+  if (key && *key) {
+    if (cmd_trace_key_check(key) != 0) {
+      snprintf(msg, n, "%s: %s", TRACE_KEY_ENV, CMD_TRACE_KEY_RULE);
+      return -1;
+    }
+    snprintf(c->trace_key, sizeof c->trace_key, "%s", key);
+  }
+  if (c->trace_pseudonymise && !c->trace_key[0]) {
     snprintf(msg, n,
-             "no bearer tokens: give them in the [tokens] section of "
-             "--config, or run with --no-auth on a closed network");
+             "[trace] pseudonymise is on but there is no key: give [trace] "
+             "key or %s",
+             TRACE_KEY_ENV);
     return -1;
   }
+  if (cmd_config_check_auth(c, msg, n) != 0)
+    return -1;
   c->engine.clock = cmd_mono_ns;
   return 0;
 }
@@ -199,11 +304,14 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
 }
 
-/* SIGHUP: the file again. What needs a restart (where it listens, the
- * store, the taxonomy) is kept as it is, with a warning. */
+/* SIGHUP: the trace file is opened again (logrotate moved it), and the
+ * configuration file read again. What needs a restart (where it listens,
+ * the store, the taxonomy, the trace settings) is kept as it is, with a
+ * warning. */
 static void reload(cmd_daemon *d) {
-  char msg[512];
+  char msg[8192];
   cm_error err;
+  cmd_trace_reopen(d->trace);
   cmd_config *c = calloc(1, sizeof *c);
   if (!c)
     return;
@@ -213,12 +321,21 @@ static void reload(cmd_daemon *d) {
     free(c);
     return;
   }
-  if (cmd_config_load(d->cfg.path, c, msg, sizeof msg) != 0) {
-    fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n", msg);
+  check_config_mode(d->cfg.path);
+  int loaded = cmd_config_load(d->cfg.path, c, msg, sizeof msg) == 0;
+  if (loaded && !d->cfg.auth)
+    c->auth = 0; /* --no-auth stays */
+  if (!loaded || cmd_config_check_auth(c, msg, sizeof msg) != 0) {
+    fprintf(stderr, "carematchd: reload refused, nothing changed:\n");
+    print_lines(msg);
     d->reload_failures++;
     free(c);
     return;
   }
+  /* the trace (its file, pseudonyms and key) is set at start */
+  snprintf(c->trace_file, sizeof c->trace_file, "%s", d->cfg.trace_file);
+  c->trace_pseudonymise = d->cfg.trace_pseudonymise;
+  snprintf(c->trace_key, sizeof c->trace_key, "%s", d->cfg.trace_key);
   if (strcmp(c->listen, d->cfg.listen) || c->port != d->cfg.port ||
       strcmp(c->redis_url, d->cfg.redis_url) ||
       strcmp(c->region, d->cfg.region) ||
@@ -290,8 +407,7 @@ static void teardown(cmd_daemon *d) {
   cm_redis_free(d->redis);
   if (d->base)
     event_base_free(d->base);
-  if (d->trace)
-    fclose(d->trace);
+  cmd_trace_close(d->trace);
 }
 
 static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
@@ -331,10 +447,11 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
       return -1;
     }
   }
-  if (f->trace && !(d->trace = fopen(f->trace, "a"))) {
-    snprintf(msg, n, "--trace: cannot open %s", f->trace);
+  if (d->cfg.trace_file[0] &&
+      !(d->trace = cmd_trace_open(
+            d->cfg.trace_file,
+            d->cfg.trace_pseudonymise ? d->cfg.trace_key : NULL, msg, n)))
     return -1;
-  }
   if (cmd_http_start(d, msg, n) != 0 || cmd_events_start(d) != 0)
     return -1;
   if (cmd_solver_start(d) != 0) {
@@ -353,21 +470,23 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
 
 int main(int argc, char **argv) {
   flags f;
-  char msg[640];
-  if (parse_flags(argc, argv, &f) != 0)
-    return 2;
+  char msg[8192];
+  int parsed = parse_flags(argc, argv, &f);
+  if (parsed != 0)
+    return parsed > 0 ? 0 : CM_EXIT_USAGE;
   if (f.routes) {
     cmd_http_print_routes();
     return 0;
   }
   cmd_daemon *d = calloc(1, sizeof *d);
   if (!d)
-    return 1;
+    return EXIT_START;
   if (configure(&f, &d->cfg, msg, sizeof msg) != 0) {
-    fprintf(stderr, "carematchd: %s\n", msg);
+    print_lines(msg);
     free(d);
-    return 2;
+    return EXIT_CONFIG;
   }
+  check_config_mode(f.config);
   if (f.check) {
     printf("carematchd: %s is valid\n", f.config ? f.config : "(defaults)");
     free(d);
@@ -385,8 +504,8 @@ int main(int argc, char **argv) {
   d->started_ms = cmd_now_ms();
   int rc = 0;
   if (start(d, &f, msg, sizeof msg) != 0) {
-    fprintf(stderr, "carematchd: %s\n", msg);
-    rc = 1;
+    print_lines(msg);
+    rc = EXIT_START;
   } else {
     fprintf(stderr,
             "carematchd %s listening on http://%s:%d (store: %s%s, auth: "

@@ -201,6 +201,9 @@ void cmd_route_metrics(cmd_call *c) {
   counter(b, "carematch_reloads_total", "configuration reloads", d->reloads);
   counter(b, "carematch_reload_failures_total", "reloads refused",
           d->reload_failures);
+  counter(b, "carematch_trace_lines_lost_total",
+          "trace lines that could not be written (--trace)",
+          cmd_trace_lost(d->trace));
   http_counts(b, d);
   process(b);
   size_t len = evbuffer_get_length(b);

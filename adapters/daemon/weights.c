@@ -1,8 +1,10 @@
 /* weights.c -- the operator's weights: versioned, persisted, in force from
  * the next batch. With Redis they live in cm:{region}:weights (a second
  * daemon or a restart finds them); with the memory store in the
- * configured file, written to a temporary file and renamed, so it is never
- * half-written. The stored form is {"version": N, "weights": {...}}. */
+ * configured file, written to a temporary file (0600) and renamed, so it
+ * is never half-written. The stored form is {"version": N, "weights": {...}}.
+ */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,12 @@ cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
   } else if (d->cfg.weights_file[0]) {
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", d->cfg.weights_file);
-    FILE *f = fopen(tmp, "w");
+    /* 0600, not fopen's 0666 & ~umask: the daemon's files are its own */
+    unlink(tmp); /* a stale one: created afresh, with this mode */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !f)
+      close(fd);
     int ok =
         f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (f && fclose(f) != 0)

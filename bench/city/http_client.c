@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -275,11 +276,18 @@ pid_t cm_hc_daemon_start(const char *path, const char *dir, const char *ini,
   snprintf(portfile, sizeof portfile, "%s/port", dir);
   snprintf(log, sizeof log, "%s/carematchd.log", dir);
   unlink(portfile);
-  FILE *f = fopen(cfg, "w");
-  if (!f)
+  /* the configuration holds tokens: 0600, created afresh */
+  unlink(cfg);
+  int fd = open(cfg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    if (fd >= 0)
+      close(fd);
     return -1;
-  fputs(ini, f);
-  fclose(f);
+  }
+  int bad = fputs(ini, f) < 0;
+  if (fclose(f) != 0 || bad)
+    return -1;
   const char *argv[48];
   int n = 0;
   argv[n++] = path;

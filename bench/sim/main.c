@@ -20,17 +20,21 @@
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
  * the daemon's PUT /v1/weights body) -- what a change of weights would do.
  * --trace T: a day carematchd recorded (--trace), replayed (trace.c). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../adapters/cli/cli_opt.h"
 #include "carematch/json.h"
+#include "carematch/version.h"
 #include "live.h"
 #include "sim.h"
 
-static const char *const urg[CM_URGENCY_COUNT] = {"emergency", "urgent",
-                                                  "normal", "scheduled"};
+/* Exit codes (docs/cli.md): 0 done, 1 the run failed, 2 an input refused,
+ * CM_EXIT_USAGE (64) a bad command line, 74 (EX_IOERR) --out not
+ * written. */
+#define EXIT_INPUT 2
+#define EXIT_OUTPUT 74
 
 static void bar(double done, void *ctx) {
   (void)ctx;
@@ -39,109 +43,6 @@ static void bar(double done, void *ctx) {
           "########################################", done * 100);
   if (done >= 0.999)
     fprintf(stderr, "\n");
-}
-
-static void table(const sim_kpis *k, int n) {
-  printf("\n%-34s", "KPI");
-  for (int i = 0; i < n; i++)
-    printf(" %14s", k[i].policy);
-  printf("\n");
-#define ROW(label, fmt, ...)                                                   \
-  do {                                                                         \
-    printf("%-34s", label);                                                    \
-    for (int i = 0; i < n; i++)                                                \
-      printf(" " fmt, __VA_ARGS__);                                            \
-    printf("\n");                                                              \
-  } while (0)
-  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    char l[64];
-    snprintf(l, sizeof l, "%s: requests", urg[u]);
-    ROW(l, "%14d", k[i].requests[u]);
-    snprintf(l, sizeof l, "%s: to offer p50/p95 min", urg[u]);
-    ROW(l, "%6.2f /%6.2f", k[i].offer_p50[u], k[i].offer_p95[u]);
-    snprintf(l, sizeof l, "%s: to arrival p50/p95 min", urg[u]);
-    ROW(l, "%6.1f /%6.1f", k[i].arrive_p50[u], k[i].arrive_p95[u]);
-    snprintf(l, sizeof l, "%s: to arrival p99 min", urg[u]);
-    ROW(l, "%14.1f", k[i].arrive_p99[u]);
-  }
-  ROW("jobs done", "%14d", k[i].done);
-  ROW("unassigned at the day's end", "%14d", k[i].unassigned);
-  ROW("in flight at the end", "%14d", k[i].in_flight);
-  ROW("offers expired / rejected", "%7d /%5d", k[i].expired, k[i].rejected);
-  ROW("travel km, all staff", "%14.0f", k[i].travel_km);
-  ROW("travel km per job", "%14.2f", k[i].travel_per_job);
-  if (k[0].floor_ms > 0) {
-    ROW("hindsight floor km (jobs done)", "%14.0f", k[i].floor_km);
-    ROW("travel / floor", "%14.3f",
-        k[i].floor_km > 0 ? k[i].travel_km / k[i].floor_km : NAN);
-    ROW("floor km, waits <= this run's", "%14.0f", k[i].floor_wait_km);
-    ROW("travel / that floor", "%14.3f",
-        k[i].floor_wait_km > 0 ? k[i].travel_km / k[i].floor_wait_km : NAN);
-    ROW("floors solved in s", "%14.1f", k[i].floor_ms / 1000.0);
-  }
-  ROW("team requests staffed / half", "%7d /%5d", k[i].teams_staffed,
-      k[i].teams_half);
-  ROW("workload Gini (jobs per worker)", "%14.3f", k[i].gini);
-  ROW("continuity (same worker, elder)", "%14.3f", k[i].continuity);
-  ROW("batch p50 / p99 ms", "%6.2f /%6.2f", k[i].batch_p50_ms,
-      k[i].batch_p99_ms);
-  ROW("batches / fallbacks", "%7llu /%5llu", (unsigned long long)k[i].batches,
-      (unsigned long long)k[i].fallbacks);
-  ROW("wall time s", "%14.1f", k[i].wall_s);
-  if (k[0].http_calls)
-    ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
-        (unsigned long long)k[i].http_calls,
-        (unsigned long long)k[i].http_errors, k[i].late_answers);
-#undef ROW
-}
-
-static void json_kpis(FILE *f, const sim_kpis *k) {
-  fprintf(f, "{\"policy\":\"%s\",\"by_urgency\":{", k->policy);
-  for (int u = 0; u < CM_URGENCY_COUNT; u++)
-    fprintf(f,
-            "%s\"%s\":{\"requests\":%d,\"arrived\":%d,\"offer_min\":{\"p50\":"
-            "%.4f,\"p95\":%.4f,\"p99\":%.4f},\"arrival_min\":{\"p50\":%.4f,"
-            "\"p95\":%.4f,\"p99\":%.4f}}",
-            u ? "," : "", urg[u], k->requests[u], k->arrived[u],
-            isnan(k->offer_p50[u]) ? -1 : k->offer_p50[u],
-            isnan(k->offer_p95[u]) ? -1 : k->offer_p95[u],
-            isnan(k->offer_p99[u]) ? -1 : k->offer_p99[u],
-            isnan(k->arrive_p50[u]) ? -1 : k->arrive_p50[u],
-            isnan(k->arrive_p95[u]) ? -1 : k->arrive_p95[u],
-            isnan(k->arrive_p99[u]) ? -1 : k->arrive_p99[u]);
-  fprintf(f,
-          "},\"done\":%d,\"unassigned\":%d,\"in_flight\":%d,\"expired\":%d,"
-          "\"rejected\":%d,"
-          "\"travel_km\":%.3f,\"travel_km_per_job\":%.4f,\"floor_km\":%.3f,"
-          "\"floor_wait_km\":%.3f,\"floor_s\":%.2f,\"teams\":%d,"
-          "\"teams_staffed\":%d,\"teams_half\":%d,\"gini\":%.4f,"
-          "\"continuity\":%.4f,\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
-          "\"max\":%.3f},\"batches\":%llu,\"fallbacks\":%llu,\"wall_s\":%.2f,"
-          "\"http_calls\":%llu,\"http_errors\":%llu,\"late_answers\":%d",
-          k->done, k->unassigned, k->in_flight, k->expired, k->rejected,
-          k->travel_km, k->travel_per_job, k->floor_km, k->floor_wait_km,
-          k->floor_ms / 1000.0, k->teams, k->teams_staffed, k->teams_half,
-          k->gini, k->continuity, k->batch_p50_ms, k->batch_p99_ms,
-          k->batch_max_ms, (unsigned long long)k->batches,
-          (unsigned long long)k->fallbacks, k->wall_s,
-          (unsigned long long)k->http_calls, (unsigned long long)k->http_errors,
-          k->late_answers);
-  /* the day hour by hour, and every arrival time, for plots */
-  fprintf(f, ",\"hours\":[");
-  for (int h = 0; h < 24; h++)
-    fprintf(f,
-            "%s{\"hour\":%d,\"requests\":%d,\"offer_wait_min\":%.3f,"
-            "\"on_shift\":%d,\"busy\":%d}",
-            h ? "," : "", h, k->hour_requests[h], k->hour_offer_wait[h],
-            k->hour_on_shift[h], k->hour_busy[h]);
-  fprintf(f, "],\"arrival_min\":{");
-  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    fprintf(f, "%s\"%s\":[", u ? "," : "", urg[u]);
-    for (int i = 0; k->arrivals[u] && i < k->arrived[u]; i++)
-      fprintf(f, "%s%.3f", i ? "," : "", k->arrivals[u][i]);
-    fprintf(f, "]");
-  }
-  fprintf(f, "}}");
 }
 
 /* {"weights": {...}} from path onto *w (the daemon's PUT body). */
@@ -160,125 +61,376 @@ static int load_weights(const char *path, cm_weights *w) {
   return 0;
 }
 
-static int usage(void) {
+#define SYNOPSIS                                                               \
+  "usage: carematch_sim generate ([--seed N] [--workers N] [--requests N]\n"   \
+  "                              | --trace T) --out FILE\n"                    \
+  "       carematch_sim run (FILE | --trace T | [--seed N] [--workers N]\n"    \
+  "                         [--requests N]) [--policies LIST] [--floor]\n"     \
+  "                         [--out FILE] [--quiet]\n"                          \
+  "       carematch_sim live (FILE | [--seed N] ...) (--daemon PATH\n"         \
+  "                          [--redis URL] [--trace FILE] | --url URL\n"       \
+  "                          [--platform-token T --gateway-token T\n"          \
+  "                          --operator-token T]) [--rate X] [--from HH:MM]\n" \
+  "                          [--until HH:MM] [--drain-min N] [--out FILE]\n"   \
+  "                          [--quiet] [--survive] [--acked FILE]\n"           \
+  "                          [--id-prefix P] [--cancel-rest]\n"                \
+  "       carematch_sim --help | --version\n"
+
+static void help(void) {
+  fputs(SYNOPSIS
+        "\n"
+        "generate  write a day (a scenario, JSON) to --out\n"
+        "run       run a day in process under each policy; the KPIs side by "
+        "side\n"
+        "live      drive a carematchd over HTTP with the day (docs/sim.md)\n"
+        "\n"
+        "the day:\n"
+        "  FILE                  a scenario written by generate\n"
+        "  --seed N              generate it from seed N (0..2^64-1; 1)\n"
+        "  --workers N           staff (1..1000000; 1200)\n"
+        "  --requests N          requests (1..10000000; 6000)\n"
+        "  --trace T             (generate, run) a day carematchd recorded "
+        "with --trace\n"
+        "run and live:\n"
+        "  --policies LIST       comma-separated: optimal, greedy, "
+        "greedy-reserve,\n"
+        "                        optimal-noreserve, NAME=WEIGHTS.json; at "
+        "most 4\n"
+        "                        (default optimal,greedy; live: greedy beside "
+        "it, 3)\n"
+        "  --floor               compute the hindsight floors (slow on a big "
+        "day)\n"
+        "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
+        "  --quiet               no progress\n"
+        "live:\n"
+        "  --daemon PATH         start this carematchd (memory store, or "
+        "--redis URL)\n"
+        "  --redis URL           redis://host:port for the daemon started\n"
+        "  --trace FILE          the daemon started records its input there\n"
+        "  --url URL             or drive a running one, http://HOST:PORT, "
+        "with its\n"
+        "  --platform-token T, --gateway-token T, --operator-token T\n"
+        "  --rate X              simulated time per real time (0.01..10000; "
+        "60)\n"
+        "  --from HH:MM, --until HH:MM  the requests of that window "
+        "(00:00..24:00)\n"
+        "  --drain-min N         then wait up to N minutes for jobs to end "
+        "(0..1440; 120)\n"
+        "  --survive             keep going while the daemon or Redis "
+        "restarts\n"
+        "  --acked FILE          write every request id acknowledged\n"
+        "  --id-prefix P         prefix every request id\n"
+        "  --cancel-rest         at the end, cancel what is not done\n"
+        "  -h, --help            this text, exit 0\n"
+        "  -V, --version         the version, exit 0\n"
+        "\n"
+        "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
+        "weights)\n"
+        "refused, 64 bad command line, 74 --out not written.\n",
+        stdout);
+}
+
+/* A usage error: the message, the synopsis, exit 64. */
+static int usage_error(const char *msg) {
   fprintf(stderr,
-          "usage: carematch_sim generate ([--seed N] [--workers N] "
-          "[--requests N] | --trace T) --out FILE\n"
-          "       carematch_sim run (FILE | --trace T | --seed N [--workers N] "
-          "[--requests N])\n"
-          "                     [--policies optimal,greedy] [--out FILE] "
-          "[--floor] [--quiet]\n"
-          "       carematch_sim live (FILE | --seed N ...) (--daemon PATH "
-          "[--redis URL] [--trace FILE]\n"
-          "                     | --url http://HOST:PORT [--platform-token T "
-          "--gateway-token T --operator-token T])\n"
-          "                     [--rate X] [--from HH:MM] [--until HH:MM] "
-          "[--drain-min N] [--out FILE] [--quiet]\n"
-          "                     [--survive] [--acked FILE] [--id-prefix P] "
-          "[--cancel-rest]\n");
-  return 2;
+          "carematch_sim: %s\n" SYNOPSIS
+          "carematch_sim --help lists every option\n",
+          msg);
+  return CM_EXIT_USAGE;
+}
+
+enum {
+  OPT_SEED = 256,
+  OPT_WORKERS,
+  OPT_REQUESTS,
+  OPT_OUT,
+  OPT_POLICIES,
+  OPT_QUIET,
+  OPT_TRACE,
+  OPT_FLOOR,
+  OPT_DAEMON,
+  OPT_SURVIVE,
+  OPT_CANCEL_REST,
+  OPT_ACKED,
+  OPT_ID_PREFIX,
+  OPT_URL,
+  OPT_REDIS,
+  OPT_TOK_PLATFORM,
+  OPT_TOK_GATEWAY,
+  OPT_TOK_OPERATOR,
+  OPT_RATE,
+  OPT_FROM,
+  OPT_UNTIL,
+  OPT_DRAIN_MIN
+};
+
+typedef struct args {
+  int gen, is_live;
+  sim_spec spec;
+  sim_live_opts lo;
+  const char *out, *file, *policies, *trace;
+  int quiet, floors, policies_given, spec_given;
+} args;
+
+/* HH:MM (00:00..24:00) into ms after midnight. Returns 0 or -1 (msg). */
+static int parse_hhmm(const char *flag, const char *v, int64_t *ms, char *msg,
+                      size_t n) {
+  int hh, mm, used = 0;
+  if (sscanf(v, "%2d:%2d%n", &hh, &mm, &used) != 2 || v[used] || hh < 0 ||
+      hh > 24 || mm < 0 || mm > 59 || hh * 60 + mm > 1440) {
+    snprintf(msg, n, "%s: '%.32s' is not HH:MM in 00:00..24:00", flag, v);
+    return -1;
+  }
+  *ms = ((int64_t)hh * 60 + mm) * 60000;
+  return 0;
+}
+
+/* Options that belong to live only. */
+static int live_only(int c) {
+  return c >= OPT_DAEMON && c <= OPT_DRAIN_MIN;
+}
+
+/* The policies of LIST: known names or NAME=FILE, at most max. Returns 0
+ * or -1 (msg). */
+static int check_policies(const char *list, int max, char *msg, size_t n) {
+  char buf[512];
+  int count = 0;
+  if (strlen(list) >= sizeof buf)
+    return snprintf(msg, n, "--policies: the list is too long"), -1;
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save, *t = strtok_r(buf, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '=');
+    if (strcmp(t, "optimal") && strcmp(t, "greedy") &&
+        strcmp(t, "optimal-noreserve") && strcmp(t, "greedy-reserve") &&
+        (!eq || eq == t || !eq[1]))
+      return snprintf(msg, n,
+                      "--policies: unknown policy '%.40s' (optimal, greedy, "
+                      "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
+                      t),
+             -1;
+    if (eq && eq - t >= 32)
+      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+                      t),
+             -1;
+    count++;
+  }
+  if (count == 0 || count > max)
+    return snprintf(msg, n, "--policies: 1 to %d policies", max), -1;
+  return 0;
+}
+
+/* argv after the command into a. Returns 0, or -1 with msg. */
+static int parse_args(int argc, char **argv, args *a, char *msg, size_t n) {
+  static const struct option opts[] = {
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"workers", required_argument, NULL, OPT_WORKERS},
+      {"requests", required_argument, NULL, OPT_REQUESTS},
+      {"out", required_argument, NULL, OPT_OUT},
+      {"policies", required_argument, NULL, OPT_POLICIES},
+      {"quiet", no_argument, NULL, OPT_QUIET},
+      {"trace", required_argument, NULL, OPT_TRACE},
+      {"floor", no_argument, NULL, OPT_FLOOR},
+      {"daemon", required_argument, NULL, OPT_DAEMON},
+      {"survive", no_argument, NULL, OPT_SURVIVE},
+      {"cancel-rest", no_argument, NULL, OPT_CANCEL_REST},
+      {"acked", required_argument, NULL, OPT_ACKED},
+      {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
+      {"url", required_argument, NULL, OPT_URL},
+      {"redis", required_argument, NULL, OPT_REDIS},
+      {"platform-token", required_argument, NULL, OPT_TOK_PLATFORM},
+      {"gateway-token", required_argument, NULL, OPT_TOK_GATEWAY},
+      {"operator-token", required_argument, NULL, OPT_TOK_OPERATOR},
+      {"rate", required_argument, NULL, OPT_RATE},
+      {"from", required_argument, NULL, OPT_FROM},
+      {"until", required_argument, NULL, OPT_UNTIL},
+      {"drain-min", required_argument, NULL, OPT_DRAIN_MIN},
+      {NULL, 0, NULL, 0}};
+  sim_live_opts *lo = &a->lo;
+  long long x;
+  double d;
+  int c;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    if (live_only(c) && !a->is_live) {
+      const struct option *o = opts;
+      while (o->name && o->val != c)
+        o++;
+      snprintf(msg, n, "--%s is for live only", o->name);
+      return -1;
+    }
+    switch (c) {
+    case OPT_SEED:
+      if (cm_opt_u64("--seed", optarg, &a->spec.seed, msg, n))
+        return -1;
+      a->spec_given = 1;
+      break;
+    case OPT_WORKERS:
+      if (cm_opt_int("--workers", optarg, 1, 1000000, &x, msg, n))
+        return -1;
+      a->spec.workers = (int)x;
+      a->spec_given = 1;
+      break;
+    case OPT_REQUESTS:
+      if (cm_opt_int("--requests", optarg, 1, 10000000, &x, msg, n))
+        return -1;
+      a->spec.requests = (int)x;
+      a->spec_given = 1;
+      break;
+    case OPT_OUT:
+      a->out = optarg;
+      break;
+    case OPT_POLICIES:
+      a->policies = optarg;
+      a->policies_given = 1;
+      break;
+    case OPT_QUIET:
+      a->quiet = lo->quiet = 1;
+      break;
+    case OPT_TRACE: /* live: the daemon's; else the day to replay */
+      *(a->is_live ? &lo->trace : &a->trace) = optarg;
+      break;
+    case OPT_FLOOR:
+      a->floors = lo->floors = 1;
+      break;
+    case OPT_DAEMON:
+      lo->daemon = optarg;
+      break;
+    case OPT_SURVIVE:
+      lo->survive = 1;
+      break;
+    case OPT_CANCEL_REST:
+      lo->cancel_rest = 1;
+      break;
+    case OPT_ACKED:
+      lo->acked = optarg;
+      break;
+    case OPT_ID_PREFIX:
+      lo->id_prefix = optarg;
+      break;
+    case OPT_URL:
+      lo->url = optarg;
+      break;
+    case OPT_REDIS:
+      lo->redis = optarg;
+      break;
+    case OPT_TOK_PLATFORM:
+      lo->tok_platform = optarg;
+      break;
+    case OPT_TOK_GATEWAY:
+      lo->tok_gateway = optarg;
+      break;
+    case OPT_TOK_OPERATOR:
+      lo->tok_operator = optarg;
+      break;
+    case OPT_RATE:
+      if (cm_opt_double("--rate", optarg, 0.01, 10000, &lo->rate, msg, n))
+        return -1;
+      break;
+    case OPT_FROM:
+    case OPT_UNTIL:
+      if (parse_hhmm(c == OPT_FROM ? "--from" : "--until", optarg,
+                     c == OPT_FROM ? &lo->from_ms : &lo->until_ms, msg, n))
+        return -1;
+      break;
+    case OPT_DRAIN_MIN:
+      if (cm_opt_double("--drain-min", optarg, 0, 1440, &d, msg, n))
+        return -1;
+      lo->drain_ms = (int64_t)(d * 60000);
+      break;
+    default:
+      cm_opt_error(msg, n, c, argv, opts);
+      return -1;
+    }
+  }
+  for (; optind < argc; optind++) {
+    if (a->file || a->gen) {
+      snprintf(msg, n, "unexpected argument '%.64s'", argv[optind]);
+      return -1;
+    }
+    a->file = argv[optind];
+  }
+  int sources = !!a->file + !!a->trace + a->spec_given;
+  if (sources > 1) {
+    snprintf(msg, n, "give the day once: a FILE, --trace T, or --seed N ...");
+    return -1;
+  }
+  if (a->gen && !a->out) {
+    snprintf(msg, n, "generate needs --out FILE");
+    return -1;
+  }
+  if (a->gen && a->policies_given) {
+    snprintf(msg, n, "--policies is for run and live");
+    return -1;
+  }
+  if (a->is_live && !lo->daemon == !lo->url) {
+    snprintf(msg, n, "live needs --daemon PATH or --url URL (one of them)");
+    return -1;
+  }
+  if (a->is_live && lo->from_ms >= lo->until_ms) {
+    snprintf(msg, n, "--from must come before --until");
+    return -1;
+  }
+  if (!a->gen && a->policies_given &&
+      check_policies(a->policies, a->is_live ? 3 : 4, msg, n))
+    return -1;
+  return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2)
-    return usage();
-  int gen = !strcmp(argv[1], "generate"), is_live = !strcmp(argv[1], "live");
-  if (!gen && !is_live && strcmp(argv[1], "run"))
-    return usage();
-  sim_live_opts lo;
-  sim_live_default(&lo);
-  sim_spec spec;
-  sim_spec_default(&spec);
-  const char *out = NULL, *file = NULL, *policies = "optimal,greedy",
-             *trace = NULL;
-  int quiet = 0, floors = 0, policies_given = 0;
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--seed") && v)
-      spec.seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--workers") && v)
-      spec.workers = atoi(argv[++i]);
-    else if (!strcmp(a, "--requests") && v)
-      spec.requests = atoi(argv[++i]);
-    else if (!strcmp(a, "--out") && v)
-      out = argv[++i];
-    else if (!strcmp(a, "--policies") && v)
-      policies = argv[++i], policies_given = 1;
-    else if (!strcmp(a, "--quiet"))
-      quiet = lo.quiet = 1;
-    else if (!strcmp(a, "--trace") && v && !is_live)
-      trace = argv[++i];
-    else if (!strcmp(a, "--floor"))
-      floors = lo.floors = 1;
-    else if (is_live && v && !strcmp(a, "--daemon"))
-      lo.daemon = argv[++i];
-    else if (is_live && !strcmp(a, "--survive"))
-      lo.survive = 1;
-    else if (is_live && !strcmp(a, "--cancel-rest"))
-      lo.cancel_rest = 1;
-    else if (is_live && v && !strcmp(a, "--acked"))
-      lo.acked = argv[++i];
-    else if (is_live && v && !strcmp(a, "--id-prefix"))
-      lo.id_prefix = argv[++i];
-    else if (is_live && v && !strcmp(a, "--url"))
-      lo.url = argv[++i];
-    else if (is_live && v && !strcmp(a, "--redis"))
-      lo.redis = argv[++i];
-    else if (is_live && v && !strcmp(a, "--trace"))
-      lo.trace = argv[++i];
-    else if (is_live && v && !strcmp(a, "--platform-token"))
-      lo.tok_platform = argv[++i];
-    else if (is_live && v && !strcmp(a, "--gateway-token"))
-      lo.tok_gateway = argv[++i];
-    else if (is_live && v && !strcmp(a, "--operator-token"))
-      lo.tok_operator = argv[++i];
-    else if (is_live && v && !strcmp(a, "--rate")) {
-      lo.rate = atof(argv[++i]);
-      if (!(lo.rate >= 0.01 && lo.rate <= 10000)) {
-        fprintf(stderr, "carematch_sim: --rate: must be 0.01..10000\n");
-        return 2;
-      }
-    } else if (is_live && v &&
-               (!strcmp(a, "--from") || !strcmp(a, "--until"))) {
-      int hh, mm;
-      if (sscanf(argv[++i], "%d:%d", &hh, &mm) != 2 || hh < 0 || hh > 24 ||
-          mm < 0 || mm > 59 || hh * 60 + mm > 1440) {
-        fprintf(stderr, "carematch_sim: %s: must be HH:MM (00:00..24:00)\n", a);
-        return 2;
-      }
-      *(a[2] == 'f' ? &lo.from_ms : &lo.until_ms) =
-          ((int64_t)hh * 60 + mm) * 60000;
-    } else if (is_live && v && !strcmp(a, "--drain-min"))
-      lo.drain_ms = (int64_t)(atof(argv[++i]) * 60000);
-    else if (a[0] != '-' && !file)
-      file = a;
-    else
-      return usage();
-  }
+  args a;
   char msg[256];
-  sim_scenario *s = trace  ? sim_scenario_from_trace(trace, msg, sizeof msg)
-                    : file ? sim_scenario_load(file, msg, sizeof msg)
-                           : sim_scenario_generate(&spec, msg, sizeof msg);
+  memset(&a, 0, sizeof a);
+  sim_live_default(&a.lo);
+  sim_spec_default(&a.spec);
+  a.policies = "optimal,greedy";
+  if (argc < 2)
+    return usage_error("no command given");
+  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    help();
+    return 0;
+  }
+  if (argc == 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+    printf("carematch_sim %s\n", CM_VERSION);
+    return 0;
+  }
+  a.gen = !strcmp(argv[1], "generate");
+  a.is_live = !strcmp(argv[1], "live");
+  if (!a.gen && !a.is_live && strcmp(argv[1], "run")) {
+    snprintf(msg, sizeof msg, "unknown command '%.64s'", argv[1]);
+    return usage_error(msg);
+  }
+  for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      help();
+      return 0;
+    }
+  if (parse_args(argc - 1, argv + 1, &a, msg, sizeof msg) != 0)
+    return usage_error(msg);
+  sim_live_opts lo = a.lo;
+  const char *out = a.out, *file = a.file, *policies = a.policies;
+  int quiet = a.quiet, floors = a.floors;
+  sim_scenario *s = a.trace ? sim_scenario_from_trace(a.trace, msg, sizeof msg)
+                    : file  ? sim_scenario_load(file, msg, sizeof msg)
+                            : sim_scenario_generate(&a.spec, msg, sizeof msg);
   if (!s) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
-    return 2;
+    return EXIT_INPUT;
   }
-  if (gen) {
-    int rc = out ? sim_scenario_save(s, out) : -1;
+  if (a.gen) {
+    int rc = sim_scenario_save(s, out);
     if (rc != 0)
-      fprintf(stderr, "carematch_sim: give --out FILE (a writable path)\n");
+      fprintf(stderr, "carematch_sim: --out: cannot write %s\n", out);
     else
       printf("scenario: %d staff, %d requests, seed %llu -> %s\n", s->n_workers,
              s->n_requests, (unsigned long long)s->seed, out);
     sim_scenario_free(s);
-    return rc ? 1 : 0;
+    return rc ? EXIT_OUTPUT : 0;
   }
   sim_kpis k[4];
   int nk = 0, rc = 0;
-  if (is_live && lo.from_ms >= lo.until_ms) {
-    fprintf(stderr, "carematch_sim: --from must come before --until\n");
-    rc = 2;
-  } else if (is_live) {
+  if (a.is_live) {
     if (!quiet)
       fprintf(stderr,
               "live: %d staff, %d requests, %02d:%02d to %02d:%02d at %g "
@@ -296,10 +448,10 @@ int main(int argc, char **argv) {
       nk = 1;
     }
     /* beside it: the same window in process, greedy by default */
-    if (!policies_given)
+    if (!a.policies_given)
       policies = "greedy";
   }
-  char list[128];
+  char list[512];
   snprintf(list, sizeof list, "%s", policies);
   for (char *save, *t = strtok_r(list, ",", &save); rc == 0 && t && nk < 4;
        t = strtok_r(NULL, ",", &save)) {
@@ -315,20 +467,16 @@ int main(int argc, char **argv) {
       p.no_reserve = 1;
     } else if (!strcmp(t, "greedy-reserve")) {
       sim_policy_default(&p, "greedy-reserve", 0);
-    } else if (eq) { /* what-if: NAME=weights.json, the engine with those */
+    } else { /* what-if: NAME=weights.json, the engine with those */
       *eq = '\0';
       sim_policy_default(&p, t, 100);
       if (load_weights(eq + 1, &p.weights) != 0) {
-        rc = 2;
+        rc = EXIT_INPUT;
         break;
       }
-    } else {
-      fprintf(stderr, "carematch_sim: unknown policy %s\n", t);
-      rc = 2;
-      break;
     }
     p.floors = floors;
-    if (is_live) { /* the live run's window, in process */
+    if (a.is_live) { /* the live run's window, in process */
       p.from_ms = lo.from_ms;
       p.until_ms = lo.until_ms;
       p.drain_ms = lo.drain_ms;
@@ -345,7 +493,7 @@ int main(int argc, char **argv) {
     nk++;
   }
   if (rc == 0) {
-    table(k, nk);
+    sim_report_table(k, nk);
     const sim_kpis *opt = NULL, *gr = NULL;
     for (int i = 0; i < nk; i++) {
       opt = !strcmp(k[i].policy, "optimal") || !strcmp(k[i].policy, "live")
@@ -359,18 +507,9 @@ int main(int argc, char **argv) {
              opt->policy, opt->arrive_p95[0] / gr->arrive_p95[0],
              opt->teams_half);
   }
-  if (rc == 0 && out) {
-    FILE *f = fopen(out, "w");
-    if (f) {
-      fprintf(f, "{\"seed\":%llu,\"workers\":%d,\"requests\":%d,\"runs\":[",
-              (unsigned long long)s->seed, s->n_workers, s->n_requests);
-      for (int i = 0; i < nk; i++) {
-        fprintf(f, i ? "," : "");
-        json_kpis(f, &k[i]);
-      }
-      fprintf(f, "]}\n");
-      fclose(f);
-    }
+  if (rc == 0 && out && sim_report_json(out, s, k, nk, msg, sizeof msg) != 0) {
+    fprintf(stderr, "carematch_sim: %s\n", msg);
+    rc = EXIT_OUTPUT;
   }
   for (int i = 0; i < nk; i++)
     sim_kpis_free(&k[i]);

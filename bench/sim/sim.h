@@ -122,4 +122,12 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
                            const sim_floor_opts *opts, sim_floor_stats *st,
                            char *msg, size_t n);
 
+/* report.c: the KPIs of n runs side by side as a table on stdout. */
+void sim_report_table(const sim_kpis *k, int n);
+/* The summary {"seed", "workers", "requests", "runs": [KPIs...]} of the n
+ * runs of s written to path (created 0644, a report). Returns 0, or -1
+ * with msg naming the path and the reason. */
+int sim_report_json(const char *path, const sim_scenario *s, const sim_kpis *k,
+                    int n, char *msg, size_t len);
+
 #endif

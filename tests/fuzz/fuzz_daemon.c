@@ -103,7 +103,8 @@ static const char config_text[] = "[server]\n"
                                   "metrics = metrics-token-0123456789\n";
 
 static cmd_config config;
-static FILE *trace_sink; /* /dev/null: the --trace line is made too */
+/* /dev/null: the --trace line is made too, its elder ids pseudonymised */
+static cmd_trace *trace_sink;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -118,7 +119,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   }
   config.engine.clock = cmd_mono_ns;
   config.engine.event_queue = 16;
-  trace_sink = fopen("/dev/null", "w");
+  trace_sink =
+      cmd_trace_open("/dev/null", "fuzz-pseudonym-key-0123", msg, sizeof msg);
+  if (!trace_sink) {
+    fprintf(stderr, "fuzz_daemon: %s\n", msg);
+    abort();
+  }
   return 0;
 }
 

@@ -30,6 +30,7 @@ void cm_test_daemon_config(cm_test_daemon *d, const char *extra_ini) {
   snprintf(d->log, sizeof d->log, "%s/log", d->dir);
   FILE *f = fopen(d->config, "w");
   cr_assert_not_null(f);
+  fchmod(fileno(f), 0600); /* it holds tokens: carematchd warns otherwise */
   fprintf(f,
           "[server]\nlisten = 127.0.0.1\nport = 0\nmax_body_bytes = 65536\n"
           "[store]\nweights_file = %s/weights.json\n"

@@ -1,0 +1,547 @@
+/* test_commands.c -- the command lines of carematchd (CM_DAEMON_PATH) and
+ * carematch_sim (CM_SIM_PATH), run as processes (test_cli.c does
+ * carematch's): --help (exit 0, every flag listed), --version, usage errors
+ * (exit 64, the flag named, nothing run), numbers refused, --check-config
+ * listing every error on its own line, --no-auth over a file without
+ * tokens, a token given for two roles, the warning about a configuration
+ * file others can read, the simulator's JSON through jansson and its
+ * output errors (docs/cli.md). Each test works in its own directory. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "carematch/version.h"
+#include "daemon_proc.h"
+
+extern char **environ;
+
+typedef struct run_result {
+  int status; /* exit code, or 128 + signal */
+  char *out;  /* stdout */
+  char *err;  /* stderr */
+} run_result;
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  cr_assert_not_null(buf);
+  for (size_t got; (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (cap - n < 2) {
+      buf = realloc(buf, cap *= 2);
+      cr_assert_not_null(buf);
+    }
+  }
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+static void write_text(const char *path, const char *text, mode_t mode) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f, "cannot create %s", path);
+  fputs(text, f);
+  fclose(f);
+  cr_assert_eq(chmod(path, mode), 0);
+}
+
+/* Run prog with args (NULL-terminated, without argv[0]) in dir; stdin
+ * /dev/null, stdout and stderr captured. */
+static run_result run(const char *dir, const char *prog,
+                      const char *const *args) {
+  char out_path[512], err_path[512];
+  const char *argv[48] = {prog};
+  int n = 1;
+  for (; args[n - 1] && n < 47; n++)
+    argv[n] = args[n - 1];
+  argv[n] = NULL;
+  snprintf(out_path, sizeof out_path, "%s/stdout", dir);
+  snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+  posix_spawn_file_actions_t fa;
+  cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path,
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path,
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  int rc = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  cr_assert_eq(rc, 0, "cannot spawn %s", prog);
+  int ws;
+  cr_assert_eq(waitpid(pid, &ws, 0), pid);
+  run_result r;
+  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  cr_assert(r.out && r.err);
+  unlink(out_path);
+  unlink(err_path);
+  return r;
+}
+
+static void free_result(run_result *r) {
+  free(r->out);
+  free(r->err);
+}
+
+static void make_dir(char *dir, size_t n) {
+  snprintf(dir, n, "/tmp/cm_cmd_%ld_XXXXXX", (long)getpid());
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_expect_eq(system(cmd), 0);
+}
+
+/* Every "--name" of names appears in text. */
+static void lists_every_flag(const char *text, const char *const *names,
+                             const char *what) {
+  for (int i = 0; names[i]; i++)
+    cr_expect_not_null(strstr(text, names[i]), "%s --help lacks %s", what,
+                       names[i]);
+}
+
+/* A usage error: exit 64, nothing on stdout, "prog: " and want on stderr. */
+static void expect_usage_error(const char *dir, const char *prog,
+                               const char *name, const char *const *args,
+                               const char *want) {
+  run_result r = run(dir, prog, args);
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "%s: ", name);
+  cr_expect_eq(r.status, 64, "%s %s: exit %d: %s", name, args[0] ? args[0] : "",
+               r.status, r.err);
+  cr_expect_str_empty(r.out, "%s: stdout must stay empty", want);
+  cr_expect_eq(strncmp(r.err, prefix, strlen(prefix)), 0, "%s", r.err);
+  cr_expect_not_null(strstr(r.err, want), "wanted '%s' in: %s", want, r.err);
+  cr_expect_not_null(strstr(r.err, "usage:"), "%s", r.err);
+  free_result(&r);
+}
+
+/* ---- carematchd --------------------------------------------------------- */
+
+Test(carematchd, help_lists_every_flag_and_exits_0) {
+  static const char *const flags[] = {"--config",
+                                      "--listen",
+                                      "--port",
+                                      "--port-file",
+                                      "--trace",
+                                      "--trace-pseudonymise",
+                                      "--redis",
+                                      "--region",
+                                      "--no-auth",
+                                      "--clock-start",
+                                      "--clock-rate",
+                                      "--check-config",
+                                      "--routes",
+                                      "--help",
+                                      "--version",
+                                      "64",
+                                      "CAREMATCHD_TRACE_KEY",
+                                      NULL};
+  char dir[256];
+  make_dir(dir, sizeof dir);
+  const char *const forms[][2] = {{"--help", NULL}, {"-h", NULL}};
+  for (int i = 0; i < 2; i++) {
+    run_result r = run(dir, CM_DAEMON_PATH, forms[i]);
+    cr_expect_eq(r.status, 0, "%s: exit %d", forms[i][0], r.status);
+    cr_expect_str_empty(r.err);
+    lists_every_flag(r.out, flags, "carematchd");
+    free_result(&r);
+  }
+  const char *const version[][2] = {{"--version", NULL}, {"-V", NULL}};
+  for (int i = 0; i < 2; i++) {
+    run_result r = run(dir, CM_DAEMON_PATH, version[i]);
+    cr_expect_eq(r.status, 0);
+    cr_expect_str_eq(r.out, "carematchd " CM_VERSION "\n");
+    free_result(&r);
+  }
+  remove_dir(dir);
+}
+
+Test(carematchd, usage_errors_exit_64_naming_the_flag) {
+  static const struct {
+    const char *args[4];
+    const char *want;
+  } cases[] = {
+      {{"--port", NULL}, "option '--port' needs a value"},
+      {{"--port", "abc", NULL}, "--port: 'abc' is not an integer in 0..65535"},
+      {{"--port", "70000", NULL}, "--port: '70000'"},
+      {{"--port", "80x", NULL}, "--port: '80x'"},
+      {{"--clock-rate", "0", NULL}, "--clock-rate: '0' is not a number"},
+      {{"--clock-rate", "nan", NULL}, "--clock-rate: 'nan'"},
+      {{"--clock-start", "-5", NULL}, "--clock-start: '-5'"},
+      {{"--config", NULL}, "option '--config' needs a value"},
+      {{"--bogus", NULL}, "unknown option '--bogus'"},
+      {{"--no-auth=yes", NULL}, "option '--no-auth' takes no value"},
+      {{"-x", NULL}, "unknown option '-x'"},
+      {{"extra", NULL}, "unexpected argument 'extra'"},
+  };
+  char dir[256];
+  make_dir(dir, sizeof dir);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    expect_usage_error(dir, CM_DAEMON_PATH, "carematchd", cases[i].args,
+                       cases[i].want);
+  remove_dir(dir);
+}
+
+/* Found by the issue: with two bad lines, --check-config printed the first
+ * error's line number beside the last error's message. Now every error
+ * is listed, each on its own line with its own number. */
+Test(carematchd, check_config_lists_every_error_with_its_line) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/bad.ini", dir);
+  write_text(ini,
+             "[server]\n"                    /* 1 */
+             "port = 99999\n"                /* 2 */
+             "colour = blue\n"               /* 3 */
+             "; a comment\n"                 /* 4 */
+             "this is not ini\n"             /* 5 */
+             "[batch\n"                      /* 6 */
+             "[services]\n"                  /* 7 */
+             "x = nurse|pilot\n"             /* 8 */
+             "[tokens]\n"                    /* 9 */
+             "platform = " TOK_PLATFORM "\n" /* 10 */
+             "[nowhere]\n"                   /* 11 */
+             "k = v\n",                      /* 12 */
+             0600);
+  run_result r = run(dir, CM_DAEMON_PATH,
+                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2, "a configuration refused: %s", r.err);
+  static const struct {
+    int line;
+    const char *what;
+  } want[] = {{2, "[server] port: must be an integer in 0..65535"},
+              {3, "[server] colour: unknown key"},
+              {5, "not an INI line"},
+              {6, "a [section] line without its closing ]"},
+              {8, "[services] x: unknown skill 'pilot'"},
+              {12, "[nowhere]: unknown section"}};
+  int lines = 0;
+  for (const char *p = r.err; *p; p = strchr(p, '\n') + 1, lines++)
+    cr_assert_not_null(strchr(p, '\n'), "one error a line: %s", r.err);
+  cr_expect_eq(lines, 6, "six errors, six lines: %s", r.err);
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    char line[400];
+    snprintf(line, sizeof line, "carematchd: %s:%d: %s", ini, want[i].line,
+             want[i].what);
+    cr_expect_not_null(strstr(r.err, line), "wanted '%s' in:\n%s", line, r.err);
+  }
+  free_result(&r);
+  remove_dir(dir);
+}
+
+/* Found by the issue: `--no-auth` with a --config lacking tokens exited 2,
+ * as the file alone was checked for tokens. Now the flags count. */
+Test(carematchd, no_auth_takes_a_file_without_tokens) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/open.ini", dir);
+  write_text(ini, "[server]\nport = 0\n[batch]\nwindow_ms = 100\n", 0600);
+  run_result r = run(dir, CM_DAEMON_PATH,
+                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2);
+  cr_expect_not_null(strstr(r.err, "no bearer tokens"), "%s", r.err);
+  free_result(&r);
+  r = run(
+      dir, CM_DAEMON_PATH,
+      (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_empty(r.err);
+  free_result(&r);
+  remove_dir(dir);
+
+  /* and it starts, and serves without a token */
+  cm_test_daemon d;
+  cm_test_daemon_config(&d, NULL);
+  char text[300];
+  snprintf(text, sizeof text,
+           "[server]\nport = 0\n[store]\nweights_file = "
+           "%s/weights.json\n",
+           d.dir);
+  write_text(d.config, text, 0600);
+  cm_test_daemon_start(&d, (const char *[]){"--no-auth", NULL});
+  cm_test_reply rep =
+      cm_test_http(d.port, "GET", "/v1/weights", NULL, NULL, NULL);
+  cr_expect_eq(rep.code, 200, "%s", rep.text);
+  cm_test_reply_free(&rep);
+  cm_test_daemon_cleanup(&d);
+}
+
+/* One token for two roles only ever acted as one of them: refused, the
+ * key named, the token never printed. */
+Test(carematchd, a_token_for_two_roles_is_refused_at_start) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/shared.ini", dir);
+  write_text(ini,
+             "[tokens]\nplatform = " TOK_PLATFORM "\noperator = " TOK_OPERATOR
+             "\ngateway = " TOK_GATEWAY ", " TOK_PLATFORM "\n",
+             0600);
+  const char *const modes[][5] = {{"--config", ini, "--check-config", NULL},
+                                  {"--config", ini, "--port", "0", NULL}};
+  for (int i = 0; i < 2; i++) {
+    run_result r = run(dir, CM_DAEMON_PATH, modes[i]);
+    cr_expect_eq(r.status, 2, "%s: %s", modes[i][2], r.err);
+    char want[400];
+    snprintf(want, sizeof want,
+             "%s:4: [tokens] gateway: a token is also given for platform", ini);
+    cr_expect_not_null(strstr(r.err, want), "%s", r.err);
+    cr_expect_null(strstr(r.err, TOK_PLATFORM), "the token was printed: %s",
+                   r.err);
+    free_result(&r);
+  }
+  remove_dir(dir);
+}
+
+/* The file holds the tokens: others reading it is a warning, naming the
+ * file and its mode only. */
+Test(carematchd, warns_when_others_can_read_the_config) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/c.ini", dir);
+  write_text(ini, "[tokens]\nplatform = " TOK_PLATFORM "\n", 0644);
+  run_result r = run(dir, CM_DAEMON_PATH,
+                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect_not_null(strstr(r.err, "warning"), "%s", r.err);
+  cr_expect_not_null(strstr(r.err, "mode 0644"), "%s", r.err);
+  cr_expect_not_null(strstr(r.err, "chmod 600"), "%s", r.err);
+  cr_expect_null(strstr(r.err, TOK_PLATFORM), "%s", r.err);
+  free_result(&r);
+  chmod(ini, 0600);
+  r = run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 0);
+  cr_expect_str_empty(r.err, "no warning at 0600: %s", r.err);
+  free_result(&r);
+  remove_dir(dir);
+}
+
+/* Pseudonyms need a key: none, or one too short, is refused at start,
+ * and the key is never printed. */
+Test(carematchd, pseudonyms_need_a_key) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/t.ini", dir);
+  write_text(ini,
+             "[tokens]\nplatform = " TOK_PLATFORM "\n[trace]\n"
+             "pseudonymise = on\n",
+             0600);
+  unsetenv("CAREMATCHD_TRACE_KEY");
+  run_result r = run(dir, CM_DAEMON_PATH,
+                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2);
+  cr_expect_not_null(strstr(r.err, "no key"), "%s", r.err);
+  cr_expect_not_null(strstr(r.err, "CAREMATCHD_TRACE_KEY"), "%s", r.err);
+  free_result(&r);
+  setenv("CAREMATCHD_TRACE_KEY", "short-secret", 1);
+  r = run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2);
+  cr_expect_not_null(strstr(r.err, "CAREMATCHD_TRACE_KEY: a key must be"), "%s",
+                     r.err);
+  cr_expect_null(strstr(r.err, "short-secret"), "%s", r.err);
+  free_result(&r);
+  setenv("CAREMATCHD_TRACE_KEY", "a-long-enough-secret-key", 1);
+  r = run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect_null(strstr(r.out, "a-long-enough"), "%s", r.out);
+  free_result(&r);
+  /* a key in the file is checked as a key */
+  write_text(ini,
+             "[tokens]\nplatform = " TOK_PLATFORM "\n[trace]\n"
+             "key = tiny\n",
+             0600);
+  unsetenv("CAREMATCHD_TRACE_KEY");
+  r = run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2);
+  cr_expect_not_null(strstr(r.err, ":4: [trace] key: a key must be"), "%s",
+                     r.err);
+  cr_expect_null(strstr(r.err, "tiny"), "%s", r.err);
+  free_result(&r);
+  remove_dir(dir);
+}
+
+/* ---- carematch_sim ------------------------------------------------------ */
+
+Test(carematch_sim, help_lists_every_flag_and_exits_0) {
+  static const char *const flags[] = {"generate",
+                                      "run",
+                                      "live",
+                                      "--seed",
+                                      "--workers",
+                                      "--requests",
+                                      "--trace",
+                                      "--policies",
+                                      "--floor",
+                                      "--out",
+                                      "--quiet",
+                                      "--daemon",
+                                      "--redis",
+                                      "--url",
+                                      "--platform-token",
+                                      "--gateway-token",
+                                      "--operator-token",
+                                      "--rate",
+                                      "--from",
+                                      "--until",
+                                      "--drain-min",
+                                      "--survive",
+                                      "--acked",
+                                      "--id-prefix",
+                                      "--cancel-rest",
+                                      "--help",
+                                      "--version",
+                                      "64",
+                                      NULL};
+  char dir[256];
+  make_dir(dir, sizeof dir);
+  const char *const forms[][3] = {
+      {"--help", NULL}, {"-h", NULL}, {"run", "--help", NULL}};
+  for (int i = 0; i < 3; i++) {
+    run_result r = run(dir, CM_SIM_PATH, forms[i]);
+    cr_expect_eq(r.status, 0, "%s: exit %d", forms[i][0], r.status);
+    cr_expect_str_empty(r.err);
+    lists_every_flag(r.out, flags, "carematch_sim");
+    free_result(&r);
+  }
+  run_result r = run(dir, CM_SIM_PATH, (const char *[]){"--version", NULL});
+  cr_expect_eq(r.status, 0);
+  cr_expect_str_eq(r.out, "carematch_sim " CM_VERSION "\n");
+  free_result(&r);
+  remove_dir(dir);
+}
+
+/* Found by the issue: `run --seed abc` ran seed 0. Every number is read
+ * whole and in range, or refused with the flag named; nothing runs. */
+Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
+  static const struct {
+    const char *args[6];
+    const char *want;
+  } cases[] = {
+      {{NULL}, "no command given"},
+      {{"frobnicate", NULL}, "unknown command 'frobnicate'"},
+      {{"run", "--seed", "abc", NULL}, "--seed: 'abc' is not an integer"},
+      {{"run", "--seed", "-1", NULL}, "--seed: '-1'"},
+      {{"run", "--workers", "12x", NULL}, "--workers: '12x'"},
+      {{"run", "--requests", "0", NULL}, "--requests: '0'"},
+      {{"run", "--seed", NULL}, "option '--seed' needs a value"},
+      {{"run", "--bogus", NULL}, "unknown option '--bogus'"},
+      {{"run", "--quiet=1", NULL}, "option '--quiet' takes no value"},
+      {{"run", "--daemon", "x", NULL}, "--daemon is for live only"},
+      {{"run", "--policies", "nope", NULL}, "unknown policy 'nope'"},
+      {{"run", "day.json", "--seed", "2", NULL}, "give the day once"},
+      {{"generate", "--seed", "1", NULL}, "generate needs --out FILE"},
+      {{"live", "--seed", "1", NULL}, "--daemon PATH or --url URL"},
+      {{"live", "--url", "http://127.0.0.1:1", "--rate", "fast", NULL},
+       "--rate: 'fast'"},
+      {{"live", "--url", "http://127.0.0.1:1", "--from", "7", NULL},
+       "--from: '7' is not HH:MM"},
+      {{"live", "--url", "http://127.0.0.1:1", "--drain-min", "x", NULL},
+       "--drain-min: 'x'"},
+  };
+  char dir[256];
+  make_dir(dir, sizeof dir);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    expect_usage_error(dir, CM_SIM_PATH, "carematch_sim", cases[i].args,
+                       cases[i].want);
+  remove_dir(dir);
+}
+
+/* Found by the issue: the summary was written with fprintf, so a policy
+ * name holding '"' made invalid JSON. It goes through jansson now. */
+Test(carematch_sim, the_summary_is_json_whatever_the_names) {
+  char dir[256], weights[320], out[320], policies[400];
+  make_dir(dir, sizeof dir);
+  snprintf(weights, sizeof weights, "%s/w.json", dir);
+  snprintf(out, sizeof out, "%s/kpis.json", dir);
+  write_text(weights, "{\"weights\":{\"travel\":2}}\n", 0644);
+  /* the name is everything before the first '=': `my "best"\` */
+  snprintf(policies, sizeof policies, "my \"best\"\\=%s,greedy", weights);
+  run_result r =
+      run(dir, CM_SIM_PATH,
+          (const char *[]){"run", "--seed", "3", "--workers", "30",
+                           "--requests", "60", "--quiet", "--policies",
+                           policies, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  free_result(&r);
+  json_error_t je;
+  json_t *root = json_load_file(out, JSON_REJECT_DUPLICATES, &je);
+  cr_assert_not_null(root, "not JSON: %s (line %d)", je.text, je.line);
+  json_t *runs = json_object_get(root, "runs");
+  cr_assert_eq(json_array_size(runs), 2);
+  cr_expect_str_eq(
+      json_string_value(json_object_get(json_array_get(runs, 0), "policy")),
+      "my \"best\"\\");
+  cr_expect_eq(json_integer_value(json_object_get(root, "seed")), 3);
+  json_t *b = json_object_get(json_array_get(runs, 1), "batch_ms");
+  cr_expect(json_is_number(json_object_get(b, "p50")) &&
+            json_is_number(json_object_get(b, "p99")) &&
+            json_is_number(json_object_get(b, "max")));
+  json_t *e = json_object_get(
+      json_object_get(json_array_get(runs, 1), "by_urgency"), "emergency");
+  cr_expect(json_is_number(
+      json_object_get(json_object_get(e, "arrival_min"), "p95")));
+  json_decref(root);
+  remove_dir(dir);
+}
+
+/* An --out that cannot be written: exit 74, the reason named. */
+Test(carematch_sim, an_out_not_written_exits_74) {
+  struct stat st;
+  if (stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode))
+    cr_skip_test("no /dev/full on this system");
+  char dir[256];
+  make_dir(dir, sizeof dir);
+  run_result r =
+      run(dir, CM_SIM_PATH,
+          (const char *[]){"run", "--seed", "1", "--workers", "20",
+                           "--requests", "30", "--quiet", "--policies",
+                           "greedy", "--out", "/dev/full", NULL});
+  cr_expect_eq(r.status, 74, "%s", r.err);
+  cr_expect_not_null(strstr(r.err, "--out: cannot write /dev/full: No space"),
+                     "%s", r.err);
+  free_result(&r);
+  remove_dir(dir);
+}
+
+/* The installed example configuration (packaging/carematchd.ini) loads:
+ * every key in it is one the daemon takes, with a valid value; its tokens
+ * are placeholders (commented out), so it starts only once they are set. */
+Test(carematchd, the_example_configuration_loads) {
+  char dir[256], ini[320], cmd[800];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/carematchd.ini", dir);
+  snprintf(cmd, sizeof cmd,
+           "install -m 0600 %s/../../packaging/carematchd.ini %s", CM_TEST_DATA,
+           ini);
+  cr_assert_eq(system(cmd), 0);
+  run_result r = run(
+      dir, CM_DAEMON_PATH,
+      (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_empty(r.err);
+  free_result(&r);
+  r = run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 2, "placeholders are not tokens: %s", r.err);
+  cr_expect_not_null(strstr(r.err, "no bearer tokens"), "%s", r.err);
+  free_result(&r);
+  remove_dir(dir);
+}
