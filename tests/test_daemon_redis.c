@@ -188,3 +188,34 @@ Test(daemon_redis, a_second_daemon_recovers_the_first_ones_state) {
                200);
   cr_assert(wait_state("s1", "accepted"));
 }
+
+/* A bad position names the same field as on the memory store
+ * (test_daemon.c): "$.positions[i].id" in a bulk call, even of one;
+ * "$.id" and "$.lat" for one worker's position. */
+Test(daemon_redis, bad_positions_name_the_same_fields_as_in_memory) {
+  add_workers(1);
+  static const struct {
+    const char *path, *body, *field;
+    long code;
+  } cases[] = {
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}",
+       "$.positions[0].id", 404},
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"w0\",\"lat\":9,\"lon\":121.5},"
+       "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}",
+       "$.positions[1].id", 404},
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"w0\",\"lat\":91,\"lon\":121.5}]}",
+       "$.positions[0].lat", 422},
+      {"/v1/workers/nobody/position", "{\"lat\":9,\"lon\":121.5}", "$.id", 404},
+      {"/v1/workers/w0/position", "{\"lat\":91,\"lon\":121.5}", "$.lat", 422},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cm_test_reply r = call("POST", cases[i].path, TOK_GATEWAY, cases[i].body);
+    cr_expect_eq(r.code, cases[i].code, "case %zu: %s", i, r.text);
+    cr_expect_str_eq(cm_test_error_field(&r), cases[i].field, "case %zu: %s", i,
+                     r.text);
+    cm_test_reply_free(&r);
+  }
+}
