@@ -303,6 +303,31 @@ Test(daemon, bad_input_is_refused_with_the_field) {
        "invalid_value", "$.service"},
       {"POST", "/v1/requests", "{\"id\":\"a\"}", "text/plain", 415,
        "unsupported_media_type", ""},
+      /* Content-Type is a media type, not a prefix */
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/jsonp", 415,
+       "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json-seq", 415,
+       "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}",
+       "application/json; charset=latin1", 415, "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json; charset",
+       415, "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json, text/plain",
+       415, "unsupported_media_type", ""},
+      /* ids in the path: over 63 bytes, the documented 422 */
+      {"GET",
+       "/v1/workers/"
+       "x123456789012345678901234567890123456789012345678901234567890123",
+       NULL, NULL, 422, "invalid_value", "$.id"},
+      {"POST",
+       "/v1/requests/"
+       "x123456789012345678901234567890123456789012345678901234567890123/"
+       "cancel",
+       NULL, NULL, 422, "invalid_value", "$.request"},
+      {"GET",
+       "/v1/workers/"
+       "x12345678901234567890123456789012345678901234567890123456789012",
+       NULL, NULL, 404, "unknown_id", "$.id"},
       {"GET", "/v1/requests/nope", NULL, NULL, 404, "unknown_id", "$.request"},
       {"POST", "/v1/requests/nope/cancel", NULL, NULL, 404, "unknown_id",
        "$.request"},
@@ -721,14 +746,17 @@ Test(daemon, errors_with_bytes_that_are_not_utf8) {
  * length, so PUT /v1/workers/%0A created a worker "\n" that no body could
  * name (ids in bodies refuse control characters), and one that was not
  * UTF-8 (%FF) was taken but shown as "?" and left out of the --trace. Path
- * ids now follow the rules of body ids. */
+ * ids now follow the rules of body ids, with the same 422 (issue 17: they
+ * were answered 404 "no route"). */
 Test(daemon, path_ids_follow_the_rules_of_body_ids) {
   static const char body[] =
       "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}";
   const char *bad[] = {"/v1/workers/%0A", "/v1/workers/%FF",
                        "/v1/workers/a%7Fb", "/v1/workers/%C0%AF"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    cm_test_reply r = expect(404, "PUT", bad[i], TOK_PLATFORM, body);
+    cm_test_reply r = expect(422, "PUT", bad[i], TOK_PLATFORM, body);
+    cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
+    cr_assert_str_eq(cm_test_error_field(&r), "$.id", "%s", r.text);
     cm_test_reply_free(&r);
   }
   cm_test_reply r =
