@@ -166,6 +166,11 @@ Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
   r = call("GET", "/readyz", NULL, NULL);
   cr_assert(!strstr(r.text, "127.0.0.1") && !strstr(r.text, port), "%s",
             r.text);
+  const char *status = "", *reason = ""; /* as docs/openapi.json NotReady */
+  cr_assert_eq(
+      json_unpack(r.json, "{s:s,s:s!}", "status", &status, "reason", &reason),
+      0, "%s", r.text);
+  cr_assert_str_eq(status, "not_ready");
   cm_test_reply_free(&r);
   FILE *f = fopen(D.log, "r");
   char log[16384] = "";
