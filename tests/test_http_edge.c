@@ -271,6 +271,12 @@ Test(edge, bad_requests_get_json_errors_and_change_nothing) {
        "POST v1/requests HTTP/1.1\r\nHost: x\r\n" AUTH JSON
        "Content-Length: 54\r\n\r\n" REQ("a20"),
        400, "bad_request", "request-target", 0},
+      /* found by fuzz_edge: evhttp cannot parse this one ("//" starts an
+         authority, whose host holds 0xff), and the edge freed the NULL
+         its parser gave back: the daemon crashed */
+      {"a target evhttp cannot parse",
+       "GET //h\xff/v1/weights HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request",
+       "request-target", 0},
       {"PATCH on a route", "PATCH /v1/weights HTTP/1.1\r\nHost: x\r\n\r\n", 405,
        "method_not_allowed", "", 0},
       {"OPTIONS on a route",

@@ -359,8 +359,10 @@ static int target_ok(const head_info *hi) {
   buf[n] = '\0';
   struct evhttp_uri *u =
       evhttp_uri_parse_with_flags(buf, EVHTTP_URI_NONCONFORMANT);
+  if (!u) /* (evhttp_uri_free does not take NULL: found by fuzz_edge) */
+    return 0;
   evhttp_uri_free(u);
-  return u != NULL;
+  return 1;
 }
 
 /* The request line l[0..n): method SP target SP HTTP/1.x. */
