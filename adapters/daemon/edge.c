@@ -482,13 +482,7 @@ static int take_head(cmd_edge *e, struct evbuffer *dst, size_t len) {
       rc = evbuffer_add(dst, "\r\n", 2);
     e->skip = 1;
   } else { /* the request line first, then the headers kept */
-    struct evbuffer *hd = evbuffer_new();
-    rc = hd ? evbuffer_add(hd, h, line_len + 2) : -1;
-    if (rc == 0)
-      rc = evbuffer_add_buffer(hd, e->head);
-    if (rc == 0)
-      rc = evbuffer_add_buffer(e->head, hd);
-    evbuffer_free(hd);
+    rc = evbuffer_prepend(e->head, h, line_len + 2);
     e->no_body = hi.method_len == 4 && !memcmp(hi.method, "HEAD", 4);
   }
   evbuffer_drain(e->in, len);
@@ -727,8 +721,9 @@ on_input(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 
 static void on_kick(evutil_socket_t fd, short what, void *arg);
 
-/* Run on_kick when the socket can take bytes (at once, mostly). */
-static void arm(cmd_edge *e) {
+/* Run on_kick: later in this loop turn (soon), or when the socket can take
+ * more bytes. */
+static void arm(cmd_edge *e, int soon) {
   if (!e->kick) {
     evutil_socket_t fd = bufferevent_getfd(e->bev);
     if (fd < 0)
@@ -737,7 +732,9 @@ static void arm(cmd_edge *e) {
     if (!e->kick)
       return; /* out of memory: the connection times out */
   }
-  if (!event_pending(e->kick, EV_WRITE, NULL))
+  if (soon)
+    event_active(e->kick, EV_WRITE, 1);
+  else if (!event_pending(e->kick, EV_WRITE, NULL))
     event_add(e->kick, NULL);
 }
 
@@ -750,11 +747,12 @@ on_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
   (void)limit;
   (void)mode;
   if (!e->flushing) {
-    arm(e);
+    arm(e, 1);
     return BEV_NEED_MORE;
   }
   evutil_socket_t fd = bufferevent_getfd(e->bev);
   struct evbuffer *bufs[2] = {dst, src};
+  int wrote = 0;
   for (int i = 0; i < 2; i++)
     while (evbuffer_get_length(bufs[i]) > 0) {
       int n = evbuffer_write(bufs[i], fd);
@@ -764,10 +762,13 @@ on_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
         evbuffer_drain(src, evbuffer_get_length(src));
         return BEV_OK;
       }
-      if (n <= 0) {
-        arm(e);
-        return BEV_NEED_MORE;
+      if (n <= 0) { /* the socket is full: on when it can take more */
+        arm(e, 0);
+        /* progress (BEV_OK) resets evhttp's write timeout; the filter then
+           calls again, and gets BEV_NEED_MORE */
+        return wrote ? BEV_OK : BEV_NEED_MORE;
       }
+      wrote = 1;
     }
   return BEV_OK; /* all in the kernel: evhttp may go on (or close) */
 }
@@ -790,7 +791,7 @@ static void on_out_added(struct evbuffer *buf, const struct evbuffer_cb_info *i,
                          void *arg) {
   (void)buf;
   if (i->n_added)
-    arm(arg);
+    arm(arg, 1);
 }
 
 static void free_edge(void *ctx) {
