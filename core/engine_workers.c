@@ -2,6 +2,7 @@
  * open jobs, kept consistent with the status in the position store. With
  * a ledger, every worker write goes to the ledger first and to the store
  * (then the ledger's mirror) only when it succeeded. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +120,12 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
   cm__wrk *rec = cm__wrk_find(e, w->id);
   cm_worker copy = *w;
   int on_shift = w->status != CM_WORKER_OFFLINE;
+  if (rec && w->capacity < rec->jobs) /* never below the jobs it holds */
+    return cm_error_set(err, CM_E_CONFLICT, "$.capacity",
+                        "$.capacity: the worker holds %d open jobs (offered "
+                        "or accepted); capacity cannot go below that before "
+                        "they end",
+                        rec->jobs);
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   if (rec) {
@@ -168,7 +175,23 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
 cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
                                     double lat, double lon, int64_t now_ms,
                                     cm_error *err) {
-  return cm_engine_worker_positions(e, 1, &worker_id, &lat, &lon, now_ms, err);
+  static const char pre[] = "$.positions[0]";
+  cm_error many;
+  cm_status st =
+      cm_engine_worker_positions(e, 1, &worker_id, &lat, &lon, now_ms, &many);
+  if (st == CM_OK)
+    return CM_OK;
+  if (strncmp(many.field, pre, sizeof pre - 1) != 0) { /* not one position's */
+    if (err)
+      *err = many;
+    return st;
+  }
+  /* one position of one: "$.positions[0].lat" is "$.lat" */
+  char field[CM_ERROR_FIELD_MAX];
+  const char *what = strstr(many.message, ": ");
+  snprintf(field, sizeof field, "$%.64s", many.field + sizeof pre - 1);
+  return cm_error_set(err, st, field, "%s: %s", field,
+                      what ? what + 2 : many.message);
 }
 
 cm_status cm_engine_worker_positions(cm_engine *e, int n,
@@ -181,9 +204,11 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   if (n < 0 || (n > 0 && (!ids || !lat || !lon)))
     return cm_error_set(err, CM_E_INVALID, "$.positions",
                         "$.positions: bad arguments");
-  if (n == 1 && !l)
-    return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, err);
   cm_error one;
+  if (n == 1 && !l)
+    return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, &one)
+               ? cm__store_position_error(err, 0, &one)
+               : CM_OK;
   cm_worker *old = NULL; /* without a ledger: the records before, to put
                             back the moves made when a later one fails */
   if (!l && !(old = malloc((size_t)(n ? n : 1) * sizeof *old)))
@@ -195,8 +220,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
     if (st != CM_OK) {
       free(old);
-      return n == 1 ? cm_error_set(err, st, one.field, "%s", one.message)
-                    : cm__store_position_error(err, i, &one);
+      return cm__store_position_error(err, i, &one);
     }
   }
   if (l) {

@@ -23,7 +23,7 @@ for a in "$@"; do
   *) echo "usage: scripts/fuzz.sh [--update-corpus] [fuzz_target...]" >&2; exit 64 ;;
   esac
 done
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_daemon fuzz_solve fuzz_config fuzz_stored)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(fuzz_daemon fuzz_solve fuzz_config fuzz_stored fuzz_edge)
 
 scripts/deps.sh
 missing=()
@@ -56,6 +56,7 @@ printf '%-12s %8s %12s %10s %8s %8s\n' target seconds execs execs/s corpus crash
 for t in "${TARGETS[@]}"; do
   case "$t" in
   fuzz_config) DICT=tests/fuzz/ini.dict ;;
+  fuzz_edge) DICT=tests/fuzz/http.dict ;;
   *) DICT=tests/fuzz/json.dict ;;
   esac
   mkdir -p "$WORK/$t"

@@ -177,9 +177,91 @@ Test(daemon, reject_cancel_status_and_positions) {
              "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.positions[1].id");
   cm_test_reply_free(&r);
+  /* a bulk of one names its position too (the memory store named "$.id",
+     Redis "$.positions[0].id": issue 17); one position names "$.lat" */
+  r = expect(404, "POST", "/v1/positions", TOK_GATEWAY,
+             "{\"positions\":[{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.positions[0].id", "%s", r.text);
+  cm_test_reply_free(&r);
+  r = expect(422, "POST", "/v1/positions", TOK_GATEWAY,
+             "{\"positions\":[{\"id\":\"w1\",\"lat\":91,\"lon\":121.5}]}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.positions[0].lat", "%s", r.text);
+  cm_test_reply_free(&r);
+  r = expect(422, "POST", "/v1/workers/w1/position", TOK_GATEWAY,
+             "{\"lat\":91,\"lon\":121.5}");
+  cr_assert_str_eq(cm_test_error_field(&r), "$.lat", "%s", r.text);
+  cm_test_reply_free(&r);
   r = expect(200, "GET", "/v1/workers/w1", TOK_GATEWAY, NULL);
   json_unpack(r.json, "{s:{s:F}}", "worker", "lat", &lat);
   cr_assert_float_eq(lat, 31.26, 1e-9, "unchanged");
+  cm_test_reply_free(&r);
+}
+
+/* A worker's capacity never goes below the jobs it holds (offered or
+ * accepted): 409 naming $.capacity, nothing changed; at or above: taken. */
+Test(daemon, capacity_cannot_go_below_open_jobs) {
+  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
+     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":2}");
+  for (int i = 0; i < 2; i++) {
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"id\":\"j%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"],\"urgency\":\"emergency\"}",
+             i);
+    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+    json_t *v = wait_state(i ? "j1" : "j0", "offered");
+    json_decref(v);
+  }
+  ok("POST", "/v1/requests/j0/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_reply r =
+      expect(409, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+             "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,"
+             "\"capacity\":1}");
+  cr_assert_str_eq(cm_test_error_code(&r), "conflict", "%s", r.text);
+  cr_assert_str_eq(cm_test_error_field(&r), "$.capacity", "%s", r.text);
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/v1/workers/w1", TOK_PLATFORM, NULL);
+  int capacity = 0, jobs = 0;
+  json_unpack(r.json, "{s:{s:i,s:i}}", "worker", "capacity", &capacity, "jobs",
+              &jobs);
+  cr_assert_eq(capacity, 2, "unchanged: %s", r.text);
+  cr_assert_eq(jobs, 2, "%s", r.text);
+  cm_test_reply_free(&r);
+  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
+     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":3}");
+  /* once a job ends, 1 is possible */
+  ok("POST", "/v1/requests/j0/complete", TOK_PLATFORM, NULL);
+  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
+     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":1}");
+}
+
+/* The finished requests remembered ([batch] history) stay bounded: the
+ * oldest are forgotten, the newest kept. */
+Test(daemon, the_history_of_finished_requests_is_bounded) {
+  cm_test_daemon_cleanup(&D); /* stopped, its directory removed */
+  cm_test_daemon_config(&D, "[batch]\nhistory = 20\n");
+  cm_test_daemon_start(&D, NULL);
+  for (int i = 0; i < 60; i++) { /* nobody to serve them: cancelled */
+    char body[160], path[64];
+    snprintf(body, sizeof body,
+             "{\"id\":\"h%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"]}",
+             i);
+    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+    snprintf(path, sizeof path, "/v1/requests/h%d/cancel", i);
+    ok("POST", path, TOK_PLATFORM, NULL);
+  }
+  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cr_assert(strstr(r.text, "carematch_requests{state=\"cancelled\"} 20\n"),
+            "%s", r.text);
+  cm_test_reply_free(&r);
+  r = expect(404, "GET", "/v1/requests/h0", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  r = expect(404, "GET", "/v1/requests/h39", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/v1/requests/h40", TOK_PLATFORM, NULL);
+  cm_test_reply_free(&r);
+  r = expect(200, "GET", "/v1/requests/h59", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
 }
 
@@ -223,6 +305,31 @@ Test(daemon, bad_input_is_refused_with_the_field) {
        "invalid_value", "$.service"},
       {"POST", "/v1/requests", "{\"id\":\"a\"}", "text/plain", 415,
        "unsupported_media_type", ""},
+      /* Content-Type is a media type, not a prefix */
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/jsonp", 415,
+       "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json-seq", 415,
+       "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}",
+       "application/json; charset=latin1", 415, "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json; charset",
+       415, "unsupported_media_type", ""},
+      {"POST", "/v1/requests", "{\"id\":\"a\"}", "application/json, text/plain",
+       415, "unsupported_media_type", ""},
+      /* ids in the path: over 63 bytes, the documented 422 */
+      {"GET",
+       "/v1/workers/"
+       "x123456789012345678901234567890123456789012345678901234567890123",
+       NULL, NULL, 422, "invalid_value", "$.id"},
+      {"POST",
+       "/v1/requests/"
+       "x123456789012345678901234567890123456789012345678901234567890123/"
+       "cancel",
+       NULL, NULL, 422, "invalid_value", "$.request"},
+      {"GET",
+       "/v1/workers/"
+       "x12345678901234567890123456789012345678901234567890123456789012",
+       NULL, NULL, 404, "unknown_id", "$.id"},
       {"GET", "/v1/requests/nope", NULL, NULL, 404, "unknown_id", "$.request"},
       {"POST", "/v1/requests/nope/cancel", NULL, NULL, 404, "unknown_id",
        "$.request"},
@@ -738,14 +845,17 @@ Test(daemon, errors_with_bytes_that_are_not_utf8) {
  * length, so PUT /v1/workers/%0A created a worker "\n" that no body could
  * name (ids in bodies refuse control characters), and one that was not
  * UTF-8 (%FF) was taken but shown as "?" and left out of the --trace. Path
- * ids now follow the rules of body ids. */
+ * ids now follow the rules of body ids, with the same 422 (issue 17: they
+ * were answered 404 "no route"). */
 Test(daemon, path_ids_follow_the_rules_of_body_ids) {
   static const char body[] =
       "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}";
   const char *bad[] = {"/v1/workers/%0A", "/v1/workers/%FF",
                        "/v1/workers/a%7Fb", "/v1/workers/%C0%AF"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    cm_test_reply r = expect(404, "PUT", bad[i], TOK_PLATFORM, body);
+    cm_test_reply r = expect(422, "PUT", bad[i], TOK_PLATFORM, body);
+    cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
+    cr_assert_str_eq(cm_test_error_field(&r), "$.id", "%s", r.text);
     cm_test_reply_free(&r);
   }
   cm_test_reply r =

@@ -142,8 +142,18 @@ Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
   cr_assert(wait_state("k2", "offered"));
   cm_test_server_kill(g_redis, SIGKILL);
   g_redis = 0;
-  /* writes: 503, nothing acknowledged */
-  submit("lost", "normal", 503);
+  /* writes: 503, nothing acknowledged; the body names no internal
+     address (Redis's host and port go to the log) */
+  char port[16];
+  snprintf(port, sizeof port, "%d", g_port);
+  cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM,
+                         "{\"id\":\"lost\",\"lat\":31.23,\"lon\":121.47,"
+                         "\"skills\":[\"nurse\"]}");
+  cr_assert_eq(r.code, 503, "%s", r.text);
+  cr_assert_str_eq(cm_test_error_code(&r), "unavailable", "%s", r.text);
+  cr_assert(!strstr(r.text, "127.0.0.1") && !strstr(r.text, port), "%s",
+            r.text);
+  cm_test_reply_free(&r);
   cr_assert_eq(code_of("POST", "/v1/requests/k2/accept", TOK_GATEWAY,
                        "{\"worker\":\"w0\"}"),
                503);
@@ -153,6 +163,22 @@ Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
     sleep_ms(20);
   }
   cr_assert_eq(ready, 503, "not ready without Redis");
+  r = call("GET", "/readyz", NULL, NULL);
+  cr_assert(!strstr(r.text, "127.0.0.1") && !strstr(r.text, port), "%s",
+            r.text);
+  const char *status = "", *reason = ""; /* as docs/openapi.json NotReady */
+  cr_assert_eq(
+      json_unpack(r.json, "{s:s,s:s!}", "status", &status, "reason", &reason),
+      0, "%s", r.text);
+  cr_assert_str_eq(status, "not_ready");
+  cm_test_reply_free(&r);
+  FILE *f = fopen(D.log, "r");
+  char log[16384] = "";
+  size_t n = f ? fread(log, 1, sizeof log - 1, f) : 0;
+  log[n] = '\0';
+  if (f)
+    fclose(f);
+  cr_assert(strstr(log, port), "the log says where Redis was: %s", log);
   /* back from its append-only file */
   g_redis = cm_test_server_start(g_port, g_dir);
   for (int i = 0; i < 300 && ready != 200; i++) {
@@ -187,4 +213,35 @@ Test(daemon_redis, a_second_daemon_recovers_the_first_ones_state) {
                        "{\"worker\":\"w0\"}"),
                200);
   cr_assert(wait_state("s1", "accepted"));
+}
+
+/* A bad position names the same field as on the memory store
+ * (test_daemon.c): "$.positions[i].id" in a bulk call, even of one;
+ * "$.id" and "$.lat" for one worker's position. */
+Test(daemon_redis, bad_positions_name_the_same_fields_as_in_memory) {
+  add_workers(1);
+  static const struct {
+    const char *path, *body, *field;
+    long code;
+  } cases[] = {
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}",
+       "$.positions[0].id", 404},
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"w0\",\"lat\":9,\"lon\":121.5},"
+       "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}",
+       "$.positions[1].id", 404},
+      {"/v1/positions",
+       "{\"positions\":[{\"id\":\"w0\",\"lat\":91,\"lon\":121.5}]}",
+       "$.positions[0].lat", 422},
+      {"/v1/workers/nobody/position", "{\"lat\":9,\"lon\":121.5}", "$.id", 404},
+      {"/v1/workers/w0/position", "{\"lat\":91,\"lon\":121.5}", "$.lat", 422},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cm_test_reply r = call("POST", cases[i].path, TOK_GATEWAY, cases[i].body);
+    cr_expect_eq(r.code, cases[i].code, "case %zu: %s", i, r.text);
+    cr_expect_str_eq(cm_test_error_field(&r), cases[i].field, "case %zu: %s", i,
+                     r.text);
+    cm_test_reply_free(&r);
+  }
 }

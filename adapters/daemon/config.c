@@ -35,6 +35,10 @@ void cmd_config_default(cmd_config *c) {
   c->sweep_ms = 10000;
   c->pause_retry_ms = 250;
   cm_engine_config_default(&c->engine);
+  /* finished requests remembered: each is about 3 KB of memory, so the
+     engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
+     (docs/daemon.md, "Memory") */
+  c->engine.history = 10000;
 }
 
 /* ---- parsing ---- */

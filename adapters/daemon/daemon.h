@@ -4,7 +4,8 @@
  * and hands each batch's solve to a solver thread (solver.c), whose answer
  * comes back through a pipe; the engine is only ever touched on the loop.
  * Files: config.c (the INI file), main.c (flags, signals, start, drain),
- * http.c (routing, roles, replies), routes_*.c (the endpoints), api_json.c
+ * edge.c (framing each request before evhttp parses it), http.c
+ * (routing, roles, replies), routes_*.c (the endpoints), api_json.c
  * (the wire format), events.c (server-sent events), metrics.c (Prometheus
  * text), weights.c (versioned, persisted weights), trace.c (the input
  * trace, pseudonyms with hmac_sha256.c). */
@@ -96,7 +97,7 @@ const cmd_service *cmd_config_service(const cmd_config *c, const char *name);
 /* ---- the daemon ---- */
 
 #define CMD_ROUTES_MAX 32
-#define CMD_CODES 14         /* HTTP codes counted per route (metrics.c) */
+#define CMD_CODES 17         /* HTTP codes counted per route (metrics.c) */
 #define CMD_METHODS 10       /* methods counted for unmatched calls (http.c) */
 #define CMD_BATCH_BUCKETS 14 /* requests-per-batch buckets (metrics.c) */
 

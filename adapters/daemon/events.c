@@ -74,7 +74,15 @@ void cmd_route_events(cmd_call *c) {
                  "too many event streams (%d); read cm:{region}:events from "
                  "Redis instead",
                  d->cfg.max_sse_clients);
-    cmd_reply_error(c, &err);
+    cmd_reply_own_error(c, &err);
+    return;
+  }
+  if (c->head) { /* the stream's headers, no stream */
+    struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(c->req, 200, "OK", NULL);
+    cmd_count(c, 200);
     return;
   }
   cmd_sse *s = calloc(1, sizeof *s);

@@ -1,6 +1,7 @@
 /* http.c -- carematchd's HTTP server on libevent's evhttp: the route
- * table, bearer tokens and roles, the JSON body (type, size, syntax), the
- * JSON error replies and the per-route counts the metrics report. */
+ * table, methods (405 with Allow, 501, HEAD), bearer tokens and roles, the
+ * JSON body (media type, size, syntax), the JSON error replies (the edge's
+ * verdicts too, edge.c) and the per-route counts the metrics report. */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -15,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "edge.h"
 #include "http.h"
 #include "json_internal.h"
 
@@ -69,8 +71,8 @@ static const route routes[] = {
 #define N_ROUTES ((int)(sizeof routes / sizeof *routes))
 _Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
 
-const int cmd_codes[CMD_CODES] = {200, 201, 400, 401, 403, 404, 405,
-                                  409, 413, 415, 422, 500, 503, 0};
+const int cmd_codes[CMD_CODES] = {200, 201, 400, 401, 403, 404, 405, 409, 413,
+                                  415, 422, 431, 500, 501, 503, 505, 0};
 
 int cmd_route_count(void) {
   return N_ROUTES;
@@ -147,6 +149,10 @@ int cmd_http_status(cm_status st) {
     return 422;
   case CM_E_UNAVAILABLE:
     return 503;
+  case CM_E_BAD_REQUEST:
+    return 400;
+  case CM_E_NOT_IMPLEMENTED:
+    return 501;
   default:
     return 500;
   }
@@ -164,12 +170,21 @@ void cmd_count(cmd_call *c, int code) {
   c->code = code;
 }
 
+/* HEAD: the headers GET would have, Content-Length included, and no body
+ * (evhttp 2.1 would send the body of a HEAD reply, and no length). */
 static void send_reply(cmd_call *c, int code, const char *type,
                        const char *text, size_t len) {
-  struct evbuffer *buf = evbuffer_new();
+  struct evbuffer *buf = c->head ? NULL : evbuffer_new();
   struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
   evhttp_add_header(h, "Content-Type", type);
   evhttp_add_header(h, "Cache-Control", "no-store");
+  if (c->close)
+    evhttp_add_header(h, "Connection", "close");
+  if (c->head) {
+    char n[24];
+    snprintf(n, sizeof n, "%zu", len);
+    evhttp_add_header(h, "Content-Length", n);
+  }
   if (buf)
     evbuffer_add(buf, text, len);
   evhttp_send_reply(c->req, code, NULL, buf);
@@ -220,8 +235,22 @@ static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
   cmd_reply_json(c, code, o);
 }
 
-void cmd_reply_error(cmd_call *c, const cm_error *err) {
+void cmd_reply_own_error(cmd_call *c, const cm_error *err) {
   reply_error_as(c, 0, err);
+}
+
+void cmd_reply_error(cmd_call *c, const cm_error *err) {
+  if (err->code != CM_E_UNAVAILABLE || !c->d->redis) {
+    reply_error_as(c, 0, err);
+    return;
+  }
+  /* the store's words name Redis's host and port: for the log only */
+  cm_error pub;
+  fprintf(stderr, "carematchd: %s: %s\n", cmd_route_name(c->route),
+          err->message);
+  cm_error_set(&pub, CM_E_UNAVAILABLE, err->field,
+               "the store is unavailable; nothing was done, retry later");
+  reply_error_as(c, 0, &pub);
 }
 
 static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
@@ -235,44 +264,154 @@ static void fail(cmd_call *c, cm_status st, const char *field, const char *fmt,
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   cm_error_set(&err, st, field, "%s", msg);
-  cmd_reply_error(c, &err);
+  reply_error_as(c, 0, &err);
 }
 
 /* ---- matching ---- */
 
-/* Match path against pattern; the '*' segment is URL-decoded into arg,
- * and must be an id by the rules of ids in bodies (cm__json_check_id:
- * 1..63 bytes of UTF-8 without control characters). Returns 1 on a
- * match. */
-static int match(const char *pattern, const char *path, char *arg) {
-  arg[0] = '\0';
+/* Match path against pattern, where a '*' is one non-empty path segment
+ * (the id). Returns 1 on a match; then *seg, when given, is the segment
+ * URL-decoded (malloc'd, the caller frees; NULL out of memory, or when the
+ * pattern has no '*'), to be checked as an id. */
+static int match(const char *pattern, const char *path, char **seg) {
+  char *dec = NULL;
+  size_t dn = 0;
   while (*pattern && *path) {
     if (*pattern == '*') {
       const char *end = strchr(path, '/');
       size_t n = end ? (size_t)(end - path) : strlen(path);
-      if (n == 0 || n >= 3 * CM_ID_MAX)
-        return 0;
-      char raw[3 * CM_ID_MAX];
-      memcpy(raw, path, n);
-      raw[n] = '\0';
-      size_t dn = 0;
-      char *dec = evhttp_uridecode(raw, 0, &dn);
-      cm_error err;
-      int ok = dec && dn > 0 && dn < CM_ID_MAX && !memchr(dec, 0, dn) &&
-               cm__json_check_id(dec, "$.id", &err) == CM_OK;
-      if (ok)
-        memcpy(arg, dec, dn + 1);
+      if (n == 0)
+        break;
+      char *raw = seg ? strndup(path, n) : NULL;
       free(dec);
-      if (!ok)
-        return 0;
+      dec = raw ? evhttp_uridecode(raw, 0, &dn) : NULL;
+      free(raw);
       pattern++;
       path += n;
       continue;
     }
     if (*pattern++ != *path++)
+      break;
+  }
+  int ok = !*pattern && !*path;
+  if (ok && seg && dec && memchr(dec, 0, dn)) /* %00: a NUL, as a control */
+    memset(dec, '\x01', dn);
+  if (ok && seg)
+    *seg = dec;
+  else
+    free(dec);
+  return ok;
+}
+
+/* The path's id: an id by the rules of ids in bodies (cm__json_check_id:
+ * 1..63 bytes of UTF-8 without control characters), into arg. The error
+ * names the field the engine names the route's id by: "$.request" for a
+ * request, "$.id" for a worker. */
+static cm_status path_id(const char *pattern, const char *seg, char *arg,
+                         cm_error *err) {
+  const char *field =
+      strncmp(pattern, "/v1/requests/", 13) == 0 ? "$.request" : "$.id";
+  if (!seg)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_status st = cm__json_check_id(seg, field, err);
+  if (st == CM_OK)
+    memcpy(arg, seg, strlen(seg) + 1);
+  return st;
+}
+
+static const struct {
+  enum evhttp_cmd_type type;
+  const char *name;
+} methods[] = {
+    {EVHTTP_REQ_GET, "GET"},       {EVHTTP_REQ_HEAD, "HEAD"},
+    {EVHTTP_REQ_POST, "POST"},     {EVHTTP_REQ_PUT, "PUT"},
+    {EVHTTP_REQ_DELETE, "DELETE"}, {EVHTTP_REQ_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_TRACE, "TRACE"},   {EVHTTP_REQ_CONNECT, "CONNECT"},
+    {EVHTTP_REQ_PATCH, "PATCH"},
+};
+#define N_METHODS ((int)(sizeof methods / sizeof *methods))
+
+/* The method as the daemon knows it: one of methods[] (the RFC 9110 and
+ * 5789 methods, case-sensitive), or 0. The edge hands evhttp the others
+ * as a GET with their name in CMD_EDGE_METHOD. */
+static int method_of(struct evhttp_request *req, int how, const char **name) {
+  const char *m = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                     CMD_EDGE_METHOD);
+  *name = m ? m : "?";
+  for (int i = 0; i < N_METHODS; i++)
+    if (m ? strcmp(m, methods[i].name) == 0 : (int)methods[i].type == how) {
+      *name = methods[i].name;
+      return (int)methods[i].type;
+    }
+  return 0;
+}
+
+/* "GET, HEAD, PUT": the methods the routes matching path take. */
+static void allow_of(const char *path, char *out, size_t n) {
+  unsigned have = 0;
+  for (int i = 0; i < N_ROUTES; i++)
+    if (match(routes[i].path, path, NULL))
+      have |= (unsigned)routes[i].method |
+              (routes[i].method == EVHTTP_REQ_GET ? EVHTTP_REQ_HEAD : 0u);
+  out[0] = '\0';
+  for (int i = 0; i < N_METHODS; i++)
+    if (have & (unsigned)methods[i].type)
+      snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? ", " : "",
+               methods[i].name);
+}
+
+/* ---- the body ---- */
+
+/* 1 when a Content-Type value is the media type application/json (type
+ * and subtype in any case), with parameters or not (RFC 9110 8.3.1); a
+ * charset, if given, is utf-8. */
+static int is_json_type(const char *v) {
+  static const char tchar[] = "!#$%&'*+-.^_`|~";
+#define TCHAR_(c)                                                              \
+  (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z') ||                 \
+   ((c) >= 'A' && (c) <= 'Z') || ((c) && strchr(tchar, (c))))
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (strncasecmp(v, "application/json", 16) != 0)
+    return 0;
+  v += 16;
+  for (;;) {
+    while (*v == ' ' || *v == '\t')
+      v++;
+    if (!*v)
+      return 1;
+    if (*v++ != ';')
+      return 0; /* "application/jsonp", "application/json-seq" */
+    while (*v == ' ' || *v == '\t')
+      v++;
+    const char *name = v;
+    while (TCHAR_(*v))
+      v++;
+    size_t nn = (size_t)(v - name);
+    if (nn == 0 || *v++ != '=')
+      return 0;
+    const char *val = v;
+    size_t vn;
+    if (*v == '"') { /* quoted-string */
+      for (v++; *v && *v != '"'; v++)
+        if (*v == '\\' && !*++v)
+          return 0;
+      if (*v++ != '"')
+        return 0;
+      val++;
+      vn = (size_t)(v - val - 1);
+    } else {
+      while (TCHAR_(*v))
+        v++;
+      vn = (size_t)(v - val);
+      if (vn == 0)
+        return 0;
+    }
+    if (nn == 7 && strncasecmp(name, "charset", 7) == 0 &&
+        !(vn == 5 && strncasecmp(val, "utf-8", 5) == 0))
       return 0;
   }
-  return !*pattern && !*path;
+#undef TCHAR_
 }
 
 /* ---- tokens ---- */
@@ -315,8 +454,9 @@ static int read_body(cmd_call *c, int *done) {
   }
   const char *type = evhttp_find_header(
       evhttp_request_get_input_headers(c->req), "Content-Type");
-  if (!type || strncasecmp(type, "application/json", 16) != 0) {
-    fail(c, CM_E_MEDIA_TYPE, "", "the body must be application/json, not %s",
+  if (!type || !is_json_type(type)) {
+    fail(c, CM_E_MEDIA_TYPE, "",
+         "the body must be application/json (charset utf-8), not %.100s",
          type ? type : "untyped");
     *done = 1;
     return -1;
@@ -380,28 +520,104 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
   json_decref(line);
 }
 
+/* The edge's verdict on this request, answered; 1 when there was one. */
+static int edge_verdict(cmd_call *c) {
+  const char *v = evhttp_find_header(evhttp_request_get_input_headers(c->req),
+                                     CMD_EDGE_VERDICT);
+  cmd_edge_verdict ev;
+  if (!v)
+    return 0;
+  cmd_edge_verdict_parse(v, &ev);
+  c->close = ev.close;
+  reply_error_as(c, ev.status, &ev.err);
+  return 1;
+}
+
+/* Authorization: one header, "Bearer <token>", the token printable ASCII
+ * without spaces (as configured). Returns the role, or -1 replied. */
+static int authorize(cmd_call *c, unsigned allowed) {
+  const char *h = evhttp_find_header(evhttp_request_get_input_headers(c->req),
+                                     "Authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+    fail(c, CM_E_UNAUTHORIZED, "", "give Authorization: Bearer <token>");
+    return -1;
+  }
+  const char *tok = h + 7;
+  while (*tok == ' ')
+    tok++;
+  size_t n = strlen(tok);
+  int printable = n > 0 && n < CMD_TOKEN_MAX;
+  for (size_t i = 0; printable && i < n; i++)
+    printable = tok[i] > 0x20 && tok[i] < 0x7f;
+  int role = printable ? role_of(&c->d->cfg, tok) : -1;
+  if (role < 0) {
+    fail(c, CM_E_UNAUTHORIZED, "",
+         printable ? "the token is not valid"
+                   : "the token is malformed (printable ASCII, no spaces)");
+    return -1;
+  }
+  if (!(allowed & CMD_ROLE_BIT(role))) {
+    fail(c, CM_E_FORBIDDEN, "", "the %s role may not call %s",
+         cmd_role_name((cmd_role)role), routes[c->route].name);
+    return -1;
+  }
+  return role;
+}
+
+/* How many headers named name the request has. */
+static int header_count(struct evhttp_request *req, const char *name) {
+  int n = 0;
+  for (struct evkeyval *kv = evhttp_request_get_input_headers(req)->tqh_first;
+       kv; kv = kv->next.tqe_next)
+    n += strcasecmp(kv->key, name) == 0;
+  return n;
+}
+
 int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                       const char *path) {
-  enum evhttp_cmd_type method = (enum evhttp_cmd_type)how;
   cmd_call c;
   memset(&c, 0, sizeof c);
   c.d = d;
   c.req = req;
   c.route = N_ROUTES; /* unmatched */
-  c.method = how;
+  c.method = 0;       /* the edge's refusals: counted as method "other" */
+  if (edge_verdict(&c))
+    return c.code;
+  const char *mname;
+  int method = method_of(req, how, &mname);
+  c.method = method; /* counted by the method the client sent */
+  if (header_count(req, "Authorization") > 1) {
+    fail(&c, CM_E_BAD_REQUEST, "Authorization",
+         "give one Authorization header, not %d",
+         header_count(req, "Authorization"));
+    return c.code;
+  }
+  if (method == 0) {
+    fail(&c, CM_E_NOT_IMPLEMENTED, "", "the method %.40s is not implemented",
+         mname);
+    return c.code;
+  }
+  if (method == EVHTTP_REQ_HEAD) { /* GET without the body */
+    c.head = 1;
+    method = EVHTTP_REQ_GET;
+  }
   int path_known = 0, i;
   for (i = 0; i < N_ROUTES; i++) {
-    if (!match(routes[i].path, path, c.arg))
+    if (!match(routes[i].path, path, NULL))
       continue;
     path_known = 1;
-    if (routes[i].method == method)
+    if ((int)routes[i].method == method)
       break;
   }
   if (i == N_ROUTES) {
-    if (path_known)
-      fail(&c, CM_E_METHOD, "", "%s does not take this method", path);
-    else
+    if (path_known) {
+      char allow[64];
+      allow_of(path, allow, sizeof allow);
+      evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+      fail(&c, CM_E_METHOD, "", "%.100s takes %s, not %s", path, allow, mname);
+    } else {
       fail(&c, CM_E_NOT_FOUND, "", "no route %s", path);
+    }
     return c.code;
   }
   c.route = i;
@@ -411,23 +627,21 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   }
   c.role = CMD_ROLE_OPERATOR;
   if (d->cfg.auth && routes[i].roles != ANYONE) {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                       "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-      fail(&c, CM_E_UNAUTHORIZED, "", "give Authorization: Bearer <token>");
+    int role = authorize(&c, routes[i].roles);
+    if (role < 0)
       return c.code;
-    }
-    int role = role_of(&d->cfg, h + 7);
-    if (role < 0) {
-      fail(&c, CM_E_UNAUTHORIZED, "", "the token is not valid");
-      return c.code;
-    }
-    if (!(routes[i].roles & CMD_ROLE_BIT(role))) {
-      fail(&c, CM_E_FORBIDDEN, "", "the %s role may not call %s",
-           cmd_role_name((cmd_role)role), routes[i].name);
-      return c.code;
-    }
     c.role = (cmd_role)role;
+  }
+  if (strchr(routes[i].path, '*')) { /* the path's id, as in a body */
+    char *seg = NULL;
+    cm_error err;
+    match(routes[i].path, path, &seg);
+    cm_status st = path_id(routes[i].path, seg, c.arg, &err);
+    free(seg);
+    if (st != CM_OK) {
+      reply_error_as(&c, 0, &err);
+      return c.code;
+    }
   }
   int done;
   if (routes[i].takes_body && read_body(&c, &done) != 0)
@@ -453,10 +667,14 @@ int cmd_http_start(cmd_daemon *d, char *msg, size_t n) {
     snprintf(msg, n, "cannot create the HTTP server");
     return -1;
   }
-  /* bodies up to 4x the limit are read and refused with a JSON 413; beyond
-     that libevent closes with its own 413, so memory stays bounded */
-  evhttp_set_max_body_size(d->http, 4 * (ev_ssize_t)d->cfg.max_body);
-  evhttp_set_max_headers_size(d->http, 16384);
+  /* every connection's bytes go through the edge (edge.c), which frames
+     the requests and refuses what evhttp would answer in HTML: a body over
+     max_body_bytes, oversized headers, a method evhttp does not take. The
+     limits here are evhttp's own, never reached (a reload can raise
+     max_body_bytes up to 2^30). */
+  evhttp_set_bevcb(d->http, cmd_edge_bufferevent, d);
+  evhttp_set_max_body_size(d->http, (ev_ssize_t)1 << 30);
+  evhttp_set_max_headers_size(d->http, 2 * CMD_EDGE_HEAD_MAX);
   evhttp_set_timeout(d->http, 60);
   evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                           EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

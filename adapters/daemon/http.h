@@ -19,12 +19,17 @@ typedef struct cmd_call {
   json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
   cmd_role role;       /* the caller's role (auth off: operator) */
   int code;            /* the HTTP status replied (0: none yet) */
+  int head;            /* HEAD: the reply has GET's headers and no body */
+  int close;           /* the connection ends after the reply */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);
 
-/* Serve one call: match path and method (an enum evhttp_cmd_type) to a
- * route, check the token, read the body, run the handler, which replies.
+/* Serve one call: answer the edge's verdict if it gave one (edge.h); match
+ * path and method (an enum evhttp_cmd_type; the edge's CMD_EDGE_METHOD
+ * overrides it) to a route (405 with Allow, 501 for a method not known,
+ * HEAD as GET), check the token, the path's id, read the body, run the
+ * handler, which replies.
  * Returns the HTTP status replied (0: none, which only the event stream
  * does). evhttp's request callback calls it; the fuzzer (tests/fuzz) calls
  * it with a request that has no connection, which the reply frees. */
@@ -33,8 +38,13 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int method,
 
 /* Reply with JSON (stealing o; NULL replies 500 out of memory). */
 void cmd_reply_json(cmd_call *c, int code, json_t *o);
-/* Reply {"error":{...}} with the HTTP status of err->code. */
+/* Reply {"error":{...}} with the HTTP status of err->code. With Redis, an
+ * unavailable error (503) is written to the log and answered with words of
+ * the daemon's own: the store's name Redis's host and port, an internal
+ * address. */
 void cmd_reply_error(cmd_call *c, const cm_error *err);
+/* The same, sent as it is: an error the daemon words itself. */
+void cmd_reply_own_error(cmd_call *c, const cm_error *err);
 /* Reply plain text (metrics). */
 void cmd_reply_text(cmd_call *c, int code, const char *content_type,
                     const char *text, size_t len);

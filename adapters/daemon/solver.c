@@ -72,6 +72,15 @@ void cmd_kick(cmd_daemon *d) {
 
 static void finish_drain_if_idle(cmd_daemon *d);
 
+/* Why dispatch waits, as /readyz tells any client: the store's own words
+ * (in the log) name Redis's host and port, an internal address. */
+static void pause_reason(cmd_daemon *d, const cm_error *err) {
+  snprintf(d->pause_why, sizeof d->pause_why, "%.150s",
+           err->code == CM_E_UNAVAILABLE
+               ? "the ledger is unavailable (the log says why)"
+               : err->message);
+}
+
 static void on_step(evutil_socket_t fd, short what, void *arg) {
   cmd_daemon *d = arg;
   (void)fd;
@@ -86,7 +95,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     if (!d->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
     d->paused = 1;
-    snprintf(d->pause_why, sizeof d->pause_why, "%.150s", err.message);
+    pause_reason(d, &err);
   } else if (d->paused) {
     fprintf(stderr, "carematchd: dispatch resumed\n");
     d->paused = 0;
@@ -137,7 +146,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err.message);
     if (err.code == CM_E_UNAVAILABLE) {
       d->paused = 1;
-      snprintf(d->pause_why, sizeof d->pause_why, "%.150s", err.message);
+      pause_reason(d, &err);
     }
   }
   cmd_events_pump(d);

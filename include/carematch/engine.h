@@ -118,7 +118,8 @@ typedef struct cm_engine_config {
                                window start minus expected travel (600000) */
   int64_t stale_ms;         /* positions older are ignored (120000) */
   int max_live;             /* live (unfinished) requests at most (1000000) */
-  int history;              /* finished requests kept for get (100000) */
+  int history;              /* finished requests kept for get (100000;
+                               about 3 KB of memory each) */
   int event_queue;          /* events buffered until polled (8192) */
   int reserve_workers;      /* emergency reserve (docs/engine.md): free
                                emergency-capable workers kept within
@@ -230,7 +231,9 @@ cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
  * passed to the store. w->status AVAILABLE or OFFLINE is
  * the worker's shift; the engine itself keeps OFFERED / BUSY while the
  * worker holds jobs up to its capacity. Going OFFLINE withdraws open
- * offers (their requests return to pending). */
+ * offers (their requests return to pending). A capacity below the jobs
+ * the worker holds (offered or accepted) is CM_E_CONFLICT at "$.capacity",
+ * nothing changed. One position's errors name "$.id", "$.lat", "$.lon". */
 cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
                                   int64_t now_ms, cm_error *err);
 cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,

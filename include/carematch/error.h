@@ -33,7 +33,10 @@ extern "C" {
   X(CM_E_FORBIDDEN, "forbidden", "this token's role may not do this")          \
   X(CM_E_NOT_FOUND, "not_found", "no such route")                              \
   X(CM_E_METHOD, "method_not_allowed", "the route does not take this method")  \
-  X(CM_E_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON")
+  X(CM_E_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON")        \
+  X(CM_E_BAD_REQUEST, "bad_request", "the HTTP request is malformed")          \
+  X(CM_E_NOT_IMPLEMENTED, "not_implemented",                                   \
+    "the server does not implement this")
 
 typedef enum cm_status {
 #define CM_X_ENUM_(e, name, msg) e,
