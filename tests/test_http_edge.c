@@ -343,6 +343,7 @@ Test(edge, bad_requests_get_json_errors_and_change_nothing) {
       cr_expect(header(&r, "Allow", allow, sizeof allow)[0], "%s: no Allow",
                 name);
     }
+    json_decref(r.json);
     int closed = closed_by_server(fd);
     cr_expect_eq(closed, closes, "%s: the connection %s", name,
                  closed ? "closed" : "stayed open");
