@@ -47,14 +47,6 @@ void cm__event_push(cm_engine *e, const cm_event *ev) {
   slot->seq = ++q->seq;
 }
 
-void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
-              const char *worker, cm_request_state from, cm_request_state to,
-              const cm_cost_terms *terms) {
-  cm_event ev;
-  cm__event_fill(e, &ev, t, r, worker, from, to, terms);
-  cm__event_push(e, &ev);
-}
-
 int cm_engine_poll(cm_engine *e, cm_event *out, int max) {
   cm__events *q = &e->ev;
   int n = 0;

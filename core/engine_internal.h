@@ -75,9 +75,6 @@ void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
                     cm_request_state to, const cm_cost_terms *terms);
 /* Queue ev (numbered here); the oldest is dropped when the queue is full. */
 void cm__event_push(cm_engine *e, const cm_event *ev);
-void cm__emit(cm_engine *e, cm_event_type t, const cm__req *r,
-              const char *worker, cm_request_state from, cm_request_state to,
-              const cm_cost_terms *terms);
 
 /* ledger (engine_ledger.c) */
 void cm__view_of(const cm__req *r, cm_request_view *out);
@@ -131,8 +128,7 @@ cm_worker_status cm__wrk_effective(const cm__wrk *w);
 /* Put the worker's effective status in the store: OFFLINE off shift,
  * OFFERED or BUSY at capacity, AVAILABLE otherwise. */
 void cm__wrk_sync(cm_engine *e, cm__wrk *w);
-/* Take / give back one job of worker w; keeps the store's status right. */
-void cm__wrk_hold(cm_engine *e, cm__wrk *w);
+/* Give back one job of worker w; keeps the store's status right. */
 void cm__wrk_release(cm_engine *e, cm__wrk *w, int was_accepted);
 /* Release every worker of r (offered or accepted). */
 void cm__req_release_workers(cm_engine *e, cm__req *r);

@@ -26,11 +26,6 @@ void cm__wrk_sync(cm_engine *e, cm__wrk *w) {
   cm_store_status(e->store, w->id, cm__wrk_effective(w), NULL);
 }
 
-void cm__wrk_hold(cm_engine *e, cm__wrk *w) {
-  w->jobs++;
-  cm__wrk_sync(e, w);
-}
-
 void cm__wrk_release(cm_engine *e, cm__wrk *w, int was_accepted) {
   if (w->jobs > 0)
     w->jobs--;

@@ -47,7 +47,6 @@ struct cm__solution {
   unsigned char *x; /* ne: edge chosen */
   int *served;      /* nr: 1 when staffed */
   int *load;        /* nw: jobs taken */
-  int *reason;      /* nr: cm_unassigned_reason when not served */
   int *component;   /* nr: component id, -1 fixed by reduction/none */
 };
 

@@ -11,9 +11,8 @@ cm_status cm__solution_init(cm__solution *s, const cm__problem *p,
   s->x = calloc((size_t)(p->ne ? p->ne : 1), 1);
   s->served = calloc((size_t)(p->nr ? p->nr : 1), sizeof *s->served);
   s->load = calloc((size_t)(p->nw ? p->nw : 1), sizeof *s->load);
-  s->reason = calloc((size_t)(p->nr ? p->nr : 1), sizeof *s->reason);
   s->component = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *s->component);
-  if (!s->x || !s->served || !s->load || !s->reason || !s->component) {
+  if (!s->x || !s->served || !s->load || !s->component) {
     cm__solution_free(s);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
@@ -26,7 +25,6 @@ void cm__solution_free(cm__solution *s) {
   free(s->x);
   free(s->served);
   free(s->load);
-  free(s->reason);
   free(s->component);
   memset(s, 0, sizeof *s);
 }

@@ -36,11 +36,6 @@ int cm__rd_geo_safe(double lat, double search_km) {
          fabs(lat) + search_km / CM__RD_R_REDIS_KM * DEG <= CM__RD_SAFE_LAT;
 }
 
-int cm__rd_geo_offgrid(double lat, double lon) {
-  return fabs(lat) > CM__RD_GEO_LAT_LIMIT - CM__RD_EDGE_DEG ||
-         fabs(lon) > 180.0 - CM__RD_EDGE_DEG;
-}
-
 int cm__rd_geo_reaches_offgrid(double lat, double lon, double search_km) {
   if (!cm__rd_geo_safe(lat, search_km))
     return 1;

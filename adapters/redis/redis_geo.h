@@ -41,10 +41,6 @@
  * for CM__RD_LAG_KM on top of the quantisation: answers stay exact. */
 #define CM__RD_SLACK_KM (CM__RD_QUANT_KM + CM__RD_LAG_KM)
 
-/* 1 when GEO cannot index (lat, lon): |lat| > 85.05112878 - 1e-6 or
- * |lon| > 180 - 1e-6. The scripts' offgrid() is the same rule. */
-int cm__rd_geo_offgrid(double lat, double lon);
-
 /* 1 when a circle of search_km (Redis's metric) around (lat, lon) may
  * reach an off-grid position: it is not in the safe regime, or its
  * longitude span (bounded as Redis bounds it) comes within the margin of
