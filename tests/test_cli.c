@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,41 +16,12 @@
 
 #include "carematch/version.h"
 
+#include "proc.h"
+
 #define GOOD_DIR CM_TEST_DATA "/instances/good"
 #define BAD_DIR CM_TEST_DATA "/instances/bad"
 
-extern char **environ;
-
 /* ---- helpers ------------------------------------------------------------ */
-
-typedef struct run_result {
-  int status; /* exit code, or 128 + signal */
-  char *out;  /* stdout, malloc'ed */
-  char *err;  /* stderr, malloc'ed */
-} run_result;
-
-static char *read_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  cr_assert_not_null(buf);
-  for (;;) {
-    if (cap - n < 2) {
-      cap *= 2;
-      buf = realloc(buf, cap);
-      cr_assert_not_null(buf);
-    }
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    if (got == 0)
-      break;
-    n += got;
-  }
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
-}
 
 static void write_file(const char *path, const char *text) {
   FILE *f = fopen(path, "wb");
@@ -60,61 +30,21 @@ static void write_file(const char *path, const char *text) {
   fclose(f);
 }
 
-static void free_result(run_result *r) {
-  free(r->out);
-  free(r->err);
-  r->out = r->err = NULL;
-}
-
 /* Run the CLI with args (NULL-terminated, without argv[0]), stdin from
- * in_path (NULL: /dev/null), stdout to out_to (NULL: captured), stderr
- * captured; captures go through files in dir. */
-static run_result run_cli_to(const char *dir, const char *in_path,
-                             const char *out_to, const char *const *args) {
-  char out_path[512], err_path[512];
-  const char *argv[32];
-  int n = 0;
-  argv[n++] = CM_CLI_PATH;
-  for (; args[n - 1] && n < 31; n++)
-    argv[n] = args[n - 1];
-  argv[n] = NULL;
-  snprintf(out_path, sizeof out_path, "%s/stdout", dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr", dir);
-
-  posix_spawn_file_actions_t fa;
-  cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
-  posix_spawn_file_actions_addopen(&fa, 0, in_path ? in_path : "/dev/null",
-                                   O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_to ? out_to : out_path,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid;
-  int rc =
-      posix_spawn(&pid, CM_CLI_PATH, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(rc, 0, "cannot spawn %s", CM_CLI_PATH);
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  run_result r;
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  r.out = out_to ? strdup("") : read_file(out_path);
-  r.err = read_file(err_path);
-  cr_assert(r.out && r.err);
-  unlink(out_path);
-  unlink(err_path);
-  return r;
+ * in_path (NULL: /dev/null), stdout to out_to (NULL: captured). */
+static cm_test_run_result run_cli_to(const char *dir, const char *in_path,
+                                     const char *out_to,
+                                     const char *const *args) {
+  return cm_test_run(dir, CM_CLI_PATH, in_path, out_to, args);
 }
 
-static run_result run_cli(const char *dir, const char *in_path,
-                          const char *const *args) {
-  return run_cli_to(dir, in_path, NULL, args);
+static cm_test_run_result run_cli(const char *dir, const char *in_path,
+                                  const char *const *args) {
+  return cm_test_run(dir, CM_CLI_PATH, in_path, NULL, args);
 }
 
 static void make_dir(char *dir, size_t n) {
-  snprintf(dir, n, "%s/cm_cli_XXXXXX",
-           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  cr_assert_not_null(mkdtemp(dir));
+  cm_test_mkdir(dir, n, "cli");
 }
 
 /* Names in dir, excluding "." and "..": returns the count, the first name
@@ -134,22 +64,6 @@ static int dir_entries(const char *dir, char *first, size_t n) {
   }
   closedir(d);
   return count;
-}
-
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d)
-    return;
-  struct dirent *de;
-  char path[1024];
-  while ((de = readdir(d))) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
 }
 
 /* Parse an answer; checks its top-level shape. Returns a new reference. */
@@ -198,13 +112,13 @@ Test(cli, version) {
   make_dir(dir, sizeof dir);
   const char *const forms[][2] = {{"--version", NULL}, {"-V", NULL}};
   for (int i = 0; i < 2; i++) {
-    run_result r = run_cli(dir, NULL, forms[i]);
+    cm_test_run_result r = run_cli(dir, NULL, forms[i]);
     cr_expect_eq(r.status, 0);
     cr_expect_str_eq(r.out, "carematch " CM_VERSION "\n");
     cr_expect_str_empty(r.err);
-    free_result(&r);
+    cm_test_run_free(&r);
   }
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, help) {
@@ -213,17 +127,17 @@ Test(cli, help) {
   static const char *const flags[] = {"--in",     "--out",  "--deadline-ms",
                                       "--pretty", "--help", "--version",
                                       "64",       NULL};
-  run_result r = run_cli(dir, NULL, (const char *[]){"--help", NULL});
+  cm_test_run_result r = run_cli(dir, NULL, (const char *[]){"--help", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_not_null(strstr(r.out, "usage: carematch solve"));
   for (int i = 0; flags[i]; i++)
     cr_expect_not_null(strstr(r.out, flags[i]), "--help lacks %s", flags[i]);
-  free_result(&r);
+  cm_test_run_free(&r);
   r = run_cli(dir, NULL, (const char *[]){"solve", "--help", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_not_null(strstr(r.out, "usage: carematch solve"));
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* Usage errors exit 64 (EX_USAGE, as carematchd's and carematch_sim's:
@@ -250,17 +164,17 @@ Test(cli, usage_errors_exit_64) {
   char dir[512];
   make_dir(dir, sizeof dir);
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    run_result r = run_cli(dir, NULL, cases[i].args);
+    cm_test_run_result r = run_cli(dir, NULL, cases[i].args);
     cr_expect_eq(r.status, 64, "case %zu: exit %d", i, r.status);
     cr_expect_str_empty(r.out, "case %zu: stdout must stay empty", i);
     cr_expect_eq(strncmp(r.err, "carematch: ", 11), 0, "case %zu: %s", i,
                  r.err);
     cr_expect_not_null(strstr(r.err, cases[i].want), "case %zu: %s", i, r.err);
     cr_expect_not_null(strstr(r.err, "usage:"), "case %zu", i);
-    free_result(&r);
+    cm_test_run_free(&r);
   }
   cr_expect_eq(dir_entries(dir, NULL, 0), 0, "nothing may be written");
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 /* ---- good instances ----------------------------------------------------- */
@@ -278,7 +192,7 @@ Test(cli, solves_every_good_file) {
       continue;
     char in[512];
     snprintf(in, sizeof in, "%s/%s", GOOD_DIR, de->d_name);
-    run_result r =
+    cm_test_run_result r =
         run_cli(dir, NULL, (const char *[]){"solve", "--in", in, NULL});
     cr_expect_eq(r.status, 0, "%s: exit %d: %s", de->d_name, r.status, r.err);
     cr_expect_str_empty(r.err, "%s", de->d_name);
@@ -287,22 +201,23 @@ Test(cli, solves_every_good_file) {
     cr_expect_eq(strchr(r.out, '\n'), r.out + n - 1,
                  "%s: compact output is one line", de->d_name);
     json_decref(parse_answer(r.out, de->d_name));
-    free_result(&r);
+    cm_test_run_free(&r);
     files++;
   }
   closedir(d);
   cr_expect_geq(files, 4);
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, stdin_and_file_give_the_same_answer) {
   char dir[512];
   make_dir(dir, sizeof dir);
   const char *in = GOOD_DIR "/positions.json";
-  run_result a =
+  cm_test_run_result a =
       run_cli(dir, NULL, (const char *[]){"solve", "--in", in, NULL});
-  run_result b = run_cli(dir, in, (const char *[]){"solve", NULL});
-  run_result c = run_cli(dir, in, (const char *[]){"solve", "--in=-", NULL});
+  cm_test_run_result b = run_cli(dir, in, (const char *[]){"solve", NULL});
+  cm_test_run_result c =
+      run_cli(dir, in, (const char *[]){"solve", "--in=-", NULL});
   cr_assert_eq(a.status, 0, "%s", a.err);
   cr_assert_eq(b.status, 0, "%s", b.err);
   cr_assert_eq(c.status, 0, "%s", c.err);
@@ -332,10 +247,10 @@ Test(cli, stdin_and_file_give_the_same_answer) {
   json_decref(ja);
   json_decref(jb);
   json_decref(jc);
-  free_result(&a);
-  free_result(&b);
-  free_result(&c);
-  remove_dir(dir);
+  cm_test_run_free(&a);
+  cm_test_run_free(&b);
+  cm_test_run_free(&c);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, out_file_is_written_and_replaced) {
@@ -344,19 +259,19 @@ Test(cli, out_file_is_written_and_replaced) {
   snprintf(out, sizeof out, "%s/answer.json", dir);
   write_file(out, "old content\n");
   chmod(out, 0640);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/edges.json", "--out",
                                out, "--pretty", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_expect_str_empty(r.out, "the answer goes to --out only");
   cr_expect_str_empty(r.err);
-  char *text = read_file(out);
+  char *text = cm_test_slurp(out);
   cr_assert_not_null(text);
   cr_expect_not_null(strstr(text, "\n  \"assignments\": ["), "pretty");
   json_decref(parse_answer(text, "--out"));
   free(text);
-  free_result(&r);
+  cm_test_run_free(&r);
   cr_expect_eq(dir_entries(dir, first, sizeof first), 1,
                "no temporary file may be left (found %s)", first);
   struct stat st;
@@ -376,8 +291,8 @@ Test(cli, out_file_is_written_and_replaced) {
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_assert_eq(stat(out, &st), 0);
   cr_expect_eq(st.st_mode & 0777, 0644, "mode %o", st.st_mode & 0777);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* --out through a symbolic link replaces the file it names. */
@@ -388,7 +303,7 @@ Test(cli, out_through_symlink) {
   snprintf(link, sizeof link, "%s/link.json", dir);
   write_file(target, "old\n");
   cr_assert_eq(symlink("target.json", link), 0);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/minimal.json",
                                "--out", link, NULL});
@@ -396,13 +311,13 @@ Test(cli, out_through_symlink) {
   struct stat st;
   cr_assert_eq(lstat(link, &st), 0);
   cr_expect(S_ISLNK(st.st_mode), "the link must stay a link");
-  char *text = read_file(target);
+  char *text = cm_test_slurp(target);
   cr_assert_not_null(text);
   json_decref(parse_answer(text, "through a link"));
   free(text);
   cr_expect_eq(dir_entries(dir, NULL, 0), 2);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* A special file (here a FIFO in the test directory, never a system device,
@@ -416,7 +331,7 @@ Test(cli, special_out_file_is_written_in_place) {
    * bytes) fits in the pipe buffer. */
   int rd = open(fifo, O_RDONLY | O_NONBLOCK);
   cr_assert_geq(rd, 0);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/minimal.json",
                                "--out", fifo, NULL});
@@ -431,8 +346,8 @@ Test(cli, special_out_file_is_written_in_place) {
   cr_assert_eq(lstat(fifo, &st), 0);
   cr_expect(S_ISFIFO(st.st_mode), "the FIFO must not be replaced");
   cr_expect_eq(dir_entries(dir, NULL, 0), 1, "no temporary file");
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* A write error on stdout (a full device) is exit 74 with io_error. */
@@ -442,38 +357,38 @@ Test(cli, full_stdout_exits_74) {
     cr_skip_test("no /dev/full on this system");
   char dir[512];
   make_dir(dir, sizeof dir);
-  run_result r = run_cli_to(
+  cm_test_run_result r = run_cli_to(
       dir, NULL, "/dev/full",
       (const char *[]){"solve", "--in", GOOD_DIR "/minimal.json", NULL});
   cr_expect_eq(r.status, 74);
   expect_error(r.err, "io_error", "", "stdout /dev/full");
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, deadline_zero_still_answers) {
   char dir[512];
   make_dir(dir, sizeof dir);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/full.json",
                                "--deadline-ms", "0", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   json_decref(parse_answer(r.out, "deadline 0"));
-  free_result(&r);
+  cm_test_run_free(&r);
   r = run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/full.json",
                                "--deadline-ms=250.5", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   json_decref(parse_answer(r.out, "deadline 250.5"));
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* ---- bad instances ------------------------------------------------------ */
 
 Test(cli, bad_files_exit_2_and_leave_out_alone) {
-  char *tsv = read_file(BAD_DIR "/EXPECTED.tsv");
+  char *tsv = cm_test_slurp(BAD_DIR "/EXPECTED.tsv");
   cr_assert_not_null(tsv);
   char dir[512], out[600], first[256];
   make_dir(dir, sizeof dir);
@@ -494,64 +409,64 @@ Test(cli, bad_files_exit_2_and_leave_out_alone) {
     char in[512];
     snprintf(in, sizeof in, "%s/%s", BAD_DIR, line);
     write_file(out, "sentinel\n");
-    run_result r = run_cli(
+    cm_test_run_result r = run_cli(
         dir, NULL, (const char *[]){"solve", "--in", in, "--out", out, NULL});
     cr_expect_eq(r.status, 2, "%s: exit %d", line, r.status);
     cr_expect_str_empty(r.out, "%s", line);
     expect_error(r.err, code, field, line);
-    char *kept = read_file(out);
+    char *kept = cm_test_slurp(out);
     cr_expect(kept && strcmp(kept, "sentinel\n") == 0, "%s: --out was touched",
               line);
     free(kept);
     cr_expect_eq(dir_entries(dir, first, sizeof first), 1, "%s: stray file %s",
                  line, first);
-    free_result(&r);
+    cm_test_run_free(&r);
     rows++;
   }
   cr_expect_gt(rows, 40);
   free(tsv);
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, bad_file_does_not_create_out) {
   char dir[512], out[600];
   make_dir(dir, sizeof dir);
   snprintf(out, sizeof out, "%s/answer.json", dir);
-  run_result r = run_cli(dir, BAD_DIR "/lat_91.json",
-                         (const char *[]){"solve", "--out", out, NULL});
+  cm_test_run_result r = run_cli(dir, BAD_DIR "/lat_91.json",
+                                 (const char *[]){"solve", "--out", out, NULL});
   cr_expect_eq(r.status, 2);
   expect_error(r.err, "out_of_range", "$.workers[1].lat", "stdin");
   cr_expect_neq(access(out, F_OK), 0, "--out must not be created");
   cr_expect_eq(dir_entries(dir, NULL, 0), 0);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, unreadable_input_exits_66) {
   char dir[512], out[600];
   make_dir(dir, sizeof dir);
   snprintf(out, sizeof out, "%s/answer.json", dir);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", "/nonexistent/x.json", "--out",
                                out, NULL});
   cr_expect_eq(r.status, 66);
   expect_error(r.err, "io_error", "", "missing input");
   cr_expect_neq(access(out, F_OK), 0);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 Test(cli, unwritable_output_exits_74) {
   char dir[512];
   make_dir(dir, sizeof dir);
-  run_result r =
+  cm_test_run_result r =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--in", GOOD_DIR "/minimal.json",
                                "--out", "/nonexistent/dir/a.json", NULL});
   cr_expect_eq(r.status, 74);
   expect_error(r.err, "io_error", "", "bad output");
   cr_expect_str_empty(r.out);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }

@@ -9,7 +9,6 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,33 +18,7 @@
 
 #include "carematch/version.h"
 #include "daemon_proc.h"
-
-extern char **environ;
-
-typedef struct run_result {
-  int status; /* exit code, or 128 + signal */
-  char *out;  /* stdout */
-  char *err;  /* stderr */
-} run_result;
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  cr_assert_not_null(buf);
-  for (size_t got; (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-    n += got;
-    if (cap - n < 2) {
-      buf = realloc(buf, cap *= 2);
-      cr_assert_not_null(buf);
-    }
-  }
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
-}
+#include "proc.h"
 
 static void write_text(const char *path, const char *text, mode_t mode) {
   FILE *f = fopen(path, "w");
@@ -57,53 +30,13 @@ static void write_text(const char *path, const char *text, mode_t mode) {
 
 /* Run prog with args (NULL-terminated, without argv[0]) in dir; stdin
  * /dev/null, stdout and stderr captured. */
-static run_result run(const char *dir, const char *prog,
-                      const char *const *args) {
-  char out_path[512], err_path[512];
-  const char *argv[48] = {prog};
-  int n = 1;
-  for (; args[n - 1] && n < 47; n++)
-    argv[n] = args[n - 1];
-  argv[n] = NULL;
-  snprintf(out_path, sizeof out_path, "%s/stdout", dir);
-  snprintf(err_path, sizeof err_path, "%s/stderr", dir);
-  posix_spawn_file_actions_t fa;
-  cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path,
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid;
-  int rc = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  cr_assert_eq(rc, 0, "cannot spawn %s", prog);
-  int ws;
-  cr_assert_eq(waitpid(pid, &ws, 0), pid);
-  run_result r;
-  r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  cr_assert(r.out && r.err);
-  unlink(out_path);
-  unlink(err_path);
-  return r;
-}
-
-static void free_result(run_result *r) {
-  free(r->out);
-  free(r->err);
+static cm_test_run_result run(const char *dir, const char *prog,
+                              const char *const *args) {
+  return cm_test_run(dir, prog, NULL, NULL, args);
 }
 
 static void make_dir(char *dir, size_t n) {
-  snprintf(dir, n, "/tmp/cm_cmd_%ld_XXXXXX", (long)getpid());
-  cr_assert_not_null(mkdtemp(dir));
-}
-
-static void remove_dir(const char *dir) {
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_expect_eq(system(cmd), 0);
+  cm_test_mkdir(dir, n, "cmd");
 }
 
 /* Every "--name" of names appears in text. */
@@ -118,7 +51,7 @@ static void lists_every_flag(const char *text, const char *const *names,
 static void expect_usage_error(const char *dir, const char *prog,
                                const char *name, const char *const *args,
                                const char *want) {
-  run_result r = run(dir, prog, args);
+  cm_test_run_result r = run(dir, prog, args);
   char prefix[64];
   snprintf(prefix, sizeof prefix, "%s: ", name);
   cr_expect_eq(r.status, 64, "%s %s: exit %d: %s", name, args[0] ? args[0] : "",
@@ -127,7 +60,7 @@ static void expect_usage_error(const char *dir, const char *prog,
   cr_expect_eq(strncmp(r.err, prefix, strlen(prefix)), 0, "%s", r.err);
   cr_expect_not_null(strstr(r.err, want), "wanted '%s' in: %s", want, r.err);
   cr_expect_not_null(strstr(r.err, "usage:"), "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
 }
 
 /* ---- carematchd --------------------------------------------------------- */
@@ -155,20 +88,20 @@ Test(carematchd, help_lists_every_flag_and_exits_0) {
   make_dir(dir, sizeof dir);
   const char *const forms[][2] = {{"--help", NULL}, {"-h", NULL}};
   for (int i = 0; i < 2; i++) {
-    run_result r = run(dir, CM_DAEMON_PATH, forms[i]);
+    cm_test_run_result r = run(dir, CM_DAEMON_PATH, forms[i]);
     cr_expect_eq(r.status, 0, "%s: exit %d", forms[i][0], r.status);
     cr_expect_str_empty(r.err);
     lists_every_flag(r.out, flags, "carematchd");
-    free_result(&r);
+    cm_test_run_free(&r);
   }
   const char *const version[][2] = {{"--version", NULL}, {"-V", NULL}};
   for (int i = 0; i < 2; i++) {
-    run_result r = run(dir, CM_DAEMON_PATH, version[i]);
+    cm_test_run_result r = run(dir, CM_DAEMON_PATH, version[i]);
     cr_expect_eq(r.status, 0);
     cr_expect_str_eq(r.out, "carematchd " CM_VERSION "\n");
-    free_result(&r);
+    cm_test_run_free(&r);
   }
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 Test(carematchd, usage_errors_exit_64_naming_the_flag) {
@@ -194,7 +127,7 @@ Test(carematchd, usage_errors_exit_64_naming_the_flag) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     expect_usage_error(dir, CM_DAEMON_PATH, "carematchd", cases[i].args,
                        cases[i].want);
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 /* Found by the issue: with two bad lines, --check-config printed the first
@@ -218,8 +151,9 @@ Test(carematchd, check_config_lists_every_error_with_its_line) {
              "[nowhere]\n"                   /* 11 */
              "k = v\n",                      /* 12 */
              0600);
-  run_result r = run(dir, CM_DAEMON_PATH,
-                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cm_test_run_result r =
+      run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 2, "a configuration refused: %s", r.err);
   static const struct {
     int line;
@@ -240,8 +174,8 @@ Test(carematchd, check_config_lists_every_error_with_its_line) {
              want[i].what);
     cr_expect_not_null(strstr(r.err, line), "wanted '%s' in:\n%s", line, r.err);
   }
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* Found by the issue: `--no-auth` with a --config lacking tokens exited 2,
@@ -251,18 +185,19 @@ Test(carematchd, no_auth_takes_a_file_without_tokens) {
   make_dir(dir, sizeof dir);
   snprintf(ini, sizeof ini, "%s/open.ini", dir);
   write_text(ini, "[server]\nport = 0\n[batch]\nwindow_ms = 100\n", 0600);
-  run_result r = run(dir, CM_DAEMON_PATH,
-                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cm_test_run_result r =
+      run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 2);
   cr_expect_not_null(strstr(r.err, "no bearer tokens"), "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   r = run(
       dir, CM_DAEMON_PATH,
       (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_expect_str_empty(r.err);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 
   /* and it starts, and serves without a token */
   cm_test_daemon d;
@@ -294,7 +229,7 @@ Test(carematchd, a_token_for_two_roles_is_refused_at_start) {
   const char *const modes[][5] = {{"--config", ini, "--check-config", NULL},
                                   {"--config", ini, "--port", "0", NULL}};
   for (int i = 0; i < 2; i++) {
-    run_result r = run(dir, CM_DAEMON_PATH, modes[i]);
+    cm_test_run_result r = run(dir, CM_DAEMON_PATH, modes[i]);
     cr_expect_eq(r.status, 2, "%s: %s", modes[i][2], r.err);
     char want[400];
     snprintf(want, sizeof want,
@@ -302,9 +237,9 @@ Test(carematchd, a_token_for_two_roles_is_refused_at_start) {
     cr_expect_not_null(strstr(r.err, want), "%s", r.err);
     cr_expect_null(strstr(r.err, TOK_PLATFORM), "the token was printed: %s",
                    r.err);
-    free_result(&r);
+    cm_test_run_free(&r);
   }
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 /* The file holds the tokens: others reading it is a warning, naming the
@@ -314,21 +249,22 @@ Test(carematchd, warns_when_others_can_read_the_config) {
   make_dir(dir, sizeof dir);
   snprintf(ini, sizeof ini, "%s/c.ini", dir);
   write_text(ini, "[tokens]\nplatform = " TOK_PLATFORM "\n", 0644);
-  run_result r = run(dir, CM_DAEMON_PATH,
-                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cm_test_run_result r =
+      run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_expect_not_null(strstr(r.err, "warning"), "%s", r.err);
   cr_expect_not_null(strstr(r.err, "mode 0644"), "%s", r.err);
   cr_expect_not_null(strstr(r.err, "chmod 600"), "%s", r.err);
   cr_expect_null(strstr(r.err, TOK_PLATFORM), "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   chmod(ini, 0600);
   r = run(dir, CM_DAEMON_PATH,
           (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_str_empty(r.err, "no warning at 0600: %s", r.err);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* Pseudonyms need a key: none, or one too short, is refused at start,
@@ -342,12 +278,13 @@ Test(carematchd, pseudonyms_need_a_key) {
              "pseudonymise = on\n",
              0600);
   unsetenv("CAREMATCHD_TRACE_KEY");
-  run_result r = run(dir, CM_DAEMON_PATH,
-                     (const char *[]){"--config", ini, "--check-config", NULL});
+  cm_test_run_result r =
+      run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 2);
   cr_expect_not_null(strstr(r.err, "no key"), "%s", r.err);
   cr_expect_not_null(strstr(r.err, "CAREMATCHD_TRACE_KEY"), "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   setenv("CAREMATCHD_TRACE_KEY", "short-secret", 1);
   r = run(dir, CM_DAEMON_PATH,
           (const char *[]){"--config", ini, "--check-config", NULL});
@@ -355,13 +292,13 @@ Test(carematchd, pseudonyms_need_a_key) {
   cr_expect_not_null(strstr(r.err, "CAREMATCHD_TRACE_KEY: a key must be"), "%s",
                      r.err);
   cr_expect_null(strstr(r.err, "short-secret"), "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   setenv("CAREMATCHD_TRACE_KEY", "a-long-enough-secret-key", 1);
   r = run(dir, CM_DAEMON_PATH,
           (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_expect_null(strstr(r.out, "a-long-enough"), "%s", r.out);
-  free_result(&r);
+  cm_test_run_free(&r);
   /* a key in the file is checked as a key */
   write_text(ini,
              "[tokens]\nplatform = " TOK_PLATFORM "\n[trace]\n"
@@ -374,8 +311,8 @@ Test(carematchd, pseudonyms_need_a_key) {
   cr_expect_not_null(strstr(r.err, ":4: [trace] key: a key must be"), "%s",
                      r.err);
   cr_expect_null(strstr(r.err, "tiny"), "%s", r.err);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* ---- carematch_sim ------------------------------------------------------ */
@@ -415,17 +352,18 @@ Test(carematch_sim, help_lists_every_flag_and_exits_0) {
   const char *const forms[][3] = {
       {"--help", NULL}, {"-h", NULL}, {"run", "--help", NULL}};
   for (int i = 0; i < 3; i++) {
-    run_result r = run(dir, CM_SIM_PATH, forms[i]);
+    cm_test_run_result r = run(dir, CM_SIM_PATH, forms[i]);
     cr_expect_eq(r.status, 0, "%s: exit %d", forms[i][0], r.status);
     cr_expect_str_empty(r.err);
     lists_every_flag(r.out, flags, "carematch_sim");
-    free_result(&r);
+    cm_test_run_free(&r);
   }
-  run_result r = run(dir, CM_SIM_PATH, (const char *[]){"--version", NULL});
+  cm_test_run_result r =
+      run(dir, CM_SIM_PATH, (const char *[]){"--version", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_str_eq(r.out, "carematch_sim " CM_VERSION "\n");
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* Found by the issue: `run --seed abc` ran seed 0. Every number is read
@@ -461,7 +399,7 @@ Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     expect_usage_error(dir, CM_SIM_PATH, "carematch_sim", cases[i].args,
                        cases[i].want);
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 /* Found by the issue: the summary was written with fprintf, so a policy
@@ -474,13 +412,13 @@ Test(carematch_sim, the_summary_is_json_whatever_the_names) {
   write_text(weights, "{\"weights\":{\"travel\":2}}\n", 0644);
   /* the name is everything before the first '=': `my "best"\` */
   snprintf(policies, sizeof policies, "my \"best\"\\=%s,greedy", weights);
-  run_result r =
+  cm_test_run_result r =
       run(dir, CM_SIM_PATH,
           (const char *[]){"run", "--seed", "3", "--workers", "30",
                            "--requests", "60", "--quiet", "--policies",
                            policies, "--out", out, NULL});
   cr_assert_eq(r.status, 0, "%s", r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   json_error_t je;
   json_t *root = json_load_file(out, JSON_REJECT_DUPLICATES, &je);
   cr_assert_not_null(root, "not JSON: %s (line %d)", je.text, je.line);
@@ -499,7 +437,7 @@ Test(carematch_sim, the_summary_is_json_whatever_the_names) {
   cr_expect(json_is_number(
       json_object_get(json_object_get(e, "arrival_min"), "p95")));
   json_decref(root);
-  remove_dir(dir);
+  cm_test_rmdir(dir);
 }
 
 /* An --out that cannot be written: exit 74, the reason named. */
@@ -509,7 +447,7 @@ Test(carematch_sim, an_out_not_written_exits_74) {
     cr_skip_test("no /dev/full on this system");
   char dir[256];
   make_dir(dir, sizeof dir);
-  run_result r =
+  cm_test_run_result r =
       run(dir, CM_SIM_PATH,
           (const char *[]){"run", "--seed", "1", "--workers", "20",
                            "--requests", "30", "--quiet", "--policies",
@@ -517,8 +455,8 @@ Test(carematch_sim, an_out_not_written_exits_74) {
   cr_expect_eq(r.status, 74, "%s", r.err);
   cr_expect_not_null(strstr(r.err, "--out: cannot write /dev/full: No space"),
                      "%s", r.err);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }
 
 /* The installed example configuration (packaging/carematchd.ini) loads:
@@ -532,16 +470,16 @@ Test(carematchd, the_example_configuration_loads) {
            "install -m 0600 %s/../../packaging/carematchd.ini %s", CM_TEST_DATA,
            ini);
   cr_assert_eq(system(cmd), 0);
-  run_result r = run(
+  cm_test_run_result r = run(
       dir, CM_DAEMON_PATH,
       (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
   cr_expect_eq(r.status, 0, "%s", r.err);
   cr_expect_str_empty(r.err);
-  free_result(&r);
+  cm_test_run_free(&r);
   r = run(dir, CM_DAEMON_PATH,
           (const char *[]){"--config", ini, "--check-config", NULL});
   cr_expect_eq(r.status, 2, "placeholders are not tokens: %s", r.err);
   cr_expect_not_null(strstr(r.err, "no bearer tokens"), "%s", r.err);
-  free_result(&r);
-  remove_dir(dir);
+  cm_test_run_free(&r);
+  cm_test_rmdir(dir);
 }

@@ -21,29 +21,11 @@
 #include "daemon_proc.h"
 #include "hmac_sha256.h"
 #include "http_client.h"
+#include "proc.h"
 
 static void hex(const uint8_t *b, size_t n, char *out) {
   for (size_t i = 0; i < n; i++)
     sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  cr_assert_not_null(buf);
-  for (size_t got; (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-    n += got;
-    if (cap - n < 2) {
-      buf = realloc(buf, cap *= 2);
-      cr_assert_not_null(buf);
-    }
-  }
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
 }
 
 static mode_t mode_of(const char *path) {
@@ -178,7 +160,7 @@ Test(privacy, the_trace_is_0600_and_holds_pseudonyms) {
   char env_p[CMD_PSEUDONYM_LEN], file_p[CMD_PSEUDONYM_LEN];
   cmd_trace_pseudonym(ENV_KEY, ELDER, env_p);
   cmd_trace_pseudonym(FILE_KEY, ELDER, file_p);
-  char *text = slurp(trace), *log = slurp(d.log);
+  char *text = cm_test_slurp(trace), *log = cm_test_slurp(d.log);
   cr_assert(text && log);
   cr_expect_null(strstr(text, "ELD-4242"), "the elder's id is in the trace");
   cr_expect_not_null(strstr(text, env_p), "no pseudonym: %s", text);
@@ -211,7 +193,7 @@ Test(privacy, without_pseudonyms_the_id_stays_and_a_readable_trace_warns) {
   ok(&d, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
   ok(&d, "POST", "/v1/requests", TOK_PLATFORM, request);
   cr_assert_eq(cm_test_daemon_stop(&d, SIGTERM) >> 8, 0);
-  char *text = slurp(trace), *log = slurp(d.log);
+  char *text = cm_test_slurp(trace), *log = cm_test_slurp(d.log);
   cr_assert(text && log);
   cr_expect_not_null(strstr(text, ELDER), "%s", text);
   cr_expect_not_null(strstr(log, "mode 0644"), "%s", log);
@@ -237,7 +219,7 @@ Test(privacy, lost_trace_lines_are_reported_and_counted) {
   ok(&d, "POST", "/v1/requests", TOK_PLATFORM, request);
   cr_expect_eq(metric(&d, "carematch_trace_lines_lost_total"), 3);
   cr_assert_eq(cm_test_daemon_stop(&d, SIGTERM) >> 8, 0);
-  char *log = slurp(d.log);
+  char *log = cm_test_slurp(d.log);
   cr_assert_not_null(log);
   const char *want = "trace /dev/full: a line could not be written (No space "
                      "left on device); 1 lost in a row";
@@ -271,12 +253,12 @@ Test(privacy, sighup_opens_the_trace_again) {
   }
   ok(&d, "PUT", "/v1/workers/w2", TOK_PLATFORM, worker);
   cr_expect_eq(mode_of(trace), 0600);
-  text = slurp(trace);
+  text = cm_test_slurp(trace);
   cr_assert_not_null(text);
   cr_expect_not_null(strstr(text, "\"id\":\"w2\""), "%s", text);
   cr_expect_null(strstr(text, "\"id\":\"w1\""), "%s", text);
   free(text);
-  text = slurp(moved);
+  text = cm_test_slurp(moved);
   cr_expect_not_null(strstr(text, "\"id\":\"w1\""), "%s", text);
   free(text);
   cm_test_daemon_cleanup(&d);
