@@ -136,11 +136,11 @@ Test(store_memory, null_store) {
   cm_store_free(s);
 }
 
-/* ---- the memory store's grid (core/cellmap.h), white box ---- */
+/* ---- the memory store's grid (core/store/cellmap.h), white box ---- */
 
 #include "carematch/solve.h"
-#include "cellmap.h"
 #include "check.h"
+#include "store/cellmap.h"
 
 typedef struct bound_probe {
   const cm__cell_item *all; /* every item */

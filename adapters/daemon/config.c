@@ -294,7 +294,7 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
   const struct {
     const char *key;
     double *dst;
-    double lo, hi; /* the engine's ranges (core/validate.c) */
+    double lo, hi; /* the engine's ranges (core/solver/validate.c) */
   } nums[] = {
       {"radius_growth_km_per_min", &m->radius_growth_km_per_min, 0, 100},
       {"radius_max_km", &m->radius_max_km, 0, 1000},

@@ -10,9 +10,9 @@
 
 #include <jansson.h>
 
+#include "base/idmap.h" /* core/, shared with the core library */
 #include "carematch/error.h"
 #include "carematch/model.h"
-#include "idmap.h" /* core/, shared with the core library */
 #include "json_doc.h"
 
 /* Size limits of one instance (more is CM_E_LIMIT). */

@@ -44,7 +44,7 @@
 #include "redis_keys.h"
 #include "redis_store.h"
 #include "redis_worker.h"
-#include "store_check.h"
+#include "store/store_check.h"
 
 /* A query needs a few searches: log4(radius / FIRST_KM) wider circles
  * and log4(set size) larger COUNTs at most. */

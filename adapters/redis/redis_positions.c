@@ -22,7 +22,7 @@
 #include "redis_keys.h"
 #include "redis_scripts.h"
 #include "redis_store.h"
-#include "store_check.h"
+#include "store/store_check.h"
 
 #define CHUNK 256    /* workers per script: ~1 ms of Redis time */
 #define SLOTS 512    /* the chunk's id set: a power of 2 above CHUNK */

@@ -17,7 +17,7 @@
 #include "redis_scripts.h"
 #include "redis_store.h"
 #include "redis_worker.h"
-#include "store_check.h"
+#include "store/store_check.h"
 
 #define SWEEP_CHUNK 256 /* candidates per sweep script */
 #define EACH_CHUNK 8192 /* workers fetched before each() calls back */

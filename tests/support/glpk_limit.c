@@ -1,5 +1,5 @@
 /* glpk_limit.c -- test support: GLPK's memory limit (glpk_limit.h). The
- * only file of the tests that includes glpk.h, as core/lp_glpk.c is the
+ * only file of the tests that includes glpk.h, as core/solver/lp_glpk.c is the
  * only one of the library. */
 #include <glpk.h>
 

@@ -4,7 +4,7 @@
  * alloc_fail.h. It has a memory limit of its own (glp_mem_limit, whole
  * megabytes); this fills the calling thread's GLPK environment up to
  * room_bytes below a limit, so that GLPK fails once a solve asks it for
- * more, through its error hook (core/lp_glpk.c: a longjmp back, the
+ * more, through its error hook (core/solver/lp_glpk.c: a longjmp back, the
  * environment freed, CM_E_SOLVER). */
 #ifndef CM_GLPK_LIMIT_H_INCLUDED_
 #define CM_GLPK_LIMIT_H_INCLUDED_

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sort.h"
 #include "netflow.h"
-#include "sort.h"
 #include "stages.h"
 
 #define TEAM_CANDIDATES 10 /* cheapest (cost + price) candidates enumerated */

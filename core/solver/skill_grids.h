@@ -5,8 +5,8 @@
 #ifndef CM_SKILL_GRIDS_H_INCLUDED_
 #define CM_SKILL_GRIDS_H_INCLUDED_
 
+#include "base/grid.h"
 #include "carematch/model.h"
-#include "grid.h"
 
 typedef struct cm__skill_grids {
   const cm_instance *inst; /* borrowed */

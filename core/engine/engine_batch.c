@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sort.h"
 #include "engine_internal.h"
-#include "sort.h"
 
 void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
   if (at_ms < e->next_batch_ms)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
-#include "store_check.h"
+#include "store/store_check.h"
 
 cm__wrk *cm__wrk_find(const cm_engine *e, const char *id) {
   int v = cm__idmap_get(&e->wrk_map, id);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grid.h"
 #include "cost.h"
-#include "grid.h"
 #include "problem.h"
 #include "skill_grids.h"
 #include "stages.h"

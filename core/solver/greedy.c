@@ -4,7 +4,7 @@
  * (candidates.c) and completes a component the deadline cut (solve.c). */
 #include <stdlib.h>
 
-#include "sort.h"
+#include "base/sort.h"
 #include "stages.h"
 
 /* Priority: urgency, then longest waiting, then request index. */
