@@ -250,7 +250,9 @@ static void plan_offer(const cm_engine *e, offer_plan *p, cm__req *r,
                    &after->terms[i]);
   cm__change_init(ch, r, &p->view, after, p->ev, p->n_ev);
   for (int i = 0; i < n; i++)
-    cm__change_worker(ch, after->workers[i], 1, 0, auto_accept, 0, 0);
+    cm__change_worker(
+        ch, after->workers[i],
+        (cm__worker_part){.take = 1, .accept_delta = auto_accept});
 }
 
 static void apply_offer(cm_engine *e, offer_plan *p, int64_t now_ms) {

@@ -83,8 +83,18 @@ void cm__view_of(const cm__req *r, cm_request_view *out);
 void cm__change_init(cm_ledger_change *ch, const cm__req *r,
                      cm_request_view *after_view, cm__req *after,
                      const cm_event *events, int n_events);
-void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
-                       int accept_delta, int done, uint64_t elder);
+/* What a change does to one worker's jobs (cm_ledger_worker without the
+ * id), given by name: (cm__worker_part){.take = 1}. Fields left out are 0. */
+typedef struct cm__worker_part {
+  int take;         /* 1: takes a job */
+  int give;         /* 1: gives a job back */
+  int accept_delta; /* +1 accepts, -1 gives back an accepted job */
+  int done;         /* 1: a job done: jobs_today + 1, elder remembered */
+  uint64_t elder;   /* cm_id_hash of the elder served (done), 0 none */
+} cm__worker_part;
+/* Add worker id's part to ch (ignored when ch already has CM_MAX_STAFF). */
+void cm__change_worker(cm_ledger_change *ch, const char *id,
+                       cm__worker_part part);
 /* Commit one change of request r. Without a ledger: CM_OK. A refusal
  * because r changed elsewhere adopts the ledger's record of r and is
  * CM_E_CONFLICT at "$.request"; a refused worker is CM_E_CONFLICT at

@@ -77,18 +77,18 @@ void cm__change_init(cm_ledger_change *ch, const cm__req *r,
   ch->n_events = n_events;
 }
 
-void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
-                       int accept_delta, int done, uint64_t elder) {
+void cm__change_worker(cm_ledger_change *ch, const char *id,
+                       cm__worker_part part) {
   if (ch->n_workers >= CM_MAX_STAFF)
     return;
   cm_ledger_worker *w = &ch->workers[ch->n_workers++];
   memset(w, 0, sizeof *w);
   memcpy(w->id, id, strnlen(id, CM_ID_MAX - 1));
-  w->take = take;
-  w->give = give;
-  w->accept_delta = accept_delta;
-  w->done = done;
-  w->elder = elder;
+  w->take = part.take;
+  w->give = part.give;
+  w->accept_delta = part.accept_delta;
+  w->done = part.done;
+  w->elder = part.elder;
 }
 
 cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,

@@ -39,8 +39,11 @@ void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {
 static void give_back(cm_ledger_change *ch, const cm__req *r, int done,
                       uint64_t elder) {
   for (int i = 0; i < r->n_workers; i++)
-    cm__change_worker(ch, r->workers[i], 0, 1, r->accepted[i] ? -1 : 0, done,
-                      elder);
+    cm__change_worker(ch, r->workers[i],
+                      (cm__worker_part){.give = 1,
+                                        .accept_delta = r->accepted[i] ? -1 : 0,
+                                        .done = done,
+                                        .elder = elder});
 }
 
 static void clear_workers(cm__req *r) {
@@ -170,7 +173,7 @@ cm_status cm_engine_accept(cm_engine *e, const char *request_id,
   cm_request_view v;
   cm_ledger_change ch;
   cm__change_init(&ch, r, &v, &after, &ev, 1);
-  cm__change_worker(&ch, worker_id, 0, 0, 1, 0, 0);
+  cm__change_worker(&ch, worker_id, (cm__worker_part){.accept_delta = 1});
   if ((st = cm__commit_one(e, r, &ch, err)) != CM_OK)
     return st;
   cm__wrk *w = cm__wrk_find(e, worker_id);
