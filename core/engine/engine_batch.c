@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sort.h"
 #include "engine_internal.h"
 
@@ -314,9 +315,9 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
   for (int a = 0; a < ans->n_assignments; a++)
     m += a == 0 ||
          ans->assignments[a].request != ans->assignments[a - 1].request;
-  offer_plan *plans = malloc((size_t)(m ? m : 1) * sizeof *plans);
-  cm_ledger_change *ch = malloc((size_t)(m ? m : 1) * sizeof *ch);
-  cm_ledger_result *res = calloc((size_t)(m ? m : 1), sizeof *res);
+  offer_plan *plans = cm__malloc_array(m, sizeof *plans);
+  cm_ledger_change *ch = cm__malloc_array(m, sizeof *ch);
+  cm_ledger_result *res = cm__calloc_array(m, sizeof *res);
   cm_status st = CM_OK;
   if (!plans || !ch || !res) {
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -380,7 +381,7 @@ void cm_engine_batch_free(cm_engine_batch *b) {
 static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
                                cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
-  int *idx = malloc((size_t)(e->n_live ? e->n_live : 1) * sizeof *idx);
+  int *idx = cm__malloc_array(e->n_live, sizeof *idx);
   int n = 0, held;
   *failed = 1;
   if (!b || !idx)

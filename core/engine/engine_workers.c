@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "engine_internal.h"
 #include "store/store_check.h"
 
@@ -206,7 +207,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
                : CM_OK;
   cm_worker *old = NULL; /* without a ledger: the records before, to put
                             back the moves made when a later one fails */
-  if (!l && !(old = malloc((size_t)(n ? n : 1) * sizeof *old)))
+  if (!l && !(old = cm__malloc_array(n, sizeof *old)))
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < n && !l; i++) { /* all or nothing */
     cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
@@ -219,7 +220,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
     }
   }
   if (l) {
-    int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
+    int64_t *seen = cm__calloc_array(n, sizeof *seen);
     if (!seen)
       return cm_error_set(err, CM_E_NOMEM, "", NULL);
     for (int i = 0; i < n; i++)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sort.h"
 #include "netflow.h"
 #include "stages.h"
@@ -141,13 +142,13 @@ int cm__teams_decompose(const cm__problem *p, cm__solution *s, int *reqs,
                         int nr, const int *wrks, int nw, int *rloc, int *wloc,
                         const cm__clock *clk, double *lb, int *cut) {
   static const double scales[] = {1.0, 0.0, 0.5};
-  int *ones = malloc((size_t)(nr ? nr : 1) * sizeof *ones);
-  int *base = malloc((size_t)(nw ? nw : 1) * sizeof *base);
-  int *best_x = malloc((size_t)(nr ? nr : 1) * CM_MAX_STAFF * sizeof *best_x);
-  int *best_asg = malloc((size_t)(nr ? nr : 1) * sizeof *best_asg);
-  double *price = calloc((size_t)(p->nw ? p->nw : 1), sizeof *price);
-  double *scaled = calloc((size_t)(p->nw ? p->nw : 1), sizeof *scaled);
-  double *net_price = calloc((size_t)(p->nw ? p->nw : 1), sizeof *net_price);
+  int *ones = cm__malloc_array(nr, sizeof *ones);
+  int *base = cm__malloc_array(nw, sizeof *base);
+  int *best_x = cm__malloc_array((size_t)nr * CM_MAX_STAFF, sizeof *best_x);
+  int *best_asg = cm__malloc_array(nr, sizeof *best_asg);
+  double *price = cm__calloc_array(p->nw, sizeof *price);
+  double *scaled = cm__calloc_array(p->nw, sizeof *scaled);
+  double *net_price = cm__calloc_array(p->nw, sizeof *net_price);
   scored *cand =
       malloc((size_t)(p->inst->params.k * CM_MAX_STAFF + 1) * sizeof *cand);
   int n1 = 0, rc = -1, n_best_x = 0;
