@@ -10,11 +10,6 @@
 #include "base/sort.h"
 #include "engine_internal.h"
 
-void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
-  if (at_ms < e->next_batch_ms)
-    e->next_batch_ms = at_ms;
-}
-
 int64_t cm_engine_next_due(const cm_engine *e) {
   int64_t due = e->next_batch_ms;
   for (int i = 0; i < e->n_live; i++) {
@@ -512,15 +507,6 @@ static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
   }
   if (waiting)
     cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
-}
-
-void cm__retry_soon(cm_engine *e) {
-  e->retry_wait_ms = 0;
-  for (int i = 0; i < e->n_live; i++)
-    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->released) {
-      cm__schedule_batch(e, e->now_ms + e->cfg.batch_window_ms);
-      return;
-    }
 }
 
 int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,

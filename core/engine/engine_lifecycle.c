@@ -27,14 +27,6 @@ static int offer_index(const cm__req *r, const char *worker) {
   return -1;
 }
 
-void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {
-  int slot = r->slot;
-  e->stats.by_state[r->state]--;
-  e->stats.by_state[after->state]++;
-  *r = *after;
-  r->slot = slot;
-}
-
 /* The change that gives back every job r's workers hold. */
 static void give_back(cm_ledger_change *ch, const cm__req *r, int done,
                       uint64_t elder) {
@@ -207,4 +199,19 @@ cm_status cm_engine_complete(cm_engine *e, const char *request_id,
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   return finish(e, r, CM_REQ_DONE, CM_EV_COMPLETED, now_ms, err);
+}
+
+void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (r->state != CM_REQ_OFFERED)
+      continue;
+    for (int k = 0; k < r->n_workers; k++)
+      if (!r->accepted[k] && strcmp(r->workers[k], id) == 0) {
+        /* a refused or failed write leaves it to the ledger's owner or
+           to the resynchronisation */
+        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
+        break;
+      }
+  }
 }
