@@ -9,6 +9,7 @@
  * The table is in docs/daemon.md. */
 #include <event2/buffer.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,24 @@
 static const double batch_bounds[CMD_BATCH_BUCKETS - 1] = {
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000};
 
+/* The page being written. A write that fails (out of memory) is
+ * remembered: the route then answers 500 with the error body rather than
+ * a page with lines missing. */
+typedef struct page {
+  struct evbuffer *b;
+  int failed; /* some write failed */
+} page;
+
+static void put(page *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void put(page *p, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  if (evbuffer_add_vprintf(p->b, fmt, ap) < 0)
+    p->failed = 1;
+  va_end(ap);
+}
+
 void cmd_metrics_batch(cmd_daemon *d, uint64_t n) {
   int b = 0;
   while (b < CMD_BATCH_BUCKETS - 1 && (double)n > batch_bounds[b])
@@ -29,16 +48,15 @@ void cmd_metrics_batch(cmd_daemon *d, uint64_t n) {
   d->batch_requests += n;
 }
 
-static void head(struct evbuffer *b, const char *name, const char *type,
+static void head(page *b, const char *name, const char *type,
                  const char *help) {
-  evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-                      type);
+  put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* One histogram's series: buckets (counts not cumulative; the last is
  * +Inf, bounds has one fewer), scaled by scale (1e-3: milliseconds to
  * seconds). labels: "" or 'k="v"' pairs without braces. */
-static void histogram(struct evbuffer *b, const char *name, const char *labels,
+static void histogram(page *b, const char *name, const char *labels,
                       const double *bounds, const uint64_t *counts, int buckets,
                       double scale, double sum, uint64_t n) {
   uint64_t cum = 0;
@@ -46,20 +64,19 @@ static void histogram(struct evbuffer *b, const char *name, const char *labels,
   for (int i = 0; i < buckets; i++) {
     cum += counts[i];
     if (i == buckets - 1)
-      evbuffer_add_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels,
-                          sep, (unsigned long long)cum);
+      put(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+          (unsigned long long)cum);
     else
-      evbuffer_add_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels,
-                          sep, bounds[i] * scale, (unsigned long long)cum);
+      put(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
+          bounds[i] * scale, (unsigned long long)cum);
   }
   const char *open = labels[0] ? "{" : "", *close = labels[0] ? "}" : "";
-  evbuffer_add_printf(b, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %llu\n", name, open,
-                      labels, close, sum * scale, name, open, labels, close,
-                      (unsigned long long)n);
+  put(b, "%s_sum%s%s%s %.9g\n%s_count%s%s%s %llu\n", name, open, labels, close,
+      sum * scale, name, open, labels, close, (unsigned long long)n);
 }
 
 /* An engine histogram (milliseconds) in seconds. */
-static void seconds(struct evbuffer *b, const char *name, const char *help,
+static void seconds(page *b, const char *name, const char *help,
                     const char *labels, const cm_histogram *h, int header) {
   if (header)
     head(b, name, "histogram", help);
@@ -67,22 +84,21 @@ static void seconds(struct evbuffer *b, const char *name, const char *help,
             h->sum, h->n);
 }
 
-static void counter(struct evbuffer *b, const char *name, const char *help,
+static void counter(page *b, const char *name, const char *help,
                     unsigned long long v) {
   head(b, name, "counter", help);
-  evbuffer_add_printf(b, "%s %llu\n", name, v);
+  put(b, "%s %llu\n", name, v);
 }
 
-static void gauge(struct evbuffer *b, const char *name, const char *help,
-                  double v) {
+static void gauge(page *b, const char *name, const char *help, double v) {
   head(b, name, "gauge", help);
   if (isinf(v))
-    evbuffer_add_printf(b, "%s %sInf\n", name, v > 0 ? "+" : "-");
+    put(b, "%s %sInf\n", name, v > 0 ? "+" : "-");
   else
-    evbuffer_add_printf(b, "%s %.15g\n", name, v);
+    put(b, "%s %.15g\n", name, v);
 }
 
-static void http_counts(struct evbuffer *b, const cmd_daemon *d) {
+static void http_counts(page *b, const cmd_daemon *d) {
   head(b, "carematch_http_requests_total", "counter",
        "HTTP requests answered, by method, route (the path template; "
        "unmatched: no route) and status code");
@@ -97,23 +113,22 @@ static void http_counts(struct evbuffer *b, const cmd_daemon *d) {
         continue;
       if (k < CMD_CODES - 1)
         snprintf(code, sizeof code, "%d", cmd_codes[k]);
-      evbuffer_add_printf(b,
-                          "carematch_http_requests_total{method=\"%s\","
-                          "route=\"%s\",code=\"%s\"} %llu\n",
-                          cmd_method_name(m),
-                          cmd_route_template(routed ? r : -1), code,
-                          (unsigned long long)counts[k]);
+      put(b,
+          "carematch_http_requests_total{method=\"%s\","
+          "route=\"%s\",code=\"%s\"} %llu\n",
+          cmd_method_name(m), cmd_route_template(routed ? r : -1), code,
+          (unsigned long long)counts[k]);
     }
   }
 }
 
-static void process(struct evbuffer *b) {
+static void process(page *b) {
   cmd_process_stats p;
   if (cmd_process_stats_read(&p) != 0)
     return; /* no /proc: left out */
   head(b, "process_cpu_seconds_total", "counter",
        "user and system CPU time spent, seconds");
-  evbuffer_add_printf(b, "process_cpu_seconds_total %.6f\n", p.cpu_seconds);
+  put(b, "process_cpu_seconds_total %.6f\n", p.cpu_seconds);
   gauge(b, "process_resident_memory_bytes", "resident memory size, bytes",
         p.resident_bytes);
   gauge(b, "process_virtual_memory_bytes", "virtual memory size, bytes",
@@ -127,21 +142,20 @@ static void process(struct evbuffer *b) {
     gauge(b, "process_max_fds", "limit on open file descriptors", p.max_fds);
 }
 
+/* Exactly one reply: the page, or 500 out_of_memory (JSON error body)
+ * when the page or any line of it could not be allocated. */
 void cmd_route_metrics(cmd_call *c) {
   cmd_daemon *d = c->d;
   cm_engine_stats st;
   cm_engine_stats_get(d->eng, &st);
-  struct evbuffer *b = evbuffer_new();
-  if (!b) {
-    cm_error err;
-    cm_error_set(&err, CM_E_NOMEM, "", NULL);
-    cmd_reply_error(c, &err);
-    return;
-  }
+  page pg = {evbuffer_new(), 0}, *b = &pg;
+  char *text = NULL;
+  size_t len = 0;
+  if (!pg.b)
+    goto oom;
   head(b, "carematch_build_info", "gauge",
        "the carematch version running (the value is always 1)");
-  evbuffer_add_printf(b, "carematch_build_info{version=\"%s\"} 1\n",
-                      CM_VERSION);
+  put(b, "carematch_build_info{version=\"%s\"} 1\n", CM_VERSION);
   seconds(b, "carematch_batch_duration_seconds",
           "whole batch: candidates, solve, commit; seconds", "", &st.batch_ms,
           1);
@@ -170,9 +184,8 @@ void cmd_route_metrics(cmd_call *c) {
   }
   head(b, "carematch_requests", "gauge", "requests known, by state");
   for (int s = 0; s < CM_REQ_STATE_COUNT; s++)
-    evbuffer_add_printf(b, "carematch_requests{state=\"%s\"} %d\n",
-                        cm_request_state_name((cm_request_state)s),
-                        st.by_state[s]);
+    put(b, "carematch_requests{state=\"%s\"} %d\n",
+        cm_request_state_name((cm_request_state)s), st.by_state[s]);
   gauge(b, "carematch_queue_depth", "requests pending", st.by_state[0]);
   gauge(b, "carematch_workers", "workers in the store",
         cm_store_count(d->store));
@@ -206,17 +219,18 @@ void cmd_route_metrics(cmd_call *c) {
           cmd_trace_lost(d->trace));
   http_counts(b, d);
   process(b);
-  size_t len = evbuffer_get_length(b);
-  char *text = malloc(len + 1);
-  if (text) {
-    evbuffer_remove(b, text, len);
-    cmd_reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", text,
-                   len);
-  } else {
-    cm_error err;
-    cm_error_set(&err, CM_E_NOMEM, "", NULL);
-    cmd_reply_error(c, &err);
-  }
-  evbuffer_free(b);
+  len = evbuffer_get_length(pg.b);
+  if (pg.failed || !(text = malloc(len + 1)))
+    goto oom;
+  evbuffer_remove(pg.b, text, len);
+  cmd_reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+  goto done;
+oom:;
+  cm_error err;
+  cm_error_set(&err, CM_E_NOMEM, "", NULL);
+  cmd_reply_error(c, &err);
+done:
+  if (pg.b)
+    evbuffer_free(pg.b);
   free(text);
 }

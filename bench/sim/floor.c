@@ -173,6 +173,204 @@ static int add_origin(cm_instance *inst, const char *id, cm_skillset skills,
   return cm_instance_add_worker(inst, &w, err);
 }
 
+/* Everything the assignment floor works on. */
+typedef struct fctx {
+  const sim_scenario *s;
+  const sim_floor_opts *opts;
+  cm_instance *inst;    /* the batch: origins as workers, jobs as requests */
+  double *early, *late; /* start times of each request (job_times) */
+  origin *org;          /* every origin: homes, then staff places */
+  int n_org;
+  arc *heap; /* room for keep arcs (sel) */
+  int keep;
+  double vmax;     /* fastest speed of any worker */
+  cm_skillset all; /* every role a service asks for */
+  int compat[SIM_SERVICES_MAX][SIM_SERVICES_MAX]; /* some worker serves both */
+} fctx;
+
+/* Weights that make a cost the travel in km: travel weight 1, urgency
+ * factors 1, no other terms, and a penalty high enough that everything
+ * is served. */
+static void km_weights(cm_instance *inst, const sim_scenario *s) {
+  cm_weights_default(&inst->weights);
+  inst->weights.workload = inst->weights.continuity = 0;
+  inst->weights.rating = inst->weights.skill = inst->weights.preferred = 0;
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    inst->weights.urgency_factor[u] = 1;
+    inst->weights.penalty_base[u] = 1e5; /* everything is served */
+  }
+  inst->weights.aging_per_min = 0;
+  inst->params.road_factor = s->road_factor;
+}
+
+/* The roles of all services, the services a single worker may chain (some
+ * worker serves both) and the fastest speed. */
+static void chain_compat(fctx *f) {
+  const sim_scenario *s = f->s;
+  f->all = 0;
+  for (int v = 0; v < s->n_services; v++)
+    f->all |= s->services[v].skills;
+  memset(f->compat, 0, sizeof f->compat);
+  for (int i = 0; i < s->n_workers; i++) {
+    if (s->workers[i].speed_kmh > f->vmax)
+      f->vmax = s->workers[i].speed_kmh;
+    for (int a = 0; a < s->n_services; a++)
+      for (int b = 0; b < s->n_services; b++)
+        f->compat[a][b] |= can_serve(s->workers[i].skills, &s->services[a]) &&
+                           can_serve(s->workers[i].skills, &s->services[b]);
+  }
+}
+
+/* The origins, each a worker of the instance: every home (one chain each)
+ * and every staff place of a served job (one successor each). Returns 0,
+ * -1 with err. */
+static int add_origins(fctx *f, const unsigned char *served, cm_error *err) {
+  const sim_scenario *s = f->s;
+  for (int i = 0; i < s->n_workers; i++) {
+    const sim_worker *w = &s->workers[i];
+    f->org[f->n_org++] = (origin){w->lat, w->lon, i, -1};
+    if (add_origin(f->inst, w->id, w->skills, w->lat, w->lon, err) < 0)
+      return -1;
+  }
+  for (int q = 0; q < s->n_requests; q++) {
+    const sim_request *rq = &s->requests[q];
+    if (served && !served[q])
+      continue;
+    for (int k = 0; k < s->services[rq->service].staff; k++) {
+      char id[CM_ID_MAX];
+      snprintf(id, sizeof id, "after-%s-%d", rq->id, k);
+      f->org[f->n_org++] = (origin){rq->lat, rq->lon, -1, q};
+      if (add_origin(f->inst, id, f->all, rq->lat, rq->lon, err) < 0)
+        return -1;
+    }
+  }
+  return 0;
+}
+
+/* Every feasible origin of job q offered to sl (the file's comment says
+ * when an origin is feasible). */
+static void scan_origins(const fctx *f, int q, sel *sl, sim_floor_stats *st) {
+  const sim_scenario *s = f->s;
+  const sim_request *rq = &s->requests[q];
+  const sim_service *sv = &s->services[rq->service];
+  double call = (double)rq->at_ms / 60000.0;
+  for (int o = 0; o < f->n_org; o++) {
+    const origin *g = &f->org[o];
+    if (g->job == q)
+      continue;
+    double d =
+        cm_geo_distance_km(g->lat, g->lon, rq->lat, rq->lon) * s->road_factor;
+    if (g->worker >= 0) {
+      const sim_worker *w = &s->workers[g->worker];
+      if (!can_serve(w->skills, sv))
+        continue;
+      double go = w->shift_start_min > call ? w->shift_start_min : call;
+      if (!f->opts->timeless &&
+          (go + d / w->speed_kmh * 60 > f->late[q] ||
+           (sv->staff == 1 && call > w->shift_end_min + TIME_EPS_MIN)))
+        continue;
+    } else {
+      const sim_request *ri = &s->requests[g->job];
+      const sim_service *si = &s->services[ri->service];
+      if (!f->opts->timeless) {
+        if (!f->compat[ri->service][rq->service])
+          continue;
+        double go = f->early[g->job] + si->duration_min;
+        if (go < call)
+          go = call;
+        if (go + d / f->vmax * 60 > f->late[q])
+          continue;
+      }
+    }
+    st->arcs++;
+    offer(sl, d, o);
+  }
+}
+
+/* Job q into the instance with its kept arcs as edges and a private
+ * origin per dropped staff place; left out (counted infeasible) when it
+ * has fewer origins than staff. Returns 0, -1 with err. */
+static int add_job(fctx *f, int q, const sel *sl, sim_floor_stats *st,
+                   cm_error *err) {
+  const sim_request *rq = &f->s->requests[q];
+  const sim_service *sv = &f->s->services[rq->service];
+  cm_request r;
+  cm_request_init(&r);
+  snprintf(r.id, sizeof r.id, "%s", rq->id);
+  r.lat = rq->lat;
+  r.lon = rq->lon;
+  r.has_position = 1;
+  r.skills = sv->skills;
+  r.skill_mode = sv->mode;
+  r.staff = sv->staff;
+  r.urgency = sv->urgency;
+  if (sl->n + (sl->n_dropped < sv->staff ? sl->n_dropped : sv->staff) <
+      sv->staff) {
+    st->infeasible++; /* no day could serve it: left out */
+    return 0;
+  }
+  int r_idx = cm_instance_add_request(f->inst, &r, err);
+  if (r_idx < 0)
+    return -1;
+  st->jobs++;
+  for (int k = 0; k < sl->n; k++) {
+    cm_edge_in e = {r_idx, sl->heap[k].origin, sl->heap[k].km};
+    if (cm_instance_add_edge(f->inst, &e, err) < 0)
+      return -1;
+    st->kept++;
+  }
+  /* the rest: private origins at the cheapest dropped prices */
+  for (int k = 0; k < sv->staff && k < sl->n_dropped; k++) {
+    char id[CM_ID_MAX];
+    snprintf(id, sizeof id, "pool-%s-%d", rq->id, k);
+    int w = add_origin(f->inst, id, f->all, rq->lat, rq->lon, err);
+    cm_edge_in e = {r_idx, w, sl->dropped[k]};
+    if (w < 0 || cm_instance_add_edge(f->inst, &e, err) < 0)
+      return -1;
+    st->pooled++;
+  }
+  return 0;
+}
+
+/* Every served job with its cheapest origins. Returns 0, -1 with err. */
+static int add_jobs(fctx *f, const unsigned char *served, sim_floor_stats *st,
+                    cm_error *err) {
+  for (int q = 0; q < f->s->n_requests; q++) {
+    if (served && !served[q])
+      continue;
+    sel sl = {f->heap, 0, f->keep, {0}, 0};
+    for (int k = 0; k < CM_MAX_STAFF; k++)
+      sl.dropped[k] = HUGE_VAL;
+    scan_origins(f, q, &sl, st);
+    if (add_job(f, q, &sl, st, err) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Solve the assignment: *km is its certified lower bound, the floor, or
+ * -1 when a job was left without an origin (msg says so; msg also warns
+ * of jobs left out). Returns 0, -1 with err when the solve failed. */
+static int solve_floor(fctx *f, sim_floor_stats *st, double *km, char *msg,
+                       size_t n, cm_error *err) {
+  f->inst->has_edges = 1;
+  cm_answer ans;
+  if (cm_solve(f->inst, NULL, &ans, err) != CM_OK)
+    return -1;
+  /* costs are km (travel weight 1, urgency factors 1) */
+  *km = ans.stats.lower_bound;
+  st->objective = ans.objective;
+  st->exact = ans.stats.exact;
+  if (ans.n_unassigned > 0) {
+    snprintf(msg, n, "%d jobs left without an origin", ans.n_unassigned);
+    *km = -1;
+  } else if (st->infeasible > 0) {
+    snprintf(msg, n, "%d jobs no day could serve, left out", st->infeasible);
+  }
+  cm_answer_free(&ans);
+  return 0;
+}
+
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
                     const sim_floor_opts *opts, sim_floor_stats *st, char *msg,
                     size_t n) {
@@ -186,165 +384,42 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
     st = &local;
   memset(st, 0, sizeof *st);
   double t0 = cm_bench_now_ms();
-  int nq = s->n_requests, nw = s->n_workers, keep = opts->keep;
-  if (keep < 1)
-    keep = 1;
-  cm_instance *inst = cm_instance_new();
-  double *early = malloc((size_t)(nq ? nq : 1) * sizeof *early);
-  double *late = malloc((size_t)(nq ? nq : 1) * sizeof *late);
-  origin *org = malloc((size_t)(nw + CM_MAX_STAFF * nq + 1) * sizeof *org);
-  arc *heap = malloc((size_t)keep * sizeof *heap);
+  int nq = s->n_requests, nw = s->n_workers;
+  fctx f;
+  memset(&f, 0, sizeof f);
+  f.s = s;
+  f.opts = opts;
+  f.keep = opts->keep < 1 ? 1 : opts->keep;
+  f.inst = cm_instance_new();
+  f.early = malloc((size_t)(nq ? nq : 1) * sizeof *f.early);
+  f.late = malloc((size_t)(nq ? nq : 1) * sizeof *f.late);
+  f.org = malloc((size_t)(nw + CM_MAX_STAFF * nq + 1) * sizeof *f.org);
+  f.heap = malloc((size_t)f.keep * sizeof *f.heap);
   cm_error err;
-  double km = -1, vmax = 0;
-  int n_org = 0, compat[SIM_SERVICES_MAX][SIM_SERVICES_MAX];
+  double km = -1;
   memset(&err, 0, sizeof err);
-  if (!inst || !early || !late || !org || !heap) {
+  if (!f.inst || !f.early || !f.late || !f.org || !f.heap) {
     snprintf(err.message, sizeof err.message, "out of memory");
     goto fail;
   }
-  cm_weights_default(&inst->weights);
-  inst->weights.workload = inst->weights.continuity = 0;
-  inst->weights.rating = inst->weights.skill = inst->weights.preferred = 0;
-  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    inst->weights.urgency_factor[u] = 1;
-    inst->weights.penalty_base[u] = 1e5; /* everything is served */
-  }
-  inst->weights.aging_per_min = 0;
-  inst->params.road_factor = s->road_factor;
-  cm_skillset all = 0;
-  for (int v = 0; v < s->n_services; v++)
-    all |= s->services[v].skills;
-  /* services a single worker may chain: some worker serves both */
-  memset(compat, 0, sizeof compat);
-  for (int i = 0; i < nw; i++) {
-    if (s->workers[i].speed_kmh > vmax)
-      vmax = s->workers[i].speed_kmh;
-    for (int a = 0; a < s->n_services; a++)
-      for (int b = 0; b < s->n_services; b++)
-        compat[a][b] |= can_serve(s->workers[i].skills, &s->services[a]) &&
-                        can_serve(s->workers[i].skills, &s->services[b]);
-  }
-  job_times(s, opts, early, late);
-  for (int i = 0; i < nw; i++) { /* homes: one chain each */
-    const sim_worker *w = &s->workers[i];
-    org[n_org++] = (origin){w->lat, w->lon, i, -1};
-    if (add_origin(inst, w->id, w->skills, w->lat, w->lon, &err) < 0)
-      goto fail;
-  }
-  for (int q = 0; q < nq; q++) { /* each staff place: one successor */
-    const sim_request *rq = &s->requests[q];
-    if (served && !served[q])
-      continue;
-    for (int k = 0; k < s->services[rq->service].staff; k++) {
-      char id[CM_ID_MAX];
-      snprintf(id, sizeof id, "after-%s-%d", rq->id, k);
-      org[n_org++] = (origin){rq->lat, rq->lon, -1, q};
-      if (add_origin(inst, id, all, rq->lat, rq->lon, &err) < 0)
-        goto fail;
-    }
-  }
-  for (int q = 0; q < nq; q++) {
-    if (served && !served[q])
-      continue;
-    const sim_request *rq = &s->requests[q];
-    const sim_service *sv = &s->services[rq->service];
-    double call = (double)rq->at_ms / 60000.0;
-    sel sl = {heap, 0, keep, {0}, 0};
-    for (int k = 0; k < CM_MAX_STAFF; k++)
-      sl.dropped[k] = HUGE_VAL;
-    for (int o = 0; o < n_org; o++) {
-      const origin *g = &org[o];
-      if (g->job == q)
-        continue;
-      double d =
-          cm_geo_distance_km(g->lat, g->lon, rq->lat, rq->lon) * s->road_factor;
-      if (g->worker >= 0) {
-        const sim_worker *w = &s->workers[g->worker];
-        if (!can_serve(w->skills, sv))
-          continue;
-        double go = w->shift_start_min > call ? w->shift_start_min : call;
-        if (!opts->timeless &&
-            (go + d / w->speed_kmh * 60 > late[q] ||
-             (sv->staff == 1 && call > w->shift_end_min + TIME_EPS_MIN)))
-          continue;
-      } else {
-        const sim_request *ri = &s->requests[g->job];
-        const sim_service *si = &s->services[ri->service];
-        if (!opts->timeless) {
-          if (!compat[ri->service][rq->service])
-            continue;
-          double go = early[g->job] + si->duration_min;
-          if (go < call)
-            go = call;
-          if (go + d / vmax * 60 > late[q])
-            continue;
-        }
-      }
-      st->arcs++;
-      offer(&sl, d, o);
-    }
-    cm_request r;
-    cm_request_init(&r);
-    snprintf(r.id, sizeof r.id, "%s", rq->id);
-    r.lat = rq->lat;
-    r.lon = rq->lon;
-    r.has_position = 1;
-    r.skills = sv->skills;
-    r.skill_mode = sv->mode;
-    r.staff = sv->staff;
-    r.urgency = sv->urgency;
-    if (sl.n + (sl.n_dropped < sv->staff ? sl.n_dropped : sv->staff) <
-        sv->staff) {
-      st->infeasible++; /* no day could serve it: left out */
-      continue;
-    }
-    int r_idx = cm_instance_add_request(inst, &r, &err);
-    if (r_idx < 0)
-      goto fail;
-    st->jobs++;
-    for (int k = 0; k < sl.n; k++) {
-      cm_edge_in e = {r_idx, sl.heap[k].origin, sl.heap[k].km};
-      if (cm_instance_add_edge(inst, &e, &err) < 0)
-        goto fail;
-      st->kept++;
-    }
-    /* the rest: private origins at the cheapest dropped prices */
-    for (int k = 0; k < sv->staff && k < sl.n_dropped; k++) {
-      char id[CM_ID_MAX];
-      snprintf(id, sizeof id, "pool-%s-%d", rq->id, k);
-      int w = add_origin(inst, id, all, rq->lat, rq->lon, &err);
-      cm_edge_in e = {r_idx, w, sl.dropped[k]};
-      if (w < 0 || cm_instance_add_edge(inst, &e, &err) < 0)
-        goto fail;
-      st->pooled++;
-    }
-  }
-  inst->has_edges = 1;
-  cm_answer ans;
-  if (cm_solve(inst, NULL, &ans, &err) != CM_OK)
+  km_weights(f.inst, s);
+  chain_compat(&f);
+  job_times(s, opts, f.early, f.late);
+  if (add_origins(&f, served, &err) != 0 ||
+      add_jobs(&f, served, st, &err) != 0 ||
+      solve_floor(&f, st, &km, msg, n, &err) != 0)
     goto fail;
-  /* costs are km (travel weight 1, urgency factors 1) */
-  km = ans.stats.lower_bound;
-  st->objective = ans.objective;
-  st->exact = ans.stats.exact;
-  if (ans.n_unassigned > 0) {
-    snprintf(msg, n, "%d jobs left without an origin", ans.n_unassigned);
-    km = -1;
-  } else if (st->infeasible > 0) {
-    snprintf(msg, n, "%d jobs no day could serve, left out", st->infeasible);
-  }
-  cm_answer_free(&ans);
   st->solve_ms = cm_bench_now_ms() - t0;
   goto done;
 fail:
   snprintf(msg, n, "%s", err.message);
   km = -1;
 done:
-  cm_instance_free(inst);
-  free(early);
-  free(late);
-  free(org);
-  free(heap);
+  cm_instance_free(f.inst);
+  free(f.early);
+  free(f.late);
+  free(f.org);
+  free(f.heap);
   return km;
 }
 
@@ -560,6 +635,384 @@ typedef struct home_arc {
   double km;
 } home_arc;
 
+/* Everything the route floor works on; routes_free frees it all. */
+typedef struct routes {
+  rctx c;
+  int keep;             /* successors listed per job, each way */
+  double *early, *late; /* start times of each request (job_times) */
+  succ *pairs;          /* class_succ's scratch: 4 * keep * m */
+  int *from;            /* class_succ's scratch: 2 * keep * m + m */
+  double *lam;          /* price of each job */
+  int *visits;          /* routes through each job at the last prices */
+  int *need;            /* staff places to cover (0: left out) */
+  rclass *cls;          /* classes of workers */
+  int n_cls;
+  int *cls_of;     /* class of each worker */
+  int *home_start; /* first home arc of each worker, CSR */
+  home_arc *homes; /* first moves of every worker */
+  size_t n_homes;
+  double *pool; /* the pools by slot (rctx's p_ and pa_ arrays) */
+} routes;
+
+static void routes_free(routes *w) {
+  rctx *c = &w->c;
+  free(w->early);
+  free(w->late);
+  free(c->q);
+  free(c->lat);
+  free(c->lon);
+  free(c->at);
+  free(c->dur);
+  free(c->staff);
+  free(c->lo);
+  free(c->hi);
+  free(c->off);
+  free(c->near);
+  free(c->near_km);
+  free(c->in);
+  for (int k = 0; w->cls && k < w->n_cls; k++) {
+    free(w->cls[k].jobs);
+    free(w->cls[k].s_start);
+    free(w->cls[k].s_list);
+    free(w->cls[k].radius);
+  }
+  free(w->pairs);
+  free(w->from);
+  free(w->lam);
+  free(w->visits);
+  free(w->need);
+  free(w->cls);
+  free(w->cls_of);
+  free(w->home_start);
+  free(w->homes);
+  free(w->pool);
+  free(c->mval);
+  free(c->marg);
+  free(c->next_job);
+  free(c->next_slot);
+}
+
+/* The slot length: opts->slot_min (10), or half the shortest duration
+ * when that is no longer (so a route's slots strictly increase). */
+static void choose_slots(rctx *c, const sim_scenario *s,
+                         const sim_floor_opts *opts) {
+  c->slot = opts->slot_min > 0 ? opts->slot_min : 10;
+  for (int v = 0; v < s->n_services; v++)
+    if (s->services[v].duration_min <= c->slot)
+      c->slot = s->services[v].duration_min / 2;
+  c->slots = (int)ceil((double)SIM_END_MS / 60000.0 / c->slot);
+}
+
+/* The arrays sized by requests, workers and slots. Returns 0, -1 out of
+ * memory (what was allocated is freed by routes_free). */
+static int routes_alloc(routes *w) {
+  rctx *c = &w->c;
+  const sim_scenario *s = c->s;
+  int nq = s->n_requests, nw = s->n_workers;
+  w->early = malloc((size_t)(nq ? nq : 1) * sizeof *w->early);
+  w->late = malloc((size_t)(nq ? nq : 1) * sizeof *w->late);
+  size_t mq = (size_t)(nq ? nq : 1);
+  c->q = malloc(mq * sizeof *c->q);
+  c->lat = malloc(mq * sizeof *c->lat);
+  c->lon = malloc(mq * sizeof *c->lon);
+  c->at = malloc(mq * sizeof *c->at);
+  c->dur = malloc(mq * sizeof *c->dur);
+  c->staff = malloc(mq * sizeof *c->staff);
+  c->lo = malloc(mq * sizeof *c->lo);
+  c->hi = malloc(mq * sizeof *c->hi);
+  c->off = malloc((mq + 1) * sizeof *c->off);
+  c->near = malloc(mq * NEAR_LIST * sizeof *c->near);
+  c->near_km = malloc(mq * NEAR_LIST * sizeof *c->near_km);
+  c->in = malloc(mq);
+  size_t npairs = 2 * (size_t)w->keep * mq;
+  w->pairs = malloc(2 * npairs * sizeof *w->pairs);
+  w->from = malloc((npairs + mq) * sizeof *w->from);
+  w->lam = malloc(mq * sizeof *w->lam);
+  w->visits = malloc(mq * sizeof *w->visits);
+  w->need = malloc(mq * sizeof *w->need);
+  w->cls = malloc((size_t)(nw ? nw : 1) * sizeof *w->cls);
+  w->cls_of = malloc((size_t)(nw ? nw : 1) * sizeof *w->cls_of);
+  w->home_start = malloc((size_t)(nw + 1) * sizeof *w->home_start);
+  w->pool = malloc(4 * (size_t)(c->slots + 2) * sizeof *w->pool);
+  if (!w->early || !w->late || !c->q || !c->lat || !c->lon || !c->at ||
+      !c->dur || !c->staff || !c->lo || !c->hi || !c->off || !c->near ||
+      !c->near_km || !c->in || !w->pairs || !w->from || !w->lam || !w->visits ||
+      !w->need || !w->cls || !w->cls_of || !w->home_start || !w->pool)
+    return -1;
+  c->p_single = w->pool;
+  c->p_team = w->pool + (c->slots + 2);
+  c->pa_single = (int *)(w->pool + 2 * (c->slots + 2));
+  c->pa_team = c->pa_single + (c->slots + 2);
+  return 0;
+}
+
+/* The jobs (requests served and startable in some slot) and their slot
+ * ranges, then the nodes (job, slot) they span. Returns 0, -1 out of
+ * memory. */
+static int collect_jobs(routes *w, const unsigned char *served,
+                        sim_floor_stats *st) {
+  rctx *c = &w->c;
+  const sim_scenario *s = c->s;
+  c->off[0] = 0;
+  for (int q = 0; q < s->n_requests; q++) {
+    if (served && !served[q])
+      continue;
+    const sim_request *rq = &s->requests[q];
+    const sim_service *sv = &s->services[rq->service];
+    int lo = slot_of(c, w->early[q] + TIME_EPS_MIN);
+    int hi = (int)floor(w->late[q] / c->slot);
+    if (hi > c->slots)
+      hi = c->slots;
+    if (hi < lo) {
+      st->infeasible++;
+      continue;
+    }
+    int a = c->m++;
+    c->q[a] = q;
+    c->lat[a] = rq->lat;
+    c->lon[a] = rq->lon;
+    c->at[a] = (double)rq->at_ms / 60000.0;
+    c->dur[a] = sv->duration_min;
+    c->staff[a] = sv->staff;
+    c->lo[a] = lo;
+    c->hi[a] = hi;
+    c->off[a + 1] = c->off[a] + hi - lo + 1;
+  }
+  st->jobs = c->m;
+  size_t nodes = (size_t)(c->m ? c->off[c->m] : 1);
+  c->mval = malloc(nodes * sizeof *c->mval);
+  c->marg = malloc(nodes * sizeof *c->marg);
+  c->next_job = malloc(nodes * sizeof *c->next_job);
+  c->next_slot = malloc(nodes * sizeof *c->next_slot);
+  return c->mval && c->marg && c->next_job && c->next_slot ? 0 : -1;
+}
+
+/* The NEAR_LIST nearest jobs of each job, nearest first. */
+static void find_nearest(rctx *c) {
+  c->n_near = c->m - 1 < NEAR_LIST ? c->m - 1 : NEAR_LIST;
+  for (int a = 0; a < c->m; a++) {
+    int *nj = &c->near[(size_t)a * NEAR_LIST];
+    double *nk = &c->near_km[(size_t)a * NEAR_LIST];
+    int cnt = 0;
+    for (int b = 0; b < c->m; b++) {
+      if (b == a)
+        continue;
+      double d =
+          cm_geo_distance_km(c->lat[a], c->lon[a], c->lat[b], c->lon[b]) *
+          c->s->road_factor;
+      if (cnt == c->n_near && d >= nk[cnt - 1])
+        continue;
+      int i = cnt < c->n_near ? cnt++ : cnt - 1;
+      while (i > 0 && nk[i - 1] > d) { /* insertion into the sorted list */
+        nk[i] = nk[i - 1];
+        nj[i] = nj[i - 1];
+        i--;
+      }
+      nk[i] = d;
+      nj[i] = b;
+    }
+  }
+}
+
+/* Classes of workers: the same roles and shift; a class's speed is its
+ * fastest worker's. */
+static void group_classes(routes *w) {
+  const sim_scenario *s = w->c.s;
+  for (int i = 0; i < s->n_workers; i++) {
+    const sim_worker *wk = &s->workers[i];
+    int k = 0;
+    while (k < w->n_cls && !(w->cls[k].skills == wk->skills &&
+                             w->cls[k].start == wk->shift_start_min &&
+                             w->cls[k].end == wk->shift_end_min))
+      k++;
+    if (k == w->n_cls)
+      w->cls[w->n_cls++] = (rclass){.skills = wk->skills,
+                                    .start = wk->shift_start_min,
+                                    .end = wk->shift_end_min};
+    if (wk->speed_kmh > w->cls[k].vmax)
+      w->cls[k].vmax = wk->speed_kmh;
+    w->cls_of[i] = k;
+  }
+}
+
+/* Each class: the jobs its workers may take and their successors, once.
+ * Returns 0, -1 out of memory. */
+static int build_class_successors(routes *w) {
+  rctx *c = &w->c;
+  const sim_scenario *s = c->s;
+  for (int k = 0; k < w->n_cls; k++) {
+    rclass *K = &w->cls[k];
+    int nj = 0;
+    for (int a = 0; a < c->m; a++) {
+      const sim_service *sv = &s->services[s->requests[c->q[a]].service];
+      c->in[a] =
+          (unsigned char)(can_serve(K->skills, sv) &&
+                          (sv->staff > 1 || c->at[a] <= K->end + TIME_EPS_MIN));
+      nj += c->in[a];
+    }
+    K->jobs = malloc((size_t)(nj ? nj : 1) * sizeof *K->jobs);
+    K->s_start = malloc((size_t)(c->m + 1) * sizeof *K->s_start);
+    K->s_list = malloc((size_t)(2 * w->keep * nj + 1) * sizeof *K->s_list);
+    K->radius = malloc((size_t)(c->m ? c->m : 1) * sizeof *K->radius);
+    if (!K->jobs || !K->s_start || !K->s_list || !K->radius)
+      return -1;
+    for (int a = 0; a < c->m; a++)
+      if (c->in[a])
+        K->jobs[K->n_jobs++] = a;
+    c->s_start = K->s_start;
+    c->s_list = K->s_list;
+    c->radius = K->radius;
+    class_succ(c, w->keep, w->pairs, w->from);
+  }
+  return 0;
+}
+
+/* First moves: from each worker's home to every job it may take, at the
+ * earliest slot it can start there. Returns 0, -1 out of memory. */
+static int collect_home_arcs(routes *w) {
+  rctx *c = &w->c;
+  const sim_scenario *s = c->s;
+  size_t nh = 0, caph = 1024;
+  w->homes = malloc(caph * sizeof *w->homes);
+  if (!w->homes)
+    return -1;
+  for (int i = 0; i < s->n_workers; i++) {
+    const sim_worker *wk = &s->workers[i];
+    w->home_start[i] = (int)nh;
+    for (int a = 0; a < c->m; a++) {
+      const sim_service *sv = &s->services[s->requests[c->q[a]].service];
+      if (!can_serve(wk->skills, sv) ||
+          (sv->staff == 1 && c->at[a] > wk->shift_end_min + TIME_EPS_MIN))
+        continue;
+      double d = cm_geo_distance_km(wk->lat, wk->lon, c->lat[a], c->lon[a]) *
+                 s->road_factor;
+      double go =
+          wk->shift_start_min > c->at[a] ? wk->shift_start_min : c->at[a];
+      int sl = slot_of(c, go + d / wk->speed_kmh * 60);
+      if (sl > c->hi[a])
+        continue;
+      if (nh == caph) {
+        home_arc *p = realloc(w->homes, 2 * caph * sizeof *p);
+        if (!p)
+          return -1;
+        w->homes = p;
+        caph *= 2;
+      }
+      w->homes[nh++] = (home_arc){a, sl, d};
+    }
+  }
+  w->home_start[s->n_workers] = (int)nh;
+  w->n_homes = nh;
+  return 0;
+}
+
+/* Prices: start at the cheapest way in. A job no worker reaches from
+ * home is reached by no route (a route is never faster than the road
+ * from home): no day serves it, and it is left out (need 0) rather than
+ * priced up without end. */
+static void initial_prices(routes *w, sim_floor_stats *st) {
+  rctx *c = &w->c;
+  for (int a = 0; a < c->m; a++) {
+    w->lam[a] = c->n_near > 0 ? c->near_km[(size_t)a * NEAR_LIST] : 0;
+    w->need[a] = 0;
+  }
+  for (size_t h = 0; h < w->n_homes; h++) {
+    int a = w->homes[h].job;
+    if (w->homes[h].km < w->lam[a])
+      w->lam[a] = w->homes[h].km;
+    w->need[a] = c->staff[a];
+  }
+  for (int a = 0; a < c->m; a++)
+    if (!w->need[a]) {
+      w->lam[a] = 0;
+      st->infeasible++;
+    }
+}
+
+/* The cheapest route of worker i at the prices (from class_dp's tables):
+ * its value (0: no route), and the jobs it visits counted in visits. */
+static double cheapest_route(routes *w, int i) {
+  rctx *c = &w->c;
+  double v = 0;
+  int ba = -1, bs = -1;
+  for (int h = w->home_start[i]; h < w->home_start[i + 1]; h++) {
+    double x =
+        w->homes[h].km + m_at(c, w->homes[h].job, w->homes[h].slot, NULL);
+    if (x < v) {
+      v = x;
+      ba = w->homes[h].job;
+      bs = w->homes[h].slot;
+    }
+  }
+  while (ba >= 0) { /* the route, for the step */
+    int t = bs;
+    m_at(c, ba, bs, &t);
+    w->visits[ba]++;
+    int node = c->off[ba] + t - c->lo[ba];
+    ba = c->next_job[node];
+    bs = c->next_slot[node];
+  }
+  return v;
+}
+
+/* The Lagrangian bound at the prices lam: every staff place's price plus
+ * each worker's cheapest route at travel minus prices; visits counts the
+ * routes through each job. */
+static double lagrangian(routes *w) {
+  rctx *c = &w->c;
+  double L = 0;
+  for (int a = 0; a < c->m; a++) {
+    L += w->need[a] * w->lam[a];
+    w->visits[a] = 0;
+  }
+  for (int k = 0; k < w->n_cls; k++) {
+    const rclass *K = &w->cls[k];
+    if (K->n_jobs == 0)
+      continue;
+    c->s_start = K->s_start;
+    c->s_list = K->s_list;
+    c->radius = K->radius;
+    class_dp(c, K, w->lam);
+    for (int i = 0; i < c->s->n_workers; i++)
+      if (w->cls_of[i] == k)
+        L += cheapest_route(w, i);
+  }
+  return L;
+}
+
+/* Subgradient steps on the prices; the best bound seen. */
+static double subgradient(routes *w, const sim_floor_opts *opts,
+                          sim_floor_stats *st) {
+  rctx *c = &w->c;
+  int iters = opts->iterations > 0 ? opts->iterations : 100, stall = 0;
+  double theta = 1.0, best = 0;
+  for (int it = 0; it < iters; it++) {
+    double L = lagrangian(w);
+    if (L > best + 1e-9) {
+      best = L;
+      stall = 0;
+    } else if (++stall >= 5) {
+      theta /= 2;
+      stall = 0;
+    }
+    st->iterations = it + 1;
+    double norm = 0;
+    for (int a = 0; a < c->m; a++)
+      norm += (double)(w->need[a] - w->visits[a]) * (w->need[a] - w->visits[a]);
+    if (norm == 0 || theta < 1e-3)
+      break;
+    /* aim a little above the best bound so far (never above a known
+       feasible travel): a far aim overshoots and routes swell */
+    double target = best * 1.3 + 1.0;
+    if (opts->target_km > best && opts->target_km < target)
+      target = opts->target_km;
+    double step = theta * (target - L) / norm;
+    for (int a = 0; a < c->m; a++)
+      w->lam[a] += w->need[a] ? step * (w->need[a] - w->visits[a]) : 0;
+  }
+  return best;
+}
+
 double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
                            const sim_floor_opts *opts, sim_floor_stats *st,
                            char *msg, size_t n) {
@@ -573,272 +1026,25 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
     st = &local;
   memset(st, 0, sizeof *st);
   double t0 = cm_bench_now_ms();
-  int nq = s->n_requests, nw = s->n_workers;
-  int keep = opts->near > 0 ? opts->near : 8;
-  if (keep > NEAR_LIST)
-    keep = NEAR_LIST;
-  rctx c;
-  memset(&c, 0, sizeof c);
-  c.s = s;
-  c.slot = opts->slot_min > 0 ? opts->slot_min : 10;
-  for (int v = 0; v < s->n_services; v++)
-    if (s->services[v].duration_min <= c.slot)
-      c.slot = s->services[v].duration_min / 2;
-  c.slots = (int)ceil((double)SIM_END_MS / 60000.0 / c.slot);
-  double *early = malloc((size_t)(nq ? nq : 1) * sizeof *early);
-  double *late = malloc((size_t)(nq ? nq : 1) * sizeof *late);
-  size_t mq = (size_t)(nq ? nq : 1);
-  c.q = malloc(mq * sizeof *c.q);
-  c.lat = malloc(mq * sizeof *c.lat);
-  c.lon = malloc(mq * sizeof *c.lon);
-  c.at = malloc(mq * sizeof *c.at);
-  c.dur = malloc(mq * sizeof *c.dur);
-  c.staff = malloc(mq * sizeof *c.staff);
-  c.lo = malloc(mq * sizeof *c.lo);
-  c.hi = malloc(mq * sizeof *c.hi);
-  c.off = malloc((mq + 1) * sizeof *c.off);
-  c.near = malloc(mq * NEAR_LIST * sizeof *c.near);
-  c.near_km = malloc(mq * NEAR_LIST * sizeof *c.near_km);
-  c.in = malloc(mq);
-  size_t npairs = 2 * (size_t)keep * mq;
-  succ *pairs = malloc(2 * npairs * sizeof *pairs);
-  int *from = malloc((npairs + mq) * sizeof *from);
-  double *lam = malloc(mq * sizeof *lam);
-  int *visits = malloc(mq * sizeof *visits);
-  int *need = malloc(mq * sizeof *need); /* staff places to cover */
-  rclass *cls = malloc((size_t)(nw ? nw : 1) * sizeof *cls);
-  int *cls_of = malloc((size_t)(nw ? nw : 1) * sizeof *cls_of);
-  int *home_start = malloc((size_t)(nw + 1) * sizeof *home_start);
-  home_arc *homes = NULL;
-  double *pool = malloc(4 * (size_t)(c.slots + 2) * sizeof *pool);
+  routes w;
+  memset(&w, 0, sizeof w);
+  w.c.s = s;
+  w.keep = opts->near > 0 ? opts->near : 8;
+  if (w.keep > NEAR_LIST)
+    w.keep = NEAR_LIST;
+  choose_slots(&w.c, s, opts);
   double km = -1;
-  int n_cls = 0;
-  if (!early || !late || !c.q || !c.lat || !c.lon || !c.at || !c.dur ||
-      !c.staff || !c.lo || !c.hi || !c.off || !c.near || !c.near_km || !c.in ||
-      !pairs || !from || !lam || !visits || !need || !cls || !cls_of ||
-      !home_start || !pool)
+  if (routes_alloc(&w) != 0)
     goto oom;
-  c.p_single = pool;
-  c.p_team = pool + (c.slots + 2);
-  c.pa_single = (int *)(pool + 2 * (c.slots + 2));
-  c.pa_team = c.pa_single + (c.slots + 2);
-  job_times(s, opts, early, late);
-  /* the jobs, their slots */
-  c.off[0] = 0;
-  for (int q = 0; q < nq; q++) {
-    if (served && !served[q])
-      continue;
-    const sim_request *rq = &s->requests[q];
-    const sim_service *sv = &s->services[rq->service];
-    int lo = slot_of(&c, early[q] + TIME_EPS_MIN);
-    int hi = (int)floor(late[q] / c.slot);
-    if (hi > c.slots)
-      hi = c.slots;
-    if (hi < lo) {
-      st->infeasible++;
-      continue;
-    }
-    int a = c.m++;
-    c.q[a] = q;
-    c.lat[a] = rq->lat;
-    c.lon[a] = rq->lon;
-    c.at[a] = (double)rq->at_ms / 60000.0;
-    c.dur[a] = sv->duration_min;
-    c.staff[a] = sv->staff;
-    c.lo[a] = lo;
-    c.hi[a] = hi;
-    c.off[a + 1] = c.off[a] + hi - lo + 1;
-  }
-  st->jobs = c.m;
-  size_t nodes = (size_t)(c.m ? c.off[c.m] : 1);
-  c.mval = malloc(nodes * sizeof *c.mval);
-  c.marg = malloc(nodes * sizeof *c.marg);
-  c.next_job = malloc(nodes * sizeof *c.next_job);
-  c.next_slot = malloc(nodes * sizeof *c.next_slot);
-  if (!c.mval || !c.marg || !c.next_job || !c.next_slot)
+  job_times(s, opts, w.early, w.late);
+  if (collect_jobs(&w, served, st) != 0)
     goto oom;
-  /* the nearest jobs of each job */
-  c.n_near = c.m - 1 < NEAR_LIST ? c.m - 1 : NEAR_LIST;
-  for (int a = 0; a < c.m; a++) {
-    int *nj = &c.near[(size_t)a * NEAR_LIST];
-    double *nk = &c.near_km[(size_t)a * NEAR_LIST];
-    int cnt = 0;
-    for (int b = 0; b < c.m; b++) {
-      if (b == a)
-        continue;
-      double d = cm_geo_distance_km(c.lat[a], c.lon[a], c.lat[b], c.lon[b]) *
-                 s->road_factor;
-      if (cnt == c.n_near && d >= nk[cnt - 1])
-        continue;
-      int i = cnt < c.n_near ? cnt++ : cnt - 1;
-      while (i > 0 && nk[i - 1] > d) { /* insertion into the sorted list */
-        nk[i] = nk[i - 1];
-        nj[i] = nj[i - 1];
-        i--;
-      }
-      nk[i] = d;
-      nj[i] = b;
-    }
-  }
-  /* classes of workers: roles and shift */
-  for (int i = 0; i < nw; i++) {
-    const sim_worker *w = &s->workers[i];
-    int k = 0;
-    while (k < n_cls &&
-           !(cls[k].skills == w->skills && cls[k].start == w->shift_start_min &&
-             cls[k].end == w->shift_end_min))
-      k++;
-    if (k == n_cls)
-      cls[n_cls++] = (rclass){w->skills,
-                              w->shift_start_min,
-                              w->shift_end_min,
-                              0,
-                              0,
-                              NULL,
-                              NULL,
-                              NULL,
-                              NULL};
-    if (w->speed_kmh > cls[k].vmax)
-      cls[k].vmax = w->speed_kmh;
-    cls_of[i] = k;
-  }
-  /* each class: its jobs and their successors, once */
-  for (int k = 0; k < n_cls; k++) {
-    rclass *K = &cls[k];
-    int nj = 0;
-    for (int a = 0; a < c.m; a++) {
-      const sim_service *sv = &s->services[s->requests[c.q[a]].service];
-      c.in[a] =
-          (unsigned char)(can_serve(K->skills, sv) &&
-                          (sv->staff > 1 || c.at[a] <= K->end + TIME_EPS_MIN));
-      nj += c.in[a];
-    }
-    K->jobs = malloc((size_t)(nj ? nj : 1) * sizeof *K->jobs);
-    K->s_start = malloc((size_t)(c.m + 1) * sizeof *K->s_start);
-    K->s_list = malloc((size_t)(2 * keep * nj + 1) * sizeof *K->s_list);
-    K->radius = malloc((size_t)(c.m ? c.m : 1) * sizeof *K->radius);
-    if (!K->jobs || !K->s_start || !K->s_list || !K->radius)
-      goto oom;
-    for (int a = 0; a < c.m; a++)
-      if (c.in[a])
-        K->jobs[K->n_jobs++] = a;
-    c.s_start = K->s_start;
-    c.s_list = K->s_list;
-    c.radius = K->radius;
-    class_succ(&c, keep, pairs, from);
-  }
-  /* first moves: home to any job of the class, and the earliest slot */
-  size_t nh = 0, caph = 1024;
-  homes = malloc(caph * sizeof *homes);
-  if (!homes)
+  find_nearest(&w.c);
+  group_classes(&w);
+  if (build_class_successors(&w) != 0 || collect_home_arcs(&w) != 0)
     goto oom;
-  for (int i = 0; i < nw; i++) {
-    const sim_worker *w = &s->workers[i];
-    home_start[i] = (int)nh;
-    for (int a = 0; a < c.m; a++) {
-      const sim_service *sv = &s->services[s->requests[c.q[a]].service];
-      if (!can_serve(w->skills, sv) ||
-          (sv->staff == 1 && c.at[a] > w->shift_end_min + TIME_EPS_MIN))
-        continue;
-      double d = cm_geo_distance_km(w->lat, w->lon, c.lat[a], c.lon[a]) *
-                 s->road_factor;
-      double go = w->shift_start_min > c.at[a] ? w->shift_start_min : c.at[a];
-      int sl = slot_of(&c, go + d / w->speed_kmh * 60);
-      if (sl > c.hi[a])
-        continue;
-      if (nh == caph) {
-        home_arc *p = realloc(homes, 2 * caph * sizeof *p);
-        if (!p)
-          goto oom;
-        homes = p;
-        caph *= 2;
-      }
-      homes[nh++] = (home_arc){a, sl, d};
-    }
-  }
-  home_start[nw] = (int)nh;
-  /* prices: start at the cheapest way in. A job no worker reaches from
-     home is reached by no route (a route is never faster than the road
-     from home): no day serves it, and it is left out (need 0) rather than
-     priced up without end. */
-  for (int a = 0; a < c.m; a++) {
-    lam[a] = c.n_near > 0 ? c.near_km[(size_t)a * NEAR_LIST] : 0;
-    need[a] = 0;
-  }
-  for (size_t h = 0; h < nh; h++) {
-    int a = homes[h].job;
-    if (homes[h].km < lam[a])
-      lam[a] = homes[h].km;
-    need[a] = c.staff[a];
-  }
-  for (int a = 0; a < c.m; a++)
-    if (!need[a]) {
-      lam[a] = 0;
-      st->infeasible++;
-    }
-  int iters = opts->iterations > 0 ? opts->iterations : 100, stall = 0;
-  double theta = 1.0, best = 0;
-  for (int it = 0; it < iters; it++) {
-    double L = 0;
-    for (int a = 0; a < c.m; a++) {
-      L += need[a] * lam[a];
-      visits[a] = 0;
-    }
-    for (int k = 0; k < n_cls; k++) {
-      const rclass *K = &cls[k];
-      if (K->n_jobs == 0)
-        continue;
-      c.s_start = K->s_start;
-      c.s_list = K->s_list;
-      c.radius = K->radius;
-      class_dp(&c, K, lam);
-      for (int i = 0; i < nw; i++) {
-        if (cls_of[i] != k)
-          continue;
-        double v = 0;
-        int ba = -1, bs = -1;
-        for (int h = home_start[i]; h < home_start[i + 1]; h++) {
-          double x = homes[h].km + m_at(&c, homes[h].job, homes[h].slot, NULL);
-          if (x < v) {
-            v = x;
-            ba = homes[h].job;
-            bs = homes[h].slot;
-          }
-        }
-        L += v;
-        while (ba >= 0) { /* the route, for the step */
-          int t = bs;
-          m_at(&c, ba, bs, &t);
-          visits[ba]++;
-          int node = c.off[ba] + t - c.lo[ba];
-          ba = c.next_job[node];
-          bs = c.next_slot[node];
-        }
-      }
-    }
-    if (L > best + 1e-9) {
-      best = L;
-      stall = 0;
-    } else if (++stall >= 5) {
-      theta /= 2;
-      stall = 0;
-    }
-    st->iterations = it + 1;
-    double norm = 0;
-    for (int a = 0; a < c.m; a++)
-      norm += (double)(need[a] - visits[a]) * (need[a] - visits[a]);
-    if (norm == 0 || theta < 1e-3)
-      break;
-    /* aim a little above the best bound so far (never above a known
-       feasible travel): a far aim overshoots and routes swell */
-    double target = best * 1.3 + 1.0;
-    if (opts->target_km > best && opts->target_km < target)
-      target = opts->target_km;
-    double step = theta * (target - L) / norm;
-    for (int a = 0; a < c.m; a++)
-      lam[a] += need[a] ? step * (need[a] - visits[a]) : 0;
-  }
-  km = best;
+  initial_prices(&w, st);
+  km = subgradient(&w, opts, st);
   if (st->infeasible > 0)
     snprintf(msg, n, "%d jobs no day could serve, left out", st->infeasible);
   goto done;
@@ -846,39 +1052,6 @@ oom:
   snprintf(msg, n, "out of memory");
 done:
   st->solve_ms = cm_bench_now_ms() - t0;
-  free(early);
-  free(late);
-  free(c.q);
-  free(c.lat);
-  free(c.lon);
-  free(c.at);
-  free(c.dur);
-  free(c.staff);
-  free(c.lo);
-  free(c.hi);
-  free(c.off);
-  free(c.near);
-  free(c.near_km);
-  free(c.in);
-  for (int k = 0; cls && k < n_cls; k++) {
-    free(cls[k].jobs);
-    free(cls[k].s_start);
-    free(cls[k].s_list);
-    free(cls[k].radius);
-  }
-  free(pairs);
-  free(from);
-  free(lam);
-  free(visits);
-  free(need);
-  free(cls);
-  free(cls_of);
-  free(home_start);
-  free(homes);
-  free(pool);
-  free(c.mval);
-  free(c.marg);
-  free(c.next_job);
-  free(c.next_slot);
+  routes_free(&w);
   return km;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "grid.h"
 
 #define KM_PER_DEG_LAT 110.57
@@ -68,9 +69,9 @@ int cm__grid_build(cm__grid *g, const cm__grid_item *pts, int n,
   g->n = n;
   size_t cells = (size_t)g->gx * g->gy;
   g->start = calloc(cells + 1, sizeof *g->start);
-  g->items = malloc((size_t)(n ? n : 1) * sizeof *g->items);
+  g->items = cm__malloc_array(n, sizeof *g->items);
   int *fill = malloc((cells + 1) * sizeof *fill);
-  int *cell = malloc((size_t)(n ? n : 1) * sizeof *cell);
+  int *cell = cm__malloc_array(n, sizeof *cell);
   if (!g->start || !g->items || !fill || !cell) {
     free(fill);
     free(cell);

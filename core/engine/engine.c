@@ -1,8 +1,8 @@
-/* engine.c -- the dispatch engine: configuration, the records of its
- * requests (live ones and the finished history) and queries. Submission
- * is in engine_submit.c, the lifecycle calls in engine_lifecycle.c,
- * batching in engine_batch.c, workers in engine_workers.c, the ledger in
- * engine_ledger.c. */
+/* engine.c -- the dispatch engine: configuration, the request table (live
+ * requests and the finished history: the only file that adds to it or
+ * moves between its parts), the batch timer, and queries. It calls no
+ * other engine file but the event queue; the direction of the rest is at
+ * the top of engine_internal.h. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,4 +267,53 @@ int cm_engine_holds(const cm_engine *e, const char *request_id) {
 
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out) {
   *out = e->stats;
+}
+
+/* ---- the batch timer ---- */
+
+void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
+  if (at_ms < e->next_batch_ms)
+    e->next_batch_ms = at_ms;
+}
+
+void cm__retry_soon(cm_engine *e) {
+  e->retry_wait_ms = 0;
+  for (int i = 0; i < e->n_live; i++)
+    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->released) {
+      cm__schedule_batch(e, e->now_ms + e->cfg.batch_window_ms);
+      return;
+    }
+}
+
+/* ---- records ---- */
+
+void cm__view_of(const cm__req *r, cm_request_view *out) {
+  memset(out, 0, sizeof *out);
+  out->spec = r->spec;
+  out->state = r->state;
+  out->created_ms = r->created_ms;
+  out->release_ms = r->release_ms;
+  out->offered_ms = r->offered_ms;
+  out->expires_ms = r->expires_ms;
+  out->finished_ms = r->finished_ms;
+  /* only the entries in use: what is left beyond them is not state */
+  out->n_workers = r->n_workers;
+  memcpy(out->workers, r->workers, (size_t)r->n_workers * CM_ID_MAX);
+  memcpy(out->accepted, r->accepted, (size_t)r->n_workers * sizeof(int));
+  memcpy(out->terms, r->terms, (size_t)r->n_workers * sizeof(cm_cost_terms));
+  out->n_rejected = r->n_rejected;
+  memcpy(out->rejected, r->rejected, (size_t)r->n_rejected * CM_ID_MAX);
+  out->has_reason = r->has_reason;
+  out->reason = r->reason;
+  out->batches = r->batches;
+  out->ready_ms = r->ready_ms;
+  out->version = r->version;
+}
+
+void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {
+  int slot = r->slot;
+  e->stats.by_state[r->state]--;
+  e->stats.by_state[after->state]++;
+  *r = *after;
+  r->slot = slot;
 }

@@ -6,13 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sort.h"
 #include "engine_internal.h"
-
-void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
-  if (at_ms < e->next_batch_ms)
-    e->next_batch_ms = at_ms;
-}
 
 int64_t cm_engine_next_due(const cm_engine *e) {
   int64_t due = e->next_batch_ms;
@@ -250,7 +246,9 @@ static void plan_offer(const cm_engine *e, offer_plan *p, cm__req *r,
                    &after->terms[i]);
   cm__change_init(ch, r, &p->view, after, p->ev, p->n_ev);
   for (int i = 0; i < n; i++)
-    cm__change_worker(ch, after->workers[i], 1, 0, auto_accept, 0, 0);
+    cm__change_worker(
+        ch, after->workers[i],
+        (cm__worker_part){.take = 1, .accept_delta = auto_accept});
 }
 
 static void apply_offer(cm_engine *e, offer_plan *p, int64_t now_ms) {
@@ -312,9 +310,9 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
   for (int a = 0; a < ans->n_assignments; a++)
     m += a == 0 ||
          ans->assignments[a].request != ans->assignments[a - 1].request;
-  offer_plan *plans = malloc((size_t)(m ? m : 1) * sizeof *plans);
-  cm_ledger_change *ch = malloc((size_t)(m ? m : 1) * sizeof *ch);
-  cm_ledger_result *res = calloc((size_t)(m ? m : 1), sizeof *res);
+  offer_plan *plans = cm__malloc_array(m, sizeof *plans);
+  cm_ledger_change *ch = cm__malloc_array(m, sizeof *ch);
+  cm_ledger_result *res = cm__calloc_array(m, sizeof *res);
   cm_status st = CM_OK;
   if (!plans || !ch || !res) {
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -378,7 +376,7 @@ void cm_engine_batch_free(cm_engine_batch *b) {
 static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
                                cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
-  int *idx = malloc((size_t)(e->n_live ? e->n_live : 1) * sizeof *idx);
+  int *idx = cm__malloc_array(e->n_live, sizeof *idx);
   int n = 0, held;
   *failed = 1;
   if (!b || !idx)
@@ -509,15 +507,6 @@ static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
   }
   if (waiting)
     cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
-}
-
-void cm__retry_soon(cm_engine *e) {
-  e->retry_wait_ms = 0;
-  for (int i = 0; i < e->n_live; i++)
-    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->released) {
-      cm__schedule_batch(e, e->now_ms + e->cfg.batch_window_ms);
-      return;
-    }
 }
 
 int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,

@@ -1,4 +1,27 @@
-/* engine_internal.h -- the engine's records, shared by its files. */
+/* engine_internal.h -- the engine's records, shared by its files.
+ *
+ * Who calls whom: each file calls only the files above it in this list,
+ * never one below, so the engine reads from the top down.
+ *
+ *   engine_events.c     the event queue (a bounded ring)
+ *   engine.c            the engine, its configuration and the request
+ *                       table: it alone inserts requests, finishes them
+ *                       into the history and replaces a record; the
+ *                       batch timer; views of a record; queries
+ *   engine_roster.c     the worker table: the records of workers and the
+ *                       jobs they hold, mirrored in the store's status
+ *   engine_ledger.c     changes and commits to the ledger; adopting the
+ *                       ledger's record of a request
+ *   engine_lifecycle.c  the transitions after submission: requeue,
+ *                       accept, reject, complete, cancel, withdraw offers
+ *   engine_submit.c     a new request
+ *   engine_workers.c    the worker calls (shift, capacity, positions)
+ *   engine_sync.c       following the ledger and rebuilding from it
+ *   engine_reserve.c    the emergency reserve of a batch (store only)
+ *   engine_batch.c      when batches run and what one does
+ *
+ * The public functions of each file are its own entry points; the cm__
+ * functions below are grouped by the file that defines them. */
 #ifndef CM_ENGINE_INTERNAL_H_INCLUDED_
 #define CM_ENGINE_INTERNAL_H_INCLUDED_
 
@@ -66,7 +89,7 @@ struct cm_engine {
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
 };
 
-/* events */
+/* the event queue (engine_events.c) */
 int cm__events_init(cm__events *q, int cap);
 void cm__events_free(cm__events *q);
 /* Describe a transition of r (as it is after it) at the engine's time. */
@@ -77,14 +100,23 @@ void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
 void cm__event_push(cm_engine *e, const cm_event *ev);
 
 /* ledger (engine_ledger.c) */
-void cm__view_of(const cm__req *r, cm_request_view *out);
 /* A change for the transition from r to after (its version is set here),
  * with the given events; the workers' parts are added by the caller. */
 void cm__change_init(cm_ledger_change *ch, const cm__req *r,
                      cm_request_view *after_view, cm__req *after,
                      const cm_event *events, int n_events);
-void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
-                       int accept_delta, int done, uint64_t elder);
+/* What a change does to one worker's jobs (cm_ledger_worker without the
+ * id), given by name: (cm__worker_part){.take = 1}. Fields left out are 0. */
+typedef struct cm__worker_part {
+  int take;         /* 1: takes a job */
+  int give;         /* 1: gives a job back */
+  int accept_delta; /* +1 accepts, -1 gives back an accepted job */
+  int done;         /* 1: a job done: jobs_today + 1, elder remembered */
+  uint64_t elder;   /* cm_id_hash of the elder served (done), 0 none */
+} cm__worker_part;
+/* Add worker id's part to ch (ignored when ch already has CM_MAX_STAFF). */
+void cm__change_worker(cm_ledger_change *ch, const char *id,
+                       cm__worker_part part);
 /* Commit one change of request r. Without a ledger: CM_OK. A refusal
  * because r changed elsewhere adopts the ledger's record of r and is
  * CM_E_CONFLICT at "$.request"; a refused worker is CM_E_CONFLICT at
@@ -101,7 +133,7 @@ int cm__req_adopt(cm_engine *e, const cm_request_view *v);
 /* Fetch r's record from the ledger and adopt it. */
 void cm__req_refresh(cm_engine *e, const char *id);
 
-/* requests */
+/* the request table and the timer (engine.c) */
 cm__req *cm__req_find(const cm_engine *e, const char *id);
 /* Put a new record into live[] (or, finished, into the history) and the
  * id map. Returns 0, or -1 out of memory (r not inserted). */
@@ -110,18 +142,32 @@ int cm__req_insert(cm_engine *e, cm__req *r);
 void cm__req_finish(cm_engine *e, cm__req *r);
 /* Overwrite r with after (r keeps its slot; the counts by state follow). */
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after);
+/* The view of a record (what the ledger and cm_engine_get hold). */
+void cm__view_of(const cm__req *r, cm_request_view *out);
+/* A batch at at_ms at the latest. */
+void cm__schedule_batch(cm_engine *e, int64_t at_ms);
+/* Something that may help pending requests happened (a worker on shift or
+ * freed): retry them after one window again. */
+void cm__retry_soon(cm_engine *e);
+
+/* transitions (engine_lifecycle.c) */
 /* Back to pending after a refusal, lapse or withdrawal; remembers who.
  * Committed to the ledger first (cm__commit_one's errors). */
 cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
                           cm_event_type why, int64_t now_ms, cm_error *err);
 
-/* workers */
+/* Requests offered to (not yet accepted by) worker id go back to pending. */
+void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms);
+
+/* the worker table (engine_roster.c) */
 cm__wrk *cm__wrk_find(const cm_engine *e, const char *id);
 /* The record of worker id, created (off shift, no capacity) when new;
  * NULL out of memory. */
 cm__wrk *cm__wrk_get(cm_engine *e, const char *id);
-/* Requests offered to (not yet accepted by) worker id go back to pending. */
-void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms);
+/* A new record for worker id (not known yet); NULL out of memory. */
+cm__wrk *cm__wrk_add(cm_engine *e, const char *id);
+/* Undo cm__wrk_add for w, the last record added. */
+void cm__wrk_drop_last(cm_engine *e, cm__wrk *w);
 /* The status w's own state calls for: OFFLINE off shift, OFFERED or BUSY
  * at capacity, AVAILABLE otherwise. */
 cm_worker_status cm__wrk_effective(const cm__wrk *w);
@@ -142,11 +188,5 @@ void cm__worker_served(cm_worker *w, uint64_t elder);
  * store's error / CM_E_NOMEM with the instance unchanged. */
 cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
                            int *held, cm_error *err);
-
-/* batches */
-void cm__schedule_batch(cm_engine *e, int64_t at_ms);
-/* Something that may help pending requests happened (a worker on shift or
- * freed): retry them after one window again. */
-void cm__retry_soon(cm_engine *e);
 
 #endif

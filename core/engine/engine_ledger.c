@@ -3,37 +3,12 @@
  * Changes go out: every transition is committed before it is applied
  * (cm__commit_one / cm__commit_many). Records come in: a record the ledger
  * holds replaces ours when they differ (another writer changed it, or a
- * write whose answer was lost went through): cm__req_adopt. The engine
- * follows the workers other writers change (cm_engine_sync) and rebuilds
- * everything from the ledger when it lost track: at the first sync
- * (recovery at start), after a failed write, after a reconnect. */
+ * write whose answer was lost went through): cm__req_adopt. Following the
+ * other writers and rebuilding from the ledger is engine_sync.c's. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
-
-void cm__view_of(const cm__req *r, cm_request_view *out) {
-  memset(out, 0, sizeof *out);
-  out->spec = r->spec;
-  out->state = r->state;
-  out->created_ms = r->created_ms;
-  out->release_ms = r->release_ms;
-  out->offered_ms = r->offered_ms;
-  out->expires_ms = r->expires_ms;
-  out->finished_ms = r->finished_ms;
-  /* only the entries in use: what is left beyond them is not state */
-  out->n_workers = r->n_workers;
-  memcpy(out->workers, r->workers, (size_t)r->n_workers * CM_ID_MAX);
-  memcpy(out->accepted, r->accepted, (size_t)r->n_workers * sizeof(int));
-  memcpy(out->terms, r->terms, (size_t)r->n_workers * sizeof(cm_cost_terms));
-  out->n_rejected = r->n_rejected;
-  memcpy(out->rejected, r->rejected, (size_t)r->n_rejected * CM_ID_MAX);
-  out->has_reason = r->has_reason;
-  out->reason = r->reason;
-  out->batches = r->batches;
-  out->ready_ms = r->ready_ms;
-  out->version = r->version;
-}
 
 /* r's fields from a view (r keeps its slot). */
 static void req_from_view(cm__req *r, const cm_request_view *v,
@@ -77,18 +52,18 @@ void cm__change_init(cm_ledger_change *ch, const cm__req *r,
   ch->n_events = n_events;
 }
 
-void cm__change_worker(cm_ledger_change *ch, const char *id, int take, int give,
-                       int accept_delta, int done, uint64_t elder) {
+void cm__change_worker(cm_ledger_change *ch, const char *id,
+                       cm__worker_part part) {
   if (ch->n_workers >= CM_MAX_STAFF)
     return;
   cm_ledger_worker *w = &ch->workers[ch->n_workers++];
   memset(w, 0, sizeof *w);
   memcpy(w->id, id, strnlen(id, CM_ID_MAX - 1));
-  w->take = take;
-  w->give = give;
-  w->accept_delta = accept_delta;
-  w->done = done;
-  w->elder = elder;
+  w->take = part.take;
+  w->give = part.give;
+  w->accept_delta = part.accept_delta;
+  w->done = part.done;
+  w->elder = part.elder;
 }
 
 cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
@@ -200,197 +175,4 @@ void cm__req_refresh(cm_engine *e, const char *id) {
     e->resync = 1;
   }
   free(v);
-}
-
-/* ---- following other writers ---- */
-
-typedef struct follow_ctx {
-  cm_engine *e;
-  char (*off)[CM_ID_MAX]; /* workers that went off shift */
-  int n_off, cap_off;
-  int oom;
-} follow_ctx;
-
-static void went_off(follow_ctx *c, const char *id) {
-  if (c->n_off == c->cap_off) {
-    int cap = c->cap_off ? 2 * c->cap_off : 16;
-    char(*p)[CM_ID_MAX] = realloc(c->off, (size_t)cap * sizeof *p);
-    if (!p) {
-      c->oom = 1;
-      return;
-    }
-    c->off = p;
-    c->cap_off = cap;
-  }
-  memset(c->off[c->n_off], 0, CM_ID_MAX);
-  memcpy(c->off[c->n_off++], id, strnlen(id, CM_ID_MAX - 1));
-}
-
-/* A worker as the ledger has it, into the mirror and our record. The
- * mirror gets the stricter of the ledger's status (which counts every
- * engine's jobs) and ours. */
-static void take_worker(follow_ctx *c, const cm_worker *w, int track_off) {
-  cm_engine *e = c->e;
-  cm__wrk *rec = cm__wrk_get(e, w->id);
-  if (!rec) {
-    c->oom = 1;
-    return;
-  }
-  int was_on = rec->on_shift;
-  rec->on_shift = w->status != CM_WORKER_OFFLINE;
-  rec->capacity = w->capacity;
-  rec->gen = e->gen;
-  cm_worker copy = *w;
-  cm_worker_status mine = cm__wrk_effective(rec);
-  if (mine > copy.status)
-    copy.status = mine;
-  if (cm_store_upsert(e->store, &copy, NULL) != CM_OK)
-    c->oom = 1;
-  if (track_off && was_on && !rec->on_shift)
-    went_off(c, w->id);
-}
-
-static void on_change(void *ctx, const char *id, const cm_worker *w) {
-  follow_ctx *c = ctx;
-  if (w) {
-    take_worker(c, w, 1);
-    return;
-  }
-  cm__wrk *rec = cm__wrk_find(c->e, id);
-  cm_store_remove(c->e->store, id, NULL);
-  if (rec && rec->on_shift) {
-    rec->on_shift = 0;
-    went_off(c, id);
-  }
-}
-
-static void on_worker(void *ctx, const cm_worker *w) {
-  take_worker(ctx, w, 0);
-}
-
-static void on_live(void *ctx, const cm_request_view *v) {
-  follow_ctx *c = ctx;
-  if (cm__req_adopt(c->e, v) != 0)
-    c->oom = 1;
-}
-
-/* Our live requests the ledger did not list: finished elsewhere (adopt
- * the record), or lost by the ledger (a crash between an acknowledged
- * write and its fsync): written back, pending. Returns CM_OK or the
- * ledger's error. */
-static cm_status settle_unlisted(cm_engine *e, cm_error *err) {
-  cm_ledger *l = e->cfg.ledger;
-  cm_request_view *v = malloc(sizeof *v);
-  if (!v)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  cm_status st = CM_OK;
-  for (int i = 0; i < e->n_live && st == CM_OK; i++) {
-    cm__req *r = e->live[i];
-    if (r->gen == e->gen)
-      continue;
-    st = l->type->get(l, r->spec.id, v, err);
-    if (st == CM_OK) {
-      r->gen = e->gen;
-      if (cm__req_adopt(e, v) != 0)
-        st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-      i--; /* adopting may have moved it out of live[] */
-      continue;
-    }
-    if (st != CM_E_UNKNOWN_ID)
-      break;
-    cm_error_clear(err);
-    cm__req_release_workers(e, r);
-    cm__req after = *r;
-    after.state = CM_REQ_PENDING;
-    after.expires_ms = 0;
-    cm__req_replace(e, r, &after);
-    cm__view_of(r, v);
-    cm_ledger_change ch;
-    memset(&ch, 0, sizeof ch);
-    ch.after = v;
-    cm_ledger_result res;
-    st = l->type->commit(l, &ch, 1, &res, err);
-    r->gen = e->gen;
-  }
-  free(v);
-  return st;
-}
-
-/* Every worker's jobs counted again from the live requests. */
-static void recount_jobs(cm_engine *e) {
-  for (int i = 0; i < e->n_workers; i++)
-    e->workers[i]->jobs = e->workers[i]->accepted = 0;
-  for (int i = 0; i < e->n_live; i++) {
-    const cm__req *r = e->live[i];
-    for (int k = 0; k < r->n_workers; k++) {
-      cm__wrk *w = cm__wrk_find(e, r->workers[k]);
-      if (w) {
-        w->jobs++;
-        w->accepted += r->accepted[k];
-      }
-    }
-  }
-  for (int i = 0; i < e->n_workers; i++)
-    cm__wrk_sync(e, e->workers[i]);
-}
-
-/* Recovery: requests, workers and the mirror from the ledger. */
-static cm_status rebuild(cm_engine *e, cm_error *err) {
-  cm_ledger *l = e->cfg.ledger;
-  follow_ctx c = {e, NULL, 0, 0, 0};
-  /* mark first: what changes while we read is followed next time */
-  cm_status st = l->type->follow_start(l, err);
-  if (st != CM_OK)
-    return st;
-  e->gen++;
-  if ((st = l->type->each_worker(l, on_worker, &c, err)) != CM_OK)
-    goto out;
-  for (int i = 0; i < e->n_workers; i++) {
-    cm__wrk *w = e->workers[i];
-    if (w->gen != e->gen) { /* gone from the ledger */
-      cm_store_remove(e->store, w->id, NULL);
-      w->on_shift = 0;
-      w->capacity = 0;
-    }
-  }
-  if ((st = l->type->each_live(l, on_live, &c, err)) != CM_OK)
-    goto out;
-  if (c.oom) {
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-    goto out;
-  }
-  if ((st = settle_unlisted(e, err)) != CM_OK)
-    goto out;
-  recount_jobs(e);
-  e->resync = 0;
-  e->stats.rebuilds++;
-out:
-  free(c.off);
-  return st;
-}
-
-cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
-  cm_ledger *l = e->cfg.ledger;
-  if (!l)
-    return CM_OK;
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  if (e->resync)
-    return rebuild(e, err);
-  follow_ctx c = {e, NULL, 0, 0, 0};
-  int lost = 0;
-  cm_status st = l->type->follow(l, on_change, &c, &lost, err);
-  if (st == CM_OK && c.oom)
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-  if (st == CM_OK && !lost)
-    for (int i = 0; i < c.n_off; i++)
-      cm__withdraw_offers(e, c.off[i], e->now_ms);
-  free(c.off);
-  if (st != CM_OK || lost) {
-    e->resync = 1;
-    if (st != CM_OK)
-      return st;
-    return rebuild(e, err);
-  }
-  return CM_OK;
 }

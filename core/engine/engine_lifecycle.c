@@ -27,20 +27,15 @@ static int offer_index(const cm__req *r, const char *worker) {
   return -1;
 }
 
-void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {
-  int slot = r->slot;
-  e->stats.by_state[r->state]--;
-  e->stats.by_state[after->state]++;
-  *r = *after;
-  r->slot = slot;
-}
-
 /* The change that gives back every job r's workers hold. */
 static void give_back(cm_ledger_change *ch, const cm__req *r, int done,
                       uint64_t elder) {
   for (int i = 0; i < r->n_workers; i++)
-    cm__change_worker(ch, r->workers[i], 0, 1, r->accepted[i] ? -1 : 0, done,
-                      elder);
+    cm__change_worker(ch, r->workers[i],
+                      (cm__worker_part){.give = 1,
+                                        .accept_delta = r->accepted[i] ? -1 : 0,
+                                        .done = done,
+                                        .elder = elder});
 }
 
 static void clear_workers(cm__req *r) {
@@ -170,7 +165,7 @@ cm_status cm_engine_accept(cm_engine *e, const char *request_id,
   cm_request_view v;
   cm_ledger_change ch;
   cm__change_init(&ch, r, &v, &after, &ev, 1);
-  cm__change_worker(&ch, worker_id, 0, 0, 1, 0, 0);
+  cm__change_worker(&ch, worker_id, (cm__worker_part){.accept_delta = 1});
   if ((st = cm__commit_one(e, r, &ch, err)) != CM_OK)
     return st;
   cm__wrk *w = cm__wrk_find(e, worker_id);
@@ -204,4 +199,19 @@ cm_status cm_engine_complete(cm_engine *e, const char *request_id,
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   return finish(e, r, CM_REQ_DONE, CM_EV_COMPLETED, now_ms, err);
+}
+
+void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (r->state != CM_REQ_OFFERED)
+      continue;
+    for (int k = 0; k < r->n_workers; k++)
+      if (!r->accepted[k] && strcmp(r->workers[k], id) == 0) {
+        /* a refused or failed write leaves it to the ledger's owner or
+           to the resynchronisation */
+        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
+        break;
+      }
+  }
 }

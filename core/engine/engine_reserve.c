@@ -26,101 +26,143 @@ static int exempt(const cm_engine *e, cm_urgency u) {
   return (int)u < (int)e->cfg.reserve_from;
 }
 
-cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held_out, cm_error *err) {
-  int R = e->cfg.reserve_workers, n = inst->n_workers;
+/* One batch's reserve: the marks and the nearest capable workers of
+ * every exposed one. */
+typedef struct reserve {
+  unsigned char *mark; /* per worker: 0, EXPOSED, HELD or TAKEN */
+  int *order;          /* the exposed, in edge order */
+  int n_exp;           /* how many */
+  int k;               /* neighbours asked for around each */
+  cm_store_query *qs;  /* per exposed: capable workers around it */
+  cm_store_hit *hits;  /* k per exposed */
+  int *counts;         /* hits found per exposed */
+  const char **self;   /* per exposed: its own id, excluded */
+  cm__idmap ids;       /* id -> batch index of the marked workers */
+  int have_ids;        /* ids is initialised */
+} reserve;
+
+static void reserve_free(reserve *rv) {
+  if (rv->have_ids)
+    cm__idmap_free(&rv->ids);
+  free(rv->mark);
+  free(rv->order);
+  free(rv->qs);
+  free(rv->hits);
+  free(rv->counts);
+  free(rv->self);
+}
+
+/* Exposed: capable workers with an edge from a non-exempt request; a
+ * candidate of an emergency of this batch is neither held (the emergency
+ * chooses freely, and the reserve must not push it to a worse worker) nor
+ * counted as kept (it may be taken). Marks them and lists them in order. */
+static void mark_exposed(const cm_engine *e, const cm_instance *inst,
+                         reserve *rv) {
   cm_skillset need = e->emergency_skills;
-  *held_out = 0;
-  if (R <= 0 || need == 0 || n == 0)
-    return CM_OK;
-  /* exposed: capable workers with an edge from a non-exempt request; a
-     candidate of an emergency of this batch is neither held (the
-     emergency chooses freely, and the reserve must not push it to a
-     worse worker) nor counted as kept (it may be taken) */
-  unsigned char *mark = calloc((size_t)n, 1); /* EXPOSED, HELD, TAKEN */
-  int *order = malloc((size_t)n * sizeof *order), n_exp = 0;
-  cm_store_query *qs = NULL;
-  cm_store_hit *hits = NULL;
-  int *counts = NULL;
-  const char **self = NULL;
-  cm__idmap ids;
-  int have_ids = 0;
-  cm_status st = CM_OK;
-  if (!mark || !order)
-    goto oom;
   for (int i = 0; i < inst->n_edges; i++)
     if (inst->requests[inst->edges[i].request].urgency == CM_URGENCY_EMERGENCY)
-      mark[inst->edges[i].worker] = TAKEN;
+      rv->mark[inst->edges[i].worker] = TAKEN;
   for (int i = 0; i < inst->n_edges; i++) {
     const cm_edge_in *ed = &inst->edges[i];
     const cm_worker *w = &inst->workers[ed->worker];
     if (!exempt(e, inst->requests[ed->request].urgency) && (w->skills & need) &&
-        w->has_position && !mark[ed->worker]) {
-      mark[ed->worker] = EXPOSED;
-      order[n_exp++] = ed->worker;
+        w->has_position && !rv->mark[ed->worker]) {
+      rv->mark[ed->worker] = EXPOSED;
+      rv->order[rv->n_exp++] = ed->worker;
     }
   }
-  if (n_exp == 0)
-    goto out;
-  int k = R + 8; /* enough to see R kept ones among a few exposed */
-  qs = malloc((size_t)n_exp * sizeof *qs);
-  hits = malloc((size_t)n_exp * k * sizeof *hits);
-  counts = malloc((size_t)n_exp * sizeof *counts);
-  self = malloc((size_t)n_exp * sizeof *self);
-  if (!qs || !hits || !counts || !self || cm__idmap_init(&ids, 256) != 0)
-    goto oom;
-  have_ids = 1;
-  for (int i = 0; i < n; i++)
-    if (mark[i] && cm__idmap_put(&ids, inst->workers[i].id, i, NULL) < 0)
-      goto oom;
+}
+
+/* The k nearest capable workers around every exposed one, from the store
+ * (itself excluded), and the id map of the marked. Returns CM_OK, the
+ * store's error, or CM_E_NOMEM. */
+static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
+                                 int64_t now_ms, reserve *rv, cm_error *err) {
+  int n_exp = rv->n_exp, k = rv->k;
+  rv->qs = malloc((size_t)n_exp * sizeof *rv->qs);
+  rv->hits = malloc((size_t)n_exp * k * sizeof *rv->hits);
+  rv->counts = malloc((size_t)n_exp * sizeof *rv->counts);
+  rv->self = malloc((size_t)n_exp * sizeof *rv->self);
+  if (!rv->qs || !rv->hits || !rv->counts || !rv->self ||
+      cm__idmap_init(&rv->ids, 256) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  rv->have_ids = 1;
+  for (int i = 0; i < inst->n_workers; i++)
+    if (rv->mark[i] &&
+        cm__idmap_put(&rv->ids, inst->workers[i].id, i, NULL) < 0)
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int x = 0; x < n_exp; x++) {
-    const cm_worker *w = &inst->workers[order[x]];
-    self[x] = w->id;
-    memset(&qs[x], 0, sizeof qs[x]);
-    qs[x].lat = w->lat;
-    qs[x].lon = w->lon;
-    qs[x].radius_km = e->cfg.reserve_km;
-    qs[x].k = k;
-    qs[x].need_any = need;
-    qs[x].exclude = &self[x];
-    qs[x].n_exclude = 1;
+    const cm_worker *w = &inst->workers[rv->order[x]];
+    rv->self[x] = w->id;
+    memset(&rv->qs[x], 0, sizeof rv->qs[x]);
+    rv->qs[x].lat = w->lat;
+    rv->qs[x].lon = w->lon;
+    rv->qs[x].radius_km = e->cfg.reserve_km;
+    rv->qs[x].k = k;
+    rv->qs[x].need_any = e->emergency_skills;
+    rv->qs[x].exclude = &rv->self[x];
+    rv->qs[x].n_exclude = 1;
   }
-  if ((st = cm_store_nearest(e->store, qs, n_exp, k, now_ms, e->cfg.stale_ms,
-                             hits, counts, err)) != CM_OK)
-    goto out;
-  /* the last candidates first: those of the least pressing requests */
-  for (int x = n_exp - 1; x >= 0; x--) {
+  return cm_store_nearest(e->store, rv->qs, n_exp, k, now_ms, e->cfg.stale_ms,
+                          rv->hits, rv->counts, err);
+}
+
+/* Hold every exposed worker with fewer than R kept around it (not in
+ * this batch, or held already); the last candidates first: those of the
+ * least pressing requests. Returns how many were held. */
+static int choose_held(reserve *rv, int R) {
+  int held = 0;
+  for (int x = rv->n_exp - 1; x >= 0; x--) {
     int kept = 0;
-    for (int h = 0; h < counts[x] && kept < R; h++) {
-      int wi = cm__idmap_get(&ids, hits[(size_t)x * k + h].id);
-      kept += wi < 0 || mark[wi] == HELD;
+    for (int h = 0; h < rv->counts[x] && kept < R; h++) {
+      int wi = cm__idmap_get(&rv->ids, rv->hits[(size_t)x * rv->k + h].id);
+      kept += wi < 0 || rv->mark[wi] == HELD;
     }
     if (kept < R) {
-      mark[order[x]] = HELD;
-      (*held_out)++;
+      rv->mark[rv->order[x]] = HELD;
+      held++;
     }
   }
-  /* held workers lose their non-exempt edges */
+  return held;
+}
+
+/* Held workers lose their non-exempt edges. */
+static void drop_held_edges(const cm_engine *e, cm_instance *inst,
+                            const reserve *rv) {
   int m = 0;
   for (int i = 0; i < inst->n_edges; i++) {
     const cm_edge_in *ed = &inst->edges[i];
-    if (mark[ed->worker] == HELD &&
+    if (rv->mark[ed->worker] == HELD &&
         !exempt(e, inst->requests[ed->request].urgency))
       continue;
     inst->edges[m++] = *ed;
   }
   inst->n_edges = m;
+}
+
+cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
+                           int *held_out, cm_error *err) {
+  int R = e->cfg.reserve_workers, n = inst->n_workers;
+  *held_out = 0;
+  if (R <= 0 || e->emergency_skills == 0 || n == 0)
+    return CM_OK;
+  reserve rv = {.k = R + 8}; /* enough to see R kept among a few exposed */
+  cm_status st = CM_OK;
+  rv.mark = calloc((size_t)n, 1);
+  rv.order = malloc((size_t)n * sizeof *rv.order);
+  if (!rv.mark || !rv.order)
+    goto oom;
+  mark_exposed(e, inst, &rv);
+  if (rv.n_exp == 0)
+    goto out;
+  if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
+    goto out;
+  *held_out = choose_held(&rv, R);
+  drop_held_edges(e, inst, &rv);
   goto out;
 oom:
   st = cm_error_set(err, CM_E_NOMEM, "", NULL);
 out:
-  if (have_ids)
-    cm__idmap_free(&ids);
-  free(mark);
-  free(order);
-  free(qs);
-  free(hits);
-  free(counts);
-  free(self);
+  reserve_free(&rv);
   return st;
 }

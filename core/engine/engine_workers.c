@@ -1,114 +1,15 @@
-/* engine_workers.c -- the engine's view of workers: shift, capacity and
- * open jobs, kept consistent with the status in the position store. With
- * a ledger, every worker write goes to the ledger first and to the store
- * (then the ledger's mirror) only when it succeeded. */
+/* engine_workers.c -- the worker calls (cm_engine_worker_*): shift,
+ * capacity and positions, on the records of engine_roster.c. With a
+ * ledger, every worker write goes to the ledger first and to the store
+ * (then the ledger's mirror) only when it succeeded. A worker going off
+ * shift has its offers withdrawn (engine_lifecycle.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "engine_internal.h"
 #include "store/store_check.h"
-
-cm__wrk *cm__wrk_find(const cm_engine *e, const char *id) {
-  int v = cm__idmap_get(&e->wrk_map, id);
-  return v >= 0 ? e->workers[v] : NULL;
-}
-
-cm_worker_status cm__wrk_effective(const cm__wrk *w) {
-  if (!w->on_shift)
-    return CM_WORKER_OFFLINE;
-  if (w->jobs < w->capacity)
-    return CM_WORKER_AVAILABLE;
-  return w->accepted >= w->jobs ? CM_WORKER_BUSY : CM_WORKER_OFFERED;
-}
-
-void cm__wrk_sync(cm_engine *e, cm__wrk *w) {
-  cm_store_status(e->store, w->id, cm__wrk_effective(w), NULL);
-}
-
-void cm__wrk_release(cm_engine *e, cm__wrk *w, int was_accepted) {
-  if (w->jobs > 0)
-    w->jobs--;
-  if (was_accepted && w->accepted > 0)
-    w->accepted--;
-  cm__wrk_sync(e, w);
-  if (w->on_shift)
-    cm__retry_soon(e); /* room again: pending requests may use it */
-}
-
-void cm__req_release_workers(cm_engine *e, cm__req *r) {
-  for (int i = 0; i < r->n_workers; i++) {
-    cm__wrk *w = cm__wrk_find(e, r->workers[i]);
-    if (w)
-      cm__wrk_release(e, w, r->accepted[i]);
-  }
-  r->n_workers = 0;
-  memset(r->accepted, 0, sizeof r->accepted);
-}
-
-void cm__worker_served(cm_worker *w, uint64_t elder) {
-  w->jobs_today++;
-  int known = 0;
-  for (int k = 0; k < w->n_elders; k++)
-    known |= w->elders[k] == elder;
-  if (elder && !known) {
-    if (w->n_elders == CM_MAX_ELDERS) /* forget the oldest */
-      memmove(w->elders, w->elders + 1,
-              (CM_MAX_ELDERS - 1) * sizeof *w->elders);
-    else
-      w->n_elders++;
-    w->elders[w->n_elders - 1] = elder;
-  }
-}
-
-static cm__wrk *add_worker(cm_engine *e, const char *id) {
-  if (e->n_workers == e->cap_workers) {
-    int cap = e->cap_workers ? e->cap_workers * 2 : 256;
-    cm__wrk **p = realloc(e->workers, (size_t)cap * sizeof *p);
-    if (!p)
-      return NULL;
-    e->workers = p;
-    e->cap_workers = cap;
-  }
-  cm__wrk *w = calloc(1, sizeof *w);
-  if (!w)
-    return NULL;
-  memcpy(w->id, id, strnlen(id, CM_ID_MAX - 1));
-  w->slot = e->n_workers;
-  if (cm__idmap_put(&e->wrk_map, w->id, w->slot, NULL) != 1) {
-    free(w);
-    return NULL;
-  }
-  e->workers[e->n_workers++] = w;
-  return w;
-}
-
-/* Undo add_worker for w, the last record added. */
-static void drop_worker(cm_engine *e, cm__wrk *w) {
-  cm__idmap_del(&e->wrk_map, w->id);
-  e->n_workers--;
-  free(w);
-}
-
-cm__wrk *cm__wrk_get(cm_engine *e, const char *id) {
-  cm__wrk *w = cm__wrk_find(e, id);
-  return w ? w : add_worker(e, id);
-}
-
-void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
-  for (int i = 0; i < e->n_live; i++) {
-    cm__req *r = e->live[i];
-    if (r->state != CM_REQ_OFFERED)
-      continue;
-    for (int k = 0; k < r->n_workers; k++)
-      if (!r->accepted[k] && strcmp(r->workers[k], id) == 0) {
-        /* a refused or failed write leaves it to the ledger's owner or
-           to the resynchronisation */
-        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
-        break;
-      }
-  }
-}
 
 cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
                                   int64_t now_ms, cm_error *err) {
@@ -136,7 +37,7 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
   /* the engine's record first: the last step that can run out of memory
      must not follow a write to the store or the ledger */
   cm__wrk *added = NULL;
-  if (!rec && !(rec = added = add_worker(e, copy.id)))
+  if (!rec && !(rec = added = cm__wrk_add(e, copy.id)))
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (l) { /* the store checks the worker first: nothing reaches the ledger
               that the mirror would refuse */
@@ -154,7 +55,7 @@ cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
   }
   if (st != CM_OK) {
     if (added)
-      drop_worker(e, added);
+      cm__wrk_drop_last(e, added);
     return st;
   }
   int was_on = rec->on_shift;
@@ -206,7 +107,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
                : CM_OK;
   cm_worker *old = NULL; /* without a ledger: the records before, to put
                             back the moves made when a later one fails */
-  if (!l && !(old = malloc((size_t)(n ? n : 1) * sizeof *old)))
+  if (!l && !(old = cm__malloc_array(n, sizeof *old)))
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < n && !l; i++) { /* all or nothing */
     cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
@@ -219,7 +120,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
     }
   }
   if (l) {
-    int64_t *seen = calloc((size_t)(n ? n : 1), sizeof *seen);
+    int64_t *seen = cm__calloc_array(n, sizeof *seen);
     if (!seen)
       return cm_error_set(err, CM_E_NOMEM, "", NULL);
     for (int i = 0; i < n; i++)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/grid.h"
 #include "cost.h"
 #include "problem.h"
@@ -144,7 +145,7 @@ typedef struct prio_order {
 static int prio_init(prio_order *o, const cm__problem *p) {
   int count[CM_URGENCY_COUNT] = {0}, at[CM_URGENCY_COUNT];
   memset(o, 0, sizeof *o);
-  o->reqs = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *o->reqs);
+  o->reqs = cm__malloc_array(p->nr, sizeof *o->reqs);
   if (!o->reqs)
     return -1;
   for (int r = 0; r < p->nr; r++)
@@ -395,9 +396,8 @@ static int search_edges(cm__problem *p, prio_order *prio, const cm__clock *clk,
                         edge_buf *out) {
   const cm_instance *inst = p->inst;
   int *start = calloc((size_t)p->nr + 1, sizeof *start);
-  int *order =
-      malloc((size_t)(inst->n_edges ? inst->n_edges : 1) * sizeof *order);
-  cand *c = malloc((size_t)(inst->n_edges ? inst->n_edges : 1) * sizeof *c);
+  int *order = cm__malloc_array(inst->n_edges, sizeof *order);
+  cand *c = cm__malloc_array(inst->n_edges, sizeof *c);
   int rc = -1;
   if (!start || !order || !c)
     goto done;
@@ -448,13 +448,12 @@ static int build_csr(cm__problem *p, edge_buf *b, cm__solution *floor) {
   p->ne = ne;
   p->r_start = calloc((size_t)p->nr + 1, sizeof *p->r_start);
   p->w_start = calloc((size_t)p->nw + 1, sizeof *p->w_start);
-  size_t cnt = (size_t)(ne ? ne : 1);
-  p->e_req = malloc(cnt * sizeof *p->e_req);
-  p->e_wrk = malloc(cnt * sizeof *p->e_wrk);
-  p->e_cost = malloc(cnt * sizeof *p->e_cost);
-  p->e_dist = malloc(cnt * sizeof *p->e_dist);
-  p->e_travel = malloc(cnt * sizeof *p->e_travel);
-  p->w_edges = malloc(cnt * sizeof *p->w_edges);
+  p->e_req = cm__malloc_array(ne, sizeof *p->e_req);
+  p->e_wrk = cm__malloc_array(ne, sizeof *p->e_wrk);
+  p->e_cost = cm__malloc_array(ne, sizeof *p->e_cost);
+  p->e_dist = cm__malloc_array(ne, sizeof *p->e_dist);
+  p->e_travel = cm__malloc_array(ne, sizeof *p->e_travel);
+  p->w_edges = cm__malloc_array(ne, sizeof *p->w_edges);
   int *fill = malloc((size_t)(p->nr > p->nw ? p->nr : p->nw) * sizeof *fill +
                      sizeof *fill);
   if (!p->r_start || !p->w_start || !p->e_req || !p->e_wrk || !p->e_cost ||
@@ -496,13 +495,13 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
   p->inst = inst;
   p->nr = inst->n_requests;
   p->nw = inst->n_workers;
-  p->penalty = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *p->penalty);
-  p->cap = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *p->cap);
-  p->searched = calloc((size_t)(p->nr ? p->nr : 1), 1);
-  p->eligible = calloc((size_t)(p->nr ? p->nr : 1), 1);
+  p->penalty = cm__malloc_array(p->nr, sizeof *p->penalty);
+  p->cap = cm__malloc_array(p->nw, sizeof *p->cap);
+  p->searched = cm__calloc_array(p->nr, 1);
+  p->eligible = cm__calloc_array(p->nr, 1);
   prio_order order = {.reqs = NULL};
   edge_buf b = {0};
-  b.load = calloc((size_t)(p->nw ? p->nw : 1), sizeof *b.load);
+  b.load = cm__calloc_array(p->nw, sizeof *b.load);
   memset(floor, 0, sizeof *floor);
   if (!p->penalty || !p->cap || !p->searched || !p->eligible || !b.load ||
       prio_init(&order, p) != 0)

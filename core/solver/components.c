@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sort.h"
 #include "stages.h"
 
@@ -56,8 +57,8 @@ int cm__components_build(const cm__problem *p, const unsigned char *active,
                          int single, cm__components *c) {
   memset(c, 0, sizeof *c);
   int nodes = p->nr + p->nw;
-  int *parent = malloc((size_t)(nodes ? nodes : 1) * sizeof *parent);
-  int *id = malloc((size_t)(nodes ? nodes : 1) * sizeof *id);
+  int *parent = cm__malloc_array(nodes, sizeof *parent);
+  int *id = cm__malloc_array(nodes, sizeof *id);
   if (!parent || !id)
     goto oom;
   for (int v = 0; v < nodes; v++)
@@ -79,7 +80,7 @@ int cm__components_build(const cm__problem *p, const unsigned char *active,
       n = 1;
     nreq++;
   }
-  int *wcomp = malloc((size_t)(p->nw ? p->nw : 1) * sizeof *wcomp);
+  int *wcomp = cm__malloc_array(p->nw, sizeof *wcomp);
   if (!wcomp)
     goto oom;
   for (int j = 0; j < p->nw; j++) {
@@ -95,9 +96,9 @@ int cm__components_build(const cm__problem *p, const unsigned char *active,
   c->n = n;
   c->r_start = calloc((size_t)n + 1, sizeof *c->r_start);
   c->w_start = calloc((size_t)n + 1, sizeof *c->w_start);
-  c->reqs = malloc((size_t)(nreq ? nreq : 1) * sizeof *c->reqs);
-  c->wrks = malloc((size_t)(nwrk ? nwrk : 1) * sizeof *c->wrks);
-  c->order = malloc((size_t)(n ? n : 1) * sizeof *c->order);
+  c->reqs = cm__malloc_array(nreq, sizeof *c->reqs);
+  c->wrks = cm__malloc_array(nwrk, sizeof *c->wrks);
+  c->order = cm__malloc_array(n, sizeof *c->order);
   if (!c->r_start || !c->w_start || !c->reqs || !c->wrks || !c->order) {
     free(wcomp);
     goto oom;

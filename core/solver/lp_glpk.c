@@ -325,18 +325,14 @@ static void mip_callback(glp_tree *tree, void *info) {
     glp_ios_terminate(tree);
 }
 
-static int component_guarded(scratch *s, const cm__problem *p,
-                             cm__solution *sol, const int *reqs, int nr,
-                             const int *wrks, int nw, const cm__clock *clk,
-                             cm__glpk_stats *st) {
+/* The rows and columns of one component: a capacity row per worker (the
+ * room it has left), a row per request with its unserved column u (for a
+ * team: y, staffed, with the penalty as the objective's constant), and a
+ * column per edge. */
+static void add_rows_and_columns(scratch *s, const cm__problem *p,
+                                 const cm__solution *sol, const int *reqs,
+                                 int nr, const int *wrks, int nw, int teams) {
   const cm_instance *inst = p->inst;
-  if (scratch_maps(s, p) != 0)
-    return -2;
-  int teams = 0;
-  for (int k = 0; k < nr; k++)
-    teams += inst->requests[reqs[k]].staff > 1;
-  s->lp = glp_create_prob();
-  glp_set_obj_dir(s->lp, GLP_MIN);
   glp_prob *lp = s->lp;
   double constant = 0;
   int r0 = glp_add_rows(lp, nr + nw);
@@ -367,7 +363,13 @@ static int component_guarded(scratch *s, const cm__problem *p,
       add_edge_col(s, p, e, teams > 0);
   }
   glp_set_obj_coef(lp, 0, constant);
-  /* coverage: each required skill held by a staffed team */
+}
+
+/* Coverage: each skill a team request requires (all of them) held by
+ * someone of its team when staffed. Returns 0, -2 out of memory. */
+static int add_coverage_rows(scratch *s, const cm__problem *p, const int *reqs,
+                             int nr) {
+  const cm_instance *inst = p->inst;
   s->ind = malloc((size_t)(p->ne + 2) * sizeof *s->ind);
   s->val = malloc((size_t)(p->ne + 2) * sizeof *s->val);
   if (!s->ind || !s->val)
@@ -388,46 +390,77 @@ static int component_guarded(scratch *s, const cm__problem *p,
           s->ind[++n] = s->col_of_edge[e];
           s->val[n] = 1.0;
         }
-      int row = glp_add_rows(lp, 1);
-      glp_set_row_bnds(lp, row, GLP_LO, 0.0, 0.0);
-      glp_set_mat_row(lp, row, n, s->ind, s->val);
+      int row = glp_add_rows(s->lp, 1);
+      glp_set_row_bnds(s->lp, row, GLP_LO, 0.0, 0.0);
+      glp_set_mat_row(s->lp, row, n, s->ind, s->val);
     }
   }
-  int ret, rc = 1;
-  if (cm__clock_expired(clk))
-    return 0;
+  return 0;
+}
+
+/* Solve: the LP when there is no team (totally unimodular), branch and
+ * bound otherwise. Returns 1 optimal, 2 cut by the deadline with an
+ * incumbent, 0 nothing usable. */
+static int solve_lp(scratch *s, int teams, const cm__clock *clk,
+                    cm__glpk_stats *st) {
+  glp_prob *lp = s->lp;
   if (teams == 0) {
-    ret = run_simplex(lp, clk, 1);
+    int ret = run_simplex(lp, clk, 1);
     st->iterations += glp_get_it_cnt(lp);
-    if (ret != 0 || glp_get_status(lp) != GLP_OPT)
-      return 0;
-  } else {
-    glp_iocp parm;
-    glp_init_iocp(&parm);
-    parm.msg_lev = GLP_MSG_OFF;
-    parm.presolve = GLP_ON;
-    parm.tm_lim = tm_lim_ms(clk);
-    parm.cb_func = mip_callback;
-    parm.cb_info = (void *)clk;
-    ret = glp_intopt(lp, &parm);
-    st->iterations += glp_get_it_cnt(lp);
-    int status = glp_mip_status(lp);
-    if (ret == 0 && status == GLP_OPT)
-      rc = 1;
-    else if ((ret == GLP_ETMLIM || ret == GLP_ESTOP) && status == GLP_FEAS)
-      rc = 2; /* cut with an incumbent: keep it */
-    else
-      return 0;
+    return ret == 0 && glp_get_status(lp) == GLP_OPT ? 1 : 0;
   }
+  glp_iocp parm;
+  glp_init_iocp(&parm);
+  parm.msg_lev = GLP_MSG_OFF;
+  parm.presolve = GLP_ON;
+  parm.tm_lim = tm_lim_ms(clk);
+  parm.cb_func = mip_callback;
+  parm.cb_info = (void *)clk;
+  int ret = glp_intopt(lp, &parm);
+  st->iterations += glp_get_it_cnt(lp);
+  int status = glp_mip_status(lp);
+  if (ret == 0 && status == GLP_OPT)
+    return 1;
+  if ((ret == GLP_ETMLIM || ret == GLP_ESTOP) && status == GLP_FEAS)
+    return 2; /* cut with an incumbent: keep it */
+  return 0;
+}
+
+/* The edges the answer takes (value above one half) into sol. */
+static void take_answer(const scratch *s, const cm__problem *p,
+                        cm__solution *sol, const int *reqs, int nr, int teams) {
   for (int k = 0; k < nr; k++) {
     int g = reqs[k];
     for (int e = p->r_start[g]; e < p->r_start[g + 1]; e++) {
-      double v = teams ? glp_mip_col_val(lp, s->col_of_edge[e])
-                       : glp_get_col_prim(lp, s->col_of_edge[e]);
+      double v = teams ? glp_mip_col_val(s->lp, s->col_of_edge[e])
+                       : glp_get_col_prim(s->lp, s->col_of_edge[e]);
       if (v > 0.5)
         cm__solution_take(sol, p, e);
     }
   }
+}
+
+/* One component, cold, under the GLPK guard (cm__glpk_component's
+ * returns: 1, 2, 0, or -2 out of memory). */
+static int component_guarded(scratch *s, const cm__problem *p,
+                             cm__solution *sol, const int *reqs, int nr,
+                             const int *wrks, int nw, const cm__clock *clk,
+                             cm__glpk_stats *st) {
+  if (scratch_maps(s, p) != 0)
+    return -2;
+  int teams = 0;
+  for (int k = 0; k < nr; k++)
+    teams += p->inst->requests[reqs[k]].staff > 1;
+  s->lp = glp_create_prob();
+  glp_set_obj_dir(s->lp, GLP_MIN);
+  add_rows_and_columns(s, p, sol, reqs, nr, wrks, nw, teams);
+  if (add_coverage_rows(s, p, reqs, nr) != 0)
+    return -2;
+  if (cm__clock_expired(clk))
+    return 0;
+  int rc = solve_lp(s, teams, clk, st);
+  if (rc > 0)
+    take_answer(s, p, sol, reqs, nr, teams);
   return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "netflow.h"
 
 struct cm__heap_item {
@@ -82,13 +83,13 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   n->rloc = rloc;
   n->wloc = wloc;
   int nodes = nr + nw + 1;
-  n->asg = malloc((size_t)(nr ? nr : 1) * sizeof *n->asg);
-  n->shift = malloc((size_t)(nr ? nr : 1) * sizeof *n->shift);
-  n->load = calloc((size_t)(nw ? nw : 1), sizeof *n->load);
-  n->whead = malloc((size_t)(nw ? nw : 1) * sizeof *n->whead);
-  n->rnext = malloc((size_t)(nr ? nr : 1) * sizeof *n->rnext);
-  n->rprev = malloc((size_t)(nr ? nr : 1) * sizeof *n->rprev);
-  n->freecap = malloc((size_t)(nw ? nw : 1) * sizeof *n->freecap);
+  n->asg = cm__malloc_array(nr, sizeof *n->asg);
+  n->shift = cm__malloc_array(nr, sizeof *n->shift);
+  n->load = cm__calloc_array(nw, sizeof *n->load);
+  n->whead = cm__malloc_array(nw, sizeof *n->whead);
+  n->rnext = cm__malloc_array(nr, sizeof *n->rnext);
+  n->rprev = cm__malloc_array(nr, sizeof *n->rprev);
+  n->freecap = cm__malloc_array(nw, sizeof *n->freecap);
   n->pot = calloc((size_t)nodes, sizeof *n->pot);
   n->dist = malloc((size_t)nodes * sizeof *n->dist);
   n->pred = malloc((size_t)nodes * sizeof *n->pred);
@@ -99,9 +100,9 @@ int cm__net_init(cm__net *n, const cm__problem *p, const int *load_outside,
   for (int i = 0; i < nr; i++)
     ne += p->r_start[reqs[i] + 1] - p->r_start[reqs[i]];
   n->l_start = malloc((size_t)(nr + 1) * sizeof *n->l_start);
-  n->l_node = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_node);
-  n->l_edge = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_edge);
-  n->l_cost = malloc((size_t)(ne ? ne : 1) * sizeof *n->l_cost);
+  n->l_node = cm__malloc_array(ne, sizeof *n->l_node);
+  n->l_edge = cm__malloc_array(ne, sizeof *n->l_edge);
+  n->l_cost = cm__malloc_array(ne, sizeof *n->l_cost);
   if (!n->asg || !n->shift || !n->load || !n->whead || !n->rnext || !n->rprev ||
       !n->freecap || !n->pot || !n->dist || !n->pred || !n->pred_e ||
       !n->stamp || !n->settled || !n->l_start || !n->l_node || !n->l_edge ||

@@ -9,13 +9,14 @@
  * is exact on its own, so a partial reduction is still exact). */
 #include <stdlib.h>
 
+#include "base/alloc.h"
 #include "stages.h"
 
 int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active,
                const cm__clock *clk) {
-  int *deg = calloc((size_t)(p->nw ? p->nw : 1), sizeof *deg);
-  int *queue = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *queue);
-  unsigned char *queued = calloc((size_t)(p->nr ? p->nr : 1), 1);
+  int *deg = cm__calloc_array(p->nw, sizeof *deg);
+  int *queue = cm__malloc_array(p->nr, sizeof *queue);
+  unsigned char *queued = cm__calloc_array(p->nr, 1);
   int fixed = -1;
   if (!deg || !queue || !queued)
     goto done;

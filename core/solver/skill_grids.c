@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "skill_grids.h"
 
 static int matchable(const cm_instance *inst, const cm_worker *w) {
@@ -15,11 +16,10 @@ static int matchable(const cm_instance *inst, const cm_worker *w) {
 int cm__skill_grids_init(cm__skill_grids *g, const cm_instance *inst,
                          int *cap) {
   int n = inst->n_workers;
-  size_t cnt = (size_t)(n ? n : 1);
   memset(g, 0, sizeof *g);
   g->inst = inst;
-  g->items = malloc(cnt * sizeof *g->items);
-  g->scratch = malloc(cnt * sizeof *g->scratch);
+  g->items = cm__malloc_array(n, sizeof *g->items);
+  g->scratch = cm__malloc_array(n, sizeof *g->scratch);
   if (!g->items || !g->scratch) {
     cm__skill_grids_free(g);
     return -1;

@@ -3,15 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "problem.h"
 
 cm_status cm__solution_init(cm__solution *s, const cm__problem *p,
                             cm_error *err) {
   memset(s, 0, sizeof *s);
-  s->x = calloc((size_t)(p->ne ? p->ne : 1), 1);
-  s->served = calloc((size_t)(p->nr ? p->nr : 1), sizeof *s->served);
-  s->load = calloc((size_t)(p->nw ? p->nw : 1), sizeof *s->load);
-  s->component = malloc((size_t)(p->nr ? p->nr : 1) * sizeof *s->component);
+  s->x = cm__calloc_array(p->ne, 1);
+  s->served = cm__calloc_array(p->nr, sizeof *s->served);
+  s->load = cm__calloc_array(p->nw, sizeof *s->load);
+  s->component = cm__malloc_array(p->nr, sizeof *s->component);
   if (!s->x || !s->served || !s->load || !s->component) {
     cm__solution_free(s);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);

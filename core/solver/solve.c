@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "lp_glpk.h"
 #include "netflow.h"
 #include "stages.h"
@@ -218,7 +219,7 @@ static cm_status solve_component(batch *b, int k, cm_error *err) {
 /* Confirm the complete network answers with GLPK and apply them. */
 static cm_status confirm_and_apply(batch *b, cm_error *err) {
   int nn = 0;
-  cm__net **list = malloc((size_t)(b->c.n ? b->c.n : 1) * sizeof *list);
+  cm__net **list = cm__malloc_array(b->c.n, sizeof *list);
   if (!list)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   /* the confirmation costs 0.35-0.5 us per edge and node (measured at
@@ -299,8 +300,8 @@ static cm_status build_answer(batch *b, cm_answer *out, cm_error *err) {
     na += b->s.x[e];
   for (int i = 0; i < p->nr; i++)
     nu += !b->s.served[i];
-  out->assignments = malloc((size_t)(na ? na : 1) * sizeof *out->assignments);
-  out->unassigned = malloc((size_t)(nu ? nu : 1) * sizeof *out->unassigned);
+  out->assignments = cm__malloc_array(na, sizeof *out->assignments);
+  out->unassigned = cm__malloc_array(nu, sizeof *out->unassigned);
   if (!out->assignments || !out->unassigned)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   double obj = 0, lb = 0;
@@ -363,7 +364,7 @@ static cm_status prepare(batch *b, cm_answer *out, cm_error *err) {
   cm_status st = cm__solution_init(&b->s, &b->p, err);
   if (st != CM_OK)
     return st;
-  b->fell_back = calloc((size_t)(nr ? nr : 1), 1);
+  b->fell_back = cm__calloc_array(nr, 1);
   b->info = calloc(1, sizeof *b->info);
   b->comp_lb = calloc(1, sizeof *b->comp_lb);
   if (!b->fell_back || !b->info || !b->comp_lb)
@@ -378,10 +379,10 @@ static cm_status prepare(batch *b, cm_answer *out, cm_error *err) {
     memset(b->fell_back, 1, (size_t)nr);
     return CM_OK;
   }
-  b->active = malloc((size_t)(nr ? nr : 1));
-  b->rloc = malloc((size_t)(nr ? nr : 1) * sizeof *b->rloc);
-  b->wloc = malloc((size_t)(nw ? nw : 1) * sizeof *b->wloc);
-  b->price = calloc((size_t)(nw ? nw : 1), sizeof *b->price);
+  b->active = cm__malloc_array(nr, 1);
+  b->rloc = cm__malloc_array(nr, sizeof *b->rloc);
+  b->wloc = cm__malloc_array(nw, sizeof *b->wloc);
+  b->price = cm__calloc_array(nw, sizeof *b->price);
   if (!b->active || !b->rloc || !b->wloc || !b->price)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < nr; i++) {
@@ -400,13 +401,13 @@ static cm_status prepare(batch *b, cm_answer *out, cm_error *err) {
   if (cm__components_build(&b->p, b->active, b->opts->no_components, &b->c) !=
       0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  size_t n = (size_t)(b->c.n ? b->c.n : 1);
+  int n = b->c.n;
   free(b->info);
   free(b->comp_lb);
-  b->nets = calloc(n, sizeof *b->nets);
-  b->net_live = calloc(n, 1);
-  b->info = calloc(n, sizeof *b->info);
-  b->comp_lb = calloc(n, sizeof *b->comp_lb);
+  b->nets = cm__calloc_array(n, sizeof *b->nets);
+  b->net_live = cm__calloc_array(n, 1);
+  b->info = cm__calloc_array(n, sizeof *b->info);
+  b->comp_lb = cm__calloc_array(n, sizeof *b->comp_lb);
   if (!b->nets || !b->net_live || !b->info || !b->comp_lb)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   return CM_OK;

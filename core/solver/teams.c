@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "base/sort.h"
 #include "netflow.h"
 #include "stages.h"
@@ -137,106 +138,187 @@ static double try_strategy(const cm__problem *p, cm__solution *s, int *reqs,
   return r < 0 ? -1 : -2;
 }
 
+/* One call of cm__teams_decompose: its component and working arrays. */
+typedef struct decomp {
+  const cm__problem *p;
+  cm__solution *s;
+  int *reqs; /* the component's requests */
+  int nr;
+  const int *wrks; /* ... and workers */
+  int nw;
+  int *rloc, *wloc;     /* the network's scratch maps */
+  const cm__clock *clk; /* the deadline */
+  int *ones;            /* the one-person requests */
+  int n1;               /* how many */
+  int *base;            /* loads before the teams, by index in wrks */
+  int *best_x;          /* the best strategy's team edges */
+  int n_best_x;         /* how many */
+  int *best_asg;        /* ... its ones' answer, an edge or -1 each */
+  double best_f;        /* ... its objective, -1: none yet */
+  double *price;        /* worker prices from the ones' optimum */
+  double *scaled;       /* try_strategy's scratch, by worker */
+  double *net_price;    /* the prices of a strategy's network answer */
+  scored *cand;         /* pick_team's scratch */
+  cm__net net;          /* the network of the moment */
+} decomp;
+
+static int decomp_alloc(decomp *d) {
+  const cm__problem *p = d->p;
+  d->ones = cm__malloc_array(d->nr, sizeof *d->ones);
+  d->base = cm__malloc_array(d->nw, sizeof *d->base);
+  d->best_x = cm__malloc_array((size_t)d->nr * CM_MAX_STAFF, sizeof *d->best_x);
+  d->best_asg = cm__malloc_array(d->nr, sizeof *d->best_asg);
+  d->price = cm__calloc_array(p->nw, sizeof *d->price);
+  d->scaled = cm__calloc_array(p->nw, sizeof *d->scaled);
+  d->net_price = cm__calloc_array(p->nw, sizeof *d->net_price);
+  d->cand =
+      malloc((size_t)(p->inst->params.k * CM_MAX_STAFF + 1) * sizeof *d->cand);
+  return d->ones && d->base && d->best_x && d->best_asg && d->price &&
+                 d->scaled && d->net_price && d->cand
+             ? 0
+             : -1;
+}
+
+static void decomp_free(decomp *d) {
+  cm__net_free(&d->net);
+  free(d->ones);
+  free(d->base);
+  free(d->best_x);
+  free(d->best_asg);
+  free(d->price);
+  free(d->scaled);
+  free(d->net_price);
+  free(d->cand);
+}
+
+/* The one-person requests into ones, the workers' loads into base. */
+static void split_ones(decomp *d) {
+  for (int a = 0; a < d->nr; a++)
+    if (d->p->inst->requests[d->reqs[a]].staff == 1)
+      d->ones[d->n1++] = d->reqs[a];
+  for (int k = 0; k < d->nw; k++)
+    d->base[k] = d->s->load[d->wrks[k]];
+}
+
+/* The one-person optimum alone prices the workers (into price). Returns
+ * 1, 0 when the deadline passed, -1 out of memory. */
+static int price_workers(decomp *d) {
+  if (cm__net_init(&d->net, d->p, d->s->load, d->ones, d->n1, d->wrks, d->nw,
+                   d->rloc, d->wloc) != 0)
+    return -1;
+  int r = cm__net_run(&d->net, d->clk);
+  if (r <= 0)
+    return r < 0 ? -1 : 0;
+  cm__net_prices(&d->net, d->price);
+  cm__net_free(&d->net);
+  return 1;
+}
+
+/* Exchange the workers' loads in s with base. */
+static void swap_loads(decomp *d) {
+  for (int w = 0; w < d->nw; w++) {
+    int tmp = d->s->load[d->wrks[w]];
+    d->s->load[d->wrks[w]] = d->base[w];
+    d->base[w] = tmp;
+  }
+}
+
+/* A certified bound at the prices of the strategy's network answer, with
+ * the loads as they were before its teams (outside capacity). */
+static double strategy_bound(decomp *d) {
+  memset(d->net_price, 0, (size_t)d->p->nw * sizeof *d->net_price);
+  cm__net_prices(&d->net, d->net_price);
+  swap_loads(d);
+  double b =
+      cm__dual_bound(d->p, d->s, d->reqs, d->nr, d->wrks, d->nw, d->net_price);
+  swap_loads(d);
+  return b;
+}
+
+/* Remember the strategy's answer (teams in s, ones in net) when its
+ * objective f is the best so far. */
+static void keep_if_best(decomp *d, double f) {
+  const cm__problem *p = d->p;
+  if (!(d->best_f < 0 || f < d->best_f))
+    return;
+  d->best_f = f;
+  d->n_best_x = 0;
+  for (int a = 0; a < d->nr; a++) {
+    int t = d->reqs[a];
+    if (p->inst->requests[t].staff > 1 && d->s->served[t])
+      for (int e = p->r_start[t]; e < p->r_start[t + 1]; e++)
+        if (d->s->x[e])
+          d->best_x[d->n_best_x++] = e;
+  }
+  memcpy(d->best_asg, d->net.asg, (size_t)d->n1 * sizeof *d->best_asg);
+}
+
+/* Drop the strategy's teams from s, for the next one. */
+static void undo_teams(decomp *d) {
+  for (int a = 0; a < d->nr; a++)
+    if (d->p->inst->requests[d->reqs[a]].staff > 1)
+      cm__solution_drop(d->s, d->p, d->reqs[a]);
+}
+
+/* Take the best strategy's teams and ones' answer into s. */
+static void apply_best(decomp *d) {
+  for (int k = 0; k < d->n_best_x; k++)
+    cm__solution_take(d->s, d->p, d->best_x[k]);
+  for (int i = 0; i < d->n1; i++)
+    if (d->best_asg[i] >= 0)
+      cm__solution_take(d->s, d->p, d->best_asg[i]);
+}
+
 int cm__teams_decompose(const cm__problem *p, cm__solution *s, int *reqs,
                         int nr, const int *wrks, int nw, int *rloc, int *wloc,
                         const cm__clock *clk, double *lb, int *cut) {
   static const double scales[] = {1.0, 0.0, 0.5};
-  int *ones = malloc((size_t)(nr ? nr : 1) * sizeof *ones);
-  int *base = malloc((size_t)(nw ? nw : 1) * sizeof *base);
-  int *best_x = malloc((size_t)(nr ? nr : 1) * CM_MAX_STAFF * sizeof *best_x);
-  int *best_asg = malloc((size_t)(nr ? nr : 1) * sizeof *best_asg);
-  double *price = calloc((size_t)(p->nw ? p->nw : 1), sizeof *price);
-  double *scaled = calloc((size_t)(p->nw ? p->nw : 1), sizeof *scaled);
-  double *net_price = calloc((size_t)(p->nw ? p->nw : 1), sizeof *net_price);
-  scored *cand =
-      malloc((size_t)(p->inst->params.k * CM_MAX_STAFF + 1) * sizeof *cand);
-  int n1 = 0, rc = -1, n_best_x = 0;
-  double best_f = -1;
-  cm__net net;
-  memset(&net, 0, sizeof net);
+  decomp d = {.p = p,
+              .s = s,
+              .reqs = reqs,
+              .nr = nr,
+              .wrks = wrks,
+              .nw = nw,
+              .rloc = rloc,
+              .wloc = wloc,
+              .clk = clk,
+              .best_f = -1};
+  int rc = -1;
   *cut = 0;
   *lb = -1e300;
-  if (!ones || !base || !best_x || !best_asg || !price || !scaled ||
-      !net_price || !cand)
+  if (decomp_alloc(&d) != 0)
     goto done;
-  for (int a = 0; a < nr; a++)
-    if (p->inst->requests[reqs[a]].staff == 1)
-      ones[n1++] = reqs[a];
-  for (int k = 0; k < nw; k++)
-    base[k] = s->load[wrks[k]];
-  /* the one-person optimum alone prices the workers */
-  if (cm__net_init(&net, p, s->load, ones, n1, wrks, nw, rloc, wloc) != 0)
-    goto done;
-  int r = cm__net_run(&net, clk);
+  split_ones(&d);
+  int r = price_workers(&d);
   if (r <= 0) {
-    rc = r < 0 ? -1 : 0; /* deadline: nothing applied */
+    rc = r; /* deadline: nothing applied */
     goto done;
   }
-  cm__net_prices(&net, price);
-  cm__net_free(&net);
   /* strategies: teams at full, zero and half prices; keep the best */
   for (size_t k = 0; k < sizeof scales / sizeof *scales; k++) {
-    double f = try_strategy(p, s, reqs, nr, ones, n1, wrks, nw, rloc, wloc, clk,
-                            price, scales[k], scaled, cand, &net);
+    double f = try_strategy(p, s, reqs, nr, d.ones, d.n1, wrks, nw, rloc, wloc,
+                            clk, d.price, scales[k], d.scaled, d.cand, &d.net);
     if (f == -1)
       goto done;
     if (f < 0)
       break; /* deadline: keep the best so far */
-    /* a certified bound at this answer's prices (outside capacity) */
-    memset(net_price, 0, (size_t)p->nw * sizeof *net_price);
-    cm__net_prices(&net, net_price);
-    for (int w = 0; w < nw; w++) {
-      int tmp = s->load[wrks[w]];
-      s->load[wrks[w]] = base[w];
-      base[w] = tmp;
-    }
-    double b = cm__dual_bound(p, s, reqs, nr, wrks, nw, net_price);
-    for (int w = 0; w < nw; w++) {
-      int tmp = s->load[wrks[w]];
-      s->load[wrks[w]] = base[w];
-      base[w] = tmp;
-    }
+    double b = strategy_bound(&d);
     if (b > *lb)
       *lb = b;
-    if (best_f < 0 || f < best_f) {
-      best_f = f;
-      n_best_x = 0;
-      for (int a = 0; a < nr; a++) {
-        int t = reqs[a];
-        if (p->inst->requests[t].staff > 1 && s->served[t])
-          for (int e = p->r_start[t]; e < p->r_start[t + 1]; e++)
-            if (s->x[e])
-              best_x[n_best_x++] = e;
-      }
-      memcpy(best_asg, net.asg, (size_t)n1 * sizeof *best_asg);
-    }
-    for (int a = 0; a < nr; a++) /* undo for the next strategy */
-      if (p->inst->requests[reqs[a]].staff > 1)
-        cm__solution_drop(s, p, reqs[a]);
-    cm__net_free(&net);
+    keep_if_best(&d, f);
+    undo_teams(&d);
+    cm__net_free(&d.net);
   }
-  if (best_f < 0) { /* no strategy finished: greedy around the prices */
+  if (d.best_f < 0) { /* no strategy finished: greedy around the prices */
     cm__greedy(p, s, reqs, nr);
     *lb = cm__dual_bound(p, s, reqs, 0, wrks, 0, NULL);
     *cut = 1;
     rc = 1;
     goto done;
   }
-  for (int k = 0; k < n_best_x; k++)
-    cm__solution_take(s, p, best_x[k]);
-  for (int i = 0; i < n1; i++)
-    if (best_asg[i] >= 0)
-      cm__solution_take(s, p, best_asg[i]);
+  apply_best(&d);
   rc = 1;
 done:
-  cm__net_free(&net);
-  free(ones);
-  free(base);
-  free(best_x);
-  free(best_asg);
-  free(price);
-  free(scaled);
-  free(net_price);
-  free(cand);
+  decomp_free(&d);
   return rc;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "carematch/solve.h"
 #include "store_check.h"
 #include "store_memory.h"
@@ -169,7 +170,7 @@ cm_status cm__memstore_nearest(cm_store *s, const cm_store_query *queries,
   long room = k_max < m->grid.items ? k_max : m->grid.items;
   near_ctx c = {
       .m = m, .check_seen = stale_ms > 0, .min_seen = now_ms - stale_ms};
-  c.heap = malloc((size_t)(room > 0 ? room : 1) * sizeof *c.heap);
+  c.heap = cm__malloc_array(room > 0 ? (size_t)room : 1, sizeof *c.heap);
   if (!c.heap)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < nq; i++) {
