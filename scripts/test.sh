@@ -29,7 +29,17 @@ step "building $BUILD (cmake --build, $(nproc) jobs)" cmake --build "$BUILD" -j 
 # connection holds it, and the server must answer PING before the tests
 # start; another port is tried when it does not.
 DIR=$(mktemp -d)
-trap 'kill "$(cat "$DIR/redis.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+# The server is waited for before its folder goes: it writes its log and
+# removes its pid file as it stops.
+stop_redis() {
+  local pid
+  pid=$(cat "$DIR/redis.pid" 2>/dev/null) || pid=
+  if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -rf "$DIR" || true
+}
+trap stop_redis EXIT
 for _ in 1 2 3 4 5 6 7 8; do
   PORT=${CM_TEST_REDIS_PORT:-$((20000 + RANDOM % 12000))}
   rm -f "$DIR/redis.pid"
