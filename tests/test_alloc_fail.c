@@ -20,11 +20,8 @@
 #include "carematch/json.h"
 #include "carematch/solve.h"
 #include "check.h"
+#include "fixtures.h"
 #include "glpk_limit.h"
-
-#define NURSE (1u << 1)
-#define CAREGIVER (1u << 0)
-#define ESCORT (1u << 2)
 
 static void route_jansson(void) {
   cm_fail_route_jansson();
@@ -425,15 +422,7 @@ typedef struct world_opts {
 
 static void put_worker(world *w, const char *id, cm_skillset skills,
                        double dlat_km, double dlon_km, int capacity) {
-  cm_worker wk;
-  cm_worker_init(&wk);
-  snprintf(wk.id, sizeof wk.id, "%s", id);
-  wk.skills = skills;
-  wk.lat = 31.23 + dlat_km / 111.195;
-  wk.lon = 121.47 + dlon_km / 95.0;
-  wk.has_position = 1;
-  wk.seen_ms = T0;
-  wk.capacity = capacity;
+  cm_worker wk = cm_fx_worker(id, skills, dlat_km, dlon_km, capacity, T0);
   cm_error err;
   cr_assert_eq(cm_engine_worker_upsert(w->eng, &wk, T0, &err), CM_OK, "%s",
                err.message);
@@ -441,15 +430,7 @@ static void put_worker(world *w, const char *id, cm_skillset skills,
 
 static cm_request_spec spec(const char *id, cm_skillset skills, int staff,
                             cm_urgency u, double dlat_km) {
-  cm_request_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.id, sizeof s.id, "%s", id);
-  s.lat = 31.23 + dlat_km / 111.195;
-  s.lon = 121.47;
-  s.skills = skills;
-  s.staff = staff;
-  s.urgency = u;
-  return s;
+  return cm_fx_spec(id, skills, staff, u, dlat_km);
 }
 
 /* Ten workers and seven requests (one a nurse-and-caregiver team, one an
@@ -469,19 +450,26 @@ static void world_new(world *w, const world_opts *o) {
   cm_error err;
   w->eng = cm_engine_new(&cfg, w->store, &err);
   cr_assert_not_null(w->eng, "%s", err.message);
-  static const cm_skillset sk[] = {
-      NURSE, CAREGIVER, NURSE | CAREGIVER, ESCORT,        NURSE, CAREGIVER,
-      NURSE, ESCORT,    CAREGIVER,         NURSE | ESCORT};
+  static const cm_skillset sk[] = {CM_FX_NURSE,
+                                   CM_FX_CAREGIVER,
+                                   CM_FX_NURSE | CM_FX_CAREGIVER,
+                                   CM_FX_ESCORT,
+                                   CM_FX_NURSE,
+                                   CM_FX_CAREGIVER,
+                                   CM_FX_NURSE,
+                                   CM_FX_ESCORT,
+                                   CM_FX_CAREGIVER,
+                                   CM_FX_NURSE | CM_FX_ESCORT};
   for (int i = 0; i < 10; i++)
     put_worker(w, wrk_ids[i], sk[i], 0.3 * i, 0.2 * (i % 3), 1 + (i % 2));
   cm_request_spec s[7] = {
-      spec("r1", NURSE, 1, CM_URGENCY_NORMAL, 0.1),
-      spec("r2", CAREGIVER, 1, CM_URGENCY_URGENT, 0.5),
-      spec("r3", NURSE | CAREGIVER, 2, CM_URGENCY_NORMAL, 1.0),
-      spec("r4", ESCORT, 1, CM_URGENCY_EMERGENCY, 2.0),
-      spec("r5", NURSE, 1, CM_URGENCY_NORMAL, 1.5),
-      spec("r6", CAREGIVER | ESCORT, 1, CM_URGENCY_NORMAL, 2.5),
-      spec("r7", NURSE, 1, CM_URGENCY_NORMAL, 0.8),
+      spec("r1", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0.1),
+      spec("r2", CM_FX_CAREGIVER, 1, CM_URGENCY_URGENT, 0.5),
+      spec("r3", CM_FX_NURSE | CM_FX_CAREGIVER, 2, CM_URGENCY_NORMAL, 1.0),
+      spec("r4", CM_FX_ESCORT, 1, CM_URGENCY_EMERGENCY, 2.0),
+      spec("r5", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 1.5),
+      spec("r6", CM_FX_CAREGIVER | CM_FX_ESCORT, 1, CM_URGENCY_NORMAL, 2.5),
+      spec("r7", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0.8),
   };
   s[5].skill_mode = CM_SKILLS_ANY;
   s[6].n_preferred = 1;
@@ -496,7 +484,7 @@ static void world_new(world *w, const world_opts *o) {
     cm_worker wk;
     cm_worker_init(&wk);
     snprintf(wk.id, sizeof wk.id, "x%05d", i);
-    wk.skills = ESCORT;
+    wk.skills = CM_FX_ESCORT;
     wk.lat = 32.0 + 0.001 * i;
     wk.lon = 121.0;
     wk.has_position = 1;
@@ -504,7 +492,7 @@ static void world_new(world *w, const world_opts *o) {
     cr_assert_eq(cm_engine_worker_upsert(w->eng, &wk, T0, &err), CM_OK);
     char id[16];
     snprintf(id, sizeof id, "q%05d", i);
-    cm_request_spec q = spec(id, ESCORT, 1, CM_URGENCY_NORMAL, 0);
+    cm_request_spec q = spec(id, CM_FX_ESCORT, 1, CM_URGENCY_NORMAL, 0);
     q.lat = 32.0 + 0.001 * i;
     q.lon = 121.0;
     cr_assert_eq(cm_engine_submit(w->eng, &q, T0, &err), CM_OK);
@@ -681,20 +669,20 @@ Test(alloc, engine_batch_split) {
 }
 
 static cm_status op_submit(world *w, int64_t t, cm_error *err) {
-  cm_request_spec s = spec("rn", NURSE, 1, CM_URGENCY_URGENT, 0.4);
+  cm_request_spec s = spec("rn", CM_FX_NURSE, 1, CM_URGENCY_URGENT, 0.4);
   snprintf(s.elder, CM_ID_MAX, "elder-2");
   return cm_engine_submit(w->eng, &s, t, err);
 }
 
 static cm_status op_submit_team(world *w, int64_t t, cm_error *err) {
   cm_request_spec s =
-      spec("rt", NURSE | CAREGIVER, 2, CM_URGENCY_EMERGENCY, 0.4);
+      spec("rt", CM_FX_NURSE | CM_FX_CAREGIVER, 2, CM_URGENCY_EMERGENCY, 0.4);
   return cm_engine_submit(w->eng, &s, t, err);
 }
 
 /* A scheduled request asks the store for its nearest worker. */
 static cm_status op_submit_scheduled(world *w, int64_t t, cm_error *err) {
-  cm_request_spec s = spec("rs", NURSE, 1, CM_URGENCY_SCHEDULED, 3.0);
+  cm_request_spec s = spec("rs", CM_FX_NURSE, 1, CM_URGENCY_SCHEDULED, 3.0);
   s.window_start_ms = t + 4 * 3600 * 1000;
   s.window_end_ms = s.window_start_ms + 3600 * 1000;
   return cm_engine_submit(w->eng, &s, t, err);
@@ -712,7 +700,7 @@ static cm_status op_upsert_new(world *w, int64_t t, cm_error *err) {
   cm_worker wk;
   cm_worker_init(&wk);
   snprintf(wk.id, sizeof wk.id, "wnew");
-  wk.skills = NURSE;
+  wk.skills = CM_FX_NURSE;
   wk.lat = 31.25;
   wk.lon = 121.48;
   wk.has_position = 1;
@@ -725,7 +713,7 @@ static cm_status op_upsert_far(world *w, int64_t t, cm_error *err) {
   cm_worker wk;
   cm_worker_init(&wk);
   snprintf(wk.id, sizeof wk.id, "wnew");
-  wk.skills = ESCORT;
+  wk.skills = CM_FX_ESCORT;
   wk.lat = 39.9;
   wk.lon = 116.4;
   wk.has_position = 1;

@@ -5,11 +5,7 @@
 #include <string.h>
 
 #include "carematch/engine.h"
-
-#define NURSE (1u << 1)
-#define CAREGIVER (1u << 0)
-#define ESCORT (1u << 2)
-#define MATERNITY (1u << 5)
+#include "fixtures.h"
 
 typedef struct fixture {
   cm_store *store;
@@ -41,18 +37,10 @@ static void teardown(void) {
   memset(&fx, 0, sizeof fx);
 }
 
-/* A worker at (31.23 + dlat_km/111, 121.47). */
+/* A worker dlat_km north of the centre (fixtures.h). */
 static void add_worker(const char *id, cm_skillset skills, double dlat_km,
                        int capacity, int64_t now) {
-  cm_worker w;
-  cm_worker_init(&w);
-  snprintf(w.id, sizeof w.id, "%s", id);
-  w.skills = skills;
-  w.lat = 31.23 + dlat_km / 111.195;
-  w.lon = 121.47;
-  w.has_position = 1;
-  w.seen_ms = now;
-  w.capacity = capacity;
+  cm_worker w = cm_fx_worker(id, skills, dlat_km, 0.0, capacity, now);
   cm_error err;
   cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, now, &err), CM_OK, "%s",
                err.message);
@@ -60,15 +48,7 @@ static void add_worker(const char *id, cm_skillset skills, double dlat_km,
 
 static cm_request_spec spec(const char *id, cm_skillset skills,
                             cm_urgency urgency) {
-  cm_request_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.id, sizeof s.id, "%s", id);
-  s.lat = 31.23;
-  s.lon = 121.47;
-  s.skills = skills;
-  s.staff = 1;
-  s.urgency = urgency;
-  return s;
+  return cm_fx_spec(id, skills, 1, urgency, 0.0);
 }
 
 static void submit(const cm_request_spec *s, int64_t now) {
@@ -101,8 +81,8 @@ static cm_worker_status store_status(const char *id) {
 TestSuite(engine, .init = setup, .fini = teardown);
 
 Test(engine, offer_accept_complete) {
-  add_worker("w1", NURSE, 1.0, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 1000);
   cr_assert_eq(cm_engine_next_due(fx.eng), 1200, "normal waits one window");
   cr_assert_eq(cm_engine_step(fx.eng, 1100, NULL), 0);
@@ -127,8 +107,8 @@ Test(engine, offer_accept_complete) {
 }
 
 Test(engine, emergency_flushes_at_once) {
-  add_worker("w1", NURSE, 1.0, 1, 0);
-  cm_request_spec s = spec("e1", NURSE, CM_URGENCY_EMERGENCY);
+  add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("e1", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&s, 5000);
   cr_assert_eq(cm_engine_next_due(fx.eng), 5000);
   cr_assert_eq(cm_engine_step(fx.eng, 5000, NULL), 1);
@@ -140,8 +120,8 @@ Test(engine, emergency_flushes_at_once) {
 }
 
 Test(engine, skill_no_one_has_stays_pending) {
-  add_worker("w1", NURSE, 1.0, 1, 0);
-  cm_request_spec s = spec("r1", MATERNITY, CM_URGENCY_URGENT);
+  add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_MATERNITY, CM_URGENCY_URGENT);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cm_request_view v = view("r1");
@@ -152,9 +132,9 @@ Test(engine, skill_no_one_has_stays_pending) {
 }
 
 Test(engine, reject_excludes_worker) {
-  add_worker("w1", NURSE, 0.5, 1, 0);
-  add_worker("w2", NURSE, 2.0, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  add_worker("w2", CM_FX_NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_str_eq(view("r1").workers[0], "w1", "nearest first");
@@ -175,9 +155,9 @@ Test(engine, reject_excludes_worker) {
 }
 
 Test(engine, offer_expires) {
-  add_worker("w1", NURSE, 0.5, 1, 0);
-  add_worker("w2", NURSE, 2.0, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  add_worker("w2", CM_FX_NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_eq(cm_engine_next_due(fx.eng), 200 + 10000);
@@ -191,8 +171,8 @@ Test(engine, offer_expires) {
 }
 
 Test(engine, cancel_during_offer_releases_worker) {
-  add_worker("w1", NURSE, 0.5, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 1);
@@ -207,8 +187,8 @@ Test(engine, cancel_during_offer_releases_worker) {
 }
 
 Test(engine, worker_offline_while_offered) {
-  add_worker("w1", NURSE, 0.5, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   count_events(CM_EV_OFFERED, NULL);
@@ -224,7 +204,7 @@ Test(engine, worker_offline_while_offered) {
 }
 
 Test(engine, idempotent_submit) {
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cr_assert_eq(count_events(CM_EV_SUBMITTED, "r1"), 1);
   submit(&s, 50);
@@ -239,17 +219,17 @@ Test(engine, idempotent_submit) {
 
 Test(engine, bad_specs_change_nothing) {
   cm_error err;
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   s.lat = 91;
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.lat");
   s = spec("r1", 1u << 20, CM_URGENCY_NORMAL);
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_UNKNOWN_SKILL);
-  s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   s.staff = 5;
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.staff");
-  s = spec("", NURSE, CM_URGENCY_NORMAL);
+  s = spec("", CM_FX_NURSE, CM_URGENCY_NORMAL);
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_INVALID);
   cr_assert_eq(cm_engine_get(fx.eng, "r1", &(cm_request_view){0}, &err),
                CM_E_UNKNOWN_ID);
@@ -260,9 +240,9 @@ Test(engine, bad_specs_change_nothing) {
 }
 
 Test(engine, accept_wrong_worker_conflicts) {
-  add_worker("w1", NURSE, 0.5, 1, 0);
-  add_worker("w2", NURSE, 3.0, 1, 0);
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  add_worker("w2", CM_FX_NURSE, 3.0, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cm_error err;
@@ -274,10 +254,10 @@ Test(engine, accept_wrong_worker_conflicts) {
 }
 
 Test(engine, capacity_across_batches) {
-  add_worker("w1", NURSE, 0.5, 2, 0);
-  cm_request_spec a = spec("r1", NURSE, CM_URGENCY_NORMAL);
-  cm_request_spec b = spec("r2", NURSE, CM_URGENCY_NORMAL);
-  cm_request_spec c = spec("r3", NURSE, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_NURSE, 0.5, 2, 0);
+  cm_request_spec a = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec b = spec("r2", CM_FX_NURSE, CM_URGENCY_NORMAL);
+  cm_request_spec c = spec("r3", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&a, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE, "one slot left");
@@ -292,8 +272,8 @@ Test(engine, capacity_across_batches) {
 }
 
 Test(engine, radius_widens_while_waiting) {
-  add_worker("far", NURSE, 7.0, 1, 0); /* normal radius is 5 km */
-  cm_request_spec s = spec("r1", NURSE, CM_URGENCY_NORMAL);
+  add_worker("far", CM_FX_NURSE, 7.0, 1, 0); /* normal radius is 5 km */
+  cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING);
@@ -312,8 +292,8 @@ Test(engine, radius_widens_while_waiting) {
 }
 
 Test(engine, scheduled_release) {
-  add_worker("w1", NURSE, 2.0, 1, 0);
-  cm_request_spec s = spec("s1", NURSE, CM_URGENCY_SCHEDULED);
+  add_worker("w1", CM_FX_NURSE, 2.0, 1, 0);
+  cm_request_spec s = spec("s1", CM_FX_NURSE, CM_URGENCY_SCHEDULED);
   s.window_start_ms = 3600000; /* an hour from now */
   s.window_end_ms = 7200000;
   submit(&s, 0);
@@ -332,10 +312,11 @@ Test(engine, scheduled_release) {
 }
 
 Test(engine, team_all_or_nothing_and_reject_breaks_team) {
-  add_worker("n1", NURSE, 0.5, 1, 0);
-  add_worker("c1", CAREGIVER, 0.7, 1, 0);
-  add_worker("n2", NURSE, 1.5, 1, 0);
-  cm_request_spec s = spec("t1", NURSE | CAREGIVER, CM_URGENCY_URGENT);
+  add_worker("n1", CM_FX_NURSE, 0.5, 1, 0);
+  add_worker("c1", CM_FX_CAREGIVER, 0.7, 1, 0);
+  add_worker("n2", CM_FX_NURSE, 1.5, 1, 0);
+  cm_request_spec s =
+      spec("t1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_URGENT);
   s.staff = 2;
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
@@ -362,8 +343,8 @@ Test(engine, team_all_or_nothing_and_reject_breaks_team) {
 Test(engine, auto_accept) {
   teardown(); /* the suite's engine asks workers; this one does not */
   setup_with(1);
-  add_worker("w1", ESCORT, 0.5, 1, 0);
-  cm_request_spec s = spec("r1", ESCORT, CM_URGENCY_NORMAL);
+  add_worker("w1", CM_FX_ESCORT, 0.5, 1, 0);
+  cm_request_spec s = spec("r1", CM_FX_ESCORT, CM_URGENCY_NORMAL);
   submit(&s, 0);
   cm_engine_step(fx.eng, 200, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_ACCEPTED);
@@ -379,7 +360,7 @@ Test(engine, history_forgets_oldest) {
   for (int i = 0; i < 3; i++) {
     char id[8];
     snprintf(id, sizeof id, "r%d", i);
-    cm_request_spec s = spec(id, NURSE, CM_URGENCY_NORMAL);
+    cm_request_spec s = spec(id, CM_FX_NURSE, CM_URGENCY_NORMAL);
     submit(&s, i);
     cr_assert_eq(cm_engine_cancel(fx.eng, id, i, NULL), CM_OK);
   }
@@ -408,12 +389,12 @@ Test(engine, config_is_validated, .init = NULL, .fini = NULL) {
 /* The daemon's path: the batch is solved while the engine takes other
  * calls. What changed meanwhile is not offered; nothing is lost. */
 Test(engine, batch_in_flight_skips_what_changed) {
-  add_worker("w1", NURSE, 1.0, 1, 0);
-  add_worker("w2", NURSE, 2.0, 1, 0);
-  add_worker("w3", NURSE, 3.0, 1, 0);
-  cm_request_spec a = spec("a", NURSE, CM_URGENCY_EMERGENCY);
-  cm_request_spec b = spec("b", NURSE, CM_URGENCY_EMERGENCY);
-  cm_request_spec c = spec("c", NURSE, CM_URGENCY_EMERGENCY);
+  add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
+  add_worker("w2", CM_FX_NURSE, 2.0, 1, 0);
+  add_worker("w3", CM_FX_NURSE, 3.0, 1, 0);
+  cm_request_spec a = spec("a", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
+  cm_request_spec b = spec("b", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
+  cm_request_spec c = spec("c", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&a, 100);
   submit(&b, 100);
   submit(&c, 100);
@@ -430,7 +411,7 @@ Test(engine, batch_in_flight_skips_what_changed) {
   /* meanwhile: a is cancelled, w2 goes off shift, d arrives */
   cr_assert_eq(cm_engine_cancel(fx.eng, "a", 110, &err), CM_OK);
   cr_assert_eq(cm_engine_worker_shift(fx.eng, "w2", 0, 110, &err), CM_OK);
-  cm_request_spec d = spec("d", NURSE, CM_URGENCY_EMERGENCY);
+  cm_request_spec d = spec("d", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&d, 110);
   cr_assert_eq(cm_engine_batch_end(fx.eng, bt, 120, &err), 1, "%s",
                err.message);
@@ -457,8 +438,8 @@ Test(engine, batch_in_flight_skips_what_changed) {
 }
 
 Test(engine, batch_freed_at_shutdown_leaks_nothing) {
-  add_worker("w1", NURSE, 1.0, 1, 0);
-  cm_request_spec a = spec("a", NURSE, CM_URGENCY_EMERGENCY);
+  add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
+  cm_request_spec a = spec("a", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&a, 100);
   int failed;
   cm_engine_batch *bt = cm_engine_batch_begin(fx.eng, 100, &failed, NULL);

@@ -12,7 +12,8 @@
  * The server: 127.0.0.1:$CM_TEST_REDIS_PORT (scripts/test.sh starts one)
  * or one of the test's own; tests that kill a server always start their
  * own. Every node gets a fresh region. No Criterion .timeout (see
- * test_store_redis.c). */
+ * test_store_redis.c). The ledger contract suite
+ * (tests/support/ledger_contract.h) runs here on the Redis ledger too. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
+#include "ledger_contract.h"
 #include "redis_server.h"
 
 #define LAT0 31.23
@@ -711,3 +713,66 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   cm_store_free(gw);
   node_close(&n);
 }
+
+/* ---- the ledger contract suite on the Redis ledger ---- */
+
+/* Handles: a connection and its ledger each; fresh ones get a new region,
+ * the others the last fresh one's. */
+#define CONTRACT_HANDLES 8
+
+typedef struct rd_handles {
+  char region[64];
+  cm_redis *conn[CONTRACT_HANDLES];
+  cm_ledger *ledger[CONTRACT_HANDLES];
+} rd_handles;
+
+static rd_handles g_rd;
+
+static cm_ledger *rd_open(void *ctx, int fresh) {
+  rd_handles *h = ctx;
+  if (fresh)
+    next_region(h->region, sizeof h->region);
+  int i = 0;
+  while (i < CONTRACT_HANDLES && h->conn[i])
+    i++;
+  cr_assert_lt(i, CONTRACT_HANDLES, "too many open handles");
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.timeout_ms = 2000;
+  h->conn[i] = cm_redis_new("127.0.0.1", g_port, h->region, &o, &err);
+  cr_assert_not_null(h->conn[i], "%s", err.message);
+  h->ledger[i] = cm_ledger_redis_new(h->conn[i], NULL, &err);
+  cr_assert_not_null(h->ledger[i], "%s", err.message);
+  return h->ledger[i];
+}
+
+static void rd_close(void *ctx, cm_ledger *l) {
+  rd_handles *h = ctx;
+  for (int i = 0; i < CONTRACT_HANDLES; i++)
+    if (h->ledger[i] == l) {
+      cm_ledger_free(l);
+      cm_redis_free(h->conn[i]);
+      h->ledger[i] = NULL;
+      h->conn[i] = NULL;
+      return;
+    }
+  cr_assert_fail("closing a handle never opened");
+}
+
+static const cm_ledger_contract redis_contract = {
+    .open = rd_open, .close = rd_close, .ctx = &g_rd};
+
+#define LEDGER_CONTRACT_(name)                                                 \
+  Test(ledger_contract_redis, name, .init = setup, .fini = teardown) {         \
+    cm_ledger_contract_##name(&redis_contract);                                \
+  }
+
+LEDGER_CONTRACT_(records)
+LEDGER_CONTRACT_(workers)
+LEDGER_CONTRACT_(group)
+LEDGER_CONTRACT_(live)
+LEDGER_CONTRACT_(worker_errors)
+LEDGER_CONTRACT_(engine_recovery)
+LEDGER_CONTRACT_(fault_before)
+LEDGER_CONTRACT_(fault_after)

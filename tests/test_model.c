@@ -9,10 +9,7 @@
 #include "carematch/model.h"
 #include "carematch/taxonomy.h"
 #include "check.h"
-
-#define NURSE ((cm_skillset)1 << 1)
-#define ESCORT ((cm_skillset)1 << 2)
-#define REHAB ((cm_skillset)1 << 3)
+#include "fixtures.h"
 
 /* A valid instance: two workers, two requests; with edges when asked. */
 static cm_instance *base_instance(int edges) {
@@ -24,7 +21,7 @@ static cm_instance *base_instance(int edges) {
     cm_worker w;
     cm_worker_init(&w);
     snprintf(w.id, sizeof w.id, "w%d", j);
-    w.skills = NURSE | ESCORT;
+    w.skills = CM_FX_NURSE | CM_FX_ESCORT;
     w.lat = 31.23 + 0.001 * j;
     w.lon = 121.47;
     w.has_position = 1;
@@ -35,7 +32,7 @@ static cm_instance *base_instance(int edges) {
     cm_request r;
     cm_request_init(&r);
     snprintf(r.id, sizeof r.id, "r%d", i);
-    r.skills = NURSE;
+    r.skills = CM_FX_NURSE;
     r.lat = 31.231;
     r.lon = 121.471 + 0.001 * i;
     r.has_position = 1;
@@ -143,7 +140,7 @@ Test(validate, duplicate_among_many) {
     cm_worker w;
     cm_worker_init(&w);
     snprintf(w.id, sizeof w.id, "worker-%d", j);
-    w.skills = NURSE;
+    w.skills = CM_FX_NURSE;
     w.has_position = 1;
     w.lat = 31.0;
     w.lon = 121.0;
@@ -174,10 +171,10 @@ Test(validate, skills) {
   expect_bad2(inst, CM_E_INVALID, CM_E_MISSING, "$.requests[0].skills", 0);
   inst->requests[0].skills = (cm_skillset)1 << 6; /* default has 6 roles */
   expect_bad(inst, CM_E_UNKNOWN_SKILL, "$.requests[0].skills");
-  inst->requests[0].skills = NURSE | ((cm_skillset)1 << 31);
+  inst->requests[0].skills = CM_FX_NURSE | ((cm_skillset)1 << 31);
   expect_bad(inst, CM_E_UNKNOWN_SKILL, "$.requests[0].skills");
-  inst->requests[0].skills = NURSE;
-  inst->workers[1].skills = NURSE | ((cm_skillset)1 << 20);
+  inst->requests[0].skills = CM_FX_NURSE;
+  inst->workers[1].skills = CM_FX_NURSE | ((cm_skillset)1 << 20);
   expect_bad(inst, CM_E_UNKNOWN_SKILL, "$.workers[1].skills");
   inst->workers[1].skills = (cm_skillset)1 << 5; /* maternity: valid */
   expect_ok(inst);
@@ -197,8 +194,9 @@ Test(validate, team_skill_count) {
   cm_instance *inst = base_instance(0);
   cm_request *r = &inst->requests[0];
   r->staff = 2;
-  r->skills = NURSE | ESCORT | REHAB; /* three skills, two people: valid,
-                                         a member may hold two of them */
+  r->skills =
+      CM_FX_NURSE | CM_FX_ESCORT | CM_FX_REHAB; /* three skills, two people:
+                                 valid, a member may hold two of them */
   r->skill_mode = CM_SKILLS_ALL;
   expect_ok(inst);
   r->skill_mode = CM_SKILLS_ANY; /* any one of three: fine */
@@ -403,7 +401,7 @@ Test(model, add_grows) {
     cm_worker w;
     cm_worker_init(&w);
     snprintf(w.id, sizeof w.id, "w%d", j);
-    w.skills = NURSE;
+    w.skills = CM_FX_NURSE;
     w.jobs_today = j;
     w.has_position = 1;
     cr_assert_eq(cm_instance_add_worker(inst, &w, &err), j);

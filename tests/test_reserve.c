@@ -11,10 +11,7 @@
 #include <unistd.h>
 
 #include "carematch/engine.h"
-
-#define CAREGIVER (1u << 0)
-#define NURSE (1u << 1)
-#define CLEANER (1u << 4)
+#include "fixtures.h"
 
 static cm_store *store;
 static cm_engine *eng;
@@ -42,13 +39,7 @@ static void stop(void) {
 
 /* A worker dlat_km north of the point every request is at. */
 static void worker(const char *id, cm_skillset skills, double dlat_km) {
-  cm_worker w;
-  cm_worker_init(&w);
-  snprintf(w.id, sizeof w.id, "%s", id);
-  w.skills = skills;
-  w.lat = 31.23 + dlat_km / 111.195;
-  w.lon = 121.47;
-  w.has_position = 1;
+  cm_worker w = cm_fx_worker(id, skills, dlat_km, 0.0, 1, 0);
   cm_error err;
   cr_assert_eq(cm_engine_worker_upsert(eng, &w, 0, &err), CM_OK, "%s",
                err.message);
@@ -56,15 +47,8 @@ static void worker(const char *id, cm_skillset skills, double dlat_km) {
 
 static void submit(const char *id, cm_skillset skills, cm_urgency u,
                    int64_t now) {
-  cm_request_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.id, sizeof s.id, "%s", id);
-  s.lat = 31.23;
-  s.lon = 121.47;
-  s.skills = skills;
+  cm_request_spec s = cm_fx_spec(id, skills, 1, u, 0.0);
   s.skill_mode = CM_SKILLS_ANY;
-  s.staff = 1;
-  s.urgency = u;
   cm_error err;
   cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
 }
@@ -85,10 +69,10 @@ static void accept(const char *req, int64_t now) {
  * emergency needs); w1 and w2 stay free, 1 and 2 km away, each within
  * the reserve radius of the other. */
 static void city(void) {
-  worker("w0", NURSE, 0.0);
-  worker("w1", CAREGIVER, 1.0);
-  worker("w2", CAREGIVER | CLEANER, 2.0);
-  submit("e0", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 1000);
+  worker("w0", CM_FX_NURSE, 0.0);
+  worker("w1", CM_FX_CAREGIVER, 1.0);
+  worker("w2", CM_FX_CAREGIVER | CM_FX_CLEANER, 2.0);
+  submit("e0", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 1000);
   cr_assert_eq(cm_engine_step(eng, 1000, NULL), 1);
   cr_assert_str_eq(view("e0").workers[0], "w0");
   accept("e0", 2000);
@@ -100,8 +84,8 @@ static void city(void) {
 Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   start(1, CM_URGENCY_URGENT);
   city();
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED, "the first is served");
   cr_assert_str_eq(view("n1").workers[0], "w1", "by the nearest");
@@ -116,7 +100,7 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   cr_assert_eq(n2.state, CM_REQ_PENDING, "the second waits: w2 is kept");
   cr_assert_eq(n2.reason, CM_REASON_NO_CANDIDATE);
   cr_assert_eq(cm_engine_worker_jobs(eng, "w2"), 0);
-  submit("e1", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
+  submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
   cr_assert_eq(cm_engine_next_due(eng), 700500, "an emergency goes at once");
   cr_assert_eq(cm_engine_step(eng, 700500, NULL), 1);
   cm_request_view e1 = view("e1");
@@ -130,8 +114,8 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
 Test(reserve, an_emergency_in_the_batch_is_not_pushed_away, .fini = stop) {
   start(1, CM_URGENCY_URGENT);
   city();
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("e1", NURSE | CAREGIVER, CM_URGENCY_EMERGENCY, 3000);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 3000);
   cr_assert_eq(cm_engine_step(eng, 3000, NULL), 1);
   cr_assert_str_eq(view("e1").workers[0], "w1", "the nearest");
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
@@ -143,17 +127,17 @@ Test(reserve, an_emergency_in_the_batch_is_not_pushed_away, .fini = stop) {
 Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
   start(1, CM_URGENCY_URGENT);
   city();
-  submit("u1", CAREGIVER, CM_URGENCY_URGENT, 3000);
-  submit("u2", CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_PENDING);
   stop();
   start(1, CM_URGENCY_NORMAL);
   city();
-  submit("u1", CAREGIVER, CM_URGENCY_URGENT, 3000);
-  submit("u2", CAREGIVER, CM_URGENCY_URGENT, 3000);
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_OFFERED, "urgent is exempt");
@@ -165,9 +149,9 @@ Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
 Test(reserve, other_work_uses_the_others, .fini = stop) {
   start(1, CM_URGENCY_URGENT);
   city();
-  worker("w3", CLEANER, 4.0);
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("c1", CLEANER, CM_URGENCY_NORMAL, 3000);
+  worker("w3", CM_FX_CLEANER, 4.0);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("c1", CM_FX_CLEANER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("c1").state, CM_REQ_OFFERED);
@@ -181,17 +165,17 @@ Test(reserve, other_work_uses_the_others, .fini = stop) {
 Test(reserve, off_or_no_emergency_yet, .fini = stop) {
   start(0, CM_URGENCY_URGENT);
   city();
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
   stop();
   start(1, CM_URGENCY_URGENT);
-  worker("w1", CAREGIVER, 1.0);
-  worker("w2", CAREGIVER, 2.0);
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  worker("w1", CM_FX_CAREGIVER, 1.0);
+  worker("w2", CM_FX_CAREGIVER, 2.0);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
@@ -202,10 +186,10 @@ Test(reserve, off_or_no_emergency_yet, .fini = stop) {
 Test(reserve, a_free_worker_out_of_reach_is_the_reserve, .fini = stop) {
   start(1, CM_URGENCY_URGENT);
   city();
-  worker("w4", CAREGIVER, 5.5); /* within 5 km of w1 and w2, beyond the
+  worker("w4", CM_FX_CAREGIVER, 5.5); /* within 5 km of w1 and w2, beyond the
                                    5 km a normal request looks */
-  submit("n1", CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  submit("n2", CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   cm_engine_step(eng, 3200, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);

@@ -3,7 +3,9 @@
  * restart, or a second daemon on the same region, must lose nothing).
  *
  * A ledger is a struct of function pointers, like the position store. The
- * Redis ledger (cm_ledger_redis_new in redis.h) is the production one.
+ * Redis ledger (cm_ledger_redis_new in redis.h) is the production one; the
+ * memory ledger (cm_ledger_memory_new below) keeps the same rules in
+ * process memory, for embedding and tests.
  * Without a ledger (cm_engine_config.ledger NULL, the embedded default)
  * the engine keeps everything in memory, as before.
  *
@@ -116,6 +118,18 @@ struct cm_ledger {
 
 /* Calls through the type; cm_ledger_free accepts NULL. */
 void cm_ledger_free(cm_ledger *l);
+
+/* A new, empty memory ledger: the Redis ledger's rules (records and
+ * versions, live requests in submission order, each worker's open and
+ * accepted jobs and the status they call for, the same preconditions,
+ * argument checks and errors) in process memory, with no I/O. For one
+ * engine: follow reports no other writer (and lost until follow_start).
+ * Events are not kept (cm_engine_poll has them); finished records are
+ * kept until the ledger is freed. Nothing is durable: it survives an
+ * engine, not the process. The caller owns it (cm_ledger_free) and frees it
+ * after the engine using it. Returns NULL with err set (CM_E_NOMEM) when
+ * out of memory. */
+cm_ledger *cm_ledger_memory_new(cm_error *err);
 
 #ifdef __cplusplus
 }

@@ -10,14 +10,11 @@
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "check.h"
+#include "fixtures.h"
 #include "store_contract.h"
 
 #define LAT0 31.23 /* the city */
 #define LON0 121.47
-#define CAREGIVER ((cm_skillset)1 << 0)
-#define NURSE ((cm_skillset)1 << 1)
-#define ESCORT ((cm_skillset)1 << 2)
-#define REHAB ((cm_skillset)1 << 3)
 #define N_SKILLS 6
 #define KMAX 64            /* k_max of the cases' nearest calls */
 #define T0 1700000000000LL /* a plausible now_ms */
@@ -504,7 +501,7 @@ static void fill_ids(char (*ids)[CM_ID_MAX], int n, const char *prefix) {
 
 void cm_contract_roundtrip(const cm_contract *c) {
   cm_store *s = fresh(c);
-  cm_worker a = mk("alice", LAT0, LON0, NURSE | ESCORT, T0);
+  cm_worker a = mk("alice", LAT0, LON0, CM_FX_NURSE | CM_FX_ESCORT, T0);
   a.status = CM_WORKER_BUSY;
   a.capacity = 3;
   a.jobs_today = 7;
@@ -520,7 +517,7 @@ void cm_contract_roundtrip(const cm_contract *c) {
   cm_worker b = mk("bob", -33.8688, 151.2093, (cm_skillset)1 << 31, 0);
   b.has_position = 0; /* no position yet */
   put(s, NULL, &b);
-  cm_worker long_id = mk("", 1, 2, REHAB, 5);
+  cm_worker long_id = mk("", 1, 2, CM_FX_REHAB, 5);
   memset(long_id.id, 'x', CM_ID_MAX - 1); /* the longest id allowed */
   long_id.id[CM_ID_MAX - 1] = '\0';
   put(s, NULL, &long_id);
@@ -543,12 +540,12 @@ void cm_contract_replace(const cm_contract *c) {
   cm_store *s = fresh(c);
   ref_store r = {0};
   cm_store_hit h[KMAX];
-  cm_worker a = mk("a", LAT0, LON0, NURSE, T0);
+  cm_worker a = mk("a", LAT0, LON0, CM_FX_NURSE, T0);
   put(s, &r, &a);
   put(s, &r, &a); /* the same worker again: nothing changes */
-  cm_worker other = mk("b", north(LAT0, 0.5), LON0, NURSE, T0);
+  cm_worker other = mk("b", north(LAT0, 0.5), LON0, CM_FX_NURSE, T0);
   put(s, &r, &other);
-  cm_worker a2 = mk("a", north(LAT0, 20), LON0 + 0.01, CAREGIVER, T0 + 5);
+  cm_worker a2 = mk("a", north(LAT0, 20), LON0 + 0.01, CM_FX_CAREGIVER, T0 + 5);
   a2.capacity = 2;
   a2.jobs_today = 4;
   a2.rating = 3.5;
@@ -563,10 +560,10 @@ void cm_contract_replace(const cm_contract *c) {
   int n = verify(c, s, &r, &q, T0, 0, h, "old place after replace");
   cr_assert(!has_hit(h, n, "a"), "the old position must be forgotten");
   q = mkq(a2.lat, a2.lon, 1.0, 5);
-  q.need_all = CAREGIVER;
+  q.need_all = CM_FX_CAREGIVER;
   n = verify(c, s, &r, &q, T0, 0, h, "new place after replace");
   cr_assert(has_hit(h, n, "a"), "the new position must be found");
-  q.need_all = NURSE;
+  q.need_all = CM_FX_NURSE;
   n = verify(c, s, &r, &q, T0, 0, h, "old skill after replace");
   cr_assert(!has_hit(h, n, "a"), "the old skills must be forgotten");
   /* replace into unavailable, then back */
@@ -590,7 +587,7 @@ void cm_contract_position(const cm_contract *c) {
   ref_store r = {0};
   cm_store_hit h[KMAX];
   cm_error err;
-  cm_worker a = mk("a", LAT0, LON0, NURSE, T0);
+  cm_worker a = mk("a", LAT0, LON0, CM_FX_NURSE, T0);
   a.jobs_today = 3;
   put(s, &r, &a);
   put(s, &r, &a);
@@ -621,7 +618,7 @@ void cm_contract_position(const cm_contract *c) {
   }
   expect_worker(s, &a, "after small moves");
   /* a worker without a position gets one */
-  cm_worker b = mk("b", 0, 0, NURSE, 0);
+  cm_worker b = mk("b", 0, 0, CM_FX_NURSE, 0);
   b.has_position = 0;
   put(s, &r, &b);
   cm_store_query everywhere = mkq(0, 0, EARTH_KM, KMAX);
@@ -710,8 +707,8 @@ void cm_contract_status(const cm_contract *c) {
   cm_store_hit h[KMAX];
   cm_error err;
   cm_store_query q = mkq(LAT0, LON0, 3.0, 10);
-  cm_worker a = mk("a", LAT0, LON0 + 0.001, NURSE, T0);
-  cm_worker b = mk("b", LAT0 + 0.001, LON0, NURSE, T0);
+  cm_worker a = mk("a", LAT0, LON0 + 0.001, CM_FX_NURSE, T0);
+  cm_worker b = mk("b", LAT0 + 0.001, LON0, CM_FX_NURSE, T0);
   put(s, &r, &a);
   put(s, &r, &b);
   const cm_worker_status away[] = {CM_WORKER_OFFERED, CM_WORKER_BUSY,
@@ -737,10 +734,10 @@ void cm_contract_status(const cm_contract *c) {
   cr_assert_eq(cm_store_status(s, "a", CM_WORKER_AVAILABLE, &err), CM_OK);
   cr_assert_eq(verify(c, s, &r, &q, T0, 0, h, "available twice"), 2,
                "available twice must not duplicate the worker");
-  cm_worker z = mk("zero", LAT0, LON0, NURSE, T0);
+  cm_worker z = mk("zero", LAT0, LON0, CM_FX_NURSE, T0);
   z.capacity = 0;
   put(s, &r, &z);
-  cm_worker np = mk("nopos", LAT0, LON0, NURSE, T0);
+  cm_worker np = mk("nopos", LAT0, LON0, CM_FX_NURSE, T0);
   np.has_position = 0;
   put(s, &r, &np);
   cr_assert_eq(cm_store_status(s, "zero", CM_WORKER_AVAILABLE, &err), CM_OK);
@@ -787,7 +784,7 @@ void cm_contract_remove(const cm_contract *c) {
     if (step < 8 || step % 10 == 0)
       check_state(c, s, &r, "after remove");
     if (step == 20) { /* re-insert a removed id: it is new again */
-      cm_worker w = mk(victim, LAT0, LON0, NURSE, T0);
+      cm_worker w = mk(victim, LAT0, LON0, CM_FX_NURSE, T0);
       put(s, &r, &w);
       cr_assert(
           has_hit(h, verify(c, s, &r, &q, T0, 0, h, "re-inserted"), victim));
@@ -795,7 +792,7 @@ void cm_contract_remove(const cm_contract *c) {
   }
   cr_assert_eq(cm_store_count(s), 0);
   cr_assert_eq(verify(c, s, &r, &q, T0, 0, h, "empty"), 0);
-  cm_worker w = mk("again", LAT0, LON0, NURSE, T0);
+  cm_worker w = mk("again", LAT0, LON0, CM_FX_NURSE, T0);
   put(s, &r, &w);
   cr_assert_eq(verify(c, s, &r, &q, T0, 0, h, "refilled"), 1);
   ref_free(&r);
@@ -824,11 +821,11 @@ void cm_contract_rules(const cm_contract *c) {
   const struct {
     const char *id;
     cm_skillset sk;
-  } ws[] = {{"A", CAREGIVER},
-            {"B", NURSE},
-            {"C", CAREGIVER | NURSE},
-            {"D", ESCORT},
-            {"E", NURSE | ESCORT}};
+  } ws[] = {{"A", CM_FX_CAREGIVER},
+            {"B", CM_FX_NURSE},
+            {"C", CM_FX_CAREGIVER | CM_FX_NURSE},
+            {"D", CM_FX_ESCORT},
+            {"E", CM_FX_NURSE | CM_FX_ESCORT}};
   for (int i = 0; i < 5; i++) {
     cm_worker w = mk(ws[i].id, north(LAT0, 0.1 * (i + 1)), LON0, ws[i].sk, T0);
     put(s, &r, &w);
@@ -841,14 +838,14 @@ void cm_contract_rules(const cm_contract *c) {
     const char *want;
   } cases[] = {
       {0, 0, NULL, 0, "A,B,C,D,E"},
-      {NURSE, 0, NULL, 0, "B,C,E"},
-      {CAREGIVER | NURSE, 0, NULL, 0, "C"},
-      {0, CAREGIVER | ESCORT, NULL, 0, "A,C,D,E"},
-      {NURSE, ESCORT, NULL, 0, "E"},
-      {0, ESCORT, ex_e, 1, "D"},
+      {CM_FX_NURSE, 0, NULL, 0, "B,C,E"},
+      {CM_FX_CAREGIVER | CM_FX_NURSE, 0, NULL, 0, "C"},
+      {0, CM_FX_CAREGIVER | CM_FX_ESCORT, NULL, 0, "A,C,D,E"},
+      {CM_FX_NURSE, CM_FX_ESCORT, NULL, 0, "E"},
+      {0, CM_FX_ESCORT, ex_e, 1, "D"},
       {0, 0, ex_ac, 3, "B,D,E"},
-      {REHAB, 0, NULL, 0, ""},
-      {0, REHAB | ((cm_skillset)1 << 31), NULL, 0, ""},
+      {CM_FX_REHAB, 0, NULL, 0, ""},
+      {0, CM_FX_REHAB | ((cm_skillset)1 << 31), NULL, 0, ""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     cm_store_query q = mkq(LAT0, LON0, 1.0, 10);
@@ -892,10 +889,10 @@ void cm_contract_same_point(const cm_contract *c) {
   for (int i = 0; i < 30; i++) { /* inserted in shuffled id order */
     char id[16];
     snprintf(id, sizeof id, "p%02d", perm[i]);
-    cm_worker w = mk(id, LAT0, LON0, NURSE, T0);
+    cm_worker w = mk(id, LAT0, LON0, CM_FX_NURSE, T0);
     put(s, &r, &w);
   }
-  cm_worker near = mk("a-near", north(LAT0, 0.001), LON0, NURSE, T0);
+  cm_worker near = mk("a-near", north(LAT0, 0.001), LON0, CM_FX_NURSE, T0);
   put(s, &r, &near);
   cm_store_query q = mkq(LAT0, LON0, 1.0, 10);
   int n = verify(c, s, &r, &q, T0, 0, h, "same point k 10");
@@ -954,7 +951,7 @@ void cm_contract_nearest_brute(const cm_contract *c) {
   q.k = KMAX;
   verify(c, s, &r, &q, T0, 0, h, "far away, whole Earth");
   q = mkq(LAT0, LON0, EARTH_KM, KMAX);
-  q.need_all = REHAB;
+  q.need_all = CM_FX_REHAB;
   verify(c, s, &r, &q, T0, 0, h, "whole Earth from the city");
   ref_free(&r);
   cm_store_free(s);
@@ -975,8 +972,8 @@ void cm_contract_lattice(const cm_contract *c) {
       double jit = cm_check_rng_real(&g, -0.002, 0.002);
       cm_worker w =
           mk(id, north(LAT0, 0.025 * i + jit),
-             LON0 + (0.025 * j - jit) / (111.19508 * 0.855), NURSE, T0);
-      w.skills = cm_check_rng_chance(&g, 0.7) ? NURSE : CAREGIVER;
+             LON0 + (0.025 * j - jit) / (111.19508 * 0.855), CM_FX_NURSE, T0);
+      w.skills = cm_check_rng_chance(&g, 0.7) ? CM_FX_NURSE : CM_FX_CAREGIVER;
       put(s, &r, &w);
     }
   for (int t = 0; t < 3000; t++) {
@@ -984,7 +981,7 @@ void cm_contract_lattice(const cm_contract *c) {
                            LON0 + cm_check_rng_real(&g, -0.001, 0.0135), 0.6,
                            cm_check_rng_int(&g, 1, 40));
     if (cm_check_rng_chance(&g, 0.3))
-      q.need_all = CAREGIVER;
+      q.need_all = CM_FX_CAREGIVER;
     if (cm_check_rng_chance(&g, 0.2))
       q.radius_km = cm_check_rng_real(&g, 0.01, 0.2);
     verify(c, s, &r, &q, T0, 0, h, "lattice");
@@ -1013,10 +1010,10 @@ void cm_contract_geometry(const cm_contract *c) {
       int k = pass ? (i + 3) % np : i;
       char id[16];
       snprintf(id, sizeof id, "g%02d", k);
-      cm_worker w = mk(id, pts[k][0], pts[k][1], NURSE, T0);
+      cm_worker w = mk(id, pts[k][0], pts[k][1], CM_FX_NURSE, T0);
       put(s, &r, &w);
       snprintf(id, sizeof id, "h%02d", k); /* a neighbour 300 m north */
-      w = mk(id, fmin(90, north(pts[k][0], 0.3)), pts[k][1], NURSE, T0);
+      w = mk(id, fmin(90, north(pts[k][0], 0.3)), pts[k][1], CM_FX_NURSE, T0);
       put(s, &r, &w);
     }
     for (int i = 0; i < np; i++)
@@ -1066,7 +1063,8 @@ void cm_contract_stale_sweep(const cm_contract *c) {
   };
   int nw = (int)(sizeof ws / sizeof *ws);
   for (int i = 0; i < nw; i++) {
-    cm_worker w = mk(ws[i].id, north(LAT0, 0.05 * i), LON0, NURSE, ws[i].seen);
+    cm_worker w =
+        mk(ws[i].id, north(LAT0, 0.05 * i), LON0, CM_FX_NURSE, ws[i].seen);
     w.status = ws[i].st;
     w.has_position = ws[i].has_pos;
     w.capacity = ws[i].cap;
@@ -1174,7 +1172,7 @@ void cm_contract_bad_input(const cm_contract *c) {
   enum { N_BAD = 22 };
   for (int b = 0; b < N_BAD; b++)
     for (int replace = 0; replace < 2; replace++) {
-      cm_worker w = mk(replace ? "v03" : "newbie", LAT0, LON0, NURSE, T0);
+      cm_worker w = mk(replace ? "v03" : "newbie", LAT0, LON0, CM_FX_NURSE, T0);
       cm_status code = CM_E_RANGE;
       const char *field;
       switch (b) {
@@ -1253,7 +1251,7 @@ void cm_contract_bad_input(const cm_contract *c) {
       cr_assert_eq(cm_store_upsert(s, &w, NULL), code, "%s, NULL err", what);
     }
   /* without a position, lat and lon are not looked at */
-  cm_worker nopos = mk("nopos", NAN, 500, NURSE, T0);
+  cm_worker nopos = mk("nopos", NAN, 500, CM_FX_NURSE, T0);
   nopos.has_position = 0;
   cr_assert_eq(cm_store_upsert(s, &nopos, &err), CM_OK,
                "lat/lon are ignored without has_position");
