@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/idmap.h"
 #include "check.h"
+#include "idmap.h"
 
 #define N_IDS 600 /* distinct ids the random run draws from */
 

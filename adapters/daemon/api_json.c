@@ -1,10 +1,10 @@
 /* api_json.c -- carematchd's wire format (see api_json.h). Field readers
  * and paths come from the JSON codec of `carematch solve`
- * (adapters/json/json_internal.h), so both speak of errors the same way. */
+ * (adapters/json/include/json_util.h), so both speak of errors the same way. */
 #include <string.h>
 
 #include "api_json.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 static const char *const mode_names[] = {"all", "any"};
 static const char *const reason_names[] = {"no_candidate", "outranked",

@@ -29,7 +29,7 @@ cm_status cmd_decode_position(const json_t *o, const char *base, double *lat,
 
 json_t *cmd_encode_event(const cm_event *ev);
 
-/* Weights are read with cm__json_weights_merge (json_internal.h). */
+/* Weights are read with cm__json_weights_merge (json_util.h). */
 json_t *cmd_encode_weights(const cm_weights *w);
 
 /* A string field that must be an id (1..63 bytes, no control bytes). */

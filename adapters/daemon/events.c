@@ -13,7 +13,7 @@
 
 #include "api_json.h"
 #include "http.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 static void unlink_sse(cmd_daemon *d, cmd_sse *s) {
   for (cmd_sse **p = &d->sse; *p; p = &(*p)->next)

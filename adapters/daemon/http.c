@@ -18,7 +18,7 @@
 
 #include "edge.h"
 #include "http.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 #define P CMD_ROLE_BIT(CMD_ROLE_PLATFORM)
 #define G CMD_ROLE_BIT(CMD_ROLE_GATEWAY)

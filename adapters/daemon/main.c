@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../cli/cli_opt.h"
 #include "carematch/version.h"
+#include "cli_opt.h"
 #include "daemon.h"
 
 /* Exit codes (docs/cli.md): 0, 1 a failure at start, 2 the configuration

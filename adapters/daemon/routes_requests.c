@@ -5,7 +5,7 @@
 
 #include "api_json.h"
 #include "http.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 static void reply_view(cmd_call *c, const char *id, int code) {
   cm_request_view v;

@@ -6,7 +6,7 @@
 
 #include "api_json.h"
 #include "http.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 /* A body is required: 400 when there is none. Returns 1 when present. */
 static int need_body(cmd_call *c) {

@@ -19,7 +19,7 @@
 
 #include "daemon.h"
 #include "hmac_sha256.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 #define REPORT_EVERY_NS ((int64_t)60 * 1000000000)
 

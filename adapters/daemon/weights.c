@@ -12,7 +12,7 @@
 
 #include "api_json.h"
 #include "http.h"
-#include "json_internal.h"
+#include "json_util.h"
 
 static char *encode(const cm_weights *w, uint64_t version) {
   json_t *o = json_pack("{s:I,s:o}", "version", (json_int_t)version, "weights",

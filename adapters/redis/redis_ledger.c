@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/idmap.h"
 #include "carematch/engine.h"
+#include "idmap.h"
 #include "redis_call.h"
 #include "redis_conn.h"
 #include "redis_request.h"

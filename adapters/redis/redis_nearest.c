@@ -2,7 +2,7 @@
  *
  * Redis finds candidates, the exact answer is computed here: for each
  * candidate the exact stored fields are fetched (HMGET) and filtered with
- * the memory store's rules (store_check.h), distances are
+ * the memory store's rules (store.h's backend checks), distances are
  * cm_geo_distance_km of the stored doubles, hits are ordered by (distance,
  * id). So answers equal the memory store's bit for bit; GEO's quantised
  * positions only decide who is looked at, with margins (redis_geo.h).
@@ -38,13 +38,13 @@
 #include <string.h>
 
 #include "carematch/solve.h"
+#include "carematch/store.h"
 #include "redis_call.h"
 #include "redis_conn.h"
 #include "redis_geo.h"
 #include "redis_keys.h"
 #include "redis_store.h"
 #include "redis_worker.h"
-#include "store/store_check.h"
 
 /* A query needs a few searches: log4(radius / FIRST_KM) wider circles
  * and log4(set size) larger COUNTs at most. */
@@ -287,12 +287,12 @@ static void on_fetch(near_ctx *c, const near_op *op, const redisReply *rep) {
   w.status = (cm_worker_status)m.status;
   w.has_position = m.has_position;
   w.capacity = m.capacity;
-  if (!cm__store_matchable(&w) ||
-      !cm__store_fresh(m.seen_ms, c->now_ms, c->stale_ms) ||
-      !cm__store_skills_ok(q, m.skills))
+  if (!cm_store_matchable(&w) ||
+      !cm_store_fresh(m.seen_ms, c->now_ms, c->stale_ms) ||
+      !cm_store_skills_ok(q, m.skills))
     return;
   double d = cm_geo_distance_km(q->lat, q->lon, m.lat, m.lon);
-  if (d > q->radius_km || (q->n_exclude > 0 && cm__store_excluded(q, id)))
+  if (d > q->radius_km || (q->n_exclude > 0 && cm_store_excluded(q, id)))
     return;
   offer(s, id, d);
 }
@@ -618,8 +618,8 @@ cm_status cm__rd_nearest(cm_store *st_, const cm_store_query *queries, int nq,
                          int k_max, int64_t now_ms, int64_t stale_ms,
                          cm_store_hit *hits, int *counts, cm_error *err) {
   cm_error_clear(err);
-  cm_status st = cm__store_check_nearest(queries, nq, k_max, now_ms, stale_ms,
-                                         hits, counts, err);
+  cm_status st = cm_store_check_nearest(queries, nq, k_max, now_ms, stale_ms,
+                                        hits, counts, err);
   if (st != CM_OK || nq == 0)
     return st;
   near_ctx c;

@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carematch/store.h"
 #include "redis_call.h"
 #include "redis_conn.h"
 #include "redis_keys.h"
 #include "redis_scripts.h"
 #include "redis_store.h"
-#include "store/store_check.h"
 
 #define CHUNK 256    /* workers per script: ~1 ms of Redis time */
 #define SLOTS 512    /* the chunk's id set: a power of 2 above CHUNK */
@@ -210,9 +210,9 @@ static cm_status check_one(const pos_call *c, int i, cm_error *err) {
   cm_error one;
   if (!c->ids[i])
     return fail_at(err, CM_E_INVALID, i, ".id", "no id given");
-  if (cm__store_check_position(c->lat[i], c->lon[i], c->seen_ms[i], &one) !=
+  if (cm_store_check_position(c->lat[i], c->lon[i], c->seen_ms[i], &one) !=
       CM_OK) {
-    return cm__store_position_error(err, i, &one);
+    return cm_store_position_error(err, i, &one);
   }
   size_t len = strnlen(c->ids[i], CM_ID_MAX);
   if (len == 0 || len >= CM_ID_MAX)

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "json_internal.h"
+#include "json_util.h"
 #include "redis_request.h"
 
 #define FORMAT_VERSION 1

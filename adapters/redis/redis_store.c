@@ -4,20 +4,20 @@
  * HGETALL, count as ZCARD of the insertion order, each as ZRANGE of it and
  * pipelined HGETALLs, sweep as a read of the seen set and a script per
  * chunk of candidates that re-checks each one. Every call checks its
- * arguments with store_check.h before anything is sent, so bad input is
- * refused with the memory store's codes and fields and changes nothing.
+ * arguments with store.h's backend checks before anything is sent, so bad input
+ * is refused with the memory store's codes and fields and changes nothing.
  * nearest is in redis_nearest.c. */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "carematch/store.h"
 #include "redis_call.h"
 #include "redis_conn.h"
 #include "redis_keys.h"
 #include "redis_scripts.h"
 #include "redis_store.h"
 #include "redis_worker.h"
-#include "store/store_check.h"
 
 #define SWEEP_CHUNK 256 /* candidates per sweep script */
 #define EACH_CHUNK 8192 /* workers fetched before each() calls back */
@@ -106,7 +106,7 @@ static int id_storable(const char *id) {
 /* Check an id naming a worker: CM_E_INVALID for NULL, CM_E_UNKNOWN_ID for
  * one that no worker can have. Returns CM_OK or the error. */
 static cm_status check_lookup(const char *id, cm_error *err) {
-  cm_status st = cm__store_check_id(id, err);
+  cm_status st = cm_store_check_id(id, err);
   if (st != CM_OK)
     return st;
   if (!id_storable(id))
@@ -117,7 +117,7 @@ static cm_status check_lookup(const char *id, cm_error *err) {
 
 static cm_status rd_upsert(cm_store *s, const cm_worker *w, cm_error *err) {
   cm_error_clear(err);
-  cm_status st = cm__store_check_worker(w, err);
+  cm_status st = cm_store_check_worker(w, err);
   if (st != CM_OK)
     return st;
   one_call c = {.s = rs(s), .which = CM__RD_S_UPSERT, .id = w->id, .w = w};
@@ -130,7 +130,7 @@ static cm_status rd_upsert(cm_store *s, const cm_worker *w, cm_error *err) {
 static cm_status rd_position(cm_store *s, const char *id, double lat,
                              double lon, int64_t seen_ms, cm_error *err) {
   cm_error_clear(err);
-  cm_status st = cm__store_check_position(lat, lon, seen_ms, err);
+  cm_status st = cm_store_check_position(lat, lon, seen_ms, err);
   if (st != CM_OK || (st = check_lookup(id, err)) != CM_OK)
     return st;
   one_call c = {.s = rs(s),
@@ -145,7 +145,7 @@ static cm_status rd_position(cm_store *s, const char *id, double lat,
 static cm_status rd_status(cm_store *s, const char *id, cm_worker_status st,
                            cm_error *err) {
   cm_error_clear(err);
-  cm_status rc = cm__store_check_status((int)st, err);
+  cm_status rc = cm_store_check_status((int)st, err);
   if (rc != CM_OK || (rc = check_lookup(id, err)) != CM_OK)
     return rc;
   one_call c = {
@@ -414,7 +414,7 @@ done:
 static int rd_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
                     cm_error *err) {
   cm_error_clear(err);
-  if (cm__store_check_sweep(now_ms, stale_ms, err) != CM_OK)
+  if (cm_store_check_sweep(now_ms, stale_ms, err) != CM_OK)
     return -1;
   if (stale_ms == 0 || now_ms - stale_ms <= 0)
     return 0; /* nothing can be stale */

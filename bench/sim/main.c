@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../adapters/cli/cli_opt.h"
 #include "carematch/json.h"
 #include "carematch/version.h"
+#include "cli_opt.h"
 #include "live.h"
 #include "sim.h"
 

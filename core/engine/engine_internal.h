@@ -25,8 +25,8 @@
 #ifndef CM_ENGINE_INTERNAL_H_INCLUDED_
 #define CM_ENGINE_INTERNAL_H_INCLUDED_
 
-#include "base/idmap.h"
 #include "carematch/engine.h"
+#include "idmap.h"
 
 typedef struct cm__req {
   cm_request_spec spec;

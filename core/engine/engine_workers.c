@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "carematch/store.h"
 #include "engine_internal.h"
-#include "store/store_check.h"
 
 cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
                                   int64_t now_ms, cm_error *err) {
@@ -103,20 +103,20 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
   cm_error one;
   if (n == 1 && !l)
     return cm_store_position(e->store, ids[0], lat[0], lon[0], now_ms, &one)
-               ? cm__store_position_error(err, 0, &one)
+               ? cm_store_position_error(err, 0, &one)
                : CM_OK;
   cm_worker *old = NULL; /* without a ledger: the records before, to put
                             back the moves made when a later one fails */
   if (!l && !(old = cm__malloc_array(n, sizeof *old)))
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   for (int i = 0; i < n && !l; i++) { /* all or nothing */
-    cm_status st = cm__store_check_position(lat[i], lon[i], now_ms, &one);
+    cm_status st = cm_store_check_position(lat[i], lon[i], now_ms, &one);
     if (st == CM_OK &&
         (!ids[i] || cm_store_get(e->store, ids[i], &old[i], NULL) != CM_OK))
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
     if (st != CM_OK) {
       free(old);
-      return cm__store_position_error(err, i, &one);
+      return cm_store_position_error(err, i, &one);
     }
   }
   if (l) {
@@ -138,7 +138,7 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
       for (int k = i - 1; old && k >= 0; k--) /* latest first */
         cm_store_upsert(e->store, &old[k], NULL);
       free(old);
-      return cm__store_position_error(err, i, &one);
+      return cm_store_position_error(err, i, &one);
     }
   }
   free(old);

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/idmap.h"
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
-#include "store/store_check.h"
+#include "carematch/store.h"
+#include "idmap.h"
 
 typedef struct mem_req {
   cm_request_view v; /* the record, its version included */
@@ -223,7 +223,7 @@ static cm_status mem_worker_upsert(cm_ledger *lg, const cm_worker *w,
   cm_error_clear(err);
   if (!w)
     return cm_error_set(err, CM_E_INVALID, "", "no worker given");
-  cm_status st = cm__store_check_worker(w, err);
+  cm_status st = cm_store_check_worker(w, err);
   if (st != CM_OK)
     return st;
   mem_wrk *k = wrk_find(l, w->id);
@@ -255,11 +255,11 @@ static cm_status mem_worker_positions(cm_ledger *lg, int n,
     return cm_error_set(err, CM_E_INVALID, "$.positions",
                         "$.positions: bad arguments");
   for (int i = 0; i < n; i++) { /* every check first: all or nothing */
-    cm_status st = cm__store_check_position(lat[i], lon[i], seen_ms[i], &one);
+    cm_status st = cm_store_check_position(lat[i], lon[i], seen_ms[i], &one);
     if (st == CM_OK && !wrk_find(l, ids[i]))
       st = cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
     if (st != CM_OK)
-      return cm__store_position_error(err, i, &one);
+      return cm_store_position_error(err, i, &one);
   }
   for (int i = 0; i < n; i++) { /* a repeated id: the later one wins */
     mem_wrk *k = wrk_find(l, ids[i]);
@@ -274,7 +274,7 @@ static cm_status mem_worker_positions(cm_ledger *lg, int n,
 static cm_status mem_worker_shift(cm_ledger *lg, const char *id, int on_shift,
                                   cm_error *err) {
   cm_error_clear(err);
-  cm_status st = cm__store_check_id(id, err);
+  cm_status st = cm_store_check_id(id, err);
   if (st != CM_OK)
     return st;
   mem_wrk *k = wrk_find(ml(lg), id);

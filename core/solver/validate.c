@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/idmap.h"
 #include "carematch/model.h"
+#include "idmap.h"
 
 #define PATH_MAX_ 128
 

@@ -1,10 +1,11 @@
 /* store_check.c -- argument checks and eligibility rules of the position
- * store, written once for every backend. Nothing here changes state. */
+ * store, written once for every backend (declared in store.h, "for store
+ * backends"). Nothing here changes state. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "store_check.h"
+#include "carematch/store.h"
 
 #define PATH_MAX_ 96
 
@@ -17,7 +18,7 @@ static cm_status bad(cm_error *err, cm_status code, const char *path,
   return cm_error_set(err, code, path, "%s: %s", path, what);
 }
 
-cm_status cm__store_check_id(const char *id, cm_error *err) {
+cm_status cm_store_check_id(const char *id, cm_error *err) {
   if (!id)
     return bad(err, CM_E_INVALID, "$.id", "no id given");
   return CM_OK;
@@ -33,7 +34,7 @@ static cm_status check_latlon(double lat, double lon, cm_error *err) {
   return CM_OK;
 }
 
-cm_status cm__store_position_error(cm_error *err, int i, const cm_error *one) {
+cm_status cm_store_position_error(cm_error *err, int i, const cm_error *one) {
   char field[CM_ERROR_FIELD_MAX];
   const char *sub = one->field[0] == '$' ? one->field + 1 : one->field;
   const char *what = strstr(one->message, ": ");
@@ -42,8 +43,8 @@ cm_status cm__store_position_error(cm_error *err, int i, const cm_error *one) {
                       what ? what + 2 : one->message);
 }
 
-cm_status cm__store_check_position(double lat, double lon, int64_t seen_ms,
-                                   cm_error *err) {
+cm_status cm_store_check_position(double lat, double lon, int64_t seen_ms,
+                                  cm_error *err) {
   cm_status st = check_latlon(lat, lon, err);
   if (st != CM_OK)
     return st;
@@ -52,13 +53,13 @@ cm_status cm__store_check_position(double lat, double lon, int64_t seen_ms,
   return CM_OK;
 }
 
-cm_status cm__store_check_status(int st, cm_error *err) {
+cm_status cm_store_check_status(int st, cm_error *err) {
   if (st < 0 || st >= CM_WORKER_STATUS_COUNT)
     return bad(err, CM_E_RANGE, "$.status", "unknown status");
   return CM_OK;
 }
 
-cm_status cm__store_check_worker(const cm_worker *w, cm_error *err) {
+cm_status cm_store_check_worker(const cm_worker *w, cm_error *err) {
   cm_status st;
   if (!w)
     return bad(err, CM_E_INVALID, "$", "no worker given");
@@ -71,7 +72,7 @@ cm_status cm__store_check_worker(const cm_worker *w, cm_error *err) {
     return bad(err, CM_E_INVALID, "$.skills", "at least one skill is required");
   if (w->has_position && (st = check_latlon(w->lat, w->lon, err)) != CM_OK)
     return st;
-  if ((st = cm__store_check_status((int)w->status, err)) != CM_OK)
+  if ((st = cm_store_check_status((int)w->status, err)) != CM_OK)
     return st;
   if (w->seen_ms < 0)
     return bad(err, CM_E_RANGE, "$.seen_ms", "must be >= 0");
@@ -117,16 +118,16 @@ static cm_status check_query(const cm_store_query *q, int i, int k_max,
   return CM_OK;
 }
 
-cm_status cm__store_check_nearest(const cm_store_query *queries, int nq,
-                                  int k_max, int64_t now_ms, int64_t stale_ms,
-                                  const cm_store_hit *hits, const int *counts,
-                                  cm_error *err) {
+cm_status cm_store_check_nearest(const cm_store_query *queries, int nq,
+                                 int k_max, int64_t now_ms, int64_t stale_ms,
+                                 const cm_store_hit *hits, const int *counts,
+                                 cm_error *err) {
   cm_status st;
   if (nq < 0)
     return bad(err, CM_E_RANGE, "$.queries", "negative query count");
   if (k_max < 0)
     return bad(err, CM_E_RANGE, "$.k_max", "must be >= 0");
-  if ((st = cm__store_check_sweep(now_ms, stale_ms, err)) != CM_OK)
+  if ((st = cm_store_check_sweep(now_ms, stale_ms, err)) != CM_OK)
     return st;
   if (nq > 0 && (!queries || !counts || (k_max > 0 && !hits)))
     return bad(err, CM_E_INVALID, "$.queries", "missing buffers");
@@ -136,8 +137,8 @@ cm_status cm__store_check_nearest(const cm_store_query *queries, int nq,
   return CM_OK;
 }
 
-cm_status cm__store_check_sweep(int64_t now_ms, int64_t stale_ms,
-                                cm_error *err) {
+cm_status cm_store_check_sweep(int64_t now_ms, int64_t stale_ms,
+                               cm_error *err) {
   if (now_ms < 0)
     return bad(err, CM_E_RANGE, "$.now_ms", "must be >= 0");
   if (stale_ms < 0)
@@ -145,20 +146,20 @@ cm_status cm__store_check_sweep(int64_t now_ms, int64_t stale_ms,
   return CM_OK;
 }
 
-int cm__store_matchable(const cm_worker *w) {
+int cm_store_matchable(const cm_worker *w) {
   return w->status == CM_WORKER_AVAILABLE && w->has_position && w->capacity > 0;
 }
 
-int cm__store_fresh(int64_t seen_ms, int64_t now_ms, int64_t stale_ms) {
+int cm_store_fresh(int64_t seen_ms, int64_t now_ms, int64_t stale_ms) {
   return stale_ms == 0 || now_ms - seen_ms <= stale_ms;
 }
 
-int cm__store_skills_ok(const cm_store_query *q, cm_skillset skills) {
+int cm_store_skills_ok(const cm_store_query *q, cm_skillset skills) {
   return (skills & q->need_all) == q->need_all &&
          (q->need_any == 0 || (skills & q->need_any) != 0);
 }
 
-int cm__store_excluded(const cm_store_query *q, const char *id) {
+int cm_store_excluded(const cm_store_query *q, const char *id) {
   for (int j = 0; j < q->n_exclude; j++)
     if (strcmp(q->exclude[j], id) == 0)
       return 1;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_check.h"
+#include "carematch/store.h"
 #include "store_memory.h"
 
 static cm__memstore *mem(cm_store *s) {
@@ -38,7 +38,7 @@ static int find(const cm__memstore *m, uint64_t hash, const char *id) {
  * nobody has the id; err set on failure. */
 static cm_status lookup(const cm__memstore *m, const char *id, int *i,
                         cm_error *err) {
-  cm_status st = cm__store_check_id(id, err);
+  cm_status st = cm_store_check_id(id, err);
   if (st != CM_OK)
     return st;
   if ((*i = find(m, cm_id_hash(id), id)) < 0)
@@ -91,7 +91,7 @@ static void normalise(cm_worker *out, const cm_worker *w) {
  * so that write cannot fail. */
 static int grid_prepare(cm__memstore *m, int i, const cm_worker *w, int *cx,
                         int *cy) {
-  if (!cm__store_matchable(w))
+  if (!cm_store_matchable(w))
     return 0;
   if (i >= 0 && m->nodes[i].slot >= 0) {
     cm__cellmap_cell(&m->grid, w->lat, w->lon, cx, cy);
@@ -116,7 +116,7 @@ static void grid_take(cm__memstore *m, int i) {
 static void grid_apply(cm__memstore *m, int i, int cx, int cy) {
   cm__mem_node *nd = &m->nodes[i];
   const cm_worker *w = &m->workers[i];
-  int want = cm__store_matchable(w);
+  int want = cm_store_matchable(w);
   if (nd->slot >= 0 && (!want || nd->cx != cx || nd->cy != cy))
     grid_take(m, i);
   if (!want)
@@ -140,13 +140,14 @@ static void commit(cm__memstore *m, int i, const cm_worker *w, int cx, int cy) {
 }
 
 /* The entries of the type below: their contract is in store.h. Each clears
- * err, checks its arguments (store_check.h), then reserves and commits. */
+ * err, checks its arguments (store.h's backend checks), then reserves and
+ * commits. */
 static cm_status mem_upsert(cm_store *s, const cm_worker *w, cm_error *err) {
   cm__memstore *m = mem(s);
   cm_worker nw;
   int cx = 0, cy = 0;
   cm_error_clear(err);
-  cm_status st = cm__store_check_worker(w, err);
+  cm_status st = cm_store_check_worker(w, err);
   if (st != CM_OK)
     return st;
   normalise(&nw, w);
@@ -175,7 +176,7 @@ static cm_status mem_position(cm_store *s, const char *id, double lat,
   cm__memstore *m = mem(s);
   int cx = 0, cy = 0, i = -1;
   cm_error_clear(err);
-  cm_status st = cm__store_check_position(lat, lon, seen_ms, err);
+  cm_status st = cm_store_check_position(lat, lon, seen_ms, err);
   if (st != CM_OK || (st = lookup(m, id, &i, err)) != CM_OK)
     return st;
   cm_worker nw = m->workers[i];
@@ -194,7 +195,7 @@ static cm_status mem_status(cm_store *s, const char *id, cm_worker_status st,
   cm__memstore *m = mem(s);
   int cx = 0, cy = 0, i = -1;
   cm_error_clear(err);
-  cm_status rc = cm__store_check_status((int)st, err);
+  cm_status rc = cm_store_check_status((int)st, err);
   if (rc != CM_OK || (rc = lookup(m, id, &i, err)) != CM_OK)
     return rc;
   cm_worker nw = m->workers[i];
@@ -269,12 +270,12 @@ static int mem_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
   cm__memstore *m = mem(s);
   int swept = 0;
   cm_error_clear(err);
-  if (cm__store_check_sweep(now_ms, stale_ms, err) != CM_OK)
+  if (cm_store_check_sweep(now_ms, stale_ms, err) != CM_OK)
     return -1;
   for (int i = 0; i < m->n; i++) {
     cm_worker *w = &m->workers[i];
     if (w->status != CM_WORKER_AVAILABLE || !w->has_position ||
-        cm__store_fresh(w->seen_ms, now_ms, stale_ms))
+        cm_store_fresh(w->seen_ms, now_ms, stale_ms))
       continue;
     w->status = CM_WORKER_OFFLINE;
     if (m->nodes[i].slot >= 0)

@@ -25,7 +25,7 @@ typedef struct cm__memstore {
   int n, cap;          /* records used / allocated */
   int head, tail;      /* oldest and newest record, -1 when empty */
   cm__store_idmap ids; /* id -> record */
-  cm__cellmap grid;    /* matchable workers (cm__store_matchable) */
+  cm__cellmap grid;    /* matchable workers (cm_store_matchable) */
 } cm__memstore;
 
 /* The nearest entry of the memory store's type (store_nearest.c). */

@@ -17,7 +17,7 @@
 
 #include "base/alloc.h"
 #include "carematch/solve.h"
-#include "store_check.h"
+#include "carematch/store.h"
 #include "store_memory.h"
 
 #define LIMIT_REL 1e-9 /* rounding margins of the chord filter */
@@ -88,7 +88,7 @@ static void take(near_ctx *c, const cm__cell_item *it) {
   near_hit h = {d, it->worker};
   if (c->n == c->k && !worse(c->m, &c->heap[0], &h))
     return;
-  if (q->n_exclude > 0 && cm__store_excluded(q, c->m->workers[h.w].id))
+  if (q->n_exclude > 0 && cm_store_excluded(q, c->m->workers[h.w].id))
     return;
   if (c->n < c->k) {
     c->heap[c->n] = h;
@@ -163,8 +163,8 @@ cm_status cm__memstore_nearest(cm_store *s, const cm_store_query *queries,
                                int *counts, cm_error *err) {
   const cm__memstore *m = (const cm__memstore *)s;
   cm_error_clear(err);
-  cm_status st = cm__store_check_nearest(queries, nq, k_max, now_ms, stale_ms,
-                                         hits, counts, err);
+  cm_status st = cm_store_check_nearest(queries, nq, k_max, now_ms, stale_ms,
+                                        hits, counts, err);
   if (st != CM_OK)
     return st;
   long room = k_max < m->grid.items ? k_max : m->grid.items;

@@ -1,5 +1,7 @@
-/* idmap.h -- a string-to-index hash map for ids (open addressing).
- * Keys are borrowed: they must outlive the map. */
+/* idmap.h -- a string-to-index hash map for ids (open addressing): an
+ * internal utility (the carematch_idmap target) that core/ and the JSON and
+ * Redis adapters link; not public API. Keys are borrowed: they must outlive
+ * the map. */
 #ifndef CM_IDMAP_H_INCLUDED_
 #define CM_IDMAP_H_INCLUDED_
 

@@ -1,7 +1,9 @@
 /* cli_opt.h -- what the three programs (carematch, carematchd,
  * carematch_sim) share on their command lines: getopt_long's errors put
  * into words that name the flag, numbers read strictly with the flag
- * named, and one exit code for every usage error (docs/cli.md). */
+ * named, and one exit code for every usage error (docs/cli.md). The
+ * declared interface of the carematch_cli_opt target (adapters/cli/include,
+ * its published folder): the daemon and the simulator link it. */
 #ifndef CM_CLI_OPT_H_INCLUDED_
 #define CM_CLI_OPT_H_INCLUDED_
 
