@@ -120,44 +120,6 @@ void cmd_http_print_routes(void) {
   }
 }
 
-int cmd_http_status(cm_status st) {
-  switch (st) {
-  case CM_OK:
-    return 200;
-  case CM_E_PARSE:
-  case CM_E_MISSING:
-  case CM_E_TYPE:
-    return 400;
-  case CM_E_UNAUTHORIZED:
-    return 401;
-  case CM_E_FORBIDDEN:
-    return 403;
-  case CM_E_UNKNOWN_ID:
-  case CM_E_NOT_FOUND:
-    return 404;
-  case CM_E_METHOD:
-    return 405;
-  case CM_E_CONFLICT:
-  case CM_E_DUPLICATE:
-    return 409;
-  case CM_E_MEDIA_TYPE:
-    return 415;
-  case CM_E_RANGE:
-  case CM_E_INVALID:
-  case CM_E_UNKNOWN_SKILL:
-  case CM_E_LIMIT:
-    return 422;
-  case CM_E_UNAVAILABLE:
-    return 503;
-  case CM_E_BAD_REQUEST:
-    return 400;
-  case CM_E_NOT_IMPLEMENTED:
-    return 501;
-  default:
-    return 500;
-  }
-}
-
 void cmd_count(cmd_call *c, int code) {
   int k = CMD_CODES - 1; /* 0: any other code */
   for (int i = 0; i < CMD_CODES - 1; i++)
@@ -228,7 +190,7 @@ static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
                         cm_status_name(err->code), "message",
                         cm__json_text(msg), "field", cm__json_text(err->field));
   if (!code)
-    code = cmd_http_status(err->code);
+    code = cm_status_http(err->code);
   if (code == 401)
     evhttp_add_header(evhttp_request_get_output_headers(c->req),
                       "WWW-Authenticate", "Bearer");
