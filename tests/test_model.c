@@ -520,9 +520,9 @@ Test(taxonomy, full_table) {
 /* --------------------------------------------------------- error table */
 
 Test(errors, table_names_and_messages) {
-#define NAME_(e, name, msg) name,
-#define MSG_(e, name, msg) msg,
-#define CODE_(e, name, msg) e,
+#define NAME_(e, http, name, msg) name,
+#define MSG_(e, http, name, msg) msg,
+#define CODE_(e, http, name, msg) e,
   static const char *names[] = {CM_ERROR_TABLE(NAME_)};
   static const char *msgs[] = {CM_ERROR_TABLE(MSG_)};
   static const cm_status codes[] = {CM_ERROR_TABLE(CODE_)};

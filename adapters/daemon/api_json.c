@@ -103,9 +103,9 @@ cm_status cmd_decode_position(const json_t *o, const char *base, double *lat,
   if (cm__json_number(o, base, "lat", 1, lat, err) < 0 ||
       cm__json_number(o, base, "lon", 1, lon, err) < 0)
     return err->code;
-  if (!(*lat >= -90 && *lat <= 90))
+  if (!cm_lat_valid(*lat))
     return cm__json_fail(err, CM_E_RANGE, base, "lat", "must be in [-90, 90]");
-  if (!(*lon >= -180 && *lon <= 180))
+  if (!cm_lon_valid(*lon))
     return cm__json_fail(err, CM_E_RANGE, base, "lon",
                          "must be in [-180, 180]");
   return CM_OK;
@@ -192,12 +192,23 @@ static json_t *ids_array(const char (*ids)[CM_ID_MAX], int n) {
   return a;
 }
 
+/* distance_km, travel_min, the terms of CM_COST_TERMS, total. */
 static json_t *terms(const cm_cost_terms *t) {
-  return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "distance_km",
-                   t->distance_km, "travel_min", t->travel_min, "travel",
-                   t->travel, "workload", t->workload, "continuity",
-                   t->continuity, "rating", t->rating, "skill", t->skill,
-                   "preferred", t->preferred, "total", t->total);
+  json_t *o = json_object();
+  if (!o || cm__json_set(o, "distance_km", json_real(t->distance_km)) ||
+      cm__json_set(o, "travel_min", json_real(t->travel_min)))
+    goto fail;
+#define CM_X_TERM_(field, key, doc)                                            \
+  if (cm__json_set(o, key, json_real(t->field)))                               \
+    goto fail;
+  CM_COST_TERMS(CM_X_TERM_)
+#undef CM_X_TERM_
+  if (cm__json_set(o, "total", json_real(t->total)))
+    goto fail;
+  return o;
+fail:
+  json_decref(o);
+  return NULL;
 }
 
 json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {

@@ -312,31 +312,26 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
   return fail(p, "matching", name, "unknown key");
 }
 
+/* [weights]: every key of CM_WEIGHTS_TABLE, a number or (by urgency) a
+ * list of four, in the table's range. */
 static int weights_key(parse_ctx *p, const char *name, const char *v) {
-  cm_weights *w = &p->c->engine.weights;
-  if (!strcmp(name, "urgency_factor"))
-    return parse_urgency_list(v, 0, 1e3, w->urgency_factor) == 0
-               ? 1
-               : fail(p, "weights", name, ERR_LIST);
-  if (!strcmp(name, "penalty_base"))
-    return parse_urgency_list(v, 0, 1e9, w->penalty_base) == 0
-               ? 1
-               : fail(p, "weights", name, ERR_LIST);
-  const struct {
-    const char *key;
-    double *dst;
-  } nums[] = {{"travel", &w->travel},
-              {"workload", &w->workload},
-              {"continuity", &w->continuity},
-              {"rating", &w->rating},
-              {"skill", &w->skill},
-              {"preferred", &w->preferred},
-              {"aging_per_min", &w->aging_per_min}};
-  for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
-    if (!strcmp(name, nums[i].key))
-      return parse_double(v, 0, 1e6, nums[i].dst) == 0
+  int n;
+  const cm_weight_info *wi = cm_weights_info(&n);
+  for (int i = 0; i < n; i++) {
+    double *dst = cm_weight_values(&p->c->engine.weights, &wi[i]);
+    char what[64];
+    if (strcmp(name, wi[i].key))
+      continue;
+    if (wi[i].count > 1)
+      return parse_urgency_list(v, wi[i].lo, wi[i].hi, dst) == 0
                  ? 1
-                 : fail(p, "weights", name, "must be a number in 0..1e6");
+                 : fail(p, "weights", name, ERR_LIST);
+    snprintf(what, sizeof what, "must be a number in %s..%s", wi[i].lo_text,
+             wi[i].hi_text);
+    return parse_double(v, wi[i].lo, wi[i].hi, dst) == 0
+               ? 1
+               : fail(p, "weights", name, what);
+  }
   return fail(p, "weights", name, "unknown key");
 }
 

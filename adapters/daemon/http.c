@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "carematch/json.h"
 #include "edge.h"
 #include "http.h"
 #include "json_util.h"
@@ -120,44 +121,6 @@ void cmd_http_print_routes(void) {
   }
 }
 
-int cmd_http_status(cm_status st) {
-  switch (st) {
-  case CM_OK:
-    return 200;
-  case CM_E_PARSE:
-  case CM_E_MISSING:
-  case CM_E_TYPE:
-    return 400;
-  case CM_E_UNAUTHORIZED:
-    return 401;
-  case CM_E_FORBIDDEN:
-    return 403;
-  case CM_E_UNKNOWN_ID:
-  case CM_E_NOT_FOUND:
-    return 404;
-  case CM_E_METHOD:
-    return 405;
-  case CM_E_CONFLICT:
-  case CM_E_DUPLICATE:
-    return 409;
-  case CM_E_MEDIA_TYPE:
-    return 415;
-  case CM_E_RANGE:
-  case CM_E_INVALID:
-  case CM_E_UNKNOWN_SKILL:
-  case CM_E_LIMIT:
-    return 422;
-  case CM_E_UNAVAILABLE:
-    return 503;
-  case CM_E_BAD_REQUEST:
-    return 400;
-  case CM_E_NOT_IMPLEMENTED:
-    return 501;
-  default:
-    return 500;
-  }
-}
-
 void cmd_count(cmd_call *c, int code) {
   int k = CMD_CODES - 1; /* 0: any other code */
   for (int i = 0; i < CMD_CODES - 1; i++)
@@ -199,10 +162,8 @@ void cmd_reply_text(cmd_call *c, int code, const char *content_type,
 }
 
 static void reply_oom(cmd_call *c) {
-  static const char body[] =
-      "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
-      "memory\",\"field\":\"\"}}";
-  send_reply(c, 500, "application/json", body, sizeof body - 1);
+  const char *body = cm__json_error_oom();
+  send_reply(c, 500, "application/json", body, strlen(body));
 }
 
 void cmd_reply_json(cmd_call *c, int code, json_t *o) {
@@ -218,21 +179,21 @@ void cmd_reply_json(cmd_call *c, int code, json_t *o) {
   free(text);
 }
 
-/* The error body with HTTP status code (0: the code's own). */
+/* The error body (cm_error_to_json) with HTTP status code (0: the code's
+ * own, from the error table). */
 static void reply_error_as(cmd_call *c, int code, const cm_error *err) {
-  const char *msg =
-      err->message[0] ? err->message : cm_status_message(err->code);
-  /* message and field may hold bytes that are not UTF-8 (a raw path, a
-     message cut inside a character): cm__json_text makes them '?' */
-  json_t *o = json_pack("{s:{s:s,s:o,s:o}}", "error", "code",
-                        cm_status_name(err->code), "message",
-                        cm__json_text(msg), "field", cm__json_text(err->field));
+  char *text = cm_error_to_json(err);
   if (!code)
-    code = cmd_http_status(err->code);
+    code = cm_status_http(err->code);
   if (code == 401)
     evhttp_add_header(evhttp_request_get_output_headers(c->req),
                       "WWW-Authenticate", "Bearer");
-  cmd_reply_json(c, code, o);
+  if (!text) {
+    reply_oom(c);
+    return;
+  }
+  send_reply(c, code, "application/json", text, strlen(text));
+  free(text);
 }
 
 void cmd_reply_own_error(cmd_call *c, const cm_error *err) {

@@ -50,8 +50,6 @@ void cmd_reply_text(cmd_call *c, int code, const char *content_type,
                     const char *text, size_t len);
 /* Count a reply the handler sent by other means (the event stream). */
 void cmd_count(cmd_call *c, int code);
-/* The HTTP status of an error code. */
-int cmd_http_status(cm_status st);
 
 /* The handlers (routes_*.c). */
 void cmd_route_worker_put(cmd_call *c);

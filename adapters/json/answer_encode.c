@@ -32,14 +32,15 @@ static void cost(cm__jw *w, const cm_cost_terms *t) {
   cm__jw_key(w, "cost");
   cm__jw_open(w, '{');
   real(w, "total", t->total);
-  real(w, "travel", t->travel);
-  real(w, "travel_min", t->travel_min);
-  real(w, "distance_km", t->distance_km);
-  real(w, "workload", t->workload);
-  real(w, "continuity", t->continuity);
-  real(w, "rating", t->rating);
-  real(w, "skill", t->skill);
-  real(w, "preferred", t->preferred);
+  /* the terms of CM_COST_TERMS; travel is followed by what it is made of */
+#define CM_X_TERM_(field, key, doc)                                            \
+  real(w, key, t->field);                                                      \
+  if (&t->field == &t->travel) {                                               \
+    real(w, "travel_min", t->travel_min);                                      \
+    real(w, "distance_km", t->distance_km);                                    \
+  }
+  CM_COST_TERMS(CM_X_TERM_)
+#undef CM_X_TERM_
   cm__jw_close(w, '}');
 }
 

@@ -1,5 +1,7 @@
-/* error_encode.c -- cm_error_to_json: the error body shared by the CLI and
- * the HTTP API, {"error":{"code":...,"message":...,"field":...}}. */
+/* error_encode.c -- cm_error_to_json: the error body of the CLI, the HTTP
+ * API and the JSON adapter, {"error":{"code":...,"message":...,"field":...}},
+ * written here only; and the same body for out_of_memory, ready-made for
+ * when nothing can be allocated. */
 #include "carematch/json.h"
 #include "json_internal.h"
 
@@ -23,4 +25,10 @@ fail:
   json_decref(body);
   json_decref(root);
   return NULL;
+}
+
+const char *cm__json_error_oom(void) {
+  /* what cm_error_to_json gives for CM_E_NOMEM (test_vocab.c checks) */
+  return "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
+         "memory\",\"field\":\"\"}}";
 }

@@ -44,18 +44,16 @@ json_t *cm__json_skills_new(const cm_taxonomy *t, cm_skillset s) {
 }
 
 json_t *cm__json_weights_new(const cm_weights *w) {
+  int n;
+  const cm_weight_info *wi = cm_weights_info(&n);
   json_t *o = json_object();
-  if (!o || cm__json_set(o, "travel", json_real(w->travel)) ||
-      cm__json_set(o, "urgency_factor", urgency_table(w->urgency_factor)) ||
-      cm__json_set(o, "workload", json_real(w->workload)) ||
-      cm__json_set(o, "continuity", json_real(w->continuity)) ||
-      cm__json_set(o, "rating", json_real(w->rating)) ||
-      cm__json_set(o, "skill", json_real(w->skill)) ||
-      cm__json_set(o, "preferred", json_real(w->preferred)) ||
-      cm__json_set(o, "penalty_base", urgency_table(w->penalty_base)) ||
-      cm__json_set(o, "aging_per_min", json_real(w->aging_per_min))) {
-    json_decref(o);
-    return NULL;
+  for (int i = 0; o && i < n; i++) {
+    const double *v = cm_weight_values_const(w, &wi[i]);
+    if (cm__json_set(o, wi[i].key,
+                     wi[i].count == 1 ? json_real(*v) : urgency_table(v))) {
+      json_decref(o);
+      return NULL;
+    }
   }
   return o;
 }

@@ -113,6 +113,10 @@ typedef struct cm__jdec {
  * arr is the root's value of the key, NULL when absent. */
 cm_status cm__json_decode_taxonomy(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_weights(cm__jdec *d, const json_t *root);
+/* The "weights" member of root (if there) onto w, key by key from
+ * CM_WEIGHTS_TABLE; ranges are not checked. CM_OK or an error in err. */
+cm_status cm__json_weights_read(const json_t *root, cm_weights *w,
+                                cm_error *err);
 cm_status cm__json_decode_params(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr);

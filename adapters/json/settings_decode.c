@@ -36,55 +36,60 @@ cm_status cm__json_decode_taxonomy(cm__jdec *d, const json_t *root) {
 
 /* Read an object keyed by urgency name ("emergency": 3, ...) at obj[key]
  * into vals[CM_URGENCY_COUNT]; absent names keep their value. */
-static cm_status urgency_table(cm__jdec *d, const json_t *obj, const char *base,
-                               const char *key, double *vals) {
+static cm_status urgency_table(cm_error *err, const json_t *obj,
+                               const char *base, const char *key,
+                               double *vals) {
   static const char *const names[] = {"emergency", "urgent", "normal",
                                       "scheduled", NULL};
   char path[CM__JSON_PATH_MAX];
   const json_t *tab;
-  int r = cm__json_object(obj, base, key, 0, &tab, d->err);
+  int r = cm__json_object(obj, base, key, 0, &tab, err);
   if (r <= 0)
-    return r < 0 ? d->err->code : CM_OK;
+    return r < 0 ? err->code : CM_OK;
   cm__json_path_key(path, sizeof path, base, key);
-  cm_status st = cm__json_check_keys(tab, path, names, d->err);
+  cm_status st = cm__json_check_keys(tab, path, names, err);
   if (st != CM_OK)
     return st;
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     if (cm__json_number(tab, path, cm_urgency_name((cm_urgency)u), 0, &vals[u],
-                        d->err) < 0)
-      return d->err->code;
+                        err) < 0)
+      return err->code;
+  return CM_OK;
+}
+
+cm_status cm__json_weights_read(const json_t *root, cm_weights *w,
+                                cm_error *err) {
+  static const char *const keys[] = {
+#define CM_X_KEY_(field, key, shape, def, lo, hi, doc) key,
+      CM_WEIGHTS_TABLE(CM_X_KEY_)
+#undef CM_X_KEY_
+          NULL};
+  int n;
+  const cm_weight_info *wi = cm_weights_info(&n);
+  const json_t *obj;
+  const char *base = "$.weights";
+  int r = cm__json_object(root, "$", "weights", 0, &obj, err);
+  if (r <= 0)
+    return r < 0 ? err->code : CM_OK;
+  cm_status st = cm__json_check_keys(obj, base, keys, err);
+  if (st != CM_OK)
+    return st;
+  /* the numbers first, then the tables by urgency, in table order */
+  for (int i = 0; i < n; i++)
+    if (wi[i].count == 1 &&
+        cm__json_number(obj, base, wi[i].key, 0, cm_weight_values(w, &wi[i]),
+                        err) < 0)
+      return err->code;
+  for (int i = 0; i < n; i++)
+    if (wi[i].count > 1 &&
+        (st = urgency_table(err, obj, base, wi[i].key,
+                            cm_weight_values(w, &wi[i]))) != CM_OK)
+      return st;
   return CM_OK;
 }
 
 cm_status cm__json_decode_weights(cm__jdec *d, const json_t *root) {
-  static const char *const keys[] = {
-      "travel", "urgency_factor", "workload",     "continuity",    "rating",
-      "skill",  "preferred",      "penalty_base", "aging_per_min", NULL};
-  cm_weights *w = &d->inst->weights;
-  const json_t *obj;
-  const char *base = "$.weights";
-  int r = cm__json_object(root, "$", "weights", 0, &obj, d->err);
-  if (r <= 0)
-    return r < 0 ? d->err->code : CM_OK;
-  cm_status st = cm__json_check_keys(obj, base, keys, d->err);
-  if (st != CM_OK)
-    return st;
-  const struct {
-    const char *key;
-    double *v;
-  } scalar[] = {{"travel", &w->travel},
-                {"workload", &w->workload},
-                {"continuity", &w->continuity},
-                {"rating", &w->rating},
-                {"skill", &w->skill},
-                {"preferred", &w->preferred},
-                {"aging_per_min", &w->aging_per_min}};
-  for (size_t i = 0; i < sizeof scalar / sizeof *scalar; i++)
-    if (cm__json_number(obj, base, scalar[i].key, 0, scalar[i].v, d->err) < 0)
-      return d->err->code;
-  if ((st = urgency_table(d, obj, base, "urgency_factor", w->urgency_factor)))
-    return st;
-  return urgency_table(d, obj, base, "penalty_base", w->penalty_base);
+  return cm__json_weights_read(root, &d->inst->weights, d->err);
 }
 
 cm_status cm__json_decode_params(cm__jdec *d, const json_t *root) {
@@ -117,5 +122,5 @@ cm_status cm__json_decode_params(cm__jdec *d, const json_t *root) {
           0 ||
       cm__json_int64(obj, base, "stale_ms", 0, &p->stale_ms, d->err) < 0)
     return d->err->code;
-  return urgency_table(d, obj, base, "radius_km", p->radius_km);
+  return urgency_table(d->err, obj, base, "radius_km", p->radius_km);
 }

@@ -1,30 +1,20 @@
 /* weights_codec.c -- cost weights from JSON, merged onto a set: the
  * daemon's PUT /v1/weights body and its stored weights, and the
  * simulator's what-if files ({"weights": {...}}, docs/daemon.md). */
-#include <string.h>
-
 #include "carematch/json.h"
 #include "json_internal.h"
 
 cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
                                  cm_error *err) {
-  cm_instance *tmp = cm_instance_new();
-  if (!tmp)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  tmp->weights = *w;
+  cm_weights out = *w;
   json_t *root = json_pack("{s:O}", "weights", (json_t *)obj);
-  cm__jdec d;
-  memset(&d, 0, sizeof d);
-  d.inst = tmp;
-  d.err = err;
-  cm_status st = root ? cm__json_decode_weights(&d, root)
+  cm_status st = root ? cm__json_weights_read(root, &out, err)
                       : cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (st == CM_OK)
-    st = cm_instance_validate(tmp, err);
+    st = cm_weights_validate(&out, err);
   if (st == CM_OK)
-    *w = tmp->weights;
+    *w = out;
   json_decref(root);
-  cm_instance_free(tmp);
   return st;
 }
 

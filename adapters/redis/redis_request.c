@@ -20,10 +20,32 @@ static json_t *id_array(const char (*ids)[CM_ID_MAX], int n) {
   return a;
 }
 
+/* The numbers of a cost breakdown, in the order of the record:
+ * distance_km, travel_min, the terms of CM_COST_TERMS, total. */
+#define N_TERMS (3 + 0 CM_COST_TERMS(COUNT_TERM_))
+#define COUNT_TERM_(field, key, doc) +1
+
+static void terms_fields(cm_cost_terms *t, double *f[N_TERMS]) {
+  int k = 0;
+  f[k++] = &t->distance_km;
+  f[k++] = &t->travel_min;
+#define CM_X_TERM_(field, key, doc) f[k++] = &t->field;
+  CM_COST_TERMS(CM_X_TERM_)
+#undef CM_X_TERM_
+  f[k++] = &t->total;
+}
+
 static json_t *terms_array(const cm_cost_terms *t) {
-  return json_pack("[fffffffff]", t->distance_km, t->travel_min, t->travel,
-                   t->workload, t->continuity, t->rating, t->skill,
-                   t->preferred, t->total);
+  cm_cost_terms c = *t;
+  double *f[N_TERMS];
+  json_t *a = json_array();
+  terms_fields(&c, f);
+  for (int k = 0; a && k < N_TERMS; k++)
+    if (json_array_append_new(a, json_real(*f[k])) != 0) {
+      json_decref(a);
+      return NULL;
+    }
+  return a;
 }
 
 static json_t *workers_array(const cm_request_view *v) {
@@ -134,14 +156,13 @@ static int get_workers(const json_t *o, cm_request_view *v) {
     const json_t *acc = json_object_get(w, "acc");
     const json_t *t = json_object_get(w, "terms");
     if (get_text(json_object_get(w, "id"), v->workers[i], 0) != 0 ||
-        !json_is_boolean(acc) || !json_is_array(t) || json_array_size(t) != 9)
+        !json_is_boolean(acc) || !json_is_array(t) ||
+        json_array_size(t) != N_TERMS)
       return -1;
     v->accepted[i] = json_is_true(acc);
-    cm_cost_terms *c = &v->terms[i];
-    double *f[9] = {&c->distance_km, &c->travel_min, &c->travel,
-                    &c->workload,    &c->continuity, &c->rating,
-                    &c->skill,       &c->preferred,  &c->total};
-    for (size_t k = 0; k < 9; k++)
+    double *f[N_TERMS];
+    terms_fields(&v->terms[i], f);
+    for (size_t k = 0; k < N_TERMS; k++)
       if (get_real(json_array_get(t, k), f[k]) != 0)
         return -1;
   }

@@ -1,4 +1,5 @@
-/* error.c -- the error table: wire names and default messages of cm_status. */
+/* error.c -- the error table: wire names, default messages and HTTP
+ * statuses of cm_status. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,15 +7,21 @@
 #include "carematch/error.h"
 
 static const char *const status_names[] = {
-#define CM_X_NAME_(e, name, msg) name,
+#define CM_X_NAME_(e, http, name, msg) name,
     CM_ERROR_TABLE(CM_X_NAME_)
 #undef CM_X_NAME_
 };
 
 static const char *const status_messages[] = {
-#define CM_X_MSG_(e, name, msg) msg,
+#define CM_X_MSG_(e, http, name, msg) msg,
     CM_ERROR_TABLE(CM_X_MSG_)
 #undef CM_X_MSG_
+};
+
+static const short status_http[] = {
+#define CM_X_HTTP_(e, http, name, msg) http,
+    CM_ERROR_TABLE(CM_X_HTTP_)
+#undef CM_X_HTTP_
 };
 
 const char *cm_status_name(cm_status code) {
@@ -27,6 +34,12 @@ const char *cm_status_message(cm_status code) {
   if ((int)code < 0 || code >= CM_STATUS_COUNT)
     return "unknown error";
   return status_messages[code];
+}
+
+int cm_status_http(cm_status code) {
+  if ((int)code < 0 || code >= CM_STATUS_COUNT)
+    return 500;
+  return status_http[code];
 }
 
 void cm_error_clear(cm_error *err) {

@@ -10,18 +10,12 @@ static const char *const status_names[CM_WORKER_STATUS_COUNT] = {
     "available", "offered", "busy", "offline"};
 
 void cm_weights_default(cm_weights *w) {
-  static const double factor[CM_URGENCY_COUNT] = {4.0, 2.0, 1.0, 1.0};
-  static const double base[CM_URGENCY_COUNT] = {1000.0, 300.0, 120.0, 60.0};
+  int n;
+  const cm_weight_info *wi = cm_weights_info(&n);
   memset(w, 0, sizeof *w);
-  w->travel = 1.0; /* cost unit: one minute of normal travel */
-  memcpy(w->urgency_factor, factor, sizeof factor);
-  w->workload = 2.0;
-  w->continuity = 10.0;
-  w->rating = 2.0;
-  w->skill = 1.0;
-  w->preferred = 5.0;
-  memcpy(w->penalty_base, base, sizeof base);
-  w->aging_per_min = 2.0;
+  for (int i = 0; i < n; i++) /* CM_WEIGHTS_TABLE's defaults */
+    memcpy(cm_weight_values(w, &wi[i]), wi[i].def,
+           (size_t)wi[i].count * sizeof *wi[i].def);
 }
 
 void cm_params_default(cm_params *p) {

@@ -71,14 +71,17 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
            c->reserve_from <= CM_URGENCY_SCHEDULED,
        "reserve_from", "must be urgent, normal or scheduled");
 #undef CFG_
-  cm_instance probe;
-  memset(&probe, 0, sizeof probe);
-  probe.taxonomy = c->taxonomy;
-  probe.weights = c->weights;
-  probe.params = c->params;
-  probe.params.now_ms = 0;
-  probe.params.stale_ms = 0;
-  return cm_instance_validate(&probe, err);
+  cm_error_clear(err);
+  if (c->taxonomy.count < 1 || c->taxonomy.count > CM_MAX_SKILLS)
+    return cm_error_set(err, CM_E_INVALID, "$.taxonomy",
+                        "$.taxonomy: needs 1..32 skills");
+  cm_status st = cm_weights_validate(&c->weights, err);
+  if (st != CM_OK)
+    return st;
+  cm_params params = c->params; /* the clock and staleness are the engine's */
+  params.now_ms = 0;
+  params.stale_ms = 0;
+  return cm_params_validate(&params, err);
 }
 
 cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err) {

@@ -23,9 +23,9 @@ static cm_status check_spec(const cm_engine *e, const cm_request_spec *s,
       return cm_error_set(err, code, field, field ": " msg);                   \
   } while (0)
   SPEC_(id_ok(s->id), CM_E_INVALID, "$.id", "must be 1..63 characters");
-  SPEC_(s->lat >= -90 && s->lat <= 90, CM_E_RANGE, "$.lat",
+  SPEC_(cm_lat_valid(s->lat), CM_E_RANGE, "$.lat",
         "must be a finite number in [-90, 90]");
-  SPEC_(s->lon >= -180 && s->lon <= 180, CM_E_RANGE, "$.lon",
+  SPEC_(cm_lon_valid(s->lon), CM_E_RANGE, "$.lon",
         "must be a finite number in [-180, 180]");
   SPEC_(s->skills != 0, CM_E_INVALID, "$.skills", "at least one skill");
   SPEC_(!(s->skills & ~known), CM_E_UNKNOWN_SKILL, "$.skills",

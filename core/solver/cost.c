@@ -85,8 +85,10 @@ void cm_edge_cost(const cm_instance *inst, int request, int worker,
   out->skill = k->skill * (5.0 - w->level);
   out->preferred =
       cm__in_list(r->preferred, r->n_preferred, worker) ? -k->preferred : 0.0;
-  out->total = out->travel + out->workload + out->continuity + out->rating +
-               out->skill + out->preferred;
+  out->total = 0.0;
+#define CM_X_SUM_(field, key, doc) out->total += out->field;
+  CM_COST_TERMS(CM_X_SUM_)
+#undef CM_X_SUM_
 }
 
 const char *cm_method_name(cm_method m) {

@@ -1,5 +1,6 @@
-/* validate.c -- cm_instance_validate: every field checked, first problem
- * reported with its JSON path. Never changes the instance. */
+/* validate.c -- cm_instance_validate and cm_params_validate: every field
+ * checked, first problem reported with its JSON path. Never changes the
+ * instance. (The weights are checked against their table in weights.c.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +41,11 @@ static cm_status check_id(const char *id, const char *kind, int i,
 
 static cm_status check_position(int has, double lat, double lon,
                                 const char *kind, int i, cm_error *err) {
-  if (!has)
+  char base[PATH_MAX_];
+  if (!has || (cm_lat_valid(lat) && cm_lon_valid(lon)))
     return CM_OK;
-  if (!finite_in(lat, -90.0, 90.0))
-    return bad_at(err, CM_E_RANGE, kind, i, "lat",
-                  "latitude must be a finite number in [-90, 90]");
-  if (!finite_in(lon, -180.0, 180.0))
-    return bad_at(err, CM_E_RANGE, kind, i, "lon",
-                  "longitude must be a finite number in [-180, 180]");
-  return CM_OK;
+  snprintf(base, sizeof base, "$.%s[%d]", kind, i);
+  return cm_position_check(lat, lon, base, err);
 }
 
 static cm_status check_skills(const cm_instance *inst, cm_skillset s,
@@ -237,40 +234,11 @@ static cm_status check_edges(const cm_instance *inst, cm_error *err) {
   return inst->n_edges < 2 ? CM_OK : check_edge_pairs(inst, err);
 }
 
-static cm_status check_weights(const cm_weights *w, cm_error *err) {
+cm_status cm_params_validate(const cm_params *p, cm_error *err) {
   char path[PATH_MAX_];
-  const struct {
-    const char *name;
-    double v;
-  } scalar[] = {{"travel", w->travel},
-                {"workload", w->workload},
-                {"continuity", w->continuity},
-                {"rating", w->rating},
-                {"skill", w->skill},
-                {"preferred", w->preferred},
-                {"aging_per_min", w->aging_per_min}};
-  for (size_t i = 0; i < sizeof scalar / sizeof *scalar; i++)
-    if (!finite_in(scalar[i].v, 0.0, 1e6)) {
-      snprintf(path, sizeof path, "$.weights.%s", scalar[i].name);
-      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e6]");
-    }
-  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    if (!finite_in(w->urgency_factor[u], 0.0, 1e3)) {
-      snprintf(path, sizeof path, "$.weights.urgency_factor.%s",
-               cm_urgency_name(u));
-      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e3]");
-    }
-    if (!finite_in(w->penalty_base[u], 0.0, 1e9)) {
-      snprintf(path, sizeof path, "$.weights.penalty_base.%s",
-               cm_urgency_name(u));
-      return bad(err, CM_E_RANGE, path, "must be a finite number in [0, 1e9]");
-    }
-  }
-  return CM_OK;
-}
-
-static cm_status check_params(const cm_params *p, cm_error *err) {
-  char path[PATH_MAX_];
+  cm_error_clear(err);
+  if (!p)
+    return cm_error_set(err, CM_E_INVALID, "$.params", "no parameters");
   if (p->k < 1 || p->k > 1024)
     return bad(err, CM_E_RANGE, "$.params.k",
                "must be an integer in [1, 1024]");
@@ -305,9 +273,9 @@ cm_status cm_instance_validate(const cm_instance *inst, cm_error *err) {
     return bad(err, CM_E_INVALID, "$.taxonomy", "needs 1..32 skills");
   if (inst->n_workers < 0 || inst->n_requests < 0 || inst->n_edges < 0)
     return bad(err, CM_E_INVALID, "$", "negative counts");
-  if ((st = check_weights(&inst->weights, err)) != CM_OK)
+  if ((st = cm_weights_validate(&inst->weights, err)) != CM_OK)
     return st;
-  if ((st = check_params(&inst->params, err)) != CM_OK)
+  if ((st = cm_params_validate(&inst->params, err)) != CM_OK)
     return st;
   for (int i = 0; i < inst->n_workers; i++)
     if ((st = check_worker(inst, i, err)) != CM_OK)

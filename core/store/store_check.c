@@ -25,13 +25,7 @@ cm_status cm_store_check_id(const char *id, cm_error *err) {
 }
 
 static cm_status check_latlon(double lat, double lon, cm_error *err) {
-  if (!finite_in(lat, -90.0, 90.0))
-    return bad(err, CM_E_RANGE, "$.lat",
-               "latitude must be a finite number in [-90, 90]");
-  if (!finite_in(lon, -180.0, 180.0))
-    return bad(err, CM_E_RANGE, "$.lon",
-               "longitude must be a finite number in [-180, 180]");
-  return CM_OK;
+  return cm_position_check(lat, lon, "$", err);
 }
 
 cm_status cm_store_position_error(cm_error *err, int i, const cm_error *one) {
@@ -98,11 +92,10 @@ static cm_status check_query(const cm_store_query *q, int i, int k_max,
     snprintf(path, sizeof path, "$.queries[%d].%s", i, name);                  \
     return bad(err, code, path, msg);                                          \
   } while (0)
-  if (!finite_in(q->lat, -90.0, 90.0))
-    QFAIL_(CM_E_RANGE, "lat", "latitude must be a finite number in [-90, 90]");
-  if (!finite_in(q->lon, -180.0, 180.0))
-    QFAIL_(CM_E_RANGE, "lon",
-           "longitude must be a finite number in [-180, 180]");
+  if (!cm_lat_valid(q->lat) || !cm_lon_valid(q->lon)) {
+    snprintf(path, sizeof path, "$.queries[%d]", i);
+    return cm_position_check(q->lat, q->lon, path, err);
+  }
   if (!isfinite(q->radius_km) || q->radius_km < 0)
     QFAIL_(CM_E_RANGE, "radius_km", "must be a finite number >= 0");
   if (q->k < 0 || q->k > k_max)

@@ -12,34 +12,38 @@
 extern "C" {
 #endif
 
-/* X(ENUM, "wire_name", "default message") */
+/* X(ENUM, HTTP status, "wire_name", "default message"): the HTTP status is
+ * the one carematchd answers the code with. */
 #define CM_ERROR_TABLE(X)                                                      \
-  X(CM_OK, "ok", "no error")                                                   \
-  X(CM_E_PARSE, "malformed_json", "the input is not valid JSON")               \
-  X(CM_E_MISSING, "missing_field", "a required field is missing")              \
-  X(CM_E_TYPE, "wrong_type", "a field has the wrong type")                     \
-  X(CM_E_RANGE, "out_of_range", "a value is out of range")                     \
-  X(CM_E_INVALID, "invalid_value", "a value is not valid")                     \
-  X(CM_E_DUPLICATE, "duplicate_id", "an id is used twice")                     \
-  X(CM_E_UNKNOWN_ID, "unknown_id", "an id names nothing known")                \
-  X(CM_E_UNKNOWN_SKILL, "unknown_skill", "a skill is not in the taxonomy")     \
-  X(CM_E_CONFLICT, "conflict", "the state does not allow this")                \
-  X(CM_E_LIMIT, "limit_exceeded", "a size limit is exceeded")                  \
-  X(CM_E_NOMEM, "out_of_memory", "out of memory")                              \
-  X(CM_E_SOLVER, "solver_failure", "the solver failed")                        \
-  X(CM_E_IO, "io_error", "an input/output operation failed")                   \
-  X(CM_E_UNAVAILABLE, "unavailable", "a backing service is unavailable")       \
-  X(CM_E_UNAUTHORIZED, "unauthorized", "a valid bearer token is required")     \
-  X(CM_E_FORBIDDEN, "forbidden", "this token's role may not do this")          \
-  X(CM_E_NOT_FOUND, "not_found", "no such route")                              \
-  X(CM_E_METHOD, "method_not_allowed", "the route does not take this method")  \
-  X(CM_E_MEDIA_TYPE, "unsupported_media_type", "the body must be JSON")        \
-  X(CM_E_BAD_REQUEST, "bad_request", "the HTTP request is malformed")          \
-  X(CM_E_NOT_IMPLEMENTED, "not_implemented",                                   \
+  X(CM_OK, 200, "ok", "no error")                                              \
+  X(CM_E_PARSE, 400, "malformed_json", "the input is not valid JSON")          \
+  X(CM_E_MISSING, 400, "missing_field", "a required field is missing")         \
+  X(CM_E_TYPE, 400, "wrong_type", "a field has the wrong type")                \
+  X(CM_E_RANGE, 422, "out_of_range", "a value is out of range")                \
+  X(CM_E_INVALID, 422, "invalid_value", "a value is not valid")                \
+  X(CM_E_DUPLICATE, 409, "duplicate_id", "an id is used twice")                \
+  X(CM_E_UNKNOWN_ID, 404, "unknown_id", "an id names nothing known")           \
+  X(CM_E_UNKNOWN_SKILL, 422, "unknown_skill",                                  \
+    "a skill is not in the taxonomy")                                          \
+  X(CM_E_CONFLICT, 409, "conflict", "the state does not allow this")           \
+  X(CM_E_LIMIT, 422, "limit_exceeded", "a size limit is exceeded")             \
+  X(CM_E_NOMEM, 500, "out_of_memory", "out of memory")                         \
+  X(CM_E_SOLVER, 500, "solver_failure", "the solver failed")                   \
+  X(CM_E_IO, 500, "io_error", "an input/output operation failed")              \
+  X(CM_E_UNAVAILABLE, 503, "unavailable", "a backing service is unavailable")  \
+  X(CM_E_UNAUTHORIZED, 401, "unauthorized",                                    \
+    "a valid bearer token is required")                                        \
+  X(CM_E_FORBIDDEN, 403, "forbidden", "this token's role may not do this")     \
+  X(CM_E_NOT_FOUND, 404, "not_found", "no such route")                         \
+  X(CM_E_METHOD, 405, "method_not_allowed",                                    \
+    "the route does not take this method")                                     \
+  X(CM_E_MEDIA_TYPE, 415, "unsupported_media_type", "the body must be JSON")   \
+  X(CM_E_BAD_REQUEST, 400, "bad_request", "the HTTP request is malformed")     \
+  X(CM_E_NOT_IMPLEMENTED, 501, "not_implemented",                              \
     "the server does not implement this")
 
 typedef enum cm_status {
-#define CM_X_ENUM_(e, name, msg) e,
+#define CM_X_ENUM_(e, http, name, msg) e,
   CM_ERROR_TABLE(CM_X_ENUM_)
 #undef CM_X_ENUM_
       CM_STATUS_COUNT
@@ -58,6 +62,8 @@ typedef struct cm_error {
 const char *cm_status_name(cm_status code);
 /* Default message of a code. */
 const char *cm_status_message(cm_status code);
+/* HTTP status of a code (CM_E_RANGE: 422); 500 for a bad code. */
+int cm_status_http(cm_status code);
 /* Reset to CM_OK with empty field and message. Accepts NULL. */
 void cm_error_clear(cm_error *err);
 /* Fill err (if not NULL) and return code. The message is printf-formatted;

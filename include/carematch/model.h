@@ -6,6 +6,7 @@
 #ifndef CM_MODEL_H_INCLUDED_
 #define CM_MODEL_H_INCLUDED_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "carematch/error.h"
@@ -79,18 +80,65 @@ typedef struct cm_request {
  *        - continuity*[worker served this elder] + rating*(5 - rating)
  *        + skill*(5 - level) - preferred*[worker is preferred].
  * Unassigned penalty = (penalty_base[u] + aging_per_min * minutes waited)
- *                      * staff (a team left unstaffed costs per person). */
+ *                      * staff (a team left unstaffed costs per person).
+ *
+ * The weights' one table, from which cm_weights, its defaults, its
+ * validation, the JSON codec and carematchd's [weights] keys are made:
+ *   X(field, "key", SHAPE, (default), lo, hi, "doc")
+ * field is the member of cm_weights; key its name in JSON
+ * ("$.weights.<key>") and in carematchd.ini's [weights]; SHAPE is ONE (a
+ * number) or URGENCY (a number per urgency, emergency .. scheduled: a JSON
+ * object keyed by urgency, a list of four in the ini file); default is one
+ * number in parentheses, or four; every number must be finite and in
+ * [lo, hi] (lo and hi are also printed as written in error messages). */
+#define CM_WEIGHTS_TABLE(X)                                                    \
+  X(travel, "travel", ONE, (1.0), 0, 1e6, "per minute of travel")              \
+  X(urgency_factor, "urgency_factor", URGENCY, (4.0, 2.0, 1.0, 1.0), 0, 1e3,   \
+    "travel multiplier by urgency")                                            \
+  X(workload, "workload", ONE, (2.0), 0, 1e6, "per job already done today")    \
+  X(continuity, "continuity", ONE, (10.0), 0, 1e6,                             \
+    "bonus: same caregiver, same elder")                                       \
+  X(rating, "rating", ONE, (2.0), 0, 1e6, "per rating point below 5")          \
+  X(skill, "skill", ONE, (1.0), 0, 1e6, "per level point below 5")             \
+  X(preferred, "preferred", ONE, (5.0), 0, 1e6,                                \
+    "bonus: client preferred worker")                                          \
+  X(penalty_base, "penalty_base", URGENCY, (1000.0, 300.0, 120.0, 60.0), 0,    \
+    1e9, "leaving a request unassigned")                                       \
+  X(aging_per_min, "aging_per_min", ONE, (2.0), 0, 1e6,                        \
+    "penalty growth while waiting")
+
+/* The C type of a SHAPE: a double, or one per urgency. */
+#define CM_WEIGHT_DECL_ONE_(field) double field
+#define CM_WEIGHT_DECL_URGENCY_(field) double field[CM_URGENCY_COUNT]
+
+/* Every member a double or an array of them, in table order, each with the
+ * doc of its row in CM_WEIGHTS_TABLE. */
 typedef struct cm_weights {
-  double travel;                           /* per minute of travel */
-  double urgency_factor[CM_URGENCY_COUNT]; /* travel multiplier by urgency */
-  double workload;                         /* per job already done today */
-  double continuity;                     /* bonus: same caregiver, same elder */
-  double rating;                         /* per rating point below 5 */
-  double skill;                          /* per level point below 5 */
-  double preferred;                      /* bonus: client preferred worker */
-  double penalty_base[CM_URGENCY_COUNT]; /* leaving a request unassigned */
-  double aging_per_min;                  /* penalty growth while waiting */
+#define CM_X_WEIGHT_(field, key, shape, def, lo, hi, doc)                      \
+  CM_WEIGHT_DECL_##shape##_(field);
+  CM_WEIGHTS_TABLE(CM_X_WEIGHT_)
+#undef CM_X_WEIGHT_
 } cm_weights;
+
+/* One row of CM_WEIGHTS_TABLE, for code that walks every weight. */
+typedef struct cm_weight_info {
+  const char *key;     /* wire and ini name ("travel") */
+  size_t offset;       /* of the member in cm_weights */
+  int count;           /* numbers: 1, or CM_URGENCY_COUNT (one per urgency) */
+  const double *def;   /* the default, count numbers */
+  double lo, hi;       /* the valid range, inclusive */
+  const char *lo_text; /* lo as written in the table ("0") */
+  const char *hi_text; /* hi as written ("1e6") */
+  const char *doc;     /* what the weight prices */
+} cm_weight_info;
+
+/* The rows of CM_WEIGHTS_TABLE in order; *n (if not NULL) gets their
+ * number. Static storage: valid for the life of the program. */
+const cm_weight_info *cm_weights_info(int *n);
+/* The numbers of weight wi in w: wi->count of them. Borrowed from w. */
+double *cm_weight_values(cm_weights *w, const cm_weight_info *wi);
+const double *cm_weight_values_const(const cm_weights *w,
+                                     const cm_weight_info *wi);
 
 /* Candidate search and travel model. */
 typedef struct cm_params {
@@ -131,6 +179,26 @@ typedef struct cm_instance {
 /* Defaults of the design card. */
 void cm_weights_default(cm_weights *w);
 void cm_params_default(cm_params *p);
+
+/* Check every weight against its range in CM_WEIGHTS_TABLE: the numbers of
+ * shape ONE in table order, then urgency by urgency those of shape URGENCY.
+ * Returns CM_OK, or CM_E_RANGE with err->field the JSON path of the first
+ * bad number ("$.weights.travel", "$.weights.penalty_base.urgent"); err
+ * (may be NULL) is cleared first. Changes nothing else. */
+cm_status cm_weights_validate(const cm_weights *w, cm_error *err);
+/* The same for the parameters: "$.params.<key>", and "$.now_ms". */
+cm_status cm_params_validate(const cm_params *p, cm_error *err);
+
+/* 1 when lat and lon are a position: finite, lat in [-90, 90], lon in
+ * [-180, 180]. The one place that says so. */
+int cm_lat_valid(double lat);
+int cm_lon_valid(double lon);
+/* Check a position given at base ("$.workers[3]", "$" for a bare one):
+ * CM_OK, or CM_E_RANGE with field base + ".lat" or ".lon" and the message
+ * "<field>: latitude must be a finite number in [-90, 90]" (longitude:
+ * [-180, 180]). err may be NULL. */
+cm_status cm_position_check(double lat, double lon, const char *base,
+                            cm_error *err);
 /* A worker / request with every optional field at its default. */
 void cm_worker_init(cm_worker *w);
 void cm_request_init(cm_request *r);

@@ -78,17 +78,27 @@ typedef enum cm_unassigned_reason {
   CM_REASON_COUNT
 } cm_unassigned_reason;
 
+/* The terms of an edge cost, one row each: X(field, "key", "doc"). field
+ * is the member of cm_cost_terms, key its name in every encoding of the
+ * breakdown (the answer's "cost", the daemon's, the Redis record), in
+ * this order. A term is priced by the weight of the same name
+ * (CM_WEIGHTS_TABLE); cm_edge_cost (core/solver/cost.c) computes it. */
+#define CM_COST_TERMS(X)                                                       \
+  X(travel, "travel", "weights.travel * travel_min * urgency factor")          \
+  X(workload, "workload", "weights.workload * jobs_today")                     \
+  X(continuity, "continuity", "-weights.continuity when the elder is known")   \
+  X(rating, "rating", "weights.rating * (5 - rating)")                         \
+  X(skill, "skill", "weights.skill * (5 - level)")                             \
+  X(preferred, "preferred", "-weights.preferred when preferred")
+
 /* An edge cost, term by term; total is their sum. */
 typedef struct cm_cost_terms {
   double distance_km; /* great-circle distance (0 in edge mode w/o positions) */
   double travel_min;  /* estimated travel time */
-  double travel;      /* weights.travel * travel_min * urgency factor */
-  double workload;    /* weights.workload * jobs_today */
-  double continuity;  /* -weights.continuity when the elder is known */
-  double rating;      /* weights.rating * (5 - rating) */
-  double skill;       /* weights.skill * (5 - level) */
-  double preferred;   /* -weights.preferred when preferred */
-  double total;       /* the edge cost */
+#define CM_X_TERM_(field, key, doc) double field;
+  CM_COST_TERMS(CM_X_TERM_) /* one double per row, in order */
+#undef CM_X_TERM_
+  double total; /* the edge cost */
 } cm_cost_terms;
 
 typedef struct cm_assignment {

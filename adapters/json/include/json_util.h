@@ -98,6 +98,9 @@ json_t *cm__json_skills_new(const cm_taxonomy *t, cm_skillset s);
  * validate the result; nothing changes on error (field "$.weights.x"). */
 cm_status cm__json_weights_merge(const json_t *obj, cm_weights *w,
                                  cm_error *err);
+/* cm_error_to_json's body for CM_E_NOMEM with the default message, as a
+ * static string (for a reply when allocation fails). */
+const char *cm__json_error_oom(void);
 /* The weights as the instance format has them (docs/solve-format.md).
  * Returns a new reference or NULL when out of memory. */
 json_t *cm__json_weights_new(const cm_weights *w);
