@@ -170,7 +170,7 @@ static int bench_run_case(const bench_opts *o, const bench_case *c,
   cm_instance *inst, *back = NULL;
   char *text = NULL, *again = NULL;
   int rc = -1;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o->seed;
   spec.n_requests = c->n_req;
   spec.n_workers = c->n_wrk;

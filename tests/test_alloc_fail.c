@@ -360,7 +360,7 @@ static void take_snap(const world *w, snap *s) {
     cm_error err;
     s->known[i] = cm_engine_holds(w->eng, req_ids[i]);
     if (s->known[i])
-      cr_assert_eq(cm_engine_get(w->eng, req_ids[i], &s->views[i], &err),
+      cr_assert_eq(cm_engine_request_get(w->eng, req_ids[i], &s->views[i], &err),
                    CM_OK);
   }
   for (int i = 0; i < N_WRK_IDS; i++)
@@ -460,7 +460,7 @@ static void world_new(world *w, const world_opts *o) {
   w->store = cm_store_memory_new(0);
   cr_assert_not_null(w->store);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.auto_accept = o->auto_accept;
   cfg.solve_budget_ms = o->budget_ms;
   cfg.clock = world_clock;
@@ -982,7 +982,7 @@ Test(alloc, json_weights) {
       "\"aging_per_min\": 0.5, \"penalty_base\": {\"normal\": 90, "
       "\"emergency\": 9000}}}";
   cm_weights ref, w;
-  cm_weights_default(&ref);
+  cm_weights_init(&ref);
   cm_error err;
   cr_assert_eq(cm_weights_from_json(text, strlen(text), &ref, &err), CM_OK,
                "%s", err.message);
@@ -991,7 +991,7 @@ Test(alloc, json_weights) {
     long n = 1, in_parser = parse_attempts(text, strlen(text));
     long misreported = 0;
     for (;; n++) {
-      cm_weights_default(&w);
+      cm_weights_init(&w);
       cm_weights before = w;
       long live0 = cm_fail_live();
       cm_fail_arm(n, sticky);
@@ -1089,7 +1089,7 @@ Test(alloc, engine_growth) {
 Test(alloc, engine_new) {
   for (sticky = 0; sticky < 2; sticky++) {
     cm_engine_config cfg;
-    cm_engine_config_default(&cfg);
+    cm_engine_config_init(&cfg);
     long n = 1;
     for (;; n++) {
       long live0 = cm_fail_live();
@@ -1129,7 +1129,7 @@ Test(alloc, engine_lifecycle_allocates_nothing) {
   int accepted = 0, rejected = 0, cancelled = 0;
   for (int i = 0; i < N_REQ_IDS; i++) {
     cm_request_view v;
-    if (cm_engine_get(w.eng, req_ids[i], &v, &err) != CM_OK ||
+    if (cm_engine_request_get(w.eng, req_ids[i], &v, &err) != CM_OK ||
         v.state != CM_REQ_OFFERED || v.n_workers != 1)
       continue;
     int64_t t = T0 + WINDOW + 10;

@@ -22,7 +22,7 @@ static fixture fx;
 static void setup_with(int auto_accept) {
   fx.store = cm_store_memory_new(0);
   cr_assert_not_null(fx.store);
-  cm_engine_config_default(&fx.cfg);
+  cm_engine_config_init(&fx.cfg);
   fx.cfg.auto_accept = auto_accept;
   fx.cfg.batch_window_ms = 200;
   fx.cfg.offer_ttl_ms = 10000;
@@ -80,7 +80,7 @@ static void submit(const cm_request_spec *s, int64_t now) {
 static cm_request_view view(const char *id) {
   cm_request_view v;
   cm_error err;
-  cr_assert_eq(cm_engine_get(fx.eng, id, &v, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, &err), CM_OK, "%s", err.message);
   return v;
 }
 
@@ -251,7 +251,7 @@ Test(engine, bad_specs_change_nothing) {
   cr_assert_str_eq(err.field, "$.staff");
   s = spec("", NURSE, CM_URGENCY_NORMAL);
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_INVALID);
-  cr_assert_eq(cm_engine_get(fx.eng, "r1", &(cm_request_view){0}, &err),
+  cr_assert_eq(cm_engine_request_get(fx.eng, "r1", &(cm_request_view){0}, &err),
                CM_E_UNKNOWN_ID);
   cr_assert_eq(count_events(CM_EV_SUBMITTED, NULL), 0);
   cr_assert_eq(cm_engine_accept(fx.eng, "nope", "w1", 0, &err),
@@ -373,7 +373,7 @@ Test(engine, auto_accept) {
 Test(engine, history_forgets_oldest) {
   teardown();
   fx.store = cm_store_memory_new(0);
-  cm_engine_config_default(&fx.cfg);
+  cm_engine_config_init(&fx.cfg);
   fx.cfg.history = 2;
   fx.eng = cm_engine_new(&fx.cfg, fx.store, NULL);
   for (int i = 0; i < 3; i++) {
@@ -385,7 +385,7 @@ Test(engine, history_forgets_oldest) {
   }
   cm_error err;
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(fx.eng, "r0", &v, &err), CM_E_UNKNOWN_ID);
+  cr_assert_eq(cm_engine_request_get(fx.eng, "r0", &v, &err), CM_E_UNKNOWN_ID);
   cr_assert_eq(view("r1").state, CM_REQ_CANCELLED);
   cr_assert_eq(view("r2").state, CM_REQ_CANCELLED);
 }
@@ -393,12 +393,12 @@ Test(engine, history_forgets_oldest) {
 Test(engine, config_is_validated, .init = NULL, .fini = NULL) {
   cm_store *st = cm_store_memory_new(0);
   cm_engine_config c;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.batch_max = 0;
   cm_error err;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.batch_max");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.weights.travel = -1;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.weights.travel");

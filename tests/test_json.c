@@ -503,9 +503,9 @@ Test(json_good, defaults_fill_what_is_left_out) {
   cm_taxonomy t;
   cm_weights w;
   cm_params p;
-  cm_taxonomy_default(&t);
-  cm_weights_default(&w);
-  cm_params_default(&p);
+  cm_taxonomy_init(&t);
+  cm_weights_init(&w);
+  cm_params_init(&p);
   cr_expect_eq(memcmp(&inst->taxonomy, &t, sizeof t), 0);
   cr_expect_eq(memcmp(&inst->weights, &w, sizeof w), 0);
   cr_expect_eq(memcmp(&inst->params, &p, sizeof p), 0);
@@ -522,8 +522,8 @@ Test(json_good, every_field_is_read) {
   cr_assert_eq(st, CM_OK, "%s: %s", err.field, err.message);
   cm_weights dw;
   cm_params dp;
-  cm_weights_default(&dw);
-  cm_params_default(&dp);
+  cm_weights_init(&dw);
+  cm_params_init(&dp);
 
   cr_expect_eq(inst->taxonomy.count, 7);
   int dementia = cm_taxonomy_find(&inst->taxonomy, "dementia_care");

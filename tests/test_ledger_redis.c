@@ -89,7 +89,7 @@ static void node_open(node *n, int port, const char *region, int auto_accept) {
   n->mirror = cm_store_memory_new(0);
   cr_assert_not_null(n->mirror);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.ledger = n->ledger;
   cfg.auto_accept = auto_accept;
   cfg.batch_window_ms = 100;
@@ -183,7 +183,7 @@ static void random_op(node *n, run *u) {
   } else if (op <= 7 && u->n_req > 0) {
     cm_request_view v;
     const char *id = u->ids[rnd(u) % (uint64_t)u->n_req];
-    if (cm_engine_get(n->eng, id, &v, NULL) != CM_OK)
+    if (cm_engine_request_get(n->eng, id, &v, NULL) != CM_OK)
       return;
     int k = v.n_workers ? (int)(rnd(u) % (uint64_t)v.n_workers) : 0;
     if (v.state == CM_REQ_OFFERED && !v.accepted[k])
@@ -246,7 +246,7 @@ static void same_as_ledger(node *n, const run *u, const char *region) {
   cm_request_view mine, theirs;
   cm_error err;
   for (int i = 0; i < u->n_req; i++) {
-    cm_status a = cm_engine_get(n->eng, u->ids[i], &mine, NULL);
+    cm_status a = cm_engine_request_get(n->eng, u->ids[i], &mine, NULL);
     cm_status b = n->ledger->type->get(n->ledger, u->ids[i], &theirs, &err);
     cr_assert_eq(a, b, "request %s: engine %d, ledger %d (%s)", u->ids[i], a, b,
                  err.message);
@@ -347,7 +347,7 @@ Test(ledger, refused_commits_change_nothing) {
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK);
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(n.eng, "p1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(n.eng, "p1", &v, NULL), CM_OK);
   redisContext *c = cm_test_side_connect(g_port);
   redisReply *dump0 = redisCommand(c, "DUMP cm:{%s}:req:p1", region);
   redisReply *w0 = redisCommand(c, "DUMP cm:{%s}:worker:w00", region);
@@ -411,7 +411,7 @@ static void take_snapshot(node *n, const run *u, snapshot *s) {
   memset(s, 0, sizeof *s);
   s->n_req = u->n_req;
   for (int i = 0; i < u->n_req; i++)
-    cm_engine_get(n->eng, u->ids[i], &s->views[i], NULL);
+    cm_engine_request_get(n->eng, u->ids[i], &s->views[i], NULL);
   for (int i = 0; i < N_WORKERS; i++) {
     char id[8];
     snprintf(id, sizeof id, "w%02d", i);
@@ -579,7 +579,7 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_request_spec s = make_spec(&u, "lost");
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_E_UNAVAILABLE);
   cm_request_view none;
-  cr_assert_eq(cm_engine_get(n.eng, "lost", &none, NULL), CM_E_UNAVAILABLE);
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL), CM_E_UNAVAILABLE);
   cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, &err), -1);
   cr_assert_eq(err.code, CM_E_UNAVAILABLE, "%s", err.message);
   for (int i = 0; i < u.n_req; i++) {
@@ -589,7 +589,7 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
       cr_assert_eq(cm_engine_accept(n.eng, u.ids[i],
                                     before->views[i].workers[0], u.t, &err),
                    CM_E_UNAVAILABLE);
-      cr_assert_eq(cm_engine_get(n.eng, u.ids[i], &v, NULL), CM_OK);
+      cr_assert_eq(cm_engine_request_get(n.eng, u.ids[i], &v, NULL), CM_OK);
       same_view(&v, &before->views[i]);
     }
   }
@@ -608,7 +608,7 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_engine_stats st;
   cm_engine_stats_get(n.eng, &st);
   cr_assert_geq(st.rebuilds, 2, "rebuilt after the reconnect");
-  cr_assert_eq(cm_engine_get(n.eng, "lost", &none, NULL), CM_E_UNKNOWN_ID,
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL), CM_E_UNKNOWN_ID,
                "never acknowledged, never written");
   same_as_ledger(&n, &u, region);
   for (int i = 0; i < 200; i++)
@@ -658,7 +658,7 @@ Test(ledger, another_writer_reaches_the_mirror) {
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_OK);
   cr_assert_eq(cm_engine_step(n.eng, u.t, &err), 1, "%s", err.message);
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(n.eng, "g1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w00", "the mirror had the new positions");
   for (int i = 0; i < N_WORKERS; i++) {
@@ -668,7 +668,7 @@ Test(ledger, another_writer_reaches_the_mirror) {
   }
   cr_assert_eq(cm_store_status(gw, "w00", CM_WORKER_OFFLINE, &err), CM_OK);
   cr_assert_geq(cm_engine_step(n.eng, u.t + 10, &err), 0, "%s", err.message);
-  cr_assert_eq(cm_engine_get(n.eng, "g1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert(v.state == CM_REQ_PENDING ||
                 (v.state == CM_REQ_OFFERED && strcmp(v.workers[0], "w00")),
             "the offer to w00 was withdrawn");

@@ -317,10 +317,10 @@ Test(validate, weights_and_params) {
   expect_bad(inst, CM_E_RANGE, "$.weights.travel");
   inst->weights.travel = NAN;
   expect_bad2(inst, CM_E_RANGE, CM_E_INVALID, "$.weights.travel", 0);
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   inst->weights.penalty_base[CM_URGENCY_URGENT] = INFINITY;
   expect_bad2(inst, CM_E_RANGE, CM_E_INVALID, "$.weights.penalty_base", 1);
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   expect_ok(inst);
   inst->params.k = 0;
   expect_bad(inst, CM_E_RANGE, "$.params.k");
@@ -381,7 +381,7 @@ Test(model, defaults) {
   cr_assert_eq(r.elder, 0);
   cr_assert_float_eq(r.waited_s, 0.0, 1e-12);
   cm_params p;
-  cm_params_default(&p);
+  cm_params_init(&p);
   cr_assert_gt(p.k, 0);
   cr_assert_gt(p.speed_kmh, 0.0);
   cm_instance *inst = cm_instance_new();
@@ -450,7 +450,7 @@ Test(taxonomy, default_roles) {
                                 "rehab",     "cleaner", "maternity"};
   cm_taxonomy t;
   memset(&t, 0x33, sizeof t);
-  cm_taxonomy_default(&t);
+  cm_taxonomy_init(&t);
   cr_assert_eq(t.count, 6);
   for (int s = 0; s < 6; s++) {
     cr_assert_str_eq(t.names[s], roles[s]);

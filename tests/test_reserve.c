@@ -23,7 +23,7 @@ static void start(int reserve, cm_urgency from) {
   store = cm_store_memory_new(0);
   cr_assert_not_null(store);
   cm_engine_config c;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = reserve;
   c.reserve_km = 5.0;
@@ -71,7 +71,7 @@ static void submit(const char *id, cm_skillset skills, cm_urgency u,
 
 static cm_request_view view(const char *id) {
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(eng, id, &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
   return v;
 }
 
@@ -216,23 +216,23 @@ Test(reserve, config_is_validated) {
   cm_store *st = cm_store_memory_new(0);
   cm_engine_config c;
   cm_error err;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   cr_assert_eq(c.reserve_workers, 1, "on by default");
   c.reserve_workers = -1;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_workers");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_workers = 65;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_workers");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_km = NAN;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_km");
   c.reserve_km = 0; /* would hold every capable worker */
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_km");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_from = CM_URGENCY_EMERGENCY;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_from");

@@ -358,7 +358,7 @@ static void reload(cmd_daemon *d) {
   cm_engine_config ec = c->engine;
   if (!new_weights)
     ec.weights = cm_engine_config_get(d->eng)->weights;
-  if (cm_engine_set_config(d->eng, &ec, &err) != CM_OK) {
+  if (cm_engine_config_set(d->eng, &ec, &err) != CM_OK) {
     fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
             err.message);
     d->reload_failures++;

@@ -492,5 +492,5 @@ cm_status cm_store_redis_flush(cm_store *s, cm_error *err) {
   cm__rd_store *st_ = cm__rd_store_of(s);
   if (!st_)
     return cm_error_set(err, CM_E_INVALID, "", "not a Redis store");
-  return cm_redis_flush_region(st_->r, err);
+  return cm_redis_region_flush(st_->r, err);
 }

@@ -86,7 +86,7 @@ static double city_clamp(double v, double lo, double hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-void cm_city_spec_default(cm_city_spec *spec) {
+void cm_city_spec_init(cm_city_spec *spec) {
   static const double radius[CM_URGENCY_COUNT] = {8.0, 6.0, 5.0, 5.0};
   memset(spec, 0, sizeof *spec);
   spec->seed = 1;
@@ -115,7 +115,7 @@ void cm_city_spec_default(cm_city_spec *spec) {
 
 void cm_city_spec_small(cm_city_spec *spec, uint64_t seed, int n_requests,
                         int n_workers, double team_share) {
-  cm_city_spec_default(spec);
+  cm_city_spec_init(spec);
   spec->seed = seed;
   spec->n_requests = n_requests;
   spec->n_workers = n_workers;

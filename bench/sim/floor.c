@@ -202,7 +202,7 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
     snprintf(err.message, sizeof err.message, "out of memory");
     goto fail;
   }
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   inst->weights.workload = inst->weights.continuity = 0;
   inst->weights.rating = inst->weights.skill = inst->weights.preferred = 0;
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {

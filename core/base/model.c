@@ -9,7 +9,7 @@ static const char *const urgency_names[CM_URGENCY_COUNT] = {
 static const char *const status_names[CM_WORKER_STATUS_COUNT] = {
     "available", "offered", "busy", "offline"};
 
-void cm_weights_default(cm_weights *w) {
+void cm_weights_init(cm_weights *w) {
   static const double factor[CM_URGENCY_COUNT] = {4.0, 2.0, 1.0, 1.0};
   static const double base[CM_URGENCY_COUNT] = {1000.0, 300.0, 120.0, 60.0};
   memset(w, 0, sizeof *w);
@@ -24,7 +24,7 @@ void cm_weights_default(cm_weights *w) {
   w->aging_per_min = 2.0;
 }
 
-void cm_params_default(cm_params *p) {
+void cm_params_init(cm_params *p) {
   static const double radius[CM_URGENCY_COUNT] = {8.0, 6.0, 5.0, 5.0};
   memset(p, 0, sizeof *p);
   p->k = 16;
@@ -56,9 +56,9 @@ cm_instance *cm_instance_new(void) {
   cm_instance *inst = calloc(1, sizeof *inst);
   if (!inst)
     return NULL;
-  cm_taxonomy_default(&inst->taxonomy);
-  cm_weights_default(&inst->weights);
-  cm_params_default(&inst->params);
+  cm_taxonomy_init(&inst->taxonomy);
+  cm_weights_init(&inst->weights);
+  cm_params_init(&inst->params);
   return inst;
 }
 

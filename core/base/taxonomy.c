@@ -10,7 +10,7 @@ void cm_taxonomy_clear(cm_taxonomy *t) {
   memset(t, 0, sizeof *t);
 }
 
-void cm_taxonomy_default(cm_taxonomy *t) {
+void cm_taxonomy_init(cm_taxonomy *t) {
   cm_taxonomy_clear(t);
   for (size_t i = 0; i < sizeof default_roles / sizeof *default_roles; i++)
     cm_taxonomy_add(t, default_roles[i], NULL);

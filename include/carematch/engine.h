@@ -172,7 +172,7 @@ typedef struct cm_engine_stats {
   cm_histogram batch_size;    /* requests per batch */
 } cm_engine_stats;
 
-void cm_engine_config_default(cm_engine_config *c);
+void cm_engine_config_init(cm_engine_config *c);
 
 /* New engine over a store (borrowed). Returns NULL with err set when the
  * config is invalid (field named) or memory runs out. */
@@ -182,19 +182,19 @@ void cm_engine_free(cm_engine *e);
 
 /* Replace the weights from the next batch on (validated; nothing changes
  * on error). */
-cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
+cm_status cm_engine_weights_set(cm_engine *e, const cm_weights *w,
                                 cm_error *err);
 const cm_engine_config *cm_engine_config_get(const cm_engine *e);
-/* Check cfg as cm_engine_new and cm_engine_set_config do (ranges, the
+/* Check cfg as cm_engine_new and cm_engine_config_set do (ranges, the
  * weights and parameters). Returns CM_OK, or the first problem in err
  * ("$.params.road_factor: must be in [1, 10]"). Nothing is kept. */
-cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err);
+cm_status cm_engine_config_validate(const cm_engine_config *cfg, cm_error *err);
 /* Replace the configuration from the next batch on (a reload): batch
  * policy, offer lifetime, radii and speeds, weights, limits. The taxonomy,
  * history and event queue cannot change while running (CM_E_INVALID
  * naming the field); the ledger and the clock stay as they were built.
  * Validated; nothing changes on error. */
-cm_status cm_engine_set_config(cm_engine *e, const cm_engine_config *cfg,
+cm_status cm_engine_config_set(cm_engine *e, const cm_engine_config *cfg,
                                cm_error *err);
 
 /* Submit a request at now_ms. Idempotent on the id: the same content
@@ -285,7 +285,7 @@ int cm_engine_poll(cm_engine *e, cm_event *out, int max);
  * With a ledger, a request the engine does not hold (finished before a
  * restart, or by another engine) is read from the ledger, whose errors
  * (CM_E_UNAVAILABLE) are returned as they are. */
-cm_status cm_engine_get(const cm_engine *e, const char *request_id,
+cm_status cm_engine_request_get(const cm_engine *e, const char *request_id,
                         cm_request_view *out, cm_error *err);
 /* 1 when the engine holds request_id in memory (live, or in its history
  * of finished ones), without asking the ledger; else 0. */

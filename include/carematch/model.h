@@ -129,8 +129,8 @@ typedef struct cm_instance {
 } cm_instance;
 
 /* Defaults of the design card. */
-void cm_weights_default(cm_weights *w);
-void cm_params_default(cm_params *p);
+void cm_weights_init(cm_weights *w);
+void cm_params_init(cm_params *p);
 /* A worker / request with every optional field at its default. */
 void cm_worker_init(cm_worker *w);
 void cm_request_init(cm_request *r);

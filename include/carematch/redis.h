@@ -73,7 +73,7 @@ cm_status cm_redis_ping(cm_redis *r, cm_error *err);
 /* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
  * For tests and for retiring a region; not atomic against other writers.
  * Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
-cm_status cm_redis_flush_region(cm_redis *r, cm_error *err);
+cm_status cm_redis_region_flush(cm_redis *r, cm_error *err);
 
 /* A Redis position store on its own connection (default options). Returns
  * the store (free with cm_store_free), or NULL with err set as for
@@ -101,7 +101,7 @@ cm_status cm_store_redis_positions(cm_store *s, int n, const char *const *ids,
                                    const double *lat, const double *lon,
                                    const int64_t *seen_ms, cm_error *err);
 
-/* Delete every key of the store's region (cm_redis_flush_region): the
+/* Delete every key of the store's region (cm_redis_region_flush): the
  * store is then empty. For tests. */
 cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
 

@@ -25,7 +25,7 @@ typedef struct cm_taxonomy {
 } cm_taxonomy;
 
 /* Fill t with the six default roles. */
-void cm_taxonomy_default(cm_taxonomy *t);
+void cm_taxonomy_init(cm_taxonomy *t);
 /* Empty taxonomy. */
 void cm_taxonomy_clear(cm_taxonomy *t);
 /* Append a skill; returns its index, or -1 with err set (empty or too long
