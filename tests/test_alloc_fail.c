@@ -360,8 +360,8 @@ static void take_snap(const world *w, snap *s) {
     cm_error err;
     s->known[i] = cm_engine_holds(w->eng, req_ids[i]);
     if (s->known[i])
-      cr_assert_eq(cm_engine_request_get(w->eng, req_ids[i], &s->views[i], &err),
-                   CM_OK);
+      cr_assert_eq(
+          cm_engine_request_get(w->eng, req_ids[i], &s->views[i], &err), CM_OK);
   }
   for (int i = 0; i < N_WRK_IDS; i++)
     s->jobs[i] = cm_engine_worker_jobs(w->eng, wrk_ids[i]);

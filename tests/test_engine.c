@@ -80,7 +80,8 @@ static void submit(const cm_request_spec *s, int64_t now) {
 static cm_request_view view(const char *id) {
   cm_request_view v;
   cm_error err;
-  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, &err), CM_OK, "%s",
+               err.message);
   return v;
 }
 

@@ -579,7 +579,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_request_spec s = make_spec(&u, "lost");
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_E_UNAVAILABLE);
   cm_request_view none;
-  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL), CM_E_UNAVAILABLE);
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL),
+               CM_E_UNAVAILABLE);
   cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, &err), -1);
   cr_assert_eq(err.code, CM_E_UNAVAILABLE, "%s", err.message);
   for (int i = 0; i < u.n_req; i++) {
@@ -608,8 +609,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_engine_stats st;
   cm_engine_stats_get(n.eng, &st);
   cr_assert_geq(st.rebuilds, 2, "rebuilt after the reconnect");
-  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL), CM_E_UNKNOWN_ID,
-               "never acknowledged, never written");
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL),
+               CM_E_UNKNOWN_ID, "never acknowledged, never written");
   same_as_ledger(&n, &u, region);
   for (int i = 0; i < 200; i++)
     random_op(&n, &u);

@@ -81,7 +81,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   return cm_instance_validate(&probe, err);
 }
 
-cm_status cm_engine_config_validate(const cm_engine_config *cfg, cm_error *err) {
+cm_status cm_engine_config_validate(const cm_engine_config *cfg,
+                                    cm_error *err) {
   return check_config(cfg, err);
 }
 
@@ -248,7 +249,7 @@ void cm__req_finish(cm_engine *e, cm__req *r) {
 }
 
 cm_status cm_engine_request_get(const cm_engine *e, const char *request_id,
-                        cm_request_view *out, cm_error *err) {
+                                cm_request_view *out, cm_error *err) {
   const cm__req *r = request_id ? cm__req_find(e, request_id) : NULL;
   cm_ledger *l = e->cfg.ledger;
   if (!r && l && request_id) /* finished before a restart, or elsewhere */

@@ -286,7 +286,7 @@ int cm_engine_poll(cm_engine *e, cm_event *out, int max);
  * restart, or by another engine) is read from the ledger, whose errors
  * (CM_E_UNAVAILABLE) are returned as they are. */
 cm_status cm_engine_request_get(const cm_engine *e, const char *request_id,
-                        cm_request_view *out, cm_error *err);
+                                cm_request_view *out, cm_error *err);
 /* 1 when the engine holds request_id in memory (live, or in its history
  * of finished ones), without asking the ledger; else 0. */
 int cm_engine_holds(const cm_engine *e, const char *request_id);
