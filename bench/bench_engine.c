@@ -171,7 +171,7 @@ int main(int argc, char **argv) {
     /* the timer: step when due */
     now = cm_bench_now_ms();
     if (cm_engine_next_due(eng) <= (int64_t)now) {
-      if (cm_engine_step(eng, (int64_t)now, &err) < 0)
+      if (cm_engine_step(eng, (int64_t)now, NULL, &err) != CM_OK)
         fprintf(stderr, "bench_engine: step: %s\n", err.message);
       double after = cm_bench_now_ms();
       int n;

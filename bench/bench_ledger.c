@@ -175,7 +175,7 @@ static int bench_dispatch(node *n, const cm_instance *inst, int workers,
     cm_engine_stats a, b;
     cm_engine_stats_get(n->eng, &a);
     double t = cm_bench_now_ms();
-    if (cm_engine_step(n->eng, *now, &err) < 0) {
+    if (cm_engine_step(n->eng, *now, NULL, &err) != CM_OK) {
       fprintf(stderr, "bench_ledger: step: %s\n", err.message);
       return -1;
     }
@@ -233,7 +233,8 @@ static int bench_rebuild(int port, const opts *o, int workers, int64_t now) {
     cm_engine_stats s;
     cm_engine_stats_get(m.eng, &s);
     live = s.by_state[CM_REQ_OFFERED] + s.by_state[CM_REQ_PENDING];
-    int count = cm_store_count(m.mirror);
+    int count;
+    cm_store_count(m.mirror, &count, NULL); /* 0 when it cannot be asked */
     node_close(&m);
     if (st != CM_OK || count != workers) {
       fprintf(stderr, "bench_ledger: rebuild: %s (%d workers)\n", err.message,

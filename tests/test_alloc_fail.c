@@ -353,7 +353,9 @@ static void snap_free(snap *s) {
 static void take_snap(const world *w, snap *s) {
   snap_free(s);
   memset(s, 0, sizeof *s);
-  s->cap_store = cm_store_count(w->store) + 1;
+  int count;
+  cr_assert_eq(cm_store_count(w->store, &count, NULL), CM_OK);
+  s->cap_store = count + 1;
   s->store = calloc((size_t)s->cap_store, sizeof *s->store);
   cr_assert_not_null(s->store);
   for (int i = 0; i < N_REQ_IDS; i++) {
@@ -638,24 +640,22 @@ static long engine_every_n(const char *what, const world_opts *o, world_op op,
 }
 
 static cm_status op_step(world *w, int64_t t, cm_error *err) {
-  int rc = cm_engine_step(w->eng, t, err);
-  if (rc < 0)
-    return err->code;
-  cr_assert_eq(rc, 1, "one batch");
+  int batches;
+  cm_status st = cm_engine_step(w->eng, t, &batches, err);
+  if (st != CM_OK)
+    return st;
+  cr_assert_eq(batches, 1, "one batch");
   return CM_OK;
 }
 
 static cm_status op_split(world *w, int64_t t, cm_error *err) {
-  int failed = 0;
-  cm_engine_batch *b = cm_engine_batch_begin(w->eng, t, &failed, err);
-  if (!b) {
-    cr_assert(failed, "a batch is due");
-    return err->code;
-  }
+  cm_engine_batch *b;
+  cm_status st = cm_engine_batch_begin(w->eng, t, &b, err);
+  if (st != CM_OK)
+    return st;
+  cr_assert_not_null(b, "a batch is due");
   cm_engine_batch_solve(b, err); /* end reports a failed solve */
-  if (cm_engine_batch_end(w->eng, b, t, err) < 0)
-    return err->code;
-  return CM_OK;
+  return cm_engine_batch_end(w->eng, b, t, err);
 }
 
 #define WINDOW 300 /* the default batch window */

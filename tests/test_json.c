@@ -816,8 +816,8 @@ Test(json_answer, layout_is_janssons) {
     cm_request_init(&r);
     snprintf(w.id, sizeof w.id, "%s", ids[i]);
     snprintf(r.id, sizeof r.id, "%s", ids[4 - i]);
-    cr_assert_geq(cm_instance_add_worker(inst, &w, &err), 0);
-    cr_assert_geq(cm_instance_add_request(inst, &r, &err), 0);
+    cr_assert_eq(cm_instance_worker_add(inst, &w, NULL, &err), CM_OK);
+    cr_assert_eq(cm_instance_request_add(inst, &r, NULL, &err), CM_OK);
     as[i] = (cm_assignment){.request = i, .worker = 4 - i, .component = i - 1};
     cm_cost_terms *t = &as[i].terms;
     t->total = reals[i];

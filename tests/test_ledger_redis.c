@@ -179,7 +179,7 @@ static void random_op(node *n, run *u) {
     st = cm_engine_submit(n->eng, &s, u->t, &err);
     u->n_req++;
   } else if (op <= 4) {
-    st = cm_engine_step(n->eng, u->t, &err) < 0 ? err.code : CM_OK;
+    st = cm_engine_step(n->eng, u->t, NULL, &err);
   } else if (op <= 7 && u->n_req > 0) {
     cm_request_view v;
     const char *id = u->ids[rnd(u) % (uint64_t)u->n_req];
@@ -433,7 +433,7 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
     add_workers(&n, N_WORKERS, T0);
     for (int i = 0; i < 800; i++)
       random_op(&n, &u);
-    cm_engine_step(n.eng, u.t, NULL);
+    cm_engine_step(n.eng, u.t, NULL, NULL);
     snapshot *s = malloc(sizeof *s);
     take_snapshot(&n, &u, s);
     FILE *f = fopen(path, "wb");
@@ -496,7 +496,7 @@ static void race(const char *region, const char *prefix, uint64_t seed) {
       u.n_req++;
     }
     u.t += 150;
-    if (cm_engine_step(n.eng, u.t, &err) < 0)
+    if (cm_engine_step(n.eng, u.t, NULL, &err) != CM_OK)
       _exit(255);
   }
   cm_engine_stats st;
@@ -581,7 +581,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_request_view none;
   cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL),
                CM_E_UNAVAILABLE);
-  cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, &err), -1);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, NULL, &err), CM_E_UNAVAILABLE,
+               "%s", err.message);
   cr_assert_eq(err.code, CM_E_UNAVAILABLE, "%s", err.message);
   for (int i = 0; i < u.n_req; i++) {
     cm_request_view v;
@@ -599,13 +600,13 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
     same_view(&before->views[i], &after->views[i]);
   /* back, from its append-only file */
   srv = cm_test_server_start(port, dir);
-  int rc = -1;
-  for (int i = 0; i < 100 && rc < 0; i++) {
-    rc = cm_engine_step(n.eng, u.t + 1000, &err);
-    if (rc < 0)
+  cm_status rc = CM_E_UNAVAILABLE;
+  for (int i = 0; i < 100 && rc != CM_OK; i++) {
+    rc = cm_engine_step(n.eng, u.t + 1000, NULL, &err);
+    if (rc != CM_OK)
       cm_test_sleep_ms(50);
   }
-  cr_assert(rc >= 0, "dispatch resumed: %s", err.message);
+  cr_assert(rc == CM_OK, "dispatch resumed: %s", err.message);
   cm_engine_stats st;
   cm_engine_stats_get(n.eng, &st);
   cr_assert_geq(st.rebuilds, 2, "rebuilt after the reconnect");
@@ -657,7 +658,10 @@ Test(ledger, another_writer_reaches_the_mirror) {
   s.staff = 1;
   s.urgency = CM_URGENCY_EMERGENCY;
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_OK);
-  cr_assert_eq(cm_engine_step(n.eng, u.t, &err), 1, "%s", err.message);
+  int batches;
+  cr_assert_eq(cm_engine_step(n.eng, u.t, &batches, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(batches, 1);
   cm_request_view v;
   cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert_eq(v.state, CM_REQ_OFFERED);
@@ -668,15 +672,19 @@ Test(ledger, another_writer_reaches_the_mirror) {
     cr_assert(w.lat == lat[i] && w.lon == lon[i] && w.seen_ms == seen[i]);
   }
   cr_assert_eq(cm_store_status(gw, "w00", CM_WORKER_OFFLINE, &err), CM_OK);
-  cr_assert_geq(cm_engine_step(n.eng, u.t + 10, &err), 0, "%s", err.message);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 10, NULL, &err), CM_OK, "%s",
+               err.message);
   cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert(v.state == CM_REQ_PENDING ||
                 (v.state == CM_REQ_OFFERED && strcmp(v.workers[0], "w00")),
             "the offer to w00 was withdrawn");
   /* the stale sweep, run by another client: stale workers go offline */
-  int swept = cm_store_sweep(gw, T0 + 600000, 60000, &err);
-  cr_assert_geq(swept, N_WORKERS - 2, "%s", err.message);
-  cr_assert_geq(cm_engine_step(n.eng, u.t + 20, &err), 0, "%s", err.message);
+  int swept;
+  cr_assert_eq(cm_store_sweep(gw, T0 + 600000, 60000, &swept, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_geq(swept, N_WORKERS - 2);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 20, NULL, &err), CM_OK, "%s",
+               err.message);
   int offline = 0;
   for (int i = 0; i < N_WORKERS; i++) {
     cm_worker w;
@@ -703,7 +711,8 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   redisFree(c);
   cm_engine_stats st0, st1;
   cm_engine_stats_get(n.eng, &st0);
-  cr_assert_geq(cm_engine_step(n.eng, T0 + 10, &err), 0, "%s", err.message);
+  cr_assert_eq(cm_engine_step(n.eng, T0 + 10, NULL, &err), CM_OK, "%s",
+               err.message);
   cm_engine_stats_get(n.eng, &st1);
   cr_assert_eq(st1.rebuilds, st0.rebuilds + 1, "lost track: rebuilt");
   cm_worker w;

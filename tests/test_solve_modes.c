@@ -481,8 +481,8 @@ static int add_worker(cm_instance *inst, const char *id, const char *skill,
   w.lon = lon;
   w.has_position = 1;
   w.seen_ms = inst->params.now_ms;
-  int j = cm_instance_add_worker(inst, &w, &err);
-  cr_assert_geq(j, 0);
+  int j = -1;
+  cr_assert_eq(cm_instance_worker_add(inst, &w, &j, &err), CM_OK);
   return j;
 }
 
@@ -498,8 +498,8 @@ static int add_request(cm_instance *inst, const char *id, const char *skill,
   r.lat = lat;
   r.lon = lon;
   r.has_position = 1;
-  int i = cm_instance_add_request(inst, &r, &err);
-  cr_assert_geq(i, 0);
+  int i = -1;
+  cr_assert_eq(cm_instance_request_add(inst, &r, &i, &err), CM_OK);
   return i;
 }
 

@@ -351,7 +351,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   for (char *save, *s = strtok_r(buf, ",", &save); s;
        s = strtok_r(NULL, ",", &save)) {
     cm_error err;
-    if (cm_taxonomy_add(t, trim(s), &err) < 0)
+    if (cm_taxonomy_add(t, trim(s), NULL, &err) != CM_OK)
       return fail(p, "taxonomy", name, err.message);
   }
   if (t->count == 0)

@@ -298,8 +298,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   if (d->cfg.engine.stale_ms > 0 &&
-      cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms,
-                     &err) < 0 &&
+      cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
+                     &err) != CM_OK &&
       !d->paused)
     fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
 }

@@ -332,8 +332,9 @@ static cm_status city_add_workers(city_ctx *c, cm_error *err) {
   for (int i = 0; i < n; i++) {
     cm_worker w;
     city_draw_worker(c, i, &w);
-    if (cm_instance_add_worker(c->inst, &w, err) < 0)
-      return err ? err->code : CM_E_NOMEM;
+    cm_status st = cm_instance_worker_add(c->inst, &w, NULL, err);
+    if (st != CM_OK)
+      return st;
   }
   return city_groups_build(c, err);
 }
@@ -449,8 +450,9 @@ static cm_status city_add_requests(city_ctx *c, cm_error *err) {
   for (int i = 0; i < c->spec->n_requests; i++) {
     cm_request r;
     city_draw_request(c, i, &r);
-    if (cm_instance_add_request(c->inst, &r, err) < 0)
-      return err ? err->code : CM_E_NOMEM;
+    cm_status st = cm_instance_request_add(c->inst, &r, NULL, err);
+    if (st != CM_OK)
+      return st;
   }
   return CM_OK;
 }

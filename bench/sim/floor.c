@@ -170,7 +170,8 @@ static int add_origin(cm_instance *inst, const char *id, cm_skillset skills,
   w.lat = lat;
   w.lon = lon;
   w.has_position = 1;
-  return cm_instance_add_worker(inst, &w, err);
+  int index;
+  return cm_instance_worker_add(inst, &w, &index, err) == CM_OK ? index : -1;
 }
 
 double sim_floor_km(const sim_scenario *s, const unsigned char *served,
@@ -298,13 +299,13 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
       st->infeasible++; /* no day could serve it: left out */
       continue;
     }
-    int r_idx = cm_instance_add_request(inst, &r, &err);
-    if (r_idx < 0)
+    int r_idx;
+    if (cm_instance_request_add(inst, &r, &r_idx, &err) != CM_OK)
       goto fail;
     st->jobs++;
     for (int k = 0; k < sl.n; k++) {
       cm_edge_in e = {r_idx, sl.heap[k].origin, sl.heap[k].km};
-      if (cm_instance_add_edge(inst, &e, &err) < 0)
+      if (cm_instance_edge_add(inst, &e, NULL, &err) != CM_OK)
         goto fail;
       st->kept++;
     }
@@ -314,7 +315,7 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
       snprintf(id, sizeof id, "pool-%s-%d", rq->id, k);
       int w = add_origin(inst, id, all, rq->lat, rq->lon, &err);
       cm_edge_in e = {r_idx, w, sl.dropped[k]};
-      if (w < 0 || cm_instance_add_edge(inst, &e, &err) < 0)
+      if (w < 0 || cm_instance_edge_add(inst, &e, NULL, &err) != CM_OK)
         goto fail;
       st->pooled++;
     }

@@ -138,7 +138,7 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
     world_advance(w, now);
     pump(&ip, w, now);
     if (cm_engine_next_due(ip.eng) <= now) {
-      cm_engine_step(ip.eng, now, NULL);
+      cm_engine_step(ip.eng, now, NULL, NULL);
       pump(&ip, w, now);
     }
     if (progress && now - last_progress >= 600000) {

@@ -174,8 +174,10 @@ typedef struct cm_engine_stats {
 
 void cm_engine_config_init(cm_engine_config *c);
 
-/* New engine over a store (borrowed). Returns NULL with err set when the
- * config is invalid (field named) or memory runs out. */
+/* New engine over a store (borrowed: it must outlive the engine; so must
+ * cfg->ledger). cfg is copied. Returns the engine, which the caller frees
+ * with cm_engine_free, or NULL with err set when the config is invalid
+ * (field named) or memory runs out. */
 cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
                          cm_error *err);
 void cm_engine_free(cm_engine *e);
@@ -184,6 +186,9 @@ void cm_engine_free(cm_engine *e);
  * on error). */
 cm_status cm_engine_weights_set(cm_engine *e, const cm_weights *w,
                                 cm_error *err);
+/* The configuration in force: a pointer into the engine (borrowed), valid
+ * while e lives; cm_engine_config_set and cm_engine_weights_set change
+ * what it shows. */
 const cm_engine_config *cm_engine_config_get(const cm_engine *e);
 /* Check cfg as cm_engine_new and cm_engine_config_set do (ranges, the
  * weights and parameters). Returns CM_OK, or the first problem in err
@@ -249,28 +254,34 @@ cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
                                  int on_shift, int64_t now_ms, cm_error *err);
 
 /* Run what is due at now_ms: expire offers, release scheduled requests,
- * solve the batches that are due. Returns the number of batches run, or
- * -1 with err set (nothing committed for the failed batch). */
-int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err);
+ * solve the batch that is due. Returns CM_OK with *batches (when not NULL)
+ * the number of batches run (0 or 1), or the error with err set (nothing
+ * committed for the failed batch; *batches 0). */
+cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,
+                         cm_error *err);
 /* step in three parts, for callers that solve off their own thread (the
  * daemon's event loop hands the solve to a solver thread):
  * cm_engine_batch_begin does what step does before the solve (sync with
  * the ledger, expire offers, release scheduled requests) and, when a batch
  * is due, takes its requests, asks the store for their candidates and
- * builds the instance. It returns the batch, or NULL: nothing due, a batch
- * already in flight, or a failure (*failed = 1, err set). Only one batch is
- * in flight at a time; the engine takes every other call meanwhile.
+ * builds the instance. It returns CM_OK with *out the batch, or *out NULL
+ * when there is none to run (nothing due, or a batch already in flight);
+ * or the error with err set and *out NULL. Only one batch is in flight at
+ * a time; the engine takes every other call meanwhile. The batch is the
+ * caller's until it passes it to cm_engine_batch_end (or
+ * cm_engine_batch_free); it borrows the engine, which must outlive it.
  * cm_engine_batch_solve touches nothing but the batch: call it on any one
  * thread. cm_engine_batch_end, back on the engine's thread, commits the
  * offers whose request is still pending and unchanged and whose workers
- * still have room (the others stay pending), frees the batch and returns 1,
- * or -1 with err set (nothing committed). */
+ * still have room (the others stay pending), frees the batch (always) and
+ * returns CM_OK, or the error with err set (nothing committed; a batch
+ * that was not solved is the solve's error, CM_E_SOLVER when none). */
 typedef struct cm_engine_batch cm_engine_batch;
-cm_engine_batch *cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
-                                       int *failed, cm_error *err);
+cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
+                                cm_engine_batch **out, cm_error *err);
 cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
-int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
-                        cm_error *err);
+cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                              cm_error *err);
 /* Free a batch without ending it (the engine then has none in flight only
  * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
 void cm_engine_batch_free(cm_engine_batch *b);
@@ -294,6 +305,8 @@ int cm_engine_holds(const cm_engine *e, const char *request_id);
 int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
 
+/* Wire names ("pending", "offered", ...): static strings; "unknown" for a
+ * value out of range. */
 const char *cm_request_state_name(cm_request_state s);
 const char *cm_event_type_name(cm_event_type t);
 

@@ -54,7 +54,8 @@ typedef struct cm_error {
   char message[CM_ERROR_MESSAGE_MAX]; /* human readable, names the problem */
 } cm_error;
 
-/* Wire name of a code ("out_of_range"); "unknown" for a bad code. */
+/* Wire name of a code ("out_of_range"); "unknown" for a bad code. Static
+ * strings, as the messages. */
 const char *cm_status_name(cm_status code);
 /* Default message of a code. */
 const char *cm_status_message(cm_status code);

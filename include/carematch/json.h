@@ -1,7 +1,10 @@
 /* json.h -- the JSON formats of `carematch solve`: instance in, answer out.
  *
  * The formats are documented in docs/solve-format.md. The codec lives in the
- * adapters (it uses yajl and jansson); the core never sees JSON. */
+ * adapters (it uses yajl and jansson); the core never sees JSON. This header
+ * belongs to its own library, libcarematch_json (pkg-config carematch,
+ * CMake carematch::json), so the umbrella carematch.h does not include it.
+ * The API convention is carematch.h's. */
 #ifndef CM_JSON_H_INCLUDED_
 #define CM_JSON_H_INCLUDED_
 
@@ -29,7 +32,8 @@ char *cm_answer_to_json(const cm_instance *inst, const cm_answer *ans,
                         int pretty);
 
 /* Render an instance as JSON (round-trips through cm_instance_from_json).
- * Returns a malloc'ed string or NULL when out of memory. */
+ * Returns a malloc'ed string the caller frees, or NULL when out of
+ * memory. */
 char *cm_instance_to_json(const cm_instance *inst, int pretty);
 
 /* Cost weights from a document {"weights": {some keys}} (the body of the
@@ -39,7 +43,8 @@ char *cm_instance_to_json(const cm_instance *inst, int pretty);
 cm_status cm_weights_from_json(const char *text, size_t len, cm_weights *w,
                                cm_error *err);
 
-/* {"error":{"code":...,"message":...,"field":...}} as a malloc'ed string. */
+/* {"error":{"code":...,"message":...,"field":...}} as a malloc'ed string
+ * the caller frees, or NULL when out of memory. */
 char *cm_error_to_json(const cm_error *err);
 
 #ifdef __cplusplus

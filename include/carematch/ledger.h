@@ -66,6 +66,7 @@ typedef struct cm_ledger_result {
   int worker; /* CM_LEDGER_WORKER: index in change.workers */
 } cm_ledger_result;
 
+/* Visitors: the record they are given is lent for the call only. */
 typedef void (*cm_ledger_request_fn)(void *ctx,
                                      const struct cm_request_view *v);
 typedef void (*cm_ledger_worker_fn)(void *ctx, const cm_worker *w);

@@ -112,20 +112,26 @@ typedef struct cm_edge_in {
   double travel_min; /* travel time, minutes, >= 0 */
 } cm_edge_in;
 
+struct cm_instance_internal; /* the library's bookkeeping (model.c) */
+
+/* A batch: made by cm_instance_new, grown by the _add functions, freed by
+ * cm_instance_free. The caller may read and change every element of the
+ * arrays in place; only the _add functions and cm_instance_reserve change
+ * their length. */
 typedef struct cm_instance {
   cm_taxonomy taxonomy; /* skill names */
-  cm_weights weights;
-  cm_params params;
-  cm_worker *workers; /* owned */
-  int n_workers;
-  int cap_workers;
-  cm_request *requests; /* owned */
-  int n_requests;
-  int cap_requests;
-  cm_edge_in *edges; /* owned; used when has_edges */
-  int n_edges;
-  int cap_edges;
-  int has_edges; /* candidates are the given edges, not a search */
+  cm_weights weights;   /* cost weights */
+  cm_params params;     /* candidate search and travel model */
+  cm_worker *workers;   /* owned; n_workers of them */
+  int n_workers;        /* workers added */
+  cm_request *requests; /* owned; n_requests of them */
+  int n_requests;       /* requests added */
+  cm_edge_in *edges;    /* owned; used when has_edges */
+  int n_edges;          /* edges added */
+  int has_edges;        /* candidates are the given edges, not a search */
+  struct cm_instance_internal *internal; /* set by cm_instance_new (the
+                                            arrays' capacities): not for
+                                            the caller */
 } cm_instance;
 
 /* Defaults of the design card. */
@@ -136,16 +142,28 @@ void cm_worker_init(cm_worker *w);
 void cm_request_init(cm_request *r);
 
 /* New empty instance with the default taxonomy, weights and parameters.
- * Returns NULL when out of memory. */
+ * Returns NULL when out of memory; the caller frees it with
+ * cm_instance_free. */
 cm_instance *cm_instance_new(void);
 /* Frees the instance and its arrays. Accepts NULL. */
 void cm_instance_free(cm_instance *inst);
-/* Append a copy; returns the new index, or -1 (out of memory, err set). */
-int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
-                           cm_error *err);
-int cm_instance_add_request(cm_instance *inst, const cm_request *r,
-                            cm_error *err);
-int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e, cm_error *err);
+/* Append a copy of w (r, e): on CM_OK *index (when not NULL) is its index
+ * in inst->workers (requests, edges); adding an edge sets has_edges. On
+ * failure (CM_E_NOMEM) nothing changes. The arrays may move: pointers into
+ * them are valid only until the next _add or _reserve. inst must come from
+ * cm_instance_new (else CM_E_INVALID). */
+cm_status cm_instance_worker_add(cm_instance *inst, const cm_worker *w,
+                                 int *index, cm_error *err);
+cm_status cm_instance_request_add(cm_instance *inst, const cm_request *r,
+                                  int *index, cm_error *err);
+cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
+                               int *index, cm_error *err);
+/* Make room for at least this many workers, requests and edges in all,
+ * so that adding up to them allocates nothing (a decoder that knows its
+ * counts). Counts already covered change nothing. CM_E_NOMEM (nothing
+ * changed) or CM_E_INVALID as the _add functions. */
+cm_status cm_instance_reserve(cm_instance *inst, int workers, int requests,
+                              int edges, cm_error *err);
 
 /* Check every field: ranges, finiteness, ids (non-empty, unique), staff,
  * skills inside the taxonomy, indexes in range, weights and parameters.
@@ -156,7 +174,8 @@ cm_status cm_instance_validate(const cm_instance *inst, cm_error *err);
 /* 64-bit FNV-1a hash of an id string, never 0 (used for elder ids). */
 uint64_t cm_id_hash(const char *s);
 
-/* Names used on the wire ("emergency", "available", ...). */
+/* Names used on the wire ("emergency", "available", ...): static
+ * strings. */
 const char *cm_urgency_name(cm_urgency u);
 int cm_urgency_parse(const char *s); /* -1 when unknown */
 const char *cm_worker_status_name(cm_worker_status s);

@@ -1,6 +1,10 @@
 /* redis.h -- the Redis adapter: a connection to one region's keys
  * (cm_redis) on hiredis's async API and libevent, and the Redis position
- * store built on it (DESIGN section 6, docs/redis.md).
+ * store built on it (DESIGN section 6, docs/redis.md). This header belongs
+ * to its own library, libcarematch_redis (pkg-config carematch-redis, CMake
+ * carematch::redis), so the umbrella carematch.h does not include it. The
+ * API convention is carematch.h's; a connection and what is built on it
+ * are used from one thread.
  *
  * Every key of a region carries the hash tag {region}, so one region lives
  * in one Redis Cluster slot and every script names its keys through KEYS.
@@ -51,7 +55,9 @@ void cm_redis_options_init(cm_redis_options *o);
 
 /* Connect to host:port for region (1..CM_REDIS_REGION_MAX bytes of
  * [A-Za-z0-9_.-]) and load the Lua scripts. opt may be NULL (defaults).
- * Returns the connection, or NULL with err set: CM_E_INVALID ("$.region",
+ * Returns the connection (the caller frees it with cm_redis_free; a
+ * caller's opt->base must outlive it), or NULL with err set: CM_E_INVALID
+ * ("$.region",
  * "$.host", "$.port") for bad arguments, CM_E_UNAVAILABLE when Redis cannot
  * be reached, CM_E_IO when it refuses the scripts, CM_E_NOMEM. */
 cm_redis *cm_redis_new(const char *host, int port, const char *region,
@@ -86,7 +92,8 @@ cm_store *cm_store_redis_new(const char *host, int port, const char *region,
  * or CM_E_INVALID for a NULL r) on failure. */
 cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
 
-/* The connection of a Redis store (borrowed), or NULL when s is not one. */
+/* The connection of a Redis store (borrowed: valid while s lives), or NULL
+ * when s is not one. */
 cm_redis *cm_store_redis_conn(cm_store *s);
 
 /* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at
@@ -131,8 +138,9 @@ void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
  * open). Requests are hashes cm:{r}:req:<id> committed by one Lua script
  * per transition; workers are the Redis store's hashes, with the jobs the
  * ledger counts; cm:{r}:events is the stream of transitions for
- * integrators. opt may be NULL. Returns NULL with err set (CM_E_INVALID,
- * CM_E_RANGE naming the option, CM_E_NOMEM). */
+ * integrators. opt may be NULL. Returns the ledger (the caller frees it
+ * with cm_ledger_free), or NULL with err set (CM_E_INVALID, CM_E_RANGE
+ * naming the option, CM_E_NOMEM). */
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
                                cm_error *err);
 

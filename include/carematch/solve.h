@@ -179,6 +179,7 @@ int cm_worker_eligible(const cm_instance *inst, int request, int worker);
 void cm_edge_cost(const cm_instance *inst, int request, int worker,
                   double distance_km, double travel_min, cm_cost_terms *out);
 
+/* Wire names ("network", "no_candidate", ...): static strings. */
 const char *cm_method_name(cm_method m);
 const char *cm_reason_name(cm_unassigned_reason r);
 

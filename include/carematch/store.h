@@ -59,12 +59,14 @@ typedef struct cm_store_type {
                        int k_max, int64_t now_ms, int64_t stale_ms,
                        cm_store_hit *hits, int *counts, cm_error *err);
   /* Mark AVAILABLE workers whose position is older than now - stale_ms
-   * OFFLINE. Returns how many, or -1 with err set. */
-  int (*sweep)(cm_store *s, int64_t now_ms, int64_t stale_ms, cm_error *err);
-  /* Number of workers known. */
-  int (*count)(cm_store *s);
+   * OFFLINE; *swept says how many. */
+  cm_status (*sweep)(cm_store *s, int64_t now_ms, int64_t stale_ms, int *swept,
+                     cm_error *err);
+  /* *count is the number of workers known. */
+  cm_status (*count)(cm_store *s, int *count, cm_error *err);
   /* Visit every worker, in an order that depends only on the calls made
-   * (the memory store: insertion order) -- for snapshots and recovery. */
+   * (the memory store: insertion order) -- for snapshots and recovery. w
+   * is lent to fn for the call only. */
   cm_status (*each)(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),
                     void *ctx, cm_error *err);
 } cm_store_type;
@@ -75,8 +77,9 @@ struct cm_store {
 
 /* The in-memory store: a hash of workers and a uniform grid of cells
  * (cell_km on a side, <= 0 for 1 km) holding the available ones, so a
- * nearest-k query touches only the cells around the point. Returns NULL
- * when out of memory. */
+ * nearest-k query touches only the cells around the point. Returns the
+ * store (the caller frees it with cm_store_free), or NULL when out of
+ * memory. */
 cm_store *cm_store_memory_new(double cell_km);
 
 /* Convenience wrappers: call through the type. cm_store_free accepts NULL. */
@@ -92,9 +95,10 @@ cm_status cm_store_remove(cm_store *s, const char *id, cm_error *err);
 cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries, int nq,
                            int k_max, int64_t now_ms, int64_t stale_ms,
                            cm_store_hit *hits, int *counts, cm_error *err);
-int cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                   cm_error *err);
-int cm_store_count(cm_store *s);
+/* swept and count may be NULL; on failure they are 0. */
+cm_status cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                         int *swept, cm_error *err);
+cm_status cm_store_count(cm_store *s, int *count, cm_error *err);
 cm_status cm_store_each(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),
                         void *ctx, cm_error *err);
 

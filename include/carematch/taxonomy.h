@@ -28,9 +28,12 @@ typedef struct cm_taxonomy {
 void cm_taxonomy_init(cm_taxonomy *t);
 /* Empty taxonomy. */
 void cm_taxonomy_clear(cm_taxonomy *t);
-/* Append a skill; returns its index, or -1 with err set (empty or too long
- * name, characters other than [a-z0-9_-], duplicate, table full). */
-int cm_taxonomy_add(cm_taxonomy *t, const char *name, cm_error *err);
+/* Append a skill: on CM_OK *index (when not NULL) is its index. Fails
+ * with err set, t unchanged: CM_E_INVALID (empty or too long name,
+ * characters other than [a-z0-9_-]), CM_E_DUPLICATE, CM_E_LIMIT (table
+ * full). */
+cm_status cm_taxonomy_add(cm_taxonomy *t, const char *name, int *index,
+                          cm_error *err);
 /* Index of a skill by name, or -1. */
 int cm_taxonomy_find(const cm_taxonomy *t, const char *name);
 
