@@ -59,12 +59,16 @@
  *   instance, Redis connection, ledger) is used from one thread at a time;
  *   different objects may be used on different threads. cm_solve and the
  *   pure functions are reentrant (GLPK's state is per thread: see solve.h);
- *   cm_engine_batch_solve may run on another thread than its engine. */
+ *   cm_engine_batch_solve may run on another thread than its engine.
+ * Export. Every public function is declared CM_EXPORT (export.h); the
+ *   shared libraries are built with hidden visibility and export those
+ *   only. */
 #ifndef CM_CAREMATCH_H_INCLUDED_
 #define CM_CAREMATCH_H_INCLUDED_
 
 #include "carematch/engine.h"
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/ledger.h"
 #include "carematch/model.h"
 #include "carematch/solve.h"

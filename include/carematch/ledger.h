@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/model.h"
 
 #ifdef __cplusplus
@@ -116,7 +117,7 @@ struct cm_ledger {
 };
 
 /* Calls through the type; cm_ledger_free accepts NULL. */
-void cm_ledger_free(cm_ledger *l);
+CM_EXPORT void cm_ledger_free(cm_ledger *l);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/taxonomy.h"
 
 #ifdef __cplusplus
@@ -135,51 +136,54 @@ typedef struct cm_instance {
 } cm_instance;
 
 /* Defaults of the design card. */
-void cm_weights_init(cm_weights *w);
-void cm_params_init(cm_params *p);
+CM_EXPORT void cm_weights_init(cm_weights *w);
+CM_EXPORT void cm_params_init(cm_params *p);
 /* A worker / request with every optional field at its default. */
-void cm_worker_init(cm_worker *w);
-void cm_request_init(cm_request *r);
+CM_EXPORT void cm_worker_init(cm_worker *w);
+CM_EXPORT void cm_request_init(cm_request *r);
 
 /* New empty instance with the default taxonomy, weights and parameters.
  * Returns NULL when out of memory; the caller frees it with
  * cm_instance_free. */
-cm_instance *cm_instance_new(void);
+CM_EXPORT cm_instance *cm_instance_new(void);
 /* Frees the instance and its arrays. Accepts NULL. */
-void cm_instance_free(cm_instance *inst);
+CM_EXPORT void cm_instance_free(cm_instance *inst);
 /* Append a copy of w (r, e): on CM_OK *index (when not NULL) is its index
  * in inst->workers (requests, edges); adding an edge sets has_edges. On
  * failure (CM_E_NOMEM) nothing changes. The arrays may move: pointers into
  * them are valid only until the next _add or _reserve. inst must come from
  * cm_instance_new (else CM_E_INVALID). */
-cm_status cm_instance_worker_add(cm_instance *inst, const cm_worker *w,
-                                 int *index, cm_error *err);
-cm_status cm_instance_request_add(cm_instance *inst, const cm_request *r,
-                                  int *index, cm_error *err);
-cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
-                               int *index, cm_error *err);
+CM_EXPORT cm_status cm_instance_worker_add(cm_instance *inst,
+                                           const cm_worker *w, int *index,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_instance_request_add(cm_instance *inst,
+                                            const cm_request *r, int *index,
+                                            cm_error *err);
+CM_EXPORT cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
+                                         int *index, cm_error *err);
 /* Make room for at least this many workers, requests and edges in all,
  * so that adding up to them allocates nothing (a decoder that knows its
  * counts). Counts already covered change nothing. CM_E_NOMEM (nothing
  * changed) or CM_E_INVALID as the _add functions. */
-cm_status cm_instance_reserve(cm_instance *inst, int workers, int requests,
-                              int edges, cm_error *err);
+CM_EXPORT cm_status cm_instance_reserve(cm_instance *inst, int workers,
+                                        int requests, int edges, cm_error *err);
 
 /* Check every field: ranges, finiteness, ids (non-empty, unique), staff,
  * skills inside the taxonomy, indexes in range, weights and parameters.
  * Returns CM_OK, or the first problem with err->field a JSON path such as
  * "$.requests[3].lat". Changes nothing. */
-cm_status cm_instance_validate(const cm_instance *inst, cm_error *err);
+CM_EXPORT cm_status cm_instance_validate(const cm_instance *inst,
+                                         cm_error *err);
 
 /* 64-bit FNV-1a hash of an id string, never 0 (used for elder ids). */
-uint64_t cm_id_hash(const char *s);
+CM_EXPORT uint64_t cm_id_hash(const char *s);
 
 /* Names used on the wire ("emergency", "available", ...): static
  * strings. */
-const char *cm_urgency_name(cm_urgency u);
-int cm_urgency_parse(const char *s); /* -1 when unknown */
-const char *cm_worker_status_name(cm_worker_status s);
-int cm_worker_status_parse(const char *s); /* -1 when unknown */
+CM_EXPORT const char *cm_urgency_name(cm_urgency u);
+CM_EXPORT int cm_urgency_parse(const char *s); /* -1 when unknown */
+CM_EXPORT const char *cm_worker_status_name(cm_worker_status s);
+CM_EXPORT int cm_worker_status_parse(const char *s); /* -1 when unknown */
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/model.h"
 
 #ifdef __cplusplus
@@ -80,27 +81,31 @@ struct cm_store {
  * nearest-k query touches only the cells around the point. Returns the
  * store (the caller frees it with cm_store_free), or NULL when out of
  * memory. */
-cm_store *cm_store_memory_new(double cell_km);
+CM_EXPORT cm_store *cm_store_memory_new(double cell_km);
 
 /* Convenience wrappers: call through the type. cm_store_free accepts NULL. */
-void cm_store_free(cm_store *s);
-cm_status cm_store_upsert(cm_store *s, const cm_worker *w, cm_error *err);
-cm_status cm_store_position(cm_store *s, const char *id, double lat, double lon,
-                            int64_t seen_ms, cm_error *err);
-cm_status cm_store_status(cm_store *s, const char *id, cm_worker_status st,
-                          cm_error *err);
-cm_status cm_store_get(cm_store *s, const char *id, cm_worker *out,
-                       cm_error *err);
-cm_status cm_store_remove(cm_store *s, const char *id, cm_error *err);
-cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries, int nq,
-                           int k_max, int64_t now_ms, int64_t stale_ms,
-                           cm_store_hit *hits, int *counts, cm_error *err);
+CM_EXPORT void cm_store_free(cm_store *s);
+CM_EXPORT cm_status cm_store_upsert(cm_store *s, const cm_worker *w,
+                                    cm_error *err);
+CM_EXPORT cm_status cm_store_position(cm_store *s, const char *id, double lat,
+                                      double lon, int64_t seen_ms,
+                                      cm_error *err);
+CM_EXPORT cm_status cm_store_status(cm_store *s, const char *id,
+                                    cm_worker_status st, cm_error *err);
+CM_EXPORT cm_status cm_store_get(cm_store *s, const char *id, cm_worker *out,
+                                 cm_error *err);
+CM_EXPORT cm_status cm_store_remove(cm_store *s, const char *id, cm_error *err);
+CM_EXPORT cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries,
+                                     int nq, int k_max, int64_t now_ms,
+                                     int64_t stale_ms, cm_store_hit *hits,
+                                     int *counts, cm_error *err);
 /* swept and count may be NULL; on failure they are 0. */
-cm_status cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                         int *swept, cm_error *err);
-cm_status cm_store_count(cm_store *s, int *count, cm_error *err);
-cm_status cm_store_each(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),
-                        void *ctx, cm_error *err);
+CM_EXPORT cm_status cm_store_sweep(cm_store *s, int64_t now_ms,
+                                   int64_t stale_ms, int *swept, cm_error *err);
+CM_EXPORT cm_status cm_store_count(cm_store *s, int *count, cm_error *err);
+CM_EXPORT cm_status cm_store_each(cm_store *s,
+                                  void (*fn)(void *ctx, const cm_worker *w),
+                                  void *ctx, cm_error *err);
 
 #ifdef __cplusplus
 }
