@@ -118,7 +118,8 @@ struct cm_instance_internal; /* the library's bookkeeping (model.c) */
 /* A batch: made by cm_instance_new, grown by the _add functions, freed by
  * cm_instance_free. The caller may read and change every element of the
  * arrays in place; only the _add functions and cm_instance_reserve change
- * their length. */
+ * their length. A copy of the struct is not a new instance (it shares the
+ * arrays and their bookkeeping): do not grow or free it. */
 typedef struct cm_instance {
   cm_taxonomy taxonomy; /* skill names */
   cm_weights weights;   /* cost weights */
@@ -163,8 +164,8 @@ CM_EXPORT cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
                                          int *index, cm_error *err);
 /* Make room for at least this many workers, requests and edges in all,
  * so that adding up to them allocates nothing (a decoder that knows its
- * counts). Counts already covered change nothing. CM_E_NOMEM (nothing
- * changed) or CM_E_INVALID as the _add functions. */
+ * counts). Counts already covered change nothing. CM_E_NOMEM (the counts
+ * and elements unchanged) or CM_E_INVALID as the _add functions. */
 CM_EXPORT cm_status cm_instance_reserve(cm_instance *inst, int workers,
                                         int requests, int edges, cm_error *err);
 
