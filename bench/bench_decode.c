@@ -101,7 +101,7 @@ static int bench_make_edges(cm_instance *inst, char *msg, size_t msg_len) {
       /* city ids are "w%06d": the index */
       cm_edge_in e = {r, atoi(hits[h].id + 1),
                       cm_travel_minutes(&inst->params, hits[h].distance_km)};
-      if (cm_instance_add_edge(inst, &e, &err) < 0)
+      if (cm_instance_edge_add(inst, &e, NULL, &err) != CM_OK)
         goto fail;
     }
   }
@@ -170,7 +170,7 @@ static int bench_run_case(const bench_opts *o, const bench_case *c,
   cm_instance *inst, *back = NULL;
   char *text = NULL, *again = NULL;
   int rc = -1;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o->seed;
   spec.n_requests = c->n_req;
   spec.n_workers = c->n_wrk;

@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
     return 64;
   int pool = (int)(o.req_rate * o.seconds * 1.2) + 16;
   cm_city_spec sp;
-  cm_city_spec_default(&sp);
+  cm_city_spec_init(&sp);
   sp.seed = o.seed;
   sp.n_workers = o.workers;
   sp.n_requests = pool;
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
   }
   cm_store *store = cm_store_memory_new(0);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.params = city->params;
   cfg.weights = city->weights;
   cfg.batch_window_ms = (int64_t)o.window_ms;
@@ -171,7 +171,7 @@ int main(int argc, char **argv) {
     /* the timer: step when due */
     now = cm_bench_now_ms();
     if (cm_engine_next_due(eng) <= (int64_t)now) {
-      if (cm_engine_step(eng, (int64_t)now, &err) < 0)
+      if (cm_engine_step(eng, (int64_t)now, NULL, &err) != CM_OK)
         fprintf(stderr, "bench_engine: step: %s\n", err.message);
       double after = cm_bench_now_ms();
       int n;

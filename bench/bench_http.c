@@ -553,7 +553,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   cm_city_spec spec;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = b->o.seed;
   spec.n_workers = b->o.workers;
   spec.n_requests = 5000;

@@ -77,7 +77,7 @@ static int node_open(node *n, int port, const opts *o, cm_error *err) {
     return -1;
   n->mirror = cm_store_memory_new(0);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.ledger = n->ledger;
   cfg.batch_max = o->batch;
   cfg.offer_ttl_ms = 3600000;
@@ -175,7 +175,7 @@ static int bench_dispatch(node *n, const cm_instance *inst, int workers,
     cm_engine_stats a, b;
     cm_engine_stats_get(n->eng, &a);
     double t = cm_bench_now_ms();
-    if (cm_engine_step(n->eng, *now, &err) < 0) {
+    if (cm_engine_step(n->eng, *now, NULL, &err) != CM_OK) {
       fprintf(stderr, "bench_ledger: step: %s\n", err.message);
       return -1;
     }
@@ -233,7 +233,8 @@ static int bench_rebuild(int port, const opts *o, int workers, int64_t now) {
     cm_engine_stats s;
     cm_engine_stats_get(m.eng, &s);
     live = s.by_state[CM_REQ_OFFERED] + s.by_state[CM_REQ_PENDING];
-    int count = cm_store_count(m.mirror);
+    int count;
+    cm_store_count(m.mirror, &count, NULL); /* 0 when it cannot be asked */
     node_close(&m);
     if (st != CM_OK || count != workers) {
       fprintf(stderr, "bench_ledger: rebuild: %s (%d workers)\n", err.message,
@@ -381,7 +382,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   cm_city_spec spec;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o.seed;
   spec.n_workers = o.workers;
   spec.n_requests = o.batch;
@@ -391,7 +392,7 @@ int main(int argc, char **argv) {
   memset(&n, 0, sizeof n);
   int rc = inst && node_open(&n, port, &o, &err) == 0 ? 0 : -1;
   if (rc == 0)
-    rc = cm_redis_flush_region(n.conn, &err) == CM_OK ? 0 : -1;
+    rc = cm_redis_region_flush(n.conn, &err) == CM_OK ? 0 : -1;
   if (rc == 0)
     rc = cm_engine_sync(n.eng, spec.now_ms, &err) == CM_OK ? 0 : -1;
   int64_t now = spec.now_ms;
@@ -417,7 +418,7 @@ int main(int argc, char **argv) {
   if (f)
     fclose(f);
   if (inst)
-    cm_redis_flush_region(n.conn, NULL);
+    cm_redis_region_flush(n.conn, NULL);
   node_close(&n);
   cm_instance_free(inst);
   for (int i = 0; i < n_cases; i++)

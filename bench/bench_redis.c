@@ -229,7 +229,8 @@ static int bench_rebuild(cm_store *s, bench_case *c) {
     cm_status st =
         m ? cm_store_each(s, bench_rebuild_one, m, &err) : CM_E_NOMEM;
     c->ms[r] = cm_bench_now_ms() - t0;
-    int n = cm_store_count(m);
+    int n;
+    cm_store_count(m, &n, NULL); /* 0 when it cannot be asked */
     cm_store_free(m);
     if (st != CM_OK || n != c->ops) {
       fprintf(stderr, "bench_redis: rebuild: %s (%d workers)\n",
@@ -380,7 +381,7 @@ int main(int argc, char **argv) {
   }
   cm_city_spec spec;
   cm_error err;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o.seed;
   spec.n_workers = o.workers;
   spec.n_requests = o.batch * o.runs;

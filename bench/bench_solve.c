@@ -345,7 +345,7 @@ static cm_instance *bench_instance(const bench_opts *o, const bench_case *c,
   cm_city_spec spec;
   cm_error err;
   cm_instance *inst;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o->seed0 + (uint64_t)g;
   spec.n_requests = c->n_req;
   spec.n_workers = c->n_wrk;

@@ -306,7 +306,7 @@ int main(int argc, char **argv) {
   }
   cm_city_spec spec;
   cm_error err;
-  cm_city_spec_default(&spec);
+  cm_city_spec_init(&spec);
   spec.seed = o.seed;
   spec.n_workers = o.workers;
   spec.n_requests = o.batch * o.runs;

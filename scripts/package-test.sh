@@ -9,7 +9,8 @@
 # and run: solve_tiny must print the objective `carematch solve` finds for
 # the same instance, redis_link the documented refusal of a closed port.
 # Also checked: the SONAMEs, that every symbol the libraries export is
-# cm_, that each installed header compiles alone, and the programs' NEEDED
+# cm_ and none is an internal cm__ (hidden visibility, CM_EXPORT), that
+# each installed header compiles alone, and the programs' NEEDED
 # libraries (shared: ours; static: none of ours).
 #   scripts/package-test.sh          uses build/ (BUILD=dir), built first
 set -euo pipefail
@@ -43,6 +44,9 @@ for lib in core json redis; do
     fail "$so does not point at libcarematch_$lib.so.$SOV"
   other=$(nm -D --defined-only "$so" | awk 'NF == 3 && $3 !~ /^cm_/ { print $3 }')
   [ -z "$other" ] || fail "$so exports names without cm_: $other"
+  # hidden visibility: only the CM_EXPORT API, no cm__ internals
+  internal=$(nm -D --defined-only "$so" | awk 'NF == 3 && $3 ~ /^cm__/ { print $3 }')
+  [ -z "$internal" ] || fail "$so exports internal names: $internal"
 done
 
 # every installed header compiles on its own

@@ -350,15 +350,17 @@ static void snap_free(snap *s) {
 static void take_snap(const world *w, snap *s) {
   snap_free(s);
   memset(s, 0, sizeof *s);
-  s->cap_store = cm_store_count(w->store) + 1;
+  int count;
+  cr_assert_eq(cm_store_count(w->store, &count, NULL), CM_OK);
+  s->cap_store = count + 1;
   s->store = calloc((size_t)s->cap_store, sizeof *s->store);
   cr_assert_not_null(s->store);
   for (int i = 0; i < N_REQ_IDS; i++) {
     cm_error err;
     s->known[i] = cm_engine_holds(w->eng, req_ids[i]);
     if (s->known[i])
-      cr_assert_eq(cm_engine_get(w->eng, req_ids[i], &s->views[i], &err),
-                   CM_OK);
+      cr_assert_eq(
+          cm_engine_request_get(w->eng, req_ids[i], &s->views[i], &err), CM_OK);
   }
   for (int i = 0; i < N_WRK_IDS; i++)
     s->jobs[i] = cm_engine_worker_jobs(w->eng, wrk_ids[i]);
@@ -441,7 +443,7 @@ static void world_new(world *w, const world_opts *o) {
   w->store = cm_store_memory_new(0);
   cr_assert_not_null(w->store);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.auto_accept = o->auto_accept;
   cfg.solve_budget_ms = o->budget_ms;
   cfg.clock = world_clock;
@@ -626,24 +628,22 @@ static long engine_every_n(const char *what, const world_opts *o, world_op op,
 }
 
 static cm_status op_step(world *w, int64_t t, cm_error *err) {
-  int rc = cm_engine_step(w->eng, t, err);
-  if (rc < 0)
-    return err->code;
-  cr_assert_eq(rc, 1, "one batch");
+  int batches;
+  cm_status st = cm_engine_step(w->eng, t, &batches, err);
+  if (st != CM_OK)
+    return st;
+  cr_assert_eq(batches, 1, "one batch");
   return CM_OK;
 }
 
 static cm_status op_split(world *w, int64_t t, cm_error *err) {
-  int failed = 0;
-  cm_engine_batch *b = cm_engine_batch_begin(w->eng, t, &failed, err);
-  if (!b) {
-    cr_assert(failed, "a batch is due");
-    return err->code;
-  }
+  cm_engine_batch *b;
+  cm_status st = cm_engine_batch_begin(w->eng, t, &b, err);
+  if (st != CM_OK)
+    return st;
+  cr_assert_not_null(b, "a batch is due");
   cm_engine_batch_solve(b, err); /* end reports a failed solve */
-  if (cm_engine_batch_end(w->eng, b, t, err) < 0)
-    return err->code;
-  return CM_OK;
+  return cm_engine_batch_end(w->eng, b, t, err);
 }
 
 #define WINDOW 300 /* the default batch window */
@@ -970,7 +970,7 @@ Test(alloc, json_weights) {
       "\"aging_per_min\": 0.5, \"penalty_base\": {\"normal\": 90, "
       "\"emergency\": 9000}}}";
   cm_weights ref, w;
-  cm_weights_default(&ref);
+  cm_weights_init(&ref);
   cm_error err;
   cr_assert_eq(cm_weights_from_json(text, strlen(text), &ref, &err), CM_OK,
                "%s", err.message);
@@ -979,7 +979,7 @@ Test(alloc, json_weights) {
     long n = 1, in_parser = parse_attempts(text, strlen(text));
     long misreported = 0;
     for (;; n++) {
-      cm_weights_default(&w);
+      cm_weights_init(&w);
       cm_weights before = w;
       long live0 = cm_fail_live();
       cm_fail_arm(n, sticky);
@@ -1077,7 +1077,7 @@ Test(alloc, engine_growth) {
 Test(alloc, engine_new) {
   for (sticky = 0; sticky < 2; sticky++) {
     cm_engine_config cfg;
-    cm_engine_config_default(&cfg);
+    cm_engine_config_init(&cfg);
     long n = 1;
     for (;; n++) {
       long live0 = cm_fail_live();
@@ -1117,7 +1117,7 @@ Test(alloc, engine_lifecycle_allocates_nothing) {
   int accepted = 0, rejected = 0, cancelled = 0;
   for (int i = 0; i < N_REQ_IDS; i++) {
     cm_request_view v;
-    if (cm_engine_get(w.eng, req_ids[i], &v, &err) != CM_OK ||
+    if (cm_engine_request_get(w.eng, req_ids[i], &v, &err) != CM_OK ||
         v.state != CM_REQ_OFFERED || v.n_workers != 1)
       continue;
     int64_t t = T0 + WINDOW + 10;

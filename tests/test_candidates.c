@@ -43,7 +43,7 @@ static cm_instance *global_instance(uint64_t seed, int nr, int nw, int k) {
       wk.lon += 360;
     wk.has_position = 1;
     wk.capacity = cm_check_rng_int(&g, 1, 2);
-    cm_instance_add_worker(inst, &wk, NULL);
+    cr_assert_eq(cm_instance_worker_add(inst, &wk, NULL, NULL), CM_OK);
   }
   for (int r = 0; r < nr; r++) {
     cm_request rq;
@@ -63,7 +63,7 @@ static cm_instance *global_instance(uint64_t seed, int nr, int nw, int k) {
     if (rq.lon < -180)
       rq.lon += 360;
     rq.has_position = 1;
-    cm_instance_add_request(inst, &rq, NULL);
+    cr_assert_eq(cm_instance_request_add(inst, &rq, NULL, NULL), CM_OK);
   }
   cr_assert_eq(cm_instance_validate(inst, NULL), CM_OK);
   return inst;

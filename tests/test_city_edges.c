@@ -36,7 +36,7 @@ Test(city_edges, plenty_and_scarce_cities) {
         cm_city_spec spec;
         cm_error err;
         char what[64];
-        cm_city_spec_default(&spec);
+        cm_city_spec_init(&spec);
         spec.seed = seed;
         spec.n_requests = sizes[i][0];
         spec.n_workers = sizes[i][1];

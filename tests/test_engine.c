@@ -18,7 +18,7 @@ static fixture fx;
 static void setup_with(int auto_accept) {
   fx.store = cm_store_memory_new(0);
   cr_assert_not_null(fx.store);
-  cm_engine_config_default(&fx.cfg);
+  cm_engine_config_init(&fx.cfg);
   fx.cfg.auto_accept = auto_accept;
   fx.cfg.batch_window_ms = 200;
   fx.cfg.offer_ttl_ms = 10000;
@@ -57,10 +57,19 @@ static void submit(const cm_request_spec *s, int64_t now) {
                err.message);
 }
 
+/* cm_engine_step at now, which must succeed: the batches it ran. */
+static int step(int64_t now) {
+  int n = -1;
+  cm_error err;
+  cr_assert_eq(cm_engine_step(fx.eng, now, &n, &err), CM_OK, "%s", err.message);
+  return n;
+}
+
 static cm_request_view view(const char *id) {
   cm_request_view v;
   cm_error err;
-  cr_assert_eq(cm_engine_get(fx.eng, id, &v, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, &err), CM_OK, "%s",
+               err.message);
   return v;
 }
 
@@ -85,9 +94,9 @@ Test(engine, offer_accept_complete) {
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 1000);
   cr_assert_eq(cm_engine_next_due(fx.eng), 1200, "normal waits one window");
-  cr_assert_eq(cm_engine_step(fx.eng, 1100, NULL), 0);
+  cr_assert_eq(step(1100), 0);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_step(fx.eng, 1200, NULL), 1);
+  cr_assert_eq(step(1200), 1);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w1");
@@ -111,7 +120,7 @@ Test(engine, emergency_flushes_at_once) {
   cm_request_spec s = spec("e1", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&s, 5000);
   cr_assert_eq(cm_engine_next_due(fx.eng), 5000);
-  cr_assert_eq(cm_engine_step(fx.eng, 5000, NULL), 1);
+  cr_assert_eq(step(5000), 1);
   cr_assert_eq(view("e1").state, CM_REQ_OFFERED);
   cm_engine_stats st;
   cm_engine_stats_get(fx.eng, &st);
@@ -123,7 +132,7 @@ Test(engine, skill_no_one_has_stays_pending) {
   add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_MATERNITY, CM_URGENCY_URGENT);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_PENDING);
   cr_assert(v.has_reason);
@@ -136,19 +145,19 @@ Test(engine, reject_excludes_worker) {
   add_worker("w2", CM_FX_NURSE, 2.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_str_eq(view("r1").workers[0], "w1", "nearest first");
   cr_assert_eq(cm_engine_reject(fx.eng, "r1", "w1", 300, NULL), CM_OK);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_PENDING);
   cr_assert_eq(v.n_rejected, 1);
   cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE);
-  cm_engine_step(fx.eng, 500, NULL);
+  cm_engine_step(fx.eng, 500, NULL, NULL);
   v = view("r1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w2", "the refusing worker is excluded");
   cr_assert_eq(cm_engine_reject(fx.eng, "r1", "w2", 600, NULL), CM_OK);
-  cm_engine_step(fx.eng, 800, NULL);
+  cm_engine_step(fx.eng, 800, NULL, NULL);
   v = view("r1");
   cr_assert_eq(v.state, CM_REQ_PENDING, "both refused: nobody left");
   cr_assert_eq(v.reason, CM_REASON_NO_CANDIDATE);
@@ -159,14 +168,14 @@ Test(engine, offer_expires) {
   add_worker("w2", CM_FX_NURSE, 2.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_eq(cm_engine_next_due(fx.eng), 200 + 10000);
   count_events(CM_EV_OFFERED, NULL);
-  cm_engine_step(fx.eng, 10200, NULL);
+  cm_engine_step(fx.eng, 10200, NULL, NULL);
   cm_request_view v = view("r1");
   cr_assert_eq(v.n_rejected, 1);
   cr_assert_str_eq(v.rejected[0], "w1");
-  cm_engine_step(fx.eng, 10400, NULL);
+  cm_engine_step(fx.eng, 10400, NULL, NULL);
   cr_assert_str_eq(view("r1").workers[0], "w2");
 }
 
@@ -174,7 +183,7 @@ Test(engine, cancel_during_offer_releases_worker) {
   add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 1);
   cr_assert_eq(cm_engine_cancel(fx.eng, "r1", 300, NULL), CM_OK);
   cr_assert_eq(view("r1").state, CM_REQ_CANCELLED);
@@ -190,16 +199,16 @@ Test(engine, worker_offline_while_offered) {
   add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   count_events(CM_EV_OFFERED, NULL);
   cr_assert_eq(cm_engine_worker_shift(fx.eng, "w1", 0, 300, NULL), CM_OK);
   cr_assert_eq(count_events(CM_EV_WITHDRAWN, "r1"), 1);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING);
   cr_assert_eq(store_status("w1"), CM_WORKER_OFFLINE);
-  cm_engine_step(fx.eng, 500, NULL);
+  cm_engine_step(fx.eng, 500, NULL, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING, "offline: not offered");
   cm_engine_worker_shift(fx.eng, "w1", 1, 600, NULL);
-  cm_engine_step(fx.eng, 700, NULL);
+  cm_engine_step(fx.eng, 700, NULL, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_OFFERED, "back on shift");
 }
 
@@ -231,7 +240,7 @@ Test(engine, bad_specs_change_nothing) {
   cr_assert_str_eq(err.field, "$.staff");
   s = spec("", CM_FX_NURSE, CM_URGENCY_NORMAL);
   cr_assert_eq(cm_engine_submit(fx.eng, &s, 0, &err), CM_E_INVALID);
-  cr_assert_eq(cm_engine_get(fx.eng, "r1", &(cm_request_view){0}, &err),
+  cr_assert_eq(cm_engine_request_get(fx.eng, "r1", &(cm_request_view){0}, &err),
                CM_E_UNKNOWN_ID);
   cr_assert_eq(count_events(CM_EV_SUBMITTED, NULL), 0);
   cr_assert_eq(cm_engine_accept(fx.eng, "nope", "w1", 0, &err),
@@ -244,7 +253,7 @@ Test(engine, accept_wrong_worker_conflicts) {
   add_worker("w2", CM_FX_NURSE, 3.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cm_error err;
   cr_assert_eq(cm_engine_accept(fx.eng, "r1", "w2", 300, &err), CM_E_CONFLICT);
   cr_assert_eq(cm_engine_accept(fx.eng, "r1", "ghost", 300, &err),
@@ -259,15 +268,15 @@ Test(engine, capacity_across_batches) {
   cm_request_spec b = spec("r2", CM_FX_NURSE, CM_URGENCY_NORMAL);
   cm_request_spec c = spec("r3", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&a, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_eq(store_status("w1"), CM_WORKER_AVAILABLE, "one slot left");
   submit(&b, 300);
-  cm_engine_step(fx.eng, 500, NULL);
+  cm_engine_step(fx.eng, 500, NULL, NULL);
   cr_assert_eq(view("r2").state, CM_REQ_OFFERED);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 2);
   cr_assert_eq(store_status("w1"), CM_WORKER_OFFERED);
   submit(&c, 600);
-  cm_engine_step(fx.eng, 800, NULL);
+  cm_engine_step(fx.eng, 800, NULL, NULL);
   cr_assert_eq(view("r3").state, CM_REQ_PENDING, "at capacity");
 }
 
@@ -275,7 +284,7 @@ Test(engine, radius_widens_while_waiting) {
   add_worker("far", CM_FX_NURSE, 7.0, 1, 0); /* normal radius is 5 km */
   cm_request_spec s = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING);
   /* 0.5 km a minute: 7 km is in reach after 4 minutes (positions must stay
      fresh) */
@@ -284,7 +293,7 @@ Test(engine, radius_widens_while_waiting) {
     t += 10000;
     cm_engine_worker_position(fx.eng, "far", 31.23 + 7.0 / 111.195, 121.47, t,
                               NULL);
-    cm_engine_step(fx.eng, t, NULL);
+    cm_engine_step(fx.eng, t, NULL, NULL);
   }
   cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
   cr_assert_geq(t, 240000);
@@ -301,13 +310,13 @@ Test(engine, scheduled_release) {
   /* 2 km at 25 km/h with road factor 1.3: 6.24 minutes, slack 10 minutes */
   int64_t travel = (int64_t)(2.0 * 1.3 / 25.0 * 60.0 * 60000.0);
   cr_assert_lt(llabs(v.release_ms - (3600000 - 600000 - travel)), 2000);
-  cm_engine_step(fx.eng, 1000000, NULL);
+  cm_engine_step(fx.eng, 1000000, NULL, NULL);
   cr_assert_eq(view("s1").state, CM_REQ_PENDING, "not before its release");
   cr_assert_eq(view("s1").batches, 0);
   cr_assert_eq(cm_engine_next_due(fx.eng), v.release_ms);
   cm_engine_worker_position(fx.eng, "w1", 31.23 + 2.0 / 111.195, 121.47,
                             v.release_ms, NULL);
-  cm_engine_step(fx.eng, v.release_ms, NULL);
+  cm_engine_step(fx.eng, v.release_ms, NULL, NULL);
   cr_assert_eq(view("s1").state, CM_REQ_OFFERED);
 }
 
@@ -319,7 +328,7 @@ Test(engine, team_all_or_nothing_and_reject_breaks_team) {
       spec("t1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_URGENT);
   s.staff = 2;
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cm_request_view v = view("t1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_eq(v.n_workers, 2);
@@ -333,7 +342,7 @@ Test(engine, team_all_or_nothing_and_reject_breaks_team) {
   cr_assert_eq(cm_engine_reject(fx.eng, "t1", nid, 400, NULL), CM_OK);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "c1"), 0, "team released");
   cr_assert_eq(view("t1").state, CM_REQ_PENDING);
-  cm_engine_step(fx.eng, 600, NULL);
+  cm_engine_step(fx.eng, 600, NULL, NULL);
   v = view("t1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   for (int i = 0; i < v.n_workers; i++)
@@ -346,7 +355,7 @@ Test(engine, auto_accept) {
   add_worker("w1", CM_FX_ESCORT, 0.5, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_ESCORT, CM_URGENCY_NORMAL);
   submit(&s, 0);
-  cm_engine_step(fx.eng, 200, NULL);
+  cm_engine_step(fx.eng, 200, NULL, NULL);
   cr_assert_eq(view("r1").state, CM_REQ_ACCEPTED);
   cr_assert_eq(store_status("w1"), CM_WORKER_BUSY);
 }
@@ -354,7 +363,7 @@ Test(engine, auto_accept) {
 Test(engine, history_forgets_oldest) {
   teardown();
   fx.store = cm_store_memory_new(0);
-  cm_engine_config_default(&fx.cfg);
+  cm_engine_config_init(&fx.cfg);
   fx.cfg.history = 2;
   fx.eng = cm_engine_new(&fx.cfg, fx.store, NULL);
   for (int i = 0; i < 3; i++) {
@@ -366,7 +375,7 @@ Test(engine, history_forgets_oldest) {
   }
   cm_error err;
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(fx.eng, "r0", &v, &err), CM_E_UNKNOWN_ID);
+  cr_assert_eq(cm_engine_request_get(fx.eng, "r0", &v, &err), CM_E_UNKNOWN_ID);
   cr_assert_eq(view("r1").state, CM_REQ_CANCELLED);
   cr_assert_eq(view("r2").state, CM_REQ_CANCELLED);
 }
@@ -374,12 +383,12 @@ Test(engine, history_forgets_oldest) {
 Test(engine, config_is_validated, .init = NULL, .fini = NULL) {
   cm_store *st = cm_store_memory_new(0);
   cm_engine_config c;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.batch_max = 0;
   cm_error err;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.batch_max");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.weights.travel = -1;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.weights.travel");
@@ -398,22 +407,20 @@ Test(engine, batch_in_flight_skips_what_changed) {
   submit(&a, 100);
   submit(&b, 100);
   submit(&c, 100);
-  int failed;
   cm_error err;
-  cm_engine_batch *bt = cm_engine_batch_begin(fx.eng, 100, &failed, &err);
+  cm_engine_batch *bt, *b2;
+  cr_assert_eq(cm_engine_batch_begin(fx.eng, 100, &bt, &err), CM_OK);
   cr_assert_not_null(bt);
-  cr_assert_eq(failed, 0);
-  cr_assert_null(cm_engine_batch_begin(fx.eng, 100, &failed, &err),
-                 "one batch in flight at a time");
-  cr_assert_eq(failed, 0);
-  cr_assert_eq(cm_engine_step(fx.eng, 100, &err), 0, "step waits for it");
+  cr_assert_eq(cm_engine_batch_begin(fx.eng, 100, &b2, &err), CM_OK);
+  cr_assert_null(b2, "one batch in flight at a time");
+  cr_assert_eq(step(100), 0, "step waits for it");
   cr_assert_eq(cm_engine_batch_solve(bt, &err), CM_OK);
   /* meanwhile: a is cancelled, w2 goes off shift, d arrives */
   cr_assert_eq(cm_engine_cancel(fx.eng, "a", 110, &err), CM_OK);
   cr_assert_eq(cm_engine_worker_shift(fx.eng, "w2", 0, 110, &err), CM_OK);
   cm_request_spec d = spec("d", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&d, 110);
-  cr_assert_eq(cm_engine_batch_end(fx.eng, bt, 120, &err), 1, "%s",
+  cr_assert_eq(cm_engine_batch_end(fx.eng, bt, 120, &err), CM_OK, "%s",
                err.message);
   cr_assert_eq(view("a").state, CM_REQ_CANCELLED, "not offered");
   int offered = 0;
@@ -428,7 +435,7 @@ Test(engine, batch_in_flight_skips_what_changed) {
   cr_assert_geq(offered, 1);
   cr_assert_eq(view("d").state, CM_REQ_PENDING, "d waits for the next batch");
   cr_assert_leq(cm_engine_next_due(fx.eng), 120, "and that batch is due");
-  cr_assert_geq(cm_engine_step(fx.eng, 120, &err), 1);
+  cr_assert_geq(step(120), 1);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w2"), 0);
   for (int w = 1; w <= 3; w++) {
     char id[4];
@@ -441,8 +448,8 @@ Test(engine, batch_freed_at_shutdown_leaks_nothing) {
   add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
   cm_request_spec a = spec("a", CM_FX_NURSE, CM_URGENCY_EMERGENCY);
   submit(&a, 100);
-  int failed;
-  cm_engine_batch *bt = cm_engine_batch_begin(fx.eng, 100, &failed, NULL);
+  cm_engine_batch *bt;
+  cr_assert_eq(cm_engine_batch_begin(fx.eng, 100, &bt, NULL), CM_OK);
   cr_assert_not_null(bt);
   cm_engine_batch_free(bt); /* the engine is freed in teardown */
 }

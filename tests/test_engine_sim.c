@@ -116,7 +116,7 @@ static void check(sim *s) {
   for (int i = 0; i < s->n_req; i++) {
     cm_request_view v;
     cm_error err;
-    cr_assert_eq(cm_engine_get(s->eng, s->req[i].id, &v, &err), CM_OK,
+    cr_assert_eq(cm_engine_request_get(s->eng, s->req[i].id, &v, &err), CM_OK,
                  "lost request %s", s->req[i].id);
     cr_assert_eq(v.state, s->req[i].state, "%s: engine %s, events say %s",
                  s->req[i].id, cm_request_state_name(v.state),
@@ -197,7 +197,7 @@ static void act(sim *s, int64_t now) {
     double u = unif(&s->g);
     if (r->state == CM_REQ_OFFERED && u < 0.3) {
       cm_request_view v;
-      cm_engine_get(s->eng, r->id, &v, NULL);
+      cm_engine_request_get(s->eng, r->id, &v, NULL);
       if (v.offered_ms != r->decided_offer) { /* a new offer */
         r->decided_offer = v.offered_ms;
         r->ignore = unif(&s->g) < 0.08;
@@ -254,7 +254,7 @@ Test(engine_sim, invariants_hold_every_step) {
   s.g.s = 42;
   s.store = cm_store_memory_new(0);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.offer_ttl_ms = 20000;
   cfg.batch_window_ms = 300;
   cfg.batch_max = 400;
@@ -286,7 +286,8 @@ Test(engine_sim, invariants_hold_every_step) {
     now += STEP_MS;
     if (s.n_req < N_REQUESTS && unif(&s.g) < 0.5)
       add_request(&s, now);
-    cr_assert_geq(cm_engine_step(s.eng, now, &err), 0, "%s", err.message);
+    cr_assert_eq(cm_engine_step(s.eng, now, NULL, &err), CM_OK, "%s",
+                 err.message);
     drain(&s);
     act(&s, now);
     if (now % 1000 == 0)

@@ -503,9 +503,9 @@ Test(json_good, defaults_fill_what_is_left_out) {
   cm_taxonomy t;
   cm_weights w;
   cm_params p;
-  cm_taxonomy_default(&t);
-  cm_weights_default(&w);
-  cm_params_default(&p);
+  cm_taxonomy_init(&t);
+  cm_weights_init(&w);
+  cm_params_init(&p);
   cr_expect_eq(memcmp(&inst->taxonomy, &t, sizeof t), 0);
   cr_expect_eq(memcmp(&inst->weights, &w, sizeof w), 0);
   cr_expect_eq(memcmp(&inst->params, &p, sizeof p), 0);
@@ -522,8 +522,8 @@ Test(json_good, every_field_is_read) {
   cr_assert_eq(st, CM_OK, "%s: %s", err.field, err.message);
   cm_weights dw;
   cm_params dp;
-  cm_weights_default(&dw);
-  cm_params_default(&dp);
+  cm_weights_init(&dw);
+  cm_params_init(&dp);
 
   cr_expect_eq(inst->taxonomy.count, 7);
   int dementia = cm_taxonomy_find(&inst->taxonomy, "dementia_care");
@@ -816,8 +816,8 @@ Test(json_answer, layout_is_janssons) {
     cm_request_init(&r);
     snprintf(w.id, sizeof w.id, "%s", ids[i]);
     snprintf(r.id, sizeof r.id, "%s", ids[4 - i]);
-    cr_assert_geq(cm_instance_add_worker(inst, &w, &err), 0);
-    cr_assert_geq(cm_instance_add_request(inst, &r, &err), 0);
+    cr_assert_eq(cm_instance_worker_add(inst, &w, NULL, &err), CM_OK);
+    cr_assert_eq(cm_instance_request_add(inst, &r, NULL, &err), CM_OK);
     as[i] = (cm_assignment){.request = i, .worker = 4 - i, .component = i - 1};
     cm_cost_terms *t = &as[i].terms;
     t->total = reals[i];

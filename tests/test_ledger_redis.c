@@ -91,7 +91,7 @@ static void node_open(node *n, int port, const char *region, int auto_accept) {
   n->mirror = cm_store_memory_new(0);
   cr_assert_not_null(n->mirror);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.ledger = n->ledger;
   cfg.auto_accept = auto_accept;
   cfg.batch_window_ms = 100;
@@ -181,11 +181,11 @@ static void random_op(node *n, run *u) {
     st = cm_engine_submit(n->eng, &s, u->t, &err);
     u->n_req++;
   } else if (op <= 4) {
-    st = cm_engine_step(n->eng, u->t, &err) < 0 ? err.code : CM_OK;
+    st = cm_engine_step(n->eng, u->t, NULL, &err);
   } else if (op <= 7 && u->n_req > 0) {
     cm_request_view v;
     const char *id = u->ids[rnd(u) % (uint64_t)u->n_req];
-    if (cm_engine_get(n->eng, id, &v, NULL) != CM_OK)
+    if (cm_engine_request_get(n->eng, id, &v, NULL) != CM_OK)
       return;
     int k = v.n_workers ? (int)(rnd(u) % (uint64_t)v.n_workers) : 0;
     if (v.state == CM_REQ_OFFERED && !v.accepted[k])
@@ -248,7 +248,7 @@ static void same_as_ledger(node *n, const run *u, const char *region) {
   cm_request_view mine, theirs;
   cm_error err;
   for (int i = 0; i < u->n_req; i++) {
-    cm_status a = cm_engine_get(n->eng, u->ids[i], &mine, NULL);
+    cm_status a = cm_engine_request_get(n->eng, u->ids[i], &mine, NULL);
     cm_status b = n->ledger->type->get(n->ledger, u->ids[i], &theirs, &err);
     cr_assert_eq(a, b, "request %s: engine %d, ledger %d (%s)", u->ids[i], a, b,
                  err.message);
@@ -349,7 +349,7 @@ Test(ledger, refused_commits_change_nothing) {
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK);
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(n.eng, "p1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(n.eng, "p1", &v, NULL), CM_OK);
   redisContext *c = cm_test_side_connect(g_port);
   redisReply *dump0 = redisCommand(c, "DUMP cm:{%s}:req:p1", region);
   redisReply *w0 = redisCommand(c, "DUMP cm:{%s}:worker:w00", region);
@@ -413,7 +413,7 @@ static void take_snapshot(node *n, const run *u, snapshot *s) {
   memset(s, 0, sizeof *s);
   s->n_req = u->n_req;
   for (int i = 0; i < u->n_req; i++)
-    cm_engine_get(n->eng, u->ids[i], &s->views[i], NULL);
+    cm_engine_request_get(n->eng, u->ids[i], &s->views[i], NULL);
   for (int i = 0; i < N_WORKERS; i++) {
     char id[8];
     snprintf(id, sizeof id, "w%02d", i);
@@ -435,7 +435,7 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
     add_workers(&n, N_WORKERS, T0);
     for (int i = 0; i < 800; i++)
       random_op(&n, &u);
-    cm_engine_step(n.eng, u.t, NULL);
+    cm_engine_step(n.eng, u.t, NULL, NULL);
     snapshot *s = malloc(sizeof *s);
     take_snapshot(&n, &u, s);
     FILE *f = fopen(path, "wb");
@@ -498,7 +498,7 @@ static void race(const char *region, const char *prefix, uint64_t seed) {
       u.n_req++;
     }
     u.t += 150;
-    if (cm_engine_step(n.eng, u.t, &err) < 0)
+    if (cm_engine_step(n.eng, u.t, NULL, &err) != CM_OK)
       _exit(255);
   }
   cm_engine_stats st;
@@ -581,8 +581,10 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   cm_request_spec s = make_spec(&u, "lost");
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_E_UNAVAILABLE);
   cm_request_view none;
-  cr_assert_eq(cm_engine_get(n.eng, "lost", &none, NULL), CM_E_UNAVAILABLE);
-  cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, &err), -1);
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL),
+               CM_E_UNAVAILABLE);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 1000, NULL, &err), CM_E_UNAVAILABLE,
+               "%s", err.message);
   cr_assert_eq(err.code, CM_E_UNAVAILABLE, "%s", err.message);
   for (int i = 0; i < u.n_req; i++) {
     cm_request_view v;
@@ -591,7 +593,7 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
       cr_assert_eq(cm_engine_accept(n.eng, u.ids[i],
                                     before->views[i].workers[0], u.t, &err),
                    CM_E_UNAVAILABLE);
-      cr_assert_eq(cm_engine_get(n.eng, u.ids[i], &v, NULL), CM_OK);
+      cr_assert_eq(cm_engine_request_get(n.eng, u.ids[i], &v, NULL), CM_OK);
       same_view(&v, &before->views[i]);
     }
   }
@@ -600,18 +602,18 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
     same_view(&before->views[i], &after->views[i]);
   /* back, from its append-only file */
   srv = cm_test_server_start(port, dir);
-  int rc = -1;
-  for (int i = 0; i < 100 && rc < 0; i++) {
-    rc = cm_engine_step(n.eng, u.t + 1000, &err);
-    if (rc < 0)
+  cm_status rc = CM_E_UNAVAILABLE;
+  for (int i = 0; i < 100 && rc != CM_OK; i++) {
+    rc = cm_engine_step(n.eng, u.t + 1000, NULL, &err);
+    if (rc != CM_OK)
       cm_test_sleep_ms(50);
   }
-  cr_assert(rc >= 0, "dispatch resumed: %s", err.message);
+  cr_assert(rc == CM_OK, "dispatch resumed: %s", err.message);
   cm_engine_stats st;
   cm_engine_stats_get(n.eng, &st);
   cr_assert_geq(st.rebuilds, 2, "rebuilt after the reconnect");
-  cr_assert_eq(cm_engine_get(n.eng, "lost", &none, NULL), CM_E_UNKNOWN_ID,
-               "never acknowledged, never written");
+  cr_assert_eq(cm_engine_request_get(n.eng, "lost", &none, NULL),
+               CM_E_UNKNOWN_ID, "never acknowledged, never written");
   same_as_ledger(&n, &u, region);
   for (int i = 0; i < 200; i++)
     random_op(&n, &u);
@@ -658,9 +660,12 @@ Test(ledger, another_writer_reaches_the_mirror) {
   s.staff = 1;
   s.urgency = CM_URGENCY_EMERGENCY;
   cr_assert_eq(cm_engine_submit(n.eng, &s, u.t, &err), CM_OK);
-  cr_assert_eq(cm_engine_step(n.eng, u.t, &err), 1, "%s", err.message);
+  int batches;
+  cr_assert_eq(cm_engine_step(n.eng, u.t, &batches, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(batches, 1);
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(n.eng, "g1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w00", "the mirror had the new positions");
   for (int i = 0; i < N_WORKERS; i++) {
@@ -669,15 +674,19 @@ Test(ledger, another_writer_reaches_the_mirror) {
     cr_assert(w.lat == lat[i] && w.lon == lon[i] && w.seen_ms == seen[i]);
   }
   cr_assert_eq(cm_store_status(gw, "w00", CM_WORKER_OFFLINE, &err), CM_OK);
-  cr_assert_geq(cm_engine_step(n.eng, u.t + 10, &err), 0, "%s", err.message);
-  cr_assert_eq(cm_engine_get(n.eng, "g1", &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 10, NULL, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_engine_request_get(n.eng, "g1", &v, NULL), CM_OK);
   cr_assert(v.state == CM_REQ_PENDING ||
                 (v.state == CM_REQ_OFFERED && strcmp(v.workers[0], "w00")),
             "the offer to w00 was withdrawn");
   /* the stale sweep, run by another client: stale workers go offline */
-  int swept = cm_store_sweep(gw, T0 + 600000, 60000, &err);
-  cr_assert_geq(swept, N_WORKERS - 2, "%s", err.message);
-  cr_assert_geq(cm_engine_step(n.eng, u.t + 20, &err), 0, "%s", err.message);
+  int swept;
+  cr_assert_eq(cm_store_sweep(gw, T0 + 600000, 60000, &swept, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_geq(swept, N_WORKERS - 2);
+  cr_assert_eq(cm_engine_step(n.eng, u.t + 20, NULL, &err), CM_OK, "%s",
+               err.message);
   int offline = 0;
   for (int i = 0; i < N_WORKERS; i++) {
     cm_worker w;
@@ -704,7 +713,8 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   redisFree(c);
   cm_engine_stats st0, st1;
   cm_engine_stats_get(n.eng, &st0);
-  cr_assert_geq(cm_engine_step(n.eng, T0 + 10, &err), 0, "%s", err.message);
+  cr_assert_eq(cm_engine_step(n.eng, T0 + 10, NULL, &err), CM_OK, "%s",
+               err.message);
   cm_engine_stats_get(n.eng, &st1);
   cr_assert_eq(st1.rebuilds, st0.rebuilds + 1, "lost track: rebuilt");
   cm_worker w;

@@ -11,6 +11,35 @@
 #include "check.h"
 #include "fixtures.h"
 
+/* The index cm_instance_*_add / cm_taxonomy_add gave (they must succeed). */
+static int worker_added(cm_instance *inst, const cm_worker *w) {
+  int i = -1;
+  cm_error err;
+  cr_assert_eq(cm_instance_worker_add(inst, w, &i, &err), CM_OK, "%s",
+               err.message);
+  return i;
+}
+static int request_added(cm_instance *inst, const cm_request *r) {
+  int i = -1;
+  cm_error err;
+  cr_assert_eq(cm_instance_request_add(inst, r, &i, &err), CM_OK, "%s",
+               err.message);
+  return i;
+}
+static int edge_added(cm_instance *inst, const cm_edge_in *e) {
+  int i = -1;
+  cm_error err;
+  cr_assert_eq(cm_instance_edge_add(inst, e, &i, &err), CM_OK, "%s",
+               err.message);
+  return i;
+}
+static int skill_added(cm_taxonomy *t, const char *name) {
+  int i = -1;
+  cm_error err;
+  cr_assert_eq(cm_taxonomy_add(t, name, &i, &err), CM_OK, "%s", err.message);
+  return i;
+}
+
 /* A valid instance: two workers, two requests; with edges when asked. */
 static cm_instance *base_instance(int edges) {
   cm_instance *inst = cm_instance_new();
@@ -26,7 +55,7 @@ static cm_instance *base_instance(int edges) {
     w.lon = 121.47;
     w.has_position = 1;
     w.seen_ms = inst->params.now_ms;
-    cr_assert_eq(cm_instance_add_worker(inst, &w, &err), j);
+    cr_assert_eq(worker_added(inst, &w), j);
   }
   for (int i = 0; i < 2; i++) {
     cm_request r;
@@ -36,13 +65,13 @@ static cm_instance *base_instance(int edges) {
     r.lat = 31.231;
     r.lon = 121.471 + 0.001 * i;
     r.has_position = 1;
-    cr_assert_eq(cm_instance_add_request(inst, &r, &err), i);
+    cr_assert_eq(request_added(inst, &r), i);
   }
   if (edges) {
     inst->has_edges = 1;
     for (int e = 0; e < 2; e++) {
       cm_edge_in ed = {e, e, 5.0 + e};
-      cr_assert_eq(cm_instance_add_edge(inst, &ed, &err), e);
+      cr_assert_eq(edge_added(inst, &ed), e);
     }
   }
   cm_error_clear(&err);
@@ -135,7 +164,6 @@ Test(validate, ids) {
 
 Test(validate, duplicate_among_many) {
   cm_instance *inst = cm_instance_new();
-  cm_error err;
   for (int j = 0; j < 300; j++) {
     cm_worker w;
     cm_worker_init(&w);
@@ -144,7 +172,7 @@ Test(validate, duplicate_among_many) {
     w.has_position = 1;
     w.lat = 31.0;
     w.lon = 121.0;
-    cr_assert_eq(cm_instance_add_worker(inst, &w, &err), j);
+    cr_assert_eq(worker_added(inst, &w), j);
   }
   expect_ok(inst);
   strcpy(inst->workers[257].id, "worker-3");
@@ -180,8 +208,8 @@ Test(validate, skills) {
   expect_ok(inst);
   /* a smaller custom taxonomy shrinks what is valid */
   cm_taxonomy_clear(&inst->taxonomy);
-  cr_assert_eq(cm_taxonomy_add(&inst->taxonomy, "a", NULL), 0);
-  cr_assert_eq(cm_taxonomy_add(&inst->taxonomy, "b", NULL), 1);
+  cr_assert_eq(skill_added(&inst->taxonomy, "a"), 0);
+  cr_assert_eq(skill_added(&inst->taxonomy, "b"), 1);
   inst->workers[0].skills = inst->workers[1].skills = 1;
   inst->requests[0].skills = inst->requests[1].skills = 2;
   expect_ok(inst);
@@ -315,10 +343,10 @@ Test(validate, weights_and_params) {
   expect_bad(inst, CM_E_RANGE, "$.weights.travel");
   inst->weights.travel = NAN;
   expect_bad2(inst, CM_E_RANGE, CM_E_INVALID, "$.weights.travel", 0);
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   inst->weights.penalty_base[CM_URGENCY_URGENT] = INFINITY;
   expect_bad2(inst, CM_E_RANGE, CM_E_INVALID, "$.weights.penalty_base", 1);
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   expect_ok(inst);
   inst->params.k = 0;
   expect_bad(inst, CM_E_RANGE, "$.params.k");
@@ -379,7 +407,7 @@ Test(model, defaults) {
   cr_assert_eq(r.elder, 0);
   cr_assert_float_eq(r.waited_s, 0.0, 1e-12);
   cm_params p;
-  cm_params_default(&p);
+  cm_params_init(&p);
   cr_assert_gt(p.k, 0);
   cr_assert_gt(p.speed_kmh, 0.0);
   cm_instance *inst = cm_instance_new();
@@ -396,7 +424,6 @@ Test(model, defaults) {
 
 Test(model, add_grows) {
   cm_instance *inst = cm_instance_new();
-  cm_error err;
   for (int j = 0; j < 2000; j++) {
     cm_worker w;
     cm_worker_init(&w);
@@ -404,14 +431,60 @@ Test(model, add_grows) {
     w.skills = CM_FX_NURSE;
     w.jobs_today = j;
     w.has_position = 1;
-    cr_assert_eq(cm_instance_add_worker(inst, &w, &err), j);
+    cr_assert_eq(worker_added(inst, &w), j);
   }
   cr_assert_eq(inst->n_workers, 2000);
-  cr_assert_geq(inst->cap_workers, 2000);
   for (int j = 0; j < 2000; j++)
     cr_assert_eq(inst->workers[j].jobs_today, j);
   cr_assert_str_eq(inst->workers[1999].id, "w1999");
   cm_instance_free(inst);
+}
+
+/* After cm_instance_reserve the arrays do not move while they fill up to
+ * the counts reserved; a count already covered changes nothing. */
+Test(model, reserve_keeps_the_arrays_in_place) {
+  cm_instance *inst = cm_instance_new();
+  cm_error err;
+  cr_assert_eq(cm_instance_reserve(inst, 300, 200, 100, &err), CM_OK);
+  cm_worker *ws = inst->workers;
+  cm_request *rs = inst->requests;
+  cm_edge_in *es = inst->edges;
+  cr_assert(ws && rs && es);
+  cm_worker w;
+  cm_request r;
+  cm_edge_in e = {0, 0, 1.0};
+  cm_worker_init(&w);
+  cm_request_init(&r);
+  for (int j = 0; j < 300; j++)
+    cr_assert_eq(worker_added(inst, &w), j);
+  for (int i = 0; i < 200; i++)
+    cr_assert_eq(request_added(inst, &r), i);
+  for (int k = 0; k < 100; k++)
+    cr_assert_eq(edge_added(inst, &e), k);
+  cr_assert(inst->workers == ws && inst->requests == rs && inst->edges == es,
+            "an array moved within what was reserved");
+  cr_assert_eq(inst->has_edges, 1);
+  cr_assert_eq(cm_instance_reserve(inst, 10, 10, 10, &err), CM_OK);
+  cr_assert(inst->workers == ws, "a smaller reserve changed the array");
+  cr_assert_eq(inst->n_workers, 300);
+  cm_instance_free(inst);
+}
+
+/* Only an instance of cm_instance_new can grow: another is refused, and
+ * neither its arrays nor its counts change. */
+Test(model, add_refuses_an_instance_not_made_by_new) {
+  cm_instance local;
+  memset(&local, 0, sizeof local);
+  cm_worker w;
+  cm_worker_init(&w);
+  cm_error err;
+  int index = 7;
+  cr_assert_eq(cm_instance_worker_add(&local, &w, &index, &err), CM_E_INVALID);
+  cr_assert_eq(index, 7);
+  cr_assert_eq(local.n_workers, 0);
+  cr_assert_null(local.workers);
+  cr_assert_eq(cm_instance_reserve(&local, 5, 5, 5, &err), CM_E_INVALID);
+  cr_assert_null(local.workers);
 }
 
 Test(model, id_hash) {
@@ -448,7 +521,7 @@ Test(taxonomy, default_roles) {
                                 "rehab",     "cleaner", "maternity"};
   cm_taxonomy t;
   memset(&t, 0x33, sizeof t);
-  cm_taxonomy_default(&t);
+  cm_taxonomy_init(&t);
   cr_assert_eq(t.count, 6);
   for (int s = 0; s < 6; s++) {
     cr_assert_str_eq(t.names[s], roles[s]);
@@ -460,10 +533,10 @@ Test(taxonomy, default_roles) {
   cr_assert_eq(cm_taxonomy_find(&t, "nurs"), -1);
   cm_error err;
   cm_error_clear(&err);
-  cr_assert_eq(cm_taxonomy_add(&t, "nurse", &err), -1);
+  cr_assert_eq(cm_taxonomy_add(&t, "nurse", NULL, &err), CM_E_DUPLICATE);
   cr_assert_eq(err.code, CM_E_DUPLICATE, "got %s", cm_status_name(err.code));
   cr_assert_eq(t.count, 6);
-  cr_assert_eq(cm_taxonomy_add(&t, "massage", &err), 6);
+  cr_assert_eq(skill_added(&t, "massage"), 6);
   cr_assert_eq(cm_taxonomy_find(&t, "massage"), 6);
 }
 
@@ -473,29 +546,31 @@ Test(taxonomy, add_rules) {
   cm_taxonomy_clear(&t);
   cr_assert_eq(t.count, 0);
   cr_assert_eq(cm_taxonomy_find(&t, "nurse"), -1);
-  cr_assert_eq(cm_taxonomy_add(&t, "alpha", &err), 0);
-  cr_assert_eq(cm_taxonomy_add(&t, "x-ray_2", &err), 1);
+  cr_assert_eq(skill_added(&t, "alpha"), 0);
+  cr_assert_eq(skill_added(&t, "x-ray_2"), 1);
   static const char *bad[] = {"", "Alpha", "a b", "caf\xc3\xa9", "a.b", "a/b"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cm_error_clear(&err);
-    cr_assert_eq(cm_taxonomy_add(&t, bad[i], &err), -1, "'%s' accepted",
-                 bad[i]);
+    cr_assert_eq(cm_taxonomy_add(&t, bad[i], NULL, &err), CM_E_INVALID,
+                 "'%s' accepted", bad[i]);
     cr_assert_neq(err.code, CM_OK, "'%s': err not set", bad[i]);
     cr_assert_eq(t.count, 2, "'%s' changed the table", bad[i]);
   }
   cm_error_clear(&err);
-  cr_assert_eq(cm_taxonomy_add(&t, "alpha", &err), -1);
+  cr_assert_eq(cm_taxonomy_add(&t, "alpha", NULL, &err), CM_E_DUPLICATE);
   cr_assert_eq(err.code, CM_E_DUPLICATE);
-  cr_assert_eq(cm_taxonomy_add(&t, "alpha", NULL), -1); /* NULL err is fine */
+  cr_assert_eq(cm_taxonomy_add(&t, "alpha", NULL, NULL),
+               CM_E_DUPLICATE); /* NULL err is fine */
   char name[CM_SKILL_NAME_MAX + 1];
   memset(name, 'n', CM_SKILL_NAME_MAX - 1);
   name[CM_SKILL_NAME_MAX - 1] = '\0'; /* longest that fits with its NUL */
-  cr_assert_eq(cm_taxonomy_add(&t, name, &err), 2);
+  cr_assert_eq(skill_added(&t, name), 2);
   cr_assert_eq(cm_taxonomy_find(&t, name), 2);
   memset(name, 'm', CM_SKILL_NAME_MAX);
   name[CM_SKILL_NAME_MAX] = '\0';
   cm_error_clear(&err);
-  cr_assert_eq(cm_taxonomy_add(&t, name, &err), -1, "overlong name accepted");
+  cr_assert_eq(cm_taxonomy_add(&t, name, NULL, &err), CM_E_INVALID,
+               "overlong name accepted");
   cr_assert_neq(err.code, CM_OK);
   cr_assert_eq(t.count, 3);
 }
@@ -507,10 +582,10 @@ Test(taxonomy, full_table) {
   for (int s = 0; s < CM_MAX_SKILLS; s++) {
     char name[16];
     snprintf(name, sizeof name, "s%d", s);
-    cr_assert_eq(cm_taxonomy_add(&t, name, &err), s);
+    cr_assert_eq(skill_added(&t, name), s);
   }
   cm_error_clear(&err);
-  cr_assert_eq(cm_taxonomy_add(&t, "extra", &err), -1);
+  cr_assert_eq(cm_taxonomy_add(&t, "extra", NULL, &err), CM_E_LIMIT);
   cr_assert_eq(err.code, CM_E_LIMIT, "got %s", cm_status_name(err.code));
   cr_assert_eq(t.count, CM_MAX_SKILLS);
   cr_assert_eq(cm_taxonomy_find(&t, "s31"), 31);

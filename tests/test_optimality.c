@@ -314,7 +314,9 @@ static cm_instance *tiny_instance(void) {
     w.has_position = 1;
     w.lat = 31.230 + 0.002 * j;
     w.lon = 121.470;
-    cr_assert_eq(cm_instance_add_worker(inst, &w, &err), j);
+    int index = -1;
+    cr_assert_eq(cm_instance_worker_add(inst, &w, &index, &err), CM_OK);
+    cr_assert_eq(index, j);
   }
   for (int i = 0; i < 3; i++) {
     cm_request r;
@@ -326,7 +328,9 @@ static cm_instance *tiny_instance(void) {
     r.lon = 121.471 + 0.001 * i;
     r.urgency = i == 2 ? CM_URGENCY_EMERGENCY : CM_URGENCY_SCHEDULED;
     r.staff = i == 2 ? 2 : 1;
-    cr_assert_eq(cm_instance_add_request(inst, &r, &err), i);
+    int index = -1;
+    cr_assert_eq(cm_instance_request_add(inst, &r, &index, &err), CM_OK);
+    cr_assert_eq(index, i);
   }
   return inst;
 }

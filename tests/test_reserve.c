@@ -20,7 +20,7 @@ static void start(int reserve, cm_urgency from) {
   store = cm_store_memory_new(0);
   cr_assert_not_null(store);
   cm_engine_config c;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = reserve;
   c.reserve_km = 5.0;
@@ -53,9 +53,17 @@ static void submit(const char *id, cm_skillset skills, cm_urgency u,
   cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
 }
 
+/* cm_engine_step at now, which must succeed: the batches it ran. */
+static int step(int64_t now) {
+  int n = -1;
+  cm_error err;
+  cr_assert_eq(cm_engine_step(eng, now, &n, &err), CM_OK, "%s", err.message);
+  return n;
+}
+
 static cm_request_view view(const char *id) {
   cm_request_view v;
-  cr_assert_eq(cm_engine_get(eng, id, &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
   return v;
 }
 
@@ -73,7 +81,7 @@ static void city(void) {
   worker("w1", CM_FX_CAREGIVER, 1.0);
   worker("w2", CM_FX_CAREGIVER | CM_FX_CLEANER, 2.0);
   submit("e0", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 1000);
-  cr_assert_eq(cm_engine_step(eng, 1000, NULL), 1);
+  cr_assert_eq(step(1000), 1);
   cr_assert_str_eq(view("e0").workers[0], "w0");
   accept("e0", 2000);
 }
@@ -86,7 +94,7 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   city();
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED, "the first is served");
   cr_assert_str_eq(view("n1").workers[0], "w1", "by the nearest");
   accept("n1", 4000);
@@ -94,7 +102,7 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
     if (t % 60000 == 0) /* positions stay fresh */
       cm_engine_worker_position(eng, "w2", 31.23 + 2.0 / 111.195, 121.47, t,
                                 NULL);
-    cm_engine_step(eng, t, NULL);
+    cm_engine_step(eng, t, NULL, NULL);
   }
   cm_request_view n2 = view("n2");
   cr_assert_eq(n2.state, CM_REQ_PENDING, "the second waits: w2 is kept");
@@ -102,7 +110,7 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   cr_assert_eq(cm_engine_worker_jobs(eng, "w2"), 0);
   submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
   cr_assert_eq(cm_engine_next_due(eng), 700500, "an emergency goes at once");
-  cr_assert_eq(cm_engine_step(eng, 700500, NULL), 1);
+  cr_assert_eq(step(700500), 1);
   cm_request_view e1 = view("e1");
   cr_assert_eq(e1.state, CM_REQ_OFFERED);
   cr_assert_str_eq(e1.workers[0], "w2", "the kept worker");
@@ -116,7 +124,7 @@ Test(reserve, an_emergency_in_the_batch_is_not_pushed_away, .fini = stop) {
   city();
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 3000);
-  cr_assert_eq(cm_engine_step(eng, 3000, NULL), 1);
+  cr_assert_eq(step(3000), 1);
   cr_assert_str_eq(view("e1").workers[0], "w1", "the nearest");
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("n1").workers[0], "w2");
@@ -129,7 +137,7 @@ Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
   city();
   submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_PENDING);
   stop();
@@ -138,7 +146,7 @@ Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
   submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_OFFERED, "urgent is exempt");
   cr_assert_eq(view("n1").state, CM_REQ_PENDING);
@@ -152,7 +160,7 @@ Test(reserve, other_work_uses_the_others, .fini = stop) {
   worker("w3", CM_FX_CLEANER, 4.0);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("c1", CM_FX_CLEANER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("c1").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("c1").workers[0], "w3", "w2 is nearer");
@@ -167,7 +175,7 @@ Test(reserve, off_or_no_emergency_yet, .fini = stop) {
   city();
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
   stop();
@@ -176,7 +184,7 @@ Test(reserve, off_or_no_emergency_yet, .fini = stop) {
   worker("w2", CM_FX_CAREGIVER, 2.0);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
 }
@@ -190,7 +198,7 @@ Test(reserve, a_free_worker_out_of_reach_is_the_reserve, .fini = stop) {
                                    5 km a normal request looks */
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL);
+  cm_engine_step(eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
   cr_assert_eq(cm_engine_worker_jobs(eng, "w4"), 0);
@@ -200,23 +208,23 @@ Test(reserve, config_is_validated) {
   cm_store *st = cm_store_memory_new(0);
   cm_engine_config c;
   cm_error err;
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   cr_assert_eq(c.reserve_workers, 1, "on by default");
   c.reserve_workers = -1;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_workers");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_workers = 65;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_workers");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_km = NAN;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_km");
   c.reserve_km = 0; /* would hold every capable worker */
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_km");
-  cm_engine_config_default(&c);
+  cm_engine_config_init(&c);
   c.reserve_from = CM_URGENCY_EMERGENCY;
   cr_assert_null(cm_engine_new(&c, st, &err));
   cr_assert_str_eq(err.field, "$.reserve_from");

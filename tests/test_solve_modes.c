@@ -481,8 +481,8 @@ static int add_worker(cm_instance *inst, const char *id, const char *skill,
   w.lon = lon;
   w.has_position = 1;
   w.seen_ms = inst->params.now_ms;
-  int j = cm_instance_add_worker(inst, &w, &err);
-  cr_assert_geq(j, 0);
+  int j = -1;
+  cr_assert_eq(cm_instance_worker_add(inst, &w, &j, &err), CM_OK);
   return j;
 }
 
@@ -498,8 +498,8 @@ static int add_request(cm_instance *inst, const char *id, const char *skill,
   r.lat = lat;
   r.lon = lon;
   r.has_position = 1;
-  int i = cm_instance_add_request(inst, &r, &err);
-  cr_assert_geq(i, 0);
+  int i = -1;
+  cr_assert_eq(cm_instance_request_add(inst, &r, &i, &err), CM_OK);
   return i;
 }
 
@@ -704,7 +704,7 @@ Test(pieces, geo_and_travel) {
   cr_assert_float_eq(cm_geo_distance_km(31.0, 121.0, 31.5, 121.7),
                      cm_geo_distance_km(31.5, 121.7, 31.0, 121.0), 1e-9);
   cm_params p;
-  cm_params_default(&p);
+  cm_params_init(&p);
   p.speed_kmh = 30.0;
   p.road_factor = 1.5;
   cr_assert_float_eq(cm_travel_minutes(&p, 10.0), 30.0, 1e-9);
@@ -715,8 +715,8 @@ Test(pieces, penalty_and_radius) {
   cm_weights w;
   cm_params p;
   cm_request r;
-  cm_weights_default(&w);
-  cm_params_default(&p);
+  cm_weights_init(&w);
+  cm_params_init(&p);
   cm_request_init(&r);
   w.penalty_base[CM_URGENCY_URGENT] = 40.0;
   w.aging_per_min = 0.5;

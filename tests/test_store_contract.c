@@ -121,7 +121,8 @@ Test(store_memory, null_store) {
   cm_store_hit h[1];
   int n;
   cm_store_free(NULL);
-  cr_assert_eq(cm_store_count(NULL), 0);
+  cr_assert_eq(cm_store_count(NULL, &n, &err), CM_E_INVALID);
+  cr_assert_eq(n, 0, "no count from a NULL store");
   cr_assert_eq(cm_store_upsert(NULL, NULL, &err), CM_E_INVALID);
   cr_assert_eq(cm_store_position(NULL, "a", 0, 0, 0, &err), CM_E_INVALID);
   cr_assert_eq(cm_store_status(NULL, "a", CM_WORKER_BUSY, &err), CM_E_INVALID);
@@ -129,7 +130,9 @@ Test(store_memory, null_store) {
   cr_assert_eq(cm_store_remove(NULL, "a", NULL), CM_E_INVALID);
   cr_assert_eq(cm_store_nearest(NULL, &q, 1, 1, 0, 0, h, &n, &err),
                CM_E_INVALID);
-  cr_assert_eq(cm_store_sweep(NULL, 0, 0, &err), -1);
+  n = 5;
+  cr_assert_eq(cm_store_sweep(NULL, 0, 0, &n, &err), CM_E_INVALID);
+  cr_assert_eq(n, 0, "nobody swept in a NULL store");
   cr_assert_eq(cm_store_each(NULL, each_id, NULL, NULL), CM_E_INVALID);
   cm_store *s = cm_store_memory_new(1);
   cr_assert_str_eq(s->type->name, "memory");

@@ -24,7 +24,7 @@ static double probe_value(int i, int u) {
 static void fill_probe(cm_weights *w) {
   int n;
   const cm_weight_info *wi = cm_weights_info(&n);
-  cm_weights_default(w);
+  cm_weights_init(w);
   for (int i = 0; i < n; i++)
     for (int u = 0; u < wi[i].count; u++)
       cm_weight_values(w, &wi[i])[u] = probe_value(i, u);
@@ -51,7 +51,7 @@ Test(weights_table, rows_cover_the_struct_and_give_the_defaults) {
   cr_assert_eq(numbers * sizeof(double), sizeof(cm_weights));
   cm_weights w;
   memset(&w, 0xff, sizeof w);
-  cm_weights_default(&w);
+  cm_weights_init(&w);
   for (int i = 0; i < n; i++)
     for (int u = 0; u < wi[i].count; u++)
       cr_expect_eq(cm_weight_values(&w, &wi[i])[u], wi[i].def[u], "%s",
@@ -108,7 +108,7 @@ Test(weights_table, json_round_trip) {
   char *wtext = json_dumps(wroot, JSON_REAL_PRECISION(17));
   json_decref(wroot);
   cm_weights w;
-  cm_weights_default(&w);
+  cm_weights_init(&w);
   cr_assert_eq(cm_weights_from_json(wtext, strlen(wtext), &w, &err), CM_OK,
                "%s", err.message);
   expect_probe(&w, "weights codec");
@@ -163,13 +163,13 @@ Test(weights_table, ranges_and_paths) {
       cr_assert_eq(strtod(wi[i].hi_text, NULL), wi[i].hi);
       const double bad[] = {wi[i].hi * 2, wi[i].lo - 1, NAN, INFINITY};
       for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
-        cm_weights_default(&w);
+        cm_weights_init(&w);
         cm_weight_values(&w, &wi[i])[u] = bad[b];
         cr_assert_eq(cm_weights_validate(&w, &err), CM_E_RANGE, "%s", path);
         cr_expect_str_eq(err.field, path);
         cr_expect_str_eq(err.message, want);
       }
-      cm_weights_default(&w);
+      cm_weights_init(&w);
       cm_weight_values(&w, &wi[i])[u] = wi[i].hi;
       cr_expect_eq(cm_weights_validate(&w, &err), CM_OK, "%s", path);
       /* the JSON codec refuses it with the same path */
@@ -179,7 +179,7 @@ Test(weights_table, ranges_and_paths) {
       else
         snprintf(text, sizeof text, "{\"weights\":{\"%s\":{\"%s\":%.17g}}}",
                  wi[i].key, uname, wi[i].hi * 2);
-      cm_weights_default(&w);
+      cm_weights_init(&w);
       cr_expect_eq(cm_weights_from_json(text, strlen(text), &w, &err),
                    CM_E_RANGE, "%s", text);
       cr_expect_str_eq(err.field, path);
@@ -206,17 +206,17 @@ Test(weights_table, ranges_and_paths) {
 Test(params, validate_names_the_field) {
   cm_params p;
   cm_error err;
-  cm_params_default(&p);
+  cm_params_init(&p);
   cr_assert_eq(cm_params_validate(&p, &err), CM_OK);
   cr_assert_eq(err.code, CM_OK);
   p.k = 0;
   cr_assert_eq(cm_params_validate(&p, &err), CM_E_RANGE);
   cr_expect_str_eq(err.field, "$.params.k");
-  cm_params_default(&p);
+  cm_params_init(&p);
   p.radius_km[CM_URGENCY_URGENT] = -1;
   cr_assert_eq(cm_params_validate(&p, &err), CM_E_RANGE);
   cr_expect_str_eq(err.field, "$.params.radius_km.urgent");
-  cm_params_default(&p);
+  cm_params_init(&p);
   p.now_ms = -1;
   cr_assert_eq(cm_params_validate(&p, &err), CM_E_RANGE);
   cr_expect_str_eq(err.field, "$.now_ms");
@@ -283,8 +283,8 @@ Test(cost_terms, total_is_the_sum_of_the_rows) {
   w.elders[0] = r.elder = cm_id_hash("elder");
   r.n_preferred = 1;
   r.preferred[0] = 0;
-  cr_assert_geq(cm_instance_add_worker(inst, &w, &err), 0);
-  cr_assert_geq(cm_instance_add_request(inst, &r, &err), 0);
+  cr_assert_eq(cm_instance_worker_add(inst, &w, NULL, &err), CM_OK);
+  cr_assert_eq(cm_instance_request_add(inst, &r, NULL, &err), CM_OK);
   cm_cost_terms t;
   cm_edge_cost(inst, 0, 0, 2.0, 5.0, &t);
   double sum = 0, nonzero = 0;

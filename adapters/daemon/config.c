@@ -34,7 +34,7 @@ void cmd_config_default(cmd_config *c) {
   snprintf(c->weights_file, sizeof c->weights_file, "carematchd-weights.json");
   c->sweep_ms = 10000;
   c->pause_retry_ms = 250;
-  cm_engine_config_default(&c->engine);
+  cm_engine_config_init(&c->engine);
   /* finished requests remembered: each is about 3 KB of memory, so the
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
      (docs/daemon.md, "Memory") */
@@ -346,7 +346,7 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   for (char *save, *s = strtok_r(buf, ",", &save); s;
        s = strtok_r(NULL, ",", &save)) {
     cm_error err;
-    if (cm_taxonomy_add(t, trim(s), &err) < 0)
+    if (cm_taxonomy_add(t, trim(s), NULL, &err) != CM_OK)
       return fail(p, "taxonomy", name, err.message);
   }
   if (t->count == 0)
@@ -644,7 +644,7 @@ static int load(const char *path, const char *text, const char *name,
     for (int i = 0; i < p->n_raw; i++)
       resolve_service(p, i);
   cm_error err; /* what the engine will check at start, checked now */
-  if (!p->n_errors && cm_engine_config_check(&c->engine, &err) != CM_OK)
+  if (!p->n_errors && cm_engine_config_validate(&c->engine, &err) != CM_OK)
     add_error(p, 0, err.message);
   int rc = p->n_errors ? -1 : 0;
   if (rc)

@@ -298,8 +298,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   if (d->cfg.engine.stale_ms > 0 &&
-      cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms,
-                     &err) < 0 &&
+      cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
+                     &err) != CM_OK &&
       !d->paused)
     fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
 }
@@ -358,7 +358,7 @@ static void reload(cmd_daemon *d) {
   cm_engine_config ec = c->engine;
   if (!new_weights)
     ec.weights = cm_engine_config_get(d->eng)->weights;
-  if (cm_engine_set_config(d->eng, &ec, &err) != CM_OK) {
+  if (cm_engine_config_set(d->eng, &ec, &err) != CM_OK) {
     fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
             err.message);
     d->reload_failures++;

@@ -187,8 +187,10 @@ void cmd_route_metrics(cmd_call *c) {
     put(b, "carematch_requests{state=\"%s\"} %d\n",
         cm_request_state_name((cm_request_state)s), st.by_state[s]);
   gauge(b, "carematch_queue_depth", "requests pending", st.by_state[0]);
-  gauge(b, "carematch_workers", "workers in the store",
-        cm_store_count(d->store));
+  int workers;
+  if (cm_store_count(d->store, &workers, NULL) != CM_OK)
+    workers = -1; /* the store cannot be asked */
+  gauge(b, "carematch_workers", "workers in the store", workers);
   gauge(b, "carematch_event_streams", "open event streams", d->n_sse);
   gauge(b, "carematch_paused", "1 while dispatch waits for the ledger",
         d->paused);

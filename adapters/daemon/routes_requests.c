@@ -10,7 +10,7 @@
 static void reply_view(cmd_call *c, const char *id, int code) {
   cm_request_view v;
   cm_error err;
-  if (cm_engine_get(c->d->eng, id, &v, &err) != CM_OK) {
+  if (cm_engine_request_get(c->d->eng, id, &v, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
@@ -37,7 +37,7 @@ void cmd_route_request_create(cmd_call *c) {
   int64_t now = cmd_now_ms();
   int existed = cm_engine_holds(c->d->eng, s.id);
   if (cm_engine_submit(c->d->eng, &s, now, &err) != CM_OK ||
-      cm_engine_get(c->d->eng, s.id, &v, &err) != CM_OK) {
+      cm_engine_request_get(c->d->eng, s.id, &v, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }

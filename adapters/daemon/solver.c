@@ -87,11 +87,9 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   if (d->flying)
     return;
-  int failed = 0;
   cm_error err;
-  cm_engine_batch *b =
-      cm_engine_batch_begin(d->eng, cmd_now_ms(), &failed, &err);
-  if (failed) {
+  cm_engine_batch *b;
+  if (cm_engine_batch_begin(d->eng, cmd_now_ms(), &b, &err) != CM_OK) {
     if (!d->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
     d->paused = 1;
@@ -138,11 +136,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   cm_engine_stats_get(d->eng, &st);
   uint64_t n0 = st.batch_size.n;
   double sum0 = st.batch_size.sum;
-  int ended = cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
+  cm_status ended = cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
   cm_engine_stats_get(d->eng, &st);
   if (st.batch_size.n == n0 + 1)
     cmd_metrics_batch(d, (uint64_t)(st.batch_size.sum - sum0 + 0.5));
-  if (ended < 0) {
+  if (ended != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err.message);
     if (err.code == CM_E_UNAVAILABLE) {
       d->paused = 1;

@@ -109,7 +109,7 @@ int cmd_weights_load(cmd_daemon *d, char *msg, size_t n) {
   free(text);
   if (rc != 0)
     return -1;
-  if (cm_engine_set_weights(d->eng, &w, &err) != CM_OK) {
+  if (cm_engine_weights_set(d->eng, &w, &err) != CM_OK) {
     snprintf(msg, n, "stored weights: %s", err.message);
     return -1;
   }
@@ -165,12 +165,12 @@ void cmd_route_weights_put(cmd_call *c) {
   }
   cm_weights old = cm_engine_config_get(d->eng)->weights, w = old;
   if (cm__json_weights_merge(wo, &w, &err) != CM_OK ||
-      cm_engine_set_weights(d->eng, &w, &err) != CM_OK) {
+      cm_engine_weights_set(d->eng, &w, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
   if (cmd_weights_save(d, &w, d->weights_version + 1, &err) != CM_OK) {
-    cm_engine_set_weights(d->eng, &old, NULL); /* nothing changes */
+    cm_engine_weights_set(d->eng, &old, NULL); /* nothing changes */
     cmd_reply_error(c, &err);
     return;
   }

@@ -52,12 +52,9 @@ cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr) {
                          "%zu edges, at most %d are allowed", n,
                          CM__JSON_MAX_EDGES);
   inst->has_edges = 1;
-  if (n > 0) {
-    inst->edges = malloc(n * sizeof *inst->edges);
-    if (!inst->edges)
-      return cm_error_set(d->err, CM_E_NOMEM, "$.edges", NULL);
-    inst->cap_edges = (int)n;
-  }
+  if (n > 0 && cm_instance_reserve(inst, inst->n_workers, inst->n_requests,
+                                   (int)n, d->err) != CM_OK)
+    return d->err->code;
   last_id last_request = {0}, last_worker = {0};
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
@@ -74,7 +71,7 @@ cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr) {
                             &last_worker)) < 0 ||
         cm__jval_number(f[2], base, "travel_min", 1, &e.travel_min, d->err) < 0)
       return d->err->code;
-    if (cm_instance_add_edge(inst, &e, d->err) < 0)
+    if (cm_instance_edge_add(inst, &e, NULL, d->err) != CM_OK)
       return d->err->code;
   }
   return CM_OK;

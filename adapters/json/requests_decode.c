@@ -180,19 +180,16 @@ cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr) {
                          CM__JSON_MAX_REQUESTS);
   if (cm__idmap_init(&d->requests, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
-  if (n > 0) {
-    inst->requests = malloc(n * sizeof *inst->requests);
-    if (!inst->requests)
-      return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
-    inst->cap_requests = (int)n;
-  }
+  if (n > 0 && cm_instance_reserve(inst, inst->n_workers, (int)n, inst->n_edges,
+                                   d->err) != CM_OK)
+    return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     cm_request r;
     cm_status st = decode_request(d, v, i, &r);
     if (st != CM_OK)
       return st;
-    if (cm_instance_add_request(inst, &r, d->err) < 0)
+    if (cm_instance_request_add(inst, &r, NULL, d->err) != CM_OK)
       return d->err->code;
   }
   return CM_OK;

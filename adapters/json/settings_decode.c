@@ -28,7 +28,8 @@ cm_status cm__json_decode_taxonomy(cm__jdec *d, const json_t *root) {
                            "a skill name must be a string");
     cm_error e;
     cm_error_clear(&e);
-    if (cm_taxonomy_add(&d->inst->taxonomy, json_string_value(v), &e) < 0)
+    if (cm_taxonomy_add(&d->inst->taxonomy, json_string_value(v), NULL, &e) !=
+        CM_OK)
       return cm__json_fail(d->err, e.code, path, NULL, "%s", e.message);
   }
   return CM_OK;

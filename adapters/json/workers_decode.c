@@ -171,20 +171,17 @@ cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr) {
                          CM__JSON_MAX_WORKERS);
   if (cm__idmap_init(&d->workers, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.workers", NULL);
-  if (n > 0) {
-    /* Sized once: cm_instance_add_worker then never reallocates. */
-    inst->workers = malloc(n * sizeof *inst->workers);
-    if (!inst->workers)
-      return cm_error_set(d->err, CM_E_NOMEM, "$.workers", NULL);
-    inst->cap_workers = (int)n;
-  }
+  /* Sized once: cm_instance_worker_add then never reallocates. */
+  if (n > 0 && cm_instance_reserve(inst, (int)n, inst->n_requests,
+                                   inst->n_edges, d->err) != CM_OK)
+    return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     cm_worker w;
     cm_status st = decode_worker(d, v, i, &w);
     if (st != CM_OK)
       return st;
-    if (cm_instance_add_worker(inst, &w, d->err) < 0)
+    if (cm_instance_worker_add(inst, &w, NULL, d->err) != CM_OK)
       return d->err->code;
   }
   return CM_OK;

@@ -39,7 +39,7 @@ static void on_unlink(void *ctx, size_t i, const redisReply *rep) {
   cm__rd_check(ctx, rep, REDIS_REPLY_INTEGER, "UNLINK");
 }
 
-cm_status cm_redis_flush_region(cm_redis *r, cm_error *err) {
+cm_status cm_redis_region_flush(cm_redis *r, cm_error *err) {
   cm__rd_argv a, keys;
   cm_status st = CM_OK;
   cm_error_clear(err);

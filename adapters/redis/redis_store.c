@@ -220,22 +220,27 @@ static void on_count(void *ctx, size_t i, const redisReply *rep) {
     c->v = rep->integer;
 }
 
-/* Returns the count, or -1 when Redis cannot be asked. */
-static int rd_count(cm_store *s) {
+/* CM_E_UNAVAILABLE (or CM_E_IO) when Redis cannot be asked. */
+static cm_status rd_count(cm_store *s, int *count, cm_error *err) {
   cm__rd_store *st_ = rs(s);
   cm_redis *r = st_->r;
   cm__rd_batch b;
   int_call c = {&b, -1};
-  if (cm__rd_begin(&b, r, on_count, &c, NULL) != CM_OK)
-    return -1;
+  cm_status st;
+  *count = 0;
+  if ((st = cm__rd_begin(&b, r, on_count, &c, err)) != CM_OK)
+    return st;
   cm__rd_argv_reset(&st_->argv);
   cm__rd_argv_str(&st_->argv, "ZCARD");
   cm__rd_argv_add(&st_->argv, r->keys.fixed[CM__RD_K_WORKERS],
                   r->keys.fixed_len[CM__RD_K_WORKERS]);
   cm__rd_send(&b, &st_->argv);
-  if (cm__rd_end(&b, NULL) != CM_OK || c.v < 0 || c.v > 0x7fffffff)
-    return -1;
-  return (int)c.v;
+  if ((st = cm__rd_end(&b, err)) != CM_OK)
+    return st;
+  if (c.v < 0 || c.v > 0x7fffffff)
+    return cm_error_set(err, CM_E_IO, "", "ZCARD answered %lld", c.v);
+  *count = (int)c.v;
+  return CM_OK;
 }
 
 /* ---- lists of ids (each, sweep) ---- */
@@ -410,18 +415,20 @@ done:
   return st;
 }
 
-/* Returns how many were swept, or -1 with err set. */
-static int rd_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                    cm_error *err) {
+static cm_status rd_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                          int *swept, cm_error *err) {
+  cm_status st;
+  *swept = 0;
   cm_error_clear(err);
-  if (cm_store_check_sweep(now_ms, stale_ms, err) != CM_OK)
-    return -1;
+  if ((st = cm_store_check_sweep(now_ms, stale_ms, err)) != CM_OK)
+    return st;
   if (stale_ms == 0 || now_ms - stale_ms <= 0)
-    return 0; /* nothing can be stale */
+    return CM_OK; /* nothing can be stale */
   sweep_call c = {.s = rs(s), .now_ms = now_ms, .stale_ms = stale_ms};
-  if (cm__rd_scripted(rs(s)->r, sweep_attempt, &c, err) != CM_OK)
-    return -1;
-  return (int)c.swept;
+  if ((st = cm__rd_scripted(rs(s)->r, sweep_attempt, &c, err)) != CM_OK)
+    return st;
+  *swept = (int)c.swept;
+  return CM_OK;
 }
 
 /* ---- the type ---- */
@@ -492,5 +499,5 @@ cm_status cm_store_redis_flush(cm_store *s, cm_error *err) {
   cm__rd_store *st_ = cm__rd_store_of(s);
   if (!st_)
     return cm_error_set(err, CM_E_INVALID, "", "not a Redis store");
-  return cm_redis_flush_region(st_->r, err);
+  return cm_redis_region_flush(st_->r, err);
 }

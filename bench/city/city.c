@@ -86,7 +86,7 @@ static double city_clamp(double v, double lo, double hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
-void cm_city_spec_default(cm_city_spec *spec) {
+void cm_city_spec_init(cm_city_spec *spec) {
   static const double radius[CM_URGENCY_COUNT] = {8.0, 6.0, 5.0, 5.0};
   memset(spec, 0, sizeof *spec);
   spec->seed = 1;
@@ -115,7 +115,7 @@ void cm_city_spec_default(cm_city_spec *spec) {
 
 void cm_city_spec_small(cm_city_spec *spec, uint64_t seed, int n_requests,
                         int n_workers, double team_share) {
-  cm_city_spec_default(spec);
+  cm_city_spec_init(spec);
   spec->seed = seed;
   spec->n_requests = n_requests;
   spec->n_workers = n_workers;
@@ -332,8 +332,9 @@ static cm_status city_add_workers(city_ctx *c, cm_error *err) {
   for (int i = 0; i < n; i++) {
     cm_worker w;
     city_draw_worker(c, i, &w);
-    if (cm_instance_add_worker(c->inst, &w, err) < 0)
-      return err ? err->code : CM_E_NOMEM;
+    cm_status st = cm_instance_worker_add(c->inst, &w, NULL, err);
+    if (st != CM_OK)
+      return st;
   }
   return city_groups_build(c, err);
 }
@@ -449,8 +450,9 @@ static cm_status city_add_requests(city_ctx *c, cm_error *err) {
   for (int i = 0; i < c->spec->n_requests; i++) {
     cm_request r;
     city_draw_request(c, i, &r);
-    if (cm_instance_add_request(c->inst, &r, err) < 0)
-      return err ? err->code : CM_E_NOMEM;
+    cm_status st = cm_instance_request_add(c->inst, &r, NULL, err);
+    if (st != CM_OK)
+      return st;
   }
   return CM_OK;
 }

@@ -53,7 +53,7 @@ typedef struct cm_city_spec {
 
 /* The default city: 120 communities over 30 x 30 km, 1000 workers and 100
  * requests, K = 8, no team requests. */
-void cm_city_spec_default(cm_city_spec *spec);
+void cm_city_spec_init(cm_city_spec *spec);
 
 /* A new instance drawn from spec (free with cm_instance_free). Weights are
  * the library defaults except where spec->penalty_scale is set; parameters

@@ -175,7 +175,7 @@ int cm_city_to_edges(cm_instance *inst, cm_error *err) {
     int n = edges_nearest(inst, r, ws, inst->n_workers, h);
     for (int i = 0; i < n; i++) {
       cm_edge_in e = {r, h[i].w, cm_travel_minutes(&inst->params, h[i].dist)};
-      if (cm_instance_add_edge(inst, &e, err) < 0)
+      if (cm_instance_edge_add(inst, &e, NULL, err) != CM_OK)
         goto done;
     }
   }

@@ -170,7 +170,8 @@ static int add_origin(cm_instance *inst, const char *id, cm_skillset skills,
   w.lat = lat;
   w.lon = lon;
   w.has_position = 1;
-  return cm_instance_add_worker(inst, &w, err);
+  int index;
+  return cm_instance_worker_add(inst, &w, &index, err) == CM_OK ? index : -1;
 }
 
 /* Everything the assignment floor works on. */
@@ -192,7 +193,7 @@ typedef struct fctx {
  * factors 1, no other terms, and a penalty high enough that everything
  * is served. */
 static void km_weights(cm_instance *inst, const sim_scenario *s) {
-  cm_weights_default(&inst->weights);
+  cm_weights_init(&inst->weights);
   inst->weights.workload = inst->weights.continuity = 0;
   inst->weights.rating = inst->weights.skill = inst->weights.preferred = 0;
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
@@ -309,13 +310,13 @@ static int add_job(fctx *f, int q, const sel *sl, sim_floor_stats *st,
     st->infeasible++; /* no day could serve it: left out */
     return 0;
   }
-  int r_idx = cm_instance_add_request(f->inst, &r, err);
-  if (r_idx < 0)
+  int r_idx;
+  if (cm_instance_request_add(f->inst, &r, &r_idx, err) != CM_OK)
     return -1;
   st->jobs++;
   for (int k = 0; k < sl->n; k++) {
     cm_edge_in e = {r_idx, sl->heap[k].origin, sl->heap[k].km};
-    if (cm_instance_add_edge(f->inst, &e, err) < 0)
+    if (cm_instance_edge_add(f->inst, &e, NULL, err) != CM_OK)
       return -1;
     st->kept++;
   }
@@ -325,7 +326,7 @@ static int add_job(fctx *f, int q, const sel *sl, sim_floor_stats *st,
     snprintf(id, sizeof id, "pool-%s-%d", rq->id, k);
     int w = add_origin(f->inst, id, f->all, rq->lat, rq->lon, err);
     cm_edge_in e = {r_idx, w, sl->dropped[k]};
-    if (w < 0 || cm_instance_add_edge(f->inst, &e, err) < 0)
+    if (w < 0 || cm_instance_edge_add(f->inst, &e, NULL, err) != CM_OK)
       return -1;
     st->pooled++;
   }

@@ -523,7 +523,7 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
   l.k = out;
   memset(out, 0, sizeof *out);
   snprintf(out->policy, sizeof out->policy, "live");
-  cm_taxonomy_default(&l.tax);
+  cm_taxonomy_init(&l.tax);
   double t0 = cm_bench_now_ms();
   time_t wall = time(NULL);
   l.day0_ms = (int64_t)(wall - wall % 86400) * 1000; /* midnight, UTC */

@@ -71,7 +71,7 @@ void sim_policy_default(sim_policy *p, const char *name, double budget_ms) {
   memset(p, 0, sizeof *p);
   p->name = name;
   p->budget_ms = budget_ms;
-  cm_weights_default(&p->weights);
+  cm_weights_init(&p->weights);
   p->window_ms = 300;
 }
 
@@ -98,7 +98,7 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
             size_t n) {
   double t0 = cm_bench_now_ms();
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.weights = p->weights;
   cfg.batch_window_ms = p->window_ms;
   cfg.solve_budget_ms = p->budget_ms;
@@ -138,7 +138,7 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
     world_advance(w, now);
     pump(&ip, w, now);
     if (cm_engine_next_due(ip.eng) <= now) {
-      cm_engine_step(ip.eng, now, NULL);
+      cm_engine_step(ip.eng, now, NULL, NULL);
       pump(&ip, w, now);
     }
     if (progress && now - last_progress >= 600000) {

@@ -446,7 +446,7 @@ sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n) {
   r.msg = msg;
   r.n = n;
   r.day0 = -1;
-  cm_taxonomy_default(&r.tax);
+  cm_taxonomy_init(&r.tax);
   r.s = calloc(1, sizeof *r.s);
   int rc = r.s ? 0 : -1;
   if (r.s) {

@@ -9,7 +9,7 @@ static const char *const urgency_names[CM_URGENCY_COUNT] = {
 static const char *const status_names[CM_WORKER_STATUS_COUNT] = {
     "available", "offered", "busy", "offline"};
 
-void cm_weights_default(cm_weights *w) {
+void cm_weights_init(cm_weights *w) {
   int n;
   const cm_weight_info *wi = cm_weights_info(&n);
   memset(w, 0, sizeof *w);
@@ -18,7 +18,7 @@ void cm_weights_default(cm_weights *w) {
            (size_t)wi[i].count * sizeof *wi[i].def);
 }
 
-void cm_params_default(cm_params *p) {
+void cm_params_init(cm_params *p) {
   static const double radius[CM_URGENCY_COUNT] = {8.0, 6.0, 5.0, 5.0};
   memset(p, 0, sizeof *p);
   p->k = 16;
@@ -46,13 +46,28 @@ void cm_request_init(cm_request *r) {
   r->urgency = CM_URGENCY_NORMAL;
 }
 
+/* The capacities of the instance's arrays: kept out of the public struct
+ * and allocated with it, so an instance is still one block. */
+struct cm_instance_internal {
+  int cap_workers;  /* room in workers[] */
+  int cap_requests; /* room in requests[] */
+  int cap_edges;    /* room in edges[] */
+};
+
+typedef struct instance_block {
+  cm_instance pub;
+  struct cm_instance_internal internal;
+} instance_block;
+
 cm_instance *cm_instance_new(void) {
-  cm_instance *inst = calloc(1, sizeof *inst);
-  if (!inst)
+  instance_block *b = calloc(1, sizeof *b);
+  if (!b)
     return NULL;
-  cm_taxonomy_default(&inst->taxonomy);
-  cm_weights_default(&inst->weights);
-  cm_params_default(&inst->params);
+  cm_instance *inst = &b->pub;
+  inst->internal = &b->internal;
+  cm_taxonomy_init(&inst->taxonomy);
+  cm_weights_init(&inst->weights);
+  cm_params_init(&inst->params);
   return inst;
 }
 
@@ -62,54 +77,91 @@ void cm_instance_free(cm_instance *inst) {
   free(inst->workers);
   free(inst->requests);
   free(inst->edges);
-  free(inst);
+  free(inst); /* the whole block: pub comes first */
 }
 
-/* Make room for one more element of size sz in *arr. Returns 0 or -1. */
-static int reserve_one(void **arr, int *cap, int n, size_t sz) {
-  if (n < *cap)
+/* Make room for want elements of size sz in *arr. Returns 0 or -1. */
+static int reserve(void **arr, int *cap, int want, size_t sz) {
+  if (want <= *cap)
     return 0;
-  int ncap = *cap ? *cap * 2 : 64;
-  void *p = realloc(*arr, (size_t)ncap * sz);
+  void *p = realloc(*arr, (size_t)want * sz);
   if (!p)
     return -1;
   *arr = p;
-  *cap = ncap;
+  *cap = want;
   return 0;
 }
 
-int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
-                           cm_error *err) {
-  if (reserve_one((void **)&inst->workers, &inst->cap_workers, inst->n_workers,
-                  sizeof *w) != 0) {
-    cm_error_set(err, CM_E_NOMEM, "$.workers", NULL);
-    return -1;
-  }
+/* Make room for one more after n: doubling, 64 at first. */
+static int reserve_one(void **arr, int *cap, int n, size_t sz) {
+  if (n < *cap)
+    return 0;
+  return reserve(arr, cap, *cap ? *cap * 2 : 64, sz);
+}
+
+static cm_status not_ours(cm_error *err) {
+  return cm_error_set(err, CM_E_INVALID, "",
+                      "the instance was not made by cm_instance_new");
+}
+
+cm_status cm_instance_reserve(cm_instance *inst, int workers, int requests,
+                              int edges, cm_error *err) {
+  if (!inst->internal)
+    return not_ours(err);
+  struct cm_instance_internal *in = inst->internal;
+  if (reserve((void **)&inst->workers, &in->cap_workers, workers,
+              sizeof *inst->workers) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.workers", NULL);
+  if (reserve((void **)&inst->requests, &in->cap_requests, requests,
+              sizeof *inst->requests) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.requests", NULL);
+  if (reserve((void **)&inst->edges, &in->cap_edges, edges,
+              sizeof *inst->edges) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.edges", NULL);
+  return CM_OK;
+}
+
+cm_status cm_instance_worker_add(cm_instance *inst, const cm_worker *w,
+                                 int *index, cm_error *err) {
+  if (!inst->internal)
+    return not_ours(err);
+  if (reserve_one((void **)&inst->workers, &inst->internal->cap_workers,
+                  inst->n_workers, sizeof *w) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.workers", NULL);
   inst->workers[inst->n_workers] = *w;
-  return inst->n_workers++;
+  if (index)
+    *index = inst->n_workers;
+  inst->n_workers++;
+  return CM_OK;
 }
 
-int cm_instance_add_request(cm_instance *inst, const cm_request *r,
-                            cm_error *err) {
-  if (reserve_one((void **)&inst->requests, &inst->cap_requests,
-                  inst->n_requests, sizeof *r) != 0) {
-    cm_error_set(err, CM_E_NOMEM, "$.requests", NULL);
-    return -1;
-  }
+cm_status cm_instance_request_add(cm_instance *inst, const cm_request *r,
+                                  int *index, cm_error *err) {
+  if (!inst->internal)
+    return not_ours(err);
+  if (reserve_one((void **)&inst->requests, &inst->internal->cap_requests,
+                  inst->n_requests, sizeof *r) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.requests", NULL);
   inst->requests[inst->n_requests] = *r;
-  return inst->n_requests++;
+  if (index)
+    *index = inst->n_requests;
+  inst->n_requests++;
+  return CM_OK;
 }
 
-int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e,
-                         cm_error *err) {
-  if (reserve_one((void **)&inst->edges, &inst->cap_edges, inst->n_edges,
-                  sizeof *e) != 0) {
-    cm_error_set(err, CM_E_NOMEM, "$.edges", NULL);
-    return -1;
-  }
+cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
+                               int *index, cm_error *err) {
+  if (!inst->internal)
+    return not_ours(err);
+  if (reserve_one((void **)&inst->edges, &inst->internal->cap_edges,
+                  inst->n_edges, sizeof *e) != 0)
+    return cm_error_set(err, CM_E_NOMEM, "$.edges", NULL);
   inst->edges[inst->n_edges] = *e;
   inst->has_edges = 1;
-  return inst->n_edges++;
+  if (index)
+    *index = inst->n_edges;
+  inst->n_edges++;
+  return CM_OK;
 }
 
 uint64_t cm_id_hash(const char *s) {

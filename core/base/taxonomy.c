@@ -10,10 +10,10 @@ void cm_taxonomy_clear(cm_taxonomy *t) {
   memset(t, 0, sizeof *t);
 }
 
-void cm_taxonomy_default(cm_taxonomy *t) {
+void cm_taxonomy_init(cm_taxonomy *t) {
   cm_taxonomy_clear(t);
   for (size_t i = 0; i < sizeof default_roles / sizeof *default_roles; i++)
-    cm_taxonomy_add(t, default_roles[i], NULL);
+    cm_taxonomy_add(t, default_roles[i], NULL, NULL);
 }
 
 int cm_taxonomy_find(const cm_taxonomy *t, const char *name) {
@@ -36,21 +36,21 @@ static int valid_name(const char *name) {
   return 1;
 }
 
-int cm_taxonomy_add(cm_taxonomy *t, const char *name, cm_error *err) {
-  if (!name || !valid_name(name)) {
-    cm_error_set(err, CM_E_INVALID, "",
-                 "skill name must be 1..%d characters of [a-z0-9_-]",
-                 CM_SKILL_NAME_MAX - 1);
-    return -1;
-  }
-  if (cm_taxonomy_find(t, name) >= 0) {
-    cm_error_set(err, CM_E_DUPLICATE, "", "skill '%s' is defined twice", name);
-    return -1;
-  }
-  if (t->count >= CM_MAX_SKILLS) {
-    cm_error_set(err, CM_E_LIMIT, "", "at most %d skills", CM_MAX_SKILLS);
-    return -1;
-  }
+cm_status cm_taxonomy_add(cm_taxonomy *t, const char *name, int *index,
+                          cm_error *err) {
+  if (!name || !valid_name(name))
+    return cm_error_set(err, CM_E_INVALID, "",
+                        "skill name must be 1..%d characters of [a-z0-9_-]",
+                        CM_SKILL_NAME_MAX - 1);
+  if (cm_taxonomy_find(t, name) >= 0)
+    return cm_error_set(err, CM_E_DUPLICATE, "", "skill '%s' is defined twice",
+                        name);
+  if (t->count >= CM_MAX_SKILLS)
+    return cm_error_set(err, CM_E_LIMIT, "", "at most %d skills",
+                        CM_MAX_SKILLS);
   memcpy(t->names[t->count], name, strlen(name) + 1);
-  return t->count++;
+  if (index)
+    *index = t->count;
+  t->count++;
+  return CM_OK;
 }

@@ -23,11 +23,11 @@ const char *cm_event_type_name(cm_event_type t) {
   return (int)t >= 0 && t < CM_EV_TYPE_COUNT ? event_names[t] : "unknown";
 }
 
-void cm_engine_config_default(cm_engine_config *c) {
+void cm_engine_config_init(cm_engine_config *c) {
   memset(c, 0, sizeof *c);
-  cm_taxonomy_default(&c->taxonomy);
-  cm_weights_default(&c->weights);
-  cm_params_default(&c->params);
+  cm_taxonomy_init(&c->taxonomy);
+  cm_weights_init(&c->weights);
+  cm_params_init(&c->params);
   c->batch_window_ms = 300;
   c->batch_max = 2000;
   c->solve_budget_ms = 100;
@@ -84,7 +84,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   return cm_params_validate(&params, err);
 }
 
-cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err) {
+cm_status cm_engine_config_validate(const cm_engine_config *cfg,
+                                    cm_error *err) {
   return check_config(cfg, err);
 }
 
@@ -140,7 +141,7 @@ void cm_engine_free(cm_engine *e) {
   free(e);
 }
 
-cm_status cm_engine_set_config(cm_engine *e, const cm_engine_config *cfg,
+cm_status cm_engine_config_set(cm_engine *e, const cm_engine_config *cfg,
                                cm_error *err) {
   cm_engine_config c = *cfg;
   if (memcmp(&c.taxonomy, &e->cfg.taxonomy, sizeof c.taxonomy) != 0)
@@ -166,7 +167,7 @@ const cm_engine_config *cm_engine_config_get(const cm_engine *e) {
   return &e->cfg;
 }
 
-cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
+cm_status cm_engine_weights_set(cm_engine *e, const cm_weights *w,
                                 cm_error *err) {
   cm_engine_config c = e->cfg;
   c.weights = *w;
@@ -250,8 +251,8 @@ void cm__req_finish(cm_engine *e, cm__req *r) {
   push_history(e, r);
 }
 
-cm_status cm_engine_get(const cm_engine *e, const char *request_id,
-                        cm_request_view *out, cm_error *err) {
+cm_status cm_engine_request_get(const cm_engine *e, const char *request_id,
+                                cm_request_view *out, cm_error *err) {
   const cm__req *r = request_id ? cm__req_find(e, request_id) : NULL;
   cm_ledger *l = e->cfg.ledger;
   if (!r && l && request_id) /* finished before a restart, or elsewhere */

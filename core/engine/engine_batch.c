@@ -162,14 +162,14 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
     rq.waited_s =
         now_ms > r->ready_ms ? (double)(now_ms - r->ready_ms) / 1e3 : 0.0;
     rq.elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
-    int ri = cm_instance_add_request(inst, &rq, err);
-    if (ri < 0) {
+    int ri, wi;
+    if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK) {
       st = CM_E_NOMEM;
       break;
     }
     for (int h = 0; h < b->counts[q] && st == CM_OK; h++) {
       const cm_store_hit *hit = &b->hits[(size_t)q * b->k_max + h];
-      int wi = cm__idmap_get(&seen, hit->id);
+      wi = cm__idmap_get(&seen, hit->id);
       if (wi < 0) {
         cm_worker w;
         const cm__wrk *rec = cm__wrk_find(e, hit->id);
@@ -179,15 +179,15 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
         w.status = CM_WORKER_AVAILABLE;
         if (w.capacity <= 0)
           continue;
-        wi = cm_instance_add_worker(inst, &w, err);
-        if (wi < 0 || cm__idmap_put(&seen, hit->id, wi, NULL) < 0) {
+        if (cm_instance_worker_add(inst, &w, &wi, err) != CM_OK ||
+            cm__idmap_put(&seen, hit->id, wi, NULL) < 0) {
           st = CM_E_NOMEM;
           break;
         }
       }
       cm_edge_in ed = {ri, wi,
                        cm_travel_minutes(&inst->params, hit->distance_km)};
-      if (cm_instance_add_edge(inst, &ed, err) < 0)
+      if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
         st = CM_E_NOMEM;
     }
   }
@@ -371,14 +371,15 @@ void cm_engine_batch_free(cm_engine_batch *b) {
 }
 
 /* Take the due requests, ask the store for their candidates, build the
- * instance. Returns the batch, NULL with *failed = 0 when nothing is due,
- * NULL with *failed = 1 (err set) on failure. */
-static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
-                               cm_error *err) {
+ * instance. Returns CM_OK with *out the batch, or NULL when nothing is
+ * due; or the error (err set, *out NULL). */
+static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
+                            cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
   int *idx = cm__malloc_array(e->n_live, sizeof *idx);
   int n = 0, held;
-  *failed = 1;
+  cm_status st = CM_OK;
+  *out = NULL;
   if (!b || !idx)
     goto oom;
   b->t0 = clock_ms(e);
@@ -389,10 +390,8 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
   cm__sort_ints(idx, n, by_priority, &pc);
   if (n > e->cfg.batch_max)
     n = e->cfg.batch_max;
-  if (n == 0) {
-    *failed = 0;
-    goto fail;
-  }
+  if (n == 0)
+    goto fail; /* nothing due: CM_OK, no batch */
   b->n = n;
   b->k_max = e->cfg.params.k * CM_MAX_STAFF;
   int per = CM_MAX_PREFS + CM_MAX_REJECTS;
@@ -414,10 +413,11 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
   }
   free(idx);
   idx = NULL;
-  if (cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
-                       e->cfg.stale_ms, b->hits, b->counts, err) != CM_OK ||
-      build_instance(e, b, now_ms, err) != CM_OK ||
-      cm__reserve_hold(e, b->inst, now_ms, &held, err) != CM_OK)
+  if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
+                             e->cfg.stale_ms, b->hits, b->counts, err)) !=
+          CM_OK ||
+      (st = build_instance(e, b, now_ms, err)) != CM_OK ||
+      (st = cm__reserve_hold(e, b->inst, now_ms, &held, err)) != CM_OK)
     goto fail;
   b->t1 = clock_ms(e);
   b->opts.deadline_ms = e->cfg.clock ? e->cfg.solve_budget_ms : -1;
@@ -436,39 +436,40 @@ static batch_state *take_batch(cm_engine *e, int64_t now_ms, int *failed,
   b->queries = NULL;
   b->excl = NULL;
   b->hits = NULL;
-  *failed = 0;
-  return b;
+  *out = b;
+  return CM_OK;
 oom:
-  cm_error_set(err, CM_E_NOMEM, "", NULL);
+  st = cm_error_set(err, CM_E_NOMEM, "", NULL);
 fail:
   free(idx);
   cm_engine_batch_free(b);
-  return NULL;
+  return st;
 }
 
-cm_engine_batch *cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
-                                       int *failed, cm_error *err) {
-  *failed = 0;
+cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
+                                cm_engine_batch **out, cm_error *err) {
+  *out = NULL;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
   if (e->in_flight)
-    return NULL;
+    return CM_OK;
   /* with a ledger: no decision on state it may have changed */
-  if (cm_engine_sync(e, now_ms, err) != CM_OK) {
-    *failed = 1;
-    return NULL;
-  }
+  cm_status st = cm_engine_sync(e, now_ms, err);
+  if (st != CM_OK)
+    return st;
   expire_offers(e, now_ms);
   release_due(e, now_ms);
   if (e->next_batch_ms > now_ms)
-    return NULL;
+    return CM_OK;
   e->next_batch_ms = INT64_MAX;
-  batch_state *b = take_batch(e, now_ms, failed, err);
-  if (*failed)
+  batch_state *b;
+  st = take_batch(e, now_ms, &b, err);
+  if (st != CM_OK)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   e->in_flight = b != NULL;
-  return b;
+  *out = b;
+  return st;
 }
 
 cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
@@ -509,16 +510,17 @@ static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
     cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
 }
 
-int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
-                        cm_error *err) {
-  int rc = -1, offered = 0;
+cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                              cm_error *err) {
+  cm_status rc = CM_E_SOLVER;
+  int offered = 0;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
   e->in_flight = 0;
   if (!b->have_answer) {
-    if (err && b->solved != CM_OK)
-      cm_error_set(err, b->solved, "", "the batch was not solved");
+    rc = b->solved != CM_OK ? b->solved : CM_E_SOLVER;
+    cm_error_set(err, rc, "", "the batch was not solved");
     goto out;
   }
   /* requests changed while the batch was solved are left out; the others
@@ -533,7 +535,7 @@ int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
   }
   double tc = clock_ms(e);
   uint64_t offers_before = e->stats.offers;
-  if (commit(e, b, now_ms, err) != CM_OK) { /* nothing was applied */
+  if ((rc = commit(e, b, now_ms, err)) != CM_OK) { /* nothing was applied */
     for (int q = 0; q < b->n; q++)
       if (b->reqs[q])
         b->reqs[q]->batches--;
@@ -548,9 +550,9 @@ int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
   cm_histogram_add(&e->stats.candidates_ms, b->t1 - b->t0);
   cm_histogram_add(&e->stats.solve_ms, b->ans.stats.total_ms);
   cm_histogram_add(&e->stats.batch_ms, t2 - b->t0);
-  rc = 1;
+  rc = CM_OK;
 out:
-  if (rc < 0)
+  if (rc != CM_OK)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   else
     reschedule(e, now_ms, offered);
@@ -558,13 +560,17 @@ out:
   return rc;
 }
 
-int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err) {
-  int failed;
-  cm_engine_batch *b = cm_engine_batch_begin(e, now_ms, &failed, err);
-  if (failed)
-    return -1;
-  if (!b)
-    return 0;
+cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,
+                         cm_error *err) {
+  cm_engine_batch *b;
+  if (batches)
+    *batches = 0;
+  cm_status st = cm_engine_batch_begin(e, now_ms, &b, err);
+  if (st != CM_OK || !b)
+    return st;
   cm_engine_batch_solve(b, err); /* end reports a failed solve */
-  return cm_engine_batch_end(e, b, now_ms, err);
+  st = cm_engine_batch_end(e, b, now_ms, err);
+  if (st == CM_OK && batches)
+    *batches = 1;
+  return st;
 }

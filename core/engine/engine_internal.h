@@ -142,7 +142,7 @@ int cm__req_insert(cm_engine *e, cm__req *r);
 void cm__req_finish(cm_engine *e, cm__req *r);
 /* Overwrite r with after (r keeps its slot; the counts by state follow). */
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after);
-/* The view of a record (what the ledger and cm_engine_get hold). */
+/* The view of a record (what the ledger and cm_engine_request_get hold). */
 void cm__view_of(const cm__req *r, cm_request_view *out);
 /* A batch at at_ms at the latest. */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);

@@ -45,17 +45,22 @@ cm_status cm_store_nearest(cm_store *s, const cm_store_query *queries, int nq,
            : no_store(err);
 }
 
-int cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                   cm_error *err) {
-  if (!s) {
-    no_store(err);
-    return -1;
-  }
-  return s->type->sweep(s, now_ms, stale_ms, err);
+cm_status cm_store_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                         int *swept, cm_error *err) {
+  int n = 0;
+  cm_status st =
+      s ? s->type->sweep(s, now_ms, stale_ms, &n, err) : no_store(err);
+  if (swept)
+    *swept = st == CM_OK ? n : 0;
+  return st;
 }
 
-int cm_store_count(cm_store *s) {
-  return s ? s->type->count(s) : 0;
+cm_status cm_store_count(cm_store *s, int *count, cm_error *err) {
+  int n = 0;
+  cm_status st = s ? s->type->count(s, &n, err) : no_store(err);
+  if (count)
+    *count = st == CM_OK ? n : 0;
+  return st;
 }
 
 cm_status cm_store_each(cm_store *s, void (*fn)(void *ctx, const cm_worker *w),

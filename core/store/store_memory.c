@@ -265,13 +265,14 @@ static cm_status mem_remove(cm_store *s, const char *id, cm_error *err) {
 }
 
 /* O(n): every record is looked at once. */
-static int mem_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                     cm_error *err) {
+static cm_status mem_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                           int *swept, cm_error *err) {
   cm__memstore *m = mem(s);
-  int swept = 0;
+  *swept = 0;
   cm_error_clear(err);
-  if (cm_store_check_sweep(now_ms, stale_ms, err) != CM_OK)
-    return -1;
+  cm_status st = cm_store_check_sweep(now_ms, stale_ms, err);
+  if (st != CM_OK)
+    return st;
   for (int i = 0; i < m->n; i++) {
     cm_worker *w = &m->workers[i];
     if (w->status != CM_WORKER_AVAILABLE || !w->has_position ||
@@ -280,14 +281,16 @@ static int mem_sweep(cm_store *s, int64_t now_ms, int64_t stale_ms,
     w->status = CM_WORKER_OFFLINE;
     if (m->nodes[i].slot >= 0)
       grid_take(m, i);
-    swept++;
+    (*swept)++;
   }
   cm__cellmap_tidy(&m->grid);
-  return swept;
+  return CM_OK;
 }
 
-static int mem_count(cm_store *s) {
-  return mem(s)->n;
+static cm_status mem_count(cm_store *s, int *count, cm_error *err) {
+  (void)err;
+  *count = mem(s)->n;
+  return CM_OK;
 }
 
 static cm_status mem_each(cm_store *s,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/ledger.h"
 #include "carematch/model.h"
 #include "carematch/solve.h"
@@ -146,10 +147,10 @@ typedef struct cm_histogram {
   double max;                       /* the largest */
 } cm_histogram;
 
-void cm_histogram_init(cm_histogram *h);
-void cm_histogram_add(cm_histogram *h, double v);
+CM_EXPORT void cm_histogram_init(cm_histogram *h);
+CM_EXPORT void cm_histogram_add(cm_histogram *h, double v);
 /* Estimated quantile q in [0,1] (linear in the bucket); 0 when empty. */
-double cm_histogram_quantile(const cm_histogram *h, double q);
+CM_EXPORT double cm_histogram_quantile(const cm_histogram *h, double q);
 
 typedef struct cm_engine_stats {
   int by_state[CM_REQ_STATE_COUNT]; /* requests known, by state */
@@ -172,52 +173,59 @@ typedef struct cm_engine_stats {
   cm_histogram batch_size;    /* requests per batch */
 } cm_engine_stats;
 
-void cm_engine_config_default(cm_engine_config *c);
+CM_EXPORT void cm_engine_config_init(cm_engine_config *c);
 
-/* New engine over a store (borrowed). Returns NULL with err set when the
- * config is invalid (field named) or memory runs out. */
-cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
-                         cm_error *err);
-void cm_engine_free(cm_engine *e);
+/* New engine over a store (borrowed: it must outlive the engine; so must
+ * cfg->ledger). cfg is copied. Returns the engine, which the caller frees
+ * with cm_engine_free, or NULL with err set when the config is invalid
+ * (field named) or memory runs out. */
+CM_EXPORT cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
+                                   cm_error *err);
+CM_EXPORT void cm_engine_free(cm_engine *e);
 
 /* Replace the weights from the next batch on (validated; nothing changes
  * on error). */
-cm_status cm_engine_set_weights(cm_engine *e, const cm_weights *w,
-                                cm_error *err);
-const cm_engine_config *cm_engine_config_get(const cm_engine *e);
-/* Check cfg as cm_engine_new and cm_engine_set_config do (ranges, the
+CM_EXPORT cm_status cm_engine_weights_set(cm_engine *e, const cm_weights *w,
+                                          cm_error *err);
+/* The configuration in force: a pointer into the engine (borrowed), valid
+ * while e lives; cm_engine_config_set and cm_engine_weights_set change
+ * what it shows. */
+CM_EXPORT const cm_engine_config *cm_engine_config_get(const cm_engine *e);
+/* Check cfg as cm_engine_new and cm_engine_config_set do (ranges, the
  * weights and parameters). Returns CM_OK, or the first problem in err
  * ("$.params.road_factor: must be in [1, 10]"). Nothing is kept. */
-cm_status cm_engine_config_check(const cm_engine_config *cfg, cm_error *err);
+CM_EXPORT cm_status cm_engine_config_validate(const cm_engine_config *cfg,
+                                              cm_error *err);
 /* Replace the configuration from the next batch on (a reload): batch
  * policy, offer lifetime, radii and speeds, weights, limits. The taxonomy,
  * history and event queue cannot change while running (CM_E_INVALID
  * naming the field); the ledger and the clock stay as they were built.
  * Validated; nothing changes on error. */
-cm_status cm_engine_set_config(cm_engine *e, const cm_engine_config *cfg,
-                               cm_error *err);
+CM_EXPORT cm_status cm_engine_config_set(cm_engine *e,
+                                         const cm_engine_config *cfg,
+                                         cm_error *err);
 
 /* Submit a request at now_ms. Idempotent on the id: the same content
  * again returns CM_OK and changes nothing; different content under a known
  * id is CM_E_CONFLICT. Invalid specs return the field and change nothing. */
-cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
-                           int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
+                                     int64_t now_ms, cm_error *err);
 /* Cancel: allowed until done (cancelling a cancelled request is a no-op).
  * Releases the workers. */
-cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
-                           cm_error *err);
+CM_EXPORT cm_status cm_engine_cancel(cm_engine *e, const char *request_id,
+                                     int64_t now_ms, cm_error *err);
 /* The offered worker accepts / refuses. CM_E_UNKNOWN_ID for unknown ids,
  * CM_E_CONFLICT when the request is not offered to that worker. */
-cm_status cm_engine_accept(cm_engine *e, const char *request_id,
-                           const char *worker_id, int64_t now_ms,
-                           cm_error *err);
-cm_status cm_engine_reject(cm_engine *e, const char *request_id,
-                           const char *worker_id, int64_t now_ms,
-                           cm_error *err);
+CM_EXPORT cm_status cm_engine_accept(cm_engine *e, const char *request_id,
+                                     const char *worker_id, int64_t now_ms,
+                                     cm_error *err);
+CM_EXPORT cm_status cm_engine_reject(cm_engine *e, const char *request_id,
+                                     const char *worker_id, int64_t now_ms,
+                                     cm_error *err);
 /* The accepted request is done: workers released, workload and continuity
  * recorded. */
-cm_status cm_engine_complete(cm_engine *e, const char *request_id,
-                             int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_complete(cm_engine *e, const char *request_id,
+                                       int64_t now_ms, cm_error *err);
 
 /* With a ledger: bring the engine up to date with it. The first call (and
  * the first after a failed ledger write or a reconnect) rebuilds every
@@ -225,7 +233,7 @@ cm_status cm_engine_complete(cm_engine *e, const char *request_id,
  * start); later calls apply the worker changes other writers made. step
  * calls it first. Without a ledger it does nothing. Returns CM_OK, or the
  * ledger's error (dispatch then pauses: step runs no batch). */
-cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
 
 /* Worker updates, written to the ledger first (when there is one), then
  * passed to the store. w->status AVAILABLE or OFFLINE is
@@ -234,68 +242,80 @@ cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
  * offers (their requests return to pending). A capacity below the jobs
  * the worker holds (offered or accepted) is CM_E_CONFLICT at "$.capacity",
  * nothing changed. One position's errors name "$.id", "$.lat", "$.lon". */
-cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
-                                  int64_t now_ms, cm_error *err);
-cm_status cm_engine_worker_position(cm_engine *e, const char *worker_id,
-                                    double lat, double lon, int64_t now_ms,
-                                    cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
+                                            int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_position(cm_engine *e,
+                                              const char *worker_id, double lat,
+                                              double lon, int64_t now_ms,
+                                              cm_error *err);
 /* Move n known workers at once (the ledger's bulk path); an unknown id
  * fails the call at "$.positions[i].id" before anything is written. */
-cm_status cm_engine_worker_positions(cm_engine *e, int n,
-                                     const char *const *ids, const double *lat,
-                                     const double *lon, int64_t now_ms,
-                                     cm_error *err);
-cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
-                                 int on_shift, int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_positions(cm_engine *e, int n,
+                                               const char *const *ids,
+                                               const double *lat,
+                                               const double *lon,
+                                               int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
+                                           int on_shift, int64_t now_ms,
+                                           cm_error *err);
 
 /* Run what is due at now_ms: expire offers, release scheduled requests,
- * solve the batches that are due. Returns the number of batches run, or
- * -1 with err set (nothing committed for the failed batch). */
-int cm_engine_step(cm_engine *e, int64_t now_ms, cm_error *err);
+ * solve the batch that is due. Returns CM_OK with *batches (when not NULL)
+ * the number of batches run (0 or 1), or the error with err set (nothing
+ * committed for the failed batch; *batches 0). */
+CM_EXPORT cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,
+                                   cm_error *err);
 /* step in three parts, for callers that solve off their own thread (the
  * daemon's event loop hands the solve to a solver thread):
  * cm_engine_batch_begin does what step does before the solve (sync with
  * the ledger, expire offers, release scheduled requests) and, when a batch
  * is due, takes its requests, asks the store for their candidates and
- * builds the instance. It returns the batch, or NULL: nothing due, a batch
- * already in flight, or a failure (*failed = 1, err set). Only one batch is
- * in flight at a time; the engine takes every other call meanwhile.
+ * builds the instance. It returns CM_OK with *out the batch, or *out NULL
+ * when there is none to run (nothing due, or a batch already in flight);
+ * or the error with err set and *out NULL. Only one batch is in flight at
+ * a time; the engine takes every other call meanwhile. The batch is the
+ * caller's until it passes it to cm_engine_batch_end (or
+ * cm_engine_batch_free); it borrows the engine, which must outlive it.
  * cm_engine_batch_solve touches nothing but the batch: call it on any one
  * thread. cm_engine_batch_end, back on the engine's thread, commits the
  * offers whose request is still pending and unchanged and whose workers
- * still have room (the others stay pending), frees the batch and returns 1,
- * or -1 with err set (nothing committed). */
+ * still have room (the others stay pending), frees the batch (always) and
+ * returns CM_OK, or the error with err set (nothing committed; a batch
+ * that was not solved is the solve's error, CM_E_SOLVER when none). */
 typedef struct cm_engine_batch cm_engine_batch;
-cm_engine_batch *cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
-                                       int *failed, cm_error *err);
-cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
-int cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
-                        cm_error *err);
+CM_EXPORT cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
+                                          cm_engine_batch **out, cm_error *err);
+CM_EXPORT cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
+CM_EXPORT cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b,
+                                        int64_t now_ms, cm_error *err);
 /* Free a batch without ending it (the engine then has none in flight only
  * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
-void cm_engine_batch_free(cm_engine_batch *b);
+CM_EXPORT void cm_engine_batch_free(cm_engine_batch *b);
 
 /* When step should run next (ms), or INT64_MAX when nothing is waiting. */
-int64_t cm_engine_next_due(const cm_engine *e);
+CM_EXPORT int64_t cm_engine_next_due(const cm_engine *e);
 
 /* Move up to max queued events (oldest first) into out; returns how many. */
-int cm_engine_poll(cm_engine *e, cm_event *out, int max);
+CM_EXPORT int cm_engine_poll(cm_engine *e, cm_event *out, int max);
 
 /* Copy a request's view; CM_E_UNKNOWN_ID when unknown (or forgotten).
  * With a ledger, a request the engine does not hold (finished before a
  * restart, or by another engine) is read from the ledger, whose errors
  * (CM_E_UNAVAILABLE) are returned as they are. */
-cm_status cm_engine_get(const cm_engine *e, const char *request_id,
-                        cm_request_view *out, cm_error *err);
+CM_EXPORT cm_status cm_engine_request_get(const cm_engine *e,
+                                          const char *request_id,
+                                          cm_request_view *out, cm_error *err);
 /* 1 when the engine holds request_id in memory (live, or in its history
  * of finished ones), without asking the ledger; else 0. */
-int cm_engine_holds(const cm_engine *e, const char *request_id);
+CM_EXPORT int cm_engine_holds(const cm_engine *e, const char *request_id);
 /* Worker's open jobs (offered or accepted); -1 when unknown. */
-int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
-void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
+CM_EXPORT int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
+CM_EXPORT void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
 
-const char *cm_request_state_name(cm_request_state s);
-const char *cm_event_type_name(cm_event_type t);
+/* Wire names ("pending", "offered", ...): static strings; "unknown" for a
+ * value out of range. */
+CM_EXPORT const char *cm_request_state_name(cm_request_state s);
+CM_EXPORT const char *cm_event_type_name(cm_event_type t);
 
 #ifdef __cplusplus
 }

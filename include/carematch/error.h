@@ -8,6 +8,8 @@
 #ifndef CM_ERROR_H_INCLUDED_
 #define CM_ERROR_H_INCLUDED_
 
+#include "carematch/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,18 +60,19 @@ typedef struct cm_error {
   char message[CM_ERROR_MESSAGE_MAX]; /* human readable, names the problem */
 } cm_error;
 
-/* Wire name of a code ("out_of_range"); "unknown" for a bad code. */
-const char *cm_status_name(cm_status code);
+/* Wire name of a code ("out_of_range"); "unknown" for a bad code. Static
+ * strings, as the messages. */
+CM_EXPORT const char *cm_status_name(cm_status code);
 /* Default message of a code. */
-const char *cm_status_message(cm_status code);
+CM_EXPORT const char *cm_status_message(cm_status code);
 /* HTTP status of a code (CM_E_RANGE: 422); 500 for a bad code. */
-int cm_status_http(cm_status code);
+CM_EXPORT int cm_status_http(cm_status code);
 /* Reset to CM_OK with empty field and message. Accepts NULL. */
-void cm_error_clear(cm_error *err);
+CM_EXPORT void cm_error_clear(cm_error *err);
 /* Fill err (if not NULL) and return code. The message is printf-formatted;
  * a NULL fmt uses the default message of the code. */
-cm_status cm_error_set(cm_error *err, cm_status code, const char *field,
-                       const char *fmt, ...)
+CM_EXPORT cm_status cm_error_set(cm_error *err, cm_status code,
+                                 const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #ifdef __cplusplus

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/model.h"
 
 #ifdef __cplusplus
@@ -68,6 +69,7 @@ typedef struct cm_ledger_result {
   int worker; /* CM_LEDGER_WORKER: index in change.workers */
 } cm_ledger_result;
 
+/* Visitors: the record they are given is lent for the call only. */
 typedef void (*cm_ledger_request_fn)(void *ctx,
                                      const struct cm_request_view *v);
 typedef void (*cm_ledger_worker_fn)(void *ctx, const cm_worker *w);
@@ -117,7 +119,7 @@ struct cm_ledger {
 };
 
 /* Calls through the type; cm_ledger_free accepts NULL. */
-void cm_ledger_free(cm_ledger *l);
+CM_EXPORT void cm_ledger_free(cm_ledger *l);
 
 /* A new, empty memory ledger: the Redis ledger's rules (records and
  * versions, live requests in submission order, each worker's open and
@@ -129,7 +131,7 @@ void cm_ledger_free(cm_ledger *l);
  * engine, not the process. The caller owns it (cm_ledger_free) and frees it
  * after the engine using it. Returns NULL with err set (CM_E_NOMEM) when
  * out of memory. */
-cm_ledger *cm_ledger_memory_new(cm_error *err);
+CM_EXPORT cm_ledger *cm_ledger_memory_new(cm_error *err);
 
 #ifdef __cplusplus
 }

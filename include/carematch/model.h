@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/taxonomy.h"
 
 #ifdef __cplusplus
@@ -134,11 +135,11 @@ typedef struct cm_weight_info {
 
 /* The rows of CM_WEIGHTS_TABLE in order; *n (if not NULL) gets their
  * number. Static storage: valid for the life of the program. */
-const cm_weight_info *cm_weights_info(int *n);
+CM_EXPORT const cm_weight_info *cm_weights_info(int *n);
 /* The numbers of weight wi in w: wi->count of them. Borrowed from w. */
-double *cm_weight_values(cm_weights *w, const cm_weight_info *wi);
-const double *cm_weight_values_const(const cm_weights *w,
-                                     const cm_weight_info *wi);
+CM_EXPORT double *cm_weight_values(cm_weights *w, const cm_weight_info *wi);
+CM_EXPORT const double *cm_weight_values_const(const cm_weights *w,
+                                               const cm_weight_info *wi);
 
 /* Candidate search and travel model. */
 typedef struct cm_params {
@@ -160,75 +161,98 @@ typedef struct cm_edge_in {
   double travel_min; /* travel time, minutes, >= 0 */
 } cm_edge_in;
 
+struct cm_instance_internal; /* the library's bookkeeping (model.c) */
+
+/* A batch: made by cm_instance_new, grown by the _add functions, freed by
+ * cm_instance_free. The caller may read and change every element of the
+ * arrays in place; only the _add functions and cm_instance_reserve change
+ * their length. A copy of the struct is not a new instance (it shares the
+ * arrays and their bookkeeping): do not grow or free it. */
 typedef struct cm_instance {
   cm_taxonomy taxonomy; /* skill names */
-  cm_weights weights;
-  cm_params params;
-  cm_worker *workers; /* owned */
-  int n_workers;
-  int cap_workers;
-  cm_request *requests; /* owned */
-  int n_requests;
-  int cap_requests;
-  cm_edge_in *edges; /* owned; used when has_edges */
-  int n_edges;
-  int cap_edges;
-  int has_edges; /* candidates are the given edges, not a search */
+  cm_weights weights;   /* cost weights */
+  cm_params params;     /* candidate search and travel model */
+  cm_worker *workers;   /* owned; n_workers of them */
+  int n_workers;        /* workers added */
+  cm_request *requests; /* owned; n_requests of them */
+  int n_requests;       /* requests added */
+  cm_edge_in *edges;    /* owned; used when has_edges */
+  int n_edges;          /* edges added */
+  int has_edges;        /* candidates are the given edges, not a search */
+  struct cm_instance_internal *internal; /* set by cm_instance_new (the
+                                            arrays' capacities): not for
+                                            the caller */
 } cm_instance;
 
 /* Defaults of the design card. */
-void cm_weights_default(cm_weights *w);
-void cm_params_default(cm_params *p);
+CM_EXPORT void cm_weights_init(cm_weights *w);
+CM_EXPORT void cm_params_init(cm_params *p);
 
 /* Check every weight against its range in CM_WEIGHTS_TABLE: the numbers of
  * shape ONE in table order, then urgency by urgency those of shape URGENCY.
  * Returns CM_OK, or CM_E_RANGE with err->field the JSON path of the first
  * bad number ("$.weights.travel", "$.weights.penalty_base.urgent"); err
  * (may be NULL) is cleared first. Changes nothing else. */
-cm_status cm_weights_validate(const cm_weights *w, cm_error *err);
+CM_EXPORT cm_status cm_weights_validate(const cm_weights *w, cm_error *err);
 /* The same for the parameters: "$.params.<key>", and "$.now_ms". */
-cm_status cm_params_validate(const cm_params *p, cm_error *err);
+CM_EXPORT cm_status cm_params_validate(const cm_params *p, cm_error *err);
 
 /* 1 when lat and lon are a position: finite, lat in [-90, 90], lon in
  * [-180, 180]. The one place that says so. */
-int cm_lat_valid(double lat);
-int cm_lon_valid(double lon);
+CM_EXPORT int cm_lat_valid(double lat);
+CM_EXPORT int cm_lon_valid(double lon);
 /* Check a position given at base ("$.workers[3]", "$" for a bare one):
  * CM_OK, or CM_E_RANGE with field base + ".lat" or ".lon" and the message
  * "<field>: latitude must be a finite number in [-90, 90]" (longitude:
  * [-180, 180]). err may be NULL. */
-cm_status cm_position_check(double lat, double lon, const char *base,
-                            cm_error *err);
+CM_EXPORT cm_status cm_position_check(double lat, double lon, const char *base,
+                                      cm_error *err);
 /* A worker / request with every optional field at its default. */
-void cm_worker_init(cm_worker *w);
-void cm_request_init(cm_request *r);
+CM_EXPORT void cm_worker_init(cm_worker *w);
+CM_EXPORT void cm_request_init(cm_request *r);
 
 /* New empty instance with the default taxonomy, weights and parameters.
- * Returns NULL when out of memory. */
-cm_instance *cm_instance_new(void);
+ * Returns NULL when out of memory; the caller frees it with
+ * cm_instance_free. */
+CM_EXPORT cm_instance *cm_instance_new(void);
 /* Frees the instance and its arrays. Accepts NULL. */
-void cm_instance_free(cm_instance *inst);
-/* Append a copy; returns the new index, or -1 (out of memory, err set). */
-int cm_instance_add_worker(cm_instance *inst, const cm_worker *w,
-                           cm_error *err);
-int cm_instance_add_request(cm_instance *inst, const cm_request *r,
-                            cm_error *err);
-int cm_instance_add_edge(cm_instance *inst, const cm_edge_in *e, cm_error *err);
+CM_EXPORT void cm_instance_free(cm_instance *inst);
+/* Append a copy of w (r, e): on CM_OK *index (when not NULL) is its index
+ * in inst->workers (requests, edges); adding an edge sets has_edges. On
+ * failure (CM_E_NOMEM) nothing changes. The arrays may move: pointers into
+ * them are valid only until the next _add or _reserve. inst must come from
+ * cm_instance_new (else CM_E_INVALID). */
+CM_EXPORT cm_status cm_instance_worker_add(cm_instance *inst,
+                                           const cm_worker *w, int *index,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_instance_request_add(cm_instance *inst,
+                                            const cm_request *r, int *index,
+                                            cm_error *err);
+CM_EXPORT cm_status cm_instance_edge_add(cm_instance *inst, const cm_edge_in *e,
+                                         int *index, cm_error *err);
+/* Make room for at least this many workers, requests and edges in all,
+ * so that adding up to them allocates nothing (a decoder that knows its
+ * counts). Counts already covered change nothing. CM_E_NOMEM (the counts
+ * and elements unchanged) or CM_E_INVALID as the _add functions. */
+CM_EXPORT cm_status cm_instance_reserve(cm_instance *inst, int workers,
+                                        int requests, int edges, cm_error *err);
 
 /* Check every field: ranges, finiteness, ids (non-empty, unique), staff,
  * skills inside the taxonomy, indexes in range, weights and parameters.
  * Returns CM_OK, or the first problem with err->field a JSON path such as
  * "$.requests[3].lat". Changes nothing. */
-cm_status cm_instance_validate(const cm_instance *inst, cm_error *err);
+CM_EXPORT cm_status cm_instance_validate(const cm_instance *inst,
+                                         cm_error *err);
 
 /* 64-bit FNV-1a hash of an id string, never 0 (used for elder ids). */
-uint64_t cm_id_hash(const char *s);
+CM_EXPORT uint64_t cm_id_hash(const char *s);
 
-/* Names used on the wire ("emergency", "available", ...). */
-const char *cm_urgency_name(cm_urgency u);
-int cm_urgency_parse(const char *s); /* -1 when unknown */
-const char *cm_worker_status_name(cm_worker_status s);
-int cm_worker_status_parse(const char *s); /* -1 when unknown */
+/* Names used on the wire ("emergency", "available", ...): static
+ * strings. */
+CM_EXPORT const char *cm_urgency_name(cm_urgency u);
+CM_EXPORT int cm_urgency_parse(const char *s); /* -1 when unknown */
+CM_EXPORT const char *cm_worker_status_name(cm_worker_status s);
+CM_EXPORT int cm_worker_status_parse(const char *s); /* -1 when unknown */
 
 #ifdef __cplusplus
 }

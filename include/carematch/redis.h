@@ -1,6 +1,10 @@
 /* redis.h -- the Redis adapter: a connection to one region's keys
  * (cm_redis) on hiredis's async API and libevent, and the Redis position
- * store built on it (DESIGN section 6, docs/redis.md).
+ * store built on it (DESIGN section 6, docs/redis.md). This header belongs
+ * to its own library, libcarematch_redis (pkg-config carematch-redis, CMake
+ * carematch::redis), so the umbrella carematch.h does not include it. The
+ * API convention is carematch.h's; a connection and what is built on it
+ * are used from one thread.
  *
  * Every key of a region carries the hash tag {region}, so one region lives
  * in one Redis Cluster slot and every script names its keys through KEYS.
@@ -24,6 +28,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/ledger.h"
 #include "carematch/store.h"
 
@@ -47,47 +52,50 @@ typedef struct cm_redis_options {
 } cm_redis_options;
 
 /* Fill o with the defaults above. */
-void cm_redis_options_init(cm_redis_options *o);
+CM_EXPORT void cm_redis_options_init(cm_redis_options *o);
 
 /* Connect to host:port for region (1..CM_REDIS_REGION_MAX bytes of
  * [A-Za-z0-9_.-]) and load the Lua scripts. opt may be NULL (defaults).
- * Returns the connection, or NULL with err set: CM_E_INVALID ("$.region",
+ * Returns the connection (the caller frees it with cm_redis_free; a
+ * caller's opt->base must outlive it), or NULL with err set: CM_E_INVALID
+ * ("$.region",
  * "$.host", "$.port") for bad arguments, CM_E_UNAVAILABLE when Redis cannot
  * be reached, CM_E_IO when it refuses the scripts, CM_E_NOMEM. */
-cm_redis *cm_redis_new(const char *host, int port, const char *region,
-                       const cm_redis_options *opt, cm_error *err);
+CM_EXPORT cm_redis *cm_redis_new(const char *host, int port, const char *region,
+                                 const cm_redis_options *opt, cm_error *err);
 
 /* Close the connection (waiting for nothing: no call is ever left in
  * flight) and free it; a private event_base goes with it. Accepts NULL. */
-void cm_redis_free(cm_redis *r);
+CM_EXPORT void cm_redis_free(cm_redis *r);
 
 /* The region's name (borrowed, valid while r lives). */
-const char *cm_redis_region(const cm_redis *r);
+CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 
 /* 1 when the connection is up and its scripts are loaded, else 0. */
-int cm_redis_connected(const cm_redis *r);
+CM_EXPORT int cm_redis_connected(const cm_redis *r);
 
 /* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
-cm_status cm_redis_ping(cm_redis *r, cm_error *err);
+CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);
 
 /* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
  * For tests and for retiring a region; not atomic against other writers.
  * Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
-cm_status cm_redis_flush_region(cm_redis *r, cm_error *err);
+CM_EXPORT cm_status cm_redis_region_flush(cm_redis *r, cm_error *err);
 
 /* A Redis position store on its own connection (default options). Returns
  * the store (free with cm_store_free), or NULL with err set as for
  * cm_redis_new. */
-cm_store *cm_store_redis_new(const char *host, int port, const char *region,
-                             cm_error *err);
+CM_EXPORT cm_store *cm_store_redis_new(const char *host, int port,
+                                       const char *region, cm_error *err);
 
 /* A Redis position store on a connection the caller keeps: r must outlive
  * the store, and cm_store_free leaves it open. Returns NULL (CM_E_NOMEM,
  * or CM_E_INVALID for a NULL r) on failure. */
-cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
+CM_EXPORT cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
 
-/* The connection of a Redis store (borrowed), or NULL when s is not one. */
-cm_redis *cm_store_redis_conn(cm_store *s);
+/* The connection of a Redis store (borrowed: valid while s lives), or NULL
+ * when s is not one. */
+CM_EXPORT cm_redis *cm_store_redis_conn(cm_store *s);
 
 /* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at
  * seen_ms[i], as n cm_store_position calls would, but pipelined in chunks
@@ -97,22 +105,22 @@ cm_redis *cm_store_redis_conn(cm_store *s);
  * nothing is written. (A worker removed by another client between the
  * look-up and its chunk is skipped.) When an id occurs twice, the later
  * position wins. Returns CM_OK, or the error with err set. */
-cm_status cm_store_redis_positions(cm_store *s, int n, const char *const *ids,
-                                   const double *lat, const double *lon,
-                                   const int64_t *seen_ms, cm_error *err);
+CM_EXPORT cm_status cm_store_redis_positions(
+    cm_store *s, int n, const char *const *ids, const double *lat,
+    const double *lon, const int64_t *seen_ms, cm_error *err);
 
-/* Delete every key of the store's region (cm_redis_flush_region): the
+/* Delete every key of the store's region (cm_redis_region_flush): the
  * store is then empty. For tests. */
-cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
+CM_EXPORT cm_status cm_store_redis_flush(cm_store *s, cm_error *err);
 
 /* A small named value of the region, cm:{region}:<name> (name: 1..32 of
  * [a-z_]), such as the daemon's weights. get: *out is a malloc'ed copy
  * the caller frees, NULL when there is none. Returns CM_OK,
  * CM_E_UNAVAILABLE, CM_E_IO, CM_E_INVALID for a bad name. */
-cm_status cm_redis_blob_get(cm_redis *r, const char *name, char **out,
-                            cm_error *err);
-cm_status cm_redis_blob_set(cm_redis *r, const char *name, const char *value,
-                            cm_error *err);
+CM_EXPORT cm_status cm_redis_blob_get(cm_redis *r, const char *name, char **out,
+                                      cm_error *err);
+CM_EXPORT cm_status cm_redis_blob_set(cm_redis *r, const char *name,
+                                      const char *value, cm_error *err);
 
 /* ---- the Redis ledger (ledger.h, docs/ledger.md) ---- */
 
@@ -124,17 +132,19 @@ typedef struct cm_ledger_redis_options {
 } cm_ledger_redis_options;
 
 /* Fill o with the defaults above. */
-void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
+CM_EXPORT void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
 
 /* The region's durable dispatch state in Redis, on a connection the
  * caller keeps (r must outlive the ledger; cm_ledger_free leaves it
  * open). Requests are hashes cm:{r}:req:<id> committed by one Lua script
  * per transition; workers are the Redis store's hashes, with the jobs the
  * ledger counts; cm:{r}:events is the stream of transitions for
- * integrators. opt may be NULL. Returns NULL with err set (CM_E_INVALID,
- * CM_E_RANGE naming the option, CM_E_NOMEM). */
-cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
-                               cm_error *err);
+ * integrators. opt may be NULL. Returns the ledger (the caller frees it
+ * with cm_ledger_free), or NULL with err set (CM_E_INVALID, CM_E_RANGE
+ * naming the option, CM_E_NOMEM). */
+CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
+                                         const cm_ledger_redis_options *opt,
+                                         cm_error *err);
 
 #ifdef __cplusplus
 }

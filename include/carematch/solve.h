@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 #include "carematch/model.h"
 
 #ifdef __cplusplus
@@ -163,34 +164,39 @@ typedef struct cm_answer {
  * returns its error). On success fills *out (free with cm_answer_free) and
  * returns CM_OK; on failure *out is left empty and err says why. opts may
  * be NULL (no deadline). */
-cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
-                   cm_answer *out, cm_error *err);
-void cm_answer_free(cm_answer *ans);
+CM_EXPORT cm_status cm_solve(const cm_instance *inst,
+                             const cm_solve_options *opts, cm_answer *out,
+                             cm_error *err);
+CM_EXPORT void cm_answer_free(cm_answer *ans);
 
 /* Free what cm_solve keeps per thread (GLPK's environment, created on a
  * thread's first solve). Call it on a thread that solved, before the
  * thread exits; the main thread's is freed at exit. Harmless when there is
  * nothing to free. */
-void cm_solve_thread_cleanup(void);
+CM_EXPORT void cm_solve_thread_cleanup(void);
 
 /* Pure pieces, public for tools and tests. */
 /* Great-circle distance in km. */
-double cm_geo_distance_km(double lat1, double lon1, double lat2, double lon2);
+CM_EXPORT double cm_geo_distance_km(double lat1, double lon1, double lat2,
+                                    double lon2);
 /* Travel minutes for a distance under the parameters' speed model. */
-double cm_travel_minutes(const cm_params *p, double distance_km);
+CM_EXPORT double cm_travel_minutes(const cm_params *p, double distance_km);
 /* Search radius of a request after waiting. */
-double cm_request_radius_km(const cm_params *p, const cm_request *r);
+CM_EXPORT double cm_request_radius_km(const cm_params *p, const cm_request *r);
 /* Unassigned penalty of a request. */
-double cm_request_penalty(const cm_weights *w, const cm_request *r);
+CM_EXPORT double cm_request_penalty(const cm_weights *w, const cm_request *r);
 /* 1 when worker w may serve request r at time now (skills, status, fresh
  * position, capacity, not excluded); distance is not checked. */
-int cm_worker_eligible(const cm_instance *inst, int request, int worker);
+CM_EXPORT int cm_worker_eligible(const cm_instance *inst, int request,
+                                 int worker);
 /* Fill the cost terms of edge (request, worker) with a given travel time. */
-void cm_edge_cost(const cm_instance *inst, int request, int worker,
-                  double distance_km, double travel_min, cm_cost_terms *out);
+CM_EXPORT void cm_edge_cost(const cm_instance *inst, int request, int worker,
+                            double distance_km, double travel_min,
+                            cm_cost_terms *out);
 
-const char *cm_method_name(cm_method m);
-const char *cm_reason_name(cm_unassigned_reason r);
+/* Wire names ("network", "no_candidate", ...): static strings. */
+CM_EXPORT const char *cm_method_name(cm_method m);
+CM_EXPORT const char *cm_reason_name(cm_unassigned_reason r);
 
 #ifdef __cplusplus
 }

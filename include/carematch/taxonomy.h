@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "carematch/error.h"
+#include "carematch/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,14 +26,17 @@ typedef struct cm_taxonomy {
 } cm_taxonomy;
 
 /* Fill t with the six default roles. */
-void cm_taxonomy_default(cm_taxonomy *t);
+CM_EXPORT void cm_taxonomy_init(cm_taxonomy *t);
 /* Empty taxonomy. */
-void cm_taxonomy_clear(cm_taxonomy *t);
-/* Append a skill; returns its index, or -1 with err set (empty or too long
- * name, characters other than [a-z0-9_-], duplicate, table full). */
-int cm_taxonomy_add(cm_taxonomy *t, const char *name, cm_error *err);
+CM_EXPORT void cm_taxonomy_clear(cm_taxonomy *t);
+/* Append a skill: on CM_OK *index (when not NULL) is its index. Fails
+ * with err set, t unchanged: CM_E_INVALID (empty or too long name,
+ * characters other than [a-z0-9_-]), CM_E_DUPLICATE, CM_E_LIMIT (table
+ * full). */
+CM_EXPORT cm_status cm_taxonomy_add(cm_taxonomy *t, const char *name,
+                                    int *index, cm_error *err);
 /* Index of a skill by name, or -1. */
-int cm_taxonomy_find(const cm_taxonomy *t, const char *name);
+CM_EXPORT int cm_taxonomy_find(const cm_taxonomy *t, const char *name);
 
 #ifdef __cplusplus
 }

@@ -192,7 +192,7 @@ static void step(cmd_daemon *d) {
   cm_error err;
   int64_t now = cmd_now_ms();
   if (cm_engine_next_due(d->eng) <= now)
-    cm_engine_step(d->eng, now, &err);
+    cm_engine_step(d->eng, now, NULL, &err);
   cmd_events_pump(d);
 }
 

@@ -50,7 +50,7 @@ static char *weights_text(const cm_weights *w) {
 static void weights(const char *text, size_t n) {
   cm_engine_config cfg;
   cm_error err;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cm_weights w = cfg.weights, again = cfg.weights;
   if (cm_weights_from_json(text, n, &w, &err) != CM_OK) {
     if (err.code == CM_OK)

@@ -207,7 +207,7 @@ cm_instance *cm_check_gen(const cm_check_gen_opts *o, uint64_t seed) {
     w.n_elders = cm_check_rng_int(&g, 0, 3);
     for (int e = 0; e < w.n_elders; e++)
       w.elders[e] = elders[(e * 2 + cm_check_rng_int(&g, 0, 1)) % CHECK_ELDERS];
-    if (cm_instance_add_worker(inst, &w, &err) < 0)
+    if (cm_instance_worker_add(inst, &w, NULL, &err) != CM_OK)
       goto oom;
   }
 
@@ -252,7 +252,7 @@ cm_instance *cm_check_gen(const cm_check_gen_opts *o, uint64_t seed) {
       if (!contains(r.preferred, r.n_preferred, w))
         r.excluded[r.n_excluded++] = w;
     }
-    if (cm_instance_add_request(inst, &r, &err) < 0)
+    if (cm_instance_request_add(inst, &r, NULL, &err) != CM_OK)
       goto oom;
   }
 
@@ -282,7 +282,7 @@ cm_instance *cm_check_gen(const cm_check_gen_opts *o, uint64_t seed) {
         cm_edge_in e = {i, perm[t], cm_check_rng_real(&g, 0.0, 30.0)};
         if (cm_check_rng_chance(&g, 0.05))
           e.travel_min = 0.0;
-        if (cm_instance_add_edge(inst, &e, &err) < 0) {
+        if (cm_instance_edge_add(inst, &e, NULL, &err) != CM_OK) {
           free(perm);
           goto oom;
         }
@@ -310,13 +310,13 @@ cm_instance *cm_check_copy(const cm_instance *inst) {
   c->params = inst->params;
   c->has_edges = inst->has_edges;
   for (int j = 0; j < inst->n_workers; j++)
-    if (cm_instance_add_worker(c, &inst->workers[j], &err) < 0)
+    if (cm_instance_worker_add(c, &inst->workers[j], NULL, &err) != CM_OK)
       goto fail;
   for (int i = 0; i < inst->n_requests; i++)
-    if (cm_instance_add_request(c, &inst->requests[i], &err) < 0)
+    if (cm_instance_request_add(c, &inst->requests[i], NULL, &err) != CM_OK)
       goto fail;
   for (int e = 0; e < inst->n_edges; e++)
-    if (cm_instance_add_edge(c, &inst->edges[e], &err) < 0)
+    if (cm_instance_edge_add(c, &inst->edges[e], NULL, &err) != CM_OK)
       goto fail;
   return c;
 fail:

@@ -338,7 +338,7 @@ static void node_open(const cm_ledger_contract *c, node *n, int fresh) {
   n->mirror = cm_store_memory_new(0);
   cr_assert_not_null(n->mirror);
   cm_engine_config cfg;
-  cm_engine_config_default(&cfg);
+  cm_engine_config_init(&cfg);
   cfg.ledger = &n->fault.base;
   cfg.batch_window_ms = 100;
   cfg.offer_ttl_ms = 60000;
@@ -395,7 +395,7 @@ static snap engine_snap(const node *n) {
   for (int i = 0; i < N_FX_REQUESTS; i++) {
     cm_request_view v;
     if (cm_engine_holds(n->eng, req_id(i)) &&
-        cm_engine_get(n->eng, req_id(i), &v, NULL) == CM_OK)
+        cm_engine_request_get(n->eng, req_id(i), &v, NULL) == CM_OK)
       snap_view(&s.r[i], &v);
   }
   for (int i = 0; i < N_FX_WORKERS; i++)
@@ -448,7 +448,7 @@ static void same(const snap *a, const snap *b, const char *what, int op,
 /* The offered worker of request i, or NULL. */
 static const char *offered_to(node *n, int i, char buf[CM_ID_MAX]) {
   cm_request_view v;
-  if (cm_engine_get(n->eng, req_id(i), &v, NULL) != CM_OK ||
+  if (cm_engine_request_get(n->eng, req_id(i), &v, NULL) != CM_OK ||
       v.state != CM_REQ_OFFERED || v.n_workers < 1)
     return NULL;
   snprintf(buf, CM_ID_MAX, "%s", v.workers[0]);
@@ -481,7 +481,7 @@ static int run_op(node *n, int op) {
     return cm_engine_submit(n->eng, &s, t, &err) == CM_OK;
   case 4: /* a batch: three offers */
   case 10:
-    return cm_engine_step(n->eng, t, &err) >= 0;
+    return cm_engine_step(n->eng, t, NULL, &err) == CM_OK;
   case 5:
     return !offered_to(n, 0, who) ||
            cm_engine_accept(n->eng, req_id(0), who, t, &err) == CM_OK;
@@ -500,7 +500,7 @@ static int run_op(node *n, int op) {
     return !offered_to(n, 1, who) ||
            cm_engine_worker_shift(n->eng, who, 0, t, &err) == CM_OK;
   default: /* 12: the withdrawn request offered again */
-    return cm_engine_step(n->eng, t, &err) >= 0;
+    return cm_engine_step(n->eng, t, NULL, &err) == CM_OK;
   }
 }
 
