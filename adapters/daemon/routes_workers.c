@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "api_json.h"
 #include "http.h"
 #include "json_util.h"
@@ -87,10 +88,10 @@ void cmd_route_positions(cmd_call *c) {
     return;
   }
   int n = (int)json_array_size(arr);
-  const char **ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
-  char(*idbuf)[CM_ID_MAX] = malloc((size_t)(n ? n : 1) * sizeof *idbuf);
-  double *lat = malloc((size_t)(n ? n : 1) * sizeof *lat);
-  double *lon = malloc((size_t)(n ? n : 1) * sizeof *lon);
+  const char **ids = cm__malloc_array((size_t)n, sizeof *ids);
+  char(*idbuf)[CM_ID_MAX] = cm__malloc_array((size_t)n, sizeof *idbuf);
+  double *lat = cm__malloc_array((size_t)n, sizeof *lat);
+  double *lon = cm__malloc_array((size_t)n, sizeof *lon);
   cm_status st = ids && idbuf && lat && lon
                      ? CM_OK
                      : cm_error_set(&err, CM_E_NOMEM, "", NULL);

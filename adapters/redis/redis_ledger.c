@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "carematch/engine.h"
 #include "idmap.h"
 #include "redis_call.h"
@@ -342,7 +343,7 @@ static void on_id_list(void *ctx, size_t i, const redisReply *rep) {
   (void)i;
   if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "ZRANGE"))
     return;
-  c->id = malloc((rep->elements ? rep->elements : 1) * sizeof *c->id);
+  c->id = cm__malloc_array(rep->elements, sizeof *c->id);
   if (!c->id) {
     cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
     return;
@@ -605,8 +606,8 @@ static cm_status report(rd_ledger *l, char (*ids)[CM_ID_MAX], int n,
                         cm_ledger_change_fn fn, void *ctx, cm_error *err) {
   cm_status st = CM_OK;
   int chunk = n < FETCH_CHUNK ? n : FETCH_CHUNK;
-  cm_worker *w = malloc((size_t)(chunk ? chunk : 1) * sizeof *w);
-  char *gone = malloc((size_t)(chunk ? chunk : 1));
+  cm_worker *w = cm__malloc_array((size_t)chunk, sizeof *w);
+  char *gone = cm__malloc_array((size_t)chunk, 1);
   if (!w || !gone) {
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
     goto done;

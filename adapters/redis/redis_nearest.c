@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "redis_call.h"
@@ -515,7 +516,7 @@ static cm_status fetch(near_ctx *c, cm_error *err) {
     return st;
   cm__rd_argv *a = &c->s->argv;
   const cm__rd_keys *keys = &c->s->r->keys;
-  int *upto = malloc((size_t)(c->nq ? c->nq : 1) * sizeof *upto);
+  int *upto = cm__malloc_array((size_t)c->nq, sizeof *upto);
   if (!upto)
     cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
   for (int i = 0; upto && i < c->nq && b.fail.code == CM_OK; i++) {
@@ -591,7 +592,7 @@ static void ctx_free(near_ctx *c) {
 
 /* Set up the state of every query. Returns 0, or -1 when out of memory. */
 static int ctx_init(near_ctx *c) {
-  c->qs = calloc((size_t)(c->nq ? c->nq : 1), sizeof *c->qs);
+  c->qs = cm__calloc_array((size_t)c->nq, sizeof *c->qs);
   if (!c->qs)
     return -1;
   for (int s = 0; s < CM__RD_NSETS; s++)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "carematch/store.h"
 #include "redis_call.h"
 #include "redis_conn.h"
@@ -261,7 +262,7 @@ static void on_ids(void *ctx, size_t i, const redisReply *rep) {
   (void)i;
   if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "a list of workers"))
     return;
-  c->out->id = malloc((rep->elements ? rep->elements : 1) * CM_ID_MAX);
+  c->out->id = cm__malloc_array(rep->elements, CM_ID_MAX);
   if (!c->out->id) {
     cm__rd_fail(c->b, CM_E_NOMEM, "out of memory");
     return;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "base/sort.h"
 #include "stages.h"
 

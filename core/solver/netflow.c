@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "netflow.h"
 
 struct cm__heap_item {

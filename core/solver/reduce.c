@@ -9,7 +9,7 @@
  * is exact on its own, so a partial reduction is still exact). */
 #include <stdlib.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "stages.h"
 
 int cm__reduce(const cm__problem *p, cm__solution *s, unsigned char *active,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "skill_grids.h"
 
 static int matchable(const cm_instance *inst, const cm_worker *w) {

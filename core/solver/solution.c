@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "problem.h"
 
 cm_status cm__solution_init(cm__solution *s, const cm__problem *p,

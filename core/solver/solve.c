@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "lp_glpk.h"
 #include "netflow.h"
 #include "stages.h"

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "base/sort.h"
 #include "netflow.h"
 #include "stages.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
+#include "alloc.h"
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "store_memory.h"

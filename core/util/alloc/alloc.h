@@ -1,5 +1,6 @@
-/* alloc.h -- array allocation for core/: n elements of size bytes each,
- * with the product checked for overflow, and never a request for 0 bytes
+/* alloc.h -- array allocation for core/ and the adapters (an internal
+ * utility, the header-only carematch_alloc target): n elements of size bytes
+ * each, with the product checked for overflow, and never a request for 0 bytes
  * (an empty array still gets one element, so NULL always means out of
  * memory and never "malloc(0) returned NULL").
  *
