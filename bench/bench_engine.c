@@ -88,187 +88,311 @@ typedef struct pending_job {
   double due_ms;
 } pending_job;
 
-int main(int argc, char **argv) {
-  opts o;
-  if (parse(argc, argv, &o) != 0)
-    return 64;
-  int pool = (int)(o.req_rate * o.seconds * 1.2) + 16;
+/* One run of the bench: the city, the engine and what is measured. */
+typedef struct run {
+  opts o;               /* the command line */
+  int pool;             /* requests the city holds: the most submitted */
+  cm_instance *city;    /* workers and requests; positions move */
+  cm_store *store;      /* the engine's memory store */
+  cm_engine *eng;       /* the engine under load */
+  double *em, *nm;      /* submit->offer wall ms: emergencies, others */
+  int n_em, n_nm;       /* entries of em, nm */
+  double *submit_at;    /* per request: wall ms submitted, 0: offered */
+  pending_job *jobs;    /* accepted jobs in order of their end */
+  int n_jobs, job_head; /* jobs, and the first not yet completed */
+  cm_event *ev;         /* the poll buffer */
+  int next_req;         /* requests submitted */
+  long positions;       /* position updates sent */
+  double t0, end;       /* wall ms of the start and of the end */
+  double next_pos, next_sub, next_print; /* wall ms the next is due */
+  uint64_t rng;                          /* the position moves' stream */
+} run;
+
+#define POLL_MAX 4096 /* events taken per poll */
+
+/* The city: o.workers staff and enough requests for the whole run, 5%
+ * emergencies. Returns 0, or -1 with a message on stderr. */
+static int city_make(run *r) {
+  r->pool = (int)(r->o.req_rate * r->o.seconds * 1.2) + 16;
   cm_city_spec sp;
   cm_city_spec_init(&sp);
-  sp.seed = o.seed;
-  sp.n_workers = o.workers;
-  sp.n_requests = pool;
+  sp.seed = r->o.seed;
+  sp.n_workers = r->o.workers;
+  sp.n_requests = r->pool;
   sp.emergency_share = 0.05;
   cm_error err;
-  cm_instance *city = cm_city_instance(&sp, &err);
-  if (!city) {
+  r->city = cm_city_instance(&sp, &err);
+  if (!r->city) {
     fprintf(stderr, "bench_engine: city: %s\n", err.message);
-    return 1;
+    return -1;
   }
-  cm_store *store = cm_store_memory_new(0);
+  return 0;
+}
+
+/* The engine on a memory store, the city's parameters and weights, the
+ * bench's window and budget, auto-accept on the wall clock; every worker
+ * registered, seen now. Returns 0, or -1 with a message on stderr. */
+static int engine_start(run *r) {
+  r->store = cm_store_memory_new(0);
   cm_engine_config cfg;
   cm_engine_config_init(&cfg);
-  cfg.params = city->params;
-  cfg.weights = city->weights;
-  cfg.batch_window_ms = (int64_t)o.window_ms;
-  cfg.solve_budget_ms = o.budget_ms;
+  cfg.params = r->city->params;
+  cfg.weights = r->city->weights;
+  cfg.batch_window_ms = (int64_t)r->o.window_ms;
+  cfg.solve_budget_ms = r->o.budget_ms;
   cfg.auto_accept = 1;
   cfg.clock = cm_bench_clock;
-  cm_engine *eng = cm_engine_new(&cfg, store, &err);
-  if (!eng || !store) {
+  cm_error err;
+  r->eng = cm_engine_new(&cfg, r->store, &err);
+  if (!r->eng || !r->store) {
     fprintf(stderr, "bench_engine: engine: %s\n", err.message);
-    return 1;
+    return -1;
   }
-  double t0 = cm_bench_now_ms();
-  for (int w = 0; w < city->n_workers; w++) {
-    cm_worker wk = city->workers[w];
-    wk.seen_ms = (int64_t)t0;
-    cm_engine_worker_upsert(eng, &wk, (int64_t)t0, NULL);
+  r->t0 = cm_bench_now_ms();
+  for (int w = 0; w < r->city->n_workers; w++) {
+    cm_worker wk = r->city->workers[w];
+    wk.seen_ms = (int64_t)r->t0;
+    cm_engine_worker_upsert(r->eng, &wk, (int64_t)r->t0, NULL);
   }
-  double *em = malloc((size_t)pool * sizeof *em),
-         *nm = malloc((size_t)pool * sizeof *nm);
-  double *submit_at = calloc((size_t)pool, sizeof *submit_at);
-  pending_job *jobs = malloc((size_t)pool * CM_MAX_STAFF * sizeof *jobs);
-  cm_event *ev = malloc(4096 * sizeof *ev);
-  int n_em = 0, n_nm = 0, n_jobs = 0, next_req = 0, job_head = 0;
-  long positions = 0;
-  double next_pos = t0, next_sub = t0, end = t0 + o.seconds * 1000.0;
-  uint64_t rng = o.seed * 0x9e3779b97f4a7c15ULL + 1;
-  double now = t0, next_print = t0 + 1000.0;
-  while ((now = cm_bench_now_ms()) < end) {
-    int busy = 0;
-    /* position updates due: small random moves */
-    for (; next_pos <= now; next_pos += 1000.0 / o.pos_rate) {
-      int w = (int)(cm_city_rand(&rng) % (uint64_t)city->n_workers);
-      cm_worker *wk = &city->workers[w];
-      wk->lat += (cm_city_uniform(&rng) - 0.5) * 0.001;
-      wk->lon += (cm_city_uniform(&rng) - 0.5) * 0.001;
-      cm_engine_worker_position(eng, wk->id, wk->lat, wk->lon, (int64_t)now,
-                                NULL);
-      positions++;
-      busy = 1;
+  return 0;
+}
+
+/* The measurement arrays and the clocks of the load, from t0. Returns 0,
+ * or -1 when out of memory. */
+static int load_prepare(run *r) {
+  size_t pool = (size_t)r->pool;
+  r->em = malloc(pool * sizeof *r->em);
+  r->nm = malloc(pool * sizeof *r->nm);
+  r->submit_at = calloc(pool, sizeof *r->submit_at);
+  r->jobs = malloc(pool * CM_MAX_STAFF * sizeof *r->jobs);
+  r->ev = malloc(POLL_MAX * sizeof *r->ev);
+  if (!r->em || !r->nm || !r->submit_at || !r->jobs || !r->ev) {
+    fprintf(stderr, "bench_engine: out of memory\n");
+    return -1;
+  }
+  r->next_pos = r->next_sub = r->t0;
+  r->end = r->t0 + r->o.seconds * 1000.0;
+  r->next_print = r->t0 + 1000.0;
+  r->rng = r->o.seed * 0x9e3779b97f4a7c15ULL + 1;
+  return 0;
+}
+
+/* The position updates due by now: small random moves of random workers.
+ * Returns 1 when any was sent. */
+static int positions_send_due(run *r, double now) {
+  int busy = 0;
+  for (; r->next_pos <= now; r->next_pos += 1000.0 / r->o.pos_rate) {
+    int w = (int)(cm_city_rand(&r->rng) % (uint64_t)r->city->n_workers);
+    cm_worker *wk = &r->city->workers[w];
+    wk->lat += (cm_city_uniform(&r->rng) - 0.5) * 0.001;
+    wk->lon += (cm_city_uniform(&r->rng) - 0.5) * 0.001;
+    cm_engine_worker_position(r->eng, wk->id, wk->lat, wk->lon, (int64_t)now,
+                              NULL);
+    r->positions++;
+    busy = 1;
+  }
+  return busy;
+}
+
+/* The requests due by now, in the city's order (scheduled ones as normal).
+ * Returns 1 when any was submitted. */
+static int requests_submit_due(run *r, double now) {
+  int busy = 0;
+  for (; r->next_sub <= now && r->next_req < r->pool;
+       r->next_sub += 1000.0 / r->o.req_rate) {
+    const cm_request *rq = &r->city->requests[r->next_req];
+    cm_request_spec s;
+    memset(&s, 0, sizeof s);
+    memcpy(s.id, rq->id, sizeof s.id);
+    s.lat = rq->lat;
+    s.lon = rq->lon;
+    s.skills = rq->skills;
+    s.skill_mode = rq->skill_mode;
+    s.staff = rq->staff;
+    s.urgency =
+        rq->urgency == CM_URGENCY_SCHEDULED ? CM_URGENCY_NORMAL : rq->urgency;
+    r->submit_at[r->next_req] = cm_bench_now_ms();
+    cm_error err;
+    if (cm_engine_submit(r->eng, &s, (int64_t)now, &err) != CM_OK)
+      fprintf(stderr, "bench_engine: submit: %s\n", err.message);
+    r->next_req++;
+    busy = 1;
+  }
+  return busy;
+}
+
+/* One event polled at wall time after: an offer records its request's
+ * submit->offer latency (the first offer only), an acceptance queues the
+ * job's end a service time later. */
+static void event_record(run *r, const cm_event *e, double after) {
+  if (e->type == CM_EV_OFFERED) {
+    int q = atoi(e->request + 1);
+    if (q >= 0 && q < r->pool && r->submit_at[q] > 0) {
+      double lat = after - r->submit_at[q];
+      if (r->city->requests[q].urgency == CM_URGENCY_EMERGENCY)
+        r->em[r->n_em++] = lat;
+      else
+        r->nm[r->n_nm++] = lat;
+      r->submit_at[q] = 0;
     }
-    /* requests due */
-    for (; next_sub <= now && next_req < pool;
-         next_sub += 1000.0 / o.req_rate) {
-      const cm_request *rq = &city->requests[next_req];
-      cm_request_spec s;
-      memset(&s, 0, sizeof s);
-      memcpy(s.id, rq->id, sizeof s.id);
-      s.lat = rq->lat;
-      s.lon = rq->lon;
-      s.skills = rq->skills;
-      s.skill_mode = rq->skill_mode;
-      s.staff = rq->staff;
-      s.urgency =
-          rq->urgency == CM_URGENCY_SCHEDULED ? CM_URGENCY_NORMAL : rq->urgency;
-      submit_at[next_req] = cm_bench_now_ms();
-      if (cm_engine_submit(eng, &s, (int64_t)now, &err) != CM_OK)
-        fprintf(stderr, "bench_engine: submit: %s\n", err.message);
-      next_req++;
-      busy = 1;
-    }
-    /* the timer: step when due */
+  }
+  if (e->type == CM_EV_ACCEPTED && e->to == CM_REQ_ACCEPTED) {
+    memcpy(r->jobs[r->n_jobs].id, e->request, CM_ID_MAX);
+    r->jobs[r->n_jobs++].due_ms = after + r->o.service_s * 1000.0;
+  }
+}
+
+/* The daemon's timer: step the engine when it is due and take its events.
+ * Returns 1 when it stepped. */
+static int engine_step_due(run *r, double now) {
+  if (cm_engine_next_due(r->eng) > (int64_t)now)
+    return 0;
+  cm_error err;
+  if (cm_engine_step(r->eng, (int64_t)now, NULL, &err) != CM_OK)
+    fprintf(stderr, "bench_engine: step: %s\n", err.message);
+  double after = cm_bench_now_ms();
+  int n;
+  while ((n = cm_engine_poll(r->eng, r->ev, POLL_MAX)) > 0)
+    for (int i = 0; i < n; i++)
+      event_record(r, &r->ev[i], after);
+  return 1;
+}
+
+/* --live: a line a second with the engine's states. */
+static void live_print(run *r, double now) {
+  if (!r->o.live || now < r->next_print)
+    return;
+  cm_engine_stats ls;
+  cm_engine_stats_get(r->eng, &ls);
+  double sofar = pct(r->em, r->n_em, 0.5); /* wall clock, so far */
+  printf("t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
+         "  done %5d  batches %5llu  emergencies %3d, submit->offer p50 "
+         "%.2f ms\n",
+         (now - r->t0) / 1000.0, r->next_req, ls.by_state[CM_REQ_PENDING],
+         ls.by_state[CM_REQ_OFFERED], ls.by_state[CM_REQ_ACCEPTED],
+         ls.by_state[CM_REQ_DONE], (unsigned long long)ls.batches, r->n_em,
+         sofar);
+  fflush(stdout);
+  r->next_print += 1000.0;
+}
+
+/* The jobs whose service time is over by now are completed. */
+static void jobs_complete_due(run *r, double now) {
+  for (; r->job_head < r->n_jobs && r->jobs[r->job_head].due_ms <= now;
+       r->job_head++)
+    cm_engine_complete(r->eng, r->jobs[r->job_head].id, (int64_t)now, NULL);
+}
+
+/* The load until the end: positions, requests, the timer, the jobs' ends;
+ * a 0.1 ms sleep when nothing was due. */
+static void load_run(run *r) {
+  double now;
+  while ((now = cm_bench_now_ms()) < r->end) {
+    int busy = positions_send_due(r, now);
+    busy |= requests_submit_due(r, now);
     now = cm_bench_now_ms();
-    if (cm_engine_next_due(eng) <= (int64_t)now) {
-      if (cm_engine_step(eng, (int64_t)now, NULL, &err) != CM_OK)
-        fprintf(stderr, "bench_engine: step: %s\n", err.message);
-      double after = cm_bench_now_ms();
-      int n;
-      while ((n = cm_engine_poll(eng, ev, 4096)) > 0)
-        for (int i = 0; i < n; i++) {
-          if (ev[i].type == CM_EV_OFFERED) {
-            int r = atoi(ev[i].request + 1);
-            if (r >= 0 && r < pool && submit_at[r] > 0) {
-              double lat = after - submit_at[r];
-              if (city->requests[r].urgency == CM_URGENCY_EMERGENCY)
-                em[n_em++] = lat;
-              else
-                nm[n_nm++] = lat;
-              submit_at[r] = 0;
-            }
-          }
-          if (ev[i].type == CM_EV_ACCEPTED && ev[i].to == CM_REQ_ACCEPTED) {
-            memcpy(jobs[n_jobs].id, ev[i].request, CM_ID_MAX);
-            jobs[n_jobs++].due_ms = after + o.service_s * 1000.0;
-          }
-        }
-      busy = 1;
-    }
-    if (o.live && now >= next_print) {
-      cm_engine_stats ls;
-      cm_engine_stats_get(eng, &ls);
-      double sofar = pct(em, n_em, 0.5); /* wall clock, so far */
-      printf("t=%5.1fs submitted %5d  pending %4d  offered %4d  accepted %5d"
-             "  done %5d  batches %5llu  emergencies %3d, submit->offer p50 "
-             "%.2f ms\n",
-             (now - t0) / 1000.0, next_req, ls.by_state[CM_REQ_PENDING],
-             ls.by_state[CM_REQ_OFFERED], ls.by_state[CM_REQ_ACCEPTED],
-             ls.by_state[CM_REQ_DONE], (unsigned long long)ls.batches, n_em,
-             sofar);
-      fflush(stdout);
-      next_print += 1000.0;
-    }
-    for (; job_head < n_jobs && jobs[job_head].due_ms <= now; job_head++)
-      cm_engine_complete(eng, jobs[job_head].id, (int64_t)now, NULL);
+    busy |= engine_step_due(r, now);
+    live_print(r, now);
+    jobs_complete_due(r, now);
     if (!busy) {
       struct timespec ts = {0, 100000};
       nanosleep(&ts, NULL);
     }
   }
-  double secs = (cm_bench_now_ms() - t0) / 1000.0;
+}
+
+/* The figures of a finished run. */
+typedef struct summary {
+  double secs;                  /* wall seconds of the load */
+  double e50, e99, emax;        /* emergency submit->offer, ms */
+  double n50, n99;              /* the others' */
+  double b50, b99, s50, s99;    /* the engine's batch and solve ms */
+  unsigned long long batches;   /* batches stepped */
+  unsigned long long fallbacks; /* batches that fell back to greedy */
+} summary;
+
+static summary summarize(const run *r) {
+  summary m;
+  m.secs = (cm_bench_now_ms() - r->t0) / 1000.0;
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
-  double e50 = pct(em, n_em, 0.5), e99 = pct(em, n_em, 0.99),
-         emax = pct(em, n_em, 1.0);
-  double n50 = pct(nm, n_nm, 0.5), n99 = pct(nm, n_nm, 0.99);
+  cm_engine_stats_get(r->eng, &st);
+  m.e50 = pct(r->em, r->n_em, 0.5);
+  m.e99 = pct(r->em, r->n_em, 0.99);
+  m.emax = pct(r->em, r->n_em, 1.0);
+  m.n50 = pct(r->nm, r->n_nm, 0.5);
+  m.n99 = pct(r->nm, r->n_nm, 0.99);
+  m.b50 = cm_histogram_quantile(&st.batch_ms, 0.5);
+  m.b99 = cm_histogram_quantile(&st.batch_ms, 0.99);
+  m.s50 = cm_histogram_quantile(&st.solve_ms, 0.5);
+  m.s99 = cm_histogram_quantile(&st.solve_ms, 0.99);
+  m.batches = (unsigned long long)st.batches;
+  m.fallbacks = (unsigned long long)st.fallbacks;
+  return m;
+}
+
+static void report_print(const run *r, const summary *m) {
   printf("carematch %s engine bench: %.1f s, %d workers, %.0f positions/s "
          "achieved, %.1f requests/s\n",
-         CM_VERSION, secs, o.workers, positions / secs, next_req / secs);
+         CM_VERSION, m->secs, r->o.workers, r->positions / m->secs,
+         r->next_req / m->secs);
   printf("emergency submit->offer (wall, ms): n %d  p50 %.2f  p99 %.2f  max "
          "%.2f\n",
-         n_em, e50, e99, emax);
+         r->n_em, m->e50, m->e99, m->emax);
   printf("other submit->offer (wall, ms, includes the %.0f ms window): n %d  "
          "p50 %.1f  p99 %.1f\n",
-         o.window_ms, n_nm, n50, n99);
+         r->o.window_ms, r->n_nm, m->n50, m->n99);
   printf("batches %llu  batch ms p50 %.2f p99 %.2f  solve ms p50 %.2f p99 "
          "%.2f  fallbacks %llu\n",
-         (unsigned long long)st.batches,
-         cm_histogram_quantile(&st.batch_ms, 0.5),
-         cm_histogram_quantile(&st.batch_ms, 0.99),
-         cm_histogram_quantile(&st.solve_ms, 0.5),
-         cm_histogram_quantile(&st.solve_ms, 0.99),
-         (unsigned long long)st.fallbacks);
-  if (o.out) {
-    FILE *f = fopen(o.out, "w");
-    if (f) {
-      fprintf(f,
-              "{\"bench\":\"engine\",\"version\":\"%s\",\"seconds\":%.3f,"
-              "\"workers\":%d,\"positions_per_s\":%.1f,\"requests_per_s\":%.2f,"
-              "\"window_ms\":%.0f,\"budget_ms\":%.0f,"
-              "\"emergency_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,"
-              "\"p99\":%.3f,\"max\":%.3f},"
-              "\"other_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,\"p99\":"
-              "%.3f},\"batches\":%llu,\"fallbacks\":%llu,"
-              "\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
-              "\"solve_ms\":{\"p50\":%.3f,\"p99\":%.3f}}\n",
-              CM_VERSION, secs, o.workers, positions / secs, next_req / secs,
-              o.window_ms, o.budget_ms, n_em, e50, e99, emax, n_nm, n50, n99,
-              (unsigned long long)st.batches, (unsigned long long)st.fallbacks,
-              cm_histogram_quantile(&st.batch_ms, 0.5),
-              cm_histogram_quantile(&st.batch_ms, 0.99),
-              cm_histogram_quantile(&st.solve_ms, 0.5),
-              cm_histogram_quantile(&st.solve_ms, 0.99));
-      fclose(f);
-    }
+         m->batches, m->b50, m->b99, m->s50, m->s99, m->fallbacks);
+}
+
+/* --out: the JSON report (not written when the file cannot be opened). */
+static void report_json(const run *r, const summary *m) {
+  FILE *f = fopen(r->o.out, "w");
+  if (!f)
+    return;
+  fprintf(f,
+          "{\"bench\":\"engine\",\"version\":\"%s\",\"seconds\":%.3f,"
+          "\"workers\":%d,\"positions_per_s\":%.1f,\"requests_per_s\":%.2f,"
+          "\"window_ms\":%.0f,\"budget_ms\":%.0f,"
+          "\"emergency_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,"
+          "\"p99\":%.3f,\"max\":%.3f},"
+          "\"other_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,\"p99\":"
+          "%.3f},\"batches\":%llu,\"fallbacks\":%llu,"
+          "\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
+          "\"solve_ms\":{\"p50\":%.3f,\"p99\":%.3f}}\n",
+          CM_VERSION, m->secs, r->o.workers, r->positions / m->secs,
+          r->next_req / m->secs, r->o.window_ms, r->o.budget_ms, r->n_em,
+          m->e50, m->e99, m->emax, r->n_nm, m->n50, m->n99, m->batches,
+          m->fallbacks, m->b50, m->b99, m->s50, m->s99);
+  fclose(f);
+}
+
+static void run_free(run *r) {
+  free(r->em);
+  free(r->nm);
+  free(r->submit_at);
+  free(r->jobs);
+  free(r->ev);
+  cm_engine_free(r->eng);
+  cm_store_free(r->store);
+  cm_instance_free(r->city);
+}
+
+int main(int argc, char **argv) {
+  run r;
+  memset(&r, 0, sizeof r);
+  if (parse(argc, argv, &r.o) != 0)
+    return 64;
+  int rc = 1;
+  if (city_make(&r) == 0 && engine_start(&r) == 0 && load_prepare(&r) == 0) {
+    load_run(&r);
+    summary m = summarize(&r);
+    report_print(&r, &m);
+    if (r.o.out)
+      report_json(&r, &m);
+    rc = 0;
   }
-  free(em);
-  free(nm);
-  free(submit_at);
-  free(jobs);
-  free(ev);
-  cm_engine_free(eng);
-  cm_store_free(store);
-  cm_instance_free(city);
-  return 0;
+  run_free(&r);
+  return rc;
 }

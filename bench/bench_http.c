@@ -533,18 +533,13 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
           (unsigned long long)cm_hc_errors(b->hc));
 }
 
-int main(int argc, char **argv) {
-  bench *b = calloc(1, sizeof *b);
-  if (!b || parse(argc, argv, &b->o) != 0)
-    return 2;
-  signal(SIGPIPE, SIG_IGN);
-  snprintf(b->host, sizeof b->host, "127.0.0.1");
-  pid_t daemon = 0;
-  char dir[128] = "";
+/* The daemon under test: one started here in a fresh folder (*daemon, dir),
+ * or --url. Returns 0, or the exit status with a message on stderr. */
+static int daemon_open(bench *b, pid_t *daemon, char *dir, size_t n) {
   if (b->o.daemon) {
-    snprintf(dir, sizeof dir, "/tmp/cm_bench_http_%ld", (long)getpid());
+    snprintf(dir, n, "/tmp/cm_bench_http_%ld", (long)getpid());
     mkdir(dir, 0700);
-    if ((daemon = start_daemon(b, dir)) < 0) {
+    if ((*daemon = start_daemon(b, dir)) < 0) {
       fprintf(stderr, "bench_http: the daemon did not start (see %s)\n", dir);
       return 1;
     }
@@ -552,6 +547,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_http: --url must be http://host:port\n");
     return 2;
   }
+  return 0;
+}
+
+/* The daemon started here stopped and its folder removed. */
+static void daemon_close(pid_t daemon, const char *dir) {
+  if (daemon <= 0)
+    return;
+  cm_hc_daemon_stop(daemon);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "bench_http: could not remove %s\n", dir);
+}
+
+/* The city (5,000 requests, capacities up to 2), the workers' positions,
+ * the latency arrays, the event base and the connections. Returns 0 or
+ * -1. */
+static int bench_prepare(bench *b) {
   cm_city_spec spec;
   cm_city_spec_init(&spec);
   spec.seed = b->o.seed;
@@ -562,7 +575,7 @@ int main(int argc, char **argv) {
   b->city = cm_city_instance(&spec, &err);
   b->base = event_base_new();
   if (!b->city || !b->base)
-    return 1;
+    return -1;
   b->rng = 88172645463325252ULL ^ b->o.seed;
   b->lat = malloc((size_t)b->city->n_workers * sizeof *b->lat);
   b->lon = malloc((size_t)b->city->n_workers * sizeof *b->lon);
@@ -574,11 +587,16 @@ int main(int argc, char **argv) {
     b->lat_ms[u] = malloc(LAT_MAX * sizeof(double));
   b->hc = cm_hc_new(b->base, b->host, b->port, b->o.connections);
   if (!b->hc)
-    return 1;
+    return -1;
   for (int c = 0; c < 4; c++)
     b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
                                                  (ev_uint16_t)b->port);
-  int rc = 0;
+  return 0;
+}
+
+/* Every worker of the city registered. Returns 0, or 1 with a message on
+ * stderr. */
+static int workers_setup(bench *b) {
   double t = now_ms();
   if (!b->o.quiet)
     printf("bench_http: registering %d staff at http://%s:%d ...\n",
@@ -586,45 +604,79 @@ int main(int argc, char **argv) {
   if (register_workers(b) != 0) {
     fprintf(stderr, "bench_http: registering failed (%llu errors)\n",
             (unsigned long long)cm_hc_errors(b->hc));
-    rc = 1;
+    return 1;
   }
-  if (!b->o.quiet && rc == 0)
+  if (!b->o.quiet)
     printf("bench_http: %d staff registered in %.1f s\n", b->city->n_workers,
            (now_ms() - t) / 1000.0);
+  return 0;
+}
+
+/* --ingest: bulk calls, then single calls, each for --seconds; positions
+ * per second of each into *bulk, *single. */
+static void ingest_measure(bench *b, double *bulk, double *single) {
+  *bulk = run_ingest(b, b->o.bulk, b->o.seconds);
+  *single = run_ingest(b, 1, b->o.seconds);
+  printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
+         "single calls %.0f positions/s; errors %llu\n",
+         b->o.bulk, b->o.connections, *bulk, *single,
+         (unsigned long long)cm_hc_errors(b->hc));
+}
+
+/* The load for --seconds: the event stream open, the 10 ms tick sending
+ * positions and requests until the end. */
+static void load_run(bench *b) {
+  open_events(b);
+  b->t_start = b->last_print = now_ms();
+  b->t_end = b->t_start + b->o.seconds * 1000.0;
+  b->tick = event_new(b->base, -1, EV_PERSIST, on_tick, b);
+  struct timeval tv = {0, 10000};
+  event_add(b->tick, &tv);
+  event_base_dispatch(b->base);
+  event_free(b->tick);
+}
+
+/* The load's summary: counts, then submit-to-offer latency per urgency. */
+static void load_summary_print(bench *b) {
+  static const char *const names[] = {"emergency", "urgent", "normal",
+                                      "scheduled"};
+  double secs = (b->t_end - b->t_start) / 1000.0;
+  printf("\nsummary: %.0f s, %.0f positions/s, %llu requests, %llu offers, "
+         "%llu accepted, %llu completed, %llu HTTP errors of %llu calls\n",
+         secs, (double)b->positions_sent / secs,
+         (unsigned long long)b->submitted, (unsigned long long)b->offers,
+         (unsigned long long)b->accepted, (unsigned long long)b->completed,
+         (unsigned long long)cm_hc_errors(b->hc),
+         (unsigned long long)cm_hc_calls(b->hc));
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    if (b->n_lat[u])
+      printf("  submit-to-offer %-9s n %5d  p50 %7.2f ms  p99 %7.2f ms  "
+             "max %7.2f ms\n",
+             names[u], b->n_lat[u], q(b->lat_ms[u], b->n_lat[u], 0.5),
+             q(b->lat_ms[u], b->n_lat[u], 0.99),
+             q(b->lat_ms[u], b->n_lat[u], 1.0));
+}
+
+int main(int argc, char **argv) {
+  bench *b = calloc(1, sizeof *b);
+  if (!b || parse(argc, argv, &b->o) != 0)
+    return 2;
+  signal(SIGPIPE, SIG_IGN);
+  snprintf(b->host, sizeof b->host, "127.0.0.1");
+  pid_t daemon = 0;
+  char dir[128] = "";
+  int rc = daemon_open(b, &daemon, dir, sizeof dir);
+  if (rc != 0)
+    return rc;
+  if (bench_prepare(b) != 0)
+    return 1;
+  rc = workers_setup(b);
   double ingest_bulk = 0, ingest_single = 0;
   if (rc == 0 && b->o.ingest) {
-    ingest_bulk = run_ingest(b, b->o.bulk, b->o.seconds);
-    ingest_single = run_ingest(b, 1, b->o.seconds);
-    printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
-           "single calls %.0f positions/s; errors %llu\n",
-           b->o.bulk, b->o.connections, ingest_bulk, ingest_single,
-           (unsigned long long)cm_hc_errors(b->hc));
+    ingest_measure(b, &ingest_bulk, &ingest_single);
   } else if (rc == 0) {
-    open_events(b);
-    b->t_start = b->last_print = now_ms();
-    b->t_end = b->t_start + b->o.seconds * 1000.0;
-    b->tick = event_new(b->base, -1, EV_PERSIST, on_tick, b);
-    struct timeval tv = {0, 10000};
-    event_add(b->tick, &tv);
-    event_base_dispatch(b->base);
-    event_free(b->tick);
-    static const char *const names[] = {"emergency", "urgent", "normal",
-                                        "scheduled"};
-    double secs = (b->t_end - b->t_start) / 1000.0;
-    printf("\nsummary: %.0f s, %.0f positions/s, %llu requests, %llu offers, "
-           "%llu accepted, %llu completed, %llu HTTP errors of %llu calls\n",
-           secs, (double)b->positions_sent / secs,
-           (unsigned long long)b->submitted, (unsigned long long)b->offers,
-           (unsigned long long)b->accepted, (unsigned long long)b->completed,
-           (unsigned long long)cm_hc_errors(b->hc),
-           (unsigned long long)cm_hc_calls(b->hc));
-    for (int u = 0; u < CM_URGENCY_COUNT; u++)
-      if (b->n_lat[u])
-        printf("  submit-to-offer %-9s n %5d  p50 %7.2f ms  p99 %7.2f ms  "
-               "max %7.2f ms\n",
-               names[u], b->n_lat[u], q(b->lat_ms[u], b->n_lat[u], 0.5),
-               q(b->lat_ms[u], b->n_lat[u], 0.99),
-               q(b->lat_ms[u], b->n_lat[u], 1.0));
+    load_run(b);
+    load_summary_print(b);
   }
   if (b->o.out) {
     FILE *f = fopen(b->o.out, "w");
@@ -633,12 +685,6 @@ int main(int argc, char **argv) {
       fclose(f);
     }
   }
-  if (daemon > 0) {
-    cm_hc_daemon_stop(daemon);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "bench_http: could not remove %s\n", dir);
-  }
+  daemon_close(daemon, dir);
   return rc;
 }

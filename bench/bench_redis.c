@@ -363,131 +363,184 @@ static int bench_nearest_cases(cm_store *s, const cm_instance *inst,
   return failed ? -1 : 0;
 }
 
-int main(int argc, char **argv) {
-  bench_opts o = {0, 50000, 20000, 2000, 1, 1, NULL};
-  static bench_case cases[BENCH_MAX_CASES];
-  int nc = 0, failed = 0, rc = bench_parse(argc, argv, &o);
-  if (rc != 0) {
-    bench_usage(rc > 0 ? stdout : stderr);
-    return rc > 0 ? 0 : 2;
-  }
+/* One run of the bench: the server, the stores and the cases. */
+typedef struct bench_run {
+  bench_opts o;                      /* the command line */
+  int port;                          /* redis-server's loopback port */
+  pid_t server;                      /* started here, else 0 */
+  cm_instance *inst;                 /* the city */
+  cm_store *s;                       /* the Redis store under test */
+  cm_store *m;                       /* the memory store it is checked on */
+  FILE *f;                           /* the JSON report, NULL: none */
+  bench_case cases[BENCH_MAX_CASES]; /* the rows, in order */
+  int nc;                            /* rows in cases */
+  int bad_small, bad_full;           /* check mismatches at each size */
+} bench_run;
+
+/* The redis-server at 127.0.0.1:$CM_BENCH_REDIS_PORT, or one started on a
+ * free port. Returns 0, or -1 with a message on stderr. */
+static int server_open(bench_run *b) {
   const char *env = getenv("CM_BENCH_REDIS_PORT");
-  int port = env && *env ? atoi(env) : cm_bench_free_port();
-  pid_t server = 0;
+  b->port = env && *env ? atoi(env) : cm_bench_free_port();
   if (!(env && *env) &&
-      (port <= 0 || (server = cm_bench_server_start(port)) < 0)) {
+      (b->port <= 0 || (b->server = cm_bench_server_start(b->port)) < 0)) {
     fprintf(stderr, "bench_redis: cannot start redis-server\n");
-    return 1;
+    return -1;
   }
+  return 0;
+}
+
+/* The city, the Redis store (flushed) beside a memory store, and --out.
+ * Returns 0, or -1 with a message on stderr. */
+static int bench_setup(bench_run *b) {
   cm_city_spec spec;
   cm_error err;
   cm_city_spec_init(&spec);
-  spec.seed = o.seed;
-  spec.n_workers = o.workers;
-  spec.n_requests = o.batch * o.runs;
-  cm_instance *inst = cm_city_instance(&spec, &err);
-  cm_store *s =
-      inst ? cm_store_redis_new("127.0.0.1", port, "bench", &err) : NULL;
-  cm_store *m = cm_store_memory_new(0);
-  FILE *f = NULL;
-  if (!inst || !s || !m || cm_store_redis_flush(s, &err) != CM_OK) {
+  spec.seed = b->o.seed;
+  spec.n_workers = b->o.workers;
+  spec.n_requests = b->o.batch * b->o.runs;
+  b->inst = cm_city_instance(&spec, &err);
+  b->s =
+      b->inst ? cm_store_redis_new("127.0.0.1", b->port, "bench", &err) : NULL;
+  b->m = cm_store_memory_new(0);
+  if (!b->inst || !b->s || !b->m || cm_store_redis_flush(b->s, &err) != CM_OK) {
     fprintf(stderr, "bench_redis: set-up: %s\n", err.message);
-    failed = 1;
-    goto done;
+    return -1;
   }
-  if (o.out && !(f = fopen(o.out, "w"))) {
-    fprintf(stderr, "bench_redis: cannot write %s: %s\n", o.out,
+  if (b->o.out && !(b->f = fopen(b->o.out, "w"))) {
+    fprintf(stderr, "bench_redis: cannot write %s: %s\n", b->o.out,
             strerror(errno));
-    failed = 1;
-    goto done;
+    return -1;
   }
+  return 0;
+}
+
+static void print_header(const bench_run *b) {
   printf("carematch %s Redis store bench: %d workers (city seed %llu), "
          "redis-server 127.0.0.1:%d%s, %d runs; times in ms per run\n",
-         CM_VERSION, o.workers, (unsigned long long)o.seed, port,
-         server ? " (started here)" : "", o.runs);
+         CM_VERSION, b->o.workers, (unsigned long long)b->o.seed, b->port,
+         b->server ? " (started here)" : "", b->o.runs);
   printf("%-34s %7s %5s %9s %9s %12s %6s %8s\n", "case", "ops", "runs",
          "median", "p99", "ops/s", "hits", "us/query");
+}
 
-  /* the smaller store: load, check, nearest */
-  bench_case *load = bench_new_case(cases, &nc, "load", o.small, o.small, 1);
-  snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.small);
+/* The store grown to workers [from, to): the load row, the check against
+ * the memory store (mismatches in *bad) and the nearest rows at that size.
+ * Returns 0, 1 (a check or a case failed) or -1 (the load failed). */
+static int size_cases(bench_run *b, int from, int to, int *bad) {
+  bench_case *load = bench_new_case(b->cases, &b->nc, "load", to, to - from, 1);
+  snprintf(load->name, sizeof load->name, "load (upsert) @%d", to);
   double t0 = cm_bench_now_ms();
-  if (bench_load(s, m, inst, 0, o.small) != 0) {
-    failed = 1;
-    goto done;
-  }
+  if (bench_load(b->s, b->m, b->inst, from, to) != 0)
+    return -1;
   load->ms[0] = cm_bench_now_ms() - t0;
   bench_row(load);
-  int bad_small = bench_check(s, m, inst);
-  printf("  check: %d of %d queries differ from the memory store\n", bad_small,
+  *bad = bench_check(b->s, b->m, b->inst);
+  printf("  check: %d of %d queries differ from the memory store\n", *bad,
          BENCH_CHECK);
-  failed |= bad_small != 0;
-  failed |= bench_nearest_cases(s, inst, &o, o.small, cases, &nc) != 0;
+  int failed = *bad != 0;
+  failed |=
+      bench_nearest_cases(b->s, b->inst, &b->o, to, b->cases, &b->nc) != 0;
+  return failed;
+}
 
-  /* the full store */
-  load = bench_new_case(cases, &nc, "load", o.workers, o.workers - o.small, 1);
-  snprintf(load->name, sizeof load->name, "load (upsert) @%d", o.workers);
-  t0 = cm_bench_now_ms();
-  if (bench_load(s, m, inst, o.small, o.workers) != 0) {
-    failed = 1;
-    goto done;
-  }
-  load->ms[0] = cm_bench_now_ms() - t0;
-  bench_row(load);
-  int bad_full = bench_check(s, m, inst);
-  printf("  check: %d of %d queries differ from the memory store\n", bad_full,
-         BENCH_CHECK);
-  failed |= bad_full != 0;
-  failed |= bench_nearest_cases(s, inst, &o, o.workers, cases, &nc) != 0;
-
+/* The positions rows: every worker moves in one call, in calls of 1000,
+ * and one call each. Returns 0 or 1 (a case failed). */
+static int positions_cases(bench_run *b) {
   static const int per_call[] = {0, 1000, 0};
+  int failed = 0, workers = b->o.workers;
   for (int j = 0; j < 3; j++) { /* all at once, by 1000, one by one */
     int whole = j == 0, single = j == 2;
-    bench_case *c = bench_new_case(cases, &nc, "positions", o.workers,
-                                   o.workers, single ? 1 : o.runs);
-    c->per_call = whole ? o.workers : per_call[j];
+    bench_case *c = bench_new_case(b->cases, &b->nc, "positions", workers,
+                                   workers, single ? 1 : b->o.runs);
+    c->per_call = whole ? workers : per_call[j];
     snprintf(c->name, sizeof c->name, "positions %s @%d",
              whole    ? "bulk, one call"
              : single ? "one call each"
                       : "bulk, calls of 1000",
-             o.workers);
-    failed |= bench_positions(s, inst, o.workers, &o, c) != 0;
+             workers);
+    failed |= bench_positions(b->s, b->inst, workers, &b->o, c) != 0;
     bench_row(c);
   }
+  return failed;
+}
 
-  bench_case *c =
-      bench_new_case(cases, &nc, "rebuild", o.workers, o.workers, o.runs);
-  snprintf(c->name, sizeof c->name, "rebuild memory store @%d", o.workers);
-  failed |= bench_rebuild(s, c) != 0;
+/* The rebuild row. Returns 0 or 1 (it failed). */
+static int rebuild_case(bench_run *b) {
+  bench_case *c = bench_new_case(b->cases, &b->nc, "rebuild", b->o.workers,
+                                 b->o.workers, b->o.runs);
+  snprintf(c->name, sizeof c->name, "rebuild memory store @%d", b->o.workers);
+  int failed = bench_rebuild(b->s, c) != 0;
   bench_row(c);
+  return failed;
+}
 
-  double rps = o.redis_bench ? bench_redis_benchmark(port) : -1;
+/* The JSON report: options, checks, redis-benchmark's figure (rps, -1:
+ * not run) and the cases. */
+static void report_json(const bench_run *b, double rps) {
+  const bench_opts *o = &b->o;
+  fprintf(b->f,
+          "{\"bench\":\"redis\",\"version\":\"%s\",\"workers\":%d,"
+          "\"small\":%d,\"batch\":%d,\"runs\":%d,\"seed\":%llu,\n"
+          " \"checks\":[{\"workers\":%d,\"queries\":%d,\"mismatches\":%d},"
+          "{\"workers\":%d,\"queries\":%d,\"mismatches\":%d}],\n"
+          " \"redis_benchmark_set_p16_rps\":%.0f,\n \"cases\":[\n",
+          CM_VERSION, o->workers, o->small, o->batch, o->runs,
+          (unsigned long long)o->seed, o->small, BENCH_CHECK, b->bad_small,
+          o->workers, BENCH_CHECK, b->bad_full, rps);
+  for (int i = 0; i < b->nc; i++)
+    bench_json_case(b->f, &b->cases[i], i == 0);
+  fputs("\n]}\n", b->f);
+}
+
+/* Every row in order: the smaller store (load, check, nearest), the full
+ * one, positions, rebuild, then redis-benchmark and the report. Returns 0
+ * or 1 (something failed or differed). */
+static int bench_all(bench_run *b) {
+  int failed = size_cases(b, 0, b->o.small, &b->bad_small);
+  if (failed < 0)
+    return 1;
+  int full = size_cases(b, b->o.small, b->o.workers, &b->bad_full);
+  if (full < 0)
+    return 1;
+  failed |= full;
+  failed |= positions_cases(b);
+  failed |= rebuild_case(b);
+  double rps = b->o.redis_bench ? bench_redis_benchmark(b->port) : -1;
   if (rps > 0)
     printf("redis-benchmark -q -t set -P 16 -n 200000: %.0f SET/s\n", rps);
-  if (f) {
-    fprintf(f,
-            "{\"bench\":\"redis\",\"version\":\"%s\",\"workers\":%d,"
-            "\"small\":%d,\"batch\":%d,\"runs\":%d,\"seed\":%llu,\n"
-            " \"checks\":[{\"workers\":%d,\"queries\":%d,\"mismatches\":%d},"
-            "{\"workers\":%d,\"queries\":%d,\"mismatches\":%d}],\n"
-            " \"redis_benchmark_set_p16_rps\":%.0f,\n \"cases\":[\n",
-            CM_VERSION, o.workers, o.small, o.batch, o.runs,
-            (unsigned long long)o.seed, o.small, BENCH_CHECK, bad_small,
-            o.workers, BENCH_CHECK, bad_full, rps);
-    for (int i = 0; i < nc; i++)
-      bench_json_case(f, &cases[i], i == 0);
-    fputs("\n]}\n", f);
+  if (b->f)
+    report_json(b, rps);
+  return failed;
+}
+
+/* The report closed, Redis flushed after a good run, the server stopped. */
+static void bench_teardown(bench_run *b, int failed) {
+  if (b->f)
+    fclose(b->f);
+  if (b->s && !failed)
+    cm_store_redis_flush(b->s, NULL);
+  cm_store_free(b->s);
+  cm_store_free(b->m);
+  cm_instance_free(b->inst);
+  if (b->server > 0)
+    cm_bench_server_stop(b->server);
+}
+
+int main(int argc, char **argv) {
+  static bench_run b = {.o = {0, 50000, 20000, 2000, 1, 1, NULL}};
+  int rc = bench_parse(argc, argv, &b.o);
+  if (rc != 0) {
+    bench_usage(rc > 0 ? stdout : stderr);
+    return rc > 0 ? 0 : 2;
   }
-done:
-  if (f)
-    fclose(f);
-  if (s && !failed)
-    cm_store_redis_flush(s, NULL);
-  cm_store_free(s);
-  cm_store_free(m);
-  cm_instance_free(inst);
-  if (server > 0) {
-    cm_bench_server_stop(server);
+  if (server_open(&b) != 0)
+    return 1;
+  int failed = 1;
+  if (bench_setup(&b) == 0) {
+    print_header(&b);
+    failed = bench_all(&b);
   }
+  bench_teardown(&b, failed);
   return failed ? 1 : 0;
 }

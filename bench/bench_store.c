@@ -296,10 +296,129 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
   return 0;
 }
 
+/* The next row of cases (memset), named with the format. */
+static bench_case *case_new(bench_case *cases, int *nc, const char *kind,
+                            double cell) {
+  bench_case *c = &cases[(*nc)++];
+  memset(c, 0, sizeof *c);
+  c->kind = kind;
+  c->cell_km = cell;
+  return c;
+}
+
+/* The load row at this cell size: a fresh store per run, every worker
+ * upserted. Returns the store of the last run, or NULL when one failed. */
+static cm_store *load_case(const bench_opts *o, const cm_instance *inst,
+                           double cell, bench_case *cases, int *nc) {
+  bench_case *load = case_new(cases, nc, "load", cell);
+  snprintf(load->name, sizeof load->name, "load cell%g", cell);
+  load->ops = o->workers;
+  cm_store *s = NULL;
+  for (int r = 0; r < o->runs; r++) { /* a fresh store per run */
+    cm_store_free(s);
+    if (!(s = bench_load(inst, cell, &load->ms[r])))
+      return NULL;
+    load->runs++;
+  }
+  bench_row(load);
+  return s;
+}
+
+/* The store checked against a linear scan; the check's entry (the ci-th)
+ * in the report's "checks". Returns the queries that differ. */
+static int check_case(cm_store *s, const cm_instance *inst, double cell, int ci,
+                      FILE *f) {
+  double brute_us = 0;
+  int bad = bench_check(s, inst, 16, &brute_us);
+  printf("  check: %d of %d queries differ from a linear scan (%.1f us "
+         "per scanned query)\n",
+         bad, BENCH_CHECK, brute_us);
+  if (f)
+    fprintf(f,
+            "%s{\"cell_km\":%g,\"queries\":%d,\"mismatches\":%d,"
+            "\"linear_scan_us_per_query\":%.2f}",
+            ci ? "," : "", cell, BENCH_CHECK, bad, brute_us);
+  return bad;
+}
+
+/* The nearest rows (K 8 and 16 with skills, K 8 without) and the position
+ * row on the loaded store. Returns 0 or 1 (a case failed). */
+static int query_cases(cm_store *s, const bench_opts *o,
+                       const cm_instance *inst, double cell, bench_case *cases,
+                       int *nc) {
+  const int ks[] = {8, 16, 8}, sk[] = {1, 1, 0};
+  int failed = 0;
+  for (int j = 0; j < 3 && *nc < BENCH_MAX_CASES; j++) {
+    bench_case *c = case_new(cases, nc, "nearest", cell);
+    snprintf(c->name, sizeof c->name, "nearest K%d r5%s cell%g", ks[j],
+             sk[j] ? "" : " any", cell);
+    c->k = ks[j];
+    c->skills = sk[j];
+    c->ops = o->batch;
+    c->runs = o->runs;
+    failed |= bench_nearest(s, inst, o, c) != 0;
+    bench_row(c);
+  }
+  bench_case *c = case_new(cases, nc, "position", cell);
+  snprintf(c->name, sizeof c->name, "position cell%g", cell);
+  c->ops = o->workers;
+  c->runs = o->runs;
+  failed |= bench_positions(s, inst, o, c) != 0;
+  bench_row(c);
+  return failed;
+}
+
+/* Every case at the ci-th cell size. Returns 0, 1 (a check or a case
+ * failed) or -1 (the load failed: stop). */
+static int cell_cases(const bench_opts *o, const cm_instance *inst, int ci,
+                      bench_case *cases, int *nc, FILE *f) {
+  double cell = o->cells[ci];
+  cm_store *s = load_case(o, inst, cell, cases, nc);
+  if (!s)
+    return -1;
+  int failed = check_case(s, inst, cell, ci, f) != 0;
+  failed |= query_cases(s, o, inst, cell, cases, nc);
+  cm_store_free(s);
+  return failed;
+}
+
+static void print_header(const bench_opts *o) {
+  printf("carematch %s store bench: %d workers (city seed %llu), %d runs; "
+         "times in ms per batch\n",
+         CM_VERSION, o->workers, (unsigned long long)o->seed, o->runs);
+  printf("%-28s %7s %5s %9s %9s %12s %6s %8s\n", "case", "ops", "runs",
+         "median", "p99", "ops/s", "hits", "us/query");
+}
+
+/* The cases at every cell size, the report (f, or NULL) around them.
+ * Returns 0 or 1 (something failed or differed). */
+static int bench_all(const bench_opts *o, const cm_instance *inst, FILE *f) {
+  static bench_case cases[BENCH_MAX_CASES];
+  int nc = 0, failed = 0;
+  if (f)
+    fprintf(f,
+            "{\"bench\":\"store\",\"version\":\"%s\",\"workers\":%d,"
+            "\"batch\":%d,\"runs\":%d,\"seed\":%llu,\n \"checks\":[",
+            CM_VERSION, o->workers, o->batch, o->runs,
+            (unsigned long long)o->seed);
+  for (int ci = 0; ci < o->n_cells; ci++) {
+    int r = cell_cases(o, inst, ci, cases, &nc, f);
+    failed |= r != 0;
+    if (r < 0)
+      break;
+  }
+  if (f) {
+    fputs("],\n \"cases\":[\n", f);
+    for (int i = 0; i < nc; i++)
+      bench_json_case(f, &cases[i], i == 0);
+    fputs("\n]}\n", f);
+  }
+  return failed;
+}
+
 int main(int argc, char **argv) {
   bench_opts o = {0, 50000, 2000, 1, 1, {1.0}, NULL};
-  static bench_case cases[BENCH_MAX_CASES];
-  int nc = 0, rc = bench_parse(argc, argv, &o), failed = 0;
+  int rc = bench_parse(argc, argv, &o);
   if (rc != 0) {
     bench_usage(rc > 0 ? stdout : stderr);
     return rc > 0 ? 0 : 2;
@@ -322,79 +441,10 @@ int main(int argc, char **argv) {
     cm_instance_free(inst);
     return 1;
   }
-  printf("carematch %s store bench: %d workers (city seed %llu), %d runs; "
-         "times in ms per batch\n",
-         CM_VERSION, o.workers, (unsigned long long)o.seed, o.runs);
-  printf("%-28s %7s %5s %9s %9s %12s %6s %8s\n", "case", "ops", "runs",
-         "median", "p99", "ops/s", "hits", "us/query");
+  print_header(&o);
+  int failed = bench_all(&o, inst, f);
   if (f)
-    fprintf(f,
-            "{\"bench\":\"store\",\"version\":\"%s\",\"workers\":%d,"
-            "\"batch\":%d,\"runs\":%d,\"seed\":%llu,\n \"checks\":[",
-            CM_VERSION, o.workers, o.batch, o.runs, (unsigned long long)o.seed);
-  for (int ci = 0; ci < o.n_cells; ci++) {
-    double cell = o.cells[ci], brute_us = 0;
-    bench_case *load = &cases[nc++];
-    memset(load, 0, sizeof *load);
-    snprintf(load->name, sizeof load->name, "load cell%g", cell);
-    load->kind = "load";
-    load->cell_km = cell;
-    load->ops = o.workers;
-    cm_store *s = NULL;
-    for (int r = 0; r < o.runs; r++) { /* a fresh store per run */
-      cm_store_free(s);
-      if (!(s = bench_load(inst, cell, &load->ms[r])))
-        break;
-      load->runs++;
-    }
-    if (!s) {
-      failed = 1;
-      break;
-    }
-    bench_row(load);
-    int bad = bench_check(s, inst, 16, &brute_us);
-    printf("  check: %d of %d queries differ from a linear scan (%.1f us "
-           "per scanned query)\n",
-           bad, BENCH_CHECK, brute_us);
-    failed |= bad != 0;
-    if (f)
-      fprintf(f,
-              "%s{\"cell_km\":%g,\"queries\":%d,\"mismatches\":%d,"
-              "\"linear_scan_us_per_query\":%.2f}",
-              ci ? "," : "", cell, BENCH_CHECK, bad, brute_us);
-    const int ks[] = {8, 16, 8}, sk[] = {1, 1, 0};
-    for (int j = 0; j < 3 && nc < BENCH_MAX_CASES; j++) {
-      bench_case *c = &cases[nc++];
-      memset(c, 0, sizeof *c);
-      snprintf(c->name, sizeof c->name, "nearest K%d r5%s cell%g", ks[j],
-               sk[j] ? "" : " any", cell);
-      c->kind = "nearest";
-      c->k = ks[j];
-      c->skills = sk[j];
-      c->cell_km = cell;
-      c->ops = o.batch;
-      c->runs = o.runs;
-      failed |= bench_nearest(s, inst, &o, c) != 0;
-      bench_row(c);
-    }
-    bench_case *c = &cases[nc++];
-    memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "position cell%g", cell);
-    c->kind = "position";
-    c->cell_km = cell;
-    c->ops = o.workers;
-    c->runs = o.runs;
-    failed |= bench_positions(s, inst, &o, c) != 0;
-    bench_row(c);
-    cm_store_free(s);
-  }
-  if (f) {
-    fputs("],\n \"cases\":[\n", f);
-    for (int i = 0; i < nc; i++)
-      bench_json_case(f, &cases[i], i == 0);
-    fputs("\n]}\n", f);
     fclose(f);
-  }
   cm_instance_free(inst);
   return failed ? 1 : 0;
 }

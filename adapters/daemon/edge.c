@@ -405,6 +405,111 @@ static void request_line(const char *l, size_t n, head_info *hi, verdict *v) {
   }
 }
 
+/* Every line of the head h (len bytes) ends in CRLF: no bare LF, no bare
+ * CR; else a framing verdict in v. */
+static void check_line_ends(const char *h, size_t len, verdict *v) {
+  for (size_t i = 0; i < len; i++)
+    if ((h[i] == '\n' && (i == 0 || h[i - 1] != '\r')) ||
+        (h[i] == '\r' && (i + 1 == len || h[i + 1] != '\n')))
+      judge(v, 400, CM_E_BAD_REQUEST, 1, "",
+            "a line of the head does not end in CRLF");
+}
+
+/* The header lines from p to end (each ending in CRLF) into hi, at most
+ * CMD_EDGE_HEADERS_MAX; stops at the first framing verdict, as framing
+ * needs them all. */
+static void read_headers(cmd_edge *e, const char *p, const char *end,
+                         head_info *hi, verdict *v) {
+  int lines = 0;
+  while (!(v->status && v->close) && p < end) {
+    const char *q = memchr(p, '\r', (size_t)(end - p));
+    if (!q)
+      q = end;
+    if (++lines > CMD_EDGE_HEADERS_MAX)
+      judge(v, 431, CM_E_LIMIT, 1, "", "a request has %d header lines at most",
+            CMD_EDGE_HEADERS_MAX);
+    else
+      header_line(e, p, (size_t)(q - p), hi, v);
+    p = q + 2;
+  }
+}
+
+/* The head as a whole: how the body is framed (Transfer-Encoding against
+ * HTTP/1.0 and Content-Length, the body limit), the target, one Host. */
+static void judge_head(const cmd_edge *e, head_info *hi, verdict *v) {
+  if (hi->n_te) {
+    check_te(hi, v);
+    if (hi->http10)
+      judge(v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
+            "HTTP/1.0 has no Transfer-Encoding");
+    else if (hi->n_length)
+      judge(v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
+            "Transfer-Encoding and Content-Length together");
+  }
+  if (hi->n_length && hi->length > max_body(e))
+    judge(v, 413, CM_E_LIMIT, 1, "Content-Length",
+          "the body is %llu bytes; at most %llu are taken",
+          (unsigned long long)hi->length, (unsigned long long)max_body(e));
+  if (!v->status && !target_ok(hi))
+    judge(v, 400, CM_E_BAD_REQUEST, 0, "request-target",
+          "the request target is not a path");
+  if (!v->status && (hi->n_host > 1 || (!hi->http10 && hi->n_host == 0)))
+    judge(v, 400, CM_E_BAD_REQUEST, 0, "Host",
+          "an HTTP/1.1 request has one Host header");
+}
+
+/* A head judged without closing the connection, to dst: a verdict's reply
+ * (the body skipped), a GET standing in for a method evhttp does not know
+ * (with the method's name; the body skipped), or the request line h
+ * (line_len bytes) before the headers kept. Returns >= 0, or -1 out of
+ * memory. */
+static int forward_head(cmd_edge *e, struct evbuffer *dst, const char *h,
+                        size_t line_len, const head_info *hi,
+                        const verdict *v) {
+  char line[METHOD_MAX + 32];
+  int known = !v->status && is_known_method(hi->method, hi->method_len);
+  int rc = 0;
+  if (v->status) {
+    rc = emit_verdict(e, dst, v, hi->http10);
+    e->skip = 1;
+  } else if (!known) { /* a GET standing in, with the method's name */
+    snprintf(line, sizeof line, "%s: %.*s\r\n", CMD_EDGE_METHOD,
+             (int)hi->method_len, hi->method);
+    rc = evbuffer_add(e->head, line, strlen(line));
+    if (rc == 0)
+      rc = evbuffer_add_printf(dst, "GET %.*s HTTP/1.%d\r\n",
+                               (int)hi->target_len, hi->target,
+                               hi->http10 ? 0 : 1);
+    if (rc >= 0)
+      rc = evbuffer_add_buffer(dst, e->head);
+    if (rc >= 0)
+      rc = evbuffer_add(dst, "\r\n", 2);
+    e->skip = 1;
+  } else { /* the request line first, then the headers kept */
+    rc = evbuffer_prepend(e->head, h, line_len + 2);
+    e->no_body = hi->method_len == 4 && !memcmp(hi->method, "HEAD", 4);
+  }
+  return rc;
+}
+
+/* After the head: 100 Continue when asked, then the body's state (chunked,
+ * Content-Length) or, without a body, the request emitted. Returns 0, or
+ * -1 out of memory. */
+static int start_body(cmd_edge *e, struct evbuffer *dst, const head_info *hi) {
+  e->continue_asked = hi->expect_continue && !hi->http10 && !e->skip;
+  if (hi->n_te) {
+    e->state = EDGE_CHUNK_SIZE;
+    e->total = 0;
+  } else if (hi->length > 0) {
+    e->state = EDGE_BODY;
+    e->left = hi->length;
+  } else {
+    return emit_request(e, dst);
+  }
+  maybe_continue(e, dst);
+  return 0;
+}
+
 /* A whole head is in e->in: check it, rebuild it, decide how the body is
  * framed. Returns 0, or -1 out of memory. */
 static int take_head(cmd_edge *e, struct evbuffer *dst, size_t len) {
@@ -415,91 +520,24 @@ static int take_head(cmd_edge *e, struct evbuffer *dst, size_t len) {
   memset(&v, 0, sizeof v);
   if (!h)
     return -1;
-  /* every line ends in CRLF: no bare LF, no bare CR */
-  for (size_t i = 0; i < len; i++)
-    if ((h[i] == '\n' && (i == 0 || h[i - 1] != '\r')) ||
-        (h[i] == '\r' && (i + 1 == len || h[i + 1] != '\n')))
-      judge(&v, 400, CM_E_BAD_REQUEST, 1, "",
-            "a line of the head does not end in CRLF");
+  check_line_ends(h, len, &v);
   const char *eol = memchr(h, '\r', len);
   size_t line_len = (size_t)(eol - h);
-  int lines = 0;
   if (!v.status)
     request_line(h, line_len, &hi, &v);
-  const char *p = eol + 2, *end = h + len - 2; /* the last CRLF ends the head */
-  while (!(v.status && v.close) && p < end) {  /* framing needs them all */
-    const char *q = memchr(p, '\r', (size_t)(end - p));
-    if (!q)
-      q = end;
-    if (++lines > CMD_EDGE_HEADERS_MAX)
-      judge(&v, 431, CM_E_LIMIT, 1, "", "a request has %d header lines at most",
-            CMD_EDGE_HEADERS_MAX);
-    else
-      header_line(e, p, (size_t)(q - p), &hi, &v);
-    p = q + 2;
-  }
-  if (hi.n_te) {
-    check_te(&hi, &v);
-    if (hi.http10)
-      judge(&v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
-            "HTTP/1.0 has no Transfer-Encoding");
-    else if (hi.n_length)
-      judge(&v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
-            "Transfer-Encoding and Content-Length together");
-  }
-  if (hi.n_length && hi.length > max_body(e))
-    judge(&v, 413, CM_E_LIMIT, 1, "Content-Length",
-          "the body is %llu bytes; at most %llu are taken",
-          (unsigned long long)hi.length, (unsigned long long)max_body(e));
-  if (!v.status && !target_ok(&hi))
-    judge(&v, 400, CM_E_BAD_REQUEST, 0, "request-target",
-          "the request target is not a path");
-  if (!v.status && (hi.n_host > 1 || (!hi.http10 && hi.n_host == 0)))
-    judge(&v, 400, CM_E_BAD_REQUEST, 0, "Host",
-          "an HTTP/1.1 request has one Host header");
+  /* the last CRLF ends the head */
+  read_headers(e, eol + 2, h + len - 2, &hi, &v);
+  judge_head(e, &hi, &v);
   /* framing verdicts end the connection; the rest skip the body */
   if (v.status && v.close) {
     evbuffer_drain(e->in, len);
     return refuse(e, dst, v.status, v.code, v.field, "%s", v.message);
   }
-  char line[METHOD_MAX + 32];
-  int known = !v.status && is_known_method(hi.method, hi.method_len);
-  int rc = 0;
-  if (v.status) {
-    rc = emit_verdict(e, dst, &v, hi.http10);
-    e->skip = 1;
-  } else if (!known) { /* a GET standing in, with the method's name */
-    snprintf(line, sizeof line, "%s: %.*s\r\n", CMD_EDGE_METHOD,
-             (int)hi.method_len, hi.method);
-    rc = evbuffer_add(e->head, line, strlen(line));
-    if (rc == 0)
-      rc =
-          evbuffer_add_printf(dst, "GET %.*s HTTP/1.%d\r\n", (int)hi.target_len,
-                              hi.target, hi.http10 ? 0 : 1);
-    if (rc >= 0)
-      rc = evbuffer_add_buffer(dst, e->head);
-    if (rc >= 0)
-      rc = evbuffer_add(dst, "\r\n", 2);
-    e->skip = 1;
-  } else { /* the request line first, then the headers kept */
-    rc = evbuffer_prepend(e->head, h, line_len + 2);
-    e->no_body = hi.method_len == 4 && !memcmp(hi.method, "HEAD", 4);
-  }
+  int rc = forward_head(e, dst, h, line_len, &hi, &v);
   evbuffer_drain(e->in, len);
   if (rc < 0)
     return -1;
-  e->continue_asked = hi.expect_continue && !hi.http10 && !e->skip;
-  if (hi.n_te) {
-    e->state = EDGE_CHUNK_SIZE;
-    e->total = 0;
-  } else if (hi.length > 0) {
-    e->state = EDGE_BODY;
-    e->left = hi.length;
-  } else {
-    return emit_request(e, dst);
-  }
-  maybe_continue(e, dst);
-  return 0;
+  return start_body(e, dst, &hi);
 }
 
 /* ---- the body ---- */

@@ -79,27 +79,99 @@ enum {
   OPT_ROUTES
 };
 
+static const struct option daemon_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"port", required_argument, NULL, 'p'},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"trace-pseudonymise", no_argument, NULL, OPT_PSEUDONYMISE},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"region", required_argument, NULL, OPT_REGION},
+    {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+    {"clock-start", required_argument, NULL, OPT_CLOCK_START},
+    {"clock-rate", required_argument, NULL, OPT_CLOCK_RATE},
+    {"check-config", no_argument, NULL, OPT_CHECK},
+    {"routes", no_argument, NULL, OPT_ROUTES},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
+
+/* A flag that takes no number (c, its value v) into f. Returns 1 when c is
+ * one, else 0. */
+static int text_flag(int c, const char *v, flags *f) {
+  switch (c) {
+  case 'c':
+    f->config = v;
+    return 1;
+  case OPT_LISTEN:
+    f->listen = v;
+    return 1;
+  case OPT_PORT_FILE:
+    f->port_file = v;
+    return 1;
+  case OPT_TRACE:
+    f->trace = v;
+    return 1;
+  case OPT_PSEUDONYMISE:
+    f->pseudonymise = 1;
+    return 1;
+  case OPT_REDIS:
+    f->redis = v;
+    return 1;
+  case OPT_REGION:
+    f->region = v;
+    return 1;
+  case OPT_NO_AUTH:
+    f->no_auth = 1;
+    return 1;
+  case OPT_CHECK:
+    f->check = 1;
+    return 1;
+  case OPT_ROUTES:
+    f->routes = 1;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* One flag getopt_long returned (c, its value v) into f; a bad value or
+ * flag is described in msg. Returns 1 when --help or --version was
+ * answered, else 0. */
+static int take_flag(int c, const char *v, char **argv, flags *f, char *msg,
+                     size_t n) {
+  long long x;
+  if (text_flag(c, v, f))
+    return 0;
+  switch (c) {
+  case 'h':
+    usage(stdout);
+    return 1;
+  case 'V':
+    printf("carematchd %s\n", CM_VERSION);
+    return 1;
+  case 'p':
+    if (cm_opt_int("--port", v, 0, 65535, &x, msg, n) == 0)
+      f->port = (int)x;
+    break;
+  case OPT_CLOCK_START: /* Unix ms, up to 2100-01-01 */
+    if (cm_opt_int("--clock-start", v, 0, 4102444800000LL, &x, msg, n) == 0)
+      f->clock_start = x;
+    break;
+  case OPT_CLOCK_RATE:
+    cm_opt_double("--clock-rate", v, 0.01, 10000, &f->clock_rate, msg, n);
+    break;
+  default:
+    cm_opt_error(msg, n, c, argv, daemon_options);
+    break;
+  }
+  return 0;
+}
+
 /* Returns 0, 1 (--help or --version answered: exit 0) or -1 (printed). */
 static int parse_flags(int argc, char **argv, flags *f) {
-  static const struct option opts[] = {
-      {"config", required_argument, NULL, 'c'},
-      {"listen", required_argument, NULL, OPT_LISTEN},
-      {"port", required_argument, NULL, 'p'},
-      {"port-file", required_argument, NULL, OPT_PORT_FILE},
-      {"trace", required_argument, NULL, OPT_TRACE},
-      {"trace-pseudonymise", no_argument, NULL, OPT_PSEUDONYMISE},
-      {"redis", required_argument, NULL, OPT_REDIS},
-      {"region", required_argument, NULL, OPT_REGION},
-      {"no-auth", no_argument, NULL, OPT_NO_AUTH},
-      {"clock-start", required_argument, NULL, OPT_CLOCK_START},
-      {"clock-rate", required_argument, NULL, OPT_CLOCK_RATE},
-      {"check-config", no_argument, NULL, OPT_CHECK},
-      {"routes", no_argument, NULL, OPT_ROUTES},
-      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},
-      {NULL, 0, NULL, 0}};
   char msg[256] = "";
-  long long x;
   memset(f, 0, sizeof *f);
   f->port = -1;
   f->clock_start = -1;
@@ -107,62 +179,9 @@ static int parse_flags(int argc, char **argv, flags *f) {
   optind = 0;
   int c;
   while (!msg[0] &&
-         (c = getopt_long(argc, argv, ":c:p:hV", opts, NULL)) != -1) {
-    switch (c) {
-    case 'h':
-      usage(stdout);
+         (c = getopt_long(argc, argv, ":c:p:hV", daemon_options, NULL)) != -1)
+    if (take_flag(c, optarg, argv, f, msg, sizeof msg))
       return 1;
-    case 'V':
-      printf("carematchd %s\n", CM_VERSION);
-      return 1;
-    case 'c':
-      f->config = optarg;
-      break;
-    case OPT_LISTEN:
-      f->listen = optarg;
-      break;
-    case OPT_PORT_FILE:
-      f->port_file = optarg;
-      break;
-    case OPT_TRACE:
-      f->trace = optarg;
-      break;
-    case OPT_PSEUDONYMISE:
-      f->pseudonymise = 1;
-      break;
-    case OPT_REDIS:
-      f->redis = optarg;
-      break;
-    case OPT_REGION:
-      f->region = optarg;
-      break;
-    case OPT_NO_AUTH:
-      f->no_auth = 1;
-      break;
-    case OPT_CHECK:
-      f->check = 1;
-      break;
-    case OPT_ROUTES:
-      f->routes = 1;
-      break;
-    case 'p':
-      if (cm_opt_int("--port", optarg, 0, 65535, &x, msg, sizeof msg) == 0)
-        f->port = (int)x;
-      break;
-    case OPT_CLOCK_START: /* Unix ms, up to 2100-01-01 */
-      if (cm_opt_int("--clock-start", optarg, 0, 4102444800000LL, &x, msg,
-                     sizeof msg) == 0)
-        f->clock_start = x;
-      break;
-    case OPT_CLOCK_RATE:
-      cm_opt_double("--clock-rate", optarg, 0.01, 10000, &f->clock_rate, msg,
-                    sizeof msg);
-      break;
-    default:
-      cm_opt_error(msg, sizeof msg, c, argv, opts);
-      break;
-    }
-  }
   if (!msg[0] && optind < argc)
     snprintf(msg, sizeof msg, "unexpected argument '%.64s' (--config FILE?)",
              argv[optind]);

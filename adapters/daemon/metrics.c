@@ -142,31 +142,24 @@ static void process(page *b) {
     gauge(b, "process_max_fds", "limit on open file descriptors", p.max_fds);
 }
 
-/* Exactly one reply: the page, or 500 out_of_memory (JSON error body)
- * when the page or any line of it could not be allocated. */
-void cmd_route_metrics(cmd_call *c) {
-  cmd_daemon *d = c->d;
-  cm_engine_stats st;
-  cm_engine_stats_get(d->eng, &st);
-  page pg = {evbuffer_new(), 0}, *b = &pg;
-  char *text = NULL;
-  size_t len = 0;
-  if (!pg.b)
-    goto oom;
+/* The build, then the batches: each phase's duration, the requests per
+ * batch, the submit-to-offer latency by urgency. */
+static void batch_metrics(page *b, const cmd_daemon *d,
+                          const cm_engine_stats *st) {
   head(b, "carematch_build_info", "gauge",
        "the carematch version running (the value is always 1)");
   put(b, "carematch_build_info{version=\"%s\"} 1\n", CM_VERSION);
   seconds(b, "carematch_batch_duration_seconds",
-          "whole batch: candidates, solve, commit; seconds", "", &st.batch_ms,
+          "whole batch: candidates, solve, commit; seconds", "", &st->batch_ms,
           1);
   seconds(b, "carematch_batch_candidates_duration_seconds",
           "batch phase: store queries and the instance; seconds", "",
-          &st.candidates_ms, 1);
+          &st->candidates_ms, 1);
   seconds(b, "carematch_batch_solve_duration_seconds",
-          "batch phase: cm_solve; seconds", "", &st.solve_ms, 1);
+          "batch phase: cm_solve; seconds", "", &st->solve_ms, 1);
   seconds(b, "carematch_batch_commit_duration_seconds",
           "batch phase: offers committed (to the ledger) and applied; seconds",
-          "", &st.commit_ms, 1);
+          "", &st->commit_ms, 1);
   head(b, "carematch_batch_requests", "histogram", "requests per batch");
   uint64_t batches = 0;
   for (int i = 0; i < CMD_BATCH_BUCKETS; i++)
@@ -180,13 +173,19 @@ void cmd_route_metrics(cmd_call *c) {
     seconds(b, "carematch_offer_latency_seconds",
             "submission (or release) to first offer, on the daemon's clock; "
             "seconds",
-            labels, &st.offer_latency[u], u == 0);
+            labels, &st->offer_latency[u], u == 0);
   }
+}
+
+/* The gauges: requests by state, the queue, workers, event streams, the
+ * pause, the weights' version. */
+static void state_metrics(page *b, const cmd_daemon *d,
+                          const cm_engine_stats *st) {
   head(b, "carematch_requests", "gauge", "requests known, by state");
   for (int s = 0; s < CM_REQ_STATE_COUNT; s++)
     put(b, "carematch_requests{state=\"%s\"} %d\n",
-        cm_request_state_name((cm_request_state)s), st.by_state[s]);
-  gauge(b, "carematch_queue_depth", "requests pending", st.by_state[0]);
+        cm_request_state_name((cm_request_state)s), st->by_state[s]);
+  gauge(b, "carematch_queue_depth", "requests pending", st->by_state[0]);
   int workers;
   if (cm_store_count(d->store, &workers, NULL) != CM_OK)
     workers = -1; /* the store cannot be asked */
@@ -196,19 +195,25 @@ void cmd_route_metrics(cmd_call *c) {
         d->paused);
   gauge(b, "carematch_weights_version", "version of the weights in force",
         (double)d->weights_version);
-  counter(b, "carematch_batches_total", "batches solved", st.batches);
-  counter(b, "carematch_offers_total", "offers made (per worker)", st.offers);
+}
+
+/* The counters: batches, offers, fallbacks, the ledger's, events,
+ * positions, reloads, trace lines lost. */
+static void counter_metrics(page *b, const cmd_daemon *d,
+                            const cm_engine_stats *st) {
+  counter(b, "carematch_batches_total", "batches solved", st->batches);
+  counter(b, "carematch_offers_total", "offers made (per worker)", st->offers);
   counter(b, "carematch_fallbacks_total", "components that fell back",
-          st.fallbacks);
+          st->fallbacks);
   counter(b, "carematch_ledger_refused_total",
-          "offers the ledger refused (a worker taken elsewhere)", st.refused);
+          "offers the ledger refused (a worker taken elsewhere)", st->refused);
   counter(b, "carematch_ledger_adopted_total",
-          "records replaced by the ledger's", st.adopted);
+          "records replaced by the ledger's", st->adopted);
   counter(b, "carematch_ledger_rebuilds_total", "rebuilds from the ledger",
-          st.rebuilds);
+          st->rebuilds);
   counter(b, "carematch_events_total", "engine events", d->events_sent);
   counter(b, "carematch_events_dropped_total",
-          "events lost to a full engine queue", st.events_dropped);
+          "events lost to a full engine queue", st->events_dropped);
   counter(b, "carematch_event_streams_dropped_total",
           "event streams closed for reading too slowly", d->sse_dropped);
   counter(b, "carematch_positions_total", "position updates taken",
@@ -219,6 +224,22 @@ void cmd_route_metrics(cmd_call *c) {
   counter(b, "carematch_trace_lines_lost_total",
           "trace lines that could not be written (--trace)",
           cmd_trace_lost(d->trace));
+}
+
+/* Exactly one reply: the page, or 500 out_of_memory (JSON error body)
+ * when the page or any line of it could not be allocated. */
+void cmd_route_metrics(cmd_call *c) {
+  cmd_daemon *d = c->d;
+  cm_engine_stats st;
+  cm_engine_stats_get(d->eng, &st);
+  page pg = {evbuffer_new(), 0}, *b = &pg;
+  char *text = NULL;
+  size_t len = 0;
+  if (!pg.b)
+    goto oom;
+  batch_metrics(b, d, &st);
+  state_metrics(b, d, &st);
+  counter_metrics(b, d, &st);
   http_counts(b, d);
   process(b);
   len = evbuffer_get_length(pg.b);

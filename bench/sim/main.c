@@ -164,12 +164,45 @@ enum {
   OPT_DRAIN_MIN
 };
 
+/* The options, in the order of the enum: the day's (OPT_SEED..OPT_REQUESTS),
+ * those of every command (OPT_OUT..OPT_FLOOR), live's (OPT_DAEMON..). */
+static const struct option sim_options[] = {
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"policies", required_argument, NULL, OPT_POLICIES},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"floor", no_argument, NULL, OPT_FLOOR},
+    {"daemon", required_argument, NULL, OPT_DAEMON},
+    {"survive", no_argument, NULL, OPT_SURVIVE},
+    {"cancel-rest", no_argument, NULL, OPT_CANCEL_REST},
+    {"acked", required_argument, NULL, OPT_ACKED},
+    {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
+    {"url", required_argument, NULL, OPT_URL},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"platform-token", required_argument, NULL, OPT_TOK_PLATFORM},
+    {"gateway-token", required_argument, NULL, OPT_TOK_GATEWAY},
+    {"operator-token", required_argument, NULL, OPT_TOK_OPERATOR},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"drain-min", required_argument, NULL, OPT_DRAIN_MIN},
+    {NULL, 0, NULL, 0}};
+
+/* The command line, parsed. */
 typedef struct args {
-  int gen, is_live;
-  sim_spec spec;
-  sim_live_opts lo;
-  const char *out, *file, *policies, *trace;
-  int quiet, floors, policies_given, spec_given;
+  int gen, is_live;     /* the command: generate, live (else run) */
+  sim_spec spec;        /* the day to generate (--seed, --workers, ...) */
+  sim_live_opts lo;     /* live's options */
+  const char *out;      /* --out FILE, NULL: none */
+  const char *file;     /* the scenario FILE, NULL: none */
+  const char *policies; /* --policies LIST (default optimal,greedy) */
+  const char *trace;    /* run, generate: --trace T, the day to replay */
+  int quiet, floors;    /* --quiet, --floor */
+  int policies_given;   /* --policies was given */
+  int spec_given;       /* --seed, --workers or --requests was given */
 } args;
 
 /* HH:MM (00:00..24:00) into ms after midnight. Returns 0 or -1 (msg). */
@@ -220,137 +253,123 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   return 0;
 }
 
-/* argv after the command into a. Returns 0, or -1 with msg. */
-static int parse_args(int argc, char **argv, args *a, char *msg, size_t n) {
-  static const struct option opts[] = {
-      {"seed", required_argument, NULL, OPT_SEED},
-      {"workers", required_argument, NULL, OPT_WORKERS},
-      {"requests", required_argument, NULL, OPT_REQUESTS},
-      {"out", required_argument, NULL, OPT_OUT},
-      {"policies", required_argument, NULL, OPT_POLICIES},
-      {"quiet", no_argument, NULL, OPT_QUIET},
-      {"trace", required_argument, NULL, OPT_TRACE},
-      {"floor", no_argument, NULL, OPT_FLOOR},
-      {"daemon", required_argument, NULL, OPT_DAEMON},
-      {"survive", no_argument, NULL, OPT_SURVIVE},
-      {"cancel-rest", no_argument, NULL, OPT_CANCEL_REST},
-      {"acked", required_argument, NULL, OPT_ACKED},
-      {"id-prefix", required_argument, NULL, OPT_ID_PREFIX},
-      {"url", required_argument, NULL, OPT_URL},
-      {"redis", required_argument, NULL, OPT_REDIS},
-      {"platform-token", required_argument, NULL, OPT_TOK_PLATFORM},
-      {"gateway-token", required_argument, NULL, OPT_TOK_GATEWAY},
-      {"operator-token", required_argument, NULL, OPT_TOK_OPERATOR},
-      {"rate", required_argument, NULL, OPT_RATE},
-      {"from", required_argument, NULL, OPT_FROM},
-      {"until", required_argument, NULL, OPT_UNTIL},
-      {"drain-min", required_argument, NULL, OPT_DRAIN_MIN},
-      {NULL, 0, NULL, 0}};
-  sim_live_opts *lo = &a->lo;
+/* The day's options (--seed, --workers, --requests) into a->spec. Returns
+ * 0 or -1 (msg). */
+static int day_option(int c, const char *v, args *a, char *msg, size_t n) {
   long long x;
+  if (c == OPT_SEED) {
+    if (cm_opt_u64("--seed", v, &a->spec.seed, msg, n))
+      return -1;
+  } else {
+    int workers = c == OPT_WORKERS;
+    if (cm_opt_int(workers ? "--workers" : "--requests", v, 1,
+                   workers ? 1000000 : 10000000, &x, msg, n))
+      return -1;
+    *(workers ? &a->spec.workers : &a->spec.requests) = (int)x;
+  }
+  a->spec_given = 1;
+  return 0;
+}
+
+/* The options of every command (--out .. --floor) into a. */
+static void common_option(int c, const char *v, args *a) {
+  switch (c) {
+  case OPT_OUT:
+    a->out = v;
+    break;
+  case OPT_POLICIES:
+    a->policies = v;
+    a->policies_given = 1;
+    break;
+  case OPT_QUIET:
+    a->quiet = a->lo.quiet = 1;
+    break;
+  case OPT_TRACE: /* live: the daemon's; else the day to replay */
+    *(a->is_live ? &a->lo.trace : &a->trace) = v;
+    break;
+  default: /* OPT_FLOOR */
+    a->floors = a->lo.floors = 1;
+    break;
+  }
+}
+
+/* Live's options (--daemon .. --drain-min) into lo. Returns 0 or -1 (msg). */
+static int live_option(int c, const char *v, sim_live_opts *lo, char *msg,
+                       size_t n) {
   double d;
-  int c;
-  opterr = 0;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-    if (live_only(c) && !a->is_live) {
-      const struct option *o = opts;
-      while (o->name && o->val != c)
-        o++;
-      snprintf(msg, n, "--%s is for live only", o->name);
+  switch (c) {
+  case OPT_DAEMON:
+    lo->daemon = v;
+    break;
+  case OPT_SURVIVE:
+    lo->survive = 1;
+    break;
+  case OPT_CANCEL_REST:
+    lo->cancel_rest = 1;
+    break;
+  case OPT_ACKED:
+    lo->acked = v;
+    break;
+  case OPT_ID_PREFIX:
+    lo->id_prefix = v;
+    break;
+  case OPT_URL:
+    lo->url = v;
+    break;
+  case OPT_REDIS:
+    lo->redis = v;
+    break;
+  case OPT_TOK_PLATFORM:
+    lo->tok_platform = v;
+    break;
+  case OPT_TOK_GATEWAY:
+    lo->tok_gateway = v;
+    break;
+  case OPT_TOK_OPERATOR:
+    lo->tok_operator = v;
+    break;
+  case OPT_RATE:
+    return cm_opt_double("--rate", v, 0.01, 10000, &lo->rate, msg, n) ? -1 : 0;
+  case OPT_FROM:
+  case OPT_UNTIL:
+    return parse_hhmm(c == OPT_FROM ? "--from" : "--until", v,
+                      c == OPT_FROM ? &lo->from_ms : &lo->until_ms, msg, n);
+  default: /* OPT_DRAIN_MIN */
+    if (cm_opt_double("--drain-min", v, 0, 1440, &d, msg, n))
       return -1;
-    }
-    switch (c) {
-    case OPT_SEED:
-      if (cm_opt_u64("--seed", optarg, &a->spec.seed, msg, n))
-        return -1;
-      a->spec_given = 1;
-      break;
-    case OPT_WORKERS:
-      if (cm_opt_int("--workers", optarg, 1, 1000000, &x, msg, n))
-        return -1;
-      a->spec.workers = (int)x;
-      a->spec_given = 1;
-      break;
-    case OPT_REQUESTS:
-      if (cm_opt_int("--requests", optarg, 1, 10000000, &x, msg, n))
-        return -1;
-      a->spec.requests = (int)x;
-      a->spec_given = 1;
-      break;
-    case OPT_OUT:
-      a->out = optarg;
-      break;
-    case OPT_POLICIES:
-      a->policies = optarg;
-      a->policies_given = 1;
-      break;
-    case OPT_QUIET:
-      a->quiet = lo->quiet = 1;
-      break;
-    case OPT_TRACE: /* live: the daemon's; else the day to replay */
-      *(a->is_live ? &lo->trace : &a->trace) = optarg;
-      break;
-    case OPT_FLOOR:
-      a->floors = lo->floors = 1;
-      break;
-    case OPT_DAEMON:
-      lo->daemon = optarg;
-      break;
-    case OPT_SURVIVE:
-      lo->survive = 1;
-      break;
-    case OPT_CANCEL_REST:
-      lo->cancel_rest = 1;
-      break;
-    case OPT_ACKED:
-      lo->acked = optarg;
-      break;
-    case OPT_ID_PREFIX:
-      lo->id_prefix = optarg;
-      break;
-    case OPT_URL:
-      lo->url = optarg;
-      break;
-    case OPT_REDIS:
-      lo->redis = optarg;
-      break;
-    case OPT_TOK_PLATFORM:
-      lo->tok_platform = optarg;
-      break;
-    case OPT_TOK_GATEWAY:
-      lo->tok_gateway = optarg;
-      break;
-    case OPT_TOK_OPERATOR:
-      lo->tok_operator = optarg;
-      break;
-    case OPT_RATE:
-      if (cm_opt_double("--rate", optarg, 0.01, 10000, &lo->rate, msg, n))
-        return -1;
-      break;
-    case OPT_FROM:
-    case OPT_UNTIL:
-      if (parse_hhmm(c == OPT_FROM ? "--from" : "--until", optarg,
-                     c == OPT_FROM ? &lo->from_ms : &lo->until_ms, msg, n))
-        return -1;
-      break;
-    case OPT_DRAIN_MIN:
-      if (cm_opt_double("--drain-min", optarg, 0, 1440, &d, msg, n))
-        return -1;
-      lo->drain_ms = (int64_t)(d * 60000);
-      break;
-    default:
-      cm_opt_error(msg, n, c, argv, opts);
-      return -1;
-    }
+    lo->drain_ms = (int64_t)(d * 60000);
+    break;
   }
-  for (; optind < argc; optind++) {
-    if (a->file || a->gen) {
-      snprintf(msg, n, "unexpected argument '%.64s'", argv[optind]);
-      return -1;
-    }
-    a->file = argv[optind];
+  return 0;
+}
+
+/* One option getopt_long returned (c, its value v) into a. Returns 0 or -1
+ * (msg). */
+static int take_option(int c, const char *v, char **argv, args *a, char *msg,
+                       size_t n) {
+  if (live_only(c) && !a->is_live) {
+    const struct option *o = sim_options;
+    while (o->name && o->val != c)
+      o++;
+    snprintf(msg, n, "--%s is for live only", o->name);
+    return -1;
   }
+  if (c >= OPT_SEED && c <= OPT_REQUESTS)
+    return day_option(c, v, a, msg, n);
+  if (c >= OPT_OUT && c <= OPT_FLOOR) {
+    common_option(c, v, a);
+    return 0;
+  }
+  if (live_only(c))
+    return live_option(c, v, &a->lo, msg, n);
+  cm_opt_error(msg, n, c, argv, sim_options);
+  return -1;
+}
+
+/* The options that must go together or not at all, once all are read.
+ * Returns 0 or -1 (msg). */
+static int check_combination(const args *a, char *msg, size_t n) {
+  const sim_live_opts *lo = &a->lo;
   int sources = !!a->file + !!a->trace + a->spec_given;
   if (sources > 1) {
     snprintf(msg, n, "give the day once: a FILE, --trace T, or --seed N ...");
@@ -378,13 +397,41 @@ static int parse_args(int argc, char **argv, args *a, char *msg, size_t n) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  args a;
+/* argv after the command into a. Returns 0, or -1 with msg. */
+static int parse_args(int argc, char **argv, args *a, char *msg, size_t n) {
+  int c;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, ":", sim_options, NULL)) != -1)
+    if (take_option(c, optarg, argv, a, msg, n))
+      return -1;
+  for (; optind < argc; optind++) { /* the scenario FILE */
+    if (a->file || a->gen) {
+      snprintf(msg, n, "unexpected argument '%.64s'", argv[optind]);
+      return -1;
+    }
+    a->file = argv[optind];
+  }
+  return check_combination(a, msg, n);
+}
+
+/* --help, -h among the command's arguments (before "--"). */
+static int asks_help(int argc, char **argv) {
+  for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+      return 1;
+  return 0;
+}
+
+/* The command line into a, its defaults first. Returns -1 to go on, or
+ * the exit status when there is nothing to run: 0 after --help or
+ * --version, CM_EXIT_USAGE after a usage error (printed). */
+static int parse_command_line(int argc, char **argv, args *a) {
   char msg[256];
-  memset(&a, 0, sizeof a);
-  sim_live_default(&a.lo);
-  sim_spec_default(&a.spec);
-  a.policies = "optimal,greedy";
+  memset(a, 0, sizeof *a);
+  sim_live_default(&a->lo);
+  sim_spec_default(&a->spec);
+  a->policies = "optimal,greedy";
   if (argc < 2)
     return usage_error("no command given");
   if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -395,124 +442,174 @@ int main(int argc, char **argv) {
     printf("carematch_sim %s\n", CM_VERSION);
     return 0;
   }
-  a.gen = !strcmp(argv[1], "generate");
-  a.is_live = !strcmp(argv[1], "live");
-  if (!a.gen && !a.is_live && strcmp(argv[1], "run")) {
+  a->gen = !strcmp(argv[1], "generate");
+  a->is_live = !strcmp(argv[1], "live");
+  if (!a->gen && !a->is_live && strcmp(argv[1], "run")) {
     snprintf(msg, sizeof msg, "unknown command '%.64s'", argv[1]);
     return usage_error(msg);
   }
-  for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      help();
-      return 0;
-    }
-  if (parse_args(argc - 1, argv + 1, &a, msg, sizeof msg) != 0)
+  if (asks_help(argc, argv)) {
+    help();
+    return 0;
+  }
+  if (parse_args(argc - 1, argv + 1, a, msg, sizeof msg) != 0)
     return usage_error(msg);
-  sim_live_opts lo = a.lo;
-  const char *out = a.out, *file = a.file, *policies = a.policies;
-  int quiet = a.quiet, floors = a.floors;
-  sim_scenario *s = a.trace ? sim_scenario_from_trace(a.trace, msg, sizeof msg)
-                    : file  ? sim_scenario_load(file, msg, sizeof msg)
-                            : sim_scenario_generate(&a.spec, msg, sizeof msg);
-  if (!s) {
+  return -1;
+}
+
+/* The day: a recorded trace, a scenario file or one generated from the
+ * spec. Returns it (sim_scenario_free), or NULL with msg. */
+static sim_scenario *day_load(const args *a, char *msg, size_t n) {
+  return a->trace  ? sim_scenario_from_trace(a->trace, msg, n)
+         : a->file ? sim_scenario_load(a->file, msg, n)
+                   : sim_scenario_generate(&a->spec, msg, n);
+}
+
+/* generate: the day to --out. Returns the exit status. */
+static int day_save(const args *a, const sim_scenario *s) {
+  int rc = sim_scenario_save(s, a->out);
+  if (rc != 0)
+    fprintf(stderr, "carematch_sim: --out: cannot write %s\n", a->out);
+  else
+    printf("scenario: %d staff, %d requests, seed %llu -> %s\n", s->n_workers,
+           s->n_requests, (unsigned long long)s->seed, a->out);
+  return rc ? EXIT_OUTPUT : 0;
+}
+
+/* live: the day through carematchd into *k. Returns 0, or 1 with a message
+ * on stderr. */
+static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
+  const sim_live_opts *lo = &a->lo;
+  char msg[256];
+  if (!a->quiet)
+    fprintf(stderr,
+            "live: %d staff, %d requests, %02d:%02d to %02d:%02d at %g "
+            "times real time, %s\n",
+            s->n_workers, s->n_requests, (int)(lo->from_ms / 3600000),
+            (int)(lo->from_ms / 60000 % 60), (int)(lo->until_ms / 3600000),
+            (int)(lo->until_ms / 60000 % 60), lo->rate,
+            lo->url     ? lo->url
+            : lo->redis ? "carematchd on Redis"
+                        : "carematchd on its embedded store");
+  if (sim_live(s, lo, k, msg, sizeof msg) != 0) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
-    return EXIT_INPUT;
+    return 1;
   }
-  if (a.gen) {
-    int rc = sim_scenario_save(s, out);
-    if (rc != 0)
-      fprintf(stderr, "carematch_sim: --out: cannot write %s\n", out);
-    else
-      printf("scenario: %d staff, %d requests, seed %llu -> %s\n", s->n_workers,
-             s->n_requests, (unsigned long long)s->seed, out);
-    sim_scenario_free(s);
-    return rc ? EXIT_OUTPUT : 0;
+  return 0;
+}
+
+/* The policy named t (t is cut at '=' for NAME=FILE) into *p, with the
+ * command's floors and live's window. Returns 0, or EXIT_INPUT when the
+ * weights file is refused (message on stderr). */
+static int policy_make(char *t, const args *a, sim_policy *p) {
+  char *eq = strchr(t, '=');
+  if (!strcmp(t, "optimal")) {
+    sim_policy_default(p, "optimal", 100);
+  } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
+    sim_policy_default(p, "greedy", 0);
+    p->no_reserve = 1;
+  } else if (!strcmp(t, "optimal-noreserve")) {
+    sim_policy_default(p, "optimal-noreserve", 100);
+    p->no_reserve = 1;
+  } else if (!strcmp(t, "greedy-reserve")) {
+    sim_policy_default(p, "greedy-reserve", 0);
+  } else { /* what-if: NAME=weights.json, the engine with those */
+    *eq = '\0';
+    sim_policy_default(p, t, 100);
+    if (load_weights(eq + 1, &p->weights) != 0)
+      return EXIT_INPUT;
   }
-  sim_kpis k[4];
-  int nk = 0, rc = 0;
-  if (a.is_live) {
-    if (!quiet)
-      fprintf(stderr,
-              "live: %d staff, %d requests, %02d:%02d to %02d:%02d at %g "
-              "times real time, %s\n",
-              s->n_workers, s->n_requests, (int)(lo.from_ms / 3600000),
-              (int)(lo.from_ms / 60000 % 60), (int)(lo.until_ms / 3600000),
-              (int)(lo.until_ms / 60000 % 60), lo.rate,
-              lo.url     ? lo.url
-              : lo.redis ? "carematchd on Redis"
-                         : "carematchd on its embedded store");
-    if (sim_live(s, &lo, &k[0], msg, sizeof msg) != 0) {
-      fprintf(stderr, "carematch_sim: %s\n", msg);
-      rc = 1;
-    } else {
-      nk = 1;
-    }
-    /* beside it: the same window in process, greedy by default */
-    if (!a.policies_given)
-      policies = "greedy";
+  p->floors = a->floors;
+  if (a->is_live) { /* the live run's window, in process */
+    p->from_ms = a->lo.from_ms;
+    p->until_ms = a->lo.until_ms;
+    p->drain_ms = a->lo.drain_ms;
   }
-  char list[512];
+  return 0;
+}
+
+/* Each policy of the list in process, KPIs appended to k[*nk..3]. Returns
+ * 0, 1 (a run failed) or EXIT_INPUT (a weights file refused); messages on
+ * stderr. */
+static int policies_run(const args *a, const char *policies,
+                        const sim_scenario *s, sim_kpis *k, int *nk) {
+  char list[512], msg[256];
   snprintf(list, sizeof list, "%s", policies);
-  for (char *save, *t = strtok_r(list, ",", &save); rc == 0 && t && nk < 4;
+  for (char *save, *t = strtok_r(list, ",", &save); t && *nk < 4;
        t = strtok_r(NULL, ",", &save)) {
     sim_policy p;
-    char *eq = strchr(t, '=');
-    if (!strcmp(t, "optimal")) {
-      sim_policy_default(&p, "optimal", 100);
-    } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
-      sim_policy_default(&p, "greedy", 0);
-      p.no_reserve = 1;
-    } else if (!strcmp(t, "optimal-noreserve")) {
-      sim_policy_default(&p, "optimal-noreserve", 100);
-      p.no_reserve = 1;
-    } else if (!strcmp(t, "greedy-reserve")) {
-      sim_policy_default(&p, "greedy-reserve", 0);
-    } else { /* what-if: NAME=weights.json, the engine with those */
-      *eq = '\0';
-      sim_policy_default(&p, t, 100);
-      if (load_weights(eq + 1, &p.weights) != 0) {
-        rc = EXIT_INPUT;
-        break;
-      }
-    }
-    p.floors = floors;
-    if (a.is_live) { /* the live run's window, in process */
-      p.from_ms = lo.from_ms;
-      p.until_ms = lo.until_ms;
-      p.drain_ms = lo.drain_ms;
-    }
-    if (!quiet)
+    if (policy_make(t, a, &p) != 0)
+      return EXIT_INPUT;
+    if (!a->quiet)
       fprintf(stderr, "%s: %d staff, %d requests\n", p.name, s->n_workers,
               s->n_requests);
-    if (sim_run(s, &p, &k[nk], quiet ? NULL : bar, NULL, msg, sizeof msg) !=
+    if (sim_run(s, &p, &k[*nk], a->quiet ? NULL : bar, NULL, msg, sizeof msg) !=
         0) {
       fprintf(stderr, "carematch_sim: %s\n", msg);
-      rc = 1;
-      break;
+      return 1;
     }
-    nk++;
+    (*nk)++;
   }
-  if (rc == 0) {
-    sim_report_table(k, nk);
-    const sim_kpis *opt = NULL, *gr = NULL;
-    for (int i = 0; i < nk; i++) {
-      opt = !strcmp(k[i].policy, "optimal") || !strcmp(k[i].policy, "live")
-                ? &k[i]
-                : opt;
-      gr = !strcmp(k[i].policy, "greedy") ? &k[i] : gr;
-    }
-    if (opt && gr)
-      printf("\n%s: emergency p95 time to arrival %.2f x greedy's; team "
-             "requests half-staffed: %d\n",
-             opt->policy, opt->arrive_p95[0] / gr->arrive_p95[0],
-             opt->teams_half);
+  return 0;
+}
+
+/* The KPIs side by side, and the optimal (or live) run against greedy. */
+static void kpis_print(const sim_kpis *k, int nk) {
+  sim_report_table(k, nk);
+  const sim_kpis *opt = NULL, *gr = NULL;
+  for (int i = 0; i < nk; i++) {
+    opt = !strcmp(k[i].policy, "optimal") || !strcmp(k[i].policy, "live")
+              ? &k[i]
+              : opt;
+    gr = !strcmp(k[i].policy, "greedy") ? &k[i] : gr;
   }
-  if (rc == 0 && out && sim_report_json(out, s, k, nk, msg, sizeof msg) != 0) {
+  if (opt && gr)
+    printf("\n%s: emergency p95 time to arrival %.2f x greedy's; team "
+           "requests half-staffed: %d\n",
+           opt->policy, opt->arrive_p95[0] / gr->arrive_p95[0],
+           opt->teams_half);
+}
+
+/* run and live: the live run (live), the policies in process, the table
+ * and --out. Returns the exit status. */
+static int day_run(const args *a, const sim_scenario *s) {
+  sim_kpis k[4];
+  int nk = 0, rc = 0;
+  const char *policies = a->policies;
+  if (a->is_live) {
+    rc = live_run(a, s, &k[0]);
+    nk = rc == 0;
+    /* beside it: the same window in process, greedy by default */
+    if (!a->policies_given)
+      policies = "greedy";
+  }
+  if (rc == 0)
+    rc = policies_run(a, policies, s, k, &nk);
+  if (rc == 0)
+    kpis_print(k, nk);
+  char msg[256];
+  if (rc == 0 && a->out &&
+      sim_report_json(a->out, s, k, nk, msg, sizeof msg) != 0) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
     rc = EXIT_OUTPUT;
   }
   for (int i = 0; i < nk; i++)
     sim_kpis_free(&k[i]);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  args a;
+  char msg[256];
+  int rc = parse_command_line(argc, argv, &a);
+  if (rc >= 0)
+    return rc;
+  sim_scenario *s = day_load(&a, msg, sizeof msg);
+  if (!s) {
+    fprintf(stderr, "carematch_sim: %s\n", msg);
+    return EXIT_INPUT;
+  }
+  rc = a.gen ? day_save(&a, s) : day_run(&a, s);
   sim_scenario_free(s);
   return rc;
 }
