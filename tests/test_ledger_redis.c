@@ -27,6 +27,7 @@
 #include "carematch/redis.h"
 #include "ledger_contract.h"
 #include "redis_server.h"
+#include "rng.h"
 
 #define LAT0 31.23
 #define LON0 121.47
@@ -113,7 +114,7 @@ static void node_close(node *n) {
 /* ---- a random run ---- */
 
 typedef struct run {
-  uint64_t rng;
+  cm_check_rng g; /* the run's random choices */
   int64_t t;
   int n_req;          /* requests submitted */
   char ids[512][16];  /* their ids */
@@ -121,14 +122,11 @@ typedef struct run {
 } run;
 
 static uint64_t rnd(run *u) {
-  u->rng ^= u->rng << 13;
-  u->rng ^= u->rng >> 7;
-  u->rng ^= u->rng << 17;
-  return u->rng;
+  return cm_check_rng_next(&u->g);
 }
 
 static double unit(run *u) {
-  return (double)(rnd(u) >> 11) / 9007199254740992.0;
+  return cm_check_rng_unit(&u->g);
 }
 
 static cm_worker make_worker(int i, int64_t t) {
@@ -282,7 +280,8 @@ Test(ledger, submit_is_durable_before_ack) {
   node n;
   node_open(&n, g_port, region, 0);
   add_workers(&n, 4, T0);
-  run u = {.rng = 7, .t = T0, .prefix = "r"};
+  run u = {.t = T0, .prefix = "r"};
+  cm_check_rng_seed(&u.g, 7);
   cm_request_spec s = make_spec(&u, "r1");
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK, "%s", err.message);
@@ -316,7 +315,8 @@ Test(ledger, engine_and_ledger_agree_through_a_random_run) {
   char region[32];
   node n;
   fresh_node(&n, region, N_WORKERS);
-  run u = {.rng = 11, .t = T0, .prefix = "q"};
+  run u = {.t = T0, .prefix = "q"};
+  cm_check_rng_seed(&u.g, 11);
   for (int i = 0; i < 1500; i++) {
     random_op(&n, &u);
     if (i % 100 == 99)
@@ -344,7 +344,8 @@ Test(ledger, refused_commits_change_nothing) {
   node n;
   node_open(&n, g_port, region, 0);
   add_workers(&n, 2, T0); /* w00 capacity 1, w01 capacity 2 */
-  run u = {.rng = 3, .t = T0, .prefix = "p"};
+  run u = {.t = T0, .prefix = "p"};
+  cm_check_rng_seed(&u.g, 3);
   cm_request_spec s = make_spec(&u, "p1");
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK);
@@ -426,7 +427,8 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
   char region[32], path[64];
   next_region(region, sizeof region);
   snprintf(path, sizeof path, "/tmp/cm_ledger_snap_%ld", (long)getpid());
-  run u = {.rng = 99, .t = T0, .prefix = "s"};
+  run u = {.t = T0, .prefix = "s"};
+  cm_check_rng_seed(&u.g, 99);
   pid_t child = fork();
   cr_assert(child >= 0);
   if (child == 0) { /* the first daemon: works, writes what it knows, dies */
@@ -486,7 +488,8 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
 static void race(const char *region, const char *prefix, uint64_t seed) {
   node n;
   node_open(&n, g_port, region, 0);
-  run u = {.rng = seed, .t = T0, .prefix = prefix};
+  run u = {.t = T0, .prefix = prefix};
+  cm_check_rng_seed(&u.g, seed);
   cm_error err;
   for (int round = 0; round < 60; round++) {
     for (int k = 0; k < 2; k++) {
@@ -570,7 +573,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   node n;
   node_open(&n, port, region, 0);
   add_workers(&n, N_WORKERS, T0);
-  run u = {.rng = 21, .t = T0, .prefix = "k"};
+  run u = {.t = T0, .prefix = "k"};
+  cm_check_rng_seed(&u.g, 21);
   for (int i = 0; i < 400; i++)
     random_op(&n, &u);
   snapshot *before = malloc(sizeof *before), *after = malloc(sizeof *after);
@@ -650,7 +654,8 @@ Test(ledger, another_writer_reaches_the_mirror) {
       cm_store_redis_positions(gw, N_WORKERS, ids, lat, lon, seen, &err), CM_OK,
       "%s", err.message);
   /* an offer to w00, then the gateway takes w00 off shift */
-  run u = {.rng = 5, .t = T0 + 600, .prefix = "g"};
+  run u = {.t = T0 + 600, .prefix = "g"};
+  cm_check_rng_seed(&u.g, 5);
   cm_request_spec s = make_spec(&u, "g1");
   s.lat = lat[0];
   s.lon = lon[0];
