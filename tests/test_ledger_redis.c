@@ -25,12 +25,11 @@
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
+#include "fixtures.h"
 #include "ledger_contract.h"
 #include "redis_server.h"
 #include "rng.h"
 
-#define LAT0 31.23
-#define LON0 121.47
 #define T0 1700000000000LL
 #define N_WORKERS 24
 
@@ -129,16 +128,14 @@ static double unit(run *u) {
   return cm_check_rng_unit(&u->g);
 }
 
+/* Worker i of a 6-wide grid 0.4 km apart, caregivers (every third also a
+ * nurse) of capacity 1 or 2. */
 static cm_worker make_worker(int i, int64_t t) {
-  cm_worker w;
-  cm_worker_init(&w);
-  snprintf(w.id, sizeof w.id, "w%02d", i);
-  w.skills = i % 3 == 0 ? 3u : 1u;
-  w.lat = LAT0 + (i % 6) * 0.004;
-  w.lon = LON0 + (i / 6) * 0.004;
-  w.has_position = 1;
-  w.seen_ms = t;
-  w.capacity = 1 + i % 2;
+  char id[CM_ID_MAX];
+  snprintf(id, sizeof id, "w%02d", i);
+  cm_worker w = cm_fx_worker(
+      id, i % 3 == 0 ? CM_FX_CAREGIVER | CM_FX_NURSE : CM_FX_CAREGIVER,
+      (i % 6) * 0.4, (i / 6) * 0.4, 1 + i % 2, t);
   w.rating = 4.5;
   w.level = 3;
   return w;
@@ -153,15 +150,16 @@ static void add_workers(node *n, int count, int64_t t) {
   }
 }
 
+/* A random spec within about 2 km north and east of the centre (the
+ * draws one by one: argument order is unspecified). */
 static cm_request_spec make_spec(run *u, const char *id) {
-  cm_request_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.id, sizeof s.id, "%s", id);
-  s.lat = LAT0 + unit(u) * 0.02;
-  s.lon = LON0 + unit(u) * 0.02;
-  s.skills = rnd(u) % 4 == 0 ? 2u : 1u;
-  s.staff = rnd(u) % 6 == 0 ? 2 : 1;
-  s.urgency = (cm_urgency)(rnd(u) % 3);
+  double dlat_km = unit(u) * 0.02 * CM_FX_KM_LAT;
+  double lon = CM_FX_LON0 + unit(u) * 0.02;
+  cm_skillset skills = rnd(u) % 4 == 0 ? CM_FX_NURSE : CM_FX_CAREGIVER;
+  int staff = rnd(u) % 6 == 0 ? 2 : 1;
+  cm_urgency urgency = (cm_urgency)(rnd(u) % 3);
+  cm_request_spec s = cm_fx_spec(id, skills, staff, urgency, dlat_km);
+  s.lon = lon;
   if (rnd(u) % 3 == 0)
     snprintf(s.elder, sizeof s.elder, "elder%d", (int)(rnd(u) % 5));
   return s;
@@ -196,7 +194,7 @@ static void random_op(node *n, run *u) {
   } else if (op == 8) {
     char id[8];
     snprintf(id, sizeof id, "w%02d", (int)(rnd(u) % N_WORKERS));
-    double lat = LAT0 + unit(u) * 0.02, lon = LON0 + unit(u) * 0.02;
+    double lat = CM_FX_LAT0 + unit(u) * 0.02, lon = CM_FX_LON0 + unit(u) * 0.02;
     st = cm_engine_worker_position(n->eng, id, lat, lon, u->t, &err);
   } else {
     char id[8];
@@ -646,8 +644,8 @@ Test(ledger, another_writer_reaches_the_mirror) {
   for (int i = 0; i < N_WORKERS; i++) {
     snprintf(names[i], sizeof names[i], "w%02d", i);
     ids[i] = names[i];
-    lat[i] = LAT0 + 0.01 + i * 1e-4;
-    lon[i] = LON0 - 0.01;
+    lat[i] = CM_FX_LAT0 + 0.01 + i * 1e-4;
+    lon[i] = CM_FX_LON0 - 0.01;
     seen[i] = T0 + 500;
   }
   cr_assert_eq(
@@ -701,8 +699,9 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   cm_error err;
   cm_store *gw = cm_store_redis_new("127.0.0.1", g_port, region, &err);
   cr_assert_not_null(gw);
-  cr_assert_eq(cm_store_position(gw, "w03", LAT0 + 0.05, LON0, T0 + 1, &err),
-               CM_OK);
+  cr_assert_eq(
+      cm_store_position(gw, "w03", CM_FX_LAT0 + 0.05, CM_FX_LON0, T0 + 1, &err),
+      CM_OK);
   redisContext *c = cm_test_side_connect(g_port);
   redisReply *r = redisCommand(c, "XTRIM cm:{%s}:changes MAXLEN 0", region);
   freeReplyObject(r);
@@ -714,7 +713,7 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   cr_assert_eq(st1.rebuilds, st0.rebuilds + 1, "lost track: rebuilt");
   cm_worker w;
   cr_assert_eq(cm_store_get(n.mirror, "w03", &w, NULL), CM_OK);
-  cr_assert(w.lat == LAT0 + 0.05, "the move arrived by the rebuild");
+  cr_assert(w.lat == CM_FX_LAT0 + 0.05, "the move arrived by the rebuild");
   cm_store_free(gw);
   node_close(&n);
 }
