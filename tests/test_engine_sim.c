@@ -8,25 +8,12 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "rng.h"
 
 #define N_WORKERS 300
 #define N_REQUESTS 3000
 #define STEP_MS 100
 #define MAX_SEEN 8192
-
-typedef struct rng {
-  uint64_t s;
-} rng;
-
-static uint64_t next(rng *g) {
-  uint64_t z = (g->s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double unif(rng *g) {
-  return (double)(next(g) >> 11) / 9007199254740992.0;
-}
 
 /* What the test knows of each request, from its own calls and events. */
 typedef struct shadow {
@@ -43,7 +30,7 @@ typedef struct shadow {
 typedef struct sim {
   cm_store *store;
   cm_engine *eng;
-  rng g;
+  cm_check_rng g;
   shadow *req;
   int n_req;
   cm_worker workers[N_WORKERS];
@@ -159,34 +146,39 @@ static void add_request(sim *s, int64_t now) {
   snprintf(r->id, sizeof r->id, "r%d", s->n_req);
   cm_request_spec *sp = &r->spec;
   memcpy(sp->id, r->id, sizeof sp->id);
-  sp->lat = 31.2 + unif(&s->g) * 0.09;
-  sp->lon = 121.45 + unif(&s->g) * 0.1;
-  double u = unif(&s->g);
+  sp->lat = 31.2 + cm_check_rng_unit(&s->g) * 0.09;
+  sp->lon = 121.45 + cm_check_rng_unit(&s->g) * 0.1;
+  double u = cm_check_rng_unit(&s->g);
   sp->urgency = u < 0.05   ? CM_URGENCY_EMERGENCY
                 : u < 0.2  ? CM_URGENCY_URGENT
                 : u < 0.85 ? CM_URGENCY_NORMAL
                            : CM_URGENCY_SCHEDULED;
   if (sp->urgency == CM_URGENCY_SCHEDULED) {
-    sp->window_start_ms = now + (int64_t)(unif(&s->g) * 1800000);
+    sp->window_start_ms = now + (int64_t)(cm_check_rng_unit(&s->g) * 1800000);
     sp->window_end_ms = sp->window_start_ms + 3600000;
   }
-  sp->staff = unif(&s->g) < 0.05 ? 2 : 1;
-  sp->skills =
-      sp->staff == 2 ? 3u : 1u << (next(&s->g) % 7 == 6 ? 5 : next(&s->g) % 3);
+  sp->staff = cm_check_rng_unit(&s->g) < 0.05 ? 2 : 1;
+  sp->skills = sp->staff == 2 ? 3u
+                              : 1u << (cm_check_rng_next(&s->g) % 7 == 6
+                                           ? 5
+                                           : cm_check_rng_next(&s->g) % 3);
   sp->skill_mode = CM_SKILLS_ALL;
-  if (unif(&s->g) < 0.1) { /* a client who never wants one worker */
-    snprintf(sp->excluded[0], CM_ID_MAX, "w%d", (int)(next(&s->g) % N_WORKERS));
+  if (cm_check_rng_unit(&s->g) <
+      0.1) { /* a client who never wants one worker */
+    snprintf(sp->excluded[0], CM_ID_MAX, "w%d",
+             (int)(cm_check_rng_next(&s->g) % N_WORKERS));
     sp->n_excluded = 1;
     ban(r, sp->excluded[0]);
   }
-  if (unif(&s->g) < 0.3)
-    snprintf(sp->elder, CM_ID_MAX, "e%d", (int)(next(&s->g) % 500));
+  if (cm_check_rng_unit(&s->g) < 0.3)
+    snprintf(sp->elder, CM_ID_MAX, "e%d",
+             (int)(cm_check_rng_next(&s->g) % 500));
   r->state = CM_REQ_PENDING;
   s->n_req++;
   cm_error err;
   cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK, "%s",
                err.message);
-  if (unif(&s->g) < 0.02) /* resubmitted by a retrying client */
+  if (cm_check_rng_unit(&s->g) < 0.02) /* resubmitted by a retrying client */
     cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK);
 }
 
@@ -194,20 +186,20 @@ static void add_request(sim *s, int64_t now) {
 static void act(sim *s, int64_t now) {
   for (int i = 0; i < s->n_req; i++) {
     shadow *r = &s->req[i];
-    double u = unif(&s->g);
+    double u = cm_check_rng_unit(&s->g);
     if (r->state == CM_REQ_OFFERED && u < 0.3) {
       cm_request_view v;
       cm_engine_request_get(s->eng, r->id, &v, NULL);
       if (v.offered_ms != r->decided_offer) { /* a new offer */
         r->decided_offer = v.offered_ms;
-        r->ignore = unif(&s->g) < 0.08;
+        r->ignore = cm_check_rng_unit(&s->g) < 0.08;
       }
       if (r->ignore)
         continue; /* nobody answers: the offer lapses */
       for (int k = 0; k < v.n_workers; k++) {
         if (v.accepted[k])
           continue;
-        double a = unif(&s->g);
+        double a = cm_check_rng_unit(&s->g);
         if (a < 0.75) {
           cr_assert_eq(cm_engine_accept(s->eng, r->id, v.workers[k], now, NULL),
                        CM_OK);
@@ -232,14 +224,14 @@ static void act(sim *s, int64_t now) {
   for (int w = 0; w < N_WORKERS; w++) {
     char id[16];
     snprintf(id, sizeof id, "w%d", w);
-    if (unif(&s->g) < 0.001) {
+    if (cm_check_rng_unit(&s->g) < 0.001) {
       s->on_shift[w] = !s->on_shift[w];
       cr_assert_eq(
           cm_engine_worker_shift(s->eng, id, s->on_shift[w], now, NULL), CM_OK);
     }
     if (now % 5000 == 0) { /* positions every 5 s, a little movement */
-      s->workers[w].lat += (unif(&s->g) - 0.5) * 0.002;
-      s->workers[w].lon += (unif(&s->g) - 0.5) * 0.002;
+      s->workers[w].lat += (cm_check_rng_unit(&s->g) - 0.5) * 0.002;
+      s->workers[w].lon += (cm_check_rng_unit(&s->g) - 0.5) * 0.002;
       cr_assert_eq(cm_engine_worker_position(s->eng, id, s->workers[w].lat,
                                              s->workers[w].lon, now, NULL),
                    CM_OK);
@@ -251,7 +243,7 @@ static void act(sim *s, int64_t now) {
 Test(engine_sim, invariants_hold_every_step) {
   sim s;
   memset(&s, 0, sizeof s);
-  s.g.s = 42;
+  cm_check_rng_seed(&s.g, 42);
   s.store = cm_store_memory_new(0);
   cm_engine_config cfg;
   cm_engine_config_init(&cfg);
@@ -272,8 +264,8 @@ Test(engine_sim, invariants_hold_every_step) {
       wk->skills |= 1u << ((w / 5) % 3);
     if (w % 50 == 0)
       wk->skills |= 1u << 5;
-    wk->lat = 31.2 + unif(&s.g) * 0.09;
-    wk->lon = 121.45 + unif(&s.g) * 0.1;
+    wk->lat = 31.2 + cm_check_rng_unit(&s.g) * 0.09;
+    wk->lon = 121.45 + cm_check_rng_unit(&s.g) * 0.1;
     wk->has_position = 1;
     wk->capacity = w % 10 == 0 ? 2 : 1;
     s.on_shift[w] = 1;
@@ -284,7 +276,7 @@ Test(engine_sim, invariants_hold_every_step) {
   int offered_total = 0;
   while (s.n_req < N_REQUESTS || now < 3600000) {
     now += STEP_MS;
-    if (s.n_req < N_REQUESTS && unif(&s.g) < 0.5)
+    if (s.n_req < N_REQUESTS && cm_check_rng_unit(&s.g) < 0.5)
       add_request(&s, now);
     cr_assert_eq(cm_engine_step(s.eng, now, NULL, &err), CM_OK, "%s",
                  err.message);

@@ -25,11 +25,11 @@
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
+#include "fixtures.h"
 #include "ledger_contract.h"
 #include "redis_server.h"
+#include "rng.h"
 
-#define LAT0 31.23
-#define LON0 121.47
 #define T0 1700000000000LL
 #define N_WORKERS 24
 
@@ -113,7 +113,7 @@ static void node_close(node *n) {
 /* ---- a random run ---- */
 
 typedef struct run {
-  uint64_t rng;
+  cm_check_rng g; /* the run's random choices */
   int64_t t;
   int n_req;          /* requests submitted */
   char ids[512][16];  /* their ids */
@@ -121,26 +121,21 @@ typedef struct run {
 } run;
 
 static uint64_t rnd(run *u) {
-  u->rng ^= u->rng << 13;
-  u->rng ^= u->rng >> 7;
-  u->rng ^= u->rng << 17;
-  return u->rng;
+  return cm_check_rng_next(&u->g);
 }
 
 static double unit(run *u) {
-  return (double)(rnd(u) >> 11) / 9007199254740992.0;
+  return cm_check_rng_unit(&u->g);
 }
 
+/* Worker i of a 6-wide grid 0.4 km apart, caregivers (every third also a
+ * nurse) of capacity 1 or 2. */
 static cm_worker make_worker(int i, int64_t t) {
-  cm_worker w;
-  cm_worker_init(&w);
-  snprintf(w.id, sizeof w.id, "w%02d", i);
-  w.skills = i % 3 == 0 ? 3u : 1u;
-  w.lat = LAT0 + (i % 6) * 0.004;
-  w.lon = LON0 + (i / 6) * 0.004;
-  w.has_position = 1;
-  w.seen_ms = t;
-  w.capacity = 1 + i % 2;
+  char id[CM_ID_MAX];
+  snprintf(id, sizeof id, "w%02d", i);
+  cm_worker w = cm_fx_worker(
+      id, i % 3 == 0 ? CM_FX_CAREGIVER | CM_FX_NURSE : CM_FX_CAREGIVER,
+      (i % 6) * 0.4, (i / 6) * 0.4, 1 + i % 2, t);
   w.rating = 4.5;
   w.level = 3;
   return w;
@@ -155,15 +150,16 @@ static void add_workers(node *n, int count, int64_t t) {
   }
 }
 
+/* A random spec within about 2 km north and east of the centre (the
+ * draws one by one: argument order is unspecified). */
 static cm_request_spec make_spec(run *u, const char *id) {
-  cm_request_spec s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.id, sizeof s.id, "%s", id);
-  s.lat = LAT0 + unit(u) * 0.02;
-  s.lon = LON0 + unit(u) * 0.02;
-  s.skills = rnd(u) % 4 == 0 ? 2u : 1u;
-  s.staff = rnd(u) % 6 == 0 ? 2 : 1;
-  s.urgency = (cm_urgency)(rnd(u) % 3);
+  double dlat_km = unit(u) * 0.02 * CM_FX_KM_LAT;
+  double lon = CM_FX_LON0 + unit(u) * 0.02;
+  cm_skillset skills = rnd(u) % 4 == 0 ? CM_FX_NURSE : CM_FX_CAREGIVER;
+  int staff = rnd(u) % 6 == 0 ? 2 : 1;
+  cm_urgency urgency = (cm_urgency)(rnd(u) % 3);
+  cm_request_spec s = cm_fx_spec(id, skills, staff, urgency, dlat_km);
+  s.lon = lon;
   if (rnd(u) % 3 == 0)
     snprintf(s.elder, sizeof s.elder, "elder%d", (int)(rnd(u) % 5));
   return s;
@@ -198,7 +194,7 @@ static void random_op(node *n, run *u) {
   } else if (op == 8) {
     char id[8];
     snprintf(id, sizeof id, "w%02d", (int)(rnd(u) % N_WORKERS));
-    double lat = LAT0 + unit(u) * 0.02, lon = LON0 + unit(u) * 0.02;
+    double lat = CM_FX_LAT0 + unit(u) * 0.02, lon = CM_FX_LON0 + unit(u) * 0.02;
     st = cm_engine_worker_position(n->eng, id, lat, lon, u->t, &err);
   } else {
     char id[8];
@@ -282,7 +278,8 @@ Test(ledger, submit_is_durable_before_ack) {
   node n;
   node_open(&n, g_port, region, 0);
   add_workers(&n, 4, T0);
-  run u = {.rng = 7, .t = T0, .prefix = "r"};
+  run u = {.t = T0, .prefix = "r"};
+  cm_check_rng_seed(&u.g, 7);
   cm_request_spec s = make_spec(&u, "r1");
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK, "%s", err.message);
@@ -316,7 +313,8 @@ Test(ledger, engine_and_ledger_agree_through_a_random_run) {
   char region[32];
   node n;
   fresh_node(&n, region, N_WORKERS);
-  run u = {.rng = 11, .t = T0, .prefix = "q"};
+  run u = {.t = T0, .prefix = "q"};
+  cm_check_rng_seed(&u.g, 11);
   for (int i = 0; i < 1500; i++) {
     random_op(&n, &u);
     if (i % 100 == 99)
@@ -344,7 +342,8 @@ Test(ledger, refused_commits_change_nothing) {
   node n;
   node_open(&n, g_port, region, 0);
   add_workers(&n, 2, T0); /* w00 capacity 1, w01 capacity 2 */
-  run u = {.rng = 3, .t = T0, .prefix = "p"};
+  run u = {.t = T0, .prefix = "p"};
+  cm_check_rng_seed(&u.g, 3);
   cm_request_spec s = make_spec(&u, "p1");
   cm_error err;
   cr_assert_eq(cm_engine_submit(n.eng, &s, T0, &err), CM_OK);
@@ -426,7 +425,8 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
   char region[32], path[64];
   next_region(region, sizeof region);
   snprintf(path, sizeof path, "/tmp/cm_ledger_snap_%ld", (long)getpid());
-  run u = {.rng = 99, .t = T0, .prefix = "s"};
+  run u = {.t = T0, .prefix = "s"};
+  cm_check_rng_seed(&u.g, 99);
   pid_t child = fork();
   cr_assert(child >= 0);
   if (child == 0) { /* the first daemon: works, writes what it knows, dies */
@@ -486,7 +486,8 @@ Test(ledger, a_new_process_rebuilds_identical_state) {
 static void race(const char *region, const char *prefix, uint64_t seed) {
   node n;
   node_open(&n, g_port, region, 0);
-  run u = {.rng = seed, .t = T0, .prefix = prefix};
+  run u = {.t = T0, .prefix = prefix};
+  cm_check_rng_seed(&u.g, seed);
   cm_error err;
   for (int round = 0; round < 60; round++) {
     for (int k = 0; k < 2; k++) {
@@ -570,7 +571,8 @@ Test(ledger, redis_restarted_mid_run_loses_nothing_acknowledged) {
   node n;
   node_open(&n, port, region, 0);
   add_workers(&n, N_WORKERS, T0);
-  run u = {.rng = 21, .t = T0, .prefix = "k"};
+  run u = {.t = T0, .prefix = "k"};
+  cm_check_rng_seed(&u.g, 21);
   for (int i = 0; i < 400; i++)
     random_op(&n, &u);
   snapshot *before = malloc(sizeof *before), *after = malloc(sizeof *after);
@@ -644,15 +646,16 @@ Test(ledger, another_writer_reaches_the_mirror) {
   for (int i = 0; i < N_WORKERS; i++) {
     snprintf(names[i], sizeof names[i], "w%02d", i);
     ids[i] = names[i];
-    lat[i] = LAT0 + 0.01 + i * 1e-4;
-    lon[i] = LON0 - 0.01;
+    lat[i] = CM_FX_LAT0 + 0.01 + i * 1e-4;
+    lon[i] = CM_FX_LON0 - 0.01;
     seen[i] = T0 + 500;
   }
   cr_assert_eq(
       cm_store_redis_positions(gw, N_WORKERS, ids, lat, lon, seen, &err), CM_OK,
       "%s", err.message);
   /* an offer to w00, then the gateway takes w00 off shift */
-  run u = {.rng = 5, .t = T0 + 600, .prefix = "g"};
+  run u = {.t = T0 + 600, .prefix = "g"};
+  cm_check_rng_seed(&u.g, 5);
   cm_request_spec s = make_spec(&u, "g1");
   s.lat = lat[0];
   s.lon = lon[0];
@@ -705,8 +708,9 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   cm_error err;
   cm_store *gw = cm_store_redis_new("127.0.0.1", g_port, region, &err);
   cr_assert_not_null(gw);
-  cr_assert_eq(cm_store_position(gw, "w03", LAT0 + 0.05, LON0, T0 + 1, &err),
-               CM_OK);
+  cr_assert_eq(
+      cm_store_position(gw, "w03", CM_FX_LAT0 + 0.05, CM_FX_LON0, T0 + 1, &err),
+      CM_OK);
   redisContext *c = cm_test_side_connect(g_port);
   redisReply *r = redisCommand(c, "XTRIM cm:{%s}:changes MAXLEN 0", region);
   freeReplyObject(r);
@@ -719,7 +723,7 @@ Test(ledger, a_trimmed_change_stream_forces_a_rebuild) {
   cr_assert_eq(st1.rebuilds, st0.rebuilds + 1, "lost track: rebuilt");
   cm_worker w;
   cr_assert_eq(cm_store_get(n.mirror, "w03", &w, NULL), CM_OK);
-  cr_assert(w.lat == LAT0 + 0.05, "the move arrived by the rebuild");
+  cr_assert(w.lat == CM_FX_LAT0 + 0.05, "the move arrived by the rebuild");
   cm_store_free(gw);
   node_close(&n);
 }

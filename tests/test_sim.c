@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rng.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -139,17 +140,6 @@ Test(sim, scenario_files_round_trip_and_errors_name_the_field) {
 
 /* ---- the floor against brute force on tiny days ---- */
 
-static uint64_t rng_next(uint64_t *x) {
-  *x ^= *x << 13;
-  *x ^= *x >> 7;
-  *x ^= *x << 17;
-  return *x;
-}
-
-static double rng_unit(uint64_t *x) {
-  return (double)(rng_next(x) >> 11) / 9007199254740992.0;
-}
-
 static int service_named(const sim_scenario *s, const char *name) {
   for (int v = 0; v < s->n_services; v++)
     if (strcmp(s->services[v].name, name) == 0)
@@ -176,7 +166,8 @@ static sim_scenario *tiny_day(uint64_t seed) {
   free(base->workers);
   free(base->requests);
   free(base);
-  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+  cm_check_rng g;
+  cm_check_rng_seed(&g, seed);
   s->n_workers = 3;
   s->n_requests = 5;
   s->workers = calloc(3, sizeof *s->workers);
@@ -190,11 +181,11 @@ static sim_scenario *tiny_day(uint64_t seed) {
     sim_worker *w = &s->workers[i];
     snprintf(w->id, sizeof w->id, "w%d", i);
     w->skills = roles[i];
-    w->lat = s->center_lat + 0.09 * (rng_unit(&x) - 0.5);
-    w->lon = s->center_lon + 0.12 * (rng_unit(&x) - 0.5);
+    w->lat = s->center_lat + 0.09 * (cm_check_rng_unit(&g) - 0.5);
+    w->lon = s->center_lon + 0.12 * (cm_check_rng_unit(&g) - 0.5);
     w->shift_start_min = i == 1 ? 600 : 360;
     w->shift_end_min = w->shift_start_min + 480;
-    w->speed_kmh = 20 + 10 * rng_unit(&x);
+    w->speed_kmh = 20 + 10 * cm_check_rng_unit(&g);
     w->rating = 5;
     w->level = 3;
   }
@@ -205,11 +196,11 @@ static sim_scenario *tiny_day(uint64_t seed) {
     sim_request *r = &s->requests[q];
     snprintf(r->id, sizeof r->id, "r%d", q);
     snprintf(r->elder, sizeof r->elder, "e%d", q);
-    r->service = service_named(s, names[rng_next(&x) % 5]);
-    at += (int64_t)(30 * 60000 * rng_unit(&x));
+    r->service = service_named(s, names[cm_check_rng_int(&g, 0, 4)]);
+    at += (int64_t)(30 * 60000 * cm_check_rng_unit(&g));
     r->at_ms = at;
-    r->lat = s->center_lat + 0.09 * (rng_unit(&x) - 0.5);
-    r->lon = s->center_lon + 0.12 * (rng_unit(&x) - 0.5);
+    r->lat = s->center_lat + 0.09 * (cm_check_rng_unit(&g) - 0.5);
+    r->lon = s->center_lon + 0.12 * (cm_check_rng_unit(&g) - 0.5);
     double lead = s->services[r->service].lead_min;
     r->window_start_ms = lead > 0 ? at + (int64_t)(lead * 60000) : 0;
   }

@@ -9,54 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-/* ---------------------------------------------------------------- PRNG */
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-void cm_check_rng_seed(cm_check_rng *g, uint64_t seed) {
-  uint64_t x = seed;
-  for (int i = 0; i < 4; i++)
-    g->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-uint64_t cm_check_rng_next(cm_check_rng *g) {
-  uint64_t *s = g->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-int cm_check_rng_int(cm_check_rng *g, int lo, int hi) {
-  if (hi <= lo)
-    return lo;
-  uint64_t span = (uint64_t)((int64_t)hi - lo + 1);
-  return lo + (int)(cm_check_rng_next(g) % span);
-}
-
-double cm_check_rng_real(cm_check_rng *g, double lo, double hi) {
-  double u = (double)(cm_check_rng_next(g) >> 11) * 0x1.0p-53;
-  return lo + (hi - lo) * u;
-}
-
-int cm_check_rng_chance(cm_check_rng *g, double p) {
-  return cm_check_rng_real(g, 0.0, 1.0) < p;
-}
-
 /* ----------------------------------------------------------- generator */
 
 #define CHECK_LAT0 31.23 /* centre of the generated city (degrees) */

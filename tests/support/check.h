@@ -15,24 +15,10 @@
 
 #include "carematch/model.h"
 #include "carematch/solve.h"
+#include "rng.h" /* the generator below draws from cm_check_rng */
 
 #define CM_CHECK_MSG_MAX 1024 /* bytes of a checker message */
 #define CM_CHECK_TOL 1e-6     /* relative tolerance of objective checks */
-
-/* A small seeded PRNG (splitmix64 seeding xoshiro256**), independent of
- * libc and of the bench code. */
-typedef struct cm_check_rng {
-  uint64_t s[4]; /* state */
-} cm_check_rng;
-
-void cm_check_rng_seed(cm_check_rng *g, uint64_t seed);
-uint64_t cm_check_rng_next(cm_check_rng *g);
-/* Uniform integer in [lo, hi]. */
-int cm_check_rng_int(cm_check_rng *g, int lo, int hi);
-/* Uniform double in [lo, hi). */
-double cm_check_rng_real(cm_check_rng *g, double lo, double hi);
-/* 1 with probability p. */
-int cm_check_rng_chance(cm_check_rng *g, double p);
 
 /* What the random generator makes. */
 typedef struct cm_check_gen_opts {
