@@ -59,18 +59,6 @@ typedef struct server {
   pid_t pid; /* 0: the shared server of scripts/test.sh */
 } server;
 
-/* cm_store_count and cm_store_sweep as one number each: the count (the
- * workers swept), or -1 when the call failed (err says why). */
-static int count_of(cm_store *s) {
-  int n;
-  return cm_store_count(s, &n, NULL) == CM_OK ? n : -1;
-}
-static int swept_by(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                    cm_error *err) {
-  int n;
-  return cm_store_sweep(s, now_ms, stale_ms, &n, err) == CM_OK ? n : -1;
-}
-
 static server g_srv;
 static int g_made; /* stores made by this process */
 
@@ -394,7 +382,7 @@ static void same_workers(run *u) {
   expect_ok(cm_store_each(u->rs, collect, &a, &err), &err, "redis each");
   expect_ok(cm_store_each(u->ms, collect, &b, &err), &err, "memory each");
   cr_assert_eq(a.n, b.n);
-  cr_assert_eq(count_of(u->rs), a.n);
+  cr_assert_eq(cm_contract_count(u->rs), a.n);
   for (int i = 0; i < a.n; i++)
     cr_assert(!memcmp(&a.w[i], &b.w[i], sizeof a.w[i]),
               "worker #%d (%s / %s) differs", i, a.w[i].id, b.w[i].id);
@@ -474,8 +462,8 @@ static void random_run(run *u, int ops) {
       expect_ok(cm_store_remove(u->ms, id, &err), &err, "memory remove");
     } else if (dice < 86) {
       int64_t stale = cm_check_rng_int(&u->g, 0, 8000);
-      int a = swept_by(u->rs, u->now, stale, &err);
-      int b = swept_by(u->ms, u->now, stale, &err);
+      int a = cm_contract_swept(u->rs, u->now, stale, &err);
+      int b = cm_contract_swept(u->ms, u->now, stale, &err);
       cr_assert_eq(a, b, "sweep: redis %d, memory %d", a, b);
     } else {
       same_nearest(u, cm_check_rng_int(&u->g, 1, 8),
@@ -914,8 +902,8 @@ Test(redis_store, bad_input_changes_nothing_in_redis, .init = setup,
   cr_assert_eq(cm_store_remove(u.rs, "nobody", &err), CM_E_UNKNOWN_ID);
   cr_assert_eq(cm_store_remove(u.rs, "", &err), CM_E_UNKNOWN_ID);
   cr_assert_eq(cm_store_get(u.rs, NULL, NULL, &err), CM_E_INVALID);
-  cr_assert_eq(swept_by(u.rs, T0, -1, &err), -1);
-  cr_assert_eq(swept_by(u.rs, -1, 5, &err), -1);
+  cr_assert_eq(cm_contract_swept(u.rs, T0, -1, &err), -1);
+  cr_assert_eq(cm_contract_swept(u.rs, -1, 5, &err), -1);
   cr_assert_eq(cm_store_each(u.rs, NULL, NULL, &err), CM_E_INVALID);
   cm_store_query q = {.lat = LAT0, .lon = LON0, .radius_km = -1, .k = 1};
   cm_store_hit h[1];
@@ -963,7 +951,8 @@ Test(redis_store, noscript_is_recovered, .init = setup, .fini = teardown) {
       st = cm_store_status(u.rs, "w000", CM_WORKER_BUSY, &err);
       break;
     case 3:
-      st = swept_by(u.rs, T0 + 100000, 10, &err) >= 0 ? CM_OK : err.code;
+      st = cm_contract_swept(u.rs, T0 + 100000, 10, &err) >= 0 ? CM_OK
+                                                               : err.code;
       break;
     case 4:
       st = cm_store_redis_positions(u.rs, 1, ids, lat, lon, seen, &err);
@@ -974,7 +963,7 @@ Test(redis_store, noscript_is_recovered, .init = setup, .fini = teardown) {
     }
     cr_assert_eq(st, CM_OK, "%s after SCRIPT FLUSH: %s", calls[i], err.message);
   }
-  cr_assert_eq(count_of(u.rs), 0);
+  cr_assert_eq(cm_contract_count(u.rs), 0);
   redisFree(c);
   run_free(&u);
 }
@@ -1044,9 +1033,9 @@ static void all_calls_unavailable(cm_store *s, const char *what) {
   cr_assert_eq(cm_store_nearest(s, &q, 1, 2, T0, 0, h, &n, &err),
                CM_E_UNAVAILABLE);
   cr_assert_eq(n, -7, "a failed nearest writes no count");
-  cr_assert_eq(swept_by(s, T0, 10, &err), -1);
+  cr_assert_eq(cm_contract_swept(s, T0, 10, &err), -1);
   cr_assert_eq(err.code, CM_E_UNAVAILABLE);
-  cr_assert_eq(count_of(s), -1);
+  cr_assert_eq(cm_contract_count(s), -1);
   collected col = {0};
   cr_assert_eq(cm_store_each(s, collect, &col, &err), CM_E_UNAVAILABLE);
   cr_assert_eq(col.n, 0);
@@ -1103,7 +1092,7 @@ Test(redis_store, server_restart, .init = setup, .fini = teardown) {
   cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK, "after restart: %s",
                err.message);
   cr_assert(cm_redis_connected(r));
-  cr_assert_eq(count_of(s), 1);
+  cr_assert_eq(cm_contract_count(s), 1);
   cm_store_query q = {.lat = LAT0, .lon = LON0, .radius_km = 1, .k = 4};
   cm_store_hit h[4];
   int n;
@@ -1154,14 +1143,14 @@ Test(redis_store, frozen_server_times_out, .init = setup, .fini = teardown) {
   cr_assert_eq(cm_redis_ping(r, &err), CM_OK);
   kill(pid, SIGSTOP);
   double t0 = now_ms();
-  cr_assert_eq(count_of(s), -1);
+  cr_assert_eq(cm_contract_count(s), -1);
   double waited = now_ms() - t0;
   cr_assert(waited >= 250 && waited < 2000, "gave up after %.0f ms", waited);
   cr_assert_eq(cm_redis_ping(r, &err), CM_E_UNAVAILABLE);
   kill(pid, SIGCONT);
   cm_test_sleep_ms(50);
   cr_assert_eq(cm_redis_ping(r, &err), CM_OK, "%s", err.message);
-  cr_assert_eq(count_of(s), 0);
+  cr_assert_eq(cm_contract_count(s), 0);
   cm_store_free(s);
   cm_redis_free(r);
   cm_test_server_kill(pid, SIGTERM);
@@ -1203,7 +1192,7 @@ Test(redis_store, callers_event_base, .init = setup, .fini = teardown) {
   cm_redis *r = cm_redis_new("127.0.0.1", g_srv.port, region, &o, &err);
   cr_assert_not_null(r, "%s", err.message);
   cm_store *s = cm_store_redis_open(r, &err);
-  cr_assert_eq(count_of(s), 0);
+  cr_assert_eq(cm_contract_count(s), 0);
   nested n = {r, CM_OK};
   struct event *ev = evtimer_new(base, call_from_loop, &n);
   struct timeval now = {0, 0};
@@ -1238,7 +1227,7 @@ Test(redis_store, sweep_is_exact_beyond_2_53, .init = setup, .fini = teardown) {
     cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK);
   }
   /* limit 2^53 + 2: "older" is stale, "edge" exactly at the limit */
-  cr_assert_eq(swept_by(s, big + 1 + 1000, 1000, &err), 1);
+  cr_assert_eq(cm_contract_swept(s, big + 1 + 1000, 1000, &err), 1);
   cm_worker w;
   cr_assert_eq(cm_store_get(s, "older", &w, &err), CM_OK);
   cr_assert_eq(w.status, CM_WORKER_OFFLINE);

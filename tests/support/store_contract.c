@@ -33,14 +33,13 @@ typedef struct ref_hit {
   double d; /* cm_geo_distance_km(query, worker) */
 } ref_hit;
 
-/* cm_store_count and cm_store_sweep as one number each: the count (the
- * workers swept), or -1 when the call failed (err says why). */
-static int count_of(cm_store *s) {
+int cm_contract_count(cm_store *s) {
   int n;
   return cm_store_count(s, &n, NULL) == CM_OK ? n : -1;
 }
-static int swept_by(cm_store *s, int64_t now_ms, int64_t stale_ms,
-                    cm_error *err) {
+
+int cm_contract_swept(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                      cm_error *err) {
   int n;
   return cm_store_sweep(s, now_ms, stale_ms, &n, err) == CM_OK ? n : -1;
 }
@@ -140,7 +139,7 @@ static uint64_t seed_of(const cm_contract *c, uint64_t salt) {
 static cm_store *fresh(const cm_contract *c) {
   cm_store *s = c->make(c->ctx);
   cr_assert_not_null(s, "the factory returned no store");
-  cr_assert_eq(count_of(s), 0, "a fresh store must be empty");
+  cr_assert_eq(cm_contract_count(s), 0, "a fresh store must be empty");
   return s;
 }
 
@@ -350,8 +349,8 @@ static void check_state(const cm_contract *c, cm_store *s, const ref_store *r,
                         const char *what) {
   collect got = {0};
   cm_error err;
-  cr_assert_eq(count_of(s), r->n, "%s: count %d, the model has %d", what,
-               count_of(s), r->n);
+  cr_assert_eq(cm_contract_count(s), r->n, "%s: count %d, the model has %d",
+               what, cm_contract_count(s), r->n);
   cr_assert_eq(cm_store_each(s, collect_fn, &got, &err), CM_OK, "%s: each",
                what);
   cr_assert_eq(got.n, r->n, "%s: each visited %d of %d", what, got.n, r->n);
@@ -524,7 +523,7 @@ void cm_contract_roundtrip(const cm_contract *c) {
   a.elders[1] = 0xfedcba9876543210ULL;
   a.elders[2] = 3;
   put(s, NULL, &a);
-  cr_assert_eq(count_of(s), 1);
+  cr_assert_eq(cm_contract_count(s), 1);
   expect_worker(s, &a, "roundtrip");
   cm_worker b = mk("bob", -33.8688, 151.2093, (cm_skillset)1 << 31, 0);
   b.has_position = 0; /* no position yet */
@@ -533,7 +532,7 @@ void cm_contract_roundtrip(const cm_contract *c) {
   memset(long_id.id, 'x', CM_ID_MAX - 1); /* the longest id allowed */
   long_id.id[CM_ID_MAX - 1] = '\0';
   put(s, NULL, &long_id);
-  cr_assert_eq(count_of(s), 3);
+  cr_assert_eq(cm_contract_count(s), 3);
   expect_worker(s, &a, "roundtrip after more");
   expect_worker(s, &b, "roundtrip without position");
   expect_worker(s, &long_id, "roundtrip of a 63-byte id");
@@ -565,7 +564,7 @@ void cm_contract_replace(const cm_contract *c) {
   a2.n_elders = 1;
   a2.elders[0] = 99;
   put(s, &r, &a2);
-  cr_assert_eq(count_of(s), 2, "a replacement adds nobody");
+  cr_assert_eq(cm_contract_count(s), 2, "a replacement adds nobody");
   expect_worker(s, &a2, "replaced");
   check_state(c, s, &r, "replace");
   cm_store_query q = mkq(LAT0, LON0, 2.0, 5);
@@ -802,7 +801,7 @@ void cm_contract_remove(const cm_contract *c) {
           has_hit(h, verify(c, s, &r, &q, T0, 0, h, "re-inserted"), victim));
     }
   }
-  cr_assert_eq(count_of(s), 0);
+  cr_assert_eq(cm_contract_count(s), 0);
   cr_assert_eq(verify(c, s, &r, &q, T0, 0, h, "empty"), 0);
   cm_worker w = mk("again", LAT0, LON0, CM_FX_NURSE, T0);
   put(s, &r, &w);
@@ -1089,9 +1088,9 @@ void cm_contract_stale_sweep(const cm_contract *c) {
             "the stale filter keeps fresh, edge and future (got %d)", n);
   n = verify(c, s, &r, &q, now, 0, h, "stale 0");
   cr_assert_eq(n, 5, "stale 0 keeps every available positioned worker");
-  cr_assert_eq(swept_by(s, now, 0, &err), 0, "stale 0 sweeps nothing");
+  cr_assert_eq(cm_contract_swept(s, now, 0, &err), 0, "stale 0 sweeps nothing");
   check_state(c, s, &r, "after sweep 0");
-  int swept = swept_by(s, now, stale, &err);
+  int swept = cm_contract_swept(s, now, stale, &err);
   cr_assert_eq(swept, ref_sweep(&r, now, stale));
   cr_assert_eq(swept, 3, "stale, never and full are swept (got %d)", swept);
   check_state(c, s, &r, "after sweep");
@@ -1105,7 +1104,7 @@ void cm_contract_stale_sweep(const cm_contract *c) {
                "sweep leaves workers without a position");
   n = verify(c, s, &r, &q, now, 0, h, "after sweep");
   cr_assert(n == 3 && !has_hit(h, n, "stale") && !has_hit(h, n, "never"));
-  cr_assert_eq(swept_by(s, now, stale, &err), 0, "a second sweep");
+  cr_assert_eq(cm_contract_swept(s, now, stale, &err), 0, "a second sweep");
   /* a swept worker comes back with a fresh position and a status */
   cr_assert_eq(cm_store_position(s, "stale", LAT0, LON0, now, &err), CM_OK);
   cr_assert_eq(cm_store_status(s, "stale", CM_WORKER_AVAILABLE, &err), CM_OK);
@@ -1118,7 +1117,7 @@ void cm_contract_stale_sweep(const cm_contract *c) {
   n = verify(c, s, &r, &q, now, stale, h, "back from sweep");
   cr_assert(has_hit(h, n, "stale"), "a swept worker can come back");
   /* much later everybody is stale */
-  swept = swept_by(s, now + 10 * stale, stale, &err);
+  swept = cm_contract_swept(s, now + 10 * stale, stale, &err);
   cr_assert_eq(swept, ref_sweep(&r, now + 10 * stale, stale));
   cr_assert_eq(verify(c, s, &r, &q, now, 0, h, "all swept"), 0);
   check_state(c, s, &r, "sweep end");
@@ -1137,7 +1136,7 @@ static void take_fingerprint(cm_store *s, fingerprint *f) {
   cm_error err;
   memset(f, 0, sizeof *f);
   cr_assert_eq(cm_store_each(s, collect_fn, &f->all, &err), CM_OK);
-  cr_assert_eq(f->all.n, count_of(s));
+  cr_assert_eq(f->all.n, cm_contract_count(s));
   for (int i = 0; i < 3; i++) {
     cm_store_query q = mkq(LAT0 + 0.01 * i, LON0, 5.0 * (i + 1), 10 * i + 5);
     f->counts[i] = ask(s, &q, T0, 0, f->hits[i]);
@@ -1398,12 +1397,12 @@ void cm_contract_bad_input(const cm_contract *c) {
   cr_assert_eq(cm_store_nearest(s, NULL, 0, 0, T0, 0, NULL, NULL, &err), CM_OK,
                "no queries is fine");
   /* sweep and each */
-  cr_assert_eq(swept_by(s, T0, -1, &err), -1);
+  cr_assert_eq(cm_contract_swept(s, T0, -1, &err), -1);
   cr_assert_eq(err.code, CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.stale_ms");
-  cr_assert_eq(swept_by(s, -1, 10, &err), -1);
+  cr_assert_eq(cm_contract_swept(s, -1, 10, &err), -1);
   cr_assert_str_eq(err.field, "$.now_ms");
-  cr_assert_eq(swept_by(s, -1, 10, NULL), -1);
+  cr_assert_eq(cm_contract_swept(s, -1, 10, NULL), -1);
   cr_assert_eq(cm_store_each(s, NULL, NULL, &err), CM_E_INVALID);
   cr_assert_eq(cm_store_each(s, NULL, NULL, NULL), CM_E_INVALID);
   same_fingerprint(s, &before, "after bad nearest/sweep/each");
@@ -1630,13 +1629,13 @@ void cm_contract_random_ops(const cm_contract *c) {
     } else if (dice < 99) { /* sweep */
       int64_t stale = stales[cm_check_rng_int(&g, 0, 4)];
       cm_error err;
-      int got = swept_by(s, now, stale, &err);
+      int got = cm_contract_swept(s, now, stale, &err);
       cr_assert_eq(got, ref_sweep(&r, now, stale), "%s: sweep", what);
     } else {
       check_state(c, s, &r, what);
     }
-    cr_assert_eq(count_of(s), r.n, "%s: count %d, the model has %d", what,
-                 count_of(s), r.n);
+    cr_assert_eq(cm_contract_count(s), r.n, "%s: count %d, the model has %d",
+                 what, cm_contract_count(s), r.n);
   }
   check_state(c, s, &r, "random ops end");
   ref_free(&r);

@@ -55,6 +55,12 @@ typedef struct cm_contract_case {
 extern const cm_contract_case cm_contract_cases[];
 extern const int cm_contract_case_count;
 
+/* cm_store_count and cm_store_sweep as one number each: the count (the
+ * workers swept), or -1 when the call failed (err says why). */
+int cm_contract_count(cm_store *s);
+int cm_contract_swept(cm_store *s, int64_t now_ms, int64_t stale_ms,
+                      cm_error *err);
+
 /* Run every case in turn; the first failure ends the run. */
 void cm_contract_run_all(const cm_contract *c);
 
