@@ -422,6 +422,58 @@ static pid_t start_daemon(bench *b, const char *dir) {
 
 /* ---- main ---- */
 
+/* The option at argv[*i] (with its value, *i then moved past it) into *o.
+ * Returns 1 when it is one, 0 when not. */
+static int take_option(int argc, char **argv, int *i, opts *o) {
+  const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+#define OPT_S(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = argv[++*i];                                                          \
+    return 1;                                                                  \
+  }
+#define OPT_I(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = atoi(argv[++*i]);                                                    \
+    return 1;                                                                  \
+  }
+#define OPT_D(name, dst)                                                       \
+  if (!strcmp(a, name) && v) {                                                 \
+    dst = atof(argv[++*i]);                                                    \
+    return 1;                                                                  \
+  }
+  OPT_S("--daemon", o->daemon)
+  OPT_S("--url", o->url)
+  OPT_S("--redis", o->redis)
+  OPT_S("--out", o->out)
+  OPT_S("--platform-token", o->tok_platform)
+  OPT_S("--gateway-token", o->tok_gateway)
+  OPT_I("--workers", o->workers)
+  OPT_I("--positions", o->positions_per_s)
+  OPT_I("--requests", o->requests_per_s)
+  OPT_I("--seconds", o->seconds)
+  OPT_I("--connections", o->connections)
+  OPT_I("--bulk", o->bulk)
+  OPT_D("--emergency", o->emergency)
+  OPT_D("--service-s", o->service_s)
+#undef OPT_S
+#undef OPT_I
+#undef OPT_D
+  if (!strcmp(a, "--ingest")) {
+    o->ingest = 1;
+    return 1;
+  }
+  if (!strcmp(a, "--quiet")) {
+    o->quiet = 1;
+    return 1;
+  }
+  if (!strcmp(a, "--quick")) {
+    o->seconds = 5;
+    o->workers = 5000;
+    return 1;
+  }
+  return 0;
+}
+
 static int parse(int argc, char **argv, opts *o) {
   *o = (opts){.workers = 20000,
               .positions_per_s = 10000,
@@ -435,49 +487,8 @@ static int parse(int argc, char **argv, opts *o) {
               .tok_platform = "bench-platform-token-000",
               .tok_gateway = "bench-gateway-token-0000"};
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define OPT_S(name, dst)                                                       \
-  if (!strcmp(a, name) && v) {                                                 \
-    dst = argv[++i];                                                           \
-    continue;                                                                  \
-  }
-#define OPT_I(name, dst)                                                       \
-  if (!strcmp(a, name) && v) {                                                 \
-    dst = atoi(argv[++i]);                                                     \
-    continue;                                                                  \
-  }
-#define OPT_D(name, dst)                                                       \
-  if (!strcmp(a, name) && v) {                                                 \
-    dst = atof(argv[++i]);                                                     \
-    continue;                                                                  \
-  }
-    OPT_S("--daemon", o->daemon)
-    OPT_S("--url", o->url)
-    OPT_S("--redis", o->redis)
-    OPT_S("--out", o->out)
-    OPT_S("--platform-token", o->tok_platform)
-    OPT_S("--gateway-token", o->tok_gateway)
-    OPT_I("--workers", o->workers)
-    OPT_I("--positions", o->positions_per_s)
-    OPT_I("--requests", o->requests_per_s)
-    OPT_I("--seconds", o->seconds)
-    OPT_I("--connections", o->connections)
-    OPT_I("--bulk", o->bulk)
-    OPT_D("--emergency", o->emergency)
-    OPT_D("--service-s", o->service_s)
-    if (!strcmp(a, "--ingest")) {
-      o->ingest = 1;
+    if (take_option(argc, argv, &i, o))
       continue;
-    }
-    if (!strcmp(a, "--quiet")) {
-      o->quiet = 1;
-      continue;
-    }
-    if (!strcmp(a, "--quick")) {
-      o->seconds = 5;
-      o->workers = 5000;
-      continue;
-    }
     fprintf(stderr,
             "usage: bench_http (--daemon PATH [--redis URL] | --url "
             "http://host:port --platform-token T --gateway-token T)\n"

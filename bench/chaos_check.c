@@ -145,90 +145,108 @@ static void event(check *k, const redisReply *kv) {
   }
 }
 
-int main(int argc, char **argv) {
-  const char *region = NULL, *acked = NULL, *out = NULL;
-  int port = 6379;
+typedef struct options {
+  const char *region, *acked, *out;
+  int port;
+} options;
+
+/* The command line into *o. Returns 0, or -1 (usage printed) without
+ * --region or --acked. */
+static int parse_args(int argc, char **argv, options *o) {
+  o->region = o->acked = o->out = NULL;
+  o->port = 6379;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--port"))
-      port = atoi(argv[i + 1]);
+      o->port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--region"))
-      region = argv[i + 1];
+      o->region = argv[i + 1];
     else if (!strcmp(argv[i], "--acked"))
-      acked = argv[i + 1];
+      o->acked = argv[i + 1];
     else if (!strcmp(argv[i], "--out"))
-      out = argv[i + 1];
+      o->out = argv[i + 1];
   }
-  if (!region || !acked) {
+  if (!o->region || !o->acked) {
     fprintf(stderr, "usage: chaos_check --port N --region R --acked FILE "
                     "[--out FILE.json]\n");
-    return 2;
+    return -1;
   }
-  check k;
-  memset(&k, 0, sizeof k);
-  k.region = region;
-  k.c = redisConnect("127.0.0.1", port);
-  if (!k.c || k.c->err) {
-    fprintf(stderr, "chaos_check: no redis-server on port %d\n", port);
-    return 2;
-  }
-  /* the event stream, from its start */
+  return 0;
+}
+
+/* Replay the event stream from its start, 5000 entries a round trip.
+ * Returns 0, or -1 (said) when XRANGE fails. */
+static int replay_events(check *k) {
   char from[64] = "-";
   for (;;) {
-    redisReply *r = redisCommand(k.c, "XRANGE cm:{%s}:events %s + COUNT 5000",
-                                 region, from);
+    redisReply *r = redisCommand(k->c, "XRANGE cm:{%s}:events %s + COUNT 5000",
+                                 k->region, from);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
       fprintf(stderr, "chaos_check: XRANGE failed\n");
-      return 2;
+      freeReplyObject(r);
+      return -1;
     }
     size_t n = r->elements;
     for (size_t i = 0; i < n; i++)
-      event(&k, r->element[i]->element[1]);
+      event(k, r->element[i]->element[1]);
     if (n > 0)
       snprintf(from, sizeof from, "(%s", r->element[n - 1]->element[0]->str);
     freeReplyObject(r);
     if (n < 5000)
-      break;
+      return 0;
   }
-  /* the end: holds = the jobs the ledger counts */
-  for (size_t i = 0; i < k.workers.cap; i++) {
-    entry *w = &k.workers.e[i];
+}
+
+/* The end: each worker's holds equal the jobs the ledger counts in its
+ * hash; the first ten mismatches are said. */
+static void check_jobs(check *k) {
+  for (size_t i = 0; i < k->workers.cap; i++) {
+    entry *w = &k->workers.e[i];
     if (!w->used)
       continue;
     redisReply *r =
-        redisCommand(k.c, "HGET cm:{%s}:worker:%s jobs", region, w->key);
+        redisCommand(k->c, "HGET cm:{%s}:worker:%s jobs", k->region, w->key);
     int jobs = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
     freeReplyObject(r);
     if (jobs != w->n) {
-      k.mismatches++;
-      if (k.mismatches <= 10)
+      k->mismatches++;
+      if (k->mismatches <= 10)
         fprintf(stderr, "worker %s: %d jobs in Redis, %d held by events\n",
                 w->key, jobs, w->n);
     }
   }
-  /* every acknowledged request is in Redis */
+}
+
+/* Every acknowledged request (the ids in the file acked) is in Redis; the
+ * first ten missing are said. Returns 0, or -1 when the file cannot be
+ * read. */
+static int check_acked(check *k, const char *acked) {
   FILE *f = fopen(acked, "r");
   char id[256];
-  while (f && fscanf(f, "%255s", id) == 1) {
-    k.acked++;
-    redisReply *r = redisCommand(k.c, "EXISTS cm:{%s}:req:%s", region, id);
+  if (!f)
+    return -1;
+  while (fscanf(f, "%255s", id) == 1) {
+    k->acked++;
+    redisReply *r = redisCommand(k->c, "EXISTS cm:{%s}:req:%s", k->region, id);
     if (!r || r->integer != 1) {
-      k.missing++;
-      if (k.missing <= 10)
+      k->missing++;
+      if (k->missing <= 10)
         fprintf(stderr, "acknowledged request %s is not in Redis\n", id);
     }
     freeReplyObject(r);
   }
-  if (f)
-    fclose(f);
-  int ok = f && k.violations == 0 && k.mismatches == 0 && k.missing == 0 &&
-           k.acked > 0 && k.offers > 0;
+  fclose(f);
+  return 0;
+}
+
+/* The summary as one JSON line, on stdout and into out (when given). */
+static void report(const check *k, int ok, const char *out) {
   char json[512];
   snprintf(json, sizeof json,
            "{\"events\":%ld,\"offers\":%ld,\"workers\":%zu,"
            "\"max_holds\":%d,\"double_bookings\":%ld,\"jobs_mismatches\":%ld,"
            "\"acknowledged\":%ld,\"missing\":%ld,\"ok\":%s}",
-           k.events, k.offers, k.workers.n, k.max_holds, k.violations,
-           k.mismatches, k.acked, k.missing, ok ? "true" : "false");
+           k->events, k->offers, k->workers.n, k->max_holds, k->violations,
+           k->mismatches, k->acked, k->missing, ok ? "true" : "false");
   printf("%s\n", json);
   if (out) {
     FILE *o = fopen(out, "w");
@@ -237,8 +255,36 @@ int main(int argc, char **argv) {
       fclose(o);
     }
   }
-  free(k.reqs.e);
-  free(k.workers.e);
-  redisFree(k.c);
+}
+
+static void check_free(check *k) {
+  free(k->reqs.e);
+  free(k->workers.e);
+  redisFree(k->c);
+}
+
+int main(int argc, char **argv) {
+  options o;
+  if (parse_args(argc, argv, &o) != 0)
+    return 2;
+  check k;
+  memset(&k, 0, sizeof k);
+  k.region = o.region;
+  k.c = redisConnect("127.0.0.1", o.port);
+  if (!k.c || k.c->err) {
+    fprintf(stderr, "chaos_check: no redis-server on port %d\n", o.port);
+    redisFree(k.c);
+    return 2;
+  }
+  if (replay_events(&k) != 0) {
+    check_free(&k);
+    return 2;
+  }
+  check_jobs(&k);
+  int read = check_acked(&k, o.acked) == 0;
+  int ok = read && k.violations == 0 && k.mismatches == 0 && k.missing == 0 &&
+           k.acked > 0 && k.offers > 0;
+  report(&k, ok, o.out);
+  check_free(&k);
   return ok ? 0 : 1;
 }

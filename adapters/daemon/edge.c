@@ -228,84 +228,104 @@ typedef struct head_info {
   int expect_continue;
 } head_info;
 
-/* One header line h[0..n) (no CRLF). Adds it to e->head unless the edge
- * replaces it. Framing problems go to v with close set. */
-static void header_line(cmd_edge *e, const char *h, size_t n, head_info *hi,
-                        verdict *v) {
+/* The syntax of header line h[0..n): not folded, a token for a name, a
+ * colon, no control byte in the value. Returns the name's length (name
+ * holds it, cut to 63 bytes), or 0 judged into v. */
+static size_t header_syntax(const char *h, size_t n, char name[64],
+                            verdict *v) {
   if (n > 0 && (h[0] == ' ' || h[0] == '\t')) {
     judge(v, 400, CM_E_BAD_REQUEST, 1, "",
           "a header line is folded (obs-fold is not taken)");
-    return;
+    return 0;
   }
   size_t nl = (size_t)span_tchars(h, n);
   if (nl == 0 || nl == n || h[nl] != ':') {
     judge(v, 400, CM_E_BAD_REQUEST, 1, "",
           "a header line is not \"name: value\" with a token for a name");
-    return;
+    return 0;
   }
-  const char *val = h + nl + 1, *end = h + n;
-  char name[64];
-  snprintf(name, sizeof name, "%.*s", (int)(nl < 63 ? nl : 63), h);
-  for (const char *p = val; p < end; p++)
+  snprintf(name, 64, "%.*s", (int)(nl < 63 ? nl : 63), h);
+  for (const char *p = h + nl + 1; p < h + n; p++)
     if (!is_value_byte((unsigned char)*p)) {
       judge(v, 400, CM_E_BAD_REQUEST, 1, name,
             "the %s header holds a control byte (0x%02x)", name,
             (unsigned char)*p);
-      return;
+      return 0;
     }
+  return nl;
+}
+
+/* A Content-Length value val[0..vn): 1 to 18 digits, equal to any earlier
+ * one. Counted into hi; a bad one judged into v. */
+static void content_length(const char *val, size_t vn, head_info *hi,
+                           verdict *v) {
+  ev_uint64_t x = 0;
+  int ok = vn > 0 && vn <= 18;
+  for (size_t i = 0; ok && i < vn; i++) {
+    ok = val[i] >= '0' && val[i] <= '9';
+    x = x * 10 + (ev_uint64_t)(val[i] - '0');
+  }
+  if (!ok)
+    judge(v, 400, CM_E_BAD_REQUEST, 1, "Content-Length",
+          "Content-Length must be 1 to 18 digits");
+  else if (hi->n_length && x != hi->length)
+    judge(v, 400, CM_E_BAD_REQUEST, 1, "Content-Length",
+          "two Content-Length headers differ");
+  hi->length = x;
+  hi->n_length++;
+}
+
+/* A Transfer-Encoding value val[0..vn), joined to hi->te (checked whole by
+ * check_te); too long a list judged into v. */
+static void transfer_encoding(const char *val, size_t vn, head_info *hi,
+                              verdict *v) {
+  if (hi->te_len + vn + 1 >= sizeof hi->te) {
+    judge(v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
+          "Transfer-Encoding is too long");
+    return;
+  }
+  if (hi->te_len)
+    hi->te[hi->te_len++] = ',';
+  memcpy(hi->te + hi->te_len, val, vn);
+  hi->te_len += vn;
+  hi->te[hi->te_len] = '\0';
+  hi->n_te++;
+}
+
+/* One header line h[0..n) (no CRLF). Adds it to e->head unless the edge
+ * replaces it. Framing problems go to v with close set. */
+static void header_line(cmd_edge *e, const char *h, size_t n, head_info *hi,
+                        verdict *v) {
+  char name[64];
+  size_t nl = header_syntax(h, n, name, v);
+  if (nl == 0)
+    return;
+  const char *val = h + nl + 1, *end = h + n;
   while (val < end && (*val == ' ' || *val == '\t'))
     val++;
   while (end > val && (end[-1] == ' ' || end[-1] == '\t'))
     end--;
   size_t vn = (size_t)(end - val);
   if (name_is(h, nl, "Content-Length")) {
-    ev_uint64_t x = 0;
-    int ok = vn > 0 && vn <= 18;
-    for (size_t i = 0; ok && i < vn; i++) {
-      ok = val[i] >= '0' && val[i] <= '9';
-      x = x * 10 + (ev_uint64_t)(val[i] - '0');
-    }
-    if (!ok)
-      judge(v, 400, CM_E_BAD_REQUEST, 1, "Content-Length",
-            "Content-Length must be 1 to 18 digits");
-    else if (hi->n_length && x != hi->length)
-      judge(v, 400, CM_E_BAD_REQUEST, 1, "Content-Length",
-            "two Content-Length headers differ");
-    hi->length = x;
-    hi->n_length++;
-    return;
-  }
-  if (name_is(h, nl, "Transfer-Encoding")) {
-    if (hi->te_len + vn + 1 >= sizeof hi->te) {
-      judge(v, 400, CM_E_BAD_REQUEST, 1, "Transfer-Encoding",
-            "Transfer-Encoding is too long");
-      return;
-    }
-    if (hi->te_len)
-      hi->te[hi->te_len++] = ',';
-    memcpy(hi->te + hi->te_len, val, vn);
-    hi->te_len += vn;
-    hi->te[hi->te_len] = '\0';
-    hi->n_te++;
-    return;
-  }
-  if (name_is(h, nl, "Expect")) {
+    content_length(val, vn, hi, v);
+  } else if (name_is(h, nl, "Transfer-Encoding")) {
+    transfer_encoding(val, vn, hi, v);
+  } else if (name_is(h, nl, "Expect")) {
     if (vn == 12 && strncasecmp(val, "100-continue", 12) == 0)
       hi->expect_continue = 1;
     else
       judge(v, 417, CM_E_BAD_REQUEST, 1, "Expect",
             "the only expectation taken is 100-continue");
-    return;
-  }
-  if (name_is(h, nl, CMD_EDGE_VERDICT) || name_is(h, nl, CMD_EDGE_METHOD)) {
+  } else if (name_is(h, nl, CMD_EDGE_VERDICT) ||
+             name_is(h, nl, CMD_EDGE_METHOD)) {
     judge(v, 400, CM_E_BAD_REQUEST, 0, name, "%s is the server's own header",
           name);
-    return;
+  } else {
+    if (name_is(h, nl, "Host"))
+      hi->n_host++;
+    evbuffer_add(e->head, h, n);
+    evbuffer_add(e->head, "\r\n", 2);
   }
-  if (name_is(h, nl, "Host"))
-    hi->n_host++;
-  evbuffer_add(e->head, h, n);
-  evbuffer_add(e->head, "\r\n", 2);
 }
 
 /* The Transfer-Encoding list: "chunked", alone. */
@@ -631,6 +651,78 @@ static int trailer_line(cmd_edge *e, struct evbuffer *dst) {
 
 /* ---- feeding ---- */
 
+/* EDGE_HEAD: skip empty lines before the request line; take the head once
+ * it is whole, refuse it when it is over CMD_EDGE_HEAD_MAX bytes. Returns
+ * >= 0, or -1 out of memory. */
+static int head_step(cmd_edge *e, struct evbuffer *dst) {
+  size_t have = evbuffer_get_length(e->in);
+  /* empty lines before a request line are ignored (RFC 9112 2.2) */
+  while (have >= 2 && !memcmp(evbuffer_pullup(e->in, 2), "\r\n", 2)) {
+    evbuffer_drain(e->in, 2);
+    have -= 2;
+  }
+  struct evbuffer_ptr end = evbuffer_search(e->in, "\r\n\r\n", 4, NULL);
+  if (end.pos < 0 && have > CMD_EDGE_HEAD_MAX)
+    return refuse(e, dst, 431, CM_E_LIMIT, "",
+                  "the request line and headers are over %d bytes",
+                  CMD_EDGE_HEAD_MAX);
+  if (end.pos >= 0 && (size_t)end.pos + 4 > CMD_EDGE_HEAD_MAX)
+    return refuse(e, dst, 431, CM_E_LIMIT, "",
+                  "the request line and headers are over %d bytes",
+                  CMD_EDGE_HEAD_MAX);
+  if (end.pos >= 0)
+    return take_head(e, dst, (size_t)end.pos + 4);
+  return 0;
+}
+
+/* EDGE_BODY: take what there is of a Content-Length body; the request is
+ * emitted once it is whole. Returns >= 0, or -1 out of memory. */
+static int body_step(cmd_edge *e, struct evbuffer *dst) {
+  take_data(e);
+  if (e->left == 0)
+    return emit_request(e, dst);
+  maybe_continue(e, dst);
+  return 0;
+}
+
+/* EDGE_CHUNK_END: the CRLF after a chunk's data, refused when it is
+ * something else. Returns >= 0, or -1 out of memory. */
+static int chunk_end(cmd_edge *e, struct evbuffer *dst) {
+  if (evbuffer_get_length(e->in) < 2)
+    return 0;
+  if (memcmp(evbuffer_pullup(e->in, 2), "\r\n", 2) != 0)
+    return refuse(e, dst, 400, CM_E_BAD_REQUEST, "chunk-data",
+                  "a chunk's data does not end in CRLF");
+  evbuffer_drain(e->in, 2);
+  e->state = EDGE_CHUNK_SIZE;
+  return 0;
+}
+
+/* One step of the state machine over e->in (not EDGE_CLOSED). Returns >= 0,
+ * or -1 out of memory. */
+static int step(cmd_edge *e, struct evbuffer *dst) {
+  switch (e->state) {
+  case EDGE_HEAD:
+    return head_step(e, dst);
+  case EDGE_BODY:
+    return body_step(e, dst);
+  case EDGE_CHUNK_SIZE:
+    return chunk_size(e, dst);
+  case EDGE_CHUNK_DATA:
+    take_data(e);
+    if (e->left == 0)
+      e->state = EDGE_CHUNK_END;
+    return 0;
+  case EDGE_CHUNK_END:
+    return chunk_end(e, dst);
+  case EDGE_TRAILER:
+    return trailer_line(e, dst);
+  case EDGE_CLOSED:
+    break;
+  }
+  return 0;
+}
+
 int cmd_edge_feed(cmd_edge *e, struct evbuffer *src, struct evbuffer *dst) {
   size_t got = evbuffer_get_length(src);
   if (got == 0)
@@ -642,64 +734,13 @@ int cmd_edge_feed(cmd_edge *e, struct evbuffer *src, struct evbuffer *dst) {
   if (evbuffer_add_buffer(e->in, src) != 0)
     return -1;
   for (;;) {
-    size_t have = evbuffer_get_length(e->in);
-    size_t before = have;
-    int rc = 0;
+    size_t before = evbuffer_get_length(e->in);
     edge_state was = e->state;
-    switch (e->state) {
-    case EDGE_HEAD: {
-      /* empty lines before a request line are ignored (RFC 9112 2.2) */
-      while (have >= 2 && !memcmp(evbuffer_pullup(e->in, 2), "\r\n", 2)) {
-        evbuffer_drain(e->in, 2);
-        have -= 2;
-      }
-      struct evbuffer_ptr end = evbuffer_search(e->in, "\r\n\r\n", 4, NULL);
-      if (end.pos < 0 && have > CMD_EDGE_HEAD_MAX)
-        rc = refuse(e, dst, 431, CM_E_LIMIT, "",
-                    "the request line and headers are over %d bytes",
-                    CMD_EDGE_HEAD_MAX);
-      else if (end.pos >= 0 && (size_t)end.pos + 4 > CMD_EDGE_HEAD_MAX)
-        rc = refuse(e, dst, 431, CM_E_LIMIT, "",
-                    "the request line and headers are over %d bytes",
-                    CMD_EDGE_HEAD_MAX);
-      else if (end.pos >= 0)
-        rc = take_head(e, dst, (size_t)end.pos + 4);
-      break;
-    }
-    case EDGE_BODY:
-      take_data(e);
-      if (e->left == 0)
-        rc = emit_request(e, dst);
-      else
-        maybe_continue(e, dst);
-      break;
-    case EDGE_CHUNK_SIZE:
-      rc = chunk_size(e, dst);
-      break;
-    case EDGE_CHUNK_DATA:
-      take_data(e);
-      if (e->left == 0)
-        e->state = EDGE_CHUNK_END;
-      break;
-    case EDGE_CHUNK_END:
-      if (have >= 2) {
-        if (memcmp(evbuffer_pullup(e->in, 2), "\r\n", 2) != 0)
-          rc = refuse(e, dst, 400, CM_E_BAD_REQUEST, "chunk-data",
-                      "a chunk's data does not end in CRLF");
-        else {
-          evbuffer_drain(e->in, 2);
-          e->state = EDGE_CHUNK_SIZE;
-        }
-      }
-      break;
-    case EDGE_TRAILER:
-      rc = trailer_line(e, dst);
-      break;
-    case EDGE_CLOSED:
-      evbuffer_drain(e->in, have);
+    if (e->state == EDGE_CLOSED) {
+      evbuffer_drain(e->in, before);
       return 1;
     }
-    if (rc < 0)
+    if (step(e, dst) < 0)
       return -1;
     if (e->state == was && evbuffer_get_length(e->in) == before)
       break; /* no progress: wait for more bytes */

@@ -534,6 +534,91 @@ static int header_count(struct evhttp_request *req, const char *name) {
   return n;
 }
 
+/* The request's method, checked: one Authorization header at most, a method
+ * carematchd implements, HEAD answered as GET without the body. Returns the
+ * method (*mname its name), or 0 replied. */
+static int checked_method(cmd_call *c, int how, const char **mname) {
+  int method = method_of(c->req, how, mname);
+  c->method = method; /* counted by the method the client sent */
+  if (header_count(c->req, "Authorization") > 1) {
+    fail(c, CM_E_BAD_REQUEST, "Authorization",
+         "give one Authorization header, not %d",
+         header_count(c->req, "Authorization"));
+    return 0;
+  }
+  if (method == 0) {
+    fail(c, CM_E_NOT_IMPLEMENTED, "", "the method %.40s is not implemented",
+         *mname);
+    return 0;
+  }
+  if (method == EVHTTP_REQ_HEAD) { /* GET without the body */
+    c->head = 1;
+    method = EVHTTP_REQ_GET;
+  }
+  return method;
+}
+
+/* The route of path and method. Returns its index, or -1 replied (405 with
+ * Allow when the path takes other methods, else 404). */
+static int route_of(cmd_call *c, const char *path, int method,
+                    const char *mname) {
+  int path_known = 0, i;
+  for (i = 0; i < N_ROUTES; i++) {
+    if (!match(routes[i].path, path, NULL))
+      continue;
+    path_known = 1;
+    if ((int)routes[i].method == method)
+      return i;
+  }
+  if (path_known) {
+    char allow[64];
+    allow_of(path, allow, sizeof allow);
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Allow",
+                      allow);
+    fail(c, CM_E_METHOD, "", "%.100s takes %s, not %s", path, allow, mname);
+  } else {
+    fail(c, CM_E_NOT_FOUND, "", "no route %s", path);
+  }
+  return -1;
+}
+
+/* Whether the caller may call the route now: not while draining (except
+ * GET), and with a token of an allowed role when auth is on. Sets c->role.
+ * Returns 0, or -1 replied. */
+static int admit(cmd_call *c, int method) {
+  const route *r = &routes[c->route];
+  if (c->d->draining && method != EVHTTP_REQ_GET) {
+    fail(c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
+    return -1;
+  }
+  c->role = CMD_ROLE_OPERATOR;
+  if (c->d->cfg.auth && r->roles != ANYONE) {
+    int role = authorize(c, r->roles);
+    if (role < 0)
+      return -1;
+    c->role = (cmd_role)role;
+  }
+  return 0;
+}
+
+/* The path's id (the route's '*' segment) into c->arg, checked as in a
+ * body. Returns 0 (also for routes without one), or -1 replied. */
+static int take_path_id(cmd_call *c, const char *path) {
+  const route *r = &routes[c->route];
+  if (!strchr(r->path, '*'))
+    return 0;
+  char *seg = NULL;
+  cm_error err;
+  match(r->path, path, &seg);
+  cm_status st = path_id(r->path, seg, c->arg, &err);
+  free(seg);
+  if (st != CM_OK) {
+    reply_error_as(c, 0, &err);
+    return -1;
+  }
+  return 0;
+}
+
 int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                       const char *path) {
   cmd_call c;
@@ -545,65 +630,15 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   if (edge_verdict(&c))
     return c.code;
   const char *mname;
-  int method = method_of(req, how, &mname);
-  c.method = method; /* counted by the method the client sent */
-  if (header_count(req, "Authorization") > 1) {
-    fail(&c, CM_E_BAD_REQUEST, "Authorization",
-         "give one Authorization header, not %d",
-         header_count(req, "Authorization"));
+  int method = checked_method(&c, how, &mname);
+  if (method == 0)
     return c.code;
-  }
-  if (method == 0) {
-    fail(&c, CM_E_NOT_IMPLEMENTED, "", "the method %.40s is not implemented",
-         mname);
+  int i = route_of(&c, path, method, mname);
+  if (i < 0)
     return c.code;
-  }
-  if (method == EVHTTP_REQ_HEAD) { /* GET without the body */
-    c.head = 1;
-    method = EVHTTP_REQ_GET;
-  }
-  int path_known = 0, i;
-  for (i = 0; i < N_ROUTES; i++) {
-    if (!match(routes[i].path, path, NULL))
-      continue;
-    path_known = 1;
-    if ((int)routes[i].method == method)
-      break;
-  }
-  if (i == N_ROUTES) {
-    if (path_known) {
-      char allow[64];
-      allow_of(path, allow, sizeof allow);
-      evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-      fail(&c, CM_E_METHOD, "", "%.100s takes %s, not %s", path, allow, mname);
-    } else {
-      fail(&c, CM_E_NOT_FOUND, "", "no route %s", path);
-    }
-    return c.code;
-  }
   c.route = i;
-  if (d->draining && method != EVHTTP_REQ_GET) {
-    fail(&c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
+  if (admit(&c, method) != 0 || take_path_id(&c, path) != 0)
     return c.code;
-  }
-  c.role = CMD_ROLE_OPERATOR;
-  if (d->cfg.auth && routes[i].roles != ANYONE) {
-    int role = authorize(&c, routes[i].roles);
-    if (role < 0)
-      return c.code;
-    c.role = (cmd_role)role;
-  }
-  if (strchr(routes[i].path, '*')) { /* the path's id, as in a body */
-    char *seg = NULL;
-    cm_error err;
-    match(routes[i].path, path, &seg);
-    cm_status st = path_id(routes[i].path, seg, c.arg, &err);
-    free(seg);
-    if (st != CM_OK) {
-      reply_error_as(&c, 0, &err);
-      return c.code;
-    }
-  }
   int done;
   if (routes[i].takes_body && read_body(&c, &done) != 0)
     return c.code;

@@ -89,25 +89,16 @@ enum {
   R_KEYS
 };
 
-/* Decode element i (v) into *r. Returns CM_OK or an error. */
-static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
-                                cm_request *r) {
-  static const char *const keys[R_KEYS + 1] = {
-      "id",        "lat",      "lon",      "skills", "skill_mode",
-      "staff",     "urgency",  "waited_s", "elder",  "elder_hash",
-      "preferred", "excluded", NULL};
-  const cm__jval *f[R_KEYS];
-  char base[CM__JSON_PATH_MAX], path[CM__JSON_PATH_MAX];
+/* The request's "id" (idv) into r->id, entered into the id map as element
+ * i (an id used before is a duplicate). Returns CM_OK or an error. */
+static cm_status decode_request_id(cm__jdec *d, const cm__jval *idv,
+                                   const char *base, size_t i, cm_request *r) {
+  char path[CM__JSON_PATH_MAX];
   cm_error *err = d->err;
-  cm_status st;
-  cm__json_path_index(base, sizeof base, "$.requests", i);
-  cm_request_init(r);
-  if ((st = cm__jdoc_fields(d->doc, v, base, keys, f, err)) != CM_OK)
-    return st;
-  if (cm__jval_is(f[R_ID], CM__JSTRING, base, "id", 1, err) < 0)
+  if (cm__jval_is(idv, CM__JSTRING, base, "id", 1, err) < 0)
     return err->code;
-  const char *id = cm__jdoc_str(d->doc, f[R_ID]);
-  size_t id_len = f[R_ID]->u.str.len;
+  const char *id = cm__jdoc_str(d->doc, idv);
+  size_t id_len = idv->u.str.len;
   if (!cm__json_id_ok(id, id_len)) {
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
@@ -123,41 +114,83 @@ static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
                          id, prev);
   }
   memcpy(r->id, id, id_len + 1);
+  return CM_OK;
+}
+
+/* The request's "skills" (required) and "skill_mode" (all or any; absent:
+ * the default). Returns CM_OK or an error. */
+static cm_status decode_skills(cm__jdec *d, const cm__jval *skills,
+                               const cm__jval *mode, const char *base,
+                               cm_request *r) {
+  cm_error *err = d->err;
+  cm_status st;
+  if (cm__jval_is(skills, CM__JARRAY, base, "skills", 1, err) < 0)
+    return err->code;
+  if ((st = cm__json_decode_skills(d, skills, base, "skills", &r->skills)) !=
+      CM_OK)
+    return st;
+  if (cm__jval_is(mode, CM__JSTRING, base, "skill_mode", 0, err) < 0)
+    return err->code;
+  if (mode) {
+    const char *m = cm__jdoc_str(d->doc, mode);
+    if (strcmp(m, "all") == 0)
+      r->skill_mode = CM_SKILLS_ALL;
+    else if (strcmp(m, "any") == 0)
+      r->skill_mode = CM_SKILLS_ANY;
+    else
+      return cm__json_fail(err, CM_E_INVALID, base, "skill_mode",
+                           "unknown skill_mode \"%.40s\" (all, any)", m);
+  }
+  return CM_OK;
+}
+
+/* The request's "staff" and "urgency" (absent: the defaults). Returns CM_OK
+ * or an error. */
+static cm_status decode_staff_urgency(cm__jdec *d, const cm__jval *staff,
+                                      const cm__jval *urgency, const char *base,
+                                      cm_request *r) {
+  cm_error *err = d->err;
+  if (cm__jval_int(staff, base, "staff", 0, &r->staff, err) < 0 ||
+      cm__jval_is(urgency, CM__JSTRING, base, "urgency", 0, err) < 0)
+    return err->code;
+  if (urgency) {
+    const char *name = cm__jdoc_str(d->doc, urgency);
+    int u = cm_urgency_parse(name);
+    if (u < 0)
+      return cm__json_fail(err, CM_E_INVALID, base, "urgency",
+                           "unknown urgency \"%.40s\" (emergency, urgent, "
+                           "normal, scheduled)",
+                           name);
+    r->urgency = (cm_urgency)u;
+  }
+  return CM_OK;
+}
+
+/* Decode element i (v) into *r. Returns CM_OK or an error. */
+static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
+                                cm_request *r) {
+  static const char *const keys[R_KEYS + 1] = {
+      "id",        "lat",      "lon",      "skills", "skill_mode",
+      "staff",     "urgency",  "waited_s", "elder",  "elder_hash",
+      "preferred", "excluded", NULL};
+  const cm__jval *f[R_KEYS];
+  char base[CM__JSON_PATH_MAX];
+  cm_error *err = d->err;
+  cm_status st;
+  cm__json_path_index(base, sizeof base, "$.requests", i);
+  cm_request_init(r);
+  if ((st = cm__jdoc_fields(d->doc, v, base, keys, f, err)) != CM_OK ||
+      (st = decode_request_id(d, f[R_ID], base, i, r)) != CM_OK)
+    return st;
   int has = cm__jval_position(f[R_LAT], f[R_LON], base, !d->edge_mode, &r->lat,
                               &r->lon, err);
   if (has < 0)
     return err->code;
   r->has_position = has;
-  if (cm__jval_is(f[R_SKILLS], CM__JARRAY, base, "skills", 1, err) < 0)
-    return err->code;
-  if ((st = cm__json_decode_skills(d, f[R_SKILLS], base, "skills",
-                                   &r->skills)) != CM_OK)
+  if ((st = decode_skills(d, f[R_SKILLS], f[R_MODE], base, r)) != CM_OK ||
+      (st = decode_staff_urgency(d, f[R_STAFF], f[R_URGENCY], base, r)) !=
+          CM_OK)
     return st;
-  if (cm__jval_is(f[R_MODE], CM__JSTRING, base, "skill_mode", 0, err) < 0)
-    return err->code;
-  if (f[R_MODE]) {
-    const char *mode = cm__jdoc_str(d->doc, f[R_MODE]);
-    if (strcmp(mode, "all") == 0)
-      r->skill_mode = CM_SKILLS_ALL;
-    else if (strcmp(mode, "any") == 0)
-      r->skill_mode = CM_SKILLS_ANY;
-    else
-      return cm__json_fail(err, CM_E_INVALID, base, "skill_mode",
-                           "unknown skill_mode \"%.40s\" (all, any)", mode);
-  }
-  if (cm__jval_int(f[R_STAFF], base, "staff", 0, &r->staff, err) < 0 ||
-      cm__jval_is(f[R_URGENCY], CM__JSTRING, base, "urgency", 0, err) < 0)
-    return err->code;
-  if (f[R_URGENCY]) {
-    const char *urgency = cm__jdoc_str(d->doc, f[R_URGENCY]);
-    int u = cm_urgency_parse(urgency);
-    if (u < 0)
-      return cm__json_fail(err, CM_E_INVALID, base, "urgency",
-                           "unknown urgency \"%.40s\" (emergency, urgent, "
-                           "normal, scheduled)",
-                           urgency);
-    r->urgency = (cm_urgency)u;
-  }
   if (cm__jval_number(f[R_WAITED], base, "waited_s", 0, &r->waited_s, err) < 0)
     return err->code;
   if ((st = decode_elder(d, f[R_ELDER], f[R_HASH], base, r)) != CM_OK)

@@ -430,6 +430,69 @@ static void reset_search(qstate *s) {
   s->cover = s->r_try < s->q->radius_km ? s->r_try : INFINITY;
 }
 
+/* Queue the listing of cell set set (ZRANGE with scores), once a round.
+ * Returns 0, or -1 out of memory. */
+static int send_listing(near_ctx *c, cm__rd_batch *b, int set) {
+  cm__rd_argv *a = &c->s->argv;
+  listing *l = &c->lists[set];
+  if (l->wanted)
+    return 0;
+  l->wanted = 1;
+  if (push_op(c, OP_LIST, -1, set, -1) != 0)
+    return -1;
+  cm__rd_argv_str(a, "ZRANGE");
+  add_key(c, cm__rd_key_set(set));
+  cm__rd_argv_str(a, "0");
+  cm__rd_argv_str(a, "-1");
+  cm__rd_argv_str(a, "WITHSCORES");
+  cm__rd_send(b, a);
+  return 0;
+}
+
+/* Queue query i's GEOSEARCH of cell set set: the nearest s->count within
+ * r_try, with their distances. Returns 0, or -1 out of memory. */
+static int send_geosearch(near_ctx *c, cm__rd_batch *b, int i, int set) {
+  cm__rd_argv *a = &c->s->argv;
+  const qstate *s = &c->qs[i];
+  if (push_op(c, OP_GEO, i, set, -1) != 0)
+    return -1;
+  cm__rd_argv_str(a, "GEOSEARCH");
+  add_key(c, cm__rd_key_set(set));
+  cm__rd_argv_str(a, "FROMLONLAT");
+  cm__rd_argv_double(a, cm__rd_geo_search_lon(s->q->lon));
+  cm__rd_argv_double(a, s->q->lat);
+  cm__rd_argv_str(a, "BYRADIUS");
+  cm__rd_argv_double(a, cm__rd_geo_search_radius(s->r_try));
+  cm__rd_argv_str(a, "km");
+  cm__rd_argv_str(a, "ASC");
+  cm__rd_argv_str(a, "COUNT");
+  cm__rd_argv_fmt(a, "%ld", s->count);
+  cm__rd_argv_str(a, "WITHDIST");
+  cm__rd_send(b, a);
+  return 0;
+}
+
+/* Queue what query i (searching) asks of round 2: per cell set a GEOSEARCH
+ * (safe) or a listing, and the off-grid set once a round when it needs it.
+ * Returns 0, or -1 out of memory. */
+static int send_search(near_ctx *c, cm__rd_batch *b, int i) {
+  qstate *s = &c->qs[i];
+  reset_search(s);
+  for (int j = 0; j < s->nsets; j++)
+    if ((s->safe ? send_geosearch(c, b, i, s->sets[j])
+                 : send_listing(c, b, s->sets[j])) != 0)
+      return -1;
+  if (s->offgrid && !c->off.wanted) {
+    c->off.wanted = 1;
+    if (push_op(c, OP_OFFGRID, -1, -1, -1) != 0)
+      return -1;
+    cm__rd_argv_str(&c->s->argv, "SMEMBERS");
+    add_key(c, CM__RD_K_OFFGRID);
+    cm__rd_send(b, &c->s->argv);
+  }
+  return 0;
+}
+
 /* Round 2: GEOSEARCH for safe queries, set listings for the others. */
 static cm_status search(near_ctx *c, cm_error *err) {
   int any = 0;
@@ -441,54 +504,11 @@ static cm_status search(near_ctx *c, cm_error *err) {
   cm_status st = round_begin(c, &b, err);
   if (st != CM_OK)
     return st;
-  cm__rd_argv *a = &c->s->argv;
-  for (int i = 0; i < c->nq && b.fail.code == CM_OK; i++) {
-    qstate *s = &c->qs[i];
-    if (s->phase != PH_SEARCH)
-      continue;
-    reset_search(s);
-    for (int j = 0; j < s->nsets; j++) {
-      int set = s->sets[j];
-      if (!s->safe) {
-        listing *l = &c->lists[set];
-        if (l->wanted)
-          continue;
-        l->wanted = 1;
-        if (push_op(c, OP_LIST, -1, set, -1) != 0)
-          goto oom;
-        cm__rd_argv_str(a, "ZRANGE");
-        add_key(c, cm__rd_key_set(set));
-        cm__rd_argv_str(a, "0");
-        cm__rd_argv_str(a, "-1");
-        cm__rd_argv_str(a, "WITHSCORES");
-        cm__rd_send(&b, a);
-        continue;
-      }
-      if (push_op(c, OP_GEO, i, set, -1) != 0)
-        goto oom;
-      cm__rd_argv_str(a, "GEOSEARCH");
-      add_key(c, cm__rd_key_set(set));
-      cm__rd_argv_str(a, "FROMLONLAT");
-      cm__rd_argv_double(a, cm__rd_geo_search_lon(s->q->lon));
-      cm__rd_argv_double(a, s->q->lat);
-      cm__rd_argv_str(a, "BYRADIUS");
-      cm__rd_argv_double(a, cm__rd_geo_search_radius(s->r_try));
-      cm__rd_argv_str(a, "km");
-      cm__rd_argv_str(a, "ASC");
-      cm__rd_argv_str(a, "COUNT");
-      cm__rd_argv_fmt(a, "%ld", s->count);
-      cm__rd_argv_str(a, "WITHDIST");
-      cm__rd_send(&b, a);
+  for (int i = 0; i < c->nq && b.fail.code == CM_OK; i++)
+    if (c->qs[i].phase == PH_SEARCH && send_search(c, &b, i) != 0) {
+      cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
+      return cm__rd_end(&b, err);
     }
-    if (s->offgrid && !c->off.wanted) {
-      c->off.wanted = 1;
-      if (push_op(c, OP_OFFGRID, -1, -1, -1) != 0)
-        goto oom;
-      cm__rd_argv_str(a, "SMEMBERS");
-      add_key(c, CM__RD_K_OFFGRID);
-      cm__rd_send(&b, a);
-    }
-  }
   if ((st = cm__rd_end(&b, err)) != CM_OK)
     return st;
   for (int i = 0; i < c->nq; i++) {
@@ -502,9 +522,6 @@ static cm_status search(near_ctx *c, cm_error *err) {
     s->phase = PH_FETCH;
   }
   return CM_OK;
-oom:
-  cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
-  return cm__rd_end(&b, err);
 }
 
 /* Round 3: fetch the next candidates of every query, then decide who is

@@ -514,6 +514,133 @@ static int on_metrics(void *arg, struct evhttp_request *req) {
   return cm_hc_code(req) != 200;
 }
 
+/* The daemon to drive: one started in o->dir (or a folder of this
+ * process's), or the one at o->url. host and *port are where it listens,
+ * *pid the started one's. Returns 0, or -1 with msg said. */
+static int reach_daemon(live *l, const sim_live_opts *o, char *host,
+                        size_t host_n, int *port, pid_t *pid, char *msg,
+                        size_t n) {
+  char dir[256];
+  if (o->daemon) {
+    if (o->dir)
+      snprintf(dir, sizeof dir, "%s", o->dir);
+    else
+      snprintf(dir, sizeof dir, "/tmp/carematch_sim_live_%ld", (long)getpid());
+    mkdir(dir, 0700);
+    sim_live_opts oo = *o;
+    oo.dir = dir;
+    l->o = &oo;
+    *pid = start_daemon(l, port);
+    l->o = o;
+    if (*pid < 0) {
+      snprintf(msg, n, "carematchd did not start (see %s/carematchd.log)", dir);
+      return -1;
+    }
+  } else if (!o->url || cm_hc_parse_url(o->url, host, host_n, port)) {
+    snprintf(msg, n, "give --daemon PATH, or --url http://host:port");
+    return -1;
+  }
+  return 0;
+}
+
+/* The event loop, the HTTP client to host:port, the timers, the file of
+ * acknowledged ids and the world driven through p. Returns 0, or -1 with
+ * msg said (live_close frees what was got). */
+static int live_open(live *l, const char *host, int port, const sim_port *p,
+                     char *msg, size_t n) {
+  const sim_live_opts *o = l->o;
+  l->base = event_base_new();
+  l->hc = l->base ? cm_hc_new(l->base, host, port, 2) : NULL;
+  l->pos = malloc(POS_CAP);
+  l->timer = l->base ? evtimer_new(l->base, on_timer, l) : NULL;
+  l->reopen = l->base ? evtimer_new(l->base, reopen_stream, l) : NULL;
+  l->acked = o->acked ? fopen(o->acked, "w") : NULL;
+  if (o->acked && !l->acked) {
+    snprintf(msg, n, "%s: cannot write it", o->acked);
+    return -1;
+  }
+  l->w = world_new(l->s, p, o->from_ms, o->until_ms, l->k);
+  if (l->hc)
+    cm_hc_log_errors(l->hc, stderr, 10);
+  if (!l->hc || !l->pos || !l->timer || !l->reopen || !l->w) {
+    snprintf(msg, n, "out of memory");
+    return -1;
+  }
+  snprintf(l->k->policy, sizeof l->k->policy, "live");
+  return 0;
+}
+
+/* Run the event loop; a failure it recorded (l->err) goes to msg. Returns
+ * 0, or -1. */
+static int dispatch(live *l, char *msg, size_t n) {
+  event_base_dispatch(l->base);
+  if (l->err[0]) {
+    snprintf(msg, n, "%s", l->err);
+    return -1;
+  }
+  return 0;
+}
+
+/* The window: the daemon's clock read (its now is the window's start),
+ * the event stream opened, the world run by the timer to the window's end.
+ * Returns 0, or -1 with msg said. */
+static int run_window(live *l, char *msg, size_t n) {
+  cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0,
+             on_health, l);
+  if (dispatch(l, msg, n) != 0)
+    return -1;
+  l->sync_world = l->o->from_ms;
+  if (cm_hc_events(l->hc, l->o->tok_platform, on_event, l, on_stream_end)) {
+    snprintf(msg, n, "GET /v1/events: could not open the stream");
+    return -1;
+  }
+  l->last_line = cm_bench_now_ms();
+  struct timeval tv = {0, 0};
+  evtimer_add(l->timer, &tv);
+  return dispatch(l, msg, n);
+}
+
+/* After the window: the last positions sent, what is still open cancelled
+ * (when asked), the world's KPIs, the daemon's batch figures, the floors,
+ * the HTTP counts. */
+static void finish(live *l, double t0) {
+  const sim_live_opts *o = l->o;
+  sim_kpis *out = l->k;
+  flush_positions(l);
+  if (o->cancel_rest) {
+    int before = (int)cm_hc_calls(l->hc);
+    world_each_open(l->w, cancel_one, l);
+    if ((int)cm_hc_calls(l->hc) > before)
+      event_base_dispatch(l->base);
+  }
+  world_finish(l->w);
+  cm_hc_call(l->hc, cm_hc_conn(l->hc, 1), EVHTTP_REQ_GET, "/metrics",
+             o->tok_operator, NULL, 0, on_metrics, l);
+  event_base_dispatch(l->base);
+  if (o->floors)
+    sim_floors(l->s, world_served(l->w), out);
+  out->http_calls = cm_hc_calls(l->hc);
+  out->http_errors = cm_hc_errors(l->hc);
+  out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;
+}
+
+/* Free what live_open got (any of it may be missing), stop the daemon
+ * started (pid; none when negative). */
+static void live_close(live *l, pid_t pid) {
+  if (l->timer)
+    event_free(l->timer);
+  if (l->reopen)
+    event_free(l->reopen);
+  if (l->acked)
+    fclose(l->acked);
+  cm_hc_free(l->hc);
+  if (l->base)
+    event_base_free(l->base);
+  free(l->pos);
+  world_free(l->w);
+  cm_hc_daemon_stop(pid);
+}
+
 int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
              char *msg, size_t n) {
   live l;
@@ -530,96 +657,15 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
   char host[64] = "127.0.0.1";
   int port = 0, rc = -1;
   pid_t pid = -1;
-  char dir[256];
-  if (o->daemon) {
-    if (o->dir)
-      snprintf(dir, sizeof dir, "%s", o->dir);
-    else
-      snprintf(dir, sizeof dir, "/tmp/carematch_sim_live_%ld", (long)getpid());
-    mkdir(dir, 0700);
-    sim_live_opts oo = *o;
-    oo.dir = dir;
-    l.o = &oo;
-    pid = start_daemon(&l, &port);
-    l.o = o;
-    if (pid < 0) {
-      snprintf(msg, n, "carematchd did not start (see %s/carematchd.log)", dir);
-      return -1;
-    }
-  } else if (!o->url || cm_hc_parse_url(o->url, host, sizeof host, &port)) {
-    snprintf(msg, n, "give --daemon PATH, or --url http://host:port");
+  if (reach_daemon(&l, o, host, sizeof host, &port, &pid, msg, n) != 0)
     return -1;
-  }
   sim_port p = {&l,          lv_submit,         lv_upsert, lv_shift_off,
                 lv_position, lv_positions_done, lv_answer, lv_complete};
-  l.base = event_base_new();
-  l.hc = l.base ? cm_hc_new(l.base, host, port, 2) : NULL;
-  l.pos = malloc(POS_CAP);
-  l.timer = l.base ? evtimer_new(l.base, on_timer, &l) : NULL;
-  l.reopen = l.base ? evtimer_new(l.base, reopen_stream, &l) : NULL;
-  l.acked = o->acked ? fopen(o->acked, "w") : NULL;
-  if (o->acked && !l.acked) {
-    snprintf(msg, n, "%s: cannot write it", o->acked);
-    goto done;
+  if (live_open(&l, host, port, &p, msg, n) == 0 &&
+      run_window(&l, msg, n) == 0) {
+    finish(&l, t0);
+    rc = 0;
   }
-  l.w = world_new(s, &p, o->from_ms, o->until_ms, out);
-  if (l.hc)
-    cm_hc_log_errors(l.hc, stderr, 10);
-  if (!l.hc || !l.pos || !l.timer || !l.reopen || !l.w) {
-    snprintf(msg, n, "out of memory");
-    goto done;
-  }
-  snprintf(out->policy, sizeof out->policy, "live");
-  /* the clock: the daemon's now is the window's start */
-  cm_hc_call(l.hc, jobs_conn(&l), EVHTTP_REQ_GET, "/healthz", NULL, NULL, 0,
-             on_health, &l);
-  event_base_dispatch(l.base);
-  if (l.err[0]) {
-    snprintf(msg, n, "%s", l.err);
-    goto done;
-  }
-  l.sync_world = o->from_ms;
-  if (cm_hc_events(l.hc, o->tok_platform, on_event, &l, on_stream_end)) {
-    snprintf(msg, n, "GET /v1/events: could not open the stream");
-    goto done;
-  }
-  l.last_line = cm_bench_now_ms();
-  struct timeval tv = {0, 0};
-  evtimer_add(l.timer, &tv);
-  event_base_dispatch(l.base);
-  if (l.err[0]) {
-    snprintf(msg, n, "%s", l.err);
-    goto done;
-  }
-  flush_positions(&l);
-  if (o->cancel_rest) {
-    int before = (int)cm_hc_calls(l.hc);
-    world_each_open(l.w, cancel_one, &l);
-    if ((int)cm_hc_calls(l.hc) > before)
-      event_base_dispatch(l.base);
-  }
-  world_finish(l.w);
-  cm_hc_call(l.hc, cm_hc_conn(l.hc, 1), EVHTTP_REQ_GET, "/metrics",
-             o->tok_operator, NULL, 0, on_metrics, &l);
-  event_base_dispatch(l.base);
-  if (o->floors)
-    sim_floors(s, world_served(l.w), out);
-  out->http_calls = cm_hc_calls(l.hc);
-  out->http_errors = cm_hc_errors(l.hc);
-  out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;
-  rc = 0;
-done:
-  if (l.timer)
-    event_free(l.timer);
-  if (l.reopen)
-    event_free(l.reopen);
-  if (l.acked)
-    fclose(l.acked);
-  cm_hc_free(l.hc);
-  if (l.base)
-    event_base_free(l.base);
-  free(l.pos);
-  world_free(l.w);
-  cm_hc_daemon_stop(pid);
+  live_close(&l, pid);
   return rc;
 }

@@ -161,6 +161,82 @@ static int by_time(const void *a, const void *b) {
   return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
 }
 
+/* The staff: the role mix, three shifts; a fifth hold a second role.
+ * Returns 0, or -1 out of memory. */
+static int make_workers(sim_scenario *s, int n_workers, const layout *l,
+                        uint64_t *r) {
+  static const double mix[6] = {0.38, 0.22, 0.12, 0.08, 0.14, 0.06};
+  static const int shifts[3][2] = {{360, 840}, {600, 1080}, {840, 1320}};
+  static const double shift_share[3] = {0.35, 0.40, 0.25};
+  s->n_workers = n_workers;
+  s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
+  if (!s->workers)
+    return -1;
+  for (int i = 0; i < s->n_workers; i++) {
+    sim_worker *w = &s->workers[i];
+    snprintf(w->id, sizeof w->id, "s%05d", i);
+    int role = pick(mix, 6, cm_city_uniform(r));
+    w->skills = 1u << role;
+    if (cm_city_uniform(r) < 0.2)
+      w->skills |= 1u << pick(mix, 6, cm_city_uniform(r));
+    point(l, s, 1.5, r, &w->lat, &w->lon);
+    int sh = pick(shift_share, 3, cm_city_uniform(r));
+    w->shift_start_min = shifts[sh][0];
+    w->shift_end_min = shifts[sh][1];
+    w->speed_kmh = 20 + 10 * cm_city_uniform(r);
+    w->rating = 3.5 + 1.5 * cm_city_uniform(r);
+    w->level = 1 + 4 * cm_city_uniform(r);
+  }
+  return 0;
+}
+
+/* Request q of the day: a service by share, an hour by the service's
+ * profile (ahead by its lead), an elder by a skewed pick (elders call
+ * again) at elder[e]. */
+static void make_request(sim_scenario *s, const double *share, int elders,
+                         double (*elder)[2], uint64_t *r, sim_request *rq) {
+  int v = pick(share, s->n_services, cm_city_uniform(r));
+  const sim_service *sv = &s->services[v];
+  int hour = pick(sv->hours, 24, cm_city_uniform(r));
+  double minute = hour * 60 + 60 * cm_city_uniform(r) - sv->lead_min;
+  if (minute < 0)
+    minute += 24 * 60;
+  rq->at_ms = (int64_t)(minute * 60000);
+  rq->service = v;
+  /* elders call again: a skewed pick gives repeat customers */
+  int e = (int)(elders * pow(cm_city_uniform(r), 2.0));
+  rq->lat = elder[e][0];
+  rq->lon = elder[e][1];
+  snprintf(rq->elder, sizeof rq->elder, "e%05d", e);
+  rq->window_start_ms =
+      sv->lead_min > 0 ? rq->at_ms + (int64_t)(sv->lead_min * 60000) : 0;
+}
+
+/* The elders, then the day's requests, in time order and numbered so.
+ * Returns 0, or -1 out of memory. */
+static int make_requests(sim_scenario *s, const sim_spec *spec, const layout *l,
+                         uint64_t *r) {
+  double(*elder)[2] = malloc((size_t)spec->elders * sizeof *elder);
+  s->n_requests = spec->requests;
+  s->requests = calloc((size_t)s->n_requests, sizeof *s->requests);
+  if (!elder || !s->requests) {
+    free(elder);
+    return -1;
+  }
+  for (int e = 0; e < spec->elders; e++)
+    point(l, s, 1.0, r, &elder[e][0], &elder[e][1]);
+  double share[SIM_SERVICES_MAX];
+  for (int v = 0; v < s->n_services; v++)
+    share[v] = s->services[v].share;
+  for (int q = 0; q < s->n_requests; q++)
+    make_request(s, share, spec->elders, elder, r, &s->requests[q]);
+  qsort(s->requests, (size_t)s->n_requests, sizeof *s->requests, by_time);
+  for (int q = 0; q < s->n_requests; q++)
+    snprintf(s->requests[q].id, sizeof s->requests[q].id, "r%05d", q);
+  free(elder);
+  return 0;
+}
+
 sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   if (spec->workers < 1 || spec->requests < 1 || spec->elders < 1 ||
       spec->communities < 1 || !(spec->area_km > 0) ||
@@ -171,7 +247,6 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   sim_scenario *s = calloc(1, sizeof *s);
   uint64_t r = spec->seed * 0x9E3779B97F4A7C15ULL + 7;
   layout l = {0};
-  double(*elder)[2] = NULL;
   if (!s)
     goto oom;
   s->seed = spec->seed;
@@ -182,69 +257,14 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   s->response_s_max = 30;
   s->report_s = 5;
   catalog(s, spec->emergency_share);
-  if (layout_make(&l, spec->communities, spec->area_km, &r) != 0)
+  if (layout_make(&l, spec->communities, spec->area_km, &r) != 0 ||
+      make_workers(s, spec->workers, &l, &r) != 0 ||
+      make_requests(s, spec, &l, &r) != 0)
     goto oom;
-  /* staff: the role mix, three shifts; a fifth hold a second role */
-  static const double mix[6] = {0.38, 0.22, 0.12, 0.08, 0.14, 0.06};
-  static const int shifts[3][2] = {{360, 840}, {600, 1080}, {840, 1320}};
-  static const double shift_share[3] = {0.35, 0.40, 0.25};
-  s->n_workers = spec->workers;
-  s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
-  if (!s->workers)
-    goto oom;
-  for (int i = 0; i < s->n_workers; i++) {
-    sim_worker *w = &s->workers[i];
-    snprintf(w->id, sizeof w->id, "s%05d", i);
-    int role = pick(mix, 6, cm_city_uniform(&r));
-    w->skills = 1u << role;
-    if (cm_city_uniform(&r) < 0.2)
-      w->skills |= 1u << pick(mix, 6, cm_city_uniform(&r));
-    point(&l, s, 1.5, &r, &w->lat, &w->lon);
-    int sh = pick(shift_share, 3, cm_city_uniform(&r));
-    w->shift_start_min = shifts[sh][0];
-    w->shift_end_min = shifts[sh][1];
-    w->speed_kmh = 20 + 10 * cm_city_uniform(&r);
-    w->rating = 3.5 + 1.5 * cm_city_uniform(&r);
-    w->level = 1 + 4 * cm_city_uniform(&r);
-  }
-  /* elders, then the day's requests */
-  elder = malloc((size_t)spec->elders * sizeof *elder);
-  s->n_requests = spec->requests;
-  s->requests = calloc((size_t)s->n_requests, sizeof *s->requests);
-  if (!elder || !s->requests)
-    goto oom;
-  for (int e = 0; e < spec->elders; e++)
-    point(&l, s, 1.0, &r, &elder[e][0], &elder[e][1]);
-  double share[SIM_SERVICES_MAX];
-  for (int v = 0; v < s->n_services; v++)
-    share[v] = s->services[v].share;
-  for (int q = 0; q < s->n_requests; q++) {
-    sim_request *rq = &s->requests[q];
-    int v = pick(share, s->n_services, cm_city_uniform(&r));
-    const sim_service *sv = &s->services[v];
-    int hour = pick(sv->hours, 24, cm_city_uniform(&r));
-    double minute = hour * 60 + 60 * cm_city_uniform(&r) - sv->lead_min;
-    if (minute < 0)
-      minute += 24 * 60;
-    rq->at_ms = (int64_t)(minute * 60000);
-    rq->service = v;
-    /* elders call again: a skewed pick gives repeat customers */
-    int e = (int)(spec->elders * pow(cm_city_uniform(&r), 2.0));
-    rq->lat = elder[e][0];
-    rq->lon = elder[e][1];
-    snprintf(rq->elder, sizeof rq->elder, "e%05d", e);
-    rq->window_start_ms =
-        sv->lead_min > 0 ? rq->at_ms + (int64_t)(sv->lead_min * 60000) : 0;
-  }
-  qsort(s->requests, (size_t)s->n_requests, sizeof *s->requests, by_time);
-  for (int q = 0; q < s->n_requests; q++)
-    snprintf(s->requests[q].id, sizeof s->requests[q].id, "r%05d", q);
-  free(elder);
   layout_free(&l);
   return s;
 oom:
   snprintf(msg, n, "out of memory");
-  free(elder);
   layout_free(&l);
   sim_scenario_free(s);
   return NULL;
@@ -318,30 +338,9 @@ int sim_scenario_save(const sim_scenario *s, const char *path) {
     }                                                                          \
   } while (0)
 
-sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
-  json_error_t je;
-  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-  sim_scenario *s = calloc(1, sizeof *s);
-  if (!root || !s) {
-    snprintf(msg, n, "%s: %s", path, root ? "out of memory" : je.text);
-    json_decref(root);
-    free(s);
-    return NULL;
-  }
-  json_int_t seed;
-  const char *format;
-  json_t *sv, *ws, *rs;
-  NEED(json_unpack(
-           root, "{s:s,s:I,s:F,s:F,s:F,s:F,s:F,s:i,s:o,s:o,s:o}", "format",
-           &format, "seed", &seed, "center_lat", &s->center_lat, "center_lon",
-           &s->center_lon, "road_factor", &s->road_factor, "accept_prob",
-           &s->accept_prob, "response_s_max", &s->response_s_max, "report_s",
-           &s->report_s, "services", &sv, "workers", &ws, "requests", &rs) == 0,
-       "$: a scenario needs format, seed, center_lat, center_lon, "
-       "road_factor, accept_prob, response_s_max, report_s, services, "
-       "workers, requests");
-  NEED(!strcmp(format, "carematch-scenario-1"), "$.format: unknown format");
-  s->seed = (uint64_t)seed;
+/* $.services (sv) into s. Returns 0, or -1 with msg said. */
+static int load_services(sim_scenario *s, json_t *sv, const char *path,
+                         char *msg, size_t n) {
   NEED(json_is_array(sv) && json_array_size(sv) >= 1 &&
            json_array_size(sv) <= SIM_SERVICES_MAX,
        "$.services: 1..16 services");
@@ -367,12 +366,15 @@ sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
     for (int k = 0; k < 24; k++)
       v->hours[k] = json_number_value(json_array_get(h, (size_t)k));
   }
-  s->n_workers = (int)json_array_size(ws);
-  s->n_requests = (int)json_array_size(rs);
-  NEED(s->n_workers > 0 && s->n_requests > 0, "$: workers and requests");
-  s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
-  s->requests = calloc((size_t)s->n_requests, sizeof *s->requests);
-  NEED(s->workers && s->requests, "out of memory");
+  return 0;
+fail:
+  return -1;
+}
+
+/* $.workers (ws) into s->workers (allocated). Returns 0, or -1 with msg
+ * said. */
+static int load_workers(sim_scenario *s, json_t *ws, const char *path,
+                        char *msg, size_t n) {
   for (int i = 0; i < s->n_workers; i++) {
     sim_worker *w = &s->workers[i];
     const char *id;
@@ -388,6 +390,15 @@ sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
     snprintf(w->id, sizeof w->id, "%s", id);
     w->skills = (cm_skillset)sk;
   }
+  return 0;
+fail:
+  return -1;
+}
+
+/* $.requests (rs) into s->requests (allocated), in time order. Returns 0,
+ * or -1 with msg said. */
+static int load_requests(sim_scenario *s, json_t *rs, const char *path,
+                         char *msg, size_t n) {
   for (int i = 0; i < s->n_requests; i++) {
     sim_request *q = &s->requests[i];
     const char *id, *elder;
@@ -405,6 +416,46 @@ sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
     q->at_ms = at;
     q->window_start_ms = ws_ms;
   }
+  return 0;
+fail:
+  return -1;
+}
+
+sim_scenario *sim_scenario_load(const char *path, char *msg, size_t n) {
+  json_error_t je;
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  sim_scenario *s = calloc(1, sizeof *s);
+  if (!root || !s) {
+    snprintf(msg, n, "%s: %s", path, root ? "out of memory" : je.text);
+    json_decref(root);
+    free(s);
+    return NULL;
+  }
+  json_int_t seed;
+  const char *format;
+  json_t *sv, *ws, *rs;
+  NEED(json_unpack(
+           root, "{s:s,s:I,s:F,s:F,s:F,s:F,s:F,s:i,s:o,s:o,s:o}", "format",
+           &format, "seed", &seed, "center_lat", &s->center_lat, "center_lon",
+           &s->center_lon, "road_factor", &s->road_factor, "accept_prob",
+           &s->accept_prob, "response_s_max", &s->response_s_max, "report_s",
+           &s->report_s, "services", &sv, "workers", &ws, "requests", &rs) == 0,
+       "$: a scenario needs format, seed, center_lat, center_lon, "
+       "road_factor, accept_prob, response_s_max, report_s, services, "
+       "workers, requests");
+  NEED(!strcmp(format, "carematch-scenario-1"), "$.format: unknown format");
+  s->seed = (uint64_t)seed;
+  if (load_services(s, sv, path, msg, n) != 0)
+    goto fail;
+  s->n_workers = (int)json_array_size(ws);
+  s->n_requests = (int)json_array_size(rs);
+  NEED(s->n_workers > 0 && s->n_requests > 0, "$: workers and requests");
+  s->workers = calloc((size_t)s->n_workers, sizeof *s->workers);
+  s->requests = calloc((size_t)s->n_requests, sizeof *s->requests);
+  NEED(s->workers && s->requests, "out of memory");
+  if (load_workers(s, ws, path, msg, n) != 0 ||
+      load_requests(s, rs, path, msg, n) != 0)
+    goto fail;
   json_decref(root);
   return s;
 fail:

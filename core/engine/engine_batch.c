@@ -133,6 +133,65 @@ static void make_query(const cm_engine *e, const cm__req *r, int64_t now_ms,
   q->n_exclude = n;
 }
 
+/* The instance's request for r: its spec, positioned, waited since ready. */
+static void batch_request(const cm__req *r, int64_t now_ms, cm_request *rq) {
+  cm_request_init(rq);
+  memcpy(rq->id, r->spec.id, sizeof rq->id);
+  rq->lat = r->spec.lat;
+  rq->lon = r->spec.lon;
+  rq->has_position = 1;
+  rq->skills = r->spec.skills;
+  rq->skill_mode = r->spec.skill_mode;
+  rq->staff = r->spec.staff;
+  rq->urgency = r->spec.urgency;
+  rq->waited_s =
+      now_ms > r->ready_ms ? (double)(now_ms - r->ready_ms) / 1e3 : 0.0;
+  rq->elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
+}
+
+/* The edges of batch request q (instance request ri) to the store's hits;
+ * a worker is added to the instance at its first hit (seen maps its id to
+ * its index), with the capacity it has left; one the store no longer has,
+ * or with no room, is skipped. Returns CM_OK or CM_E_NOMEM. */
+static cm_status add_hit_edges(cm_engine *e, batch_state *b, int q, int ri,
+                               cm__idmap *seen, cm_error *err) {
+  cm_instance *inst = b->inst;
+  for (int h = 0; h < b->counts[q]; h++) {
+    const cm_store_hit *hit = &b->hits[(size_t)q * b->k_max + h];
+    int wi = cm__idmap_get(seen, hit->id);
+    if (wi < 0) {
+      cm_worker w;
+      const cm__wrk *rec = cm__wrk_find(e, hit->id);
+      if (cm_store_get(e->store, hit->id, &w, NULL) != CM_OK)
+        continue;
+      w.capacity = rec ? rec->capacity - rec->jobs : w.capacity;
+      w.status = CM_WORKER_AVAILABLE;
+      if (w.capacity <= 0)
+        continue;
+      if (cm_instance_worker_add(inst, &w, &wi, err) != CM_OK ||
+          cm__idmap_put(seen, hit->id, wi, NULL) < 0)
+        return CM_E_NOMEM;
+    }
+    cm_edge_in ed = {ri, wi,
+                     cm_travel_minutes(&inst->params, hit->distance_km)};
+    if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
+      return CM_E_NOMEM;
+  }
+  return CM_OK;
+}
+
+/* Each request's preferred workers that are in this batch's instance. */
+static void add_preferred(batch_state *b, const cm__idmap *seen) {
+  for (int q = 0; q < b->n; q++) {
+    cm_request *rq = &b->inst->requests[q];
+    for (int i = 0; i < b->reqs[q]->spec.n_preferred; i++) {
+      int wi = cm__idmap_get(seen, b->reqs[q]->spec.preferred[i]);
+      if (wi >= 0)
+        rq->preferred[rq->n_preferred++] = wi;
+    }
+  }
+}
+
 /* Build the batch instance in edge mode from the store's answers. */
 static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
                                 cm_error *err) {
@@ -148,58 +207,16 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
   inst->params.stale_ms = 0; /* the store filtered stale positions */
   inst->has_edges = 1;
   for (int q = 0; q < b->n && st == CM_OK; q++) {
-    const cm__req *r = b->reqs[q];
     cm_request rq;
-    cm_request_init(&rq);
-    memcpy(rq.id, r->spec.id, sizeof rq.id);
-    rq.lat = r->spec.lat;
-    rq.lon = r->spec.lon;
-    rq.has_position = 1;
-    rq.skills = r->spec.skills;
-    rq.skill_mode = r->spec.skill_mode;
-    rq.staff = r->spec.staff;
-    rq.urgency = r->spec.urgency;
-    rq.waited_s =
-        now_ms > r->ready_ms ? (double)(now_ms - r->ready_ms) / 1e3 : 0.0;
-    rq.elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
-    int ri, wi;
-    if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK) {
+    int ri;
+    batch_request(b->reqs[q], now_ms, &rq);
+    if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK)
       st = CM_E_NOMEM;
-      break;
-    }
-    for (int h = 0; h < b->counts[q] && st == CM_OK; h++) {
-      const cm_store_hit *hit = &b->hits[(size_t)q * b->k_max + h];
-      wi = cm__idmap_get(&seen, hit->id);
-      if (wi < 0) {
-        cm_worker w;
-        const cm__wrk *rec = cm__wrk_find(e, hit->id);
-        if (cm_store_get(e->store, hit->id, &w, NULL) != CM_OK)
-          continue;
-        w.capacity = rec ? rec->capacity - rec->jobs : w.capacity;
-        w.status = CM_WORKER_AVAILABLE;
-        if (w.capacity <= 0)
-          continue;
-        if (cm_instance_worker_add(inst, &w, &wi, err) != CM_OK ||
-            cm__idmap_put(&seen, hit->id, wi, NULL) < 0) {
-          st = CM_E_NOMEM;
-          break;
-        }
-      }
-      cm_edge_in ed = {ri, wi,
-                       cm_travel_minutes(&inst->params, hit->distance_km)};
-      if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
-        st = CM_E_NOMEM;
-    }
+    else
+      st = add_hit_edges(e, b, q, ri, &seen, err);
   }
-  /* preferred workers that are in this batch */
-  for (int q = 0; q < b->n && st == CM_OK; q++) {
-    cm_request *rq = &inst->requests[q];
-    for (int i = 0; i < b->reqs[q]->spec.n_preferred; i++) {
-      int wi = cm__idmap_get(&seen, b->reqs[q]->spec.preferred[i]);
-      if (wi >= 0)
-        rq->preferred[rq->n_preferred++] = wi;
-    }
-  }
+  if (st == CM_OK)
+    add_preferred(b, &seen);
   cm__idmap_free(&seen);
   if (st != CM_OK)
     cm_error_set(err, st, "", NULL);
@@ -370,31 +387,24 @@ void cm_engine_batch_free(cm_engine_batch *b) {
   free(b);
 }
 
-/* Take the due requests, ask the store for their candidates, build the
- * instance. Returns CM_OK with *out the batch, or NULL when nothing is
- * due; or the error (err set, *out NULL). */
-static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
-                            cm_error *err) {
-  batch_state *b = calloc(1, sizeof *b);
-  int *idx = cm__malloc_array(e->n_live, sizeof *idx);
-  int n = 0, held;
-  cm_status st = CM_OK;
-  *out = NULL;
-  if (!b || !idx)
-    goto oom;
-  b->t0 = clock_ms(e);
+/* The indices (into e->live) of the requests due at now_ms, most urgent
+ * first, at most batch_max of them. Returns how many. */
+static int due_requests(const cm_engine *e, int64_t now_ms, int *idx) {
+  int n = 0;
   for (int i = 0; i < e->n_live; i++)
     if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->release_ms <= now_ms)
       idx[n++] = i;
   pick_ctx pc = {e->live};
   cm__sort_ints(idx, n, by_priority, &pc);
-  if (n > e->cfg.batch_max)
-    n = e->cfg.batch_max;
-  if (n == 0)
-    goto fail; /* nothing due: CM_OK, no batch */
-  b->n = n;
-  b->k_max = e->cfg.params.k * CM_MAX_STAFF;
+  return n > e->cfg.batch_max ? e->cfg.batch_max : n;
+}
+
+/* The batch's arrays for n requests with up to k_max hits each. Returns 0,
+ * or -1 when an allocation failed (batch_state_free frees what was got). */
+static int batch_alloc(batch_state *b, int n, int k_max) {
   int per = CM_MAX_PREFS + CM_MAX_REJECTS;
+  b->n = n;
+  b->k_max = k_max;
   b->reqs = malloc((size_t)n * sizeof *b->reqs);
   b->ids = malloc((size_t)n * sizeof *b->ids);
   b->versions = malloc((size_t)n * sizeof *b->versions);
@@ -402,24 +412,28 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
   b->excl = malloc((size_t)n * per * sizeof *b->excl);
   b->hits = malloc((size_t)n * b->k_max * sizeof *b->hits);
   b->counts = malloc((size_t)n * sizeof *b->counts);
-  if (!b->reqs || !b->ids || !b->versions || !b->queries || !b->excl ||
-      !b->hits || !b->counts)
-    goto oom;
-  for (int q = 0; q < n; q++) {
+  return b->reqs && b->ids && b->versions && b->queries && b->excl && b->hits &&
+                 b->counts
+             ? 0
+             : -1;
+}
+
+/* The batch's requests (e->live[idx[q]]), their ids and versions as taken,
+ * and their store queries. */
+static void batch_fill(const cm_engine *e, batch_state *b, const int *idx,
+                       int64_t now_ms) {
+  int per = CM_MAX_PREFS + CM_MAX_REJECTS;
+  for (int q = 0; q < b->n; q++) {
     cm__req *r = b->reqs[q] = e->live[idx[q]];
     memcpy(b->ids[q], r->spec.id, CM_ID_MAX);
     b->versions[q] = r->version;
     make_query(e, r, now_ms, &b->queries[q], b->excl + (size_t)q * per);
   }
-  free(idx);
-  idx = NULL;
-  if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
-                             e->cfg.stale_ms, b->hits, b->counts, err)) !=
-          CM_OK ||
-      (st = build_instance(e, b, now_ms, err)) != CM_OK ||
-      (st = cm__reserve_hold(e, b->inst, now_ms, &held, err)) != CM_OK)
-    goto fail;
-  b->t1 = clock_ms(e);
+}
+
+/* The solver's options: the budget (none without a clock, 0 solves
+ * greedily) and the clock. */
+static void batch_options(const cm_engine *e, batch_state *b) {
   b->opts.deadline_ms = e->cfg.clock ? e->cfg.solve_budget_ms : -1;
   if (e->cfg.solve_budget_ms == 0)
     b->opts.deadline_ms = 0;
@@ -429,13 +443,48 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
      budget */
   b->opts.validated = 1;
   b->solved = CM_E_SOLVER;
-  /* the store's answers are in the instance now */
+}
+
+/* The store's answers are in the instance now: free them. */
+static void drop_store_answers(batch_state *b) {
   free(b->queries);
   free(b->excl);
   free(b->hits);
   b->queries = NULL;
   b->excl = NULL;
   b->hits = NULL;
+}
+
+/* Take the due requests, ask the store for their candidates, build the
+ * instance. Returns CM_OK with *out the batch, or NULL when nothing is
+ * due; or the error (err set, *out NULL). */
+static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
+                            cm_error *err) {
+  batch_state *b = calloc(1, sizeof *b);
+  int *idx = cm__malloc_array(e->n_live, sizeof *idx);
+  int n, held;
+  cm_status st = CM_OK;
+  *out = NULL;
+  if (!b || !idx)
+    goto oom;
+  b->t0 = clock_ms(e);
+  n = due_requests(e, now_ms, idx);
+  if (n == 0)
+    goto fail; /* nothing due: CM_OK, no batch */
+  if (batch_alloc(b, n, e->cfg.params.k * CM_MAX_STAFF) != 0)
+    goto oom;
+  batch_fill(e, b, idx, now_ms);
+  free(idx);
+  idx = NULL;
+  if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
+                             e->cfg.stale_ms, b->hits, b->counts, err)) !=
+          CM_OK ||
+      (st = build_instance(e, b, now_ms, err)) != CM_OK ||
+      (st = cm__reserve_hold(e, b->inst, now_ms, &held, err)) != CM_OK)
+    goto fail;
+  b->t1 = clock_ms(e);
+  batch_options(e, b);
+  drop_store_answers(b);
   *out = b;
   return CM_OK;
 oom:
