@@ -528,8 +528,6 @@ cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
 }
 
 /* Whatever is still pending and released is retried after a window;
-   requests never tried yet (more than a batch was due) go at once. */
-/* Whatever is still pending and released is retried after a window;
  * requests never tried yet (more than a batch was due) go at once. A batch
  * that offered nothing doubles the wait (up to retry_max_ms): nothing
  * changed that could help, and a city at night would otherwise search for
