@@ -16,7 +16,7 @@
 
 static sim_scenario *small_day(uint64_t seed) {
   sim_spec spec;
-  sim_spec_default(&spec);
+  sim_spec_init(&spec);
   spec.seed = seed;
   spec.workers = 90;
   spec.requests = 300;
@@ -30,7 +30,7 @@ static sim_scenario *small_day(uint64_t seed) {
 static void run(const sim_scenario *s, double budget, sim_kpis *k) {
   sim_policy p;
   char msg[128];
-  sim_policy_default(&p, budget > 0 ? "optimal" : "greedy", budget);
+  sim_policy_init(&p, budget > 0 ? "optimal" : "greedy", budget);
   p.floors = 1;
   cr_assert_eq(sim_run(s, &p, k, NULL, NULL, msg, sizeof msg), 0, "%s", msg);
 }
@@ -325,7 +325,7 @@ Test(sim, the_floor_is_below_the_best_schedule_of_tiny_days) {
     char msg[128] = "";
     sim_floor_opts o;
     sim_floor_stats st;
-    sim_floor_opts_default(&o);
+    sim_floor_opts_init(&o);
     o.timeless = 1;
     double loose = sim_floor_km(s, NULL, &o, NULL, msg, sizeof msg);
     o.timeless = 0;
@@ -396,7 +396,7 @@ Test(sim, a_window_of_the_day_runs_alone) {
   sim_scenario *s = small_day(5);
   sim_policy p;
   char msg[128];
-  sim_policy_default(&p, "greedy", 0);
+  sim_policy_init(&p, "greedy", 0);
   p.from_ms = 8LL * 3600000;
   p.until_ms = 11LL * 3600000;
   p.drain_ms = 30LL * 60000;

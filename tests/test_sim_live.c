@@ -20,7 +20,7 @@
 
 static sim_scenario *small_day(void) {
   sim_spec spec;
-  sim_spec_default(&spec);
+  sim_spec_init(&spec);
   spec.seed = 11;
   spec.workers = 90;
   spec.requests = 300;
@@ -41,7 +41,7 @@ static int submitted(const sim_kpis *k) {
 static void run_live(const sim_scenario *s, const char *redis,
                      const char *trace, sim_kpis *k) {
   sim_live_opts o;
-  sim_live_default(&o);
+  sim_live_init(&o);
   o.daemon = CM_DAEMON_PATH;
   o.redis = redis;
   o.trace = trace;
@@ -112,7 +112,7 @@ static void replay_matches(const sim_scenario *s, const char *trace,
   }
   cr_assert_geq(matched, 4, "the kinds of request are the catalog's");
   sim_policy p;
-  sim_policy_default(&p, "optimal", 100);
+  sim_policy_init(&p, "optimal", 100);
   sim_kpis r;
   cr_assert_eq(sim_run(t, &p, &r, NULL, NULL, msg, sizeof msg), 0, "%s", msg);
   cr_assert_eq(r.done + r.in_flight + r.unassigned, t->n_requests);

@@ -22,7 +22,7 @@ const char *cmd_role_name(cmd_role r) {
   return (int)r >= 0 && r < CMD_ROLE_COUNT ? role_names[r] : "?";
 }
 
-void cmd_config_default(cmd_config *c) {
+void cmd_config_init(cmd_config *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->listen, sizeof c->listen, "127.0.0.1");
   c->port = 8080;
@@ -625,7 +625,7 @@ static int load(const char *path, const char *text, const char *name,
     snprintf(msg, n, "out of memory");
     return -1;
   }
-  cmd_config_default(c);
+  cmd_config_init(c);
   snprintf(c->path, sizeof c->path, "%s", path ? path : "");
   p->c = c;
   p->text = text;

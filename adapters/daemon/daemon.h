@@ -80,7 +80,7 @@ typedef struct cmd_config {
 } cmd_config;
 
 /* Defaults (no file). */
-void cmd_config_default(cmd_config *c);
+void cmd_config_init(cmd_config *c);
 /* Read path into c (defaults first). Returns 0, or -1 with every error in
  * msg, one a line ("file:LINE: [section] key: what is wrong"; cut at n
  * bytes). Tokens are not required here (see cmd_config_check_auth). */

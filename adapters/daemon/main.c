@@ -221,7 +221,7 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
     if (cmd_config_load(f->config, c, msg, n) != 0)
       return -1;
   } else {
-    cmd_config_default(c);
+    cmd_config_init(c);
   }
   if (f->listen)
     snprintf(c->listen, sizeof c->listen, "%s", f->listen);

@@ -48,7 +48,7 @@
 
 #define TIME_EPS_MIN (1.0 / 60) /* the sim rounds travel down to the ms */
 
-void sim_floor_opts_default(sim_floor_opts *o) {
+void sim_floor_opts_init(sim_floor_opts *o) {
   memset(o, 0, sizeof *o);
   o->keep = 24;
 }
@@ -378,7 +378,7 @@ double sim_floor_km(const sim_scenario *s, const unsigned char *served,
   sim_floor_opts defaults;
   sim_floor_stats local;
   if (!opts) {
-    sim_floor_opts_default(&defaults);
+    sim_floor_opts_init(&defaults);
     opts = &defaults;
   }
   if (!st)
@@ -1020,7 +1020,7 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
   sim_floor_opts defaults;
   sim_floor_stats local;
   if (!opts) {
-    sim_floor_opts_default(&defaults);
+    sim_floor_opts_init(&defaults);
     opts = &defaults;
   }
   if (!st)

@@ -49,7 +49,7 @@ typedef struct live {
   char err[200];
 } live;
 
-void sim_live_default(sim_live_opts *o) {
+void sim_live_init(sim_live_opts *o) {
   memset(o, 0, sizeof *o);
   o->rate = 60;
   o->from_ms = 0;

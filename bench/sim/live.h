@@ -31,7 +31,7 @@ typedef struct sim_live_opts {
   void *stop_ctx;
 } sim_live_opts;
 
-void sim_live_default(sim_live_opts *o);
+void sim_live_init(sim_live_opts *o);
 
 /* Run the window [from, until) of the day against the daemon. *out gets
  * the KPIs (the batch figures from the daemon's /metrics), plus

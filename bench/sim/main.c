@@ -429,8 +429,8 @@ static int asks_help(int argc, char **argv) {
 static int parse_command_line(int argc, char **argv, args *a) {
   char msg[256];
   memset(a, 0, sizeof *a);
-  sim_live_default(&a->lo);
-  sim_spec_default(&a->spec);
+  sim_live_init(&a->lo);
+  sim_spec_init(&a->spec);
   a->policies = "optimal,greedy";
   if (argc < 2)
     return usage_error("no command given");
@@ -504,18 +504,18 @@ static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
 static int policy_make(char *t, const args *a, sim_policy *p) {
   char *eq = strchr(t, '=');
   if (!strcmp(t, "optimal")) {
-    sim_policy_default(p, "optimal", 100);
+    sim_policy_init(p, "optimal", 100);
   } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
-    sim_policy_default(p, "greedy", 0);
+    sim_policy_init(p, "greedy", 0);
     p->no_reserve = 1;
   } else if (!strcmp(t, "optimal-noreserve")) {
-    sim_policy_default(p, "optimal-noreserve", 100);
+    sim_policy_init(p, "optimal-noreserve", 100);
     p->no_reserve = 1;
   } else if (!strcmp(t, "greedy-reserve")) {
-    sim_policy_default(p, "greedy-reserve", 0);
+    sim_policy_init(p, "greedy-reserve", 0);
   } else { /* what-if: NAME=weights.json, the engine with those */
     *eq = '\0';
-    sim_policy_default(p, t, 100);
+    sim_policy_init(p, t, 100);
     if (load_weights(eq + 1, &p->weights) != 0)
       return EXIT_INPUT;
   }

@@ -30,7 +30,7 @@ enum {
   MAT = 32
 };
 
-void sim_spec_default(sim_spec *s) {
+void sim_spec_init(sim_spec *s) {
   memset(s, 0, sizeof *s);
   s->seed = 1;
   s->workers = 1200;

@@ -69,7 +69,7 @@ typedef struct sim_scenario {
   sim_request *requests; /* by arrival time */
 } sim_scenario;
 
-void sim_spec_default(sim_spec *s);
+void sim_spec_init(sim_spec *s);
 /* A new day from spec; NULL when out of memory or a spec is out of range
  * (msg says which). */
 sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n);

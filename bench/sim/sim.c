@@ -67,7 +67,7 @@ void sim_kpis_free(sim_kpis *k) {
   }
 }
 
-void sim_policy_default(sim_policy *p, const char *name, double budget_ms) {
+void sim_policy_init(sim_policy *p, const char *name, double budget_ms) {
   memset(p, 0, sizeof *p);
   p->name = name;
   p->budget_ms = budget_ms;
@@ -82,7 +82,7 @@ void sim_floors(const sim_scenario *s, const unsigned char *served,
   char fmsg[128];
   double f0 = cm_bench_now_ms();
   sim_floor_opts fo;
-  sim_floor_opts_default(&fo);
+  sim_floor_opts_init(&fo);
   fo.target_km = out->travel_km;
   for (int capped = 0; capped < 2; capped++) {
     fo.max_wait_min = capped ? out->max_wait : NULL;

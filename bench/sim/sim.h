@@ -61,7 +61,7 @@ typedef struct sim_kpis {
 /* Free what a run's KPIs own. */
 void sim_kpis_free(sim_kpis *k);
 
-void sim_policy_default(sim_policy *p, const char *name, double budget_ms);
+void sim_policy_init(sim_policy *p, const char *name, double budget_ms);
 
 /* Run the day. progress (may be NULL) is called now and then with the
  * share of the day done. Returns 0, or -1 with msg. */
@@ -102,7 +102,7 @@ typedef struct sim_floor_stats {
   int iterations;   /* route floor: subgradient steps taken */
 } sim_floor_stats;
 
-void sim_floor_opts_default(sim_floor_opts *o);
+void sim_floor_opts_init(sim_floor_opts *o);
 
 /* The hindsight floor of a day's travel, km (floor.c): the least travel of
  * any day that serves these jobs (all, or those with served[q] set),
