@@ -73,7 +73,7 @@ static char *slurp(const char *path) {
 /* The text of adapters/redis/lua/<name> (malloc'd); fails the test when
  * it cannot be read. */
 static char *lua_file(const char *name) {
-  char path[512];
+  char path[sizeof CM_REDIS_LUA_DIR + 256 + 1];
   snprintf(path, sizeof path, "%s/%s", CM_REDIS_LUA_DIR, name);
   char *text = slurp(path);
   cr_assert_not_null(text, "cannot read %s", path);
@@ -123,7 +123,7 @@ Test(redis_lua, every_file_compiles) {
       continue;
     files++;
     char *text = lua_file(e->d_name);
-    char opening[80];
+    char opening[sizeof e->d_name + 8];
     snprintf(opening, sizeof opening, "-- %s -- ", e->d_name);
     cr_expect(strncmp(text, opening, strlen(opening)) == 0,
               "%s does not open with a comment naming it (\"%s...\")",
