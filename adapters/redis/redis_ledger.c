@@ -1,6 +1,6 @@
 /* redis_ledger.c -- the Redis ledger (ledger.h, docs/ledger.md): request
  * records in cm:{r}:req:<id>, the live set, transitions committed by the
- * commit script (redis_commit_lua.c), worker writes through the Redis
+ * commit script (lua/commit.lua), worker writes through the Redis
  * store on the same connection, and following the change stream that
  * every worker-changing script appends to. */
 #include <hiredis/hiredis.h>

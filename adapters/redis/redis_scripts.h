@@ -9,7 +9,8 @@
  * key is built inside a script (Cluster-safe). Doubles arrive as strings
  * ("%.17g") and are stored as they came: Lua never turns them into numbers
  * on the way to a hash or a GEO set, because Lua prints numbers with 14
- * digits. The preconditions of each script are in redis_scripts.c. */
+ * digits. The preconditions of each script are at the top of its file,
+ * adapters/redis/lua/<name>.lua; the invariants in redis_scripts.c. */
 #ifndef CM_REDIS_SCRIPTS_H_INCLUDED_
 #define CM_REDIS_SCRIPTS_H_INCLUDED_
 
@@ -39,11 +40,13 @@ enum {
   CM__RD_NSCRIPTS
 };
 
-/* The source of the ledger's commit script (redis_commit_lua.c). */
-extern const char cm__rd_commit_lua[];
-
-/* Name of a script, for messages. */
+/* Name of a script ("upsert", ...: its file is lua/<name>.lua), for
+ * messages; "?" when which is out of range. */
 const char *cm__rd_script_name(int which);
+
+/* The whole source of a script as SCRIPT LOAD gets it (redis_lua.h), or
+ * NULL when which is out of range. Static storage. */
+const char *cm__rd_script_source(int which);
 
 /* SCRIPT LOAD every script on the current connection (which must exist)
  * and remember their SHA1s. Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */

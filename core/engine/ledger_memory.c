@@ -5,7 +5,7 @@
  * It keeps what the commit script keeps: each request's record and version,
  * the live requests in submission order, each worker's record with its open
  * jobs and accepted jobs, and the status they call for (derive, as in
- * adapters/redis/redis_lua.h). A change's preconditions are all checked
+ * adapters/redis/lua/prelude.lua). A change's preconditions are all checked
  * before anything of it is written, so a refused change writes nothing.
  * One engine writes through one memory ledger: follow never reports other
  * writers, and says lost until follow_start was called. Events go to the
@@ -49,7 +49,7 @@ static int finished(cm_request_state s) {
   return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
 }
 
-/* The status an on-shift worker's jobs call for (derive in redis_lua.h). */
+/* The status an on-shift worker's jobs call for (derive in lua/prelude.lua). */
 static cm_worker_status derive(cm_worker_status st, const mem_wrk *k) {
   if (st == CM_WORKER_OFFLINE || !k->counted)
     return st;

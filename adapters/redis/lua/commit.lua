@@ -1,0 +1,128 @@
+-- commit.lua -- the ledger's commit script: request transitions, each
+-- atomically with its preconditions (docs/ledger.md). One call carries a
+-- group of changes, applied in order (a later change sees what an earlier
+-- one did to a shared worker), so a batch's offers cost a few calls rather
+-- than one each.
+--
+-- KEYS: the region's fixed keys, then for each change its request's hash
+--   followed by the hash of each worker it touches.
+-- ARGV: 1 keep_ms (a finished record expires after this; "0": never),
+--   2 events kept in the stream (XADD MAXLEN ~), 3 m, the changes; then
+--   for each change:
+--     request id, expected version ("0": must not exist), new version,
+--     new state (0..4, cm_request_state), live ("1" unfinished, "0"
+--     finished), the record (JSON, redis_request.h),
+--     n, the workers, then 6 values each: id, take (0/1), give (0/1),
+--       accept delta (-1/0/1), done (0/1), elder (hex, "" none),
+--     e, the events, then 7 values each: type, worker, from, to, at_ms,
+--       expires_ms, cost;
+--   last: the writer's origin.
+-- Preconditions of a change, all read before it writes anything (a script
+-- that fails after a write is not rolled back):
+--   - the request's version is the expected one (or it does not exist);
+--   - every worker that takes a job exists, is on shift (status not 3) and
+--     has jobs < capacity.
+-- Returns one result per change: 1 when applied; {0, version} when the
+-- request's version is not the expected one ("0": none); {-1, i, why}
+-- when worker i (1-based) cannot take the job (why: "unknown", "offline",
+-- "full").
+local keep, evmax = ARGV[1], ARGV[2]
+local touched, nt = {}, 0
+-- one change: request key kk, its arguments from ARGV[p]
+local function apply(kk, p)
+  local req, rid = KEYS[kk], ARGV[p]
+  local cur = call('HGET', req, 'ver')
+  if ARGV[p + 1] == '0' then
+    if cur then return {0, cur} end
+  elseif cur ~= ARGV[p + 1] then
+    return {0, cur or '0'}
+  end
+  local nw, q, w = tonumber(ARGV[p + 6]), p + 7, {}
+  for i = 1, nw do
+    local t = {key = KEYS[kk + i], id = ARGV[q], take = ARGV[q + 1],
+      give = ARGV[q + 2], acc = tonumber(ARGV[q + 3]),
+      done = ARGV[q + 4], elder = ARGV[q + 5]}
+    q = q + 6
+    t.h = call('HMGET', t.key, 'skills', 'status', 'has_position',
+      'capacity', 'lat', 'lon', 'jobs', 'acc', 'elders', 'ix')
+    local h = t.h
+    if t.take == '1' then
+      if not h[1] then return {-1, i, 'unknown'} end
+      if h[2] == '3' then return {-1, i, 'offline'} end
+      if (tonumber(h[7]) or 0) >= tonumber(h[4]) then
+        return {-1, i, 'full'}
+      end
+    end
+    w[i] = t
+  end
+  -- the request
+  call('HSET', req, 'ver', ARGV[p + 2], 'state', ARGV[p + 3],
+    'rec', ARGV[p + 5])
+  if ARGV[p + 4] == '1' then
+    if not cur then
+      call('ZADD', KEYS[K_LIVE], call('INCR', KEYS[K_RSEQ]), rid)
+    end
+  else
+    call('ZREM', KEYS[K_LIVE], rid)
+    if keep ~= '0' then call('PEXPIRE', req, keep) end
+  end
+  -- the workers: jobs, acceptances, the status they call for
+  for i = 1, nw do
+    local t = w[i]
+    local h = t.h
+    if h[1] then
+      local jobs, acc = tonumber(h[7]) or 0, tonumber(h[8]) or 0
+      if t.take == '1' then jobs = jobs + 1 end
+      if t.give == '1' and jobs > 0 then jobs = jobs - 1 end
+      acc = acc + t.acc
+      if acc > jobs then acc = jobs end
+      if acc < 0 then acc = 0 end
+      call('HSET', t.key, 'jobs', jobs, 'acc', acc)
+      if t.done == '1' then
+        call('HINCRBY', t.key, 'jobs_today', 1)
+        if t.elder ~= '' then
+          local list, known = {}, false
+          for x in string.gmatch(h[9] or '', '[^,]+') do
+            list[#list + 1] = x
+            if x == t.elder then known = true end
+          end
+          if not known then
+            if #list >= MAX_ELDERS then
+              table.remove(list, 1)
+            end
+            list[#list + 1] = t.elder
+            call('HSET', t.key, 'elders', table.concat(list, ','))
+          end
+        end
+      end
+      local st = derive(h[2], jobs, acc, h[4])
+      if st ~= h[2] then
+        set_status(t.key, t.id, h[1], h[2], h[3], h[4], h[5], h[6],
+          h[10], st)
+      end
+      nt = nt + 1
+      touched[nt] = t.id
+    end
+  end
+  -- the events
+  local ne = tonumber(ARGV[q])
+  q = q + 1
+  for i = 1, ne do
+    call('XADD', KEYS[K_EVENTS], 'MAXLEN', '~', evmax, '*',
+      'type', ARGV[q], 'request', rid, 'worker', ARGV[q + 1],
+      'from', ARGV[q + 2], 'to', ARGV[q + 3], 'at_ms', ARGV[q + 4],
+      'expires_ms', ARGV[q + 5], 'cost', ARGV[q + 6], 'origin', ORIGIN)
+    q = q + 7
+  end
+  return 1
+end
+local out, p, kk = {}, 4, NF + 1
+for c = 1, tonumber(ARGV[3]) do
+  local nw = tonumber(ARGV[p + 6])
+  local ne = tonumber(ARGV[p + 7 + 6 * nw])
+  out[c] = apply(kk, p)
+  p = p + 8 + 6 * nw + 7 * ne
+  kk = kk + 1 + nw
+end
+changed(touched, nt)
+return out
