@@ -137,7 +137,8 @@ Test(durability, not_durable_while_the_replica_is_frozen) {
   cr_assert_str_eq(code, "not_durable");
   cr_assert_geq(ms, WAIT_MS * 0.9, "answered after the WAIT: %.0f ms", ms);
   cr_assert_lt(ms, WAIT_MS + 2000, "answered within the timeout: %.0f ms", ms);
-  cr_assert_eq(metric(&D, "carematch_ledger_not_durable_total"), 1);
+  /* at least this call (a batch offering "before" may add its own) */
+  cr_assert_geq(metric(&D, "carematch_ledger_not_durable_total"), 1);
   cr_assert(request_in(g_primary, "frozen"), "the primary has it");
   kill(g_replica_pid, SIGCONT);
   /* the same call again: the request exists, the WAIT now confirms it */
