@@ -40,6 +40,7 @@
 
 typedef struct opts {
   const char *daemon, *url, *redis, *out, *tok_platform, *tok_gateway;
+  const char *durability; /* --durability fsync|replica (with --redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
   double emergency, service_s;
   int ingest, quiet;
@@ -411,11 +412,13 @@ static pid_t start_daemon(bench *b, const char *dir) {
   char ini[1024];
   snprintf(ini, sizeof ini,
            "[server]\nport = 0\nmax_body_bytes = 16777216\n"
-           "[store]\nweights_file = %s/weights.json\n%s%s\n"
+           "[store]\nweights_file = %s/weights.json\n%s%s\n%s%s%s"
            "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
            "[tokens]\nplatform = %s\ngateway = %s\noperator = "
            "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
            dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
+           b->o.durability ? "durability = " : "",
+           b->o.durability ? b->o.durability : "", b->o.durability ? "\n" : "",
            b->o.tok_platform, b->o.tok_gateway);
   return cm_hc_daemon_start(b->o.daemon, dir, ini, NULL, &b->port);
 }
@@ -444,6 +447,7 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
   OPT_S("--daemon", o->daemon)
   OPT_S("--url", o->url)
   OPT_S("--redis", o->redis)
+  OPT_S("--durability", o->durability)
   OPT_S("--out", o->out)
   OPT_S("--platform-token", o->tok_platform)
   OPT_S("--gateway-token", o->tok_gateway)
@@ -490,7 +494,8 @@ static int parse(int argc, char **argv, opts *o) {
     if (take_option(argc, argv, &i, o))
       continue;
     fprintf(stderr,
-            "usage: bench_http (--daemon PATH [--redis URL] | --url "
+            "usage: bench_http (--daemon PATH [--redis URL [--durability "
+            "fsync|replica]] | --url "
             "http://host:port --platform-token T --gateway-token T)\n"
             "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
             "N]\n"

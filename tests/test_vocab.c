@@ -325,7 +325,8 @@ Test(errors, http_column) {
               {CM_E_METHOD, 405},
               {CM_E_MEDIA_TYPE, 415},
               {CM_E_BAD_REQUEST, 400},
-              {CM_E_NOT_IMPLEMENTED, 501}};
+              {CM_E_NOT_IMPLEMENTED, 501},
+              {CM_E_NOT_DURABLE, 503}};
   cr_assert_eq(sizeof want / sizeof *want, (size_t)CM_STATUS_COUNT);
   for (size_t i = 0; i < sizeof want / sizeof *want; i++)
     cr_expect_eq(cm_status_http(want[i].code), want[i].http, "%s",

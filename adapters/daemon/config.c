@@ -34,6 +34,7 @@ void cmd_config_init(cmd_config *c) {
   snprintf(c->weights_file, sizeof c->weights_file, "carematchd-weights.json");
   c->sweep_ms = 10000;
   c->pause_retry_ms = 250;
+  cm_ledger_redis_options_init(&c->ledger_opt);
   cm_engine_config_init(&c->engine);
   /* finished requests remembered: each is about 3 KB of memory, so the
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
@@ -211,6 +212,31 @@ static int store_key(parse_ctx *p, const char *name, const char *v) {
     c->sweep_ms = (int)x;
   } else {
     return fail(p, "store", name, "unknown key");
+  }
+  return 1;
+}
+
+/* [store]'s durability keys (docs/redis.md, "Durability"). Returns 1
+ * taken, 0 refused (recorded), -1 not one of them. */
+static int durability_key(parse_ctx *p, const char *name, const char *v) {
+  cm_ledger_redis_options *o = &p->c->ledger_opt;
+  long x;
+  if (!strcmp(name, "durability")) {
+    int d = cm_ledger_durability_parse(v);
+    if (d < 0)
+      return fail(p, "store", name, "must be fsync or replica");
+    o->durability = (cm_ledger_durability)d;
+  } else if (!strcmp(name, "durability_replicas")) {
+    if (parse_long(v, 1, 64, &x) != 0)
+      return fail(p, "store", name, "must be an integer in 1..64");
+    o->replicas = (int)x;
+  } else if (!strcmp(name, "durability_timeout_ms")) {
+    /* below the Redis connection's 5,000 ms call timeout */
+    if (parse_long(v, 1, 4999, &x) != 0)
+      return fail(p, "store", name, "must be an integer in 1..4999");
+    o->durability_timeout_ms = (int)x;
+  } else {
+    return -1;
   }
   return 1;
 }
@@ -427,8 +453,10 @@ static int on_entry(void *user, const char *section, const char *name,
   const char *val = trim(v);
   if (!strcmp(section, "server"))
     return server_key(p, name, val);
-  if (!strcmp(section, "store"))
-    return store_key(p, name, val);
+  if (!strcmp(section, "store")) {
+    int dk = durability_key(p, name, val); /* -1: not a durability key */
+    return dk >= 0 ? dk : store_key(p, name, val);
+  }
   if (!strcmp(section, "batch"))
     return batch_key(p, name, val);
   if (!strcmp(section, "matching"))

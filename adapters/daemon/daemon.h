@@ -66,9 +66,12 @@ typedef struct cmd_config {
                           dropped (4 MiB) */
   char redis_url[256]; /* "" the memory store; redis://host:port */
   char region[CM_REDIS_REGION_MAX + 1]; /* Redis region ("default") */
-  char weights_file[512];  /* memory store: where weights persist */
-  int sweep_ms;            /* Redis: stale sweep period (10000; 0 off) */
-  int64_t pause_retry_ms;  /* retry after the ledger failed (250) */
+  char weights_file[512]; /* memory store: where weights persist */
+  int sweep_ms;           /* Redis: stale sweep period (10000; 0 off) */
+  int64_t pause_retry_ms; /* retry after the ledger failed (250) */
+  cm_ledger_redis_options ledger_opt; /* Redis: [store] durability,
+                                         durability_replicas,
+                                         durability_timeout_ms */
   cm_engine_config engine; /* taxonomy, weights, params, batch policy */
   int n_services;
   cmd_service services[CMD_SERVICES_MAX];
@@ -206,6 +209,11 @@ void cmd_drain(cmd_daemon *d);
 
 /* metrics (metrics.c): a batch of n requests was committed. */
 void cmd_metrics_batch(cmd_daemon *d, uint64_t n);
+
+/* durability.c: log the ledger's durability level at start, with a
+ * warning when the Redis server is not set up for it (docs/redis.md,
+ * "Durability"). Never fails: the daemon starts either way. */
+void cmd_durability_check(cmd_daemon *d);
 
 /* events (events.c) */
 int cmd_events_start(cmd_daemon *d);

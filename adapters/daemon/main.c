@@ -302,12 +302,14 @@ static int open_store(cmd_daemon *d, char *msg, size_t n) {
   /* the connection runs its own private loop: store calls are synchronous
      and must not run the daemon's loop from inside its callbacks */
   d->redis = cm_redis_new(host, port, d->cfg.region, NULL, &err);
-  if (!d->redis || !(d->ledger = cm_ledger_redis_new(d->redis, NULL, &err)) ||
+  if (!d->redis ||
+      !(d->ledger = cm_ledger_redis_new(d->redis, &d->cfg.ledger_opt, &err)) ||
       !(d->redis_store = cm_store_redis_open(d->redis, &err))) {
     snprintf(msg, n, "redis: %s", err.message);
     return -1;
   }
   d->cfg.engine.ledger = d->ledger;
+  cmd_durability_check(d);
   return 0;
 }
 
@@ -370,6 +372,10 @@ static void reload(cmd_daemon *d) {
   c->engine.ledger = d->cfg.engine.ledger;
   c->engine.clock = d->cfg.engine.clock;
   c->auth = d->cfg.auth; /* --no-auth stays */
+  if (memcmp(&c->ledger_opt, &d->cfg.ledger_opt, sizeof c->ledger_opt))
+    fprintf(stderr, "carematchd: reload: the durability keys need a "
+                    "restart; kept as they were\n");
+  c->ledger_opt = d->cfg.ledger_opt;
   /* the file's weights count only when the file changed them: the
      operator's later edits are not undone by a reload */
   int new_weights = memcmp(&c->engine.weights, &d->cfg.engine.weights,

@@ -211,6 +211,13 @@ static void counter_metrics(page *b, const cmd_daemon *d,
           "records replaced by the ledger's", st->adopted);
   counter(b, "carematch_ledger_rebuilds_total", "rebuilds from the ledger",
           st->rebuilds);
+  cm_ledger_redis_stats rs; /* zeros without a Redis ledger */
+  cm_ledger_redis_stats_get(d->ledger, &rs);
+  counter(b, "carematch_ledger_replica_waits_total",
+          "commits that waited for replicas (durability = replica)", rs.waits);
+  counter(b, "carematch_ledger_not_durable_total",
+          "commits no replica confirmed in time (answered not_durable)",
+          rs.not_durable);
   counter(b, "carematch_events_total", "engine events", d->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);

@@ -14,6 +14,7 @@
 #include "idmap.h"
 #include "redis_call.h"
 #include "redis_conn.h"
+#include "redis_durability.h"
 #include "redis_request.h"
 #include "redis_scripts.h"
 #include "redis_store.h"
@@ -28,11 +29,12 @@ typedef struct rd_ledger {
   cm_store *store;
   cm__rd_argv argv;
   cm_ledger_redis_options opt;
-  int following;         /* follow_start succeeded */
-  uint64_t epoch;        /* connection epoch at follow_start */
-  char last_id[48];      /* last change entry seen */
-  long long added_start; /* entries-added at follow_start */
-  long long consumed;    /* entries read since */
+  int following;               /* follow_start succeeded */
+  uint64_t epoch;              /* connection epoch at follow_start */
+  char last_id[48];            /* last change entry seen */
+  long long added_start;       /* entries-added at follow_start */
+  long long consumed;          /* entries read since */
+  cm_ledger_redis_stats stats; /* WAITs and commits not durable */
 } rd_ledger;
 
 static rd_ledger *rl(cm_ledger *l) {
@@ -42,6 +44,9 @@ static rd_ledger *rl(cm_ledger *l) {
 void cm_ledger_redis_options_init(cm_ledger_redis_options *o) {
   o->keep_ms = 7LL * 24 * 3600 * 1000;
   o->events_max = 100000;
+  o->durability = CM_LEDGER_DURABILITY_FSYNC;
+  o->replicas = 1;
+  o->durability_timeout_ms = 1000;
 }
 
 /* ---- commit ---- */
@@ -57,6 +62,9 @@ typedef struct commit_call {
   int *order;  /* changes in the order sent */
   int *gstart; /* reply i answers order[gstart[i] .. + gcount[i]) */
   int *gcount;
+  int groups;      /* script calls sent by the attempt */
+  long long acked; /* the WAIT after them: replicas that confirmed
+                      (-1: no WAIT answered) */
   cm__rd_batch *b;
 } commit_call;
 
@@ -99,6 +107,10 @@ static int read_result(const redisReply *e, const cm_ledger_change *ch,
 
 static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   commit_call *c = ctx;
+  if (i == (size_t)c->groups) { /* the WAIT that ends the commit */
+    c->acked = cm__rd_wait_read(c->b, rep);
+    return;
+  }
   if (rep && rep->type == REDIS_REPLY_ERROR &&
       strncmp(rep->str, "NOSCRIPT", 8) == 0) {
     c->b->noscript = 1; /* retried once the scripts are loaded again */
@@ -215,6 +227,15 @@ static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
     c->gcount[groups++] = cnt;
     cm__rd_send(&b, &c->l->argv);
   }
+  /* replica level: the WAIT is part of the commit, pipelined after its
+     scripts (no extra round trip); it covers every write this connection
+     made before it */
+  c->groups = groups;
+  c->acked = -1;
+  const cm_ledger_redis_options *o = &c->l->opt;
+  if (o->durability == CM_LEDGER_DURABILITY_REPLICA && !b.lost &&
+      b.fail.code == CM_OK)
+    cm__rd_wait_send(&b, &c->l->argv, o->replicas, o->durability_timeout_ms);
   st = cm__rd_end(&b, err);
   *noscript = b.noscript && st == CM_OK;
   return st;
@@ -271,6 +292,14 @@ static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   for (int k = 0; st == CM_OK && k < n; k++)
     if (c.todo[k])
       st = cm_error_set(err, CM_E_IO, "", "redis: a commit got no answer");
+  if (st == CM_OK && l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
+    l->stats.waits++;
+    if (c.acked < l->opt.replicas) { /* the results stand in the primary */
+      l->stats.not_durable++;
+      st = cm__rd_not_durable(err, c.acked < 0 ? 0 : c.acked, l->opt.replicas,
+                              l->opt.durability_timeout_ms);
+    }
+  }
   st_free(&c);
   return st;
 }
@@ -706,6 +735,25 @@ static void rd_free(cm_ledger *lg) {
   free(l);
 }
 
+static const cm_ledger_type redis_ledger_type;
+
+void cm_ledger_redis_stats_get(const cm_ledger *l, cm_ledger_redis_stats *out) {
+  if (l && l->type == &redis_ledger_type)
+    *out = ((const rd_ledger *)l)->stats;
+  else
+    memset(out, 0, sizeof *out);
+}
+
+cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,
+                                           cm_error *err) {
+  cm_error_clear(err);
+  if (!lg || lg->type != &redis_ledger_type)
+    return cm_error_set(err, CM_E_INVALID, "", "not a Redis ledger");
+  rd_ledger *l = rl(lg);
+  return cm__rd_durability_check(l->r, l->opt.durability, l->opt.replicas, warn,
+                                 n, err);
+}
+
 static const cm_ledger_type redis_ledger_type = {
     .name = "redis",
     .free = rd_free,
@@ -738,6 +786,24 @@ cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
   }
   if (o.events_max < 1) {
     cm_error_set(err, CM_E_RANGE, "$.events_max", "$.events_max: must be >= 1");
+    return NULL;
+  }
+  if ((int)o.durability < 0 || o.durability >= CM_LEDGER_DURABILITY_COUNT) {
+    cm_error_set(err, CM_E_RANGE, "$.durability",
+                 "$.durability: must be fsync or replica");
+    return NULL;
+  }
+  if (o.replicas < 1 || o.replicas > 64) {
+    cm_error_set(err, CM_E_RANGE, "$.replicas", "$.replicas: must be 1..64");
+    return NULL;
+  }
+  /* WAIT 0 would wait for ever; a WAIT as long as the connection's
+     inactivity timeout would drop the connection instead of answering */
+  if (o.durability_timeout_ms < 1 || o.durability_timeout_ms >= r->timeout_ms) {
+    cm_error_set(err, CM_E_RANGE, "$.durability_timeout_ms",
+                 "$.durability_timeout_ms: must be 1..%d (below the "
+                 "connection's timeout_ms)",
+                 r->timeout_ms - 1);
     return NULL;
   }
   rd_ledger *l = calloc(1, sizeof *l);

@@ -42,7 +42,8 @@ extern "C" {
   X(CM_E_MEDIA_TYPE, 415, "unsupported_media_type", "the body must be JSON")   \
   X(CM_E_BAD_REQUEST, 400, "bad_request", "the HTTP request is malformed")     \
   X(CM_E_NOT_IMPLEMENTED, 501, "not_implemented",                              \
-    "the server does not implement this")
+    "the server does not implement this")                                      \
+  X(CM_E_NOT_DURABLE, 503, "not_durable", "the write is not confirmed durable")
 
 typedef enum cm_status {
 #define CM_X_ENUM_(e, http, name, msg) e,

@@ -25,6 +25,7 @@
 #ifndef CM_REDIS_H_INCLUDED_
 #define CM_REDIS_H_INCLUDED_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "carematch/error.h"
@@ -124,12 +125,33 @@ CM_EXPORT cm_status cm_redis_blob_set(cm_redis *r, const char *name,
 
 /* ---- the Redis ledger (ledger.h, docs/ledger.md) ---- */
 
+/* When a commit counts as durable (docs/redis.md, "Durability"). */
+typedef enum cm_ledger_durability {
+  CM_LEDGER_DURABILITY_FSYNC = 0, /* once the primary ran the commit
+                                     script: as durable as the server's
+                                     own policy (appendonly yes +
+                                     appendfsync always) */
+  CM_LEDGER_DURABILITY_REPLICA,   /* once WAIT confirms that `replicas`
+                                     replicas have it too; else the call
+                                     fails with CM_E_NOT_DURABLE */
+  CM_LEDGER_DURABILITY_COUNT
+} cm_ledger_durability;
+
 typedef struct cm_ledger_redis_options {
   int64_t keep_ms; /* a finished request's record expires after this
                       (default 7 days; 0: kept for ever) */
   int events_max;  /* about this many events kept in cm:{r}:events
                       (XADD MAXLEN ~; default 100000) */
+  cm_ledger_durability durability; /* default CM_LEDGER_DURABILITY_FSYNC */
+  int replicas;                    /* REPLICA: replicas that must confirm (1) */
+  int durability_timeout_ms;       /* REPLICA: WAIT's timeout (1000); must be
+                                      below the connection's timeout_ms */
 } cm_ledger_redis_options;
+
+/* Wire name of a level ("fsync", "replica"); "?" for a bad one. */
+CM_EXPORT const char *cm_ledger_durability_name(cm_ledger_durability d);
+/* The level named name, or -1. */
+CM_EXPORT int cm_ledger_durability_parse(const char *name);
 
 /* Fill o with the defaults above. */
 CM_EXPORT void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
@@ -145,6 +167,29 @@ CM_EXPORT void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
 CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
                                          const cm_ledger_redis_options *opt,
                                          cm_error *err);
+
+/* What the Redis ledger counted about durability since it was made. */
+typedef struct cm_ledger_redis_stats {
+  uint64_t waits;       /* commit calls that waited for replicas (WAIT) */
+  uint64_t not_durable; /* of those, the ones no replica confirmed in
+                           time: answered CM_E_NOT_DURABLE */
+} cm_ledger_redis_stats;
+
+/* Copy l's counts into out; zeros when l is NULL or not a Redis ledger.
+ * Cannot fail. */
+CM_EXPORT void cm_ledger_redis_stats_get(const cm_ledger *l,
+                                         cm_ledger_redis_stats *out);
+
+/* Ask the server whether it is set up for l's durability level, for a
+ * start-up warning. FSYNC: CONFIG GET appendonly and appendfsync must be
+ * "yes" and "always". REPLICA: INFO replication must show a primary
+ * (role:master) with at least `replicas` connected replicas. warn (n
+ * bytes) gets "" when it is, else one line saying what is not (also when
+ * CONFIG is refused, e.g. by an ACL: then the setting cannot be
+ * verified). Returns CM_OK, or CM_E_UNAVAILABLE / CM_E_INVALID (l not a
+ * Redis ledger) with err set. */
+CM_EXPORT cm_status cm_ledger_redis_durability_check(cm_ledger *l, char *warn,
+                                                     size_t n, cm_error *err);
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,49 @@ pid_t cm_test_server_start(int port, const char *aof_dir) {
   return pid;
 }
 
+/* 1 when the server on port is a replica whose link to its primary is
+ * up. */
+static int replica_linked(int port) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return 0;
+  redisReply *r = redisCommand(c, "INFO replication");
+  int up = r && r->type == REDIS_REPLY_STRING &&
+           strstr(r->str, "master_link_status:up") != NULL;
+  if (r)
+    freeReplyObject(r);
+  redisFree(c);
+  return up;
+}
+
+pid_t cm_test_replica_start(int port, int primary_port) {
+  char p[16], pp[16];
+  snprintf(p, sizeof p, "%d", port);
+  snprintf(pp, sizeof pp, "%d", primary_port);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+      dup2(fd, 0);
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    for (int i = 3; i < 1024; i++)
+      close(i);
+    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+           "--save", "", "--appendonly", "no", "--dir", "/tmp", "--replicaof",
+           "127.0.0.1", pp, (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 1000 && !replica_linked(port); i++)
+    cm_test_sleep_ms(10);
+  cr_assert(replica_linked(port), "the replica on port %d did not link to %d",
+            port, primary_port);
+  return pid;
+}
+
 void cm_test_server_kill(pid_t pid, int sig) {
   kill(pid, sig);
   waitpid(pid, NULL, 0);

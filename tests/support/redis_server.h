@@ -24,6 +24,11 @@ int cm_test_server_ready(int port);
  * write. The server dies with the test process. */
 pid_t cm_test_server_start(int port, const char *aof_dir);
 
+/* Start redis-server on port as a replica of the one on primary_port (no
+ * persistence) and wait until its link to the primary is up; returns its
+ * pid. The server dies with the test process. */
+pid_t cm_test_replica_start(int port, int primary_port);
+
 /* Send sig to the server and reap it. */
 void cm_test_server_kill(pid_t pid, int sig);
 

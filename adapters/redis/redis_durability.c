@@ -1,0 +1,168 @@
+/* redis_durability.c -- the ledger's durability levels (see
+ * redis_durability.h and docs/redis.md, "Durability"): their names, the
+ * WAIT a commit ends with at the replica level, and the start-up check
+ * of the server's settings (CONFIG GET appendonly / appendfsync, INFO
+ * replication). */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_durability.h"
+
+static const char *const level_names[CM_LEDGER_DURABILITY_COUNT] = {"fsync",
+                                                                    "replica"};
+
+const char *cm_ledger_durability_name(cm_ledger_durability d) {
+  return (int)d >= 0 && d < CM_LEDGER_DURABILITY_COUNT ? level_names[d] : "?";
+}
+
+int cm_ledger_durability_parse(const char *name) {
+  for (int i = 0; name && i < CM_LEDGER_DURABILITY_COUNT; i++)
+    if (!strcmp(name, level_names[i]))
+      return i;
+  return -1;
+}
+
+void cm__rd_wait_send(cm__rd_batch *b, cm__rd_argv *a, int replicas,
+                      int timeout_ms) {
+  cm__rd_argv_reset(a);
+  cm__rd_argv_str(a, "WAIT");
+  cm__rd_argv_fmt(a, "%d", replicas);
+  cm__rd_argv_fmt(a, "%d", timeout_ms);
+  cm__rd_send(b, a);
+}
+
+long long cm__rd_wait_read(cm__rd_batch *b, const redisReply *rep) {
+  if (!cm__rd_check(b, rep, REDIS_REPLY_INTEGER, "WAIT"))
+    return -1;
+  return rep->integer;
+}
+
+cm_status cm__rd_not_durable(cm_error *err, long long acked, int replicas,
+                             int timeout_ms) {
+  return cm_error_set(err, CM_E_NOT_DURABLE, "",
+                      "the write reached the Redis primary but %lld of %d "
+                      "replica(s) confirmed it within %d ms: it is not "
+                      "confirmed durable and may or may not survive losing "
+                      "the primary; retrying the same call is safe",
+                      acked, replicas, timeout_ms);
+}
+
+/* ---- the start-up check ---- */
+
+typedef struct check_call {
+  cm__rd_batch *b;
+  char appendonly[16], appendfsync[16]; /* "" unknown */
+  char refused[120];                    /* CONFIG's error, "" none */
+  char role[16];                        /* from INFO replication */
+  long replicas;                        /* connected_slaves, -1 unknown */
+} check_call;
+
+static void copy_value(char *dst, size_t n, const redisReply *rep) {
+  /* CONFIG GET answers [name, value] */
+  if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+      rep->element[1]->type == REDIS_REPLY_STRING)
+    snprintf(dst, n, "%s", rep->element[1]->str);
+}
+
+/* The value of "name:" in INFO's text, into out (n bytes); "" none. */
+static void info_field(const char *text, const char *name, char *out,
+                       size_t n) {
+  out[0] = '\0';
+  size_t len = strlen(name);
+  const char *p = text;
+  while (p && *p) {
+    if (!strncmp(p, name, len) && p[len] == ':') {
+      size_t k = strcspn(p + len + 1, "\r\n");
+      snprintf(out, n, "%.*s", (int)k, p + len + 1);
+      return;
+    }
+    if ((p = strchr(p, '\n')))
+      p++;
+  }
+}
+
+static void on_check(void *ctx, size_t i, const redisReply *rep) {
+  check_call *c = ctx;
+  if (rep && rep->type == REDIS_REPLY_ERROR && i < 2) {
+    if (!c->refused[0])
+      snprintf(c->refused, sizeof c->refused, "%.100s",
+               rep->str ? rep->str : "error");
+    return;
+  }
+  if (!cm__rd_check(c->b, rep, i < 2 ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING,
+                    i < 2 ? "CONFIG GET" : "INFO"))
+    return;
+  if (i == 0)
+    copy_value(c->appendonly, sizeof c->appendonly, rep);
+  else if (i == 1)
+    copy_value(c->appendfsync, sizeof c->appendfsync, rep);
+  else {
+    char v[32];
+    info_field(rep->str, "role", c->role, sizeof c->role);
+    info_field(rep->str, "connected_slaves", v, sizeof v);
+    c->replicas = v[0] ? strtol(v, NULL, 10) : -1;
+  }
+}
+
+static void send_words(cm__rd_batch *b, cm__rd_argv *a, const char *w1,
+                       const char *w2, const char *w3) {
+  cm__rd_argv_reset(a);
+  cm__rd_argv_str(a, w1);
+  cm__rd_argv_str(a, w2);
+  if (w3)
+    cm__rd_argv_str(a, w3);
+  cm__rd_send(b, a);
+}
+
+cm_status cm__rd_durability_check(cm_redis *r, cm_ledger_durability d,
+                                  int replicas, char *warn, size_t n,
+                                  cm_error *err) {
+  cm__rd_batch b;
+  check_call c;
+  memset(&c, 0, sizeof c);
+  c.b = &b;
+  c.replicas = -1;
+  if (warn && n)
+    warn[0] = '\0';
+  cm_status st = cm__rd_begin(&b, r, on_check, &c, err);
+  if (st != CM_OK)
+    return st;
+  cm__rd_argv a;
+  cm__rd_argv_init(&a);
+  send_words(&b, &a, "CONFIG", "GET", "appendonly");
+  send_words(&b, &a, "CONFIG", "GET", "appendfsync");
+  send_words(&b, &a, "INFO", "replication", NULL);
+  st = cm__rd_end(&b, err);
+  cm__rd_argv_free(&a);
+  if (st != CM_OK || !warn || !n)
+    return st;
+  if (c.role[0] && strcmp(c.role, "master") != 0)
+    snprintf(warn, n,
+             "the server is a replica (role:%s): every write will fail "
+             "until it is promoted (REPLICAOF NO ONE)",
+             c.role);
+  else if (d == CM_LEDGER_DURABILITY_REPLICA && c.replicas < replicas)
+    snprintf(warn, n,
+             "durability = replica needs %d connected replica(s), the "
+             "server has %ld: every write will answer not_durable until "
+             "one is connected",
+             replicas, c.replicas < 0 ? 0 : c.replicas);
+  else if (d == CM_LEDGER_DURABILITY_FSYNC && c.refused[0])
+    snprintf(warn, n,
+             "durability = fsync relies on appendonly yes and appendfsync "
+             "always, which cannot be verified: CONFIG GET refused: %s",
+             c.refused);
+  else if (d == CM_LEDGER_DURABILITY_FSYNC &&
+           (strcmp(c.appendonly, "yes") != 0 ||
+            strcmp(c.appendfsync, "always") != 0))
+    snprintf(warn, n,
+             "durability = fsync relies on appendonly yes and appendfsync "
+             "always; the server has appendonly %s, appendfsync %s: a "
+             "crash of Redis or of its machine can lose acknowledged "
+             "writes",
+             c.appendonly[0] ? c.appendonly : "?",
+             c.appendfsync[0] ? c.appendfsync : "?");
+  return CM_OK;
+}
