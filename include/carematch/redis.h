@@ -25,6 +25,7 @@
 #ifndef CM_REDIS_H_INCLUDED_
 #define CM_REDIS_H_INCLUDED_
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "carematch/error.h"
@@ -145,6 +146,22 @@ CM_EXPORT void cm_ledger_redis_options_init(cm_ledger_redis_options *o);
 CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
                                          const cm_ledger_redis_options *opt,
                                          cm_error *err);
+
+/* Where the ledger's follow of the change stream cm:{r}:changes stands. */
+typedef struct cm_ledger_redis_follow {
+  int following;    /* 0 before the first sync, or after a failure, until
+                       the next rebuild */
+  char last_id[48]; /* the last entry read (or the stream's end at the
+                       last rebuild); "" when not following */
+  char origin[17];  /* this connection's writer tag: the entries the
+                       follow skips as its own */
+} cm_ledger_redis_follow;
+
+/* Fill out with where l's follow stands (l a Redis ledger). An engine
+ * has caught up with Redis when no rebuild is pending and every entry
+ * after last_id is its own (tagged origin): docs/hardening.md. */
+CM_EXPORT void cm_ledger_redis_follow_get(const cm_ledger *l,
+                                          cm_ledger_redis_follow *out);
 
 #ifdef __cplusplus
 }
