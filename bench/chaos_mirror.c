@@ -122,8 +122,9 @@ static int caught_up(const cfg *k) {
   if (q)
     pending = atoi(q + strlen("\ncarematch_ledger_resync_pending "));
   int ok = p && q && !pending &&
-           sscanf(p, "carematch_ledger_follow_position{id=\"%63[^\"]\","
-                     "origin=\"%31[^\"]\"}",
+           sscanf(p,
+                  "carematch_ledger_follow_position{id=\"%63[^\"]\","
+                  "origin=\"%31[^\"]\"}",
                   id, origin) == 2;
   free(m);
   if (!ok)
@@ -213,10 +214,10 @@ static void view_text(const view *v, int worker, char *out, size_t n) {
 static int redis_view(const cfg *k, const char *id, int worker, view *v) {
   memset(v, 0, sizeof *v);
   redisReply *r =
-      worker ? redisCommand(k->c, "HMGET cm:{%s}:worker:%s status jobs",
-                            k->region, id)
-             : redisCommand(k->c, "HMGET cm:{%s}:req:%s state rec", k->region,
-                            id);
+      worker
+          ? redisCommand(k->c, "HMGET cm:{%s}:worker:%s status jobs", k->region,
+                         id)
+          : redisCommand(k->c, "HMGET cm:{%s}:req:%s state rec", k->region, id);
   int rc = -1;
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
       r->element[0]->type != REDIS_REPLY_STRING)
@@ -235,8 +236,7 @@ static int redis_view(const cfg *k, const char *id, int worker, view *v) {
   json_t *ws = json_object_get(rec, "workers");
   for (size_t i = 0; i < json_array_size(ws) && v->n < STAFF_MAX; i++) {
     json_t *w = json_array_get(ws, i);
-    snprintf(v->ids[v->n], ID_MAX, "%s",
-             text_of(json_object_get(w, "id")));
+    snprintf(v->ids[v->n], ID_MAX, "%s", text_of(json_object_get(w, "id")));
     v->acc[v->n++] = json_is_true(json_object_get(w, "acc"));
   }
   json_decref(rec);
@@ -249,8 +249,7 @@ out:
 static int daemon_view(const cfg *k, const char *id, int worker, view *v) {
   memset(v, 0, sizeof *v);
   char path[160];
-  snprintf(path, sizeof path, "/v1/%s/%s", worker ? "workers" : "requests",
-           id);
+  snprintf(path, sizeof path, "/v1/%s/%s", worker ? "workers" : "requests", id);
   int code = 0;
   json_t *j = http_json(k, path, &code);
   json_t *o = json_object_get(j, worker ? "worker" : "request");
@@ -265,8 +264,7 @@ static int daemon_view(const cfg *k, const char *id, int worker, view *v) {
     json_t *ws = json_object_get(o, "workers");
     for (size_t i = 0; i < json_array_size(ws) && v->n < STAFF_MAX; i++) {
       json_t *w = json_array_get(ws, i);
-      snprintf(v->ids[v->n], ID_MAX, "%s",
-               text_of(json_object_get(w, "id")));
+      snprintf(v->ids[v->n], ID_MAX, "%s", text_of(json_object_get(w, "id")));
       v->acc[v->n++] = json_is_true(json_object_get(w, "accepted"));
     }
   }
@@ -332,8 +330,8 @@ static void collect(const cfg *k, const char *acked, ids *s) {
   int plen = snprintf(prefix, sizeof prefix, "cm:{%s}:worker:", k->region);
   char cursor[32] = "0";
   do {
-    redisReply *r = redisCommand(k->c, "SCAN %s MATCH %s COUNT 1000", cursor,
-                                 pattern);
+    redisReply *r =
+        redisCommand(k->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
       freeReplyObject(r);
       break;
@@ -398,8 +396,9 @@ int main(int argc, char **argv) {
     differs[i] = 1;
   for (round = 1; round <= rounds && left > 0; round++) {
     if (quiesce(&k, quiesce_ms) != 0) {
-      fprintf(stderr, "chaos_mirror: the daemon did not catch up with Redis "
-                      "within %d ms\n",
+      fprintf(stderr,
+              "chaos_mirror: the daemon did not catch up with Redis "
+              "within %d ms\n",
               quiesce_ms);
       rc = 2;
       break;
@@ -408,8 +407,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < s.n; i++) {
       if (!differs[i])
         continue;
-      differs[i] =
-          compare(&k, s.id[i], s.worker[i], round == rounds) == 1;
+      differs[i] = compare(&k, s.id[i], s.worker[i], round == rounds) == 1;
       left += differs[i];
     }
     if (round == 1)
