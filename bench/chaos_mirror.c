@@ -310,6 +310,9 @@ typedef struct ids {
 } ids;
 
 static void ids_add(ids *s, const char *id, int worker) {
+  for (int i = 0; !worker && i < s->n; i++) /* a live id is acknowledged too */
+    if (!s->worker[i] && !strcmp(s->id[i], id))
+      return;
   if (s->n == s->cap) {
     s->cap = s->cap ? 2 * s->cap : 1024;
     s->id = realloc(s->id, (size_t)s->cap * sizeof *s->id);
