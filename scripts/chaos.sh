@@ -4,9 +4,11 @@
 # against carematchd on Redis with its append-only file (appendfsync
 # always). While the load runs, the daemon is killed with SIGKILL at random
 # moments and started again, and Redis is killed and started again on its
-# file. Afterwards chaos_check reads Redis and the event stream: every
-# request the daemon acknowledged must be there, and no worker may ever
-# have held more requests than its capacity. Loopback only, bounded.
+# file. Afterwards chaos_mirror waits until the last daemon has caught up
+# with Redis and compares every worker and request in both; then
+# chaos_check reads Redis and the event stream: every request the daemon
+# acknowledged must be there, and no worker may ever have held more
+# requests than its capacity. Loopback only, bounded.
 #   scripts/chaos.sh [SECONDS]        (default 120)
 #   RATE=60 BUILD=build SEED=N OUT=bench/results/chaos.json
 set -euo pipefail
@@ -17,9 +19,10 @@ BUILD=${BUILD:-build}
 OUT=${OUT:-bench/results/chaos.json}
 SEED=${SEED:-$RANDOM}
 if [ ! -x "$BUILD/carematchd" ] || [ ! -x "$BUILD/carematch_sim" ] ||
-   [ ! -x "$BUILD/chaos_check" ]; then
+   [ ! -x "$BUILD/chaos_check" ] || [ ! -x "$BUILD/chaos_mirror" ]; then
   cmake -S . -B "$BUILD" >/dev/null
-  cmake --build "$BUILD" -j "$(nproc)" --target carematchd carematch_sim chaos_check
+  cmake --build "$BUILD" -j "$(nproc)" --target carematchd carematch_sim chaos_check \
+    chaos_mirror
 fi
 RANDOM=$SEED
 DIR=$(mktemp -d)
@@ -126,6 +129,14 @@ while kill -0 "$SIM" 2>/dev/null && [ "$(now_ms)" -lt "$END" ]; do
 done
 wait "$SIM" || { echo "chaos: the load failed"; cat "$DIR/sim.err"; exit 1; }
 SIM=
+# the last daemon, once it caught up with Redis, against Redis: every
+# worker and request (bench/chaos_mirror.c)
+set +e
+MIRROR=$("$BUILD/chaos_mirror" --redis-port "$RPORT" --region chaos \
+  --daemon-port "$DPORT" --token chaos-operator-token-0000 --acked "$DIR/acked")
+MRC=$?
+set -e
+echo "mirror: $MIRROR"
 # the last daemon stops cleanly; then the books
 kill -TERM "$DAEMON" 2>/dev/null || true
 wait "$DAEMON" 2>/dev/null || true
@@ -139,7 +150,7 @@ RC=$?
 set -e
 echo "check: $CHECK"
 mkdir -p "$(dirname "$OUT")"
-printf '{"seconds":%d,"rate":%d,"seed":%d,"daemon_kills":%d,"redis_restarts":%d,"daemon_starts":%d,"check":%s}\n' \
-  "$DURATION" "$RATE" "$SEED" "$KILLS" "$REDIS_RESTARTS" "$STARTS" "$CHECK" > "$OUT"
-[ "$RC" = 0 ] && [ "$STARTS" -gt "$KILLS" ] || { echo "chaos: FAILED"; tail -n 20 "$DIR/carematchd.log"; exit 1; }
+printf '{"seconds":%d,"rate":%d,"seed":%d,"daemon_kills":%d,"redis_restarts":%d,"daemon_starts":%d,"check":%s,"mirror":%s}\n' \
+  "$DURATION" "$RATE" "$SEED" "$KILLS" "$REDIS_RESTARTS" "$STARTS" "$CHECK" "${MIRROR:-null}" > "$OUT"
+[ "$RC" = 0 ] && [ "$MRC" = 0 ] && [ "$STARTS" -gt "$KILLS" ] || { echo "chaos: FAILED"; tail -n 20 "$DIR/carematchd.log"; exit 1; }
 echo "chaos: passed ($OUT)"

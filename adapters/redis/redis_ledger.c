@@ -726,6 +726,18 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
   return st;
 }
 
+void cm_ledger_redis_follow_get(const cm_ledger *lg,
+                                cm_ledger_redis_follow *out) {
+  const rd_ledger *l = (const rd_ledger *)lg;
+  memset(out, 0, sizeof *out);
+  if (!l)
+    return;
+  out->following = l->following;
+  if (l->following)
+    snprintf(out->last_id, sizeof out->last_id, "%s", l->last_id);
+  snprintf(out->origin, sizeof out->origin, "%s", l->r->origin);
+}
+
 /* ---- life ---- */
 
 static void rd_free(cm_ledger *lg) {

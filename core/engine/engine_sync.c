@@ -10,26 +10,37 @@
 
 /* ---- following other writers ---- */
 
+/* A growing list of ids. */
+typedef struct id_list {
+  char (*id)[CM_ID_MAX];
+  int n, cap;
+} id_list;
+
+static int id_list_add(id_list *l, const char *id) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 16;
+    char(*p)[CM_ID_MAX] = realloc(l->id, (size_t)cap * sizeof *p);
+    if (!p)
+      return -1;
+    l->id = p;
+    l->cap = cap;
+  }
+  memset(l->id[l->n], 0, CM_ID_MAX);
+  memcpy(l->id[l->n++], id, strnlen(id, CM_ID_MAX - 1));
+  return 0;
+}
+
 typedef struct follow_ctx {
   cm_engine *e;
-  char (*off)[CM_ID_MAX]; /* workers that went off shift */
-  int n_off, cap_off;
+  id_list off;    /* workers that went off shift */
+  id_list differ; /* workers whose status in the ledger is not what our
+                     jobs for them call for */
   int oom;
 } follow_ctx;
 
 static void went_off(follow_ctx *c, const char *id) {
-  if (c->n_off == c->cap_off) {
-    int cap = c->cap_off ? 2 * c->cap_off : 16;
-    char(*p)[CM_ID_MAX] = realloc(c->off, (size_t)cap * sizeof *p);
-    if (!p) {
-      c->oom = 1;
-      return;
-    }
-    c->off = p;
-    c->cap_off = cap;
-  }
-  memset(c->off[c->n_off], 0, CM_ID_MAX);
-  memcpy(c->off[c->n_off++], id, strnlen(id, CM_ID_MAX - 1));
+  if (id_list_add(&c->off, id) != 0)
+    c->oom = 1;
 }
 
 /* A worker as the ledger has it, into the mirror and our record. The
@@ -48,6 +59,11 @@ static void take_worker(follow_ctx *c, const cm_worker *w, int track_off) {
   rec->gen = e->gen;
   cm_worker copy = *w;
   cm_worker_status mine = cm__wrk_effective(rec);
+  /* another writer changed the worker's jobs: it can only have done so
+     by changing a request we hold, which the change stream does not name */
+  if (track_off && rec->on_shift && mine != w->status &&
+      id_list_add(&c->differ, w->id) != 0)
+    c->oom = 1;
   if (mine > copy.status)
     copy.status = mine;
   if (cm_store_upsert(e->store, &copy, NULL) != CM_OK)
@@ -143,7 +159,7 @@ static void recount_jobs(cm_engine *e) {
 /* Recovery: requests, workers and the mirror from the ledger. */
 static cm_status rebuild(cm_engine *e, cm_error *err) {
   cm_ledger *l = e->cfg.ledger;
-  follow_ctx c = {e, NULL, 0, 0, 0};
+  follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   /* mark first: what changes while we read is followed next time */
   cm_status st = l->type->follow_start(l, err);
   if (st != CM_OK)
@@ -171,8 +187,31 @@ static cm_status rebuild(cm_engine *e, cm_error *err) {
   e->resync = 0;
   e->stats.rebuilds++;
 out:
-  free(c.off);
+  free(c.off.id);
+  free(c.differ.id);
   return st;
+}
+
+/* The live requests that hold any of workers, read again from the ledger
+ * (adopted when another writer changed them: a dead daemon's last commit
+ * that Redis ran after our rebuild, another engine's refusal or lapse).
+ * Returns 0, or -1 out of memory. */
+static int refresh_held(cm_engine *e, const id_list *workers) {
+  id_list reqs = {NULL, 0, 0};
+  int rc = 0;
+  for (int i = 0; i < e->n_live && rc == 0; i++) {
+    const cm__req *r = e->live[i];
+    int holds = 0;
+    for (int k = 0; k < r->n_workers && !holds; k++)
+      for (int j = 0; j < workers->n && !holds; j++)
+        holds = strcmp(r->workers[k], workers->id[j]) == 0;
+    if (holds)
+      rc = id_list_add(&reqs, r->spec.id);
+  }
+  for (int i = 0; i < reqs.n && rc == 0; i++) /* by id: adopting moves */
+    cm__req_refresh(e, reqs.id[i]);
+  free(reqs.id);
+  return rc;
 }
 
 cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
@@ -183,15 +222,18 @@ cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
     e->now_ms = now_ms;
   if (e->resync)
     return rebuild(e, err);
-  follow_ctx c = {e, NULL, 0, 0, 0};
+  follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   int lost = 0;
   cm_status st = l->type->follow(l, on_change, &c, &lost, err);
   if (st == CM_OK && c.oom)
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (st == CM_OK && !lost && refresh_held(e, &c.differ) != 0)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (st == CM_OK && !lost)
-    for (int i = 0; i < c.n_off; i++)
-      cm__withdraw_offers(e, c.off[i], e->now_ms);
-  free(c.off);
+    for (int i = 0; i < c.off.n; i++)
+      cm__withdraw_offers(e, c.off.id[i], e->now_ms);
+  free(c.off.id);
+  free(c.differ.id);
   if (st != CM_OK || lost) {
     e->resync = 1;
     if (st != CM_OK)

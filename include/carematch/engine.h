@@ -162,6 +162,9 @@ typedef struct cm_engine_stats {
   uint64_t adopted;        /* records replaced by the ledger's (changed
                               elsewhere, or a write whose answer was lost) */
   uint64_t rebuilds;       /* full rebuilds from the ledger (recovery) */
+  int resync_pending;      /* 1 while the engine may not match its ledger
+                              (a write's answer was lost, a reconnect):
+                              the next step rebuilds */
   uint64_t events_dropped; /* events lost to a full queue */
   cm_histogram offer_latency[CM_URGENCY_COUNT]; /* submit (or release) to
                                                    first offer, ms */

@@ -191,6 +191,22 @@ CM_EXPORT void cm_ledger_redis_stats_get(const cm_ledger *l,
 CM_EXPORT cm_status cm_ledger_redis_durability_check(cm_ledger *l, char *warn,
                                                      size_t n, cm_error *err);
 
+/* Where the ledger's follow of the change stream cm:{r}:changes stands. */
+typedef struct cm_ledger_redis_follow {
+  int following;    /* 0 before the first sync, or after a failure, until
+                       the next rebuild */
+  char last_id[48]; /* the last entry read (or the stream's end at the
+                       last rebuild); "" when not following */
+  char origin[17];  /* this connection's writer tag: the entries the
+                       follow skips as its own */
+} cm_ledger_redis_follow;
+
+/* Fill out with where l's follow stands (l a Redis ledger). An engine
+ * has caught up with Redis when no rebuild is pending and every entry
+ * after last_id is its own (tagged origin): docs/hardening.md. */
+CM_EXPORT void cm_ledger_redis_follow_get(const cm_ledger *l,
+                                          cm_ledger_redis_follow *out);
+
 #ifdef __cplusplus
 }
 #endif

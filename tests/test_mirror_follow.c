@@ -1,0 +1,194 @@
+/* test_mirror_follow.c -- the daemon's view follows Redis's when another
+ * writer changes a request it holds: the real carematchd on a real
+ * redis-server, and from this process the commit a killed daemon left in
+ * Redis's socket (run by Redis after the new daemon's rebuild): the offer
+ * lapses, the worker's job is given back. Once the daemon caught up, the
+ * chaos runs' judge (bench/chaos_mirror.c) finds every worker and request
+ * equal in both, and the worker has no job in either. No Criterion
+ * .timeout. */
+#include <criterion/criterion.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+#include "carematch/ledger.h"
+#include "carematch/redis.h"
+#include "daemon_proc.h"
+#include "redis_server.h"
+
+static cm_test_daemon D;
+static int g_port;
+static pid_t g_redis;
+static char g_dir[96];
+
+static void setup(void) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/cm_mfollow_%ld", (long)getpid());
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
+  cr_assert_eq(system(cmd), 0);
+  g_port = cm_test_free_port();
+  g_redis = cm_test_server_start(g_port, g_dir);
+  char ini[192];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = mfollow\n"
+           "[batch]\noffer_ttl_ms = 600000\n",
+           g_port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+}
+
+static void teardown(void) {
+  cm_test_daemon_cleanup(&D);
+  if (g_redis > 0)
+    cm_test_server_kill(g_redis, SIGTERM);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static long put(const char *method, const char *path, const char *body) {
+  cm_test_reply r =
+      cm_test_http(D.port, method, path, TOK_PLATFORM, body, NULL);
+  long c = r.code;
+  cm_test_reply_free(&r);
+  return c;
+}
+
+/* The daemon's jobs for worker id (-1 unknown). */
+static int api_jobs(const char *id) {
+  char path[64];
+  snprintf(path, sizeof path, "/v1/workers/%s", id);
+  cm_test_reply r = cm_test_http(D.port, "GET", path, TOK_OPERATOR, NULL, NULL);
+  int jobs = -1;
+  if (r.code == 200)
+    json_unpack(r.json, "{s:{s:i}}", "worker", "jobs", &jobs);
+  cm_test_reply_free(&r);
+  return jobs;
+}
+
+static int redis_jobs(const char *id) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "HGET cm:{mfollow}:worker:%s jobs", id);
+  int jobs = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
+  freeReplyObject(r);
+  redisFree(c);
+  return jobs;
+}
+
+static int wait_offered(const char *id) {
+  char path[64];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  for (int i = 0; i < 300; i++) {
+    cm_test_reply r =
+        cm_test_http(D.port, "GET", path, TOK_PLATFORM, NULL, NULL);
+    const char *s = "";
+    int ok = r.code == 200 &&
+             json_unpack(r.json, "{s:{s:s}}", "request", "state", &s) == 0 &&
+             !strcmp(s, "offered");
+    cm_test_reply_free(&r);
+    if (ok)
+      return 1;
+    sleep_ms(10);
+  }
+  return 0;
+}
+
+/* Another writer (its own connection, its own origin) lets the offer of
+ * request id lapse, as the daemon's own step would: the record back to
+ * pending with the worker refused, the job given back, an event. */
+static void lapse_elsewhere(const char *id) {
+  cm_error err;
+  cm_redis *r = cm_redis_new("127.0.0.1", g_port, "mfollow", NULL, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  cm_ledger *l = cm_ledger_redis_new(r, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_request_view before, after;
+  cr_assert_eq(l->type->get(l, id, &before, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(before.state, CM_REQ_OFFERED);
+  cr_assert_eq(before.n_workers, 1);
+  after = before;
+  after.version = before.version + 1;
+  after.state = CM_REQ_PENDING;
+  after.expires_ms = 0;
+  after.n_workers = 0;
+  memset(after.accepted, 0, sizeof after.accepted);
+  memcpy(after.rejected[after.n_rejected++], before.workers[0], CM_ID_MAX);
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = CM_EV_EXPIRED;
+  memcpy(ev.request, id, strlen(id));
+  memcpy(ev.worker, before.workers[0], CM_ID_MAX);
+  ev.from = CM_REQ_OFFERED;
+  ev.to = CM_REQ_PENDING;
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &after;
+  ch.expect_version = before.version;
+  ch.events = &ev;
+  ch.n_events = 1;
+  ch.n_workers = 1;
+  memcpy(ch.workers[0].id, before.workers[0], CM_ID_MAX);
+  ch.workers[0].give = 1;
+  cm_ledger_result res;
+  cr_assert_eq(l->type->commit(l, &ch, 1, &res, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(res.refusal, CM_LEDGER_OK);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+}
+
+/* chaos_mirror on the daemon and Redis: its exit status, its JSON. */
+static int judge(const char *acked_ids, char *out, size_t n) {
+  char acked[128], command[640];
+  snprintf(acked, sizeof acked, "%s/acked", g_dir);
+  FILE *f = fopen(acked, "w");
+  cr_assert_not_null(f);
+  fputs(acked_ids, f);
+  fclose(f);
+  snprintf(command, sizeof command,
+           "%s --redis-port %d --region mfollow --daemon-port %d --token %s "
+           "--acked %s --quiesce-ms 10000",
+           CM_MIRROR_PATH, g_port, D.port, TOK_OPERATOR, acked);
+  FILE *p = popen(command, "r");
+  cr_assert_not_null(p);
+  size_t len = fread(out, 1, n - 1, p);
+  out[len] = '\0';
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TestSuite(mirror_follow, .init = setup, .fini = teardown);
+
+Test(mirror_follow, a_lapse_committed_elsewhere_reaches_the_daemon) {
+  cr_assert_eq(put("PUT", "/v1/workers/w1",
+                   "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}"),
+               200);
+  cr_assert_eq(put("POST", "/v1/requests",
+                   "{\"id\":\"q1\",\"lat\":31.231,\"lon\":121.47,\"skills\":"
+                   "[\"nurse\"],\"urgency\":\"emergency\"}"),
+               201);
+  cr_assert(wait_offered("q1"));
+  cr_assert_eq(api_jobs("w1"), 1);
+  cr_assert_eq(redis_jobs("w1"), 1);
+  lapse_elsewhere("q1");
+  cr_assert_eq(redis_jobs("w1"), 0);
+  char out[1024];
+  int rc = judge("q1\n", out, sizeof out);
+  cr_assert_eq(rc, 0, "%s", out);
+  cr_assert(strstr(out, "\"missed_workers\":0"), "%s", out);
+  cr_assert(strstr(out, "\"quiesced\":true"), "%s", out);
+  cr_assert_eq(api_jobs("w1"), redis_jobs("w1"));
+}
