@@ -586,6 +586,14 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
     fail(&c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
     return c.code;
   }
+  if (d->redis && !d->recovered && routes[i].fn != cmd_route_healthz &&
+      routes[i].fn != cmd_route_readyz && routes[i].fn != cmd_route_metrics) {
+    /* Redis down at start (or refusing us): nothing known yet */
+    fail(&c, CM_E_UNAVAILABLE, "",
+         "the store is not connected yet (GET /readyz says why); nothing "
+         "was done, retry later");
+    return c.code;
+  }
   c.role = CMD_ROLE_OPERATOR;
   if (d->cfg.auth && routes[i].roles != ANYONE) {
     int role = authorize(&c, routes[i].roles);
