@@ -4,7 +4,8 @@
  * docs/redis.md (the line is read from the file); the real carematchd
  * with the right password (from a file, from the environment), a wrong
  * one, a user missing a command, a password file others may read, a
- * password on the command line; and a daemon started before Redis.
+ * password on the command line; a daemon started before Redis; and the
+ * retention keys of [store] reaching Redis.
  * No Criterion .timeout (see docs/redis.md, "Testing"). */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -532,6 +533,55 @@ Test(daemon_before_redis, starts_not_ready_and_connects_when_redis_comes) {
   cr_assert(strstr(log, "not ready"), "%s", log);
   cr_assert(strstr(log, "connected, state recovered"), "%s", log);
   free(log);
+  daemon_stop();
+  teardown();
+}
+
+/* ---- retention from the configuration file ---- */
+
+Test(daemon_before_redis, record_keep_ms_and_events_max_reach_redis) {
+  g_auth = 0;
+  g_port = cm_test_free_port();
+  g_redis = cm_test_server_start_args(g_port, NULL);
+  cm_test_daemon_config(&D, NULL);
+  char ini[256];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "record_keep_ms = 60000\nevents_max = 5\n",
+           g_port, REGION);
+  FILE *f = fopen(D.config, "a");
+  fputs(ini, f);
+  fclose(f);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(1, 5000));
+  for (int i = 0; i < 70; i++) { /* no workers: each stays pending */
+    char body[160], path[64];
+    snprintf(body, sizeof body,
+             "{\"id\":\"k%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"],\"urgency\":\"normal\"}",
+             i);
+    cm_test_reply r =
+        cm_test_http(D.port, "POST", "/v1/requests", TOK_PLATFORM, body, NULL);
+    cr_assert_eq(r.code, 201, "%s", r.text);
+    cm_test_reply_free(&r);
+    snprintf(path, sizeof path, "/v1/requests/k%d/cancel", i);
+    r = cm_test_http(D.port, "POST", path, TOK_PLATFORM, "{}", NULL);
+    cr_assert_eq(r.code, 200, "%s", r.text);
+    cm_test_reply_free(&r);
+  }
+  redisContext *c = admin();
+  redisReply *rep = redisCommand(c, "PTTL cm:{%s}:req:k0", REGION);
+  cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+  cr_assert(rep->integer > 0 && rep->integer <= 60000,
+            "a cancelled record expires in %lld ms", rep->integer);
+  freeReplyObject(rep);
+  /* 140 transitions, trimmed to about 5 (XADD MAXLEN ~ trims whole nodes
+     of 100 entries) */
+  rep = redisCommand(c, "XLEN cm:{%s}:events", REGION);
+  cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+  cr_assert(rep->integer < 100, "the event stream holds %lld", rep->integer);
+  freeReplyObject(rep);
+  redisFree(c);
   daemon_stop();
   teardown();
 }
