@@ -35,6 +35,8 @@ void cmd_config_init(cmd_config *c) {
   c->sweep_ms = 10000;
   c->pause_retry_ms = 250;
   cm_ledger_redis_options_init(&c->ledger_opt);
+  c->record_keep_ms = 7LL * 24 * 3600 * 1000; /* cm_ledger_redis_options */
+  c->events_max = 100000;
   cm_engine_config_init(&c->engine);
   /* finished requests remembered: each is about 3 KB of memory, so the
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
@@ -195,8 +197,13 @@ static int store_key(parse_ctx *p, const char *name, const char *v) {
   cmd_config *c = p->c;
   long x;
   if (!strcmp(name, "redis")) {
+    cm_redis_url u;
+    cm_error err;
     if (strlen(v) >= sizeof c->redis_url)
       return fail(p, "store", name, "too long");
+    if (*v && cm_redis_url_parse(v, &u, &err) != CM_OK)
+      return fail(p, "store", name, err.message);
+    cmd_wipe(&u, sizeof u);
     snprintf(c->redis_url, sizeof c->redis_url, "%s", v);
   } else if (!strcmp(name, "region")) {
     if (!*v || strlen(v) >= sizeof c->region)
@@ -206,6 +213,19 @@ static int store_key(parse_ctx *p, const char *name, const char *v) {
     if (strlen(v) >= sizeof c->weights_file)
       return fail(p, "store", name, "too long");
     snprintf(c->weights_file, sizeof c->weights_file, "%s", v);
+  } else if (!strcmp(name, "redis_password_file")) {
+    if (strlen(v) >= sizeof c->redis_password_file)
+      return fail(p, "store", name, "too long");
+    snprintf(c->redis_password_file, sizeof c->redis_password_file, "%s", v);
+  } else if (!strcmp(name, "record_keep_ms")) {
+    if (parse_long(v, 0, 3650L * 86400000L, &x) != 0)
+      return fail(p, "store", name,
+                  "must be an integer in 0..315360000000 (0: for ever)");
+    c->record_keep_ms = x;
+  } else if (!strcmp(name, "events_max")) {
+    if (parse_long(v, 1, 100000000, &x) != 0)
+      return fail(p, "store", name, "must be an integer in 1..100000000");
+    c->events_max = (int)x;
   } else if (!strcmp(name, "sweep_ms")) {
     if (parse_long(v, 0, 86400000, &x) != 0)
       return fail(p, "store", name, "must be an integer in 0..86400000");

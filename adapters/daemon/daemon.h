@@ -64,7 +64,14 @@ typedef struct cmd_config {
   int max_sse_clients; /* event streams at once (64) */
   long sse_buffer_max; /* bytes queued to one stream before it is
                           dropped (4 MiB) */
-  char redis_url[256]; /* "" the memory store; redis://host:port */
+  char redis_url[256]; /* "" the memory store; redis://[[user]:password@]
+                          host:port[/db] (redis_link.c) */
+  char redis_password_file[512]; /* the Redis password's file ("" none;
+                                    read once at start, 0600/0400) */
+  int64_t record_keep_ms;        /* Redis: a finished request's record is kept
+                                    this long (7 days; 0: for ever) */
+  int events_max;                /* Redis: about this many events kept in
+                                    cm:{region}:events (100000) */
   char region[CM_REDIS_REGION_MAX + 1]; /* Redis region ("default") */
   char weights_file[512]; /* memory store: where weights persist */
   int sweep_ms;           /* Redis: stale sweep period (10000; 0 off) */
@@ -123,7 +130,11 @@ struct cmd_daemon {
   cm_store *store; /* memory: the store; Redis: the mirror */
   cm_redis *redis; /* NULL: memory store */
   cm_ledger *ledger;
-  cm_store *redis_store; /* sweeps (Redis) */
+  cm_store *redis_store;  /* sweeps (Redis) */
+  int recovered;          /* Redis: the state was rebuilt from it (at start, or
+                             when Redis came); until then only /healthz, /readyz
+                             and /metrics answer, the rest 503 */
+  char redis_logged[256]; /* the last recovery failure logged */
   cm_engine *eng;
   uint64_t weights_version;
   /* engine driving */
@@ -197,6 +208,24 @@ int cmd_trace_reopen(cmd_trace *t);
 uint64_t cmd_trace_lost(const cmd_trace *t);
 /* Close (the losses, if any, in the log); NULL is fine. */
 void cmd_trace_close(cmd_trace *t);
+
+/* Redis (redis_link.c): the connection, the ledger and the Redis store
+ * for cfg's redis URL (and the memory store or mirror either way); the
+ * password from the URL, redis_password_file or $CAREMATCH_REDIS_PASSWORD.
+ * Redis need not be up. Returns 0, or -1 with msg (a bad URL or password
+ * file, out of memory). */
+int cmd_redis_open(cmd_daemon *d, char *msg, size_t n);
+/* Until the state is rebuilt from Redis: try (sync the engine, load the
+ * weights). Called at start and after each step whose sync succeeded;
+ * logs the outcome once per change. Nothing with the memory store. */
+void cmd_redis_recover(cmd_daemon *d, int synced);
+/* Why the daemon is not ready because of Redis (in buf, or static), or
+ * NULL when it is. */
+const char *cmd_redis_not_ready(const cmd_daemon *d, char *buf, size_t n);
+/* Overwrite n bytes at p with zeros (a secret no longer needed). */
+void cmd_wipe(void *p, size_t n);
+/* cfg's Redis URL for the log, the password masked (into buf). */
+const char *cmd_redis_url_masked(const cmd_daemon *d, char *buf, size_t n);
 
 /* engine driving (solver.c) */
 int cmd_solver_start(cmd_daemon *d);

@@ -583,12 +583,21 @@ static int route_of(cmd_call *c, const char *path, int method,
 }
 
 /* Whether the caller may call the route now: not while draining (except
- * GET), and with a token of an allowed role when auth is on. Sets c->role.
- * Returns 0, or -1 replied. */
+ * GET), not before the state is recovered from Redis (except the health,
+ * readiness and metrics routes), and with a token of an allowed role when auth
+ * is on. Sets c->role. Returns 0, or -1 replied. */
 static int admit(cmd_call *c, int method) {
   const route *r = &routes[c->route];
   if (c->d->draining && method != EVHTTP_REQ_GET) {
     fail(c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
+    return -1;
+  }
+  if (c->d->redis && !c->d->recovered && r->fn != cmd_route_healthz &&
+      r->fn != cmd_route_readyz && r->fn != cmd_route_metrics) {
+    /* Redis down at start (or refusing us): nothing known yet */
+    fail(c, CM_E_UNAVAILABLE, "",
+         "the store is not connected yet (GET /readyz says why); nothing "
+         "was done, retry later");
     return -1;
   }
   c->role = CMD_ROLE_OPERATOR;

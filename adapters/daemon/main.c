@@ -37,8 +37,12 @@ static void usage(FILE *f) {
           "  --trace-pseudonymise    elder ids in the trace as keyed hashes; "
           "the key\n"
           "                          from $" TRACE_KEY_ENV " or [trace] key\n"
-          "  --redis URL             redis://host:port: Redis store and "
-          "ledger\n"
+          "  --redis URL             redis://[user@]host:port[/db]: Redis "
+          "store and\n"
+          "                          ledger (a password: [store] "
+          "redis_password_file\n"
+          "                          or $CAREMATCH_REDIS_PASSWORD, never "
+          "here)\n"
           "                          (default: the embedded memory store)\n"
           "  --region NAME           Redis region (default)\n"
           "  --no-auth               no bearer tokens (a closed network "
@@ -227,8 +231,23 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
     snprintf(c->listen, sizeof c->listen, "%s", f->listen);
   if (f->port >= 0)
     c->port = f->port;
-  if (f->redis)
+  if (f->redis) {
+    cm_redis_url u;
+    cm_error err;
+    if (cm_redis_url_parse(f->redis, &u, &err) != CM_OK) {
+      snprintf(msg, n, "--redis: %s", err.message);
+      return -1;
+    }
+    int secret = u.password[0] != 0;
+    cmd_wipe(&u, sizeof u);
+    if (secret) { /* a flag is seen by everyone (ps) */
+      snprintf(msg, n,
+               "--redis: no password on the command line: give it in [store] "
+               "redis_password_file or $CAREMATCH_REDIS_PASSWORD");
+      return -1;
+    }
     snprintf(c->redis_url, sizeof c->redis_url, "%s", f->redis);
+  }
   if (f->region)
     snprintf(c->region, sizeof c->region, "%s", f->region);
   if (f->no_auth)
@@ -256,60 +275,6 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
   if (cmd_config_check_auth(c, msg, n) != 0)
     return -1;
   c->engine.clock = cmd_mono_ns;
-  return 0;
-}
-
-/* redis://host:port (host and port optional) */
-static int parse_redis_url(const char *url, char *host, size_t hn, int *port) {
-  const char *p = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
-  if (!p)
-    return -1;
-  const char *colon = strrchr(p, ':');
-  size_t len = colon ? (size_t)(colon - p) : strlen(p);
-  while (len && p[len - 1] == '/')
-    len--;
-  if (len >= hn)
-    return -1;
-  memcpy(host, len ? p : "127.0.0.1", len ? len : 9);
-  host[len ? len : 9] = '\0';
-  *port = 6379;
-  if (colon) {
-    char *end;
-    long v = strtol(colon + 1, &end, 10);
-    if ((*end && strcmp(end, "/")) || v <= 0 || v > 65535)
-      return -1;
-    *port = (int)v;
-  }
-  return 0;
-}
-
-static int open_store(cmd_daemon *d, char *msg, size_t n) {
-  cm_error err;
-  d->store = cm_store_memory_new(0);
-  if (!d->store) {
-    snprintf(msg, n, "out of memory");
-    return -1;
-  }
-  if (!d->cfg.redis_url[0])
-    return 0;
-  char host[256];
-  int port;
-  if (parse_redis_url(d->cfg.redis_url, host, sizeof host, &port) != 0) {
-    snprintf(msg, n, "--redis: '%s' is not redis://host:port",
-             d->cfg.redis_url);
-    return -1;
-  }
-  /* the connection runs its own private loop: store calls are synchronous
-     and must not run the daemon's loop from inside its callbacks */
-  d->redis = cm_redis_new(host, port, d->cfg.region, NULL, &err);
-  if (!d->redis ||
-      !(d->ledger = cm_ledger_redis_new(d->redis, &d->cfg.ledger_opt, &err)) ||
-      !(d->redis_store = cm_store_redis_open(d->redis, &err))) {
-    snprintf(msg, n, "redis: %s", err.message);
-    return -1;
-  }
-  d->cfg.engine.ledger = d->ledger;
-  cmd_durability_check(d);
   return 0;
 }
 
@@ -359,14 +324,21 @@ static void reload(cmd_daemon *d) {
   snprintf(c->trace_key, sizeof c->trace_key, "%s", d->cfg.trace_key);
   if (strcmp(c->listen, d->cfg.listen) || c->port != d->cfg.port ||
       strcmp(c->redis_url, d->cfg.redis_url) ||
-      strcmp(c->region, d->cfg.region) ||
+      strcmp(c->redis_password_file, d->cfg.redis_password_file) ||
+      c->record_keep_ms != d->cfg.record_keep_ms ||
+      c->events_max != d->cfg.events_max || strcmp(c->region, d->cfg.region) ||
       memcmp(&c->engine.taxonomy, &d->cfg.engine.taxonomy,
              sizeof c->engine.taxonomy))
-    fprintf(stderr, "carematchd: reload: listen, port, store, region and "
-                    "taxonomy need a restart; kept as they were\n");
+    fprintf(stderr, "carematchd: reload: listen, port, store (redis, its "
+                    "password file and retention), region and taxonomy need "
+                    "a restart; kept as they were\n");
   snprintf(c->listen, sizeof c->listen, "%s", d->cfg.listen);
   c->port = d->cfg.port;
   snprintf(c->redis_url, sizeof c->redis_url, "%s", d->cfg.redis_url);
+  snprintf(c->redis_password_file, sizeof c->redis_password_file, "%s",
+           d->cfg.redis_password_file);
+  c->record_keep_ms = d->cfg.record_keep_ms;
+  c->events_max = d->cfg.events_max;
   snprintf(c->region, sizeof c->region, "%s", d->cfg.region);
   c->engine.taxonomy = d->cfg.engine.taxonomy;
   c->engine.ledger = d->cfg.engine.ledger;
@@ -437,18 +409,18 @@ static void teardown(cmd_daemon *d) {
 
 static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
   cm_error err;
-  if (open_store(d, msg, n) != 0)
+  if (cmd_redis_open(d, msg, n) != 0)
     return -1;
   if (!(d->eng = cm_engine_new(&d->cfg.engine, d->store, &err))) {
     snprintf(msg, n, "engine: %s", err.message);
     return -1;
   }
-  if (cmd_weights_load(d, msg, n) != 0)
+  /* with Redis: recovered now, or (Redis down, refusing the password or
+     a command) not ready until a step finds it back (solver.c) */
+  if (d->redis)
+    cmd_redis_recover(d, 0);
+  else if (cmd_weights_load(d, msg, n) != 0)
     return -1;
-  if (d->ledger && cm_engine_sync(d->eng, cmd_now_ms(), &err) != CM_OK) {
-    snprintf(msg, n, "recovery from Redis: %s", err.message);
-    return -1;
-  }
   /* two priorities: the engine's timer and the solver's answer (0) go
      before HTTP traffic (1, the default), so an emergency's batch never
      waits behind a queue of position uploads */
@@ -532,12 +504,14 @@ int main(int argc, char **argv) {
     print_lines(msg);
     rc = EXIT_START;
   } else {
+    char url[400] = "";
+    if (d->redis)
+      cmd_redis_url_masked(d, url, sizeof url);
     fprintf(stderr,
             "carematchd %s listening on http://%s:%d (store: %s%s, auth: "
             "%s)\n",
             CM_VERSION, d->cfg.listen, d->port, d->redis ? "redis " : "memory",
-            d->redis ? d->cfg.redis_url : "",
-            d->cfg.auth ? "bearer tokens" : "off");
+            url, d->cfg.auth ? "bearer tokens" : "off");
     event_base_dispatch(d->base);
     fprintf(stderr, "carematchd: stopped\n");
   }

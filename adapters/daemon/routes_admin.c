@@ -1,7 +1,10 @@
 /* routes_admin.c -- liveness and readiness. /healthz answers while the
  * process serves, with the daemon's clock (a simulator syncs to it);
  * /readyz also needs the engine running (not paused on a failed ledger)
- * and, with Redis, the connection up. */
+ * and, with Redis, the connection up and the state recovered from it; its
+ * reason then is Redis's own words without its address ("redis is not
+ * connected: connect failed: Connection refused", "... AUTH refused:
+ * WRONGPASS ...", "... NOPERM ... 'xadd' ..."). */
 #include "http.h"
 
 void cmd_route_healthz(cmd_call *c) {
@@ -13,10 +16,11 @@ void cmd_route_healthz(cmd_call *c) {
 void cmd_route_readyz(cmd_call *c) {
   cmd_daemon *d = c->d;
   const char *why = NULL;
+  char buf[256];
   if (d->draining)
     why = "draining";
-  else if (d->redis && !cm_redis_connected(d->redis))
-    why = "redis is not connected";
+  else if ((why = cmd_redis_not_ready(d, buf, sizeof buf)))
+    ;
   else if (d->paused)
     why = d->pause_why[0] ? d->pause_why : "dispatch is paused";
   if (why)

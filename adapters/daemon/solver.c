@@ -94,10 +94,13 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
     d->paused = 1;
     pause_reason(d, &err);
-  } else if (d->paused) {
-    fprintf(stderr, "carematchd: dispatch resumed\n");
-    d->paused = 0;
-    d->pause_why[0] = '\0';
+  } else {
+    if (d->paused) {
+      fprintf(stderr, "carematchd: dispatch resumed\n");
+      d->paused = 0;
+      d->pause_why[0] = '\0';
+    }
+    cmd_redis_recover(d, 1); /* Redis came: the engine synced with it */
   }
   cmd_events_pump(d);
   if (!b) {

@@ -1,5 +1,6 @@
 /* redis_conn.c -- a Redis connection (cm_redis): connect on hiredis's async
- * API attached to libevent, load the scripts, notice a drop, reconnect.
+ * API attached to libevent, AUTH and SELECT (redis_auth.c), load the
+ * scripts, check the ACL, notice a drop, reconnect.
  *
  * Reconnection: a dropped connection is retried by the next call at once;
  * each failed attempt then doubles the wait before the next one, from
@@ -133,16 +134,22 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
       return cm__rd_unavailable(r, err);
     }
   }
-  cm_status st = cm__rd_scripts_load(r, err);
+  cm_status st = cm__rd_handshake(r, err);
+  if (st == CM_OK)
+    st = cm__rd_scripts_load(r, err);
+  if (st == CM_OK)
+    st = cm__rd_acl_check(r, err);
   if (st != CM_OK) {
-    if (st == CM_E_UNAVAILABLE)
-      backoff(r);
-    else
+    /* refused (AUTH, SELECT, ACL, the scripts): the same answer would come
+       at once, so the next attempt waits like one after a failed connect */
+    if (st != CM_E_UNAVAILABLE)
       cm__rd_drop(r, err && err->message[0] ? err->message
                                             : "the scripts were refused");
+    backoff(r);
     return st;
   }
   r->ready = 1;
+  r->why[0] = '\0';
   r->epoch++;
   r->failures = 0;
   r->next_try_ms = 0;
@@ -200,6 +207,21 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
       o.backoff_max_ms >= r->backoff_min_ms ? o.backoff_max_ms : 2000;
   if (r->backoff_max_ms < r->backoff_min_ms)
     r->backoff_max_ms = r->backoff_min_ms;
+  if (o.db < 0 || o.db > 10000) {
+    free(r);
+    cm_error_set(err, CM_E_INVALID, "$.db", "$.db: must be in 0..10000");
+    return NULL;
+  }
+  if ((o.user && strlen(o.user) >= sizeof r->user) ||
+      (o.password && strlen(o.password) >= sizeof r->password)) {
+    free(r);
+    cm_error_set(err, CM_E_INVALID, "$.password",
+                 "$.password: the user or password is too long");
+    return NULL;
+  }
+  snprintf(r->user, sizeof r->user, "%s", o.user ? o.user : "");
+  snprintf(r->password, sizeof r->password, "%s", o.password ? o.password : "");
+  r->db = o.db;
   r->base = o.base;
   if (!r->base) {
     r->base = event_base_new();
@@ -210,6 +232,8 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
     cm_error_set(err, CM_E_NOMEM, "", "cannot create an event loop");
     return NULL;
   }
+  if (o.connect_later)
+    return r;
   cm__rd_batch b; /* connect now, so that a wrong address shows at once */
   if (cm__rd_begin(&b, r, NULL, NULL, err) != CM_OK) {
     cm_redis_free(r);
@@ -227,11 +251,17 @@ void cm_redis_free(cm_redis *r) {
     event_free(r->timer);
   if (r->own_base)
     event_base_free(r->base);
+  for (volatile char *v = r->password; *v; v++)
+    *v = 0; /* a secret: not left in freed memory */
   free(r);
 }
 
 const char *cm_redis_region(const cm_redis *r) {
   return r ? r->keys.region : "";
+}
+
+const char *cm_redis_last_error(const cm_redis *r) {
+  return r ? r->why : "";
 }
 
 int cm_redis_connected(const cm_redis *r) {

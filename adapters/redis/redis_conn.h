@@ -1,7 +1,7 @@
 /* redis_conn.h -- layout of a Redis connection (cm_redis) and its
- * lifecycle: connect, load the scripts, notice a drop, reconnect with a
- * bounded backoff. Shared by the files of adapters/redis; callers outside
- * use include/carematch/redis.h. */
+ * lifecycle: connect (AUTH, SELECT), load the scripts, check the ACL,
+ * notice a drop, reconnect with a bounded backoff. Shared by the files of
+ * adapters/redis; callers outside use include/carematch/redis.h. */
 #ifndef CM_REDIS_CONN_H_INCLUDED_
 #define CM_REDIS_CONN_H_INCLUDED_
 
@@ -38,6 +38,10 @@ struct cm_redis {
   uint64_t epoch;                /* connections made so far: a mirror
                                     that saw another epoch lost track */
   char sha[CM__RD_NSCRIPTS][41]; /* SHA1 of each loaded script */
+  char user[128];                /* AUTH user ("" none: legacy AUTH) */
+  char password[256];            /* AUTH password ("" no AUTH); a secret,
+                                    wiped by cm_redis_free */
+  int db;                        /* SELECT on connect (0: none) */
 };
 
 /* Append the connection's origin tag to a script's ARGV (last). */
@@ -55,6 +59,18 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err);
  * callback runs once with a NULL reply, and why is remembered for the
  * error messages. The next call reconnects without waiting. */
 void cm__rd_drop(cm_redis *r, const char *why);
+
+/* On a new connection, before anything else: AUTH (when a password is
+ * set) and SELECT (db != 0). Returns CM_OK, or the error (CM_E_IO with
+ * Redis's words, "AUTH refused: WRONGPASS ..."; CM_E_UNAVAILABLE).
+ * redis_auth.c. */
+cm_status cm__rd_handshake(cm_redis *r, cm_error *err);
+
+/* Once the scripts are loaded: may the user run every command they and
+ * the adapter call, on the region's keys? Returns CM_OK (also on Redis <
+ * 7, which cannot tell), CM_E_IO "NOPERM ... '<command>' ..." naming the
+ * first one refused, or the batch's error. redis_auth.c. */
+cm_status cm__rd_acl_check(cm_redis *r, cm_error *err);
 
 /* Fill err with CM_E_UNAVAILABLE naming host:port and the last cause.
  * Returns CM_E_UNAVAILABLE. */

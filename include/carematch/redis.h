@@ -50,18 +50,57 @@ typedef struct cm_redis_options {
                               this long (default 5000) */
   int backoff_min_ms;      /* first wait after a failed connect (100) */
   int backoff_max_ms;      /* longest wait between connects (2000) */
+  const char *user;        /* AUTH user (Redis 6 ACL); NULL or "": the
+                              password alone (legacy requirepass) */
+  const char *password;    /* AUTH password; NULL: no AUTH. Copied; never
+                              in an error message */
+  int db;                  /* SELECT this database on every connect
+                              (0..; default 0, no SELECT) */
+  int connect_later;       /* 1: cm_redis_new does not connect; the first
+                              call does (a daemon that starts before
+                              Redis). Default 0: connect at once */
 } cm_redis_options;
+
+/* A redis:// address, parsed (cm_redis_url_parse). */
+typedef struct cm_redis_url {
+  char host[256];     /* "127.0.0.1" when the URL has none */
+  int port;           /* 6379 when the URL has none */
+  char user[128];     /* "" none */
+  char password[256]; /* "" none; a secret */
+  int db;             /* 0 when the URL has none */
+} cm_redis_url;
+
+/* Parse redis://[user[:password]@]host[:port][/db] (or
+ * redis://:password@host...) into *out: user and
+ * password are percent-decoded (%40 for '@', %3A for ':'), host may be
+ * an IPv6 address in brackets ("[::1]"), db is 0..10000. Returns CM_OK, or
+ * CM_E_INVALID with err saying what is wrong (the message never holds the
+ * password); *out is then cleared. */
+CM_EXPORT cm_status cm_redis_url_parse(const char *url, cm_redis_url *out,
+                                       cm_error *err);
+
+/* The address of u for a log: redis://user:***@host:port/db (the
+ * password masked, "***" also when it came from elsewhere: has_password).
+ * Writes at most n bytes (NUL included) into buf; returns buf. */
+CM_EXPORT char *cm_redis_url_format(const cm_redis_url *u, int has_password,
+                                    char *buf, size_t n);
 
 /* Fill o with the defaults above. */
 CM_EXPORT void cm_redis_options_init(cm_redis_options *o);
 
 /* Connect to host:port for region (1..CM_REDIS_REGION_MAX bytes of
- * [A-Za-z0-9_.-]) and load the Lua scripts. opt may be NULL (defaults).
- * Returns the connection (the caller frees it with cm_redis_free; a
+ * [A-Za-z0-9_.-]) and load the Lua scripts. Every connect (the first and
+ * each reconnect) sends AUTH and SELECT first when opt asks for them, and
+ * after loading the scripts checks that the user may run every command
+ * they call (Redis >= 7: redis.acl_check_cmd), so a missing ACL
+ * permission fails the connect naming the command ("NOPERM ... 'xadd'")
+ * instead of a later write. opt may be NULL (defaults); its strings are
+ * copied. Returns the connection (the caller frees it with cm_redis_free; a
  * caller's opt->base must outlive it), or NULL with err set: CM_E_INVALID
- * ("$.region",
- * "$.host", "$.port") for bad arguments, CM_E_UNAVAILABLE when Redis cannot
- * be reached, CM_E_IO when it refuses the scripts, CM_E_NOMEM. */
+ * ("$.region", "$.host", "$.port", "$.db") for bad arguments,
+ * CM_E_UNAVAILABLE when Redis cannot be reached, CM_E_IO when it refuses
+ * AUTH, SELECT or the scripts, CM_E_NOMEM. With opt->connect_later nothing
+ * is sent here and only bad arguments and memory fail. */
 CM_EXPORT cm_redis *cm_redis_new(const char *host, int port, const char *region,
                                  const cm_redis_options *opt, cm_error *err);
 
@@ -74,6 +113,13 @@ CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 
 /* 1 when the connection is up and its scripts are loaded, else 0. */
 CM_EXPORT int cm_redis_connected(const cm_redis *r);
+
+/* What went wrong last on the connection, without host or port: "connect
+ * failed: Connection refused", Redis's own words for a refused AUTH
+ * ("WRONGPASS ...") or a command the ACL user may not run ("NOPERM ...
+ * 'xadd' ..."); "" when nothing did. Borrowed: valid until the next call
+ * on r. For a readiness probe and the log. */
+CM_EXPORT const char *cm_redis_last_error(const cm_redis *r);
 
 /* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
 CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);

@@ -160,3 +160,50 @@ void cm_test_flush_keys(int port, const char *pattern) {
   } while (strcmp(cursor, "0") != 0);
   redisFree(c);
 }
+
+/* ---- a server with options of the test's own (requirepass, ACL) ---- */
+
+/* 1 when something answers PING on port, even "NOAUTH". */
+static int server_answers(int port) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return 0;
+  redisReply *r = redisCommand(c, "PING");
+  int ok = r != NULL;
+  if (r)
+    freeReplyObject(r);
+  redisFree(c);
+  return ok;
+}
+
+pid_t cm_test_server_start_args(int port, const char *const *extra) {
+  char p[16];
+  const char *argv[48] = {"redis-server", "--port", p,     "--bind",
+                          "127.0.0.1",    "--save", "",    "--appendonly",
+                          "no",           "--dir",  "/tmp"};
+  int argc = 11;
+  for (int i = 0; extra && extra[i] && argc < 47; i++)
+    argv[argc++] = extra[i];
+  argv[argc] = NULL;
+  snprintf(p, sizeof p, "%d", port);
+  pid_t pid = fork();
+  cr_assert(pid >= 0, "fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+      dup2(fd, 0);
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    for (int i = 3; i < 1024; i++)
+      close(i);
+    execvp("redis-server", (char *const *)argv);
+    _exit(127);
+  }
+  for (int i = 0; i < 1000 && !server_answers(port); i++)
+    cm_test_sleep_ms(10);
+  cr_assert(server_answers(port), "redis-server did not come up on port %d",
+            port);
+  return pid;
+}

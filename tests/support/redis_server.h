@@ -28,6 +28,10 @@ pid_t cm_test_server_start(int port, const char *aof_dir);
  * persistence) and wait until its link to the primary is up; returns its
  * pid. The server dies with the test process. */
 pid_t cm_test_replica_start(int port, int primary_port);
+/* The same without persistence, with extra arguments (NULL terminated:
+ * "--requirepass", "pw", ...); waits until it answers PING, even with
+ * NOAUTH. */
+pid_t cm_test_server_start_args(int port, const char *const *extra);
 
 /* Send sig to the server and reap it. */
 void cm_test_server_kill(pid_t pid, int sig);

@@ -1,0 +1,189 @@
+/* redis_link.c -- carematchd's link to Redis: the connection for [store]
+ * redis (redis://[[user]:password@]host:port[/db], parsed by
+ * cm_redis_url_parse), its password (the URL in the configuration file,
+ * [store] redis_password_file, or $CAREMATCH_REDIS_PASSWORD; never a
+ * flag, never in the log), the ledger with the configured retention, and
+ * the recovery: the daemon starts whether Redis is up or not, and
+ * rebuilds its view from Redis (requests, workers, weights) as soon as it
+ * can; until then it is not ready. docs/daemon.md, docs/redis.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#define PASSWORD_ENV "CAREMATCH_REDIS_PASSWORD"
+
+void cmd_wipe(void *p, size_t n) {
+  volatile unsigned char *v = p; /* not optimised away as a dead store */
+  while (n--)
+    *v++ = 0;
+}
+
+/* Read the password file: a regular file of the daemon's own user that
+ * neither group nor others may read or write (0600, 0400); the password
+ * is its first line. Returns 0, or -1 with msg (its name, never its
+ * content). */
+static int read_password_file(const char *path, char *out, size_t n, char *msg,
+                              size_t mn) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    snprintf(msg, mn, "[store] redis_password_file %s: %s", path,
+             strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  const char *bad = !S_ISREG(st.st_mode)     ? "is not a regular file"
+                    : (st.st_mode & 077)     ? "may be read or written by "
+                                               "group or others (chmod 600)"
+                    : st.st_uid != geteuid() ? "belongs to another user "
+                                               "(chown it to the daemon's)"
+                    : st.st_size >= (off_t)n ? "is too long"
+                                             : NULL;
+  ssize_t len = bad ? 0 : read(fd, out, n - 1);
+  close(fd);
+  if (!bad && len < 0)
+    bad = "cannot be read";
+  if (bad) {
+    snprintf(msg, mn, "[store] redis_password_file %s %s (mode %04o)", path,
+             bad, (unsigned)(st.st_mode & 07777));
+    cmd_wipe(out, n);
+    return -1;
+  }
+  out[len] = '\0';
+  out[strcspn(out, "\r\n")] = '\0';
+  if (!out[0]) {
+    snprintf(msg, mn, "[store] redis_password_file %s is empty", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* The password: the URL's, the file's or the environment's (one of them;
+ * the environment wins over the file, like the trace key). Returns 0, or
+ * -1 with msg. */
+static int password_of(const cmd_config *c, cm_redis_url *u, char *msg,
+                       size_t n) {
+  const char *env = getenv(PASSWORD_ENV);
+  if (u->password[0] && (c->redis_password_file[0] || (env && *env))) {
+    snprintf(msg, n,
+             "[store] redis: the URL has a password and so does %s: give "
+             "one",
+             c->redis_password_file[0] ? "[store] redis_password_file"
+                                       : "$" PASSWORD_ENV);
+    return -1;
+  }
+  if (env && *env) {
+    if (strlen(env) >= sizeof u->password) {
+      snprintf(msg, n, "$%s is too long", PASSWORD_ENV);
+      return -1;
+    }
+    snprintf(u->password, sizeof u->password, "%s", env);
+    return 0;
+  }
+  if (c->redis_password_file[0])
+    return read_password_file(c->redis_password_file, u->password,
+                              sizeof u->password, msg, n);
+  return 0;
+}
+
+static int has_password(const cmd_config *c) {
+  const char *env = getenv(PASSWORD_ENV);
+  return c->redis_password_file[0] || (env && *env);
+}
+
+const char *cmd_redis_url_masked(const cmd_daemon *d, char *buf, size_t n) {
+  cm_redis_url u;
+  if (cm_redis_url_parse(d->cfg.redis_url, &u, NULL) != CM_OK)
+    snprintf(buf, n, "(an invalid redis URL)");
+  else
+    cm_redis_url_format(&u, has_password(&d->cfg), buf, n);
+  cmd_wipe(&u, sizeof u);
+  return buf;
+}
+
+int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
+  cm_error err;
+  d->store = cm_store_memory_new(0);
+  if (!d->store) {
+    snprintf(msg, n, "out of memory");
+    return -1;
+  }
+  if (!d->cfg.redis_url[0]) {
+    d->recovered = 1;
+    return 0;
+  }
+  cm_redis_url u;
+  if (cm_redis_url_parse(d->cfg.redis_url, &u, &err) != CM_OK) {
+    snprintf(msg, n, "redis: %s", err.message);
+    return -1;
+  }
+  int rc = password_of(&d->cfg, &u, msg, n);
+  if (rc == 0) {
+    /* the connection runs its own private loop: store calls are
+       synchronous and must not run the daemon's loop from inside its
+       callbacks. Connected by the first call, so that a Redis still down
+       does not stop the daemon. */
+    cm_redis_options o;
+    cm_redis_options_init(&o);
+    o.user = u.user;
+    o.password = u.password[0] ? u.password : NULL;
+    o.db = u.db;
+    o.connect_later = 1;
+    cm_ledger_redis_options lo = d->cfg.ledger_opt; /* durability */
+    lo.keep_ms = d->cfg.record_keep_ms;
+    lo.events_max = d->cfg.events_max;
+    if (!(d->redis = cm_redis_new(u.host, u.port, d->cfg.region, &o, &err)) ||
+        !(d->ledger = cm_ledger_redis_new(d->redis, &lo, &err)) ||
+        !(d->redis_store = cm_store_redis_open(d->redis, &err))) {
+      snprintf(msg, n, "redis: %s", err.message);
+      rc = -1;
+    }
+  }
+  cmd_wipe(&u, sizeof u);
+  if (rc == 0)
+    d->cfg.engine.ledger = d->ledger;
+  return rc;
+}
+
+void cmd_redis_recover(cmd_daemon *d, int synced) {
+  char msg[512], url[400];
+  cm_error err;
+  if (d->recovered || !d->redis)
+    return;
+  if (!synced && cm_engine_sync(d->eng, cmd_now_ms(), &err) != CM_OK) {
+    fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
+            cmd_redis_url_masked(d, url, sizeof url), err.message);
+    return;
+  }
+  if (cmd_weights_load(d, msg, sizeof msg) != 0) {
+    if (strncmp(msg, d->redis_logged, sizeof d->redis_logged - 1))
+      fprintf(stderr, "carematchd: redis: not ready, retrying: %s\n", msg);
+    snprintf(d->redis_logged, sizeof d->redis_logged, "%.255s", msg);
+    return;
+  }
+  d->recovered = 1;
+  d->redis_logged[0] = '\0';
+  fprintf(stderr, "carematchd: redis %s: connected, state recovered\n",
+          cmd_redis_url_masked(d, url, sizeof url));
+  cmd_durability_check(d); /* now that the server can be asked */
+}
+
+const char *cmd_redis_not_ready(const cmd_daemon *d, char *buf, size_t n) {
+  if (!d->redis)
+    return NULL;
+  if (!cm_redis_connected(d->redis)) {
+    const char *e = cm_redis_last_error(d->redis);
+    snprintf(buf, n, "redis is not connected%s%.200s", e[0] ? ": " : "", e);
+    return buf;
+  }
+  if (!d->recovered)
+    return "recovering the state from redis";
+  return NULL;
+}
