@@ -199,21 +199,21 @@ static void state_metrics(page *b, const cmd_daemon *d,
 
 /* How far the engine follows its ledger: a rebuild pending, and the last
  * entry of Redis's change stream it has read (an info metric: the id is a
- * label; no line while not following). Caught up when every stream
- * entry after it is the engine's own and no rebuild is pending
+ * label; no sample while not following, nor in memory mode). Caught up when
+ * every stream entry after it is the engine's own and no rebuild is pending
  * (docs/hardening.md). */
 static void follow_metrics(page *b, const cmd_daemon *d,
                            const cm_engine_stats *st) {
-  if (!d->ledger)
-    return;
   gauge(b, "carematch_ledger_resync_pending",
         "1 while the engine may not match its ledger (next step rebuilds)",
         st->resync_pending);
-  cm_ledger_redis_follow f;
-  cm_ledger_redis_follow_get(d->ledger, &f);
   head(b, "carematch_ledger_follow_position", "gauge",
        "the last change stream entry the engine has read (label id) and "
        "the tag of its own entries (label origin)");
+  if (!d->ledger) /* the memory store: no ledger to follow, no sample */
+    return;
+  cm_ledger_redis_follow f;
+  cm_ledger_redis_follow_get(d->ledger, &f);
   if (f.following)
     put(b, "carematch_ledger_follow_position{id=\"%s\",origin=\"%s\"} 1\n",
         f.last_id, f.origin);
