@@ -55,9 +55,10 @@ int cm_test_server_ready(int port) {
   return ok;
 }
 
-pid_t cm_test_server_start(int port, const char *aof_dir) {
-  char p[16];
-  snprintf(p, sizeof p, "%d", port);
+/* Fork and exec redis-server with argv (NULL terminated), its output to
+ * /dev/null and none of the test runner's descriptors (its channels to
+ * Criterion); the child dies with the test. Returns the child's pid. */
+static pid_t spawn_server(const char *const *argv) {
   pid_t pid = fork();
   cr_assert(pid >= 0, "fork");
   if (pid == 0) {
@@ -68,18 +69,35 @@ pid_t cm_test_server_start(int port, const char *aof_dir) {
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    /* nothing of the test runner's (its channels to Criterion) */
     for (int i = 3; i < 1024; i++)
       close(i);
-    if (aof_dir)
-      execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-             "--dir", aof_dir, (char *)NULL);
-    else
-      execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", "/tmp", (char *)NULL);
+    execvp("redis-server", (char *const *)argv);
     _exit(127);
   }
+  return pid;
+}
+
+pid_t cm_test_server_start(int port, const char *aof_dir) {
+  char p[16];
+  snprintf(p, sizeof p, "%d", port);
+  const char *aof[] = {"redis-server",
+                       "--port",
+                       p,
+                       "--bind",
+                       "127.0.0.1",
+                       "--save",
+                       "",
+                       "--appendonly",
+                       "yes",
+                       "--appendfsync",
+                       "always",
+                       "--dir",
+                       aof_dir,
+                       NULL};
+  const char *mem[] = {"redis-server", "--port", p,      "--bind",
+                       "127.0.0.1",    "--save", "",     "--appendonly",
+                       "no",           "--dir",  "/tmp", NULL};
+  pid_t pid = spawn_server(aof_dir ? aof : mem);
   for (int i = 0; i < 1000 && !cm_test_server_ready(port); i++)
     cm_test_sleep_ms(10);
   cr_assert(cm_test_server_ready(port),
@@ -106,23 +124,11 @@ pid_t cm_test_replica_start(int port, int primary_port) {
   char p[16], pp[16];
   snprintf(p, sizeof p, "%d", port);
   snprintf(pp, sizeof pp, "%d", primary_port);
-  pid_t pid = fork();
-  cr_assert(pid >= 0, "fork");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-      dup2(fd, 0);
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    for (int i = 3; i < 1024; i++)
-      close(i);
-    execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--dir", "/tmp", "--replicaof",
-           "127.0.0.1", pp, (char *)NULL);
-    _exit(127);
-  }
+  const char *argv[] = {"redis-server", "--port", p,      "--bind",
+                        "127.0.0.1",    "--save", "",     "--appendonly",
+                        "no",           "--dir",  "/tmp", "--replicaof",
+                        "127.0.0.1",    pp,       NULL};
+  pid_t pid = spawn_server(argv);
   for (int i = 0; i < 1000 && !replica_linked(port); i++)
     cm_test_sleep_ms(10);
   cr_assert(replica_linked(port), "the replica on port %d did not link to %d",
@@ -186,21 +192,7 @@ pid_t cm_test_server_start_args(int port, const char *const *extra) {
     argv[argc++] = extra[i];
   argv[argc] = NULL;
   snprintf(p, sizeof p, "%d", port);
-  pid_t pid = fork();
-  cr_assert(pid >= 0, "fork");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-      dup2(fd, 0);
-      dup2(fd, 1);
-      dup2(fd, 2);
-    }
-    for (int i = 3; i < 1024; i++)
-      close(i);
-    execvp("redis-server", (char *const *)argv);
-    _exit(127);
-  }
+  pid_t pid = spawn_server(argv);
   for (int i = 0; i < 1000 && !server_answers(port); i++)
     cm_test_sleep_ms(10);
   cr_assert(server_answers(port), "redis-server did not come up on port %d",
