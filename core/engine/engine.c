@@ -126,6 +126,7 @@ oom:
 void cm_engine_free(cm_engine *e) {
   if (!e)
     return;
+  cm__op_abandon_all(e); /* their callers are told CM_E_UNAVAILABLE */
   for (int i = 0; i < e->n_live; i++)
     free(e->live[i]);
   for (int i = 0; i < e->n_done; i++)

@@ -392,8 +392,10 @@ void cm_engine_batch_free(cm_engine_batch *b) {
 static int due_requests(const cm_engine *e, int64_t now_ms, int *idx) {
   int n = 0;
   for (int i = 0; i < e->n_live; i++)
-    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->release_ms <= now_ms)
-      idx[n++] = i;
+    if (e->live[i]->state == CM_REQ_PENDING &&
+        e->live[i]->release_ms <= now_ms &&
+        !(e->n_flight && cm__op_find(e, e->live[i]->spec.id)))
+      idx[n++] = i; /* one with a change in flight waits for the next */
   pick_ctx pc = {e->live};
   cm__sort_ints(idx, n, by_priority, &pc);
   return n > e->cfg.batch_max ? e->cfg.batch_max : n;
@@ -574,7 +576,9 @@ cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
      take part in it (counted here: a batch that fails counts for none) */
   for (int q = 0; q < b->n; q++) {
     cm__req *r = cm__req_find(e, b->ids[q]);
-    b->reqs[q] = r && r->version == b->versions[q] && r->state == CM_REQ_PENDING
+    b->reqs[q] = r && r->version == b->versions[q] &&
+                         r->state == CM_REQ_PENDING &&
+                         !(e->n_flight && cm__op_find(e, r->spec.id))
                      ? r
                      : NULL;
     if (b->reqs[q])

@@ -12,6 +12,9 @@
  *                       jobs they hold, mirrored in the store's status
  *   engine_ledger.c     changes and commits to the ledger; adopting the
  *                       ledger's record of a request
+ *   engine_ops.c        a transition as an op: committed at once, or
+ *                       proposed and applied by its completion, queued
+ *                       behind the op in flight on the same request
  *   engine_lifecycle.c  the transitions after submission: requeue,
  *                       accept, reject, complete, cancel, withdraw offers
  *   engine_submit.c     a new request
@@ -67,6 +70,50 @@ typedef struct cm__events {
   uint64_t dropped;
 } cm__events;
 
+/* A transition of one request, worked out by its plan and applied by its
+ * apply once the ledger took it (engine_ops.c, docs/async.md). */
+typedef struct cm__op cm__op;
+typedef cm_status (*cm__op_fn)(cm_engine *e, cm__op *op, cm_error *err);
+struct cm__op {
+  cm__op *next;      /* queued behind it (same request), oldest first */
+  cm__op *prev_head; /* the engine's ops in flight (queue heads) */
+  cm__op *next_head; /* */
+  cm_engine *e;      /* NULL once the engine was freed */
+  int async;         /* proposed (1) or committed synchronously (0) */
+  int proposed;      /* handed to the ledger: its completion will run */
+  int starting;      /* inside cm_ledger_propose */
+  int answered;      /* the ledger's completion ran while starting */
+  /* the call: what the caller asked, and who is told */
+  char id[CM_ID_MAX];     /* the request */
+  char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
+  int bad_id;             /* the id given was NULL or too long */
+  int bad_worker;         /* the worker given was NULL or too long */
+  cm_request_spec spec;   /* submit */
+  int64_t now_ms;
+  cm__op_fn plan;    /* checks and works the change out, then
+                        cm__op_commit; errors before it are the caller's */
+  cm__op_fn apply;   /* applies it to the engine (set by plan) */
+  cm__op_fn refused; /* a version refusal, when not the usual conflict
+                        (submit: the ledger has the id already) */
+  cm_engine_done_fn done;
+  void *ctx;
+  /* worked out by plan */
+  cm__req *fresh; /* submit: the new record (owned until inserted) */
+  cm__req before; /* the record before */
+  cm__req after;  /* the record after */
+  cm_request_view view;
+  cm_event ev;
+  cm_ledger_change ch;
+  int finish_done; /* finish: a completion (not a cancel) */
+  uint64_t finish_elder;
+  int accept_idx;    /* accept: the worker's index */
+  cm_event_type why; /* requeue: the event */
+  /* the ledger's answer */
+  cm_status st;
+  cm_ledger_result res;
+  cm_error err;
+};
+
 struct cm_engine {
   cm_engine_config cfg;
   cm_store *store;   /* borrowed */
@@ -87,6 +134,8 @@ struct cm_engine {
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
+  cm__op *flight;               /* ops in flight (heads of their queues) */
+  int n_flight;                 /* how many, queued ones included */
 };
 
 /* the event queue (engine_events.c) */
@@ -132,6 +181,31 @@ cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
 int cm__req_adopt(cm_engine *e, const cm_request_view *v);
 /* Fetch r's record from the ledger and adopt it. */
 void cm__req_refresh(cm_engine *e, const char *id);
+
+/* ops (engine_ops.c) */
+/* The op in flight on request id (the head of its queue), or NULL. */
+cm__op *cm__op_find(const cm_engine *e, const char *id);
+/* The commit step of a plan: synchronous (op->async 0): cm__commit_one,
+ * then op->apply; its status. Asynchronous: proposed to the ledger, and
+ * applied by the completion; CM_OK, or the ledger's refusal to take it. */
+cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err);
+/* Run op synchronously (op on the caller's stack): refused with
+ * CM_E_UNAVAILABLE when a change of its request is in flight. */
+cm_status cm__op_run(cm_engine *e, cm__op *op, cm_error *err);
+/* Run op (malloc'ed, owned by the engine from here) asynchronously:
+ * queued behind the op in flight on its request, or planned and proposed
+ * now. Returns CM_OK (op->done then runs exactly once, maybe already), or
+ * the plan's error (op freed, done never runs). */
+cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err);
+/* Clear op's links and flags for request id (id may be NULL: ""). */
+void cm__op_init(cm__op *op, const char *id, int64_t now_ms);
+/* A new op of the engine for request id (malloc'ed; NULL out of memory). */
+cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
+                   void *ctx);
+/* Complete every op in flight with CM_E_UNAVAILABLE (the engine is being
+ * freed): queued ones are freed, proposed ones are freed by their
+ * completion. */
+void cm__op_abandon_all(cm_engine *e);
 
 /* the request table and the timer (engine.c) */
 cm__req *cm__req_find(const cm_engine *e, const char *id);
