@@ -102,6 +102,15 @@ static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
                         "$.worker: '%s' is unknown, off shift or full in "
                         "the ledger",
                         op->ch.workers[op->res.worker].id);
+  if (op->ch.expect_version != 0) { /* adopted meanwhile (another writer's
+                                        change followed): the ledger's
+                                        record is the truth, not ours */
+    const cm__req *r = cm__req_find(e, op->id);
+    if (!r || r->version != op->ch.expect_version) {
+      cm__req_refresh(e, op->id);
+      return CM_OK;
+    }
+  }
   return op->apply(e, op, err);
 }
 
