@@ -240,3 +240,45 @@ Test(group_commit, a_silent_server_fails_every_proposal_once, .init = setup,
   cm_redis_free(r);
   event_base_free(base);
 }
+
+Test(group_commit, proposals_on_an_attached_loop_connection, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_error err;
+  cm_redis *sync_conn = cm_redis_new("127.0.0.1", g_port, "gc", NULL, &err);
+  cr_assert_not_null(sync_conn, "%s", err.message);
+  cm_ledger *l = cm_ledger_redis_new(sync_conn, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(l, sync_conn, &err), CM_E_INVALID,
+               "a private loop cannot carry proposals");
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = base;
+  cm_redis *other = cm_redis_new("127.0.0.1", g_port, "elsewhere", &o, &err);
+  cr_assert_not_null(other, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(l, other, &err), CM_E_INVALID);
+  cr_assert_str_eq(err.field, "$.region");
+  cm_redis *loop = cm_redis_new("127.0.0.1", g_port, "gc", &o, &err);
+  cr_assert_not_null(loop, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(l, loop, &err), CM_OK, "%s", err.message);
+  memset(g_ans, 0, sizeof g_ans);
+  g_told = 0;
+  reset_stats();
+  char id[CM_ID_MAX];
+  for (int i = 0; i < 200; i++)
+    propose_submit(l, req_id(i, id), &g_ans[i]);
+  cr_assert_eq(g_told, 0, "held for the loop, not committed at once");
+  run_until(base, 200);
+  cr_assert_eq(g_told, 200);
+  for (int i = 0; i < 200; i++)
+    cr_assert_eq(g_ans[i].refusal, CM_LEDGER_OK, "proposal %d", i);
+  cr_assert_leq(calls_of("evalsha"), 4);
+  cm_request_view v;
+  cr_assert_eq(l->type->get(l, "req-0199", &v, &err), CM_OK,
+               "read on the ledger's own connection: %s", err.message);
+  cm_ledger_free(l);
+  cm_redis_free(loop);
+  cm_redis_free(other);
+  cm_redis_free(sync_conn);
+  event_base_free(base);
+}

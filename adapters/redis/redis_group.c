@@ -83,6 +83,10 @@ typedef struct rd_async {
   cm__rd_argv argv;    /* commands are built here */
 } rd_async;
 
+cm_redis *cm__rd_group_conn(const rd_ledger *l) {
+  return l->loop ? l->loop : l->r;
+}
+
 static void prop_free(rd_prop *p) {
   if (!p)
     return;
@@ -95,6 +99,8 @@ static void prop_free(rd_prop *p) {
 
 /* A copy of ch[0..n) (the records and events too). NULL out of memory. */
 static rd_prop *prop_copy(const cm_ledger_change *ch, int n) {
+  if (n < 0 || n > (1 << 24))
+    return NULL;
   int n_ev = 0;
   for (int i = 0; i < n; i++)
     n_ev += ch[i].n_events;
@@ -102,9 +108,10 @@ static rd_prop *prop_copy(const cm_ledger_change *ch, int n) {
   if (!p)
     return NULL;
   p->n = n;
-  p->ch = malloc((size_t)n * sizeof *p->ch);
-  p->views = malloc((size_t)n * sizeof *p->views);
-  p->res = calloc((size_t)n, sizeof *p->res);
+  size_t m = (size_t)(n ? n : 1);
+  p->ch = malloc(m * sizeof *p->ch);
+  p->views = malloc(m * sizeof *p->views);
+  p->res = calloc(m, sizeof *p->res);
   p->events = malloc((size_t)(n_ev ? n_ev : 1) * sizeof *p->events);
   if (!p->ch || !p->views || !p->res || !p->events) {
     prop_free(p);
@@ -139,7 +146,7 @@ static void tell_all(rd_prop *list, cm_status st, const cm_error *err) {
 }
 
 static void timer_arm(rd_async *as) {
-  int ms = as->l->r->timeout_ms;
+  int ms = cm__rd_group_conn(as->l)->timeout_ms;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
   as->at_arm = as->replies;
   evtimer_add(as->timer, &tv);
@@ -155,7 +162,7 @@ static void group_finish(rd_group *g) {
   if (--as->in_flight == 0)
     evtimer_del(as->timer);
   if (g->lost)
-    st = cm__rd_unavailable(l->r, &err);
+    st = cm__rd_unavailable(cm__rd_group_conn(l), &err);
   else if (g->fail != CM_OK)
     st = cm_error_set(&err, g->fail, "", "%s", g->why);
   else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
@@ -223,7 +230,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
 /* Queue one command of g (built in a) on the connection. Returns 0, -1
  * when it could not be queued (g->lost set). */
 static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
-  cm_redis *r = g->as->l->r;
+  cm_redis *r = cm__rd_group_conn(g->as->l);
   rd_cmd *c = &g->cmds[g->n_cmds];
   c->g = g;
   c->first = first;
@@ -251,7 +258,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   rd_async *as = arg;
   rd_ledger *l = as->l;
-  cm_redis *r = l->r;
+  cm_redis *r = cm__rd_group_conn(l);
   rd_prop *props = as->queue;
   as->queue = as->tail = NULL;
   if (!props)
@@ -330,8 +337,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   char why[64];
-  snprintf(why, sizeof why, "no reply within %d ms", as->l->r->timeout_ms);
-  cm__rd_drop(as->l->r, why);
+  cm_redis *r = cm__rd_group_conn(as->l);
+  snprintf(why, sizeof why, "no reply within %d ms", r->timeout_ms);
+  cm__rd_drop(r, why);
 }
 
 static rd_async *async_new(rd_ledger *l) {
@@ -340,8 +348,9 @@ static rd_async *async_new(rd_ledger *l) {
     return NULL;
   as->l = l;
   cm__rd_argv_init(&as->argv);
-  as->flush = event_new(l->r->base, -1, 0, on_flush, as);
-  as->timer = evtimer_new(l->r->base, on_timer, as);
+  struct event_base *base = cm__rd_group_conn(l)->base;
+  as->flush = event_new(base, -1, 0, on_flush, as);
+  as->timer = evtimer_new(base, on_timer, as);
   if (!as->flush || !as->timer) {
     if (as->flush)
       event_free(as->flush);
@@ -370,10 +379,14 @@ cm_status cm__rd_propose(cm_ledger *lg, const cm_ledger_change *ch, int n,
                          cm_ledger_done_fn done, void *ctx, cm_error *err) {
   rd_ledger *l = (rd_ledger *)lg;
   cm_error_clear(err);
+  if (n < 0 || (n > 0 && !ch) || !done)
+    return cm_error_set(err, CM_E_INVALID, "$.changes",
+                        "$.changes: bad arguments");
   cm_status st = check_changes(ch, n, err);
   if (st != CM_OK)
     return st;
-  if (l->r->own_base) { /* nobody runs the loop: commit now */
+  if (cm__rd_group_conn(l)->own_base) { /* nobody runs the loop: commit
+                                            now */
     cm_ledger_result stack[SYNC_STACK], *res = stack;
     if (n > SYNC_STACK && !(res = malloc((size_t)n * sizeof *res)))
       return cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -401,12 +414,16 @@ cm_status cm__rd_propose(cm_ledger *lg, const cm_ledger_change *ch, int n,
   return CM_OK;
 }
 
+int cm__rd_group_busy(const rd_ledger *l) {
+  return l->async && (l->async->queue || l->async->in_flight);
+}
+
 void cm__rd_group_free(rd_ledger *l) {
   rd_async *as = l->async;
   if (!as)
     return;
-  if (as->in_flight)
-    cm__rd_drop(l->r, "the ledger was freed"); /* answers them all */
+  if (as->in_flight) /* answers them all */
+    cm__rd_drop(cm__rd_group_conn(l), "the ledger was freed");
   cm_error err;
   cm_error_set(&err, CM_E_UNAVAILABLE, "", "the ledger was freed");
   rd_prop *q = as->queue;

@@ -759,6 +759,26 @@ cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,
                                  n, err);
 }
 
+cm_status cm_ledger_redis_attach(cm_ledger *lg, cm_redis *loop, cm_error *err) {
+  cm_error_clear(err);
+  if (!lg || lg->type != &redis_ledger_type || !loop)
+    return cm_error_set(err, CM_E_INVALID, "", "not a Redis ledger");
+  rd_ledger *l = rl(lg);
+  if (loop->own_base)
+    return cm_error_set(err, CM_E_INVALID, "$.base",
+                        "$.base: the connection runs a private loop");
+  if (strcmp(cm_redis_region(loop), cm_redis_region(l->r)) != 0)
+    return cm_error_set(err, CM_E_INVALID, "$.region",
+                        "$.region: the connections serve other regions");
+  if (cm__rd_group_busy(l))
+    return cm_error_set(err, CM_E_CONFLICT, "",
+                        "proposals are in flight on the old connection");
+  cm__rd_group_free(l);
+  memcpy(loop->origin, l->r->origin, sizeof loop->origin);
+  l->loop = loop;
+  return CM_OK;
+}
+
 static const cm_ledger_type redis_ledger_type = {
     .name = "redis",
     .free = rd_free,

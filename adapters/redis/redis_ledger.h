@@ -30,6 +30,7 @@ typedef struct rd_ledger {
   cm_ledger_redis_stats stats; /* WAITs and commits not durable */
   struct rd_async *async;      /* proposals (redis_group.c); NULL until
                                   the first one on a caller's base */
+  cm_redis *loop;              /* proposals go here (borrowed; NULL: r) */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -51,6 +52,12 @@ int cm__rd_commit_result(const struct redisReply *e, const cm_ledger_change *ch,
  * queued and sent with everything else proposed in the same loop turn. */
 cm_status cm__rd_propose(cm_ledger *l, const cm_ledger_change *ch, int n,
                          cm_ledger_done_fn done, void *ctx, cm_error *err);
+
+/* The connection proposals go on (l->loop, or l->r). */
+cm_redis *cm__rd_group_conn(const rd_ledger *l);
+
+/* 1 when proposals wait or are in flight, else 0. */
+int cm__rd_group_busy(const rd_ledger *l);
 
 /* Tell every proposal waiting or in flight CM_E_UNAVAILABLE (those in
  * flight by dropping the connection) and free the proposal state. */
