@@ -157,7 +157,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
 
 /* Draining: once no batch is in flight, close the streams and stop. */
 static void finish_drain_if_idle(cmd_daemon *d) {
-  if (!d->draining || d->flying)
+  /* writes in flight are answered first (a later step ends the drain) */
+  if (!d->draining || d->flying || cm_engine_in_flight(d->eng))
     return;
   cmd_events_pump(d);
   cmd_events_close_all(d);

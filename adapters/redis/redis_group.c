@@ -18,10 +18,13 @@
  * so a proposal there is a synchronous commit completed at once (the CLI,
  * the bench, the tests that use the ledger synchronously).
  *
- * Not yet (docs/async.md): reconnecting on the caller's base (a proposal
- * made while the connection is down completes with CM_E_UNAVAILABLE; the
- * next synchronous call reconnects), and reloading the scripts after
- * NOSCRIPT (the group completes with CM_E_UNAVAILABLE). */
+ * The connection is not (re)connected here: its user does that outside
+ * the loop's callbacks (cm_redis_ping between two turns, as carematchd
+ * does). A flush that finds it down puts itself off a few times by a few
+ * ms when a connect attempt is due (one may come between two turns), and
+ * otherwise completes the proposals with CM_E_UNAVAILABLE. Not yet
+ * (docs/async.md): reloading the scripts after NOSCRIPT (the group
+ * completes with CM_E_UNAVAILABLE). */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -80,6 +83,7 @@ typedef struct rd_async {
   int in_flight;       /* groups sent and not all answered */
   uint64_t replies;    /* replies seen so far (progress) */
   uint64_t at_arm;     /* replies when the timer was armed */
+  int waits;           /* flushes put off for a connect in a row */
   cm__rd_argv argv;    /* commands are built here */
 } rd_async;
 
@@ -252,6 +256,9 @@ static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
   return 0;
 }
 
+#define FLUSH_WAITS 3      /* flushes put off for a connect at most */
+#define FLUSH_WAIT_US 2000 /* each by this long */
+
 /* The zero-timeout event: send everything proposed since the last one. */
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
@@ -264,6 +271,19 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   if (!props)
     return;
   cm_error err;
+  if ((!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms &&
+      as->waits < FLUSH_WAITS) { /* a connect may come between two turns
+                                    (cm_redis_ping outside the loop):
+                                    try again shortly */
+    struct timeval tv = {0, FLUSH_WAIT_US};
+    as->queue = props;
+    for (as->tail = props; as->tail->next; as->tail = as->tail->next)
+      ;
+    as->waits++;
+    event_add(as->flush, &tv);
+    return;
+  }
+  as->waits = 0;
   if (!r->ac || !r->ready) {
     cm__rd_unavailable(r, &err);
     tell_all(props, CM_E_UNAVAILABLE, &err);
