@@ -5,7 +5,8 @@
  * would: completions later and in order, changes queued behind the one in
  * flight on the same request, reads of the last applied state, a batch
  * leaving a request in flight alone, a lost connection, and an engine
- * freed with changes in flight. */
+ * freed with changes in flight; a batch's offers proposed
+ * (cm_engine_batch_end_async): the requests held, the takes counted. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ static void rig_open(rig *g, int deferred) {
   cm_engine_config cfg;
   cm_engine_config_init(&cfg);
   cfg.ledger = &g->fault.base;
+  cfg.reserve_workers = 0; /* one worker: no emergency reserve */
   g->eng = cm_engine_new(&cfg, g->store, &err);
   cr_assert_not_null(g->eng, "%s", err.message);
   cr_assert_eq(cm_engine_sync(g->eng, CM_FX_T0, &err), CM_OK, "%s",
@@ -304,4 +306,127 @@ Test(engine_async, freeing_the_engine_tells_every_change_in_flight) {
   cr_assert_eq(g_log.times[0], 1, "told once only");
   cm_ledger_free(g.mem);
   cm_store_free(g.store);
+}
+
+/* One batch, its offers proposed (done: call c). */
+static void batch_async(rig *g, int64_t at, int c) {
+  cm_engine_batch *b = NULL;
+  cm_error err;
+  cr_assert_eq(cm_engine_batch_begin(g->eng, at, &b, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_not_null(b, "a batch is due");
+  cm_engine_batch_solve(b, &err);
+  cr_assert_eq(
+      cm_engine_batch_end_async(g->eng, b, at, on_done, &g_call[c], &err),
+      CM_OK, "%s", err.message);
+}
+
+Test(engine_async, a_batchs_offers_hold_requests_and_count_takes) {
+  rig g;
+  rig_open(&g, 1); /* w1: capacity 2 */
+  cm_error err;
+  cm_worker w = cm_fx_worker("w1", CM_FX_NURSE, 0.5, 0, 1, CM_FX_T0);
+  cr_assert_eq(cm_engine_worker_upsert(g.eng, &w, CM_FX_T0, &err), CM_OK);
+  cm_request_spec s = cm_fx_spec("r1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
+  cr_assert_eq(
+      cm_engine_submit_async(g.eng, &s, CM_FX_T0, on_done, &g_call[0], &err),
+      CM_OK);
+  drain(&g);
+  batch_async(&g, CM_FX_T0 + 10, 1);
+  cr_assert_eq(g_log.times[1], 0, "the offers wait for the ledger");
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_PENDING, "nothing applied yet");
+  cr_assert_eq(cm_engine_accept_async(g.eng, "r1", "w1", CM_FX_T0 + 20, on_done,
+                                      &g_call[2], &err),
+               CM_OK, "a call on a held request waits");
+  cr_assert_eq(cm_engine_cancel(g.eng, "r1", CM_FX_T0 + 20, &err),
+               CM_E_UNAVAILABLE, "a synchronous one is refused");
+  /* a second request and batch meanwhile: w1's take is in flight, so
+     w1 (capacity 1) is full for it */
+  s = cm_fx_spec("r2", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
+  cr_assert_eq(cm_engine_submit_async(g.eng, &s, CM_FX_T0 + 30, on_done,
+                                      &g_call[3], &err),
+               CM_OK);
+  cm_fault_ledger_run(&g.fault); /* r2's submission, and r1's offer */
+  drain(&g);
+  cr_assert_eq(g_log.st[1], CM_OK, "the batch's completion");
+  cr_assert_eq(g_log.st[2], CM_OK, "the accept, after the offer");
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_ACCEPTED);
+  int batches = 0;
+  cr_assert_eq(cm_engine_step(g.eng, CM_FX_T0 + 2000, &batches, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(state_of(&g, "r2"), CM_REQ_PENDING, "w1 is full");
+  cr_assert_eq(cm_engine_worker_jobs(g.eng, "w1"), 1);
+  cm_engine_stats st;
+  cm_engine_stats_get(g.eng, &st);
+  cr_assert_eq(st.refused, 0, "no offer the ledger had to refuse");
+  rig_close(&g);
+}
+
+Test(engine_async, a_take_in_flight_counts_for_the_next_batch) {
+  rig g;
+  rig_open(&g, 1);
+  cm_error err;
+  cm_worker w = cm_fx_worker("w1", CM_FX_NURSE, 0.5, 0, 1, CM_FX_T0);
+  cr_assert_eq(cm_engine_worker_upsert(g.eng, &w, CM_FX_T0, &err), CM_OK);
+  cr_assert_eq(submit(&g, "r1", 0), CM_OK);
+  drain(&g);
+  batch_async(&g, CM_FX_T0 + 1000, 1); /* r1 -> w1, in flight */
+  /* meanwhile, with the ledger answering at once: r2 and a batch */
+  cm_fault_ledger_defer(&g.fault, 0);
+  cr_assert_eq(submit(&g, "r2", 2), CM_OK);
+  cr_assert_eq(g_log.st[2], CM_OK);
+  int batches = 0;
+  cr_assert_eq(cm_engine_step(g.eng, CM_FX_T0 + 2000, &batches, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(state_of(&g, "r2"), CM_REQ_PENDING,
+               "w1's take in flight fills it (capacity 1)");
+  cm_fault_ledger_defer(&g.fault, 1);
+  cm_fault_ledger_run(&g.fault); /* r1's offer lands */
+  cr_assert_eq(g_log.st[1], CM_OK);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_OFFERED, "taken by the ledger");
+  cm_engine_stats st;
+  cm_engine_stats_get(g.eng, &st);
+  cr_assert_eq(st.refused, 0, "no offer the ledger had to refuse");
+  cr_assert_eq(cm_engine_worker_jobs(g.eng, "w1"), 1);
+  rig_close(&g);
+}
+
+Test(engine_async, freeing_the_engine_tells_a_batch_in_flight) {
+  rig g;
+  rig_open(&g, 1);
+  cr_assert_eq(submit(&g, "r1", 0), CM_OK);
+  drain(&g);
+  batch_async(&g, CM_FX_T0 + 1000, 1);
+  cm_engine_free(g.eng);
+  g.eng = NULL;
+  cr_assert_eq(g_log.times[1], 1);
+  cr_assert_eq(g_log.st[1], CM_E_UNAVAILABLE);
+  cm_ledger_free(&g.fault.base); /* its completion frees the offers */
+  cr_assert_eq(g_log.times[1], 1, "told once only");
+  cm_ledger_free(g.mem);
+  cm_store_free(g.store);
+}
+
+Test(engine_async, a_lost_batch_resyncs_and_releases_its_requests) {
+  rig g;
+  rig_open(&g, 1);
+  cm_error err;
+  cr_assert_eq(submit(&g, "r1", 0), CM_OK);
+  drain(&g);
+  batch_async(&g, CM_FX_T0 + 1000, 1);
+  cr_assert_eq(cm_engine_cancel_async(g.eng, "r1", CM_FX_T0 + 1001, on_done,
+                                      &g_call[2], &err),
+               CM_OK);
+  cr_assert_eq(cm_fault_ledger_drop(&g.fault), 1);
+  cr_assert_eq(g_log.st[1], CM_E_UNAVAILABLE, "the batch: results unknown");
+  drain(&g); /* the cancel, released after it, went on */
+  cr_assert_eq(g_log.st[2], CM_OK);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_CANCELLED);
+  cm_engine_stats st;
+  cm_engine_stats_get(g.eng, &st);
+  cr_assert_eq(st.resync_pending, 1);
+  cr_assert_eq(cm_engine_sync(g.eng, CM_FX_T0 + 2000, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_CANCELLED);
+  rig_close(&g);
 }

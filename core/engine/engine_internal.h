@@ -20,6 +20,8 @@
  *   engine_submit.c     a new request
  *   engine_workers.c    the worker calls (shift, capacity, positions)
  *   engine_sync.c       following the ledger and rebuilding from it
+ *   engine_offers.c     a batch's offers: planned, committed or proposed,
+ *                       applied
  *   engine_reserve.c    the emergency reserve of a batch (store only)
  *   engine_batch.c      when batches run and what one does
  *
@@ -50,6 +52,7 @@ typedef struct cm__req {
   uint64_t version; /* 1 at submission, + 1 per committed transition */
   int slot;         /* index in live[] or done[] */
   unsigned gen;     /* last rebuild that found it in the ledger */
+  int in_batch;     /* a batch's offer of it is in flight */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -58,7 +61,8 @@ typedef struct cm__wrk {
   int capacity; /* jobs at once */
   int jobs;     /* open jobs held (offered or accepted) */
   int accepted; /* of which accepted */
-  int planned;  /* offers planned in the commit being built */
+  int planned;  /* offers planned in the commit being built, or in
+                   flight (engine_offers.c) */
   int slot;     /* index in workers[] */
   unsigned gen; /* last rebuild that found it in the ledger */
 } cm__wrk;
@@ -83,6 +87,7 @@ struct cm__op {
   int proposed;      /* handed to the ledger: its completion will run */
   int starting;      /* inside cm_ledger_propose */
   int answered;      /* the ledger's completion ran while starting */
+  int held;          /* waits for a batch's offer of its request */
   /* the call: what the caller asked, and who is told */
   char id[CM_ID_MAX];     /* the request */
   char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
@@ -135,7 +140,13 @@ struct cm_engine {
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
   cm__op *flight;               /* ops in flight (heads of their queues) */
-  int n_flight;                 /* how many, queued ones included */
+  int n_flight;                 /* how many, queued ones included, and
+                                   batches' offers in flight */
+  struct cm__offers *offers;    /* batches' offers in flight */
+  /* tell what is in flight at cm_engine_free (set by the files that put
+     it in flight: engine.c calls nothing below it) */
+  void (*abandon_ops)(cm_engine *e);
+  void (*abandon_offers)(cm_engine *e);
 };
 
 /* the event queue (engine_events.c) */
@@ -202,6 +213,9 @@ void cm__op_init(cm__op *op, const char *id, int64_t now_ms);
 /* A new op of the engine for request id (malloc'ed; NULL out of memory). */
 cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
                    void *ctx);
+/* A batch's offer of request id completed: start the op that waited for
+ * it, if any. */
+void cm__op_release(cm_engine *e, const char *id);
 /* Complete every op in flight with CM_E_UNAVAILABLE (the engine is being
  * freed): queued ones are freed, proposed ones are freed by their
  * completion. */
@@ -255,6 +269,19 @@ void cm__req_release_workers(cm_engine *e, cm__req *r);
 /* Count a job done by w for an elder (0: none): jobs_today + 1, the elder
  * remembered (the oldest forgotten when the list is full). */
 void cm__worker_served(cm_worker *w, uint64_t elder);
+
+/* a batch's offers (engine_offers.c) */
+/* Commit the offers of a batch's answer (inst, ans; reqs[q] the record of
+ * request q, or NULL: left out) and apply those the ledger took.
+ * Synchronously when done is NULL or the ledger has no propose: CM_OK
+ * (done, if given, then ran) or the commit's error, nothing applied.
+ * Otherwise proposed: CM_OK, the requests held and the takes counted
+ * until the completion applies them and runs done(ctx, st, err) once; or
+ * an error, nothing proposed, done never runs. */
+cm_status cm__offers_commit(cm_engine *e, const cm_instance *inst,
+                            const cm_answer *ans, cm__req **reqs,
+                            int64_t now_ms, cm_engine_done_fn done, void *ctx,
+                            cm_error *err);
 
 /* the emergency reserve (engine_reserve.c): drop the edges from requests
  * of urgency cfg.reserve_from or less urgent to the emergency-capable

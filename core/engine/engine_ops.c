@@ -194,8 +194,16 @@ cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err) {
   return st;
 }
 
+/* 1 when a change of request id is in flight (an op, or a batch's offer). */
+static int busy(const cm_engine *e, const char *id) {
+  if (!e->n_flight)
+    return 0;
+  const cm__req *r = cm__req_find(e, id);
+  return (r && r->in_batch) || cm__op_find(e, id);
+}
+
 cm_status cm__op_run(cm_engine *e, cm__op *op, cm_error *err) {
-  if (e->n_flight && !op->bad_id && cm__op_find(e, op->id))
+  if (!op->bad_id && busy(e, op->id))
     return cm_error_set(err, CM_E_UNAVAILABLE, "$.request",
                         "$.request: a change of '%s' is in flight; retry",
                         op->id);
@@ -216,6 +224,13 @@ cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
     return CM_OK;
   }
   head_link(e, op);
+  e->abandon_ops = cm__op_abandon_all;
+  const cm__req *r = op->bad_id ? NULL : cm__req_find(e, op->id);
+  if (r && r->in_batch) { /* a batch's offer of it is in flight: started
+                             by cm__op_release */
+    op->held = 1;
+    return CM_OK;
+  }
   cm_status st = start(e, op, err);
   if (!op->proposed) { /* refused before the ledger, or nothing to write */
     head_unlink(e, op);
@@ -231,6 +246,23 @@ cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
     finish_op(e, op, fin, &mine);
   }
   return CM_OK;
+}
+
+void cm__op_release(cm_engine *e, const char *id) {
+  cm__op *op = e->n_flight ? cm__op_find(e, id) : NULL;
+  if (!op || !op->held)
+    return;
+  op->held = 0;
+  cm_error err;
+  cm_status st = start(e, op, &err);
+  if (!op->proposed) { /* refused, or nothing to write: told now */
+    finish_op(e, op, st, &err);
+    return;
+  }
+  if (op->answered) {
+    st = settle(e, op, &err);
+    finish_op(e, op, st, &err);
+  }
 }
 
 void cm__op_abandon_all(cm_engine *e) {

@@ -334,6 +334,20 @@ CM_EXPORT cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
 CM_EXPORT cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
 CM_EXPORT cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b,
                                         int64_t now_ms, cm_error *err);
+/* cm_engine_batch_end with a completion (docs/async.md): on a ledger with
+ * propose, the offers are proposed and this returns CM_OK at once (the
+ * batch is freed, another may begin); until done(ctx, st, err) runs, the
+ * offered requests are held (calls on them wait, no batch takes them)
+ * and the taking workers' jobs counted, then the offers the ledger took
+ * are applied and their events queued. Without a ledger, or on one that
+ * completes at once, it is cm_engine_batch_end followed by done. done runs
+ * exactly once when this returns CM_OK (maybe before it returns); an
+ * error returned (the solve's, the commit's, CM_E_INVALID without done)
+ * means it never runs. */
+CM_EXPORT cm_status cm_engine_batch_end_async(cm_engine *e, cm_engine_batch *b,
+                                              int64_t now_ms,
+                                              cm_engine_done_fn done, void *ctx,
+                                              cm_error *err);
 /* Free a batch without ending it (the engine then has none in flight only
  * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
 CM_EXPORT void cm_engine_batch_free(cm_engine_batch *b);
