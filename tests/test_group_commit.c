@@ -282,3 +282,36 @@ Test(group_commit, proposals_on_an_attached_loop_connection, .init = setup,
   cm_redis_free(sync_conn);
   event_base_free(base);
 }
+
+Test(group_commit, a_flushed_script_cache_is_reloaded_and_sent_again,
+     .init = setup, .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  memset(g_ans, 0, sizeof g_ans);
+  g_told = 0;
+  char id[CM_ID_MAX];
+  for (int i = 0; i < 150; i++)
+    propose_submit(l, req_id(i, id), &g_ans[i]);
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  freeReplyObject(redisCommand(side, "SCRIPT FLUSH"));
+  reset_stats();
+  run_until(base, 150);
+  cr_assert_eq(g_told, 150);
+  for (int i = 0; i < 150; i++) {
+    cr_assert_eq(g_ans[i].calls, 1, "proposal %d answered once", i);
+    cr_assert_eq(g_ans[i].st, CM_OK, "proposal %d", i);
+    cr_assert_eq(g_ans[i].refusal, CM_LEDGER_OK, "proposal %d: written once",
+                 i);
+  }
+  cr_assert_eq(calls_of("script|load"), 1, "the script loaded again, once");
+  for (int i = 0; i < 150; i++) {
+    cm_request_view v;
+    cr_assert_eq(l->type->get(l, req_id(i, id), &v, NULL), CM_OK);
+  }
+  redisFree(side);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}

@@ -22,9 +22,13 @@
  * the loop's callbacks (cm_redis_ping between two turns, as carematchd
  * does). A flush that finds it down puts itself off a few times by a few
  * ms when a connect attempt is due (one may come between two turns), and
- * otherwise completes the proposals with CM_E_UNAVAILABLE. Not yet
- * (docs/async.md): reloading the scripts after NOSCRIPT (the group
- * completes with CM_E_UNAVAILABLE). */
+ * otherwise completes the proposals with CM_E_UNAVAILABLE.
+ *
+ * NOSCRIPT (the server lost its script cache: a failover, SCRIPT FLUSH):
+ * nothing of that commit call was written, so its changes are sent again,
+ * ahead of what was proposed since, in a group that loads the commit
+ * script first (its SHA1 is that of its text: the same). A proposal is
+ * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO. */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -36,6 +40,7 @@
 #include "redis_conn.h"
 #include "redis_durability.h"
 #include "redis_ledger.h"
+#include "redis_scripts.h"
 
 typedef struct rd_prop { /* one proposal, copied */
   struct rd_prop *next;
@@ -44,6 +49,8 @@ typedef struct rd_prop { /* one proposal, copied */
   cm_request_view *views; /* their records */
   cm_event *events;       /* their events, one block */
   cm_ledger_result *res;  /* their results */
+  unsigned char *known;   /* per change: its result arrived */
+  int rounds;             /* sent again after NOSCRIPT so many times */
   cm_ledger_done_fn done; /* its completion */
   void *ctx;              /* */
 } rd_prop;
@@ -53,7 +60,7 @@ struct rd_group;
 typedef struct rd_cmd { /* one command of a group */
   struct rd_group *g;
   int first; /* its changes: the group's refs[first .. first + count) */
-  int count; /* 0: the WAIT */
+  int count; /* 0: the WAIT; -1: a SCRIPT LOAD */
 } rd_cmd;
 
 typedef struct rd_ref { /* a change of a group: proposal p, change k */
@@ -70,6 +77,7 @@ typedef struct rd_group { /* one pipeline sent */
   int replies;     /* replies in */
   long long acked; /* the WAIT's answer (-1 none) */
   int lost;        /* the connection dropped before every reply */
+  int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
   cm_status fail;  /* first failure of a reply (CM_OK none) */
   char why[200];   /* its text */
 } rd_group;
@@ -84,6 +92,7 @@ typedef struct rd_async {
   uint64_t replies;    /* replies seen so far (progress) */
   uint64_t at_arm;     /* replies when the timer was armed */
   int waits;           /* flushes put off for a connect in a row */
+  int reload;          /* the next group loads the commit script first */
   cm__rd_argv argv;    /* commands are built here */
 } rd_async;
 
@@ -98,6 +107,7 @@ static void prop_free(rd_prop *p) {
   free(p->views);
   free(p->events);
   free(p->res);
+  free(p->known);
   free(p);
 }
 
@@ -116,8 +126,9 @@ static rd_prop *prop_copy(const cm_ledger_change *ch, int n) {
   p->ch = malloc(m * sizeof *p->ch);
   p->views = malloc(m * sizeof *p->views);
   p->res = calloc(m, sizeof *p->res);
+  p->known = calloc(m, 1);
   p->events = malloc((size_t)(n_ev ? n_ev : 1) * sizeof *p->events);
-  if (!p->ch || !p->views || !p->res || !p->events) {
+  if (!p->ch || !p->views || !p->res || !p->known || !p->events) {
     prop_free(p);
     return NULL;
   }
@@ -156,6 +167,56 @@ static void timer_arm(rd_async *as) {
   evtimer_add(as->timer, &tv);
 }
 
+static void group_fail(rd_group *g, cm_status st, const char *what,
+                       const char *text) {
+  if (g->fail != CM_OK)
+    return;
+  g->fail = st;
+  snprintf(g->why, sizeof g->why, "redis: %s: %.150s", what, text);
+}
+
+#define NOSCRIPT_ROUNDS 3 /* a proposal is sent again at most this often */
+
+/* Take out of g's proposals those with a change not answered (its commit
+ * call answered NOSCRIPT: nothing of it was written), oldest first; those
+ * sent again too often stay, failed. Returns them (a list). */
+static rd_prop *split_unanswered(rd_group *g) {
+  rd_prop *again = NULL, **tail = &again, **pp = &g->props;
+  while (*pp) {
+    rd_prop *p = *pp;
+    int missing = 0;
+    for (int i = 0; i < p->n; i++)
+      missing |= !p->known[i];
+    if (missing && p->rounds < NOSCRIPT_ROUNDS) {
+      p->rounds++;
+      *pp = p->next;
+      p->next = NULL;
+      *tail = p;
+      tail = &p->next;
+    } else {
+      if (missing)
+        group_fail(g, CM_E_IO, "commit",
+                   "the script cache was flushed again and again");
+      pp = &p->next;
+    }
+  }
+  return again;
+}
+
+/* Put list (oldest first) ahead of the waiting proposals, and send them
+ * with the commit script loaded first. */
+static void requeue(rd_async *as, rd_prop *list) {
+  rd_prop *last = list;
+  while (last->next)
+    last = last->next;
+  last->next = as->queue;
+  if (!as->queue)
+    as->tail = last;
+  as->queue = list;
+  as->reload = 1;
+  event_active(as->flush, EV_TIMEOUT, 0);
+}
+
 /* Every reply of g is in: tell its proposals, in order, and free it. */
 static void group_finish(rd_group *g) {
   rd_async *as = g->as;
@@ -165,6 +226,11 @@ static void group_finish(rd_group *g) {
   cm_error_clear(&err);
   if (--as->in_flight == 0)
     evtimer_del(as->timer);
+  rd_prop *again = NULL; /* NOSCRIPT: sent again, the script loaded first */
+  if (!g->lost && g->fail == CM_OK && g->noscript)
+    again = split_unanswered(g);
+  if (again)
+    requeue(as, again);
   if (g->lost)
     st = cm__rd_unavailable(cm__rd_group_conn(l), &err);
   else if (g->fail != CM_OK)
@@ -187,14 +253,6 @@ static void group_finish(rd_group *g) {
   tell_all(props, st, &err);
 }
 
-static void group_fail(rd_group *g, cm_status st, const char *what,
-                       const char *text) {
-  if (g->fail != CM_OK)
-    return;
-  g->fail = st;
-  snprintf(g->why, sizeof g->why, "redis: %s: %.150s", what, text);
-}
-
 /* hiredis: the reply to one command of a group (NULL: the connection
  * dropped). Runs once per command. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -206,9 +264,15 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   if (!rep) {
     g->lost = 1;
   } else if (rep->type == REDIS_REPLY_ERROR) {
-    int noscript = rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0;
-    group_fail(g, noscript ? CM_E_UNAVAILABLE : CM_E_IO,
-               c->count ? "commit" : "WAIT", rep->str ? rep->str : "error");
+    if (c->count > 0 && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
+      g->noscript = 1; /* nothing of it written: sent again */
+    else
+      group_fail(g, CM_E_IO,
+                 c->count > 0    ? "commit"
+                 : c->count == 0 ? "WAIT"
+                                 : "SCRIPT LOAD",
+                 rep->str ? rep->str : "error");
+  } else if (c->count < 0) {  /* SCRIPT LOAD: the same SHA1 as before */
   } else if (c->count == 0) { /* the WAIT */
     if (rep->type == REDIS_REPLY_INTEGER)
       g->acked = rep->integer;
@@ -225,6 +289,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         group_fail(g, CM_E_IO, "commit", "a malformed reply");
         break;
       }
+      f->p->known[f->k] = 1;
     }
   }
   if (++g->replies == g->n_cmds)
@@ -291,8 +356,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   }
   int m = 0;
   for (rd_prop *p = props; p; p = p->next)
-    m += p->n;
-  int max_cmds = (m + CM__RD_COMMIT_GROUP - 1) / CM__RD_COMMIT_GROUP + 1;
+    for (int i = 0; i < p->n; i++)
+      m += !p->known[i];
+  int max_cmds = (m + CM__RD_COMMIT_GROUP - 1) / CM__RD_COMMIT_GROUP + 2;
   rd_group *g = calloc(1, sizeof *g);
   if (g) {
     g->refs = malloc((size_t)(m ? m : 1) * sizeof *g->refs);
@@ -314,7 +380,15 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   int k = 0;
   for (rd_prop *p = props; p; p = p->next)
     for (int i = 0; i < p->n; i++)
-      g->refs[k++] = (rd_ref){p, i};
+      if (!p->known[i]) /* answered before a NOSCRIPT: not again */
+        g->refs[k++] = (rd_ref){p, i};
+  if (as->reload) { /* the cache was flushed: the script first */
+    as->reload = 0;
+    cm__rd_argv_str(&as->argv, "SCRIPT");
+    cm__rd_argv_str(&as->argv, "LOAD");
+    cm__rd_argv_str(&as->argv, cm__rd_script_source(CM__RD_S_COMMIT));
+    send_cmd(g, &as->argv, 0, -1);
+  }
   for (int from = 0; from < m && !g->lost && g->fail == CM_OK;
        from += CM__RD_COMMIT_GROUP) {
     int cnt = m - from < CM__RD_COMMIT_GROUP ? m - from : CM__RD_COMMIT_GROUP;
