@@ -397,10 +397,16 @@ Test(engine_async, freeing_the_engine_tells_a_batch_in_flight) {
   cr_assert_eq(submit(&g, "r1", 0), CM_OK);
   drain(&g);
   batch_async(&g, CM_FX_T0 + 1000, 1);
+  cm_error err;
+  cr_assert_eq(cm_engine_cancel_async(g.eng, "r1", CM_FX_T0 + 1001, on_done,
+                                      &g_call[2], &err),
+               CM_OK, "held behind the batch's offer");
   cm_engine_free(g.eng);
   g.eng = NULL;
   cr_assert_eq(g_log.times[1], 1);
   cr_assert_eq(g_log.st[1], CM_E_UNAVAILABLE);
+  cr_assert_eq(g_log.times[2], 1, "the held call is told too");
+  cr_assert_eq(g_log.st[2], CM_E_UNAVAILABLE);
   cm_ledger_free(&g.fault.base); /* its completion frees the offers */
   cr_assert_eq(g_log.times[1], 1, "told once only");
   cm_ledger_free(g.mem);

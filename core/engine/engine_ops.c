@@ -278,7 +278,10 @@ void cm__op_abandon_all(cm_engine *e) {
     }
     op->next = NULL;
     tell(op, CM_E_UNAVAILABLE, &err);
-    op->e = NULL; /* freed by its completion */
+    if (op->proposed)
+      op->e = NULL; /* freed by its completion */
+    else            /* held for a batch's offer: the ledger never had it */
+      op_free(op);
   }
   e->n_flight = 0;
 }
