@@ -3,8 +3,12 @@
  * through HTTP land in Redis; weights live in Redis; Redis killed mid-run
  * makes writes answer 503 and readiness fail, and once it is back nothing
  * acknowledged is lost and dispatch resumes; a second daemon on the same
- * region recovers what the first acknowledged. No Criterion .timeout. */
+ * region recovers what the first acknowledged; while Redis holds the
+ * writes (CLIENT PAUSE WRITE), the daemon still answers its health, GETs
+ * and memory reads, and the writes complete after it (docs/async.md). No
+ * Criterion .timeout. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,4 +248,70 @@ Test(daemon_redis, bad_positions_name_the_same_fields_as_in_memory) {
                      r.text);
     cm_test_reply_free(&r);
   }
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct timed_write {
+  const char *id;
+  long code;  /* the reply's status */
+  int64_t ms; /* how long it took */
+} timed_write;
+
+static void *submit_timed(void *arg) {
+  timed_write *w = arg;
+  char body[192];
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"urgency\":\"normal\"}",
+           w->id);
+  int64_t t0 = mono_ms();
+  cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM, body);
+  w->ms = mono_ms() - t0;
+  w->code = r.code;
+  cm_test_reply_free(&r);
+  return NULL;
+}
+
+/* The reply time of one call, which must answer `want`. */
+static int64_t timed_code(const char *method, const char *path,
+                          const char *token, long want) {
+  int64_t t0 = mono_ms();
+  cr_assert_eq(code_of(method, path, token, NULL), want, "%s %s", method, path);
+  return mono_ms() - t0;
+}
+
+Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
+  add_workers(1);
+  submit("h0", "emergency", 201);
+  cr_assert(wait_state("h0", "offered"));
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  /* every write command (the commit script included) waits 800 ms;
+     reads go on (the batches' follow of other writers still reads
+     synchronously: docs/async.md, step d) */
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  int64_t t0 = mono_ms();
+  pthread_t th;
+  timed_write w = {.id = "h1"};
+  cr_assert_eq(pthread_create(&th, NULL, submit_timed, &w), 0);
+  sleep_ms(100); /* h1 is held by Redis now */
+  cr_assert_lt(timed_code("GET", "/healthz", NULL, 200), 300,
+               "the health answers while a write is held");
+  cr_assert_lt(timed_code("GET", "/v1/requests/h0", TOK_PLATFORM, 200), 300,
+               "a request's GET answers");
+  cr_assert_lt(timed_code("GET", "/v1/workers/w0", TOK_PLATFORM, 200), 300,
+               "a memory read answers");
+  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  pthread_join(th, NULL);
+  cr_assert_eq(w.code, 201, "the write completes after the pause");
+  cr_assert_geq(w.ms, 500, "and not before it (%lld ms)", (long long)w.ms);
+  cr_assert_str_neq(state("h1"), "?");
+  redisFree(side);
 }

@@ -127,8 +127,10 @@ struct cmd_daemon {
   struct evhttp_bound_socket *sock;
   int port; /* bound */
   /* state */
-  cm_store *store; /* memory: the store; Redis: the mirror */
-  cm_redis *redis; /* NULL: memory store */
+  cm_store *store;      /* memory: the store; Redis: the mirror */
+  cm_redis *redis;      /* NULL: memory store */
+  cm_redis *redis_loop; /* Redis: the ledger's proposals, on base (the
+                           requests' writes, docs/async.md); NULL memory */
   cm_ledger *ledger;
   cm_store *redis_store;  /* sweeps (Redis) */
   int recovered;          /* Redis: the state was rebuilt from it (at start, or
@@ -209,12 +211,18 @@ uint64_t cmd_trace_lost(const cmd_trace *t);
 /* Close (the losses, if any, in the log); NULL is fine. */
 void cmd_trace_close(cmd_trace *t);
 
-/* Redis (redis_link.c): the connection, the ledger and the Redis store
+/* Redis (redis_link.c): the connections, the ledger and the Redis store
  * for cfg's redis URL (and the memory store or mirror either way); the
  * password from the URL, redis_password_file or $CAREMATCH_REDIS_PASSWORD.
- * Redis need not be up. Returns 0, or -1 with msg (a bad URL or password
- * file, out of memory). */
+ * Two connections: one on a private loop for the synchronous calls
+ * (recovery, reads, workers, batches), one on d->base for the requests'
+ * writes (the ledger's proposals). d->base must exist. Redis need not be
+ * up. Returns 0, or -1 with msg (a bad URL or password file, out of
+ * memory). */
 int cmd_redis_open(cmd_daemon *d, char *msg, size_t n);
+/* Between two turns of the loop (outside every callback): connect the
+ * loop's connection when it is down and its backoff allows. */
+void cmd_redis_between_turns(cmd_daemon *d);
 /* Until the state is rebuilt from Redis: try (sync the engine, load the
  * weights). Called at start and after each step whose sync succeeded;
  * logs the outcome once per change. Nothing with the memory store. */

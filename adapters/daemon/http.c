@@ -137,6 +137,15 @@ void cmd_count(cmd_call *c, int code) {
  * (evhttp 2.1 would send the body of a HEAD reply, and no length). */
 static void send_reply(cmd_call *c, int code, const char *type,
                        const char *text, size_t len) {
+  if (c->deferred && !c->req) { /* freed with its connection */
+    cmd_count(c, code);
+    return;
+  }
+  if (c->deferred && !c->gone) { /* the reply is on its way */
+    struct evhttp_connection *con = evhttp_request_get_connection(c->req);
+    if (con)
+      evhttp_connection_set_closecb(con, NULL, NULL);
+  }
   struct evbuffer *buf = c->head ? NULL : evbuffer_new();
   struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
   evhttp_add_header(h, "Content-Type", type);
@@ -628,6 +637,43 @@ static int take_path_id(cmd_call *c, const char *path) {
   return 0;
 }
 
+/* The connection of a deferred call closed before its reply. A request
+ * evhttp detached from it first (the client's end of file) lives on until
+ * it is replied to, which frees it; one still on the connection is freed
+ * with it (the server shutting down). */
+static void on_deferred_close(struct evhttp_connection *con, void *arg) {
+  (void)con;
+  cmd_call *dc = arg;
+  dc->gone = 1;
+  if (dc->req && evhttp_request_get_connection(dc->req))
+    dc->req = NULL;
+}
+
+cmd_call *cmd_call_defer(cmd_call *c) {
+  cmd_call *dc = malloc(sizeof *dc);
+  if (!dc) {
+    reply_oom(c);
+    return NULL;
+  }
+  *dc = *c;
+  json_incref(dc->body);
+  dc->deferred = 1;
+  dc->gone = 0;
+  c->deferred = 1;
+  struct evhttp_connection *con = evhttp_request_get_connection(c->req);
+  if (con)
+    evhttp_connection_set_closecb(con, on_deferred_close, dc);
+  return dc;
+}
+
+void cmd_call_end(cmd_call *dc) {
+  if (dc->d->trace && dc->method != EVHTTP_REQ_GET && dc->code >= 200 &&
+      dc->code < 300)
+    trace(dc->d, dc);
+  json_decref(dc->body);
+  free(dc);
+}
+
 int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                       const char *path) {
   cmd_call c;
@@ -652,6 +698,10 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   if (routes[i].takes_body && read_body(&c, &done) != 0)
     return c.code;
   routes[i].fn(&c);
+  if (c.deferred) { /* replied later (cmd_call_end traces it) */
+    json_decref(c.body);
+    return 0;
+  }
   if (d->trace && method != EVHTTP_REQ_GET && c.code >= 200 && c.code < 300)
     trace(d, &c);
   json_decref(c.body);

@@ -2,7 +2,8 @@
  * http.c has already matched the route, checked the token's role, and
  * read the body (JSON, within the size limit). Every handler ends in
  * exactly one reply (cmd_reply_*), except the event stream, which keeps
- * its request open. */
+ * its request open, and a write on Redis, whose reply comes from the
+ * engine's completion (cmd_call_defer, docs/async.md). */
 #ifndef CMD_HTTP_H_INCLUDED_
 #define CMD_HTTP_H_INCLUDED_
 
@@ -21,6 +22,13 @@ typedef struct cmd_call {
   int code;            /* the HTTP status replied (0: none yet) */
   int head;            /* HEAD: the reply has GET's headers and no body */
   int close;           /* the connection ends after the reply */
+  int deferred;        /* the reply comes later (cmd_call_defer) */
+  int gone;            /* deferred: the client's connection closed */
+  /* a write, between the engine call and its completion (routes) */
+  char wid[CM_ID_MAX]; /* the request written */
+  int64_t at_ms;       /* when */
+  int created;         /* create: 201 unless it existed */
+  int existed;         /* create: the engine held it before */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);
@@ -48,6 +56,15 @@ void cmd_reply_own_error(cmd_call *c, const cm_error *err);
 /* Reply plain text (metrics). */
 void cmd_reply_text(cmd_call *c, int code, const char *content_type,
                     const char *text, size_t len);
+/* A call whose reply comes later, from a completion: a copy of c on the
+ * heap (holding its body) which the handler passes on; c itself is then
+ * done (the dispatcher sends nothing for it). The copy is replied to with
+ * cmd_reply_* as usual, then ended with cmd_call_end. A client that leaves
+ * meanwhile is noticed: the reply is then dropped. Returns the copy, or
+ * NULL when out of memory (c was answered 500). */
+cmd_call *cmd_call_defer(cmd_call *c);
+/* After the reply of a deferred call: the trace line, and free it. */
+void cmd_call_end(cmd_call *dc);
 /* Count a reply the handler sent by other means (the event stream). */
 void cmd_count(cmd_call *c, int code);
 

@@ -395,12 +395,13 @@ static void teardown(cmd_daemon *d) {
     event_free(d->sweep_ev);
   if (d->heartbeat_ev)
     event_free(d->heartbeat_ev);
+  cm_engine_free(d->eng); /* writes in flight are answered 503 first */
   if (d->http)
     evhttp_free(d->http);
-  cm_engine_free(d->eng);
   cm_store_free(d->store);
   cm_store_free(d->redis_store);
   cm_ledger_free(d->ledger);
+  cm_redis_free(d->redis_loop);
   cm_redis_free(d->redis);
   if (d->base)
     event_base_free(d->base);
@@ -409,6 +410,13 @@ static void teardown(cmd_daemon *d) {
 
 static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
   cm_error err;
+  /* two priorities: the engine's timer and the solver's answer (0) go
+     before HTTP traffic (1, the default), so an emergency's batch never
+     waits behind a queue of position uploads */
+  if (!(d->base = event_base_new()) || event_base_priority_init(d->base, 2)) {
+    snprintf(msg, n, "cannot create the event loop");
+    return -1;
+  }
   if (cmd_redis_open(d, msg, n) != 0)
     return -1;
   if (!(d->eng = cm_engine_new(&d->cfg.engine, d->store, &err))) {
@@ -417,17 +425,11 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
   }
   /* with Redis: recovered now, or (Redis down, refusing the password or
      a command) not ready until a step finds it back (solver.c) */
-  if (d->redis)
+  if (d->redis) {
     cmd_redis_recover(d, 0);
-  else if (cmd_weights_load(d, msg, n) != 0)
+    cmd_redis_between_turns(d); /* the writes' connection, if Redis is up */
+  } else if (cmd_weights_load(d, msg, n) != 0)
     return -1;
-  /* two priorities: the engine's timer and the solver's answer (0) go
-     before HTTP traffic (1, the default), so an emergency's batch never
-     waits behind a queue of position uploads */
-  if (!(d->base = event_base_new()) || event_base_priority_init(d->base, 2)) {
-    snprintf(msg, n, "cannot create the event loop");
-    return -1;
-  }
   const int sigs[3] = {SIGHUP, SIGTERM, SIGINT};
   for (int i = 0; i < 3; i++)
     if (!(d->sig_ev[i] = evsignal_new(d->base, sigs[i], on_signal, d)) ||
@@ -512,7 +514,11 @@ int main(int argc, char **argv) {
             "%s)\n",
             CM_VERSION, d->cfg.listen, d->port, d->redis ? "redis " : "memory",
             url, d->cfg.auth ? "bearer tokens" : "off");
-    event_base_dispatch(d->base);
+    /* event_base_dispatch, with the Redis loop connection's reconnect
+       between two turns (outside every callback) */
+    while (event_base_loop(d->base, EVLOOP_ONCE) == 0 &&
+           !event_base_got_exit(d->base) && !event_base_got_break(d->base))
+      cmd_redis_between_turns(d);
     fprintf(stderr, "carematchd: stopped\n");
   }
   teardown(d);

@@ -126,10 +126,12 @@ int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
   }
   int rc = password_of(&d->cfg, &u, msg, n);
   if (rc == 0) {
-    /* the connection runs its own private loop: store calls are
+    /* the first connection runs its own private loop: its calls are
        synchronous and must not run the daemon's loop from inside its
-       callbacks. Connected by the first call, so that a Redis still down
-       does not stop the daemon. */
+       callbacks. The second, on the daemon's loop, carries the requests'
+       writes (docs/async.md), connected between two turns of the loop.
+       Both connect on first use, so that a Redis still down does not stop
+       the daemon. */
     cm_redis_options o;
     cm_redis_options_init(&o);
     o.user = u.user;
@@ -139,8 +141,13 @@ int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
     cm_ledger_redis_options lo = d->cfg.ledger_opt; /* durability */
     lo.keep_ms = d->cfg.record_keep_ms;
     lo.events_max = d->cfg.events_max;
+    cm_redis_options ol = o; /* the proposals' connection, on our loop */
+    ol.base = d->base;
     if (!(d->redis = cm_redis_new(u.host, u.port, d->cfg.region, &o, &err)) ||
+        !(d->redis_loop =
+              cm_redis_new(u.host, u.port, d->cfg.region, &ol, &err)) ||
         !(d->ledger = cm_ledger_redis_new(d->redis, &lo, &err)) ||
+        cm_ledger_redis_attach(d->ledger, d->redis_loop, &err) != CM_OK ||
         !(d->redis_store = cm_store_redis_open(d->redis, &err))) {
       snprintf(msg, n, "redis: %s", err.message);
       rc = -1;
@@ -175,12 +182,23 @@ void cmd_redis_recover(cmd_daemon *d, int synced) {
   cmd_durability_check(d); /* now that the server can be asked */
 }
 
+void cmd_redis_between_turns(cmd_daemon *d) {
+  if (d->redis_loop && !cm_redis_connected(d->redis_loop))
+    cm_redis_ping(d->redis_loop, NULL); /* the backoff limits attempts */
+}
+
 const char *cmd_redis_not_ready(const cmd_daemon *d, char *buf, size_t n) {
   if (!d->redis)
     return NULL;
   if (!cm_redis_connected(d->redis)) {
     const char *e = cm_redis_last_error(d->redis);
     snprintf(buf, n, "redis is not connected%s%.200s", e[0] ? ": " : "", e);
+    return buf;
+  }
+  if (!cm_redis_connected(d->redis_loop)) {
+    const char *e = cm_redis_last_error(d->redis_loop);
+    snprintf(buf, n, "redis (the writes' connection) is not connected%s%.200s",
+             e[0] ? ": " : "", e);
     return buf;
   }
   if (!d->recovered)

@@ -1,6 +1,9 @@
 /* routes_requests.c -- the request endpoints: create (idempotent on the
  * client's id), read (state, offer, cost explanation), cancel, complete,
- * and the offered worker's accept or reject. */
+ * and the offered worker's accept or reject. The writes call the engine's
+ * _async functions and reply from the completion: at once in memory, when
+ * Redis took the change otherwise, the loop serving other calls meanwhile
+ * (docs/async.md). */
 #include <string.h>
 
 #include "api_json.h"
@@ -19,9 +22,50 @@ static void reply_view(cmd_call *c, const char *id, int code) {
                            cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
 }
 
+/* The call a write replies on: c itself when the engine completes at
+ * once (memory), else a deferred copy (NULL: out of memory, replied). */
+static cmd_call *writer(cmd_call *c) {
+  return c->d->redis_loop ? cmd_call_defer(c) : c;
+}
+
+/* The engine's answer to a write: the request's view after it, or the
+ * error; then a deferred call ends. */
+static void on_written(void *ctx, cm_status st, const cm_error *err) {
+  cmd_call *c = ctx;
+  if (st != CM_OK) {
+    cmd_reply_error(c, err);
+  } else {
+    cmd_events_pump(c->d);
+    cmd_kick(c->d); /* an emergency is due now */
+    if (c->created) {
+      cm_request_view v;
+      cm_error gerr;
+      if (cm_engine_request_get(c->d->eng, c->wid, &v, &gerr) != CM_OK) {
+        cmd_reply_error(c, &gerr);
+      } else {
+        /* known here, or (with Redis) adopted from the ledger by submit:
+           then it was created before now. No ledger read of its own. */
+        int existed = c->existed || v.created_ms != c->at_ms;
+        cmd_reply_json(
+            c, existed ? 200 : 201,
+            json_pack("{s:o}", "request",
+                      cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
+      }
+    } else {
+      reply_view(c, c->wid, 200);
+    }
+  }
+  if (c->deferred)
+    cmd_call_end(c);
+}
+
+/* An engine call refused before the ledger: reply, end. */
+static void refused(cmd_call *w, const cm_error *err) {
+  on_written(w, err->code, err);
+}
+
 void cmd_route_request_create(cmd_call *c) {
   cm_request_spec s;
-  cm_request_view v;
   cm_error err;
   if (!c->body) {
     cm_error_set(&err, CM_E_MISSING, "$", "a JSON body is required");
@@ -32,21 +76,16 @@ void cmd_route_request_create(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  /* known here, or (with Redis) adopted from the ledger by submit: then
-     it was created before now. No ledger read of its own. */
-  int64_t now = cmd_now_ms();
-  int existed = cm_engine_holds(c->d->eng, s.id);
-  if (cm_engine_submit(c->d->eng, &s, now, &err) != CM_OK ||
-      cm_engine_request_get(c->d->eng, s.id, &v, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
+  cmd_call *w = writer(c);
+  if (!w)
     return;
-  }
-  existed |= v.created_ms != now;
-  cmd_events_pump(c->d);
-  cmd_kick(c->d); /* an emergency is due now */
-  cmd_reply_json(c, existed ? 200 : 201,
-                 json_pack("{s:o}", "request",
-                           cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
+  w->created = 1;
+  w->at_ms = cmd_now_ms();
+  w->existed = cm_engine_holds(w->d->eng, s.id);
+  snprintf(w->wid, sizeof w->wid, "%s", s.id);
+  if (cm_engine_submit_async(w->d->eng, &s, w->at_ms, on_written, w, &err) !=
+      CM_OK)
+    refused(w, &err);
 }
 
 void cmd_route_request_get(cmd_call *c) {
@@ -64,30 +103,28 @@ static int no_fields(cmd_call *c) {
   return 1;
 }
 
-void cmd_route_request_cancel(cmd_call *c) {
+typedef cm_status (*write_fn)(cm_engine *e, const char *id, int64_t now_ms,
+                              cm_engine_done_fn done, void *ctx, cm_error *err);
+
+/* cancel, complete: the path's request. */
+static void write_path(cmd_call *c, write_fn fn) {
   cm_error err;
   if (!no_fields(c))
     return;
-  if (cm_engine_cancel(c->d->eng, c->arg, cmd_now_ms(), &err) != CM_OK) {
-    cmd_reply_error(c, &err);
+  cmd_call *w = writer(c);
+  if (!w)
     return;
-  }
-  cmd_events_pump(c->d);
-  cmd_kick(c->d);
-  reply_view(c, c->arg, 200);
+  snprintf(w->wid, sizeof w->wid, "%s", w->arg);
+  if (fn(w->d->eng, w->arg, cmd_now_ms(), on_written, w, &err) != CM_OK)
+    refused(w, &err);
+}
+
+void cmd_route_request_cancel(cmd_call *c) {
+  write_path(c, cm_engine_cancel_async);
 }
 
 void cmd_route_request_complete(cmd_call *c) {
-  cm_error err;
-  if (!no_fields(c))
-    return;
-  if (cm_engine_complete(c->d->eng, c->arg, cmd_now_ms(), &err) != CM_OK) {
-    cmd_reply_error(c, &err);
-    return;
-  }
-  cmd_events_pump(c->d);
-  cmd_kick(c->d);
-  reply_view(c, c->arg, 200);
+  write_path(c, cm_engine_complete_async);
 }
 
 static void answer(cmd_call *c, int accept) {
@@ -104,17 +141,17 @@ static void answer(cmd_call *c, int accept) {
     cmd_reply_error(c, &err);
     return;
   }
-  int64_t now = cmd_now_ms();
-  cm_status st = accept
-                     ? cm_engine_accept(c->d->eng, c->arg, worker, now, &err)
-                     : cm_engine_reject(c->d->eng, c->arg, worker, now, &err);
-  if (st != CM_OK) {
-    cmd_reply_error(c, &err);
+  cmd_call *w = writer(c);
+  if (!w)
     return;
-  }
-  cmd_events_pump(c->d);
-  cmd_kick(c->d);
-  reply_view(c, c->arg, 200);
+  snprintf(w->wid, sizeof w->wid, "%s", w->arg);
+  int64_t now = cmd_now_ms();
+  cm_status st = accept ? cm_engine_accept_async(w->d->eng, w->arg, worker, now,
+                                                 on_written, w, &err)
+                        : cm_engine_reject_async(w->d->eng, w->arg, worker, now,
+                                                 on_written, w, &err);
+  if (st != CM_OK)
+    refused(w, &err);
 }
 
 void cmd_route_offer_accept(cmd_call *c) {

@@ -116,6 +116,21 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* A batch's offers committed (or not): the events out, the next step. */
+static void on_offers(void *ctx, cm_status st, const cm_error *err) {
+  cmd_daemon *d = ctx;
+  if (st != CM_OK) {
+    fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
+    if (err->code == CM_E_UNAVAILABLE) {
+      d->paused = 1;
+      pause_reason(d, err);
+    }
+  }
+  cmd_events_pump(d);
+  cmd_kick(d);
+  finish_drain_if_idle(d);
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg) {
   cmd_daemon *d = arg;
   char buf[64];
@@ -139,25 +154,23 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   cm_engine_stats_get(d->eng, &st);
   uint64_t n0 = st.batch_size.n;
   double sum0 = st.batch_size.sum;
-  cm_status ended = cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
+  /* with Redis, the offers are proposed and applied from the completion
+     (docs/async.md): the loop serves other calls meanwhile */
+  cm_status ended = d->redis_loop
+                        ? cm_engine_batch_end_async(d->eng, b, cmd_now_ms(),
+                                                    on_offers, d, &err)
+                        : cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
   cm_engine_stats_get(d->eng, &st);
   if (st.batch_size.n == n0 + 1)
     cmd_metrics_batch(d, (uint64_t)(st.batch_size.sum - sum0 + 0.5));
-  if (ended != CM_OK) {
-    fprintf(stderr, "carematchd: batch not committed: %s\n", err.message);
-    if (err.code == CM_E_UNAVAILABLE) {
-      d->paused = 1;
-      pause_reason(d, &err);
-    }
-  }
-  cmd_events_pump(d);
-  cmd_kick(d);
-  finish_drain_if_idle(d);
+  if (ended != CM_OK || !d->redis_loop)
+    on_offers(d, ended, &err);
 }
 
 /* Draining: once no batch is in flight, close the streams and stop. */
 static void finish_drain_if_idle(cmd_daemon *d) {
-  if (!d->draining || d->flying)
+  /* writes in flight are answered first (a later step ends the drain) */
+  if (!d->draining || d->flying || cm_engine_in_flight(d->eng))
     return;
   cmd_events_pump(d);
   cmd_events_close_all(d);

@@ -15,6 +15,7 @@
 #include "redis_call.h"
 #include "redis_conn.h"
 #include "redis_durability.h"
+#include "redis_ledger.h"
 #include "redis_request.h"
 #include "redis_scripts.h"
 #include "redis_store.h"
@@ -22,20 +23,6 @@
 
 #define FETCH_CHUNK 4096 /* records or workers fetched per round */
 #define FOLLOW_PAGE 1000 /* change entries read per XRANGE */
-
-typedef struct rd_ledger {
-  cm_ledger base; /* first: a cm_ledger * casts */
-  cm_redis *r;    /* borrowed */
-  cm_store *store;
-  cm__rd_argv argv;
-  cm_ledger_redis_options opt;
-  int following;               /* follow_start succeeded */
-  uint64_t epoch;              /* connection epoch at follow_start */
-  char last_id[48];            /* last change entry seen */
-  long long added_start;       /* entries-added at follow_start */
-  long long consumed;          /* entries read since */
-  cm_ledger_redis_stats stats; /* WAITs and commits not durable */
-} rd_ledger;
 
 static rd_ledger *rl(cm_ledger *l) {
   return (rd_ledger *)l;
@@ -50,8 +37,6 @@ void cm_ledger_redis_options_init(cm_ledger_redis_options *o) {
 }
 
 /* ---- commit ---- */
-
-#define GROUP 64 /* changes per script call */
 
 typedef struct commit_call {
   rd_ledger *l;
@@ -81,9 +66,8 @@ static int reply_int(const redisReply *r, long long *out) {
   return -1;
 }
 
-/* One change's result: 1, {0, version} or {-1, worker, why}. */
-static int read_result(const redisReply *e, const cm_ledger_change *ch,
-                       cm_ledger_result *res) {
+int cm__rd_commit_result(const redisReply *e, const cm_ledger_change *ch,
+                         cm_ledger_result *res) {
   long long tag, idx;
   if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
     res->refusal = CM_LEDGER_OK;
@@ -124,7 +108,7 @@ static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   }
   for (int j = 0; j < c->gcount[i]; j++) {
     int k = c->order[c->gstart[i] + j];
-    if (read_result(rep->element[j], &c->ch[k], &c->res[k]) != 0) {
+    if (cm__rd_commit_result(rep->element[j], &c->ch[k], &c->res[k]) != 0) {
       cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
       return;
     }
@@ -177,18 +161,16 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
   return 0;
 }
 
-/* Build the EVALSHA of changes order[from .. from + m) into a. Returns 0,
- * -1 out of memory. */
-static int build_group(rd_ledger *l, const commit_call *c, int from, int m,
-                       cm__rd_argv *a) {
+int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
+                        cm__rd_argv *a) {
   cm_redis *r = l->r;
   char key[CM__RD_KEY_MAX];
   int keys = 0;
   for (int j = 0; j < m; j++)
-    keys += 1 + c->ch[c->order[from + j]].n_workers;
+    keys += 1 + chs[j]->n_workers;
   cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, keys);
   for (int j = 0; j < m; j++) {
-    const cm_ledger_change *ch = &c->ch[c->order[from + j]];
+    const cm_ledger_change *ch = chs[j];
     cm__rd_argv_add(a, key,
                     cm__rd_key_request(&r->keys, ch->after->spec.id, key));
     for (int i = 0; i < ch->n_workers; i++)
@@ -199,10 +181,20 @@ static int build_group(rd_ledger *l, const commit_call *c, int from, int m,
   cm__rd_argv_fmt(a, "%d", l->opt.events_max);
   cm__rd_argv_fmt(a, "%d", m);
   for (int j = 0; j < m; j++)
-    if (change_args(&c->ch[c->order[from + j]], a) != 0)
+    if (change_args(chs[j], a) != 0)
       return -1;
   cm__rd_argv_origin(a, r);
   return 0;
+}
+
+/* Build the EVALSHA of changes order[from .. from + m) into a. Returns 0,
+ * -1 out of memory. */
+static int build_group(rd_ledger *l, const commit_call *c, int from, int m,
+                       cm__rd_argv *a) {
+  const cm_ledger_change *chs[CM__RD_COMMIT_GROUP];
+  for (int j = 0; j < m; j++)
+    chs[j] = &c->ch[c->order[from + j]];
+  return cm__rd_commit_build(l, chs, m, a);
 }
 
 static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
@@ -216,8 +208,8 @@ static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
   for (int k = 0; k < c->n; k++)
     if (c->todo[k])
       c->order[m++] = k;
-  for (int from = 0; from < m && !b.lost; from += GROUP) {
-    int cnt = m - from < GROUP ? m - from : GROUP;
+  for (int from = 0; from < m && !b.lost; from += CM__RD_COMMIT_GROUP) {
+    int cnt = m - from < CM__RD_COMMIT_GROUP ? m - from : CM__RD_COMMIT_GROUP;
     cm__rd_argv_reset(&c->l->argv);
     if (build_group(c->l, c, from, cnt, &c->l->argv) != 0) {
       cm__rd_fail(&b, CM_E_NOMEM, "out of memory");
@@ -258,8 +250,8 @@ static void st_free(commit_call *c) {
   free(c->gcount);
 }
 
-static cm_status rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
-                           cm_ledger_result *res, cm_error *err) {
+cm_status cm__rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
+                        cm_ledger_result *res, cm_error *err) {
   rd_ledger *l = rl(lg);
   cm_error_clear(err);
   if (n < 0 || (n > 0 && (!ch || !res)))
@@ -742,6 +734,7 @@ void cm_ledger_redis_follow_get(const cm_ledger *lg,
 
 static void rd_free(cm_ledger *lg) {
   rd_ledger *l = rl(lg);
+  cm__rd_group_free(l); /* proposals in flight are told first */
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);
@@ -766,10 +759,30 @@ cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,
                                  n, err);
 }
 
+cm_status cm_ledger_redis_attach(cm_ledger *lg, cm_redis *loop, cm_error *err) {
+  cm_error_clear(err);
+  if (!lg || lg->type != &redis_ledger_type || !loop)
+    return cm_error_set(err, CM_E_INVALID, "", "not a Redis ledger");
+  rd_ledger *l = rl(lg);
+  if (loop->own_base)
+    return cm_error_set(err, CM_E_INVALID, "$.base",
+                        "$.base: the connection runs a private loop");
+  if (strcmp(cm_redis_region(loop), cm_redis_region(l->r)) != 0)
+    return cm_error_set(err, CM_E_INVALID, "$.region",
+                        "$.region: the connections serve other regions");
+  if (cm__rd_group_busy(l))
+    return cm_error_set(err, CM_E_CONFLICT, "",
+                        "proposals are in flight on the old connection");
+  cm__rd_group_free(l);
+  memcpy(loop->origin, l->r->origin, sizeof loop->origin);
+  l->loop = loop;
+  return CM_OK;
+}
+
 static const cm_ledger_type redis_ledger_type = {
     .name = "redis",
     .free = rd_free,
-    .commit = rd_commit,
+    .commit = cm__rd_commit,
     .get = rd_get,
     .each_live = rd_each_live,
     .worker_upsert = rd_worker_upsert,
@@ -778,6 +791,7 @@ static const cm_ledger_type redis_ledger_type = {
     .each_worker = rd_each_worker,
     .follow_start = rd_follow_start,
     .follow = rd_follow,
+    .propose = cm__rd_propose,
 };
 
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,

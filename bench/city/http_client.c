@@ -37,6 +37,9 @@ struct cm_hc {
   void *event_arg;
   char sse_buf[HC_SSE_BUF];
   size_t sse_len;
+  struct call *pending; /* calls not answered yet (freed with c: libevent
+                           frees a connection's requests without calling
+                           back) */
 };
 
 typedef struct call {
@@ -45,7 +48,17 @@ typedef struct call {
   void *arg;
   int method;
   char path[120];
+  struct call *prev, *next; /* c->pending */
 } call;
+
+static void call_unlink(call *k) {
+  if (k->prev)
+    k->prev->next = k->next;
+  else
+    k->c->pending = k->next;
+  if (k->next)
+    k->next->prev = k->prev;
+}
 
 void cm_hc_log_errors(cm_hc *c, FILE *f, int max) {
   c->log = f;
@@ -95,6 +108,11 @@ void cm_hc_free(cm_hc *c) {
       evhttp_connection_free(c->conns[i]);
   if (c->sse)
     evhttp_connection_free(c->sse);
+  while (c->pending) {
+    call *k = c->pending;
+    c->pending = k->next;
+    free(k);
+  }
   free(c);
 }
 
@@ -131,6 +149,7 @@ static void on_reply(struct evhttp_request *req, void *arg) {
   call *k = arg;
   cm_hc *c = k->c;
   c->inflight--;
+  call_unlink(k);
   int code = cm_hc_code(req);
   int bad = k->fn ? k->fn(k->arg, req) : code < 200 || code >= 300;
   if (bad) {
@@ -174,10 +193,16 @@ int cm_hc_call(cm_hc *c, struct evhttp_connection *con,
     evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
   }
   c->inflight++;
+  k->prev = NULL;
+  k->next = c->pending;
+  if (c->pending)
+    c->pending->prev = k;
+  c->pending = k;
   if (evhttp_make_request(con, req, method, path) != 0) {
     /* libevent freed req; the callback will not run */
     c->inflight--;
     c->errors++;
+    call_unlink(k);
     free(k);
     return -1;
   }

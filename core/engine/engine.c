@@ -126,6 +126,11 @@ oom:
 void cm_engine_free(cm_engine *e) {
   if (!e)
     return;
+  /* what is in flight: its callers are told CM_E_UNAVAILABLE */
+  if (e->abandon_offers)
+    e->abandon_offers(e);
+  if (e->abandon_ops)
+    e->abandon_ops(e);
   for (int i = 0; i < e->n_live; i++)
     free(e->live[i]);
   for (int i = 0; i < e->n_done; i++)

@@ -223,149 +223,16 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
   return st;
 }
 
-/* One offer of a batch, worked out before anything is committed. */
-typedef struct offer_plan {
-  cm__req *r;    /* the request */
-  cm__req after; /* its record once offered (accepted with auto_accept) */
-  cm_event ev[2 * CM_MAX_STAFF];
-  int n_ev;
-  cm_request_view view; /* after, for the ledger */
-} offer_plan;
-
-static void plan_offer(const cm_engine *e, offer_plan *p, cm__req *r,
-                       const cm_instance *inst, const cm_assignment *a, int n,
-                       int64_t now_ms, cm_ledger_change *ch) {
-  int auto_accept = e->cfg.auto_accept != 0;
-  cm__req *after = &p->after;
-  p->r = r;
-  *after = *r;
-  after->n_workers = n;
-  for (int i = 0; i < n; i++) {
-    const cm_worker *w = &inst->workers[a[i].worker];
-    memset(after->workers[i], 0, CM_ID_MAX);
-    memcpy(after->workers[i], w->id, strnlen(w->id, CM_ID_MAX - 1));
-    after->accepted[i] = auto_accept;
-    after->terms[i] = a[i].terms;
-  }
-  after->state = auto_accept ? CM_REQ_ACCEPTED : CM_REQ_OFFERED;
-  after->offered_ms = now_ms;
-  after->expires_ms = now_ms + e->cfg.offer_ttl_ms;
-  after->has_reason = 0;
-  p->n_ev = 0;
-  for (int i = 0; i < n; i++) /* one event per member; one transition */
-    cm__event_fill(e, &p->ev[p->n_ev++], CM_EV_OFFERED, after,
-                   after->workers[i], i == 0 ? CM_REQ_PENDING : CM_REQ_OFFERED,
-                   CM_REQ_OFFERED, &after->terms[i]);
-  for (int i = 0; auto_accept && i < n; i++)
-    cm__event_fill(e, &p->ev[p->n_ev++], CM_EV_ACCEPTED, after,
-                   after->workers[i], CM_REQ_OFFERED,
-                   i == n - 1 ? CM_REQ_ACCEPTED : CM_REQ_OFFERED,
-                   &after->terms[i]);
-  cm__change_init(ch, r, &p->view, after, p->ev, p->n_ev);
-  for (int i = 0; i < n; i++)
-    cm__change_worker(
-        ch, after->workers[i],
-        (cm__worker_part){.take = 1, .accept_delta = auto_accept});
-}
-
-static void apply_offer(cm_engine *e, offer_plan *p, int64_t now_ms) {
-  cm__req *r = p->r;
-  const cm__req *after = &p->after;
-  for (int i = 0; i < after->n_workers; i++) {
-    cm__wrk *rec = cm__wrk_find(e, after->workers[i]);
-    if (!rec)
-      continue;
-    rec->jobs++;
-    rec->accepted += after->accepted[i];
-    cm__wrk_sync(e, rec);
-  }
-  int first = !r->offered_once;
-  cm__req_replace(e, r, after);
-  e->stats.offers += (uint64_t)after->n_workers;
-  if (first) {
-    r->offered_once = 1;
-    cm_histogram_add(&e->stats.offer_latency[r->spec.urgency],
-                     (double)(now_ms - r->ready_ms));
-  }
-  for (int i = 0; i < p->n_ev; i++)
-    cm__event_push(e, &p->ev[i]);
-}
-
-/* Whether every worker of an offer still has room (on shift, jobs plus
- * those planned in this commit below capacity); if so, counts them as
- * planned. Workers the engine does not know are the store's affair. */
-static int have_room(cm_engine *e, const cm_instance *inst,
-                     const cm_assignment *a, int n) {
-  for (int i = 0; i < n; i++) {
-    const cm__wrk *w = cm__wrk_find(e, inst->workers[a[i].worker].id);
-    if (w && (!w->on_shift || w->jobs + w->planned >= w->capacity))
-      return 0;
-  }
-  for (int i = 0; i < n; i++) {
-    cm__wrk *w = cm__wrk_find(e, inst->workers[a[i].worker].id);
-    if (w)
-      w->planned++;
-  }
-  return 1;
-}
-
-static void unplan(cm_engine *e, const offer_plan *plans, int m) {
-  for (int k = 0; k < m; k++)
-    for (int i = 0; i < plans[k].after.n_workers; i++) {
-      cm__wrk *w = cm__wrk_find(e, plans[k].after.workers[i]);
-      if (w)
-        w->planned = 0;
-    }
-}
-
-/* Plan every offer of the answer, commit them together (one round trip
- * to the ledger), apply those the ledger took. */
+/* Commit the answer's offers (engine_offers.c) and, when that worked,
+ * remember why the others were not assigned. Synchronous unless done is
+ * given (cm_engine_batch_end_async). */
 static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
-                        cm_error *err) {
+                        cm_engine_done_fn done, void *ctx, cm_error *err) {
   const cm_answer *ans = &b->ans;
-  int m = 0;
-  for (int a = 0; a < ans->n_assignments; a++)
-    m += a == 0 ||
-         ans->assignments[a].request != ans->assignments[a - 1].request;
-  offer_plan *plans = cm__malloc_array(m, sizeof *plans);
-  cm_ledger_change *ch = cm__malloc_array(m, sizeof *ch);
-  cm_ledger_result *res = cm__calloc_array(m, sizeof *res);
-  cm_status st = CM_OK;
-  if (!plans || !ch || !res) {
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-    goto out;
-  }
-  /* assignments come grouped by request, in request order; an offer whose
-     request changed or whose workers filled up while the batch was solved
-     is left out (the request stays pending) */
-  int planned = 0;
-  for (int a = 0; a < ans->n_assignments;) {
-    int q = ans->assignments[a].request, n = 1;
-    while (a + n < ans->n_assignments && ans->assignments[a + n].request == q)
-      n++;
-    if (b->reqs[q] && have_room(e, b->inst, &ans->assignments[a], n)) {
-      plan_offer(e, &plans[planned], b->reqs[q], b->inst, &ans->assignments[a],
-                 n, now_ms, &ch[planned]);
-      planned++;
-    }
-    a += n;
-  }
-  m = planned;
-  unplan(e, plans, m);
-  if ((st = cm__commit_many(e, ch, m, res, err)) != CM_OK)
-    goto out;
-  for (int k = 0; k < m; k++) {
-    if (res[k].refusal == CM_LEDGER_OK) {
-      apply_offer(e, &plans[k], now_ms);
-    } else if (res[k].refusal == CM_LEDGER_VERSION) {
-      cm__req_refresh(e, plans[k].r->spec.id);
-    } else { /* full or off shift elsewhere: out of the mirror until the
-                ledger reports the worker again */
-      e->stats.refused++;
-      const char *who = ch[k].workers[res[k].worker].id;
-      cm_store_status(e->store, who, CM_WORKER_OFFERED, NULL);
-    }
-  }
+  cm_status st =
+      cm__offers_commit(e, b->inst, ans, b->reqs, now_ms, done, ctx, err);
+  if (st != CM_OK)
+    return st;
   for (int u = 0; u < ans->n_unassigned; u++) {
     cm__req *r = b->reqs[ans->unassigned[u].request];
     if (!r)
@@ -373,11 +240,7 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
     r->has_reason = 1;
     r->reason = ans->unassigned[u].reason;
   }
-out:
-  free(plans);
-  free(ch);
-  free(res);
-  return st;
+  return CM_OK;
 }
 
 void cm_engine_batch_free(cm_engine_batch *b) {
@@ -392,8 +255,10 @@ void cm_engine_batch_free(cm_engine_batch *b) {
 static int due_requests(const cm_engine *e, int64_t now_ms, int *idx) {
   int n = 0;
   for (int i = 0; i < e->n_live; i++)
-    if (e->live[i]->state == CM_REQ_PENDING && e->live[i]->release_ms <= now_ms)
-      idx[n++] = i;
+    if (e->live[i]->state == CM_REQ_PENDING &&
+        e->live[i]->release_ms <= now_ms && !e->live[i]->in_batch &&
+        !(e->n_flight && cm__op_find(e, e->live[i]->spec.id)))
+      idx[n++] = i; /* one with a change in flight waits for the next */
   pick_ctx pc = {e->live};
   cm__sort_ints(idx, n, by_priority, &pc);
   return n > e->cfg.batch_max ? e->cfg.batch_max : n;
@@ -557,8 +422,9 @@ static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
     cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
 }
 
-cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
-                              cm_error *err) {
+/* cm_engine_batch_end, or its _async form when done is given. */
+static cm_status batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                           cm_engine_done_fn done, void *ctx, cm_error *err) {
   cm_status rc = CM_E_SOLVER;
   int offered = 0;
   if (now_ms > e->now_ms)
@@ -574,7 +440,9 @@ cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
      take part in it (counted here: a batch that fails counts for none) */
   for (int q = 0; q < b->n; q++) {
     cm__req *r = cm__req_find(e, b->ids[q]);
-    b->reqs[q] = r && r->version == b->versions[q] && r->state == CM_REQ_PENDING
+    b->reqs[q] = r && r->version == b->versions[q] &&
+                         r->state == CM_REQ_PENDING && !r->in_batch &&
+                         !(e->n_flight && cm__op_find(e, r->spec.id))
                      ? r
                      : NULL;
     if (b->reqs[q])
@@ -582,7 +450,8 @@ cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
   }
   double tc = clock_ms(e);
   uint64_t offers_before = e->stats.offers;
-  if ((rc = commit(e, b, now_ms, err)) != CM_OK) { /* nothing was applied */
+  if ((rc = commit(e, b, now_ms, done, ctx, err)) !=
+      CM_OK) { /* nothing was applied */
     for (int q = 0; q < b->n; q++)
       if (b->reqs[q])
         b->reqs[q]->batches--;
@@ -590,7 +459,8 @@ cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
   }
   double t2 = clock_ms(e);
   cm_histogram_add(&e->stats.commit_ms, t2 - tc);
-  offered = e->stats.offers != offers_before;
+  /* proposed offers count as offered (the wait does not double) */
+  offered = e->stats.offers != offers_before || (done && e->offers);
   e->stats.batches++;
   e->stats.fallbacks += (uint64_t)b->ans.stats.fallbacks;
   cm_histogram_add(&e->stats.batch_size, b->n);
@@ -605,6 +475,21 @@ out:
     reschedule(e, now_ms, offered);
   cm_engine_batch_free(b);
   return rc;
+}
+
+cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
+                              cm_error *err) {
+  return batch_end(e, b, now_ms, NULL, NULL, err);
+}
+
+cm_status cm_engine_batch_end_async(cm_engine *e, cm_engine_batch *b,
+                                    int64_t now_ms, cm_engine_done_fn done,
+                                    void *ctx, cm_error *err) {
+  if (!done) {
+    cm_engine_batch_free(b);
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  }
+  return batch_end(e, b, now_ms, done, ctx, err);
 }
 
 cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,

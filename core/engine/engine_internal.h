@@ -12,11 +12,16 @@
  *                       jobs they hold, mirrored in the store's status
  *   engine_ledger.c     changes and commits to the ledger; adopting the
  *                       ledger's record of a request
+ *   engine_ops.c        a transition as an op: committed at once, or
+ *                       proposed and applied by its completion, queued
+ *                       behind the op in flight on the same request
  *   engine_lifecycle.c  the transitions after submission: requeue,
  *                       accept, reject, complete, cancel, withdraw offers
  *   engine_submit.c     a new request
  *   engine_workers.c    the worker calls (shift, capacity, positions)
  *   engine_sync.c       following the ledger and rebuilding from it
+ *   engine_offers.c     a batch's offers: planned, committed or proposed,
+ *                       applied
  *   engine_reserve.c    the emergency reserve of a batch (store only)
  *   engine_batch.c      when batches run and what one does
  *
@@ -47,6 +52,7 @@ typedef struct cm__req {
   uint64_t version; /* 1 at submission, + 1 per committed transition */
   int slot;         /* index in live[] or done[] */
   unsigned gen;     /* last rebuild that found it in the ledger */
+  int in_batch;     /* a batch's offer of it is in flight */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -55,7 +61,8 @@ typedef struct cm__wrk {
   int capacity; /* jobs at once */
   int jobs;     /* open jobs held (offered or accepted) */
   int accepted; /* of which accepted */
-  int planned;  /* offers planned in the commit being built */
+  int planned;  /* offers planned in the commit being built, or in
+                   flight (engine_offers.c) */
   int slot;     /* index in workers[] */
   unsigned gen; /* last rebuild that found it in the ledger */
 } cm__wrk;
@@ -66,6 +73,51 @@ typedef struct cm__events {
   uint64_t seq;
   uint64_t dropped;
 } cm__events;
+
+/* A transition of one request, worked out by its plan and applied by its
+ * apply once the ledger took it (engine_ops.c, docs/async.md). */
+typedef struct cm__op cm__op;
+typedef cm_status (*cm__op_fn)(cm_engine *e, cm__op *op, cm_error *err);
+struct cm__op {
+  cm__op *next;      /* queued behind it (same request), oldest first */
+  cm__op *prev_head; /* the engine's ops in flight (queue heads) */
+  cm__op *next_head; /* */
+  cm_engine *e;      /* NULL once the engine was freed */
+  int async;         /* proposed (1) or committed synchronously (0) */
+  int proposed;      /* handed to the ledger: its completion will run */
+  int starting;      /* inside cm_ledger_propose */
+  int answered;      /* the ledger's completion ran while starting */
+  int held;          /* waits for a batch's offer of its request */
+  /* the call: what the caller asked, and who is told */
+  char id[CM_ID_MAX];     /* the request */
+  char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
+  int bad_id;             /* the id given was NULL or too long */
+  int bad_worker;         /* the worker given was NULL or too long */
+  cm_request_spec spec;   /* submit */
+  int64_t now_ms;
+  cm__op_fn plan;    /* checks and works the change out, then
+                        cm__op_commit; errors before it are the caller's */
+  cm__op_fn apply;   /* applies it to the engine (set by plan) */
+  cm__op_fn refused; /* a version refusal, when not the usual conflict
+                        (submit: the ledger has the id already) */
+  cm_engine_done_fn done;
+  void *ctx;
+  /* worked out by plan */
+  cm__req *fresh; /* submit: the new record (owned until inserted) */
+  cm__req before; /* the record before */
+  cm__req after;  /* the record after */
+  cm_request_view view;
+  cm_event ev;
+  cm_ledger_change ch;
+  int finish_done; /* finish: a completion (not a cancel) */
+  uint64_t finish_elder;
+  int accept_idx;    /* accept: the worker's index */
+  cm_event_type why; /* requeue: the event */
+  /* the ledger's answer */
+  cm_status st;
+  cm_ledger_result res;
+  cm_error err;
+};
 
 struct cm_engine {
   cm_engine_config cfg;
@@ -87,6 +139,14 @@ struct cm_engine {
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
+  cm__op *flight;               /* ops in flight (heads of their queues) */
+  int n_flight;                 /* how many, queued ones included, and
+                                   batches' offers in flight */
+  struct cm__offers *offers;    /* batches' offers in flight */
+  /* tell what is in flight at cm_engine_free (set by the files that put
+     it in flight: engine.c calls nothing below it) */
+  void (*abandon_ops)(cm_engine *e);
+  void (*abandon_offers)(cm_engine *e);
 };
 
 /* the event queue (engine_events.c) */
@@ -132,6 +192,34 @@ cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
 int cm__req_adopt(cm_engine *e, const cm_request_view *v);
 /* Fetch r's record from the ledger and adopt it. */
 void cm__req_refresh(cm_engine *e, const char *id);
+
+/* ops (engine_ops.c) */
+/* The op in flight on request id (the head of its queue), or NULL. */
+cm__op *cm__op_find(const cm_engine *e, const char *id);
+/* The commit step of a plan: synchronous (op->async 0): cm__commit_one,
+ * then op->apply; its status. Asynchronous: proposed to the ledger, and
+ * applied by the completion; CM_OK, or the ledger's refusal to take it. */
+cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err);
+/* Run op synchronously (op on the caller's stack): refused with
+ * CM_E_UNAVAILABLE when a change of its request is in flight. */
+cm_status cm__op_run(cm_engine *e, cm__op *op, cm_error *err);
+/* Run op (malloc'ed, owned by the engine from here) asynchronously:
+ * queued behind the op in flight on its request, or planned and proposed
+ * now. Returns CM_OK (op->done then runs exactly once, maybe already), or
+ * the plan's error (op freed, done never runs). */
+cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err);
+/* Clear op's links and flags for request id (id may be NULL: ""). */
+void cm__op_init(cm__op *op, const char *id, int64_t now_ms);
+/* A new op of the engine for request id (malloc'ed; NULL out of memory). */
+cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
+                   void *ctx);
+/* A batch's offer of request id completed: start the op that waited for
+ * it, if any. */
+void cm__op_release(cm_engine *e, const char *id);
+/* Complete every op in flight with CM_E_UNAVAILABLE (the engine is being
+ * freed): queued ones are freed, proposed ones are freed by their
+ * completion. */
+void cm__op_abandon_all(cm_engine *e);
 
 /* the request table and the timer (engine.c) */
 cm__req *cm__req_find(const cm_engine *e, const char *id);
@@ -181,6 +269,19 @@ void cm__req_release_workers(cm_engine *e, cm__req *r);
 /* Count a job done by w for an elder (0: none): jobs_today + 1, the elder
  * remembered (the oldest forgotten when the list is full). */
 void cm__worker_served(cm_worker *w, uint64_t elder);
+
+/* a batch's offers (engine_offers.c) */
+/* Commit the offers of a batch's answer (inst, ans; reqs[q] the record of
+ * request q, or NULL: left out) and apply those the ledger took.
+ * Synchronously when done is NULL or the ledger has no propose: CM_OK
+ * (done, if given, then ran) or the commit's error, nothing applied.
+ * Otherwise proposed: CM_OK, the requests held and the takes counted
+ * until the completion applies them and runs done(ctx, st, err) once; or
+ * an error, nothing proposed, done never runs. */
+cm_status cm__offers_commit(cm_engine *e, const cm_instance *inst,
+                            const cm_answer *ans, cm__req **reqs,
+                            int64_t now_ms, cm_engine_done_fn done, void *ctx,
+                            cm_error *err);
 
 /* the emergency reserve (engine_reserve.c): drop the edges from requests
  * of urgency cfg.reserve_from or less urgent to the emergency-capable

@@ -2,21 +2,22 @@
  * offered worker accepts or refuses, the offer lapses or is withdrawn, the
  * request is cancelled or completed.
  *
- * Each transition is worked out on a copy of the record, committed to the
- * ledger (when there is one: cm__commit_one) and applied to the engine
- * only when the ledger took it, so a refused or failed write changes
- * nothing here. */
+ * Each transition is an op (engine_ops.c): its plan works it out on a
+ * copy of the record, it is committed to the ledger (when there is one)
+ * and its apply runs only when the ledger took it, so a refused or failed
+ * write changes nothing here. The _async calls propose it and apply it
+ * from the ledger's completion (docs/async.md). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
 
-static cm__req *find_live(cm_engine *e, const char *id, cm_error *err) {
-  cm__req *r = id ? cm__req_find(e, id) : NULL;
+static cm__req *find_live(cm_engine *e, const cm__op *op, cm_error *err) {
+  cm__req *r = op->bad_id ? NULL : cm__req_find(e, op->id);
   if (!r)
     cm_error_set(err, CM_E_UNKNOWN_ID, "$.request",
-                 "$.request: no request '%s'", id ? id : "");
+                 "$.request: no request '%s'", op->id);
   return r;
 }
 
@@ -43,162 +44,304 @@ static void clear_workers(cm__req *r) {
   memset(r->accepted, 0, sizeof r->accepted);
 }
 
+/* Copy a worker id into op (the caller's pointer may go). */
+static void op_worker(cm__op *op, const char *worker) {
+  memset(op->worker, 0, sizeof op->worker);
+  op->bad_worker = !worker || strnlen(worker, CM_ID_MAX) >= CM_ID_MAX;
+  if (!op->bad_worker)
+    memcpy(op->worker, worker, strlen(worker));
+}
+
+/* A new op for an _async call; NULL (err set) out of memory. */
+static cm__op *op_async(const char *id, int64_t now_ms, cm_engine_done_fn done,
+                        void *ctx, cm_error *err) {
+  cm__op *op = cm__op_new(id ? id : "", now_ms, done, ctx);
+  if (!op)
+    cm_error_set(err, CM_E_NOMEM, "", NULL);
+  else if (!id)
+    op->bad_id = 1;
+  return op;
+}
+
+/* ---- back to pending ---- */
+
+static cm_status requeue_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *r = cm__req_find(e, op->id);
+  cm__req_release_workers(e, r);
+  cm__req_replace(e, r, &op->after);
+  cm__event_push(e, &op->ev);
+  cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
+                            ? op->now_ms
+                            : op->now_ms + e->cfg.batch_window_ms);
+  return CM_OK;
+}
+
+/* The requeue of r (op->worker, "" none; op->why), committed. */
+static cm_status requeue_build(cm_engine *e, cm__op *op, cm__req *r,
+                               cm_error *err) {
+  cm__req *after = &op->after;
+  *after = *r;
+  clear_workers(after);
+  if (op->worker[0] && op->why != CM_EV_WITHDRAWN) {
+    int n = after->n_rejected < CM_MAX_REJECTS ? after->n_rejected++
+                                               : CM_MAX_REJECTS - 1;
+    memset(after->rejected[n], 0, CM_ID_MAX);
+    memcpy(after->rejected[n], op->worker, strlen(op->worker));
+  }
+  after->state = CM_REQ_PENDING;
+  after->expires_ms = 0;
+  after->has_reason = 0;
+  cm__event_fill(e, &op->ev, op->why, after, op->worker[0] ? op->worker : NULL,
+                 r->state, CM_REQ_PENDING, NULL);
+  cm__change_init(&op->ch, r, &op->view, after, &op->ev, 1);
+  give_back(&op->ch, r, 0, 0);
+  op->apply = requeue_apply;
+  return cm__op_commit(e, op, err);
+}
+
+static cm_status requeue_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = find_live(e, op, err);
+  return r ? requeue_build(e, op, r, err) : CM_E_UNKNOWN_ID;
+}
+
 cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
                           cm_event_type why, int64_t now_ms, cm_error *err) {
-  cm__req after = *r;
-  clear_workers(&after);
-  if (worker && why != CM_EV_WITHDRAWN) {
-    int n = after.n_rejected < CM_MAX_REJECTS ? after.n_rejected++
-                                              : CM_MAX_REJECTS - 1;
-    memset(after.rejected[n], 0, CM_ID_MAX);
-    memcpy(after.rejected[n], worker, strnlen(worker, CM_ID_MAX - 1));
+  cm__op op;
+  cm__op_init(&op, r->spec.id, now_ms);
+  if (worker)
+    op_worker(&op, worker);
+  op.why = why;
+  op.plan = requeue_plan;
+  return cm__op_run(e, &op, err);
+}
+
+/* ---- cancel, complete ---- */
+
+static cm_status finish_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *r = cm__req_find(e, op->id);
+  /* workload and continuity for the next batches (the ledger did the
+     same to its own copy in the commit) */
+  for (int i = 0; op->finish_done && i < r->n_workers; i++) {
+    cm_worker w;
+    if (cm_store_get(e->store, r->workers[i], &w, NULL) != CM_OK)
+      continue;
+    cm__worker_served(&w, op->finish_elder);
+    cm_store_upsert(e->store, &w, NULL);
   }
-  after.state = CM_REQ_PENDING;
-  after.expires_ms = 0;
-  after.has_reason = 0;
-  cm_event ev;
-  cm__event_fill(e, &ev, why, &after, worker, r->state, CM_REQ_PENDING, NULL);
-  cm_request_view v;
-  cm_ledger_change ch;
-  cm__change_init(&ch, r, &v, &after, &ev, 1);
-  give_back(&ch, r, 0, 0);
-  cm_status st = cm__commit_one(e, r, &ch, err);
-  if (st != CM_OK)
-    return st;
   cm__req_release_workers(e, r);
-  cm__req_replace(e, r, &after);
-  cm__event_push(e, &ev);
-  cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
-                            ? now_ms
-                            : now_ms + e->cfg.batch_window_ms);
+  cm__req_replace(e, r, &op->after);
+  cm__req_finish(e, r);
+  cm__event_push(e, &op->ev);
   return CM_OK;
 }
 
 /* Cancel or complete r (its workers give their jobs back). */
-static cm_status finish(cm_engine *e, cm__req *r, cm_request_state to,
-                        cm_event_type why, int64_t now_ms, cm_error *err) {
+static cm_status finish(cm_engine *e, cm__op *op, cm__req *r,
+                        cm_request_state to, cm_event_type why, cm_error *err) {
   uint64_t elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
   int done = to == CM_REQ_DONE;
-  cm__req after = *r;
-  clear_workers(&after);
-  after.state = to;
-  after.finished_ms = now_ms;
-  cm_event ev;
-  cm__event_fill(e, &ev, why, &after, NULL, r->state, to, NULL);
-  cm_request_view v;
-  cm_ledger_change ch;
-  cm__change_init(&ch, r, &v, &after, &ev, 1);
-  give_back(&ch, r, done, elder);
-  cm_status st = cm__commit_one(e, r, &ch, err);
-  if (st != CM_OK)
-    return st;
-  /* workload and continuity for the next batches (the ledger did the
-     same to its own copy in the commit) */
-  for (int i = 0; done && i < r->n_workers; i++) {
-    cm_worker w;
-    if (cm_store_get(e->store, r->workers[i], &w, NULL) != CM_OK)
-      continue;
-    cm__worker_served(&w, elder);
-    cm_store_upsert(e->store, &w, NULL);
-  }
-  cm__req_release_workers(e, r);
-  cm__req_replace(e, r, &after);
-  cm__req_finish(e, r);
-  cm__event_push(e, &ev);
-  return CM_OK;
+  cm__req *after = &op->after;
+  *after = *r;
+  clear_workers(after);
+  after->state = to;
+  after->finished_ms = op->now_ms;
+  cm__event_fill(e, &op->ev, why, after, NULL, r->state, to, NULL);
+  cm__change_init(&op->ch, r, &op->view, after, &op->ev, 1);
+  give_back(&op->ch, r, done, elder);
+  op->finish_done = done;
+  op->finish_elder = elder;
+  op->apply = finish_apply;
+  return cm__op_commit(e, op, err);
 }
 
-cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
-                           cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
+static cm_status cancel_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = find_live(e, op, err);
   if (!r)
     return CM_E_UNKNOWN_ID;
   if (r->state == CM_REQ_CANCELLED)
     return CM_OK;
   if (r->state == CM_REQ_DONE)
     return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' is already done", request_id);
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  return finish(e, r, CM_REQ_CANCELLED, CM_EV_CANCELLED, now_ms, err);
+                        "$.request: '%s' is already done", op->id);
+  if (op->now_ms > e->now_ms)
+    e->now_ms = op->now_ms;
+  return finish(e, op, r, CM_REQ_CANCELLED, CM_EV_CANCELLED, err);
 }
 
-/* The open offer of request_id to worker: *r and *idx, or the error
- * (unknown request or worker; no open offer to that worker). Moves the
- * engine's clock to now_ms on success. */
-static cm_status open_offer(cm_engine *e, const char *request_id,
-                            const char *worker, int64_t now_ms, cm__req **r,
-                            int *idx, cm_error *err) {
-  if (!(*r = find_live(e, request_id, err)))
+static cm_status complete_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = find_live(e, op, err);
+  if (!r)
     return CM_E_UNKNOWN_ID;
-  if (!worker || !cm__wrk_find(e, worker))
+  if (r->state != CM_REQ_ACCEPTED)
+    return cm_error_set(err, CM_E_CONFLICT, "$.request",
+                        "$.request: '%s' is %s, not accepted", op->id,
+                        cm_request_state_name(r->state));
+  if (op->now_ms > e->now_ms)
+    e->now_ms = op->now_ms;
+  return finish(e, op, r, CM_REQ_DONE, CM_EV_COMPLETED, err);
+}
+
+/* ---- the offered worker's answer ---- */
+
+/* The open offer of op's request to op's worker: *r and *idx, or the
+ * error (unknown request or worker; no open offer to that worker). Moves
+ * the engine's clock to op's time on success. */
+static cm_status open_offer(cm_engine *e, const cm__op *op, cm__req **r,
+                            int *idx, cm_error *err) {
+  if (!(*r = find_live(e, op, err)))
+    return CM_E_UNKNOWN_ID;
+  if (op->bad_worker || !cm__wrk_find(e, op->worker))
     return cm_error_set(err, CM_E_UNKNOWN_ID, "$.worker",
-                        "$.worker: no worker '%s'", worker ? worker : "");
-  *idx = (*r)->state == CM_REQ_OFFERED ? offer_index(*r, worker) : -1;
+                        "$.worker: no worker '%s'", op->worker);
+  *idx = (*r)->state == CM_REQ_OFFERED ? offer_index(*r, op->worker) : -1;
   if (*idx < 0 || (*r)->accepted[*idx])
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
                         "$.worker: request '%s' has no open offer to '%s'",
-                        (*r)->spec.id, worker);
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
+                        (*r)->spec.id, op->worker);
+  if (op->now_ms > e->now_ms)
+    e->now_ms = op->now_ms;
   return CM_OK;
+}
+
+static cm_status accept_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *r = cm__req_find(e, op->id);
+  cm__wrk *w = cm__wrk_find(e, op->worker);
+  if (w) {
+    w->accepted++;
+    cm__wrk_sync(e, w);
+  }
+  cm__req_replace(e, r, &op->after);
+  cm__event_push(e, &op->ev);
+  return CM_OK;
+}
+
+static cm_status accept_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r;
+  int idx = 0;
+  cm_status st = open_offer(e, op, &r, &idx, err);
+  if (st != CM_OK)
+    return st;
+  cm__req *after = &op->after;
+  *after = *r;
+  after->accepted[idx] = 1;
+  int all = 1;
+  for (int i = 0; i < after->n_workers; i++)
+    all &= after->accepted[i];
+  if (all)
+    after->state = CM_REQ_ACCEPTED;
+  cm__event_fill(e, &op->ev, CM_EV_ACCEPTED, after, op->worker, CM_REQ_OFFERED,
+                 after->state, &after->terms[idx]);
+  cm__change_init(&op->ch, r, &op->view, after, &op->ev, 1);
+  cm__change_worker(&op->ch, op->worker, (cm__worker_part){.accept_delta = 1});
+  op->apply = accept_apply;
+  return cm__op_commit(e, op, err);
+}
+
+static cm_status reject_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r;
+  int idx = 0;
+  cm_status st = open_offer(e, op, &r, &idx, err);
+  if (st != CM_OK)
+    return st;
+  op->why = CM_EV_REJECTED;
+  return requeue_build(e, op, r, err);
+}
+
+/* ---- the calls ---- */
+
+#define NO_WORKER NULL, 0 /* the worker arguments of a call without one */
+#define WORKER(w) (w), 1
+
+/* Run a plan on request id (and worker, when with_worker) synchronously,
+ * or asynchronously when done is given. */
+static cm_status run(cm_engine *e, cm__op_fn plan, const char *id,
+                     const char *worker, int with_worker, int64_t now_ms,
+                     cm_engine_done_fn done, void *ctx, cm_error *err) {
+  cm_ledger *l = e->cfg.ledger;
+  if (!done || !l || !l->type->propose) { /* at once */
+    cm__op op;
+    cm__op_init(&op, id, now_ms);
+    if (with_worker)
+      op_worker(&op, worker);
+    op.plan = plan;
+    cm_status st = cm__op_run(e, &op, err);
+    if (st == CM_OK && done) {
+      cm_error ok;
+      cm_error_clear(&ok);
+      done(ctx, CM_OK, &ok);
+    }
+    return st;
+  }
+  cm__op *op = op_async(id, now_ms, done, ctx, err);
+  if (!op)
+    return CM_E_NOMEM;
+  if (with_worker)
+    op_worker(op, worker);
+  op->plan = plan;
+  return cm__op_launch(e, op, err);
+}
+
+cm_status cm_engine_cancel(cm_engine *e, const char *request_id, int64_t now_ms,
+                           cm_error *err) {
+  return run(e, cancel_plan, request_id, NO_WORKER, now_ms, NULL, NULL, err);
+}
+
+cm_status cm_engine_cancel_async(cm_engine *e, const char *request_id,
+                                 int64_t now_ms, cm_engine_done_fn done,
+                                 void *ctx, cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  return run(e, cancel_plan, request_id, NO_WORKER, now_ms, done, ctx, err);
+}
+
+cm_status cm_engine_complete(cm_engine *e, const char *request_id,
+                             int64_t now_ms, cm_error *err) {
+  return run(e, complete_plan, request_id, NO_WORKER, now_ms, NULL, NULL, err);
+}
+
+cm_status cm_engine_complete_async(cm_engine *e, const char *request_id,
+                                   int64_t now_ms, cm_engine_done_fn done,
+                                   void *ctx, cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  return run(e, complete_plan, request_id, NO_WORKER, now_ms, done, ctx, err);
 }
 
 cm_status cm_engine_accept(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
-  cm__req *r;
-  int idx = 0;
-  cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
-  if (st != CM_OK)
-    return st;
-  cm__req after = *r;
-  after.accepted[idx] = 1;
-  int all = 1;
-  for (int i = 0; i < after.n_workers; i++)
-    all &= after.accepted[i];
-  if (all)
-    after.state = CM_REQ_ACCEPTED;
-  cm_event ev;
-  cm__event_fill(e, &ev, CM_EV_ACCEPTED, &after, worker_id, CM_REQ_OFFERED,
-                 after.state, &after.terms[idx]);
-  cm_request_view v;
-  cm_ledger_change ch;
-  cm__change_init(&ch, r, &v, &after, &ev, 1);
-  cm__change_worker(&ch, worker_id, (cm__worker_part){.accept_delta = 1});
-  if ((st = cm__commit_one(e, r, &ch, err)) != CM_OK)
-    return st;
-  cm__wrk *w = cm__wrk_find(e, worker_id);
-  w->accepted++;
-  cm__wrk_sync(e, w);
-  cm__req_replace(e, r, &after);
-  cm__event_push(e, &ev);
-  return CM_OK;
+  return run(e, accept_plan, request_id, WORKER(worker_id), now_ms, NULL, NULL,
+             err);
+}
+
+cm_status cm_engine_accept_async(cm_engine *e, const char *request_id,
+                                 const char *worker_id, int64_t now_ms,
+                                 cm_engine_done_fn done, void *ctx,
+                                 cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  return run(e, accept_plan, request_id, WORKER(worker_id), now_ms, done, ctx,
+             err);
 }
 
 cm_status cm_engine_reject(cm_engine *e, const char *request_id,
                            const char *worker_id, int64_t now_ms,
                            cm_error *err) {
-  cm__req *r;
-  int idx = 0;
-  cm_status st = open_offer(e, request_id, worker_id, now_ms, &r, &idx, err);
-  if (st != CM_OK)
-    return st;
-  return cm__req_requeue(e, r, worker_id, CM_EV_REJECTED, now_ms, err);
+  return run(e, reject_plan, request_id, WORKER(worker_id), now_ms, NULL, NULL,
+             err);
 }
 
-cm_status cm_engine_complete(cm_engine *e, const char *request_id,
-                             int64_t now_ms, cm_error *err) {
-  cm__req *r = find_live(e, request_id, err);
-  if (!r)
-    return CM_E_UNKNOWN_ID;
-  if (r->state != CM_REQ_ACCEPTED)
-    return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' is %s, not accepted", request_id,
-                        cm_request_state_name(r->state));
-  if (now_ms > e->now_ms)
-    e->now_ms = now_ms;
-  return finish(e, r, CM_REQ_DONE, CM_EV_COMPLETED, now_ms, err);
+cm_status cm_engine_reject_async(cm_engine *e, const char *request_id,
+                                 const char *worker_id, int64_t now_ms,
+                                 cm_engine_done_fn done, void *ctx,
+                                 cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  return run(e, reject_plan, request_id, WORKER(worker_id), now_ms, done, ctx,
+             err);
 }
 
 void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
@@ -208,8 +351,9 @@ void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
       continue;
     for (int k = 0; k < r->n_workers; k++)
       if (!r->accepted[k] && strcmp(r->workers[k], id) == 0) {
-        /* a refused or failed write leaves it to the ledger's owner or
-           to the resynchronisation */
+        /* a refused or failed write (or a change of the request in
+           flight) leaves it to the ledger's owner or to the
+           resynchronisation */
         cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
         break;
       }

@@ -138,8 +138,31 @@ static cm_status submitted_elsewhere(cm_engine *e, const cm_request_spec *norm,
   return st;
 }
 
-cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
-                           int64_t now_ms, cm_error *err) {
+static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = op->fresh;
+  if (cm__req_insert(e, r) != 0) {
+    e->resync = e->cfg.ledger != NULL; /* the ledger has it, we do not */
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  op->fresh = NULL; /* the engine's now */
+  cm__event_push(e, &op->ev);
+  if (r->released)
+    cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
+                              ? op->now_ms
+                              : op->now_ms + e->cfg.batch_window_ms);
+  return CM_OK;
+}
+
+/* The ledger has the id already: submitted elsewhere (or by a write whose
+ * answer was lost). */
+static cm_status submit_refused(cm_engine *e, cm__op *op, cm_error *err) {
+  cm_error_clear(err);
+  return submitted_elsewhere(e, &op->spec, err);
+}
+
+static cm_status submit_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  const cm_request_spec *spec = &op->spec;
+  int64_t now_ms = op->now_ms;
   cm_status st = check_spec(e, spec, err);
   if (st != CM_OK)
     return st;
@@ -170,33 +193,57 @@ cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
   r->release_ms = release;
   r->ready_ms = r->release_ms;
   r->released = r->release_ms <= now_ms;
+  op->spec = norm;
+  free(op->fresh);
+  op->fresh = r;
   /* durable before acknowledged: the ledger first (version 0 -> 1) */
-  cm_request_view v;
-  cm_ledger_change ch;
-  cm_event ev;
-  cm__event_fill(e, &ev, CM_EV_SUBMITTED, r, NULL, CM_REQ_PENDING,
+  cm__event_fill(e, &op->ev, CM_EV_SUBMITTED, r, NULL, CM_REQ_PENDING,
                  CM_REQ_PENDING, NULL);
-  cm__req before = *r;
-  cm__change_init(&ch, &before, &v, r, &ev, 1);
-  st = cm__commit_one(e, &before, &ch, err);
-  if (st == CM_E_CONFLICT && e->cfg.ledger) {
-    free(r);
-    cm_error_clear(err);
-    return submitted_elsewhere(e, &norm, err);
-  }
-  if (st != CM_OK) {
-    free(r);
+  op->before = *r;
+  cm__change_init(&op->ch, &op->before, &op->view, r, &op->ev, 1);
+  op->apply = submit_apply;
+  op->refused = e->cfg.ledger ? submit_refused : NULL;
+  return cm__op_commit(e, op, err);
+}
+
+/* An op for spec (its id checked by the plan). */
+static void submit_op(cm__op *op, const cm_request_spec *spec) {
+  op->spec = *spec;
+  op->plan = submit_plan;
+  if (strnlen(spec->id, CM_ID_MAX) >= CM_ID_MAX) /* refused by the plan */
+    op->bad_id = 1;
+}
+
+cm_status cm_engine_submit(cm_engine *e, const cm_request_spec *spec,
+                           int64_t now_ms, cm_error *err) {
+  cm__op op;
+  cm__op_init(&op, "", now_ms);
+  memcpy(op.id, spec->id, strnlen(spec->id, CM_ID_MAX - 1));
+  submit_op(&op, spec);
+  cm_status st = cm__op_run(e, &op, err);
+  free(op.fresh); /* not inserted: refused or failed */
+  return st;
+}
+
+cm_status cm_engine_submit_async(cm_engine *e, const cm_request_spec *spec,
+                                 int64_t now_ms, cm_engine_done_fn done,
+                                 void *ctx, cm_error *err) {
+  cm_ledger *l = e->cfg.ledger;
+  if (!done || !spec)
+    return cm_error_set(err, CM_E_INVALID, "", "bad arguments");
+  if (!l || !l->type->propose) { /* completes at once */
+    cm_status st = cm_engine_submit(e, spec, now_ms, err);
+    if (st == CM_OK) {
+      cm_error ok;
+      cm_error_clear(&ok);
+      done(ctx, CM_OK, &ok);
+    }
     return st;
   }
-  if (cm__req_insert(e, r) != 0) {
-    free(r);
-    e->resync = e->cfg.ledger != NULL; /* the ledger has it, we do not */
+  cm__op *op = cm__op_new("", now_ms, done, ctx);
+  if (!op)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  }
-  cm__event_push(e, &ev);
-  if (r->released)
-    cm__schedule_batch(e, spec->urgency == CM_URGENCY_EMERGENCY
-                              ? now_ms
-                              : now_ms + e->cfg.batch_window_ms);
-  return CM_OK;
+  memcpy(op->id, spec->id, strnlen(spec->id, CM_ID_MAX - 1));
+  submit_op(op, spec);
+  return cm__op_launch(e, op, err);
 }

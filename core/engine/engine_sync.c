@@ -220,6 +220,12 @@ cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
     return CM_OK;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
+  if (e->resync && e->n_flight) /* an answer on its way would land on
+                                   the rebuilt state */
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "waiting for %d changes in flight before "
+                        "resynchronising with the ledger",
+                        e->n_flight);
   if (e->resync)
     return rebuild(e, err);
   follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};

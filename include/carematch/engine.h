@@ -230,6 +230,49 @@ CM_EXPORT cm_status cm_engine_reject(cm_engine *e, const char *request_id,
 CM_EXPORT cm_status cm_engine_complete(cm_engine *e, const char *request_id,
                                        int64_t now_ms, cm_error *err);
 
+/* The same transitions with a completion (docs/async.md), for a caller on
+ * an event loop whose ledger commits asynchronously (cm_ledger_propose):
+ * the change is proposed to the ledger and applied when it took it, and
+ * done(ctx, status, err) then runs with what the synchronous call would
+ * have returned (err lent for the call). Returns CM_OK when done will run
+ * exactly once (maybe before this returns: without a ledger, or on one
+ * that completes at once, such as the memory ledger, it is the synchronous
+ * call followed by done); or an error decided without the ledger (a bad
+ * spec, an unknown id, a state that does not allow it) with err set, and
+ * done never runs. A request with a change in flight is not changed again
+ * until it completes: later calls on it queue behind it, in call order,
+ * and are checked against the record as it then is. Reads see the last
+ * applied state. A lost ledger answers CM_E_UNAVAILABLE to the change in
+ * flight and to those queued behind it, and the engine resynchronises
+ * once nothing is in flight. */
+typedef void (*cm_engine_done_fn)(void *ctx, cm_status st, const cm_error *err);
+CM_EXPORT cm_status cm_engine_submit_async(cm_engine *e,
+                                           const cm_request_spec *spec,
+                                           int64_t now_ms,
+                                           cm_engine_done_fn done, void *ctx,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_engine_cancel_async(cm_engine *e, const char *request_id,
+                                           int64_t now_ms,
+                                           cm_engine_done_fn done, void *ctx,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_engine_accept_async(cm_engine *e, const char *request_id,
+                                           const char *worker_id,
+                                           int64_t now_ms,
+                                           cm_engine_done_fn done, void *ctx,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_engine_reject_async(cm_engine *e, const char *request_id,
+                                           const char *worker_id,
+                                           int64_t now_ms,
+                                           cm_engine_done_fn done, void *ctx,
+                                           cm_error *err);
+CM_EXPORT cm_status cm_engine_complete_async(cm_engine *e,
+                                             const char *request_id,
+                                             int64_t now_ms,
+                                             cm_engine_done_fn done, void *ctx,
+                                             cm_error *err);
+/* Changes in flight (proposed or queued behind one); 0 when none. */
+CM_EXPORT int cm_engine_in_flight(const cm_engine *e);
+
 /* With a ledger: bring the engine up to date with it. The first call (and
  * the first after a failed ledger write or a reconnect) rebuilds every
  * request, worker and the store's mirror from the ledger (recovery at
@@ -291,6 +334,20 @@ CM_EXPORT cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
 CM_EXPORT cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
 CM_EXPORT cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b,
                                         int64_t now_ms, cm_error *err);
+/* cm_engine_batch_end with a completion (docs/async.md): on a ledger with
+ * propose, the offers are proposed and this returns CM_OK at once (the
+ * batch is freed, another may begin); until done(ctx, st, err) runs, the
+ * offered requests are held (calls on them wait, no batch takes them)
+ * and the taking workers' jobs counted, then the offers the ledger took
+ * are applied and their events queued. Without a ledger, or on one that
+ * completes at once, it is cm_engine_batch_end followed by done. done runs
+ * exactly once when this returns CM_OK (maybe before it returns); an
+ * error returned (the solve's, the commit's, CM_E_INVALID without done)
+ * means it never runs. */
+CM_EXPORT cm_status cm_engine_batch_end_async(cm_engine *e, cm_engine_batch *b,
+                                              int64_t now_ms,
+                                              cm_engine_done_fn done, void *ctx,
+                                              cm_error *err);
 /* Free a batch without ending it (the engine then has none in flight only
  * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
 CM_EXPORT void cm_engine_batch_free(cm_engine_batch *b);

@@ -77,6 +77,13 @@ typedef void (*cm_ledger_worker_fn)(void *ctx, const cm_worker *w);
  * was removed (id names it). */
 typedef void (*cm_ledger_change_fn)(void *ctx, const char *id,
                                     const cm_worker *w);
+/* The completion of a proposal (cm_ledger_propose): st and results[0..n)
+ * as commit would have returned them (results lent for the call; NULL
+ * when st is not CM_OK and no result is known), err the failure (lent;
+ * code CM_OK on success). Runs exactly once per proposal taken. */
+typedef void (*cm_ledger_done_fn)(void *ctx, cm_status st,
+                                  const cm_ledger_result *results, int n,
+                                  const cm_error *err);
 
 typedef struct cm_ledger_type {
   const char *name; /* "redis" */
@@ -112,6 +119,12 @@ typedef struct cm_ledger_type {
    * history trimmed): the caller must rebuild. */
   cm_status (*follow)(cm_ledger *l, cm_ledger_change_fn fn, void *ctx,
                       int *lost, cm_error *err);
+  /* Optional (NULL: cm_ledger_propose commits synchronously). Propose n
+   * changes (cm_ledger_propose's contract): the ledger copies what it
+   * needs before returning and calls done once, maybe later from the
+   * event loop it runs on. docs/async.md. */
+  cm_status (*propose)(cm_ledger *l, const cm_ledger_change *ch, int n,
+                       cm_ledger_done_fn done, void *ctx, cm_error *err);
 } cm_ledger_type;
 
 struct cm_ledger {
@@ -120,6 +133,17 @@ struct cm_ledger {
 
 /* Calls through the type; cm_ledger_free accepts NULL. */
 CM_EXPORT void cm_ledger_free(cm_ledger *l);
+
+/* Commit n changes asynchronously (docs/async.md). Returns CM_OK when the
+ * changes were taken: done then runs exactly once, with the status and
+ * results commit would have given, either before this call returns (a
+ * ledger without propose, such as the memory ledger: commit, then done)
+ * or later, from the event loop the ledger runs on. Returns an error (bad
+ * arguments, CM_E_NOMEM) with err set, and done never runs, otherwise.
+ * ch and what it points to are the caller's again when this returns. */
+CM_EXPORT cm_status cm_ledger_propose(cm_ledger *l, const cm_ledger_change *ch,
+                                      int n, cm_ledger_done_fn done, void *ctx,
+                                      cm_error *err);
 
 /* A new, empty memory ledger: the Redis ledger's rules (records and
  * versions, live requests in submission order, each worker's open and

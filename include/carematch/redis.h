@@ -214,6 +214,18 @@ CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
                                          const cm_ledger_redis_options *opt,
                                          cm_error *err);
 
+/* Send l's proposals (cm_ledger_propose, docs/async.md) on loop instead of
+ * l's own connection: a connection to the same server and region on the
+ * caller's event base (cm_redis_options.base), where they are grouped by
+ * loop turn; l's own connection (a private base) keeps every synchronous
+ * call (commit, reads, following, workers). loop takes l's writer tag, so
+ * following still skips this process's writes. loop must outlive l; its
+ * reconnects are its user's (cm_redis_ping outside the loop's callbacks).
+ * Returns CM_OK, or CM_E_INVALID when l is not a Redis ledger, loop has a
+ * private base or another region. */
+CM_EXPORT cm_status cm_ledger_redis_attach(cm_ledger *l, cm_redis *loop,
+                                           cm_error *err);
+
 /* What the Redis ledger counted about durability since it was made. */
 typedef struct cm_ledger_redis_stats {
   uint64_t waits;       /* commit calls that waited for replicas (WAIT) */

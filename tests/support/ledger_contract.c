@@ -318,6 +318,142 @@ void cm_ledger_contract_worker_errors(const cm_ledger_contract *c) {
   c->close(c->ctx, l);
 }
 
+/* ------------------------------------------------ proposals (async.md) */
+
+#define PROPOSALS_MAX 8
+
+typedef struct completions {
+  int calls[PROPOSALS_MAX];               /* completions per proposal */
+  int order[PROPOSALS_MAX], n_order;      /* proposals in completion order */
+  cm_status st[PROPOSALS_MAX];            /* their status */
+  cm_ledger_result res[PROPOSALS_MAX][4]; /* their results */
+} completions;
+
+typedef struct tag {
+  completions *log;
+  int id; /* the proposal's index */
+} tag;
+
+static void on_done(void *ctx, cm_status st, const cm_ledger_result *res, int n,
+                    const cm_error *err) {
+  tag *t = ctx;
+  completions *c = t->log;
+  cr_assert_lt(t->id, PROPOSALS_MAX);
+  cr_assert_not_null(err, "a completion always has its error struct");
+  cr_assert_eq(err->code, st, "the error is the status");
+  c->calls[t->id]++;
+  c->order[c->n_order++] = t->id;
+  c->st[t->id] = st;
+  cr_assert(st != CM_OK || res, "results with CM_OK");
+  for (int i = 0; st == CM_OK && i < n && i < 4; i++)
+    c->res[t->id][i] = res[i];
+}
+
+static void run_loop(const cm_ledger_contract *c, cm_ledger *l) {
+  if (c->run)
+    c->run(c->ctx, l);
+}
+
+/* Propose one submission of request id (version 0 -> 1) as proposal t. */
+static cm_status propose_submit(cm_ledger *l, const char *id, tag *t) {
+  cm_request_view v = record(id, CM_REQ_PENDING, 1);
+  cm_ledger_change ch = change(&v, 0);
+  cm_error err;
+  cm_status st = cm_ledger_propose(l, &ch, 1, on_done, t, &err);
+  memset(&v, 0x5a, sizeof v); /* the ledger kept its own copy */
+  return st;
+}
+
+void cm_ledger_contract_propose(const cm_ledger_contract *c) {
+  cm_ledger *l = open_fresh(c);
+  put(l, "w1", 2);
+  completions log;
+  memset(&log, 0, sizeof log);
+  tag t[PROPOSALS_MAX];
+  for (int i = 0; i < PROPOSALS_MAX; i++)
+    t[i] = (tag){&log, i};
+  /* a group of three: two taken, the third refused (w1 is full) */
+  cm_request_view v[3];
+  cm_ledger_change ch[3];
+  for (int i = 0; i < 3; i++) {
+    char id[8];
+    snprintf(id, sizeof id, "p%d", i);
+    v[i] = record(id, CM_REQ_OFFERED, 1);
+    ch[i] = change(&v[i], 0);
+    add_take(&ch[i], "w1", 1, 0, 0, 0, 0);
+  }
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, ch, 3, on_done, &t[0], &err), CM_OK, "%s",
+               err.message);
+  run_loop(c, l);
+  cr_assert_eq(log.calls[0], 1, "completed exactly once");
+  cr_assert_eq(log.st[0], CM_OK);
+  cr_assert_eq(log.res[0][0].refusal, CM_LEDGER_OK);
+  cr_assert_eq(log.res[0][1].refusal, CM_LEDGER_OK);
+  cr_assert_eq(log.res[0][2].refusal, CM_LEDGER_WORKER);
+  cr_assert_eq(version_of(l, "p1"), 1);
+  cr_assert_eq(version_of(l, "p2"), 0);
+  /* bad arguments: refused here, no completion */
+  cr_assert_eq(cm_ledger_propose(l, ch, 1, NULL, &t[1], &err), CM_E_INVALID);
+  cr_assert_eq(cm_ledger_propose(l, NULL, 1, on_done, &t[1], &err),
+               CM_E_INVALID);
+  cr_assert_eq(cm_ledger_propose(NULL, ch, 1, on_done, &t[1], &err),
+               CM_E_INVALID);
+  run_loop(c, l);
+  cr_assert_eq(log.calls[1], 0, "no completion for a refused proposal");
+
+  /* held back by the fault wrapper: completions come later, in order */
+  cm_fault_ledger f;
+  cm_fault_ledger_init(&f, l);
+  cm_fault_ledger_defer(&f, 1);
+  memset(&log, 0, sizeof log);
+  cr_assert_eq(propose_submit(&f.base, "a1", &t[0]), CM_OK);
+  cr_assert_eq(propose_submit(&f.base, "a2", &t[1]), CM_OK);
+  cr_assert_eq(propose_submit(&f.base, "a1", &t[2]), CM_OK);
+  cr_assert_eq(log.n_order, 0, "nothing completes before the loop runs");
+  cr_assert_eq(version_of(l, "a1"), 0, "nothing written before the loop");
+  cr_assert_eq(cm_fault_ledger_run(&f), 3);
+  cr_assert_eq(log.n_order, 3);
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(log.order[i], i, "completions in proposal order");
+    cr_assert_eq(log.calls[i], 1);
+    cr_assert_eq(log.st[i], CM_OK);
+  }
+  cr_assert_eq(log.res[2][0].refusal, CM_LEDGER_VERSION,
+               "the second submission of a1 sees the first");
+  cr_assert_eq(version_of(l, "a2"), 1);
+  /* lost before it was written, written with its answer lost, dropped in
+     flight: each completes once with CM_E_UNAVAILABLE */
+  memset(&log, 0, sizeof log);
+  cm_fault_ledger_arm(&f, 1, CM_FAULT_BEFORE);
+  cr_assert_eq(propose_submit(&f.base, "b1", &t[0]), CM_OK);
+  cm_fault_ledger_run(&f);
+  cm_fault_ledger_arm(&f, 1, CM_FAULT_AFTER);
+  cr_assert_eq(propose_submit(&f.base, "b2", &t[1]), CM_OK);
+  cm_fault_ledger_run(&f);
+  cm_fault_ledger_arm(&f, 0, CM_FAULT_BEFORE);
+  cr_assert_eq(propose_submit(&f.base, "b3", &t[2]), CM_OK);
+  cr_assert_eq(propose_submit(&f.base, "b4", &t[3]), CM_OK);
+  cr_assert_eq(cm_fault_ledger_drop(&f), 2);
+  for (int i = 0; i < 4; i++) {
+    cr_assert_eq(log.calls[i], 1, "proposal %d completed once", i);
+    cr_assert_eq(log.st[i], CM_E_UNAVAILABLE, "proposal %d", i);
+  }
+  cr_assert_eq(version_of(l, "b1"), 0, "lost before: not written");
+  cr_assert_eq(version_of(l, "b2"), 1, "answer lost: written");
+  cr_assert_eq(version_of(l, "b3"), 0, "dropped: not written");
+  cr_assert_eq(version_of(l, "b4"), 0, "dropped: not written");
+  cr_assert_eq(f.proposals, 7);
+  cr_assert_eq(f.completions, 7);
+  /* freeing the wrapper drops what still waits (no leak, completed once) */
+  memset(&log, 0, sizeof log);
+  cr_assert_eq(propose_submit(&f.base, "c1", &t[0]), CM_OK);
+  cm_ledger_free(&f.base);
+  cr_assert_eq(log.calls[0], 1);
+  cr_assert_eq(log.st[0], CM_E_UNAVAILABLE);
+  c->close(c->ctx, l);
+}
+
 /* ------------------------------------------------ the engine on a ledger */
 
 #define N_FX_WORKERS 4

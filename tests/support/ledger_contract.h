@@ -29,7 +29,10 @@ typedef void (*cm_ledger_contract_close_fn)(void *ctx, cm_ledger *l);
 typedef struct cm_ledger_contract {
   cm_ledger_contract_open_fn open;
   cm_ledger_contract_close_fn close;
-  void *ctx; /* passed to both */
+  void *ctx; /* passed to all */
+  /* Runs the ledger's event loop until every proposal made so far
+   * completed; NULL when proposals complete at once (no loop). */
+  void (*run)(void *ctx, cm_ledger *l);
 } cm_ledger_contract;
 
 /* A submission, get, a second submission and a stale version refused and
@@ -48,6 +51,12 @@ void cm_ledger_contract_live(const cm_ledger_contract *c);
 /* Worker writes: bad input refused with code and field, nothing written;
  * positions all or nothing; shift of an unknown worker. */
 void cm_ledger_contract_worker_errors(const cm_ledger_contract *c);
+/* cm_ledger_propose (docs/async.md): the results of a group, each
+ * completion exactly once; bad arguments refused without a completion;
+ * then through the fault wrapper held back: completions later and in
+ * order, a proposal lost before or after it was written, and proposals
+ * dropped in flight, each completed once with CM_E_UNAVAILABLE. */
+void cm_ledger_contract_propose(const cm_ledger_contract *c);
 /* The engine on the ledger: a run of submissions, batches, accepts,
  * refusals, completions, cancellations and a shift change; after each,
  * engine and ledger agree and a second engine recovers the same state. */

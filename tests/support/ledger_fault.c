@@ -1,5 +1,9 @@
-/* ledger_fault.c -- a ledger that fails its Nth commit (ledger_fault.h). */
+/* ledger_fault.c -- a ledger that fails its Nth commit and can hold its
+ * proposals back (ledger_fault.h). */
 #include "ledger_fault.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "carematch/engine.h"
 
@@ -7,8 +11,10 @@ static cm_fault_ledger *fl(cm_ledger *l) {
   return (cm_fault_ledger *)l;
 }
 
+int cm_fault_ledger_drop(cm_fault_ledger *f);
+
 static void f_free(cm_ledger *l) {
-  (void)l; /* the caller's struct */
+  cm_fault_ledger_drop(fl(l)); /* the struct is the caller's */
 }
 
 static cm_status f_commit(cm_ledger *l, const cm_ledger_change *ch, int n,
@@ -78,6 +84,115 @@ static cm_status f_follow(cm_ledger *l, cm_ledger_change_fn fn, void *ctx,
   return in->type->follow(in, fn, ctx, lost, err);
 }
 
+/* A deferred proposal: its changes, with the records and events they
+   point to copied. */
+struct cm_fault_proposal {
+  struct cm_fault_proposal *next;
+  int n;
+  cm_ledger_change *ch;
+  cm_request_view *views;
+  cm_event **events;
+  cm_ledger_done_fn done;
+  void *ctx;
+};
+
+static void proposal_free(struct cm_fault_proposal *p) {
+  for (int i = 0; p && i < p->n; i++)
+    free(p->events[i]);
+  if (p) {
+    free(p->events);
+    free(p->views);
+    free(p->ch);
+  }
+  free(p);
+}
+
+static struct cm_fault_proposal *proposal_copy(const cm_ledger_change *ch,
+                                               int n) {
+  struct cm_fault_proposal *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->n = n;
+  p->ch = calloc((size_t)n + 1, sizeof *p->ch);
+  p->views = calloc((size_t)n + 1, sizeof *p->views);
+  p->events = calloc((size_t)n + 1, sizeof *p->events);
+  if (!p->ch || !p->views || !p->events) {
+    proposal_free(p);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    p->ch[i] = ch[i];
+    p->views[i] = *ch[i].after;
+    p->ch[i].after = &p->views[i];
+    if (ch[i].n_events > 0) {
+      size_t sz = (size_t)ch[i].n_events * sizeof(cm_event);
+      if (!(p->events[i] = malloc(sz))) {
+        proposal_free(p);
+        return NULL;
+      }
+      memcpy(p->events[i], ch[i].events, sz);
+      p->ch[i].events = p->events[i];
+    }
+  }
+  return p;
+}
+
+static cm_status f_propose(cm_ledger *l, const cm_ledger_change *ch, int n,
+                           cm_ledger_done_fn done, void *ctx, cm_error *err) {
+  cm_fault_ledger *f = fl(l);
+  struct cm_fault_proposal *p = proposal_copy(ch, n);
+  if (!p)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  p->done = done;
+  p->ctx = ctx;
+  if (f->tail)
+    f->tail->next = p;
+  else
+    f->queue = p;
+  f->tail = p;
+  f->proposals++;
+  return CM_OK;
+}
+
+/* Take the waiting queue (completions may add to a new one). */
+static struct cm_fault_proposal *take_queue(cm_fault_ledger *f) {
+  struct cm_fault_proposal *q = f->queue;
+  f->queue = f->tail = NULL;
+  return q;
+}
+
+int cm_fault_ledger_run(cm_fault_ledger *f) {
+  int ran = 0;
+  for (struct cm_fault_proposal *p = take_queue(f), *next; p; p = next) {
+    next = p->next;
+    cm_ledger_result *res = calloc((size_t)p->n + 1, sizeof *res);
+    cm_error err;
+    cm_error_clear(&err);
+    cm_status st = res ? f_commit(&f->base, p->ch, p->n, res, &err)
+                       : cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    f->completions++;
+    p->done(p->ctx, st, st == CM_OK ? res : NULL, p->n, &err);
+    free(res);
+    proposal_free(p);
+    ran++;
+  }
+  return ran;
+}
+
+int cm_fault_ledger_drop(cm_fault_ledger *f) {
+  int ran = 0;
+  for (struct cm_fault_proposal *p = take_queue(f), *next; p; p = next) {
+    next = p->next;
+    cm_error err;
+    cm_error_set(&err, CM_E_UNAVAILABLE, "", "injected: connection lost");
+    f->completions++;
+    p->done(p->ctx, CM_E_UNAVAILABLE, NULL, p->n, &err);
+    proposal_free(p);
+    ran++;
+  }
+  return ran;
+}
+
 static const cm_ledger_type fault_type = {
     .name = "fault",
     .free = f_free,
@@ -92,7 +207,24 @@ static const cm_ledger_type fault_type = {
     .follow = f_follow,
 };
 
+/* The same with proposals held back. */
+static const cm_ledger_type fault_deferred_type = {
+    .name = "fault",
+    .free = f_free,
+    .commit = f_commit,
+    .get = f_get,
+    .each_live = f_each_live,
+    .worker_upsert = f_worker_upsert,
+    .worker_positions = f_worker_positions,
+    .worker_shift = f_worker_shift,
+    .each_worker = f_each_worker,
+    .follow_start = f_follow_start,
+    .follow = f_follow,
+    .propose = f_propose,
+};
+
 void cm_fault_ledger_init(cm_fault_ledger *f, cm_ledger *inner) {
+  memset(f, 0, sizeof *f);
   f->base.type = &fault_type;
   f->inner = inner;
   cm_fault_ledger_arm(f, 0, CM_FAULT_BEFORE);
@@ -103,4 +235,9 @@ void cm_fault_ledger_arm(cm_fault_ledger *f, int nth, cm_fault_when when) {
   f->when = when;
   f->commits = 0;
   f->failed = 0;
+}
+
+void cm_fault_ledger_defer(cm_fault_ledger *f, int deferred) {
+  f->deferred = deferred != 0;
+  f->base.type = f->deferred ? &fault_deferred_type : &fault_type;
 }

@@ -24,13 +24,30 @@ typedef struct cm_fault_ledger {
   cm_fault_when when; /* how it fails */
   int commits;        /* commit calls since init or arming */
   int failed;         /* 1 once the armed failure happened */
+  int deferred;       /* proposals wait for cm_fault_ledger_run */
+  struct cm_fault_proposal *queue; /* deferred proposals, oldest first */
+  struct cm_fault_proposal *tail;  /* the newest */
+  int proposals;                   /* proposals taken since init */
+  int completions;                 /* completions run since init */
 } cm_fault_ledger;
 
 /* A wrapper over inner that fails nothing until armed. The caller owns the
- * struct (no allocation); cm_ledger_free on it does nothing. */
+ * struct; cm_ledger_free on it only drops the proposals still waiting
+ * (cm_fault_ledger_drop). */
 void cm_fault_ledger_init(cm_fault_ledger *f, cm_ledger *inner);
 /* Fail the nth commit call from now (0: none), as `when` says; resets the
  * count and the failed flag. */
 void cm_fault_ledger_arm(cm_fault_ledger *f, int nth, cm_fault_when when);
+/* deferred 1: proposals wait until cm_fault_ledger_run; 0: they complete
+ * at once (the default). */
+void cm_fault_ledger_defer(cm_fault_ledger *f, int deferred);
+/* Commit the waiting proposals, oldest first, each as one commit of the
+ * inner ledger (the fault counter applies), and run their completions.
+ * Proposals made by a completion wait for the next run. Returns how many
+ * completed. */
+int cm_fault_ledger_run(cm_fault_ledger *f);
+/* Complete every waiting proposal with CM_E_UNAVAILABLE, nothing written
+ * (a connection lost with them in flight). Returns how many. */
+int cm_fault_ledger_drop(cm_fault_ledger *f);
 
 #endif

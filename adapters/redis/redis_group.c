@@ -1,0 +1,531 @@
+/* redis_group.c -- the Redis ledger's proposals (ledger.h's propose,
+ * docs/async.md): group commit on the caller's event base.
+ *
+ * A proposal is copied into a queue; the first one of a loop turn makes a
+ * zero-timeout event active, which runs once the turn's callbacks ran and
+ * sends the whole queue as one pipeline: the changes in proposal order,
+ * CM__RD_COMMIT_GROUP a commit script call (each change still checked
+ * atomically and on its own by the script), then at durability = replica
+ * one WAIT, the last command, which covers every write before it. When
+ * the group's last reply is in, each proposal's completion runs with its
+ * own results, in proposal order. Groups may overlap on the wire: Redis
+ * runs one connection's commands in order. A group with no reply for the
+ * connection's timeout_ms drops the connection: hiredis then answers every
+ * pending command with NULL, and every proposal of the group completes
+ * with CM_E_UNAVAILABLE (results unknown: the engine resynchronises).
+ *
+ * On a connection with a private base nobody runs the loop between calls,
+ * so a proposal there is a synchronous commit completed at once (the CLI,
+ * the bench, the tests that use the ledger synchronously).
+ *
+ * The connection is not (re)connected here: its user does that outside
+ * the loop's callbacks (cm_redis_ping between two turns, as carematchd
+ * does). A flush that finds it down puts itself off a few times by a few
+ * ms when a connect attempt is due (one may come between two turns), and
+ * otherwise completes the proposals with CM_E_UNAVAILABLE.
+ *
+ * NOSCRIPT (the server lost its script cache: a failover, SCRIPT FLUSH):
+ * nothing of that commit call was written, so its changes are sent again,
+ * ahead of what was proposed since, in a group that loads the commit
+ * script first (its SHA1 is that of its text: the same). A proposal is
+ * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO. */
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carematch/engine.h"
+#include "redis_conn.h"
+#include "redis_durability.h"
+#include "redis_ledger.h"
+#include "redis_scripts.h"
+
+typedef struct rd_prop { /* one proposal, copied */
+  struct rd_prop *next;
+  int n;
+  cm_ledger_change *ch;   /* its changes, pointing into views, events */
+  cm_request_view *views; /* their records */
+  cm_event *events;       /* their events, one block */
+  cm_ledger_result *res;  /* their results */
+  unsigned char *known;   /* per change: its result arrived */
+  int rounds;             /* sent again after NOSCRIPT so many times */
+  cm_ledger_done_fn done; /* its completion */
+  void *ctx;              /* */
+} rd_prop;
+
+struct rd_group;
+
+typedef struct rd_cmd { /* one command of a group */
+  struct rd_group *g;
+  int first; /* its changes: the group's refs[first .. first + count) */
+  int count; /* 0: the WAIT; -1: a SCRIPT LOAD */
+} rd_cmd;
+
+typedef struct rd_ref { /* a change of a group: proposal p, change k */
+  rd_prop *p;
+  int k;
+} rd_ref;
+
+typedef struct rd_group { /* one pipeline sent */
+  struct rd_async *as;
+  rd_prop *props;  /* its proposals, in proposal order */
+  rd_ref *refs;    /* its changes, in sending order */
+  rd_cmd *cmds;    /* its commands */
+  int n_cmds;      /* commands sent */
+  int replies;     /* replies in */
+  long long acked; /* the WAIT's answer (-1 none) */
+  int lost;        /* the connection dropped before every reply */
+  int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
+  cm_status fail;  /* first failure of a reply (CM_OK none) */
+  char why[200];   /* its text */
+} rd_group;
+
+typedef struct rd_async {
+  rd_ledger *l;
+  struct event *flush; /* zero-timeout: sends the queue */
+  struct event *timer; /* no reply for timeout_ms: drop */
+  rd_prop *queue;      /* waiting proposals, oldest first */
+  rd_prop *tail;       /* the newest */
+  int in_flight;       /* groups sent and not all answered */
+  uint64_t replies;    /* replies seen so far (progress) */
+  uint64_t at_arm;     /* replies when the timer was armed */
+  int waits;           /* flushes put off for a connect in a row */
+  int reload;          /* the next group loads the commit script first */
+  cm__rd_argv argv;    /* commands are built here */
+} rd_async;
+
+cm_redis *cm__rd_group_conn(const rd_ledger *l) {
+  return l->loop ? l->loop : l->r;
+}
+
+static void prop_free(rd_prop *p) {
+  if (!p)
+    return;
+  free(p->ch);
+  free(p->views);
+  free(p->events);
+  free(p->res);
+  free(p->known);
+  free(p);
+}
+
+/* A copy of ch[0..n) (the records and events too). NULL out of memory. */
+static rd_prop *prop_copy(const cm_ledger_change *ch, int n) {
+  if (n < 0 || n > (1 << 24))
+    return NULL;
+  int n_ev = 0;
+  for (int i = 0; i < n; i++)
+    n_ev += ch[i].n_events;
+  rd_prop *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->n = n;
+  size_t m = (size_t)(n ? n : 1);
+  p->ch = malloc(m * sizeof *p->ch);
+  p->views = malloc(m * sizeof *p->views);
+  p->res = calloc(m, sizeof *p->res);
+  p->known = calloc(m, 1);
+  p->events = malloc((size_t)(n_ev ? n_ev : 1) * sizeof *p->events);
+  if (!p->ch || !p->views || !p->res || !p->known || !p->events) {
+    prop_free(p);
+    return NULL;
+  }
+  cm_event *ev = p->events;
+  for (int i = 0; i < n; i++) {
+    p->ch[i] = ch[i];
+    p->views[i] = *ch[i].after;
+    p->ch[i].after = &p->views[i];
+    if (ch[i].n_events > 0)
+      memcpy(ev, ch[i].events, (size_t)ch[i].n_events * sizeof *ev);
+    p->ch[i].events = ev;
+    ev += ch[i].n_events;
+  }
+  return p;
+}
+
+/* Complete p with st (results only with CM_OK) and free it. */
+static void prop_tell(rd_prop *p, cm_status st, const cm_error *err) {
+  p->done(p->ctx, st, st == CM_OK ? p->res : NULL, p->n, err);
+  prop_free(p);
+}
+
+/* Complete every proposal of list with st. */
+static void tell_all(rd_prop *list, cm_status st, const cm_error *err) {
+  while (list) {
+    rd_prop *next = list->next;
+    prop_tell(list, st, err);
+    list = next;
+  }
+}
+
+static void timer_arm(rd_async *as) {
+  int ms = cm__rd_group_conn(as->l)->timeout_ms;
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  as->at_arm = as->replies;
+  evtimer_add(as->timer, &tv);
+}
+
+static void group_fail(rd_group *g, cm_status st, const char *what,
+                       const char *text) {
+  if (g->fail != CM_OK)
+    return;
+  g->fail = st;
+  snprintf(g->why, sizeof g->why, "redis: %s: %.150s", what, text);
+}
+
+#define NOSCRIPT_ROUNDS 3 /* a proposal is sent again at most this often */
+
+/* Take out of g's proposals those with a change not answered (its commit
+ * call answered NOSCRIPT: nothing of it was written), oldest first; those
+ * sent again too often stay, failed. Returns them (a list). */
+static rd_prop *split_unanswered(rd_group *g) {
+  rd_prop *again = NULL, **tail = &again, **pp = &g->props;
+  while (*pp) {
+    rd_prop *p = *pp;
+    int missing = 0;
+    for (int i = 0; i < p->n; i++)
+      missing |= !p->known[i];
+    if (missing && p->rounds < NOSCRIPT_ROUNDS) {
+      p->rounds++;
+      *pp = p->next;
+      p->next = NULL;
+      *tail = p;
+      tail = &p->next;
+    } else {
+      if (missing)
+        group_fail(g, CM_E_IO, "commit",
+                   "the script cache was flushed again and again");
+      pp = &p->next;
+    }
+  }
+  return again;
+}
+
+/* Put list (oldest first) ahead of the waiting proposals, and send them
+ * with the commit script loaded first. */
+static void requeue(rd_async *as, rd_prop *list) {
+  rd_prop *last = list;
+  while (last->next)
+    last = last->next;
+  last->next = as->queue;
+  if (!as->queue)
+    as->tail = last;
+  as->queue = list;
+  as->reload = 1;
+  event_active(as->flush, EV_TIMEOUT, 0);
+}
+
+/* Every reply of g is in: tell its proposals, in order, and free it. */
+static void group_finish(rd_group *g) {
+  rd_async *as = g->as;
+  rd_ledger *l = as->l;
+  cm_error err;
+  cm_status st = CM_OK;
+  cm_error_clear(&err);
+  if (--as->in_flight == 0)
+    evtimer_del(as->timer);
+  rd_prop *again = NULL; /* NOSCRIPT: sent again, the script loaded first */
+  if (!g->lost && g->fail == CM_OK && g->noscript)
+    again = split_unanswered(g);
+  if (again)
+    requeue(as, again);
+  if (g->lost)
+    st = cm__rd_unavailable(cm__rd_group_conn(l), &err);
+  else if (g->fail != CM_OK)
+    st = cm_error_set(&err, g->fail, "", "%s", g->why);
+  else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
+    uint64_t n = 0; /* counted per proposal, as per synchronous commit */
+    for (rd_prop *p = g->props; p; p = p->next)
+      n++;
+    l->stats.waits += n;
+    if (g->acked < l->opt.replicas) { /* the results stand in the primary */
+      l->stats.not_durable += n;
+      st = cm__rd_not_durable(&err, g->acked < 0 ? 0 : g->acked,
+                              l->opt.replicas, l->opt.durability_timeout_ms);
+    }
+  }
+  rd_prop *props = g->props;
+  free(g->refs);
+  free(g->cmds);
+  free(g);
+  tell_all(props, st, &err);
+}
+
+/* hiredis: the reply to one command of a group (NULL: the connection
+ * dropped). Runs once per command. */
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+  (void)ac;
+  rd_cmd *c = privdata;
+  rd_group *g = c->g;
+  const redisReply *rep = reply;
+  g->as->replies++;
+  if (!rep) {
+    g->lost = 1;
+  } else if (rep->type == REDIS_REPLY_ERROR) {
+    if (c->count > 0 && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
+      g->noscript = 1; /* nothing of it written: sent again */
+    else
+      group_fail(g, CM_E_IO,
+                 c->count > 0    ? "commit"
+                 : c->count == 0 ? "WAIT"
+                                 : "SCRIPT LOAD",
+                 rep->str ? rep->str : "error");
+  } else if (c->count < 0) {  /* SCRIPT LOAD: the same SHA1 as before */
+  } else if (c->count == 0) { /* the WAIT */
+    if (rep->type == REDIS_REPLY_INTEGER)
+      g->acked = rep->integer;
+    else
+      group_fail(g, CM_E_IO, "WAIT", "unexpected reply");
+  } else if (rep->type != REDIS_REPLY_ARRAY ||
+             rep->elements != (size_t)c->count) {
+    group_fail(g, CM_E_IO, "commit", "a malformed reply");
+  } else {
+    for (int j = 0; j < c->count; j++) {
+      rd_ref *f = &g->refs[c->first + j];
+      if (cm__rd_commit_result(rep->element[j], &f->p->ch[f->k],
+                               &f->p->res[f->k]) != 0) {
+        group_fail(g, CM_E_IO, "commit", "a malformed reply");
+        break;
+      }
+      f->p->known[f->k] = 1;
+    }
+  }
+  if (++g->replies == g->n_cmds)
+    group_finish(g);
+}
+
+/* Queue one command of g (built in a) on the connection. Returns 0, -1
+ * when it could not be queued (g->lost set). */
+static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
+  cm_redis *r = cm__rd_group_conn(g->as->l);
+  rd_cmd *c = &g->cmds[g->n_cmds];
+  c->g = g;
+  c->first = first;
+  c->count = count;
+  if (cm__rd_argv_finish(a) != 0) {
+    group_fail(g, CM_E_NOMEM, "commit", "out of memory");
+    cm__rd_argv_reset(a);
+    return -1;
+  }
+  int rc = r->ac ? redisAsyncCommandArgv(r->ac, on_reply, c, a->argc, a->ptrs,
+                                         a->alen)
+                 : REDIS_ERR;
+  cm__rd_argv_reset(a);
+  if (rc != REDIS_OK) {
+    g->lost = 1;
+    return -1;
+  }
+  g->n_cmds++;
+  return 0;
+}
+
+#define FLUSH_WAITS 3      /* flushes put off for a connect at most */
+#define FLUSH_WAIT_US 2000 /* each by this long */
+
+/* The zero-timeout event: send everything proposed since the last one. */
+static void on_flush(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  rd_async *as = arg;
+  rd_ledger *l = as->l;
+  cm_redis *r = cm__rd_group_conn(l);
+  rd_prop *props = as->queue;
+  as->queue = as->tail = NULL;
+  if (!props)
+    return;
+  cm_error err;
+  if ((!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms &&
+      as->waits < FLUSH_WAITS) { /* a connect may come between two turns
+                                    (cm_redis_ping outside the loop):
+                                    try again shortly */
+    struct timeval tv = {0, FLUSH_WAIT_US};
+    as->queue = props;
+    for (as->tail = props; as->tail->next; as->tail = as->tail->next)
+      ;
+    as->waits++;
+    event_add(as->flush, &tv);
+    return;
+  }
+  as->waits = 0;
+  if (!r->ac || !r->ready) {
+    cm__rd_unavailable(r, &err);
+    tell_all(props, CM_E_UNAVAILABLE, &err);
+    return;
+  }
+  int m = 0;
+  for (rd_prop *p = props; p; p = p->next)
+    for (int i = 0; i < p->n; i++)
+      m += !p->known[i];
+  int max_cmds = (m + CM__RD_COMMIT_GROUP - 1) / CM__RD_COMMIT_GROUP + 2;
+  rd_group *g = calloc(1, sizeof *g);
+  if (g) {
+    g->refs = malloc((size_t)(m ? m : 1) * sizeof *g->refs);
+    g->cmds = calloc((size_t)max_cmds, sizeof *g->cmds);
+  }
+  if (!g || !g->refs || !g->cmds) {
+    if (g) {
+      free(g->refs);
+      free(g->cmds);
+    }
+    free(g);
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    tell_all(props, CM_E_NOMEM, &err); /* nothing was sent */
+    return;
+  }
+  g->as = as;
+  g->props = props;
+  g->acked = -1;
+  int k = 0;
+  for (rd_prop *p = props; p; p = p->next)
+    for (int i = 0; i < p->n; i++)
+      if (!p->known[i]) /* answered before a NOSCRIPT: not again */
+        g->refs[k++] = (rd_ref){p, i};
+  if (as->reload) { /* the cache was flushed: the script first */
+    as->reload = 0;
+    cm__rd_argv_str(&as->argv, "SCRIPT");
+    cm__rd_argv_str(&as->argv, "LOAD");
+    cm__rd_argv_str(&as->argv, cm__rd_script_source(CM__RD_S_COMMIT));
+    send_cmd(g, &as->argv, 0, -1);
+  }
+  for (int from = 0; from < m && !g->lost && g->fail == CM_OK;
+       from += CM__RD_COMMIT_GROUP) {
+    int cnt = m - from < CM__RD_COMMIT_GROUP ? m - from : CM__RD_COMMIT_GROUP;
+    const cm_ledger_change *chs[CM__RD_COMMIT_GROUP];
+    for (int j = 0; j < cnt; j++)
+      chs[j] = &g->refs[from + j].p->ch[g->refs[from + j].k];
+    if (cm__rd_commit_build(l, chs, cnt, &as->argv) != 0) {
+      cm__rd_argv_reset(&as->argv);
+      group_fail(g, CM_E_NOMEM, "commit", "out of memory");
+      break;
+    }
+    send_cmd(g, &as->argv, from, cnt);
+  }
+  if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
+      g->fail == CM_OK) {
+    cm__rd_argv_str(&as->argv, "WAIT");
+    cm__rd_argv_fmt(&as->argv, "%d", l->opt.replicas);
+    cm__rd_argv_fmt(&as->argv, "%d", l->opt.durability_timeout_ms);
+    send_cmd(g, &as->argv, 0, 0);
+  }
+  as->in_flight++;
+  if (g->n_cmds == 0) { /* nothing went out */
+    group_finish(g);
+    return;
+  }
+  if (!evtimer_pending(as->timer, NULL))
+    timer_arm(as);
+}
+
+/* No reply for timeout_ms while groups are in flight: drop the
+ * connection (every pending command is answered NULL). */
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  rd_async *as = arg;
+  if (!as->in_flight)
+    return;
+  if (as->replies != as->at_arm) { /* progress: wait again */
+    timer_arm(as);
+    return;
+  }
+  char why[64];
+  cm_redis *r = cm__rd_group_conn(as->l);
+  snprintf(why, sizeof why, "no reply within %d ms", r->timeout_ms);
+  cm__rd_drop(r, why);
+}
+
+static rd_async *async_new(rd_ledger *l) {
+  rd_async *as = calloc(1, sizeof *as);
+  if (!as)
+    return NULL;
+  as->l = l;
+  cm__rd_argv_init(&as->argv);
+  struct event_base *base = cm__rd_group_conn(l)->base;
+  as->flush = event_new(base, -1, 0, on_flush, as);
+  as->timer = evtimer_new(base, on_timer, as);
+  if (!as->flush || !as->timer) {
+    if (as->flush)
+      event_free(as->flush);
+    if (as->timer)
+      event_free(as->timer);
+    free(as);
+    return NULL;
+  }
+  return as;
+}
+
+static cm_status check_changes(const cm_ledger_change *ch, int n,
+                               cm_error *err) {
+  for (int k = 0; k < n; k++)
+    if (!ch[k].after || !ch[k].after->spec.id[0] || ch[k].n_workers < 0 ||
+        ch[k].n_workers > CM_MAX_STAFF || ch[k].n_events < 0 ||
+        (ch[k].n_events > 0 && !ch[k].events))
+      return cm_error_set(err, CM_E_INVALID, "$.changes",
+                          "$.changes[%d]: malformed change", k);
+  return CM_OK;
+}
+
+#define SYNC_STACK 8 /* results on the stack up to this many */
+
+cm_status cm__rd_propose(cm_ledger *lg, const cm_ledger_change *ch, int n,
+                         cm_ledger_done_fn done, void *ctx, cm_error *err) {
+  rd_ledger *l = (rd_ledger *)lg;
+  cm_error_clear(err);
+  if (n < 0 || (n > 0 && !ch) || !done)
+    return cm_error_set(err, CM_E_INVALID, "$.changes",
+                        "$.changes: bad arguments");
+  cm_status st = check_changes(ch, n, err);
+  if (st != CM_OK)
+    return st;
+  if (cm__rd_group_conn(l)->own_base) { /* nobody runs the loop: commit
+                                            now */
+    cm_ledger_result stack[SYNC_STACK], *res = stack;
+    if (n > SYNC_STACK && !(res = malloc((size_t)n * sizeof *res)))
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    cm_error mine;
+    st = cm__rd_commit(lg, ch, n, res, &mine);
+    done(ctx, st, st == CM_OK ? res : NULL, n, &mine);
+    if (res != stack)
+      free(res);
+    return CM_OK;
+  }
+  if (!l->async && !(l->async = async_new(l)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  rd_prop *p = prop_copy(ch, n);
+  if (!p)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  p->done = done;
+  p->ctx = ctx;
+  rd_async *as = l->async;
+  if (as->tail)
+    as->tail->next = p;
+  else
+    as->queue = p;
+  as->tail = p;
+  event_active(as->flush, EV_TIMEOUT, 0); /* once per loop turn */
+  return CM_OK;
+}
+
+int cm__rd_group_busy(const rd_ledger *l) {
+  return l->async && (l->async->queue || l->async->in_flight);
+}
+
+void cm__rd_group_free(rd_ledger *l) {
+  rd_async *as = l->async;
+  if (!as)
+    return;
+  if (as->in_flight) /* answers them all */
+    cm__rd_drop(cm__rd_group_conn(l), "the ledger was freed");
+  cm_error err;
+  cm_error_set(&err, CM_E_UNAVAILABLE, "", "the ledger was freed");
+  rd_prop *q = as->queue;
+  as->queue = as->tail = NULL;
+  tell_all(q, CM_E_UNAVAILABLE, &err);
+  event_free(as->flush);
+  event_free(as->timer);
+  cm__rd_argv_free(&as->argv);
+  free(as);
+  l->async = NULL;
+}

@@ -1,0 +1,66 @@
+/* redis_ledger.h -- the Redis ledger's layout (cm_ledger_redis_new) and
+ * what its files share: redis_ledger.c (commit, records, workers,
+ * following) and redis_group.c (proposals: group commit on the caller's
+ * event base, docs/async.md). */
+#ifndef CM_REDIS_LEDGER_H_INCLUDED_
+#define CM_REDIS_LEDGER_H_INCLUDED_
+
+#include <stdint.h>
+
+#include "carematch/ledger.h"
+#include "carematch/redis.h"
+#include "redis_argv.h"
+
+struct redisReply;
+struct rd_async;
+
+#define CM__RD_COMMIT_GROUP 64 /* changes per commit script call */
+
+typedef struct rd_ledger {
+  cm_ledger base; /* first: a cm_ledger * casts */
+  cm_redis *r;    /* borrowed */
+  cm_store *store;
+  cm__rd_argv argv;
+  cm_ledger_redis_options opt;
+  int following;               /* follow_start succeeded */
+  uint64_t epoch;              /* connection epoch at follow_start */
+  char last_id[48];            /* last change entry seen */
+  long long added_start;       /* entries-added at follow_start */
+  long long consumed;          /* entries read since */
+  cm_ledger_redis_stats stats; /* WAITs and commits not durable */
+  struct rd_async *async;      /* proposals (redis_group.c); NULL until
+                                  the first one on a caller's base */
+  cm_redis *loop;              /* proposals go here (borrowed; NULL: r) */
+} rd_ledger;
+
+/* The synchronous commit (ledger.h's commit). */
+cm_status cm__rd_commit(cm_ledger *l, const cm_ledger_change *ch, int n,
+                        cm_ledger_result *results, cm_error *err);
+
+/* Build into a the EVALSHA of the commit script for chs[0..m) (m at most
+ * CM__RD_COMMIT_GROUP). Returns 0, -1 out of memory. */
+int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
+                        cm__rd_argv *a);
+
+/* One change's result in the script's reply (1, {0, version} or {-1,
+ * worker, why}) into *res. Returns 0, -1 when malformed. */
+int cm__rd_commit_result(const struct redisReply *e, const cm_ledger_change *ch,
+                         cm_ledger_result *res);
+
+/* ledger.h's propose (redis_group.c): on a connection with a private base,
+ * a synchronous commit and the completion at once; on a caller's base,
+ * queued and sent with everything else proposed in the same loop turn. */
+cm_status cm__rd_propose(cm_ledger *l, const cm_ledger_change *ch, int n,
+                         cm_ledger_done_fn done, void *ctx, cm_error *err);
+
+/* The connection proposals go on (l->loop, or l->r). */
+cm_redis *cm__rd_group_conn(const rd_ledger *l);
+
+/* 1 when proposals wait or are in flight, else 0. */
+int cm__rd_group_busy(const rd_ledger *l);
+
+/* Tell every proposal waiting or in flight CM_E_UNAVAILABLE (those in
+ * flight by dropping the connection) and free the proposal state. */
+void cm__rd_group_free(rd_ledger *l);
+
+#endif

@@ -1,0 +1,287 @@
+/* engine_ops.c -- a transition as an op (docs/async.md): its plan checks
+ * the call and works the change out, its commit step either commits at
+ * once and applies (the synchronous calls) or proposes the change to the
+ * ledger and applies it from the completion (the _async calls). While an
+ * op is in flight on a request, later ops on the same request wait behind
+ * it, in call order, and are planned only when their turn comes. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+cm__op *cm__op_find(const cm_engine *e, const char *id) {
+  for (cm__op *o = e->flight; o; o = o->next_head)
+    if (strcmp(o->id, id) == 0)
+      return o;
+  return NULL;
+}
+
+int cm_engine_in_flight(const cm_engine *e) {
+  return e->n_flight;
+}
+
+void cm__op_init(cm__op *op, const char *id, int64_t now_ms) {
+  memset(op, 0, offsetof(cm__op, spec)); /* the links, flags and ids */
+  op->bad_id = !id || strnlen(id, CM_ID_MAX) >= CM_ID_MAX;
+  if (!op->bad_id)
+    memcpy(op->id, id, strlen(id));
+  op->now_ms = now_ms;
+  op->plan = op->apply = op->refused = NULL;
+  op->done = NULL;
+  op->ctx = NULL;
+  op->fresh = NULL;
+}
+
+cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
+                   void *ctx) {
+  cm__op *op = malloc(sizeof *op);
+  if (!op)
+    return NULL;
+  cm__op_init(op, id, now_ms);
+  op->done = done;
+  op->ctx = ctx;
+  return op;
+}
+
+static void head_link(cm_engine *e, cm__op *op) {
+  op->prev_head = NULL;
+  op->next_head = e->flight;
+  if (e->flight)
+    e->flight->prev_head = op;
+  e->flight = op;
+}
+
+static void head_unlink(cm_engine *e, cm__op *op) {
+  if (op->prev_head)
+    op->prev_head->next_head = op->next_head;
+  else
+    e->flight = op->next_head;
+  if (op->next_head)
+    op->next_head->prev_head = op->prev_head;
+  op->prev_head = op->next_head = NULL;
+}
+
+static void op_free(cm__op *op) {
+  free(op->fresh);
+  free(op);
+}
+
+static void tell(cm__op *op, cm_status st, const cm_error *err) {
+  cm_error none;
+  if (!err || st == CM_OK) {
+    cm_error_clear(&none);
+    err = &none;
+  }
+  if (op->done)
+    op->done(op->ctx, st, err);
+  op->done = NULL;
+}
+
+/* What the ledger's answer means for op (cm__commit_one's rules), and the
+ * apply when it took it. Returns the op's status, err set on failure. */
+static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
+  if (op->st != CM_OK) {
+    e->resync = 1; /* some may have gone through: ask the ledger */
+    if (err)
+      *err = op->err;
+    return op->st;
+  }
+  if (op->res.refusal == CM_LEDGER_VERSION && op->refused)
+    return op->refused(e, op, err);
+  if (op->res.refusal == CM_LEDGER_VERSION) {
+    if (op->ch.expect_version != 0)
+      cm__req_refresh(e, op->id);
+    return cm_error_set(err, CM_E_CONFLICT, "$.request",
+                        "$.request: '%s' was changed by another writer; "
+                        "the engine now has the ledger's state",
+                        op->id);
+  }
+  if (op->res.refusal == CM_LEDGER_WORKER)
+    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                        "$.worker: '%s' is unknown, off shift or full in "
+                        "the ledger",
+                        op->ch.workers[op->res.worker].id);
+  if (op->ch.expect_version != 0) { /* adopted meanwhile (another writer's
+                                        change followed): the ledger's
+                                        record is the truth, not ours */
+    const cm__req *r = cm__req_find(e, op->id);
+    if (!r || r->version != op->ch.expect_version) {
+      cm__req_refresh(e, op->id);
+      return CM_OK;
+    }
+  }
+  return op->apply(e, op, err);
+}
+
+static void on_answer(void *ctx, cm_status st, const cm_ledger_result *res,
+                      int n, const cm_error *err);
+
+/* Plan and commit op, the head of its queue. Returns the plan's status;
+ * op->proposed says whether the ledger has it. */
+static cm_status start(cm_engine *e, cm__op *op, cm_error *err) {
+  op->proposed = op->answered = 0;
+  return op->plan(e, op, err);
+}
+
+/* Finish op, the head of its queue, whose answer is in (or which was not
+ * proposed: st is then the plan's): apply, tell, then start the next one
+ * of its queue. */
+static void finish_op(cm_engine *e, cm__op *op, cm_status st, cm_error *err) {
+  for (;;) {
+    int lost = st == CM_E_UNAVAILABLE && op->proposed;
+    tell(op, st, err);
+    cm__op *next = op->next;
+    head_unlink(e, op);
+    e->n_flight--;
+    op_free(op);
+    if (!next)
+      return;
+    op = next;
+    op->next_head = op->prev_head = NULL;
+    head_link(e, op);
+    if (lost) { /* behind a change whose fate is unknown: not planned */
+      st = cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "a change before it on the same request was lost; "
+                        "retry");
+      op->proposed = 0;
+      continue;
+    }
+    st = start(e, op, err);
+    if (!op->proposed)
+      continue; /* refused, or nothing to write: told at once */
+    if (!op->answered)
+      return; /* its completion comes later */
+    st = settle(e, op, err);
+  }
+}
+
+static void on_answer(void *ctx, cm_status st, const cm_ledger_result *res,
+                      int n, const cm_error *err) {
+  cm__op *op = ctx;
+  (void)n;
+  op->st = st;
+  if (st == CM_OK && res)
+    op->res = res[0];
+  if (err)
+    op->err = *err;
+  else
+    cm_error_set(&op->err, st, "", NULL);
+  if (!op->e) { /* the engine was freed meanwhile: already told */
+    op_free(op);
+    return;
+  }
+  if (op->starting) { /* completed inside propose: start() settles it */
+    op->answered = 1;
+    return;
+  }
+  cm_engine *e = op->e;
+  cm_error mine;
+  cm_status fin = settle(e, op, &mine);
+  finish_op(e, op, fin, &mine);
+}
+
+cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err) {
+  if (!op->async) {
+    op->st = cm__commit_many(e, &op->ch, 1, &op->res, &op->err);
+    return settle(e, op, err);
+  }
+  op->starting = 1;
+  cm_status st =
+      cm_ledger_propose(e->cfg.ledger, &op->ch, 1, on_answer, op, err);
+  op->starting = 0;
+  op->proposed = st == CM_OK;
+  return st;
+}
+
+/* 1 when a change of request id is in flight (an op, or a batch's offer). */
+static int busy(const cm_engine *e, const char *id) {
+  if (!e->n_flight)
+    return 0;
+  const cm__req *r = cm__req_find(e, id);
+  return (r && r->in_batch) || cm__op_find(e, id);
+}
+
+cm_status cm__op_run(cm_engine *e, cm__op *op, cm_error *err) {
+  if (!op->bad_id && busy(e, op->id))
+    return cm_error_set(err, CM_E_UNAVAILABLE, "$.request",
+                        "$.request: a change of '%s' is in flight; retry",
+                        op->id);
+  op->async = 0;
+  return op->plan(e, op, err);
+}
+
+cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
+  op->e = e;
+  op->async = 1;
+  op->next = NULL;
+  cm__op *head = op->bad_id ? NULL : cm__op_find(e, op->id);
+  e->n_flight++;
+  if (head) { /* its turn comes when those before it completed */
+    while (head->next)
+      head = head->next;
+    head->next = op;
+    return CM_OK;
+  }
+  head_link(e, op);
+  e->abandon_ops = cm__op_abandon_all;
+  const cm__req *r = op->bad_id ? NULL : cm__req_find(e, op->id);
+  if (r && r->in_batch) { /* a batch's offer of it is in flight: started
+                             by cm__op_release */
+    op->held = 1;
+    return CM_OK;
+  }
+  cm_status st = start(e, op, err);
+  if (!op->proposed) { /* refused before the ledger, or nothing to write */
+    head_unlink(e, op);
+    e->n_flight--;
+    if (st == CM_OK)
+      tell(op, CM_OK, NULL);
+    op_free(op);
+    return st;
+  }
+  if (op->answered) { /* a ledger that completed at once */
+    cm_error mine;
+    cm_status fin = settle(e, op, &mine);
+    finish_op(e, op, fin, &mine);
+  }
+  return CM_OK;
+}
+
+void cm__op_release(cm_engine *e, const char *id) {
+  cm__op *op = e->n_flight ? cm__op_find(e, id) : NULL;
+  if (!op || !op->held)
+    return;
+  op->held = 0;
+  cm_error err;
+  cm_status st = start(e, op, &err);
+  if (!op->proposed) { /* refused, or nothing to write: told now */
+    finish_op(e, op, st, &err);
+    return;
+  }
+  if (op->answered) {
+    st = settle(e, op, &err);
+    finish_op(e, op, st, &err);
+  }
+}
+
+void cm__op_abandon_all(cm_engine *e) {
+  cm_error err;
+  cm_error_set(&err, CM_E_UNAVAILABLE, "", "the engine was shut down");
+  while (e->flight) {
+    cm__op *op = e->flight;
+    head_unlink(e, op);
+    for (cm__op *q = op->next, *nq; q; q = nq) {
+      nq = q->next;
+      tell(q, CM_E_UNAVAILABLE, &err);
+      op_free(q);
+    }
+    op->next = NULL;
+    tell(op, CM_E_UNAVAILABLE, &err);
+    if (op->proposed)
+      op->e = NULL; /* freed by its completion */
+    else            /* held for a batch's offer: the ledger never had it */
+      op_free(op);
+  }
+  e->n_flight = 0;
+}
