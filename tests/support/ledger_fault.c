@@ -193,6 +193,8 @@ int cm_fault_ledger_drop(cm_fault_ledger *f) {
   return ran;
 }
 
+/* Without propose: a proposal commits and completes at once (ledger.c);
+ * cm_fault_ledger_defer sets f_propose in the wrapper's own copy. */
 static const cm_ledger_type fault_type = {
     .name = "fault",
     .free = f_free,
@@ -207,25 +209,10 @@ static const cm_ledger_type fault_type = {
     .follow = f_follow,
 };
 
-/* The same with proposals held back. */
-static const cm_ledger_type fault_deferred_type = {
-    .name = "fault",
-    .free = f_free,
-    .commit = f_commit,
-    .get = f_get,
-    .each_live = f_each_live,
-    .worker_upsert = f_worker_upsert,
-    .worker_positions = f_worker_positions,
-    .worker_shift = f_worker_shift,
-    .each_worker = f_each_worker,
-    .follow_start = f_follow_start,
-    .follow = f_follow,
-    .propose = f_propose,
-};
-
 void cm_fault_ledger_init(cm_fault_ledger *f, cm_ledger *inner) {
   memset(f, 0, sizeof *f);
-  f->base.type = &fault_type;
+  f->type = fault_type;
+  f->base.type = &f->type;
   f->inner = inner;
   cm_fault_ledger_arm(f, 0, CM_FAULT_BEFORE);
 }
@@ -239,5 +226,5 @@ void cm_fault_ledger_arm(cm_fault_ledger *f, int nth, cm_fault_when when) {
 
 void cm_fault_ledger_defer(cm_fault_ledger *f, int deferred) {
   f->deferred = deferred != 0;
-  f->base.type = f->deferred ? &fault_deferred_type : &fault_type;
+  f->type.propose = f->deferred ? f_propose : NULL;
 }

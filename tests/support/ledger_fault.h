@@ -18,13 +18,14 @@ typedef enum cm_fault_when {
 } cm_fault_when;
 
 typedef struct cm_fault_ledger {
-  cm_ledger base;     /* first: a cm_ledger * casts */
-  cm_ledger *inner;   /* borrowed */
-  int fail_at;        /* 0: never; else the commit call that fails */
-  cm_fault_when when; /* how it fails */
-  int commits;        /* commit calls since init or arming */
-  int failed;         /* 1 once the armed failure happened */
-  int deferred;       /* proposals wait for cm_fault_ledger_run */
+  cm_ledger base;      /* first: a cm_ledger * casts */
+  cm_ledger_type type; /* base.type: propose set only while deferred */
+  cm_ledger *inner;    /* borrowed */
+  int fail_at;         /* 0: never; else the commit call that fails */
+  cm_fault_when when;  /* how it fails */
+  int commits;         /* commit calls since init or arming */
+  int failed;          /* 1 once the armed failure happened */
+  int deferred;        /* proposals wait for cm_fault_ledger_run */
   struct cm_fault_proposal *queue; /* deferred proposals, oldest first */
   struct cm_fault_proposal *tail;  /* the newest */
   int proposals;                   /* proposals taken since init */
