@@ -72,7 +72,7 @@ for i in $(seq "$RUNS"); do
   sleep 0.3 # the worker reaches the holder's mirror; not part of the figure
   kill -9 "${PID[$L]}"
   t_kill=$(date +%s%3N)
-  wait "${PID[$L]}" 2>/dev/null || true
+  { wait "${PID[$L]}"; } 2>/dev/null || true
   curl -sf -o /dev/null -X POST "$U/v1/requests" -H 'Content-Type: application/json' \
     -d '{"id":"q'"$i"'","lat":31.23,"lon":121.47,"skills":["nurse"],"urgency":"emergency"}'
   at=""

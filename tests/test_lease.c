@@ -133,7 +133,7 @@ Test(lease, commit_refuses_an_offer_under_a_stale_epoch) {
   cr_assert_eq(cm_redis_lease_hold(other, "him", 60000, T0, 0, &him, &err),
                CM_OK);
   cr_assert(him.acquired && him.epoch == me.epoch + 1);
-  cm_ledger_redis_fence_set(l, (int64_t)me.epoch);
+  cm_ledger_redis_fence_set(l, (int64_t)me.epoch, "me");
   /* a submission is not fenced: API writes go on on a standby */
   cm_request_spec s = cm_fx_spec("q1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
   cr_assert_eq(cm_engine_submit(e, &s, T0, &err), CM_OK, "%s", err.message);
@@ -155,8 +155,14 @@ Test(lease, commit_refuses_an_offer_under_a_stale_epoch) {
   cm_request_view v;
   cr_assert_eq(cm_engine_request_get(e, "q1", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_PENDING);
-  /* with the current epoch the same offer goes through */
-  cm_ledger_redis_fence_set(l, (int64_t)him.epoch);
+  /* the right epoch under another name is still refused */
+  cm_ledger_redis_fence_set(l, (int64_t)him.epoch, "me");
+  cr_assert_eq(cm_engine_step(e, T0 + 300, &batches, &err), CM_OK, "%s",
+               err.message);
+  cm_ledger_redis_stats_get(l, &rs);
+  cr_assert_eq(rs.stale_epoch, 2, "an epoch is checked with its holder");
+  /* with the current lease the same offer goes through */
+  cm_ledger_redis_fence_set(l, (int64_t)him.epoch, "him");
   cr_assert_eq(cm_engine_step(e, T0 + 500, &batches, &err), CM_OK, "%s",
                err.message);
   cr_assert_eq(cm_engine_request_get(e, "q1", &v, &err), CM_OK);
@@ -165,7 +171,7 @@ Test(lease, commit_refuses_an_offer_under_a_stale_epoch) {
   cr_assert(rep && rep->type == REDIS_REPLY_STRING && atoi(rep->str) == 1);
   freeReplyObject(rep);
   cm_ledger_redis_stats_get(l, &rs);
-  cr_assert_eq(rs.stale_epoch, 1);
+  cr_assert_eq(rs.stale_epoch, 2);
   redisFree(c);
   cm_engine_free(e);
   cm_store_free(mirror);
@@ -205,8 +211,8 @@ static int wait_leads(const cm_test_daemon *d, int want, int ms) {
 
 /* A metric's value on d (-1 when absent). */
 static double metric(const cm_test_daemon *d, const char *name) {
-  cm_test_reply r = cm_test_http(d->port, "GET", "/metrics", TOK_METRICS,
-                                 NULL, NULL);
+  cm_test_reply r =
+      cm_test_http(d->port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
   double v = -1;
   char key[128];
   snprintf(key, sizeof key, "\n%s ", name);
@@ -219,8 +225,8 @@ static double metric(const cm_test_daemon *d, const char *name) {
 
 static long call(const cm_test_daemon *d, const char *method, const char *path,
                  const char *body) {
-  cm_test_reply r = cm_test_http(d->port, method, path, TOK_PLATFORM, body,
-                                 NULL);
+  cm_test_reply r =
+      cm_test_http(d->port, method, path, TOK_PLATFORM, body, NULL);
   long code = r.code;
   cm_test_reply_free(&r);
   return code;
@@ -273,8 +279,8 @@ static void offered_by(const char *id, char *out, size_t n) {
 
 /* d's writer tag (the follow metric's origin label). */
 static void origin_of(const cm_test_daemon *d, char *out, size_t n) {
-  cm_test_reply r = cm_test_http(d->port, "GET", "/metrics", TOK_METRICS,
-                                 NULL, NULL);
+  cm_test_reply r =
+      cm_test_http(d->port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
   const char *p = r.text ? strstr(r.text, "origin=\"") : NULL;
   cr_assert_not_null(p, "no origin label in /metrics");
   p += 8;
@@ -287,8 +293,8 @@ static int wait_offered(const cm_test_daemon *d, const char *id, int ms) {
   char path[64];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
   for (int64_t end = mono_ms() + ms; mono_ms() < end; cm_test_sleep_ms(10)) {
-    cm_test_reply r = cm_test_http(d->port, "GET", path, TOK_PLATFORM, NULL,
-                                   NULL);
+    cm_test_reply r =
+        cm_test_http(d->port, "GET", path, TOK_PLATFORM, NULL, NULL);
     const char *s = "";
     int ok = r.code == 200 &&
              json_unpack(r.json, "{s:{s:s}}", "request", "state", &s) == 0 &&
@@ -307,18 +313,18 @@ Test(lease, of_two_daemons_exactly_one_leads) {
   cr_assert(wait_leads(&a, 1, 3000) || wait_leads(&b, 1, 3000));
   cm_test_sleep_ms(2 * TTL_MS); /* several renewals: no flapping */
   cr_assert_eq(leads(&a) + leads(&b), 1, "exactly one leads");
-  cm_test_reply ra = cm_test_http(a.port, "GET", "/v1/leader", NULL, NULL,
-                                  NULL),
-                rb = cm_test_http(b.port, "GET", "/v1/leader", NULL, NULL,
-                                  NULL);
+  cm_test_reply ra =
+                    cm_test_http(a.port, "GET", "/v1/leader", NULL, NULL, NULL),
+                rb =
+                    cm_test_http(b.port, "GET", "/v1/leader", NULL, NULL, NULL);
   const char *ha = "", *hb = "";
   json_int_t ea = 0, eb = 0;
-  cr_assert_eq(json_unpack(ra.json, "{s:{s:s,s:I}}", "holder", "id", &ha,
-                           "epoch", &ea),
-               0, "%s", ra.text);
-  cr_assert_eq(json_unpack(rb.json, "{s:{s:s,s:I}}", "holder", "id", &hb,
-                           "epoch", &eb),
-               0, "%s", rb.text);
+  cr_assert_eq(
+      json_unpack(ra.json, "{s:{s:s,s:I}}", "holder", "id", &ha, "epoch", &ea),
+      0, "%s", ra.text);
+  cr_assert_eq(
+      json_unpack(rb.json, "{s:{s:s,s:I}}", "holder", "id", &hb, "epoch", &eb),
+      0, "%s", rb.text);
   cr_assert_str_eq(ha, hb);
   cr_assert_eq(ea, eb);
   cr_assert_str_eq(ha, leads(&a) ? "A" : "B");

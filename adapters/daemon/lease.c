@@ -5,8 +5,8 @@
  * stream. The holder stops starting batches as soon as a renewal fails or
  * its deadline passes (the last renewal's sending time + ttl - margin, on
  * the monotonic clock, so before Redis can let the lease expire), and its
- * commits carry the epoch it holds (cm_ledger_redis_fence_set): Redis
- * refuses any offer made under an epoch that is no longer the lease's,
+ * commits carry the epoch it holds and its name (cm_ledger_redis_fence_set):
+ * Redis refuses any offer made under a lease that is no longer the key's,
  * which is what makes a paused or cut-off former holder harmless. A new
  * holder rebuilds its engine from Redis before its first batch
  * (cm_engine_resync), and a holder that sees more submissions in the
@@ -32,10 +32,10 @@ struct cmd_lease {
   struct event *tick; /* the renewal timer */
   char id[CM_REDIS_LEASE_HOLDER_MAX];
   int ttl_ms, renew_ms, margin_ms;
-  int leads;          /* the last renewal said the lease is ours */
-  uint64_t epoch;     /* the epoch held (or last held): the fence */
-  int64_t since_ms;   /* when it was acquired (the holder's clock) */
-  int64_t deadline;   /* monotonic ms: no batch starts from then on */
+  int leads;           /* the last renewal said the lease is ours */
+  uint64_t epoch;      /* the epoch held (or last held): the fence */
+  int64_t since_ms;    /* when it was acquired (the holder's clock) */
+  int64_t deadline;    /* monotonic ms: no batch starts from then on */
   cm_redis_lease seen; /* Redis's last answer: who holds it */
   int seen_ok;         /* seen is an answer (else unknown) */
   uint64_t acquisitions, renew_failures, losses;
@@ -163,7 +163,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   l->epoch = out.epoch;
   l->since_ms = out.since_ms;
   l->deadline = t0 + l->ttl_ms - l->margin_ms;
-  cm_ledger_redis_fence_set(d->ledger, (int64_t)l->epoch);
+  cm_ledger_redis_fence_set(d->ledger, (int64_t)l->epoch, l->id);
   if (!l->leads) {
     l->leads = 1;
     cmd_kick(d);
@@ -207,11 +207,12 @@ int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
   const char *ig = getenv(IGNORE_LOSS_ENV);
   l->ignore_loss = ig && !strcmp(ig, "1");
   if (l->ignore_loss)
-    fprintf(stderr, "carematchd: %s=1: fault injection, the lease's loss is "
-                    "ignored (tests only)\n",
+    fprintf(stderr,
+            "carematchd: %s=1: fault injection, the lease's loss is "
+            "ignored (tests only)\n",
             IGNORE_LOSS_ENV);
   /* no offer before the first holding: the fence is 0, never an epoch */
-  cm_ledger_redis_fence_set(d->ledger, 0);
+  cm_ledger_redis_fence_set(d->ledger, 0, l->id);
   struct timeval tv = {l->renew_ms / 1000, (l->renew_ms % 1000) * 1000};
   l->tick = event_new(d->base, -1, EV_PERSIST, on_tick, l);
   if (!l->tick || event_priority_set(l->tick, 0) != 0 ||
@@ -264,12 +265,11 @@ json_t *cmd_lease_json(const cmd_daemon *d) {
   if (!l) /* no lease: this daemon runs its batches alone */
     return json_pack("{s:s,s:b,s:b,s:n}", "region", d->cfg.region, "lease", 0,
                      "leader", 1, "holder");
-  json_t *holder =
-      l->seen_ok && l->seen.holder[0]
-          ? json_pack("{s:s,s:I,s:I}", "id", l->seen.holder, "epoch",
-                      (json_int_t)l->seen.epoch, "since_ms",
-                      (json_int_t)l->seen.since_ms)
-          : json_null();
+  json_t *holder = l->seen_ok && l->seen.holder[0]
+                       ? json_pack("{s:s,s:I,s:I}", "id", l->seen.holder,
+                                   "epoch", (json_int_t)l->seen.epoch,
+                                   "since_ms", (json_int_t)l->seen.since_ms)
+                       : json_null();
   return json_pack("{s:s,s:b,s:s,s:b,s:o,s:i}", "region", d->cfg.region,
                    "lease", 1, "id", l->id, "leader", cmd_lease_leads(d),
                    "holder", holder, "ttl_ms", l->ttl_ms);

@@ -17,8 +17,8 @@
 
 /* 1 when the call's query asks role=leader. */
 static int wants_leader(const cmd_call *c) {
-  const struct evhttp_uri *u = c->req ? evhttp_request_get_evhttp_uri(c->req)
-                                      : NULL;
+  const struct evhttp_uri *u =
+      c->req ? evhttp_request_get_evhttp_uri(c->req) : NULL;
   const char *q = u ? evhttp_uri_get_query(u) : NULL;
   if (!q)
     return 0;
@@ -49,10 +49,9 @@ void cmd_route_readyz(cmd_call *c) {
     why = d->pause_why[0] ? d->pause_why : "dispatch is paused";
   else if (wants_leader(c) && !cmd_lease_leads(d))
     why = "standby: another daemon holds the region's lease";
-  json_t *o =
-      why ? json_pack("{s:s,s:s}", "status", "not_ready", "reason", why)
-          : json_pack("{s:s,s:s}", "status", "ready", "store",
-                      d->redis ? "redis" : "memory");
+  json_t *o = why ? json_pack("{s:s,s:s}", "status", "not_ready", "reason", why)
+                  : json_pack("{s:s,s:s}", "status", "ready", "store",
+                              d->redis ? "redis" : "memory");
   if (o && d->lease)
     json_object_set_new(o, "role", json_string(cmd_lease_role(d)));
   cmd_reply_json(c, why ? 503 : 200, o);

@@ -194,7 +194,7 @@ int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
     if (change_args(chs[j], a) != 0)
       return -1;
   if (l->fence >= 0)
-    cm__rd_argv_i64(a, l->fence);
+    cm__rd_argv_fmt(a, "%lld %s", (long long)l->fence, l->fence_holder);
   else
     cm__rd_argv_str(a, "-");
   cm__rd_argv_origin(a, r);
@@ -763,9 +763,13 @@ void cm_ledger_redis_stats_get(const cm_ledger *l, cm_ledger_redis_stats *out) {
     memset(out, 0, sizeof *out);
 }
 
-void cm_ledger_redis_fence_set(cm_ledger *l, int64_t epoch) {
-  if (l && l->type == &redis_ledger_type)
-    ((rd_ledger *)l)->fence = epoch < 0 ? -1 : epoch;
+void cm_ledger_redis_fence_set(cm_ledger *lg, int64_t epoch,
+                               const char *holder) {
+  if (!lg || lg->type != &redis_ledger_type)
+    return;
+  rd_ledger *l = rl(lg);
+  l->fence = epoch < 0 ? -1 : epoch;
+  snprintf(l->fence_holder, sizeof l->fence_holder, "%s", holder ? holder : "");
 }
 
 cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,

@@ -33,6 +33,7 @@ typedef struct rd_ledger {
   cm_redis *loop;              /* proposals go here (borrowed; NULL: r) */
   int64_t fence;               /* lease epoch the commits carry (-1: no
                                   fence; cm_ledger_redis_fence_set) */
+  char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -45,7 +46,8 @@ int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
                         cm__rd_argv *a);
 
 /* One change's result in the script's reply (1, {0, version}, {-1,
- * worker, why} or {-2, "stale_epoch"}, counted in l's stats) into *res. Returns 0, -1 when malformed. */
+ * worker, why} or {-2, "stale_epoch"}, counted in l's stats) into *res. Returns
+ * 0, -1 when malformed. */
 int cm__rd_commit_result(rd_ledger *l, const struct redisReply *e,
                          const cm_ledger_change *ch, cm_ledger_result *res);
 

@@ -281,12 +281,12 @@ CM_EXPORT void cm_ledger_redis_follow_get(const cm_ledger *l,
 #define CM_REDIS_LEASE_HOLDER_MAX 128 /* bytes of a holder's name, NUL too */
 
 typedef struct cm_redis_lease {
-  int mine;          /* 1: the caller holds it (after hold: acquired or
-                        renewed; after release: it did and let it go) */
-  int acquired;      /* 1: hold took it now, with a new epoch */
+  int mine;     /* 1: the caller holds it (after hold: acquired or
+                   renewed; after release: it did and let it go) */
+  int acquired; /* 1: hold took it now, with a new epoch */
   char holder[CM_REDIS_LEASE_HOLDER_MAX]; /* who holds it ("" nobody) */
-  uint64_t epoch;    /* its epoch (0 nobody) */
-  int64_t since_ms;  /* the holder's clock when it acquired it */
+  uint64_t epoch;                         /* its epoch (0 nobody) */
+  int64_t since_ms;     /* the holder's clock when it acquired it */
   uint64_t submissions; /* requests submitted to the region so far, by
                            every writer (cm:{r}:rseq) */
 } cm_redis_lease;
@@ -312,13 +312,16 @@ CM_EXPORT cm_status cm_redis_lease_get(cm_redis *r, int timeout_ms,
                                        cm_redis_lease *out, cm_error *err);
 
 /* The fence l's commits carry from now on (proposals not yet sent too):
- * epoch > 0, the lease epoch the caller holds; 0, none (every offer is
- * then refused); -1 (the default), no fence: offers are not checked
- * against the lease. A change in which a worker takes a job (an offer)
- * is refused, CM_LEDGER_FENCED, unless the lease key holds exactly that
- * epoch when the commit script runs; other changes are not fenced.
- * Nothing when l is not a Redis ledger. */
-CM_EXPORT void cm_ledger_redis_fence_set(cm_ledger *l, int64_t epoch);
+ * epoch > 0 and holder, the lease as the caller holds it; epoch 0, none
+ * (every offer is then refused); -1 (the default), no fence: offers are
+ * not checked against the lease. A change in which a worker takes a job
+ * (an offer) is refused, CM_LEDGER_FENCED, unless the lease key holds
+ * exactly that epoch and holder when the commit script runs; other
+ * changes are not fenced. holder is copied (NULL: ""; cut at
+ * CM_REDIS_LEASE_HOLDER_MAX - 1 bytes). Nothing when l is not a Redis
+ * ledger. */
+CM_EXPORT void cm_ledger_redis_fence_set(cm_ledger *l, int64_t epoch,
+                                         const char *holder);
 
 #ifdef __cplusplus
 }
