@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-format
       libglpk-dev libjansson-dev libyajl-dev libcriterion-dev libevent-dev libhiredis-dev
       libinih-dev libcurl4-openssl-dev redis-server
-      curl openssl stunnel4)  # scripts/redis-tls-check.sh
+      curl openssl stunnel4   # scripts/redis-tls-check.sh
+      haproxy)                # scripts/haproxy-check.sh (docs/ha.md)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

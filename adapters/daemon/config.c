@@ -42,6 +42,7 @@ void cmd_config_init(cmd_config *c) {
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
      (docs/daemon.md, "Memory") */
   c->engine.history = 10000;
+  c->lease.ttl_ms = 3000; /* [lease]: off; renewed every ttl / 3 (lease.c) */
 }
 
 /* ---- parsing ---- */
@@ -499,6 +500,10 @@ static int on_entry(void *user, const char *section, const char *name,
   }
   if (!strcmp(section, "trace"))
     return trace_key(p, name, val);
+  if (!strcmp(section, "lease")) { /* lease.c */
+    const char *why = cmd_lease_config_key(&p->c->lease, name, val);
+    return why ? fail(p, "lease", name, why) : 1;
+  }
   char text[128];
   snprintf(text, sizeof text, "[%.64s]: unknown section", section);
   add_error(p, p->line, text);

@@ -46,6 +46,22 @@ typedef enum cmd_role {
 
 const char *cmd_role_name(cmd_role r);
 
+/* ---- the region's lease: configuration (lease.c, docs/ha.md) ---- */
+
+typedef struct cmd_lease_config {
+  int enabled;   /* [lease] enabled: 1 runs batches only while holding the
+                    region's lease (needs Redis); 0 (default): always */
+  int ttl_ms;    /* [lease] ttl_ms: the lease's time to live (3000) */
+  int renew_ms;  /* [lease] renew_ms: renewal period (0: ttl_ms / 3) */
+  int margin_ms; /* [lease] margin_ms: the holder stops starting batches
+                    this long before its lease could expire (0: ttl/5) */
+  char id[CM_REDIS_LEASE_HOLDER_MAX]; /* [lease] id ("": host:pid) */
+} cmd_lease_config;
+
+/* One key of [lease] into c. Returns NULL, or what is wrong with it. */
+const char *cmd_lease_config_key(cmd_lease_config *c, const char *name,
+                                 const char *v);
+
 /* ---- configuration (config.c) ---- */
 
 typedef struct cmd_service {
@@ -87,6 +103,7 @@ typedef struct cmd_config {
   char trace_file[512];   /* [trace] file: the input trace ("" none) */
   int trace_pseudonymise; /* elder ids in the trace are keyed hashes */
   char trace_key[CMD_TRACE_KEY_MAX]; /* their key ("" none); a secret */
+  cmd_lease_config lease;            /* [lease] (lease.c) */
 } cmd_config;
 
 /* Defaults (no file). */
@@ -173,6 +190,7 @@ struct cmd_daemon {
   uint64_t positions;
   int64_t started_ms;
   struct cmd_trace *trace; /* --trace: the input trace, or NULL */
+  struct cmd_lease *lease; /* [lease] enabled: the region's lease */
 };
 
 /* The daemon's clock in ms (the engine's time: the wall clock, or a
@@ -243,6 +261,24 @@ void cmd_kick(cmd_daemon *d);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);
+
+/* the region's lease (lease.c, docs/ha.md) */
+/* With [lease] enabled: check the configuration against the rest, name
+ * this daemon, try to take the lease at once and renew it every renew_ms
+ * (a timer on d->base). Nothing when disabled. Returns 0, or -1 with msg. */
+int cmd_lease_start(cmd_daemon *d, char *msg, size_t n);
+/* Release the lease when held (a standby takes it at once) and free. */
+void cmd_lease_stop(cmd_daemon *d);
+/* 1 when this daemon may start a batch: no lease configured, or it holds
+ * the lease and its deadline (last renewal sent + ttl - margin, on the
+ * monotonic clock) has not passed. */
+int cmd_lease_leads(const cmd_daemon *d);
+/* "leader" or "standby" ("" without a lease), and the JSON of GET
+ * /v1/leader (a new object, NULL out of memory). */
+const char *cmd_lease_role(const cmd_daemon *d);
+struct json_t *cmd_lease_json(const cmd_daemon *d);
+/* The lease's metrics, Prometheus text, into buf (n bytes). */
+void cmd_lease_metrics(const cmd_daemon *d, char *buf, size_t n);
 
 /* metrics (metrics.c): a batch of n requests was committed. */
 void cmd_metrics_batch(cmd_daemon *d, uint64_t n);

@@ -68,6 +68,8 @@ static const route routes[] = {
     {EVHTTP_REQ_GET, "/metrics", M | O, 0, cmd_route_metrics, "GET /metrics"},
     {EVHTTP_REQ_GET, "/healthz", ANYONE, 0, cmd_route_healthz, "GET /healthz"},
     {EVHTTP_REQ_GET, "/readyz", ANYONE, 0, cmd_route_readyz, "GET /readyz"},
+    {EVHTTP_REQ_GET, "/v1/leader", ANYONE, 0, cmd_route_leader,
+     "GET /v1/leader"},
 };
 #define N_ROUTES ((int)(sizeof routes / sizeof *routes))
 _Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
@@ -602,7 +604,8 @@ static int admit(cmd_call *c, int method) {
     return -1;
   }
   if (c->d->redis && !c->d->recovered && r->fn != cmd_route_healthz &&
-      r->fn != cmd_route_readyz && r->fn != cmd_route_metrics) {
+      r->fn != cmd_route_readyz && r->fn != cmd_route_metrics &&
+      r->fn != cmd_route_leader) {
     /* Redis down at start (or refusing us): nothing known yet */
     fail(c, CM_E_UNAVAILABLE, "",
          "the store is not connected yet (GET /readyz says why); nothing "

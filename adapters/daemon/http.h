@@ -86,6 +86,7 @@ void cmd_route_events(cmd_call *c);
 void cmd_route_metrics(cmd_call *c);
 void cmd_route_healthz(cmd_call *c);
 void cmd_route_readyz(cmd_call *c);
+void cmd_route_leader(cmd_call *c);
 
 /* The route table, for metrics: name of route i ("POST /v1/requests"),
  * its path template ("/v1/requests/{id}") and method (an enum

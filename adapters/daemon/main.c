@@ -387,6 +387,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 
 static void teardown(cmd_daemon *d) {
   cmd_solver_stop(d);
+  cmd_lease_stop(d); /* released: a standby takes it at once */
   cmd_events_close_all(d);
   for (int i = 0; i < 3; i++)
     if (d->sig_ev[i])
@@ -429,6 +430,8 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
     cmd_redis_recover(d, 0);
     cmd_redis_between_turns(d); /* the writes' connection, if Redis is up */
   } else if (cmd_weights_load(d, msg, n) != 0)
+    return -1;
+  if (cmd_lease_start(d, msg, n) != 0)
     return -1;
   const int sigs[3] = {SIGHUP, SIGTERM, SIGINT};
   for (int i = 0; i < 3; i++)

@@ -270,6 +270,9 @@ void cmd_route_metrics(cmd_call *c) {
   state_metrics(b, d, &st);
   follow_metrics(b, d, &st);
   counter_metrics(b, d, &st);
+  char lease[2048]; /* lease.c */
+  cmd_lease_metrics(d, lease, sizeof lease);
+  put(b, "%s", lease);
   http_counts(b, d);
   process(b);
   len = evbuffer_get_length(pg.b);

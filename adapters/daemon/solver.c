@@ -9,7 +9,8 @@
  * flight at a time; the engine takes every other call meanwhile. When the
  * ledger fails, dispatch pauses and is retried every pause_retry_ms. With
  * a ledger the timer also fires at least every second, to follow other
- * writers. */
+ * writers. With [lease] enabled only the lease's holder begins batches; a
+ * standby's step only follows (lease.c, docs/ha.md). */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -88,7 +89,16 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   if (d->flying)
     return;
   cm_error err;
-  cm_engine_batch *b;
+  cm_engine_batch *b = NULL;
+  if (!cmd_lease_leads(d)) { /* a standby follows, never dispatches */
+    if (cm_engine_sync(d->eng, cmd_now_ms(), &err) == CM_OK)
+      cmd_redis_recover(d, 1);
+    cmd_events_pump(d);
+    struct timeval tv = {1, 0}; /* the lease's timer kicks when it leads */
+    evtimer_add(d->step_ev, &tv);
+    finish_drain_if_idle(d);
+    return;
+  }
   if (cm_engine_batch_begin(d->eng, cmd_now_ms(), &b, &err) != CM_OK) {
     if (!d->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);

@@ -284,7 +284,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   } else {
     for (int j = 0; j < c->count; j++) {
       rd_ref *f = &g->refs[c->first + j];
-      if (cm__rd_commit_result(rep->element[j], &f->p->ch[f->k],
+      if (cm__rd_commit_result(g->as->l, rep->element[j], &f->p->ch[f->k],
                                &f->p->res[f->k]) != 0) {
         group_fail(g, CM_E_IO, "commit", "a malformed reply");
         break;

@@ -17,6 +17,9 @@
  *   cm:{r}:changes      stream of the ids of changed workers, for mirrors
  *   cm:{r}:rseq         counter of submissions
  *   cm:{r}:req:<id>     hash: a request's record (redis_request.h)
+ *   cm:{r}:lease        string "<epoch> <since_ms> <holder>" with a TTL:
+ *                       the region's lease (lua/lease.lua, docs/ha.md)
+ *   cm:{r}:lease_epoch  counter of the lease's acquisitions
  * (matchable: AVAILABLE, with a position and capacity > 0). */
 #ifndef CM_REDIS_KEYS_H_INCLUDED_
 #define CM_REDIS_KEYS_H_INCLUDED_
@@ -68,6 +71,12 @@ size_t cm__rd_key_worker(const cm__rd_keys *k, const char *id, char *buf);
 /* Write "cm:{region}:req:<id>" into buf (CM__RD_KEY_MAX bytes). Returns
  * its length. */
 size_t cm__rd_key_request(const cm__rd_keys *k, const char *id, char *buf);
+
+/* Write "cm:{region}:lease" (the region's lease, lua/lease.lua), or
+ * "cm:{region}:lease_epoch" (its epoch counter), into buf (CM__RD_KEY_MAX
+ * bytes). Returns its length. */
+size_t cm__rd_key_lease(const cm__rd_keys *k, char *buf);
+size_t cm__rd_key_lease_epoch(const cm__rd_keys *k, char *buf);
 
 /* Index in k->fixed of the GEO set of skill s (0..31). */
 int cm__rd_key_set(int s);

@@ -66,11 +66,13 @@ static int reply_int(const redisReply *r, long long *out) {
   return -1;
 }
 
-int cm__rd_commit_result(const redisReply *e, const cm_ledger_change *ch,
-                         cm_ledger_result *res) {
+int cm__rd_commit_result(rd_ledger *l, const redisReply *e,
+                         const cm_ledger_change *ch, cm_ledger_result *res) {
   long long tag, idx;
   if (e->type == REDIS_REPLY_INTEGER && e->integer == 1) {
     res->refusal = CM_LEDGER_OK;
+    if (ch->expect_version == 0)
+      l->stats.submitted++;
     return 0;
   }
   if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
@@ -78,6 +80,11 @@ int cm__rd_commit_result(const redisReply *e, const cm_ledger_change *ch,
     return -1;
   if (tag == 0) {
     res->refusal = CM_LEDGER_VERSION;
+    return 0;
+  }
+  if (tag == -2) { /* the fence: docs/ha.md */
+    res->refusal = CM_LEDGER_FENCED;
+    l->stats.stale_epoch++;
     return 0;
   }
   if (tag == -1 && e->elements >= 2 && reply_int(e->element[1], &idx) == 0 &&
@@ -108,7 +115,8 @@ static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   }
   for (int j = 0; j < c->gcount[i]; j++) {
     int k = c->order[c->gstart[i] + j];
-    if (cm__rd_commit_result(rep->element[j], &c->ch[k], &c->res[k]) != 0) {
+    if (cm__rd_commit_result(c->l, rep->element[j], &c->ch[k], &c->res[k]) !=
+        0) {
       cm__rd_fail(c->b, CM_E_IO, "redis: commit answered a malformed reply");
       return;
     }
@@ -168,7 +176,7 @@ int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
   int keys = 0;
   for (int j = 0; j < m; j++)
     keys += 1 + chs[j]->n_workers;
-  cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, keys);
+  cm__rd_evalsha_begin(a, r, CM__RD_S_COMMIT, keys + (l->fence >= 0));
   for (int j = 0; j < m; j++) {
     const cm_ledger_change *ch = chs[j];
     cm__rd_argv_add(a, key,
@@ -177,12 +185,18 @@ int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
       cm__rd_argv_add(a, key,
                       cm__rd_key_worker(&r->keys, ch->workers[i].id, key));
   }
+  if (l->fence >= 0) /* the lease key, last (commit.lua) */
+    cm__rd_argv_add(a, key, cm__rd_key_lease(&r->keys, key));
   cm__rd_argv_i64(a, l->opt.keep_ms);
   cm__rd_argv_fmt(a, "%d", l->opt.events_max);
   cm__rd_argv_fmt(a, "%d", m);
   for (int j = 0; j < m; j++)
     if (change_args(chs[j], a) != 0)
       return -1;
+  if (l->fence >= 0)
+    cm__rd_argv_fmt(a, "%lld %s", (long long)l->fence, l->fence_holder);
+  else
+    cm__rd_argv_str(a, "-");
   cm__rd_argv_origin(a, r);
   return 0;
 }
@@ -749,6 +763,15 @@ void cm_ledger_redis_stats_get(const cm_ledger *l, cm_ledger_redis_stats *out) {
     memset(out, 0, sizeof *out);
 }
 
+void cm_ledger_redis_fence_set(cm_ledger *lg, int64_t epoch,
+                               const char *holder) {
+  if (!lg || lg->type != &redis_ledger_type)
+    return;
+  rd_ledger *l = rl(lg);
+  l->fence = epoch < 0 ? -1 : epoch;
+  snprintf(l->fence_holder, sizeof l->fence_holder, "%s", holder ? holder : "");
+}
+
 cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,
                                            cm_error *err) {
   cm_error_clear(err);
@@ -842,6 +865,7 @@ cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
   l->base.type = &redis_ledger_type;
   l->r = r;
   l->opt = o;
+  l->fence = -1; /* no lease: offers unchecked */
   cm__rd_argv_init(&l->argv);
   return &l->base;
 }

@@ -31,6 +31,9 @@ typedef struct rd_ledger {
   struct rd_async *async;      /* proposals (redis_group.c); NULL until
                                   the first one on a caller's base */
   cm_redis *loop;              /* proposals go here (borrowed; NULL: r) */
+  int64_t fence;               /* lease epoch the commits carry (-1: no
+                                  fence; cm_ledger_redis_fence_set) */
+  char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -42,10 +45,11 @@ cm_status cm__rd_commit(cm_ledger *l, const cm_ledger_change *ch, int n,
 int cm__rd_commit_build(rd_ledger *l, const cm_ledger_change *const *chs, int m,
                         cm__rd_argv *a);
 
-/* One change's result in the script's reply (1, {0, version} or {-1,
- * worker, why}) into *res. Returns 0, -1 when malformed. */
-int cm__rd_commit_result(const struct redisReply *e, const cm_ledger_change *ch,
-                         cm_ledger_result *res);
+/* One change's result in the script's reply (1, {0, version}, {-1,
+ * worker, why} or {-2, "stale_epoch"}, counted in l's stats) into *res. Returns
+ * 0, -1 when malformed. */
+int cm__rd_commit_result(rd_ledger *l, const struct redisReply *e,
+                         const cm_ledger_change *ch, cm_ledger_result *res);
 
 /* ledger.h's propose (redis_group.c): on a connection with a private base,
  * a synchronous commit and the completion at once; on a caller's base,

@@ -55,5 +55,6 @@ extern const char cm__rd_lua_remove[];
 extern const char cm__rd_lua_sweep[];
 extern const char cm__rd_lua_positions[];
 extern const char cm__rd_lua_commit[];
+extern const char cm__rd_lua_lease[];
 
 #endif

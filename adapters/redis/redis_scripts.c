@@ -53,6 +53,7 @@ static const struct {
     [CM__RD_S_SWEEP] = {"sweep", cm__rd_lua_sweep},
     [CM__RD_S_POSITIONS] = {"positions", cm__rd_lua_positions},
     [CM__RD_S_COMMIT] = {"commit", cm__rd_lua_commit},
+    [CM__RD_S_LEASE] = {"lease", cm__rd_lua_lease},
 };
 
 const char *cm__rd_script_name(int which) {

@@ -37,6 +37,7 @@ enum {
   CM__RD_S_SWEEP,      /* mark stale available workers offline */
   CM__RD_S_POSITIONS,  /* move a chunk of workers */
   CM__RD_S_COMMIT,     /* one request transition (the ledger) */
+  CM__RD_S_LEASE,      /* the region's lease (redis_lease.c) */
   CM__RD_NSCRIPTS
 };
 

@@ -94,6 +94,9 @@ cm_status cm__commit_one(cm_engine *e, cm__req *r, const cm_ledger_change *ch,
                         "the engine now has the ledger's state",
                         id);
   }
+  if (res.refusal == CM_LEDGER_FENCED) /* only offers take: not here */
+    return cm_error_set(err, CM_E_CONFLICT, "",
+                        "stale_epoch: another daemon holds the lease");
   if (res.refusal == CM_LEDGER_WORKER)
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
                         "$.worker: '%s' is unknown, off shift or full in "
@@ -175,4 +178,9 @@ void cm__req_refresh(cm_engine *e, const char *id) {
     e->resync = 1;
   }
   free(v);
+}
+
+void cm_engine_resync(cm_engine *e) {
+  if (e && e->cfg.ledger)
+    e->resync = 1;
 }

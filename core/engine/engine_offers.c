@@ -140,7 +140,9 @@ static void apply_results(cm_engine *e, offer_plan *plans,
         apply_offer(e, &plans[k], r, now_ms);
       else /* adopted meanwhile: the ledger's record is the truth */
         cm__req_refresh(e, plans[k].id);
-    } else if (res[k].refusal == CM_LEDGER_VERSION) {
+    } else if (res[k].refusal == CM_LEDGER_VERSION ||
+               res[k].refusal == CM_LEDGER_FENCED) { /* fenced: another
+                  daemon holds the region's lease (docs/ha.md) */
       cm__req_refresh(e, plans[k].id);
     } else { /* full or off shift elsewhere: out of the mirror until the
                 ledger reports the worker again */

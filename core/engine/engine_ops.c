@@ -97,6 +97,9 @@ static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
                         "the engine now has the ledger's state",
                         op->id);
   }
+  if (op->res.refusal == CM_LEDGER_FENCED) /* only offers take: not here */
+    return cm_error_set(err, CM_E_CONFLICT, "",
+                        "stale_epoch: another daemon holds the lease");
   if (op->res.refusal == CM_LEDGER_WORKER)
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
                         "$.worker: '%s' is unknown, off shift or full in "

@@ -280,6 +280,11 @@ CM_EXPORT int cm_engine_in_flight(const cm_engine *e);
  * calls it first. Without a ledger it does nothing. Returns CM_OK, or the
  * ledger's error (dispatch then pauses: step runs no batch). */
 CM_EXPORT cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
+/* With a ledger: make the next sync rebuild everything from the ledger, as
+ * at start (a daemon that has just taken a region's lease adopts what the
+ * former holder and the other writers did: docs/ha.md). Nothing without
+ * a ledger; e NULL is fine. */
+CM_EXPORT void cm_engine_resync(cm_engine *e);
 
 /* Worker updates, written to the ledger first (when there is one), then
  * passed to the store. w->status AVAILABLE or OFFLINE is

@@ -62,6 +62,8 @@ typedef enum cm_ledger_refusal {
   CM_LEDGER_OK = 0,
   CM_LEDGER_VERSION, /* the request changed meanwhile (or exists already) */
   CM_LEDGER_WORKER,  /* a taking worker is unknown, off shift or full */
+  CM_LEDGER_FENCED,  /* an offer under a lease epoch that is not the
+                        region's current one (docs/ha.md) */
 } cm_ledger_refusal;
 
 typedef struct cm_ledger_result {

@@ -231,6 +231,12 @@ typedef struct cm_ledger_redis_stats {
   uint64_t waits;       /* commit calls that waited for replicas (WAIT) */
   uint64_t not_durable; /* of those, the ones no replica confirmed in
                            time: answered CM_E_NOT_DURABLE */
+  uint64_t stale_epoch; /* offers the commit script refused because the
+                           fence (cm_ledger_redis_fence_set) is not the
+                           lease's epoch: CM_LEDGER_FENCED */
+  uint64_t submitted;   /* submissions this ledger committed (a holder
+                           compares them with cm_redis_lease.submissions
+                           to notice another writer's: docs/ha.md) */
 } cm_ledger_redis_stats;
 
 /* Copy l's counts into out; zeros when l is NULL or not a Redis ledger.
@@ -264,6 +270,58 @@ typedef struct cm_ledger_redis_follow {
  * after last_id is its own (tagged origin): docs/hardening.md. */
 CM_EXPORT void cm_ledger_redis_follow_get(const cm_ledger *l,
                                           cm_ledger_redis_follow *out);
+
+/* ---- the region's lease (redis_lease.c, docs/ha.md) ----
+ * One daemon of a region holds its lease, cm:{r}:lease (the region's hash
+ * slot), and runs its batches. The lease expires ttl_ms after its last
+ * renewal on Redis's clock; each new acquisition takes the next epoch
+ * (cm:{r}:lease_epoch), the fencing token the commit script checks for
+ * every offer (cm_ledger_redis_fence_set). */
+
+#define CM_REDIS_LEASE_HOLDER_MAX 128 /* bytes of a holder's name, NUL too */
+
+typedef struct cm_redis_lease {
+  int mine;     /* 1: the caller holds it (after hold: acquired or
+                   renewed; after release: it did and let it go) */
+  int acquired; /* 1: hold took it now, with a new epoch */
+  char holder[CM_REDIS_LEASE_HOLDER_MAX]; /* who holds it ("" nobody) */
+  uint64_t epoch;                         /* its epoch (0 nobody) */
+  int64_t since_ms;     /* the holder's clock when it acquired it */
+  uint64_t submissions; /* requests submitted to the region so far, by
+                           every writer (cm:{r}:rseq) */
+} cm_redis_lease;
+
+/* Acquire the lease when nobody holds it, renew it (for ttl_ms from now,
+ * on Redis's clock) when holder holds it; now_ms is the holder's clock,
+ * kept as since_ms at an acquisition. The call waits at most timeout_ms
+ * (0: the connection's timeout) for Redis's answer. Returns CM_OK with
+ * *out, or CM_E_INVALID (a holder empty, too long; ttl_ms < 1),
+ * CM_E_UNAVAILABLE (no answer in time: the lease may or may not have been
+ * renewed) or CM_E_IO with err set and *out zeroed. */
+CM_EXPORT cm_status cm_redis_lease_hold(cm_redis *r, const char *holder,
+                                        int64_t ttl_ms, int64_t now_ms,
+                                        int timeout_ms, cm_redis_lease *out,
+                                        cm_error *err);
+/* Let the lease go when holder holds it (a clean stop: a standby takes it
+ * at once instead of after the TTL). Returns like hold. */
+CM_EXPORT cm_status cm_redis_lease_release(cm_redis *r, const char *holder,
+                                           int timeout_ms, cm_redis_lease *out,
+                                           cm_error *err);
+/* Read who holds the lease. Returns like hold. */
+CM_EXPORT cm_status cm_redis_lease_get(cm_redis *r, int timeout_ms,
+                                       cm_redis_lease *out, cm_error *err);
+
+/* The fence l's commits carry from now on (proposals not yet sent too):
+ * epoch > 0 and holder, the lease as the caller holds it; epoch 0, none
+ * (every offer is then refused); -1 (the default), no fence: offers are
+ * not checked against the lease. A change in which a worker takes a job
+ * (an offer) is refused, CM_LEDGER_FENCED, unless the lease key holds
+ * exactly that epoch and holder when the commit script runs; other
+ * changes are not fenced. holder is copied (NULL: ""; cut at
+ * CM_REDIS_LEASE_HOLDER_MAX - 1 bytes). Nothing when l is not a Redis
+ * ledger. */
+CM_EXPORT void cm_ledger_redis_fence_set(cm_ledger *l, int64_t epoch,
+                                         const char *holder);
 
 #ifdef __cplusplus
 }

@@ -16,17 +16,32 @@
 --       accept delta (-1/0/1), done (0/1), elder (hex, "" none),
 --     e, the events, then 7 values each: type, worker, from, to, at_ms,
 --       expires_ms, cost;
+--   then the fence: "-" none, or "<epoch> <holder>", the region's lease
+--   (lease.lua) as the writer holds it (epoch "0": it holds none); with
+--   a fence the lease key (cm:{r}:lease) is the last of KEYS;
 --   last: the writer's origin.
 -- Preconditions of a change, all read before it writes anything (a script
 -- that fails after a write is not rolled back):
 --   - the request's version is the expected one (or it does not exist);
+--   - with a fence, a change in which a worker takes a job (an offer)
+--     is made only while the lease key holds that epoch and holder: a
+--     former holder (paused, cut off) can never offer after another took
+--     the lease;
 --   - every worker that takes a job exists, is on shift (status not 3) and
 --     has jobs < capacity.
 -- Returns one result per change: 1 when applied; {0, version} when the
 -- request's version is not the expected one ("0": none); {-1, i, why}
 -- when worker i (1-based) cannot take the job (why: "unknown", "offline",
--- "full").
+-- "full"); {-2, "stale_epoch"} when the fence refused an offer.
 local keep, evmax = ARGV[1], ARGV[2]
+local FENCE, fenced = ARGV[#ARGV - 1], false
+if FENCE ~= '-' then
+  local lease = call('GET', KEYS[#KEYS])
+  local fe, fw = match(FENCE, '^(%d+) (.*)$')
+  local le, lw
+  if lease then le, lw = match(lease, '^(%d+) %d+ (.*)$') end
+  fenced = not le or le ~= fe or lw ~= fw
+end
 local touched, nt = {}, 0
 -- one change: request key kk, its arguments from ARGV[p]
 local function apply(kk, p)
@@ -47,6 +62,7 @@ local function apply(kk, p)
       'capacity', 'lat', 'lon', 'jobs', 'acc', 'elders', 'ix')
     local h = t.h
     if t.take == '1' then
+      if fenced then return {-2, 'stale_epoch'} end
       if not h[1] then return {-1, i, 'unknown'} end
       if h[2] == '3' then return {-1, i, 'offline'} end
       if (tonumber(h[7]) or 0) >= tonumber(h[4]) then

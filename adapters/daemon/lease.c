@@ -1,0 +1,313 @@
+/* lease.c -- carematchd's side of the region's lease (docs/ha.md). With
+ * [lease] enabled, every daemon of a region tries to hold the lease
+ * (cm_redis_lease_hold) every renew_ms; the one that holds it runs the
+ * batches, the others (standbys) take API writes and follow the change
+ * stream. The holder stops starting batches as soon as a renewal fails or
+ * its deadline passes (the last renewal's sending time + ttl - margin, on
+ * the monotonic clock, so before Redis can let the lease expire), and its
+ * commits carry the epoch it holds and its name (cm_ledger_redis_fence_set):
+ * Redis refuses any offer made under a lease that is no longer the key's,
+ * which is what makes a paused or cut-off former holder harmless. A new
+ * holder rebuilds its engine from Redis before its first batch
+ * (cm_engine_resync), and a holder that sees more submissions in the
+ * region than its own rebuilds too, to adopt requests sent to a standby. */
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+/* Fault injection for the tests only (tests/test_lease.c): the daemon
+ * keeps believing it leads after losing the lease, so that only Redis's
+ * fence stands between it and a stale offer. Never set in production. */
+#define IGNORE_LOSS_ENV "CAREMATCH_TEST_LEASE_IGNORE_LOSS"
+
+struct cmd_lease {
+  cmd_daemon *d;
+  struct event *tick; /* the renewal timer */
+  char id[CM_REDIS_LEASE_HOLDER_MAX];
+  int ttl_ms, renew_ms, margin_ms;
+  int leads;           /* the last renewal said the lease is ours */
+  uint64_t epoch;      /* the epoch held (or last held): the fence */
+  int64_t since_ms;    /* when it was acquired (the holder's clock) */
+  int64_t deadline;    /* monotonic ms: no batch starts from then on */
+  cm_redis_lease seen; /* Redis's last answer: who holds it */
+  int seen_ok;         /* seen is an answer (else unknown) */
+  uint64_t acquisitions, renew_failures, losses;
+  int subs_known;               /* the bases below are set */
+  uint64_t subs_base, own_base; /* submissions in Redis / by us then */
+  uint64_t others;              /* others' submissions adopted so far */
+  int ignore_loss;              /* IGNORE_LOSS_ENV (tests) */
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_int(const char *v, long lo, long hi, int *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (end == v || *end || x < lo || x > hi)
+    return -1;
+  *out = (int)x;
+  return 0;
+}
+
+const char *cmd_lease_config_key(cmd_lease_config *c, const char *name,
+                                 const char *v) {
+  if (!strcmp(name, "enabled")) {
+    if (!strcasecmp(v, "on") || !strcasecmp(v, "true") ||
+        !strcasecmp(v, "yes") || !strcmp(v, "1"))
+      c->enabled = 1;
+    else if (!strcasecmp(v, "off") || !strcasecmp(v, "false") ||
+             !strcasecmp(v, "no") || !strcmp(v, "0"))
+      c->enabled = 0;
+    else
+      return "must be on or off";
+  } else if (!strcmp(name, "ttl_ms")) {
+    if (parse_int(v, 100, 600000, &c->ttl_ms) != 0)
+      return "must be an integer in 100..600000";
+  } else if (!strcmp(name, "renew_ms")) {
+    if (parse_int(v, 0, 300000, &c->renew_ms) != 0)
+      return "must be an integer in 0..300000 (0: ttl_ms / 3)";
+  } else if (!strcmp(name, "margin_ms")) {
+    if (parse_int(v, 0, 300000, &c->margin_ms) != 0)
+      return "must be an integer in 0..300000 (0: ttl_ms / 5)";
+  } else if (!strcmp(name, "id")) {
+    if (!*v || strlen(v) >= sizeof c->id)
+      return "must be 1..127 bytes";
+    snprintf(c->id, sizeof c->id, "%s", v);
+  } else {
+    return "unknown key";
+  }
+  return NULL;
+}
+
+/* The submissions of the region against ours: when another writer (a
+ * standby taking API writes) submitted, the engine rebuilds to adopt its
+ * requests. */
+static void adopt_others(struct cmd_lease *l, const cm_redis_lease *out) {
+  cm_ledger_redis_stats rs;
+  cm_ledger_redis_stats_get(l->d->ledger, &rs);
+  if (!l->subs_known || out->submissions < l->subs_base) {
+    l->subs_known = 1; /* first look, or Redis lost its counter */
+    l->subs_base = out->submissions;
+    l->own_base = rs.submitted;
+    l->others = 0;
+    return;
+  }
+  uint64_t all = out->submissions - l->subs_base,
+           own = rs.submitted - l->own_base;
+  /* own may run ahead of all while a submission's answer is on its way */
+  if (all > own && all - own > l->others) {
+    l->others = all - own;
+    cm_engine_resync(l->d->eng);
+    cmd_kick(l->d);
+  }
+}
+
+static void lose(struct cmd_lease *l, const char *why) {
+  if (!l->leads || l->ignore_loss)
+    return;
+  l->leads = 0;
+  l->losses++;
+  fprintf(stderr,
+          "carematchd: lease of region %s: %s: no batch starts from now on "
+          "(epoch %llu)\n",
+          l->d->cfg.region, why, (unsigned long long)l->epoch);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  struct cmd_lease *l = arg;
+  cmd_daemon *d = l->d;
+  cm_redis_lease out;
+  cm_error err;
+  (void)fd;
+  (void)what;
+  int64_t t0 = mono_ms();
+  cm_status st = cm_redis_lease_hold(d->redis, l->id, l->ttl_ms, cmd_now_ms(),
+                                     l->renew_ms, &out, &err);
+  if (st != CM_OK) {
+    l->renew_failures++;
+    l->seen_ok = 0;
+    lose(l, "renewal failed");
+    return;
+  }
+  l->seen = out;
+  l->seen_ok = 1;
+  if (!out.mine) {
+    char why[200];
+    snprintf(why, sizeof why, "held by %.120s (epoch %llu)", out.holder,
+             (unsigned long long)out.epoch);
+    lose(l, why);
+    l->subs_known = 0;
+    return;
+  }
+  if (out.acquired || out.epoch != l->epoch) { /* a new holding period */
+    l->acquisitions++;
+    l->subs_known = 0;
+    cm_engine_resync(d->eng); /* adopt what the others did meanwhile */
+    fprintf(stderr, "carematchd: lease of region %s taken, epoch %llu\n",
+            d->cfg.region, (unsigned long long)out.epoch);
+  } else if (!l->leads) {
+    fprintf(stderr, "carematchd: lease of region %s renewed, epoch %llu\n",
+            d->cfg.region, (unsigned long long)out.epoch);
+  }
+  l->epoch = out.epoch;
+  l->since_ms = out.since_ms;
+  l->deadline = t0 + l->ttl_ms - l->margin_ms;
+  cm_ledger_redis_fence_set(d->ledger, (int64_t)l->epoch, l->id);
+  if (!l->leads) {
+    l->leads = 1;
+    cmd_kick(d);
+  }
+  adopt_others(l, &out);
+}
+
+int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
+  const cmd_lease_config *c = &d->cfg.lease;
+  if (!c->enabled)
+    return 0;
+  if (!d->redis) {
+    snprintf(msg, n, "[lease] enabled needs Redis ([store] redis)");
+    return -1;
+  }
+  struct cmd_lease *l = calloc(1, sizeof *l);
+  if (!l) {
+    snprintf(msg, n, "out of memory");
+    return -1;
+  }
+  d->lease = l;
+  l->d = d;
+  l->ttl_ms = c->ttl_ms;
+  l->renew_ms = c->renew_ms ? c->renew_ms : c->ttl_ms / 3;
+  l->margin_ms = c->margin_ms ? c->margin_ms : c->ttl_ms / 5;
+  if (l->renew_ms * 2 > l->ttl_ms || l->margin_ms + l->renew_ms >= l->ttl_ms) {
+    snprintf(msg, n,
+             "[lease] renew_ms (%d) must be at most half of ttl_ms (%d), and "
+             "renew_ms + margin_ms (%d) below it",
+             l->renew_ms, l->ttl_ms, l->margin_ms);
+    return -1;
+  }
+  if (c->id[0]) {
+    snprintf(l->id, sizeof l->id, "%s", c->id);
+  } else {
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(l->id, sizeof l->id, "%s:%ld", host[0] ? host : "carematchd",
+             (long)getpid());
+  }
+  const char *ig = getenv(IGNORE_LOSS_ENV);
+  l->ignore_loss = ig && !strcmp(ig, "1");
+  if (l->ignore_loss)
+    fprintf(stderr,
+            "carematchd: %s=1: fault injection, the lease's loss is "
+            "ignored (tests only)\n",
+            IGNORE_LOSS_ENV);
+  /* no offer before the first holding: the fence is 0, never an epoch */
+  cm_ledger_redis_fence_set(d->ledger, 0, l->id);
+  struct timeval tv = {l->renew_ms / 1000, (l->renew_ms % 1000) * 1000};
+  l->tick = event_new(d->base, -1, EV_PERSIST, on_tick, l);
+  if (!l->tick || event_priority_set(l->tick, 0) != 0 ||
+      event_add(l->tick, &tv) != 0) {
+    snprintf(msg, n, "cannot start the lease's timer");
+    return -1;
+  }
+  fprintf(stderr,
+          "carematchd: lease of region %s: as %s, ttl %d ms, renewed every "
+          "%d ms\n",
+          d->cfg.region, l->id, l->ttl_ms, l->renew_ms);
+  on_tick(-1, 0, l); /* at once: a lone daemon leads from the start */
+  return 0;
+}
+
+void cmd_lease_stop(cmd_daemon *d) {
+  struct cmd_lease *l = d->lease;
+  if (!l)
+    return;
+  if (l->tick)
+    event_free(l->tick);
+  if (l->leads && !l->ignore_loss) {
+    cm_redis_lease out;
+    cm_error err;
+    if (cm_redis_lease_release(d->redis, l->id, l->renew_ms, &out, &err) ==
+            CM_OK &&
+        out.mine)
+      fprintf(stderr, "carematchd: lease of region %s released\n",
+              d->cfg.region);
+  }
+  free(l);
+  d->lease = NULL;
+}
+
+int cmd_lease_leads(const cmd_daemon *d) {
+  const struct cmd_lease *l = d->lease;
+  if (!l)
+    return 1;
+  return l->leads && (l->ignore_loss || mono_ms() < l->deadline);
+}
+
+const char *cmd_lease_role(const cmd_daemon *d) {
+  if (!d->lease)
+    return "";
+  return cmd_lease_leads(d) ? "leader" : "standby";
+}
+
+json_t *cmd_lease_json(const cmd_daemon *d) {
+  const struct cmd_lease *l = d->lease;
+  if (!l) /* no lease: this daemon runs its batches alone */
+    return json_pack("{s:s,s:b,s:b,s:n}", "region", d->cfg.region, "lease", 0,
+                     "leader", 1, "holder");
+  json_t *holder = l->seen_ok && l->seen.holder[0]
+                       ? json_pack("{s:s,s:I,s:I}", "id", l->seen.holder,
+                                   "epoch", (json_int_t)l->seen.epoch,
+                                   "since_ms", (json_int_t)l->seen.since_ms)
+                       : json_null();
+  return json_pack("{s:s,s:b,s:s,s:b,s:o,s:i}", "region", d->cfg.region,
+                   "lease", 1, "id", l->id, "leader", cmd_lease_leads(d),
+                   "holder", holder, "ttl_ms", l->ttl_ms);
+}
+
+void cmd_lease_metrics(const cmd_daemon *d, char *buf, size_t n) {
+  const struct cmd_lease *l = d->lease;
+  cm_ledger_redis_stats rs; /* zeros without a Redis ledger */
+  cm_ledger_redis_stats_get(d->ledger, &rs);
+  snprintf(
+      buf, n,
+      "# HELP carematch_lease_leader 1 while this daemon holds the region's "
+      "lease and runs its batches (always 1 without [lease])\n"
+      "# TYPE carematch_lease_leader gauge\n"
+      "carematch_lease_leader %d\n"
+      "# HELP carematch_lease_epoch the lease epoch this daemon holds or last "
+      "held (0: never)\n"
+      "# TYPE carematch_lease_epoch gauge\n"
+      "carematch_lease_epoch %llu\n"
+      "# HELP carematch_lease_takeovers_total times this daemon took the "
+      "lease (a new epoch)\n"
+      "# TYPE carematch_lease_takeovers_total counter\n"
+      "carematch_lease_takeovers_total %llu\n"
+      "# HELP carematch_lease_renew_failures_total renewals that failed or "
+      "timed out\n"
+      "# TYPE carematch_lease_renew_failures_total counter\n"
+      "carematch_lease_renew_failures_total %llu\n"
+      "# HELP carematch_lease_losses_total times this daemon stopped leading "
+      "(renewal failed, or another holds the lease)\n"
+      "# TYPE carematch_lease_losses_total counter\n"
+      "carematch_lease_losses_total %llu\n"
+      "# HELP carematch_ledger_stale_epoch_total offers Redis refused "
+      "because their lease epoch was no longer the region's\n"
+      "# TYPE carematch_ledger_stale_epoch_total counter\n"
+      "carematch_ledger_stale_epoch_total %llu\n",
+      cmd_lease_leads(d), l ? (unsigned long long)l->epoch : 0ULL,
+      l ? (unsigned long long)l->acquisitions : 0ULL,
+      l ? (unsigned long long)l->renew_failures : 0ULL,
+      l ? (unsigned long long)l->losses : 0ULL,
+      (unsigned long long)rs.stale_epoch);
+}

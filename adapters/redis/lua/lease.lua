@@ -1,0 +1,44 @@
+-- lease.lua -- a region's lease (docs/ha.md): which daemon runs the
+-- region's batches. The lease is one string key, "<epoch> <since_ms>
+-- <holder>", set with PX ttl: it vanishes when its holder stops renewing.
+-- Every new acquisition takes the next value of the epoch counter, the
+-- fencing token the commit script checks before an offer (commit.lua), so
+-- an epoch names exactly one holding period of one daemon.
+--
+-- KEYS: 1 the lease (cm:{r}:lease), 2 the epoch counter
+--   (cm:{r}:lease_epoch), 3 the ledger's counter of submissions
+--   (cm:{r}:rseq, read only); all in the region's hash slot.
+-- ARGV: 1 what: "hold" (acquire when free, renew when ours), "release"
+--   (delete when ours), "get" (read only); 2 the holder's name; 3 ttl in
+--   ms; 4 the holder's clock in ms (kept as since_ms, shown only); last:
+--   the writer's origin.
+-- Returns {code, holder, epoch, since_ms, submissions}: code 2 acquired
+-- now (a new epoch), 1 held by the caller (renewed or released), 0 not
+-- the caller's (holder "" when nobody holds it; epoch "0" then);
+-- submissions, the region's requests submitted so far (a holder that
+-- sees more than its own rebuilds to adopt the others': docs/ha.md).
+local lk, ek = KEYS[1], KEYS[2]
+local what, me, ttl, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local cur = call('GET', lk)
+local subs = call('GET', KEYS[3]) or '0'
+local ep, since, who = '0', '0', ''
+if cur then
+  ep, since, who = match(cur, '^(%d+) (%d+) (.*)$')
+  if not ep then ep, since, who = '0', '0', '' end
+end
+if what == 'get' then return {0, who, ep, since, subs} end
+if what == 'release' then
+  if cur and who == me then
+    call('DEL', lk)
+    return {1, me, ep, since, subs}
+  end
+  return {0, who, ep, since, subs}
+end
+if cur and who == me then
+  call('SET', lk, cur, 'PX', ttl)
+  return {1, me, ep, since, subs}
+end
+if cur then return {0, who, ep, since, subs} end
+ep = tostring(call('INCR', ek))
+call('SET', lk, ep .. ' ' .. now .. ' ' .. me, 'PX', ttl)
+return {2, me, ep, now, subs}
