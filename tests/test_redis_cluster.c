@@ -362,6 +362,7 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   cm_redis *lr = conn(region, base); /* the group commit's */
   cm_ledger_redis_options lo;
   cm_ledger_redis_options_init(&lo);
+  lo.durability_timeout_ms = 100;
   cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
   cr_assert_not_null(l, "%s", err.message);
   cm_store *s = cm_store_redis_open(r, &err);
@@ -545,4 +546,99 @@ Test(redis_cluster, carematchd_serves_a_region_on_the_cluster) {
   cr_assert(holds(g_base + 1, key));
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
+}
+
+Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {
+  int owner = g_base + 1;
+  char region[48];
+  region_on(owner, "down", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.timeout_ms = 400; /* the retries' bound */
+  cm_redis *r = cm_redis_new("127.0.0.1", g_base, region, &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  struct event_base *base = event_base_new();
+  o.base = base;
+  cm_redis *lr = cm_redis_new("127.0.0.1", g_base, region, &o, &err);
+  cr_assert_not_null(lr, "%s", err.message);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  lo.durability_timeout_ms = 100;
+  cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  put(s, "w1", 31.2);
+  /* the owner stops serving the slot (and only it: full coverage off) */
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
+            "CONFIG");
+  expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
+  cm_worker w;
+  cr_assert_eq(cm_store_get(s, "w1", &w, &err), CM_E_UNAVAILABLE, "%s",
+               err.message);
+  cr_assert(strstr(err.message, "CLUSTERDOWN"), "%s", err.message);
+  answer a = submit_on_loop(base, l, "q1");
+  cr_assert_eq(a.calls, 1, "answered once");
+  cr_assert_eq(a.st, CM_E_UNAVAILABLE);
+  cm_redis_cluster_stats cs;
+  cm_redis_cluster_stats_get(lr, &cs);
+  cr_assert_gt(cs.retried, 1, "retried with a backoff");
+  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
+            "CONFIG");
+  got(s, "w1", 31.2);
+  a = submit_on_loop(base, l, "q2");
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q2: %d calls, %d", a.calls, a.st);
+  cm_store_free(s);
+  cm_ledger_free(l);
+  cm_redis_free(lr);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+Test(redis_cluster, urls_name_the_cluster_nodes) {
+  cm_redis_url u;
+  cm_error err;
+  char buf[512];
+  cr_assert_eq(cm_redis_url_parse(
+                   "redis+cluster://ops:pw@h1:7000,[::1]:7001,h3", &u, &err),
+               CM_OK, "%s", err.message);
+  cr_assert(u.cluster);
+  cr_assert_str_eq(u.host, "h1");
+  cr_assert_eq(u.port, 7000);
+  cr_assert_str_eq(u.seeds, "h1:7000,[::1]:7001,h3:6379");
+  cr_assert_str_eq(u.password, "pw");
+  cr_assert_str_eq(cm_redis_url_format(&u, 1, buf, sizeof buf),
+                   "redis+cluster://ops:***@h1:7000,[::1]:7001,h3:6379");
+  cr_assert_eq(cm_redis_url_parse("redis://h:1", &u, &err), CM_OK);
+  cr_assert(!u.cluster && !u.seeds[0]);
+  const char *bad[] = {"redis+cluster://h1:7000,,h2:7001",
+                       "redis+cluster://h1:7000/2", "redis+cluster://h1:x",
+                       "redis+cluster://h1:7000,h2:99999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_eq(cm_redis_url_parse(bad[i], &u, &err), CM_E_INVALID, "%s",
+                 bad[i]);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.seeds = "h1:7000,nonsense";
+  cr_assert_null(cm_redis_new("127.0.0.1", g_base, "x", &o, &err));
+  cr_assert_str_eq(err.field, "$.seeds");
+  o.seeds = NULL;
+  o.db = 1;
+  cr_assert_null(cm_redis_new("127.0.0.1", g_base, "x", &o, &err));
+  cr_assert_str_eq(err.field, "$.db");
+  /* a server that is not in cluster mode says so */
+  o.db = 0;
+  o.connect_later = 0;
+  int plain = cm_test_free_port();
+  pid_t pid = cm_test_server_start_args(plain, (const char *const[]){NULL});
+  cm_redis *r = cm_redis_new("127.0.0.1", plain, "x", &o, &err);
+  cr_assert_null(r);
+  cr_assert_eq(err.code, CM_E_IO, "%s", err.message);
+  cr_assert(strstr(err.message, "not in cluster mode"), "%s", err.message);
+  cm_test_server_kill(pid, SIGTERM);
 }
