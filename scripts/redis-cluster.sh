@@ -2,6 +2,7 @@
 # redis-cluster.sh -- a private Redis Cluster on loopback for the tests and
 # the bench: 3 masters and 3 replicas, ports BASE..BASE+5, files in DIR.
 #   scripts/redis-cluster.sh start DIR BASE   start it, wait for cluster_state:ok
+#                                             and every replica's link up
 #   scripts/redis-cluster.sh stop DIR         stop every node started in DIR
 #   scripts/redis-cluster.sh node DIR PORT    (re)start one node of DIR
 # cluster-node-timeout is 1000 ms, so a killed master's replica takes over
@@ -40,8 +41,12 @@ start)
   for _ in $(seq 200); do
     ok=1
     for i in 0 1 2 3 4 5; do
-      redis-cli -p $((base + i)) cluster info 2>/dev/null |
+      p=$((base + i))
+      redis-cli -p $p cluster info 2>/dev/null |
         grep -q 'cluster_state:ok' || ok=0
+      # and replication is up: a master has its replica, a replica its link
+      redis-cli -p $p info replication 2>/dev/null |
+        grep -Eq '^(connected_slaves:1|master_link_status:up)' || ok=0
     done
     [ "$ok" = 1 ] && exit 0
     sleep 0.1

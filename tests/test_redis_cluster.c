@@ -330,6 +330,18 @@ static int holds(int port, const char *key) {
   return yes;
 }
 
+/* Calls of a command on the node at port so far (INFO commandstats). */
+static long long calls_of(int port, const char *cmd) {
+  redisReply *rep = node_cmd(port, "INFO commandstats");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  char key[64];
+  snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
+  const char *at = strstr(rep->str, key);
+  long long n = at ? atoll(at + strlen(key)) : 0;
+  freeReplyObject(rep);
+  return n;
+}
+
 /* Move every key of slot from src to dst (dst importing, src migrating
  * already). */
 static void migrate_keys(int src, int dst, int slot) {
@@ -360,9 +372,11 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   cm_redis *r = conn(region, NULL); /* synchronous calls */
   struct event_base *base = event_base_new();
   cm_redis *lr = conn(region, base); /* the group commit's */
-  cm_ledger_redis_options lo;
+  cm_ledger_redis_options lo;        /* a WAIT ends every group */
   cm_ledger_redis_options_init(&lo);
-  lo.durability_timeout_ms = 100;
+  lo.durability = CM_LEDGER_DURABILITY_REPLICA;
+  lo.replicas = 1;
+  lo.durability_timeout_ms = 1000;
   cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
   cr_assert_not_null(l, "%s", err.message);
   cm_store *s = cm_store_redis_open(r, &err);
@@ -404,8 +418,11 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   }
   cm_redis_cluster_stats ls0, ls1;
   cm_redis_cluster_stats_get(lr, &ls0);
+  long long waits = calls_of(dst, "wait");
   a = submit_on_loop(base, l, "q2"); /* a pipelined EVALSHA: ASK, TRYAGAIN */
   cr_assert(a.calls == 1 && a.st == CM_OK, "q2: %d calls, %d", a.calls, a.st);
+  cr_assert_gt(calls_of(dst, "wait"), waits,
+               "the WAIT also ran where the commit was sent again");
   cm_redis_cluster_stats_get(lr, &ls1);
   cr_assert_gt(ls1.asked, ls0.asked);
   cr_assert_gt(ls1.retried, ls0.retried);
@@ -455,19 +472,18 @@ Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
   cr_assert_eq(cm_redis_region_flush(r, &err), CM_OK, "%s", err.message);
   put(s, "w1", 31.20);
   snprintf(key, sizeof key, "cm:{%s}:worker:w1", region);
-  for (int i = 0; i < 200; i++) { /* replicated before the kill */
-    redisReply *rep = node_cmd(heir, "READONLY");
-    freeReplyObject(rep);
+  int replicated = 0;
+  for (int i = 0; i < 300 && !replicated; i++) { /* before the kill */
     redisContext *c = cm_test_side_connect(heir);
     freeReplyObject(redisCommand(c, "READONLY"));
-    rep = redisCommand(c, "EXISTS %s", key);
-    int ok = rep && rep->integer == 1;
+    redisReply *rep = redisCommand(c, "EXISTS %s", key);
+    replicated = rep && rep->integer == 1;
     freeReplyObject(rep);
     redisFree(c);
-    if (ok)
-      break;
-    cm_test_sleep_ms(10);
+    if (!replicated)
+      cm_test_sleep_ms(10);
   }
+  cr_assert(replicated, "w1 reached the replica");
   snprintf(pidf, sizeof pidf, "%s/%d/redis.pid", g_dir, victim);
   FILE *f = fopen(pidf, "r");
   cr_assert_not_null(f, "%s", pidf);
@@ -476,6 +492,9 @@ Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
   fclose(f);
   cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
   expect_ok(node_cmd(heir, "CLUSTER FAILOVER TAKEOVER"), "TAKEOVER");
+  char cmd[512]; /* the old master comes back, as the heir's replica */
+  snprintf(cmd, sizeof cmd, "%s node %s %d", CM_CLUSTER_SCRIPT, g_dir, victim);
+  cr_assert_eq(system(cmd), 0);
   cm_status st = CM_E_UNAVAILABLE;
   for (int i = 0; i < 300 && st != CM_OK; i++) { /* 503s, then it is back */
     cm_worker w;
@@ -490,9 +509,6 @@ Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
   got(s, "w1", 31.20);
   cm_store_free(s);
   cm_redis_free(r);
-  char cmd[512]; /* the old master comes back, as a replica */
-  snprintf(cmd, sizeof cmd, "%s node %s %d", CM_CLUSTER_SCRIPT, g_dir, victim);
-  cr_assert_eq(system(cmd), 0);
 }
 
 Test(redis_cluster, carematchd_serves_a_region_on_the_cluster) {

@@ -102,6 +102,7 @@ static void side_close(cm__rd_cluster *cl) {
   if (cl->side)
     redisFree(cl->side);
   cl->side = NULL;
+  cl->side_void |= cl->side_dirty; /* a WAIT elsewhere covers none of it */
 }
 
 void cm__rd_cluster_free(cm_redis *r) {
@@ -373,9 +374,13 @@ static redisReply *side_call(cm_redis *r, const cm__rd_node *nd, int asking,
     rep = NULL;
   }
   if (redisGetReply(c, &rep) != REDIS_OK) {
+    r->cl->side_dirty = 1; /* it may have run */
     side_close(r->cl);
     return NULL;
   }
+  if (!cm__rd_cluster_busy_error(rep)) /* it ran here (a redirection or a
+                                          TRYAGAIN did not) */
+    r->cl->side_dirty = 1;
   return rep;
 }
 
@@ -385,6 +390,30 @@ static void sleep_ms(int ms) {
     ;
 }
 
+/* 1 when cmd is a WAIT (as redis_durability.c sends it). */
+static int is_wait(const char *cmd, size_t len) {
+  static const char head[] = "*3\r\n$4\r\nWAIT\r\n";
+  return len > sizeof head - 1 && memcmp(cmd, head, sizeof head - 1) == 0;
+}
+
+/* A WAIT answered by r's node covers only what r wrote there: when
+ * commands were sent again on the side connection since, the same WAIT
+ * runs there too, and the answer is the smaller count; 0 when the side
+ * connection that ran them was closed since (a WAIT on another one
+ * covers none of them); NULL when the side connection failed now. */
+static const redisReply *wait_both(cm_redis *r, const char *cmd, size_t len,
+                                   const redisReply *rep, redisReply **owned) {
+  cm__rd_cluster *cl = r->cl;
+  cm__rd_node nd = cl->side_node;
+  redisReply *side = side_call(r, &nd, 0, cmd, len);
+  if (side && side->type == REDIS_REPLY_INTEGER &&
+      (cl->side_void || rep->integer < side->integer))
+    side->integer = cl->side_void ? 0 : rep->integer;
+  cl->side_dirty = cl->side_void = 0;
+  *owned = side;
+  return side;
+}
+
 const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
                                         size_t len, const redisReply *rep,
                                         redisReply **owned) {
@@ -392,6 +421,9 @@ const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
   *owned = NULL;
   if (!cl || !cmd)
     return rep;
+  if (cl->side_dirty && rep && rep->type == REDIS_REPLY_INTEGER &&
+      is_wait(cmd, len))
+    return wait_both(r, cmd, len, rep, owned);
   cm__rd_node at = {"", r->port}; /* who answered rep */
   snprintf(at.host, sizeof at.host, "%s", r->host);
   int64_t deadline = cm__rd_now_ms() + r->timeout_ms;

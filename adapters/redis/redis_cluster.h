@@ -35,6 +35,10 @@ typedef struct cm__rd_cluster {
   struct redisContext *side;           /* blocking connection for a
                                           redirected command; NULL none */
   cm__rd_node side_node;               /* where side is connected */
+  int side_dirty;                      /* commands ran on side since the
+                                          last WAIT: a WAIT runs there too */
+  int side_void;                       /* a dirty side connection was
+                                          closed: the next WAIT answers 0 */
   cm_redis_cluster_stats stats;        /* counters */
 } cm__rd_cluster;
 
@@ -67,7 +71,8 @@ int cm__rd_cluster_should_move(const cm_redis *r);
  * rep itself, or one owned by the caller (*owned, free it with
  * cm__rd_cluster_release once handed on), or NULL when the side
  * connection failed (as if the connection was lost: whether the command
- * ran is unknown). */
+ * ran is unknown). A WAIT after commands sent again on the side
+ * connection also runs there, and answers the smaller count. */
 const struct redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
                                                size_t len,
                                                const struct redisReply *rep,
