@@ -28,7 +28,13 @@
  * nothing of that commit call was written, so its changes are sent again,
  * ahead of what was proposed since, in a group that loads the commit
  * script first (its SHA1 is that of its text: the same). A proposal is
- * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO. */
+ * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO.
+ *
+ * Redis Cluster (docs/cluster.md): a command's reply goes through
+ * cm__rd_cluster_follow first, which sends it again where a MOVED or ASK
+ * points (or after a TRYAGAIN/CLUSTERDOWN) and hands on that reply, so
+ * each command still gets one reply, in order; what stays TRYAGAIN or
+ * CLUSTERDOWN fails the group with CM_E_UNAVAILABLE. */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
