@@ -33,6 +33,7 @@ DIR=$(mktemp -d)
 # removes its pid file as it stops.
 stop_redis() {
   local pid
+  scripts/redis-cluster.sh stop "$DIR/cluster" 2>/dev/null || true
   pid=$(cat "$DIR/redis.pid" 2>/dev/null) || pid=
   if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -59,5 +60,27 @@ if ! redis-cli -p "$PORT" ping 2>/dev/null | grep -q PONG; then
 fi
 export CM_TEST_REDIS_PORT=$PORT
 echo "test.sh: redis-server on 127.0.0.1:$PORT ... ok"
+
+# A private Redis Cluster (3 masters, 3 replicas: scripts/redis-cluster.sh)
+# for test_redis_cluster, on ports BASE..BASE+5 and their cluster bus ports
+# (+10000), all below the ephemeral range.
+for _ in 1 2 3 4 5; do
+  CBASE=$((20000 + (RANDOM % 250) * 10))
+  if [ "$CBASE" -le "$PORT" ] && [ "$PORT" -le $((CBASE + 5)) ]; then
+    CBASE=
+    continue
+  fi
+  scripts/redis-cluster.sh stop "$DIR/cluster" 2>/dev/null || true
+  rm -rf "$DIR/cluster"
+  scripts/redis-cluster.sh start "$DIR/cluster" "$CBASE" >>"$STEP_LOG" 2>&1 && break
+  CBASE=
+done
+if [ -z "${CBASE:-}" ]; then
+  echo "test.sh: no Redis Cluster would start" >&2
+  show_log "$STEP_LOG"
+  exit 1
+fi
+export CM_TEST_CLUSTER_PORT=$CBASE CM_TEST_CLUSTER_DIR=$DIR/cluster
+echo "test.sh: redis cluster on 127.0.0.1:$CBASE..$((CBASE + 5)) ... ok"
 
 ctest --test-dir "$BUILD" --output-on-failure -j 2

@@ -137,6 +137,8 @@ int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
     o.user = u.user;
     o.password = u.password[0] ? u.password : NULL;
     o.db = u.db;
+    o.cluster = u.cluster; /* redis+cluster:// (docs/cluster.md) */
+    o.seeds = u.seeds;
     o.connect_later = 1;
     cm_ledger_redis_options lo = d->cfg.ledger_opt; /* durability */
     lo.keep_ms = d->cfg.record_keep_ms;

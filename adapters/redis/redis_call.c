@@ -19,15 +19,26 @@
 
 #include "redis_call.h"
 
-/* hiredis's callback: hand reply i to the batch. Runs once per command. */
+/* hiredis's callback: hand reply i to the batch. Runs once per command.
+ * On a cluster connection a redirection is followed first (the command is
+ * kept until its reply came: redis_cluster.h). */
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   (void)ac;
   cm__rd_batch *b = privdata;
   size_t i = b->done++;
-  if (!reply)
+  char *cmd = NULL;
+  size_t len = 0;
+  redisReply *owned = NULL;
+  const redisReply *rep = reply;
+  if (b->r->cl && cm__rd_cmdq_pop(&b->q, &cmd, &len) == 0 && rep)
+    rep = cm__rd_cluster_follow(b->r, cmd, len, rep, &owned);
+  if (!rep)
     b->lost = 1;
   if (b->fn)
-    b->fn(b->ctx, i, reply);
+    b->fn(b->ctx, i, rep);
+  cm__rd_cluster_release(owned);
+  if (cmd)
+    redisFreeCommand(cmd);
 }
 
 void cm__rd_fail(cm__rd_batch *b, cm_status code, const char *fmt, ...) {
@@ -50,8 +61,8 @@ int cm__rd_check(cm__rd_batch *b, const redisReply *rep, int want,
   if (rep->type == REDIS_REPLY_ERROR) {
     if (rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
       b->noscript = 1;
-    cm__rd_fail(b, CM_E_IO, "redis: %s: %.200s", what,
-                rep->str ? rep->str : "error");
+    cm__rd_fail(b, cm__rd_cluster_busy_error(rep) ? CM_E_UNAVAILABLE : CM_E_IO,
+                "redis: %s: %.200s", what, rep->str ? rep->str : "error");
     return 0;
   }
   if (want && rep->type != want) {
@@ -178,8 +189,24 @@ void cm__rd_send(cm__rd_batch *b, cm__rd_argv *a) {
     cm__rd_argv_reset(a);
     return;
   }
-  if (redisAsyncCommandArgv(r->ac, on_reply, b, a->argc, a->ptrs, a->alen) !=
-      REDIS_OK) {
+  int rc;
+  if (r->cl) { /* cluster: keep the command to send it again (MOVED, ASK) */
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, a->argc, a->ptrs, a->alen);
+    if (len < 0 || cm__rd_cmdq_push(&b->q, cmd, (size_t)len) != 0) {
+      cm__rd_fail(b, CM_E_NOMEM, "out of memory building a Redis command");
+      cm__rd_argv_reset(a);
+      return;
+    }
+    rc = redisAsyncFormattedCommand(r->ac, on_reply, b, cmd, (size_t)len);
+    if (rc != REDIS_OK) { /* not sent: not kept either */
+      b->q.n--;
+      redisFreeCommand(cmd);
+    }
+  } else {
+    rc = redisAsyncCommandArgv(r->ac, on_reply, b, a->argc, a->ptrs, a->alen);
+  }
+  if (rc != REDIS_OK) {
     b->lost = 1;
     snprintf(r->why, sizeof r->why, "a command could not be queued: %s",
              r->ac->errstr ? r->ac->errstr : "out of memory");
@@ -203,6 +230,7 @@ cm_status cm__rd_wait(cm__rd_batch *b, cm_error *err) {
     evtimer_del(r->timer);
   if (b->done < b->sent) /* cannot happen: a dropped connection answers all */
     b->lost = 1;
+  cm__rd_cmdq_free(&b->q);
   if (b->lost)
     return cm__rd_unavailable(r, err);
   if (b->fail.code != CM_OK)

@@ -17,6 +17,7 @@
 
 #include "carematch/error.h"
 #include "redis_argv.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 
 struct redisReply;
@@ -38,6 +39,8 @@ typedef struct cm__rd_batch {
   int noscript;       /* an EVALSHA answered NOSCRIPT */
   int owns_call;      /* begin set r->in_call */
   cm_error fail;      /* first failure recorded (cm__rd_fail) */
+  cm__rd_cmdq q;      /* cluster: the commands in flight, to send again
+                         on a MOVED/ASK (redis_cluster.h) */
 } cm__rd_batch;
 
 /* Start a call: refuse a nested one (CM_E_CONFLICT), make sure the
@@ -71,7 +74,9 @@ void cm__rd_fail(cm__rd_batch *b, cm_status code, const char *fmt, ...)
 
 /* Check that rep is a reply of type want (REDIS_REPLY_*; 0: any non-error
  * reply). Returns 1 when it is; otherwise records the failure (an error
- * reply: CM_E_IO with Redis's text, NOSCRIPT also sets b->noscript; a NULL
+ * reply: CM_E_IO with Redis's text, CM_E_UNAVAILABLE for a cluster's
+ * TRYAGAIN/CLUSTERDOWN left after the retries, NOSCRIPT also sets
+ * b->noscript; a NULL
  * reply: lost; another type: CM_E_IO naming what) and returns 0. */
 int cm__rd_check(cm__rd_batch *b, const struct redisReply *rep, int want,
                  const char *what);

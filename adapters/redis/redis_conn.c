@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "redis_call.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 
 int64_t cm__rd_now_ms(void) {
@@ -119,6 +120,8 @@ static void backoff(cm_redis *r) {
 }
 
 cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
+  if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
+    cm__rd_drop(r, "the region's slot moved");
   if (r->ac && r->ready)
     return CM_OK;
   if (!r->ac) {
@@ -129,6 +132,11 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
                           "attempt in %lld ms)",
                           r->host, r->port, r->why[0] ? r->why : "down",
                           (long long)(r->next_try_ms - now));
+    cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
+    if (rs != CM_OK) { /* no node knows an owner online (a failover) */
+      backoff(r);
+      return rs;
+    }
     if (connect_start(r) != 0) {
       backoff(r);
       return cm__rd_unavailable(r, err);
@@ -222,12 +230,17 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
   snprintf(r->user, sizeof r->user, "%s", o.user ? o.user : "");
   snprintf(r->password, sizeof r->password, "%s", o.password ? o.password : "");
   r->db = o.db;
+  if (o.cluster && cm__rd_cluster_new(r, &o, err) != CM_OK) {
+    free(r);
+    return NULL;
+  }
   r->base = o.base;
   if (!r->base) {
     r->base = event_base_new();
     r->own_base = 1;
   }
   if (!r->base) {
+    cm__rd_cluster_free(r);
     free(r);
     cm_error_set(err, CM_E_NOMEM, "", "cannot create an event loop");
     return NULL;
@@ -251,6 +264,7 @@ void cm_redis_free(cm_redis *r) {
     event_free(r->timer);
   if (r->own_base)
     event_base_free(r->base);
+  cm__rd_cluster_free(r);
   for (volatile char *v = r->password; *v; v++)
     *v = 0; /* a secret: not left in freed memory */
   free(r);
@@ -262,6 +276,20 @@ const char *cm_redis_region(const cm_redis *r) {
 
 const char *cm_redis_last_error(const cm_redis *r) {
   return r ? r->why : "";
+}
+
+char *cm_redis_node(const cm_redis *r, char *buf, size_t n) {
+  if (buf && n)
+    snprintf(buf, n, "%s:%d", r ? r->host : "", r ? r->port : 0);
+  return buf;
+}
+
+int cm_redis_cluster_stats_get(const cm_redis *r, cm_redis_cluster_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!r || !r->cl)
+    return 0;
+  *out = r->cl->stats;
+  return 1;
 }
 
 int cm_redis_connected(const cm_redis *r) {

@@ -42,6 +42,8 @@ struct cm_redis {
   char password[256];            /* AUTH password ("" no AUTH); a secret,
                                     wiped by cm_redis_free */
   int db;                        /* SELECT on connect (0: none) */
+  struct cm__rd_cluster *cl;     /* Redis Cluster routing (NULL: a plain
+                                    server; redis_cluster.h) */
 };
 
 /* Append the connection's origin tag to a script's ARGV (last). */

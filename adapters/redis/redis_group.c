@@ -28,7 +28,13 @@
  * nothing of that commit call was written, so its changes are sent again,
  * ahead of what was proposed since, in a group that loads the commit
  * script first (its SHA1 is that of its text: the same). A proposal is
- * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO. */
+ * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO.
+ *
+ * Redis Cluster (docs/cluster.md): a command's reply goes through
+ * cm__rd_cluster_follow first, which sends it again where a MOVED or ASK
+ * points (or after a TRYAGAIN/CLUSTERDOWN) and hands on that reply, so
+ * each command still gets one reply, in order; what stays TRYAGAIN or
+ * CLUSTERDOWN fails the group with CM_E_UNAVAILABLE. */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -37,6 +43,7 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 #include "redis_durability.h"
 #include "redis_ledger.h"
@@ -59,8 +66,10 @@ struct rd_group;
 
 typedef struct rd_cmd { /* one command of a group */
   struct rd_group *g;
-  int first; /* its changes: the group's refs[first .. first + count) */
-  int count; /* 0: the WAIT; -1: a SCRIPT LOAD */
+  int first;  /* its changes: the group's refs[first .. first + count) */
+  int count;  /* 0: the WAIT; -1: a SCRIPT LOAD */
+  char *fmt;  /* cluster: the command as sent, to follow a MOVED/ASK */
+  size_t len; /* its length */
 } rd_cmd;
 
 typedef struct rd_ref { /* a change of a group: proposal p, change k */
@@ -260,6 +269,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   rd_cmd *c = privdata;
   rd_group *g = c->g;
   const redisReply *rep = reply;
+  redisReply *owned = NULL; /* cluster: the reply of a redirected command */
+  if (c->fmt && rep)
+    rep = cm__rd_cluster_follow(cm__rd_group_conn(g->as->l), c->fmt, c->len,
+                                rep, &owned);
   g->as->replies++;
   if (!rep) {
     g->lost = 1;
@@ -267,7 +280,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     if (c->count > 0 && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
       g->noscript = 1; /* nothing of it written: sent again */
     else
-      group_fail(g, CM_E_IO,
+      group_fail(g, cm__rd_cluster_busy_error(rep) ? CM_E_UNAVAILABLE : CM_E_IO,
                  c->count > 0    ? "commit"
                  : c->count == 0 ? "WAIT"
                                  : "SCRIPT LOAD",
@@ -292,6 +305,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
       f->p->known[f->k] = 1;
     }
   }
+  cm__rd_cluster_release(owned);
+  if (c->fmt)
+    redisFreeCommand(c->fmt);
+  c->fmt = NULL;
   if (++g->replies == g->n_cmds)
     group_finish(g);
 }
@@ -309,9 +326,20 @@ static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
     cm__rd_argv_reset(a);
     return -1;
   }
-  int rc = r->ac ? redisAsyncCommandArgv(r->ac, on_reply, c, a->argc, a->ptrs,
-                                         a->alen)
-                 : REDIS_ERR;
+  int rc = REDIS_ERR;
+  if (r->ac && r->cl) { /* cluster: keep it to follow a MOVED/ASK */
+    int len = redisFormatCommandArgv(&c->fmt, a->argc, a->ptrs, a->alen);
+    c->len = len > 0 ? (size_t)len : 0;
+    rc = len > 0
+             ? redisAsyncFormattedCommand(r->ac, on_reply, c, c->fmt, c->len)
+             : REDIS_ERR;
+    if (rc != REDIS_OK && c->fmt)
+      redisFreeCommand(c->fmt);
+    if (rc != REDIS_OK)
+      c->fmt = NULL;
+  } else if (r->ac) {
+    rc = redisAsyncCommandArgv(r->ac, on_reply, c, a->argc, a->ptrs, a->alen);
+  }
   cm__rd_argv_reset(a);
   if (rc != REDIS_OK) {
     g->lost = 1;

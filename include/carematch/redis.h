@@ -59,7 +59,21 @@ typedef struct cm_redis_options {
   int connect_later;       /* 1: cm_redis_new does not connect; the first
                               call does (a daemon that starts before
                               Redis). Default 0: connect at once */
+  int cluster;             /* 1: host:port is a node of a Redis Cluster;
+                              the connection goes to the master serving
+                              the region's slot and follows MOVED/ASK
+                              (docs/cluster.md). db must be 0 */
+  const char *seeds;       /* with cluster: more nodes to ask,
+                              "host:port,host:port" (NULL: none). Copied */
 } cm_redis_options;
+
+/* What the cluster routing of a connection did (cm_redis_cluster_stats). */
+typedef struct cm_redis_cluster_stats {
+  uint64_t resolves; /* topologies asked of the nodes (each connect) */
+  uint64_t moved;    /* MOVED replies followed */
+  uint64_t asked;    /* ASK replies followed (ASKING, then the command) */
+  uint64_t retried;  /* TRYAGAIN / CLUSTERDOWN replies retried */
+} cm_redis_cluster_stats;
 
 /* A redis:// address, parsed (cm_redis_url_parse). */
 typedef struct cm_redis_url {
@@ -68,6 +82,8 @@ typedef struct cm_redis_url {
   char user[128];     /* "" none */
   char password[256]; /* "" none; a secret */
   int db;             /* 0 when the URL has none */
+  int cluster;        /* 1: redis+cluster:// (docs/cluster.md) */
+  char seeds[1024];   /* cluster: every node of the URL, "host:port,..." */
 } cm_redis_url;
 
 /* Parse redis://[user[:password]@]host[:port][/db] (or
@@ -120,6 +136,17 @@ CM_EXPORT int cm_redis_connected(const cm_redis *r);
  * 'xadd' ..."); "" when nothing did. Borrowed: valid until the next call
  * on r. For a readiness probe and the log. */
 CM_EXPORT const char *cm_redis_last_error(const cm_redis *r);
+
+/* The node r talks to now ("host:port" into buf, n bytes with the NUL;
+ * for a cluster connection the master of the region's slot, once
+ * connected). Returns buf. */
+CM_EXPORT char *cm_redis_node(const cm_redis *r, char *buf, size_t n);
+
+/* What r's cluster routing did so far into *out (all 0 for a connection
+ * that is not a cluster one). Returns 1 when r is a cluster connection,
+ * else 0. */
+CM_EXPORT int cm_redis_cluster_stats_get(const cm_redis *r,
+                                         cm_redis_cluster_stats *out);
 
 /* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
 CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);

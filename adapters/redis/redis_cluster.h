@@ -1,0 +1,110 @@
+/* redis_cluster.h -- Redis Cluster routing of a connection (cm_redis): a
+ * region's keys share one hash slot (redis_slot.h), so a connection talks
+ * to the one master that serves that slot. Found from seed addresses
+ * (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7) before each connect;
+ * a MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply is followed here, and a
+ * MOVED also moves the connection to the new owner once it is idle.
+ * docs/cluster.md tells why this is small and home-made. */
+#ifndef CM_REDIS_CLUSTER_H_INCLUDED_
+#define CM_REDIS_CLUSTER_H_INCLUDED_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "carematch/redis.h"
+
+struct redisReply;
+struct redisContext;
+
+#define CM__RD_SEEDS_MAX 32 /* seeds given and nodes learned, at most */
+
+typedef struct cm__rd_node {
+  char host[256]; /* address */
+  int port;       /* TCP port */
+} cm__rd_node;
+
+typedef struct cm__rd_cluster {
+  int slot;                            /* the region's slot */
+  int n_given;                         /* seeds given (first in nodes) */
+  int n_nodes;                         /* seeds given, then learned */
+  cm__rd_node nodes[CM__RD_SEEDS_MAX]; /* asked in this order */
+  int moved;                           /* a MOVED named a new owner: move
+                                          when the connection is idle */
+  int has_target;                      /* connect to target next */
+  cm__rd_node target;                  /* the owner a MOVED named */
+  struct redisContext *side;           /* blocking connection for a
+                                          redirected command; NULL none */
+  cm__rd_node side_node;               /* where side is connected */
+  int side_dirty;                      /* commands ran on side since the
+                                          last WAIT: a WAIT runs there too */
+  int side_void;                       /* a dirty side connection was
+                                          closed: the next WAIT answers 0 */
+  cm_redis_cluster_stats stats;        /* counters */
+} cm__rd_cluster;
+
+/* The cluster part of r from o (o->cluster set): the seeds are host:port,
+ * then o->seeds ("host:port,host:port", may be NULL). Returns CM_OK, or
+ * CM_E_INVALID ("$.seeds") / CM_E_NOMEM with err set (r->cl stays NULL). */
+cm_status cm__rd_cluster_new(cm_redis *r, const cm_redis_options *o,
+                             cm_error *err);
+
+/* Free r's cluster part (NULL: nothing). */
+void cm__rd_cluster_free(cm_redis *r);
+
+/* Before a connect: set r->host, r->port to the master serving the
+ * region's slot (the owner a MOVED named, else asked of the nodes in
+ * turn). Returns CM_OK, else CM_E_UNAVAILABLE (no node answered, or the
+ * slot has no master online) or CM_E_IO (a node is not in cluster mode,
+ * AUTH refused), with err set and r->why saying why. */
+cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err);
+
+/* 1 when a MOVED named a new owner and r's connection has no command in
+ * flight: the caller drops it, so the next connect goes to the owner. */
+int cm__rd_cluster_should_move(const cm_redis *r);
+
+/* rep is the reply to the formatted command cmd[0..len) sent on r's
+ * connection. When r is a cluster connection and rep is MOVED or ASK the
+ * command is sent again, blocking, on a side connection to the node named
+ * (after ASKING for an ASK; a MOVED also marks r to move); TRYAGAIN and
+ * CLUSTERDOWN are retried the same way after a backoff doubling from
+ * backoff_min_ms, for timeout_ms at most. Returns the reply to hand on:
+ * rep itself, or one owned by the caller (*owned, free it with
+ * cm__rd_cluster_release once handed on), or NULL when the side
+ * connection failed (as if the connection was lost: whether the command
+ * ran is unknown). A WAIT after commands sent again on the side
+ * connection also runs there, and answers the smaller count. */
+const struct redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
+                                               size_t len,
+                                               const struct redisReply *rep,
+                                               struct redisReply **owned);
+
+/* Free a reply returned through *owned (NULL: nothing). */
+void cm__rd_cluster_release(struct redisReply *owned);
+
+/* 1 when rep is an error reply saying the cluster cannot serve now
+ * (TRYAGAIN, CLUSTERDOWN, MOVED, ASK: what remains after the retries),
+ * which callers report as CM_E_UNAVAILABLE. */
+int cm__rd_cluster_busy_error(const struct redisReply *rep);
+
+/* A FIFO of formatted commands in flight on a synchronous batch (cluster
+ * connections keep them to send again). */
+typedef struct cm__rd_cmdq {
+  char **cmd;     /* formatted commands (redisFormatCommandArgv) */
+  size_t *len;    /* their lengths */
+  size_t head, n; /* first, how many */
+  size_t cap;     /* allocated */
+} cm__rd_cmdq;
+
+/* Append cmd (owned by q from now on). Returns 0, -1 out of memory (cmd
+ * is then freed). */
+int cm__rd_cmdq_push(cm__rd_cmdq *q, char *cmd, size_t len);
+
+/* Take the oldest command out (*cmd owned by the caller:
+ * redisFreeCommand); returns
+ * 0, -1 when empty. */
+int cm__rd_cmdq_pop(cm__rd_cmdq *q, char **cmd, size_t *len);
+
+/* Free every command left and the queue's memory. */
+void cm__rd_cmdq_free(cm__rd_cmdq *q);
+
+#endif

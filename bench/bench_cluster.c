@@ -1,0 +1,328 @@
+/* bench_cluster.c -- aggregate position updates/s of many regions on a
+ * Redis Cluster against the same regions on one redis-server, side by side
+ * in the same run (issue 14: 16 regions on 3 masters, target >= 2.5x).
+ *
+ * Regions are named so that they spread evenly over the cluster's masters
+ * (each name's master found by connecting to it). Each region holds
+ * --workers workers, upserted before timing. A run forks --procs client
+ * processes; process p serves regions p, p + procs, ..., each on its own
+ * connection, and moves every worker of each of its regions with one
+ * cm_store_redis_positions call after another (pipelined chunks of 256
+ * inside) for --seconds, starting at a common instant; the run's figure
+ * is the sum of updates over the duration. Runs alternate single, cluster,
+ * single, ... so that the machine's noise falls on both alike. The single
+ * redis-server is started here (no persistence); the cluster is
+ * scripts/redis-cluster.sh's (3 masters, 3 replicas), started here unless
+ * CM_BENCH_CLUSTER_PORT names one. Prints a table and writes JSON (--out).
+ * Every Redis process is single-threaded: the speed-up can never exceed
+ * the cores free for the masters, which the report states (nproc). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_server.h"
+#include "bench_util.h"
+#include "carematch/redis.h"
+#include "carematch/store.h"
+
+#define MAX_REGIONS 64
+#define MAX_RUNS 32
+
+typedef struct opts {
+  int regions, workers, procs, runs;
+  double seconds;
+  const char *out;
+} opts;
+
+typedef struct target {
+  const char *name; /* "single", "cluster" */
+  int port;         /* the server, or the cluster's first node */
+  int cluster;      /* 1: redis+cluster */
+  double ups[MAX_RUNS];
+} target;
+
+static char g_regions[MAX_REGIONS][32];
+
+static cm_redis *open_conn(const target *t, const char *region) {
+  cm_redis_options o;
+  cm_error err;
+  cm_redis_options_init(&o);
+  o.cluster = t->cluster;
+  cm_redis *r = cm_redis_new("127.0.0.1", t->port, region, &o, &err);
+  if (!r)
+    fprintf(stderr, "bench_cluster: %s: %s\n", region, err.message);
+  return r;
+}
+
+/* Names spread evenly over the cluster's masters (at most
+ * ceil(regions / masters) on one). Returns 0, -1. */
+static int pick_regions(const target *cl, int n) {
+  char nodes[8][300];
+  int counts[8] = {0}, n_nodes = 0, made = 0;
+  for (int i = 0; made < n && i < 10000; i++) {
+    char name[32], at[300];
+    snprintf(name, sizeof name, "bench%d", i);
+    cm_redis *r = open_conn(cl, name);
+    if (!r)
+      return -1;
+    cm_redis_node(r, at, sizeof at);
+    cm_redis_free(r);
+    int k = 0;
+    while (k < n_nodes && strcmp(nodes[k], at))
+      k++;
+    if (k == n_nodes && n_nodes < 8)
+      snprintf(nodes[n_nodes++], sizeof nodes[0], "%s", at);
+    if (k >= 8 || counts[k] >= (n + 2) / 3)
+      continue;
+    counts[k]++;
+    snprintf(g_regions[made++], sizeof g_regions[0], "%s", name);
+  }
+  for (int k = 0; k < n_nodes; k++)
+    printf("  %s: %d regions\n", nodes[k], counts[k]);
+  return made == n ? 0 : -1;
+}
+
+static void worker_id(char *buf, size_t n, int i) {
+  snprintf(buf, n, "w%05d", i);
+}
+
+/* Every region flushed and filled with o->workers workers. */
+static int fill(const target *t, const opts *o) {
+  for (int g = 0; g < o->regions; g++) {
+    cm_redis *r = open_conn(t, g_regions[g]);
+    cm_error err;
+    cm_store *s = r ? cm_store_redis_open(r, &err) : NULL;
+    if (!s || cm_store_redis_flush(s, &err) != CM_OK)
+      return -1;
+    for (int i = 0; i < o->workers; i++) {
+      cm_worker w;
+      memset(&w, 0, sizeof w);
+      worker_id(w.id, sizeof w.id, i);
+      w.skills = 1u << (i % 6);
+      w.status = CM_WORKER_AVAILABLE;
+      w.has_position = 1;
+      w.lat = 31.0 + (i % 100) * 0.004;
+      w.lon = 121.3 + (i / 100) * 0.004;
+      w.seen_ms = 1000;
+      w.capacity = 1;
+      w.level = 1;
+      w.rating = 4;
+      if (cm_store_upsert(s, &w, &err) != CM_OK) {
+        fprintf(stderr, "bench_cluster: upsert: %s\n", err.message);
+        return -1;
+      }
+    }
+    cm_store_free(s);
+    cm_redis_free(r);
+  }
+  return 0;
+}
+
+/* One client process: its regions until start + seconds. Returns the
+ * updates done, -1 on a failure. */
+static long long client(const target *t, const opts *o, int p, double start) {
+  cm_store *s[MAX_REGIONS];
+  cm_redis *r[MAX_REGIONS];
+  int n = 0;
+  cm_error err;
+  for (int g = p; g < o->regions; g += o->procs) {
+    r[n] = open_conn(t, g_regions[g]);
+    s[n] = r[n] ? cm_store_redis_open(r[n], &err) : NULL;
+    if (!s[n])
+      return -1;
+    n++;
+  }
+  int w = o->workers;
+  char(*ids)[16] = malloc((size_t)w * sizeof *ids);
+  const char **idp = malloc((size_t)w * sizeof *idp);
+  double *lat = malloc((size_t)w * sizeof *lat),
+         *lon = malloc((size_t)w * sizeof *lon);
+  int64_t *seen = malloc((size_t)w * sizeof *seen);
+  if (!ids || !idp || !lat || !lon || !seen)
+    return -1;
+  for (int i = 0; i < w; i++) {
+    worker_id(ids[i], sizeof ids[i], i);
+    idp[i] = ids[i];
+  }
+  while (cm_bench_now_ms() < start) {
+    struct timespec ms1 = {0, 1000000};
+    nanosleep(&ms1, NULL);
+  }
+  long long done = 0;
+  int64_t tick = 2000;
+  for (int round = 0; cm_bench_now_ms() < start + o->seconds * 1000; round++)
+    for (int k = 0; k < n; k++) {
+      tick++;
+      for (int i = 0; i < w; i++) { /* a few metres a report */
+        lat[i] = 31.0 + (i % 100) * 0.004 + (round % 7) * 0.00003;
+        lon[i] = 121.3 + (i / 100) * 0.004;
+        seen[i] = tick;
+      }
+      if (cm_store_redis_positions(s[k], w, idp, lat, lon, seen, &err) !=
+          CM_OK) {
+        fprintf(stderr, "bench_cluster: positions: %s\n", err.message);
+        return -1;
+      }
+      done += w;
+    }
+  for (int k = 0; k < n; k++) {
+    cm_store_free(s[k]);
+    cm_redis_free(r[k]);
+  }
+  free(ids);
+  free(idp);
+  free(lat);
+  free(lon);
+  free(seen);
+  return done;
+}
+
+/* One run on t: updates/s of every process together, or -1. */
+static double run(const target *t, const opts *o) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    return -1;
+  double start = cm_bench_now_ms() + 300 + 20 * o->procs;
+  pid_t pids[MAX_REGIONS];
+  for (int p = 0; p < o->procs; p++) {
+    pids[p] = fork();
+    if (pids[p] == 0) {
+      close(fds[0]);
+      long long n = client(t, o, p, start);
+      _exit(write(fds[1], &n, sizeof n) == sizeof n ? 0 : 1);
+    }
+  }
+  close(fds[1]);
+  long long total = 0, n;
+  int failed = 0;
+  for (int p = 0; p < o->procs; p++) {
+    if (read(fds[0], &n, sizeof n) != sizeof n || n < 0)
+      failed = 1;
+    else
+      total += n;
+  }
+  close(fds[0]);
+  for (int p = 0; p < o->procs; p++)
+    waitpid(pids[p], NULL, 0);
+  return failed ? -1 : total / o->seconds;
+}
+
+static double median(const double *v, int n) {
+  return cm_bench_quantile(v, n, 0.5);
+}
+
+int main(int argc, char **argv) {
+  opts o = {16, 2000, 4, 5, 2.0, NULL};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--regions") && v)
+      o.regions = atoi(v);
+    else if (!strcmp(a, "--workers") && v)
+      o.workers = atoi(v);
+    else if (!strcmp(a, "--procs") && v)
+      o.procs = atoi(v);
+    else if (!strcmp(a, "--runs") && v)
+      o.runs = atoi(v);
+    else if (!strcmp(a, "--seconds") && v)
+      o.seconds = atof(v);
+    else if (!strcmp(a, "--out") && v)
+      o.out = v;
+    else {
+      fprintf(stderr, "usage: bench_cluster [--regions 16] [--workers 2000] "
+                      "[--procs 4] [--runs 5] [--seconds 2] [--out FILE]\n");
+      return 2;
+    }
+    i++;
+  }
+  if (o.regions < 1 || o.regions > MAX_REGIONS || o.workers < 1 ||
+      o.procs < 1 || o.procs > o.regions || o.runs < 1 || o.runs > MAX_RUNS ||
+      o.seconds <= 0) {
+    fprintf(stderr, "bench_cluster: bad arguments\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  int port = cm_bench_free_port();
+  pid_t server = port > 0 ? cm_bench_server_start(port) : -1;
+  if (server < 0) {
+    fprintf(stderr, "bench_cluster: no redis-server would start\n");
+    return 1;
+  }
+  char dir[] = "/tmp/cm_bench_cluster_XXXXXX", cmd[512];
+  const char *env = getenv("CM_BENCH_CLUSTER_PORT");
+  int cport = env ? atoi(env) : 0, own = 0;
+  if (!cport) {
+    if (!mkdtemp(dir))
+      return 1;
+    for (int a = 0; a < 5 && !own; a++) {
+      cport = 20000 + (int)((getpid() * 13 + a * 97) % 250) * 10;
+      snprintf(cmd, sizeof cmd, "%s start %s %d >/dev/null", CM_CLUSTER_SCRIPT,
+               dir, cport);
+      own = system(cmd) == 0;
+    }
+    if (!own) {
+      fprintf(stderr, "bench_cluster: no cluster would start\n");
+      cm_bench_server_stop(server);
+      return 1;
+    }
+  }
+  target t[2] = {{"single", port, 0, {0}}, {"cluster", cport, 1, {0}}};
+  int rc = 1;
+  printf("bench_cluster: %d regions x %d workers, %d client processes, %d "
+         "runs of %.1f s, %ld cores\n",
+         o.regions, o.workers, o.procs, o.runs, o.seconds,
+         sysconf(_SC_NPROCESSORS_ONLN));
+  if (pick_regions(&t[1], o.regions) != 0 || fill(&t[0], &o) != 0 ||
+      fill(&t[1], &o) != 0)
+    goto done;
+  for (int k = 0; k < o.runs; k++)
+    for (int j = 0; j < 2; j++)
+      if ((t[j].ups[k] = run(&t[j], &o)) < 0) {
+        fprintf(stderr, "bench_cluster: a run failed\n");
+        goto done;
+      }
+  double m0 = median(t[0].ups, o.runs), m1 = median(t[1].ups, o.runs);
+  printf("%-8s %14s %14s %14s\n", "target", "median upd/s", "min", "max");
+  for (int j = 0; j < 2; j++) {
+    double lo = t[j].ups[0], hi = t[j].ups[0];
+    for (int k = 1; k < o.runs; k++) {
+      lo = t[j].ups[k] < lo ? t[j].ups[k] : lo;
+      hi = t[j].ups[k] > hi ? t[j].ups[k] : hi;
+    }
+    printf("%-8s %14.0f %14.0f %14.0f\n", t[j].name, median(t[j].ups, o.runs),
+           lo, hi);
+  }
+  printf("cluster / single: %.2fx\n", m1 / m0);
+  if (o.out) {
+    FILE *f = fopen(o.out, "w");
+    if (!f)
+      goto done;
+    fprintf(f,
+            "{\"bench\": \"cluster\", \"regions\": %d, \"workers\": %d, "
+            "\"procs\": %d, \"seconds\": %.2f, \"cores\": %ld",
+            o.regions, o.workers, o.procs, o.seconds,
+            sysconf(_SC_NPROCESSORS_ONLN));
+    for (int j = 0; j < 2; j++) {
+      fprintf(f, ", \"%s\": {\"median_ups\": %.0f, \"runs_ups\": [", t[j].name,
+              median(t[j].ups, o.runs));
+      for (int k = 0; k < o.runs; k++)
+        fprintf(f, "%s%.0f", k ? ", " : "", t[j].ups[k]);
+      fprintf(f, "]}");
+    }
+    fprintf(f, ", \"ratio\": %.3f}\n", m1 / m0);
+    fclose(f);
+  }
+  rc = 0;
+done:
+  cm_bench_server_stop(server);
+  if (own) {
+    snprintf(cmd, sizeof cmd, "%s stop %s; rm -rf %s", CM_CLUSTER_SCRIPT, dir,
+             dir);
+    if (system(cmd) != 0)
+      fprintf(stderr, "bench_cluster: could not stop the cluster in %s\n", dir);
+  }
+  return rc;
+}

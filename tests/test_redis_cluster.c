@@ -1,0 +1,660 @@
+/* test_redis_cluster.c -- the Redis adapter on a real Redis Cluster (3
+ * masters, 3 replicas on loopback; scripts/redis-cluster.sh): the slot of
+ * a region as the server computes it; the store contract on a region
+ * whose slot is on a node that is not the seed; a region's slot migrated
+ * under a connection (ASK followed, then MOVED, then the connection
+ * moves), for synchronous calls and for the ledger's group commit on a
+ * loop; a master killed and its replica promoted (the connection asks the
+ * nodes again and writes continue); carematchd on redis+cluster://.
+ * scripts/test.sh starts the cluster (CM_TEST_CLUSTER_PORT, _DIR); run
+ * alone, each test process starts one of its own. */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+#include "carematch/redis.h"
+#include "daemon_proc.h"
+#include "fixtures.h"
+#include "redis_server.h"
+#include "redis_slot.h"
+#include "store_contract.h"
+
+static int g_base;      /* the first node's port: the seed */
+static char g_dir[128]; /* the cluster's files */
+static int g_own;       /* started by this process */
+
+static void setup(void) {
+  const char *p = getenv("CM_TEST_CLUSTER_PORT");
+  const char *d = getenv("CM_TEST_CLUSTER_DIR");
+  if (p && d && *p && *d) {
+    g_base = atoi(p);
+    snprintf(g_dir, sizeof g_dir, "%s", d);
+    return;
+  }
+  snprintf(g_dir, sizeof g_dir, "/tmp/cm_cluster_%ld", (long)getpid());
+  for (int attempt = 0; attempt < 5 && !g_own; attempt++) {
+    char cmd[512];
+    g_base = 20000 + (int)((getpid() * 7 + attempt * 131) % 250) * 10;
+    snprintf(cmd, sizeof cmd, "rm -rf %s; %s start %s %d >/dev/null 2>&1",
+             g_dir, CM_CLUSTER_SCRIPT, g_dir, g_base);
+    if (system(cmd) == 0)
+      g_own = 1;
+    else if (snprintf(cmd, sizeof cmd, "%s stop %s", CM_CLUSTER_SCRIPT, g_dir) >
+                 0 &&
+             system(cmd) != 0)
+      fprintf(stderr, "could not stop the cluster in %s\n", g_dir);
+  }
+  cr_assert(g_own, "no Redis Cluster would start");
+}
+
+static cm_redis *g_conns[64]; /* the contract's connections */
+static int g_n_conns;
+
+static void teardown(void) {
+  for (int i = 0; i < g_n_conns; i++)
+    cm_redis_free(g_conns[i]);
+  g_n_conns = 0;
+  if (!g_own)
+    return;
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s stop %s; rm -rf %s", CM_CLUSTER_SCRIPT, g_dir,
+           g_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not stop the cluster in %s\n", g_dir);
+}
+
+TestSuite(redis_cluster, .init = setup, .fini = teardown);
+
+/* One command on the node at port; the reply (caller frees) or NULL. */
+static redisReply *node_cmd(int port, const char *fmt, ...) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  redisReply *rep = redisvCommand(c, fmt, ap);
+  va_end(ap);
+  redisFree(c);
+  return rep;
+}
+
+typedef struct node_info {
+  int port;
+  char id[48];
+  char master_id[48]; /* a replica's master ("-" for a master) */
+  int master;         /* a master not failed */
+  int lo[8], hi[8], n_ranges;
+} node_info;
+
+/* The cluster's nodes as one live node sees them (CLUSTER NODES). */
+static int nodes(node_info *out, int max) {
+  redisReply *rep = NULL;
+  for (int i = 0; i < 6 && !rep; i++) {
+    rep = node_cmd(g_base + i, "CLUSTER NODES");
+    if (rep && rep->type != REDIS_REPLY_STRING) {
+      freeReplyObject(rep);
+      rep = NULL;
+    }
+  }
+  cr_assert_not_null(rep, "no node of the cluster answers");
+  int n = 0;
+  for (char *line = strtok(rep->str, "\n"); line && n < max;
+       line = strtok(NULL, "\n")) {
+    node_info *ni = &out[n];
+    memset(ni, 0, sizeof *ni);
+    char addr[64], flags[96];
+    int off = 0;
+    if (sscanf(line, "%47s %63s %95s %47s %*s %*s %*s %*s%n", ni->id, addr,
+               flags, ni->master_id, &off) < 4)
+      continue;
+    char *colon = strchr(addr, ':');
+    ni->port = colon ? atoi(colon + 1) : 0;
+    ni->master = strstr(flags, "master") && !strstr(flags, "fail");
+    const char *s = line + off;
+    while (*s && ni->n_ranges < 8) {
+      while (*s == ' ')
+        s++;
+      if (*s == '[') { /* a migration in progress: not a range */
+        s += strcspn(s, " ");
+        continue;
+      }
+      int lo, hi, k = 0;
+      if (sscanf(s, "%d-%d%n", &lo, &hi, &k) == 2) {
+      } else if (sscanf(s, "%d%n", &lo, &k) == 1) {
+        hi = lo;
+      } else {
+        break;
+      }
+      ni->lo[ni->n_ranges] = lo;
+      ni->hi[ni->n_ranges++] = hi;
+      s += k;
+    }
+    n++;
+  }
+  freeReplyObject(rep);
+  return n;
+}
+
+/* The port of the live master serving slot (0: none). */
+static int owner_of(int slot) {
+  node_info ns[16];
+  int n = nodes(ns, 16);
+  for (int i = 0; i < n; i++)
+    for (int k = 0; ns[i].master && k < ns[i].n_ranges; k++)
+      if (ns[i].lo[k] <= slot && slot <= ns[i].hi[k])
+        return ns[i].port;
+  return 0;
+}
+
+static const char *id_of(int port, char *buf) {
+  redisReply *rep = node_cmd(port, "CLUSTER MYID");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  snprintf(buf, 48, "%s", rep->str);
+  freeReplyObject(rep);
+  return buf;
+}
+
+/* A region name (prefix-N) whose slot the master at port serves. */
+static void region_on(int port, const char *prefix, char *buf, size_t n) {
+  for (int i = 0; i < 5000; i++) {
+    snprintf(buf, n, "%s-%ld-%d", prefix, (long)getpid(), i);
+    if (owner_of(cm__rd_slot_of_region(buf)) == port)
+      return;
+  }
+  cr_assert_fail("no region name found on port %d", port);
+}
+
+/* A cluster connection seeded with the first node only. */
+static cm_redis *conn(const char *region, struct event_base *base) {
+  cm_redis_options o;
+  cm_error err;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.base = base;
+  cm_redis *r = cm_redis_new("127.0.0.1", g_base, region, &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  return r;
+}
+
+static int node_port(const cm_redis *r) {
+  char buf[300];
+  cm_redis_node(r, buf, sizeof buf);
+  const char *colon = strrchr(buf, ':');
+  return colon ? atoi(colon + 1) : 0;
+}
+
+static cm_worker worker(const char *id, double lat) {
+  cm_worker w;
+  memset(&w, 0, sizeof w);
+  snprintf(w.id, sizeof w.id, "%s", id);
+  w.skills = 1;
+  w.status = CM_WORKER_AVAILABLE;
+  w.has_position = 1;
+  w.lat = lat;
+  w.lon = 121.47;
+  w.seen_ms = 1000;
+  w.capacity = 1;
+  w.level = 1;
+  w.rating = 4;
+  return w;
+}
+
+static void put(cm_store *s, const char *id, double lat) {
+  cm_error err;
+  cm_worker w = worker(id, lat);
+  cr_assert_eq(cm_store_upsert(s, &w, &err), CM_OK, "upsert %s: %s", id,
+               err.message);
+}
+
+static void got(cm_store *s, const char *id, double lat) {
+  cm_error err;
+  cm_worker w;
+  cr_assert_eq(cm_store_get(s, id, &w, &err), CM_OK, "get %s: %s", id,
+               err.message);
+  cr_assert_eq(w.lat, lat, "%s", id);
+}
+
+Test(redis_cluster, the_slot_is_the_servers) {
+  for (int i = 0; i < 300; i++) {
+    char key[96], region[64];
+    snprintf(region, sizeof region, "r%d.x_%d", i * 7919, i);
+    snprintf(key, sizeof key, "cm:{%s}:worker:w%d", region, i);
+    redisReply *rep = node_cmd(g_base, "CLUSTER KEYSLOT %s", key);
+    cr_assert(rep && rep->type == REDIS_REPLY_INTEGER);
+    cr_assert_eq(cm__rd_slot_of_region(region), rep->integer, "%s", region);
+    cr_assert_eq(cm__rd_slot_of_key(key, strlen(key)), rep->integer);
+    freeReplyObject(rep);
+  }
+  cr_assert_eq(cm__rd_slot_of_key("123456789", 9), 12739); /* CRC16 check */
+  cr_assert_eq(cm__rd_slot_of_key("a{}b", 4), cm__rd_slot_of_key("a{}b", 4));
+}
+
+/* ---- the store contract on a region whose slot is on a non-seed node */
+
+static cm_store *make_cluster(void *ctx) {
+  (void)ctx;
+  char region[48];
+  cm_error err;
+  region_on(g_base + 1, "ct", region, sizeof region);
+  cr_assert(g_n_conns < 64);
+  cm_redis *r = conn(region, NULL);
+  g_conns[g_n_conns++] = r;
+  cr_assert_eq(node_port(r), g_base + 1, "routed to the slot's master");
+  cr_assert_eq(cm_redis_region_flush(r, &err), CM_OK, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  return s;
+}
+
+Test(redis_cluster, store_contract_on_a_non_seed_node) {
+  cm_contract c = {.make = make_cluster, .insertion_order = 1, .ops = 2000};
+  cm_contract_roundtrip(&c);
+  cm_contract_nearest_brute(&c);
+  cm_contract_stale_sweep(&c);
+  cm_contract_batch(&c);
+  cm_contract_each(&c);
+  cm_contract_random_ops(&c);
+}
+
+/* ---- the ledger's group commit on a loop connection ---- */
+
+typedef struct answer {
+  int calls;    /* completions (must be 1) */
+  cm_status st; /* the last one's status */
+} answer;
+
+static void on_done(void *ctx, cm_status st, const cm_ledger_result *res, int n,
+                    const cm_error *err) {
+  (void)res;
+  (void)n;
+  (void)err;
+  answer *a = ctx;
+  a->calls++;
+  a->st = st;
+}
+
+/* Propose the submission of request id on l and run base until it is
+ * answered (a few seconds at most). */
+static answer submit_on_loop(struct event_base *base, cm_ledger *l,
+                             const char *id) {
+  answer a = {0, CM_OK};
+  cm_request_view v;
+  memset(&v, 0, sizeof v);
+  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  v.state = CM_REQ_PENDING;
+  v.created_ms = CM_FX_T0;
+  v.version = 1;
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = CM_EV_SUBMITTED;
+  snprintf(ev.request, sizeof ev.request, "%s", id);
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &v;
+  ch.n_events = 1;
+  ch.events = &ev;
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_done, &a, &err), CM_OK, "%s",
+               err.message);
+  for (int i = 0; i < 200 && !a.calls; i++) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+  for (int i = 0; i < 5; i++) { /* a second answer would come now */
+    struct timeval tv = {0, 10000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+  return a;
+}
+
+/* 1 when the node at port holds key (asked after ASKING, so an
+ * importing node answers too). */
+static int holds(int port, const char *key) {
+  redisContext *c = cm_test_side_connect(port);
+  cr_assert_not_null(c);
+  freeReplyObject(redisCommand(c, "ASKING"));
+  redisReply *rep = redisCommand(c, "EXISTS %s", key);
+  redisFree(c);
+  int yes = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
+  if (rep)
+    freeReplyObject(rep);
+  return yes;
+}
+
+/* Calls of a command on the node at port so far (INFO commandstats). */
+static long long calls_of(int port, const char *cmd) {
+  redisReply *rep = node_cmd(port, "INFO commandstats");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  char key[64];
+  snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
+  const char *at = strstr(rep->str, key);
+  long long n = at ? atoll(at + strlen(key)) : 0;
+  freeReplyObject(rep);
+  return n;
+}
+
+/* Move every key of slot from src to dst (dst importing, src migrating
+ * already). */
+static void migrate_keys(int src, int dst, int slot) {
+  redisReply *keys = node_cmd(src, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+  cr_assert(keys && keys->type == REDIS_REPLY_ARRAY);
+  for (size_t i = 0; i < keys->elements; i++) {
+    redisReply *m = node_cmd(src, "MIGRATE 127.0.0.1 %d %s 0 5000", dst,
+                             keys->element[i]->str);
+    cr_assert(m && m->type != REDIS_REPLY_ERROR, "MIGRATE: %s",
+              m && m->str ? m->str : "no reply");
+    freeReplyObject(m);
+  }
+  freeReplyObject(keys);
+}
+
+static void expect_ok(redisReply *rep, const char *what) {
+  cr_assert(rep && rep->type != REDIS_REPLY_ERROR, "%s: %s", what,
+            rep && rep->str ? rep->str : "no reply");
+  freeReplyObject(rep);
+}
+
+Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
+  int src = g_base, dst = g_base + 1;
+  char region[48], key[128], sid[48], did[48];
+  region_on(src, "mig", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_error err;
+  cm_redis *r = conn(region, NULL); /* synchronous calls */
+  struct event_base *base = event_base_new();
+  cm_redis *lr = conn(region, base); /* the group commit's */
+  cm_ledger_redis_options lo;        /* a WAIT ends every group */
+  cm_ledger_redis_options_init(&lo);
+  lo.durability = CM_LEDGER_DURABILITY_REPLICA;
+  lo.replicas = 1;
+  lo.durability_timeout_ms = 1000;
+  cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s);
+  cr_assert_eq(cm_redis_region_flush(r, &err), CM_OK, "%s", err.message);
+  put(s, "w1", 31.20);
+  answer a = submit_on_loop(base, l, "q1");
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q1: %d calls, %d", a.calls, a.st);
+  cr_assert_eq(node_port(r), src);
+
+  /* the slot migrating: every key moved to dst, the slot still src's */
+  id_of(src, sid);
+  id_of(dst, did);
+  expect_ok(node_cmd(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, sid), "IMP");
+  expect_ok(node_cmd(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, did), "MIG");
+  migrate_keys(src, dst, slot);
+  snprintf(key, sizeof key, "cm:{%s}:worker:w1", region);
+  cr_assert(holds(dst, key) && !holds(src, key));
+  cm_redis_cluster_stats st0, st1, st2;
+  cm_redis_cluster_stats_get(r, &st0);
+  got(s, "w1", 31.20); /* src answers ASK: asked of dst */
+  cm_redis_cluster_stats_get(r, &st1);
+  cr_assert_gt(st1.asked, st0.asked, "ASK followed");
+
+  /* a script naming keys dst lacks gets TRYAGAIN there until the slot is
+     dst's: it is retried, and the migration ends meanwhile (a child sets
+     the slot's owner in 300 ms); the slot's old owner then answers MOVED */
+  pid_t child = fork();
+  cr_assert(child >= 0);
+  if (child == 0) {
+    cm_test_sleep_ms(300);
+    for (int i = 0; i < 6; i++) {
+      redisReply *rep =
+          node_cmd(g_base + i, "CLUSTER SETSLOT %d NODE %s", slot, did);
+      if (rep)
+        freeReplyObject(rep); /* replicas refuse: fine */
+    }
+    _exit(0);
+  }
+  cm_redis_cluster_stats ls0, ls1;
+  cm_redis_cluster_stats_get(lr, &ls0);
+  long long waits = calls_of(dst, "wait");
+  a = submit_on_loop(base, l, "q2"); /* a pipelined EVALSHA: ASK, TRYAGAIN */
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q2: %d calls, %d", a.calls, a.st);
+  cr_assert_gt(calls_of(dst, "wait"), waits,
+               "the WAIT also ran where the commit was sent again");
+  cm_redis_cluster_stats_get(lr, &ls1);
+  cr_assert_gt(ls1.asked, ls0.asked);
+  cr_assert_gt(ls1.retried, ls0.retried);
+  int wst;
+  cr_assert_eq(waitpid(child, &wst, 0), child);
+  snprintf(key, sizeof key, "cm:{%s}:req:q2", region);
+  cr_assert(holds(dst, key), "q2 committed on the new owner");
+  put(s, "w2", 31.21); /* src answers MOVED */
+  got(s, "w2", 31.21);
+  put(s, "w3", 31.22);
+  a = submit_on_loop(base, l, "q3"); /* MOVED */
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q3: %d calls, %d", a.calls, a.st);
+  snprintf(key, sizeof key, "cm:{%s}:req:q3", region);
+  cr_assert(holds(dst, key), "q3 committed on the new owner");
+  cm_redis_cluster_stats_get(r, &st2);
+  cr_assert_gt(st2.moved, st1.moved, "MOVED followed");
+  got(s, "w3", 31.22); /* the connection has moved by now */
+  cr_assert_eq(node_port(r), dst, "the connection moved to the new owner");
+  cr_assert_eq(cm_redis_ping(lr, &err), CM_OK); /* between two turns */
+  cr_assert_eq(node_port(lr), dst);
+  a = submit_on_loop(base, l, "q4");
+  cr_assert(a.calls == 1 && a.st == CM_OK);
+  cm_store_free(s);
+  cm_ledger_free(l);
+  cm_redis_free(lr);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
+  node_info ns[16];
+  int n = nodes(ns, 16), victim = 0, heir = 0;
+  for (int i = 0; i < n && !victim; i++) /* a master, neither 1st nor 2nd */
+    if (ns[i].master && ns[i].n_ranges && ns[i].port != g_base &&
+        ns[i].port != g_base + 1)
+      for (int k = 0; k < n; k++)
+        if (!strcmp(ns[k].master_id, ns[i].id) && !heir) {
+          victim = ns[i].port;
+          heir = ns[k].port;
+        }
+  cr_assert(victim && heir, "a master with a replica");
+  char region[48], key[128], pidf[256];
+  region_on(victim, "fo", region, sizeof region);
+  cm_redis *r = conn(region, NULL);
+  cm_error err;
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_eq(cm_redis_region_flush(r, &err), CM_OK, "%s", err.message);
+  put(s, "w1", 31.20);
+  snprintf(key, sizeof key, "cm:{%s}:worker:w1", region);
+  int replicated = 0;
+  for (int i = 0; i < 300 && !replicated; i++) { /* before the kill */
+    redisContext *c = cm_test_side_connect(heir);
+    freeReplyObject(redisCommand(c, "READONLY"));
+    redisReply *rep = redisCommand(c, "EXISTS %s", key);
+    replicated = rep && rep->integer == 1;
+    freeReplyObject(rep);
+    redisFree(c);
+    if (!replicated)
+      cm_test_sleep_ms(10);
+  }
+  cr_assert(replicated, "w1 reached the replica");
+  snprintf(pidf, sizeof pidf, "%s/%d/redis.pid", g_dir, victim);
+  FILE *f = fopen(pidf, "r");
+  cr_assert_not_null(f, "%s", pidf);
+  long pid = 0;
+  cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+  fclose(f);
+  cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+  expect_ok(node_cmd(heir, "CLUSTER FAILOVER TAKEOVER"), "TAKEOVER");
+  char cmd[512]; /* the old master comes back, as the heir's replica */
+  snprintf(cmd, sizeof cmd, "%s node %s %d", CM_CLUSTER_SCRIPT, g_dir, victim);
+  cr_assert_eq(system(cmd), 0);
+  cm_status st = CM_E_UNAVAILABLE;
+  for (int i = 0; i < 300 && st != CM_OK; i++) { /* 503s, then it is back */
+    cm_worker w;
+    st = cm_store_get(s, "w1", &w, &err);
+    if (st != CM_OK)
+      cm_test_sleep_ms(50);
+  }
+  cr_assert_eq(st, CM_OK, "after the failover: %s", err.message);
+  cr_assert_eq(node_port(r), heir, "re-resolved to the promoted replica");
+  put(s, "w2", 31.21);
+  got(s, "w2", 31.21);
+  got(s, "w1", 31.20);
+  cm_store_free(s);
+  cm_redis_free(r);
+}
+
+Test(redis_cluster, carematchd_serves_a_region_on_the_cluster) {
+  char region[48], ini[256], key[128];
+  region_on(g_base + 1, "d", region, sizeof region);
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis+cluster://127.0.0.1:%d,127.0.0.1:%d\n"
+           "region = %s\n",
+           g_base, g_base + 2, region);
+  cm_test_daemon d;
+  cm_test_daemon_config(&d, ini);
+  cm_test_daemon_start(&d, NULL);
+  int ready = 0;
+  for (int i = 0; i < 300 && !ready; i++) {
+    cm_test_reply rr = cm_test_http(d.port, "GET", "/readyz", NULL, NULL, NULL);
+    ready = rr.code == 200;
+    cm_test_reply_free(&rr);
+    if (!ready)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ready, "ready on the cluster");
+  for (int i = 0; i < 3; i++) {
+    char path[64], body[160];
+    snprintf(path, sizeof path, "/v1/workers/w%d", i);
+    snprintf(body, sizeof body,
+             "{\"skills\":[\"nurse\"],\"lat\":%.5f,\"lon\":121.47}",
+             31.23 + 0.002 * i);
+    cm_test_reply rr =
+        cm_test_http(d.port, "PUT", path, TOK_PLATFORM, body, NULL);
+    cr_assert_eq(rr.code, 200, "%s", rr.text);
+    cm_test_reply_free(&rr);
+  }
+  cm_test_reply rr =
+      cm_test_http(d.port, "POST", "/v1/requests", TOK_PLATFORM,
+                   "{\"id\":\"a\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+                   "[\"nurse\"],\"urgency\":\"emergency\"}",
+                   NULL);
+  cr_assert_eq(rr.code, 201, "%s", rr.text);
+  cm_test_reply_free(&rr);
+  int offered = 0;
+  for (int i = 0; i < 300 && !offered; i++) {
+    redisReply *rep = node_cmd(g_base + 1, "HGET cm:{%s}:req:a state", region);
+    offered = rep && rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, "1");
+    if (rep)
+      freeReplyObject(rep);
+    if (!offered)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(offered, "the offer is in Redis, on the slot's master");
+  snprintf(key, sizeof key, "cm:{%s}:workers", region);
+  cr_assert(holds(g_base + 1, key));
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
+}
+
+Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {
+  int owner = g_base + 1;
+  char region[48];
+  region_on(owner, "down", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.timeout_ms = 400; /* the retries' bound */
+  cm_redis *r = cm_redis_new("127.0.0.1", g_base, region, &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  struct event_base *base = event_base_new();
+  o.base = base;
+  cm_redis *lr = cm_redis_new("127.0.0.1", g_base, region, &o, &err);
+  cr_assert_not_null(lr, "%s", err.message);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  lo.durability_timeout_ms = 100;
+  cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  put(s, "w1", 31.2);
+  /* the owner stops serving the slot (and only it: full coverage off) */
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
+            "CONFIG");
+  expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
+  cm_worker w;
+  cr_assert_eq(cm_store_get(s, "w1", &w, &err), CM_E_UNAVAILABLE, "%s",
+               err.message);
+  cr_assert(strstr(err.message, "CLUSTERDOWN"), "%s", err.message);
+  answer a = submit_on_loop(base, l, "q1");
+  cr_assert_eq(a.calls, 1, "answered once");
+  cr_assert_eq(a.st, CM_E_UNAVAILABLE);
+  cm_redis_cluster_stats cs;
+  cm_redis_cluster_stats_get(lr, &cs);
+  cr_assert_gt(cs.retried, 1, "retried with a backoff");
+  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
+            "CONFIG");
+  got(s, "w1", 31.2);
+  a = submit_on_loop(base, l, "q2");
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q2: %d calls, %d", a.calls, a.st);
+  cm_store_free(s);
+  cm_ledger_free(l);
+  cm_redis_free(lr);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+Test(redis_cluster, urls_name_the_cluster_nodes) {
+  cm_redis_url u;
+  cm_error err;
+  char buf[512];
+  cr_assert_eq(cm_redis_url_parse(
+                   "redis+cluster://ops:pw@h1:7000,[::1]:7001,h3", &u, &err),
+               CM_OK, "%s", err.message);
+  cr_assert(u.cluster);
+  cr_assert_str_eq(u.host, "h1");
+  cr_assert_eq(u.port, 7000);
+  cr_assert_str_eq(u.seeds, "h1:7000,[::1]:7001,h3:6379");
+  cr_assert_str_eq(u.password, "pw");
+  cr_assert_str_eq(cm_redis_url_format(&u, 1, buf, sizeof buf),
+                   "redis+cluster://ops:***@h1:7000,[::1]:7001,h3:6379");
+  cr_assert_eq(cm_redis_url_parse("redis://h:1", &u, &err), CM_OK);
+  cr_assert(!u.cluster && !u.seeds[0]);
+  const char *bad[] = {"redis+cluster://h1:7000,,h2:7001",
+                       "redis+cluster://h1:7000/2", "redis+cluster://h1:x",
+                       "redis+cluster://h1:7000,h2:99999"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_eq(cm_redis_url_parse(bad[i], &u, &err), CM_E_INVALID, "%s",
+                 bad[i]);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.seeds = "h1:7000,nonsense";
+  cr_assert_null(cm_redis_new("127.0.0.1", g_base, "x", &o, &err));
+  cr_assert_str_eq(err.field, "$.seeds");
+  o.seeds = NULL;
+  o.db = 1;
+  cr_assert_null(cm_redis_new("127.0.0.1", g_base, "x", &o, &err));
+  cr_assert_str_eq(err.field, "$.db");
+  /* a server that is not in cluster mode says so */
+  o.db = 0;
+  o.connect_later = 0;
+  int plain = cm_test_free_port();
+  pid_t pid = cm_test_server_start_args(plain, (const char *const[]){NULL});
+  cm_redis *r = cm_redis_new("127.0.0.1", plain, "x", &o, &err);
+  cr_assert_null(r);
+  cr_assert_eq(err.code, CM_E_IO, "%s", err.message);
+  cr_assert(strstr(err.message, "not in cluster mode"), "%s", err.message);
+  cm_test_server_kill(pid, SIGTERM);
+}
