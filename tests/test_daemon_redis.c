@@ -353,12 +353,12 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
   int64_t t0 = mono_ms();
-  timed_call tc[3] = {
-      {"POST", "/v1/positions", bulk, 0, 0},
-      {"PUT", "/v1/workers/wn",
-       "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.4}", 0, 0},
-      {"POST", "/v1/workers/w1/position", "{\"lat\":31.4,\"lon\":121.4}", 0,
-       0}};
+  timed_call tc[3] = {{"POST", "/v1/positions", bulk, 0, 0},
+                      {"PUT", "/v1/workers/wn",
+                       "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.4}", 0,
+                       0},
+                      {"POST", "/v1/workers/w1/position",
+                       "{\"lat\":31.4,\"lon\":121.4}", 0, 0}};
   pthread_t th[3];
   for (int i = 0; i < 3; i++)
     cr_assert_eq(pthread_create(&th[i], NULL, call_timed, &tc[i]), 0);
