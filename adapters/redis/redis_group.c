@@ -95,7 +95,7 @@ typedef struct rd_cmd { /* one command of a group */
   struct rd_group *g;
   int type;  /* CMD_* */
   int first; /* its units: the group's refs[first .. first + count) */
-  int count; /* */
+  int count; /* how many */
 } rd_cmd;
 
 typedef struct rd_ref { /* a change of a group: proposal p, change k */
@@ -268,7 +268,7 @@ static int script_of(const rd_prop *p) {
 }
 
 /* Put list (oldest first) ahead of the waiting proposals, and send them
- * with the commit script loaded first. */
+ * with the scripts they need loaded first. */
 static void requeue(rd_async *as, rd_prop *list) {
   rd_prop *last = list;
   while (last->next)
