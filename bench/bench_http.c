@@ -363,12 +363,12 @@ static void ingest_send(bench *b, struct evhttp_connection *con, ingest *g) {
     char body[256];
     long long start = (long long)(time(NULL) + 86400) * 1000;
     int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
-    int len = snprintf(body, sizeof body,
-                       "{\"id\":\"c%d\",\"lat\":%.6f,\"lon\":%.6f,"
-                       "\"skills\":[\"nurse\"],\"urgency\":\"scheduled\","
-                       "\"window\":{\"start_ms\":%lld,\"end_ms\":%lld}}",
-                       g_created++, b->lat[i], b->lon[i], start,
-                       start + 3600000);
+    int len =
+        snprintf(body, sizeof body,
+                 "{\"id\":\"c%d\",\"lat\":%.6f,\"lon\":%.6f,"
+                 "\"skills\":[\"nurse\"],\"urgency\":\"scheduled\","
+                 "\"window\":{\"start_ms\":%lld,\"end_ms\":%lld}}",
+                 g_created++, b->lat[i], b->lon[i], start, start + 3600000);
     send_call(b, con, EVHTTP_REQ_POST, "/v1/requests", b->o.tok_platform, body,
               (size_t)len, ingest_next, con);
     return;
