@@ -178,10 +178,11 @@ CM_EXPORT cm_status cm_ledger_propose(cm_ledger *l, const cm_ledger_change *ch,
  * error returned (bad arguments, CM_E_NOMEM) and done never runs. The
  * ledger runs proposals of both kinds in proposal order, so a worker's
  * write proposed before a change that takes it is checked by that change.
- * POSITIONS: a ledger with worker_propose moves the known workers and
- * skips an unknown one (the caller checked the ids against its own
- * records; one removed meanwhile by another writer is not an error); the
- * synchronous fallback fails the call on it, as worker_positions does.
+ * POSITIONS: a ledger that writes later, from its event loop (Redis on a
+ * caller's base), moves the known workers and skips an unknown one (the
+ * caller checked the ids against its own records; one removed meanwhile
+ * by another writer is not an error); one that writes at once fails the
+ * call on it, as worker_positions does.
  * w and what it points to are the caller's again when this returns. */
 CM_EXPORT cm_status cm_ledger_worker_propose(cm_ledger *l,
                                              const cm_ledger_worker_write *w,
