@@ -9,7 +9,9 @@
  * later. Submit-to-offer latency is the time from sending POST
  * /v1/requests to the offer's event arriving, per urgency. --ingest
  * instead measures position ingest: bulk calls (--bulk positions each)
- * and single calls back to back on --connections connections.
+ * and single calls back to back on --connections connections, then single
+ * request creates the same way (scheduled a day ahead, so no batch takes
+ * them: one ledger commit each).
  *
  * The daemon: --daemon PATH starts one on a free port with a generated
  * configuration (memory store, or --redis URL) and stops it at the end;
@@ -353,7 +355,24 @@ typedef struct ingest {
 
 static void ingest_next(bench *b, struct evhttp_request *req, void *arg);
 
+static double g_creates_per_s; /* --ingest: the creates' phase */
+static int g_created;          /* ids given so far */
+
 static void ingest_send(bench *b, struct evhttp_connection *con, ingest *g) {
+  if (g->bulk == 0) { /* a request created, scheduled a day ahead */
+    char body[256];
+    long long start = (long long)(time(NULL) + 86400) * 1000;
+    int i = (int)(rnd(b) % (uint64_t)b->city->n_workers);
+    int len =
+        snprintf(body, sizeof body,
+                 "{\"id\":\"c%d\",\"lat\":%.6f,\"lon\":%.6f,"
+                 "\"skills\":[\"nurse\"],\"urgency\":\"scheduled\","
+                 "\"window\":{\"start_ms\":%lld,\"end_ms\":%lld}}",
+                 g_created++, b->lat[i], b->lon[i], start, start + 3600000);
+    send_call(b, con, EVHTTP_REQ_POST, "/v1/requests", b->o.tok_platform, body,
+              (size_t)len, ingest_next, con);
+    return;
+  }
   if (g->bulk > 1) {
     size_t cap = (size_t)g->bulk * 80 + 32, len = 0;
     char *body = malloc(cap);
@@ -386,8 +405,8 @@ static ingest g_ingest;
 
 static void ingest_next(bench *b, struct evhttp_request *req, void *arg) {
   int code = req ? evhttp_request_get_response_code(req) : 0;
-  if (code == 200)
-    b->positions_ok += (uint64_t)g_ingest.bulk;
+  if (code == 200 || (code == 201 && g_ingest.bulk == 0))
+    b->positions_ok += (uint64_t)(g_ingest.bulk ? g_ingest.bulk : 1);
   if (now_ms() < g_ingest.until)
     ingest_send(b, arg, &g_ingest);
   else if (cm_hc_inflight(b->hc) == 0)
@@ -525,8 +544,10 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
   if (b->o.ingest) {
     fprintf(f,
             "\"ingest_bulk_positions_per_s\":%.0f,\"bulk\":%d,"
-            "\"ingest_single_positions_per_s\":%.0f,\"connections\":%d,",
-            ingest_bulk, b->o.bulk, ingest_single, b->o.connections);
+            "\"ingest_single_positions_per_s\":%.0f,"
+            "\"ingest_single_creates_per_s\":%.0f,\"connections\":%d,",
+            ingest_bulk, b->o.bulk, ingest_single, g_creates_per_s,
+            b->o.connections);
   } else {
     double secs = (b->t_end - b->t_start) / 1000.0;
     fprintf(f,
@@ -633,9 +654,10 @@ static int workers_setup(bench *b) {
 static void ingest_measure(bench *b, double *bulk, double *single) {
   *bulk = run_ingest(b, b->o.bulk, b->o.seconds);
   *single = run_ingest(b, 1, b->o.seconds);
+  g_creates_per_s = run_ingest(b, 0, b->o.seconds);
   printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
-         "single calls %.0f positions/s; errors %llu\n",
-         b->o.bulk, b->o.connections, *bulk, *single,
+         "single calls %.0f positions/s; creates %.0f/s; errors %llu\n",
+         b->o.bulk, b->o.connections, *bulk, *single, g_creates_per_s,
          (unsigned long long)cm_hc_errors(b->hc));
 }
 

@@ -5,8 +5,8 @@
  * acknowledged is lost and dispatch resumes; a second daemon on the same
  * region recovers what the first acknowledged; while Redis holds the
  * writes (CLIENT PAUSE WRITE), the daemon still answers its health, GETs
- * and memory reads, and the writes complete after it (docs/async.md). No
- * Criterion .timeout. */
+ * and memory reads, and the writes (a request's, a worker's, a bulk of
+ * positions) complete after it (docs/async.md). No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
@@ -313,5 +313,86 @@ Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
   cr_assert_eq(w.code, 201, "the write completes after the pause");
   cr_assert_geq(w.ms, 500, "and not before it (%lld ms)", (long long)w.ms);
   cr_assert_str_neq(state("h1"), "?");
+  redisFree(side);
+}
+
+typedef struct timed_call {
+  const char *method, *path, *body;
+  long code;  /* the reply's status */
+  int64_t ms; /* how long it took */
+} timed_call;
+
+static void *call_timed(void *arg) {
+  timed_call *t = arg;
+  int64_t t0 = mono_ms();
+  cm_test_reply r = call(t->method, t->path, TOK_GATEWAY, t->body);
+  t->ms = mono_ms() - t0;
+  t->code = r.code;
+  cm_test_reply_free(&r);
+  return NULL;
+}
+
+#define HELD_BULK 1000 /* positions of the bulk call, over 20 workers */
+
+Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
+  add_workers(20);
+  submit("h0", "normal", 201);
+  /* the bulk: 50 rounds over the 20 workers, the last round's wins */
+  size_t cap = (size_t)HELD_BULK * 64 + 32, len = 0;
+  char *bulk = malloc(cap);
+  cr_assert_not_null(bulk);
+  len += (size_t)snprintf(bulk + len, cap - len, "{\"positions\":[");
+  for (int i = 0; i < HELD_BULK; i++)
+    len += (size_t)snprintf(bulk + len, cap - len,
+                            "%s{\"id\":\"w%d\",\"lat\":%.6f,\"lon\":121.5}",
+                            i ? "," : "", i % 20, 31.0 + i * 1e-5);
+  snprintf(bulk + len, cap - len, "]}");
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  int64_t t0 = mono_ms();
+  timed_call tc[3] = {{"POST", "/v1/positions", bulk, 0, 0},
+                      {"PUT", "/v1/workers/wn",
+                       "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.4}", 0,
+                       0},
+                      {"POST", "/v1/workers/w1/position",
+                       "{\"lat\":31.4,\"lon\":121.4}", 0, 0}};
+  pthread_t th[3];
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(pthread_create(&th[i], NULL, call_timed, &tc[i]), 0);
+  sleep_ms(150); /* held by Redis now */
+  cr_assert_lt(timed_code("GET", "/healthz", NULL, 200), 300,
+               "the health answers while worker writes are held");
+  cr_assert_lt(timed_code("GET", "/v1/requests/h0", TOK_PLATFORM, 200), 300,
+               "a request's GET answers");
+  cr_assert_lt(timed_code("GET", "/v1/workers/w0", TOK_PLATFORM, 200), 300,
+               "a worker's GET answers");
+  cr_assert_lt(timed_code("GET", "/v1/workers/wn", TOK_PLATFORM, 404), 300,
+               "the new worker is not there before Redis took it");
+  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  for (int i = 0; i < 3; i++)
+    pthread_join(th[i], NULL);
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(tc[i].code, 200, "%s %s completes after the pause (%ld)",
+                 tc[i].method, tc[i].path, tc[i].code);
+    cr_assert_geq(tc[i].ms, 500, "%s %s not before it (%lld ms)", tc[i].method,
+                  tc[i].path, (long long)tc[i].ms);
+  }
+  free(bulk);
+  cr_assert_eq(code_of("GET", "/v1/workers/wn", TOK_PLATFORM, NULL), 200);
+  for (int k = 0; k < 20; k++) { /* the bulk's last round is in Redis */
+    if (k == 1)
+      continue; /* moved again by the single write after the bulk */
+    rep = redisCommand(side, "HGET cm:{dtest}:worker:w%d lat", k);
+    cr_assert(rep && rep->type == REDIS_REPLY_STRING, "w%d in Redis", k);
+    double want = 31.0 + (HELD_BULK - 20 + k) * 1e-5;
+    cr_assert_float_eq(strtod(rep->str, NULL), want, 1e-9, "w%d", k);
+    freeReplyObject(rep);
+  }
+  rep = redisCommand(side, "HGET cm:{dtest}:worker:wn lat");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING, "the new worker in Redis");
+  freeReplyObject(rep);
   redisFree(side);
 }

@@ -5,7 +5,10 @@
  * script calls than proposals, each answered once with its own result and
  * present in Redis; at durability = replica one WAIT ends the group; a
  * server that stops answering (CLIENT PAUSE) completes every proposal once with
- * CM_E_UNAVAILABLE. */
+ * CM_E_UNAVAILABLE. Worker writes (cm_ledger_worker_propose) go in the same
+ * pipeline: a turn's position writes share positions script calls, each
+ * answered once and present; a shift keeps its place among the takes; a
+ * flushed script cache is loaded again for them too. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -310,6 +313,231 @@ Test(group_commit, a_flushed_script_cache_is_reloaded_and_sent_again,
     cm_request_view v;
     cr_assert_eq(l->type->get(l, req_id(i, id), &v, NULL), CM_OK);
   }
+  redisFree(side);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+/* ---- worker writes in the group (cm_ledger_worker_propose) ---- */
+
+static int g_wcalls[2000]; /* completions per worker proposal */
+static cm_status g_wst[2000];
+
+static void on_wdone(void *ctx, cm_status st, const cm_ledger_result *res,
+                     int n, const cm_error *err) {
+  int *k = ctx;
+  cr_assert_null(res);
+  cr_assert_eq(n, 0);
+  cr_assert_not_null(err);
+  g_wcalls[*k]++;
+  g_wst[*k] = st;
+  g_told++;
+}
+
+static int g_slot[2000]; /* ctx of proposal k: &g_slot[k] == k */
+
+static void propose_worker(cm_ledger *l, const cm_ledger_worker_write *w,
+                           int k) {
+  g_slot[k] = k;
+  cm_error err;
+  cr_assert_eq(cm_ledger_worker_propose(l, w, on_wdone, &g_slot[k], &err),
+               CM_OK, "%s", err.message);
+}
+
+static char *wrk_id(int i, char buf[CM_ID_MAX]) {
+  snprintf(buf, CM_ID_MAX, "w%03d", i);
+  return buf;
+}
+
+/* Upsert workers 0 .. n-1 (capacity cap, on shift) in one turn. */
+static void upsert_workers(struct event_base *base, cm_ledger *l, int n,
+                           int cap) {
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  char id[CM_ID_MAX];
+  for (int i = 0; i < n; i++) {
+    cm_worker w = cm_fx_worker(wrk_id(i, id), CM_FX_NURSE, 0, 0, cap, CM_FX_T0);
+    cm_ledger_worker_write ww = {.op = CM_LEDGER_W_UPSERT, .worker = &w};
+    propose_worker(l, &ww, i);
+  }
+  run_until(base, n);
+  cr_assert_eq(g_told, n);
+  for (int i = 0; i < n; i++)
+    cr_assert_eq(g_wst[i], CM_OK, "upsert %d", i);
+}
+
+/* The worker's latitude in Redis, as stored (%.17g). */
+static double lat_of(redisContext *side, const char *id) {
+  redisReply *rep = redisCommand(side, "HGET cm:{gc}:worker:%s lat", id);
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING, "%s has a position", id);
+  double v = strtod(rep->str, NULL);
+  freeReplyObject(rep);
+  return v;
+}
+
+#define N_WORKERS 300
+#define N_SINGLE 1000
+#define N_BULK 700
+
+Test(group_commit, a_turns_positions_share_script_calls, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  upsert_workers(base, l, N_WORKERS, 2);
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  reset_stats();
+  static double want[N_WORKERS]; /* the last latitude proposed */
+  char id[CM_ID_MAX];
+  for (int i = 0; i < N_SINGLE; i++) { /* single writes, workers repeat */
+    const char *ids[1] = {wrk_id(i % N_WORKERS, id)};
+    double lat = 31.0 + i * 1e-5, lon = 121.5;
+    int64_t seen = CM_FX_T0 + i;
+    cm_ledger_worker_write w = {.op = CM_LEDGER_W_POSITIONS,
+                                .n = 1,
+                                .ids = ids,
+                                .lat = &lat,
+                                .lon = &lon,
+                                .seen_ms = &seen};
+    propose_worker(l, &w, i);
+    want[i % N_WORKERS] = lat;
+  }
+  static char bid[N_BULK][CM_ID_MAX];
+  static const char *bids[N_BULK];
+  static double blat[N_BULK], blon[N_BULK];
+  static int64_t bseen[N_BULK];
+  for (int j = 0; j < N_BULK; j++) { /* one bulk, a worker twice in a row */
+    int k = j == N_BULK - 1 ? (j - 1) % N_WORKERS : j % N_WORKERS;
+    bids[j] = wrk_id(k, bid[j]);
+    blat[j] = 32.0 + j * 1e-5;
+    blon[j] = 121.5;
+    bseen[j] = CM_FX_T0 + N_SINGLE + j;
+    want[k] = blat[j];
+  }
+  cm_ledger_worker_write bulk = {.op = CM_LEDGER_W_POSITIONS,
+                                 .n = N_BULK,
+                                 .ids = bids,
+                                 .lat = blat,
+                                 .lon = blon,
+                                 .seen_ms = bseen};
+  propose_worker(l, &bulk, N_SINGLE);
+  cr_assert_eq(g_told, 0, "nothing is answered before the loop runs");
+  run_until(base, N_SINGLE + 1);
+  cr_assert_eq(g_told, N_SINGLE + 1);
+  for (int i = 0; i <= N_SINGLE; i++) {
+    cr_assert_eq(g_wcalls[i], 1, "proposal %d answered once", i);
+    cr_assert_eq(g_wst[i], CM_OK, "proposal %d", i);
+  }
+  long long scripts = calls_of("evalsha");
+  cr_assert_leq(scripts, 12, "%lld script calls for %d position writes",
+                scripts, N_SINGLE + 1);
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  for (int k = 0; k < N_WORKERS; k++) /* the last one proposed wins */
+    cr_assert_eq(lat_of(side, wrk_id(k, id)), want[k], "%s", id);
+  redisFree(side);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+/* Propose a change that makes worker take a job (request id, new). */
+static void propose_take(cm_ledger *l, const char *id, const char *worker,
+                         answer *a) {
+  cm_request_view v;
+  memset(&v, 0, sizeof v);
+  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  v.state = CM_REQ_OFFERED;
+  v.created_ms = CM_FX_T0;
+  v.version = 1;
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &v;
+  ch.n_workers = 1;
+  snprintf(ch.workers[0].id, sizeof ch.workers[0].id, "%s", worker);
+  ch.workers[0].take = 1;
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_done, a, &err), CM_OK, "%s",
+               err.message);
+}
+
+Test(group_commit, a_shift_keeps_its_place_among_the_takes, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  upsert_workers(base, l, 1, 2);
+  memset(g_ans, 0, sizeof g_ans);
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  /* one turn: off, a take, on, a take, a shift of nobody */
+  cm_ledger_worker_write off = {.op = CM_LEDGER_W_SHIFT, .id = "w000"};
+  cm_ledger_worker_write on = {
+      .op = CM_LEDGER_W_SHIFT, .id = "w000", .on_shift = 1};
+  cm_ledger_worker_write nobody = {
+      .op = CM_LEDGER_W_SHIFT, .id = "nobody", .on_shift = 1};
+  propose_worker(l, &off, 0);
+  propose_take(l, "take-a", "w000", &g_ans[0]);
+  propose_worker(l, &on, 1);
+  propose_take(l, "take-b", "w000", &g_ans[1]);
+  propose_worker(l, &nobody, 2);
+  run_until(base, 5);
+  cr_assert_eq(g_told, 5);
+  cr_assert_eq(g_wst[0], CM_OK);
+  cr_assert_eq(g_wst[1], CM_OK);
+  cr_assert_eq(g_wst[2], CM_E_UNKNOWN_ID, "the synchronous shift's answer");
+  cr_assert_eq(g_ans[0].st, CM_OK);
+  cr_assert_eq(g_ans[0].refusal, CM_LEDGER_WORKER,
+               "proposed after the shift off: refused");
+  cr_assert_eq(g_ans[1].refusal, CM_LEDGER_OK,
+               "proposed after the shift on: taken");
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+Test(group_commit, worker_writes_after_a_flushed_script_cache, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  upsert_workers(base, l, 50, 1);
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  char id[CM_ID_MAX];
+  for (int i = 0; i < 50; i++) {
+    const char *ids[1] = {wrk_id(i, id)};
+    double lat = 30.5 + i * 1e-4, lon = 121.5;
+    int64_t seen = CM_FX_T0 + 5;
+    cm_ledger_worker_write w = {.op = CM_LEDGER_W_POSITIONS,
+                                .n = 1,
+                                .ids = ids,
+                                .lat = &lat,
+                                .lon = &lon,
+                                .seen_ms = &seen};
+    propose_worker(l, &w, i);
+  }
+  cm_ledger_worker_write off = {.op = CM_LEDGER_W_SHIFT, .id = "w007"};
+  propose_worker(l, &off, 50);
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  freeReplyObject(redisCommand(side, "SCRIPT FLUSH"));
+  reset_stats();
+  run_until(base, 51);
+  cr_assert_eq(g_told, 51);
+  for (int i = 0; i <= 50; i++) {
+    cr_assert_eq(g_wcalls[i], 1, "proposal %d answered once", i);
+    cr_assert_eq(g_wst[i], CM_OK, "proposal %d", i);
+  }
+  cr_assert_eq(calls_of("script|load"), 2, "positions and status, once each");
+  for (int i = 0; i < 50; i++)
+    cr_assert_eq(lat_of(side, wrk_id(i, id)), 30.5 + i * 1e-4, "%s", id);
+  redisReply *rep = redisCommand(side, "HGET cm:{gc}:worker:w007 status");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_assert_str_eq(rep->str, "3", "off shift (OFFLINE)");
+  freeReplyObject(rep);
   redisFree(side);
   cm_ledger_free(l);
   cm_redis_free(r);

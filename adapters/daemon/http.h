@@ -29,6 +29,7 @@ typedef struct cmd_call {
   int64_t at_ms;       /* when */
   int created;         /* create: 201 unless it existed */
   int existed;         /* create: the engine held it before */
+  int count;           /* positions: how many (the reply's "accepted") */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);

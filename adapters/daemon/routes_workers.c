@@ -1,6 +1,9 @@
 /* routes_workers.c -- the worker endpoints: upsert, read, one position,
  * bulk positions, shift. Writes go through the engine (to the ledger
- * first when there is one); a rejected call changes nothing. */
+ * first when there is one); a rejected call changes nothing. They call
+ * the engine's _async functions and reply from the completion: at once in
+ * memory, when Redis took the write otherwise, the loop serving other
+ * calls meanwhile (docs/async.md). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +37,41 @@ static void reply_worker(cmd_call *c, int code) {
                 cmd_encode_worker(&c->d->cfg.engine.taxonomy, &w, jobs)));
 }
 
+/* The call a write replies on: c itself when the engine completes at
+ * once (memory), else a deferred copy (NULL: out of memory, replied). */
+static cmd_call *writer(cmd_call *c) {
+  return c->d->redis_loop ? cmd_call_defer(c) : c;
+}
+
+/* The engine's answer to an upsert or a shift: the worker after it, or
+ * the error; then a deferred call ends. */
+static void on_worker_written(void *ctx, cm_status st, const cm_error *err) {
+  cmd_call *c = ctx;
+  if (st != CM_OK) {
+    cmd_reply_error(c, err);
+  } else {
+    reply_worker(c, 200);
+    cmd_events_pump(c->d);
+    cmd_kick(c->d);
+  }
+  if (c->deferred)
+    cmd_call_end(c);
+}
+
+/* The engine's answer to a position write: {"accepted": n}, or the
+ * error; then a deferred call ends. */
+static void on_positions_written(void *ctx, cm_status st, const cm_error *err) {
+  cmd_call *c = ctx;
+  if (st != CM_OK) {
+    cmd_reply_error(c, err);
+  } else {
+    c->d->positions += (uint64_t)c->count;
+    cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", c->count));
+  }
+  if (c->deferred)
+    cmd_call_end(c);
+}
+
 void cmd_route_worker_put(cmd_call *c) {
   cm_worker w;
   cm_error err;
@@ -45,13 +83,12 @@ void cmd_route_worker_put(cmd_call *c) {
   }
   int64_t now = cmd_now_ms();
   w.seen_ms = w.has_position ? now : 0;
-  if (cm_engine_worker_upsert(c->d->eng, &w, now, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
+  cmd_call *wc = writer(c);
+  if (!wc)
     return;
-  }
-  reply_worker(c, 200);
-  cmd_events_pump(c->d);
-  cmd_kick(c->d);
+  if (cm_engine_worker_upsert_async(wc->d->eng, &w, now, on_worker_written, wc,
+                                    &err) != CM_OK)
+    on_worker_written(wc, err.code, &err);
 }
 
 void cmd_route_worker_get(cmd_call *c) {
@@ -65,14 +102,18 @@ void cmd_route_worker_position(cmd_call *c) {
   if (!need_body(c))
     return;
   if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK ||
-      cmd_decode_position(c->body, "$", &lat, &lon, &err) != CM_OK ||
-      cm_engine_worker_position(c->d->eng, c->arg, lat, lon, cmd_now_ms(),
-                                &err) != CM_OK) {
+      cmd_decode_position(c->body, "$", &lat, &lon, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
-  c->d->positions++;
-  cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", 1));
+  cmd_call *wc = writer(c);
+  if (!wc)
+    return;
+  wc->count = 1;
+  if (cm_engine_worker_position_async(wc->d->eng, wc->arg, lat, lon,
+                                      cmd_now_ms(), on_positions_written, wc,
+                                      &err) != CM_OK)
+    on_positions_written(wc, err.code, &err);
 }
 
 void cmd_route_positions(cmd_call *c) {
@@ -104,13 +145,14 @@ void cmd_route_positions(cmd_call *c) {
       st = cmd_decode_position(p, base, &lat[i], &lon[i], &err);
     ids[i] = idbuf[i];
   }
-  if (st == CM_OK)
-    st = cm_engine_worker_positions(c->d->eng, n, ids, lat, lon, cmd_now_ms(),
-                                    &err);
-  if (st == CM_OK) {
-    c->d->positions += (uint64_t)n;
-    cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", n));
-  } else {
+  cmd_call *wc = NULL;
+  if (st == CM_OK && (wc = writer(c)) != NULL) {
+    wc->count = n;
+    if (cm_engine_worker_positions_async(wc->d->eng, n, ids, lat, lon,
+                                         cmd_now_ms(), on_positions_written, wc,
+                                         &err) != CM_OK)
+      on_positions_written(wc, err.code, &err);
+  } else if (st != CM_OK) {
     cmd_reply_error(c, &err);
   }
   free(ids);
@@ -135,12 +177,11 @@ void cmd_route_worker_status(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  if (cm_engine_worker_shift(c->d->eng, c->arg, json_is_true(b), cmd_now_ms(),
-                             &err) != CM_OK) {
-    cmd_reply_error(c, &err);
+  cmd_call *wc = writer(c);
+  if (!wc)
     return;
-  }
-  reply_worker(c, 200);
-  cmd_events_pump(c->d);
-  cmd_kick(c->d);
+  if (cm_engine_worker_shift_async(wc->d->eng, wc->arg, json_is_true(b),
+                                   cmd_now_ms(), on_worker_written, wc,
+                                   &err) != CM_OK)
+    on_worker_written(wc, err.code, &err);
 }

@@ -24,10 +24,21 @@
  * ms when a connect attempt is due (one may come between two turns), and
  * otherwise completes the proposals with CM_E_UNAVAILABLE.
  *
+ * Worker writes (ledger.h's worker_propose) are proposals too, in the
+ * same queue, so they keep their place among the takes: an upsert is one
+ * upsert script call, a shift one status script call, and positions go
+ * in positions script calls of up to POS_CHUNK workers, the positions of
+ * consecutive proposals (many single writes of one loop turn, a bulk)
+ * sharing calls; a call ends early where a worker repeats, so the later
+ * position wins in order. Each proposal is told once all its calls are
+ * answered. The positions script skips an unknown worker (the engine
+ * checked the ids against its records; one removed meanwhile by another
+ * writer is not an error), so no EXISTS round is needed.
+ *
  * NOSCRIPT (the server lost its script cache: a failover, SCRIPT FLUSH):
- * nothing of that commit call was written, so its changes are sent again,
- * ahead of what was proposed since, in a group that loads the commit
- * script first (its SHA1 is that of its text: the same). A proposal is
+ * nothing of that script call was written, so its changes are sent again,
+ * ahead of what was proposed since, in a group that loads the scripts
+ * first (their SHA1s are those of their texts: the same). A proposal is
  * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO.
  *
  * Redis Cluster (docs/cluster.md): a command's reply goes through
@@ -43,15 +54,29 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "carematch/store.h"
 #include "redis_cluster.h"
 #include "redis_conn.h"
 #include "redis_durability.h"
+#include "redis_keys.h"
 #include "redis_ledger.h"
 #include "redis_scripts.h"
+#include "redis_worker.h"
+
+#define POS_CHUNK 256 /* workers per positions script call */
+#define POS_SLOTS 512 /* a call's id set: a power of 2 above POS_CHUNK */
 
 typedef struct rd_prop { /* one proposal, copied */
   struct rd_prop *next;
-  int n;
+  int n;                  /* its units: changes, or the positions (1 for
+                             an upsert or a shift) */
+  cm_ledger_worker_op op; /* 0: changes; else the worker write */
+  cm_worker worker;       /* UPSERT */
+  char (*ids)[CM_ID_MAX]; /* SHIFT: ids[0]; POSITIONS: ids[0 .. n) */
+  double *lat, *lon;      /* POSITIONS */
+  int64_t *seen;          /* POSITIONS */
+  int on_shift;           /* SHIFT */
+  int unknown;            /* SHIFT: the script found no such worker */
   cm_ledger_change *ch;   /* its changes, pointing into views, events */
   cm_request_view *views; /* their records */
   cm_event *events;       /* their events, one block */
@@ -64,10 +89,20 @@ typedef struct rd_prop { /* one proposal, copied */
 
 struct rd_group;
 
+enum {                /* what a command of a group is */
+       CMD_COMMIT,    /* the commit script on refs (changes) */
+       CMD_POSITIONS, /* the positions script on refs (positions) */
+       CMD_UPSERT,    /* the upsert script on one ref */
+       CMD_SHIFT,     /* the status script on one ref */
+       CMD_WAIT,      /* the WAIT */
+       CMD_LOAD,      /* a SCRIPT LOAD */
+};
+
 typedef struct rd_cmd { /* one command of a group */
   struct rd_group *g;
-  int first;  /* its changes: the group's refs[first .. first + count) */
-  int count;  /* 0: the WAIT; -1: a SCRIPT LOAD */
+  int type;   /* CMD_* */
+  int first;  /* its units: the group's refs[first .. first + count) */
+  int count;  /* how many */
   char *fmt;  /* cluster: the command as sent, to follow a MOVED/ASK */
   size_t len; /* its length */
 } rd_cmd;
@@ -101,7 +136,8 @@ typedef struct rd_async {
   uint64_t replies;    /* replies seen so far (progress) */
   uint64_t at_arm;     /* replies when the timer was armed */
   int waits;           /* flushes put off for a connect in a row */
-  int reload;          /* the next group loads the commit script first */
+  unsigned reload;     /* the next group loads these scripts first (a
+                          bit per CM__RD_S_*) */
   cm__rd_argv argv;    /* commands are built here */
 } rd_async;
 
@@ -112,6 +148,10 @@ cm_redis *cm__rd_group_conn(const rd_ledger *l) {
 static void prop_free(rd_prop *p) {
   if (!p)
     return;
+  free(p->ids);
+  free(p->lat);
+  free(p->lon);
+  free(p->seen);
   free(p->ch);
   free(p->views);
   free(p->events);
@@ -156,7 +196,17 @@ static rd_prop *prop_copy(const cm_ledger_change *ch, int n) {
 
 /* Complete p with st (results only with CM_OK) and free it. */
 static void prop_tell(rd_prop *p, cm_status st, const cm_error *err) {
-  p->done(p->ctx, st, st == CM_OK ? p->res : NULL, p->n, err);
+  cm_error mine;
+  if (!p->op) {
+    p->done(p->ctx, st, st == CM_OK ? p->res : NULL, p->n, err);
+  } else {
+    if (st == CM_OK && p->unknown) { /* the synchronous shift's answer */
+      st = cm_error_set(&mine, CM_E_UNKNOWN_ID, "$.id",
+                        "$.id: no worker '%.63s'", p->ids[0]);
+      err = &mine;
+    }
+    p->done(p->ctx, st, NULL, 0, err);
+  }
   prop_free(p);
 }
 
@@ -212,8 +262,22 @@ static rd_prop *split_unanswered(rd_group *g) {
   return again;
 }
 
+/* The script that writes p (CM__RD_S_*). */
+static int script_of(const rd_prop *p) {
+  switch (p->op) {
+  case CM_LEDGER_W_UPSERT:
+    return CM__RD_S_UPSERT;
+  case CM_LEDGER_W_SHIFT:
+    return CM__RD_S_STATUS;
+  case CM_LEDGER_W_POSITIONS:
+    return CM__RD_S_POSITIONS;
+  default:
+    return CM__RD_S_COMMIT;
+  }
+}
+
 /* Put list (oldest first) ahead of the waiting proposals, and send them
- * with the commit script loaded first. */
+ * with the scripts they need loaded first. */
 static void requeue(rd_async *as, rd_prop *list) {
   rd_prop *last = list;
   while (last->next)
@@ -222,7 +286,8 @@ static void requeue(rd_async *as, rd_prop *list) {
   if (!as->queue)
     as->tail = last;
   as->queue = list;
-  as->reload = 1;
+  for (rd_prop *p = list; p; p = p->next) /* the scripts they need */
+    as->reload |= 1u << script_of(p);
   event_active(as->flush, EV_TIMEOUT, 0);
 }
 
@@ -274,23 +339,33 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     rep = cm__rd_cluster_follow(cm__rd_group_conn(g->as->l), c->fmt, c->len,
                                 rep, &owned);
   g->as->replies++;
+  static const char *const what[] = {"commit", "positions", "upsert",
+                                     "status", "WAIT",      "SCRIPT LOAD"};
   if (!rep) {
     g->lost = 1;
   } else if (rep->type == REDIS_REPLY_ERROR) {
-    if (c->count > 0 && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
+    if (c->type < CMD_WAIT && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
       g->noscript = 1; /* nothing of it written: sent again */
     else
       group_fail(g, cm__rd_cluster_busy_error(rep) ? CM_E_UNAVAILABLE : CM_E_IO,
-                 c->count > 0    ? "commit"
-                 : c->count == 0 ? "WAIT"
-                                 : "SCRIPT LOAD",
-                 rep->str ? rep->str : "error");
-  } else if (c->count < 0) {  /* SCRIPT LOAD: the same SHA1 as before */
-  } else if (c->count == 0) { /* the WAIT */
+                 what[c->type], rep->str ? rep->str : "error");
+  } else if (c->type == CMD_LOAD) { /* the same SHA1 as before */
+  } else if (c->type == CMD_WAIT) {
     if (rep->type == REDIS_REPLY_INTEGER)
       g->acked = rep->integer;
     else
       group_fail(g, CM_E_IO, "WAIT", "unexpected reply");
+  } else if (c->type != CMD_COMMIT) { /* a worker script: an integer */
+    if (rep->type != REDIS_REPLY_INTEGER) {
+      group_fail(g, CM_E_IO, what[c->type], "unexpected reply");
+    } else {
+      for (int j = 0; j < c->count; j++) {
+        rd_ref *f = &g->refs[c->first + j];
+        f->p->known[f->k] = 1;
+      }
+      if (c->type == CMD_SHIFT && rep->integer == 0)
+        g->refs[c->first].p->unknown = 1;
+    }
   } else if (rep->type != REDIS_REPLY_ARRAY ||
              rep->elements != (size_t)c->count) {
     group_fail(g, CM_E_IO, "commit", "a malformed reply");
@@ -315,10 +390,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
 
 /* Queue one command of g (built in a) on the connection. Returns 0, -1
  * when it could not be queued (g->lost set). */
-static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
+static int send_cmd(rd_group *g, cm__rd_argv *a, int type, int first,
+                    int count) {
   cm_redis *r = cm__rd_group_conn(g->as->l);
   rd_cmd *c = &g->cmds[g->n_cmds];
   c->g = g;
+  c->type = type;
   c->first = first;
   c->count = count;
   if (cm__rd_argv_finish(a) != 0) {
@@ -347,6 +424,95 @@ static int send_cmd(rd_group *g, cm__rd_argv *a, int first, int count) {
   }
   g->n_cmds++;
   return 0;
+}
+
+/* FNV-1a of an id, for a positions call's id set. */
+static unsigned id_hash(const char *id) {
+  unsigned h = 2166136261u;
+  for (; *id; id++)
+    h = (h ^ (unsigned char)*id) * 16777619u;
+  return h;
+}
+
+/* The end of the positions call starting at refs[from] (before m): up to
+ * POS_CHUNK consecutive positions, ending early where a worker repeats. */
+static int positions_end(const rd_group *g, int from, int m) {
+  int slot[POS_SLOTS];
+  for (int k = 0; k < POS_SLOTS; k++)
+    slot[k] = -1;
+  int to = from;
+  for (; to < m && to - from < POS_CHUNK; to++) {
+    const rd_ref *f = &g->refs[to];
+    if (f->p->op != CM_LEDGER_W_POSITIONS)
+      break;
+    const char *id = f->p->ids[f->k];
+    unsigned k = id_hash(id) & (POS_SLOTS - 1);
+    for (; slot[k] >= 0; k = (k + 1) & (POS_SLOTS - 1)) {
+      const rd_ref *o = &g->refs[slot[k]];
+      if (!strcmp(o->p->ids[o->k], id))
+        return to; /* the worker again: the next call has it */
+    }
+    slot[k] = to;
+  }
+  return to;
+}
+
+/* Build and send the next script call of g, from refs[from] (before m).
+ * Returns how many units it took (at least 1). */
+static int send_next(rd_group *g, int from, int m) {
+  rd_ledger *l = g->as->l;
+  cm_redis *r = l->r; /* SHA1s, keys, origin: the loop connection's too */
+  cm__rd_argv *a = &g->as->argv;
+  const rd_prop *p = g->refs[from].p;
+  char key[CM__RD_KEY_MAX];
+  int cnt = 1;
+  if (!p->op) { /* consecutive changes, CM__RD_COMMIT_GROUP a call */
+    const cm_ledger_change *chs[CM__RD_COMMIT_GROUP];
+    cnt = 0;
+    while (from + cnt < m && cnt < CM__RD_COMMIT_GROUP &&
+           !g->refs[from + cnt].p->op) {
+      const rd_ref *f = &g->refs[from + cnt];
+      chs[cnt++] = &f->p->ch[f->k];
+    }
+    if (cm__rd_commit_build(l, chs, cnt, a) != 0) {
+      cm__rd_argv_reset(a);
+      group_fail(g, CM_E_NOMEM, "commit", "out of memory");
+      return cnt;
+    }
+    send_cmd(g, a, CMD_COMMIT, from, cnt);
+  } else if (p->op == CM_LEDGER_W_POSITIONS) {
+    cnt = positions_end(g, from, m);
+    cnt -= from;
+    cm__rd_evalsha_begin(a, r, CM__RD_S_POSITIONS, cnt);
+    for (int j = from; j < from + cnt; j++) {
+      const rd_ref *f = &g->refs[j];
+      cm__rd_argv_add(a, key,
+                      cm__rd_key_worker(&r->keys, f->p->ids[f->k], key));
+    }
+    for (int j = from; j < from + cnt; j++) {
+      const rd_ref *f = &g->refs[j];
+      cm__rd_argv_double(a, f->p->lat[f->k]);
+      cm__rd_argv_double(a, f->p->lon[f->k]);
+      cm__rd_argv_i64(a, f->p->seen[f->k]);
+    }
+    cm__rd_argv_origin(a, r);
+    send_cmd(g, a, CMD_POSITIONS, from, cnt);
+  } else if (p->op == CM_LEDGER_W_UPSERT) {
+    cm__rd_evalsha_begin(a, r, CM__RD_S_UPSERT, 1);
+    cm__rd_argv_add(a, key, cm__rd_key_worker(&r->keys, p->worker.id, key));
+    cm__rd_worker_args(a, &p->worker);
+    cm__rd_argv_origin(a, r);
+    send_cmd(g, a, CMD_UPSERT, from, 1);
+  } else { /* SHIFT */
+    cm__rd_evalsha_begin(a, r, CM__RD_S_STATUS, 1);
+    cm__rd_argv_add(a, key, cm__rd_key_worker(&r->keys, p->ids[0], key));
+    cm__rd_argv_str(a, p->ids[0]);
+    cm__rd_argv_fmt(a, "%d",
+                    p->on_shift ? CM_WORKER_AVAILABLE : CM_WORKER_OFFLINE);
+    cm__rd_argv_origin(a, r);
+    send_cmd(g, a, CMD_SHIFT, from, 1);
+  }
+  return cnt;
 }
 
 #define FLUSH_WAITS 3      /* flushes put off for a connect at most */
@@ -386,7 +552,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   for (rd_prop *p = props; p; p = p->next)
     for (int i = 0; i < p->n; i++)
       m += !p->known[i];
-  int max_cmds = (m + CM__RD_COMMIT_GROUP - 1) / CM__RD_COMMIT_GROUP + 2;
+  int max_cmds = m + CM__RD_NSCRIPTS + 1; /* a unit a call at most, the
+                                             loads, the WAIT */
   rd_group *g = calloc(1, sizeof *g);
   if (g) {
     g->refs = malloc((size_t)(m ? m : 1) * sizeof *g->refs);
@@ -410,32 +577,24 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
     for (int i = 0; i < p->n; i++)
       if (!p->known[i]) /* answered before a NOSCRIPT: not again */
         g->refs[k++] = (rd_ref){p, i};
-  if (as->reload) { /* the cache was flushed: the script first */
-    as->reload = 0;
+  for (int s = 0; s < CM__RD_NSCRIPTS && as->reload && !g->lost; s++) {
+    if (!(as->reload & (1u << s)))
+      continue; /* the cache was flushed: the scripts first */
+    as->reload &= ~(1u << s);
     cm__rd_argv_str(&as->argv, "SCRIPT");
     cm__rd_argv_str(&as->argv, "LOAD");
-    cm__rd_argv_str(&as->argv, cm__rd_script_source(CM__RD_S_COMMIT));
-    send_cmd(g, &as->argv, 0, -1);
+    cm__rd_argv_str(&as->argv, cm__rd_script_source(s));
+    send_cmd(g, &as->argv, CMD_LOAD, 0, 0);
   }
-  for (int from = 0; from < m && !g->lost && g->fail == CM_OK;
-       from += CM__RD_COMMIT_GROUP) {
-    int cnt = m - from < CM__RD_COMMIT_GROUP ? m - from : CM__RD_COMMIT_GROUP;
-    const cm_ledger_change *chs[CM__RD_COMMIT_GROUP];
-    for (int j = 0; j < cnt; j++)
-      chs[j] = &g->refs[from + j].p->ch[g->refs[from + j].k];
-    if (cm__rd_commit_build(l, chs, cnt, &as->argv) != 0) {
-      cm__rd_argv_reset(&as->argv);
-      group_fail(g, CM_E_NOMEM, "commit", "out of memory");
-      break;
-    }
-    send_cmd(g, &as->argv, from, cnt);
-  }
+  as->reload = 0;
+  for (int from = 0, cnt; from < m && !g->lost && g->fail == CM_OK; from += cnt)
+    cnt = send_next(g, from, m);
   if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
       g->fail == CM_OK) {
     cm__rd_argv_str(&as->argv, "WAIT");
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.replicas);
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.durability_timeout_ms);
-    send_cmd(g, &as->argv, 0, 0);
+    send_cmd(g, &as->argv, CMD_WAIT, 0, 0);
   }
   as->in_flight++;
   if (g->n_cmds == 0) { /* nothing went out */
@@ -497,6 +656,20 @@ static cm_status check_changes(const cm_ledger_change *ch, int n,
 
 #define SYNC_STACK 8 /* results on the stack up to this many */
 
+/* Append p (its completion done, ctx) to the queue; the first of a loop
+ * turn makes the flush active. */
+static void enqueue(rd_async *as, rd_prop *p, cm_ledger_done_fn done,
+                    void *ctx) {
+  p->done = done;
+  p->ctx = ctx;
+  if (as->tail)
+    as->tail->next = p;
+  else
+    as->queue = p;
+  as->tail = p;
+  event_active(as->flush, EV_TIMEOUT, 0); /* once per loop turn */
+}
+
 cm_status cm__rd_propose(cm_ledger *lg, const cm_ledger_change *ch, int n,
                          cm_ledger_done_fn done, void *ctx, cm_error *err) {
   rd_ledger *l = (rd_ledger *)lg;
@@ -524,15 +697,108 @@ cm_status cm__rd_propose(cm_ledger *lg, const cm_ledger_change *ch, int n,
   rd_prop *p = prop_copy(ch, n);
   if (!p)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  p->done = done;
-  p->ctx = ctx;
-  rd_async *as = l->async;
-  if (as->tail)
-    as->tail->next = p;
-  else
-    as->queue = p;
-  as->tail = p;
-  event_active(as->flush, EV_TIMEOUT, 0); /* once per loop turn */
+  enqueue(l->async, p, done, ctx);
+  return CM_OK;
+}
+
+/* Check w as the synchronous worker writes do. Returns CM_OK or the
+ * error. */
+static cm_status check_worker_write(const cm_ledger_worker_write *w,
+                                    cm_error *err) {
+  if (w->op == CM_LEDGER_W_UPSERT)
+    return w->worker ? cm_store_check_worker(w->worker, err)
+                     : cm_error_set(err, CM_E_INVALID, "", "bad arguments");
+  if (w->op == CM_LEDGER_W_SHIFT) {
+    size_t len = w->id ? strnlen(w->id, CM_ID_MAX) : 0;
+    if (len == 0 || len >= CM_ID_MAX)
+      return cm_error_set(err, CM_E_UNKNOWN_ID, "$.id", "$.id: no worker");
+    return CM_OK;
+  }
+  if (w->n < 0 || (w->n > 0 && (!w->ids || !w->lat || !w->lon || !w->seen_ms)))
+    return cm_error_set(err, CM_E_INVALID, "$.positions",
+                        "$.positions: bad arguments");
+  for (int i = 0; i < w->n; i++) {
+    cm_error one;
+    size_t len = w->ids[i] ? strnlen(w->ids[i], CM_ID_MAX) : 0;
+    if (len == 0 || len >= CM_ID_MAX)
+      cm_error_set(&one, CM_E_UNKNOWN_ID, "$.id", "$.id: no such worker");
+    else if (cm_store_check_position(w->lat[i], w->lon[i], w->seen_ms[i],
+                                     &one) == CM_OK)
+      continue;
+    return cm_store_position_error(err, i, &one);
+  }
+  return CM_OK;
+}
+
+/* A copy of w (checked). NULL out of memory. */
+static rd_prop *prop_worker(const cm_ledger_worker_write *w) {
+  rd_prop *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->op = w->op;
+  p->n = w->op == CM_LEDGER_W_POSITIONS ? w->n : 1;
+  size_t m = (size_t)(p->n ? p->n : 1);
+  p->known = calloc(m, 1);
+  p->ids = malloc(m * sizeof *p->ids);
+  if (!p->known || !p->ids)
+    goto oom;
+  if (w->op == CM_LEDGER_W_UPSERT) {
+    p->worker = *w->worker;
+  } else if (w->op == CM_LEDGER_W_SHIFT) {
+    snprintf(p->ids[0], sizeof p->ids[0], "%s", w->id);
+    p->on_shift = w->on_shift != 0;
+  } else {
+    p->lat = malloc(m * sizeof *p->lat);
+    p->lon = malloc(m * sizeof *p->lon);
+    p->seen = malloc(m * sizeof *p->seen);
+    if (!p->lat || !p->lon || !p->seen)
+      goto oom;
+    for (int i = 0; i < w->n; i++)
+      memcpy(p->ids[i], w->ids[i], strlen(w->ids[i]) + 1); /* checked */
+    memcpy(p->lat, w->lat, (size_t)w->n * sizeof *p->lat);
+    memcpy(p->lon, w->lon, (size_t)w->n * sizeof *p->lon);
+    memcpy(p->seen, w->seen_ms, (size_t)w->n * sizeof *p->seen);
+  }
+  return p;
+oom:
+  prop_free(p);
+  return NULL;
+}
+
+cm_status cm__rd_worker_propose(cm_ledger *lg, const cm_ledger_worker_write *w,
+                                cm_ledger_done_fn done, void *ctx,
+                                cm_error *err) {
+  rd_ledger *l = (rd_ledger *)lg;
+  cm_error_clear(err);
+  if (!w || !done)
+    return cm_error_set(err, CM_E_INVALID, "", "bad arguments");
+  cm_status st = check_worker_write(w, err);
+  if (st != CM_OK)
+    return st;
+  if (cm__rd_group_conn(l)->own_base) { /* nobody runs the loop: write
+                                            now */
+    cm_error mine;
+    cm_error_clear(&mine);
+    if (w->op == CM_LEDGER_W_UPSERT)
+      st = lg->type->worker_upsert(lg, w->worker, &mine);
+    else if (w->op == CM_LEDGER_W_SHIFT)
+      st = lg->type->worker_shift(lg, w->id, w->on_shift, &mine);
+    else
+      st = lg->type->worker_positions(lg, w->n, w->ids, w->lat, w->lon,
+                                      w->seen_ms, &mine);
+    done(ctx, st, NULL, 0, &mine);
+    return CM_OK;
+  }
+  if (w->op == CM_LEDGER_W_POSITIONS && w->n == 0) {
+    done(ctx, CM_OK, NULL, 0, err);
+    return CM_OK;
+  }
+  if (!l->async && !(l->async = async_new(l)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  rd_prop *p = prop_worker(w);
+  if (!p)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  enqueue(l->async, p, done, ctx);
   return CM_OK;
 }
 

@@ -815,6 +815,7 @@ static const cm_ledger_type redis_ledger_type = {
     .follow_start = rd_follow_start,
     .follow = rd_follow,
     .propose = cm__rd_propose,
+    .worker_propose = cm__rd_worker_propose,
 };
 
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,

@@ -57,6 +57,12 @@ int cm__rd_commit_result(rd_ledger *l, const struct redisReply *e,
 cm_status cm__rd_propose(cm_ledger *l, const cm_ledger_change *ch, int n,
                          cm_ledger_done_fn done, void *ctx, cm_error *err);
 
+/* ledger.h's worker_propose (redis_group.c): like cm__rd_propose, the
+ * worker write queued with the changes, in proposal order. */
+cm_status cm__rd_worker_propose(cm_ledger *l, const cm_ledger_worker_write *w,
+                                cm_ledger_done_fn done, void *ctx,
+                                cm_error *err);
+
 /* The connection proposals go on (l->loop, or l->r). */
 cm_redis *cm__rd_group_conn(const rd_ledger *l);
 

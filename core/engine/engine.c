@@ -131,6 +131,8 @@ void cm_engine_free(cm_engine *e) {
     e->abandon_offers(e);
   if (e->abandon_ops)
     e->abandon_ops(e);
+  if (e->abandon_wops)
+    e->abandon_wops(e);
   for (int i = 0; i < e->n_live; i++)
     free(e->live[i]);
   for (int i = 0; i < e->n_done; i++)

@@ -19,6 +19,7 @@
  *                       accept, reject, complete, cancel, withdraw offers
  *   engine_submit.c     a new request
  *   engine_workers.c    the worker calls (shift, capacity, positions)
+ *   engine_wwrites.c    the same with a completion: proposed, applied
  *   engine_sync.c       following the ledger and rebuilding from it
  *   engine_offers.c     a batch's offers: planned, committed or proposed,
  *                       applied
@@ -147,6 +148,10 @@ struct cm_engine {
      it in flight: engine.c calls nothing below it) */
   void (*abandon_ops)(cm_engine *e);
   void (*abandon_offers)(cm_engine *e);
+  struct cm__wop *wops;               /* worker writes in flight
+                                         (engine_wwrites.c) */
+  int n_wflight;                      /* how many */
+  void (*abandon_wops)(cm_engine *e); /* tells them at cm_engine_free */
 };
 
 /* the event queue (engine_events.c) */

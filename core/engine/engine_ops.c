@@ -18,7 +18,7 @@ cm__op *cm__op_find(const cm_engine *e, const char *id) {
 }
 
 int cm_engine_in_flight(const cm_engine *e) {
-  return e->n_flight;
+  return e->n_flight + e->n_wflight;
 }
 
 void cm__op_init(cm__op *op, const char *id, int64_t now_ms) {

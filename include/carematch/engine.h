@@ -270,7 +270,8 @@ CM_EXPORT cm_status cm_engine_complete_async(cm_engine *e,
                                              int64_t now_ms,
                                              cm_engine_done_fn done, void *ctx,
                                              cm_error *err);
-/* Changes in flight (proposed or queued behind one); 0 when none. */
+/* Changes in flight (proposed or queued behind one, worker writes too);
+ * 0 when none. */
 CM_EXPORT int cm_engine_in_flight(const cm_engine *e);
 
 /* With a ledger: bring the engine up to date with it. The first call (and
@@ -309,6 +310,37 @@ CM_EXPORT cm_status cm_engine_worker_positions(cm_engine *e, int n,
 CM_EXPORT cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
                                            int on_shift, int64_t now_ms,
                                            cm_error *err);
+
+/* The worker writes with a completion (docs/async.md), the request
+ * transitions' contract: CM_OK means done(ctx, st, err) runs exactly once
+ * (maybe before this returns), with what the synchronous call would have
+ * returned; an error returned (decided without the ledger: a bad worker,
+ * a capacity below its jobs, an unknown id, a position out of range, the
+ * same codes and fields as the synchronous calls) means it never runs.
+ * On a ledger with worker_propose (Redis on a caller's loop) the write is
+ * proposed, ordered there with the takes in proposal order, and applied to
+ * the engine and its store's mirror by the completion; reads see the
+ * worker as it was until then. Otherwise (no ledger, the memory ledger)
+ * it is the synchronous call followed by done. A worker removed by
+ * another writer meanwhile is skipped by a positions write, not an
+ * error. Counted by cm_engine_in_flight until done. */
+CM_EXPORT cm_status cm_engine_worker_upsert_async(cm_engine *e,
+                                                  const cm_worker *w,
+                                                  int64_t now_ms,
+                                                  cm_engine_done_fn done,
+                                                  void *ctx, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_shift_async(cm_engine *e,
+                                                 const char *worker_id,
+                                                 int on_shift, int64_t now_ms,
+                                                 cm_engine_done_fn done,
+                                                 void *ctx, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_position_async(
+    cm_engine *e, const char *worker_id, double lat, double lon, int64_t now_ms,
+    cm_engine_done_fn done, void *ctx, cm_error *err);
+CM_EXPORT cm_status cm_engine_worker_positions_async(
+    cm_engine *e, int n, const char *const *ids, const double *lat,
+    const double *lon, int64_t now_ms, cm_engine_done_fn done, void *ctx,
+    cm_error *err);
 
 /* Run what is due at now_ms: expire offers, release scheduled requests,
  * solve the batch that is due. Returns CM_OK with *batches (when not NULL)

@@ -87,6 +87,26 @@ typedef void (*cm_ledger_done_fn)(void *ctx, cm_status st,
                                   const cm_ledger_result *results, int n,
                                   const cm_error *err);
 
+/* A worker write proposed with cm_ledger_worker_propose (docs/async.md):
+ * one of the three durable worker writes of cm_ledger_type, its arguments
+ * borrowed for the call only. */
+typedef enum cm_ledger_worker_op {
+  CM_LEDGER_W_UPSERT = 1, /* worker */
+  CM_LEDGER_W_SHIFT,      /* id, on_shift */
+  CM_LEDGER_W_POSITIONS,  /* n, ids, lat, lon, seen_ms */
+} cm_ledger_worker_op;
+
+typedef struct cm_ledger_worker_write {
+  cm_ledger_worker_op op;
+  const cm_worker *worker; /* UPSERT: checked by the caller (store rules) */
+  const char *id;          /* SHIFT */
+  int on_shift;            /* SHIFT */
+  int n;                   /* POSITIONS: how many */
+  const char *const *ids;  /* POSITIONS: workers the caller knows */
+  const double *lat, *lon; /* POSITIONS: checked by the caller */
+  const int64_t *seen_ms;  /* POSITIONS */
+} cm_ledger_worker_write;
+
 typedef struct cm_ledger_type {
   const char *name; /* "redis" */
   void (*free)(cm_ledger *l);
@@ -127,6 +147,11 @@ typedef struct cm_ledger_type {
    * event loop it runs on. docs/async.md. */
   cm_status (*propose)(cm_ledger *l, const cm_ledger_change *ch, int n,
                        cm_ledger_done_fn done, void *ctx, cm_error *err);
+  /* Optional (NULL: cm_ledger_worker_propose calls the synchronous worker
+   * write). Propose one worker write (cm_ledger_worker_propose's
+   * contract), ordered with propose's changes in proposal order. */
+  cm_status (*worker_propose)(cm_ledger *l, const cm_ledger_worker_write *w,
+                              cm_ledger_done_fn done, void *ctx, cm_error *err);
 } cm_ledger_type;
 
 struct cm_ledger {
@@ -146,6 +171,25 @@ CM_EXPORT void cm_ledger_free(cm_ledger *l);
 CM_EXPORT cm_status cm_ledger_propose(cm_ledger *l, const cm_ledger_change *ch,
                                       int n, cm_ledger_done_fn done, void *ctx,
                                       cm_error *err);
+
+/* Write one worker change asynchronously, cm_ledger_propose's contract:
+ * CM_OK when taken, then done(ctx, st, NULL, 0, err) runs exactly once,
+ * st what the synchronous write (worker_upsert, worker_shift,
+ * worker_positions) would have returned, maybe before this returns (a
+ * ledger without worker_propose: the synchronous write, then done); an
+ * error returned (bad arguments, CM_E_NOMEM) and done never runs. The
+ * ledger runs proposals of both kinds in proposal order, so a worker's
+ * write proposed before a change that takes it is checked by that change.
+ * POSITIONS: a ledger that writes later, from its event loop (Redis on a
+ * caller's base), moves the known workers and skips an unknown one (the
+ * caller checked the ids against its own records; one removed meanwhile
+ * by another writer is not an error); one that writes at once fails the
+ * call on it, as worker_positions does.
+ * w and what it points to are the caller's again when this returns. */
+CM_EXPORT cm_status cm_ledger_worker_propose(cm_ledger *l,
+                                             const cm_ledger_worker_write *w,
+                                             cm_ledger_done_fn done, void *ctx,
+                                             cm_error *err);
 
 /* A new, empty memory ledger: the Redis ledger's rules (records and
  * versions, live requests in submission order, each worker's open and

@@ -454,6 +454,86 @@ void cm_ledger_contract_propose(const cm_ledger_contract *c) {
   c->close(c->ctx, l);
 }
 
+/* ---- worker writes proposed (cm_ledger_worker_propose) ---- */
+
+typedef struct wtold {
+  int calls;
+  cm_status st;
+  int order; /* when it completed, from 1 */
+} wtold;
+
+static int g_wseq;
+
+static void on_wdone(void *ctx, cm_status st, const cm_ledger_result *res,
+                     int n, const cm_error *err) {
+  wtold *t = ctx;
+  cr_assert_null(res, "a worker write has no results");
+  cr_assert_eq(n, 0);
+  cr_assert_not_null(err, "a completion always has its error struct");
+  cr_assert_eq(err->code, st, "the error is the status");
+  t->calls++;
+  t->st = st;
+  t->order = ++g_wseq;
+}
+
+void cm_ledger_contract_worker_propose(const cm_ledger_contract *c) {
+  cm_ledger *l = open_fresh(c);
+  put(l, "w1", 2);
+  wtold t[6];
+  memset(t, 0, sizeof t);
+  g_wseq = 0;
+  cm_error err;
+  cm_worker w2 = cm_fx_worker("w2", CM_FX_NURSE, 1.0, 0.0, 1, CM_FX_T0);
+  cm_ledger_worker_write up = {.op = CM_LEDGER_W_UPSERT, .worker = &w2};
+  cr_assert_eq(cm_ledger_worker_propose(l, &up, on_wdone, &t[0], &err), CM_OK,
+               "%s", err.message);
+  memset(&w2, 0x5a, sizeof w2); /* the ledger kept its own copy */
+  const char *ids[2] = {"w1", "w2"};
+  double lat[2] = {31.25, 31.26}, lon[2] = {121.45, 121.46};
+  int64_t seen[2] = {CM_FX_T0 + 5, CM_FX_T0 + 6};
+  cm_ledger_worker_write pos = {.op = CM_LEDGER_W_POSITIONS,
+                                .n = 2,
+                                .ids = ids,
+                                .lat = lat,
+                                .lon = lon,
+                                .seen_ms = seen};
+  cr_assert_eq(cm_ledger_worker_propose(l, &pos, on_wdone, &t[1], &err), CM_OK,
+               "%s", err.message);
+  cm_ledger_worker_write off = {.op = CM_LEDGER_W_SHIFT, .id = "w1"};
+  cr_assert_eq(cm_ledger_worker_propose(l, &off, on_wdone, &t[2], &err), CM_OK,
+               "%s", err.message);
+  cm_ledger_worker_write nobody = {
+      .op = CM_LEDGER_W_SHIFT, .id = "nobody", .on_shift = 1};
+  cr_assert_eq(cm_ledger_worker_propose(l, &nobody, on_wdone, &t[3], &err),
+               CM_OK, "%s", err.message);
+  /* refused here, no completion */
+  cr_assert_eq(cm_ledger_worker_propose(l, &off, NULL, &t[4], &err),
+               CM_E_INVALID);
+  cr_assert_eq(cm_ledger_worker_propose(NULL, &off, on_wdone, &t[4], &err),
+               CM_E_INVALID);
+  cm_ledger_worker_write bad = {.op = (cm_ledger_worker_op)99};
+  cr_assert_eq(cm_ledger_worker_propose(l, &bad, on_wdone, &t[4], &err),
+               CM_E_INVALID);
+  run_loop(c, l);
+  for (int i = 0; i < 4; i++) {
+    cr_assert_eq(t[i].calls, 1, "write %d completed exactly once", i);
+    cr_assert_eq(t[i].order, i + 1, "in proposal order");
+  }
+  cr_assert_eq(t[4].calls, 0, "no completion for a refused write");
+  cr_assert_eq(t[0].st, CM_OK);
+  cr_assert_eq(t[1].st, CM_OK);
+  cr_assert_eq(t[2].st, CM_OK);
+  cr_assert_eq(t[3].st, CM_E_UNKNOWN_ID, "the synchronous shift's answer");
+  cm_worker got = worker_of(l, "w2");
+  cr_assert_eq(got.capacity, 1);
+  cr_assert_eq(got.lat, 31.26);
+  cr_assert_eq(got.seen_ms, CM_FX_T0 + 6);
+  got = worker_of(l, "w1");
+  cr_assert_eq(got.lon, 121.45);
+  cr_assert_eq(got.status, CM_WORKER_OFFLINE);
+  c->close(c->ctx, l);
+}
+
 /* ------------------------------------------------ the engine on a ledger */
 
 #define N_FX_WORKERS 4

@@ -57,6 +57,11 @@ void cm_ledger_contract_worker_errors(const cm_ledger_contract *c);
  * order, a proposal lost before or after it was written, and proposals
  * dropped in flight, each completed once with CM_E_UNAVAILABLE. */
 void cm_ledger_contract_propose(const cm_ledger_contract *c);
+/* Worker writes through cm_ledger_worker_propose: an upsert, positions, a
+ * shift, each completed once, in proposal order, with the synchronous
+ * writes' answers (a shift of nobody CM_E_UNKNOWN_ID); bad arguments
+ * refused without a completion; the ledger then has the writes. */
+void cm_ledger_contract_worker_propose(const cm_ledger_contract *c);
 /* The engine on the ledger: a run of submissions, batches, accepts,
  * refusals, completions, cancellations and a shift change; after each,
  * engine and ledger agree and a second engine recovers the same state. */
