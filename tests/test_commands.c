@@ -393,6 +393,15 @@ Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
        "--from: '7' is not HH:MM"},
       {{"live", "--url", "http://127.0.0.1:1", "--drain-min", "x", NULL},
        "--drain-min: 'x'"},
+      /* issue 16: the kinds of day, the targets, the days pooled */
+      {{"run", "--kind", "rural", NULL}, "--kind: unknown kind 'rural'"},
+      {{"run", "day.json", "--kind", "surge", NULL}, "--kind is for a gen"},
+      {{"run", "--sla", "rush=5", NULL}, "--sla: 'rush' is not URGENCY="},
+      {{"run", "--sla", "urgent=-1", NULL}, "--sla: 'urgent' is not"},
+      {{"run", "--seeds", "1-3", NULL}, "--seeds is for days"},
+      {{"days", "--kind", "sparse", NULL}, "days needs --seeds A-B"},
+      {{"days", "--seeds", "5-2", NULL}, "--seeds: '5-2' is not A-B"},
+      {{"days", "--seeds", "1-x", NULL}, "--seeds: 'x' is not an integer"},
   };
   char dir[256];
   make_dir(dir, sizeof dir);
@@ -436,6 +445,64 @@ Test(carematch_sim, the_summary_is_json_whatever_the_names) {
       json_object_get(json_array_get(runs, 1), "by_urgency"), "emergency");
   cr_expect(json_is_number(
       json_object_get(json_object_get(e, "arrival_min"), "p95")));
+  json_decref(root);
+  cm_test_rmdir(dir);
+}
+
+/* Issue 16: run's --out holds the honest KPIs and every ratio with its
+ * interval; days pools the days of its seeds. */
+Test(carematch_sim, run_and_days_write_the_honest_kpis) {
+  char dir[256], out[320], pooled[320];
+  make_dir(dir, sizeof dir);
+  snprintf(out, sizeof out, "%s/kpis.json", dir);
+  snprintf(pooled, sizeof pooled, "%s/days.json", dir);
+  cm_test_run_result r =
+      run(dir, CM_SIM_PATH,
+          (const char *[]){"run", "--seed", "3", "--workers", "30",
+                           "--requests", "90", "--kind", "surge", "--quiet",
+                           "--sla", "urgent=45", "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cm_test_run_free(&r);
+  json_error_t je;
+  json_t *root = json_load_file(out, JSON_REJECT_DUPLICATES, &je);
+  cr_assert_not_null(root, "not JSON: %s (line %d)", je.text, je.line);
+  cr_expect_eq(json_integer_value(json_object_get(root, "requests")), 180);
+  cr_expect_str_eq(json_string_value(json_object_get(root, "kind")), "surge");
+  json_t *runs = json_object_get(root, "runs");
+  cr_assert_eq(json_array_size(runs), 3, "optimal, greedy-reserve, greedy");
+  json_t *u = json_object_get(
+      json_object_get(json_array_get(runs, 0), "by_urgency"), "urgent");
+  cr_expect(json_is_integer(json_object_get(u, "sla_breaches")));
+  cr_expect_eq(json_real_value(json_object_get(u, "sla_target_min")), 45);
+  json_t *p95 = json_object_get(json_object_get(u, "arrival_min_all"), "p95");
+  cr_expect(json_is_number(p95) || json_is_null(p95));
+  cr_expect(json_is_object(json_object_get(u, "arrival_min")), "kept");
+  json_t *cmp = json_object_get(root, "compare");
+  cr_expect_eq(json_array_size(cmp), 3 * 13);
+  cr_expect(json_is_string(json_object_get(json_array_get(cmp, 0), "metric")));
+  cr_expect(json_object_get(json_array_get(cmp, 0), "lo95") != NULL);
+  json_decref(root);
+  r = run(dir, CM_SIM_PATH,
+          (const char *[]){"days", "--seeds", "4-5", "--workers", "20",
+                           "--requests", "60", "--quiet", "--policies",
+                           "optimal,greedy", "--out", pooled, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect_not_null(strstr(r.out, "2 days of kind normal, seeds 4-5"), "%s",
+                     r.out);
+  cm_test_run_free(&r);
+  root = json_load_file(pooled, JSON_REJECT_DUPLICATES, &je);
+  cr_assert_not_null(root, "not JSON: %s (line %d)", je.text, je.line);
+  cr_expect_eq(json_integer_value(json_object_get(root, "days")), 2);
+  cr_expect_eq(json_array_size(json_object_get(root, "per_day")), 2);
+  json_t *pool = json_array_get(json_object_get(root, "pooled"), 0);
+  json_int_t total = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(json_object_get(pool, "by_urgency"), key, v) {
+    total += json_integer_value(json_object_get(v, "requests"));
+  }
+  cr_expect_eq(total, 120, "the requests of both days: %lld", (long long)total);
+  cr_expect_eq(json_array_size(json_object_get(root, "compare")), 13);
   json_decref(root);
   cm_test_rmdir(dir);
 }

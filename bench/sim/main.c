@@ -6,6 +6,8 @@
  *   carematch_sim run (SCENARIO.json | --trace T | --seed N ...)
  *                     [--policies LIST] [--floor]
  *                     [--out KPIS.json] [--quiet]
+ *   carematch_sim days --seeds A-B [--kind K] [--workers N] [--requests N]
+ *                     [--policies LIST] [--sla LIST] [--out POOLED.json]
  *   carematch_sim live (SCENARIO.json | --seed N ...) (--daemon PATH
  *                     [--redis URL] [--trace FILE] | --url URL [tokens])
  *                     [--rate X] [--from HH:MM] [--until HH:MM]
@@ -19,7 +21,10 @@
  * optimal-noreserve (the same with the reserve switched), and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
  * the daemon's PUT /v1/weights body) -- what a change of weights would do.
- * --trace T: a day carematchd recorded (--trace), replayed (trace.c). */
+ * --trace T: a day carematchd recorded (--trace), replayed (trace.c).
+ * --kind normal|sparse|surge: the day's kind (scenario.h); --sla: the
+ * service-level targets (stats.h); days: seeds A..B, each day run under
+ * every policy, pooled, the ratios with bootstrap intervals. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,7 @@
 #include "cli_opt.h"
 #include "live.h"
 #include "sim.h"
+#include "stats.h"
 
 /* Exit codes (docs/cli.md): 0 done, 1 the run failed, 2 an input refused,
  * CM_EXIT_USAGE (64) a bad command line, 74 (EX_IOERR) --out not
@@ -66,7 +72,10 @@ static int load_weights(const char *path, cm_weights *w) {
   "                              | --trace T) --out FILE\n"                    \
   "       carematch_sim run (FILE | --trace T | [--seed N] [--workers N]\n"    \
   "                         [--requests N]) [--policies LIST] [--floor]\n"     \
-  "                         [--out FILE] [--quiet]\n"                          \
+  "                         [--kind K] [--sla LIST] [--out FILE] [--quiet]\n"  \
+  "       carematch_sim days --seeds A-B [--kind K] [--workers N]\n"           \
+  "                          [--requests N] [--policies LIST] [--sla LIST]\n"  \
+  "                          [--out FILE] [--quiet]\n"                         \
   "       carematch_sim live (FILE | [--seed N] ...) (--daemon PATH\n"         \
   "                          [--redis URL] [--trace FILE] | --url URL\n"       \
   "                          [--platform-token T --gateway-token T\n"          \
@@ -77,57 +86,71 @@ static int load_weights(const char *path, cm_weights *w) {
   "       carematch_sim --help | --version\n"
 
 static void help(void) {
-  fputs(SYNOPSIS
-        "\n"
-        "generate  write a day (a scenario, JSON) to --out\n"
-        "run       run a day in process under each policy; the KPIs side by "
-        "side\n"
-        "live      drive a carematchd over HTTP with the day (docs/sim.md)\n"
-        "\n"
-        "the day:\n"
-        "  FILE                  a scenario written by generate\n"
-        "  --seed N              generate it from seed N (0..2^64-1; 1)\n"
-        "  --workers N           staff (1..1000000; 1200)\n"
-        "  --requests N          requests (1..10000000; 6000)\n"
-        "  --trace T             (generate, run) a day carematchd recorded "
-        "with --trace\n"
-        "run and live:\n"
-        "  --policies LIST       comma-separated: optimal, greedy, "
-        "greedy-reserve,\n"
-        "                        optimal-noreserve, NAME=WEIGHTS.json; at "
-        "most 4\n"
-        "                        (default optimal,greedy; live: greedy beside "
-        "it, 3)\n"
-        "  --floor               compute the hindsight floors (slow on a big "
-        "day)\n"
-        "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
-        "  --quiet               no progress\n"
-        "live:\n"
-        "  --daemon PATH         start this carematchd (memory store, or "
-        "--redis URL)\n"
-        "  --redis URL           redis://host:port for the daemon started\n"
-        "  --trace FILE          the daemon started records its input there\n"
-        "  --url URL             or drive a running one, http://HOST:PORT, "
-        "with its\n"
-        "  --platform-token T, --gateway-token T, --operator-token T\n"
-        "  --rate X              simulated time per real time (0.01..10000; "
-        "60)\n"
-        "  --from HH:MM, --until HH:MM  the requests of that window "
-        "(00:00..24:00)\n"
-        "  --drain-min N         then wait up to N minutes for jobs to end "
-        "(0..1440; 120)\n"
-        "  --survive             keep going while the daemon or Redis "
-        "restarts\n"
-        "  --acked FILE          write every request id acknowledged\n"
-        "  --id-prefix P         prefix every request id\n"
-        "  --cancel-rest         at the end, cancel what is not done\n"
-        "  -h, --help            this text, exit 0\n"
-        "  -V, --version         the version, exit 0\n"
-        "\n"
-        "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
-        "weights)\n"
-        "refused, 64 bad command line, 74 --out not written.\n",
-        stdout);
+  fputs(
+      SYNOPSIS
+      "\n"
+      "generate  write a day (a scenario, JSON) to --out\n"
+      "run       run a day in process under each policy; the KPIs side by "
+      "side\n"
+      "days      run the days of seeds A..B under each policy, pooled, with\n"
+      "          bootstrap intervals for every ratio\n"
+      "live      drive a carematchd over HTTP with the day (docs/sim.md)\n"
+      "\n"
+      "the day:\n"
+      "  FILE                  a scenario written by generate\n"
+      "  --seed N              generate it from seed N (0..2^64-1; 1)\n"
+      "  --workers N           staff (1..1000000; 1200)\n"
+      "  --requests N          requests (1..10000000; 6000)\n"
+      "  --kind K              normal, sparse (a county: few staff, wide "
+      "area) or\n"
+      "                        surge (twice the requests); normal\n"
+      "  --seeds A-B           (days) the days of seeds A to B (at most "
+      "1000)\n"
+      "  --trace T             (generate, run) a day carematchd recorded "
+      "with --trace\n"
+      "run and live:\n"
+      "  --policies LIST       comma-separated: optimal, greedy, "
+      "greedy-reserve,\n"
+      "                        optimal-noreserve, NAME=WEIGHTS.json; at "
+      "most 4\n"
+      "                        (default optimal,greedy-reserve,greedy; live: "
+      "greedy\n"
+      "                        beside it, 3)\n"
+      "  --sla LIST            service-level targets, minutes to arrival: "
+      "e.g.\n"
+      "                        emergency=15,urgent=60,normal=120,scheduled=15 "
+      "(the\n"
+      "                        defaults; scheduled: after the slot)\n"
+      "  --floor               compute the hindsight floors (slow on a big "
+      "day)\n"
+      "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
+      "  --quiet               no progress\n"
+      "live:\n"
+      "  --daemon PATH         start this carematchd (memory store, or "
+      "--redis URL)\n"
+      "  --redis URL           redis://host:port for the daemon started\n"
+      "  --trace FILE          the daemon started records its input there\n"
+      "  --url URL             or drive a running one, http://HOST:PORT, "
+      "with its\n"
+      "  --platform-token T, --gateway-token T, --operator-token T\n"
+      "  --rate X              simulated time per real time (0.01..10000; "
+      "60)\n"
+      "  --from HH:MM, --until HH:MM  the requests of that window "
+      "(00:00..24:00)\n"
+      "  --drain-min N         then wait up to N minutes for jobs to end "
+      "(0..1440; 120)\n"
+      "  --survive             keep going while the daemon or Redis "
+      "restarts\n"
+      "  --acked FILE          write every request id acknowledged\n"
+      "  --id-prefix P         prefix every request id\n"
+      "  --cancel-rest         at the end, cancel what is not done\n"
+      "  -h, --help            this text, exit 0\n"
+      "  -V, --version         the version, exit 0\n"
+      "\n"
+      "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
+      "weights)\n"
+      "refused, 64 bad command line, 74 --out not written.\n",
+      stdout);
 }
 
 /* A usage error: the message, the synopsis, exit 64. */
@@ -143,10 +166,13 @@ enum {
   OPT_SEED = 256,
   OPT_WORKERS,
   OPT_REQUESTS,
+  OPT_KIND,
+  OPT_SEEDS,
   OPT_OUT,
   OPT_POLICIES,
   OPT_QUIET,
   OPT_TRACE,
+  OPT_SLA,
   OPT_FLOOR,
   OPT_DAEMON,
   OPT_SURVIVE,
@@ -170,10 +196,13 @@ static const struct option sim_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"kind", required_argument, NULL, OPT_KIND},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
     {"out", required_argument, NULL, OPT_OUT},
     {"policies", required_argument, NULL, OPT_POLICIES},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"sla", required_argument, NULL, OPT_SLA},
     {"floor", no_argument, NULL, OPT_FLOOR},
     {"daemon", required_argument, NULL, OPT_DAEMON},
     {"survive", no_argument, NULL, OPT_SURVIVE},
@@ -194,6 +223,7 @@ static const struct option sim_options[] = {
 /* The command line, parsed. */
 typedef struct args {
   int gen, is_live;     /* the command: generate, live (else run) */
+  int is_days;          /* the command: days */
   sim_spec spec;        /* the day to generate (--seed, --workers, ...) */
   sim_live_opts lo;     /* live's options */
   const char *out;      /* --out FILE, NULL: none */
@@ -203,6 +233,10 @@ typedef struct args {
   int quiet, floors;    /* --quiet, --floor */
   int policies_given;   /* --policies was given */
   int spec_given;       /* --seed, --workers or --requests was given */
+  const char *kind;     /* --kind (normal) */
+  uint64_t seed_first, seed_last; /* days: --seeds A-B */
+  int seeds_given;                /* --seeds was given */
+  sim_sla sla;                    /* --sla onto the defaults */
 } args;
 
 /* HH:MM (00:00..24:00) into ms after midnight. Returns 0 or -1 (msg). */
@@ -253,10 +287,43 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   return 0;
 }
 
-/* The day's options (--seed, --workers, --requests) into a->spec. Returns
- * 0 or -1 (msg). */
+/* --seeds A-B (or A) into a: at most 1000 days. Returns 0 or -1 (msg). */
+static int parse_seeds(const char *v, args *a, char *msg, size_t n) {
+  char first[32];
+  const char *dash = strchr(v, '-');
+  size_t len = dash ? (size_t)(dash - v) : strlen(v);
+  snprintf(first, sizeof first, "%.*s", (int)(len < 31 ? len : 31), v);
+  if (cm_opt_u64("--seeds", first, &a->seed_first, msg, n) ||
+      cm_opt_u64("--seeds", dash ? dash + 1 : first, &a->seed_last, msg, n))
+    return -1;
+  if (a->seed_last < a->seed_first || a->seed_last - a->seed_first >= 1000) {
+    snprintf(msg, n,
+             "--seeds: '%.40s' is not A-B with A <= B, 1000 days at "
+             "most",
+             v);
+    return -1;
+  }
+  a->seeds_given = 1;
+  return 0;
+}
+
+/* The day's options (--seed, --workers, --requests, --kind, --seeds) into
+ * a. Returns 0 or -1 (msg). */
 static int day_option(int c, const char *v, args *a, char *msg, size_t n) {
   long long x;
+  if (c == OPT_KIND) {
+    sim_spec probe;
+    sim_spec_init(&probe);
+    if (sim_spec_kind(&probe, v) != 0) {
+      snprintf(msg, n, "--kind: unknown kind '%.40s' (normal, sparse, surge)",
+               v);
+      return -1;
+    }
+    a->kind = v;
+    return 0;
+  }
+  if (c == OPT_SEEDS)
+    return parse_seeds(v, a, msg, n);
   if (c == OPT_SEED) {
     if (cm_opt_u64("--seed", v, &a->spec.seed, msg, n))
       return -1;
@@ -354,8 +421,10 @@ static int take_option(int c, const char *v, char **argv, args *a, char *msg,
     snprintf(msg, n, "--%s is for live only", o->name);
     return -1;
   }
-  if (c >= OPT_SEED && c <= OPT_REQUESTS)
+  if (c >= OPT_SEED && c <= OPT_SEEDS)
     return day_option(c, v, a, msg, n);
+  if (c == OPT_SLA)
+    return sim_sla_parse(v, &a->sla, msg, n);
   if (c >= OPT_OUT && c <= OPT_FLOOR) {
     common_option(c, v, a);
     return 0;
@@ -373,6 +442,19 @@ static int check_combination(const args *a, char *msg, size_t n) {
   int sources = !!a->file + !!a->trace + a->spec_given;
   if (sources > 1) {
     snprintf(msg, n, "give the day once: a FILE, --trace T, or --seed N ...");
+    return -1;
+  }
+  if (a->seeds_given != a->is_days) {
+    snprintf(msg, n, "%s",
+             a->is_days ? "days needs --seeds A-B" : "--seeds is for days");
+    return -1;
+  }
+  if (a->is_days && (a->file || a->trace)) {
+    snprintf(msg, n, "days generates its days: no FILE, no --trace");
+    return -1;
+  }
+  if (a->kind && (a->file || a->trace)) {
+    snprintf(msg, n, "--kind is for a generated day, not a FILE or --trace");
     return -1;
   }
   if (a->gen && !a->out) {
@@ -431,7 +513,9 @@ static int parse_command_line(int argc, char **argv, args *a) {
   memset(a, 0, sizeof *a);
   sim_live_init(&a->lo);
   sim_spec_init(&a->spec);
-  a->policies = "optimal,greedy";
+  a->policies = "optimal,greedy-reserve,greedy";
+  a->kind = "normal";
+  sim_sla_init(&a->sla);
   if (argc < 2)
     return usage_error("no command given");
   if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -444,7 +528,8 @@ static int parse_command_line(int argc, char **argv, args *a) {
   }
   a->gen = !strcmp(argv[1], "generate");
   a->is_live = !strcmp(argv[1], "live");
-  if (!a->gen && !a->is_live && strcmp(argv[1], "run")) {
+  a->is_days = !strcmp(argv[1], "days");
+  if (!a->gen && !a->is_live && !a->is_days && strcmp(argv[1], "run")) {
     snprintf(msg, sizeof msg, "unknown command '%.64s'", argv[1]);
     return usage_error(msg);
   }
@@ -454,6 +539,7 @@ static int parse_command_line(int argc, char **argv, args *a) {
   }
   if (parse_args(argc - 1, argv + 1, a, msg, sizeof msg) != 0)
     return usage_error(msg);
+  sim_spec_kind(&a->spec, a->kind); /* checked when parsed */
   return -1;
 }
 
@@ -553,21 +639,16 @@ static int policies_run(const args *a, const char *policies,
   return 0;
 }
 
-/* The KPIs side by side, and the optimal (or live) run against greedy. */
-static void kpis_print(const sim_kpis *k, int nk) {
+/* The KPIs side by side, the honest ones of each run, and every ratio of
+ * two runs with its interval. */
+static void kpis_print(const sim_kpis *k, int nk, const sim_sla *sla) {
+  const sim_kpis *ptr[4];
   sim_report_table(k, nk);
-  const sim_kpis *opt = NULL, *gr = NULL;
-  for (int i = 0; i < nk; i++) {
-    opt = !strcmp(k[i].policy, "optimal") || !strcmp(k[i].policy, "live")
-              ? &k[i]
-              : opt;
-    gr = !strcmp(k[i].policy, "greedy") ? &k[i] : gr;
-  }
-  if (opt && gr)
-    printf("\n%s: emergency p95 time to arrival %.2f x greedy's; team "
-           "requests half-staffed: %d\n",
-           opt->policy, opt->arrive_p95[0] / gr->arrive_p95[0],
-           opt->teams_half);
+  for (int i = 0; i < nk && i < 4; i++)
+    ptr[i] = &k[i];
+  sim_report_pooled(ptr, 1, nk < 4 ? nk : 4, sla);
+  if (nk > 1)
+    sim_report_compare(ptr, 1, nk < 4 ? nk : 4, sla);
 }
 
 /* run and live: the live run (live), the policies in process, the table
@@ -586,15 +667,72 @@ static int day_run(const args *a, const sim_scenario *s) {
   if (rc == 0)
     rc = policies_run(a, policies, s, k, &nk);
   if (rc == 0)
-    kpis_print(k, nk);
+    kpis_print(k, nk, &a->sla);
   char msg[256];
   if (rc == 0 && a->out &&
-      sim_report_json(a->out, s, k, nk, msg, sizeof msg) != 0) {
+      sim_report_json(a->out, s, k, nk, &a->sla,
+                      a->trace || a->file ? "file" : a->kind, msg,
+                      sizeof msg) != 0) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
     rc = EXIT_OUTPUT;
   }
   for (int i = 0; i < nk; i++)
     sim_kpis_free(&k[i]);
+  return rc;
+}
+
+/* days: each day of --seeds under every policy, the days pooled, the
+ * ratios with intervals, and --out. Returns the exit status. */
+static int days_run(const args *a) {
+  int nd = (int)(a->seed_last - a->seed_first + 1), np = 0, rc = 0;
+  sim_kpis *k = calloc((size_t)nd * 4, sizeof *k);
+  const sim_kpis **ptr = calloc((size_t)nd * 4, sizeof *ptr);
+  uint64_t *seeds = calloc((size_t)nd, sizeof *seeds);
+  char msg[256];
+  if (!k || !ptr || !seeds) {
+    fprintf(stderr, "carematch_sim: out of memory\n");
+    rc = 1;
+  }
+  for (int d = 0; rc == 0 && d < nd; d++) {
+    sim_spec spec = a->spec;
+    spec.seed = seeds[d] = a->seed_first + (uint64_t)d;
+    sim_scenario *s = sim_scenario_generate(&spec, msg, sizeof msg);
+    int nk = 0;
+    if (!s) {
+      fprintf(stderr, "carematch_sim: %s\n", msg);
+      rc = EXIT_INPUT;
+      break;
+    }
+    if (!a->quiet)
+      fprintf(stderr, "day %d of %d: seed %llu, %s\n", d + 1, nd,
+              (unsigned long long)spec.seed, a->kind);
+    rc = policies_run(a, a->policies, s, &k[d * 4], &nk);
+    sim_scenario_free(s);
+    np = d == 0 ? nk : np;
+    for (int p = 0; rc == 0 && p < np; p++)
+      ptr[d * np + p] = &k[d * 4 + p];
+    if (rc == 0)
+      sim_report_pooled(&ptr[d * np], 1, np, &a->sla);
+  }
+  if (rc == 0) {
+    printf("\n%d days of kind %s, seeds %llu-%llu, pooled:\n", nd, a->kind,
+           (unsigned long long)a->seed_first, (unsigned long long)a->seed_last);
+    sim_report_pooled(ptr, nd, np, &a->sla);
+    if (np > 1)
+      sim_report_compare(ptr, nd, np, &a->sla);
+  }
+  if (rc == 0 && a->out &&
+      sim_report_days_json(a->out, a->kind, seeds, a->spec.workers,
+                           a->spec.requests, ptr, nd, np, &a->sla, msg,
+                           sizeof msg) != 0) {
+    fprintf(stderr, "carematch_sim: %s\n", msg);
+    rc = EXIT_OUTPUT;
+  }
+  for (int i = 0; k && i < nd * 4; i++)
+    sim_kpis_free(&k[i]);
+  free(k);
+  free(ptr);
+  free(seeds);
   return rc;
 }
 
@@ -604,6 +742,8 @@ int main(int argc, char **argv) {
   int rc = parse_command_line(argc, argv, &a);
   if (rc >= 0)
     return rc;
+  if (a.is_days)
+    return days_run(&a);
   sim_scenario *s = day_load(&a, msg, sizeof msg);
   if (!s) {
     fprintf(stderr, "carematch_sim: %s\n", msg);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sim.h"
+#include "stats.h"
 
 static const char *const urg[CM_URGENCY_COUNT] = {"emergency", "urgent",
                                                   "normal", "scheduled"};
@@ -84,6 +85,238 @@ static json_t *pcts(double p50, double p95, double p99, int places) {
                    num(p95, places), "p99", num(p99, places));
 }
 
+/* x rounded to places decimals; any non-finite value (never, undefined)
+ * as null. */
+static json_t *fin(double x, int places) {
+  if (!isfinite(x))
+    return json_null();
+  double f = pow(10, places);
+  return json_real(round(x * f) / f);
+}
+
+static json_t *pct3(sim_pcts p, const char *top, int places) {
+  return json_pack("{s:o,s:o,s:o}", "p50", fin(p.p50, places), "p95",
+                   fin(p.p95, places), top, fin(p.top, places));
+}
+
+/* The honest KPIs of urgency u in *m (stats.h): the service level, its
+ * breaches, time to arrival and to an accepted offer counting every
+ * request. */
+static json_t *urgency_json(const sim_summary *m, const sim_sla *sla, int u) {
+  return json_pack("{s:o,s:i,s:o,s:i,s:o}", "sla_target_min",
+                   fin(sla->target_min[u], 3), "sla_breaches", m->breaches[u],
+                   "arrival_min_all", pct3(m->arrival_all[u], "p99", 4),
+                   "accepted", m->accepted[u], "accepted_offer_min",
+                   pct3(m->accept_all[u], "p99", 4));
+}
+
+/* The staff's day and the areas' share of breaches in *m. */
+static json_t *staff_json(const sim_summary *m) {
+  json_t *areas = json_array();
+  for (int g = 0; areas && g < SIM_AREAS; g++)
+    json_array_append_new(areas,
+                          json_pack("{s:i,s:i,s:i,s:o}", "area", g, "requests",
+                                    m->area_requests[g], "sla_breaches",
+                                    m->area_breaches[g], "arrival_min_all_p50",
+                                    fin(m->area_arrival_p50[g], 3)));
+  return json_pack("{s:{s:i,s:o,s:o,s:o,s:o,s:o,s:i},s:o,s:{s:o,s:o}}", "staff",
+                   "on_shift", m->staff, "jobs", pct3(m->w_jobs, "max", 2),
+                   "km", pct3(m->w_km, "max", 2), "busy_h",
+                   pct3(m->w_busy_h, "max", 3), "overtime_min",
+                   pct3(m->w_over, "max", 2), "overtime_h",
+                   fin(m->overtime_h, 2), "with_overtime", m->overtime_staff,
+                   "areas", areas ? areas : json_null(), "equity",
+                   "breach_share_min", fin(m->area_breach_min, 4),
+                   "breach_share_max", fin(m->area_breach_max, 4));
+}
+
+/* Each worker on shift: id, jobs, km, hours busy, minutes past the
+ * shift. */
+static json_t *per_worker_json(const sim_scenario *s, const sim_kpis *k) {
+  json_t *a = json_array();
+  for (int i = 0; a && i < k->n_worker_days && i < s->n_workers; i++) {
+    const sim_worker_day *w = &k->worker_days[i];
+    if (w->on_shift)
+      json_array_append_new(a, json_pack("{s:s,s:i,s:o,s:o,s:o}", "id",
+                                         s->workers[i].id, "jobs", w->jobs,
+                                         "km", fin(w->km, 2), "busy_h",
+                                         fin(w->busy_h, 3), "overtime_min",
+                                         fin(w->overtime_min, 1)));
+  }
+  return a;
+}
+
+/* The honest KPIs of run k merged into its JSON o; 0 or -1. */
+static int honest_json(json_t *o, const sim_scenario *s, const sim_kpis *k,
+                       const sim_sla *sla) {
+  sim_summary m;
+  const sim_kpis *one = k;
+  if (sim_summarize(&one, 1, sla, &m) != 0)
+    return -1;
+  json_t *by = json_object_get(o, "by_urgency");
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    json_t *x = urgency_json(&m, sla, u);
+    if (!x || json_object_update(json_object_get(by, urg[u]), x) != 0) {
+      json_decref(x);
+      return -1;
+    }
+    json_decref(x);
+  }
+  json_t *st = staff_json(&m);
+  int rc =
+      st && json_object_update(o, st) == 0 &&
+              json_object_set_new(o, "per_worker", per_worker_json(s, k)) == 0
+          ? 0
+          : -1;
+  json_decref(st);
+  return rc;
+}
+
+/* Every ratio of np policies over nd days (runs[d * np + p]) with its
+ * interval: [{"a", "b", "metric", "ratio", "lo95", "hi95"}], or NULL. */
+static json_t *compare_json(const sim_kpis *const *runs, int nd, int np,
+                            const sim_sla *sla) {
+  int cap = np * (np - 1) / 2 * SIM_METRICS;
+  sim_ratio *r = malloc(((size_t)cap + 1) * sizeof *r);
+  int n =
+      r ? sim_compare(runs, nd, np, SIM_BOOT_RESAMPLES, SIM_BOOT_SEED, sla, r)
+        : -1;
+  json_t *a = n >= 0 ? json_array() : NULL;
+  for (int i = 0; a && i < n; i++) {
+    char name[64];
+    sim_metric_name(r[i].metric, name, sizeof name);
+    json_array_append_new(
+        a, json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "a", runs[r[i].a]->policy,
+                     "b", runs[r[i].b]->policy, "metric", name, "ratio",
+                     fin(r[i].ratio, 4), "lo95", fin(r[i].lo, 4), "hi95",
+                     fin(r[i].hi, 4)));
+  }
+  free(r);
+  return a;
+}
+
+/* The bootstrap and the targets behind the figures. */
+static json_t *method_json(const sim_sla *sla) {
+  json_t *t = json_object();
+  for (int u = 0; t && u < CM_URGENCY_COUNT; u++)
+    json_object_set_new(t, urg[u], fin(sla->target_min[u], 3));
+  return json_pack(
+      "{s:o,s:{s:i,s:I,s:s}}", "sla_target_min", t ? t : json_null(),
+      "bootstrap", "resamples", SIM_BOOT_RESAMPLES, "seed",
+      (json_int_t)SIM_BOOT_SEED, "unit",
+      "requests (workers for travel per job), with replacement, within "
+      "each day, the same draw for every policy; 95%: the 2.5th and 97.5th "
+      "percentiles of the resampled ratios");
+}
+
+/* x as "%w.1f", or "never" when not finite, into buf. */
+static const char *mins(double x, char *buf, size_t n) {
+  if (isfinite(x))
+    snprintf(buf, n, "%.1f", x);
+  else
+    snprintf(buf, n, "%s", isnan(x) ? "-" : "never");
+  return buf;
+}
+
+void sim_report_pooled(const sim_kpis *const *runs, int nd, int np,
+                       const sim_sla *sla) {
+  sim_summary m[8];
+  np = np < 8 ? np : 8;
+  for (int p = 0; p < np; p++) {
+    const sim_kpis *mine[1024];
+    int n = nd < 1024 ? nd : 1024;
+    for (int d = 0; d < n; d++)
+      mine[d] = runs[d * np + p];
+    if (sim_summarize(mine, n, sla, &m[p]) != 0) {
+      printf("(the honest KPIs: out of memory)\n");
+      return;
+    }
+  }
+  printf("\n%-40s", "honest KPIs (unserved: never arrived)");
+  for (int p = 0; p < np; p++)
+    printf(" %18s", runs[p]->policy);
+  printf("\n");
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
+    char l[80], a[24], b[24], cell[64];
+    snprintf(l, sizeof l, "%s: SLA breaches (%g min) / requests", urg[u],
+             sla->target_min[u]);
+    printf("%-40s", l);
+    for (int p = 0; p < np; p++) {
+      snprintf(cell, sizeof cell, "%d / %d", m[p].breaches[u],
+               m[p].requests[u]);
+      printf(" %18s", cell);
+    }
+    snprintf(l, sizeof l, "%s: to arrival, all, p50 / p95", urg[u]);
+    printf("\n%-40s", l);
+    for (int p = 0; p < np; p++) {
+      snprintf(cell, sizeof cell, "%s / %s",
+               mins(m[p].arrival_all[u].p50, a, sizeof a),
+               mins(m[p].arrival_all[u].p95, b, sizeof b));
+      printf(" %18s", cell);
+    }
+    snprintf(l, sizeof l, "%s: to an accepted offer p50 / p95", urg[u]);
+    printf("\n%-40s", l);
+    for (int p = 0; p < np; p++) {
+      snprintf(cell, sizeof cell, "%s / %s",
+               mins(m[p].accept_all[u].p50, a, sizeof a),
+               mins(m[p].accept_all[u].p95, b, sizeof b));
+      printf(" %18s", cell);
+    }
+    printf("\n");
+  }
+#define PROW(label, fmt, ...)                                                  \
+  do {                                                                         \
+    printf("%-40s", label);                                                    \
+    for (int p = 0; p < np; p++)                                               \
+      printf(" " fmt, __VA_ARGS__);                                            \
+    printf("\n");                                                              \
+  } while (0)
+  PROW("jobs done / travel km per job", "%10d /%6.2f", m[p].jobs,
+       m[p].km_per_job);
+  PROW("per worker: jobs p50 / max", "%11.0f /%5.0f", m[p].w_jobs.p50,
+       m[p].w_jobs.top);
+  PROW("per worker: km p50 / p95", "%11.1f /%5.1f", m[p].w_km.p50,
+       m[p].w_km.p95);
+  PROW("per worker: busy h p50 / p95", "%11.2f /%5.2f", m[p].w_busy_h.p50,
+       m[p].w_busy_h.p95);
+  PROW("overtime h, all / staff with any", "%11.1f /%5d", m[p].overtime_h,
+       m[p].overtime_staff);
+  PROW("breached share by area, best / worst", "%11.3f /%5.3f",
+       m[p].area_breach_min, m[p].area_breach_max);
+#undef PROW
+}
+
+void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
+                        const sim_sla *sla) {
+  static const int shown[] = {SIM_M_BREACHES + 0,    SIM_M_BREACHES + 1,
+                              SIM_M_BREACHES + 2,    SIM_M_BREACHES + 3,
+                              SIM_M_ARRIVAL_P95 + 0, SIM_M_ARRIVAL_P50 + 1,
+                              SIM_M_TRAVEL_PER_JOB};
+  int cap = np * (np - 1) / 2 * SIM_METRICS;
+  sim_ratio *r = malloc(((size_t)cap + 1) * sizeof *r);
+  int n =
+      r ? sim_compare(runs, nd, np, SIM_BOOT_RESAMPLES, SIM_BOOT_SEED, sla, r)
+        : -1;
+  if (n > 0)
+    printf("\nratios, a / b, with 95%% bootstrap intervals (%d resamples of "
+           "the requests, seed %llu):\n",
+           SIM_BOOT_RESAMPLES, (unsigned long long)SIM_BOOT_SEED);
+  for (int i = 0; i < n; i++) {
+    int show = 0;
+    for (size_t j = 0; j < sizeof shown / sizeof *shown; j++)
+      show |= r[i].metric == shown[j];
+    if (!show)
+      continue;
+    char name[64], a[80];
+    sim_metric_name(r[i].metric, name, sizeof name);
+    snprintf(a, sizeof a, "%s / %s", runs[r[i].a]->policy,
+             runs[r[i].b]->policy);
+    printf("  %-34s %-30s %7.3f  [%.3f, %.3f]\n", a, name, r[i].ratio, r[i].lo,
+           r[i].hi);
+  }
+  free(r);
+}
+
 /* One run's KPIs as JSON (docs/sim.md), or NULL (out of memory). */
 static json_t *kpis_json(const sim_kpis *k) {
   json_t *by = json_object(), *hours = json_array(), *arr = json_object();
@@ -135,20 +368,131 @@ static json_t *kpis_json(const sim_kpis *k) {
   return o;
 }
 
-/* The summary: {"seed", "workers", "requests", "runs": [...]} to path,
- * created 0644 like any report. Returns 0, or -1 with msg. */
+static int write_json(json_t *root, const char *path, const sim_sla *sla,
+                      char *msg, size_t n);
+
+/* The summary: {"seed", "kind", "workers", "requests", "runs": [...],
+ * "compare": [...], "sla_target_min", "bootstrap"} to path. Returns 0, or
+ * -1 with msg. */
 int sim_report_json(const char *path, const sim_scenario *s, const sim_kpis *k,
-                    int nk, char *msg, size_t n) {
+                    int nk, const sim_sla *sla, const char *kind, char *msg,
+                    size_t n) {
   json_t *runs = json_array();
-  for (int i = 0; runs && i < nk; i++)
-    if (json_array_append_new(runs, kpis_json(&k[i])) != 0) {
+  const sim_kpis *ptr[8];
+  for (int i = 0; runs && i < nk; i++) {
+    json_t *o = kpis_json(&k[i]);
+    ptr[i < 8 ? i : 7] = &k[i];
+    if (!o || honest_json(o, s, &k[i], sla) != 0 ||
+        json_array_append_new(runs, o) != 0) {
       json_decref(runs);
       runs = NULL;
     }
-  json_t *root = runs ? json_pack("{s:I,s:i,s:i,s:o}", "seed",
-                                  (json_int_t)s->seed, "workers", s->n_workers,
-                                  "requests", s->n_requests, "runs", runs)
-                      : NULL;
+  }
+  json_t *cmp = runs && nk <= 8 ? compare_json(ptr, 1, nk, sla) : NULL;
+  json_t *root = NULL;
+  if (runs && cmp) /* "o" steals, even on error */
+    root = json_pack("{s:I,s:s,s:i,s:i,s:o,s:o}", "seed", (json_int_t)s->seed,
+                     "kind", kind, "workers", s->n_workers, "requests",
+                     s->n_requests, "runs", runs, "compare", cmp);
+  else {
+    json_decref(runs);
+    json_decref(cmp);
+  }
+  return write_json(root, path, sla, msg, n);
+}
+
+/* A policy's days pooled (stats.h) as JSON, or NULL. */
+static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
+                           const sim_sla *sla) {
+  const sim_kpis *mine[1024];
+  int n = nd < 1024 ? nd : 1024;
+  for (int d = 0; d < n; d++)
+    mine[d] = runs[d * np + p];
+  sim_summary m;
+  if (sim_summarize(mine, n, sla, &m) != 0)
+    return NULL;
+  json_t *by = json_object();
+  for (int u = 0; by && u < CM_URGENCY_COUNT; u++) {
+    json_t *x = urgency_json(&m, sla, u);
+    if (x)
+      json_object_set_new(x, "requests", json_integer(m.requests[u]));
+    if (x)
+      json_object_set_new(x, "arrived", json_integer(m.arrived[u]));
+    json_object_set_new(by, urg[u], x ? x : json_null());
+  }
+  json_t *o = json_pack("{s:s,s:i,s:o,s:i,s:o,s:o}", "policy", runs[p]->policy,
+                        "days", n, "by_urgency", by ? by : json_null(), "done",
+                        m.jobs, "travel_km", fin(m.km, 2), "travel_km_per_job",
+                        fin(m.km_per_job, 4));
+  json_t *st = staff_json(&m);
+  if (!o || !st || json_object_update(o, st) != 0) {
+    json_decref(o);
+    o = NULL;
+  }
+  json_decref(st);
+  return o;
+}
+
+/* Day d's runs in short: each policy's breaches, urgent p50, emergency
+ * p95, travel per job. */
+static json_t *day_json(const sim_kpis *const *runs, int d, int np,
+                        uint64_t seed, const sim_sla *sla) {
+  json_t *a = json_array();
+  for (int p = 0; a && p < np; p++) {
+    const sim_kpis *k = runs[d * np + p];
+    sim_summary m;
+    if (sim_summarize(&k, 1, sla, &m) != 0)
+      continue;
+    json_t *b = json_object();
+    for (int u = 0; b && u < CM_URGENCY_COUNT; u++)
+      json_object_set_new(b, urg[u], json_integer(m.breaches[u]));
+    json_array_append_new(
+        a,
+        json_pack("{s:s,s:o,s:o,s:o,s:o,s:i,s:o}", "policy", k->policy,
+                  "sla_breaches", b ? b : json_null(),
+                  "emergency_arrival_min_all_p95", fin(m.arrival_all[0].p95, 3),
+                  "urgent_arrival_min_all_p50", fin(m.arrival_all[1].p50, 3),
+                  "travel_km_per_job", fin(m.km_per_job, 4), "done", m.jobs,
+                  "wall_s", fin(k->wall_s, 1)));
+  }
+  return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
+                   a ? a : json_null());
+}
+
+int sim_report_days_json(const char *path, const char *kind,
+                         const uint64_t *seeds, int workers, int requests,
+                         const sim_kpis *const *runs, int nd, int np,
+                         const sim_sla *sla, char *msg, size_t n) {
+  json_t *pooled = json_array(), *days = json_array();
+  for (int p = 0; pooled && p < np; p++)
+    json_array_append_new(pooled, pooled_json(runs, nd, np, p, sla));
+  for (int d = 0; days && d < nd; d++)
+    json_array_append_new(days, day_json(runs, d, np, seeds[d], sla));
+  json_t *cmp = compare_json(runs, nd, np, sla), *root = NULL;
+  if (pooled && days && cmp) /* "o" steals, even on error */
+    root = json_pack("{s:s,s:I,s:I,s:i,s:i,s:i,s:o,s:o,s:o}", "kind", kind,
+                     "seed_first", (json_int_t)seeds[0], "seed_last",
+                     (json_int_t)seeds[nd - 1], "days", nd, "workers", workers,
+                     "requests", requests, "pooled", pooled, "per_day", days,
+                     "compare", cmp);
+  else {
+    json_decref(pooled);
+    json_decref(days);
+    json_decref(cmp);
+  }
+  return write_json(root, path, sla, msg, n);
+}
+
+/* root (stolen; NULL: out of memory) with the method added, to path,
+ * created 0644 like any report. Returns 0, or -1 with msg. */
+static int write_json(json_t *root, const char *path, const sim_sla *sla,
+                      char *msg, size_t n) {
+  json_t *method = root ? method_json(sla) : NULL;
+  if (root && (!method || json_object_update(root, method) != 0)) {
+    json_decref(root);
+    root = NULL;
+  }
+  json_decref(method);
   FILE *f = NULL;
   int err = 0;
   if (!root) {

@@ -237,6 +237,41 @@ static int make_requests(sim_scenario *s, const sim_spec *spec, const layout *l,
   return 0;
 }
 
+/* splitmix64's finaliser: a bijective 64-bit mixer. */
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* The starting state of the day's stream `tag` (one per part of the day:
+ * the map, the staff, the elders, the requests), the seed and the tag
+ * mixed. The states are scattered over splitmix64's cycle, so no two
+ * seeds' streams overlap in practice. (A state seed * 0x9E37.. + 7, walked
+ * by the same constant splitmix64 adds, made seed s + 1 the day of seed s
+ * one draw later: seeds 1, 2, 3, 7 and 11 gave the same requests.) */
+uint64_t sim_stream_seed(uint64_t seed, uint64_t tag) {
+  return mix64(mix64(seed ^ 0x5ca1ab1e0ddba11ULL) + mix64(tag + 1));
+}
+
+int sim_spec_kind(sim_spec *s, const char *kind) {
+  if (!strcmp(kind, "normal"))
+    return 0;
+  if (!strcmp(kind, "surge")) { /* the same city, twice the demand */
+    s->requests *= 2;
+    return 0;
+  }
+  if (!strcmp(kind, "sparse")) { /* a county: few staff over a wide area */
+    s->area_km *= 2;
+    s->communities = s->communities / 3 > 0 ? s->communities / 3 : 1;
+    s->workers = s->workers * 2 / 5 > 0 ? s->workers * 2 / 5 : 1;
+    s->requests = s->requests / 4 > 0 ? s->requests / 4 : 1;
+    s->elders = s->elders / 4 > 0 ? s->elders / 4 : 1;
+    return 0;
+  }
+  return -1;
+}
+
 sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   if (spec->workers < 1 || spec->requests < 1 || spec->elders < 1 ||
       spec->communities < 1 || !(spec->area_km > 0) ||
@@ -245,7 +280,9 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
     return NULL;
   }
   sim_scenario *s = calloc(1, sizeof *s);
-  uint64_t r = spec->seed * 0x9E3779B97F4A7C15ULL + 7;
+  uint64_t r_map = sim_stream_seed(spec->seed, 0);
+  uint64_t r_staff = sim_stream_seed(spec->seed, 1);
+  uint64_t r_req = sim_stream_seed(spec->seed, 2);
   layout l = {0};
   if (!s)
     goto oom;
@@ -257,9 +294,9 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   s->response_s_max = 30;
   s->report_s = 5;
   catalog(s, spec->emergency_share);
-  if (layout_make(&l, spec->communities, spec->area_km, &r) != 0 ||
-      make_workers(s, spec->workers, &l, &r) != 0 ||
-      make_requests(s, spec, &l, &r) != 0)
+  if (layout_make(&l, spec->communities, spec->area_km, &r_map) != 0 ||
+      make_workers(s, spec->workers, &l, &r_staff) != 0 ||
+      make_requests(s, spec, &l, &r_req) != 0)
     goto oom;
   layout_free(&l);
   return s;

@@ -70,6 +70,17 @@ typedef struct sim_scenario {
 } sim_scenario;
 
 void sim_spec_init(sim_spec *s);
+/* The day's kind onto s, scaling what it holds (call after the sizes are
+ * set): "normal" (as is), "sparse" (a county: the side twice as long, a
+ * third of the communities, 2/5 of the staff, a quarter of the elders and
+ * requests, so each worker covers 10 times the area and has 5/8 of the
+ * requests) or "surge" (twice the requests).
+ * Returns 0, or -1 for an unknown kind. */
+int sim_spec_kind(sim_spec *s, const char *kind);
+/* The starting state of stream tag (0 map, 1 staff, 2 requests, 3 the
+ * world's answers) of the day seed: seed and tag through splitmix64's
+ * mixer, so the days of two seeds are independent. */
+uint64_t sim_stream_seed(uint64_t seed, uint64_t tag);
 /* A new day from spec; NULL when out of memory or a spec is out of range
  * (msg says which). */
 sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n);

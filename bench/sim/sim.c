@@ -65,6 +65,10 @@ void sim_kpis_free(sim_kpis *k) {
     free(k->arrivals[u]);
     k->arrivals[u] = NULL;
   }
+  free(k->outcomes);
+  free(k->worker_days);
+  k->outcomes = NULL;
+  k->worker_days = NULL;
 }
 
 void sim_policy_init(sim_policy *p, const char *name, double budget_ms) {

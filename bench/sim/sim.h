@@ -19,6 +19,30 @@ typedef struct sim_policy {
   int no_reserve; /* the engine's emergency reserve off */
 } sim_policy;
 
+/* What became of one request submitted in a run: the raw material of the
+ * honest KPIs (stats.c), kept per request so days can be pooled and
+ * resampled. */
+typedef struct sim_outcome {
+  int urgency;       /* cm_urgency */
+  int area;          /* 0..SIM_AREAS-1: the cell of a 3 x 3 grid over the
+                        day's requests, row (south to north) * 3 + column */
+  double arrive_min; /* to arrival, from the call or the window's start
+                        (0 when early); INFINITY: never arrived */
+  double accept_min; /* from the call to the offer accepted (by every
+                        member); INFINITY: never accepted */
+} sim_outcome;
+
+#define SIM_AREAS 9
+
+/* One worker's day in a run. */
+typedef struct sim_worker_day {
+  int on_shift;        /* came on shift in the run */
+  int jobs;            /* jobs done */
+  double km;           /* travelled */
+  double busy_h;       /* travelling to or at a job, hours */
+  double overtime_min; /* at work past the shift's end */
+} sim_worker_day;
+
 /* KPIs of one run (docs/sim.md). Times in minutes. */
 typedef struct sim_kpis {
   char policy[32];
@@ -56,6 +80,12 @@ typedef struct sim_kpis {
   int hour_on_shift[24], hour_busy[24];
   /* every arrival time by urgency (min), sorted, owned: sim_kpis_free */
   double *arrivals[CM_URGENCY_COUNT];
+  /* every request submitted, in the scenario's order, and every worker,
+     in the scenario's order; owned: sim_kpis_free (NULL out of memory) */
+  sim_outcome *outcomes;
+  int n_outcomes;
+  sim_worker_day *worker_days;
+  int n_worker_days;
 } sim_kpis;
 
 /* Free what a run's KPIs own. */
@@ -122,12 +152,32 @@ double sim_floor_routes_km(const sim_scenario *s, const unsigned char *served,
                            const sim_floor_opts *opts, sim_floor_stats *st,
                            char *msg, size_t n);
 
+struct sim_sla;
+
 /* report.c: the KPIs of n runs side by side as a table on stdout. */
 void sim_report_table(const sim_kpis *k, int n);
-/* The summary {"seed", "workers", "requests", "runs": [KPIs...]} of the n
- * runs of s written to path (created 0644, a report). Returns 0, or -1
- * with msg naming the path and the reason. */
+/* The summary {"seed", "kind", "workers", "requests", "runs": [KPIs...],
+ * "compare": [ratios with intervals], "sla_target_min", "bootstrap"} of
+ * the n runs of s (of that kind) written to path (created 0644, a
+ * report). Returns 0, or -1 with msg naming the path and the reason. */
 int sim_report_json(const char *path, const sim_scenario *s, const sim_kpis *k,
-                    int n, char *msg, size_t len);
+                    int n, const struct sim_sla *sla, const char *kind,
+                    char *msg, size_t len);
+/* The honest KPIs (stats.h) of np policies over nd days (runs[d * np +
+ * p]), each policy's days pooled, side by side on stdout. */
+void sim_report_pooled(const sim_kpis *const *runs, int nd, int np,
+                       const struct sim_sla *sla);
+/* The key ratios of np policies over nd days (runs[d * np + p]) with
+ * their 95% bootstrap intervals, on stdout. */
+void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
+                        const struct sim_sla *sla);
+/* The days pooled: {"kind", "seed_first", "seed_last", "days", "workers",
+ * "requests", "pooled": [each policy over all days], "per_day": [...],
+ * "compare": [...], "sla_target_min", "bootstrap"} to path. Returns 0, or
+ * -1 with msg. */
+int sim_report_days_json(const char *path, const char *kind,
+                         const uint64_t *seeds, int workers, int requests,
+                         const sim_kpis *const *runs, int nd, int np,
+                         const struct sim_sla *sla, char *msg, size_t len);
 
 #endif

@@ -340,10 +340,14 @@ static int on_complete(reader *r, const char *rid, int64_t at) {
   if (q < 0 || q >= r->s->n_requests || r->q[q].worker < 0)
     return 0;
   int k = r->s->requests[q].service;
-  double min = (double)(at - r->q[q].accepted) / 60000 - r->q[q].travel_min;
+  /* on site from the team's arrival, or from the window's start when
+     they came early and waited for it (not from the window's start when
+     they set off before it but arrived after) */
+  double start = (double)r->q[q].accepted + r->q[q].travel_min * 60000;
   int64_t ws = r->s->requests[q].window_start_ms;
-  if (ws > 0 && r->day0 + ws > r->q[q].accepted) /* waited for the window */
-    min = (double)(at - (r->day0 + ws)) / 60000;
+  if (ws > 0 && (double)(r->day0 + ws) > start) /* waited for the window */
+    start = (double)(r->day0 + ws);
+  double min = ((double)at - start) / 60000;
   if (grow((void **)&r->dur[k], &r->cap_dur[k], r->n_dur[k], sizeof(double)))
     return fail(r, "out of memory");
   r->dur[k][r->n_dur[k]++] = min < 5 ? 5 : min;

@@ -87,6 +87,8 @@ typedef struct wstate {
   int64_t depart, arrive;
   int jobs;
   double km;
+  int64_t busy_from;        /* set off for the current job */
+  int64_t busy_ms, over_ms; /* travelling or at jobs; past the shift */
   int n_elders;
   int elders[MAX_ELDERS_KEPT]; /* request indexes of elders served */
 } wstate;
@@ -96,7 +98,8 @@ typedef struct rstate {
   int members[CM_MAX_STAFF];
   int n_members;
   int reached;
-  int64_t arrived; /* -1 until every member is there */
+  int64_t arrived;  /* -1 until every member is there */
+  int64_t accepted; /* -1 until every member accepted */
   int done;
   int submitted; /* arrived in the run's window */
   int set_off;   /* its staff accepted and set off */
@@ -193,6 +196,7 @@ static void set_off(sim *m, int q) {
     w->to_lat = rq->lat;
     w->to_lon = rq->lon;
     w->depart = m->now;
+    w->busy_from = m->now;
     w->arrive = m->now + (int64_t)(km / m->s->workers[i].speed_kmh * 3600000);
     w->km += km;
     event e = {w->arrive, EV_REACH, i, q, 0, 0};
@@ -228,6 +232,8 @@ void world_event(sim *m, const cm_event *ev, int64_t now) {
     if (r->n_members < CM_MAX_STAFF)
       r->members[r->n_members++] = i;
   } else if (ev->type == CM_EV_ACCEPTED && ev->to == CM_REQ_ACCEPTED) {
+    if (r->accepted < 0)
+      r->accepted = m->now;
     set_off(m, q);
   } else if (ev->type == CM_EV_EXPIRED) {
     m->k->expired++;
@@ -302,6 +308,11 @@ static void done(sim *m, int q) {
       w->elders[w->n_elders++] = elder;
     w->jobs++;
     w->state = W_IDLE;
+    w->busy_ms += m->now - w->busy_from;
+    int64_t end = (int64_t)m->s->workers[r->members[k]].shift_end_min * 60000;
+    int64_t from = w->busy_from > end ? w->busy_from : end;
+    if (m->now > from)
+      w->over_ms += m->now - from;
     if (w->going_off)
       shift_off(m, r->members[k]);
   }
@@ -403,8 +414,61 @@ static int on_way(const sim *m, int q) {
   return 0;
 }
 
+/* The cell of (lat, lon) in a 3 x 3 grid over box (min lat, min lon, max
+ * lat, max lon). */
+static int area_of(const double *box, double lat, double lon) {
+  int r = box[2] > box[0] ? (int)(3 * (lat - box[0]) / (box[2] - box[0])) : 0;
+  int c = box[3] > box[1] ? (int)(3 * (lon - box[1]) / (box[3] - box[1])) : 0;
+  r = r < 0 ? 0 : r > 2 ? 2 : r;
+  c = c < 0 ? 0 : c > 2 ? 2 : c;
+  return r * 3 + c;
+}
+
+/* Every request submitted and every worker, as they ended (the honest
+ * KPIs, stats.c). Left NULL out of memory. */
+static void outcomes(sim *m) {
+  sim_kpis *k = m->k;
+  const sim_scenario *s = m->s;
+  double box[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+  for (int q = 0; q < s->n_requests; q++) {
+    const sim_request *rq = &s->requests[q];
+    box[0] = fmin(box[0], rq->lat);
+    box[1] = fmin(box[1], rq->lon);
+    box[2] = fmax(box[2], rq->lat);
+    box[3] = fmax(box[3], rq->lon);
+  }
+  k->outcomes = malloc(((size_t)m->submitted + 1) * sizeof *k->outcomes);
+  for (int q = 0; k->outcomes && q < s->n_requests; q++) {
+    const rstate *r = &m->r[q];
+    const sim_request *rq = &s->requests[q];
+    if (!r->submitted)
+      continue;
+    sim_outcome *o = &k->outcomes[k->n_outcomes++];
+    int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
+    o->urgency = s->services[rq->service].urgency;
+    o->area = area_of(box, rq->lat, rq->lon);
+    o->arrive_min = r->arrived < 0      ? INFINITY
+                    : r->arrived > base ? (double)(r->arrived - base) / 60000.0
+                                        : 0;
+    o->accept_min = r->accepted < 0
+                        ? INFINITY
+                        : (double)(r->accepted - rq->at_ms) / 60000.0;
+  }
+  k->worker_days = calloc((size_t)s->n_workers + 1, sizeof *k->worker_days);
+  for (int i = 0; k->worker_days && i < s->n_workers; i++) {
+    const wstate *w = &m->w[i];
+    sim_worker_day *d = &k->worker_days[k->n_worker_days++];
+    d->on_shift = w->came_on;
+    d->jobs = w->jobs;
+    d->km = w->km;
+    d->busy_h = (double)w->busy_ms / 3600000.0;
+    d->overtime_min = (double)w->over_ms / 60000.0;
+  }
+}
+
 void world_finish(sim *m) {
   sim_kpis *k = m->k;
+  outcomes(m);
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     k->offer_p50[u] = quantile(m->offer_min[u], m->n_offer[u], 0.5);
     k->offer_p95[u] = quantile(m->offer_min[u], m->n_offer[u], 0.95);
@@ -468,7 +532,7 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
   m->from = from_ms;
   m->until = until_ms;
   m->now = from_ms;
-  m->rng = s->seed * 2654435761ULL + 1;
+  m->rng = sim_stream_seed(s->seed, 3) | 1; /* xorshift: never 0 */
   m->w = calloc((size_t)s->n_workers, sizeof *m->w);
   m->r = calloc((size_t)s->n_requests, sizeof *m->r);
   m->served = calloc((size_t)s->n_requests + 1, 1);
@@ -481,6 +545,7 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
   for (int q = 0; ok && q < s->n_requests; q++) {
     m->r[q].first_offer = -1;
     m->r[q].arrived = -1;
+    m->r[q].accepted = -1;
     int64_t at = s->requests[q].at_ms;
     event e = {at, EV_ARRIVE, q, 0, 0, 0};
     if (at >= from_ms && at < until_ms)
