@@ -31,6 +31,8 @@ typedef struct rd_ledger {
   struct rd_async *async;      /* proposals (redis_group.c); NULL until
                                   the first one on a caller's base */
   cm_redis *loop;              /* proposals go here (borrowed; NULL: r) */
+  void *follow_op;             /* an asynchronous follow in flight
+                                  (redis_ledger.c), or NULL */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */

@@ -136,6 +136,8 @@ struct cm_engine {
   cm_engine_stats stats;
   int resync;    /* with a ledger: rebuild from it before the next step */
   int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
+  int synced;    /* a sync (cm_engine_sync, _async) succeeded since the
+                    last batch began: batch_begin need not follow again */
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
@@ -147,6 +149,8 @@ struct cm_engine {
      it in flight: engine.c calls nothing below it) */
   void (*abandon_ops)(cm_engine *e);
   void (*abandon_offers)(cm_engine *e);
+  struct cm__follow *follow; /* an asynchronous follow in flight */
+  void (*abandon_follow)(cm_engine *e);
 };
 
 /* the event queue (engine_events.c) */
