@@ -2,8 +2,10 @@
  * caller's event base (ledger.h's follow_async, docs/async.md), against a
  * redis-server of the test's own: the changes another writer made are
  * reported from the loop's callbacks (the ledger's own are not), the call
- * returns before Redis answers (a paused Redis holds nothing), and a
- * ledger freed while its follow is in flight ends it exactly once. */
+ * returns before Redis answers (a paused Redis holds nothing), a server
+ * that does not answer within the connection's timeout ends it
+ * CM_E_UNAVAILABLE, and a ledger freed while its follow is in flight ends
+ * it exactly once. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -65,7 +67,7 @@ typedef struct side {
   cm_ledger *other;
 } side;
 
-static void open_all(side *s) {
+static void open_all_timeout(side *s, int timeout_ms) {
   cm_error err;
   s->base = event_base_new();
   cr_assert_not_null(s->base);
@@ -74,6 +76,7 @@ static void open_all(side *s) {
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.base = s->base;
+  o.timeout_ms = timeout_ms;
   s->loop = cm_redis_new("127.0.0.1", g_port, "fa", &o, &err);
   cr_assert_not_null(s->loop, "%s", err.message);
   s->l = cm_ledger_redis_new(s->sync, NULL, &err);
@@ -86,6 +89,10 @@ static void open_all(side *s) {
   s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
   cr_assert_not_null(s->other, "%s", err.message);
   cr_assert_eq(s->l->type->follow_start(s->l, &err), CM_OK, "%s", err.message);
+}
+
+static void open_all(side *s) {
+  open_all_timeout(s, 5000);
 }
 
 static void close_all(side *s) {
@@ -189,5 +196,93 @@ Test(follow_async, a_ledger_freed_mid_follow_ends_it_once) {
   cr_assert_eq(got.done, 1, "told once");
   cr_assert_eq(got.st, CM_E_UNAVAILABLE);
   cr_assert_eq(got.n, 0);
+  close_all(&s);
+}
+
+Test(follow_async, no_answer_within_the_timeout_ends_it) {
+  side s;
+  open_all_timeout(&s, 300);
+  upsert(s.other, "w1");
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  freeReplyObject(redisCommand(c, "CLIENT PAUSE 2000 ALL"));
+  seen got;
+  memset(&got, 0, sizeof got);
+  cm_error err;
+  int64_t t0 = mono_ms();
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK, "%s", err.message);
+  run_until_done(s.base, &got);
+  int64_t ms = mono_ms() - t0;
+  cr_assert_eq(got.done, 1);
+  cr_assert_eq(got.st, CM_E_UNAVAILABLE);
+  cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);
+  cr_assert_lt(ms, 1500, "nor after the pause (%lld ms)", (long long)ms);
+  cr_assert_eq(cm_redis_connected(s.loop), 0, "the connection was dropped");
+  freeReplyObject(redisCommand(c, "CLIENT UNPAUSE"));
+  redisFree(c);
+  close_all(&s);
+}
+
+typedef struct told {
+  int calls;
+  cm_status st;
+} told;
+
+static void on_synced(void *ctx, cm_status st, const cm_error *err) {
+  told *t = ctx;
+  cr_assert_not_null(err);
+  t->calls++;
+  t->st = st;
+}
+
+/* The engine's side: cm_engine_sync_async follows on the loop and applies
+ * another writer's worker in the callback; an engine freed while its
+ * follow is in flight tells its caller once, and the late answer finds
+ * nobody. */
+Test(follow_async, the_engine_applies_it_from_the_loop) {
+  side s;
+  open_all(&s);
+  cm_store *mirror = cm_store_memory_new(0);
+  cr_assert_not_null(mirror);
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.ledger = s.l;
+  cm_error err;
+  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
+  cr_assert_not_null(e, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(e, CM_FX_T0, &err), CM_OK, "the rebuild: %s",
+               err.message);
+  upsert(s.other, "w7");
+  told t = {0, CM_OK};
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(t.calls, 0, "from the loop");
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t, &err),
+               CM_E_CONFLICT);
+  for (int i = 0; i < 200 && !t.calls; i++) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_OK);
+  cm_worker w;
+  cr_assert_eq(cm_store_get(mirror, "w7", &w, &err), CM_OK,
+               "another writer's worker reached the mirror: %s", err.message);
+  /* freed in flight */
+  upsert(s.other, "w8");
+  told t2 = {0, CM_OK};
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t2, &err), CM_OK);
+  cm_engine_free(e);
+  cr_assert_eq(t2.calls, 1, "told at the free");
+  cr_assert_eq(t2.st, CM_E_UNAVAILABLE);
+  for (int i = 0; i < 20; i++) { /* the late answer arrives: nobody there */
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(t2.calls, 1);
+  cm_store_free(mirror);
   close_all(&s);
 }

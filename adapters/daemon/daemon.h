@@ -7,8 +7,8 @@
  * edge.c (framing each request before evhttp parses it), http.c
  * (routing, roles, replies), routes_*.c (the endpoints), api_json.c
  * (the wire format), events.c (server-sent events), metrics.c (Prometheus
- * text), weights.c (versioned, persisted weights), trace.c (the input
- * trace, pseudonyms with hmac_sha256.c). */
+ * text), loop_watch.c (the loop-stall trace), weights.c (versioned, persisted
+ * weights), trace.c (the input trace, pseudonyms with hmac_sha256.c). */
 #ifndef CMD_DAEMON_H_INCLUDED_
 #define CMD_DAEMON_H_INCLUDED_
 
@@ -157,6 +157,10 @@ const double *cmd_turn_bounds(void);
  * cmd_watch_end (which counts it under cause c). */
 int64_t cmd_watch_begin(cmd_daemon *d);
 void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0);
+/* A piece of cause c that began with the turn (a library's callback that
+ * called back into the daemon: the follow applied in the ledger's reply
+ * callback): from the end of the turn's wait to now. */
+void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c);
 /* After each loop turn (main.c): the turn's busy time into the histogram. */
 void cmd_watch_turn(cmd_daemon *d);
 

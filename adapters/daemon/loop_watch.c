@@ -47,10 +47,7 @@ int64_t cmd_watch_begin(cmd_daemon *d) {
   return cmd_mono_ns(NULL);
 }
 
-void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0) {
-  int64_t ns = cmd_mono_ns(NULL) - t0;
-  if (c < 0 || c >= CMD_CAUSE_COUNT)
-    return;
+static void count(cmd_daemon *d, cmd_cause c, int64_t ns) {
   d->watch.busy_ns[c] += (uint64_t)ns;
   if (ns > CMD_STALL_MS * 1000000LL)
     d->watch.stalls[c]++;
@@ -58,6 +55,19 @@ void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0) {
     d->watch.max_ns[c] = ns;
   if (d->turn_start_ns)
     d->turn_end_ns = wall_ns();
+}
+
+void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0) {
+  if (c >= 0 && c < CMD_CAUSE_COUNT)
+    count(d, c, cmd_mono_ns(NULL) - t0);
+}
+
+void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c) {
+  cmd_watch_begin(d);
+  if (d->turn_start_ns && c >= 0 && c < CMD_CAUSE_COUNT) {
+    int64_t ns = wall_ns() - d->turn_start_ns;
+    count(d, c, ns > 0 ? ns : 0);
+  }
 }
 
 void cmd_watch_turn(cmd_daemon *d) {

@@ -4,7 +4,8 @@
  * the submit-to-offer latency by urgency as histograms in seconds, the
  * requests per batch as a histogram with count buckets, requests by state
  * (the queue), offers, fallbacks, the ledger's refusals and rebuilds,
- * events, positions, HTTP calls by method, route and code, the build, and
+ * events, positions, the loop-stall trace (loop_watch.c), HTTP calls by
+ * method, route and code, the build, and
  * the process's CPU, memory, descriptors and start time (process_stats.c).
  * The table is in docs/daemon.md. */
 #include <event2/buffer.h>

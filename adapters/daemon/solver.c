@@ -131,6 +131,8 @@ static void on_followed(void *ctx, cm_status st, const cm_error *err) {
     d->followed_err = *err;
     return;
   }
+  /* applied in the ledger's reply callback, which began this turn */
+  cmd_watch_since_turn(d, CMD_CAUSE_FOLLOW);
   step_begin(d, st, err);
 }
 

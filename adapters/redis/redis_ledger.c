@@ -3,6 +3,7 @@
  * commit script (lua/commit.lua), worker writes through the Redis
  * store on the same connection, and following the change stream that
  * every worker-changing script appends to. */
+#include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -745,7 +746,28 @@ typedef struct rd_follow_op {
   int got;                    /* its replies in */
   cm_worker *w;               /* its workers */
   char *gone;                 /* */
+  struct event *timer;        /* no reply for timeout_ms: drop */
 } rd_follow_op;
+
+/* No reply for the connection's timeout_ms (a hung server): the
+ * connection is dropped, as a group's timer does (redis_group.c), which
+ * answers the command in flight NULL and so ends the follow. */
+static void on_follow_timer(evutil_socket_t fd, short what, void *arg) {
+  rd_follow_op *f = arg;
+  char why[64];
+  (void)fd;
+  (void)what;
+  snprintf(why, sizeof why, "no reply within %d ms", f->r->timeout_ms);
+  cm__rd_drop(f->r, why);
+}
+
+/* (Re)start the wait for the next reply. */
+static void follow_op_arm(rd_follow_op *f) {
+  struct timeval tv = {f->r->timeout_ms / 1000,
+                       (f->r->timeout_ms % 1000) * 1000};
+  if (f->timer)
+    evtimer_add(f->timer, &tv);
+}
 
 static void follow_op_end(rd_follow_op *f, cm_status st, int lost,
                           const char *why) {
@@ -763,6 +785,8 @@ static void follow_op_end(rd_follow_op *f, cm_status st, int lost,
       cm_error_set(&err, CM_E_UNAVAILABLE, "", "redis: %s", why);
     st = err.code;
   }
+  if (f->timer)
+    event_free(f->timer);
   f->done(f->ctx, st, lost, &err);
   cm__rd_argv_free(&f->argv);
   free(f->ids);
@@ -781,6 +805,8 @@ static int follow_op_send(rd_follow_op *f, redisCallbackFn *cb) {
                ? 0
                : -1;
   cm__rd_argv_reset(&f->argv);
+  if (rc == 0)
+    follow_op_arm(f);
   return rc;
 }
 
@@ -960,17 +986,21 @@ static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
   cm__rd_argv_str(&f->argv, "STREAM");
   cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
                   l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  f->timer = evtimer_new(r->base, on_follow_timer, f);
   l->follow_op = f;
-  if (cm__rd_argv_finish(&f->argv) != 0 ||
+  if (!f->timer || cm__rd_argv_finish(&f->argv) != 0 ||
       redisAsyncCommandArgv(r->ac, on_async_info, f, f->argv.argc, f->argv.ptrs,
                             f->argv.alen) != REDIS_OK) {
     l->follow_op = NULL;
+    if (f->timer)
+      event_free(f->timer);
     cm__rd_argv_free(&f->argv);
     free(f);
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "redis: a command could not be queued");
   }
   cm__rd_argv_reset(&f->argv);
+  follow_op_arm(f);
   return CM_OK;
 }
 
