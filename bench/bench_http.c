@@ -686,6 +686,7 @@ typedef struct loop_trace {
   char cause[TRACE_CAUSES][32];
   double stalls[TRACE_CAUSES], max_s[TRACE_CAUSES];
   int n;
+  double rebuilds; /* carematch_ledger_rebuilds_total */
 } loop_trace;
 
 static int trace_slot(loop_trace *t, const char *cause, size_t len) {
@@ -728,6 +729,8 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
                                        "cause=\""};
   for (char *line = strtok(page, "\n"); line; line = strtok(NULL, "\n"))
     for (int m = 0; m < 2; m++) {
+      if (!strncmp(line, "carematch_ledger_rebuilds_total ", 32))
+        t->rebuilds = atof(line + 32);
       size_t pl = strlen(names[m]);
       const char *q = strchr(line + pl, '"');
       if (strncmp(line, names[m], pl) || !q)
@@ -740,7 +743,8 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
 
 static void loop_trace_print(const loop_trace *t0, const loop_trace *t1) {
   printf("loop trace during the load (stalls > 5 ms; the longest piece "
-         "since start):\n");
+         "since start; %.0f rebuilds from Redis):\n",
+         t1->rebuilds - t0->rebuilds);
   for (int i = 0; i < t1->n; i++) {
     double before = 0;
     for (int j = 0; j < t0->n; j++)

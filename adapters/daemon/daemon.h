@@ -157,9 +157,10 @@ const double *cmd_turn_bounds(void);
  * cmd_watch_end (which counts it under cause c). */
 int64_t cmd_watch_begin(cmd_daemon *d);
 void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0);
-/* A piece of cause c that began with the turn (a library's callback that
- * called back into the daemon: the follow applied in the ledger's reply
- * callback): from the end of the turn's wait to now. */
+/* A piece of cause c that a library's callback ran before calling back
+ * into the daemon (the follow applied in the ledger's reply callback):
+ * from the end of the turn's last watched piece (or of its wait) to now,
+ * an upper bound. */
 void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c);
 /* After each loop turn (main.c): the turn's busy time into the histogram. */
 void cmd_watch_turn(cmd_daemon *d);

@@ -65,7 +65,11 @@ void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0) {
 void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c) {
   cmd_watch_begin(d);
   if (d->turn_start_ns && c >= 0 && c < CMD_CAUSE_COUNT) {
-    int64_t ns = wall_ns() - d->turn_start_ns;
+    /* since the turn's last watched piece ended (an upper bound: what
+       else ran in between, unwatched, counts too) */
+    int64_t from =
+        d->turn_end_ns > d->turn_start_ns ? d->turn_end_ns : d->turn_start_ns;
+    int64_t ns = wall_ns() - from;
     count(d, c, ns > 0 ? ns : 0);
   }
 }
