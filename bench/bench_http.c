@@ -17,16 +17,19 @@
  * configuration (memory store, or --redis URL) and stops it at the end;
  * or --url http://host:port with --platform-token, --gateway-token. Prints
  * a line a second and a summary; --out writes JSON. */
+#include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -695,6 +698,86 @@ static void load_summary_print(bench *b) {
              q(b->lat_ms[u], b->n_lat[u], 1.0));
 }
 
+/* The daemon's loop-stall trace (GET /metrics, carematch_loop_*;
+ * docs/async.md): fetched before and after the load, so that a run shows
+ * what held the daemon's loop during the load itself (not the staff's
+ * registration). Only for a daemon started here (its metrics token is
+ * known). Blocking calls, outside the load. */
+#define TRACE_CAUSES 16
+typedef struct loop_trace {
+  char cause[TRACE_CAUSES][32];
+  double stalls[TRACE_CAUSES], max_s[TRACE_CAUSES];
+  int n;
+  double rebuilds; /* carematch_ledger_rebuilds_total */
+} loop_trace;
+
+static int trace_slot(loop_trace *t, const char *cause, size_t len) {
+  for (int i = 0; i < t->n; i++)
+    if (strlen(t->cause[i]) == len && !strncmp(t->cause[i], cause, len))
+      return i;
+  if (t->n == TRACE_CAUSES || len >= sizeof t->cause[0])
+    return -1;
+  memcpy(t->cause[t->n], cause, len);
+  t->cause[t->n][len] = '\0';
+  return t->n++;
+}
+
+static void loop_trace_get(const bench *b, loop_trace *t) {
+  memset(t, 0, sizeof *t);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)b->port);
+  inet_pton(AF_INET, b->host, &a.sin_addr);
+  static const char get[] = "GET /metrics HTTP/1.0\r\nAuthorization: Bearer "
+                            "bench-metrics-token-0000\r\n\r\n";
+  static char page[1 << 20];
+  size_t n = 0;
+  ssize_t k;
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      write(fd, get, sizeof get - 1) != (ssize_t)(sizeof get - 1)) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  while (n < sizeof page - 1 &&
+         (k = read(fd, page + n, sizeof page - 1 - n)) > 0)
+    n += (size_t)k;
+  close(fd);
+  page[n] = '\0';
+  static const char *const names[2] = {"carematch_loop_stalls_total{cause=\"",
+                                       "carematch_loop_busy_max_seconds{"
+                                       "cause=\""};
+  for (char *line = strtok(page, "\n"); line; line = strtok(NULL, "\n"))
+    for (int m = 0; m < 2; m++) {
+      if (!strncmp(line, "carematch_ledger_rebuilds_total ", 32))
+        t->rebuilds = atof(line + 32);
+      size_t pl = strlen(names[m]);
+      const char *q = strchr(line + pl, '"');
+      if (strncmp(line, names[m], pl) || !q)
+        continue;
+      int i = trace_slot(t, line + pl, (size_t)(q - line - pl));
+      if (i >= 0 && q[1] == '}')
+        *(m ? &t->max_s[i] : &t->stalls[i]) = atof(q + 2);
+    }
+}
+
+static void loop_trace_print(const loop_trace *t0, const loop_trace *t1) {
+  printf("loop trace during the load (stalls > 5 ms; the longest piece "
+         "since start; %.0f rebuilds from Redis):\n",
+         t1->rebuilds - t0->rebuilds);
+  for (int i = 0; i < t1->n; i++) {
+    double before = 0;
+    for (int j = 0; j < t0->n; j++)
+      if (!strcmp(t0->cause[j], t1->cause[i]))
+        before = t0->stalls[j];
+    if (t1->stalls[i] - before > 0 || t1->max_s[i] > 0.005)
+      printf("  %-15s stalls %6.0f  longest %7.2f ms\n", t1->cause[i],
+             t1->stalls[i] - before, t1->max_s[i] * 1e3);
+  }
+}
+
 int main(int argc, char **argv) {
   bench *b = calloc(1, sizeof *b);
   if (!b || parse(argc, argv, &b->o) != 0)
@@ -713,8 +796,15 @@ int main(int argc, char **argv) {
   if (rc == 0 && b->o.ingest) {
     ingest_measure(b, &ingest_bulk, &ingest_single);
   } else if (rc == 0) {
+    loop_trace t0, t1;
+    if (daemon > 0)
+      loop_trace_get(b, &t0);
     load_run(b);
     load_summary_print(b);
+    if (daemon > 0) {
+      loop_trace_get(b, &t1);
+      loop_trace_print(&t0, &t1);
+    }
   }
   if (b->o.out) {
     FILE *f = fopen(b->o.out, "w");

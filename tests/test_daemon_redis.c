@@ -396,3 +396,33 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   freeReplyObject(rep);
   redisFree(side);
 }
+
+/* The follow of other writers (each step, at least every second) runs on
+ * the loop's connection (docs/async.md): with every command held (CLIENT
+ * PAUSE ALL, so the follow's reads too) for 1.5 s, at least one step's
+ * follow is pending in Redis, and the daemon still answers /healthz and
+ * a request's GET at once, then dispatches after the pause. */
+Test(daemon_redis, a_held_follow_does_not_hold_the_loop) {
+  add_workers(1);
+  submit("f0", "emergency", 201);
+  cr_assert(wait_state("f0", "offered"));
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 1500 ALL");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  int64_t t0 = mono_ms(), worst = 0;
+  while (mono_ms() - t0 < 1300) { /* a step (and its follow) falls in here */
+    int64_t a = timed_code("GET", "/healthz", NULL, 200);
+    int64_t b = timed_code("GET", "/v1/requests/f0", TOK_PLATFORM, 200);
+    worst = a > worst ? a : worst;
+    worst = b > worst ? b : worst;
+    sleep_ms(50);
+  }
+  cr_assert_lt(worst, 300, "the loop answered within %lld ms at worst",
+               (long long)worst);
+  sleep_ms(400); /* the pause is over */
+  submit("f1", "emergency", 201);
+  cr_assert(wait_state("f1", "pending") || wait_state("f1", "offered"));
+  redisFree(side);
+}

@@ -89,6 +89,15 @@ static void setup(void) {
   }
 }
 
+/* A redis-server of the test's own, whatever CM_TEST_REDIS_PORT says: for
+ * a test that disturbs the whole server (SCRIPT FLUSH), so that the other
+ * tests sharing scripts/test.sh's server are not hit by it. */
+static void setup_own(void) {
+  g_made = 0;
+  g_srv.port = cm_test_free_port();
+  g_srv.pid = cm_test_server_start(g_srv.port, NULL);
+}
+
 static void teardown(void) {
   if (g_srv.pid > 0)
     cm_test_server_kill(g_srv.pid, SIGTERM);
@@ -921,7 +930,7 @@ Test(redis_store, bad_input_changes_nothing_in_redis, .init = setup,
 
 /* The server lost its script cache (SCRIPT FLUSH, a failover): every
  * scripted call loads the scripts again and succeeds. */
-Test(redis_store, noscript_is_recovered, .init = setup, .fini = teardown) {
+Test(redis_store, noscript_is_recovered, .init = setup_own, .fini = teardown) {
   run u;
   run_init(&u, 41);
   redisContext *c = cm_test_side_connect(g_srv.port);

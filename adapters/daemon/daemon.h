@@ -7,8 +7,8 @@
  * edge.c (framing each request before evhttp parses it), http.c
  * (routing, roles, replies), routes_*.c (the endpoints), api_json.c
  * (the wire format), events.c (server-sent events), metrics.c (Prometheus
- * text), weights.c (versioned, persisted weights), trace.c (the input
- * trace, pseudonyms with hmac_sha256.c). */
+ * text), loop_watch.c (the loop-stall trace), weights.c (versioned, persisted
+ * weights), trace.c (the input trace, pseudonyms with hmac_sha256.c). */
 #ifndef CMD_DAEMON_H_INCLUDED_
 #define CMD_DAEMON_H_INCLUDED_
 
@@ -130,6 +130,58 @@ const cmd_service *cmd_config_service(const cmd_config *c, const char *name);
 
 typedef struct cmd_daemon cmd_daemon;
 
+/* ---- the loop-stall trace (loop_watch.c) ---- */
+
+#define CMD_STALL_MS 5      /* a watched piece longer than this is a stall */
+#define CMD_TURN_BUCKETS 13 /* loop-turn busy-time buckets (the last +Inf) */
+
+typedef enum cmd_cause { /* what held the loop */
+                         CMD_CAUSE_FOLLOW =
+                             0, /* following other writers (and a rebuild) */
+                         CMD_CAUSE_BATCH_BEGIN, /* a batch's begin: expiries,
+                                                   candidates */
+                         CMD_CAUSE_BATCH_END,   /* a batch's end: its offers
+                                                   proposed */
+                         CMD_CAUSE_COMPLETION,  /* a batch's offers' completion
+                                                 */
+                         CMD_CAUSE_SWEEP,       /* the stale sweep (Redis) */
+                         CMD_CAUSE_RECONNECT,   /* the loop connection's connect
+                                                   between turns */
+                         CMD_CAUSE_WEIGHTS,     /* weights written or read (PUT
+                                                   /v1/weights) */
+                         CMD_CAUSE_HTTP_WORKERS,   /* worker writes and reads */
+                         CMD_CAUSE_HTTP_POSITIONS, /* position uploads, single
+                                                      and bulk */
+                         CMD_CAUSE_HTTP_REQUESTS, /* request calls (their writes
+                                                     are proposals) */
+                         CMD_CAUSE_HTTP_OTHER,    /* every other route */
+                         CMD_CAUSE_COUNT
+} cmd_cause;
+
+typedef struct cmd_watch {
+  uint64_t stalls[CMD_CAUSE_COUNT];  /* pieces over CMD_STALL_MS */
+  uint64_t busy_ns[CMD_CAUSE_COUNT]; /* time the loop spent on each */
+  int64_t max_ns[CMD_CAUSE_COUNT];   /* the longest piece of each */
+  uint64_t turns[CMD_TURN_BUCKETS];  /* loop turns by busy time */
+  double turn_sum, turn_max;         /* seconds */
+  uint64_t turn_n;
+} cmd_watch;
+
+const char *cmd_cause_name(cmd_cause c);
+/* The turn histogram's upper bounds (seconds), CMD_TURN_BUCKETS - 1. */
+const double *cmd_turn_bounds(void);
+/* Start timing a piece of work on the loop; returns its start for
+ * cmd_watch_end (which counts it under cause c). */
+int64_t cmd_watch_begin(cmd_daemon *d);
+void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0);
+/* A piece of cause c that a library's callback ran before calling back
+ * into the daemon (the follow applied in the ledger's reply callback):
+ * from the end of the turn's last watched piece (or of its wait) to now,
+ * an upper bound. */
+void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c);
+/* After each loop turn (main.c): the turn's busy time into the histogram. */
+void cmd_watch_turn(cmd_daemon *d);
+
 typedef struct cmd_sse {
   struct evhttp_request *req; /* the open stream */
   cmd_daemon *d;
@@ -171,6 +223,10 @@ struct cmd_daemon {
   int quit;                /* the solver should stop */
   int pipe_rd, pipe_wr;    /* the solver writes a byte when done */
   cm_engine_batch *flying; /* begun, not yet ended */
+  int following;           /* the step's follow is in flight (Redis) */
+  int in_step;             /* inside on_step's cm_engine_sync_async */
+  cm_status followed_st;   /* its outcome when it completed at once */
+  cm_error followed_err;   /* */
   /* events */
   cmd_sse *sse;
   int n_sse;
@@ -188,6 +244,8 @@ struct cmd_daemon {
                                                       cumulative; metrics.c) */
   uint64_t batch_requests;                         /* their sum */
   uint64_t positions;
+  cmd_watch watch;                    /* the loop-stall trace */
+  int64_t turn_start_ns, turn_end_ns; /* this turn's (wall clock) */
   int64_t started_ms;
   struct cmd_trace *trace; /* --trace: the input trace, or NULL */
   struct cmd_lease *lease; /* [lease] enabled: the region's lease */

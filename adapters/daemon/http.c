@@ -677,6 +677,19 @@ void cmd_call_end(cmd_call *dc) {
   free(dc);
 }
 
+/* What a route's handler counts under in the loop-stall trace. */
+static cmd_cause route_cause(const route *r) {
+  if (strstr(r->path, "position"))
+    return CMD_CAUSE_HTTP_POSITIONS;
+  if (!strncmp(r->path, "/v1/workers", 11))
+    return CMD_CAUSE_HTTP_WORKERS;
+  if (!strncmp(r->path, "/v1/requests", 12))
+    return CMD_CAUSE_HTTP_REQUESTS;
+  if (!strcmp(r->path, "/v1/weights") && r->method == EVHTTP_REQ_PUT)
+    return CMD_CAUSE_WEIGHTS;
+  return CMD_CAUSE_HTTP_OTHER;
+}
+
 int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                       const char *path) {
   cmd_call c;
@@ -700,7 +713,9 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   int done;
   if (routes[i].takes_body && read_body(&c, &done) != 0)
     return c.code;
+  int64_t t0 = cmd_watch_begin(d);
   routes[i].fn(&c);
+  cmd_watch_end(d, route_cause(&routes[i]), t0);
   if (c.deferred) { /* replied later (cmd_call_end traces it) */
     json_decref(c.body);
     return 0;

@@ -283,11 +283,13 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   cm_error err;
   (void)fd;
   (void)what;
+  int64_t t0 = cmd_watch_begin(d);
   if (d->cfg.engine.stale_ms > 0 &&
       cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
                      &err) != CM_OK &&
       !d->paused)
     fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
+  cmd_watch_end(d, CMD_CAUSE_SWEEP, t0);
 }
 
 /* SIGHUP: the trace file is opened again (logrotate moved it), and the
@@ -520,8 +522,12 @@ int main(int argc, char **argv) {
     /* event_base_dispatch, with the Redis loop connection's reconnect
        between two turns (outside every callback) */
     while (event_base_loop(d->base, EVLOOP_ONCE) == 0 &&
-           !event_base_got_exit(d->base) && !event_base_got_break(d->base))
+           !event_base_got_exit(d->base) && !event_base_got_break(d->base)) {
+      cmd_watch_turn(d); /* the loop-stall trace (loop_watch.c) */
+      int64_t t0 = cmd_mono_ns(NULL);
       cmd_redis_between_turns(d);
+      cmd_watch_end(d, CMD_CAUSE_RECONNECT, t0);
+    }
     fprintf(stderr, "carematchd: stopped\n");
   }
   teardown(d);

@@ -4,7 +4,8 @@
  * the submit-to-offer latency by urgency as histograms in seconds, the
  * requests per batch as a histogram with count buckets, requests by state
  * (the queue), offers, fallbacks, the ledger's refusals and rebuilds,
- * events, positions, HTTP calls by method, route and code, the build, and
+ * events, positions, the loop-stall trace (loop_watch.c), HTTP calls by
+ * method, route and code, the build, and
  * the process's CPU, memory, descriptors and start time (process_stats.c).
  * The table is in docs/daemon.md. */
 #include <event2/buffer.h>
@@ -255,6 +256,32 @@ static void counter_metrics(page *b, const cmd_daemon *d,
           cmd_trace_lost(d->trace));
 }
 
+/* The loop-stall trace (loop_watch.c): stalls, busy time and the longest
+ * piece by cause, and the loop turns' busy time. */
+static void loop_metrics(page *b, const cmd_daemon *d) {
+  const cmd_watch *w = &d->watch;
+  head(b, "carematch_loop_stalls_total", "counter",
+       "pieces of work that held the event loop longer than 5 ms, by cause");
+  for (int c = 0; c < CMD_CAUSE_COUNT; c++)
+    put(b, "carematch_loop_stalls_total{cause=\"%s\"} %llu\n",
+        cmd_cause_name((cmd_cause)c), (unsigned long long)w->stalls[c]);
+  head(b, "carematch_loop_busy_seconds_total", "counter",
+       "time the event loop spent on each cause");
+  for (int c = 0; c < CMD_CAUSE_COUNT; c++)
+    put(b, "carematch_loop_busy_seconds_total{cause=\"%s\"} %.9g\n",
+        cmd_cause_name((cmd_cause)c), (double)w->busy_ns[c] * 1e-9);
+  head(b, "carematch_loop_busy_max_seconds", "gauge",
+       "the longest piece of work of each cause so far");
+  for (int c = 0; c < CMD_CAUSE_COUNT; c++)
+    put(b, "carematch_loop_busy_max_seconds{cause=\"%s\"} %.9g\n",
+        cmd_cause_name((cmd_cause)c), (double)w->max_ns[c] * 1e-9);
+  head(b, "carematch_loop_turn_seconds", "histogram",
+       "busy time of a loop turn (from the end of its wait to its last "
+       "watched piece of work)");
+  histogram(b, "carematch_loop_turn_seconds", "", cmd_turn_bounds(), w->turns,
+            CMD_TURN_BUCKETS, 1, w->turn_sum, w->turn_n);
+}
+
 /* Exactly one reply: the page, or 500 out_of_memory (JSON error body)
  * when the page or any line of it could not be allocated. */
 void cmd_route_metrics(cmd_call *c) {
@@ -273,6 +300,7 @@ void cmd_route_metrics(cmd_call *c) {
   char lease[2048]; /* lease.c */
   cmd_lease_metrics(d, lease, sizeof lease);
   put(b, "%s", lease);
+  loop_metrics(b, d);
   http_counts(b, d);
   process(b);
   len = evbuffer_get_length(pg.b);

@@ -66,7 +66,7 @@ static void arm(cmd_daemon *d, double min_ms) {
 }
 
 void cmd_kick(cmd_daemon *d) {
-  if (d->flying || !d->step_ev)
+  if (d->flying || d->following || !d->step_ev)
     return; /* the batch's end kicks again */
   arm(d, 0);
 }
@@ -82,16 +82,12 @@ static void pause_reason(cmd_daemon *d, const cm_error *err) {
                : err->message);
 }
 
-static void on_step(evutil_socket_t fd, short what, void *arg) {
-  cmd_daemon *d = arg;
-  (void)fd;
-  (void)what;
-  if (d->flying)
-    return;
+/* The batch's begin, once the engine followed its ledger (st: how). */
+static void step_begin(cmd_daemon *d, cm_status st, const cm_error *ferr) {
   cm_error err;
   cm_engine_batch *b = NULL;
   if (!cmd_lease_leads(d)) { /* a standby follows, never dispatches */
-    if (cm_engine_sync(d->eng, cmd_now_ms(), &err) == CM_OK)
+    if (st == CM_OK)
       cmd_redis_recover(d, 1);
     cmd_events_pump(d);
     struct timeval tv = {1, 0}; /* the lease's timer kicks when it leads */
@@ -99,7 +95,12 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     finish_drain_if_idle(d);
     return;
   }
-  if (cm_engine_batch_begin(d->eng, cmd_now_ms(), &b, &err) != CM_OK) {
+  int64_t t0 = cmd_watch_begin(d);
+  if (st != CM_OK)
+    err = *ferr;
+  else
+    st = cm_engine_batch_begin(d->eng, cmd_now_ms(), &b, &err);
+  if (st != CM_OK) {
     if (!d->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
     d->paused = 1;
@@ -113,6 +114,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     cmd_redis_recover(d, 1); /* Redis came: the engine synced with it */
   }
   cmd_events_pump(d);
+  cmd_watch_end(d, CMD_CAUSE_BATCH_BEGIN, t0);
   if (!b) {
     arm(d, 1); /* nothing to solve: let the clients in first */
     finish_drain_if_idle(d);
@@ -126,9 +128,58 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   pthread_mutex_unlock(&d->mu);
 }
 
+/* The follow of other writers done (docs/async.md): begin the batch. Run
+ * inside cm_engine_sync_async when it completed at once (then on_step
+ * begins the batch itself, so that the trace tells the two apart). */
+static void on_followed(void *ctx, cm_status st, const cm_error *err) {
+  cmd_daemon *d = ctx;
+  d->following = 0;
+  if (!d->step_ev) /* stopping: the engine is being freed */
+    return;
+  if (d->in_step) {
+    d->followed_st = st;
+    d->followed_err = *err;
+    return;
+  }
+  /* applied in the ledger's reply callback, which began this turn */
+  cmd_watch_since_turn(d, CMD_CAUSE_FOLLOW);
+  step_begin(d, st, err);
+}
+
+static void on_step(evutil_socket_t fd, short what, void *arg) {
+  cmd_daemon *d = arg;
+  (void)fd;
+  (void)what;
+  if (d->flying || d->following)
+    return;
+  if (!d->redis) { /* memory: nothing to follow */
+    step_begin(d, CM_OK, NULL);
+    return;
+  }
+  /* with Redis: follow other writers first, on the loop connection when
+     the ledger can (the loop serves other calls meanwhile) */
+  cm_error err;
+  int64_t t0 = cmd_watch_begin(d);
+  d->following = 1;
+  d->in_step = 1;
+  d->followed_st = CM_E_UNAVAILABLE;
+  cm_error_clear(&d->followed_err);
+  cm_status st =
+      cm_engine_sync_async(d->eng, cmd_now_ms(), on_followed, d, &err);
+  d->in_step = 0;
+  cmd_watch_end(d, CMD_CAUSE_FOLLOW, t0);
+  if (st != CM_OK) {
+    d->following = 0;
+    step_begin(d, st, &err);
+  } else if (!d->following) { /* completed at once */
+    step_begin(d, d->followed_st, &d->followed_err);
+  }
+}
+
 /* A batch's offers committed (or not): the events out, the next step. */
 static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_daemon *d = ctx;
+  int64_t t0 = cmd_watch_begin(d);
   if (st != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
     if (err->code == CM_E_UNAVAILABLE) {
@@ -139,6 +190,7 @@ static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_events_pump(d);
   cmd_kick(d);
   finish_drain_if_idle(d);
+  cmd_watch_end(d, CMD_CAUSE_COMPLETION, t0);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg) {
@@ -166,10 +218,12 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   double sum0 = st.batch_size.sum;
   /* with Redis, the offers are proposed and applied from the completion
      (docs/async.md): the loop serves other calls meanwhile */
+  int64_t t0 = cmd_watch_begin(d);
   cm_status ended = d->redis_loop
                         ? cm_engine_batch_end_async(d->eng, b, cmd_now_ms(),
                                                     on_offers, d, &err)
                         : cm_engine_batch_end(d->eng, b, cmd_now_ms(), &err);
+  cmd_watch_end(d, CMD_CAUSE_BATCH_END, t0);
   cm_engine_stats_get(d->eng, &st);
   if (st.batch_size.n == n0 + 1)
     cmd_metrics_batch(d, (uint64_t)(st.batch_size.sum - sum0 + 0.5));

@@ -3,6 +3,8 @@
  * commit script (lua/commit.lua), worker writes through the Redis
  * store on the same connection, and following the change stream that
  * every worker-changing script appends to. */
+#include <event2/event.h>
+#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -732,6 +734,290 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
   return st;
 }
 
+/* ---- following asynchronously (ledger.h's follow_async) ----
+ *
+ * The same reads as rd_follow (XINFO STREAM, XRANGE pages, HGETALL of the
+ * workers others changed), each sent on the proposals' connection (the
+ * caller's base) from the previous one's callback, so the caller's loop
+ * runs meanwhile (docs/async.md). The replies are parsed by rd_follow's
+ * own handlers, with a batch that is never begun as their error record.
+ * A dropped connection answers the command in flight with NULL: the
+ * follow ends CM_E_UNAVAILABLE and starts again from follow_start, as
+ * rd_follow does on an error. */
+
+typedef struct rd_follow_op {
+  rd_ledger *l;               /* NULL: the ledger was freed meanwhile */
+  cm_redis *r;                /* the connection it runs on */
+  cm_ledger_change_fn fn;     /* the caller's */
+  void *ctx;                  /* */
+  cm_ledger_followed_fn done; /* */
+  cm__rd_batch b;             /* the handlers' error record (not begun) */
+  cm__rd_argv argv;           /* the command being sent */
+  info_call info;             /* the stream as XINFO saw it */
+  char (*ids)[CM_ID_MAX];     /* workers changed by others */
+  int n, cap;                 /* */
+  int from, to;               /* the chunk being fetched: ids[from..to) */
+  int got;                    /* its replies in */
+  cm_worker *w;               /* its workers */
+  char *gone;                 /* */
+  struct event *timer;        /* no reply for timeout_ms: drop */
+} rd_follow_op;
+
+/* No reply for the connection's timeout_ms (a hung server): the
+ * connection is dropped, as a group's timer does (redis_group.c), which
+ * answers the command in flight NULL and so ends the follow. */
+static void on_follow_timer(evutil_socket_t fd, short what, void *arg) {
+  rd_follow_op *f = arg;
+  char why[64];
+  (void)fd;
+  (void)what;
+  snprintf(why, sizeof why, "no reply within %d ms", f->r->timeout_ms);
+  cm__rd_drop(f->r, why);
+}
+
+/* (Re)start the wait for the next reply. */
+static void follow_op_arm(rd_follow_op *f) {
+  struct timeval tv = {f->r->timeout_ms / 1000,
+                       (f->r->timeout_ms % 1000) * 1000};
+  if (f->timer)
+    evtimer_add(f->timer, &tv);
+}
+
+static void follow_op_end(rd_follow_op *f, cm_status st, int lost,
+                          const char *why) {
+  cm_error err;
+  cm_error_clear(&err);
+  if (f->l) {
+    f->l->follow_op = NULL;
+    if (st != CM_OK)
+      f->l->following = 0; /* as rd_follow: start again */
+  }
+  if (st != CM_OK) {
+    if (f->b.fail.code != CM_OK && !f->b.lost)
+      err = f->b.fail;
+    else
+      cm_error_set(&err, CM_E_UNAVAILABLE, "", "redis: %s", why);
+    st = err.code;
+  }
+  if (f->timer)
+    event_free(f->timer);
+  f->done(f->ctx, st, lost, &err);
+  cm__rd_argv_free(&f->argv);
+  free(f->ids);
+  free(f->w);
+  free(f->gone);
+  free(f);
+}
+
+/* The next command built in f->argv, sent with callback cb. Returns 0,
+ * or -1 (not connected, out of memory: nothing sent, argv reset). */
+static int follow_op_send(rd_follow_op *f, redisCallbackFn *cb) {
+  redisAsyncContext *ac = f->r->ac;
+  int rc = ac && cm__rd_argv_finish(&f->argv) == 0 &&
+                   redisAsyncCommandArgv(ac, cb, f, f->argv.argc, f->argv.ptrs,
+                                         f->argv.alen) == REDIS_OK
+               ? 0
+               : -1;
+  cm__rd_argv_reset(&f->argv);
+  if (rc == 0)
+    follow_op_arm(f);
+  return rc;
+}
+
+/* A reply that cannot be used (NULL: the connection dropped or the
+ * ledger was freed; an error recorded by a handler) ends the follow.
+ * Returns 1 when it did. */
+static int follow_op_failed(rd_follow_op *f, const void *reply) {
+  if (reply && f->l && !f->b.lost && f->b.fail.code == CM_OK)
+    return 0;
+  if (!reply || !f->l)
+    f->b.lost = 1;
+  follow_op_end(f, CM_E_UNAVAILABLE, 0,
+                f->l ? "the connection was lost" : "the ledger was freed");
+  return 1;
+}
+
+static void follow_op_fetch(rd_follow_op *f);
+
+/* One HGETALL of the chunk ids[from..to): every one is answered once
+ * (NULL when the connection drops), so the chunk ends at its last. */
+static void on_async_fetch(redisAsyncContext *ac, void *reply, void *priv) {
+  rd_follow_op *f = priv;
+  (void)ac;
+  size_t i = (size_t)f->got++;
+  if (!reply || !f->l)
+    f->b.lost = 1;
+  else if (f->b.fail.code == CM_OK && !f->b.lost) {
+    fetch_call c = {&f->b, f->w, f->gone};
+    on_fetch(&c, i, reply);
+  }
+  if (f->from + f->got < f->to)
+    return;
+  if (f->b.lost || f->b.fail.code != CM_OK) {
+    follow_op_end(f, CM_E_UNAVAILABLE, 0,
+                  f->l ? "the connection was lost" : "the ledger was freed");
+    return;
+  }
+  for (int k = f->from; k < f->to; k++)
+    f->fn(f->ctx, f->ids[k], f->gone[k - f->from] ? NULL : &f->w[k - f->from]);
+  f->from = f->to;
+  follow_op_fetch(f);
+}
+
+/* HGETALL of the next chunk of ids, or the end. */
+static void follow_op_fetch(rd_follow_op *f) {
+  if (f->from >= f->n) {
+    follow_op_end(f, CM_OK, 0, "");
+    return;
+  }
+  int to = f->from + FETCH_CHUNK < f->n ? f->from + FETCH_CHUNK : f->n;
+  f->got = 0;
+  f->to = f->from;
+  for (int i = f->from; i < to; i++) {
+    char key[CM__RD_KEY_MAX];
+    cm__rd_argv_str(&f->argv, "HGETALL");
+    cm__rd_argv_add(&f->argv, key,
+                    cm__rd_key_worker(&f->l->r->keys, f->ids[i], key));
+    if (follow_op_send(f, on_async_fetch) != 0) {
+      f->b.lost = 1; /* the ones sent are answered, then it ends */
+      break;
+    }
+    f->to++;
+  }
+  if (f->to == f->from) /* nothing sent: nothing will answer */
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
+}
+
+static void follow_op_page(rd_follow_op *f);
+
+static void on_async_page(redisAsyncContext *ac, void *reply, void *priv) {
+  rd_follow_op *f = priv;
+  (void)ac;
+  if (follow_op_failed(f, reply))
+    return;
+  rd_ledger *l = f->l;
+  page_call c = {&f->b, l, &f->ids, &f->n, &f->cap, 0};
+  on_page(&c, 0, reply);
+  if (follow_op_failed(f, reply))
+    return;
+  l->consumed += c.entries;
+  if (c.entries == FOLLOW_PAGE) {
+    follow_op_page(f);
+    return;
+  }
+  if (l->consumed != f->info.added - l->added_start) {
+    follow_op_end(f, CM_OK, 1, ""); /* trimmed past us */
+    return;
+  }
+  if ((f->n = unique(f->ids, f->n)) < 0) {
+    cm__rd_fail(&f->b, CM_E_NOMEM, "out of memory");
+    follow_op_end(f, CM_E_NOMEM, 0, "");
+    return;
+  }
+  int chunk = f->n < FETCH_CHUNK ? f->n : FETCH_CHUNK;
+  if (chunk > 0 && (!(f->w = cm__malloc_array((size_t)chunk, sizeof *f->w)) ||
+                    !(f->gone = cm__malloc_array((size_t)chunk, 1)))) {
+    cm__rd_fail(&f->b, CM_E_NOMEM, "out of memory");
+    follow_op_end(f, CM_E_NOMEM, 0, "");
+    return;
+  }
+  f->from = 0;
+  follow_op_fetch(f);
+}
+
+/* XRANGE of the entries after last_id, up to what XINFO saw. */
+static void follow_op_page(rd_follow_op *f) {
+  rd_ledger *l = f->l;
+  char from[52];
+  snprintf(from, sizeof from, "(%s", l->last_id);
+  cm__rd_argv_str(&f->argv, "XRANGE");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  cm__rd_argv_str(&f->argv, from);
+  cm__rd_argv_str(&f->argv, f->info.last);
+  cm__rd_argv_str(&f->argv, "COUNT");
+  cm__rd_argv_fmt(&f->argv, "%d", FOLLOW_PAGE);
+  if (follow_op_send(f, on_async_page) != 0)
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
+}
+
+static void on_async_info(redisAsyncContext *ac, void *reply, void *priv) {
+  rd_follow_op *f = priv;
+  (void)ac;
+  if (follow_op_failed(f, reply))
+    return;
+  rd_ledger *l = f->l;
+  strcpy(f->info.last, "0-0");
+  f->info.b = &f->b;
+  on_info(&f->info, 0, reply);
+  if (follow_op_failed(f, reply))
+    return;
+  if (l->r->epoch != l->epoch || (!f->info.exists && l->added_start > 0) ||
+      f->info.added < l->added_start) {
+    follow_op_end(f, CM_OK, 1, ""); /* as rd_follow: lost track */
+    return;
+  }
+  if (!strcmp(f->info.last, l->last_id)) {
+    follow_op_end(f, CM_OK, 0, "");
+    return;
+  }
+  follow_op_page(f);
+}
+
+static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
+                                 void *ctx, cm_ledger_followed_fn done,
+                                 cm_error *err) {
+  rd_ledger *l = rl(lg);
+  cm_redis *r = cm__rd_group_conn(l);
+  cm_error_clear(err);
+  if (!fn || !done)
+    return cm_error_set(err, CM_E_INVALID, "", "no callback given");
+  if (l->follow_op)
+    return cm_error_set(err, CM_E_CONFLICT, "", "a follow is in flight");
+  if (r->own_base) { /* nobody runs a private loop: synchronously */
+    int lost = 0;
+    cm_status st = rd_follow(lg, fn, ctx, &lost, err);
+    done(ctx, st, lost, err);
+    return CM_OK;
+  }
+  if (!l->following) {
+    done(ctx, CM_OK, 1, err);
+    return CM_OK;
+  }
+  if (!r->ac)
+    return cm__rd_unavailable(r, err);
+  rd_follow_op *f = calloc(1, sizeof *f);
+  if (!f)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  f->l = l;
+  f->r = r;
+  f->fn = fn;
+  f->ctx = ctx;
+  f->done = done;
+  cm__rd_batch_init(&f->b, r, NULL, NULL);
+  cm__rd_argv_init(&f->argv);
+  cm__rd_argv_str(&f->argv, "XINFO");
+  cm__rd_argv_str(&f->argv, "STREAM");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  f->timer = evtimer_new(r->base, on_follow_timer, f);
+  l->follow_op = f;
+  if (!f->timer || cm__rd_argv_finish(&f->argv) != 0 ||
+      redisAsyncCommandArgv(r->ac, on_async_info, f, f->argv.argc, f->argv.ptrs,
+                            f->argv.alen) != REDIS_OK) {
+    l->follow_op = NULL;
+    if (f->timer)
+      event_free(f->timer);
+    cm__rd_argv_free(&f->argv);
+    free(f);
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "redis: a command could not be queued");
+  }
+  cm__rd_argv_reset(&f->argv);
+  follow_op_arm(f);
+  return CM_OK;
+}
+
 void cm_ledger_redis_follow_get(const cm_ledger *lg,
                                 cm_ledger_redis_follow *out) {
   const rd_ledger *l = (const rd_ledger *)lg;
@@ -749,6 +1035,8 @@ void cm_ledger_redis_follow_get(const cm_ledger *lg,
 static void rd_free(cm_ledger *lg) {
   rd_ledger *l = rl(lg);
   cm__rd_group_free(l); /* proposals in flight are told first */
+  if (l->follow_op)     /* its reply, NULL when the connection goes, ends it */
+    ((rd_follow_op *)l->follow_op)->l = NULL;
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);
@@ -816,6 +1104,7 @@ static const cm_ledger_type redis_ledger_type = {
     .follow = rd_follow,
     .propose = cm__rd_propose,
     .worker_propose = cm__rd_worker_propose,
+    .follow_async = rd_follow_async,
 };
 
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,

@@ -34,6 +34,8 @@ typedef struct rd_ledger {
   int64_t fence;               /* lease epoch the commits carry (-1: no
                                   fence; cm_ledger_redis_fence_set) */
   char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
+  void *follow_op; /* an asynchronous follow in flight
+                      (redis_ledger.c), or NULL */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */

@@ -366,10 +366,15 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   now_ms = e->now_ms;
-  if (e->in_flight)
+  if (e->in_flight) {
+    e->synced = 0; /* followed for a batch that does not begin */
     return CM_OK;
-  /* with a ledger: no decision on state it may have changed */
-  cm_status st = cm_engine_sync(e, now_ms, err);
+  }
+  /* with a ledger: no decision on state it may have changed (the caller
+     may just have followed it: cm_engine_sync_async) */
+  cm_status st =
+      e->synced && !e->resync ? CM_OK : cm_engine_sync(e, now_ms, err);
+  e->synced = 0;
   if (st != CM_OK)
     return st;
   expire_offers(e, now_ms);

@@ -137,6 +137,8 @@ struct cm_engine {
   cm_engine_stats stats;
   int resync;    /* with a ledger: rebuild from it before the next step */
   int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
+  int synced;    /* a sync (cm_engine_sync, _async) succeeded since the
+                    last batch began: batch_begin need not follow again */
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
@@ -152,6 +154,8 @@ struct cm_engine {
                                          (engine_wwrites.c) */
   int n_wflight;                      /* how many */
   void (*abandon_wops)(cm_engine *e); /* tells them at cm_engine_free */
+  struct cm__follow *follow;          /* an asynchronous follow in flight */
+  void (*abandon_follow)(cm_engine *e);
 };
 
 /* the event queue (engine_events.c) */

@@ -74,6 +74,8 @@ static void take_worker(follow_ctx *c, const cm_worker *w, int track_off) {
 
 static void on_change(void *ctx, const char *id, const cm_worker *w) {
   follow_ctx *c = ctx;
+  if (!c->e) /* an asynchronous follow outlived its engine */
+    return;
   if (w) {
     take_worker(c, w, 1);
     return;
@@ -214,7 +216,33 @@ static int refresh_held(cm_engine *e, const id_list *workers) {
   return rc;
 }
 
-cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
+/* After the ledger reported the changes into c (st, lost as follow
+ * returned them): the requests holding a worker whose jobs differ read
+ * again, the offers of workers gone off shift withdrawn; a failure or a
+ * loss rebuilds. Frees c's lists. Returns CM_OK or the error. */
+static cm_status follow_finish(follow_ctx *c, cm_status st, int lost,
+                               cm_error *err) {
+  cm_engine *e = c->e;
+  if (st == CM_OK && c->oom)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (st == CM_OK && !lost && refresh_held(e, &c->differ) != 0)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (st == CM_OK && !lost)
+    for (int i = 0; i < c->off.n; i++)
+      cm__withdraw_offers(e, c->off.id[i], e->now_ms);
+  free(c->off.id);
+  free(c->differ.id);
+  c->off.id = c->differ.id = NULL;
+  if (st != CM_OK || lost) {
+    e->resync = 1;
+    if (st != CM_OK)
+      return st;
+    return rebuild(e, err);
+  }
+  return CM_OK;
+}
+
+static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
   cm_ledger *l = e->cfg.ledger;
   if (!l)
     return CM_OK;
@@ -231,20 +259,100 @@ cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
   follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   int lost = 0;
   cm_status st = l->type->follow(l, on_change, &c, &lost, err);
-  if (st == CM_OK && c.oom)
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-  if (st == CM_OK && !lost && refresh_held(e, &c.differ) != 0)
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-  if (st == CM_OK && !lost)
-    for (int i = 0; i < c.off.n; i++)
-      cm__withdraw_offers(e, c.off.id[i], e->now_ms);
-  free(c.off.id);
-  free(c.differ.id);
-  if (st != CM_OK || lost) {
-    e->resync = 1;
-    if (st != CM_OK)
-      return st;
-    return rebuild(e, err);
+  return follow_finish(&c, st, lost, err);
+}
+
+cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
+  return sync_now(e, now_ms, err);
+}
+
+/* ---- following asynchronously ---- */
+
+typedef struct cm__follow {
+  follow_ctx c;           /* c.e NULL: the engine was freed meanwhile */
+  cm_engine_done_fn done; /* the caller's completion */
+  void *ctx;              /* */
+} cm__follow;
+
+static void follow_abandon(cm_engine *e) {
+  cm__follow *f = e->follow;
+  if (!f)
+    return;
+  cm_error err;
+  cm_error_set(&err, CM_E_UNAVAILABLE, "", "the engine was freed");
+  f->c.e = NULL; /* the ledger's answer frees it */
+  e->follow = NULL;
+  f->done(f->ctx, CM_E_UNAVAILABLE, &err);
+}
+
+static void on_followed(void *ctx, cm_status st, int lost,
+                        const cm_error *lerr) {
+  cm__follow *f = ctx;
+  cm_engine *e = f->c.e;
+  cm_error err;
+  if (!e) { /* told already */
+    free(f->c.off.id);
+    free(f->c.differ.id);
+    free(f);
+    return;
   }
-  return CM_OK;
+  e->follow = NULL;
+  if (st != CM_OK && lerr)
+    err = *lerr;
+  else
+    cm_error_clear(&err);
+  if (st != CM_OK && err.code == CM_OK)
+    cm_error_set(&err, st, "", NULL);
+  /* a rebuild waits for the changes in flight (sync_now says why) */
+  if (st == CM_OK && lost && e->n_flight) {
+    e->resync = 1;
+    st = cm_error_set(&err, CM_E_UNAVAILABLE, "",
+                      "waiting for %d changes in flight before "
+                      "resynchronising with the ledger",
+                      e->n_flight);
+    free(f->c.off.id);
+    free(f->c.differ.id);
+  } else {
+    st = follow_finish(&f->c, st, lost, &err);
+  }
+  e->synced = st == CM_OK;
+  cm_engine_done_fn done = f->done;
+  void *dctx = f->ctx;
+  free(f);
+  done(dctx, st, &err);
+}
+
+cm_status cm_engine_sync_async(cm_engine *e, int64_t now_ms,
+                               cm_engine_done_fn done, void *ctx,
+                               cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  if (e->follow)
+    return cm_error_set(err, CM_E_CONFLICT, "", "a follow is in flight");
+  cm_ledger *l = e->cfg.ledger;
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
+  if (!l || e->resync || !l->type->follow_async) { /* synchronously */
+    cm_error mine;
+    cm_status st = sync_now(e, now_ms, &mine);
+    e->synced = st == CM_OK;
+    if (st == CM_OK)
+      cm_error_clear(&mine);
+    done(ctx, st, &mine);
+    return CM_OK;
+  }
+  cm__follow *f = calloc(1, sizeof *f);
+  if (!f)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  f->c.e = e;
+  f->done = done;
+  f->ctx = ctx;
+  e->follow = f;
+  e->abandon_follow = follow_abandon;
+  cm_status st = l->type->follow_async(l, on_change, &f->c, on_followed, err);
+  if (st != CM_OK) {
+    e->follow = NULL;
+    free(f);
+  }
+  return st;
 }

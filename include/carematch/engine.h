@@ -286,6 +286,18 @@ CM_EXPORT cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
  * former holder and the other writers did: docs/ha.md). Nothing without
  * a ledger; e NULL is fine. */
 CM_EXPORT void cm_engine_resync(cm_engine *e);
+/* cm_engine_sync with a completion (docs/async.md): on a ledger that
+ * follows asynchronously (follow_async) the other writers' changes are
+ * read on the ledger's event loop and applied in its callback; a rebuild
+ * (resync) stays synchronous, and so does the whole on a ledger without
+ * follow_async. Returns CM_OK when taken: done then runs exactly once
+ * (maybe before this returns; CM_E_UNAVAILABLE when the engine is freed
+ * first); an error (CM_E_CONFLICT: a follow is in flight already) and
+ * done never runs otherwise. The next cm_engine_batch_begin after a
+ * successful completion does not follow again. */
+CM_EXPORT cm_status cm_engine_sync_async(cm_engine *e, int64_t now_ms,
+                                         cm_engine_done_fn done, void *ctx,
+                                         cm_error *err);
 
 /* Worker updates, written to the ledger first (when there is one), then
  * passed to the store. w->status AVAILABLE or OFFLINE is

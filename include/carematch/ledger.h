@@ -106,6 +106,11 @@ typedef struct cm_ledger_worker_write {
   const double *lat, *lon; /* POSITIONS: checked by the caller */
   const int64_t *seen_ms;  /* POSITIONS */
 } cm_ledger_worker_write;
+/* The end of an asynchronous follow (cm_ledger_type.follow_async): st
+ * and *lost as follow would have returned them (err lent; code CM_OK on
+ * success). Runs exactly once per follow taken. */
+typedef void (*cm_ledger_followed_fn)(void *ctx, cm_status st, int lost,
+                                      const cm_error *err);
 
 typedef struct cm_ledger_type {
   const char *name; /* "redis" */
@@ -152,6 +157,13 @@ typedef struct cm_ledger_type {
    * contract), ordered with propose's changes in proposal order. */
   cm_status (*worker_propose)(cm_ledger *l, const cm_ledger_worker_write *w,
                               cm_ledger_done_fn done, void *ctx, cm_error *err);
+  /* Optional (NULL: cm_engine_sync_async follows synchronously). follow,
+   * asynchronously on the event loop the ledger's proposals run on: fn
+   * reports each change from that loop's callbacks, then done runs once
+   * (also when the connection drops: CM_E_UNAVAILABLE). Returns CM_OK when
+   * taken, or an error and neither runs. One at a time. */
+  cm_status (*follow_async)(cm_ledger *l, cm_ledger_change_fn fn, void *ctx,
+                            cm_ledger_followed_fn done, cm_error *err);
 } cm_ledger_type;
 
 struct cm_ledger {

@@ -1,0 +1,288 @@
+/* test_follow_async.c -- the Redis ledger's follow of other writers on a
+ * caller's event base (ledger.h's follow_async, docs/async.md), against a
+ * redis-server of the test's own: the changes another writer made are
+ * reported from the loop's callbacks (the ledger's own are not), the call
+ * returns before Redis answers (a paused Redis holds nothing), a server
+ * that does not answer within the connection's timeout ends it
+ * CM_E_UNAVAILABLE, and a ledger freed while its follow is in flight ends
+ * it exactly once. */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "carematch/engine.h"
+#include "carematch/ledger.h"
+#include "carematch/redis.h"
+#include "fixtures.h"
+#include "redis_server.h"
+
+static int g_port;
+static pid_t g_pid;
+
+static void setup(void) {
+  g_port = cm_test_free_port();
+  g_pid = cm_test_server_start(g_port, NULL);
+  cr_assert_gt(g_pid, 0, "redis-server starts");
+}
+
+static void teardown(void) {
+  cm_test_server_kill(g_pid, SIGKILL);
+}
+
+TestSuite(follow_async, .init = setup, .fini = teardown);
+
+typedef struct seen {
+  char ids[16][CM_ID_MAX]; /* reported, in order */
+  int n;
+  int done;     /* completions */
+  cm_status st; /* the last one's */
+  int lost;     /* */
+} seen;
+
+static void on_change(void *ctx, const char *id, const cm_worker *w) {
+  seen *s = ctx;
+  cr_assert_not_null(w, "%s is still there", id);
+  if (s->n < 16)
+    snprintf(s->ids[s->n++], CM_ID_MAX, "%s", id);
+}
+
+static void on_followed(void *ctx, cm_status st, int lost,
+                        const cm_error *err) {
+  seen *s = ctx;
+  cr_assert_not_null(err);
+  s->done++;
+  s->st = st;
+  s->lost = lost;
+}
+
+typedef struct side {
+  struct event_base *base;
+  cm_redis *sync, *loop; /* the ledger's two connections */
+  cm_ledger *l;
+  cm_redis *other_r; /* another writer */
+  cm_ledger *other;
+} side;
+
+static void open_all_timeout(side *s, int timeout_ms) {
+  cm_error err;
+  s->base = event_base_new();
+  cr_assert_not_null(s->base);
+  s->sync = cm_redis_new("127.0.0.1", g_port, "fa", NULL, &err);
+  cr_assert_not_null(s->sync, "%s", err.message);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = s->base;
+  o.timeout_ms = timeout_ms;
+  s->loop = cm_redis_new("127.0.0.1", g_port, "fa", &o, &err);
+  cr_assert_not_null(s->loop, "%s", err.message);
+  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
+  cr_assert_not_null(s->l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
+  s->other_r = cm_redis_new("127.0.0.1", g_port, "fa", NULL, &err);
+  cr_assert_not_null(s->other_r, "%s", err.message);
+  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
+  cr_assert_not_null(s->other, "%s", err.message);
+  cr_assert_eq(s->l->type->follow_start(s->l, &err), CM_OK, "%s", err.message);
+}
+
+static void open_all(side *s) {
+  open_all_timeout(s, 5000);
+}
+
+static void close_all(side *s) {
+  cm_ledger_free(s->l);
+  cm_ledger_free(s->other);
+  cm_redis_free(s->loop);
+  cm_redis_free(s->sync);
+  cm_redis_free(s->other_r);
+  event_base_free(s->base);
+}
+
+static void upsert(cm_ledger *l, const char *id) {
+  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, 31.2, 121.4, 1, CM_FX_T0);
+  cm_error err;
+  cr_assert_eq(l->type->worker_upsert(l, &w, &err), CM_OK, "%s", err.message);
+}
+
+static void run_until_done(struct event_base *base, const seen *s) {
+  for (int i = 0; i < 200 && !s->done; i++) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(follow_async, another_writers_changes_come_from_the_loop) {
+  side s;
+  open_all(&s);
+  upsert(s.l, "mine"); /* our own write: in the mirror already */
+  upsert(s.other, "w1");
+  upsert(s.other, "w2");
+  upsert(s.other, "w1"); /* reported once */
+  seen got;
+  memset(&got, 0, sizeof got);
+  cm_error err;
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(got.done, 0, "answered from the loop, not at once");
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_E_CONFLICT, "one at a time");
+  run_until_done(s.base, &got);
+  cr_assert_eq(got.done, 1);
+  cr_assert_eq(got.st, CM_OK);
+  cr_assert_eq(got.lost, 0);
+  cr_assert_eq(got.n, 2, "w1 and w2, not our own write (%d)", got.n);
+  cr_assert_str_eq(got.ids[0], "w1");
+  cr_assert_str_eq(got.ids[1], "w2");
+  /* caught up: the next follow reports nothing */
+  memset(&got, 0, sizeof got);
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK);
+  run_until_done(s.base, &got);
+  cr_assert_eq(got.done, 1);
+  cr_assert_eq(got.n, 0);
+  close_all(&s);
+}
+
+Test(follow_async, a_paused_redis_holds_nothing) {
+  side s;
+  open_all(&s);
+  upsert(s.other, "w1");
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  freeReplyObject(redisCommand(c, "CLIENT PAUSE 600 ALL"));
+  seen got;
+  memset(&got, 0, sizeof got);
+  cm_error err;
+  int64_t t0 = mono_ms();
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_lt(mono_ms() - t0, 100, "the call does not wait for Redis");
+  run_until_done(s.base, &got);
+  cr_assert_eq(got.done, 1);
+  cr_assert_geq(mono_ms() - t0, 400, "the answer came after the pause");
+  cr_assert_eq(got.st, CM_OK);
+  cr_assert_eq(got.n, 1);
+  redisFree(c);
+  close_all(&s);
+}
+
+Test(follow_async, a_ledger_freed_mid_follow_ends_it_once) {
+  side s;
+  open_all(&s);
+  upsert(s.other, "w1");
+  seen got;
+  memset(&got, 0, sizeof got);
+  cm_error err;
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK, "%s", err.message);
+  cm_ledger_free(s.l);
+  s.l = NULL;
+  cr_assert_eq(got.done, 0);
+  cm_redis_free(s.loop); /* hiredis answers the command in flight NULL */
+  s.loop = NULL;
+  cr_assert_eq(got.done, 1, "told once");
+  cr_assert_eq(got.st, CM_E_UNAVAILABLE);
+  cr_assert_eq(got.n, 0);
+  close_all(&s);
+}
+
+Test(follow_async, no_answer_within_the_timeout_ends_it) {
+  side s;
+  open_all_timeout(&s, 300);
+  upsert(s.other, "w1");
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  freeReplyObject(redisCommand(c, "CLIENT PAUSE 2000 ALL"));
+  seen got;
+  memset(&got, 0, sizeof got);
+  cm_error err;
+  int64_t t0 = mono_ms();
+  cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
+               CM_OK, "%s", err.message);
+  run_until_done(s.base, &got);
+  int64_t ms = mono_ms() - t0;
+  cr_assert_eq(got.done, 1);
+  cr_assert_eq(got.st, CM_E_UNAVAILABLE);
+  cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);
+  cr_assert_lt(ms, 1500, "nor after the pause (%lld ms)", (long long)ms);
+  cr_assert_eq(cm_redis_connected(s.loop), 0, "the connection was dropped");
+  freeReplyObject(redisCommand(c, "CLIENT UNPAUSE"));
+  redisFree(c);
+  close_all(&s);
+}
+
+typedef struct told {
+  int calls;
+  cm_status st;
+} told;
+
+static void on_synced(void *ctx, cm_status st, const cm_error *err) {
+  told *t = ctx;
+  cr_assert_not_null(err);
+  t->calls++;
+  t->st = st;
+}
+
+/* The engine's side: cm_engine_sync_async follows on the loop and applies
+ * another writer's worker in the callback; an engine freed while its
+ * follow is in flight tells its caller once, and the late answer finds
+ * nobody. */
+Test(follow_async, the_engine_applies_it_from_the_loop) {
+  side s;
+  open_all(&s);
+  cm_store *mirror = cm_store_memory_new(0);
+  cr_assert_not_null(mirror);
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.ledger = s.l;
+  cm_error err;
+  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
+  cr_assert_not_null(e, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(e, CM_FX_T0, &err), CM_OK, "the rebuild: %s",
+               err.message);
+  upsert(s.other, "w7");
+  told t = {0, CM_OK};
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(t.calls, 0, "from the loop");
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t, &err),
+               CM_E_CONFLICT);
+  for (int i = 0; i < 200 && !t.calls; i++) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_OK);
+  cm_worker w;
+  cr_assert_eq(cm_store_get(mirror, "w7", &w, &err), CM_OK,
+               "another writer's worker reached the mirror: %s", err.message);
+  /* freed in flight */
+  upsert(s.other, "w8");
+  told t2 = {0, CM_OK};
+  cr_assert_eq(cm_engine_sync_async(e, CM_FX_T0, on_synced, &t2, &err), CM_OK);
+  cm_engine_free(e);
+  cr_assert_eq(t2.calls, 1, "told at the free");
+  cr_assert_eq(t2.st, CM_E_UNAVAILABLE);
+  for (int i = 0; i < 20; i++) { /* the late answer arrives: nobody there */
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(t2.calls, 1);
+  cm_store_free(mirror);
+  close_all(&s);
+}
