@@ -27,6 +27,13 @@
 #define CM__JSON_ANSWER_PRECISION 10
 #define CM__JSON_INSTANCE_FLAGS JSON_REAL_PRECISION(17)
 
+/* ---- numbers (json_number.c) ------------------------------------------ */
+
+/* The real s[0..n) (JSON's grammar) as strtod reads it, when one IEEE
+ * operation gives it exactly (a mantissa below 2^53, an exponent within
+ * +-22). Returns 1 with *out set, or 0 (nothing set): use strtod. */
+int cm__json_real_fast(const char *s, size_t n, double *out);
+
 /* ---- paths (json_path.c; the rest in json_util.h) ------------------- */
 
 /* The JSON path of the value being read at byte offset pos of text (used to
