@@ -1,6 +1,8 @@
-/* test_json_number.c -- cm__json_real_fast (adapters/json/json_number.c):
- * every real it reads is the double strtod reads, bit for bit, and it
- * leaves to strtod what one IEEE operation cannot give exactly. */
+/* test_json_number.c -- the codec's own number conversions, against the
+ * C library's: cm__json_real_fast (json_number.c) reads every real as
+ * strtod does, bit for bit, and leaves to strtod what it cannot give
+ * exactly; cm__json_format_g (json_format.c) writes what "%.*g" writes, and
+ * leaves ties and exponents to snprintf. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -132,4 +134,61 @@ Test(json_number, leaves_the_inexact_to_strtod) {
                   cases[i]);
     cr_expect_eq(d, 42.0, "%s: *out changed", cases[i]);
   }
+}
+
+/* cm__json_format_g(x, p) is snprintf's "%.*g" whenever it writes. */
+static void expect_as_printf(double x, int p, int *fast) {
+  char got[40], want[40];
+  size_t n = cm__json_format_g(x, p, got);
+  if (!n)
+    return;
+  (*fast)++;
+  snprintf(want, sizeof want, "%.*g", p, x);
+  cr_assert_str_eq(got, want, "%%.%dg of %.17g", p, x);
+  cr_assert_eq(n, strlen(want));
+}
+
+Test(json_format, random_doubles_as_printf) {
+  uint64_t seed = 0x853c49e6748fea9bull;
+  int fast = 0, n = 0;
+  for (int k = 0; k < 400000; k++) {
+    double m = (double)(next_rand(&seed) >> 11) / 9007199254740992.0;
+    double x = m * pow(10.0, (double)(int)(next_rand(&seed) % 24) - 8);
+    if (next_rand(&seed) % 2)
+      x = -x;
+    int p = 1 + (int)(next_rand(&seed) % CM__JSON_FORMAT_G_MAX);
+    expect_as_printf(x, p, &fast);
+    /* decimals of few digits (prices, minutes) and their neighbours, where
+     * the ties are */
+    double dec = (double)(int64_t)(next_rand(&seed) % 2000000) / 1000.0;
+    expect_as_printf(dec, p, &fast);
+    expect_as_printf(nextafter(dec, 0.0), p, &fast);
+    expect_as_printf(nextafter(dec, 1e300), p, &fast);
+    n += 4;
+  }
+  cr_expect_gt(fast, n / 2, "only %d of %d written without printf", fast, n);
+}
+
+Test(json_format, answer_figures_are_fast) {
+  static const double cases[] = {
+      7188.711045123,  0.31713694530514142, -12.5, 0.000123456789,
+      99999.999999999, 9999999999.4,        1e-4,  123456.7};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int fast = 0;
+    expect_as_printf(cases[i], 10, &fast);
+    cr_expect_eq(fast, 1, "%.17g left to printf", cases[i]);
+  }
+}
+
+Test(json_format, exponents_ties_and_the_rest_to_printf) {
+  static const double cases[] = {1e10,         /* %g writes 1e+10 */
+                                 9999999999.7, /* rounds to 1e+10 */
+                                 1.5e-5,       /* %g writes 1.5e-05 */
+                                 0.0,          -0.0, INFINITY,
+                                 NAN,          0.125}; /* %.2g: a tie, 0.12 */
+  char buf[40] = "unchanged";
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    cr_expect_eq(cm__json_format_g(cases[i], i + 1 < 8 ? 10 : 2, buf), 0,
+                 "case %zu: %s", i, buf);
+  cr_expect_str_eq(buf, "unchanged");
 }

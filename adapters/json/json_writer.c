@@ -188,7 +188,9 @@ void cm__jw_real(cm__jw *w, double x) {
     put(w, buf, (size_t)n);
     return;
   }
-  int n = snprintf(buf, sizeof buf - 3, "%.*g", w->precision, x);
+  int n = (int)cm__json_format_g(x, w->precision, buf); /* no printf */
+  if (n == 0)
+    n = snprintf(buf, sizeof buf - 3, "%.*g", w->precision, x);
   if (n < 0 || (size_t)n >= sizeof buf - 3) {
     w->failed = 1;
     return;
