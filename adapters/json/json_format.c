@@ -11,9 +11,8 @@
  * or when %g would use an exponent, it falls back to snprintf. The
  * digits are then laid out as %g lays them out in fixed notation:
  * trailing zeros and a bare point removed. */
-#include <math.h>
+#include <math.h> /* isfinite, fabs: no libm */
 #include <stdint.h>
-#include <stdio.h>
 
 #include "json_internal.h"
 
@@ -34,14 +33,21 @@ size_t cm__json_format_g(double x, int precision, char *buf) {
   double a = fabs(x);
   if (a < 1e-5 || a >= pow10_exact[p])
     return 0; /* %g writes an exponent (or nearly: decided below) */
-  /* e: the decimal exponent of a; log10's guess is set right below by
-   * the rounding (one digit too many or too few moves it) */
-  int e = (int)floor(log10(a));
+  /* e: the decimal exponent of a, guessed from the powers of ten (the
+   * rounding below sets it right: one digit too many or too few moves it) */
+  int e = 0;
+  if (a >= 1.0)
+    while (e + 1 < p && a >= pow10_exact[e + 1])
+      e++;
+  else
+    while (e > -5 && a * pow10_exact[-e] < 1.0)
+      e--;
   uint64_t d = 0;
   for (int tries = 0;; tries++) {
     if (tries == 3 || p - 1 - e > 22 || p - 1 - e < -22)
       return 0; /* defensive */
-    double s = scale(a, p - 1 - e), fl = floor(s), frac = s - fl;
+    double s = scale(a, p - 1 - e);
+    double fl = (double)(uint64_t)s, frac = s - fl; /* s < 10^15: exact */
     if (fabs(frac - 0.5) <= s * 0x1p-50)
       return 0; /* too near a tie to trust one rounding */
     d = (uint64_t)fl + (frac > 0.5);
