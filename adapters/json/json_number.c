@@ -15,6 +15,8 @@
  *     can lie between q and the exact value, as |q - exact| is at most half
  *     a long-double unit); then, and for anything else, it falls back.
  * This covers the 17 significant digits every encoder of a double writes.
+ * The second path checks first that long doubles have their precision
+ * (not under valgrind, which computes them as doubles).
  * Round to nearest (C's default) is assumed, as strtod's result is. */
 #include <float.h>
 #include <stdint.h>
@@ -34,6 +36,12 @@ static const long double pow10_wide[] = {
  * Returns 1 with *out set, or 0 when the long double is a midpoint between
  * two doubles (or next to one: a margin). */
 static int wide(uint64_t m, int exp, double *out) {
+  /* The argument needs the x87 unit at its full 64-bit precision: under
+   * a precision control of 53 bits, or an emulator that computes long
+   * doubles as doubles (valgrind), 1 + 2^-60 is 1, and strtod reads it. */
+  volatile long double one = 1.0L;
+  if (one + 0x1p-60L == 1.0L)
+    return 0;
   long double q = (long double)m;
   q = exp < 0 ? q / pow10_wide[-exp] : q * pow10_wide[exp];
   uint64_t mant; /* x86's long double: the 64-bit mantissa comes first */
