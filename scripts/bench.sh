@@ -59,7 +59,7 @@ if [ "$LEMON" = 0 ]; then
   nolemon="--no-lemon"
 else
   for b in $BENCHES; do
-    if [ "$b" = solve ]; then ensure_lemon; fi
+    if [ "$b" = solve ] || [ "$b" = process ]; then ensure_lemon; fi
   done
 fi
 

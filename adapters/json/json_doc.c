@@ -292,6 +292,8 @@ static const char *convert(const builder *b, char *s, size_t n, int *real,
     return parse_int(s, n, i) == 0 ? NULL
            : s[0] == '-'           ? "too big negative integer"
                                    : "too big integer";
+  if (cm__json_real_fast(s, n, d))
+    return NULL; /* exact without strtod (json_number.c) */
   /* strtod wants a terminated string in the locale's notation: the copy
    * of the number is changed (it is no string of the tape). */
   char saved = s[n], *dot;

@@ -27,6 +27,22 @@
 #define CM__JSON_ANSWER_PRECISION 10
 #define CM__JSON_INSTANCE_FLAGS JSON_REAL_PRECISION(17)
 
+/* ---- numbers (json_number.c) ------------------------------------------ */
+
+/* The real s[0..n) (JSON's grammar) as strtod reads it, when one IEEE
+ * operation gives it exactly (a mantissa below 2^53, an exponent within
+ * +-22). Returns 1 with *out set, or 0 (nothing set): use strtod. */
+int cm__json_real_fast(const char *s, size_t n, double *out);
+
+/* The most significant digits cm__json_format_g writes itself. */
+#define CM__JSON_FORMAT_G_MAX 15
+
+/* Write x as snprintf(buf, 32, "%.*g", precision, x) does in the C locale,
+ * when no tie is near and %g writes no exponent (json_format.c). Returns
+ * the length written (with a NUL after it; buf holds at least 32 bytes),
+ * or 0 (nothing written): use snprintf. */
+size_t cm__json_format_g(double x, int precision, char *buf);
+
 /* ---- paths (json_path.c; the rest in json_util.h) ------------------- */
 
 /* The JSON path of the value being read at byte offset pos of text (used to

@@ -157,10 +157,29 @@ void cm__jw_key(cm__jw *w, const char *key) {
   w->after_key = 1;
 }
 
+/* v in decimal, as "%lld" writes it, at buf (24 bytes). Returns the
+ * length (no NUL). By hand: snprintf costs hundreds of instructions a
+ * number, and half of an answer's terms are integers. */
+static size_t format_ll(long long v, char *buf) {
+  char tmp[24];
+  size_t n = 0, len = 0;
+  unsigned long long u =
+      v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    buf[len++] = '-';
+  while (n)
+    buf[len++] = tmp[--n];
+  return len;
+}
+
 void cm__jw_int(cm__jw *w, long long v) {
   char buf[24];
   item(w);
-  put(w, buf, (size_t)snprintf(buf, sizeof buf, "%lld", v));
+  put(w, buf, format_ll(v, buf));
 }
 
 void cm__jw_bool(cm__jw *w, int v) {
@@ -184,11 +203,14 @@ void cm__jw_real(cm__jw *w, double x) {
    * such). */
   if (x == (double)(long long)x && fabs(x) < 1e9 && w->precision >= 10 &&
       (x != 0 || !signbit(x))) {
-    int n = snprintf(buf, sizeof buf, "%lld.0", (long long)x);
-    put(w, buf, (size_t)n);
+    size_t n = format_ll((long long)x, buf);
+    memcpy(buf + n, ".0", 2);
+    put(w, buf, n + 2);
     return;
   }
-  int n = snprintf(buf, sizeof buf - 3, "%.*g", w->precision, x);
+  int n = (int)cm__json_format_g(x, w->precision, buf); /* no printf */
+  if (n == 0)
+    n = snprintf(buf, sizeof buf - 3, "%.*g", w->precision, x);
   if (n < 0 || (size_t)n >= sizeof buf - 3) {
     w->failed = 1;
     return;
