@@ -70,8 +70,10 @@ static void regions_line(int n, char *out, size_t size) {
 }
 
 /* Start d over the first n regions; redis: on the test's Redis; lease_id:
- * with [lease] under that name (NULL: none). */
-static void start(cm_test_daemon *d, int n, int redis, const char *lease_id) {
+ * with [lease] under that name (NULL: none), preferring the regions of
+ * the bits of prefer (0: all). */
+static void start_preferring(cm_test_daemon *d, int n, int redis,
+                             const char *lease_id, unsigned prefer) {
   char ini[1024], list[400];
   regions_line(n, list, sizeof list);
   snprintf(ini, sizeof ini, "[batch]\nwindow_ms = 10\n[store]\n%s\n", list);
@@ -81,8 +83,20 @@ static void start(cm_test_daemon *d, int n, int redis, const char *lease_id) {
   if (lease_id)
     snprintf(ini + strlen(ini), sizeof ini - strlen(ini),
              "[lease]\nenabled = on\nttl_ms = %d\nid = %s\n", TTL_MS, lease_id);
+  if (lease_id && prefer) {
+    snprintf(ini + strlen(ini), sizeof ini - strlen(ini), "prefer = ");
+    for (int i = 0; i < n; i++)
+      if (prefer >> i & 1u)
+        snprintf(ini + strlen(ini), sizeof ini - strlen(ini), "%s,",
+                 g_region[i]);
+    snprintf(ini + strlen(ini), sizeof ini - strlen(ini), "\n");
+  }
   cm_test_daemon_config(d, ini);
   cm_test_daemon_start(d, NULL);
+}
+
+static void start(cm_test_daemon *d, int n, int redis, const char *lease_id) {
+  start_preferring(d, n, redis, lease_id, 0);
 }
 
 static cm_test_reply get(const cm_test_daemon *d, const char *path) {
@@ -269,10 +283,12 @@ static int leads(const cm_test_daemon *d, const char *region) {
   return yes;
 }
 
-Test(regions, two_daemons_four_regions_kill_9_the_other_leads_all) {
+/* Two daemons over four regions (spread: A prefers the first two, B the
+ * others), kill -9 of A: B leads all four and offers in each. */
+static void two_daemons(int spread) {
   cm_test_daemon a, b;
-  start(&a, 4, 1, "A");
-  start(&b, 4, 1, "B");
+  start_preferring(&a, 4, 1, "A", spread ? 0x3u : 0);
+  start_preferring(&b, 4, 1, "B", spread ? 0xcu : 0);
   /* every region led by exactly one of them */
   int led_a = 0, settled = 0;
   for (int64_t end = mono_ms() + 3 * TTL_MS + 3000; !settled && mono_ms() < end;
@@ -286,6 +302,13 @@ Test(regions, two_daemons_four_regions_kill_9_the_other_leads_all) {
     }
   }
   cr_assert(settled, "some region has no leader, or two");
+  if (spread) { /* several renewals later, still each its preferred two */
+    cm_test_sleep_ms(2 * TTL_MS);
+    for (int i = 0; i < 4; i++) {
+      cr_assert_eq(leads(&a, g_region[i]), i < 2, "A and region %d", i);
+      cr_assert_eq(leads(&b, g_region[i]), i >= 2, "B and region %d", i);
+    }
+  }
   cr_log_info("before the kill: A leads %d of 4 regions, B %d", led_a,
               4 - led_a);
   /* a worker in each region, written through B */
@@ -314,4 +337,12 @@ Test(regions, two_daemons_four_regions_kill_9_the_other_leads_all) {
   cr_assert_eq(metric(&b, sample), 1);
   cm_test_daemon_cleanup(&a);
   cm_test_daemon_cleanup(&b);
+}
+
+Test(regions, two_daemons_four_regions_kill_9_the_other_leads_all) {
+  two_daemons(0);
+}
+
+Test(regions, two_daemons_spread_by_prefer_kill_9_the_other_leads_all) {
+  two_daemons(1);
 }

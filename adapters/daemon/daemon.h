@@ -58,6 +58,9 @@ typedef struct cmd_lease_config {
   int margin_ms; /* [lease] margin_ms: the holder stops starting batches
                     this long before its lease could expire (0: ttl/5) */
   char id[CM_REDIS_LEASE_HOLDER_MAX]; /* [lease] id ("": host:pid) */
+  char prefer[1024]; /* [lease] prefer = a,b: the regions this daemon
+                        takes at once; the others only after they have
+                        been free for ttl_ms ("": every region at once) */
 } cmd_lease_config;
 
 /* One key of [lease] into c. Returns NULL, or what is wrong with it. */

@@ -43,7 +43,60 @@ struct cmd_lease {
   uint64_t subs_base, own_base; /* submissions in Redis / by us then */
   uint64_t others;              /* others' submissions adopted so far */
   int ignore_loss;              /* IGNORE_LOSS_ENV (tests) */
+  int preferred;                /* [lease] prefer lists the region (or is
+                                   empty): taken as soon as it is free */
+  int64_t free_since;           /* not preferred: monotonic ms since the
+                                   lease was first seen free (0: held) */
+  int64_t started;              /* monotonic ms at start */
 };
+
+static int64_t mono_ms(void);
+
+/* 1 when the comma-separated list names region, or is empty. */
+static int listed(const char *list, const char *region) {
+  size_t n = strlen(region);
+  int any = 0;
+  for (const char *p = list; *p;) {
+    p += strspn(p, ", ");
+    size_t len = strcspn(p, ", ");
+    if (len == n && !strncmp(p, region, n))
+      return 1;
+    any |= len > 0;
+    p += len;
+  }
+  return !any;
+}
+
+/* A region this daemon does not prefer: 1 when it may try to take the
+ * lease now, else 0 with what Redis said in l->seen. During its first two
+ * TTLs (daemons starting together) the lease must have been free for
+ * ttl_ms; after that, free at two renewals in a row: a live daemon that
+ * prefers the region takes it at the first of its renewals, so it wins,
+ * and a region nobody prefers (any more) costs one renewal period more
+ * than a preferred one. Leases are never handed back: once taken a region
+ * stays with its holder until it stops. */
+static int may_take(struct cmd_lease *l) {
+  cm_redis_lease out;
+  cm_error err;
+  if (l->preferred || l->leads)
+    return 1;
+  if (cm_redis_lease_get(l->r->redis, l->renew_ms, &out, &err) != CM_OK) {
+    l->seen_ok = 0;
+    return 0;
+  }
+  l->seen = out;
+  l->seen_ok = 1;
+  int64_t now = mono_ms();
+  if (out.holder[0]) {
+    l->free_since = 0;
+    return 0;
+  }
+  if (!l->free_since)
+    l->free_since = now;
+  int64_t wait =
+      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms / 2;
+  return now - l->free_since >= wait;
+}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -80,6 +133,13 @@ const char *cmd_lease_config_key(cmd_lease_config *c, const char *name,
   } else if (!strcmp(name, "margin_ms")) {
     if (parse_int(v, 0, 300000, &c->margin_ms) != 0)
       return "must be an integer in 0..300000 (0: ttl_ms / 5)";
+  } else if (!strcmp(name, "prefer")) {
+    if (strlen(v) >= sizeof c->prefer)
+      return "too long";
+    if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789_.-, ") != strlen(v))
+      return "a comma-separated list of regions";
+    snprintf(c->prefer, sizeof c->prefer, "%s", v);
   } else if (!strcmp(name, "id")) {
     if (!*v || strlen(v) >= sizeof c->id)
       return "must be 1..127 bytes";
@@ -131,6 +191,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   cm_error err;
   (void)fd;
   (void)what;
+  if (!may_take(l))
+    return;
   int64_t t0 = mono_ms();
   cm_status st = cm_redis_lease_hold(r->redis, l->id, l->ttl_ms, cmd_now_ms(),
                                      l->renew_ms, &out, &err);
@@ -205,6 +267,8 @@ int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
     snprintf(l->id, sizeof l->id, "%s:%ld", host[0] ? host : "carematchd",
              (long)getpid());
   }
+  l->preferred = listed(c->prefer, r->name);
+  l->started = mono_ms();
   const char *ig = getenv(IGNORE_LOSS_ENV);
   l->ignore_loss = ig && !strcmp(ig, "1");
   if (l->ignore_loss)
