@@ -3,18 +3,24 @@
  * with three regions (memory, then Redis) keeps each region's workers and
  * requests to itself and offers in each; /v1/regions/{region}/... and the
  * un-prefixed routes (the default region); /readyz?region=, the metrics'
- * region labels; and two daemons with [lease] over four regions: each
- * region led by exactly one, kill -9 of one and the other leads all four
- * and offers in each. No Criterion .timeout (docs/redis.md, "Testing"). */
+ * region labels; each region's event stream; the configuration's list;
+ * and two daemons with [lease] over four regions (first-come, or spread
+ * by [lease] prefer): each region led by exactly one, kill -9 of one and
+ * the other leads all four and offers in each. No Criterion .timeout (docs/redis.md, "Testing"). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "daemon_proc.h"
 #include "redis_server.h"
 
@@ -271,6 +277,103 @@ Test(regions, three_regions_on_redis_keep_to_themselves) {
     freeReplyObject(rep);
   }
   redisFree(c);
+}
+
+/* The events stream of path on port, read until want appears (1) or 3 s
+ * passed (0); what was read in buf. */
+static int open_stream(int port, const char *path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                   "Bearer %s\r\n\r\n",
+                   path, TOK_PLATFORM);
+  cr_assert_eq(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+static int read_until(int fd, const char *want, char *buf, size_t n, int ms) {
+  size_t len = strlen(buf);
+  for (int64_t end = mono_ms() + ms; mono_ms() < end;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) == 1) {
+      ssize_t got = read(fd, buf + len, n - len - 1);
+      if (got <= 0)
+        return 0;
+      len += (size_t)got;
+      buf[len] = '\0';
+    }
+    if (strstr(buf, want))
+      return 1;
+  }
+  return 0;
+}
+
+/* /v1/regions/{region}/events carries that region's events only; the
+ * un-prefixed stream the default region's. */
+Test(regions, each_region_streams_its_own_events) {
+  cm_test_daemon d;
+  char path[160], worker[64];
+  static char ba[65536], bb[65536], b0[65536];
+  start(&d, 2, 0, NULL);
+  const char *a = g_region[0], *b = g_region[1];
+  int fa = open_stream(d.port, in(a, "events", path, sizeof path));
+  int fb = open_stream(d.port, in(b, "events", path, sizeof path));
+  int f0 = open_stream(d.port, "/v1/events");
+  cr_assert(read_until(fa, "carematchd events", ba, sizeof ba, 3000));
+  cr_assert(read_until(fb, "carematchd events", bb, sizeof bb, 3000));
+  cr_assert(read_until(f0, "carematchd events", b0, sizeof b0, 3000));
+  add_worker(&d, a, "wa");
+  add_worker(&d, b, "wb");
+  submit(&d, a, "qa");
+  submit(&d, b, "qb");
+  cr_assert(wait_offered(&d, a, "qa", 5000, worker, sizeof worker));
+  cr_assert(wait_offered(&d, b, "qb", 5000, worker, sizeof worker));
+  cr_assert(read_until(fa, "\"worker\":\"wa\"", ba, sizeof ba, 3000), "%s", ba);
+  cr_assert(read_until(fb, "\"worker\":\"wb\"", bb, sizeof bb, 3000), "%s", bb);
+  cr_assert(read_until(f0, "\"worker\":\"wa\"", b0, sizeof b0, 3000), "%s", b0);
+  read_until(fa, "never", ba, sizeof ba, 200); /* anything else queued */
+  read_until(f0, "never", b0, sizeof b0, 1);
+  cr_assert_null(strstr(ba, "\"qb\""), "b's request in a's stream: %s", ba);
+  cr_assert_null(strstr(b0, "\"qb\""), "b's request in the default: %s", b0);
+  cr_assert_null(strstr(bb, "\"qa\""), "a's request in b's stream: %s", bb);
+  close(fa);
+  close(fb);
+  close(f0);
+  cm_test_daemon_cleanup(&d);
+}
+
+/* [store] regions in the configuration file: the list, its first as the
+ * default region, and what is refused. */
+Test(regions, the_configuration_lists_regions) {
+  static cmd_config c;
+  char msg[640];
+  cr_assert_eq(cmd_config_parse("[store]\nregions = a, b.2,c_3\n", "t.ini", &c,
+                                msg, sizeof msg),
+               0, "%s", msg);
+  cr_assert_eq(c.n_regions, 3);
+  cr_assert(c.regions_listed);
+  cr_assert_str_eq(c.regions[1], "b.2");
+  cr_assert_str_eq(c.region, "a");
+  cr_assert_eq(cmd_config_parse("[store]\nregion = solo\n", "t.ini", &c, msg,
+                                sizeof msg),
+               0, "%s", msg);
+  cr_assert_eq(c.n_regions, 1);
+  cr_assert(!c.regions_listed);
+  cr_assert_str_eq(c.regions[0], "solo");
+  static const char *const bad[] = {
+      "[store]\nregions = a,b,a\n", "[store]\nregions = a,b c/d\n",
+      "[store]\nregions = ,\n",     "[store]\nregions = a\nregion = b\n",
+      "[lease]\nprefer = a/b\n",    NULL};
+  for (int i = 0; bad[i]; i++)
+    cr_assert_eq(cmd_config_parse(bad[i], "t.ini", &c, msg, sizeof msg), -1,
+                 "%s was taken", bad[i]);
 }
 
 /* 1 when d leads region (readyz?region=&role=leader answers 200). */
