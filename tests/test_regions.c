@@ -6,7 +6,8 @@
  * region labels; each region's event stream; the configuration's list;
  * and two daemons with [lease] over four regions (first-come, or spread
  * by [lease] prefer): each region led by exactly one, kill -9 of one and
- * the other leads all four and offers in each. No Criterion .timeout (docs/redis.md, "Testing"). */
+ * the other leads all four and offers in each. No Criterion .timeout
+ * (docs/redis.md, "Testing"). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
