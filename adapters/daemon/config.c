@@ -31,6 +31,8 @@ void cmd_config_init(cmd_config *c) {
   c->max_sse_clients = 64;
   c->sse_buffer_max = 4L << 20;
   snprintf(c->region, sizeof c->region, "default");
+  snprintf(c->regions[0], sizeof c->regions[0], "default");
+  c->n_regions = 1;
   snprintf(c->weights_file, sizeof c->weights_file, "carematchd-weights.json");
   c->sweep_ms = 10000;
   c->pause_retry_ms = 250;
@@ -194,6 +196,38 @@ static int server_key(parse_ctx *p, const char *name, const char *v) {
   return 1;
 }
 
+const char *cmd_config_regions(cmd_config *c, const char *v) {
+  int n = 0;
+  char list[CMD_REGIONS_MAX][CM_REDIS_REGION_MAX + 1];
+  while (*v) {
+    while (*v == ' ' || *v == ',')
+      v++;
+    size_t len = strcspn(v, ", ");
+    if (!len)
+      break;
+    if (n == CMD_REGIONS_MAX)
+      return "at most 64 regions";
+    if (len > CM_REDIS_REGION_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "abcdefghijklmnopqrstuvwxyz"
+                                               "0123456789_.-") < len)
+      return "each region 1..64 characters of A-Z a-z 0-9 _ . -, "
+             "comma-separated";
+    snprintf(list[n], sizeof list[n], "%.*s", (int)len, v);
+    for (int k = 0; k < n; k++)
+      if (!strcmp(list[k], list[n]))
+        return "a region is listed twice";
+    n++;
+    v += len;
+  }
+  if (n == 0)
+    return "list one region at least (a,b,c)";
+  memcpy(c->regions, list, sizeof list[0] * (size_t)n);
+  c->n_regions = n;
+  c->regions_listed = 1;
+  snprintf(c->region, sizeof c->region, "%s", list[0]);
+  return NULL;
+}
+
 static int store_key(parse_ctx *p, const char *name, const char *v) {
   cmd_config *c = p->c;
   long x;
@@ -209,7 +243,15 @@ static int store_key(parse_ctx *p, const char *name, const char *v) {
   } else if (!strcmp(name, "region")) {
     if (!*v || strlen(v) >= sizeof c->region)
       return fail(p, "store", name, "must be 1..64 characters");
+    if (c->regions_listed)
+      return fail(p, "store", name, "give region or regions, not both");
     snprintf(c->region, sizeof c->region, "%s", v);
+    snprintf(c->regions[0], sizeof c->regions[0], "%s", v);
+    c->n_regions = 1;
+  } else if (!strcmp(name, "regions")) {
+    const char *why = cmd_config_regions(c, v);
+    if (why)
+      return fail(p, "store", name, why);
   } else if (!strcmp(name, "weights_file")) {
     if (strlen(v) >= sizeof c->weights_file)
       return fail(p, "store", name, "too long");

@@ -8,7 +8,9 @@
  * (routing, roles, replies), routes_*.c (the endpoints), api_json.c
  * (the wire format), events.c (server-sent events), metrics.c (Prometheus
  * text), loop_watch.c (the loop-stall trace), weights.c (versioned, persisted
- * weights), trace.c (the input trace, pseudonyms with hmac_sha256.c). */
+ * weights), trace.c (the input trace, pseudonyms with hmac_sha256.c),
+ * regions.c (the regions served: each region's state is a cmd_region of
+ * its own). */
 #ifndef CMD_DAEMON_H_INCLUDED_
 #define CMD_DAEMON_H_INCLUDED_
 
@@ -43,6 +45,7 @@ typedef enum cmd_role {
 #define CMD_SERVICES_MAX 64
 #define CMD_TRACE_KEY_MAX 257 /* bytes of the trace key, with the NUL */
 #define CMD_NAME_MAX 48
+#define CMD_REGIONS_MAX 64 /* regions one daemon serves at most */
 
 const char *cmd_role_name(cmd_role r);
 
@@ -56,6 +59,9 @@ typedef struct cmd_lease_config {
   int margin_ms; /* [lease] margin_ms: the holder stops starting batches
                     this long before its lease could expire (0: ttl/5) */
   char id[CM_REDIS_LEASE_HOLDER_MAX]; /* [lease] id ("": host:pid) */
+  char prefer[1024]; /* [lease] prefer = a,b: the regions this daemon
+                        takes at once; the others only after they have
+                        been free for ttl_ms ("": every region at once) */
 } cmd_lease_config;
 
 /* One key of [lease] into c. Returns NULL, or what is wrong with it. */
@@ -88,7 +94,14 @@ typedef struct cmd_config {
                                     this long (7 days; 0: for ever) */
   int events_max;                /* Redis: about this many events kept in
                                     cm:{region}:events (100000) */
-  char region[CM_REDIS_REGION_MAX + 1]; /* Redis region ("default") */
+  char region[CM_REDIS_REGION_MAX + 1]; /* Redis region ("default"): the
+                                           first of regions */
+  int n_regions;      /* regions served (1..CMD_REGIONS_MAX) */
+  int regions_listed; /* [store] regions was given: metrics carry
+                         region="..." labels */
+  char regions[CMD_REGIONS_MAX][CM_REDIS_REGION_MAX + 1]; /* [store]
+                        regions = a,b,c (or region = a): the first is the
+                        default region of the un-prefixed routes */
   char weights_file[512]; /* memory store: where weights persist */
   int sweep_ms;           /* Redis: stale sweep period (10000; 0 off) */
   int64_t pause_retry_ms; /* retry after the ledger failed (250) */
@@ -118,6 +131,9 @@ int cmd_config_check_auth(const cmd_config *c, char *msg, size_t n);
  * file in messages, and c->path is left empty (nothing to reload). */
 int cmd_config_parse(const char *text, const char *name, cmd_config *c,
                      char *msg, size_t n);
+/* [store] regions = a,b,c into c (c->region the first). Returns NULL, or
+ * what is wrong with v. */
+const char *cmd_config_regions(cmd_config *c, const char *v);
 /* A service by name, or NULL. */
 const cmd_service *cmd_config_service(const cmd_config *c, const char *name);
 
@@ -182,20 +198,15 @@ void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c);
 /* After each loop turn (main.c): the turn's busy time into the histogram. */
 void cmd_watch_turn(cmd_daemon *d);
 
-typedef struct cmd_sse {
-  struct evhttp_request *req; /* the open stream */
-  cmd_daemon *d;
-  int dead; /* the client went away; ended on the next loop turn */
-  struct cmd_sse *next;
-} cmd_sse;
-
-struct cmd_daemon {
-  cmd_config cfg;
-  struct event_base *base;
-  struct evhttp *http;
-  struct evhttp_bound_socket *sock;
-  int port; /* bound */
-  /* state */
+/* One region the daemon serves (docs/daemon.md, "Regions"): its own
+ * store or mirror, Redis connections, ledger, engine, lease, solver
+ * thread and batches. Every region is independent: a daemon may lead
+ * some regions and stand by for others. */
+typedef struct cmd_region {
+  cmd_daemon *d;                        /* the daemon */
+  int index;                            /* in d->regions */
+  char name[CM_REDIS_REGION_MAX + 1];   /* the region */
+  char label[CM_REDIS_REGION_MAX + 16]; /* metrics: 'region="name"' or "" */
   cm_store *store;      /* memory: the store; Redis: the mirror */
   cm_redis *redis;      /* NULL: memory store */
   cm_redis *redis_loop; /* Redis: the ledger's proposals, on base (the
@@ -216,6 +227,7 @@ struct cmd_daemon {
   char pause_why[160];
   /* the solver thread */
   pthread_t solver;
+  int solver_started; /* the thread runs */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   cm_engine_batch *job;    /* handed to the solver */
@@ -227,11 +239,36 @@ struct cmd_daemon {
   int in_step;             /* inside on_step's cm_engine_sync_async */
   cm_status followed_st;   /* its outcome when it completed at once */
   cm_error followed_err;   /* */
+  /* metrics */
+  uint64_t batch_sizes[CMD_BATCH_BUCKETS]; /* requests per batch (not
+                                              cumulative; metrics.c) */
+  uint64_t batch_requests;                 /* their sum */
+  uint64_t positions;
+  uint64_t events_sent;
+  struct cmd_lease *lease; /* [lease] enabled: the region's lease */
+} cmd_region;
+
+typedef struct cmd_sse {
+  struct evhttp_request *req; /* the open stream */
+  cmd_daemon *d;
+  cmd_region *r; /* the region whose events it carries */
+  int dead;      /* the client went away; ended on the next loop turn */
+  struct cmd_sse *next;
+} cmd_sse;
+
+struct cmd_daemon {
+  cmd_config cfg;
+  struct event_base *base;
+  struct evhttp *http;
+  struct evhttp_bound_socket *sock;
+  int port;            /* bound */
+  cmd_region *regions; /* cfg.n_regions of them; regions[0] the default */
+  int n_regions;
   /* events */
   cmd_sse *sse;
   int n_sse;
   struct event *heartbeat_ev;
-  uint64_t events_sent, sse_dropped;
+  uint64_t sse_dropped;
   /* lifecycle */
   int draining;
   struct event *drain_ev;
@@ -240,16 +277,20 @@ struct cmd_daemon {
   /* metrics */
   uint64_t http_count[CMD_ROUTES_MAX + 1][CMD_CODES];
   uint64_t http_unmatched[CMD_METHODS][CMD_CODES]; /* no route, by method */
-  uint64_t batch_sizes[CMD_BATCH_BUCKETS];         /* requests per batch (not
-                                                      cumulative; metrics.c) */
-  uint64_t batch_requests;                         /* their sum */
-  uint64_t positions;
-  cmd_watch watch;                    /* the loop-stall trace */
+  cmd_watch watch;                                 /* the loop-stall trace */
   int64_t turn_start_ns, turn_end_ns; /* this turn's (wall clock) */
   int64_t started_ms;
   struct cmd_trace *trace; /* --trace: the input trace, or NULL */
-  struct cmd_lease *lease; /* [lease] enabled: the region's lease */
 };
+
+/* The region named name (NULL: none such). regions.c */
+cmd_region *cmd_region_find(cmd_daemon *d, const char *name);
+/* d->regions for d->cfg's list, each with name, label and back pointer
+ * (nothing opened). Returns 0, or -1 out of memory. */
+int cmd_regions_new(cmd_daemon *d);
+/* 1 when every region of d is done with its batch in flight and its
+ * writes (draining). */
+int cmd_regions_idle(const cmd_daemon *d);
 
 /* The daemon's clock in ms (the engine's time: the wall clock, or a
  * simulated one), and the monotonic clock in ns (the solver's budget, a
@@ -295,27 +336,27 @@ void cmd_trace_close(cmd_trace *t);
  * writes (the ledger's proposals). d->base must exist. Redis need not be
  * up. Returns 0, or -1 with msg (a bad URL or password file, out of
  * memory). */
-int cmd_redis_open(cmd_daemon *d, char *msg, size_t n);
+int cmd_redis_open(cmd_region *r, char *msg, size_t n);
 /* Between two turns of the loop (outside every callback): connect the
  * loop's connection when it is down and its backoff allows. */
 void cmd_redis_between_turns(cmd_daemon *d);
 /* Until the state is rebuilt from Redis: try (sync the engine, load the
  * weights). Called at start and after each step whose sync succeeded;
  * logs the outcome once per change. Nothing with the memory store. */
-void cmd_redis_recover(cmd_daemon *d, int synced);
+void cmd_redis_recover(cmd_region *r, int synced);
 /* Why the daemon is not ready because of Redis (in buf, or static), or
  * NULL when it is. */
-const char *cmd_redis_not_ready(const cmd_daemon *d, char *buf, size_t n);
+const char *cmd_redis_not_ready(const cmd_region *r, char *buf, size_t n);
 /* Overwrite n bytes at p with zeros (a secret no longer needed). */
 void cmd_wipe(void *p, size_t n);
 /* cfg's Redis URL for the log, the password masked (into buf). */
 const char *cmd_redis_url_masked(const cmd_daemon *d, char *buf, size_t n);
 
 /* engine driving (solver.c) */
-int cmd_solver_start(cmd_daemon *d);
-void cmd_solver_stop(cmd_daemon *d);
+int cmd_solver_start(cmd_region *r);
+void cmd_solver_stop(cmd_region *r);
 /* Something changed: make sure the timer fires when the engine is due. */
-void cmd_kick(cmd_daemon *d);
+void cmd_kick(cmd_region *r);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);
@@ -324,36 +365,36 @@ void cmd_drain(cmd_daemon *d);
 /* With [lease] enabled: check the configuration against the rest, name
  * this daemon, try to take the lease at once and renew it every renew_ms
  * (a timer on d->base). Nothing when disabled. Returns 0, or -1 with msg. */
-int cmd_lease_start(cmd_daemon *d, char *msg, size_t n);
+int cmd_lease_start(cmd_region *r, char *msg, size_t n);
 /* Release the lease when held (a standby takes it at once) and free. */
-void cmd_lease_stop(cmd_daemon *d);
+void cmd_lease_stop(cmd_region *r);
 /* 1 when this daemon may start a batch: no lease configured, or it holds
  * the lease and its deadline (last renewal sent + ttl - margin, on the
  * monotonic clock) has not passed. */
-int cmd_lease_leads(const cmd_daemon *d);
+int cmd_lease_leads(const cmd_region *r);
 /* "leader" or "standby" ("" without a lease), and the JSON of GET
  * /v1/leader (a new object, NULL out of memory). */
-const char *cmd_lease_role(const cmd_daemon *d);
-struct json_t *cmd_lease_json(const cmd_daemon *d);
+const char *cmd_lease_role(const cmd_region *r);
+struct json_t *cmd_lease_json(const cmd_region *r);
 /* The lease's metrics, Prometheus text, into buf (n bytes). */
-void cmd_lease_metrics(const cmd_daemon *d, char *buf, size_t n);
+void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n);
 
 /* metrics (metrics.c): a batch of n requests was committed. */
-void cmd_metrics_batch(cmd_daemon *d, uint64_t n);
+void cmd_metrics_batch(cmd_region *r, uint64_t n);
 
 /* durability.c: log the ledger's durability level at start, with a
  * warning when the Redis server is not set up for it (docs/redis.md,
  * "Durability"). Never fails: the daemon starts either way. */
-void cmd_durability_check(cmd_daemon *d);
+void cmd_durability_check(cmd_region *r);
 
 /* events (events.c) */
 int cmd_events_start(cmd_daemon *d);
-void cmd_events_pump(cmd_daemon *d);
+void cmd_events_pump(cmd_region *r);
 void cmd_events_close_all(cmd_daemon *d);
 
 /* weights (weights.c) */
-int cmd_weights_load(cmd_daemon *d, char *msg, size_t n);
-cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
+int cmd_weights_load(cmd_region *r, char *msg, size_t n);
+cm_status cmd_weights_save(cmd_region *r, const cm_weights *w, uint64_t version,
                            cm_error *err);
 
 /* http (http.c) */

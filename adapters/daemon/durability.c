@@ -8,8 +8,8 @@
 
 #include "daemon.h"
 
-void cmd_durability_check(cmd_daemon *d) {
-  const cm_ledger_redis_options *o = &d->cfg.ledger_opt;
+void cmd_durability_check(cmd_region *r) {
+  const cm_ledger_redis_options *o = &r->d->cfg.ledger_opt;
   char warn[320];
   cm_error err;
   if (o->durability == CM_LEDGER_DURABILITY_REPLICA)
@@ -20,7 +20,7 @@ void cmd_durability_check(cmd_daemon *d) {
   else
     fprintf(stderr, "carematchd: durability = fsync: as durable as the Redis "
                     "server's appendfsync\n");
-  if (cm_ledger_redis_durability_check(d->ledger, warn, sizeof warn, &err) !=
+  if (cm_ledger_redis_durability_check(r->ledger, warn, sizeof warn, &err) !=
       CM_OK)
     fprintf(stderr, "carematchd: warning: durability not checked: %s\n",
             err.message);

@@ -94,6 +94,7 @@ void cmd_route_events(cmd_call *c) {
   }
   s->req = c->req;
   s->d = d;
+  s->r = c->r;
   s->next = d->sse;
   d->sse = s;
   d->n_sse++;
@@ -112,11 +113,12 @@ void cmd_route_events(cmd_call *c) {
   }
 }
 
-void cmd_events_pump(cmd_daemon *d) {
+void cmd_events_pump(cmd_region *r) {
+  cmd_daemon *d = r->d;
   cm_event ev[256];
   int n;
-  while ((n = cm_engine_poll(d->eng, ev, 256)) > 0) {
-    d->events_sent += (uint64_t)n;
+  while ((n = cm_engine_poll(r->eng, ev, 256)) > 0) {
+    r->events_sent += (uint64_t)n;
     if (!d->sse)
       continue;
     struct evbuffer *b = evbuffer_new();
@@ -135,7 +137,7 @@ void cmd_events_pump(cmd_daemon *d) {
     }
     for (cmd_sse *s = d->sse, *next; s; s = next) {
       next = s->next;
-      if (s->dead)
+      if (s->dead || s->r != r)
         continue;
       if (queued(s) > (size_t)d->cfg.sse_buffer_max) {
         d->sse_dropped++;

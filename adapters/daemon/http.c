@@ -70,6 +70,8 @@ static const route routes[] = {
     {EVHTTP_REQ_GET, "/readyz", ANYONE, 0, cmd_route_readyz, "GET /readyz"},
     {EVHTTP_REQ_GET, "/v1/leader", ANYONE, 0, cmd_route_leader,
      "GET /v1/leader"},
+    {EVHTTP_REQ_GET, "/v1/regions", ANYONE, 0, cmd_route_regions,
+     "GET /v1/regions"},
 };
 #define N_ROUTES ((int)(sizeof routes / sizeof *routes))
 _Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
@@ -112,15 +114,30 @@ const char *cmd_method_name(int index) {
   return index >= 0 && index < CMD_METHODS ? method_names[index] : "other";
 }
 
+/* Route i is served per region too, as /v1/regions/{region}/...: every
+ * /v1 route but the list of regions. */
+static int regional(int i) {
+  return strncmp(routes[i].path, "/v1/", 4) == 0 &&
+         routes[i].fn != cmd_route_regions;
+}
+
 void cmd_http_print_routes(void) {
-  for (int i = 0; i < N_ROUTES; i++) {
-    char roles[64] = "";
-    for (int r = 0; r < CMD_ROLE_COUNT; r++)
-      if (routes[i].roles & CMD_ROLE_BIT(r))
-        snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
-                 roles[0] ? "," : "", cmd_role_name((cmd_role)r));
-    printf("%s %s\n", routes[i].name, roles[0] ? roles : "-");
-  }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < N_ROUTES; i++) {
+      char roles[64] = "";
+      if (pass == 1 && !regional(i))
+        continue;
+      for (int r = 0; r < CMD_ROLE_COUNT; r++)
+        if (routes[i].roles & CMD_ROLE_BIT(r))
+          snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s",
+                   roles[0] ? "," : "", cmd_role_name((cmd_role)r));
+      const char *sp = strchr(routes[i].name, ' ');
+      if (pass == 0)
+        printf("%s %s\n", routes[i].name, roles[0] ? roles : "-");
+      else /* "GET /v1/x" as "GET /v1/regions/{region}/x" */
+        printf("%.*s /v1/regions/{region}%s %s\n", (int)(sp - routes[i].name),
+               routes[i].name, sp + 4, roles[0] ? roles : "-");
+    }
 }
 
 void cmd_count(cmd_call *c, int code) {
@@ -212,7 +229,7 @@ void cmd_reply_own_error(cmd_call *c, const cm_error *err) {
 }
 
 void cmd_reply_error(cmd_call *c, const cm_error *err) {
-  if (err->code != CM_E_UNAVAILABLE || !c->d->redis) {
+  if (err->code != CM_E_UNAVAILABLE || !c->r->redis) {
     reply_error_as(c, 0, err);
     return;
   }
@@ -484,6 +501,8 @@ static void trace(cmd_daemon *d, const cmd_call *c) {
       json_pack("{s:I,s:s,s:s,s:O?}", "at_ms", (json_int_t)cmd_now_ms(),
                 "route", routes[c->route].name, "id", c->arg, "body", c->body);
   json_t *res = line ? resolved_service(d, c) : NULL;
+  if (line && d->n_regions > 1) /* which region it went to */
+    json_object_set_new(line, "region", json_string(c->r->name));
   /* trace.c pseudonymises, writes, and counts and reports a line lost */
   cmd_trace_write(
       d->trace,
@@ -603,9 +622,9 @@ static int admit(cmd_call *c, int method) {
     fail(c, CM_E_UNAVAILABLE, "", "the daemon is shutting down");
     return -1;
   }
-  if (c->d->redis && !c->d->recovered && r->fn != cmd_route_healthz &&
+  if (c->r->redis && !c->r->recovered && r->fn != cmd_route_healthz &&
       r->fn != cmd_route_readyz && r->fn != cmd_route_metrics &&
-      r->fn != cmd_route_leader) {
+      r->fn != cmd_route_leader && r->fn != cmd_route_regions) {
     /* Redis down at start (or refusing us): nothing known yet */
     fail(c, CM_E_UNAVAILABLE, "",
          "the store is not connected yet (GET /readyz says why); nothing "
@@ -690,11 +709,44 @@ static cmd_cause route_cause(const route *r) {
   return CMD_CAUSE_HTTP_OTHER;
 }
 
+/* "/v1/regions/{region}/rest": the region into c->r and "/v1/rest" into
+ * buf (n bytes), which *path then points to. Any other path: c->r is the
+ * default region, *path unchanged. Returns 0, or -1 replied 404 (no such
+ * region, or a route that is not per region). */
+static int region_of(cmd_call *c, const char **path, char *buf, size_t n) {
+  static const char prefix[] = "/v1/regions/";
+  const size_t pn = sizeof prefix - 1;
+  c->r = &c->d->regions[0];
+  if (strncmp(*path, prefix, pn) != 0)
+    return 0;
+  const char *seg = *path + pn;
+  size_t sn = strcspn(seg, "/");
+  char name[CM_REDIS_REGION_MAX + 1];
+  snprintf(name, sizeof name, "%.*s", (int)(sn < sizeof name ? sn : 0), seg);
+  cmd_region *r = name[0] ? cmd_region_find(c->d, name) : NULL;
+  if (!r) {
+    fail(c, CM_E_NOT_FOUND, "", "no region %.*s here", (int)(sn > 64 ? 64 : sn),
+         seg);
+    return -1;
+  }
+  if (!seg[sn] || !strcmp(seg + sn, "/regions") ||
+      strncmp(seg + sn, "/regions/", 9) == 0 || strlen(seg + sn) + 4 > n) {
+    fail(c, CM_E_NOT_FOUND, "", "no route %.100s", *path);
+    return -1;
+  }
+  snprintf(buf, n, "/v1%s", seg + sn);
+  c->r = r;
+  *path = buf;
+  return 0;
+}
+
 int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
                       const char *path) {
   cmd_call c;
+  char rpath[1024];
   memset(&c, 0, sizeof c);
   c.d = d;
+  c.r = &d->regions[0];
   c.req = req;
   c.route = N_ROUTES; /* unmatched */
   c.method = 0;       /* the edge's refusals: counted as method "other" */
@@ -703,6 +755,8 @@ int cmd_http_dispatch(cmd_daemon *d, struct evhttp_request *req, int how,
   const char *mname;
   int method = checked_method(&c, how, &mname);
   if (method == 0)
+    return c.code;
+  if (region_of(&c, &path, rpath, sizeof rpath) != 0)
     return c.code;
   int i = route_of(&c, path, method, mname);
   if (i < 0)

@@ -13,6 +13,8 @@
 
 typedef struct cmd_call {
   cmd_daemon *d;
+  cmd_region *r; /* the region addressed: /v1/regions/{region}/..., or
+                    the default region (d->regions[0]) */
   struct evhttp_request *req;
   int route;           /* index in the route table (metrics) */
   int method;          /* enum evhttp_cmd_type (metrics of unmatched calls) */
@@ -88,6 +90,7 @@ void cmd_route_metrics(cmd_call *c);
 void cmd_route_healthz(cmd_call *c);
 void cmd_route_readyz(cmd_call *c);
 void cmd_route_leader(cmd_call *c);
+void cmd_route_regions(cmd_call *c);
 
 /* The route table, for metrics: name of route i ("POST /v1/requests"),
  * its path template ("/v1/requests/{id}") and method (an enum

@@ -28,7 +28,7 @@
 #define IGNORE_LOSS_ENV "CAREMATCH_TEST_LEASE_IGNORE_LOSS"
 
 struct cmd_lease {
-  cmd_daemon *d;
+  cmd_region *r;      /* the region leased */
   struct event *tick; /* the renewal timer */
   char id[CM_REDIS_LEASE_HOLDER_MAX];
   int ttl_ms, renew_ms, margin_ms;
@@ -43,7 +43,60 @@ struct cmd_lease {
   uint64_t subs_base, own_base; /* submissions in Redis / by us then */
   uint64_t others;              /* others' submissions adopted so far */
   int ignore_loss;              /* IGNORE_LOSS_ENV (tests) */
+  int preferred;                /* [lease] prefer lists the region (or is
+                                   empty): taken as soon as it is free */
+  int64_t free_since;           /* not preferred: monotonic ms since the
+                                   lease was first seen free (0: held) */
+  int64_t started;              /* monotonic ms at start */
 };
+
+static int64_t mono_ms(void);
+
+/* 1 when the comma-separated list names region, or is empty. */
+static int listed(const char *list, const char *region) {
+  size_t n = strlen(region);
+  int any = 0;
+  for (const char *p = list; *p;) {
+    p += strspn(p, ", ");
+    size_t len = strcspn(p, ", ");
+    if (len == n && !strncmp(p, region, n))
+      return 1;
+    any |= len > 0;
+    p += len;
+  }
+  return !any;
+}
+
+/* A region this daemon does not prefer: 1 when it may try to take the
+ * lease now, else 0 with what Redis said in l->seen. During its first two
+ * TTLs (daemons starting together) the lease must have been free for
+ * ttl_ms; after that, free at two renewals in a row: a live daemon that
+ * prefers the region takes it at the first of its renewals, so it wins,
+ * and a region nobody prefers (any more) costs one renewal period more
+ * than a preferred one. Leases are never handed back: once taken a region
+ * stays with its holder until it stops. */
+static int may_take(struct cmd_lease *l) {
+  cm_redis_lease out;
+  cm_error err;
+  if (l->preferred || l->leads)
+    return 1;
+  if (cm_redis_lease_get(l->r->redis, l->renew_ms, &out, &err) != CM_OK) {
+    l->seen_ok = 0;
+    return 0;
+  }
+  l->seen = out;
+  l->seen_ok = 1;
+  int64_t now = mono_ms();
+  if (out.holder[0]) {
+    l->free_since = 0;
+    return 0;
+  }
+  if (!l->free_since)
+    l->free_since = now;
+  int64_t wait =
+      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms / 2;
+  return now - l->free_since >= wait;
+}
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -80,6 +133,13 @@ const char *cmd_lease_config_key(cmd_lease_config *c, const char *name,
   } else if (!strcmp(name, "margin_ms")) {
     if (parse_int(v, 0, 300000, &c->margin_ms) != 0)
       return "must be an integer in 0..300000 (0: ttl_ms / 5)";
+  } else if (!strcmp(name, "prefer")) {
+    if (strlen(v) >= sizeof c->prefer)
+      return "too long";
+    if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789_.-, ") != strlen(v))
+      return "a comma-separated list of regions";
+    snprintf(c->prefer, sizeof c->prefer, "%s", v);
   } else if (!strcmp(name, "id")) {
     if (!*v || strlen(v) >= sizeof c->id)
       return "must be 1..127 bytes";
@@ -95,7 +155,7 @@ const char *cmd_lease_config_key(cmd_lease_config *c, const char *name,
  * requests. */
 static void adopt_others(struct cmd_lease *l, const cm_redis_lease *out) {
   cm_ledger_redis_stats rs;
-  cm_ledger_redis_stats_get(l->d->ledger, &rs);
+  cm_ledger_redis_stats_get(l->r->ledger, &rs);
   if (!l->subs_known || out->submissions < l->subs_base) {
     l->subs_known = 1; /* first look, or Redis lost its counter */
     l->subs_base = out->submissions;
@@ -108,8 +168,8 @@ static void adopt_others(struct cmd_lease *l, const cm_redis_lease *out) {
   /* own may run ahead of all while a submission's answer is on its way */
   if (all > own && all - own > l->others) {
     l->others = all - own;
-    cm_engine_resync(l->d->eng);
-    cmd_kick(l->d);
+    cm_engine_resync(l->r->eng);
+    cmd_kick(l->r);
   }
 }
 
@@ -121,18 +181,20 @@ static void lose(struct cmd_lease *l, const char *why) {
   fprintf(stderr,
           "carematchd: lease of region %s: %s: no batch starts from now on "
           "(epoch %llu)\n",
-          l->d->cfg.region, why, (unsigned long long)l->epoch);
+          l->r->name, why, (unsigned long long)l->epoch);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct cmd_lease *l = arg;
-  cmd_daemon *d = l->d;
+  cmd_region *r = l->r;
   cm_redis_lease out;
   cm_error err;
   (void)fd;
   (void)what;
+  if (!may_take(l))
+    return;
   int64_t t0 = mono_ms();
-  cm_status st = cm_redis_lease_hold(d->redis, l->id, l->ttl_ms, cmd_now_ms(),
+  cm_status st = cm_redis_lease_hold(r->redis, l->id, l->ttl_ms, cmd_now_ms(),
                                      l->renew_ms, &out, &err);
   if (st != CM_OK) {
     l->renew_failures++;
@@ -153,29 +215,30 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   if (out.acquired || out.epoch != l->epoch) { /* a new holding period */
     l->acquisitions++;
     l->subs_known = 0;
-    cm_engine_resync(d->eng); /* adopt what the others did meanwhile */
+    cm_engine_resync(r->eng); /* adopt what the others did meanwhile */
     fprintf(stderr, "carematchd: lease of region %s taken, epoch %llu\n",
-            d->cfg.region, (unsigned long long)out.epoch);
+            r->name, (unsigned long long)out.epoch);
   } else if (!l->leads) {
     fprintf(stderr, "carematchd: lease of region %s renewed, epoch %llu\n",
-            d->cfg.region, (unsigned long long)out.epoch);
+            r->name, (unsigned long long)out.epoch);
   }
   l->epoch = out.epoch;
   l->since_ms = out.since_ms;
   l->deadline = t0 + l->ttl_ms - l->margin_ms;
-  cm_ledger_redis_fence_set(d->ledger, (int64_t)l->epoch, l->id);
+  cm_ledger_redis_fence_set(r->ledger, (int64_t)l->epoch, l->id);
   if (!l->leads) {
     l->leads = 1;
-    cmd_kick(d);
+    cmd_kick(r);
   }
   adopt_others(l, &out);
 }
 
-int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
+int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
+  cmd_daemon *d = r->d;
   const cmd_lease_config *c = &d->cfg.lease;
   if (!c->enabled)
     return 0;
-  if (!d->redis) {
+  if (!r->redis) {
     snprintf(msg, n, "[lease] enabled needs Redis ([store] redis)");
     return -1;
   }
@@ -184,8 +247,8 @@ int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
     snprintf(msg, n, "out of memory");
     return -1;
   }
-  d->lease = l;
-  l->d = d;
+  r->lease = l;
+  l->r = r;
   l->ttl_ms = c->ttl_ms;
   l->renew_ms = c->renew_ms ? c->renew_ms : c->ttl_ms / 3;
   l->margin_ms = c->margin_ms ? c->margin_ms : c->ttl_ms / 5;
@@ -204,6 +267,8 @@ int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
     snprintf(l->id, sizeof l->id, "%s:%ld", host[0] ? host : "carematchd",
              (long)getpid());
   }
+  l->preferred = listed(c->prefer, r->name);
+  l->started = mono_ms();
   const char *ig = getenv(IGNORE_LOSS_ENV);
   l->ignore_loss = ig && !strcmp(ig, "1");
   if (l->ignore_loss)
@@ -212,7 +277,7 @@ int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
             "ignored (tests only)\n",
             IGNORE_LOSS_ENV);
   /* no offer before the first holding: the fence is 0, never an epoch */
-  cm_ledger_redis_fence_set(d->ledger, 0, l->id);
+  cm_ledger_redis_fence_set(r->ledger, 0, l->id);
   struct timeval tv = {l->renew_ms / 1000, (l->renew_ms % 1000) * 1000};
   l->tick = event_new(d->base, -1, EV_PERSIST, on_tick, l);
   if (!l->tick || event_priority_set(l->tick, 0) != 0 ||
@@ -223,13 +288,13 @@ int cmd_lease_start(cmd_daemon *d, char *msg, size_t n) {
   fprintf(stderr,
           "carematchd: lease of region %s: as %s, ttl %d ms, renewed every "
           "%d ms\n",
-          d->cfg.region, l->id, l->ttl_ms, l->renew_ms);
+          r->name, l->id, l->ttl_ms, l->renew_ms);
   on_tick(-1, 0, l); /* at once: a lone daemon leads from the start */
   return 0;
 }
 
-void cmd_lease_stop(cmd_daemon *d) {
-  struct cmd_lease *l = d->lease;
+void cmd_lease_stop(cmd_region *r) {
+  struct cmd_lease *l = r->lease;
   if (!l)
     return;
   if (l->tick)
@@ -237,48 +302,47 @@ void cmd_lease_stop(cmd_daemon *d) {
   if (l->leads && !l->ignore_loss) {
     cm_redis_lease out;
     cm_error err;
-    if (cm_redis_lease_release(d->redis, l->id, l->renew_ms, &out, &err) ==
+    if (cm_redis_lease_release(r->redis, l->id, l->renew_ms, &out, &err) ==
             CM_OK &&
         out.mine)
-      fprintf(stderr, "carematchd: lease of region %s released\n",
-              d->cfg.region);
+      fprintf(stderr, "carematchd: lease of region %s released\n", r->name);
   }
   free(l);
-  d->lease = NULL;
+  r->lease = NULL;
 }
 
-int cmd_lease_leads(const cmd_daemon *d) {
-  const struct cmd_lease *l = d->lease;
+int cmd_lease_leads(const cmd_region *r) {
+  const struct cmd_lease *l = r->lease;
   if (!l)
     return 1;
   return l->leads && (l->ignore_loss || mono_ms() < l->deadline);
 }
 
-const char *cmd_lease_role(const cmd_daemon *d) {
-  if (!d->lease)
+const char *cmd_lease_role(const cmd_region *r) {
+  if (!r->lease)
     return "";
-  return cmd_lease_leads(d) ? "leader" : "standby";
+  return cmd_lease_leads(r) ? "leader" : "standby";
 }
 
-json_t *cmd_lease_json(const cmd_daemon *d) {
-  const struct cmd_lease *l = d->lease;
+json_t *cmd_lease_json(const cmd_region *r) {
+  const struct cmd_lease *l = r->lease;
   if (!l) /* no lease: this daemon runs its batches alone */
-    return json_pack("{s:s,s:b,s:b,s:n}", "region", d->cfg.region, "lease", 0,
+    return json_pack("{s:s,s:b,s:b,s:n}", "region", r->name, "lease", 0,
                      "leader", 1, "holder");
   json_t *holder = l->seen_ok && l->seen.holder[0]
                        ? json_pack("{s:s,s:I,s:I}", "id", l->seen.holder,
                                    "epoch", (json_int_t)l->seen.epoch,
                                    "since_ms", (json_int_t)l->seen.since_ms)
                        : json_null();
-  return json_pack("{s:s,s:b,s:s,s:b,s:o,s:i}", "region", d->cfg.region,
-                   "lease", 1, "id", l->id, "leader", cmd_lease_leads(d),
-                   "holder", holder, "ttl_ms", l->ttl_ms);
+  return json_pack("{s:s,s:b,s:s,s:b,s:o,s:i}", "region", r->name, "lease", 1,
+                   "id", l->id, "leader", cmd_lease_leads(r), "holder", holder,
+                   "ttl_ms", l->ttl_ms);
 }
 
-void cmd_lease_metrics(const cmd_daemon *d, char *buf, size_t n) {
-  const struct cmd_lease *l = d->lease;
+void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
+  const struct cmd_lease *l = r->lease;
   cm_ledger_redis_stats rs; /* zeros without a Redis ledger */
-  cm_ledger_redis_stats_get(d->ledger, &rs);
+  cm_ledger_redis_stats_get(r->ledger, &rs);
   snprintf(
       buf, n,
       "# HELP carematch_lease_leader 1 while this daemon holds the region's "
@@ -305,7 +369,7 @@ void cmd_lease_metrics(const cmd_daemon *d, char *buf, size_t n) {
       "because their lease epoch was no longer the region's\n"
       "# TYPE carematch_ledger_stale_epoch_total counter\n"
       "carematch_ledger_stale_epoch_total %llu\n",
-      cmd_lease_leads(d), l ? (unsigned long long)l->epoch : 0ULL,
+      cmd_lease_leads(r), l ? (unsigned long long)l->epoch : 0ULL,
       l ? (unsigned long long)l->acquisitions : 0ULL,
       l ? (unsigned long long)l->renew_failures : 0ULL,
       l ? (unsigned long long)l->losses : 0ULL,

@@ -248,8 +248,12 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
     }
     snprintf(c->redis_url, sizeof c->redis_url, "%s", f->redis);
   }
-  if (f->region)
+  if (f->region) { /* one region, over the file's list */
     snprintf(c->region, sizeof c->region, "%s", f->region);
+    snprintf(c->regions[0], sizeof c->regions[0], "%s", f->region);
+    c->n_regions = 1;
+    c->regions_listed = 0;
+  }
   if (f->no_auth)
     c->auth = 0;
   if (f->trace)
@@ -279,15 +283,16 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg) {
-  cmd_daemon *d = arg;
+  cmd_region *r = arg;
+  cmd_daemon *d = r->d;
   cm_error err;
   (void)fd;
   (void)what;
   int64_t t0 = cmd_watch_begin(d);
   if (d->cfg.engine.stale_ms > 0 &&
-      cm_store_sweep(d->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
+      cm_store_sweep(r->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
                      &err) != CM_OK &&
-      !d->paused)
+      !r->paused)
     fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
   cmd_watch_end(d, CMD_CAUSE_SWEEP, t0);
 }
@@ -329,6 +334,9 @@ static void reload(cmd_daemon *d) {
       strcmp(c->redis_password_file, d->cfg.redis_password_file) ||
       c->record_keep_ms != d->cfg.record_keep_ms ||
       c->events_max != d->cfg.events_max || strcmp(c->region, d->cfg.region) ||
+      c->n_regions != d->cfg.n_regions ||
+      memcmp(c->regions, d->cfg.regions,
+             sizeof c->regions[0] * (size_t)c->n_regions) ||
       memcmp(&c->engine.taxonomy, &d->cfg.engine.taxonomy,
              sizeof c->engine.taxonomy))
     fprintf(stderr, "carematchd: reload: listen, port, store (redis, its "
@@ -342,6 +350,9 @@ static void reload(cmd_daemon *d) {
   c->record_keep_ms = d->cfg.record_keep_ms;
   c->events_max = d->cfg.events_max;
   snprintf(c->region, sizeof c->region, "%s", d->cfg.region);
+  memcpy(c->regions, d->cfg.regions, sizeof c->regions);
+  c->n_regions = d->cfg.n_regions;
+  c->regions_listed = d->cfg.regions_listed;
   c->engine.taxonomy = d->cfg.engine.taxonomy;
   c->engine.ledger = d->cfg.engine.ledger;
   c->engine.clock = d->cfg.engine.clock;
@@ -351,26 +362,45 @@ static void reload(cmd_daemon *d) {
                     "restart; kept as they were\n");
   c->ledger_opt = d->cfg.ledger_opt;
   /* the file's weights count only when the file changed them: the
-     operator's later edits are not undone by a reload */
+     operator's later edits are not undone by a reload. Every region's
+     engine takes the new configuration, or none does. */
   int new_weights = memcmp(&c->engine.weights, &d->cfg.engine.weights,
                            sizeof c->engine.weights) != 0;
-  cm_engine_config ec = c->engine;
-  if (!new_weights)
-    ec.weights = cm_engine_config_get(d->eng)->weights;
-  if (cm_engine_config_set(d->eng, &ec, &err) != CM_OK) {
-    fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
-            err.message);
-    d->reload_failures++;
+  cm_engine_config *old = calloc((size_t)d->n_regions, sizeof *old);
+  if (!old) {
     free(c);
     return;
   }
-  if (new_weights &&
-      cmd_weights_save(d, &ec.weights, d->weights_version + 1, &err) == CM_OK)
-    d->weights_version++;
+  for (int i = 0; i < d->n_regions; i++) {
+    cmd_region *r = &d->regions[i];
+    cm_engine_config ec = c->engine;
+    old[i] = *cm_engine_config_get(r->eng);
+    ec.ledger = r->ledger;
+    if (!new_weights)
+      ec.weights = old[i].weights;
+    if (cm_engine_config_set(r->eng, &ec, &err) != CM_OK) {
+      fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
+              err.message);
+      while (i-- > 0)
+        cm_engine_config_set(d->regions[i].eng, &old[i], NULL);
+      d->reload_failures++;
+      free(old);
+      free(c);
+      return;
+    }
+  }
+  free(old);
+  for (int i = 0; new_weights && i < d->n_regions; i++) {
+    cmd_region *r = &d->regions[i];
+    if (cmd_weights_save(r, &c->engine.weights, r->weights_version + 1, &err) ==
+        CM_OK)
+      r->weights_version++;
+  }
   d->cfg = *c;
   free(c);
   fprintf(stderr, "carematchd: configuration reloaded from %s\n", d->cfg.path);
-  cmd_kick(d);
+  for (int i = 0; i < d->n_regions; i++)
+    cmd_kick(&d->regions[i]);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg) {
@@ -387,32 +417,74 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
   cmd_drain(d);
 }
 
+/* One region's state, freed (what was opened of it). */
+static void region_teardown(cmd_region *r) {
+  if (r->sweep_ev)
+    event_free(r->sweep_ev);
+  cm_engine_free(r->eng); /* writes in flight are answered 503 first */
+  cm_store_free(r->store);
+  cm_store_free(r->redis_store);
+  cm_ledger_free(r->ledger);
+  cm_redis_free(r->redis_loop);
+  cm_redis_free(r->redis);
+}
+
 static void teardown(cmd_daemon *d) {
-  cmd_solver_stop(d);
-  cmd_lease_stop(d); /* released: a standby takes it at once */
+  for (int i = 0; i < d->n_regions; i++)
+    cmd_solver_stop(&d->regions[i]);
+  for (int i = 0; i < d->n_regions; i++)
+    cmd_lease_stop(&d->regions[i]); /* released: a standby takes it */
   cmd_events_close_all(d);
   for (int i = 0; i < 3; i++)
     if (d->sig_ev[i])
       event_free(d->sig_ev[i]);
-  if (d->sweep_ev)
-    event_free(d->sweep_ev);
   if (d->heartbeat_ev)
     event_free(d->heartbeat_ev);
-  cm_engine_free(d->eng); /* writes in flight are answered 503 first */
+  for (int i = 0; i < d->n_regions; i++)
+    region_teardown(&d->regions[i]);
   if (d->http)
     evhttp_free(d->http);
-  cm_store_free(d->store);
-  cm_store_free(d->redis_store);
-  cm_ledger_free(d->ledger);
-  cm_redis_free(d->redis_loop);
-  cm_redis_free(d->redis);
+  free(d->regions);
   if (d->base)
     event_base_free(d->base);
   cmd_trace_close(d->trace);
 }
 
-static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
+/* One region: its store (and Redis, ledger, mirror), engine, the state
+ * recovered (or the weights loaded), its lease and sweep. Returns 0, or
+ * -1 with msg. */
+static int region_start(cmd_region *r, char *msg, size_t n) {
+  cmd_daemon *d = r->d;
   cm_error err;
+  if (cmd_redis_open(r, msg, n) != 0)
+    return -1;
+  cm_engine_config ec = d->cfg.engine;
+  ec.ledger = r->ledger;
+  if (!(r->eng = cm_engine_new(&ec, r->store, &err))) {
+    snprintf(msg, n, "engine: %s", err.message);
+    return -1;
+  }
+  /* with Redis: recovered now, or (Redis down, refusing the password or
+     a command) not ready until a step finds it back (solver.c) */
+  if (r->redis)
+    cmd_redis_recover(r, 0);
+  else if (cmd_weights_load(r, msg, n) != 0)
+    return -1;
+  if (cmd_lease_start(r, msg, n) != 0)
+    return -1;
+  if (r->redis && d->cfg.sweep_ms > 0) {
+    struct timeval tv = {d->cfg.sweep_ms / 1000,
+                         (d->cfg.sweep_ms % 1000) * 1000};
+    r->sweep_ev = event_new(d->base, -1, EV_PERSIST, on_sweep, r);
+    if (!r->sweep_ev || event_add(r->sweep_ev, &tv) != 0) {
+      snprintf(msg, n, "cannot start the sweep");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
   /* two priorities: the engine's timer and the solver's answer (0) go
      before HTTP traffic (1, the default), so an emergency's batch never
      waits behind a queue of position uploads */
@@ -420,21 +492,14 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
     snprintf(msg, n, "cannot create the event loop");
     return -1;
   }
-  if (cmd_redis_open(d, msg, n) != 0)
-    return -1;
-  if (!(d->eng = cm_engine_new(&d->cfg.engine, d->store, &err))) {
-    snprintf(msg, n, "engine: %s", err.message);
+  if (cmd_regions_new(d) != 0) {
+    snprintf(msg, n, "out of memory");
     return -1;
   }
-  /* with Redis: recovered now, or (Redis down, refusing the password or
-     a command) not ready until a step finds it back (solver.c) */
-  if (d->redis) {
-    cmd_redis_recover(d, 0);
-    cmd_redis_between_turns(d); /* the writes' connection, if Redis is up */
-  } else if (cmd_weights_load(d, msg, n) != 0)
-    return -1;
-  if (cmd_lease_start(d, msg, n) != 0)
-    return -1;
+  for (int i = 0; i < d->n_regions; i++)
+    if (region_start(&d->regions[i], msg, n) != 0)
+      return -1;
+  cmd_redis_between_turns(d); /* the writes' connections, if Redis is up */
   const int sigs[3] = {SIGHUP, SIGTERM, SIGINT};
   for (int i = 0; i < 3; i++)
     if (!(d->sig_ev[i] = evsignal_new(d->base, sigs[i], on_signal, d)) ||
@@ -442,15 +507,6 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
       snprintf(msg, n, "cannot handle signals");
       return -1;
     }
-  if (d->redis && d->cfg.sweep_ms > 0) {
-    struct timeval tv = {d->cfg.sweep_ms / 1000,
-                         (d->cfg.sweep_ms % 1000) * 1000};
-    d->sweep_ev = event_new(d->base, -1, EV_PERSIST, on_sweep, d);
-    if (!d->sweep_ev || event_add(d->sweep_ev, &tv) != 0) {
-      snprintf(msg, n, "cannot start the sweep");
-      return -1;
-    }
-  }
   if (d->cfg.trace_file[0] &&
       !(d->trace = cmd_trace_open(
             d->cfg.trace_file,
@@ -458,10 +514,11 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
     return -1;
   if (cmd_http_start(d, msg, n) != 0 || cmd_events_start(d) != 0)
     return -1;
-  if (cmd_solver_start(d) != 0) {
-    snprintf(msg, n, "cannot start the solver thread");
-    return -1;
-  }
+  for (int i = 0; i < d->n_regions; i++)
+    if (cmd_solver_start(&d->regions[i]) != 0) {
+      snprintf(msg, n, "cannot start the solver thread");
+      return -1;
+    }
   if (f->port_file) {
     FILE *pf = fopen(f->port_file, "w");
     if (!pf || fprintf(pf, "%d\n", d->port) < 0 || fclose(pf) != 0) {
@@ -512,13 +569,14 @@ int main(int argc, char **argv) {
     rc = EXIT_START;
   } else {
     char url[400] = "";
-    if (d->redis)
+    int redis = d->cfg.redis_url[0] != 0;
+    if (redis)
       cmd_redis_url_masked(d, url, sizeof url);
     fprintf(stderr,
             "carematchd %s listening on http://%s:%d (store: %s%s, auth: "
-            "%s)\n",
-            CM_VERSION, d->cfg.listen, d->port, d->redis ? "redis " : "memory",
-            url, d->cfg.auth ? "bearer tokens" : "off");
+            "%s, regions: %d)\n",
+            CM_VERSION, d->cfg.listen, d->port, redis ? "redis " : "memory",
+            url, d->cfg.auth ? "bearer tokens" : "off", d->n_regions);
     /* event_base_dispatch, with the Redis loop connection's reconnect
        between two turns (outside every callback) */
     while (event_base_loop(d->base, EVLOOP_ONCE) == 0 &&

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "carematch/version.h"
 #include "http.h"
@@ -41,12 +42,12 @@ static void put(page *p, const char *fmt, ...) {
   va_end(ap);
 }
 
-void cmd_metrics_batch(cmd_daemon *d, uint64_t n) {
+void cmd_metrics_batch(cmd_region *r, uint64_t n) {
   int b = 0;
   while (b < CMD_BATCH_BUCKETS - 1 && (double)n > batch_bounds[b])
     b++;
-  d->batch_sizes[b]++;
-  d->batch_requests += n;
+  r->batch_sizes[b]++;
+  r->batch_requests += n;
 }
 
 static void head(page *b, const char *name, const char *type,
@@ -145,11 +146,8 @@ static void process(page *b) {
 
 /* The build, then the batches: each phase's duration, the requests per
  * batch, the submit-to-offer latency by urgency. */
-static void batch_metrics(page *b, const cmd_daemon *d,
+static void batch_metrics(page *b, const cmd_region *r,
                           const cm_engine_stats *st) {
-  head(b, "carematch_build_info", "gauge",
-       "the carematch version running (the value is always 1)");
-  put(b, "carematch_build_info{version=\"%s\"} 1\n", CM_VERSION);
   seconds(b, "carematch_batch_duration_seconds",
           "whole batch: candidates, solve, commit; seconds", "", &st->batch_ms,
           1);
@@ -164,9 +162,9 @@ static void batch_metrics(page *b, const cmd_daemon *d,
   head(b, "carematch_batch_requests", "histogram", "requests per batch");
   uint64_t batches = 0;
   for (int i = 0; i < CMD_BATCH_BUCKETS; i++)
-    batches += d->batch_sizes[i];
-  histogram(b, "carematch_batch_requests", "", batch_bounds, d->batch_sizes,
-            CMD_BATCH_BUCKETS, 1, (double)d->batch_requests, batches);
+    batches += r->batch_sizes[i];
+  histogram(b, "carematch_batch_requests", "", batch_bounds, r->batch_sizes,
+            CMD_BATCH_BUCKETS, 1, (double)r->batch_requests, batches);
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     char labels[48];
     snprintf(labels, sizeof labels, "urgency=\"%s\"",
@@ -180,7 +178,7 @@ static void batch_metrics(page *b, const cmd_daemon *d,
 
 /* The gauges: requests by state, the queue, workers, event streams, the
  * pause, the weights' version. */
-static void state_metrics(page *b, const cmd_daemon *d,
+static void state_metrics(page *b, const cmd_region *r,
                           const cm_engine_stats *st) {
   head(b, "carematch_requests", "gauge", "requests known, by state");
   for (int s = 0; s < CM_REQ_STATE_COUNT; s++)
@@ -188,14 +186,13 @@ static void state_metrics(page *b, const cmd_daemon *d,
         cm_request_state_name((cm_request_state)s), st->by_state[s]);
   gauge(b, "carematch_queue_depth", "requests pending", st->by_state[0]);
   int workers;
-  if (cm_store_count(d->store, &workers, NULL) != CM_OK)
+  if (cm_store_count(r->store, &workers, NULL) != CM_OK)
     workers = -1; /* the store cannot be asked */
   gauge(b, "carematch_workers", "workers in the store", workers);
-  gauge(b, "carematch_event_streams", "open event streams", d->n_sse);
   gauge(b, "carematch_paused", "1 while dispatch waits for the ledger",
-        d->paused);
+        r->paused);
   gauge(b, "carematch_weights_version", "version of the weights in force",
-        (double)d->weights_version);
+        (double)r->weights_version);
 }
 
 /* How far the engine follows its ledger: a rebuild pending, and the last
@@ -203,7 +200,7 @@ static void state_metrics(page *b, const cmd_daemon *d,
  * label; no sample while not following, nor in memory mode). Caught up when
  * every stream entry after it is the engine's own and no rebuild is pending
  * (docs/hardening.md). */
-static void follow_metrics(page *b, const cmd_daemon *d,
+static void follow_metrics(page *b, const cmd_region *r,
                            const cm_engine_stats *st) {
   gauge(b, "carematch_ledger_resync_pending",
         "1 while the engine may not match its ledger (next step rebuilds)",
@@ -211,10 +208,10 @@ static void follow_metrics(page *b, const cmd_daemon *d,
   head(b, "carematch_ledger_follow_position", "gauge",
        "the last change stream entry the engine has read (label id) and "
        "the tag of its own entries (label origin)");
-  if (!d->ledger) /* the memory store: no ledger to follow, no sample */
+  if (!r->ledger) /* the memory store: no ledger to follow, no sample */
     return;
   cm_ledger_redis_follow f;
-  cm_ledger_redis_follow_get(d->ledger, &f);
+  cm_ledger_redis_follow_get(r->ledger, &f);
   if (f.following)
     put(b, "carematch_ledger_follow_position{id=\"%s\",origin=\"%s\"} 1\n",
         f.last_id, f.origin);
@@ -222,7 +219,7 @@ static void follow_metrics(page *b, const cmd_daemon *d,
 
 /* The counters: batches, offers, fallbacks, the ledger's, events,
  * positions, reloads, trace lines lost. */
-static void counter_metrics(page *b, const cmd_daemon *d,
+static void counter_metrics(page *b, const cmd_region *r,
                             const cm_engine_stats *st) {
   counter(b, "carematch_batches_total", "batches solved", st->batches);
   counter(b, "carematch_offers_total", "offers made (per worker)", st->offers);
@@ -235,19 +232,28 @@ static void counter_metrics(page *b, const cmd_daemon *d,
   counter(b, "carematch_ledger_rebuilds_total", "rebuilds from the ledger",
           st->rebuilds);
   cm_ledger_redis_stats rs; /* zeros without a Redis ledger */
-  cm_ledger_redis_stats_get(d->ledger, &rs);
+  cm_ledger_redis_stats_get(r->ledger, &rs);
   counter(b, "carematch_ledger_replica_waits_total",
           "commits that waited for replicas (durability = replica)", rs.waits);
   counter(b, "carematch_ledger_not_durable_total",
           "commits no replica confirmed in time (answered not_durable)",
           rs.not_durable);
-  counter(b, "carematch_events_total", "engine events", d->events_sent);
+  counter(b, "carematch_events_total", "engine events", r->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);
+  counter(b, "carematch_positions_total", "position updates taken",
+          r->positions);
+}
+
+/* The daemon's own: the build, event streams, reloads, trace lines lost
+ * (no region label). */
+static void daemon_metrics(page *b, const cmd_daemon *d) {
+  head(b, "carematch_build_info", "gauge",
+       "the carematch version running (the value is always 1)");
+  put(b, "carematch_build_info{version=\"%s\"} 1\n", CM_VERSION);
+  gauge(b, "carematch_event_streams", "open event streams", d->n_sse);
   counter(b, "carematch_event_streams_dropped_total",
           "event streams closed for reading too slowly", d->sse_dropped);
-  counter(b, "carematch_positions_total", "position updates taken",
-          d->positions);
   counter(b, "carematch_reloads_total", "configuration reloads", d->reloads);
   counter(b, "carematch_reload_failures_total", "reloads refused",
           d->reload_failures);
@@ -282,24 +288,106 @@ static void loop_metrics(page *b, const cmd_daemon *d) {
             CMD_TURN_BUCKETS, 1, w->turn_sum, w->turn_n);
 }
 
+/* One region's families (with its lease's) into a page of their own.
+ * Returns 0, or -1 out of memory. */
+static int region_page(page *b, const cmd_region *r) {
+  cm_engine_stats st;
+  cm_engine_stats_get(r->eng, &st);
+  batch_metrics(b, r, &st);
+  state_metrics(b, r, &st);
+  follow_metrics(b, r, &st);
+  counter_metrics(b, r, &st);
+  char lease[2048]; /* lease.c */
+  cmd_lease_metrics(r, lease, sizeof lease);
+  put(b, "%s", lease);
+  return b->failed ? -1 : 0;
+}
+
+/* Sample line s (n bytes, no newline) with label (e.g. region="a") put
+ * first among its labels. */
+static void put_labelled(page *b, const char *s, size_t n, const char *label) {
+  size_t name = strcspn(s, "{ ");
+  if (name >= n || !label[0]) {
+    put(b, "%.*s\n", (int)n, s);
+  } else if (s[name] == '{') {
+    put(b, "%.*s{%s,%.*s\n", (int)name, s, label, (int)(n - name - 1),
+        s + name + 1);
+  } else {
+    put(b, "%.*s{%s}%.*s\n", (int)name, s, label, (int)(n - name), s + name);
+  }
+}
+
+/* The end of the family starting at p (the next "# HELP", or end). */
+static const char *family_end(const char *p, const char *end) {
+  const char *q = p;
+  while (q < end) {
+    const char *nl = memchr(q, '\n', (size_t)(end - q));
+    const char *next = nl ? nl + 1 : end;
+    if (q != p && strncmp(q, "# HELP ", 7) == 0)
+      return q;
+    q = next;
+  }
+  return end;
+}
+
+/* Every region's families, grouped: each family's HELP and TYPE once,
+ * then its samples for every region in turn, labelled region="name" when
+ * the daemon was given a list of regions (the Prometheus text format
+ * wants a family's samples together). texts[i] is region i's page. */
+static void merge_regions(page *b, const cmd_daemon *d, char **texts) {
+  const char *t0 = texts[0], *e0 = t0 + strlen(t0);
+  const char **at = calloc(CMD_REGIONS_MAX, sizeof *at);
+  if (!at) {
+    b->failed = 1;
+    return;
+  }
+  for (int i = 0; i < d->n_regions; i++)
+    at[i] = texts[i];
+  while (at[0] < e0) {
+    for (int i = 0; i < d->n_regions; i++) {
+      const char *p = at[i], *end = p + strlen(p);
+      const char *fe = family_end(p, end);
+      while (p < fe) {
+        const char *nl = memchr(p, '\n', (size_t)(fe - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(fe - p);
+        if (p[0] == '#') {
+          if (i == 0)
+            put(b, "%.*s\n", (int)n, p);
+        } else {
+          put_labelled(b, p, n, d->regions[i].label);
+        }
+        p += n + (nl != NULL);
+      }
+      at[i] = fe;
+    }
+  }
+  free(at);
+}
+
 /* Exactly one reply: the page, or 500 out_of_memory (JSON error body)
  * when the page or any line of it could not be allocated. */
 void cmd_route_metrics(cmd_call *c) {
   cmd_daemon *d = c->d;
-  cm_engine_stats st;
-  cm_engine_stats_get(d->eng, &st);
   page pg = {evbuffer_new(), 0}, *b = &pg;
-  char *text = NULL;
+  char *text = NULL, **texts = calloc(CMD_REGIONS_MAX, sizeof *texts);
   size_t len = 0;
-  if (!pg.b)
+  if (!pg.b || !texts)
     goto oom;
-  batch_metrics(b, d, &st);
-  state_metrics(b, d, &st);
-  follow_metrics(b, d, &st);
-  counter_metrics(b, d, &st);
-  char lease[2048]; /* lease.c */
-  cmd_lease_metrics(d, lease, sizeof lease);
-  put(b, "%s", lease);
+  daemon_metrics(b, d);
+  for (int i = 0; i < d->n_regions; i++) {
+    page rp = {evbuffer_new(), 0};
+    size_t rn = rp.b ? 0 : 1;
+    if (rp.b && region_page(&rp, &d->regions[i]) == 0 &&
+        (texts[i] = malloc((rn = evbuffer_get_length(rp.b)) + 1))) {
+      evbuffer_remove(rp.b, texts[i], rn);
+      texts[i][rn] = '\0';
+    }
+    if (rp.b)
+      evbuffer_free(rp.b);
+    if (!texts[i])
+      goto oom;
+  }
+  merge_regions(b, d, texts);
   loop_metrics(b, d);
   http_counts(b, d);
   process(b);
@@ -316,5 +404,8 @@ oom:;
 done:
   if (pg.b)
     evbuffer_free(pg.b);
+  for (int i = 0; texts && i < d->n_regions; i++)
+    free(texts[i]);
+  free(texts);
   free(text);
 }

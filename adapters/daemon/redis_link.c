@@ -108,23 +108,23 @@ const char *cmd_redis_url_masked(const cmd_daemon *d, char *buf, size_t n) {
   return buf;
 }
 
-int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
+int cmd_redis_open(cmd_region *r, char *msg, size_t n) {
   cm_error err;
-  d->store = cm_store_memory_new(0);
-  if (!d->store) {
+  r->store = cm_store_memory_new(0);
+  if (!r->store) {
     snprintf(msg, n, "out of memory");
     return -1;
   }
-  if (!d->cfg.redis_url[0]) {
-    d->recovered = 1;
+  if (!r->d->cfg.redis_url[0]) {
+    r->recovered = 1;
     return 0;
   }
   cm_redis_url u;
-  if (cm_redis_url_parse(d->cfg.redis_url, &u, &err) != CM_OK) {
+  if (cm_redis_url_parse(r->d->cfg.redis_url, &u, &err) != CM_OK) {
     snprintf(msg, n, "redis: %s", err.message);
     return -1;
   }
-  int rc = password_of(&d->cfg, &u, msg, n);
+  int rc = password_of(&r->d->cfg, &u, msg, n);
   if (rc == 0) {
     /* the first connection runs its own private loop: its calls are
        synchronous and must not run the daemon's loop from inside its
@@ -140,70 +140,71 @@ int cmd_redis_open(cmd_daemon *d, char *msg, size_t n) {
     o.cluster = u.cluster; /* redis+cluster:// (docs/cluster.md) */
     o.seeds = u.seeds;
     o.connect_later = 1;
-    cm_ledger_redis_options lo = d->cfg.ledger_opt; /* durability */
-    lo.keep_ms = d->cfg.record_keep_ms;
-    lo.events_max = d->cfg.events_max;
+    cm_ledger_redis_options lo = r->d->cfg.ledger_opt; /* durability */
+    lo.keep_ms = r->d->cfg.record_keep_ms;
+    lo.events_max = r->d->cfg.events_max;
     cm_redis_options ol = o; /* the proposals' connection, on our loop */
-    ol.base = d->base;
-    if (!(d->redis = cm_redis_new(u.host, u.port, d->cfg.region, &o, &err)) ||
-        !(d->redis_loop =
-              cm_redis_new(u.host, u.port, d->cfg.region, &ol, &err)) ||
-        !(d->ledger = cm_ledger_redis_new(d->redis, &lo, &err)) ||
-        cm_ledger_redis_attach(d->ledger, d->redis_loop, &err) != CM_OK ||
-        !(d->redis_store = cm_store_redis_open(d->redis, &err))) {
+    ol.base = r->d->base;
+    if (!(r->redis = cm_redis_new(u.host, u.port, r->name, &o, &err)) ||
+        !(r->redis_loop = cm_redis_new(u.host, u.port, r->name, &ol, &err)) ||
+        !(r->ledger = cm_ledger_redis_new(r->redis, &lo, &err)) ||
+        cm_ledger_redis_attach(r->ledger, r->redis_loop, &err) != CM_OK ||
+        !(r->redis_store = cm_store_redis_open(r->redis, &err))) {
       snprintf(msg, n, "redis: %s", err.message);
       rc = -1;
     }
   }
   cmd_wipe(&u, sizeof u);
-  if (rc == 0)
-    d->cfg.engine.ledger = d->ledger;
   return rc;
 }
 
-void cmd_redis_recover(cmd_daemon *d, int synced) {
+void cmd_redis_recover(cmd_region *r, int synced) {
   char msg[512], url[400];
   cm_error err;
-  if (d->recovered || !d->redis)
+  if (r->recovered || !r->redis)
     return;
-  if (!synced && cm_engine_sync(d->eng, cmd_now_ms(), &err) != CM_OK) {
+  if (!synced && cm_engine_sync(r->eng, cmd_now_ms(), &err) != CM_OK) {
     fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
-            cmd_redis_url_masked(d, url, sizeof url), err.message);
+            cmd_redis_url_masked(r->d, url, sizeof url), err.message);
     return;
   }
-  if (cmd_weights_load(d, msg, sizeof msg) != 0) {
-    if (strncmp(msg, d->redis_logged, sizeof d->redis_logged - 1))
+  if (cmd_weights_load(r, msg, sizeof msg) != 0) {
+    if (strncmp(msg, r->redis_logged, sizeof r->redis_logged - 1))
       fprintf(stderr, "carematchd: redis: not ready, retrying: %s\n", msg);
-    snprintf(d->redis_logged, sizeof d->redis_logged, "%.255s", msg);
+    snprintf(r->redis_logged, sizeof r->redis_logged, "%.255s", msg);
     return;
   }
-  d->recovered = 1;
-  d->redis_logged[0] = '\0';
-  fprintf(stderr, "carematchd: redis %s: connected, state recovered\n",
-          cmd_redis_url_masked(d, url, sizeof url));
-  cmd_durability_check(d); /* now that the server can be asked */
+  r->recovered = 1;
+  r->redis_logged[0] = '\0';
+  fprintf(stderr,
+          "carematchd: redis %s: connected, state recovered (region %s)\n",
+          cmd_redis_url_masked(r->d, url, sizeof url), r->name);
+  cmd_durability_check(r); /* now that the server can be asked */
 }
 
 void cmd_redis_between_turns(cmd_daemon *d) {
-  if (d->redis_loop && !cm_redis_connected(d->redis_loop))
-    cm_redis_ping(d->redis_loop, NULL); /* the backoff limits attempts */
+  for (int i = 0; i < d->n_regions; i++) {
+    cmd_region *r = &d->regions[i];
+    if (r->redis_loop && !cm_redis_connected(r->redis_loop))
+      cm_redis_ping(r->redis_loop, NULL); /* the backoff limits attempts */
+  }
 }
 
-const char *cmd_redis_not_ready(const cmd_daemon *d, char *buf, size_t n) {
-  if (!d->redis)
+const char *cmd_redis_not_ready(const cmd_region *r, char *buf, size_t n) {
+  if (!r->redis)
     return NULL;
-  if (!cm_redis_connected(d->redis)) {
-    const char *e = cm_redis_last_error(d->redis);
+  if (!cm_redis_connected(r->redis)) {
+    const char *e = cm_redis_last_error(r->redis);
     snprintf(buf, n, "redis is not connected%s%.200s", e[0] ? ": " : "", e);
     return buf;
   }
-  if (!cm_redis_connected(d->redis_loop)) {
-    const char *e = cm_redis_last_error(d->redis_loop);
+  if (!cm_redis_connected(r->redis_loop)) {
+    const char *e = cm_redis_last_error(r->redis_loop);
     snprintf(buf, n, "redis (the writes' connection) is not connected%s%.200s",
              e[0] ? ": " : "", e);
     return buf;
   }
-  if (!d->recovered)
+  if (!r->recovered)
     return "recovering the state from redis";
   return NULL;
 }

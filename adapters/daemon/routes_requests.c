@@ -13,7 +13,7 @@
 static void reply_view(cmd_call *c, const char *id, int code) {
   cm_request_view v;
   cm_error err;
-  if (cm_engine_request_get(c->d->eng, id, &v, &err) != CM_OK) {
+  if (cm_engine_request_get(c->r->eng, id, &v, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
@@ -25,7 +25,7 @@ static void reply_view(cmd_call *c, const char *id, int code) {
 /* The call a write replies on: c itself when the engine completes at
  * once (memory), else a deferred copy (NULL: out of memory, replied). */
 static cmd_call *writer(cmd_call *c) {
-  return c->d->redis_loop ? cmd_call_defer(c) : c;
+  return c->r->redis_loop ? cmd_call_defer(c) : c;
 }
 
 /* The engine's answer to a write: the request's view after it, or the
@@ -35,12 +35,12 @@ static void on_written(void *ctx, cm_status st, const cm_error *err) {
   if (st != CM_OK) {
     cmd_reply_error(c, err);
   } else {
-    cmd_events_pump(c->d);
-    cmd_kick(c->d); /* an emergency is due now */
+    cmd_events_pump(c->r);
+    cmd_kick(c->r); /* an emergency is due now */
     if (c->created) {
       cm_request_view v;
       cm_error gerr;
-      if (cm_engine_request_get(c->d->eng, c->wid, &v, &gerr) != CM_OK) {
+      if (cm_engine_request_get(c->r->eng, c->wid, &v, &gerr) != CM_OK) {
         cmd_reply_error(c, &gerr);
       } else {
         /* known here, or (with Redis) adopted from the ledger by submit:
@@ -81,9 +81,9 @@ void cmd_route_request_create(cmd_call *c) {
     return;
   w->created = 1;
   w->at_ms = cmd_now_ms();
-  w->existed = cm_engine_holds(w->d->eng, s.id);
+  w->existed = cm_engine_holds(w->r->eng, s.id);
   snprintf(w->wid, sizeof w->wid, "%s", s.id);
-  if (cm_engine_submit_async(w->d->eng, &s, w->at_ms, on_written, w, &err) !=
+  if (cm_engine_submit_async(w->r->eng, &s, w->at_ms, on_written, w, &err) !=
       CM_OK)
     refused(w, &err);
 }
@@ -115,7 +115,7 @@ static void write_path(cmd_call *c, write_fn fn) {
   if (!w)
     return;
   snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  if (fn(w->d->eng, w->arg, cmd_now_ms(), on_written, w, &err) != CM_OK)
+  if (fn(w->r->eng, w->arg, cmd_now_ms(), on_written, w, &err) != CM_OK)
     refused(w, &err);
 }
 
@@ -146,9 +146,9 @@ static void answer(cmd_call *c, int accept) {
     return;
   snprintf(w->wid, sizeof w->wid, "%s", w->arg);
   int64_t now = cmd_now_ms();
-  cm_status st = accept ? cm_engine_accept_async(w->d->eng, w->arg, worker, now,
+  cm_status st = accept ? cm_engine_accept_async(w->r->eng, w->arg, worker, now,
                                                  on_written, w, &err)
-                        : cm_engine_reject_async(w->d->eng, w->arg, worker, now,
+                        : cm_engine_reject_async(w->r->eng, w->arg, worker, now,
                                                  on_written, w, &err);
   if (st != CM_OK)
     refused(w, &err);

@@ -25,12 +25,12 @@ static int need_body(cmd_call *c) {
 static void reply_worker(cmd_call *c, int code) {
   cm_worker w;
   cm_error err;
-  if (cm_store_get(c->d->store, c->arg, &w, &err) != CM_OK) {
+  if (cm_store_get(c->r->store, c->arg, &w, &err) != CM_OK) {
     cm_error_set(&err, CM_E_UNKNOWN_ID, "$.id", "no worker '%s'", c->arg);
     cmd_reply_error(c, &err);
     return;
   }
-  int jobs = cm_engine_worker_jobs(c->d->eng, c->arg);
+  int jobs = cm_engine_worker_jobs(c->r->eng, c->arg);
   cmd_reply_json(
       c, code,
       json_pack("{s:o}", "worker",
@@ -40,7 +40,7 @@ static void reply_worker(cmd_call *c, int code) {
 /* The call a write replies on: c itself when the engine completes at
  * once (memory), else a deferred copy (NULL: out of memory, replied). */
 static cmd_call *writer(cmd_call *c) {
-  return c->d->redis_loop ? cmd_call_defer(c) : c;
+  return c->r->redis_loop ? cmd_call_defer(c) : c;
 }
 
 /* The engine's answer to an upsert or a shift: the worker after it, or
@@ -51,8 +51,8 @@ static void on_worker_written(void *ctx, cm_status st, const cm_error *err) {
     cmd_reply_error(c, err);
   } else {
     reply_worker(c, 200);
-    cmd_events_pump(c->d);
-    cmd_kick(c->d);
+    cmd_events_pump(c->r);
+    cmd_kick(c->r);
   }
   if (c->deferred)
     cmd_call_end(c);
@@ -65,7 +65,7 @@ static void on_positions_written(void *ctx, cm_status st, const cm_error *err) {
   if (st != CM_OK) {
     cmd_reply_error(c, err);
   } else {
-    c->d->positions += (uint64_t)c->count;
+    c->r->positions += (uint64_t)c->count;
     cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", c->count));
   }
   if (c->deferred)
@@ -86,7 +86,7 @@ void cmd_route_worker_put(cmd_call *c) {
   cmd_call *wc = writer(c);
   if (!wc)
     return;
-  if (cm_engine_worker_upsert_async(wc->d->eng, &w, now, on_worker_written, wc,
+  if (cm_engine_worker_upsert_async(wc->r->eng, &w, now, on_worker_written, wc,
                                     &err) != CM_OK)
     on_worker_written(wc, err.code, &err);
 }
@@ -110,7 +110,7 @@ void cmd_route_worker_position(cmd_call *c) {
   if (!wc)
     return;
   wc->count = 1;
-  if (cm_engine_worker_position_async(wc->d->eng, wc->arg, lat, lon,
+  if (cm_engine_worker_position_async(wc->r->eng, wc->arg, lat, lon,
                                       cmd_now_ms(), on_positions_written, wc,
                                       &err) != CM_OK)
     on_positions_written(wc, err.code, &err);
@@ -148,7 +148,7 @@ void cmd_route_positions(cmd_call *c) {
   cmd_call *wc = NULL;
   if (st == CM_OK && (wc = writer(c)) != NULL) {
     wc->count = n;
-    if (cm_engine_worker_positions_async(wc->d->eng, n, ids, lat, lon,
+    if (cm_engine_worker_positions_async(wc->r->eng, n, ids, lat, lon,
                                          cmd_now_ms(), on_positions_written, wc,
                                          &err) != CM_OK)
       on_positions_written(wc, err.code, &err);
@@ -180,7 +180,7 @@ void cmd_route_worker_status(cmd_call *c) {
   cmd_call *wc = writer(c);
   if (!wc)
     return;
-  if (cm_engine_worker_shift_async(wc->d->eng, wc->arg, json_is_true(b),
+  if (cm_engine_worker_shift_async(wc->r->eng, wc->arg, json_is_true(b),
                                    cmd_now_ms(), on_worker_written, wc,
                                    &err) != CM_OK)
     on_worker_written(wc, err.code, &err);

@@ -23,17 +23,28 @@ static char *encode(const cm_weights *w, uint64_t version) {
   return text;
 }
 
-cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
+/* The memory store's weights file of region r: [store] weights_file for
+ * the default region, "<weights_file>.<region>" for the others. */
+static void weights_path(const cmd_region *r, char *buf, size_t n) {
+  if (r->index == 0)
+    snprintf(buf, n, "%s", r->d->cfg.weights_file);
+  else
+    snprintf(buf, n, "%s.%s", r->d->cfg.weights_file, r->name);
+}
+
+cm_status cmd_weights_save(cmd_region *r, const cm_weights *w, uint64_t version,
                            cm_error *err) {
+  char path[600];
+  weights_path(r, path, sizeof path);
   char *text = encode(w, version);
   if (!text)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   cm_status st = CM_OK;
-  if (d->redis) {
-    st = cm_redis_blob_set(d->redis, "weights", text, err);
-  } else if (d->cfg.weights_file[0]) {
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", d->cfg.weights_file);
+  if (r->redis) {
+    st = cm_redis_blob_set(r->redis, "weights", text, err);
+  } else if (r->d->cfg.weights_file[0]) {
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
     /* 0600, not fopen's 0666 & ~umask: the daemon's files are its own */
     unlink(tmp); /* a stale one: created afresh, with this mode */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -44,10 +55,9 @@ cm_status cmd_weights_save(cmd_daemon *d, const cm_weights *w, uint64_t version,
         f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (f && fclose(f) != 0)
       ok = 0;
-    if (!ok || rename(tmp, d->cfg.weights_file) != 0) {
+    if (!ok || rename(tmp, path) != 0) {
       unlink(tmp);
-      st = cm_error_set(err, CM_E_IO, "", "cannot write %s",
-                        d->cfg.weights_file);
+      st = cm_error_set(err, CM_E_IO, "", "cannot write %s", path);
     }
   }
   free(text);
@@ -76,16 +86,17 @@ static int decode(const char *text, cm_weights *w, uint64_t *version, char *msg,
   return rc;
 }
 
-int cmd_weights_load(cmd_daemon *d, char *msg, size_t n) {
-  char *text = NULL;
+int cmd_weights_load(cmd_region *r, char *msg, size_t n) {
+  char *text = NULL, path[600];
   cm_error err;
-  if (d->redis) {
-    if (cm_redis_blob_get(d->redis, "weights", &text, &err) != CM_OK) {
+  weights_path(r, path, sizeof path);
+  if (r->redis) {
+    if (cm_redis_blob_get(r->redis, "weights", &text, &err) != CM_OK) {
       snprintf(msg, n, "weights from Redis: %s", err.message);
       return -1;
     }
-  } else if (d->cfg.weights_file[0]) {
-    FILE *f = fopen(d->cfg.weights_file, "r");
+  } else if (r->d->cfg.weights_file[0]) {
+    FILE *f = fopen(path, "r");
     if (f) {
       json_error_t je;
       json_t *o = json_loadf(f, 0, &je);
@@ -93,35 +104,34 @@ int cmd_weights_load(cmd_daemon *d, char *msg, size_t n) {
       text = o ? cm__json_dumps(o, 0) : NULL;
       json_decref(o);
       if (!text) {
-        snprintf(msg, n, "%s: malformed JSON: %s", d->cfg.weights_file,
-                 je.text);
+        snprintf(msg, n, "%s: malformed JSON: %s", path, je.text);
         return -1;
       }
     }
   }
   if (!text) { /* none stored: the configured ones, version 1 */
-    d->weights_version = 1;
+    r->weights_version = 1;
     return 0;
   }
-  cm_weights w = d->cfg.engine.weights;
+  cm_weights w = r->d->cfg.engine.weights;
   uint64_t version;
   int rc = decode(text, &w, &version, msg, n);
   free(text);
   if (rc != 0)
     return -1;
-  if (cm_engine_weights_set(d->eng, &w, &err) != CM_OK) {
+  if (cm_engine_weights_set(r->eng, &w, &err) != CM_OK) {
     snprintf(msg, n, "stored weights: %s", err.message);
     return -1;
   }
-  d->weights_version = version;
+  r->weights_version = version;
   return 0;
 }
 
 static void reply_weights(cmd_call *c, int code) {
-  const cm_engine_config *cfg = cm_engine_config_get(c->d->eng);
+  const cm_engine_config *cfg = cm_engine_config_get(c->r->eng);
   cmd_reply_json(c, code,
                  json_pack("{s:I,s:o}", "version",
-                           (json_int_t)c->d->weights_version, "weights",
+                           (json_int_t)c->r->weights_version, "weights",
                            cmd_encode_weights(&cfg->weights)));
 }
 
@@ -137,7 +147,7 @@ void cmd_route_weights_put(cmd_call *c) {
   const json_t *wo;
   int64_t expect = -1;
   int has_version;
-  cmd_daemon *d = c->d;
+  cmd_region *r = c->r;
   if (!c->body) {
     cm_error_set(&err, CM_E_MISSING, "$.weights", "$.weights: required");
     cmd_reply_error(c, &err);
@@ -156,24 +166,24 @@ void cmd_route_weights_put(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  if (has_version && (uint64_t)expect != d->weights_version) {
+  if (has_version && (uint64_t)expect != r->weights_version) {
     cm_error_set(&err, CM_E_CONFLICT, "$.version",
                  "$.version: the weights are at version %llu, not %lld",
-                 (unsigned long long)d->weights_version, (long long)expect);
+                 (unsigned long long)r->weights_version, (long long)expect);
     cmd_reply_error(c, &err);
     return;
   }
-  cm_weights old = cm_engine_config_get(d->eng)->weights, w = old;
+  cm_weights old = cm_engine_config_get(r->eng)->weights, w = old;
   if (cm__json_weights_merge(wo, &w, &err) != CM_OK ||
-      cm_engine_weights_set(d->eng, &w, &err) != CM_OK) {
+      cm_engine_weights_set(r->eng, &w, &err) != CM_OK) {
     cmd_reply_error(c, &err);
     return;
   }
-  if (cmd_weights_save(d, &w, d->weights_version + 1, &err) != CM_OK) {
-    cm_engine_weights_set(d->eng, &old, NULL); /* nothing changes */
+  if (cmd_weights_save(r, &w, r->weights_version + 1, &err) != CM_OK) {
+    cm_engine_weights_set(r->eng, &old, NULL); /* nothing changes */
     cmd_reply_error(c, &err);
     return;
   }
-  d->weights_version++;
+  r->weights_version++;
   reply_weights(c, 200);
 }

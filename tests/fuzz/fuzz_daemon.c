@@ -188,12 +188,12 @@ static void call(cmd_daemon *d, const uint8_t *p, size_t n) {
 }
 
 /* A batch when the engine is due, as the daemon's timer would run it. */
-static void step(cmd_daemon *d) {
+static void step(cmd_region *r) {
   cm_error err;
   int64_t now = cmd_now_ms();
-  if (cm_engine_next_due(d->eng) <= now)
-    cm_engine_step(d->eng, now, NULL, &err);
-  cmd_events_pump(d);
+  if (cm_engine_next_due(r->eng) <= now)
+    cm_engine_step(r->eng, now, NULL, &err);
+  cmd_events_pump(r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -204,9 +204,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d->cfg = config;
   d->trace = trace_sink;
   d->started_ms = cmd_now_ms();
-  d->weights_version = 1;
-  if (!(d->store = cm_store_memory_new(0)) ||
-      !(d->eng = cm_engine_new(&d->cfg.engine, d->store, &err))) {
+  if (cmd_regions_new(d) != 0)
+    abort();
+  cmd_region *r = &d->regions[0];
+  r->weights_version = 1;
+  if (!(r->store = cm_store_memory_new(0)) ||
+      !(r->eng = cm_engine_new(&d->cfg.engine, r->store, &err))) {
     fprintf(stderr, "fuzz_daemon: cannot start the engine\n");
     abort();
   }
@@ -221,11 +224,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (left < sep)
       q = end;
     call(d, p, (size_t)(q - p));
-    step(d);
+    step(r);
     p = q == end ? end : q + sep;
   }
-  cm_engine_free(d->eng);
-  cm_store_free(d->store);
+  cm_engine_free(r->eng);
+  cm_store_free(r->store);
+  free(d->regions);
   free(d);
   cm_solve_thread_cleanup(); /* GLPK's environment: no leak per input */
   return 0;
