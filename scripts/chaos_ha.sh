@@ -55,6 +55,7 @@ TAG=cmc$(( $$ % 100000 )) OCT=$(( 200 + $$ % 50 ))
 NET=0 HOSTIP=127.0.0.1 REDIS= PROXY= SIM= STOPPED=
 declare -A PID ADDR PORT RUNS
 cleanup() {
+  set +e
   [ -n "$STOPPED" ] && kill -CONT "$STOPPED" 2>/dev/null
   for p in $SIM $PROXY "${PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ "$MODE" = cluster ]; then
@@ -101,9 +102,9 @@ emergency() { # H: at once, a fall alarm (an emergency) to a daemon other
   s=$(( h % N + 1 )) m=$(master_port) NE=$((NE + 1))
   rec=$(redis-cli -p "$m" --raw hget "cm:{$REGION}:req:$(redis-cli -p "$m" --raw \
     zrange "cm:{$REGION}:live" -1 -1 2>/dev/null)" rec 2>/dev/null || true)
-  lat=$(echo "$rec" | jq -r .lat 2>/dev/null || true)
-  lon=$(echo "$rec" | jq -r .lon 2>/dev/null || true)
-  case "$lat$lon" in *[0-9]*) ;; *) return 0 ;; esac
+  lat=$(echo "$rec" | grep -o '"lat": *[-0-9.e]*' | head -1 | sed 's/.*: *//' || true)
+  lon=$(echo "$rec" | grep -o '"lon": *[-0-9.e]*' | head -1 | sed 's/.*: *//' || true)
+  [ -n "$lat" ] && [ -n "$lon" ] || return 0
   code=$(curl -s -o /dev/null -w '%{http_code}' -m 2 -X POST \
     "http://${ADDR[$s]}:${PORT[$s]}/v1/requests" \
     -H 'Authorization: Bearer chaos-platform-token-0000' \
