@@ -3,7 +3,14 @@
 # DAEMONS carematchd of one region with [lease] enabled behind HAProxy
 # (the holder only, checked on /readyz?role=leader), carematch_sim's live
 # load sent through HAProxy, and the failures of a replicated deployment,
-# made at random moments, each kind in turn:
+# made at random moments, each kind in turn, after a first one that
+# tries the fence:
+#   stop_ignoring  d1 (the first holder) runs its first life with the fault
+#                  injection CAREMATCH_TEST_LEASE_IGNORE_LOSS=1: it is
+#                  SIGSTOPped past the TTL and, thawed, keeps running batches
+#                  under its old epoch for 3 s; Redis must refuse them all
+#                  (its carematch_ledger_stale_epoch_total counts them); then
+#                  it is killed and started again without the fault;
 #   kill9_holder   kill -9 the lease's holder, start it again;
 #   stop_holder    SIGSTOP the holder past the TTL, then SIGCONT it (the
 #                  fence must refuse anything it commits under its old epoch);
@@ -218,6 +225,8 @@ $(cat "$DIR/tokens.ini")
 INI
   local run=()
   [ "$NET" = 1 ] && run=(ip netns exec "${TAG}n$i")
+  # d1's first life ignores the loss of its lease (stop_ignoring)
+  [ "$i" = 1 ] && [ "${RUNS[1]}" = 1 ] && run+=(env CAREMATCH_TEST_LEASE_IGNORE_LOSS=1)
   "${run[@]}" "$BUILD/carematchd" --config "$DIR/d$i.ini" \
     --listen "${ADDR[$i]}" --port "${PORT[$i]}" \
     --clock-start "$at" --clock-rate "$RATE" \
@@ -345,10 +354,31 @@ migrate_slot() {
     redis-cli -p "$p" cluster setslot "$SLOT" node "$did" >/dev/null
   done
 }
+REFUSED=-1
+stop_ignoring() { # the fence under fire (see the top)
+  local t
+  [ "$(holder)" = 1 ] || { echo "chaos_ha: d1 does not hold the lease: no stop_ignoring"; return 0; }
+  t=$(now_ms); kill -STOP "${PID[1]}"; STOPPED=${PID[1]}
+  fault stop_ignoring "$t"
+  emergency 1
+  sleep "$(past_ttl)"
+  kill -CONT "${PID[1]}"; STOPPED=
+  sleep 3
+  REFUSED=$(curl -s -m 2 -H 'Authorization: Bearer chaos-operator-token-0000' \
+    "http://${ADDR[1]}:${PORT[1]}/metrics" |
+    awk '$1 == "carematch_ledger_stale_epoch_total" {print $2}' || true)
+  REFUSED=${REFUSED:--1}
+  echo "chaos_ha: d1 ignored its loss for 3 s: Redis refused $REFUSED offers under its old epoch"
+  kill -9 "${PID[1]}" 2>/dev/null || true
+  sleep 0.3
+  start_daemon 1
+}
 KINDS=(kill9_holder stop_holder cut_holder)
 [ "$MODE" = cluster ] && KINDS+=(kill9_master migrate_slot)
 [ -n "${FAULTS:-}" ] && read -r -a KINDS <<< "$FAULTS" # e.g. FAULTS=kill9_master
 END=$(( $(now_ms) + DURATION * 1000 ))
+settle
+stop_ignoring
 ROUND=0
 while kill -0 "$SIM" 2>/dev/null && [ "$(now_ms)" -lt "$END" ]; do
   settle
@@ -363,7 +393,6 @@ done
 SIMRC=0; wait "$SIM" || SIMRC=$?
 [ "$SIMRC" = 0 ] || { echo "chaos_ha: the load failed ($SIMRC)"; grep -v "^http:" "$DIR/sim.err" | tail -n 20; exit 1; }
 SIM=
-sleep 1
 MPORT=$(master_port)
 cat "$DIR/acked" "$DIR/acked.probe" > "$DIR/acked.all" 2>/dev/null || true
 set +e
@@ -387,8 +416,8 @@ echo "check: $CHECK"
 mkdir -p "$(dirname "$OUT")"
 PROBES=0
 [ -f "$DIR/acked.probe" ] && PROBES=$(wc -l < "$DIR/acked.probe")
-printf '{"seconds":%d,"mode":"%s","daemons":%d,"ttl_ms":%d,"rate":%d,"seed":%d,"net_namespaces":%d,"faults":%d,"emergency_probes":%d,"daemon_starts":%d,"check":%s,"mirror":%s}\n' \
-  "$DURATION" "$MODE" "$N" "$TTL" "$RATE" "$SEED" "$NET" "$NFAULTS" "$PROBES" "$STARTS" \
+printf '{"seconds":%d,"mode":"%s","daemons":%d,"ttl_ms":%d,"rate":%d,"seed":%d,"net_namespaces":%d,"faults":%d,"emergency_probes":%d,"ignoring_holder_refused_offers":%d,"daemon_starts":%d,"check":%s,"mirror":%s}\n' \
+  "$DURATION" "$MODE" "$N" "$TTL" "$RATE" "$SEED" "$NET" "$NFAULTS" "$PROBES" "$REFUSED" "$STARTS" \
   "${CHECK:-null}" "${MIRROR:-null}" > "$OUT"
 [ "$RC" = 0 ] && [ "$MRC" = 0 ] || {
   echo "chaos_ha: FAILED"
