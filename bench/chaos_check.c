@@ -16,13 +16,14 @@
  * fence carried (commit.lua): from the first lease entry on, every offer
  * must carry the epoch of the latest lease entry before it, i.e. no offer
  * was committed under a stale epoch. --lease requires lease entries.
- * --faults FILE (lines "<kind> <wall clock ms>", written by
+ * --faults FILE (lines "<kind> <wall clock ms> [<probe id>]", written by
  * scripts/chaos_ha.sh) adds, per fault, the time to the next lease
  * acquisition, to the next offer, and to the first offer under that
  * acquisition's epoch (the new holder's; stream entry ids are Redis's
  * clock, the same machine's as the script's),
  * and the requests that waited meanwhile (submitted before that offer,
- * first offered after the fault) with their submit-to-offer times.
+ * first offered after the fault) with their submit-to-offer times, and
+ * the submit-to-offer time of the emergency (probe) sent at the fault.
  * Exit 0 when every check passes, 1 otherwise. */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
@@ -106,6 +107,8 @@ typedef struct fault {
   long long new_offer_ms;   /* stream ms of its first offer (0: none) */
   int waiting, emergencies; /* pending at some time in [at_ms, offer_ms] */
   long long max_wait_ms, max_emergency_wait_ms; /* their submit to offer */
+  char probe[64];          /* the emergency sent at the fault ("-": none) */
+  long long probe_wait_ms; /* its submit to first offer (-1: none) */
 } fault;
 
 typedef struct check {
@@ -333,13 +336,15 @@ static int check_acked(check *k, const char *acked) {
  * Returns 0, or -1 when the file cannot be read. */
 static int read_faults(check *k, const char *path) {
   FILE *f = fopen(path, "r");
+  char line[256];
   if (!f)
     return -1;
-  fault *x;
-  while (k->nfaults < FAULT_MAX &&
-         (x = &k->faults[k->nfaults],
-          fscanf(f, "%31s %lld", x->kind, &x->at_ms) == 2))
-    k->nfaults++;
+  while (k->nfaults < FAULT_MAX && fgets(line, sizeof line, f)) {
+    fault *x = &k->faults[k->nfaults];
+    snprintf(x->probe, sizeof x->probe, "-");
+    if (sscanf(line, "%31s %lld %63s", x->kind, &x->at_ms, x->probe) >= 2)
+      k->nfaults++;
+  }
   fclose(f);
   return 0;
 }
@@ -368,6 +373,10 @@ static int emergency(check *k, const char *id) {
 static void measure_faults(check *k) {
   for (int i = 0; i < k->nfaults; i++) {
     fault *x = &k->faults[i];
+    int p = strcmp(x->probe, "-") ? find(&k->reqs, x->probe, 0) : -1;
+    x->probe_wait_ms = p >= 0 && k->reqs.e[p].off_ms && k->reqs.e[p].sub_ms
+                           ? k->reqs.e[p].off_ms - k->reqs.e[p].sub_ms
+                           : -1;
     long long end = x->new_offer_ms ? x->new_offer_ms : x->offer_ms;
     if (!end)
       continue;
@@ -411,11 +420,13 @@ static void report(const check *k, int ok, const char *out) {
               "%s{\"kind\":\"%s\",\"to_lease_ms\":%lld,\"to_offer_ms\":%lld,"
               "\"to_new_holder_offer_ms\":%lld,"
               "\"waited_meanwhile\":%d,\"max_wait_ms\":%lld,"
-              "\"emergencies_meanwhile\":%d,\"max_emergency_wait_ms\":%lld}",
+              "\"emergencies_meanwhile\":%d,\"max_emergency_wait_ms\":%lld,"
+              "\"probe_wait_ms\":%lld}",
               i ? "," : "", x->kind, x->lease_ms ? x->lease_ms - x->at_ms : -1,
               x->offer_ms ? x->offer_ms - x->at_ms : -1,
               x->new_offer_ms ? x->new_offer_ms - x->at_ms : -1, x->waiting,
-              x->max_wait_ms, x->emergencies, x->max_emergency_wait_ms);
+              x->max_wait_ms, x->emergencies, x->max_emergency_wait_ms,
+              x->probe_wait_ms);
     }
     fprintf(f, "],\"ok\":%s}\n", ok ? "true" : "false");
   }

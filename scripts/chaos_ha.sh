@@ -71,9 +71,15 @@ cleanup() {
     kill -9 "$REDIS" 2>/dev/null || true
   fi
   if [ "$NET" = 1 ]; then
+    for p in "${PID[@]}"; do # out of the namespaces before they go
+      for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    done
     for i in $(seq "$N"); do
       ip link del "${TAG}h$i" 2>/dev/null || true
-      ip netns del "${TAG}n$i" 2>/dev/null || true
+      for _ in 1 2 3; do
+        ip netns del "${TAG}n$i" 2>/dev/null && break
+        sleep 0.2
+      done
     done
     ip addr del "$HOSTIP/32" dev lo 2>/dev/null || true
   fi
@@ -101,12 +107,14 @@ free_base() { # six free ports and their cluster bus ports (+10000)
   done
 }
 now_ms() { date +%s%3N; }
-fault() { echo "$1 $2" >> "$DIR/faults"; echo "$(date +%T.%3N) chaos_ha: $1"; }
-NE=0
-emergency() { # H: at once, a fall alarm (an emergency) to a daemon other
-  # than the holder H (standbys take API writes), at a live request's place
-  local h=$1 s m rec lat lon code
-  s=$(( h % N + 1 )) m=$(master_port) NE=$((NE + 1))
+fault() { # KIND T [PROBE]: a line of the faults file (chaos_check --faults)
+  echo "$1 $2 ${3:--}" >> "$DIR/faults"; echo "$(date +%T.%3N) chaos_ha: $1"
+}
+emergency() { # H T: at once, a fall alarm (an emergency) to a daemon other
+  # than the holder H (standbys take API writes), at a live request's
+  # place; says its id when it was acknowledged
+  local h=$1 id=chaos-e$2 s m rec lat lon code
+  s=$(( h % N + 1 )) m=$(master_port)
   rec=$(redis-cli -p "$m" --raw hget "cm:{$REGION}:req:$(redis-cli -p "$m" --raw \
     zrange "cm:{$REGION}:live" -1 -1 2>/dev/null)" rec 2>/dev/null || true)
   lat=$(echo "$rec" | grep -o '"lat": *[-0-9.e]*' | head -1 | sed 's/.*: *//' || true)
@@ -116,8 +124,8 @@ emergency() { # H: at once, a fall alarm (an emergency) to a daemon other
     "http://${ADDR[$s]}:${PORT[$s]}/v1/requests" \
     -H 'Authorization: Bearer chaos-platform-token-0000' \
     -H 'Content-Type: application/json' \
-    -d "{\"id\":\"chaos-e$NE\",\"lat\":$lat,\"lon\":$lon,\"skills\":[\"nurse\",\"caregiver\"],\"skill_mode\":\"any\",\"urgency\":\"emergency\"}" || true)
-  case "$code" in 2*) echo "chaos-e$NE" >> "$DIR/acked.probe" ;; esac
+    -d "{\"id\":\"$id\",\"lat\":$lat,\"lon\":$lon,\"skills\":[\"nurse\",\"caregiver\"],\"skill_mode\":\"any\",\"urgency\":\"emergency\"}" || true)
+  case "$code" in 2*) echo "$id" >> "$DIR/acked.probe"; echo "$id" ;; esac
 }
 
 # the network: each daemon in a namespace of its own, a veth pair to this
@@ -282,8 +290,7 @@ kill9_holder() {
   local h t
   h=$(holder); [ -n "$h" ] || return 0
   t=$(now_ms); kill -9 "${PID[$h]}" 2>/dev/null || true
-  fault kill9_holder "$t"
-  emergency "$h"
+  fault kill9_holder "$t" "$(emergency "$h" "$t")"
   sleep "0.$(( 3 + RANDOM % 7 ))"
   start_daemon "$h"
 }
@@ -291,8 +298,7 @@ stop_holder() {
   local h t
   h=$(holder); [ -n "$h" ] || return 0
   t=$(now_ms); kill -STOP "${PID[$h]}"; STOPPED=${PID[$h]}
-  fault stop_holder "$t"
-  emergency "$h"
+  fault stop_holder "$t" "$(emergency "$h" "$t")"
   sleep "$(past_ttl)"
   kill -CONT "${PID[$h]}"; STOPPED=
 }
@@ -302,8 +308,7 @@ cut_holder() {
   t=$(now_ms)
   if [ "$NET" = 1 ]; then
     ip link set "${TAG}h$h" down
-    fault cut_holder "$t"
-    emergency "$h"
+    fault cut_holder "$t" "$(emergency "$h" "$t")"
     sleep "$(past_ttl)"
     ip link set "${TAG}h$h" up
   else # no namespaces: Redis stops answering everybody for as long
@@ -359,8 +364,7 @@ stop_ignoring() { # the fence under fire (see the top)
   local t
   [ "$(holder)" = 1 ] || { echo "chaos_ha: d1 does not hold the lease: no stop_ignoring"; return 0; }
   t=$(now_ms); kill -STOP "${PID[1]}"; STOPPED=${PID[1]}
-  fault stop_ignoring "$t"
-  emergency 1
+  fault stop_ignoring "$t" "$(emergency 1 "$t")"
   sleep "$(past_ttl)"
   kill -CONT "${PID[1]}"; STOPPED=
   sleep 3

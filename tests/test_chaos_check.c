@@ -206,3 +206,26 @@ Test(chaos_check, lease_required_but_absent_fails) {
   cr_assert(strstr(out, "\"unfenced_offers\":3"), "%s", out);
   redisFree(c);
 }
+
+Test(chaos_check, faults_are_measured) {
+  redisContext *c = leased_history();
+  char faults[64], extra[128], out[2048];
+  snprintf(faults, sizeof faults, "/tmp/cm_cc_%ld.faults", (long)getpid());
+  FILE *f = fopen(faults, "w");
+  cr_assert_not_null(f);
+  fputs("kill9_holder 1 q3\nstop_holder 1\n", f); /* before every event */
+  fclose(f);
+  snprintf(extra, sizeof extra, "--lease --faults %s", faults);
+  cr_assert_eq(judge_with(extra, "q2\nq3\n", out, sizeof out), 0, "%s", out);
+  unlink(faults);
+  cr_assert(strstr(out, "{\"kind\":\"kill9_holder\""), "%s", out);
+  cr_assert(strstr(out, "{\"kind\":\"stop_holder\""), "%s", out);
+  cr_assert_null(strstr(out, "\"to_lease_ms\":-1"), "%s", out);
+  cr_assert_null(strstr(out, "\"to_new_holder_offer_ms\":-1"), "%s", out);
+  /* q3, the probe of the first, was submitted and offered */
+  const char *p = strstr(out, "\"probe_wait_ms\":");
+  cr_assert(p && p[16] != '-', "%s", out);
+  cr_assert(strstr(out, "\"probe_wait_ms\":-1}"), "the second has none: %s",
+            out);
+  redisFree(c);
+}
