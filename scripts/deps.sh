@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config clang-format
       libglpk-dev libjansson-dev libyajl-dev libcriterion-dev libevent-dev libhiredis-dev
       libinih-dev libcurl4-openssl-dev redis-server
       curl openssl stunnel4   # scripts/redis-tls-check.sh
-      haproxy)                # scripts/haproxy-check.sh (docs/ha.md)
+      haproxy                 # scripts/haproxy-check.sh (docs/ha.md)
+      iproute2)               # scripts/chaos_ha.sh: network namespaces
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -7,12 +7,20 @@
 #   scripts/redis-cluster.sh node DIR PORT    (re)start one node of DIR
 # cluster-node-timeout is 1000 ms, so a killed master's replica takes over
 # within a few seconds. Nothing is saved (no RDB, no AOF).
+# CM_CLUSTER_IP (optional, an address of this machine): the nodes listen
+# on it too and announce it, for clients in a network namespace (no
+# password: keep the address private to the machine)
+# (scripts/chaos_ha.sh).
 set -euo pipefail
 
 node() { # DIR PORT: start one node (daemonized), its files in DIR/PORT
   local dir=$1 port=$2
   mkdir -p "$dir/$port"
-  redis-server --port "$port" --bind 127.0.0.1 --cluster-enabled yes \
+  local bind=(--bind 127.0.0.1)
+  [ -n "${CM_CLUSTER_IP:-}" ] &&
+    bind=(--bind "127.0.0.1 $CM_CLUSTER_IP" --cluster-announce-ip "$CM_CLUSTER_IP"
+      --protected-mode no)
+  redis-server --port "$port" "${bind[@]}" --cluster-enabled yes \
     --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 1000 \
     --save '' --appendonly no --dir "$dir/$port" --daemonize yes \
     --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" >/dev/null

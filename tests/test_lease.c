@@ -172,6 +172,34 @@ Test(lease, commit_refuses_an_offer_under_a_stale_epoch) {
   freeReplyObject(rep);
   cm_ledger_redis_stats_get(l, &rs);
   cr_assert_eq(rs.stale_epoch, 2);
+  /* the event stream (the chaos judge reads it, bench/chaos_check.c): a
+   * lease entry at each acquisition, and the offer under its epoch */
+  rep = redisCommand(c, "XRANGE cm:{%s}:events - +", g_region);
+  cr_assert(rep && rep->type == REDIS_REPLY_ARRAY);
+  int leases = 0;
+  char last_lease[32] = "", offer_epoch[32] = "";
+  for (size_t i = 0; i < rep->elements; i++) {
+    const redisReply *kv = rep->element[i]->element[1];
+    const char *type = "", *epoch = "";
+    for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+      if (!strcmp(kv->element[j]->str, "type"))
+        type = kv->element[j + 1]->str;
+      if (!strcmp(kv->element[j]->str, "epoch"))
+        epoch = kv->element[j + 1]->str;
+    }
+    if (!strcmp(type, "lease")) {
+      leases++;
+      snprintf(last_lease, sizeof last_lease, "%s", epoch);
+    } else if (!strcmp(type, "offered")) {
+      snprintf(offer_epoch, sizeof offer_epoch, "%s", epoch);
+    }
+  }
+  freeReplyObject(rep);
+  char want[32];
+  snprintf(want, sizeof want, "%llu", (unsigned long long)him.epoch);
+  cr_assert_eq(leases, 2, "one lease entry per acquisition, none at renewal");
+  cr_assert_str_eq(last_lease, want);
+  cr_assert_str_eq(offer_epoch, want, "the offer carries its fence's epoch");
   redisFree(c);
   cm_engine_free(e);
   cm_store_free(mirror);

@@ -76,11 +76,13 @@ static cm_status lease_attempt(void *ctx, int *noscript, cm_error *err) {
   cm__rd_argv_init(&a);
   cm__rd_argv_str(&a, "EVALSHA");
   cm__rd_argv_add(&a, x->r->sha[CM__RD_S_LEASE], 40);
-  cm__rd_argv_str(&a, "3");
+  cm__rd_argv_str(&a, "4");
   cm__rd_argv_add(&a, key, cm__rd_key_lease(&x->r->keys, key));
   cm__rd_argv_add(&a, key, cm__rd_key_lease_epoch(&x->r->keys, key));
   cm__rd_argv_add(&a, x->r->keys.fixed[CM__RD_K_RSEQ],
                   x->r->keys.fixed_len[CM__RD_K_RSEQ]);
+  cm__rd_argv_add(&a, x->r->keys.fixed[CM__RD_K_EVENTS],
+                  x->r->keys.fixed_len[CM__RD_K_EVENTS]);
   cm__rd_argv_str(&a, x->what);
   cm__rd_argv_str(&a, x->holder);
   cm__rd_argv_i64(&a, x->ttl_ms);

@@ -20,6 +20,9 @@
 --   (lease.lua) as the writer holds it (epoch "0": it holds none); with
 --   a fence the lease key (cm:{r}:lease) is the last of KEYS;
 --   last: the writer's origin.
+-- Every event carries the fence's epoch ("0": no fence, or none held),
+-- so an offer names the lease period it was made in (the chaos judge,
+-- bench/chaos_check.c, checks it against the stream's lease entries).
 -- Preconditions of a change, all read before it writes anything (a script
 -- that fails after a write is not rolled back):
 --   - the request's version is the expected one (or it does not exist);
@@ -34,10 +37,11 @@
 -- when worker i (1-based) cannot take the job (why: "unknown", "offline",
 -- "full"); {-2, "stale_epoch"} when the fence refused an offer.
 local keep, evmax = ARGV[1], ARGV[2]
-local FENCE, fenced = ARGV[#ARGV - 1], false
+local FENCE, fenced, FEPOCH = ARGV[#ARGV - 1], false, '0'
 if FENCE ~= '-' then
   local lease = call('GET', KEYS[#KEYS])
   local fe, fw = match(FENCE, '^(%d+) (.*)$')
+  FEPOCH = fe or '0'
   local le, lw
   if lease then le, lw = match(lease, '^(%d+) %d+ (.*)$') end
   fenced = not le or le ~= fe or lw ~= fw
@@ -127,7 +131,8 @@ local function apply(kk, p)
     call('XADD', KEYS[K_EVENTS], 'MAXLEN', '~', evmax, '*',
       'type', ARGV[q], 'request', rid, 'worker', ARGV[q + 1],
       'from', ARGV[q + 2], 'to', ARGV[q + 3], 'at_ms', ARGV[q + 4],
-      'expires_ms', ARGV[q + 5], 'cost', ARGV[q + 6], 'origin', ORIGIN)
+      'expires_ms', ARGV[q + 5], 'cost', ARGV[q + 6], 'origin', ORIGIN,
+      'epoch', FEPOCH)
     q = q + 7
   end
   return 1

@@ -7,7 +7,8 @@
 --
 -- KEYS: 1 the lease (cm:{r}:lease), 2 the epoch counter
 --   (cm:{r}:lease_epoch), 3 the ledger's counter of submissions
---   (cm:{r}:rseq, read only); all in the region's hash slot.
+--   (cm:{r}:rseq, read only), 4 the event stream (cm:{r}:events); all
+--   in the region's hash slot.
 -- ARGV: 1 what: "hold" (acquire when free, renew when ours), "release"
 --   (delete when ours), "get" (read only); 2 the holder's name; 3 ttl in
 --   ms; 4 the holder's clock in ms (kept as since_ms, shown only); last:
@@ -17,6 +18,10 @@
 -- the caller's (holder "" when nobody holds it; epoch "0" then);
 -- submissions, the region's requests submitted so far (a holder that
 -- sees more than its own rebuilds to adopt the others': docs/ha.md).
+-- An acquisition also appends a "lease" entry (epoch, holder) to the event
+-- stream, in the same step, so the stream orders every offer after the
+-- acquisition of the epoch it carries (commit.lua): the chaos judge checks
+-- that each offer's epoch is the latest acquisition's.
 local lk, ek = KEYS[1], KEYS[2]
 local what, me, ttl, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local cur = call('GET', lk)
@@ -41,4 +46,6 @@ end
 if cur then return {0, who, ep, since, subs} end
 ep = tostring(call('INCR', ek))
 call('SET', lk, ep .. ' ' .. now .. ' ' .. me, 'PX', ttl)
+call('XADD', KEYS[4], '*', 'type', 'lease', 'epoch', ep, 'holder', me,
+  'at_ms', now, 'origin', ORIGIN)
 return {2, me, ep, now, subs}
