@@ -27,20 +27,30 @@ static int g_port;
 static pid_t g_redis;
 static char g_dir[96];
 
-static void setup(void) {
+static void setup_with(const char *extra) {
   snprintf(g_dir, sizeof g_dir, "/tmp/cm_mfollow_%ld", (long)getpid());
   char cmd[256];
   snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
   cr_assert_eq(system(cmd), 0);
   g_port = cm_test_free_port();
   g_redis = cm_test_server_start(g_port, g_dir);
-  char ini[192];
+  char ini[320];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = mfollow\n"
-           "[batch]\noffer_ttl_ms = 600000\n",
-           g_port);
+           "[batch]\noffer_ttl_ms = 600000\n%s",
+           g_port, extra);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
+}
+
+static void setup(void) {
+  setup_with("");
+}
+
+/* A short stale time and sweep: the daemon's own sweep marks a worker
+ * whose position is old offline in Redis. */
+static void setup_sweep(void) {
+  setup_with("stale_ms = 1000\n[store]\nsweep_ms = 200\n");
 }
 
 static void teardown(void) {
@@ -191,4 +201,49 @@ Test(mirror_follow, a_lapse_committed_elsewhere_reaches_the_daemon) {
   cr_assert(strstr(out, "\"missed_workers\":0"), "%s", out);
   cr_assert(strstr(out, "\"quiesced\":true"), "%s", out);
   cr_assert_eq(api_jobs("w1"), redis_jobs("w1"));
+}
+
+/* The worker's status as the daemon shows it ("" unknown). */
+static void api_status(const char *id, char *out, size_t n) {
+  char path[64];
+  snprintf(path, sizeof path, "/v1/workers/%s", id);
+  cm_test_reply r = cm_test_http(D.port, "GET", path, TOK_OPERATOR, NULL, NULL);
+  const char *s = "";
+  if (r.code != 200 ||
+      json_unpack(r.json, "{s:{s:s}}", "worker", "status", &s) != 0)
+    s = "";
+  snprintf(out, n, "%s", s);
+  cm_test_reply_free(&r);
+}
+
+/* The daemon's own stale sweep writes Redis on the daemon's connection:
+ * its view must follow it (the sweep's changes are not skipped as the
+ * daemon's own), or batches keep offering to a worker Redis has offline. */
+Test(mirror_follow, the_daemons_own_sweep_reaches_its_view, .init = setup_sweep,
+     .fini = teardown) {
+  cr_assert_eq(put("PUT", "/v1/workers/ws",
+                   "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}"),
+               200);
+  char st[32] = "";
+  api_status("ws", st, sizeof st);
+  cr_assert_str_eq(st, "available");
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  int swept = 0;
+  for (int i = 0; i < 100 && !swept; i++) { /* stale after 1 s */
+    redisReply *r = redisCommand(c, "HGET cm:{mfollow}:worker:ws status");
+    swept = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "3");
+    freeReplyObject(r);
+    if (!swept)
+      sleep_ms(50);
+  }
+  redisFree(c);
+  cr_assert(swept, "the sweep marked the worker offline in Redis");
+  for (int i = 0; i < 100; i++) { /* a step follows at least every second */
+    api_status("ws", st, sizeof st);
+    if (!strcmp(st, "offline"))
+      break;
+    sleep_ms(50);
+  }
+  cr_assert_str_eq(st, "offline", "the daemon's view follows its own sweep");
 }

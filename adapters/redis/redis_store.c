@@ -406,7 +406,12 @@ static cm_status sweep_attempt(void *ctx, int *noscript, cm_error *err) {
     cm__rd_argv_i64(a, limit);
     for (int i = from; i < to; i++)
       cm__rd_argv_str(a, ids.id[i]);
-    cm__rd_argv_origin(a, r);
+    /* tagged apart from this writer's own changes: its engine did not
+       make them, so the follow of the ledger on this connection must read
+       them back (a daemon's mirror learns its own sweep from the stream) */
+    char tag[sizeof r->origin + 8];
+    int tn = snprintf(tag, sizeof tag, "%s:sweep", r->origin);
+    cm__rd_argv_add(a, tag, (size_t)tn);
     cm__rd_send(&b, a);
   }
   st = cm__rd_end(&b, err);
