@@ -82,6 +82,10 @@ cm_hc *cm_hc_new(struct event_base *base, const char *host, int port,
                  int n_conns) {
   if (n_conns < 1 || n_conns > HC_MAX_CONNS)
     return NULL;
+  /* a peer (carematchd, a proxy in front of it) that closes a connection
+     while a request is being written must be an error of that call, not
+     the end of the client process */
+  signal(SIGPIPE, SIG_IGN);
   cm_hc *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
