@@ -88,6 +88,11 @@ static void drain(sim *s) {
         cr_assert(s->on_shift[w], "%s offered to off-shift %s", sh->id,
                   ev[i].worker);
       }
+      if (ev[i].type == CM_EV_ESCALATED)
+        cr_assert(ev[i].from == CM_REQ_PENDING && ev[i].to == CM_REQ_PENDING &&
+                      !ev[i].worker[0],
+                  "%s escalated while %s", sh->id,
+                  cm_request_state_name(ev[i].from));
       if (ev[i].type == CM_EV_REJECTED || ev[i].type == CM_EV_EXPIRED)
         if (ev[i].worker[0])
           ban(sh, ev[i].worker);
@@ -251,6 +256,10 @@ Test(engine_sim, invariants_hold_every_step) {
   cfg.batch_window_ms = 300;
   cfg.batch_max = 400;
   cfg.params.k = 8;
+  /* service levels of a minute: some requests wait past them */
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    cfg.weights.sla_target_min[u] = 1.0;
+  cfg.escalate_after_ms = 1000;
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);

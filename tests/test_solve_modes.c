@@ -720,9 +720,18 @@ Test(pieces, penalty_and_radius) {
   cm_request_init(&r);
   w.penalty_base[CM_URGENCY_URGENT] = 40.0;
   w.aging_per_min = 0.5;
+  w.sla_target_min[CM_URGENCY_URGENT] = 20.0;
+  w.sla_risk[CM_URGENCY_URGENT] = 80.0;
   r.urgency = CM_URGENCY_URGENT;
-  r.waited_s = 600.0;
-  cr_assert_float_eq(cm_request_penalty(&w, &r), 45.0, 1e-9);
+  r.waited_s = 600.0; /* half the target: 80 * 0.5^3 */
+  cr_assert_float_eq(cm_request_penalty(&w, &r), 50.0, 1e-9);
+  r.waited_s = 1200.0; /* at the target: all of the risk */
+  cr_assert_float_eq(cm_request_penalty(&w, &r), 120.0, 1e-9);
+  r.waited_s = 1800.0; /* 10 min past it: aging 0.5 a minute */
+  cr_assert_float_eq(cm_request_penalty(&w, &r), 125.0, 1e-9);
+  r.staff = 2; /* per person */
+  cr_assert_float_eq(cm_request_penalty(&w, &r), 250.0, 1e-9);
+  r.staff = 1;
   r.waited_s = 0.0;
   cr_assert_float_eq(cm_request_penalty(&w, &r), 40.0, 1e-9);
   p.radius_km[CM_URGENCY_URGENT] = 2.0;
@@ -740,7 +749,7 @@ Test(pieces, edge_cost_formula) {
   cm_check_gen_opts o;
   cm_check_rng g;
   cm_check_rng_seed(&g, 44);
-  int continuity = 0, preferred = 0;
+  int continuity = 0, preferred = 0, late = 0;
   for (int k = 0; k < 60; k++) {
     cm_check_gen_small_opts(&o, k % 2, 1);
     cm_instance *inst = cm_check_gen(&o, 44000000 + (uint64_t)k);
@@ -767,6 +776,10 @@ Test(pieces, edge_cost_formula) {
         double rating = wt->rating * (5.0 - w->rating);
         double skill = wt->skill * (5.0 - w->level);
         double pr = pref ? -wt->preferred : 0.0;
+        double wm = r->waited_s / 60.0, tg = wt->sla_target_min[r->urgency];
+        double sla = wt->sla_late_per_min[r->urgency] *
+                     (fmax(0.0, wm + t - tg) - fmax(0.0, wm - tg));
+        late += sla > 0;
         cr_assert_float_eq(c.distance_km, dist, 1e-9);
         cr_assert_float_eq(c.travel_min, t, 1e-9);
         cr_assert_float_eq(c.travel, travel, 1e-9);
@@ -775,13 +788,16 @@ Test(pieces, edge_cost_formula) {
         cr_assert_float_eq(c.rating, rating, 1e-9);
         cr_assert_float_eq(c.skill, skill, 1e-9);
         cr_assert_float_eq(c.preferred, pr, 1e-9, "r%d w%d", i, j);
-        cr_assert_float_eq(
-            c.total, travel + workload + cont + rating + skill + pr, 1e-9);
+        cr_assert_float_eq(c.sla, sla, 1e-9, "r%d w%d", i, j);
+        cr_assert_float_eq(c.total,
+                           travel + workload + cont + rating + skill + pr + sla,
+                           1e-9);
       }
     cm_instance_free(inst);
   }
   cr_assert_gt(continuity, 0);
   cr_assert_gt(preferred, 0);
+  cr_assert_gt(late, 0);
 }
 
 /* cm_worker_eligible agrees with the header's rules on random instances. */

@@ -12,8 +12,8 @@
 static const char *const state_names[CM_REQ_STATE_COUNT] = {
     "pending", "offered", "accepted", "done", "cancelled"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",   "accepted",  "rejected",
-    "expired",   "withdrawn", "cancelled", "completed"};
+    "submitted", "offered",   "accepted",  "rejected", "expired",
+    "withdrawn", "cancelled", "completed", "escalated"};
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -41,6 +41,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_workers = 1;
   c->reserve_km = 5.0;
   c->reserve_from = CM_URGENCY_URGENT;
+  c->escalate_after_ms = 1800000;
 }
 
 static cm_status check_config(const cm_engine_config *c, cm_error *err) {
@@ -63,6 +64,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->max_live >= 1, "max_live", "must be >= 1");
   CFG_(c->history >= 1, "history", "must be >= 1");
   CFG_(c->event_queue >= 16, "event_queue", "must be >= 16");
+  CFG_(c->escalate_after_ms >= 0 && c->escalate_after_ms <= 604800000,
+       "escalate_after_ms", "must be in [0, 604800000] (a week)");
   CFG_(c->reserve_workers >= 0 && c->reserve_workers <= 64, "reserve_workers",
        "must be in [0, 64]");
   CFG_(c->reserve_km > 0 && c->reserve_km <= 1000, "reserve_km",

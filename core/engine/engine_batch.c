@@ -51,6 +51,32 @@ static void release_due(cm_engine *e, int64_t now_ms) {
   }
 }
 
+/* The wait rule: a released request still pending (never offered, or back
+ * from an offer) escalate_after_ms past its service level, counted from
+ * when it became ready, is escalated once: an event for the operator, no
+ * change of state. Runs with every batch, so at most a retry wait
+ * (retry_max_ms) late while anything waits. */
+static void escalate_waits(cm_engine *e, int64_t now_ms) {
+  int64_t after = e->cfg.escalate_after_ms;
+  if (after <= 0)
+    return;
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (r->state != CM_REQ_PENDING || r->escalated || !r->released)
+      continue;
+    double sla_ms = e->cfg.weights.sla_target_min[r->spec.urgency] * 60000.0;
+    if ((double)(now_ms - r->ready_ms) < sla_ms + (double)after)
+      continue;
+    cm_event ev;
+    cm__event_fill(e, &ev, CM_EV_ESCALATED, r, NULL, CM_REQ_PENDING,
+                   CM_REQ_PENDING, NULL);
+    ev.at_ms = now_ms;
+    cm__event_push(e, &ev);
+    r->escalated = 1;
+    e->stats.escalated++;
+  }
+}
+
 typedef struct pick_ctx {
   cm__req **live;
 } pick_ctx;
@@ -379,6 +405,7 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
     return st;
   expire_offers(e, now_ms);
   release_due(e, now_ms);
+  escalate_waits(e, now_ms);
   if (e->next_batch_ms > now_ms)
     return CM_OK;
   e->next_batch_ms = INT64_MAX;

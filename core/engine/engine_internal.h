@@ -54,6 +54,7 @@ typedef struct cm__req {
   int slot;         /* index in live[] or done[] */
   unsigned gen;     /* last rebuild that found it in the ledger */
   int in_batch;     /* a batch's offer of it is in flight */
+  int escalated;    /* CM_EV_ESCALATED emitted (engine_batch.c) */
 } cm__req;
 
 typedef struct cm__wrk {

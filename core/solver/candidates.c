@@ -271,7 +271,8 @@ static void price_fast(const cm__problem *p, int r, cand *c) {
   const cm_weights *k = &p->inst->weights;
   const cm_worker *w = &p->inst->workers[c->w];
   double cost = k->travel * c->travel * k->urgency_factor[rq->urgency] +
-                cm__worker_fixed_cost(k, w);
+                cm__worker_fixed_cost(k, w) +
+                cm__sla_edge_cost(k, rq, c->travel);
   if (rq->elder && cm__served_elder(w, rq->elder))
     cost -= k->continuity;
   if (cm__in_list(rq->preferred, rq->n_preferred, c->w))

@@ -28,9 +28,30 @@ double cm_request_radius_km(const cm_params *p, const cm_request *r) {
   return grown < cap ? grown : cap;
 }
 
+/* The service level: a request's penalty is its base, plus its risk of
+ * breaching the target (rising with the cube of the share of the target
+ * waited: a fresh request adds nothing, one at its target all of sla_risk),
+ * plus aging for every minute past the target. Inside the target a request
+ * never gains more than sla_risk over its base, so the defaults keep a fresh
+ * request ahead of any less urgent one still inside its own target. */
 double cm_request_penalty(const cm_weights *w, const cm_request *r) {
-  return (w->penalty_base[r->urgency] + w->aging_per_min * r->waited_s / 60.0) *
+  int u = r->urgency;
+  double waited = r->waited_s / 60.0, target = w->sla_target_min[u];
+  double share = waited < target ? waited / target : 1.0;
+  double late = waited > target ? waited - target : 0.0;
+  return (w->penalty_base[u] + w->sla_risk[u] * share * share * share +
+          w->aging_per_min * late) *
          r->staff;
+}
+
+double cm__sla_edge_cost(const cm_weights *k, const cm_request *r,
+                         double travel_min) {
+  int u = r->urgency;
+  double waited = r->waited_s / 60.0, target = k->sla_target_min[u];
+  double late_now = waited > target ? waited - target : 0.0;
+  double late =
+      waited + travel_min > target ? waited + travel_min - target : 0.0;
+  return k->sla_late_per_min[u] * (late - late_now);
 }
 
 int cm__in_list(const int *list, int n, int x) {
@@ -85,6 +106,7 @@ void cm_edge_cost(const cm_instance *inst, int request, int worker,
   out->skill = k->skill * (5.0 - w->level);
   out->preferred =
       cm__in_list(r->preferred, r->n_preferred, worker) ? -k->preferred : 0.0;
+  out->sla = cm__sla_edge_cost(k, r, travel_min);
   out->total = 0.0;
 #define CM_X_SUM_(field, key, doc) out->total += out->field;
   CM_COST_TERMS(CM_X_SUM_)

@@ -48,6 +48,9 @@ typedef enum cm_event_type {
   CM_EV_WITHDRAWN,     /* the worker went offline: back to pending */
   CM_EV_CANCELLED,     /* cancelled */
   CM_EV_COMPLETED,     /* done */
+  CM_EV_ESCALATED,     /* still without an offer escalate_after_ms past its
+                          service level: once, for the operator; the state
+                          does not change (pending -> pending) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -133,8 +136,12 @@ typedef struct cm_engine_config {
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
-  cm_ledger *ledger; /* durable state (ledger.h), borrowed; NULL: the
-                        engine's memory only */
+  cm_ledger *ledger;         /* durable state (ledger.h), borrowed; NULL: the
+                                engine's memory only */
+  int64_t escalate_after_ms; /* a request pending this long past its service
+                                level (weights.sla_target_min) without an
+                                offer emits CM_EV_ESCALATED, once (1800000;
+                                0: off) */
 } cm_engine_config;
 
 /* Latency histogram with fixed buckets (milliseconds), Prometheus style. */
@@ -174,6 +181,8 @@ typedef struct cm_engine_stats {
   cm_histogram commit_ms;     /* offers written to the ledger (when there
                                  is one) and applied, ms */
   cm_histogram batch_size;    /* requests per batch */
+  uint64_t escalated; /* CM_EV_ESCALATED emitted: requests left without an
+                         offer escalate_after_ms past their service level */
 } cm_engine_stats;
 
 CM_EXPORT void cm_engine_config_init(cm_engine_config *c);

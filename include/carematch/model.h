@@ -79,9 +79,14 @@ typedef struct cm_request {
 /* Operator-tunable weights of the cost function (DESIGN section 4). Edge
  * cost = travel*eta_min*urgency_factor[u] + workload*jobs_today
  *        - continuity*[worker served this elder] + rating*(5 - rating)
- *        + skill*(5 - level) - preferred*[worker is preferred].
- * Unassigned penalty = (penalty_base[u] + aging_per_min * minutes waited)
- *                      * staff (a team left unstaffed costs per person).
+ *        + skill*(5 - level) - preferred*[worker is preferred]
+ *        + sla_late_per_min[u] * the minutes this worker's travel makes the
+ *          arrival later than the service level sla_target_min[u].
+ * Unassigned penalty = (penalty_base[u] + sla_risk[u] * min(1, w / T)^3
+ *                       + aging_per_min * max(0, w - T)) * staff, with w the
+ * minutes waited and T = sla_target_min[u] (a team left unstaffed costs per
+ * person): the service-level risk rises steeply as the wait nears the target,
+ * aging counts only past it (docs/solver.md, "Service levels").
  *
  * The weights' one table, from which cm_weights, its defaults, its
  * validation, the JSON codec and carematchd's [weights] keys are made:
@@ -106,7 +111,13 @@ typedef struct cm_request {
   X(penalty_base, "penalty_base", URGENCY, (1000.0, 300.0, 120.0, 60.0), 0,    \
     1e9, "leaving a request unassigned")                                       \
   X(aging_per_min, "aging_per_min", ONE, (2.0), 0, 1e6,                        \
-    "penalty growth while waiting")
+    "penalty growth per minute waited past the service level")                 \
+  X(sla_target_min, "sla_target_min", URGENCY, (15.0, 60.0, 120.0, 30.0), 1,   \
+    1e5, "service level: minutes from ready to arrival")                       \
+  X(sla_risk, "sla_risk", URGENCY, (1000.0, 150.0, 100.0, 50.0), 0, 1e9,       \
+    "penalty as the wait nears the service level")                             \
+  X(sla_late_per_min, "sla_late_per_min", URGENCY, (40.0, 4.0, 1.0, 1.0), 0,   \
+    1e6, "per minute an offer's arrival adds past the service level")
 
 /* The C type of a SHAPE: a double, or one per urgency. */
 #define CM_WEIGHT_DECL_ONE_(field) double field

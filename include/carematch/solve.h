@@ -90,7 +90,8 @@ typedef enum cm_unassigned_reason {
   X(continuity, "continuity", "-weights.continuity when the elder is known")   \
   X(rating, "rating", "weights.rating * (5 - rating)")                         \
   X(skill, "skill", "weights.skill * (5 - level)")                             \
-  X(preferred, "preferred", "-weights.preferred when preferred")
+  X(preferred, "preferred", "-weights.preferred when preferred")               \
+  X(sla, "sla", "weights.sla_late_per_min * minutes late added by the travel")
 
 /* An edge cost, term by term; total is their sum. */
 typedef struct cm_cost_terms {

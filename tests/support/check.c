@@ -110,6 +110,11 @@ cm_instance *cm_check_gen(const cm_check_gen_opts *o, uint64_t seed) {
   wt->penalty_base[CM_URGENCY_NORMAL] = cm_check_rng_real(&g, 5.0, 60.0);
   wt->penalty_base[CM_URGENCY_SCHEDULED] = cm_check_rng_real(&g, 2.0, 40.0);
   wt->aging_per_min = cm_check_rng_real(&g, 0.0, 1.0);
+  for (int u = 0; u < CM_URGENCY_COUNT; u++) { /* waits reach 15 min */
+    wt->sla_target_min[u] = cm_check_rng_real(&g, 2.0, 20.0);
+    wt->sla_risk[u] = cm_check_rng_real(&g, 0.0, 30.0);
+    wt->sla_late_per_min[u] = cm_check_rng_real(&g, 0.0, 3.0);
+  }
 
   cm_params *pm = &inst->params;
   pm->k = o->k > 0 ? o->k : (n_w > 0 ? n_w : 1);
@@ -407,6 +412,8 @@ static const char *term_mismatch(const cm_cost_terms *got,
     return "skill";
   if (!cm_check_close(got->preferred, want->preferred))
     return "preferred";
+  if (!cm_check_close(got->sla, want->sla))
+    return "sla";
   if (!cm_check_close(got->total, want->total))
     return "total";
   return NULL;
@@ -482,7 +489,8 @@ int cm_check_feasible(const cm_instance *inst, const cm_answer *ans,
            want.workload, want.continuity, want.rating, want.skill,
            want.preferred, want.total);
     double sum = as->terms.travel + as->terms.workload + as->terms.continuity +
-                 as->terms.rating + as->terms.skill + as->terms.preferred;
+                 as->terms.rating + as->terms.skill + as->terms.preferred +
+                 as->terms.sla;
     if (!cm_check_close(sum, as->terms.total))
       FAIL("assignment %d (r%d w%d): terms sum to %.9g, total says %.9g", a, r,
            w, sum, as->terms.total);
@@ -856,6 +864,9 @@ void cm_check_dump_instance(FILE *f, const cm_instance *inst) {
           w->continuity, w->rating, w->skill, w->preferred, w->penalty_base[0],
           w->penalty_base[1], w->penalty_base[2], w->penalty_base[3],
           w->aging_per_min);
+  for (int u = 0; u < CM_URGENCY_COUNT; u++)
+    fprintf(f, " sla[%d]: target %.17g risk %.17g late %.17g\n", u,
+            w->sla_target_min[u], w->sla_risk[u], w->sla_late_per_min[u]);
   fprintf(f,
           " params: k %d radius {%.17g %.17g %.17g %.17g} growth %.17g max "
           "%.17g speed %.17g road %.17g now %lld stale %lld\n",
