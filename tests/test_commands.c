@@ -178,6 +178,32 @@ Test(carematchd, check_config_lists_every_error_with_its_line) {
   cm_test_rmdir(dir);
 }
 
+/* [batch] escalate_after_ms (the wait rule, docs/engine.md): taken in
+ * range, refused with the key named outside it. */
+Test(carematchd, escalate_after_ms_is_checked) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/esc.ini", dir);
+  const char *vals[] = {"0", "600000", "-1", "604800001", "soon"};
+  for (int i = 0; i < 5; i++) {
+    char text[160];
+    snprintf(text, sizeof text,
+             "[server]\nport = 0\n[batch]\nescalate_after_ms = %s\n", vals[i]);
+    write_text(ini, text, 0600);
+    cm_test_run_result r = run(
+        dir, CM_DAEMON_PATH,
+        (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+    if (i < 2) {
+      cr_expect_eq(r.status, 0, "%s: %s", vals[i], r.err);
+    } else {
+      cr_expect_eq(r.status, 2, "%s refused", vals[i]);
+      cr_expect_not_null(strstr(r.err, "escalate_after_ms"), "%s", r.err);
+    }
+    cm_test_run_free(&r);
+  }
+  cm_test_rmdir(dir);
+}
+
 /* Found by the issue: `--no-auth` with a --config lacking tokens exited 2,
  * as the file alone was checked for tokens. Now the flags count. */
 Test(carematchd, no_auth_takes_a_file_without_tokens) {

@@ -316,7 +316,8 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
                {"offer_ttl_ms", &e->offer_ttl_ms, 1, 86400000},
                {"retry_max_ms", &e->retry_max_ms, 0, 3600000},
                {"release_slack_ms", &e->release_slack_ms, 0, 86400000},
-               {"stale_ms", &e->stale_ms, 0, 86400000}};
+               {"stale_ms", &e->stale_ms, 0, 86400000},
+               {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000}};
   for (size_t i = 0; i < sizeof times / sizeof *times; i++)
     if (!strcmp(name, times[i].key)) {
       if (parse_long(v, times[i].lo, times[i].hi, &x) != 0)
