@@ -311,8 +311,11 @@ void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
     sim_metric_name(r[i].metric, name, sizeof name);
     snprintf(a, sizeof a, "%s / %s", runs[r[i].a]->policy,
              runs[r[i].b]->policy);
-    printf("  %-34s %-30s %7.3f  [%.3f, %.3f]\n", a, name, r[i].ratio, r[i].lo,
-           r[i].hi);
+    if (!isfinite(r[i].ratio)) /* b is 0 (nothing to compare with) */
+      printf("  %-34s %-30s %7s  (undefined: b is 0)\n", a, name, "-");
+    else
+      printf("  %-34s %-30s %7.3f  [%.3f, %.3f]\n", a, name, r[i].ratio,
+             r[i].lo, r[i].hi);
   }
   free(r);
 }
