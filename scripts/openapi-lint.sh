@@ -6,6 +6,17 @@
 # npm comes from Debian when missing. Exits non-zero on any problem.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the per-region copies of every /v1 path must be what
+# scripts/openapi-regions.py makes of the un-prefixed ones
+copy=$(mktemp)
+trap 'rm -f "$copy"' EXIT
+cp docs/openapi.json "$copy"
+python3 scripts/openapi-regions.py "$copy"
+if ! cmp -s docs/openapi.json "$copy"; then
+  echo "openapi-lint.sh: docs/openapi.json's /v1/regions/{region}/... paths" \
+    "are not the un-prefixed ones': run scripts/openapi-regions.py" >&2
+  exit 1
+fi
 VERSION=1.34.20 # 1.x runs on Node 18 (Debian bookworm) and later
 PREFIX=build/npm
 BIN=$PREFIX/node_modules/.bin/redocly
