@@ -4,8 +4,9 @@
  * reported from the loop's callbacks (the ledger's own are not), the call
  * returns before Redis answers (a paused Redis holds nothing), a server
  * that does not answer within the connection's timeout ends it
- * CM_E_UNAVAILABLE, and a ledger freed while its follow is in flight ends
- * it exactly once. */
+ * CM_E_UNAVAILABLE, a ledger freed while its follow is in flight ends
+ * it exactly once, and a follow costs one round trip when no other writer
+ * changed anything. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -153,6 +154,65 @@ Test(follow_async, another_writers_changes_come_from_the_loop) {
   run_until_done(s.base, &got);
   cr_assert_eq(got.done, 1);
   cr_assert_eq(got.n, 0);
+  close_all(&s);
+}
+
+static long long rounds(const cm_ledger *l) {
+  cm_ledger_redis_follow fw;
+  cm_ledger_redis_follow_get(l, &fw);
+  return fw.rounds;
+}
+
+static void follow_once(side *s, seen *got) {
+  cm_error err;
+  memset(got, 0, sizeof *got);
+  cr_assert_eq(
+      s->l->type->follow_async(s->l, on_change, got, on_followed, &err), CM_OK,
+      "%s", err.message);
+  run_until_done(s->base, got);
+  cr_assert_eq(got->done, 1);
+  cr_assert_eq(got->st, CM_OK);
+  cr_assert_eq(got->lost, 0);
+}
+
+/* The round trips a follow waits for (docs/async.md): XINFO and the first
+ * XRANGE page go together, so a follow that finds only our own writes, or
+ * nothing, costs one; another writer's change adds the HGETALL round; a
+ * stream longer than a page adds a round a further page. */
+Test(follow_async, a_follow_costs_one_round_without_others_changes) {
+  side s;
+  open_all(&s);
+  seen got;
+  long long r0 = rounds(s.l);
+  follow_once(&s, &got); /* nothing new */
+  cr_assert_eq(rounds(s.l) - r0, 1, "caught up: %lld rounds", rounds(s.l) - r0);
+  upsert(s.l, "mine");
+  upsert(s.l, "mine2");
+  r0 = rounds(s.l);
+  follow_once(&s, &got); /* our own writes only */
+  cr_assert_eq(got.n, 0);
+  cr_assert_eq(rounds(s.l) - r0, 1, "own writes only: %lld rounds",
+               rounds(s.l) - r0);
+  upsert(s.l, "mine");
+  upsert(s.other, "w1");
+  r0 = rounds(s.l);
+  follow_once(&s, &got); /* another writer's: + HGETALL */
+  cr_assert_eq(got.n, 1);
+  cr_assert_str_eq(got.ids[0], "w1");
+  cr_assert_eq(rounds(s.l) - r0, 2, "with another writer's: %lld rounds",
+               rounds(s.l) - r0);
+  for (int i = 0; i < 1500; i++) /* past one page (1,000 entries) */
+    upsert(s.other, i % 2 ? "w2" : "w3");
+  upsert(s.l, "mine");
+  r0 = rounds(s.l);
+  follow_once(&s, &got);
+  cr_assert_eq(got.n, 2, "w2 and w3 once each (%d)", got.n);
+  cr_assert_eq(rounds(s.l) - r0, 3, "two pages and HGETALL: %lld rounds",
+               rounds(s.l) - r0);
+  r0 = rounds(s.l);
+  follow_once(&s, &got); /* all read: nothing left */
+  cr_assert_eq(got.n, 0);
+  cr_assert_eq(rounds(s.l) - r0, 1);
   close_all(&s);
 }
 

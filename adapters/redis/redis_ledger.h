@@ -34,8 +34,9 @@ typedef struct rd_ledger {
   int64_t fence;               /* lease epoch the commits carry (-1: no
                                   fence; cm_ledger_redis_fence_set) */
   char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
-  void *follow_op; /* an asynchronous follow in flight
-                      (redis_ledger.c), or NULL */
+  void *follow_op;         /* an asynchronous follow in flight
+                              (redis_ledger.c), or NULL */
+  long long follow_rounds; /* round trips the follows waited for */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
