@@ -786,6 +786,8 @@ typedef struct rd_follow_op {
   struct event *timer;        /* no reply for timeout_ms: drop */
   int solo;                   /* XINFO sent without its page (out of
                                  memory): its reply ends the follow */
+  int deferred;               /* waiting for the turn's proposals to go
+                                 first (cm__rd_group_after) */
 } rd_follow_op;
 
 /* No reply for the connection's timeout_ms (a hung server): the
@@ -1020,6 +1022,42 @@ static void on_async_first(redisAsyncContext *ac, void *reply, void *priv) {
   follow_op_paged(f, &c);
 }
 
+/* Send the follow's first round trip: XINFO STREAM, then XRANGE (last_id
+ * + COUNT page, both written together so Redis answers them together.
+ * Returns 0 (in flight), or -1 (nothing sent: not connected). */
+static int follow_op_go(rd_follow_op *f) {
+  rd_ledger *l = f->l;
+  cm__rd_argv_str(&f->argv, "XINFO");
+  cm__rd_argv_str(&f->argv, "STREAM");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  if (follow_op_send(f, on_async_info) != 0)
+    return -1;
+  l->follow_rounds++;
+  char from[52];
+  snprintf(from, sizeof from, "(%s", l->last_id);
+  cm__rd_argv_str(&f->argv, "XRANGE");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  cm__rd_argv_str(&f->argv, from);
+  cm__rd_argv_str(&f->argv, "+");
+  cm__rd_argv_str(&f->argv, "COUNT");
+  cm__rd_argv_fmt(&f->argv, "%d", FOLLOW_PAGE);
+  if (follow_op_send(f, on_async_first) != 0)
+    f->solo = 1; /* XINFO is queued and will answer: it ends the follow */
+  return 0;
+}
+
+/* The proposals of the turn the follow was asked in are sent (or told
+ * they cannot be): now the follow, behind them on the connection, so it
+ * is answered after their commits are applied (redis_group.c). */
+static void follow_op_deferred(void *arg) {
+  rd_follow_op *f = arg;
+  f->deferred = 0;
+  if (follow_op_go(f) != 0)
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
+}
+
 static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
                                  void *ctx, cm_ledger_followed_fn done,
                                  cm_error *err) {
@@ -1053,37 +1091,24 @@ static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
   cm__rd_batch_init(&f->b, r, NULL, NULL);
   cm__rd_argv_init(&f->argv);
   f->timer = evtimer_new(r->base, on_follow_timer, f);
-  /* one round trip: XINFO STREAM, then XRANGE (last_id + COUNT page
-     (both written in this turn, so Redis answers them together) */
-  cm__rd_argv_str(&f->argv, "XINFO");
-  cm__rd_argv_str(&f->argv, "STREAM");
-  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
-                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
-  int queued = f->timer && follow_op_send(f, on_async_info) == 0;
-  if (!queued) {
-    if (f->timer)
-      event_free(f->timer);
+  if (!f->timer) {
+    cm__rd_argv_free(&f->argv);
+    free(f);
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  l->follow_op = f;
+  if (cm__rd_group_after(l, follow_op_deferred, f)) {
+    f->deferred = 1; /* sent behind the proposals of this turn */
+    return CM_OK;
+  }
+  if (follow_op_go(f) != 0) {
+    l->follow_op = NULL;
+    event_free(f->timer);
     cm__rd_argv_free(&f->argv);
     free(f);
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "redis: a command could not be queued");
   }
-  l->follow_op = f;
-  l->follow_rounds++;
-  char from[52];
-  snprintf(from, sizeof from, "(%s", l->last_id);
-  cm__rd_argv_str(&f->argv, "XRANGE");
-  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
-                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
-  cm__rd_argv_str(&f->argv, from);
-  cm__rd_argv_str(&f->argv, "+");
-  cm__rd_argv_str(&f->argv, "COUNT");
-  cm__rd_argv_fmt(&f->argv, "%d", FOLLOW_PAGE);
-  if (follow_op_send(f, on_async_first) != 0) {
-    f->solo = 1; /* XINFO is queued and will answer: it ends the follow */
-    return CM_OK;
-  }
-  follow_op_arm(f);
   return CM_OK;
 }
 
@@ -1105,8 +1130,11 @@ void cm_ledger_redis_follow_get(const cm_ledger *lg,
 static void rd_free(cm_ledger *lg) {
   rd_ledger *l = rl(lg);
   cm__rd_group_free(l); /* proposals in flight are told first */
-  if (l->follow_op)     /* its reply, NULL when the connection goes, ends it */
-    ((rd_follow_op *)l->follow_op)->l = NULL;
+  rd_follow_op *f = l->follow_op;
+  if (f) /* its reply, NULL when the connection goes, ends it */
+    f->l = NULL;
+  if (f && f->deferred) /* never sent: nothing will answer it */
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "the ledger was freed");
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);
