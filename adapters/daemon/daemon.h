@@ -357,6 +357,9 @@ int cmd_solver_start(cmd_region *r);
 void cmd_solver_stop(cmd_region *r);
 /* Something changed: make sure the timer fires when the engine is due. */
 void cmd_kick(cmd_region *r);
+/* Step at the next loop turn (not when the engine says it is due): a
+ * write just proposed is due once applied (solver.c). */
+void cmd_step_now(cmd_region *r);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);

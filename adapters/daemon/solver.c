@@ -71,6 +71,13 @@ void cmd_kick(cmd_region *r) {
   arm(r, 0);
 }
 
+void cmd_step_now(cmd_region *r) {
+  if (r->flying || r->following || !r->step_ev)
+    return; /* the batch's end kicks again */
+  struct timeval tv = {0, 0};
+  evtimer_add(r->step_ev, &tv);
+}
+
 static void finish_drain_if_idle(cmd_region *r);
 
 /* Why dispatch waits, as /readyz tells any client: the store's own words

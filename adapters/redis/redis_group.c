@@ -128,17 +128,19 @@ typedef struct rd_group { /* one pipeline sent */
 
 typedef struct rd_async {
   rd_ledger *l;
-  struct event *flush; /* zero-timeout: sends the queue */
-  struct event *timer; /* no reply for timeout_ms: drop */
-  rd_prop *queue;      /* waiting proposals, oldest first */
-  rd_prop *tail;       /* the newest */
-  int in_flight;       /* groups sent and not all answered */
-  uint64_t replies;    /* replies seen so far (progress) */
-  uint64_t at_arm;     /* replies when the timer was armed */
-  int waits;           /* flushes put off for a connect in a row */
-  unsigned reload;     /* the next group loads these scripts first (a
-                          bit per CM__RD_S_*) */
-  cm__rd_argv argv;    /* commands are built here */
+  struct event *flush;   /* zero-timeout: sends the queue */
+  struct event *timer;   /* no reply for timeout_ms: drop */
+  rd_prop *queue;        /* waiting proposals, oldest first */
+  rd_prop *tail;         /* the newest */
+  int in_flight;         /* groups sent and not all answered */
+  uint64_t replies;      /* replies seen so far (progress) */
+  uint64_t at_arm;       /* replies when the timer was armed */
+  int waits;             /* flushes put off for a connect in a row */
+  unsigned reload;       /* the next group loads these scripts first (a
+                            bit per CM__RD_S_*) */
+  cm__rd_argv argv;      /* commands are built here */
+  void (*after)(void *); /* runs once the queue is sent (cm__rd_group_after) */
+  void *after_arg;       /* */
 } rd_async;
 
 cm_redis *cm__rd_group_conn(const rd_ledger *l) {
@@ -518,11 +520,33 @@ static int send_next(rd_group *g, int from, int m) {
 #define FLUSH_WAITS 3      /* flushes put off for a connect at most */
 #define FLUSH_WAIT_US 2000 /* each by this long */
 
-/* The zero-timeout event: send everything proposed since the last one. */
+static void flush_send(rd_async *as);
+
+/* The zero-timeout event: send everything proposed since the last one,
+ * then what waited for it (cm__rd_group_after), unless the send was put
+ * off. */
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   rd_async *as = arg;
+  flush_send(as);
+  if (as->after && !as->queue) {
+    void (*fn)(void *) = as->after;
+    as->after = NULL;
+    fn(as->after_arg);
+  }
+}
+
+int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg) {
+  rd_async *as = l->async;
+  if (!as || !as->queue || as->after)
+    return 0;
+  as->after = fn;
+  as->after_arg = arg;
+  return 1;
+}
+
+static void flush_send(rd_async *as) {
   rd_ledger *l = as->l;
   cm_redis *r = cm__rd_group_conn(l);
   rd_prop *props = as->queue;

@@ -550,8 +550,24 @@ typedef struct page_call {
   rd_ledger *l;
   char (**ids)[CM_ID_MAX]; /* ids changed by others (repeats included) */
   int *n, *cap;
-  int entries; /* entries in this page */
+  int entries;      /* entries in this page */
+  const char *upto; /* NULL, or the last id to read: later entries (a
+                       page asked up to "+") are left for the next follow */
 } page_call;
+
+/* Stream ids "ms-seq": <0, 0, >0 as a is before, equal to, after b. */
+static int id_cmp(const char *a, const char *b) {
+  char *end;
+  unsigned long long ams = strtoull(a, &end, 10), aseq = 0;
+  if (*end == '-')
+    aseq = strtoull(end + 1, NULL, 10);
+  unsigned long long bms = strtoull(b, &end, 10), bseq = 0;
+  if (*end == '-')
+    bseq = strtoull(end + 1, NULL, 10);
+  if (ams != bms)
+    return ams < bms ? -1 : 1;
+  return aseq < bseq ? -1 : aseq > bseq;
+}
 
 static void add_changed(page_call *c, const char *id, size_t len) {
   if (len == 0 || len >= CM_ID_MAX)
@@ -608,6 +624,8 @@ static void on_page(void *ctx, size_t i, const redisReply *rep) {
       cm__rd_fail(c->b, CM_E_IO, "redis: a change entry is malformed");
       return;
     }
+    if (c->upto && id_cmp(e->element[0]->str, c->upto) > 0)
+      break; /* past what XINFO saw: the next follow reads it */
     memcpy(c->l->last_id, e->element[0]->str, e->element[0]->len);
     c->l->last_id[e->element[0]->len] = '\0';
     c->entries++;
@@ -663,6 +681,7 @@ static cm_status report(rd_ledger *l, char (*ids)[CM_ID_MAX], int n,
                       cm__rd_key_worker(&l->r->keys, ids[i], key));
       cm__rd_send(&b, &l->argv);
     }
+    l->follow_rounds++;
     if ((st = cm__rd_end(&b, err)) != CM_OK)
       goto done;
     for (int i = from; i < to; i++)
@@ -687,6 +706,7 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
   }
   info_call info;
   cm_status st = stream_info(l, &info, err);
+  l->follow_rounds++;
   if (st != CM_OK)
     return st;
   if (l->r->epoch != l->epoch || (!info.exists && l->added_start > 0) ||
@@ -700,7 +720,7 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
   int n = 0, cap = 0;
   for (;;) { /* pages of entries after last_id, up to info.last */
     cm__rd_batch b;
-    page_call c = {&b, l, &ids, &n, &cap, 0};
+    page_call c = {&b, l, &ids, &n, &cap, 0, NULL};
     if ((st = cm__rd_begin(&b, l->r, on_page, &c, err)) != CM_OK)
       break;
     char from[52];
@@ -714,6 +734,7 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
     cm__rd_argv_str(&l->argv, "COUNT");
     cm__rd_argv_fmt(&l->argv, "%d", FOLLOW_PAGE);
     cm__rd_send(&b, &l->argv);
+    l->follow_rounds++;
     if ((st = cm__rd_end(&b, err)) != CM_OK)
       break;
     l->consumed += c.entries;
@@ -737,12 +758,14 @@ static cm_status rd_follow(cm_ledger *lg, cm_ledger_change_fn fn, void *ctx,
 /* ---- following asynchronously (ledger.h's follow_async) ----
  *
  * The same reads as rd_follow (XINFO STREAM, XRANGE pages, HGETALL of the
- * workers others changed), each sent on the proposals' connection (the
- * caller's base) from the previous one's callback, so the caller's loop
- * runs meanwhile (docs/async.md). The replies are parsed by rd_follow's
- * own handlers, with a batch that is never begun as their error record.
- * A dropped connection answers the command in flight with NULL: the
- * follow ends CM_E_UNAVAILABLE and starts again from follow_start, as
+ * workers others changed), sent on the proposals' connection (the
+ * caller's base), each round from the previous one's callback, so the
+ * caller's loop runs meanwhile (docs/async.md). XINFO and the first page
+ * go in one round trip (the page asked up to "+", cut at XINFO's last id):
+ * a follow with no other writer's change costs one round. The replies are
+ * parsed by rd_follow's own handlers, with a batch that is never begun as their
+ * error record. A dropped connection answers the command in flight with NULL:
+ * the follow ends CM_E_UNAVAILABLE and starts again from follow_start, as
  * rd_follow does on an error. */
 
 typedef struct rd_follow_op {
@@ -761,6 +784,10 @@ typedef struct rd_follow_op {
   cm_worker *w;               /* its workers */
   char *gone;                 /* */
   struct event *timer;        /* no reply for timeout_ms: drop */
+  int solo;                   /* XINFO sent without its page (out of
+                                 memory): its reply ends the follow */
+  int deferred;               /* waiting for the turn's proposals to go
+                                 first (cm__rd_group_after) */
 } rd_follow_op;
 
 /* No reply for the connection's timeout_ms (a hung server): the
@@ -886,22 +913,18 @@ static void follow_op_fetch(rd_follow_op *f) {
   }
   if (f->to == f->from) /* nothing sent: nothing will answer */
     follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
+  else
+    f->l->follow_rounds++;
 }
 
 static void follow_op_page(rd_follow_op *f);
 
-static void on_async_page(redisAsyncContext *ac, void *reply, void *priv) {
-  rd_follow_op *f = priv;
-  (void)ac;
-  if (follow_op_failed(f, reply))
-    return;
+/* A page's entries in (c: its parse): the next page, or, once the
+ * entries up to what XINFO saw are read, the workers others changed. */
+static void follow_op_paged(rd_follow_op *f, const page_call *c) {
   rd_ledger *l = f->l;
-  page_call c = {&f->b, l, &f->ids, &f->n, &f->cap, 0};
-  on_page(&c, 0, reply);
-  if (follow_op_failed(f, reply))
-    return;
-  l->consumed += c.entries;
-  if (c.entries == FOLLOW_PAGE) {
+  l->consumed += c->entries;
+  if (c->entries == FOLLOW_PAGE) {
     follow_op_page(f);
     return;
   }
@@ -922,7 +945,19 @@ static void on_async_page(redisAsyncContext *ac, void *reply, void *priv) {
     return;
   }
   f->from = 0;
-  follow_op_fetch(f);
+  follow_op_fetch(f); /* none changed by others: ends at once */
+}
+
+static void on_async_page(redisAsyncContext *ac, void *reply, void *priv) {
+  rd_follow_op *f = priv;
+  (void)ac;
+  if (follow_op_failed(f, reply))
+    return;
+  page_call c = {&f->b, f->l, &f->ids, &f->n, &f->cap, 0, NULL};
+  on_page(&c, 0, reply);
+  if (follow_op_failed(f, reply))
+    return;
+  follow_op_paged(f, &c);
 }
 
 /* XRANGE of the entries after last_id, up to what XINFO saw. */
@@ -939,29 +974,88 @@ static void follow_op_page(rd_follow_op *f) {
   cm__rd_argv_fmt(&f->argv, "%d", FOLLOW_PAGE);
   if (follow_op_send(f, on_async_page) != 0)
     follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
+  else
+    l->follow_rounds++;
 }
 
+/* XINFO's reply, the first of the pipeline: parsed and kept; the first
+ * page's reply, which always follows it, decides. A NULL reply (the
+ * connection dropped) is recorded: the page's, NULL too, ends it. */
 static void on_async_info(redisAsyncContext *ac, void *reply, void *priv) {
+  rd_follow_op *f = priv;
+  (void)ac;
+  if (!reply || !f->l)
+    f->b.lost = 1;
+  if (f->solo) { /* the page could not be queued (out of memory) */
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "a command could not be queued");
+    return;
+  }
+  if (f->b.lost)
+    return;
+  strcpy(f->info.last, "0-0");
+  f->info.b = &f->b;
+  on_info(&f->info, 0, reply); /* an error is recorded in f->b */
+}
+
+/* The first page, asked up to "+" in the same round trip as XINFO: used
+ * when XINFO says it can be (same connection, the stream not recreated),
+ * its entries past XINFO's last id left for the next follow. */
+static void on_async_first(redisAsyncContext *ac, void *reply, void *priv) {
   rd_follow_op *f = priv;
   (void)ac;
   if (follow_op_failed(f, reply))
     return;
   rd_ledger *l = f->l;
-  strcpy(f->info.last, "0-0");
-  f->info.b = &f->b;
-  on_info(&f->info, 0, reply);
-  if (follow_op_failed(f, reply))
-    return;
   if (l->r->epoch != l->epoch || (!f->info.exists && l->added_start > 0) ||
       f->info.added < l->added_start) {
     follow_op_end(f, CM_OK, 1, ""); /* as rd_follow: lost track */
     return;
   }
   if (!strcmp(f->info.last, l->last_id)) {
-    follow_op_end(f, CM_OK, 0, "");
+    follow_op_end(f, CM_OK, 0, ""); /* nothing new */
     return;
   }
-  follow_op_page(f);
+  page_call c = {&f->b, l, &f->ids, &f->n, &f->cap, 0, f->info.last};
+  on_page(&c, 0, reply);
+  if (follow_op_failed(f, reply))
+    return;
+  follow_op_paged(f, &c);
+}
+
+/* Send the follow's first round trip: XINFO STREAM, then XRANGE (last_id
+ * + COUNT page, both written together so Redis answers them together.
+ * Returns 0 (in flight), or -1 (nothing sent: not connected). */
+static int follow_op_go(rd_follow_op *f) {
+  rd_ledger *l = f->l;
+  cm__rd_argv_str(&f->argv, "XINFO");
+  cm__rd_argv_str(&f->argv, "STREAM");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  if (follow_op_send(f, on_async_info) != 0)
+    return -1;
+  l->follow_rounds++;
+  char from[52];
+  snprintf(from, sizeof from, "(%s", l->last_id);
+  cm__rd_argv_str(&f->argv, "XRANGE");
+  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
+                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
+  cm__rd_argv_str(&f->argv, from);
+  cm__rd_argv_str(&f->argv, "+");
+  cm__rd_argv_str(&f->argv, "COUNT");
+  cm__rd_argv_fmt(&f->argv, "%d", FOLLOW_PAGE);
+  if (follow_op_send(f, on_async_first) != 0)
+    f->solo = 1; /* XINFO is queued and will answer: it ends the follow */
+  return 0;
+}
+
+/* The proposals of the turn the follow was asked in are sent (or told
+ * they cannot be): now the follow, behind them on the connection, so it
+ * is answered after their commits are applied (redis_group.c). */
+static void follow_op_deferred(void *arg) {
+  rd_follow_op *f = arg;
+  f->deferred = 0;
+  if (follow_op_go(f) != 0)
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "not connected");
 }
 
 static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
@@ -996,25 +1090,25 @@ static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
   f->done = done;
   cm__rd_batch_init(&f->b, r, NULL, NULL);
   cm__rd_argv_init(&f->argv);
-  cm__rd_argv_str(&f->argv, "XINFO");
-  cm__rd_argv_str(&f->argv, "STREAM");
-  cm__rd_argv_add(&f->argv, l->r->keys.fixed[CM__RD_K_CHANGES],
-                  l->r->keys.fixed_len[CM__RD_K_CHANGES]);
   f->timer = evtimer_new(r->base, on_follow_timer, f);
+  if (!f->timer) {
+    cm__rd_argv_free(&f->argv);
+    free(f);
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
   l->follow_op = f;
-  if (!f->timer || cm__rd_argv_finish(&f->argv) != 0 ||
-      redisAsyncCommandArgv(r->ac, on_async_info, f, f->argv.argc, f->argv.ptrs,
-                            f->argv.alen) != REDIS_OK) {
+  if (cm__rd_group_after(l, follow_op_deferred, f)) {
+    f->deferred = 1; /* sent behind the proposals of this turn */
+    return CM_OK;
+  }
+  if (follow_op_go(f) != 0) {
     l->follow_op = NULL;
-    if (f->timer)
-      event_free(f->timer);
+    event_free(f->timer);
     cm__rd_argv_free(&f->argv);
     free(f);
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "redis: a command could not be queued");
   }
-  cm__rd_argv_reset(&f->argv);
-  follow_op_arm(f);
   return CM_OK;
 }
 
@@ -1028,6 +1122,7 @@ void cm_ledger_redis_follow_get(const cm_ledger *lg,
   if (l->following)
     snprintf(out->last_id, sizeof out->last_id, "%s", l->last_id);
   snprintf(out->origin, sizeof out->origin, "%s", l->r->origin);
+  out->rounds = l->follow_rounds;
 }
 
 /* ---- life ---- */
@@ -1035,8 +1130,11 @@ void cm_ledger_redis_follow_get(const cm_ledger *lg,
 static void rd_free(cm_ledger *lg) {
   rd_ledger *l = rl(lg);
   cm__rd_group_free(l); /* proposals in flight are told first */
-  if (l->follow_op)     /* its reply, NULL when the connection goes, ends it */
-    ((rd_follow_op *)l->follow_op)->l = NULL;
+  rd_follow_op *f = l->follow_op;
+  if (f) /* its reply, NULL when the connection goes, ends it */
+    f->l = NULL;
+  if (f && f->deferred) /* never sent: nothing will answer it */
+    follow_op_end(f, CM_E_UNAVAILABLE, 0, "the ledger was freed");
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);

@@ -34,8 +34,9 @@ typedef struct rd_ledger {
   int64_t fence;               /* lease epoch the commits carry (-1: no
                                   fence; cm_ledger_redis_fence_set) */
   char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
-  void *follow_op; /* an asynchronous follow in flight
-                      (redis_ledger.c), or NULL */
+  void *follow_op;         /* an asynchronous follow in flight
+                              (redis_ledger.c), or NULL */
+  long long follow_rounds; /* round trips the follows waited for */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -70,6 +71,12 @@ cm_redis *cm__rd_group_conn(const rd_ledger *l);
 
 /* 1 when proposals wait or are in flight, else 0. */
 int cm__rd_group_busy(const rd_ledger *l);
+
+/* When proposals of this loop turn wait to be sent: have fn(arg) run once
+ * they are (or were told they cannot be), so that what fn sends goes
+ * behind them on the connection; returns 1. Else 0 (nothing waits: send
+ * now). One at a time. */
+int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg);
 
 /* Tell every proposal waiting or in flight CM_E_UNAVAILABLE (those in
  * flight by dropping the connection) and free the proposal state. */

@@ -290,6 +290,8 @@ typedef struct cm_ledger_redis_follow {
                        last rebuild); "" when not following */
   char origin[17];  /* this connection's writer tag: the entries the
                        follow skips as its own */
+  long long rounds; /* round trips to Redis the follows have waited for
+                       (a pipeline of several commands counts one) */
 } cm_ledger_redis_follow;
 
 /* Fill out with where l's follow stands (l a Redis ledger). An engine
