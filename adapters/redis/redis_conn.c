@@ -296,6 +296,10 @@ int cm_redis_connected(const cm_redis *r) {
   return r && r->ac && r->ready;
 }
 
+int cm_redis_move_pending(const cm_redis *r) {
+  return r && cm__rd_cluster_should_move(r);
+}
+
 static void on_pong(void *ctx, size_t i, const redisReply *rep) {
   (void)i;
   cm__rd_check(ctx, rep, 0, "PING");

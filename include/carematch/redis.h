@@ -130,6 +130,14 @@ CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 /* 1 when the connection is up and its scripts are loaded, else 0. */
 CM_EXPORT int cm_redis_connected(const cm_redis *r);
 
+/* Redis Cluster: 1 when a MOVED said the region's slot has a new owner
+ * and the connection has no command in flight, so the next call (or
+ * cm_redis_ping) reconnects to the owner; else 0. A connection on the
+ * caller's event base (the group commit's) is never reconnected inside
+ * its callbacks: its user pings it between two turns when this says so
+ * (docs/cluster.md), or every command goes on redirected forever. */
+CM_EXPORT int cm_redis_move_pending(const cm_redis *r);
+
 /* What went wrong last on the connection, without host or port: "connect
  * failed: Connection refused", Redis's own words for a refused AUTH
  * ("WRONGPASS ...") or a command the ACL user may not run ("NOPERM ...
