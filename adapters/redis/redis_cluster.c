@@ -30,6 +30,11 @@
 #include "redis_slot.h"
 
 #define FOLLOW_HOPS 16 /* redirections and retries of one command, at most */
+/* CLUSTERDOWN is retried this long at most (not timeout_ms): a failover
+ * takes seconds, and each retry blocks the caller's loop (carematchd's:
+ * the lease's renewals with it) for every command of a pipeline in turn;
+ * a command still refused fails CM_E_UNAVAILABLE and is retried later. */
+#define CLUSTERDOWN_MS 250
 
 /* Parse "host:port" (the last ':' splits: an IPv6 host without brackets
  * keeps its own) of s[0..n) into *out. Returns 0, -1 when malformed. */
@@ -470,6 +475,9 @@ const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
       if (asking)
         cl->stats.asked++;
     } else { /* TRYAGAIN, CLUSTERDOWN: the same node, a little later */
+      if (strncmp(s, "CLUSTERDOWN", 11) == 0 &&
+          deadline > cm__rd_now_ms() + CLUSTERDOWN_MS)
+        deadline = cm__rd_now_ms() + CLUSTERDOWN_MS;
       if (cm__rd_now_ms() + wait > deadline)
         break;
       cl->stats.retried++;

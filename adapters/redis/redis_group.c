@@ -521,6 +521,7 @@ static int send_next(rd_group *g, int from, int m) {
 
 #define FLUSH_WAITS 3      /* flushes put off for a connect at most */
 #define FLUSH_WAIT_US 2000 /* each by this long */
+#define MOVE_WAITS 25      /* for a move (a MOVED): 50 ms at most */
 
 /* The zero-timeout event: send everything proposed since the last one. */
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
@@ -538,9 +539,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   int moving = r->cl && r->cl->moved; /* a MOVED: sent now, every command
                                          would be redirected (blocking) */
   if ((down || moving) &&
-      as->waits < FLUSH_WAITS) { /* a connect may come between two turns
-                                    (cm_redis_ping outside the loop; a
-                                    move once the groups in flight are
+      as->waits < (moving ? MOVE_WAITS : FLUSH_WAITS)) { /* a connect may come
+                                    between two turns (cm_redis_ping outside the
+                                    loop; a move once the groups in flight are
                                     answered): try again shortly */
     struct timeval tv = {0, FLUSH_WAIT_US};
     as->queue = props;
