@@ -187,6 +187,11 @@ void cmd_redis_between_turns(cmd_daemon *d) {
     cmd_region *r = &d->regions[i];
     if (r->redis_loop && !cm_redis_connected(r->redis_loop))
       cm_redis_ping(r->redis_loop, NULL); /* the backoff limits attempts */
+    /* the slot moved (docs/cluster.md): the first ping waits for what is
+       in flight, the next one, on an idle connection, moves it */
+    for (int k = 0;
+         k < 3 && r->redis_loop && cm_redis_move_pending(r->redis_loop); k++)
+      cm_redis_ping(r->redis_loop, NULL);
   }
 }
 

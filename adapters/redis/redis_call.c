@@ -61,6 +61,7 @@ int cm__rd_check(cm__rd_batch *b, const redisReply *rep, int want,
   if (rep->type == REDIS_REPLY_ERROR) {
     if (rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
       b->noscript = 1;
+    cm__rd_cluster_note(b->r, rep); /* a MOVED not followed: move anyway */
     cm__rd_fail(b, cm__rd_cluster_busy_error(rep) ? CM_E_UNAVAILABLE : CM_E_IO,
                 "redis: %s: %.200s", what, rep->str ? rep->str : "error");
     return 0;

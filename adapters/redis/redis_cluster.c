@@ -11,7 +11,11 @@
  * That blocks the loop for a round trip per redirected command, which
  * only happens while a slot migrates or just after it moved: a MOVED
  * also marks the connection to move, and it reconnects to the new owner
- * as soon as no command of it is in flight. */
+ * as soon as no command of it is in flight (a synchronous connection at
+ * its next call; the group commit's, on the caller's loop, when its user
+ * pings it between two turns: cm_redis_move_pending). A MOVED answered to
+ * a command sent without following (the asynchronous follow's reads)
+ * marks it too, when the reply is checked (cm__rd_cluster_note). */
 #include <ctype.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -26,6 +30,11 @@
 #include "redis_slot.h"
 
 #define FOLLOW_HOPS 16 /* redirections and retries of one command, at most */
+/* CLUSTERDOWN is retried this long at most (not timeout_ms): a failover
+ * takes seconds, and each retry blocks the caller's loop (carematchd's:
+ * the lease's renewals with it) for every command of a pipeline in turn;
+ * a command still refused fails CM_E_UNAVAILABLE and is retried later. */
+#define CLUSTERDOWN_MS 250
 
 /* Parse "host:port" (the last ':' splits: an IPv6 host without brackets
  * keeps its own) of s[0..n) into *out. Returns 0, -1 when malformed. */
@@ -414,6 +423,30 @@ static const redisReply *wait_both(cm_redis *r, const char *cmd, size_t len,
   return side;
 }
 
+/* A MOVED for the region's slot (the only one its keys use) names its
+ * owner: r's connection moves there as soon as no command of it is in
+ * flight (cm__rd_cluster_should_move). Returns the node named in *to. */
+static int note_moved(cm_redis *r, const char *s, const cm__rd_node *at,
+                      cm__rd_node *to) {
+  cm__rd_cluster *cl = r->cl;
+  if (redirect_node(s, at, to) != 0)
+    return -1;
+  cl->stats.moved++;
+  cl->moved = 1;
+  cl->has_target = 1;
+  cl->target = *to;
+  return 0;
+}
+
+void cm__rd_cluster_note(cm_redis *r, const redisReply *rep) {
+  cm__rd_node at = {"", r ? r->port : 0}, to;
+  if (!r || !r->cl || !rep || rep->type != REDIS_REPLY_ERROR || !rep->str ||
+      strncmp(rep->str, "MOVED ", 6) != 0)
+    return;
+  snprintf(at.host, sizeof at.host, "%s", r->host);
+  note_moved(r, rep->str, &at, &to);
+}
+
 const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
                                         size_t len, const redisReply *rep,
                                         redisReply **owned) {
@@ -437,17 +470,14 @@ const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,
     int asking = 0;
     if (strncmp(s, "MOVED ", 6) == 0 || strncmp(s, "ASK ", 4) == 0) {
       asking = s[0] == 'A';
-      if (redirect_node(s, &at, &to) != 0)
+      if (asking ? redirect_node(s, &at, &to) : note_moved(r, s, &at, &to))
         break; /* handed on as it is: an error reply */
-      if (asking) {
+      if (asking)
         cl->stats.asked++;
-      } else {
-        cl->stats.moved++;
-        cl->moved = 1; /* the connection moves there once idle */
-        cl->has_target = 1;
-        cl->target = to;
-      }
     } else { /* TRYAGAIN, CLUSTERDOWN: the same node, a little later */
+      if (strncmp(s, "CLUSTERDOWN", 11) == 0 &&
+          deadline > cm__rd_now_ms() + CLUSTERDOWN_MS)
+        deadline = cm__rd_now_ms() + CLUSTERDOWN_MS;
       if (cm__rd_now_ms() + wait > deadline)
         break;
       cl->stats.retried++;

@@ -62,6 +62,12 @@ cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err);
  * flight: the caller drops it, so the next connect goes to the owner. */
 int cm__rd_cluster_should_move(const cm_redis *r);
 
+/* rep is an error answered on r's connection to a command that was not
+ * followed (sent without keeping it): a MOVED marks r to move to the
+ * node named, as a followed one does. Anything else, or r not a cluster
+ * connection: nothing. */
+void cm__rd_cluster_note(cm_redis *r, const redisReply *rep);
+
 /* rep is the reply to the formatted command cmd[0..len) sent on r's
  * connection. When r is a cluster connection and rep is MOVED or ASK the
  * command is sent again, blocking, on a side connection to the node named

@@ -50,6 +50,8 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     return;
   snprintf(r->why, sizeof r->why, "connect failed: %s",
            ac->errstr[0] ? ac->errstr : "unknown error");
+  if (r->cl && r->ac == ac) /* the owner a MOVED named is gone: ask */
+    r->cl->has_target = r->cl->moved = 0;
   if (r->ac == ac)
     r->ac = NULL;
   r->ready = 0;
@@ -64,6 +66,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
   if (status != REDIS_OK)
     snprintf(r->why, sizeof r->why, "connection lost: %s",
              ac->errstr[0] ? ac->errstr : "closed by the server");
+  if (status != REDIS_OK && r->cl && r->ac == ac) /* a MOVED's owner may be */
+    r->cl->has_target = r->cl->moved = 0;         /* the node lost: ask */
   if (r->ac == ac) {
     r->ac = NULL;
     r->failures = 0; /* the next call reconnects at once */
@@ -294,6 +298,10 @@ int cm_redis_cluster_stats_get(const cm_redis *r, cm_redis_cluster_stats *out) {
 
 int cm_redis_connected(const cm_redis *r) {
   return r && r->ac && r->ready;
+}
+
+int cm_redis_move_pending(const cm_redis *r) {
+  return r && r->cl && r->cl->moved && r->ac;
 }
 
 static void on_pong(void *ctx, size_t i, const redisReply *rep) {

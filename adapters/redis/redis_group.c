@@ -22,7 +22,11 @@
  * the loop's callbacks (cm_redis_ping between two turns, as carematchd
  * does). A flush that finds it down puts itself off a few times by a few
  * ms when a connect attempt is due (one may come between two turns), and
- * otherwise completes the proposals with CM_E_UNAVAILABLE.
+ * otherwise completes the proposals with CM_E_UNAVAILABLE. On a cluster
+ * it puts itself off the same way after a MOVED, so the groups in flight
+ * drain and the user can move the connection to the slot's new owner
+ * between two turns (cm_redis_move_pending), instead of every later
+ * command being redirected on the blocking side connection.
  *
  * Worker writes (ledger.h's worker_propose) are proposals too, in the
  * same queue, so they keep their place among the takes: an upsert is one
@@ -519,6 +523,7 @@ static int send_next(rd_group *g, int from, int m) {
 
 #define FLUSH_WAITS 3      /* flushes put off for a connect at most */
 #define FLUSH_WAIT_US 2000 /* each by this long */
+#define MOVE_WAITS 25      /* for a move (a MOVED): 50 ms at most */
 
 static void flush_send(rd_async *as);
 
@@ -554,10 +559,14 @@ static void flush_send(rd_async *as) {
   if (!props)
     return;
   cm_error err;
-  if ((!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms &&
-      as->waits < FLUSH_WAITS) { /* a connect may come between two turns
-                                    (cm_redis_ping outside the loop):
-                                    try again shortly */
+  int down = (!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms;
+  int moving = r->cl && r->cl->moved; /* a MOVED: sent now, every command
+                                         would be redirected (blocking) */
+  if ((down || moving) &&
+      as->waits < (moving ? MOVE_WAITS : FLUSH_WAITS)) { /* a connect may come
+                                    between two turns (cm_redis_ping outside the
+                                    loop; a move once the groups in flight are
+                                    answered): try again shortly */
     struct timeval tv = {0, FLUSH_WAIT_US};
     as->queue = props;
     for (as->tail = props; as->tail->next; as->tail = as->tail->next)

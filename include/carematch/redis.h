@@ -130,6 +130,17 @@ CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 /* 1 when the connection is up and its scripts are loaded, else 0. */
 CM_EXPORT int cm_redis_connected(const cm_redis *r);
 
+/* Redis Cluster: 1 when a MOVED said the region's slot has a new owner
+ * and the connection has not moved there yet; else 0. The first call
+ * (cm_redis_ping) made while none of its commands is in flight
+ * reconnects to the owner; one made with commands in flight waits for
+ * their replies. A connection on the caller's event base (the group
+ * commit's) is never reconnected inside its callbacks: its user pings it
+ * between two turns while this says so (a second ping moves it once the
+ * first drained it; docs/cluster.md), or every command goes on
+ * redirected. */
+CM_EXPORT int cm_redis_move_pending(const cm_redis *r);
+
 /* What went wrong last on the connection, without host or port: "connect
  * failed: Connection refused", Redis's own words for a refused AUTH
  * ("WRONGPASS ...") or a command the ACL user may not run ("NOPERM ...
