@@ -335,6 +335,8 @@ json_t *cmd_encode_event(const cm_event *ev) {
   if (o && ev->worker[0] &&
       cm__json_set(o, "worker", cm__json_text(ev->worker)))
     goto fail;
+  if (o && ev->actor[0] && cm__json_set(o, "actor", cm__json_text(ev->actor)))
+    goto fail;
   if (o && ev->type == CM_EV_OFFERED &&
       (cm__json_set(o, "expires_ms", json_integer(ev->expires_ms)) ||
        cm__json_set(o, "cost", terms(&ev->terms))))

@@ -21,11 +21,14 @@ typedef struct cmd_call {
   char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
   json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
   cmd_role role;       /* the caller's role (auth off: operator) */
-  int code;            /* the HTTP status replied (0: none yet) */
-  int head;            /* HEAD: the reply has GET's headers and no body */
-  int close;           /* the connection ends after the reply */
-  int deferred;        /* the reply comes later (cmd_call_defer) */
-  int gone;            /* deferred: the client's connection closed */
+  char actor[CMD_NAME_MAX]; /* who calls: the token's name ([operators]),
+                               else its role's name; "anonymous" with auth
+                               off. Operator actions' events carry it. */
+  int code;                 /* the HTTP status replied (0: none yet) */
+  int head;                 /* HEAD: the reply has GET's headers and no body */
+  int close;                /* the connection ends after the reply */
+  int deferred;             /* the reply comes later (cmd_call_defer) */
+  int gone;                 /* deferred: the client's connection closed */
   /* a write, between the engine call and its completion (routes) */
   char wid[CM_ID_MAX]; /* the request written */
   int64_t at_ms;       /* when */

@@ -60,6 +60,8 @@ typedef struct cm_event {
   int64_t at_ms;           /* engine time of the transition */
   char request[CM_ID_MAX]; /* request id */
   char worker[CM_ID_MAX];  /* worker id, "" when none */
+  char actor[CM_ID_MAX];   /* an operator's action: who (the name the
+                              caller gives, the audit trail); "" none */
   cm_request_state from;   /* state before */
   cm_request_state to;     /* state after */
   int64_t expires_ms;      /* OFFERED: when the offer lapses */
