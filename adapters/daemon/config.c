@@ -317,7 +317,9 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
                {"retry_max_ms", &e->retry_max_ms, 0, 3600000},
                {"release_slack_ms", &e->release_slack_ms, 0, 86400000},
                {"stale_ms", &e->stale_ms, 0, 86400000},
-               {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000}};
+               {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000},
+               /* confirmation before dispatch: the soft hold */
+               {"confirm_hold_ms", &e->confirm_hold_ms, 0, 86400000}};
   for (size_t i = 0; i < sizeof times / sizeof *times; i++)
     if (!strcmp(name, times[i].key)) {
       if (parse_long(v, times[i].lo, times[i].hi, &x) != 0)

@@ -59,6 +59,11 @@ static const route routes[] = {
      "POST /v1/requests/{id}/accept"},
     {EVHTTP_REQ_POST, "/v1/requests/*/reject", G, 1, cmd_route_offer_reject,
      "POST /v1/requests/{id}/reject"},
+    /* confirmation before dispatch (routes_confirm.c) */
+    {EVHTTP_REQ_POST, "/v1/requests/*/confirm", O, 1, cmd_route_request_confirm,
+     "POST /v1/requests/{id}/confirm"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/dismiss", O, 1, cmd_route_request_dismiss,
+     "POST /v1/requests/{id}/dismiss"},
     {EVHTTP_REQ_GET, "/v1/weights", O, 0, cmd_route_weights_get,
      "GET /v1/weights"},
     {EVHTTP_REQ_PUT, "/v1/weights", O, 1, cmd_route_weights_put,
