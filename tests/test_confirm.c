@@ -203,6 +203,26 @@ Test(confirm, confirm_offers_at_once_to_the_held_worker) {
   stop();
 }
 
+/* A nearer worker came on shift meanwhile: confirm still offers to the
+ * held one (the operator saw it), while it qualifies. */
+Test(confirm, confirm_prefers_the_held_worker_to_a_newcomer) {
+  start();
+  worker(eng, "w1", 1.0, T0);
+  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  worker(eng, "w0", 0.2, T0 + 500);
+  cm_candidate c[CM_CONFIRM_CANDIDATES];
+  int nc = 0;
+  cm_error err;
+  cr_assert_eq(cm_engine_candidates(eng, "a", c, 5, &nc, T0 + 600, &err),
+               CM_OK);
+  cr_assert_eq(nc, 2);
+  cr_assert_str_eq(c[0].worker, "w0", "the newcomer is the best now");
+  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 1000, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_str_eq(view(eng, "a").workers[0], "w1");
+  stop();
+}
+
 /* The held worker went offline: confirm offers to the next candidate. */
 Test(confirm, confirm_offers_to_the_next_when_the_held_one_left) {
   start();
