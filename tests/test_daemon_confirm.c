@@ -167,7 +167,11 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
 /* The errors: role, unknown id, another state, bad bodies; none changes
  * the request. Then dismiss closes it, and again is 409. */
 Test(daemon_confirm, dismiss_and_the_errors, .fini = stop) {
-  start(NULL);
+  char trace[96], ini[160];
+  snprintf(trace, sizeof trace, "/tmp/cm_dconfirm_trace_%ld", (long)getpid());
+  snprintf(ini, sizeof ini, "[trace]\nfile = %s\n", trace);
+  unlink(trace);
+  start(ini);
   add_worker("w1", 0.001);
   submit("c2", "operator");
   submit("plain", NULL);
@@ -226,13 +230,22 @@ Test(daemon_confirm, dismiss_and_the_errors, .fini = stop) {
   cm_test_reply_free(&r);
   r = expect(409, "POST", "/v1/requests/c2/confirm", TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
-  /* the note is not kept, nor logged */
-  FILE *f = fopen(D.log, "r");
-  char line[1024];
-  while (f && fgets(line, sizeof line, f))
-    cr_assert_null(strstr(line, "the cat"), "%s", line);
-  if (f)
-    fclose(f);
+  /* the note is not kept, nor logged, nor traced; the dismissal is */
+  char line[4096];
+  const char *files[] = {D.log, trace};
+  int dismissals = 0;
+  for (int i = 0; i < 2; i++) {
+    FILE *f = fopen(files[i], "r");
+    cr_assert(f || i == 0, "%s", files[i]);
+    while (f && fgets(line, sizeof line, f)) {
+      cr_assert_null(strstr(line, "the cat"), "%s", line);
+      dismissals += i == 1 && strstr(line, "/dismiss") != NULL;
+    }
+    if (f)
+      fclose(f);
+  }
+  cr_assert_eq(dismissals, 1);
+  unlink(trace);
 }
 
 /* Per region: the same routes under /v1/regions/{region}/. */

@@ -136,6 +136,8 @@ void cmd_route_request_dismiss(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
+  if (c->body) /* the note goes no further: not into the trace either */
+    json_object_del(c->body, "note");
   cmd_call *w = writer(c);
   if (!w)
     return;
