@@ -285,6 +285,10 @@ Test(confirm, dismiss_closes_and_frees_the_hold) {
   cm_engine_stats_get(eng, &st);
   cr_assert_eq(st.by_state[CM_REQ_DISMISSED], 1);
   cr_assert_eq(st.by_state[CM_REQ_AWAITING], 0);
+  /* final: a cancel is refused, naming the state */
+  cr_assert_eq(cm_engine_cancel(eng, "a", T0 + 1050, &err), CM_E_CONFLICT);
+  cr_assert(strstr(err.message, "dismissed"), "%s", err.message);
+  cr_assert_eq(view(eng, "a").state, CM_REQ_DISMISSED);
   for (int64_t t = T0 + 1100; t < T0 + 3000; t += 100)
     step(eng, t);
   cr_assert_eq(view(eng, "b").state, CM_REQ_OFFERED, "w1 was freed");
