@@ -96,15 +96,17 @@ void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms) {
   if (!any)
     return;
   unsigned char *held = calloc((size_t)inst->n_workers + 1, 1);
-  if (!held) /* out of memory: by the edges, one at a time */
-    return;
-  for (int w = 0; w < inst->n_workers; w++)
+  for (int w = 0; held && w < inst->n_workers; w++)
     held[w] =
         (unsigned char)cm__confirm_held(e, inst->workers[w].id, NULL, now_ms);
   int m = 0;
-  for (int i = 0; i < inst->n_edges; i++)
-    if (!held[inst->edges[i].worker])
+  for (int i = 0; i < inst->n_edges; i++) {
+    int wi = inst->edges[i].worker;
+    int out = held ? held[wi] /* out of memory: edge by edge, slower */
+                   : cm__confirm_held(e, inst->workers[wi].id, NULL, now_ms);
+    if (!out)
       inst->edges[m++] = inst->edges[i];
+  }
   inst->n_edges = m;
   free(held);
 }
