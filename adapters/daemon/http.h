@@ -86,6 +86,10 @@ void cmd_route_request_cancel(cmd_call *c);
 void cmd_route_request_complete(cmd_call *c);
 void cmd_route_offer_accept(cmd_call *c);
 void cmd_route_offer_reject(cmd_call *c);
+void cmd_route_request_pin(cmd_call *c); /* routes_override.c */
+void cmd_route_request_hold(cmd_call *c);
+void cmd_route_request_release(cmd_call *c);
+void cmd_route_request_reassign(cmd_call *c);
 void cmd_route_weights_get(cmd_call *c);
 void cmd_route_weights_put(cmd_call *c);
 void cmd_route_events(cmd_call *c);

@@ -168,6 +168,7 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
     cm__rd_argv_i64(a, e->expires_ms);
     cm__rd_argv_double(a, e->terms.total);
     cm__rd_argv_str(a, e->actor);
+    cm__rd_argv_str(a, e->to_worker);
   }
   return 0;
 }

@@ -12,8 +12,9 @@
 static const char *const state_names[CM_REQ_STATE_COUNT] = {
     "pending", "offered", "accepted", "done", "cancelled"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",   "accepted",  "rejected", "expired",
-    "withdrawn", "cancelled", "completed", "escalated"};
+    "submitted", "offered",   "accepted",  "rejected",  "expired",
+    "withdrawn", "cancelled", "completed", "escalated", "pinned",
+    "held",      "released",  "reassigned"};
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -325,6 +326,8 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->batches = r->batches;
   out->ready_ms = r->ready_ms;
   out->version = r->version;
+  memcpy(out->pinned, r->pinned, sizeof out->pinned);
+  out->held = r->held;
 }
 
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {

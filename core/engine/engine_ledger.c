@@ -36,6 +36,8 @@ static void req_from_view(cm__req *r, const cm_request_view *v,
   r->reason = v->reason;
   r->batches = v->batches;
   r->version = v->version;
+  memcpy(r->pinned, v->pinned, sizeof r->pinned);
+  r->held = v->held;
   r->slot = slot;
   r->gen = gen;
 }

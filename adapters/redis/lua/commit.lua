@@ -14,9 +14,10 @@
 --     finished), the record (JSON, redis_request.h),
 --     n, the workers, then 6 values each: id, take (0/1), give (0/1),
 --       accept delta (-1/0/1), done (0/1), elder (hex, "" none),
---     e, the events, then 8 values each: type, worker, from, to, at_ms,
+--     e, the events, then 9 values each: type, worker, from, to, at_ms,
 --       expires_ms, cost, actor ("" none: only operators' actions name
---       one, the audit trail);
+--       one, the audit trail), to_worker (a reassignment's named worker,
+--       "" none);
 --   then the fence: "-" none, or "<epoch> <holder>", the region's lease
 --   (lease.lua) as the writer holds it (epoch "0": it holds none); with
 --   a fence the lease key (cm:{r}:lease) is the last of KEYS;
@@ -133,8 +134,8 @@ local function apply(kk, p)
       'type', ARGV[q], 'request', rid, 'worker', ARGV[q + 1],
       'from', ARGV[q + 2], 'to', ARGV[q + 3], 'at_ms', ARGV[q + 4],
       'expires_ms', ARGV[q + 5], 'cost', ARGV[q + 6], 'origin', ORIGIN,
-      'epoch', FEPOCH, 'actor', ARGV[q + 7])
-    q = q + 8
+      'epoch', FEPOCH, 'actor', ARGV[q + 7], 'to_worker', ARGV[q + 8])
+    q = q + 9
   end
   return 1
 end
