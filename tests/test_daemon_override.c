@@ -313,4 +313,14 @@ Test(daemon_override, the_audit_trail_and_a_restart_on_redis,
   cr_assert(audited("offered", "p1", ""), "an offer is no one's action");
   post(200, "p1", "reassign", NULL, NULL, NULL);
   cr_assert(audited("reassigned", "p1", "ann"));
+  v = get("p1");
+  cr_assert_str_eq(text(v, "state"), "pending");
+  json_decref(v);
+  /* n1 is excluded from p1 now; the operator's pin overrides that, and
+     the pinned offer is committed through Redis like any other */
+  post(200, "p1", "pin", "{\"worker\":\"n1\"}", NULL, NULL);
+  v = wait_for("p1", "state", "offered");
+  cr_assert_str_eq(first_worker(v), "n1");
+  json_decref(v);
+  cr_assert(audited("offered", "p1", ""));
 }
