@@ -411,6 +411,30 @@ static void redis_down(void) {
 
 static cm_redis *conn;
 
+/* Whether an event of this type in the region's stream has key = val. */
+static int stream_field(const char *region, const char *type, const char *key,
+                        const char *val) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+  int found = 0;
+  for (size_t i = 0; i < r->elements; i++) {
+    const redisReply *f = r->element[i]->element[1];
+    int is_type = 0, has = 0;
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+      is_type |= !strcmp(f->element[k]->str, "type") &&
+                 !strcmp(f->element[k + 1]->str, type);
+      has |= !strcmp(f->element[k]->str, key) &&
+             !strcmp(f->element[k + 1]->str, val);
+    }
+    found |= is_type && has;
+  }
+  freeReplyObject(r);
+  redisFree(c);
+  return found;
+}
+
 /* The region's event stream has an event of this type for request, with
  * this actor and worker. */
 static int stream_has(const char *region, const char *type, const char *request,
@@ -482,4 +506,12 @@ Test(override, a_redis_rebuild_keeps_pin_and_hold, .init = redis_up,
   cr_assert(stream_has(region, "pinned", "p", "ann", "cg"));
   cr_assert(stream_has(region, "held", "h", "bob", ""));
   cr_assert(!stream_has(region, "held", "h", "ann", ""), "the right name");
+  /* a reassignment names both workers there */
+  cr_assert_eq(cm_engine_release(eng, "h", "bob", T0 + 200, &err), CM_OK);
+  step(T0 + 300);
+  cr_assert_str_eq(view("h").workers[0], "near");
+  cr_assert_eq(cm_engine_reassign(eng, "h", "cg", "ann", T0 + 400, &err), CM_OK,
+               "%s", err.message);
+  cr_assert(stream_has(region, "reassigned", "h", "ann", "near"));
+  cr_assert(stream_field(region, "reassigned", "to_worker", "cg"));
 }

@@ -144,7 +144,7 @@ for c = 1, tonumber(ARGV[3]) do
   local nw = tonumber(ARGV[p + 6])
   local ne = tonumber(ARGV[p + 7 + 6 * nw])
   out[c] = apply(kk, p)
-  p = p + 8 + 6 * nw + 8 * ne
+  p = p + 8 + 6 * nw + 9 * ne
   kk = kk + 1 + nw
 end
 changed(touched, nt)
