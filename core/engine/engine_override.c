@@ -422,8 +422,9 @@ static int pin_offer(cm_engine *e, cm__req *r, int64_t now_ms) {
   cm__req *reqs[1] = {r};
   char id[CM_ID_MAX];
   memcpy(id, r->spec.id, sizeof id);
+  cm_error err; /* a failed write: the engine resynchronises (e->resync) */
   cm_status st =
-      cm__offers_commit(e, inst, &ans, reqs, now_ms, NULL, NULL, NULL);
+      cm__offers_commit(e, inst, &ans, reqs, now_ms, NULL, NULL, &err);
   cm_instance_free(inst);
   const cm__req *now = cm__req_find(e, id);
   /* taken, or a failed write (resynchronising); else the ledger found the
