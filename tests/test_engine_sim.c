@@ -64,6 +64,12 @@ static int banned(const shadow *r, const char *w) {
   return 0;
 }
 
+static void unban(shadow *r, const char *w) {
+  for (int i = 0; i < r->n_banned; i++)
+    if (!strcmp(r->banned[i], w))
+      r->banned[i][0] = '\0';
+}
+
 static int eligible(const cm_worker *w, const cm_request_spec *sp) {
   if (sp->skill_mode == CM_SKILLS_ALL && sp->staff == 1)
     return (w->skills & sp->skills) == sp->skills;
@@ -114,6 +120,16 @@ static void drain(sim *s) {
       if (ev[i].type == CM_EV_REJECTED || ev[i].type == CM_EV_EXPIRED)
         if (ev[i].worker[0])
           ban(sh, ev[i].worker);
+      /* an operator's pin overrides a refusal; a reassignment without a
+         worker named excludes the former one */
+      if (ev[i].type == CM_EV_PINNED ||
+          (ev[i].type == CM_EV_REASSIGNED && ev[i].to_worker[0]))
+        unban(sh, ev[i].type == CM_EV_PINNED ? ev[i].worker : ev[i].to_worker);
+      else if (ev[i].type == CM_EV_REASSIGNED)
+        ban(sh, ev[i].worker);
+      if (ev[i].type >= CM_EV_PINNED)
+        cr_assert_str_eq(ev[i].actor, "ann", "%s: an operator's event",
+                         cm_event_type_name(ev[i].type));
       sh->state = ev[i].to;
     }
 }
@@ -215,10 +231,42 @@ static void add_request(sim *s, int64_t now) {
     cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK);
 }
 
+/* Now and then an operator overrides: holds, releases or pins a pending
+ * request, reassigns an offered or accepted one. */
+static void operate(sim *s, shadow *r, int64_t now) {
+  double a = cm_check_rng_unit(&s->g);
+  char w[16];
+  snprintf(w, sizeof w, "w%d", (int)(cm_check_rng_next(&s->g) % N_WORKERS));
+  cm_error err;
+  if (r->state == CM_REQ_PENDING && a < 0.3) {
+    cr_assert_eq(cm_engine_hold(s->eng, r->id, "ann", now, &err), CM_OK, "%s",
+                 err.message);
+  } else if (r->state == CM_REQ_PENDING && a < 0.6) {
+    cr_assert_eq(cm_engine_release(s->eng, r->id, "ann", now, &err), CM_OK,
+                 "%s", err.message);
+  } else if (r->state == CM_REQ_PENDING) {
+    cm_status st = cm_engine_pin(s->eng, r->id, w, "ann", now, &err);
+    cr_assert_eq(st, r->spec.staff == 1 ? CM_OK : CM_E_INVALID, "%s",
+                 err.message);
+  } else if (r->state == CM_REQ_OFFERED || r->state == CM_REQ_ACCEPTED) {
+    cm_request_view v;
+    cm_engine_request_get(s->eng, r->id, &v, NULL);
+    int named = a < 0.5 && r->spec.staff == 1 && strcmp(v.workers[0], w) != 0;
+    cr_assert_eq(
+        cm_engine_reassign(s->eng, r->id, named ? w : NULL, "ann", now, &err),
+        CM_OK, "%s", err.message);
+  }
+  drain(s);
+}
+
 /* Random responses from workers and platforms. */
 static void act(sim *s, int64_t now) {
   for (int i = 0; i < s->n_req; i++) {
     shadow *r = &s->req[i];
+    if (cm_check_rng_unit(&s->g) < 0.0005) {
+      operate(s, r, now);
+      continue;
+    }
     double u = cm_check_rng_unit(&s->g);
     if (r->state == CM_REQ_OFFERED && u < 0.3) {
       cm_request_view v;

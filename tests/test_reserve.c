@@ -106,7 +106,8 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   }
   cm_request_view n2 = view("n2");
   cr_assert_eq(n2.state, CM_REQ_PENDING, "the second waits: w2 is kept");
-  cr_assert_eq(n2.reason, CM_REASON_NO_CANDIDATE);
+  cr_assert_eq(n2.reason, CM_REASON_RESERVE,
+               "the reserve says so, not no_candidate");
   cr_assert_eq(cm_engine_worker_jobs(eng, "w2"), 0);
   submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
   cr_assert_eq(cm_engine_next_due(eng), 700500, "an emergency goes at once");

@@ -7,9 +7,6 @@
 #include "json_util.h"
 
 static const char *const mode_names[] = {"all", "any"};
-static const char *const reason_names[] = {"no_candidate", "outranked",
-                                           "deadline"};
-
 cm_status cmd_decode_id(const json_t *o, const char *base, const char *key,
                         char *out, cm_error *err) {
   const char *s;
@@ -266,7 +263,12 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
        cm__json_set(o, "rejected", ids_array(v->rejected, v->n_rejected))) ||
       (v->has_reason && v->state == CM_REQ_PENDING &&
        cm__json_set(o, "unassigned_reason",
-                    json_string(reason_names[v->reason]))))
+                    json_string(cm_reason_name(v->reason)))))
+    goto fail_o;
+  /* operators' overrides */
+  if ((v->pinned[0] &&
+       cm__json_set(o, "pinned_worker", cm__json_text(v->pinned))) ||
+      cm__json_set(o, "held_by_operator", json_boolean(v->held)))
     goto fail_o;
   return o;
 fail:
@@ -350,6 +352,9 @@ json_t *cmd_encode_event(const cm_event *ev) {
       cm__json_set(
           o, "reason",
           json_string(cm_dismiss_reason_name((cm_dismiss_reason)ev->dismiss))))
+    goto fail;
+  if (o && ev->to_worker[0] &&
+      cm__json_set(o, "to_worker", cm__json_text(ev->to_worker)))
     goto fail;
   if (o && ev->type == CM_EV_OFFERED &&
       (cm__json_set(o, "expires_ms", json_integer(ev->expires_ms)) ||

@@ -92,6 +92,10 @@ void cmd_route_request_dismiss(cmd_call *c);
 /* A request's JSON (cmd_encode_view) with, while it awaits confirmation,
  * its soft hold and best candidates (new reference; NULL out of memory). */
 json_t *cmd_request_json(cmd_call *c, const cm_request_view *v);
+void cmd_route_request_pin(cmd_call *c); /* routes_override.c */
+void cmd_route_request_hold(cmd_call *c);
+void cmd_route_request_release(cmd_call *c);
+void cmd_route_request_reassign(cmd_call *c);
 void cmd_route_weights_get(cmd_call *c);
 void cmd_route_weights_put(cmd_call *c);
 void cmd_route_events(cmd_call *c);

@@ -172,6 +172,7 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
                     e->type == CM_EV_DISMISSED
                         ? cm_dismiss_reason_name((cm_dismiss_reason)e->dismiss)
                         : "");
+    cm__rd_argv_str(a, e->to_worker);
   }
   return 0;
 }

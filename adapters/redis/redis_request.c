@@ -93,6 +93,13 @@ char *cm__rd_request_encode(const cm_request_view *v) {
     }
     json_decref(cf);
   }
+  /* operators' overrides, only when set (records without them read as
+     none) */
+  if (st && v->pinned[0] &&
+      json_object_set_new(st, "pin", json_string(v->pinned)))
+    json_decref(st), st = NULL;
+  if (st && v->held && json_object_set_new(st, "held", json_true()))
+    json_decref(st), st = NULL;
   char *text = NULL;
   if (o && st && json_object_update(o, st) == 0)
     text = cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -235,6 +242,12 @@ static int decode(const json_t *o, cm_request_view *v) {
       get_i64(o, "version", 1, INT64_MAX, &version) != 0 ||
       get_confirm(o, v) != 0)
     return -1;
+  const json_t *pin = json_object_get(o, "pin"),
+               *held = json_object_get(o, "held");
+  if ((pin && get_text(pin, v->pinned, 0) != 0) ||
+      (held && !json_is_boolean(held)))
+    return -1;
+  v->held = held && json_is_true(held);
   v->state = (cm_request_state)state;
   v->has_reason = reason >= 0;
   v->reason =

@@ -15,9 +15,11 @@ static const char *const state_names[CM_REQ_STATE_COUNT] = {
     "cancelled", "awaiting_confirmation", /* confirmation (engine_confirm.c) */
     "dismissed"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",    "accepted",  "rejected",  "expired",
-    "withdrawn", "cancelled",  "completed", "escalated", "confirmed",
-    "dismissed", "hold_lapsed"}; /* engine_confirm.c */
+    "submitted", "offered",     "accepted",  "rejected",  "expired",
+    "withdrawn", "cancelled",   "completed", "escalated", "confirmed",
+    "dismissed", "hold_lapsed", /* engine_confirm.c */
+    "pinned",    "held",        "released",  "reassigned"}; /* engine_override.c
+                                                             */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -336,6 +338,8 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->dismissed = r->dismissed;
   out->ready_ms = r->ready_ms;
   out->version = r->version;
+  memcpy(out->pinned, r->pinned, sizeof out->pinned);
+  out->held = r->held;
 }
 
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {

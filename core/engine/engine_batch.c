@@ -110,9 +110,10 @@ struct cm_engine_batch {
   int *req_of; /* instance request -> batch index */
   cm_answer ans;
   int have_answer;
-  cm_solve_options opts; /* the budget and the clock */
-  double t0, t1;         /* begun, candidates done (solver clock, ms) */
-  cm_status solved;      /* cm_engine_batch_solve's result */
+  cm_solve_options opts;   /* the budget and the clock */
+  double t0, t1;           /* begun, candidates done (solver clock, ms) */
+  cm_status solved;        /* cm_engine_batch_solve's result */
+  unsigned char *reserved; /* per request: the reserve took all its edges */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -125,6 +126,7 @@ static void batch_state_free(batch_state *b) {
   free(b->hits);
   free(b->counts);
   free(b->req_of);
+  free(b->reserved);
   cm_instance_free(b->inst);
   if (b->have_answer)
     cm_answer_free(&b->ans);
@@ -266,6 +268,9 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
       continue;
     r->has_reason = 1;
     r->reason = ans->unassigned[u].reason;
+    if (r->reason == CM_REASON_NO_CANDIDATE && b->reserved &&
+        b->reserved[ans->unassigned[u].request])
+      r->reason = CM_REASON_RESERVE; /* the nurse is near, kept back */
   }
   return CM_OK;
 }
@@ -284,6 +289,7 @@ static int due_requests(const cm_engine *e, int64_t now_ms, int *idx) {
   for (int i = 0; i < e->n_live; i++)
     if (e->live[i]->state == CM_REQ_PENDING &&
         e->live[i]->release_ms <= now_ms && !e->live[i]->in_batch &&
+        cm__req_batchable(e->live[i]) &&
         !(e->n_flight && cm__op_find(e, e->live[i]->spec.id)))
       idx[n++] = i; /* one with a change in flight waits for the next */
   pick_ctx pc = {e->live};
@@ -371,8 +377,12 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
   if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
                              e->cfg.stale_ms, b->hits, b->counts, err)) !=
           CM_OK ||
-      (st = build_instance(e, b, now_ms, err)) != CM_OK ||
-      (st = cm__reserve_hold(e, b->inst, now_ms, &held, err)) != CM_OK)
+      (st = build_instance(e, b, now_ms, err)) != CM_OK)
+    goto fail;
+  if (!(b->reserved = malloc((size_t)n)))
+    goto oom;
+  if ((st = cm__reserve_hold(e, b->inst, now_ms, &held, b->reserved, err)) !=
+      CM_OK)
     goto fail;
   cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
   b->t1 = clock_ms(e);
@@ -412,6 +422,7 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   if (e->next_batch_ms > now_ms)
     return CM_OK;
   e->next_batch_ms = INT64_MAX;
+  cm__pins_offer(e, now_ms); /* operators' pins first (engine_override.c) */
   batch_state *b;
   st = take_batch(e, now_ms, &b, err);
   if (st != CM_OK)
@@ -438,7 +449,7 @@ static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
   int waiting = 0, untried = 0;
   for (int i = 0; i < e->n_live; i++) {
     const cm__req *r = e->live[i];
-    if (r->state == CM_REQ_PENDING && r->release_ms <= now_ms) {
+    if (r->state == CM_REQ_PENDING && r->release_ms <= now_ms && !r->held) {
       waiting++;
       untried |= r->batches == 0;
     }

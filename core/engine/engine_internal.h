@@ -26,6 +26,8 @@
  *   engine_offers.c     a batch's offers: planned, committed or proposed,
  *                       applied
  *   engine_reserve.c    the emergency reserve of a batch (store only)
+ *   engine_override.c   operators' overrides: pin, hold, release,
+ *                       reassign; a batch's pinned offers
  *   engine_batch.c      when batches run and what one does
  *
  * The public functions of each file are its own entry points; the cm__
@@ -62,6 +64,9 @@ typedef struct cm__req {
   int64_t hold_until_ms;       /* it lapses then */
   int hold_lapsed;             /* CM_EV_HOLD_LAPSED emitted */
   cm_dismiss_reason dismissed; /* DISMISSED: why */
+  /* operators' overrides (engine_override.c) */
+  char pinned[CM_ID_MAX]; /* offered to this worker only, "" none */
+  int held;               /* kept out of batching */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -102,6 +107,7 @@ struct cm__op {
   char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
   int bad_id;             /* the id given was NULL or too long */
   int bad_worker;         /* the worker given was NULL or too long */
+  char actor[CM_ID_MAX];  /* an operator's action: who (engine_override.c) */
   cm_request_spec spec;   /* submit */
   int64_t now_ms;
   cm__op_fn plan;    /* checks and works the change out, then
@@ -325,9 +331,19 @@ void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms);
 
 /* the emergency reserve (engine_reserve.c): drop the edges from requests
  * of urgency cfg.reserve_from or less urgent to the emergency-capable
- * workers held this batch; *held is how many. Returns CM_OK, or the
- * store's error / CM_E_NOMEM with the instance unchanged. */
+ * workers held this batch; *held is how many. lost (NULL: not wanted; else
+ * inst->n_requests entries) gets 1 for each request left without an edge
+ * by it. Returns CM_OK, or the store's error / CM_E_NOMEM with the
+ * instance unchanged. */
 cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held, cm_error *err);
+                           int *held, unsigned char *lost, cm_error *err);
+
+/* operators' overrides (engine_override.c) */
+/* 1 when a batch takes r: not held, not pinned (pins go by
+ * cm__pins_offer). */
+int cm__req_batchable(const cm__req *r);
+/* Offer each due pending pinned request to its worker when eligible
+ * (committed at once), else give it its pinned_worker_* reason. */
+void cm__pins_offer(cm_engine *e, int64_t now_ms);
 
 #endif

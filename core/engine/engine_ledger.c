@@ -40,6 +40,8 @@ static void req_from_view(cm__req *r, const cm_request_view *v,
   r->hold_worker[CM_ID_MAX - 1] = '\0';
   r->hold_until_ms = v->hold_until_ms;
   r->dismissed = v->dismissed;
+  memcpy(r->pinned, v->pinned, sizeof r->pinned);
+  r->held = v->held;
   r->slot = slot;
   r->gen = gen;
 }

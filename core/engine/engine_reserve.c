@@ -126,24 +126,35 @@ static int choose_held(reserve *rv, int R) {
   return held;
 }
 
-/* Held workers lose their non-exempt edges. */
+/* Held workers lose their non-exempt edges; lost (when given) marks the
+ * requests that had edges and have none left: the reserve is why they
+ * wait (CM_REASON_RESERVE), not a lack of candidates. */
 static void drop_held_edges(const cm_engine *e, cm_instance *inst,
-                            const reserve *rv) {
+                            const reserve *rv, unsigned char *lost) {
   int m = 0;
+  if (lost)
+    memset(lost, 0, (size_t)inst->n_requests);
   for (int i = 0; i < inst->n_edges; i++) {
     const cm_edge_in *ed = &inst->edges[i];
     if (rv->mark[ed->worker] == HELD &&
-        !exempt(e, inst->requests[ed->request].urgency))
+        !exempt(e, inst->requests[ed->request].urgency)) {
+      if (lost)
+        lost[ed->request] = 1; /* had one: cleared below if one is left */
       continue;
+    }
     inst->edges[m++] = *ed;
   }
   inst->n_edges = m;
+  for (int i = 0; lost && i < m; i++)
+    lost[inst->edges[i].request] = 0;
 }
 
 cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held_out, cm_error *err) {
+                           int *held_out, unsigned char *lost, cm_error *err) {
   int R = e->cfg.reserve_workers, n = inst->n_workers;
   *held_out = 0;
+  if (lost)
+    memset(lost, 0, (size_t)inst->n_requests);
   if (R <= 0 || e->emergency_skills == 0 || n == 0)
     return CM_OK;
   reserve rv = {.k = R + 8}; /* enough to see R kept among a few exposed */
@@ -158,7 +169,7 @@ cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
   if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
     goto out;
   *held_out = choose_held(&rv, R);
-  drop_held_edges(e, inst, &rv);
+  drop_held_edges(e, inst, &rv, lost);
   goto out;
 oom:
   st = cm_error_set(err, CM_E_NOMEM, "", NULL);

@@ -120,7 +120,18 @@ const char *cm_method_name(cm_method m) {
 }
 
 const char *cm_reason_name(cm_unassigned_reason r) {
-  static const char *const names[CM_REASON_COUNT] = {"no_candidate",
-                                                     "outranked", "deadline"};
+  static const char *const names[CM_REASON_COUNT] = {
+      "no_candidate",
+      "outranked",
+      "deadline",
+      "reserve",
+      "held_by_operator",
+      "pinned_worker_unknown",
+      "pinned_worker_offline",
+      "pinned_worker_full",
+      "pinned_worker_unqualified",
+      "pinned_worker_excluded",
+      "pinned_worker_unlocated",
+      "pinned_worker_refused"};
   return (int)r >= 0 && r < CM_REASON_COUNT ? names[r] : "unknown";
 }

@@ -62,6 +62,13 @@ typedef enum cm_event_type {
   CM_EV_DISMISSED,   /* an operator dismissed it: awaiting -> dismissed */
   CM_EV_HOLD_LAPSED, /* the soft hold on its best worker ran out: the
                         request keeps waiting (awaiting -> awaiting) */
+  /* operators' overrides (docs/engine.md "Operator overrides"); the event
+     names the operator in actor */
+  CM_EV_PINNED,     /* pinned to worker ("" when unpinned by a pin call) */
+  CM_EV_HELD,       /* held out of batching (pending -> pending) */
+  CM_EV_RELEASED,   /* back into batching: unheld and unpinned */
+  CM_EV_REASSIGNED, /* taken from worker (offered or accepted -> pending),
+                       for to_worker ("" when the next batch picks) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -84,16 +91,18 @@ typedef enum cm_dismiss_reason {
 typedef struct cm_event {
   uint64_t seq; /* 1, 2, 3 ... per engine */
   cm_event_type type;
-  int64_t at_ms;           /* engine time of the transition */
-  char request[CM_ID_MAX]; /* request id */
-  char worker[CM_ID_MAX];  /* worker id, "" when none */
-  char actor[CM_ID_MAX];   /* an operator's action: who (the name the
-                              caller gives, the audit trail); "" none */
-  cm_request_state from;   /* state before */
-  cm_request_state to;     /* state after */
-  int64_t expires_ms;      /* OFFERED: when the offer lapses */
-  cm_cost_terms terms;     /* OFFERED: why this worker, term by term */
-  int dismiss;             /* DISMISSED: the reason (cm_dismiss_reason) */
+  int64_t at_ms;             /* engine time of the transition */
+  char request[CM_ID_MAX];   /* request id */
+  char worker[CM_ID_MAX];    /* worker id, "" when none */
+  char actor[CM_ID_MAX];     /* an operator's action: who (the name the
+                                caller gives, the audit trail); "" none */
+  char to_worker[CM_ID_MAX]; /* REASSIGNED: the worker named to take it,
+                                "" none */
+  cm_request_state from;     /* state before */
+  cm_request_state to;       /* state after */
+  int64_t expires_ms;        /* OFFERED: when the offer lapses */
+  cm_cost_terms terms;       /* OFFERED: why this worker, term by term */
+  int dismiss;               /* DISMISSED: the reason (cm_dismiss_reason) */
 } cm_event;
 
 /* What a platform submits. */
@@ -139,6 +148,10 @@ typedef struct cm_request_view {
   char hold_worker[CM_ID_MAX]; /* the best worker, soft-held ("" none) */
   int64_t hold_until_ms;       /* the hold lapses then (0 none) */
   cm_dismiss_reason dismissed; /* DISMISSED: why */
+  /* operators' overrides (cm_engine_pin, cm_engine_hold) */
+  char pinned[CM_ID_MAX]; /* the next batch offers it to this worker only
+                             (when eligible); "" none */
+  int held;               /* 1: kept out of batching by an operator */
 } cm_request_view;
 
 typedef struct cm_engine_config {
@@ -527,6 +540,60 @@ CM_EXPORT int cm_engine_holds(const cm_engine *e, const char *request_id);
 /* Worker's open jobs (offered or accepted); -1 when unknown. */
 CM_EXPORT int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
 CM_EXPORT void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
+
+/* Operators' overrides (docs/engine.md "Operator overrides"). Each is a
+ * transition committed like the others (its event names actor, the
+ * operator, "" none; the record keeps the pin and the hold, so a restart
+ * or a rebuild keeps them). Errors: CM_E_UNKNOWN_ID for an unknown request
+ * ("$.request") or worker ("$.worker"); CM_E_CONFLICT naming the state when
+ * the request's state does not allow it; CM_E_INVALID at "$.worker" for a
+ * worker named for a team request. Nothing changes on error.
+ *
+ * pin: a pending request is offered by the next batch to worker_id alone
+ * when that worker is eligible (on shift with room, the skills, a fresh
+ * position, not excluded; the search radius and the emergency reserve do
+ * not apply), else it stays pending with a pinned_worker_* reason.
+ * worker_id NULL unpins (cm_engine_release). Pinning again to the same
+ * worker is a no-op; pinning forgets that worker's earlier refusal.
+ * hold: a pending request is kept out of batching (held_by_operator);
+ * again is a no-op. release: unheld and unpinned, back into batching (any
+ * unfinished state; a no-op when neither). reassign: an offered or
+ * accepted request's workers give their jobs back and it is pending again:
+ * pinned to worker_id when given (the next batch offers it there), else
+ * its former workers are excluded from it and the next batch picks. */
+CM_EXPORT cm_status cm_engine_pin(cm_engine *e, const char *request_id,
+                                  const char *worker_id, const char *actor,
+                                  int64_t now_ms, cm_error *err);
+CM_EXPORT cm_status cm_engine_hold(cm_engine *e, const char *request_id,
+                                   const char *actor, int64_t now_ms,
+                                   cm_error *err);
+CM_EXPORT cm_status cm_engine_release(cm_engine *e, const char *request_id,
+                                      const char *actor, int64_t now_ms,
+                                      cm_error *err);
+CM_EXPORT cm_status cm_engine_reassign(cm_engine *e, const char *request_id,
+                                       const char *worker_id, const char *actor,
+                                       int64_t now_ms, cm_error *err);
+/* The same with a completion (the _async contract above). */
+CM_EXPORT cm_status cm_engine_pin_async(cm_engine *e, const char *request_id,
+                                        const char *worker_id,
+                                        const char *actor, int64_t now_ms,
+                                        cm_engine_done_fn done, void *ctx,
+                                        cm_error *err);
+CM_EXPORT cm_status cm_engine_hold_async(cm_engine *e, const char *request_id,
+                                         const char *actor, int64_t now_ms,
+                                         cm_engine_done_fn done, void *ctx,
+                                         cm_error *err);
+CM_EXPORT cm_status cm_engine_release_async(cm_engine *e,
+                                            const char *request_id,
+                                            const char *actor, int64_t now_ms,
+                                            cm_engine_done_fn done, void *ctx,
+                                            cm_error *err);
+CM_EXPORT cm_status cm_engine_reassign_async(cm_engine *e,
+                                             const char *request_id,
+                                             const char *worker_id,
+                                             const char *actor, int64_t now_ms,
+                                             cm_engine_done_fn done, void *ctx,
+                                             cm_error *err);
 
 /* Wire names ("pending", "offered", ...): static strings; "unknown" for a
  * value out of range. */

@@ -76,6 +76,20 @@ typedef enum cm_unassigned_reason {
                                  cheaper uses, or all cost more than
                                  leaving it for the next batch */
   CM_REASON_DEADLINE,         /* left out by the deadline fallback */
+  /* The engine's reasons (cm_engine, docs/engine.md "Operator
+     overrides"); cm_solve gives only the three above. */
+  CM_REASON_RESERVE,            /* its only candidates were held as the
+                                   emergency reserve this batch */
+  CM_REASON_HELD,               /* held out of batching by an operator */
+  CM_REASON_PINNED_UNKNOWN,     /* pinned to a worker no longer known */
+  CM_REASON_PINNED_OFFLINE,     /* pinned to a worker off shift */
+  CM_REASON_PINNED_FULL,        /* pinned to a worker at capacity */
+  CM_REASON_PINNED_UNQUALIFIED, /* pinned to a worker without the skills */
+  CM_REASON_PINNED_EXCLUDED,    /* pinned to a worker the request excludes */
+  CM_REASON_PINNED_UNLOCATED,   /* pinned to a worker with no fresh
+                                   position */
+  CM_REASON_PINNED_REFUSED,     /* the pinned worker refused the offer or
+                                   let it lapse */
   CM_REASON_COUNT
 } cm_unassigned_reason;
 
