@@ -162,6 +162,14 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
   cr_assert(strstr(buf, "\"to\":\"awaiting_confirmation\""), "%s", buf);
   close(fd);
   free(buf);
+  /* an operator's override answers with the same request (it was once a
+     one-button call) */
+  r = expect(200, "POST", "/v1/requests/c1/reassign", TOK_OPERATOR_ANN,
+             "{\"worker\":\"w2\"}");
+  json_t *req = json_object_get(r.json, "request");
+  cr_assert_str_eq(str(req, "pinned_worker"), "w2", "%s", r.text);
+  cr_assert_str_eq(str(req, "confirm"), "operator", "%s", r.text);
+  cm_test_reply_free(&r);
 }
 
 /* The errors: role, unknown id, another state, bad bodies; none changes

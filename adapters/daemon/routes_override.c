@@ -24,8 +24,7 @@ static void on_done(void *ctx, cm_status st, const cm_error *err) {
     cmd_events_pump(c->r);
     cmd_kick(c->r); /* a pin or a release may be offered now */
     cmd_reply_json(c, 200,
-                   json_pack("{s:o}", "request",
-                             cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
+                   json_pack("{s:o}", "request", cmd_request_json(c, &v)));
   }
   if (c->deferred)
     cmd_call_end(c);
