@@ -236,8 +236,16 @@ static void counter_metrics(page *b, const cmd_region *r,
   counter(b, "carematch_ledger_replica_waits_total",
           "commits that waited for replicas (durability = replica)", rs.waits);
   counter(b, "carematch_ledger_not_durable_total",
-          "commits no replica confirmed in time (answered not_durable)",
+          "commits answered not_durable (no replica confirmed in time, or "
+          "none online)",
           rs.not_durable);
+  counter(b, "carematch_ledger_wait_timeouts_total",
+          "WAITs answered short after the whole durability timeout",
+          rs.wait_timeouts);
+  counter(b, "carematch_ledger_skipped_waits_total",
+          "commits answered not_durable at once: the primary had too few "
+          "replicas online (ROLE)",
+          rs.skipped_waits);
   counter(b, "carematch_events_total", "engine events", r->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);

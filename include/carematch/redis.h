@@ -266,15 +266,22 @@ CM_EXPORT cm_status cm_ledger_redis_attach(cm_ledger *l, cm_redis *loop,
 
 /* What the Redis ledger counted about durability since it was made. */
 typedef struct cm_ledger_redis_stats {
-  uint64_t waits;       /* commit calls that waited for replicas (WAIT) */
-  uint64_t not_durable; /* of those, the ones no replica confirmed in
-                           time: answered CM_E_NOT_DURABLE */
-  uint64_t stale_epoch; /* offers the commit script refused because the
-                           fence (cm_ledger_redis_fence_set) is not the
-                           lease's epoch: CM_LEDGER_FENCED */
-  uint64_t submitted;   /* submissions this ledger committed (a holder
-                           compares them with cm_redis_lease.submissions
-                           to notice another writer's: docs/ha.md) */
+  uint64_t waits;         /* commit calls that waited for replicas (WAIT) */
+  uint64_t not_durable;   /* commit calls answered CM_E_NOT_DURABLE: no
+                             replica confirmed in time, or none online */
+  uint64_t stale_epoch;   /* offers the commit script refused because the
+                             fence (cm_ledger_redis_fence_set) is not the
+                             lease's epoch: CM_LEDGER_FENCED */
+  uint64_t submitted;     /* submissions this ledger committed (a holder
+                             compares them with cm_redis_lease.submissions
+                             to notice another writer's: docs/ha.md) */
+  uint64_t wait_timeouts; /* WAITs answered with fewer replicas than
+                             asked: each waited the whole
+                             durability_timeout_ms */
+  uint64_t skipped_waits; /* commits answered CM_E_NOT_DURABLE without a
+                             WAIT: the primary had fewer replicas online
+                             than asked (ROLE; counted in not_durable too,
+                             not in waits) */
 } cm_ledger_redis_stats;
 
 /* Copy l's counts into out; zeros when l is NULL or not a Redis ledger.
