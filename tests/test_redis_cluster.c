@@ -787,6 +787,9 @@ Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
   cr_assert(offered_within(victim, region, "a", 5000), "offered before");
 
   long long waits0 = metric(d.port, "carematch_ledger_replica_waits_total");
+  long long resolves0 =
+      metric(d.port, "carematch_redis_cluster_resolves_total");
+  cr_assert_gt(resolves0, 0, "the connections asked the nodes");
   cr_assert_gt(waits0, 0, "the commits so far waited for the replica");
   snprintf(pidf, sizeof pidf, "%s/%d/redis.pid", g_dir, victim);
   FILE *f = fopen(pidf, "r");
@@ -830,6 +833,8 @@ Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
                "(%lld did)",
                waits - waits0);
   cr_assert_eq(metric(d.port, "carematch_ledger_wait_timeouts_total"), 0);
+  cr_assert_gt(metric(d.port, "carematch_redis_cluster_resolves_total"),
+               resolves0, "the connections asked the nodes again");
   cr_assert_geq(metric(d.port, "carematch_ledger_skipped_waits_total"), 6);
 
   /* the old master back, as the heir's replica: commits wait again, and

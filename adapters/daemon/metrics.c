@@ -217,6 +217,31 @@ static void follow_metrics(page *b, const cmd_region *r,
         f.last_id, f.origin);
 }
 
+/* Redis Cluster routing (docs/cluster.md): the region's two connections'
+ * counts, summed (zeros on a plain server). */
+static void cluster_metrics(page *b, const cmd_region *r) {
+  cm_redis_cluster_stats a, l;
+  cm_redis_cluster_stats_get(r->redis, &a);
+  cm_redis_cluster_stats_get(r->redis_loop, &l);
+  counter(b, "carematch_redis_cluster_resolves_total",
+          "Redis Cluster: the slot's master asked of the nodes (a connect)",
+          a.resolves + l.resolves);
+  counter(b, "carematch_redis_cluster_moves_total",
+          "Redis Cluster: connects straight to the master a MOVED named",
+          a.moves + l.moves);
+  counter(b, "carematch_redis_cluster_moved_total",
+          "Redis Cluster: MOVED replies followed", a.moved + l.moved);
+  counter(b, "carematch_redis_cluster_asked_total",
+          "Redis Cluster: ASK replies followed", a.asked + l.asked);
+  counter(b, "carematch_redis_cluster_retried_total",
+          "Redis Cluster: TRYAGAIN and CLUSTERDOWN replies retried",
+          a.retried + l.retried);
+  counter(b, "carematch_redis_cluster_node_failures_total",
+          "Redis Cluster: connects to a node that failed (a topology query "
+          "or a redirected command)",
+          a.node_failures + l.node_failures);
+}
+
 /* The counters: batches, offers, fallbacks, the ledger's, events,
  * positions, reloads, trace lines lost. */
 static void counter_metrics(page *b, const cmd_region *r,
@@ -246,6 +271,7 @@ static void counter_metrics(page *b, const cmd_region *r,
           "commits answered not_durable at once: the primary had too few "
           "replicas online (ROLE)",
           rs.skipped_waits);
+  cluster_metrics(b, r);
   counter(b, "carematch_events_total", "engine events", r->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);

@@ -69,10 +69,13 @@ typedef struct cm_redis_options {
 
 /* What the cluster routing of a connection did (cm_redis_cluster_stats). */
 typedef struct cm_redis_cluster_stats {
-  uint64_t resolves; /* topologies asked of the nodes (each connect) */
-  uint64_t moved;    /* MOVED replies followed */
-  uint64_t asked;    /* ASK replies followed (ASKING, then the command) */
-  uint64_t retried;  /* TRYAGAIN / CLUSTERDOWN replies retried */
+  uint64_t resolves;      /* topologies asked of the nodes (each connect) */
+  uint64_t moved;         /* MOVED replies followed */
+  uint64_t asked;         /* ASK replies followed (ASKING, then the command) */
+  uint64_t retried;       /* TRYAGAIN / CLUSTERDOWN replies retried */
+  uint64_t node_failures; /* connects to a node (to ask the topology, or
+                             to send a redirected command) that failed */
+  uint64_t moves;         /* connects straight to the owner a MOVED named */
 } cm_redis_cluster_stats;
 
 /* A redis:// address, parsed (cm_redis_url_parse). */
