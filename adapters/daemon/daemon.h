@@ -223,6 +223,10 @@ typedef struct cmd_region {
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */
   struct event *sweep_ev; /* Redis stale sweep */
+  int64_t sweep_after_ms; /* no sweep before (daemon clock): stale_ms after
+                             the lease was taken or the writes' connection
+                             came back, positions could not be written
+                             meanwhile (main.c, on_sweep) */
   int paused;             /* the ledger failed: dispatch waits */
   char pause_why[160];
   /* the solver thread */

@@ -216,6 +216,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     l->acquisitions++;
     l->subs_known = 0;
     cm_engine_resync(r->eng); /* adopt what the others did meanwhile */
+    /* positions could not be written while nobody held it: no worker is
+       swept as stale before it could report (main.c, on_sweep) */
+    r->sweep_after_ms = cmd_now_ms() + r->d->cfg.engine.stale_ms;
     fprintf(stderr, "carematchd: lease of region %s taken, epoch %llu\n",
             r->name, (unsigned long long)out.epoch);
   } else if (!l->leads) {

@@ -185,8 +185,10 @@ void cmd_redis_recover(cmd_region *r, int synced) {
 void cmd_redis_between_turns(cmd_daemon *d) {
   for (int i = 0; i < d->n_regions; i++) {
     cmd_region *r = &d->regions[i];
-    if (r->redis_loop && !cm_redis_connected(r->redis_loop))
-      cm_redis_ping(r->redis_loop, NULL); /* the backoff limits attempts */
+    if (r->redis_loop && !cm_redis_connected(r->redis_loop) &&
+        cm_redis_ping(r->redis_loop, NULL) == CM_OK) /* the backoff limits
+                                                        attempts */
+      r->sweep_after_ms = cmd_now_ms() + d->cfg.engine.stale_ms; /* back */
     /* the slot moved (docs/cluster.md): the first ping waits for what is
        in flight, the next one, on an idle connection, moves it */
     for (int k = 0;
