@@ -443,6 +443,50 @@ Test(lease, a_takeover_does_not_sweep_the_workers_offline) {
   cm_test_daemon_cleanup(&b);
 }
 
+/* The renewal never holds the daemon's loop: it goes on a connection of
+ * its own and its answer comes from the loop (cm_redis_lease_hold_async).
+ * A Redis that stops answering for 700 ms (SIGSTOP of a server of this
+ * test's own) held the loop for up to the renewal's timeout (renew_ms,
+ * 500 ms) at each renewal; the daemon's /healthz, which needs no Redis,
+ * waited as long. */
+Test(lease, a_renewal_never_holds_the_loop) {
+  int port = cm_test_free_port();
+  pid_t srv = cm_test_server_start(port, NULL);
+  char ini[320];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n[lease]\nenabled = on\nttl_ms = %d\nid = A\n",
+           port, g_region, TTL_MS);
+  cm_test_daemon a;
+  cm_test_daemon_config(&a, ini);
+  cm_test_daemon_start(&a, NULL);
+  cr_assert(wait_leads(&a, 1, 4000));
+  cm_test_sleep_ms(1000); /* idle: only the renewals go to Redis */
+  int64_t worst = 0;
+  for (int round = 0; round < 3; round++) { /* a renewal falls in each */
+    cr_assert_eq(kill(srv, SIGSTOP), 0);
+    for (int64_t end = mono_ms() + 700; mono_ms() < end;) {
+      int64_t t = mono_ms();
+      cm_test_reply r =
+          cm_test_http(a.port, "GET", "/healthz", NULL, NULL, NULL);
+      cr_assert_eq(r.code, 200);
+      cm_test_reply_free(&r);
+      if (mono_ms() - t > worst)
+        worst = mono_ms() - t;
+      cm_test_sleep_ms(10);
+    }
+    cr_assert_eq(kill(srv, SIGCONT), 0);
+    cm_test_sleep_ms(600);
+  }
+  cr_log_info("the longest /healthz while Redis was frozen: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 250, "/healthz waited %lld ms: the loop was held",
+               (long long)worst);
+  cm_test_daemon_stop(&a, SIGTERM);
+  cm_test_daemon_cleanup(&a);
+  cm_test_server_kill(srv, SIGTERM);
+}
+
 /* SIGSTOP of the holder past the TTL; the other takes the lease; SIGCONT.
  * ignore: the thawed one keeps believing it leads (fault injection), so
  * only Redis's fence can stop its offers. */

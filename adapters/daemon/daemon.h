@@ -207,10 +207,12 @@ typedef struct cmd_region {
   int index;                            /* in d->regions */
   char name[CM_REDIS_REGION_MAX + 1];   /* the region */
   char label[CM_REDIS_REGION_MAX + 16]; /* metrics: 'region="name"' or "" */
-  cm_store *store;      /* memory: the store; Redis: the mirror */
-  cm_redis *redis;      /* NULL: memory store */
-  cm_redis *redis_loop; /* Redis: the ledger's proposals, on base (the
-                           requests' writes, docs/async.md); NULL memory */
+  cm_store *store;       /* memory: the store; Redis: the mirror */
+  cm_redis *redis;       /* NULL: memory store */
+  cm_redis *redis_loop;  /* Redis: the ledger's proposals, on base (the
+                            requests' writes, docs/async.md); NULL memory */
+  cm_redis *redis_lease; /* Redis with [lease]: the renewals, on base,
+                            without waiting (lease.c); NULL none */
   cm_ledger *ledger;
   cm_store *redis_store;  /* sweeps (Redis) */
   int recovered;          /* Redis: the state was rebuilt from it (at start, or

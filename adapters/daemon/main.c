@@ -432,6 +432,7 @@ static void region_teardown(cmd_region *r) {
   cm_store_free(r->store);
   cm_store_free(r->redis_store);
   cm_ledger_free(r->ledger);
+  cm_redis_free(r->redis_lease);
   cm_redis_free(r->redis_loop);
   cm_redis_free(r->redis);
 }

@@ -149,7 +149,10 @@ int cmd_redis_open(cmd_region *r, char *msg, size_t n) {
         !(r->redis_loop = cm_redis_new(u.host, u.port, r->name, &ol, &err)) ||
         !(r->ledger = cm_ledger_redis_new(r->redis, &lo, &err)) ||
         cm_ledger_redis_attach(r->ledger, r->redis_loop, &err) != CM_OK ||
-        !(r->redis_store = cm_store_redis_open(r->redis, &err))) {
+        !(r->redis_store = cm_store_redis_open(r->redis, &err)) ||
+        (r->d->cfg.lease.enabled && /* the renewals' own (lease.c) */
+         !(r->redis_lease =
+               cm_redis_new(u.host, u.port, r->name, &ol, &err)))) {
       snprintf(msg, n, "redis: %s", err.message);
       rc = -1;
     }
@@ -194,6 +197,9 @@ void cmd_redis_between_turns(cmd_daemon *d) {
     for (int k = 0;
          k < 3 && r->redis_loop && cm_redis_move_pending(r->redis_loop); k++)
       cm_redis_ping(r->redis_loop, NULL);
+    if (r->redis_lease && (!cm_redis_connected(r->redis_lease) ||
+                           cm_redis_move_pending(r->redis_lease)))
+      cm_redis_ping(r->redis_lease, NULL); /* idle between renewals */
   }
 }
 

@@ -352,6 +352,25 @@ CM_EXPORT cm_status cm_redis_lease_hold(cm_redis *r, const char *holder,
                                         int64_t ttl_ms, int64_t now_ms,
                                         int timeout_ms, cm_redis_lease *out,
                                         cm_error *err);
+/* The answer to cm_redis_lease_hold_async: st and *out as
+ * cm_redis_lease_hold returns them (out and err valid during the call). */
+typedef void (*cm_redis_lease_fn)(void *ctx, cm_status st,
+                                  const cm_redis_lease *out,
+                                  const cm_error *err);
+
+/* cm_redis_lease_hold without waiting, on r, a connection on the caller's
+ * loop (cm_redis_options.base), connected and ready (cm_redis_connected;
+ * it does not connect: cm_redis_ping does, between two turns): fn runs
+ * exactly once, from the loop, with the answer; CM_E_UNAVAILABLE when the
+ * connection dropped first or r is freed (whether the lease was renewed
+ * is then unknown). A renewal on a connection of its own is never queued
+ * behind a commit (a WAIT holds its connection up to its timeout).
+ * Returns CM_OK (fn will run), or CM_E_INVALID / CM_E_UNAVAILABLE (not
+ * connected) / CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
+                                              int64_t ttl_ms, int64_t now_ms,
+                                              cm_redis_lease_fn fn, void *ctx,
+                                              cm_error *err);
 /* Let the lease go when holder holds it (a clean stop: a standby takes it
  * at once instead of after the TTL). Returns like hold. */
 CM_EXPORT cm_status cm_redis_lease_release(cm_redis *r, const char *holder,
