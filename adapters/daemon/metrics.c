@@ -217,12 +217,19 @@ static void follow_metrics(page *b, const cmd_region *r,
         f.last_id, f.origin);
 }
 
-/* Redis Cluster routing (docs/cluster.md): the region's two connections'
+/* Redis Cluster routing (docs/cluster.md): the region's connections'
  * counts, summed (zeros on a plain server). */
 static void cluster_metrics(page *b, const cmd_region *r) {
-  cm_redis_cluster_stats a, l;
+  cm_redis_cluster_stats a, l, z;
   cm_redis_cluster_stats_get(r->redis, &a);
   cm_redis_cluster_stats_get(r->redis_loop, &l);
+  cm_redis_cluster_stats_get(r->redis_lease, &z); /* the lease's */
+  l.resolves += z.resolves;
+  l.moves += z.moves;
+  l.moved += z.moved;
+  l.asked += z.asked;
+  l.retried += z.retried;
+  l.node_failures += z.node_failures;
   counter(b, "carematch_redis_cluster_resolves_total",
           "Redis Cluster: the slot's master asked of the nodes (a connect)",
           a.resolves + l.resolves);
