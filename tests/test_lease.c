@@ -389,6 +389,104 @@ Test(lease, kill_9_of_the_holder_the_other_takes_over_and_offers) {
   cm_test_daemon_cleanup(&b);
 }
 
+/* The worker's status in Redis ('0' available, '3' offline; 0 none). */
+static char worker_status(const char *id) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r =
+      redisCommand(c, "HGET cm:{%s}:worker:%s status", g_region, id);
+  char st = r && r->type == REDIS_REPLY_STRING && r->len ? r->str[0] : 0;
+  freeReplyObject(r);
+  redisFree(c);
+  return st;
+}
+
+/* A stale worker is one that could report its position and did not. While
+ * nobody holds the lease nobody can write a position (a load balancer
+ * sends the writes to the holder), and the standbys swept every worker
+ * offline (stale_ms after its last report; in the chaos runs' clock, 60
+ * times real time, a failover's 3 s are 3 minutes): after the takeover
+ * nobody could be offered until the workers were upserted again. Now only
+ * the holder sweeps, and not before stale_ms after it took the lease. */
+Test(lease, a_takeover_does_not_sweep_the_workers_offline) {
+  cm_test_daemon a, b;
+  char ini[400];
+  const char *ids[] = {"A", "B"};
+  cm_test_daemon *ds[] = {&a, &b};
+  for (int i = 0; i < 2; i++) { /* stale after 1 s, swept every 100 ms */
+    snprintf(ini, sizeof ini,
+             "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+             "sweep_ms = 100\n[batch]\nstale_ms = 1000\n"
+             "[lease]\nenabled = on\nttl_ms = 3000\nid = %s\n",
+             g_port, g_region, ids[i]);
+    cm_test_daemon_config(ds[i], ini);
+    cm_test_daemon_start(ds[i], NULL);
+    if (i == 0)
+      cr_assert(wait_leads(&a, 1, 4000));
+  }
+  add_worker(&a, "w1"); /* its position: now */
+  cm_test_sleep_ms(200);
+  cr_assert_eq(worker_status("w1"), '0');
+  cm_test_daemon_stop(&a, SIGKILL);
+  a.pid = 0;
+  cr_assert(wait_leads(&b, 1, 6000), "b takes the lease");
+  /* the lease lapsed 2-3 s after w1's report: a standby sweeping had
+     taken it offline after 1 s */
+  cr_assert_eq(worker_status("w1"), '0',
+               "w1 was swept offline while nobody could report");
+  int swept = 0; /* it does not report: the holder sweeps it in time */
+  for (int64_t end = mono_ms() + 4000; !swept && mono_ms() < end;
+       cm_test_sleep_ms(50))
+    swept = worker_status("w1") == '3';
+  cr_assert(swept, "the holder sweeps a worker that does not report");
+  cm_test_daemon_cleanup(&a);
+  cm_test_daemon_cleanup(&b);
+}
+
+/* The renewal never holds the daemon's loop: it goes on a connection of
+ * its own and its answer comes from the loop (cm_redis_lease_hold_async).
+ * A Redis that stops answering for 700 ms (SIGSTOP of a server of this
+ * test's own) held the loop for up to the renewal's timeout (renew_ms,
+ * 500 ms) at each renewal; the daemon's /healthz, which needs no Redis,
+ * waited as long. */
+Test(lease, a_renewal_never_holds_the_loop) {
+  int port = cm_test_free_port();
+  pid_t srv = cm_test_server_start(port, NULL);
+  char ini[320];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n[lease]\nenabled = on\nttl_ms = %d\nid = A\n",
+           port, g_region, TTL_MS);
+  cm_test_daemon a;
+  cm_test_daemon_config(&a, ini);
+  cm_test_daemon_start(&a, NULL);
+  cr_assert(wait_leads(&a, 1, 4000));
+  cm_test_sleep_ms(1000); /* idle: only the renewals go to Redis */
+  int64_t worst = 0;
+  for (int round = 0; round < 3; round++) { /* a renewal falls in each */
+    cr_assert_eq(kill(srv, SIGSTOP), 0);
+    for (int64_t end = mono_ms() + 700; mono_ms() < end;) {
+      int64_t t = mono_ms();
+      cm_test_reply r =
+          cm_test_http(a.port, "GET", "/healthz", NULL, NULL, NULL);
+      cr_assert_eq(r.code, 200);
+      cm_test_reply_free(&r);
+      if (mono_ms() - t > worst)
+        worst = mono_ms() - t;
+      cm_test_sleep_ms(10);
+    }
+    cr_assert_eq(kill(srv, SIGCONT), 0);
+    cm_test_sleep_ms(600);
+  }
+  cr_log_info("the longest /healthz while Redis was frozen: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 250, "/healthz waited %lld ms: the loop was held",
+               (long long)worst);
+  cm_test_daemon_stop(&a, SIGTERM);
+  cm_test_daemon_cleanup(&a);
+  cm_test_server_kill(srv, SIGTERM);
+}
+
 /* SIGSTOP of the holder past the TTL; the other takes the lease; SIGCONT.
  * ignore: the thawed one keeps believing it leads (fault injection), so
  * only Redis's fence can stop its offers. */

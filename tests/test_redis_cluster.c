@@ -10,11 +10,13 @@
  * alone, each test process starts one of its own. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -452,7 +454,20 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   event_base_free(base);
 }
 
+/* The tests that kill a master run one at a time (Criterion runs two
+ * tests at once): an exclusive lock on a file of the cluster's folder,
+ * released by closing the descriptor returned. */
+static int kill_lock(void) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/kill.lock", g_dir);
+  int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  cr_assert_geq(fd, 0, "%s", path);
+  cr_assert_eq(flock(fd, LOCK_EX), 0);
+  return fd;
+}
+
 Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
+  int lock = kill_lock();
   node_info ns[16];
   int n = nodes(ns, 16), victim = 0, heir = 0;
   for (int i = 0; i < n && !victim; i++) /* a master, neither 1st nor 2nd */
@@ -509,6 +524,7 @@ Test(redis_cluster, a_killed_master_is_replaced_and_writes_continue) {
   got(s, "w1", 31.20);
   cm_store_free(s);
   cm_redis_free(r);
+  close(lock);
 }
 
 Test(redis_cluster, carematchd_serves_a_region_on_the_cluster) {
@@ -688,6 +704,162 @@ Test(redis_cluster, carematchd_offers_soon_after_its_slot_moved) {
   waitpid(load, &wst, 0);
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
+}
+
+/* A counter of the daemon at port's /metrics (-1: not there). */
+static long long metric(int port, const char *name) {
+  char want[128];
+  cm_test_reply rr =
+      cm_test_http(port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
+  cr_assert_eq(rr.code, 200);
+  snprintf(want, sizeof want, "\n%s ", name);
+  const char *at = strstr(rr.text, want);
+  long long n = at ? atoll(at + strlen(want)) : -1;
+  cm_test_reply_free(&rr);
+  return n;
+}
+
+/* The HA chaos runs' kill9_master: after kill -9 of the master that owns
+ * the region's slot, its replica is promoted with no replica of its own
+ * until the old master is back and synchronised. With durability =
+ * replica every commit's WAIT then waited its whole timeout (1 s) on the
+ * daemon's loop, one after the other (an expired offer's requeue, each
+ * API write): the lease's renewals starved, the lease went from daemon to
+ * daemon, and the first offer came 6.7-25 s after the kill. Now each
+ * connection counts the replicas its server's ROLE lists when it
+ * connects, and no commit waits for replicas that are not there: it is
+ * answered not_durable at once (written, not confirmed). Counted, not
+ * timed: no WAIT at all while the new master has no replica. */
+Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
+  int lock = kill_lock();
+  node_info ns[16];
+  int n = nodes(ns, 16), victim = 0, heir = 0;
+  for (int i = 0; i < n && !victim; i++) /* a master with a replica, */
+    if (ns[i].master && ns[i].n_ranges && ns[i].port != g_base && /* not */
+        ns[i].port != g_base + 1) /* those the other tests use */
+      for (int k = 0; k < n; k++)
+        if (!strcmp(ns[k].master_id, ns[i].id) && !heir) {
+          victim = ns[i].port;
+          heir = ns[k].port;
+        }
+  cr_assert(victim && heir, "a master with a replica");
+  int online = 0; /* in sync (the other kill test restarts its victim) */
+  for (int i = 0; i < 300 && !online; i++) {
+    redisReply *rep = node_cmd(victim, "INFO replication");
+    online = rep && rep->type == REDIS_REPLY_STRING &&
+             strstr(rep->str, "state=online");
+    if (rep)
+      freeReplyObject(rep);
+    if (!online)
+      cm_test_sleep_ms(50);
+  }
+  cr_assert(online, "the replica is in sync before the kill");
+  char region[48], ini[400], pidf[256], cmd[512];
+  region_on(victim, "kd", region, sizeof region);
+  snprintf(ini, sizeof ini, /* as scripts/chaos_ha.sh runs it */
+           "[store]\nredis = redis+cluster://127.0.0.1:%d\nregion = %s\n"
+           "durability = replica\n[lease]\nenabled = on\nttl_ms = 1500\n",
+           g_base, region);
+  cm_test_daemon d;
+  cm_test_daemon_config(&d, ini);
+  cm_test_daemon_start(&d, NULL);
+  int ready = 0;
+  for (int i = 0; i < 300 && !ready; i++) {
+    cm_test_reply rr = cm_test_http(d.port, "GET", "/readyz", NULL, NULL, NULL);
+    ready = rr.code == 200;
+    cm_test_reply_free(&rr);
+    if (!ready)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ready, "ready on the cluster");
+  for (int i = 0; i < 4; i++) {
+    char path[64], body[160];
+    snprintf(path, sizeof path, "/v1/workers/w%d", i);
+    snprintf(body, sizeof body,
+             "{\"skills\":[\"nurse\"],\"lat\":%.5f,\"lon\":121.47}",
+             31.23 + 0.002 * i);
+    cm_test_reply rr =
+        cm_test_http(d.port, "PUT", path, TOK_PLATFORM, body, NULL);
+    cr_assert_eq(rr.code, 200, "%s", rr.text);
+    cm_test_reply_free(&rr);
+  }
+  post_emergency(d.port, "a"); /* durable: the replica confirmed it */
+  cr_assert(offered_within(victim, region, "a", 5000), "offered before");
+
+  long long waits0 = metric(d.port, "carematch_ledger_replica_waits_total");
+  long long resolves0 =
+      metric(d.port, "carematch_redis_cluster_resolves_total");
+  cr_assert_gt(resolves0, 0, "the connections asked the nodes");
+  cr_assert_gt(waits0, 0, "the commits so far waited for the replica");
+  snprintf(pidf, sizeof pidf, "%s/%d/redis.pid", g_dir, victim);
+  FILE *f = fopen(pidf, "r");
+  cr_assert_not_null(f, "%s", pidf);
+  long pid = 0;
+  cr_assert_eq(fscanf(f, "%ld", &pid), 1);
+  fclose(f);
+  cr_assert_eq(kill((pid_t)pid, SIGKILL), 0);
+  expect_ok(node_cmd(heir, "CLUSTER FAILOVER TAKEOVER"), "TAKEOVER");
+
+  /* while the new master has no replica: writes answer not_durable (the
+     request is in Redis, not confirmed), and the daemon dispatches */
+  const char *code = "";
+  for (int i = 0; i < 200 && strcmp(code, "not_durable") != 0; i++) {
+    cm_test_reply rr = cm_test_http(
+        d.port, "POST", "/v1/requests", TOK_PLATFORM,
+        "{\"id\":\"b\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
+        "\"urgency\":\"emergency\"}",
+        NULL);
+    cr_assert_neq(rr.code, 201, "acknowledged as durable without a replica");
+    code = !strcmp(cm_test_error_code(&rr), "not_durable") ? "not_durable" : "";
+    cm_test_reply_free(&rr);
+    if (!code[0])
+      cm_test_sleep_ms(50);
+  }
+  cr_assert_str_eq(code, "not_durable", "the write reached the new master");
+  for (int i = 0; i < 5; i++) { /* more writes, as the load's */
+    char path[64];
+    snprintf(path, sizeof path, "/v1/workers/w%d", i % 4);
+    cm_test_reply rr = cm_test_http(
+        d.port, "PUT", path, TOK_PLATFORM,
+        "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", NULL);
+    cr_assert_eq(rr.code, 503, "%s", rr.text);
+    cm_test_reply_free(&rr);
+  }
+  cr_assert(offered_within(heir, region, "b", 5000),
+            "offered within 5 s of the write (the lease kept)");
+  long long waits = metric(d.port, "carematch_ledger_replica_waits_total");
+  cr_assert_eq(waits, waits0,
+               "no commit waited for a replica the new master has not got "
+               "(%lld did)",
+               waits - waits0);
+  cr_assert_eq(metric(d.port, "carematch_ledger_wait_timeouts_total"), 0);
+  cr_assert_gt(metric(d.port, "carematch_redis_cluster_resolves_total"),
+               resolves0, "the connections asked the nodes again");
+  cr_assert_geq(metric(d.port, "carematch_ledger_skipped_waits_total"), 6);
+
+  /* the old master back, as the heir's replica: commits wait again, and
+     are durable */
+  snprintf(cmd, sizeof cmd, "%s node %s %d", CM_CLUSTER_SCRIPT, g_dir, victim);
+  cr_assert_eq(system(cmd), 0);
+  long code_c = 0;
+  for (int i = 0; i < 300 && code_c != 201; i++) {
+    char body[160]; /* a new id each time: a retried create answers 200 */
+    snprintf(body, sizeof body,
+             "{\"id\":\"c%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"]}",
+             i);
+    cm_test_reply rr =
+        cm_test_http(d.port, "POST", "/v1/requests", TOK_PLATFORM, body, NULL);
+    code_c = rr.code;
+    cm_test_reply_free(&rr);
+    if (code_c != 201)
+      cm_test_sleep_ms(50);
+  }
+  cr_assert_eq(code_c, 201, "durable again once the replica is back");
+  cr_assert_gt(metric(d.port, "carematch_ledger_replica_waits_total"), waits0);
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
+  close(lock);
 }
 
 Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {

@@ -210,10 +210,12 @@ typedef struct cmd_region {
   int index;                            /* in d->regions */
   char name[CM_REDIS_REGION_MAX + 1];   /* the region */
   char label[CM_REDIS_REGION_MAX + 16]; /* metrics: 'region="name"' or "" */
-  cm_store *store;      /* memory: the store; Redis: the mirror */
-  cm_redis *redis;      /* NULL: memory store */
-  cm_redis *redis_loop; /* Redis: the ledger's proposals, on base (the
-                           requests' writes, docs/async.md); NULL memory */
+  cm_store *store;       /* memory: the store; Redis: the mirror */
+  cm_redis *redis;       /* NULL: memory store */
+  cm_redis *redis_loop;  /* Redis: the ledger's proposals, on base (the
+                            requests' writes, docs/async.md); NULL memory */
+  cm_redis *redis_lease; /* Redis with [lease]: the renewals, on base,
+                            without waiting (lease.c); NULL none */
   cm_ledger *ledger;
   cm_store *redis_store;  /* sweeps (Redis) */
   int recovered;          /* Redis: the state was rebuilt from it (at start, or
@@ -226,6 +228,10 @@ typedef struct cmd_region {
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */
   struct event *sweep_ev; /* Redis stale sweep */
+  int64_t sweep_after_ms; /* no sweep before (daemon clock): stale_ms after
+                             the lease was taken or the writes' connection
+                             came back, positions could not be written
+                             meanwhile (main.c, on_sweep) */
   int paused;             /* the ledger failed: dispatch waits */
   char pause_why[160];
   /* the solver thread */

@@ -48,6 +48,17 @@ struct cmd_lease {
   int64_t free_since;           /* not preferred: monotonic ms since the
                                    lease was first seen free (0: held) */
   int64_t started;              /* monotonic ms at start */
+  struct hold_wait *waiting;    /* a renewal sent without waiting, not yet
+                                   answered (r->redis_lease), or NULL */
+  uint64_t sent, answered;      /* renewals sent / the last one taken */
+};
+
+/* A renewal sent on r->redis_lease: its answer comes from the loop. l is
+ * NULL once the lease stopped meanwhile (the answer is then dropped). */
+struct hold_wait {
+  struct cmd_lease *l;
+  int64_t t0;   /* monotonic ms when it was sent */
+  uint64_t seq; /* l->sent then */
 };
 
 static int64_t mono_ms(void);
@@ -184,18 +195,18 @@ static void lose(struct cmd_lease *l, const char *why) {
           l->r->name, why, (unsigned long long)l->epoch);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg) {
-  struct cmd_lease *l = arg;
+/* The answer to the renewal number seq sent at t0 (monotonic ms). An
+ * answer older than one already taken is dropped: the later one says more
+ * (and the deadline counts from a renewal's sending, so a late answer can
+ * only give a deadline already past). */
+static void held(struct cmd_lease *l, uint64_t seq, int64_t t0, cm_status st,
+                 const cm_redis_lease *o, const cm_error *e) {
   cmd_region *r = l->r;
-  cm_redis_lease out;
-  cm_error err;
-  (void)fd;
-  (void)what;
-  if (!may_take(l))
+  cm_redis_lease out = *o;
+  (void)e; /* the log says "renewal failed", as it did */
+  if (seq <= l->answered)
     return;
-  int64_t t0 = mono_ms();
-  cm_status st = cm_redis_lease_hold(r->redis, l->id, l->ttl_ms, cmd_now_ms(),
-                                     l->renew_ms, &out, &err);
+  l->answered = seq;
   if (st != CM_OK) {
     l->renew_failures++;
     l->seen_ok = 0;
@@ -216,6 +227,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     l->acquisitions++;
     l->subs_known = 0;
     cm_engine_resync(r->eng); /* adopt what the others did meanwhile */
+    /* positions could not be written while nobody held it: no worker is
+       swept as stale before it could report (main.c, on_sweep) */
+    r->sweep_after_ms = cmd_now_ms() + r->d->cfg.engine.stale_ms;
     fprintf(stderr, "carematchd: lease of region %s taken, epoch %llu\n",
             r->name, (unsigned long long)out.epoch);
   } else if (!l->leads) {
@@ -231,6 +245,58 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     cmd_kick(r);
   }
   adopt_others(l, &out);
+}
+
+static void on_held(void *ctx, cm_status st, const cm_redis_lease *out,
+                    const cm_error *err) {
+  struct hold_wait *w = ctx;
+  if (w->l) {
+    if (w->l->waiting == w)
+      w->l->waiting = NULL;
+    held(w->l, w->seq, w->t0, st, out, err);
+  }
+  free(w);
+}
+
+/* Send the renewal on the lease's own connection, without waiting (its
+ * round trip never holds the loop, nor queues behind a commit's WAIT on
+ * the writes' connection). Returns 1 when sent, 0 when it cannot be (the
+ * connection is down: the caller renews synchronously). */
+static int hold_async(struct cmd_lease *l, int64_t t0) {
+  cmd_region *r = l->r;
+  struct hold_wait *w;
+  if (!r->redis_lease || !cm_redis_connected(r->redis_lease) ||
+      !(w = calloc(1, sizeof *w)))
+    return 0;
+  *w = (struct hold_wait){l, t0, ++l->sent};
+  cm_error err;
+  if (cm_redis_lease_hold_async(r->redis_lease, l->id, l->ttl_ms, cmd_now_ms(),
+                                on_held, w, &err) != CM_OK) {
+    free(w);
+    l->sent--;
+    return 0;
+  }
+  l->waiting = w;
+  return 1;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+  struct cmd_lease *l = arg;
+  cm_redis_lease out;
+  cm_error err;
+  (void)fd;
+  (void)what;
+  if (!may_take(l))
+    return;
+  int64_t t0 = mono_ms();
+  if (l->waiting && t0 - l->waiting->t0 < l->ttl_ms)
+    return; /* still waiting: its deadline stops the batches meanwhile */
+  if (!l->waiting && hold_async(l, t0)) /* one in flight at most */
+    return;
+  uint64_t seq = ++l->sent;
+  cm_status st = cm_redis_lease_hold(l->r->redis, l->id, l->ttl_ms,
+                                     cmd_now_ms(), l->renew_ms, &out, &err);
+  held(l, seq, t0, st, &out, &err);
 }
 
 int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
@@ -297,6 +363,8 @@ void cmd_lease_stop(cmd_region *r) {
   struct cmd_lease *l = r->lease;
   if (!l)
     return;
+  if (l->waiting) /* its answer is dropped (freed with the connection) */
+    l->waiting->l = NULL;
   if (l->tick)
     event_free(l->tick);
   if (l->leads && !l->ignore_loss) {

@@ -288,6 +288,13 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   cm_error err;
   (void)fd;
   (void)what;
+  /* a worker is stale when it could report its position and did not: with
+     a lease only the holder sweeps, and neither it nor a daemon whose
+     writes' connection was down sweeps for stale_ms after that (a
+     failover, or the time without a holder: nobody could write a
+     position, and a swept worker stays offline until it is upserted) */
+  if ((r->lease && !cmd_lease_leads(r)) || cmd_now_ms() < r->sweep_after_ms)
+    return;
   int64_t t0 = cmd_watch_begin(d);
   if (d->cfg.engine.stale_ms > 0 &&
       cm_store_sweep(r->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
@@ -425,6 +432,7 @@ static void region_teardown(cmd_region *r) {
   cm_store_free(r->store);
   cm_store_free(r->redis_store);
   cm_ledger_free(r->ledger);
+  cm_redis_free(r->redis_lease);
   cm_redis_free(r->redis_loop);
   cm_redis_free(r->redis);
 }

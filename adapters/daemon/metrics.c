@@ -217,6 +217,38 @@ static void follow_metrics(page *b, const cmd_region *r,
         f.last_id, f.origin);
 }
 
+/* Redis Cluster routing (docs/cluster.md): the region's connections'
+ * counts, summed (zeros on a plain server). */
+static void cluster_metrics(page *b, const cmd_region *r) {
+  cm_redis_cluster_stats a, l, z;
+  cm_redis_cluster_stats_get(r->redis, &a);
+  cm_redis_cluster_stats_get(r->redis_loop, &l);
+  cm_redis_cluster_stats_get(r->redis_lease, &z); /* the lease's */
+  l.resolves += z.resolves;
+  l.moves += z.moves;
+  l.moved += z.moved;
+  l.asked += z.asked;
+  l.retried += z.retried;
+  l.node_failures += z.node_failures;
+  counter(b, "carematch_redis_cluster_resolves_total",
+          "Redis Cluster: the slot's master asked of the nodes (a connect)",
+          a.resolves + l.resolves);
+  counter(b, "carematch_redis_cluster_moves_total",
+          "Redis Cluster: connects straight to the master a MOVED named",
+          a.moves + l.moves);
+  counter(b, "carematch_redis_cluster_moved_total",
+          "Redis Cluster: MOVED replies followed", a.moved + l.moved);
+  counter(b, "carematch_redis_cluster_asked_total",
+          "Redis Cluster: ASK replies followed", a.asked + l.asked);
+  counter(b, "carematch_redis_cluster_retried_total",
+          "Redis Cluster: TRYAGAIN and CLUSTERDOWN replies retried",
+          a.retried + l.retried);
+  counter(b, "carematch_redis_cluster_node_failures_total",
+          "Redis Cluster: connects to a node that failed (a topology query "
+          "or a redirected command)",
+          a.node_failures + l.node_failures);
+}
+
 /* The counters: batches, offers, fallbacks, the ledger's, events,
  * positions, reloads, trace lines lost. */
 static void counter_metrics(page *b, const cmd_region *r,
@@ -236,8 +268,17 @@ static void counter_metrics(page *b, const cmd_region *r,
   counter(b, "carematch_ledger_replica_waits_total",
           "commits that waited for replicas (durability = replica)", rs.waits);
   counter(b, "carematch_ledger_not_durable_total",
-          "commits no replica confirmed in time (answered not_durable)",
+          "commits answered not_durable (no replica confirmed in time, or "
+          "none online)",
           rs.not_durable);
+  counter(b, "carematch_ledger_wait_timeouts_total",
+          "WAITs answered short after the whole durability timeout",
+          rs.wait_timeouts);
+  counter(b, "carematch_ledger_skipped_waits_total",
+          "commits answered not_durable at once: the primary had too few "
+          "replicas online (ROLE)",
+          rs.skipped_waits);
+  cluster_metrics(b, r);
   counter(b, "carematch_events_total", "engine events", r->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);

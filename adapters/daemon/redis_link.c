@@ -149,7 +149,10 @@ int cmd_redis_open(cmd_region *r, char *msg, size_t n) {
         !(r->redis_loop = cm_redis_new(u.host, u.port, r->name, &ol, &err)) ||
         !(r->ledger = cm_ledger_redis_new(r->redis, &lo, &err)) ||
         cm_ledger_redis_attach(r->ledger, r->redis_loop, &err) != CM_OK ||
-        !(r->redis_store = cm_store_redis_open(r->redis, &err))) {
+        !(r->redis_store = cm_store_redis_open(r->redis, &err)) ||
+        (r->d->cfg.lease.enabled && /* the renewals' own (lease.c) */
+         !(r->redis_lease =
+               cm_redis_new(u.host, u.port, r->name, &ol, &err)))) {
       snprintf(msg, n, "redis: %s", err.message);
       rc = -1;
     }
@@ -185,13 +188,18 @@ void cmd_redis_recover(cmd_region *r, int synced) {
 void cmd_redis_between_turns(cmd_daemon *d) {
   for (int i = 0; i < d->n_regions; i++) {
     cmd_region *r = &d->regions[i];
-    if (r->redis_loop && !cm_redis_connected(r->redis_loop))
-      cm_redis_ping(r->redis_loop, NULL); /* the backoff limits attempts */
+    if (r->redis_loop && !cm_redis_connected(r->redis_loop) &&
+        cm_redis_ping(r->redis_loop, NULL) == CM_OK) /* the backoff limits
+                                                        attempts */
+      r->sweep_after_ms = cmd_now_ms() + d->cfg.engine.stale_ms; /* back */
     /* the slot moved (docs/cluster.md): the first ping waits for what is
        in flight, the next one, on an idle connection, moves it */
     for (int k = 0;
          k < 3 && r->redis_loop && cm_redis_move_pending(r->redis_loop); k++)
       cm_redis_ping(r->redis_loop, NULL);
+    if (r->redis_lease && (!cm_redis_connected(r->redis_lease) ||
+                           cm_redis_move_pending(r->redis_lease)))
+      cm_redis_ping(r->redis_lease, NULL); /* idle between renewals */
   }
 }
 

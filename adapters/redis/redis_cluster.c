@@ -35,6 +35,11 @@
  * the lease's renewals with it) for every command of a pipeline in turn;
  * a command still refused fails CM_E_UNAVAILABLE and is retried later. */
 #define CLUSTERDOWN_MS 250
+/* A node's topology query and the side connection connect within this
+ * (timeout_ms at most): they block the caller's loop, and a node whose
+ * machine is gone answers no SYN at all (on loopback a killed node's port
+ * refuses at once). */
+#define NODE_CONNECT_MS 500
 
 /* Parse "host:port" (the last ':' splits: an IPv6 host without brackets
  * keeps its own) of s[0..n) into *out. Returns 0, -1 when malformed. */
@@ -127,12 +132,16 @@ void cm__rd_cluster_free(cm_redis *r) {
 static redisContext *sync_connect(cm_redis *r, const char *host, int port,
                                   char *why, size_t n) {
   struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-  redisContext *c = redisConnectWithTimeout(host, port, tv);
+  int cms = r->timeout_ms < NODE_CONNECT_MS ? r->timeout_ms : NODE_CONNECT_MS;
+  struct timeval ctv = {cms / 1000, (cms % 1000) * 1000};
+  redisContext *c = redisConnectWithTimeout(host, port, ctv);
   if (!c || c->err) {
     snprintf(why, n, "connect to %.100s:%d failed: %.60s", host, port,
              c ? c->errstr : "out of memory");
     if (c)
       redisFree(c);
+    if (r->cl)
+      r->cl->stats.node_failures++;
     return NULL;
   }
   redisSetTimeout(c, tv);
@@ -245,6 +254,7 @@ static int from_slots(cm__rd_cluster *cl, const redisReply *rep,
 cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err) {
   cm__rd_cluster *cl = r->cl;
   if (cl->has_target) { /* a MOVED named the owner: go straight there */
+    cl->stats.moves++;
     cl->has_target = 0;
     cl->moved = 0;
     snprintf(r->host, sizeof r->host, "%s", cl->target.host);
@@ -255,7 +265,14 @@ cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err) {
   cl->stats.resolves++;
   char why[256] = "no node to ask";
   cm_status st = CM_E_UNAVAILABLE;
-  for (int i = 0; i < cl->n_nodes; i++) {
+  /* the node the connection was on (lost, or never reached) is asked
+     last: after a master's death the others know who replaces it */
+  int last = -1;
+  for (int i = 0; i < cl->n_nodes && last < 0; i++)
+    if (cl->nodes[i].port == r->port && !strcmp(cl->nodes[i].host, r->host))
+      last = i;
+  for (int k = 0; k < cl->n_nodes; k++) {
+    int i = last < 0 ? k : (last + 1 + k) % cl->n_nodes;
     cm__rd_node at = cl->nodes[i], owner; /* a copy: nodes may grow */
     redisContext *c = sync_connect(r, at.host, at.port, why, sizeof why);
     if (!c)

@@ -22,6 +22,7 @@
 #include "redis_call.h"
 #include "redis_cluster.h"
 #include "redis_conn.h"
+#include "redis_durability.h"
 
 int64_t cm__rd_now_ms(void) {
   struct timespec ts;
@@ -151,6 +152,11 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
     st = cm__rd_scripts_load(r, err);
   if (st == CM_OK)
     st = cm__rd_acl_check(r, err);
+  if (st == CM_OK && r->role_probe) { /* the replica gate's count */
+    cm__rd_role_probe(r);
+    if (!r->ac)
+      st = cm__rd_unavailable(r, err);
+  }
   if (st != CM_OK) {
     /* refused (AUTH, SELECT, ACL, the scripts): the same answer would come
        at once, so the next attempt waits like one after a failed connect */
@@ -212,6 +218,7 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
   }
   snprintf(r->host, sizeof r->host, "%s", host);
   r->port = port;
+  r->replicas_online = -1;
   make_origin(r);
   r->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 5000;
   r->backoff_min_ms = o.backoff_min_ms > 0 ? o.backoff_min_ms : 100;

@@ -44,6 +44,11 @@ struct cm_redis {
   int db;                        /* SELECT on connect (0: none) */
   struct cm__rd_cluster *cl;     /* Redis Cluster routing (NULL: a plain
                                     server; redis_cluster.h) */
+  int role_probe;                /* ask ROLE on each connect (a ledger at
+                                    durability = replica sets it) */
+  int replicas_online;           /* replicas the server's ROLE listed (at
+                                    connect, or with the last commit that
+                                    skipped its WAIT); -1 unknown */
 };
 
 /* Append the connection's origin tag to a script's ARGV (last). */

@@ -49,6 +49,68 @@ cm_status cm__rd_not_durable(cm_error *err, long long acked, int replicas,
                       acked, replicas, timeout_ms);
 }
 
+/* ---- the replica gate (redis_durability.h) ---- */
+
+int cm__rd_wait_skip(const cm_redis *r, int replicas) {
+  return r->replicas_online >= 0 && r->replicas_online < replicas;
+}
+
+void cm__rd_role_send(cm__rd_batch *b, cm__rd_argv *a) {
+  cm__rd_argv_reset(a);
+  cm__rd_argv_str(a, "ROLE");
+  cm__rd_send(b, a);
+}
+
+long long cm__rd_role_count(const redisReply *rep) {
+  /* a master: ["master", offset, [[ip, port, offset], ...]] (the
+     replicas connected); a replica: ["slave", ...] */
+  if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+      rep->element[0]->type != REDIS_REPLY_STRING)
+    return -1;
+  if (strcmp(rep->element[0]->str, "master") != 0)
+    return 0;
+  if (rep->elements < 3 || rep->element[2]->type != REDIS_REPLY_ARRAY)
+    return -1;
+  return (long long)rep->element[2]->elements;
+}
+
+void cm__rd_gate_role(cm_redis *r, const redisReply *rep) {
+  long long n = cm__rd_role_count(rep);
+  r->replicas_online = n < 0 ? -1 : (int)(n > 64 ? 64 : n);
+}
+
+void cm__rd_gate_wait(cm_redis *r, long long acked, int replicas) {
+  /* short: the next commit asks ROLE instead of waiting again */
+  if (acked >= 0 && acked < replicas)
+    r->replicas_online = (int)acked;
+}
+
+static void on_role(void *ctx, size_t i, const redisReply *rep) {
+  (void)i;
+  cm__rd_gate_role(ctx, rep);
+}
+
+void cm__rd_role_probe(cm_redis *r) {
+  cm__rd_batch b;
+  cm__rd_argv a;
+  r->replicas_online = -1;
+  cm__rd_batch_init(&b, r, on_role, r);
+  cm__rd_argv_init(&a);
+  cm__rd_role_send(&b, &a);
+  cm__rd_argv_free(&a);
+  cm__rd_wait(&b, NULL);
+}
+
+cm_status cm__rd_not_durable_now(cm_error *err, int online, int replicas) {
+  return cm_error_set(err, CM_E_NOT_DURABLE, "",
+                      "the write reached the Redis primary but it has %d of "
+                      "%d replica(s) online (ROLE; a failover's new primary "
+                      "has none until one is synchronised): it is not "
+                      "confirmed durable and may or may not survive losing "
+                      "the primary; retrying the same call is safe",
+                      online < 0 ? 0 : online, replicas);
+}
+
 /* ---- the start-up check ---- */
 
 typedef struct check_call {

@@ -23,6 +23,41 @@ void cm__rd_wait_send(cm__rd_batch *b, cm__rd_argv *a, int replicas,
  * is recorded on b: an error reply, a lost connection, a wrong type). */
 long long cm__rd_wait_read(cm__rd_batch *b, const struct redisReply *rep);
 
+/* The replica gate (docs/redis.md, "Durability"): a WAIT on a primary
+ * that has fewer replicas online than asked can only time out, and a
+ * commit that waits holds its caller for durability_timeout_ms (after a
+ * failover in Redis Cluster the promoted replica has none until the old
+ * primary is back and synchronised: every commit waited). So a
+ * connection remembers how many replicas its server's ROLE listed (at
+ * connect, r->role_probe) and lowers it to what a WAIT confirmed when
+ * one came back short; while that is below `replicas` a commit sends
+ * ROLE in place of its WAIT and is answered CM_E_NOT_DURABLE at once:
+ * nothing acknowledged as durable is less so, and the ROLE answer says
+ * when WAITs may succeed again. 1 when the WAIT is to be skipped. */
+int cm__rd_wait_skip(const cm_redis *r, int replicas);
+
+/* Queue ROLE on b, built in a (in place of a skipped WAIT). */
+void cm__rd_role_send(cm__rd_batch *b, cm__rd_argv *a);
+
+/* ROLE's answer rep: the replicas a master lists (0 for a replica's
+ * answer), or -1 when it is not a ROLE answer (an error, NOPERM). */
+long long cm__rd_role_count(const struct redisReply *rep);
+
+/* Remember what rep (ROLE's answer) or acked (a WAIT's, < 0 unknown) says
+ * of r's replicas for the next commits. */
+void cm__rd_gate_role(cm_redis *r, const struct redisReply *rep);
+void cm__rd_gate_wait(cm_redis *r, long long acked, int replicas);
+
+/* On a new connection with r->role_probe: ask ROLE (one round trip on
+ * the connection's own batch, inside cm__rd_ensure). Never fails: no
+ * answer leaves the count unknown (every commit WAITs). */
+void cm__rd_role_probe(cm_redis *r);
+
+/* Fill err with CM_E_NOT_DURABLE for a commit whose WAIT was skipped:
+ * the primary has online of `replicas` replicas. Returns
+ * CM_E_NOT_DURABLE. */
+cm_status cm__rd_not_durable_now(cm_error *err, int online, int replicas);
+
 /* Fill err with CM_E_NOT_DURABLE: acked of replicas confirmed within
  * timeout_ms. Returns CM_E_NOT_DURABLE. */
 cm_status cm__rd_not_durable(cm_error *err, long long acked, int replicas,

@@ -100,6 +100,7 @@ enum {                /* what a command of a group is */
        CMD_SHIFT,     /* the status script on one ref */
        CMD_WAIT,      /* the WAIT */
        CMD_LOAD,      /* a SCRIPT LOAD */
+       CMD_ROLE,      /* ROLE in place of a skipped WAIT */
 };
 
 typedef struct rd_cmd { /* one command of a group */
@@ -124,6 +125,8 @@ typedef struct rd_group { /* one pipeline sent */
   int n_cmds;      /* commands sent */
   int replies;     /* replies in */
   long long acked; /* the WAIT's answer (-1 none) */
+  int skipped;     /* ROLE was sent in place of the WAIT (the replica
+                      gate, redis_durability.h) */
   int lost;        /* the connection dropped before every reply */
   int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
   cm_status fail;  /* first failure of a reply (CM_OK none) */
@@ -315,13 +318,22 @@ static void group_finish(rd_group *g) {
     st = cm__rd_unavailable(cm__rd_group_conn(l), &err);
   else if (g->fail != CM_OK)
     st = cm_error_set(&err, g->fail, "", "%s", g->why);
-  else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
+  else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && g->skipped) {
+    uint64_t n = 0; /* the results stand in the primary, unconfirmed */
+    for (rd_prop *p = g->props; p; p = p->next)
+      n++;
+    l->stats.skipped_waits += n;
+    l->stats.not_durable += n;
+    st = cm__rd_not_durable_now(&err, cm__rd_group_conn(l)->replicas_online,
+                                l->opt.replicas);
+  } else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
     uint64_t n = 0; /* counted per proposal, as per synchronous commit */
     for (rd_prop *p = g->props; p; p = p->next)
       n++;
     l->stats.waits += n;
     if (g->acked < l->opt.replicas) { /* the results stand in the primary */
       l->stats.not_durable += n;
+      l->stats.wait_timeouts += g->acked >= 0;
       st = cm__rd_not_durable(&err, g->acked < 0 ? 0 : g->acked,
                               l->opt.replicas, l->opt.durability_timeout_ms);
     }
@@ -345,10 +357,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
     rep = cm__rd_cluster_follow(cm__rd_group_conn(g->as->l), c->fmt, c->len,
                                 rep, &owned);
   g->as->replies++;
-  static const char *const what[] = {"commit", "positions", "upsert",
-                                     "status", "WAIT",      "SCRIPT LOAD"};
+  static const char *const what[] = {
+      "commit", "positions", "upsert", "status", "WAIT", "SCRIPT LOAD", "ROLE"};
   if (!rep) {
     g->lost = 1;
+  } else if (c->type == CMD_ROLE) { /* an error (NOPERM) only unsets it */
+    cm__rd_gate_role(cm__rd_group_conn(g->as->l), rep);
   } else if (rep->type == REDIS_REPLY_ERROR) {
     if (c->type < CMD_WAIT && rep->str && strncmp(rep->str, "NOSCRIPT", 8) == 0)
       g->noscript = 1; /* nothing of it written: sent again */
@@ -357,9 +371,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
                  what[c->type], rep->str ? rep->str : "error");
   } else if (c->type == CMD_LOAD) { /* the same SHA1 as before */
   } else if (c->type == CMD_WAIT) {
-    if (rep->type == REDIS_REPLY_INTEGER)
+    if (rep->type == REDIS_REPLY_INTEGER) {
       g->acked = rep->integer;
-    else
+      cm__rd_gate_wait(cm__rd_group_conn(g->as->l), g->acked,
+                       g->as->l->opt.replicas);
+    } else
       group_fail(g, CM_E_IO, "WAIT", "unexpected reply");
   } else if (c->type != CMD_COMMIT) { /* a worker script: an integer */
     if (rep->type != REDIS_REPLY_INTEGER) {
@@ -622,8 +638,13 @@ static void flush_send(rd_async *as) {
   as->reload = 0;
   for (int from = 0, cnt; from < m && !g->lost && g->fail == CM_OK; from += cnt)
     cnt = send_next(g, from, m);
+  g->skipped = cm__rd_wait_skip(r, l->opt.replicas);
   if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
-      g->fail == CM_OK) {
+      g->fail == CM_OK && g->skipped) {
+    cm__rd_argv_str(&as->argv, "ROLE"); /* a WAIT could only time out */
+    send_cmd(g, &as->argv, CMD_ROLE, 0, 0);
+  } else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
+             g->fail == CM_OK) {
     cm__rd_argv_str(&as->argv, "WAIT");
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.replicas);
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.durability_timeout_ms);

@@ -52,6 +52,8 @@ typedef struct commit_call {
   int groups;      /* script calls sent by the attempt */
   long long acked; /* the WAIT after them: replicas that confirmed
                       (-1: no WAIT answered) */
+  int skipped;     /* ROLE was sent in place of the WAIT (the replica
+                      gate, redis_durability.h) */
   cm__rd_batch *b;
 } commit_call;
 
@@ -100,8 +102,13 @@ int cm__rd_commit_result(rd_ledger *l, const redisReply *e,
 
 static void on_commit(void *ctx, size_t i, const redisReply *rep) {
   commit_call *c = ctx;
+  if (i == (size_t)c->groups && c->skipped) { /* ROLE, not WAIT */
+    cm__rd_gate_role(c->l->r, rep);
+    return;
+  }
   if (i == (size_t)c->groups) { /* the WAIT that ends the commit */
     c->acked = cm__rd_wait_read(c->b, rep);
+    cm__rd_gate_wait(c->l->r, c->acked, c->l->opt.replicas);
     return;
   }
   if (rep && rep->type == REDIS_REPLY_ERROR &&
@@ -247,8 +254,12 @@ static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
   c->groups = groups;
   c->acked = -1;
   const cm_ledger_redis_options *o = &c->l->opt;
+  c->skipped = cm__rd_wait_skip(c->l->r, o->replicas);
   if (o->durability == CM_LEDGER_DURABILITY_REPLICA && !b.lost &&
-      b.fail.code == CM_OK)
+      b.fail.code == CM_OK && c->skipped)
+    cm__rd_role_send(&b, &c->l->argv); /* a WAIT could only time out */
+  else if (o->durability == CM_LEDGER_DURABILITY_REPLICA && !b.lost &&
+           b.fail.code == CM_OK)
     cm__rd_wait_send(&b, &c->l->argv, o->replicas, o->durability_timeout_ms);
   st = cm__rd_end(&b, err);
   *noscript = b.noscript && st == CM_OK;
@@ -306,10 +317,16 @@ cm_status cm__rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   for (int k = 0; st == CM_OK && k < n; k++)
     if (c.todo[k])
       st = cm_error_set(err, CM_E_IO, "", "redis: a commit got no answer");
-  if (st == CM_OK && l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
+  if (st == CM_OK && l->opt.durability == CM_LEDGER_DURABILITY_REPLICA &&
+      c.skipped) { /* the results stand in the primary, unconfirmed */
+    l->stats.skipped_waits++;
+    l->stats.not_durable++;
+    st = cm__rd_not_durable_now(err, l->r->replicas_online, l->opt.replicas);
+  } else if (st == CM_OK && l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
     l->stats.waits++;
     if (c.acked < l->opt.replicas) { /* the results stand in the primary */
       l->stats.not_durable++;
+      l->stats.wait_timeouts += c.acked >= 0;
       st = cm__rd_not_durable(err, c.acked < 0 ? 0 : c.acked, l->opt.replicas,
                               l->opt.durability_timeout_ms);
     }
@@ -1190,6 +1207,7 @@ cm_status cm_ledger_redis_attach(cm_ledger *lg, cm_redis *loop, cm_error *err) {
                         "proposals are in flight on the old connection");
   cm__rd_group_free(l);
   memcpy(loop->origin, l->r->origin, sizeof loop->origin);
+  loop->role_probe |= l->opt.durability == CM_LEDGER_DURABILITY_REPLICA;
   l->loop = loop;
   return CM_OK;
 }
@@ -1259,6 +1277,8 @@ cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,
   l->base.type = &redis_ledger_type;
   l->r = r;
   l->opt = o;
+  /* the replica gate counts the server's replicas at each connect */
+  r->role_probe |= o.durability == CM_LEDGER_DURABILITY_REPLICA;
   l->fence = -1; /* no lease: offers unchecked */
   cm__rd_argv_init(&l->argv);
   return &l->base;

@@ -69,10 +69,13 @@ typedef struct cm_redis_options {
 
 /* What the cluster routing of a connection did (cm_redis_cluster_stats). */
 typedef struct cm_redis_cluster_stats {
-  uint64_t resolves; /* topologies asked of the nodes (each connect) */
-  uint64_t moved;    /* MOVED replies followed */
-  uint64_t asked;    /* ASK replies followed (ASKING, then the command) */
-  uint64_t retried;  /* TRYAGAIN / CLUSTERDOWN replies retried */
+  uint64_t resolves;      /* topologies asked of the nodes (each connect) */
+  uint64_t moved;         /* MOVED replies followed */
+  uint64_t asked;         /* ASK replies followed (ASKING, then the command) */
+  uint64_t retried;       /* TRYAGAIN / CLUSTERDOWN replies retried */
+  uint64_t node_failures; /* connects to a node (to ask the topology, or
+                             to send a redirected command) that failed */
+  uint64_t moves;         /* connects straight to the owner a MOVED named */
 } cm_redis_cluster_stats;
 
 /* A redis:// address, parsed (cm_redis_url_parse). */
@@ -266,15 +269,22 @@ CM_EXPORT cm_status cm_ledger_redis_attach(cm_ledger *l, cm_redis *loop,
 
 /* What the Redis ledger counted about durability since it was made. */
 typedef struct cm_ledger_redis_stats {
-  uint64_t waits;       /* commit calls that waited for replicas (WAIT) */
-  uint64_t not_durable; /* of those, the ones no replica confirmed in
-                           time: answered CM_E_NOT_DURABLE */
-  uint64_t stale_epoch; /* offers the commit script refused because the
-                           fence (cm_ledger_redis_fence_set) is not the
-                           lease's epoch: CM_LEDGER_FENCED */
-  uint64_t submitted;   /* submissions this ledger committed (a holder
-                           compares them with cm_redis_lease.submissions
-                           to notice another writer's: docs/ha.md) */
+  uint64_t waits;         /* commit calls that waited for replicas (WAIT) */
+  uint64_t not_durable;   /* commit calls answered CM_E_NOT_DURABLE: no
+                             replica confirmed in time, or none online */
+  uint64_t stale_epoch;   /* offers the commit script refused because the
+                             fence (cm_ledger_redis_fence_set) is not the
+                             lease's epoch: CM_LEDGER_FENCED */
+  uint64_t submitted;     /* submissions this ledger committed (a holder
+                             compares them with cm_redis_lease.submissions
+                             to notice another writer's: docs/ha.md) */
+  uint64_t wait_timeouts; /* WAITs answered with fewer replicas than
+                             asked: each waited the whole
+                             durability_timeout_ms */
+  uint64_t skipped_waits; /* commits answered CM_E_NOT_DURABLE without a
+                             WAIT: the primary had fewer replicas online
+                             than asked (ROLE; counted in not_durable too,
+                             not in waits) */
 } cm_ledger_redis_stats;
 
 /* Copy l's counts into out; zeros when l is NULL or not a Redis ledger.
@@ -342,6 +352,25 @@ CM_EXPORT cm_status cm_redis_lease_hold(cm_redis *r, const char *holder,
                                         int64_t ttl_ms, int64_t now_ms,
                                         int timeout_ms, cm_redis_lease *out,
                                         cm_error *err);
+/* The answer to cm_redis_lease_hold_async: st and *out as
+ * cm_redis_lease_hold returns them (out and err valid during the call). */
+typedef void (*cm_redis_lease_fn)(void *ctx, cm_status st,
+                                  const cm_redis_lease *out,
+                                  const cm_error *err);
+
+/* cm_redis_lease_hold without waiting, on r, a connection on the caller's
+ * loop (cm_redis_options.base), connected and ready (cm_redis_connected;
+ * it does not connect: cm_redis_ping does, between two turns): fn runs
+ * exactly once, from the loop, with the answer; CM_E_UNAVAILABLE when the
+ * connection dropped first or r is freed (whether the lease was renewed
+ * is then unknown). A renewal on a connection of its own is never queued
+ * behind a commit (a WAIT holds its connection up to its timeout).
+ * Returns CM_OK (fn will run), or CM_E_INVALID / CM_E_UNAVAILABLE (not
+ * connected) / CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
+                                              int64_t ttl_ms, int64_t now_ms,
+                                              cm_redis_lease_fn fn, void *ctx,
+                                              cm_error *err);
 /* Let the lease go when holder holds it (a clean stop: a standby takes it
  * at once instead of after the TTL). Returns like hold. */
 CM_EXPORT cm_status cm_redis_lease_release(cm_redis *r, const char *holder,
