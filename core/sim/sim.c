@@ -140,6 +140,13 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
       cm_engine_step(ip.eng, now, NULL, NULL);
       pump(&ip, w, now);
     }
+    if (p->deadline_ns > 0 && p->clock && clock_ns(p) > p->deadline_ns) {
+      cm_sim_world_free(w);
+      cm_engine_free(ip.eng);
+      cm_store_free(store);
+      return cm_error_set(err, CM_E_LIMIT, "",
+                          "the run took longer than its deadline");
+    }
     if (progress && now - last_progress >= 600000) {
       last_progress = now;
       progress((double)(now - from) / (double)(end - from), ctx);

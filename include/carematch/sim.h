@@ -95,6 +95,8 @@ typedef struct cm_sim_policy {
   cm_clock_fn clock; /* monotonic ns: the solver's budget and wall_s;
                         NULL: no budget (greedy unless budget_ms is 0) */
   void *clock_ctx;
+  int64_t deadline_ns; /* on clock: the run gives up past it (CM_E_LIMIT);
+                          0: none */
 } cm_sim_policy;
 
 /* What became of one request submitted in a run: the raw material of the
@@ -180,7 +182,9 @@ CM_EXPORT void cm_sim_policy_init(cm_sim_policy *p, const char *name,
  * cm_sim_kpis_free, also after a failure). progress (may be NULL) is
  * called now and then with the share of the day done. s and p are
  * borrowed for the call. Returns CM_OK, or the error (out of memory, an
- * engine configuration refused) with err set and *out zeroed. */
+ * engine configuration refused) with err set and *out zeroed, or
+ * CM_E_LIMIT when the clock passed p->deadline_ns (*out then holds the
+ * part run, to free). */
 CM_EXPORT cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
                                cm_sim_kpis *out,
                                void (*progress)(double done, void *ctx),

@@ -33,6 +33,9 @@ typedef struct cm_sim_trace_window {
 /* What was read. */
 typedef struct cm_sim_trace_info {
   int lines;            /* lines read */
+  int lines_skipped;    /* with a window: lines that are not JSON (cut
+                           short by a write that failed), left out; without
+                           one they are an error */
   int requests_dropped; /* in the window, left out by max_requests */
   int64_t first_ms;     /* the first request kept, trace clock (0: none) */
   int64_t last_ms;      /* the last one */
