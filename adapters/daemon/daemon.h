@@ -307,7 +307,7 @@ double cmd_clock_rate(void);
 /* the what-if (whatif.c; docs/daemon.md, "What if"): the replays of the
  * trace, one at a time, off the loop. A replay holds at most this many
  * requests, the latest of its window, and gives up after this long. */
-#define CMD_WHATIF_MAX_REQUESTS 20000
+#define CMD_WHATIF_MAX_REQUESTS 5000
 #define CMD_WHATIF_DEADLINE_S 60
 typedef struct cmd_whatif cmd_whatif;
 /* 1 while a replay runs. */

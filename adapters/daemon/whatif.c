@@ -12,6 +12,7 @@
  * Retry-After. A replay holds at most CMD_WHATIF_MAX_REQUESTS requests (the
  * latest of the window) and gives up after CMD_WHATIF_DEADLINE_S seconds
  * (422 naming $.hours), which bounds its time. */
+#define _GNU_SOURCE /* SCHED_BATCH, syscall(SYS_gettid) */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -19,9 +20,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "carematch/sim.h"
@@ -98,7 +102,7 @@ static double curve_top(const cm_sim_kpis k[2], int u, double target) {
   return ceil(top);
 }
 
-static json_t *finite(double v) {
+static json_t *finite_or_null(double v) {
   return isfinite(v) ? json_real(round(v * 100) / 100) : json_null();
 }
 
@@ -118,20 +122,21 @@ static json_t *kpis_json(const cm_sim_kpis k[2], int r, const cm_sim_sla *sla) {
                       sm.requests[u], "served", sm.arrived[u], "unserved",
                       sm.requests[u] - sm.arrived[u], "sla_breaches",
                       sm.breaches[u], "sla_target_min", sla->target_min[u],
-                      "arrival_min", "p50", finite(sm.arrival_all[u].p50),
-                      "p95", finite(sm.arrival_all[u].p95), "curve", c)
+                      "arrival_min", "p50",
+                      finite_or_null(sm.arrival_all[u].p50), "p95",
+                      finite_or_null(sm.arrival_all[u].p95), "curve", c)
           : NULL;
     if (!x || json_object_set_new(o, cm_urgency_name((cm_urgency)u), x) != 0) {
       json_decref(o);
       o = NULL;
     }
   }
-  json_t *t =
-      o ? json_pack("{s:f,s:i,s:o,s:f,s:i}", "km", round(sm.km * 10) / 10,
-                    "jobs", sm.jobs, "km_per_job", finite(sm.km_per_job),
-                    "overtime_h", round(sm.overtime_h * 100) / 100,
-                    "unassigned", kp->unassigned)
-        : NULL;
+  json_t *t = o ? json_pack("{s:f,s:i,s:o,s:f,s:i}", "km",
+                            round(sm.km * 10) / 10, "jobs", sm.jobs,
+                            "km_per_job", finite_or_null(sm.km_per_job),
+                            "overtime_h", round(sm.overtime_h * 100) / 100,
+                            "unassigned", kp->unassigned)
+                : NULL;
   if (!t || json_object_set_new(o, "totals", t) != 0) {
     json_decref(o);
     return NULL;
@@ -139,9 +144,20 @@ static json_t *kpis_json(const cm_sim_kpis k[2], int r, const cm_sim_sla *sla) {
   return o;
 }
 
+/* The replay yields to the loop and the solver: a batch thread at the
+ * lowest priority (Linux threads have their own nice value), so that on
+ * a busy machine the loop is not the one that waits. Best effort: a
+ * refusal leaves the thread as it was. */
+static void lower_priority(void) {
+  struct sched_param sp = {0};
+  (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
 /* The thread: read the window, run both days, build the reply. */
 static void *replay(void *arg) {
   cmd_whatif *w = arg;
+  lower_priority();
   cm_sim_trace_info info;
   cm_sim_kpis k[2];
   int64_t t0 = cmd_mono_ns(NULL);
