@@ -1,11 +1,42 @@
 /* sim.c -- a day of dispatch in process for the simulator (sim.h): the
- * product's run (cm_sim_run, core/sim) on the monotonic clock, and the
- * hindsight floors of what it served. */
+ * product's run (cm_sim_run, core/sim) on the monotonic clock, the
+ * hindsight floors of what it served, and the --sla list. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_util.h"
 #include "sim.h"
+#include "stats.h"
+
+int sim_sla_parse(const char *list, sim_sla *s, char *msg, size_t n) {
+  char buf[256];
+  if (strlen(list) >= sizeof buf) {
+    snprintf(msg, n, "--sla: the list is too long");
+    return -1;
+  }
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save, *t = strtok_r(buf, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '='), *end = NULL;
+    int u = -1;
+    if (eq) {
+      *eq = '\0';
+      u = cm_urgency_parse(t);
+    }
+    double v = eq ? strtod(eq + 1, &end) : NAN;
+    if (u < 0 || !end || end == eq + 1 || *end || !(v > 0) || v > 100000) {
+      snprintf(msg, n,
+               "--sla: '%.40s' is not URGENCY=MINUTES (emergency, urgent, "
+               "normal, scheduled; minutes > 0)",
+               t);
+      return -1;
+    }
+    s->target_min[u] = v;
+  }
+  return 0;
+}
 
 void sim_policy_init(sim_policy *p, const char *name, double budget_ms) {
   memset(p, 0, sizeof *p);

@@ -23,13 +23,13 @@ typedef cm_sim_ratio sim_ratio;
 static inline void sim_sla_init(sim_sla *s) {
   cm_sim_sla_init(s);
 }
-static inline int sim_sla_parse(const char *list, sim_sla *s, char *msg,
-                                size_t n) {
-  return cm_sim_sla_parse(list, s, msg, n);
-}
+/* "emergency=15,urgent=60,..." (any subset, minutes > 0) onto *s (the
+ * command line's --sla; sim.c). Returns 0, or -1 with msg naming the bad
+ * item. */
+int sim_sla_parse(const char *list, sim_sla *s, char *msg, size_t n);
 static inline int sim_summarize(const sim_kpis *const *runs, int n,
                                 const sim_sla *sla, sim_summary *out) {
-  return cm_sim_summarize(runs, n, sla, out);
+  return cm_sim_summarize(runs, n, sla, out) == CM_OK ? 0 : -1;
 }
 static inline void sim_metric_name(int metric, char *buf, size_t n) {
   cm_sim_metric_name(metric, buf, n);

@@ -25,35 +25,6 @@ void cm_sim_sla_init(cm_sim_sla *s) {
   s->target_min[CM_URGENCY_SCHEDULED] = 15;
 }
 
-int cm_sim_sla_parse(const char *list, cm_sim_sla *s, char *msg, size_t n) {
-  char buf[256];
-  if (strlen(list) >= sizeof buf) {
-    snprintf(msg, n, "--sla: the list is too long");
-    return -1;
-  }
-  snprintf(buf, sizeof buf, "%s", list);
-  for (char *save, *t = strtok_r(buf, ",", &save); t;
-       t = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(t, '='), *end = NULL;
-    int u = -1;
-    if (eq) {
-      *eq = '\0';
-      for (int k = 0; k < CM_URGENCY_COUNT; k++)
-        u = strcmp(t, urg_name[k]) ? u : k;
-    }
-    double v = eq ? strtod(eq + 1, &end) : NAN;
-    if (u < 0 || !end || end == eq + 1 || *end || !(v > 0) || v > 100000) {
-      snprintf(msg, n,
-               "--sla: '%.40s' is not URGENCY=MINUTES (emergency, urgent, "
-               "normal, scheduled; minutes > 0)",
-               t);
-      return -1;
-    }
-    s->target_min[u] = v;
-  }
-  return 0;
-}
-
 void cm_sim_metric_name(int m, char *buf, size_t n) {
   if (m == CM_SIM_M_TRAVEL_PER_JOB)
     snprintf(buf, n, "travel_km_per_job");
@@ -182,23 +153,23 @@ static void summarize_staff(const cm_sim_kpis *const *runs, int n,
   }
 }
 
-int cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
-                     const cm_sim_sla *sla, cm_sim_summary *out) {
+cm_status cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
+                           const cm_sim_sla *sla, cm_sim_summary *out) {
   memset(out, 0, sizeof *out);
   out->days = n;
   size_t cap = 1;
   for (int d = 0; d < n; d++) {
     if (!runs[d]->outcomes || !runs[d]->worker_days)
-      return -1;
+      return CM_E_NOMEM;
     cap += (size_t)runs[d]->n_outcomes + (size_t)runs[d]->n_worker_days;
   }
   double *scratch = malloc(cap * sizeof *scratch);
   if (!scratch)
-    return -1;
+    return CM_E_NOMEM;
   summarize_requests(runs, n, sla, scratch, out);
   summarize_staff(runs, n, scratch, out);
   free(scratch);
-  return 0;
+  return CM_OK;
 }
 
 /* ---- policies compared: the bootstrap ---- */

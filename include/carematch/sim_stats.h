@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "carematch/error.h"
 #include "carematch/export.h"
 #include "carematch/sim.h"
 
@@ -24,10 +25,6 @@ typedef struct cm_sim_sla {
 
 /* The defaults: emergency 15, urgent 60, normal 120, scheduled 15. */
 CM_EXPORT void cm_sim_sla_init(cm_sim_sla *s);
-/* "emergency=15,urgent=60,..." (any subset, minutes > 0) onto *s. Returns 0,
- * or -1 with msg naming the bad item. */
-CM_EXPORT int cm_sim_sla_parse(const char *list, cm_sim_sla *s, char *msg,
-                               size_t n);
 
 /* p50, p95 and the largest value (or p99) */
 typedef struct cm_sim_pcts {
@@ -58,10 +55,12 @@ typedef struct cm_sim_summary {
   double area_breach_min, area_breach_max;
 } cm_sim_summary;
 
-/* The summary of runs[0..n-1], one policy's days, into *out. Returns 0, or
- * -1 (out of memory, or a run without outcomes). */
-CM_EXPORT int cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
-                               const cm_sim_sla *sla, cm_sim_summary *out);
+/* The summary of runs[0..n-1], one policy's days, into *out. Returns
+ * CM_OK, or CM_E_NOMEM (out of memory, or a run whose outcomes its own
+ * lack of memory left out). */
+CM_EXPORT cm_status cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
+                                     const cm_sim_sla *sla,
+                                     cm_sim_summary *out);
 
 /* The ratios compared, a policy's figure over another's. */
 enum {
