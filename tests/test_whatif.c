@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "carematch/sim_trace.h"
 #include "daemon_proc.h"
 
 static cm_test_daemon D;
@@ -291,6 +292,27 @@ Test(whatif, a_second_one_while_one_runs_is_refused) {
   cr_expect_eq(metric("carematch_whatif_refused_total"), 1);
 }
 
+/* SIGTERM while a replay runs: the replay gives up, the call is answered
+ * (503, stopping; 200 if it had just ended) before the daemon exits
+ * cleanly. */
+Test(whatif, a_stop_while_one_runs_ends_cleanly) {
+  start(1, NULL);
+  load("/v1", 30, 150);
+  first_call f;
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, call_whatif, &f), 0);
+  int seen = 0;
+  for (int i = 0; i < 20000 && !seen; i++)
+    seen = metric("carematch_whatif_running") == 1;
+  cr_assert(seen, "the what-if was never seen running");
+  cr_expect_eq(cm_test_daemon_stop(&D, SIGTERM), 0, "a clean exit");
+  pthread_join(t, NULL);
+  cr_expect(f.r.code == 503 || f.r.code == 200, "%ld %s", f.r.code, f.r.text);
+  if (f.r.code == 503)
+    cr_expect(strstr(f.r.text, "stopping"), "%s", f.r.text);
+  cm_test_reply_free(&f.r);
+}
+
 /* Per region: the region's own lines only. */
 Test(whatif, per_region_replays_the_regions_lines) {
   start(1, "[store]\nregions = north,south\n");
@@ -306,4 +328,97 @@ Test(whatif, per_region_replays_the_regions_lines) {
   cr_assert_eq(json_integer_value(json_object_get(r.json, "requests")), 10,
                "%s", r.text);
   cm_test_reply_free(&r);
+}
+
+/* ---- the trace reader (cm_sim_trace_read) with a window --------------- */
+
+#define T0 1796400000000LL /* a midnight, UTC */
+#define HOUR 3600000LL
+
+/* A two-region trace by hand: what came before the window says where
+ * staff were and whether on shift; a torn line; a request of the other
+ * region; one after the window. */
+static void write_trace(const char *path) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f,
+          "{\"at_ms\":%lld,\"route\":\"PUT /v1/workers/{id}\",\"id\":\"a\","
+          "\"region\":\"north\",\"body\":{\"skills\":[\"nurse\"],\"lat\":31.0,"
+          "\"lon\":121.0}}\n",
+          T0);
+  fprintf(f,
+          "{\"at_ms\":%lld,\"route\":\"PUT /v1/workers/{id}\",\"id\":\"b\","
+          "\"region\":\"north\",\"body\":{\"skills\":[\"nurse\"],\"lat\":31.1,"
+          "\"lon\":121.1,\"on_shift\":false}}\n",
+          T0 + 100);
+  fprintf(f,
+          "{\"at_ms\":%lld,\"route\":\"POST /v1/workers/{id}/position\","
+          "\"id\":\"a\",\"region\":\"north\",\"body\":{\"lat\":31.5,"
+          "\"lon\":121.5}}\n",
+          T0 + 200);
+  fprintf(f, "{\"at_ms\":%lld,\"route\":\"POST /v1/requ\n", T0 + 300);
+  const struct {
+    long long at;
+    const char *id, *region;
+  } q[] = {{T0 + HOUR + 60000, "x1", "north"},
+           {T0 + HOUR + 120000, "x2", "south"},
+           {T0 + HOUR + 180000, "x3", "north"},
+           {T0 + 2 * HOUR + 1, "x4", "north"}};
+  for (int i = 0; i < 4; i++)
+    fprintf(f,
+            "{\"at_ms\":%lld,\"route\":\"POST /v1/requests\",\"id\":\"\","
+            "\"region\":\"%s\",\"body\":{\"id\":\"%s\",\"lat\":31.2,\"lon\":"
+            "121.2,\"skills\":[\"nurse\"],\"urgency\":\"urgent\"}}\n",
+            q[i].at, q[i].region, q[i].id);
+  fclose(f);
+}
+
+Test(sim_trace, a_window_of_one_region_from_what_came_before) {
+  char path[] = "/tmp/cm_whatif_trace_XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  write_trace(path);
+  cm_sim_trace_window w;
+  cm_sim_trace_info info;
+  cm_error err;
+  cm_sim_trace_window_init(&w);
+  w.from_ms = T0 + HOUR;
+  w.until_ms = T0 + 2 * HOUR;
+  w.region = "north";
+  cm_sim_scenario *s = cm_sim_trace_read(path, &w, &info, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  cr_expect_eq(info.lines_skipped, 1, "the torn line is left out");
+  cr_assert_eq(s->n_requests, 2, "x1 and x3: not the south's, not after");
+  cr_expect_eq(s->requests[0].at_ms, 60000, "time 0 is the window's start");
+  cr_expect_eq(s->requests[1].at_ms, 180000);
+  cr_assert_eq(s->n_workers, 2);
+  cr_expect_float_eq(s->workers[0].lat, 31.5, 1e-9,
+                     "home: where a was last seen before the window");
+  cr_expect_eq(s->workers[0].shift_start_min, 0, "on when it opened");
+  cr_expect_gt(s->workers[0].shift_end_min, 60);
+  cr_expect_eq(s->workers[1].shift_end_min, 0, "b was off: never on in it");
+  cr_expect_eq(info.first_ms, T0 + HOUR + 60000);
+  cm_sim_scenario_free(s);
+
+  w.max_requests = 1; /* the latest one */
+  s = cm_sim_trace_read(path, &w, &info, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  cr_expect_eq(s->n_requests, 1);
+  cr_expect_eq(info.requests_dropped, 1);
+  cr_expect_eq(info.first_ms, T0 + HOUR + 180000);
+  cm_sim_scenario_free(s);
+
+  w.from_ms = T0 + 5 * HOUR; /* nothing sent then */
+  w.until_ms = T0 + 6 * HOUR;
+  cr_expect_null(cm_sim_trace_read(path, &w, NULL, &err));
+  cr_expect_eq(err.code, CM_E_CONFLICT, "%s", err.message);
+
+  /* the whole first day: the torn line is an error naming it */
+  cr_expect_null(cm_sim_trace_read(path, NULL, NULL, &err));
+  cr_expect_eq(err.code, CM_E_INVALID, "%s", err.message);
+  cr_expect(strstr(err.message, "trace line 4"), "%s", err.message);
+  unlink(path);
+  cr_expect_null(cm_sim_trace_read(path, NULL, NULL, &err));
+  cr_expect_eq(err.code, CM_E_IO);
 }

@@ -315,6 +315,9 @@ int cmd_whatif_running(const cmd_whatif *w);
 /* Into out: running (0/1), replays finished, refused while one ran. w may
  * be NULL (none yet: all 0). */
 void cmd_whatif_counts(const cmd_whatif *w, uint64_t out[3]);
+/* Draining: a replay under way gives up at once (its call is answered
+ * 503 from the loop, then the drain goes on). NULL is accepted. */
+void cmd_whatif_abort(cmd_whatif *w);
 /* Stop: wait for a replay under way (its call is answered 503) and free
  * w. NULL is accepted. */
 void cmd_whatif_free(cmd_whatif *w);

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct cmd_whatif {
   json_t *reply; /* the 200 body, or NULL: err */
   cm_error err;
   uint64_t finished, refused; /* metrics */
+  atomic_int abort;           /* the daemon drains: give up */
 };
 
 /* The time-to-arrival CDF of urgency u over [0, top] minutes: CURVE_POINTS
@@ -154,6 +156,13 @@ static void lower_priority(void) {
   (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
+/* The replay's clock: the monotonic one, or the far future once told to
+ * give up, which ends a solve at once and the run with its deadline. */
+static int64_t replay_clock(void *ctx) {
+  cmd_whatif *w = ctx;
+  return atomic_load(&w->abort) ? INT64_MAX / 2 : cmd_mono_ns(NULL);
+}
+
 /* The thread: read the window, run both days, build the reply. */
 static void *replay(void *arg) {
   cmd_whatif *w = arg;
@@ -185,11 +194,14 @@ static void *replay(void *arg) {
     p.until_ms = w->win.until_ms - w->win.from_ms;
     p.drain_ms = DRAIN_MS;
     p.no_reserve = w->no_reserve;
-    p.clock = cmd_mono_ns;
+    p.clock = replay_clock;
+    p.clock_ctx = w;
     p.deadline_ns = t0 + (int64_t)CMD_WHATIF_DEADLINE_S * 1000000000;
     ok = cm_sim_run(s, &p, &k[r], NULL, NULL, &w->err) == CM_OK &&
          k[r].outcomes && k[r].served;
-    if (!ok && w->err.code == CM_E_LIMIT)
+    if (!ok && atomic_load(&w->abort))
+      cm_error_set(&w->err, CM_E_UNAVAILABLE, "", "the daemon is stopping");
+    else if (!ok && w->err.code == CM_E_LIMIT)
       cm_error_set(&w->err, CM_E_LIMIT, "$.hours",
                    "$.hours: the replay of %d requests took longer than %d s; "
                    "replay fewer hours",
@@ -261,6 +273,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   if (w->running)
     finish(w, 0);
   cmd_watch_end(w->d, CMD_CAUSE_HTTP_OTHER, t0);
+  if (w->d->draining)
+    cmd_drain(w->d); /* it waited for this one */
 }
 
 static cmd_whatif *whatif_new(cmd_daemon *d) {
@@ -296,6 +310,11 @@ void cmd_whatif_free(cmd_whatif *w) {
   close(w->pipe_rd);
   close(w->pipe_wr);
   free(w);
+}
+
+void cmd_whatif_abort(cmd_whatif *w) {
+  if (w)
+    atomic_store(&w->abort, 1);
 }
 
 int cmd_whatif_running(const cmd_whatif *w) {
