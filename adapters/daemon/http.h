@@ -98,6 +98,7 @@ void cmd_route_request_release(cmd_call *c);
 void cmd_route_request_reassign(cmd_call *c);
 void cmd_route_weights_get(cmd_call *c);
 void cmd_route_weights_put(cmd_call *c);
+void cmd_route_weights_whatif(cmd_call *c); /* whatif.c */
 void cmd_route_events(cmd_call *c);
 void cmd_route_metrics(cmd_call *c);
 void cmd_route_healthz(cmd_call *c);
