@@ -28,18 +28,26 @@ static double now_ms() {
 }
 
 static size_t n_values;
-static int y_null(void *) { return ++n_values, 1; }
-static int y_bool(void *, int) { return ++n_values, 1; }
-static int y_num(void *, const char *, size_t) { return ++n_values, 1; }
+static int y_null(void *) {
+  return ++n_values, 1;
+}
+static int y_bool(void *, int) {
+  return ++n_values, 1;
+}
+static int y_num(void *, const char *, size_t) {
+  return ++n_values, 1;
+}
 static int y_str(void *, const unsigned char *, size_t) {
   return ++n_values, 1;
 }
-static int y_ev(void *) { return 1; }
+static int y_ev(void *) {
+  return 1;
+}
 
 static int yajl_once(const char *text, size_t len) {
-  static const yajl_callbacks cb = {y_null, y_bool, nullptr, nullptr, y_num,
-                                    y_str,  y_ev,   y_str,   y_ev,    y_ev,
-                                    y_ev};
+  static const yajl_callbacks cb = {y_null, y_bool, nullptr, nullptr,
+                                    y_num,  y_str,  y_ev,    y_str,
+                                    y_ev,   y_ev,   y_ev};
   yajl_handle h = yajl_alloc(&cb, nullptr, nullptr);
   int ok = yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok &&
            yajl_complete_parse(h) == yajl_status_ok;
@@ -120,8 +128,8 @@ int main(int argc, char **argv) {
     double mb = text.size() / 1e6;
     std::printf("%-18s %8zu values  median %7.2f ms %7.1f MB/s  best %7.2f ms "
                 "%7.1f MB/s\n",
-                names[way], n_values, t[t.size() / 2], mb / t[t.size() / 2] * 1e3,
-                t[0], mb / t[0] * 1e3);
+                names[way], n_values, t[t.size() / 2],
+                mb / t[t.size() / 2] * 1e3, t[0], mb / t[0] * 1e3);
   }
   return 0;
 }
