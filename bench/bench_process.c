@@ -46,6 +46,7 @@ typedef struct bench_opts {
   const char *carematch; /* the program to spawn */
   const char *out;       /* JSON report, NULL: none */
   const char *only;      /* cases whose name contains this */
+  const char *keep;      /* write the instance files here and keep them */
 } bench_opts;
 
 typedef struct bench_case {
@@ -205,7 +206,8 @@ static int bench_case_run(const bench_opts *o, const bench_case *c,
   }
   rc = 0;
 done:
-  unlink(in);
+  if (!o->keep)
+    unlink(in);
   unlink(ans);
   cm_instance_free(inst);
   return rc;
@@ -276,8 +278,11 @@ static int usage(FILE *f, int rc) {
   fputs("usage: bench_process [--runs N] [--warmup N] [--seed S] [--quick]\n"
         "                     [--carematch PATH] [--only SUBSTRING] [--out "
         "FILE]\n"
+        "                     [--keep DIR]\n"
         "  --carematch PATH  the program to time (default: carematch beside\n"
-        "                    this bench)\n",
+        "                    this bench)\n"
+        "  --keep DIR        write the instance files into DIR (an existing\n"
+        "                    folder) and keep them, for profiling\n",
         f);
   return rc;
 }
@@ -291,7 +296,7 @@ int main(int argc, char **argv) {
   };
   enum { N_CASES = sizeof cases0 / sizeof cases0[0] };
   bench_case cases[N_CASES];
-  bench_opts o = {20, 3, 1, NULL, NULL, NULL};
+  bench_opts o = {20, 3, 1, NULL, NULL, NULL, NULL};
   char self[1024], dir[] = "/tmp/cm_bench_process.XXXXXX";
   static bench_row rows[N_CASES];
   int bad = 0, done[N_CASES] = {0};
@@ -316,6 +321,8 @@ int main(int argc, char **argv) {
       o.only = v, i++;
     else if (!strcmp(a, "--out"))
       o.out = v, i++;
+    else if (!strcmp(a, "--keep"))
+      o.keep = v, i++;
     else
       return usage(stderr, 2);
   }
@@ -353,7 +360,7 @@ int main(int argc, char **argv) {
              cases[c].n_req, cases[c].n_wrk, cases[c].k);
     if (o.only && !strstr(cases[c].name, o.only))
       continue;
-    if (bench_case_run(&o, &cases[c], dir, &rows[c]) != 0) {
+    if (bench_case_run(&o, &cases[c], o.keep ? o.keep : dir, &rows[c]) != 0) {
       fprintf(stderr, "bench_process: %s: %s\n", cases[c].name, rows[c].error);
       bad = 1;
       continue;

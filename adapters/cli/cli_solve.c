@@ -1,12 +1,17 @@
 /* cli_solve.c -- `carematch solve`: read an instance, solve it under an
  * optional deadline on the monotonic clock, write the answer. Nothing is
  * written to the output unless the whole answer is ready. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#include <sys/mman.h>
 #endif
 
 #include "carematch/json.h"
@@ -59,6 +64,40 @@ static void keep_freed_memory(void) {
 #endif
 }
 
+/* Ask for transparent huge pages (2 MiB) in the part of the heap the
+ * batch will use: decoding and solving a 5 MB instance touch about 26 MB
+ * of new memory, 6,600 page faults of 4 KiB, a fifth of the process's
+ * CPU time; with huge pages, about 300 (bench/README.md, "The process
+ * bench"). The kernel's default mode ("madvise") gives them only to
+ * memory marked with madvise(MADV_HUGEPAGE): a block of about six times
+ * the input's size is taken from the heap, its 2 MiB-aligned interior
+ * marked, and the block given back; keep_freed_memory keeps it in the
+ * heap, where the decoder and the solver then allocate. Up to 30 MiB
+ * (glibc's heap serves blocks below 32 MiB); small inputs (below 1 MiB)
+ * are left alone. A hint: where THP is off, nothing changes. */
+static void prefer_huge_pages(const char *path) {
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+  const size_t huge = (size_t)2 << 20;
+  struct stat sb;
+  if (!path || strcmp(path, "-") == 0 || stat(path, &sb) != 0 ||
+      !S_ISREG(sb.st_mode) || sb.st_size < (1 << 20))
+    return;
+  size_t want = (size_t)sb.st_size * 6 + huge;
+  if (want > (size_t)30 << 20)
+    want = (size_t)30 << 20;
+  char *p = malloc(want);
+  if (!p)
+    return;
+  uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+  uintptr_t e = ((uintptr_t)p + want) & ~(uintptr_t)(huge - 1);
+  if (e > a)
+    (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+  free(p);
+#else
+  (void)path;
+#endif
+}
+
 int cm_cli_solve(const cm_cli_args *args) {
   cm_error err;
   cm_instance *inst = NULL;
@@ -70,6 +109,7 @@ int cm_cli_solve(const cm_cli_args *args) {
   memset(&ans, 0, sizeof ans);
   cm_error_clear(&err);
   keep_freed_memory();
+  prefer_huge_pages(args->in);
 
   if (cm_cli_read_all(args->in, CM_CLI_MAX_INPUT, &text, &len, &err) != CM_OK) {
     code = cm_cli_report(&err, input_exit(err.code));
