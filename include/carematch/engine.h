@@ -430,6 +430,16 @@ CM_EXPORT int cm_engine_holds(const cm_engine *e, const char *request_id);
 CM_EXPORT int cm_engine_worker_jobs(const cm_engine *e, const char *worker_id);
 CM_EXPORT void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out);
 
+/* The live (unfinished) requests, for operators' lists: how many the
+ * engine holds, and copies of the views of up to max of them from offset
+ * (arrival order, except that a request finishing moves the last one into
+ * its place: a page may miss or repeat one when requests finish between
+ * two calls). Returns how many were copied into out (0 when offset is past
+ * the end; e or out NULL: 0). Neither can fail nor changes anything. */
+CM_EXPORT int cm_engine_live_count(const cm_engine *e);
+CM_EXPORT int cm_engine_live_get(const cm_engine *e, int offset, int max,
+                                 cm_request_view *out);
+
 /* Wire names ("pending", "offered", ...): static strings; "unknown" for a
  * value out of range. */
 CM_EXPORT const char *cm_request_state_name(cm_request_state s);
