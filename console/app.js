@@ -89,6 +89,12 @@ async function refresh() {
       api.getAll('/v1/workers', 'workers'),
       api.getAll('/v1/requests?state=live', 'requests'),
     ]);
+    // a call awaiting confirmation: its own read carries the soft hold
+    // and the nearest qualified staff (few at a time)
+    await Promise.all(requests.filter((r) => r.state === 'awaiting_confirmation' && !r.candidates)
+      .slice(0, 20).map(async (r) => {
+        try { Object.assign(r, (await api.get(`/v1/requests/${encodeURIComponent(r.id)}`)).request); } catch (e) { /* listed as it is */ }
+      }));
     state.workers = workers;
     state.requests = requests;
     if (state.stream) setConn('live', 'ok');
