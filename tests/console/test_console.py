@@ -14,7 +14,9 @@ Steps, each with a screenshot in --out (a CI artefact):
   3. a weight is moved with the keyboard, "What if" shows current vs
      proposed -- needs POST /v1/weights/whatif -- and "Apply" writes it
      (GET /v1/weights shows the new value and version);
-  4. no JavaScript error in the browser's log, no request to another
+  4. the daemon stops: the page says it is unreachable; it comes back on
+     its port: the page is live again (the event stream reopened);
+  5. no JavaScript error in the browser's log, no request to another
      origin.
 A step whose daemon feature is missing (404/422 from the API) is reported
 NOT RUN, loudly, and does not fail the test; every other failure does.
@@ -82,9 +84,9 @@ def wait(what, fn, timeout=30, every=0.2):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-def start_daemon(tmp, daemon):
+def start_daemon(tmp, daemon, port=None):
     ini = os.path.join(tmp, "carematchd.ini")
-    fd = os.open(ini, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(ini, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"""[server]
 listen = 127.0.0.1
@@ -105,10 +107,14 @@ operator = {TOK['operator']}
     now = int(time.time())
     start_ms = (now - now % 86400) * 1000 + 7 * 3600 * 1000
     port_file = os.path.join(tmp, "port")
-    errlog = open(os.path.join(tmp, "carematchd.log"), "w")
-    p = subprocess.Popen([daemon, "--config", ini, "--port-file", port_file,
-                          "--clock-start", str(start_ms), "--clock-rate", str(RATE)],
-                         stderr=errlog)
+    errlog = open(os.path.join(tmp, "carematchd.log"), "a")
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    args = [daemon, "--config", ini, "--port-file", port_file,
+            "--clock-start", str(start_ms), "--clock-rate", str(RATE)]
+    if port:
+        args += ["--port", str(port)]
+    p = subprocess.Popen(args, stderr=errlog)
     wait("the daemon's port", lambda: os.path.exists(port_file) and
          open(port_file).read().strip(), timeout=20)
     return p, int(open(port_file).read().strip())
@@ -238,12 +244,33 @@ def main():
             f"version {after['version']}")
         shot(drv, a.out, "05-applied.png")
 
-        # -- 4. the browser's log: no JavaScript error, nothing fetched elsewhere
+        # -- 4. the daemon goes away: the page says so, and is live again
+        #       (the event stream reopened) once it is back on its port
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=15)
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+        wait("the page to see the daemon gone", lambda:
+             drv.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "bad", timeout=20)
+        gone = drv.find_element(By.ID, "conn").text
+        log(f"daemon stopped: the page says \"{gone}\"")
+        assert "unreachable" in gone or "lost" in gone or "reconnecting" in gone, gone
+        shot(drv, a.out, "06-daemon-gone.png")
+        daemon, _ = start_daemon(tmp, a.daemon, port)
+        procs.append(daemon)
+        wait("the page live again", lambda:
+             drv.find_element(By.TAG_NAME, "body").get_attribute("data-conn") == "ok", timeout=30)
+        log("daemon back: the page is live again")
+
+        # -- 5. the browser's log: no JavaScript error, nothing fetched elsewhere
         errors = []
         for e in drv.get_log("browser"):
             if e["level"] != "SEVERE":
                 continue
             m = e["message"]
+            if "net::ERR_CONNECTION_REFUSED" in m or "Failed to fetch" in m or \
+                    "net::ERR_INCOMPLETE_CHUNKED_ENCODING" in m or "net::ERR_EMPTY_RESPONSE" in m:
+                continue  # step 4: the daemon was stopped on purpose
             if any(n in NOT_RUN[i] for i in range(len(NOT_RUN)) for n in ("what-if",)) and \
                     "/weights/whatif" in m:
                 continue  # the 404 of the missing route, reported above
