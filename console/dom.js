@@ -29,7 +29,8 @@ export function svg(tag, attrs = {}, ...kids) {
 // "3 min 05 s", "1 h 02 min": a duration in ms, for waiting times.
 export function dur(ms) {
   if (ms === null || ms === undefined || !isFinite(ms)) return '–';
-  const s = Math.max(0, Math.round(ms / 1000));
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;

@@ -14,7 +14,7 @@ export function spark(values, color, label) {
   const n = Math.max(vals.length - 1, 1);
   const pts = [];
   vals.forEach((v, i) => { if (v !== null) pts.push(`${(i / n) * (w - 4) + 2},${h - 3 - (v / max) * (h - 8)}`); });
-  return svg('svg', { viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-label': label },
+  return svg('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label },
     svg('line', { x1: 0, y1: h - 2, x2: w, y2: h - 2, stroke: '#30363d' }),
     pts.length > 1 ? svg('polyline', { points: pts.join(' '), fill: 'none', stroke: color, 'stroke-width': 2 }) : null,
     ...pts.map((p) => { const [x, y] = p.split(','); return svg('circle', { cx: x, cy: y, r: 2, fill: color }); }));
