@@ -81,12 +81,14 @@ function select(id) {
   draw();
 }
 
-async function refresh() {
-  if (state.refreshing) { state.pending = true; return; }
+// Read the live requests again, and with full the workers too (their
+// positions move without events: every 5 s).
+async function refresh(full = true) {
+  if (state.refreshing) { state.pending = full ? true : (state.pending || 'requests'); return; }
   state.refreshing = true;
   try {
     const [workers, requests] = await Promise.all([
-      api.getAll('/v1/workers', 'workers'),
+      full || !state.workers.length ? api.getAll('/v1/workers', 'workers') : state.workers,
       api.getAll('/v1/requests?state=live', 'requests'),
     ]);
     // a call awaiting confirmation: its own read carries the soft hold
@@ -104,7 +106,11 @@ async function refresh() {
     setConn(e.status === 503 ? `not ready: ${e.message}` : 'daemon unreachable', 'bad');
   } finally {
     state.refreshing = false;
-    if (state.pending) { state.pending = false; setTimeout(refresh, 100); }
+    if (state.pending) {
+      const full = state.pending === true;
+      state.pending = false;
+      setTimeout(() => refresh(full), 100);
+    }
   }
 }
 
@@ -117,7 +123,7 @@ async function refreshKpis() {
 
 let soon = null;
 function refreshSoon() {
-  if (!soon) soon = setTimeout(() => { soon = null; refresh(); }, 250);
+  if (!soon) soon = setTimeout(() => { soon = null; refresh(false); }, 250);
 }
 
 async function confirm(id) {
