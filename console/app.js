@@ -8,7 +8,7 @@
 import * as api from './api.js';
 import { openStream } from './stream.js';
 import { drawMap, STATUS_COLOR, URGENCY_COLOR } from './map.js';
-import { renderQueue, renderDetail, renderConfirm } from './views.js';
+import { renderQueue, renderDetail, renderConfirm, tick } from './views.js';
 import { renderKpis } from './kpis.js';
 import { loadWeights, whatIf, apply, reset } from './weights.js';
 import { el } from './dom.js';
@@ -175,7 +175,7 @@ async function start() {
   });
   state.timers.push(setInterval(async () => { if (await health()) refresh(); }, 5000));
   state.timers.push(setInterval(refreshKpis, 10000));
-  state.timers.push(setInterval(draw, 1000)); // waiting times tick
+  state.timers.push(setInterval(() => tick(now()), 1000)); // waiting times
 }
 
 function signOut(why) {

@@ -29,12 +29,24 @@ export function renderQueue(box, requests, now, selected, onSelect) {
   el('td', { class: `u-${r.urgency}`, text: r.urgency }),
   el('td', { text: r.id }),
   el('td', { text: r.state }),
-  el('td', { text: dur(now - r.created_ms) }),
+  el('td', { text: dur(now - r.created_ms), dataset: { since: r.created_ms } }),
   el('td', { text: (r.workers || []).map((w) => w.id + (w.accepted ? ' ✓' : '')).join(', ') || '–' }),
   el('td', { text: reasonOf(r) })));
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   box.replaceChildren(el('table', {},
     el('thead', {}, el('tr', {}, ...['urgency', 'request', 'state', 'waiting', 'offer', 'reason'].map((t) => el('th', { text: t })))),
     el('tbody', {}, rows)));
+  if (focused) {
+    const row = box.querySelector(`tr[data-id="${CSS.escape(focused)}"]`);
+    if (row) row.focus();
+  }
+}
+
+// Every element showing a time since (data-since, ms on the daemon's
+// clock) says it again at now: the waiting times tick without redrawing
+// (which would move the keyboard's focus).
+export function tick(now) {
+  for (const e of document.querySelectorAll('[data-since]')) e.textContent = dur(now - Number(e.dataset.since));
 }
 
 function termsOf(cost) {
@@ -51,7 +63,7 @@ export function renderDetail(box, r, now) {
   const reason = reasonOf(r);
   box.replaceChildren(...[
     el('p', {}, el('strong', { class: `u-${r.urgency}`, text: r.urgency }), ` ${r.id} · ${r.state}`),
-    el('p', { class: 'muted', text: `waiting ${dur(now - r.created_ms)} · skills ${(r.skills || []).join(', ')} · staff ${r.staff || 1} · ${num(r.lat, 4)}, ${num(r.lon, 4)}` }),
+    el('p', { class: 'muted' }, 'waiting ', el('span', { text: dur(now - r.created_ms), dataset: { since: r.created_ms } }), ` · skills ${(r.skills || []).join(', ')} · staff ${r.staff || 1} · ${num(r.lat, 4)}, ${num(r.lon, 4)}`),
     reason ? el('p', {}, 'Reason: ', el('strong', { text: reason }), ` — ${REASON_TEXT[reason] || ''}`) : null,
     ...(r.workers || []).map((w) => el('div', {},
       el('p', {}, 'Offered to ', el('strong', { text: w.id }), w.accepted ? ' (accepted)' : ''),
@@ -70,12 +82,13 @@ export function renderConfirm(panel, list, countEl, requests, now, actions) {
   panel.hidden = waiting.length === 0;
   countEl.textContent = waiting.length ? `(${waiting.length})` : '';
   const hadFocus = list.contains(document.activeElement);
+  const was = hadFocus ? document.activeElement.dataset : {};
   const before = new Set([...list.querySelectorAll('[data-id]')].map((e) => e.dataset.id));
   list.replaceChildren(...waiting.map((r) => el('div', { class: 'call', dataset: { id: r.id } },
     el('div', {},
       el('p', {}, el('strong', { class: `u-${r.urgency}`, text: r.urgency.toUpperCase() }),
         ` call ${r.id}`, r.elder ? ` · elder ${r.elder}` : '',
-        ` · waiting ${dur(now - r.created_ms)}`),
+        ' · waiting ', el('span', { text: dur(now - r.created_ms), dataset: { since: r.created_ms } })),
       el('p', { class: 'muted', text: `at ${num(r.lat, 5)}, ${num(r.lon, 5)} · needs ${(r.skills || []).join(', ')}` +
         (r.hold ? ` · ${r.hold.worker} held for it` : '') }),
       el('ol', { class: 'candidates' }, (r.candidates || []).map((c) =>
@@ -91,8 +104,9 @@ export function renderConfirm(panel, list, countEl, requests, now, actions) {
   if (fresh && !hadFocus && idle) {
     const b = list.querySelector(`button.confirm[data-id="${CSS.escape(fresh.id)}"]`);
     if (b) b.focus();
-  } else if (hadFocus) {
-    const b = list.querySelector('button.confirm');
+  } else if (hadFocus) { // the same button again, else the first Confirm
+    const b = list.querySelector(`button[data-action="${was.action}"][data-id="${CSS.escape(was.id || '')}"]`) ||
+      list.querySelector('button.confirm');
     if (b) b.focus();
   }
 }

@@ -134,6 +134,15 @@ def browser(out):
     return webdriver.Chrome(service=svc, options=opts)
 
 
+def click(drv, css, what, timeout=20):
+    """Click the element css names, found afresh each try: the page redraws
+    its lists when data arrives (an element found before may be gone)."""
+    def once():
+        drv.find_element(By.CSS_SELECTOR, css).click()
+        return True
+    wait(what, once, timeout=timeout)
+
+
 def shot(drv, out, name):
     path = os.path.join(out, name)
     drv.save_screenshot(path)
@@ -186,7 +195,7 @@ def main():
         rows = wait("requests in the queue", lambda:
                     drv.find_elements(By.CSS_SELECTOR, "#queue tbody tr.req"))
         log(f"queue: {len(rows)} requests")
-        rows[0].click()
+        click(drv, "#queue tbody tr.req", "a click on the first request")
         wait("the request's details", lambda: "waiting" in drv.find_element(By.ID, "detail").text)
         wait("the KPIs", lambda: drv.find_elements(By.CSS_SELECTOR, "#kpis .kpi"), timeout=15)
         shot(drv, a.out, "01-live-map-queue.png")
@@ -202,10 +211,12 @@ def main():
         else:
             assert code in (200, 201), f"POST /v1/requests: {code} {body}"
             assert body["request"]["state"] == "awaiting_confirmation", body
-            btn = wait("the call in the confirmation panel", lambda: drv.find_element(
+            wait("the call in the confirmation panel", lambda: drv.find_element(
                 By.CSS_SELECTOR, f'#confirm button.confirm[data-id="{call_id}"]'))
+            wait("its nearest staff", lambda: drv.find_elements(
+                By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .candidates li'), timeout=10)
             shot(drv, a.out, "02-confirmation-panel.png")
-            btn.click()
+            click(drv, f'#confirm button.confirm[data-id="{call_id}"]', "a click on Confirm")
             got = wait("the confirmed call's offer", lambda: (lambda r: r if r["state"] in (
                 "offered", "accepted", "done") and r.get("workers") else None)(
                 http(base, "GET", f"/v1/requests/{call_id}", TOK["operator"])[1]["request"]),
