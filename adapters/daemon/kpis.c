@@ -50,7 +50,9 @@ void cmd_kpis_event(cmd_region *r, const cm_event *ev) {
   if (ev->type != CM_EV_OFFERED && ev->type != CM_EV_ACCEPTED &&
       ev->type != CM_EV_COMPLETED && ev->type != CM_EV_CANCELLED)
     return;
-  if (cm_engine_request_get(r->eng, ev->request, &v, NULL) != CM_OK)
+  /* the engine's memory only: never a ledger read on the loop */
+  if (!cm_engine_holds(r->eng, ev->request) ||
+      cm_engine_request_get(r->eng, ev->request, &v, NULL) != CM_OK)
     return;
   int u = (int)v.spec.urgency;
   int64_t base = v.ready_ms > 0 ? v.ready_ms : v.created_ms;
