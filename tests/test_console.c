@@ -4,7 +4,8 @@
  * directory: encoded dots and slashes, dot files, a symbolic link), and the
  * read routes it uses: GET /v1/workers, GET /v1/requests?state=live (pages,
  * bad parameters, roles, per region) and GET /v1/kpis (filled from the
- * events, no ids in it). The page itself is tested in a browser
+ * events, no ids in it), on the memory store and on a real redis-server.
+ * The page itself is tested in a browser
  * (tests/console/test_console.py). */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -19,6 +20,7 @@
 
 #include "daemon.h"
 #include "daemon_proc.h"
+#include "redis_server.h"
 
 static cm_test_daemon D;
 static char dir[64]; /* the console's files for the test */
@@ -405,4 +407,40 @@ Test(console, kpis_of_the_last_hour_from_the_events_without_ids) {
   cm_test_reply_free(&r);
   json_decref(get("/v1/kpis", TOK_PLATFORM, 403));
   json_decref(get("/v1/regions/default/kpis", TOK_OPERATOR, 200));
+}
+
+/* The same reads with Redis as the store: the lists come from the
+ * region's mirror and engine, the KPIs from the events, as in memory. */
+Test(console, lists_and_kpis_on_redis) {
+  char rdir[96], cmd[256], ini[256];
+  cm_test_daemon_stop(&D, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+  snprintf(rdir, sizeof rdir, "/tmp/cm_console_redis_%ld", (long)getpid());
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", rdir, rdir);
+  cr_assert_eq(system(cmd), 0);
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, rdir);
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = ctest\n", port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  add_worker("rw1", 0);
+  add_request("rq1", "nurse");
+  add_request("rq2", "rehab");
+  wait_state("rq1", "offered");
+  json_t *w = get("/v1/workers", TOK_OPERATOR, 200);
+  cr_assert_eq(json_integer_value(json_object_get(w, "total")), 1);
+  json_t *l = get("/v1/requests?state=live", TOK_OPERATOR, 200);
+  cr_assert_eq(json_integer_value(json_object_get(l, "total")), 2);
+  json_t *k = get("/v1/regions/ctest/kpis", TOK_OPERATOR, 200);
+  json_t *n = json_object_get(json_object_get(k, "by_urgency"), "normal");
+  cr_assert_eq(json_integer_value(json_object_get(n, "offers")), 1);
+  cr_assert_eq(json_integer_value(json_object_get(n, "unassigned")), 1);
+  json_decref(w);
+  json_decref(l);
+  json_decref(k);
+  cm_test_daemon_stop(&D, SIGTERM);
+  cm_test_server_kill(redis, SIGTERM);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", rdir);
+  cr_assert_eq(system(cmd), 0);
 }
