@@ -70,11 +70,16 @@ export async function loadWeights() {
   }));
 }
 
+// A run's KPIs by urgency and its totals: {"by_urgency": {...}, "km", ...}
+// or {"emergency": {...}, ..., "totals": {"km", ...}} (both shapes read).
+const byU = (k) => k.by_urgency || k;
+const totals = (k) => k.totals || k;
+
 function kpiTable(res) {
   const rows = [];
   const better = (a, b, lower) => (a === b || a === undefined || b === undefined ? '' : (lower ? (b < a) : (b > a)) ? 'better' : 'worse');
   for (const u of URGENCIES) {
-    const c = res.current.by_urgency[u], p = res.proposed.by_urgency[u];
+    const c = byU(res.current)[u], p = byU(res.proposed)[u];
     if (!c || !p) continue;
     for (const [label, get, lower] of [
       ['served', (x) => x.served, false], ['unserved', (x) => x.unserved, true],
@@ -86,9 +91,9 @@ function kpiTable(res) {
         el('td', { text: num(a, 1) }), el('td', { class: better(a, b, lower), text: num(b, 1) })));
     }
   }
-  for (const [label, key] of [['km', 'km'], ['jobs', 'jobs'], ['overtime h', 'overtime_h']])
+  for (const [label, key] of [['km', 'km'], ['km per job', 'km_per_job'], ['jobs', 'jobs'], ['overtime h', 'overtime_h'], ['unassigned', 'unassigned']])
     rows.push(el('tr', {}, el('td', { text: 'all' }), el('td', { text: label }),
-      el('td', { text: num(res.current[key], 1) }), el('td', { text: num(res.proposed[key], 1) })));
+      el('td', { text: num(totals(res.current)[key], 1) }), el('td', { text: num(totals(res.proposed)[key], 1) })));
   return el('table', { id: 'whatif-table' },
     el('thead', {}, el('tr', {}, ...['', 'KPI', 'current', 'proposed'].map((t) => el('th', { text: t })))),
     el('tbody', {}, rows));
@@ -100,12 +105,12 @@ function curves(res) {
   const w = 480, h = 160, pad = 24;
   let maxX = 1;
   for (const k of [res.current, res.proposed])
-    for (const u of URGENCIES) for (const [m] of (k.by_urgency[u] && k.by_urgency[u].curve) || []) maxX = Math.max(maxX, m);
+    for (const u of URGENCIES) for (const [m] of (byU(k)[u] && byU(k)[u].curve) || []) maxX = Math.max(maxX, m);
   const X = (m) => pad + (m / maxX) * (w - 2 * pad), Y = (s) => h - pad - s * (h - 2 * pad);
   const lines = [];
   for (const [k, dash] of [[res.current, '4 3'], [res.proposed, '']])
     for (const u of URGENCIES) {
-      const c = (k.by_urgency[u] && k.by_urgency[u].curve) || [];
+      const c = (byU(k)[u] && byU(k)[u].curve) || [];
       if (c.length < 2) continue;
       const attrs = { points: c.map(([m, s]) => `${X(m)},${Y(s)}`).join(' '), fill: 'none', stroke: URGENCY_COLOR[u], 'stroke-width': 2 };
       if (dash) attrs['stroke-dasharray'] = dash;
@@ -132,7 +137,8 @@ export async function whatIf() {
     msg('what-if done: compare, then Apply or Reset', 'ok');
   } catch (e) {
     box.dataset.done = '';
-    if (e.status === 409) msg('no trace to replay: the daemon runs without [trace] file', 'error');
+    if (e.status === 409) msg(`nothing to replay: ${e.message}`, 'error');
+    else if (e.status === 503) msg(`the replay is busy or unavailable: ${e.message}; try again`, 'error');
     else if (e.status === 404 || e.status === 405) msg('this daemon has no what-if replay', 'error');
     else msg(`what-if failed: ${e.message}`, 'error');
   }
