@@ -268,6 +268,64 @@ Test(carematchd, a_token_for_two_roles_is_refused_at_start) {
   cm_test_rmdir(dir);
 }
 
+/* [operators] names an operator's token (the actor of its actions): the
+ * named token acts as an operator's, a bad name or a token given twice is
+ * refused naming the key, and no token is ever printed. */
+Test(carematchd, named_operator_tokens) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/ops.ini", dir);
+  write_text(ini,
+             "[operators]\nnight.nurse-1 = " TOK_OPERATOR
+             "\n[tokens]\nplatform = " TOK_PLATFORM "\n",
+             0600);
+  cm_test_run_result r =
+      run(dir, CM_DAEMON_PATH,
+          (const char *[]){"--config", ini, "--check-config", NULL});
+  cr_expect_eq(r.status, 0, "%s", r.err);
+  cm_test_run_free(&r);
+  const char *const bad[][2] = {
+      {"[operators]\nbad name = " TOK_OPERATOR "\n",
+       "[operators] bad name: an operator's name is 1..47"},
+      {"[operators]\nann = " TOK_OPERATOR "\n[tokens]\nplatform = " TOK_OPERATOR
+       "\n",
+       "[tokens] platform: a token is also given to the operator ann"},
+      {"[operators]\nann = short\n",
+       "[operators] ann: a token must be 16..127 characters"},
+  };
+  for (int i = 0; i < 3; i++) {
+    write_text(ini, bad[i][0], 0600);
+    r = run(dir, CM_DAEMON_PATH,
+            (const char *[]){"--config", ini, "--check-config", NULL});
+    cr_expect_eq(r.status, 2, "case %d: %s", i, r.err);
+    cr_expect_not_null(strstr(r.err, bad[i][1]), "case %d: %s", i, r.err);
+    cr_expect_null(strstr(r.err, TOK_OPERATOR), "the token was printed: %s",
+                   r.err);
+    cm_test_run_free(&r);
+  }
+  cm_test_rmdir(dir);
+
+  /* the named token is an operator's: it reads the weights, may not submit */
+  cm_test_daemon d;
+  cm_test_daemon_config(&d, NULL);
+  char text[400];
+  snprintf(text, sizeof text,
+           "[server]\nport = 0\n[store]\nweights_file = %s/weights.json\n"
+           "[operators]\nann = " TOK_OPERATOR
+           "\n[tokens]\nplatform = " TOK_PLATFORM "\n",
+           d.dir);
+  write_text(d.config, text, 0600);
+  cm_test_daemon_start(&d, NULL);
+  cm_test_reply rep =
+      cm_test_http(d.port, "GET", "/v1/weights", TOK_OPERATOR, NULL, NULL);
+  cr_expect_eq(rep.code, 200, "%s", rep.text);
+  cm_test_reply_free(&rep);
+  rep = cm_test_http(d.port, "POST", "/v1/requests", TOK_OPERATOR, "{}", NULL);
+  cr_expect_eq(rep.code, 403, "%s", rep.text);
+  cm_test_reply_free(&rep);
+  cm_test_daemon_cleanup(&d);
+}
+
 /* The file holds the tokens: others reading it is a warning, naming the
  * file and its mode only. */
 Test(carematchd, warns_when_others_can_read_the_config) {

@@ -1,7 +1,10 @@
 /* test_engine_sim.c -- a deterministic simulation of the engine on the test
  * clock: hundreds of workers, thousands of requests, random accepts,
- * rejects, cancels, expiries, completions and shift changes. After every
- * step it checks the invariants a dispatch platform relies on. */
+ * rejects, cancels, expiries, completions and shift changes, and a few
+ * requests awaiting an operator's confirmation (confirmed, dismissed or
+ * left until their hold lapses). After every step it checks the
+ * invariants a dispatch platform relies on; a soft-held worker is never
+ * offered other work while held. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,8 @@ typedef struct shadow {
   int64_t accepted_at;
   int64_t decided_offer; /* offered_ms of the offer already decided */
   int ignore;            /* this offer is left to lapse */
+  char hold[CM_ID_MAX];  /* awaiting: its soft-held worker ("" none) */
+  int64_t hold_until;
 } shadow;
 
 typedef struct sim {
@@ -79,6 +84,19 @@ static void drain(sim *s) {
                    sh->id, cm_event_type_name(ev[i].type),
                    cm_request_state_name(ev[i].from),
                    cm_request_state_name(sh->state));
+      if (ev[i].type == CM_EV_OFFERED)
+        for (int k = 0; k < s->n_req; k++) /* no other work while held */
+          cr_assert(k == r || s->req[k].state != CM_REQ_AWAITING ||
+                        s->req[k].hold_until <= ev[i].at_ms ||
+                        strcmp(s->req[k].hold, ev[i].worker),
+                    "%s offered %s, held for %s", sh->id, ev[i].worker,
+                    s->req[k].id);
+      if (ev[i].type == CM_EV_HOLD_LAPSED)
+        cr_assert(ev[i].from == CM_REQ_AWAITING &&
+                      ev[i].to == CM_REQ_AWAITING &&
+                      !strcmp(ev[i].worker, sh->hold) &&
+                      ev[i].at_ms >= sh->hold_until,
+                  "%s: hold lapsed wrongly", sh->id);
       if (ev[i].type == CM_EV_OFFERED) {
         cr_assert(!banned(sh, ev[i].worker), "%s offered to excluded %s",
                   sh->id, ev[i].worker);
@@ -179,10 +197,20 @@ static void add_request(sim *s, int64_t now) {
     snprintf(sp->elder, CM_ID_MAX, "e%d",
              (int)(cm_check_rng_next(&s->g) % 500));
   r->state = CM_REQ_PENDING;
+  if (cm_check_rng_unit(&s->g) < 0.04) { /* a one-button call */
+    sp->confirm = CM_CONFIRM_OPERATOR;
+    r->state = CM_REQ_AWAITING;
+  }
   s->n_req++;
   cm_error err;
   cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK, "%s",
                err.message);
+  if (sp->confirm) {
+    cm_request_view v;
+    cr_assert_eq(cm_engine_request_get(s->eng, r->id, &v, NULL), CM_OK);
+    memcpy(r->hold, v.hold_worker, CM_ID_MAX);
+    r->hold_until = v.hold_until_ms;
+  }
   if (cm_check_rng_unit(&s->g) < 0.02) /* resubmitted by a retrying client */
     cr_assert_eq(cm_engine_submit(s->eng, sp, now, &err), CM_OK);
 }
@@ -220,8 +248,15 @@ static void act(sim *s, int64_t now) {
     } else if (r->state == CM_REQ_ACCEPTED && now - r->accepted_at > 60000 &&
                u < 0.05) {
       cr_assert_eq(cm_engine_complete(s->eng, r->id, now, NULL), CM_OK);
+    } else if (r->state == CM_REQ_AWAITING && u < 0.01) {
+      if (cm_check_rng_unit(&s->g) < 0.8)
+        cr_assert_eq(cm_engine_confirm(s->eng, r->id, "op", now, NULL), CM_OK);
+      else
+        cr_assert_eq(cm_engine_dismiss(s->eng, r->id, CM_DISMISS_FALSE_ALARM,
+                                       "op", now, NULL),
+                     CM_OK);
     } else if (r->state != CM_REQ_DONE && r->state != CM_REQ_CANCELLED &&
-               u < 0.0005) {
+               r->state != CM_REQ_DISMISSED && u < 0.0005) {
       cr_assert_eq(cm_engine_cancel(s->eng, r->id, now, NULL), CM_OK);
     }
   }
@@ -260,6 +295,7 @@ Test(engine_sim, invariants_hold_every_step) {
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     cfg.weights.sla_target_min[u] = 1.0;
   cfg.escalate_after_ms = 1000;
+  cfg.confirm_hold_ms = 5000; /* some holds lapse before the operator */
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);

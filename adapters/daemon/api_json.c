@@ -116,7 +116,7 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
   static const char *const keys[] = {
       "id",         "lat",      "lon",     "skills", "service",
       "skill_mode", "staff",    "urgency", "elder",  "window",
-      "preferred",  "excluded", NULL};
+      "preferred",  "excluded", "confirm", NULL};
   static const char *const window_keys[] = {"start_ms", "end_ms", NULL};
   const char *base = "$";
   memset(out, 0, sizeof *out);
@@ -179,6 +179,15 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
       id_list(o, base, "excluded", out->excluded, CM_MAX_PREFS,
               &out->n_excluded, err) != CM_OK)
     return err->code;
+  /* confirmation before dispatch (routes_confirm.c) */
+  const char *confirm = NULL;
+  if (cm__json_string(o, base, "confirm", 0, &confirm, err) < 0)
+    return err->code;
+  int cmode = confirm ? cm_confirm_mode_parse(confirm) : CM_CONFIRM_NONE;
+  if (cmode < 0)
+    return cm__json_fail(err, CM_E_INVALID, base, "confirm",
+                         "must be none or operator");
+  out->confirm = (cm_confirm_mode)cmode;
   return CM_OK;
 }
 
@@ -334,6 +343,13 @@ json_t *cmd_encode_event(const cm_event *ev) {
       cm_request_state_name(ev->to));
   if (o && ev->worker[0] &&
       cm__json_set(o, "worker", cm__json_text(ev->worker)))
+    goto fail;
+  if (o && ev->actor[0] && cm__json_set(o, "actor", cm__json_text(ev->actor)))
+    goto fail;
+  if (o && ev->type == CM_EV_DISMISSED &&
+      cm__json_set(
+          o, "reason",
+          json_string(cm_dismiss_reason_name((cm_dismiss_reason)ev->dismiss))))
     goto fail;
   if (o && ev->type == CM_EV_OFFERED &&
       (cm__json_set(o, "expires_ms", json_integer(ev->expires_ms)) ||

@@ -317,7 +317,9 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
                {"retry_max_ms", &e->retry_max_ms, 0, 3600000},
                {"release_slack_ms", &e->release_slack_ms, 0, 86400000},
                {"stale_ms", &e->stale_ms, 0, 86400000},
-               {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000}};
+               {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000},
+               /* confirmation before dispatch: the soft hold */
+               {"confirm_hold_ms", &e->confirm_hold_ms, 0, 86400000}};
   for (size_t i = 0; i < sizeof times / sizeof *times; i++)
     if (!strcmp(name, times[i].key)) {
       if (parse_long(v, times[i].lo, times[i].hi, &x) != 0)
@@ -446,6 +448,62 @@ static int taxonomy_key(parse_ctx *p, const char *name, const char *v) {
   return 1;
 }
 
+/* Whether tok may be added to role r: a token belongs to one role and one
+ * name, so one given twice is refused (it would only ever act as the first
+ * found). Returns 1, or 0 with what set. */
+static int token_unique(const cmd_config *c, const char *tok, char *what,
+                        size_t n) {
+  for (int o = 0; o < CMD_ROLE_COUNT; o++)
+    for (int k = 0; k < c->n_tokens[o]; k++)
+      if (!strcmp(c->tokens[o][k], tok)) {
+        if (c->token_names[o][k][0])
+          snprintf(what, n, "a token is also given to the operator %s",
+                   c->token_names[o][k]);
+        else
+          snprintf(what, n, "a token is also given for %s: one token, one role",
+                   role_names[o]);
+        return 0;
+      }
+  return 1;
+}
+
+/* A token's text: 16..127 printable characters. Returns NULL, or why not. */
+static const char *token_check(const char *tok) {
+  size_t n = strlen(tok);
+  if (n < 16 || n >= CMD_TOKEN_MAX)
+    return "a token must be 16..127 characters";
+  for (size_t i = 0; i < n; i++)
+    if (!isgraph((unsigned char)tok[i]))
+      return "a token must be printable, no spaces";
+  return NULL;
+}
+
+/* Appends tok (checked) to role r under name ("" unnamed). Returns 1, or
+ * fails naming section and key. */
+static int token_add(parse_ctx *p, const char *section, const char *key, int r,
+                     const char *tok, const char *name) {
+  cmd_config *c = p->c;
+  const char *bad = token_check(tok);
+  if (bad)
+    return fail(p, section, key, bad);
+  if (c->n_tokens[r] == CMD_TOKENS_MAX) {
+    char what[64];
+    snprintf(what, sizeof what, "at most %d tokens a role", CMD_TOKENS_MAX);
+    return fail(p, section, key, what);
+  }
+  char what[128];
+  if (!token_unique(c, tok, what, sizeof what))
+    return fail(p, section, key, what);
+  int k = c->n_tokens[r]++;
+  /* NUL-padded: http.c compares every byte */
+  memset(c->tokens[r][k], 0, CMD_TOKEN_MAX);
+  memcpy(c->tokens[r][k], tok, strlen(tok));
+  snprintf(c->token_names[r][k], CMD_NAME_MAX, "%s", name);
+  return 1;
+}
+
+/* [tokens] role = tok, tok, ...: replaces the role's unnamed tokens (an
+ * operator's named ones, [operators], stay). */
 static int token_key(parse_ctx *p, const char *name, const char *v) {
   cmd_config *c = p->c;
   int r = -1;
@@ -454,36 +512,39 @@ static int token_key(parse_ctx *p, const char *name, const char *v) {
       r = i;
   if (r < 0)
     return fail(p, "tokens", name, "unknown role");
+  int kept = 0;
+  for (int k = 0; k < c->n_tokens[r]; k++)
+    if (c->token_names[r][k][0]) {
+      memcpy(c->tokens[r][kept], c->tokens[r][k], CMD_TOKEN_MAX);
+      memcpy(c->token_names[r][kept++], c->token_names[r][k], CMD_NAME_MAX);
+    }
+  c->n_tokens[r] = kept;
   char buf[VALUE_MAX];
   snprintf(buf, sizeof buf, "%s", v);
-  c->n_tokens[r] = 0;
   for (char *save, *t = strtok_r(buf, ",", &save); t;
-       t = strtok_r(NULL, ",", &save)) {
-    const char *tok = trim(t);
-    size_t n = strlen(tok);
-    if (n < 16 || n >= CMD_TOKEN_MAX)
-      return fail(p, "tokens", name, "a token must be 16..127 characters");
-    for (size_t i = 0; i < n; i++)
-      if (!isgraph((unsigned char)tok[i]))
-        return fail(p, "tokens", name, "a token must be printable, no spaces");
-    if (c->n_tokens[r] == CMD_TOKENS_MAX)
-      return fail(p, "tokens", name, "at most 8 tokens");
-    /* one token, one role: a token given for two would only ever act as
-       one of them (the first found), so it is refused */
-    for (int o = 0; o < CMD_ROLE_COUNT; o++)
-      for (int k = 0; o != r && k < c->n_tokens[o]; k++)
-        if (!strcmp(c->tokens[o][k], tok)) {
-          char what[128];
-          snprintf(what, sizeof what,
-                   "a token is also given for %s: one token, one role",
-                   role_names[o]);
-          return fail(p, "tokens", name, what);
-        }
-    /* NUL-padded: http.c compares every byte */
-    memset(c->tokens[r][c->n_tokens[r]], 0, CMD_TOKEN_MAX);
-    memcpy(c->tokens[r][c->n_tokens[r]++], tok, n);
-  }
+       t = strtok_r(NULL, ",", &save))
+    if (!token_add(p, "tokens", name, r, trim(t), ""))
+      return 0;
   return 1;
+}
+
+/* [operators] name = token: a named operator token. The name (letters,
+ * digits, '.', '_', '-'; 1..47) is the actor of that operator's events,
+ * the audit trail; the token acts as an operator token. */
+static int operator_key(parse_ctx *p, const char *name, const char *v) {
+  size_t n = strlen(name);
+  int ok = n > 0 && n < CMD_NAME_MAX;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = isalnum((unsigned char)name[i]) || strchr("._-", name[i]);
+  if (!ok)
+    return fail(p, "operators", name,
+                "an operator's name is 1..47 letters, digits, '.', '_' or "
+                "'-'");
+  const cmd_config *c = p->c;
+  for (int k = 0; k < c->n_tokens[CMD_ROLE_OPERATOR]; k++)
+    if (!strcmp(c->token_names[CMD_ROLE_OPERATOR][k], name))
+      return fail(p, "operators", name, "the operator is named twice");
+  return token_add(p, "operators", name, CMD_ROLE_OPERATOR, v, name);
 }
 
 /* [trace]: the input trace (trace.c). The key is a secret: never echoed. */
@@ -531,6 +592,8 @@ static int on_entry(void *user, const char *section, const char *name,
     return taxonomy_key(p, name, val);
   if (!strcmp(section, "tokens"))
     return token_key(p, name, val);
+  if (!strcmp(section, "operators"))
+    return operator_key(p, name, val);
   if (!strcmp(section, "services")) {
     if (p->n_raw == CMD_SERVICES_MAX)
       return fail(p, "services", name, "at most 64 services");

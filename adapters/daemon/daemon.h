@@ -40,7 +40,7 @@ typedef enum cmd_role {
 } cmd_role;
 
 #define CMD_ROLE_BIT(r) (1u << (r))
-#define CMD_TOKENS_MAX 8  /* tokens per role */
+#define CMD_TOKENS_MAX 32 /* tokens per role */
 #define CMD_TOKEN_MAX 128 /* bytes of a token, with the NUL */
 #define CMD_SERVICES_MAX 64
 #define CMD_TRACE_KEY_MAX 257 /* bytes of the trace key, with the NUL */
@@ -113,6 +113,9 @@ typedef struct cmd_config {
   cmd_service services[CMD_SERVICES_MAX];
   int n_tokens[CMD_ROLE_COUNT];
   char tokens[CMD_ROLE_COUNT][CMD_TOKENS_MAX][CMD_TOKEN_MAX];
+  /* who holds each token: [operators] name = token gives an operator
+     token its name (the actor of the operator's events); "" unnamed */
+  char token_names[CMD_ROLE_COUNT][CMD_TOKENS_MAX][CMD_NAME_MAX];
   char trace_file[512];   /* [trace] file: the input trace ("" none) */
   int trace_pseudonymise; /* elder ids in the trace are keyed hashes */
   char trace_key[CMD_TRACE_KEY_MAX]; /* their key ("" none); a secret */

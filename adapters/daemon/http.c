@@ -59,6 +59,11 @@ static const route routes[] = {
      "POST /v1/requests/{id}/accept"},
     {EVHTTP_REQ_POST, "/v1/requests/*/reject", G, 1, cmd_route_offer_reject,
      "POST /v1/requests/{id}/reject"},
+    /* confirmation before dispatch (routes_confirm.c) */
+    {EVHTTP_REQ_POST, "/v1/requests/*/confirm", O, 1, cmd_route_request_confirm,
+     "POST /v1/requests/{id}/confirm"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/dismiss", O, 1, cmd_route_request_dismiss,
+     "POST /v1/requests/{id}/dismiss"},
     {EVHTTP_REQ_GET, "/v1/weights", O, 0, cmd_route_weights_get,
      "GET /v1/weights"},
     {EVHTTP_REQ_PUT, "/v1/weights", O, 1, cmd_route_weights_put,
@@ -418,10 +423,12 @@ static int is_json_type(const char *v) {
 /* ---- tokens ---- */
 
 /* Constant time in the token's content: every configured token is
- * compared in full, whatever matched before. Returns the role, or -1. */
-static int role_of(const cmd_config *cfg, const char *tok) {
+ * compared in full, whatever matched before. Returns the role (*index the
+ * token's place in it), or -1. */
+static int role_of(const cmd_config *cfg, const char *tok, int *index) {
   size_t n = strnlen(tok, CMD_TOKEN_MAX);
   int found = -1;
+  *index = -1;
   for (int r = 0; r < CMD_ROLE_COUNT; r++)
     for (int i = 0; i < cfg->n_tokens[r]; i++) {
       const char *t = cfg->tokens[r][i];
@@ -430,8 +437,9 @@ static int role_of(const cmd_config *cfg, const char *tok) {
       for (size_t k = 0; k < CMD_TOKEN_MAX - 1; k++)
         diff |= (unsigned)((unsigned char)(k < n ? tok[k] : 0) ^
                            (unsigned char)t[k]);
-      int hit = diff == 0;
-      found = hit && found < 0 ? r : found;
+      int hit = diff == 0 && found < 0;
+      *index = hit ? i : *index;
+      found = hit ? r : found;
     }
   return found;
 }
@@ -552,7 +560,8 @@ static int authorize(cmd_call *c, unsigned allowed) {
   int printable = n > 0 && n < CMD_TOKEN_MAX;
   for (size_t i = 0; printable && i < n; i++)
     printable = tok[i] > 0x20 && tok[i] < 0x7f;
-  int role = printable ? role_of(&c->d->cfg, tok) : -1;
+  int index = -1;
+  int role = printable ? role_of(&c->d->cfg, tok, &index) : -1;
   if (role < 0) {
     fail(c, CM_E_UNAUTHORIZED, "",
          printable ? "the token is not valid"
@@ -564,6 +573,9 @@ static int authorize(cmd_call *c, unsigned allowed) {
          cmd_role_name((cmd_role)role), routes[c->route].name);
     return -1;
   }
+  const char *name = c->d->cfg.token_names[role][index];
+  snprintf(c->actor, sizeof c->actor, "%s",
+           name[0] ? name : cmd_role_name((cmd_role)role));
   return role;
 }
 
@@ -645,6 +657,7 @@ static int admit(cmd_call *c, int method) {
     return -1;
   }
   c->role = CMD_ROLE_OPERATOR;
+  snprintf(c->actor, sizeof c->actor, "%s", c->d->cfg.auth ? "" : "anonymous");
   if (c->d->cfg.auth && r->roles != ANYONE) {
     int role = authorize(c, r->roles);
     if (role < 0)

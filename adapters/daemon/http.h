@@ -21,11 +21,14 @@ typedef struct cmd_call {
   char arg[CM_ID_MAX]; /* the path's id, decoded ("" when none) */
   json_t *body;        /* the parsed body, or NULL when empty (borrowed) */
   cmd_role role;       /* the caller's role (auth off: operator) */
-  int code;            /* the HTTP status replied (0: none yet) */
-  int head;            /* HEAD: the reply has GET's headers and no body */
-  int close;           /* the connection ends after the reply */
-  int deferred;        /* the reply comes later (cmd_call_defer) */
-  int gone;            /* deferred: the client's connection closed */
+  char actor[CMD_NAME_MAX]; /* who calls: the token's name ([operators]),
+                               else its role's name; "anonymous" with auth
+                               off. Operator actions' events carry it. */
+  int code;                 /* the HTTP status replied (0: none yet) */
+  int head;                 /* HEAD: the reply has GET's headers and no body */
+  int close;                /* the connection ends after the reply */
+  int deferred;             /* the reply comes later (cmd_call_defer) */
+  int gone;                 /* deferred: the client's connection closed */
   /* a write, between the engine call and its completion (routes) */
   char wid[CM_ID_MAX]; /* the request written */
   int64_t at_ms;       /* when */
@@ -83,6 +86,12 @@ void cmd_route_request_cancel(cmd_call *c);
 void cmd_route_request_complete(cmd_call *c);
 void cmd_route_offer_accept(cmd_call *c);
 void cmd_route_offer_reject(cmd_call *c);
+/* confirmation before dispatch (routes_confirm.c) */
+void cmd_route_request_confirm(cmd_call *c);
+void cmd_route_request_dismiss(cmd_call *c);
+/* A request's JSON (cmd_encode_view) with, while it awaits confirmation,
+ * its soft hold and best candidates (new reference; NULL out of memory). */
+json_t *cmd_request_json(cmd_call *c, const cm_request_view *v);
 void cmd_route_weights_get(cmd_call *c);
 void cmd_route_weights_put(cmd_call *c);
 void cmd_route_events(cmd_call *c);

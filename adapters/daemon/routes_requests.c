@@ -18,8 +18,7 @@ static void reply_view(cmd_call *c, const char *id, int code) {
     return;
   }
   cmd_reply_json(c, code,
-                 json_pack("{s:o}", "request",
-                           cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
+                 json_pack("{s:o}", "request", cmd_request_json(c, &v)));
 }
 
 /* The call a write replies on: c itself when the engine completes at
@@ -46,10 +45,8 @@ static void on_written(void *ctx, cm_status st, const cm_error *err) {
         /* known here, or (with Redis) adopted from the ledger by submit:
            then it was created before now. No ledger read of its own. */
         int existed = c->existed || v.created_ms != c->at_ms;
-        cmd_reply_json(
-            c, existed ? 200 : 201,
-            json_pack("{s:o}", "request",
-                      cmd_encode_view(&c->d->cfg.engine.taxonomy, &v)));
+        cmd_reply_json(c, existed ? 200 : 201,
+                       json_pack("{s:o}", "request", cmd_request_json(c, &v)));
       }
     } else {
       reply_view(c, c->wid, 200);

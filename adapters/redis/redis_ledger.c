@@ -127,7 +127,7 @@ static void on_commit(void *ctx, size_t i, const redisReply *rep) {
 }
 
 static int finished_state(cm_request_state s) {
-  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
+  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED || s == CM_REQ_DISMISSED;
 }
 
 /* The arguments of one change (after the keys). Returns 0, -1 out of
@@ -167,6 +167,11 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
     cm__rd_argv_i64(a, e->at_ms);
     cm__rd_argv_i64(a, e->expires_ms);
     cm__rd_argv_double(a, e->terms.total);
+    cm__rd_argv_str(a, e->actor);
+    cm__rd_argv_str(a,
+                    e->type == CM_EV_DISMISSED
+                        ? cm_dismiss_reason_name((cm_dismiss_reason)e->dismiss)
+                        : "");
   }
   return 0;
 }

@@ -80,6 +80,19 @@ char *cm__rd_request_encode(const cm_request_view *v) {
       "rejected", id_array(v->rejected, v->n_rejected), "reason",
       v->has_reason ? (int)v->reason : -1, "batches", v->batches, "version",
       (json_int_t)v->version);
+  /* confirmation before dispatch: only when in use (older records
+     read as none) */
+  if (o && (s->confirm || v->hold_worker[0] || v->dismissed)) {
+    json_t *cf =
+        json_pack("{s:i, s:s, s:I, s:i}", "confirm", (int)s->confirm, "hold",
+                  v->hold_worker, "hold_until", (json_int_t)v->hold_until_ms,
+                  "dismissed", (int)v->dismissed);
+    if (!cf || json_object_update(o, cf) != 0) {
+      json_decref(o);
+      o = NULL;
+    }
+    json_decref(cf);
+  }
   char *text = NULL;
   if (o && st && json_object_update(o, st) == 0)
     text = cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -169,6 +182,22 @@ static int get_workers(const json_t *o, cm_request_view *v) {
   return 0;
 }
 
+/* The confirmation fields (all or none: a record without them is one
+ * that never awaited confirmation). */
+static int get_confirm(const json_t *o, cm_request_view *v) {
+  int confirm, dismissed;
+  if (!json_object_get(o, "confirm"))
+    return 0;
+  if (get_int(o, "confirm", 0, CM_CONFIRM_COUNT - 1, &confirm) != 0 ||
+      get_text(json_object_get(o, "hold"), v->hold_worker, 1) != 0 ||
+      get_time(o, "hold_until", &v->hold_until_ms) != 0 ||
+      get_int(o, "dismissed", 0, CM_DISMISS_COUNT - 1, &dismissed) != 0)
+    return -1;
+  v->spec.confirm = (cm_confirm_mode)confirm;
+  v->dismissed = (cm_dismiss_reason)dismissed;
+  return 0;
+}
+
 static int decode(const json_t *o, cm_request_view *v) {
   cm_request_spec *s = &v->spec;
   json_int_t skills, version;
@@ -203,7 +232,8 @@ static int decode(const json_t *o, cm_request_view *v) {
           0 ||
       get_int(o, "reason", -1, CM_REASON_COUNT - 1, &reason) != 0 ||
       get_int(o, "batches", 0, INT32_MAX, &v->batches) != 0 ||
-      get_i64(o, "version", 1, INT64_MAX, &version) != 0)
+      get_i64(o, "version", 1, INT64_MAX, &version) != 0 ||
+      get_confirm(o, v) != 0)
     return -1;
   v->state = (cm_request_state)state;
   v->has_reason = reason >= 0;

@@ -10,10 +10,14 @@
 #include "engine_internal.h"
 
 static const char *const state_names[CM_REQ_STATE_COUNT] = {
-    "pending", "offered", "accepted", "done", "cancelled"};
+    "pending",   "offered",
+    "accepted",  "done",
+    "cancelled", "awaiting_confirmation", /* confirmation (engine_confirm.c) */
+    "dismissed"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",   "accepted",  "rejected", "expired",
-    "withdrawn", "cancelled", "completed", "escalated"};
+    "submitted", "offered",    "accepted",  "rejected",  "expired",
+    "withdrawn", "cancelled",  "completed", "escalated", "confirmed",
+    "dismissed", "hold_lapsed"}; /* engine_confirm.c */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -42,6 +46,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_km = 5.0;
   c->reserve_from = CM_URGENCY_URGENT;
   c->escalate_after_ms = 1800000;
+  c->confirm_hold_ms = 120000;
 }
 
 static cm_status check_config(const cm_engine_config *c, cm_error *err) {
@@ -66,6 +71,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->event_queue >= 16, "event_queue", "must be >= 16");
   CFG_(c->escalate_after_ms >= 0 && c->escalate_after_ms <= 604800000,
        "escalate_after_ms", "must be in [0, 604800000] (a week)");
+  CFG_(c->confirm_hold_ms >= 0 && c->confirm_hold_ms <= 86400000,
+       "confirm_hold_ms", "must be in [0, 86400000] (a day)");
   CFG_(c->reserve_workers >= 0 && c->reserve_workers <= 64, "reserve_workers",
        "must be in [0, 64]");
   CFG_(c->reserve_km > 0 && c->reserve_km <= 1000, "reserve_km",
@@ -233,7 +240,8 @@ static void push_history(cm_engine *e, cm__req *r) {
 }
 
 int cm__req_insert(cm_engine *e, cm__req *r) {
-  if (r->state == CM_REQ_DONE || r->state == CM_REQ_CANCELLED) {
+  if (r->state == CM_REQ_DONE || r->state == CM_REQ_CANCELLED ||
+      r->state == CM_REQ_DISMISSED) {
     if (cm__idmap_put(&e->req_map, r->spec.id, -1, NULL) != 1)
       return -1;
     push_history(e, r);
@@ -323,6 +331,9 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->has_reason = r->has_reason;
   out->reason = r->reason;
   out->batches = r->batches;
+  memcpy(out->hold_worker, r->hold_worker, sizeof out->hold_worker);
+  out->hold_until_ms = r->hold_until_ms;
+  out->dismissed = r->dismissed;
   out->ready_ms = r->ready_ms;
   out->version = r->version;
 }

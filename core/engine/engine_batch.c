@@ -19,7 +19,8 @@ int64_t cm_engine_next_due(const cm_engine *e) {
     if (r->state == CM_REQ_PENDING && !r->released && r->release_ms < due)
       due = r->release_ms;
   }
-  return due;
+  int64_t hold = cm__confirm_next_due(e); /* engine_confirm.c */
+  return hold < due ? hold : due;
 }
 
 static void expire_offers(cm_engine *e, int64_t now_ms) {
@@ -373,6 +374,7 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
       (st = build_instance(e, b, now_ms, err)) != CM_OK ||
       (st = cm__reserve_hold(e, b->inst, now_ms, &held, err)) != CM_OK)
     goto fail;
+  cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
   b->t1 = clock_ms(e);
   batch_options(e, b);
   drop_store_answers(b);
@@ -406,6 +408,7 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   expire_offers(e, now_ms);
   release_due(e, now_ms);
   escalate_waits(e, now_ms);
+  cm__confirm_lapse(e, now_ms); /* engine_confirm.c */
   if (e->next_batch_ms > now_ms)
     return CM_OK;
   e->next_batch_ms = INT64_MAX;

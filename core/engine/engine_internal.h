@@ -18,6 +18,8 @@
  *                       behind the op in flight on the same request
  *   engine_lifecycle.c  the transitions after submission: requeue,
  *                       accept, reject, complete, cancel, withdraw offers
+ *   engine_confirm.c    confirmation before dispatch: candidates, the
+ *                       soft hold, confirm and dismiss
  *   engine_submit.c     a new request
  *   engine_workers.c    the worker calls (shift, capacity, positions)
  *   engine_wwrites.c    the same with a completion: proposed, applied
@@ -56,6 +58,11 @@ typedef struct cm__req {
   unsigned gen;     /* last rebuild that found it in the ledger */
   int in_batch;     /* a batch's offer of it is in flight */
   int escalated;    /* CM_EV_ESCALATED emitted (engine_batch.c) */
+  /* confirmation before dispatch (engine_confirm.c) */
+  char hold_worker[CM_ID_MAX]; /* AWAITING: the soft-held worker, "" none */
+  int64_t hold_until_ms;       /* it lapses then */
+  int hold_lapsed;             /* CM_EV_HOLD_LAPSED emitted */
+  cm_dismiss_reason dismissed; /* DISMISSED: why */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -293,6 +300,29 @@ cm_status cm__offers_commit(cm_engine *e, const cm_instance *inst,
                             const cm_answer *ans, cm__req **reqs,
                             int64_t now_ms, cm_engine_done_fn done, void *ctx,
                             cm_error *err);
+
+/* confirmation before dispatch (engine_confirm.c) */
+/* The best candidates of r at now_ms (at most max, best first) into out,
+ * *n how many; workers soft-held by other awaiting requests are left out.
+ * Returns CM_OK or the store's error (err set). */
+cm_status cm__confirm_candidates(const cm_engine *e, const cm__req *r,
+                                 int64_t now_ms, cm_candidate *out, int max,
+                                 int *n, cm_error *err);
+/* 1 when worker id is soft-held at now_ms by an awaiting request other
+ * than except (NULL: any). */
+int cm__confirm_held(const cm_engine *e, const char *id, const cm__req *except,
+                     int64_t now_ms);
+/* Before a batch: holds that ran out emit CM_EV_HOLD_LAPSED (once each)
+ * and free their worker for the waiting requests. */
+void cm__confirm_lapse(cm_engine *e, int64_t now_ms);
+/* When the next hold lapses (INT64_MAX none). */
+int64_t cm__confirm_next_due(const cm_engine *e);
+/* A new request r submitted with confirm operator: awaiting, its best
+ * candidate soft-held (confirm_hold_ms). CM_OK or the store's error. */
+cm_status cm__confirm_submit(cm_engine *e, cm__req *r, int64_t now_ms,
+                             cm_error *err);
+/* Drop the batch instance's edges to soft-held workers. */
+void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms);
 
 /* the emergency reserve (engine_reserve.c): drop the edges from requests
  * of urgency cfg.reserve_from or less urgent to the emergency-capable

@@ -36,6 +36,10 @@ static void req_from_view(cm__req *r, const cm_request_view *v,
   r->reason = v->reason;
   r->batches = v->batches;
   r->version = v->version;
+  memcpy(r->hold_worker, v->hold_worker, sizeof r->hold_worker);
+  r->hold_worker[CM_ID_MAX - 1] = '\0';
+  r->hold_until_ms = v->hold_until_ms;
+  r->dismissed = v->dismissed;
   r->slot = slot;
   r->gen = gen;
 }
@@ -118,7 +122,7 @@ static void hold_workers(cm_engine *e, const cm__req *r) {
 }
 
 static int finished(cm_request_state s) {
-  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
+  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED || s == CM_REQ_DISMISSED;
 }
 
 int cm__req_adopt(cm_engine *e, const cm_request_view *v) {

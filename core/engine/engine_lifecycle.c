@@ -162,9 +162,10 @@ static cm_status cancel_plan(cm_engine *e, cm__op *op, cm_error *err) {
     return CM_E_UNKNOWN_ID;
   if (r->state == CM_REQ_CANCELLED)
     return CM_OK;
-  if (r->state == CM_REQ_DONE)
+  if (r->state == CM_REQ_DONE || r->state == CM_REQ_DISMISSED)
     return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' is already done", op->id);
+                        "$.request: '%s' is already %s", op->id,
+                        cm_request_state_name(r->state));
   if (op->now_ms > e->now_ms)
     e->now_ms = op->now_ms;
   return finish(e, op, r, CM_REQ_CANCELLED, CM_EV_CANCELLED, err);

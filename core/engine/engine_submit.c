@@ -44,6 +44,8 @@ static cm_status check_spec(const cm_engine *e, const cm_request_spec *s,
         "$.window_end_ms", "must not be before window_start_ms");
   SPEC_(s->n_preferred >= 0 && s->n_preferred <= CM_MAX_PREFS, CM_E_LIMIT,
         "$.preferred", "at most 8 workers");
+  SPEC_((int)s->confirm >= 0 && s->confirm < CM_CONFIRM_COUNT, CM_E_RANGE,
+        "$.confirm", "must be none or operator");
   SPEC_(s->n_excluded >= 0 && s->n_excluded <= CM_MAX_PREFS, CM_E_LIMIT,
         "$.excluded", "at most 8 workers");
   for (int i = 0; i < s->n_preferred; i++)
@@ -62,7 +64,8 @@ static int spec_equal(const cm_request_spec *a, const cm_request_spec *b) {
       a->staff != b->staff || a->urgency != b->urgency ||
       strcmp(a->elder, b->elder) || a->window_start_ms != b->window_start_ms ||
       a->window_end_ms != b->window_end_ms ||
-      a->n_preferred != b->n_preferred || a->n_excluded != b->n_excluded)
+      a->n_preferred != b->n_preferred || a->n_excluded != b->n_excluded ||
+      a->confirm != b->confirm)
     return 0;
   for (int i = 0; i < a->n_preferred; i++)
     if (strcmp(a->preferred[i], b->preferred[i]))
@@ -146,7 +149,7 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
   }
   op->fresh = NULL; /* the engine's now */
   cm__event_push(e, &op->ev);
-  if (r->released)
+  if (r->released && r->state == CM_REQ_PENDING)
     cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
                               ? op->now_ms
                               : op->now_ms + e->cfg.batch_window_ms);
@@ -193,12 +196,17 @@ static cm_status submit_plan(cm_engine *e, cm__op *op, cm_error *err) {
   r->release_ms = release;
   r->ready_ms = r->release_ms;
   r->released = r->release_ms <= now_ms;
+  if (norm.confirm == CM_CONFIRM_OPERATOR &&
+      (st = cm__confirm_submit(e, r, now_ms, err)) != CM_OK) {
+    free(r);
+    return st;
+  }
   op->spec = norm;
   free(op->fresh);
   op->fresh = r;
   /* durable before acknowledged: the ledger first (version 0 -> 1) */
-  cm__event_fill(e, &op->ev, CM_EV_SUBMITTED, r, NULL, CM_REQ_PENDING,
-                 CM_REQ_PENDING, NULL);
+  cm__event_fill(e, &op->ev, CM_EV_SUBMITTED, r, NULL, r->state, r->state,
+                 NULL);
   op->before = *r;
   cm__change_init(&op->ch, &op->before, &op->view, r, &op->ev, 1);
   op->apply = submit_apply;

@@ -46,7 +46,7 @@ static mem_ledger *ml(cm_ledger *l) {
 }
 
 static int finished(cm_request_state s) {
-  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED;
+  return s == CM_REQ_DONE || s == CM_REQ_CANCELLED || s == CM_REQ_DISMISSED;
 }
 
 /* The status an on-shift worker's jobs call for (derive in lua/prelude.lua). */

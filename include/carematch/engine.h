@@ -36,6 +36,10 @@ typedef enum cm_request_state {
   CM_REQ_ACCEPTED,    /* every offered worker accepted */
   CM_REQ_DONE,        /* completed */
   CM_REQ_CANCELLED,   /* cancelled by the platform */
+  /* confirmation before dispatch (engine_confirm.c, docs/engine.md) */
+  CM_REQ_AWAITING,  /* "awaiting_confirmation": submitted with
+                       confirm operator; never offered before confirmed */
+  CM_REQ_DISMISSED, /* dismissed by an operator (false alarm...): final */
   CM_REQ_STATE_COUNT
 } cm_request_state;
 
@@ -51,8 +55,31 @@ typedef enum cm_event_type {
   CM_EV_ESCALATED,     /* still without an offer escalate_after_ms past its
                           service level: once, for the operator; the state
                           does not change (pending -> pending) */
+  /* confirmation before dispatch (engine_confirm.c) */
+  CM_EV_CONFIRMED,   /* an operator confirmed: awaiting -> pending (an
+                        offered event follows at once when a candidate
+                        has room) */
+  CM_EV_DISMISSED,   /* an operator dismissed it: awaiting -> dismissed */
+  CM_EV_HOLD_LAPSED, /* the soft hold on its best worker ran out: the
+                        request keeps waiting (awaiting -> awaiting) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
+
+/* Confirmation before dispatch (docs/engine.md). */
+typedef enum cm_confirm_mode {
+  CM_CONFIRM_NONE = 0, /* dispatched as it comes (the default) */
+  CM_CONFIRM_OPERATOR, /* waits in awaiting_confirmation for an operator */
+  CM_CONFIRM_COUNT
+} cm_confirm_mode;
+
+/* Why an operator dismissed a request. */
+typedef enum cm_dismiss_reason {
+  CM_DISMISS_NONE = 0, /* not dismissed */
+  CM_DISMISS_FALSE_ALARM,
+  CM_DISMISS_DUPLICATE,
+  CM_DISMISS_OTHER,
+  CM_DISMISS_COUNT
+} cm_dismiss_reason;
 
 typedef struct cm_event {
   uint64_t seq; /* 1, 2, 3 ... per engine */
@@ -60,10 +87,13 @@ typedef struct cm_event {
   int64_t at_ms;           /* engine time of the transition */
   char request[CM_ID_MAX]; /* request id */
   char worker[CM_ID_MAX];  /* worker id, "" when none */
+  char actor[CM_ID_MAX];   /* an operator's action: who (the name the
+                              caller gives, the audit trail); "" none */
   cm_request_state from;   /* state before */
   cm_request_state to;     /* state after */
   int64_t expires_ms;      /* OFFERED: when the offer lapses */
   cm_cost_terms terms;     /* OFFERED: why this worker, term by term */
+  int dismiss;             /* DISMISSED: the reason (cm_dismiss_reason) */
 } cm_event;
 
 /* What a platform submits. */
@@ -82,6 +112,7 @@ typedef struct cm_request_spec {
   char preferred[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids */
   int n_excluded;
   char excluded[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids never offered */
+  cm_confirm_mode confirm; /* OPERATOR: awaits an operator's confirm */
 } cm_request_spec;
 
 /* A request as the engine sees it now. */
@@ -104,6 +135,10 @@ typedef struct cm_request_view {
   int batches;      /* batches it took part in */
   int64_t ready_ms; /* became eligible for a batch (latency base) */
   uint64_t version; /* 1 at submission, + 1 per transition */
+  /* confirmation before dispatch (AWAITING) */
+  char hold_worker[CM_ID_MAX]; /* the best worker, soft-held ("" none) */
+  int64_t hold_until_ms;       /* the hold lapses then (0 none) */
+  cm_dismiss_reason dismissed; /* DISMISSED: why */
 } cm_request_view;
 
 typedef struct cm_engine_config {
@@ -142,6 +177,9 @@ typedef struct cm_engine_config {
                                 level (weights.sla_target_min) without an
                                 offer emits CM_EV_ESCALATED, once (1800000;
                                 0: off) */
+  int64_t confirm_hold_ms;   /* a request awaiting confirmation soft-holds
+                                its best worker this long at most (120000;
+                                0: no hold) */
 } cm_engine_config;
 
 /* Latency histogram with fixed buckets (milliseconds), Prometheus style. */
@@ -282,6 +320,66 @@ CM_EXPORT cm_status cm_engine_complete_async(cm_engine *e,
 /* Changes in flight (proposed or queued behind one, worker writes too);
  * 0 when none. */
 CM_EXPORT int cm_engine_in_flight(const cm_engine *e);
+
+/* ---- confirmation before dispatch (engine_confirm.c, docs/engine.md) ----
+ *
+ * A request submitted with spec.confirm CM_CONFIRM_OPERATOR waits in
+ * CM_REQ_AWAITING and is never offered before an operator confirms it.
+ * At submission its best candidate (a batch's view: qualified, free, the
+ * lowest edge cost) is soft-held until hold_until_ms (confirm_hold_ms):
+ * no batch gives that worker other new work meanwhile. */
+
+/* One candidate of a request awaiting confirmation. */
+#define CM_CONFIRM_CANDIDATES 5
+typedef struct cm_candidate {
+  char worker[CM_ID_MAX];
+  double distance_km; /* great-circle */
+  double travel_min;  /* estimated travel */
+  double cost;        /* the edge cost a batch would price */
+} cm_candidate;
+
+/* An operator (actor: the name for the audit trail, "" none) confirms an
+ * awaiting request: the offer goes out in the same call, to the held
+ * worker if it still has room and qualifies, else to the next candidate
+ * (staff 1); with none (or staff > 1) the request becomes pending and a
+ * batch is due at once. Events: CM_EV_CONFIRMED then CM_EV_OFFERED, both
+ * with the actor. CM_E_UNKNOWN_ID; CM_E_CONFLICT at "$.request" naming
+ * the state when it is not awaiting; nothing changed on error. */
+CM_EXPORT cm_status cm_engine_confirm(cm_engine *e, const char *request_id,
+                                      const char *actor, int64_t now_ms,
+                                      cm_error *err);
+/* Dismiss an awaiting request (final state CM_REQ_DISMISSED, the reason
+ * recorded; event CM_EV_DISMISSED with actor and reason). Errors as
+ * confirm; a reason out of range is CM_E_INVALID at "$.reason". */
+CM_EXPORT cm_status cm_engine_dismiss(cm_engine *e, const char *request_id,
+                                      cm_dismiss_reason reason,
+                                      const char *actor, int64_t now_ms,
+                                      cm_error *err);
+/* The same with a completion (the contract of cm_engine_cancel_async). */
+CM_EXPORT cm_status cm_engine_confirm_async(cm_engine *e,
+                                            const char *request_id,
+                                            const char *actor, int64_t now_ms,
+                                            cm_engine_done_fn done, void *ctx,
+                                            cm_error *err);
+CM_EXPORT cm_status cm_engine_dismiss_async(cm_engine *e,
+                                            const char *request_id,
+                                            cm_dismiss_reason reason,
+                                            const char *actor, int64_t now_ms,
+                                            cm_engine_done_fn done, void *ctx,
+                                            cm_error *err);
+/* The best candidates of an awaiting request now, best first, at most max
+ * (<= CM_CONFIRM_CANDIDATES) into out, *n how many (0 for a request in
+ * another state). Returns CM_OK, CM_E_UNKNOWN_ID, or the store's error. */
+CM_EXPORT cm_status cm_engine_candidates(const cm_engine *e,
+                                         const char *request_id,
+                                         cm_candidate *out, int max, int *n,
+                                         int64_t now_ms, cm_error *err);
+/* Wire names ("false_alarm", "duplicate", "other"; "none"), and back (-1
+ * unknown); confirm modes ("none", "operator"), and back. */
+CM_EXPORT const char *cm_dismiss_reason_name(cm_dismiss_reason r);
+CM_EXPORT int cm_dismiss_reason_parse(const char *s);
+CM_EXPORT const char *cm_confirm_mode_name(cm_confirm_mode m);
+CM_EXPORT int cm_confirm_mode_parse(const char *s);
 
 /* With a ledger: bring the engine up to date with it. The first call (and
  * the first after a failed ledger write or a reconnect) rebuilds every

@@ -38,9 +38,9 @@ void cm_test_daemon_config(cm_test_daemon *d, const char *extra_ini) {
           "[services]\nfall_alarm = nurse|caregiver\nhospital_escort = "
           "escort\nbedridden_transfer = caregiver*2\n"
           "[tokens]\nplatform = %s\ngateway = %s\noperator = %s\nmetrics = "
-          "%s\n%s",
+          "%s\n[operators]\nann = %s\n%s",
           d->dir, TOK_PLATFORM, TOK_GATEWAY, TOK_OPERATOR, TOK_METRICS,
-          extra_ini ? extra_ini : "");
+          TOK_OPERATOR_ANN, extra_ini ? extra_ini : "");
   fclose(f);
 }
 

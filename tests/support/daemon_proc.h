@@ -12,6 +12,8 @@
 #define TOK_GATEWAY "gateway-token-0123456789"
 #define TOK_OPERATOR "operator-token-0123456789"
 #define TOK_METRICS "metrics-token-0123456789"
+/* A named operator ([operators] ann = ...): its actions' actor is "ann". */
+#define TOK_OPERATOR_ANN "operator-ann-token-0123456789"
 
 typedef struct cm_test_daemon {
   pid_t pid;
@@ -21,8 +23,8 @@ typedef struct cm_test_daemon {
   char log[192];    /* its stderr */
 } cm_test_daemon;
 
-/* Write a configuration: the four tokens, extra_ini appended (may be
- * NULL), weights persisted in dir. */
+/* Write a configuration: the four tokens, the operator ann, extra_ini appended
+ * (may be NULL), weights persisted in dir. */
 void cm_test_daemon_config(cm_test_daemon *d, const char *extra_ini);
 /* Start carematchd with the configuration and the extra arguments (NULL
  * terminated); wait until it listens. */

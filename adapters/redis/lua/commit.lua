@@ -10,12 +10,15 @@
 --   2 events kept in the stream (XADD MAXLEN ~), 3 m, the changes; then
 --   for each change:
 --     request id, expected version ("0": must not exist), new version,
---     new state (0..4, cm_request_state), live ("1" unfinished, "0"
---     finished), the record (JSON, redis_request.h),
+--     new state (0..6, cm_request_state: 5 awaiting_confirmation, 6
+--     dismissed), live ("1" unfinished, "0" finished: done,
+--     cancelled, dismissed), the record (JSON, redis_request.h),
 --     n, the workers, then 6 values each: id, take (0/1), give (0/1),
 --       accept delta (-1/0/1), done (0/1), elder (hex, "" none),
---     e, the events, then 7 values each: type, worker, from, to, at_ms,
---       expires_ms, cost;
+--     e, the events, then 9 values each: type, worker, from, to, at_ms,
+--       expires_ms, cost, actor ("" none: only operators' actions name
+--       one, the audit trail), reason (a dismissal's: "false_alarm",
+--       "duplicate", "other"; "" otherwise);
 --   then the fence: "-" none, or "<epoch> <holder>", the region's lease
 --   (lease.lua) as the writer holds it (epoch "0": it holds none); with
 --   a fence the lease key (cm:{r}:lease) is the last of KEYS;
@@ -132,8 +135,8 @@ local function apply(kk, p)
       'type', ARGV[q], 'request', rid, 'worker', ARGV[q + 1],
       'from', ARGV[q + 2], 'to', ARGV[q + 3], 'at_ms', ARGV[q + 4],
       'expires_ms', ARGV[q + 5], 'cost', ARGV[q + 6], 'origin', ORIGIN,
-      'epoch', FEPOCH)
-    q = q + 7
+      'epoch', FEPOCH, 'actor', ARGV[q + 7], 'reason', ARGV[q + 8])
+    q = q + 9
   end
   return 1
 end
@@ -142,7 +145,7 @@ for c = 1, tonumber(ARGV[3]) do
   local nw = tonumber(ARGV[p + 6])
   local ne = tonumber(ARGV[p + 7 + 6 * nw])
   out[c] = apply(kk, p)
-  p = p + 8 + 6 * nw + 7 * ne
+  p = p + 8 + 6 * nw + 9 * ne
   kk = kk + 1 + nw
 end
 changed(touched, nt)
