@@ -288,7 +288,9 @@ struct cmd_daemon {
   cmd_watch watch;                                 /* the loop-stall trace */
   int64_t turn_start_ns, turn_end_ns; /* this turn's (wall clock) */
   int64_t started_ms;
-  struct cmd_trace *trace; /* --trace: the input trace, or NULL */
+  struct cmd_trace *trace;   /* --trace: the input trace, or NULL */
+  struct cmd_whatif *whatif; /* the what-if's thread and pipe (whatif.c),
+                                made by the first one; NULL before */
 };
 
 /* The region named name (NULL: none such). regions.c */
@@ -309,6 +311,24 @@ int64_t cmd_mono_ns(void *ctx);
 void cmd_clock_simulate(int64_t start_ms, double rate);
 /* How many times as fast as real time the clock runs (1: the wall). */
 double cmd_clock_rate(void);
+
+/* the what-if (whatif.c; docs/daemon.md, "What if"): the replays of the
+ * trace, one at a time, off the loop. A replay holds at most this many
+ * requests, the latest of its window, and gives up after this long. */
+#define CMD_WHATIF_MAX_REQUESTS 5000
+#define CMD_WHATIF_DEADLINE_S 60
+typedef struct cmd_whatif cmd_whatif;
+/* 1 while a replay runs. */
+int cmd_whatif_running(const cmd_whatif *w);
+/* Into out: running (0/1), replays finished, refused while one ran. w may
+ * be NULL (none yet: all 0). */
+void cmd_whatif_counts(const cmd_whatif *w, uint64_t out[3]);
+/* Draining: a replay under way gives up at once (its call is answered
+ * 503 from the loop, then the drain goes on). NULL is accepted. */
+void cmd_whatif_abort(cmd_whatif *w);
+/* Stop: wait for a replay under way (its call is answered 503) and free
+ * w. NULL is accepted. */
+void cmd_whatif_free(cmd_whatif *w);
 
 /* the input trace (trace.c; docs/daemon.md) */
 typedef struct cmd_trace cmd_trace;

@@ -68,6 +68,8 @@ static const route routes[] = {
      "GET /v1/weights"},
     {EVHTTP_REQ_PUT, "/v1/weights", O, 1, cmd_route_weights_put,
      "PUT /v1/weights"},
+    {EVHTTP_REQ_POST, "/v1/weights/whatif", O, 1, cmd_route_weights_whatif,
+     "POST /v1/weights/whatif"},
     {EVHTTP_REQ_GET, "/v1/events", P | O, 0, cmd_route_events,
      "GET /v1/events"},
     {EVHTTP_REQ_GET, "/metrics", M | O, 0, cmd_route_metrics, "GET /metrics"},

@@ -94,6 +94,7 @@ void cmd_route_request_dismiss(cmd_call *c);
 json_t *cmd_request_json(cmd_call *c, const cm_request_view *v);
 void cmd_route_weights_get(cmd_call *c);
 void cmd_route_weights_put(cmd_call *c);
+void cmd_route_weights_whatif(cmd_call *c); /* whatif.c */
 void cmd_route_events(cmd_call *c);
 void cmd_route_metrics(cmd_call *c);
 void cmd_route_healthz(cmd_call *c);

@@ -431,6 +431,7 @@ static void region_teardown(cmd_region *r) {
 }
 
 static void teardown(cmd_daemon *d) {
+  cmd_whatif_free(d->whatif); /* waits for a replay under way */
   for (int i = 0; i < d->n_regions; i++)
     cmd_solver_stop(&d->regions[i]);
   for (int i = 0; i < d->n_regions; i++)

@@ -260,6 +260,14 @@ static void daemon_metrics(page *b, const cmd_daemon *d) {
   counter(b, "carematch_trace_lines_lost_total",
           "trace lines that could not be written (--trace)",
           cmd_trace_lost(d->trace));
+  uint64_t wi[3];
+  cmd_whatif_counts(d->whatif, wi);
+  gauge(b, "carematch_whatif_running",
+        "what-if replays running (POST /v1/weights/whatif; 0 or 1)",
+        (double)wi[0]);
+  counter(b, "carematch_whatif_total", "what-if replays finished", wi[1]);
+  counter(b, "carematch_whatif_refused_total",
+          "what-ifs refused because one was running", wi[2]);
 }
 
 /* The loop-stall trace (loop_watch.c): stalls, busy time and the longest

@@ -255,8 +255,8 @@ int cmd_regions_idle(const cmd_daemon *d) {
 static void finish_drain_if_idle(cmd_region *r) {
   cmd_daemon *d = r->d;
   /* writes in flight are answered first (a later step ends the drain) */
-  if (!d->draining || !cmd_regions_idle(d))
-    return;
+  if (!d->draining || !cmd_regions_idle(d) || cmd_whatif_running(d->whatif))
+    return; /* a what-if ends soon once told (whatif.c) */
   for (int i = 0; i < d->n_regions; i++)
     cmd_events_pump(&d->regions[i]);
   cmd_events_close_all(d);
@@ -316,6 +316,7 @@ void cmd_solver_stop(cmd_region *r) {
 /* For main.c: begin draining; stops at once when nothing is in flight. */
 void cmd_drain(cmd_daemon *d) {
   d->draining = 1;
+  cmd_whatif_abort(d->whatif);
   if (d->n_regions > 0)
     finish_drain_if_idle(&d->regions[0]);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carematch/sim_trace.h"
 #include "city.h"
 #include "scenario.h"
 
@@ -237,23 +238,6 @@ static int make_requests(sim_scenario *s, const sim_spec *spec, const layout *l,
   return 0;
 }
 
-/* splitmix64's finaliser: a bijective 64-bit mixer. */
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-/* The starting state of the day's stream `tag` (one per part of the day:
- * the map, the staff, the elders, the requests), the seed and the tag
- * mixed. The states are scattered over splitmix64's cycle, so no two
- * seeds' streams overlap in practice. (A state seed * 0x9E37.. + 7, walked
- * by the same constant splitmix64 adds, made seed s + 1 the day of seed s
- * one draw later: seeds 1, 2, 3, 7 and 11 gave the same requests.) */
-uint64_t sim_stream_seed(uint64_t seed, uint64_t tag) {
-  return mix64(mix64(seed ^ 0x5ca1ab1e0ddba11ULL) + mix64(tag + 1));
-}
-
 int sim_spec_kind(sim_spec *s, const char *kind) {
   if (!strcmp(kind, "normal"))
     return 0;
@@ -305,14 +289,6 @@ oom:
   layout_free(&l);
   sim_scenario_free(s);
   return NULL;
-}
-
-void sim_scenario_free(sim_scenario *s) {
-  if (!s)
-    return;
-  free(s->workers);
-  free(s->requests);
-  free(s);
 }
 
 /* ---- JSON ---- */
@@ -499,4 +475,14 @@ fail:
   json_decref(root);
   sim_scenario_free(s);
   return NULL;
+}
+
+sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n) {
+  cm_error err;
+  sim_scenario *s = cm_sim_trace_read(path, NULL, NULL, &err);
+  if (!s)
+    snprintf(msg, n, "%s%s%s", err.code == CM_E_IO ? path : "",
+             err.code == CM_E_IO ? ": " : "",
+             err.code == CM_E_IO ? "cannot read it" : err.message);
+  return s;
 }

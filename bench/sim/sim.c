@@ -1,6 +1,6 @@
-/* sim.c -- a day of dispatch in process (sim.h): the world (world.c) with
- * the engine library as its dispatcher, on the simulated clock. The
- * engine steps whenever it is due; its events go back to the world. */
+/* sim.c -- a day of dispatch in process for the simulator (sim.h): the
+ * product's run (cm_sim_run, core/sim) on the monotonic clock, the
+ * hindsight floors of what it served, and the --sla list. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,67 +8,34 @@
 
 #include "bench_util.h"
 #include "sim.h"
-#include "world.h"
+#include "stats.h"
 
-typedef struct inproc {
-  const sim_scenario *s;
-  cm_engine *eng;
-} inproc;
-
-static void ip_submit(void *ctx, int q, const cm_request_spec *spec,
-                      int64_t now) {
-  (void)q;
-  cm_engine_submit(((inproc *)ctx)->eng, spec, now, NULL);
-}
-
-static void ip_upsert(void *ctx, int i, const cm_worker *w, int64_t now) {
-  (void)i;
-  cm_engine_worker_upsert(((inproc *)ctx)->eng, w, now, NULL);
-}
-
-static void ip_shift_off(void *ctx, int i, int64_t now) {
-  inproc *p = ctx;
-  cm_engine_worker_shift(p->eng, p->s->workers[i].id, 0, now, NULL);
-}
-
-static void ip_position(void *ctx, int i, double lat, double lon, int64_t now) {
-  inproc *p = ctx;
-  cm_engine_worker_position(p->eng, p->s->workers[i].id, lat, lon, now, NULL);
-}
-
-static void ip_answer(void *ctx, int q, int i, int accept, int64_t now) {
-  inproc *p = ctx;
-  const char *rid = p->s->requests[q].id, *wid = p->s->workers[i].id;
-  if (accept)
-    cm_engine_accept(p->eng, rid, wid, now, NULL);
-  else
-    cm_engine_reject(p->eng, rid, wid, now, NULL);
-}
-
-static int ip_complete(void *ctx, int q, int64_t now) {
-  inproc *p = ctx;
-  return cm_engine_complete(p->eng, p->s->requests[q].id, now, NULL) == CM_OK
-             ? 0
-             : -1;
-}
-
-static void pump(inproc *p, sim_world *w, int64_t now) {
-  cm_event ev[256];
-  int n;
-  while ((n = cm_engine_poll(p->eng, ev, 256)) > 0)
-    for (int i = 0; i < n; i++)
-      world_event(w, &ev[i], now);
-}
-
-void sim_kpis_free(sim_kpis *k) {
-  for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    free(k->arrivals[u]);
-    k->arrivals[u] = NULL;
+int sim_sla_parse(const char *list, sim_sla *s, char *msg, size_t n) {
+  char buf[256];
+  if (strlen(list) >= sizeof buf) {
+    snprintf(msg, n, "--sla: the list is too long");
+    return -1;
   }
-  free(k->outcomes);
-  free(k->worker_days);
-  k->outcomes = NULL;
-  k->worker_days = NULL;
+  snprintf(buf, sizeof buf, "%s", list);
+  for (char *save, *t = strtok_r(buf, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '='), *end = NULL;
+    int u = -1;
+    if (eq) {
+      *eq = '\0';
+      u = cm_urgency_parse(t);
+    }
+    double v = eq ? strtod(eq + 1, &end) : NAN;
+    if (u < 0 || !end || end == eq + 1 || *end || !(v > 0) || v > 100000) {
+      snprintf(msg, n,
+               "--sla: '%.40s' is not URGENCY=MINUTES (emergency, urgent, "
+               "normal, scheduled; minutes > 0)",
+               t);
+      return -1;
+    }
+    s->target_min[u] = v;
+  }
+  return 0;
 }
 
 void sim_policy_init(sim_policy *p, const char *name, double budget_ms) {
@@ -101,68 +68,22 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
             void (*progress)(double done, void *ctx), void *ctx, char *msg,
             size_t n) {
   double t0 = cm_bench_now_ms();
-  cm_engine_config cfg;
-  cm_engine_config_init(&cfg);
-  cfg.weights = p->weights;
-  cfg.batch_window_ms = p->window_ms;
-  cfg.solve_budget_ms = p->budget_ms;
-  cfg.clock = cm_bench_clock;
-  cfg.offer_ttl_ms = (int64_t)(s->response_s_max * 1000) + 30000;
-  cfg.params.road_factor = s->road_factor;
-  cfg.event_queue = 1 << 16;
-  if (p->no_reserve)
-    cfg.reserve_workers = 0;
+  cm_sim_policy cp;
   cm_error err;
-  inproc ip = {s, NULL};
-  cm_store *store = cm_store_memory_new(0);
-  ip.eng = store ? cm_engine_new(&cfg, store, &err) : NULL;
-  sim_port port = {&ip,         ip_submit, ip_upsert, ip_shift_off,
-                   ip_position, NULL,      ip_answer, ip_complete};
-  int64_t from = p->until_ms > 0 ? p->from_ms : 0;
-  int64_t until = p->until_ms > 0 ? p->until_ms : SIM_DAY_MS;
-  sim_world *w = ip.eng ? world_new(s, &port, from, until, out) : NULL;
-  if (!w) {
-    memset(out, 0, sizeof *out);
-    snprintf(msg, n, "%s", ip.eng ? "out of memory" : err.message);
-    cm_engine_free(ip.eng);
-    cm_store_free(store);
+  cm_sim_policy_init(&cp, p->name, p->budget_ms);
+  cp.weights = p->weights;
+  cp.window_ms = p->window_ms;
+  cp.from_ms = p->from_ms;
+  cp.until_ms = p->until_ms;
+  cp.drain_ms = p->drain_ms;
+  cp.no_reserve = p->no_reserve;
+  cp.clock = cm_bench_clock;
+  if (cm_sim_run(s, &cp, out, progress, ctx, &err) != CM_OK) {
+    snprintf(msg, n, "%s", err.message);
     return -1;
   }
-  snprintf(out->policy, sizeof out->policy, "%s", p->name);
-  int64_t end = p->until_ms > 0 ? until + p->drain_ms : SIM_END_MS;
-  int64_t now = from, last_progress = from;
-  while (now < end) {
-    int64_t t = world_next(w), due = cm_engine_next_due(ip.eng);
-    if (due < t)
-      t = due;
-    if (end < t)
-      t = end;
-    if (t > now)
-      now = t;
-    world_advance(w, now);
-    pump(&ip, w, now);
-    if (cm_engine_next_due(ip.eng) <= now) {
-      cm_engine_step(ip.eng, now, NULL, NULL);
-      pump(&ip, w, now);
-    }
-    if (progress && now - last_progress >= 600000) {
-      last_progress = now;
-      progress((double)(now - from) / (double)(end - from), ctx);
-    }
-  }
-  world_finish(w);
-  cm_engine_stats st;
-  cm_engine_stats_get(ip.eng, &st);
-  out->batch_p50_ms = cm_histogram_quantile(&st.batch_ms, 0.5);
-  out->batch_p99_ms = cm_histogram_quantile(&st.batch_ms, 0.99);
-  out->batch_max_ms = st.batch_ms.max;
-  out->batches = st.batches;
-  out->fallbacks = st.fallbacks;
-  if (p->floors)
-    sim_floors(s, world_served(w), out);
+  if (p->floors && out->served)
+    sim_floors(s, out->served, out);
   out->wall_s = (cm_bench_now_ms() - t0) / 1000.0;
-  world_free(w);
-  cm_engine_free(ip.eng);
-  cm_store_free(store);
   return 0;
 }

@@ -1,93 +1,43 @@
-/* stats.h -- the honest KPIs of runs (docs/sim.md, "Honest KPIs"):
- * service-level breaches and percentiles that count an unserved request
- * as never arrived, time to an accepted offer, each worker's day, equity
- * by area; pooled over days; and every policy-vs-policy ratio with a 95%
- * bootstrap interval. Pure functions of the runs' outcomes (sim.h). */
-#ifndef CM_SIM_STATS_H_INCLUDED_
-#define CM_SIM_STATS_H_INCLUDED_
+/* stats.h -- the honest KPIs of runs are the product's
+ * (carematch/sim_stats.h, core/sim/stats.c): the simulator's short names
+ * for them (docs/sim.md, "Honest KPIs"). */
+#ifndef CM_BENCH_SIM_STATS_H_INCLUDED_
+#define CM_BENCH_SIM_STATS_H_INCLUDED_
 
-#include <stddef.h>
-
+#include "carematch/sim_stats.h"
 #include "sim.h"
 
-/* Service-level targets: time to arrival, minutes, by urgency, from the
- * call (scheduled: from the window's start, so 15 is "within 15 minutes of
- * the slot"; a worker early waits for the slot, so early is on time). */
-typedef struct sim_sla {
-  double target_min[CM_URGENCY_COUNT];
-} sim_sla;
+typedef cm_sim_sla sim_sla;
+typedef cm_sim_pcts sim_pcts;
+typedef cm_sim_summary sim_summary;
+typedef cm_sim_ratio sim_ratio;
 
-/* The defaults: emergency 15, urgent 60, normal 120, scheduled 15. */
-void sim_sla_init(sim_sla *s);
-/* "emergency=15,urgent=60,..." (any subset, minutes > 0) onto *s. Returns 0,
- * or -1 with msg naming the bad item. */
+#define SIM_M_BREACHES CM_SIM_M_BREACHES
+#define SIM_M_ARRIVAL_P50 CM_SIM_M_ARRIVAL_P50
+#define SIM_M_ARRIVAL_P95 CM_SIM_M_ARRIVAL_P95
+#define SIM_M_TRAVEL_PER_JOB CM_SIM_M_TRAVEL_PER_JOB
+#define SIM_METRICS CM_SIM_METRICS
+#define SIM_BOOT_RESAMPLES CM_SIM_BOOT_RESAMPLES
+#define SIM_BOOT_SEED CM_SIM_BOOT_SEED
+
+static inline void sim_sla_init(sim_sla *s) {
+  cm_sim_sla_init(s);
+}
+/* "emergency=15,urgent=60,..." (any subset, minutes > 0) onto *s (the
+ * command line's --sla; sim.c). Returns 0, or -1 with msg naming the bad
+ * item. */
 int sim_sla_parse(const char *list, sim_sla *s, char *msg, size_t n);
-
-/* p50, p95 and the largest value (or p99) */
-typedef struct sim_pcts {
-  double p50, p95, top;
-} sim_pcts;
-
-/* One policy over one day or several pooled. Percentiles pool every
- * request (or worker) of every day; INFINITY is "never". */
-typedef struct sim_summary {
-  int days;
-  int requests[CM_URGENCY_COUNT];
-  int arrived[CM_URGENCY_COUNT];
-  int breaches[CM_URGENCY_COUNT]; /* arrived after the target, or never */
-  int accepted[CM_URGENCY_COUNT]; /* an offer accepted */
-  sim_pcts arrival_all[CM_URGENCY_COUNT]; /* top is p99 */
-  sim_pcts accept_all[CM_URGENCY_COUNT];  /* top is p99 */
-  int jobs;                               /* done */
-  double km, km_per_job;
-  int staff;                               /* came on shift */
-  sim_pcts w_jobs, w_km, w_busy_h, w_over; /* over staff on shift; top: max */
-  double overtime_h;                       /* all staff */
-  int overtime_staff;                      /* staff with any overtime */
-  int area_requests[SIM_AREAS], area_breaches[SIM_AREAS];
-  double area_arrival_p50[SIM_AREAS]; /* INFINITY: half never arrived */
-  /* the share breached in the best and the worst area (of those with at
-     least 1% of the requests) */
-  double area_breach_min, area_breach_max;
-} sim_summary;
-
-/* The summary of runs[0..n-1], one policy's days, into *out. Returns 0, or
- * -1 (out of memory, or a run without outcomes). */
-int sim_summarize(const sim_kpis *const *runs, int n, const sim_sla *sla,
-                  sim_summary *out);
-
-/* The ratios compared, a policy's figure over another's. */
-enum {
-  SIM_M_BREACHES = 0,    /* + urgency: sla_breaches */
-  SIM_M_ARRIVAL_P50 = 4, /* + urgency: arrival_min_all.p50 */
-  SIM_M_ARRIVAL_P95 = 8, /* + urgency: arrival_min_all.p95 */
-  SIM_M_TRAVEL_PER_JOB = 12,
-  SIM_METRICS = 13
-};
-/* "emergency.sla_breaches", ..., "travel_km_per_job" */
-void sim_metric_name(int metric, char *buf, size_t n);
-
-/* The bootstrap: resamples, and the seed of its generator (fixed, so a
- * run's intervals repeat). */
-#define SIM_BOOT_RESAMPLES 1000
-#define SIM_BOOT_SEED 20261205ULL
-
-typedef struct sim_ratio {
-  int a, b;      /* policies: a's figure over b's */
-  int metric;    /* SIM_M_* */
-  double ratio;  /* NAN: 0 over 0 or never over never; INFINITY: over 0 */
-  double lo, hi; /* the 95% interval (2.5th and 97.5th percentiles of the
-                    resampled ratios); NAN when under half are defined,
-                    INFINITY when the top is unbounded */
-} sim_ratio;
-
-/* Every pair a < b of np policies over nd days, runs[d * np + p], each
- * metric: the pooled ratio and its interval. The bootstrap resamples each
- * day's requests (and, for travel per job, its workers) with replacement,
- * the same draw for every policy (paired), days apart (stratified).
- * out holds np * (np - 1) / 2 * SIM_METRICS. Returns the count, or -1
- * (out of memory, or the policies of a day saw different requests). */
-int sim_compare(const sim_kpis *const *runs, int nd, int np, int resamples,
-                uint64_t seed, const sim_sla *sla, sim_ratio *out);
+static inline int sim_summarize(const sim_kpis *const *runs, int n,
+                                const sim_sla *sla, sim_summary *out) {
+  return cm_sim_summarize(runs, n, sla, out) == CM_OK ? 0 : -1;
+}
+static inline void sim_metric_name(int metric, char *buf, size_t n) {
+  cm_sim_metric_name(metric, buf, n);
+}
+static inline int sim_compare(const sim_kpis *const *runs, int nd, int np,
+                              int resamples, uint64_t seed, const sim_sla *sla,
+                              sim_ratio *out) {
+  return cm_sim_compare(runs, nd, np, resamples, seed, sla, out);
+}
 
 #endif

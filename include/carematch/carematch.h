@@ -1,7 +1,7 @@
 /* carematch.h -- umbrella header of the embeddable library (libcarematch_core):
- * every public header of the core. The JSON codec (json.h, libcarematch_json)
- * and the Redis adapter (redis.h, libcarematch_redis) are other libraries:
- * include them by name.
+ * every public header of the core. The JSON codec (json.h and the trace
+ * reader sim_trace.h, libcarematch_json) and the Redis adapter (redis.h,
+ * libcarematch_redis) are other libraries: include them by name.
  *
  * The API convention, which every public header follows:
  *
@@ -71,6 +71,9 @@
 #include "carematch/export.h"
 #include "carematch/ledger.h"
 #include "carematch/model.h"
+#include "carematch/sim.h"
+#include "carematch/sim_stats.h"
+#include "carematch/sim_world.h"
 #include "carematch/solve.h"
 #include "carematch/store.h"
 #include "carematch/taxonomy.h"

@@ -1,4 +1,4 @@
-/* world.c -- the simulated city apart from its dispatcher (world.h).
+/* world.c -- the simulated city apart from its dispatcher (sim_world.h).
  *
  * Discrete events on a simulated clock, in milliseconds after midnight:
  * requests arrive; shifts start (the worker comes on at home) and end
@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_util.h"
-#include "world.h"
+#include "carematch/sim_world.h"
 
 #define MAX_ELDERS_KEPT 16
 
@@ -105,9 +104,9 @@ typedef struct rstate {
   int set_off;   /* its staff accepted and set off */
 } rstate;
 
-struct sim_world {
-  const sim_scenario *s;
-  sim_port port;
+struct cm_sim_world {
+  const cm_sim_scenario *s;
+  cm_sim_port port;
   int64_t from, until; /* requests arriving in [from, until) */
   int64_t next_tick;   /* the next position report */
   heap h;
@@ -117,13 +116,13 @@ struct sim_world {
   int64_t now;
   double *offer_min[CM_URGENCY_COUNT], *arrive_min[CM_URGENCY_COUNT];
   int n_offer[CM_URGENCY_COUNT], n_arrive[CM_URGENCY_COUNT];
-  sim_kpis *k;
+  cm_sim_kpis *k;
   int continuity_hits;
   int submitted, offered, n_done; /* live display */
   unsigned char *served;          /* by request */
 };
 
-typedef struct sim_world sim;
+typedef struct cm_sim_world sim;
 
 static double unit(sim *m) {
   m->rng ^= m->rng << 13;
@@ -150,7 +149,7 @@ static void place_worker(sim *m, int i, double lat, double lon) {
 }
 
 static void shift_on(sim *m, int i) {
-  const sim_worker *sw = &m->s->workers[i];
+  const cm_sim_worker *sw = &m->s->workers[i];
   wstate *w = &m->w[i];
   cm_worker cw;
   cm_worker_init(&cw);
@@ -184,7 +183,7 @@ static void shift_off(sim *m, int i) {
 /* Every member accepted: they set off. */
 static void set_off(sim *m, int q) {
   rstate *r = &m->r[q];
-  const sim_request *rq = &m->s->requests[q];
+  const cm_sim_request *rq = &m->s->requests[q];
   r->set_off = 1;
   for (int k = 0; k < r->n_members; k++) {
     int i = r->members[k];
@@ -204,13 +203,13 @@ static void set_off(sim *m, int q) {
   }
 }
 
-void world_event(sim *m, const cm_event *ev, int64_t now) {
+void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
   int q = request_index(ev->request);
   if (q < 0 || q >= m->s->n_requests || !m->r[q].submitted)
     return; /* not this run's */
   m->now = now;
   rstate *r = &m->r[q];
-  const sim_service *sv = &m->s->services[m->s->requests[q].service];
+  const cm_sim_service *sv = &m->s->services[m->s->requests[q].service];
   if (ev->type == CM_EV_OFFERED) {
     if (r->first_offer < 0) {
       r->first_offer = m->now;
@@ -243,8 +242,8 @@ void world_event(sim *m, const cm_event *ev, int64_t now) {
 }
 
 static void submit(sim *m, int q) {
-  const sim_request *rq = &m->s->requests[q];
-  const sim_service *sv = &m->s->services[rq->service];
+  const cm_sim_request *rq = &m->s->requests[q];
+  const cm_sim_service *sv = &m->s->services[rq->service];
   cm_request_spec s;
   memset(&s, 0, sizeof s);
   snprintf(s.id, sizeof s.id, "%s", rq->id);
@@ -270,13 +269,13 @@ static void submit(sim *m, int q) {
 static void reach(sim *m, int i, int q) {
   wstate *w = &m->w[i];
   rstate *r = &m->r[q];
-  const sim_request *rq = &m->s->requests[q];
+  const cm_sim_request *rq = &m->s->requests[q];
   w->state = W_SERVE;
   place_worker(m, i, rq->lat, rq->lon);
   if (++r->reached < r->n_members)
     return;
   r->arrived = m->now;
-  const sim_service *sv = &m->s->services[rq->service];
+  const cm_sim_service *sv = &m->s->services[rq->service];
   /* scheduled: from the window's start; the rest from the call */
   int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
   double min = (double)(m->now - base) / 60000.0;
@@ -290,7 +289,7 @@ static void reach(sim *m, int i, int q) {
 
 static void done(sim *m, int q) {
   rstate *r = &m->r[q];
-  const sim_request *rq = &m->s->requests[q];
+  const cm_sim_request *rq = &m->s->requests[q];
   if (m->port.complete(m->port.ctx, q, m->now) != 0)
     return;
   r->done = 1;
@@ -321,7 +320,7 @@ static void done(sim *m, int q) {
 /* Positions: moving staff every report_s, idle staff every minute. */
 static void report(sim *m, int64_t tick) {
   int idle_too = tick % 60000 == 0;
-  if (tick % 3600000 == 0 && tick < SIM_DAY_MS) {
+  if (tick % 3600000 == 0 && tick < CM_SIM_DAY_MS) {
     int h = (int)(tick / 3600000);
     for (int i = 0; i < m->s->n_workers; i++) {
       m->k->hour_on_shift[h] += m->w[i].state != W_OFF;
@@ -405,7 +404,7 @@ static double gini(const wstate *w, int n) {
  * before the team was complete: not half-staffed, in flight). */
 static int on_way(const sim *m, int q) {
   const rstate *r = &m->r[q];
-  const sim_request *rq = &m->s->requests[q];
+  const cm_sim_request *rq = &m->s->requests[q];
   for (int k = 0; k < r->n_members; k++) {
     const wstate *w = &m->w[r->members[k]];
     if (w->state == W_TRAVEL && w->to_lat == rq->lat && w->to_lon == rq->lon)
@@ -427,11 +426,11 @@ static int area_of(const double *box, double lat, double lon) {
 /* Every request submitted and every worker, as they ended (the honest
  * KPIs, stats.c). Left NULL out of memory. */
 static void outcomes(sim *m) {
-  sim_kpis *k = m->k;
-  const sim_scenario *s = m->s;
+  cm_sim_kpis *k = m->k;
+  const cm_sim_scenario *s = m->s;
   double box[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
   for (int q = 0; q < s->n_requests; q++) {
-    const sim_request *rq = &s->requests[q];
+    const cm_sim_request *rq = &s->requests[q];
     box[0] = fmin(box[0], rq->lat);
     box[1] = fmin(box[1], rq->lon);
     box[2] = fmax(box[2], rq->lat);
@@ -440,10 +439,10 @@ static void outcomes(sim *m) {
   k->outcomes = malloc(((size_t)m->submitted + 1) * sizeof *k->outcomes);
   for (int q = 0; k->outcomes && q < s->n_requests; q++) {
     const rstate *r = &m->r[q];
-    const sim_request *rq = &s->requests[q];
+    const cm_sim_request *rq = &s->requests[q];
     if (!r->submitted)
       continue;
-    sim_outcome *o = &k->outcomes[k->n_outcomes++];
+    cm_sim_outcome *o = &k->outcomes[k->n_outcomes++];
     int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
     o->urgency = s->services[rq->service].urgency;
     o->area = area_of(box, rq->lat, rq->lon);
@@ -457,17 +456,20 @@ static void outcomes(sim *m) {
   k->worker_days = calloc((size_t)s->n_workers + 1, sizeof *k->worker_days);
   for (int i = 0; k->worker_days && i < s->n_workers; i++) {
     const wstate *w = &m->w[i];
-    sim_worker_day *d = &k->worker_days[k->n_worker_days++];
+    cm_sim_worker_day *d = &k->worker_days[k->n_worker_days++];
     d->on_shift = w->came_on;
     d->jobs = w->jobs;
     d->km = w->km;
     d->busy_h = (double)w->busy_ms / 3600000.0;
     d->overtime_min = (double)w->over_ms / 60000.0;
   }
+  k->served = malloc((size_t)s->n_requests + 1);
+  if (k->served)
+    memcpy(k->served, m->served, (size_t)s->n_requests);
 }
 
-void world_finish(sim *m) {
-  sim_kpis *k = m->k;
+void cm_sim_world_finish(sim *m) {
+  cm_sim_kpis *k = m->k;
   outcomes(m);
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     k->offer_p50[u] = quantile(m->offer_min[u], m->n_offer[u], 0.5);
@@ -488,7 +490,7 @@ void world_finish(sim *m) {
       k->hour_offer_wait[h] /= k->hour_requests[h];
   for (int q = 0; q < m->s->n_requests; q++) {
     const rstate *r = &m->r[q];
-    const sim_service *sv = &m->s->services[m->s->requests[q].service];
+    const cm_sim_service *sv = &m->s->services[m->s->requests[q].service];
     if (!r->submitted)
       continue;
     if (!r->done && r->set_off)
@@ -507,7 +509,7 @@ void world_finish(sim *m) {
   k->continuity = k->done ? (double)m->continuity_hits / k->done : 0;
   /* the longest wait to a job's start, by urgency (the capped floor) */
   for (int q = 0; q < m->s->n_requests; q++) {
-    const sim_request *rq = &m->s->requests[q];
+    const cm_sim_request *rq = &m->s->requests[q];
     if (!m->r[q].done)
       continue;
     int64_t base =
@@ -520,8 +522,9 @@ void world_finish(sim *m) {
   }
 }
 
-sim_world *world_new(const sim_scenario *s, const sim_port *port,
-                     int64_t from_ms, int64_t until_ms, sim_kpis *out) {
+cm_sim_world *cm_sim_world_new(const cm_sim_scenario *s,
+                               const cm_sim_port *port, int64_t from_ms,
+                               int64_t until_ms, cm_sim_kpis *out) {
   sim *m = calloc(1, sizeof *m);
   if (!m)
     return NULL;
@@ -532,7 +535,7 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
   m->from = from_ms;
   m->until = until_ms;
   m->now = from_ms;
-  m->rng = sim_stream_seed(s->seed, 3) | 1; /* xorshift: never 0 */
+  m->rng = cm_sim_stream_seed(s->seed, 3) | 1; /* xorshift: never 0 */
   m->w = calloc((size_t)s->n_workers, sizeof *m->w);
   m->r = calloc((size_t)s->n_requests, sizeof *m->r);
   m->served = calloc((size_t)s->n_requests + 1, 1);
@@ -552,7 +555,7 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
       ok = push(&m->h, e) == 0;
   }
   for (int i = 0; ok && i < s->n_workers; i++) {
-    const sim_worker *sw = &s->workers[i];
+    const cm_sim_worker *sw = &s->workers[i];
     int64_t on_at = (int64_t)sw->shift_start_min * 60000;
     int64_t off_at = (int64_t)sw->shift_end_min * 60000;
     if (off_at <= from_ms || on_at >= until_ms)
@@ -564,13 +567,13 @@ sim_world *world_new(const sim_scenario *s, const sim_port *port,
   int64_t tick = (int64_t)s->report_s * 1000;
   m->next_tick = (from_ms + tick - 1) / tick * tick; /* from on: its hour */
   if (!ok) {
-    world_free(m);
+    cm_sim_world_free(m);
     return NULL;
   }
   return m;
 }
 
-void world_free(sim *m) {
+void cm_sim_world_free(sim *m) {
   if (!m)
     return;
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
@@ -584,14 +587,14 @@ void world_free(sim *m) {
   free(m);
 }
 
-int64_t world_next(const sim *m) {
+int64_t cm_sim_world_next(const sim *m) {
   int64_t t = m->next_tick;
   if (m->h.n > 0 && m->h.v[0].at < t)
     t = m->h.v[0].at;
   return t;
 }
 
-void world_advance(sim *m, int64_t t) {
+void cm_sim_world_advance(sim *m, int64_t t) {
   for (;;) {
     int64_t e_at = m->h.n > 0 ? m->h.v[0].at : INT64_MAX;
     if (e_at <= t && e_at <= m->next_tick) {
@@ -612,13 +615,14 @@ void world_advance(sim *m, int64_t t) {
     m->now = t;
 }
 
-void world_progress(const sim *m, int *submitted, int *offered, int *done) {
+void cm_sim_world_progress(const sim *m, int *submitted, int *offered,
+                           int *done) {
   *submitted = m->submitted;
   *offered = m->offered;
   *done = m->n_done;
 }
 
-int world_idle(const sim *m) {
+int cm_sim_world_idle(const sim *m) {
   for (int i = 0; i < m->s->n_workers; i++)
     if (m->w[i].state == W_TRAVEL || m->w[i].state == W_SERVE)
       return 0;
@@ -628,17 +632,24 @@ int world_idle(const sim *m) {
   return 1;
 }
 
-void world_each_open(const sim *m, void (*fn)(void *ctx, int request),
-                     void *ctx) {
+void cm_sim_world_each_open(const sim *m, void (*fn)(void *ctx, int request),
+                            void *ctx) {
   for (int q = 0; q < m->s->n_requests; q++)
     if (m->r[q].submitted && !m->r[q].done)
       fn(ctx, q);
 }
 
-const unsigned char *world_served(const sim *m) {
+const unsigned char *cm_sim_world_served(const sim *m) {
   return m->served;
 }
 
-double world_arrive_quantile(sim *m, int u, double q) {
-  return cm_bench_quantile(m->arrive_min[u], m->n_arrive[u], q);
+double cm_sim_world_arrive_quantile(sim *m, int u, double q) {
+  int n = m->n_arrive[u];
+  double *v = n > 0 ? malloc((size_t)n * sizeof *v) : NULL;
+  if (!v)
+    return NAN;
+  memcpy(v, m->arrive_min[u], (size_t)n * sizeof *v);
+  double r = quantile(v, n, q);
+  free(v);
+  return r;
 }

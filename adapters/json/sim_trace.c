@@ -1,5 +1,6 @@
-/* trace.c -- a day recorded by carematchd (--trace) made into a scenario,
- * so the simulator can replay it under other weights (scenario.h).
+/* sim_trace.c -- a day (or the last hours) recorded by carematchd
+ * (--trace) made into a scenario, so the simulator and the daemon's
+ * what-if can replay it under other weights (carematch/sim_trace.h).
  *
  * What the platforms sent is kept: the staff (skills, home: where they
  * were first seen, rating, level, the shift: first on, last off) and the
@@ -11,7 +12,8 @@
  * median per kind),
  * and the share of offers accepted. Ids are renamed (s00000, r00000,
  * e0), as the world indexes by them. The trace's first day (UTC) is
- * replayed; requests after it are left out. */
+ * replayed, or a window of it: then what came before the window says
+ * where each worker was and whether on shift when it opened. */
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
@@ -19,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carematch/sim_trace.h"
 #include "carematch/solve.h"
 #include "carematch/taxonomy.h"
-#include "scenario.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define SPEED_KMH 25.0
@@ -94,6 +96,7 @@ static void map_free(name_map *m) {
 
 typedef struct tw { /* a worker as the trace shows it */
   int seen, on_min, off_min;
+  int on_before;   /* on shift when the window opened */
   double lat, lon; /* last reported */
 } tw;
 
@@ -104,7 +107,7 @@ typedef struct tq {  /* a request */
 } tq;
 
 typedef struct reader {
-  sim_scenario *s;
+  cm_sim_scenario *s;
   name_map workers, requests, elders;
   tw *w;
   int cap_w;
@@ -112,19 +115,29 @@ typedef struct reader {
   int cap_q;
   int cap_r;   /* scenario workers */
   int cap_req; /* scenario requests */
-  double *dur[SIM_SERVICES_MAX];
-  int n_dur[SIM_SERVICES_MAX], cap_dur[SIM_SERVICES_MAX];
+  double *dur[CM_SIM_SERVICES_MAX];
+  int n_dur[CM_SIM_SERVICES_MAX], cap_dur[CM_SIM_SERVICES_MAX];
   int64_t day0;
+  int windowed;       /* a window given: day0 is its start */
+  int64_t until;      /* its end (windowed) */
+  const char *region; /* only its lines; NULL all */
   int accepts, rejects;
   cm_taxonomy tax;
   char *msg;
   size_t n;
   int line;
+  cm_status code; /* of the failure */
 } reader;
 
 static int fail(reader *r, const char *what) {
   snprintf(r->msg, r->n, "trace line %d: %s", r->line, what);
+  r->code = strcmp(what, "out of memory") ? CM_E_INVALID : CM_E_NOMEM;
   return -1;
+}
+
+/* Before the window: what only says where a worker was and whether on. */
+static int before(const reader *r, int64_t at) {
+  return r->windowed && at < r->day0;
 }
 
 static int skills_of(reader *r, const json_t *a, cm_skillset *out) {
@@ -171,11 +184,13 @@ static int minute_of(const reader *r, int64_t at) {
 }
 
 static int on_worker(reader *r, const char *id, const json_t *b, int64_t at) {
+  if (r->windowed && at >= r->until)
+    return 0;
   int i = worker_at(r, id);
   if (i < 0)
     return fail(r, "out of memory");
   tw *w = &r->w[i];
-  sim_worker *sw;
+  cm_sim_worker *sw;
   if (i >= r->s->n_workers) {
     if (grow((void **)&r->s->workers, &r->cap_r, i, sizeof *r->s->workers))
       return fail(r, "out of memory");
@@ -188,7 +203,7 @@ static int on_worker(reader *r, const char *id, const json_t *b, int64_t at) {
   if (!json_unpack((json_t *)b, "{s:F,s:F}", "lat", &lat, "lon", &lon)) {
     w->lat = lat;
     w->lon = lon;
-    if (!w->seen) {
+    if (!w->seen || before(r, at)) {
       sw->lat = lat;
       sw->lon = lon;
     }
@@ -203,7 +218,9 @@ static int on_worker(reader *r, const char *id, const json_t *b, int64_t at) {
     w->off_min = -1;
   }
   const json_t *on = json_object_get(b, "on_shift");
-  if (!on || json_is_true(on)) {
+  if (before(r, at))
+    w->on_before = !on || json_is_true(on);
+  else if (!on || json_is_true(on)) {
     if (w->on_min < 0)
       w->on_min = minute_of(r, at);
   } else {
@@ -213,13 +230,15 @@ static int on_worker(reader *r, const char *id, const json_t *b, int64_t at) {
   return 0;
 }
 
-static int on_position(reader *r, const char *id, double lat, double lon) {
+static int on_position(reader *r, const char *id, double lat, double lon,
+                       int64_t at) {
   int i = map_find(&r->workers, id);
   if (i < 0)
     return 0; /* a worker the trace never registered: not this day's */
-  if (!r->w[i].seen)
+  if (!r->w[i].seen || (r->windowed && at >= r->until))
     return 0;
-  if (r->s->workers[i].lat == 0 && r->s->workers[i].lon == 0) {
+  if (before(r, at) ||
+      (r->s->workers[i].lat == 0 && r->s->workers[i].lon == 0)) {
     r->s->workers[i].lat = lat;
     r->s->workers[i].lon = lon;
   }
@@ -230,16 +249,16 @@ static int on_position(reader *r, const char *id, double lat, double lon) {
 
 static int service_of(reader *r, cm_skillset skills, cm_skill_mode mode,
                       int staff, cm_urgency urg) {
-  sim_scenario *s = r->s;
+  cm_sim_scenario *s = r->s;
   for (int k = 0; k < s->n_services; k++) {
-    const sim_service *v = &s->services[k];
+    const cm_sim_service *v = &s->services[k];
     if (v->skills == skills && v->mode == mode && v->staff == staff &&
         v->urgency == urg)
       return k;
   }
-  if (s->n_services == SIM_SERVICES_MAX)
+  if (s->n_services == CM_SIM_SERVICES_MAX)
     return -1;
-  sim_service *v = &s->services[s->n_services];
+  cm_sim_service *v = &s->services[s->n_services];
   memset(v, 0, sizeof *v);
   snprintf(v->name, sizeof v->name, "kind%d_%s", s->n_services,
            cm_urgency_name(urg));
@@ -272,17 +291,17 @@ static int on_request(reader *r, const json_t *b, const json_t *res,
   int u = cm_urgency_parse(urg);
   if (u < 0 || staff < 1 || staff > CM_MAX_STAFF)
     return fail(r, "$.body: an urgency or staff out of range");
-  if (at - r->day0 >= DAY_MS)
-    return 0; /* the next day */
+  if (r->windowed ? at < r->day0 || at >= r->until : at - r->day0 >= DAY_MS)
+    return 0; /* outside the window, or the next day */
   int q = map_add(&r->requests, id);
-  sim_scenario *s = r->s;
+  cm_sim_scenario *s = r->s;
   if (q < 0 || q < s->n_requests)
     return q < 0 ? fail(r, "out of memory") : 0; /* a repeat: taken once */
   if (grow((void **)&s->requests, &r->cap_req, q, sizeof *s->requests) ||
       grow((void **)&r->q, &r->cap_q, q, sizeof *r->q))
     return fail(r, "out of memory");
   s->n_requests = q + 1;
-  sim_request *rq = &s->requests[q];
+  cm_sim_request *rq = &s->requests[q];
   memset(rq, 0, sizeof *rq);
   snprintf(rq->id, sizeof rq->id, "r%05d", q);
   rq->at_ms = at - r->day0;
@@ -324,7 +343,7 @@ static int on_answer(reader *r, const char *rid, const json_t *b, int64_t at,
     t->travel_min = 0;
     return 0;
   }
-  const sim_request *rq = &r->s->requests[q];
+  const cm_sim_request *rq = &r->s->requests[q];
   double km = cm_geo_distance_km(r->w[i].lat, r->w[i].lon, rq->lat, rq->lon) *
               r->s->road_factor;
   double travel = km / SPEED_KMH * 60;
@@ -358,9 +377,12 @@ static int line_of(reader *r, const json_t *o) {
   json_int_t at;
   const char *route, *id = "";
   const json_t *body = json_object_get(o, "body");
-  if (json_unpack((json_t *)o, "{s:I,s:s,s?s}", "at_ms", &at, "route", &route,
-                  "id", &id))
+  const char *region = NULL;
+  if (json_unpack((json_t *)o, "{s:I,s:s,s?s,s?s}", "at_ms", &at, "route",
+                  &route, "id", &id, "region", &region))
     return fail(r, "needs at_ms and route");
+  if (r->region && region && strcmp(region, r->region) != 0)
+    return 0; /* another region's */
   if (r->day0 < 0)
     r->day0 = at - at % DAY_MS;
   if (!strcmp(route, "POST /v1/requests"))
@@ -370,7 +392,9 @@ static int line_of(reader *r, const json_t *o) {
   if (!strcmp(route, "POST /v1/workers/{id}/status")) {
     int i = map_find(&r->workers, id);
     const json_t *on = json_object_get(body, "on_shift");
-    if (i >= 0 && on && r->w[i].seen) {
+    if (i >= 0 && on && r->w[i].seen && before(r, at))
+      r->w[i].on_before = json_is_true(on);
+    else if (i >= 0 && on && r->w[i].seen && !(r->windowed && at >= r->until)) {
       if (json_is_true(on) && r->w[i].on_min < 0)
         r->w[i].on_min = minute_of(r, at);
       else if (!json_is_true(on))
@@ -381,7 +405,7 @@ static int line_of(reader *r, const json_t *o) {
   if (!strcmp(route, "POST /v1/workers/{id}/position")) {
     double lat, lon;
     if (!json_unpack((json_t *)body, "{s:F,s:F}", "lat", &lat, "lon", &lon))
-      on_position(r, id, lat, lon);
+      on_position(r, id, lat, lon, at);
     return 0;
   }
   if (!strcmp(route, "POST /v1/positions")) {
@@ -392,7 +416,7 @@ static int line_of(reader *r, const json_t *o) {
       double lat, lon;
       if (!json_unpack((json_t *)p, "{s:s,s:F,s:F}", "id", &wid, "lat", &lat,
                        "lon", &lon))
-        on_position(r, wid, lat, lon);
+        on_position(r, wid, lat, lon, at);
     }
     return 0;
   }
@@ -411,16 +435,22 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static int cmp_request(const void *a, const void *b) {
-  const sim_request *x = a, *y = b;
+  const cm_sim_request *x = a, *y = b;
   return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
 }
 
 /* The renamed, sorted, estimated scenario. */
 static void finish(reader *r) {
-  sim_scenario *s = r->s;
+  cm_sim_scenario *s = r->s;
   for (int i = 0; i < s->n_workers; i++) {
-    sim_worker *w = &s->workers[i];
+    cm_sim_worker *w = &s->workers[i];
     snprintf(w->id, sizeof w->id, "s%05d", i);
+    if (r->windowed && !r->w[i].on_before && r->w[i].on_min < 0) {
+      w->shift_start_min = w->shift_end_min = 0; /* never on in it */
+      continue;
+    }
+    if (r->windowed && r->w[i].on_before)
+      r->w[i].on_min = 0;
     w->shift_start_min = r->w[i].on_min < 0 ? 0 : r->w[i].on_min;
     w->shift_end_min = r->w[i].off_min > w->shift_start_min
                            ? r->w[i].off_min
@@ -438,18 +468,52 @@ static void finish(reader *r) {
     snprintf(s->requests[q].id, sizeof s->requests[q].id, "r%05d", q);
 }
 
-sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n) {
+/* Keep the latest max requests of the window (sorted, not yet renamed). */
+static void cap_requests(reader *r, int max, cm_sim_trace_info *info) {
+  cm_sim_scenario *s = r->s;
+  if (max <= 0 || s->n_requests <= max)
+    return;
+  int drop = s->n_requests - max;
+  memmove(s->requests, s->requests + drop, (size_t)max * sizeof *s->requests);
+  s->n_requests = max;
+  info->requests_dropped = drop;
+}
+
+void cm_sim_trace_window_init(cm_sim_trace_window *w) {
+  memset(w, 0, sizeof *w);
+}
+
+cm_sim_scenario *cm_sim_trace_read(const char *path,
+                                   const cm_sim_trace_window *win,
+                                   cm_sim_trace_info *info, cm_error *err) {
+  cm_sim_trace_window dw;
+  cm_sim_trace_info di;
+  char msg[CM_ERROR_MESSAGE_MAX];
+  if (!win) {
+    cm_sim_trace_window_init(&dw);
+    win = &dw;
+  }
+  if (!info)
+    info = &di;
+  memset(info, 0, sizeof *info);
   FILE *f = fopen(path, "r");
   if (!f) {
-    snprintf(msg, n, "%s: cannot read it", path);
+    cm_error_set(err, CM_E_IO, "", "the trace cannot be read");
     return NULL;
   }
   reader r;
   memset(&r, 0, sizeof r);
   msg[0] = '\0';
   r.msg = msg;
-  r.n = n;
+  r.n = sizeof msg;
   r.day0 = -1;
+  r.code = CM_E_NOMEM;
+  r.region = win->region;
+  if (win->until_ms > win->from_ms) {
+    r.windowed = 1;
+    r.day0 = win->from_ms;
+    r.until = win->until_ms;
+  }
   cm_taxonomy_init(&r.tax);
   r.s = calloc(1, sizeof *r.s);
   int rc = r.s ? 0 : -1;
@@ -479,20 +543,34 @@ sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n) {
     r.line++;
     json_error_t je;
     json_t *o = json_loadb(buf, len, 0, &je);
-    rc = o ? line_of(&r, o) : fail(&r, "not JSON");
+    if (!o && r.windowed) /* a line cut short by a failed write */
+      info->lines_skipped++;
+    else
+      rc = o ? line_of(&r, o) : fail(&r, "not JSON");
     json_decref(o);
   }
   if (!buf)
     rc = -1;
   free(buf);
   fclose(f);
-  if (rc == 0 && r.s->n_requests == 0)
+  info->lines = r.line;
+  if (rc == 0 && r.s->n_requests == 0) {
     rc = fail(&r, "no request in the trace");
-  if (rc == 0 && r.s->n_workers == 0)
+    r.code = CM_E_CONFLICT;
+  }
+  if (rc == 0 && r.s->n_workers == 0) {
     rc = fail(&r, "no worker registered (PUT /v1/workers/{id})");
-  if (rc == 0)
+    r.code = CM_E_CONFLICT;
+  }
+  if (rc == 0) {
     finish(&r);
-  for (int k = 0; k < SIM_SERVICES_MAX; k++)
+    cap_requests(&r, win->max_requests, info);
+    for (int q = 0; q < r.s->n_requests; q++)
+      snprintf(r.s->requests[q].id, sizeof r.s->requests[q].id, "r%05d", q);
+    info->first_ms = r.day0 + r.s->requests[0].at_ms;
+    info->last_ms = r.day0 + r.s->requests[r.s->n_requests - 1].at_ms;
+  }
+  for (int k = 0; k < CM_SIM_SERVICES_MAX; k++)
     free(r.dur[k]);
   map_free(&r.workers);
   map_free(&r.requests);
@@ -500,9 +578,10 @@ sim_scenario *sim_scenario_from_trace(const char *path, char *msg, size_t n) {
   free(r.w);
   free(r.q);
   if (rc != 0) {
-    if (r.s && !msg[0])
-      snprintf(msg, n, "out of memory");
-    sim_scenario_free(r.s);
+    if (!msg[0])
+      snprintf(msg, sizeof msg, "out of memory");
+    cm_error_set(err, r.code, "", "%s", msg);
+    cm_sim_scenario_free(r.s);
     return NULL;
   }
   return r.s;

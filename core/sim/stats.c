@@ -1,4 +1,4 @@
-/* stats.c -- the honest KPIs of runs and their comparison (stats.h).
+/* stats.c -- the honest KPIs of runs and their comparison (sim_stats.h).
  *
  * Every percentile here counts every request submitted: one never reached
  * is INFINITY, so a p95 beyond the served is INFINITY (null in JSON), and
@@ -13,54 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats.h"
+#include "carematch/sim_stats.h"
 
 static const char *const urg_name[CM_URGENCY_COUNT] = {"emergency", "urgent",
                                                        "normal", "scheduled"};
 
-void sim_sla_init(sim_sla *s) {
+void cm_sim_sla_init(cm_sim_sla *s) {
   s->target_min[CM_URGENCY_EMERGENCY] = 15;
   s->target_min[CM_URGENCY_URGENT] = 60;
   s->target_min[CM_URGENCY_NORMAL] = 120;
   s->target_min[CM_URGENCY_SCHEDULED] = 15;
 }
 
-int sim_sla_parse(const char *list, sim_sla *s, char *msg, size_t n) {
-  char buf[256];
-  if (strlen(list) >= sizeof buf) {
-    snprintf(msg, n, "--sla: the list is too long");
-    return -1;
-  }
-  snprintf(buf, sizeof buf, "%s", list);
-  for (char *save, *t = strtok_r(buf, ",", &save); t;
-       t = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(t, '='), *end = NULL;
-    int u = -1;
-    if (eq) {
-      *eq = '\0';
-      for (int k = 0; k < CM_URGENCY_COUNT; k++)
-        u = strcmp(t, urg_name[k]) ? u : k;
-    }
-    double v = eq ? strtod(eq + 1, &end) : NAN;
-    if (u < 0 || !end || end == eq + 1 || *end || !(v > 0) || v > 100000) {
-      snprintf(msg, n,
-               "--sla: '%.40s' is not URGENCY=MINUTES (emergency, urgent, "
-               "normal, scheduled; minutes > 0)",
-               t);
-      return -1;
-    }
-    s->target_min[u] = v;
-  }
-  return 0;
-}
-
-void sim_metric_name(int m, char *buf, size_t n) {
-  if (m == SIM_M_TRAVEL_PER_JOB)
+void cm_sim_metric_name(int m, char *buf, size_t n) {
+  if (m == CM_SIM_M_TRAVEL_PER_JOB)
     snprintf(buf, n, "travel_km_per_job");
-  else if (m >= SIM_M_ARRIVAL_P95)
-    snprintf(buf, n, "%s.arrival_min_all.p95", urg_name[m - SIM_M_ARRIVAL_P95]);
-  else if (m >= SIM_M_ARRIVAL_P50)
-    snprintf(buf, n, "%s.arrival_min_all.p50", urg_name[m - SIM_M_ARRIVAL_P50]);
+  else if (m >= CM_SIM_M_ARRIVAL_P95)
+    snprintf(buf, n, "%s.arrival_min_all.p95",
+             urg_name[m - CM_SIM_M_ARRIVAL_P95]);
+  else if (m >= CM_SIM_M_ARRIVAL_P50)
+    snprintf(buf, n, "%s.arrival_min_all.p50",
+             urg_name[m - CM_SIM_M_ARRIVAL_P50]);
   else
     snprintf(buf, n, "%s.sla_breaches", urg_name[m]);
 }
@@ -80,9 +53,9 @@ static double rank(const double *v, int n, double q) {
 
 /* p50, p95 and p99 (top_q 0.99) or the max (top_q 1) of v[0..n-1],
  * sorted here. */
-static sim_pcts pcts_of(double *v, int n, double top_q) {
+static cm_sim_pcts pcts_of(double *v, int n, double top_q) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
-  sim_pcts p = {rank(v, n, 0.5), rank(v, n, 0.95), rank(v, n, top_q)};
+  cm_sim_pcts p = {rank(v, n, 0.5), rank(v, n, 0.95), rank(v, n, top_q)};
   return p;
 }
 
@@ -90,14 +63,14 @@ static sim_pcts pcts_of(double *v, int n, double top_q) {
 
 /* The per-urgency and per-area figures of the outcomes of runs into out;
  * scratch holds every outcome. */
-static void summarize_requests(const sim_kpis *const *runs, int n,
-                               const sim_sla *sla, double *scratch,
-                               sim_summary *out) {
+static void summarize_requests(const cm_sim_kpis *const *runs, int n,
+                               const cm_sim_sla *sla, double *scratch,
+                               cm_sim_summary *out) {
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
     int m = 0;
     for (int d = 0; d < n; d++)
       for (int i = 0; i < runs[d]->n_outcomes; i++) {
-        const sim_outcome *o = &runs[d]->outcomes[i];
+        const cm_sim_outcome *o = &runs[d]->outcomes[i];
         if (o->urgency != u)
           continue;
         out->requests[u]++;
@@ -115,11 +88,11 @@ static void summarize_requests(const sim_kpis *const *runs, int n,
     out->accept_all[u] = pcts_of(scratch, m, 0.99);
   }
   int total = 0;
-  for (int g = 0; g < SIM_AREAS; g++) {
+  for (int g = 0; g < CM_SIM_AREAS; g++) {
     int m = 0;
     for (int d = 0; d < n; d++)
       for (int i = 0; i < runs[d]->n_outcomes; i++) {
-        const sim_outcome *o = &runs[d]->outcomes[i];
+        const cm_sim_outcome *o = &runs[d]->outcomes[i];
         if (o->area != g)
           continue;
         out->area_requests[g]++;
@@ -132,7 +105,7 @@ static void summarize_requests(const sim_kpis *const *runs, int n,
   }
   out->area_breach_min = NAN;
   out->area_breach_max = NAN;
-  for (int g = 0; g < SIM_AREAS; g++) {
+  for (int g = 0; g < CM_SIM_AREAS; g++) {
     if (out->area_requests[g] == 0 || out->area_requests[g] * 100 < total)
       continue;
     double r = (double)out->area_breaches[g] / out->area_requests[g];
@@ -148,13 +121,13 @@ static void summarize_requests(const sim_kpis *const *runs, int n,
 }
 
 /* The staff's figures of runs into out; scratch holds every worker. */
-static void summarize_staff(const sim_kpis *const *runs, int n, double *scratch,
-                            sim_summary *out) {
+static void summarize_staff(const cm_sim_kpis *const *runs, int n,
+                            double *scratch, cm_sim_summary *out) {
   for (int d = 0; d < n; d++) {
     out->jobs += runs[d]->done;
     out->km += runs[d]->travel_km;
     for (int i = 0; i < runs[d]->n_worker_days; i++) {
-      const sim_worker_day *w = &runs[d]->worker_days[i];
+      const cm_sim_worker_day *w = &runs[d]->worker_days[i];
       out->staff += w->on_shift;
       out->overtime_h += w->overtime_min / 60;
       out->overtime_staff += w->overtime_min > 0;
@@ -165,14 +138,14 @@ static void summarize_staff(const sim_kpis *const *runs, int n, double *scratch,
     int m = 0;
     for (int d = 0; d < n; d++)
       for (int i = 0; i < runs[d]->n_worker_days; i++) {
-        const sim_worker_day *w = &runs[d]->worker_days[i];
+        const cm_sim_worker_day *w = &runs[d]->worker_days[i];
         if (w->on_shift)
           scratch[m++] = f == 0   ? w->jobs
                          : f == 1 ? w->km
                          : f == 2 ? w->busy_h
                                   : w->overtime_min;
       }
-    sim_pcts p = pcts_of(scratch, m, 1);
+    cm_sim_pcts p = pcts_of(scratch, m, 1);
     *(f == 0   ? &out->w_jobs
       : f == 1 ? &out->w_km
       : f == 2 ? &out->w_busy_h
@@ -180,23 +153,23 @@ static void summarize_staff(const sim_kpis *const *runs, int n, double *scratch,
   }
 }
 
-int sim_summarize(const sim_kpis *const *runs, int n, const sim_sla *sla,
-                  sim_summary *out) {
+cm_status cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
+                           const cm_sim_sla *sla, cm_sim_summary *out) {
   memset(out, 0, sizeof *out);
   out->days = n;
   size_t cap = 1;
   for (int d = 0; d < n; d++) {
     if (!runs[d]->outcomes || !runs[d]->worker_days)
-      return -1;
+      return CM_E_NOMEM;
     cap += (size_t)runs[d]->n_outcomes + (size_t)runs[d]->n_worker_days;
   }
   double *scratch = malloc(cap * sizeof *scratch);
   if (!scratch)
-    return -1;
+    return CM_E_NOMEM;
   summarize_requests(runs, n, sla, scratch, out);
   summarize_staff(runs, n, scratch, out);
   free(scratch);
-  return 0;
+  return CM_OK;
 }
 
 /* ---- policies compared: the bootstrap ---- */
@@ -239,7 +212,7 @@ static void flat_free(flat *f) {
 
 /* runs into *f. Returns 0, or -1 (out of memory, or a day whose policies
  * saw different requests or staff). */
-static int flat_make(flat *f, const sim_kpis *const *runs, int nd, int np) {
+static int flat_make(flat *f, const cm_sim_kpis *const *runs, int nd, int np) {
   memset(f, 0, sizeof *f);
   f->nd = nd;
   f->np = np;
@@ -248,9 +221,9 @@ static int flat_make(flat *f, const sim_kpis *const *runs, int nd, int np) {
   if (!f->item_off || !f->worker_off)
     return -1;
   for (int d = 0; d < nd; d++) {
-    const sim_kpis *k0 = runs[d * np];
+    const cm_sim_kpis *k0 = runs[d * np];
     for (int p = 0; p < np; p++) {
-      const sim_kpis *k = runs[d * np + p];
+      const cm_sim_kpis *k = runs[d * np + p];
       if (!k->outcomes || !k->worker_days || k->n_outcomes != k0->n_outcomes ||
           k->n_worker_days != k0->n_worker_days)
         return -1;
@@ -270,7 +243,7 @@ static int flat_make(flat *f, const sim_kpis *const *runs, int nd, int np) {
     return -1;
   for (int d = 0; d < nd; d++)
     for (int p = 0; p < np; p++) {
-      const sim_kpis *k = runs[d * np + p];
+      const cm_sim_kpis *k = runs[d * np + p];
       for (int i = 0; i < k->n_outcomes; i++) {
         int g = f->item_off[d] + i;
         if (p == 0)
@@ -299,10 +272,10 @@ static int flat_make(flat *f, const sim_kpis *const *runs, int nd, int np) {
   return 0;
 }
 
-/* Policy p's figures (SIM_M_*) under the weights wi (by item) and ww (by
+/* Policy p's figures (CM_SIM_M_*) under the weights wi (by item) and ww (by
  * worker) into m. */
 static void figures(const flat *f, int p, const int *wi, const int *ww,
-                    const sim_sla *sla, double *m) {
+                    const cm_sim_sla *sla, double *m) {
   long total[CM_URGENCY_COUNT] = {0}, breach[CM_URGENCY_COUNT] = {0};
   const double *arr = &f->arrive[p * f->items];
   for (int g = 0; g < f->items; g++) {
@@ -313,19 +286,19 @@ static void figures(const flat *f, int p, const int *wi, const int *ww,
   const int *o = &f->order[p * f->items];
   int k = 0;
   for (int u = 0; u < CM_URGENCY_COUNT; u++) {
-    m[SIM_M_BREACHES + u] = (double)breach[u];
-    m[SIM_M_ARRIVAL_P50 + u] = NAN;
-    m[SIM_M_ARRIVAL_P95 + u] = NAN;
+    m[CM_SIM_M_BREACHES + u] = (double)breach[u];
+    m[CM_SIM_M_ARRIVAL_P50 + u] = NAN;
+    m[CM_SIM_M_ARRIVAL_P95 + u] = NAN;
     long t50 = (long)ceil(0.5 * (double)total[u]);
     long t95 = (long)ceil(0.95 * (double)total[u]), cum = 0;
     for (; k < f->items && f->urgency[o[k]] == u; k++) {
       if (wi[o[k]] == 0 || total[u] == 0)
         continue;
       cum += wi[o[k]];
-      if (cum >= t50 && isnan(m[SIM_M_ARRIVAL_P50 + u]))
-        m[SIM_M_ARRIVAL_P50 + u] = arr[o[k]];
-      if (cum >= t95 && isnan(m[SIM_M_ARRIVAL_P95 + u]))
-        m[SIM_M_ARRIVAL_P95 + u] = arr[o[k]];
+      if (cum >= t50 && isnan(m[CM_SIM_M_ARRIVAL_P50 + u]))
+        m[CM_SIM_M_ARRIVAL_P50 + u] = arr[o[k]];
+      if (cum >= t95 && isnan(m[CM_SIM_M_ARRIVAL_P95 + u]))
+        m[CM_SIM_M_ARRIVAL_P95 + u] = arr[o[k]];
     }
   }
   double km = 0, jobs = 0;
@@ -333,7 +306,7 @@ static void figures(const flat *f, int p, const int *wi, const int *ww,
     km += ww[j] * f->km[p * f->workers + j];
     jobs += ww[j] * f->jobs[p * f->workers + j];
   }
-  m[SIM_M_TRAVEL_PER_JOB] = jobs > 0 ? km / jobs : NAN;
+  m[CM_SIM_M_TRAVEL_PER_JOB] = jobs > 0 ? km / jobs : NAN;
 }
 
 /* a over b: NAN when undefined (0 / 0, never / never), INFINITY over 0. */
@@ -388,8 +361,9 @@ static void interval(double *r, int n, double *lo, double *hi) {
   *hi = rank(r, c, 0.975);
 }
 
-int sim_compare(const sim_kpis *const *runs, int nd, int np, int resamples,
-                uint64_t seed, const sim_sla *sla, sim_ratio *out) {
+int cm_sim_compare(const cm_sim_kpis *const *runs, int nd, int np,
+                   int resamples, uint64_t seed, const cm_sim_sla *sla,
+                   cm_sim_ratio *out) {
   int pairs = np * (np - 1) / 2, rc = -1;
   flat f;
   int *wi = NULL, *ww = NULL;
@@ -400,9 +374,10 @@ int sim_compare(const sim_kpis *const *runs, int nd, int np, int resamples,
     goto done;
   wi = malloc(((size_t)f.items + 1) * sizeof *wi);
   ww = malloc(((size_t)f.workers + 1) * sizeof *ww);
-  fig = malloc((size_t)np * SIM_METRICS * sizeof *fig);
-  /* boot[(pair * SIM_METRICS + metric) * resamples + r] */
-  boot = malloc((size_t)pairs * SIM_METRICS * (size_t)resamples * sizeof *boot);
+  fig = malloc((size_t)np * CM_SIM_METRICS * sizeof *fig);
+  /* boot[(pair * CM_SIM_METRICS + metric) * resamples + r] */
+  boot =
+      malloc((size_t)pairs * CM_SIM_METRICS * (size_t)resamples * sizeof *boot);
   if (!wi || !ww || !fig || !boot)
     goto done;
   for (int r = -1; r < resamples; r++) { /* -1: the point estimate */
@@ -417,28 +392,30 @@ int sim_compare(const sim_kpis *const *runs, int nd, int np, int resamples,
       resample(f.worker_off, nd, ww, &x);
     }
     for (int p = 0; p < np; p++)
-      figures(&f, p, wi, ww, sla, &fig[p * SIM_METRICS]);
+      figures(&f, p, wi, ww, sla, &fig[p * CM_SIM_METRICS]);
     int pair = 0;
     for (int a = 0; a < np; a++)
       for (int b = a + 1; b < np; b++, pair++)
-        for (int m = 0; m < SIM_METRICS; m++) {
-          double v = ratio(fig[a * SIM_METRICS + m], fig[b * SIM_METRICS + m]);
-          sim_ratio *o = &out[pair * SIM_METRICS + m];
+        for (int m = 0; m < CM_SIM_METRICS; m++) {
+          double v =
+              ratio(fig[a * CM_SIM_METRICS + m], fig[b * CM_SIM_METRICS + m]);
+          cm_sim_ratio *o = &out[pair * CM_SIM_METRICS + m];
           if (r < 0) {
             o->a = a;
             o->b = b;
             o->metric = m;
             o->ratio = v;
           } else {
-            boot[((size_t)pair * SIM_METRICS + (size_t)m) * (size_t)resamples +
+            boot[((size_t)pair * CM_SIM_METRICS + (size_t)m) *
+                     (size_t)resamples +
                  (size_t)r] = v;
           }
         }
   }
-  for (int i = 0; i < pairs * SIM_METRICS; i++)
+  for (int i = 0; i < pairs * CM_SIM_METRICS; i++)
     interval(&boot[(size_t)i * (size_t)resamples], resamples, &out[i].lo,
              &out[i].hi);
-  rc = pairs * SIM_METRICS;
+  rc = pairs * CM_SIM_METRICS;
 done:
   flat_free(&f);
   free(wi);
