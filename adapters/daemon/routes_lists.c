@@ -1,7 +1,9 @@
 /* routes_lists.c -- the lists an operator's console reads: every worker
  * (GET /v1/workers) and the live requests (GET /v1/requests?state=live),
  * each a page at a time: ?limit= (1..1000, default 500) and ?offset=;
- * the reply says the total and the next page's offset. Reads only, from
+ * the reply says the total and the next page's offset. A request reads
+ * as GET /v1/requests/{id} answers it (a call awaiting confirmation with
+ * its soft hold and nearest staff). Reads only, from
  * the region's engine and store (the Redis store's mirror: no round
  * trip). */
 #include <event2/http.h>
@@ -91,8 +93,7 @@ void cmd_route_requests_list(cmd_call *c) {
   int total = cm_engine_live_count(c->r->eng);
   int n = v ? cm_engine_live_get(c->r->eng, offset, limit, v) : 0;
   for (int i = 0; items && i < n; i++)
-    if (json_array_append_new(
-            items, cmd_encode_view(&c->d->cfg.engine.taxonomy, &v[i])) != 0) {
+    if (json_array_append_new(items, cmd_request_json(c, &v[i])) != 0) {
       json_decref(items);
       items = NULL;
     }

@@ -138,7 +138,9 @@ def click(drv, css, what, timeout=20):
     """Click the element css names, found afresh each try: the page redraws
     its lists when data arrives (an element found before may be gone)."""
     def once():
-        drv.find_element(By.CSS_SELECTOR, css).click()
+        e = drv.find_element(By.CSS_SELECTOR, css)
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+        e.click()
         return True
     wait(what, once, timeout=timeout)
 
@@ -235,18 +237,19 @@ def main():
             slider.send_keys(Keys.ARROW_RIGHT)
         proposed = float(slider.get_attribute("value"))
         assert proposed != before["weights"]["travel"], "the slider did not move"
-        drv.find_element(By.ID, "whatif").click()
+        click(drv, "#whatif", "a click on What if")
         wait("the what-if's answer", lambda: drv.find_element(By.ID, "weights-msg").text
              not in ("", "replaying…"), timeout=60)
         msg = drv.find_element(By.ID, "weights-msg").text
         if drv.find_element(By.ID, "whatif-result").get_attribute("data-done") == "1":
             assert drv.find_elements(By.CSS_SELECTOR, "#whatif-table tbody tr"), "no KPI rows"
+            drv.execute_script("document.getElementById('whatif-result').scrollIntoView({block: 'center'})")
             shot(drv, a.out, "04-whatif.png")
         elif "no what-if" in msg:
             NOT_RUN.append("what-if: the daemon has no POST /v1/weights/whatif")
         else:
             raise AssertionError(f"what-if: {msg}")
-        drv.find_element(By.ID, "apply").click()
+        click(drv, "#apply", "a click on Apply")
         wait("the weights applied", lambda: "applied" in drv.find_element(By.ID, "weights-msg").text)
         after = http(base, "GET", "/v1/weights", TOK["operator"])[1]
         assert after["version"] == before["version"] + 1, (before["version"], after["version"])
