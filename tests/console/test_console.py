@@ -158,6 +158,9 @@ def main():
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    for old in os.listdir(a.out):  # this run's screenshots only
+        if old.endswith(".png"):
+            os.unlink(os.path.join(a.out, old))
     tmp = tempfile.mkdtemp(prefix="cm-console-")
     os.chmod(tmp, 0o700)
     procs = []
