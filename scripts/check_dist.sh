@@ -31,7 +31,8 @@ installed() {
            share/man/man1/carematch.1 share/man/man1/carematchd.1 \
            share/man/man1/carematch_sim.1 lib/systemd/system/carematchd.service \
            lib/sysusers.d/carematch.conf share/doc/carematch/examples/carematchd.ini \
-           share/doc/carematch/examples/carematchd.logrotate; do
+           share/doc/carematch/examples/carematchd.logrotate \
+           share/carematch/console/index.html share/carematch/console/app.js; do
     [ -f "$PREFIX/$f" ] || { echo "not installed: $f"; return 1; }
   done
   grep -q "^ExecStart=$PREFIX/bin/carematchd " "$PREFIX/lib/systemd/system/carematchd.service" ||

@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config clang-format
       libinih-dev libcurl4-openssl-dev redis-server
       curl openssl stunnel4   # scripts/redis-tls-check.sh
       haproxy                 # scripts/haproxy-check.sh (docs/ha.md)
-      iproute2)               # scripts/chaos_ha.sh: network namespaces
+      iproute2                # scripts/chaos_ha.sh: network namespaces
+      chromium chromium-driver python3-selenium)  # tests/console: the console in a browser
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

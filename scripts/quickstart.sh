@@ -86,6 +86,8 @@ cat <<MSG
 carematchd is running on $URL (memory store, clock $FROM at ${RATE}x),
 log: $QS/carematchd.log
 Where to look while the city runs (tokens are in $QS/carematchd.ini):
+  the operator console (in a browser on this machine; the part after #
+  never leaves the browser): $URL/console/#token=$OPERATOR
   curl -s -H 'Authorization: Bearer $METRICS' $URL/metrics | grep carematch_batch
   curl -sN -H 'Authorization: Bearer $PLATFORM' $URL/v1/events
   curl -s -H 'Authorization: Bearer $OPERATOR' $URL/v1/weights

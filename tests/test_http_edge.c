@@ -370,7 +370,7 @@ Test(edge, allow_lists_the_methods_of_the_route) {
     const char *req, *allow;
   } cases[] = {
       {"PATCH /v1/weights HTTP/1.1\r\nHost: x\r\n\r\n", "GET, HEAD, PUT"},
-      {"OPTIONS /v1/requests HTTP/1.1\r\nHost: x\r\n\r\n", "POST"},
+      {"OPTIONS /v1/requests HTTP/1.1\r\nHost: x\r\n\r\n", "GET, HEAD, POST"},
       {"DELETE /v1/workers/w1 HTTP/1.1\r\nHost: x\r\n\r\n", "GET, HEAD, PUT"},
       {"PUT /v1/requests/r1/accept HTTP/1.1\r\nHost: x\r\n\r\n", "POST"},
   };

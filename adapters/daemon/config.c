@@ -610,6 +610,10 @@ static int on_entry(void *user, const char *section, const char *name,
     const char *why = cmd_lease_config_key(&p->c->lease, name, val);
     return why ? fail(p, "lease", name, why) : 1;
   }
+  if (!strcmp(section, "console")) { /* console.c */
+    const char *why = cmd_console_config_key(p->c, name, val);
+    return why ? fail(p, "console", name, why) : 1;
+  }
   char text[128];
   snprintf(text, sizeof text, "[%.64s]: unknown section", section);
   add_error(p, p->line, text);

@@ -120,6 +120,9 @@ typedef struct cmd_config {
   int trace_pseudonymise; /* elder ids in the trace are keyed hashes */
   char trace_key[CMD_TRACE_KEY_MAX]; /* their key ("" none); a secret */
   cmd_lease_config lease;            /* [lease] (lease.c) */
+  char console_dir[512]; /* [console] dir: the console's files ("": next to
+                            the binary, or the install's; console.c) */
+  int console_off;       /* [console] dir = off: no console */
 } cmd_config;
 
 /* Defaults (no file). */
@@ -255,6 +258,8 @@ typedef struct cmd_region {
   uint64_t positions;
   uint64_t events_sent;
   struct cmd_lease *lease; /* [lease] enabled: the region's lease */
+  struct cmd_kpis *kpis;   /* the last hour's KPI samples (kpis.c; NULL
+                              until the first) */
 } cmd_region;
 
 typedef struct cmd_sse {
@@ -428,6 +433,24 @@ void cmd_events_close_all(cmd_daemon *d);
 int cmd_weights_load(cmd_region *r, char *msg, size_t n);
 cm_status cmd_weights_save(cmd_region *r, const cm_weights *w, uint64_t version,
                            cm_error *err);
+
+/* the operator console's files (console.c, docs/console.md) */
+/* One key of [console] into c. Returns NULL, or what is wrong with it. */
+const char *cmd_console_config_key(cmd_config *c, const char *name,
+                                   const char *v);
+/* The console's directory into out: [console] dir, or (not given) the
+ * build tree's or the install's. Returns 0, or -1 when the console is off. */
+int cmd_console_dir(const cmd_config *c, char *out, size_t n);
+/* The content type of a file name the console serves, or NULL when it
+ * serves no such name (a path, a dot file, an unknown type). */
+const char *cmd_console_type(const char *name);
+
+/* the last hour's KPIs (kpis.c, GET /v1/kpis): the events the region
+ * emits and its batches, sampled into a ring; no ids kept. */
+void cmd_kpis_event(cmd_region *r, const cm_event *ev);
+/* A batch took ms (its whole time: candidates, solve, commit). */
+void cmd_kpis_batch(cmd_region *r, double ms);
+void cmd_kpis_free(struct cmd_kpis *k);
 
 /* http (http.c) */
 int cmd_http_start(cmd_daemon *d, char *msg, size_t n);

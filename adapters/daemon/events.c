@@ -119,6 +119,8 @@ void cmd_events_pump(cmd_region *r) {
   int n;
   while ((n = cm_engine_poll(r->eng, ev, 256)) > 0) {
     r->events_sent += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+      cmd_kpis_event(r, &ev[i]); /* the console's KPIs (kpis.c) */
     if (!d->sse)
       continue;
     struct evbuffer *b = evbuffer_new();

@@ -88,6 +88,18 @@ static const route routes[] = {
      "GET /v1/leader"},
     {EVHTTP_REQ_GET, "/v1/regions", ANYONE, 0, cmd_route_regions,
      "GET /v1/regions"},
+    /* the operator console (console.c, routes_lists.c, kpis.c) */
+    {EVHTTP_REQ_GET, "/console", ANYONE, 0, cmd_route_console_moved,
+     "GET /console"},
+    {EVHTTP_REQ_GET, "/console/", ANYONE, 0, cmd_route_console,
+     "GET /console/"},
+    {EVHTTP_REQ_GET, "/console/*", ANYONE, 0, cmd_route_console,
+     "GET /console/{file}"},
+    {EVHTTP_REQ_GET, "/v1/workers", P | O, 0, cmd_route_workers_list,
+     "GET /v1/workers"},
+    {EVHTTP_REQ_GET, "/v1/requests", P | O, 0, cmd_route_requests_list,
+     "GET /v1/requests"},
+    {EVHTTP_REQ_GET, "/v1/kpis", O, 0, cmd_route_kpis, "GET /v1/kpis"},
 };
 #define N_ROUTES ((int)(sizeof routes / sizeof *routes))
 _Static_assert(N_ROUTES <= CMD_ROUTES_MAX, "route table too long");
@@ -647,7 +659,8 @@ static int admit(cmd_call *c, int method) {
   }
   if (c->r->redis && !c->r->recovered && r->fn != cmd_route_healthz &&
       r->fn != cmd_route_readyz && r->fn != cmd_route_metrics &&
-      r->fn != cmd_route_leader && r->fn != cmd_route_regions) {
+      r->fn != cmd_route_leader && r->fn != cmd_route_regions &&
+      r->fn != cmd_route_console && r->fn != cmd_route_console_moved) {
     /* Redis down at start (or refusing us): nothing known yet */
     fail(c, CM_E_UNAVAILABLE, "",
          "the store is not connected yet (GET /readyz says why); nothing "

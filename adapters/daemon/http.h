@@ -105,6 +105,11 @@ void cmd_route_healthz(cmd_call *c);
 void cmd_route_readyz(cmd_call *c);
 void cmd_route_leader(cmd_call *c);
 void cmd_route_regions(cmd_call *c);
+void cmd_route_console(cmd_call *c);
+void cmd_route_console_moved(cmd_call *c);
+void cmd_route_workers_list(cmd_call *c);
+void cmd_route_requests_list(cmd_call *c);
+void cmd_route_kpis(cmd_call *c);
 
 /* The route table, for metrics: name of route i ("POST /v1/requests"),
  * its path template ("/v1/requests/{id}") and method (an enum

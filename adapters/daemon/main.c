@@ -429,6 +429,7 @@ static void region_teardown(cmd_region *r) {
   if (r->sweep_ev)
     event_free(r->sweep_ev);
   cm_engine_free(r->eng); /* writes in flight are answered 503 first */
+  cmd_kpis_free(r->kpis);
   cm_store_free(r->store);
   cm_store_free(r->redis_store);
   cm_ledger_free(r->ledger);

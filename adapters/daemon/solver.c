@@ -224,6 +224,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   cm_engine_stats_get(r->eng, &st);
   uint64_t n0 = st.batch_size.n;
   double sum0 = st.batch_size.sum;
+  double ms0 = st.batch_ms.sum;
   /* with Redis, the offers are proposed and applied from the completion
      (docs/async.md): the loop serves other calls meanwhile */
   int64_t t0 = cmd_watch_begin(r->d);
@@ -233,8 +234,10 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
                         : cm_engine_batch_end(r->eng, b, cmd_now_ms(), &err);
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_END, t0);
   cm_engine_stats_get(r->eng, &st);
-  if (st.batch_size.n == n0 + 1)
+  if (st.batch_size.n == n0 + 1) {
     cmd_metrics_batch(r, (uint64_t)(st.batch_size.sum - sum0 + 0.5));
+    cmd_kpis_batch(r, st.batch_ms.sum - ms0); /* the console's KPIs */
+  }
   if (ended != CM_OK || !r->redis_loop)
     on_offers(r, ended, &err);
 }

@@ -8,6 +8,7 @@
  *                       table: it alone inserts requests, finishes them
  *                       into the history and replaces a record; the
  *                       batch timer; views of a record; queries
+ *   engine_list.c       the live requests as a list (reads only)
  *   engine_roster.c     the worker table: the records of workers and the
  *                       jobs they hold, mirrored in the store's status
  *   engine_ledger.c     changes and commits to the ledger; adopting the

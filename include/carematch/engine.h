@@ -594,6 +594,15 @@ CM_EXPORT cm_status cm_engine_reassign_async(cm_engine *e,
                                              const char *actor, int64_t now_ms,
                                              cm_engine_done_fn done, void *ctx,
                                              cm_error *err);
+/* The live (unfinished) requests, for operators' lists: how many the
+ * engine holds, and copies of the views of up to max of them from offset
+ * (arrival order, except that a request finishing moves the last one into
+ * its place: a page may miss or repeat one when requests finish between
+ * two calls). Returns how many were copied into out (0 when offset is past
+ * the end; e or out NULL: 0). Neither can fail nor changes anything. */
+CM_EXPORT int cm_engine_live_count(const cm_engine *e);
+CM_EXPORT int cm_engine_live_get(const cm_engine *e, int offset, int max,
+                                 cm_request_view *out);
 
 /* Wire names ("pending", "offered", ...): static strings; "unknown" for a
  * value out of range. */
