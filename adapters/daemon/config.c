@@ -372,6 +372,10 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return parse_double(v, 1e-3, 1000, &e->reserve_km) == 0
                ? 1
                : fail(p, "matching", name, "must be a number in 0.001..1000");
+  if (!strcmp(name, "lookahead_min")) /* docs/engine.md "Look-ahead" */
+    return parse_double(v, 0, 240, &e->lookahead_min) == 0
+               ? 1
+               : fail(p, "matching", name, "must be a number in 0..240");
   if (!strcmp(name, "reserve_from")) {
     int u = cm_urgency_parse(v);
     if (u <= CM_URGENCY_EMERGENCY)

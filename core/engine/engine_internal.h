@@ -10,6 +10,8 @@
  *                       batch timer; views of a record; queries
  *   engine_roster.c     the worker table: the records of workers and the
  *                       jobs they hold, mirrored in the store's status
+ *   engine_lookahead.c  look-ahead: service minutes learnt per kind of
+ *                       job; busy workers free soon as batch candidates
  *   engine_ledger.c     changes and commits to the ledger; adopting the
  *                       ledger's record of a request
  *   engine_ops.c        a transition as an op: committed at once, or
@@ -134,6 +136,14 @@ struct cm__op {
   cm_error err;
 };
 
+/* The service minutes of one kind of job, learnt (engine_lookahead.c). */
+enum { CM__KINDS = 64 };
+typedef struct cm__kind_stat {
+  uint64_t key;    /* urgency, skills, staff and skill mode */
+  int n;           /* completions seen; 0: slot free */
+  double mean_min; /* their mean service minutes */
+} cm__kind_stat;
+
 struct cm_engine {
   cm_engine_config cfg;
   cm_store *store;   /* borrowed */
@@ -156,6 +166,8 @@ struct cm_engine {
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
+  cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job
+                                     (engine_lookahead.c) */
   cm__op *flight;               /* ops in flight (heads of their queues) */
   int n_flight;                 /* how many, queued ones included, and
                                    batches' offers in flight */
@@ -181,6 +193,18 @@ void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
                     cm_request_state to, const cm_cost_terms *terms);
 /* Queue ev (numbered here); the oldest is dropped when the queue is full. */
 void cm__event_push(cm_engine *e, const cm_event *ev);
+
+/* look-ahead (engine_lookahead.c) */
+/* Learn the service minutes of accepted request r, completed at now_ms. */
+void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms);
+/* Add to the batch instance (request q is reqs[q], n of them) the workers
+ * busy with one accepted job expected to end within cfg.lookahead_min,
+ * placed at that job, with edges from the emergency and urgent one-worker
+ * requests they qualify for: travel_min is the wait plus the drive.
+ * Returns CM_OK or CM_E_NOMEM (err set; the instance is then freed by the
+ * caller). */
+cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                            int n, int64_t now_ms, cm_error *err);
 
 /* ledger (engine_ledger.c) */
 /* A change for the transition from r to after (its version is set here),
