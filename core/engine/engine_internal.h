@@ -10,6 +10,8 @@
  *                       batch timer; views of a record; queries
  *   engine_roster.c     the worker table: the records of workers and the
  *                       jobs they hold, mirrored in the store's status
+ *   engine_demand.c     where emergencies come from: their history by
+ *                       area and hour, read by the reserve
  *   engine_lookahead.c  look-ahead: service minutes learnt per kind of
  *                       job; busy workers free soon as batch candidates
  *   engine_ledger.c     changes and commits to the ledger; adopting the
@@ -144,6 +146,14 @@ typedef struct cm__kind_stat {
   double mean_min; /* their mean service minutes */
 } cm__kind_stat;
 
+/* Emergencies seen in one area, by hour of the day (engine_demand.c). */
+enum { CM__CELLS = 1024 };
+typedef struct cm__area {
+  int32_t cx, cy;  /* the cell: reserve_km squares */
+  int used;        /* slot taken */
+  uint16_t n[24];  /* emergencies per hour of the day (saturating) */
+} cm__area;
+
 struct cm_engine {
   cm_engine_config cfg;
   cm_store *store;   /* borrowed */
@@ -166,6 +176,9 @@ struct cm_engine {
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
+  cm__area areas[CM__CELLS]; /* emergencies by area and hour
+                                (engine_demand.c) */
+  uint64_t emergencies_seen; /* all of them */
   cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job
                                      (engine_lookahead.c) */
   cm__op *flight;               /* ops in flight (heads of their queues) */
@@ -193,6 +206,14 @@ void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
                     cm_request_state to, const cm_cost_terms *terms);
 /* Queue ev (numbered here); the oldest is dropped when the queue is full. */
 void cm__event_push(cm_engine *e, const cm_event *ev);
+
+/* where emergencies come from (engine_demand.c) */
+/* Count an emergency at (lat, lon) arriving at now_ms. */
+void cm__demand_learn(cm_engine *e, double lat, double lon, int64_t now_ms);
+/* Emergencies seen in the 3 x 3 areas around (lat, lon) in the hours
+ * around now_ms's (hour - 1 .. hour + 1, any day); -1 while fewer than
+ * DEMAND_MIN are known at all (too early to call an area cold). */
+int cm__demand_at(cm_engine *e, double lat, double lon, int64_t now_ms);
 
 /* look-ahead (engine_lookahead.c) */
 /* Learn the service minutes of accepted request r, completed at now_ms. */

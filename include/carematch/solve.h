@@ -92,6 +92,8 @@ typedef enum cm_unassigned_reason {
                                    let it lapse */
   CM_REASON_WAITING_WORKER,     /* waits for a worker who is finishing a
                                    job nearby (the look-ahead) */
+  CM_REASON_PINNED_HELD,        /* pinned to a worker soft-held for another
+                                   request awaiting confirmation */
   CM_REASON_COUNT
 } cm_unassigned_reason;
 
