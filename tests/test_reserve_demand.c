@@ -78,8 +78,7 @@ Test(reserve_demand, kept_where_emergencies_come_from, .fini = stop) {
   start(1);
   day();
   cr_assert_eq(offered("na1") + offered("na2"), 1, "the town keeps one");
-  cr_assert_eq(view(offered("na1") ? "na2" : "na1").reason,
-               CM_REASON_RESERVE);
+  cr_assert_eq(view(offered("na1") ? "na2" : "na1").reason, CM_REASON_RESERVE);
   cr_assert(offered("nb1") && offered("nb2"),
             "no emergency came from the village: both visits go");
 }

@@ -149,9 +149,9 @@ typedef struct cm__kind_stat {
 /* Emergencies seen in one area, by hour of the day (engine_demand.c). */
 enum { CM__CELLS = 1024 };
 typedef struct cm__area {
-  int32_t cx, cy;  /* the cell: reserve_km squares */
-  int used;        /* slot taken */
-  uint16_t n[24];  /* emergencies per hour of the day (saturating) */
+  int32_t cx, cy; /* the cell: reserve_km squares */
+  int used;       /* slot taken */
+  uint16_t n[24]; /* emergencies per hour of the day (saturating) */
 } cm__area;
 
 struct cm_engine {
@@ -176,11 +176,6 @@ struct cm_engine {
   int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
   unsigned gen;                 /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
-  cm__area areas[CM__CELLS]; /* emergencies by area and hour
-                                (engine_demand.c) */
-  uint64_t emergencies_seen; /* all of them */
-  cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job
-                                     (engine_lookahead.c) */
   cm__op *flight;               /* ops in flight (heads of their queues) */
   int n_flight;                 /* how many, queued ones included, and
                                    batches' offers in flight */
@@ -195,6 +190,12 @@ struct cm_engine {
   void (*abandon_wops)(cm_engine *e); /* tells them at cm_engine_free */
   struct cm__follow *follow;          /* an asynchronous follow in flight */
   void (*abandon_follow)(cm_engine *e);
+
+  /* where emergencies come from (engine_demand.c) and how long jobs take
+     (engine_lookahead.c), learnt as they come */
+  cm__area areas[CM__CELLS];      /* emergencies by area and hour */
+  uint64_t emergencies_seen;      /* all of them */
+  cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job */
 };
 
 /* the event queue (engine_events.c) */

@@ -47,8 +47,8 @@ static cm__kind_stat *kind_slot(cm_engine *e, uint64_t key, int create) {
 void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms) {
   if (r->state != CM_REQ_ACCEPTED || r->n_workers < 1 || r->offered_ms <= 0)
     return;
-  double min = (double)(now_ms - r->offered_ms) / 60000.0 -
-               r->terms[0].travel_min;
+  double min =
+      (double)(now_ms - r->offered_ms) / 60000.0 - r->terms[0].travel_min;
   if (min < 0)
     min = 0;
   cm__kind_stat *k = kind_slot(e, kind_key(&r->spec), 1);
@@ -65,8 +65,8 @@ static double minutes_left(cm_engine *e, const cm__req *r, int64_t now_ms) {
   const cm__kind_stat *k = kind_slot(e, kind_key(&r->spec), 0);
   if (!k)
     return -1;
-  double end = (double)r->offered_ms / 60000.0 + r->terms[0].travel_min +
-               k->mean_min;
+  double end =
+      (double)r->offered_ms / 60000.0 + r->terms[0].travel_min + k->mean_min;
   double left = end - (double)now_ms / 60000.0;
   if (left < -LATE_MIN)
     return -1;
@@ -90,16 +90,14 @@ static int qualifies(const cm__req *r, const cm_worker *w) {
 
 /* 1 when batch request r looks ahead: emergency or urgent, one worker. */
 static int looks_ahead(const cm__req *r) {
-  return r && r->spec.staff == 1 &&
-         r->spec.urgency <= CM_URGENCY_URGENT;
+  return r && r->spec.staff == 1 && r->spec.urgency <= CM_URGENCY_URGENT;
 }
 
 /* Add busy worker rec (its job j, free in left minutes) to the instance
  * with its edges from the looking-ahead requests. Returns CM_OK or
  * CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          int n, const cm__req *j, double left,
-                          cm_error *err) {
+                          int n, const cm__req *j, double left, cm_error *err) {
   cm_worker w;
   int wi = -1;
   if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
