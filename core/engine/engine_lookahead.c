@@ -13,7 +13,9 @@
  * LATE_MIN is not guessed at.
  *
  * Such a worker is added to the batch instance like any other, with one
- * edge per request it qualifies for: travel_min = wait + drive, so the
+ * edge per request it qualifies for when it arrives MARGIN_MIN sooner
+ * than every free candidate (an estimate is not waited on for less):
+ * travel_min = wait + drive, so the
  * travel and sla terms price the wait exactly as they price a drive. The
  * solver is not changed. When it picks a busy worker, no offer is made:
  * the request waits (CM_REASON_WAITING_WORKER) and the batch after the
@@ -24,7 +26,8 @@
 
 #include "engine_internal.h"
 
-enum { LATE_MIN = 5 }; /* overdue this long: the end is unknown */
+enum { LATE_MIN = 5 };   /* overdue this long: the end is unknown */
+enum { MARGIN_MIN = 5 }; /* sooner than every free candidate by this */
 
 static uint64_t kind_key(const cm_request_spec *s) {
   return ((uint64_t)s->skills << 16) ^ ((uint64_t)s->urgency << 8) ^
@@ -93,11 +96,13 @@ static int looks_ahead(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency <= CM_URGENCY_URGENT;
 }
 
-/* Add busy worker rec (its job j, free in left minutes) to the instance
- * with its edges from the looking-ahead requests. Returns CM_OK or
+/* Add the busy worker of job j (free in left minutes) to the instance
+ * with its edges from the looking-ahead requests it reaches MARGIN_MIN
+ * sooner than their free candidates (best[q]). Returns CM_OK or
  * CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          int n, const cm__req *j, double left, cm_error *err) {
+                          int n, const double *best, const cm__req *j,
+                          double left, cm_error *err) {
   cm_worker w;
   int wi = -1;
   if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
@@ -116,7 +121,7 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
     if (km > cm_request_radius_km(&inst->params, rq))
       continue;
     double t = left + cm_travel_minutes(&inst->params, km);
-    if (t > e->cfg.lookahead_min)
+    if (t > e->cfg.lookahead_min || t + MARGIN_MIN > best[q])
       continue;
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
@@ -127,14 +132,33 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   return CM_OK;
 }
 
+/* best[q]: the soonest arrival of request q's free candidates (the
+ * edges so far), HUGE_VAL when it has none. */
+static void soonest_free(const cm_instance *inst, int n, double *best) {
+  for (int q = 0; q < n; q++)
+    best[q] = HUGE_VAL;
+  for (int i = 0; i < inst->n_edges; i++) {
+    const cm_edge_in *ed = &inst->edges[i];
+    if (ed->request < n && ed->travel_min < best[ed->request])
+      best[ed->request] = ed->travel_min;
+  }
+}
+
 cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
                             int n, int64_t now_ms, cm_error *err) {
   int any = 0;
+  cm_status st = CM_OK;
   if (e->cfg.lookahead_min <= 0)
     return CM_OK;
   for (int q = 0; q < n && !any; q++)
     any = looks_ahead(reqs[q]);
-  for (int i = 0; any && i < e->n_live; i++) {
+  if (!any)
+    return CM_OK;
+  double *best = malloc((size_t)n * sizeof *best);
+  if (!best)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  soonest_free(inst, n, best);
+  for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
     if (j->state != CM_REQ_ACCEPTED || j->n_workers != 1 || !j->accepted[0])
       continue;
@@ -144,8 +168,9 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     double left = minutes_left(e, j, now_ms);
     if (left < 0 || left > e->cfg.lookahead_min)
       continue;
-    if (add_busy(e, inst, reqs, n, j, left, err) != CM_OK)
-      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    if (add_busy(e, inst, reqs, n, best, j, left, err) != CM_OK)
+      st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
-  return CM_OK;
+  free(best);
+  return st;
 }
