@@ -48,7 +48,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_km = 5.0;
   c->reserve_from = CM_URGENCY_URGENT;
   c->lookahead_min = 15;
-  c->reserve_demand = 1;
+  c->reserve_demand = 0;
   c->escalate_after_ms = 1800000;
   c->confirm_hold_ms = 120000;
 }

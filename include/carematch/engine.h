@@ -184,7 +184,8 @@ typedef struct cm_engine_config {
   int reserve_demand;       /* 1: the reserve keeps workers only where
                                emergencies came from at this time of day
                                (the engine's own history, docs/engine.md);
-                               0: around every exposed worker (1) */
+                               0: around every exposed worker (0: it
+                               kept fewer and emergencies waited more) */
   double lookahead_min;     /* look-ahead (docs/engine.md): workers busy
                                with a job expected to end and reach an
                                emergency or urgent request within this
