@@ -372,6 +372,16 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return parse_double(v, 1e-3, 1000, &e->reserve_km) == 0
                ? 1
                : fail(p, "matching", name, "must be a number in 0.001..1000");
+  if (!strcmp(name, "reserve_demand")) { /* docs/engine.md */
+    if (parse_long(v, 0, 1, &x) != 0)
+      return fail(p, "matching", name, "must be 0 or 1");
+    e->reserve_demand = (int)x;
+    return 1;
+  }
+  if (!strcmp(name, "lookahead_min")) /* docs/engine.md "Look-ahead" */
+    return parse_double(v, 0, 240, &e->lookahead_min) == 0
+               ? 1
+               : fail(p, "matching", name, "must be a number in 0..240");
   if (!strcmp(name, "reserve_from")) {
     int u = cm_urgency_parse(v);
     if (u <= CM_URGENCY_EMERGENCY)

@@ -47,6 +47,8 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_workers = 1;
   c->reserve_km = 5.0;
   c->reserve_from = CM_URGENCY_URGENT;
+  c->lookahead_min = 15;
+  c->reserve_demand = 0;
   c->escalate_after_ms = 1800000;
   c->confirm_hold_ms = 120000;
 }
@@ -82,6 +84,10 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->reserve_from >= CM_URGENCY_URGENT &&
            c->reserve_from <= CM_URGENCY_SCHEDULED,
        "reserve_from", "must be urgent, normal or scheduled");
+  CFG_(c->reserve_demand == 0 || c->reserve_demand == 1, "reserve_demand",
+       "must be 0 or 1");
+  CFG_(c->lookahead_min >= 0 && c->lookahead_min <= 240, "lookahead_min",
+       "must be in [0, 240] minutes");
 #undef CFG_
   cm_error_clear(err);
   if (c->taxonomy.count < 1 || c->taxonomy.count > CM_MAX_SKILLS)

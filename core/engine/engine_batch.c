@@ -114,6 +114,8 @@ struct cm_engine_batch {
   double t0, t1;           /* begun, candidates done (solver clock, ms) */
   cm_status solved;        /* cm_engine_batch_solve's result */
   unsigned char *reserved; /* per request: the reserve took all its edges */
+  int n_free;              /* instance workers below this are free; the
+                              rest are busy (the look-ahead's) */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -252,14 +254,43 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
   return st;
 }
 
+/* The requests the answer gave a busy worker (the look-ahead's) are left
+ * out of the commit: they wait for that worker (reqs[q] NULL, the record
+ * in wait[q]; NULL for the others). */
+static void defer_busy(batch_state *b, cm__req **wait) {
+  for (int q = 0; q < b->n; q++)
+    wait[q] = NULL;
+  for (int a = 0; a < b->ans.n_assignments; a++) {
+    int q = b->ans.assignments[a].request;
+    if (b->ans.assignments[a].worker >= b->n_free && b->reqs[q]) {
+      wait[q] = b->reqs[q];
+      b->reqs[q] = NULL;
+    }
+  }
+}
+
 /* Commit the answer's offers (engine_offers.c) and, when that worked,
  * remember why the others were not assigned. Synchronous unless done is
  * given (cm_engine_batch_end_async). */
 static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
                         cm_engine_done_fn done, void *ctx, cm_error *err) {
   const cm_answer *ans = &b->ans;
+  cm__req **wait = cm__malloc_array(b->n, sizeof *wait);
+  if (!wait)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  defer_busy(b, wait);
   cm_status st =
       cm__offers_commit(e, b->inst, ans, b->reqs, now_ms, done, ctx, err);
+  for (int q = 0; q < b->n; q++) {
+    if (!wait[q])
+      continue;
+    b->reqs[q] = wait[q]; /* back, for the caller's counts */
+    if (st == CM_OK) {
+      wait[q]->has_reason = 1;
+      wait[q]->reason = CM_REASON_WAITING_WORKER;
+    }
+  }
+  free(wait);
   if (st != CM_OK)
     return st;
   for (int u = 0; u < ans->n_unassigned; u++) {
@@ -385,6 +416,9 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
       CM_OK)
     goto fail;
   cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
+  b->n_free = b->inst->n_workers;
+  if ((st = cm__lookahead_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
+    goto fail;
   b->t1 = clock_ms(e);
   batch_options(e, b);
   drop_store_answers(b);

@@ -11,6 +11,10 @@
  *   engine_list.c       the live requests as a list (reads only)
  *   engine_roster.c     the worker table: the records of workers and the
  *                       jobs they hold, mirrored in the store's status
+ *   engine_demand.c     where emergencies come from: their history by
+ *                       area and hour, read by the reserve
+ *   engine_lookahead.c  look-ahead: service minutes learnt per kind of
+ *                       job; busy workers free soon as batch candidates
  *   engine_ledger.c     changes and commits to the ledger; adopting the
  *                       ledger's record of a request
  *   engine_ops.c        a transition as an op: committed at once, or
@@ -135,6 +139,22 @@ struct cm__op {
   cm_error err;
 };
 
+/* The service minutes of one kind of job, learnt (engine_lookahead.c). */
+enum { CM__KINDS = 64 };
+typedef struct cm__kind_stat {
+  uint64_t key;    /* urgency, skills, staff and skill mode */
+  int n;           /* completions seen; 0: slot free */
+  double mean_min; /* their mean service minutes */
+} cm__kind_stat;
+
+/* Emergencies seen in one area, by hour of the day (engine_demand.c). */
+enum { CM__CELLS = 1024 };
+typedef struct cm__area {
+  int32_t cx, cy; /* the cell: reserve_km squares */
+  int used;       /* slot taken */
+  uint16_t n[24]; /* emergencies per hour of the day (saturating) */
+} cm__area;
+
 struct cm_engine {
   cm_engine_config cfg;
   cm_store *store;   /* borrowed */
@@ -171,6 +191,12 @@ struct cm_engine {
   void (*abandon_wops)(cm_engine *e); /* tells them at cm_engine_free */
   struct cm__follow *follow;          /* an asynchronous follow in flight */
   void (*abandon_follow)(cm_engine *e);
+
+  /* where emergencies come from (engine_demand.c) and how long jobs take
+     (engine_lookahead.c), learnt as they come */
+  cm__area areas[CM__CELLS];      /* emergencies by area and hour */
+  uint64_t emergencies_seen;      /* all of them */
+  cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job */
 };
 
 /* the event queue (engine_events.c) */
@@ -182,6 +208,26 @@ void cm__event_fill(const cm_engine *e, cm_event *ev, cm_event_type t,
                     cm_request_state to, const cm_cost_terms *terms);
 /* Queue ev (numbered here); the oldest is dropped when the queue is full. */
 void cm__event_push(cm_engine *e, const cm_event *ev);
+
+/* where emergencies come from (engine_demand.c) */
+/* Count an emergency at (lat, lon) arriving at now_ms. */
+void cm__demand_learn(cm_engine *e, double lat, double lon, int64_t now_ms);
+/* Emergencies seen in the 3 x 3 areas around (lat, lon) in the hours
+ * around now_ms's (hour - 1 .. hour + 1, any day); -1 while fewer than
+ * DEMAND_MIN are known at all (too early to call an area cold). */
+int cm__demand_at(cm_engine *e, double lat, double lon, int64_t now_ms);
+
+/* look-ahead (engine_lookahead.c) */
+/* Learn the service minutes of accepted request r, completed at now_ms. */
+void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms);
+/* Add to the batch instance (request q is reqs[q], n of them) the workers
+ * busy with one accepted job expected to end within cfg.lookahead_min,
+ * placed at that job, with edges from the emergency and urgent one-worker
+ * requests they qualify for: travel_min is the wait plus the drive.
+ * Returns CM_OK or CM_E_NOMEM (err set; the instance is then freed by the
+ * caller). */
+cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                            int n, int64_t now_ms, cm_error *err);
 
 /* ledger (engine_ledger.c) */
 /* A change for the transition from r to after (its version is set here),

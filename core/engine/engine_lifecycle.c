@@ -121,6 +121,8 @@ cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
 static cm_status finish_apply(cm_engine *e, cm__op *op, cm_error *err) {
   (void)err;
   cm__req *r = cm__req_find(e, op->id);
+  if (op->finish_done) /* how long its kind of job takes */
+    cm__lookahead_learn(e, r, op->now_ms);
   /* workload and continuity for the next batches (the ledger did the
      same to its own copy in the commit) */
   for (int i = 0; op->finish_done && i < r->n_workers; i++) {

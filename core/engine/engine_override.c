@@ -354,6 +354,8 @@ static int pin_refusal(const cm_engine *e, const cm__req *r, const cm__wrk *rec,
     return CM_REASON_PINNED_REFUSED;
   if (!w->has_position || !cm_store_fresh(w->seen_ms, now_ms, e->cfg.stale_ms))
     return CM_REASON_PINNED_UNLOCATED;
+  if (cm__confirm_held(e, w->id, r, now_ms)) /* no other work while held */
+    return CM_REASON_PINNED_HELD;
   return -1;
 }
 

@@ -10,7 +10,9 @@
  * engine keeps reserve_workers other capable workers free within
  * reserve_km: those the batch cannot take for such work (not exposed)
  * count as kept; the exposed are considered one by one, and one with too
- * few kept around it is held itself. A held worker loses its edges to
+ * few kept around it is held itself. With reserve_demand, only where
+ * emergencies come from (engine_demand.c): an exposed worker in an area
+ * cold at this hour needs none kept around it. A held worker loses its edges to
  * those requests for this batch only; more urgent ones still see it. The
  * solver is not involved: it optimises over the edges that are left, and
  * nothing is written (a ledger needs nothing more). */
@@ -109,11 +111,17 @@ static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
 
 /* Hold every exposed worker with fewer than R kept around it (not in
  * this batch, or held already); the last candidates first: those of the
- * least pressing requests. Returns how many were held. */
-static int choose_held(reserve *rv, int R) {
+ * least pressing requests. A worker in a cold area (no emergency came
+ * from the areas around it at this time of day, engine_demand.c) keeps
+ * none: the reserve stands where emergencies come from. Returns how many
+ * were held. */
+static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms) {
   int held = 0;
   for (int x = rv->n_exp - 1; x >= 0; x--) {
     int kept = 0;
+    if (e->cfg.reserve_demand &&
+        cm__demand_at(e, rv->qs[x].lat, rv->qs[x].lon, now_ms) == 0)
+      continue; /* cold */
     for (int h = 0; h < rv->counts[x] && kept < R; h++) {
       int wi = cm__idmap_get(&rv->ids, rv->hits[(size_t)x * rv->k + h].id);
       kept += wi < 0 || rv->mark[wi] == HELD;
@@ -168,7 +176,7 @@ cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
     goto out;
   if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
     goto out;
-  *held_out = choose_held(&rv, R);
+  *held_out = choose_held(e, &rv, R, now_ms);
   drop_held_edges(e, inst, &rv, lost);
   goto out;
 oom:

@@ -148,6 +148,9 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   op->fresh = NULL; /* the engine's now */
+  /* where emergencies come from, for the reserve */
+  if (r->spec.urgency == CM_URGENCY_EMERGENCY)
+    cm__demand_learn(e, r->spec.lat, r->spec.lon, op->now_ms);
   cm__event_push(e, &op->ev);
   if (r->released && r->state == CM_REQ_PENDING)
     cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY

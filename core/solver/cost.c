@@ -132,6 +132,8 @@ const char *cm_reason_name(cm_unassigned_reason r) {
       "pinned_worker_unqualified",
       "pinned_worker_excluded",
       "pinned_worker_unlocated",
-      "pinned_worker_refused"};
+      "pinned_worker_refused",
+      "waiting_for_worker",
+      "pinned_worker_held"};
   return (int)r >= 0 && r < CM_REASON_COUNT ? names[r] : "unknown";
 }

@@ -181,6 +181,16 @@ typedef struct cm_engine_config {
   cm_urgency reserve_from;  /* requests this urgent or less keep off the
                                reserve: URGENT (default), NORMAL or
                                SCHEDULED */
+  int reserve_demand;       /* 1: the reserve keeps workers only where
+                               emergencies came from at this time of day
+                               (the engine's own history, docs/engine.md);
+                               0: around every exposed worker (0: it
+                               kept fewer and emergencies waited more) */
+  double lookahead_min;     /* look-ahead (docs/engine.md): workers busy
+                               with a job expected to end and reach an
+                               emergency or urgent request within this
+                               many minutes are its candidates; the
+                               request then waits for them (15; 0: off) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;

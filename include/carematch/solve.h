@@ -90,6 +90,10 @@ typedef enum cm_unassigned_reason {
                                    position */
   CM_REASON_PINNED_REFUSED,     /* the pinned worker refused the offer or
                                    let it lapse */
+  CM_REASON_WAITING_WORKER,     /* waits for a worker who is finishing a
+                                   job nearby (the look-ahead) */
+  CM_REASON_PINNED_HELD,        /* pinned to a worker soft-held for another
+                                   request awaiting confirmation */
   CM_REASON_COUNT
 } cm_unassigned_reason;
 

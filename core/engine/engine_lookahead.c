@@ -1,0 +1,176 @@
+/* engine_lookahead.c -- look-ahead: a worker busy with an accepted job
+ * that will end soon is a candidate of the batch's emergency and urgent
+ * requests, at the minutes until it is free plus the travel from that
+ * job's place (docs/engine.md "Look-ahead").
+ *
+ * The engine is not told how long a service takes: it learns it. When a
+ * job is completed, its service minutes (completion minus offer minus the
+ * offer's estimated travel) go into a running mean for its kind (urgency,
+ * skills, staff). A busy worker's job then ends, expected, at its offer
+ * time plus its estimated travel plus that mean. Only workers holding one
+ * accepted job at capacity 1, on shift, whose job kind has been seen, and
+ * free within lookahead_min are candidates; a job overdue by more than
+ * LATE_MIN is not guessed at.
+ *
+ * Such a worker is added to the batch instance like any other, with one
+ * edge per request it qualifies for when it arrives MARGIN_MIN sooner
+ * than every free candidate (an estimate is not waited on for less):
+ * travel_min = wait + drive, so the
+ * travel and sla terms price the wait exactly as they price a drive. The
+ * solver is not changed. When it picks a busy worker, no offer is made:
+ * the request waits (CM_REASON_WAITING_WORKER) and the batch after the
+ * worker's completion offers afresh, with what is known then. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+enum { LATE_MIN = 5 };   /* overdue this long: the end is unknown */
+enum { MARGIN_MIN = 5 }; /* sooner than every free candidate by this */
+
+static uint64_t kind_key(const cm_request_spec *s) {
+  return ((uint64_t)s->skills << 16) ^ ((uint64_t)s->urgency << 8) ^
+         (uint64_t)s->staff ^ ((uint64_t)s->skill_mode << 4);
+}
+
+/* The slot of the kind, the first free one when new, NULL when full. */
+static cm__kind_stat *kind_slot(cm_engine *e, uint64_t key, int create) {
+  unsigned h = (unsigned)(key * 0x9E3779B97F4A7C15ull >> 58); /* 0..63 */
+  for (int i = 0; i < CM__KINDS; i++) {
+    cm__kind_stat *k = &e->kinds[(h + (unsigned)i) % CM__KINDS];
+    if (k->n > 0 && k->key == key)
+      return k;
+    if (k->n == 0)
+      return create ? k : NULL;
+  }
+  return NULL;
+}
+
+void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms) {
+  if (r->state != CM_REQ_ACCEPTED || r->n_workers < 1 || r->offered_ms <= 0)
+    return;
+  double min =
+      (double)(now_ms - r->offered_ms) / 60000.0 - r->terms[0].travel_min;
+  if (min < 0)
+    min = 0;
+  cm__kind_stat *k = kind_slot(e, kind_key(&r->spec), 1);
+  if (!k)
+    return; /* 64 kinds seen: the others are not looked ahead for */
+  k->key = kind_key(&r->spec);
+  k->n++;
+  k->mean_min += (min - k->mean_min) / k->n;
+}
+
+/* Minutes until accepted job r ends, expected; -1 when unknown (kind
+ * never completed, or overdue by LATE_MIN). */
+static double minutes_left(cm_engine *e, const cm__req *r, int64_t now_ms) {
+  const cm__kind_stat *k = kind_slot(e, kind_key(&r->spec), 0);
+  if (!k)
+    return -1;
+  double end =
+      (double)r->offered_ms / 60000.0 + r->terms[0].travel_min + k->mean_min;
+  double left = end - (double)now_ms / 60000.0;
+  if (left < -LATE_MIN)
+    return -1;
+  return left < 0 ? 0 : left;
+}
+
+/* 1 when batch request q (record r) may be offered worker w. */
+static int qualifies(const cm__req *r, const cm_worker *w) {
+  cm_skillset need = r->spec.skills;
+  if (r->spec.skill_mode == CM_SKILLS_ALL ? (w->skills & need) != need
+                                          : need && !(w->skills & need))
+    return 0;
+  for (int i = 0; i < r->spec.n_excluded; i++)
+    if (!strcmp(r->spec.excluded[i], w->id))
+      return 0;
+  for (int i = 0; i < r->n_rejected; i++)
+    if (!strcmp(r->rejected[i], w->id))
+      return 0;
+  return 1;
+}
+
+/* 1 when batch request r looks ahead: emergency or urgent, one worker. */
+static int looks_ahead(const cm__req *r) {
+  return r && r->spec.staff == 1 && r->spec.urgency <= CM_URGENCY_URGENT;
+}
+
+/* Add the busy worker of job j (free in left minutes) to the instance
+ * with its edges from the looking-ahead requests it reaches MARGIN_MIN
+ * sooner than their free candidates (best[q]). Returns CM_OK or
+ * CM_E_NOMEM. */
+static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                          int n, const double *best, const cm__req *j,
+                          double left, cm_error *err) {
+  cm_worker w;
+  int wi = -1;
+  if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
+    return CM_OK;
+  w.lat = j->spec.lat; /* where it will be free */
+  w.lon = j->spec.lon;
+  w.has_position = 1;
+  w.capacity = 1;
+  w.status = CM_WORKER_AVAILABLE;
+  for (int q = 0; q < n; q++) {
+    const cm__req *r = reqs[q];
+    if (!looks_ahead(r) || !qualifies(r, &w))
+      continue;
+    double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
+    const cm_request *rq = &inst->requests[q];
+    if (km > cm_request_radius_km(&inst->params, rq))
+      continue;
+    double t = left + cm_travel_minutes(&inst->params, km);
+    if (t > e->cfg.lookahead_min || t + MARGIN_MIN > best[q])
+      continue;
+    if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
+      return CM_E_NOMEM;
+    cm_edge_in ed = {q, wi, t};
+    if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
+      return CM_E_NOMEM;
+  }
+  return CM_OK;
+}
+
+/* best[q]: the soonest arrival of request q's free candidates (the
+ * edges so far), HUGE_VAL when it has none. */
+static void soonest_free(const cm_instance *inst, int n, double *best) {
+  for (int q = 0; q < n; q++)
+    best[q] = HUGE_VAL;
+  for (int i = 0; i < inst->n_edges; i++) {
+    const cm_edge_in *ed = &inst->edges[i];
+    if (ed->request < n && ed->travel_min < best[ed->request])
+      best[ed->request] = ed->travel_min;
+  }
+}
+
+cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                            int n, int64_t now_ms, cm_error *err) {
+  int any = 0;
+  cm_status st = CM_OK;
+  if (e->cfg.lookahead_min <= 0)
+    return CM_OK;
+  for (int q = 0; q < n && !any; q++)
+    any = looks_ahead(reqs[q]);
+  if (!any)
+    return CM_OK;
+  double *best = malloc((size_t)n * sizeof *best);
+  if (!best)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  soonest_free(inst, n, best);
+  for (int i = 0; i < e->n_live && st == CM_OK; i++) {
+    const cm__req *j = e->live[i];
+    if (j->state != CM_REQ_ACCEPTED || j->n_workers != 1 || !j->accepted[0])
+      continue;
+    const cm__wrk *rec = cm__wrk_find(e, j->workers[0]);
+    if (!rec || !rec->on_shift || rec->capacity != 1 || rec->jobs != 1)
+      continue;
+    double left = minutes_left(e, j, now_ms);
+    if (left < 0 || left > e->cfg.lookahead_min)
+      continue;
+    if (add_busy(e, inst, reqs, n, best, j, left, err) != CM_OK)
+      st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  free(best);
+  return st;
+}

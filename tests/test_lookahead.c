@@ -1,0 +1,156 @@
+/* test_lookahead.c -- the engine's look-ahead on hand-made situations: a
+ * nurse finishing a job next door in 3 minutes beats a free one 6 km away
+ * for an emergency (the request waits for her, then gets her); normal work
+ * does not wait, nor past lookahead_min; with lookahead_min 0 the far
+ * nurse is offered at once. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "carematch/engine.h"
+#include "fixtures.h"
+
+static cm_store *store;
+static cm_engine *eng;
+
+static void start(double lookahead_min) {
+  store = cm_store_memory_new(0);
+  cr_assert_not_null(store);
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.batch_window_ms = 200;
+  c.reserve_workers = 0; /* the look-ahead alone */
+  c.lookahead_min = lookahead_min;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+}
+
+static void stop(void) {
+  cm_engine_free(eng);
+  cm_store_free(store);
+  eng = NULL;
+  store = NULL;
+}
+
+static void worker(const char *id, double dlat_km) {
+  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, 0);
+  cm_error err;
+  cr_assert_eq(cm_engine_worker_upsert(eng, &w, 0, &err), CM_OK, "%s",
+               err.message);
+}
+
+/* Fresh positions: near at the centre, far 6 km north. */
+static void positions(int64_t now) {
+  cm_engine_worker_position(eng, "near", 31.23, 121.47, now, NULL);
+  cm_engine_worker_position(eng, "far", 31.23 + 6.0 / 111.195, 121.47, now,
+                            NULL);
+}
+
+static void submit(const char *id, cm_urgency u, int64_t now) {
+  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, 0.0);
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
+}
+
+static void step(int64_t now) {
+  positions(now);
+  cm_error err;
+  cr_assert_eq(cm_engine_step(eng, now, NULL, &err), CM_OK, "%s", err.message);
+}
+
+static cm_request_view view(const char *id) {
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  return v;
+}
+
+/* The nearest nurse takes normal job id at now and accepts it. */
+static void near_takes(const char *id, int64_t now) {
+  submit(id, CM_URGENCY_NORMAL, now);
+  step(now + 300); /* after the batch window */
+  cm_request_view v = view(id);
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(v.workers[0], "near");
+  cr_assert_eq(cm_engine_accept(eng, id, "near", now + 1000, NULL), CM_OK);
+}
+
+/* Both nurses; near did a 10-minute job next door (the engine learns how
+ * long such a job takes) and has started another at 20 min: free at 30. */
+static void city(void) {
+  worker("near", 0.0);
+  worker("far", 6.0);
+  near_takes("j0", 1000);
+  cr_assert_eq(cm_engine_complete(eng, "j0", 1000 + 600000, NULL), CM_OK);
+  near_takes("j1", 1200000);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+}
+
+Test(lookahead, a_near_nurse_finishing_in_3_min_beats_a_far_free_one,
+     .fini = stop) {
+  start(15);
+  city();
+  int64_t t = 1200000 + 7 * 60000; /* near is free in 3 minutes */
+  submit("e1", CM_URGENCY_EMERGENCY, t);
+  step(t);
+  cm_request_view e1 = view("e1");
+  cr_assert_eq(e1.state, CM_REQ_PENDING, "not given to the far nurse");
+  cr_assert_eq(e1.has_reason, 1);
+  cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
+  cr_assert_str_eq(cm_reason_name(e1.reason), "waiting_for_worker");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0);
+  for (t += 1000; t < 1200000 + 10 * 60000; t += 1000)
+    step(t); /* batches meanwhile keep waiting for her */
+  cr_assert_eq(view("e1").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_engine_complete(eng, "j1", t, NULL), CM_OK);
+  step(t + 1000);
+  e1 = view("e1");
+  cr_assert_eq(e1.state, CM_REQ_OFFERED, "offered once she is free");
+  cr_assert_str_eq(e1.workers[0], "near");
+}
+
+/* Off, the emergency goes to the far nurse at once: the test above fails
+ * without the look-ahead. */
+Test(lookahead, off_the_far_nurse_is_offered_at_once, .fini = stop) {
+  start(0);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit("e1", CM_URGENCY_EMERGENCY, t);
+  step(t);
+  cm_request_view e1 = view("e1");
+  cr_assert_eq(e1.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(e1.workers[0], "far");
+}
+
+/* Normal work does not look ahead: it goes to the far nurse. */
+Test(lookahead, normal_work_does_not_wait, .fini = stop) {
+  start(15);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit("n1", CM_URGENCY_NORMAL, t);
+  step(t + 300);
+  step(t + 150000); /* its radius grew to 6.25 km: the far nurse */
+  cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("n1").workers[0], "far");
+}
+
+/* A nurse busy for longer than lookahead_min is not waited for. */
+Test(lookahead, not_past_its_horizon, .fini = stop) {
+  start(8);
+  city();
+  int64_t t = 1200000 + 60000; /* near is free in 9 minutes */
+  submit("e1", CM_URGENCY_EMERGENCY, t);
+  step(t);
+  cr_assert_eq(view("e1").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("e1").workers[0], "far");
+}
+
+Test(lookahead, config_is_checked) {
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  cr_assert_eq(c.lookahead_min, 15);
+  c.lookahead_min = -1;
+  cm_error err;
+  cr_assert_eq(cm_engine_config_validate(&c, &err), CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.lookahead_min");
+}
