@@ -228,6 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p = q == end ? end : q + sep;
   }
   cm_engine_free(r->eng);
+  cmd_kpis_free(r->kpis); /* the console's KPI ring (kpis.c) */
   cm_store_free(r->store);
   free(d->regions);
   free(d);
