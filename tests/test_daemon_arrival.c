@@ -3,7 +3,8 @@
  * answers the request with arrived_ms, GET shows it, again is a no-op;
  * 404 for unknown ids, 409 naming the state or the worker, 400/422 for a
  * bad body, 403 for the operator; per region too; GET /v1/kpis has the
- * time to arrival after one arrival. No Criterion .timeout. */
+ * time to arrival after one arrival (scheduled work: from its window). No
+ * Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,15 +67,16 @@ static const char *state(json_t *v) {
   return s ? s : "";
 }
 
-/* Worker w1 at the centre, request id submitted (normal) and offered. */
-static void offered(const char *id) {
-  char body[192];
+/* Worker w1 at the centre, request id submitted (urgency u; extra JSON
+ * members appended) and offered. */
+static void offered_as(const char *id, const char *u, const char *extra) {
+  char body[256];
   ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
      "{\"skills\":[\"nurse\"],\"lat\":31.231,\"lon\":121.47,\"capacity\":2}");
   snprintf(body, sizeof body,
            "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
-           "[\"nurse\"],\"urgency\":\"normal\"}",
-           id);
+           "[\"nurse\"],\"urgency\":\"%s\"%s}",
+           id, u, extra);
   cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
   cm_test_reply_free(&r);
   for (int i = 0; i < 300; i++) {
@@ -87,6 +89,10 @@ static void offered(const char *id) {
     nanosleep(&ts, NULL);
   }
   cr_assert_fail("%s never offered", id);
+}
+
+static void offered(const char *id) {
+  offered_as(id, "normal", "");
 }
 
 static json_int_t arrived_ms(json_t *v) {
@@ -158,10 +164,10 @@ Test(daemon_arrival, per_region_too) {
   json_decref(v);
 }
 
-/* The normal urgency's time to arrival in /v1/kpis: its p50 and count. */
-static void kpi_arrival(int *count, json_t **p50) {
+/* Urgency u's time to arrival in /v1/kpis: its p50 and count. */
+static void kpi_arrival_of(const char *urgency, int *count, json_t **p50) {
   cm_test_reply r = expect(200, "GET", "/v1/kpis", TOK_OPERATOR, NULL);
-  json_t *u = json_object_get(json_object_get(r.json, "by_urgency"), "normal");
+  json_t *u = json_object_get(json_object_get(r.json, "by_urgency"), urgency);
   cr_assert_not_null(u, "%s", r.text);
   json_t *n = json_object_get(u, "arrivals"),
          *q = json_object_get(u, "time_to_arrival_ms");
@@ -173,6 +179,10 @@ static void kpi_arrival(int *count, json_t **p50) {
   cr_assert(json_is_array(series) && json_array_size(series) == 12, "%s",
             r.text);
   cm_test_reply_free(&r);
+}
+
+static void kpi_arrival(int *count, json_t **p50) {
+  kpi_arrival_of("normal", count, p50);
 }
 
 Test(daemon_arrival, kpis_have_the_time_to_arrival) {
@@ -195,5 +205,26 @@ Test(daemon_arrival, kpis_have_the_time_to_arrival) {
   cr_assert(json_is_number(p50));
   cr_assert_float_eq(json_number_value(p50), (double)since, 1.0,
                      "from submission to arrival");
+  json_decref(p50);
+}
+
+/* Scheduled work counts from its window's start: a worker there before
+ * it is a time to arrival of 0 (released now: the window starts within
+ * release_slack_ms). */
+Test(daemon_arrival, scheduled_work_early_is_zero) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long start = (long long)now.tv_sec * 1000 + 300000; /* in 5 min */
+  char extra[96];
+  snprintf(extra, sizeof extra, ",\"window\":{\"start_ms\":%lld}", start);
+  offered_as("s1", "scheduled", extra);
+  ok("POST", "/v1/requests/s1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  ok("POST", "/v1/requests/s1/arrived", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  int n;
+  json_t *p50;
+  kpi_arrival_of("scheduled", &n, &p50);
+  cr_assert_eq(n, 1);
+  cr_assert(json_is_number(p50));
+  cr_assert_float_eq(json_number_value(p50), 0.0, 1e-9, "early: 0");
   json_decref(p50);
 }
