@@ -1,6 +1,8 @@
 // kpis.js -- the last hour's KPIs (GET /v1/kpis) as small SVG charts: per
-// urgency the time to first offer (p50 per 5 minutes), p50/p90 to offer
-// and to acceptance, done, cancelled and unassigned now; the batch latency.
+// urgency the time to first offer and to arrival (p50 per 5 minutes),
+// p50/p90 to offer, to acceptance and to arrival (from the call; scheduled
+// work from its window), done, cancelled and unassigned now; the batch
+// latency.
 
 import { el, svg, dur, num } from './dom.js';
 import { URGENCY_COLOR } from './map.js';
@@ -31,7 +33,13 @@ export function renderKpis(box, k) {
       el('span', { class: 'muted', text:
         `offer p50 ${dur(s.time_to_offer_ms.p50)} p90 ${dur(s.time_to_offer_ms.p90)} · ` +
         `accept p50 ${dur(s.time_to_accept_ms.p50)} · done ${s.done} · cancelled ${s.cancelled} · ` +
-        `unassigned ${s.unassigned}` }));
+        `unassigned ${s.unassigned}` }),
+      el('span', { class: 'muted', text: 'arrival' }),
+      spark(s.series.time_to_arrival_p50_ms, URGENCY_COLOR[u], `${u}: time to arrival, p50 per 5 minutes`),
+      el('span', {}),
+      el('span', { class: 'muted arrival', dataset: { p50: s.time_to_arrival_ms.p50 ?? '' }, text:
+        `arrival p50 ${dur(s.time_to_arrival_ms.p50)} p90 ${dur(s.time_to_arrival_ms.p90)} · ` +
+        `${s.arrivals} arrived` }));
   });
   const b = k.batches;
   rows.push(el('div', { class: 'kpi' },

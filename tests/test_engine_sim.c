@@ -26,6 +26,7 @@ typedef struct shadow {
   int n_banned;           /* workers never to be offered again */
   char banned[32][CM_ID_MAX];
   int64_t accepted_at;
+  int arrived;           /* arrivals since it was last taken from its workers */
   int64_t decided_offer; /* offered_ms of the offer already decided */
   int ignore;            /* this offer is left to lapse */
   char hold[CM_ID_MAX];  /* awaiting: its soft-held worker ("" none) */
@@ -127,7 +128,14 @@ static void drain(sim *s) {
         unban(sh, ev[i].type == CM_EV_PINNED ? ev[i].worker : ev[i].to_worker);
       else if (ev[i].type == CM_EV_REASSIGNED)
         ban(sh, ev[i].worker);
-      if (ev[i].type >= CM_EV_PINNED)
+      if (ev[i].type == CM_EV_REASSIGNED)
+        sh->arrived = 0;               /* the next workers arrive anew */
+      if (ev[i].type == CM_EV_ARRIVED) /* once, by an accepted member */
+        cr_assert(ev[i].from == CM_REQ_ACCEPTED &&
+                      ev[i].to == CM_REQ_ACCEPTED && ev[i].worker[0] &&
+                      sh->arrived++ == 0,
+                  "%s: arrival wrongly reported", sh->id);
+      if (ev[i].type >= CM_EV_PINNED && ev[i].type <= CM_EV_REASSIGNED)
         cr_assert_str_eq(ev[i].actor, "ann", "%s: an operator's event",
                          cm_event_type_name(ev[i].type));
       sh->state = ev[i].to;
@@ -293,6 +301,12 @@ static void act(sim *s, int64_t now) {
       drain(s);
       if (r->state == CM_REQ_ACCEPTED)
         r->accepted_at = now;
+    } else if (r->state == CM_REQ_ACCEPTED && now - r->accepted_at > 20000 &&
+               u < 0.02) { /* a member arrives (again: a no-op) */
+      cm_request_view v;
+      cm_engine_request_get(s->eng, r->id, &v, NULL);
+      cr_assert_eq(cm_engine_arrived(s->eng, r->id, v.workers[0], now, NULL),
+                   CM_OK);
     } else if (r->state == CM_REQ_ACCEPTED && now - r->accepted_at > 60000 &&
                u < 0.05) {
       cr_assert_eq(cm_engine_complete(s->eng, r->id, now, NULL), CM_OK);

@@ -259,6 +259,8 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
        cm__json_set(o, "expires_ms", json_integer(v->expires_ms))) ||
       (v->finished_ms &&
        cm__json_set(o, "finished_ms", json_integer(v->finished_ms))) ||
+      (v->arrived_ms &&
+       cm__json_set(o, "arrived_ms", json_integer(v->arrived_ms))) ||
       (v->n_rejected &&
        cm__json_set(o, "rejected", ids_array(v->rejected, v->n_rejected))) ||
       (v->has_reason && v->state == CM_REQ_PENDING &&

@@ -55,6 +55,8 @@ static const route routes[] = {
      "POST /v1/requests/{id}/cancel"},
     {EVHTTP_REQ_POST, "/v1/requests/*/complete", P | G, 1,
      cmd_route_request_complete, "POST /v1/requests/{id}/complete"},
+    {EVHTTP_REQ_POST, "/v1/requests/*/arrived", P | G, 1,
+     cmd_route_request_arrived, "POST /v1/requests/{id}/arrived"},
     {EVHTTP_REQ_POST, "/v1/requests/*/accept", G, 1, cmd_route_offer_accept,
      "POST /v1/requests/{id}/accept"},
     {EVHTTP_REQ_POST, "/v1/requests/*/reject", G, 1, cmd_route_offer_reject,

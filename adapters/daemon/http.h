@@ -84,6 +84,7 @@ void cmd_route_request_create(cmd_call *c);
 void cmd_route_request_get(cmd_call *c);
 void cmd_route_request_cancel(cmd_call *c);
 void cmd_route_request_complete(cmd_call *c);
+void cmd_route_request_arrived(cmd_call *c);
 void cmd_route_offer_accept(cmd_call *c);
 void cmd_route_offer_reject(cmd_call *c);
 /* confirmation before dispatch (routes_confirm.c) */

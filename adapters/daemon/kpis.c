@@ -1,5 +1,7 @@
 /* kpis.c -- the last hour's KPIs of a region (GET /v1/kpis, for the
- * operator's console): time to first offer and to acceptance by urgency,
+ * operator's console): time to first offer, to acceptance and to arrival
+ * (from submission; scheduled work from its window's start, 0 when the
+ * worker came early) by urgency,
  * requests done and cancelled, unassigned now, batch latency, as totals
  * and as 5-minute series. Computed from the events the region emits and
  * the batches it runs, kept as samples in a small ring (time, kind,
@@ -17,11 +19,18 @@
 #define BUCKET_MS 300000LL  /* series: 5 minutes a point */
 #define BUCKETS ((int)(WINDOW_MS / BUCKET_MS))
 
-typedef enum kind { K_OFFER, K_ACCEPT, K_DONE, K_CANCEL, K_BATCH } kind;
+typedef enum kind {
+  K_OFFER,
+  K_ACCEPT,
+  K_DONE,
+  K_CANCEL,
+  K_BATCH,
+  K_ARRIVE
+} kind;
 
 typedef struct sample {
   int64_t at_ms;
-  float value_ms;  /* K_OFFER, K_ACCEPT, K_BATCH: the time */
+  float value_ms;  /* K_OFFER, K_ACCEPT, K_ARRIVE, K_BATCH: the time */
   uint8_t kind;    /* enum kind */
   uint8_t urgency; /* cm_urgency (K_BATCH: 0) */
 } sample;
@@ -48,7 +57,8 @@ static void add(cmd_region *r, int64_t at_ms, kind k, int urgency, double v) {
 void cmd_kpis_event(cmd_region *r, const cm_event *ev) {
   cm_request_view v;
   if (ev->type != CM_EV_OFFERED && ev->type != CM_EV_ACCEPTED &&
-      ev->type != CM_EV_COMPLETED && ev->type != CM_EV_CANCELLED)
+      ev->type != CM_EV_COMPLETED && ev->type != CM_EV_CANCELLED &&
+      ev->type != CM_EV_ARRIVED)
     return;
   /* the engine's memory only: never a ledger read on the loop */
   if (!cm_engine_holds(r->eng, ev->request) ||
@@ -67,6 +77,13 @@ void cmd_kpis_event(cmd_region *r, const cm_event *ev) {
     if (ev->to == CM_REQ_ACCEPTED)
       add(r, ev->at_ms, K_ACCEPT, u, (double)(ev->at_ms - v.created_ms));
     break;
+  case CM_EV_ARRIVED: { /* once per request: its first arrival */
+    int64_t from =
+        v.spec.window_start_ms > 0 ? v.spec.window_start_ms : v.created_ms;
+    add(r, ev->at_ms, K_ARRIVE, u,
+        ev->at_ms > from ? (double)(ev->at_ms - from) : 0);
+    break;
+  }
   case CM_EV_COMPLETED:
     add(r, ev->at_ms, K_DONE, u, 0);
     break;
@@ -150,23 +167,31 @@ void cmd_route_kpis(cmd_call *c) {
     json_t *offer =
         pair(q, K_OFFER, u, from, now + 1, buf, 0.9, "p90", &offers);
     json_t *acc = pair(q, K_ACCEPT, u, from, now + 1, buf, 0.9, "p90", NULL);
+    int arrivals;
+    json_t *arr =
+        pair(q, K_ARRIVE, u, from, now + 1, buf, 0.9, "p90", &arrivals);
     done = pick(q, K_DONE, u, from, now + 1, buf);
     cancelled = pick(q, K_CANCEL, u, from, now + 1, buf);
-    json_t *series = json_array(), *dones = json_array();
-    for (int b = 0; series && dones && b < BUCKETS; b++) {
+    json_t *series = json_array(), *dones = json_array(),
+           *arr_series = json_array();
+    for (int b = 0; series && dones && arr_series && b < BUCKETS; b++) {
       int64_t b0 = from + b * BUCKET_MS, b1 = bucket_end(b0, now);
       int n = pick(q, K_OFFER, u, b0, b1, buf);
       json_array_append_new(series, quantile(buf, n, 0.5));
+      n = pick(q, K_ARRIVE, u, b0, b1, buf);
+      json_array_append_new(arr_series, quantile(buf, n, 0.5));
       json_array_append_new(dones,
                             json_integer(pick(q, K_DONE, u, b0, b1, buf)));
     }
-    json_object_set_new(by, cm_urgency_name((cm_urgency)u),
-                        json_pack("{s:o?,s:i,s:o?,s:i,s:i,s:i,s:{s:o?,s:o?}}",
-                                  "time_to_offer_ms", offer, "offers", offers,
-                                  "time_to_accept_ms", acc, "done", done,
-                                  "cancelled", cancelled, "unassigned", pend[u],
-                                  "series", "time_to_offer_p50_ms", series,
-                                  "done", dones));
+    json_object_set_new(
+        by, cm_urgency_name((cm_urgency)u),
+        json_pack("{s:o?,s:i,s:o?,s:o?,s:i,s:i,s:i,s:i,"
+                  "s:{s:o?,s:o?,s:o?}}",
+                  "time_to_offer_ms", offer, "offers", offers,
+                  "time_to_accept_ms", acc, "time_to_arrival_ms", arr,
+                  "arrivals", arrivals, "done", done, "cancelled", cancelled,
+                  "unassigned", pend[u], "series", "time_to_offer_p50_ms",
+                  series, "time_to_arrival_p50_ms", arr_series, "done", dones));
   }
   if (buf && by) {
     int batches;

@@ -1,9 +1,9 @@
 /* routes_requests.c -- the request endpoints: create (idempotent on the
  * client's id), read (state, offer, cost explanation), cancel, complete,
- * and the offered worker's accept or reject. The writes call the engine's
- * _async functions and reply from the completion: at once in memory, when
- * Redis took the change otherwise, the loop serving other calls meanwhile
- * (docs/async.md). */
+ * the offered worker's accept or reject, and an accepted worker's arrival. The
+ * writes call the engine's _async functions and reply from the completion: at
+ * once in memory, when Redis took the change otherwise, the loop serving other
+ * calls meanwhile (docs/async.md). */
 #include <string.h>
 
 #include "api_json.h"
@@ -130,7 +130,12 @@ void cmd_route_request_complete(cmd_call *c) {
   write_path(c, cm_engine_complete_async);
 }
 
-static void answer(cmd_call *c, int accept) {
+typedef cm_status (*worker_fn)(cm_engine *e, const char *id, const char *worker,
+                               int64_t now_ms, cm_engine_done_fn done,
+                               void *ctx, cm_error *err);
+
+/* accept, reject, arrived: the path's request and the body's worker. */
+static void write_worker(cmd_call *c, worker_fn fn) {
   static const char *const keys[] = {"worker", NULL};
   char worker[CM_ID_MAX];
   cm_error err;
@@ -148,18 +153,16 @@ static void answer(cmd_call *c, int accept) {
   if (!w)
     return;
   snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  int64_t now = cmd_now_ms();
-  cm_status st = accept ? cm_engine_accept_async(w->r->eng, w->arg, worker, now,
-                                                 on_written, w, &err)
-                        : cm_engine_reject_async(w->r->eng, w->arg, worker, now,
-                                                 on_written, w, &err);
-  if (st != CM_OK)
+  if (fn(w->r->eng, w->arg, worker, cmd_now_ms(), on_written, w, &err) != CM_OK)
     refused(w, &err);
 }
 
 void cmd_route_offer_accept(cmd_call *c) {
-  answer(c, 1);
+  write_worker(c, cm_engine_accept_async);
 }
 void cmd_route_offer_reject(cmd_call *c) {
-  answer(c, 0);
+  write_worker(c, cm_engine_reject_async);
+}
+void cmd_route_request_arrived(cmd_call *c) {
+  write_worker(c, cm_engine_arrived_async);
 }

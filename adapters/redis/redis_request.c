@@ -100,6 +100,10 @@ char *cm__rd_request_encode(const cm_request_view *v) {
     json_decref(st), st = NULL;
   if (st && v->held && json_object_set_new(st, "held", json_true()))
     json_decref(st), st = NULL;
+  /* the first worker's arrival, only when set (older records: none) */
+  if (st && v->arrived_ms &&
+      json_object_set_new(st, "arrived", json_integer(v->arrived_ms)))
+    json_decref(st), st = NULL;
   char *text = NULL;
   if (o && st && json_object_update(o, st) == 0)
     text = cm__json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -248,6 +252,9 @@ static int decode(const json_t *o, cm_request_view *v) {
       (held && !json_is_boolean(held)))
     return -1;
   v->held = held && json_is_true(held);
+  if (json_object_get(o, "arrived") &&
+      get_time(o, "arrived", &v->arrived_ms) != 0)
+    return -1;
   v->state = (cm_request_state)state;
   v->has_reason = reason >= 0;
   v->reason =

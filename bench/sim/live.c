@@ -217,6 +217,21 @@ static void lv_answer(void *ctx, int q, int i, int accept, int64_t now) {
              body, (size_t)len, on_answer, l);
 }
 
+/* A member reached the elder: POST .../arrived (the daemon keeps the
+ * request's first arrival, the rest are no-ops). A 409 (cancelled or
+ * reassigned meanwhile) is a late answer, not an error. */
+static void lv_arrived(void *ctx, int q, int i, int64_t now) {
+  live *l = ctx;
+  (void)now;
+  char path[96], body[64];
+  snprintf(path, sizeof path, "/v1/requests/%s%s/arrived", prefix(l),
+           l->s->requests[q].id);
+  int len =
+      snprintf(body, sizeof body, "{\"worker\":\"%s\"}", l->s->workers[i].id);
+  cm_hc_call(l->hc, jobs_conn(l), EVHTTP_REQ_POST, path, l->o->tok_gateway,
+             body, (size_t)len, on_answer, l);
+}
+
 static void send_complete(live *l, int q);
 
 /* survive: a completion the daemon did not take (it was down, or Redis
@@ -659,8 +674,9 @@ int sim_live(const sim_scenario *s, const sim_live_opts *o, sim_kpis *out,
   pid_t pid = -1;
   if (reach_daemon(&l, o, host, sizeof host, &port, &pid, msg, n) != 0)
     return -1;
-  sim_port p = {&l,          lv_submit,         lv_upsert, lv_shift_off,
-                lv_position, lv_positions_done, lv_answer, lv_complete};
+  sim_port p = {&l,           lv_submit,   lv_upsert,
+                lv_shift_off, lv_position, lv_positions_done,
+                lv_answer,    lv_complete, lv_arrived};
   if (live_open(&l, host, port, &p, msg, n) == 0 &&
       run_window(&l, msg, n) == 0) {
     finish(&l, t0);

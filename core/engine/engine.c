@@ -15,11 +15,12 @@ static const char *const state_names[CM_REQ_STATE_COUNT] = {
     "cancelled", "awaiting_confirmation", /* confirmation (engine_confirm.c) */
     "dismissed"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",     "accepted",  "rejected",  "expired",
-    "withdrawn", "cancelled",   "completed", "escalated", "confirmed",
+    "submitted", "offered",     "accepted",  "rejected",   "expired",
+    "withdrawn", "cancelled",   "completed", "escalated",  "confirmed",
     "dismissed", "hold_lapsed", /* engine_confirm.c */
-    "pinned",    "held",        "released",  "reassigned"}; /* engine_override.c
-                                                             */
+    "pinned",    "held",        "released",  "reassigned", /* engine_override.c
+                                                            */
+    "arrived"}; /* engine_lifecycle.c */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -329,6 +330,7 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->offered_ms = r->offered_ms;
   out->expires_ms = r->expires_ms;
   out->finished_ms = r->finished_ms;
+  out->arrived_ms = r->arrived_ms;
   /* only the entries in use: what is left beyond them is not state */
   out->n_workers = r->n_workers;
   memcpy(out->workers, r->workers, (size_t)r->n_workers * CM_ID_MAX);

@@ -72,6 +72,7 @@ typedef struct cm__req {
   /* operators' overrides (engine_override.c) */
   char pinned[CM_ID_MAX]; /* offered to this worker only, "" none */
   int held;               /* kept out of batching */
+  int64_t arrived_ms;     /* first accepted worker's arrival, 0 none */
 } cm__req;
 
 typedef struct cm__wrk {

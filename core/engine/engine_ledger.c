@@ -23,6 +23,7 @@ static void req_from_view(cm__req *r, const cm_request_view *v,
   r->offered_ms = v->offered_ms;
   r->expires_ms = v->expires_ms;
   r->finished_ms = v->finished_ms;
+  r->arrived_ms = v->arrived_ms;
   r->ready_ms = v->ready_ms;
   r->offered_once = v->offered_ms != 0;
   r->released = v->release_ms <= now_ms;

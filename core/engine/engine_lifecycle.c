@@ -1,6 +1,6 @@
 /* engine_lifecycle.c -- what happens to a request after submission: the
- * offered worker accepts or refuses, the offer lapses or is withdrawn, the
- * request is cancelled or completed.
+ * offered worker accepts or refuses, the offer lapses or is withdrawn, an
+ * accepted worker arrives, the request is cancelled or completed.
  *
  * Each transition is an op (engine_ops.c): its plan works it out on a
  * copy of the record, it is committed to the ledger (when there is one)
@@ -253,6 +253,47 @@ static cm_status reject_plan(cm_engine *e, cm__op *op, cm_error *err) {
   return requeue_build(e, op, r, err);
 }
 
+/* ---- arrival ---- */
+
+static cm_status arrived_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *r = cm__req_find(e, op->id);
+  cm__req_replace(e, r, &op->after);
+  cm__event_push(e, &op->ev);
+  return CM_OK;
+}
+
+/* The first arrival of an accepted worker; later ones are no-ops. */
+static cm_status arrived_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = find_live(e, op, err);
+  if (!r)
+    return CM_E_UNKNOWN_ID;
+  if (op->bad_worker || !cm__wrk_find(e, op->worker))
+    return cm_error_set(err, CM_E_UNKNOWN_ID, "$.worker",
+                        "$.worker: no worker '%s'", op->worker);
+  if (r->state != CM_REQ_ACCEPTED)
+    return cm_error_set(err, CM_E_CONFLICT, "$.request",
+                        "$.request: '%s' is %s, not accepted", op->id,
+                        cm_request_state_name(r->state));
+  int idx = offer_index(r, op->worker);
+  if (idx < 0 || !r->accepted[idx])
+    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                        "$.worker: '%s' is not an accepted worker of '%s'",
+                        op->worker, op->id);
+  if (r->arrived_ms) /* already arrived: nothing changes */
+    return CM_OK;
+  if (op->now_ms > e->now_ms)
+    e->now_ms = op->now_ms;
+  cm__req *after = &op->after;
+  *after = *r;
+  after->arrived_ms = op->now_ms > 0 ? op->now_ms : 1;
+  cm__event_fill(e, &op->ev, CM_EV_ARRIVED, after, op->worker, r->state,
+                 r->state, NULL);
+  cm__change_init(&op->ch, r, &op->view, after, &op->ev, 1);
+  op->apply = arrived_apply;
+  return cm__op_commit(e, op, err);
+}
+
 /* ---- the calls ---- */
 
 #define NO_WORKER NULL, 0 /* the worker arguments of a call without one */
@@ -311,6 +352,23 @@ cm_status cm_engine_complete_async(cm_engine *e, const char *request_id,
   if (!done)
     return cm_error_set(err, CM_E_INVALID, "", "no completion given");
   return run(e, complete_plan, request_id, NO_WORKER, now_ms, done, ctx, err);
+}
+
+cm_status cm_engine_arrived(cm_engine *e, const char *request_id,
+                            const char *worker_id, int64_t now_ms,
+                            cm_error *err) {
+  return run(e, arrived_plan, request_id, WORKER(worker_id), now_ms, NULL, NULL,
+             err);
+}
+
+cm_status cm_engine_arrived_async(cm_engine *e, const char *request_id,
+                                  const char *worker_id, int64_t now_ms,
+                                  cm_engine_done_fn done, void *ctx,
+                                  cm_error *err) {
+  if (!done)
+    return cm_error_set(err, CM_E_INVALID, "", "no completion given");
+  return run(e, arrived_plan, request_id, WORKER(worker_id), now_ms, done, ctx,
+             err);
 }
 
 cm_status cm_engine_accept(cm_engine *e, const char *request_id,

@@ -210,6 +210,7 @@ static cm_status reassign_plan(cm_engine *e, cm__op *op, cm_error *err) {
   after->expires_ms = 0;
   after->has_reason = 0;
   after->held = 0;
+  after->arrived_ms = 0; /* whoever takes it has not arrived */
   set_pin(after, named ? op->worker : NULL);
   if (named)
     unreject(after, op->worker);

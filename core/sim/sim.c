@@ -107,8 +107,10 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
   cm_store *store = cm_store_memory_new(0);
   cm_error_set(&e, CM_E_NOMEM, "", "out of memory");
   ip.eng = store ? cm_engine_new(&cfg, store, &e) : NULL;
-  cm_sim_port port = {&ip,         ip_submit, ip_upsert, ip_shift_off,
-                      ip_position, NULL,      ip_answer, ip_complete};
+  cm_sim_port port = {
+      &ip,  ip_submit, ip_upsert,   ip_shift_off, ip_position,
+      NULL, ip_answer, ip_complete, NULL}; /* arrivals: the in-process KPIs are
+                                              the world's */
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;
   cm_sim_world *w =

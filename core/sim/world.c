@@ -272,6 +272,8 @@ static void reach(sim *m, int i, int q) {
   const cm_sim_request *rq = &m->s->requests[q];
   w->state = W_SERVE;
   place_worker(m, i, rq->lat, rq->lon);
+  if (m->port.arrived)
+    m->port.arrived(m->port.ctx, q, i, m->now);
   if (++r->reached < r->n_members)
     return;
   r->arrived = m->now;

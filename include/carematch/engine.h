@@ -69,6 +69,9 @@ typedef enum cm_event_type {
   CM_EV_RELEASED,   /* back into batching: unheld and unpinned */
   CM_EV_REASSIGNED, /* taken from worker (offered or accepted -> pending),
                        for to_worker ("" when the next batch picks) */
+  CM_EV_ARRIVED,    /* an accepted worker reported arrival at the elder's
+                       (accepted -> accepted; the first report of the
+                       request, see cm_engine_arrived) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -133,6 +136,8 @@ typedef struct cm_request_view {
   int64_t offered_ms;  /* last offer, 0 none */
   int64_t expires_ms;  /* OFFERED: offer lapses */
   int64_t finished_ms; /* DONE / CANCELLED */
+  int64_t arrived_ms;  /* the first accepted worker's arrival, 0 none
+                          (cm_engine_arrived) */
   int n_workers;       /* offered or accepted workers */
   char workers[CM_MAX_STAFF][CM_ID_MAX];
   int accepted[CM_MAX_STAFF];        /* per worker: accepted */
@@ -299,6 +304,17 @@ CM_EXPORT cm_status cm_engine_reject(cm_engine *e, const char *request_id,
  * recorded. */
 CM_EXPORT cm_status cm_engine_complete(cm_engine *e, const char *request_id,
                                        int64_t now_ms, cm_error *err);
+/* An accepted worker of the accepted request reports arrival at the
+ * elder's: the request's arrived_ms becomes now_ms and CM_EV_ARRIVED
+ * (accepted -> accepted, the worker named) is emitted. A request has one
+ * arrival, its first: a team's later members, or the same worker again,
+ * change nothing and return CM_OK. CM_E_UNKNOWN_ID ("$.request" or
+ * "$.worker") for unknown ids; CM_E_CONFLICT when the request is not
+ * accepted ("$.request", its state named) or the worker is not one of its
+ * accepted workers ("$.worker"). */
+CM_EXPORT cm_status cm_engine_arrived(cm_engine *e, const char *request_id,
+                                      const char *worker_id, int64_t now_ms,
+                                      cm_error *err);
 
 /* The same transitions with a completion (docs/async.md), for a caller on
  * an event loop whose ledger commits asynchronously (cm_ledger_propose):
@@ -340,6 +356,9 @@ CM_EXPORT cm_status cm_engine_complete_async(cm_engine *e,
                                              int64_t now_ms,
                                              cm_engine_done_fn done, void *ctx,
                                              cm_error *err);
+CM_EXPORT cm_status cm_engine_arrived_async(
+    cm_engine *e, const char *request_id, const char *worker_id, int64_t now_ms,
+    cm_engine_done_fn done, void *ctx, cm_error *err);
 /* Changes in flight (proposed or queued behind one, worker writes too);
  * 0 when none. */
 CM_EXPORT int cm_engine_in_flight(const cm_engine *e);

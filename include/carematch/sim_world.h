@@ -29,6 +29,9 @@ typedef struct cm_sim_port {
   void (*answer)(void *ctx, int request, int worker, int accept, int64_t now);
   /* 0 when the dispatcher took the completion */
   int (*complete)(void *ctx, int request, int64_t now);
+  /* a member of the request's accepted staff reached the elder (every
+     member, before the job's end); NULL ok */
+  void (*arrived)(void *ctx, int request, int worker, int64_t now);
 } cm_sim_port;
 
 typedef struct cm_sim_world cm_sim_world;

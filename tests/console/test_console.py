@@ -13,7 +13,9 @@ Steps, each with a screenshot in --out (a CI artefact):
      API) -- needs the confirmation workflow in the daemon;
   3. a weight is moved with the keyboard, "What if" shows current vs
      proposed -- needs POST /v1/weights/whatif -- and "Apply" writes it
-     (GET /v1/weights shows the new value and version);
+     (GET /v1/weights shows the new value and version); the simulator's
+     arrivals (POST .../arrived) show in GET /v1/kpis and in the KPI
+     panel as a time to arrival (a number, not a dash);
   4. the daemon stops: the page says it is unreachable; it comes back on
      its port: the page is live again (the event stream reopened);
   5. no JavaScript error in the browser's log, no request to another
@@ -260,6 +262,23 @@ def main():
         log(f"applied: travel {before['weights']['travel']} -> {after['weights']['travel']}, "
             f"version {after['version']}")
         shot(drv, a.out, "05-applied.png")
+
+        # -- 3b. the time to arrival: the simulator reports its workers'
+        #        arrivals (POST .../arrived); the API and then the KPI panel
+        #        (refreshed every 10 s) show a number, not a dash
+        arrived = wait("an arrival in GET /v1/kpis", lambda: [
+            (u, k["arrivals"], k["time_to_arrival_ms"]["p50"])
+            for u, k in http(base, "GET", "/v1/kpis", TOK["operator"])[1]["by_urgency"].items()
+            if k["arrivals"] > 0 and isinstance(k["time_to_arrival_ms"]["p50"], (int, float))],
+            timeout=60)
+        log(f"arrivals (urgency, count, p50 ms): {arrived}")
+        shown = wait("the time to arrival in the KPI panel", lambda: [
+            e.text for e in drv.find_elements(By.CSS_SELECTOR, "#kpis .kpi .arrival")
+            if (e.get_attribute("data-p50") or "").replace(".", "", 1).isdigit()
+            and "arrival p50 –" not in e.text], timeout=30)
+        log(f"KPI panel: {shown[0]}")
+        drv.execute_script("document.getElementById('kpis').scrollIntoView({block: 'center'})")
+        shot(drv, a.out, "05b-arrival-kpis.png")
 
         # -- 4. the daemon goes away: the page says so, and is live again
         #       (the event stream reopened) once it is back on its port
