@@ -51,6 +51,9 @@ RATE = 60
 NOT_RUN = []
 
 
+ADDRESS = "12 Rose Lane, Flat 3"  # the one-button call's elder's address
+
+
 def log(msg):
     print(f"test_console: {msg}", flush=True)
 
@@ -211,7 +214,8 @@ def main():
         call_id = "console-call-1"
         code, body = http(base, "POST", "/v1/requests", TOK["platform"], {
             "id": call_id, "lat": 31.2304, "lon": 121.4737, "skills": ["nurse"],
-            "urgency": "emergency", "elder": "e-console-1", "confirm": "operator"})
+            "urgency": "emergency", "elder": "e-console-1", "confirm": "operator",
+            "address": ADDRESS})
         if code in (400, 404, 422):
             NOT_RUN.append(f"confirm: the daemon takes no \"confirm\": \"operator\" ({code} "
                            f"{body.get('error', {}).get('message', '')})")
@@ -222,6 +226,8 @@ def main():
                 By.CSS_SELECTOR, f'#confirm button.confirm[data-id="{call_id}"]'))
             wait("its nearest staff", lambda: drv.find_elements(
                 By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .candidates li'), timeout=10)
+            shown = drv.find_element(By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .address').text
+            assert shown == ADDRESS, f"the panel shows the address {shown!r}, not {ADDRESS!r}"
             shot(drv, a.out, "02-confirmation-panel.png")
             click(drv, f'#confirm button.confirm[data-id="{call_id}"]', "a click on Confirm")
             got = wait("the confirmed call's offer", lambda: (lambda r: r if r["state"] in (
