@@ -7,7 +7,7 @@
 
 import * as api from './api.js';
 import { openStream } from './stream.js';
-import { drawMap, STATUS_COLOR, URGENCY_COLOR } from './map.js';
+import { drawMap, validAreas, STATUS_COLOR, URGENCY_COLOR } from './map.js';
 import { renderQueue, renderDetail, renderConfirm, tick } from './views.js';
 import { renderKpis } from './kpis.js';
 import { loadWeights, whatIf, apply, reset } from './weights.js';
@@ -18,6 +18,7 @@ const KEY = 'carematch.console.token';
 
 const state = {
   workers: [], requests: [], selected: null, kpis: null,
+  areas: [], // the deployer's communities (areas.json next to the page)
   clock: null, // {daemonMs, at, rate}: the daemon's clock (it may be simulated)
   stream: null, timers: [], refreshing: false, pending: false,
 };
@@ -65,7 +66,7 @@ async function health() {
 
 function draw() {
   const t = now();
-  const drawn = drawMap($('map'), state.workers, state.requests, state.selected);
+  const drawn = drawMap($('map'), state.workers, state.requests, state.selected, state.areas);
   const by = {};
   for (const w of state.workers) by[w.status] = (by[w.status] || 0) + 1;
   $('map-summary').textContent = `${drawn.staff} staff drawn (` +
@@ -152,6 +153,21 @@ function onEvent(type, ev) {
   refreshSoon();
 }
 
+// The communities the deployer placed in areas.json beside the page
+// (docs/console.md): names and circles, no personal data, no token
+// needed. None (a 404) is normal and silent; a broken file is said in the
+// page's log.
+async function loadAreas() {
+  try {
+    const res = await fetch('areas.json', { cache: 'no-cache', credentials: 'omit' });
+    if (!res.ok) return;
+    state.areas = validAreas(await res.json());
+    draw();
+  } catch (e) {
+    log('areas.json: not a list of areas');
+  }
+}
+
 async function start() {
   $('signin').hidden = true;
   $('main').hidden = false;
@@ -164,6 +180,7 @@ async function start() {
     if (e.status === 401 || e.status === 403) return signOut(e.status === 403 ? 'this token is not an operator\'s' : 'the token was refused');
   }
   await health();
+  loadAreas();
   await refresh();
   refreshKpis();
   loadWeights().catch((e) => { $('weights-msg').textContent = `weights: ${e.message}`; });

@@ -1,8 +1,9 @@
 // map.js -- the region drawn from coordinates on a canvas (no tile
 // server): a light grid, a scale bar in km, staff by status (small
 // squares), requests by urgency (circles; one awaiting confirmation has a
-// ring), the selected request outlined. What it drew goes into data-staff
-// and data-requests on the canvas, for the tests.
+// ring), the selected request outlined, over the deployer's communities
+// (areas.json: faint labelled circles). What it drew goes into
+// data-staff, data-requests and data-areas on the canvas, for the tests.
 
 export const URGENCY_COLOR = {
   emergency: '#ff4d4f', urgent: '#ff9f43', normal: '#4dabf7', scheduled: '#b197fc',
@@ -42,7 +43,33 @@ function niceKm(target) {
   return 10 * p;
 }
 
-export function drawMap(canvas, workers, requests, selected) {
+// The areas worth drawing: a name, a position and a positive radius.
+export function validAreas(list) {
+  if (!Array.isArray(list)) return [];
+  return list.filter((a) => a && typeof a.name === 'string' &&
+    typeof a.lat === 'number' && isFinite(a.lat) && typeof a.lon === 'number' && isFinite(a.lon) &&
+    typeof a.radius_km === 'number' && a.radius_km > 0 && isFinite(a.radius_km));
+}
+
+// Communities: faint circles with their names, under everything else.
+function drawAreas(ctx, pr, areas) {
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  for (const a of areas) {
+    const x = pr.x(a.lon), y = pr.y(a.lat), r = Math.max(a.radius_km * pr.pxPerKm, 3);
+    ctx.fillStyle = 'rgba(88, 166, 255, 0.06)';
+    ctx.strokeStyle = 'rgba(88, 166, 255, 0.25)';
+    ctx.beginPath();
+    ctx.arc(x, y, r, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
+    ctx.fillStyle = 'rgba(139, 148, 158, 0.8)';
+    ctx.fillText(a.name, x, y - r - 4);
+  }
+  ctx.textAlign = 'start';
+}
+
+export function drawMap(canvas, workers, requests, selected, areas = []) {
   const ctx = canvas.getContext('2d');
   const w = canvas.width, h = canvas.height;
   const placed = workers.filter((x) => typeof x.lat === 'number' && typeof x.lon === 'number');
@@ -59,6 +86,8 @@ export function drawMap(canvas, workers, requests, selected) {
   for (let x = (w / 2) % stepPx; x < w; x += stepPx) { ctx.moveTo(x, 0); ctx.lineTo(x, h); }
   for (let y = (h / 2) % stepPx; y < h; y += stepPx) { ctx.moveTo(0, y); ctx.lineTo(w, y); }
   ctx.stroke();
+
+  drawAreas(ctx, pr, areas);
 
   // staff by status
   let staff = 0;
@@ -123,6 +152,7 @@ export function drawMap(canvas, workers, requests, selected) {
 
   canvas.dataset.staff = String(staff);
   canvas.dataset.requests = String(drawn);
+  canvas.dataset.areas = String(areas.length);
   canvas._hit = (px, py) => {
     let best = null, bd = 15 * 15;
     for (const r of requests) {

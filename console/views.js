@@ -64,6 +64,8 @@ export function renderDetail(box, r, now) {
   box.replaceChildren(...[
     el('p', {}, el('strong', { class: `u-${r.urgency}`, text: r.urgency }), ` ${r.id} · ${r.state}`),
     el('p', { class: 'muted' }, 'waiting ', el('span', { text: dur(now - r.created_ms), dataset: { since: r.created_ms } }), ` · skills ${(r.skills || []).join(', ')} · staff ${r.staff || 1} · ${num(r.lat, 4)}, ${num(r.lon, 4)}`),
+    r.address || r.elder ? el('p', { class: 'address' }, r.elder ? `elder ${r.elder}` : '',
+      r.elder && r.address ? ' · ' : '', r.address || '') : null,
     reason ? el('p', {}, 'Reason: ', el('strong', { text: reason }), ` — ${REASON_TEXT[reason] || ''}`) : null,
     ...(r.workers || []).map((w) => el('div', {},
       el('p', {}, 'Offered to ', el('strong', { text: w.id }), w.accepted ? ' (accepted)' : ''),
@@ -73,7 +75,7 @@ export function renderDetail(box, r, now) {
 }
 
 // The calls awaiting an operator's confirmation, oldest first: elder,
-// position, the nearest qualified staff with travel times, Confirm and
+// address, position, the nearest qualified staff with travel times, Confirm and
 // Dismiss as large buttons (Enter/Space; the first Confirm gets the focus
 // when a call arrives).
 export function renderConfirm(panel, list, countEl, requests, now, actions) {
@@ -89,6 +91,7 @@ export function renderConfirm(panel, list, countEl, requests, now, actions) {
       el('p', {}, el('strong', { class: `u-${r.urgency}`, text: r.urgency.toUpperCase() }),
         ` call ${r.id}`, r.elder ? ` · elder ${r.elder}` : '',
         ' · waiting ', el('span', { text: dur(now - r.created_ms), dataset: { since: r.created_ms } })),
+      r.address ? el('p', { class: 'address', text: r.address }) : null,
       el('p', { class: 'muted', text: `at ${num(r.lat, 5)}, ${num(r.lon, 5)} · needs ${(r.skills || []).join(', ')}` +
         (r.hold ? ` · ${r.hold.worker} held for it` : '') }),
       el('ol', { class: 'candidates' }, (r.candidates || []).map((c) =>

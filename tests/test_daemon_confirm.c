@@ -6,7 +6,9 @@
  * id 404, a bad body 400/422 naming the field, and none of them changes
  * anything; the per-region paths; [batch] confirm_hold_ms lapses the
  * hold; on Redis a restarted daemon finds the awaiting request and its
- * hold. No Criterion .timeout (see test_store_redis.c). */
+ * hold and the elder's address (which GET and the list return and the
+ * trace and the log never hold). No Criterion .timeout (see
+ * test_store_redis.c). */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon_proc.h"
+#include "proc.h"
 #include "redis_server.h"
 
 static cm_test_daemon D;
@@ -256,6 +259,72 @@ Test(daemon_confirm, dismiss_and_the_errors, .fini = stop) {
   unlink(trace);
 }
 
+/* The elder's address (optional, 1..200 bytes of UTF-8 without control
+ * characters, else 422 naming $.address) is kept, returned by GET and the
+ * list, part of the same-content check, and never in the trace nor the
+ * log. */
+#define ADDR "12 Rose Lane, Flat 3"
+Test(daemon_confirm, the_address_is_kept_and_never_traced, .fini = stop) {
+  char trace[96], ini[160];
+  snprintf(trace, sizeof trace, "/tmp/cm_daddr_trace_%ld", (long)getpid());
+  snprintf(ini, sizeof ini, "[trace]\nfile = %s\n", trace);
+  unlink(trace);
+  start(ini);
+  add_worker("w1", 0.001);
+  static const char *const bad[] = {"\"\"", "7", "\"Rose\\nLane\"",
+                                    "\"Rose\\u0085Lane\"", NULL};
+  char body[512];
+  for (int i = 0; bad[i]; i++) {
+    snprintf(body, sizeof body,
+             "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"],\"confirm\":\"operator\",\"address\":%s}",
+             bad[i]);
+    cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+    cr_assert_str_eq(cm_test_error_field(&r), "$.address", "%s", bad[i]);
+    cm_test_reply_free(&r);
+  }
+  char lng[240];
+  memset(lng, 'x', 201);
+  lng[201] = '\0';
+  snprintf(body, sizeof body,
+           "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"address\":\"%s\"}",
+           lng);
+  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cr_assert_str_eq(cm_test_error_field(&r), "$.address");
+  cm_test_reply_free(&r);
+  const char *ok_body =
+      "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+      "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":\"operator\","
+      "\"address\":\"" ADDR "\"}";
+  r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, ok_body);
+  cm_test_reply_free(&r);
+  r = cm_test_http(D.port, "POST", "/v1/requests", TOK_PLATFORM, ok_body, NULL);
+  cr_assert(r.code == 200 || r.code == 201, "the same content: %ld", r.code);
+  cm_test_reply_free(&r);
+  r = expect(409, "POST", "/v1/requests", TOK_PLATFORM,
+             "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":"
+             "\"operator\",\"address\":\"13 Rose Lane\"}");
+  cm_test_reply_free(&r);
+  json_t *v = get("a1");
+  cr_assert_str_eq(str(v, "address"), ADDR);
+  json_decref(v);
+  r = expect(200, "GET", "/v1/requests", TOK_OPERATOR, NULL);
+  cr_assert(strstr(r.text, "\"address\":\"" ADDR "\""), "%s", r.text);
+  cm_test_reply_free(&r);
+  cm_test_daemon_stop(&D, SIGTERM);
+  char *text = cm_test_slurp(trace), *log = cm_test_slurp(D.log);
+  cr_assert(text && log);
+  cr_expect_not_null(strstr(text, "\"route\":\"POST /v1/requests\""), "%s",
+                     text);
+  cr_expect_null(strstr(text, "Rose"), "the address is in the trace: %s", text);
+  cr_expect_null(strstr(log, "Rose"), "the address is in the log: %s", log);
+  free(text);
+  free(log);
+  unlink(trace);
+}
+
 /* Per region: the same routes under /v1/regions/{region}/. */
 Test(daemon_confirm, per_region_paths, .fini = stop) {
   start(NULL);
@@ -346,7 +415,12 @@ Test(daemon_confirm_redis, a_restart_keeps_the_awaiting_request,
      .init = redis_start, .fini = redis_stop) {
   add_worker("w1", 0.001);
   add_worker("w2", 0.01);
-  submit("k1", "operator");
+  cm_test_reply a =
+      expect(201, "POST", "/v1/requests", TOK_PLATFORM,
+             "{\"id\":\"k1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+             "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":\"operator\","
+             "\"address\":\"12 Rose Lane\"}");
+  cm_test_reply_free(&a);
   submit("k2", "operator");
   cm_test_reply r = expect(200, "POST", "/v1/requests/k2/dismiss",
                            TOK_OPERATOR_ANN, "{\"reason\":\"duplicate\"}");
@@ -358,6 +432,7 @@ Test(daemon_confirm_redis, a_restart_keeps_the_awaiting_request,
   json_t *v = get("k1");
   cr_assert_str_eq(str(v, "state"), "awaiting_confirmation");
   cr_assert_str_eq(str(json_object_get(v, "hold"), "worker"), "w1");
+  cr_assert_str_eq(str(v, "address"), "12 Rose Lane");
   json_decref(v);
   v = get("k2");
   cr_assert_str_eq(str(v, "state"), "dismissed");

@@ -108,12 +108,39 @@ cm_status cmd_decode_position(const json_t *o, const char *base, double *lat,
   return CM_OK;
 }
 
+/* The elder's address at o["address"], optional, into out (at least
+ * CM_ADDRESS_MAX bytes): 1..200 bytes of UTF-8 (jansson checks it) with
+ * no control character. Personal data: the error never quotes it. */
+static cm_status address(const json_t *o, const char *base, char *out,
+                         cm_error *err) {
+  const json_t *x = json_object_get(o, "address");
+  if (!x)
+    return CM_OK;
+  if (!json_is_string(x))
+    return cm__json_fail(err, CM_E_INVALID, base, "address",
+                         "must be a string");
+  const unsigned char *s = (const unsigned char *)json_string_value(x);
+  size_t n = json_string_length(x);
+  if (n < 1 || n >= CM_ADDRESS_MAX)
+    return cm__json_fail(err, CM_E_INVALID, base, "address",
+                         "must be 1..%d bytes", CM_ADDRESS_MAX - 1);
+  for (size_t i = 0; i < n; i++)
+    /* C0, DEL, and C1 (U+0080..U+009F: 0xC2 0x80..0x9F in UTF-8) */
+    if (s[i] < 0x20 || s[i] == 0x7f ||
+        (s[i] == 0xc2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9f))
+      return cm__json_fail(err, CM_E_INVALID, base, "address",
+                           "must not hold a control character");
+  memcpy(out, s, n);
+  out[n] = '\0';
+  return CM_OK;
+}
+
 cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
                              cm_request_spec *out, cm_error *err) {
   static const char *const keys[] = {
-      "id",         "lat",      "lon",     "skills", "service",
-      "skill_mode", "staff",    "urgency", "elder",  "window",
-      "preferred",  "excluded", "confirm", NULL};
+      "id",         "lat",      "lon",     "skills",  "service",
+      "skill_mode", "staff",    "urgency", "elder",   "window",
+      "preferred",  "excluded", "confirm", "address", NULL};
   static const char *const window_keys[] = {"start_ms", "end_ms", NULL};
   const char *base = "$";
   memset(out, 0, sizeof *out);
@@ -185,7 +212,7 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
     return cm__json_fail(err, CM_E_INVALID, base, "confirm",
                          "must be none or operator");
   out->confirm = (cm_confirm_mode)cmode;
-  return CM_OK;
+  return address(o, base, out->address, err);
 }
 
 static json_t *ids_array(const char (*ids)[CM_ID_MAX], int n) {
@@ -244,6 +271,8 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
     goto fail_o;
   workers = NULL;
   if ((s->elder[0] && cm__json_set(o, "elder", cm__json_text(s->elder))) ||
+      (s->address[0] &&
+       cm__json_set(o, "address", cm__json_text(s->address))) ||
       (s->window_start_ms &&
        cm__json_set(o, "window",
                     json_pack("{s:I,s:I}", "start_ms",

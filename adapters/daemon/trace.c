@@ -7,7 +7,8 @@
  * id cannot be recovered. A line that cannot be written is lost, counted
  * (carematch_trace_lines_lost_total) and reported in the log: the first of
  * a run of losses at once, then at most once a minute, and when writing
- * works again. No line of the trace is ever logged. */
+ * works again. No line of the trace is ever logged. The elder's address
+ * (personal data the replay does not need) is dropped from every line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -181,10 +182,27 @@ static int pseudonymise(const cmd_trace *t, json_t *line) {
   return json_object_set_new(line, "body", copy) == 0 ? 0 : -1;
 }
 
+/* Drop the elder's address from a request's body, in a copy that line
+ * holds instead of body: personal data the replay does not need, never
+ * in the trace. Returns 0 or -1 (out of memory). */
+static int drop_address(json_t *line) {
+  json_t *body = json_object_get(line, "body");
+  if (!json_object_get(body, "address"))
+    return 0;
+  json_t *copy = json_deep_copy(body);
+  if (!copy || json_object_del(copy, "address") != 0) {
+    json_decref(copy);
+    return -1;
+  }
+  /* line takes copy, also when this fails */
+  return json_object_set_new(line, "body", copy) == 0 ? 0 : -1;
+}
+
 void cmd_trace_write(cmd_trace *t, json_t *line) {
   if (!t)
     return;
-  if (!line || (t->key[0] && pseudonymise(t, line) != 0)) {
+  if (!line || drop_address(line) != 0 ||
+      (t->key[0] && pseudonymise(t, line) != 0)) {
     lost(t, "out of memory");
     return;
   }

@@ -100,6 +100,10 @@ char *cm__rd_request_encode(const cm_request_view *v) {
     json_decref(st), st = NULL;
   if (st && v->held && json_object_set_new(st, "held", json_true()))
     json_decref(st), st = NULL;
+  /* the elder's address, only when set (older records: none) */
+  if (o && s->address[0] &&
+      json_object_set_new(o, "address", json_string(s->address)))
+    json_decref(o), o = NULL;
   /* the first worker's arrival, only when set (older records: none) */
   if (st && v->arrived_ms &&
       json_object_set_new(st, "arrived", json_integer(v->arrived_ms)))
@@ -152,6 +156,18 @@ static int get_text(const json_t *x, char *out, int allow_empty) {
   size_t n = json_string_length(x);
   if (n >= CM_ID_MAX || (!allow_empty && n == 0) ||
       memchr(json_string_value(x), 0, n))
+    return -1;
+  memcpy(out, json_string_value(x), n);
+  out[n] = '\0';
+  return 0;
+}
+
+/* An address (1..CM_ADDRESS_MAX - 1 bytes, no NUL) into out. */
+static int get_address(const json_t *x, char *out) {
+  if (!json_is_string(x))
+    return -1;
+  size_t n = json_string_length(x);
+  if (n == 0 || n >= CM_ADDRESS_MAX || memchr(json_string_value(x), 0, n))
     return -1;
   memcpy(out, json_string_value(x), n);
   out[n] = '\0';
@@ -252,6 +268,9 @@ static int decode(const json_t *o, cm_request_view *v) {
       (held && !json_is_boolean(held)))
     return -1;
   v->held = held && json_is_true(held);
+  const json_t *addr = json_object_get(o, "address");
+  if (addr && get_address(addr, s->address) != 0)
+    return -1;
   if (json_object_get(o, "arrived") &&
       get_time(o, "arrived", &v->arrived_ms) != 0)
     return -1;

@@ -38,6 +38,8 @@ static cm_status check_spec(const cm_engine *e, const cm_request_spec *s,
         "$.urgency", "unknown urgency");
   SPEC_(strnlen(s->elder, CM_ID_MAX) < CM_ID_MAX, CM_E_INVALID, "$.elder",
         "must be at most 63 characters");
+  SPEC_(strnlen(s->address, CM_ADDRESS_MAX) < CM_ADDRESS_MAX, CM_E_INVALID,
+        "$.address", "must be at most 200 bytes");
   SPEC_(s->window_start_ms >= 0 && s->window_end_ms >= 0, CM_E_RANGE,
         "$.window_start_ms", "must be >= 0");
   SPEC_(!s->window_end_ms || s->window_end_ms >= s->window_start_ms, CM_E_RANGE,
@@ -65,7 +67,7 @@ static int spec_equal(const cm_request_spec *a, const cm_request_spec *b) {
       strcmp(a->elder, b->elder) || a->window_start_ms != b->window_start_ms ||
       a->window_end_ms != b->window_end_ms ||
       a->n_preferred != b->n_preferred || a->n_excluded != b->n_excluded ||
-      a->confirm != b->confirm)
+      a->confirm != b->confirm || strcmp(a->address, b->address))
     return 0;
   for (int i = 0; i < a->n_preferred; i++)
     if (strcmp(a->preferred[i], b->preferred[i]))
@@ -84,6 +86,8 @@ static void spec_copy(cm_request_spec *dst, const cm_request_spec *src) {
   memcpy(dst->id, src->id, strnlen(src->id, CM_ID_MAX - 1));
   memset(dst->elder, 0, sizeof dst->elder);
   memcpy(dst->elder, src->elder, strnlen(src->elder, CM_ID_MAX - 1));
+  memset(dst->address, 0, sizeof dst->address);
+  memcpy(dst->address, src->address, strnlen(src->address, CM_ADDRESS_MAX - 1));
 }
 
 /* Release time of a scheduled request into *at: window start minus the

@@ -108,6 +108,9 @@ typedef struct cm_event {
   int dismiss;               /* DISMISSED: the reason (cm_dismiss_reason) */
 } cm_event;
 
+/* The longest address, in bytes with its terminator. */
+#define CM_ADDRESS_MAX 201
+
 /* What a platform submits. */
 typedef struct cm_request_spec {
   char id[CM_ID_MAX]; /* client id: submitting it again with the
@@ -124,7 +127,10 @@ typedef struct cm_request_spec {
   char preferred[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids */
   int n_excluded;
   char excluded[CM_MAX_PREFS][CM_ID_MAX]; /* worker ids never offered */
-  cm_confirm_mode confirm; /* OPERATOR: awaits an operator's confirm */
+  cm_confirm_mode confirm;      /* OPERATOR: awaits an operator's confirm */
+  char address[CM_ADDRESS_MAX]; /* the elder's address for the operator,
+                                   "" none (personal data: never logged
+                                   nor traced) */
 } cm_request_spec;
 
 /* A request as the engine sees it now. */

@@ -7,7 +7,9 @@ simulator (carematch_sim live).
 Steps, each with a screenshot in --out (a CI artefact):
   1. the page opens with the token in the URL fragment (the fragment is
      then gone from the address bar), shows "live", and draws staff on the
-     map (data-staff, set from what it drew) and requests in the queue;
+     map (data-staff, set from what it drew), the communities of the
+     areas.json the test places in a copy of the console's folder
+     ([console] dir; data-areas), and requests in the queue;
   2. a one-button call (confirm: operator) appears in the confirmation
      panel, is confirmed by a click, and gets its offer (read from the
      API) -- needs the confirmation workflow in the daemon;
@@ -51,6 +53,9 @@ RATE = 60
 NOT_RUN = []
 
 
+ADDRESS = "12 Rose Lane, Flat 3"  # the one-button call's elder's address
+
+
 def log(msg):
     print(f"test_console: {msg}", flush=True)
 
@@ -86,7 +91,27 @@ def wait(what, fn, timeout=30, every=0.2):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
+# The deployer's communities (docs/console.md), placed in a copy of the
+# console's folder: the map draws each as a labelled circle.
+AREAS = [
+    {"name": "Jing'an", "lat": 31.2304, "lon": 121.4737, "radius_km": 1.5},
+    {"name": "Xuhui", "lat": 31.19, "lon": 121.44, "radius_km": 2.0},
+    {"name": "Hongkou", "lat": 31.26, "lon": 121.50, "radius_km": 1.2},
+]
+
+
+def console_copy(tmp, daemon):
+    """The console's files (next to the build's daemon) and areas.json in
+    tmp/console, for [console] dir."""
+    dst = os.path.join(tmp, "console")
+    if not os.path.isdir(dst):
+        shutil.copytree(os.path.join(os.path.dirname(daemon), "console"), dst)
+        with open(os.path.join(dst, "areas.json"), "w") as f:
+            json.dump(AREAS, f)
+
+
 def start_daemon(tmp, daemon, port=None):
+    console_copy(tmp, daemon)
     ini = os.path.join(tmp, "carematchd.ini")
     fd = os.open(ini, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -101,6 +126,8 @@ window_ms = 300
 offer_ttl_ms = 60000
 [trace]
 file = {tmp}/trace.jsonl
+[console]
+dir = {tmp}/console
 [tokens]
 platform = {TOK['platform']}
 gateway = {TOK['gateway']}
@@ -198,6 +225,11 @@ def main():
                          drv.find_element(By.ID, "map").get_attribute("data-staff")))
         total = http(base, "GET", "/v1/workers?limit=1", TOK["operator"])[1]["total"]
         log(f"map: {staff} staff drawn, the daemon has {total}")
+        areas = wait("the communities on the map", lambda:
+                     int(drv.find_element(By.ID, "map").get_attribute("data-areas") or 0) or None,
+                     timeout=10)
+        assert int(areas) == len(AREAS), f"{areas} areas drawn of {len(AREAS)}"
+        log(f"map: {areas} communities drawn from areas.json")
         assert staff >= total * 0.5, f"{staff} staff drawn of {total}"
         rows = wait("requests in the queue", lambda:
                     drv.find_elements(By.CSS_SELECTOR, "#queue tbody tr.req"))
@@ -211,7 +243,8 @@ def main():
         call_id = "console-call-1"
         code, body = http(base, "POST", "/v1/requests", TOK["platform"], {
             "id": call_id, "lat": 31.2304, "lon": 121.4737, "skills": ["nurse"],
-            "urgency": "emergency", "elder": "e-console-1", "confirm": "operator"})
+            "urgency": "emergency", "elder": "e-console-1", "confirm": "operator",
+            "address": ADDRESS})
         if code in (400, 404, 422):
             NOT_RUN.append(f"confirm: the daemon takes no \"confirm\": \"operator\" ({code} "
                            f"{body.get('error', {}).get('message', '')})")
@@ -222,6 +255,8 @@ def main():
                 By.CSS_SELECTOR, f'#confirm button.confirm[data-id="{call_id}"]'))
             wait("its nearest staff", lambda: drv.find_elements(
                 By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .candidates li'), timeout=10)
+            shown = drv.find_element(By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .address').text
+            assert shown == ADDRESS, f"the panel shows the address {shown!r}, not {ADDRESS!r}"
             shot(drv, a.out, "02-confirmation-panel.png")
             click(drv, f'#confirm button.confirm[data-id="{call_id}"]', "a click on Confirm")
             got = wait("the confirmed call's offer", lambda: (lambda r: r if r["state"] in (
