@@ -291,17 +291,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   int64_t t0 = mono_ms();
   if (l->waiting && t0 - l->waiting->t0 < l->ttl_ms)
     return; /* still waiting: its deadline stops the batches meanwhile */
-  if (l->waiting) { /* overdue: forget it (its answer, if any, is dropped) */
-    l->waiting->l = NULL;
-    l->waiting = NULL;
-  }
-  if (hold_async(l, t0)) /* one in flight at most */
+  if (!l->waiting && hold_async(l, t0)) /* one in flight at most */
     return;
-  /* the lease's connection is down (never up yet, or lost): renew on the
-     writes' connection, synchronously. Not for an overdue answer on a live
-     connection: a server that stopped answering would then hold the loop
-     (and a timed-out call drops the writes' connection, whose reconnect
-     waits on the same server). */
   uint64_t seq = ++l->sent;
   cm_status st = cm_redis_lease_hold(l->r->redis, l->id, l->ttl_ms,
                                      cmd_now_ms(), l->renew_ms, &out, &err);
