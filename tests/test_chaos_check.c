@@ -20,22 +20,16 @@ static pid_t g_own;
 static char g_region[32];
 
 static void setup(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_port = atoi(env);
-  } else {
-    g_port = cm_test_free_port();
-    g_own = cm_test_server_start(g_port, NULL);
-  }
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_own = s.pid;
   snprintf(g_region, sizeof g_region, "cc%ld", (long)getpid());
 }
 
 static void teardown(void) {
   char pattern[64];
   snprintf(pattern, sizeof pattern, "cm:{%s}:*", g_region);
-  cm_test_flush_keys(g_port, pattern);
-  if (g_own > 0)
-    cm_test_server_kill(g_own, SIGTERM);
+  cm_test_redis_done(&(cm_test_redis){g_port, g_own}, pattern);
 }
 
 static void cmd(redisContext *c, const char *fmt, const char *a,

@@ -40,27 +40,16 @@ static pid_t g_pid; /* 0: the shared server */
 static int g_regions;
 
 static void setup(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
   g_regions = 0;
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_port = atoi(env);
-    g_pid = 0;
-  } else { /* none given, or the given one is gone: one of our own */
-    if (env && *env)
-      cr_log_warn("no redis-server on port %s; starting one", env);
-    g_port = cm_test_free_port();
-    g_pid = cm_test_server_start(g_port, NULL);
-  }
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
 }
 
 static void teardown(void) {
-  if (g_pid > 0) {
-    cm_test_server_kill(g_pid, SIGTERM);
-  } else {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "cm:{l%ld-*", (long)getpid());
-    cm_test_flush_keys(g_port, pattern);
-  }
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{l%ld-*", (long)getpid());
+  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
 }
 
 static void next_region(char *buf, size_t n) {

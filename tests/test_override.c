@@ -389,24 +389,15 @@ static int g_port;
 static pid_t g_pid;
 
 static void redis_up(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_port = atoi(env);
-    g_pid = 0;
-  } else {
-    g_port = cm_test_free_port();
-    g_pid = cm_test_server_start(g_port, NULL);
-  }
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
 }
 
 static void redis_down(void) {
-  if (g_pid > 0) {
-    cm_test_server_kill(g_pid, SIGTERM);
-  } else {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "cm:{ov%ld}*", (long)getpid());
-    cm_test_flush_keys(g_port, pattern);
-  }
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{ov%ld}*", (long)getpid());
+  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
 }
 
 static cm_redis *conn;

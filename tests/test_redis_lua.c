@@ -28,14 +28,9 @@ static pid_t g_pid; /* 0: the shared server of scripts/test.sh */
 static redisContext *g_c;
 
 static void setup(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
-  g_pid = 0;
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_port = atoi(env);
-  } else {
-    g_port = cm_test_free_port();
-    g_pid = cm_test_server_start(g_port, NULL);
-  }
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
   g_c = cm_test_side_connect(g_port);
   cr_assert_not_null(g_c, "no connection to redis-server on %d", g_port);
 }
@@ -43,8 +38,7 @@ static void setup(void) {
 static void teardown(void) {
   if (g_c)
     redisFree(g_c);
-  if (g_pid > 0)
-    cm_test_server_kill(g_pid, SIGTERM);
+  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, NULL);
 }
 
 /* The whole of file path (malloc'd, NUL-terminated), or NULL. */

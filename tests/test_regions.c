@@ -33,15 +33,10 @@ static pid_t g_pid;                    /* 0: the shared server */
 static char g_region[MAX_REGIONS][48]; /* this test's region names */
 
 static void setup(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
   static int n;
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_port = atoi(env);
-    g_pid = 0;
-  } else {
-    g_port = cm_test_free_port();
-    g_pid = cm_test_server_start(g_port, NULL);
-  }
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
   for (int i = 0; i < MAX_REGIONS; i++)
     snprintf(g_region[i], sizeof g_region[i], "rg%ld-%d-%c", (long)getpid(), n,
              'a' + i);

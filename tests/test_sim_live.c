@@ -165,15 +165,8 @@ Test(sim_live, a_morning_on_the_embedded_store) {
 }
 
 Test(sim_live, a_morning_on_redis) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
-  int port;
-  pid_t own = 0;
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    port = atoi(env);
-  } else {
-    port = cm_test_free_port();
-    own = cm_test_server_start(port, NULL);
-  }
+  cm_test_redis srv = cm_test_redis_use();
+  int port = srv.port;
   char url[64], region[64];
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
   snprintf(region, sizeof region, "cm:{sim%ld}:*", (long)getpid());
@@ -208,10 +201,7 @@ Test(sim_live, a_morning_on_redis) {
   cr_assert_eq(done, k.done, "done in Redis %d = done in the world %d", done,
                k.done);
   redisFree(c);
-  if (own)
-    cm_test_server_kill(own, SIGTERM);
-  else
-    cm_test_flush_keys(port, region);
+  cm_test_redis_done(&srv, region);
   sim_kpis_free(&k);
   sim_scenario_free(s);
 }

@@ -54,10 +54,7 @@
 
 /* ---- a redis-server of our own ---- */
 
-typedef struct server {
-  int port;  /* where it listens */
-  pid_t pid; /* 0: the shared server of scripts/test.sh */
-} server;
+typedef cm_test_redis server; /* pid 0: the shared server of scripts/test.sh */
 
 static server g_srv;
 static int g_made; /* stores made by this process */
@@ -76,17 +73,8 @@ static void flush_mine(void) {
 }
 
 static void setup(void) {
-  const char *env = getenv("CM_TEST_REDIS_PORT");
   g_made = 0;
-  if (env && *env && cm_test_server_ready(atoi(env))) {
-    g_srv.port = atoi(env);
-    g_srv.pid = 0;
-  } else { /* none given, or the given one is gone: one of our own */
-    if (env && *env)
-      cr_log_warn("no redis-server on port %s; starting one", env);
-    g_srv.port = cm_test_free_port();
-    g_srv.pid = cm_test_server_start(g_srv.port, NULL);
-  }
+  g_srv = cm_test_redis_use();
 }
 
 /* A redis-server of the test's own, whatever CM_TEST_REDIS_PORT says: for

@@ -1,9 +1,11 @@
 /* redis_server.c -- a redis-server of a test's own (see redis_server.h). */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -198,4 +200,25 @@ pid_t cm_test_server_start_args(int port, const char *const *extra) {
   cr_assert(server_answers(port), "redis-server did not come up on port %d",
             port);
   return pid;
+}
+
+cm_test_redis cm_test_redis_use(void) {
+  const char *env = getenv("CM_TEST_REDIS_PORT");
+  cm_test_redis s = {0, 0};
+  if (env && *env && cm_test_server_ready(atoi(env))) {
+    s.port = atoi(env);
+    return s;
+  }
+  if (env && *env) /* given, but gone */
+    cr_log_warn("no redis-server on port %s; starting one", env);
+  s.port = cm_test_free_port();
+  s.pid = cm_test_server_start(s.port, NULL);
+  return s;
+}
+
+void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
+  if (s->pid > 0)
+    cm_test_server_kill(s->pid, SIGTERM);
+  else if (pattern)
+    cm_test_flush_keys(s->port, pattern);
 }

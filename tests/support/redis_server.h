@@ -39,4 +39,19 @@ void cm_test_server_kill(pid_t pid, int sig);
 /* UNLINK every key matching pattern (SCAN MATCH). */
 void cm_test_flush_keys(int port, const char *pattern);
 
+/* The server a test talks to: 127.0.0.1:$CM_TEST_REDIS_PORT when one
+ * answers there (scripts/test.sh starts it; tests share it, each in
+ * regions of its own), else a redis-server of the test's own on a free
+ * port. */
+typedef struct cm_test_redis {
+  int port;
+  pid_t pid; /* > 0: ours, killed when done; 0: the shared one */
+} cm_test_redis;
+
+cm_test_redis cm_test_redis_use(void);
+
+/* Done with s: our own server killed, or on the shared one the test's keys
+ * (those matching pattern; NULL: none) unlinked. */
+void cm_test_redis_done(const cm_test_redis *s, const char *pattern);
+
 #endif
