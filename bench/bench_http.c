@@ -628,6 +628,7 @@ static int bench_prepare(bench *b) {
   b->hc = cm_hc_new(b->base, b->host, b->port, b->o.connections);
   if (!b->hc)
     return -1;
+  cm_hc_log_errors(b->hc, stderr, 5); /* the first few failures, named */
   for (int c = 0; c < 4; c++)
     b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
                                                  (ev_uint16_t)b->port);
