@@ -445,3 +445,55 @@ Test(regions, two_daemons_four_regions_kill_9_the_other_leads_all) {
 Test(regions, two_daemons_spread_by_prefer_kill_9_the_other_leads_all) {
   two_daemons(1);
 }
+
+/* Hand-back: B, alone, leads all four regions; A, preferring the first
+ * two, starts: B hands those two back (its renewals report A's wish) and
+ * keeps the others; an emergency written through B in a region A now
+ * leads is offered. Without the hand-back B keeps all four for good. */
+Test(regions, a_preferring_daemon_that_comes_back_gets_its_regions_back) {
+  cm_test_daemon a, b;
+  start_preferring(&b, 4, 1, "B", 0xcu);
+  int all = 0;
+  for (int64_t end = mono_ms() + 3 * TTL_MS + 3000; !all && mono_ms() < end;
+       cm_test_sleep_ms(50)) {
+    all = 1;
+    for (int i = 0; i < 4; i++)
+      all &= leads(&b, g_region[i]);
+  }
+  cr_assert(all, "B alone does not lead all four regions");
+  for (int i = 0; i < 4; i++)
+    add_worker(&b, g_region[i], "w1");
+  int64_t started = mono_ms();
+  start_preferring(&a, 4, 1, "A", 0x3u);
+  int settled = 0;
+  for (int64_t end = mono_ms() + 4 * TTL_MS + 3000; !settled && mono_ms() < end;
+       cm_test_sleep_ms(50)) {
+    settled = 1;
+    for (int i = 0; i < 4; i++)
+      settled &= leads(&a, g_region[i]) == (i < 2) &&
+                 leads(&b, g_region[i]) == (i >= 2);
+  }
+  cr_assert(settled, "A did not get its two regions back from B, or B lost "
+                     "its own");
+  cr_log_info("A started to A leading its two regions: %lld ms (ttl %d)",
+              (long long)(mono_ms() - started), TTL_MS);
+  char sample[256], worker[64];
+  snprintf(sample, sizeof sample,
+           "carematch_lease_handbacks_total{region=\"%s\"}", g_region[0]);
+  cr_assert_eq(metric(&b, sample), 1);
+  snprintf(sample, sizeof sample,
+           "carematch_lease_handbacks_total{region=\"%s\"}", g_region[2]);
+  cr_assert_eq(metric(&b, sample), 0);
+  /* no flapping: several renewals later, the same */
+  cm_test_sleep_ms(2 * TTL_MS);
+  for (int i = 0; i < 4; i++) {
+    cr_assert_eq(leads(&a, g_region[i]), i < 2, "A and region %d", i);
+    cr_assert_eq(leads(&b, g_region[i]), i >= 2, "B and region %d", i);
+  }
+  submit(&b, g_region[0], "q1");
+  cr_assert(wait_offered(&a, g_region[0], "q1", 5000, worker, sizeof worker),
+            "no offer in the region handed back");
+  cr_assert_str_eq(worker, "w1");
+  cm_test_daemon_cleanup(&a);
+  cm_test_daemon_cleanup(&b);
+}

@@ -10,7 +10,12 @@
  * which is what makes a paused or cut-off former holder harmless. A new
  * holder rebuilds its engine from Redis before its first batch
  * (cm_engine_resync), and a holder that sees more submissions in the
- * region than its own rebuilds too, to adopt requests sent to a standby. */
+ * region than its own rebuilds too, to adopt requests sent to a standby.
+ * A daemon that prefers the region asks for it while another holds it
+ * (cm_redis_lease_want); a holder that does not prefer it then hands it
+ * back: it starts no batch, waits for the one in flight and its commits,
+ * and releases the lease, which the preferring daemon takes at its next
+ * renewal (docs/ha.md, "Hand-back"). */
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -39,18 +44,23 @@ struct cmd_lease {
   cm_redis_lease seen; /* Redis's last answer: who holds it */
   int seen_ok;         /* seen is an answer (else unknown) */
   uint64_t acquisitions, renew_failures, losses;
-  int subs_known;               /* the bases below are set */
-  uint64_t subs_base, own_base; /* submissions in Redis / by us then */
-  uint64_t others;              /* others' submissions adopted so far */
-  int ignore_loss;              /* IGNORE_LOSS_ENV (tests) */
-  int preferred;                /* [lease] prefer lists the region (or is
-                                   empty): taken as soon as it is free */
-  int64_t free_since;           /* not preferred: monotonic ms since the
-                                   lease was first seen free (0: held) */
-  int64_t started;              /* monotonic ms at start */
-  struct hold_wait *waiting;    /* a renewal sent without waiting, not yet
-                                   answered (r->redis_lease), or NULL */
-  uint64_t sent, answered;      /* renewals sent / the last one taken */
+  int subs_known;                 /* the bases below are set */
+  uint64_t subs_base, own_base;   /* submissions in Redis / by us then */
+  uint64_t others;                /* others' submissions adopted so far */
+  int ignore_loss;                /* IGNORE_LOSS_ENV (tests) */
+  int preferred;                  /* [lease] prefer lists the region (or is
+                                     empty): taken as soon as it is free */
+  int64_t free_since;             /* not preferred: monotonic ms since the
+                                     lease was first seen free (0: held) */
+  int64_t started;                /* monotonic ms at start */
+  struct hold_wait *waiting;      /* a renewal sent without waiting, not yet
+                                     answered (r->redis_lease), or NULL */
+  uint64_t sent, answered;        /* renewals sent / the last one taken */
+  int handing_back;               /* another daemon prefers the region: no
+                                     batch starts; released once idle */
+  int releasing;                  /* the release is on its way */
+  struct cmd_lease **release_ctx; /* its answer's pointer to us */
+  uint64_t handbacks;             /* leases released to a preferring daemon */
 };
 
 /* A renewal sent on r->redis_lease: its answer comes from the loop. l is
@@ -185,6 +195,8 @@ static void adopt_others(struct cmd_lease *l, const cm_redis_lease *out) {
 }
 
 static void lose(struct cmd_lease *l, const char *why) {
+  if (!l->releasing) /* a hand-back ends with the holding */
+    l->handing_back = 0;
   if (!l->leads || l->ignore_loss)
     return;
   l->leads = 0;
@@ -245,6 +257,15 @@ static void held(struct cmd_lease *l, uint64_t seq, int64_t t0, cm_status st,
     cmd_kick(r);
   }
   adopt_others(l, &out);
+  if (!l->preferred && out.wanted_by[0] && !l->ignore_loss &&
+      !l->handing_back) {
+    l->handing_back = 1; /* no batch starts from now on */
+    l->handbacks++;
+    fprintf(stderr,
+            "carematchd: lease of region %s: another daemon prefers it: "
+            "handing it back once the batch in flight is done\n",
+            r->name);
+  }
 }
 
 static void on_held(void *ctx, cm_status st, const cm_redis_lease *out,
@@ -256,6 +277,61 @@ static void on_held(void *ctx, cm_status st, const cm_redis_lease *out,
     held(w->l, w->seq, w->t0, st, out, err);
   }
   free(w);
+}
+
+/* Whether this renewal also asks for the lease: a daemon that prefers the
+ * region and is ready to dispatch it (recovered) asks its holder for it. */
+static int wants(const struct cmd_lease *l) {
+  return l->preferred && l->r->recovered;
+}
+
+/* The release of a hand-back answered: whatever it says, this daemon no
+ * longer leads (its deadline had stopped the batches already). */
+static void on_released(void *ctx, cm_status st, const cm_redis_lease *out,
+                        const cm_error *err) {
+  struct cmd_lease **pl = ctx, *l = *pl;
+  (void)err;
+  free(pl);
+  if (!l) /* stopped meanwhile */
+    return;
+  l->releasing = 0;
+  l->handing_back = 0;
+  if (!l->leads)
+    return;
+  l->leads = 0;
+  l->losses++;
+  fprintf(stderr,
+          "carematchd: lease of region %s: %s (epoch %llu): no batch "
+          "starts from now on\n",
+          l->r->name,
+          st == CM_OK && out->mine ? "handed back to the daemon preferring it"
+                                   : "hand-back: the release failed, the "
+                                     "lease lapses at its TTL",
+          (unsigned long long)l->epoch);
+}
+
+/* A hand-back under way: once no batch and no commit is in flight, the
+ * lease is released without waiting. Returns 1 when it took this tick. */
+static int hand_back(struct cmd_lease *l) {
+  cmd_region *r = l->r;
+  if (!l->handing_back)
+    return 0;
+  if (l->releasing)
+    return 1;
+  if (r->flying || cm_engine_in_flight(r->eng) > 0)
+    return 0; /* renew meanwhile: the batch's commits need the fence */
+  struct cmd_lease **pl = malloc(sizeof *pl);
+  cm_error err;
+  if (!pl || !r->redis_lease || !cm_redis_connected(r->redis_lease) ||
+      cm_redis_lease_release_async(r->redis_lease, l->id, on_released, pl,
+                                   &err) != CM_OK) {
+    free(pl);
+    return 0; /* renewed, tried again at the next tick */
+  }
+  *pl = l;
+  l->releasing = 1;
+  l->release_ctx = pl;
+  return 1;
 }
 
 /* Send the renewal on the lease's own connection, without waiting (its
@@ -270,8 +346,9 @@ static int hold_async(struct cmd_lease *l, int64_t t0) {
     return 0;
   *w = (struct hold_wait){l, t0, ++l->sent};
   cm_error err;
-  if (cm_redis_lease_hold_async(r->redis_lease, l->id, l->ttl_ms, cmd_now_ms(),
-                                on_held, w, &err) != CM_OK) {
+  if ((wants(l) ? cm_redis_lease_want_async : cm_redis_lease_hold_async)(
+          r->redis_lease, l->id, l->ttl_ms, cmd_now_ms(), on_held, w, &err) !=
+      CM_OK) {
     free(w);
     l->sent--;
     return 0;
@@ -291,11 +368,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   int64_t t0 = mono_ms();
   if (l->waiting && t0 - l->waiting->t0 < l->ttl_ms)
     return; /* still waiting: its deadline stops the batches meanwhile */
+  if (hand_back(l))
+    return;
   if (!l->waiting && hold_async(l, t0)) /* one in flight at most */
     return;
   uint64_t seq = ++l->sent;
-  cm_status st = cm_redis_lease_hold(l->r->redis, l->id, l->ttl_ms,
-                                     cmd_now_ms(), l->renew_ms, &out, &err);
+  cm_status st = (wants(l) ? cm_redis_lease_want : cm_redis_lease_hold)(
+      l->r->redis, l->id, l->ttl_ms, cmd_now_ms(), l->renew_ms, &out, &err);
   held(l, seq, t0, st, &out, &err);
 }
 
@@ -365,6 +444,8 @@ void cmd_lease_stop(cmd_region *r) {
     return;
   if (l->waiting) /* its answer is dropped (freed with the connection) */
     l->waiting->l = NULL;
+  if (l->release_ctx && l->releasing) /* the same for a hand-back's */
+    *l->release_ctx = NULL;
   if (l->tick)
     event_free(l->tick);
   if (l->leads && !l->ignore_loss) {
@@ -383,7 +464,8 @@ int cmd_lease_leads(const cmd_region *r) {
   const struct cmd_lease *l = r->lease;
   if (!l)
     return 1;
-  return l->leads && (l->ignore_loss || mono_ms() < l->deadline);
+  return l->leads && !l->handing_back &&
+         (l->ignore_loss || mono_ms() < l->deadline);
 }
 
 const char *cmd_lease_role(const cmd_region *r) {
@@ -433,6 +515,10 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       "(renewal failed, or another holds the lease)\n"
       "# TYPE carematch_lease_losses_total counter\n"
       "carematch_lease_losses_total %llu\n"
+      "# HELP carematch_lease_handbacks_total times this daemon released "
+      "the lease to a daemon that prefers the region\n"
+      "# TYPE carematch_lease_handbacks_total counter\n"
+      "carematch_lease_handbacks_total %llu\n"
       "# HELP carematch_ledger_stale_epoch_total offers Redis refused "
       "because their lease epoch was no longer the region's\n"
       "# TYPE carematch_ledger_stale_epoch_total counter\n"
@@ -441,5 +527,6 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       l ? (unsigned long long)l->acquisitions : 0ULL,
       l ? (unsigned long long)l->renew_failures : 0ULL,
       l ? (unsigned long long)l->losses : 0ULL,
+      l ? (unsigned long long)l->handbacks : 0ULL,
       (unsigned long long)rs.stale_epoch);
 }

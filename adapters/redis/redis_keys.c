@@ -66,6 +66,11 @@ size_t cm__rd_key_lease_epoch(const cm__rd_keys *k, char *buf) {
   return len < 0 ? 0 : (size_t)len;
 }
 
+size_t cm__rd_key_lease_want(const cm__rd_keys *k, char *buf) {
+  int len = snprintf(buf, CM__RD_KEY_MAX, "%slease_want", k->prefix);
+  return len < 0 ? 0 : (size_t)len;
+}
+
 int cm__rd_key_set(int s) {
   return CM__RD_K_GEO0 + s;
 }

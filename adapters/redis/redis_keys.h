@@ -20,6 +20,8 @@
  *   cm:{r}:lease        string "<epoch> <since_ms> <holder>" with a TTL:
  *                       the region's lease (lua/lease.lua, docs/ha.md)
  *   cm:{r}:lease_epoch  counter of the lease's acquisitions
+ *   cm:{r}:lease_want   string with a TTL: a daemon that prefers the
+ *                       region and asks its holder for it (docs/ha.md)
  * (matchable: AVAILABLE, with a position and capacity > 0). */
 #ifndef CM_REDIS_KEYS_H_INCLUDED_
 #define CM_REDIS_KEYS_H_INCLUDED_
@@ -77,6 +79,8 @@ size_t cm__rd_key_request(const cm__rd_keys *k, const char *id, char *buf);
  * bytes). Returns its length. */
 size_t cm__rd_key_lease(const cm__rd_keys *k, char *buf);
 size_t cm__rd_key_lease_epoch(const cm__rd_keys *k, char *buf);
+/* ... or "cm:{region}:lease_want" (the wish of a daemon preferring it). */
+size_t cm__rd_key_lease_want(const cm__rd_keys *k, char *buf);
 
 /* Index in k->fixed of the GEO set of skill s (0..31). */
 int cm__rd_key_set(int s);

@@ -31,7 +31,7 @@ static int reply_text(const redisReply *e, char *buf, size_t n) {
   return 0;
 }
 
-/* The script's {code, holder, epoch, since_ms, submissions}. */
+/* The script's {code, holder, epoch, since_ms, submissions, wanted_by}. */
 static void on_lease(void *ctx, size_t i, const redisReply *rep) {
   lease_call *c = ctx;
   char ep[32], since[32], subs[32];
@@ -43,11 +43,13 @@ static void on_lease(void *ctx, size_t i, const redisReply *rep) {
   }
   if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "lease"))
     return;
-  if (rep->elements != 5 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
+  if (rep->elements != 6 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
       reply_text(rep->element[1], c->out->holder, sizeof c->out->holder) ||
       reply_text(rep->element[2], ep, sizeof ep) ||
       reply_text(rep->element[3], since, sizeof since) ||
-      reply_text(rep->element[4], subs, sizeof subs)) {
+      reply_text(rep->element[4], subs, sizeof subs) ||
+      reply_text(rep->element[5], c->out->wanted_by,
+                 sizeof c->out->wanted_by)) {
     cm__rd_fail(c->b, CM_E_IO, "redis: lease answered a malformed reply");
     return;
   }
@@ -71,13 +73,14 @@ static void lease_argv(cm__rd_argv *a, const lease_args *x) {
   char key[CM__RD_KEY_MAX];
   cm__rd_argv_str(a, "EVALSHA");
   cm__rd_argv_add(a, x->r->sha[CM__RD_S_LEASE], 40);
-  cm__rd_argv_str(a, "4");
+  cm__rd_argv_str(a, "5");
   cm__rd_argv_add(a, key, cm__rd_key_lease(&x->r->keys, key));
   cm__rd_argv_add(a, key, cm__rd_key_lease_epoch(&x->r->keys, key));
   cm__rd_argv_add(a, x->r->keys.fixed[CM__RD_K_RSEQ],
                   x->r->keys.fixed_len[CM__RD_K_RSEQ]);
   cm__rd_argv_add(a, x->r->keys.fixed[CM__RD_K_EVENTS],
                   x->r->keys.fixed_len[CM__RD_K_EVENTS]);
+  cm__rd_argv_add(a, key, cm__rd_key_lease_want(&x->r->keys, key));
   cm__rd_argv_str(a, x->what);
   cm__rd_argv_str(a, x->holder);
   cm__rd_argv_i64(a, x->ttl_ms);
@@ -146,6 +149,12 @@ cm_status cm_redis_lease_hold(cm_redis *r, const char *holder, int64_t ttl_ms,
   return lease_run(r, "hold", holder, ttl_ms, now_ms, timeout_ms, out, err);
 }
 
+cm_status cm_redis_lease_want(cm_redis *r, const char *holder, int64_t ttl_ms,
+                              int64_t now_ms, int timeout_ms,
+                              cm_redis_lease *out, cm_error *err) {
+  return lease_run(r, "want", holder, ttl_ms, now_ms, timeout_ms, out, err);
+}
+
 cm_status cm_redis_lease_release(cm_redis *r, const char *holder,
                                  int timeout_ms, cm_redis_lease *out,
                                  cm_error *err) {
@@ -195,16 +204,16 @@ static void on_hold(redisAsyncContext *ac, void *reply, void *privdata) {
   free(h);
 }
 
-cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
-                                    int64_t ttl_ms, int64_t now_ms,
-                                    cm_redis_lease_fn fn, void *ctx,
-                                    cm_error *err) {
+/* hold, want or release (what) without waiting. */
+static cm_status lease_async(cm_redis *r, const char *what, const char *holder,
+                             int64_t ttl_ms, int64_t now_ms,
+                             cm_redis_lease_fn fn, void *ctx, cm_error *err) {
   cm_error_clear(err);
   if (!r || !holder || !fn || r->own_base)
     return cm_error_set(err, CM_E_INVALID, "",
                         "a connection on the caller's loop and a function "
                         "are required");
-  cm_status st = lease_check("hold", holder, ttl_ms, err);
+  cm_status st = lease_check(what, holder, ttl_ms, err);
   if (st != CM_OK)
     return st;
   if (!r->ac || !r->ready)
@@ -213,7 +222,7 @@ cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
   if (!h)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   *h = (hold_call){r, fn, ctx};
-  lease_args x = {r, "hold", holder, ttl_ms, now_ms, NULL};
+  lease_args x = {r, what, holder, ttl_ms, now_ms, NULL};
   cm__rd_argv a;
   cm__rd_argv_init(&a);
   lease_argv(&a, &x);
@@ -228,4 +237,24 @@ cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
                         "redis: the lease's renewal could not be queued");
   }
   return CM_OK;
+}
+
+cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
+                                    int64_t ttl_ms, int64_t now_ms,
+                                    cm_redis_lease_fn fn, void *ctx,
+                                    cm_error *err) {
+  return lease_async(r, "hold", holder, ttl_ms, now_ms, fn, ctx, err);
+}
+
+cm_status cm_redis_lease_want_async(cm_redis *r, const char *holder,
+                                    int64_t ttl_ms, int64_t now_ms,
+                                    cm_redis_lease_fn fn, void *ctx,
+                                    cm_error *err) {
+  return lease_async(r, "want", holder, ttl_ms, now_ms, fn, ctx, err);
+}
+
+cm_status cm_redis_lease_release_async(cm_redis *r, const char *holder,
+                                       cm_redis_lease_fn fn, void *ctx,
+                                       cm_error *err) {
+  return lease_async(r, "release", holder, 1, 0, fn, ctx, err);
 }

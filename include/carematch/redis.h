@@ -339,6 +339,9 @@ typedef struct cm_redis_lease {
   int64_t since_ms;     /* the holder's clock when it acquired it */
   uint64_t submissions; /* requests submitted to the region so far, by
                            every writer (cm:{r}:rseq) */
+  char wanted_by[CM_REDIS_LEASE_HOLDER_MAX]; /* a daemon other than the
+                           holder that asked for the lease (want) within
+                           its last ttl ("" none) */
 } cm_redis_lease;
 
 /* Acquire the lease when nobody holds it, renew it (for ttl_ms from now,
@@ -371,11 +374,30 @@ CM_EXPORT cm_status cm_redis_lease_hold_async(cm_redis *r, const char *holder,
                                               int64_t ttl_ms, int64_t now_ms,
                                               cm_redis_lease_fn fn, void *ctx,
                                               cm_error *err);
+/* cm_redis_lease_hold, and when another daemon holds the lease, ask for
+ * it: cm:{r}:lease_want names holder for ttl_ms, and the holder's
+ * renewals report it as wanted_by (a holder that does not prefer the
+ * region hands it back: docs/ha.md, "Hand-back"). The wish is dropped when
+ * holder acquires. Returns like hold. */
+CM_EXPORT cm_status cm_redis_lease_want(cm_redis *r, const char *holder,
+                                        int64_t ttl_ms, int64_t now_ms,
+                                        int timeout_ms, cm_redis_lease *out,
+                                        cm_error *err);
+/* cm_redis_lease_want without waiting, as cm_redis_lease_hold_async. */
+CM_EXPORT cm_status cm_redis_lease_want_async(cm_redis *r, const char *holder,
+                                              int64_t ttl_ms, int64_t now_ms,
+                                              cm_redis_lease_fn fn, void *ctx,
+                                              cm_error *err);
 /* Let the lease go when holder holds it (a clean stop: a standby takes it
  * at once instead of after the TTL). Returns like hold. */
 CM_EXPORT cm_status cm_redis_lease_release(cm_redis *r, const char *holder,
                                            int timeout_ms, cm_redis_lease *out,
                                            cm_error *err);
+/* cm_redis_lease_release without waiting, as cm_redis_lease_hold_async. */
+CM_EXPORT cm_status cm_redis_lease_release_async(cm_redis *r,
+                                                 const char *holder,
+                                                 cm_redis_lease_fn fn,
+                                                 void *ctx, cm_error *err);
 /* Read who holds the lease. Returns like hold. */
 CM_EXPORT cm_status cm_redis_lease_get(cm_redis *r, int timeout_ms,
                                        cm_redis_lease *out, cm_error *err);
