@@ -113,6 +113,17 @@ json_t *cm__jdoc_to_jansson(const cm__jdoc *doc, const cm__jval *v);
 
 /* ---- decoder (instance_decode.c and friends) -------------------------- */
 
+/* Copies of ids that outlive the tape (the id maps borrow their keys): a
+ * list of blocks, freed at once (instance_stream.c). */
+typedef struct cm__jids {
+  char *block;      /* the current block; its first bytes link the older */
+  size_t used, cap; /* bytes of it */
+} cm__jids;
+/* A copy of s[0..n) and a NUL, valid until cm__jids_free; NULL when out of
+ * memory. */
+const char *cm__jids_keep(cm__jids *a, const char *s, size_t n);
+void cm__jids_free(cm__jids *a);
+
 typedef struct cm__jdec {
   cm_instance *inst;   /* being filled */
   const cm__jdoc *doc; /* the text, parsed */
@@ -120,6 +131,10 @@ typedef struct cm__jdec {
   cm__idmap requests;  /* request id -> index */
   int edge_mode;       /* the instance has an "edges" array */
   cm_error *err;       /* where failures go */
+  cm__jids *ids;       /* copies of the ids the maps hold; NULL: the tape's */
+  int edges_unknown;   /* requests read before "edges" is known: positions
+                          optional, the first without one in no_position */
+  size_t no_position;  /* that request's index, SIZE_MAX: none */
 } cm__jdec;
 
 /* Each part decoder reads its part into d->inst and returns CM_OK, or an
@@ -137,6 +152,59 @@ cm_status cm__json_decode_params(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr);
+/* One element i (v) of each array, decoded and added to d->inst, as the
+ * array decoders do for each (the streamed decode calls them as the
+ * elements are read). */
+cm_status cm__json_decode_worker(cm__jdec *d, const cm__jval *v, size_t i);
+cm_status cm__json_decode_request(cm__jdec *d, const cm__jval *v, size_t i);
+/* The last id resolved of one kind: edges mostly come grouped by request,
+ * and a string compared with its neighbour is cheaper than a lookup in a
+ * large map. A copy: the tape's element may be gone at the next edge. */
+typedef struct cm__jlast {
+  char id[CM_ID_MAX];
+  uint32_t len; /* 0: none yet */
+  int index;
+} cm__jlast;
+cm_status cm__json_decode_edge(cm__jdec *d, const cm__jval *v, size_t i,
+                               cm__jlast *last_request, cm__jlast *last_worker);
+
+/* ---- the root's arrays decoded while they are read (instance_stream.c) */
+/* The parts streamed: workers, requests, edges. */
+enum { CM__JS_WORKERS, CM__JS_REQUESTS, CM__JS_EDGES, CM__JS_PARTS };
+typedef struct cm__jpart {
+  int streamed;   /* its elements were handed over as they were read */
+  int ended;      /* its array closed */
+  int skip;       /* elements dropped unread: an earlier part failed */
+  uint32_t count; /* elements seen */
+  size_t start;   /* byte offset where the array began */
+  size_t at;      /* index of the element of err */
+  cm_status st;   /* the first failure, held until the parse ends */
+  cm_error err;
+} cm__jpart;
+typedef struct cm__jstream {
+  cm__jdec *d;
+  size_t len;       /* bytes of the text */
+  int taxonomy;     /* 1: decoded when the workers began, result held */
+  cm_status tax_st; /* its result */
+  cm_error tax_err;
+  cm__jpart part[CM__JS_PARTS];
+  cm__jlast last_request, last_worker; /* edges */
+  cm__jids ids;
+  cm_error scratch; /* d->err while streaming */
+} cm__jstream;
+/* Set up s for d (whose inst exists) over a text of len bytes, and fill
+ * sink with its callbacks. d->err is the caller's again after
+ * cm__jstream_done. */
+void cm__jstream_init(cm__jstream *s, cm__jdec *d, size_t len, cm__jsink *sink);
+/* Once the parse succeeded: d->err back to err. */
+void cm__jstream_done(cm__jstream *s, cm_error *err);
+/* The result of streamed part p as its array decoder would have given it
+ * (a limit, the first element's error; for requests the position rule
+ * with d->edge_mode now known), into d->err. */
+cm_status cm__jstream_result(cm__jstream *s, int p);
+/* The held result of the taxonomy (when s->taxonomy), into d->err. */
+cm_status cm__jstream_taxonomy(cm__jstream *s);
+void cm__jstream_free(cm__jstream *s);
 
 /* Decode a list of skill names (arr, the value of key in the object at
  * base) into a skill set of d->inst's taxonomy. Returns CM_OK or an error

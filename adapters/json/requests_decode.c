@@ -103,7 +103,9 @@ static cm_status decode_request_id(cm__jdec *d, const cm__jval *idv,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  int prev = -1, put = cm__idmap_put(&d->requests, id, (int)i, &prev);
+  const char *key = d->ids ? cm__jids_keep(d->ids, id, id_len) : id;
+  int prev = -1,
+      put = key ? cm__idmap_put(&d->requests, key, (int)i, &prev) : -1;
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -182,11 +184,14 @@ static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
   if ((st = cm__jdoc_fields(d->doc, v, base, keys, f, err)) != CM_OK ||
       (st = decode_request_id(d, f[R_ID], base, i, r)) != CM_OK)
     return st;
-  int has = cm__jval_position(f[R_LAT], f[R_LON], base, !d->edge_mode, &r->lat,
+  int has = cm__jval_position(f[R_LAT], f[R_LON], base,
+                              !d->edge_mode && !d->edges_unknown, &r->lat,
                               &r->lon, err);
   if (has < 0)
     return err->code;
   r->has_position = has;
+  if (!has && d->edges_unknown && d->no_position == SIZE_MAX)
+    d->no_position = i; /* an error unless edges come (instance_stream.c) */
   if ((st = decode_skills(d, f[R_SKILLS], f[R_MODE], base, r)) != CM_OK ||
       (st = decode_staff_urgency(d, f[R_STAFF], f[R_URGENCY], base, r)) !=
           CM_OK)
@@ -218,12 +223,19 @@ cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr) {
     return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
-    cm_request r;
-    cm_status st = decode_request(d, v, i, &r);
+    cm_status st = cm__json_decode_request(d, v, i);
     if (st != CM_OK)
       return st;
-    if (cm_instance_request_add(inst, &r, NULL, d->err) != CM_OK)
-      return d->err->code;
   }
+  return CM_OK;
+}
+
+cm_status cm__json_decode_request(cm__jdec *d, const cm__jval *v, size_t i) {
+  cm_request r;
+  cm_status st = decode_request(d, v, i, &r);
+  if (st != CM_OK)
+    return st;
+  if (cm_instance_request_add(d->inst, &r, NULL, d->err) != CM_OK)
+    return d->err->code;
   return CM_OK;
 }

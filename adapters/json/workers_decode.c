@@ -117,7 +117,9 @@ static cm_status decode_worker(cm__jdec *d, const cm__jval *v, size_t i,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  int prev = -1, put = cm__idmap_put(&d->workers, id, (int)i, &prev);
+  const char *key = d->ids ? cm__jids_keep(d->ids, id, id_len) : id;
+  int prev = -1,
+      put = key ? cm__idmap_put(&d->workers, key, (int)i, &prev) : -1;
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -177,12 +179,19 @@ cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr) {
     return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
-    cm_worker w;
-    cm_status st = decode_worker(d, v, i, &w);
+    cm_status st = cm__json_decode_worker(d, v, i);
     if (st != CM_OK)
       return st;
-    if (cm_instance_worker_add(inst, &w, NULL, d->err) != CM_OK)
-      return d->err->code;
   }
+  return CM_OK;
+}
+
+cm_status cm__json_decode_worker(cm__jdec *d, const cm__jval *v, size_t i) {
+  cm_worker w;
+  cm_status st = decode_worker(d, v, i, &w);
+  if (st != CM_OK)
+    return st;
+  if (cm_instance_worker_add(d->inst, &w, NULL, d->err) != CM_OK)
+    return d->err->code;
   return CM_OK;
 }
