@@ -218,6 +218,17 @@ static int escapes_ok(const char *s, const char *end, const char **why) {
   return 1;
 }
 
+#define SHORT_STRING 32 /* bytes copied at once for a short string */
+
+/* 1 when the SHORT_STRING bytes at s are all ASCII. */
+static int ascii_block(const char *s) {
+  uint64_t w[SHORT_STRING / 8], any = 0;
+  memcpy(w, s, sizeof w);
+  for (size_t i = 0; i < SHORT_STRING / 8; i++)
+    any |= w[i];
+  return (any & 0x8080808080808080u) == 0;
+}
+
 /* 1 when s[0..n) is ASCII. */
 static int ascii(const unsigned char *s, size_t n) {
   unsigned char any = 0;
@@ -233,8 +244,9 @@ static int ascii(const unsigned char *s, size_t n) {
 static int take_string(builder *b, const unsigned char *s, size_t n,
                        uint32_t *off) {
   uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
+  int in_text = p >= t && p < t + b->len;
   cm__jdoc *doc = b->doc;
-  if (!(p >= t && p < t + b->len)) { /* yajl decoded escapes */
+  if (!in_text) { /* yajl decoded escapes */
     const char *why;
     size_t at = raw_start(b), end = here(b) - 1;
     if (at == (size_t)-1 || at + n > end)
@@ -242,9 +254,9 @@ static int take_string(builder *b, const unsigned char *s, size_t n,
     if (!escapes_ok(b->text + at, b->text + end, &why))
       return stop(b, CM_E_PARSE, why);
   }
-  if (doc->str_cap - doc->n_str < n + 1) {
+  if (doc->str_cap - doc->n_str < n + 1 + SHORT_STRING) {
     size_t cap = doc->str_cap * 2;
-    while (cap - doc->n_str < n + 1)
+    while (cap - doc->n_str < n + 1 + SHORT_STRING)
       cap *= 2;
     char *q = realloc(doc->strings, cap);
     if (!q)
@@ -253,10 +265,21 @@ static int take_string(builder *b, const unsigned char *s, size_t n,
     doc->str_cap = cap;
   }
   char *dst = doc->strings + doc->n_str;
-  memcpy(dst, s, n);
+  int plain = 0;
+  /* Most strings are short (ids, names, hashes): copied as one block of a
+   * fixed size from the text (the bytes after the string are the text's
+   * too), which the compiler inlines, and checked for ASCII as a whole;
+   * the rest byte by byte. */
+  if (n < SHORT_STRING && in_text && t + b->len - p >= SHORT_STRING) {
+    memcpy(dst, s, SHORT_STRING);
+    plain = ascii_block((const char *)s);
+  } else {
+    memcpy(dst, s, n);
+  }
   dst[n] = '\0';
   doc->n_str += n + 1;
-  if (!ascii((const unsigned char *)dst, n) && !cm__json_utf8_valid(dst))
+  if (!plain && !ascii((const unsigned char *)dst, n) &&
+      !cm__json_utf8_valid(dst))
     return stop(b, CM_E_PARSE, "invalid UTF-8 in a string");
   *off = (uint32_t)(dst - b->doc->strings);
   return 1;
