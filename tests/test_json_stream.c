@@ -290,3 +290,63 @@ Test(json_stream, taxonomy_after_the_workers) {
   free(b);
   text_free(&t);
 }
+
+/* Ids of every length up to the longest (63 bytes) are found again by the
+ * requests' and edges' references, short ones held in the id map's slots,
+ * long ones pointed to; a long id given twice is refused. */
+Test(json_stream, ids_short_and_long) {
+  static const int lens[] = {1, 7, 21, 22, 23, 24, 40, 62, 63};
+  enum { N = sizeof lens / sizeof lens[0] };
+  char ids[N][64];
+  char *b = NULL;
+  size_t n = 0;
+  for (int i = 0; i < N; i++) {
+    memset(ids[i], 'a' + i, (size_t)lens[i]);
+    ids[i][lens[i]] = '\0';
+  }
+  add(&b, &n, "{\"taxonomy\":[\"nurse\"],\"workers\":[");
+  for (int i = 0; i < N; i++) {
+    char s[1400];
+    snprintf(s, sizeof s, "%s{\"id\":\"%s\",\"skills\":[\"nurse\"]}",
+             i ? "," : "", ids[i]);
+    add(&b, &n, s);
+  }
+  add(&b, &n, "],\"requests\":[");
+  for (int i = 0; i < N; i++) {
+    char s[1400];
+    snprintf(s, sizeof s,
+             "%s{\"id\":\"r%s\",\"skills\":[\"nurse\"],\"preferred\":[\"%s\"]}",
+             i ? "," : "", ids[N - 1 - i] + 1, ids[i]);
+    add(&b, &n, s);
+  }
+  add(&b, &n, "],\"edges\":[");
+  for (int i = 0; i < N; i++) {
+    char s[1400];
+    snprintf(s, sizeof s,
+             "%s{\"request\":\"r%s\",\"worker\":\"%s\",\"travel_min\":%d}",
+             i ? "," : "", ids[N - 1 - i] + 1, ids[(i * 4) % N], i + 1);
+    add(&b, &n, s);
+  }
+  add(&b, &n, "]}");
+  cm_instance *inst = NULL;
+  cm_error err;
+  cr_assert_eq(cm_instance_from_json(b, n, &inst, &err), CM_OK, "%s: %s",
+               err.field, err.message);
+  for (int i = 0; i < N; i++) {
+    cr_expect_str_eq(inst->workers[i].id, ids[i]);
+    cr_expect_eq(inst->requests[i].n_preferred, 1);
+    cr_expect_eq(inst->requests[i].preferred[0], i, "request %d", i);
+    cr_expect_eq(inst->edges[i].request, i);
+    cr_expect_eq(inst->edges[i].worker, (i * 4) % N, "edge %d", i);
+  }
+  cm_instance_free(inst);
+  free(b);
+  /* the longest id twice */
+  char two[1400];
+  snprintf(two, sizeof two,
+           "{\"taxonomy\":[\"nurse\"],\"workers\":[{\"id\":\"%s\","
+           "\"skills\":[\"nurse\"]},{\"id\":\"%s\",\"skills\":[\"nurse\"]}],"
+           "\"requests\":[]}",
+           ids[N - 1], ids[N - 1]);
+  expect_error(two, "duplicate_id", "$.workers[1].id");
+}

@@ -11,7 +11,7 @@
 /* Resolve v (the value of key in the edge at base) through ix. Returns the
  * index, or -1 with err set. */
 static int resolve(cm__jdec *d, const cm__jval *v, const char *base,
-                   const char *key, const cm__idmap *ix, const char *kind,
+                   const char *key, const cm__jidx *ix, const char *kind,
                    cm__jlast *last) {
   if (cm__jval_is(v, CM__JSTRING, base, key, 1, d->err) < 0)
     return -1;
@@ -19,7 +19,7 @@ static int resolve(cm__jdec *d, const cm__jval *v, const char *base,
   if (last->len && last->len == v->u.str.len &&
       memcmp(last->id, id, last->len) == 0)
     return last->index;
-  int i = cm__idmap_get(ix, id);
+  int i = cm__jidx_get(ix, id, v->u.str.len);
   if (i < 0) {
     cm__json_fail(d->err, CM_E_UNKNOWN_ID, base, key,
                   "no %s has the id \"%.64s\"", kind, id);

@@ -94,9 +94,9 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
     goto done;
   st = cm_instance_validate(d.inst, err);
 done:
-  cm__idmap_free(&d.workers);
-  cm__idmap_free(&d.requests);
-  cm__jstream_free(&s);
+  cm__jidx_free(&d.workers);
+  cm__jidx_free(&d.requests);
+  cm__jids_free(&d.ids);
   json_decref(set);
   cm__jdoc_free(&doc);
   if (st != CM_OK) {

@@ -21,41 +21,6 @@
 
 #include "json_internal.h"
 
-/* ---- the ids the maps hold ---------------------------------------------- */
-
-#define IDS_BLOCK ((size_t)64 << 10)
-
-const char *cm__jids_keep(cm__jids *a, const char *s, size_t n) {
-  if (!a->block || a->cap - a->used < n + 1) {
-    size_t cap = IDS_BLOCK;
-    if (cap < sizeof(char *) + n + 1)
-      cap = sizeof(char *) + n + 1;
-    char *b = malloc(cap);
-    if (!b)
-      return NULL;
-    memcpy(b, &a->block, sizeof a->block); /* the link to the older */
-    a->block = b;
-    a->used = sizeof(char *);
-    a->cap = cap;
-  }
-  char *dst = a->block + a->used;
-  memcpy(dst, s, n);
-  dst[n] = '\0';
-  a->used += n + 1;
-  return dst;
-}
-
-void cm__jids_free(cm__jids *a) {
-  char *b = a->block;
-  while (b) {
-    char *older;
-    memcpy(&older, b, sizeof older);
-    free(b);
-    b = older;
-  }
-  memset(a, 0, sizeof *a);
-}
-
 /* ---- the parts ------------------------------------------------------------
  */
 
@@ -153,10 +118,10 @@ static int on_stream(void *ctx, const cm__jdoc *doc, uint32_t key, size_t pos) {
   }
   part->streamed = 1;
   part->start = pos;
-  cm__idmap *map = p == CM__JS_WORKERS    ? &d->workers
-                   : p == CM__JS_REQUESTS ? &d->requests
-                                          : NULL;
-  if (!part->skip && map && cm__idmap_init(map, 64) != 0)
+  cm__jidx *map = p == CM__JS_WORKERS    ? &d->workers
+                  : p == CM__JS_REQUESTS ? &d->requests
+                                         : NULL;
+  if (!part->skip && map && cm__jidx_init(map, 64) != 0)
     hold(s, part,
          cm_error_set(&s->scratch, CM_E_NOMEM,
                       p == CM__JS_WORKERS ? "$.workers" : "$.requests", NULL),
@@ -224,7 +189,6 @@ void cm__jstream_init(cm__jstream *s, cm__jdec *d, size_t len,
   memset(s, 0, sizeof *s);
   s->d = d;
   s->len = len;
-  d->ids = &s->ids;
   d->err = &s->scratch;
   d->no_position = SIZE_MAX;
   sink->stream = on_stream;
@@ -265,8 +229,4 @@ cm_status cm__jstream_result(cm__jstream *s, int p) {
   if (part->st != CM_OK)
     *d->err = part->err;
   return part->st;
-}
-
-void cm__jstream_free(cm__jstream *s) {
-  cm__jids_free(&s->ids);
 }

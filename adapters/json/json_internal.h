@@ -13,7 +13,6 @@
 
 #include "carematch/error.h"
 #include "carematch/model.h"
-#include "idmap.h" /* core/util/idmap: the id map core uses too */
 #include "json_doc.h"
 #include "json_util.h" /* what the other adapters use too */
 
@@ -113,8 +112,8 @@ json_t *cm__jdoc_to_jansson(const cm__jdoc *doc, const cm__jval *v);
 
 /* ---- decoder (instance_decode.c and friends) -------------------------- */
 
-/* Copies of ids that outlive the tape (the id maps borrow their keys): a
- * list of blocks, freed at once (instance_stream.c). */
+/* Copies of the long ids the id maps point to (the tape's element may be
+ * gone): a list of blocks, freed at once (id_index.c). */
 typedef struct cm__jids {
   char *block;      /* the current block; its first bytes link the older */
   size_t used, cap; /* bytes of it */
@@ -124,14 +123,40 @@ typedef struct cm__jids {
 const char *cm__jids_keep(cm__jids *a, const char *s, size_t n);
 void cm__jids_free(cm__jids *a);
 
+/* The decoder's id -> index map (id_index.c): a short id (below
+ * CM__JIDX_INLINE bytes) is held in its slot, a longer one in a cm__jids
+ * copy it points to. */
+#define CM__JIDX_INLINE 23
+typedef struct cm__jidx_slot {
+  uint32_t hash;                 /* 0: empty */
+  int32_t value;                 /* the index */
+  char key[CM__JIDX_INLINE + 1]; /* the id and zeros; or a pointer to it,
+                                    key[CM__JIDX_INLINE] then 1 */
+} cm__jidx_slot;
+typedef struct cm__jidx {
+  cm__jidx_slot *slots;
+  size_t cap;   /* slots, a power of two */
+  size_t count; /* ids held */
+} cm__jidx;
+/* Returns 0, or -1 when out of memory (m left empty). */
+int cm__jidx_init(cm__jidx *m, size_t expected);
+void cm__jidx_free(cm__jidx *m);
+/* Map the id s[0..n) (NUL-terminated, no NUL inside) to value; a long id
+ * is copied into ids. Returns 1 when added, 0 when the id is there already
+ * (*existing, if not NULL, gets its value), -1 when out of memory. */
+int cm__jidx_put(cm__jidx *m, cm__jids *ids, const char *s, size_t n, int value,
+                 int *existing);
+/* The value of the id s[0..n) (NUL-terminated), or -1. */
+int cm__jidx_get(const cm__jidx *m, const char *s, size_t n);
+
 typedef struct cm__jdec {
   cm_instance *inst;   /* being filled */
   const cm__jdoc *doc; /* the text, parsed */
-  cm__idmap workers;   /* worker id -> index */
-  cm__idmap requests;  /* request id -> index */
+  cm__jidx workers;    /* worker id -> index */
+  cm__jidx requests;   /* request id -> index */
   int edge_mode;       /* the instance has an "edges" array */
   cm_error *err;       /* where failures go */
-  cm__jids *ids;       /* copies of the ids the maps hold; NULL: the tape's */
+  cm__jids ids;        /* copies of the long ids the maps point to */
   int edges_unknown;   /* requests read before "edges" is known: positions
                           optional, the first without one in no_position */
   size_t no_position;  /* that request's index, SIZE_MAX: none */
@@ -189,8 +214,7 @@ typedef struct cm__jstream {
   cm_error tax_err;
   cm__jpart part[CM__JS_PARTS];
   cm__jlast last_request, last_worker; /* edges */
-  cm__jids ids;
-  cm_error scratch; /* d->err while streaming */
+  cm_error scratch;                    /* d->err while streaming */
 } cm__jstream;
 /* Set up s for d (whose inst exists) over a text of len bytes, and fill
  * sink with its callbacks. d->err is the caller's again after
@@ -204,7 +228,6 @@ void cm__jstream_done(cm__jstream *s, cm_error *err);
 cm_status cm__jstream_result(cm__jstream *s, int p);
 /* The held result of the taxonomy (when s->taxonomy), into d->err. */
 cm_status cm__jstream_taxonomy(cm__jstream *s);
-void cm__jstream_free(cm__jstream *s);
 
 /* Decode a list of skill names (arr, the value of key in the object at
  * base) into a skill set of d->inst's taxonomy. Returns CM_OK or an error

@@ -26,7 +26,7 @@ static cm_status worker_list(cm__jdec *d, const cm__jval *arr, const char *base,
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     const char *id = v->type == CM__JSTRING ? cm__jdoc_str(d->doc, v) : NULL;
-    int w = id ? cm__idmap_get(&d->workers, id) : -1;
+    int w = id ? cm__jidx_get(&d->workers, id, v->u.str.len) : -1;
     if (w < 0) {
       cm__json_path_key(path, sizeof path, base, key);
       cm__json_path_index(item, sizeof item, path, i);
@@ -103,9 +103,8 @@ static cm_status decode_request_id(cm__jdec *d, const cm__jval *idv,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  const char *key = d->ids ? cm__jids_keep(d->ids, id, id_len) : id;
   int prev = -1,
-      put = key ? cm__idmap_put(&d->requests, key, (int)i, &prev) : -1;
+      put = cm__jidx_put(&d->requests, &d->ids, id, id_len, (int)i, &prev);
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -216,7 +215,7 @@ cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.requests", NULL,
                          "%zu requests, at most %d are allowed", n,
                          CM__JSON_MAX_REQUESTS);
-  if (cm__idmap_init(&d->requests, n) != 0)
+  if (cm__jidx_init(&d->requests, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
   if (n > 0 && cm_instance_reserve(inst, inst->n_workers, (int)n, inst->n_edges,
                                    d->err) != CM_OK)

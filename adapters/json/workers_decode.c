@@ -117,9 +117,8 @@ static cm_status decode_worker(cm__jdec *d, const cm__jval *v, size_t i,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  const char *key = d->ids ? cm__jids_keep(d->ids, id, id_len) : id;
   int prev = -1,
-      put = key ? cm__idmap_put(&d->workers, key, (int)i, &prev) : -1;
+      put = cm__jidx_put(&d->workers, &d->ids, id, id_len, (int)i, &prev);
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -171,7 +170,7 @@ cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.workers", NULL,
                          "%zu workers, at most %d are allowed", n,
                          CM__JSON_MAX_WORKERS);
-  if (cm__idmap_init(&d->workers, n) != 0)
+  if (cm__jidx_init(&d->workers, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.workers", NULL);
   /* Sized once: cm_instance_worker_add then never reallocates. */
   if (n > 0 && cm_instance_reserve(inst, (int)n, inst->n_requests,
