@@ -3,8 +3,9 @@
  * jansson's rules), the root's members are sorted by key, and the parts
  * are decoded in dependency order (taxonomy before skills, workers before
  * the ids that name them): the small settings through jansson copies, the
- * arrays from the tape. It ends with cm_instance_validate for the value
- * ranges. */
+ * arrays element by element while they are read when their order allows
+ * (instance_stream.c), else from the tape. It ends with
+ * cm_instance_validate for the value ranges. */
 #include "carematch/json.h"
 #include "json_internal.h"
 
@@ -33,6 +34,17 @@ static json_t *settings(const cm__jdoc *doc, const cm__jval *const *f,
   return root;
 }
 
+/* Part p of the instance (arr, the root's value of its key): the result
+ * held from its streamed decode, or decoded from the tape now. */
+static cm_status part(cm__jstream *s, int p, const cm__jval *arr) {
+  if (s->part[p].streamed)
+    return cm__jstream_result(s, p);
+  cm__jdec *d = s->d;
+  return p == CM__JS_WORKERS    ? cm__json_decode_workers(d, arr)
+         : p == CM__JS_REQUESTS ? cm__json_decode_requests(d, arr)
+                                : cm__json_decode_edges(d, arr);
+}
+
 cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
                                 cm_error *err) {
   static const char *const keys[K_KEYS + 1] = {
@@ -41,6 +53,8 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
   cm_error local;
   cm__jdoc doc = {0};
   cm__jdec d = {0};
+  cm__jstream s;
+  cm__jsink sink;
   const cm__jval *f[K_KEYS];
   json_t *set = NULL;
   cm_status st;
@@ -54,25 +68,35 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
   *out = NULL;
   if (!text && len > 0)
     return cm_error_set(err, CM_E_INVALID, "", "no input text");
-  if ((st = cm__jdoc_parse(&doc, text ? text : "", len, err)) != CM_OK ||
+  /* The large arrays are decoded as they are read (instance_stream.c);
+   * their results wait for the parse and come in the order below. */
+  d.inst = cm_instance_new();
+  cm__jstream_init(&s, &d, len, &sink);
+  st = cm__jdoc_parse_stream(&doc, text ? text : "", len, d.inst ? &sink : NULL,
+                             err);
+  cm__jstream_done(&s, err);
+  d.doc = &doc;
+  if (st != CM_OK ||
       (st = cm__jdoc_fields(&doc, doc.vals, "$", keys, f, err)) != CM_OK)
     goto done;
-  if (!(d.inst = cm_instance_new()) || !(set = settings(&doc, f, keys))) {
+  if (!d.inst || !(set = settings(&doc, f, keys))) {
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
     goto done;
   }
   d.edge_mode = f[K_EDGES] != NULL;
-  if ((st = cm__json_decode_taxonomy(&d, set)) != CM_OK ||
+  if ((st = s.taxonomy ? cm__jstream_taxonomy(&s)
+                       : cm__json_decode_taxonomy(&d, set)) != CM_OK ||
       (st = cm__json_decode_weights(&d, set)) != CM_OK ||
       (st = cm__json_decode_params(&d, set)) != CM_OK ||
-      (st = cm__json_decode_workers(&d, f[K_WORKERS])) != CM_OK ||
-      (st = cm__json_decode_requests(&d, f[K_REQUESTS])) != CM_OK ||
-      (st = cm__json_decode_edges(&d, f[K_EDGES])) != CM_OK)
+      (st = part(&s, CM__JS_WORKERS, f[K_WORKERS])) != CM_OK ||
+      (st = part(&s, CM__JS_REQUESTS, f[K_REQUESTS])) != CM_OK ||
+      (st = part(&s, CM__JS_EDGES, f[K_EDGES])) != CM_OK)
     goto done;
   st = cm_instance_validate(d.inst, err);
 done:
-  cm__idmap_free(&d.workers);
-  cm__idmap_free(&d.requests);
+  cm__jidx_free(&d.workers);
+  cm__jidx_free(&d.requests);
+  cm__jids_free(&d.ids);
   json_decref(set);
   cm__jdoc_free(&doc);
   if (st != CM_OK) {

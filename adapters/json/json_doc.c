@@ -12,9 +12,13 @@
  * is out_of_range, not malformed_json.
  *
  * Why a tape and not a tree of allocations: one array of 16-byte values and
- * one copy of the text, in which each string is terminated (or decoded) in
- * place, so parsing and freeing cost a few allocations in all (jansson
- * spends half of a decode in malloc and free).
+ * one buffer of the strings, each decoded and terminated, so parsing and
+ * freeing cost a few allocations in all (jansson spends half of a decode in
+ * malloc and free). With a sink (json_doc.h), the elements of the root's
+ * large arrays are handed over one at a time and dropped: the tape and the
+ * strings then hold one element, not the whole text, and the peak memory
+ * of `carematch solve` falls by about a third (each new page costs a fault
+ * and zeroing).
  *
  * yajl does not check its allocations (it writes through a NULL from
  * malloc). Its allocator here tracks every block it hands out and, when
@@ -55,8 +59,12 @@ typedef struct builder {
   char point;      /* the locale's decimal point, for strtod */
   yajl_handle h;
   cm_error *err;
-  cm_status st; /* why a callback stopped the parse */
-  int depth;    /* open containers */
+  cm_status st;          /* why a callback stopped the parse */
+  int depth;             /* open containers */
+  const cm__jsink *sink; /* streams the root's arrays, NULL: none */
+  int streaming;         /* frames[1] is a streamed array */
+  uint32_t mark;         /* its first element's index on the tape */
+  size_t mark_str;       /* the strings' length when it began */
   frame frames[CM__JDOC_MAX_DEPTH];
   void *blocks[YAJL_BLOCKS]; /* yajl's live allocations */
   jmp_buf oom;               /* where yajl's allocator jumps on failure */
@@ -211,6 +219,17 @@ static int escapes_ok(const char *s, const char *end, const char **why) {
   return 1;
 }
 
+#define SHORT_STRING 32 /* bytes copied at once for a short string */
+
+/* 1 when the SHORT_STRING bytes at s are all ASCII. */
+static int ascii_block(const char *s) {
+  uint64_t w[SHORT_STRING / 8], any = 0;
+  memcpy(w, s, sizeof w);
+  for (size_t i = 0; i < SHORT_STRING / 8; i++)
+    any |= w[i];
+  return (any & 0x8080808080808080u) == 0;
+}
+
 /* 1 when s[0..n) is ASCII. */
 static int ascii(const unsigned char *s, size_t n) {
   unsigned char any = 0;
@@ -219,33 +238,80 @@ static int ascii(const unsigned char *s, size_t n) {
   return any < 0x80;
 }
 
-/* Put the string token s[0..n) (decoded by yajl) in the strings buffer,
- * after jansson's checks beyond yajl's. The buffer is a copy of the text:
- * a string stays where it is in the text, its closing quote overwritten by
- * a NUL, and a string with escapes is written decoded over its own text
- * (decoding never lengthens it). Returns 1 with *off set, or 0 when the
- * parse must stop. */
+/* Append the string token s[0..n) (decoded by yajl) to the strings
+ * buffer, after jansson's checks beyond yajl's, and terminate it. The
+ * strings never outgrow the text (decoding never lengthens a string).
+ * Returns 1 with *off set, or 0 when the parse must stop. */
 static int take_string(builder *b, const unsigned char *s, size_t n,
                        uint32_t *off) {
   uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
-  char *dst;
-  if (p >= t && p < t + b->len) { /* in place */
-    dst = b->doc->strings + (p - t);
-  } else { /* yajl decoded escapes into a buffer of its own */
+  int in_text = p >= t && p < t + b->len;
+  cm__jdoc *doc = b->doc;
+  if (!in_text) { /* yajl decoded escapes */
     const char *why;
     size_t at = raw_start(b), end = here(b) - 1;
     if (at == (size_t)-1 || at + n > end)
       return stop(b, CM_E_PARSE, "string not found"); /* defensive */
     if (!escapes_ok(b->text + at, b->text + end, &why))
       return stop(b, CM_E_PARSE, why);
-    dst = b->doc->strings + at;
+  }
+  if (doc->str_cap - doc->n_str < n + 1 + SHORT_STRING) {
+    size_t cap = doc->str_cap * 2;
+    while (cap - doc->n_str < n + 1 + SHORT_STRING)
+      cap *= 2;
+    char *q = realloc(doc->strings, cap);
+    if (!q)
+      return out_of_memory(b);
+    doc->strings = q;
+    doc->str_cap = cap;
+  }
+  char *dst = doc->strings + doc->n_str;
+  int plain = 0;
+  /* Most strings are short (ids, names, hashes): copied as one block of a
+   * fixed size from the text (the bytes after the string are the text's
+   * too), which the compiler inlines, and checked for ASCII as a whole;
+   * the rest byte by byte. */
+  if (n < SHORT_STRING && in_text && t + b->len - p >= SHORT_STRING) {
+    memcpy(dst, s, SHORT_STRING);
+    plain = ascii_block((const char *)s);
+  } else {
     memcpy(dst, s, n);
   }
   dst[n] = '\0';
-  if (!ascii((const unsigned char *)dst, n) && !cm__json_utf8_valid(dst))
+  doc->n_str += n + 1;
+  if (!plain && !ascii((const unsigned char *)dst, n) &&
+      !cm__json_utf8_valid(dst))
     return stop(b, CM_E_PARSE, "invalid UTF-8 in a string");
   *off = (uint32_t)(dst - b->doc->strings);
   return 1;
+}
+
+/* ---- streaming (json_doc.h, cm__jsink) -------------------------------- */
+
+/* A value just ended: when it is an element of the streamed array, hand it
+ * to the sink and drop it (and its strings) from the tape. */
+static void value_done(builder *b) {
+  if (!b->streaming || b->depth != 2)
+    return;
+  cm__jdoc *doc = b->doc;
+  b->sink->element(b->sink->ctx, doc, &doc->vals[b->mark],
+                   b->frames[1].count - 1, b->prev_end);
+  doc->n_vals = b->mark;
+  doc->n_str = b->mark_str;
+}
+
+/* The container at frame f (just pushed) began: a member array of the
+ * root is streamed when the sink wants it. */
+static void maybe_stream(builder *b, const frame *f) {
+  const cm__jdoc *doc = b->doc;
+  if (!b->sink || b->depth != 2 || doc->vals[0].type != CM__JOBJECT ||
+      doc->vals[f->at].type != CM__JARRAY)
+    return;
+  if (b->sink->stream(b->sink->ctx, doc, f->at - 1, b->prev_end)) {
+    b->streaming = 1;
+    b->mark = f->at + 1;
+    b->mark_str = doc->n_str;
+  }
 }
 
 /* ---- callbacks --------------------------------------------------------- */
@@ -254,6 +320,7 @@ static int scalar(builder *b, cm__jtype t) {
   if (!begin_value(b, t))
     return 0;
   b->prev_end = here(b);
+  value_done(b);
   return 1;
 }
 
@@ -280,10 +347,10 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
   return 0;
 }
 
-/* Convert the number s[0..n) (JSON's grammar, in the strings buffer) as
- * jansson does: an integer unless it holds '.', 'e' or 'E'. Returns NULL
- * with *real and *i or *d set, or why it is out of range. */
-static const char *convert(const builder *b, char *s, size_t n, int *real,
+/* Convert the number s[0..n) (JSON's grammar) as jansson does: an integer
+ * unless it holds '.', 'e' or 'E'. Returns NULL with *real and *i or *d
+ * set, or why it is out of range (or "" when out of memory). */
+static const char *convert(const builder *b, const char *s, size_t n, int *real,
                            int64_t *i, double *d) {
   *real = 0;
   for (size_t k = 0; k < n && !*real; k++)
@@ -294,32 +361,30 @@ static const char *convert(const builder *b, char *s, size_t n, int *real,
                                    : "too big integer";
   if (cm__json_real_fast(s, n, d))
     return NULL; /* exact without strtod (json_number.c) */
-  /* strtod wants a terminated string in the locale's notation: the copy
-   * of the number is changed (it is no string of the tape). */
-  char saved = s[n], *dot;
-  s[n] = '\0';
-  if (b->point != '.' && (dot = strchr(s, '.')))
+  /* strtod wants a terminated string in the locale's notation: a copy. */
+  char small[64], *c = n < sizeof small ? small : malloc(n + 1), *dot;
+  if (!c)
+    return "";
+  memcpy(c, s, n);
+  c[n] = '\0';
+  if (b->point != '.' && (dot = strchr(c, '.')))
     *dot = b->point;
   errno = 0;
-  *d = strtod(s, NULL);
-  s[n] = saved;
-  if ((*d == HUGE_VAL || *d == -HUGE_VAL) && errno == ERANGE)
-    return "real number overflow";
-  return NULL;
+  *d = strtod(c, NULL);
+  int overflow = (*d == HUGE_VAL || *d == -HUGE_VAL) && errno == ERANGE;
+  if (c != small)
+    free(c);
+  return overflow ? "real number overflow" : NULL;
 }
 
 static int on_number(void *ctx, const char *s, size_t n) {
   builder *b = ctx;
-  uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
   int real;
   int64_t i = 0;
   double d = 0;
-  /* A number in yajl's own buffer is one that the end of the text cut:
-   * the last n bytes of the text. */
-  size_t at = p >= t && p < t + b->len ? p - t : b->len - n;
-  const char *why = convert(b, b->doc->strings + at, n, &real, &i, &d);
+  const char *why = convert(b, s, n, &real, &i, &d);
   if (why)
-    return stop(b, CM_E_RANGE, why);
+    return *why ? stop(b, CM_E_RANGE, why) : out_of_memory(b);
   cm__jval *v = begin_value(b, real ? CM__JREAL : CM__JINT);
   if (!v)
     return 0;
@@ -328,6 +393,7 @@ static int on_number(void *ctx, const char *s, size_t n) {
   else
     v->u.i = i;
   b->prev_end = here(b);
+  value_done(b);
   return 1;
 }
 
@@ -342,6 +408,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t n) {
   v->u.str.off = off;
   v->u.str.len = (uint32_t)n;
   b->prev_end = here(b);
+  value_done(b);
   return 1;
 }
 
@@ -457,6 +524,7 @@ static int start(builder *b, cm__jtype t) {
   f->keys = NULL;
   f->keys_cap = 0;
   b->prev_end = here(b);
+  maybe_stream(b, f);
   return 1;
 }
 
@@ -477,6 +545,12 @@ static int on_end(void *ctx) {
   free(f->keys);
   f->keys = NULL;
   b->prev_end = here(b);
+  if (b->streaming && b->depth == 1) { /* the streamed array ended */
+    b->streaming = 0;
+    if (b->sink->end)
+      b->sink->end(b->sink->ctx, b->doc);
+  }
+  value_done(b);
   return 1;
 }
 
@@ -527,9 +601,11 @@ static int misplaced_overflow(builder *b, size_t pos) {
   int64_t i;
   double d;
   const char *why =
-      p < pos ? convert(b, b->doc->strings + p, pos - p, &real, &i, &d) : NULL;
-  if (why)
+      p < pos ? convert(b, b->text + p, pos - p, &real, &i, &d) : NULL;
+  if (why && *why)
     stop_at(b, CM_E_RANGE, pos, why);
+  else if (why)
+    out_of_memory(b);
   return why != NULL;
 }
 
@@ -588,6 +664,11 @@ static cm_status run(builder *b) {
 
 cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
                          cm_error *err) {
+  return cm__jdoc_parse_stream(doc, text, len, NULL, err);
+}
+
+cm_status cm__jdoc_parse_stream(cm__jdoc *doc, const char *text, size_t len,
+                                const cm__jsink *sink, cm_error *err) {
   memset(doc, 0, sizeof *doc);
   if (len > CM__JDOC_MAX_TEXT)
     return cm_error_set(err, CM_E_LIMIT, "",
@@ -603,13 +684,13 @@ cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
   b->len = len;
   b->err = err;
   b->point = *localeconv()->decimal_point;
-  /* About one value per 8 bytes in instances; the tape grows if not. */
-  doc->cap = len / 8 + 64;
+  b->sink = sink;
+  /* About one value per 8 bytes in instances, strings a third of the
+   * text; streamed, a few elements. Both grow when needed. */
+  doc->cap = sink ? 4096 : len / 8 + 64;
+  doc->str_cap = sink ? 65536 : len / 3 + 64;
   doc->vals = malloc(doc->cap * sizeof *doc->vals);
-  if ((doc->strings = malloc(len + 1))) {
-    memcpy(doc->strings, text, len);
-    doc->strings[len] = '\0';
-  }
+  doc->strings = malloc(doc->str_cap);
   cm_status st = doc->vals && doc->strings
                      ? run(b)
                      : cm_error_set(err, CM_E_NOMEM, "", NULL);

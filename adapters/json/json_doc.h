@@ -48,8 +48,30 @@ typedef struct cm__jdoc {
   cm__jval *vals; /* vals[0] is the root, an object or an array */
   size_t n_vals;  /* values in use */
   size_t cap;     /* values allocated */
-  char *strings;  /* a copy of the text, each string decoded in place */
+  char *strings;  /* the strings, decoded, each NUL-terminated, in order */
+  size_t n_str;   /* bytes of strings in use */
+  size_t str_cap; /* bytes of strings allocated */
 } cm__jdoc;
+
+/* Streaming the arrays of the root object (optional): an element of a
+ * streamed array is handed over as soon as it is complete and then dropped
+ * from the tape, so that the tape holds one element at a time instead of
+ * the whole text. The array's own value stays (type, count; next points
+ * past it as if it were empty). Callbacks cannot stop the parse: what
+ * they find they keep until it ends (a later syntax error wins). */
+typedef struct cm__jsink {
+  /* The root member whose key is doc->vals[key] begins an array at byte
+   * offset pos of the text: 1 streams its elements, 0 keeps them. The
+   * members before it are complete. */
+  int (*stream)(void *ctx, const cm__jdoc *doc, uint32_t key, size_t pos);
+  /* Element i of the streamed array, complete, ending at byte offset pos:
+   * v and its contents are valid during the call only. */
+  void (*element)(void *ctx, const cm__jdoc *doc, const cm__jval *v, uint32_t i,
+                  size_t pos);
+  /* The streamed array ended (its count is final). */
+  void (*end)(void *ctx, const cm__jdoc *doc);
+  void *ctx;
+} cm__jsink;
 
 /* Parse len bytes of text into doc (zeroed or freed before). Returns CM_OK,
  * or on error the code that json_loadb's error maps to (see
@@ -61,6 +83,10 @@ typedef struct cm__jdoc {
  * either way. */
 cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
                          cm_error *err);
+/* cm__jdoc_parse handing the root's arrays to sink as it chooses (sink
+ * NULL: none). */
+cm_status cm__jdoc_parse_stream(cm__jdoc *doc, const char *text, size_t len,
+                                const cm__jsink *sink, cm_error *err);
 /* Free what doc holds and zero it. Accepts a zeroed doc. */
 void cm__jdoc_free(cm__jdoc *doc);
 

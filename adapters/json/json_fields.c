@@ -301,16 +301,32 @@ cm_status cm__json_check_id(const char *id, const char *path, cm_error *err) {
   return CM_OK;
 }
 
+/* The value of each byte as a hex digit; 16: no hex digit. A table, not
+ * comparisons: the digits of a hash are random, and branches on them are
+ * mispredicted about once per digit (40,000 hashes in a 5 MB instance). */
+static const unsigned char hex_value[256] = {
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 0,  1,  2,  3,  4,  5,  6,  7,  8,
+    9,  16, 16, 16, 16, 16, 16, 16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 10, 11, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+    16, 16, 16, 16, 16, 16, 16, 16, 16,
+};
+
 int cm__json_parse_hash(const char *s, uint64_t *out) {
   uint64_t h = 0;
   for (int i = 0; i < 16; i++) { /* a NUL before 16 digits is no digit */
-    unsigned c = (unsigned char)s[i], d;
-    if (c - '0' < 10)
-      d = c - '0';
-    else if ((c | 0x20) - 'a' < 6)
-      d = (c | 0x20) - 'a' + 10;
-    else
-      return -1;
+    unsigned d = hex_value[(unsigned char)s[i]];
+    if (d > 15)
+      return -1; /* (never taken for a hash: predicted well) */
     h = h << 4 | d;
   }
   if (s[16] != '\0' || h == 0)

@@ -13,7 +13,6 @@
 
 #include "carematch/error.h"
 #include "carematch/model.h"
-#include "idmap.h" /* core/util/idmap: the id map core uses too */
 #include "json_doc.h"
 #include "json_util.h" /* what the other adapters use too */
 
@@ -113,13 +112,54 @@ json_t *cm__jdoc_to_jansson(const cm__jdoc *doc, const cm__jval *v);
 
 /* ---- decoder (instance_decode.c and friends) -------------------------- */
 
+/* Copies of the long ids the id maps point to (the tape's element may be
+ * gone): a list of blocks, freed at once (id_index.c). */
+typedef struct cm__jids {
+  char *block;      /* the current block; its first bytes link the older */
+  size_t used, cap; /* bytes of it */
+} cm__jids;
+/* A copy of s[0..n) and a NUL, valid until cm__jids_free; NULL when out of
+ * memory. */
+const char *cm__jids_keep(cm__jids *a, const char *s, size_t n);
+void cm__jids_free(cm__jids *a);
+
+/* The decoder's id -> index map (id_index.c): a short id (below
+ * CM__JIDX_INLINE bytes) is held in its slot, a longer one in a cm__jids
+ * copy it points to. */
+#define CM__JIDX_INLINE 23
+typedef struct cm__jidx_slot {
+  uint32_t hash;                 /* 0: empty */
+  int32_t value;                 /* the index */
+  char key[CM__JIDX_INLINE + 1]; /* the id and zeros; or a pointer to it,
+                                    key[CM__JIDX_INLINE] then 1 */
+} cm__jidx_slot;
+typedef struct cm__jidx {
+  cm__jidx_slot *slots;
+  size_t cap;   /* slots, a power of two */
+  size_t count; /* ids held */
+} cm__jidx;
+/* Returns 0, or -1 when out of memory (m left empty). */
+int cm__jidx_init(cm__jidx *m, size_t expected);
+void cm__jidx_free(cm__jidx *m);
+/* Map the id s[0..n) (NUL-terminated, no NUL inside) to value; a long id
+ * is copied into ids. Returns 1 when added, 0 when the id is there already
+ * (*existing, if not NULL, gets its value), -1 when out of memory. */
+int cm__jidx_put(cm__jidx *m, cm__jids *ids, const char *s, size_t n, int value,
+                 int *existing);
+/* The value of the id s[0..n) (NUL-terminated), or -1. */
+int cm__jidx_get(const cm__jidx *m, const char *s, size_t n);
+
 typedef struct cm__jdec {
   cm_instance *inst;   /* being filled */
   const cm__jdoc *doc; /* the text, parsed */
-  cm__idmap workers;   /* worker id -> index */
-  cm__idmap requests;  /* request id -> index */
+  cm__jidx workers;    /* worker id -> index */
+  cm__jidx requests;   /* request id -> index */
   int edge_mode;       /* the instance has an "edges" array */
   cm_error *err;       /* where failures go */
+  cm__jids ids;        /* copies of the long ids the maps point to */
+  int edges_unknown;   /* requests read before "edges" is known: positions
+                          optional, the first without one in no_position */
+  size_t no_position;  /* that request's index, SIZE_MAX: none */
 } cm__jdec;
 
 /* Each part decoder reads its part into d->inst and returns CM_OK, or an
@@ -137,6 +177,57 @@ cm_status cm__json_decode_params(cm__jdec *d, const json_t *root);
 cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr);
+/* One element i (v) of each array, decoded and added to d->inst, as the
+ * array decoders do for each (the streamed decode calls them as the
+ * elements are read). */
+cm_status cm__json_decode_worker(cm__jdec *d, const cm__jval *v, size_t i);
+cm_status cm__json_decode_request(cm__jdec *d, const cm__jval *v, size_t i);
+/* The last id resolved of one kind: edges mostly come grouped by request,
+ * and a string compared with its neighbour is cheaper than a lookup in a
+ * large map. A copy: the tape's element may be gone at the next edge. */
+typedef struct cm__jlast {
+  char id[CM_ID_MAX];
+  uint32_t len; /* 0: none yet */
+  int index;
+} cm__jlast;
+cm_status cm__json_decode_edge(cm__jdec *d, const cm__jval *v, size_t i,
+                               cm__jlast *last_request, cm__jlast *last_worker);
+
+/* ---- the root's arrays decoded while they are read (instance_stream.c) */
+/* The parts streamed: workers, requests, edges. */
+enum { CM__JS_WORKERS, CM__JS_REQUESTS, CM__JS_EDGES, CM__JS_PARTS };
+typedef struct cm__jpart {
+  int streamed;   /* its elements were handed over as they were read */
+  int ended;      /* its array closed */
+  int skip;       /* elements dropped unread: an earlier part failed */
+  uint32_t count; /* elements seen */
+  size_t start;   /* byte offset where the array began */
+  size_t at;      /* index of the element of err */
+  cm_status st;   /* the first failure, held until the parse ends */
+  cm_error err;
+} cm__jpart;
+typedef struct cm__jstream {
+  cm__jdec *d;
+  size_t len;       /* bytes of the text */
+  int taxonomy;     /* 1: decoded when the workers began, result held */
+  cm_status tax_st; /* its result */
+  cm_error tax_err;
+  cm__jpart part[CM__JS_PARTS];
+  cm__jlast last_request, last_worker; /* edges */
+  cm_error scratch;                    /* d->err while streaming */
+} cm__jstream;
+/* Set up s for d (whose inst exists) over a text of len bytes, and fill
+ * sink with its callbacks. d->err is the caller's again after
+ * cm__jstream_done. */
+void cm__jstream_init(cm__jstream *s, cm__jdec *d, size_t len, cm__jsink *sink);
+/* Once the parse succeeded: d->err back to err. */
+void cm__jstream_done(cm__jstream *s, cm_error *err);
+/* The result of streamed part p as its array decoder would have given it
+ * (a limit, the first element's error; for requests the position rule
+ * with d->edge_mode now known), into d->err. */
+cm_status cm__jstream_result(cm__jstream *s, int p);
+/* The held result of the taxonomy (when s->taxonomy), into d->err. */
+cm_status cm__jstream_taxonomy(cm__jstream *s);
 
 /* Decode a list of skill names (arr, the value of key in the object at
  * base) into a skill set of d->inst's taxonomy. Returns CM_OK or an error

@@ -26,7 +26,7 @@ static cm_status worker_list(cm__jdec *d, const cm__jval *arr, const char *base,
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
     const char *id = v->type == CM__JSTRING ? cm__jdoc_str(d->doc, v) : NULL;
-    int w = id ? cm__idmap_get(&d->workers, id) : -1;
+    int w = id ? cm__jidx_get(&d->workers, id, v->u.str.len) : -1;
     if (w < 0) {
       cm__json_path_key(path, sizeof path, base, key);
       cm__json_path_index(item, sizeof item, path, i);
@@ -103,7 +103,8 @@ static cm_status decode_request_id(cm__jdec *d, const cm__jval *idv,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  int prev = -1, put = cm__idmap_put(&d->requests, id, (int)i, &prev);
+  int prev = -1,
+      put = cm__jidx_put(&d->requests, &d->ids, id, id_len, (int)i, &prev);
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -182,11 +183,14 @@ static cm_status decode_request(cm__jdec *d, const cm__jval *v, size_t i,
   if ((st = cm__jdoc_fields(d->doc, v, base, keys, f, err)) != CM_OK ||
       (st = decode_request_id(d, f[R_ID], base, i, r)) != CM_OK)
     return st;
-  int has = cm__jval_position(f[R_LAT], f[R_LON], base, !d->edge_mode, &r->lat,
+  int has = cm__jval_position(f[R_LAT], f[R_LON], base,
+                              !d->edge_mode && !d->edges_unknown, &r->lat,
                               &r->lon, err);
   if (has < 0)
     return err->code;
   r->has_position = has;
+  if (!has && d->edges_unknown && d->no_position == SIZE_MAX)
+    d->no_position = i; /* an error unless edges come (instance_stream.c) */
   if ((st = decode_skills(d, f[R_SKILLS], f[R_MODE], base, r)) != CM_OK ||
       (st = decode_staff_urgency(d, f[R_STAFF], f[R_URGENCY], base, r)) !=
           CM_OK)
@@ -211,19 +215,26 @@ cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.requests", NULL,
                          "%zu requests, at most %d are allowed", n,
                          CM__JSON_MAX_REQUESTS);
-  if (cm__idmap_init(&d->requests, n) != 0)
+  if (cm__jidx_init(&d->requests, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.requests", NULL);
   if (n > 0 && cm_instance_reserve(inst, inst->n_workers, (int)n, inst->n_edges,
                                    d->err) != CM_OK)
     return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
-    cm_request r;
-    cm_status st = decode_request(d, v, i, &r);
+    cm_status st = cm__json_decode_request(d, v, i);
     if (st != CM_OK)
       return st;
-    if (cm_instance_request_add(inst, &r, NULL, d->err) != CM_OK)
-      return d->err->code;
   }
+  return CM_OK;
+}
+
+cm_status cm__json_decode_request(cm__jdec *d, const cm__jval *v, size_t i) {
+  cm_request r;
+  cm_status st = decode_request(d, v, i, &r);
+  if (st != CM_OK)
+    return st;
+  if (cm_instance_request_add(d->inst, &r, NULL, d->err) != CM_OK)
+    return d->err->code;
   return CM_OK;
 }

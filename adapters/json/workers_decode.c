@@ -117,7 +117,8 @@ static cm_status decode_worker(cm__jdec *d, const cm__jval *v, size_t i,
     cm__json_path_key(path, sizeof path, base, "id");
     return cm__json_check_id(id, path, err);
   }
-  int prev = -1, put = cm__idmap_put(&d->workers, id, (int)i, &prev);
+  int prev = -1,
+      put = cm__jidx_put(&d->workers, &d->ids, id, id_len, (int)i, &prev);
   if (put <= 0) {
     cm__json_path_key(path, sizeof path, base, "id");
     if (put < 0)
@@ -169,7 +170,7 @@ cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr) {
     return cm__json_fail(d->err, CM_E_LIMIT, "$.workers", NULL,
                          "%zu workers, at most %d are allowed", n,
                          CM__JSON_MAX_WORKERS);
-  if (cm__idmap_init(&d->workers, n) != 0)
+  if (cm__jidx_init(&d->workers, n) != 0)
     return cm_error_set(d->err, CM_E_NOMEM, "$.workers", NULL);
   /* Sized once: cm_instance_worker_add then never reallocates. */
   if (n > 0 && cm_instance_reserve(inst, (int)n, inst->n_requests,
@@ -177,12 +178,19 @@ cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr) {
     return d->err->code;
   const cm__jval *v = cm__jdoc_first(arr);
   for (size_t i = 0; i < n; i++, v = cm__jdoc_next(d->doc, v)) {
-    cm_worker w;
-    cm_status st = decode_worker(d, v, i, &w);
+    cm_status st = cm__json_decode_worker(d, v, i);
     if (st != CM_OK)
       return st;
-    if (cm_instance_worker_add(inst, &w, NULL, d->err) != CM_OK)
-      return d->err->code;
   }
+  return CM_OK;
+}
+
+cm_status cm__json_decode_worker(cm__jdec *d, const cm__jval *v, size_t i) {
+  cm_worker w;
+  cm_status st = decode_worker(d, v, i, &w);
+  if (st != CM_OK)
+    return st;
+  if (cm_instance_worker_add(d->inst, &w, NULL, d->err) != CM_OK)
+    return d->err->code;
   return CM_OK;
 }

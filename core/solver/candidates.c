@@ -378,6 +378,14 @@ static int search_positions(cm__problem *p, prio_order *order,
       break;
     }
     p->searched[r] = 1;
+    /* Pricing reads each candidate's record (its fixed cost, its elders),
+     * far apart in a large batch: ask for them all first, so that the
+     * cache misses overlap instead of coming one after the other. */
+    for (int m = 0; m < s.n; m++) {
+      const cm_worker *w = &inst->workers[heap[m].w];
+      __builtin_prefetch(&w->jobs_today);
+      __builtin_prefetch(&w->n_elders);
+    }
     for (int m = 0; m < s.n; m++) {
       heap[m].dist =
           cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);
