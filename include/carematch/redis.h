@@ -133,6 +133,10 @@ CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 /* 1 when the connection is up and its scripts are loaded, else 0. */
 CM_EXPORT int cm_redis_connected(const cm_redis *r);
 
+/* 1 while a connect started by cm_redis_connect_async shakes hands (its
+ * replies not all in, its timeout not reached), else 0. */
+CM_EXPORT int cm_redis_connecting(const cm_redis *r);
+
 /* Redis Cluster: 1 when a MOVED said the region's slot has a new owner
  * and the connection has not moved there yet; else 0. The first call
  * (cm_redis_ping) made while none of its commands is in flight
@@ -164,6 +168,22 @@ CM_EXPORT int cm_redis_cluster_stats_get(const cm_redis *r,
 
 /* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
 CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);
+
+/* Connect r, a connection on the caller's loop (cm_redis_options.base),
+ * without waiting: when it is down and its backoff allows, a connect is
+ * started and the handshake (AUTH, SELECT, SCRIPT LOAD, the ACL check,
+ * ROLE at durability = replica) queued on it; the loop's own turns carry
+ * it, and cm_redis_connected says 1 once the last reply came. A handshake
+ * refused, or unanswered for timeout_ms, drops the connection (its reason
+ * in cm_redis_last_error) and the next attempt waits the backoff. Moves a
+ * cluster connection whose slot moved once none of its commands is in
+ * flight (cm_redis_move_pending; finding the owner without a MOVED asks
+ * the nodes synchronously). Call it outside the loop's callbacks or in
+ * them. Returns CM_OK (up, or under way), CM_E_UNAVAILABLE (inside the
+ * backoff, or the connect failed at once), CM_E_INVALID (a private
+ * base). Proposals made while it is under way wait for its end
+ * (docs/async.md, step g). */
+CM_EXPORT cm_status cm_redis_connect_async(cm_redis *r, cm_error *err);
 
 /* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
  * For tests and for retiring a region; not atomic against other writers.
