@@ -125,3 +125,60 @@ Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop) {
   cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }
+
+/* The stale sweep runs on the loop's connection (docs/async.md, step g):
+ * a worker turns stale while Redis holds every write (CLIENT PAUSE WRITE,
+ * so the sweep script waits in Redis, its read of candidates does not);
+ * meanwhile the daemon answers /healthz and a worker's GET at once, and
+ * once the pause is over the worker is offline in Redis and in the
+ * daemon's mirror. With the synchronous sweep a call waited for the
+ * pause's end. */
+Test(daemon_silent, a_held_sweep_does_not_hold_the_loop) {
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, NULL);
+  char ini[200];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = sweep\n"
+           "sweep_ms = 100\n[batch]\nstale_ms = 1000\n",
+           port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000));
+  cm_test_sleep_ms(1100); /* the sweep is put off stale_ms after connect */
+  timed_code("PUT", "/v1/workers/w0", TOK_PLATFORM,
+             "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", 200);
+  int64_t t0 = mono_ms(); /* w0 is stale from t0 + 1000 */
+  redisContext *side = cm_test_side_connect(port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 2000 WRITE");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  cm_test_sleep_ms(1000);
+  int64_t worst = 0;
+  while (mono_ms() - t0 < 1800) { /* sweeps of w0 are held in Redis */
+    int64_t a = timed_code("GET", "/healthz", NULL, NULL, 200);
+    int64_t b = timed_code("GET", "/v1/workers/w0", TOK_PLATFORM, NULL, 200);
+    worst = a > worst ? a : worst;
+    worst = b > worst ? b : worst;
+    cm_test_sleep_ms(30);
+  }
+  cr_assert_lt(worst, 300, "the loop answered within %lld ms at worst",
+               (long long)worst);
+  int offline = 0, mirrored = 0;
+  for (int i = 0; i < 200 && !(offline && mirrored); i++) {
+    cm_test_sleep_ms(20);
+    rep = redisCommand(side, "HGET cm:{sweep}:worker:w0 status");
+    offline = rep && rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, "3");
+    freeReplyObject(rep);
+    cm_test_reply r =
+        cm_test_http(D.port, "GET", "/v1/workers/w0", TOK_PLATFORM, NULL, NULL);
+    mirrored = r.text && strstr(r.text, "\"offline\"");
+    cm_test_reply_free(&r);
+  }
+  cr_assert(offline, "swept in Redis after the pause");
+  cr_assert(mirrored, "and offline in the daemon's view");
+  redisFree(side);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_server_kill(redis, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+}

@@ -229,6 +229,8 @@ typedef struct cmd_region {
   char redis_logged[256]; /* the last recovery failure logged */
   cm_engine *eng;
   uint64_t weights_version;
+  int weights_saving; /* Redis: a PUT's SET in flight (weights.c) */
+  int sweeping;       /* Redis: a stale sweep in flight (main.c) */
   /* engine driving */
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */

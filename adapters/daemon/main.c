@@ -282,6 +282,16 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
   return 0;
 }
 
+/* The stale sweep's answer (the mirror learns the workers it took
+ * offline from the stream: the next follow). */
+static void on_swept(void *ctx, cm_status st, int swept, const cm_error *err) {
+  cmd_region *r = ctx;
+  (void)swept;
+  r->sweeping = 0;
+  if (st != CM_OK && !r->paused && !r->d->draining)
+    fprintf(stderr, "carematchd: stale sweep: %s\n", err->message);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   cmd_region *r = arg;
   cmd_daemon *d = r->d;
@@ -295,12 +305,19 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
      position, and a swept worker stays offline until it is upserted) */
   if ((r->lease && !cmd_lease_leads(r)) || cmd_now_ms() < r->sweep_after_ms)
     return;
+  /* on the loop's connection, answered in on_swept: one at a time, and
+     none while that connection is down (nothing could be written) */
+  if (r->sweeping || d->cfg.engine.stale_ms <= 0 ||
+      !cm_redis_connected(r->redis_loop))
+    return;
   int64_t t0 = cmd_watch_begin(d);
-  if (d->cfg.engine.stale_ms > 0 &&
-      cm_store_sweep(r->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
-                     &err) != CM_OK &&
-      !r->paused)
-    fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
+  r->sweeping = 1;
+  if (cm_redis_sweep_async(r->redis_loop, cmd_now_ms(), d->cfg.engine.stale_ms,
+                           on_swept, r, &err) != CM_OK) {
+    r->sweeping = 0;
+    if (!r->paused)
+      fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
+  }
   cmd_watch_end(d, CMD_CAUSE_SWEEP, t0);
 }
 

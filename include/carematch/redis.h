@@ -205,6 +205,37 @@ CM_EXPORT cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
  * when s is not one. */
 CM_EXPORT cm_redis *cm_store_redis_conn(cm_store *s);
 
+/* The answer of cm_redis_sweep_async: st CM_OK with how many workers went
+ * offline, or the error (err; swept 0: some may have gone offline). */
+typedef void (*cm_redis_swept_fn)(void *ctx, cm_status st, int swept,
+                                  const cm_error *err);
+
+/* cm_store_sweep of a Redis store without waiting, on r, a connection on
+ * the caller's loop (cm_redis_options.base), connected and ready: the
+ * same reads and script calls (redis_sweep.c), sent from the loop's
+ * callbacks; fn runs exactly once, from the loop (or before this returns
+ * when nothing can be stale), CM_E_UNAVAILABLE when the connection
+ * dropped first (or r was freed). Returns CM_OK (fn will run), or
+ * CM_E_INVALID / CM_E_RANGE (cm_store_check_sweep) / CM_E_UNAVAILABLE
+ * (not connected) / CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_redis_sweep_async(cm_redis *r, int64_t now_ms,
+                                         int64_t stale_ms, cm_redis_swept_fn fn,
+                                         void *ctx, cm_error *err);
+
+/* The answer of cm_redis_blob_set_async: st CM_OK once Redis took the
+ * value, or the error (err; CM_E_UNAVAILABLE: it may or may not have). */
+typedef void (*cm_redis_done_fn)(void *ctx, cm_status st, const cm_error *err);
+
+/* cm_redis_blob_set without waiting, on r, a connection on the caller's
+ * loop, connected and ready: fn runs exactly once, from the loop. value
+ * is copied. Returns CM_OK (fn will run), or CM_E_INVALID (a name not
+ * 1..32 of [a-z_]) / CM_E_UNAVAILABLE / CM_E_NOMEM with err set (fn will
+ * not run). */
+CM_EXPORT cm_status cm_redis_blob_set_async(cm_redis *r, const char *name,
+                                            const char *value,
+                                            cm_redis_done_fn fn, void *ctx,
+                                            cm_error *err);
+
 /* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at
  * seen_ms[i], as n cm_store_position calls would, but pipelined in chunks
  * of a few hundred, each chunk one script. Every argument is checked first
