@@ -142,10 +142,10 @@ CM_EXPORT int cm_redis_connecting(const cm_redis *r);
  * (cm_redis_ping) made while none of its commands is in flight
  * reconnects to the owner; one made with commands in flight waits for
  * their replies. A connection on the caller's event base (the group
- * commit's) is never reconnected inside its callbacks: its user pings it
- * between two turns while this says so (a second ping moves it once the
- * first drained it; docs/cluster.md), or every command goes on
- * redirected. */
+ * commit's) is never reconnected inside its callbacks: its user calls
+ * cm_redis_connect_async (or cm_redis_ping) between two turns while this
+ * says so, which moves it once none of its commands is in flight
+ * (docs/cluster.md), or every command goes on redirected. */
 CM_EXPORT int cm_redis_move_pending(const cm_redis *r);
 
 /* What went wrong last on the connection, without host or port: "connect
@@ -312,7 +312,7 @@ CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
  * loop turn; l's own connection (a private base) keeps every synchronous
  * call (commit, reads, following, workers). loop takes l's writer tag, so
  * following still skips this process's writes. loop must outlive l; its
- * reconnects are its user's (cm_redis_ping outside the loop's callbacks).
+ * reconnects are its user's (cm_redis_connect_async between two turns).
  * Returns CM_OK, or CM_E_INVALID when l is not a Redis ledger, loop has a
  * private base or another region. */
 CM_EXPORT cm_status cm_ledger_redis_attach(cm_ledger *l, cm_redis *loop,
@@ -411,7 +411,7 @@ typedef void (*cm_redis_lease_fn)(void *ctx, cm_status st,
 
 /* cm_redis_lease_hold without waiting, on r, a connection on the caller's
  * loop (cm_redis_options.base), connected and ready (cm_redis_connected;
- * it does not connect: cm_redis_ping does, between two turns): fn runs
+ * it does not connect: cm_redis_connect_async does, between two turns): fn runs
  * exactly once, from the loop, with the answer; CM_E_UNAVAILABLE when the
  * connection dropped first or r is freed (whether the lease was renewed
  * is then unknown). A renewal on a connection of its own is never queued
