@@ -397,6 +397,63 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   redisFree(side);
 }
 
+static void *put_weights_timed(void *arg) {
+  timed_call *t = arg;
+  int64_t t0 = mono_ms();
+  cm_test_reply r = call("PUT", "/v1/weights", TOK_OPERATOR, t->body);
+  t->ms = mono_ms() - t0;
+  t->code = r.code;
+  cm_test_reply_free(&r);
+  return NULL;
+}
+
+/* A weights PUT is stored on the loop's connection and answered from the
+ * SET's reply (docs/async.md, step g): while Redis holds it (CLIENT PAUSE
+ * WRITE) the daemon answers /healthz and GETs, the weights in force stay
+ * the old ones, and the PUT completes 200 after the pause, the new
+ * version in Redis and in force. With the synchronous SET the loop
+ * waited for the pause's end. */
+Test(daemon_redis, a_held_weights_put_does_not_hold_the_loop) {
+  add_workers(1);
+  submit("g0", "normal", 201);
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  int64_t t0 = mono_ms();
+  timed_call tc = {"PUT", "/v1/weights", "{\"weights\":{\"workload\":9}}", 0,
+                   0};
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, put_weights_timed, &tc), 0);
+  sleep_ms(150); /* held by Redis now */
+  cr_assert_lt(timed_code("GET", "/healthz", NULL, 200), 300,
+               "the health answers while the weights are held");
+  cr_assert_lt(timed_code("GET", "/v1/requests/g0", TOK_PLATFORM, 200), 300,
+               "a request's GET answers");
+  cm_test_reply r = call("GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cr_assert_eq(r.code, 200);
+  json_int_t v = 0;
+  json_unpack(r.json, "{s:I}", "version", &v);
+  cm_test_reply_free(&r);
+  cr_assert_eq(v, 1, "the old weights are in force until Redis took them");
+  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  pthread_join(th, NULL);
+  cr_assert_eq(tc.code, 200, "the PUT completes after the pause (%ld)",
+               tc.code);
+  cr_assert_geq(tc.ms, 500, "not before it (%lld ms)", (long long)tc.ms);
+  r = call("GET", "/v1/weights", TOK_OPERATOR, NULL);
+  json_unpack(r.json, "{s:I}", "version", &v);
+  cm_test_reply_free(&r);
+  cr_assert_eq(v, 2, "in force after");
+  rep = redisCommand(side, "GET cm:{dtest}:weights");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING &&
+                strstr(rep->str, "\"workload\": 9"),
+            "%s", rep ? rep->str : "");
+  freeReplyObject(rep);
+  redisFree(side);
+}
+
 /* The follow of other writers (each step, at least every second) runs on
  * the loop's connection (docs/async.md): with every command held (CLIENT
  * PAUSE ALL, so the follow's reads too) for 1.5 s, at least one step's

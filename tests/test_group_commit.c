@@ -9,13 +9,18 @@
  * pipeline: a turn's position writes share positions script calls, each
  * answered once and present; a shift keeps its place among the takes; a
  * flushed script cache is loaded again for them too. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
@@ -542,4 +547,113 @@ Test(group_commit, worker_writes_after_a_flushed_script_cache, .init = setup,
   cm_ledger_free(l);
   cm_redis_free(r);
   event_base_free(base);
+}
+
+/* A socket on a free port that listens and never accepts: connects
+ * succeed (the kernel's backlog), nothing is ever answered. */
+static int silent_listener(int *port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)(*port = cm_test_free_port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  cr_assert_eq(listen(fd, 16), 0);
+  return fd;
+}
+
+/* cm_redis_connect_async returns at once; the handshake (the scripts
+ * loaded, the ACL probe) is carried by the loop, and proposals made
+ * meanwhile wait for it instead of failing, then go through. */
+Test(group_commit, proposals_wait_for_an_asynchronous_handshake, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = base;
+  o.connect_later = 1;
+  cm_error err;
+  cm_redis *r = cm_redis_new("127.0.0.1", g_port, "gc", &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  cm_ledger *l = cm_ledger_redis_new(r, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cr_assert_eq(cm_redis_connect_async(r, &err), CM_OK, "%s", err.message);
+  cr_assert(cm_redis_connecting(r) && !cm_redis_connected(r));
+  g_told = 0;
+  memset(g_ans, 0, sizeof g_ans);
+  char id[CM_ID_MAX];
+  for (int i = 0; i < 10; i++)
+    propose_submit(l, req_id(i, id), &g_ans[i]);
+  run_until(base, 10);
+  cr_assert_eq(g_told, 10);
+  for (int i = 0; i < 10; i++)
+    cr_assert(g_ans[i].calls == 1 && g_ans[i].st == CM_OK &&
+                  g_ans[i].refusal == CM_LEDGER_OK,
+              "proposal %d: %d calls, status %d", i, g_ans[i].calls,
+              g_ans[i].st);
+  cr_assert(cm_redis_connected(r) && !cm_redis_connecting(r));
+  redisContext *side = cm_test_side_connect(g_port);
+  redisReply *rep = redisCommand(side, "EXISTS cm:{gc}:req:req-0009");
+  cr_assert(rep && rep->integer == 1);
+  freeReplyObject(rep);
+  redisFree(side);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+/* A server that accepts and never answers: the handshake is dropped by
+ * its own timer, a proposal made meanwhile is told CM_E_UNAVAILABLE once,
+ * and the next attempt waits the backoff (nothing blocks the caller). */
+Test(group_commit, a_silent_server_ends_the_handshake_by_its_timeout,
+     .init = setup, .fini = teardown) {
+  int port;
+  int lfd = silent_listener(&port);
+  struct event_base *base = event_base_new();
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = base;
+  o.connect_later = 1;
+  o.timeout_ms = 300;
+  cm_error err;
+  cm_redis *r = cm_redis_new("127.0.0.1", port, "gc", &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  lo.durability_timeout_ms = 100; /* below the connection's timeout */
+  cm_ledger *l = cm_ledger_redis_new(r, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cr_assert_eq(cm_redis_connect_async(r, &err), CM_OK, "%s", err.message);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long call_ms =
+      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  cr_assert_lt(call_ms, 100, "the connect call took %ld ms", call_ms);
+  cr_assert(cm_redis_connecting(r));
+  g_told = 0;
+  memset(g_ans, 0, sizeof g_ans);
+  char id[CM_ID_MAX];
+  propose_submit(l, req_id(0, id), &g_ans[0]);
+  run_until(base, 1);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long ms =
+      (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  cr_assert(g_ans[0].calls == 1 && g_ans[0].st == CM_E_UNAVAILABLE,
+            "%d calls, status %d", g_ans[0].calls, g_ans[0].st);
+  cr_assert_geq(ms, 250, "told after %ld ms, before the timeout", ms);
+  cr_assert(!cm_redis_connecting(r) && !cm_redis_connected(r));
+  cr_assert(strstr(cm_redis_last_error(r), "no reply within 300 ms"), "%s",
+            cm_redis_last_error(r));
+  cr_assert_eq(cm_redis_connect_async(r, &err), CM_E_UNAVAILABLE,
+               "the next attempt waits the backoff");
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+  close(lfd);
 }

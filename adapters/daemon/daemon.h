@@ -219,6 +219,8 @@ typedef struct cmd_region {
                             requests' writes, docs/async.md); NULL memory */
   cm_redis *redis_lease; /* Redis with [lease]: the renewals, on base,
                             without waiting (lease.c); NULL none */
+  int loop_up;           /* redis_loop was ready at the last turn's end
+                            (redis_link.c: a reconnect puts the sweep off) */
   cm_ledger *ledger;
   cm_store *redis_store;  /* sweeps (Redis) */
   int recovered;          /* Redis: the state was rebuilt from it (at start, or
@@ -227,6 +229,8 @@ typedef struct cmd_region {
   char redis_logged[256]; /* the last recovery failure logged */
   cm_engine *eng;
   uint64_t weights_version;
+  int weights_saving; /* Redis: a PUT's SET in flight (weights.c) */
+  int sweeping;       /* Redis: a stale sweep in flight (main.c) */
   /* engine driving */
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */
@@ -371,8 +375,9 @@ void cmd_trace_close(cmd_trace *t);
  * up. Returns 0, or -1 with msg (a bad URL or password file, out of
  * memory). */
 int cmd_redis_open(cmd_region *r, char *msg, size_t n);
-/* Between two turns of the loop (outside every callback): connect the
- * loop's connection when it is down and its backoff allows. */
+/* Between two turns of the loop (outside every callback): start the
+ * connect of the loop's connections (writes, lease) when one is down and
+ * its backoff allows, without waiting (cm_redis_connect_async). */
 void cmd_redis_between_turns(cmd_daemon *d);
 /* Until the state is rebuilt from Redis: try (sync the engine, load the
  * weights). Called at start and after each step whose sync succeeded;

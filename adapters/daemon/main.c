@@ -282,6 +282,16 @@ static int configure(const flags *f, cmd_config *c, char *msg, size_t n) {
   return 0;
 }
 
+/* The stale sweep's answer (the mirror learns the workers it took
+ * offline from the stream: the next follow). */
+static void on_swept(void *ctx, cm_status st, int swept, const cm_error *err) {
+  cmd_region *r = ctx;
+  (void)swept;
+  r->sweeping = 0;
+  if (st != CM_OK && !r->paused && !r->d->draining)
+    fprintf(stderr, "carematchd: stale sweep: %s\n", err->message);
+}
+
 static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   cmd_region *r = arg;
   cmd_daemon *d = r->d;
@@ -295,12 +305,19 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
      position, and a swept worker stays offline until it is upserted) */
   if ((r->lease && !cmd_lease_leads(r)) || cmd_now_ms() < r->sweep_after_ms)
     return;
+  /* on the loop's connection, answered in on_swept: one at a time, and
+     none while that connection is down (nothing could be written) */
+  if (r->sweeping || d->cfg.engine.stale_ms <= 0 ||
+      !cm_redis_connected(r->redis_loop))
+    return;
   int64_t t0 = cmd_watch_begin(d);
-  if (d->cfg.engine.stale_ms > 0 &&
-      cm_store_sweep(r->redis_store, cmd_now_ms(), d->cfg.engine.stale_ms, NULL,
-                     &err) != CM_OK &&
-      !r->paused)
-    fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
+  r->sweeping = 1;
+  if (cm_redis_sweep_async(r->redis_loop, cmd_now_ms(), d->cfg.engine.stale_ms,
+                           on_swept, r, &err) != CM_OK) {
+    r->sweeping = 0;
+    if (!r->paused)
+      fprintf(stderr, "carematchd: stale sweep: %s\n", err.message);
+  }
   cmd_watch_end(d, CMD_CAUSE_SWEEP, t0);
 }
 
@@ -494,6 +511,48 @@ static int region_start(cmd_region *r, char *msg, size_t n) {
   return 0;
 }
 
+static void on_settled(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  (void)arg; /* wakes the loop: settle's budget is over */
+}
+
+#define SETTLE_MS 1000 /* start-up: the first connects' wait at most */
+
+/* Listening already, with the loop serving: give the loop's connections
+ * their first handshake (SETTLE_MS at most, never a synchronous wait on
+ * Redis) and recover each region whose connection came up, so that a
+ * daemon started with Redis up is ready when its port file appears;
+ * with Redis down or silent it stays not ready and recovers once Redis
+ * answers (solver.c's steps). */
+static void settle(cmd_daemon *d) {
+  struct timeval tv = {SETTLE_MS / 1000, (SETTLE_MS % 1000) * 1000};
+  struct event *wake = evtimer_new(d->base, on_settled, NULL);
+  int64_t until = cmd_mono_ns(NULL) + (int64_t)SETTLE_MS * 1000000;
+  if (!wake || evtimer_add(wake, &tv) != 0) {
+    if (wake)
+      event_free(wake);
+    return;
+  }
+  for (;;) {
+    int waiting = 0;
+    for (int i = 0; i < d->n_regions; i++) {
+      cmd_region *r = &d->regions[i];
+      if (!r->redis_loop || r->recovered)
+        continue;
+      if (cm_redis_connecting(r->redis_loop))
+        waiting = 1;
+      else /* recovers, or logs why not (a refused AUTH, a NOPERM) */
+        cmd_redis_recover(r, 0);
+    }
+    if (!waiting || cmd_mono_ns(NULL) >= until ||
+        event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
+        event_base_got_exit(d->base) || event_base_got_break(d->base))
+      break;
+  }
+  event_free(wake);
+}
+
 static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
   /* two priorities: the engine's timer and the solver's answer (0) go
      before HTTP traffic (1, the default), so an emergency's batch never
@@ -529,6 +588,7 @@ static int start(cmd_daemon *d, const flags *f, char *msg, size_t n) {
       snprintf(msg, n, "cannot start the solver thread");
       return -1;
     }
+  settle(d);
   if (f->port_file) {
     FILE *pf = fopen(f->port_file, "w");
     if (!pf || fprintf(pf, "%d\n", d->port) < 0 || fclose(pf) != 0) {

@@ -166,6 +166,17 @@ void cmd_redis_recover(cmd_region *r, int synced) {
   cm_error err;
   if (r->recovered || !r->redis)
     return;
+  if (!cm_redis_connected(r->redis_loop)) {
+    /* the loop's connection first (cmd_redis_between_turns, without
+       waiting): a server that accepts and never answers holds no
+       synchronous read on the loop (docs/async.md, step g) */
+    const char *e = cm_redis_last_error(r->redis_loop);
+    if (strncmp(e, r->redis_logged, sizeof r->redis_logged - 1) && e[0])
+      fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
+              cmd_redis_url_masked(r->d, url, sizeof url), e);
+    snprintf(r->redis_logged, sizeof r->redis_logged, "%.255s", e);
+    return;
+  }
   if (!synced && cm_engine_sync(r->eng, cmd_now_ms(), &err) != CM_OK) {
     fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
             cmd_redis_url_masked(r->d, url, sizeof url), err.message);
@@ -186,34 +197,45 @@ void cmd_redis_recover(cmd_region *r, int synced) {
 }
 
 void cmd_redis_between_turns(cmd_daemon *d) {
+  /* never waits: a connect (and its handshake) is started here and carried
+     by the loop's own turns (cm_redis_connect_async); a cluster connection
+     whose slot moved moves once its commands in flight are answered */
   for (int i = 0; i < d->n_regions; i++) {
     cmd_region *r = &d->regions[i];
-    if (r->redis_loop && !cm_redis_connected(r->redis_loop) &&
-        cm_redis_ping(r->redis_loop, NULL) == CM_OK) /* the backoff limits
+    if (r->redis_loop) {
+      if (!cm_redis_connected(r->redis_loop) ||
+          cm_redis_move_pending(r->redis_loop))
+        cm_redis_connect_async(r->redis_loop, NULL); /* the backoff limits
                                                         attempts */
-      r->sweep_after_ms = cmd_now_ms() + d->cfg.engine.stale_ms; /* back */
-    /* the slot moved (docs/cluster.md): the first ping waits for what is
-       in flight, the next one, on an idle connection, moves it */
-    for (int k = 0;
-         k < 3 && r->redis_loop && cm_redis_move_pending(r->redis_loop); k++)
-      cm_redis_ping(r->redis_loop, NULL);
+      int up = cm_redis_connected(r->redis_loop);
+      if (up && !r->loop_up) /* back: workers could not report meanwhile */
+        r->sweep_after_ms = cmd_now_ms() + d->cfg.engine.stale_ms;
+      r->loop_up = up;
+    }
     if (r->redis_lease && (!cm_redis_connected(r->redis_lease) ||
                            cm_redis_move_pending(r->redis_lease)))
-      cm_redis_ping(r->redis_lease, NULL); /* idle between renewals */
+      cm_redis_connect_async(r->redis_lease, NULL); /* idle between
+                                                       renewals */
   }
 }
 
 const char *cmd_redis_not_ready(const cmd_region *r, char *buf, size_t n) {
   if (!r->redis)
     return NULL;
-  if (!cm_redis_connected(r->redis)) {
-    const char *e = cm_redis_last_error(r->redis);
-    snprintf(buf, n, "redis is not connected%s%.200s", e[0] ? ": " : "", e);
-    return buf;
-  }
+  /* the loop's connection first: it is the one connected first (without
+     waiting, between two turns), and the recovery waits for it */
   if (!cm_redis_connected(r->redis_loop)) {
     const char *e = cm_redis_last_error(r->redis_loop);
-    snprintf(buf, n, "redis (the writes' connection) is not connected%s%.200s",
+    snprintf(buf, n, "redis is not connected%s%.200s",
+             e[0] ? ": "
+                  : (cm_redis_connecting(r->redis_loop) ? " (connecting)" : ""),
+             e);
+    return buf;
+  }
+  if (!cm_redis_connected(r->redis)) {
+    const char *e = cm_redis_last_error(r->redis);
+    snprintf(buf, n,
+             "redis (the recovery's connection) is not connected%s%.200s",
              e[0] ? ": " : "", e);
     return buf;
   }

@@ -167,6 +167,15 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   /* with Redis: follow other writers first, on the loop connection when
      the ledger can (the loop serves other calls meanwhile) */
   cm_error err;
+  if (!cm_redis_connected(r->redis_loop)) { /* connecting, or down: no
+      synchronous follow nor rebuild on the loop meanwhile (docs/async.md,
+      step g); the connect is redis_link.c's, between two turns */
+    cm_error_set(&err, CM_E_UNAVAILABLE, "",
+                 "redis (the writes' connection) is not connected: %.120s",
+                 cm_redis_last_error(r->redis_loop));
+    step_begin(r, CM_E_UNAVAILABLE, &err);
+    return;
+  }
   int64_t t0 = cmd_watch_begin(r->d);
   r->following = 1;
   r->in_step = 1;

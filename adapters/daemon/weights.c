@@ -139,6 +139,65 @@ void cmd_route_weights_get(cmd_call *c) {
   reply_weights(c, 200);
 }
 
+/* A weights PUT on Redis, between its SET and the reply (save_async). */
+typedef struct weights_save {
+  cmd_call *dc; /* the deferred call */
+  cm_weights w; /* the weights stored */
+} weights_save;
+
+/* The SET's answer: the weights in force from the next batch, version
+ * one up, and the reply; or the error, nothing changed. */
+static void on_weights_saved(void *ctx, cm_status st, const cm_error *err) {
+  weights_save *ws = ctx;
+  cmd_call *c = ws->dc;
+  cmd_region *r = c->r;
+  r->weights_saving = 0;
+  cm_error e2;
+  if (st == CM_OK && cm_engine_weights_set(r->eng, &ws->w, &e2) != CM_OK) {
+    st = e2.code; /* cannot happen: checked before the SET */
+    err = &e2;
+  }
+  if (st != CM_OK) {
+    cmd_reply_error(c, err);
+  } else {
+    r->weights_version++;
+    reply_weights(c, 200);
+    cmd_kick(r);
+  }
+  cmd_call_end(c);
+  free(ws);
+}
+
+/* Store w as the next version on the loop's connection; c is answered
+ * from the completion (or now, when it cannot be sent). */
+static void save_async(cmd_call *c, const cm_weights *w) {
+  cmd_region *r = c->r;
+  cm_error err;
+  char *text = encode(w, r->weights_version + 1);
+  weights_save *ws = text ? malloc(sizeof *ws) : NULL;
+  if (!ws) {
+    free(text);
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    cmd_reply_error(c, &err);
+    return;
+  }
+  ws->w = *w;
+  if (!(ws->dc = cmd_call_defer(c))) { /* answered 500 */
+    free(ws);
+    free(text);
+    return;
+  }
+  r->weights_saving = 1;
+  if (cm_redis_blob_set_async(r->redis_loop, "weights", text, on_weights_saved,
+                              ws, &err) != CM_OK) {
+    r->weights_saving = 0;
+    cmd_reply_error(ws->dc, &err);
+    cmd_call_end(ws->dc);
+    free(ws);
+  }
+  free(text);
+}
+
 /* {"weights": {some keys}, "version": the version the operator read
  * (optional; a different current version is a conflict)}. */
 void cmd_route_weights_put(cmd_call *c) {
@@ -166,6 +225,13 @@ void cmd_route_weights_put(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
+  if (r->weights_saving) { /* its version is not known yet */
+    cm_error_set(&err, CM_E_CONFLICT, "$.version",
+                 "$.version: another change of the weights is being "
+                 "stored; read them again and retry");
+    cmd_reply_error(c, &err);
+    return;
+  }
   if (has_version && (uint64_t)expect != r->weights_version) {
     cm_error_set(&err, CM_E_CONFLICT, "$.version",
                  "$.version: the weights are at version %llu, not %lld",
@@ -177,6 +243,12 @@ void cmd_route_weights_put(cmd_call *c) {
   if (cm__json_weights_merge(wo, &w, &err) != CM_OK ||
       cm_engine_weights_set(r->eng, &w, &err) != CM_OK) {
     cmd_reply_error(c, &err);
+    return;
+  }
+  if (r->redis_loop) { /* stored on the loop's connection, in force and
+                          answered from the SET's reply */
+    cm_engine_weights_set(r->eng, &old, NULL); /* checked: not yet */
+    save_async(c, &w);
     return;
   }
   if (cmd_weights_save(r, &w, r->weights_version + 1, &err) != CM_OK) {

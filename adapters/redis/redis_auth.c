@@ -122,11 +122,21 @@ cm_status cm__rd_acl_check(cm_redis *r, cm_error *err) {
     st = cm__rd_wait(&b, err);
   }
   cm__rd_argv_free(&a);
-  if (st == CM_OK && c.denied[0])
-    st = cm_error_set(err, CM_E_IO, "",
-                      "NOPERM the Redis user may not run '%s' on the "
-                      "region's keys (ACL; docs/redis.md lists the commands "
-                      "carematch needs)",
-                      c.denied);
+  if (st == CM_OK && c.denied[0]) {
+    char msg[200];
+    cm__rd_acl_denied_message(msg, sizeof msg, c.denied);
+    st = cm_error_set(err, CM_E_IO, "", "%s", msg);
+  }
   return st;
+}
+
+const char *cm__rd_acl_probe_source(void) {
+  return probe_src;
+}
+
+void cm__rd_acl_denied_message(char *buf, size_t n, const char *denied) {
+  snprintf(buf, n,
+           "NOPERM the Redis user may not run '%s' on the region's keys "
+           "(ACL; docs/redis.md lists the commands carematch needs)",
+           denied);
 }

@@ -174,6 +174,17 @@ static void pump_flags(cm__rd_batch *b, int flags) {
   sigpipe_release(&g);
 }
 
+void cm__rd_hello_wait(cm_redis *r) {
+  sigpipe_guard g;
+  sigpipe_hold(&g);
+  /* the handshake's own timer drops it after timeout_ms at most */
+  while (r->hello && event_base_loop(r->base, EVLOOP_ONCE) == 0)
+    ;
+  if (r->hello) /* the loop failed */
+    cm__rd_drop(r, "the event loop failed");
+  sigpipe_release(&g);
+}
+
 static void pump(cm__rd_batch *b) {
   pump_flags(b, EVLOOP_ONCE);
 }

@@ -71,8 +71,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     r->cl->has_target = r->cl->moved = 0;         /* the node lost: ask */
   if (r->ac == ac) {
     r->ac = NULL;
-    r->failures = 0; /* the next call reconnects at once */
-    r->next_try_ms = 0;
+    if (r->ready) { /* was up: the next call reconnects at once (one lost
+                       in its handshake waited its backoff already) */
+      r->failures = 0;
+      r->next_try_ms = 0;
+    }
   }
   r->ready = 0;
 }
@@ -113,8 +116,7 @@ static int connect_start(cm_redis *r) {
   return 0;
 }
 
-/* A connect attempt failed: wait longer before the next one. */
-static void backoff(cm_redis *r) {
+void cm__rd_backoff(cm_redis *r) {
   int64_t wait = r->backoff_min_ms;
   r->failures++;
   for (int i = 1; i < r->failures && wait < r->backoff_max_ms; i++)
@@ -125,6 +127,8 @@ static void backoff(cm_redis *r) {
 }
 
 cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
+  if (r->hello) /* an asynchronous handshake in flight: its end first */
+    cm__rd_hello_wait(r);
   if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
     cm__rd_drop(r, "the region's slot moved");
   if (r->ac && r->ready)
@@ -139,11 +143,11 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
                           (long long)(r->next_try_ms - now));
     cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
     if (rs != CM_OK) { /* no node knows an owner online (a failover) */
-      backoff(r);
+      cm__rd_backoff(r);
       return rs;
     }
     if (connect_start(r) != 0) {
-      backoff(r);
+      cm__rd_backoff(r);
       return cm__rd_unavailable(r, err);
     }
   }
@@ -163,7 +167,7 @@ cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
     if (st != CM_E_UNAVAILABLE)
       cm__rd_drop(r, err && err->message[0] ? err->message
                                             : "the scripts were refused");
-    backoff(r);
+    cm__rd_backoff(r);
     return st;
   }
   r->ready = 1;
@@ -307,8 +311,49 @@ int cm_redis_connected(const cm_redis *r) {
   return r && r->ac && r->ready;
 }
 
+int cm_redis_connecting(const cm_redis *r) {
+  return r && r->hello != NULL;
+}
+
 int cm_redis_move_pending(const cm_redis *r) {
   return r && r->cl && r->cl->moved && r->ac;
+}
+
+cm_status cm_redis_connect_async(cm_redis *r, cm_error *err) {
+  cm_error_clear(err);
+  if (!r || r->own_base)
+    return cm_error_set(err, CM_E_INVALID, "",
+                        "a connection on the caller's loop is required");
+  if (r->hello) /* under way */
+    return CM_OK;
+  if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
+    cm__rd_drop(r, "the region's slot moved");
+  if (r->ac && r->ready)
+    return CM_OK;
+  if (!r->ac) {
+    int64_t now = cm__rd_now_ms();
+    if (now < r->next_try_ms)
+      return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                          "redis at %.100s:%d is unavailable: %s (next "
+                          "attempt in %lld ms)",
+                          r->host, r->port, r->why[0] ? r->why : "down",
+                          (long long)(r->next_try_ms - now));
+    /* a cluster asks its nodes who serves the slot (synchronously, each
+       with timeout_ms: redis_cluster.c); a MOVED named it already */
+    cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
+    if (rs != CM_OK) {
+      cm__rd_backoff(r);
+      return rs;
+    }
+    if (connect_start(r) != 0) {
+      cm__rd_backoff(r);
+      return cm__rd_unavailable(r, err);
+    }
+  }
+  /* new, or up with its scripts lost (a lease's NOSCRIPT): shake hands */
+  if (cm__rd_hello_start(r) != 0)
+    return cm__rd_unavailable(r, err);
+  return CM_OK;
 }
 
 static void on_pong(void *ctx, size_t i, const redisReply *rep) {

@@ -13,6 +13,7 @@
 
 struct redisAsyncContext;
 struct event;
+typedef struct cm__rd_hello cm__rd_hello; /* redis_hello.c */
 
 #define CM__RD_HOST_MAX 256
 
@@ -49,6 +50,8 @@ struct cm_redis {
   int replicas_online;           /* replicas the server's ROLE listed (at
                                     connect, or with the last commit that
                                     skipped its WAIT); -1 unknown */
+  cm__rd_hello *hello;           /* the handshake in flight on the
+                                    caller's base (NULL: none) */
 };
 
 /* Append the connection's origin tag to a script's ARGV (last). */
@@ -78,6 +81,26 @@ cm_status cm__rd_handshake(cm_redis *r, cm_error *err);
  * 7, which cannot tell), CM_E_IO "NOPERM ... '<command>' ..." naming the
  * first one refused, or the batch's error. redis_auth.c. */
 cm_status cm__rd_acl_check(cm_redis *r, cm_error *err);
+
+/* The ACL probe's Lua source (static), and the message naming the
+ * command it found denied (into buf, n bytes). redis_auth.c. */
+const char *cm__rd_acl_probe_source(void);
+void cm__rd_acl_denied_message(char *buf, size_t n, const char *denied);
+
+/* On r->ac, a connection on the caller's base just started (or up with
+ * its scripts lost): queue the handshake (AUTH, SELECT, the scripts, the
+ * ACL probe, ROLE) and return at once; r->hello is set until the last
+ * reply, then the connection is ready, or dropped with r->why and the
+ * backoff. Returns 0, or -1 when nothing could be queued (then ended
+ * already: dropped, backoff). redis_hello.c. */
+int cm__rd_hello_start(cm_redis *r);
+
+/* A connect attempt failed: wait longer before the next one. */
+void cm__rd_backoff(cm_redis *r);
+
+/* Run the caller's base until the handshake in flight (r->hello) ends;
+ * only outside the base's callbacks (a synchronous call). redis_call.c. */
+void cm__rd_hello_wait(cm_redis *r);
 
 /* Fill err with CM_E_UNAVAILABLE naming host:port and the last cause.
  * Returns CM_E_UNAVAILABLE. */

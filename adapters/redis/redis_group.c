@@ -18,11 +18,13 @@
  * so a proposal there is a synchronous commit completed at once (the CLI,
  * the bench, the tests that use the ledger synchronously).
  *
- * The connection is not (re)connected here: its user does that outside
- * the loop's callbacks (cm_redis_ping between two turns, as carematchd
- * does). A flush that finds it down puts itself off a few times by a few
- * ms when a connect attempt is due (one may come between two turns), and
- * otherwise completes the proposals with CM_E_UNAVAILABLE. On a cluster
+ * The connection is not (re)connected here: its user does that
+ * (cm_redis_connect_async between two turns, as carematchd does). A flush
+ * that finds its handshake in flight puts itself off until it ended (the
+ * handshake's timer bounds that); one that finds it down puts itself off
+ * a few times by a few ms when a connect attempt is due (one may come
+ * between two turns), and otherwise completes the proposals with
+ * CM_E_UNAVAILABLE. On a cluster
  * it puts itself off the same way after a MOVED, so the groups in flight
  * drain and the user can move the connection to the slot's new owner
  * between two turns (cm_redis_move_pending), instead of every later
@@ -578,11 +580,12 @@ static void flush_send(rd_async *as) {
   int down = (!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms;
   int moving = r->cl && r->cl->moved; /* a MOVED: sent now, every command
                                          would be redirected (blocking) */
-  if ((down || moving) &&
-      as->waits < (moving ? MOVE_WAITS : FLUSH_WAITS)) { /* a connect may come
-                                    between two turns (cm_redis_ping outside the
-                                    loop; a move once the groups in flight are
-                                    answered): try again shortly */
+  if (r->hello || /* a handshake in flight: its timer bounds the wait */
+      ((down || moving) &&
+       as->waits < (moving ? MOVE_WAITS : FLUSH_WAITS))) { /* a connect may come
+                between two turns (cm_redis_ping outside the
+                loop; a move once the groups in flight are
+                answered): try again shortly */
     struct timeval tv = {0, FLUSH_WAIT_US};
     as->queue = props;
     for (as->tail = props; as->tail->next; as->tail = as->tail->next)

@@ -133,15 +133,19 @@ CM_EXPORT const char *cm_redis_region(const cm_redis *r);
 /* 1 when the connection is up and its scripts are loaded, else 0. */
 CM_EXPORT int cm_redis_connected(const cm_redis *r);
 
+/* 1 while a connect started by cm_redis_connect_async shakes hands (its
+ * replies not all in, its timeout not reached), else 0. */
+CM_EXPORT int cm_redis_connecting(const cm_redis *r);
+
 /* Redis Cluster: 1 when a MOVED said the region's slot has a new owner
  * and the connection has not moved there yet; else 0. The first call
  * (cm_redis_ping) made while none of its commands is in flight
  * reconnects to the owner; one made with commands in flight waits for
  * their replies. A connection on the caller's event base (the group
- * commit's) is never reconnected inside its callbacks: its user pings it
- * between two turns while this says so (a second ping moves it once the
- * first drained it; docs/cluster.md), or every command goes on
- * redirected. */
+ * commit's) is never reconnected inside its callbacks: its user calls
+ * cm_redis_connect_async (or cm_redis_ping) between two turns while this
+ * says so, which moves it once none of its commands is in flight
+ * (docs/cluster.md), or every command goes on redirected. */
 CM_EXPORT int cm_redis_move_pending(const cm_redis *r);
 
 /* What went wrong last on the connection, without host or port: "connect
@@ -165,6 +169,22 @@ CM_EXPORT int cm_redis_cluster_stats_get(const cm_redis *r,
 /* PING; reconnects when needed. Returns CM_OK or CM_E_UNAVAILABLE. */
 CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);
 
+/* Connect r, a connection on the caller's loop (cm_redis_options.base),
+ * without waiting: when it is down and its backoff allows, a connect is
+ * started and the handshake (AUTH, SELECT, SCRIPT LOAD, the ACL check,
+ * ROLE at durability = replica) queued on it; the loop's own turns carry
+ * it, and cm_redis_connected says 1 once the last reply came. A handshake
+ * refused, or unanswered for timeout_ms, drops the connection (its reason
+ * in cm_redis_last_error) and the next attempt waits the backoff. Moves a
+ * cluster connection whose slot moved once none of its commands is in
+ * flight (cm_redis_move_pending; finding the owner without a MOVED asks
+ * the nodes synchronously). Call it outside the loop's callbacks or in
+ * them. Returns CM_OK (up, or under way), CM_E_UNAVAILABLE (inside the
+ * backoff, or the connect failed at once), CM_E_INVALID (a private
+ * base). Proposals made while it is under way wait for its end
+ * (docs/async.md, step g). */
+CM_EXPORT cm_status cm_redis_connect_async(cm_redis *r, cm_error *err);
+
 /* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
  * For tests and for retiring a region; not atomic against other writers.
  * Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
@@ -184,6 +204,37 @@ CM_EXPORT cm_store *cm_store_redis_open(cm_redis *r, cm_error *err);
 /* The connection of a Redis store (borrowed: valid while s lives), or NULL
  * when s is not one. */
 CM_EXPORT cm_redis *cm_store_redis_conn(cm_store *s);
+
+/* The answer of cm_redis_sweep_async: st CM_OK with how many workers went
+ * offline, or the error (err; swept 0: some may have gone offline). */
+typedef void (*cm_redis_swept_fn)(void *ctx, cm_status st, int swept,
+                                  const cm_error *err);
+
+/* cm_store_sweep of a Redis store without waiting, on r, a connection on
+ * the caller's loop (cm_redis_options.base), connected and ready: the
+ * same reads and script calls (redis_sweep.c), sent from the loop's
+ * callbacks; fn runs exactly once, from the loop (or before this returns
+ * when nothing can be stale), CM_E_UNAVAILABLE when the connection
+ * dropped first (or r was freed). Returns CM_OK (fn will run), or
+ * CM_E_INVALID / CM_E_RANGE (cm_store_check_sweep) / CM_E_UNAVAILABLE
+ * (not connected) / CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_redis_sweep_async(cm_redis *r, int64_t now_ms,
+                                         int64_t stale_ms, cm_redis_swept_fn fn,
+                                         void *ctx, cm_error *err);
+
+/* The answer of cm_redis_blob_set_async: st CM_OK once Redis took the
+ * value, or the error (err; CM_E_UNAVAILABLE: it may or may not have). */
+typedef void (*cm_redis_done_fn)(void *ctx, cm_status st, const cm_error *err);
+
+/* cm_redis_blob_set without waiting, on r, a connection on the caller's
+ * loop, connected and ready: fn runs exactly once, from the loop. value
+ * is copied. Returns CM_OK (fn will run), or CM_E_INVALID (a name not
+ * 1..32 of [a-z_]) / CM_E_UNAVAILABLE / CM_E_NOMEM with err set (fn will
+ * not run). */
+CM_EXPORT cm_status cm_redis_blob_set_async(cm_redis *r, const char *name,
+                                            const char *value,
+                                            cm_redis_done_fn fn, void *ctx,
+                                            cm_error *err);
 
 /* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at
  * seen_ms[i], as n cm_store_position calls would, but pipelined in chunks
@@ -261,7 +312,7 @@ CM_EXPORT cm_ledger *cm_ledger_redis_new(cm_redis *r,
  * loop turn; l's own connection (a private base) keeps every synchronous
  * call (commit, reads, following, workers). loop takes l's writer tag, so
  * following still skips this process's writes. loop must outlive l; its
- * reconnects are its user's (cm_redis_ping outside the loop's callbacks).
+ * reconnects are its user's (cm_redis_connect_async between two turns).
  * Returns CM_OK, or CM_E_INVALID when l is not a Redis ledger, loop has a
  * private base or another region. */
 CM_EXPORT cm_status cm_ledger_redis_attach(cm_ledger *l, cm_redis *loop,
@@ -363,7 +414,7 @@ typedef void (*cm_redis_lease_fn)(void *ctx, cm_status st,
 
 /* cm_redis_lease_hold without waiting, on r, a connection on the caller's
  * loop (cm_redis_options.base), connected and ready (cm_redis_connected;
- * it does not connect: cm_redis_ping does, between two turns): fn runs
+ * it does not connect: cm_redis_connect_async does, between two turns): fn runs
  * exactly once, from the loop, with the answer; CM_E_UNAVAILABLE when the
  * connection dropped first or r is freed (whether the lease was renewed
  * is then unknown). A renewal on a connection of its own is never queued
