@@ -126,32 +126,49 @@ void cm__rd_backoff(cm_redis *r) {
   r->next_try_ms = cm__rd_now_ms() + wait;
 }
 
+/* The first half of a connect, shared by the waiting and the asynchronous
+ * one: a connection whose slot moved dropped; when down, a new one
+ * started if the backoff allows (a cluster first asks its nodes who serves
+ * the slot, synchronously, each with timeout_ms: redis_cluster.c; a MOVED
+ * may have named it already). Sets *ready when it is up and ready.
+ * Returns CM_OK (up, or connecting) or the error. */
+static cm_status connect_begin(cm_redis *r, int *ready, cm_error *err) {
+  *ready = 0;
+  if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
+    cm__rd_drop(r, "the region's slot moved");
+  if (r->ac && r->ready) {
+    *ready = 1;
+    return CM_OK;
+  }
+  if (r->ac)
+    return CM_OK;
+  int64_t now = cm__rd_now_ms();
+  if (now < r->next_try_ms)
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "redis at %.100s:%d is unavailable: %s (next "
+                        "attempt in %lld ms)",
+                        r->host, r->port, r->why[0] ? r->why : "down",
+                        (long long)(r->next_try_ms - now));
+  cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
+  if (rs != CM_OK) { /* no node knows an owner online (a failover) */
+    cm__rd_backoff(r);
+    return rs;
+  }
+  if (connect_start(r) != 0) {
+    cm__rd_backoff(r);
+    return cm__rd_unavailable(r, err);
+  }
+  return CM_OK;
+}
+
 cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
   if (r->hello) /* an asynchronous handshake in flight: its end first */
     cm__rd_hello_wait(r);
-  if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
-    cm__rd_drop(r, "the region's slot moved");
-  if (r->ac && r->ready)
-    return CM_OK;
-  if (!r->ac) {
-    int64_t now = cm__rd_now_ms();
-    if (now < r->next_try_ms)
-      return cm_error_set(err, CM_E_UNAVAILABLE, "",
-                          "redis at %.100s:%d is unavailable: %s (next "
-                          "attempt in %lld ms)",
-                          r->host, r->port, r->why[0] ? r->why : "down",
-                          (long long)(r->next_try_ms - now));
-    cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
-    if (rs != CM_OK) { /* no node knows an owner online (a failover) */
-      cm__rd_backoff(r);
-      return rs;
-    }
-    if (connect_start(r) != 0) {
-      cm__rd_backoff(r);
-      return cm__rd_unavailable(r, err);
-    }
-  }
-  cm_status st = cm__rd_handshake(r, err);
+  int ready;
+  cm_status st = connect_begin(r, &ready, err);
+  if (st != CM_OK || ready)
+    return st;
+  st = cm__rd_handshake(r, err);
   if (st == CM_OK)
     st = cm__rd_scripts_load(r, err);
   if (st == CM_OK)
@@ -326,30 +343,10 @@ cm_status cm_redis_connect_async(cm_redis *r, cm_error *err) {
                         "a connection on the caller's loop is required");
   if (r->hello) /* under way */
     return CM_OK;
-  if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
-    cm__rd_drop(r, "the region's slot moved");
-  if (r->ac && r->ready)
-    return CM_OK;
-  if (!r->ac) {
-    int64_t now = cm__rd_now_ms();
-    if (now < r->next_try_ms)
-      return cm_error_set(err, CM_E_UNAVAILABLE, "",
-                          "redis at %.100s:%d is unavailable: %s (next "
-                          "attempt in %lld ms)",
-                          r->host, r->port, r->why[0] ? r->why : "down",
-                          (long long)(r->next_try_ms - now));
-    /* a cluster asks its nodes who serves the slot (synchronously, each
-       with timeout_ms: redis_cluster.c); a MOVED named it already */
-    cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
-    if (rs != CM_OK) {
-      cm__rd_backoff(r);
-      return rs;
-    }
-    if (connect_start(r) != 0) {
-      cm__rd_backoff(r);
-      return cm__rd_unavailable(r, err);
-    }
-  }
+  int ready;
+  cm_status st = connect_begin(r, &ready, err);
+  if (st != CM_OK || ready)
+    return st;
   /* new, or up with its scripts lost (a lease's NOSCRIPT): shake hands */
   if (cm__rd_hello_start(r) != 0)
     return cm__rd_unavailable(r, err);
