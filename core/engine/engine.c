@@ -148,6 +148,8 @@ void cm_engine_free(cm_engine *e) {
   /* what is in flight: its callers are told CM_E_UNAVAILABLE */
   if (e->abandon_follow)
     e->abandon_follow(e);
+  if (e->abandon_rebuild)
+    e->abandon_rebuild(e);
   if (e->abandon_offers)
     e->abandon_offers(e);
   if (e->abandon_ops)

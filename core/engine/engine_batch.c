@@ -442,6 +442,8 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
     e->synced = 0; /* followed for a batch that does not begin */
     return CM_OK;
   }
+  if (e->rebuild) /* no decision before the rebuild is applied */
+    return cm__rebuilding(e, err);
   /* with a ledger: no decision on state it may have changed (the caller
      may just have followed it: cm_engine_sync_async) */
   cm_status st =
