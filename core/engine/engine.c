@@ -302,7 +302,7 @@ int cm_engine_holds(const cm_engine *e, const char *request_id) {
 
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out) {
   *out = e->stats;
-  out->resync_pending = e->resync;
+  out->resync_pending = e->resync || e->rebuild; /* or rebuilding */
 }
 
 /* ---- the batch timer ---- */
