@@ -205,6 +205,20 @@ Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
   cr_assert_eq(cm_store_get(s.mirror, "w9", &w, &err), CM_OK);
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.rebuilds, 1, "a follow, not another rebuild");
+  /* asked to rebuild between the follow and the batch (a lease taken): the
+     batch does not rebuild synchronously, the next sync reads it */
+  cm_engine_resync(s.e);
+  cr_assert_eq(cm_engine_batch_begin(s.e, CM_FX_T0, &b, &err),
+               CM_E_UNAVAILABLE);
+  cm_engine_stats_get(s.e, &st);
+  cr_assert_eq(st.rebuilds, 1, "not rebuilt by the batch");
+  told g = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &g, &err), CM_OK);
+  cr_assert_eq(g.calls, 0, "read on the loop");
+  run_until(s.base, &g, 4000);
+  cr_assert_eq(g.st, CM_OK);
+  cm_engine_stats_get(s.e, &st);
+  cr_assert_eq(st.rebuilds, 2);
   close_all(&s);
 }
 

@@ -196,6 +196,9 @@ struct cm_engine {
   struct cm__rebuild *rebuild;           /* an asynchronous rebuild in flight
                                             (engine_rebuild.c), or NULL */
   void (*abandon_rebuild)(cm_engine *e); /* tells it at cm_engine_free */
+  int rebuild_due; /* an asynchronous rebuild waits for the changes in
+                      flight: new _async request writes are held, so that
+                      it can start at the next step */
 
   /* where emergencies come from (engine_demand.c) and how long jobs take
      (engine_lookahead.c), learnt as they come */
@@ -285,6 +288,10 @@ int cm__rebuild_async_able(const cm_engine *e);
  * rebuild is in flight), e->resync left set, and done never runs. */
 cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
                             cm_error *err);
+/* The rebuild no longer waits (it failed to start for another reason
+ * than changes in flight, or a synchronous one ran): the writes held for
+ * it are started. */
+void cm__rebuild_undue(cm_engine *e);
 /* CM_OK, or CM_E_UNAVAILABLE (err set) while a rebuild is in flight (the
  * synchronous writes and batch_begin are refused then; the _async writes
  * are held until it is applied). */

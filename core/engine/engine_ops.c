@@ -230,8 +230,9 @@ cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
   }
   head_link(e, op);
   e->abandon_ops = cm__op_abandon_all;
-  if (e->rebuild) { /* planned once the rebuild is applied, against the
-                       rebuilt state: cm__op_release_all */
+  if (e->rebuild || e->rebuild_due) { /* planned once the rebuild is
+                                        applied, against the rebuilt state:
+                                        cm__op_release_all */
     op->held = 1;
     return CM_OK;
   }

@@ -9,7 +9,9 @@
  * the _async calls are taken and held (their completions run after the
  * rebuild, planned against the rebuilt state), the synchronous ones are
  * refused CM_E_UNAVAILABLE, so nothing of ours changes under the
- * snapshot; reads see the last applied state. A live
+ * snapshot; reads see the last applied state. A rebuild that must wait
+ * for changes in flight holds the new _async request writes already
+ * (rebuild_due), so that the next step finds none in flight. A live
  * request of ours that the ledger has no record of (a crash between an
  * acknowledged write and its fsync) is written back pending, proposed,
  * and the rebuild ends when those answers are in. */
@@ -177,19 +179,29 @@ cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
   cm_ledger *l = e->cfg.ledger;
   if (e->rebuild)
     return cm_error_set(err, CM_E_CONFLICT, "", "a rebuild is in flight");
-  if (e->n_flight) /* an answer on its way would land on the rebuilt state */
+  int held = 0; /* ops held for this rebuild (not in flight in the ledger) */
+  for (cm__op *o = e->flight; o && e->rebuild_due; o = o->next_head)
+    for (cm__op *q = o; q && o->held; q = q->next)
+      held++;               /* a held op and those queued behind it */
+  if (e->n_flight > held) { /* an answer on its way would land on the
+                               rebuilt state; new writes wait meanwhile */
+    e->rebuild_due = 1;
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "waiting for %d changes in flight before "
                         "resynchronising with the ledger",
-                        e->n_flight);
-  if (e->in_flight)
+                        e->n_flight - held);
+  }
+  if (e->in_flight) {
+    cm__rebuild_undue(e);
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "a batch is being solved: resynchronising after it");
+  }
   const char **ids = malloc(((size_t)e->n_live + 1) * sizeof *ids);
   cm__rebuild *rb = calloc(1, sizeof *rb);
   if (!ids || !rb) {
     free(ids);
     free(rb);
+    cm__rebuild_undue(e);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   for (int i = 0; i < e->n_live; i++) /* finished elsewhere, or lost */
@@ -198,6 +210,7 @@ cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
   rb->done = done;
   rb->ctx = ctx;
   rb->pending = 1;
+  e->rebuild_due = 0; /* what it held now waits for e->rebuild */
   e->rebuild = rb;
   e->abandon_rebuild = rebuild_abandon;
   e->resync = 0; /* asked again meanwhile: another rebuild follows */
@@ -208,6 +221,15 @@ cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
     e->rebuild = NULL;
     e->resync = 1;
     free(rb);
+    cm__op_release_all(e); /* told the ledger's refusal by their own */
   }
   return st;
+}
+
+void cm__rebuild_undue(cm_engine *e) {
+  if (!e->rebuild_due)
+    return;
+  e->rebuild_due = 0;
+  if (!e->rebuild)
+    cm__op_release_all(e);
 }

@@ -262,8 +262,11 @@ static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
                         "waiting for %d changes in flight before "
                         "resynchronising with the ledger",
                         e->n_flight);
-  if (e->resync)
-    return rebuild(e, err);
+  if (e->resync) {
+    cm_status st = rebuild(e, err);
+    cm__rebuild_undue(e); /* the writes held for an asynchronous one */
+    return st;
+  }
   follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   int lost = 0;
   cm_status st = l->type->follow(l, on_change, &c, &lost, err);
