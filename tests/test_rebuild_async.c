@@ -222,6 +222,49 @@ Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
   close_all(&s);
 }
 
+/* A rebuild due while a write is in flight waits for it (an answer on its
+ * way would land on the rebuilt state), and holds the writes asked
+ * meanwhile, so that the next sync starts it with only those held; they
+ * complete after it. */
+Test(rebuild_async, a_rebuild_waiting_for_a_write_holds_the_next_ones) {
+  side s;
+  open_all(&s, 5000);
+  cm_error err;
+  told sync0 = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &sync0, &err),
+               CM_OK);
+  run_until(s.base, &sync0, 4000);
+  cr_assert_eq(sync0.st, CM_OK, "the first rebuild");
+  told w1 = {0, CM_OK, 0}, w2 = {0, CM_OK, 0}, t = {0, CM_OK, 0};
+  cm_request_spec a = cm_fx_spec("a", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cm_request_spec b = cm_fx_spec("b", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cr_assert_eq(cm_engine_submit_async(s.e, &a, CM_FX_T0, on_done, &w1, &err),
+               CM_OK);
+  cm_engine_resync(s.e);
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK);
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_E_UNAVAILABLE, "waits for the write in flight");
+  cr_assert_eq(cm_engine_submit_async(s.e, &b, CM_FX_T0, on_done, &w2, &err),
+               CM_OK);
+  run_until(s.base, &w1, 4000);
+  cr_assert_eq(w1.st, CM_OK);
+  for (int i = 0; i < 10; i++) { /* b is held: nothing answers it */
+    struct timeval tv = {0, 10000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(w2.calls, 0, "held for the rebuild");
+  told t2 = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t2, &err), CM_OK);
+  run_until(s.base, &t2, 4000);
+  cr_assert_eq(t2.st, CM_OK, "started with only the held write");
+  run_until(s.base, &w2, 4000);
+  cr_assert_eq(w2.st, CM_OK);
+  cr_assert_lt(t2.order, w2.order);
+  cr_assert(cm_engine_holds(s.e, "a") && cm_engine_holds(s.e, "b"));
+  close_all(&s);
+}
+
 /* Freed while its read is in flight: the caller is told once, at the
  * free; the late answer finds nobody (ASan: nothing leaks). */
 Test(rebuild_async, an_engine_freed_mid_rebuild_tells_once) {
