@@ -256,12 +256,14 @@ static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (e->rebuild)
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "a rebuild from the ledger is in flight");
-  if (e->resync && e->n_flight) /* an answer on its way would land on
-                                   the rebuilt state */
+  if (e->resync && e->n_flight) { /* an answer on its way would land on
+                                     the rebuilt state */
+    cm__rebuild_undue(e); /* writes held for an asynchronous one go out */
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "waiting for %d changes in flight before "
                         "resynchronising with the ledger",
                         e->n_flight);
+  }
   if (e->resync) {
     cm_status st = rebuild(e, err);
     cm__rebuild_undue(e); /* the writes held for an asynchronous one */
