@@ -364,7 +364,8 @@ int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
           "carematchd: lease of region %s: as %s, ttl %d ms, renewed every "
           "%d ms\n",
           r->name, l->id, l->ttl_ms, l->renew_ms);
-  on_tick(-1, 0, l); /* at once: a lone daemon leads from the start */
+  on_tick(-1, 0, l); /* at once when the lease's connection is up; else at
+                        the first tick after it connects (between turns) */
   return 0;
 }
 
