@@ -337,7 +337,7 @@ static int hand_back(struct cmd_lease *l) {
 /* Send the renewal on the lease's own connection, without waiting (its
  * round trip never holds the loop, nor queues behind a commit's WAIT on
  * the writes' connection). Returns 1 when sent, 0 when it cannot be (the
- * connection is down: the caller renews synchronously). */
+ * connection is down: not renewed this time). */
 static int hold_async(struct cmd_lease *l, int64_t t0) {
   cmd_region *r = l->r;
   struct hold_wait *w;
@@ -357,10 +357,19 @@ static int hold_async(struct cmd_lease *l, int64_t t0) {
   return 1;
 }
 
+/* Renewals never wait on the loop: one in flight at most, on the lease's
+ * own connection. One unanswered for a TTL is forgotten (its answer, if
+ * it comes, is dropped) and sent again; while none is answered, or the
+ * connection is down (cmd_redis_between_turns connects it again), the
+ * lease is not renewed and the deadline (the last answered renewal's
+ * sending + ttl - margin, on the monotonic clock) stops the batches
+ * before Redis can let the lease go. There is no synchronous fallback:
+ * it renewed on the writes' connection and so held the loop for as long
+ * as a stalled server did, and was kept only while a synchronous rebuild
+ * could hold the loop past a renewal's answer (now read on the loop:
+ * engine_rebuild.c). */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct cmd_lease *l = arg;
-  cm_redis_lease out;
-  cm_error err;
   (void)fd;
   (void)what;
   if (!may_take(l))
@@ -370,12 +379,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     return; /* still waiting: its deadline stops the batches meanwhile */
   if (hand_back(l))
     return;
-  if (!l->waiting && hold_async(l, t0)) /* one in flight at most */
-    return;
-  uint64_t seq = ++l->sent;
-  cm_status st = (wants(l) ? cm_redis_lease_want : cm_redis_lease_hold)(
-      l->r->redis, l->id, l->ttl_ms, cmd_now_ms(), l->renew_ms, &out, &err);
-  held(l, seq, t0, st, &out, &err);
+  if (l->waiting) { /* overdue: forgotten */
+    l->waiting->l = NULL;
+    l->waiting = NULL;
+    l->renew_failures++;
+  }
+  hold_async(l, t0);
 }
 
 int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
@@ -434,7 +443,8 @@ int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
           "carematchd: lease of region %s: as %s, ttl %d ms, renewed every "
           "%d ms\n",
           r->name, l->id, l->ttl_ms, l->renew_ms);
-  on_tick(-1, 0, l); /* at once: a lone daemon leads from the start */
+  on_tick(-1, 0, l); /* at once when the lease's connection is up; else at
+                        the first tick after it connects (between turns) */
   return 0;
 }
 

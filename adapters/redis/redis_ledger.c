@@ -552,6 +552,19 @@ static cm_status stream_info(rd_ledger *l, info_call *c, cm_error *err) {
   return cm__rd_end(&b, err);
 }
 
+int cm__rd_mark_parse(cm__rd_batch *b, const redisReply *rep, char *last,
+                      size_t n, long long *added, int *exists) {
+  info_call c;
+  memset(&c, 0, sizeof c);
+  c.b = b;
+  strcpy(c.last, "0-0");
+  on_info(&c, 0, rep);
+  snprintf(last, n, "%s", c.last);
+  *added = c.added;
+  *exists = c.exists;
+  return b->fail.code == CM_OK && !b->lost ? 0 : -1;
+}
+
 static cm_status rd_follow_start(cm_ledger *lg, cm_error *err) {
   rd_ledger *l = rl(lg);
   info_call c;
@@ -1089,7 +1102,7 @@ static cm_status rd_follow_async(cm_ledger *lg, cm_ledger_change_fn fn,
   cm_error_clear(err);
   if (!fn || !done)
     return cm_error_set(err, CM_E_INVALID, "", "no callback given");
-  if (l->follow_op)
+  if (l->follow_op || l->rebuild_op)
     return cm_error_set(err, CM_E_CONFLICT, "", "a follow is in flight");
   if (r->own_base) { /* nobody runs a private loop: synchronously */
     int lost = 0;
@@ -1158,6 +1171,7 @@ static void rd_free(cm_ledger *lg) {
     f->l = NULL;
   if (f && f->deferred) /* never sent: nothing will answer it */
     follow_op_end(f, CM_E_UNAVAILABLE, 0, "the ledger was freed");
+  cm__rd_rebuild_free(l);
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);
@@ -1227,6 +1241,7 @@ static const cm_ledger_type redis_ledger_type = {
     .propose = cm__rd_propose,
     .worker_propose = cm__rd_worker_propose,
     .follow_async = rd_follow_async,
+    .rebuild_async = cm__rd_rebuild_async,
 };
 
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,

@@ -10,9 +10,11 @@
 #include "carematch/ledger.h"
 #include "carematch/redis.h"
 #include "redis_argv.h"
+#include "redis_call.h"
 
 struct redisReply;
 struct rd_async;
+typedef struct rd_rebuild_op rd_rebuild_op;
 
 #define CM__RD_COMMIT_GROUP 64 /* changes per commit script call */
 
@@ -34,9 +36,11 @@ typedef struct rd_ledger {
   int64_t fence;               /* lease epoch the commits carry (-1: no
                                   fence; cm_ledger_redis_fence_set) */
   char fence_holder[CM_REDIS_LEASE_HOLDER_MAX]; /* and its holder */
-  void *follow_op;         /* an asynchronous follow in flight
-                              (redis_ledger.c), or NULL */
-  long long follow_rounds; /* round trips the follows waited for */
+  void *follow_op;                  /* an asynchronous follow in flight
+                                       (redis_ledger.c), or NULL */
+  long long follow_rounds;          /* round trips the follows waited for */
+  struct rd_rebuild_op *rebuild_op; /* a rebuild read in flight
+                                       (redis_rebuild.c), or NULL */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -77,6 +81,22 @@ int cm__rd_group_busy(const rd_ledger *l);
  * behind them on the connection; returns 1. Else 0 (nothing waits: send
  * now). One at a time. */
 int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg);
+
+/* ledger.h's rebuild_async (redis_rebuild.c): the rebuild's reads on the
+ * proposals' connection, or synchronously on a private base. */
+cm_status cm__rd_rebuild_async(cm_ledger *l, const char *const *ids, int n,
+                               cm_ledger_snapshot_fn done, void *ctx,
+                               cm_error *err);
+
+/* At the ledger's free: a rebuild read in flight ends once (its reply,
+ * NULL when the connection goes, or now when it was never sent). */
+void cm__rd_rebuild_free(rd_ledger *l);
+
+/* XINFO STREAM's reply rep parsed as follow_start does (redis_ledger.c):
+ * the last id into last (n bytes), entries-added, whether the stream
+ * exists. Returns 0, or -1 with the failure recorded in b. */
+int cm__rd_mark_parse(cm__rd_batch *b, const struct redisReply *rep, char *last,
+                      size_t n, long long *added, int *exists);
 
 /* Tell every proposal waiting or in flight CM_E_UNAVAILABLE (those in
  * flight by dropping the connection) and free the proposal state. */

@@ -148,6 +148,8 @@ void cm_engine_free(cm_engine *e) {
   /* what is in flight: its callers are told CM_E_UNAVAILABLE */
   if (e->abandon_follow)
     e->abandon_follow(e);
+  if (e->abandon_rebuild)
+    e->abandon_rebuild(e);
   if (e->abandon_offers)
     e->abandon_offers(e);
   if (e->abandon_ops)
@@ -300,7 +302,7 @@ int cm_engine_holds(const cm_engine *e, const char *request_id) {
 
 void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out) {
   *out = e->stats;
-  out->resync_pending = e->resync;
+  out->resync_pending = e->resync || e->rebuild; /* or rebuilding */
 }
 
 /* ---- the batch timer ---- */

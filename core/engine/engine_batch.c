@@ -442,6 +442,17 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
     e->synced = 0; /* followed for a batch that does not begin */
     return CM_OK;
   }
+  if (e->rebuild) /* no decision before the rebuild is applied */
+    return cm__rebuilding(e, err);
+  if (e->synced && e->resync && cm__rebuild_async_able(e)) {
+    /* followed asynchronously, then asked to rebuild meanwhile (a lease
+       taken): the next cm_engine_sync_async reads it, not a synchronous
+       rebuild here (engine_rebuild.c) */
+    e->synced = 0;
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "resynchronising with the ledger: the next step "
+                        "rebuilds");
+  }
   /* with a ledger: no decision on state it may have changed (the caller
      may just have followed it: cm_engine_sync_async) */
   cm_status st =

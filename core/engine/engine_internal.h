@@ -28,6 +28,7 @@
  *   engine_workers.c    the worker calls (shift, capacity, positions)
  *   engine_wwrites.c    the same with a completion: proposed, applied
  *   engine_sync.c       following the ledger and rebuilding from it
+ *   engine_rebuild.c    the rebuild read asynchronously, applied whole
  *   engine_offers.c     a batch's offers: planned, committed or proposed,
  *                       applied
  *   engine_reserve.c    the emergency reserve of a batch (store only)
@@ -192,6 +193,12 @@ struct cm_engine {
   void (*abandon_wops)(cm_engine *e); /* tells them at cm_engine_free */
   struct cm__follow *follow;          /* an asynchronous follow in flight */
   void (*abandon_follow)(cm_engine *e);
+  struct cm__rebuild *rebuild;           /* an asynchronous rebuild in flight
+                                            (engine_rebuild.c), or NULL */
+  void (*abandon_rebuild)(cm_engine *e); /* tells it at cm_engine_free */
+  int rebuild_due; /* an asynchronous rebuild waits for the changes in
+                      flight: new _async request writes are held, so that
+                      it can start at the next step */
 
   /* where emergencies come from (engine_demand.c) and how long jobs take
      (engine_lookahead.c), learnt as they come */
@@ -264,6 +271,32 @@ int cm__req_adopt(cm_engine *e, const cm_request_view *v);
 /* Fetch r's record from the ledger and adopt it. */
 void cm__req_refresh(cm_engine *e, const char *id);
 
+/* following and rebuilding (engine_sync.c) */
+/* A worker as the ledger has it into the mirror and our record (a
+ * rebuild's). Returns 0, -1 out of memory. */
+int cm__take_worker(cm_engine *e, const cm_worker *w);
+/* Every worker's jobs counted again from the live requests. */
+void cm__recount_jobs(cm_engine *e);
+
+/* the asynchronous rebuild (engine_rebuild.c) */
+/* 1 when the engine's ledger reads a rebuild asynchronously. */
+int cm__rebuild_async_able(const cm_engine *e);
+/* Start a rebuild read by the ledger (rebuild_async) and applied whole
+ * from its completion; done then runs once, as cm_engine_sync_async's.
+ * Returns CM_OK when taken; else the error (CM_E_UNAVAILABLE while
+ * changes are in flight or a batch is solved, CM_E_CONFLICT when a
+ * rebuild is in flight), e->resync left set, and done never runs. */
+cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
+                            cm_error *err);
+/* The rebuild no longer waits (it failed to start for another reason
+ * than changes in flight, or a synchronous one ran): the writes held for
+ * it are started. */
+void cm__rebuild_undue(cm_engine *e);
+/* CM_OK, or CM_E_UNAVAILABLE (err set) while a rebuild is in flight (the
+ * synchronous writes and batch_begin are refused then; the _async writes
+ * are held until it is applied). */
+cm_status cm__rebuilding(const cm_engine *e, cm_error *err);
+
 /* ops (engine_ops.c) */
 /* The op in flight on request id (the head of its queue), or NULL. */
 cm__op *cm__op_find(const cm_engine *e, const char *id);
@@ -287,6 +320,11 @@ cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
 /* A batch's offer of request id completed: start the op that waited for
  * it, if any. */
 void cm__op_release(cm_engine *e, const char *id);
+/* Start every held op (cm__op_launch held them during a rebuild). */
+void cm__op_release_all(cm_engine *e);
+/* Propose the worker writes that waited for a rebuild, in call order
+ * (engine_wwrites.c). */
+void cm__wops_send_waiting(cm_engine *e);
 /* Complete every op in flight with CM_E_UNAVAILABLE (the engine is being
  * freed): queued ones are freed, proposed ones are freed by their
  * completion. */

@@ -185,6 +185,8 @@ static void on_answer(void *ctx, cm_status st, const cm_ledger_result *res,
 }
 
 cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err) {
+  if (!op->async && e->rebuild) /* the _async calls wait (cm__op_launch) */
+    return cm__rebuilding(e, err);
   if (!op->async) {
     op->st = cm__commit_many(e, &op->ch, 1, &op->res, &op->err);
     return settle(e, op, err);
@@ -228,6 +230,12 @@ cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
   }
   head_link(e, op);
   e->abandon_ops = cm__op_abandon_all;
+  if (e->rebuild || e->rebuild_due) { /* planned once the rebuild is
+                                        applied, against the rebuilt state:
+                                        cm__op_release_all */
+    op->held = 1;
+    return CM_OK;
+  }
   const cm__req *r = op->bad_id ? NULL : cm__req_find(e, op->id);
   if (r && r->in_batch) { /* a batch's offer of it is in flight: started
                              by cm__op_release */
@@ -266,6 +274,35 @@ void cm__op_release(cm_engine *e, const char *id) {
     st = settle(e, op, &err);
     finish_op(e, op, st, &err);
   }
+}
+
+void cm__op_release_all(cm_engine *e) {
+  int n = 0;
+  for (cm__op *o = e->flight; o; o = o->next_head)
+    n += o->held;
+  if (!n)
+    return;
+  char(*ids)[CM_ID_MAX] = malloc((size_t)n * sizeof *ids);
+  if (!ids) { /* told now rather than never */
+    cm_error err;
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    for (cm__op *o = e->flight, *next; o; o = next) {
+      next = o->next_head;
+      if (o->held) {
+        o->held = 0;
+        o->proposed = 0;
+        finish_op(e, o, CM_E_NOMEM, &err);
+      }
+    }
+    return;
+  }
+  int k = 0; /* by id: starting one may unlink or finish others */
+  for (cm__op *o = e->flight; o && k < n; o = o->next_head)
+    if (o->held)
+      memcpy(ids[k++], o->id, CM_ID_MAX);
+  for (int i = 0; i < k; i++)
+    cm__op_release(e, ids[i]);
+  free(ids);
 }
 
 void cm__op_abandon_all(cm_engine *e) {

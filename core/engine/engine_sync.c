@@ -92,6 +92,12 @@ static void on_worker(void *ctx, const cm_worker *w) {
   take_worker(ctx, w, 0);
 }
 
+int cm__take_worker(cm_engine *e, const cm_worker *w) {
+  follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
+  take_worker(&c, w, 0); /* nothing tracked: no list grows */
+  return c.oom ? -1 : 0;
+}
+
 static void on_live(void *ctx, const cm_request_view *v) {
   follow_ctx *c = ctx;
   if (cm__req_adopt(c->e, v) != 0)
@@ -140,8 +146,7 @@ static cm_status settle_unlisted(cm_engine *e, cm_error *err) {
   return st;
 }
 
-/* Every worker's jobs counted again from the live requests. */
-static void recount_jobs(cm_engine *e) {
+void cm__recount_jobs(cm_engine *e) {
   for (int i = 0; i < e->n_workers; i++)
     e->workers[i]->jobs = e->workers[i]->accepted = 0;
   for (int i = 0; i < e->n_live; i++) {
@@ -185,7 +190,7 @@ static cm_status rebuild(cm_engine *e, cm_error *err) {
   }
   if ((st = settle_unlisted(e, err)) != CM_OK)
     goto out;
-  recount_jobs(e);
+  cm__recount_jobs(e);
   e->resync = 0;
   e->stats.rebuilds++;
 out:
@@ -248,14 +253,22 @@ static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
     return CM_OK;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
-  if (e->resync && e->n_flight) /* an answer on its way would land on
-                                   the rebuilt state */
+  if (e->rebuild)
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "a rebuild from the ledger is in flight");
+  if (e->resync && e->n_flight) { /* an answer on its way would land on
+                                     the rebuilt state */
+    cm__rebuild_undue(e); /* writes held for an asynchronous one go out */
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "waiting for %d changes in flight before "
                         "resynchronising with the ledger",
                         e->n_flight);
-  if (e->resync)
-    return rebuild(e, err);
+  }
+  if (e->resync) {
+    cm_status st = rebuild(e, err);
+    cm__rebuild_undue(e); /* the writes held for an asynchronous one */
+    return st;
+  }
   follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   int lost = 0;
   cm_status st = l->type->follow(l, on_change, &c, &lost, err);
@@ -304,6 +317,20 @@ static void on_followed(void *ctx, cm_status st, int lost,
   if (st != CM_OK && err.code == CM_OK)
     cm_error_set(&err, st, "", NULL);
   /* a rebuild waits for the changes in flight (sync_now says why) */
+  if (st == CM_OK && lost && !e->n_flight && cm__rebuild_async_able(e)) {
+    /* lost track: the rebuild is read on the loop too (engine_rebuild.c) */
+    cm_engine_done_fn done = f->done;
+    void *dctx = f->ctx;
+    free(f->c.off.id);
+    free(f->c.differ.id);
+    free(f);
+    e->resync = 1;
+    if ((st = cm__rebuild_start(e, done, dctx, &err)) != CM_OK) {
+      e->synced = 0;
+      done(dctx, st, &err);
+    }
+    return;
+  }
   if (st == CM_OK && lost && e->n_flight) {
     e->resync = 1;
     st = cm_error_set(&err, CM_E_UNAVAILABLE, "",
@@ -327,11 +354,20 @@ cm_status cm_engine_sync_async(cm_engine *e, int64_t now_ms,
                                cm_error *err) {
   if (!done)
     return cm_error_set(err, CM_E_INVALID, "", "no completion given");
-  if (e->follow)
+  if (e->follow || e->rebuild)
     return cm_error_set(err, CM_E_CONFLICT, "", "a follow is in flight");
   cm_ledger *l = e->cfg.ledger;
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
+  if (l && e->resync && cm__rebuild_async_able(e)) { /* engine_rebuild.c */
+    cm_error mine;
+    cm_status st = cm__rebuild_start(e, done, ctx, &mine);
+    if (st != CM_OK) {
+      e->synced = 0;
+      done(ctx, st, &mine);
+    }
+    return CM_OK;
+  }
   if (!l || e->resync || !l->type->follow_async) { /* synchronously */
     cm_error mine;
     cm_status st = sync_now(e, now_ms, &mine);

@@ -13,6 +13,8 @@
 
 cm_status cm_engine_worker_upsert(cm_engine *e, const cm_worker *w,
                                   int64_t now_ms, cm_error *err) {
+  if (e->rebuild) /* engine_rebuild.c */
+    return cm__rebuilding(e, err);
   cm__wrk *rec = cm__wrk_find(e, w->id);
   cm_worker copy = *w;
   int on_shift = w->status != CM_WORKER_OFFLINE;
@@ -94,6 +96,8 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
                                      const char *const *ids, const double *lat,
                                      const double *lon, int64_t now_ms,
                                      cm_error *err) {
+  if (e->rebuild) /* engine_rebuild.c */
+    return cm__rebuilding(e, err);
   if (now_ms > e->now_ms)
     e->now_ms = now_ms;
   cm_ledger *l = e->cfg.ledger;
@@ -147,6 +151,8 @@ cm_status cm_engine_worker_positions(cm_engine *e, int n,
 
 cm_status cm_engine_worker_shift(cm_engine *e, const char *worker_id,
                                  int on_shift, int64_t now_ms, cm_error *err) {
+  if (e->rebuild) /* engine_rebuild.c */
+    return cm__rebuilding(e, err);
   cm__wrk *rec = worker_id ? cm__wrk_find(e, worker_id) : NULL;
   if (!rec)
     return cm_error_set(err, CM_E_UNKNOWN_ID, "$.id", "$.id: no worker '%s'",

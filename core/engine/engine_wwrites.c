@@ -9,7 +9,9 @@
  * A worker write in flight is counted by cm_engine_in_flight (the daemon
  * drains it) but does not hold a rebuild back: its completion applies
  * exactly what the ledger took, in proposal order, which is right on the
- * rebuilt records too (and a lost answer asks for another rebuild). */
+ * rebuilt records too (and a lost answer asks for another rebuild). One
+ * launched while an asynchronous rebuild is in flight waits, unproposed,
+ * until the rebuild is applied (engine_rebuild.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ typedef struct cm__wop {       /* one worker write in flight */
   double *lat, *lon;      /* POSITIONS */
   int64_t now_ms;         /* the call's time */
   int one;                /* POSITIONS of one (the single call) */
+  int waiting;            /* launched during a rebuild: not yet proposed
+                             (cm__wops_send_waiting) */
   cm_engine_done_fn done; /* the caller's */
   void *ctx;              /* */
 } cm__wop;
@@ -66,6 +70,8 @@ static void wops_abandon(cm_engine *e) {
       o->done(o->ctx, CM_E_UNAVAILABLE, &err);
     o->done = NULL;
     o->e = NULL;
+    if (o->waiting) /* never proposed: nothing else frees it */
+      wop_free(o);
   }
 }
 
@@ -167,6 +173,11 @@ static cm_status launch(cm_engine *e, cm__wop *o,
   e->wops = o;
   e->n_wflight++;
   e->abandon_wops = wops_abandon;
+  if (e->rebuild) { /* proposed once it is applied: nothing of ours changes
+                       under the rebuild's read (engine_rebuild.c) */
+    o->waiting = 1;
+    return CM_OK;
+  }
   cm_status st = cm_ledger_worker_propose(e->cfg.ledger, w, on_answer, o, err);
   if (st != CM_OK) { /* done never runs */
     wop_unlink(e, o);
@@ -381,4 +392,53 @@ cm_status cm_engine_worker_position_async(cm_engine *e, const char *worker_id,
   if (st != CM_OK)
     one_field(err);
   return st;
+}
+
+void cm__wops_send_waiting(cm_engine *e) {
+  cm__wop *o = e->wops;
+  while (o && o->next) /* the oldest is last */
+    o = o->next;
+  for (cm__wop *prev; o; o = prev) {
+    prev = o->prev; /* o may be freed by a completion at once */
+    if (!o->waiting)
+      continue;
+    o->waiting = 0;
+    cm_ledger_worker_write lw = {.op = o->op};
+    const char **idp = NULL;
+    int64_t *seen = NULL;
+    cm_error err;
+    cm_status st = CM_OK;
+    if (o->op == CM_LEDGER_W_UPSERT) {
+      lw.worker = &o->w;
+    } else if (o->op == CM_LEDGER_W_SHIFT) {
+      lw.id = o->id;
+      lw.on_shift = o->on_shift;
+    } else {
+      idp = cm__malloc_array(o->n, sizeof *idp);
+      seen = cm__malloc_array(o->n, sizeof *seen);
+      if (!idp || !seen)
+        st = cm_error_set(&err, CM_E_NOMEM, "", NULL);
+      for (int i = 0; st == CM_OK && i < o->n; i++) {
+        idp[i] = o->ids[i];
+        seen[i] = o->now_ms;
+      }
+      lw.n = o->n;
+      lw.ids = idp;
+      lw.lat = o->lat;
+      lw.lon = o->lon;
+      lw.seen_ms = seen;
+    }
+    if (st == CM_OK)
+      st = cm_ledger_worker_propose(e->cfg.ledger, &lw, on_answer, o, &err);
+    free(idp);
+    free(seen);
+    if (st != CM_OK) { /* done never ran: told now */
+      wop_unlink(e, o);
+      if (o->one)
+        one_field(&err);
+      if (o->done)
+        o->done(o->ctx, st, &err);
+      wop_free(o);
+    }
+  }
 }

@@ -243,7 +243,8 @@ typedef struct cm_engine_stats {
   uint64_t rebuilds;       /* full rebuilds from the ledger (recovery) */
   int resync_pending;      /* 1 while the engine may not match its ledger
                               (a write's answer was lost, a reconnect):
-                              the next step rebuilds */
+                              the next step rebuilds; also while an
+                              asynchronous rebuild is in flight */
   uint64_t events_dropped; /* events lost to a full queue */
   cm_histogram offer_latency[CM_URGENCY_COUNT]; /* submit (or release) to
                                                    first offer, ms */
@@ -443,8 +444,12 @@ CM_EXPORT cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err);
 CM_EXPORT void cm_engine_resync(cm_engine *e);
 /* cm_engine_sync with a completion (docs/async.md): on a ledger that
  * follows asynchronously (follow_async) the other writers' changes are
- * read on the ledger's event loop and applied in its callback; a rebuild
- * (resync) stays synchronous, and so does the whole on a ledger without
+ * read on the ledger's event loop and applied in its callback; on one
+ * that reads rebuilds asynchronously (rebuild_async) a rebuild (resync,
+ * or a follow that lost track) is read there too and applied whole in
+ * its completion: meanwhile batch_begin and the synchronous writes answer
+ * CM_E_UNAVAILABLE and the _async writes are held, planned and proposed
+ * once it is applied. The whole is synchronous on a ledger without
  * follow_async. Returns CM_OK when taken: done then runs exactly once
  * (maybe before this returns; CM_E_UNAVAILABLE when the engine is freed
  * first); an error (CM_E_CONFLICT: a follow is in flight already) and

@@ -112,6 +112,26 @@ typedef struct cm_ledger_worker_write {
 typedef void (*cm_ledger_followed_fn)(void *ctx, cm_status st, int lost,
                                       const cm_error *err);
 
+/* What a rebuild reads (cm_ledger_type.rebuild_async), lent to its
+ * completion for the call only. */
+typedef struct cm_ledger_snapshot {
+  const cm_worker *workers; /* every worker, as each_worker has them */
+  int n_workers;
+  const struct cm_request_view *live; /* every unfinished request, in
+                                         submission order (each_live) */
+  int n_live;
+  const struct cm_request_view *known; /* the records of the ids asked
+                                          for that are not live (an id
+                                          with no record is absent) */
+  int n_known;
+} cm_ledger_snapshot;
+/* The end of an asynchronous rebuild read: st, the snapshot (NULL unless
+ * st is CM_OK) and err (lent; code CM_OK on success). Runs exactly once
+ * per rebuild taken. */
+typedef void (*cm_ledger_snapshot_fn)(void *ctx, cm_status st,
+                                      const cm_ledger_snapshot *s,
+                                      const cm_error *err);
+
 typedef struct cm_ledger_type {
   const char *name; /* "redis" */
   void (*free)(cm_ledger *l);
@@ -164,6 +184,21 @@ typedef struct cm_ledger_type {
    * taken, or an error and neither runs. One at a time. */
   cm_status (*follow_async)(cm_ledger *l, cm_ledger_change_fn fn, void *ctx,
                             cm_ledger_followed_fn done, cm_error *err);
+  /* Optional (NULL: the engine rebuilds synchronously with follow_start,
+   * each_worker, each_live and get). Everything a rebuild reads, on the
+   * event loop the proposals run on and behind the proposals already
+   * made, in pages each sent from the previous reply's callback: first
+   * follow_start's mark (once done reports CM_OK, follow reports what
+   * changed after it), then every worker, every live request and the
+   * record of each of ids[0..n) that is not live. done runs once, from
+   * that loop (or before this returns on a ledger without one), also when
+   * the connection drops, no reply comes within its timeout or the ledger
+   * is freed (CM_E_UNAVAILABLE). Returns CM_OK when taken, or an error
+   * and done never runs (CM_E_CONFLICT: a follow or a rebuild is in
+   * flight). ids are copied. */
+  cm_status (*rebuild_async)(cm_ledger *l, const char *const *ids, int n,
+                             cm_ledger_snapshot_fn done, void *ctx,
+                             cm_error *err);
 } cm_ledger_type;
 
 struct cm_ledger {
