@@ -443,7 +443,11 @@ Test(lease, a_takeover_does_not_sweep_the_workers_offline) {
  * 500 ms): one that lapses on a loaded machine is taken again with a
  * rebuild of the engine, which is read on the loop too (engine_rebuild.c)
  * and so holds nothing either. */
-Test(lease, a_renewal_never_holds_the_loop) {
+/* Redis frozen three times (SIGSTOP, 700 ms: a renewal falls in each),
+ * while /healthz is asked every 10 ms of the holder, or (standby) of a
+ * second daemon that does not prefer the region and reads the lease at
+ * every tick to see whether it is free: neither waits on Redis. */
+static void frozen_redis_holds_no_loop(int standby) {
   int port = cm_test_free_port();
   pid_t srv = cm_test_server_start(port, NULL);
   char ini[320];
@@ -452,10 +456,21 @@ Test(lease, a_renewal_never_holds_the_loop) {
            "sweep_ms = 0\n[lease]\nenabled = on\nttl_ms = 1500\n"
            "renew_ms = 500\nid = A\n",
            port, g_region);
-  cm_test_daemon a;
+  cm_test_daemon a, b;
   cm_test_daemon_config(&a, ini);
   cm_test_daemon_start(&a, NULL);
   cr_assert(wait_leads(&a, 1, 4000));
+  if (standby) {
+    snprintf(ini, sizeof ini,
+             "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+             "sweep_ms = 0\n[lease]\nenabled = on\nttl_ms = 1500\n"
+             "renew_ms = 500\nid = B\nprefer = elsewhere\n",
+             port, g_region);
+    cm_test_daemon_config(&b, ini);
+    cm_test_daemon_start(&b, NULL);
+    cr_assert(!leads(&b));
+  }
+  const cm_test_daemon *asked = standby ? &b : &a;
   cm_test_sleep_ms(1000); /* idle: only the renewals go to Redis */
   int64_t worst = 0;
   for (int round = 0; round < 3; round++) { /* a renewal falls in each */
@@ -463,7 +478,7 @@ Test(lease, a_renewal_never_holds_the_loop) {
     for (int64_t end = mono_ms() + 700; mono_ms() < end;) {
       int64_t t = mono_ms();
       cm_test_reply r =
-          cm_test_http(a.port, "GET", "/healthz", NULL, NULL, NULL);
+          cm_test_http(asked->port, "GET", "/healthz", NULL, NULL, NULL);
       cr_assert_eq(r.code, 200);
       cm_test_reply_free(&r);
       if (mono_ms() - t > worst)
@@ -473,18 +488,27 @@ Test(lease, a_renewal_never_holds_the_loop) {
     cr_assert_eq(kill(srv, SIGCONT), 0);
     cm_test_sleep_ms(600);
   }
-  cr_log_info("the longest /healthz while Redis was frozen: %lld ms",
-              (long long)worst);
+  cr_log_info("the longest /healthz of the %s while Redis was frozen: %lld ms",
+              standby ? "standby" : "holder", (long long)worst);
   cr_assert_lt(worst, 250, "/healthz waited %lld ms: the loop was held",
                (long long)worst);
+  if (standby) {
+    cm_test_daemon_stop(&b, SIGTERM);
+    cm_test_daemon_cleanup(&b);
+  }
   cm_test_daemon_stop(&a, SIGTERM);
   cm_test_daemon_cleanup(&a);
   cm_test_server_kill(srv, SIGTERM);
 }
 
-/* SIGSTOP of the holder past the TTL; the other takes the lease; SIGCONT.
- * ignore: the thawed one keeps believing it leads (fault injection), so
- * only Redis's fence can stop its offers. */
+Test(lease, a_renewal_never_holds_the_loop) {
+  frozen_redis_holds_no_loop(0);
+}
+
+Test(lease, a_standby_reading_the_lease_never_holds_the_loop) {
+  frozen_redis_holds_no_loop(1);
+}
+
 static void frozen_holder(int ignore) {
   cm_test_daemon a, b;
   if (ignore)

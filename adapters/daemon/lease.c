@@ -60,6 +60,9 @@ struct cmd_lease {
                                      batch starts; released once idle */
   int releasing;                  /* the release is on its way */
   struct cmd_lease **release_ctx; /* its answer's pointer to us */
+  struct cmd_lease **read_ctx;    /* a read of may_take in flight: its
+                                     answer's pointer to us, or NULL */
+  int64_t read_t0;                /* monotonic ms when it was sent */
   uint64_t handbacks;             /* leases released to a preferring daemon */
 };
 
@@ -88,27 +91,26 @@ static int listed(const char *list, const char *region) {
   return !any;
 }
 
-/* A region this daemon does not prefer: 1 when it may try to take the
- * lease now, else 0 with what Redis said in l->seen. During its first two
- * TTLs (daemons starting together) the lease must have been free for
- * ttl_ms; after that, free at two renewals in a row: a live daemon that
- * prefers the region takes it at the first of its renewals, so it wins,
- * and a region nobody prefers (any more) costs one renewal period more
- * than a preferred one. Leases are never handed back: once taken a region
- * stays with its holder until it stops. */
-static int may_take(struct cmd_lease *l) {
-  cm_redis_lease out;
-  cm_error err;
-  if (l->preferred || l->leads)
-    return 1;
-  if (cm_redis_lease_get(l->r->redis, l->renew_ms, &out, &err) != CM_OK) {
+static int hold_async(struct cmd_lease *l, int64_t t0);
+
+/* A region this daemon does not prefer: what a read of its lease said (st,
+ * out) into l->seen, and 1 when it may try to take the lease now. During
+ * its first two TTLs (daemons starting together) the lease must have been
+ * free for ttl_ms; after that, free at two renewals in a row: a live
+ * daemon that prefers the region takes it at the first of its renewals,
+ * so it wins, and a region nobody prefers (any more) costs one renewal
+ * period more than a preferred one. A holder that does not prefer the
+ * region hands it back when the daemon preferring it asks (hand_back). */
+static int free_long_enough(struct cmd_lease *l, cm_status st,
+                            const cm_redis_lease *out) {
+  if (st != CM_OK) {
     l->seen_ok = 0;
     return 0;
   }
-  l->seen = out;
+  l->seen = *out;
   l->seen_ok = 1;
   int64_t now = mono_ms();
-  if (out.holder[0]) {
+  if (out->holder[0]) {
     l->free_since = 0;
     return 0;
   }
@@ -117,6 +119,49 @@ static int may_take(struct cmd_lease *l) {
   int64_t wait =
       now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms / 2;
   return now - l->free_since >= wait;
+}
+
+/* The read of may_take answered: the attempt sent at once when the lease
+ * has been free long enough. */
+static void on_read(void *ctx, cm_status st, const cm_redis_lease *out,
+                    const cm_error *err) {
+  struct cmd_lease **pl = ctx, *l = *pl;
+  (void)err;
+  free(pl);
+  if (!l) /* stopped, or forgotten as overdue */
+    return;
+  l->read_ctx = NULL;
+  if (free_long_enough(l, st, out) && !l->leads && !l->waiting)
+    hold_async(l, mono_ms());
+}
+
+/* 1 when this daemon may renew or try to take the lease at this tick: it
+ * leads, or prefers the region. Else 0, and the lease is read without
+ * waiting, on its own connection (one read in flight; one unanswered for
+ * a TTL is forgotten): on_read sends the attempt. */
+static int may_take(struct cmd_lease *l) {
+  cmd_region *r = l->r;
+  if (l->preferred || l->leads)
+    return 1;
+  int64_t now = mono_ms();
+  if (l->read_ctx) {
+    if (now - l->read_t0 < l->ttl_ms)
+      return 0;
+    *l->read_ctx = NULL; /* overdue: its answer is dropped */
+    l->read_ctx = NULL;
+  }
+  struct cmd_lease **pl = malloc(sizeof *pl);
+  cm_error err;
+  if (!pl || !r->redis_lease || !cm_redis_connected(r->redis_lease) ||
+      cm_redis_lease_get_async(r->redis_lease, on_read, pl, &err) != CM_OK) {
+    free(pl);
+    l->seen_ok = 0;
+    return 0;
+  }
+  *pl = l;
+  l->read_ctx = pl;
+  l->read_t0 = now;
+  return 0;
 }
 
 static int64_t mono_ms(void) {
@@ -456,6 +501,8 @@ void cmd_lease_stop(cmd_region *r) {
     l->waiting->l = NULL;
   if (l->release_ctx && l->releasing) /* the same for a hand-back's */
     *l->release_ctx = NULL;
+  if (l->read_ctx) /* and a read's */
+    *l->read_ctx = NULL;
   if (l->tick)
     event_free(l->tick);
   if (l->leads && !l->ignore_loss) {

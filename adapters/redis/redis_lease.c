@@ -204,7 +204,7 @@ static void on_hold(redisAsyncContext *ac, void *reply, void *privdata) {
   free(h);
 }
 
-/* hold, want or release (what) without waiting. */
+/* hold, want, release or get (what) without waiting. */
 static cm_status lease_async(cm_redis *r, const char *what, const char *holder,
                              int64_t ttl_ms, int64_t now_ms,
                              cm_redis_lease_fn fn, void *ctx, cm_error *err) {
@@ -257,4 +257,9 @@ cm_status cm_redis_lease_release_async(cm_redis *r, const char *holder,
                                        cm_redis_lease_fn fn, void *ctx,
                                        cm_error *err) {
   return lease_async(r, "release", holder, 1, 0, fn, ctx, err);
+}
+
+cm_status cm_redis_lease_get_async(cm_redis *r, cm_redis_lease_fn fn, void *ctx,
+                                   cm_error *err) {
+  return lease_async(r, "get", "", 1, 0, fn, ctx, err);
 }

@@ -452,6 +452,9 @@ CM_EXPORT cm_status cm_redis_lease_release_async(cm_redis *r,
 /* Read who holds the lease. Returns like hold. */
 CM_EXPORT cm_status cm_redis_lease_get(cm_redis *r, int timeout_ms,
                                        cm_redis_lease *out, cm_error *err);
+/* cm_redis_lease_get without waiting, as cm_redis_lease_hold_async. */
+CM_EXPORT cm_status cm_redis_lease_get_async(cm_redis *r, cm_redis_lease_fn fn,
+                                             void *ctx, cm_error *err);
 
 /* The fence l's commits carry from now on (proposals not yet sent too):
  * epoch > 0 and holder, the lease as the caller holds it; epoch 0, none
