@@ -257,6 +257,43 @@ static int live_only(int c) {
   return c >= OPT_DAEMON && c <= OPT_DRAIN_MIN;
 }
 
+/* A built-in policy: a base name and modifiers, each "+look" (the
+ * engine's look-ahead on), "+nolook" (off) or "+standby" (standby
+ * suggestions, followed by idle staff). The base: 0 optimal, 1 greedy, 2
+ * greedy-reserve, 3 optimal-noreserve; -1 when t is not one. Fills *p's
+ * switches when p is given (after sim_policy_init). The greedy baselines
+ * run without the look-ahead unless "+look": a simple dispatcher does not
+ * know how long jobs take. */
+static int policy_base(const char *t, sim_policy *p) {
+  static const char *const bases[] = {"optimal", "greedy", "greedy-reserve",
+                                      "optimal-noreserve"};
+  size_t len = strcspn(t, "+");
+  int base = -1, look = -1, standby = 0;
+  for (int i = 0; i < 4; i++)
+    if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
+      base = i;
+  for (const char *m = t + len; base >= 0 && *m == '+';) {
+    size_t ml = strcspn(m + 1, "+");
+    if (ml == 4 && !strncmp(m + 1, "look", 4))
+      look = 1;
+    else if (ml == 6 && !strncmp(m + 1, "nolook", 6))
+      look = 0;
+    else if (ml == 7 && !strncmp(m + 1, "standby", 7))
+      standby = 1;
+    else
+      return -1;
+    m += 1 + ml;
+  }
+  if (base >= 0 && p) {
+    if (look < 0) /* the defaults: optimal looks ahead, greedy does not */
+      look = base == 1 || base == 2 ? 0 : 1;
+    p->no_reserve = base == 1 || base == 3;
+    p->no_lookahead = !look;
+    p->standby = standby;
+  }
+  return base;
+}
+
 /* The policies of LIST: known names or NAME=FILE, at most max. Returns 0
  * or -1 (msg). */
 static int check_policies(const char *list, int max, char *msg, size_t n) {
@@ -268,9 +305,18 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (strcmp(t, "optimal") && strcmp(t, "greedy") &&
-        strcmp(t, "optimal-noreserve") && strcmp(t, "greedy-reserve") &&
-        (!eq || eq == t || !eq[1]))
+    if (!eq && strlen(t) >= 32)
+      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+                      t),
+             -1;
+    if (!eq && policy_base(t, NULL) < 0)
+      return snprintf(msg, n,
+                      "--policies: unknown policy '%.40s' (optimal, greedy, "
+                      "greedy-reserve, optimal-noreserve, each with "
+                      "+look, +nolook, +standby; NAME=WEIGHTS.json)",
+                      t),
+             -1;
+    if (eq && (eq == t || !eq[1]))
       return snprintf(msg, n,
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
@@ -589,16 +635,10 @@ static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
  * weights file is refused (message on stderr). */
 static int policy_make(char *t, const args *a, sim_policy *p) {
   char *eq = strchr(t, '=');
-  if (!strcmp(t, "optimal")) {
-    sim_policy_init(p, "optimal", 100);
-  } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
-    sim_policy_init(p, "greedy", 0);
-    p->no_reserve = 1;
-  } else if (!strcmp(t, "optimal-noreserve")) {
-    sim_policy_init(p, "optimal-noreserve", 100);
-    p->no_reserve = 1;
-  } else if (!strcmp(t, "greedy-reserve")) {
-    sim_policy_init(p, "greedy-reserve", 0);
+  int base = eq ? -1 : policy_base(t, NULL);
+  if (base >= 0) { /* greedy: budget 0, the solver's greedy fallback */
+    sim_policy_init(p, t, base == 1 || base == 2 ? 0 : 100);
+    policy_base(t, p);
   } else { /* what-if: NAME=weights.json, the engine with those */
     *eq = '\0';
     sim_policy_init(p, t, 100);
