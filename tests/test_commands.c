@@ -486,6 +486,10 @@ Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
       {{"days", "--kind", "sparse", NULL}, "days needs --seeds A-B"},
       {{"days", "--seeds", "5-2", NULL}, "--seeds: '5-2' is not A-B"},
       {{"days", "--seeds", "1-x", NULL}, "--seeds: 'x' is not an integer"},
+      /* a policy's switches (+look, +nolook, +standby, +history) */
+      {{"run", "--policies", "optimal+fast", NULL},
+       "unknown policy 'optimal+fast'"},
+      {{"run", "--policies", "greedy+look+", NULL}, "unknown policy"},
   };
   char dir[256];
   make_dir(dir, sizeof dir);

@@ -3,7 +3,8 @@
  * place there (CM_EV_STANDBY, the worker and the place, no request); the
  * nearest one within reach is chosen, a worker already there needs none,
  * the same worker is not suggested again within standby_every_ms, and the
- * default is off. */
+ * default is off. A history taught (cm_engine_demand_teach) counts as
+ * emergencies seen. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -141,6 +142,28 @@ Test(standby, off_by_default, .fini = stop) {
   start(0);
   city(1000);
   cr_assert_eq(run(2000, 2000 + 5 * MIN, at, ids, 3, NULL), 0);
+}
+
+Test(standby, a_taught_history_is_read, .fini = stop) {
+  start(EVERY);
+  for (int i = 0; i < 3; i++)
+    worker(ids[i], at[i], 1000);
+  cm_event ev;
+  cr_assert_eq(run(2000, 2000 + 2 * MIN, at, ids, 3, NULL), 0,
+               "nothing known: nothing suggested");
+  for (int i = 0; i < 12; i++)
+    cr_assert_eq(cm_engine_demand_teach(eng, CM_FX_LAT0 + X_KM / 111.195,
+                                        CM_FX_LON0, CM_FX_NURSE, 1000, NULL),
+                 CM_OK);
+  cr_assert_eq(run(2000 + 3 * MIN, 2000 + 5 * MIN, at, ids, 3, &ev), 1);
+  cr_assert_str_eq(ev.worker, "b1");
+  cm_error err;
+  cr_assert_eq(cm_engine_demand_teach(eng, 91, 0, CM_FX_NURSE, 0, &err),
+               CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.lat");
+  cr_assert_eq(cm_engine_demand_teach(eng, 0, 181, CM_FX_NURSE, 0, &err),
+               CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.lon");
 }
 
 Test(standby, refused_out_of_range) {

@@ -234,6 +234,7 @@ typedef struct args {
   int policies_given;   /* --policies was given */
   int spec_given;       /* --seed, --workers or --requests was given */
   const char *kind;     /* --kind (normal) */
+  int kind_given;       /* --kind was given */
   uint64_t seed_first, seed_last; /* days: --seeds A-B */
   int seeds_given;                /* --seeds was given */
   sim_sla sla;                    /* --sla onto the defaults */
@@ -257,18 +258,23 @@ static int live_only(int c) {
   return c >= OPT_DAEMON && c <= OPT_DRAIN_MIN;
 }
 
+/* Days of emergencies a "+history" policy's engine is taught first. */
+#define HISTORY_DAYS 7
+
 /* A built-in policy: a base name and modifiers, each "+look" (the
- * engine's look-ahead on), "+nolook" (off) or "+standby" (standby
- * suggestions, followed by idle staff). The base: 0 optimal, 1 greedy, 2
- * greedy-reserve, 3 optimal-noreserve; -1 when t is not one. Fills *p's
- * switches when p is given (after sim_policy_init). The greedy baselines
- * run without the look-ahead unless "+look": a simple dispatcher does not
- * know how long jobs take. */
+ * engine's look-ahead on), "+nolook" (off), "+standby" (standby
+ * suggestions, followed by idle staff) or "+history" (the engine is first
+ * taught the emergencies of HISTORY_DAYS other days on the same map, as
+ * a daemon running for a week knows them; a generated day only). The base: 0
+ * optimal, 1 greedy, 2 greedy-reserve, 3 optimal-noreserve; -1 when t is not
+ * one. Fills *p's switches when p is given (after sim_policy_init). The greedy
+ * baselines run without the look-ahead unless "+look": a simple dispatcher does
+ * not know how long jobs take. */
 static int policy_base(const char *t, sim_policy *p) {
   static const char *const bases[] = {"optimal", "greedy", "greedy-reserve",
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
-  int base = -1, look = -1, standby = 0;
+  int base = -1, look = -1, standby = 0, history = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -280,6 +286,8 @@ static int policy_base(const char *t, sim_policy *p) {
       look = 0;
     else if (ml == 7 && !strncmp(m + 1, "standby", 7))
       standby = 1;
+    else if (ml == 7 && !strncmp(m + 1, "history", 7))
+      history = HISTORY_DAYS;
     else
       return -1;
     m += 1 + ml;
@@ -290,6 +298,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->no_reserve = base == 1 || base == 3;
     p->no_lookahead = !look;
     p->standby = standby;
+    p->history = history;
   }
   return base;
 }
@@ -313,7 +322,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
       return snprintf(msg, n,
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
-                      "+look, +nolook, +standby; NAME=WEIGHTS.json)",
+                      "+look, +nolook, +standby, +history; "
+                      "NAME=WEIGHTS.json)",
                       t),
              -1;
     if (eq && (eq == t || !eq[1]))
@@ -366,6 +376,7 @@ static int day_option(int c, const char *v, args *a, char *msg, size_t n) {
       return -1;
     }
     a->kind = v;
+    a->kind_given = 1;
     return 0;
   }
   if (c == OPT_SEEDS)
@@ -499,7 +510,7 @@ static int check_combination(const args *a, char *msg, size_t n) {
     snprintf(msg, n, "days generates its days: no FILE, no --trace");
     return -1;
   }
-  if (a->kind && (a->file || a->trace)) {
+  if (a->kind_given && (a->file || a->trace)) {
     snprintf(msg, n, "--kind is for a generated day, not a FILE or --trace");
     return -1;
   }
@@ -654,11 +665,23 @@ static int policy_make(char *t, const args *a, sim_policy *p) {
   return 0;
 }
 
-/* Each policy of the list in process, KPIs appended to k[*nk..3]. Returns
- * 0, 1 (a run failed) or EXIT_INPUT (a weights file refused); messages on
- * stderr. */
+/* The history of a "+history" policy: HISTORY_DAYS days on the day's map
+ * and staff with other requests (another stream of spec's seed), as one
+ * scenario; NULL with msg. */
+static sim_scenario *history_make(const sim_spec *spec, char *msg, size_t n) {
+  sim_spec h = *spec;
+  h.request_tag = 100; /* not the day's (2) */
+  h.requests *= HISTORY_DAYS;
+  return sim_scenario_generate(&h, msg, n);
+}
+
+/* Each policy of the list in process, KPIs appended to k[*nk..3]; spec
+ * generated s (NULL: a file or a trace, then "+history" is refused).
+ * Returns 0, 1 (a run failed) or EXIT_INPUT (a weights file refused, a
+ * history without a spec); messages on stderr. */
 static int policies_run(const args *a, const char *policies,
-                        const sim_scenario *s, sim_kpis *k, int *nk) {
+                        const sim_scenario *s, const sim_spec *spec,
+                        sim_kpis *k, int *nk) {
   char list[512], msg[256];
   snprintf(list, sizeof list, "%s", policies);
   for (char *save, *t = strtok_r(list, ",", &save); t && *nk < 4;
@@ -666,11 +689,24 @@ static int policies_run(const args *a, const char *policies,
     sim_policy p;
     if (policy_make(t, a, &p) != 0)
       return EXIT_INPUT;
+    sim_scenario *hist = NULL;
+    if (p.history && !spec) {
+      fprintf(stderr, "carematch_sim: --policies: +history needs a generated "
+                      "day (--seed), not a file or a trace\n");
+      return EXIT_INPUT;
+    }
+    if (p.history && !(hist = history_make(spec, msg, sizeof msg))) {
+      fprintf(stderr, "carematch_sim: %s\n", msg);
+      return 1;
+    }
+    p.history_day = hist;
     if (!a->quiet)
       fprintf(stderr, "%s: %d staff, %d requests\n", p.name, s->n_workers,
               s->n_requests);
-    if (sim_run(s, &p, &k[*nk], a->quiet ? NULL : bar, NULL, msg, sizeof msg) !=
-        0) {
+    int rc =
+        sim_run(s, &p, &k[*nk], a->quiet ? NULL : bar, NULL, msg, sizeof msg);
+    sim_scenario_free(hist);
+    if (rc != 0) {
       fprintf(stderr, "carematch_sim: %s\n", msg);
       return 1;
     }
@@ -705,7 +741,8 @@ static int day_run(const args *a, const sim_scenario *s) {
       policies = "greedy";
   }
   if (rc == 0)
-    rc = policies_run(a, policies, s, k, &nk);
+    rc = policies_run(a, policies, s, a->trace || a->file ? NULL : &a->spec, k,
+                      &nk);
   if (rc == 0)
     kpis_print(k, nk, &a->sla);
   char msg[256];
@@ -746,7 +783,7 @@ static int days_run(const args *a) {
     if (!a->quiet)
       fprintf(stderr, "day %d of %d: seed %llu, %s\n", d + 1, nd,
               (unsigned long long)spec.seed, a->kind);
-    rc = policies_run(a, a->policies, s, &k[d * 4], &nk);
+    rc = policies_run(a, a->policies, s, &spec, &k[d * 4], &nk);
     sim_scenario_free(s);
     np = d == 0 ? nk : np;
     for (int p = 0; rc == 0 && p < np; p++)

@@ -120,6 +120,13 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
                                               the world's */
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;
+  for (int i = 0; ip.eng && p->history && i < p->history->n_requests; i++) {
+    const cm_sim_request *h = &p->history->requests[i];
+    const cm_sim_service *sv = &p->history->services[h->service];
+    if (sv->urgency == CM_URGENCY_EMERGENCY)
+      cm_engine_demand_teach(ip.eng, h->lat, h->lon, sv->skills, h->at_ms,
+                             NULL);
+  }
   cm_sim_world *w =
       ip.eng ? cm_sim_world_new(s, &port, from, until, out) : NULL;
   if (!w) {

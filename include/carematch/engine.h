@@ -320,6 +320,15 @@ CM_EXPORT cm_status cm_engine_reject(cm_engine *e, const char *request_id,
                                      cm_error *err);
 /* The accepted request is done: workers released, workload and continuity
  * recorded. */
+/* Teach the engine an emergency of the past (a trace, the days before):
+ * one emergency asking for skills at (lat, lon) at at_ms's hour of the
+ * day, counted where emergencies come from (the reserve's and the
+ * standby's history, docs/engine.md "Standby") as if it had been
+ * submitted; nothing else changes. Returns CM_OK, or CM_E_RANGE for a
+ * position out of range (field "$.lat" / "$.lon"). */
+CM_EXPORT cm_status cm_engine_demand_teach(cm_engine *e, double lat, double lon,
+                                           cm_skillset skills, int64_t at_ms,
+                                           cm_error *err);
 CM_EXPORT cm_status cm_engine_complete(cm_engine *e, const char *request_id,
                                        int64_t now_ms, cm_error *err);
 /* An accepted worker of the accepted request reports arrival at the

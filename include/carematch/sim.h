@@ -91,10 +91,13 @@ typedef struct cm_sim_policy {
   /* the part of the day: requests arriving in [from_ms, until_ms), then
      drain_ms for the jobs under way; all 0: the whole day */
   int64_t from_ms, until_ms, drain_ms;
-  int no_reserve;    /* the engine's emergency reserve off */
-  int no_lookahead;  /* the engine's look-ahead off (lookahead_min 0) */
-  int standby;       /* standby suggestions on (standby_every_ms 30 min);
-                        the world's idle staff follow them */
+  int no_reserve;   /* the engine's emergency reserve off */
+  int no_lookahead; /* the engine's look-ahead off (lookahead_min 0) */
+  int standby;      /* standby suggestions on (standby_every_ms 30 min);
+                       the world's idle staff follow them */
+  const cm_sim_scenario *history; /* days past on the same map: their
+                        emergencies are taught to the engine before the
+                        run (cm_engine_demand_teach); NULL: none; borrowed */
   cm_clock_fn clock; /* monotonic ns: the solver's budget and wall_s;
                         NULL: no budget (greedy unless budget_ms is 0) */
   void *clock_ctx;
