@@ -8,14 +8,16 @@
  * emergencies seen there plus twice those of the hours around this one,
  * are taken from the hottest. An area is covered when an idle capable
  * worker stands within reserve_km of its centre (a worker suggested a
- * position lately counts there, on its way); the nearest such worker is
- * then kept where it is for this pass. An area not covered is given the
- * nearest idle capable worker not kept by a hotter area, not suggested a
- * position within standby_every_ms (staff are not moved back and forth)
- * and within MOVE_KM_FACTOR * reserve_km: it is suggested the area's
- * centre. Nothing waits on the suggestion: a worker who ignores it stays a
- * candidate where it is. Nothing is written to the ledger: a suggestion
- * is advice, not state (a rebuild forgets the rate limit). */
+ * position lately counts there, on its way); the nearest such worker of
+ * every covered area is kept where it is for this pass (all of them first,
+ * so that no move uncovers an area: moving the nearest worker of one area
+ * to the next one cascaded into many moves). Each area not covered,
+ * hottest first, is given the nearest idle capable worker not kept, not
+ * suggested a position within standby_every_ms (staff are not moved back
+ * and forth) and within MOVE_KM_FACTOR * reserve_km: it is suggested the
+ * area's centre. Nothing waits on the suggestion: a worker who ignores it stays
+ * a candidate where it is. Nothing is written to the ledger: a suggestion is
+ * advice, not state (a rebuild forgets the rate limit). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,12 +33,13 @@ enum { MOVE_KM_FACTOR = 3 }; /* a worker is moved at most 3 radii */
 typedef struct idle {
   cm__wrk *rec;
   double lat, lon; /* where it is, or its suggested place */
-  int kept;        /* kept by a hotter area this pass */
+  int kept;        /* kept by a covered area, or moved, this pass */
 } idle;
 
 typedef struct hot {
   double lat, lon; /* the area's centre */
   int score;
+  int covered; /* an idle worker stands within reach */
 } hot;
 
 static int hour_of(int64_t ms) {
@@ -155,13 +158,18 @@ void cm__standby_pass(cm_engine *e, int64_t now_ms) {
   int na = hot_areas(e, now_ms, &areas);
   int nw = na > 0 ? idle_workers(e, now_ms, &ws) : 0;
   double r = e->cfg.reserve_km;
+  /* first every covered area keeps its nearest worker, so that no move
+     uncovers an area; then the uncovered ones, hottest first */
   for (int i = 0; i < na && nw > 0; i++) {
     int c = nearest(e, ws, nw, &areas[i], r, 0, now_ms);
-    if (c >= 0) { /* covered: its nearest stays */
+    if (c >= 0)
       ws[c].kept = 1;
+    areas[i].covered = c >= 0;
+  }
+  for (int i = 0; i < na && nw > 0; i++) {
+    if (areas[i].covered)
       continue;
-    }
-    c = nearest(e, ws, nw, &areas[i], MOVE_KM_FACTOR * r, 1, now_ms);
+    int c = nearest(e, ws, nw, &areas[i], MOVE_KM_FACTOR * r, 1, now_ms);
     if (c >= 0)
       suggest(e, &ws[c], &areas[i], now_ms);
   }
