@@ -204,6 +204,32 @@ Test(carematchd, escalate_after_ms_is_checked) {
   cm_test_rmdir(dir);
 }
 
+/* [batch] standby_every_ms (docs/engine.md "Standby"): taken in range,
+ * refused with the key named outside it. */
+Test(carematchd, standby_every_ms_is_checked) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/standby.ini", dir);
+  const char *vals[] = {"0", "1800000", "-1", "86400001", "often"};
+  for (int i = 0; i < 5; i++) {
+    char text[160];
+    snprintf(text, sizeof text,
+             "[server]\nport = 0\n[batch]\nstandby_every_ms = %s\n", vals[i]);
+    write_text(ini, text, 0600);
+    cm_test_run_result r = run(
+        dir, CM_DAEMON_PATH,
+        (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+    if (i < 2) {
+      cr_expect_eq(r.status, 0, "%s: %s", vals[i], r.err);
+    } else {
+      cr_expect_eq(r.status, 2, "%s refused", vals[i]);
+      cr_expect_not_null(strstr(r.err, "standby_every_ms"), "%s", r.err);
+    }
+    cm_test_run_free(&r);
+  }
+  cm_test_rmdir(dir);
+}
+
 /* Found by the issue: `--no-auth` with a --config lacking tokens exited 2,
  * as the file alone was checked for tokens. Now the flags count. */
 Test(carematchd, no_auth_takes_a_file_without_tokens) {
