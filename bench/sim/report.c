@@ -442,6 +442,27 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
 
 /* Day d's runs in short: each policy's breaches, urgent p50, emergency
  * p95, travel per job. */
+/* Why a day's emergencies breached: never reached; the offer accepted
+ * only after the target (no one free and near enough in time); accepted
+ * in time but arrived after it (too far). */
+static json_t *emergency_causes(const sim_kpis *k, const sim_sla *sla) {
+  int never = 0, late = 0, far = 0;
+  double t = sla->target_min[CM_URGENCY_EMERGENCY];
+  for (int i = 0; k->outcomes && i < k->n_outcomes; i++) {
+    const sim_outcome *o = &k->outcomes[i];
+    if (o->urgency != CM_URGENCY_EMERGENCY || o->arrive_min <= t)
+      continue;
+    if (!isfinite(o->arrive_min))
+      never++;
+    else if (!(o->accept_min <= t))
+      late++;
+    else
+      far++;
+  }
+  return json_pack("{s:i,s:i,s:i}", "never", never, "accepted_late", late,
+                   "far", far);
+}
+
 static json_t *day_json(const sim_kpis *const *runs, int d, int np,
                         uint64_t seed, const sim_sla *sla) {
   json_t *a = json_array();
@@ -461,6 +482,10 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
                      fin(m.arrival_all[1].p50, 3), "travel_km_per_job",
                      fin(m.km_per_job, 4), "done", m.jobs, "standby",
                      (json_int_t)k->standby, "wall_s", fin(k->wall_s, 1)));
+    json_t *last = json_array_get(a, json_array_size(a) - 1);
+    if (last)
+      json_object_set_new(last, "emergency_breach_causes",
+                          emergency_causes(k, sla));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());
