@@ -617,6 +617,22 @@ Test(carematch_sim, run_and_days_write_the_honest_kpis) {
   }
   cr_expect_eq(total, 120, "the requests of both days: %lld", (long long)total);
   cr_expect_eq(json_array_size(json_object_get(root, "compare")), 13);
+  /* each day's emergency breaches by cause add up to its breaches */
+  json_t *day, *run;
+  size_t di, ri;
+  json_array_foreach(json_object_get(root, "per_day"), di, day) {
+    json_array_foreach(json_object_get(day, "runs"), ri, run) {
+      json_t *c = json_object_get(run, "emergency_breach_causes");
+      json_int_t sum = 0;
+      json_object_foreach(c, key, v) {
+        sum += json_integer_value(v);
+      }
+      cr_expect_eq(json_object_size(c), 3);
+      cr_expect_eq(sum,
+                   json_integer_value(json_object_get(
+                       json_object_get(run, "sla_breaches"), "emergency")));
+    }
+  }
   json_decref(root);
   cm_test_rmdir(dir);
 }
