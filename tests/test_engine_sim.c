@@ -364,7 +364,8 @@ Test(engine_sim, invariants_hold_every_step) {
     cfg.weights.sla_target_min[u] = 1.0;
   cfg.escalate_after_ms = 1000;
   cfg.confirm_hold_ms = 5000;    /* some holds lapse before the operator */
-  cfg.standby_every_ms = 600000; /* some idle worker is suggested a place */
+  cfg.standby_every_ms = 600000; /* some idle worker is suggested a place: */
+  cfg.reserve_km = 1.0; /* areas of 1 km, so that some are not covered */
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);
