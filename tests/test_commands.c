@@ -204,6 +204,32 @@ Test(carematchd, escalate_after_ms_is_checked) {
   cm_test_rmdir(dir);
 }
 
+/* [batch] standby_every_ms (docs/engine.md "Standby"): taken in range,
+ * refused with the key named outside it. */
+Test(carematchd, standby_every_ms_is_checked) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/standby.ini", dir);
+  const char *vals[] = {"0", "1800000", "-1", "86400001", "often"};
+  for (int i = 0; i < 5; i++) {
+    char text[160];
+    snprintf(text, sizeof text,
+             "[server]\nport = 0\n[batch]\nstandby_every_ms = %s\n", vals[i]);
+    write_text(ini, text, 0600);
+    cm_test_run_result r = run(
+        dir, CM_DAEMON_PATH,
+        (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+    if (i < 2) {
+      cr_expect_eq(r.status, 0, "%s: %s", vals[i], r.err);
+    } else {
+      cr_expect_eq(r.status, 2, "%s refused", vals[i]);
+      cr_expect_not_null(strstr(r.err, "standby_every_ms"), "%s", r.err);
+    }
+    cm_test_run_free(&r);
+  }
+  cm_test_rmdir(dir);
+}
+
 /* Found by the issue: `--no-auth` with a --config lacking tokens exited 2,
  * as the file alone was checked for tokens. Now the flags count. */
 Test(carematchd, no_auth_takes_a_file_without_tokens) {
@@ -486,6 +512,10 @@ Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
       {{"days", "--kind", "sparse", NULL}, "days needs --seeds A-B"},
       {{"days", "--seeds", "5-2", NULL}, "--seeds: '5-2' is not A-B"},
       {{"days", "--seeds", "1-x", NULL}, "--seeds: 'x' is not an integer"},
+      /* a policy's switches (+look, +nolook, +standby, +history) */
+      {{"run", "--policies", "optimal+fast", NULL},
+       "unknown policy 'optimal+fast'"},
+      {{"run", "--policies", "greedy+look+", NULL}, "unknown policy"},
   };
   char dir[256];
   make_dir(dir, sizeof dir);
@@ -587,6 +617,22 @@ Test(carematch_sim, run_and_days_write_the_honest_kpis) {
   }
   cr_expect_eq(total, 120, "the requests of both days: %lld", (long long)total);
   cr_expect_eq(json_array_size(json_object_get(root, "compare")), 13);
+  /* each day's emergency breaches by cause add up to its breaches */
+  json_t *day, *run;
+  size_t di, ri;
+  json_array_foreach(json_object_get(root, "per_day"), di, day) {
+    json_array_foreach(json_object_get(day, "runs"), ri, run) {
+      json_t *c = json_object_get(run, "emergency_breach_causes");
+      json_int_t sum = 0;
+      json_object_foreach(c, key, v) {
+        sum += json_integer_value(v);
+      }
+      cr_expect_eq(json_object_size(c), 3);
+      cr_expect_eq(sum,
+                   json_integer_value(json_object_get(
+                       json_object_get(run, "sla_breaches"), "emergency")));
+    }
+  }
   json_decref(root);
   cm_test_rmdir(dir);
 }

@@ -83,6 +83,12 @@ static void drain(sim *s) {
   int n;
   while ((n = cm_engine_poll(s->eng, ev, 512)) > 0)
     for (int i = 0; i < n; i++) {
+      if (ev[i].type == CM_EV_STANDBY) { /* a worker's, no request */
+        cr_assert_str_eq(ev[i].request, "");
+        cr_assert_neq(ev[i].worker[0], '\0', "a standby names its worker");
+        s->seen[ev[i].type]++;
+        continue;
+      }
       int r = find_req(s, ev[i].request);
       cr_assert_geq(r, 0, "event for unknown request %s", ev[i].request);
       shadow *sh = &s->req[r];
@@ -357,7 +363,9 @@ Test(engine_sim, invariants_hold_every_step) {
   for (int u = 0; u < CM_URGENCY_COUNT; u++)
     cfg.weights.sla_target_min[u] = 1.0;
   cfg.escalate_after_ms = 1000;
-  cfg.confirm_hold_ms = 5000; /* some holds lapse before the operator */
+  cfg.confirm_hold_ms = 5000;    /* some holds lapse before the operator */
+  cfg.standby_every_ms = 600000; /* some idle worker is suggested a place: */
+  cfg.reserve_km = 1.0; /* areas of 1 km, so that some are not covered */
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);

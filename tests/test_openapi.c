@@ -2,7 +2,8 @@
  * operation's replies, successes and errors, a server-sent event's data,
  * hold to the schema the document gives for their status (or its default):
  * the required keys are there, every key has the documented type and enum,
- * no key an object closes (additionalProperties false) is added. The
+ * no key an object closes (additionalProperties false) is added; a
+ * standby suggestion, encoded as the event stream sends it, too. The
  * routes and roles are checked in test_daemon.c; the document's own
  * validity by scripts/openapi-lint.sh. */
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_json.h"
 #include "daemon_proc.h"
 
 static cm_test_daemon D;
@@ -280,4 +282,28 @@ Test(openapi, every_reply_holds_to_its_documented_schema) {
     events++;
   }
   cr_assert_geq(events, 3, "%s", buf);
+}
+
+/* A standby suggestion (docs/engine.md "Standby") has no request: the
+ * worker and the place, as the stream's data. */
+Test(openapi, a_standby_event_holds_to_the_schema) {
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.seq = 7;
+  ev.type = CM_EV_STANDBY;
+  ev.at_ms = 1000;
+  snprintf(ev.worker, sizeof ev.worker, "w1");
+  ev.lat = 31.25;
+  ev.lon = 121.5;
+  json_t *o = cmd_encode_event(&ev);
+  cr_assert_not_null(o);
+  conform(documented("GET", "/v1/events", 200, "text/event-stream"), o,
+          "GET /v1/events: a standby's data");
+  cr_assert_str_eq(json_string_value(json_object_get(o, "type")), "standby");
+  cr_assert_str_eq(json_string_value(json_object_get(o, "worker")), "w1");
+  cr_assert_null(json_object_get(o, "request"), "no request");
+  const json_t *at = json_object_get(o, "standby");
+  cr_assert_float_eq(json_real_value(json_object_get(at, "lat")), 31.25, 1e-9);
+  cr_assert_float_eq(json_real_value(json_object_get(at, "lon")), 121.5, 1e-9);
+  json_decref(o);
 }

@@ -3,7 +3,8 @@
  * books (every request served or counted unassigned, no team half-staffed,
  * offers only after submission) and gives the same KPIs twice; the
  * hindsight floor stays below the best schedule of tiny days, found by
- * brute force, and below the travel of a simulated day. */
+ * brute force, and below the travel of a simulated day; idle staff follow
+ * the engine's standby suggestions, and the moves count as travel. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -111,6 +112,48 @@ Test(sim, a_day_keeps_its_books_and_repeats) {
   sim_kpis_free(&a);
   sim_kpis_free(&b);
   sim_kpis_free(&g);
+  sim_scenario_free(s);
+}
+
+/* A day with many emergencies, its history (other requests on the same
+ * map) taught first: the engine suggests standby places, the world's idle
+ * staff go there (the day's travel changes: the moves count), and the
+ * books still close. */
+Test(sim, standby_is_followed_and_its_travel_counted) {
+  sim_spec spec;
+  sim_spec_init(&spec);
+  spec.seed = 5;
+  spec.workers = 90;
+  spec.requests = 300;
+  spec.elders = 400;
+  spec.emergency_share = 0.1;
+  char msg[128];
+  sim_scenario *s = sim_scenario_generate(&spec, msg, sizeof msg);
+  cr_assert_not_null(s, "%s", msg);
+  spec.request_tag = 100;
+  spec.requests = 900;
+  sim_scenario *h = sim_scenario_generate(&spec, msg, sizeof msg);
+  cr_assert_not_null(h, "%s", msg);
+  cr_assert(memcmp(s->requests, h->requests, sizeof *s->requests) != 0,
+            "the history is other requests");
+  sim_kpis k[2];
+  for (int i = 0; i < 2; i++) {
+    sim_policy p;
+    sim_policy_init(&p, i ? "greedy+standby" : "greedy", 0);
+    p.standby = i;
+    p.history_day = h;
+    cr_assert_eq(sim_run(s, &p, &k[i], NULL, NULL, msg, sizeof msg), 0, "%s",
+                 msg);
+    cr_assert_eq(k[i].done + k[i].in_flight + k[i].unassigned, s->n_requests);
+  }
+  cr_assert_eq(k[0].standby, 0, "off: none");
+  cr_assert_gt(k[1].standby, 0, "suggestions were made");
+  cr_assert(fabs(k[1].travel_km - k[0].travel_km) > 1e-6,
+            "the staff moved: %f km against %f", k[1].travel_km,
+            k[0].travel_km);
+  sim_kpis_free(&k[0]);
+  sim_kpis_free(&k[1]);
+  sim_scenario_free(h);
   sim_scenario_free(s);
 }
 

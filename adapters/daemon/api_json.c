@@ -368,7 +368,18 @@ json_t *cmd_encode_worker(const cm_taxonomy *t, const cm_worker *w, int jobs) {
   return o;
 }
 
+/* A standby suggestion: the worker and the place, no request
+ * (docs/engine.md "Standby"). */
+static json_t *standby_event(const cm_event *ev) {
+  return json_pack("{s:I,s:s,s:I,s:o,s:{s:f,s:f}}", "seq", (json_int_t)ev->seq,
+                   "type", cm_event_type_name(ev->type), "at_ms",
+                   (json_int_t)ev->at_ms, "worker", cm__json_text(ev->worker),
+                   "standby", "lat", ev->lat, "lon", ev->lon);
+}
+
 json_t *cmd_encode_event(const cm_event *ev) {
+  if (ev->type == CM_EV_STANDBY)
+    return standby_event(ev);
   json_t *o = json_pack(
       "{s:I,s:s,s:I,s:o,s:s,s:s}", "seq", (json_int_t)ev->seq, "type",
       cm_event_type_name(ev->type), "at_ms", (json_int_t)ev->at_ms, "request",

@@ -318,6 +318,8 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
                {"release_slack_ms", &e->release_slack_ms, 0, 86400000},
                {"stale_ms", &e->stale_ms, 0, 86400000},
                {"escalate_after_ms", &e->escalate_after_ms, 0, 604800000},
+               /* standby suggestions (docs/engine.md "Standby") */
+               {"standby_every_ms", &e->standby_every_ms, 0, 86400000},
                /* confirmation before dispatch: the soft hold */
                {"confirm_hold_ms", &e->confirm_hold_ms, 0, 86400000}};
   for (size_t i = 0; i < sizeof times / sizeof *times; i++)

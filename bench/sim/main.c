@@ -112,7 +112,11 @@ static void help(void) {
       "  --policies LIST       comma-separated: optimal, greedy, "
       "greedy-reserve,\n"
       "                        optimal-noreserve, NAME=WEIGHTS.json; at "
-      "most 4\n"
+      "most 4;\n"
+      "                        switches: +look, +nolook (look-ahead; greedy "
+      "runs\n"
+      "                        without it), +standby, +history (7 days "
+      "taught)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -234,6 +238,7 @@ typedef struct args {
   int policies_given;   /* --policies was given */
   int spec_given;       /* --seed, --workers or --requests was given */
   const char *kind;     /* --kind (normal) */
+  int kind_given;       /* --kind was given */
   uint64_t seed_first, seed_last; /* days: --seeds A-B */
   int seeds_given;                /* --seeds was given */
   sim_sla sla;                    /* --sla onto the defaults */
@@ -257,6 +262,51 @@ static int live_only(int c) {
   return c >= OPT_DAEMON && c <= OPT_DRAIN_MIN;
 }
 
+/* Days of emergencies a "+history" policy's engine is taught first. */
+#define HISTORY_DAYS 7
+
+/* A built-in policy: a base name and modifiers, each "+look" (the
+ * engine's look-ahead on), "+nolook" (off), "+standby" (standby
+ * suggestions, followed by idle staff) or "+history" (the engine is first
+ * taught the emergencies of HISTORY_DAYS other days on the same map, as
+ * a daemon running for a week knows them; a generated day only). The base: 0
+ * optimal, 1 greedy, 2 greedy-reserve, 3 optimal-noreserve; -1 when t is not
+ * one. Fills *p's switches when p is given (after sim_policy_init). The greedy
+ * baselines run without the look-ahead unless "+look": a simple dispatcher does
+ * not know how long jobs take. */
+static int policy_base(const char *t, sim_policy *p) {
+  static const char *const bases[] = {"optimal", "greedy", "greedy-reserve",
+                                      "optimal-noreserve"};
+  size_t len = strcspn(t, "+");
+  int base = -1, look = -1, standby = 0, history = 0;
+  for (int i = 0; i < 4; i++)
+    if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
+      base = i;
+  for (const char *m = t + len; base >= 0 && *m == '+';) {
+    size_t ml = strcspn(m + 1, "+");
+    if (ml == 4 && !strncmp(m + 1, "look", 4))
+      look = 1;
+    else if (ml == 6 && !strncmp(m + 1, "nolook", 6))
+      look = 0;
+    else if (ml == 7 && !strncmp(m + 1, "standby", 7))
+      standby = 1;
+    else if (ml == 7 && !strncmp(m + 1, "history", 7))
+      history = HISTORY_DAYS;
+    else
+      return -1;
+    m += 1 + ml;
+  }
+  if (base >= 0 && p) {
+    if (look < 0) /* the defaults: optimal looks ahead, greedy does not */
+      look = base == 1 || base == 2 ? 0 : 1;
+    p->no_reserve = base == 1 || base == 3;
+    p->no_lookahead = !look;
+    p->standby = standby;
+    p->history = history;
+  }
+  return base;
+}
+
 /* The policies of LIST: known names or NAME=FILE, at most max. Returns 0
  * or -1 (msg). */
 static int check_policies(const char *list, int max, char *msg, size_t n) {
@@ -268,9 +318,19 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (strcmp(t, "optimal") && strcmp(t, "greedy") &&
-        strcmp(t, "optimal-noreserve") && strcmp(t, "greedy-reserve") &&
-        (!eq || eq == t || !eq[1]))
+    if (!eq && strlen(t) >= 32)
+      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+                      t),
+             -1;
+    if (!eq && policy_base(t, NULL) < 0)
+      return snprintf(msg, n,
+                      "--policies: unknown policy '%.40s' (optimal, greedy, "
+                      "greedy-reserve, optimal-noreserve, each with "
+                      "+look, +nolook, +standby, +history; "
+                      "NAME=WEIGHTS.json)",
+                      t),
+             -1;
+    if (eq && (eq == t || !eq[1]))
       return snprintf(msg, n,
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
@@ -320,6 +380,7 @@ static int day_option(int c, const char *v, args *a, char *msg, size_t n) {
       return -1;
     }
     a->kind = v;
+    a->kind_given = 1;
     return 0;
   }
   if (c == OPT_SEEDS)
@@ -453,7 +514,7 @@ static int check_combination(const args *a, char *msg, size_t n) {
     snprintf(msg, n, "days generates its days: no FILE, no --trace");
     return -1;
   }
-  if (a->kind && (a->file || a->trace)) {
+  if (a->kind_given && (a->file || a->trace)) {
     snprintf(msg, n, "--kind is for a generated day, not a FILE or --trace");
     return -1;
   }
@@ -589,16 +650,10 @@ static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
  * weights file is refused (message on stderr). */
 static int policy_make(char *t, const args *a, sim_policy *p) {
   char *eq = strchr(t, '=');
-  if (!strcmp(t, "optimal")) {
-    sim_policy_init(p, "optimal", 100);
-  } else if (!strcmp(t, "greedy")) { /* the baseline: no reserve */
-    sim_policy_init(p, "greedy", 0);
-    p->no_reserve = 1;
-  } else if (!strcmp(t, "optimal-noreserve")) {
-    sim_policy_init(p, "optimal-noreserve", 100);
-    p->no_reserve = 1;
-  } else if (!strcmp(t, "greedy-reserve")) {
-    sim_policy_init(p, "greedy-reserve", 0);
+  int base = eq ? -1 : policy_base(t, NULL);
+  if (base >= 0) { /* greedy: budget 0, the solver's greedy fallback */
+    sim_policy_init(p, t, base == 1 || base == 2 ? 0 : 100);
+    policy_base(t, p);
   } else { /* what-if: NAME=weights.json, the engine with those */
     *eq = '\0';
     sim_policy_init(p, t, 100);
@@ -614,11 +669,23 @@ static int policy_make(char *t, const args *a, sim_policy *p) {
   return 0;
 }
 
-/* Each policy of the list in process, KPIs appended to k[*nk..3]. Returns
- * 0, 1 (a run failed) or EXIT_INPUT (a weights file refused); messages on
- * stderr. */
+/* The history of a "+history" policy: HISTORY_DAYS days on the day's map
+ * and staff with other requests (another stream of spec's seed), as one
+ * scenario; NULL with msg. */
+static sim_scenario *history_make(const sim_spec *spec, char *msg, size_t n) {
+  sim_spec h = *spec;
+  h.request_tag = 100; /* not the day's (2) */
+  h.requests *= HISTORY_DAYS;
+  return sim_scenario_generate(&h, msg, n);
+}
+
+/* Each policy of the list in process, KPIs appended to k[*nk..3]; spec
+ * generated s (NULL: a file or a trace, then "+history" is refused).
+ * Returns 0, 1 (a run failed) or EXIT_INPUT (a weights file refused, a
+ * history without a spec); messages on stderr. */
 static int policies_run(const args *a, const char *policies,
-                        const sim_scenario *s, sim_kpis *k, int *nk) {
+                        const sim_scenario *s, const sim_spec *spec,
+                        sim_kpis *k, int *nk) {
   char list[512], msg[256];
   snprintf(list, sizeof list, "%s", policies);
   for (char *save, *t = strtok_r(list, ",", &save); t && *nk < 4;
@@ -626,11 +693,24 @@ static int policies_run(const args *a, const char *policies,
     sim_policy p;
     if (policy_make(t, a, &p) != 0)
       return EXIT_INPUT;
+    sim_scenario *hist = NULL;
+    if (p.history && !spec) {
+      fprintf(stderr, "carematch_sim: --policies: +history needs a generated "
+                      "day (--seed), not a file or a trace\n");
+      return EXIT_INPUT;
+    }
+    if (p.history && !(hist = history_make(spec, msg, sizeof msg))) {
+      fprintf(stderr, "carematch_sim: %s\n", msg);
+      return 1;
+    }
+    p.history_day = hist;
     if (!a->quiet)
       fprintf(stderr, "%s: %d staff, %d requests\n", p.name, s->n_workers,
               s->n_requests);
-    if (sim_run(s, &p, &k[*nk], a->quiet ? NULL : bar, NULL, msg, sizeof msg) !=
-        0) {
+    int rc =
+        sim_run(s, &p, &k[*nk], a->quiet ? NULL : bar, NULL, msg, sizeof msg);
+    sim_scenario_free(hist);
+    if (rc != 0) {
       fprintf(stderr, "carematch_sim: %s\n", msg);
       return 1;
     }
@@ -665,7 +745,8 @@ static int day_run(const args *a, const sim_scenario *s) {
       policies = "greedy";
   }
   if (rc == 0)
-    rc = policies_run(a, policies, s, k, &nk);
+    rc = policies_run(a, policies, s, a->trace || a->file ? NULL : &a->spec, k,
+                      &nk);
   if (rc == 0)
     kpis_print(k, nk, &a->sla);
   char msg[256];
@@ -706,7 +787,7 @@ static int days_run(const args *a) {
     if (!a->quiet)
       fprintf(stderr, "day %d of %d: seed %llu, %s\n", d + 1, nd,
               (unsigned long long)spec.seed, a->kind);
-    rc = policies_run(a, a->policies, s, &k[d * 4], &nk);
+    rc = policies_run(a, a->policies, s, &spec, &k[d * 4], &nk);
     sim_scenario_free(s);
     np = d == 0 ? nk : np;
     for (int p = 0; rc == 0 && p < np; p++)

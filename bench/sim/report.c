@@ -60,6 +60,7 @@ void sim_report_table(const sim_kpis *k, int n) {
       k[i].batch_p99_ms);
   ROW("batches / fallbacks", "%7llu /%5llu", (unsigned long long)k[i].batches,
       (unsigned long long)k[i].fallbacks);
+  ROW("standby suggestions", "%14llu", (unsigned long long)k[i].standby);
   ROW("wall time s", "%14.1f", k[i].wall_s);
   if (k[0].http_calls)
     ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
@@ -363,6 +364,9 @@ static json_t *kpis_json(const sim_kpis *k) {
       (json_int_t)k->http_calls, "http_errors", (json_int_t)k->http_errors,
       "late_answers", k->late_answers, "hours", hours ? hours : json_null(),
       "arrival_min", arr ? arr : json_null());
+  if (more && json_object_set_new(more, "standby",
+                                  json_integer((json_int_t)k->standby)))
+    json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
     o = NULL;
@@ -438,6 +442,27 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
 
 /* Day d's runs in short: each policy's breaches, urgent p50, emergency
  * p95, travel per job. */
+/* Why a day's emergencies breached: never reached; the offer accepted
+ * only after the target (no one free and near enough in time); accepted
+ * in time but arrived after it (too far). */
+static json_t *emergency_causes(const sim_kpis *k, const sim_sla *sla) {
+  int never = 0, late = 0, far = 0;
+  double t = sla->target_min[CM_URGENCY_EMERGENCY];
+  for (int i = 0; k->outcomes && i < k->n_outcomes; i++) {
+    const sim_outcome *o = &k->outcomes[i];
+    if (o->urgency != CM_URGENCY_EMERGENCY || o->arrive_min <= t)
+      continue;
+    if (!isfinite(o->arrive_min))
+      never++;
+    else if (!(o->accept_min <= t))
+      late++;
+    else
+      far++;
+  }
+  return json_pack("{s:i,s:i,s:i}", "never", never, "accepted_late", late,
+                   "far", far);
+}
+
 static json_t *day_json(const sim_kpis *const *runs, int d, int np,
                         uint64_t seed, const sim_sla *sla) {
   json_t *a = json_array();
@@ -450,13 +475,17 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
     for (int u = 0; b && u < CM_URGENCY_COUNT; u++)
       json_object_set_new(b, urg[u], json_integer(m.breaches[u]));
     json_array_append_new(
-        a,
-        json_pack("{s:s,s:o,s:o,s:o,s:o,s:i,s:o}", "policy", k->policy,
-                  "sla_breaches", b ? b : json_null(),
-                  "emergency_arrival_min_all_p95", fin(m.arrival_all[0].p95, 3),
-                  "urgent_arrival_min_all_p50", fin(m.arrival_all[1].p50, 3),
-                  "travel_km_per_job", fin(m.km_per_job, 4), "done", m.jobs,
-                  "wall_s", fin(k->wall_s, 1)));
+        a, json_pack("{s:s,s:o,s:o,s:o,s:o,s:i,s:I,s:o}", "policy", k->policy,
+                     "sla_breaches", b ? b : json_null(),
+                     "emergency_arrival_min_all_p95",
+                     fin(m.arrival_all[0].p95, 3), "urgent_arrival_min_all_p50",
+                     fin(m.arrival_all[1].p50, 3), "travel_km_per_job",
+                     fin(m.km_per_job, 4), "done", m.jobs, "standby",
+                     (json_int_t)k->standby, "wall_s", fin(k->wall_s, 1)));
+    json_t *last = json_array_get(a, json_array_size(a) - 1);
+    if (last)
+      json_object_set_new(last, "emergency_breach_causes",
+                          emergency_causes(k, sla));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

@@ -40,6 +40,7 @@ void sim_spec_init(sim_spec *s) {
   s->communities = 120;
   s->area_km = 30;
   s->emergency_share = 0.03;
+  s->request_tag = 2;
 }
 
 static double gauss(uint64_t *r) {
@@ -266,7 +267,7 @@ sim_scenario *sim_scenario_generate(const sim_spec *spec, char *msg, size_t n) {
   sim_scenario *s = calloc(1, sizeof *s);
   uint64_t r_map = sim_stream_seed(spec->seed, 0);
   uint64_t r_staff = sim_stream_seed(spec->seed, 1);
-  uint64_t r_req = sim_stream_seed(spec->seed, 2);
+  uint64_t r_req = sim_stream_seed(spec->seed, spec->request_tag);
   layout l = {0};
   if (!s)
     goto oom;

@@ -28,6 +28,8 @@ typedef struct sim_spec {
   int communities;        /* clusters (120) */
   double area_km;         /* side of the city (30) */
   double emergency_share; /* one-button calls (0.03) */
+  uint64_t request_tag;   /* the requests' stream (2; another: other days
+                             on the same map and staff, e.g. a history) */
 } sim_spec;
 
 void sim_spec_init(sim_spec *s);

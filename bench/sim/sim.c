@@ -77,6 +77,9 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
   cp.until_ms = p->until_ms;
   cp.drain_ms = p->drain_ms;
   cp.no_reserve = p->no_reserve;
+  cp.no_lookahead = p->no_lookahead;
+  cp.standby = p->standby;
+  cp.history = p->history_day;
   cp.clock = cm_bench_clock;
   if (cm_sim_run(s, &cp, out, progress, ctx, &err) != CM_OK) {
     snprintf(msg, n, "%s", err.message);

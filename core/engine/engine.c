@@ -20,7 +20,8 @@ static const char *const event_names[CM_EV_TYPE_COUNT] = {
     "dismissed", "hold_lapsed", /* engine_confirm.c */
     "pinned",    "held",        "released",  "reassigned", /* engine_override.c
                                                             */
-    "arrived"}; /* engine_lifecycle.c */
+    "arrived",  /* engine_lifecycle.c */
+    "standby"}; /* engine_standby.c */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -52,6 +53,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_demand = 0;
   c->escalate_after_ms = 1800000;
   c->confirm_hold_ms = 120000;
+  c->standby_every_ms = 0;
 }
 
 static cm_status check_config(const cm_engine_config *c, cm_error *err) {
@@ -89,6 +91,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
        "must be 0 or 1");
   CFG_(c->lookahead_min >= 0 && c->lookahead_min <= 240, "lookahead_min",
        "must be in [0, 240] minutes");
+  CFG_(c->standby_every_ms >= 0 && c->standby_every_ms <= 86400000,
+       "standby_every_ms", "must be in [0, 86400000] (a day)");
 #undef CFG_
   cm_error_clear(err);
   if (c->taxonomy.count < 1 || c->taxonomy.count > CM_MAX_SKILLS)

@@ -19,7 +19,10 @@ int64_t cm_engine_next_due(const cm_engine *e) {
     if (r->state == CM_REQ_PENDING && !r->released && r->release_ms < due)
       due = r->release_ms;
   }
-  int64_t hold = cm__confirm_next_due(e); /* engine_confirm.c */
+  int64_t hold = cm__confirm_next_due(e);    /* engine_confirm.c */
+  int64_t standby = cm__standby_next_due(e); /* engine_standby.c */
+  if (standby < hold)
+    hold = standby;
   return hold < due ? hold : due;
 }
 
@@ -464,6 +467,7 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   release_due(e, now_ms);
   escalate_waits(e, now_ms);
   cm__confirm_lapse(e, now_ms); /* engine_confirm.c */
+  cm__standby_pass(e, now_ms);  /* engine_standby.c */
   if (e->next_batch_ms > now_ms)
     return CM_OK;
   e->next_batch_ms = INT64_MAX;

@@ -53,6 +53,21 @@ void cm__demand_learn(cm_engine *e, double lat, double lon, int64_t now_ms) {
     a->n[hour_of(now_ms)]++;
 }
 
+cm_status cm_engine_demand_teach(cm_engine *e, double lat, double lon,
+                                 cm_skillset skills, int64_t at_ms,
+                                 cm_error *err) {
+  if (!(lat >= -90 && lat <= 90))
+    return cm_error_set(err, CM_E_RANGE, "$.lat",
+                        "$.lat: must be in [-90, 90]");
+  if (!(lon >= -180 && lon <= 180))
+    return cm_error_set(err, CM_E_RANGE, "$.lon",
+                        "$.lon: must be in [-180, 180]");
+  cm__demand_learn(e, lat, lon, at_ms);
+  e->emergency_skills |= skills;
+  cm_error_clear(err);
+  return CM_OK;
+}
+
 int cm__demand_at(cm_engine *e, double lat, double lon, int64_t now_ms) {
   if (e->emergencies_seen < DEMAND_MIN)
     return -1;

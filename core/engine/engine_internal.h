@@ -78,14 +78,16 @@ typedef struct cm__req {
 
 typedef struct cm__wrk {
   char id[CM_ID_MAX];
-  int on_shift; /* the worker's own available / offline */
-  int capacity; /* jobs at once */
-  int jobs;     /* open jobs held (offered or accepted) */
-  int accepted; /* of which accepted */
-  int planned;  /* offers planned in the commit being built, or in
-                   flight (engine_offers.c) */
-  int slot;     /* index in workers[] */
-  unsigned gen; /* last rebuild that found it in the ledger */
+  int on_shift;       /* the worker's own available / offline */
+  int capacity;       /* jobs at once */
+  int jobs;           /* open jobs held (offered or accepted) */
+  int accepted;       /* of which accepted */
+  int planned;        /* offers planned in the commit being built, or in
+                         flight (engine_offers.c) */
+  int slot;           /* index in workers[] */
+  unsigned gen;       /* last rebuild that found it in the ledger */
+  int64_t standby_ms; /* last standby suggestion (engine_standby.c), 0 none */
+  double standby_lat, standby_lon; /* where it was suggested */
 } cm__wrk;
 
 typedef struct cm__events {
@@ -205,6 +207,7 @@ struct cm_engine {
   cm__area areas[CM__CELLS];      /* emergencies by area and hour */
   uint64_t emergencies_seen;      /* all of them */
   cm__kind_stat kinds[CM__KINDS]; /* service minutes by kind of job */
+  int64_t standby_next_ms;        /* the next standby pass (engine_standby.c) */
 };
 
 /* the event queue (engine_events.c) */
@@ -224,6 +227,14 @@ void cm__demand_learn(cm_engine *e, double lat, double lon, int64_t now_ms);
  * around now_ms's (hour - 1 .. hour + 1, any day); -1 while fewer than
  * DEMAND_MIN are known at all (too early to call an area cold). */
 int cm__demand_at(cm_engine *e, double lat, double lon, int64_t now_ms);
+
+/* standby suggestions (engine_standby.c) */
+/* Suggest standby positions to idle workers when a pass is due (every
+ * minute with cfg.standby_every_ms set): CM_EV_STANDBY events. Out of
+ * memory the pass is skipped. */
+void cm__standby_pass(cm_engine *e, int64_t now_ms);
+/* When the next pass is due; INT64_MAX when standby is off. */
+int64_t cm__standby_next_due(const cm_engine *e);
 
 /* look-ahead (engine_lookahead.c) */
 /* Learn the service minutes of accepted request r, completed at now_ms. */

@@ -11,6 +11,9 @@
 #include "carematch/sim_world.h"
 #include "carematch/store.h"
 
+/* A worker is suggested a standby place at most every 30 minutes. */
+#define CM_SIM_STANDBY_EVERY_MS (30LL * 60000)
+
 typedef struct inproc {
   const cm_sim_scenario *s;
   cm_engine *eng;
@@ -102,6 +105,10 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
   cfg.event_queue = 1 << 16;
   if (p->no_reserve)
     cfg.reserve_workers = 0;
+  if (p->no_lookahead)
+    cfg.lookahead_min = 0;
+  if (p->standby)
+    cfg.standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
   cm_error e;
   inproc ip = {s, NULL};
   cm_store *store = cm_store_memory_new(0);
@@ -113,6 +120,13 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
                                               the world's */
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;
+  for (int i = 0; ip.eng && p->history && i < p->history->n_requests; i++) {
+    const cm_sim_request *h = &p->history->requests[i];
+    const cm_sim_service *sv = &p->history->services[h->service];
+    if (sv->urgency == CM_URGENCY_EMERGENCY)
+      cm_engine_demand_teach(ip.eng, h->lat, h->lon, sv->skills, h->at_ms,
+                             NULL);
+  }
   cm_sim_world *w =
       ip.eng ? cm_sim_world_new(s, &port, from, until, out) : NULL;
   if (!w) {
@@ -162,6 +176,7 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
   out->batch_max_ms = st.batch_ms.max;
   out->batches = st.batches;
   out->fallbacks = st.fallbacks;
+  out->standby = st.standby;
   out->wall_s = (double)(clock_ns(p) - t0) / 1e9;
   cm_sim_world_free(w);
   cm_engine_free(ip.eng);

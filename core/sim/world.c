@@ -6,9 +6,10 @@
  * a few seconds (accepted with the scenario's probability); once every
  * member accepted they travel (great circle x road factor at their speed),
  * serve for the service's duration once all are there, and the job is
- * completed. Staff report positions every report_s while moving and every
- * minute while idle. The dispatcher sees only what a daemon would:
- * requests, positions, shifts, answers, completions. */
+ * completed. An idle worker follows a standby suggestion (CM_EV_STANDBY):
+ * travels there (its km counted) and waits. Staff report positions every
+ * report_s while moving and every minute while idle. The dispatcher sees only
+ * what a daemon would: requests, positions, shifts, answers, completions. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ typedef struct wstate {
   int state;
   int came_on;   /* was on shift in the run */
   int going_off; /* shift over: off after the job */
+  int standby;   /* idle, on its way to a suggested standby place */
   double lat, lon;
   double from_lat, from_lon, to_lat, to_lon;
   int64_t depart, arrive;
@@ -170,8 +172,45 @@ static void shift_on(sim *m, int i) {
   m->port.upsert(m->port.ctx, i, &cw, m->now);
 }
 
+/* Where worker i, on its way to a standby place, is now (a share f of
+ * the way); with stop, it stops there and the km so far are counted. */
+static void standby_at(sim *m, int i, int stop) {
+  wstate *w = &m->w[i];
+  if (!w->standby)
+    return;
+  double f = (double)(m->now - w->depart) /
+             (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
+  if (f > 1)
+    f = 1;
+  place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
+               w->from_lon + f * (w->to_lon - w->from_lon));
+  if (stop || f >= 1) {
+    w->km += km_between(m, w->from_lat, w->from_lon, w->lat, w->lon);
+    w->standby = 0;
+  }
+}
+
+/* A standby suggestion (CM_EV_STANDBY): an idle worker on shift sets off
+ * for the place at once, as the platform passes it on, and waits there;
+ * an offer on the way starts from where it is. */
+static void standby_go(sim *m, int i, double lat, double lon) {
+  wstate *w = &m->w[i];
+  if (w->state != W_IDLE || w->going_off)
+    return;
+  standby_at(m, i, 1);
+  double km = km_between(m, w->lat, w->lon, lat, lon);
+  w->standby = 1;
+  w->from_lat = w->lat;
+  w->from_lon = w->lon;
+  w->to_lat = lat;
+  w->to_lon = lon;
+  w->depart = m->now;
+  w->arrive = m->now + (int64_t)(km / m->s->workers[i].speed_kmh * 3600000);
+}
+
 static void shift_off(sim *m, int i) {
   wstate *w = &m->w[i];
+  standby_at(m, i, 1);
   if (w->state == W_TRAVEL || w->state == W_SERVE) {
     w->going_off = 1;
     return;
@@ -188,6 +227,7 @@ static void set_off(sim *m, int q) {
   for (int k = 0; k < r->n_members; k++) {
     int i = r->members[k];
     wstate *w = &m->w[i];
+    standby_at(m, i, 1); /* from where it is */
     double km = km_between(m, w->lat, w->lon, rq->lat, rq->lon);
     w->state = W_TRAVEL;
     w->from_lat = w->lat;
@@ -204,6 +244,13 @@ static void set_off(sim *m, int q) {
 }
 
 void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
+  if (ev->type == CM_EV_STANDBY) {
+    int i = worker_index(ev->worker);
+    m->now = now;
+    if (i >= 0 && i < m->s->n_workers)
+      standby_go(m, i, ev->lat, ev->lon);
+    return;
+  }
   int q = request_index(ev->request);
   if (q < 0 || q >= m->s->n_requests || !m->r[q].submitted)
     return; /* not this run's */
@@ -339,6 +386,8 @@ static void report(sim *m, int64_t tick) {
         f = 1;
       place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
                    w->from_lon + f * (w->to_lon - w->from_lon));
+    } else if (w->state == W_IDLE && w->standby) {
+      standby_at(m, i, 0);
     } else if (idle_too && (w->state == W_IDLE || w->state == W_SERVE)) {
       place_worker(m, i, w->lat, w->lon);
     }

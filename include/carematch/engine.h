@@ -72,6 +72,9 @@ typedef enum cm_event_type {
   CM_EV_ARRIVED,    /* an accepted worker reported arrival at the elder's
                        (accepted -> accepted; the first report of the
                        request, see cm_engine_arrived) */
+  CM_EV_STANDBY,    /* a suggestion to an idle worker: wait at (lat, lon),
+                       nearer where emergencies come from (engine_standby.c);
+                       no request (request "", from = to = PENDING) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -106,6 +109,8 @@ typedef struct cm_event {
   int64_t expires_ms;        /* OFFERED: when the offer lapses */
   cm_cost_terms terms;       /* OFFERED: why this worker, term by term */
   int dismiss;               /* DISMISSED: the reason (cm_dismiss_reason) */
+  double lat, lon;           /* STANDBY: the suggested position (personal
+                                data of the worker: never logged) */
 } cm_event;
 
 /* The longest address, in bytes with its terminator. */
@@ -202,6 +207,12 @@ typedef struct cm_engine_config {
                                emergency or urgent request within this
                                many minutes are its candidates; the
                                request then waits for them (15; 0: off) */
+  int64_t standby_every_ms; /* standby suggestions (docs/engine.md
+                               "Standby"): an idle emergency-capable worker
+                               away from where emergencies come from may be
+                               suggested a position there (CM_EV_STANDBY),
+                               at most once per this many ms (0: off, the
+                               default) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
@@ -256,6 +267,7 @@ typedef struct cm_engine_stats {
   cm_histogram batch_size;    /* requests per batch */
   uint64_t escalated; /* CM_EV_ESCALATED emitted: requests left without an
                          offer escalate_after_ms past their service level */
+  uint64_t standby;   /* CM_EV_STANDBY emitted (standby_every_ms) */
 } cm_engine_stats;
 
 CM_EXPORT void cm_engine_config_init(cm_engine_config *c);
@@ -309,6 +321,15 @@ CM_EXPORT cm_status cm_engine_reject(cm_engine *e, const char *request_id,
                                      cm_error *err);
 /* The accepted request is done: workers released, workload and continuity
  * recorded. */
+/* Teach the engine an emergency of the past (a trace, the days before):
+ * one emergency asking for skills at (lat, lon) at at_ms's hour of the
+ * day, counted where emergencies come from (the reserve's and the
+ * standby's history, docs/engine.md "Standby") as if it had been
+ * submitted; nothing else changes. Returns CM_OK, or CM_E_RANGE for a
+ * position out of range (field "$.lat" / "$.lon"). */
+CM_EXPORT cm_status cm_engine_demand_teach(cm_engine *e, double lat, double lon,
+                                           cm_skillset skills, int64_t at_ms,
+                                           cm_error *err);
 CM_EXPORT cm_status cm_engine_complete(cm_engine *e, const char *request_id,
                                        int64_t now_ms, cm_error *err);
 /* An accepted worker of the accepted request reports arrival at the

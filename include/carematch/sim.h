@@ -91,7 +91,13 @@ typedef struct cm_sim_policy {
   /* the part of the day: requests arriving in [from_ms, until_ms), then
      drain_ms for the jobs under way; all 0: the whole day */
   int64_t from_ms, until_ms, drain_ms;
-  int no_reserve;    /* the engine's emergency reserve off */
+  int no_reserve;   /* the engine's emergency reserve off */
+  int no_lookahead; /* the engine's look-ahead off (lookahead_min 0) */
+  int standby;      /* standby suggestions on (standby_every_ms 30 min);
+                       the world's idle staff follow them */
+  const cm_sim_scenario *history; /* days past on the same map: their
+                        emergencies are taught to the engine before the
+                        run (cm_engine_demand_teach); NULL: none; borrowed */
   cm_clock_fn clock; /* monotonic ns: the solver's budget and wall_s;
                         NULL: no budget (greedy unless budget_ms is 0) */
   void *clock_ctx;
@@ -142,6 +148,7 @@ typedef struct cm_sim_kpis {
   double continuity; /* share of jobs for an elder the worker served */
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
+  uint64_t standby; /* standby suggestions the engine made */
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
