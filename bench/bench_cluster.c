@@ -273,22 +273,23 @@ static double median(const double *v, int n) {
   return cm_bench_quantile(v, n, 0.5);
 }
 
-int main(int argc, char **argv) {
-  opts o = {16, 2000, 4, 5, 2.0, NULL};
+/* The command line into o. Returns 0, or 2 with the usage printed. */
+static int parse_args(int argc, char **argv, opts *o) {
+  *o = (opts){16, 2000, 4, 5, 2.0, NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--regions") && v)
-      o.regions = atoi(v);
+      o->regions = atoi(v);
     else if (!strcmp(a, "--workers") && v)
-      o.workers = atoi(v);
+      o->workers = atoi(v);
     else if (!strcmp(a, "--procs") && v)
-      o.procs = atoi(v);
+      o->procs = atoi(v);
     else if (!strcmp(a, "--runs") && v)
-      o.runs = atoi(v);
+      o->runs = atoi(v);
     else if (!strcmp(a, "--seconds") && v)
-      o.seconds = atof(v);
+      o->seconds = atof(v);
     else if (!strcmp(a, "--out") && v)
-      o.out = v;
+      o->out = v;
     else {
       fprintf(stderr, "usage: bench_cluster [--regions 16] [--workers 2000] "
                       "[--procs 4] [--runs 5] [--seconds 2] [--out FILE]\n");
@@ -296,12 +297,111 @@ int main(int argc, char **argv) {
     }
     i++;
   }
-  if (o.regions < 1 || o.regions > MAX_REGIONS || o.workers < 1 ||
-      o.procs < 1 || o.procs > o.regions || o.runs < 1 || o.runs > MAX_RUNS ||
-      o.seconds <= 0) {
+  if (o->regions < 1 || o->regions > MAX_REGIONS || o->workers < 1 ||
+      o->procs < 1 || o->procs > o->regions || o->runs < 1 ||
+      o->runs > MAX_RUNS || o->seconds <= 0) {
     fprintf(stderr, "bench_cluster: bad arguments\n");
     return 2;
   }
+  return 0;
+}
+
+/* scripts/redis-cluster.sh's cluster in dir (made here), on a port of
+ * ours. Returns its first port, or 0. */
+static int cluster_start(char *dir) {
+  char cmd[512];
+  if (!mkdtemp(dir))
+    return 0;
+  for (int a = 0; a < 5; a++) {
+    int cport = 20000 + (int)((getpid() * 13 + a * 97) % 250) * 10;
+    snprintf(cmd, sizeof cmd, "%s start %s %d >/dev/null", CM_CLUSTER_SCRIPT,
+             dir, cport);
+    if (system(cmd) == 0)
+      return cport;
+  }
+  return 0;
+}
+
+static void cluster_stop(const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s stop %s; rm -rf %s", CM_CLUSTER_SCRIPT, dir,
+           dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "bench_cluster: could not stop the cluster in %s\n", dir);
+}
+
+/* The table of both targets, the ratio and the projection, and the JSON
+ * (o->out). Returns 0, -1 when the file cannot be written. */
+static int report(const target *t, const opts *o) {
+  double m0 = median(t[0].ups, o->runs), m1 = median(t[1].ups, o->runs);
+  printf("%-8s %14s %14s %14s\n", "target", "median upd/s", "min", "max");
+  for (int j = 0; j < 2; j++) {
+    double lo = t[j].ups[0], hi = t[j].ups[0];
+    for (int k = 1; k < o->runs; k++) {
+      lo = t[j].ups[k] < lo ? t[j].ups[k] : lo;
+      hi = t[j].ups[k] > hi ? t[j].ups[k] : hi;
+    }
+    printf("%-8s %14.0f %14.0f %14.0f\n", t[j].name, median(t[j].ups, o->runs),
+           lo, hi);
+  }
+  printf("cluster / single: %.2fx (measured)\n", m1 / m0);
+  double c0 = median(t[0].ups_per_cpu_s, o->runs),
+         c1 = median(t[1].ups_per_cpu_s, o->runs);
+  printf("projection, a core per master: single %.0f upd/s, cluster %.0f "
+         "upd/s (%d masters), %.2fx -- the updates each master served per "
+         "second of its own CPU, summed; not a measurement\n",
+         c0, c1, t[1].n_nodes, c0 > 0 ? c1 / c0 : 0);
+  if (!o->out)
+    return 0;
+  FILE *f = fopen(o->out, "w");
+  if (!f)
+    return -1;
+  fprintf(f,
+          "{\"bench\": \"cluster\", \"regions\": %d, \"workers\": %d, "
+          "\"procs\": %d, \"seconds\": %.2f, \"cores\": %ld",
+          o->regions, o->workers, o->procs, o->seconds,
+          sysconf(_SC_NPROCESSORS_ONLN));
+  for (int j = 0; j < 2; j++) {
+    fprintf(f, ", \"%s\": {\"median_ups\": %.0f, \"runs_ups\": [", t[j].name,
+            median(t[j].ups, o->runs));
+    for (int k = 0; k < o->runs; k++)
+      fprintf(f, "%s%.0f", k ? ", " : "", t[j].ups[k]);
+    fprintf(f,
+            "], \"masters\": %d, \"median_ups_per_master_cpu_s\": %.0f, "
+            "\"runs_ups_per_master_cpu_s\": [",
+            t[j].n_nodes, median(t[j].ups_per_cpu_s, o->runs));
+    for (int k = 0; k < o->runs; k++)
+      fprintf(f, "%s%.0f", k ? ", " : "", t[j].ups_per_cpu_s[k]);
+    fprintf(f, "]}");
+  }
+  fprintf(f, ", \"ratio\": %.3f, \"projected_ratio\": %.3f}\n", m1 / m0,
+          c0 > 0 ? c1 / c0 : 0);
+  fclose(f);
+  return 0;
+}
+
+/* Both targets filled, then the runs alternating. Returns 0, -1. */
+static int measure(target *t, const opts *o) {
+  printf("bench_cluster: %d regions x %d workers, %d client processes, %d "
+         "runs of %.1f s, %ld cores\n",
+         o->regions, o->workers, o->procs, o->runs, o->seconds,
+         sysconf(_SC_NPROCESSORS_ONLN));
+  if (pick_regions(&t[1], o->regions) != 0 || fill(&t[0], o) != 0 ||
+      fill(&t[1], o) != 0)
+    return -1;
+  for (int k = 0; k < o->runs; k++)
+    for (int j = 0; j < 2; j++)
+      if ((t[j].ups[k] = run(&t[j], o, &t[j].ups_per_cpu_s[k])) < 0) {
+        fprintf(stderr, "bench_cluster: a run failed\n");
+        return -1;
+      }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  opts o;
+  if (parse_args(argc, argv, &o) != 0)
+    return 2;
   signal(SIGPIPE, SIG_IGN);
   int port = cm_bench_free_port();
   pid_t server = port > 0 ? cm_bench_server_start(port) : -1;
@@ -309,93 +409,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_cluster: no redis-server would start\n");
     return 1;
   }
-  char dir[] = "/tmp/cm_bench_cluster_XXXXXX", cmd[512];
+  char dir[] = "/tmp/cm_bench_cluster_XXXXXX";
   const char *env = getenv("CM_BENCH_CLUSTER_PORT");
-  int cport = env ? atoi(env) : 0, own = 0;
+  int cport = env ? atoi(env) : cluster_start(dir), own = !env;
   if (!cport) {
-    if (!mkdtemp(dir))
-      return 1;
-    for (int a = 0; a < 5 && !own; a++) {
-      cport = 20000 + (int)((getpid() * 13 + a * 97) % 250) * 10;
-      snprintf(cmd, sizeof cmd, "%s start %s %d >/dev/null", CM_CLUSTER_SCRIPT,
-               dir, cport);
-      own = system(cmd) == 0;
-    }
-    if (!own) {
-      fprintf(stderr, "bench_cluster: no cluster would start\n");
-      cm_bench_server_stop(server);
-      return 1;
-    }
+    fprintf(stderr, "bench_cluster: no cluster would start\n");
+    cm_bench_server_stop(server);
+    return 1;
   }
   target t[2] = {{.name = "single", .port = port, .n_nodes = 1},
                  {.name = "cluster", .port = cport, .cluster = 1}};
   t[0].node_port[0] = port; /* every region on it: region_node[] is 0 */
-  int rc = 1;
-  printf("bench_cluster: %d regions x %d workers, %d client processes, %d "
-         "runs of %.1f s, %ld cores\n",
-         o.regions, o.workers, o.procs, o.runs, o.seconds,
-         sysconf(_SC_NPROCESSORS_ONLN));
-  if (pick_regions(&t[1], o.regions) != 0 || fill(&t[0], &o) != 0 ||
-      fill(&t[1], &o) != 0)
-    goto done;
-  for (int k = 0; k < o.runs; k++)
-    for (int j = 0; j < 2; j++)
-      if ((t[j].ups[k] = run(&t[j], &o, &t[j].ups_per_cpu_s[k])) < 0) {
-        fprintf(stderr, "bench_cluster: a run failed\n");
-        goto done;
-      }
-  double m0 = median(t[0].ups, o.runs), m1 = median(t[1].ups, o.runs);
-  printf("%-8s %14s %14s %14s\n", "target", "median upd/s", "min", "max");
-  for (int j = 0; j < 2; j++) {
-    double lo = t[j].ups[0], hi = t[j].ups[0];
-    for (int k = 1; k < o.runs; k++) {
-      lo = t[j].ups[k] < lo ? t[j].ups[k] : lo;
-      hi = t[j].ups[k] > hi ? t[j].ups[k] : hi;
-    }
-    printf("%-8s %14.0f %14.0f %14.0f\n", t[j].name, median(t[j].ups, o.runs),
-           lo, hi);
-  }
-  printf("cluster / single: %.2fx (measured)\n", m1 / m0);
-  double c0 = median(t[0].ups_per_cpu_s, o.runs),
-         c1 = median(t[1].ups_per_cpu_s, o.runs);
-  printf("projection, a core per master: single %.0f upd/s, cluster %.0f "
-         "upd/s (%d masters), %.2fx -- the updates each master served per "
-         "second of its own CPU, summed; not a measurement\n",
-         c0, c1, t[1].n_nodes, c0 > 0 ? c1 / c0 : 0);
-  if (o.out) {
-    FILE *f = fopen(o.out, "w");
-    if (!f)
-      goto done;
-    fprintf(f,
-            "{\"bench\": \"cluster\", \"regions\": %d, \"workers\": %d, "
-            "\"procs\": %d, \"seconds\": %.2f, \"cores\": %ld",
-            o.regions, o.workers, o.procs, o.seconds,
-            sysconf(_SC_NPROCESSORS_ONLN));
-    for (int j = 0; j < 2; j++) {
-      fprintf(f, ", \"%s\": {\"median_ups\": %.0f, \"runs_ups\": [", t[j].name,
-              median(t[j].ups, o.runs));
-      for (int k = 0; k < o.runs; k++)
-        fprintf(f, "%s%.0f", k ? ", " : "", t[j].ups[k]);
-      fprintf(f,
-              "], \"masters\": %d, \"median_ups_per_master_cpu_s\": %.0f, "
-              "\"runs_ups_per_master_cpu_s\": [",
-              t[j].n_nodes, median(t[j].ups_per_cpu_s, o.runs));
-      for (int k = 0; k < o.runs; k++)
-        fprintf(f, "%s%.0f", k ? ", " : "", t[j].ups_per_cpu_s[k]);
-      fprintf(f, "]}");
-    }
-    fprintf(f, ", \"ratio\": %.3f, \"projected_ratio\": %.3f}\n", m1 / m0,
-            c0 > 0 ? c1 / c0 : 0);
-    fclose(f);
-  }
-  rc = 0;
-done:
+  int rc = measure(t, &o) == 0 && report(t, &o) == 0 ? 0 : 1;
   cm_bench_server_stop(server);
-  if (own) {
-    snprintf(cmd, sizeof cmd, "%s stop %s; rm -rf %s", CM_CLUSTER_SCRIPT, dir,
-             dir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "bench_cluster: could not stop the cluster in %s\n", dir);
-  }
+  if (own)
+    cluster_stop(dir);
   return rc;
 }

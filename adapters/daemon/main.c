@@ -321,6 +321,79 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   cmd_watch_end(d, CMD_CAUSE_SWEEP, t0);
 }
 
+/* The keys of c that need a restart set back to what runs (d->cfg), with
+ * a warning when the file changed them: where it listens, the store (its
+ * URL, password file, retention and durability), the regions, the
+ * taxonomy and the trace. */
+static void keep_restart_keys(const cmd_daemon *d, cmd_config *c) {
+  const cmd_config *o = &d->cfg;
+  /* the trace (its file, pseudonyms and key) is set at start */
+  snprintf(c->trace_file, sizeof c->trace_file, "%s", o->trace_file);
+  c->trace_pseudonymise = o->trace_pseudonymise;
+  snprintf(c->trace_key, sizeof c->trace_key, "%s", o->trace_key);
+  if (strcmp(c->listen, o->listen) || c->port != o->port ||
+      strcmp(c->redis_url, o->redis_url) ||
+      strcmp(c->redis_password_file, o->redis_password_file) ||
+      c->record_keep_ms != o->record_keep_ms ||
+      c->events_max != o->events_max || strcmp(c->region, o->region) ||
+      c->n_regions != o->n_regions ||
+      memcmp(c->regions, o->regions,
+             sizeof c->regions[0] * (size_t)c->n_regions) ||
+      memcmp(&c->engine.taxonomy, &o->engine.taxonomy,
+             sizeof c->engine.taxonomy))
+    fprintf(stderr, "carematchd: reload: listen, port, store (redis, its "
+                    "password file and retention), region and taxonomy need "
+                    "a restart; kept as they were\n");
+  snprintf(c->listen, sizeof c->listen, "%s", o->listen);
+  c->port = o->port;
+  snprintf(c->redis_url, sizeof c->redis_url, "%s", o->redis_url);
+  snprintf(c->redis_password_file, sizeof c->redis_password_file, "%s",
+           o->redis_password_file);
+  c->record_keep_ms = o->record_keep_ms;
+  c->events_max = o->events_max;
+  snprintf(c->region, sizeof c->region, "%s", o->region);
+  memcpy(c->regions, o->regions, sizeof c->regions);
+  c->n_regions = o->n_regions;
+  c->regions_listed = o->regions_listed;
+  c->engine.taxonomy = o->engine.taxonomy;
+  c->engine.ledger = o->engine.ledger;
+  c->engine.clock = o->engine.clock;
+  c->auth = o->auth; /* --no-auth stays */
+  if (memcmp(&c->ledger_opt, &o->ledger_opt, sizeof c->ledger_opt))
+    fprintf(stderr, "carematchd: reload: the durability keys need a "
+                    "restart; kept as they were\n");
+  c->ledger_opt = o->ledger_opt;
+}
+
+/* Every region's engine takes c's engine settings, or none does (each put
+ * back as it was). The file's weights count only when the file changed
+ * them (new_weights): the operator's later edits are not undone by a
+ * reload. Returns 0, or -1 with the reason logged. */
+static int engines_take(cmd_daemon *d, const cmd_config *c, int new_weights) {
+  cm_error err;
+  cm_engine_config *old = calloc((size_t)d->n_regions, sizeof *old);
+  if (!old)
+    return -1;
+  for (int i = 0; i < d->n_regions; i++) {
+    cmd_region *r = &d->regions[i];
+    cm_engine_config ec = c->engine;
+    old[i] = *cm_engine_config_get(r->eng);
+    ec.ledger = r->ledger;
+    if (!new_weights)
+      ec.weights = old[i].weights;
+    if (cm_engine_config_set(r->eng, &ec, &err) != CM_OK) {
+      fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
+              err.message);
+      while (i-- > 0)
+        cm_engine_config_set(d->regions[i].eng, &old[i], NULL);
+      free(old);
+      return -1;
+    }
+  }
+  free(old);
+  return 0;
+}
+
 /* SIGHUP: the trace file is opened again (logrotate moved it), and the
  * configuration file read again. What needs a restart (where it listens,
  * the store, the taxonomy, the trace settings) is kept as it is, with a
@@ -349,71 +422,14 @@ static void reload(cmd_daemon *d) {
     free(c);
     return;
   }
-  /* the trace (its file, pseudonyms and key) is set at start */
-  snprintf(c->trace_file, sizeof c->trace_file, "%s", d->cfg.trace_file);
-  c->trace_pseudonymise = d->cfg.trace_pseudonymise;
-  snprintf(c->trace_key, sizeof c->trace_key, "%s", d->cfg.trace_key);
-  if (strcmp(c->listen, d->cfg.listen) || c->port != d->cfg.port ||
-      strcmp(c->redis_url, d->cfg.redis_url) ||
-      strcmp(c->redis_password_file, d->cfg.redis_password_file) ||
-      c->record_keep_ms != d->cfg.record_keep_ms ||
-      c->events_max != d->cfg.events_max || strcmp(c->region, d->cfg.region) ||
-      c->n_regions != d->cfg.n_regions ||
-      memcmp(c->regions, d->cfg.regions,
-             sizeof c->regions[0] * (size_t)c->n_regions) ||
-      memcmp(&c->engine.taxonomy, &d->cfg.engine.taxonomy,
-             sizeof c->engine.taxonomy))
-    fprintf(stderr, "carematchd: reload: listen, port, store (redis, its "
-                    "password file and retention), region and taxonomy need "
-                    "a restart; kept as they were\n");
-  snprintf(c->listen, sizeof c->listen, "%s", d->cfg.listen);
-  c->port = d->cfg.port;
-  snprintf(c->redis_url, sizeof c->redis_url, "%s", d->cfg.redis_url);
-  snprintf(c->redis_password_file, sizeof c->redis_password_file, "%s",
-           d->cfg.redis_password_file);
-  c->record_keep_ms = d->cfg.record_keep_ms;
-  c->events_max = d->cfg.events_max;
-  snprintf(c->region, sizeof c->region, "%s", d->cfg.region);
-  memcpy(c->regions, d->cfg.regions, sizeof c->regions);
-  c->n_regions = d->cfg.n_regions;
-  c->regions_listed = d->cfg.regions_listed;
-  c->engine.taxonomy = d->cfg.engine.taxonomy;
-  c->engine.ledger = d->cfg.engine.ledger;
-  c->engine.clock = d->cfg.engine.clock;
-  c->auth = d->cfg.auth; /* --no-auth stays */
-  if (memcmp(&c->ledger_opt, &d->cfg.ledger_opt, sizeof c->ledger_opt))
-    fprintf(stderr, "carematchd: reload: the durability keys need a "
-                    "restart; kept as they were\n");
-  c->ledger_opt = d->cfg.ledger_opt;
-  /* the file's weights count only when the file changed them: the
-     operator's later edits are not undone by a reload. Every region's
-     engine takes the new configuration, or none does. */
+  keep_restart_keys(d, c);
   int new_weights = memcmp(&c->engine.weights, &d->cfg.engine.weights,
                            sizeof c->engine.weights) != 0;
-  cm_engine_config *old = calloc((size_t)d->n_regions, sizeof *old);
-  if (!old) {
+  if (engines_take(d, c, new_weights) != 0) {
+    d->reload_failures++;
     free(c);
     return;
   }
-  for (int i = 0; i < d->n_regions; i++) {
-    cmd_region *r = &d->regions[i];
-    cm_engine_config ec = c->engine;
-    old[i] = *cm_engine_config_get(r->eng);
-    ec.ledger = r->ledger;
-    if (!new_weights)
-      ec.weights = old[i].weights;
-    if (cm_engine_config_set(r->eng, &ec, &err) != CM_OK) {
-      fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
-              err.message);
-      while (i-- > 0)
-        cm_engine_config_set(d->regions[i].eng, &old[i], NULL);
-      d->reload_failures++;
-      free(old);
-      free(c);
-      return;
-    }
-  }
-  free(old);
   for (int i = 0; new_weights && i < d->n_regions; i++) {
     cmd_region *r = &d->regions[i];
     if (cmd_weights_save(r, &c->engine.weights, r->weights_version + 1, &err) ==

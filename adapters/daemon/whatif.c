@@ -328,57 +328,62 @@ void cmd_whatif_counts(const cmd_whatif *w, uint64_t out[3]) {
 }
 
 /* {"weights": {some keys, as PUT /v1/weights}, "hours": 0.25..24 (3)}. */
-void cmd_route_weights_whatif(cmd_call *c) {
+/* The body's proposed weights (merged over the region's) and hours, or
+ * -1 with the error answered, naming the field. */
+static int whatif_body(cmd_call *c, cm_weights *proposed, double *hours) {
   static const char *const keys[] = {"weights", "hours", NULL};
-  cmd_daemon *d = c->d;
-  cmd_region *r = c->r;
   cm_error err;
   const json_t *wo;
-  double hours = 3;
-  if (!c->body) {
+  *hours = 3;
+  *proposed = cm_engine_config_get(c->r->eng)->weights;
+  if (!c->body)
     cm_error_set(&err, CM_E_MISSING, "$.weights", "$.weights: required");
-    cmd_reply_error(c, &err);
-    return;
+  else if (cm__json_check_keys(c->body, "$", keys, &err) == CM_OK &&
+           cm__json_object(c->body, "$", "weights", 1, &wo, &err) >= 0 &&
+           cm__json_number(c->body, "$", "hours", 0, hours, &err) >= 0) {
+    if (!(*hours >= 0.25 && *hours <= 24))
+      cm_error_set(&err, CM_E_RANGE, "$.hours",
+                   "$.hours: must be in [0.25, 24] (hours of the trace)");
+    else if (cm__json_weights_merge(wo, proposed, &err) == CM_OK)
+      return 0;
   }
-  if (cm__json_check_keys(c->body, "$", keys, &err) != CM_OK ||
-      cm__json_object(c->body, "$", "weights", 1, &wo, &err) < 0 ||
-      cm__json_number(c->body, "$", "hours", 0, &hours, &err) < 0) {
-    cmd_reply_error(c, &err);
-    return;
-  }
-  if (!(hours >= 0.25 && hours <= 24)) {
-    cm_error_set(&err, CM_E_RANGE, "$.hours",
-                 "$.hours: must be in [0.25, 24] (hours of the trace)");
-    cmd_reply_error(c, &err);
-    return;
-  }
-  const cm_engine_config *cfg = cm_engine_config_get(r->eng);
-  cm_weights proposed = cfg->weights;
-  if (cm__json_weights_merge(wo, &proposed, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
-    return;
-  }
+  cmd_reply_error(c, &err);
+  return -1;
+}
+
+/* Whether a replay can start now; else -1 with the reason answered (no
+ * trace, one running, no memory). */
+static int whatif_ready(cmd_call *c) {
+  cmd_daemon *d = c->d;
+  cm_error err;
   if (!d->trace || !d->cfg.trace_file[0]) {
     cm_error_set(&err, CM_E_CONFLICT, "",
                  "no trace to replay: the daemon records none ([trace] file, "
                  "docs/daemon.md)");
-    cmd_reply_own_error(c, &err);
-    return;
-  }
-  if (cmd_whatif_running(d->whatif)) {
+  } else if (cmd_whatif_running(d->whatif)) {
     d->whatif->refused++;
     cm_error_set(&err, CM_E_UNAVAILABLE, "",
                  "a what-if is running: one at a time, try again shortly");
     evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After",
                       RETRY_AFTER_S);
-    cmd_reply_own_error(c, &err);
-    return;
-  }
-  if (!d->whatif && !(d->whatif = whatif_new(d))) {
+  } else if (!d->whatif && !(d->whatif = whatif_new(d))) {
     cm_error_set(&err, CM_E_NOMEM, "", "out of memory");
-    cmd_reply_own_error(c, &err);
-    return;
+  } else {
+    return 0;
   }
+  cmd_reply_own_error(c, &err);
+  return -1;
+}
+
+void cmd_route_weights_whatif(cmd_call *c) {
+  cmd_daemon *d = c->d;
+  cmd_region *r = c->r;
+  cm_error err;
+  cm_weights proposed;
+  double hours;
+  if (whatif_body(c, &proposed, &hours) != 0 || whatif_ready(c) != 0)
+    return;
+  const cm_engine_config *cfg = cm_engine_config_get(r->eng);
   cmd_whatif *w = d->whatif;
   snprintf(w->path, sizeof w->path, "%s", d->cfg.trace_file);
   snprintf(w->region, sizeof w->region, "%s", d->n_regions > 1 ? r->name : "");

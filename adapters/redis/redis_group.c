@@ -569,41 +569,28 @@ int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg) {
   return 1;
 }
 
-static void flush_send(rd_async *as) {
-  rd_ledger *l = as->l;
-  cm_redis *r = cm__rd_group_conn(l);
-  rd_prop *props = as->queue;
-  as->queue = as->tail = NULL;
-  if (!props)
-    return;
-  cm_error err;
+/* Whether props must wait (put back in the queue for FLUSH_WAIT_US): a
+ * handshake in flight (its timer bounds the wait), or the connection down
+ * or moving while a connect or a move may still come between two turns. */
+static int flush_put_off(rd_async *as, cm_redis *r, rd_prop *props) {
   int down = (!r->ac || !r->ready) && cm__rd_now_ms() >= r->next_try_ms;
   int moving = r->cl && r->cl->moved; /* a MOVED: sent now, every command
                                          would be redirected (blocking) */
-  if (r->hello || /* a handshake in flight: its timer bounds the wait */
-      ((down || moving) &&
-       as->waits < (moving ? MOVE_WAITS : FLUSH_WAITS))) { /* a connect may come
-                between two turns (cm_redis_ping outside the
-                loop; a move once the groups in flight are
-                answered): try again shortly */
-    struct timeval tv = {0, FLUSH_WAIT_US};
-    as->queue = props;
-    for (as->tail = props; as->tail->next; as->tail = as->tail->next)
-      ;
-    as->waits++;
-    event_add(as->flush, &tv);
-    return;
-  }
-  as->waits = 0;
-  if (!r->ac || !r->ready) {
-    cm__rd_unavailable(r, &err);
-    tell_all(props, CM_E_UNAVAILABLE, &err);
-    return;
-  }
-  int m = 0;
-  for (rd_prop *p = props; p; p = p->next)
-    for (int i = 0; i < p->n; i++)
-      m += !p->known[i];
+  if (!r->hello &&
+      (!(down || moving) || as->waits >= (moving ? MOVE_WAITS : FLUSH_WAITS)))
+    return 0;
+  struct timeval tv = {0, FLUSH_WAIT_US};
+  as->queue = props;
+  for (as->tail = props; as->tail->next; as->tail = as->tail->next)
+    ;
+  as->waits++;
+  event_add(as->flush, &tv);
+  return 1;
+}
+
+/* A group for props' m units not yet answered, its references in order,
+ * or NULL out of memory. */
+static rd_group *group_new(rd_async *as, rd_prop *props, int m) {
   int max_cmds = m + CM__RD_NSCRIPTS + 1; /* a unit a call at most, the
                                              loads, the WAIT */
   rd_group *g = calloc(1, sizeof *g);
@@ -617,9 +604,7 @@ static void flush_send(rd_async *as) {
       free(g->cmds);
     }
     free(g);
-    cm_error_set(&err, CM_E_NOMEM, "", NULL);
-    tell_all(props, CM_E_NOMEM, &err); /* nothing was sent */
-    return;
+    return NULL;
   }
   g->as = as;
   g->props = props;
@@ -629,6 +614,14 @@ static void flush_send(rd_async *as) {
     for (int i = 0; i < p->n; i++)
       if (!p->known[i]) /* answered before a NOSCRIPT: not again */
         g->refs[k++] = (rd_ref){p, i};
+  return g;
+}
+
+/* The group's commands: the scripts the cache lost, the units, then the
+ * durability's WAIT (or ROLE, when a WAIT could only time out). */
+static void group_send(rd_group *g, cm_redis *r, int m) {
+  rd_async *as = g->as;
+  const rd_ledger *l = as->l;
   for (int s = 0; s < CM__RD_NSCRIPTS && as->reload && !g->lost; s++) {
     if (!(as->reload & (1u << s)))
       continue; /* the cache was flushed: the scripts first */
@@ -642,17 +635,45 @@ static void flush_send(rd_async *as) {
   for (int from = 0, cnt; from < m && !g->lost && g->fail == CM_OK; from += cnt)
     cnt = send_next(g, from, m);
   g->skipped = cm__rd_wait_skip(r, l->opt.replicas);
-  if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
-      g->fail == CM_OK && g->skipped) {
-    cm__rd_argv_str(&as->argv, "ROLE"); /* a WAIT could only time out */
+  if (l->opt.durability != CM_LEDGER_DURABILITY_REPLICA || g->lost ||
+      g->fail != CM_OK)
+    return;
+  if (g->skipped) {
+    cm__rd_argv_str(&as->argv, "ROLE");
     send_cmd(g, &as->argv, CMD_ROLE, 0, 0);
-  } else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && !g->lost &&
-             g->fail == CM_OK) {
+  } else {
     cm__rd_argv_str(&as->argv, "WAIT");
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.replicas);
     cm__rd_argv_fmt(&as->argv, "%d", l->opt.durability_timeout_ms);
     send_cmd(g, &as->argv, CMD_WAIT, 0, 0);
   }
+}
+
+static void flush_send(rd_async *as) {
+  rd_ledger *l = as->l;
+  cm_redis *r = cm__rd_group_conn(l);
+  rd_prop *props = as->queue;
+  as->queue = as->tail = NULL;
+  if (!props || flush_put_off(as, r, props))
+    return;
+  cm_error err;
+  as->waits = 0;
+  if (!r->ac || !r->ready) {
+    cm__rd_unavailable(r, &err);
+    tell_all(props, CM_E_UNAVAILABLE, &err);
+    return;
+  }
+  int m = 0;
+  for (rd_prop *p = props; p; p = p->next)
+    for (int i = 0; i < p->n; i++)
+      m += !p->known[i];
+  rd_group *g = group_new(as, props, m);
+  if (!g) {
+    cm_error_set(&err, CM_E_NOMEM, "", NULL);
+    tell_all(props, CM_E_NOMEM, &err); /* nothing was sent */
+    return;
+  }
+  group_send(g, r, m);
   as->in_flight++;
   if (g->n_cmds == 0) { /* nothing went out */
     group_finish(g);
