@@ -216,106 +216,141 @@ static int usage(void) {
   return 2;
 }
 
-int main(int argc, char **argv) {
-  bench b;
-  memset(&b, 0, sizeof b);
-  b.workers = 1000;
-  b.runs = 5;
-  b.pairs = 200;
-  b.rng = 15;
+/* The command line into b, with its defaults. Returns 0, or 2 with the usage
+ * printed. */
+static int parse_args(int argc, char **argv, bench *b) {
+  memset(b, 0, sizeof *b);
+  b->workers = 1000;
+  b->runs = 5;
+  b->pairs = 200;
+  b->rng = 15;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--daemon") && v)
-      b.daemon = argv[++i];
+      b->daemon = argv[++i];
     else if (!strcmp(a, "--redis") && v)
-      b.redis = argv[++i];
+      b->redis = argv[++i];
     else if (!strcmp(a, "--out") && v)
-      b.out = argv[++i];
+      b->out = argv[++i];
     else if (!strcmp(a, "--workers") && v)
-      b.workers = atoi(argv[++i]);
+      b->workers = atoi(argv[++i]);
     else if (!strcmp(a, "--runs") && v)
-      b.runs = atoi(argv[++i]);
+      b->runs = atoi(argv[++i]);
     else if (!strcmp(a, "--pairs") && v)
-      b.pairs = atoi(argv[++i]);
+      b->pairs = atoi(argv[++i]);
     else if (!strcmp(a, "--seed") && v)
-      b.rng = strtoull(argv[++i], NULL, 10);
+      b->rng = strtoull(argv[++i], NULL, 10);
     else
       return usage();
   }
-  if (!b.daemon || b.workers < 1 || b.runs < 1 || b.pairs < 1)
+  if (!b->daemon || b->workers < 1 || b->runs < 1 || b->pairs < 1)
     return usage();
-  char dir[64];
-  snprintf(dir, sizeof dir, "/tmp/cm_bench_confirm_%ld", (long)getpid());
+  return 0;
+}
+
+/* The daemon of its own, in a fresh folder dir. Returns its pid and sets
+ * b->base and b->hc, or -1 with a message. */
+static pid_t daemon_start(bench *b, char *dir, size_t dir_len) {
+  snprintf(dir, dir_len, "/tmp/cm_bench_confirm_%ld", (long)getpid());
   mkdir(dir, 0700);
   char ini[1024];
   snprintf(ini, sizeof ini,
            "[server]\nport = 0\n[store]\nweights_file = %s/weights.json\n"
            "%s%s\n[batch]\nstale_ms = 86400000\n"
            "[tokens]\nplatform = %s\ngateway = %s\noperator = %s\n",
-           dir, b.redis ? "redis = " : "", b.redis ? b.redis : "", TOK_P, TOK_G,
-           TOK_O);
+           dir, b->redis ? "redis = " : "", b->redis ? b->redis : "", TOK_P,
+           TOK_G, TOK_O);
   int port = 0;
-  pid_t pid = cm_hc_daemon_start(b.daemon, dir, ini, NULL, &port);
+  pid_t pid = cm_hc_daemon_start(b->daemon, dir, ini, NULL, &port);
   if (pid < 0) {
     fprintf(stderr, "bench_confirm: the daemon did not start\n");
-    return 1;
+    return -1;
   }
-  b.base = event_base_new();
-  b.hc = cm_hc_new(b.base, "127.0.0.1", port, 4);
+  b->base = event_base_new();
+  b->hc = cm_hc_new(b->base, "127.0.0.1", port, 4);
+  return pid;
+}
+
+/* Add the workers, open the event stream, then run every pair of every run.
+ * Returns 1 if a call failed or a confirm had no reply, else 0. */
+static int measure(bench *b) {
   for (int s = 0; s < N_SERIES; s++)
-    b.lat[s] = calloc((size_t)b.runs * b.pairs, sizeof(double));
-  add_workers(&b);
-  cm_hc_events(b.hc, TOK_O, on_event, &b, NULL);
-  for (int i = 0; i < 50 && !b.stream_ok; i++) { /* the stream open */
-    event_base_loop(b.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    b->lat[s] = calloc((size_t)b->runs * b->pairs, sizeof(double));
+  add_workers(b);
+  cm_hc_events(b->hc, TOK_O, on_event, b, NULL);
+  for (int i = 0; i < 50 && !b->stream_ok; i++) { /* the stream open */
+    event_base_loop(b->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     usleep(2000);
   }
-  submit(&b, 0);
-  event_base_dispatch(b.base);
-  int rc = b.bad || b.n[REPLY] != b.runs * b.pairs;
+  submit(b, 0);
+  event_base_dispatch(b->base);
+  return b->bad || b->n[REPLY] != b->runs * b->pairs;
+}
+
+/* Print each run's percentiles and the pooled ones, and write the JSON to
+ * b->out if asked. Returns rc (measure's), or 1 if the JSON is not written. */
+static int report(const bench *b, int rc) {
   printf("bench_confirm: carematch %s, %s store, %d workers, %d runs x %d "
          "pairs%s\n",
-         CM_VERSION, b.redis ? "redis" : "memory", b.workers, b.runs, b.pairs,
-         rc ? " (INCOMPLETE)" : "");
+         CM_VERSION, b->redis ? "redis" : "memory", b->workers, b->runs,
+         b->pairs, rc ? " (INCOMPLETE)" : "");
   json_t *runs = json_array();
-  for (int r = 0; r < b.runs; r++) {
+  for (int r = 0; r < b->runs; r++) {
     json_t *o = json_object();
     printf("run %d\n", r + 1);
     for (int s = 0; s < N_SERIES; s++) {
-      int from = r * b.pairs, n = b.n[s] - from;
-      n = n < 0 ? 0 : n > b.pairs ? b.pairs : n;
-      print_line(series_names[s], b.lat[s] + from, n);
-      json_object_set_new(o, series_names[s], summary(b.lat[s] + from, n));
+      int from = r * b->pairs, n = b->n[s] - from;
+      n = n < 0 ? 0 : n > b->pairs ? b->pairs : n;
+      print_line(series_names[s], b->lat[s] + from, n);
+      json_object_set_new(o, series_names[s], summary(b->lat[s] + from, n));
     }
     json_array_append_new(runs, o);
   }
   json_t *pooled = json_object();
   printf("pooled\n");
   for (int s = 0; s < N_SERIES; s++) {
-    print_line(series_names[s], b.lat[s], b.n[s]);
-    json_object_set_new(pooled, series_names[s], summary(b.lat[s], b.n[s]));
+    print_line(series_names[s], b->lat[s], b->n[s]);
+    json_object_set_new(pooled, series_names[s], summary(b->lat[s], b->n[s]));
   }
-  if (b.out) {
-    json_t *doc = json_pack(
-        "{s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:o,s:o,s:i}", "bench", "confirm",
-        "version", CM_VERSION, "store", b.redis ? "redis" : "memory", "workers",
-        b.workers, "runs", b.runs, "pairs", b.pairs, "target_p99_ms", 5.0,
-        "runs_detail", runs, "pooled", pooled, "failed_calls", b.bad);
-    if (!doc || json_dump_file(doc, b.out, JSON_INDENT(2)) != 0)
+  if (b->out) {
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:f,s:o,s:o,s:i}",
+                            "bench", "confirm", "version", CM_VERSION, "store",
+                            b->redis ? "redis" : "memory", "workers",
+                            b->workers, "runs", b->runs, "pairs", b->pairs,
+                            "target_p99_ms", 5.0, "runs_detail", runs, "pooled",
+                            pooled, "failed_calls", b->bad);
+    if (!doc || json_dump_file(doc, b->out, JSON_INDENT(2)) != 0)
       rc = 1;
     json_decref(doc);
   } else {
     json_decref(runs);
     json_decref(pooled);
   }
-  cm_hc_free(b.hc);
-  event_base_free(b.base);
+  return rc;
+}
+
+/* Close the client, stop the daemon, free the series and remove dir. */
+static void daemon_stop(bench *b, pid_t pid, const char *dir) {
+  cm_hc_free(b->hc);
+  event_base_free(b->base);
   cm_hc_daemon_stop(pid);
   for (int s = 0; s < N_SERIES; s++)
-    free(b.lat[s]);
+    free(b->lat[s]);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0)
     fprintf(stderr, "bench_confirm: could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv) {
+  bench b;
+  char dir[64];
+  if (parse_args(argc, argv, &b) != 0)
+    return 2;
+  pid_t pid = daemon_start(&b, dir, sizeof dir);
+  if (pid < 0)
+    return 1;
+  int rc = report(&b, measure(&b));
+  daemon_stop(&b, pid, dir);
   return rc;
 }

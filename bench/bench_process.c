@@ -287,55 +287,57 @@ static int usage(FILE *f, int rc) {
   return rc;
 }
 
-int main(int argc, char **argv) {
-  static const bench_case cases0[] = {
-      {"positions", 100, 1000, 16, ""},
-      {"edges", 100, 1000, 16, ""},
-      {"positions", 2000, 20000, 16, ""},
-      {"edges", 2000, 20000, 16, ""},
-  };
-  enum { N_CASES = sizeof cases0 / sizeof cases0[0] };
-  bench_case cases[N_CASES];
-  bench_opts o = {20, 3, 1, NULL, NULL, NULL, NULL};
-  char self[1024], dir[] = "/tmp/cm_bench_process.XXXXXX";
-  static bench_row rows[N_CASES];
-  int bad = 0, done[N_CASES] = {0};
+/* The cases, in the order of the table (names filled in by measure). */
+static const bench_case cases0[] = {
+    {"positions", 100, 1000, 16, ""},
+    {"edges", 100, 1000, 16, ""},
+    {"positions", 2000, 20000, 16, ""},
+    {"edges", 2000, 20000, 16, ""},
+};
+enum { N_CASES = sizeof cases0 / sizeof cases0[0] };
+
+/* The command line into o (self: room for the default --carematch). Returns
+ * -1 to go on, or the exit code with the usage printed. */
+static int parse_args(int argc, char **argv, bench_opts *o, char *self,
+                      size_t self_len) {
+  *o = (bench_opts){20, 3, 1, NULL, NULL, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quick"))
-      o.runs = 5, o.warmup = 1;
+      o->runs = 5, o->warmup = 1;
     else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
       return usage(stdout, 0);
     else if (!v)
       return usage(stderr, 2);
-    else if (!strcmp(a, "--runs") && (o.runs = atoi(v)) > 0 &&
-             o.runs <= BENCH_MAX_RUNS)
+    else if (!strcmp(a, "--runs") && (o->runs = atoi(v)) > 0 &&
+             o->runs <= BENCH_MAX_RUNS)
       i++;
-    else if (!strcmp(a, "--warmup") && (o.warmup = atoi(v)) >= 0)
+    else if (!strcmp(a, "--warmup") && (o->warmup = atoi(v)) >= 0)
       i++;
     else if (!strcmp(a, "--seed"))
-      o.seed = strtoull(v, NULL, 10), i++;
+      o->seed = strtoull(v, NULL, 10), i++;
     else if (!strcmp(a, "--carematch"))
-      o.carematch = v, i++;
+      o->carematch = v, i++;
     else if (!strcmp(a, "--only"))
-      o.only = v, i++;
+      o->only = v, i++;
     else if (!strcmp(a, "--out"))
-      o.out = v, i++;
+      o->out = v, i++;
     else if (!strcmp(a, "--keep"))
-      o.keep = v, i++;
+      o->keep = v, i++;
     else
       return usage(stderr, 2);
   }
-  if (!o.carematch) { /* beside this bench */
+  if (!o->carematch) { /* beside this bench */
     const char *slash = strrchr(argv[0], '/');
-    snprintf(self, sizeof self, "%.*scarematch",
+    snprintf(self, self_len, "%.*scarematch",
              slash ? (int)(slash - argv[0] + 1) : 0, argv[0]);
-    o.carematch = self;
+    o->carematch = self;
   }
-  if (!mkdtemp(dir)) {
-    fprintf(stderr, "bench_process: mkdtemp: %s\n", strerror(errno));
-    return 1;
-  }
+  return -1;
+}
+
+/* The report's heading and the table's column names, on stdout. */
+static void print_header(const bench_opts *o) {
   printf("carematch %s process bench: %d runs (+%d warmup) per case, seed "
          "%llu; ms, p50 unless p99\n"
          "process = spawn to exit of `carematch solve --in FILE --out "
@@ -344,7 +346,7 @@ int main(int argc, char **argv) {
          "process, same runs;\n"
          "ratio = process p50 / LEMON p50 (cpu: process cpu p50 / LEMON "
          "p50)\n%s",
-         CM_VERSION, o.runs, o.warmup, (unsigned long long)o.seed,
+         CM_VERSION, o->runs, o->warmup, (unsigned long long)o->seed,
 #ifdef CM_HAVE_LEMON
          ""
 #else
@@ -354,13 +356,21 @@ int main(int argc, char **argv) {
   printf("%-28s %6s %8s %8s %8s %8s %8s %8s %6s %6s %8s\n", "case", "MB",
          "proc", "proc.p99", "cpu", "answer", "L.tot", "L.p99", "ratio",
          "r.cpu", "diff");
+}
+
+/* Name and run each case (those --only picks) with its files in dir, printing
+ * a row for each; done[c] set for those measured. Returns 1 if any failed or
+ * its objective differs from LEMON's, else 0. */
+static int measure(const bench_opts *o, const char *dir, bench_case *cases,
+                   bench_row *rows, int *done) {
+  int bad = 0;
   for (int c = 0; c < N_CASES; c++) {
     cases[c] = cases0[c];
     snprintf(cases[c].name, sizeof cases[c].name, "%s %dx%d K%d", cases[c].mode,
              cases[c].n_req, cases[c].n_wrk, cases[c].k);
-    if (o.only && !strstr(cases[c].name, o.only))
+    if (o->only && !strstr(cases[c].name, o->only))
       continue;
-    if (bench_case_run(&o, &cases[c], o.keep ? o.keep : dir, &rows[c]) != 0) {
+    if (bench_case_run(o, &cases[c], dir, &rows[c]) != 0) {
       fprintf(stderr, "bench_process: %s: %s\n", cases[c].name, rows[c].error);
       bad = 1;
       continue;
@@ -373,37 +383,57 @@ int main(int argc, char **argv) {
       bad = 1;
     }
     done[c] = 1;
-    print_row(&o, &cases[c], &rows[c]);
+    print_row(o, &cases[c], &rows[c]);
     fflush(stdout);
   }
-  rmdir(dir);
-  if (o.out) {
-    FILE *f = fopen(o.out, "w");
-    double load[3] = {NAN, NAN, NAN};
-    if (!f) {
-      fprintf(stderr, "bench_process: cannot write %s\n", o.out);
-      return 1;
-    }
-    getloadavg(load, 3);
-    fprintf(f,
-            "{\"bench\":\"process\",\"version\":\"%s\",\"options\":{\"runs\":"
-            "%d,\"warmup\":%d,\"seed\":%llu,\"lemon\":%s},\"cpus\":%ld,"
-            "\"loadavg_end\":[%.2f,%.2f,%.2f],\n \"cases\":[\n",
-            CM_VERSION, o.runs, o.warmup, (unsigned long long)o.seed,
-#ifdef CM_HAVE_LEMON
-            "true",
-#else
-            "false",
-#endif
-            sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
-    for (int c = 0, first = 1; c < N_CASES; c++)
-      if (done[c]) {
-        json_row(f, &o, &cases[c], &rows[c], first);
-        first = 0;
-      }
-    fputs("\n]}\n", f);
-    if (fclose(f) != 0)
-      bad = 1;
-  }
   return bad;
+}
+
+/* The JSON report of the cases done into o->out. Returns 0, or 1 if it cannot
+ * be written. */
+static int write_json(const bench_opts *o, const bench_case *cases,
+                      const bench_row *rows, const int *done) {
+  FILE *f = fopen(o->out, "w");
+  double load[3] = {NAN, NAN, NAN};
+  if (!f) {
+    fprintf(stderr, "bench_process: cannot write %s\n", o->out);
+    return 1;
+  }
+  getloadavg(load, 3);
+  fprintf(f,
+          "{\"bench\":\"process\",\"version\":\"%s\",\"options\":{\"runs\":"
+          "%d,\"warmup\":%d,\"seed\":%llu,\"lemon\":%s},\"cpus\":%ld,"
+          "\"loadavg_end\":[%.2f,%.2f,%.2f],\n \"cases\":[\n",
+          CM_VERSION, o->runs, o->warmup, (unsigned long long)o->seed,
+#ifdef CM_HAVE_LEMON
+          "true",
+#else
+          "false",
+#endif
+          sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1], load[2]);
+  for (int c = 0, first = 1; c < N_CASES; c++)
+    if (done[c]) {
+      json_row(f, o, &cases[c], &rows[c], first);
+      first = 0;
+    }
+  fputs("\n]}\n", f);
+  return fclose(f) != 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  bench_opts o;
+  bench_case cases[N_CASES];
+  static bench_row rows[N_CASES];
+  char self[1024], dir[] = "/tmp/cm_bench_process.XXXXXX";
+  int done[N_CASES] = {0}, rc = parse_args(argc, argv, &o, self, sizeof self);
+  if (rc >= 0)
+    return rc;
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "bench_process: mkdtemp: %s\n", strerror(errno));
+    return 1;
+  }
+  print_header(&o);
+  int bad = measure(&o, o.keep ? o.keep : dir, cases, rows, done);
+  rmdir(dir);
+  return o.out && write_json(&o, cases, rows, done) != 0 ? 1 : bad;
 }

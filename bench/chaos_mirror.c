@@ -356,81 +356,123 @@ static void collect(const cfg *k, const char *acked, ids *s) {
     fclose(f);
 }
 
-int main(int argc, char **argv) {
-  cfg k = {NULL, NULL, NULL, 0};
-  const char *acked = NULL;
-  int rport = 6379, rounds = 5, quiesce_ms = 30000;
+/* The options that are not the daemon's cfg. */
+typedef struct mirror_opts {
+  const char *acked;
+  int rport, rounds, quiesce_ms;
+} mirror_opts;
+
+/* What the rounds found: which ids still differ, how many at first and at
+ * the end, and how many rounds ran. */
+typedef struct tally {
+  char *differs;
+  int first, left, rounds;
+} tally;
+
+/* The command line into k and o. Returns 0, or 2 with the usage printed. */
+static int parse_args(int argc, char **argv, cfg *k, mirror_opts *o) {
+  *k = (cfg){NULL, NULL, NULL, 0};
+  *o = (mirror_opts){NULL, 6379, 5, 30000};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--redis-port"))
-      rport = atoi(argv[i + 1]);
+      o->rport = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--region"))
-      k.region = argv[i + 1];
+      k->region = argv[i + 1];
     else if (!strcmp(argv[i], "--daemon-port"))
-      k.dport = atoi(argv[i + 1]);
+      k->dport = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--token"))
-      k.token = argv[i + 1];
+      k->token = argv[i + 1];
     else if (!strcmp(argv[i], "--acked"))
-      acked = argv[i + 1];
+      o->acked = argv[i + 1];
     else if (!strcmp(argv[i], "--rounds"))
-      rounds = atoi(argv[i + 1]);
+      o->rounds = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--quiesce-ms"))
-      quiesce_ms = atoi(argv[i + 1]);
+      o->quiesce_ms = atoi(argv[i + 1]);
   }
-  if (!k.region || !k.token || !acked || k.dport <= 0 || rounds < 1) {
+  if (!k->region || !k->token || !o->acked || k->dport <= 0 || o->rounds < 1) {
     fprintf(stderr, "usage: chaos_mirror --redis-port N --region R "
                     "--daemon-port P --token T --acked FILE [--rounds K] "
                     "[--quiesce-ms MS]\n");
     return 2;
   }
-  k.c = redisConnect("127.0.0.1", rport);
-  if (!k.c || k.c->err) {
-    fprintf(stderr, "chaos_mirror: no redis-server on port %d\n", rport);
+  return 0;
+}
+
+/* Connect k to the redis-server on port. Returns 0, or 2 with a message. */
+static int redis_connect(cfg *k, int port) {
+  k->c = redisConnect("127.0.0.1", port);
+  if (!k->c || k->c->err) {
+    fprintf(stderr, "chaos_mirror: no redis-server on port %d\n", port);
     return 2;
   }
-  ids s = {NULL, NULL, 0, 0};
-  collect(&k, acked, &s);
-  int workers = 0;
-  for (int i = 0; i < s.n; i++)
-    workers += s.worker[i];
-  /* round 1 over everything; later rounds over what still differs */
-  char *differs = calloc((size_t)s.n + 1, 1);
-  int first = 0, left = s.n, rc = 0, round;
-  for (int i = 0; i < s.n; i++)
-    differs[i] = 1;
-  for (round = 1; round <= rounds && left > 0; round++) {
-    if (quiesce(&k, quiesce_ms) != 0) {
+  return 0;
+}
+
+/* Round 1 over every id of s; later rounds over what still differs, each
+ * after the daemon caught up. Returns 0, or 2 if it did not catch up. */
+static int measure(const cfg *k, const mirror_opts *o, const ids *s, tally *t) {
+  int rc = 0, round;
+  t->differs = calloc((size_t)s->n + 1, 1);
+  t->first = 0;
+  t->left = s->n;
+  for (int i = 0; i < s->n; i++)
+    t->differs[i] = 1;
+  for (round = 1; round <= o->rounds && t->left > 0; round++) {
+    if (quiesce(k, o->quiesce_ms) != 0) {
       fprintf(stderr,
               "chaos_mirror: the daemon did not catch up with Redis "
               "within %d ms\n",
-              quiesce_ms);
+              o->quiesce_ms);
       rc = 2;
       break;
     }
-    left = 0;
-    for (int i = 0; i < s.n; i++) {
-      if (!differs[i])
+    t->left = 0;
+    for (int i = 0; i < s->n; i++) {
+      if (!t->differs[i])
         continue;
-      differs[i] = compare(&k, s.id[i], s.worker[i], round == rounds) == 1;
-      left += differs[i];
+      t->differs[i] =
+          compare(k, s->id[i], s->worker[i], round == o->rounds) == 1;
+      t->left += t->differs[i];
     }
     if (round == 1)
-      first = left;
-    if (left > 0 && round < rounds)
+      t->first = t->left;
+    if (t->left > 0 && round < o->rounds)
       sleep_ms(300);
   }
-  int missed_w = 0, missed_r = 0;
-  for (int i = 0; i < s.n; i++) {
-    missed_w += differs[i] && s.worker[i];
-    missed_r += differs[i] && !s.worker[i];
+  t->rounds = round - 1;
+  return rc;
+}
+
+/* The JSON line of the outcome on stdout. Returns the exit code: rc, or 1
+ * if it is 0 and something still differs. */
+static int report(const ids *s, const tally *t, int rc) {
+  int workers = 0, missed_w = 0, missed_r = 0;
+  for (int i = 0; i < s->n; i++) {
+    workers += s->worker[i];
+    missed_w += t->differs[i] && s->worker[i];
+    missed_r += t->differs[i] && !s->worker[i];
   }
-  if (rc == 0 && left > 0)
+  if (rc == 0 && t->left > 0)
     rc = 1;
   printf("{\"workers\":%d,\"requests\":%d,\"rounds\":%d,\"differed_first\":%d,"
          "\"lagged\":%d,\"missed_workers\":%d,\"missed_requests\":%d,"
          "\"quiesced\":%s,\"ok\":%s}\n",
-         workers, s.n - workers, round - 1, first, first - left, missed_w,
-         missed_r, rc == 2 ? "false" : "true", rc == 0 ? "true" : "false");
-  free(differs);
+         workers, s->n - workers, t->rounds, t->first, t->first - t->left,
+         missed_w, missed_r, rc == 2 ? "false" : "true",
+         rc == 0 ? "true" : "false");
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  cfg k;
+  mirror_opts o;
+  if (parse_args(argc, argv, &k, &o) != 0 || redis_connect(&k, o.rport) != 0)
+    return 2;
+  ids s = {NULL, NULL, 0, 0};
+  tally t;
+  collect(&k, o.acked, &s);
+  int rc = report(&s, &t, measure(&k, &o, &s, &t));
+  free(t.differs);
   free(s.id);
   free(s.worker);
   redisFree(k.c);
