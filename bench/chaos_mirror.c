@@ -413,7 +413,8 @@ static int redis_connect(cfg *k, int port) {
 static int measure(const cfg *k, const mirror_opts *o, const ids *s, tally *t) {
   int rc = 0, round;
   t->differs = calloc((size_t)s->n + 1, 1);
-  t->first = 0;
+  t->first = s->n; /* nothing compared yet: a first round that never
+                      quiesced leaves lagged at 0, not below */
   t->left = s->n;
   for (int i = 0; i < s->n; i++)
     t->differs[i] = 1;
