@@ -35,6 +35,9 @@
 #   REDIS_MODE=single|cluster DAEMONS=3 TTL=1500 RATE=60 BUILD=build SEED=N
 #   OUT=bench/results/chaos-ha.json KEEP=1 (keep the files: logs, acked ids)
 #   FAULTS="kill9_holder stop_holder" (only these kinds)
+#   HANDBACK=1: d1 prefers the region and the others do not ([lease]
+#   prefer), so every time d1 comes back the holder hands the lease back
+#   to it (docs/ha.md, "Hand-back"): hand-backs under the faults
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-90}
@@ -46,6 +49,7 @@ BUILD=${BUILD:-build}
 OUT=${OUT:-bench/results/chaos-ha.json}
 SEED=${SEED:-$RANDOM}
 REGION=chaos
+HANDBACK=${HANDBACK:-0}
 for tool in haproxy redis-server redis-cli; do
   command -v "$tool" >/dev/null ||
     { echo "chaos_ha: $tool is missing (scripts/deps.sh)" >&2; exit 1; }
@@ -215,6 +219,10 @@ start_daemon() { # I: daemon dI, in its namespace, on the shared clock; a
   # new lease name at each start (dIxK), as the default host:pid would be
   local i=$1 at=$(( START + ($(now_ms) - T0) * RATE ))
   RUNS[$i]=$(( ${RUNS[$i]:-0} + 1 ))
+  local pref=""
+  if [ "$HANDBACK" = 1 ]; then
+    if [ "$i" = 1 ]; then pref="prefer = $REGION"; else pref="prefer = not-$REGION"; fi
+  fi
   [ -n "${PORT[$i]:-}" ] || PORT[$i]=$(free_port)
   (umask 077; cat > "$DIR/d$i.ini") <<INI
 [server]
@@ -229,6 +237,7 @@ offer_ttl_ms = 60000
 enabled = on
 ttl_ms = $TTL
 id = d${i}x${RUNS[$i]}
+$pref
 $(cat "$DIR/tokens.ini")
 INI
   local run=()
