@@ -135,6 +135,31 @@ static cm_status address(const json_t *o, const char *base, char *out,
   return CM_OK;
 }
 
+/* A request's skills: its service's (skills, mode and staff) or its own
+ * "skills" (mode all, one person), never both. */
+static cm_status decode_service(const cmd_config *c, const json_t *o,
+                                const char *base, cm_request_spec *out,
+                                cm_error *err) {
+  const char *svc = NULL;
+  if (cm__json_string(o, base, "service", 0, &svc, err) < 0)
+    return err->code;
+  out->skill_mode = CM_SKILLS_ALL;
+  out->staff = 1;
+  if (!svc)
+    return skills(&c->engine.taxonomy, o, base, "skills", 1, &out->skills, err);
+  const cmd_service *s = cmd_config_service(c, svc);
+  if (!s)
+    return cm__json_fail(err, CM_E_INVALID, base, "service",
+                         "unknown service '%s'", svc);
+  if (json_object_get(o, "skills"))
+    return cm__json_fail(err, CM_E_INVALID, base, "skills",
+                         "give skills or a service, not both");
+  out->skills = s->skills;
+  out->skill_mode = s->mode;
+  out->staff = s->staff;
+  return CM_OK;
+}
+
 cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
                              cm_request_spec *out, cm_error *err) {
   static const char *const keys[] = {
@@ -146,28 +171,9 @@ cm_status cmd_decode_request(const cmd_config *c, const json_t *o,
   memset(out, 0, sizeof *out);
   if (cm__json_check_keys(o, base, keys, err) != CM_OK ||
       cmd_decode_id(o, base, "id", out->id, err) != CM_OK ||
-      cmd_decode_position(o, base, &out->lat, &out->lon, err) != CM_OK)
+      cmd_decode_position(o, base, &out->lat, &out->lon, err) != CM_OK ||
+      decode_service(c, o, base, out, err) != CM_OK)
     return err->code;
-  const char *svc = NULL;
-  if (cm__json_string(o, base, "service", 0, &svc, err) < 0)
-    return err->code;
-  out->skill_mode = CM_SKILLS_ALL;
-  out->staff = 1;
-  if (svc) {
-    const cmd_service *s = cmd_config_service(c, svc);
-    if (!s)
-      return cm__json_fail(err, CM_E_INVALID, base, "service",
-                           "unknown service '%s'", svc);
-    if (json_object_get(o, "skills"))
-      return cm__json_fail(err, CM_E_INVALID, base, "skills",
-                           "give skills or a service, not both");
-    out->skills = s->skills;
-    out->skill_mode = s->mode;
-    out->staff = s->staff;
-  } else if (skills(&c->engine.taxonomy, o, base, "skills", 1, &out->skills,
-                    err) != CM_OK) {
-    return err->code;
-  }
   int mode = (int)out->skill_mode, urgency = CM_URGENCY_NORMAL;
   const char *urg;
   if (enum_field(o, base, "skill_mode", mode_names, 2, &mode, err) != CM_OK ||

@@ -483,6 +483,62 @@ void cm_sim_trace_window_init(cm_sim_trace_window *w) {
   memset(w, 0, sizeof *w);
 }
 
+/* Every line of f through line_of (a line cut short by a failed write
+ * skipped in a window). Returns 0, -1 (r's message says why). */
+static int read_lines(reader *r, FILE *f, cm_sim_trace_info *info) {
+  int rc = 0;
+  size_t cap = 1 << 16;
+  char *buf = malloc(cap);
+  while (rc == 0 && buf) {
+    size_t len = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF && c != '\n') {
+      if (len + 1 == cap) {
+        char *p = realloc(buf, cap * 2);
+        if (!p)
+          break;
+        buf = p;
+        cap *= 2;
+      }
+      buf[len++] = (char)c;
+    }
+    if (len == 0 && c == EOF)
+      break;
+    r->line++;
+    json_error_t je;
+    json_t *o = json_loadb(buf, len, 0, &je);
+    if (!o && r->windowed) /* a line cut short by a failed write */
+      info->lines_skipped++;
+    else
+      rc = o ? line_of(r, o) : fail(r, "not JSON");
+    json_decref(o);
+  }
+  if (!buf)
+    rc = -1;
+  free(buf);
+  return rc;
+}
+
+/* The scenario read: requests and workers present, ids renumbered, the
+ * window's first and last request into info. Returns 0, -1. */
+static int scenario_done(reader *r, const cm_sim_trace_window *win,
+                         cm_sim_trace_info *info) {
+  if (r->s->n_requests == 0 || r->s->n_workers == 0) {
+    fail(r, r->s->n_requests == 0
+                ? "no request in the trace"
+                : "no worker registered (PUT /v1/workers/{id})");
+    r->code = CM_E_CONFLICT; /* after fail, which sets its own */
+    return -1;
+  }
+  finish(r);
+  cap_requests(r, win->max_requests, info);
+  for (int q = 0; q < r->s->n_requests; q++)
+    snprintf(r->s->requests[q].id, sizeof r->s->requests[q].id, "r%05d", q);
+  info->first_ms = r->day0 + r->s->requests[0].at_ms;
+  info->last_ms = r->day0 + r->s->requests[r->s->n_requests - 1].at_ms;
+  return 0;
+}
+
 cm_sim_scenario *cm_sim_trace_read(const char *path,
                                    const cm_sim_trace_window *win,
                                    cm_sim_trace_info *info, cm_error *err) {
@@ -523,53 +579,12 @@ cm_sim_scenario *cm_sim_trace_read(const char *path,
     r.s->response_s_max = 30;
     r.s->report_s = 5;
   }
-  size_t cap = 1 << 16;
-  char *buf = malloc(cap);
-  while (rc == 0 && buf) {
-    size_t len = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF && c != '\n') {
-      if (len + 1 == cap) {
-        char *p = realloc(buf, cap * 2);
-        if (!p)
-          break;
-        buf = p;
-        cap *= 2;
-      }
-      buf[len++] = (char)c;
-    }
-    if (len == 0 && c == EOF)
-      break;
-    r.line++;
-    json_error_t je;
-    json_t *o = json_loadb(buf, len, 0, &je);
-    if (!o && r.windowed) /* a line cut short by a failed write */
-      info->lines_skipped++;
-    else
-      rc = o ? line_of(&r, o) : fail(&r, "not JSON");
-    json_decref(o);
-  }
-  if (!buf)
-    rc = -1;
-  free(buf);
+  if (rc == 0)
+    rc = read_lines(&r, f, info);
   fclose(f);
   info->lines = r.line;
-  if (rc == 0 && r.s->n_requests == 0) {
-    rc = fail(&r, "no request in the trace");
-    r.code = CM_E_CONFLICT;
-  }
-  if (rc == 0 && r.s->n_workers == 0) {
-    rc = fail(&r, "no worker registered (PUT /v1/workers/{id})");
-    r.code = CM_E_CONFLICT;
-  }
-  if (rc == 0) {
-    finish(&r);
-    cap_requests(&r, win->max_requests, info);
-    for (int q = 0; q < r.s->n_requests; q++)
-      snprintf(r.s->requests[q].id, sizeof r.s->requests[q].id, "r%05d", q);
-    info->first_ms = r.day0 + r.s->requests[0].at_ms;
-    info->last_ms = r.day0 + r.s->requests[r.s->n_requests - 1].at_ms;
-  }
+  if (rc == 0)
+    rc = scenario_done(&r, win, info);
   for (int k = 0; k < CM_SIM_SERVICES_MAX; k++)
     free(r.dur[k]);
   map_free(&r.workers);

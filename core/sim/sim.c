@@ -89,26 +89,55 @@ static int64_t clock_ns(const cm_sim_policy *p) {
   return p->clock ? p->clock(p->clock_ctx) : 0;
 }
 
+/* The engine's configuration for policy p on scenario s. */
+static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
+                              cm_engine_config *cfg) {
+  cm_engine_config_init(cfg);
+  cfg->weights = p->weights;
+  cfg->batch_window_ms = p->window_ms;
+  cfg->solve_budget_ms = p->budget_ms;
+  cfg->clock = p->clock;
+  cfg->clock_ctx = p->clock_ctx;
+  cfg->offer_ttl_ms = (int64_t)(s->response_s_max * 1000) + 30000;
+  cfg->params.road_factor = s->road_factor;
+  cfg->event_queue = 1 << 16;
+  if (p->no_reserve)
+    cfg->reserve_workers = 0;
+  if (p->no_lookahead)
+    cfg->lookahead_min = 0;
+  if (p->standby)
+    cfg->standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
+}
+
+/* The emergencies of p's history taught to the engine (where they come
+ * from), as a daemon that ran on those days would know them. */
+static void teach_history(cm_engine *eng, const cm_sim_policy *p) {
+  for (int i = 0; eng && p->history && i < p->history->n_requests; i++) {
+    const cm_sim_request *h = &p->history->requests[i];
+    const cm_sim_service *sv = &p->history->services[h->service];
+    if (sv->urgency == CM_URGENCY_EMERGENCY)
+      cm_engine_demand_teach(eng, h->lat, h->lon, sv->skills, h->at_ms, NULL);
+  }
+}
+
+/* The engine's own figures of the run into out. */
+static void engine_kpis(const cm_engine *eng, cm_sim_kpis *out) {
+  cm_engine_stats st;
+  cm_engine_stats_get(eng, &st);
+  out->batch_p50_ms = cm_histogram_quantile(&st.batch_ms, 0.5);
+  out->batch_p99_ms = cm_histogram_quantile(&st.batch_ms, 0.99);
+  out->batch_max_ms = st.batch_ms.max;
+  out->batches = st.batches;
+  out->fallbacks = st.fallbacks;
+  out->standby = st.standby;
+}
+
 cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
                      cm_sim_kpis *out, void (*progress)(double done, void *ctx),
                      void *ctx, cm_error *err) {
   int64_t t0 = clock_ns(p);
   cm_engine_config cfg;
-  cm_engine_config_init(&cfg);
-  cfg.weights = p->weights;
-  cfg.batch_window_ms = p->window_ms;
-  cfg.solve_budget_ms = p->budget_ms;
-  cfg.clock = p->clock;
-  cfg.clock_ctx = p->clock_ctx;
-  cfg.offer_ttl_ms = (int64_t)(s->response_s_max * 1000) + 30000;
-  cfg.params.road_factor = s->road_factor;
-  cfg.event_queue = 1 << 16;
-  if (p->no_reserve)
-    cfg.reserve_workers = 0;
-  if (p->no_lookahead)
-    cfg.lookahead_min = 0;
-  if (p->standby)
-    cfg.standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
+  engine_config_for(s, p, &cfg);
   cm_error e;
   inproc ip = {s, NULL};
   cm_store *store = cm_store_memory_new(0);
@@ -120,13 +149,7 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
                                               the world's */
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;
-  for (int i = 0; ip.eng && p->history && i < p->history->n_requests; i++) {
-    const cm_sim_request *h = &p->history->requests[i];
-    const cm_sim_service *sv = &p->history->services[h->service];
-    if (sv->urgency == CM_URGENCY_EMERGENCY)
-      cm_engine_demand_teach(ip.eng, h->lat, h->lon, sv->skills, h->at_ms,
-                             NULL);
-  }
+  teach_history(ip.eng, p);
   cm_sim_world *w =
       ip.eng ? cm_sim_world_new(s, &port, from, until, out) : NULL;
   if (!w) {
@@ -169,14 +192,7 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
     }
   }
   cm_sim_world_finish(w);
-  cm_engine_stats st;
-  cm_engine_stats_get(ip.eng, &st);
-  out->batch_p50_ms = cm_histogram_quantile(&st.batch_ms, 0.5);
-  out->batch_p99_ms = cm_histogram_quantile(&st.batch_ms, 0.99);
-  out->batch_max_ms = st.batch_ms.max;
-  out->batches = st.batches;
-  out->fallbacks = st.fallbacks;
-  out->standby = st.standby;
+  engine_kpis(ip.eng, out);
   out->wall_s = (double)(clock_ns(p) - t0) / 1e9;
   cm_sim_world_free(w);
   cm_engine_free(ip.eng);
