@@ -727,6 +727,23 @@ cmd_call *cmd_call_defer(cmd_call *c) {
   return dc;
 }
 
+cmd_call *cmd_call_writer(cmd_call *c) {
+  cmd_call *w = c->r->redis_loop ? cmd_call_defer(c) : c;
+  if (w)
+    snprintf(w->wid, sizeof w->wid, "%s", w->arg);
+  return w;
+}
+
+int cmd_body_empty(cmd_call *c) {
+  static const char *const none[] = {NULL};
+  cm_error err;
+  if (c->body && cm__json_check_keys(c->body, "$", none, &err) != CM_OK) {
+    cmd_reply_error(c, &err);
+    return 0;
+  }
+  return 1;
+}
+
 void cmd_call_end(cmd_call *dc) {
   if (dc->d->trace && dc->method != EVHTTP_REQ_GET && dc->code >= 200 &&
       dc->code < 300)

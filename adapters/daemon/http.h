@@ -71,6 +71,13 @@ void cmd_reply_text(cmd_call *c, int code, const char *content_type,
 cmd_call *cmd_call_defer(cmd_call *c);
 /* After the reply of a deferred call: the trace line, and free it. */
 void cmd_call_end(cmd_call *dc);
+/* The call a write replies on: c itself when the region's engine completes
+ * at once (memory), else cmd_call_defer(c) (NULL: out of memory, replied);
+ * its wid is the path's id until the handler names another. */
+cmd_call *cmd_call_writer(cmd_call *c);
+/* 1 when c's body is absent or {} (the only one some writes take); else 0,
+ * replied 400 naming the field. */
+int cmd_body_empty(cmd_call *c);
 /* Count a reply the handler sent by other means (the event stream). */
 void cmd_count(cmd_call *c, int code);
 
@@ -85,6 +92,10 @@ void cmd_route_request_get(cmd_call *c);
 void cmd_route_request_cancel(cmd_call *c);
 void cmd_route_request_complete(cmd_call *c);
 void cmd_route_request_arrived(cmd_call *c);
+/* The engine's answer to a write on the request c->wid: its view after
+ * it (201 for a new one from create), or the error; then a deferred call
+ * ends (routes_requests.c; the confirmation and override routes too). */
+void cmd_request_written(void *ctx, cm_status st, const cm_error *err);
 void cmd_route_offer_accept(cmd_call *c);
 void cmd_route_offer_reject(cmd_call *c);
 /* confirmation before dispatch (routes_confirm.c) */

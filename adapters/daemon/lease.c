@@ -58,8 +58,8 @@ struct cmd_lease {
   uint64_t sent, answered;        /* renewals sent / the last one taken */
   int handing_back;               /* another daemon prefers the region: no
                                      batch starts; released once idle */
-  int releasing;                  /* the release is on its way */
-  struct cmd_lease **release_ctx; /* its answer's pointer to us */
+  struct cmd_lease **release_ctx; /* a hand-back's release on its way:
+                                     its answer's pointer to us, or NULL */
   struct cmd_lease **read_ctx;    /* a read of may_take in flight: its
                                      answer's pointer to us, or NULL */
   int64_t read_t0;                /* monotonic ms when it was sent */
@@ -240,7 +240,7 @@ static void adopt_others(struct cmd_lease *l, const cm_redis_lease *out) {
 }
 
 static void lose(struct cmd_lease *l, const char *why) {
-  if (!l->releasing) /* a hand-back ends with the holding */
+  if (!l->release_ctx) /* a hand-back ends with the holding */
     l->handing_back = 0;
   if (!l->leads || l->ignore_loss)
     return;
@@ -339,7 +339,7 @@ static void on_released(void *ctx, cm_status st, const cm_redis_lease *out,
   free(pl);
   if (!l) /* stopped meanwhile */
     return;
-  l->releasing = 0;
+  l->release_ctx = NULL;
   l->handing_back = 0;
   if (!l->leads)
     return;
@@ -361,7 +361,7 @@ static int hand_back(struct cmd_lease *l) {
   cmd_region *r = l->r;
   if (!l->handing_back)
     return 0;
-  if (l->releasing)
+  if (l->release_ctx)
     return 1;
   if (r->flying || cm_engine_in_flight(r->eng) > 0)
     return 0; /* renew meanwhile: the batch's commits need the fence */
@@ -374,7 +374,6 @@ static int hand_back(struct cmd_lease *l) {
     return 0; /* renewed, tried again at the next tick */
   }
   *pl = l;
-  l->releasing = 1;
   l->release_ctx = pl;
   return 1;
 }
@@ -499,7 +498,7 @@ void cmd_lease_stop(cmd_region *r) {
     return;
   if (l->waiting) /* its answer is dropped (freed with the connection) */
     l->waiting->l = NULL;
-  if (l->release_ctx && l->releasing) /* the same for a hand-back's */
+  if (l->release_ctx) /* the same for a hand-back's */
     *l->release_ctx = NULL;
   if (l->read_ctx) /* and a read's */
     *l->read_ctx = NULL;

@@ -61,49 +61,16 @@ json_t *cmd_request_json(cmd_call *c, const cm_request_view *v) {
   return o;
 }
 
-/* The engine's answer: the request after it, or the error; then a
- * deferred call ends. */
-static void on_done(void *ctx, cm_status st, const cm_error *err) {
-  cmd_call *c = ctx;
-  cm_request_view v;
-  cm_error gerr;
-  if (st != CM_OK) {
-    cmd_reply_error(c, err);
-  } else {
-    cmd_events_pump(c->r);
-    cmd_kick(c->r); /* a confirmed request without an offer is due now */
-    if (cm_engine_request_get(c->r->eng, c->wid, &v, &gerr) != CM_OK)
-      cmd_reply_error(c, &gerr);
-    else
-      cmd_reply_json(c, 200,
-                     json_pack("{s:o}", "request", cmd_request_json(c, &v)));
-  }
-  if (c->deferred)
-    cmd_call_end(c);
-}
-
-/* The call a write replies on: c itself when the engine completes at
- * once (memory), else a deferred copy (NULL: out of memory, replied). */
-static cmd_call *writer(cmd_call *c) {
-  cmd_call *w = c->r->redis_loop ? cmd_call_defer(c) : c;
-  if (w)
-    snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  return w;
-}
-
 void cmd_route_request_confirm(cmd_call *c) {
-  static const char *const none[] = {NULL};
   cm_error err;
-  if (c->body && cm__json_check_keys(c->body, "$", none, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
+  if (!cmd_body_empty(c))
     return;
-  }
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (!w)
     return;
   if (cm_engine_confirm_async(w->r->eng, w->arg, w->actor, cmd_now_ms(),
-                              on_done, w, &err) != CM_OK)
-    on_done(w, err.code, &err);
+                              cmd_request_written, w, &err) != CM_OK)
+    cmd_request_written(w, err.code, &err);
 }
 
 /* The dismissal's body: reason required, note optional (checked, then
@@ -138,10 +105,10 @@ void cmd_route_request_dismiss(cmd_call *c) {
   }
   if (c->body) /* the note goes no further: not into the trace either */
     json_object_del(c->body, "note");
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (!w)
     return;
   if (cm_engine_dismiss_async(w->r->eng, w->arg, reason, w->actor, cmd_now_ms(),
-                              on_done, w, &err) != CM_OK)
-    on_done(w, err.code, &err);
+                              cmd_request_written, w, &err) != CM_OK)
+    cmd_request_written(w, err.code, &err);
 }

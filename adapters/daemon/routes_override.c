@@ -10,26 +10,6 @@
 #include "http.h"
 #include "json_util.h"
 
-/* The completion: the request's view after it, or the error; then a
- * deferred call ends. */
-static void on_done(void *ctx, cm_status st, const cm_error *err) {
-  cmd_call *c = ctx;
-  cm_request_view v;
-  cm_error gerr;
-  if (st != CM_OK) {
-    cmd_reply_error(c, err);
-  } else if (cm_engine_request_get(c->r->eng, c->wid, &v, &gerr) != CM_OK) {
-    cmd_reply_error(c, &gerr);
-  } else {
-    cmd_events_pump(c->r);
-    cmd_kick(c->r); /* a pin or a release may be offered now */
-    cmd_reply_json(c, 200,
-                   json_pack("{s:o}", "request", cmd_request_json(c, &v)));
-  }
-  if (c->deferred)
-    cmd_call_end(c);
-}
-
 /* The body's "worker": *worker the id, or NULL when null or absent (a
  * body of {} or none, where allowed: required 0). Returns 0, or -1
  * replied (400/422 naming the field). */
@@ -57,29 +37,9 @@ bad:
   return -1;
 }
 
-/* An empty body or {} is the only one hold and release take. */
-static int no_fields(cmd_call *c) {
-  static const char *const none[] = {NULL};
-  cm_error err;
-  if (c->body && cm__json_check_keys(c->body, "$", none, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
-    return 0;
-  }
-  return 1;
-}
-
-/* The call the completion replies on: c itself when the engine completes
- * at once (memory), else a deferred copy (NULL: out of memory, replied). */
-static cmd_call *writer(cmd_call *c) {
-  cmd_call *w = c->r->redis_loop ? cmd_call_defer(c) : c;
-  if (w)
-    snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  return w;
-}
-
 /* The engine refused before the ledger: reply, end. */
 static void refused(cmd_call *w, const cm_error *err) {
-  on_done(w, err->code, err);
+  cmd_request_written(w, err->code, err);
 }
 
 void cmd_route_request_pin(cmd_call *c) {
@@ -88,29 +48,30 @@ void cmd_route_request_pin(cmd_call *c) {
   cm_error err;
   if (body_worker(c, 1, buf, &worker) != 0)
     return;
-  cmd_call *w = writer(c);
-  if (w && cm_engine_pin_async(w->r->eng, w->arg, worker, w->actor,
-                               cmd_now_ms(), on_done, w, &err) != CM_OK)
+  cmd_call *w = cmd_call_writer(c);
+  if (w &&
+      cm_engine_pin_async(w->r->eng, w->arg, worker, w->actor, cmd_now_ms(),
+                          cmd_request_written, w, &err) != CM_OK)
     refused(w, &err);
 }
 
 void cmd_route_request_hold(cmd_call *c) {
   cm_error err;
-  if (!no_fields(c))
+  if (!cmd_body_empty(c))
     return;
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (w && cm_engine_hold_async(w->r->eng, w->arg, w->actor, cmd_now_ms(),
-                                on_done, w, &err) != CM_OK)
+                                cmd_request_written, w, &err) != CM_OK)
     refused(w, &err);
 }
 
 void cmd_route_request_release(cmd_call *c) {
   cm_error err;
-  if (!no_fields(c))
+  if (!cmd_body_empty(c))
     return;
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (w && cm_engine_release_async(w->r->eng, w->arg, w->actor, cmd_now_ms(),
-                                   on_done, w, &err) != CM_OK)
+                                   cmd_request_written, w, &err) != CM_OK)
     refused(w, &err);
 }
 
@@ -120,8 +81,9 @@ void cmd_route_request_reassign(cmd_call *c) {
   cm_error err;
   if (body_worker(c, 0, buf, &worker) != 0)
     return;
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (w && cm_engine_reassign_async(w->r->eng, w->arg, worker, w->actor,
-                                    cmd_now_ms(), on_done, w, &err) != CM_OK)
+                                    cmd_now_ms(), cmd_request_written, w,
+                                    &err) != CM_OK)
     refused(w, &err);
 }

@@ -21,15 +21,7 @@ static void reply_view(cmd_call *c, const char *id, int code) {
                  json_pack("{s:o}", "request", cmd_request_json(c, &v)));
 }
 
-/* The call a write replies on: c itself when the engine completes at
- * once (memory), else a deferred copy (NULL: out of memory, replied). */
-static cmd_call *writer(cmd_call *c) {
-  return c->r->redis_loop ? cmd_call_defer(c) : c;
-}
-
-/* The engine's answer to a write: the request's view after it, or the
- * error; then a deferred call ends. */
-static void on_written(void *ctx, cm_status st, const cm_error *err) {
+void cmd_request_written(void *ctx, cm_status st, const cm_error *err) {
   cmd_call *c = ctx;
   if (st != CM_OK) {
     cmd_reply_error(c, err);
@@ -58,7 +50,7 @@ static void on_written(void *ctx, cm_status st, const cm_error *err) {
 
 /* An engine call refused before the ledger: reply, end. */
 static void refused(cmd_call *w, const cm_error *err) {
-  on_written(w, err->code, err);
+  cmd_request_written(w, err->code, err);
 }
 
 void cmd_route_request_create(cmd_call *c) {
@@ -73,7 +65,7 @@ void cmd_route_request_create(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (!w)
     return;
   w->created = 1;
@@ -81,8 +73,8 @@ void cmd_route_request_create(cmd_call *c) {
   w->existed = cm_engine_holds(w->r->eng, s.id);
   snprintf(w->wid, sizeof w->wid, "%s", s.id);
   cmd_region *r = w->r;
-  if (cm_engine_submit_async(r->eng, &s, w->at_ms, on_written, w, &err) !=
-      CM_OK)
+  if (cm_engine_submit_async(r->eng, &s, w->at_ms, cmd_request_written, w,
+                             &err) != CM_OK)
     refused(w, &err);
   else if (r->redis_loop && s.urgency == CM_URGENCY_EMERGENCY)
     cmd_step_now(r); /* the batch's follow goes out now, behind this
@@ -95,30 +87,19 @@ void cmd_route_request_get(cmd_call *c) {
   reply_view(c, c->arg, 200);
 }
 
-/* An empty body or {} is the only one these take. */
-static int no_fields(cmd_call *c) {
-  static const char *const none[] = {NULL};
-  cm_error err;
-  if (c->body && cm__json_check_keys(c->body, "$", none, &err) != CM_OK) {
-    cmd_reply_error(c, &err);
-    return 0;
-  }
-  return 1;
-}
-
 typedef cm_status (*write_fn)(cm_engine *e, const char *id, int64_t now_ms,
                               cm_engine_done_fn done, void *ctx, cm_error *err);
 
 /* cancel, complete: the path's request. */
 static void write_path(cmd_call *c, write_fn fn) {
   cm_error err;
-  if (!no_fields(c))
+  if (!cmd_body_empty(c))
     return;
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (!w)
     return;
-  snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  if (fn(w->r->eng, w->arg, cmd_now_ms(), on_written, w, &err) != CM_OK)
+  if (fn(w->r->eng, w->arg, cmd_now_ms(), cmd_request_written, w, &err) !=
+      CM_OK)
     refused(w, &err);
 }
 
@@ -149,11 +130,11 @@ static void write_worker(cmd_call *c, worker_fn fn) {
     cmd_reply_error(c, &err);
     return;
   }
-  cmd_call *w = writer(c);
+  cmd_call *w = cmd_call_writer(c);
   if (!w)
     return;
-  snprintf(w->wid, sizeof w->wid, "%s", w->arg);
-  if (fn(w->r->eng, w->arg, worker, cmd_now_ms(), on_written, w, &err) != CM_OK)
+  if (fn(w->r->eng, w->arg, worker, cmd_now_ms(), cmd_request_written, w,
+         &err) != CM_OK)
     refused(w, &err);
 }
 

@@ -37,12 +37,6 @@ static void reply_worker(cmd_call *c, int code) {
                 cmd_encode_worker(&c->d->cfg.engine.taxonomy, &w, jobs)));
 }
 
-/* The call a write replies on: c itself when the engine completes at
- * once (memory), else a deferred copy (NULL: out of memory, replied). */
-static cmd_call *writer(cmd_call *c) {
-  return c->r->redis_loop ? cmd_call_defer(c) : c;
-}
-
 /* The engine's answer to an upsert or a shift: the worker after it, or
  * the error; then a deferred call ends. */
 static void on_worker_written(void *ctx, cm_status st, const cm_error *err) {
@@ -83,7 +77,7 @@ void cmd_route_worker_put(cmd_call *c) {
   }
   int64_t now = cmd_now_ms();
   w.seen_ms = w.has_position ? now : 0;
-  cmd_call *wc = writer(c);
+  cmd_call *wc = cmd_call_writer(c);
   if (!wc)
     return;
   if (cm_engine_worker_upsert_async(wc->r->eng, &w, now, on_worker_written, wc,
@@ -106,7 +100,7 @@ void cmd_route_worker_position(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  cmd_call *wc = writer(c);
+  cmd_call *wc = cmd_call_writer(c);
   if (!wc)
     return;
   wc->count = 1;
@@ -146,7 +140,7 @@ void cmd_route_positions(cmd_call *c) {
     ids[i] = idbuf[i];
   }
   cmd_call *wc = NULL;
-  if (st == CM_OK && (wc = writer(c)) != NULL) {
+  if (st == CM_OK && (wc = cmd_call_writer(c)) != NULL) {
     wc->count = n;
     if (cm_engine_worker_positions_async(wc->r->eng, n, ids, lat, lon,
                                          cmd_now_ms(), on_positions_written, wc,
@@ -177,7 +171,7 @@ void cmd_route_worker_status(cmd_call *c) {
     cmd_reply_error(c, &err);
     return;
   }
-  cmd_call *wc = writer(c);
+  cmd_call *wc = cmd_call_writer(c);
   if (!wc)
     return;
   if (cm_engine_worker_shift_async(wc->r->eng, wc->arg, json_is_true(b),

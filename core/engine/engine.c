@@ -327,6 +327,21 @@ void cm__retry_soon(cm_engine *e) {
 
 /* ---- records ---- */
 
+void cm__req_as_request(const cm__req *r, int64_t since_ms, int64_t now_ms,
+                        cm_request *rq) {
+  cm_request_init(rq);
+  memcpy(rq->id, r->spec.id, sizeof rq->id);
+  rq->lat = r->spec.lat;
+  rq->lon = r->spec.lon;
+  rq->has_position = 1;
+  rq->skills = r->spec.skills;
+  rq->skill_mode = r->spec.skill_mode;
+  rq->staff = r->spec.staff;
+  rq->urgency = r->spec.urgency;
+  rq->waited_s = now_ms > since_ms ? (double)(now_ms - since_ms) / 1e3 : 0.0;
+  rq->elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
+}
+
 void cm__view_of(const cm__req *r, cm_request_view *out) {
   memset(out, 0, sizeof *out);
   out->spec = r->spec;

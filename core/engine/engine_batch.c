@@ -167,22 +167,6 @@ static void make_query(const cm_engine *e, const cm__req *r, int64_t now_ms,
   q->n_exclude = n;
 }
 
-/* The instance's request for r: its spec, positioned, waited since ready. */
-static void batch_request(const cm__req *r, int64_t now_ms, cm_request *rq) {
-  cm_request_init(rq);
-  memcpy(rq->id, r->spec.id, sizeof rq->id);
-  rq->lat = r->spec.lat;
-  rq->lon = r->spec.lon;
-  rq->has_position = 1;
-  rq->skills = r->spec.skills;
-  rq->skill_mode = r->spec.skill_mode;
-  rq->staff = r->spec.staff;
-  rq->urgency = r->spec.urgency;
-  rq->waited_s =
-      now_ms > r->ready_ms ? (double)(now_ms - r->ready_ms) / 1e3 : 0.0;
-  rq->elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
-}
-
 /* The edges of batch request q (instance request ri) to the store's hits;
  * a worker is added to the instance at its first hit (seen maps its id to
  * its index), with the capacity it has left; one the store no longer has,
@@ -243,7 +227,7 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
   for (int q = 0; q < b->n && st == CM_OK; q++) {
     cm_request rq;
     int ri;
-    batch_request(b->reqs[q], now_ms, &rq);
+    cm__req_as_request(b->reqs[q], b->reqs[q]->ready_ms, now_ms, &rq);
     if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK)
       st = CM_E_NOMEM;
     else

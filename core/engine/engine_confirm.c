@@ -125,22 +125,6 @@ static int by_cost(const void *a, const void *b) {
   return strcmp(x->c.worker, y->c.worker);
 }
 
-/* The request as a batch would see it at now_ms. */
-static void as_request(const cm__req *r, int64_t now_ms, cm_request *rq) {
-  cm_request_init(rq);
-  memcpy(rq->id, r->spec.id, sizeof rq->id);
-  rq->lat = r->spec.lat;
-  rq->lon = r->spec.lon;
-  rq->has_position = 1;
-  rq->skills = r->spec.skills;
-  rq->skill_mode = r->spec.skill_mode;
-  rq->staff = r->spec.staff;
-  rq->urgency = r->spec.urgency;
-  rq->waited_s =
-      now_ms > r->created_ms ? (double)(now_ms - r->created_ms) / 1e3 : 0.0;
-  rq->elder = r->spec.elder[0] ? cm_id_hash(r->spec.elder) : 0;
-}
-
 /* Price the store's hits for r into cs (those with room, not held by
  * another request); *n how many. Returns CM_OK or CM_E_NOMEM. */
 static cm_status price_hits(const cm_engine *e, const cm__req *r,
@@ -150,7 +134,7 @@ static cm_status price_hits(const cm_engine *e, const cm__req *r,
   cm_request rq;
   int ri;
   *n = 0;
-  as_request(r, now_ms, &rq);
+  cm__req_as_request(r, r->created_ms, now_ms, &rq);
   if (!inst || cm_instance_request_add(inst, &rq, &ri, err) != CM_OK) {
     cm_instance_free(inst);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -201,7 +185,7 @@ static cm_status candidates(const cm_engine *e, const cm__req *r,
   for (int i = 0; i < r->n_rejected; i++)
     excl[nx++] = r->rejected[i];
   cm_request tmp;
-  as_request(r, now_ms, &tmp);
+  cm__req_as_request(r, r->created_ms, now_ms, &tmp);
   cm_store_query q = {.lat = r->spec.lat,
                       .lon = r->spec.lon,
                       .radius_km = cm_request_radius_km(&e->cfg.params, &tmp),

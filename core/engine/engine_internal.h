@@ -352,6 +352,10 @@ void cm__req_finish(cm_engine *e, cm__req *r);
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after);
 /* The view of a record (what the ledger and cm_engine_request_get hold). */
 void cm__view_of(const cm__req *r, cm_request_view *out);
+/* The solver's request for r at now_ms: its spec, positioned, waited since
+ * since_ms (a batch: when it became ready; a confirmation: its creation). */
+void cm__req_as_request(const cm__req *r, int64_t since_ms, int64_t now_ms,
+                        cm_request *rq);
 /* A batch at at_ms at the latest. */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);
 /* Something that may help pending requests happened (a worker on shift or
