@@ -71,6 +71,9 @@
 
 #define POS_CHUNK 256 /* workers per positions script call */
 #define POS_SLOTS 512 /* a call's id set: a power of 2 above POS_CHUNK */
+#define AFTER_MAX                                                              \
+  4 /* waiters behind a turn's proposals: a follow or a                        \
+       rebuild, and the records read again */
 
 typedef struct rd_prop { /* one proposal, copied */
   struct rd_prop *next;
@@ -137,19 +140,22 @@ typedef struct rd_group { /* one pipeline sent */
 
 typedef struct rd_async {
   rd_ledger *l;
-  struct event *flush;   /* zero-timeout: sends the queue */
-  struct event *timer;   /* no reply for timeout_ms: drop */
-  rd_prop *queue;        /* waiting proposals, oldest first */
-  rd_prop *tail;         /* the newest */
-  int in_flight;         /* groups sent and not all answered */
-  uint64_t replies;      /* replies seen so far (progress) */
-  uint64_t at_arm;       /* replies when the timer was armed */
-  int waits;             /* flushes put off for a connect in a row */
-  unsigned reload;       /* the next group loads these scripts first (a
-                            bit per CM__RD_S_*) */
-  cm__rd_argv argv;      /* commands are built here */
-  void (*after)(void *); /* runs once the queue is sent (cm__rd_group_after) */
-  void *after_arg;       /* */
+  struct event *flush;  /* zero-timeout: sends the queue */
+  struct event *timer;  /* no reply for timeout_ms: drop */
+  rd_prop *queue;       /* waiting proposals, oldest first */
+  rd_prop *tail;        /* the newest */
+  int in_flight;        /* groups sent and not all answered */
+  uint64_t replies;     /* replies seen so far (progress) */
+  uint64_t at_arm;      /* replies when the timer was armed */
+  int waits;            /* flushes put off for a connect in a row */
+  unsigned reload;      /* the next group loads these scripts first (a
+                           bit per CM__RD_S_*) */
+  cm__rd_argv argv;     /* commands are built here */
+  struct {              /* run once the queue is sent, in the order asked */
+    void (*fn)(void *); /* (cm__rd_group_after) */
+    void *arg;          /* */
+  } after[AFTER_MAX];   /* */
+  int n_after;          /* */
 } rd_async;
 
 cm_redis *cm__rd_group_conn(const rd_ledger *l) {
@@ -553,19 +559,20 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   rd_async *as = arg;
   flush_send(as);
-  if (as->after && !as->queue) {
-    void (*fn)(void *) = as->after;
-    as->after = NULL;
-    fn(as->after_arg);
+  if (as->n_after && !as->queue) {
+    int n = as->n_after;
+    as->n_after = 0;
+    for (int i = 0; i < n; i++)
+      as->after[i].fn(as->after[i].arg);
   }
 }
 
 int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg) {
   rd_async *as = l->async;
-  if (!as || !as->queue || as->after)
+  if (!as || !as->queue || as->n_after == AFTER_MAX)
     return 0;
-  as->after = fn;
-  as->after_arg = arg;
+  as->after[as->n_after].fn = fn;
+  as->after[as->n_after++].arg = arg;
   return 1;
 }
 

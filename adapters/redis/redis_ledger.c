@@ -1172,6 +1172,7 @@ static void rd_free(cm_ledger *lg) {
   if (f && f->deferred) /* never sent: nothing will answer it */
     follow_op_end(f, CM_E_UNAVAILABLE, 0, "the ledger was freed");
   cm__rd_rebuild_free(l);
+  cm__rd_get_free(l);
   cm_store_free(l->store);
   cm__rd_argv_free(&l->argv);
   free(l);
@@ -1242,6 +1243,7 @@ static const cm_ledger_type redis_ledger_type = {
     .worker_propose = cm__rd_worker_propose,
     .follow_async = rd_follow_async,
     .rebuild_async = cm__rd_rebuild_async,
+    .get_async = cm__rd_get_async,
 };
 
 cm_ledger *cm_ledger_redis_new(cm_redis *r, const cm_ledger_redis_options *opt,

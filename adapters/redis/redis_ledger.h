@@ -15,6 +15,7 @@
 struct redisReply;
 struct rd_async;
 typedef struct rd_rebuild_op rd_rebuild_op;
+typedef struct rd_get_op rd_get_op;
 
 #define CM__RD_COMMIT_GROUP 64 /* changes per commit script call */
 
@@ -41,6 +42,9 @@ typedef struct rd_ledger {
   long long follow_rounds;          /* round trips the follows waited for */
   struct rd_rebuild_op *rebuild_op; /* a rebuild read in flight
                                        (redis_rebuild.c), or NULL */
+  struct rd_get_op *gets;           /* records being read asynchronously
+                                       (redis_get_async.c) */
+  int gets_deferred;                /* some wait for the turn's proposals */
 } rd_ledger;
 
 /* The synchronous commit (ledger.h's commit). */
@@ -78,8 +82,8 @@ int cm__rd_group_busy(const rd_ledger *l);
 
 /* When proposals of this loop turn wait to be sent: have fn(arg) run once
  * they are (or were told they cannot be), so that what fn sends goes
- * behind them on the connection; returns 1. Else 0 (nothing waits: send
- * now). One at a time. */
+ * behind them on the connection; returns 1. Else 0 (nothing waits, or
+ * already four others wait: send now). Several run in the order asked. */
 int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg);
 
 /* ledger.h's rebuild_async (redis_rebuild.c): the rebuild's reads on the
@@ -87,6 +91,16 @@ int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg);
 cm_status cm__rd_rebuild_async(cm_ledger *l, const char *const *ids, int n,
                                cm_ledger_snapshot_fn done, void *ctx,
                                cm_error *err);
+
+/* ledger.h's get_async (redis_get_async.c): HGET of the record on the
+ * proposals' connection, behind the proposals of the turn; synchronously
+ * on a private base. */
+cm_status cm__rd_get_async(cm_ledger *l, const char *id,
+                           cm_ledger_record_fn done, void *ctx, cm_error *err);
+
+/* At the ledger's free: every read in flight ends once (its reply, NULL
+ * when the connection goes, or now when it was never sent). */
+void cm__rd_get_free(rd_ledger *l);
 
 /* At the ledger's free: a rebuild read in flight ends once (its reply,
  * NULL when the connection goes, or now when it was never sent). */

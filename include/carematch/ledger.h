@@ -132,6 +132,16 @@ typedef void (*cm_ledger_snapshot_fn)(void *ctx, cm_status st,
                                       const cm_ledger_snapshot *s,
                                       const cm_error *err);
 
+/* The end of an asynchronous read of a request's record
+ * (cm_ledger_type.get_async): st as get would have returned it (CM_OK
+ * with v, CM_E_UNKNOWN_ID when the ledger has none, CM_E_UNAVAILABLE when
+ * the connection dropped, no reply came within its timeout or the ledger
+ * was freed), v the record (lent for the call; NULL unless st is CM_OK),
+ * err lent (code CM_OK on success). Runs exactly once per read taken. */
+typedef void (*cm_ledger_record_fn)(void *ctx, cm_status st,
+                                    const struct cm_request_view *v,
+                                    const cm_error *err);
+
 typedef struct cm_ledger_type {
   const char *name; /* "redis" */
   void (*free)(cm_ledger *l);
@@ -199,6 +209,16 @@ typedef struct cm_ledger_type {
   cm_status (*rebuild_async)(cm_ledger *l, const char *const *ids, int n,
                              cm_ledger_snapshot_fn done, void *ctx,
                              cm_error *err);
+  /* Optional (NULL: the engine reads a record again with get). get, on
+   * the event loop the proposals run on and behind the proposals already
+   * made, so that it reads a state at least as new as what was committed
+   * before it: done runs once, from that loop (or before this returns on a
+   * ledger without one), also when the connection drops, no reply comes
+   * within its timeout or the ledger is freed (CM_E_UNAVAILABLE). Returns
+   * CM_OK when taken, or an error and done never runs. id is copied.
+   * docs/async.md, step i. */
+  cm_status (*get_async)(cm_ledger *l, const char *id, cm_ledger_record_fn done,
+                         void *ctx, cm_error *err);
 } cm_ledger_type;
 
 struct cm_ledger {
