@@ -102,15 +102,22 @@ typedef struct cm__events {
 typedef struct cm__op cm__op;
 typedef cm_status (*cm__op_fn)(cm_engine *e, cm__op *op, cm_error *err);
 struct cm__op {
-  cm__op *next;      /* queued behind it (same request), oldest first */
-  cm__op *prev_head; /* the engine's ops in flight (queue heads) */
-  cm__op *next_head; /* */
-  cm_engine *e;      /* NULL once the engine was freed */
-  int async;         /* proposed (1) or committed synchronously (0) */
-  int proposed;      /* handed to the ledger: its completion will run */
-  int starting;      /* inside cm_ledger_propose */
-  int answered;      /* the ledger's completion ran while starting */
-  int held;          /* waits for a batch's offer of its request */
+  cm__op *next;         /* queued behind it (same request), oldest first */
+  cm__op *prev_head;    /* the engine's ops in flight (queue heads) */
+  cm__op *next_head;    /* */
+  cm_engine *e;         /* NULL once the engine was freed */
+  int async;            /* proposed (1) or committed synchronously (0) */
+  int proposed;         /* handed to the ledger: its completion will run */
+  int starting;         /* inside cm_ledger_propose */
+  int answered;         /* the ledger's completion ran while starting */
+  int held;             /* waits for a batch's offer of its request */
+  int refresh;          /* a read of the record (engine_ops.c), not a write:
+                           the ops behind it are planned on what it read */
+  int again;            /* refresh: asked again while in flight: read once
+                           more when it is in */
+  unsigned gen;         /* refresh: e->gen when sent (a rebuild since: the
+                           answer is dropped) */
+  cm_request_view *rec; /* refresh: the record read (owned) */
   /* the call: what the caller asked, and who is told */
   char id[CM_ID_MAX];     /* the request */
   char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
@@ -137,6 +144,9 @@ struct cm__op {
   uint64_t finish_elder;
   int accept_idx;    /* accept: the worker's index */
   cm_event_type why; /* requeue: the event */
+  cm_status tell_st; /* refresh: what its done is told (the status of the
+                        op whose answer asked for the read) */
+  cm_error tell_err; /* */
   /* the ledger's answer */
   cm_status st;
   cm_ledger_result res;
@@ -279,7 +289,9 @@ cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
 /* Replace (or create) a request's local record with the ledger's view,
  * moving worker holds and the counts along. Returns 0, -1 out of memory. */
 int cm__req_adopt(cm_engine *e, const cm_request_view *v);
-/* Fetch r's record from the ledger and adopt it. */
+/* Fetch r's record from the ledger and adopt it, synchronously (the
+ * synchronous paths, and a ledger without get_async; cm__op_refresh reads
+ * it asynchronously). A failed read sets e->resync. */
 void cm__req_refresh(cm_engine *e, const char *id);
 
 /* following and rebuilding (engine_sync.c) */
@@ -333,6 +345,20 @@ cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
 void cm__op_release(cm_engine *e, const char *id);
 /* Start every held op (cm__op_launch held them during a rebuild). */
 void cm__op_release_all(cm_engine *e);
+/* Read request id's record again and adopt it, from a completion (the
+ * _async paths; docs/async.md step i). With a ledger that has get_async:
+ * a read op takes the request's place in its queue (behind a write of it
+ * in flight, ahead of the ops waiting), so the next op is planned on the
+ * record read; one read per request at a time (asked again while one is
+ * in flight: read once more after it); an answer that comes after a
+ * rebuild began, or older than the record held, is dropped; a failed
+ * read sets e->resync. Otherwise (no get_async, out of memory)
+ * cm__req_refresh, at once. */
+void cm__op_refresh(cm_engine *e, const char *id);
+/* How many of e->n_flight are not writes the ledger may hold: the reads
+ * in flight and the ops queued behind them, and, with a rebuild due, the
+ * ops held for it with those queued behind. */
+int cm__op_unwritten(const cm_engine *e);
 /* Propose the worker writes that waited for a rebuild, in call order
  * (engine_wwrites.c). */
 void cm__wops_send_waiting(cm_engine *e);

@@ -129,21 +129,26 @@ static void unplan(cm_engine *e, const offer_plan *plans, int m) {
     }
 }
 
-/* Apply the ledger's results for plans[0..m) (the commit worked). */
+/* Apply the ledger's results for plans[0..m) (the commit worked); the
+ * records refused or adopted meanwhile are read again (asynchronously
+ * from a proposal's completion: async). */
 static void apply_results(cm_engine *e, offer_plan *plans,
                           const cm_ledger_change *ch,
-                          const cm_ledger_result *res, int m, int64_t now_ms) {
+                          const cm_ledger_result *res, int m, int64_t now_ms,
+                          int async) {
+  void (*refresh)(cm_engine *, const char *) =
+      async ? cm__op_refresh : cm__req_refresh;
   for (int k = 0; k < m; k++) {
     cm__req *r = cm__req_find(e, plans[k].id);
     if (res[k].refusal == CM_LEDGER_OK) {
       if (r && r->version == plans[k].version)
         apply_offer(e, &plans[k], r, now_ms);
       else /* adopted meanwhile: the ledger's record is the truth */
-        cm__req_refresh(e, plans[k].id);
+        refresh(e, plans[k].id);
     } else if (res[k].refusal == CM_LEDGER_VERSION ||
                res[k].refusal == CM_LEDGER_FENCED) { /* fenced: another
                   daemon holds the region's lease (docs/ha.md) */
-      cm__req_refresh(e, plans[k].id);
+      refresh(e, plans[k].id);
     } else { /* full or off shift elsewhere: out of the mirror until the
                 ledger reports the worker again */
       e->stats.refused++;
@@ -202,7 +207,7 @@ static void offers_settle(cm_engine *e, struct cm__offers *o) {
       r->in_batch = 0;
   }
   if (o->st == CM_OK) {
-    apply_results(e, o->plans, o->ch, o->res, o->m, o->now_ms);
+    apply_results(e, o->plans, o->ch, o->res, o->m, o->now_ms, 1);
   } else {
     e->resync = 1; /* some may have gone through: ask the ledger */
   }
@@ -330,7 +335,7 @@ cm_status cm__offers_commit(cm_engine *e, const cm_instance *inst,
   unplan(e, plans, m);
   if ((st = cm__commit_many(e, ch, m, res, err)) != CM_OK)
     goto out;
-  apply_results(e, plans, ch, res, m, now_ms);
+  apply_results(e, plans, ch, res, m, now_ms, 0);
   if (done) { /* nothing in flight: told at once */
     cm_error ok;
     cm_error_clear(&ok);

@@ -3,7 +3,13 @@
  * once and applies (the synchronous calls) or proposes the change to the
  * ledger and applies it from the completion (the _async calls). While an
  * op is in flight on a request, later ops on the same request wait behind
- * it, in call order, and are planned only when their turn comes. */
+ * it, in call order, and are planned only when their turn comes.
+ *
+ * Reading a record again after a completion (a refusal for its version,
+ * a record adopted meanwhile, a worker another writer changed) is an op of
+ * the same queue when the ledger reads asynchronously (get_async): it
+ * holds the request's place until the record is in and adopted, so the
+ * next op is planned on it (docs/async.md step i). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +70,18 @@ static void head_unlink(cm_engine *e, cm__op *op) {
 
 static void op_free(cm__op *op) {
   free(op->fresh);
+  free(op->rec);
   free(op);
 }
 
+/* Tell op's caller st (a read tells what the op it took the completion of
+ * was answered). */
 static void tell(cm__op *op, cm_status st, const cm_error *err) {
   cm_error none;
+  if (op->refresh) {
+    st = op->tell_st;
+    err = &op->tell_err;
+  }
   if (!err || st == CM_OK) {
     cm_error_clear(&none);
     err = &none;
@@ -78,9 +91,15 @@ static void tell(cm__op *op, cm_status st, const cm_error *err) {
   op->done = NULL;
 }
 
+static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
+                          const cm_error *err);
+static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err);
+
 /* What the ledger's answer means for op (cm__commit_one's rules), and the
  * apply when it took it. Returns the op's status, err set on failure. */
 static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
+  if (op->refresh)
+    return refresh_settle(e, op, err);
   if (op->st != CM_OK) {
     e->resync = 1; /* some may have gone through: ask the ledger */
     if (err)
@@ -90,12 +109,14 @@ static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
   if (op->res.refusal == CM_LEDGER_VERSION && op->refused)
     return op->refused(e, op, err);
   if (op->res.refusal == CM_LEDGER_VERSION) {
-    if (op->ch.expect_version != 0)
+    cm_status st = cm_error_set(err, CM_E_CONFLICT, "$.request",
+                                "$.request: '%s' was changed by another "
+                                "writer; the engine now has the ledger's "
+                                "state",
+                                op->id);
+    if (op->ch.expect_version != 0 && refresh_behind(e, op, st, err) != 0)
       cm__req_refresh(e, op->id);
-    return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' was changed by another writer; "
-                        "the engine now has the ledger's state",
-                        op->id);
+    return st;
   }
   if (op->res.refusal == CM_LEDGER_FENCED) /* only offers take: not here */
     return cm_error_set(err, CM_E_CONFLICT, "",
@@ -110,7 +131,8 @@ static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
                                         record is the truth, not ours */
     const cm__req *r = cm__req_find(e, op->id);
     if (!r || r->version != op->ch.expect_version) {
-      cm__req_refresh(e, op->id);
+      if (refresh_behind(e, op, CM_OK, NULL) != 0)
+        cm__req_refresh(e, op->id);
       return CM_OK;
     }
   }
@@ -131,8 +153,11 @@ static cm_status start(cm_engine *e, cm__op *op, cm_error *err) {
  * proposed: st is then the plan's): apply, tell, then start the next one
  * of its queue. */
 static void finish_op(cm_engine *e, cm__op *op, cm_status st, cm_error *err) {
+  int lost = 0; /* a read passes on what the write before it left */
   for (;;) {
-    int lost = st == CM_E_UNAVAILABLE && op->proposed;
+    if (!op->refresh)
+      lost = st == CM_E_UNAVAILABLE && op->proposed;
+    int was_read = op->refresh;
     tell(op, st, err);
     cm__op *next = op->next;
     head_unlink(e, op);
@@ -149,6 +174,12 @@ static void finish_op(cm_engine *e, cm__op *op, cm_status st, cm_error *err) {
                         "retry");
       op->proposed = 0;
       continue;
+    }
+    const cm__req *r = was_read ? cm__req_find(e, op->id) : NULL;
+    if (was_read && (e->rebuild || e->rebuild_due || (r && r->in_batch))) {
+      op->held = 1; /* planned after the rebuild (cm__op_release_all) or
+                       the batch's offer (cm__op_release) */
+      return;
     }
     st = start(e, op, err);
     if (!op->proposed)
@@ -324,4 +355,183 @@ void cm__op_abandon_all(cm_engine *e) {
       op_free(op);
   }
   e->n_flight = 0;
+}
+
+/* ---- reading a record again (docs/async.md step i) ---- */
+
+static void on_record(void *ctx, cm_status st, const cm_request_view *v,
+                      const cm_error *err);
+
+/* Send op's read. Returns 1 when its answer comes later, 0 when it is in
+ * already or the read was not taken (op->st then says which). */
+static int refresh_send(cm_engine *e, cm__op *op) {
+  cm_ledger *l = e->cfg.ledger;
+  cm_error err;
+  op->gen = e->gen;
+  op->answered = 0;
+  op->starting = 1;
+  cm_status st = l->type->get_async(l, op->id, on_record, op, &err);
+  op->starting = 0;
+  if (st != CM_OK) {
+    op->st = st; /* not read: refresh_settle asks for a rebuild */
+    return 0;
+  }
+  return !op->answered;
+}
+
+/* The plan of a read: send it. op->proposed when its answer will come
+ * (or came already: op->answered). */
+static cm_status refresh_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  int later = refresh_send(e, op);
+  op->proposed = later || op->answered;
+  if (!op->proposed) /* told now: what it took over, and a rebuild */
+    e->resync = 1;
+  return op->tell_st;
+}
+
+/* The record is in: adopted, unless a rebuild began since it was sent
+ * (the rebuild read a state at least as new, and applies it whole) or it
+ * is older than ours. Returns the status op tells (err set). */
+static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err) {
+  if (err)
+    *err = op->tell_err;
+  if (e->rebuild || e->gen != op->gen)
+    return op->tell_st; /* the rebuild's record wins */
+  if (op->st == CM_OK) {
+    const cm__req *r = cm__req_find(e, op->id);
+    if ((!r || op->rec->version >= r->version) &&
+        cm__req_adopt(e, op->rec) != 0)
+      e->resync = 1;
+  } else if (op->st != CM_E_UNKNOWN_ID) {
+    e->resync = 1; /* not read: ask the ledger */
+  }
+  return op->tell_st;
+}
+
+static void on_record(void *ctx, cm_status st, const cm_request_view *v,
+                      const cm_error *err) {
+  cm__op *op = ctx;
+  (void)err;
+  op->st = st;
+  if (st == CM_OK && v)
+    *op->rec = *v;
+  if (!op->e) { /* the engine was freed meanwhile: already told */
+    op_free(op);
+    return;
+  }
+  if (op->starting) { /* answered inside get_async */
+    op->answered = 1;
+    return;
+  }
+  cm_engine *e = op->e;
+  if (op->again && !e->rebuild) { /* asked again meanwhile: read once more */
+    op->again = 0;
+    if (refresh_send(e, op))
+      return;
+  }
+  cm_error mine;
+  cm_status fin = settle(e, op, &mine);
+  finish_op(e, op, fin, &mine);
+}
+
+/* A new read op of request id (counted in flight, not linked), or NULL
+ * out of memory. */
+static cm__op *refresh_new(cm_engine *e, const char *id) {
+  cm__op *op = cm__op_new(id, e->now_ms, NULL, NULL);
+  if (!op)
+    return NULL;
+  if (!(op->rec = malloc(sizeof *op->rec))) {
+    op_free(op);
+    return NULL;
+  }
+  op->e = e;
+  op->async = 1;
+  op->refresh = 1;
+  op->plan = refresh_plan;
+  op->tell_st = CM_OK;
+  cm_error_clear(&op->tell_err);
+  e->n_flight++;
+  e->abandon_ops = cm__op_abandon_all;
+  return op;
+}
+
+/* op (the head of its queue, answered: st, err) asks for its record
+ * again: a read goes right behind it, ahead of the ops waiting, and takes
+ * op's completion, told once the record is in (as it was told after the
+ * synchronous read). Returns 0, or -1 (a synchronous op, a ledger without
+ * get_async, out of memory: the caller reads synchronously). */
+static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
+                          const cm_error *err) {
+  if (!op->async || !e->cfg.ledger->type->get_async)
+    return -1;
+  cm__op *rd = op->next;
+  if (!rd || !rd->refresh || rd->done) {
+    if (!(rd = refresh_new(e, op->id)))
+      return -1;
+    rd->next = op->next;
+    op->next = rd;
+  }
+  rd->tell_st = st;
+  if (st == CM_OK)
+    cm_error_clear(&rd->tell_err);
+  else if (err)
+    rd->tell_err = *err;
+  else
+    cm_error_set(&rd->tell_err, st, "", NULL);
+  rd->done = op->done;
+  rd->ctx = op->ctx;
+  op->done = NULL;
+  return 0;
+}
+
+void cm__op_refresh(cm_engine *e, const char *id) {
+  cm_ledger *l = e->cfg.ledger;
+  if (!l || !l->type->get_async) {
+    cm__req_refresh(e, id);
+    return;
+  }
+  cm__op *head = cm__op_find(e, id);
+  if (head && head->refresh) { /* one read at a time */
+    head->again = 1;
+    return;
+  }
+  if (head && head->proposed) { /* a write in flight: read after it */
+    if (head->next && head->next->refresh)
+      return;
+    cm__op *rd = refresh_new(e, id);
+    if (!rd) {
+      cm__req_refresh(e, id);
+      return;
+    }
+    rd->next = head->next;
+    head->next = rd;
+    return;
+  }
+  cm__op *rd = refresh_new(e, id);
+  if (!rd) {
+    cm__req_refresh(e, id);
+    return;
+  }
+  if (head) { /* held (for a batch's offer): it waits behind the read */
+    head_unlink(e, head);
+    head->held = 0;
+    rd->next = head;
+  }
+  head_link(e, rd);
+  cm_error err;
+  cm_status st = start(e, rd, &err);
+  if (!rd->proposed)
+    finish_op(e, rd, st, &err);
+  else if (rd->answered)
+    finish_op(e, rd, settle(e, rd, &err), &err);
+}
+
+int cm__op_unwritten(const cm_engine *e) {
+  int n = 0;
+  for (const cm__op *o = e->flight; o; o = o->next_head)
+    if (o->refresh || (e->rebuild_due && o->held))
+      for (const cm__op *q = o; q; q = q->next)
+        n++;
+  return n;
 }

@@ -179,12 +179,10 @@ cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
   cm_ledger *l = e->cfg.ledger;
   if (e->rebuild)
     return cm_error_set(err, CM_E_CONFLICT, "", "a rebuild is in flight");
-  int held = 0; /* ops held for this rebuild (not in flight in the ledger) */
-  for (cm__op *o = e->flight; o && e->rebuild_due; o = o->next_head)
-    for (cm__op *q = o; q && o->held; q = q->next)
-      held++;               /* a held op and those queued behind it */
-  if (e->n_flight > held) { /* an answer on its way would land on the
-                               rebuilt state; new writes wait meanwhile */
+  int held = cm__op_unwritten(e); /* ops held for this rebuild, reads of
+                                    a record (its answer is dropped) */
+  if (e->n_flight > held) {       /* an answer on its way would land on the
+                                     rebuilt state; new writes wait meanwhile */
     e->rebuild_due = 1;
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "waiting for %d changes in flight before "

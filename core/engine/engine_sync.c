@@ -201,9 +201,10 @@ out:
 
 /* The live requests that hold any of workers, read again from the ledger
  * (adopted when another writer changed them: a dead daemon's last commit
- * that Redis ran after our rebuild, another engine's refusal or lapse).
- * Returns 0, or -1 out of memory. */
-static int refresh_held(cm_engine *e, const id_list *workers) {
+ * that Redis ran after our rebuild, another engine's refusal or lapse),
+ * asynchronously after an asynchronous follow (async). Returns 0, or -1
+ * out of memory. */
+static int refresh_held(cm_engine *e, const id_list *workers, int async) {
   id_list reqs = {NULL, 0, 0};
   int rc = 0;
   for (int i = 0; i < e->n_live && rc == 0; i++) {
@@ -216,21 +217,22 @@ static int refresh_held(cm_engine *e, const id_list *workers) {
       rc = id_list_add(&reqs, r->spec.id);
   }
   for (int i = 0; i < reqs.n && rc == 0; i++) /* by id: adopting moves */
-    cm__req_refresh(e, reqs.id[i]);
+    (async ? cm__op_refresh : cm__req_refresh)(e, reqs.id[i]);
   free(reqs.id);
   return rc;
 }
 
 /* After the ledger reported the changes into c (st, lost as follow
- * returned them): the requests holding a worker whose jobs differ read
- * again, the offers of workers gone off shift withdrawn; a failure or a
- * loss rebuilds. Frees c's lists. Returns CM_OK or the error. */
-static cm_status follow_finish(follow_ctx *c, cm_status st, int lost,
+ * returned them; async: from an asynchronous follow's completion): the
+ * requests holding a worker whose jobs differ read again, the offers of
+ * workers gone off shift withdrawn; a failure or a loss rebuilds. Frees
+ * c's lists. Returns CM_OK or the error. */
+static cm_status follow_finish(follow_ctx *c, cm_status st, int lost, int async,
                                cm_error *err) {
   cm_engine *e = c->e;
   if (st == CM_OK && c->oom)
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
-  if (st == CM_OK && !lost && refresh_held(e, &c->differ) != 0)
+  if (st == CM_OK && !lost && refresh_held(e, &c->differ, async) != 0)
     st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   if (st == CM_OK && !lost)
     for (int i = 0; i < c->off.n; i++)
@@ -256,8 +258,9 @@ static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
   if (e->rebuild)
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "a rebuild from the ledger is in flight");
-  if (e->resync && e->n_flight) { /* an answer on its way would land on
-                                     the rebuilt state */
+  if (e->resync && e->n_flight > cm__op_unwritten(e)) { /* an answer on
+                                     its way would land on the rebuilt
+                                     state (a read's is dropped) */
     cm__rebuild_undue(e); /* writes held for an asynchronous one go out */
     return cm_error_set(err, CM_E_UNAVAILABLE, "",
                         "waiting for %d changes in flight before "
@@ -272,7 +275,7 @@ static cm_status sync_now(cm_engine *e, int64_t now_ms, cm_error *err) {
   follow_ctx c = {e, {NULL, 0, 0}, {NULL, 0, 0}, 0};
   int lost = 0;
   cm_status st = l->type->follow(l, on_change, &c, &lost, err);
-  return follow_finish(&c, st, lost, err);
+  return follow_finish(&c, st, lost, 0, err);
 }
 
 cm_status cm_engine_sync(cm_engine *e, int64_t now_ms, cm_error *err) {
@@ -317,7 +320,8 @@ static void on_followed(void *ctx, cm_status st, int lost,
   if (st != CM_OK && err.code == CM_OK)
     cm_error_set(&err, st, "", NULL);
   /* a rebuild waits for the changes in flight (sync_now says why) */
-  if (st == CM_OK && lost && !e->n_flight && cm__rebuild_async_able(e)) {
+  int writes = e->n_flight - cm__op_unwritten(e); /* reads' are dropped */
+  if (st == CM_OK && lost && !writes && cm__rebuild_async_able(e)) {
     /* lost track: the rebuild is read on the loop too (engine_rebuild.c) */
     cm_engine_done_fn done = f->done;
     void *dctx = f->ctx;
@@ -331,16 +335,16 @@ static void on_followed(void *ctx, cm_status st, int lost,
     }
     return;
   }
-  if (st == CM_OK && lost && e->n_flight) {
+  if (st == CM_OK && lost && writes) {
     e->resync = 1;
     st = cm_error_set(&err, CM_E_UNAVAILABLE, "",
                       "waiting for %d changes in flight before "
                       "resynchronising with the ledger",
-                      e->n_flight);
+                      writes);
     free(f->c.off.id);
     free(f->c.differ.id);
   } else {
-    st = follow_finish(&f->c, st, lost, &err);
+    st = follow_finish(&f->c, st, lost, 1, &err);
   }
   e->synced = st == CM_OK;
   cm_engine_done_fn done = f->done;
