@@ -1,0 +1,411 @@
+/* test_refresh_async.c -- the re-read of a request's record on the
+ * caller's event base (ledger.h's get_async, engine_ops.c's read op,
+ * docs/async.md step i), against a redis-server of the test's own: a
+ * change refused for its version reads the record on the loop connection
+ * and the request's next op is planned on it (it succeeds); a frozen
+ * Redis (SIGSTOP) while the record is read holds no loop turn, and the
+ * read completes after the thaw; a rebuild that began while the record
+ * was read wins over the late answer. */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+#include "carematch/ledger.h"
+#include "carematch/redis.h"
+#include "fixtures.h"
+#include "redis_server.h"
+
+static int g_port;
+static pid_t g_pid;
+
+static void setup(void) {
+  g_port = cm_test_free_port();
+  g_pid = cm_test_server_start(g_port, NULL);
+  cr_assert_gt(g_pid, 0, "redis-server starts");
+}
+
+static void teardown(void) {
+  cm_test_server_kill(g_pid, SIGKILL);
+}
+
+TestSuite(refresh_async, .init = setup, .fini = teardown);
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- engine A on a ledger whose proposals run on a base; B, another
+ * writer on the same region ---- */
+
+typedef struct side {
+  struct event_base *base;
+  cm_redis *sync, *loop; /* A's ledger's two connections */
+  cm_ledger *l;
+  cm_store *mirror;
+  cm_engine *e;
+  cm_redis *other_r; /* B: a ledger and an engine, synchronous */
+  cm_ledger *other;
+  cm_store *other_mirror;
+  cm_engine *other_e;
+} side;
+
+static cm_engine *engine_on(cm_ledger *l, cm_store *mirror) {
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.ledger = l;
+  cm_error err;
+  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
+  cr_assert_not_null(e, "%s", err.message);
+  return e;
+}
+
+typedef struct told {
+  int calls;
+  cm_status st;
+  int order; /* the sequence number when told */
+} told;
+
+static int g_seq;
+
+static void on_done(void *ctx, cm_status st, const cm_error *err) {
+  told *t = ctx;
+  cr_assert_not_null(err);
+  t->calls++;
+  t->st = st;
+  t->order = ++g_seq;
+}
+
+static void run_until(struct event_base *base, const told *t, int ms) {
+  for (int64_t end = mono_ms() + ms; !t->calls && mono_ms() < end;) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+}
+
+/* A's private connection selects database sync_db (0: the one everybody
+ * uses), its loop connection database 0; A has rebuilt from the ledger on
+ * the loop, and holds request q, which B submitted. */
+static void open_all(side *s, int sync_db) {
+  cm_error err;
+  memset(s, 0, sizeof *s);
+  s->base = event_base_new();
+  cr_assert_not_null(s->base);
+  cm_redis_options so;
+  cm_redis_options_init(&so);
+  so.timeout_ms = 1500;
+  so.db = sync_db;
+  s->sync = cm_redis_new("127.0.0.1", g_port, "rr", &so, &err);
+  cr_assert_not_null(s->sync, "%s", err.message);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = s->base;
+  o.timeout_ms = 5000;
+  s->loop = cm_redis_new("127.0.0.1", g_port, "rr", &o, &err);
+  cr_assert_not_null(s->loop, "%s", err.message);
+  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
+  cr_assert_not_null(s->l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
+  s->mirror = cm_store_memory_new(0);
+  s->e = engine_on(s->l, s->mirror);
+  s->other_r = cm_redis_new("127.0.0.1", g_port, "rr", NULL, &err);
+  cr_assert_not_null(s->other_r, "%s", err.message);
+  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
+  cr_assert_not_null(s->other, "%s", err.message);
+  s->other_mirror = cm_store_memory_new(0);
+  s->other_e = engine_on(s->other, s->other_mirror);
+  cr_assert_eq(cm_engine_sync(s->other_e, CM_FX_T0, &err), CM_OK, "%s",
+               err.message);
+  cm_request_spec sp = cm_fx_spec("q", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cr_assert_eq(cm_engine_submit(s->other_e, &sp, CM_FX_T0, &err), CM_OK, "%s",
+               err.message);
+  told t = {0, CM_OK, 0};
+  cm_engine_resync(s->e);
+  cr_assert_eq(cm_engine_sync_async(s->e, CM_FX_T0, on_done, &t, &err), CM_OK,
+               "%s", err.message);
+  run_until(s->base, &t, 4000);
+  cr_assert_eq(t.st, CM_OK, "A rebuilt on the loop");
+  cr_assert(cm_engine_holds(s->e, "q"));
+}
+
+static void close_all(side *s) {
+  cm_engine_free(s->e);
+  cm_engine_free(s->other_e);
+  cm_ledger_free(s->l);
+  cm_ledger_free(s->other);
+  cm_store_free(s->mirror);
+  cm_store_free(s->other_mirror);
+  cm_redis_free(s->loop);
+  cm_redis_free(s->sync);
+  cm_redis_free(s->other_r);
+  event_base_free(s->base);
+}
+
+/* B holds q (an operator's hold): q's version goes up, and A's is stale. */
+static void other_holds(side *s) {
+  cm_error err;
+  cr_assert_eq(cm_engine_hold(s->other_e, "q", "op", CM_FX_T0, &err), CM_OK,
+               "%s", err.message);
+}
+
+static uint64_t version_of(const side *s, int *held) {
+  cm_request_view v;
+  cm_error err;
+  cr_assert_eq(cm_engine_request_get(s->e, "q", &v, &err), CM_OK, "%s",
+               err.message);
+  if (held)
+    *held = v.held;
+  return v.version;
+}
+
+/* A side connection that MONITORs the server. */
+static redisContext *monitor(void) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *ok = redisCommand(c, "MONITOR");
+  cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
+  freeReplyObject(ok);
+  struct timeval tv = {5, 0};
+  redisSetTimeout(c, tv);
+  return c;
+}
+
+/* 1 when a line MONITOR printed within ms names a command a client (not a
+ * script) sent whose text has both a and b. */
+static int monitored(redisContext *mon, const char *a, const char *b, int ms) {
+  struct pollfd p = {mon->fd, POLLIN, 0};
+  int seen = 0;
+  while (!seen &&
+         (mon->reader->pos < mon->reader->len || poll(&p, 1, ms) > 0)) {
+    redisReply *line = NULL;
+    cr_assert_eq(redisGetReply(mon, (void **)&line), REDIS_OK);
+    seen = line->type == REDIS_REPLY_STATUS && !strstr(line->str, " lua]") &&
+           strstr(line->str, a) && strstr(line->str, b);
+    freeReplyObject(line);
+  }
+  return seen;
+}
+
+/* Run A's loop without waiting, one turn at a time (EVLOOP_NONBLOCK alone
+ * runs turns while any event is active), until Redis has run a
+ * command of A's with a and b in it; its reply is then not read yet (it
+ * is read in a later turn). */
+static void run_until_sent(side *s, redisContext *mon, const char *a,
+                           const char *b) {
+  for (int turns = 0; turns < 50; turns++) {
+    event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    if (monitored(mon, a, b, 100)) /* this turn's writes reach Redis
+                                       before the next turn runs */
+      return;
+  }
+  cr_assert_fail("%s %s never reached Redis", a, b);
+}
+
+/* A's hold is refused for q's version (B held it): the record is read on
+ * the loop connection (A's private connection selects another database
+ * here, where nothing is found, so only the loop connection's read can
+ * bring the record) and adopted before A's cancel, queued behind the
+ * hold, is planned: the cancel succeeds. With the record read on the
+ * private connection, nothing was adopted and the cancel, planned on the
+ * stale record, was refused 409 too. */
+Test(refresh_async,
+     a_refused_change_reads_the_record_and_the_next_op_succeeds) {
+  side s;
+  open_all(&s, 1);
+  other_holds(&s);
+  cm_error err;
+  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cr_assert_eq(version_of(&s, NULL), 1);
+  cr_assert_eq(
+      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
+      CM_OK, "%s", err.message);
+  cr_assert_eq(
+      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
+      "%s", err.message);
+  cr_assert_eq(cm_engine_in_flight(s.e), 2);
+  run_until(s.base, &cancel, 4000);
+  cr_assert_eq(hold.calls, 1);
+  cr_assert_eq(hold.st, CM_E_CONFLICT, "the hold: refused for its version");
+  cr_assert_eq(cancel.calls, 1);
+  cr_assert_eq(cancel.st, CM_OK, "the cancel, planned on the record read");
+  cr_assert_lt(hold.order, cancel.order);
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(s.e, "q", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_CANCELLED);
+  cr_assert_eq(v.version, 3, "B's hold, then A's cancel");
+  cm_engine_stats st;
+  cm_engine_stats_get(s.e, &st);
+  cr_assert_eq(st.resync_pending, 0, "the read did not fail");
+  cr_assert_eq(cm_engine_in_flight(s.e), 0);
+  close_all(&s);
+}
+
+/* Redis stops (SIGSTOP) after it answered the refusal and before the
+ * read: no turn of A's loop waits for it, and the read (then the cancel
+ * behind it) completes after the thaw. The synchronous read held the turn
+ * that applied the refusal until its connection's timeout. */
+Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
+  side s;
+  open_all(&s, 0);
+  other_holds(&s);
+  redisContext *c = monitor();
+  cm_error err;
+  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cr_assert_eq(
+      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
+      CM_OK, "%s", err.message);
+  cr_assert_eq(
+      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
+      "%s", err.message);
+  run_until_sent(&s, c, "\"EVALSHA\"", ""); /* the hold's commit, refused */
+  cm_test_sleep_ms(50);                     /* its reply is on A's socket */
+  cr_assert_eq(kill(g_pid, SIGSTOP), 0);
+  int64_t worst = 0, t0 = mono_ms();
+  while (mono_ms() - t0 < 1000) {
+    int64_t t = mono_ms();
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+    if (mono_ms() - t > worst)
+      worst = mono_ms() - t;
+  }
+  int in_flight = cm_engine_in_flight(s.e);
+  int hold_calls = hold.calls;
+  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_log_info("the longest turn of A's loop while Redis was frozen: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 300, "a turn waited %lld ms", (long long)worst);
+  cr_assert_eq(hold_calls, 0, "the hold is told once the record is in");
+  cr_assert_eq(in_flight, 2, "the read and the cancel behind it");
+  run_until(s.base, &cancel, 4000);
+  cr_assert_eq(hold.st, CM_E_CONFLICT);
+  cr_assert_eq(cancel.st, CM_OK, "completed after the thaw");
+  cr_assert_lt(hold.order, cancel.order);
+  cr_assert_eq(version_of(&s, NULL), 3);
+  redisFree(c);
+  close_all(&s);
+}
+
+/* The record is read (B's hold, version 2) and its answer waits on A's
+ * socket; meanwhile B releases q (version 3) and A rebuilds synchronously
+ * (version 3, not held). The late answer is dropped: A keeps version 3.
+ * Adopted, it would put A back to B's hold, version 2. */
+Test(refresh_async, a_rebuild_while_a_record_is_read_wins) {
+  side s;
+  open_all(&s, 0);
+  other_holds(&s);
+  redisContext *c = monitor();
+  cm_error err;
+  told hold = {0, CM_OK, 0};
+  cr_assert_eq(
+      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
+      CM_OK, "%s", err.message);
+  run_until_sent(&s, c, "\"EVALSHA\"", "");     /* the hold's commit, refused */
+  run_until_sent(&s, c, "\"HGET\"", "\"rec\""); /* then the read */
+  cr_assert_eq(hold.calls, 0, "the read is in flight");
+  cr_assert_eq(cm_engine_in_flight(s.e), 1);
+  cr_assert_eq(cm_engine_release(s.other_e, "q", "op", CM_FX_T0, &err), CM_OK,
+               "%s", err.message);
+  cm_engine_resync(s.e);
+  cr_assert_eq(cm_engine_sync(s.e, CM_FX_T0, &err), CM_OK,
+               "a rebuild does not wait for a read: %s", err.message);
+  int held = -1;
+  cr_assert_eq(version_of(&s, &held), 3);
+  run_until(s.base, &hold, 4000);
+  cr_assert_eq(hold.st, CM_E_CONFLICT);
+  cr_assert_eq(version_of(&s, &held), 3, "the rebuild's record kept");
+  cr_assert_eq(held, 0);
+  cm_engine_stats st;
+  cm_engine_stats_get(s.e, &st);
+  cr_assert_eq(st.resync_pending, 0);
+  redisFree(c);
+  close_all(&s);
+}
+
+/* The same with the rebuild read on the loop: it starts while the record
+ * is read (a read is not a write it must wait for), the answer comes
+ * first and is dropped, and the cancel queued behind the read is held
+ * until the rebuild is applied, then planned on it: it completes after
+ * the rebuild. */
+Test(refresh_async, an_op_behind_a_read_waits_for_a_rebuild_begun_meanwhile) {
+  side s;
+  open_all(&s, 0);
+  other_holds(&s);
+  redisContext *c = monitor();
+  cm_error err;
+  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0}, rb = {0, CM_OK, 0};
+  cr_assert_eq(
+      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
+      CM_OK, "%s", err.message);
+  cr_assert_eq(
+      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
+      "%s", err.message);
+  run_until_sent(&s, c, "\"EVALSHA\"", "");
+  run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
+  cr_assert_eq(hold.calls, 0, "the read is in flight");
+  cm_engine_resync(s.e);
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &rb, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(rb.calls, 0, "the rebuild started, not refused: %s",
+               cm_status_name(rb.st));
+  run_until(s.base, &cancel, 4000);
+  cr_assert_eq(rb.calls, 1);
+  cr_assert_eq(rb.st, CM_OK);
+  cr_assert_eq(hold.st, CM_E_CONFLICT);
+  cr_assert_eq(cancel.st, CM_OK);
+  cr_assert_lt(rb.order, cancel.order, "the cancel planned after the rebuild");
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(s.e, "q", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_CANCELLED);
+  redisFree(c);
+  close_all(&s);
+}
+
+/* Freed while a record is read: the op that asked for it and the one
+ * queued behind are told once, at the free; the late answer finds nobody
+ * (ASan: nothing leaks). */
+Test(refresh_async, an_engine_freed_mid_read_tells_once) {
+  side s;
+  open_all(&s, 0);
+  other_holds(&s);
+  redisContext *c = monitor();
+  cm_error err;
+  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cr_assert_eq(
+      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
+      CM_OK);
+  cr_assert_eq(
+      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err),
+      CM_OK);
+  run_until_sent(&s, c, "\"EVALSHA\"", "");
+  run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
+  cr_assert_eq(hold.calls, 0);
+  cm_engine_free(s.e);
+  s.e = NULL;
+  cr_assert_eq(hold.calls, 1, "told at the free");
+  cr_assert_eq(hold.st, CM_E_CONFLICT, "what the ledger answered");
+  cr_assert_eq(cancel.calls, 1);
+  cr_assert_eq(cancel.st, CM_E_UNAVAILABLE);
+  for (int i = 0; i < 10; i++) { /* the answer arrives: nobody there */
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(hold.calls, 1);
+  cr_assert_eq(cancel.calls, 1);
+  redisFree(c);
+  close_all(&s);
+}
