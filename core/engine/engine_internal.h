@@ -19,7 +19,8 @@
  *                       ledger's record of a request
  *   engine_ops.c        a transition as an op: committed at once, or
  *                       proposed and applied by its completion, queued
- *                       behind the op in flight on the same request
+ *                       behind the op in flight on the same request; the
+ *                       re-read of a record as an op of that queue
  *   engine_lifecycle.c  the transitions after submission: requeue,
  *                       accept, reject, complete, cancel, withdraw offers
  *   engine_confirm.c    confirmation before dispatch: candidates, the

@@ -520,6 +520,7 @@ void cm__op_refresh(cm_engine *e, const char *id) {
   }
   head_link(e, rd);
   cm_error err;
+  cm_error_clear(&err);
   cm_status st = start(e, rd, &err);
   if (!rd->proposed)
     finish_op(e, rd, st, &err);
