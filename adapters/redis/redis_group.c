@@ -559,11 +559,17 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   rd_async *as = arg;
   flush_send(as);
-  if (as->n_after && !as->queue) {
+  if (as->n_after && !as->queue) { /* a copy: they may ask again */
     int n = as->n_after;
+    void (*fns[AFTER_MAX])(void *);
+    void *args[AFTER_MAX];
+    for (int i = 0; i < n; i++) {
+      fns[i] = as->after[i].fn;
+      args[i] = as->after[i].arg;
+    }
     as->n_after = 0;
     for (int i = 0; i < n; i++)
-      as->after[i].fn(as->after[i].arg);
+      fns[i](args[i]);
   }
 }
 
