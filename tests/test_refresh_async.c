@@ -409,3 +409,105 @@ Test(refresh_async, an_engine_freed_mid_read_tells_once) {
   redisFree(c);
   close_all(&s);
 }
+
+/* ---- the Redis ledger's get_async itself ---- */
+
+typedef struct got {
+  int calls;
+  cm_status st;
+  uint64_t version;
+  int order;
+} got;
+
+static void on_record(void *ctx, cm_status st, const cm_request_view *v,
+                      const cm_error *err) {
+  got *g = ctx;
+  cr_assert_not_null(err);
+  cr_assert_eq(v != NULL, st == CM_OK, "a record exactly when CM_OK");
+  g->calls++;
+  g->st = st;
+  g->version = v ? v->version : 0;
+  g->order = ++g_seq;
+}
+
+static void run_until_got(struct event_base *base, const got *g, int ms) {
+  for (int64_t end = mono_ms() + ms; !g->calls && mono_ms() < end;) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+}
+
+/* A read asked in the same turn as a submit's proposal goes behind it on
+ * the connection: it finds the record the proposal wrote (sent ahead, it
+ * found none). An unknown id is CM_E_UNKNOWN_ID. */
+Test(refresh_async, a_read_goes_behind_the_turns_proposals) {
+  side s;
+  open_all(&s, 0);
+  cm_error err;
+  told sub = {0, CM_OK, 0};
+  cm_request_spec sp = cm_fx_spec("q2", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &sub, &err),
+               CM_OK, "%s", err.message);
+  got g = {0, CM_OK, 0, 0}, none = {0, CM_OK, 0, 0};
+  cr_assert_eq(s.l->type->get_async(s.l, "q2", on_record, &g, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(s.l->type->get_async(s.l, "nobody", on_record, &none, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(g.calls, 0, "read on the loop");
+  run_until_got(s.base, &none, 4000);
+  run_until_got(s.base, &g, 4000);
+  cr_assert_eq(sub.calls, 1);
+  cr_assert_eq(sub.st, CM_OK);
+  cr_assert_eq(g.calls, 1);
+  cr_assert_eq(g.st, CM_OK, "the record the proposal wrote: %s",
+               cm_status_name(g.st));
+  cr_assert_eq(g.version, 1);
+  cr_assert_lt(sub.order, g.order, "answered after the proposal");
+  cr_assert_eq(none.calls, 1);
+  cr_assert_eq(none.st, CM_E_UNKNOWN_ID);
+  cr_assert_lt(g.order, none.order, "in the order asked");
+  close_all(&s);
+}
+
+/* A server that stops answering (SIGSTOP): the read ends
+ * CM_E_UNAVAILABLE once, by the connection's timeout; a ledger freed with
+ * a read in flight ends it once too. */
+Test(refresh_async, a_read_ends_by_the_timeout_or_the_free) {
+  cm_error err;
+  struct event_base *base = event_base_new();
+  cm_redis *sync = cm_redis_new("127.0.0.1", g_port, "rr", NULL, &err);
+  cr_assert_not_null(sync, "%s", err.message);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = base;
+  o.timeout_ms = 300;
+  cm_redis *loop = cm_redis_new("127.0.0.1", g_port, "rr", &o, &err);
+  cr_assert_not_null(loop, "%s", err.message);
+  cm_ledger *l = cm_ledger_redis_new(sync, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(l, loop, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_redis_ping(loop, &err), CM_OK, "%s", err.message);
+  got g = {0, CM_OK, 0, 0};
+  cr_assert_eq(kill(g_pid, SIGSTOP), 0);
+  int64_t t0 = mono_ms();
+  cr_assert_eq(l->type->get_async(l, "q", on_record, &g, &err), CM_OK, "%s",
+               err.message);
+  run_until_got(base, &g, 3000);
+  int64_t ms = mono_ms() - t0;
+  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_assert_eq(g.calls, 1, "ended, not hung");
+  cr_assert_eq(g.st, CM_E_UNAVAILABLE);
+  cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);
+  cr_assert_lt(ms, 2000, "ended by the timeout (%lld ms)", (long long)ms);
+  cr_assert_eq(cm_redis_ping(loop, &err), CM_OK, "%s", err.message);
+  got h = {0, CM_OK, 0, 0};
+  cr_assert_eq(l->type->get_async(l, "q", on_record, &h, &err), CM_OK);
+  cm_ledger_free(l);
+  cr_assert_eq(h.calls, 0, "sent: its reply ends it");
+  cm_redis_free(loop);
+  cr_assert_eq(h.calls, 1, "told once");
+  cr_assert_eq(h.st, CM_E_UNAVAILABLE);
+  cm_redis_free(sync);
+  event_base_free(base);
+}
