@@ -548,15 +548,18 @@ static void on_settled(evutil_socket_t fd, short what, void *arg) {
  * with Redis down or silent it stays not ready and recovers once Redis
  * answers (solver.c's steps). */
 static void settle(cmd_daemon *d) {
-  struct timeval tv = {SETTLE_MS / 1000, (SETTLE_MS % 1000) * 1000};
   struct event *wake = evtimer_new(d->base, on_settled, NULL);
   int64_t until = cmd_mono_ns(NULL) + (int64_t)SETTLE_MS * 1000000;
-  if (!wake || evtimer_add(wake, &tv) != 0) {
-    if (wake)
-      event_free(wake);
+  if (!wake)
     return;
-  }
   for (;;) {
+    /* the budget's rest (libevent may wake a little early: the timer is
+       armed again for what is left, so no turn waits past the budget) */
+    int64_t left_us = (until - cmd_mono_ns(NULL)) / 1000;
+    struct timeval tv = {(time_t)(left_us / 1000000),
+                         (suseconds_t)(left_us % 1000000)};
+    if (left_us <= 0 || evtimer_add(wake, &tv) != 0)
+      break;
     int waiting = 0;
     for (int i = 0; i < d->n_regions; i++) {
       cmd_region *r = &d->regions[i];
@@ -568,8 +571,7 @@ static void settle(cmd_daemon *d) {
       if (cm_redis_connecting(r->redis_loop) || r->weights_loading)
         waiting = 1; /* the handshake, or the weights' answer */
     }
-    if (!waiting || cmd_mono_ns(NULL) >= until ||
-        event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
+    if (!waiting || event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
         event_base_got_exit(d->base) || event_base_got_break(d->base))
       break;
   }
