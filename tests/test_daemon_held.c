@@ -64,6 +64,10 @@ static void weights_of(json_int_t *version, double *workload) {
   cm_test_reply_free(&r);
 }
 
+static void stop_process(void *pid) {
+  kill(*(pid_t *)pid, SIGSTOP);
+}
+
 static void set_key(int port, const char *key, const char *value) {
   redisContext *c = cm_test_side_connect(port);
   cr_assert_not_null(c);
@@ -86,7 +90,7 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
   set_key(port, "cm:{held1}:weights",
           "{\"version\":3,\"weights\":{\"workload\":7}}");
   cm_test_hold *h =
-      cm_test_hold_start(port, "cm:{held1}:weights", redis, SIGSTOP);
+      cm_test_hold_start(port, "cm:{held1}:weights", stop_process, &redis);
   cr_assert_not_null(h);
   char ini[200], text[1024];
   snprintf(ini, sizeof ini,

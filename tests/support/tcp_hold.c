@@ -1,4 +1,4 @@
-/* tcp_hold.c -- a TCP relay that signals a process when a pattern passes
+/* tcp_hold.c -- a TCP relay that runs a test's function when a pattern passes
  * (see tcp_hold.h): one thread, poll() over the listener and every pair
  * of sockets, at most HOLD_PAIRS connections. */
 #define _GNU_SOURCE /* memmem */
@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,8 +20,8 @@
 struct cm_test_hold {
   int lfd, port, to_port;
   char pattern[128]; /* "" never */
-  pid_t pid;
-  int sig;
+  void (*fn)(void *);
+  void *ctx;
   int client[HOLD_PAIRS], server[HOLD_PAIRS]; /* -1 free */
   pthread_t thread;
   pthread_mutex_t mu;
@@ -75,7 +74,7 @@ static int relay(cm_test_hold *h, int from, int to, int from_client) {
       memmem(buf, (size_t)n, h->pattern, strlen(h->pattern))) {
     pthread_mutex_lock(&h->mu);
     if (!h->fired_ms) {
-      kill(h->pid, h->sig);
+      h->fn(h->ctx);
       h->fired_ms = mono_ms();
     }
     pthread_mutex_unlock(&h->mu);
@@ -124,17 +123,17 @@ static void *hold_main(void *arg) {
   return NULL;
 }
 
-cm_test_hold *cm_test_hold_start(int to_port, const char *pattern, pid_t pid,
-                                 int sig) {
+cm_test_hold *cm_test_hold_start(int to_port, const char *pattern,
+                                 void (*fn)(void *ctx), void *ctx) {
   cm_test_hold *h = calloc(1, sizeof *h);
   if (!h)
     return NULL;
   for (int i = 0; i < HOLD_PAIRS; i++)
     h->client[i] = h->server[i] = -1;
   h->to_port = to_port;
-  h->pid = pid;
-  h->sig = sig;
-  if (pattern)
+  h->fn = fn;
+  h->ctx = ctx;
+  if (pattern && fn)
     strncpy(h->pattern, pattern, sizeof h->pattern - 1);
   pthread_mutex_init(&h->mu, NULL);
   struct sockaddr_in a = {.sin_family = AF_INET};
