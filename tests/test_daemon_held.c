@@ -201,3 +201,63 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
   cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }
+
+/* A counter or gauge of the daemon's /metrics (-1: not there). */
+static double metric(const char *name) {
+  cm_test_reply r =
+      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *p = r.text ? strstr(r.text, key) : NULL;
+  double v = p ? atof(p + strlen(key)) : -1;
+  cm_test_reply_free(&r);
+  return v;
+}
+
+/* No batch runs before the stored weights are in force: a request left
+ * pending in Redis (no worker) and stored weights that do not decode;
+ * the daemon follows Redis but is not ready (/readyz names the stored
+ * form's fault) and begins no batch for a second; once the stored form is
+ * put right it recovers at its next step and batches begin. (The step
+ * used to begin its batch first and recover after: batches on the
+ * configured weights.) */
+Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, NULL);
+  char ini[200], text[1024];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held3\n"
+           "sweep_ms = 0\n",
+           port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  cm_test_reply r = cm_test_http(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"p1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}",
+      NULL);
+  cr_assert_eq(r.code, 201, "%s", r.text);
+  cm_test_reply_free(&r);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  set_key(port, "cm:{held3}:weights", "not json");
+  cm_test_daemon_start(&D, NULL);
+  cm_test_sleep_ms(1000);
+  timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
+  cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
+  cr_assert_eq(metric("carematch_batches_total"), 0,
+               "no batch before the weights");
+  set_key(port, "cm:{held3}:weights",
+          "{\"version\":4,\"weights\":{\"workload\":3}}");
+  cr_assert(wait_ready(5000), "ready once the stored form is right");
+  json_int_t version;
+  double workload;
+  weights_of(&version, &workload);
+  cr_assert_eq(version, 4);
+  for (int64_t end = mono_ms() + 5000;
+       metric("carematch_batches_total") < 1 && mono_ms() < end;)
+    cm_test_sleep_ms(20);
+  cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_server_kill(redis, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+}

@@ -239,6 +239,13 @@ void cmd_weights_reload(cmd_region *r, const cm_weights *w) {
               r->name, err.message);
     return;
   }
+  if (!r->recovered) { /* the stored version is not known yet */
+    fprintf(stderr,
+            "carematchd: reload: region %s: not recovered from Redis yet; "
+            "the file's weights were not applied\n",
+            r->name);
+    return;
+  }
   if (r->weights_saving) { /* a PUT's version is not known yet */
     fprintf(stderr,
             "carematchd: reload: region %s: a change of the weights is "
