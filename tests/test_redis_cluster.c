@@ -5,7 +5,9 @@
  * under a connection (ASK followed, then MOVED, then the connection
  * moves), for synchronous calls and for the ledger's group commit on a
  * loop; a master killed and its replica promoted (the connection asks the
- * nodes again and writes continue); carematchd on redis+cluster://.
+ * nodes again and writes continue); carematchd on redis+cluster://; the
+ * owner lookup of a connection on a loop asked from its callbacks, a
+ * paused seed holding neither the caller nor carematchd's loop.
  * scripts/test.sh starts the cluster (CM_TEST_CLUSTER_PORT, _DIR); run
  * alone, each test process starts one of its own. */
 #include <criterion/criterion.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "carematch/engine.h"
@@ -27,6 +30,7 @@
 #include "redis_server.h"
 #include "redis_slot.h"
 #include "store_contract.h"
+#include "tcp_hold.h"
 
 static int g_base;      /* the first node's port: the seed */
 static char g_dir[128]; /* the cluster's files */
@@ -955,4 +959,154 @@ Test(redis_cluster, urls_name_the_cluster_nodes) {
   cr_assert_eq(err.code, CM_E_IO, "%s", err.message);
   cr_assert(strstr(err.message, "not in cluster mode"), "%s", err.message);
   cm_test_server_kill(pid, SIGTERM);
+}
+
+/* ---- the owner lookup without waiting (docs/async.md, step i) ---- */
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The relay's function: CLIENT PAUSE ms ALL on the node at port, so the
+ * CLUSTER SHARDS about to reach it waits (the cluster bus does not). */
+typedef struct pause_at {
+  int port, ms;
+} pause_at;
+
+static void pause_node(void *ctx) {
+  const pause_at *p = ctx;
+  redisReply *rep = node_cmd(p->port, "CLIENT PAUSE %d ALL", p->ms);
+  if (rep)
+    freeReplyObject(rep);
+}
+
+/* A live master serving slots and a replica (ports). */
+static void master_and_replica(int *master, int *replica) {
+  node_info ns[16];
+  int n = nodes(ns, 16);
+  *master = *replica = 0;
+  for (int i = 0; i < n; i++) {
+    if (ns[i].master && ns[i].n_ranges && !*master)
+      *master = ns[i].port;
+    if (!ns[i].master && strcmp(ns[i].master_id, "-") && !*replica)
+      *replica = ns[i].port;
+  }
+  cr_assert(*master && *replica, "a master and a replica");
+}
+
+/* A connection on a loop whose first node to ask (before a real master)
+ * is a replica that holds its CLUSTER SHARDS (CLIENT PAUSE, at exactly
+ * that command: a relay watches for it). cm_redis_connect_async returns at
+ * once; the seed is given up after timeout_ms (300) from the loop's
+ * callbacks, the next node names the owner, and the connection is up on
+ * it. The synchronous lookup held the caller for the timeout. */
+Test(redis_cluster, an_owner_lookup_on_a_loop_never_waits) {
+  int master, replica;
+  master_and_replica(&master, &replica);
+  char region[48], seeds[64];
+  region_on(master, "look", region, sizeof region);
+  pause_at pa = {replica, 800};
+  cm_test_hold *h = cm_test_hold_start(replica, "SHARDS", pause_node, &pa);
+  cr_assert_not_null(h);
+  snprintf(seeds, sizeof seeds, "127.0.0.1:%d", cm_test_hold_port(h));
+  struct event_base *base = event_base_new();
+  cm_redis_options o;
+  cm_error err;
+  cm_redis_options_init(&o);
+  o.cluster = 1;
+  o.base = base;
+  o.timeout_ms = 300;
+  o.seeds = seeds;
+  o.connect_later = 1;
+  /* the address given is asked last (as the node a connection was on) */
+  cm_redis *r = cm_redis_new("127.0.0.1", master, region, &o, &err);
+  cr_assert_not_null(r, "%s", err.message);
+  int64_t t0 = mono_ms();
+  cr_assert_eq(cm_redis_connect_async(r, &err), CM_OK, "%s", err.message);
+  int64_t returned = mono_ms() - t0;
+  cr_assert(cm_redis_connecting(r), "asking the nodes");
+  while (!cm_redis_connected(r) && mono_ms() - t0 < 3000) {
+    struct timeval tv = {0, 10000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+  }
+  int64_t up = mono_ms() - t0;
+  cr_assert_lt(returned, 100, "the call waited %lld ms", (long long)returned);
+  cr_assert(cm_redis_connected(r), "up after %lld ms: %s", (long long)up,
+            cm_redis_last_error(r));
+  cr_assert_gt(cm_test_hold_fired_ms(h), 0, "the seed was asked");
+  cr_assert_geq(up, 300, "the paused seed was given its timeout");
+  cr_assert_eq(node_port(r), master, "on the slot's master");
+  cm_redis_cluster_stats cs;
+  cm_redis_cluster_stats_get(r, &cs);
+  cr_assert_geq(cs.node_failures, 1, "the paused seed counted");
+  cm_redis_free(r);
+  event_base_free(base);
+  cm_test_hold_stop(h);
+}
+
+/* carematchd whose only seed holds its CLUSTER SHARDS for 2.5 s (CLIENT
+ * PAUSE at exactly that command): it listens within 1.8 s, answers
+ * /healthz, /readyz (503) and a GET (503) within 300 ms meanwhile, and
+ * once the seed answers it connects to the slot's master, recovers and
+ * serves a write there. The synchronous lookup between two turns held
+ * the loop, and the start, for the pause. */
+Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
+  int master, replica;
+  master_and_replica(&master, &replica);
+  char region[48], ini[256];
+  region_on(master, "seed", region, sizeof region);
+  pause_at pa = {replica, 2500};
+  cm_test_hold *h = cm_test_hold_start(replica, "SHARDS", pause_node, &pa);
+  cr_assert_not_null(h);
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis+cluster://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n",
+           cm_test_hold_port(h), region);
+  cm_test_daemon d;
+  cm_test_daemon_config(&d, ini);
+  int64_t t0 = mono_ms();
+  cm_test_daemon_start(&d, NULL);
+  int64_t started = mono_ms() - t0, fired = cm_test_hold_fired_ms(h), worst = 0;
+  cr_assert_gt(fired, 0, "the seed was asked");
+  while (mono_ms() - fired < pa.ms - 300) {
+    const char *paths[3] = {"/healthz", "/readyz", "/v1/requests/x"};
+    const long want[3] = {200, 503, 503};
+    for (int i = 0; i < 3; i++) {
+      int64_t t = mono_ms();
+      cm_test_reply rr =
+          cm_test_http(d.port, "GET", paths[i], TOK_PLATFORM, NULL, NULL);
+      worst = mono_ms() - t > worst ? mono_ms() - t : worst;
+      cr_assert_eq(rr.code, want[i], "%s: %ld %s", paths[i], rr.code, rr.text);
+      cm_test_reply_free(&rr);
+    }
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("carematchd listened after %lld ms; the longest call while "
+              "its seed was paused: %lld ms",
+              (long long)started, (long long)worst);
+  cr_assert_lt(started, 1800, "listening after %lld ms", (long long)started);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  int ready = 0;
+  for (int64_t end = mono_ms() + 8000; !ready && mono_ms() < end;) {
+    cm_test_reply rr = cm_test_http(d.port, "GET", "/readyz", NULL, NULL, NULL);
+    ready = rr.code == 200;
+    cm_test_reply_free(&rr);
+    if (!ready)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ready, "ready once the seed answered");
+  cm_test_reply rr = cm_test_http(
+      d.port, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", NULL);
+  cr_assert_eq(rr.code, 200, "%s", rr.text);
+  cm_test_reply_free(&rr);
+  char key[128];
+  snprintf(key, sizeof key, "cm:{%s}:workers", region);
+  cr_assert(holds(master, key), "written on the slot's master");
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
+  cm_test_hold_stop(h);
 }

@@ -229,8 +229,13 @@ typedef struct cmd_region {
   char redis_logged[256]; /* the last recovery failure logged */
   cm_engine *eng;
   uint64_t weights_version;
-  int weights_saving; /* Redis: a PUT's SET in flight (weights.c) */
-  int sweeping;       /* Redis: a stale sweep in flight (main.c) */
+  int weights_saving;    /* Redis: a PUT's or a reload's SET in flight
+                            (weights.c) */
+  int weights_loading;   /* Redis: the recovery's GET of the weights in
+                            flight (redis_link.c): not ready, no batch */
+  char recover_why[160]; /* why the recovery failed last, for /readyz
+                            (no address) */
+  int sweeping;          /* Redis: a stale sweep in flight (main.c) */
   /* engine driving */
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */
@@ -435,9 +440,20 @@ void cmd_events_pump(cmd_region *r);
 void cmd_events_close_all(cmd_daemon *d);
 
 /* weights (weights.c) */
+/* The memory store's weights file into r (none: the configured ones,
+ * version 1). Returns 0, or -1 with msg. */
 int cmd_weights_load(cmd_region *r, char *msg, size_t n);
+/* A stored form (text; NULL: none stored, the configured ones, version
+ * 1) in force in r's engine, its version r's. Returns 0, or -1 with msg
+ * (nothing changed). */
+int cmd_weights_apply(cmd_region *r, const char *text, char *msg, size_t n);
+/* The memory store's weights file written (0600, renamed into place). */
 cm_status cmd_weights_save(cmd_region *r, const cm_weights *w, uint64_t version,
                            cm_error *err);
+/* A SIGHUP reload's weights w (checked) as r's next version: with Redis
+ * stored on the loop's connection and in force from the SET's answer;
+ * a failure is logged and the weights in force kept. */
+void cmd_weights_reload(cmd_region *r, const cm_weights *w);
 
 /* the operator console's files (console.c, docs/console.md) */
 /* One key of [console] into c. Returns NULL, or what is wrong with it. */

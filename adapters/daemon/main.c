@@ -365,11 +365,10 @@ static void keep_restart_keys(const cmd_daemon *d, cmd_config *c) {
   c->ledger_opt = o->ledger_opt;
 }
 
-/* Every region's engine takes c's engine settings, or none does (each put
- * back as it was). The file's weights count only when the file changed
- * them (new_weights): the operator's later edits are not undone by a
- * reload. Returns 0, or -1 with the reason logged. */
-static int engines_take(cmd_daemon *d, const cmd_config *c, int new_weights) {
+/* Every region's engine takes c's engine settings but the weights, or
+ * none does (each put back as it was). Returns 0, or -1 with the reason
+ * logged. */
+static int engines_take(cmd_daemon *d, const cmd_config *c) {
   cm_error err;
   cm_engine_config *old = calloc((size_t)d->n_regions, sizeof *old);
   if (!old)
@@ -379,8 +378,7 @@ static int engines_take(cmd_daemon *d, const cmd_config *c, int new_weights) {
     cm_engine_config ec = c->engine;
     old[i] = *cm_engine_config_get(r->eng);
     ec.ledger = r->ledger;
-    if (!new_weights)
-      ec.weights = old[i].weights;
+    ec.weights = old[i].weights; /* the file's: cmd_weights_reload */
     if (cm_engine_config_set(r->eng, &ec, &err) != CM_OK) {
       fprintf(stderr, "carematchd: reload refused, nothing changed: %s\n",
               err.message);
@@ -425,16 +423,22 @@ static void reload(cmd_daemon *d) {
   keep_restart_keys(d, c);
   int new_weights = memcmp(&c->engine.weights, &d->cfg.engine.weights,
                            sizeof c->engine.weights) != 0;
-  if (engines_take(d, c, new_weights) != 0) {
+  if (engines_take(d, c) != 0) {
     d->reload_failures++;
     free(c);
     return;
   }
+  /* the file's weights count only when the file changed them: the
+     operator's later edits are not undone by a reload. Each region's are
+     in force once stored (with Redis: from the SET's answer, on the loop) */
   for (int i = 0; new_weights && i < d->n_regions; i++) {
     cmd_region *r = &d->regions[i];
-    if (cmd_weights_save(r, &c->engine.weights, r->weights_version + 1, &err) ==
-        CM_OK)
-      r->weights_version++;
+    if (cm_weights_validate(&c->engine.weights, &err) != CM_OK) {
+      fprintf(stderr, "carematchd: reload: the file's weights: %s\n",
+              err.message);
+      break;
+    }
+    cmd_weights_reload(r, &c->engine.weights);
   }
   d->cfg = *c;
   free(c);
@@ -462,6 +466,7 @@ static void region_teardown(cmd_region *r) {
   if (r->sweep_ev)
     event_free(r->sweep_ev);
   cm_engine_free(r->eng); /* writes in flight are answered 503 first */
+  r->eng = NULL;          /* Redis answers still due (weights) find no engine */
   cmd_kpis_free(r->kpis);
   cm_store_free(r->store);
   cm_store_free(r->redis_store);
@@ -536,33 +541,37 @@ static void on_settled(evutil_socket_t fd, short what, void *arg) {
 #define SETTLE_MS 1000 /* start-up: the first connects' wait at most */
 
 /* Listening already, with the loop serving: give the loop's connections
- * their first handshake (SETTLE_MS at most, never a synchronous wait on
- * Redis) and recover each region whose connection came up, so that a
+ * their first handshake and the recovery its weights' answer (SETTLE_MS
+ * at most, never a synchronous wait on Redis) and recover each region
+ * whose connection came up, so that a
  * daemon started with Redis up is ready when its port file appears;
  * with Redis down or silent it stays not ready and recovers once Redis
  * answers (solver.c's steps). */
 static void settle(cmd_daemon *d) {
-  struct timeval tv = {SETTLE_MS / 1000, (SETTLE_MS % 1000) * 1000};
   struct event *wake = evtimer_new(d->base, on_settled, NULL);
   int64_t until = cmd_mono_ns(NULL) + (int64_t)SETTLE_MS * 1000000;
-  if (!wake || evtimer_add(wake, &tv) != 0) {
-    if (wake)
-      event_free(wake);
+  if (!wake)
     return;
-  }
   for (;;) {
+    /* the budget's rest (libevent may wake a little early: the timer is
+       armed again for what is left, so no turn waits past the budget) */
+    int64_t left_us = (until - cmd_mono_ns(NULL)) / 1000;
+    struct timeval tv = {(time_t)(left_us / 1000000),
+                         (suseconds_t)(left_us % 1000000)};
+    if (left_us <= 0 || evtimer_add(wake, &tv) != 0)
+      break;
     int waiting = 0;
     for (int i = 0; i < d->n_regions; i++) {
       cmd_region *r = &d->regions[i];
       if (!r->redis_loop || r->recovered)
         continue;
-      if (cm_redis_connecting(r->redis_loop))
-        waiting = 1;
-      else /* recovers, or logs why not (a refused AUTH, a NOPERM) */
-        cmd_redis_recover(r, 0);
+      if (!cm_redis_connecting(r->redis_loop) && !r->weights_loading)
+        cmd_redis_recover(r, 0); /* starts the weights' read, or logs why
+                                    not (a refused AUTH, a NOPERM) */
+      if (cm_redis_connecting(r->redis_loop) || r->weights_loading)
+        waiting = 1; /* the handshake, or the weights' answer */
     }
-    if (!waiting || cmd_mono_ns(NULL) >= until ||
-        event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
+    if (!waiting || event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
         event_base_got_exit(d->base) || event_base_got_break(d->base))
       break;
   }

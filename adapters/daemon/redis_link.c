@@ -161,10 +161,49 @@ int cmd_redis_open(cmd_region *r, char *msg, size_t n) {
   return rc;
 }
 
+/* A recovery's failure: logged once per change, and (without an
+ * address) for /readyz. */
+static void recover_failed(cmd_region *r, const char *msg, const char *why) {
+  char url[400];
+  if (strncmp(msg, r->redis_logged, sizeof r->redis_logged - 1))
+    fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
+            cmd_redis_url_masked(r->d, url, sizeof url), msg);
+  snprintf(r->redis_logged, sizeof r->redis_logged, "%.255s", msg);
+  snprintf(r->recover_why, sizeof r->recover_why, "%s", why);
+}
+
+/* The recovery's GET of the weights answered (on the loop's connection):
+ * the stored weights in force and the region ready, or the failure kept
+ * for the next step's try (solver.c), the region not ready. */
+static void on_weights_read(void *ctx, cm_status st, const char *value,
+                            const cm_error *err) {
+  cmd_region *r = ctx;
+  char msg[512], url[400];
+  if (!r->eng) /* tearing down: the connection was freed */
+    return;
+  r->weights_loading = 0;
+  if (st != CM_OK) {
+    snprintf(msg, sizeof msg, "weights from Redis: %s", err->message);
+    recover_failed(r, msg, "the weights could not be read (the log says why)");
+    return;
+  }
+  if (cmd_weights_apply(r, value, msg, sizeof msg) != 0) {
+    recover_failed(r, msg, msg); /* the stored form's fault: no address */
+    return;
+  }
+  r->recovered = 1;
+  r->redis_logged[0] = r->recover_why[0] = '\0';
+  fprintf(stderr,
+          "carematchd: redis %s: connected, state recovered (region %s)\n",
+          cmd_redis_url_masked(r->d, url, sizeof url), r->name);
+  cmd_durability_check(r); /* now that the server can be asked */
+  cmd_kick(r);             /* batches may begin */
+}
+
 void cmd_redis_recover(cmd_region *r, int synced) {
   char msg[512], url[400];
   cm_error err;
-  if (r->recovered || !r->redis)
+  if (r->recovered || !r->redis || r->weights_loading)
     return;
   if (!cm_redis_connected(r->redis_loop)) {
     /* the loop's connection first (cmd_redis_between_turns, without
@@ -182,18 +221,15 @@ void cmd_redis_recover(cmd_region *r, int synced) {
             cmd_redis_url_masked(r->d, url, sizeof url), err.message);
     return;
   }
-  if (cmd_weights_load(r, msg, sizeof msg) != 0) {
-    if (strncmp(msg, r->redis_logged, sizeof r->redis_logged - 1))
-      fprintf(stderr, "carematchd: redis: not ready, retrying: %s\n", msg);
-    snprintf(r->redis_logged, sizeof r->redis_logged, "%.255s", msg);
-    return;
+  /* the weights on the loop's connection, the recovery ending in the
+     answer (docs/async.md, step i): not ready, and no batch, meanwhile */
+  r->weights_loading = 1;
+  if (cm_redis_blob_get_async(r->redis_loop, "weights", on_weights_read, r,
+                              &err) != CM_OK) {
+    r->weights_loading = 0;
+    snprintf(msg, sizeof msg, "weights from Redis: %s", err.message);
+    recover_failed(r, msg, "the weights could not be read (the log says why)");
   }
-  r->recovered = 1;
-  r->redis_logged[0] = '\0';
-  fprintf(stderr,
-          "carematchd: redis %s: connected, state recovered (region %s)\n",
-          cmd_redis_url_masked(r->d, url, sizeof url), r->name);
-  cmd_durability_check(r); /* now that the server can be asked */
 }
 
 void cmd_redis_between_turns(cmd_daemon *d) {
@@ -232,14 +268,12 @@ const char *cmd_redis_not_ready(const cmd_region *r, char *buf, size_t n) {
              e);
     return buf;
   }
-  if (!cm_redis_connected(r->redis)) {
-    const char *e = cm_redis_last_error(r->redis);
-    snprintf(buf, n,
-             "redis (the recovery's connection) is not connected%s%.200s",
-             e[0] ? ": " : "", e);
+  if (r->weights_loading)
+    return "recovering the state from redis: reading the weights";
+  if (!r->recovered) {
+    snprintf(buf, n, "recovering the state from redis%s%.200s",
+             r->recover_why[0] ? ": " : "", r->recover_why);
     return buf;
   }
-  if (!r->recovered)
-    return "recovering the state from redis";
   return NULL;
 }

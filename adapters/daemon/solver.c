@@ -103,6 +103,21 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
     finish_drain_if_idle(r);
     return;
   }
+  if (st == CM_OK && r->redis && !r->recovered) {
+    /* Redis came back: the engine synced with it; the stored weights are
+       read on the loop's connection, and no batch begins until they are
+       in force (redis_link.c kicks then) */
+    cmd_redis_recover(r, 1);
+    if (!r->recovered) { /* the answer kicks; a failure is tried again
+                            by the step after pause_retry_ms */
+      int ms = r->d->cfg.pause_retry_ms;
+      struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+      cmd_events_pump(r);
+      evtimer_add(r->step_ev, &tv);
+      finish_drain_if_idle(r);
+      return;
+    }
+  }
   int64_t t0 = cmd_watch_begin(d);
   if (st != CM_OK)
     err = *ferr;
@@ -119,7 +134,6 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
       r->paused = 0;
       r->pause_why[0] = '\0';
     }
-    cmd_redis_recover(r, 1); /* Redis came: the engine synced with it */
   }
   cmd_events_pump(r);
   cmd_watch_end(d, CMD_CAUSE_BATCH_BEGIN, t0);

@@ -40,9 +40,7 @@ cm_status cmd_weights_save(cmd_region *r, const cm_weights *w, uint64_t version,
   if (!text)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   cm_status st = CM_OK;
-  if (r->redis) {
-    st = cm_redis_blob_set(r->redis, "weights", text, err);
-  } else if (r->d->cfg.weights_file[0]) {
+  if (r->d->cfg.weights_file[0]) {
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     /* 0600, not fopen's 0666 & ~umask: the daemon's files are its own */
@@ -86,16 +84,28 @@ static int decode(const char *text, cm_weights *w, uint64_t *version, char *msg,
   return rc;
 }
 
+int cmd_weights_apply(cmd_region *r, const char *text, char *msg, size_t n) {
+  cm_error err;
+  if (!text) { /* none stored: the configured ones, version 1 */
+    r->weights_version = 1;
+    return 0;
+  }
+  cm_weights w = r->d->cfg.engine.weights;
+  uint64_t version;
+  if (decode(text, &w, &version, msg, n) != 0)
+    return -1;
+  if (cm_engine_weights_set(r->eng, &w, &err) != CM_OK) {
+    snprintf(msg, n, "stored weights: %s", err.message);
+    return -1;
+  }
+  r->weights_version = version;
+  return 0;
+}
+
 int cmd_weights_load(cmd_region *r, char *msg, size_t n) {
   char *text = NULL, path[600];
-  cm_error err;
   weights_path(r, path, sizeof path);
-  if (r->redis) {
-    if (cm_redis_blob_get(r->redis, "weights", &text, &err) != CM_OK) {
-      snprintf(msg, n, "weights from Redis: %s", err.message);
-      return -1;
-    }
-  } else if (r->d->cfg.weights_file[0]) {
+  if (r->d->cfg.weights_file[0]) {
     FILE *f = fopen(path, "r");
     if (f) {
       json_error_t je;
@@ -109,22 +119,9 @@ int cmd_weights_load(cmd_region *r, char *msg, size_t n) {
       }
     }
   }
-  if (!text) { /* none stored: the configured ones, version 1 */
-    r->weights_version = 1;
-    return 0;
-  }
-  cm_weights w = r->d->cfg.engine.weights;
-  uint64_t version;
-  int rc = decode(text, &w, &version, msg, n);
+  int rc = cmd_weights_apply(r, text, msg, n);
   free(text);
-  if (rc != 0)
-    return -1;
-  if (cm_engine_weights_set(r->eng, &w, &err) != CM_OK) {
-    snprintf(msg, n, "stored weights: %s", err.message);
-    return -1;
-  }
-  r->weights_version = version;
-  return 0;
+  return rc;
 }
 
 static void reply_weights(cmd_call *c, int code) {
@@ -196,6 +193,85 @@ static void save_async(cmd_call *c, const cm_weights *w) {
     free(ws);
   }
   free(text);
+}
+
+/* A reload's weights on Redis, between their SET and its answer. */
+typedef struct weights_reload {
+  cmd_region *r;
+  cm_weights w; /* the file's weights, stored as the next version */
+} weights_reload;
+
+/* The SET's answer: the file's weights in force, version one up; or the
+ * failure logged and the weights in force kept. */
+static void on_weights_reloaded(void *ctx, cm_status st, const cm_error *err) {
+  weights_reload *wr = ctx;
+  cmd_region *r = wr->r;
+  cm_error e2;
+  if (r->eng) { /* not tearing down */
+    r->weights_saving = 0;
+    if (st == CM_OK && cm_engine_weights_set(r->eng, &wr->w, &e2) != CM_OK) {
+      st = e2.code; /* checked by the reload: cannot happen */
+      err = &e2;
+    }
+    if (st != CM_OK) {
+      fprintf(stderr,
+              "carematchd: reload: region %s: the file's weights were not "
+              "stored in Redis, the weights in force kept: %s\n",
+              r->name, err->message);
+    } else {
+      r->weights_version++;
+      cmd_kick(r);
+    }
+  }
+  free(wr);
+}
+
+void cmd_weights_reload(cmd_region *r, const cm_weights *w) {
+  cm_error err;
+  if (!r->redis_loop) { /* memory: the file written, then in force */
+    if (cmd_weights_save(r, w, r->weights_version + 1, &err) == CM_OK &&
+        cm_engine_weights_set(r->eng, w, &err) == CM_OK)
+      r->weights_version++;
+    else
+      fprintf(stderr,
+              "carematchd: reload: region %s: the file's weights were not "
+              "stored, the weights in force kept: %s\n",
+              r->name, err.message);
+    return;
+  }
+  if (!r->recovered) { /* the stored version is not known yet */
+    fprintf(stderr,
+            "carematchd: reload: region %s: not recovered from Redis yet; "
+            "the file's weights were not applied\n",
+            r->name);
+    return;
+  }
+  if (r->weights_saving) { /* a PUT's version is not known yet */
+    fprintf(stderr,
+            "carematchd: reload: region %s: a change of the weights is "
+            "being stored; the file's weights were not applied\n",
+            r->name);
+    return;
+  }
+  char *text = encode(w, r->weights_version + 1);
+  weights_reload *wr = text ? malloc(sizeof *wr) : NULL;
+  cm_status st = CM_E_NOMEM;
+  cm_error_set(&err, CM_E_NOMEM, "", NULL);
+  if (wr) {
+    *wr = (weights_reload){r, *w};
+    r->weights_saving = 1; /* in force, and one up, from the SET's answer */
+    st = cm_redis_blob_set_async(r->redis_loop, "weights", text,
+                                 on_weights_reloaded, wr, &err);
+  }
+  free(text);
+  if (st != CM_OK) {
+    r->weights_saving = 0;
+    free(wr);
+    fprintf(stderr,
+            "carematchd: reload: region %s: the file's weights were not "
+            "stored in Redis, the weights in force kept: %s\n",
+            r->name, err.message);
+  }
 }
 
 /* {"weights": {some keys}, "version": the version the operator read

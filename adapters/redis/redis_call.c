@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "redis_call.h"
+#include "redis_cluster.h"
 
 /* hiredis's callback: hand reply i to the batch. Runs once per command.
  * On a cluster connection a redirection is followed first (the command is
@@ -178,9 +179,11 @@ void cm__rd_hello_wait(cm_redis *r) {
   sigpipe_guard g;
   sigpipe_hold(&g);
   /* the handshake's own timer drops it after timeout_ms at most */
-  while (r->hello && event_base_loop(r->base, EVLOOP_ONCE) == 0)
+  while ((r->hello || r->route) && event_base_loop(r->base, EVLOOP_ONCE) == 0)
     ;
-  if (r->hello) /* the loop failed */
+  if (r->route) /* the loop failed */
+    cm__rd_route_free(r);
+  if (r->hello)
     cm__rd_drop(r, "the event loop failed");
   sigpipe_release(&g);
 }

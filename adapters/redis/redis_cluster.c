@@ -4,7 +4,9 @@
  * One region, one slot: the connection needs no slot map, only the master
  * of its slot. Before each connect it asks the nodes it knows (the seeds,
  * then every node a topology named) with a blocking hiredis context
- * (CLUSTER SHARDS; CLUSTER SLOTS when the server is older than 7). A
+ * (CLUSTER SHARDS; CLUSTER SLOTS when the server is older than 7); a
+ * connection on the caller's base asks them without waiting, from the
+ * base's callbacks (redis_route.c). A
  * redirected command is sent again on a blocking side connection to the
  * node named, inside the reply callback, so the batch or the group sees
  * one reply per command, in order, and answers each command exactly once.
@@ -35,11 +37,6 @@
  * the lease's renewals with it) for every command of a pipeline in turn;
  * a command still refused fails CM_E_UNAVAILABLE and is retried later. */
 #define CLUSTERDOWN_MS 250
-/* A node's topology query and the side connection connect within this
- * (timeout_ms at most): they block the caller's loop, and a node whose
- * machine is gone answers no SYN at all (on loopback a killed node's port
- * refuses at once). */
-#define NODE_CONNECT_MS 500
 
 /* Parse "host:port" (the last ':' splits: an IPv6 host without brackets
  * keeps its own) of s[0..n) into *out. Returns 0, -1 when malformed. */
@@ -132,7 +129,8 @@ void cm__rd_cluster_free(cm_redis *r) {
 static redisContext *sync_connect(cm_redis *r, const char *host, int port,
                                   char *why, size_t n) {
   struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
-  int cms = r->timeout_ms < NODE_CONNECT_MS ? r->timeout_ms : NODE_CONNECT_MS;
+  int cms = r->timeout_ms < CM__RD_NODE_CONNECT_MS ? r->timeout_ms
+                                                   : CM__RD_NODE_CONNECT_MS;
   struct timeval ctv = {cms / 1000, (cms % 1000) * 1000};
   redisContext *c = redisConnectWithTimeout(host, port, ctv);
   if (!c || c->err) {
@@ -178,11 +176,8 @@ static int is_str(const redisReply *x, const char *s) {
   return x && x->type == REDIS_REPLY_STRING && strcmp(x->str, s) == 0;
 }
 
-/* A CLUSTER SHARDS reply: learn every node; set *owner to the master of
- * slot that is online. Returns 1 found, 0 the slot has no master online,
- * -1 malformed. */
-static int from_shards(cm__rd_cluster *cl, const redisReply *rep,
-                       cm__rd_node *owner) {
+int cm__rd_cluster_from_shards(cm__rd_cluster *cl, const redisReply *rep,
+                               cm__rd_node *owner) {
   int found = 0;
   if (rep->type != REDIS_REPLY_ARRAY)
     return -1;
@@ -219,10 +214,8 @@ static int from_shards(cm__rd_cluster *cl, const redisReply *rep,
   return found;
 }
 
-/* A CLUSTER SLOTS reply (Redis < 7): the same as from_shards; a master
- * listed is taken as online. */
-static int from_slots(cm__rd_cluster *cl, const redisReply *rep,
-                      cm__rd_node *owner) {
+int cm__rd_cluster_from_slots(cm__rd_cluster *cl, const redisReply *rep,
+                              cm__rd_node *owner) {
   int found = 0;
   if (rep->type != REDIS_REPLY_ARRAY)
     return -1;
@@ -251,6 +244,18 @@ static int from_slots(cm__rd_cluster *cl, const redisReply *rep,
   return found;
 }
 
+int cm__rd_cluster_last(const cm_redis *r) {
+  const cm__rd_cluster *cl = r->cl;
+  for (int i = 0; i < cl->n_nodes; i++)
+    if (cl->nodes[i].port == r->port && !strcmp(cl->nodes[i].host, r->host))
+      return i;
+  return -1;
+}
+
+int cm__rd_cluster_nth(const cm__rd_cluster *cl, int last, int k) {
+  return last < 0 ? k : (last + 1 + k) % cl->n_nodes;
+}
+
 cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err) {
   cm__rd_cluster *cl = r->cl;
   if (cl->has_target) { /* a MOVED named the owner: go straight there */
@@ -265,14 +270,9 @@ cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err) {
   cl->stats.resolves++;
   char why[256] = "no node to ask";
   cm_status st = CM_E_UNAVAILABLE;
-  /* the node the connection was on (lost, or never reached) is asked
-     last: after a master's death the others know who replaces it */
-  int last = -1;
-  for (int i = 0; i < cl->n_nodes && last < 0; i++)
-    if (cl->nodes[i].port == r->port && !strcmp(cl->nodes[i].host, r->host))
-      last = i;
+  int last = cm__rd_cluster_last(r);
   for (int k = 0; k < cl->n_nodes; k++) {
-    int i = last < 0 ? k : (last + 1 + k) % cl->n_nodes;
+    int i = cm__rd_cluster_nth(cl, last, k);
     cm__rd_node at = cl->nodes[i], owner; /* a copy: nodes may grow */
     redisContext *c = sync_connect(r, at.host, at.port, why, sizeof why);
     if (!c)
@@ -289,9 +289,9 @@ cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err) {
         freeReplyObject(rep);
         rep = redisCommand(c, "CLUSTER SLOTS");
         if (rep && rep->type != REDIS_REPLY_ERROR)
-          found = from_slots(cl, rep, &owner);
+          found = cm__rd_cluster_from_slots(cl, rep, &owner);
       } else if (rep) {
-        found = from_shards(cl, rep, &owner);
+        found = cm__rd_cluster_from_shards(cl, rep, &owner);
       }
       if (found == 0)
         snprintf(why, sizeof why,

@@ -17,6 +17,11 @@ struct redisReply;
 struct redisContext;
 
 #define CM__RD_SEEDS_MAX 32 /* seeds given and nodes learned, at most */
+/* A node's topology query and the side connection connect within this
+ * (timeout_ms at most): a synchronous one blocks the caller's loop, and a
+ * node whose machine is gone answers no SYN at all (on loopback a killed
+ * node's port refuses at once). */
+#define CM__RD_NODE_CONNECT_MS 500
 
 typedef struct cm__rd_node {
   char host[256]; /* address */
@@ -57,6 +62,36 @@ void cm__rd_cluster_free(cm_redis *r);
  * slot has no master online) or CM_E_IO (a node is not in cluster mode,
  * AUTH refused), with err set and r->why saying why. */
 cm_status cm__rd_cluster_route(cm_redis *r, cm_error *err);
+
+/* The owner lookup's order: the index in r->cl->nodes of the node r was
+ * on (lost, or never reached), asked last because after a master's death
+ * the others know who replaces it; -1 when none. The k-th node to ask
+ * (k < n_nodes, which may grow while asking) is cm__rd_cluster_nth. */
+int cm__rd_cluster_last(const cm_redis *r);
+int cm__rd_cluster_nth(const cm__rd_cluster *cl, int last, int k);
+
+/* A CLUSTER SHARDS reply: learn every node; set *owner to the master of
+ * the slot that is online. Returns 1 found, 0 the slot has no master
+ * online, -1 malformed. cm__rd_cluster_from_slots: the same from a
+ * CLUSTER SLOTS reply (Redis < 7), a master listed taken as online. */
+int cm__rd_cluster_from_shards(cm__rd_cluster *cl, const struct redisReply *rep,
+                               cm__rd_node *owner);
+int cm__rd_cluster_from_slots(cm__rd_cluster *cl, const struct redisReply *rep,
+                              cm__rd_node *owner);
+
+/* Before a connect of r, a connection on the caller's base, when no MOVED
+ * named the owner: ask the nodes in cm__rd_cluster_route's order without
+ * waiting (redis_route.c), one at a time, each within timeout_ms (its
+ * connect within CM__RD_NODE_CONNECT_MS), from callbacks of r's base;
+ * r->route is set until the answer. Found: r->host, r->port set and the
+ * connect and its handshake started (cm__rd_connect_routed); none: r->why
+ * says why and the next attempt waits the backoff. Returns 0 started, -1
+ * (out of memory: r->why set, backoff). */
+int cm__rd_route_start(cm_redis *r);
+
+/* The lookup in flight on r, if any, abandoned (its connection freed);
+ * r->route NULL. */
+void cm__rd_route_free(cm_redis *r);
 
 /* 1 when a MOVED named a new owner and r's connection has no command in
  * flight: the caller drops it, so the next connect goes to the owner. */

@@ -116,6 +116,10 @@ static int connect_start(cm_redis *r) {
   return 0;
 }
 
+int cm__rd_attach(struct redisAsyncContext *ac, struct event_base *base) {
+  return redisLibeventAttach(ac, base) == REDIS_OK ? 0 : -1;
+}
+
 void cm__rd_backoff(cm_redis *r) {
   int64_t wait = r->backoff_min_ms;
   r->failures++;
@@ -129,10 +133,12 @@ void cm__rd_backoff(cm_redis *r) {
 /* The first half of a connect, shared by the waiting and the asynchronous
  * one: a connection whose slot moved dropped; when down, a new one
  * started if the backoff allows (a cluster first asks its nodes who serves
- * the slot, synchronously, each with timeout_ms: redis_cluster.c; a MOVED
- * may have named it already). Sets *ready when it is up and ready.
- * Returns CM_OK (up, or connecting) or the error. */
-static cm_status connect_begin(cm_redis *r, int *ready, cm_error *err) {
+ * the slot, each with timeout_ms; a MOVED may have named it already:
+ * synchronously, redis_cluster.c, or with async set without waiting,
+ * redis_route.c, which then connects itself). Sets *ready when it is up
+ * and ready. Returns CM_OK (up, connecting or routing) or the error. */
+static cm_status connect_begin(cm_redis *r, int *ready, int async,
+                               cm_error *err) {
   *ready = 0;
   if (cm__rd_cluster_should_move(r)) /* the slot has a new owner */
     cm__rd_drop(r, "the region's slot moved");
@@ -149,6 +155,12 @@ static cm_status connect_begin(cm_redis *r, int *ready, cm_error *err) {
                         "attempt in %lld ms)",
                         r->host, r->port, r->why[0] ? r->why : "down",
                         (long long)(r->next_try_ms - now));
+  if (async && r->cl && !r->cl->has_target) { /* the owner asked from
+                                                  the base's callbacks */
+    if (cm__rd_route_start(r) != 0)
+      return cm__rd_unavailable(r, err);
+    return CM_OK;
+  }
   cm_status rs = r->cl ? cm__rd_cluster_route(r, err) : CM_OK;
   if (rs != CM_OK) { /* no node knows an owner online (a failover) */
     cm__rd_backoff(r);
@@ -161,11 +173,19 @@ static cm_status connect_begin(cm_redis *r, int *ready, cm_error *err) {
   return CM_OK;
 }
 
+void cm__rd_connect_routed(cm_redis *r) {
+  if (connect_start(r) != 0)
+    cm__rd_backoff(r);
+  else
+    cm__rd_hello_start(r); /* a failure ends it: dropped, backoff */
+}
+
 cm_status cm__rd_ensure(cm_redis *r, cm_error *err) {
-  if (r->hello) /* an asynchronous handshake in flight: its end first */
+  if (r->hello || r->route) /* an asynchronous connect under way: its end
+                               first */
     cm__rd_hello_wait(r);
   int ready;
-  cm_status st = connect_begin(r, &ready, err);
+  cm_status st = connect_begin(r, &ready, 0, err);
   if (st != CM_OK || ready)
     return st;
   st = cm__rd_handshake(r, err);
@@ -291,6 +311,7 @@ cm_redis *cm_redis_new(const char *host, int port, const char *region,
 void cm_redis_free(cm_redis *r) {
   if (!r)
     return;
+  cm__rd_route_free(r);
   cm__rd_drop(r, "closed");
   if (r->timer)
     event_free(r->timer);
@@ -329,7 +350,7 @@ int cm_redis_connected(const cm_redis *r) {
 }
 
 int cm_redis_connecting(const cm_redis *r) {
-  return r && r->hello != NULL;
+  return r && (r->hello != NULL || r->route != NULL);
 }
 
 int cm_redis_move_pending(const cm_redis *r) {
@@ -341,12 +362,14 @@ cm_status cm_redis_connect_async(cm_redis *r, cm_error *err) {
   if (!r || r->own_base)
     return cm_error_set(err, CM_E_INVALID, "",
                         "a connection on the caller's loop is required");
-  if (r->hello) /* under way */
+  if (r->hello || r->route) /* under way */
     return CM_OK;
   int ready;
-  cm_status st = connect_begin(r, &ready, err);
-  if (st != CM_OK || ready)
-    return st;
+  cm_status st = connect_begin(r, &ready, 1, err);
+  if (st != CM_OK || ready || r->route)
+    return st; /* a cluster's lookup connects when it has the owner */
+  if (!r->ac)  /* every node refused at once: the backoff */
+    return cm__rd_unavailable(r, err);
   /* new, or up with its scripts lost (a lease's NOSCRIPT): shake hands */
   if (cm__rd_hello_start(r) != 0)
     return cm__rd_unavailable(r, err);

@@ -14,6 +14,7 @@
 struct redisAsyncContext;
 struct event;
 typedef struct cm__rd_hello cm__rd_hello; /* redis_hello.c */
+typedef struct cm__rd_route cm__rd_route; /* redis_route.c */
 
 #define CM__RD_HOST_MAX 256
 
@@ -52,6 +53,8 @@ struct cm_redis {
                                     skipped its WAIT); -1 unknown */
   cm__rd_hello *hello;           /* the handshake in flight on the
                                     caller's base (NULL: none) */
+  cm__rd_route *route;           /* a cluster's owner lookup in flight
+                                    on the caller's base (NULL: none) */
 };
 
 /* Append the connection's origin tag to a script's ARGV (last). */
@@ -95,11 +98,21 @@ void cm__rd_acl_denied_message(char *buf, size_t n, const char *denied);
  * already: dropped, backoff). redis_hello.c. */
 int cm__rd_hello_start(cm_redis *r);
 
+/* The owner lookup on the caller's base found r->host, r->port: start
+ * the connect and queue its handshake (cm__rd_hello_start); a failure
+ * sets r->why and the backoff. redis_conn.c. */
+void cm__rd_connect_routed(cm_redis *r);
+
+/* Attach ac to base (hiredis's libevent adapter, included by
+ * redis_conn.c only). Returns 0, -1. */
+int cm__rd_attach(struct redisAsyncContext *ac, struct event_base *base);
+
 /* A connect attempt failed: wait longer before the next one. */
 void cm__rd_backoff(cm_redis *r);
 
-/* Run the caller's base until the handshake in flight (r->hello) ends;
- * only outside the base's callbacks (a synchronous call). redis_call.c. */
+/* Run the caller's base until the handshake in flight (r->hello) and the
+ * owner lookup before it (r->route) end; only outside the base's
+ * callbacks (a synchronous call). redis_call.c. */
 void cm__rd_hello_wait(cm_redis *r);
 
 /* Fill err with CM_E_UNAVAILABLE naming host:port and the last cause.

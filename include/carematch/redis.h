@@ -227,13 +227,27 @@ CM_EXPORT cm_status cm_redis_sweep_async(cm_redis *r, int64_t now_ms,
 typedef void (*cm_redis_done_fn)(void *ctx, cm_status st, const cm_error *err);
 
 /* cm_redis_blob_set without waiting, on r, a connection on the caller's
- * loop, connected and ready: fn runs exactly once, from the loop. value
- * is copied. Returns CM_OK (fn will run), or CM_E_INVALID (a name not
- * 1..32 of [a-z_]) / CM_E_UNAVAILABLE / CM_E_NOMEM with err set (fn will
- * not run). */
+ * loop, connected and ready: fn runs exactly once, from the loop (no
+ * reply within r's timeout_ms drops the connection). value is copied. Returns
+ * CM_OK (fn will run), or CM_E_INVALID (a name not 1..32 of [a-z_]) /
+ * CM_E_UNAVAILABLE / CM_E_NOMEM with err set (fn will not run). */
 CM_EXPORT cm_status cm_redis_blob_set_async(cm_redis *r, const char *name,
                                             const char *value,
                                             cm_redis_done_fn fn, void *ctx,
+                                            cm_error *err);
+
+/* The answer of cm_redis_blob_get_async: st CM_OK with value (lent for
+ * the call; NULL when none is stored), or the error (err; value NULL). */
+typedef void (*cm_redis_blob_fn)(void *ctx, cm_status st, const char *value,
+                                 const cm_error *err);
+
+/* cm_redis_blob_get without waiting, on r, a connection on the caller's
+ * loop, connected and ready: fn runs exactly once, from the loop; no
+ * reply within r's timeout_ms drops the connection (CM_E_UNAVAILABLE).
+ * Returns CM_OK (fn will run), or CM_E_INVALID / CM_E_UNAVAILABLE /
+ * CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_redis_blob_get_async(cm_redis *r, const char *name,
+                                            cm_redis_blob_fn fn, void *ctx,
                                             cm_error *err);
 
 /* Move n known workers at once: worker ids[i] to (lat[i], lon[i]) seen at

@@ -1,0 +1,263 @@
+/* test_daemon_held.c -- the real carematchd while Redis is held at one of
+ * the last round trips it made synchronously (docs/async.md, step i): the
+ * recovery's read of the stored weights (Redis frozen with SIGSTOP at
+ * exactly that GET, by a relay that watches for it: tcp_hold.h) and a
+ * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE). The
+ * daemon answers /healthz and GETs meanwhile, and the step completes
+ * after the thaw. No Criterion .timeout. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_proc.h"
+#include "redis_server.h"
+#include "tcp_hold.h"
+
+#define HELD_MS 1500 /* how long Redis is held */
+
+static cm_test_daemon D;
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The time one call took (ms), asserting its status; the reply's text
+ * into text (n bytes) when text is not NULL. */
+static int64_t timed_code(const char *method, const char *path,
+                          const char *token, long want, char *text, size_t n) {
+  int64_t t0 = mono_ms();
+  cm_test_reply r = cm_test_http(D.port, method, path, token, NULL, NULL);
+  int64_t dt = mono_ms() - t0;
+  cr_assert_eq(r.code, want, "%s %s: %ld %s", method, path, r.code, r.text);
+  if (text)
+    snprintf(text, n, "%s", r.text ? r.text : "");
+  cm_test_reply_free(&r);
+  return dt;
+}
+
+static int wait_ready(int ms) {
+  for (int i = 0; i < ms / 20; i++) {
+    cm_test_reply r = cm_test_http(D.port, "GET", "/readyz", NULL, NULL, NULL);
+    long code = r.code;
+    cm_test_reply_free(&r);
+    if (code == 200)
+      return 1;
+    cm_test_sleep_ms(20);
+  }
+  return 0;
+}
+
+/* The weights in force: their version and workload weight. */
+static void weights_of(json_int_t *version, double *workload) {
+  cm_test_reply r =
+      cm_test_http(D.port, "GET", "/v1/weights", TOK_OPERATOR, NULL, NULL);
+  cr_assert_eq(r.code, 200, "%s", r.text);
+  cr_assert_eq(json_unpack(r.json, "{s:I,s:{s:F}}", "version", version,
+                           "weights", "workload", workload),
+               0, "%s", r.text);
+  cm_test_reply_free(&r);
+}
+
+static void stop_process(void *pid) {
+  kill(*(pid_t *)pid, SIGSTOP);
+}
+
+static void set_key(int port, const char *key, const char *value) {
+  redisContext *c = cm_test_side_connect(port);
+  cr_assert_not_null(c);
+  redisReply *rep = redisCommand(c, "SET %s %s", key, value);
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  redisFree(c);
+}
+
+/* The recovery reads the stored weights on the loop's connection. Redis
+ * is frozen (SIGSTOP) the moment the daemon's GET of them reaches it:
+ * the daemon still starts within 2.5 s and answers /healthz, /readyz (503,
+ * naming the weights) and a GET (503) within 300 ms for the freeze;
+ * after the thaw it is ready with the stored weights (version 3). With
+ * the synchronous read on the private connection the start waited for
+ * the read: no port file within 5 s. */
+Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, NULL);
+  set_key(port, "cm:{held1}:weights",
+          "{\"version\":3,\"weights\":{\"workload\":7}}");
+  cm_test_hold *h =
+      cm_test_hold_start(port, "cm:{held1}:weights", stop_process, &redis);
+  cr_assert_not_null(h);
+  char ini[200], text[1024];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held1\n"
+           "sweep_ms = 0\n",
+           cm_test_hold_port(h));
+  cm_test_daemon_config(&D, ini);
+  int64_t t0 = mono_ms();
+  cm_test_daemon_start(&D, NULL);
+  int64_t started = mono_ms() - t0;
+  int64_t fired = cm_test_hold_fired_ms(h);
+  cr_assert_gt(fired, 0, "the weights' GET reached Redis");
+  cr_assert_lt(started, 2500, "listening after %lld ms", (long long)started);
+  int64_t worst = 0;
+  int n = 0;
+  while (mono_ms() - fired < HELD_MS - 200) {
+    int64_t a = timed_code("GET", "/healthz", NULL, 200, NULL, 0);
+    int64_t b = timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
+    int64_t c = timed_code("GET", "/v1/requests/x", TOK_PLATFORM, 503, NULL, 0);
+    worst = a > worst ? a : worst;
+    worst = b > worst ? b : worst;
+    worst = c > worst ? c : worst;
+    n++;
+    cr_assert(strstr(text, "reading the weights"), "%s", text);
+    cm_test_sleep_ms(20);
+  }
+  while (mono_ms() - fired < HELD_MS)
+    cm_test_sleep_ms(10);
+  cr_assert_eq(kill(redis, SIGCONT), 0);
+  cr_log_info("the longest call while Redis was frozen at the weights' "
+              "GET: %lld ms (%d rounds)",
+              (long long)worst, n);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  cr_assert(wait_ready(5000), "ready after the thaw");
+  json_int_t version;
+  double workload;
+  weights_of(&version, &workload);
+  cr_assert_eq(version, 3, "the stored weights are in force");
+  cr_assert_float_eq(workload, 7.0, 1e-9);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_hold_stop(h);
+  cm_test_server_kill(redis, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+}
+
+/* A SIGHUP reload whose file changed the weights stores them on the
+ * loop's connection: while Redis holds writes (CLIENT PAUSE WRITE) the
+ * daemon answers /healthz and GET /v1/weights within 300 ms, with the
+ * old weights in force (version 1); after the pause the file's weights
+ * are in force as version 2, and in Redis. With the synchronous SET the
+ * reload held the loop for the pause (and the new weights were in force
+ * before Redis had them). */
+Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, NULL);
+  char ini[200];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held2\n"
+           "sweep_ms = 0\n",
+           port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  json_int_t version;
+  double workload;
+  weights_of(&version, &workload);
+  cr_assert_eq(version, 1);
+  FILE *f = fopen(D.config, "a");
+  cr_assert_not_null(f);
+  fprintf(f, "[weights]\nworkload = 7\n");
+  fclose(f);
+  redisContext *side = cm_test_side_connect(port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE %d WRITE", HELD_MS);
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "CLIENT PAUSE");
+  freeReplyObject(rep);
+  int64_t paused = mono_ms();
+  cr_assert_eq(kill(D.pid, SIGHUP), 0);
+  int64_t worst = 0;
+  int n = 0, early = 0;
+  while (mono_ms() - paused < HELD_MS - 300) {
+    int64_t t = mono_ms();
+    timed_code("GET", "/healthz", NULL, 200, NULL, 0);
+    weights_of(&version, &workload);
+    worst = mono_ms() - t > worst ? mono_ms() - t : worst;
+    n++;
+    early += version != 1 || workload != 2.0;
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("the longest /healthz + GET while the reload's SET was held: "
+              "%lld ms (%d rounds)",
+              (long long)worst, n);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  cr_assert_eq(early, 0, "the old weights until Redis took the new");
+  for (int64_t end = mono_ms() + 5000; mono_ms() < end; cm_test_sleep_ms(20)) {
+    weights_of(&version, &workload);
+    if (version == 2)
+      break;
+  }
+  cr_assert_eq(version, 2, "the file's weights stored after the pause");
+  cr_assert_float_eq(workload, 7.0, 1e-9);
+  rep = redisCommand(side, "GET cm:{held2}:weights");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_assert(strstr(rep->str, "\"version\": 2"), "%s", rep->str);
+  freeReplyObject(rep);
+  redisFree(side);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_server_kill(redis, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+}
+
+/* A counter or gauge of the daemon's /metrics (-1: not there). */
+static double metric(const char *name) {
+  cm_test_reply r =
+      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *p = r.text ? strstr(r.text, key) : NULL;
+  double v = p ? atof(p + strlen(key)) : -1;
+  cm_test_reply_free(&r);
+  return v;
+}
+
+/* No batch runs before the stored weights are in force: a request left
+ * pending in Redis (no worker) and stored weights that do not decode;
+ * the daemon follows Redis but is not ready (/readyz names the stored
+ * form's fault) and begins no batch for a second; once the stored form is
+ * put right it recovers at its next step and batches begin. (The step
+ * used to begin its batch first and recover after: batches on the
+ * configured weights.) */
+Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
+  int port = cm_test_free_port();
+  pid_t redis = cm_test_server_start(port, NULL);
+  char ini[200], text[1024];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held3\n"
+           "sweep_ms = 0\n",
+           port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  cm_test_reply r = cm_test_http(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"p1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}",
+      NULL);
+  cr_assert_eq(r.code, 201, "%s", r.text);
+  cm_test_reply_free(&r);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  set_key(port, "cm:{held3}:weights", "not json");
+  cm_test_daemon_start(&D, NULL);
+  cm_test_sleep_ms(1000);
+  timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
+  cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
+  cr_assert_eq(metric("carematch_batches_total"), 0,
+               "no batch before the weights");
+  set_key(port, "cm:{held3}:weights",
+          "{\"version\":4,\"weights\":{\"workload\":3}}");
+  cr_assert(wait_ready(5000), "ready once the stored form is right");
+  json_int_t version;
+  double workload;
+  weights_of(&version, &workload);
+  cr_assert_eq(version, 4);
+  for (int64_t end = mono_ms() + 5000;
+       metric("carematch_batches_total") < 1 && mono_ms() < end;)
+    cm_test_sleep_ms(20);
+  cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_server_kill(redis, SIGTERM);
+  cm_test_daemon_cleanup(&D);
+}
