@@ -257,6 +257,7 @@ typedef struct cmd_region {
                               completed (solver.c, cmd_urgent_written) */
   int held;                /* a follow completed while one was in flight:
                               its batch begins at that completion */
+  int held_go;             /* ... at the next step, without a follow */
   cm_status followed_st;   /* its outcome when it completed at once */
   cm_error followed_err;   /* */
   /* metrics */

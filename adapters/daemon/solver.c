@@ -171,7 +171,11 @@ void cmd_urgent_written(cmd_region *r, int ok) {
     cmd_kick(r);
     return;
   }
-  step_begin(r, CM_OK, NULL);
+  /* not from here: this runs inside the engine's completion of the create,
+     which is not done with it yet (a batch begun now would skip it) */
+  r->held_go = 1;
+  struct timeval tv = {0, 0};
+  evtimer_add(r->step_ev, &tv);
 }
 
 /* The follow of other writers done (docs/async.md): begin the batch. Run
@@ -201,6 +205,11 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   cmd_stage_region("step", r);
   if (r->flying || r->following)
     return;
+  if (r->held_go) { /* the held follow's batch (cmd_urgent_written) */
+    r->held_go = 0;
+    step_begin(r, CM_OK, NULL);
+    return;
+  }
   if (!r->redis) { /* memory: nothing to follow */
     step_begin(r, CM_OK, NULL);
     return;
@@ -219,6 +228,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   }
   int64_t t0 = cmd_watch_begin(r->d);
   r->held = 0; /* this follow's batch replaces a held one */
+  r->held_go = 0;
   r->following = 1;
   r->in_step = 1;
   r->followed_st = CM_E_UNAVAILABLE;
