@@ -26,6 +26,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@
 
 typedef struct opts {
   const char *daemon, *url, *redis, *out, *tok_platform, *tok_gateway;
+  const char *samples;    /* --samples FILE: one line per emergency offered */
   const char *durability; /* --durability fsync|replica (with --redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
   double emergency, service_s;
@@ -53,9 +55,11 @@ typedef struct opts {
 } opts;
 
 typedef struct pending {
-  double sent_ms; /* when POST /v1/requests went out */
+  double sent_ms;  /* when POST /v1/requests went out */
+  double offer_ms; /* when its offer's event came */
   int urgency;
   int offered;
+  int queued; /* calls ahead of it on its connection when sent */
 } pending;
 
 typedef struct bench {
@@ -65,6 +69,7 @@ typedef struct bench {
   int port;
   cm_hc *hc;                              /* positions, setup */
   struct evhttp_connection *req_conns[4]; /* requests, answers */
+  int req_busy[4]; /* calls sent on each and not answered */
   int next_conn, next_req;
   cm_instance *city;
   double *lat, *lon; /* workers' current positions */
@@ -128,6 +133,20 @@ static void send_call(bench *b, struct evhttp_connection *con,
   *c = (call_ctx){b, fn, arg};
   if (cm_hc_call(b->hc, con, method, path, token, body, len, on_reply, c))
     free(c);
+}
+
+static void req_answered(bench *b, struct evhttp_request *req, void *arg) {
+  (void)req;
+  b->req_busy[(int)(intptr_t)arg]--;
+}
+
+/* A call on request connection k (counted until answered: an evhttp
+ * connection sends one call at a time, the others wait behind it). */
+static void send_req_call(bench *b, int k, const char *path, const char *token,
+                          const char *body, size_t len) {
+  b->req_busy[k]++;
+  send_call(b, b->req_conns[k], EVHTTP_REQ_POST, path, token, body, len,
+            req_answered, (void *)(intptr_t)k);
 }
 
 static struct evhttp_connection *next_conn(bench *b) {
@@ -233,11 +252,11 @@ static void send_request(bench *b) {
   p->sent_ms = now_ms();
   p->urgency = urgency;
   p->offered = 0;
+  int k = b->next_req;
+  p->queued = b->req_busy[k];
   b->submitted++;
-  struct evhttp_connection *con = b->req_conns[b->next_req];
   b->next_req = (b->next_req + 1) % 4;
-  send_call(b, con, EVHTTP_REQ_POST, "/v1/requests", b->o.tok_platform, body,
-            (size_t)len, NULL, NULL);
+  send_req_call(b, k, "/v1/requests", b->o.tok_platform, body, (size_t)len);
 }
 
 typedef struct later {
@@ -253,8 +272,7 @@ static void complete_now(evutil_socket_t fd, short what, void *arg) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s/complete", l->id);
   if (!l->b->stopping) {
-    send_call(l->b, l->b->req_conns[0], EVHTTP_REQ_POST, path,
-              l->b->o.tok_platform, NULL, 0, NULL, NULL);
+    send_req_call(l->b, 0, path, l->b->o.tok_platform, NULL, 0);
     l->b->completed++;
   }
   event_free(l->ev);
@@ -275,6 +293,7 @@ static void on_event(bench *b, const char *type, const char *data) {
   if (n >= 0 && n < b->n_reqs && !b->reqs[n].offered) {
     pending *p = &b->reqs[n];
     p->offered = 1;
+    p->offer_ms = now_ms();
     int u = p->urgency;
     if (b->n_lat[u] < LAT_MAX)
       b->lat_ms[u][b->n_lat[u]++] = now_ms() - p->sent_ms;
@@ -283,8 +302,8 @@ static void on_event(bench *b, const char *type, const char *data) {
   char path[96], body[96];
   snprintf(path, sizeof path, "/v1/requests/%s/accept", req);
   int len = snprintf(body, sizeof body, "{\"worker\":\"%s\"}", worker);
-  send_call(b, b->req_conns[(b->next_req + 1) % 4], EVHTTP_REQ_POST, path,
-            b->o.tok_gateway, body, (size_t)len, NULL, NULL);
+  send_req_call(b, (b->next_req + 1) % 4, path, b->o.tok_gateway, body,
+                (size_t)len);
   b->accepted++;
   later *l = calloc(1, sizeof *l);
   if (l) {
@@ -471,6 +490,7 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
   OPT_S("--redis", o->redis)
   OPT_S("--durability", o->durability)
   OPT_S("--out", o->out)
+  OPT_S("--samples", o->samples)
   OPT_S("--platform-token", o->tok_platform)
   OPT_S("--gateway-token", o->tok_gateway)
   OPT_I("--workers", o->workers)
@@ -523,7 +543,7 @@ static int parse(int argc, char **argv, opts *o) {
             "N]\n"
             "  [--emergency SHARE] [--service-s S] [--ingest [--bulk N] "
             "[--connections N]]\n"
-            "  [--quick] [--quiet] [--out FILE.json]\n");
+            "  [--quick] [--quiet] [--out FILE.json] [--samples FILE]\n");
     return -1;
   }
   if (!o->daemon && !o->url) {
@@ -699,6 +719,23 @@ static void load_summary_print(bench *b) {
              q(b->lat_ms[u], b->n_lat[u], 1.0));
 }
 
+/* --samples: per emergency offered, the monotonic clock (us) when its POST
+ * went out and when its offer came, and the calls ahead of it on its
+ * connection; the daemon's stage trace (CAREMATCHD_STAGE_TRACE) uses the
+ * same clock, so the two line up. Nothing personal: the bench's own ids. */
+static void samples_write(const bench *b, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return;
+  for (int i = 0; i < b->n_reqs; i++) {
+    const pending *p = &b->reqs[i];
+    if (p->urgency == CM_URGENCY_EMERGENCY && p->offered)
+      fprintf(f, "%.0f %.0f %d\n", p->sent_ms * 1000, p->offer_ms * 1000,
+              p->queued);
+  }
+  fclose(f);
+}
+
 /* The daemon's loop-stall trace (GET /metrics, carematch_loop_*;
  * docs/async.md): fetched before and after the load, so that a run shows
  * what held the daemon's loop during the load itself (not the staff's
@@ -802,6 +839,8 @@ int main(int argc, char **argv) {
       loop_trace_get(b, &t0);
     load_run(b);
     load_summary_print(b);
+    if (b->o.samples)
+      samples_write(b, b->o.samples);
     if (daemon > 0) {
       loop_trace_get(b, &t1);
       loop_trace_print(&t0, &t1);

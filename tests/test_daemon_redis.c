@@ -6,13 +6,16 @@
  * region recovers what the first acknowledged; while Redis holds the
  * writes (CLIENT PAUSE WRITE), the daemon still answers its health, GETs
  * and memory reads, and the writes (a request's, a worker's, a bulk of
- * positions) complete after it (docs/async.md). No Criterion .timeout. */
+ * positions) complete after it (docs/async.md); the emergency path's stage
+ * trace (CAREMATCHD_STAGE_TRACE) names every stage, in a 0600 file, with
+ * no request id. No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -482,4 +485,46 @@ Test(daemon_redis, a_held_follow_does_not_hold_the_loop) {
   submit("f1", "emergency", 201);
   cr_assert(wait_state("f1", "pending") || wait_state("f1", "offered"));
   redisFree(side);
+}
+
+/* The stage trace of the emergency path (stage.c): off unless asked; with
+ * CAREMATCHD_STAGE_TRACE, a 0600 file with the emergency's stages, its
+ * batch's and the groups sent to Redis, and never the request's id. */
+Test(daemon_redis, the_stage_trace_names_stages_not_requests) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/stages.txt", g_dir);
+  cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0);
+  setenv("CAREMATCHD_STAGE_TRACE", path, 1);
+  cm_test_daemon_start(&D, NULL);
+  unsetenv("CAREMATCHD_STAGE_TRACE");
+  add_workers(2);
+  submit("elder-secret-7", "emergency", 201);
+  cr_assert(wait_state("elder-secret-7", "offered"));
+  cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0,
+               "the file is written out at exit");
+  struct stat st;
+  cr_assert_eq(stat(path, &st), 0, "the trace file exists");
+  cr_assert_eq(st.st_mode & 0777, 0600);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[256];
+  int recv = 0, applied = 0, begin = 0, odone = 0, gsent = 0, gdone = 0;
+  while (fgets(line, sizeof line, f)) {
+    cr_assert_null(strstr(line, "elder"), "no request id: %s", line);
+    char stage[32];
+    unsigned long long a;
+    long long t;
+    cr_assert_eq(sscanf(line, "%lld %31s %llu", &t, stage, &a), 3, "%s", line);
+    recv += !strcmp(stage, "recv") && a == 1;
+    applied += !strcmp(stage, "applied") && a == 1;
+    begin += !strcmp(stage, "begin");
+    odone += !strcmp(stage, "odone");
+    gsent += !strcmp(stage, "gsent");
+    gdone += !strcmp(stage, "gdone");
+  }
+  fclose(f);
+  cr_assert(recv == 1 && applied == 1, "the emergency's POST and its commit");
+  cr_assert(begin >= 1 && odone >= 1, "its batch and its offers' commit");
+  cr_assert(gsent >= 2 && gsent == gdone, "groups sent %d, answered %d", gsent,
+            gdone);
 }

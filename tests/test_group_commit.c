@@ -657,3 +657,85 @@ Test(group_commit, a_silent_server_ends_the_handshake_by_its_timeout,
   event_base_free(base);
   close(lfd);
 }
+
+/* What the watch saw (cm_ledger_redis_group_watch). */
+typedef struct watched {
+  int sent, answered;     /* groups */
+  int changes, positions; /* of the groups answered */
+  uint64_t last_id;       /* the last group's number */
+} watched;
+
+static void on_group(void *arg, const cm_ledger_redis_group *g) {
+  watched *w = arg;
+  if (!g->answered) {
+    w->sent++;
+    cr_assert_gt(g->id, w->last_id, "groups are numbered in order");
+    w->last_id = g->id;
+    cr_assert_geq(g->in_flight, 1, "a group sent is in flight");
+    return;
+  }
+  w->answered++;
+  w->changes += g->changes;
+  w->positions += g->positions;
+  cr_assert_gt(g->commands, 0);
+}
+
+/* A flushed group is written in the loop turn that flushed it, not at the
+ * next turn's write event (docs/async.md, "Measured: the emergency path"):
+ * one non-blocking turn later, Redis has the writes, before any reply was
+ * read. The watch sees each group sent once and answered once. */
+Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed, .init = setup,
+     .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  cm_error err;
+  watched w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(l, on_group, &w, &err), CM_OK, "%s",
+               err.message);
+  memset(g_ans, 0, sizeof g_ans);
+  g_told = 0;
+  char id[CM_ID_MAX];
+  propose_submit(l, "warm", &g_ans[0]); /* the handshake first */
+  run_until(base, 1);
+  cr_assert_eq(g_ans[0].st, CM_OK);
+  g_told = 0;
+  for (int i = 1; i <= 10; i++)
+    propose_submit(l, req_id(i, id), &g_ans[i]);
+  event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* one turn */
+  cr_assert_eq(g_told, 0, "no reply read yet");
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  long long have = 0;
+  for (int i = 0; i < 100 && have == 0; i++) { /* Redis runs it meanwhile */
+    redisReply *rep = redisCommand(side, "EXISTS cm:{gc}:req:req-0010");
+    cr_assert_not_null(rep);
+    have = rep->integer;
+    freeReplyObject(rep);
+    struct timespec ts = {0, 10000000};
+    if (!have)
+      nanosleep(&ts, NULL);
+  }
+  redisFree(side);
+  cr_assert_eq(have, 1, "the group was written in its own turn");
+  run_until(base, 10);
+  for (int i = 1; i <= 10; i++)
+    cr_assert(g_ans[i].calls == 1 && g_ans[i].st == CM_OK, "proposal %d", i);
+  cr_assert_eq(w.sent, 2, "the warm-up's group and this one");
+  cr_assert_eq(w.answered, 2);
+  cr_assert_eq(w.changes, 11);
+  cr_assert_eq(w.positions, 0);
+  /* a ledger proposing on a private base has no groups to watch */
+  cm_redis *own = cm_redis_new("127.0.0.1", g_port, "gc", NULL, &err);
+  cr_assert_not_null(own, "%s", err.message);
+  cm_ledger *sync_l = cm_ledger_redis_new(own, NULL, &err);
+  cr_assert_not_null(sync_l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_group_watch(sync_l, on_group, &w, &err),
+               CM_E_INVALID);
+  cm_ledger_free(sync_l);
+  cm_redis_free(own);
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}

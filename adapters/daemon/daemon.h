@@ -258,6 +258,11 @@ typedef struct cmd_region {
   cm_engine_batch *flying; /* begun, not yet ended */
   int following;           /* the step's follow is in flight (Redis) */
   int in_step;             /* inside on_step's cm_engine_sync_async */
+  int urgent_writes;       /* Redis: emergencies' creates proposed, not yet
+                              completed (solver.c, cmd_urgent_written) */
+  int held;                /* a follow completed while one was in flight:
+                              its batch begins at that completion */
+  int held_go;             /* ... at the next step, without a follow */
   cm_status followed_st;   /* its outcome when it completed at once */
   cm_error followed_err;   /* */
   /* metrics */
@@ -404,9 +409,30 @@ void cmd_kick(cmd_region *r);
 /* Step at the next loop turn (not when the engine says it is due): a
  * write just proposed is due once applied (solver.c). */
 void cmd_step_now(cmd_region *r);
+/* Redis: an emergency's create was proposed (cmd_urgent_proposed) or has
+ * completed (cmd_urgent_written): a follow that completed in between holds
+ * its batch until the create is applied, instead of beginning without it
+ * and following again (docs/async.md, "Measured: the emergency path"). */
+void cmd_urgent_proposed(cmd_region *r);
+void cmd_urgent_written(cmd_region *r, int ok);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);
+
+/* the emergency path's stage trace (stage.c; off unless
+ * CAREMATCHD_STAGE_TRACE names a file): 1 when on (the first call reads
+ * the environment). A line: stage, an emergency's internal number or a
+ * batch's, two figures; nothing personal. */
+int cmd_stage_on(void);
+void cmd_stage(const char *stage, uint64_t a, long long b, long long c);
+/* An emergency's POST (call: its write's call, until "applied"). */
+void cmd_stage_recv(const cmd_region *r, const void *call);
+/* A stage of the emergency written by call (none: nothing). */
+void cmd_stage_call(const char *stage, const void *call, long long b);
+/* A stage of r's batches ("begin" counts a new one). */
+void cmd_stage_region(const char *stage, const cmd_region *r);
+/* Trace r's groups of proposals too (Redis). */
+void cmd_stage_watch(cmd_region *r);
 
 /* the region's lease (lease.c, docs/ha.md) */
 /* With [lease] enabled: check the configuration against the rest, name

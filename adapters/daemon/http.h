@@ -35,6 +35,8 @@ typedef struct cmd_call {
   int created;         /* create: 201 unless it existed */
   int existed;         /* create: the engine held it before */
   int count;           /* positions: how many (the reply's "accepted") */
+  int urgent;          /* an emergency's create counted in the region's
+                          urgent_writes until its completion (solver.c) */
 } cmd_call;
 
 typedef void (*cmd_handler)(cmd_call *c);

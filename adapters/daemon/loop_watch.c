@@ -58,8 +58,12 @@ static void count(cmd_daemon *d, cmd_cause c, int64_t ns) {
 }
 
 void cmd_watch_end(cmd_daemon *d, cmd_cause c, int64_t t0) {
-  if (c >= 0 && c < CMD_CAUSE_COUNT)
-    count(d, c, cmd_mono_ns(NULL) - t0);
+  if (c >= 0 && c < CMD_CAUSE_COUNT) {
+    int64_t ns = cmd_mono_ns(NULL) - t0;
+    count(d, c, ns);
+    if (ns > 200000) /* the stage trace (stage.c), when on */
+      cmd_stage("piece", (uint64_t)c, ns / 1000, 0);
+  }
 }
 
 void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c) {
@@ -77,6 +81,8 @@ void cmd_watch_since_turn(cmd_daemon *d, cmd_cause c) {
 void cmd_watch_turn(cmd_daemon *d) {
   if (d->turn_start_ns && d->turn_end_ns > d->turn_start_ns) {
     double s = (double)(d->turn_end_ns - d->turn_start_ns) * 1e-9;
+    if (s > 0.0005) /* the stage trace (stage.c), when on */
+      cmd_stage("turn", 0, (long long)(s * 1e6), 0);
     int b = 0;
     while (b < CMD_TURN_BUCKETS - 1 && s > turn_bounds[b])
       b++;

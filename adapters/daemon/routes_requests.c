@@ -23,6 +23,7 @@ static void reply_view(cmd_call *c, const char *id, int code) {
 
 void cmd_request_written(void *ctx, cm_status st, const cm_error *err) {
   cmd_call *c = ctx;
+  cmd_stage_call("applied", c, st);
   if (st != CM_OK) {
     cmd_reply_error(c, err);
   } else {
@@ -44,8 +45,13 @@ void cmd_request_written(void *ctx, cm_status st, const cm_error *err) {
       reply_view(c, c->wid, 200);
     }
   }
+  cmd_region *r = c->r;
+  int urgent = c->urgent;
+  c->urgent = 0;
   if (c->deferred)
     cmd_call_end(c);
+  if (urgent) /* a batch held for it begins (solver.c) */
+    cmd_urgent_written(r, st == CM_OK);
 }
 
 /* An engine call refused before the ledger: reply, end. */
@@ -73,10 +79,17 @@ void cmd_route_request_create(cmd_call *c) {
   w->existed = cm_engine_holds(w->r->eng, s.id);
   snprintf(w->wid, sizeof w->wid, "%s", s.id);
   cmd_region *r = w->r;
+  if (s.urgency == CM_URGENCY_EMERGENCY)
+    cmd_stage_recv(r, w);
+  int urgent = r->redis_loop && s.urgency == CM_URGENCY_EMERGENCY;
+  if (urgent) { /* counted before: the completion may run at once */
+    w->urgent = 1;
+    cmd_urgent_proposed(r);
+  }
   if (cm_engine_submit_async(r->eng, &s, w->at_ms, cmd_request_written, w,
                              &err) != CM_OK)
     refused(w, &err);
-  else if (r->redis_loop && s.urgency == CM_URGENCY_EMERGENCY)
+  else if (urgent)
     cmd_step_now(r); /* the batch's follow goes out now, behind this
                         commit, so it is answered after the commit is
                         applied: the batch that offers the emergency waits

@@ -66,12 +66,14 @@ static void arm(cmd_region *r, double min_ms) {
 }
 
 void cmd_kick(cmd_region *r) {
+  cmd_stage_region("kick", r);
   if (r->flying || r->following || !r->step_ev)
     return; /* the batch's end kicks again */
   arm(r, 0);
 }
 
 void cmd_step_now(cmd_region *r) {
+  cmd_stage_region("stepnow", r);
   if (r->flying || r->following || !r->step_ev)
     return; /* the batch's end kicks again */
   struct timeval tv = {0, 0};
@@ -137,6 +139,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
   }
   cmd_events_pump(r);
   cmd_watch_end(d, CMD_CAUSE_BATCH_BEGIN, t0);
+  cmd_stage_region(b ? "begin" : "nobatch", r);
   if (!b) {
     arm(r, 1); /* nothing to solve: let the clients in first */
     finish_drain_if_idle(r);
@@ -150,12 +153,52 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
   pthread_mutex_unlock(&r->mu);
 }
 
+/* Whether the batch of a follow that just completed (st) waits for an
+ * emergency's create still in flight: it was proposed after the follow
+ * went out, so the batch would begin without it, and the emergency would
+ * wait for that batch (its solve, its offers' commit) and a follow of its
+ * own. Held instead, the batch begins when the create is applied
+ * (cmd_urgent_written), on this follow: only the daemon's own write came
+ * in between, and the engine has applied it. */
+static int hold_for_urgent(cmd_region *r, cm_status st) {
+  if (st != CM_OK || r->urgent_writes == 0 || !cmd_lease_leads(r))
+    return 0;
+  r->held = 1;
+  cmd_stage_region("held", r);
+  arm(r, 1000); /* a net: the create's completion runs once, always */
+  return 1;
+}
+
+void cmd_urgent_proposed(cmd_region *r) {
+  r->urgent_writes++;
+}
+
+void cmd_urgent_written(cmd_region *r, int ok) {
+  if (r->urgent_writes > 0)
+    r->urgent_writes--;
+  if (!r->held || (ok && r->urgent_writes > 0))
+    return;
+  r->held = 0;
+  if (!r->step_ev || r->flying || r->following)
+    return;  /* stopping; or a step since took over (it follows again) */
+  if (!ok) { /* the ledger failed: a step as usual (it pauses if need be) */
+    cmd_kick(r);
+    return;
+  }
+  /* not from here: this runs inside the engine's completion of the create,
+     which is not done with it yet (a batch begun now would skip it) */
+  r->held_go = 1;
+  struct timeval tv = {0, 0};
+  evtimer_add(r->step_ev, &tv);
+}
+
 /* The follow of other writers done (docs/async.md): begin the batch. Run
  * inside cm_engine_sync_async when it completed at once (then on_step
  * begins the batch itself, so that the trace tells the two apart). */
 static void on_followed(void *ctx, cm_status st, const cm_error *err) {
   cmd_region *r = ctx;
   r->following = 0;
+  cmd_stage_region("followed", r);
   if (!r->step_ev) /* stopping: the engine is being freed */
     return;
   if (r->in_step) {
@@ -165,15 +208,22 @@ static void on_followed(void *ctx, cm_status st, const cm_error *err) {
   }
   /* applied in the ledger's reply callback, which began this turn */
   cmd_watch_since_turn(r->d, CMD_CAUSE_FOLLOW);
-  step_begin(r, st, err);
+  if (!hold_for_urgent(r, st))
+    step_begin(r, st, err);
 }
 
 static void on_step(evutil_socket_t fd, short what, void *arg) {
   cmd_region *r = arg;
   (void)fd;
   (void)what;
+  cmd_stage_region("step", r);
   if (r->flying || r->following)
     return;
+  if (r->held_go) { /* the held follow's batch (cmd_urgent_written) */
+    r->held_go = 0;
+    step_begin(r, CM_OK, NULL);
+    return;
+  }
   if (!r->redis) { /* memory: nothing to follow */
     step_begin(r, CM_OK, NULL);
     return;
@@ -191,6 +241,8 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   int64_t t0 = cmd_watch_begin(r->d);
+  r->held = 0; /* this follow's batch replaces a held one */
+  r->held_go = 0;
   r->following = 1;
   r->in_step = 1;
   r->followed_st = CM_E_UNAVAILABLE;
@@ -202,8 +254,8 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   if (st != CM_OK) {
     r->following = 0;
     step_begin(r, st, &err);
-  } else if (!r->following) { /* completed at once */
-    step_begin(r, r->followed_st, &r->followed_err);
+  } else if (!r->following && !hold_for_urgent(r, r->followed_st)) {
+    step_begin(r, r->followed_st, &r->followed_err); /* completed at once */
   }
 }
 
@@ -211,6 +263,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
 static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_region *r = ctx;
   int64_t t0 = cmd_watch_begin(r->d);
+  cmd_stage_region("odone", r);
   if (st != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
     if (err->code == CM_E_UNAVAILABLE) {
@@ -241,6 +294,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     return;
   cm_error err;
   r->flying = NULL;
+  cmd_stage_region("solved", r);
   /* the batch's size, for the metrics: what the engine's requests-per-batch
      figures grew by (a batch that fails counts for none) */
   cm_engine_stats st;
@@ -256,6 +310,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
                                                     on_offers, r, &err)
                         : cm_engine_batch_end(r->eng, b, cmd_now_ms(), &err);
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_END, t0);
+  cmd_stage_region("oprop", r);
   cm_engine_stats_get(r->eng, &st);
   if (st.batch_size.n == n0 + 1) {
     cmd_metrics_batch(r, (uint64_t)(st.batch_size.sum - sum0 + 0.5));
@@ -263,6 +318,10 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   }
   if (ended != CM_OK || !r->redis_loop)
     on_offers(r, ended, &err);
+  else if (r->urgent_writes > 0 || cm_engine_next_due(r->eng) <= cmd_now_ms())
+    cmd_step_now(r); /* an emergency waits: its follow goes out behind these
+                        offers now, not one round trip after their commit
+                        (docs/async.md, "Measured: the emergency path") */
 }
 
 int cmd_regions_idle(const cmd_daemon *d) {
@@ -307,6 +366,8 @@ int cmd_solver_start(cmd_region *r) {
       pthread_create(&r->solver, NULL, solver_main, r) != 0)
     return -1;
   r->solver_started = 1;
+  if (cmd_stage_on()) /* the stage trace: Redis's groups from the start */
+    cmd_stage_watch(r);
   cmd_kick(r);
   return 0;
 }

@@ -133,6 +133,7 @@ typedef struct rd_group { /* one pipeline sent */
   int skipped;     /* ROLE was sent in place of the WAIT (the replica
                       gate, redis_durability.h) */
   int lost;        /* the connection dropped before every reply */
+  uint64_t id;     /* its number (as->groups when sent) */
   int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
   cm_status fail;  /* first failure of a reply (CM_OK none) */
   char why[200];   /* its text */
@@ -156,6 +157,11 @@ typedef struct rd_async {
     void *arg;          /* */
   } after[AFTER_MAX];   /* */
   int n_after;          /* */
+  cm_ledger_redis_group_fn watch; /* told of each group (NULL none) */
+  void *watch_arg;                /* */
+  uint64_t groups;                /* groups sent so far */
+  int unwritten;                  /* commands queued on the connection
+                                     since the last write_now */
 } rd_async;
 
 cm_redis *cm__rd_group_conn(const rd_ledger *l) {
@@ -308,6 +314,24 @@ static void requeue(rd_async *as, rd_prop *list) {
   event_active(as->flush, EV_TIMEOUT, 0);
 }
 
+/* Tell the watch (cm_ledger_redis_group_watch) about g. */
+static void group_watch(const rd_group *g, int answered) {
+  const rd_async *as = g->as;
+  cm_ledger_redis_group w = {.answered = answered,
+                             .id = g->id,
+                             .commands = g->n_cmds,
+                             .in_flight = as->in_flight};
+  for (const rd_prop *p = g->props; p; p = p->next) {
+    if (!p->op)
+      w.changes += p->n;
+    else if (p->op == CM_LEDGER_W_POSITIONS)
+      w.positions += p->n;
+    else
+      w.worker_writes++;
+  }
+  as->watch(as->watch_arg, &w);
+}
+
 /* Every reply of g is in: tell its proposals, in order, and free it. */
 static void group_finish(rd_group *g) {
   rd_async *as = g->as;
@@ -315,6 +339,8 @@ static void group_finish(rd_group *g) {
   cm_error err;
   cm_status st = CM_OK;
   cm_error_clear(&err);
+  if (as->watch && g->n_cmds > 0)
+    group_watch(g, 1);
   if (--as->in_flight == 0)
     evtimer_del(as->timer);
   rd_prop *again = NULL; /* NOSCRIPT: sent again, the script loaded first */
@@ -551,9 +577,26 @@ static int send_next(rd_group *g, int from, int m) {
 
 static void flush_send(rd_async *as);
 
+/* Write what the flush queued on the connection now, in this loop turn.
+ * hiredis would write it from its write event, which becomes active only
+ * at the next turn and then runs after that turn's other ready callbacks
+ * (HTTP calls parsed, positions decoded): the round trip would begin that
+ * much later (docs/async.md, "Measured: the emergency path"). A write
+ * that fails drops the connection as the write event would: every
+ * command pending is answered NULL, from here. */
+static void write_now(rd_async *as) {
+  cm_redis *r = cm__rd_group_conn(as->l);
+  if (!as->unwritten)
+    return;
+  as->unwritten = 0;
+  if (r->ac && (r->ac->c.flags & REDIS_CONNECTED) &&
+      !(r->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
+    redisAsyncHandleWrite(r->ac);
+}
+
 /* The zero-timeout event: send everything proposed since the last one,
  * then what waited for it (cm__rd_group_after), unless the send was put
- * off. */
+ * off; then write them out. */
 static void on_flush(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
@@ -571,6 +614,7 @@ static void on_flush(evutil_socket_t fd, short what, void *arg) {
     for (int i = 0; i < n; i++)
       fns[i](args[i]);
   }
+  write_now(as); /* the last thing: a failed write tells proposals */
 }
 
 int cm__rd_group_after(rd_ledger *l, void (*fn)(void *), void *arg) {
@@ -686,8 +730,12 @@ static void flush_send(rd_async *as) {
     tell_all(props, CM_E_NOMEM, &err); /* nothing was sent */
     return;
   }
+  g->id = ++as->groups;
   group_send(g, r, m);
+  as->unwritten |= g->n_cmds > 0;
   as->in_flight++;
+  if (as->watch && g->n_cmds > 0)
+    group_watch(g, 0);
   if (g->n_cmds == 0) { /* nothing went out */
     group_finish(g);
     return;
@@ -890,6 +938,22 @@ cm_status cm__rd_worker_propose(cm_ledger *lg, const cm_ledger_worker_write *w,
   if (!p)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   enqueue(l->async, p, done, ctx);
+  return CM_OK;
+}
+
+cm_status cm_ledger_redis_group_watch(cm_ledger *lg,
+                                      cm_ledger_redis_group_fn fn, void *arg,
+                                      cm_error *err) {
+  rd_ledger *l = (rd_ledger *)lg;
+  cm_error_clear(err);
+  if (!lg || lg->type->propose != cm__rd_propose ||
+      cm__rd_group_conn(l)->own_base)
+    return cm_error_set(err, CM_E_INVALID, "",
+                        "not a Redis ledger proposing on a caller's base");
+  if (!l->async && !(l->async = async_new(l)))
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  l->async->watch = fn;
+  l->async->watch_arg = arg;
   return CM_OK;
 }
 

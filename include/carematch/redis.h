@@ -380,6 +380,33 @@ typedef struct cm_ledger_redis_follow {
                        (a pipeline of several commands counts one) */
 } cm_ledger_redis_follow;
 
+/* One group of proposals (docs/async.md, "Group commit"), for a trace of
+ * where the daemon's writes wait: told when it is sent and when its last
+ * reply is in. No data of the changes. */
+typedef struct cm_ledger_redis_group {
+  int answered;      /* 0: just sent; 1: every reply in, its proposals
+                        about to be told */
+  uint64_t id;       /* the group's number on this ledger, from 1 */
+  int commands;      /* commands in its pipeline */
+  int changes;       /* request changes (commit script units) */
+  int positions;     /* workers' positions */
+  int worker_writes; /* upserts and shifts */
+  int in_flight;     /* groups sent and not all answered, this one
+                        included when just sent */
+} cm_ledger_redis_group;
+typedef void (*cm_ledger_redis_group_fn)(void *arg,
+                                         const cm_ledger_redis_group *g);
+
+/* Have fn(arg, g) called for each group l sends on the connection its
+ * proposals go on (a caller's base: its own, or the one attached with
+ * cm_ledger_redis_attach), when sent and when answered; fn NULL stops it.
+ * Off by default; costs a test a group when off. Returns CM_OK, or
+ * CM_E_INVALID when l is not a Redis ledger proposing on a caller's base,
+ * CM_E_NOMEM. */
+CM_EXPORT cm_status cm_ledger_redis_group_watch(cm_ledger *l,
+                                                cm_ledger_redis_group_fn fn,
+                                                void *arg, cm_error *err);
+
 /* Fill out with where l's follow stands (l a Redis ledger). An engine
  * has caught up with Redis when no rebuild is pending and every entry
  * after last_id is its own (tagged origin): docs/hardening.md. */
