@@ -34,6 +34,9 @@
 #   scripts/chaos_ha.sh [SECONDS]        (default 90)
 #   REDIS_MODE=single|cluster DAEMONS=3 TTL=1500 RATE=60 BUILD=build SEED=N
 #   OUT=bench/results/chaos-ha.json KEEP=1 (keep the files: logs, acked ids)
+#   LOGS=DIR: keep each daemon's log (every line time-stamped; no personal
+#   data: ids and counts only), its /metrics at the end and the faults
+#   file in DIR (0700), e.g. for the takeover's steps (docs/ha.md)
 #   FAULTS="kill9_holder stop_holder" (only these kinds)
 #   HANDBACK=1: d1 prefers the region and the others do not ([lease]
 #   prefer), so every time d1 comes back the holder hands the lease back
@@ -414,6 +417,10 @@ MIRROR=$("$BUILD/chaos_mirror" --redis-port "$MPORT" --region "$REGION" \
 MRC=$?
 set -e
 echo "mirror: $MIRROR"
+for i in $(seq "$N"); do # each daemon's metrics before the stop
+  curl -s -m 2 -H 'Authorization: Bearer chaos-operator-token-0000' \
+    "http://${ADDR[$i]}:${PORT[$i]}/metrics" > "$DIR/d$i.metrics" 2>/dev/null || true
+done
 for i in $(seq "$N"); do kill -TERM "${PID[$i]}" 2>/dev/null || true; done
 for i in $(seq "$N"); do wait "${PID[$i]}" 2>/dev/null || true; done
 STARTS=$(cat "$DIR"/d*.log | grep -c "listening on" || true)
@@ -426,6 +433,11 @@ CHECK=$("$BUILD/chaos_check" --port "$MPORT" --region "$REGION" --acked "$DIR/ac
 RC=$?
 set -e
 echo "check: $CHECK"
+if [ -n "${LOGS:-}" ]; then
+  (umask 077; mkdir -p "$LOGS"
+   cp "$DIR"/d*.log "$DIR"/d*.metrics "$DIR/faults" "$LOGS/" 2>/dev/null || true)
+  echo "chaos_ha: logs and metrics kept in $LOGS"
+fi
 mkdir -p "$(dirname "$OUT")"
 PROBES=0
 [ -f "$DIR/acked.probe" ] && PROBES=$(wc -l < "$DIR/acked.probe")
