@@ -34,6 +34,9 @@
 #   scripts/chaos_ha.sh [SECONDS]        (default 90)
 #   REDIS_MODE=single|cluster DAEMONS=3 TTL=1500 RATE=60 BUILD=build SEED=N
 #   OUT=bench/results/chaos-ha.json KEEP=1 (keep the files: logs, acked ids)
+#   POSITIONS=any: HAProxy sends the position updates to any daemon that
+#   takes writes (a second backend checked on /readyz, docs/ha.md "Behind
+#   HAProxy"), the rest to the holder; default: everything to the holder
 #   LOGS=DIR: keep each daemon's log (every line time-stamped; no personal
 #   data: ids and counts only), its /metrics at the end and the faults
 #   file in DIR (0700), e.g. for the takeover's steps (docs/ha.md)
@@ -268,10 +271,16 @@ PP=$(free_port)
   printf '    timeout connect 500ms\n    timeout client 30s\n    timeout server 2s\n'
   printf '    option redispatch\n    retries 2\n'
   printf 'frontend carematch\n    bind 127.0.0.1:%s\n    default_backend carematchd\n' "$PP"
-  printf 'backend carematchd\n    option httpchk\n'
-  printf '    http-check send meth GET uri /readyz?role=leader ver HTTP/1.1 hdr Host carematchd\n'
-  printf '    http-check expect status 200\n    default-server inter 200ms fall 2 rise 1\n'
-  for i in $(seq "$N"); do printf '    server d%s %s:%s check\n' "$i" "${ADDR[$i]}" "${PORT[$i]}"; done
+  if [ "${POSITIONS:-holder}" = any ]; then
+    printf '    use_backend writers if { path /v1/positions }\n'
+  fi
+  for b in carematchd writers; do # the holder; any daemon taking writes
+    printf 'backend %s\n    option httpchk\n' "$b"
+    printf '    http-check send meth GET uri %s ver HTTP/1.1 hdr Host carematchd\n' \
+      "$([ "$b" = writers ] && echo /readyz || echo '/readyz?role=leader')"
+    printf '    http-check expect status 200\n    default-server inter 200ms fall 2 rise 1\n'
+    for i in $(seq "$N"); do printf '    server d%s %s:%s check\n' "$i" "${ADDR[$i]}" "${PORT[$i]}"; done
+  done
 } > "$DIR/haproxy.cfg"
 haproxy -f "$DIR/haproxy.cfg" -q >"$DIR/haproxy.log" 2>&1 &
 PROXY=$!

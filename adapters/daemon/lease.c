@@ -147,11 +147,13 @@ static void held_elsewhere(struct cmd_lease *l, int64_t pttl) {
 /* A region this daemon does not prefer: what a read of its lease said (st,
  * out) into l->seen, and 1 when it may try to take the lease now. During
  * its first two TTLs (daemons starting together) the lease must have been
- * free for ttl_ms; after that, free at two renewals in a row: a live
- * daemon that prefers the region takes it at the first of its renewals,
- * so it wins, and a region nobody prefers (any more) costs one renewal
- * period more than a preferred one. A holder that does not prefer the
- * region hands it back when the daemon preferring it asks (hand_back). */
+ * free for ttl_ms; after that, free for one renewal period (renew_ms; two
+ * renewals in a row, or a read aimed at the expiry and one renew_ms
+ * later): a live daemon that prefers the region takes it at the expiry
+ * or, after a release, at its next renewal, within renew_ms, so it wins,
+ * and a region nobody prefers (any more) costs one renewal period more
+ * than a preferred one. A holder that does not prefer the region hands it
+ * back when the daemon preferring it asks (hand_back). */
 static int free_long_enough(struct cmd_lease *l, cm_status st,
                             const cm_redis_lease *out) {
   if (st != CM_OK) {
@@ -169,7 +171,7 @@ static int free_long_enough(struct cmd_lease *l, cm_status st,
   if (!l->free_since)
     l->free_since = now;
   int64_t wait =
-      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms / 2;
+      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms;
   if (now - l->free_since >= wait)
     return 1;
   aim_in(l, l->free_since + wait - now);
