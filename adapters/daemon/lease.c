@@ -677,6 +677,11 @@ json_t *cmd_lease_json(const cmd_region *r) {
                    "ttl_ms", l->ttl_ms);
 }
 
+/* Seconds from the last takeover to its step at t (-1: none, not yet). */
+static double step_s(const struct cmd_lease *l, int64_t t) {
+  return l && l->tk.taken && t ? (double)(t - l->tk.taken) / 1000.0 : -1.0;
+}
+
 void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
   const struct cmd_lease *l = r->lease;
   cm_ledger_redis_stats rs; /* zeros without a Redis ledger */
@@ -707,16 +712,15 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       "the lease to a daemon that prefers the region\n"
       "# TYPE carematch_lease_handbacks_total counter\n"
       "carematch_lease_handbacks_total %llu\n"
-      "# HELP carematch_lease_takeover_ms the last takeover by this daemon: "
-      "ms from its attempt's sending (step=\"sent\", negative) or from the "
-      "lease taken to the engine synced, the first batch begun and "
-      "committed, and the first offer committed (-1: not yet)\n"
-      "# TYPE carematch_lease_takeover_ms gauge\n"
-      "carematch_lease_takeover_ms{step=\"sent\"} %lld\n"
-      "carematch_lease_takeover_ms{step=\"synced\"} %lld\n"
-      "carematch_lease_takeover_ms{step=\"begun\"} %lld\n"
-      "carematch_lease_takeover_ms{step=\"committed\"} %lld\n"
-      "carematch_lease_takeover_ms{step=\"offered\"} %lld\n"
+      "# HELP carematch_lease_takeover_seconds the last takeover by this "
+      "daemon: seconds from the lease taken to the engine synced, the "
+      "first batch begun and committed, and the first offer committed "
+      "(-1: not yet)\n"
+      "# TYPE carematch_lease_takeover_seconds gauge\n"
+      "carematch_lease_takeover_seconds{step=\"synced\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"begun\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"committed\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"offered\"} %.3f\n"
       "# HELP carematch_lease_takeover_waits steps of the last takeover "
       "that found the engine not synced (e.g. a rebuild waiting for writes "
       "in flight)\n"
@@ -731,10 +735,7 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       l ? (unsigned long long)l->renew_failures : 0ULL,
       l ? (unsigned long long)l->losses : 0ULL,
       l ? (unsigned long long)l->handbacks : 0ULL,
-      l && l->tk.taken ? (long long)(l->tk.sent - l->tk.taken) : -1LL,
-      l && l->tk.taken ? since_taken(&l->tk, l->tk.followed) : -1LL,
-      l && l->tk.taken ? since_taken(&l->tk, l->tk.begun) : -1LL,
-      l && l->tk.taken ? since_taken(&l->tk, l->tk.committed) : -1LL,
-      l && l->tk.taken ? since_taken(&l->tk, l->tk.offered) : -1LL,
+      step_s(l, l ? l->tk.followed : 0), step_s(l, l ? l->tk.begun : 0),
+      step_s(l, l ? l->tk.committed : 0), step_s(l, l ? l->tk.offered : 0),
       l ? l->tk.waits : 0, (unsigned long long)rs.stale_epoch);
 }
