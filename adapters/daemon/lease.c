@@ -33,10 +33,11 @@
 #define IGNORE_LOSS_ENV "CAREMATCH_TEST_LEASE_IGNORE_LOSS"
 
 /* The steps of the last takeover, monotonic ms (0: not yet), for the log
- * and the metrics (docs/ha.md, "What each failure costs"): the attempt
+ * and the metrics (docs/ha.md, "The takeover, step by step"): the attempt
  * that took the lease sent, its answer, the first step that followed or
- * rebuilt, the first batch begun, its offers committed; waits counts the
- * steps that found the rebuild waiting (for writes in flight). */
+ * rebuilt without error, the first batch begun and committed, the first
+ * offer committed; waits counts the steps before that found the engine
+ * not synced (e.g. a rebuild waiting for writes in flight). */
 struct takeover_clock {
   int64_t sent, taken, followed, begun, committed;
   int64_t offered;  /* the first commit that made an offer */
