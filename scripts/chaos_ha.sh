@@ -34,6 +34,12 @@
 #   scripts/chaos_ha.sh [SECONDS]        (default 90)
 #   REDIS_MODE=single|cluster DAEMONS=3 TTL=1500 RATE=60 BUILD=build SEED=N
 #   OUT=bench/results/chaos-ha.json KEEP=1 (keep the files: logs, acked ids)
+#   POSITIONS=any: HAProxy sends the position updates to any daemon that
+#   takes writes (a second backend checked on /readyz, docs/ha.md "Behind
+#   HAProxy"), the rest to the holder; default: everything to the holder
+#   LOGS=DIR: keep each daemon's log (every line time-stamped; no personal
+#   data: ids and counts only), its /metrics at the end and the faults
+#   file in DIR (0700), e.g. for the takeover's steps (docs/ha.md)
 #   FAULTS="kill9_holder stop_holder" (only these kinds)
 #   HANDBACK=1: d1 prefers the region and the others do not ([lease]
 #   prefer), so every time d1 comes back the holder hands the lease back
@@ -265,10 +271,16 @@ PP=$(free_port)
   printf '    timeout connect 500ms\n    timeout client 30s\n    timeout server 2s\n'
   printf '    option redispatch\n    retries 2\n'
   printf 'frontend carematch\n    bind 127.0.0.1:%s\n    default_backend carematchd\n' "$PP"
-  printf 'backend carematchd\n    option httpchk\n'
-  printf '    http-check send meth GET uri /readyz?role=leader ver HTTP/1.1 hdr Host carematchd\n'
-  printf '    http-check expect status 200\n    default-server inter 200ms fall 2 rise 1\n'
-  for i in $(seq "$N"); do printf '    server d%s %s:%s check\n' "$i" "${ADDR[$i]}" "${PORT[$i]}"; done
+  if [ "${POSITIONS:-holder}" = any ]; then
+    printf '    use_backend writers if { path /v1/positions }\n'
+  fi
+  for b in carematchd writers; do # the holder; any daemon taking writes
+    printf 'backend %s\n    option httpchk\n' "$b"
+    printf '    http-check send meth GET uri %s ver HTTP/1.1 hdr Host carematchd\n' \
+      "$([ "$b" = writers ] && echo /readyz || echo '/readyz?role=leader')"
+    printf '    http-check expect status 200\n    default-server inter 200ms fall 2 rise 1\n'
+    for i in $(seq "$N"); do printf '    server d%s %s:%s check\n' "$i" "${ADDR[$i]}" "${PORT[$i]}"; done
+  done
 } > "$DIR/haproxy.cfg"
 haproxy -f "$DIR/haproxy.cfg" -q >"$DIR/haproxy.log" 2>&1 &
 PROXY=$!
@@ -414,6 +426,10 @@ MIRROR=$("$BUILD/chaos_mirror" --redis-port "$MPORT" --region "$REGION" \
 MRC=$?
 set -e
 echo "mirror: $MIRROR"
+for i in $(seq "$N"); do # each daemon's metrics before the stop
+  curl -s -m 2 -H 'Authorization: Bearer chaos-operator-token-0000' \
+    "http://${ADDR[$i]}:${PORT[$i]}/metrics" > "$DIR/d$i.metrics" 2>/dev/null || true
+done
 for i in $(seq "$N"); do kill -TERM "${PID[$i]}" 2>/dev/null || true; done
 for i in $(seq "$N"); do wait "${PID[$i]}" 2>/dev/null || true; done
 STARTS=$(cat "$DIR"/d*.log | grep -c "listening on" || true)
@@ -426,6 +442,11 @@ CHECK=$("$BUILD/chaos_check" --port "$MPORT" --region "$REGION" --acked "$DIR/ac
 RC=$?
 set -e
 echo "check: $CHECK"
+if [ -n "${LOGS:-}" ]; then
+  (umask 077; mkdir -p "$LOGS"
+   cp "$DIR"/d*.log "$DIR"/d*.metrics "$DIR/faults" "$LOGS/" 2>/dev/null || true)
+  echo "chaos_ha: logs and metrics kept in $LOGS"
+fi
 mkdir -p "$(dirname "$OUT")"
 PROBES=0
 [ -f "$DIR/acked.probe" ] && PROBES=$(wc -l < "$DIR/acked.probe")

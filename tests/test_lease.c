@@ -5,7 +5,8 @@
  * one leads; kill -9 of the holder, the other takes over and offers; a
  * holder frozen past the TTL (SIGSTOP) and thawed becomes a standby, and
  * one that ignores its loss (fault injection) has its offers refused by
- * Redis (stale_epoch) while the new holder makes them. No Criterion
+ * Redis (stale_epoch) while the new holder makes them; a standby renewing
+ * seldom takes the lease at its expiry, not at its next renewal. No Criterion
  * .timeout (docs/redis.md, "Testing"). */
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
@@ -81,12 +82,16 @@ Test(lease, hold_renew_release_and_expiry) {
   cr_assert_eq(cm_redis_lease_hold(r, "B", 10000, 9, 0, &b, &err), CM_OK);
   cr_assert(!b.mine && !b.acquired && b.epoch == e1);
   cr_assert_str_eq(b.holder, "A");
+  cr_assert(b.pttl_ms > 0 && b.pttl_ms <= 10000,
+            "the time A's lease has left, for B to aim at: %lld",
+            (long long)b.pttl_ms);
   cr_assert_eq(cm_redis_lease_release(r, "B", 0, &b, &err), CM_OK);
   cr_assert(!b.mine, "only the holder releases");
   cr_assert_eq(cm_redis_lease_release(r, "A", 0, &a, &err), CM_OK);
   cr_assert(a.mine);
   cr_assert_eq(cm_redis_lease_get(r, 0, &b, &err), CM_OK);
   cr_assert(!b.mine && b.holder[0] == '\0' && b.epoch == 0);
+  cr_assert_eq(b.pttl_ms, -2, "nobody holds it");
   cr_assert_eq(cm_redis_lease_hold(r, "B", 200, 9, 0, &b, &err), CM_OK);
   cr_assert(b.mine && b.acquired && b.epoch == e1 + 1,
             "every acquisition takes a new epoch");
@@ -376,6 +381,60 @@ Test(lease, kill_9_of_the_holder_the_other_takes_over_and_offers) {
               (long long)took, TTL_MS);
   cr_assert(leads(&b));
   cr_assert_geq(metric(&b, "carematch_lease_takeovers_total"), 1);
+  cm_test_daemon_cleanup(&a);
+  cm_test_daemon_cleanup(&b);
+}
+
+/* d's /v1/leader names holder (as d last read the lease). */
+static int sees_holder(const cm_test_daemon *d, const char *holder) {
+  cm_test_reply r =
+      cm_test_http(d->port, "GET", "/v1/leader", NULL, NULL, NULL);
+  const char *h = "";
+  int yes = json_unpack(r.json, "{s:{s:s}}", "holder", "id", &h) == 0 &&
+            !strcmp(h, holder);
+  cm_test_reply_free(&r);
+  return yes;
+}
+
+/* A standby tries to take the lease when it expires (the PTTL each answer
+ * of Redis gives, docs/ha.md "Standbys and takeover"), not at its next
+ * renewal period, which came up to renew_ms after the expiry: B renews
+ * only every 10 s, A holds the lease with a TTL of 1.5 s and is killed.
+ * B must lead well before its first renewal tick (10 s after its start)
+ * could have fired: the tick-based standby took the lease at that tick
+ * at the earliest (its first try at start finds the lease's connection
+ * not yet up: it tries again as soon as it is, not a period later, and so
+ * sees A before the kill). Generous: 6 s or more after A's lease expired. */
+Test(lease, a_standby_aims_at_the_expiry_not_its_next_renewal) {
+  cm_test_daemon a, b;
+  daemon_start(&a, "A");
+  cr_assert(wait_leads(&a, 1, 3000));
+  char ini[320];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "[lease]\nenabled = on\nttl_ms = 20000\nrenew_ms = 10000\n"
+           "id = B\n",
+           g_port, g_region);
+  int64_t started = mono_ms(); /* B's renewal ticks: from 10 s after */
+  cm_test_daemon_config(&b, ini);
+  cm_test_daemon_start(&b, NULL);
+  int seen = 0;
+  for (int64_t end = mono_ms() + 3000; !seen && mono_ms() < end;
+       cm_test_sleep_ms(20))
+    seen = sees_holder(&b, "A");
+  cr_assert(seen, "B never read the lease A holds");
+  cr_assert(!leads(&b));
+  cm_test_daemon_stop(&a, SIGKILL);
+  a.pid = 0;
+  int64_t killed = mono_ms(), bound = started + 9000;
+  cr_assert_lt(killed + TTL_MS, bound - 5000, "the machine is too slow");
+  cr_assert(wait_leads(&b, 1, (int)(bound - mono_ms())),
+            "B did not take the lease before its renewal tick");
+  cr_log_info("kill -9 of the holder (ttl %d ms) to a standby renewing every "
+              "10 s leading: %lld ms",
+              TTL_MS, (long long)(mono_ms() - killed));
+  cr_assert(sees_holder(&b, "B"));
+  cr_assert_eq(metric(&b, "carematch_lease_takeovers_total"), 1);
   cm_test_daemon_cleanup(&a);
   cm_test_daemon_cleanup(&b);
 }

@@ -451,6 +451,16 @@ const char *cmd_lease_role(const cmd_region *r);
 struct json_t *cmd_lease_json(const cmd_region *r);
 /* The lease's metrics, Prometheus text, into buf (n bytes). */
 void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n);
+/* The steps of a takeover the solver reports (solver.c), for the log and
+ * the metrics: a step after the lease was taken found the engine synced
+ * (ok 1) or not (ok 0: paused, e.g. the rebuild waits for writes in
+ * flight); the first batch begun; its offers committed (ok 1) or not. */
+typedef enum cmd_lease_step {
+  CMD_LEASE_SYNCED,
+  CMD_LEASE_BEGUN,
+  CMD_LEASE_COMMITTED
+} cmd_lease_step;
+void cmd_lease_note(cmd_region *r, cmd_lease_step step, int ok);
 
 /* metrics (metrics.c): a batch of n requests was committed. */
 void cmd_metrics_batch(cmd_region *r, uint64_t n);

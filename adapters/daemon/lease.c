@@ -32,9 +32,34 @@
  * fence stands between it and a stale offer. Never set in production. */
 #define IGNORE_LOSS_ENV "CAREMATCH_TEST_LEASE_IGNORE_LOSS"
 
+/* The steps of the last takeover, monotonic ms (0: not yet), for the log
+ * and the metrics (docs/ha.md, "The takeover, step by step"): the attempt
+ * that took the lease sent, its answer, the first step that followed or
+ * rebuilt without error, the first batch begun and committed, the first
+ * offer committed; waits counts the steps before that found the engine
+ * not synced (e.g. a rebuild waiting for writes in flight). */
+struct takeover_clock {
+  int64_t sent, taken, followed, begun, committed;
+  int64_t offered;  /* the first commit that made an offer */
+  int waits;        /* steps that could not begin (paused) meanwhile */
+  int batches;      /* batches committed since the lease was taken */
+  int pending;      /* requests pending when the first batch began */
+  uint64_t offers0; /* the engine's offers, refused ones out, at taking */
+  uint64_t pos0;    /* positions this daemon had taken then */
+  int open;         /* 1 from the acquisition to the first offer */
+};
+
+/* The engine's offers that were not refused so far. */
+static uint64_t offers_made(cmd_region *r) {
+  cm_engine_stats st;
+  cm_engine_stats_get(r->eng, &st);
+  return st.offers - st.refused;
+}
+
 struct cmd_lease {
   cmd_region *r;      /* the region leased */
   struct event *tick; /* the renewal timer */
+  struct event *aim;  /* a standby's attempt aimed at the lease's expiry */
   char id[CM_REDIS_LEASE_HOLDER_MAX];
   int ttl_ms, renew_ms, margin_ms;
   int leads;           /* the last renewal said the lease is ours */
@@ -64,6 +89,9 @@ struct cmd_lease {
                                      answer's pointer to us, or NULL */
   int64_t read_t0;                /* monotonic ms when it was sent */
   uint64_t handbacks;             /* leases released to a preferring daemon */
+  struct takeover_clock tk;       /* the last takeover's steps (the log) */
+  int64_t expires_at;             /* monotonic ms when the lease held by
+                                     another expires, as last read (0) */
 };
 
 /* A renewal sent on r->redis_lease: its answer comes from the loop. l is
@@ -93,14 +121,40 @@ static int listed(const char *list, const char *region) {
 
 static int hold_async(struct cmd_lease *l, int64_t t0);
 
+/* A standby's next try, aimed at when the lease can be taken: ms from now
+ * (the lease's PTTL as Redis read it, plus a little; or what a region not
+ * preferred still has to wait), not the next renewal period, which came
+ * up to renew_ms after the expiry. The next answer aims again, so a lease
+ * still renewed moves the aim on; an early try (clocks) finds it held and
+ * aims anew. Safety is Redis's alone: the attempt is the same script. */
+#define AIM_SLACK_MS 2
+/* A standby whose lease connection is not up yet (at start, or after a
+ * drop) tries again this often rather than a renewal period later. */
+#define CONNECT_POLL_MS 100
+static void aim_in(struct cmd_lease *l, int64_t ms) {
+  if (!l->aim || l->leads || ms < 0)
+    return;
+  ms += AIM_SLACK_MS;
+  struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+  event_add(l->aim, &tv);
+}
+
+/* Another daemon holds the lease, for pttl ms more as Redis read it. */
+static void held_elsewhere(struct cmd_lease *l, int64_t pttl) {
+  l->expires_at = pttl >= 0 ? mono_ms() + pttl : 0;
+  aim_in(l, pttl);
+}
+
 /* A region this daemon does not prefer: what a read of its lease said (st,
  * out) into l->seen, and 1 when it may try to take the lease now. During
  * its first two TTLs (daemons starting together) the lease must have been
- * free for ttl_ms; after that, free at two renewals in a row: a live
- * daemon that prefers the region takes it at the first of its renewals,
- * so it wins, and a region nobody prefers (any more) costs one renewal
- * period more than a preferred one. A holder that does not prefer the
- * region hands it back when the daemon preferring it asks (hand_back). */
+ * free for ttl_ms; after that, free for one renewal period (renew_ms; two
+ * renewals in a row, or a read aimed at the expiry and one renew_ms
+ * later): a live daemon that prefers the region takes it at the expiry
+ * or, after a release, at its next renewal, within renew_ms, so it wins,
+ * and a region nobody prefers (any more) costs one renewal period more
+ * than a preferred one. A holder that does not prefer the region hands it
+ * back when the daemon preferring it asks (hand_back). */
 static int free_long_enough(struct cmd_lease *l, cm_status st,
                             const cm_redis_lease *out) {
   if (st != CM_OK) {
@@ -112,13 +166,17 @@ static int free_long_enough(struct cmd_lease *l, cm_status st,
   int64_t now = mono_ms();
   if (out->holder[0]) {
     l->free_since = 0;
+    held_elsewhere(l, out->pttl_ms);
     return 0;
   }
   if (!l->free_since)
     l->free_since = now;
   int64_t wait =
-      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms / 2;
-  return now - l->free_since >= wait;
+      now - l->started < 2 * (int64_t)l->ttl_ms ? l->ttl_ms : l->renew_ms;
+  if (now - l->free_since >= wait)
+    return 1;
+  aim_in(l, l->free_since + wait - now);
+  return 0;
 }
 
 /* The read of may_take answered: the attempt sent at once when the lease
@@ -278,8 +336,11 @@ static void held(struct cmd_lease *l, uint64_t seq, int64_t t0, cm_status st,
              (unsigned long long)out.epoch);
     lose(l, why);
     l->subs_known = 0;
+    held_elsewhere(l, out.pttl_ms);
     return;
   }
+  if (l->aim)
+    event_del(l->aim);
   if (out.acquired || out.epoch != l->epoch) { /* a new holding period */
     l->acquisitions++;
     l->subs_known = 0;
@@ -287,8 +348,19 @@ static void held(struct cmd_lease *l, uint64_t seq, int64_t t0, cm_status st,
     /* positions could not be written while nobody held it: no worker is
        swept as stale before it could report (main.c, on_sweep) */
     r->sweep_after_ms = cmd_now_ms() + r->d->cfg.engine.stale_ms;
-    fprintf(stderr, "carematchd: lease of region %s taken, epoch %llu\n",
-            r->name, (unsigned long long)out.epoch);
+    l->tk = (struct takeover_clock){.sent = t0,
+                                    .taken = mono_ms(),
+                                    .offers0 = offers_made(r),
+                                    .pos0 = r->positions,
+                                    .open = 1};
+    fprintf(stderr,
+            "carematchd: lease of region %s taken, epoch %llu (the attempt "
+            "sent %lld ms after the expiry last read, answered in %lld "
+            "ms)\n",
+            r->name, (unsigned long long)out.epoch,
+            l->expires_at ? (long long)(t0 - l->expires_at) : -1LL,
+            (long long)(l->tk.taken - t0));
+    l->expires_at = 0;
   } else if (!l->leads) {
     fprintf(stderr, "carematchd: lease of region %s renewed, epoch %llu\n",
             r->name, (unsigned long long)out.epoch);
@@ -299,7 +371,12 @@ static void held(struct cmd_lease *l, uint64_t seq, int64_t t0, cm_status st,
   cm_ledger_redis_fence_set(r->ledger, (int64_t)l->epoch, l->id);
   if (!l->leads) {
     l->leads = 1;
-    cmd_kick(r);
+    /* taken: the rebuild and the first batch at once, not when the
+       standby's engine was next due (up to a second later) */
+    if (out.acquired)
+      cmd_step_now(r);
+    else
+      cmd_kick(r);
   }
   adopt_others(l, &out);
   if (!l->preferred && out.wanted_by[0] && !l->ignore_loss &&
@@ -416,6 +493,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   struct cmd_lease *l = arg;
   (void)fd;
   (void)what;
+  if (!l->leads && !cm_redis_connected(l->r->redis_lease))
+    aim_in(l, CONNECT_POLL_MS); /* try again once it is up (it connects
+                                   between turns), not a period later */
   if (!may_take(l))
     return;
   int64_t t0 = mono_ms();
@@ -429,6 +509,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     l->renew_failures++;
   }
   hold_async(l, t0);
+}
+
+/* The aim (aim_in) reached: a try as at a tick, unless leading by now. */
+static void on_aim(evutil_socket_t fd, short what, void *arg) {
+  struct cmd_lease *l = arg;
+  if (!l->leads)
+    on_tick(fd, what, arg);
 }
 
 int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
@@ -478,8 +565,9 @@ int cmd_lease_start(cmd_region *r, char *msg, size_t n) {
   cm_ledger_redis_fence_set(r->ledger, 0, l->id);
   struct timeval tv = {l->renew_ms / 1000, (l->renew_ms % 1000) * 1000};
   l->tick = event_new(d->base, -1, EV_PERSIST, on_tick, l);
-  if (!l->tick || event_priority_set(l->tick, 0) != 0 ||
-      event_add(l->tick, &tv) != 0) {
+  l->aim = evtimer_new(d->base, on_aim, l);
+  if (!l->tick || !l->aim || event_priority_set(l->tick, 0) != 0 ||
+      event_priority_set(l->aim, 0) != 0 || event_add(l->tick, &tv) != 0) {
     snprintf(msg, n, "cannot start the lease's timer");
     return -1;
   }
@@ -504,6 +592,8 @@ void cmd_lease_stop(cmd_region *r) {
     *l->read_ctx = NULL;
   if (l->tick)
     event_free(l->tick);
+  if (l->aim)
+    event_free(l->aim);
   if (l->leads && !l->ignore_loss) {
     cm_redis_lease out;
     cm_error err;
@@ -514,6 +604,49 @@ void cmd_lease_stop(cmd_region *r) {
   }
   free(l);
   r->lease = NULL;
+}
+
+/* ms from the takeover to step t (-1: not reached). */
+static long long since_taken(const struct takeover_clock *k, int64_t t) {
+  return t ? (long long)(t - k->taken) : -1;
+}
+
+void cmd_lease_note(cmd_region *r, cmd_lease_step step, int ok) {
+  struct cmd_lease *l = r->lease;
+  if (!l || !l->tk.open || !l->leads)
+    return;
+  struct takeover_clock *k = &l->tk;
+  int64_t now = mono_ms();
+  if (step == CMD_LEASE_SYNCED && !k->followed) {
+    if (ok)
+      k->followed = now;
+    else
+      k->waits++;
+  } else if (step == CMD_LEASE_BEGUN && !k->begun) {
+    cm_engine_stats st;
+    cm_engine_stats_get(r->eng, &st);
+    k->begun = now;
+    k->pending = st.by_state[CM_REQ_PENDING];
+  } else if (step == CMD_LEASE_COMMITTED && k->begun) {
+    k->batches++;
+    if (!k->committed)
+      k->committed = now;
+    if (!ok || offers_made(r) <= k->offers0)
+      return; /* no offer yet */
+    k->offered = now;
+    k->open = 0;
+    fprintf(stderr,
+            "carematchd: takeover of region %s (epoch %llu): the attempt sent "
+            "%lld ms before the lease was taken; from it, synced +%lld ms "
+            "(%d steps waited first), first batch begun +%lld ms (%d "
+            "pending), committed +%lld ms, first offer committed +%lld ms "
+            "(batch %d; %llu positions taken since the lease)\n",
+            r->name, (unsigned long long)l->epoch,
+            (long long)(k->taken - k->sent), since_taken(k, k->followed),
+            k->waits, since_taken(k, k->begun), k->pending,
+            since_taken(k, k->committed), since_taken(k, k->offered),
+            k->batches, (unsigned long long)(r->positions - k->pos0));
+  }
 }
 
 int cmd_lease_leads(const cmd_region *r) {
@@ -543,6 +676,11 @@ json_t *cmd_lease_json(const cmd_region *r) {
   return json_pack("{s:s,s:b,s:s,s:b,s:o,s:i}", "region", r->name, "lease", 1,
                    "id", l->id, "leader", cmd_lease_leads(r), "holder", holder,
                    "ttl_ms", l->ttl_ms);
+}
+
+/* Seconds from the last takeover to its step at t (-1: none, not yet). */
+static double step_s(const struct cmd_lease *l, int64_t t) {
+  return l && l->tk.taken && t ? (double)(t - l->tk.taken) / 1000.0 : -1.0;
 }
 
 void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
@@ -575,6 +713,20 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       "the lease to a daemon that prefers the region\n"
       "# TYPE carematch_lease_handbacks_total counter\n"
       "carematch_lease_handbacks_total %llu\n"
+      "# HELP carematch_lease_takeover_seconds the last takeover by this "
+      "daemon: seconds from the lease taken to the engine synced, the "
+      "first batch begun and committed, and the first offer committed "
+      "(-1: not yet)\n"
+      "# TYPE carematch_lease_takeover_seconds gauge\n"
+      "carematch_lease_takeover_seconds{step=\"synced\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"begun\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"committed\"} %.3f\n"
+      "carematch_lease_takeover_seconds{step=\"offered\"} %.3f\n"
+      "# HELP carematch_lease_takeover_waits steps of the last takeover "
+      "that found the engine not synced (e.g. a rebuild waiting for writes "
+      "in flight)\n"
+      "# TYPE carematch_lease_takeover_waits gauge\n"
+      "carematch_lease_takeover_waits %d\n"
       "# HELP carematch_ledger_stale_epoch_total offers Redis refused "
       "because their lease epoch was no longer the region's\n"
       "# TYPE carematch_ledger_stale_epoch_total counter\n"
@@ -584,5 +736,7 @@ void cmd_lease_metrics(const cmd_region *r, char *buf, size_t n) {
       l ? (unsigned long long)l->renew_failures : 0ULL,
       l ? (unsigned long long)l->losses : 0ULL,
       l ? (unsigned long long)l->handbacks : 0ULL,
-      (unsigned long long)rs.stale_epoch);
+      step_s(l, l ? l->tk.followed : 0), step_s(l, l ? l->tk.begun : 0),
+      step_s(l, l ? l->tk.committed : 0), step_s(l, l ? l->tk.offered : 0),
+      l ? l->tk.waits : 0, (unsigned long long)rs.stale_epoch);
 }

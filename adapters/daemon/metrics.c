@@ -346,7 +346,7 @@ static int region_page(page *b, const cmd_region *r) {
   state_metrics(b, r, &st);
   follow_metrics(b, r, &st);
   counter_metrics(b, r, &st);
-  char lease[2048]; /* lease.c */
+  char lease[4096]; /* lease.c */
   cmd_lease_metrics(r, lease, sizeof lease);
   put(b, "%s", lease);
   return b->failed ? -1 : 0;

@@ -125,6 +125,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
     err = *ferr;
   else
     st = cm_engine_batch_begin(r->eng, cmd_now_ms(), &b, &err);
+  cmd_lease_note(r, CMD_LEASE_SYNCED, st == CM_OK);
   if (st != CM_OK) {
     if (!r->paused)
       fprintf(stderr, "carematchd: dispatch paused: %s\n", err.message);
@@ -145,6 +146,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
     finish_drain_if_idle(r);
     return;
   }
+  cmd_lease_note(r, CMD_LEASE_BEGUN, 1);
   r->flying = b;
   pthread_mutex_lock(&r->mu);
   r->job = b;
@@ -264,6 +266,7 @@ static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_region *r = ctx;
   int64_t t0 = cmd_watch_begin(r->d);
   cmd_stage_region("odone", r);
+  cmd_lease_note(r, CMD_LEASE_COMMITTED, st == CM_OK);
   if (st != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
     if (err->code == CM_E_UNAVAILABLE) {

@@ -58,7 +58,7 @@ static const char probe_src[] =
     "local checks = {\n"
     "  {'ping'}, {'script', 'load', 'return 1'}, {'evalsha', ARGV[1], '0'},\n"
     "  {'get', k}, {'set', k, 'v'}, {'del', k}, {'exists', k},\n"
-    "  {'incr', k}, {'pexpire', k, '1'},\n"
+    "  {'incr', k}, {'pexpire', k, '1'}, {'pttl', k},\n"
     "  {'hget', k, 'f'}, {'hmget', k, 'f'}, {'hgetall', k},\n"
     "  {'hset', k, 'f', 'v'}, {'hincrby', k, 'f', '1'},\n"
     "  {'sadd', k, 'm'}, {'srem', k, 'm'}, {'smembers', k},\n"

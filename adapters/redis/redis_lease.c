@@ -31,7 +31,8 @@ static int reply_text(const redisReply *e, char *buf, size_t n) {
   return 0;
 }
 
-/* The script's {code, holder, epoch, since_ms, submissions, wanted_by}. */
+/* The script's {code, holder, epoch, since_ms, submissions, wanted_by,
+ * pttl_ms}. */
 static void on_lease(void *ctx, size_t i, const redisReply *rep) {
   lease_call *c = ctx;
   char ep[32], since[32], subs[32];
@@ -43,7 +44,8 @@ static void on_lease(void *ctx, size_t i, const redisReply *rep) {
   }
   if (!cm__rd_check(c->b, rep, REDIS_REPLY_ARRAY, "lease"))
     return;
-  if (rep->elements != 6 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
+  if (rep->elements != 7 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
+      rep->element[6]->type != REDIS_REPLY_INTEGER ||
       reply_text(rep->element[1], c->out->holder, sizeof c->out->holder) ||
       reply_text(rep->element[2], ep, sizeof ep) ||
       reply_text(rep->element[3], since, sizeof since) ||
@@ -59,6 +61,7 @@ static void on_lease(void *ctx, size_t i, const redisReply *rep) {
   c->out->epoch = strtoull(ep, NULL, 10);
   c->out->since_ms = strtoll(since, NULL, 10);
   c->out->submissions = strtoull(subs, NULL, 10);
+  c->out->pttl_ms = rep->element[6]->integer;
 }
 
 typedef struct lease_args {

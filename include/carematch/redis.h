@@ -434,6 +434,9 @@ typedef struct cm_redis_lease {
   char wanted_by[CM_REDIS_LEASE_HOLDER_MAX]; /* a daemon other than the
                            holder that asked for the lease (want) within
                            its last ttl ("" none) */
+  int64_t pttl_ms; /* ms the lease had left when Redis read it, before
+                      this call renewed or took it (-2: nobody held it):
+                      a standby aims its next attempt at the expiry */
 } cm_redis_lease;
 
 /* Acquire the lease when nobody holds it, renew it (for ttl_ms from now,

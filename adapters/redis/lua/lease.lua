@@ -15,14 +15,18 @@
 --   (delete when ours), "get" (read only); 2 the holder's name; 3 ttl in
 --   ms; 4 the holder's clock in ms (kept as since_ms, shown only); last:
 --   the writer's origin.
--- Returns {code, holder, epoch, since_ms, submissions, wanted_by}: code 2
+-- Returns {code, holder, epoch, since_ms, submissions, wanted_by,
+-- pttl_ms}: code 2
 -- acquired now (a new epoch), 1 held by the caller (renewed or released),
 -- 0 not the caller's (holder "" when nobody holds it; epoch "0" then);
 -- submissions, the region's requests submitted so far (a holder that
 -- sees more than its own rebuilds to adopt the others': docs/ha.md);
 -- wanted_by, a daemon other than the holder that prefers the region and
 -- asked for it within the last ttl ("" none): a holder that does not
--- prefer the region hands it back (docs/ha.md, "Hand-back").
+-- prefer the region hands it back (docs/ha.md, "Hand-back"); pttl_ms,
+-- the ms the lease had left when the script read it (-2 nobody held it):
+-- a standby aims its next attempt at the expiry instead of waiting for
+-- its next renewal period (docs/ha.md, "Standbys and takeover").
 -- An acquisition also appends a "lease" entry (epoch, holder) to the event
 -- stream, in the same step, so the stream orders every offer after the
 -- acquisition of the epoch it carries (commit.lua): the chaos judge checks
@@ -36,26 +40,27 @@ if cur then
   ep, since, who = match(cur, '^(%d+) (%d+) (.*)$')
   if not ep then ep, since, who = '0', '0', '' end
 end
+local pttl = cur and call('PTTL', lk) or -2
 local wanted = call('GET', wk) or ''
 if wanted == who then wanted = '' end
-if what == 'get' then return {0, who, ep, since, subs, wanted} end
+if what == 'get' then return {0, who, ep, since, subs, wanted, pttl} end
 if what == 'release' then
   if cur and who == me then
     call('DEL', lk)
-    return {1, me, ep, since, subs, wanted}
+    return {1, me, ep, since, subs, wanted, pttl}
   end
-  return {0, who, ep, since, subs, wanted}
+  return {0, who, ep, since, subs, wanted, pttl}
 end
 if cur and who == me then
   call('SET', lk, cur, 'PX', ttl)
-  return {1, me, ep, since, subs, wanted}
+  return {1, me, ep, since, subs, wanted, pttl}
 end
 if cur then
   if what == 'want' then
     call('SET', wk, me, 'PX', ttl)
     wanted = me
   end
-  return {0, who, ep, since, subs, wanted}
+  return {0, who, ep, since, subs, wanted, pttl}
 end
 ep = tostring(call('INCR', ek))
 call('SET', lk, ep .. ' ' .. now .. ' ' .. me, 'PX', ttl)
@@ -65,4 +70,4 @@ if wanted == me then
 end
 call('XADD', KEYS[4], '*', 'type', 'lease', 'epoch', ep, 'holder', me,
   'at_ms', now, 'origin', ORIGIN)
-return {2, me, ep, now, subs, wanted}
+return {2, me, ep, now, subs, wanted, pttl}
