@@ -34,9 +34,10 @@
 #   scripts/chaos_ha.sh [SECONDS]        (default 90)
 #   REDIS_MODE=single|cluster DAEMONS=3 TTL=1500 RATE=60 BUILD=build SEED=N
 #   OUT=bench/results/chaos-ha.json KEEP=1 (keep the files: logs, acked ids)
-#   POSITIONS=any: HAProxy sends the position updates to any daemon that
-#   takes writes (a second backend checked on /readyz, docs/ha.md "Behind
-#   HAProxy"), the rest to the holder; default: everything to the holder
+#   POSITIONS=any (the default, as docs/examples/haproxy.cfg): HAProxy
+#   sends the position updates to any daemon that takes writes (a second
+#   backend checked on /readyz, docs/ha.md "Behind HAProxy"), the rest to
+#   the holder; POSITIONS=holder: everything to the holder
 #   LOGS=DIR: keep each daemon's log (every line time-stamped; no personal
 #   data: ids and counts only), its /metrics at the end and the faults
 #   file in DIR (0700), e.g. for the takeover's steps (docs/ha.md)
@@ -271,7 +272,7 @@ PP=$(free_port)
   printf '    timeout connect 500ms\n    timeout client 30s\n    timeout server 2s\n'
   printf '    option redispatch\n    retries 2\n'
   printf 'frontend carematch\n    bind 127.0.0.1:%s\n    default_backend carematchd\n' "$PP"
-  if [ "${POSITIONS:-holder}" = any ]; then
+  if [ "${POSITIONS:-any}" = any ]; then
     printf '    use_backend writers if { path /v1/positions }\n'
   fi
   for b in carematchd writers; do # the holder; any daemon taking writes

@@ -5,7 +5,9 @@
 # holder (GET /v1/leader through HAProxy answers leader: true), an
 # emergency sent through HAProxy is offered; after kill -9 of the holder
 # the other takes the lease, HAProxy's check moves to it and a second
-# emergency sent through HAProxy is offered too. Needs haproxy (Debian
+# emergency sent through HAProxy is offered too; between the kill and the
+# new lease, position updates through HAProxy are taken by the standby (the
+# example's writers backend). Needs haproxy (Debian
 # package haproxy: scripts/deps.sh installs it). Usage:
 #   scripts/haproxy-check.sh [BUILD_DIR]
 set -euo pipefail
@@ -81,6 +83,21 @@ emergency() { # ID: sent through HAProxy, offered within 10 s
 }
 emergency r1
 kill -9 "$A"; wait "$A" 2>/dev/null || true; A=
+position_while_no_holder() { # a position through HAProxy answered 200
+  # while b does not lead yet (ttl_ms 3000 after the kill)
+  local code
+  for _ in $(seq 20); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/positions" \
+      -H 'Content-Type: application/json' \
+      -d '{"positions":[{"id":"w-r1","lat":31.2301,"lon":121.4701}]}')
+    curl -sf "http://127.0.0.1:$PB/readyz?role=leader" >/dev/null &&
+      fail "b led before a position was taken; the check proves nothing"
+    [ "$code" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "no position taken through HAProxy during the takeover (last answer $code)"
+}
+position_while_no_holder
 wait_leader_via_proxy b || fail "HAProxy did not move to the new holder b: $(leader_via_proxy)"
 only_leader_via_proxy b || fail "HAProxy still sends calls elsewhere"
 emergency r2
