@@ -458,9 +458,11 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   event_base_free(base);
 }
 
-/* The tests that kill a master run one at a time (Criterion runs two
- * tests at once): an exclusive lock on a file of the cluster's folder,
- * released by closing the descriptor returned. */
+/* The tests that kill a master or pause a node, and the one that counts
+ * rebuilds after a slot moved (a node paused meanwhile can cost it one),
+ * run one at a time (Criterion runs two tests at once): an exclusive
+ * lock on a file of the cluster's folder, released by closing the
+ * descriptor returned. */
 static int kill_lock(void) {
   char path[256];
   snprintf(path, sizeof path, "%s/kill.lock", g_dir);
@@ -630,6 +632,7 @@ static void post_emergency(int port, const char *id) {
  * dispatched again. Now its connections move to the new owner and it
  * offers within a few seconds. */
 Test(redis_cluster, carematchd_offers_soon_after_its_slot_moved) {
+  int lock = kill_lock();
   int src = g_base, dst = g_base + 1;
   char region[48], ini[320], sid[48], did[48];
   region_on(src, "mv", region, sizeof region);
@@ -708,6 +711,7 @@ Test(redis_cluster, carematchd_offers_soon_after_its_slot_moved) {
   waitpid(load, &wst, 0);
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
+  close(lock);
 }
 
 /* A counter of the daemon at port's /metrics (-1: not there). */
@@ -1003,6 +1007,7 @@ static void master_and_replica(int *master, int *replica) {
  * callbacks, the next node names the owner, and the connection is up on
  * it. The synchronous lookup held the caller for the timeout. */
 Test(redis_cluster, an_owner_lookup_on_a_loop_never_waits) {
+  int lock = kill_lock();
   int master, replica;
   master_and_replica(&master, &replica);
   char region[48], seeds[64];
@@ -1045,6 +1050,7 @@ Test(redis_cluster, an_owner_lookup_on_a_loop_never_waits) {
   cm_redis_free(r);
   event_base_free(base);
   cm_test_hold_stop(h);
+  close(lock);
 }
 
 /* carematchd whose only seed holds its CLUSTER SHARDS for 2.5 s (CLIENT
@@ -1054,6 +1060,7 @@ Test(redis_cluster, an_owner_lookup_on_a_loop_never_waits) {
  * serves a write there. The synchronous lookup between two turns held
  * the loop, and the start, for the pause. */
 Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
+  int lock = kill_lock();
   int master, replica;
   master_and_replica(&master, &replica);
   char region[48], ini[256];
@@ -1109,4 +1116,5 @@ Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
   cm_test_hold_stop(h);
+  close(lock);
 }
