@@ -362,3 +362,36 @@ Test(divert, refused_whole_when_her_job_changed_redis, .init = redis_up,
   redis_jobs(&jobs, &acc);
   cr_assert_eq(acc, 1, "j still accepted by her");
 }
+
+/* A restart between the offer and her answer: the engine rebuilt from
+ * Redis knows the offer is a diversion (the record keeps divert_of), so
+ * her accept still gives her job back. */
+Test(divert, a_redis_rebuild_keeps_the_diversion, .init = redis_up,
+     .fini = redis_stop) {
+  start_with(redis_ledger(), 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(view("e").divert_of, "j");
+  cm_engine_free(eng); /* a restart: the engine's memory is gone */
+  cm_store_free(store);
+  store = cm_store_memory_new(0);
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.reserve_workers = 0;
+  c.divert_min = 5;
+  c.ledger = ledger;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(eng, T0 + 62000, &err), CM_OK, "%s", err.message);
+  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(view("j").state, CM_REQ_PENDING);
+  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(jobs, 1);
+  cr_assert_eq(acc, 1);
+}

@@ -371,6 +371,9 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->ready_ms = r->ready_ms;
   out->version = r->version;
   memcpy(out->pinned, r->pinned, sizeof out->pinned);
+  memcpy(out->divert_of, r->divert_of, sizeof out->divert_of);
+  out->divert_version = r->divert_version;
+  out->divert_ms = r->divert_ms;
   out->held = r->held;
 }
 

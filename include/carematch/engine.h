@@ -172,6 +172,13 @@ typedef struct cm_request_view {
   char pinned[CM_ID_MAX]; /* the next batch offers it to this worker only
                              (when eligible); "" none */
   int held;               /* 1: kept out of batching by an operator */
+  /* diversion (docs/engine.md "Diversion"): OFFERED to a worker on her way
+     to job divert_of (at version divert_version), offered at divert_ms;
+     her accept gives that job back. "" none; offered_ms != divert_ms: an
+     earlier offer's, void */
+  char divert_of[CM_ID_MAX];
+  uint64_t divert_version;
+  int64_t divert_ms;
 } cm_request_view;
 
 typedef struct cm_engine_config {
