@@ -28,17 +28,22 @@ static int divertible(const cm__req *r) {
          r->arrived_ms == 0 && r->spec.urgency >= CM_URGENCY_NORMAL;
 }
 
-/* The job worker id may be diverted from: the one job she holds, when
- * divertible and she has no room left; NULL otherwise. */
+/* 1 when j's worker may be diverted from it: j divertible, and she is on
+ * shift at capacity 1 holding j alone (one job, accepted, none planned). */
+static int diverts_from(const cm_engine *e, const cm__req *j) {
+  if (!divertible(j))
+    return 0;
+  const cm__wrk *w = cm__wrk_find(e, j->workers[0]);
+  return w && w->on_shift && w->jobs == 1 && w->accepted == 1 &&
+         w->capacity == 1 && !w->planned;
+}
+
+/* The job worker id may be diverted from now, or NULL. */
 static cm__req *job_of(const cm_engine *e, const char *id) {
-  const cm__wrk *w = cm__wrk_find(e, id);
-  if (!w || !w->on_shift || w->jobs != 1 || w->accepted != 1 ||
-      w->capacity != 1 || w->planned)
-    return NULL;
   for (int i = 0; i < e->n_live; i++) {
     cm__req *r = e->live[i];
     if (r->n_workers >= 1 && !strcmp(r->workers[0], id))
-      return divertible(r) ? r : NULL;
+      return diverts_from(e, r) ? r : NULL;
   }
   return NULL;
 }
@@ -119,7 +124,7 @@ cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
   soonest(inst, n, best);
   for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
-    if (!divertible(j) || job_of(e, j->workers[0]) != j)
+    if (!diverts_from(e, j))
       continue;
     if (add_on_way(e, inst, reqs, n, best, j->workers[0], now_ms, err) != CM_OK)
       st = cm_error_set(err, CM_E_NOMEM, "", NULL);
