@@ -2,9 +2,11 @@
  * clock: hundreds of workers, thousands of requests, random accepts,
  * rejects, cancels, expiries, completions and shift changes, and a few
  * requests awaiting an operator's confirmation (confirmed, dismissed or
- * left until their hold lapses). After every step it checks the
+ * left until their hold lapses), and diversions (a worker on her way to
+ * normal work offered an emergency). After every step it checks the
  * invariants a dispatch platform relies on; a soft-held worker is never
- * offered other work while held. */
+ * offered other work while held; a worker never holds more jobs than her
+ * capacity, an open diversion offer aside (her accept gives one back). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,8 +136,12 @@ static void drain(sim *s) {
         unban(sh, ev[i].type == CM_EV_PINNED ? ev[i].worker : ev[i].to_worker);
       else if (ev[i].type == CM_EV_REASSIGNED)
         ban(sh, ev[i].worker);
-      if (ev[i].type == CM_EV_REASSIGNED)
-        sh->arrived = 0;               /* the next workers arrive anew */
+      if (ev[i].type == CM_EV_REASSIGNED || ev[i].type == CM_EV_DIVERTED)
+        sh->arrived = 0; /* the next workers arrive anew */
+      if (ev[i].type == CM_EV_DIVERTED)
+        cr_assert(ev[i].from == CM_REQ_ACCEPTED && ev[i].to == CM_REQ_PENDING &&
+                      ev[i].worker[0] && sh->spec.urgency >= CM_URGENCY_NORMAL,
+                  "%s diverted wrongly", sh->id);
       if (ev[i].type == CM_EV_ARRIVED) /* once, by an accepted member */
         cr_assert(ev[i].from == CM_REQ_ACCEPTED &&
                       ev[i].to == CM_REQ_ACCEPTED && ev[i].worker[0] &&
@@ -150,8 +156,9 @@ static void drain(sim *s) {
 
 /* Invariants after each step. */
 static void check(sim *s) {
-  static int jobs[N_WORKERS];
+  static int jobs[N_WORKERS], diverting[N_WORKERS];
   memset(jobs, 0, sizeof jobs);
+  memset(diverting, 0, sizeof diverting);
   int by_state[CM_REQ_STATE_COUNT] = {0};
   for (int i = 0; i < s->n_req; i++) {
     cm_request_view v;
@@ -168,6 +175,8 @@ static void check(sim *s) {
       for (int k = 0; k < v.n_workers; k++) {
         int w = find_worker(v.workers[k]);
         jobs[w]++;
+        diverting[w] += v.state == CM_REQ_OFFERED && v.divert_of[0] &&
+                        v.divert_ms == v.offered_ms;
         covered |= s->workers[w].skills;
         for (int m = 0; m < k; m++)
           cr_assert_str_neq(v.workers[k], v.workers[m], "worker twice");
@@ -187,7 +196,9 @@ static void check(sim *s) {
   for (int w = 0; w < N_WORKERS; w++) {
     char id[16];
     snprintf(id, sizeof id, "w%d", w);
-    cr_assert_leq(jobs[w], s->workers[w].capacity, "%s over capacity", id);
+    cr_assert_leq(diverting[w], 1, "%s: one diversion at a time", id);
+    cr_assert_leq(jobs[w] - diverting[w], s->workers[w].capacity,
+                  "%s over capacity", id);
     cr_assert_eq(cm_engine_worker_jobs(s->eng, id), jobs[w], "%s job count",
                  id);
   }
@@ -295,9 +306,12 @@ static void act(sim *s, int64_t now) {
         if (v.accepted[k])
           continue;
         double a = cm_check_rng_unit(&s->g);
-        if (a < 0.75) {
-          cr_assert_eq(cm_engine_accept(s->eng, r->id, v.workers[k], now, NULL),
-                       CM_OK);
+        if (a < 0.75) { /* a diversion whose job changed meanwhile is
+                           refused (she arrived there, say) */
+          cm_status st =
+              cm_engine_accept(s->eng, r->id, v.workers[k], now, NULL);
+          cr_assert(st == CM_OK || (st == CM_E_CONFLICT && v.divert_of[0]),
+                    "%s: accept %d", r->id, (int)st);
         } else if (a < 0.9) {
           cr_assert_eq(cm_engine_reject(s->eng, r->id, v.workers[k], now, NULL),
                        CM_OK);
@@ -366,6 +380,7 @@ Test(engine_sim, invariants_hold_every_step) {
   cfg.confirm_hold_ms = 5000;    /* some holds lapse before the operator */
   cfg.standby_every_ms = 600000; /* some idle worker is suggested a place: */
   cfg.reserve_km = 1.0; /* areas of 1 km, so that some are not covered */
+  cfg.divert_min = 0.5; /* workers on their way are diverted now and then */
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);

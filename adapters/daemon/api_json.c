@@ -307,6 +307,11 @@ json_t *cmd_encode_view(const cm_taxonomy *t, const cm_request_view *v) {
        cm__json_set(o, "pinned_worker", cm__json_text(v->pinned))) ||
       cm__json_set(o, "held_by_operator", json_boolean(v->held)))
     goto fail_o;
+  /* a diversion offer: the job her accept gives back (docs/engine.md) */
+  if (v->state == CM_REQ_OFFERED && v->divert_of[0] &&
+      v->divert_ms == v->offered_ms &&
+      cm__json_set(o, "diverts_from", cm__json_text(v->divert_of)))
+    goto fail_o;
   return o;
 fail:
   json_decref(workers);

@@ -333,6 +333,9 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
     if (parse_long(v, 1, 100000, &x) != 0)
       return fail(p, "batch", name, "must be an integer in 1..100000");
     e->batch_max = (int)x;
+  } else if (!strcmp(name, "divert_min")) { /* docs/engine.md "Diversion" */
+    if (parse_double(v, 0, 240, &e->divert_min) != 0)
+      return fail(p, "batch", name, "must be a number in 0..240");
   } else if (!strcmp(name, "solve_budget_ms")) {
     if (parse_double(v, 0, 60000, &d) != 0)
       return fail(p, "batch", name, "must be a number in 0..60000");

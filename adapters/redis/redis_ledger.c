@@ -148,14 +148,16 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
   cm__rd_argv_fmt(a, "%" PRIu64, ch->expect_version);
   cm__rd_argv_fmt(a, "%" PRIu64, v->version);
   cm__rd_argv_fmt(a, "%d", (int)v->state);
-  cm__rd_argv_str(a, finished_state(v->state) ? "0" : "1");
+  cm__rd_argv_str(a, finished_state(v->state) ? "0"
+                     : ch->with_next          ? "2" /* a pair: commit.lua */
+                                              : "1");
   cm__rd_argv_str(a, rec);
   free(rec);
   cm__rd_argv_fmt(a, "%d", ch->n_workers);
   for (int i = 0; i < ch->n_workers; i++) {
     const cm_ledger_worker *w = &ch->workers[i];
     cm__rd_argv_str(a, w->id);
-    cm__rd_argv_str(a, w->take ? "1" : "0");
+    cm__rd_argv_str(a, w->take == 2 ? "2" : w->take ? "1" : "0");
     cm__rd_argv_str(a, w->give ? "1" : "0");
     cm__rd_argv_fmt(a, "%d", w->accept_delta);
     cm__rd_argv_str(a, w->done ? "1" : "0");

@@ -104,6 +104,13 @@ char *cm__rd_request_encode(const cm_request_view *v) {
   if (o && s->address[0] &&
       json_object_set_new(o, "address", json_string(s->address)))
     json_decref(o), o = NULL;
+  /* a diversion offer's job (docs/engine.md "Diversion"), only when set */
+  if (st && v->divert_of[0] &&
+      json_object_update_new(
+          st, json_pack("{s:s,s:I,s:I}", "divert_of", v->divert_of,
+                        "divert_version", (json_int_t)v->divert_version,
+                        "divert_ms", (json_int_t)v->divert_ms)) != 0)
+    json_decref(st), st = NULL;
   /* the first worker's arrival, only when set (older records: none) */
   if (st && v->arrived_ms &&
       json_object_set_new(st, "arrived", json_integer(v->arrived_ms)))
@@ -159,6 +166,20 @@ static int get_text(const json_t *x, char *out, int allow_empty) {
     return -1;
   memcpy(out, json_string_value(x), n);
   out[n] = '\0';
+  return 0;
+}
+
+/* A diversion offer's job, when the record has one (older: none). */
+static int get_divert(const json_t *o, cm_request_view *v) {
+  const json_t *d = json_object_get(o, "divert_of");
+  json_int_t ver = 0;
+  if (!d)
+    return 0;
+  if (get_text(d, v->divert_of, 0) != 0 ||
+      get_time(o, "divert_ms", &v->divert_ms) != 0 ||
+      get_i64(o, "divert_version", 1, INT64_MAX, &ver) != 0)
+    return -1;
+  v->divert_version = (uint64_t)ver;
   return 0;
 }
 
@@ -273,6 +294,8 @@ static int decode(const json_t *o, cm_request_view *v) {
     return -1;
   if (json_object_get(o, "arrived") &&
       get_time(o, "arrived", &v->arrived_ms) != 0)
+    return -1;
+  if (get_divert(o, v) != 0)
     return -1;
   v->state = (cm_request_state)state;
   v->has_reason = reason >= 0;

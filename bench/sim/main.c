@@ -116,7 +116,8 @@ static void help(void) {
       "                        switches: +look, +nolook (look-ahead; greedy "
       "runs\n"
       "                        without it), +standby, +history (7 days "
-      "taught)\n"
+      "taught),\n"
+      "                        +divert, +nodivert (diversion on / off)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -267,7 +268,9 @@ static int live_only(int c) {
 
 /* A built-in policy: a base name and modifiers, each "+look" (the
  * engine's look-ahead on), "+nolook" (off), "+standby" (standby
- * suggestions, followed by idle staff) or "+history" (the engine is first
+ * suggestions, followed by idle staff), "+divert" / "+nodivert" (diversion
+ * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default) or
+ * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
  * optimal, 1 greedy, 2 greedy-reserve, 3 optimal-noreserve; -1 when t is not
@@ -278,7 +281,7 @@ static int policy_base(const char *t, sim_policy *p) {
   static const char *const bases[] = {"optimal", "greedy", "greedy-reserve",
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
-  int base = -1, look = -1, standby = 0, history = 0;
+  int base = -1, look = -1, standby = 0, history = 0, divert = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -292,6 +295,10 @@ static int policy_base(const char *t, sim_policy *p) {
       standby = 1;
     else if (ml == 7 && !strncmp(m + 1, "history", 7))
       history = HISTORY_DAYS;
+    else if (ml == 6 && !strncmp(m + 1, "divert", 6))
+      divert = 1;
+    else if (ml == 8 && !strncmp(m + 1, "nodivert", 8))
+      divert = -1;
     else
       return -1;
     m += 1 + ml;
@@ -303,6 +310,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->no_lookahead = !look;
     p->standby = standby;
     p->history = history;
+    p->divert = divert;
   }
   return base;
 }
@@ -326,7 +334,7 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
       return snprintf(msg, n,
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
-                      "+look, +nolook, +standby, +history; "
+                      "+look, +nolook, +standby, +history, +divert, +nodivert; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;

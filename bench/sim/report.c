@@ -61,6 +61,10 @@ void sim_report_table(const sim_kpis *k, int n) {
   ROW("batches / fallbacks", "%7llu /%5llu", (unsigned long long)k[i].batches,
       (unsigned long long)k[i].fallbacks);
   ROW("standby suggestions", "%14llu", (unsigned long long)k[i].standby);
+  ROW("diverted / reached / never", "%5d /%4d /%4d", k[i].diverted,
+      k[i].divert_reached, k[i].divert_unserved);
+  ROW("diverted jobs' extra delay, mean min", "%14.1f",
+      k[i].divert_reached ? k[i].divert_delay_min / k[i].divert_reached : 0.0);
   ROW("wall time s", "%14.1f", k[i].wall_s);
   if (k[0].http_calls)
     ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
@@ -322,6 +326,18 @@ void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
 }
 
 /* One run's KPIs as JSON (docs/sim.md), or NULL (out of memory). */
+/* Diversion (docs/sim.md): jobs given back on the way for an emergency,
+ * those reached again, their mean extra delay (min, past the diverted
+ * worker's arrival), those never reached. */
+static json_t *diverted_json(const sim_kpis *k) {
+  return json_pack("{s:i,s:i,s:o,s:i}", "jobs", k->diverted, "reached",
+                   k->divert_reached, "extra_delay_min_mean",
+                   k->divert_reached
+                       ? num(k->divert_delay_min / k->divert_reached, 2)
+                       : json_null(),
+                   "never", k->divert_unserved);
+}
+
 static json_t *kpis_json(const sim_kpis *k) {
   json_t *by = json_object(), *hours = json_array(), *arr = json_object();
   for (int u = 0; by && u < CM_URGENCY_COUNT; u++)
@@ -366,6 +382,8 @@ static json_t *kpis_json(const sim_kpis *k) {
       "arrival_min", arr ? arr : json_null());
   if (more && json_object_set_new(more, "standby",
                                   json_integer((json_int_t)k->standby)))
+    json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "diverted", diverted_json(k)))
     json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
@@ -486,6 +504,8 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
     if (last)
       json_object_set_new(last, "emergency_breach_causes",
                           emergency_causes(k, sla));
+    if (last)
+      json_object_set_new(last, "diverted", diverted_json(k));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

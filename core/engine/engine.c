@@ -20,8 +20,9 @@ static const char *const event_names[CM_EV_TYPE_COUNT] = {
     "dismissed", "hold_lapsed", /* engine_confirm.c */
     "pinned",    "held",        "released",  "reassigned", /* engine_override.c
                                                             */
-    "arrived",  /* engine_lifecycle.c */
-    "standby"}; /* engine_standby.c */
+    "arrived",   /* engine_lifecycle.c */
+    "standby",   /* engine_standby.c */
+    "diverted"}; /* engine_divert.c */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -90,6 +91,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->reserve_demand == 0 || c->reserve_demand == 1, "reserve_demand",
        "must be 0 or 1");
   CFG_(c->lookahead_min >= 0 && c->lookahead_min <= 240, "lookahead_min",
+       "must be in [0, 240] minutes");
+  CFG_(c->divert_min >= 0 && c->divert_min <= 240, "divert_min",
        "must be in [0, 240] minutes");
   CFG_(c->standby_every_ms >= 0 && c->standby_every_ms <= 86400000,
        "standby_every_ms", "must be in [0, 86400000] (a day)");
@@ -368,6 +371,9 @@ void cm__view_of(const cm__req *r, cm_request_view *out) {
   out->ready_ms = r->ready_ms;
   out->version = r->version;
   memcpy(out->pinned, r->pinned, sizeof out->pinned);
+  memcpy(out->divert_of, r->divert_of, sizeof out->divert_of);
+  out->divert_version = r->divert_version;
+  out->divert_ms = r->divert_ms;
   out->held = r->held;
 }
 

@@ -119,6 +119,8 @@ struct cm_engine_batch {
   unsigned char *reserved; /* per request: the reserve took all its edges */
   int n_free;              /* instance workers below this are free; the
                               rest are busy (the look-ahead's) */
+  int n_look;              /* below this, above n_free: the look-ahead's;
+                              the rest are on their way (engine_divert.c) */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -243,16 +245,36 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
 
 /* The requests the answer gave a busy worker (the look-ahead's) are left
  * out of the commit: they wait for that worker (reqs[q] NULL, the record
- * in wait[q]; NULL for the others). */
-static void defer_busy(batch_state *b, cm__req **wait) {
-  for (int q = 0; q < b->n; q++)
+ * in wait[q]; NULL for the others). Those it gave a worker on her way
+ * (engine_divert.c) are left out too, their assignment in divert[q] (-1
+ * for the others). */
+static void defer_busy(batch_state *b, cm__req **wait, int *divert) {
+  for (int q = 0; q < b->n; q++) {
     wait[q] = NULL;
+    divert[q] = -1;
+  }
   for (int a = 0; a < b->ans.n_assignments; a++) {
     int q = b->ans.assignments[a].request;
     if (b->ans.assignments[a].worker >= b->n_free && b->reqs[q]) {
       wait[q] = b->reqs[q];
       b->reqs[q] = NULL;
+      if (b->ans.assignments[a].worker >= b->n_look)
+        divert[q] = a;
     }
+  }
+}
+
+/* The diversion offers of the answer (divert[q]: its assignment), each
+ * committed on its own (engine_divert.c). */
+static void offer_diverted(cm_engine *e, batch_state *b, cm__req **wait,
+                           const int *divert, int64_t now_ms) {
+  for (int q = 0; q < b->n; q++) {
+    if (divert[q] < 0)
+      continue;
+    const cm_assignment *a = &b->ans.assignments[divert[q]];
+    cm__divert_offer(e, wait[q], b->inst->workers[a->worker].id, &a->terms,
+                     now_ms);
+    wait[q] = NULL; /* offered, or pending with no reason */
   }
 }
 
@@ -263,11 +285,18 @@ static cm_status commit(cm_engine *e, batch_state *b, int64_t now_ms,
                         cm_engine_done_fn done, void *ctx, cm_error *err) {
   const cm_answer *ans = &b->ans;
   cm__req **wait = cm__malloc_array(b->n, sizeof *wait);
-  if (!wait)
+  int *divert = cm__malloc_array(b->n, sizeof *divert);
+  if (!wait || !divert) {
+    free(wait);
+    free(divert);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  defer_busy(b, wait);
+  }
+  defer_busy(b, wait, divert);
   cm_status st =
       cm__offers_commit(e, b->inst, ans, b->reqs, now_ms, done, ctx, err);
+  if (st == CM_OK)
+    offer_diverted(e, b, wait, divert, now_ms);
+  free(divert);
   for (int q = 0; q < b->n; q++) {
     if (!wait[q])
       continue;
@@ -405,6 +434,9 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
   cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
   b->n_free = b->inst->n_workers;
   if ((st = cm__lookahead_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
+    goto fail;
+  b->n_look = b->inst->n_workers;
+  if ((st = cm__divert_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
     goto fail;
   b->t1 = clock_ms(e);
   batch_options(e, b);

@@ -21,6 +21,10 @@
  *                       proposed and applied by its completion, queued
  *                       behind the op in flight on the same request; the
  *                       re-read of a record as an op of that queue
+ *   engine_divert.c     diversion: a worker on the way to less urgent
+ *                       work as an emergency's candidate, her offer, and
+ *                       her accept with her job back to pending, in one
+ *                       commit
  *   engine_lifecycle.c  the transitions after submission: requeue,
  *                       accept, reject, complete, cancel, withdraw offers
  *   engine_confirm.c    confirmation before dispatch: candidates, the
@@ -75,6 +79,11 @@ typedef struct cm__req {
   char pinned[CM_ID_MAX]; /* offered to this worker only, "" none */
   int held;               /* kept out of batching */
   int64_t arrived_ms;     /* first accepted worker's arrival, 0 none */
+  /* diversion (engine_divert.c): an open offer to a worker on her way to
+     this job, which her accept gives back; "" none */
+  char divert_of[CM_ID_MAX];
+  uint64_t divert_version; /* that job's version when offered */
+  int64_t divert_ms;       /* when offered (an offer made since is not) */
 } cm__req;
 
 typedef struct cm__wrk {
@@ -258,6 +267,29 @@ void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms);
  * caller). */
 cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
                             int n, int64_t now_ms, cm_error *err);
+
+/* diversion (engine_divert.c) */
+/* Add to the batch instance (request q is reqs[q], n of them) the workers
+ * on their way to one accepted normal or scheduled job (not arrived, no
+ * room left), at their position, with edges from the one-worker
+ * emergencies they qualify for and reach at least cfg.divert_min sooner
+ * than every candidate so far: travel_min is the drive plus divert_min.
+ * Returns CM_OK or CM_E_NOMEM (err set). Off when divert_min is 0. */
+cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
+                         int64_t now_ms, cm_error *err);
+/* Offer pending request r to worker id, who is on her way to another job
+ * (the one cm__divert_add saw), with terms: committed at once, her take
+ * allowed over capacity (take 2). Nothing happens when that job is no
+ * longer hers, on the way, or when the ledger refuses. */
+void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
+                      const cm_cost_terms *terms, int64_t now_ms);
+/* op accepts a diversion offer (r->divert_of set, index idx): her job back
+ * to pending (CM_EV_DIVERTED, waited-since kept) and r accepted, in one
+ * commit (with_next). CM_E_CONFLICT when that job changed (here or in the
+ * ledger): nothing is changed (the caller withdraws the offer);
+ * CM_E_UNAVAILABLE while a change of it is in flight. */
+cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
+                            cm_error *err);
 
 /* ledger (engine_ledger.c) */
 /* A change for the transition from r to after (its version is set here),

@@ -42,6 +42,10 @@ static void req_from_view(cm__req *r, const cm_request_view *v,
   r->hold_until_ms = v->hold_until_ms;
   r->dismissed = v->dismissed;
   memcpy(r->pinned, v->pinned, sizeof r->pinned);
+  memcpy(r->divert_of, v->divert_of, sizeof r->divert_of); /* diversion */
+  r->divert_of[CM_ID_MAX - 1] = '\0';
+  r->divert_version = v->divert_version;
+  r->divert_ms = v->divert_ms;
   r->held = v->held;
   r->slot = slot;
   r->gen = gen;

@@ -221,12 +221,34 @@ static cm_status accept_apply(cm_engine *e, cm__op *op, cm_error *err) {
   return CM_OK;
 }
 
+/* A diversion offer accepted (engine_divert.c). When her job changed
+ * meanwhile (she arrived, it was cancelled, or changed in the ledger) the
+ * accept is refused with CM_E_CONFLICT and, called synchronously, the
+ * emergency goes back to pending at once (withdrawn: not her refusal); an
+ * _async accept leaves the offer to lapse. */
+static cm_status divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
+                               cm_error *err) {
+  cm_status st = cm__divert_accept(e, op, r, idx, err);
+  if (st != CM_E_CONFLICT || op->async)
+    return st;
+  r = cm__req_find(e, op->id);
+  if (r && r->state == CM_REQ_OFFERED && r->n_workers == 1 &&
+      !strcmp(r->workers[0], op->worker)) {
+    cm_error mine;
+    op->why = CM_EV_WITHDRAWN;
+    requeue_build(e, op, r, &mine);
+  }
+  return st;
+}
+
 static cm_status accept_plan(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req *r;
   int idx = 0;
   cm_status st = open_offer(e, op, &r, &idx, err);
   if (st != CM_OK)
     return st;
+  if (r->divert_of[0] && r->divert_ms == r->offered_ms && r->n_workers == 1)
+    return divert_accept(e, op, r, idx, err);
   cm__req *after = &op->after;
   *after = *r;
   after->accepted[idx] = 1;

@@ -96,8 +96,8 @@ static cm_ledger_result check(mem_ledger *l, const cm_ledger_change *ch) {
   for (int i = 0; i < ch->n_workers; i++) {
     const cm_ledger_worker *cw = &ch->workers[i];
     const mem_wrk *k = wrk_find(l, cw->id);
-    if (cw->take &&
-        (!k || k->w.status == CM_WORKER_OFFLINE || k->jobs >= k->w.capacity)) {
+    if (cw->take && (!k || k->w.status == CM_WORKER_OFFLINE ||
+                     (cw->take != 2 && k->jobs >= k->w.capacity))) {
       res.refusal = CM_LEDGER_WORKER;
       res.worker = i;
       return res;
@@ -159,6 +159,22 @@ static int apply(mem_ledger *l, const cm_ledger_change *ch) {
   return 0;
 }
 
+/* A pair (ch[i] with_next, ch[i + 1]): 1 when either's preconditions
+ * fail, both results then that refusal; 0 when both hold (results[i]
+ * already checked). */
+static int pair_refused(mem_ledger *l, const cm_ledger_change *ch, int i,
+                        cm_ledger_result *results) {
+  results[i + 1] = check(l, &ch[i + 1]);
+  if (results[i].refusal == CM_LEDGER_OK &&
+      results[i + 1].refusal == CM_LEDGER_OK)
+    return 0;
+  if (results[i].refusal == CM_LEDGER_OK)
+    results[i] = results[i + 1];
+  else
+    results[i + 1] = results[i];
+  return 1;
+}
+
 static cm_status mem_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
                             cm_ledger_result *results, cm_error *err) {
   mem_ledger *l = ml(lg);
@@ -175,6 +191,10 @@ static cm_status mem_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
   }
   for (int i = 0; i < n; i++) { /* in order: a later one sees an earlier */
     results[i] = check(l, &ch[i]);
+    if (ch[i].with_next && i + 1 < n && pair_refused(l, ch, i, results)) {
+      i++; /* both refused, neither written */
+      continue;
+    }
     if (results[i].refusal == CM_LEDGER_OK && apply(l, &ch[i]) != 0)
       return cm_error_set(err, CM_E_NOMEM, "", NULL);
   }

@@ -49,6 +49,12 @@ static void ip_answer(void *ctx, int q, int i, int accept, int64_t now) {
     cm_engine_reject(p->eng, rid, wid, now, NULL);
 }
 
+static void ip_arrived(void *ctx, int q, int i, int64_t now) {
+  inproc *p = ctx;
+  cm_engine_arrived(p->eng, p->s->requests[q].id, p->s->workers[i].id, now,
+                    NULL);
+}
+
 static int ip_complete(void *ctx, int q, int64_t now) {
   inproc *p = ctx;
   return cm_engine_complete(p->eng, p->s->requests[q].id, now, NULL) == CM_OK
@@ -107,6 +113,8 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
     cfg->lookahead_min = 0;
   if (p->standby)
     cfg->standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
+  if (p->divert)
+    cfg->divert_min = p->divert > 0 ? CM_SIM_DIVERT_MIN : 0;
 }
 
 /* The emergencies of p's history taught to the engine (where they come
@@ -147,6 +155,8 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
       &ip,  ip_submit, ip_upsert,   ip_shift_off, ip_position,
       NULL, ip_answer, ip_complete, NULL}; /* arrivals: the in-process KPIs are
                                               the world's */
+  if (cfg.divert_min > 0) /* the engine diverts only those not there yet */
+    port.arrived = ip_arrived;
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;
   teach_history(ip.eng, p);

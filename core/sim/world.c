@@ -7,7 +7,10 @@
  * member accepted they travel (great circle x road factor at their speed),
  * serve for the service's duration once all are there, and the job is
  * completed. An idle worker follows a standby suggestion (CM_EV_STANDBY):
- * travels there (its km counted) and waits. Staff report positions every
+ * travels there (its km counted) and waits. A worker on her way who takes
+ * an emergency instead (CM_EV_DIVERTED, then its accept) turns there from
+ * where she is: the km to her first job count as far as she went, and
+ * that job waits for another offer. Staff report positions every
  * report_s while moving and every minute while idle. The dispatcher sees only
  * what a daemon would: requests, positions, shifts, answers, completions. */
 #include <math.h>
@@ -83,6 +86,9 @@ typedef struct wstate {
   int came_on;   /* was on shift in the run */
   int going_off; /* shift over: off after the job */
   int standby;   /* idle, on its way to a suggested standby place */
+  int job;       /* travelling: to this request */
+  int trip;      /* set-offs so far: a reach event of an earlier one is
+                    void (the worker was diverted) */
   double lat, lon;
   double from_lat, from_lon, to_lat, to_lon;
   int64_t depart, arrive;
@@ -104,6 +110,8 @@ typedef struct rstate {
   int done;
   int submitted; /* arrived in the run's window */
   int set_off;   /* its staff accepted and set off */
+  int diverted;  /* its worker was diverted on the way (the last time) */
+  int64_t eta;   /* then: when she would have arrived */
 } rstate;
 
 struct cm_sim_world {
@@ -229,18 +237,46 @@ static void set_off(sim *m, int q) {
     wstate *w = &m->w[i];
     standby_at(m, i, 1); /* from where it is */
     double km = km_between(m, w->lat, w->lon, rq->lat, rq->lon);
+    if (w->state != W_TRAVEL) /* diverted: busy since her first set-off */
+      w->busy_from = m->now;
     w->state = W_TRAVEL;
+    w->job = q;
+    w->trip++;
     w->from_lat = w->lat;
     w->from_lon = w->lon;
     w->to_lat = rq->lat;
     w->to_lon = rq->lon;
     w->depart = m->now;
-    w->busy_from = m->now;
     w->arrive = m->now + (int64_t)(km / m->s->workers[i].speed_kmh * 3600000);
     w->km += km;
-    event e = {w->arrive, EV_REACH, i, q, 0, 0};
+    event e = {w->arrive, EV_REACH, i, q, w->trip, 0};
     push(&m->h, e);
   }
+}
+
+/* Worker i, on her way to request q, is diverted (CM_EV_DIVERTED): she
+ * stops where she is (the km not driven are taken back) and q waits for
+ * another offer; her emergency's accept sets her off again from there. */
+static void diverted(sim *m, int q, int i) {
+  wstate *w = &m->w[i];
+  rstate *r = &m->r[q];
+  if (w->state != W_TRAVEL || w->job != q)
+    return;
+  double f = (double)(m->now - w->depart) /
+             (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
+  if (f > 1)
+    f = 1;
+  place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
+               w->from_lon + f * (w->to_lon - w->from_lon));
+  w->km -= km_between(m, w->lat, w->lon, w->to_lat, w->to_lon);
+  w->job = -1;
+  r->diverted = 1;
+  r->eta = w->arrive;
+  r->set_off = 0;
+  r->accepted = -1;
+  r->reached = 0;
+  r->n_members = 0;
+  m->k->diverted++;
 }
 
 void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
@@ -281,6 +317,10 @@ void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
     if (r->accepted < 0)
       r->accepted = m->now;
     set_off(m, q);
+  } else if (ev->type == CM_EV_DIVERTED) {
+    int i = worker_index(ev->worker);
+    if (i >= 0 && i < m->s->n_workers)
+      diverted(m, q, i);
   } else if (ev->type == CM_EV_EXPIRED) {
     m->k->expired++;
   } else if (ev->type == CM_EV_REJECTED) {
@@ -313,10 +353,13 @@ static void submit(sim *m, int q) {
   m->port.submit(m->port.ctx, q, &s, m->now);
 }
 
-static void reach(sim *m, int i, int q) {
+static void reach(sim *m, int i, int q, int trip) {
   wstate *w = &m->w[i];
   rstate *r = &m->r[q];
   const cm_sim_request *rq = &m->s->requests[q];
+  if (w->state != W_TRAVEL || w->job != q || w->trip != trip)
+    return; /* she was diverted on the way */
+  w->job = -1;
   w->state = W_SERVE;
   place_worker(m, i, rq->lat, rq->lon);
   if (m->port.arrived)
@@ -324,6 +367,10 @@ static void reach(sim *m, int i, int q) {
   if (++r->reached < r->n_members)
     return;
   r->arrived = m->now;
+  if (r->diverted) {
+    m->k->divert_reached++;
+    m->k->divert_delay_min += (double)(m->now - r->eta) / 60000.0;
+  }
   const cm_sim_service *sv = &m->s->services[rq->service];
   /* scheduled: from the window's start; the rest from the call */
   int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
@@ -411,7 +458,7 @@ static void handle(sim *m, const event *e) {
     m->port.answer(m->port.ctx, e->what, e->who, e->accept, m->now);
     break;
   case EV_REACH:
-    reach(m, e->who, e->what);
+    reach(m, e->who, e->what, e->accept);
     break;
   case EV_DONE:
     done(m, e->who);
@@ -544,6 +591,7 @@ void cm_sim_world_finish(sim *m) {
     const cm_sim_service *sv = &m->s->services[m->s->requests[q].service];
     if (!r->submitted)
       continue;
+    k->divert_unserved += r->diverted && !r->done;
     if (!r->done && r->set_off)
       k->in_flight++; /* on the way or on site when the run ended */
     else if (!r->done)

@@ -75,6 +75,10 @@ typedef enum cm_event_type {
   CM_EV_STANDBY,    /* a suggestion to an idle worker: wait at (lat, lon),
                        nearer where emergencies come from (engine_standby.c);
                        no request (request "", from = to = PENDING) */
+  CM_EV_DIVERTED,   /* its accepted worker, on the way, took an emergency
+                       she was much nearer to (divert_min): accepted ->
+                       pending, worker: who; waited-since kept
+                       (engine_divert.c) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -168,6 +172,13 @@ typedef struct cm_request_view {
   char pinned[CM_ID_MAX]; /* the next batch offers it to this worker only
                              (when eligible); "" none */
   int held;               /* 1: kept out of batching by an operator */
+  /* diversion (docs/engine.md "Diversion"): OFFERED to a worker on her way
+     to job divert_of (at version divert_version), offered at divert_ms;
+     her accept gives that job back. "" none; offered_ms != divert_ms: an
+     earlier offer's, void */
+  char divert_of[CM_ID_MAX];
+  uint64_t divert_version;
+  int64_t divert_ms;
 } cm_request_view;
 
 typedef struct cm_engine_config {
@@ -213,6 +224,13 @@ typedef struct cm_engine_config {
                                suggested a position there (CM_EV_STANDBY),
                                at most once per this many ms (0: off, the
                                default) */
+  double divert_min;        /* diversion (docs/engine.md "Diversion"): a
+                               worker on the way to normal or scheduled
+                               work (accepted, not arrived) is offered an
+                               emergency when she arrives at least this many
+                               minutes sooner than every free candidate; on
+                               accept her job goes back to pending in the
+                               same commit (0: off, the default) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
@@ -268,6 +286,7 @@ typedef struct cm_engine_stats {
   uint64_t escalated; /* CM_EV_ESCALATED emitted: requests left without an
                          offer escalate_after_ms past their service level */
   uint64_t standby;   /* CM_EV_STANDBY emitted (standby_every_ms) */
+  uint64_t diverted;  /* CM_EV_DIVERTED: jobs given back for an emergency */
 } cm_engine_stats;
 
 CM_EXPORT void cm_engine_config_init(cm_engine_config *c);

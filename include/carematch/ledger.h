@@ -39,7 +39,9 @@ struct cm_event;        /* engine.h */
 /* What one transition does to one worker. */
 typedef struct cm_ledger_worker {
   char id[CM_ID_MAX];
-  int take;         /* 1: takes a job (must be on shift with room) */
+  int take;         /* 1: takes a job (must be on shift with room); 2: a
+                       diversion offer (engine_divert.c): takes one even
+                       when full, as her accept gives her other job back */
   int give;         /* 1: gives a job back */
   int accept_delta; /* +1 accepts, -1 gives back an accepted job */
   int done;         /* 1: a job done: jobs_today + 1, elder remembered */
@@ -55,6 +57,11 @@ typedef struct cm_ledger_change {
   cm_ledger_worker workers[CM_MAX_STAFF]; /* the request's workers */
   int n_events;
   const struct cm_event *events; /* appended to the event stream */
+  int with_next; /* 1: applied only together with the next change of the
+                    same commit, both or neither, each's preconditions
+                    checked before either is written (a diversion: her
+                    job back to pending and the emergency accepted); a
+                    refused pair answers the refusal on both */
 } cm_ledger_change;
 
 /* Why a change was refused (results of commit). */

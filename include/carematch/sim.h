@@ -83,6 +83,10 @@ CM_EXPORT void cm_sim_scenario_free(cm_sim_scenario *s);
  * mixer, so the days of two seeds are independent. */
 CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 
+/* The minutes a diverted worker must save an emergency (divert_min) in a
+ * "+divert" run. */
+#define CM_SIM_DIVERT_MIN 5.0
+
 typedef struct cm_sim_policy {
   const char *name;   /* "optimal", "greedy"; borrowed */
   double budget_ms;   /* the solver's budget; 0 is the greedy fallback */
@@ -93,6 +97,9 @@ typedef struct cm_sim_policy {
   int64_t from_ms, until_ms, drain_ms;
   int no_reserve;   /* the engine's emergency reserve off */
   int no_lookahead; /* the engine's look-ahead off (lookahead_min 0) */
+  int divert;       /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
+                       -1 off, 0 the engine's default; with it on the
+                       world's arrivals are reported to the engine */
   int standby;      /* standby suggestions on (standby_every_ms 30 min);
                        the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
@@ -149,6 +156,11 @@ typedef struct cm_sim_kpis {
   double batch_p50_ms, batch_p99_ms, batch_max_ms;
   uint64_t batches, fallbacks;
   uint64_t standby; /* standby suggestions the engine made */
+  /* diversion: jobs given back by a worker on her way, for an emergency
+     (CM_EV_DIVERTED); of them reached again, their delay past the first
+     worker's expected arrival (min, summed), and never reached */
+  int diverted, divert_reached, divert_unserved;
+  double divert_delay_min;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */

@@ -12,8 +12,11 @@
 --     request id, expected version ("0": must not exist), new version,
 --     new state (0..6, cm_request_state: 5 awaiting_confirmation, 6
 --     dismissed), live ("1" unfinished, "0" finished: done,
---     cancelled, dismissed), the record (JSON, redis_request.h),
---     n, the workers, then 6 values each: id, take (0/1), give (0/1),
+--     cancelled, dismissed; "2" unfinished and paired: applied only
+--     together with the next change, a diversion, see below), the
+--     record (JSON, redis_request.h),
+--     n, the workers, then 6 values each: id, take (0/1; 2: takes even
+--       when full, a diversion offer), give (0/1),
 --       accept delta (-1/0/1), done (0/1), elder (hex, "" none),
 --     e, the events, then 10 values each: type, worker, from, to, at_ms,
 --       expires_ms, cost, actor ("" none: only operators' actions name
@@ -35,7 +38,12 @@
 --     former holder (paused, cut off) can never offer after another took
 --     the lease;
 --   - every worker that takes a job exists, is on shift (status not 3) and
---     has jobs < capacity.
+--     has jobs < capacity (take 2: any jobs);
+--   - a pair (live "2" and the change after it): both changes' own
+--     preconditions, all read before either writes; when one fails
+--     neither is written and both answer its refusal (the diverted
+--     job's expected version is how the engine checks that the worker
+--     still holds it).
 -- Returns one result per change: 1 when applied; {0, version} when the
 -- request's version is not the expected one ("0": none); {-1, i, why}
 -- when worker i (1-based) cannot take the job (why: "unknown", "offline",
@@ -51,10 +59,10 @@ if FENCE ~= '-' then
   fenced = not le or le ~= fe or lw ~= fw
 end
 local touched, nt = {}, 0
--- one change: request key kk, its arguments from ARGV[p]
-local function apply(kk, p)
-  local req, rid = KEYS[kk], ARGV[p]
-  local cur = call('HGET', req, 'ver')
+-- one change's preconditions: request key kk, its arguments from ARGV[p];
+-- nil, the current version and the workers read, or the refusal
+local function pre(kk, p)
+  local cur = call('HGET', KEYS[kk], 'ver')
   if ARGV[p + 1] == '0' then
     if cur then return {0, cur} end
   elseif cur ~= ARGV[p + 1] then
@@ -69,20 +77,26 @@ local function apply(kk, p)
     t.h = call('HMGET', t.key, 'skills', 'status', 'has_position',
       'capacity', 'lat', 'lon', 'jobs', 'acc', 'elders', 'ix')
     local h = t.h
-    if t.take == '1' then
+    if t.take ~= '0' then
       if fenced then return {-2, 'stale_epoch'} end
       if not h[1] then return {-1, i, 'unknown'} end
       if h[2] == '3' then return {-1, i, 'offline'} end
-      if (tonumber(h[7]) or 0) >= tonumber(h[4]) then
+      if t.take == '1' and (tonumber(h[7]) or 0) >= tonumber(h[4]) then
         return {-1, i, 'full'}
       end
     end
     w[i] = t
   end
+  return nil, cur, w
+end
+-- one change whose preconditions hold (pre's cur and w): its writes
+local function write(kk, p, cur, w)
+  local req, rid = KEYS[kk], ARGV[p]
+  local nw, q = tonumber(ARGV[p + 6]), p + 7 + 6 * tonumber(ARGV[p + 6])
   -- the request
   call('HSET', req, 'ver', ARGV[p + 2], 'state', ARGV[p + 3],
     'rec', ARGV[p + 5])
-  if ARGV[p + 4] == '1' then
+  if ARGV[p + 4] ~= '0' then
     if not cur then
       call('ZADD', KEYS[K_LIVE], call('INCR', KEYS[K_RSEQ]), rid)
     end
@@ -96,7 +110,7 @@ local function apply(kk, p)
     local h = t.h
     if h[1] then
       local jobs, acc = tonumber(h[7]) or 0, tonumber(h[8]) or 0
-      if t.take == '1' then jobs = jobs + 1 end
+      if t.take ~= '0' then jobs = jobs + 1 end
       if t.give == '1' and jobs > 0 then jobs = jobs - 1 end
       acc = acc + t.acc
       if acc > jobs then acc = jobs end
@@ -142,13 +156,36 @@ local function apply(kk, p)
   end
   return 1
 end
-local out, p, kk = {}, 4, NF + 1
-for c = 1, tonumber(ARGV[3]) do
+local function apply(kk, p)
+  local no, cur, w = pre(kk, p)
+  if no then return no end
+  return write(kk, p, cur, w)
+end
+local out, ps, ks, p, kk, m = {}, {}, {}, 4, NF + 1, tonumber(ARGV[3])
+for c = 1, m do
   local nw = tonumber(ARGV[p + 6])
   local ne = tonumber(ARGV[p + 7 + 6 * nw])
-  out[c] = apply(kk, p)
+  ps[c], ks[c] = p, kk
   p = p + 8 + 6 * nw + 10 * ne
   kk = kk + 1 + nw
+end
+local c = 1
+while c <= m do
+  if ARGV[ps[c] + 4] == '2' and c < m then -- a pair: both or neither
+    local no1, cur1, w1 = pre(ks[c], ps[c])
+    local no2 = pre(ks[c + 1], ps[c + 1])
+    if no1 or no2 then
+      out[c], out[c + 1] = no1 or no2, no2 or no1
+    else
+      out[c] = write(ks[c], ps[c], cur1, w1)
+      -- read again after the first's writes (it only gives: this holds)
+      out[c + 1] = apply(ks[c + 1], ps[c + 1])
+    end
+    c = c + 2
+  else
+    out[c] = apply(ks[c], ps[c])
+    c = c + 1
+  end
 end
 changed(touched, nt)
 return out

@@ -1,0 +1,285 @@
+/* engine_divert.c -- diversion: a worker on her way to less urgent work
+ * (accepted, not arrived; a normal or scheduled job) who is much nearer to
+ * an emergency than every free candidate is offered it; if she accepts,
+ * her job goes back to pending, keeping its waited-since time, in the same
+ * ledger commit as her accept (docs/engine.md "Diversion").
+ *
+ * The solver is not changed. Such a worker is added to the batch instance
+ * like the look-ahead's, at her last position, with one edge per
+ * one-worker emergency she qualifies for and reaches at least divert_min
+ * sooner than every candidate so far (free, or finishing soon); the edge's
+ * travel is her drive plus divert_min, the displacement's price, so she is
+ * chosen only when clearly better. When the answer picks her, the offer
+ * is committed on its own: she takes the emergency's job over her
+ * capacity (take 2), as her accept gives the other back. A refusal or a
+ * lapse changes nothing for her job. Her accept is two changes committed
+ * together (with_next): the ledger applies both or neither, checking that
+ * her job still has the version it had when she was offered. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+/* 1 when r is a job a worker may be diverted from: normal or scheduled,
+ * one worker, accepted, not arrived. */
+static int divertible(const cm__req *r) {
+  return r->state == CM_REQ_ACCEPTED && r->n_workers == 1 && r->accepted[0] &&
+         r->arrived_ms == 0 && r->spec.urgency >= CM_URGENCY_NORMAL;
+}
+
+/* 1 when j's worker may be diverted from it: j divertible, and she is on
+ * shift at capacity 1 holding j alone (one job, accepted, none planned). */
+static int diverts_from(const cm_engine *e, const cm__req *j) {
+  if (!divertible(j))
+    return 0;
+  const cm__wrk *w = cm__wrk_find(e, j->workers[0]);
+  return w && w->on_shift && w->jobs == 1 && w->accepted == 1 &&
+         w->capacity == 1 && !w->planned;
+}
+
+/* The job worker id may be diverted from now, or NULL. */
+static cm__req *job_of(const cm_engine *e, const char *id) {
+  for (int i = 0; i < e->n_live; i++) {
+    cm__req *r = e->live[i];
+    if (r->n_workers >= 1 && !strcmp(r->workers[0], id))
+      return diverts_from(e, r) ? r : NULL;
+  }
+  return NULL;
+}
+
+/* 1 when r may be offered w (skills, exclusions, refusals). */
+static int qualifies(const cm__req *r, const cm_worker *w) {
+  cm_skillset need = r->spec.skills;
+  if (r->spec.skill_mode == CM_SKILLS_ALL ? (w->skills & need) != need
+                                          : need && !(w->skills & need))
+    return 0;
+  for (int i = 0; i < r->spec.n_excluded; i++)
+    if (!strcmp(r->spec.excluded[i], w->id))
+      return 0;
+  for (int i = 0; i < r->n_rejected; i++)
+    if (!strcmp(r->rejected[i], w->id))
+      return 0;
+  return 1;
+}
+
+static int emergency(const cm__req *r) {
+  return r && r->spec.staff == 1 && r->spec.urgency == CM_URGENCY_EMERGENCY;
+}
+
+/* best[q]: the soonest arrival of request q's candidates so far. */
+static void soonest(const cm_instance *inst, int n, double *best) {
+  for (int q = 0; q < n; q++)
+    best[q] = HUGE_VAL;
+  for (int i = 0; i < inst->n_edges; i++) {
+    const cm_edge_in *ed = &inst->edges[i];
+    if (ed->request < n && ed->travel_min < best[ed->request])
+      best[ed->request] = ed->travel_min;
+  }
+}
+
+/* Add worker id (on her way) with her edges. Returns CM_OK or CM_E_NOMEM. */
+static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                            int n, const double *best, const char *id,
+                            int64_t now_ms, cm_error *err) {
+  cm_worker w;
+  int wi = -1;
+  if (cm_store_get(e->store, id, &w, NULL) != CM_OK || !w.has_position ||
+      (e->cfg.stale_ms > 0 && now_ms - w.seen_ms > e->cfg.stale_ms))
+    return CM_OK;
+  w.capacity = 1;
+  w.status = CM_WORKER_AVAILABLE;
+  for (int q = 0; q < n; q++) {
+    const cm__req *r = reqs[q];
+    if (!emergency(r) || !qualifies(r, &w))
+      continue;
+    double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
+    if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
+      continue;
+    double t = cm_travel_minutes(&inst->params, km) + e->cfg.divert_min;
+    if (t > best[q])
+      continue; /* not divert_min sooner than every candidate */
+    if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
+      return CM_E_NOMEM;
+    cm_edge_in ed = {q, wi, t};
+    if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
+      return CM_E_NOMEM;
+  }
+  return CM_OK;
+}
+
+cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
+                         int64_t now_ms, cm_error *err) {
+  int any = 0;
+  cm_status st = CM_OK;
+  if (e->cfg.divert_min <= 0)
+    return CM_OK;
+  for (int q = 0; q < n && !any; q++)
+    any = emergency(reqs[q]);
+  if (!any)
+    return CM_OK;
+  double *best = malloc((size_t)n * sizeof *best);
+  if (!best)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  soonest(inst, n, best);
+  for (int i = 0; i < e->n_live && st == CM_OK; i++) {
+    const cm__req *j = e->live[i];
+    if (!diverts_from(e, j))
+      continue;
+    if (add_on_way(e, inst, reqs, n, best, j->workers[0], now_ms, err) != CM_OK)
+      st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  free(best);
+  return st;
+}
+
+/* ---- the offer ---- */
+
+static cm_status offer_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *r = cm__req_find(e, op->id);
+  cm__wrk *w = cm__wrk_find(e, op->worker);
+  if (w) {
+    w->jobs++; /* over capacity until she answers */
+    cm__wrk_sync(e, w);
+  }
+  int first = !r->offered_once;
+  cm__req_replace(e, r, &op->after);
+  e->stats.offers++;
+  if (first) {
+    r->offered_once = 1;
+    cm_histogram_add(&e->stats.offer_latency[r->spec.urgency],
+                     (double)(op->now_ms - r->ready_ms));
+  }
+  cm__event_push(e, &op->ev);
+  return CM_OK;
+}
+
+static cm_status offer_plan(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *r = cm__req_find(e, op->id);
+  const cm__req *j = job_of(e, op->worker);
+  if (!r || r->state != CM_REQ_PENDING || !j)
+    return CM_OK; /* gone meanwhile: nothing to offer */
+  cm__req *after = &op->after;
+  *after = *r;
+  after->n_workers = 1;
+  memset(after->workers[0], 0, CM_ID_MAX);
+  memcpy(after->workers[0], op->worker, strlen(op->worker));
+  after->accepted[0] = 0;
+  after->state = CM_REQ_OFFERED;
+  after->offered_ms = op->now_ms;
+  after->expires_ms = op->now_ms + e->cfg.offer_ttl_ms;
+  after->has_reason = 0;
+  memcpy(after->divert_of, j->spec.id, CM_ID_MAX);
+  after->divert_version = j->version;
+  after->divert_ms = op->now_ms;
+  cm__event_fill(e, &op->ev, CM_EV_OFFERED, after, op->worker, CM_REQ_PENDING,
+                 CM_REQ_OFFERED, &after->terms[0]);
+  cm__change_init(&op->ch, r, &op->view, after, &op->ev, 1);
+  cm__change_worker(&op->ch, op->worker, (cm__worker_part){.take = 2});
+  op->apply = offer_apply;
+  return cm__op_commit(e, op, err);
+}
+
+void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
+                      const cm_cost_terms *terms, int64_t now_ms) {
+  cm__op op;
+  cm__op_init(&op, r->spec.id, now_ms);
+  memcpy(op.worker, id, strnlen(id, CM_ID_MAX - 1));
+  r->terms[0] = *terms; /* the offer's, copied into after by the plan */
+  op.plan = offer_plan;
+  cm__op_run(e, &op, NULL); /* a refusal leaves it pending: next batch */
+}
+
+/* ---- her accept ---- */
+
+/* The displaced job after the diversion: pending, no worker, its
+ * waited-since (ready_ms) kept. */
+static void release_job(const cm_engine *e, const cm__req *j, cm__req *after,
+                        cm_event *ev, const char *worker) {
+  *after = *j;
+  after->n_workers = 0;
+  memset(after->accepted, 0, sizeof after->accepted);
+  after->state = CM_REQ_PENDING;
+  after->expires_ms = 0;
+  after->has_reason = 0;
+  cm__event_fill(e, ev, CM_EV_DIVERTED, after, worker, CM_REQ_ACCEPTED,
+                 CM_REQ_PENDING, NULL);
+}
+
+/* Both changes taken: apply them (her job back, the emergency accepted). */
+static void apply_both(cm_engine *e, cm__req *j, const cm__req *jafter,
+                       const cm_event *jev, cm__op *op) {
+  cm__req_release_workers(e, j); /* her job and acceptance back */
+  cm__req_replace(e, j, jafter);
+  cm__event_push(e, jev);
+  e->stats.diverted++;
+  cm__wrk *w = cm__wrk_find(e, op->worker);
+  if (w) { /* jobs: the emergency's alone now */
+    w->accepted++;
+    cm__wrk_sync(e, w);
+  }
+  cm__req *r = cm__req_find(e, op->id);
+  cm__req_replace(e, r, &op->after);
+  cm__event_push(e, &op->ev);
+  cm__schedule_batch(e, op->now_ms); /* her job at once */
+}
+
+cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
+                            cm_error *err) {
+  cm__req *j = cm__req_find(e, r->divert_of);
+  if (j && (j->in_batch || cm__op_find(e, j->spec.id)))
+    return cm_error_set(err, CM_E_UNAVAILABLE, "$.request",
+                        "$.request: a change of the diverted job is in "
+                        "flight; retry");
+  if (!j || j->version != r->divert_version || !divertible(j) ||
+      strcmp(j->workers[0], op->worker))
+    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                        "$.worker: '%s' is no longer on her way to the job "
+                        "she was diverted from",
+                        op->worker);
+  cm__req *jafter = malloc(sizeof *jafter);
+  if (!jafter)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  cm_request_view *jview = malloc(sizeof *jview);
+  cm_ledger_change ch[2];
+  cm_ledger_result res[2];
+  cm_event jev;
+  cm_status st = CM_OK;
+  if (!jview) {
+    free(jafter);
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  release_job(e, j, jafter, &jev, op->worker);
+  cm__change_init(&ch[0], j, jview, jafter, &jev, 1);
+  cm__change_worker(&ch[0], op->worker,
+                    (cm__worker_part){.give = 1, .accept_delta = -1});
+  ch[0].with_next = 1;
+  cm__req *after = &op->after;
+  *after = *r;
+  after->accepted[idx] = 1;
+  after->state = CM_REQ_ACCEPTED;
+  after->divert_of[0] = '\0';
+  cm__event_fill(e, &op->ev, CM_EV_ACCEPTED, after, op->worker, CM_REQ_OFFERED,
+                 CM_REQ_ACCEPTED, &after->terms[idx]);
+  cm__change_init(&ch[1], r, &op->view, after, &op->ev, 1);
+  cm__change_worker(&ch[1], op->worker, (cm__worker_part){.accept_delta = 1});
+  char jid[CM_ID_MAX];
+  memcpy(jid, j->spec.id, CM_ID_MAX);
+  if ((st = cm__commit_many(e, ch, 2, res, err)) != CM_OK)
+    goto out; /* resync set: the ledger is asked again */
+  if (res[0].refusal != CM_LEDGER_OK || res[1].refusal != CM_LEDGER_OK) {
+    cm__req_refresh(e, jid);
+    cm__req_refresh(e, op->id);
+    st = cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                      "$.worker: the job '%s' is on her way to, or the "
+                      "offer, changed in the ledger; nothing was changed",
+                      op->worker);
+    goto out;
+  }
+  apply_both(e, j, jafter, &jev, op);
+out:
+  free(jafter);
+  free(jview);
+  return st;
+}

@@ -1,0 +1,397 @@
+/* test_divert.c -- diversion (engine_divert.c): a nurse on her way to a
+ * normal job next to an emergency is offered it over a free nurse 4 km
+ * away; on her accept the normal job is pending again (its waited-since
+ * kept, a "diverted" event naming her) and she holds the emergency alone;
+ * on her refusal nothing changed; a nurse already there, or on her way to
+ * urgent work, is never diverted, nor with divert_min 0; a job changed in
+ * the ledger meanwhile makes the commit refuse both changes (the memory
+ * ledger and a real Redis). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+#include "carematch/redis.h"
+#include "fixtures.h"
+#include "redis_server.h"
+
+#define T0 CM_FX_T0
+
+static cm_store *store;
+static cm_ledger *ledger; /* NULL: none */
+static cm_engine *eng;
+static cm_redis *conn;
+
+static void start_with(cm_ledger *l, double divert_min) {
+  store = cm_store_memory_new(0);
+  cr_assert_not_null(store);
+  ledger = l;
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.batch_window_ms = 100;
+  c.reserve_workers = 0; /* diversion alone */
+  c.divert_min = divert_min;
+  c.ledger = l;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+  if (l)
+    cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+}
+
+static void stop(void) {
+  cm_engine_free(eng);
+  cm_store_free(store);
+  cm_ledger_free(ledger);
+  eng = NULL;
+  store = NULL;
+  ledger = NULL;
+}
+
+static void worker(const char *id, double dlat_km) {
+  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, T0);
+  cm_error err;
+  cr_assert_eq(cm_engine_worker_upsert(eng, &w, T0, &err), CM_OK, "%s",
+               err.message);
+}
+
+static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
+  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(eng, &s, t, &err), CM_OK, "%s", err.message);
+}
+
+static void step(int64_t t) {
+  cm_error err;
+  cr_assert_eq(cm_engine_step(eng, t, NULL, &err), CM_OK, "%s", err.message);
+}
+
+static cm_request_view view(const char *id) {
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  return v;
+}
+
+/* A nurse never holds more accepted jobs than her capacity (1). */
+static void accepted_within_capacity(void) {
+  int n = 0;
+  const char *ids[] = {"j", "e"};
+  for (int i = 0; i < 2; i++) {
+    cm_request_view v = view(ids[i]);
+    for (int k = 0; k < v.n_workers; k++)
+      n += v.accepted[k] && !strcmp(v.workers[k], "near");
+  }
+  cr_assert_leq(n, 1, "near holds %d accepted jobs", n);
+}
+
+/* near (at the centre) has accepted normal job j 1 km south and is on
+ * her way; far is free 4 km north (some 12 minutes); emergency e comes at the
+ * centre. At T0 + 60 s, e has been through its batch. */
+static void city(cm_urgency job) {
+  worker("near", 0.0);
+  worker("far", 4.0);
+  submit("j", job, -1.0, T0);
+  step(T0 + 200);
+  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("j").workers[0], "near");
+  cr_assert_eq(cm_engine_accept(eng, "j", "near", T0 + 1000, NULL), CM_OK);
+  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  step(T0 + 60200);
+}
+
+/* The events of request id of type t naming worker w, polled so far. */
+static int events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
+                     const char *w) {
+  int found = 0;
+  for (int i = 0; i < n; i++)
+    found += ev[i].type == t && !strcmp(ev[i].request, id) &&
+             !strcmp(ev[i].worker, w);
+  return found;
+}
+
+/* The scenario on any ledger: offered, accepted, j pending again. */
+static void diverted_on_accept(void) {
+  city(CM_URGENCY_NORMAL);
+  cm_request_view e = view("e");
+  cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse on her way");
+  cr_assert_str_eq(e.workers[0], "near");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0, "not the far one");
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her job, until she says");
+  accepted_within_capacity();
+  int64_t ready = view("j").ready_ms;
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+               "%s", err.message);
+  cm_request_view j = view("j");
+  cr_assert_eq(j.state, CM_REQ_PENDING, "her job is pending again");
+  cr_assert_eq(j.n_workers, 0);
+  cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
+  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1, "the emergency alone");
+  accepted_within_capacity();
+  cm_event ev[64];
+  int n = cm_engine_poll(eng, ev, 64);
+  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
+  cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
+  cr_assert_str_eq(cm_event_type_name(CM_EV_DIVERTED), "diverted");
+  step(T0 + 65000); /* at once: the far nurse gets her job */
+  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("j").workers[0], "far");
+  accepted_within_capacity();
+}
+
+Test(divert, the_near_nurse_on_her_way_is_diverted, .fini = stop) {
+  start_with(NULL, 5);
+  diverted_on_accept();
+  cm_engine_stats st;
+  cm_engine_stats_get(eng, &st);
+  cr_assert_eq(st.diverted, 1);
+}
+
+Test(divert, with_the_memory_ledger, .fini = stop) {
+  cm_error err;
+  start_with(cm_ledger_memory_new(&err), 5);
+  diverted_on_accept();
+  cm_request_view v;
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_OFFERED, "the ledger has it too");
+}
+
+Test(divert, declined_nothing_changes, .fini = stop) {
+  start_with(NULL, 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_eq(cm_engine_reject(eng, "e", "near", T0 + 65000, NULL), CM_OK);
+  cm_request_view j = view("j");
+  cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her job");
+  cr_assert_str_eq(j.workers[0], "near");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(view("e").state, CM_REQ_PENDING);
+  step(T0 + 65100);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+Test(divert, a_lapsed_offer_changes_nothing, .fini = stop) {
+  start_with(NULL, 5);
+  city(CM_URGENCY_NORMAL);
+  step(T0 + 60200 + 31000); /* the offer (30 s) lapsed */
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_str_eq(view("j").workers[0], "near");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+}
+
+Test(divert, not_once_she_arrived, .fini = stop) {
+  start_with(NULL, 5);
+  worker("near", 0.0);
+  worker("far", 4.0);
+  submit("j", CM_URGENCY_NORMAL, -1.0, T0);
+  step(T0 + 200);
+  cr_assert_eq(cm_engine_accept(eng, "j", "near", T0 + 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 2000, NULL), CM_OK);
+  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  step(T0 + 60200);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+Test(divert, not_from_urgent_work, .fini = stop) {
+  start_with(NULL, 5);
+  city(CM_URGENCY_URGENT);
+  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(view("j").workers[0], "near");
+}
+
+Test(divert, not_from_an_emergency, .fini = stop) {
+  start_with(NULL, 5);
+  city(CM_URGENCY_EMERGENCY);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+Test(divert, off_with_divert_min_0, .fini = stop) {
+  start_with(NULL, 0);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* Not when she saves less than divert_min: far is 4 km away, some 12
+ * minutes; asking 60 saved, she is not diverted. */
+Test(divert, not_when_she_saves_less_than_divert_min, .fini = stop) {
+  start_with(NULL, 60);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* She arrives while the offer is open: her accept is refused and the
+ * emergency is offered again at once (to far). */
+Test(divert, arrived_before_her_answer, .fini = stop) {
+  start_with(NULL, 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 61000, NULL), CM_OK);
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 62000, &err),
+               CM_E_CONFLICT);
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(view("e").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  step(T0 + 62000);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* Another writer changes j in the ledger after the offer: the pair is
+ * refused whole -- j is still near's there, e not accepted. */
+static void refused_when_j_changed(void) {
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cm_error err;
+  cm_request_view v, w;
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  w = v;
+  w.version = v.version + 1; /* an operator's note, say */
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &w;
+  ch.expect_version = v.version;
+  cm_ledger_result res;
+  cr_assert_eq(ledger->type->commit(ledger, &ch, 1, &res, &err), CM_OK);
+  cr_assert_eq(res.refusal, CM_LEDGER_OK);
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err),
+               CM_E_CONFLICT);
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_ACCEPTED, "j untouched in the ledger");
+  cr_assert_eq(v.version, w.version);
+  cr_assert_str_eq(v.workers[0], "near");
+  cr_assert_eq(ledger->type->get(ledger, "e", &v, &err), CM_OK);
+  cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
+  accepted_within_capacity();
+}
+
+Test(divert, refused_whole_when_her_job_changed_memory, .fini = stop) {
+  cm_error err;
+  start_with(cm_ledger_memory_new(&err), 5);
+  refused_when_j_changed();
+}
+
+/* ---- the Redis ledger: the same, the atomic check in commit.lua ---- */
+
+static int g_port;
+static pid_t g_pid;
+static char region[32];
+
+static void redis_up(void) {
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
+  snprintf(region, sizeof region, "dv%ld", (long)getpid());
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  conn = cm_redis_new("127.0.0.1", g_port, region, &o, &err);
+  cr_assert_not_null(conn, "%s", err.message);
+}
+
+static void redis_stop(void) {
+  stop();
+  cm_redis_free(conn);
+  conn = NULL;
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{%s}*", region);
+  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
+}
+
+static cm_ledger *redis_ledger(void) {
+  cm_error err;
+  cm_ledger *l = cm_ledger_redis_new(conn, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  return l;
+}
+
+/* The "diverted" event in the region's stream, naming her. */
+static int stream_diverted(void) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+  int found = 0;
+  for (size_t i = 0; i < r->elements; i++) {
+    const redisReply *f = r->element[i]->element[1];
+    int type = 0, req = 0, who = 0;
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+      const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
+      type |= !strcmp(key, "type") && !strcmp(val, "diverted");
+      req |= !strcmp(key, "request") && !strcmp(val, "j");
+      who |= !strcmp(key, "worker") && !strcmp(val, "near");
+    }
+    found += type && req && who;
+  }
+  freeReplyObject(r);
+  redisFree(c);
+  return found;
+}
+
+/* near's jobs and acceptances as the Redis ledger counts them. */
+static void redis_jobs(int *jobs, int *acc) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "HMGET cm:{%s}:worker:near jobs acc", region);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+  *jobs = r->element[0]->str ? atoi(r->element[0]->str) : 0;
+  *acc = r->element[1]->str ? atoi(r->element[1]->str) : 0;
+  freeReplyObject(r);
+  redisFree(c);
+}
+
+Test(divert, with_redis, .init = redis_up, .fini = redis_stop) {
+  start_with(redis_ledger(), 5);
+  diverted_on_accept();
+  cr_assert_eq(stream_diverted(), 1, "the diverted event in the stream");
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(acc, 1);
+  cr_assert_eq(jobs, 1, "the emergency alone (j offered to far)");
+}
+
+Test(divert, refused_whole_when_her_job_changed_redis, .init = redis_up,
+     .fini = redis_stop) {
+  start_with(redis_ledger(), 5);
+  refused_when_j_changed();
+  cr_assert_eq(stream_diverted(), 0, "no diverted event");
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(acc, 1, "j still accepted by her");
+}
+
+/* A restart between the offer and her answer: the engine rebuilt from
+ * Redis knows the offer is a diversion (the record keeps divert_of), so
+ * her accept still gives her job back. */
+Test(divert, a_redis_rebuild_keeps_the_diversion, .init = redis_up,
+     .fini = redis_stop) {
+  start_with(redis_ledger(), 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(view("e").divert_of, "j");
+  cm_engine_free(eng); /* a restart: the engine's memory is gone */
+  cm_store_free(store);
+  store = cm_store_memory_new(0);
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.reserve_workers = 0;
+  c.divert_min = 5;
+  c.ledger = ledger;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(eng, T0 + 62000, &err), CM_OK, "%s", err.message);
+  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(view("j").state, CM_REQ_PENDING);
+  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(jobs, 1);
+  cr_assert_eq(acc, 1);
+}
