@@ -309,12 +309,6 @@ typedef struct cm__worker_part {
 /* Add worker id's part to ch (ignored when ch already has CM_MAX_STAFF). */
 void cm__change_worker(cm_ledger_change *ch, const char *id,
                        cm__worker_part part);
-/* Commit one change of request r. Without a ledger: CM_OK. A refusal
- * because r changed elsewhere adopts the ledger's record of r and is
- * CM_E_CONFLICT at "$.request"; a refused worker is CM_E_CONFLICT at
- * "$.worker"; a failed write sets e->resync and returns the error. */
-cm_status cm__commit_one(cm_engine *e, cm__req *r, const cm_ledger_change *ch,
-                         cm_error *err);
 /* Commit n changes together (results per change); without a ledger all
  * are taken. A failed write sets e->resync. */
 cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
@@ -356,8 +350,10 @@ cm_status cm__rebuilding(const cm_engine *e, cm_error *err);
 /* ops (engine_ops.c) */
 /* The op in flight on request id (the head of its queue), or NULL. */
 cm__op *cm__op_find(const cm_engine *e, const char *id);
-/* The commit step of a plan: synchronous (op->async 0): cm__commit_one,
- * then op->apply; its status. Asynchronous: proposed to the ledger, and
+/* The commit step of a plan: synchronous (op->async 0): committed, the
+ * answer settled (a refusal for the request's version adopts the ledger's
+ * record and is CM_E_CONFLICT at "$.request"; a refused worker is
+ * CM_E_CONFLICT at "$.worker"), then op->apply; its status. Asynchronous: proposed to the ledger, and
  * applied by the completion; CM_OK, or the ledger's refusal to take it. */
 cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err);
 /* Run op synchronously (op on the caller's stack): refused with
@@ -423,7 +419,7 @@ void cm__retry_soon(cm_engine *e);
 
 /* transitions (engine_lifecycle.c) */
 /* Back to pending after a refusal, lapse or withdrawal; remembers who.
- * Committed to the ledger first (cm__commit_one's errors). */
+ * Committed to the ledger first (cm__op_commit's errors). */
 cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
                           cm_event_type why, int64_t now_ms, cm_error *err);
 

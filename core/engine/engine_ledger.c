@@ -1,7 +1,8 @@
 /* engine_ledger.c -- the engine's side of its ledger (ledger.h).
  *
  * Changes go out: every transition is committed before it is applied
- * (cm__commit_one / cm__commit_many). Records come in: a record the ledger
+ * (cm__commit_many; what an answer means for one change is the op's
+ * settle, engine_ops.c). Records come in: a record the ledger
  * holds replaces ours when they differ (another writer changed it, or a
  * write whose answer was lost went through): cm__req_adopt. Following the
  * other writers and rebuilding from the ledger is engine_sync.c's. */
@@ -87,33 +88,6 @@ cm_status cm__commit_many(cm_engine *e, const cm_ledger_change *ch, int n,
   if (st != CM_OK)
     e->resync = 1; /* some may have gone through: ask the ledger */
   return st;
-}
-
-cm_status cm__commit_one(cm_engine *e, cm__req *r, const cm_ledger_change *ch,
-                         cm_error *err) {
-  cm_ledger_result res;
-  cm_status st = cm__commit_many(e, ch, 1, &res, err);
-  if (st != CM_OK)
-    return st;
-  if (res.refusal == CM_LEDGER_VERSION) {
-    char id[CM_ID_MAX];
-    memcpy(id, r->spec.id, sizeof id);
-    if (ch->expect_version != 0)
-      cm__req_refresh(e, id);
-    return cm_error_set(err, CM_E_CONFLICT, "$.request",
-                        "$.request: '%s' was changed by another writer; "
-                        "the engine now has the ledger's state",
-                        id);
-  }
-  if (res.refusal == CM_LEDGER_FENCED) /* only offers take: not here */
-    return cm_error_set(err, CM_E_CONFLICT, "",
-                        "stale_epoch: another daemon holds the lease");
-  if (res.refusal == CM_LEDGER_WORKER)
-    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
-                        "$.worker: '%s' is unknown, off shift or full in "
-                        "the ledger",
-                        ch->workers[res.worker].id);
-  return CM_OK;
 }
 
 /* Hold the jobs r's workers have (local counts and the mirror). */
