@@ -353,8 +353,9 @@ cm__op *cm__op_find(const cm_engine *e, const char *id);
 /* The commit step of a plan: synchronous (op->async 0): committed, the
  * answer settled (a refusal for the request's version adopts the ledger's
  * record and is CM_E_CONFLICT at "$.request"; a refused worker is
- * CM_E_CONFLICT at "$.worker"), then op->apply; its status. Asynchronous: proposed to the ledger, and
- * applied by the completion; CM_OK, or the ledger's refusal to take it. */
+ * CM_E_CONFLICT at "$.worker"), then op->apply; its status. Asynchronous:
+ * proposed to the ledger, and applied by the completion; CM_OK, or the ledger's
+ * refusal to take it. */
 cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err);
 /* Run op synchronously (op on the caller's stack): refused with
  * CM_E_UNAVAILABLE when a change of its request is in flight. */

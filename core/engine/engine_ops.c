@@ -95,7 +95,8 @@ static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
                           const cm_error *err);
 static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err);
 
-/* What the ledger's answer means for op, and the apply when it took it. Returns the op's status, err set on failure. */
+/* What the ledger's answer means for op, and the apply when it took it. Returns
+ * the op's status, err set on failure. */
 static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
   if (op->refresh)
     return refresh_settle(e, op, err);
