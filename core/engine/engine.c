@@ -330,6 +330,20 @@ void cm__retry_soon(cm_engine *e) {
 
 /* ---- records ---- */
 
+int cm__req_may_offer(const cm__req *r, const cm_worker *w) {
+  cm_skillset need = r->spec.skills;
+  if (r->spec.skill_mode == CM_SKILLS_ALL ? (w->skills & need) != need
+                                          : need && !(w->skills & need))
+    return 0;
+  for (int i = 0; i < r->spec.n_excluded; i++)
+    if (!strcmp(r->spec.excluded[i], w->id))
+      return 0;
+  for (int i = 0; i < r->n_rejected; i++)
+    if (!strcmp(r->rejected[i], w->id))
+      return 0;
+  return 1;
+}
+
 void cm__req_as_request(const cm__req *r, int64_t since_ms, int64_t now_ms,
                         cm_request *rq) {
   cm_request_init(rq);

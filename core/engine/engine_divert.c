@@ -48,21 +48,6 @@ static cm__req *job_of(const cm_engine *e, const char *id) {
   return NULL;
 }
 
-/* 1 when r may be offered w (skills, exclusions, refusals). */
-static int qualifies(const cm__req *r, const cm_worker *w) {
-  cm_skillset need = r->spec.skills;
-  if (r->spec.skill_mode == CM_SKILLS_ALL ? (w->skills & need) != need
-                                          : need && !(w->skills & need))
-    return 0;
-  for (int i = 0; i < r->spec.n_excluded; i++)
-    if (!strcmp(r->spec.excluded[i], w->id))
-      return 0;
-  for (int i = 0; i < r->n_rejected; i++)
-    if (!strcmp(r->rejected[i], w->id))
-      return 0;
-  return 1;
-}
-
 static int emergency(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency == CM_URGENCY_EMERGENCY;
 }
@@ -91,7 +76,7 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
   w.status = CM_WORKER_AVAILABLE;
   for (int q = 0; q < n; q++) {
     const cm__req *r = reqs[q];
-    if (!emergency(r) || !qualifies(r, &w))
+    if (!emergency(r) || !cm__req_may_offer(r, &w))
       continue;
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))

@@ -412,6 +412,9 @@ void cm__view_of(const cm__req *r, cm_request_view *out);
  * since_ms (a batch: when it became ready; a confirmation: its creation). */
 void cm__req_as_request(const cm__req *r, int64_t since_ms, int64_t now_ms,
                         cm_request *rq);
+/* 1 when r may be offered w: w has the skills r needs (all of them or
+ * any, as r says) and is neither excluded by r nor has refused it. */
+int cm__req_may_offer(const cm__req *r, const cm_worker *w);
 /* A batch at at_ms at the latest. */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);
 /* Something that may help pending requests happened (a worker on shift or

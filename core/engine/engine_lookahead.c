@@ -76,21 +76,6 @@ static double minutes_left(cm_engine *e, const cm__req *r, int64_t now_ms) {
   return left < 0 ? 0 : left;
 }
 
-/* 1 when batch request q (record r) may be offered worker w. */
-static int qualifies(const cm__req *r, const cm_worker *w) {
-  cm_skillset need = r->spec.skills;
-  if (r->spec.skill_mode == CM_SKILLS_ALL ? (w->skills & need) != need
-                                          : need && !(w->skills & need))
-    return 0;
-  for (int i = 0; i < r->spec.n_excluded; i++)
-    if (!strcmp(r->spec.excluded[i], w->id))
-      return 0;
-  for (int i = 0; i < r->n_rejected; i++)
-    if (!strcmp(r->rejected[i], w->id))
-      return 0;
-  return 1;
-}
-
 /* 1 when batch request r looks ahead: emergency or urgent, one worker. */
 static int looks_ahead(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency <= CM_URGENCY_URGENT;
@@ -114,7 +99,7 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   w.status = CM_WORKER_AVAILABLE;
   for (int q = 0; q < n; q++) {
     const cm__req *r = reqs[q];
-    if (!looks_ahead(r) || !qualifies(r, &w))
+    if (!looks_ahead(r) || !cm__req_may_offer(r, &w))
       continue;
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     const cm_request *rq = &inst->requests[q];
