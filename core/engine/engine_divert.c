@@ -52,17 +52,6 @@ static int emergency(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency == CM_URGENCY_EMERGENCY;
 }
 
-/* best[q]: the soonest arrival of request q's candidates so far. */
-static void soonest(const cm_instance *inst, int n, double *best) {
-  for (int q = 0; q < n; q++)
-    best[q] = HUGE_VAL;
-  for (int i = 0; i < inst->n_edges; i++) {
-    const cm_edge_in *ed = &inst->edges[i];
-    if (ed->request < n && ed->travel_min < best[ed->request])
-      best[ed->request] = ed->travel_min;
-  }
-}
-
 /* Add worker id (on her way) with her edges. Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
                             int n, const double *best, const char *id,
@@ -106,7 +95,7 @@ cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
   double *best = malloc((size_t)n * sizeof *best);
   if (!best)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  soonest(inst, n, best);
+  cm__soonest_arrivals(inst, n, best);
   for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
     if (!diverts_from(e, j))

@@ -259,6 +259,9 @@ int64_t cm__standby_next_due(const cm_engine *e);
 /* look-ahead (engine_lookahead.c) */
 /* Learn the service minutes of accepted request r, completed at now_ms. */
 void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms);
+/* best[q]: the soonest arrival of batch request q's candidates (inst's
+ * edges so far), HUGE_VAL when it has none; q < n. */
+void cm__soonest_arrivals(const cm_instance *inst, int n, double *best);
 /* Add to the batch instance (request q is reqs[q], n of them) the workers
  * busy with one accepted job expected to end within cfg.lookahead_min,
  * placed at that job, with edges from the emergency and urgent one-worker

@@ -117,9 +117,7 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   return CM_OK;
 }
 
-/* best[q]: the soonest arrival of request q's free candidates (the
- * edges so far), HUGE_VAL when it has none. */
-static void soonest_free(const cm_instance *inst, int n, double *best) {
+void cm__soonest_arrivals(const cm_instance *inst, int n, double *best) {
   for (int q = 0; q < n; q++)
     best[q] = HUGE_VAL;
   for (int i = 0; i < inst->n_edges; i++) {
@@ -142,7 +140,7 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
   double *best = malloc((size_t)n * sizeof *best);
   if (!best)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  soonest_free(inst, n, best);
+  cm__soonest_arrivals(inst, n, best);
   for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
     if (j->state != CM_REQ_ACCEPTED || j->n_workers != 1 || !j->accepted[0])
