@@ -75,7 +75,7 @@ static void op_free(cm__op *op) {
 }
 
 /* Tell op's caller st (a read tells what the op it took the completion of
- * was answered). */
+ * was answered; a diversion's withdrawal, the accept's refusal). */
 static void tell(cm__op *op, cm_status st, const cm_error *err) {
   cm_error none;
   if (op->refresh || op->withdraws) {
