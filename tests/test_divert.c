@@ -5,7 +5,8 @@
  * on her refusal nothing changed; a nurse already there, or on her way to
  * urgent work, is never diverted, nor with divert_min 0; a job changed in
  * the ledger meanwhile makes the commit refuse both changes (the memory
- * ledger and a real Redis). */
+ * ledger and a real Redis), and the emergency is offered again at once,
+ * on a synchronous accept as on an _async one (proposed, deferred). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "carematch/engine.h"
 #include "carematch/redis.h"
 #include "fixtures.h"
+#include "ledger_fault.h"
 #include "redis_server.h"
 
 #define T0 CM_FX_T0
@@ -236,6 +238,73 @@ Test(divert, arrived_before_her_answer, .fini = stop) {
   cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
   step(T0 + 62000);
   cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* What an _async call's completion was told. */
+typedef struct told {
+  int calls;
+  cm_status st;
+} told;
+
+static void on_done(void *ctx, cm_status st, const cm_error *err) {
+  told *t = ctx;
+  (void)err;
+  t->calls++;
+  t->st = st;
+}
+
+static cm_fault_ledger fault; /* over a memory ledger: proposals deferred */
+
+static void fault_stop(void) {
+  cm_ledger *inner = fault.inner;
+  cm_engine_free(eng);
+  cm_store_free(store);
+  cm_ledger_free(&fault.base);
+  cm_ledger_free(inner);
+  eng = NULL;
+  store = NULL;
+  ledger = NULL;
+}
+
+/* The daemon's path: she arrives, then her accept comes _async. It is
+ * refused (told from the completion) and the emergency is pending again
+ * as soon as the withdrawal is in, not after its 30 s offer: the next
+ * batch offers it to far. */
+Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
+  cm_error err;
+  cm_ledger *inner = cm_ledger_memory_new(&err);
+  cr_assert_not_null(inner, "%s", err.message);
+  cm_fault_ledger_init(&fault, inner);
+  start_with(&fault.base, 5);
+  ledger = NULL; /* freed by fault_stop */
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 61000, NULL), CM_OK);
+  cm_fault_ledger_defer(&fault, 1);
+  told t = {0, CM_OK};
+  cm_status st =
+      cm_engine_accept_async(eng, "e", "near", T0 + 62000, on_done, &t, &err);
+  cr_assert_eq(st, CM_OK, "proposed (the withdrawal): %s", err.message);
+  cr_assert_eq(t.calls, 0, "told from the completion");
+  cr_assert_eq(cm_fault_ledger_run(&fault), 1, "one proposal: the withdrawal");
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_E_CONFLICT, "her accept is refused");
+  cm_fault_ledger_defer(&fault, 0);
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her job stays hers");
+  cr_assert_eq(view("e").state, CM_REQ_PENDING, "withdrawn at once");
+  cr_assert_eq(view("e").n_rejected, 0, "not her refusal");
+  cm_request_view v;
+  cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_PENDING, "the ledger has it too");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cm_event ev[64];
+  int n = cm_engine_poll(eng, ev, 64);
+  cr_assert_eq(events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
+  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
+  step(T0 + 62000); /* at once, not at T0 + 90200 */
+  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("e").workers[0], "far");
+  accepted_within_capacity();
 }
 
 /* Another writer changes j in the ledger after the offer: the pair is

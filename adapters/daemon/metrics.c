@@ -249,7 +249,7 @@ static void cluster_metrics(page *b, const cmd_region *r) {
           a.node_failures + l.node_failures);
 }
 
-/* The counters: batches, offers, fallbacks, the ledger's, events,
+/* The counters: batches, offers, fallbacks, diversions, the ledger's, events,
  * positions, reloads, trace lines lost. */
 static void counter_metrics(page *b, const cmd_region *r,
                             const cm_engine_stats *st) {
@@ -257,6 +257,10 @@ static void counter_metrics(page *b, const cmd_region *r,
   counter(b, "carematch_offers_total", "offers made (per worker)", st->offers);
   counter(b, "carematch_fallbacks_total", "components that fell back",
           st->fallbacks);
+  counter(b, "carematch_diverted_total",
+          "jobs given back by a worker diverted to an emergency "
+          "([batch] divert_min)",
+          st->diverted);
   counter(b, "carematch_ledger_refused_total",
           "offers the ledger refused (a worker taken elsewhere)", st->refused);
   counter(b, "carematch_ledger_adopted_total",

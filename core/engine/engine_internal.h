@@ -125,6 +125,9 @@ struct cm__op {
                            the ops behind it are planned on what it read */
   int again;            /* refresh: asked again while in flight: read once
                            more when it is in */
+  int withdraws;        /* a diversion's _async accept refused: the op
+                           withdraws the offer, its caller is told tell_st
+                           (engine_lifecycle.c divert_accept) */
   unsigned gen;         /* refresh: e->gen when sent (a rebuild since: the
                            answer is dropped) */
   cm_request_view *rec; /* refresh: the record read (owned) */
@@ -155,7 +158,8 @@ struct cm__op {
   int accept_idx;    /* accept: the worker's index */
   cm_event_type why; /* requeue: the event */
   cm_status tell_st; /* refresh: what its done is told (the status of the
-                        op whose answer asked for the read) */
+                        op whose answer asked for the read); withdraws:
+                        the accept's refusal */
   cm_error tell_err; /* */
   /* the ledger's answer */
   cm_status st;

@@ -223,21 +223,35 @@ static cm_status accept_apply(cm_engine *e, cm__op *op, cm_error *err) {
 
 /* A diversion offer accepted (engine_divert.c). When her job changed
  * meanwhile (she arrived, it was cancelled, or changed in the ledger) the
- * accept is refused with CM_E_CONFLICT and, called synchronously, the
- * emergency goes back to pending at once (withdrawn: not her refusal); an
- * _async accept leaves the offer to lapse. */
+ * accept is refused with CM_E_CONFLICT and the emergency goes back to
+ * pending at once (withdrawn: not her refusal), to be offered again in the
+ * next batch: committed here (a synchronous accept), or proposed by this
+ * op (an _async one), whose caller is then told the refusal from the
+ * completion (op->withdraws). */
 static cm_status divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                                cm_error *err) {
   cm_status st = cm__divert_accept(e, op, r, idx, err);
-  if (st != CM_E_CONFLICT || op->async)
+  if (st != CM_E_CONFLICT)
     return st;
   r = cm__req_find(e, op->id);
-  if (r && r->state == CM_REQ_OFFERED && r->n_workers == 1 &&
-      !strcmp(r->workers[0], op->worker)) {
-    cm_error mine;
-    op->why = CM_EV_WITHDRAWN;
+  if (!r || r->state != CM_REQ_OFFERED || r->n_workers != 1 ||
+      strcmp(r->workers[0], op->worker))
+    return st;
+  cm_error mine;
+  op->why = CM_EV_WITHDRAWN;
+  if (!op->async) {
     requeue_build(e, op, r, &mine);
+    return st;
   }
+  op->withdraws = 1;
+  op->tell_st = st;
+  if (err)
+    op->tell_err = *err;
+  else
+    cm_error_set(&op->tell_err, st, "$.worker", NULL);
+  if (requeue_build(e, op, r, &mine) == CM_OK && op->proposed)
+    return CM_OK;    /* told tell_st from the completion */
+  op->withdraws = 0; /* not proposed: the caller is told now */
   return st;
 }
 

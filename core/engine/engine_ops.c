@@ -75,10 +75,10 @@ static void op_free(cm__op *op) {
 }
 
 /* Tell op's caller st (a read tells what the op it took the completion of
- * was answered). */
+ * was answered; a diversion's withdrawal, the accept's refusal). */
 static void tell(cm__op *op, cm_status st, const cm_error *err) {
   cm_error none;
-  if (op->refresh) {
+  if (op->refresh || op->withdraws) {
     st = op->tell_st;
     err = &op->tell_err;
   }
@@ -465,6 +465,10 @@ static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
                           const cm_error *err) {
   if (!op->async || !e->cfg.ledger->type->get_async)
     return -1;
+  if (op->withdraws) { /* its caller is told the accept's refusal */
+    st = op->tell_st;
+    err = &op->tell_err;
+  }
   cm__op *rd = op->next;
   if (!rd || !rd->refresh || rd->done) {
     if (!(rd = refresh_new(e, op->id)))

@@ -1,0 +1,215 @@
+/* test_daemon_divert.c -- diversion on the real carematchd (test_daemon.c's
+ * style, the memory store): [batch] divert_min is read from the
+ * configuration (out-of-range values refused at start, naming the key);
+ * a nurse on her way to a normal job next to an emergency is offered it
+ * with diverts_from on GET /v1/requests/{id}; her accept gives the job
+ * back (a diverted event on GET /v1/events) and /metrics counts it
+ * (carematch_diverted_total). No Criterion .timeout. */
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_proc.h"
+
+static cm_test_daemon D;
+
+static void stop(void) {
+  cm_test_daemon_cleanup(&D);
+}
+
+static cm_test_reply expect(long code, const char *method, const char *path,
+                            const char *token, const char *body) {
+  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
+  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
+               code, r.text);
+  return r;
+}
+
+static void ok(const char *method, const char *path, const char *token,
+               const char *body) {
+  cm_test_reply r = expect(200, method, path, token, body);
+  cm_test_reply_free(&r);
+}
+
+static const char *str(const json_t *o, const char *k) {
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : "";
+}
+
+/* GET the request (its "request" object, a new reference). */
+static json_t *get(const char *id) {
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  cm_test_reply r = expect(200, "GET", path, TOK_OPERATOR, NULL);
+  json_t *v = json_incref(json_object_get(r.json, "request"));
+  cm_test_reply_free(&r);
+  return v;
+}
+
+/* The first worker's id of request v ("" none). */
+static const char *worker0(const json_t *v) {
+  return str(json_array_get(json_object_get(v, "workers"), 0), "id");
+}
+
+/* A nurse dlat_km north of the centre (about 111 km a degree). */
+static void add_worker(const char *id, double dlat_km) {
+  char path[64], body[192];
+  snprintf(path, sizeof path, "/v1/workers/%s", id);
+  snprintf(body, sizeof body,
+           "{\"skills\":[\"nurse\"],\"lat\":%.6f,\"lon\":121.47,"
+           "\"capacity\":1}",
+           31.23 + dlat_km / 111.2);
+  ok("PUT", path, TOK_PLATFORM, body);
+}
+
+static void submit(const char *id, const char *urgency, double dlat_km) {
+  char body[256];
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"lat\":%.6f,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"urgency\":\"%s\"}",
+           id, 31.23 + dlat_km / 111.2, urgency);
+  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply_free(&r);
+}
+
+/* Wait (3 s at most) until request id is offered; returns it. */
+static json_t *offered(const char *id) {
+  for (int i = 0; i < 300; i++) {
+    json_t *v = get(id);
+    if (!strcmp(str(v, "state"), "offered"))
+      return v;
+    json_decref(v);
+    struct timespec ts = {0, 10000000};
+    nanosleep(&ts, NULL);
+  }
+  cr_assert_fail("%s never offered", id);
+  return NULL;
+}
+
+static int open_stream(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[256];
+  int n = snprintf(req, sizeof req,
+                   "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                   "Bearer %s\r\n\r\n",
+                   TOK_OPERATOR);
+  cr_assert_eq(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+/* Read the stream into buf until want appears (3 s at most). */
+static int read_events(int fd, const char *want, char *buf, size_t n) {
+  size_t len = strlen(buf);
+  for (int i = 0; i < 300; i++) {
+    if (strstr(buf, want))
+      return 1;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) == 1) {
+      ssize_t got = read(fd, buf + len, n - len - 1);
+      if (got <= 0)
+        return 0;
+      len += (size_t)got;
+      buf[len] = '\0';
+    }
+  }
+  return strstr(buf, want) != NULL;
+}
+
+/* carematch_diverted_total on /metrics (-1: absent). */
+static long diverted_total(void) {
+  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  const char *at = strstr(r.text, "\ncarematch_diverted_total");
+  long n = -1;
+  if (at)
+    n = strtol(strchr(at + 1, ' ') + 1, NULL, 10);
+  cr_assert(strstr(r.text, "# TYPE carematch_diverted_total counter"), "%s",
+            r.text);
+  cm_test_reply_free(&r);
+  return n;
+}
+
+/* near at the centre accepts normal job j 1 km south and is on her way;
+ * far is free 4 km north; emergency e at the centre is offered to near,
+ * naming j; her accept puts j back to pending with a diverted event, and
+ * it is offered again (to far). */
+Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
+     .fini = stop) {
+  cm_test_daemon_config(&D,
+                        "[batch]\ndivert_min = 5\n[matching]\nreserve_workers "
+                        "= 0\nlookahead_min = 0\n");
+  cm_test_daemon_start(&D, NULL);
+  add_worker("near", 0.0);
+  add_worker("far", 4.0);
+  submit("j", "normal", -1.0);
+  json_t *v = offered("j");
+  cr_assert_str_eq(worker0(v), "near");
+  cr_assert_null(json_object_get(v, "diverts_from"), "an ordinary offer");
+  json_decref(v);
+  ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cr_assert_eq(diverted_total(), 0);
+  int fd = open_stream(D.port);
+  char *buf = calloc(1, 65536);
+  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  submit("e", "emergency", 0.0);
+  v = offered("e");
+  cr_assert_str_eq(worker0(v), "near", "the nurse on her way");
+  cr_assert_str_eq(str(v, "diverts_from"), "j");
+  json_decref(v);
+  ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cr_assert(read_events(fd, "event: diverted", buf, 65536), "%s", buf);
+  char *dv = strstr(buf, "event: diverted");
+  cr_assert(strstr(dv, "\"request\":\"j\""), "%s", dv);
+  cr_assert(strstr(dv, "\"worker\":\"near\""), "%s", dv);
+  close(fd);
+  free(buf);
+  v = get("e");
+  cr_assert_str_eq(str(v, "state"), "accepted");
+  cr_assert_null(json_object_get(v, "diverts_from"), "accepted: gone");
+  json_decref(v);
+  v = offered("j"); /* pending, then offered again at once */
+  cr_assert_str_eq(worker0(v), "far");
+  json_decref(v);
+  cr_assert_eq(diverted_total(), 1);
+}
+
+/* Start carematchd on a configuration with extra_ini (timeout: it must
+ * refuse, not listen); its exit status and its stderr into out. */
+static int start_refused(const char *extra_ini, char *out, size_t n) {
+  cm_test_daemon_config(&D, extra_ini);
+  char cmd[768];
+  snprintf(cmd, sizeof cmd, "timeout 20 %s --config %s 2>&1", CM_DAEMON_PATH,
+           D.config);
+  FILE *p = popen(cmd, "r");
+  cr_assert_not_null(p);
+  size_t got = fread(out, 1, n - 1, p);
+  out[got] = '\0';
+  return pclose(p);
+}
+
+Test(daemon_divert, bad_divert_min_is_refused_at_start, .fini = stop) {
+  static const char *const bad[] = {"[batch]\ndivert_min = -1\n",
+                                    "[batch]\ndivert_min = 241\n",
+                                    "[batch]\ndivert_min = five\n"};
+  char out[1024];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int st = start_refused(bad[i], out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
+              "%s: refused, not started (%d): %s", bad[i], st, out);
+    cr_assert(strstr(out, "divert_min"), "%s: names the key: %s", bad[i], out);
+    if (i + 1 < sizeof bad / sizeof *bad)
+      cm_test_daemon_cleanup(&D); /* the last: stop() */
+  }
+}
