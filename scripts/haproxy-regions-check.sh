@@ -6,7 +6,9 @@
 # /v1/regions/east/... to a and /v1/regions/west/... to b, an emergency in
 # each region sent through HAProxy is offered; after kill -9 of a, b takes
 # east's lease, HAProxy's east check moves to b and a second emergency in
-# east is offered. Needs haproxy (scripts/deps.sh). Usage:
+# east is offered; between the kill and b's lease on east, a position in
+# east through HAProxy is taken (by b, ready for east but not its holder
+# yet). Needs haproxy (scripts/deps.sh). Usage:
 #   scripts/haproxy-regions-check.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +85,16 @@ emergency west w1
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/regions/west/requests/e1")
 [ "$code" = 404 ] || fail "east's e1 answered $code in west"
 kill -9 "$A"; wait "$A" 2>/dev/null || true; A=
+for _ in $(seq 20); do # b does not lead east for up to ttl_ms
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/regions/east/positions" \
+    -H 'Content-Type: application/json' \
+    -d '{"positions":[{"id":"w-e1","lat":31.2301,"lon":121.4701}]}')
+  curl -sf "http://127.0.0.1:$PB/readyz?region=east&role=leader" >/dev/null &&
+    fail "b led east before a position in east was taken; the check proves nothing"
+  [ "$code" = 200 ] && break
+  sleep 0.05
+done
+[ "$code" = 200 ] || fail "no position in east taken through HAProxy during the takeover ($code)"
 only_leader_via_proxy east b || fail "HAProxy did not move east to b: $(leader_via_proxy east)"
 only_leader_via_proxy west b || fail "west left b: $(leader_via_proxy west)"
 emergency east e2
