@@ -180,18 +180,27 @@ static void shift_on(sim *m, int i) {
   m->port.upsert(m->port.ctx, i, &cw, m->now);
 }
 
-/* Where worker i, on its way to a standby place, is now (a share f of
- * the way); with stop, it stops there and the km so far are counted. */
-static void standby_at(sim *m, int i, int stop) {
-  wstate *w = &m->w[i];
-  if (!w->standby)
-    return;
+/* Place worker i where she is now on her way from (from_lat, from_lon)
+ * to (to_lat, to_lon), left at depart, there at arrive. Returns the share
+ * of the way behind her (0..1). */
+static double place_on_way(sim *m, int i) {
+  const wstate *w = &m->w[i];
   double f = (double)(m->now - w->depart) /
              (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
   if (f > 1)
     f = 1;
   place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
                w->from_lon + f * (w->to_lon - w->from_lon));
+  return f;
+}
+
+/* Where worker i, on its way to a standby place, is now (a share f of
+ * the way); with stop, it stops there and the km so far are counted. */
+static void standby_at(sim *m, int i, int stop) {
+  wstate *w = &m->w[i];
+  if (!w->standby)
+    return;
+  double f = place_on_way(m, i);
   if (stop || f >= 1) {
     w->km += km_between(m, w->from_lat, w->from_lon, w->lat, w->lon);
     w->standby = 0;
@@ -262,12 +271,7 @@ static void diverted(sim *m, int q, int i) {
   rstate *r = &m->r[q];
   if (w->state != W_TRAVEL || w->job != q)
     return;
-  double f = (double)(m->now - w->depart) /
-             (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
-  if (f > 1)
-    f = 1;
-  place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
-               w->from_lon + f * (w->to_lon - w->from_lon));
+  place_on_way(m, i);
   w->km -= km_between(m, w->lat, w->lon, w->to_lat, w->to_lon);
   w->job = -1;
   r->diverted = 1;
@@ -427,12 +431,7 @@ static void report(sim *m, int64_t tick) {
   for (int i = 0; i < m->s->n_workers; i++) {
     wstate *w = &m->w[i];
     if (w->state == W_TRAVEL) {
-      double f = (double)(m->now - w->depart) /
-                 (double)(w->arrive > w->depart ? w->arrive - w->depart : 1);
-      if (f > 1)
-        f = 1;
-      place_worker(m, i, w->from_lat + f * (w->to_lat - w->from_lat),
-                   w->from_lon + f * (w->to_lon - w->from_lon));
+      place_on_way(m, i);
     } else if (w->state == W_IDLE && w->standby) {
       standby_at(m, i, 0);
     } else if (idle_too && (w->state == W_IDLE || w->state == W_SERVE)) {
