@@ -260,9 +260,9 @@ typedef struct cmd_region {
   int in_step;             /* inside on_step's cm_engine_sync_async */
   int urgent_writes;       /* Redis: emergencies' creates proposed, not yet
                               completed (solver.c, cmd_urgent_written) */
-  int held;                /* a follow completed while one was in flight:
-                              its batch begins at that completion */
-  int held_go;             /* ... at the next step, without a follow */
+  int64_t followed_ns;     /* monotonic ns of the last follow that
+                              succeeded (0 none): an emergency's batch
+                              begins without one when it is recent */
   cm_status followed_st;   /* its outcome when it completed at once */
   cm_error followed_err;   /* */
   /* metrics */
@@ -410,11 +410,14 @@ void cmd_kick(cmd_region *r);
  * write just proposed is due once applied (solver.c). */
 void cmd_step_now(cmd_region *r);
 /* Redis: an emergency's create was proposed (cmd_urgent_proposed) or has
- * completed (cmd_urgent_written): a follow that completed in between holds
- * its batch until the create is applied, instead of beginning without it
- * and following again (docs/async.md, "Measured: the emergency path"). */
+ * completed (cmd_urgent_written). */
 void cmd_urgent_proposed(cmd_region *r);
 void cmd_urgent_written(cmd_region *r, int ok);
+/* Redis: an emergency's create was just proposed: its batch begins now,
+ * without a follow when the last one is recent (the engine takes the
+ * emergency with its create in flight and its offers go behind it,
+ * docs/async.md "one durable write"), else at the next step. */
+void cmd_urgent_step(cmd_region *r);
 /* Stop taking work: end once the batch in flight is committed, the events
  * are out and the streams closed. */
 void cmd_drain(cmd_daemon *d);

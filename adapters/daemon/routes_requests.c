@@ -50,7 +50,7 @@ void cmd_request_written(void *ctx, cm_status st, const cm_error *err) {
   c->urgent = 0;
   if (c->deferred)
     cmd_call_end(c);
-  if (urgent) /* a batch held for it begins (solver.c) */
+  if (urgent)
     cmd_urgent_written(r, st == CM_OK);
 }
 
@@ -90,10 +90,10 @@ void cmd_route_request_create(cmd_call *c) {
                              &err) != CM_OK)
     refused(w, &err);
   else if (urgent)
-    cmd_step_now(r); /* the batch's follow goes out now, behind this
-                        commit, so it is answered after the commit is
-                        applied: the batch that offers the emergency waits
-                        one round trip less (docs/async.md) */
+    cmd_urgent_step(r); /* its batch now, the create still in flight, its
+                           offers behind it (docs/async.md "one durable
+                           write"); else the step's follow goes out now,
+                           behind this commit */
 }
 
 void cmd_route_request_get(cmd_call *c) {

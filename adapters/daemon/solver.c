@@ -91,6 +91,16 @@ static void pause_reason(cmd_region *r, const cm_error *err) {
                : err->message);
 }
 
+/* Hand batch b to the solver thread. */
+static void fly(cmd_region *r, cm_engine_batch *b) {
+  r->flying = b;
+  pthread_mutex_lock(&r->mu);
+  r->job = b;
+  r->job_done = 0;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
 /* The batch's begin, once the engine followed its ledger (st: how). */
 static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
   cmd_daemon *d = r->d;
@@ -147,28 +157,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
     return;
   }
   cmd_lease_note(r, CMD_LEASE_BEGUN, 1);
-  r->flying = b;
-  pthread_mutex_lock(&r->mu);
-  r->job = b;
-  r->job_done = 0;
-  pthread_cond_signal(&r->cv);
-  pthread_mutex_unlock(&r->mu);
-}
-
-/* Whether the batch of a follow that just completed (st) waits for an
- * emergency's create still in flight: it was proposed after the follow
- * went out, so the batch would begin without it, and the emergency would
- * wait for that batch (its solve, its offers' commit) and a follow of its
- * own. Held instead, the batch begins when the create is applied
- * (cmd_urgent_written), on this follow: only the daemon's own write came
- * in between, and the engine has applied it. */
-static int hold_for_urgent(cmd_region *r, cm_status st) {
-  if (st != CM_OK || r->urgent_writes == 0 || !cmd_lease_leads(r))
-    return 0;
-  r->held = 1;
-  cmd_stage_region("held", r);
-  arm(r, 1000); /* a net: the create's completion runs once, always */
-  return 1;
+  fly(r, b);
 }
 
 void cmd_urgent_proposed(cmd_region *r) {
@@ -176,22 +165,51 @@ void cmd_urgent_proposed(cmd_region *r) {
 }
 
 void cmd_urgent_written(cmd_region *r, int ok) {
+  (void)ok;
   if (r->urgent_writes > 0)
     r->urgent_writes--;
-  if (!r->held || (ok && r->urgent_writes > 0))
-    return;
-  r->held = 0;
-  if (!r->step_ev || r->flying || r->following)
-    return;  /* stopping; or a step since took over (it follows again) */
-  if (!ok) { /* the ledger failed: a step as usual (it pauses if need be) */
-    cmd_kick(r);
-    return;
-  }
-  /* not from here: this runs inside the engine's completion of the create,
-     which is not done with it yet (a batch begun now would skip it) */
-  r->held_go = 1;
-  struct timeval tv = {0, 0};
-  evtimer_add(r->step_ev, &tv);
+}
+
+/* How recent the last follow must be for an emergency's batch to begin
+ * without one (ms): the period at which the daemon follows anyway (arm). */
+#define URGENT_FOLLOWED_MS 1000
+
+/* An emergency's batch at once, on the engine's state as the last follow
+ * left it: a follow asked now would go out behind the emergency's create
+ * and be answered only after it, so the batch (its begin and solve) would
+ * wait for the create's round trip. Begun now, the engine takes the
+ * emergency with its create in flight and its offers go to Redis behind
+ * the create, on the same connection: the path is max(the create's round
+ * trip, begin + solve) + the offers' round trip (docs/async.md, "one
+ * durable write"). What a follow would have brought is another writer's
+ * change of the last second at most; the offers' commit checks the
+ * request's version, the workers' shift and room and the lease's fence
+ * whatever the engine saw. Returns 1 when a batch began. */
+static int urgent_begin(cmd_region *r) {
+  if (!r->redis_loop || !r->step_ev || r->flying || r->following || r->paused ||
+      !r->recovered || !r->followed_ns || !cmd_lease_leads(r) ||
+      !cm_redis_connected(r->redis_loop) ||
+      cmd_mono_ns(NULL) - r->followed_ns > URGENT_FOLLOWED_MS * 1000000LL)
+    return 0;
+  int64_t t0 = cmd_watch_begin(r->d);
+  cm_engine_batch *b = NULL;
+  cm_error err;
+  cm_status st =
+      cm_engine_batch_begin_unfollowed(r->eng, cmd_now_ms(), &b, &err);
+  cmd_events_pump(r);
+  cmd_watch_end(r->d, CMD_CAUSE_BATCH_BEGIN, t0);
+  if (st != CM_OK || !b) /* a rebuild is due, or nothing to take: the next
+                            step as usual */
+    return 0;
+  cmd_stage_region("ubegin", r);
+  cmd_lease_note(r, CMD_LEASE_BEGUN, 1);
+  fly(r, b);
+  return 1;
+}
+
+void cmd_urgent_step(cmd_region *r) {
+  if (!urgent_begin(r))
+    cmd_step_now(r);
 }
 
 /* The follow of other writers done (docs/async.md): begin the batch. Run
@@ -203,6 +221,8 @@ static void on_followed(void *ctx, cm_status st, const cm_error *err) {
   cmd_stage_region("followed", r);
   if (!r->step_ev) /* stopping: the engine is being freed */
     return;
+  if (st == CM_OK)
+    r->followed_ns = cmd_mono_ns(NULL);
   if (r->in_step) {
     r->followed_st = st;
     r->followed_err = *err;
@@ -210,8 +230,8 @@ static void on_followed(void *ctx, cm_status st, const cm_error *err) {
   }
   /* applied in the ledger's reply callback, which began this turn */
   cmd_watch_since_turn(r->d, CMD_CAUSE_FOLLOW);
-  if (!hold_for_urgent(r, st))
-    step_begin(r, st, err);
+  step_begin(r, st, err); /* an emergency whose create is in flight is
+                             taken too (docs/async.md "one durable write") */
 }
 
 static void on_step(evutil_socket_t fd, short what, void *arg) {
@@ -221,11 +241,6 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   cmd_stage_region("step", r);
   if (r->flying || r->following)
     return;
-  if (r->held_go) { /* the held follow's batch (cmd_urgent_written) */
-    r->held_go = 0;
-    step_begin(r, CM_OK, NULL);
-    return;
-  }
   if (!r->redis) { /* memory: nothing to follow */
     step_begin(r, CM_OK, NULL);
     return;
@@ -243,8 +258,6 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   int64_t t0 = cmd_watch_begin(r->d);
-  r->held = 0; /* this follow's batch replaces a held one */
-  r->held_go = 0;
   r->following = 1;
   r->in_step = 1;
   r->followed_st = CM_E_UNAVAILABLE;
@@ -256,7 +269,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   if (st != CM_OK) {
     r->following = 0;
     step_begin(r, st, &err);
-  } else if (!r->following && !hold_for_urgent(r, r->followed_st)) {
+  } else if (!r->following) {
     step_begin(r, r->followed_st, &r->followed_err); /* completed at once */
   }
 }
@@ -321,6 +334,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   }
   if (ended != CM_OK || !r->redis_loop)
     on_offers(r, ended, &err);
+  else if (r->urgent_writes > 0 && urgent_begin(r))
+    ; /* an emergency's create in flight: its batch at once, no follow */
   else if (r->urgent_writes > 0 || cm_engine_next_due(r->eng) <= cmd_now_ms())
     cmd_step_now(r); /* an emergency waits: its follow goes out behind these
                         offers now, not one round trip after their commit

@@ -145,7 +145,9 @@ static int change_args(const cm_ledger_change *ch, cm__rd_argv *a) {
   if (!rec)
     return -1;
   cm__rd_argv_str(a, v->spec.id);
-  cm__rd_argv_fmt(a, "%" PRIu64, ch->expect_version);
+  /* "<v>@": the record must also be this writer's creation (commit.lua) */
+  cm__rd_argv_fmt(a, ch->expect_own ? "%" PRIu64 "@" : "%" PRIu64,
+                  ch->expect_version);
   cm__rd_argv_fmt(a, "%" PRIu64, v->version);
   cm__rd_argv_fmt(a, "%d", (int)v->state);
   cm__rd_argv_str(a, finished_state(v->state) ? "0"

@@ -269,8 +269,8 @@ static void defer_busy(batch_state *b, cm__req **wait, int *divert) {
 static void offer_diverted(cm_engine *e, batch_state *b, cm__req **wait,
                            const int *divert, int64_t now_ms) {
   for (int q = 0; q < b->n; q++) {
-    if (divert[q] < 0)
-      continue;
+    if (divert[q] < 0 || cm__req_find(e, wait[q]->spec.id) != wait[q])
+      continue; /* not for a request whose create is in flight */
     const cm_assignment *a = &b->ans.assignments[divert[q]];
     cm__divert_offer(e, wait[q], b->inst->workers[a->worker].id, &a->terms,
                      now_ms);
@@ -363,13 +363,13 @@ static int batch_alloc(batch_state *b, int n, int k_max) {
              : -1;
 }
 
-/* The batch's requests (e->live[idx[q]]), their ids and versions as taken,
- * and their store queries. */
-static void batch_fill(const cm_engine *e, batch_state *b, const int *idx,
+/* The batch's requests (pick[q]), their ids and versions as taken, and
+ * their store queries. */
+static void batch_fill(const cm_engine *e, batch_state *b, cm__req **pick,
                        int64_t now_ms) {
   int per = CM_MAX_PREFS + CM_MAX_REJECTS;
   for (int q = 0; q < b->n; q++) {
-    cm__req *r = b->reqs[q] = e->live[idx[q]];
+    cm__req *r = b->reqs[q] = pick[q];
     memcpy(b->ids[q], r->spec.id, CM_ID_MAX);
     b->versions[q] = r->version;
     make_query(e, r, now_ms, &b->queries[q], b->excl + (size_t)q * per);
@@ -407,20 +407,32 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
                             cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
   int *idx = cm__malloc_array(e->n_live, sizeof *idx);
+  cm__req **pick = cm__malloc_array(e->n_live + e->n_flight, sizeof *pick);
   int n, held;
   cm_status st = CM_OK;
   *out = NULL;
-  if (!b || !idx)
+  if (!b || !idx || !pick)
     goto oom;
   b->t0 = clock_ms(e);
-  n = due_requests(e, now_ms, idx);
+  /* first the emergencies whose create is in flight: their offers go
+     behind the create (engine_ops.c, docs/async.md "one durable write") */
+  n = 0;
+  for (int i = 0, nc = cm__op_creating_all(e, pick, e->cfg.batch_max); i < nc;
+       i++)
+    if (cm__req_batchable(pick[i]))
+      pick[n++] = pick[i];
+  for (int i = 0, nl = due_requests(e, now_ms, idx);
+       i < nl && n < e->cfg.batch_max; i++)
+    pick[n++] = e->live[idx[i]];
   if (n == 0)
     goto fail; /* nothing due: CM_OK, no batch */
   if (batch_alloc(b, n, e->cfg.params.k * CM_MAX_STAFF) != 0)
     goto oom;
-  batch_fill(e, b, idx, now_ms);
+  batch_fill(e, b, pick, now_ms);
   free(idx);
+  free(pick);
   idx = NULL;
+  pick = NULL;
   if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
                              e->cfg.stale_ms, b->hits, b->counts, err)) !=
           CM_OK ||
@@ -447,6 +459,7 @@ oom:
   st = cm_error_set(err, CM_E_NOMEM, "", NULL);
 fail:
   free(idx);
+  free(pick);
   cm_engine_batch_free(b);
   return st;
 }
@@ -495,6 +508,18 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   e->in_flight = b != NULL;
   *out = b;
   return st;
+}
+
+cm_status cm_engine_batch_begin_unfollowed(cm_engine *e, int64_t now_ms,
+                                           cm_engine_batch **out,
+                                           cm_error *err) {
+  *out = NULL;
+  if (e->resync || e->rebuild || e->rebuild_due)
+    return cm_error_set(err, CM_E_UNAVAILABLE, "",
+                        "resynchronising with the ledger: the next step "
+                        "rebuilds");
+  e->synced = 1; /* begin does not follow */
+  return cm_engine_batch_begin(e, now_ms, out, err);
 }
 
 cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
@@ -551,7 +576,10 @@ static cm_status batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
      take part in it (counted here: a batch that fails counts for none) */
   for (int q = 0; q < b->n; q++) {
     cm__req *r = cm__req_find(e, b->ids[q]);
-    b->reqs[q] = r && r->version == b->versions[q] &&
+    cm__req *c = r ? NULL : cm__op_creating(e, b->ids[q]); /* its create
+                                                   still in flight */
+    b->reqs[q] = c && c->version == b->versions[q] && !c->in_batch ? c
+                 : r && r->version == b->versions[q] &&
                          r->state == CM_REQ_PENDING && !r->in_batch &&
                          !(e->n_flight && cm__op_find(e, r->spec.id))
                      ? r

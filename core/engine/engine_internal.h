@@ -125,6 +125,10 @@ struct cm__op {
                            the ops behind it are planned on what it read */
   int again;            /* refresh: asked again while in flight: read once
                            more when it is in */
+  int creates;          /* submit proposed: an emergency whose record
+                           (fresh) a batch may take before the answer
+                           (cm__op_creating, docs/async.md "one durable
+                           write") */
   int withdraws;        /* a diversion's _async accept refused: the op
                            withdraws the offer, its caller is told tell_st
                            (engine_lifecycle.c divert_accept) */
@@ -380,6 +384,18 @@ cm__op *cm__op_new(const char *id, int64_t now_ms, cm_engine_done_fn done,
 /* A batch's offer of request id completed: start the op that waited for
  * it, if any. */
 void cm__op_release(cm_engine *e, const char *id);
+/* The record of request id whose create is in flight and which a batch
+ * may take (docs/async.md "one durable write"): an emergency, pending and
+ * released, its create proposed and not answered, nothing queued behind
+ * it. NULL otherwise. The record is the op's until the create is applied
+ * (then it is the one inserted) or refused (then freed). */
+cm__req *cm__op_creating(const cm_engine *e, const char *id);
+/* Those records, at most max of them, into out (not in_batch).
+ * Returns how many. */
+int cm__op_creating_all(const cm_engine *e, cm__req **out, int max);
+/* Request id's record: the engine's, or the one of its create in flight
+ * (cm__op_creating without the conditions on its state); NULL none. */
+cm__req *cm__op_record(const cm_engine *e, const char *id);
 /* Start every held op (cm__op_launch held them during a rebuild). */
 void cm__op_release_all(cm_engine *e);
 /* Read request id's record again and adopt it, from a completion (the

@@ -71,6 +71,9 @@ static void plan_offer(const cm_engine *e, offer_plan *p, cm__req *r,
                    i == n - 1 ? CM_REQ_ACCEPTED : CM_REQ_OFFERED,
                    &after->terms[i]);
   cm__change_init(ch, r, &p->view, after, p->ev, p->n_ev);
+  /* r's create in flight (not in the engine yet): the offer goes behind
+     it and must find the record this writer created (engine_ops.c) */
+  ch->expect_own = cm__req_find(e, r->spec.id) != r;
   for (int i = 0; i < n; i++)
     cm__change_worker(
         ch, after->workers[i],
@@ -202,7 +205,7 @@ static void offers_settle(cm_engine *e, struct cm__offers *o) {
   e->n_flight--;
   unplan(e, o->plans, o->m);
   for (int k = 0; k < o->m; k++) {
-    cm__req *r = cm__req_find(e, o->plans[k].id);
+    cm__req *r = cm__op_record(e, o->plans[k].id);
     if (r)
       r->in_batch = 0;
   }
@@ -268,7 +271,7 @@ static void offers_abandon(cm_engine *e) {
 /* Propose plans[0..m) (owned by o from here). */
 static cm_status propose(cm_engine *e, struct cm__offers *o, cm_error *err) {
   for (int k = 0; k < o->m; k++) {
-    cm__req *r = cm__req_find(e, o->plans[k].id);
+    cm__req *r = cm__op_record(e, o->plans[k].id);
     if (r)
       r->in_batch = 1;
   }
@@ -286,7 +289,7 @@ static cm_status propose(cm_engine *e, struct cm__offers *o, cm_error *err) {
     e->n_flight--;
     unplan(e, o->plans, o->m);
     for (int k = 0; k < o->m; k++) {
-      cm__req *r = cm__req_find(e, o->plans[k].id);
+      cm__req *r = cm__op_record(e, o->plans[k].id);
       if (r)
         r->in_batch = 0;
     }

@@ -175,10 +175,11 @@ static void finish_op(cm_engine *e, cm__op *op, cm_status st, cm_error *err) {
       op->proposed = 0;
       continue;
     }
-    const cm__req *r = was_read ? cm__req_find(e, op->id) : NULL;
-    if (was_read && (e->rebuild || e->rebuild_due || (r && r->in_batch))) {
+    const cm__req *r = cm__req_find(e, op->id);
+    if ((was_read && (e->rebuild || e->rebuild_due)) || (r && r->in_batch)) {
       op->held = 1; /* planned after the rebuild (cm__op_release_all) or
-                       the batch's offer (cm__op_release) */
+                       the batch's offer (cm__op_release: an offer
+                       proposed behind its request's create, below) */
       return;
     }
     st = start(e, op, err);
@@ -288,6 +289,45 @@ cm_status cm__op_launch(cm_engine *e, cm__op *op, cm_error *err) {
     finish_op(e, op, fin, &mine);
   }
   return CM_OK;
+}
+
+/* ---- a batch's offer behind its request's create (docs/async.md, "one
+ * durable write"): the create's record is the op's (fresh) until its
+ * answer; the offer's change expects it created by this writer
+ * (expect_own), so Redis, which runs the two in order on one connection,
+ * refuses the offer when it refused the create ---- */
+
+cm__req *cm__op_record(const cm_engine *e, const char *id) {
+  cm__req *r = cm__req_find(e, id);
+  if (r || !e->n_flight)
+    return r;
+  const cm__op *op = cm__op_find(e, id);
+  return op && op->creates && op->proposed ? op->fresh : NULL;
+}
+
+cm__req *cm__op_creating(const cm_engine *e, const char *id) {
+  if (!e->n_flight || cm__req_find(e, id))
+    return NULL;
+  const cm__op *op = cm__op_find(e, id);
+  if (!op || !op->creates || !op->proposed || op->answered || op->next ||
+      !op->fresh)
+    return NULL;
+  const cm__req *r = op->fresh;
+  return r->state == CM_REQ_PENDING && r->released &&
+                 r->spec.urgency == CM_URGENCY_EMERGENCY
+             ? op->fresh
+             : NULL;
+}
+
+int cm__op_creating_all(const cm_engine *e, cm__req **out, int max) {
+  int n = 0;
+  for (const cm__op *o = e->n_flight ? e->flight : NULL; o && n < max;
+       o = o->next_head) {
+    cm__req *r = o->creates ? cm__op_creating(e, o->id) : NULL;
+    if (r && !r->in_batch)
+      out[n++] = r;
+  }
+  return n;
 }
 
 void cm__op_release(cm_engine *e, const char *id) {

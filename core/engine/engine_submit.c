@@ -218,7 +218,15 @@ static cm_status submit_plan(cm_engine *e, cm__op *op, cm_error *err) {
   cm__change_init(&op->ch, &op->before, &op->view, r, &op->ev, 1);
   op->apply = submit_apply;
   op->refused = e->cfg.ledger ? submit_refused : NULL;
-  return cm__op_commit(e, op, err);
+  st = cm__op_commit(e, op, err);
+  if (op->async && op->proposed && !op->answered && r->released &&
+      r->state == CM_REQ_PENDING && norm.urgency == CM_URGENCY_EMERGENCY) {
+    /* its create in flight: a batch may take it now (docs/async.md, "one
+       durable write"), its offer sent behind the create */
+    op->creates = 1;
+    cm__schedule_batch(e, now_ms);
+  }
+  return st;
 }
 
 /* An op for spec (its id checked by the plan). */

@@ -580,6 +580,16 @@ CM_EXPORT cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,
 typedef struct cm_engine_batch cm_engine_batch;
 CM_EXPORT cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
                                           cm_engine_batch **out, cm_error *err);
+/* cm_engine_batch_begin on the engine's state as it stands, without
+ * following the ledger first (an emergency's batch: a follow asked now
+ * would be answered only after the emergency's create, docs/async.md "one
+ * durable write"; the offers' commit still checks every precondition).
+ * CM_E_UNAVAILABLE (err set, *out NULL, nothing done) when the engine
+ * must rebuild from its ledger first, or is rebuilding. */
+CM_EXPORT cm_status cm_engine_batch_begin_unfollowed(cm_engine *e,
+                                                     int64_t now_ms,
+                                                     cm_engine_batch **out,
+                                                     cm_error *err);
 CM_EXPORT cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err);
 CM_EXPORT cm_status cm_engine_batch_end(cm_engine *e, cm_engine_batch *b,
                                         int64_t now_ms, cm_error *err);

@@ -57,11 +57,19 @@ typedef struct cm_ledger_change {
   cm_ledger_worker workers[CM_MAX_STAFF]; /* the request's workers */
   int n_events;
   const struct cm_event *events; /* appended to the event stream */
-  int with_next; /* 1: applied only together with the next change of the
-                    same commit, both or neither, each's preconditions
-                    checked before either is written (a diversion: her
-                    job back to pending and the emergency accepted); a
-                    refused pair answers the refusal on both */
+  int with_next;  /* 1: applied only together with the next change of the
+                     same commit, both or neither, each's preconditions
+                     checked before either is written (a diversion: her
+                     job back to pending and the emergency accepted); a
+                     refused pair answers the refusal on both */
+  int expect_own; /* 1: the record must also have been created by this
+                     writer (its origin): an offer proposed behind the
+                     request's create, whose answer is not in yet, so an
+                     offer behind a refused create is refused
+                     (CM_LEDGER_VERSION), even when another writer's
+                     record of that id has the expected version
+                     (docs/async.md, "one durable write"). The memory
+                     ledger, which has one writer, checks the version */
 } cm_ledger_change;
 
 /* Why a change was refused (results of commit). */

@@ -9,7 +9,10 @@
 -- ARGV: 1 keep_ms (a finished record expires after this; "0": never),
 --   2 events kept in the stream (XADD MAXLEN ~), 3 m, the changes; then
 --   for each change:
---     request id, expected version ("0": must not exist), new version,
+--     request id, expected version ("0": must not exist; "<v>@": v, and
+--       the record created by this writer, its field org the origin: an
+--       offer sent behind its request's create before the create's
+--       answer came, refused when the create was), new version,
 --     new state (0..6, cm_request_state: 5 awaiting_confirmation, 6
 --     dismissed), live ("1" unfinished, "0" finished: done,
 --     cancelled, dismissed; "2" unfinished and paired: applied only
@@ -33,6 +36,7 @@
 -- Preconditions of a change, all read before it writes anything (a script
 -- that fails after a write is not rolled back):
 --   - the request's version is the expected one (or it does not exist);
+--     with "<v>@", its org is the writer's origin too;
 --   - with a fence, a change in which a worker takes a job (an offer)
 --     is made only while the lease key holds that epoch and holder: a
 --     former holder (paused, cut off) can never offer after another took
@@ -62,11 +66,15 @@ local touched, nt = {}, 0
 -- one change's preconditions: request key kk, its arguments from ARGV[p];
 -- nil, the current version and the workers read, or the refusal
 local function pre(kk, p)
-  local cur = call('HGET', KEYS[kk], 'ver')
-  if ARGV[p + 1] == '0' then
+  local cur, want = call('HGET', KEYS[kk], 'ver'), ARGV[p + 1]
+  local own = string.byte(want, -1) == 64 -- "<v>@"
+  if own then want = string.sub(want, 1, -2) end
+  if want == '0' then
     if cur then return {0, cur} end
-  elseif cur ~= ARGV[p + 1] then
+  elseif cur ~= want then
     return {0, cur or '0'}
+  elseif own and call('HGET', KEYS[kk], 'org') ~= ORIGIN then
+    return {0, cur}
   end
   local nw, q, w = tonumber(ARGV[p + 6]), p + 7, {}
   for i = 1, nw do
@@ -96,6 +104,7 @@ local function write(kk, p, cur, w)
   -- the request
   call('HSET', req, 'ver', ARGV[p + 2], 'state', ARGV[p + 3],
     'rec', ARGV[p + 5])
+  if not cur then call('HSET', req, 'org', ORIGIN) end -- who created it
   if ARGV[p + 4] ~= '0' then
     if not cur then
       call('ZADD', KEYS[K_LIVE], call('INCR', KEYS[K_RSEQ]), rid)

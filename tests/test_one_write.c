@@ -1,0 +1,319 @@
+/* test_one_write.c -- an emergency's create and its offers as one durable
+ * write (docs/async.md, "one durable write"), against a real redis-server:
+ * a batch begun while the emergency's create is in flight takes it, and
+ * its offer goes to Redis behind the create on the same connection,
+ * without waiting for the create's answer; Redis runs the two in order,
+ * and an offer behind a create it refused is refused too (the commit
+ * script's expect_own), leaving no offer, no event, the worker free and
+ * the engine as Redis has it. */
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "carematch/engine.h"
+#include "carematch/ledger.h"
+#include "carematch/redis.h"
+#include "fixtures.h"
+#include "redis_server.h"
+
+static cm_test_redis g_srv;
+
+static void setup(void) {
+  g_srv = cm_test_redis_use();
+  cr_assert_gt(g_srv.port, 0, "a redis-server");
+}
+
+static void teardown(void) {
+  cm_test_redis_done(&g_srv, NULL); /* each test flushes its region */
+}
+
+TestSuite(one_write, .init = setup, .fini = teardown);
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Engine A, its ledger's proposals on a base (the daemon's way); B, a
+ * synchronous writer of the same region (another daemon). */
+typedef struct side {
+  struct event_base *base;
+  cm_redis *sync, *loop; /* A's ledger's two connections */
+  cm_ledger *l;
+  cm_store *mirror;
+  cm_engine *e;
+  cm_redis *other_r;
+  cm_ledger *other;
+  cm_store *other_mirror;
+  cm_engine *other_e;
+  redisContext *side; /* the test's own look at Redis */
+  char region[16];
+} side;
+
+static cm_engine *engine_on(cm_ledger *l, cm_store *mirror) {
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.ledger = l;
+  cm_error err;
+  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
+  cr_assert_not_null(e, "%s", err.message);
+  return e;
+}
+
+typedef struct told {
+  int calls;
+  cm_status st;
+  int order; /* the sequence number when told */
+} told;
+
+static int g_seq;
+
+static void on_done(void *ctx, cm_status st, const cm_error *err) {
+  told *t = ctx;
+  cr_assert_not_null(err);
+  t->calls++;
+  t->st = st;
+  t->order = ++g_seq;
+}
+
+static void run_until(struct event_base *base, const told *t, int ms) {
+  for (int64_t end = mono_ms() + ms; !t->calls && mono_ms() < end;) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(base, &tv);
+    event_base_loop(base, EVLOOP_ONCE);
+  }
+}
+
+static void open_all(side *s, const char *region) {
+  cm_error err;
+  memset(s, 0, sizeof *s);
+  snprintf(s->region, sizeof s->region, "%s", region);
+  char pattern[32]; /* the tests run side by side: a region each */
+  snprintf(pattern, sizeof pattern, "cm:{%s}:*", region);
+  cm_test_flush_keys(g_srv.port, pattern);
+  s->base = event_base_new();
+  cr_assert_not_null(s->base);
+  s->sync = cm_redis_new("127.0.0.1", g_srv.port, region, NULL, &err);
+  cr_assert_not_null(s->sync, "%s", err.message);
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  o.base = s->base;
+  o.timeout_ms = 5000;
+  s->loop = cm_redis_new("127.0.0.1", g_srv.port, region, &o, &err);
+  cr_assert_not_null(s->loop, "%s", err.message);
+  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
+  cr_assert_not_null(s->l, "%s", err.message);
+  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
+  s->mirror = cm_store_memory_new(0);
+  s->e = engine_on(s->l, s->mirror);
+  s->other_r = cm_redis_new("127.0.0.1", g_srv.port, region, NULL, &err);
+  cr_assert_not_null(s->other_r, "%s", err.message);
+  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
+  cr_assert_not_null(s->other, "%s", err.message);
+  s->other_mirror = cm_store_memory_new(0);
+  s->other_e = engine_on(s->other, s->other_mirror);
+  s->side = cm_test_side_connect(g_srv.port);
+  cr_assert_not_null(s->side);
+  /* one nurse on shift, 1 km north; A has followed the ledger */
+  cm_worker w = cm_fx_worker("w1", CM_FX_NURSE, 1.0, 0.0, 1, CM_FX_T0);
+  cr_assert_eq(cm_engine_worker_upsert(s->e, &w, CM_FX_T0, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_engine_sync(s->e, CM_FX_T0, &err), CM_OK, "%s", err.message);
+}
+
+static void close_all(side *s) {
+  char pattern[32];
+  snprintf(pattern, sizeof pattern, "cm:{%s}:*", s->region);
+  cm_test_flush_keys(g_srv.port, pattern);
+  cm_engine_free(s->e);
+  cm_engine_free(s->other_e);
+  cm_ledger_free(s->l);
+  cm_ledger_free(s->other);
+  cm_store_free(s->mirror);
+  cm_store_free(s->other_mirror);
+  cm_redis_free(s->loop);
+  cm_redis_free(s->sync);
+  cm_redis_free(s->other_r);
+  redisFree(s->side);
+  event_base_free(s->base);
+}
+
+/* A hash field of key cm:{region}:<what> as a number (-1: none). */
+static long long field(side *s, const char *what, const char *name) {
+  redisReply *rep =
+      redisCommand(s->side, "HGET cm:{%s}:%s %s", s->region, what, name);
+  cr_assert_not_null(rep);
+  long long v = rep->type == REDIS_REPLY_STRING ? atoll(rep->str) : -1;
+  freeReplyObject(rep);
+  return v;
+}
+
+/* The groups A's ledger sent (cm_ledger_redis_group_watch). */
+typedef struct groups {
+  int sent;         /* groups with changes sent */
+  int answered;     /* and answered */
+  int changes[4];   /* the changes of each sent */
+  int in_flight[4]; /* the groups in flight when each was sent */
+} groups;
+
+static void on_group(void *arg, const cm_ledger_redis_group *g) {
+  groups *w = arg;
+  if (g->changes == 0)
+    return;
+  if (g->answered) {
+    w->answered++;
+    return;
+  }
+  if (w->sent < 4) {
+    w->changes[w->sent] = g->changes;
+    w->in_flight[w->sent] = g->in_flight;
+  }
+  w->sent++;
+}
+
+/* Begin a batch on A without following (the daemon's emergency path),
+ * solve it and propose its offers. Returns 1 when a batch began. */
+static int batch_now(side *s, told *offers, int64_t now_ms) {
+  cm_engine_batch *b = NULL;
+  cm_error err;
+  cr_assert_eq(cm_engine_batch_begin_unfollowed(s->e, now_ms, &b, &err), CM_OK,
+               "%s", err.message);
+  if (!b)
+    return 0;
+  cm_engine_batch_solve(b, NULL);
+  cr_assert_eq(
+      cm_engine_batch_end_async(s->e, b, now_ms, on_done, offers, &err), CM_OK,
+      "%s", err.message);
+  return 1;
+}
+
+/* An emergency's create is proposed and sent; Redis holds it (CLIENT
+ * PAUSE WRITE). A batch begun meanwhile takes the emergency, and its
+ * offer is proposed and sent behind the create before the create's answer
+ * is in (two EVALSHA calls, neither answered yet). After the pause Redis
+ * runs both in order: the create's completion first (201), then the
+ * offer's; the request is offered in Redis and in the engine, with its
+ * events. With the batch limited to applied records, no batch began. */
+Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
+  side s;
+  open_all(&s, "ow1");
+  cm_error err;
+  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  groups w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_group, &w, &err), CM_OK,
+               "%s", err.message);
+  redisReply *ok = redisCommand(s.side, "CLIENT PAUSE 600 WRITE");
+  cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
+  freeReplyObject(ok);
+  cm_request_spec sp =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
+      "%s", err.message);
+  event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* sent */
+  cr_assert_eq(create.calls, 0, "Redis holds the create");
+  cr_assert_eq(w.sent, 1, "the create's group is out");
+  cr_assert_not(cm_engine_holds(s.e, "e1"), "not applied yet");
+  cr_assert(batch_now(&s, &offers, CM_FX_T0),
+            "a batch takes the emergency whose create is in flight");
+  cr_assert_eq(cm_engine_in_flight(s.e), 2, "the create and the offers");
+  event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* sent */
+  cr_assert_eq(create.calls, 0, "the create is still held");
+  run_until(s.base, &offers, 4000);
+  cr_assert_eq(create.calls, 1);
+  cr_assert_eq(create.st, CM_OK);
+  cr_assert_eq(offers.calls, 1);
+  cr_assert_eq(offers.st, CM_OK);
+  cr_assert_lt(create.order, offers.order, "Redis answered in order");
+  cr_assert_eq(w.sent, 2, "two groups: the create, then the offer");
+  cr_assert_eq(w.changes[0], 1);
+  cr_assert_eq(w.changes[1], 1);
+  cr_assert_eq(w.in_flight[1], 2,
+               "the offer's group sent while the create's was in flight");
+  cr_assert_eq(w.answered, 2);
+  /* in Redis: created, then offered to w1 */
+  cr_assert_eq(field(&s, "req:e1", "ver"), 2);
+  cr_assert_eq(field(&s, "worker:w1", "jobs"), 1);
+  /* in the engine: the same, with both events */
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(s.e, "e1", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cr_assert_eq(v.version, 2);
+  cr_assert_str_eq(v.workers[0], "w1");
+  cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
+  cm_event ev[8];
+  int n = cm_engine_poll(s.e, ev, 8), offered = 0;
+  for (int i = 0; i < n; i++)
+    offered += ev[i].type == CM_EV_OFFERED;
+  cr_assert_eq(offered, 1, "one offer event, from the offers' commit");
+  cr_assert_eq(cm_engine_in_flight(s.e), 0);
+  close_all(&s);
+}
+
+/* B (another writer) created e1 first, with other content. A's create of
+ * e1 is refused (409), and the offer A's batch sent behind it, expecting
+ * version 1, finds B's record at version 1: refused, because B created it
+ * (without the creator's check the offer overwrote B's request and took
+ * the nurse). Afterwards: no offer in Redis nor in A, no offer event, the
+ * nurse free on both sides, and A holds e1 as Redis has it (B's). */
+Test(one_write, an_offer_behind_a_refused_create_is_refused) {
+  side s;
+  open_all(&s, "ow2");
+  cm_error err;
+  cm_request_spec theirs =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.5);
+  cr_assert_eq(cm_engine_submit(s.other_e, &theirs, CM_FX_T0, &err), CM_OK,
+               "%s", err.message);
+  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cm_request_spec mine =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &mine, CM_FX_T0, on_done, &create, &err),
+      CM_OK, "%s", err.message);
+  cr_assert(batch_now(&s, &offers, CM_FX_T0),
+            "the batch takes A's e1 in flight");
+  run_until(s.base, &offers, 4000);
+  run_until(s.base, &create, 1000);
+  cr_assert_eq(create.calls, 1);
+  cr_assert_eq(create.st, CM_E_CONFLICT, "exists with different content");
+  cr_assert_eq(offers.calls, 1);
+  for (int i = 0; i < 20 && cm_engine_in_flight(s.e) > 0; i++) {
+    struct timeval tv = {0, 20000}; /* the re-read of e1 */
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(cm_engine_in_flight(s.e), 0);
+  /* Redis: B's record untouched, the nurse free */
+  cr_assert_eq(field(&s, "req:e1", "ver"), 1, "the offer was refused");
+  cr_assert_eq(field(&s, "req:e1", "state"), CM_REQ_PENDING);
+  cr_assert_lt(field(&s, "worker:w1", "jobs"), 1);
+  /* A: no offer, no offer event, the nurse free; e1 as Redis has it */
+  cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 0);
+  cm_event ev[8];
+  int n = cm_engine_poll(s.e, ev, 8);
+  for (int i = 0; i < n; i++)
+    cr_assert_neq(ev[i].type, CM_EV_OFFERED, "no offer event");
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(s.e, "e1", &v, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(v.state, CM_REQ_PENDING);
+  cr_assert_eq(v.version, 1);
+  cr_assert_float_eq(v.spec.lat, theirs.lat, 1e-9, "B's content");
+  /* and the nurse is A's to offer again: the next batch offers B's e1 */
+  told again = {0, CM_OK, 0};
+  cr_assert(batch_now(&s, &again, CM_FX_T0 + 60000));
+  run_until(s.base, &again, 4000);
+  cr_assert_eq(again.st, CM_OK);
+  cr_assert_eq(field(&s, "req:e1", "ver"), 2);
+  cr_assert_eq(field(&s, "worker:w1", "jobs"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
+  close_all(&s);
+}
