@@ -517,7 +517,7 @@ Test(daemon_redis, the_stage_trace_names_stages_not_requests) {
     cr_assert_eq(sscanf(line, "%lld %31s %llu", &t, stage, &a), 3, "%s", line);
     recv += !strcmp(stage, "recv") && a == 1;
     applied += !strcmp(stage, "applied") && a == 1;
-    begin += !strcmp(stage, "begin");
+    begin += !strcmp(stage, "begin") || !strcmp(stage, "ubegin");
     odone += !strcmp(stage, "odone");
     gsent += !strcmp(stage, "gsent");
     gdone += !strcmp(stage, "gdone");
@@ -527,4 +527,72 @@ Test(daemon_redis, the_stage_trace_names_stages_not_requests) {
   cr_assert(begin >= 1 && odone >= 1, "its batch and its offers' commit");
   cr_assert(gsent >= 2 && gsent == gdone, "groups sent %d, answered %d", gsent,
             gdone);
+}
+
+static double metric(const char *name) {
+  cm_test_reply r =
+      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *p = r.text ? strstr(r.text, key) : NULL;
+  double v = p ? atof(p + strlen(key)) : -1;
+  cm_test_reply_free(&r);
+  return v;
+}
+
+static void *submit_emergency(void *arg) {
+  timed_write *w = arg;
+  char body[192];
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"urgency\":\"emergency\"}",
+           w->id);
+  cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM, body);
+  w->code = r.code;
+  cm_test_reply_free(&r);
+  return NULL;
+}
+
+/* One durable write (docs/async.md): Redis holds writes (CLIENT PAUSE
+ * WRITE) while an emergency is created; its batch does not wait for the
+ * create's answer: it begins, is solved and proposes its offer during the
+ * pause (carematch_batches_total one up; before, the batch's follow went
+ * out behind the create and no batch ran until the pause ended). After
+ * the pause Redis runs the create, then the offer sent behind it: 201,
+ * offered, version 2 in Redis. */
+Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
+  add_workers(1);
+  sleep_ms(1200); /* a step has followed Redis (at least once a second) */
+  double batches = metric("carematch_batches_total");
+  cr_assert_geq(batches, 0);
+  redisContext *side = cm_test_side_connect(g_port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE 1200 WRITE");
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
+  freeReplyObject(rep);
+  int64_t t0 = mono_ms();
+  pthread_t th;
+  timed_write w = {.id = "u1"};
+  cr_assert_eq(pthread_create(&th, NULL, submit_emergency, &w), 0);
+  double during = batches;
+  while (during < batches + 1 && mono_ms() - t0 < 900) {
+    sleep_ms(20);
+    during = metric("carematch_batches_total");
+  }
+  int64_t seen = mono_ms() - t0;
+  cr_assert_eq(during, batches + 1,
+               "the emergency's batch ran while its create was held");
+  cr_assert_lt(seen, 1000, "inside the pause");
+  pthread_join(th, NULL);
+  cr_assert_eq(w.code, 201, "the create, answered after the pause");
+  cr_assert(wait_state("u1", "offered"));
+  rep = redisCommand(side, "HGET cm:{dtest}:req:u1 ver");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_assert_str_eq(rep->str, "2", "created, then offered, in Redis");
+  freeReplyObject(rep);
+  rep = redisCommand(side, "HGET cm:{dtest}:worker:w0 jobs");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_assert_str_eq(rep->str, "1");
+  freeReplyObject(rep);
+  redisFree(side);
 }

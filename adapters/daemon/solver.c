@@ -171,8 +171,10 @@ void cmd_urgent_written(cmd_region *r, int ok) {
 }
 
 /* How recent the last follow must be for an emergency's batch to begin
- * without one (ms): the period at which the daemon follows anyway (arm). */
-#define URGENT_FOLLOWED_MS 1000
+ * without one (ms): twice the period at which the daemon follows anyway
+ * (arm), so that an idle daemon qualifies; a Redis that stopped answering
+ * follows does not. */
+#define URGENT_FOLLOWED_MS 2000
 
 /* An emergency's batch at once, on the engine's state as the last follow
  * left it: a follow asked now would go out behind the emergency's create
@@ -182,7 +184,7 @@ void cmd_urgent_written(cmd_region *r, int ok) {
  * the create, on the same connection: the path is max(the create's round
  * trip, begin + solve) + the offers' round trip (docs/async.md, "one
  * durable write"). What a follow would have brought is another writer's
- * change of the last second at most; the offers' commit checks the
+ * change of the last two seconds at most; the offers' commit checks the
  * request's version, the workers' shift and room and the lease's fence
  * whatever the engine saw. Returns 1 when a batch began. */
 static int urgent_begin(cmd_region *r) {
