@@ -193,6 +193,8 @@ static int urgent_begin(cmd_region *r) {
       !cm_redis_connected(r->redis_loop) ||
       cmd_mono_ns(NULL) - r->followed_ns > URGENT_FOLLOWED_MS * 1000000LL)
     return 0;
+  /* the create first on the wire: the begin below takes a while */
+  cm_ledger_redis_send_now(r->ledger);
   int64_t t0 = cmd_watch_begin(r->d);
   cm_engine_batch *b = NULL;
   cm_error err;

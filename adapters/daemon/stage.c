@@ -96,7 +96,9 @@ void cmd_stage_call(const char *stage, const void *call, long long b) {
 void cmd_stage_region(const char *stage, const cmd_region *r) {
   if (!stage_file)
     return;
-  if (stage[0] == 'b' && stage[1] == 'e') /* "begin": a new batch */
+  if ((stage[0] == 'b' && stage[1] == 'e') ||
+      (stage[0] == 'u' && stage[1] == 'b')) /* "begin", "ubegin" (begun
+                                               without a follow): a batch */
     stage_bn++;
   cmd_stage(stage, stage_bn, region_busy(r),
             r->eng ? (long long)cm_engine_in_flight(r->eng) : 0);

@@ -941,6 +941,17 @@ cm_status cm__rd_worker_propose(cm_ledger *lg, const cm_ledger_worker_write *w,
   return CM_OK;
 }
 
+void cm_ledger_redis_send_now(cm_ledger *lg) {
+  rd_ledger *l = (rd_ledger *)lg;
+  if (!lg || lg->type->propose != cm__rd_propose || !l->async ||
+      !l->async->queue)
+    return;
+  cm_redis *r = cm__rd_group_conn(l);
+  if (r->own_base || !r->ac || !r->ready || r->hello || (r->cl && r->cl->moved))
+    return;
+  on_flush(-1, 0, l->async); /* the event, when it runs, finds nothing */
+}
+
 cm_status cm_ledger_redis_group_watch(cm_ledger *lg,
                                       cm_ledger_redis_group_fn fn, void *arg,
                                       cm_error *err) {

@@ -407,6 +407,16 @@ CM_EXPORT cm_status cm_ledger_redis_group_watch(cm_ledger *l,
                                                 cm_ledger_redis_group_fn fn,
                                                 void *arg, cm_error *err);
 
+/* Send the proposals l queued in this loop turn now, rather than from
+ * the zero-timeout event that sends them once the turn's other callbacks
+ * ran: for a caller about to work on in this turn (carematchd begins an
+ * emergency's batch right after proposing its create, docs/async.md "one
+ * durable write"). Nothing happens when nothing waits, while the
+ * connection is not ready (the event sends them, or puts them off, as
+ * usual), or when l is not a Redis ledger proposing on a caller's base.
+ * Cannot fail: a write that fails tells the proposals, as the event's. */
+CM_EXPORT void cm_ledger_redis_send_now(cm_ledger *l);
+
 /* Fill out with where l's follow stands (l a Redis ledger). An engine
  * has caught up with Redis when no rebuild is pending and every entry
  * after last_id is its own (tagged origin): docs/hardening.md. */
