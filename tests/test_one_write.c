@@ -317,3 +317,36 @@ Test(one_write, an_offer_behind_a_refused_create_is_refused) {
   cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
   close_all(&s);
 }
+
+/* cm_ledger_redis_send_now sends the proposals of the turn at once (the
+ * daemon calls it before an emergency's batch begins): the create's group
+ * is out, and Redis runs it, before any loop turn; the loop's zero-timeout
+ * event then finds nothing to send. */
+Test(one_write, send_now_sends_the_turns_proposals_at_once) {
+  side s;
+  open_all(&s, "ow3");
+  cm_error err;
+  groups w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_group, &w, &err), CM_OK,
+               "%s", err.message);
+  told create = {0, CM_OK, 0};
+  cm_request_spec sp =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
+      "%s", err.message);
+  cr_assert_eq(w.sent, 0, "queued for the turn's end");
+  cm_ledger_redis_send_now(s.l);
+  cr_assert_eq(w.sent, 1, "sent now");
+  for (int i = 0; i < 100 && field(&s, "req:e1", "ver") != 1; i++)
+    cm_test_sleep_ms(10); /* Redis runs it with no turn of our loop */
+  cr_assert_eq(field(&s, "req:e1", "ver"), 1);
+  run_until(s.base, &create, 4000);
+  cr_assert_eq(create.st, CM_OK);
+  cr_assert_eq(w.sent, 1, "nothing sent twice");
+  cm_ledger_redis_send_now(s.l); /* nothing waits: nothing happens */
+  cm_ledger_redis_send_now(NULL);
+  cr_assert_eq(w.sent, 1);
+  close_all(&s);
+}
