@@ -350,3 +350,40 @@ Test(one_write, send_now_sends_the_turns_proposals_at_once) {
   cr_assert_eq(w.sent, 1);
   close_all(&s);
 }
+
+/* The engine freed while an emergency's create and the offer behind it
+ * are both in flight (Redis holds them): each caller is told once,
+ * CM_E_UNAVAILABLE, at the free; the late answers find nobody (the
+ * record the batch took goes with the create's op: ASan). */
+Test(one_write, an_engine_freed_with_a_create_and_its_offer_in_flight) {
+  side s;
+  open_all(&s, "ow4");
+  cm_error err;
+  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  redisReply *ok = redisCommand(s.side, "CLIENT PAUSE 400 WRITE");
+  cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
+  freeReplyObject(ok);
+  cm_request_spec sp =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
+      "%s", err.message);
+  event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  cr_assert(batch_now(&s, &offers, CM_FX_T0));
+  event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  cr_assert_eq(cm_engine_in_flight(s.e), 2);
+  cm_engine_free(s.e);
+  s.e = NULL;
+  cr_assert_eq(create.calls, 1);
+  cr_assert_eq(create.st, CM_E_UNAVAILABLE);
+  cr_assert_eq(offers.calls, 1);
+  cr_assert_eq(offers.st, CM_E_UNAVAILABLE);
+  for (int i = 0; i < 40; i++) { /* the answers come, and find nobody */
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s.base, &tv);
+    event_base_loop(s.base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(create.calls, 1);
+  cr_assert_eq(offers.calls, 1);
+  close_all(&s);
+}
