@@ -188,7 +188,7 @@ void cmd_urgent_written(cmd_region *r, int ok) {
  * request's version, the workers' shift and room and the lease's fence
  * whatever the engine saw. Returns 1 when a batch began. */
 static int urgent_begin(cmd_region *r) {
-  if (!r->redis_loop || !r->step_ev || r->flying || r->following || r->paused ||
+  if (!r->redis_loop || !r->step_ev || r->flying || r->paused ||
       !r->recovered || !r->followed_ns || !cmd_lease_leads(r) ||
       !cm_redis_connected(r->redis_loop) ||
       cmd_mono_ns(NULL) - r->followed_ns > URGENT_FOLLOWED_MS * 1000000LL)
@@ -234,6 +234,11 @@ static void on_followed(void *ctx, cm_status st, const cm_error *err) {
   }
   /* applied in the ledger's reply callback, which began this turn */
   cmd_watch_since_turn(r->d, CMD_CAUSE_FOLLOW);
+  if (r->flying) { /* an emergency's batch began meanwhile, unfollowed
+                      (urgent_begin): its end kicks the next step */
+    cmd_events_pump(r);
+    return;
+  }
   step_begin(r, st, err); /* an emergency whose create is in flight is
                              taken too (docs/async.md "one durable write") */
 }
