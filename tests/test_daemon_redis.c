@@ -596,3 +596,48 @@ Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
   freeReplyObject(rep);
   redisFree(side);
 }
+
+/* Calls that kick the step timer (a worker's PUT, every 100 ms here) do
+ * not put the step off: with nothing due, the daemon still follows Redis
+ * at least once a second (the stage trace's `followed`). Each kick used to
+ * re-arm the one-second timer from now, so a steady stream of them
+ * starved the follow (seen in bench_http: no follow during the staff's
+ * registration, so the first emergency had no recent follow). */
+Test(daemon_redis, kicks_do_not_starve_the_follow) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/kicks.txt", g_dir);
+  cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0);
+  setenv("CAREMATCHD_STAGE_TRACE", path, 1);
+  cm_test_daemon_start(&D, NULL);
+  unsetenv("CAREMATCHD_STAGE_TRACE");
+  sleep_ms(1200); /* the start's steps */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  long long t0 = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  for (int i = 0; i < 35; i++) { /* 3.5 s of PUTs, 100 ms apart */
+    char wpath[64], body[160];
+    snprintf(wpath, sizeof wpath, "/v1/workers/k%d", i);
+    snprintf(body, sizeof body,
+             "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}");
+    cr_assert_eq(code_of("PUT", wpath, TOK_PLATFORM, body), 200);
+    sleep_ms(100);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  long long t1 = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[256];
+  int followed = 0, kicks = 0;
+  while (fgets(line, sizeof line, f)) {
+    long long t;
+    char stage[32];
+    if (sscanf(line, "%lld %31s", &t, stage) != 2 || t < t0 || t > t1)
+      continue;
+    followed += !strcmp(stage, "followed");
+    kicks += !strcmp(stage, "kick");
+  }
+  fclose(f);
+  cr_assert_geq(kicks, 30, "the PUTs kicked (%d)", kicks);
+  cr_assert_geq(followed, 2, "followed %d times in 3.5 s of kicks", followed);
+}

@@ -260,6 +260,8 @@ typedef struct cmd_region {
   int in_step;             /* inside on_step's cm_engine_sync_async */
   int urgent_writes;       /* Redis: emergencies' creates proposed, not yet
                               completed (solver.c, cmd_urgent_written) */
+  int64_t step_at_ns;      /* monotonic ns when step_ev fires (solver.c
+                              arm: a kick never puts a step off) */
   int64_t followed_ns;     /* monotonic ns of the last follow that
                               succeeded (0 none): an emergency's batch
                               begins without one when it is recent */

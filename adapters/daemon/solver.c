@@ -49,6 +49,13 @@ static void *solver_main(void *arg) {
  * are real time. min_ms (real) keeps a step that found nothing to do from
  * re-arming at once: the timer has the higher priority, and a timer
  * always due would starve the HTTP clients and the signals. */
+/* Arm the step timer tv from now, and remember when it fires. */
+static void step_timer(cmd_region *r, const struct timeval *tv) {
+  r->step_at_ns = cmd_mono_ns(NULL) + (int64_t)tv->tv_sec * 1000000000 +
+                  (int64_t)tv->tv_usec * 1000;
+  evtimer_add(r->step_ev, tv);
+}
+
 static void arm(cmd_region *r, double min_ms) {
   int64_t due = cm_engine_next_due(r->eng), now = cmd_now_ms();
   double ms =
@@ -62,7 +69,12 @@ static void arm(cmd_region *r, double min_ms) {
   struct timeval tv = {
       (time_t)(ms / 1000),
       (suseconds_t)((ms - 1000.0 * (time_t)(ms / 1000)) * 1000)};
-  evtimer_add(r->step_ev, &tv);
+  if (evtimer_pending(r->step_ev, NULL) &&
+      r->step_at_ns <= cmd_mono_ns(NULL) + (int64_t)(ms * 1e6))
+    return; /* a step comes sooner already: calls that kick (a worker's
+               PUT each few ms) must not put it off, or the daemon would
+               never follow while nothing is due */
+  step_timer(r, &tv);
 }
 
 void cmd_kick(cmd_region *r) {
@@ -77,7 +89,7 @@ void cmd_step_now(cmd_region *r) {
   if (r->flying || r->following || !r->step_ev)
     return; /* the batch's end kicks again */
   struct timeval tv = {0, 0};
-  evtimer_add(r->step_ev, &tv);
+  step_timer(r, &tv);
 }
 
 static void finish_drain_if_idle(cmd_region *r);
@@ -111,7 +123,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
       cmd_redis_recover(r, 1);
     cmd_events_pump(r);
     struct timeval tv = {1, 0}; /* the lease's timer kicks when it leads */
-    evtimer_add(r->step_ev, &tv);
+    step_timer(r, &tv);
     finish_drain_if_idle(r);
     return;
   }
@@ -125,7 +137,7 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
       int ms = r->d->cfg.pause_retry_ms;
       struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
       cmd_events_pump(r);
-      evtimer_add(r->step_ev, &tv);
+      step_timer(r, &tv);
       finish_drain_if_idle(r);
       return;
     }
