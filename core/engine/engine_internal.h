@@ -276,6 +276,14 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
                             int n, int64_t now_ms, cm_error *err);
 
 /* diversion (engine_divert.c) */
+/* The emergency-first stage (engine_stage.c): solve inst's emergencies
+ * alone with opts, then cut inst's edges so that the batch's solve keeps
+ * what that gave them: each assigned emergency only its workers' edges,
+ * every other request no edge to a worker it filled. Nothing with a budget
+ * of 0 (greedy) or no emergency. Returns CM_OK, or the solve's error or
+ * CM_E_NOMEM (err set; inst unchanged). */
+cm_status cm__stage_emergencies(cm_instance *inst, const cm_solve_options *opts,
+                                cm_error *err);
 /* Add to the batch instance (request q is reqs[q], n of them) the workers
  * on their way to one accepted normal or scheduled job (not arrived, no
  * room left), at their position, with edges from the one-worker
