@@ -20,6 +20,7 @@ typedef struct sim_policy {
   int no_lookahead; /* the engine's look-ahead off */
   int standby;      /* standby suggestions on, followed by idle staff */
   int divert;       /* diversion: 1 on, -1 off, 0 the engine's default */
+  int interrupt;    /* interruption: 1 on, -1 off, 0 the engine's default */
   int history;      /* days past taught to the engine first (0 none) */
   const sim_scenario *history_day; /* those days, generated; borrowed */
 } sim_policy;

@@ -86,6 +86,9 @@ CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 /* The minutes a diverted worker must save an emergency (divert_min) in a
  * "+divert" run. */
 #define CM_SIM_DIVERT_MIN 5.0
+/* The minutes a worker called away from a visit must save an emergency
+ * (interrupt_min) in a "+interrupt" run. */
+#define CM_SIM_INTERRUPT_MIN 5.0
 
 typedef struct cm_sim_policy {
   const char *name;   /* "optimal", "greedy"; borrowed */
@@ -100,6 +103,11 @@ typedef struct cm_sim_policy {
   int divert;       /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
                        -1 off, 0 the engine's default; with it on the
                        world's arrivals are reported to the engine */
+  int interrupt;    /* interruption (interrupt_min): 1 on at
+                       CM_SIM_INTERRUPT_MIN, -1 off, 0 the engine's
+                       default; with it on the world's arrivals are reported
+                       to the engine, and an interrupted visit keeps the
+                       service time it has left */
   int standby;      /* standby suggestions on (standby_every_ms 30 min);
                        the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
@@ -161,6 +169,11 @@ typedef struct cm_sim_kpis {
      worker's expected arrival (min, summed), and never reached */
   int diverted, divert_reached, divert_unserved;
   double divert_delay_min;
+  /* interruption: visits left for an emergency (CM_EV_INTERRUPTED); of
+     them resumed, the minutes from the interruption to the next worker's
+     arrival (summed), and never completed that day */
+  int interrupted, interrupt_resumed, interrupt_unserved;
+  double interrupt_delay_min;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
