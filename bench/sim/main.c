@@ -112,14 +112,15 @@ static void help(void) {
       "  --policies LIST       comma-separated: optimal, greedy, "
       "greedy-reserve,\n"
       "                        optimal-noreserve, NAME=WEIGHTS.json; at "
-      "most 6;\n"
+      "most 8;\n"
       "                        switches: +look, +nolook (look-ahead; greedy "
       "runs\n"
       "                        without it), +standby, +history (7 days "
       "taught),\n"
       "                        +divert, +nodivert (diversion on / off),\n"
       "                        +interrupt, +nointerrupt (interruption on / "
-      "off)\n"
+      "off),\n"
+      "                        +urgent (urgent work may take the reserve)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -269,14 +270,15 @@ static int live_only(int c) {
 #define HISTORY_DAYS 7
 
 /* Policies run in process in one command, at most. */
-#define MAX_RUNS 6
+#define MAX_RUNS 8
 
 /* A built-in policy: a base name and modifiers, each "+look" (the
  * engine's look-ahead on), "+nolook" (off), "+standby" (standby
  * suggestions, followed by idle staff), "+divert" / "+nodivert" (diversion
  * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default),
  * "+interrupt" / "+nointerrupt" (interruption on at CM_SIM_INTERRUPT_MIN /
- * off) or
+ * off), "+urgent" (urgent work may take the reserve: reserve_from normal)
+ * or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -289,7 +291,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
-  int interrupt = 0;
+  int interrupt = 0, urgent = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -311,6 +313,8 @@ static int policy_base(const char *t, sim_policy *p) {
       interrupt = 1;
     else if (ml == 11 && !strncmp(m + 1, "nointerrupt", 11))
       interrupt = -1;
+    else if (ml == 6 && !strncmp(m + 1, "urgent", 6))
+      urgent = 1;
     else
       return -1;
     m += 1 + ml;
@@ -324,6 +328,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->history = history;
     p->divert = divert;
     p->interrupt = interrupt;
+    p->reserve_normal = urgent;
   }
   return base;
 }
@@ -339,8 +344,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (!eq && strlen(t) >= 32)
-      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+    if (!eq && strlen(t) >= 48)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
                       t),
              -1;
     if (!eq && policy_base(t, NULL) < 0)
@@ -348,7 +353,7 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
                       "+look, +nolook, +standby, +history, +divert, +nodivert, "
-                      "+interrupt, +nointerrupt; "
+                      "+interrupt, +nointerrupt, +urgent; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;
@@ -358,8 +363,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
                       t),
              -1;
-    if (eq && eq - t >= 32)
-      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+    if (eq && eq - t >= 48)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
                       t),
              -1;
     count++;

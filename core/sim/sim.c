@@ -109,6 +109,8 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
   cfg->event_queue = 1 << 16;
   if (p->no_reserve)
     cfg->reserve_workers = 0;
+  if (p->reserve_normal)
+    cfg->reserve_from = CM_URGENCY_NORMAL;
   if (p->no_lookahead)
     cfg->lookahead_min = 0;
   if (p->standby)

@@ -98,18 +98,21 @@ typedef struct cm_sim_policy {
   /* the part of the day: requests arriving in [from_ms, until_ms), then
      drain_ms for the jobs under way; all 0: the whole day */
   int64_t from_ms, until_ms, drain_ms;
-  int no_reserve;   /* the engine's emergency reserve off */
-  int no_lookahead; /* the engine's look-ahead off (lookahead_min 0) */
-  int divert;       /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
-                       -1 off, 0 the engine's default; with it on the
-                       world's arrivals are reported to the engine */
-  int interrupt;    /* interruption (interrupt_min): 1 on at
-                       CM_SIM_INTERRUPT_MIN, -1 off, 0 the engine's
-                       default; with it on the world's arrivals are reported
-                       to the engine, and an interrupted visit keeps the
-                       service time it has left */
-  int standby;      /* standby suggestions on (standby_every_ms 30 min);
-                       the world's idle staff follow them */
+  int no_reserve;     /* the engine's emergency reserve off */
+  int no_lookahead;   /* the engine's look-ahead off (lookahead_min 0) */
+  int divert;         /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
+                         -1 off, 0 the engine's default; with it on the
+                         world's arrivals are reported to the engine */
+  int interrupt;      /* interruption (interrupt_min): 1 on at
+                         CM_SIM_INTERRUPT_MIN, -1 off, 0 the engine's
+                         default; with it on the world's arrivals are reported
+                         to the engine, and an interrupted visit keeps the
+                         service time it has left */
+  int reserve_normal; /* the reserve keeps kept workers from normal and
+                       scheduled work only (reserve_from normal): urgent
+                       work may take them */
+  int standby;        /* standby suggestions on (standby_every_ms 30 min);
+                         the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
                         emergencies are taught to the engine before the
                         run (cm_engine_demand_teach); NULL: none; borrowed */
@@ -145,7 +148,7 @@ typedef struct cm_sim_worker_day {
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
 typedef struct cm_sim_kpis {
-  char policy[32];
+  char policy[48];
   int requests[CM_URGENCY_COUNT];
   double offer_p50[CM_URGENCY_COUNT], offer_p95[CM_URGENCY_COUNT],
       offer_p99[CM_URGENCY_COUNT];
