@@ -70,6 +70,7 @@ void sim_report_table(const sim_kpis *k, int n) {
   ROW("interrupted visits' wait, mean min", "%14.1f",
       k[i].interrupt_resumed ? k[i].interrupt_delay_min / k[i].interrupt_resumed
                              : 0.0);
+  ROW("emergencies beyond reach (floor)", "%14d", k[i].emergency_unreachable);
   ROW("wall time s", "%14.1f", k[i].wall_s);
   if (k[0].http_calls)
     ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
@@ -404,6 +405,9 @@ static json_t *kpis_json(const sim_kpis *k) {
     json_decref(more), more = NULL;
   if (more && json_object_set_new(more, "interrupted", interrupted_json(k)))
     json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "emergency_unreachable",
+                                  json_integer(k->emergency_unreachable)))
+    json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
     o = NULL;
@@ -527,6 +531,9 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
       json_object_set_new(last, "diverted", diverted_json(k));
     if (last)
       json_object_set_new(last, "interrupted", interrupted_json(k));
+    if (last)
+      json_object_set_new(last, "emergency_unreachable",
+                          json_integer(k->emergency_unreachable));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

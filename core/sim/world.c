@@ -370,6 +370,33 @@ void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
   }
 }
 
+/* 1 when a worker on shift who could serve request q (its skills) is
+ * within CM_SIM_FLOOR_MIN minutes' drive of it now, in any state: free, on
+ * her way (where she is on the road), at a visit. */
+static int reachable(const sim *m, int q) {
+  const cm_sim_request *rq = &m->s->requests[q];
+  const cm_sim_service *sv = &m->s->services[rq->service];
+  for (int i = 0; i < m->s->n_workers; i++) {
+    const wstate *w = &m->w[i];
+    cm_skillset has = m->s->workers[i].skills;
+    if (w->state == W_OFF ||
+        (sv->mode == CM_SKILLS_ALL ? (has & sv->skills) != sv->skills
+                                   : !(has & sv->skills)))
+      continue;
+    double lat = w->lat, lon = w->lon;
+    if ((w->state == W_TRAVEL || w->standby) && w->arrive > w->depart) {
+      double f = (double)(m->now - w->depart) / (double)(w->arrive - w->depart);
+      f = f < 0 ? 0 : f > 1 ? 1 : f;
+      lat = w->from_lat + f * (w->to_lat - w->from_lat);
+      lon = w->from_lon + f * (w->to_lon - w->from_lon);
+    }
+    double km = km_between(m, lat, lon, rq->lat, rq->lon);
+    if (km / m->s->workers[i].speed_kmh * 60.0 <= CM_SIM_FLOOR_MIN)
+      return 1;
+  }
+  return 0;
+}
+
 static void submit(sim *m, int q) {
   const cm_sim_request *rq = &m->s->requests[q];
   const cm_sim_service *sv = &m->s->services[rq->service];
@@ -388,6 +415,8 @@ static void submit(sim *m, int q) {
     s.window_end_ms = rq->window_start_ms + 3600000;
   }
   m->k->requests[sv->urgency]++;
+  if (sv->urgency == CM_URGENCY_EMERGENCY && !reachable(m, q))
+    m->k->emergency_unreachable++;
   m->k->hour_requests[(rq->at_ms / 3600000) % 24]++;
   m->k->teams += sv->staff > 1;
   m->r[q].submitted = 1;

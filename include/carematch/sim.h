@@ -89,6 +89,11 @@ CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 /* The minutes a worker called away from a visit must save an emergency
  * (interrupt_min) in a "+interrupt" run. */
 #define CM_SIM_INTERRUPT_MIN 5.0
+/* An emergency with no capable worker on shift, in any state (free, on
+ * her way, at a visit), within this many minutes' drive at its call is
+ * beyond any dispatcher's reach in time: the floor of its breaches
+ * (emergency_unreachable). */
+#define CM_SIM_FLOOR_MIN 15.0
 
 typedef struct cm_sim_policy {
   const char *name;   /* "optimal", "greedy"; borrowed */
@@ -176,6 +181,9 @@ typedef struct cm_sim_kpis {
      them resumed, the minutes from the interruption to the next worker's
      arrival (summed), and never completed that day */
   int interrupted, interrupt_resumed, interrupt_unserved;
+  int emergency_unreachable; /* emergencies with no capable worker on shift
+                                within CM_SIM_FLOOR_MIN minutes' drive at
+                                their call, wherever she was */
   double interrupt_delay_min;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
