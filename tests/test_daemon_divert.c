@@ -4,7 +4,11 @@
  * a nurse on her way to a normal job next to an emergency is offered it
  * with diverts_from on GET /v1/requests/{id}; her accept gives the job
  * back (a diverted event on GET /v1/events) and /metrics counts it
- * (carematch_diverted_total). No Criterion .timeout. */
+ * (carematch_diverted_total). Interruption the same way: [batch]
+ * interrupt_min read (bad values refused, naming the key); a nurse who
+ * reported her arrival at a normal visit next to an emergency is offered
+ * it with diverts_from; her accept gives the visit back (an interrupted
+ * event). No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -209,6 +213,56 @@ Test(daemon_divert, bad_divert_min_is_refused_at_start, .fini = stop) {
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
               "%s: refused, not started (%d): %s", bad[i], st, out);
     cr_assert(strstr(out, "divert_min"), "%s: names the key: %s", bad[i], out);
+    if (i + 1 < sizeof bad / sizeof *bad)
+      cm_test_daemon_cleanup(&D); /* the last: stop() */
+  }
+}
+
+/* near at the centre accepts normal visit j 1 km south and reports her
+ * arrival there; far is free 4 km north; emergency e at the centre is
+ * offered to near, naming j; her accept puts j back to pending with an
+ * interrupted event, no arrival, and it is offered again (to far). */
+Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
+  cm_test_daemon_config(&D, "[batch]\ninterrupt_min = 5\n[matching]\n"
+                            "reserve_workers = 0\nlookahead_min = 0\n");
+  cm_test_daemon_start(&D, NULL);
+  add_worker("near", 0.0);
+  add_worker("far", 4.0);
+  submit("j", "normal", -1.0);
+  json_decref(offered("j"));
+  ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  ok("POST", "/v1/requests/j/arrived", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  int fd = open_stream(D.port);
+  char *buf = calloc(1, 65536);
+  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  submit("e", "emergency", 0.0);
+  json_t *v = offered("e");
+  cr_assert_str_eq(worker0(v), "near", "the nurse at her visit");
+  cr_assert_str_eq(str(v, "diverts_from"), "j");
+  json_decref(v);
+  ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cr_assert(read_events(fd, "event: interrupted", buf, 65536), "%s", buf);
+  char *iv = strstr(buf, "event: interrupted");
+  cr_assert(strstr(iv, "\"request\":\"j\""), "%s", iv);
+  cr_assert(strstr(iv, "\"worker\":\"near\""), "%s", iv);
+  close(fd);
+  free(buf);
+  v = offered("j"); /* pending, then offered again at once */
+  cr_assert_str_eq(worker0(v), "far");
+  cr_assert_null(json_object_get(v, "arrived_ms"), "no one there now");
+  json_decref(v);
+}
+
+Test(daemon_divert, bad_interrupt_min_is_refused_at_start, .fini = stop) {
+  static const char *const bad[] = {"[batch]\ninterrupt_min = -1\n",
+                                    "[batch]\ninterrupt_min = 241\n"};
+  char out[1024];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int st = start_refused(bad[i], out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
+              "%s: refused, not started (%d): %s", bad[i], st, out);
+    cr_assert(strstr(out, "interrupt_min"), "%s: names the key: %s", bad[i],
+              out);
     if (i + 1 < sizeof bad / sizeof *bad)
       cm_test_daemon_cleanup(&D); /* the last: stop() */
   }

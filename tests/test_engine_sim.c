@@ -136,12 +136,13 @@ static void drain(sim *s) {
         unban(sh, ev[i].type == CM_EV_PINNED ? ev[i].worker : ev[i].to_worker);
       else if (ev[i].type == CM_EV_REASSIGNED)
         ban(sh, ev[i].worker);
-      if (ev[i].type == CM_EV_REASSIGNED || ev[i].type == CM_EV_DIVERTED)
+      if (ev[i].type == CM_EV_REASSIGNED || ev[i].type == CM_EV_DIVERTED ||
+          ev[i].type == CM_EV_INTERRUPTED)
         sh->arrived = 0; /* the next workers arrive anew */
-      if (ev[i].type == CM_EV_DIVERTED)
+      if (ev[i].type == CM_EV_DIVERTED || ev[i].type == CM_EV_INTERRUPTED)
         cr_assert(ev[i].from == CM_REQ_ACCEPTED && ev[i].to == CM_REQ_PENDING &&
                       ev[i].worker[0] && sh->spec.urgency >= CM_URGENCY_NORMAL,
-                  "%s diverted wrongly", sh->id);
+                  "%s %s wrongly", sh->id, cm_event_type_name(ev[i].type));
       if (ev[i].type == CM_EV_ARRIVED) /* once, by an accepted member */
         cr_assert(ev[i].from == CM_REQ_ACCEPTED &&
                       ev[i].to == CM_REQ_ACCEPTED && ev[i].worker[0] &&
@@ -379,8 +380,9 @@ Test(engine_sim, invariants_hold_every_step) {
   cfg.escalate_after_ms = 1000;
   cfg.confirm_hold_ms = 5000;    /* some holds lapse before the operator */
   cfg.standby_every_ms = 600000; /* some idle worker is suggested a place: */
-  cfg.reserve_km = 1.0; /* areas of 1 km, so that some are not covered */
-  cfg.divert_min = 0.5; /* workers on their way are diverted now and then */
+  cfg.reserve_km = 1.0;    /* areas of 1 km, so that some are not covered */
+  cfg.divert_min = 0.5;    /* workers on their way are diverted now and then */
+  cfg.interrupt_min = 0.5; /* and those at a visit called away */
   cm_error err;
   s.eng = cm_engine_new(&cfg, s.store, &err);
   cr_assert_not_null(s.eng, "%s", err.message);

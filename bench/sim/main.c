@@ -112,12 +112,15 @@ static void help(void) {
       "  --policies LIST       comma-separated: optimal, greedy, "
       "greedy-reserve,\n"
       "                        optimal-noreserve, NAME=WEIGHTS.json; at "
-      "most 4;\n"
+      "most 8;\n"
       "                        switches: +look, +nolook (look-ahead; greedy "
       "runs\n"
       "                        without it), +standby, +history (7 days "
       "taught),\n"
-      "                        +divert, +nodivert (diversion on / off)\n"
+      "                        +divert, +nodivert (diversion on / off),\n"
+      "                        +interrupt, +nointerrupt (interruption on / "
+      "off),\n"
+      "                        +urgent (urgent work may take the reserve)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -266,10 +269,16 @@ static int live_only(int c) {
 /* Days of emergencies a "+history" policy's engine is taught first. */
 #define HISTORY_DAYS 7
 
+/* Policies run in process in one command, at most. */
+#define MAX_RUNS 8
+
 /* A built-in policy: a base name and modifiers, each "+look" (the
  * engine's look-ahead on), "+nolook" (off), "+standby" (standby
  * suggestions, followed by idle staff), "+divert" / "+nodivert" (diversion
- * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default) or
+ * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default),
+ * "+interrupt" / "+nointerrupt" (interruption on at CM_SIM_INTERRUPT_MIN /
+ * off), "+urgent" (urgent work may take the reserve: reserve_from normal)
+ * or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -282,6 +291,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
+  int interrupt = 0, urgent = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -299,6 +309,12 @@ static int policy_base(const char *t, sim_policy *p) {
       divert = 1;
     else if (ml == 8 && !strncmp(m + 1, "nodivert", 8))
       divert = -1;
+    else if (ml == 9 && !strncmp(m + 1, "interrupt", 9))
+      interrupt = 1;
+    else if (ml == 11 && !strncmp(m + 1, "nointerrupt", 11))
+      interrupt = -1;
+    else if (ml == 6 && !strncmp(m + 1, "urgent", 6))
+      urgent = 1;
     else
       return -1;
     m += 1 + ml;
@@ -311,6 +327,8 @@ static int policy_base(const char *t, sim_policy *p) {
     p->standby = standby;
     p->history = history;
     p->divert = divert;
+    p->interrupt = interrupt;
+    p->reserve_normal = urgent;
   }
   return base;
 }
@@ -326,15 +344,16 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (!eq && strlen(t) >= 32)
-      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+    if (!eq && strlen(t) >= 48)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
                       t),
              -1;
     if (!eq && policy_base(t, NULL) < 0)
       return snprintf(msg, n,
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
-                      "+look, +nolook, +standby, +history, +divert, +nodivert; "
+                      "+look, +nolook, +standby, +history, +divert, +nodivert, "
+                      "+interrupt, +nointerrupt, +urgent; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;
@@ -344,8 +363,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
                       t),
              -1;
-    if (eq && eq - t >= 32)
-      return snprintf(msg, n, "--policies: the name '%.40s' is longer than 31",
+    if (eq && eq - t >= 48)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
                       t),
              -1;
     count++;
@@ -543,7 +562,7 @@ static int check_combination(const args *a, char *msg, size_t n) {
     return -1;
   }
   if (!a->gen && a->policies_given &&
-      check_policies(a->policies, a->is_live ? 3 : 4, msg, n))
+      check_policies(a->policies, a->is_live ? 3 : MAX_RUNS, msg, n))
     return -1;
   return 0;
 }
@@ -696,7 +715,7 @@ static int policies_run(const args *a, const char *policies,
                         sim_kpis *k, int *nk) {
   char list[512], msg[256];
   snprintf(list, sizeof list, "%s", policies);
-  for (char *save, *t = strtok_r(list, ",", &save); t && *nk < 4;
+  for (char *save, *t = strtok_r(list, ",", &save); t && *nk < MAX_RUNS;
        t = strtok_r(NULL, ",", &save)) {
     sim_policy p;
     if (policy_make(t, a, &p) != 0)
@@ -730,19 +749,19 @@ static int policies_run(const args *a, const char *policies,
 /* The KPIs side by side, the honest ones of each run, and every ratio of
  * two runs with its interval. */
 static void kpis_print(const sim_kpis *k, int nk, const sim_sla *sla) {
-  const sim_kpis *ptr[4];
+  const sim_kpis *ptr[MAX_RUNS];
   sim_report_table(k, nk);
-  for (int i = 0; i < nk && i < 4; i++)
+  for (int i = 0; i < nk && i < MAX_RUNS; i++)
     ptr[i] = &k[i];
-  sim_report_pooled(ptr, 1, nk < 4 ? nk : 4, sla);
+  sim_report_pooled(ptr, 1, nk < MAX_RUNS ? nk : MAX_RUNS, sla);
   if (nk > 1)
-    sim_report_compare(ptr, 1, nk < 4 ? nk : 4, sla);
+    sim_report_compare(ptr, 1, nk < MAX_RUNS ? nk : MAX_RUNS, sla);
 }
 
 /* run and live: the live run (live), the policies in process, the table
  * and --out. Returns the exit status. */
 static int day_run(const args *a, const sim_scenario *s) {
-  sim_kpis k[4];
+  sim_kpis k[MAX_RUNS];
   int nk = 0, rc = 0;
   const char *policies = a->policies;
   if (a->is_live) {
@@ -774,8 +793,8 @@ static int day_run(const args *a, const sim_scenario *s) {
  * ratios with intervals, and --out. Returns the exit status. */
 static int days_run(const args *a) {
   int nd = (int)(a->seed_last - a->seed_first + 1), np = 0, rc = 0;
-  sim_kpis *k = calloc((size_t)nd * 4, sizeof *k);
-  const sim_kpis **ptr = calloc((size_t)nd * 4, sizeof *ptr);
+  sim_kpis *k = calloc((size_t)nd * MAX_RUNS, sizeof *k);
+  const sim_kpis **ptr = calloc((size_t)nd * MAX_RUNS, sizeof *ptr);
   uint64_t *seeds = calloc((size_t)nd, sizeof *seeds);
   char msg[256];
   if (!k || !ptr || !seeds) {
@@ -795,11 +814,11 @@ static int days_run(const args *a) {
     if (!a->quiet)
       fprintf(stderr, "day %d of %d: seed %llu, %s\n", d + 1, nd,
               (unsigned long long)spec.seed, a->kind);
-    rc = policies_run(a, a->policies, s, &spec, &k[d * 4], &nk);
+    rc = policies_run(a, a->policies, s, &spec, &k[d * MAX_RUNS], &nk);
     sim_scenario_free(s);
     np = d == 0 ? nk : np;
     for (int p = 0; rc == 0 && p < np; p++)
-      ptr[d * np + p] = &k[d * 4 + p];
+      ptr[d * np + p] = &k[d * MAX_RUNS + p];
     if (rc == 0)
       sim_report_pooled(&ptr[d * np], 1, np, &a->sla);
   }
@@ -817,7 +836,7 @@ static int days_run(const args *a) {
     fprintf(stderr, "carematch_sim: %s\n", msg);
     rc = EXIT_OUTPUT;
   }
-  for (int i = 0; k && i < nd * 4; i++)
+  for (int i = 0; k && i < nd * MAX_RUNS; i++)
     sim_kpis_free(&k[i]);
   free(k);
   free(ptr);

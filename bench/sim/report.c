@@ -65,6 +65,12 @@ void sim_report_table(const sim_kpis *k, int n) {
       k[i].divert_reached, k[i].divert_unserved);
   ROW("diverted jobs' extra delay, mean min", "%14.1f",
       k[i].divert_reached ? k[i].divert_delay_min / k[i].divert_reached : 0.0);
+  ROW("interrupted / resumed / never done", "%5d /%4d /%4d", k[i].interrupted,
+      k[i].interrupt_resumed, k[i].interrupt_unserved);
+  ROW("interrupted visits' wait, mean min", "%14.1f",
+      k[i].interrupt_resumed ? k[i].interrupt_delay_min / k[i].interrupt_resumed
+                             : 0.0);
+  ROW("emergencies beyond reach (floor)", "%14d", k[i].emergency_unreachable);
   ROW("wall time s", "%14.1f", k[i].wall_s);
   if (k[0].http_calls)
     ROW("HTTP calls / errors / late answers", "%7llu /%5llu /%4d",
@@ -312,7 +318,7 @@ void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
       show |= r[i].metric == shown[j];
     if (!show)
       continue;
-    char name[64], a[80];
+    char name[64], a[112];
     sim_metric_name(r[i].metric, name, sizeof name);
     snprintf(a, sizeof a, "%s / %s", runs[r[i].a]->policy,
              runs[r[i].b]->policy);
@@ -336,6 +342,18 @@ static json_t *diverted_json(const sim_kpis *k) {
                        ? num(k->divert_delay_min / k->divert_reached, 2)
                        : json_null(),
                    "never", k->divert_unserved);
+}
+
+/* Interruption (docs/sim.md): visits left for an emergency, those resumed
+ * by a worker, the mean minutes from the interruption to that worker's
+ * arrival, those never completed that day. */
+static json_t *interrupted_json(const sim_kpis *k) {
+  return json_pack("{s:i,s:i,s:o,s:i}", "visits", k->interrupted, "resumed",
+                   k->interrupt_resumed, "extra_delay_min_mean",
+                   k->interrupt_resumed
+                       ? num(k->interrupt_delay_min / k->interrupt_resumed, 2)
+                       : json_null(),
+                   "never", k->interrupt_unserved);
 }
 
 static json_t *kpis_json(const sim_kpis *k) {
@@ -384,6 +402,11 @@ static json_t *kpis_json(const sim_kpis *k) {
                                   json_integer((json_int_t)k->standby)))
     json_decref(more), more = NULL;
   if (more && json_object_set_new(more, "diverted", diverted_json(k)))
+    json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "interrupted", interrupted_json(k)))
+    json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "emergency_unreachable",
+                                  json_integer(k->emergency_unreachable)))
     json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
@@ -506,6 +529,11 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
                           emergency_causes(k, sla));
     if (last)
       json_object_set_new(last, "diverted", diverted_json(k));
+    if (last)
+      json_object_set_new(last, "interrupted", interrupted_json(k));
+    if (last)
+      json_object_set_new(last, "emergency_unreachable",
+                          json_integer(k->emergency_unreachable));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

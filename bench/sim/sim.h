@@ -15,12 +15,15 @@ typedef struct sim_policy {
   /* the part of the day: requests arriving in [from_ms, until_ms), then
      drain_ms for the jobs under way; all 0: the whole day */
   int64_t from_ms, until_ms, drain_ms;
-  int floors;       /* compute the hindsight floors (minutes on a big day) */
-  int no_reserve;   /* the engine's emergency reserve off */
-  int no_lookahead; /* the engine's look-ahead off */
-  int standby;      /* standby suggestions on, followed by idle staff */
-  int divert;       /* diversion: 1 on, -1 off, 0 the engine's default */
-  int history;      /* days past taught to the engine first (0 none) */
+  int floors;         /* compute the hindsight floors (minutes on a big day) */
+  int no_reserve;     /* the engine's emergency reserve off */
+  int no_lookahead;   /* the engine's look-ahead off */
+  int standby;        /* standby suggestions on, followed by idle staff */
+  int divert;         /* diversion: 1 on, -1 off, 0 the engine's default */
+  int interrupt;      /* interruption: 1 on, -1 off, 0 the engine's default */
+  int reserve_normal; /* urgent work may take the reserve (reserve_from
+                         normal) */
+  int history;        /* days past taught to the engine first (0 none) */
   const sim_scenario *history_day; /* those days, generated; borrowed */
 } sim_policy;
 

@@ -15,14 +15,15 @@ static const char *const state_names[CM_REQ_STATE_COUNT] = {
     "cancelled", "awaiting_confirmation", /* confirmation (engine_confirm.c) */
     "dismissed"};
 static const char *const event_names[CM_EV_TYPE_COUNT] = {
-    "submitted", "offered",     "accepted",  "rejected",   "expired",
-    "withdrawn", "cancelled",   "completed", "escalated",  "confirmed",
-    "dismissed", "hold_lapsed", /* engine_confirm.c */
-    "pinned",    "held",        "released",  "reassigned", /* engine_override.c
-                                                            */
-    "arrived",   /* engine_lifecycle.c */
-    "standby",   /* engine_standby.c */
-    "diverted"}; /* engine_divert.c */
+    "submitted",  "offered",     "accepted",  "rejected",   "expired",
+    "withdrawn",  "cancelled",   "completed", "escalated",  "confirmed",
+    "dismissed",  "hold_lapsed", /* engine_confirm.c */
+    "pinned",     "held",        "released",  "reassigned", /* engine_override.c
+                                                             */
+    "arrived",      /* engine_lifecycle.c */
+    "standby",      /* engine_standby.c */
+    "diverted",     /* engine_divert.c */
+    "interrupted"}; /* engine_divert.c */
 
 const char *cm_request_state_name(cm_request_state s) {
   return (int)s >= 0 && s < CM_REQ_STATE_COUNT ? state_names[s] : "unknown";
@@ -93,6 +94,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   CFG_(c->lookahead_min >= 0 && c->lookahead_min <= 240, "lookahead_min",
        "must be in [0, 240] minutes");
   CFG_(c->divert_min >= 0 && c->divert_min <= 240, "divert_min",
+       "must be in [0, 240] minutes");
+  CFG_(c->interrupt_min >= 0 && c->interrupt_min <= 240, "interrupt_min",
        "must be in [0, 240] minutes");
   CFG_(c->standby_every_ms >= 0 && c->standby_every_ms <= 86400000,
        "standby_every_ms", "must be in [0, 86400000] (a day)");

@@ -523,7 +523,9 @@ cm_status cm_engine_batch_begin_unfollowed(cm_engine *e, int64_t now_ms,
 }
 
 cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
-  b->solved = cm_solve(b->inst, &b->opts, &b->ans, err);
+  b->solved = cm__stage_emergencies(b->inst, &b->opts, err); /* first */
+  if (b->solved == CM_OK)
+    b->solved = cm_solve(b->inst, &b->opts, &b->ans, err);
   b->have_answer = b->solved == CM_OK;
   return b->solved;
 }

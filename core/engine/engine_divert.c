@@ -14,24 +14,49 @@
  * capacity (take 2), as her accept gives the other back. A refusal or a
  * lapse changes nothing for her job. Her accept is two changes committed
  * together (with_next): the ledger applies both or neither, checking that
- * her job still has the version it had when she was offered. */
+ * her job still has the version it had when she was offered.
+ *
+ * Interruption is the same for a worker who has arrived (interrupt_min,
+ * docs/engine.md "Interruption"): at her visit's place, with an edge from
+ * each one-worker emergency she reaches at least interrupt_min sooner than
+ * every candidate so far (her own look-ahead edge, when her visit ends
+ * soon, among them: a visit about to end is waited for, not broken off);
+ * travel is her drive plus interrupt_min. Any visit started counts, however
+ * long ago: the rule above already leaves one about to end alone, and one
+ * just begun loses only the minutes served. Her accept puts the visit back
+ * to pending with its waited-since time and no arrival (CM_EV_INTERRUPTED);
+ * the engine keeps no service clock (the platform, or the simulator, says
+ * how much of the visit is left when a worker comes back to it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
 
-/* 1 when r is a job a worker may be diverted from: normal or scheduled,
- * one worker, accepted, not arrived. */
-static int divertible(const cm__req *r) {
+/* 1 when r is a job a worker may be taken from: normal or scheduled,
+ * one worker, accepted; not arrived (diversion) or arrived (interruption,
+ * with interrupted). */
+static int takeable(const cm__req *r, int interrupted) {
   return r->state == CM_REQ_ACCEPTED && r->n_workers == 1 && r->accepted[0] &&
-         r->arrived_ms == 0 && r->spec.urgency >= CM_URGENCY_NORMAL;
+         (r->arrived_ms != 0) == interrupted &&
+         r->spec.urgency >= CM_URGENCY_NORMAL;
 }
 
-/* 1 when j's worker may be diverted from it: j divertible, and she is on
- * shift at capacity 1 holding j alone (one job, accepted, none planned). */
+/* The minutes j's worker must save an emergency to be taken from it now
+ * (divert_min on her way, interrupt_min at the visit); 0: she may not be. */
+static double margin_of(const cm_engine *e, const cm__req *j) {
+  if (takeable(j, 0))
+    return e->cfg.divert_min;
+  if (takeable(j, 1))
+    return e->cfg.interrupt_min;
+  return 0;
+}
+
+/* 1 when j's worker may be taken from it: j takeable with its margin on,
+ * and she is on shift at capacity 1 holding j alone (one job, accepted,
+ * none planned). */
 static int diverts_from(const cm_engine *e, const cm__req *j) {
-  if (!divertible(j))
+  if (margin_of(e, j) <= 0)
     return 0;
   const cm__wrk *w = cm__wrk_find(e, j->workers[0]);
   return w && w->on_shift && w->jobs == 1 && w->accepted == 1 &&
@@ -52,15 +77,22 @@ static int emergency(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency == CM_URGENCY_EMERGENCY;
 }
 
-/* Add worker id (on her way) with her edges. Returns CM_OK or CM_E_NOMEM. */
+/* Add the worker of job j (on her way to it, or at it) with her edges.
+ * Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                            int n, const double *best, const char *id,
+                            int n, const double *best, const cm__req *j,
                             int64_t now_ms, cm_error *err) {
   cm_worker w;
   int wi = -1;
-  if (cm_store_get(e->store, id, &w, NULL) != CM_OK || !w.has_position ||
+  double margin = margin_of(e, j);
+  if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK ||
+      !w.has_position ||
       (e->cfg.stale_ms > 0 && now_ms - w.seen_ms > e->cfg.stale_ms))
     return CM_OK;
+  if (j->arrived_ms) { /* at the visit: there */
+    w.lat = j->spec.lat;
+    w.lon = j->spec.lon;
+  }
   w.capacity = 1;
   w.status = CM_WORKER_AVAILABLE;
   for (int q = 0; q < n; q++) {
@@ -70,9 +102,9 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
       continue;
-    double t = cm_travel_minutes(&inst->params, km) + e->cfg.divert_min;
+    double t = cm_travel_minutes(&inst->params, km) + margin;
     if (t > best[q])
-      continue; /* not divert_min sooner than every candidate */
+      continue; /* not margin sooner than every candidate */
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
     cm_edge_in ed = {q, wi, t};
@@ -86,7 +118,7 @@ cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
                          int64_t now_ms, cm_error *err) {
   int any = 0;
   cm_status st = CM_OK;
-  if (e->cfg.divert_min <= 0)
+  if (e->cfg.divert_min <= 0 && e->cfg.interrupt_min <= 0)
     return CM_OK;
   for (int q = 0; q < n && !any; q++)
     any = emergency(reqs[q]);
@@ -100,7 +132,7 @@ cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
     const cm__req *j = e->live[i];
     if (!diverts_from(e, j))
       continue;
-    if (add_on_way(e, inst, reqs, n, best, j->workers[0], now_ms, err) != CM_OK)
+    if (add_on_way(e, inst, reqs, n, best, j, now_ms, err) != CM_OK)
       st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   free(best);
@@ -167,8 +199,8 @@ void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
 
 /* ---- her accept ---- */
 
-/* The displaced job after the diversion: pending, no worker, its
- * waited-since (ready_ms) kept. */
+/* The displaced job after the diversion (or the interruption): pending,
+ * no worker, not arrived, its waited-since (ready_ms) kept. */
 static void release_job(const cm_engine *e, const cm__req *j, cm__req *after,
                         cm_event *ev, const char *worker) {
   *after = *j;
@@ -176,9 +208,10 @@ static void release_job(const cm_engine *e, const cm__req *j, cm__req *after,
   memset(after->accepted, 0, sizeof after->accepted);
   after->state = CM_REQ_PENDING;
   after->expires_ms = 0;
+  after->arrived_ms = 0;
   after->has_reason = 0;
-  cm__event_fill(e, ev, CM_EV_DIVERTED, after, worker, CM_REQ_ACCEPTED,
-                 CM_REQ_PENDING, NULL);
+  cm__event_fill(e, ev, j->arrived_ms ? CM_EV_INTERRUPTED : CM_EV_DIVERTED,
+                 after, worker, CM_REQ_ACCEPTED, CM_REQ_PENDING, NULL);
 }
 
 /* Both changes taken: apply them (her job back, the emergency accepted). */
@@ -187,7 +220,10 @@ static void apply_both(cm_engine *e, cm__req *j, const cm__req *jafter,
   cm__req_release_workers(e, j); /* her job and acceptance back */
   cm__req_replace(e, j, jafter);
   cm__event_push(e, jev);
-  e->stats.diverted++;
+  if (jev->type == CM_EV_INTERRUPTED)
+    e->stats.interrupted++;
+  else
+    e->stats.diverted++;
   cm__wrk *w = cm__wrk_find(e, op->worker);
   if (w) { /* jobs: the emergency's alone now */
     w->accepted++;
@@ -206,11 +242,11 @@ cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
     return cm_error_set(err, CM_E_UNAVAILABLE, "$.request",
                         "$.request: a change of the diverted job is in "
                         "flight; retry");
-  if (!j || j->version != r->divert_version || !divertible(j) ||
-      strcmp(j->workers[0], op->worker))
+  if (!j || j->version != r->divert_version ||
+      (!takeable(j, 0) && !takeable(j, 1)) || strcmp(j->workers[0], op->worker))
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
-                        "$.worker: '%s' is no longer on her way to the job "
-                        "she was diverted from",
+                        "$.worker: '%s' no longer holds the job she was "
+                        "diverted (or called away) from as it was",
                         op->worker);
   cm__req *jafter = malloc(sizeof *jafter);
   if (!jafter)

@@ -280,22 +280,33 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
                             int n, int64_t now_ms, cm_error *err);
 
 /* diversion (engine_divert.c) */
+/* The emergency-first stage (engine_stage.c): solve inst's emergencies
+ * alone with opts, then cut inst's edges so that the batch's solve keeps
+ * what that gave them: each assigned emergency only its workers' edges,
+ * every other request no edge to a worker it filled. Nothing with a budget
+ * of 0 (greedy) or no emergency. Returns CM_OK, or the solve's error or
+ * CM_E_NOMEM (err set; inst unchanged). */
+cm_status cm__stage_emergencies(cm_instance *inst, const cm_solve_options *opts,
+                                cm_error *err);
 /* Add to the batch instance (request q is reqs[q], n of them) the workers
  * on their way to one accepted normal or scheduled job (not arrived, no
- * room left), at their position, with edges from the one-worker
- * emergencies they qualify for and reach at least cfg.divert_min sooner
- * than every candidate so far: travel_min is the drive plus divert_min.
- * Returns CM_OK or CM_E_NOMEM (err set). Off when divert_min is 0. */
+ * room left), at their position, and those at such a visit (arrived;
+ * cfg.interrupt_min), at the visit, with edges from the one-worker
+ * emergencies they qualify for and reach at least cfg.divert_min
+ * (cfg.interrupt_min) sooner than every candidate so far: travel_min is the
+ * drive plus that margin. Returns CM_OK or CM_E_NOMEM (err set). Off when
+ * both are 0. */
 cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
                          int64_t now_ms, cm_error *err);
-/* Offer pending request r to worker id, who is on her way to another job
- * (the one cm__divert_add saw), with terms: committed at once, her take
+/* Offer pending request r to worker id, who is on her way to (or at) another
+ * job (the one cm__divert_add saw), with terms: committed at once, her take
  * allowed over capacity (take 2). Nothing happens when that job is no
  * longer hers, on the way, or when the ledger refuses. */
 void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
                       const cm_cost_terms *terms, int64_t now_ms);
 /* op accepts a diversion offer (r->divert_of set, index idx): her job back
- * to pending (CM_EV_DIVERTED, waited-since kept) and r accepted, in one
+ * to pending (CM_EV_DIVERTED, or CM_EV_INTERRUPTED when she was there: no
+ * arrival then; waited-since kept) and r accepted, in one
  * commit (with_next). CM_E_CONFLICT when that job changed (here or in the
  * ledger): nothing is changed (the caller withdraws the offer);
  * CM_E_UNAVAILABLE while a change of it is in flight. */

@@ -109,12 +109,16 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
   cfg->event_queue = 1 << 16;
   if (p->no_reserve)
     cfg->reserve_workers = 0;
+  if (p->reserve_normal)
+    cfg->reserve_from = CM_URGENCY_NORMAL;
   if (p->no_lookahead)
     cfg->lookahead_min = 0;
   if (p->standby)
     cfg->standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
   if (p->divert)
     cfg->divert_min = p->divert > 0 ? CM_SIM_DIVERT_MIN : 0;
+  if (p->interrupt)
+    cfg->interrupt_min = p->interrupt > 0 ? CM_SIM_INTERRUPT_MIN : 0;
 }
 
 /* The emergencies of p's history taught to the engine (where they come
@@ -155,7 +159,7 @@ cm_status cm_sim_run(const cm_sim_scenario *s, const cm_sim_policy *p,
       &ip,  ip_submit, ip_upsert,   ip_shift_off, ip_position,
       NULL, ip_answer, ip_complete, NULL}; /* arrivals: the in-process KPIs are
                                               the world's */
-  if (cfg.divert_min > 0) /* the engine diverts only those not there yet */
+  if (cfg.divert_min > 0 || cfg.interrupt_min > 0) /* who is there yet */
     port.arrived = ip_arrived;
   int64_t from = p->until_ms > 0 ? p->from_ms : 0;
   int64_t until = p->until_ms > 0 ? p->until_ms : CM_SIM_DAY_MS;

@@ -10,7 +10,11 @@
  * travels there (its km counted) and waits. A worker on her way who takes
  * an emergency instead (CM_EV_DIVERTED, then its accept) turns there from
  * where she is: the km to her first job count as far as she went, and
- * that job waits for another offer. Staff report positions every
+ * that job waits for another offer. A worker at a visit who takes an
+ * emergency instead (CM_EV_INTERRUPTED, then its accept) leaves at once:
+ * the visit waits for another offer and keeps the service time it has
+ * left (the next worker finishes it, she does not start it again). Staff
+ * report positions every
  * report_s while moving and every minute while idle. The dispatcher sees only
  * what a daemon would: requests, positions, shifts, answers, completions. */
 #include <math.h>
@@ -108,10 +112,15 @@ typedef struct rstate {
   int64_t arrived;  /* -1 until every member is there */
   int64_t accepted; /* -1 until every member accepted */
   int done;
-  int submitted; /* arrived in the run's window */
-  int set_off;   /* its staff accepted and set off */
-  int diverted;  /* its worker was diverted on the way (the last time) */
-  int64_t eta;   /* then: when she would have arrived */
+  int submitted;   /* arrived in the run's window */
+  int set_off;     /* its staff accepted and set off */
+  int diverted;    /* its worker was diverted on the way (the last time) */
+  int64_t eta;     /* then: when she would have arrived */
+  int serve;       /* visits begun: an EV_DONE of an earlier one is void (its
+                      worker was called away) */
+  int64_t done_at; /* the service's end, once begun */
+  int64_t left_ms; /* interrupted: the service time left; -1 none */
+  int64_t interrupted; /* when it was last interrupted; -1 never */
 } rstate;
 
 struct cm_sim_world {
@@ -283,6 +292,31 @@ static void diverted(sim *m, int q, int i) {
   m->k->diverted++;
 }
 
+/* Worker i, at visit q, is called away (CM_EV_INTERRUPTED): the visit's
+ * end is void, it keeps the service time left and waits for another
+ * offer; her emergency's accept sets her off from there. */
+static void interrupted(sim *m, int q, int i) {
+  wstate *w = &m->w[i];
+  rstate *r = &m->r[q];
+  if (w->state != W_SERVE || r->n_members != 1 || r->members[0] != i || r->done)
+    return;
+  const cm_sim_service *sv = &m->s->services[m->s->requests[q].service];
+  int64_t full = (int64_t)(sv->duration_min * 60000);
+  int64_t left = r->done_at - m->now;
+  r->left_ms = left < 0 ? 0 : left > full ? full : left;
+  r->serve++;
+  r->interrupted = m->now;
+  r->set_off = 0;
+  r->reached = 0;
+  r->n_members = 0;
+  w->state = W_TRAVEL; /* busy since her first set-off, as a diverted one */
+  w->job = -1;
+  w->from_lat = w->to_lat = w->lat;
+  w->from_lon = w->to_lon = w->lon;
+  w->depart = w->arrive = m->now;
+  m->k->interrupted++;
+}
+
 void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
   if (ev->type == CM_EV_STANDBY) {
     int i = worker_index(ev->worker);
@@ -325,11 +359,42 @@ void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
     int i = worker_index(ev->worker);
     if (i >= 0 && i < m->s->n_workers)
       diverted(m, q, i);
+  } else if (ev->type == CM_EV_INTERRUPTED) {
+    int i = worker_index(ev->worker);
+    if (i >= 0 && i < m->s->n_workers)
+      interrupted(m, q, i);
   } else if (ev->type == CM_EV_EXPIRED) {
     m->k->expired++;
   } else if (ev->type == CM_EV_REJECTED) {
     m->k->rejected++;
   }
+}
+
+/* 1 when a worker on shift who could serve request q (its skills) is
+ * within CM_SIM_FLOOR_MIN minutes' drive of it now, in any state: free, on
+ * her way (where she is on the road), at a visit. */
+static int reachable(const sim *m, int q) {
+  const cm_sim_request *rq = &m->s->requests[q];
+  const cm_sim_service *sv = &m->s->services[rq->service];
+  for (int i = 0; i < m->s->n_workers; i++) {
+    const wstate *w = &m->w[i];
+    cm_skillset has = m->s->workers[i].skills;
+    if (w->state == W_OFF ||
+        (sv->mode == CM_SKILLS_ALL ? (has & sv->skills) != sv->skills
+                                   : !(has & sv->skills)))
+      continue;
+    double lat = w->lat, lon = w->lon;
+    if ((w->state == W_TRAVEL || w->standby) && w->arrive > w->depart) {
+      double f = (double)(m->now - w->depart) / (double)(w->arrive - w->depart);
+      f = f < 0 ? 0 : f > 1 ? 1 : f;
+      lat = w->from_lat + f * (w->to_lat - w->from_lat);
+      lon = w->from_lon + f * (w->to_lon - w->from_lon);
+    }
+    double km = km_between(m, lat, lon, rq->lat, rq->lon);
+    if (km / m->s->workers[i].speed_kmh * 60.0 <= CM_SIM_FLOOR_MIN)
+      return 1;
+  }
+  return 0;
 }
 
 static void submit(sim *m, int q) {
@@ -350,6 +415,8 @@ static void submit(sim *m, int q) {
     s.window_end_ms = rq->window_start_ms + 3600000;
   }
   m->k->requests[sv->urgency]++;
+  if (sv->urgency == CM_URGENCY_EMERGENCY && !reachable(m, q))
+    m->k->emergency_unreachable++;
   m->k->hour_requests[(rq->at_ms / 3600000) % 24]++;
   m->k->teams += sv->staff > 1;
   m->r[q].submitted = 1;
@@ -370,6 +437,15 @@ static void reach(sim *m, int i, int q, int trip) {
     m->port.arrived(m->port.ctx, q, i, m->now);
   if (++r->reached < r->n_members)
     return;
+  if (r->interrupted >= 0 && r->left_ms >= 0) { /* resumed: the rest */
+    m->k->interrupt_resumed++;
+    m->k->interrupt_delay_min += (double)(m->now - r->interrupted) / 60000.0;
+    r->done_at = m->now + r->left_ms;
+    r->left_ms = -1;
+    event e = {r->done_at, EV_DONE, q, r->serve, 0, 0};
+    push(&m->h, e);
+    return;
+  }
   r->arrived = m->now;
   if (r->diverted) {
     m->k->divert_reached++;
@@ -383,7 +459,8 @@ static void reach(sim *m, int i, int q, int trip) {
   int64_t start = m->now;
   if (rq->window_start_ms > start)
     start = rq->window_start_ms; /* early: they wait for the window */
-  event e = {start + (int64_t)(sv->duration_min * 60000), EV_DONE, q, 0, 0, 0};
+  r->done_at = start + (int64_t)(sv->duration_min * 60000);
+  event e = {r->done_at, EV_DONE, q, r->serve, 0, 0};
   push(&m->h, e);
 }
 
@@ -460,7 +537,8 @@ static void handle(sim *m, const event *e) {
     reach(m, e->who, e->what, e->accept);
     break;
   case EV_DONE:
-    done(m, e->who);
+    if (e->what == m->r[e->who].serve) /* not a visit broken off */
+      done(m, e->who);
     break;
   }
 }
@@ -591,6 +669,7 @@ void cm_sim_world_finish(sim *m) {
     if (!r->submitted)
       continue;
     k->divert_unserved += r->diverted && !r->done;
+    k->interrupt_unserved += r->interrupted >= 0 && !r->done;
     if (!r->done && r->set_off)
       k->in_flight++; /* on the way or on site when the run ended */
     else if (!r->done)
@@ -647,6 +726,8 @@ cm_sim_world *cm_sim_world_new(const cm_sim_scenario *s,
     m->r[q].first_offer = -1;
     m->r[q].arrived = -1;
     m->r[q].accepted = -1;
+    m->r[q].left_ms = -1;
+    m->r[q].interrupted = -1;
     int64_t at = s->requests[q].at_ms;
     event e = {at, EV_ARRIVE, q, 0, 0, 0};
     if (at >= from_ms && at < until_ms)

@@ -64,21 +64,26 @@ typedef enum cm_event_type {
                         request keeps waiting (awaiting -> awaiting) */
   /* operators' overrides (docs/engine.md "Operator overrides"); the event
      names the operator in actor */
-  CM_EV_PINNED,     /* pinned to worker ("" when unpinned by a pin call) */
-  CM_EV_HELD,       /* held out of batching (pending -> pending) */
-  CM_EV_RELEASED,   /* back into batching: unheld and unpinned */
-  CM_EV_REASSIGNED, /* taken from worker (offered or accepted -> pending),
-                       for to_worker ("" when the next batch picks) */
-  CM_EV_ARRIVED,    /* an accepted worker reported arrival at the elder's
-                       (accepted -> accepted; the first report of the
-                       request, see cm_engine_arrived) */
-  CM_EV_STANDBY,    /* a suggestion to an idle worker: wait at (lat, lon),
-                       nearer where emergencies come from (engine_standby.c);
-                       no request (request "", from = to = PENDING) */
-  CM_EV_DIVERTED,   /* its accepted worker, on the way, took an emergency
-                       she was much nearer to (divert_min): accepted ->
-                       pending, worker: who; waited-since kept
-                       (engine_divert.c) */
+  CM_EV_PINNED,      /* pinned to worker ("" when unpinned by a pin call) */
+  CM_EV_HELD,        /* held out of batching (pending -> pending) */
+  CM_EV_RELEASED,    /* back into batching: unheld and unpinned */
+  CM_EV_REASSIGNED,  /* taken from worker (offered or accepted -> pending),
+                        for to_worker ("" when the next batch picks) */
+  CM_EV_ARRIVED,     /* an accepted worker reported arrival at the elder's
+                        (accepted -> accepted; the first report of the
+                        request, see cm_engine_arrived) */
+  CM_EV_STANDBY,     /* a suggestion to an idle worker: wait at (lat, lon),
+                        nearer where emergencies come from (engine_standby.c);
+                        no request (request "", from = to = PENDING) */
+  CM_EV_DIVERTED,    /* its accepted worker, on the way, took an emergency
+                        she was much nearer to (divert_min): accepted ->
+                        pending, worker: who; waited-since kept
+                        (engine_divert.c) */
+  CM_EV_INTERRUPTED, /* its accepted worker, already at the visit, left it
+                        for an emergency she was much nearer to than every
+                        other candidate (interrupt_min): accepted ->
+                        pending, worker: who; waited-since kept, arrival
+                        cleared (engine_divert.c) */
   CM_EV_TYPE_COUNT
 } cm_event_type;
 
@@ -231,6 +236,13 @@ typedef struct cm_engine_config {
                                minutes sooner than every free candidate; on
                                accept her job goes back to pending in the
                                same commit (0: off, the default) */
+  double interrupt_min;     /* interruption (docs/engine.md "Interruption"):
+                               a worker already at a normal or scheduled
+                               visit is offered an emergency when she
+                               reaches it at least this many minutes sooner
+                               than every other candidate; on accept the
+                               visit goes back to pending in the same commit
+                               (0: off, the default) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;
@@ -283,10 +295,12 @@ typedef struct cm_engine_stats {
   cm_histogram commit_ms;     /* offers written to the ledger (when there
                                  is one) and applied, ms */
   cm_histogram batch_size;    /* requests per batch */
-  uint64_t escalated; /* CM_EV_ESCALATED emitted: requests left without an
-                         offer escalate_after_ms past their service level */
-  uint64_t standby;   /* CM_EV_STANDBY emitted (standby_every_ms) */
-  uint64_t diverted;  /* CM_EV_DIVERTED: jobs given back for an emergency */
+  uint64_t escalated;   /* CM_EV_ESCALATED emitted: requests left without an
+                           offer escalate_after_ms past their service level */
+  uint64_t standby;     /* CM_EV_STANDBY emitted (standby_every_ms) */
+  uint64_t diverted;    /* CM_EV_DIVERTED: jobs given back for an emergency */
+  uint64_t interrupted; /* CM_EV_INTERRUPTED: visits left for an
+                           emergency */
 } cm_engine_stats;
 
 CM_EXPORT void cm_engine_config_init(cm_engine_config *c);

@@ -86,6 +86,14 @@ CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 /* The minutes a diverted worker must save an emergency (divert_min) in a
  * "+divert" run. */
 #define CM_SIM_DIVERT_MIN 5.0
+/* The minutes a worker called away from a visit must save an emergency
+ * (interrupt_min) in a "+interrupt" run. */
+#define CM_SIM_INTERRUPT_MIN 5.0
+/* An emergency with no capable worker on shift, in any state (free, on
+ * her way, at a visit), within this many minutes' drive at its call is
+ * beyond any dispatcher's reach in time: the floor of its breaches
+ * (emergency_unreachable). */
+#define CM_SIM_FLOOR_MIN 15.0
 
 typedef struct cm_sim_policy {
   const char *name;   /* "optimal", "greedy"; borrowed */
@@ -95,13 +103,21 @@ typedef struct cm_sim_policy {
   /* the part of the day: requests arriving in [from_ms, until_ms), then
      drain_ms for the jobs under way; all 0: the whole day */
   int64_t from_ms, until_ms, drain_ms;
-  int no_reserve;   /* the engine's emergency reserve off */
-  int no_lookahead; /* the engine's look-ahead off (lookahead_min 0) */
-  int divert;       /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
-                       -1 off, 0 the engine's default; with it on the
-                       world's arrivals are reported to the engine */
-  int standby;      /* standby suggestions on (standby_every_ms 30 min);
-                       the world's idle staff follow them */
+  int no_reserve;     /* the engine's emergency reserve off */
+  int no_lookahead;   /* the engine's look-ahead off (lookahead_min 0) */
+  int divert;         /* diversion (divert_min): 1 on at CM_SIM_DIVERT_MIN,
+                         -1 off, 0 the engine's default; with it on the
+                         world's arrivals are reported to the engine */
+  int interrupt;      /* interruption (interrupt_min): 1 on at
+                         CM_SIM_INTERRUPT_MIN, -1 off, 0 the engine's
+                         default; with it on the world's arrivals are reported
+                         to the engine, and an interrupted visit keeps the
+                         service time it has left */
+  int reserve_normal; /* the reserve keeps kept workers from normal and
+                       scheduled work only (reserve_from normal): urgent
+                       work may take them */
+  int standby;        /* standby suggestions on (standby_every_ms 30 min);
+                         the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
                         emergencies are taught to the engine before the
                         run (cm_engine_demand_teach); NULL: none; borrowed */
@@ -137,7 +153,7 @@ typedef struct cm_sim_worker_day {
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
 typedef struct cm_sim_kpis {
-  char policy[32];
+  char policy[48];
   int requests[CM_URGENCY_COUNT];
   double offer_p50[CM_URGENCY_COUNT], offer_p95[CM_URGENCY_COUNT],
       offer_p99[CM_URGENCY_COUNT];
@@ -161,6 +177,14 @@ typedef struct cm_sim_kpis {
      worker's expected arrival (min, summed), and never reached */
   int diverted, divert_reached, divert_unserved;
   double divert_delay_min;
+  /* interruption: visits left for an emergency (CM_EV_INTERRUPTED); of
+     them resumed, the minutes from the interruption to the next worker's
+     arrival (summed), and never completed that day */
+  int interrupted, interrupt_resumed, interrupt_unserved;
+  int emergency_unreachable; /* emergencies with no capable worker on shift
+                                within CM_SIM_FLOOR_MIN minutes' drive at
+                                their call, wherever she was */
+  double interrupt_delay_min;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */

@@ -1,0 +1,410 @@
+/* test_interrupt.c -- interruption (engine_divert.c, interrupt_min): a
+ * nurse already at a normal visit 1 km from an emergency is offered it over
+ * a free nurse 4 km away; on her accept the visit is pending again (its
+ * waited-since kept, no arrival, an "interrupted" event naming her) and she
+ * holds the emergency alone; on her refusal nothing changed; a nurse at
+ * urgent work, one whose visit is about to end (she is waited for, not
+ * called away), one saving less than interrupt_min, or any with
+ * interrupt_min 0 is never called away; a visit completed, or changed in
+ * the ledger, before her answer makes the commit refuse both changes (the
+ * memory ledger and a real Redis). The emergency-first stage
+ * (engine_stage.c): an emergency and a normal job in one batch, where the
+ * LP alone would give the emergency the farther of two nurses to save the
+ * normal job's drive, gives it the nearer. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "carematch/engine.h"
+#include "carematch/redis.h"
+#include "fixtures.h"
+#include "redis_server.h"
+
+#define T0 CM_FX_T0
+
+static cm_store *store;
+static cm_ledger *ledger; /* NULL: none */
+static cm_engine *eng;
+static cm_redis *conn;
+
+static void start_with(cm_ledger *l, double divert_min, double interrupt_min) {
+  store = cm_store_memory_new(0);
+  cr_assert_not_null(store);
+  ledger = l;
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.batch_window_ms = 100;
+  c.reserve_workers = 0; /* interruption alone */
+  c.divert_min = divert_min;
+  c.interrupt_min = interrupt_min;
+  c.ledger = l;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+  if (l)
+    cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+}
+
+static void stop(void) {
+  cm_engine_free(eng);
+  cm_store_free(store);
+  cm_ledger_free(ledger);
+  eng = NULL;
+  store = NULL;
+  ledger = NULL;
+}
+
+static void worker(const char *id, double dlat_km) {
+  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, T0);
+  cm_error err;
+  cr_assert_eq(cm_engine_worker_upsert(eng, &w, T0, &err), CM_OK, "%s",
+               err.message);
+}
+
+static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
+  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(eng, &s, t, &err), CM_OK, "%s", err.message);
+}
+
+static void step(int64_t t) {
+  cm_error err;
+  cr_assert_eq(cm_engine_step(eng, t, NULL, &err), CM_OK, "%s", err.message);
+}
+
+static cm_request_view view(const char *id) {
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  return v;
+}
+
+/* The events of request id of type t naming worker w, polled so far. */
+static int events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
+                     const char *w) {
+  int found = 0;
+  for (int i = 0; i < n; i++)
+    found += ev[i].type == t && !strcmp(ev[i].request, id) &&
+             !strcmp(ev[i].worker, w);
+  return found;
+}
+
+/* near takes job j (1 km south) at t and arrives there at t + 1 s. */
+static void near_at(const char *j, cm_urgency u, int64_t t) {
+  submit(j, u, -1.0, t);
+  step(t + 200);
+  cr_assert_eq(view(j).state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view(j).workers[0], "near");
+  cr_assert_eq(cm_engine_accept(eng, j, "near", t + 500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(eng, j, "near", t + 1000, NULL), CM_OK);
+}
+
+/* near is at visit j (job urgency u), 1 km south of the centre; far is
+ * free 4 km north (some 12 minutes); emergency e comes at the centre, some
+ * 3 minutes from near's visit. At T0 + 60 s e has been through its
+ * batch. */
+static void city(cm_urgency job) {
+  worker("near", 0.0);
+  worker("far", 4.0);
+  near_at("j", job, T0);
+  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  step(T0 + 60200);
+}
+
+/* The scenario on any ledger: offered, accepted, j pending again. */
+static void interrupted_on_accept(void) {
+  city(CM_URGENCY_NORMAL);
+  cm_request_view e = view("e");
+  cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse at her visit");
+  cr_assert_str_eq(e.workers[0], "near");
+  cr_assert_str_eq(e.divert_of, "j", "the offer names the visit it ends");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0, "not the far one");
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her visit, until she says");
+  int64_t ready = view("j").ready_ms;
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+               "%s", err.message);
+  cm_request_view j = view("j");
+  cr_assert_eq(j.state, CM_REQ_PENDING, "her visit is pending again");
+  cr_assert_eq(j.n_workers, 0);
+  cr_assert_eq(j.arrived_ms, 0, "no one is there now");
+  cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
+  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1, "the emergency alone");
+  cm_event ev[64];
+  int n = cm_engine_poll(eng, ev, 64);
+  cr_assert_eq(events_of(ev, n, "j", CM_EV_INTERRUPTED, "near"), 1);
+  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
+  cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
+  cr_assert_str_eq(cm_event_type_name(CM_EV_INTERRUPTED), "interrupted");
+  step(T0 + 65000); /* at once: the far nurse gets the visit */
+  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("j").workers[0], "far");
+}
+
+Test(interrupt, the_near_nurse_at_her_visit_is_called_away, .fini = stop) {
+  start_with(NULL, 0, 5);
+  interrupted_on_accept();
+  cm_engine_stats st;
+  cm_engine_stats_get(eng, &st);
+  cr_assert_eq(st.interrupted, 1);
+  cr_assert_eq(st.diverted, 0);
+}
+
+Test(interrupt, with_the_memory_ledger, .fini = stop) {
+  cm_error err;
+  start_with(cm_ledger_memory_new(&err), 0, 5);
+  interrupted_on_accept();
+  cm_request_view v;
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_OFFERED, "the ledger has it too");
+  cr_assert_eq(v.arrived_ms, 0);
+}
+
+Test(interrupt, declined_nothing_changes, .fini = stop) {
+  start_with(NULL, 0, 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_eq(cm_engine_reject(eng, "e", "near", T0 + 65000, NULL), CM_OK);
+  cm_request_view j = view("j");
+  cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her visit");
+  cr_assert_neq(j.arrived_ms, 0, "and she is still there");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  step(T0 + 65100);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+Test(interrupt, not_from_urgent_work, .fini = stop) {
+  start_with(NULL, 0, 5);
+  city(CM_URGENCY_URGENT);
+  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(view("j").workers[0], "near");
+}
+
+/* Diversion on, interruption off: she is there, so neither applies. */
+Test(interrupt, off_with_interrupt_min_0, .fini = stop) {
+  start_with(NULL, 5, 0);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* far is some 12 minutes away, near some 3 plus 60: not called away. */
+Test(interrupt, not_when_she_saves_less_than_interrupt_min, .fini = stop) {
+  start_with(NULL, 0, 60);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* Her visit is about to end (a visit of its kind took no time before):
+ * her look-ahead edge (free in about 2 minutes, then 3 minutes' drive) is
+ * sooner than the interruption's, so the emergency waits for her to finish
+ * instead of calling her away. */
+Test(interrupt, not_when_her_visit_is_about_to_end, .fini = stop) {
+  start_with(NULL, 0, 5);
+  worker("near", 0.0);
+  worker("far", 4.0);
+  near_at("k", CM_URGENCY_NORMAL, T0);
+  cr_assert_eq(cm_engine_complete(eng, "k", T0 + 1500, NULL), CM_OK);
+  near_at("j", CM_URGENCY_NORMAL, T0 + 2000);
+  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  step(T0 + 60200);
+  cm_request_view e = view("e");
+  cr_assert_eq(e.state, CM_REQ_PENDING, "waits for her");
+  cr_assert(e.has_reason && e.reason == CM_REASON_WAITING_WORKER);
+  cr_assert_str_eq(e.divert_of, "");
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+}
+
+/* She completes the visit before she answers: her accept is refused (the
+ * visit changed), and the emergency is offered again at once -- to her,
+ * free and nearest now, as a plain offer. */
+Test(interrupt, completed_before_her_answer, .fini = stop) {
+  start_with(NULL, 0, 5);
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_eq(cm_engine_complete(eng, "j", T0 + 61000, NULL), CM_OK);
+  cm_error err;
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 62000, &err),
+               CM_E_CONFLICT);
+  cr_assert_eq(view("j").state, CM_REQ_DONE);
+  cr_assert_eq(view("e").state, CM_REQ_PENDING);
+  step(T0 + 62000);
+  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cm_error err2;
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 63000, &err2), CM_OK,
+               "a plain offer: %s", err2.message);
+  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(view("j").state, CM_REQ_DONE, "the visit stays done");
+  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+}
+
+/* Another writer changes j in the ledger after the offer: the pair is
+ * refused whole -- j is still near's, arrived, e not accepted. */
+static void refused_when_j_changed(void) {
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cm_error err;
+  cm_request_view v, w;
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  w = v;
+  w.version = v.version + 1; /* an operator's note, say */
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &w;
+  ch.expect_version = v.version;
+  cm_ledger_result res;
+  cr_assert_eq(ledger->type->commit(ledger, &ch, 1, &res, &err), CM_OK);
+  cr_assert_eq(res.refusal, CM_LEDGER_OK);
+  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err),
+               CM_E_CONFLICT);
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_ACCEPTED, "j untouched in the ledger");
+  cr_assert_neq(v.arrived_ms, 0, "and she is still there");
+  cr_assert_str_eq(v.workers[0], "near");
+  cr_assert_eq(ledger->type->get(ledger, "e", &v, &err), CM_OK);
+  cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
+  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
+}
+
+Test(interrupt, refused_whole_when_her_visit_changed_memory, .fini = stop) {
+  cm_error err;
+  start_with(cm_ledger_memory_new(&err), 0, 5);
+  refused_when_j_changed();
+}
+
+/* ---- the Redis ledger: the same, the pair checked in commit.lua ---- */
+
+static int g_port;
+static pid_t g_pid;
+static char region[32];
+
+static void redis_up(void) {
+  cm_test_redis s = cm_test_redis_use();
+  g_port = s.port;
+  g_pid = s.pid;
+  snprintf(region, sizeof region, "ir%ld", (long)getpid());
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  conn = cm_redis_new("127.0.0.1", g_port, region, &o, &err);
+  cr_assert_not_null(conn, "%s", err.message);
+}
+
+static void redis_stop(void) {
+  stop();
+  cm_redis_free(conn);
+  conn = NULL;
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{%s}*", region);
+  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
+}
+
+static cm_ledger *redis_ledger(void) {
+  cm_error err;
+  cm_ledger *l = cm_ledger_redis_new(conn, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  return l;
+}
+
+/* The "interrupted" events of j naming near in the region's stream. */
+static int stream_interrupted(void) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
+  int found = 0;
+  for (size_t i = 0; i < r->elements; i++) {
+    const redisReply *f = r->element[i]->element[1];
+    int type = 0, req = 0, who = 0;
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+      const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
+      type |= !strcmp(key, "type") && !strcmp(val, "interrupted");
+      req |= !strcmp(key, "request") && !strcmp(val, "j");
+      who |= !strcmp(key, "worker") && !strcmp(val, "near");
+    }
+    found += type && req && who;
+  }
+  freeReplyObject(r);
+  redisFree(c);
+  return found;
+}
+
+/* near's jobs and acceptances as the Redis ledger counts them. */
+static void redis_jobs(int *jobs, int *acc) {
+  redisContext *c = cm_test_side_connect(g_port);
+  cr_assert_not_null(c);
+  redisReply *r = redisCommand(c, "HMGET cm:{%s}:worker:near jobs acc", region);
+  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+  *jobs = r->element[0]->str ? atoi(r->element[0]->str) : 0;
+  *acc = r->element[1]->str ? atoi(r->element[1]->str) : 0;
+  freeReplyObject(r);
+  redisFree(c);
+}
+
+Test(interrupt, with_redis, .init = redis_up, .fini = redis_stop) {
+  start_with(redis_ledger(), 0, 5);
+  interrupted_on_accept();
+  cr_assert_eq(stream_interrupted(), 1, "the event in the stream");
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(acc, 1);
+  cr_assert_eq(jobs, 1, "the emergency alone (j offered to far)");
+  cm_request_view v;
+  cm_error err;
+  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.arrived_ms, 0, "no arrival in the Redis record");
+}
+
+Test(interrupt, refused_whole_when_her_visit_changed_redis, .init = redis_up,
+     .fini = redis_stop) {
+  start_with(redis_ledger(), 0, 5);
+  refused_when_j_changed();
+  cr_assert_eq(stream_interrupted(), 0, "no interrupted event");
+  int jobs, acc;
+  redis_jobs(&jobs, &acc);
+  cr_assert_eq(acc, 1, "j still accepted by her");
+}
+
+/* ---- the emergency-first stage (engine_stage.c) ---- */
+
+/* Along a line (km north of the centre): emergency e at -0.2, nurse a at
+ * +0.5 (0.7 km from e), nurse b at -1.0 (0.8 km from e), normal job n at
+ * +3.0 (2.5 km from a, 4.0 from b), both in one batch. The LP alone pays
+ * 4 x 0.1 km more for e to save 1.5 km on n, and gives e nurse b; solved
+ * first, e gets the nearer a, and n the other. */
+Test(stage, an_emergency_gets_the_nearest_nurse_first, .fini = stop) {
+  start_with(NULL, 0, 0);
+  worker("a", 0.5);
+  worker("b", -1.0);
+  submit("n", CM_URGENCY_NORMAL, 3.0, T0);
+  submit("e", CM_URGENCY_EMERGENCY, -0.2, T0);
+  step(T0 + 200);
+  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("e").workers[0], "a", "the nearer nurse");
+  cr_assert_eq(view("n").state, CM_REQ_OFFERED, "the rest still solved");
+  cr_assert_str_eq(view("n").workers[0], "b");
+}
+
+/* The same batch solved greedily (a budget of 0): no stage, the same
+ * answer (greedy takes the most urgent first). */
+Test(stage, greedy_gives_the_same, .fini = stop) {
+  store = cm_store_memory_new(0);
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  c.batch_window_ms = 100;
+  c.reserve_workers = 0;
+  c.solve_budget_ms = 0;
+  cm_error err;
+  eng = cm_engine_new(&c, store, &err);
+  cr_assert_not_null(eng, "%s", err.message);
+  worker("a", 0.5);
+  worker("b", -1.0);
+  submit("n", CM_URGENCY_NORMAL, 3.0, T0);
+  submit("e", CM_URGENCY_EMERGENCY, -0.2, T0);
+  step(T0 + 200);
+  cr_assert_str_eq(view("e").workers[0], "a");
+  cr_assert_str_eq(view("n").workers[0], "b");
+}
