@@ -522,10 +522,20 @@ cm_status cm_engine_batch_begin_unfollowed(cm_engine *e, int64_t now_ms,
   return cm_engine_batch_begin(e, now_ms, out, err);
 }
 
+/* The emergencies' stage first, then the whole batch in what is left of
+ * the same budget (the stage's time is taken from the second solve's; none
+ * left: the greedy floor, a budget of 0). */
 cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
-  b->solved = cm__stage_emergencies(b->inst, &b->opts, err); /* first */
+  cm_solve_options o = b->opts;
+  int timed = o.clock && o.deadline_ms > 0;
+  int64_t t0 = timed ? o.clock(o.clock_ctx) : 0;
+  b->solved = cm__stage_emergencies(b->inst, &o, err);
+  if (b->solved == CM_OK && timed) {
+    double left = o.deadline_ms - (double)(o.clock(o.clock_ctx) - t0) / 1e6;
+    o.deadline_ms = left > 0 ? left : 0;
+  }
   if (b->solved == CM_OK)
-    b->solved = cm_solve(b->inst, &b->opts, &b->ans, err);
+    b->solved = cm_solve(b->inst, &o, &b->ans, err);
   b->have_answer = b->solved == CM_OK;
   return b->solved;
 }
