@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #include <sys/mman.h>
@@ -98,6 +99,16 @@ static void prefer_huge_pages(const char *path) {
 #endif
 }
 
+/* --threads, or the online CPUs (at most CM_CLI_DEFAULT_THREADS). */
+static int solve_threads(const cm_cli_args *args) {
+  if (args->threads > 0)
+    return args->threads;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1)
+    return 1;
+  return n < CM_CLI_DEFAULT_THREADS ? (int)n : CM_CLI_DEFAULT_THREADS;
+}
+
 int cm_cli_solve(const cm_cli_args *args) {
   cm_error err;
   cm_instance *inst = NULL;
@@ -125,6 +136,7 @@ int cm_cli_solve(const cm_cli_args *args) {
   opts.deadline_ms = args->deadline_ms;
   opts.clock = monotonic_ns;
   opts.validated = 1; /* cm_instance_from_json validated it */
+  opts.threads = solve_threads(args);
   if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
     code = cm_cli_report(&err, CM_EXIT_SOLVER);
     goto done;

@@ -68,6 +68,9 @@ typedef struct cm_solve_options {
                          cm_instance_from_json) and has not changed since:
                          cm_solve does not check it again inside the
                          budget. An invalid instance is undefined then. */
+  int threads;        /* threads the call may use (created and joined inside
+                         it; 0 or 1: only the caller's). The answer is the
+                         same for any number, but for its timings. */
 } cm_solve_options;
 
 typedef enum cm_unassigned_reason {
