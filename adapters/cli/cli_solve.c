@@ -62,6 +62,9 @@ static void keep_freed_memory(void) {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  /* one heap for every thread (--threads): the decoder's second thread
+   * then allocates in the memory marked for huge pages too */
+  mallopt(M_ARENA_MAX, 1);
 #endif
 }
 
@@ -126,7 +129,8 @@ int cm_cli_solve(const cm_cli_args *args) {
     code = cm_cli_report(&err, input_exit(err.code));
     goto done;
   }
-  if (cm_instance_from_json(text, len, &inst, &err) != CM_OK) {
+  int threads = solve_threads(args);
+  if (cm_instance_from_json_threads(text, len, threads, &inst, &err) != CM_OK) {
     code = cm_cli_report(&err, input_exit(err.code));
     goto done;
   }
@@ -136,7 +140,7 @@ int cm_cli_solve(const cm_cli_args *args) {
   opts.deadline_ms = args->deadline_ms;
   opts.clock = monotonic_ns;
   opts.validated = 1; /* cm_instance_from_json validated it */
-  opts.threads = solve_threads(args);
+  opts.threads = threads;
   if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
     code = cm_cli_report(&err, CM_EXIT_SOLVER);
     goto done;
