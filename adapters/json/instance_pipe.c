@@ -1,8 +1,11 @@
 /* instance_pipe.c -- the streamed arrays' elements decoded on a second
  * thread while yajl reads on: a sink (json_doc.h) in front of
- * instance_stream.c's that copies each complete element (its values and
- * strings, rebased) into a batch, and hands full batches to a consumer
- * thread, which calls the inner sink's element callback on them in order.
+ * instance_stream.c's that lets the tape keep a batch of elements, takes
+ * the tape's arrays with them (cm__jsink.swap: the parser goes on in
+ * arrays a consumed batch gave back, with the tape's first values copied
+ * over, so nothing of an element is copied), and hands the batch to a
+ * consumer thread, which calls the inner sink's element callback on its
+ * elements in order.
  * The inner sink's stream and end callbacks (which read and set the
  * parts' state) run on the parsing thread once the consumer has caught
  * up, so the inner sink sees exactly the calls, in exactly the order, of
@@ -23,7 +26,8 @@ typedef struct pipe_elem {
 } pipe_elem;
 
 typedef struct pipe_batch {
-  cm__jdoc doc; /* vals and strings of the elements, rebased */
+  cm__jdoc doc; /* the tape's arrays holding the elements (consumed: the
+                   arrays the parser takes at the next swap) */
   pipe_elem *el;
   int n; /* elements */
 } pipe_batch;
@@ -41,6 +45,8 @@ struct cm__jpipe {
   int quit;
 };
 
+static void run_batch(cm__jpipe *q, const pipe_batch *b, const cm__jdoc *doc);
+
 static void *consumer_main(void *arg) {
   cm__jpipe *q = arg;
   for (;;) {
@@ -53,13 +59,9 @@ static void *consumer_main(void *arg) {
     }
     pipe_batch *b = &q->slot[q->head];
     pthread_mutex_unlock(&q->mu);
-    for (int k = 0; k < b->n; k++)
-      q->inner.element(q->inner.ctx, &b->doc, &b->doc.vals[b->el[k].at],
-                       b->el[k].i, b->el[k].pos);
+    run_batch(q, b, &b->doc);
     pthread_mutex_lock(&q->mu);
     b->n = 0;
-    b->doc.n_vals = 0;
-    b->doc.n_str = 0;
     q->head = (q->head + 1) % PIPE_SLOTS;
     q->count--;
     pthread_cond_signal(&q->less);
@@ -81,21 +83,41 @@ static void flush(cm__jpipe *q) {
   pthread_mutex_unlock(&q->mu);
 }
 
-/* Queue what is filled and wait until the consumer has taken it all. */
+/* Wait until the consumer has taken every queued batch. (The batch being
+ * filled is not queued: its elements are still on the parser's tape.) */
 static void drain(cm__jpipe *q) {
-  flush(q);
   pthread_mutex_lock(&q->mu);
   while (q->count > 0)
     pthread_cond_wait(&q->less, &q->mu);
   pthread_mutex_unlock(&q->mu);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size) {
-  if (need <= *cap)
+/* Call the inner sink on the elements listed in b, on this thread. */
+static void run_batch(cm__jpipe *q, const pipe_batch *b, const cm__jdoc *doc) {
+  for (int k = 0; k < b->n; k++)
+    q->inner.element(q->inner.ctx, doc, &doc->vals[b->el[k].at], b->el[k].i,
+                     b->el[k].pos);
+}
+
+/* cm__jsink.element: note where the element is; the tape keeps it. */
+static void on_element(void *ctx, const cm__jdoc *doc, const cm__jval *v,
+                       uint32_t i, size_t pos) {
+  cm__jpipe *q = ctx;
+  pipe_batch *b = &q->slot[q->fill];
+  if (!b->el && !(b->el = malloc(PIPE_BATCH_ELEMS * sizeof *b->el))) {
+    drain(q); /* out of memory: this one on this thread, in order */
+    q->inner.element(q->inner.ctx, doc, v, i, pos);
+    return;
+  }
+  b->el[b->n++] = (pipe_elem){(uint32_t)(v - doc->vals), i, pos};
+}
+
+/* A malloc'ed array of at least need items of size, reusing *p (cap
+ * *cap). Returns 0, or -1 when out of memory (*p unchanged). */
+static int at_least(void **p, size_t *cap, size_t need, size_t size) {
+  if (*p && *cap >= need)
     return 0;
-  size_t n = *cap ? *cap : 256;
-  while (n < need)
-    n *= 2;
+  size_t n = need > *cap ? need : *cap;
   void *np = realloc(*p, n * size);
   if (!np)
     return -1;
@@ -104,59 +126,33 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   return 0;
 }
 
-/* Copy the element at v (its values up to v->next, the strings from
- * str_from on) into the batch being filled. Returns 0, or -1 when out of
- * memory (nothing added). */
-static int copy_element(pipe_batch *b, const cm__jdoc *doc, const cm__jval *v,
-                        uint32_t i, size_t pos, size_t str_from) {
-  uint32_t from = (uint32_t)(v - doc->vals), nv = v->next - from;
-  size_t ns = doc->n_str - str_from;
-  size_t el_cap = PIPE_BATCH_ELEMS;
-  if (!b->el && !(b->el = malloc(el_cap * sizeof *b->el)))
-    return -1;
-  if (grow((void **)&b->doc.vals, &b->doc.cap, b->doc.n_vals + nv,
-           sizeof *b->doc.vals) != 0 ||
-      grow((void **)&b->doc.strings, &b->doc.str_cap, b->doc.n_str + ns + 1,
-           1) != 0)
-    return -1;
-  uint32_t vbase = (uint32_t)b->doc.n_vals;
-  uint32_t sbase = (uint32_t)b->doc.n_str;
-  cm__jval *dst = b->doc.vals + vbase;
-  memcpy(dst, v, (size_t)nv * sizeof *dst);
-  for (uint32_t k = 0; k < nv; k++) {
-    dst[k].next = dst[k].next - from + vbase;
-    if (dst[k].type == CM__JSTRING)
-      dst[k].u.str.off = dst[k].u.str.off - (uint32_t)str_from + sbase;
-  }
-  if (ns)
-    memcpy(b->doc.strings + sbase, doc->strings + str_from, ns);
-  b->doc.n_vals += nv;
-  b->doc.n_str += ns;
-  b->el[b->n++] = (pipe_elem){vbase, i, pos};
-  return 0;
-}
-
-/* The strings of an element are the tape's last ones: they start where
- * its first string value points (none: nothing to copy). */
-static size_t strings_from(const cm__jdoc *doc, const cm__jval *v) {
-  uint32_t end = v->next;
-  for (uint32_t k = (uint32_t)(v - doc->vals); k < end; k++)
-    if (doc->vals[k].type == CM__JSTRING)
-      return doc->vals[k].u.str.off;
-  return doc->n_str;
-}
-
-static void on_element(void *ctx, const cm__jdoc *doc, const cm__jval *v,
-                       uint32_t i, size_t pos) {
+/* cm__jsink.swap: the batch takes the tape's arrays; the parser goes on in
+ * the arrays the slot held (a batch consumed earlier), with the tape's
+ * first mark values and mark_str bytes copied over. */
+static void on_swap(void *ctx, cm__jdoc *doc, uint32_t mark, size_t mark_str) {
   cm__jpipe *q = ctx;
   pipe_batch *b = &q->slot[q->fill];
-  if (copy_element(b, doc, v, i, pos, strings_from(doc, v)) != 0) {
-    drain(q); /* out of memory: this one on this thread, in order */
-    q->inner.element(q->inner.ctx, doc, v, i, pos);
+  if (b->n == 0)
+    return; /* every element was decoded here already */
+  if (at_least((void **)&b->doc.vals, &b->doc.cap,
+               doc->cap > (size_t)mark + 1 ? doc->cap : (size_t)mark + 1,
+               sizeof *doc->vals) != 0 ||
+      at_least((void **)&b->doc.strings, &b->doc.str_cap,
+               doc->str_cap > mark_str + 1 ? doc->str_cap : mark_str + 1,
+               1) != 0) {
+    drain(q); /* out of memory: decoded here, in order */
+    run_batch(q, b, doc);
+    b->n = 0;
     return;
   }
-  if (b->n == PIPE_BATCH_ELEMS)
-    flush(q);
+  memcpy(b->doc.vals, doc->vals, (size_t)mark * sizeof *doc->vals);
+  memcpy(b->doc.strings, doc->strings, mark_str);
+  cm__jdoc t = b->doc;
+  b->doc = *doc;
+  *doc = t;
+  doc->n_vals = mark;
+  doc->n_str = mark_str;
+  flush(q);
 }
 
 static int on_stream(void *ctx, const cm__jdoc *doc, uint32_t key, size_t pos) {
@@ -189,6 +185,8 @@ cm__jpipe *cm__jpipe_start(const cm__jsink *inner, cm__jsink *sink) {
   sink->element = on_element;
   sink->end = on_end;
   sink->ctx = q;
+  sink->swap = on_swap;
+  sink->batch = PIPE_BATCH_ELEMS;
   return q;
 no_thread:
   pthread_cond_destroy(&q->less);

@@ -65,6 +65,9 @@ typedef struct builder {
   int streaming;         /* frames[1] is a streamed array */
   uint32_t mark;         /* its first element's index on the tape */
   size_t mark_str;       /* the strings' length when it began */
+  uint32_t el_at;        /* where the current element begins (sink->swap:
+                            after the elements kept) */
+  uint32_t kept;         /* elements kept on the tape for sink->swap */
   frame frames[CM__JDOC_MAX_DEPTH];
   void *blocks[YAJL_BLOCKS]; /* yajl's live allocations */
   jmp_buf oom;               /* where yajl's allocator jumps on failure */
@@ -290,14 +293,29 @@ static int take_string(builder *b, const unsigned char *s, size_t n,
 
 /* A value just ended: when it is an element of the streamed array, hand it
  * to the sink and drop it (and its strings) from the tape. */
+/* Drop the elements handed over from the tape (sink->swap takes those it
+ * kept first). */
+static void release(builder *b) {
+  cm__jdoc *doc = b->doc;
+  if (b->kept > 0)
+    b->sink->swap(b->sink->ctx, doc, b->mark, b->mark_str);
+  doc->n_vals = b->mark;
+  doc->n_str = b->mark_str;
+  b->el_at = b->mark;
+  b->kept = 0;
+}
+
 static void value_done(builder *b) {
   if (!b->streaming || b->depth != 2)
     return;
   cm__jdoc *doc = b->doc;
-  b->sink->element(b->sink->ctx, doc, &doc->vals[b->mark],
+  b->sink->element(b->sink->ctx, doc, &doc->vals[b->el_at],
                    b->frames[1].count - 1, b->prev_end);
-  doc->n_vals = b->mark;
-  doc->n_str = b->mark_str;
+  if (b->sink->swap && ++b->kept < b->sink->batch) {
+    b->el_at = (uint32_t)doc->n_vals; /* kept: the next one follows */
+    return;
+  }
+  release(b);
 }
 
 /* The container at frame f (just pushed) began: a member array of the
@@ -311,6 +329,8 @@ static void maybe_stream(builder *b, const frame *f) {
     b->streaming = 1;
     b->mark = f->at + 1;
     b->mark_str = doc->n_str;
+    b->el_at = b->mark;
+    b->kept = 0;
   }
 }
 
@@ -538,6 +558,8 @@ static int on_start_array(void *ctx) {
 
 static int on_end(void *ctx) {
   builder *b = ctx;
+  if (b->streaming && b->depth == 2) /* the streamed array ends */
+    release(b);
   frame *f = &b->frames[--b->depth];
   cm__jval *v = &b->doc->vals[f->at];
   v->next = (uint32_t)b->doc->n_vals;

@@ -71,6 +71,17 @@ typedef struct cm__jsink {
   /* The streamed array ended (its count is final). */
   void (*end)(void *ctx, const cm__jdoc *doc);
   void *ctx;
+  /* Optional (NULL: each element is dropped after element()). The
+   * elements stay on the tape, from index mark on, until `batch` of them
+   * were handed over or the array ends; then swap takes them: it must
+   * leave doc->vals and doc->strings holding the tape's first mark values
+   * and mark_str bytes of strings as they were, either the same arrays or
+   * malloc'ed ones of its own (their caps set; the old ones are then the
+   * sink's). The values of the elements handed over since the last swap
+   * stay valid until it returns (in the old arrays, as long as the sink
+   * keeps them). The tape then goes on from mark. */
+  void (*swap)(void *ctx, cm__jdoc *doc, uint32_t mark, size_t mark_str);
+  uint32_t batch;
 } cm__jsink;
 
 /* Parse len bytes of text into doc (zeroed or freed before). Returns CM_OK,
