@@ -90,7 +90,7 @@ cm_status cm__instance_decode(const char *text, size_t len, int threads,
   d.inst = cm_instance_new();
   cm__jstream_init(&s, &d, len, &sink);
   if (threads > 1 && len >= pipe_min && d.inst)
-    pipe = cm__jpipe_start(&sink, &piped);
+    pipe = cm__jpipe_start(&sink, text, &piped);
   st = cm__jdoc_parse_stream(&doc, text ? text : "", len,
                              pipe     ? &piped
                              : d.inst ? &sink

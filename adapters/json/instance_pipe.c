@@ -10,6 +10,7 @@
  * parts' state) run on the parsing thread once the consumer has caught
  * up, so the inner sink sees exactly the calls, in exactly the order, of
  * the one-thread decode: the same instance, the same errors. */
+#include <locale.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ struct cm__jpipe {
   int count; /* batches queued or being consumed */
   int fill;  /* the batch being filled: slot[(head + count) % SLOTS] */
   int quit;
+  const char *text; /* the text parsed (raw numbers point into it) */
+  char point;       /* the locale's decimal point */
 };
 
 static void run_batch(cm__jpipe *q, const pipe_batch *b, const cm__jdoc *doc);
@@ -92,11 +95,20 @@ static void drain(cm__jpipe *q) {
   pthread_mutex_unlock(&q->mu);
 }
 
-/* Call the inner sink on the elements listed in b, on this thread. */
+/* Call the inner sink on the elements listed in b, on this thread, their
+ * numbers converted first (the parser left the short ones raw). */
+static void run_one(cm__jpipe *q, const cm__jdoc *doc, uint32_t at, uint32_t i,
+                    size_t pos) {
+  cm__jval *v = &doc->vals[at]; /* the tape's, to convert in place */
+  for (cm__jval *x = v, *end = doc->vals + v->next; x < end; x++)
+    if (x->type == CM__JRAWNUM)
+      cm__jdoc_number(x, q->text, q->point);
+  q->inner.element(q->inner.ctx, doc, v, i, pos);
+}
+
 static void run_batch(cm__jpipe *q, const pipe_batch *b, const cm__jdoc *doc) {
   for (int k = 0; k < b->n; k++)
-    q->inner.element(q->inner.ctx, doc, &doc->vals[b->el[k].at], b->el[k].i,
-                     b->el[k].pos);
+    run_one(q, doc, b->el[k].at, b->el[k].i, b->el[k].pos);
 }
 
 /* cm__jsink.element: note where the element is; the tape keeps it. */
@@ -106,7 +118,7 @@ static void on_element(void *ctx, const cm__jdoc *doc, const cm__jval *v,
   pipe_batch *b = &q->slot[q->fill];
   if (!b->el && !(b->el = malloc(PIPE_BATCH_ELEMS * sizeof *b->el))) {
     drain(q); /* out of memory: this one on this thread, in order */
-    q->inner.element(q->inner.ctx, doc, v, i, pos);
+    run_one(q, doc, (uint32_t)(v - doc->vals), i, pos);
     return;
   }
   b->el[b->n++] = (pipe_elem){(uint32_t)(v - doc->vals), i, pos};
@@ -168,11 +180,14 @@ static void on_end(void *ctx, const cm__jdoc *doc) {
     q->inner.end(q->inner.ctx, doc);
 }
 
-cm__jpipe *cm__jpipe_start(const cm__jsink *inner, cm__jsink *sink) {
+cm__jpipe *cm__jpipe_start(const cm__jsink *inner, const char *text,
+                           cm__jsink *sink) {
   cm__jpipe *q = calloc(1, sizeof *q);
   if (!q)
     return NULL;
   q->inner = *inner;
+  q->text = text;
+  q->point = *localeconv()->decimal_point;
   if (pthread_mutex_init(&q->mu, NULL) != 0)
     goto no_mutex;
   if (pthread_cond_init(&q->more, NULL) != 0)
@@ -187,6 +202,7 @@ cm__jpipe *cm__jpipe_start(const cm__jsink *inner, cm__jsink *sink) {
   sink->ctx = q;
   sink->swap = on_swap;
   sink->batch = PIPE_BATCH_ELEMS;
+  sink->raw_numbers = 1;
   return q;
 no_thread:
   pthread_cond_destroy(&q->less);
