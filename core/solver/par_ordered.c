@@ -5,10 +5,9 @@
  * the next one it needs is still being computed elsewhere. */
 #include "par_ordered.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <threads.h>
 
 #define MAX_THREADS 64
 
@@ -44,12 +43,12 @@ static int run_chunk(par *q, int t) {
   return 1;
 }
 
-static void *helper_main(void *arg) {
+static int helper_main(void *arg) {
   helper *h = arg;
   while (!atomic_load_explicit(&h->q->stop, memory_order_relaxed) &&
          run_chunk(h->q, h->t))
     ;
-  return NULL;
+  return 0;
 }
 
 static int serial(int n, cm__par_compute compute, cm__par_take take,
@@ -77,7 +76,7 @@ int cm__par_ordered(int threads, int n, int chunk, cm__par_compute compute,
            .done = calloc((size_t)nchunks, sizeof *q.done),
            .fail = calloc((size_t)n, 1)};
   helper h[MAX_THREADS];
-  pthread_t tid[MAX_THREADS];
+  thrd_t tid[MAX_THREADS];
   int started = 0;
   if (!q.done || !q.fail) {
     free(q.done);
@@ -90,7 +89,7 @@ int cm__par_ordered(int threads, int n, int chunk, cm__par_compute compute,
     atomic_init(&q.done[c], 0);
   for (int t = 1; t < threads; t++) {
     h[started] = (helper){&q, t};
-    if (pthread_create(&tid[started], NULL, helper_main, &h[started]) != 0)
+    if (thrd_create(&tid[started], helper_main, &h[started]) != thrd_success)
       break; /* fewer threads: the same results */
     started++;
   }
@@ -98,14 +97,14 @@ int cm__par_ordered(int threads, int n, int chunk, cm__par_compute compute,
   for (int c = 0; c < nchunks && rc == 0; c++) {
     while (!atomic_load_explicit(&q.done[c], memory_order_acquire))
       if (!run_chunk(&q, 0))
-        sched_yield(); /* a helper is finishing chunk c */
+        thrd_yield(); /* a helper is finishing chunk c */
     int to = (c + 1) * chunk < n ? (c + 1) * chunk : n;
     for (int k = c * chunk; k < to && rc == 0; k++)
       rc = take(ctx, k, q.fail[k]);
   }
   atomic_store_explicit(&q.stop, 1, memory_order_relaxed);
   for (int i = 0; i < started; i++)
-    pthread_join(tid[i], NULL);
+    thrd_join(tid[i], NULL);
   free(q.done);
   free(q.fail);
   return rc;
