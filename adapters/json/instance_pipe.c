@@ -17,7 +17,7 @@
 
 #include "json_internal.h"
 
-#define PIPE_SLOTS 4         /* batches in flight */
+#define PIPE_SLOTS 16        /* batches in flight */
 #define PIPE_BATCH_ELEMS 256 /* elements a batch holds at most */
 
 typedef struct pipe_elem {
