@@ -277,7 +277,7 @@ Test(cli, big_file_gives_the_same_answer_as_stdin) {
       run_cli(dir, NULL, (const char *[]){"solve", "--in", big, NULL});
   cm_test_run_result b = run_cli(dir, big, (const char *[]){"solve", NULL});
   /* --threads: one, or three (the decoder's second thread reads a text
-   * of 256 KiB or more) */
+   * of 1 MiB or more) */
   cm_test_run_result c =
       run_cli(dir, NULL,
               (const char *[]){"solve", "--threads", "1", "--in", big, NULL});

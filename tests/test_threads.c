@@ -88,7 +88,10 @@ Test(solve_threads, the_same_answer_for_any_number_of_threads) {
   static const struct {
     int nr, nw;
     double teams;
-  } cases[] = {{40, 400, 0}, {300, 3000, 0}, {300, 3000, 0.05}, {600, 500, 0}};
+  } cases[] = {{40, 400, 0}, /* one thread anyway */
+               {600, 6000, 0},
+               {600, 6000, 0.05},
+               {1200, 1000, 0}}; /* scarce */
   static const double deadlines[] = {-1, 0};
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
     for (int edges = 0; edges < 2; edges++)

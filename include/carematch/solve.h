@@ -69,8 +69,10 @@ typedef struct cm_solve_options {
                          cm_solve does not check it again inside the
                          budget. An invalid instance is undefined then. */
   int threads;        /* threads the call may use (created and joined inside
-                         it; 0 or 1: only the caller's). The answer is the
-                         same for any number, but for its timings. */
+                         it; 0 or 1: only the caller's). Today the candidate
+                         search of a batch of 512 requests or more runs on
+                         them. The answer is the same for any number, but
+                         for its timings. */
 } cm_solve_options;
 
 typedef enum cm_unassigned_reason {
