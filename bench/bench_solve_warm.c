@@ -362,37 +362,63 @@ static void warm_usage(FILE *f) {
         f);
 }
 
-int main(int argc, char **argv) {
-  warm_opts o = {.seeds = 5, .batches = 8, .runs = 3, .seed0 = 1};
+/* Parse the arguments into o. Returns -1 to go on, else the exit status. */
+static int warm_args(int argc, char **argv, warm_opts *o) {
   for (int a = 1; a < argc; a++) {
     const char *v = a + 1 < argc ? argv[a + 1] : NULL;
     if (strcmp(argv[a], "--quick") == 0) {
-      o.seeds = 1;
-      o.batches = 3;
-      o.runs = 1;
+      o->seeds = 1;
+      o->batches = 3;
+      o->runs = 1;
     } else if (strcmp(argv[a], "--seeds") == 0 && v && atoi(v) > 0) {
-      o.seeds = atoi(v);
+      o->seeds = atoi(v);
       a++;
     } else if (strcmp(argv[a], "--batches") == 0 && v && atoi(v) > 0) {
-      o.batches = atoi(v);
+      o->batches = atoi(v);
       a++;
     } else if (strcmp(argv[a], "--runs") == 0 && v && atoi(v) > 0) {
-      o.runs = atoi(v);
+      o->runs = atoi(v);
       a++;
     } else if (strcmp(argv[a], "--seed") == 0 && v) {
-      o.seed0 = strtoull(v, NULL, 10);
+      o->seed0 = strtoull(v, NULL, 10);
       a++;
     } else if (strcmp(argv[a], "--only") == 0 && v) {
-      o.only = v;
+      o->only = v;
       a++;
     } else if (strcmp(argv[a], "--out") == 0 && v) {
-      o.out = v;
+      o->out = v;
       a++;
     } else {
       warm_usage(strcmp(argv[a], "--help") == 0 ? stdout : stderr);
       return strcmp(argv[a], "--help") == 0 ? 0 : 2;
     }
   }
+  return -1;
+}
+
+/* The JSON report. Returns 0, or -1 when the file cannot be written. */
+static int warm_json(const warm_opts *o, const warm_case *cs,
+                     const warm_samples *ss, int nc) {
+  FILE *f = fopen(o->out, "w");
+  if (!f) {
+    perror(o->out);
+    return -1;
+  }
+  fprintf(f,
+          "{\n  \"bench\": \"bench_solve_warm\", \"version\": \"%s\", "
+          "\"seeds\": %d, \"batches\": %d, \"runs\": %d,\n  \"cases\": [\n",
+          CM_VERSION, o->seeds, o->batches, o->runs);
+  for (int i = 0; i < nc; i++)
+    warm_json_case(f, &cs[i], &ss[i], i == nc - 1);
+  fputs("  ]\n}\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+  warm_opts o = {.seeds = 5, .batches = 8, .runs = 3, .seed0 = 1};
+  int rc = warm_args(argc, argv, &o);
+  if (rc >= 0)
+    return rc;
   static const warm_case all[] = {
       {"daemon", 500, 500, 16, ""},    {"daemon", 2000, 2000, 16, ""},
       {"replan", 500, 500, 16, ""},    {"replan", 2000, 2000, 16, ""},
@@ -428,22 +454,8 @@ int main(int argc, char **argv) {
     warm_row(&cs[i], &ss[i]);
     fflush(stdout);
   }
-  if (o.out) {
-    FILE *f = fopen(o.out, "w");
-    if (!f) {
-      perror(o.out);
-      free(ss);
-      return 1;
-    }
-    fprintf(f,
-            "{\n  \"bench\": \"bench_solve_warm\", \"version\": \"%s\", "
-            "\"seeds\": %d, \"batches\": %d, \"runs\": %d,\n  \"cases\": [\n",
-            CM_VERSION, o.seeds, o.batches, o.runs);
-    for (int i = 0; i < nc; i++)
-      warm_json_case(f, &cs[i], &ss[i], i == nc - 1);
-    fputs("  ]\n}\n", f);
-    fclose(f);
-  }
+  if (o.out && warm_json(&o, cs, ss, nc) != 0)
+    failed = 1;
   free(ss);
   return failed || mismatched;
 }
