@@ -47,6 +47,7 @@ typedef struct bench_opts {
   const char *out;       /* JSON report, NULL: none */
   const char *only;      /* cases whose name contains this */
   const char *keep;      /* write the instance files here and keep them */
+  const char *threads;   /* --threads for the command, NULL: its default */
 } bench_opts;
 
 typedef struct bench_case {
@@ -92,8 +93,15 @@ static size_t write_instance(const cm_instance *inst, const char *path) {
  * msg set (not started, killed, a nonzero exit). */
 static int spawn_once(const bench_opts *o, const char *in, const char *ans,
                       double *wall, double *cpu, char *msg, size_t msg_len) {
-  char *argv[] = {(char *)o->carematch, "solve", "--in", (char *)in, "--out",
-                  (char *)ans,          NULL};
+  char *argv[] = {(char *)o->carematch,
+                  "solve",
+                  "--in",
+                  (char *)in,
+                  "--out",
+                  (char *)ans,
+                  o->threads ? "--threads" : NULL,
+                  (char *)o->threads,
+                  NULL};
   posix_spawn_file_actions_t fa;
   struct rusage ru;
   pid_t pid;
@@ -278,11 +286,13 @@ static int usage(FILE *f, int rc) {
   fputs("usage: bench_process [--runs N] [--warmup N] [--seed S] [--quick]\n"
         "                     [--carematch PATH] [--only SUBSTRING] [--out "
         "FILE]\n"
-        "                     [--keep DIR]\n"
+        "                     [--keep DIR] [--threads N]\n"
         "  --carematch PATH  the program to time (default: carematch beside\n"
         "                    this bench)\n"
         "  --keep DIR        write the instance files into DIR (an existing\n"
-        "                    folder) and keep them, for profiling\n",
+        "                    folder) and keep them, for profiling\n"
+        "  --threads N       run carematch solve --threads N (default: not\n"
+        "                    given, the command's own default)\n",
         f);
   return rc;
 }
@@ -300,7 +310,7 @@ enum { N_CASES = sizeof cases0 / sizeof cases0[0] };
  * -1 to go on, or the exit code with the usage printed. */
 static int parse_args(int argc, char **argv, bench_opts *o, char *self,
                       size_t self_len) {
-  *o = (bench_opts){20, 3, 1, NULL, NULL, NULL, NULL};
+  *o = (bench_opts){20, 3, 1, NULL, NULL, NULL, NULL, NULL};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--quick"))
@@ -324,6 +334,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, char *self,
       o->out = v, i++;
     else if (!strcmp(a, "--keep"))
       o->keep = v, i++;
+    else if (!strcmp(a, "--threads") && atoi(v) > 0)
+      o->threads = v, i++;
     else
       return usage(stderr, 2);
   }
@@ -402,9 +414,10 @@ static int write_json(const bench_opts *o, const bench_case *cases,
   getloadavg(load, 3);
   fprintf(f,
           "{\"bench\":\"process\",\"version\":\"%s\",\"options\":{\"runs\":"
-          "%d,\"warmup\":%d,\"seed\":%llu,\"lemon\":%s},\"cpus\":%ld,"
-          "\"loadavg_end\":[%.2f,%.2f,%.2f],\n \"cases\":[\n",
+          "%d,\"warmup\":%d,\"seed\":%llu,\"threads\":%d,\"lemon\":%s},"
+          "\"cpus\":%ld,\"loadavg_end\":[%.2f,%.2f,%.2f],\n \"cases\":[\n",
           CM_VERSION, o->runs, o->warmup, (unsigned long long)o->seed,
+          o->threads ? atoi(o->threads) : 0,
 #ifdef CM_HAVE_LEMON
           "true",
 #else

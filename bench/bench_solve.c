@@ -54,7 +54,11 @@ typedef struct bench_opts {
                          its comma-separated parts) */
   int lemon;          /* add the LEMON rows (when built with LEMON) */
   int lemon_cs;       /* ... and run CostScaling too */
+  int threads;        /* cm_solve_options.threads (0: the caller's only) */
 } bench_opts;
+
+/* --threads, read by every cm_solve call of the run. */
+static int bench_threads;
 
 typedef struct bench_case {
   bench_kind kind;    /* which table the row goes to */
@@ -230,6 +234,7 @@ static int bench_solve_once(const cm_instance *inst, double deadline_ms,
   o.no_reductions = plain_lp;
   o.no_components = plain_lp;
   o.network = network;
+  o.threads = bench_threads;
   /* the instance is valid by construction, as a platform's decoded batch
      or the engine's is: its validation is not the solver's time */
   o.validated = 1;
@@ -830,9 +835,9 @@ static void bench_json_head(FILE *f, const bench_opts *o) {
   fprintf(f,
           " \"options\":{\"seeds\":%d,\"runs\":%d,\"seed0\":%llu,"
           "\"plain_lp\":%d,\"plain_lp_max\":%d,\"lemon\":%d,"
-          "\"lemon_cs\":%d,\"deadline_ms\":",
+          "\"lemon_cs\":%d,\"threads\":%d,\"deadline_ms\":",
           o->seeds, o->runs, (unsigned long long)o->seed0, o->plain_lp,
-          o->plain_lp_max, o->lemon, o->lemon_cs);
+          o->plain_lp_max, o->lemon, o->lemon_cs, o->threads);
   bench_json_num(f, o->deadline_ms >= 0 ? o->deadline_ms : NAN);
   fputs("},\n \"cases\":[\n", f);
 }
@@ -982,7 +987,7 @@ static void bench_usage(FILE *f) {
   fputs(
       "usage: bench_solve [--quick] [--seeds N] [--runs N] [--seed0 N]\n"
       "                   [--deadline MS] [--plain-lp] [--plain-lp-max N]\n"
-      "                   [--no-lemon] [--lemon-cs]\n"
+      "                   [--no-lemon] [--lemon-cs] [--threads N]\n"
       "                   [--only SUBSTRING] [--out FILE.json]\n"
       "  --quick         1 seed x 1 run unless --seeds/--runs given\n"
       "                  (default 10 seeds x 5 runs)\n"
@@ -993,6 +998,8 @@ static void bench_usage(FILE *f) {
       "                  or --plain-lp-max N)\n"
       "  --no-lemon      skip the LEMON rows (only built with liblemon-dev)\n"
       "  --lemon-cs      LEMON rows also run CostScaling\n"
+      "  --threads N     cm_solve_options.threads of every solve (default 0:\n"
+      "                  one thread)\n"
       "  --only S[,S..]  run only cases whose name contains one S\n"
       "                  (--only budget: the budget rows; --only lemon)\n"
       "  --out FILE      write the JSON report (default none)\n",
@@ -1054,6 +1061,8 @@ static int bench_parse(int argc, char **argv, bench_opts *o) {
       o->seed0 = (uint64_t)n;
     else if (!strcmp(a, "--plain-lp-max"))
       o->plain_lp_max = (int)n;
+    else if (!strcmp(a, "--threads") && n <= 64)
+      bench_threads = o->threads = (int)n;
     else
       return -1;
   }
@@ -1090,7 +1099,7 @@ static int bench_run_all(const bench_opts *o, const bench_case *cases, int n,
 }
 
 int main(int argc, char **argv) {
-  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL, BENCH_HAVE_LEMON, 0};
+  bench_opts o = {0, 0, -1.0, 0, 500, 1, NULL, NULL, BENCH_HAVE_LEMON, 0, 0};
   bench_case cases[BENCH_MAX_CASES];
   FILE *f = NULL;
   int n, rc, failed;

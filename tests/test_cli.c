@@ -124,9 +124,9 @@ Test(cli, version) {
 Test(cli, help) {
   char dir[512];
   make_dir(dir, sizeof dir);
-  static const char *const flags[] = {"--in",     "--out",  "--deadline-ms",
-                                      "--pretty", "--help", "--version",
-                                      "64",       NULL};
+  static const char *const flags[] = {"--in",      "--out",    "--deadline-ms",
+                                      "--threads", "--pretty", "--help",
+                                      "--version", "64",       NULL};
   cm_test_run_result r = run_cli(dir, NULL, (const char *[]){"--help", NULL});
   cr_expect_eq(r.status, 0);
   cr_expect_not_null(strstr(r.out, "usage: carematch solve"));
@@ -155,6 +155,9 @@ Test(cli, usage_errors_exit_64) {
       {{"solve", "--deadline-ms", "-1", NULL}, "--deadline-ms: '-1'"},
       {{"solve", "--deadline-ms=", NULL}, "--deadline-ms: ''"},
       {{"solve", "--deadline-ms", "nan", NULL}, "--deadline-ms: 'nan'"},
+      {{"solve", "--threads", "0", NULL}, "--threads: '0'"},
+      {{"solve", "--threads", "65", NULL}, "--threads: '65'"},
+      {{"solve", "--threads=two", NULL}, "--threads: 'two'"},
       {{"solve", "--pretty=yes", NULL}, "option '--pretty' takes no value"},
       {{"solve", "extra", NULL}, "no argument 'extra'"},
       {{"solve", "--in", "same.json", "--out=same.json", NULL},
@@ -273,19 +276,37 @@ Test(cli, big_file_gives_the_same_answer_as_stdin) {
   cm_test_run_result a =
       run_cli(dir, NULL, (const char *[]){"solve", "--in", big, NULL});
   cm_test_run_result b = run_cli(dir, big, (const char *[]){"solve", NULL});
+  /* --threads: one, or three (the decoder's second thread reads a text
+   * of 1 MiB or more) */
+  cm_test_run_result c =
+      run_cli(dir, NULL,
+              (const char *[]){"solve", "--threads", "1", "--in", big, NULL});
+  cm_test_run_result e = run_cli(
+      dir, NULL, (const char *[]){"solve", "--threads=3", "--in", big, NULL});
   cr_assert_eq(a.status, 0, "%s", a.err);
   cr_assert_eq(b.status, 0, "%s", b.err);
+  cr_assert_eq(c.status, 0, "%s", c.err);
+  cr_assert_eq(e.status, 0, "%s", e.err);
   json_t *ja = parse_answer(a.out, "file"), *jb = parse_answer(b.out, "stdin");
+  json_t *jc = parse_answer(c.out, "1 thread"), *je = parse_answer(e.out, "3");
   static const char *const stable[] = {"objective", "assignments", "unassigned",
                                        "stats"};
-  for (size_t i = 0; i < sizeof stable / sizeof *stable; i++)
+  for (size_t i = 0; i < sizeof stable / sizeof *stable; i++) {
     cr_expect(json_equal(json_object_get(ja, stable[i]),
                          json_object_get(jb, stable[i])),
               "%s differs", stable[i]);
+    cr_expect(json_equal(json_object_get(jc, stable[i]),
+                         json_object_get(je, stable[i])),
+              "%s differs with threads", stable[i]);
+  }
   json_decref(ja);
   json_decref(jb);
+  json_decref(jc);
+  json_decref(je);
   cm_test_run_free(&a);
   cm_test_run_free(&b);
+  cm_test_run_free(&c);
+  cm_test_run_free(&e);
   unlink(big);
   cm_test_rmdir(dir);
 }

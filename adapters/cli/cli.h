@@ -30,7 +30,12 @@ typedef struct cm_cli_args {
   const char *out;    /* output path, NULL or "-": stdout */
   double deadline_ms; /* < 0: no deadline */
   int pretty;         /* indent the answer */
+  int threads;        /* --threads; 0: the online CPUs, at most
+                         CM_CLI_DEFAULT_THREADS */
 } cm_cli_args;
+
+/* The default of --threads: the online CPUs, at most this many. */
+#define CM_CLI_DEFAULT_THREADS 4
 
 /* Parse argv. Returns 0 with *args filled, or -1 with a one-line reason in
  * msg (the caller prints it and exits CM_EXIT_USAGE). */

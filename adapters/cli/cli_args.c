@@ -8,7 +8,7 @@
 
 #define SYNOPSIS                                                               \
   "usage: carematch solve [--in FILE] [--out FILE] [--deadline-ms N] "         \
-  "[--pretty]\n"                                                               \
+  "[--threads N] [--pretty]\n"                                                 \
   "       carematch --help | --version\n"
 
 const char *cm_cli_synopsis(void) {
@@ -28,6 +28,10 @@ const char *cm_cli_usage(void) {
       "finish take\n"
       "                     the greedy answer (default: none; 0: greedy "
       "only)\n"
+      "  --threads N        threads the solve may use, 1-64 (default: the "
+      "online\n"
+      "                     CPUs, at most 4); the answer is the same for any "
+      "N\n"
       "  --pretty           indent the answer\n"
       "  -h, --help         this text, exit 0\n"
       "  -V, --version      the version, exit 0\n"
@@ -60,6 +64,7 @@ int cm_cli_parse(int argc, char **argv, cm_cli_args *args, char *msg,
       {"in", required_argument, NULL, 'i'},
       {"out", required_argument, NULL, 'o'},
       {"deadline-ms", required_argument, NULL, 'd'},
+      {"threads", required_argument, NULL, 't'},
       {"pretty", no_argument, NULL, 'p'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -92,6 +97,13 @@ int cm_cli_parse(int argc, char **argv, cm_cli_args *args, char *msg,
                         msg, msg_len) != 0)
         return -1;
       break;
+    case 't': {
+      long long n;
+      if (cm_opt_int("--threads", optarg, 1, 64, &n, msg, msg_len) != 0)
+        return -1;
+      args->threads = (int)n;
+      break;
+    }
     case 'p':
       args->pretty = 1;
       break;

@@ -34,6 +34,8 @@ json_t *cm__jdoc_to_jansson(const cm__jdoc *doc, const cm__jval *v) {
                                       cm__jdoc_to_jansson(doc, e + 1)) != 0)
         goto fail;
     return c;
+  case CM__JRAWNUM: /* only in streamed elements, converted before use */
+    return NULL;
   }
   return NULL;
 fail:

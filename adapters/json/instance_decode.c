@@ -45,8 +45,25 @@ static cm_status part(cm__jstream *s, int p, const cm__jval *arr) {
                                 : cm__json_decode_edges(d, arr);
 }
 
+/* Texts from this size on are decoded on two threads when allowed: below
+ * it, starting a thread costs more than it saves (measured: a 0.3 MB
+ * instance took about 1 ms longer on two). */
+#define PIPE_MIN_TEXT ((size_t)1 << 20)
+
 cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
                                 cm_error *err) {
+  return cm__instance_decode(text, len, 1, PIPE_MIN_TEXT, out, err);
+}
+
+cm_status cm_instance_from_json_threads(const char *text, size_t len,
+                                        int threads, cm_instance **out,
+                                        cm_error *err) {
+  return cm__instance_decode(text, len, threads, PIPE_MIN_TEXT, out, err);
+}
+
+cm_status cm__instance_decode(const char *text, size_t len, int threads,
+                              size_t pipe_min, cm_instance **out,
+                              cm_error *err) {
   static const char *const keys[K_KEYS + 1] = {
       "taxonomy", "now_ms",   "weights", "params",
       "workers",  "requests", "edges",   NULL};
@@ -54,7 +71,8 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
   cm__jdoc doc = {0};
   cm__jdec d = {0};
   cm__jstream s;
-  cm__jsink sink;
+  cm__jsink sink, piped;
+  cm__jpipe *pipe = NULL;
   const cm__jval *f[K_KEYS];
   json_t *set = NULL;
   cm_status st;
@@ -72,8 +90,14 @@ cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
    * their results wait for the parse and come in the order below. */
   d.inst = cm_instance_new();
   cm__jstream_init(&s, &d, len, &sink);
-  st = cm__jdoc_parse_stream(&doc, text ? text : "", len, d.inst ? &sink : NULL,
+  if (threads > 1 && len >= pipe_min && d.inst)
+    pipe = cm__jpipe_start(&sink, text, &piped);
+  st = cm__jdoc_parse_stream(&doc, text ? text : "", len,
+                             pipe     ? &piped
+                             : d.inst ? &sink
+                                      : NULL,
                              err);
+  cm__jpipe_finish(pipe);
   cm__jstream_done(&s, err);
   d.doc = &doc;
   if (st != CM_OK ||

@@ -195,6 +195,9 @@ void cm__jstream_init(cm__jstream *s, cm__jdec *d, size_t len,
   sink->element = on_element;
   sink->end = on_end;
   sink->ctx = s;
+  sink->swap = NULL; /* each element dropped once decoded */
+  sink->batch = 0;
+  sink->raw_numbers = 0;
 }
 
 void cm__jstream_done(cm__jstream *s, cm_error *err) {

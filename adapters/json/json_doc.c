@@ -65,6 +65,9 @@ typedef struct builder {
   int streaming;         /* frames[1] is a streamed array */
   uint32_t mark;         /* its first element's index on the tape */
   size_t mark_str;       /* the strings' length when it began */
+  uint32_t el_at;        /* where the current element begins (sink->swap:
+                            after the elements kept) */
+  uint32_t kept;         /* elements kept on the tape for sink->swap */
   frame frames[CM__JDOC_MAX_DEPTH];
   void *blocks[YAJL_BLOCKS]; /* yajl's live allocations */
   jmp_buf oom;               /* where yajl's allocator jumps on failure */
@@ -290,14 +293,29 @@ static int take_string(builder *b, const unsigned char *s, size_t n,
 
 /* A value just ended: when it is an element of the streamed array, hand it
  * to the sink and drop it (and its strings) from the tape. */
+/* Drop the elements handed over from the tape (sink->swap takes those it
+ * kept first). */
+static void release(builder *b) {
+  cm__jdoc *doc = b->doc;
+  if (b->kept > 0)
+    b->sink->swap(b->sink->ctx, doc, b->mark, b->mark_str);
+  doc->n_vals = b->mark;
+  doc->n_str = b->mark_str;
+  b->el_at = b->mark;
+  b->kept = 0;
+}
+
 static void value_done(builder *b) {
   if (!b->streaming || b->depth != 2)
     return;
   cm__jdoc *doc = b->doc;
-  b->sink->element(b->sink->ctx, doc, &doc->vals[b->mark],
+  b->sink->element(b->sink->ctx, doc, &doc->vals[b->el_at],
                    b->frames[1].count - 1, b->prev_end);
-  doc->n_vals = b->mark;
-  doc->n_str = b->mark_str;
+  if (b->sink->swap && ++b->kept < b->sink->batch) {
+    b->el_at = (uint32_t)doc->n_vals; /* kept: the next one follows */
+    return;
+  }
+  release(b);
 }
 
 /* The container at frame f (just pushed) began: a member array of the
@@ -311,6 +329,8 @@ static void maybe_stream(builder *b, const frame *f) {
     b->streaming = 1;
     b->mark = f->at + 1;
     b->mark_str = doc->n_str;
+    b->el_at = b->mark;
+    b->kept = 0;
   }
 }
 
@@ -350,7 +370,7 @@ static int parse_int(const char *s, size_t n, int64_t *out) {
 /* Convert the number s[0..n) (JSON's grammar) as jansson does: an integer
  * unless it holds '.', 'e' or 'E'. Returns NULL with *real and *i or *d
  * set, or why it is out of range (or "" when out of memory). */
-static const char *convert(const builder *b, const char *s, size_t n, int *real,
+static const char *convert(char point, const char *s, size_t n, int *real,
                            int64_t *i, double *d) {
   *real = 0;
   for (size_t k = 0; k < n && !*real; k++)
@@ -367,8 +387,8 @@ static const char *convert(const builder *b, const char *s, size_t n, int *real,
     return "";
   memcpy(c, s, n);
   c[n] = '\0';
-  if (b->point != '.' && (dot = strchr(c, '.')))
-    *dot = b->point;
+  if (point != '.' && (dot = strchr(c, '.')))
+    *dot = point;
   errno = 0;
   *d = strtod(c, NULL);
   int overflow = (*d == HUGE_VAL || *d == -HUGE_VAL) && errno == ERANGE;
@@ -377,12 +397,46 @@ static const char *convert(const builder *b, const char *s, size_t n, int *real,
   return overflow ? "real number overflow" : NULL;
 }
 
+/* 1 when s[0..n) is left for the sink to convert (cm__jsink.raw_numbers):
+ * inside a streamed element, short, without an exponent. */
+static int leave_raw(const builder *b, const char *s, size_t n) {
+  if (n > 18 || !b->streaming || b->depth < 2 || !b->sink->raw_numbers)
+    return 0;
+  for (size_t k = 0; k < n; k++)
+    if ((s[k] | 0x20) == 'e')
+      return 0;
+  return 1;
+}
+
+void cm__jdoc_number(cm__jval *v, const char *text, char point) {
+  int real;
+  int64_t i = 0;
+  double d = 0;
+  (void)convert(point, text + v->u.str.off, v->u.str.len, &real, &i, &d);
+  v->type = real ? CM__JREAL : CM__JINT;
+  if (real)
+    v->u.d = d;
+  else
+    v->u.i = i;
+}
+
 static int on_number(void *ctx, const char *s, size_t n) {
   builder *b = ctx;
   int real;
   int64_t i = 0;
   double d = 0;
-  const char *why = convert(b, s, n, &real, &i, &d);
+  uintptr_t p = (uintptr_t)s, t = (uintptr_t)b->text;
+  if (p >= t && p + n <= t + b->len && leave_raw(b, s, n)) {
+    cm__jval *v = begin_value(b, CM__JRAWNUM);
+    if (!v)
+      return 0;
+    v->u.str.off = (uint32_t)(p - t);
+    v->u.str.len = (uint32_t)n;
+    b->prev_end = here(b);
+    value_done(b);
+    return 1;
+  }
+  const char *why = convert(b->point, s, n, &real, &i, &d);
   if (why)
     return *why ? stop(b, CM_E_RANGE, why) : out_of_memory(b);
   cm__jval *v = begin_value(b, real ? CM__JREAL : CM__JINT);
@@ -538,6 +592,8 @@ static int on_start_array(void *ctx) {
 
 static int on_end(void *ctx) {
   builder *b = ctx;
+  if (b->streaming && b->depth == 2) /* the streamed array ends */
+    release(b);
   frame *f = &b->frames[--b->depth];
   cm__jval *v = &b->doc->vals[f->at];
   v->next = (uint32_t)b->doc->n_vals;
@@ -601,7 +657,7 @@ static int misplaced_overflow(builder *b, size_t pos) {
   int64_t i;
   double d;
   const char *why =
-      p < pos ? convert(b, b->text + p, pos - p, &real, &i, &d) : NULL;
+      p < pos ? convert(b->point, b->text + p, pos - p, &real, &i, &d) : NULL;
   if (why && *why)
     stop_at(b, CM_E_RANGE, pos, why);
   else if (why)

@@ -24,7 +24,10 @@ typedef enum cm__jtype {
   CM__JREAL,   /* any other number */
   CM__JSTRING, /* an object's keys are strings too */
   CM__JARRAY,
-  CM__JOBJECT
+  CM__JOBJECT,
+  CM__JRAWNUM /* a number left to convert (cm__jsink.swap only): u.str holds
+                 its offset and length in the text; cm__jdoc_number makes it
+                 a CM__JINT or CM__JREAL */
 } cm__jtype;
 
 /* One value. The values are in document order: a container is followed by
@@ -71,6 +74,21 @@ typedef struct cm__jsink {
   /* The streamed array ended (its count is final). */
   void (*end)(void *ctx, const cm__jdoc *doc);
   void *ctx;
+  /* Optional (NULL: each element is dropped after element()). The
+   * elements stay on the tape, from index mark on, until `batch` of them
+   * were handed over or the array ends; then swap takes them: it must
+   * leave doc->vals and doc->strings holding the tape's first mark values
+   * and mark_str bytes of strings as they were, either the same arrays or
+   * malloc'ed ones of its own (their caps set; the old ones are then the
+   * sink's). The values of the elements handed over since the last swap
+   * stay valid until it returns (in the old arrays, as long as the sink
+   * keeps them). The tape then goes on from mark. */
+  void (*swap)(void *ctx, cm__jdoc *doc, uint32_t mark, size_t mark_str);
+  uint32_t batch;
+  /* With swap: the elements' short numbers (below 19 bytes, no exponent:
+   * never out of range) may be left as CM__JRAWNUM, for the sink to
+   * convert (cm__jdoc_number) before it decodes the element. */
+  int raw_numbers;
 } cm__jsink;
 
 /* Parse len bytes of text into doc (zeroed or freed before). Returns CM_OK,
@@ -87,6 +105,10 @@ cm_status cm__jdoc_parse(cm__jdoc *doc, const char *text, size_t len,
  * NULL: none). */
 cm_status cm__jdoc_parse_stream(cm__jdoc *doc, const char *text, size_t len,
                                 const cm__jsink *sink, cm_error *err);
+/* Convert v, a CM__JRAWNUM of text, in place as the parser converts a
+ * number (point: the locale's decimal point). Only numbers that cannot be
+ * out of range are left raw, so it cannot fail. */
+void cm__jdoc_number(cm__jval *v, const char *text, char point);
 /* Free what doc holds and zero it. Accepts a zeroed doc. */
 void cm__jdoc_free(cm__jdoc *doc);
 

@@ -23,6 +23,7 @@ const char *cm__jval_type_name(cm__jtype t) {
     return "a string";
   case CM__JINT:
   case CM__JREAL:
+  case CM__JRAWNUM:
     return "a number";
   case CM__JTRUE:
   case CM__JFALSE:

@@ -222,6 +222,22 @@ typedef struct cm__jstream {
 void cm__jstream_init(cm__jstream *s, cm__jdec *d, size_t len, cm__jsink *sink);
 /* Once the parse succeeded: d->err back to err. */
 void cm__jstream_done(cm__jstream *s, cm_error *err);
+/* The streamed elements decoded on a second thread (instance_pipe.c):
+ * fills sink with callbacks that hand inner's element calls to a consumer
+ * thread, in order (their short numbers converted there: text is the
+ * text parsed), and make inner's stream and end calls once it has caught
+ * up. Returns the pipe, or NULL (no thread: use inner itself).
+ * cm__jpipe_finish, once the parse has returned, waits for the consumer,
+ * joins it and frees the pipe (NULL: nothing). */
+typedef struct cm__jpipe cm__jpipe;
+/* cm_instance_from_json_threads with the pipe from texts of pipe_min
+ * bytes on (the public functions: 256 KiB; tests: 0). */
+cm_status cm__instance_decode(const char *text, size_t len, int threads,
+                              size_t pipe_min, cm_instance **out,
+                              cm_error *err);
+cm__jpipe *cm__jpipe_start(const cm__jsink *inner, const char *text,
+                           cm__jsink *sink);
+void cm__jpipe_finish(cm__jpipe *q);
 /* The result of streamed part p as its array decoder would have given it
  * (a limit, the first element's error; for requests the position rule
  * with d->edge_mode now known), into d->err. */

@@ -35,6 +35,10 @@ typedef struct cm__net {
   double *pot;        /* nr+nw+1: node potentials (reduced costs use
                          differences only) */
   int routed;         /* requests routed so far */
+  long pivots;        /* network simplex: pivots made (0 for successive
+                         shortest paths) */
+  int hinted;         /* network simplex: requests its first tree placed
+                         on the worker a hint gave them */
   /* Dijkstra scratch */
   double *dist;
   int *pred;   /* predecessor node */
@@ -64,6 +68,15 @@ int cm__net_run(cm__net *n, const cm__clock *clk);
  * holds it, routed = nr). */
 int cm__net_simplex(cm__net *n, const cm__solution *floor,
                     const cm__clock *clk);
+/* The same, warm-started from a previous answer (cm_solve_options.hint,
+ * indexed by global request; NULL: as cm__net_simplex): the first tree is
+ * the cheaper of the floor's answer and the hint's assignment repaired for
+ * this component (a hinted worker gone, full or no longer a candidate:
+ * the floor's choice if it fits, else unassigned), so it never costs more
+ * than the floor's. The same optimum; n->hinted says how many requests
+ * started on their hinted worker. */
+int cm__net_simplex_hint(cm__net *n, const cm__solution *floor, const int *hint,
+                         const cm__clock *clk);
 /* Worker prices for the dual bound, indexed by global worker (only the
  * component's workers are written). */
 void cm__net_prices(const cm__net *n, double *price);

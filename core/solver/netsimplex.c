@@ -150,17 +150,94 @@ static void hang(ns *s, int v, int p, int e, int up, int flow) {
   link_child(s, v, p);
 }
 
+/* The floor's arc per local request into edge[] (-1: unassigned) and its
+ * jobs per local worker into load[]. Returns 0, or 1 when the floor does
+ * not fit the component's free capacity (then start cold). floor may be
+ * NULL (everything unassigned). */
+static int start_floor(const cm__net *n, const cm__solution *floor, int *edge,
+                       int *load) {
+  int nr = n->nr;
+  for (int j = 0; j < n->nw; j++)
+    load[j] = 0;
+  for (int i = 0; i < nr; i++) {
+    edge[i] = -1;
+    if (!floor || !floor->served[n->reqs[i]])
+      continue;
+    for (int k = n->l_start[i]; k < n->l_start[i + 1]; k++)
+      if (floor->x[n->l_edge[k]])
+        edge[i] = k;
+    if (edge[i] >= 0 && ++load[n->l_node[edge[i]] - nr] >
+                            (n->freecap[n->l_node[edge[i]] - nr] > 0
+                                 ? n->freecap[n->l_node[edge[i]] - nr]
+                                 : 0))
+      return 1;
+  }
+  return 0;
+}
+
+/* The hint's start (cm_solve_options.hint, indexed by global request): in
+ * priority order each request takes its hinted worker when that worker is
+ * in the component, still a candidate of the request and has capacity
+ * left; a request the hint left unassigned (-1) starts unassigned; any
+ * other (unknown, gone, full, no longer a candidate) takes the floor's arc
+ * fedge[i] (NULL: none) when its worker still has room, else starts
+ * unassigned. Fills edge[] and load[] as start_floor; returns the number of
+ * requests placed on their hinted worker. */
+static int start_hint(const cm__net *n, const int *hint, const int *fedge,
+                      int *edge, int *load) {
+  const cm__problem *p = n->p;
+  int nr = n->nr, placed = 0;
+  for (int j = 0; j < n->nw; j++)
+    load[j] = 0;
+  for (int i = 0; i < nr; i++) { /* the hint first: it decides */
+    int w = hint[n->reqs[i]];
+    edge[i] = w == -1 ? -1 : -2; /* -2: not decided yet */
+    if (w < 0 || w >= p->nw || n->wloc[w] < 0)
+      continue;
+    int j = n->wloc[w], k = arc_to(n, i, n->nr + j);
+    if (k >= 0 && load[j] < n->freecap[j]) {
+      edge[i] = k;
+      load[j]++;
+      placed++;
+    }
+  }
+  for (int i = 0; i < nr; i++) { /* the rest: the floor's choice if it fits, */
+    if (edge[i] != -2)           /* else the cheapest worker with room */
+      continue;
+    edge[i] = -1;
+    if (fedge && fedge[i] >= 0 &&
+        load[n->l_node[fedge[i]] - nr] < n->freecap[n->l_node[fedge[i]] - nr])
+      edge[i] = fedge[i];
+    for (int k = n->l_start[i]; k < n->l_start[i + 1] && edge[i] < 0; k++)
+      if (load[n->l_node[k] - nr] < n->freecap[n->l_node[k] - nr])
+        edge[i] = k;
+    if (edge[i] >= 0)
+      load[n->l_node[edge[i]] - nr]++;
+  }
+  return placed;
+}
+
+/* The shifted cost of a start: its arcs, the penalty arcs of the rest. */
+static double start_cost(const cm__net *n, const int *edge) {
+  double c = 0;
+  for (int i = 0; i < n->nr; i++)
+    c += edge[i] >= 0 ? n->l_cost[edge[i]]
+                      : n->p->penalty[n->reqs[i]] - n->shift[i];
+  return c;
+}
+
 /* The network of the component and a strongly feasible first tree rooted
  * at T (every tree arc at its capacity points to the root, every empty one
- * away from it, so a positive flow can reach every node from the root):
- * each request the floor left out hangs from T by its saturated penalty
- * arc; each one it assigned hangs from its worker by the saturated edge;
- * a worker with jobs hangs from T by its capacity arc, one without from a
+ * away from it, so a positive flow can reach every node from the root),
+ * laid out from a feasible start (edge[i]: request i's local arc, -1
+ * unassigned; load[j]: its jobs per worker, within the free capacity):
+ * each request the start leaves out hangs from T by its saturated penalty
+ * arc; each one it assigns hangs from its worker by the saturated edge; a
+ * worker with jobs hangs from T by its capacity arc, one without from a
  * request of its by an empty edge. Arcs: the edges, then a penalty arc per
- * request, then a capacity arc per worker. floor may be NULL (everything
- * unassigned). Returns 0, 1 when the floor does not fit (not built), -1
- * when out of memory. */
-static int ns_build(ns *s, const cm__net *n, const cm__solution *floor) {
+ * request, then a capacity arc per worker. Returns 0, 1 when the tree
+ * cannot be laid out (not built), -1 when out of memory. */
+static int ns_build(ns *s, const cm__net *n, const int *edge, const int *load) {
   const cm__problem *p = n->p;
   int nr = n->nr, nw = n->nw, T = nr + nw;
   int ne = n->l_start[nr], m = ne + nr + nw;
@@ -180,21 +257,6 @@ static int ns_build(ns *s, const cm__net *n, const cm__solution *floor) {
   s->pred[T] = -1;
   s->depth[T] = 0;
   s->pi[T] = 0.0;
-  int *load = s->stack; /* scratch: floor's jobs per local worker */
-  int *edge = s->depth; /* scratch: floor's arc per request, -1 none */
-  for (int j = 0; j < nw; j++)
-    load[j] = 0;
-  for (int i = 0; i < nr; i++) {
-    edge[i] = -1;
-    if (!floor || !floor->served[n->reqs[i]])
-      continue;
-    for (int k = n->l_start[i]; k < n->l_start[i + 1]; k++)
-      if (floor->x[n->l_edge[k]])
-        edge[i] = k;
-    if (edge[i] >= 0 && ++load[n->l_node[edge[i]] - nr] >
-                            s->cap[ne + nr + n->l_node[edge[i]] - nr])
-      return 1; /* more than the free capacity: start cold */
-  }
   for (int j = 0; j < nw; j++) /* workers with jobs: from T */
     if (load[j] > 0)
       hang(s, nr + j, T, ne + nr + j, 1, load[j]);
@@ -382,18 +444,62 @@ static void ns_export(const ns *s, cm__net *n) {
   n->routed = nr;
 }
 
+/* The start: the floor's answer, or with a hint the cheaper of the floor's
+ * and the hint's (start_hint), so the first tree never costs more than the
+ * floor's and every cut leaves an answer at least as good; the empty start
+ * when the floor does not fit. Returns 0 or -1 (out of memory). */
+static int ns_start(ns *s, cm__net *n, const cm__solution *floor,
+                    const int *hint) {
+  int nr = n->nr, nw = n->nw, rc = -1;
+  int *fedge = malloc((size_t)(nr > 0 ? nr : 1) * sizeof *fedge);
+  int *fload = malloc((size_t)(nw > 0 ? nw : 1) * sizeof *fload);
+  int *hedge = hint ? malloc((size_t)(nr > 0 ? nr : 1) * sizeof *hedge) : NULL;
+  int *hload = hint ? malloc((size_t)(nw > 0 ? nw : 1) * sizeof *hload) : NULL;
+  if (!fedge || !fload || (hint && (!hedge || !hload)))
+    goto done;
+  int fits = start_floor(n, floor, fedge, fload) == 0;
+  if (!fits) /* the floor does not fit this component: start cold */
+    start_floor(n, NULL, fedge, fload);
+  const int *edge = fedge, *load = fload;
+  n->hinted = 0;
+  if (hint) {
+    int placed = start_hint(n, hint, fits ? fedge : NULL, hedge, hload);
+    if (start_cost(n, hedge) < start_cost(n, fedge)) {
+      edge = hedge;
+      load = hload;
+      n->hinted = placed;
+    }
+  }
+  rc = ns_build(s, n, edge, load);
+  if (rc == 1) { /* cannot happen; cold as a last resort */
+    ns_free(s);
+    start_floor(n, NULL, fedge, fload);
+    n->hinted = 0;
+    rc = ns_build(s, n, fedge, fload);
+    if (rc == 1)
+      ns_free(s);
+  }
+done:
+  free(fedge);
+  free(fload);
+  free(hedge);
+  free(hload);
+  return rc == 0 ? 0 : -1;
+}
+
 int cm__net_simplex(cm__net *n, const cm__solution *floor,
                     const cm__clock *clk) {
+  return cm__net_simplex_hint(n, floor, NULL, clk);
+}
+
+int cm__net_simplex_hint(cm__net *n, const cm__solution *floor, const int *hint,
+                         const cm__clock *clk) {
   ns s;
-  int built = ns_build(&s, n, floor);
-  if (built == 1) { /* the floor does not fit this component: start cold */
-    ns_free(&s);
-    built = ns_build(&s, n, NULL);
-  }
-  if (built != 0)
+  if (ns_start(&s, n, floor, hint) != 0)
     return -1;
   int done = 1;
-  for (long it = 1;; it++) {
+  long it = 1;
+  for (;; it++) {
     if ((it & 63) == 0 && clk && cm__clock_expired(clk)) {
       done = 0;
       break;
@@ -403,6 +509,7 @@ int cm__net_simplex(cm__net *n, const cm__solution *floor,
       break;
     pivot(&s, a);
   }
+  n->pivots = it - 1;
   ns_export(&s, n);
   ns_free(&s);
   return done;

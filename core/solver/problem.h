@@ -40,6 +40,11 @@ typedef struct cm__solution cm__solution;
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
                             const cm__clock *clk, cm__solution *floor,
                             cm_error *err);
+/* The same on up to `threads` threads (created and joined inside the
+ * call): the same edges, the same floor, for any number of threads. */
+cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
+                                    const cm__clock *clk, int threads,
+                                    cm__solution *floor, cm_error *err);
 void cm__problem_free(cm__problem *p);
 
 /* A solution: for each request its chosen edges (staff of them) or none. */

@@ -44,6 +44,8 @@ typedef struct batch {
   double *comp_lb; /* c.n: certified bound of the component's optimum (NAN:
                       its answer is proven optimal, the bound is its cost) */
   int floor_only;  /* no time to decompose: the floor is the answer */
+  long pivots;     /* network simplex pivots, all components */
+  int hinted;      /* requests the simplex started on their hinted worker */
   cm__glpk_stats glpk;
   cm_component_info *info;
 } batch;
@@ -115,10 +117,14 @@ static cm_status solve_network(batch *b, int k, int *reqs, int nr,
       b->opts->network == 2 ||
       (b->opts->network == 0 && nr >= SIMPLEX_MIN_REQUESTS && 2 * nw < 3 * nr);
   const cm__solution *start = b->opts->network == 3 ? NULL : &b->floor;
-  int done =
-      simplex ? cm__net_simplex(n, start, &b->clk) : cm__net_run(n, &b->clk);
+  /* a hint (the last batch's answer) only changes the simplex's first
+     tree: never dearer than the floor's, the same optimum */
+  int done = simplex ? cm__net_simplex_hint(n, start, b->opts->hint, &b->clk)
+                     : cm__net_run(n, &b->clk);
   if (done < 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  b->pivots += n->pivots;
+  b->hinted += n->hinted;
   b->info[k].method = CM_METHOD_NETWORK;
   /* by LP duality the potentials price a valid bound; when the network
      finished it equals the optimum */
@@ -425,9 +431,9 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   if (!b.opts->validated && (st = cm_instance_validate(inst, err)) != CM_OK)
     return st;
   /* deadline 0 selects the greedy answer: the search itself runs in full */
-  if ((st = cm__problem_build(&b.p, inst,
-                              b.opts->deadline_ms > 0 ? &b.clk : NULL, &b.floor,
-                              err)) != CM_OK)
+  if ((st = cm__problem_build_threads(&b.p, inst,
+                                      b.opts->deadline_ms > 0 ? &b.clk : NULL,
+                                      b.opts->threads, &b.floor, err)) != CM_OK)
     return st;
   b.clk.reserve_ns = cm__finish_ns(b.p.nr, b.p.nr - b.p.unsearched, b.p.ne);
   int64_t t_cand = cm__clock_now(&b.clk);
@@ -453,6 +459,8 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
     out->stats.fallbacks += b.info[k].fell_back;
   out->stats.pricing_rounds = b.glpk.rounds;
   out->stats.glpk_iterations = b.glpk.iterations;
+  out->stats.simplex_pivots = b.pivots;
+  out->stats.hinted = b.hinted;
   if ((st = build_answer(&b, out, err)) != CM_OK)
     goto fail;
   int unproven = 0;

@@ -68,7 +68,28 @@ typedef struct cm_solve_options {
                          cm_instance_from_json) and has not changed since:
                          cm_solve does not check it again inside the
                          budget. An invalid instance is undefined then. */
+  int threads;        /* threads the call may use (created and joined inside
+                         it; 0 or 1: only the caller's). Today the candidate
+                         search of a batch of 512 requests or more runs on
+                         them. The answer is the same for any number, but
+                         for its timings. */
+  const int *hint;    /* NULL (the default): none. A warm start from a
+                         previous answer (cm_solve_hint_from): n_requests
+                         entries, for request i the index in this instance
+                         of the worker it had, -1 when it was left
+                         unassigned, CM_SOLVE_HINT_UNKNOWN (or any other
+                         negative) for a request not seen before. Only the
+                         network simplex's first tree changes (the cheaper
+                         of the greedy floor's and the hint's assignment,
+                         repaired: a worker gone, full or no longer a
+                         candidate gives the floor's choice or nothing);
+                         the answer is the same optimum, and a cut answer
+                         is never worse than the floor. Borrowed for the
+                         call. */
 } cm_solve_options;
+
+/* A hint entry for a request the previous answer did not see. */
+#define CM_SOLVE_HINT_UNKNOWN (-2)
 
 typedef enum cm_unassigned_reason {
   CM_REASON_NO_CANDIDATE = 0, /* no eligible worker within the radius */
@@ -165,6 +186,9 @@ typedef struct cm_solve_stats {
   int exact;               /* 1: the objective is proven optimal */
   double lower_bound;      /* LP dual bound on the objective */
   double gap;              /* (objective - lower_bound) / max(1, |objective|) */
+  long simplex_pivots;     /* network simplex pivots, summed */
+  int hinted;              /* requests the simplex started on the worker
+                              cm_solve_options.hint gave them */
 } cm_solve_stats;
 
 typedef struct cm_answer {
@@ -187,6 +211,17 @@ CM_EXPORT cm_status cm_solve(const cm_instance *inst,
                              const cm_solve_options *opts, cm_answer *out,
                              cm_error *err);
 CM_EXPORT void cm_answer_free(cm_answer *ans);
+
+/* A warm-start hint for inst (cm_solve_options.hint) from the answer prev
+ * gave the batch before, matched by ids: for each request of inst the index
+ * in inst of the worker prev assigned it (its id in prev_inst), -1 when prev
+ * left it unassigned, CM_SOLVE_HINT_UNKNOWN when prev_inst had no request
+ * of that id or its worker is not in inst. hint has inst->n_requests
+ * entries. Returns CM_OK, or CM_E_NOMEM (hint unchanged). */
+CM_EXPORT cm_status cm_solve_hint_from(const cm_instance *prev_inst,
+                                       const cm_answer *prev,
+                                       const cm_instance *inst, int *hint,
+                                       cm_error *err);
 
 /* Free what cm_solve keeps per thread (GLPK's environment, created on a
  * thread's first solve). Call it on a thread that solved, before the
