@@ -157,7 +157,7 @@ cm_status cm__stage_emergencies(cm_instance *inst, const cm_solve_options *opts,
   cm_solve_options so = {0};
   if (opts)
     so = *opts;
-  so.hint = NULL;   /* a hint is indexed by inst's requests, not sub's */
+  so.hint = NULL; /* a hint is indexed by inst's requests, not sub's */
   if ((st = cm_solve(sub, opts ? &so : NULL, &ans, err)) != CM_OK)
     goto out;
   cut_edges(inst, &ans, &s);
