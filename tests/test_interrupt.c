@@ -311,37 +311,14 @@ static cm_ledger *redis_ledger(void) {
 
 /* The "interrupted" events of j naming near in the region's stream. */
 static int stream_interrupted(void) {
-  redisContext *c = cm_test_side_connect(g_port);
-  cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
-  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
-  int found = 0;
-  for (size_t i = 0; i < r->elements; i++) {
-    const redisReply *f = r->element[i]->element[1];
-    int type = 0, req = 0, who = 0;
-    for (size_t k = 0; k + 1 < f->elements; k += 2) {
-      const char *key = f->element[k]->str, *val = f->element[k + 1]->str;
-      type |= !strcmp(key, "type") && !strcmp(val, "interrupted");
-      req |= !strcmp(key, "request") && !strcmp(val, "j");
-      who |= !strcmp(key, "worker") && !strcmp(val, "near");
-    }
-    found += type && req && who;
-  }
-  freeReplyObject(r);
-  redisFree(c);
-  return found;
+  const char *const pairs[] = {"type",   "interrupted", "request", "j",
+                               "worker", "near",        NULL};
+  return cm_test_stream_count(g_port, region, pairs);
 }
 
 /* near's jobs and acceptances as the Redis ledger counts them. */
 static void redis_jobs(int *jobs, int *acc) {
-  redisContext *c = cm_test_side_connect(g_port);
-  cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "HMGET cm:{%s}:worker:near jobs acc", region);
-  cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-  *jobs = r->element[0]->str ? atoi(r->element[0]->str) : 0;
-  *acc = r->element[1]->str ? atoi(r->element[1]->str) : 0;
-  freeReplyObject(r);
-  redisFree(c);
+  cr_assert_eq(cm_test_worker_jobs(g_port, region, "near", jobs, acc), 0);
 }
 
 Test(interrupt, with_redis, .init = redis_up, .fini = redis_stop) {

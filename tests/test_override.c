@@ -405,25 +405,8 @@ static cm_redis *conn;
 /* Whether an event of this type in the region's stream has key = val. */
 static int stream_field(const char *region, const char *type, const char *key,
                         const char *val) {
-  redisContext *c = cm_test_side_connect(g_port);
-  cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
-  cr_assert(r && r->type == REDIS_REPLY_ARRAY);
-  int found = 0;
-  for (size_t i = 0; i < r->elements; i++) {
-    const redisReply *f = r->element[i]->element[1];
-    int is_type = 0, has = 0;
-    for (size_t k = 0; k + 1 < f->elements; k += 2) {
-      is_type |= !strcmp(f->element[k]->str, "type") &&
-                 !strcmp(f->element[k + 1]->str, type);
-      has |= !strcmp(f->element[k]->str, key) &&
-             !strcmp(f->element[k + 1]->str, val);
-    }
-    found |= is_type && has;
-  }
-  freeReplyObject(r);
-  redisFree(c);
-  return found;
+  const char *const pairs[] = {"type", type, key, val, NULL};
+  return cm_test_stream_count(g_port, region, pairs) > 0;
 }
 
 /* The region's event stream has an event of this type for request, with

@@ -143,6 +143,52 @@ void cm_test_server_kill(pid_t pid, int sig) {
   waitpid(pid, NULL, 0);
 }
 
+/* 1 when the stream entry's fields f carry every pair. */
+static int entry_has(const redisReply *f, const char *const *pairs) {
+  for (const char *const *p = pairs; p[0] && p[1]; p += 2) {
+    int has = 0;
+    for (size_t k = 0; k + 1 < f->elements && !has; k += 2)
+      has = !strcmp(f->element[k]->str, p[0]) &&
+            !strcmp(f->element[k + 1]->str, p[1]);
+    if (!has)
+      return 0;
+  }
+  return 1;
+}
+
+int cm_test_stream_count(int port, const char *region,
+                         const char *const *pairs) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return -1;
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", region);
+  int found = r && r->type == REDIS_REPLY_ARRAY ? 0 : -1;
+  for (size_t i = 0; found >= 0 && i < r->elements; i++)
+    found += entry_has(r->element[i]->element[1], pairs);
+  if (r)
+    freeReplyObject(r);
+  redisFree(c);
+  return found;
+}
+
+int cm_test_worker_jobs(int port, const char *region, const char *worker,
+                        int *jobs, int *acc) {
+  redisContext *c = cm_test_side_connect(port);
+  if (!c)
+    return -1;
+  redisReply *r =
+      redisCommand(c, "HMGET cm:{%s}:worker:%s jobs acc", region, worker);
+  int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+  if (ok) {
+    *jobs = r->element[0]->str ? atoi(r->element[0]->str) : 0;
+    *acc = r->element[1]->str ? atoi(r->element[1]->str) : 0;
+  }
+  if (r)
+    freeReplyObject(r);
+  redisFree(c);
+  return ok ? 0 : -1;
+}
+
 void cm_test_flush_keys(int port, const char *pattern) {
   redisContext *c = cm_test_side_connect(port);
   if (!c)

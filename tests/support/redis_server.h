@@ -39,6 +39,17 @@ void cm_test_server_kill(pid_t pid, int sig);
 /* UNLINK every key matching pattern (SCAN MATCH). */
 void cm_test_flush_keys(int port, const char *pattern);
 
+/* The events in region's stream (cm:{region}:events) that carry every
+ * field of pairs with its value (pairs: key, value, ..., NULL); -1 when
+ * the stream cannot be read. */
+int cm_test_stream_count(int port, const char *region,
+                         const char *const *pairs);
+
+/* A worker's jobs and acceptances as the Redis ledger counts them (its
+ * hash's jobs and acc; absent: 0). Returns 0, or -1 when unread. */
+int cm_test_worker_jobs(int port, const char *region, const char *worker,
+                        int *jobs, int *acc);
+
 /* The server a test talks to: 127.0.0.1:$CM_TEST_REDIS_PORT when one
  * answers there (scripts/test.sh starts it; tests share it, each in
  * regions of its own), else a redis-server of the test's own on a free
