@@ -8,7 +8,7 @@
  * interrupt_min read (bad values refused, naming the key); a nurse who
  * reported her arrival at a normal visit next to an emergency is offered
  * it with diverts_from; her accept gives the visit back (an interrupted
- * event). No Criterion .timeout. */
+ * event, carematch_interrupted_total). No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -132,17 +132,24 @@ static int read_events(int fd, const char *want, char *buf, size_t n) {
   return strstr(buf, want) != NULL;
 }
 
-/* carematch_diverted_total on /metrics (-1: absent). */
-static long diverted_total(void) {
+/* Counter name's value on /metrics (-1: absent); its TYPE line must be
+ * there. */
+static long counter_total(const char *name) {
   cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
-  const char *at = strstr(r.text, "\ncarematch_diverted_total");
+  char line[96], type[128];
+  snprintf(line, sizeof line, "\n%s ", name);
+  snprintf(type, sizeof type, "# TYPE %s counter", name);
+  const char *at = strstr(r.text, line);
   long n = -1;
   if (at)
-    n = strtol(strchr(at + 1, ' ') + 1, NULL, 10);
-  cr_assert(strstr(r.text, "# TYPE carematch_diverted_total counter"), "%s",
-            r.text);
+    n = strtol(at + strlen(line), NULL, 10);
+  cr_assert(strstr(r.text, type), "%s", r.text);
   cm_test_reply_free(&r);
   return n;
+}
+
+static long diverted_total(void) {
+  return counter_total("carematch_diverted_total");
 }
 
 /* near at the centre accepts normal job j 1 km south and is on her way;
@@ -226,6 +233,7 @@ Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
   cm_test_daemon_config(&D, "[batch]\ninterrupt_min = 5\n[matching]\n"
                             "reserve_workers = 0\nlookahead_min = 0\n");
   cm_test_daemon_start(&D, NULL);
+  cr_assert_eq(counter_total("carematch_interrupted_total"), 0);
   add_worker("near", 0.0);
   add_worker("far", 4.0);
   submit("j", "normal", -1.0);
@@ -251,6 +259,8 @@ Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
   cr_assert_str_eq(worker0(v), "far");
   cr_assert_null(json_object_get(v, "arrived_ms"), "no one there now");
   json_decref(v);
+  cr_assert_eq(counter_total("carematch_interrupted_total"), 1);
+  cr_assert_eq(diverted_total(), 0, "an interruption, not a diversion");
 }
 
 Test(daemon_divert, bad_interrupt_min_is_refused_at_start, .fini = stop) {

@@ -249,8 +249,8 @@ static void cluster_metrics(page *b, const cmd_region *r) {
           a.node_failures + l.node_failures);
 }
 
-/* The counters: batches, offers, fallbacks, diversions, the ledger's, events,
- * positions, reloads, trace lines lost. */
+/* The counters: batches, offers, fallbacks, diversions, interruptions, the
+ * ledger's, events, positions, reloads, trace lines lost. */
 static void counter_metrics(page *b, const cmd_region *r,
                             const cm_engine_stats *st) {
   counter(b, "carematch_batches_total", "batches solved", st->batches);
@@ -261,6 +261,10 @@ static void counter_metrics(page *b, const cmd_region *r,
           "jobs given back by a worker diverted to an emergency "
           "([batch] divert_min)",
           st->diverted);
+  counter(b, "carematch_interrupted_total",
+          "visits given back by a worker called away to an emergency "
+          "([batch] interrupt_min)",
+          st->interrupted);
   counter(b, "carematch_ledger_refused_total",
           "offers the ledger refused (a worker taken elsewhere)", st->refused);
   counter(b, "carematch_ledger_adopted_total",
