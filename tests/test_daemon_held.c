@@ -241,8 +241,16 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   set_key(port, "cm:{held3}:weights", "not json");
   cm_test_daemon_start(&D, NULL);
-  cm_test_sleep_ms(1000);
-  timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
+  /* at least a second of steps; longer while the recovery is still
+     reading the weights (a loaded machine), until /readyz names the
+     stored form's fault (at most 10 s) */
+  int64_t since = mono_ms();
+  do {
+    cm_test_sleep_ms(50);
+    timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
+  } while ((mono_ms() - since < 1000 ||
+            !strstr(text, "stored weights: malformed JSON")) &&
+           mono_ms() - since < 10000);
   cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
   cr_assert_eq(metric("carematch_batches_total"), 0,
                "no batch before the weights");
