@@ -121,6 +121,9 @@ struct cm_engine_batch {
                               rest are busy (the look-ahead's) */
   int n_look;              /* below this, above n_free: the look-ahead's;
                               the rest are on their way (engine_divert.c) */
+  cm__pair *now;           /* look-ahead pairs that take her from her job
+                              at once (engine_person.c) */
+  int n_now;
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -134,6 +137,7 @@ static void batch_state_free(batch_state *b) {
   free(b->counts);
   free(b->req_of);
   free(b->reserved);
+  free(b->now);
   cm_instance_free(b->inst);
   if (b->have_answer)
     cm_answer_free(&b->ans);
@@ -245,9 +249,10 @@ static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
 
 /* The requests the answer gave a busy worker (the look-ahead's) are left
  * out of the commit: they wait for that worker (reqs[q] NULL, the record
- * in wait[q]; NULL for the others). Those it gave a worker on her way
- * (engine_divert.c) are left out too, their assignment in divert[q] (-1
- * for the others). */
+ * in wait[q]; NULL for the others). Those it gave a worker on her way or
+ * at her visit (engine_divert.c; on a look-ahead entry, a pair that takes
+ * her now: engine_person.c) are left out too, their assignment in
+ * divert[q] (-1 for the others). */
 static void defer_busy(batch_state *b, cm__req **wait, int *divert) {
   for (int q = 0; q < b->n; q++) {
     wait[q] = NULL;
@@ -258,7 +263,8 @@ static void defer_busy(batch_state *b, cm__req **wait, int *divert) {
     if (b->ans.assignments[a].worker >= b->n_free && b->reqs[q]) {
       wait[q] = b->reqs[q];
       b->reqs[q] = NULL;
-      if (b->ans.assignments[a].worker >= b->n_look)
+      int w = b->ans.assignments[a].worker;
+      if (w >= b->n_look || cm__person_taken_now(b->now, b->n_now, q, w))
         divert[q] = a;
     }
   }
@@ -448,7 +454,9 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
   if ((st = cm__lookahead_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
     goto fail;
   b->n_look = b->inst->n_workers;
-  if ((st = cm__divert_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
+  if ((st = cm__divert_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK ||
+      (st = cm__person_merge(b->inst, b->n_free, b->n_look, &b->now, &b->n_now,
+                             err)) != CM_OK)
     goto fail;
   b->t1 = clock_ms(e);
   batch_options(e, b);

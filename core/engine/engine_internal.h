@@ -313,6 +313,23 @@ void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
 cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                             cm_error *err);
 
+/* one person, one instance worker (engine_person.c) */
+/* A (request, worker) pair of the batch instance. */
+typedef struct cm__pair {
+  int request, worker;
+} cm__pair;
+/* Merge the workers inst holds at n_look and above (the diversion's and the
+ * interruption's) that the look-ahead holds too (in [n_free, n_look)) into
+ * the look-ahead's entry: each request keeps the sooner of its two edges to
+ * her; the merged entries are removed and the later ones renumbered. *now
+ * (n_now; free it) gets the pairs whose edge takes her from her job at
+ * once. Returns CM_OK, or CM_E_NOMEM (err set; inst unchanged). */
+cm_status cm__person_merge(cm_instance *inst, int n_free, int n_look,
+                           cm__pair **now, int *n_now, cm_error *err);
+/* 1 when (request, worker) is one of now's pairs. */
+int cm__person_taken_now(const cm__pair *now, int n_now, int request,
+                         int worker);
+
 /* ledger (engine_ledger.c) */
 /* A change for the transition from r to after (its version is set here),
  * with the given events; the workers' parts are added by the caller. */
