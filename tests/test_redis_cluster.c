@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -602,6 +603,28 @@ static int offered_within(int port, const char *region, const char *id,
   return 0;
 }
 
+/* 1 once the daemon at port holds request id offered (its offer's commit
+ * answered, WAIT included), polled for up to ms: a record offered in Redis
+ * may still have its WAIT in flight. */
+static int applied_within(int port, const char *id, int ms) {
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  for (int waited = 0; waited <= ms; waited += 20) {
+    cm_test_reply rr =
+        cm_test_http(port, "GET", path, TOK_PLATFORM, NULL, NULL);
+    json_t *j = rr.code == 200 ? json_loads(rr.text, 0, NULL) : NULL;
+    const char *st = json_string_value(
+        json_object_get(json_object_get(j, "request"), "state"));
+    int yes = st && !strcmp(st, "offered");
+    json_decref(j);
+    cm_test_reply_free(&rr);
+    if (yes)
+      return 1;
+    cm_test_sleep_ms(20);
+  }
+  return 0;
+}
+
 /* carematch_ledger_rebuilds_total of the daemon at port. */
 static long long rebuilds(int port) {
   cm_test_reply rr =
@@ -793,6 +816,7 @@ Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
   }
   post_emergency(d.port, "a"); /* durable: the replica confirmed it */
   cr_assert(offered_within(victim, region, "a", 5000), "offered before");
+  cr_assert(applied_within(d.port, "a", 5000), "its WAIT answered");
 
   long long waits0 = metric(d.port, "carematch_ledger_replica_waits_total");
   long long resolves0 =
