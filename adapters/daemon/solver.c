@@ -189,9 +189,10 @@ void cmd_urgent_written(cmd_region *r, int ok) {
 #define URGENT_FOLLOWED_MS 2000
 
 /* How long an emergency's batch may hold the position writes back (ms):
- * from its create to its offers, so that neither waits in Redis behind
- * position scripts proposed before it (docs/async.md "Measured: positions
- * behind the emergency"); past it (a slow solve) they go anyway. */
+ * from its create to its offers' answer, so that neither waits in Redis
+ * behind position scripts proposed before it (docs/async.md "Measured:
+ * positions behind the emergency"); past it (a slow solve) they go
+ * anyway. */
 #define URGENT_HOLD_MS 20
 
 /* An emergency's batch at once, on the engine's state as the last follow
@@ -212,8 +213,8 @@ static int urgent_begin(cmd_region *r) {
       cmd_mono_ns(NULL) - r->followed_ns > URGENT_FOLLOWED_MS * 1000000LL)
     return 0;
   /* the create first on the wire, ahead of the position writes of this
-     turn, which wait until the offers are out too (on_done): the begin
-     below takes a while */
+     turn, which wait until the offers are answered too (on_offers): the
+     begin below takes a while */
   cm_ledger_redis_hold_positions(r->ledger, URGENT_HOLD_MS);
   cm_ledger_redis_send_now(r->ledger);
   int64_t t0 = cmd_watch_begin(r->d);
@@ -225,7 +226,9 @@ static int urgent_begin(cmd_region *r) {
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_BEGIN, t0);
   if (st != CM_OK || !b) { /* a rebuild is due, or nothing to take: the
                               next step as usual */
-    cm_ledger_redis_hold_positions(r->ledger, 0);
+    /* an emergency's offers in flight keep their hold */
+    if (!r->holding)
+      cm_ledger_redis_hold_positions(r->ledger, 0);
     return 0;
   }
   r->holding = 1;
@@ -312,6 +315,13 @@ static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_region *r = ctx;
   int64_t t0 = cmd_watch_begin(r->d);
   cmd_stage_region("odone", r);
+  /* the held position writes go now: sent right behind the offers, Redis
+     would have read them with the offers and answered both only once it
+     ran the positions' scripts (it answers after each read's commands) */
+  if (r->holding && !r->flying) {
+    r->holding = 0;
+    cm_ledger_redis_hold_positions(r->ledger, 0);
+  }
   cmd_lease_note(r, CMD_LEASE_COMMITTED, st == CM_OK);
   if (st != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
@@ -358,12 +368,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
                         ? cm_engine_batch_end_async(r->eng, b, cmd_now_ms(),
                                                     on_offers, r, &err)
                         : cm_engine_batch_end(r->eng, b, cmd_now_ms(), &err);
-  if (r->holding) { /* the offers out now, then the position writes held
-                       since the emergency's create (urgent_begin) */
-    r->holding = 0;
+  if (r->holding) /* the offers out now, ahead of the position writes held
+                     since the emergency's create (urgent_begin) */
     cm_ledger_redis_send_now(r->ledger);
-    cm_ledger_redis_hold_positions(r->ledger, 0);
-  }
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_END, t0);
   cmd_stage_region("oprop", r);
   cm_engine_stats_get(r->eng, &st);
