@@ -421,7 +421,7 @@ CM_EXPORT void cm_ledger_redis_send_now(cm_ledger *l);
  * (ms <= 0; what was held goes at the end of the turn): meanwhile l sends
  * its other proposals' changes ahead of the position writes proposed
  * before them, so that they do not wait in Redis behind position scripts
- * (carematchd holds from an emergency's create to its offers,
+ * (carematchd holds from an emergency's create to its offers' answer,
  * docs/async.md "Measured: positions behind the emergency"). Only
  * changes pass position writes: an upsert or a shift behind a held
  * position write waits with it, and everything behind that. Nothing
