@@ -5,7 +5,9 @@
  * without waiting for the create's answer; Redis runs the two in order,
  * and an offer behind a create it refused is refused too (the commit
  * script's expect_own), leaving no offer, no event, the worker free and
- * the engine as Redis has it. */
+ * the engine as Redis has it. And the position writes held back
+ * (cm_ledger_redis_hold_positions) while an emergency's create and offers
+ * go: changes pass them, an upsert behind them keeps its place. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -385,5 +387,165 @@ Test(one_write, an_engine_freed_with_a_create_and_its_offer_in_flight) {
   }
   cr_assert_eq(create.calls, 1);
   cr_assert_eq(offers.calls, 1);
+  close_all(&s);
+}
+
+/* The position the tests' position writes move w1 to: 2 km north. */
+#define POS_LAT (CM_FX_LAT0 + 2.0 / CM_FX_KM_LAT)
+
+/* Every group A's ledger sent, in order (cm_ledger_redis_group_watch). */
+typedef struct sent_groups {
+  int n;
+  int changes[8], positions[8], worker_writes[8];
+} sent_groups;
+
+static void on_any_group(void *arg, const cm_ledger_redis_group *g) {
+  sent_groups *w = arg;
+  if (g->answered || w->n >= 8)
+    return;
+  w->changes[w->n] = g->changes;
+  w->positions[w->n] = g->positions;
+  w->worker_writes[w->n] = g->worker_writes;
+  w->n++;
+}
+
+/* A worker's hash field in Redis as a string ("" none). */
+static void field_str(side *s, const char *what, const char *name, char *out,
+                      size_t cap) {
+  redisReply *rep =
+      redisCommand(s->side, "HGET cm:{%s}:%s %s", s->region, what, name);
+  cr_assert_not_null(rep);
+  snprintf(out, cap, "%s", rep->type == REDIS_REPLY_STRING ? rep->str : "");
+  freeReplyObject(rep);
+}
+
+/* A position write proposed before an emergency's create, in the same
+ * turn, with the position writes held (carematchd holds them from the
+ * create to the offers): the create goes alone, then the batch's offer
+ * alone, and the position write only once the hold ends; Redis runs them
+ * in that order and each is told in that order; the position is in Redis
+ * and the offer too. Without the hold the create's group carried the
+ * position write ahead of the create (its script first in Redis). */
+Test(one_write, held_positions_let_an_emergencys_changes_go_first) {
+  side s;
+  open_all(&s, "ow5");
+  cm_error err;
+  sent_groups w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
+               "%s", err.message);
+  told pos = {0, CM_OK, 0}, create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
+                                               CM_FX_T0, on_done, &pos, &err),
+               CM_OK, "%s", err.message);
+  cm_ledger_redis_hold_positions(s.l, 10000);
+  cm_request_spec sp =
+      cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
+      "%s", err.message);
+  cm_ledger_redis_send_now(s.l);
+  cr_assert_eq(w.n, 1, "the create sent now");
+  cr_assert_eq(w.changes[0], 1);
+  cr_assert_eq(w.positions[0], 0, "the position write held back");
+  cr_assert_eq(batch_now(&s, &offers, CM_FX_T0), 1, "the emergency taken");
+  cm_ledger_redis_send_now(s.l);
+  cr_assert_eq(w.n, 2, "the offer sent now");
+  cr_assert_eq(w.changes[1], 1);
+  cr_assert_eq(w.positions[1], 0, "the position write still held");
+  cm_ledger_redis_hold_positions(s.l, 0);
+  run_until(s.base, &pos, 4000);
+  run_until(s.base, &offers, 4000);
+  cr_assert_eq(w.n, 3, "the position write sent at the hold's end");
+  cr_assert_eq(w.positions[2], 1);
+  cr_assert_eq(w.changes[2], 0);
+  cr_assert_eq(create.calls, 1);
+  cr_assert_eq(offers.calls, 1);
+  cr_assert_eq(pos.calls, 1);
+  cr_assert_eq(create.st, CM_OK);
+  cr_assert_eq(offers.st, CM_OK);
+  cr_assert_eq(pos.st, CM_OK);
+  cr_assert_lt(create.order, offers.order, "told in Redis's order");
+  cr_assert_lt(offers.order, pos.order);
+  char lat[32];
+  field_str(&s, "worker:w1", "lat", lat, sizeof lat);
+  cr_assert_float_eq(strtod(lat, NULL), POS_LAT, 1e-9,
+                     "the position in Redis: %s", lat);
+  cr_assert_eq(field(&s, "req:e1", "ver"), 2, "offered");
+  cr_assert_eq(field(&s, "worker:w1", "jobs"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
+  close_all(&s);
+}
+
+/* With the position writes held, an upsert proposed behind a held
+ * position write of the same worker, and a create behind it, wait with
+ * it: nothing passes the upsert, so the later write of the worker still
+ * wins in Redis (the upsert's position) and the three are told in the
+ * order proposed. Letting the upsert (or the create behind it) pass the
+ * held position write would leave the older position in Redis. */
+Test(one_write, an_upsert_behind_held_positions_keeps_its_place) {
+  side s;
+  open_all(&s, "ow6");
+  cm_error err;
+  sent_groups w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
+               "%s", err.message);
+  told pos = {0, CM_OK, 0}, up = {0, CM_OK, 0}, create = {0, CM_OK, 0};
+  cm_ledger_redis_hold_positions(s.l, 10000);
+  cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
+                                               CM_FX_T0, on_done, &pos, &err),
+               CM_OK, "%s", err.message);
+  cm_worker wk = cm_fx_worker("w1", CM_FX_NURSE, 3.0, 0.0, 2, CM_FX_T0 + 1);
+  cr_assert_eq(
+      cm_engine_worker_upsert_async(s.e, &wk, CM_FX_T0, on_done, &up, &err),
+      CM_OK, "%s", err.message);
+  cm_request_spec sp = cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0.0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
+      "%s", err.message);
+  cm_ledger_redis_send_now(s.l);
+  cr_assert_eq(w.n, 0, "nothing passes the upsert behind the held write");
+  cm_ledger_redis_hold_positions(s.l, 0);
+  run_until(s.base, &create, 4000);
+  cr_assert_eq(w.n, 1, "one group at the hold's end");
+  cr_assert_eq(w.positions[0], 1);
+  cr_assert_eq(w.worker_writes[0], 1);
+  cr_assert_eq(w.changes[0], 1);
+  cr_assert_eq(pos.st, CM_OK);
+  cr_assert_eq(up.st, CM_OK);
+  cr_assert_eq(create.st, CM_OK);
+  cr_assert_lt(pos.order, up.order, "told in the order proposed");
+  cr_assert_lt(up.order, create.order);
+  char lat[32];
+  field_str(&s, "worker:w1", "lat", lat, sizeof lat);
+  cr_assert_float_eq(strtod(lat, NULL), wk.lat, 1e-9,
+                     "the upsert's position wins: %s", lat);
+  cr_assert_eq(field(&s, "worker:w1", "capacity"), 2);
+  close_all(&s);
+}
+
+/* A hold nobody ends: the held position write goes at its deadline. */
+Test(one_write, held_positions_go_at_the_holds_deadline) {
+  side s;
+  open_all(&s, "ow7");
+  cm_error err;
+  sent_groups w;
+  memset(&w, 0, sizeof w);
+  cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
+               "%s", err.message);
+  told pos = {0, CM_OK, 0};
+  cm_ledger_redis_hold_positions(s.l, 300);
+  cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
+                                               CM_FX_T0, on_done, &pos, &err),
+               CM_OK, "%s", err.message);
+  event_base_loop(s.base, EVLOOP_NONBLOCK);
+  cm_ledger_redis_send_now(s.l);
+  cr_assert_eq(w.n, 0, "held");
+  run_until(s.base, &pos, 4000);
+  cr_assert_eq(pos.calls, 1, "sent at the deadline");
+  cr_assert_eq(pos.st, CM_OK);
+  cr_assert_eq(w.n, 1);
+  cr_assert_eq(w.positions[0], 1);
   close_all(&s);
 }

@@ -258,6 +258,9 @@ typedef struct cmd_region {
   cm_engine_batch *flying; /* begun, not yet ended */
   int following;           /* the step's follow is in flight (Redis) */
   int in_step;             /* inside on_step's cm_engine_sync_async */
+  int holding;             /* Redis: an emergency's batch holds the position
+                              writes back until its offers are answered
+                              (solver.c urgent_begin, on_offers) */
   int urgent_writes;       /* Redis: emergencies' creates proposed, not yet
                               completed (solver.c, cmd_urgent_written) */
   int64_t step_at_ns;      /* monotonic ns when step_ev fires (solver.c

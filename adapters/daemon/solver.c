@@ -188,6 +188,13 @@ void cmd_urgent_written(cmd_region *r, int ok) {
  * follows does not. */
 #define URGENT_FOLLOWED_MS 2000
 
+/* How long an emergency's batch may hold the position writes back (ms):
+ * from its create to its offers' answer, so that neither waits in Redis
+ * behind position scripts proposed before it (docs/async.md "Measured:
+ * positions behind the emergency"); past it (a slow solve) they go
+ * anyway. */
+#define URGENT_HOLD_MS 20
+
 /* An emergency's batch at once, on the engine's state as the last follow
  * left it: a follow asked now would go out behind the emergency's create
  * and be answered only after it, so the batch (its begin and solve) would
@@ -205,7 +212,10 @@ static int urgent_begin(cmd_region *r) {
       !cm_redis_connected(r->redis_loop) ||
       cmd_mono_ns(NULL) - r->followed_ns > URGENT_FOLLOWED_MS * 1000000LL)
     return 0;
-  /* the create first on the wire: the begin below takes a while */
+  /* the create first on the wire, ahead of the position writes of this
+     turn, which wait until the offers are answered too (on_offers): the
+     begin below takes a while */
+  cm_ledger_redis_hold_positions(r->ledger, URGENT_HOLD_MS);
   cm_ledger_redis_send_now(r->ledger);
   int64_t t0 = cmd_watch_begin(r->d);
   cm_engine_batch *b = NULL;
@@ -214,9 +224,14 @@ static int urgent_begin(cmd_region *r) {
       cm_engine_batch_begin_unfollowed(r->eng, cmd_now_ms(), &b, &err);
   cmd_events_pump(r);
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_BEGIN, t0);
-  if (st != CM_OK || !b) /* a rebuild is due, or nothing to take: the next
-                            step as usual */
+  if (st != CM_OK || !b) { /* a rebuild is due, or nothing to take: the
+                              next step as usual */
+    /* an emergency's offers in flight keep their hold */
+    if (!r->holding)
+      cm_ledger_redis_hold_positions(r->ledger, 0);
     return 0;
+  }
+  r->holding = 1;
   cmd_stage_region("ubegin", r);
   cmd_lease_note(r, CMD_LEASE_BEGUN, 1);
   fly(r, b);
@@ -300,6 +315,13 @@ static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   cmd_region *r = ctx;
   int64_t t0 = cmd_watch_begin(r->d);
   cmd_stage_region("odone", r);
+  /* the held position writes go now: sent right behind the offers, Redis
+     would have read them with the offers and answered both only once it
+     ran the positions' scripts (it answers after each read's commands) */
+  if (r->holding && !r->flying) {
+    r->holding = 0;
+    cm_ledger_redis_hold_positions(r->ledger, 0);
+  }
   cmd_lease_note(r, CMD_LEASE_COMMITTED, st == CM_OK);
   if (st != CM_OK) {
     fprintf(stderr, "carematchd: batch not committed: %s\n", err->message);
@@ -346,6 +368,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
                         ? cm_engine_batch_end_async(r->eng, b, cmd_now_ms(),
                                                     on_offers, r, &err)
                         : cm_engine_batch_end(r->eng, b, cmd_now_ms(), &err);
+  if (r->holding) /* the offers out now, ahead of the position writes held
+                     since the emergency's create (urgent_begin) */
+    cm_ledger_redis_send_now(r->ledger);
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_END, t0);
   cmd_stage_region("oprop", r);
   cm_engine_stats_get(r->eng, &st);

@@ -41,6 +41,18 @@
  * checked the ids against its records; one removed meanwhile by another
  * writer is not an error), so no EXISTS round is needed.
  *
+ * Positions held (cm_ledger_redis_hold_positions, docs/async.md "Measured:
+ * positions behind the emergency"): while a hold lasts, a flush sends the
+ * queue's changes and leaves its position writes queued, so an
+ * emergency's create and offers do not wait in Redis behind position
+ * scripts proposed before them (100 positions cost Redis 0.5-1 ms). Only
+ * changes pass positions: an upsert or a shift behind a held position
+ * write waits with it, and so does everything behind that (their order
+ * with the positions and the takes is kept). The held writes keep their
+ * order and go when the hold ends, or at its deadline. One connection
+ * still carries everything, so each proposal's completion still runs in
+ * the order Redis ran it.
+ *
  * NOSCRIPT (the server lost its script cache: a failover, SCRIPT FLUSH):
  * nothing of that script call was written, so its changes are sent again,
  * ahead of what was proposed since, in a group that loads the scripts
@@ -58,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "carematch/engine.h"
 #include "carematch/store.h"
@@ -162,6 +175,8 @@ typedef struct rd_async {
   uint64_t groups;                /* groups sent so far */
   int unwritten;                  /* commands queued on the connection
                                      since the last write_now */
+  int64_t hold_until_ms;          /* position writes held until then
+                                     (cm__rd_now_ms; 0 none) */
 } rd_async;
 
 cm_redis *cm__rd_group_conn(const rd_ledger *l) {
@@ -706,12 +721,52 @@ static void group_send(rd_group *g, cm_redis *r, int m) {
   }
 }
 
+/* While a hold lasts (cm_ledger_redis_hold_positions), take out of props
+ * the position writes, and, from an upsert or a shift behind one of them,
+ * everything; queue them again (oldest first, in order) and have the
+ * flush run at the hold's deadline. Returns what goes now. */
+static rd_prop *hold_split(rd_async *as, rd_prop *props) {
+  if (!as->hold_until_ms)
+    return props;
+  int64_t left = as->hold_until_ms - cm__rd_now_ms();
+  if (left <= 0) {
+    as->hold_until_ms = 0;
+    return props;
+  }
+  rd_prop *go = NULL, **gt = &go, *keep = NULL, **kt = &keep;
+  int barrier = 0; /* a worker write behind a held position write */
+  while (props) {
+    rd_prop *p = props;
+    props = p->next;
+    p->next = NULL;
+    barrier |= keep && p->op && p->op != CM_LEDGER_W_POSITIONS;
+    if (barrier || p->op == CM_LEDGER_W_POSITIONS) {
+      *kt = p;
+      kt = &p->next;
+    } else {
+      *gt = p;
+      gt = &p->next;
+    }
+  }
+  if (keep) {
+    as->queue = keep;
+    for (as->tail = keep; as->tail->next; as->tail = as->tail->next)
+      ;
+    struct timeval tv = {(time_t)(left / 1000),
+                         (suseconds_t)(left % 1000) * 1000};
+    event_add(as->flush, &tv);
+  }
+  return go;
+}
+
 static void flush_send(rd_async *as) {
   rd_ledger *l = as->l;
   cm_redis *r = cm__rd_group_conn(l);
   rd_prop *props = as->queue;
   as->queue = as->tail = NULL;
   if (!props || flush_put_off(as, r, props))
+    return;
+  if (!(props = hold_split(as, props)))
     return;
   cm_error err;
   as->waits = 0;
@@ -950,6 +1005,22 @@ void cm_ledger_redis_send_now(cm_ledger *lg) {
   if (r->own_base || !r->ac || !r->ready || r->hello || (r->cl && r->cl->moved))
     return;
   on_flush(-1, 0, l->async); /* the event, when it runs, finds nothing */
+}
+
+void cm_ledger_redis_hold_positions(cm_ledger *lg, int ms) {
+  rd_ledger *l = (rd_ledger *)lg;
+  if (!lg || lg->type->propose != cm__rd_propose ||
+      cm__rd_group_conn(l)->own_base ||
+      (!l->async && (ms <= 0 || !(l->async = async_new(l)))))
+    return;
+  rd_async *as = l->async;
+  if (ms > 0) {
+    as->hold_until_ms = cm__rd_now_ms() + ms;
+    return;
+  }
+  as->hold_until_ms = 0;
+  if (as->queue) /* what was held: sent at the end of this turn */
+    event_active(as->flush, EV_TIMEOUT, 0);
 }
 
 cm_status cm_ledger_redis_group_watch(cm_ledger *lg,

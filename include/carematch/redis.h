@@ -417,6 +417,18 @@ CM_EXPORT cm_status cm_ledger_redis_group_watch(cm_ledger *l,
  * Cannot fail: a write that fails tells the proposals, as the event's. */
 CM_EXPORT void cm_ledger_redis_send_now(cm_ledger *l);
 
+/* Hold l's position writes for at most ms (ms > 0), or end the hold
+ * (ms <= 0; what was held goes at the end of the turn): meanwhile l sends
+ * its other proposals' changes ahead of the position writes proposed
+ * before them, so that they do not wait in Redis behind position scripts
+ * (carematchd holds from an emergency's create to its offers' answer,
+ * docs/async.md "Measured: positions behind the emergency"). Only
+ * changes pass position writes: an upsert or a shift behind a held
+ * position write waits with it, and everything behind that. Nothing
+ * happens when l is not a Redis ledger proposing on a caller's base.
+ * Cannot fail. */
+CM_EXPORT void cm_ledger_redis_hold_positions(cm_ledger *l, int ms);
+
 /* Fill out with where l's follow stands (l a Redis ledger). An engine
  * has caught up with Redis when no rebuild is pending and every entry
  * after last_id is its own (tagged origin): docs/hardening.md. */
