@@ -131,6 +131,7 @@ static int solve_threads(const cm_cli_args *args) {
 int cm_cli_solve(const cm_cli_args *args) {
   cm_error err;
   cm_instance *inst = NULL;
+  cm_candidates *ahead = NULL;
   cm_answer ans;
   char *text = NULL, *out = NULL;
   size_t len = 0;
@@ -146,7 +147,11 @@ int cm_cli_solve(const cm_cli_args *args) {
     goto done;
   }
   int threads = solve_threads(args);
-  if (cm_instance_from_json_threads(text, len, threads, &inst, &err) != CM_OK) {
+  /* with a second thread, the candidate search runs ahead on it while the
+   * text is read (cm_instance_from_json_search) */
+  if (cm_instance_from_json_search(text, len, threads, &inst,
+                                   threads > 1 ? &ahead : NULL,
+                                   &err) != CM_OK) {
     code = cm_cli_report(&err, input_exit(err.code));
     goto done;
   }
@@ -157,6 +162,7 @@ int cm_cli_solve(const cm_cli_args *args) {
   opts.clock = monotonic_ns;
   opts.validated = 1; /* cm_instance_from_json validated it */
   opts.threads = threads;
+  opts.candidates = ahead;
   if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
     code = cm_cli_report(&err, CM_EXIT_SOLVER);
     goto done;
@@ -183,6 +189,7 @@ done:
     free(out);
     free(text);
     cm_answer_free(&ans);
+    cm_candidates_free(ahead);
     cm_instance_free(inst);
   }
   return code;

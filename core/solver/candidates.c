@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ahead.h"
 #include "alloc.h"
 #include "base/grid.h"
 #include "cost.h"
@@ -14,11 +15,7 @@
 #include "skill_grids.h"
 #include "stages.h"
 
-typedef struct cand {
-  int w;
-  double dist, travel, cost;
-  double lat, lon; /* the worker's position (positions mode) */
-} cand;
+typedef cm__cand cand;
 
 typedef struct edge_buf {
   int *req, *wrk;
@@ -74,7 +71,7 @@ static void free_buf(edge_buf *b) {
   memset(b, 0, sizeof *b);
 }
 
-static int cand_by_cost(const void *a, const void *b) {
+int cm__cand_by_cost(const void *a, const void *b) {
   const cand *x = a, *y = b;
   if (x->cost != y->cost)
     return x->cost < y->cost ? -1 : 1;
@@ -99,7 +96,7 @@ static int keep_request_edges(cm__problem *p, int r, cand *c, int n,
                               edge_buf *out) {
   const cm_request *rq = &p->inst->requests[r];
   double pen = p->penalty[r];
-  qsort(c, (size_t)n, sizeof *c, cand_by_cost);
+  qsort(c, (size_t)n, sizeof *c, cm__cand_by_cost);
   p->eligible[r] = n > 0;
   if (n < rq->staff)
     return 0;
@@ -343,13 +340,10 @@ static int search_request(cm__skill_grids *g, search_ctx *s,
   return 0;
 }
 
-/* Search and price request r's candidates into heap (room for k x staff);
- * *n: how many. Returns 0, 1 when out of time (nothing searched) or -1
- * when out of memory. With every grid it needs built (threads), clk NULL:
- * it only reads the grids and the instance. */
-static int find_position(const cm__problem *p, cm__skill_grids *g, int r,
-                         const cm__clock *clk, int64_t need, cand *heap,
-                         int *n) {
+/* cm__find_position (ahead.h). With every grid it needs built (threads),
+ * clk NULL: it only reads the grids and the instance. */
+int cm__find_position(const cm__problem *p, cm__skill_grids *g, int r,
+                      const cm__clock *clk, int64_t need, cand *heap, int *n) {
   const cm_instance *inst = p->inst;
   const double rad = 3.14159265358979323846 / 180.0;
   const cm_request *rq = &inst->requests[r];
@@ -403,7 +397,7 @@ static int search_positions(cm__problem *p, prio_order *order,
       break;
     int r = prio_at(order, p, k), n = 0;
     int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
-    if ((rc = find_position(p, &g, r, clk, need, heap, &n)) != 0) {
+    if ((rc = cm__find_position(p, &g, r, clk, need, heap, &n)) != 0) {
       rc = rc > 0 ? 0 : rc; /* out of time: the search stops here */
       break;
     }
@@ -529,7 +523,7 @@ static int par_compute(void *ctx, int k, int t) {
     ps->got[k] = find_edges(ps->p, ps->x, r, c);
     return 0;
   }
-  return find_position(ps->p, ps->g, r, NULL, 0, c, &ps->got[k]) != 0;
+  return cm__find_position(ps->p, ps->g, r, NULL, 0, c, &ps->got[k]) != 0;
 }
 
 static int par_take(void *ctx, int k, int failed) {
@@ -623,6 +617,41 @@ done:
   return rc;
 }
 
+/* ---- searched ahead (cm_candidates, ahead.c) ---- */
+
+/* The search of search_positions with each request's candidates taken
+ * from the search run ahead: in priority order, the clock checked before
+ * each request as there, the edges kept and the floor deciding as there;
+ * a request not searched ahead is searched now, on the same grids. */
+static int search_ahead(cm__problem *p, prio_order *order, const cm__clock *clk,
+                        edge_buf *out, cm_candidates *a) {
+  cand *heap = malloc((size_t)p->inst->params.k * CM_MAX_STAFF * sizeof *heap);
+  if (!heap)
+    return -1;
+  memcpy(p->cap, a->cap, (size_t)p->nw * sizeof *p->cap);
+  int rc = 0;
+  for (int k = 0; k < p->nr && rc == 0; k++) {
+    if (out_of_time(p, clk, k, out))
+      break;
+    int r = prio_at(order, p, k), n = 0;
+    cand *c = cm__candidates_of(a, r, &n);
+    if (!c) {
+      int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
+      if ((rc = cm__find_position(p, &a->g, r, clk, need, heap, &n)) != 0) {
+        rc = rc > 0 ? 0 : rc; /* out of time: the search stops here */
+        break;
+      }
+    } else { /* keep_request_edges reorders them: a copy */
+      memcpy(heap, c, (size_t)n * sizeof *heap);
+      p->ahead++;
+    }
+    p->searched[r] = 1;
+    rc = keep_request_edges(p, r, heap, n, out);
+  }
+  free(heap);
+  return rc;
+}
+
 /* Move the edges out of the buffer into request-major order (stable, so
  * each request keeps its cost order) and index them both ways; the floor's
  * picks go into floor. */
@@ -674,12 +703,13 @@ static int build_csr(cm__problem *p, edge_buf *b, cm__solution *floor) {
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
                             const cm__clock *clk, cm__solution *floor,
                             cm_error *err) {
-  return cm__problem_build_threads(p, inst, clk, 1, floor, err);
+  return cm__problem_build_threads(p, inst, clk, 1, NULL, floor, err);
 }
 
 cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
                                     const cm__clock *clk, int threads,
-                                    cm__solution *floor, cm_error *err) {
+                                    cm_candidates *ahead, cm__solution *floor,
+                                    cm_error *err) {
   memset(p, 0, sizeof *p);
   p->inst = inst;
   p->nr = inst->n_requests;
@@ -700,7 +730,9 @@ cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
   if (inst->has_edges) /* positions mode reads them with the grids */
     for (int j = 0; j < p->nw; j++)
       p->cap[j] = inst->workers[j].capacity;
-  int rc = threads > 1 && p->nr >= PAR_MIN_REQUESTS
+  int rc = cm__candidates_match(ahead, inst)
+               ? search_ahead(p, &order, clk, &b, ahead)
+           : threads > 1 && p->nr >= PAR_MIN_REQUESTS
                ? search_threads(p, &order, clk, &b, threads)
                : 1;
   if (rc > 0) /* one thread */

@@ -86,6 +86,13 @@ typedef struct cm_solve_options {
                          the answer is the same optimum, and a cut answer
                          is never worse than the floor. Borrowed for the
                          call. */
+  struct cm_candidates *candidates; /* NULL (the default): none. The
+                         candidate search run ahead for this instance
+                         (cm_candidates_new, below): used when it matches
+                         (positions mode, the same workers, weights and
+                         params), else ignored; requests it did not search
+                         are searched in the call. The same answer either
+                         way. Borrowed for the call. */
 } cm_solve_options;
 
 /* A hint entry for a request the previous answer did not see. */
@@ -189,6 +196,8 @@ typedef struct cm_solve_stats {
   long simplex_pivots;     /* network simplex pivots, summed */
   int hinted;              /* requests the simplex started on the worker
                               cm_solve_options.hint gave them */
+  int searched_ahead;      /* requests whose candidates came from
+                              cm_solve_options.candidates */
 } cm_solve_stats;
 
 typedef struct cm_answer {
@@ -222,6 +231,38 @@ CM_EXPORT cm_status cm_solve_hint_from(const cm_instance *prev_inst,
                                        const cm_answer *prev,
                                        const cm_instance *inst, int *hint,
                                        cm_error *err);
+
+/* The candidate search of positions mode run ahead of cm_solve, request
+ * by request, while the instance is still being built: the JSON decoder
+ * runs it on its second thread as each request is decoded, while the
+ * parser reads the rest (cm_instance_from_json_search). Each request's
+ * nearest eligible workers are found and priced as cm_solve would find
+ * them; cm_solve (cm_solve_options.candidates) then takes them in
+ * priority order instead of searching, with the same edges, floor and
+ * answer, its deadline kept as before (the search ahead is outside the
+ * call's budget). One thread at a time may use it: the thread that adds
+ * the requests to inst.
+ *
+ * cm_candidates_new: inst's workers must be complete (they are read now
+ * and must not change until the solve); weights and params are those the
+ * instance will have (it may still hold others while it is built: cm_solve
+ * uses the search only when they match). Returns CM_OK and *out (free
+ * with cm_candidates_free), CM_E_RANGE when the weights, params or a
+ * worker would not pass cm_instance_validate (nothing to search ahead),
+ * or CM_E_NOMEM. Borrows inst until freed. */
+typedef struct cm_candidates cm_candidates;
+CM_EXPORT cm_status cm_candidates_new(const cm_instance *inst,
+                                      const cm_weights *weights,
+                                      const cm_params *params,
+                                      cm_candidates **out, cm_error *err);
+/* Search request r of inst (added, and not to change until the solve).
+ * A request that would not pass cm_instance_validate, one without a
+ * position, or one that cannot be searched (out of memory) is left for
+ * cm_solve to search. Returns 1 when searched, 0 when not. */
+CM_EXPORT int cm_candidates_add(cm_candidates *c, int r);
+/* Requests searched so far. */
+CM_EXPORT int cm_candidates_count(const cm_candidates *c);
+CM_EXPORT void cm_candidates_free(cm_candidates *c);
 
 /* Free what cm_solve keeps per thread (GLPK's environment, created on a
  * thread's first solve). Call it on a thread that solved, before the
