@@ -82,7 +82,9 @@ cm_status cm_candidates_new(const cm_instance *inst, const cm_weights *weights,
   return CM_OK;
 }
 
-/* Room for request r's entries and `more` candidates. Returns 0 or -1. */
+/* Room for request r's entries and `more` (at most CM__AHEAD_BLOCK)
+ * candidates in one piece, at c->block[n_blocks-1] + c->used. Returns 0
+ * or -1. */
 static int room(cm_candidates *c, int r, size_t more) {
   if (r >= c->req_cap) {
     int n = c->req_cap ? c->req_cap : 256;
@@ -92,7 +94,7 @@ static int room(cm_candidates *c, int r, size_t more) {
     if (!got)
       return -1;
     c->got = got;
-    size_t *at = realloc(c->at, (size_t)n * sizeof *at);
+    cm__cand **at = realloc(c->at, (size_t)n * sizeof *at);
     if (!at)
       return -1;
     c->at = at;
@@ -100,19 +102,21 @@ static int room(cm_candidates *c, int r, size_t more) {
   }
   for (; c->n_req <= r; c->n_req++)
     c->got[c->n_req] = -1;
-  if (c->nc + more > c->c_cap) {
-    size_t n = c->c_cap ? c->c_cap : 4096;
-    while (n < c->nc + more)
-      n *= 2;
-    cm__cand *nc = cm__malloc_array(n, sizeof *nc);
-    if (!nc)
+  if (c->n_blocks > 0 && c->used + more <= CM__AHEAD_BLOCK)
+    return 0;
+  if (c->n_blocks == c->blocks_cap) {
+    int n = c->blocks_cap ? c->blocks_cap * 2 : 16;
+    cm__cand **b = realloc(c->block, (size_t)n * sizeof *b);
+    if (!b)
       return -1;
-    if (c->nc)
-      memcpy(nc, c->c, c->nc * sizeof *nc);
-    free(c->c);
-    c->c = nc;
-    c->c_cap = n;
+    c->block = b;
+    c->blocks_cap = n;
   }
+  if (!(c->block[c->n_blocks] =
+            cm__malloc_array(CM__AHEAD_BLOCK, sizeof **c->block)))
+    return -1;
+  c->n_blocks++;
+  c->used = 0;
   return 0;
 }
 
@@ -128,16 +132,18 @@ int cm_candidates_add(cm_candidates *c, int r) {
     return 0;
   size_t k = (size_t)c->shadow.params.k * (size_t)rq->staff;
   int n = 0;
-  if (room(c, r, k) != 0 ||
-      cm__find_position(&c->p, &c->g, r, NULL, 0, c->c + c->nc, &n) != 0)
+  if (k > CM__AHEAD_BLOCK || room(c, r, k) != 0)
+    return 0;
+  cm__cand *to = c->block[c->n_blocks - 1] + c->used;
+  if (cm__find_position(&c->p, &c->g, r, NULL, 0, to, &n) != 0)
     return 0;
   /* cheapest first, as the request's edges are kept (cm_solve sorts them
    * again, in no time then) */
-  qsort(c->c + c->nc, (size_t)n, sizeof *c->c, cm__cand_by_cost);
+  qsort(to, (size_t)n, sizeof *to, cm__cand_by_cost);
   c->searched += c->got[r] < 0;
-  c->at[r] = c->nc;
+  c->at[r] = to;
   c->got[r] = n;
-  c->nc += (size_t)n;
+  c->used += (size_t)n;
   return 1;
 }
 
@@ -152,7 +158,9 @@ void cm_candidates_free(cm_candidates *c) {
   free(c->cap);
   free(c->got);
   free(c->at);
-  free(c->c);
+  for (int b = 0; b < c->n_blocks; b++)
+    free(c->block[b]);
+  free(c->block);
   free(c);
 }
 
@@ -167,5 +175,5 @@ cm__cand *cm__candidates_of(cm_candidates *c, int r, int *n) {
   if (r < 0 || r >= c->n_req || c->got[r] < 0)
     return NULL;
   *n = c->got[r];
-  return c->c + c->at[r];
+  return c->at[r];
 }

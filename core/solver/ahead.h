@@ -31,6 +31,8 @@ int cm__find_position(const cm__problem *p, cm__skill_grids *g, int r,
                       const cm__clock *clk, int64_t need, cm__cand *heap,
                       int *n);
 
+#define CM__AHEAD_BLOCK 8192 /* candidates a block holds (384 KiB) */
+
 struct cm_candidates {
   const cm_instance *inst; /* borrowed: the instance being built */
   cm_instance shadow;      /* inst's arrays (refreshed at each add) with the
@@ -41,11 +43,13 @@ struct cm_candidates {
   int *cap;                /* nw: the workers' capacities */
   int nw;                  /* workers when it was made */
   int *got;                /* n_req: candidates of request r, -1 none */
-  size_t *at;              /* n_req: request r's first candidate in c */
+  cm__cand **at;           /* n_req: request r's candidates, cheapest first */
   int n_req, req_cap;      /* entries of got and at; their room */
-  cm__cand *c;             /* every request's candidates, cheapest first */
-  size_t nc, c_cap;        /* candidates held; their room */
-  int searched;            /* requests searched */
+  cm__cand **block;        /* n_blocks blocks of CM__AHEAD_BLOCK candidates:
+                              never moved, so no memory is touched twice */
+  int n_blocks, blocks_cap;
+  size_t used;  /* candidates in the last block */
+  int searched; /* requests searched */
 };
 
 /* 1 when c was made for inst as it is now: positions mode, the same
