@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../bench/city/city.h"
 #include "../bench/city/city_edges.h"
@@ -156,6 +157,15 @@ Test(solve_threads, a_budget_cuts_the_search_as_with_one_thread) {
 
 /* ---- the decoder ---- */
 
+/* Wait (up to 20 s) until the search ahead has searched n requests. */
+static void wait_searched(cm_candidates *ahead, int n, const char *what) {
+  for (int k = 0; k < 20000 && cm_candidates_count(ahead) < n; k++) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  cr_assert_eq(cm_candidates_count(ahead), n, "%s", what);
+}
+
 /* Solve a as given and b with its candidates searched ahead: the same
  * answer; *ahead_used gets how many requests took theirs from ahead. */
 static void same_answer_ahead(const cm_instance *a, const cm_instance *b,
@@ -199,8 +209,9 @@ static int same_decode(const char *text, size_t len, const char *what) {
   int used = -1;
   if (ahead) {
     cr_assert_eq(b->has_edges, 0, "%s", what);
+    wait_searched(ahead, b->n_requests, what);
     same_answer_ahead(a, b, ahead, -1, what, &used);
-    cr_assert_eq(used, cm_candidates_count(ahead), "%s", what);
+    cr_assert_eq(used, b->n_requests, "%s", what);
   }
   cm_candidates_free(ahead);
   cm_instance_free(a);
@@ -319,10 +330,11 @@ static char *reordered(const cm_instance *inst, const char *order) {
 }
 
 /* Decode text (pipe from 0 bytes) with the search ahead and solve it with
- * and without: the same answer. Returns the requests that took their
- * candidates from the search ahead (-1: no search came back). */
+ * and without: the same answer. wait: until the search ahead has searched
+ * every request (else the call races it). Returns the requests that took
+ * their candidates from the search ahead (-1: no search came back). */
 static int solve_ahead(const char *text, double deadline_ms, int threads,
-                       const char *what) {
+                       int wait, const char *what) {
   cm_instance *a = NULL, *b = NULL;
   cm_candidates *ahead = NULL;
   cm_error err;
@@ -332,6 +344,8 @@ static int solve_ahead(const char *text, double deadline_ms, int threads,
   cr_assert_eq(cm__instance_decode(text, len, threads, 0, &b, &ahead, &err),
                CM_OK, "%s: %s", what, err.message);
   int used = -1;
+  if (ahead && wait)
+    wait_searched(ahead, b->n_requests, what);
   if (ahead)
     same_answer_ahead(a, b, ahead, deadline_ms, what, &used);
   cm_candidates_free(ahead);
@@ -360,10 +374,14 @@ Test(search_ahead, the_same_answer_as_the_search_in_the_call) {
         snprintf(what, sizeof what, "%dx%d teams %.2f seed %d dl %g",
                  cases[c].nr, cases[c].nw, cases[c].teams, (int)seed,
                  deadlines[d]);
-        cr_assert_eq(solve_ahead(text, deadlines[d], 2, what), inst->n_requests,
-                     "%s", what);
+        cr_assert_eq(solve_ahead(text, deadlines[d], 2, 1, what),
+                     inst->n_requests, "%s", what);
+        /* the call racing the search ahead: whatever it found */
+        int used = solve_ahead(text, deadlines[d], 2, 0, what);
+        cr_assert(used >= 0 && used <= inst->n_requests, "%s: %d", what, used);
         /* one thread: no second thread to run it on, none runs */
-        cr_assert_eq(solve_ahead(text, deadlines[d], 1, what), -1, "%s", what);
+        cr_assert_eq(solve_ahead(text, deadlines[d], 1, 1, what), -1, "%s",
+                     what);
       }
       free(text);
       cm_instance_free(inst);
@@ -392,7 +410,7 @@ Test(search_ahead, another_order_or_edges_change_nothing) {
   inst->params.now_ms += 60000;
   for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
     char *text = reordered(inst, cases[c].order);
-    int used = solve_ahead(text, -1, 2, cases[c].order);
+    int used = solve_ahead(text, -1, 2, 1, cases[c].order);
     if (cases[c].used > 0)
       cr_assert_eq(used, cases[c].used, "%s: %d", cases[c].order, used);
     else
@@ -403,7 +421,7 @@ Test(search_ahead, another_order_or_edges_change_nothing) {
   }
   cm_instance *e = city(5, 600, 6000, 0, 1);
   char *text = cm_instance_to_json(e, 0);
-  cr_assert_eq(solve_ahead(text, -1, 2, "edges"), -1);
+  cr_assert_eq(solve_ahead(text, -1, 2, 1, "edges"), -1);
   free(text);
   cm_instance_free(e);
   cm_instance_free(inst);
@@ -423,6 +441,7 @@ Test(search_ahead, an_instance_changed_since_is_searched_in_the_call) {
         cm__instance_decode(text, strlen(text), 1, SIZE_MAX, &a, NULL, &err),
         CM_OK);
     cr_assert_not_null(ahead);
+    wait_searched(ahead, b->n_requests, "changed");
     for (cm_instance *x = a; x; x = x == a ? b : NULL)
       if (change == 0)
         x->weights.travel *= 2;
@@ -455,6 +474,7 @@ Test(search_ahead, a_budget_cuts_the_search_as_without) {
       cm__instance_decode(text, strlen(text), 2, 0, &inst, &ahead, &err),
       CM_OK);
   cr_assert_not_null(ahead);
+  wait_searched(ahead, inst->n_requests, "budget");
   int cut = 0;
   for (double budget = 0.5; budget <= 64; budget *= 2) {
     int64_t t = 0;

@@ -105,7 +105,7 @@ static void start_ahead(cm__jstream *s, const cm__jdoc *doc, uint32_t key) {
   }
   if (root && cm__json_weights_read(root, &w, &e) == CM_OK &&
       cm__json_params_read(root, &p, &e) == CM_OK)
-    (void)cm_candidates_new(d->inst, &w, &p, &s->ahead, &e);
+    (void)cm_candidates_new(d->inst, &w, &p, 2, &s->ahead, &e);
   json_decref(root);
 }
 

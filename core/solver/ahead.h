@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <threads.h>
 
 #include "problem.h"
 #include "skill_grids.h"
@@ -21,35 +22,56 @@ typedef struct cm__cand {
 /* Order by (cost, worker): the order a request's edges are kept in. */
 int cm__cand_by_cost(const void *a, const void *b);
 
-/* Search and price request r's candidates into heap (room for k x staff);
- * *n: how many, in no particular order. Reads p->inst (its requests,
- * workers, weights and params) and the grids, building a grid not built
- * yet when the clock (clk, may be NULL) leaves time for it before need
+/* The skills whose grids the search of rq reads. */
+cm_skillset cm__request_grids(const cm__skill_grids *g, const cm_request *rq);
+
+/* Search and price the candidates of request rq into heap (room for k x
+ * staff); *n: how many, in no particular order. Reads p->inst's workers,
+ * weights and params, rq and the grids, building a grid not built yet when
+ * the clock (clk, may be NULL) leaves time for it before need
  * nanoseconds. Returns 0, 1 when out of time (nothing searched) or -1
  * when out of memory. */
-int cm__find_position(const cm__problem *p, cm__skill_grids *g, int r,
-                      const cm__clock *clk, int64_t need, cm__cand *heap,
-                      int *n);
+int cm__find_position(const cm__problem *p, cm__skill_grids *g,
+                      const cm_request *rq, const cm__clock *clk, int64_t need,
+                      cm__cand *heap, int *n);
 
 #define CM__AHEAD_BLOCK 8192 /* candidates a block holds (384 KiB) */
+#define CM__AHEAD_REQS 256   /* request copies a block holds */
+
+/* One request given to the search ahead. */
+typedef struct cm__ahead_req {
+  int state;            /* AHEAD_* (ahead.c) */
+  int n;                /* candidates found (state done) */
+  const cm_request *rq; /* a copy of the request, never moved */
+  cm__cand *c;          /* room for k x staff candidates, never moved */
+} cm__ahead_req;
 
 struct cm_candidates {
   const cm_instance *inst; /* borrowed: the instance being built */
-  cm_instance shadow;      /* inst's arrays (refreshed at each add) with the
-                              weights and params of the search */
+  cm_instance shadow;      /* inst's workers with the weights and params of
+                              the search (its requests are not read) */
   cm__problem p;           /* p.inst = &shadow: what the search reads */
-  cm__skill_grids g;       /* the matchable workers' grids, built as the
-                              requests need them */
+  cm__skill_grids g;       /* the matchable workers' grids, each built
+                              under grid_mu as the requests need it, then
+                              only read */
   int *cap;                /* nw: the workers' capacities */
   int nw;                  /* workers when it was made */
-  int *got;                /* n_req: candidates of request r, -1 none */
-  cm__cand **at;           /* n_req: request r's candidates, cheapest first */
-  int n_req, req_cap;      /* entries of got and at; their room */
-  cm__cand **block;        /* n_blocks blocks of CM__AHEAD_BLOCK candidates:
-                              never moved, so no memory is touched twice */
+  mtx_t mu;                /* guards what follows, to the blocks */
+  cnd_t cv;                /* a request queued or searched, or stop */
+  mtx_t grid_mu;           /* guards building the grids */
+  thrd_t helper;           /* searches the queued requests in turn */
+  int has_helper;          /* 0: add() searches on the caller's thread */
+  int stop;                /* the helper is to return */
+  cm__ahead_req *req;      /* n_req: by request index */
+  int n_req, req_cap;
+  int *queue; /* requests queued, in the order added */
+  int q_head, q_tail, q_cap;
+  cm_request **rblock; /* blocks of CM__AHEAD_REQS request copies */
+  int n_rblocks, rblocks_cap, r_used;
+  cm__cand **block; /* blocks of CM__AHEAD_BLOCK candidates */
   int n_blocks, blocks_cap;
-  size_t used;  /* candidates in the last block */
-  int searched; /* requests searched */
+  size_t used;  /* candidates handed out of the last block */
+  int searched; /* requests searched ahead */
 };
 
 /* 1 when c was made for inst as it is now: positions mode, the same
@@ -57,8 +79,18 @@ struct cm_candidates {
  * representation only means the search is not used). */
 int cm__candidates_match(const cm_candidates *c, const cm_instance *inst);
 
-/* Request r's candidates searched ahead (cheapest first) and *n their
- * number, or NULL when r was not searched. */
-cm__cand *cm__candidates_of(cm_candidates *c, int r, int *n);
+/* Request r's candidates into heap (room for k x CM_MAX_STAFF) and *n
+ * their number, on the caller's thread: those searched ahead (waiting for
+ * the helper when it is searching r), or searched now with p (the
+ * solver's problem; clk and need as for cm__find_position) when nobody
+ * has. Returns 1 (searched ahead), 0 (searched now), 2 (out of time:
+ * nothing searched) or -1 (out of memory). */
+int cm__candidates_take(cm_candidates *c, const cm__problem *p, int r,
+                        const cm__clock *clk, int64_t need, cm__cand *heap,
+                        int *n);
+
+/* Tell the helper to return once its current request is searched (what
+ * is still queued is searched by cm__candidates_take if needed). */
+void cm__candidates_stop(cm_candidates *c);
 
 #endif

@@ -179,7 +179,6 @@ static int prio_at(prio_order *o, const cm__problem *p, int k) {
 typedef struct search_ctx {
   const cm__problem *p;
   const cm_request *rq;
-  int r;
   double lat, lon, coslat, radius;
   cm_skillset need_all; /* worker must hold all of these */
   cm_skillset need_any; /* worker must hold one of these */
@@ -264,8 +263,7 @@ static int search_done(void *vctx, double ring_km) {
 
 /* The cost of a candidate, as cm_edge_cost sums it, touching the worker's
  * record only for continuity (the request names an elder). */
-static void price_fast(const cm__problem *p, int r, cand *c) {
-  const cm_request *rq = &p->inst->requests[r];
+static void price_fast(const cm__problem *p, const cm_request *rq, cand *c) {
   const cm_weights *k = &p->inst->weights;
   const cm_worker *w = &p->inst->workers[c->w];
   double cost = k->travel * c->travel * k->urgency_factor[rq->urgency] +
@@ -305,6 +303,11 @@ static int rarest_skill(const cm__skill_grids *g, cm_skillset set) {
   return best;
 }
 
+cm_skillset cm__request_grids(const cm__skill_grids *g, const cm_request *rq) {
+  int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
+  return all && rq->skills ? 1u << rarest_skill(g, rq->skills) : rq->skills;
+}
+
 /* Search request r's nearest eligible workers into s->heap: one grid when
  * a worker must hold every skill (the rarest skill's), else each skill's
  * grid in turn with the heap shared. A grid not built yet is built only
@@ -314,8 +317,7 @@ static int rarest_skill(const cm__skill_grids *g, cm_skillset set) {
 static int search_request(cm__skill_grids *g, search_ctx *s,
                           const cm__clock *clk, int64_t need_ns) {
   const cm_request *rq = s->rq;
-  cm_skillset grids =
-      s->need_all ? 1u << rarest_skill(g, rq->skills) : rq->skills;
+  cm_skillset grids = cm__request_grids(g, rq);
   int several = (grids & (grids - 1)) != 0;
   const cm__grid *grid[CM_MAX_SKILLS];
   int n = 0;
@@ -342,15 +344,14 @@ static int search_request(cm__skill_grids *g, search_ctx *s,
 
 /* cm__find_position (ahead.h). With every grid it needs built (threads),
  * clk NULL: it only reads the grids and the instance. */
-int cm__find_position(const cm__problem *p, cm__skill_grids *g, int r,
-                      const cm__clock *clk, int64_t need, cand *heap, int *n) {
+int cm__find_position(const cm__problem *p, cm__skill_grids *g,
+                      const cm_request *rq, const cm__clock *clk, int64_t need,
+                      cand *heap, int *n) {
   const cm_instance *inst = p->inst;
   const double rad = 3.14159265358979323846 / 180.0;
-  const cm_request *rq = &inst->requests[r];
   int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
   search_ctx s = {.p = p,
                   .rq = rq,
-                  .r = r,
                   .lat = rq->lat,
                   .lon = rq->lon,
                   .coslat = cos(rq->lat * rad),
@@ -375,7 +376,7 @@ int cm__find_position(const cm__problem *p, cm__skill_grids *g, int r,
     heap[m].dist =
         cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);
     heap[m].travel = cm_travel_minutes(&inst->params, heap[m].dist);
-    price_fast(p, r, &heap[m]);
+    price_fast(p, rq, &heap[m]);
   }
   *n = s.n;
   return 0;
@@ -397,7 +398,8 @@ static int search_positions(cm__problem *p, prio_order *order,
       break;
     int r = prio_at(order, p, k), n = 0;
     int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
-    if ((rc = cm__find_position(p, &g, r, clk, need, heap, &n)) != 0) {
+    if ((rc = cm__find_position(p, &g, &inst->requests[r], clk, need, heap,
+                                &n)) != 0) {
       rc = rc > 0 ? 0 : rc; /* out of time: the search stops here */
       break;
     }
@@ -523,7 +525,8 @@ static int par_compute(void *ctx, int k, int t) {
     ps->got[k] = find_edges(ps->p, ps->x, r, c);
     return 0;
   }
-  return cm__find_position(ps->p, ps->g, r, NULL, 0, c, &ps->got[k]) != 0;
+  return cm__find_position(ps->p, ps->g, &ps->p->inst->requests[r], NULL, 0, c,
+                           &ps->got[k]) != 0;
 }
 
 static int par_take(void *ctx, int k, int failed) {
@@ -550,11 +553,8 @@ static int build_all_grids(const cm__problem *p, cm__skill_grids *g,
                            const cm__clock *clk) {
   cm_skillset need = 0;
   int64_t ns = cm__finish_ns(p->nr, 0, 0);
-  for (int r = 0; r < p->nr; r++) {
-    const cm_request *rq = &p->inst->requests[r];
-    int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
-    need |= all ? 1u << rarest_skill(g, rq->skills) : rq->skills;
-  }
+  for (int r = 0; r < p->nr; r++)
+    need |= cm__request_grids(g, &p->inst->requests[r]);
   for (cm_skillset b = need; b; b &= b - 1)
     ns += 5 * (int64_t)g->n + 40 * (int64_t)g->count[__builtin_ctz(b)];
   if (clk && cm__clock_short(clk, ns))
@@ -620,9 +620,10 @@ done:
 /* ---- searched ahead (cm_candidates, ahead.c) ---- */
 
 /* The search of search_positions with each request's candidates taken
- * from the search run ahead: in priority order, the clock checked before
- * each request as there, the edges kept and the floor deciding as there;
- * a request not searched ahead is searched now, on the same grids. */
+ * from the search run ahead (waiting for its thread when it is searching
+ * that request, searching here a request it has not reached): in
+ * priority order, the clock checked before each request as there, the
+ * edges kept and the floor deciding as there. */
 static int search_ahead(cm__problem *p, prio_order *order, const cm__clock *clk,
                         edge_buf *out, cm_candidates *a) {
   cand *heap = malloc((size_t)p->inst->params.k * CM_MAX_STAFF * sizeof *heap);
@@ -634,20 +635,17 @@ static int search_ahead(cm__problem *p, prio_order *order, const cm__clock *clk,
     if (out_of_time(p, clk, k, out))
       break;
     int r = prio_at(order, p, k), n = 0;
-    cand *c = cm__candidates_of(a, r, &n);
-    if (!c) {
-      int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
-      if ((rc = cm__find_position(p, &a->g, r, clk, need, heap, &n)) != 0) {
-        rc = rc > 0 ? 0 : rc; /* out of time: the search stops here */
-        break;
-      }
-    } else { /* keep_request_edges reorders them: a copy */
-      memcpy(heap, c, (size_t)n * sizeof *heap);
-      p->ahead++;
+    int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
+    int got = cm__candidates_take(a, p, r, clk, need, heap, &n);
+    if (got < 0 || got == 2) {
+      rc = got < 0 ? -1 : 0; /* out of time: the search stops here */
+      break;
     }
+    p->ahead += got;
     p->searched[r] = 1;
     rc = keep_request_edges(p, r, heap, n, out);
   }
+  cm__candidates_stop(a); /* nothing is left for its thread */
   free(heap);
   return rc;
 }

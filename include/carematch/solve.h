@@ -196,8 +196,9 @@ typedef struct cm_solve_stats {
   long simplex_pivots;     /* network simplex pivots, summed */
   int hinted;              /* requests the simplex started on the worker
                               cm_solve_options.hint gave them */
-  int searched_ahead;      /* requests whose candidates came from
-                              cm_solve_options.candidates */
+  int searched_ahead;      /* requests whose candidates the search ahead
+                              (cm_solve_options.candidates) had found
+                              before the call needed them */
 } cm_solve_stats;
 
 typedef struct cm_answer {
@@ -234,34 +235,39 @@ CM_EXPORT cm_status cm_solve_hint_from(const cm_instance *prev_inst,
 
 /* The candidate search of positions mode run ahead of cm_solve, request
  * by request, while the instance is still being built: the JSON decoder
- * runs it on its second thread as each request is decoded, while the
- * parser reads the rest (cm_instance_from_json_search). Each request's
- * nearest eligible workers are found and priced as cm_solve would find
- * them; cm_solve (cm_solve_options.candidates) then takes them in
- * priority order instead of searching, with the same edges, floor and
- * answer, its deadline kept as before (the search ahead is outside the
- * call's budget). One thread at a time may use it: the thread that adds
- * the requests to inst.
+ * adds each request as it is decoded (cm_instance_from_json_search), and
+ * a thread of the object's own searches them while the parser reads the
+ * rest, the caller validates and cm_solve starts. Each request's nearest
+ * eligible workers are found and priced as cm_solve would find them;
+ * cm_solve (cm_solve_options.candidates) takes them in priority order
+ * (waiting for one being searched, searching itself one not reached yet),
+ * with the same edges, floor and answer, and its deadline kept as before
+ * (the search ahead is outside the call's budget). cm_solve tells the
+ * thread to stop when it has taken what it needs.
  *
  * cm_candidates_new: inst's workers must be complete (they are read now
  * and must not change until the solve); weights and params are those the
  * instance will have (it may still hold others while it is built: cm_solve
- * uses the search only when they match). Returns CM_OK and *out (free
- * with cm_candidates_free), CM_E_RANGE when the weights, params or a
- * worker would not pass cm_instance_validate (nothing to search ahead),
- * or CM_E_NOMEM. Borrows inst until freed. */
+ * uses the search only when they match). threads > 1: a helper thread
+ * searches (created now, joined by cm_candidates_free); else each request
+ * is searched in cm_candidates_add. Returns CM_OK and *out (free with
+ * cm_candidates_free, after the solve), CM_E_RANGE when the weights,
+ * params or a worker would not pass cm_instance_validate (nothing to
+ * search ahead), or CM_E_NOMEM. Borrows inst until freed. */
 typedef struct cm_candidates cm_candidates;
 CM_EXPORT cm_status cm_candidates_new(const cm_instance *inst,
                                       const cm_weights *weights,
-                                      const cm_params *params,
+                                      const cm_params *params, int threads,
                                       cm_candidates **out, cm_error *err);
-/* Search request r of inst (added, and not to change until the solve).
- * A request that would not pass cm_instance_validate, one without a
- * position, or one that cannot be searched (out of memory) is left for
- * cm_solve to search. Returns 1 when searched, 0 when not. */
+/* Queue request r of inst (added, and not to change until the solve; it
+ * is copied now), or search it now without a helper, on the thread that
+ * adds the requests to inst (one at a time). A request that would not
+ * pass cm_instance_validate, one without a position, or one that cannot
+ * be queued (out of memory) is left for cm_solve to search. Returns 1
+ * when queued or searched, 0 when not. */
 CM_EXPORT int cm_candidates_add(cm_candidates *c, int r);
-/* Requests searched so far. */
-CM_EXPORT int cm_candidates_count(const cm_candidates *c);
+/* Requests searched ahead so far (any thread). */
+CM_EXPORT int cm_candidates_count(cm_candidates *c);
 CM_EXPORT void cm_candidates_free(cm_candidates *c);
 
 /* Free what cm_solve keeps per thread (GLPK's environment, created on a
