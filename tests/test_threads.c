@@ -506,3 +506,49 @@ Test(search_ahead, a_budget_cuts_the_search_as_without) {
   free(text);
   cm_instance_free(src);
 }
+
+/* The API by hand: with and without a helper thread, a worker out of
+ * range (the search unused), settings out of range (refused). */
+Test(search_ahead, by_hand) {
+  cm_instance *inst = city(7, 600, 6000, 0.05, 0);
+  cm_error err;
+  for (int threads = 1; threads <= 2; threads++) {
+    cm_candidates *c = NULL;
+    cr_assert_eq(cm_candidates_new(inst, &inst->weights, &inst->params, threads,
+                                   &c, &err),
+                 CM_OK, "%s", err.message);
+    for (int r = 0; r < inst->n_requests; r++)
+      cr_assert_eq(cm_candidates_add(c, r), 1);
+    cr_assert_eq(cm_candidates_add(c, 0), 0, "added twice");
+    if (threads == 1)
+      cr_assert_eq(cm_candidates_count(c), inst->n_requests);
+    wait_searched(c, inst->n_requests, "by hand");
+    int used = 0;
+    same_answer_ahead(inst, inst, c, -1, "by hand", &used);
+    cr_assert_eq(used, inst->n_requests);
+    same_answer_ahead(inst, inst, c, 0, "again, greedy", &used);
+    cr_assert_eq(used, inst->n_requests);
+    cm_candidates_free(c);
+  }
+  cm_candidates *c = NULL;
+  int cap = inst->workers[5].capacity;
+  inst->workers[5].capacity = 65;
+  cr_assert_eq(
+      cm_candidates_new(inst, &inst->weights, &inst->params, 2, &c, &err),
+      CM_OK);
+  cr_assert_eq(cm_candidates_add(c, 0), 0);
+  inst->workers[5].capacity = cap;
+  cr_assert_eq(cm_candidates_add(c, 1), 0, "unusable for good");
+  int used = -1;
+  same_answer_ahead(inst, inst, c, -1, "bad worker", &used);
+  cr_assert_eq(used, 0);
+  cm_candidates_free(c);
+  cm_params p = inst->params;
+  p.k = 0;
+  c = (cm_candidates *)&p; /* must be cleared */
+  cr_assert_eq(cm_candidates_new(inst, &inst->weights, &p, 2, &c, &err),
+               CM_E_RANGE);
+  cr_assert_null(c);
+  cm_candidates_free(NULL);
+  cm_instance_free(inst);
+}

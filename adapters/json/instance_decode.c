@@ -68,6 +68,26 @@ cm_status cm_instance_from_json_search(const char *text, size_t len,
                              err);
 }
 
+/* The decode's end: the search ahead handed over when the instance came
+ * and the search can serve it (else freed, its thread joined before the
+ * instance goes), the instance into *out or freed. Returns st. */
+static cm_status hand_over(cm_status st, cm_instance *inst,
+                           cm_candidates *search, cm_instance **out,
+                           cm_candidates **ahead) {
+  if (st != CM_OK || inst->has_edges || !ahead) {
+    cm_candidates_free(search);
+    search = NULL;
+  }
+  if (st != CM_OK) {
+    cm_instance_free(inst);
+    return st;
+  }
+  *out = inst;
+  if (ahead)
+    *ahead = search;
+  return CM_OK;
+}
+
 cm_status cm__instance_decode(const char *text, size_t len, int threads,
                               size_t pipe_min, cm_instance **out,
                               cm_candidates **ahead, cm_error *err) {
@@ -134,16 +154,5 @@ done:
   cm__jids_free(&d.ids);
   json_decref(set);
   cm__jdoc_free(&doc);
-  if (st != CM_OK || d.inst->has_edges || !ahead) {
-    cm_candidates_free(s.ahead);
-    s.ahead = NULL;
-  }
-  if (st != CM_OK) {
-    cm_instance_free(d.inst);
-    return st;
-  }
-  *out = d.inst;
-  if (ahead)
-    *ahead = s.ahead;
-  return CM_OK;
+  return hand_over(st, d.inst, s.ahead, out, ahead);
 }

@@ -129,10 +129,6 @@ cm_status cm_candidates_new(const cm_instance *inst, const cm_weights *weights,
   if ((st = cm_weights_validate(weights, err)) != CM_OK ||
       (st = cm_params_validate(params, err)) != CM_OK)
     return st;
-  for (int j = 0; j < inst->n_workers; j++)
-    if (!worker_ok(&inst->workers[j]))
-      return cm_error_set(err, CM_E_RANGE, "$.workers",
-                          "a worker out of range");
   cm_candidates *c = calloc(1, sizeof *c);
   if (!c)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
@@ -145,21 +141,13 @@ cm_status cm_candidates_new(const cm_instance *inst, const cm_weights *weights,
   c->shadow.has_edges = 0;
   c->p.inst = &c->shadow;
   c->nw = inst->n_workers;
-  c->cap = cm__malloc_array(c->nw + 1, sizeof *c->cap);
-  if (!c->cap || cm__skill_grids_init(&c->g, &c->shadow, c->cap) != 0) {
-    free(c->cap);
-    free(c);
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  }
+  c->threads = threads;
   if (mtx_init(&c->mu, mtx_plain) != thrd_success)
     goto no_mu;
   if (mtx_init(&c->grid_mu, mtx_plain) != thrd_success)
     goto no_grid_mu;
   if (cnd_init(&c->cv) != thrd_success)
     goto no_cv;
-  /* no helper: each request is searched in cm_candidates_add */
-  c->has_helper =
-      threads > 1 && thrd_create(&c->helper, helper_main, c) == thrd_success;
   *out = c;
   return CM_OK;
 no_cv:
@@ -167,10 +155,29 @@ no_cv:
 no_grid_mu:
   mtx_destroy(&c->mu);
 no_mu:
-  cm__skill_grids_free(&c->g);
-  free(c->cap);
   free(c);
   return cm_error_set(err, CM_E_NOMEM, "", NULL);
+}
+
+/* At the first request (so that an instance without any to search pays
+ * nothing): the workers checked, their grids' items and capacities
+ * collected, the helper started (none: each request is searched in
+ * cm_candidates_add). Returns 1 when ready, 0 when unusable. */
+static int prepare(cm_candidates *c) {
+  if (c->prepared)
+    return c->prepared > 0;
+  c->prepared = -1;
+  for (int j = 0; j < c->nw; j++)
+    if (!worker_ok(&c->inst->workers[j]))
+      return 0;
+  c->shadow.workers = c->inst->workers; /* they no longer move */
+  c->cap = cm__malloc_array(c->nw + 1, sizeof *c->cap);
+  if (!c->cap || cm__skill_grids_init(&c->g, &c->shadow, c->cap) != 0)
+    return 0;
+  c->has_helper =
+      c->threads > 1 && thrd_create(&c->helper, helper_main, c) == thrd_success;
+  c->prepared = 1;
+  return 1;
 }
 
 /* A larger copy of *arr (n items of size, room for *cap), at least need.
@@ -225,7 +232,7 @@ int cm_candidates_add(cm_candidates *c, int r) {
     return 0;
   const cm_request *src = &c->inst->requests[r];
   size_t k = (size_t)c->shadow.params.k * (size_t)src->staff;
-  if (!request_ok(src, c->nw) || k > CM__AHEAD_BLOCK)
+  if (!request_ok(src, c->nw) || k > CM__AHEAD_BLOCK || !prepare(c))
     return 0;
   mtx_lock(&c->mu);
   if ((r < c->n_req && c->req[r].state != AHEAD_NONE) || room(c, r, k) != 0) {
@@ -300,7 +307,8 @@ void cm_candidates_free(cm_candidates *c) {
 }
 
 int cm__candidates_match(const cm_candidates *c, const cm_instance *inst) {
-  return c && c->inst == inst && !inst->has_edges && inst->n_workers == c->nw &&
+  return c && c->prepared > 0 && c->inst == inst && !inst->has_edges &&
+         inst->n_workers == c->nw &&
          memcmp(&c->shadow.weights, &inst->weights, sizeof inst->weights) ==
              0 &&
          memcmp(&c->shadow.params, &inst->params, sizeof inst->params) == 0;

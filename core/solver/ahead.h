@@ -56,6 +56,9 @@ struct cm_candidates {
                               only read */
   int *cap;                /* nw: the workers' capacities */
   int nw;                  /* workers when it was made */
+  int threads;             /* > 1: search on a helper thread */
+  int prepared;            /* 1: ready (at the first request); -1: a worker
+                              out of range or out of memory: unusable */
   mtx_t mu;                /* guards what follows, to the blocks */
   cnd_t cv;                /* a request queued or searched, or stop */
   mtx_t grid_mu;           /* guards building the grids */

@@ -249,11 +249,13 @@ CM_EXPORT cm_status cm_solve_hint_from(const cm_instance *prev_inst,
  * and must not change until the solve); weights and params are those the
  * instance will have (it may still hold others while it is built: cm_solve
  * uses the search only when they match). threads > 1: a helper thread
- * searches (created now, joined by cm_candidates_free); else each request
- * is searched in cm_candidates_add. Returns CM_OK and *out (free with
- * cm_candidates_free, after the solve), CM_E_RANGE when the weights,
- * params or a worker would not pass cm_instance_validate (nothing to
- * search ahead), or CM_E_NOMEM. Borrows inst until freed. */
+ * searches (created at the first request added, joined by
+ * cm_candidates_free); else each request is searched in
+ * cm_candidates_add. Returns CM_OK and *out (free with cm_candidates_free,
+ * after the solve), CM_E_RANGE when the weights or params would not pass
+ * cm_instance_validate (nothing to search ahead), or CM_E_NOMEM. A worker
+ * that would not pass it (checked at the first request) leaves the search
+ * unused. Borrows inst until freed. */
 typedef struct cm_candidates cm_candidates;
 CM_EXPORT cm_status cm_candidates_new(const cm_instance *inst,
                                       const cm_weights *weights,
