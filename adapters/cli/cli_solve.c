@@ -92,9 +92,8 @@ typedef struct prefault {
 } prefault;
 
 static void *prefault_main(void *arg) {
-  prefault *p = arg;
+  const prefault *p = arg;
   (void)madvise(p->at, p->len, MADV_POPULATE_WRITE);
-  free(p);
   return NULL;
 }
 
@@ -103,21 +102,18 @@ static void *prefault_main(void *arg) {
  * and this takes that off the reading and parsing thread onto a core that
  * is idle while the file is read. The pages' contents are not changed
  * (MADV_POPULATE_WRITE only maps them), so malloc may use them meanwhile.
- * No thread, an old kernel: nothing happens. */
+ * The thread is detached and may still run at exit; its one job is
+ * static (once per process: nothing to free, nothing to leak). No thread,
+ * an old kernel: nothing happens. */
 static void prefault_later(void *at, size_t len) {
+  static prefault job;
   pthread_t t;
   pthread_attr_t attr;
-  prefault *p = malloc(sizeof *p);
-  if (!p)
+  job = (prefault){at, len};
+  if (pthread_attr_init(&attr) != 0)
     return;
-  *p = (prefault){at, len};
-  if (pthread_attr_init(&attr) != 0) {
-    free(p);
-    return;
-  }
   (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &attr, prefault_main, p) != 0)
-    free(p);
+  (void)pthread_create(&t, &attr, prefault_main, &job);
   pthread_attr_destroy(&attr);
 }
 #endif
