@@ -3,7 +3,6 @@
  * written to the output unless the whole answer is ready. */
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,39 +84,6 @@ static void keep_freed_memory(void) {
 #endif
 }
 
-#if defined(__GLIBC__) && defined(MADV_POPULATE_WRITE)
-typedef struct prefault {
-  void *at;
-  size_t len;
-} prefault;
-
-static void *prefault_main(void *arg) {
-  const prefault *p = arg;
-  (void)madvise(p->at, p->len, MADV_POPULATE_WRITE);
-  return NULL;
-}
-
-/* Fault in [at, at+len) on a thread of its own, now: the kernel zeroes
- * each new page at its first touch (a fifth of the process's CPU time),
- * and this takes that off the reading and parsing thread onto a core that
- * is idle while the file is read. The pages' contents are not changed
- * (MADV_POPULATE_WRITE only maps them), so malloc may use them meanwhile.
- * The thread is detached and may still run at exit; its one job is
- * static (once per process: nothing to free, nothing to leak). No thread,
- * an old kernel: nothing happens. */
-static void prefault_later(void *at, size_t len) {
-  static prefault job;
-  pthread_t t;
-  pthread_attr_t attr;
-  job = (prefault){at, len};
-  if (pthread_attr_init(&attr) != 0)
-    return;
-  (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  (void)pthread_create(&t, &attr, prefault_main, &job);
-  pthread_attr_destroy(&attr);
-}
-#endif
-
 /* Ask for transparent huge pages (2 MiB) in the part of the heap the
  * batch will use: decoding and solving a 5 MB instance touch about 26 MB
  * of new memory, 6,600 page faults of 4 KiB, a fifth of the process's
@@ -129,7 +95,7 @@ static void prefault_later(void *at, size_t len) {
  * heap, where the decoder and the solver then allocate. Up to 30 MiB
  * (glibc's heap serves blocks below 32 MiB); small inputs (below 1 MiB)
  * are left alone. A hint: where THP is off, nothing changes. */
-static void prefer_huge_pages(const char *path, int threads) {
+static void prefer_huge_pages(const char *path) {
 #if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
   const size_t huge = (size_t)2 << 20;
   struct stat sb;
@@ -147,13 +113,8 @@ static void prefer_huge_pages(const char *path, int threads) {
   if (e > a)
     (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
   free(p);
-#ifdef MADV_POPULATE_WRITE
-  if (e > a && threads > 1)
-    prefault_later((void *)a, e - a);
-#endif
 #else
   (void)path;
-  (void)threads;
 #endif
 }
 
@@ -170,7 +131,6 @@ static int solve_threads(const cm_cli_args *args) {
 int cm_cli_solve(const cm_cli_args *args) {
   cm_error err;
   cm_instance *inst = NULL;
-  cm_candidates *ahead = NULL;
   cm_answer ans;
   char *text = NULL, *out = NULL;
   size_t len = 0;
@@ -179,18 +139,14 @@ int cm_cli_solve(const cm_cli_args *args) {
   memset(&ans, 0, sizeof ans);
   cm_error_clear(&err);
   keep_freed_memory();
-  int threads = solve_threads(args);
-  prefer_huge_pages(args->in, threads);
+  prefer_huge_pages(args->in);
 
   if (cm_cli_read_all(args->in, CM_CLI_MAX_INPUT, &text, &len, &err) != CM_OK) {
     code = cm_cli_report(&err, input_exit(err.code));
     goto done;
   }
-  /* with a second thread, the candidate search runs ahead on it while the
-   * text is read (cm_instance_from_json_search) */
-  if (cm_instance_from_json_search(text, len, threads, &inst,
-                                   threads > 1 ? &ahead : NULL,
-                                   &err) != CM_OK) {
+  int threads = solve_threads(args);
+  if (cm_instance_from_json_threads(text, len, threads, &inst, &err) != CM_OK) {
     code = cm_cli_report(&err, input_exit(err.code));
     goto done;
   }
@@ -201,7 +157,6 @@ int cm_cli_solve(const cm_cli_args *args) {
   opts.clock = monotonic_ns;
   opts.validated = 1; /* cm_instance_from_json validated it */
   opts.threads = threads;
-  opts.candidates = ahead;
   if (cm_solve(inst, &opts, &ans, &err) != CM_OK) {
     code = cm_cli_report(&err, CM_EXIT_SOLVER);
     goto done;
@@ -228,7 +183,6 @@ done:
     free(out);
     free(text);
     cm_answer_free(&ans);
-    cm_candidates_free(ahead);
     cm_instance_free(inst);
   }
   return code;

@@ -52,45 +52,18 @@ static cm_status part(cm__jstream *s, int p, const cm__jval *arr) {
 
 cm_status cm_instance_from_json(const char *text, size_t len, cm_instance **out,
                                 cm_error *err) {
-  return cm__instance_decode(text, len, 1, PIPE_MIN_TEXT, out, NULL, err);
+  return cm__instance_decode(text, len, 1, PIPE_MIN_TEXT, out, err);
 }
 
 cm_status cm_instance_from_json_threads(const char *text, size_t len,
                                         int threads, cm_instance **out,
                                         cm_error *err) {
-  return cm__instance_decode(text, len, threads, PIPE_MIN_TEXT, out, NULL, err);
-}
-
-cm_status cm_instance_from_json_search(const char *text, size_t len,
-                                       int threads, cm_instance **out,
-                                       cm_candidates **cands, cm_error *err) {
-  return cm__instance_decode(text, len, threads, PIPE_MIN_TEXT, out, cands,
-                             err);
-}
-
-/* The decode's end: the search ahead handed over when the instance came
- * and the search can serve it (else freed, its thread joined before the
- * instance goes), the instance into *out or freed. Returns st. */
-static cm_status hand_over(cm_status st, cm_instance *inst,
-                           cm_candidates *search, cm_instance **out,
-                           cm_candidates **ahead) {
-  if (st != CM_OK || inst->has_edges || !ahead) {
-    cm_candidates_free(search);
-    search = NULL;
-  }
-  if (st != CM_OK) {
-    cm_instance_free(inst);
-    return st;
-  }
-  *out = inst;
-  if (ahead)
-    *ahead = search;
-  return CM_OK;
+  return cm__instance_decode(text, len, threads, PIPE_MIN_TEXT, out, err);
 }
 
 cm_status cm__instance_decode(const char *text, size_t len, int threads,
                               size_t pipe_min, cm_instance **out,
-                              cm_candidates **ahead, cm_error *err) {
+                              cm_error *err) {
   static const char *const keys[K_KEYS + 1] = {
       "taxonomy", "now_ms",   "weights", "params",
       "workers",  "requests", "edges",   NULL};
@@ -106,8 +79,6 @@ cm_status cm__instance_decode(const char *text, size_t len, int threads,
   if (!err)
     err = &local;
   cm_error_clear(err);
-  if (ahead)
-    *ahead = NULL;
   d.err = err;
   d.doc = &doc;
   if (!out)
@@ -121,8 +92,6 @@ cm_status cm__instance_decode(const char *text, size_t len, int threads,
   cm__jstream_init(&s, &d, len, &sink);
   if (threads > 1 && len >= pipe_min && d.inst)
     pipe = cm__jpipe_start(&sink, text, &piped);
-  /* on the decoding thread only: on the parsing thread it would wait */
-  s.ahead_wanted = pipe && ahead;
   st = cm__jdoc_parse_stream(&doc, text ? text : "", len,
                              pipe     ? &piped
                              : d.inst ? &sink
@@ -154,5 +123,10 @@ done:
   cm__jids_free(&d.ids);
   json_decref(set);
   cm__jdoc_free(&doc);
-  return hand_over(st, d.inst, s.ahead, out, ahead);
+  if (st != CM_OK) {
+    cm_instance_free(d.inst);
+    return st;
+  }
+  *out = d.inst;
+  return CM_OK;
 }

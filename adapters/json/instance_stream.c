@@ -82,33 +82,6 @@ static int taxonomy_first(cm__jstream *s, const cm__jdoc *doc, uint32_t key) {
   return 1;
 }
 
-/* The candidate search run ahead (cm_candidates) as the requests are
- * decoded, when the settings it reads came before them: "now_ms",
- * "weights" and "params" (those there) read onto the defaults, as the
- * decode will read them after the parse. Nothing here is reported: any
- * failure only means no search ahead (cm_solve searches), and a setting
- * that comes later makes cm_solve ignore the search (they differ). */
-static void start_ahead(cm__jstream *s, const cm__jdoc *doc, uint32_t key) {
-  static const char *const keys[] = {"now_ms", "weights", "params"};
-  cm__jdec *d = s->d;
-  cm_weights w = d->inst->weights;
-  cm_params p = d->inst->params;
-  cm_error e;
-  json_t *root = json_object();
-  for (int k = 0; root && k < 3; k++) {
-    const cm__jval *v = member_before(doc, key, keys[k]);
-    if (v && json_object_set_new_nocheck(root, keys[k],
-                                         cm__jdoc_to_jansson(doc, v))) {
-      json_decref(root);
-      root = NULL;
-    }
-  }
-  if (root && cm__json_weights_read(root, &w, &e) == CM_OK &&
-      cm__json_params_read(root, &p, &e) == CM_OK)
-    (void)cm_candidates_new(d->inst, &w, &p, 2, &s->ahead, &e);
-  json_decref(root);
-}
-
 /* cm__jsink.stream: the root member at doc->vals[key] begins an array. */
 static int on_stream(void *ctx, const cm__jdoc *doc, uint32_t key, size_t pos) {
   cm__jstream *s = ctx;
@@ -133,8 +106,6 @@ static int on_stream(void *ctx, const cm__jdoc *doc, uint32_t key, size_t pos) {
     part->skip = failed(s, CM__JS_WORKERS);
     d->edge_mode = member_before(doc, key, "edges") != NULL;
     d->edges_unknown = !d->edge_mode;
-    if (s->ahead_wanted && !part->skip && !d->edge_mode)
-      start_ahead(s, doc, key);
     break;
   default: /* edges */
     if (!s->part[CM__JS_REQUESTS].ended)
@@ -202,8 +173,6 @@ static void on_element(void *ctx, const cm__jdoc *doc, const cm__jval *v,
           : cm__json_decode_edge(d, v, i, &s->last_request, &s->last_worker);
   if (st != CM_OK)
     hold(s, part, st, i);
-  else if (p == CM__JS_REQUESTS && s->ahead)
-    (void)cm_candidates_add(s->ahead, d->inst->n_requests - 1);
 }
 
 /* cm__jsink.end: the streamed array closed. */

@@ -13,7 +13,6 @@
 
 #include "carematch/error.h"
 #include "carematch/model.h"
-#include "carematch/solve.h"
 #include "json_doc.h"
 #include "json_util.h" /* what the other adapters use too */
 
@@ -175,9 +174,6 @@ cm_status cm__json_decode_weights(cm__jdec *d, const json_t *root);
 cm_status cm__json_weights_read(const json_t *root, cm_weights *w,
                                 cm_error *err);
 cm_status cm__json_decode_params(cm__jdec *d, const json_t *root);
-/* The root's "now_ms" and "params" members (those there) onto p, as
- * cm__json_decode_params reads them; ranges are not checked. */
-cm_status cm__json_params_read(const json_t *root, cm_params *p, cm_error *err);
 cm_status cm__json_decode_workers(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_requests(cm__jdec *d, const cm__jval *arr);
 cm_status cm__json_decode_edges(cm__jdec *d, const cm__jval *arr);
@@ -219,8 +215,6 @@ typedef struct cm__jstream {
   cm__jpart part[CM__JS_PARTS];
   cm__jlast last_request, last_worker; /* edges */
   cm_error scratch;                    /* d->err while streaming */
-  int ahead_wanted;     /* run the candidate search ahead if it can */
-  cm_candidates *ahead; /* that search, from the requests' start on */
 } cm__jstream;
 /* Set up s for d (whose inst exists) over a text of len bytes, and fill
  * sink with its callbacks. d->err is the caller's again after
@@ -238,11 +232,9 @@ void cm__jstream_done(cm__jstream *s, cm_error *err);
 typedef struct cm__jpipe cm__jpipe;
 /* cm_instance_from_json_threads with the pipe from texts of pipe_min
  * bytes on (the public functions: 256 KiB; tests: 0). */
-/* ahead (may be NULL): the candidate search run ahead, as
- * cm_instance_from_json_search gives it. */
 cm_status cm__instance_decode(const char *text, size_t len, int threads,
                               size_t pipe_min, cm_instance **out,
-                              cm_candidates **ahead, cm_error *err);
+                              cm_error *err);
 cm__jpipe *cm__jpipe_start(const cm__jsink *inner, const char *text,
                            cm__jsink *sink);
 void cm__jpipe_finish(cm__jpipe *q);

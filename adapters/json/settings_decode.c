@@ -94,11 +94,6 @@ cm_status cm__json_decode_weights(cm__jdec *d, const json_t *root) {
 }
 
 cm_status cm__json_decode_params(cm__jdec *d, const json_t *root) {
-  return cm__json_params_read(root, &d->inst->params, d->err);
-}
-
-cm_status cm__json_params_read(const json_t *root, cm_params *p,
-                               cm_error *err) {
   static const char *const keys[] = {"k",
                                      "radius_km",
                                      "radius_growth_km_per_min",
@@ -107,24 +102,26 @@ cm_status cm__json_params_read(const json_t *root, cm_params *p,
                                      "road_factor",
                                      "stale_ms",
                                      NULL};
+  cm_params *p = &d->inst->params;
   const json_t *obj;
   const char *base = "$.params";
-  if (cm__json_int64(root, "$", "now_ms", 0, &p->now_ms, err) < 0)
-    return err->code;
-  int r = cm__json_object(root, "$", "params", 0, &obj, err);
+  if (cm__json_int64(root, "$", "now_ms", 0, &p->now_ms, d->err) < 0)
+    return d->err->code;
+  int r = cm__json_object(root, "$", "params", 0, &obj, d->err);
   if (r <= 0)
-    return r < 0 ? err->code : CM_OK;
-  cm_status st = cm__json_check_keys(obj, base, keys, err);
+    return r < 0 ? d->err->code : CM_OK;
+  cm_status st = cm__json_check_keys(obj, base, keys, d->err);
   if (st != CM_OK)
     return st;
-  if (cm__json_int(obj, base, "k", 0, &p->k, err) < 0 ||
+  if (cm__json_int(obj, base, "k", 0, &p->k, d->err) < 0 ||
       cm__json_number(obj, base, "radius_growth_km_per_min", 0,
-                      &p->radius_growth_km_per_min, err) < 0 ||
-      cm__json_number(obj, base, "radius_max_km", 0, &p->radius_max_km, err) <
+                      &p->radius_growth_km_per_min, d->err) < 0 ||
+      cm__json_number(obj, base, "radius_max_km", 0, &p->radius_max_km,
+                      d->err) < 0 ||
+      cm__json_number(obj, base, "speed_kmh", 0, &p->speed_kmh, d->err) < 0 ||
+      cm__json_number(obj, base, "road_factor", 0, &p->road_factor, d->err) <
           0 ||
-      cm__json_number(obj, base, "speed_kmh", 0, &p->speed_kmh, err) < 0 ||
-      cm__json_number(obj, base, "road_factor", 0, &p->road_factor, err) < 0 ||
-      cm__json_int64(obj, base, "stale_ms", 0, &p->stale_ms, err) < 0)
-    return err->code;
-  return urgency_table(err, obj, base, "radius_km", p->radius_km);
+      cm__json_int64(obj, base, "stale_ms", 0, &p->stale_ms, d->err) < 0)
+    return d->err->code;
+  return urgency_table(d->err, obj, base, "radius_km", p->radius_km);
 }

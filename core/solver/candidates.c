@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ahead.h"
 #include "alloc.h"
 #include "base/grid.h"
 #include "cost.h"
@@ -15,7 +14,11 @@
 #include "skill_grids.h"
 #include "stages.h"
 
-typedef cm__cand cand;
+typedef struct cand {
+  int w;
+  double dist, travel, cost;
+  double lat, lon; /* the worker's position (positions mode) */
+} cand;
 
 typedef struct edge_buf {
   int *req, *wrk;
@@ -71,7 +74,7 @@ static void free_buf(edge_buf *b) {
   memset(b, 0, sizeof *b);
 }
 
-int cm__cand_by_cost(const void *a, const void *b) {
+static int cand_by_cost(const void *a, const void *b) {
   const cand *x = a, *y = b;
   if (x->cost != y->cost)
     return x->cost < y->cost ? -1 : 1;
@@ -96,7 +99,7 @@ static int keep_request_edges(cm__problem *p, int r, cand *c, int n,
                               edge_buf *out) {
   const cm_request *rq = &p->inst->requests[r];
   double pen = p->penalty[r];
-  qsort(c, (size_t)n, sizeof *c, cm__cand_by_cost);
+  qsort(c, (size_t)n, sizeof *c, cand_by_cost);
   p->eligible[r] = n > 0;
   if (n < rq->staff)
     return 0;
@@ -179,6 +182,7 @@ static int prio_at(prio_order *o, const cm__problem *p, int k) {
 typedef struct search_ctx {
   const cm__problem *p;
   const cm_request *rq;
+  int r;
   double lat, lon, coslat, radius;
   cm_skillset need_all; /* worker must hold all of these */
   cm_skillset need_any; /* worker must hold one of these */
@@ -263,7 +267,8 @@ static int search_done(void *vctx, double ring_km) {
 
 /* The cost of a candidate, as cm_edge_cost sums it, touching the worker's
  * record only for continuity (the request names an elder). */
-static void price_fast(const cm__problem *p, const cm_request *rq, cand *c) {
+static void price_fast(const cm__problem *p, int r, cand *c) {
+  const cm_request *rq = &p->inst->requests[r];
   const cm_weights *k = &p->inst->weights;
   const cm_worker *w = &p->inst->workers[c->w];
   double cost = k->travel * c->travel * k->urgency_factor[rq->urgency] +
@@ -303,11 +308,6 @@ static int rarest_skill(const cm__skill_grids *g, cm_skillset set) {
   return best;
 }
 
-cm_skillset cm__request_grids(const cm__skill_grids *g, const cm_request *rq) {
-  int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
-  return all && rq->skills ? 1u << rarest_skill(g, rq->skills) : rq->skills;
-}
-
 /* Search request r's nearest eligible workers into s->heap: one grid when
  * a worker must hold every skill (the rarest skill's), else each skill's
  * grid in turn with the heap shared. A grid not built yet is built only
@@ -317,7 +317,8 @@ cm_skillset cm__request_grids(const cm__skill_grids *g, const cm_request *rq) {
 static int search_request(cm__skill_grids *g, search_ctx *s,
                           const cm__clock *clk, int64_t need_ns) {
   const cm_request *rq = s->rq;
-  cm_skillset grids = cm__request_grids(g, rq);
+  cm_skillset grids =
+      s->need_all ? 1u << rarest_skill(g, rq->skills) : rq->skills;
   int several = (grids & (grids - 1)) != 0;
   const cm__grid *grid[CM_MAX_SKILLS];
   int n = 0;
@@ -342,16 +343,20 @@ static int search_request(cm__skill_grids *g, search_ctx *s,
   return 0;
 }
 
-/* cm__find_position (ahead.h). With every grid it needs built (threads),
- * clk NULL: it only reads the grids and the instance. */
-int cm__find_position(const cm__problem *p, cm__skill_grids *g,
-                      const cm_request *rq, const cm__clock *clk, int64_t need,
-                      cand *heap, int *n) {
+/* Search and price request r's candidates into heap (room for k x staff);
+ * *n: how many. Returns 0, 1 when out of time (nothing searched) or -1
+ * when out of memory. With every grid it needs built (threads), clk NULL:
+ * it only reads the grids and the instance. */
+static int find_position(const cm__problem *p, cm__skill_grids *g, int r,
+                         const cm__clock *clk, int64_t need, cand *heap,
+                         int *n) {
   const cm_instance *inst = p->inst;
   const double rad = 3.14159265358979323846 / 180.0;
+  const cm_request *rq = &inst->requests[r];
   int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
   search_ctx s = {.p = p,
                   .rq = rq,
+                  .r = r,
                   .lat = rq->lat,
                   .lon = rq->lon,
                   .coslat = cos(rq->lat * rad),
@@ -376,7 +381,7 @@ int cm__find_position(const cm__problem *p, cm__skill_grids *g,
     heap[m].dist =
         cm_geo_distance_km(rq->lat, rq->lon, heap[m].lat, heap[m].lon);
     heap[m].travel = cm_travel_minutes(&inst->params, heap[m].dist);
-    price_fast(p, rq, &heap[m]);
+    price_fast(p, r, &heap[m]);
   }
   *n = s.n;
   return 0;
@@ -398,8 +403,7 @@ static int search_positions(cm__problem *p, prio_order *order,
       break;
     int r = prio_at(order, p, k), n = 0;
     int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
-    if ((rc = cm__find_position(p, &g, &inst->requests[r], clk, need, heap,
-                                &n)) != 0) {
+    if ((rc = find_position(p, &g, r, clk, need, heap, &n)) != 0) {
       rc = rc > 0 ? 0 : rc; /* out of time: the search stops here */
       break;
     }
@@ -525,8 +529,7 @@ static int par_compute(void *ctx, int k, int t) {
     ps->got[k] = find_edges(ps->p, ps->x, r, c);
     return 0;
   }
-  return cm__find_position(ps->p, ps->g, &ps->p->inst->requests[r], NULL, 0, c,
-                           &ps->got[k]) != 0;
+  return find_position(ps->p, ps->g, r, NULL, 0, c, &ps->got[k]) != 0;
 }
 
 static int par_take(void *ctx, int k, int failed) {
@@ -553,8 +556,11 @@ static int build_all_grids(const cm__problem *p, cm__skill_grids *g,
                            const cm__clock *clk) {
   cm_skillset need = 0;
   int64_t ns = cm__finish_ns(p->nr, 0, 0);
-  for (int r = 0; r < p->nr; r++)
-    need |= cm__request_grids(g, &p->inst->requests[r]);
+  for (int r = 0; r < p->nr; r++) {
+    const cm_request *rq = &p->inst->requests[r];
+    int all = rq->skill_mode == CM_SKILLS_ALL && rq->staff == 1;
+    need |= all ? 1u << rarest_skill(g, rq->skills) : rq->skills;
+  }
   for (cm_skillset b = need; b; b &= b - 1)
     ns += 5 * (int64_t)g->n + 40 * (int64_t)g->count[__builtin_ctz(b)];
   if (clk && cm__clock_short(clk, ns))
@@ -617,39 +623,6 @@ done:
   return rc;
 }
 
-/* ---- searched ahead (cm_candidates, ahead.c) ---- */
-
-/* The search of search_positions with each request's candidates taken
- * from the search run ahead (waiting for its thread when it is searching
- * that request, searching here a request it has not reached): in
- * priority order, the clock checked before each request as there, the
- * edges kept and the floor deciding as there. */
-static int search_ahead(cm__problem *p, prio_order *order, const cm__clock *clk,
-                        edge_buf *out, cm_candidates *a) {
-  cand *heap = malloc((size_t)p->inst->params.k * CM_MAX_STAFF * sizeof *heap);
-  if (!heap)
-    return -1;
-  memcpy(p->cap, a->cap, (size_t)p->nw * sizeof *p->cap);
-  int rc = 0;
-  for (int k = 0; k < p->nr && rc == 0; k++) {
-    if (out_of_time(p, clk, k, out))
-      break;
-    int r = prio_at(order, p, k), n = 0;
-    int64_t need = cm__finish_ns(p->nr, k, out->n) + 10 * (int64_t)out->n;
-    int got = cm__candidates_take(a, p, r, clk, need, heap, &n);
-    if (got < 0 || got == 2) {
-      rc = got < 0 ? -1 : 0; /* out of time: the search stops here */
-      break;
-    }
-    p->ahead += got;
-    p->searched[r] = 1;
-    rc = keep_request_edges(p, r, heap, n, out);
-  }
-  cm__candidates_stop(a); /* nothing is left for its thread */
-  free(heap);
-  return rc;
-}
-
 /* Move the edges out of the buffer into request-major order (stable, so
  * each request keeps its cost order) and index them both ways; the floor's
  * picks go into floor. */
@@ -701,13 +674,12 @@ static int build_csr(cm__problem *p, edge_buf *b, cm__solution *floor) {
 cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
                             const cm__clock *clk, cm__solution *floor,
                             cm_error *err) {
-  return cm__problem_build_threads(p, inst, clk, 1, NULL, floor, err);
+  return cm__problem_build_threads(p, inst, clk, 1, floor, err);
 }
 
 cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
                                     const cm__clock *clk, int threads,
-                                    cm_candidates *ahead, cm__solution *floor,
-                                    cm_error *err) {
+                                    cm__solution *floor, cm_error *err) {
   memset(p, 0, sizeof *p);
   p->inst = inst;
   p->nr = inst->n_requests;
@@ -728,9 +700,7 @@ cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
   if (inst->has_edges) /* positions mode reads them with the grids */
     for (int j = 0; j < p->nw; j++)
       p->cap[j] = inst->workers[j].capacity;
-  int rc = cm__candidates_match(ahead, inst)
-               ? search_ahead(p, &order, clk, &b, ahead)
-           : threads > 1 && p->nr >= PAR_MIN_REQUESTS
+  int rc = threads > 1 && p->nr >= PAR_MIN_REQUESTS
                ? search_threads(p, &order, clk, &b, threads)
                : 1;
   if (rc > 0) /* one thread */

@@ -25,8 +25,6 @@ typedef struct cm__problem {
   unsigned char *eligible; /* nr: some eligible worker was in reach (its
                               edges may all cost more than waiting) */
   int *cap;                /* nw: capacity in this batch */
-  int ahead;               /* requests whose candidates were searched ahead
-                              (cm_candidates) */
 } cm__problem;
 
 typedef struct cm__clock cm__clock;
@@ -43,13 +41,10 @@ cm_status cm__problem_build(cm__problem *p, const cm_instance *inst,
                             const cm__clock *clk, cm__solution *floor,
                             cm_error *err);
 /* The same on up to `threads` threads (created and joined inside the
- * call), or with the candidates searched ahead (ahead, may be NULL; used
- * when it matches inst, and then the threads are not): the same edges,
- * the same floor, either way. */
+ * call): the same edges, the same floor, for any number of threads. */
 cm_status cm__problem_build_threads(cm__problem *p, const cm_instance *inst,
                                     const cm__clock *clk, int threads,
-                                    cm_candidates *ahead, cm__solution *floor,
-                                    cm_error *err);
+                                    cm__solution *floor, cm_error *err);
 void cm__problem_free(cm__problem *p);
 
 /* A solution: for each request its chosen edges (staff of them) or none. */

@@ -431,9 +431,9 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   if (!b.opts->validated && (st = cm_instance_validate(inst, err)) != CM_OK)
     return st;
   /* deadline 0 selects the greedy answer: the search itself runs in full */
-  if ((st = cm__problem_build_threads(
-           &b.p, inst, b.opts->deadline_ms > 0 ? &b.clk : NULL, b.opts->threads,
-           b.opts->candidates, &b.floor, err)) != CM_OK)
+  if ((st = cm__problem_build_threads(&b.p, inst,
+                                      b.opts->deadline_ms > 0 ? &b.clk : NULL,
+                                      b.opts->threads, &b.floor, err)) != CM_OK)
     return st;
   b.clk.reserve_ns = cm__finish_ns(b.p.nr, b.p.nr - b.p.unsearched, b.p.ne);
   int64_t t_cand = cm__clock_now(&b.clk);
@@ -461,7 +461,6 @@ cm_status cm_solve(const cm_instance *inst, const cm_solve_options *opts,
   out->stats.glpk_iterations = b.glpk.iterations;
   out->stats.simplex_pivots = b.pivots;
   out->stats.hinted = b.hinted;
-  out->stats.searched_ahead = b.p.ahead;
   if ((st = build_answer(&b, out, err)) != CM_OK)
     goto fail;
   int unproven = 0;

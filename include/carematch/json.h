@@ -33,21 +33,6 @@ CM_EXPORT cm_status cm_instance_from_json_threads(const char *text, size_t len,
                                                   int threads,
                                                   cm_instance **out,
                                                   cm_error *err);
-/* cm_instance_from_json_threads that also runs the candidate search of
- * positions mode ahead (cm_candidates, solve.h) on the decoding thread,
- * each request searched as soon as it is decoded while the parser reads
- * on, when the text is decoded on two threads and its members come in the
- * order cm_instance_to_json writes them ("now_ms", "weights" and "params"
- * before "requests", "workers" before them, no "edges" before them). On
- * success *cands is that search, to pass to cm_solve
- * (cm_solve_options.candidates) and free with cm_candidates_free after,
- * or NULL when none was run or it cannot serve (edges came after the
- * requests); on failure NULL. The instance and every error are those of
- * cm_instance_from_json. */
-CM_EXPORT cm_status cm_instance_from_json_search(const char *text, size_t len,
-                                                 int threads, cm_instance **out,
-                                                 cm_candidates **cands,
-                                                 cm_error *err);
 
 /* Render an answer as JSON text (ids, not indexes). Returns a malloc'ed
  * NUL-terminated string the caller frees, or NULL when out of memory.

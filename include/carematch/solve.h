@@ -86,13 +86,6 @@ typedef struct cm_solve_options {
                          the answer is the same optimum, and a cut answer
                          is never worse than the floor. Borrowed for the
                          call. */
-  struct cm_candidates *candidates; /* NULL (the default): none. The
-                         candidate search run ahead for this instance
-                         (cm_candidates_new, below): used when it matches
-                         (positions mode, the same workers, weights and
-                         params), else ignored; requests it did not search
-                         are searched in the call. The same answer either
-                         way. Borrowed for the call. */
 } cm_solve_options;
 
 /* A hint entry for a request the previous answer did not see. */
@@ -196,9 +189,6 @@ typedef struct cm_solve_stats {
   long simplex_pivots;     /* network simplex pivots, summed */
   int hinted;              /* requests the simplex started on the worker
                               cm_solve_options.hint gave them */
-  int searched_ahead;      /* requests whose candidates the search ahead
-                              (cm_solve_options.candidates) had found
-                              before the call needed them */
 } cm_solve_stats;
 
 typedef struct cm_answer {
@@ -232,45 +222,6 @@ CM_EXPORT cm_status cm_solve_hint_from(const cm_instance *prev_inst,
                                        const cm_answer *prev,
                                        const cm_instance *inst, int *hint,
                                        cm_error *err);
-
-/* The candidate search of positions mode run ahead of cm_solve, request
- * by request, while the instance is still being built: the JSON decoder
- * adds each request as it is decoded (cm_instance_from_json_search), and
- * a thread of the object's own searches them while the parser reads the
- * rest, the caller validates and cm_solve starts. Each request's nearest
- * eligible workers are found and priced as cm_solve would find them;
- * cm_solve (cm_solve_options.candidates) takes them in priority order
- * (waiting for one being searched, searching itself one not reached yet),
- * with the same edges, floor and answer, and its deadline kept as before
- * (the search ahead is outside the call's budget). cm_solve tells the
- * thread to stop when it has taken what it needs.
- *
- * cm_candidates_new: inst's workers must be complete (they are read now
- * and must not change until the solve); weights and params are those the
- * instance will have (it may still hold others while it is built: cm_solve
- * uses the search only when they match). threads > 1: a helper thread
- * searches (created at the first request added, joined by
- * cm_candidates_free); else each request is searched in
- * cm_candidates_add. Returns CM_OK and *out (free with cm_candidates_free,
- * after the solve), CM_E_RANGE when the weights or params would not pass
- * cm_instance_validate (nothing to search ahead), or CM_E_NOMEM. A worker
- * that would not pass it (checked at the first request) leaves the search
- * unused. Borrows inst until freed. */
-typedef struct cm_candidates cm_candidates;
-CM_EXPORT cm_status cm_candidates_new(const cm_instance *inst,
-                                      const cm_weights *weights,
-                                      const cm_params *params, int threads,
-                                      cm_candidates **out, cm_error *err);
-/* Queue request r of inst (added, and not to change until the solve; it
- * is copied now), or search it now without a helper, on the thread that
- * adds the requests to inst (one at a time). A request that would not
- * pass cm_instance_validate, one without a position, or one that cannot
- * be queued (out of memory) is left for cm_solve to search. Returns 1
- * when queued or searched, 0 when not. */
-CM_EXPORT int cm_candidates_add(cm_candidates *c, int r);
-/* Requests searched ahead so far (any thread). */
-CM_EXPORT int cm_candidates_count(cm_candidates *c);
-CM_EXPORT void cm_candidates_free(cm_candidates *c);
 
 /* Free what cm_solve keeps per thread (GLPK's environment, created on a
  * thread's first solve). Call it on a thread that solved, before the
