@@ -120,7 +120,10 @@ static void help(void) {
       "                        +divert, +nodivert (diversion on / off),\n"
       "                        +interrupt, +nointerrupt (interruption on / "
       "off),\n"
-      "                        +urgent (urgent work may take the reserve)\n"
+      "                        +urgent (urgent work may take the reserve),\n"
+      "                        +take (diversion and interruption may "
+      "take\n"
+      "                        urgent work to save an emergency's breach)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -277,8 +280,9 @@ static int live_only(int c) {
  * suggestions, followed by idle staff), "+divert" / "+nodivert" (diversion
  * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default),
  * "+interrupt" / "+nointerrupt" (interruption on at CM_SIM_INTERRUPT_MIN /
- * off), "+urgent" (urgent work may take the reserve: reserve_from normal)
- * or
+ * off), "+urgent" (urgent work may take the reserve: reserve_from normal),
+ * "+take" (diversion and interruption may take urgent work for an
+ * emergency that would otherwise breach: divert_urgent) or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -291,7 +295,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
-  int interrupt = 0, urgent = 0;
+  int interrupt = 0, urgent = 0, take_urgent = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -315,6 +319,8 @@ static int policy_base(const char *t, sim_policy *p) {
       interrupt = -1;
     else if (ml == 6 && !strncmp(m + 1, "urgent", 6))
       urgent = 1;
+    else if (ml == 4 && !strncmp(m + 1, "take", 4))
+      take_urgent = 1;
     else
       return -1;
     m += 1 + ml;
@@ -329,6 +335,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->divert = divert;
     p->interrupt = interrupt;
     p->reserve_normal = urgent;
+    p->divert_urgent = take_urgent;
   }
   return base;
 }
@@ -353,7 +360,7 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
                       "+look, +nolook, +standby, +history, +divert, +nodivert, "
-                      "+interrupt, +nointerrupt, +urgent; "
+                      "+interrupt, +nointerrupt, +urgent, +take; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;

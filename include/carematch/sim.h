@@ -116,6 +116,9 @@ typedef struct cm_sim_policy {
   int reserve_normal; /* the reserve keeps kept workers from normal and
                        scheduled work only (reserve_from normal): urgent
                        work may take them */
+  int divert_urgent;  /* diversion and interruption may take a worker from
+                         urgent work for an emergency that would otherwise
+                         breach (the engine's divert_urgent) */
   int standby;        /* standby suggestions on (standby_every_ms 30 min);
                          the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
