@@ -344,6 +344,13 @@ static json_t *diverted_json(const sim_kpis *k) {
                    "never", k->divert_unserved);
 }
 
+/* The km from the nearest capable staff at each call: {"km", "requests"}
+ * (their sum and how many; cm_sim_kpis.nearest_km). */
+static json_t *nearest_json(const sim_kpis *k) {
+  return json_pack("{s:o,s:i}", "km", num(k->nearest_km, 1), "requests",
+                   k->nearest_n);
+}
+
 /* Interruption (docs/sim.md): visits left for an emergency, those resumed
  * by a worker, the mean minutes from the interruption to that worker's
  * arrival, those never completed that day. */
@@ -407,6 +414,8 @@ static json_t *kpis_json(const sim_kpis *k) {
     json_decref(more), more = NULL;
   if (more && json_object_set_new(more, "emergency_unreachable",
                                   json_integer(k->emergency_unreachable)))
+    json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "nearest_at_call", nearest_json(k)))
     json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
@@ -534,6 +543,8 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
     if (last)
       json_object_set_new(last, "emergency_unreachable",
                           json_integer(k->emergency_unreachable));
+    if (last)
+      json_object_set_new(last, "nearest_at_call", nearest_json(k));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

@@ -188,6 +188,12 @@ typedef struct cm_sim_kpis {
                                 within CM_SIM_FLOOR_MIN minutes' drive at
                                 their call, wherever she was */
   double interrupt_delay_min;
+  /* every request at its call: the road km from the nearest workers on
+     shift who could serve it (as many as it needs), in any state, summed
+     over nearest_n requests (those with enough such workers on shift);
+     not a bound on travel (staff move), a measure of how thin they are */
+  double nearest_km;
+  int nearest_n;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
