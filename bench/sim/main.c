@@ -351,8 +351,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (!eq && strlen(t) >= 48)
-      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
+    if (!eq && strlen(t) >= 64)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
                       t),
              -1;
     if (!eq && policy_base(t, NULL) < 0)
@@ -370,8 +370,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
                       t),
              -1;
-    if (eq && eq - t >= 48)
-      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
+    if (eq && eq - t >= 64)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
                       t),
              -1;
     count++;

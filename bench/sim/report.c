@@ -318,7 +318,7 @@ void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
       show |= r[i].metric == shown[j];
     if (!show)
       continue;
-    char name[64], a[112];
+    char name[64], a[136];
     sim_metric_name(r[i].metric, name, sizeof name);
     snprintf(a, sizeof a, "%s / %s", runs[r[i].a]->policy,
              runs[r[i].b]->policy);

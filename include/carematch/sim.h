@@ -156,7 +156,7 @@ typedef struct cm_sim_worker_day {
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
 typedef struct cm_sim_kpis {
-  char policy[48];
+  char policy[64];
   int requests[CM_URGENCY_COUNT];
   double offer_p50[CM_URGENCY_COUNT], offer_p95[CM_URGENCY_COUNT],
       offer_p99[CM_URGENCY_COUNT];
