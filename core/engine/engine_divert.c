@@ -28,6 +28,11 @@
  * the engine keeps no service clock (the platform, or the simulator, says
  * how much of the visit is left when a worker comes back to it).
  *
+ * The margin gives way to the service level: when every candidate so far
+ * would reach the emergency past its target (sla_target_min) and she alone
+ * would be in time, she is its candidate however little she saves, priced
+ * at her drive plus half of what she saves (still the cheapest).
+ *
  * Urgent work (divert_urgent, docs/engine.md "Taking urgent work"): with
  * it on, a worker on her way to, or at, a one-worker urgent job may be
  * taken too, but only for an emergency that every candidate so far would
@@ -120,11 +125,14 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
       continue;
-    double t = cm_travel_minutes(&inst->params, km) + margin;
-    if (t > best[q])
-      continue; /* not margin sooner than every candidate */
-    if (j->spec.urgency == CM_URGENCY_URGENT &&
-        !would_breach(e, r, best[q], now_ms))
+    double drive = cm_travel_minutes(&inst->params, km), t = drive + margin;
+    int save = would_breach(e, r, best[q], now_ms); /* the others are late */
+    if (t > best[q]) { /* not margin sooner than every candidate: */
+      if (!save || would_breach(e, r, drive, now_ms))
+        continue;
+      t = drive + (best[q] - drive) / 2; /* unless she alone is in time */
+    }
+    if (j->spec.urgency == CM_URGENCY_URGENT && !save)
       continue; /* urgent work is taken only to save a breach */
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
