@@ -85,6 +85,36 @@ static int load_weights(const char *path, cm_weights *w) {
   "                          [--id-prefix P] [--cancel-rest]\n"                \
   "       carematch_sim --help | --version\n"
 
+/* --help's part on live mode and the exit status. */
+static void help_live(void) {
+  fputs("live:\n"
+        "  --daemon PATH         start this carematchd (memory store, or "
+        "--redis URL)\n"
+        "  --redis URL           redis://host:port for the daemon started\n"
+        "  --trace FILE          the daemon started records its input there\n"
+        "  --url URL             or drive a running one, http://HOST:PORT, "
+        "with its\n"
+        "  --platform-token T, --gateway-token T, --operator-token T\n"
+        "  --rate X              simulated time per real time (0.01..10000; "
+        "60)\n"
+        "  --from HH:MM, --until HH:MM  the requests of that window "
+        "(00:00..24:00)\n"
+        "  --drain-min N         then wait up to N minutes for jobs to end "
+        "(0..1440; 120)\n"
+        "  --survive             keep going while the daemon or Redis "
+        "restarts\n"
+        "  --acked FILE          write every request id acknowledged\n"
+        "  --id-prefix P         prefix every request id\n"
+        "  --cancel-rest         at the end, cancel what is not done\n"
+        "  -h, --help            this text, exit 0\n"
+        "  -V, --version         the version, exit 0\n"
+        "\n"
+        "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
+        "weights)\n"
+        "refused, 64 bad command line, 74 --out not written.\n",
+        stdout);
+}
+
 static void help(void) {
   fputs(
       SYNOPSIS
@@ -135,33 +165,9 @@ static void help(void) {
       "  --floor               compute the hindsight floors (slow on a big "
       "day)\n"
       "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
-      "  --quiet               no progress\n"
-      "live:\n"
-      "  --daemon PATH         start this carematchd (memory store, or "
-      "--redis URL)\n"
-      "  --redis URL           redis://host:port for the daemon started\n"
-      "  --trace FILE          the daemon started records its input there\n"
-      "  --url URL             or drive a running one, http://HOST:PORT, "
-      "with its\n"
-      "  --platform-token T, --gateway-token T, --operator-token T\n"
-      "  --rate X              simulated time per real time (0.01..10000; "
-      "60)\n"
-      "  --from HH:MM, --until HH:MM  the requests of that window "
-      "(00:00..24:00)\n"
-      "  --drain-min N         then wait up to N minutes for jobs to end "
-      "(0..1440; 120)\n"
-      "  --survive             keep going while the daemon or Redis "
-      "restarts\n"
-      "  --acked FILE          write every request id acknowledged\n"
-      "  --id-prefix P         prefix every request id\n"
-      "  --cancel-rest         at the end, cancel what is not done\n"
-      "  -h, --help            this text, exit 0\n"
-      "  -V, --version         the version, exit 0\n"
-      "\n"
-      "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
-      "weights)\n"
-      "refused, 64 bad command line, 74 --out not written.\n",
+      "  --quiet               no progress\n",
       stdout);
+  help_live();
 }
 
 /* A usage error: the message, the synopsis, exit 64. */
