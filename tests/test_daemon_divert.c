@@ -8,7 +8,8 @@
  * interrupt_min read (bad values refused, naming the key); a nurse who
  * reported her arrival at a normal visit next to an emergency is offered
  * it with diverts_from; her accept gives the visit back (an interrupted
- * event, carematch_interrupted_total). No Criterion .timeout. */
+ * event, carematch_interrupted_total). [batch] divert_urgent read (bad
+ * values refused, naming the key). No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -272,6 +273,28 @@ Test(daemon_divert, bad_interrupt_min_is_refused_at_start, .fini = stop) {
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
               "%s: refused, not started (%d): %s", bad[i], st, out);
     cr_assert(strstr(out, "interrupt_min"), "%s: names the key: %s", bad[i],
+              out);
+    if (i + 1 < sizeof bad / sizeof *bad)
+      cm_test_daemon_cleanup(&D); /* the last: stop() */
+  }
+}
+
+/* [batch] divert_urgent (docs/engine.md "Taking urgent work"): 1 is
+ * read (the daemon starts; an unknown key would refuse it), 2 and "yes"
+ * are refused naming the key. */
+Test(daemon_divert, divert_urgent_is_read, .fini = stop) {
+  cm_test_daemon_config(&D, "[batch]\ndivert_min = 5\ninterrupt_min = 5\n"
+                            "divert_urgent = 1\n");
+  cm_test_daemon_start(&D, NULL);
+  cm_test_daemon_cleanup(&D);
+  static const char *const bad[] = {"[batch]\ndivert_urgent = 2\n",
+                                    "[batch]\ndivert_urgent = yes\n"};
+  char out[1024];
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int st = start_refused(bad[i], out, sizeof out);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 124,
+              "%s: refused, not started (%d): %s", bad[i], st, out);
+    cr_assert(strstr(out, "divert_urgent"), "%s: names the key: %s", bad[i],
               out);
     if (i + 1 < sizeof bad / sizeof *bad)
       cm_test_daemon_cleanup(&D); /* the last: stop() */

@@ -4,7 +4,8 @@
  * waited-since kept, no arrival, an "interrupted" event naming her) and she
  * holds the emergency alone; on her refusal nothing changed; a nurse at
  * urgent work, one whose visit is about to end (she is waited for, not
- * called away), one saving less than interrupt_min, or any with
+ * called away), one saving less than interrupt_min (unless every other
+ * candidate would be late and she in time), or any with
  * interrupt_min 0 is never called away; a visit completed, or changed in
  * the ledger, before her answer makes the commit refuse both changes (the
  * memory ledger and a real Redis). The emergency-first stage
@@ -194,6 +195,20 @@ Test(interrupt, not_when_she_saves_less_than_interrupt_min, .fini = stop) {
   start_with(NULL, 0, 60);
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").workers[0], "far");
+}
+
+/* far is some 22 minutes away, past the emergency's 15-minute target;
+ * near, some 3 minutes away at her visit, saves less than interrupt_min 60
+ * but alone is in time: the margin gives way, she is called away. */
+Test(interrupt, the_margin_gives_way_to_save_a_breach, .fini = stop) {
+  start_with(NULL, 0, 60);
+  worker("near", 0.0);
+  worker("far", 7.0);
+  near_at("j", CM_URGENCY_NORMAL, T0);
+  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  step(T0 + 60200);
+  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(view("e").divert_of, "j");
 }
 
 /* Her visit is about to end (a visit of its kind took no time before):

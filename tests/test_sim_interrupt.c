@@ -130,7 +130,8 @@ Test(sim_interrupt, nothing_is_broken_off_without_it) {
 
 /* w0 is the only nurse: at visit r0 1 km south at 8:20, when emergency
  * r1 comes at the centre (reachable: she is at a visit 1 km away) and
- * emergency r2 40 km north (beyond anyone's reach). */
+ * emergency r2 40 km north (beyond anyone's reach); the km from her at
+ * each call (nearest_at_call). */
 Test(sim_interrupt, beyond_reach_counts_workers_in_any_state) {
   sim_scenario *s = day(1, 3);
   worker(s, 0, 0.0);
@@ -140,6 +141,11 @@ Test(sim_interrupt, beyond_reach_counts_workers_in_any_state) {
   sim_kpis k;
   run(s, -1, &k);
   cr_assert_eq(k.emergency_unreachable, 1, "r2 alone");
+  /* the nearest capable staff at each call, wherever she is: 1 km to r0
+     (from home), 1 to r1 (from her visit), 41 to r2; road km (x 1.3) */
+  cr_assert_eq(k.nearest_n, 3);
+  cr_assert(k.nearest_km > 55.0 && k.nearest_km < 57.0, "%.2f km",
+            k.nearest_km);
   sim_kpis_free(&k);
   cm_sim_scenario_free(s);
 }

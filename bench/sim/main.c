@@ -85,6 +85,36 @@ static int load_weights(const char *path, cm_weights *w) {
   "                          [--id-prefix P] [--cancel-rest]\n"                \
   "       carematch_sim --help | --version\n"
 
+/* --help's part on live mode and the exit status. */
+static void help_live(void) {
+  fputs("live:\n"
+        "  --daemon PATH         start this carematchd (memory store, or "
+        "--redis URL)\n"
+        "  --redis URL           redis://host:port for the daemon started\n"
+        "  --trace FILE          the daemon started records its input there\n"
+        "  --url URL             or drive a running one, http://HOST:PORT, "
+        "with its\n"
+        "  --platform-token T, --gateway-token T, --operator-token T\n"
+        "  --rate X              simulated time per real time (0.01..10000; "
+        "60)\n"
+        "  --from HH:MM, --until HH:MM  the requests of that window "
+        "(00:00..24:00)\n"
+        "  --drain-min N         then wait up to N minutes for jobs to end "
+        "(0..1440; 120)\n"
+        "  --survive             keep going while the daemon or Redis "
+        "restarts\n"
+        "  --acked FILE          write every request id acknowledged\n"
+        "  --id-prefix P         prefix every request id\n"
+        "  --cancel-rest         at the end, cancel what is not done\n"
+        "  -h, --help            this text, exit 0\n"
+        "  -V, --version         the version, exit 0\n"
+        "\n"
+        "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
+        "weights)\n"
+        "refused, 64 bad command line, 74 --out not written.\n",
+        stdout);
+}
+
 static void help(void) {
   fputs(
       SYNOPSIS
@@ -120,7 +150,10 @@ static void help(void) {
       "                        +divert, +nodivert (diversion on / off),\n"
       "                        +interrupt, +nointerrupt (interruption on / "
       "off),\n"
-      "                        +urgent (urgent work may take the reserve)\n"
+      "                        +urgent (urgent work may take the reserve),\n"
+      "                        +take (diversion and interruption may "
+      "take\n"
+      "                        urgent work to save an emergency's breach)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -132,33 +165,9 @@ static void help(void) {
       "  --floor               compute the hindsight floors (slow on a big "
       "day)\n"
       "  --out FILE            the KPIs as JSON (generate: the scenario)\n"
-      "  --quiet               no progress\n"
-      "live:\n"
-      "  --daemon PATH         start this carematchd (memory store, or "
-      "--redis URL)\n"
-      "  --redis URL           redis://host:port for the daemon started\n"
-      "  --trace FILE          the daemon started records its input there\n"
-      "  --url URL             or drive a running one, http://HOST:PORT, "
-      "with its\n"
-      "  --platform-token T, --gateway-token T, --operator-token T\n"
-      "  --rate X              simulated time per real time (0.01..10000; "
-      "60)\n"
-      "  --from HH:MM, --until HH:MM  the requests of that window "
-      "(00:00..24:00)\n"
-      "  --drain-min N         then wait up to N minutes for jobs to end "
-      "(0..1440; 120)\n"
-      "  --survive             keep going while the daemon or Redis "
-      "restarts\n"
-      "  --acked FILE          write every request id acknowledged\n"
-      "  --id-prefix P         prefix every request id\n"
-      "  --cancel-rest         at the end, cancel what is not done\n"
-      "  -h, --help            this text, exit 0\n"
-      "  -V, --version         the version, exit 0\n"
-      "\n"
-      "exit status: 0 done, 1 the run failed, 2 an input (scenario, trace, "
-      "weights)\n"
-      "refused, 64 bad command line, 74 --out not written.\n",
+      "  --quiet               no progress\n",
       stdout);
+  help_live();
 }
 
 /* A usage error: the message, the synopsis, exit 64. */
@@ -277,8 +286,9 @@ static int live_only(int c) {
  * suggestions, followed by idle staff), "+divert" / "+nodivert" (diversion
  * on at CM_SIM_DIVERT_MIN / off; otherwise the engine's default),
  * "+interrupt" / "+nointerrupt" (interruption on at CM_SIM_INTERRUPT_MIN /
- * off), "+urgent" (urgent work may take the reserve: reserve_from normal)
- * or
+ * off), "+urgent" (urgent work may take the reserve: reserve_from normal),
+ * "+take" (diversion and interruption may take urgent work for an
+ * emergency that would otherwise breach: divert_urgent) or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -291,7 +301,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
-  int interrupt = 0, urgent = 0;
+  int interrupt = 0, urgent = 0, take_urgent = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -315,6 +325,8 @@ static int policy_base(const char *t, sim_policy *p) {
       interrupt = -1;
     else if (ml == 6 && !strncmp(m + 1, "urgent", 6))
       urgent = 1;
+    else if (ml == 4 && !strncmp(m + 1, "take", 4))
+      take_urgent = 1;
     else
       return -1;
     m += 1 + ml;
@@ -329,6 +341,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->divert = divert;
     p->interrupt = interrupt;
     p->reserve_normal = urgent;
+    p->divert_urgent = take_urgent;
   }
   return base;
 }
@@ -344,8 +357,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
   for (char *save, *t = strtok_r(buf, ",", &save); t;
        t = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(t, '=');
-    if (!eq && strlen(t) >= 48)
-      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
+    if (!eq && strlen(t) >= 64)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
                       t),
              -1;
     if (!eq && policy_base(t, NULL) < 0)
@@ -353,7 +366,7 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "--policies: unknown policy '%.40s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
                       "+look, +nolook, +standby, +history, +divert, +nodivert, "
-                      "+interrupt, +nointerrupt, +urgent; "
+                      "+interrupt, +nointerrupt, +urgent, +take; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;
@@ -363,8 +376,8 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
                       t),
              -1;
-    if (eq && eq - t >= 48)
-      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 47",
+    if (eq && eq - t >= 64)
+      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
                       t),
              -1;
     count++;

@@ -318,7 +318,7 @@ void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
       show |= r[i].metric == shown[j];
     if (!show)
       continue;
-    char name[64], a[112];
+    char name[64], a[136];
     sim_metric_name(r[i].metric, name, sizeof name);
     snprintf(a, sizeof a, "%s / %s", runs[r[i].a]->policy,
              runs[r[i].b]->policy);
@@ -342,6 +342,13 @@ static json_t *diverted_json(const sim_kpis *k) {
                        ? num(k->divert_delay_min / k->divert_reached, 2)
                        : json_null(),
                    "never", k->divert_unserved);
+}
+
+/* The km from the nearest capable staff at each call: {"km", "requests"}
+ * (their sum and how many; cm_sim_kpis.nearest_km). */
+static json_t *nearest_json(const sim_kpis *k) {
+  return json_pack("{s:o,s:i}", "km", num(k->nearest_km, 1), "requests",
+                   k->nearest_n);
 }
 
 /* Interruption (docs/sim.md): visits left for an emergency, those resumed
@@ -407,6 +414,8 @@ static json_t *kpis_json(const sim_kpis *k) {
     json_decref(more), more = NULL;
   if (more && json_object_set_new(more, "emergency_unreachable",
                                   json_integer(k->emergency_unreachable)))
+    json_decref(more), more = NULL;
+  if (more && json_object_set_new(more, "nearest_at_call", nearest_json(k)))
     json_decref(more), more = NULL;
   if (!o || !more || json_object_update(o, more) != 0) {
     json_decref(o);
@@ -534,6 +543,8 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
     if (last)
       json_object_set_new(last, "emergency_unreachable",
                           json_integer(k->emergency_unreachable));
+    if (last)
+      json_object_set_new(last, "nearest_at_call", nearest_json(k));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

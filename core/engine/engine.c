@@ -97,6 +97,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
        "must be in [0, 240] minutes");
   CFG_(c->interrupt_min >= 0 && c->interrupt_min <= 240, "interrupt_min",
        "must be in [0, 240] minutes");
+  CFG_(c->divert_urgent == 0 || c->divert_urgent == 1, "divert_urgent",
+       "must be 0 or 1");
   CFG_(c->standby_every_ms >= 0 && c->standby_every_ms <= 86400000,
        "standby_every_ms", "must be in [0, 86400000] (a day)");
 #undef CFG_

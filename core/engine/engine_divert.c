@@ -26,30 +26,53 @@
  * just begun loses only the minutes served. Her accept puts the visit back
  * to pending with its waited-since time and no arrival (CM_EV_INTERRUPTED);
  * the engine keeps no service clock (the platform, or the simulator, says
- * how much of the visit is left when a worker comes back to it). */
+ * how much of the visit is left when a worker comes back to it).
+ *
+ * The margin gives way to the service level: when every candidate so far
+ * would reach the emergency past its target (sla_target_min) and she alone
+ * would be in time, she is its candidate however little she saves, priced
+ * at her drive plus half of what she saves (still the cheapest).
+ *
+ * Urgent work (divert_urgent, docs/engine.md "Taking urgent work"): with
+ * it on, a worker on her way to, or at, a one-worker urgent job may be
+ * taken too, but only for an emergency that every candidate so far would
+ * reach past its service level (sla_target_min, counted from when it
+ * became ready), and at twice the margin: a normal or scheduled visit as
+ * near is taken first. Without it urgent work is never taken. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_internal.h"
 
-/* 1 when r is a job a worker may be taken from: normal or scheduled,
- * one worker, accepted; not arrived (diversion) or arrived (interruption,
- * with interrupted). */
-static int takeable(const cm__req *r, int interrupted) {
+/* 1 when r is a job a worker may be taken from: normal or scheduled
+ * (urgent too with divert_urgent), one worker, accepted; not arrived
+ * (diversion) or arrived (interruption, with interrupted). */
+static int takeable(const cm_engine *e, const cm__req *r, int interrupted) {
   return r->state == CM_REQ_ACCEPTED && r->n_workers == 1 && r->accepted[0] &&
          (r->arrived_ms != 0) == interrupted &&
-         r->spec.urgency >= CM_URGENCY_NORMAL;
+         (r->spec.urgency >= CM_URGENCY_NORMAL ||
+          (e->cfg.divert_urgent && r->spec.urgency == CM_URGENCY_URGENT));
 }
 
 /* The minutes j's worker must save an emergency to be taken from it now
- * (divert_min on her way, interrupt_min at the visit); 0: she may not be. */
+ * (divert_min on her way, interrupt_min at the visit; twice that from
+ * urgent work); 0: she may not be. */
 static double margin_of(const cm_engine *e, const cm__req *j) {
-  if (takeable(j, 0))
-    return e->cfg.divert_min;
-  if (takeable(j, 1))
-    return e->cfg.interrupt_min;
-  return 0;
+  double m = 0;
+  if (takeable(e, j, 0))
+    m = e->cfg.divert_min;
+  else if (takeable(e, j, 1))
+    m = e->cfg.interrupt_min;
+  return j->spec.urgency == CM_URGENCY_URGENT ? 2 * m : m;
+}
+
+/* 1 when emergency r, ready since its ready_ms, would be reached past its
+ * service level by a candidate soonest minutes away. */
+static int would_breach(const cm_engine *e, const cm__req *r, double soonest,
+                        int64_t now_ms) {
+  double waited = (double)(now_ms - r->ready_ms) / 60000.0;
+  return waited + soonest > e->cfg.weights.sla_target_min[CM_URGENCY_EMERGENCY];
 }
 
 /* 1 when j's worker may be taken from it: j takeable with its margin on,
@@ -102,9 +125,15 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
       continue;
-    double t = cm_travel_minutes(&inst->params, km) + margin;
-    if (t > best[q])
-      continue; /* not margin sooner than every candidate */
+    double drive = cm_travel_minutes(&inst->params, km), t = drive + margin;
+    int save = would_breach(e, r, best[q], now_ms); /* the others are late */
+    if (t > best[q]) { /* not margin sooner than every candidate: */
+      if (!save || would_breach(e, r, drive, now_ms))
+        continue;
+      t = drive + (best[q] - drive) / 2; /* unless she alone is in time */
+    }
+    if (j->spec.urgency == CM_URGENCY_URGENT && !save)
+      continue; /* urgent work is taken only to save a breach */
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
     cm_edge_in ed = {q, wi, t};
@@ -243,7 +272,8 @@ cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                         "$.request: a change of the diverted job is in "
                         "flight; retry");
   if (!j || j->version != r->divert_version ||
-      (!takeable(j, 0) && !takeable(j, 1)) || strcmp(j->workers[0], op->worker))
+      (!takeable(e, j, 0) && !takeable(e, j, 1)) ||
+      strcmp(j->workers[0], op->worker))
     return cm_error_set(err, CM_E_CONFLICT, "$.worker",
                         "$.worker: '%s' no longer holds the job she was "
                         "diverted (or called away) from as it was",

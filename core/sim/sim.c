@@ -111,6 +111,8 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
     cfg->reserve_workers = 0;
   if (p->reserve_normal)
     cfg->reserve_from = CM_URGENCY_NORMAL;
+  if (p->divert_urgent)
+    cfg->divert_urgent = 1;
   if (p->no_lookahead)
     cfg->lookahead_min = 0;
   if (p->standby)

@@ -370,31 +370,56 @@ void cm_sim_world_event(sim *m, const cm_event *ev, int64_t now) {
   }
 }
 
-/* 1 when a worker on shift who could serve request q (its skills) is
- * within CM_SIM_FLOOR_MIN minutes' drive of it now, in any state: free, on
- * her way (where she is on the road), at a visit. */
-static int reachable(const sim *m, int q) {
+/* Where worker i is now: on the road (travelling, or to a standby place)
+ * between where she set off and where she is going, else where she is. */
+static void where_now(const sim *m, int i, double *lat, double *lon) {
+  const wstate *w = &m->w[i];
+  *lat = w->lat;
+  *lon = w->lon;
+  if ((w->state == W_TRAVEL || w->standby) && w->arrive > w->depart) {
+    double f = (double)(m->now - w->depart) / (double)(w->arrive - w->depart);
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    *lat = w->from_lat + f * (w->to_lat - w->from_lat);
+    *lon = w->from_lon + f * (w->to_lon - w->from_lon);
+  }
+}
+
+/* Request q at its call, over the workers on shift who could serve it (its
+ * skills), in any state (free, on her way, at a visit): *reach is 1 when
+ * one is within CM_SIM_FLOOR_MIN minutes' drive; returns the road km of
+ * the staff nearest of them summed, or -1 when fewer are on shift. */
+static double nearest_at_call(const sim *m, int q, int *reach) {
   const cm_sim_request *rq = &m->s->requests[q];
   const cm_sim_service *sv = &m->s->services[rq->service];
+  double best[CM_MAX_STAFF];
+  int n = 0, staff = sv->staff < 1              ? 1
+                     : sv->staff > CM_MAX_STAFF ? CM_MAX_STAFF
+                                                : sv->staff;
+  *reach = 0;
   for (int i = 0; i < m->s->n_workers; i++) {
-    const wstate *w = &m->w[i];
     cm_skillset has = m->s->workers[i].skills;
-    if (w->state == W_OFF ||
+    if (m->w[i].state == W_OFF ||
         (sv->mode == CM_SKILLS_ALL ? (has & sv->skills) != sv->skills
                                    : !(has & sv->skills)))
       continue;
-    double lat = w->lat, lon = w->lon;
-    if ((w->state == W_TRAVEL || w->standby) && w->arrive > w->depart) {
-      double f = (double)(m->now - w->depart) / (double)(w->arrive - w->depart);
-      f = f < 0 ? 0 : f > 1 ? 1 : f;
-      lat = w->from_lat + f * (w->to_lat - w->from_lat);
-      lon = w->from_lon + f * (w->to_lon - w->from_lon);
-    }
+    double lat, lon;
+    where_now(m, i, &lat, &lon);
     double km = km_between(m, lat, lon, rq->lat, rq->lon);
     if (km / m->s->workers[i].speed_kmh * 60.0 <= CM_SIM_FLOOR_MIN)
-      return 1;
+      *reach = 1;
+    int at = n < staff ? n++ : staff; /* insert, keeping the staff least */
+    while (at > 0 && best[at - 1] > km) {
+      if (at < staff)
+        best[at] = best[at - 1];
+      at--;
+    }
+    if (at < staff)
+      best[at] = km;
   }
-  return 0;
+  double sum = 0;
+  for (int j = 0; j < n; j++)
+    sum += best[j];
+  return n < staff ? -1 : sum;
 }
 
 static void submit(sim *m, int q) {
@@ -415,8 +440,14 @@ static void submit(sim *m, int q) {
     s.window_end_ms = rq->window_start_ms + 3600000;
   }
   m->k->requests[sv->urgency]++;
-  if (sv->urgency == CM_URGENCY_EMERGENCY && !reachable(m, q))
+  int reach;
+  double near_km = nearest_at_call(m, q, &reach);
+  if (sv->urgency == CM_URGENCY_EMERGENCY && !reach)
     m->k->emergency_unreachable++;
+  if (near_km >= 0) {
+    m->k->nearest_km += near_km;
+    m->k->nearest_n++;
+  }
   m->k->hour_requests[(rq->at_ms / 3600000) % 24]++;
   m->k->teams += sv->staff > 1;
   m->r[q].submitted = 1;

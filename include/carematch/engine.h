@@ -243,6 +243,13 @@ typedef struct cm_engine_config {
                                than every other candidate; on accept the
                                visit goes back to pending in the same commit
                                (0: off, the default) */
+  int divert_urgent;        /* taking urgent work (docs/engine.md "Taking
+                               urgent work"): 1: diversion and interruption
+                               may take a worker from one-worker urgent work
+                               too, at twice their margin, but only for an
+                               emergency every other candidate would reach
+                               past its sla_target_min (0: never, the
+                               default) */
   cm_clock_fn clock;        /* monotonic clock for the solve budget; NULL:
                                no budget enforcement */
   void *clock_ctx;

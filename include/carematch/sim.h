@@ -116,6 +116,9 @@ typedef struct cm_sim_policy {
   int reserve_normal; /* the reserve keeps kept workers from normal and
                        scheduled work only (reserve_from normal): urgent
                        work may take them */
+  int divert_urgent;  /* diversion and interruption may take a worker from
+                         urgent work for an emergency that would otherwise
+                         breach (the engine's divert_urgent) */
   int standby;        /* standby suggestions on (standby_every_ms 30 min);
                          the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
@@ -153,7 +156,7 @@ typedef struct cm_sim_worker_day {
 
 /* KPIs of one run (docs/sim.md). Times in minutes. */
 typedef struct cm_sim_kpis {
-  char policy[48];
+  char policy[64];
   int requests[CM_URGENCY_COUNT];
   double offer_p50[CM_URGENCY_COUNT], offer_p95[CM_URGENCY_COUNT],
       offer_p99[CM_URGENCY_COUNT];
@@ -185,6 +188,12 @@ typedef struct cm_sim_kpis {
                                 within CM_SIM_FLOOR_MIN minutes' drive at
                                 their call, wherever she was */
   double interrupt_delay_min;
+  /* every request at its call: the road km from the nearest workers on
+     shift who could serve it (as many as it needs), in any state, summed
+     over nearest_n requests (those with enough such workers on shift);
+     not a bound on travel (staff move), a measure of how thin they are */
+  double nearest_km;
+  int nearest_n;
   /* the simulator's hindsight floors (bench/sim/floor.c); 0 here */
   double floor_km, floor_wait_km, floor_ms;
   double max_wait[CM_URGENCY_COUNT]; /* longest wait to a job's start, min */
