@@ -15,6 +15,7 @@
 
 #include "carematch/engine.h"
 #include "engine/engine_internal.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
 #define T0 CM_FX_T0
@@ -45,27 +46,19 @@ static void stop(void) {
 
 /* worker id, dlat_km north of the centre, seen at t */
 static void worker(const char *id, double dlat_km, int64_t t) {
-  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, t);
-  cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, t, &err), CM_OK, "%s",
-               err.message);
+  cm_fx_nurse(eng, id, dlat_km, t);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
-  cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, t, &err), CM_OK, "%s", err.message);
+  cm_fx_nurse_request(eng, id, u, dlat_km, t);
 }
 
 static void step(int64_t t) {
-  cm_error err;
-  cr_assert_eq(cm_engine_step(eng, t, NULL, &err), CM_OK, "%s", err.message);
+  cm_fx_step(eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  cm_request_view v;
-  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
-  return v;
+  return cm_fx_view(eng, id);
 }
 
 /* near takes job j (1 km south) at t, offered at t + 200 ms; accepted;
