@@ -29,7 +29,6 @@
 static cm_store *store;
 static cm_ledger *ledger; /* NULL: none */
 static cm_engine *eng;
-static cm_redis *conn;
 
 static void start_with(cm_ledger *l, double divert_min, double interrupt_min) {
   store = cm_store_memory_new(0);
@@ -285,48 +284,32 @@ Test(interrupt, refused_whole_when_her_visit_changed_memory, .fini = stop) {
 
 /* ---- the Redis ledger: the same, the pair checked in commit.lua ---- */
 
-static int g_port;
-static pid_t g_pid;
-static char region[32];
+static cm_test_region g_rg;
 
 static void redis_up(void) {
-  cm_test_redis s = cm_test_redis_use();
-  g_port = s.port;
-  g_pid = s.pid;
-  snprintf(region, sizeof region, "ir%ld", (long)getpid());
-  cm_error err;
-  cm_redis_options o;
-  cm_redis_options_init(&o);
-  conn = cm_redis_new("127.0.0.1", g_port, region, &o, &err);
-  cr_assert_not_null(conn, "%s", err.message);
+  g_rg = cm_test_region_open("ir");
 }
 
 static void redis_stop(void) {
   stop();
-  cm_redis_free(conn);
-  conn = NULL;
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "cm:{%s}*", region);
-  cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
+  cm_test_region_close(&g_rg);
 }
 
 static cm_ledger *redis_ledger(void) {
-  cm_error err;
-  cm_ledger *l = cm_ledger_redis_new(conn, NULL, &err);
-  cr_assert_not_null(l, "%s", err.message);
-  return l;
+  return cm_test_region_ledger(&g_rg);
 }
 
 /* The "interrupted" events of j naming near in the region's stream. */
 static int stream_interrupted(void) {
   const char *const pairs[] = {"type",   "interrupted", "request", "j",
                                "worker", "near",        NULL};
-  return cm_test_stream_count(g_port, region, pairs);
+  return cm_test_stream_count(g_rg.srv.port, g_rg.name, pairs);
 }
 
 /* near's jobs and acceptances as the Redis ledger counts them. */
 static void redis_jobs(int *jobs, int *acc) {
-  cr_assert_eq(cm_test_worker_jobs(g_port, region, "near", jobs, acc), 0);
+  cr_assert_eq(cm_test_worker_jobs(g_rg.srv.port, g_rg.name, "near", jobs, acc),
+               0);
 }
 
 Test(interrupt, with_redis, .init = redis_up, .fini = redis_stop) {

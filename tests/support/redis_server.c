@@ -268,3 +268,32 @@ void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
   else if (pattern)
     cm_test_flush_keys(s->port, pattern);
 }
+
+cm_test_region cm_test_region_open(const char *prefix) {
+  cm_test_region r;
+  memset(&r, 0, sizeof r);
+  r.srv = cm_test_redis_use();
+  cr_assert_gt(r.srv.port, 0, "a redis-server");
+  snprintf(r.name, sizeof r.name, "%s%ld", prefix, (long)getpid());
+  cm_error err;
+  cm_redis_options o;
+  cm_redis_options_init(&o);
+  r.conn = cm_redis_new("127.0.0.1", r.srv.port, r.name, &o, &err);
+  cr_assert_not_null(r.conn, "%s", err.message);
+  return r;
+}
+
+cm_ledger *cm_test_region_ledger(cm_test_region *r) {
+  cm_error err;
+  cm_ledger *l = cm_ledger_redis_new(r->conn, NULL, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  return l;
+}
+
+void cm_test_region_close(cm_test_region *r) {
+  cm_redis_free(r->conn);
+  r->conn = NULL;
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{%s}*", r->name);
+  cm_test_redis_done(&r->srv, pattern);
+}

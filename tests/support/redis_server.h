@@ -6,6 +6,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
+#include "carematch/redis.h"
+
 void cm_test_sleep_ms(int ms);
 
 /* A loopback port nobody listens on (bound, read, closed). */
@@ -64,5 +66,19 @@ cm_test_redis cm_test_redis_use(void);
 /* Done with s: our own server killed, or on the shared one the test's keys
  * (those matching pattern; NULL: none) unlinked. */
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern);
+
+/* A region of the test's own ("<prefix><pid>") on the server of
+ * cm_test_redis_use, with a connection to it. */
+typedef struct cm_test_region {
+  cm_test_redis srv;
+  char name[32];
+  cm_redis *conn;
+} cm_test_region;
+
+cm_test_region cm_test_region_open(const char *prefix);
+/* A Redis ledger on r's connection (asserted). */
+cm_ledger *cm_test_region_ledger(cm_test_region *r);
+/* The connection freed, then cm_test_redis_done with the region's keys. */
+void cm_test_region_close(cm_test_region *r);
 
 #endif
