@@ -7,36 +7,31 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
 #define MIN_MS 60000
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start(int64_t escalate_after_ms) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config cfg;
   cm_engine_config_init(&cfg);
   cfg.escalate_after_ms = escalate_after_ms;
-  cm_error err;
-  eng = cm_engine_new(&cfg, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &cfg);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
+  cm_fx_engine_close(&fx);
 }
 
 /* Step at now; the escalations polled, their request ids into got. */
 static int step_escalations(int64_t now, char got[][CM_ID_MAX], int max) {
   cm_error err;
   int n = 0, c = 0;
-  cr_assert_eq(cm_engine_step(eng, now, &n, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_step(fx.eng, now, &n, &err), CM_OK, "%s", err.message);
   cm_event ev[256];
-  while ((n = cm_engine_poll(eng, ev, 256)) > 0)
+  while ((n = cm_engine_poll(fx.eng, ev, 256)) > 0)
     for (int i = 0; i < n; i++)
       if (ev[i].type == CM_EV_ESCALATED) {
         cr_assert_eq(ev[i].from, CM_REQ_PENDING);
@@ -54,7 +49,8 @@ static void submit(const char *id, cm_skillset skills, cm_urgency u,
                    int64_t now) {
   cm_request_spec s = cm_fx_spec(id, skills, 1, u, 0.0);
   cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
+               err.message);
 }
 
 /* An urgent request no one can serve (its skill held by no worker) is
@@ -67,15 +63,15 @@ Test(escalate, once_past_the_service_level_plus_the_bound) {
   int64_t t0 = 1700000000000LL;
   cm_worker w = cm_fx_worker("w1", 1, 0.5, 0.0, 1, t0);
   cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, t0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, t0, &err), CM_OK, "%s",
                err.message);
   submit("u-lost", 2, CM_URGENCY_URGENT, t0);
   submit("n-lost", 2, CM_URGENCY_NORMAL, t0);
   submit("u-served", 1, CM_URGENCY_URGENT, t0);
   char got[4][CM_ID_MAX];
   cr_assert_eq(step_escalations(t0 + 1000, got, 4), 0); /* the offer */
-  cr_assert_eq(cm_engine_accept(eng, "u-served", "w1", t0 + 2000, &err), CM_OK,
-               "%s", err.message);
+  cr_assert_eq(cm_engine_accept(fx.eng, "u-served", "w1", t0 + 2000, &err),
+               CM_OK, "%s", err.message);
   int64_t t;
   for (t = t0 + MIN_MS; t < t0 + 90 * MIN_MS; t += MIN_MS)
     cr_assert_eq(step_escalations(t, got, 4), 0, "at %lld min",
@@ -89,7 +85,7 @@ Test(escalate, once_past_the_service_level_plus_the_bound) {
   for (t = t0 + 151 * MIN_MS; t < t0 + 400 * MIN_MS; t += 10 * MIN_MS)
     cr_assert_eq(step_escalations(t, got, 4), 0);
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.escalated, 2);
   stop();
 }

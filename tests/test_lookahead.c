@@ -8,60 +8,55 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start(double lookahead_min) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = 0; /* the look-ahead alone */
   c.lookahead_min = lookahead_min;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km) {
   cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, 0);
   cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, 0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, 0, &err), CM_OK, "%s",
                err.message);
 }
 
 /* Fresh positions: near at the centre, far 6 km north. */
 static void positions(int64_t now) {
-  cm_engine_worker_position(eng, "near", 31.23, 121.47, now, NULL);
-  cm_engine_worker_position(eng, "far", 31.23 + 6.0 / 111.195, 121.47, now,
+  cm_engine_worker_position(fx.eng, "near", 31.23, 121.47, now, NULL);
+  cm_engine_worker_position(fx.eng, "far", 31.23 + 6.0 / 111.195, 121.47, now,
                             NULL);
 }
 
 static void submit(const char *id, cm_urgency u, int64_t now) {
   cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, 0.0);
   cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
+               err.message);
 }
 
 static void step(int64_t now) {
   positions(now);
   cm_error err;
-  cr_assert_eq(cm_engine_step(eng, now, NULL, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_step(fx.eng, now, NULL, &err), CM_OK, "%s",
+               err.message);
 }
 
 static cm_request_view view(const char *id) {
   cm_request_view v;
-  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, NULL), CM_OK);
   return v;
 }
 
@@ -72,7 +67,7 @@ static void near_takes(const char *id, int64_t now) {
   cm_request_view v = view(id);
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "near");
-  cr_assert_eq(cm_engine_accept(eng, id, "near", now + 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, id, "near", now + 1000, NULL), CM_OK);
 }
 
 /* Both nurses; near did a 10-minute job next door (the engine learns how
@@ -81,9 +76,9 @@ static void city(void) {
   worker("near", 0.0);
   worker("far", 6.0);
   near_takes("j0", 1000);
-  cr_assert_eq(cm_engine_complete(eng, "j0", 1000 + 600000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_complete(fx.eng, "j0", 1000 + 600000, NULL), CM_OK);
   near_takes("j1", 1200000);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
 }
 
 Test(lookahead, a_near_nurse_finishing_in_3_min_beats_a_far_free_one,
@@ -98,11 +93,11 @@ Test(lookahead, a_near_nurse_finishing_in_3_min_beats_a_far_free_one,
   cr_assert_eq(e1.has_reason, 1);
   cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
   cr_assert_str_eq(cm_reason_name(e1.reason), "waiting_for_worker");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
   for (t += 1000; t < 1200000 + 10 * 60000; t += 1000)
     step(t); /* batches meanwhile keep waiting for her */
   cr_assert_eq(view("e1").state, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_complete(eng, "j1", t, NULL), CM_OK);
+  cr_assert_eq(cm_engine_complete(fx.eng, "j1", t, NULL), CM_OK);
   step(t + 1000);
   e1 = view("e1");
   cr_assert_eq(e1.state, CM_REQ_OFFERED, "offered once she is free");

@@ -20,45 +20,37 @@
 
 #define T0 CM_FX_T0
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start_with(double divert_min, double interrupt_min) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
   c.reserve_workers = 0;
   c.divert_min = divert_min;
   c.interrupt_min = interrupt_min;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 /* worker id, dlat_km north of the centre, seen at t */
 static void worker(const char *id, double dlat_km, int64_t t) {
-  cm_fx_nurse(eng, id, dlat_km, t);
+  cm_fx_nurse(fx.eng, id, dlat_km, t);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(eng, id, u, dlat_km, t);
+  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
 }
 
 static void step(int64_t t) {
-  cm_fx_step(eng, t);
+  cm_fx_step(fx.eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  return cm_fx_view(eng, id);
+  return cm_fx_view(fx.eng, id);
 }
 
 /* near takes job j (1 km south) at t, offered at t + 200 ms; accepted;
@@ -68,9 +60,9 @@ static void near_takes(const char *j, int64_t t, int arrive) {
   step(t + 200);
   cr_assert_eq(view(j).state, CM_REQ_OFFERED);
   cr_assert_str_eq(view(j).workers[0], "near");
-  cr_assert_eq(cm_engine_accept(eng, j, "near", t + 500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, j, "near", t + 500, NULL), CM_OK);
   if (arrive)
-    cr_assert_eq(cm_engine_arrived(eng, j, "near", t + 1000, NULL), CM_OK);
+    cr_assert_eq(cm_engine_arrived(fx.eng, j, "near", t + 1000, NULL), CM_OK);
 }
 
 /* near (at the centre) and far (5 km north, some 15 minutes) on shift;
@@ -83,7 +75,7 @@ static int64_t day(int arrive) {
   near_takes("k", T0, 1);
   int64_t done =
       T0 + 200 + (int64_t)((view("k").terms[0].travel_min + 1.0) * 60000.0);
-  cr_assert_eq(cm_engine_complete(eng, "k", done, NULL), CM_OK);
+  cr_assert_eq(cm_engine_complete(fx.eng, "k", done, NULL), CM_OK);
   worker("near", 0.0, done); /* fresh positions */
   worker("far", 5.0, done);
   near_takes("j", done + 1000, arrive);

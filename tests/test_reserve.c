@@ -11,37 +11,30 @@
 #include <unistd.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start(int reserve, cm_urgency from) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = reserve;
   c.reserve_km = 5.0;
   c.reserve_from = from;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 /* A worker dlat_km north of the point every request is at. */
 static void worker(const char *id, cm_skillset skills, double dlat_km) {
   cm_worker w = cm_fx_worker(id, skills, dlat_km, 0.0, 1, 0);
   cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, 0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, 0, &err), CM_OK, "%s",
                err.message);
 }
 
@@ -50,27 +43,28 @@ static void submit(const char *id, cm_skillset skills, cm_urgency u,
   cm_request_spec s = cm_fx_spec(id, skills, 1, u, 0.0);
   s.skill_mode = CM_SKILLS_ANY;
   cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, now, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
+               err.message);
 }
 
 /* cm_engine_step at now, which must succeed: the batches it ran. */
 static int step(int64_t now) {
   int n = -1;
   cm_error err;
-  cr_assert_eq(cm_engine_step(eng, now, &n, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_step(fx.eng, now, &n, &err), CM_OK, "%s", err.message);
   return n;
 }
 
 static cm_request_view view(const char *id) {
   cm_request_view v;
-  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, NULL), CM_OK);
   return v;
 }
 
 static void accept(const char *req, int64_t now) {
   cm_request_view v = view(req);
   cr_assert_eq(v.state, CM_REQ_OFFERED, "%s is offered", req);
-  cr_assert_eq(cm_engine_accept(eng, req, v.workers[0], now, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, req, v.workers[0], now, NULL), CM_OK);
 }
 
 /* w0 takes a first emergency (so the engine knows which skills an
@@ -94,23 +88,23 @@ Test(reserve, keeps_one_for_the_next_emergency, .fini = stop) {
   city();
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED, "the first is served");
   cr_assert_str_eq(view("n1").workers[0], "w1", "by the nearest");
   accept("n1", 4000);
   for (int64_t t = 4000; t <= 700000; t += 1000) {
     if (t % 60000 == 0) /* positions stay fresh */
-      cm_engine_worker_position(eng, "w2", 31.23 + 2.0 / 111.195, 121.47, t,
+      cm_engine_worker_position(fx.eng, "w2", 31.23 + 2.0 / 111.195, 121.47, t,
                                 NULL);
-    cm_engine_step(eng, t, NULL, NULL);
+    cm_engine_step(fx.eng, t, NULL, NULL);
   }
   cm_request_view n2 = view("n2");
   cr_assert_eq(n2.state, CM_REQ_PENDING, "the second waits: w2 is kept");
   cr_assert_eq(n2.reason, CM_REASON_RESERVE,
                "the reserve says so, not no_candidate");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "w2"), 0);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w2"), 0);
   submit("e1", CM_FX_NURSE | CM_FX_CAREGIVER, CM_URGENCY_EMERGENCY, 700500);
-  cr_assert_eq(cm_engine_next_due(eng), 700500, "an emergency goes at once");
+  cr_assert_eq(cm_engine_next_due(fx.eng), 700500, "an emergency goes at once");
   cr_assert_eq(step(700500), 1);
   cm_request_view e1 = view("e1");
   cr_assert_eq(e1.state, CM_REQ_OFFERED);
@@ -138,7 +132,7 @@ Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
   city();
   submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_PENDING);
   stop();
@@ -147,7 +141,7 @@ Test(reserve, urgent_waits_unless_exempt, .fini = stop) {
   submit("u1", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("u2", CM_FX_CAREGIVER, CM_URGENCY_URGENT, 3000);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("u1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("u2").state, CM_REQ_OFFERED, "urgent is exempt");
   cr_assert_eq(view("n1").state, CM_REQ_PENDING);
@@ -161,12 +155,12 @@ Test(reserve, other_work_uses_the_others, .fini = stop) {
   worker("w3", CM_FX_CLEANER, 4.0);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("c1", CM_FX_CLEANER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("c1").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("c1").workers[0], "w3", "w2 is nearer");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "w1") +
-                   cm_engine_worker_jobs(eng, "w2"),
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1") +
+                   cm_engine_worker_jobs(fx.eng, "w2"),
                1, "one of them is kept");
 }
 
@@ -176,7 +170,7 @@ Test(reserve, off_or_no_emergency_yet, .fini = stop) {
   city();
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
   stop();
@@ -185,7 +179,7 @@ Test(reserve, off_or_no_emergency_yet, .fini = stop) {
   worker("w2", CM_FX_CAREGIVER, 2.0);
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
 }
@@ -199,10 +193,10 @@ Test(reserve, a_free_worker_out_of_reach_is_the_reserve, .fini = stop) {
                                    5 km a normal request looks */
   submit("n1", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
   submit("n2", CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
-  cm_engine_step(eng, 3200, NULL, NULL);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("n2").state, CM_REQ_OFFERED);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "w4"), 0);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w4"), 0);
 }
 
 Test(reserve, config_is_validated) {

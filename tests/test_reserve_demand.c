@@ -6,45 +6,38 @@
 #include <stdio.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start(int demand) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = 1;
   c.reserve_demand = demand;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km) {
   cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, 1000);
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, 1000, NULL), CM_OK);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
   cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
   cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, t, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, t, &err), CM_OK, "%s", err.message);
 }
 
 static cm_request_view view(const char *id) {
   cm_request_view v;
-  cr_assert_eq(cm_engine_request_get(eng, id, &v, NULL), CM_OK);
+  cr_assert_eq(cm_engine_request_get(fx.eng, id, &v, NULL), CM_OK);
   return v;
 }
 
@@ -60,14 +53,14 @@ static void day(void) {
     char id[16];
     snprintf(id, sizeof id, "e%d", i);
     submit(id, CM_URGENCY_EMERGENCY, 0.2, 2000);
-    cr_assert_eq(cm_engine_cancel(eng, id, 2000, NULL), CM_OK);
+    cr_assert_eq(cm_engine_cancel(fx.eng, id, 2000, NULL), CM_OK);
   }
   submit("na1", CM_URGENCY_NORMAL, 0.0, 3000);
   submit("na2", CM_URGENCY_NORMAL, 0.0, 3000);
   submit("nb1", CM_URGENCY_NORMAL, 50.0, 3000);
   submit("nb2", CM_URGENCY_NORMAL, 50.0, 3000);
   for (int64_t t = 3200; t <= 20000; t += 200)
-    cm_engine_step(eng, t, NULL, NULL);
+    cm_engine_step(fx.eng, t, NULL, NULL);
 }
 
 static int offered(const char *id) {
@@ -96,10 +89,10 @@ Test(reserve_demand, too_early_to_call_an_area_cold, .fini = stop) {
   worker("b1", 50.0);
   worker("b2", 51.0);
   submit("e0", CM_URGENCY_EMERGENCY, 0.0, 2000);
-  cr_assert_eq(cm_engine_cancel(eng, "e0", 2000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_cancel(fx.eng, "e0", 2000, NULL), CM_OK);
   submit("nb1", CM_URGENCY_NORMAL, 50.0, 3000);
   submit("nb2", CM_URGENCY_NORMAL, 50.0, 3000);
   for (int64_t t = 3200; t <= 20000; t += 200)
-    cm_engine_step(eng, t, NULL, NULL);
+    cm_engine_step(fx.eng, t, NULL, NULL);
   cr_assert_eq(offered("nb1") + offered("nb2"), 1);
 }

@@ -9,37 +9,30 @@
 #include <stdio.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
 #define MIN 60000LL
 #define EVERY (30 * MIN)
 #define X_KM 10.0 /* where the emergencies come from, north of the centre */
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start(int64_t every_ms) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.standby_every_ms = every_ms;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km, int64_t t) {
   cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, t);
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, t, NULL), CM_OK);
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, t, NULL), CM_OK);
 }
 
 /* Twelve emergencies came from X (called off: their history stays). */
@@ -49,8 +42,8 @@ static void history(int64_t t) {
     snprintf(id, sizeof id, "e%d", i);
     cm_request_spec s =
         cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, X_KM);
-    cr_assert_eq(cm_engine_submit(eng, &s, t, NULL), CM_OK);
-    cr_assert_eq(cm_engine_cancel(eng, id, t, NULL), CM_OK);
+    cr_assert_eq(cm_engine_submit(fx.eng, &s, t, NULL), CM_OK);
+    cr_assert_eq(cm_engine_cancel(fx.eng, id, t, NULL), CM_OK);
   }
 }
 
@@ -62,12 +55,12 @@ static int run(int64_t t0, int64_t t1, const double *dlat, const char **ids,
   int c = 0;
   for (int64_t t = t0; t <= t1; t += 10000) {
     for (int i = 0; i < n; i++)
-      cm_engine_worker_position(eng, ids[i], CM_FX_LAT0 + dlat[i] / 111.195,
+      cm_engine_worker_position(fx.eng, ids[i], CM_FX_LAT0 + dlat[i] / 111.195,
                                 CM_FX_LON0, t, NULL);
-    cm_engine_step(eng, t, NULL, NULL);
+    cm_engine_step(fx.eng, t, NULL, NULL);
     cm_event ev[64];
     int k;
-    while ((k = cm_engine_poll(eng, ev, 64)) > 0)
+    while ((k = cm_engine_poll(fx.eng, ev, 64)) > 0)
       for (int j = 0; j < k; j++)
         if (ev[j].type == CM_EV_STANDBY) {
           c++;
@@ -102,7 +95,7 @@ Test(standby, the_nearest_idle_worker_is_suggested_the_hot_area, .fini = stop) {
                                  CM_FX_LON0);
   cr_assert_lt(km, 4.0, "the place is X's area (%.2f km from X)", km);
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.standby, 1);
 }
 
@@ -152,16 +145,16 @@ Test(standby, a_taught_history_is_read, .fini = stop) {
   cr_assert_eq(run(2000, 2000 + 2 * MIN, at, ids, 3, NULL), 0,
                "nothing known: nothing suggested");
   for (int i = 0; i < 12; i++)
-    cr_assert_eq(cm_engine_demand_teach(eng, CM_FX_LAT0 + X_KM / 111.195,
+    cr_assert_eq(cm_engine_demand_teach(fx.eng, CM_FX_LAT0 + X_KM / 111.195,
                                         CM_FX_LON0, CM_FX_NURSE, 1000, NULL),
                  CM_OK);
   cr_assert_eq(run(2000 + 3 * MIN, 2000 + 5 * MIN, at, ids, 3, &ev), 1);
   cr_assert_str_eq(ev.worker, "b1");
   cm_error err;
-  cr_assert_eq(cm_engine_demand_teach(eng, 91, 0, CM_FX_NURSE, 0, &err),
+  cr_assert_eq(cm_engine_demand_teach(fx.eng, 91, 0, CM_FX_NURSE, 0, &err),
                CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.lat");
-  cr_assert_eq(cm_engine_demand_teach(eng, 0, 181, CM_FX_NURSE, 0, &err),
+  cr_assert_eq(cm_engine_demand_teach(fx.eng, 0, 181, CM_FX_NURSE, 0, &err),
                CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.lon");
 }

@@ -16,12 +16,9 @@
 
 #define T0 CM_FX_T0
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start_with(int divert_urgent) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
@@ -29,32 +26,27 @@ static void start_with(int divert_urgent) {
   c.divert_min = 5;
   c.interrupt_min = 5;
   c.divert_urgent = divert_urgent;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km) {
-  cm_fx_nurse(eng, id, dlat_km, T0);
+  cm_fx_nurse(fx.eng, id, dlat_km, T0);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(eng, id, u, dlat_km, t);
+  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
 }
 
 static void step(int64_t t) {
-  cm_fx_step(eng, t);
+  cm_fx_step(fx.eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  return cm_fx_view(eng, id);
+  return cm_fx_view(fx.eng, id);
 }
 
 /* Worker w (the only one free, 1 km south) takes job j of urgency u at t;
@@ -66,9 +58,9 @@ static void takes(const char *w, const char *j, cm_urgency u, int there,
   step(t + 200);
   cr_assert_eq(view(j).state, CM_REQ_OFFERED);
   cr_assert_str_eq(view(j).workers[0], w);
-  cr_assert_eq(cm_engine_accept(eng, j, w, t + 500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, j, w, t + 500, NULL), CM_OK);
   if (there)
-    cr_assert_eq(cm_engine_arrived(eng, j, w, t + 1000, NULL), CM_OK);
+    cr_assert_eq(cm_engine_arrived(fx.eng, j, w, t + 1000, NULL), CM_OK);
 }
 
 /* near at (or on her way to) urgent job u, 1 km south of the centre; far
@@ -88,13 +80,13 @@ Test(take_urgent, called_from_her_urgent_visit_to_save_a_breach, .fini = stop) {
   cr_assert_str_eq(e.workers[0], "near", "far would be 22 minutes: late");
   cr_assert_str_eq(e.divert_of, "u");
   cm_error err;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
   cm_request_view u = view("u");
   cr_assert_eq(u.state, CM_REQ_PENDING, "the urgent visit waits again");
   cr_assert_eq(u.arrived_ms, 0);
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.interrupted, 1);
 }
 
@@ -103,10 +95,10 @@ Test(take_urgent, diverted_on_her_way_to_urgent_work, .fini = stop) {
   city(0, 7.0);
   cr_assert_str_eq(view("e").workers[0], "near");
   cr_assert_str_eq(view("e").divert_of, "u");
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, NULL), CM_OK);
   cr_assert_eq(view("u").state, CM_REQ_PENDING);
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.diverted, 1);
 }
 
@@ -139,12 +131,12 @@ Test(take_urgent, a_normal_visit_as_near_goes_first, .fini = stop) {
 }
 
 Test(take_urgent, the_config_is_checked, .fini = stop) {
-  store = cm_store_memory_new(0);
+  fx.store = cm_store_memory_new(0);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.divert_urgent = 2;
   cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_null(eng);
+  fx.eng = cm_engine_new(&c, fx.store, &err);
+  cr_assert_null(fx.eng);
   cr_assert(strstr(err.message, "divert_urgent"), "%s", err.message);
 }

@@ -1,10 +1,38 @@
-/* engine_fx.c -- test support: the engine tests' moves in the test city,
- * each asserting that the call succeeded (engine_fx.h). */
+/* engine_fx.c -- test support: the engine tests' engine on a memory store
+ * of its own, and their moves in the test city, each asserting that the
+ * call succeeded (engine_fx.h). */
 #include "engine_fx.h"
 
 #include <criterion/criterion.h>
 
+#include <string.h>
+
 #include "fixtures.h"
+
+void cm_fx_engine_open(cm_fx *f, const cm_engine_config *cfg) {
+  memset(f, 0, sizeof *f);
+  f->ledger = cfg->ledger;
+  f->store = cm_store_memory_new(0);
+  cr_assert_not_null(f->store);
+  cm_error err;
+  f->eng = cm_engine_new(cfg, f->store, &err);
+  cr_assert_not_null(f->eng, "%s", err.message);
+}
+
+void cm_fx_engine_restart(cm_fx *f, const cm_engine_config *cfg) {
+  cm_engine_config c = *cfg;
+  c.ledger = f->ledger;
+  f->ledger = NULL; /* kept: not freed by close */
+  cm_fx_engine_close(f);
+  cm_fx_engine_open(f, &c);
+}
+
+void cm_fx_engine_close(cm_fx *f) {
+  cm_engine_free(f->eng);
+  cm_store_free(f->store);
+  cm_ledger_free(f->ledger);
+  memset(f, 0, sizeof *f);
+}
 
 void cm_fx_nurse(cm_engine *e, const char *id, double dlat_km, int64_t t) {
   cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, t);
