@@ -22,50 +22,39 @@
 
 #define T0 CM_FX_T0
 
-static cm_store *store;
-static cm_ledger *ledger; /* NULL: none */
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start_with(cm_ledger *l, double divert_min) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
-  ledger = l;
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
   c.reserve_workers = 0; /* diversion alone */
   c.divert_min = divert_min;
   c.ledger = l;
+  cm_fx_engine_open(&fx, &c);
   cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
   if (l)
-    cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+    cr_assert_eq(cm_engine_sync(fx.eng, T0, &err), CM_OK, "%s", err.message);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  cm_ledger_free(ledger);
-  eng = NULL;
-  store = NULL;
-  ledger = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km) {
-  cm_fx_nurse(eng, id, dlat_km, T0);
+  cm_fx_nurse(fx.eng, id, dlat_km, T0);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(eng, id, u, dlat_km, t);
+  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
 }
 
 static void step(int64_t t) {
-  cm_fx_step(eng, t);
+  cm_fx_step(fx.eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  return cm_fx_view(eng, id);
+  return cm_fx_view(fx.eng, id);
 }
 
 /* A nurse never holds more accepted jobs than her capacity (1). */
@@ -90,7 +79,7 @@ static void city(cm_urgency job) {
   step(T0 + 200);
   cr_assert_eq(view("j").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("j").workers[0], "near");
-  cr_assert_eq(cm_engine_accept(eng, "j", "near", T0 + 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, "j", "near", T0 + 1000, NULL), CM_OK);
   submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
   step(T0 + 60200);
 }
@@ -111,22 +100,22 @@ static void diverted_on_accept(void) {
   cm_request_view e = view("e");
   cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse on her way");
   cr_assert_str_eq(e.workers[0], "near");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0, "not the far one");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0, "not the far one");
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her job, until she says");
   accepted_within_capacity();
   int64_t ready = view("j").ready_ms;
   cm_error err;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
   cm_request_view j = view("j");
   cr_assert_eq(j.state, CM_REQ_PENDING, "her job is pending again");
   cr_assert_eq(j.n_workers, 0);
   cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
   cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1, "the emergency alone");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
   accepted_within_capacity();
   cm_event ev[64];
-  int n = cm_engine_poll(eng, ev, 64);
+  int n = cm_engine_poll(fx.eng, ev, 64);
   cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
   cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
   cr_assert_str_eq(cm_event_type_name(CM_EV_DIVERTED), "diverted");
@@ -140,7 +129,7 @@ Test(divert, the_near_nurse_on_her_way_is_diverted, .fini = stop) {
   start_with(NULL, 5);
   diverted_on_accept();
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.diverted, 1);
 }
 
@@ -149,7 +138,7 @@ Test(divert, with_the_memory_ledger, .fini = stop) {
   start_with(cm_ledger_memory_new(&err), 5);
   diverted_on_accept();
   cm_request_view v;
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_OFFERED, "the ledger has it too");
 }
 
@@ -157,11 +146,11 @@ Test(divert, declined_nothing_changes, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").workers[0], "near");
-  cr_assert_eq(cm_engine_reject(eng, "e", "near", T0 + 65000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_reject(fx.eng, "e", "near", T0 + 65000, NULL), CM_OK);
   cm_request_view j = view("j");
   cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her job");
   cr_assert_str_eq(j.workers[0], "near");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   cr_assert_eq(view("e").state, CM_REQ_PENDING);
   step(T0 + 65100);
   cr_assert_str_eq(view("e").workers[0], "far");
@@ -173,7 +162,7 @@ Test(divert, a_lapsed_offer_changes_nothing, .fini = stop) {
   step(T0 + 60200 + 31000); /* the offer (30 s) lapsed */
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
   cr_assert_str_eq(view("j").workers[0], "near");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
 }
 
 Test(divert, not_once_she_arrived, .fini = stop) {
@@ -182,8 +171,8 @@ Test(divert, not_once_she_arrived, .fini = stop) {
   worker("far", 4.0);
   submit("j", CM_URGENCY_NORMAL, -1.0, T0);
   step(T0 + 200);
-  cr_assert_eq(cm_engine_accept(eng, "j", "near", T0 + 1000, NULL), CM_OK);
-  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 2000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, "j", "near", T0 + 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 2000, NULL), CM_OK);
   submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
   step(T0 + 60200);
   cr_assert_str_eq(view("e").workers[0], "far");
@@ -221,13 +210,13 @@ Test(divert, not_when_she_saves_less_than_divert_min, .fini = stop) {
 Test(divert, arrived_before_her_answer, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_NORMAL);
-  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 61000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 61000, NULL), CM_OK);
   cm_error err;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 62000, &err),
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 62000, &err),
                CM_E_CONFLICT);
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
   cr_assert_eq(view("e").state, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   step(T0 + 62000);
   cr_assert_str_eq(view("e").workers[0], "far");
 }
@@ -249,13 +238,9 @@ static cm_fault_ledger fault; /* over a memory ledger: proposals deferred */
 
 static void fault_stop(void) {
   cm_ledger *inner = fault.inner;
-  cm_engine_free(eng);
-  cm_store_free(store);
+  cm_fx_engine_close(&fx);
   cm_ledger_free(&fault.base);
   cm_ledger_free(inner);
-  eng = NULL;
-  store = NULL;
-  ledger = NULL;
 }
 
 /* The daemon's path: she arrives, then her accept comes _async. It is
@@ -268,14 +253,14 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   cr_assert_not_null(inner, "%s", err.message);
   cm_fault_ledger_init(&fault, inner);
   start_with(&fault.base, 5);
-  ledger = NULL; /* freed by fault_stop */
+  fx.ledger = NULL; /* freed by fault_stop */
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").workers[0], "near");
-  cr_assert_eq(cm_engine_arrived(eng, "j", "near", T0 + 61000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 61000, NULL), CM_OK);
   cm_fault_ledger_defer(&fault, 1);
   told t = {0, CM_OK};
-  cm_status st =
-      cm_engine_accept_async(eng, "e", "near", T0 + 62000, on_done, &t, &err);
+  cm_status st = cm_engine_accept_async(fx.eng, "e", "near", T0 + 62000,
+                                        on_done, &t, &err);
   cr_assert_eq(st, CM_OK, "proposed (the withdrawal): %s", err.message);
   cr_assert_eq(t.calls, 0, "told from the completion");
   cr_assert_eq(cm_fault_ledger_run(&fault), 1, "one proposal: the withdrawal");
@@ -288,9 +273,9 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   cm_request_view v;
   cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_PENDING, "the ledger has it too");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   cm_event ev[64];
-  int n = cm_engine_poll(eng, ev, 64);
+  int n = cm_engine_poll(fx.eng, ev, 64);
   cr_assert_eq(events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
   cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
   step(T0 + 62000); /* at once, not at T0 + 90200 */
@@ -306,7 +291,7 @@ static void refused_when_j_changed(void) {
   cr_assert_str_eq(view("e").workers[0], "near");
   cm_error err;
   cm_request_view v, w;
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   w = v;
   w.version = v.version + 1; /* an operator's note, say */
   cm_ledger_change ch;
@@ -314,15 +299,15 @@ static void refused_when_j_changed(void) {
   ch.after = &w;
   ch.expect_version = v.version;
   cm_ledger_result res;
-  cr_assert_eq(ledger->type->commit(ledger, &ch, 1, &res, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->commit(fx.ledger, &ch, 1, &res, &err), CM_OK);
   cr_assert_eq(res.refusal, CM_LEDGER_OK);
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err),
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err),
                CM_E_CONFLICT);
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_ACCEPTED, "j untouched in the ledger");
   cr_assert_eq(v.version, w.version);
   cr_assert_str_eq(v.workers[0], "near");
-  cr_assert_eq(ledger->type->get(ledger, "e", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "e", &v, &err), CM_OK);
   cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
   cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
@@ -394,24 +379,20 @@ Test(divert, a_redis_rebuild_keeps_the_diversion, .init = redis_up,
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").workers[0], "near");
   cr_assert_str_eq(view("e").divert_of, "j");
-  cm_engine_free(eng); /* a restart: the engine's memory is gone */
-  cm_store_free(store);
-  store = cm_store_memory_new(0);
-  cm_engine_config c;
+  cm_engine_config c; /* a restart: the engine's memory is gone */
   cm_engine_config_init(&c);
   c.reserve_workers = 0;
   c.divert_min = 5;
-  c.ledger = ledger;
+  cm_fx_engine_restart(&fx, &c);
   cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
-  cr_assert_eq(cm_engine_sync(eng, T0 + 62000, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(fx.eng, T0 + 62000, &err), CM_OK, "%s",
+               err.message);
   cr_assert_str_eq(view("e").divert_of, "j");
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
   cr_assert_eq(view("j").state, CM_REQ_PENDING);
   cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   int jobs, acc;
   redis_jobs(&jobs, &acc);
   cr_assert_eq(jobs, 1);

@@ -26,14 +26,9 @@
 
 #define T0 CM_FX_T0
 
-static cm_store *store;
-static cm_ledger *ledger; /* NULL: none */
-static cm_engine *eng;
+static cm_fx fx;
 
 static void start_with(cm_ledger *l, double divert_min, double interrupt_min) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
-  ledger = l;
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
@@ -41,36 +36,30 @@ static void start_with(cm_ledger *l, double divert_min, double interrupt_min) {
   c.divert_min = divert_min;
   c.interrupt_min = interrupt_min;
   c.ledger = l;
+  cm_fx_engine_open(&fx, &c);
   cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
   if (l)
-    cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+    cr_assert_eq(cm_engine_sync(fx.eng, T0, &err), CM_OK, "%s", err.message);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  cm_ledger_free(ledger);
-  eng = NULL;
-  store = NULL;
-  ledger = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, double dlat_km) {
-  cm_fx_nurse(eng, id, dlat_km, T0);
+  cm_fx_nurse(fx.eng, id, dlat_km, T0);
 }
 
 static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(eng, id, u, dlat_km, t);
+  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
 }
 
 static void step(int64_t t) {
-  cm_fx_step(eng, t);
+  cm_fx_step(fx.eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  return cm_fx_view(eng, id);
+  return cm_fx_view(fx.eng, id);
 }
 
 /* The events of request id of type t naming worker w, polled so far. */
@@ -89,8 +78,8 @@ static void near_at(const char *j, cm_urgency u, int64_t t) {
   step(t + 200);
   cr_assert_eq(view(j).state, CM_REQ_OFFERED);
   cr_assert_str_eq(view(j).workers[0], "near");
-  cr_assert_eq(cm_engine_accept(eng, j, "near", t + 500, NULL), CM_OK);
-  cr_assert_eq(cm_engine_arrived(eng, j, "near", t + 1000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_accept(fx.eng, j, "near", t + 500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_arrived(fx.eng, j, "near", t + 1000, NULL), CM_OK);
 }
 
 /* near is at visit j (job urgency u), 1 km south of the centre; far is
@@ -112,11 +101,11 @@ static void interrupted_on_accept(void) {
   cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse at her visit");
   cr_assert_str_eq(e.workers[0], "near");
   cr_assert_str_eq(e.divert_of, "j", "the offer names the visit it ends");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 0, "not the far one");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0, "not the far one");
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her visit, until she says");
   int64_t ready = view("j").ready_ms;
   cm_error err;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err), CM_OK,
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
   cm_request_view j = view("j");
   cr_assert_eq(j.state, CM_REQ_PENDING, "her visit is pending again");
@@ -124,9 +113,9 @@ static void interrupted_on_accept(void) {
   cr_assert_eq(j.arrived_ms, 0, "no one is there now");
   cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
   cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1, "the emergency alone");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
   cm_event ev[64];
-  int n = cm_engine_poll(eng, ev, 64);
+  int n = cm_engine_poll(fx.eng, ev, 64);
   cr_assert_eq(events_of(ev, n, "j", CM_EV_INTERRUPTED, "near"), 1);
   cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
   cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
@@ -140,7 +129,7 @@ Test(interrupt, the_near_nurse_at_her_visit_is_called_away, .fini = stop) {
   start_with(NULL, 0, 5);
   interrupted_on_accept();
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.interrupted, 1);
   cr_assert_eq(st.diverted, 0);
 }
@@ -150,7 +139,7 @@ Test(interrupt, with_the_memory_ledger, .fini = stop) {
   start_with(cm_ledger_memory_new(&err), 0, 5);
   interrupted_on_accept();
   cm_request_view v;
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_OFFERED, "the ledger has it too");
   cr_assert_eq(v.arrived_ms, 0);
 }
@@ -159,11 +148,11 @@ Test(interrupt, declined_nothing_changes, .fini = stop) {
   start_with(NULL, 0, 5);
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").workers[0], "near");
-  cr_assert_eq(cm_engine_reject(eng, "e", "near", T0 + 65000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_reject(fx.eng, "e", "near", T0 + 65000, NULL), CM_OK);
   cm_request_view j = view("j");
   cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her visit");
   cr_assert_neq(j.arrived_ms, 0, "and she is still there");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   step(T0 + 65100);
   cr_assert_str_eq(view("e").workers[0], "far");
 }
@@ -212,7 +201,7 @@ Test(interrupt, not_when_her_visit_is_about_to_end, .fini = stop) {
   worker("near", 0.0);
   worker("far", 4.0);
   near_at("k", CM_URGENCY_NORMAL, T0);
-  cr_assert_eq(cm_engine_complete(eng, "k", T0 + 1500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_complete(fx.eng, "k", T0 + 1500, NULL), CM_OK);
   near_at("j", CM_URGENCY_NORMAL, T0 + 2000);
   submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
   step(T0 + 60200);
@@ -230,9 +219,9 @@ Test(interrupt, completed_before_her_answer, .fini = stop) {
   start_with(NULL, 0, 5);
   city(CM_URGENCY_NORMAL);
   cr_assert_str_eq(view("e").divert_of, "j");
-  cr_assert_eq(cm_engine_complete(eng, "j", T0 + 61000, NULL), CM_OK);
+  cr_assert_eq(cm_engine_complete(fx.eng, "j", T0 + 61000, NULL), CM_OK);
   cm_error err;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 62000, &err),
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 62000, &err),
                CM_E_CONFLICT);
   cr_assert_eq(view("j").state, CM_REQ_DONE);
   cr_assert_eq(view("e").state, CM_REQ_PENDING);
@@ -240,11 +229,11 @@ Test(interrupt, completed_before_her_answer, .fini = stop) {
   cr_assert_eq(view("e").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("e").workers[0], "near");
   cm_error err2;
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 63000, &err2), CM_OK,
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 63000, &err2), CM_OK,
                "a plain offer: %s", err2.message);
   cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
   cr_assert_eq(view("j").state, CM_REQ_DONE, "the visit stays done");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
 }
 
 /* Another writer changes j in the ledger after the offer: the pair is
@@ -254,7 +243,7 @@ static void refused_when_j_changed(void) {
   cr_assert_str_eq(view("e").workers[0], "near");
   cm_error err;
   cm_request_view v, w;
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   w = v;
   w.version = v.version + 1; /* an operator's note, say */
   cm_ledger_change ch;
@@ -262,15 +251,15 @@ static void refused_when_j_changed(void) {
   ch.after = &w;
   ch.expect_version = v.version;
   cm_ledger_result res;
-  cr_assert_eq(ledger->type->commit(ledger, &ch, 1, &res, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->commit(fx.ledger, &ch, 1, &res, &err), CM_OK);
   cr_assert_eq(res.refusal, CM_LEDGER_OK);
-  cr_assert_eq(cm_engine_accept(eng, "e", "near", T0 + 65000, &err),
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err),
                CM_E_CONFLICT);
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_ACCEPTED, "j untouched in the ledger");
   cr_assert_neq(v.arrived_ms, 0, "and she is still there");
   cr_assert_str_eq(v.workers[0], "near");
-  cr_assert_eq(ledger->type->get(ledger, "e", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "e", &v, &err), CM_OK);
   cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
   cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
   cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
@@ -322,7 +311,7 @@ Test(interrupt, with_redis, .init = redis_up, .fini = redis_stop) {
   cr_assert_eq(jobs, 1, "the emergency alone (j offered to far)");
   cm_request_view v;
   cm_error err;
-  cr_assert_eq(ledger->type->get(ledger, "j", &v, &err), CM_OK);
+  cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
   cr_assert_eq(v.arrived_ms, 0, "no arrival in the Redis record");
 }
 
@@ -359,15 +348,13 @@ Test(stage, an_emergency_gets_the_nearest_nurse_first, .fini = stop) {
 /* The same batch solved greedily (a budget of 0): no stage, the same
  * answer (greedy takes the most urgent first). */
 Test(stage, greedy_gives_the_same, .fini = stop) {
-  store = cm_store_memory_new(0);
+  fx.store = cm_store_memory_new(0);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
   c.reserve_workers = 0;
   c.solve_budget_ms = 0;
-  cm_error err;
-  eng = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(eng, "%s", err.message);
+  cm_fx_engine_open(&fx, &c);
   worker("a", 0.5);
   worker("b", -1.0);
   submit("n", CM_URGENCY_NORMAL, 3.0, T0);
