@@ -17,46 +17,33 @@
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 #include "redis_server.h"
 
 #define T0 CM_FX_T0
 #define HOLD_MS 10000
 
-static cm_store *store;
-static cm_engine *eng;
+static cm_fx fx;
 
-static cm_engine *engine_on(cm_store *s, cm_ledger *l) {
+/* Holds of HOLD_MS, batches of 100 ms, on ledger l (NULL: none). */
+static cm_engine_config config(cm_ledger *l) {
   cm_engine_config cfg;
   cm_engine_config_init(&cfg);
   cfg.confirm_hold_ms = HOLD_MS;
   cfg.batch_window_ms = 100;
   cfg.reserve_workers = 0; /* the emergency reserve would hold them too */
   cfg.ledger = l;
-  cm_error err;
-  cm_engine *e = cm_engine_new(&cfg, s, &err);
-  cr_assert_not_null(e, "%s", err.message);
-  return e;
+  return cfg;
 }
 
 static void start(void) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
-  eng = engine_on(store, NULL);
+  cm_engine_config cfg = config(NULL);
+  cm_fx_engine_open(&fx, &cfg);
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  eng = NULL;
-  store = NULL;
-}
-
-static void worker(cm_engine *e, const char *id, double dlat_km, int64_t t) {
-  cm_worker w = cm_fx_worker(id, CM_FX_NURSE, dlat_km, 0.0, 1, t);
-  cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(e, &w, t, &err), CM_OK, "%s",
-               err.message);
+  cm_fx_engine_close(&fx);
 }
 
 static void submit(cm_engine *e, const char *id, cm_urgency u, int confirm,
@@ -65,19 +52,6 @@ static void submit(cm_engine *e, const char *id, cm_urgency u, int confirm,
   s.confirm = confirm ? CM_CONFIRM_OPERATOR : CM_CONFIRM_NONE;
   cm_error err;
   cr_assert_eq(cm_engine_submit(e, &s, t, &err), CM_OK, "%s", err.message);
-}
-
-static cm_request_view view(cm_engine *e, const char *id) {
-  cm_request_view v;
-  cm_error err;
-  cr_assert_eq(cm_engine_request_get(e, id, &v, &err), CM_OK, "%s",
-               err.message);
-  return v;
-}
-
-static void step(cm_engine *e, int64_t t) {
-  cm_error err;
-  cr_assert_eq(cm_engine_step(e, t, NULL, &err), CM_OK, "%s", err.message);
 }
 
 /* Poll every event into out (at most max); returns how many. */
@@ -100,21 +74,21 @@ static int count(const cm_event *ev, int n, cm_event_type t, const char *id) {
  * it; its state, hold and candidates are as the contract says. */
 Test(confirm, never_offered_before_confirmation) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  worker(eng, "w2", 1.5, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  cm_fx_nurse(fx.eng, "w2", 1.5, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
   cm_event ev[64];
-  int n = events(eng, ev, 64);
+  int n = events(fx.eng, ev, 64);
   cr_assert_eq(n, 1);
   cr_assert_eq(ev[0].type, CM_EV_SUBMITTED);
   cr_assert_eq(ev[0].to, CM_REQ_AWAITING);
   cr_assert_str_eq(cm_request_state_name(CM_REQ_AWAITING),
                    "awaiting_confirmation");
   for (int64_t t = T0 + 100; t < T0 + 60000; t += 500)
-    step(eng, t);
-  n = events(eng, ev, 64);
+    cm_fx_step(fx.eng, t);
+  n = events(fx.eng, ev, 64);
   cr_assert_eq(count(ev, n, CM_EV_OFFERED, "a"), 0);
-  cm_request_view v = view(eng, "a");
+  cm_request_view v = cm_fx_view(fx.eng, "a");
   cr_assert_eq(v.state, CM_REQ_AWAITING);
   cr_assert_eq(v.n_workers, 0);
   cr_assert_str_eq(v.hold_worker, "w1");
@@ -122,7 +96,7 @@ Test(confirm, never_offered_before_confirmation) {
   cm_candidate c[CM_CONFIRM_CANDIDATES];
   int nc = 0;
   cm_error err;
-  cr_assert_eq(cm_engine_candidates(eng, "a", c, CM_CONFIRM_CANDIDATES, &nc,
+  cr_assert_eq(cm_engine_candidates(fx.eng, "a", c, CM_CONFIRM_CANDIDATES, &nc,
                                     T0 + 60000, &err),
                CM_OK);
   cr_assert_eq(nc, 2);
@@ -137,19 +111,19 @@ Test(confirm, never_offered_before_confirmation) {
  * lapses (an event says so) the waiting request gets it. */
 Test(confirm, held_worker_gets_no_new_work_until_the_hold_lapses) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
-  submit(eng, "b", CM_URGENCY_URGENT, 0, T0 + 10);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  submit(fx.eng, "b", CM_URGENCY_URGENT, 0, T0 + 10);
   cm_event ev[64];
   int n = 0;
   for (int64_t t = T0 + 200; t < T0 + HOLD_MS; t += 500)
-    step(eng, t);
-  n = events(eng, ev, 64);
+    cm_fx_step(fx.eng, t);
+  n = events(fx.eng, ev, 64);
   cr_assert_eq(count(ev, n, CM_EV_OFFERED, "b"), 0, "offered while held");
-  cr_assert_eq(view(eng, "b").state, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_next_due(eng) <= T0 + HOLD_MS, 1);
-  step(eng, T0 + HOLD_MS);
-  n = events(eng, ev, 64);
+  cr_assert_eq(cm_fx_view(fx.eng, "b").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_engine_next_due(fx.eng) <= T0 + HOLD_MS, 1);
+  cm_fx_step(fx.eng, T0 + HOLD_MS);
+  n = events(fx.eng, ev, 64);
   cr_assert_eq(count(ev, n, CM_EV_HOLD_LAPSED, "a"), 1);
   for (int i = 0; i < n; i++)
     if (ev[i].type == CM_EV_HOLD_LAPSED) {
@@ -158,11 +132,11 @@ Test(confirm, held_worker_gets_no_new_work_until_the_hold_lapses) {
       cr_assert_eq(ev[i].to, CM_REQ_AWAITING);
     }
   for (int64_t t = T0 + HOLD_MS + 100; t < T0 + HOLD_MS + 6000; t += 100)
-    step(eng, t);
-  n = events(eng, ev, 64);
+    cm_fx_step(fx.eng, t);
+  n = events(fx.eng, ev, 64);
   cr_assert_eq(count(ev, n, CM_EV_OFFERED, "b"), 1, "not offered after");
   cr_assert_eq(count(ev, n, CM_EV_HOLD_LAPSED, "a"), 0, "lapsed once");
-  cr_assert_eq(view(eng, "a").state, CM_REQ_AWAITING);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_AWAITING);
   stop();
 }
 
@@ -170,23 +144,23 @@ Test(confirm, held_worker_gets_no_new_work_until_the_hold_lapses) {
  * events are confirmed then offered, both naming the operator. */
 Test(confirm, confirm_offers_at_once_to_the_held_worker) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  worker(eng, "w2", 1.0, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  cm_fx_nurse(fx.eng, "w2", 1.0, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
   cm_event ev[64];
-  events(eng, ev, 64);
+  events(fx.eng, ev, 64);
   cm_error err;
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 5000, &err), CM_OK, "%s",
-               err.message);
-  cm_request_view v = view(eng, "a");
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 5000, &err), CM_OK,
+               "%s", err.message);
+  cm_request_view v = cm_fx_view(fx.eng, "a");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_eq(v.n_workers, 1);
   cr_assert_str_eq(v.workers[0], "w1");
   cr_assert_eq(v.offered_ms, T0 + 5000);
   cr_assert_str_eq(v.hold_worker, "");
   cr_assert(v.terms[0].total != 0 && v.terms[0].travel_min > 0);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "w1"), 1);
-  int n = events(eng, ev, 64);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w1"), 1);
+  int n = events(fx.eng, ev, 64);
   cr_assert_eq(n, 2);
   cr_assert_eq(ev[0].type, CM_EV_CONFIRMED);
   cr_assert_eq(ev[0].from, CM_REQ_AWAITING);
@@ -197,9 +171,9 @@ Test(confirm, confirm_offers_at_once_to_the_held_worker) {
   cr_assert_str_eq(ev[1].actor, "ann");
   cr_assert_eq(ev[1].expires_ms, T0 + 5000 + 30000);
   /* and the worker answers it as any offer */
-  cr_assert_eq(cm_engine_accept(eng, "a", "w1", T0 + 6000, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_engine_accept(fx.eng, "a", "w1", T0 + 6000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_ACCEPTED);
   stop();
 }
 
@@ -207,34 +181,34 @@ Test(confirm, confirm_offers_at_once_to_the_held_worker) {
  * held one (the operator saw it), while it qualifies. */
 Test(confirm, confirm_prefers_the_held_worker_to_a_newcomer) {
   start();
-  worker(eng, "w1", 1.0, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
-  worker(eng, "w0", 0.2, T0 + 500);
+  cm_fx_nurse(fx.eng, "w1", 1.0, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cm_fx_nurse(fx.eng, "w0", 0.2, T0 + 500);
   cm_candidate c[CM_CONFIRM_CANDIDATES];
   int nc = 0;
   cm_error err;
-  cr_assert_eq(cm_engine_candidates(eng, "a", c, 5, &nc, T0 + 600, &err),
+  cr_assert_eq(cm_engine_candidates(fx.eng, "a", c, 5, &nc, T0 + 600, &err),
                CM_OK);
   cr_assert_eq(nc, 2);
   cr_assert_str_eq(c[0].worker, "w0", "the newcomer is the best now");
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 1000, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_str_eq(view(eng, "a").workers[0], "w1");
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 1000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "a").workers[0], "w1");
   stop();
 }
 
 /* The held worker went offline: confirm offers to the next candidate. */
 Test(confirm, confirm_offers_to_the_next_when_the_held_one_left) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  worker(eng, "w2", 1.0, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
-  cr_assert_str_eq(view(eng, "a").hold_worker, "w1");
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  cm_fx_nurse(fx.eng, "w2", 1.0, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "a").hold_worker, "w1");
   cm_error err;
-  cr_assert_eq(cm_engine_worker_shift(eng, "w1", 0, T0 + 1000, &err), CM_OK);
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 2000, &err), CM_OK, "%s",
-               err.message);
-  cm_request_view v = view(eng, "a");
+  cr_assert_eq(cm_engine_worker_shift(fx.eng, "w1", 0, T0 + 1000, &err), CM_OK);
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 2000, &err), CM_OK,
+               "%s", err.message);
+  cm_request_view v = cm_fx_view(fx.eng, "a");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w2");
   stop();
@@ -244,54 +218,54 @@ Test(confirm, confirm_offers_to_the_next_when_the_held_one_left) {
  * worker who comes on shift gets it from that batch. */
 Test(confirm, confirm_without_candidates_batches_at_once) {
   start();
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
-  cr_assert_str_eq(view(eng, "a").hold_worker, "");
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "a").hold_worker, "");
   cm_error err;
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 1000, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_PENDING);
-  cr_assert(cm_engine_next_due(eng) <= T0 + 1000);
-  worker(eng, "w1", 0.5, T0 + 1100);
-  step(eng, T0 + 1200);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 1000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_PENDING);
+  cr_assert(cm_engine_next_due(fx.eng) <= T0 + 1000);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0 + 1100);
+  cm_fx_step(fx.eng, T0 + 1200);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_OFFERED);
   stop();
 }
 
 /* Dismiss closes it with the reason; the held worker is free again. */
 Test(confirm, dismiss_closes_and_frees_the_hold) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
-  submit(eng, "b", CM_URGENCY_URGENT, 0, T0);
-  step(eng, T0 + 500);
-  cr_assert_eq(view(eng, "b").state, CM_REQ_PENDING);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  submit(fx.eng, "b", CM_URGENCY_URGENT, 0, T0);
+  cm_fx_step(fx.eng, T0 + 500);
+  cr_assert_eq(cm_fx_view(fx.eng, "b").state, CM_REQ_PENDING);
   cm_event ev[64];
-  events(eng, ev, 64);
+  events(fx.eng, ev, 64);
   cm_error err;
-  cr_assert_eq(cm_engine_dismiss(eng, "a", CM_DISMISS_FALSE_ALARM, "ann",
+  cr_assert_eq(cm_engine_dismiss(fx.eng, "a", CM_DISMISS_FALSE_ALARM, "ann",
                                  T0 + 1000, &err),
                CM_OK, "%s", err.message);
-  cm_request_view v = view(eng, "a");
+  cm_request_view v = cm_fx_view(fx.eng, "a");
   cr_assert_eq(v.state, CM_REQ_DISMISSED);
   cr_assert_eq(v.dismissed, CM_DISMISS_FALSE_ALARM);
   cr_assert_eq(v.finished_ms, T0 + 1000);
-  int n = events(eng, ev, 64);
+  int n = events(fx.eng, ev, 64);
   cr_assert_eq(n, 1);
   cr_assert_eq(ev[0].type, CM_EV_DISMISSED);
   cr_assert_eq(ev[0].to, CM_REQ_DISMISSED);
   cr_assert_eq(ev[0].dismiss, CM_DISMISS_FALSE_ALARM);
   cr_assert_str_eq(ev[0].actor, "ann");
   cm_engine_stats st;
-  cm_engine_stats_get(eng, &st);
+  cm_engine_stats_get(fx.eng, &st);
   cr_assert_eq(st.by_state[CM_REQ_DISMISSED], 1);
   cr_assert_eq(st.by_state[CM_REQ_AWAITING], 0);
   /* final: a cancel is refused, naming the state */
-  cr_assert_eq(cm_engine_cancel(eng, "a", T0 + 1050, &err), CM_E_CONFLICT);
+  cr_assert_eq(cm_engine_cancel(fx.eng, "a", T0 + 1050, &err), CM_E_CONFLICT);
   cr_assert(strstr(err.message, "dismissed"), "%s", err.message);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_DISMISSED);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_DISMISSED);
   for (int64_t t = T0 + 1100; t < T0 + 3000; t += 100)
-    step(eng, t);
-  cr_assert_eq(view(eng, "b").state, CM_REQ_OFFERED, "w1 was freed");
+    cm_fx_step(fx.eng, t);
+  cr_assert_eq(cm_fx_view(fx.eng, "b").state, CM_REQ_OFFERED, "w1 was freed");
   stop();
 }
 
@@ -299,42 +273,42 @@ Test(confirm, dismiss_closes_and_frees_the_hold) {
  * 404 unknown, a bad reason; nothing changes. */
 Test(confirm, other_states_are_refused) {
   start();
-  worker(eng, "w1", 0.5, T0);
-  submit(eng, "plain", CM_URGENCY_NORMAL, 0, T0);
-  submit(eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
+  cm_fx_nurse(fx.eng, "w1", 0.5, T0);
+  submit(fx.eng, "plain", CM_URGENCY_NORMAL, 0, T0);
+  submit(fx.eng, "a", CM_URGENCY_EMERGENCY, 1, T0);
   cm_error err;
-  cr_assert_eq(cm_engine_confirm(eng, "plain", "ann", T0 + 10, &err),
+  cr_assert_eq(cm_engine_confirm(fx.eng, "plain", "ann", T0 + 10, &err),
                CM_E_CONFLICT);
   cr_assert_str_eq(err.field, "$.request");
   cr_assert(strstr(err.message, "pending"), "%s", err.message);
   cr_assert_eq(
-      cm_engine_dismiss(eng, "nope", CM_DISMISS_OTHER, "ann", T0 + 10, &err),
+      cm_engine_dismiss(fx.eng, "nope", CM_DISMISS_OTHER, "ann", T0 + 10, &err),
       CM_E_UNKNOWN_ID);
-  cr_assert_eq(cm_engine_confirm(eng, "nope", "ann", T0 + 10, &err),
+  cr_assert_eq(cm_engine_confirm(fx.eng, "nope", "ann", T0 + 10, &err),
                CM_E_UNKNOWN_ID);
   cr_assert_eq(
-      cm_engine_dismiss(eng, "a", CM_DISMISS_NONE, "ann", T0 + 10, &err),
+      cm_engine_dismiss(fx.eng, "a", CM_DISMISS_NONE, "ann", T0 + 10, &err),
       CM_E_INVALID);
   cr_assert_str_eq(err.field, "$.reason");
-  cr_assert_eq(
-      cm_engine_dismiss(eng, "a", (cm_dismiss_reason)9, "ann", T0 + 10, &err),
-      CM_E_INVALID);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_AWAITING);
-  cr_assert_eq(view(eng, "a").version, 1);
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 20, &err), CM_OK);
-  cr_assert_eq(cm_engine_confirm(eng, "a", "ann", T0 + 30, &err),
+  cr_assert_eq(cm_engine_dismiss(fx.eng, "a", (cm_dismiss_reason)9, "ann",
+                                 T0 + 10, &err),
+               CM_E_INVALID);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_AWAITING);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").version, 1);
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 20, &err), CM_OK);
+  cr_assert_eq(cm_engine_confirm(fx.eng, "a", "ann", T0 + 30, &err),
                CM_E_CONFLICT);
   cr_assert(strstr(err.message, "offered"), "%s", err.message);
-  cr_assert_eq(
-      cm_engine_dismiss(eng, "a", CM_DISMISS_DUPLICATE, "ann", T0 + 30, &err),
-      CM_E_CONFLICT);
-  cr_assert_eq(view(eng, "a").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_dismiss(fx.eng, "a", CM_DISMISS_DUPLICATE, "ann",
+                                 T0 + 30, &err),
+               CM_E_CONFLICT);
+  cr_assert_eq(cm_fx_view(fx.eng, "a").state, CM_REQ_OFFERED);
   /* the same submission again is a no-op; another confirm mode is not */
   cm_request_spec s = cm_fx_spec("a", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
   s.confirm = CM_CONFIRM_OPERATOR;
-  cr_assert_eq(cm_engine_submit(eng, &s, T0 + 40, &err), CM_OK);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, T0 + 40, &err), CM_OK);
   s.confirm = CM_CONFIRM_NONE;
-  cr_assert_eq(cm_engine_submit(eng, &s, T0 + 40, &err), CM_E_CONFLICT);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, T0 + 40, &err), CM_E_CONFLICT);
   stop();
 }
 
@@ -342,36 +316,33 @@ Test(confirm, other_states_are_refused) {
  * with its hold, and confirms it to the held worker. */
 Test(confirm, memory_ledger_rebuild_keeps_the_state) {
   cm_error err;
-  cm_ledger *l = cm_ledger_memory_new(&err);
-  cr_assert_not_null(l);
-  cm_store *s1 = cm_store_memory_new(0), *s2 = cm_store_memory_new(0);
-  cm_engine *e1 = engine_on(s1, l);
-  step(e1, T0);
-  worker(e1, "w1", 0.5, T0);
-  worker(e1, "w2", 1.0, T0);
+  cm_engine_config cfg = config(cm_ledger_memory_new(&err));
+  cr_assert_not_null(cfg.ledger);
+  cm_fx_engine_open(&fx, &cfg);
+  cm_engine *e1 = fx.eng;
+  cm_fx_step(e1, T0);
+  cm_fx_nurse(e1, "w1", 0.5, T0);
+  cm_fx_nurse(e1, "w2", 1.0, T0);
   submit(e1, "a", CM_URGENCY_EMERGENCY, 1, T0);
   submit(e1, "d", CM_URGENCY_EMERGENCY, 1, T0);
   cr_assert_eq(
       cm_engine_dismiss(e1, "d", CM_DISMISS_DUPLICATE, "ann", T0 + 1, &err),
       CM_OK);
-  cm_engine_free(e1);
-  cm_engine *e2 = engine_on(s2, l);
-  step(e2, T0 + 1000);
-  cm_request_view v = view(e2, "a");
+  cm_fx_engine_restart(&fx, &cfg); /* a second engine on the same ledger */
+  cm_engine *e2 = fx.eng;
+  cm_fx_step(e2, T0 + 1000);
+  cm_request_view v = cm_fx_view(e2, "a");
   cr_assert_eq(v.state, CM_REQ_AWAITING);
   cr_assert_eq(v.spec.confirm, CM_CONFIRM_OPERATOR);
   cr_assert_str_eq(v.hold_worker, "w1");
   cr_assert_eq(v.hold_until_ms, T0 + HOLD_MS);
-  v = view(e2, "d");
+  v = cm_fx_view(e2, "d");
   cr_assert_eq(v.state, CM_REQ_DISMISSED);
   cr_assert_eq(v.dismissed, CM_DISMISS_DUPLICATE);
   cr_assert_eq(cm_engine_confirm(e2, "a", "ann", T0 + 2000, &err), CM_OK, "%s",
                err.message);
-  cr_assert_str_eq(view(e2, "a").workers[0], "w1");
-  cm_engine_free(e2);
-  cm_store_free(s1);
-  cm_store_free(s2);
-  cm_ledger_free(l);
+  cr_assert_str_eq(cm_fx_view(e2, "a").workers[0], "w1");
+  cm_fx_engine_close(&fx);
 }
 
 /* ---- the Redis ledger ---- */
@@ -393,9 +364,7 @@ static void redis_teardown(void) {
 
 typedef struct node {
   cm_redis *conn;
-  cm_ledger *ledger;
-  cm_store *mirror;
-  cm_engine *eng;
+  cm_fx fx; /* its ledger on conn */
 } node;
 
 static void node_open(node *n, const char *region) {
@@ -405,17 +374,14 @@ static void node_open(node *n, const char *region) {
   o.timeout_ms = 2000;
   n->conn = cm_redis_new("127.0.0.1", g_port, region, &o, &err);
   cr_assert_not_null(n->conn, "%s", err.message);
-  n->ledger = cm_ledger_redis_new(n->conn, NULL, &err);
-  cr_assert_not_null(n->ledger, "%s", err.message);
-  n->mirror = cm_store_memory_new(0);
-  n->eng = engine_on(n->mirror, n->ledger);
-  cr_assert_eq(cm_engine_sync(n->eng, T0, &err), CM_OK, "%s", err.message);
+  cm_engine_config cfg = config(cm_ledger_redis_new(n->conn, NULL, &err));
+  cr_assert_not_null(cfg.ledger, "%s", err.message);
+  cm_fx_engine_open(&n->fx, &cfg);
+  cr_assert_eq(cm_engine_sync(n->fx.eng, T0, &err), CM_OK, "%s", err.message);
 }
 
 static void node_close(node *n) {
-  cm_engine_free(n->eng);
-  cm_store_free(n->mirror);
-  cm_ledger_free(n->ledger);
+  cm_fx_engine_close(&n->fx);
   cm_redis_free(n->conn);
 }
 
@@ -453,32 +419,32 @@ Test(confirm, redis_ledger_rebuild_keeps_the_state, .init = redis_setup,
   snprintf(region, sizeof region, "cf%ld", (long)getpid());
   node a, b;
   node_open(&a, region);
-  worker(a.eng, "w1", 0.5, T0);
-  worker(a.eng, "w2", 1.0, T0);
-  submit(a.eng, "r1", CM_URGENCY_EMERGENCY, 1, T0);
-  submit(a.eng, "r2", CM_URGENCY_EMERGENCY, 1, T0);
+  cm_fx_nurse(a.fx.eng, "w1", 0.5, T0);
+  cm_fx_nurse(a.fx.eng, "w2", 1.0, T0);
+  submit(a.fx.eng, "r1", CM_URGENCY_EMERGENCY, 1, T0);
+  submit(a.fx.eng, "r2", CM_URGENCY_EMERGENCY, 1, T0);
   cm_error err;
-  cr_assert_eq(cm_engine_dismiss(a.eng, "r2", CM_DISMISS_FALSE_ALARM, "ann",
+  cr_assert_eq(cm_engine_dismiss(a.fx.eng, "r2", CM_DISMISS_FALSE_ALARM, "ann",
                                  T0 + 1, &err),
                CM_OK, "%s", err.message);
   node_close(&a);
   node_open(&b, region);
-  cm_request_view v = view(b.eng, "r1");
+  cm_request_view v = cm_fx_view(b.fx.eng, "r1");
   cr_assert_eq(v.state, CM_REQ_AWAITING);
   cr_assert_eq(v.spec.confirm, CM_CONFIRM_OPERATOR);
   cr_assert_str_eq(v.hold_worker, "w1");
   cr_assert_eq(v.hold_until_ms, T0 + HOLD_MS);
-  v = view(b.eng, "r2");
+  v = cm_fx_view(b.fx.eng, "r2");
   cr_assert_eq(v.state, CM_REQ_DISMISSED);
   cr_assert_eq(v.dismissed, CM_DISMISS_FALSE_ALARM);
   /* the hold holds on the rebuilt engine too */
-  submit(b.eng, "plain", CM_URGENCY_URGENT, 0, T0 + 100);
-  step(b.eng, T0 + 500);
-  cr_assert_eq(view(b.eng, "plain").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view(b.eng, "plain").workers[0], "w2");
-  cr_assert_eq(cm_engine_confirm(b.eng, "r1", "ann", T0 + 1000, &err), CM_OK,
+  submit(b.fx.eng, "plain", CM_URGENCY_URGENT, 0, T0 + 100);
+  cm_fx_step(b.fx.eng, T0 + 500);
+  cr_assert_eq(cm_fx_view(b.fx.eng, "plain").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(b.fx.eng, "plain").workers[0], "w2");
+  cr_assert_eq(cm_engine_confirm(b.fx.eng, "r1", "ann", T0 + 1000, &err), CM_OK,
                "%s", err.message);
-  v = view(b.eng, "r1");
+  v = cm_fx_view(b.fx.eng, "r1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "w1");
   char got[64];

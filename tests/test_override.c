@@ -14,6 +14,7 @@
 
 #include "carematch/engine.h"
 #include "carematch/redis.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 #include "redis_server.h"
 
@@ -21,27 +22,21 @@
 
 #define T0 CM_FX_T0
 
-static cm_store *store;
-static cm_ledger *ledger; /* NULL: none */
-static cm_engine *eng;
+static cm_fx fx;
 
-static cm_engine *engine_new(cm_ledger *l, int reserve) {
+/* Batches of 100 ms, reserve workers kept, on ledger l (NULL: none). */
+static cm_engine_config config(cm_ledger *l, int reserve) {
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;
   c.reserve_workers = reserve;
   c.ledger = l;
-  cm_error err;
-  cm_engine *e = cm_engine_new(&c, store, &err);
-  cr_assert_not_null(e, "%s", err.message);
-  return e;
+  return c;
 }
 
 static void start_with(cm_ledger *l, int reserve) {
-  store = cm_store_memory_new(0);
-  cr_assert_not_null(store);
-  ledger = l;
-  eng = engine_new(l, reserve);
+  cm_engine_config c = config(l, reserve);
+  cm_fx_engine_open(&fx, &c);
 }
 
 static void start(void) {
@@ -49,38 +44,29 @@ static void start(void) {
 }
 
 static void stop(void) {
-  cm_engine_free(eng);
-  cm_store_free(store);
-  cm_ledger_free(ledger);
-  eng = NULL;
-  store = NULL;
-  ledger = NULL;
+  cm_fx_engine_close(&fx);
 }
 
 static void worker(const char *id, cm_skillset skills, double dlat_km) {
   cm_worker w = cm_fx_worker(id, skills, dlat_km, 0.0, 1, T0);
   cm_error err;
-  cr_assert_eq(cm_engine_worker_upsert(eng, &w, T0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_worker_upsert(fx.eng, &w, T0, &err), CM_OK, "%s",
                err.message);
 }
 
 static void submit(const char *id, cm_skillset skills, cm_urgency u) {
   cm_request_spec s = cm_fx_spec(id, skills, 1, u, 0.0);
   cm_error err;
-  cr_assert_eq(cm_engine_submit(eng, &s, T0, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, T0, &err), CM_OK, "%s",
+               err.message);
 }
 
 static void step(int64_t t) {
-  cm_error err;
-  cr_assert_eq(cm_engine_step(eng, t, NULL, &err), CM_OK, "%s", err.message);
+  cm_fx_step(fx.eng, t);
 }
 
 static cm_request_view view(const char *id) {
-  cm_request_view v;
-  cm_error err;
-  cr_assert_eq(cm_engine_request_get(eng, id, &v, &err), CM_OK, "%s",
-               err.message);
-  return v;
+  return cm_fx_view(fx.eng, id);
 }
 
 /* The last queued event of type t (the queue drained up to it); 0 when
@@ -88,7 +74,7 @@ static cm_request_view view(const char *id) {
 static int last_event(cm_event_type t, cm_event *out) {
   cm_event ev[64];
   int n, found = 0;
-  while ((n = cm_engine_poll(eng, ev, 64)) > 0)
+  while ((n = cm_engine_poll(fx.eng, ev, 64)) > 0)
     for (int i = 0; i < n; i++)
       if (ev[i].type == t) {
         *out = ev[i];
@@ -108,7 +94,7 @@ Test(override, pin_offers_to_the_pinned_worker_though_another_is_cheaper,
      .init = start, .fini = stop) {
   two_nurses();
   cm_error err;
-  cr_assert_eq(cm_engine_pin(eng, "r1", "far", "ann", T0 + 10, &err), CM_OK,
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "far", "ann", T0 + 10, &err), CM_OK,
                "%s", err.message);
   cm_event ev;
   cr_assert(last_event(CM_EV_PINNED, &ev));
@@ -122,8 +108,8 @@ Test(override, pin_offers_to_the_pinned_worker_though_another_is_cheaper,
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "far", "the pinned one, not the nearest");
   cr_assert_gt(v.terms[0].travel_min, 0, "priced as a batch prices it");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 1);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 0);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 0);
 }
 
 Test(override, without_a_pin_the_nearest_gets_it, .init = start, .fini = stop) {
@@ -142,11 +128,11 @@ Test(override, pin_to_an_ineligible_worker_says_why, .init = start,
   worker("cg", CM_FX_CAREGIVER, 0.5);
   worker("off", CM_FX_NURSE, 0.5);
   worker("busy", CM_FX_NURSE, 0.5);
-  cr_assert_eq(cm_engine_worker_shift(eng, "off", 0, T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_worker_shift(fx.eng, "off", 0, T0, &err), CM_OK);
   submit("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit("b", CM_FX_NURSE, CM_URGENCY_NORMAL);
-  cr_assert_eq(cm_engine_pin(eng, "b", "busy", "ann", T0, &err), CM_OK);
-  cr_assert_eq(cm_engine_pin(eng, "r1", "cg", "ann", T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "b", "busy", "ann", T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "cg", "ann", T0, &err), CM_OK);
   step(T0 + 100);
   cr_assert_str_eq(view("b").workers[0], "busy");
 
@@ -161,7 +147,7 @@ Test(override, pin_to_an_ineligible_worker_says_why, .init = start,
   };
   int64_t t = T0 + 1000;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++, t += 1000) {
-    cr_assert_eq(cm_engine_pin(eng, "r1", cases[i].worker, "ann", t, &err),
+    cr_assert_eq(cm_engine_pin(fx.eng, "r1", cases[i].worker, "ann", t, &err),
                  CM_OK, "%s", err.message);
     step(t + 500);
     cm_request_view v = view("r1");
@@ -170,10 +156,11 @@ Test(override, pin_to_an_ineligible_worker_says_why, .init = start,
     cr_assert_eq(v.reason, cases[i].reason, "%s: %s", cases[i].worker,
                  cm_reason_name(v.reason));
     cr_assert_str_eq(cm_reason_name(v.reason), cases[i].name);
-    cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 0, "nor to the nearest");
+    cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 0,
+                 "nor to the nearest");
   }
   /* the busy worker comes free: the pin goes through */
-  cr_assert_eq(cm_engine_cancel(eng, "b", t, &err), CM_OK);
+  cr_assert_eq(cm_engine_cancel(fx.eng, "b", t, &err), CM_OK);
   step(t + 500);
   cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("r1").workers[0], "busy");
@@ -187,20 +174,22 @@ Test(override, pin_to_an_excluded_or_refusing_worker_says_why, .init = start,
   cm_request_spec s = cm_fx_spec("r1", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
   s.n_excluded = 1;
   snprintf(s.excluded[0], CM_ID_MAX, "x");
-  cr_assert_eq(cm_engine_submit(eng, &s, T0, &err), CM_OK);
-  cr_assert_eq(cm_engine_pin(eng, "r1", "x", "ann", T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "x", "ann", T0, &err), CM_OK);
   step(T0 + 100);
   cr_assert_eq(view("r1").reason, CM_REASON_PINNED_EXCLUDED);
-  cr_assert_eq(cm_engine_pin(eng, "r1", "near", "ann", T0 + 200, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "near", "ann", T0 + 200, &err),
+               CM_OK);
   step(T0 + 300);
   cr_assert_str_eq(view("r1").workers[0], "near");
-  cr_assert_eq(cm_engine_reject(eng, "r1", "near", T0 + 400, &err), CM_OK);
+  cr_assert_eq(cm_engine_reject(fx.eng, "r1", "near", T0 + 400, &err), CM_OK);
   step(T0 + 600);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_PENDING, "not offered again to who refused");
   cr_assert_eq(v.reason, CM_REASON_PINNED_REFUSED);
   /* pinning again is the operator's word: the refusal is forgotten */
-  cr_assert_eq(cm_engine_pin(eng, "r1", "near", "ann", T0 + 700, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "near", "ann", T0 + 700, &err),
+               CM_OK);
   step(T0 + 800);
   cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
 }
@@ -209,22 +198,24 @@ Test(override, pin_errors_change_nothing, .init = start, .fini = stop) {
   cm_error err;
   two_nurses();
   cm_request_spec team = cm_fx_spec("t", CM_FX_REHAB, 2, CM_URGENCY_NORMAL, 0);
-  cr_assert_eq(cm_engine_submit(eng, &team, T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_submit(fx.eng, &team, T0, &err), CM_OK);
   cm_request_view before = view("r1");
-  cr_assert_eq(cm_engine_pin(eng, "nope", "near", "ann", T0, &err),
+  cr_assert_eq(cm_engine_pin(fx.eng, "nope", "near", "ann", T0, &err),
                CM_E_UNKNOWN_ID);
   cr_assert_str_eq(err.field, "$.request");
-  cr_assert_eq(cm_engine_pin(eng, "r1", "nobody", "ann", T0, &err),
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "nobody", "ann", T0, &err),
                CM_E_UNKNOWN_ID);
   cr_assert_str_eq(err.field, "$.worker");
-  cr_assert_eq(cm_engine_pin(eng, "t", "near", "ann", T0, &err), CM_E_INVALID);
+  cr_assert_eq(cm_engine_pin(fx.eng, "t", "near", "ann", T0, &err),
+               CM_E_INVALID);
   cr_assert_str_eq(err.field, "$.worker");
   cr_assert_eq(view("r1").version, before.version);
   step(T0 + 200);
-  cr_assert_eq(cm_engine_pin(eng, "r1", "far", "ann", T0 + 300, &err),
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "far", "ann", T0 + 300, &err),
                CM_E_CONFLICT, "offered: reassign, not pin");
   cr_assert(strstr(err.message, "offered"), "names the state: %s", err.message);
-  cr_assert_eq(cm_engine_hold(eng, "r1", "ann", T0 + 300, &err), CM_E_CONFLICT);
+  cr_assert_eq(cm_engine_hold(fx.eng, "r1", "ann", T0 + 300, &err),
+               CM_E_CONFLICT);
   cr_assert(strstr(err.message, "offered"), "%s", err.message);
   cr_assert_str_eq(view("r1").pinned, "");
   cr_assert_eq(view("r1").held, 0);
@@ -234,7 +225,7 @@ Test(override, hold_keeps_it_out_of_batches_release_brings_it_back,
      .init = start, .fini = stop) {
   cm_error err;
   two_nurses();
-  cr_assert_eq(cm_engine_hold(eng, "r1", "ann", T0 + 10, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_hold(fx.eng, "r1", "ann", T0 + 10, &err), CM_OK, "%s",
                err.message);
   cm_event ev;
   cr_assert(last_event(CM_EV_HELD, &ev));
@@ -246,10 +237,10 @@ Test(override, hold_keeps_it_out_of_batches_release_brings_it_back,
   cr_assert(v.held);
   cr_assert(v.has_reason);
   cr_assert_str_eq(cm_reason_name(v.reason), "held_by_operator");
-  cr_assert_eq(cm_engine_hold(eng, "r1", "ann", T0 + 20000, &err), CM_OK,
+  cr_assert_eq(cm_engine_hold(fx.eng, "r1", "ann", T0 + 20000, &err), CM_OK,
                "again: a no-op");
   cr_assert_eq(view("r1").version, v.version);
-  cr_assert_eq(cm_engine_release(eng, "r1", "bob", T0 + 20000, &err), CM_OK);
+  cr_assert_eq(cm_engine_release(fx.eng, "r1", "bob", T0 + 20000, &err), CM_OK);
   cr_assert(last_event(CM_EV_RELEASED, &ev));
   cr_assert_str_eq(ev.actor, "bob");
   cr_assert_eq(view("r1").held, 0);
@@ -264,10 +255,10 @@ Test(override, unpin_lets_the_batch_choose, .init = start, .fini = stop) {
   worker("near", CM_FX_NURSE, 0.2);
   worker("cg", CM_FX_CAREGIVER, 0.5);
   submit("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
-  cr_assert_eq(cm_engine_pin(eng, "r1", "cg", "ann", T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", "cg", "ann", T0, &err), CM_OK);
   step(T0 + 100);
   cr_assert_eq(view("r1").state, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_pin(eng, "r1", NULL, "ann", T0 + 200, &err), CM_OK);
+  cr_assert_eq(cm_engine_pin(fx.eng, "r1", NULL, "ann", T0 + 200, &err), CM_OK);
   cm_event ev;
   cr_assert(last_event(CM_EV_RELEASED, &ev));
   cr_assert_str_eq(view("r1").pinned, "");
@@ -281,8 +272,8 @@ Test(override, reassign_moves_an_offered_job_to_the_named_worker, .init = start,
   two_nurses();
   step(T0 + 200);
   cr_assert_str_eq(view("r1").workers[0], "near");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 1);
-  cr_assert_eq(cm_engine_reassign(eng, "r1", "far", "ann", T0 + 300, &err),
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
+  cr_assert_eq(cm_engine_reassign(fx.eng, "r1", "far", "ann", T0 + 300, &err),
                CM_OK, "%s", err.message);
   cm_event ev;
   cr_assert(last_event(CM_EV_REASSIGNED, &ev));
@@ -291,12 +282,12 @@ Test(override, reassign_moves_an_offered_job_to_the_named_worker, .init = start,
   cr_assert_str_eq(ev.to_worker, "far", "to");
   cr_assert_eq(ev.from, CM_REQ_OFFERED);
   cr_assert_eq(ev.to, CM_REQ_PENDING);
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 0, "the job given back");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 0, "the job given back");
   step(T0 + 300);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "far");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "far"), 1);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 1);
 }
 
 Test(override, reassign_an_accepted_job_without_a_name_rebatches, .init = start,
@@ -304,26 +295,26 @@ Test(override, reassign_an_accepted_job_without_a_name_rebatches, .init = start,
   cm_error err;
   two_nurses();
   step(T0 + 200);
-  cr_assert_eq(cm_engine_accept(eng, "r1", "near", T0 + 250, &err), CM_OK);
-  cr_assert_eq(cm_engine_reassign(eng, "r1", "near", "ann", T0 + 300, &err),
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", "near", T0 + 250, &err), CM_OK);
+  cr_assert_eq(cm_engine_reassign(fx.eng, "r1", "near", "ann", T0 + 300, &err),
                CM_E_CONFLICT, "to the worker who has it");
-  cr_assert_eq(cm_engine_reassign(eng, "r1", NULL, "ann", T0 + 300, &err),
+  cr_assert_eq(cm_engine_reassign(fx.eng, "r1", NULL, "ann", T0 + 300, &err),
                CM_OK, "%s", err.message);
   cm_event ev;
   cr_assert(last_event(CM_EV_REASSIGNED, &ev));
   cr_assert_eq(ev.from, CM_REQ_ACCEPTED);
   cr_assert_str_eq(ev.to_worker, "");
-  cr_assert_eq(cm_engine_worker_jobs(eng, "near"), 0, "the job given back");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 0, "the job given back");
   step(T0 + 400);
   cm_request_view v = view("r1");
   cr_assert_eq(v.state, CM_REQ_OFFERED);
   cr_assert_str_eq(v.workers[0], "far", "the former worker is left out");
   /* pending or finished: nothing to reassign */
-  cr_assert_eq(cm_engine_cancel(eng, "r1", T0 + 500, &err), CM_OK);
-  cr_assert_eq(cm_engine_reassign(eng, "r1", NULL, "ann", T0 + 600, &err),
+  cr_assert_eq(cm_engine_cancel(fx.eng, "r1", T0 + 500, &err), CM_OK);
+  cr_assert_eq(cm_engine_reassign(fx.eng, "r1", NULL, "ann", T0 + 600, &err),
                CM_E_CONFLICT);
   cr_assert(strstr(err.message, "cancelled"), "%s", err.message);
-  cr_assert_eq(cm_engine_release(eng, "r1", "ann", T0 + 600, &err),
+  cr_assert_eq(cm_engine_release(fx.eng, "r1", "ann", T0 + 600, &err),
                CM_E_CONFLICT);
 }
 
@@ -336,7 +327,7 @@ Test(override, the_reserve_is_the_reason_not_no_candidate, .fini = stop) {
   worker("w0", CM_FX_NURSE, 5.0); /* takes the first emergency */
   cm_request_spec e =
       cm_fx_spec("e0", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 5.0);
-  cr_assert_eq(cm_engine_submit(eng, &e, T0, &err), CM_OK);
+  cr_assert_eq(cm_engine_submit(fx.eng, &e, T0, &err), CM_OK);
   step(T0);
   cr_assert_str_eq(view("e0").workers[0], "w0");
   worker("nurse", CM_FX_NURSE, 0.15);
@@ -353,7 +344,7 @@ Test(override, the_reserve_is_the_reason_not_no_candidate, .fini = stop) {
   cr_assert_eq(v.reason, CM_REASON_NO_CANDIDATE, "%s",
                cm_reason_name(v.reason));
   /* the operator can act on it: a pin ignores the reserve */
-  cr_assert_eq(cm_engine_pin(eng, "n1", "nurse", "ann", T0 + 2000, &err),
+  cr_assert_eq(cm_engine_pin(fx.eng, "n1", "nurse", "ann", T0 + 2000, &err),
                CM_OK);
   step(T0 + 2100);
   cr_assert_eq(view("n1").state, CM_REQ_OFFERED);
@@ -365,17 +356,19 @@ Test(override, the_reserve_is_the_reason_not_no_candidate, .fini = stop) {
 Test(override, the_memory_ledger_keeps_pin_and_hold, .fini = stop) {
   cm_error err;
   start_with(cm_ledger_memory_new(&err), 0);
-  cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(fx.eng, T0, &err), CM_OK, "%s", err.message);
   worker("near", CM_FX_CAREGIVER, 0.2);
   worker("cg", CM_FX_CAREGIVER, 0.4);
   submit("p", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit("h", CM_FX_CAREGIVER, CM_URGENCY_NORMAL);
-  cr_assert_eq(cm_engine_pin(eng, "p", "cg", "ann", T0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_pin(fx.eng, "p", "cg", "ann", T0, &err), CM_OK, "%s",
                err.message);
-  cr_assert_eq(cm_engine_hold(eng, "h", "ann", T0, &err), CM_OK);
-  cm_engine_free(eng);
-  eng = engine_new(ledger, 0);
-  cr_assert_eq(cm_engine_sync(eng, T0 + 10, &err), CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_hold(fx.eng, "h", "ann", T0, &err), CM_OK);
+  cm_engine_free(fx.eng); /* a second engine on the same store and ledger */
+  cm_engine_config c = config(fx.ledger, 0);
+  fx.eng = cm_engine_new(&c, fx.store, &err);
+  cr_assert_not_null(fx.eng, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(fx.eng, T0 + 10, &err), CM_OK, "%s", err.message);
   cr_assert_str_eq(view("p").pinned, "cg");
   cr_assert(view("h").held);
   step(T0 + 100);
@@ -455,21 +448,20 @@ Test(override, a_redis_rebuild_keeps_pin_and_hold, .init = redis_up,
   conn = cm_redis_new("127.0.0.1", g_port, region, &o, &err);
   cr_assert_not_null(conn, "%s", err.message);
   start_with(cm_ledger_redis_new(conn, NULL, &err), 0);
-  cr_assert_not_null(ledger, "%s", err.message);
-  cr_assert_eq(cm_engine_sync(eng, T0, &err), CM_OK, "%s", err.message);
+  cr_assert_not_null(fx.ledger, "%s", err.message);
+  cr_assert_eq(cm_engine_sync(fx.eng, T0, &err), CM_OK, "%s", err.message);
   worker("near", CM_FX_CAREGIVER, 0.2);
   worker("cg", CM_FX_CAREGIVER, 0.4);
   submit("p", CM_FX_NURSE, CM_URGENCY_NORMAL);
   submit("h", CM_FX_CAREGIVER, CM_URGENCY_NORMAL);
-  cr_assert_eq(cm_engine_pin(eng, "p", "cg", "ann", T0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_pin(fx.eng, "p", "cg", "ann", T0, &err), CM_OK, "%s",
                err.message);
-  cr_assert_eq(cm_engine_hold(eng, "h", "bob", T0, &err), CM_OK, "%s",
+  cr_assert_eq(cm_engine_hold(fx.eng, "h", "bob", T0, &err), CM_OK, "%s",
                err.message);
-  cm_engine_free(eng); /* a restart: the engine's memory is gone */
-  cm_store_free(store);
-  store = cm_store_memory_new(0);
-  eng = engine_new(ledger, 0);
-  cr_assert_eq(cm_engine_sync(eng, T0 + 10, &err), CM_OK, "%s", err.message);
+  /* a restart: the engine's memory is gone, the ledger kept */
+  cm_engine_config c = config(fx.ledger, 0);
+  cm_fx_engine_restart(&fx, &c);
+  cr_assert_eq(cm_engine_sync(fx.eng, T0 + 10, &err), CM_OK, "%s", err.message);
   cr_assert_str_eq(view("p").pinned, "cg");
   cr_assert(view("h").held);
   cr_assert_eq(view("h").reason, CM_REASON_HELD);
@@ -481,11 +473,11 @@ Test(override, a_redis_rebuild_keeps_pin_and_hold, .init = redis_up,
   cr_assert(stream_has(region, "held", "h", "bob", ""));
   cr_assert(!stream_has(region, "held", "h", "ann", ""), "the right name");
   /* a reassignment names both workers there */
-  cr_assert_eq(cm_engine_release(eng, "h", "bob", T0 + 200, &err), CM_OK);
+  cr_assert_eq(cm_engine_release(fx.eng, "h", "bob", T0 + 200, &err), CM_OK);
   step(T0 + 300);
   cr_assert_str_eq(view("h").workers[0], "near");
-  cr_assert_eq(cm_engine_reassign(eng, "h", "cg", "ann", T0 + 400, &err), CM_OK,
-               "%s", err.message);
+  cr_assert_eq(cm_engine_reassign(fx.eng, "h", "cg", "ann", T0 + 400, &err),
+               CM_OK, "%s", err.message);
   cr_assert(stream_has(region, "reassigned", "h", "ann", "near"));
   cr_assert(stream_field(region, "reassigned", "to_worker", "cg"));
 }
