@@ -5,26 +5,18 @@
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 
-typedef struct fixture {
-  cm_store *store;
-  cm_engine *eng;
-  cm_engine_config cfg;
-} fixture;
-
-static fixture fx;
+static cm_fx fx;
 
 static void setup_with(int auto_accept) {
-  fx.store = cm_store_memory_new(0);
-  cr_assert_not_null(fx.store);
-  cm_engine_config_init(&fx.cfg);
-  fx.cfg.auto_accept = auto_accept;
-  fx.cfg.batch_window_ms = 200;
-  fx.cfg.offer_ttl_ms = 10000;
-  cm_error err;
-  fx.eng = cm_engine_new(&fx.cfg, fx.store, &err);
-  cr_assert_not_null(fx.eng, "%s", err.message);
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.auto_accept = auto_accept;
+  cfg.batch_window_ms = 200;
+  cfg.offer_ttl_ms = 10000;
+  cm_fx_engine_open(&fx, &cfg);
 }
 
 static void setup(void) {
@@ -32,9 +24,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-  cm_engine_free(fx.eng);
-  cm_store_free(fx.store);
-  memset(&fx, 0, sizeof fx);
+  cm_fx_engine_close(&fx);
 }
 
 /* A worker dlat_km north of the centre (fixtures.h). */
@@ -362,10 +352,10 @@ Test(engine, auto_accept) {
 
 Test(engine, history_forgets_oldest) {
   teardown();
-  fx.store = cm_store_memory_new(0);
-  cm_engine_config_init(&fx.cfg);
-  fx.cfg.history = 2;
-  fx.eng = cm_engine_new(&fx.cfg, fx.store, NULL);
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  cfg.history = 2;
+  cm_fx_engine_open(&fx, &cfg);
   for (int i = 0; i < 3; i++) {
     char id[8];
     snprintf(id, sizeof id, "r%d", i);
