@@ -14,12 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
 #include "carematch/redis.h"
+#include "engine_fx.h"
 #include "fixtures.h"
+#include "redis_pair.h"
 #include "redis_server.h"
 
 static cm_test_redis g_srv;
@@ -35,120 +36,18 @@ static void teardown(void) {
 
 TestSuite(one_write, .init = setup, .fini = teardown);
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Engine A, its ledger's proposals on a base (the daemon's way); B, a
- * synchronous writer of the same region (another daemon). */
-typedef struct side {
-  struct event_base *base;
-  cm_redis *sync, *loop; /* A's ledger's two connections */
-  cm_ledger *l;
-  cm_store *mirror;
-  cm_engine *e;
-  cm_redis *other_r;
-  cm_ledger *other;
-  cm_store *other_mirror;
-  cm_engine *other_e;
-  redisContext *side; /* the test's own look at Redis */
-  char region[16];
-} side;
-
-static cm_engine *engine_on(cm_ledger *l, cm_store *mirror) {
-  cm_engine_config cfg;
-  cm_engine_config_init(&cfg);
-  cfg.ledger = l;
+/* A and B on region (cm_test_pair: A's ledger's proposals on a base, the
+ * daemon's way; B another daemon); one nurse on shift, 1 km north; A has
+ * followed the ledger. */
+static void open_all(cm_test_pair *s, const char *region) {
+  cm_test_pair_open(s, g_srv.port, region, NULL, 5000);
+  cm_fx_nurse(s->e, "w1", 1.0, CM_FX_T0);
   cm_error err;
-  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
-  cr_assert_not_null(e, "%s", err.message);
-  return e;
-}
-
-typedef struct told {
-  int calls;
-  cm_status st;
-  int order; /* the sequence number when told */
-} told;
-
-static int g_seq;
-
-static void on_done(void *ctx, cm_status st, const cm_error *err) {
-  told *t = ctx;
-  cr_assert_not_null(err);
-  t->calls++;
-  t->st = st;
-  t->order = ++g_seq;
-}
-
-static void run_until(struct event_base *base, const told *t, int ms) {
-  for (int64_t end = mono_ms() + ms; !t->calls && mono_ms() < end;) {
-    struct timeval tv = {0, 20000};
-    event_base_loopexit(base, &tv);
-    event_base_loop(base, EVLOOP_ONCE);
-  }
-}
-
-static void open_all(side *s, const char *region) {
-  cm_error err;
-  memset(s, 0, sizeof *s);
-  snprintf(s->region, sizeof s->region, "%s", region);
-  char pattern[32]; /* the tests run side by side: a region each */
-  snprintf(pattern, sizeof pattern, "cm:{%s}:*", region);
-  cm_test_flush_keys(g_srv.port, pattern);
-  s->base = event_base_new();
-  cr_assert_not_null(s->base);
-  s->sync = cm_redis_new("127.0.0.1", g_srv.port, region, NULL, &err);
-  cr_assert_not_null(s->sync, "%s", err.message);
-  cm_redis_options o;
-  cm_redis_options_init(&o);
-  o.base = s->base;
-  o.timeout_ms = 5000;
-  s->loop = cm_redis_new("127.0.0.1", g_srv.port, region, &o, &err);
-  cr_assert_not_null(s->loop, "%s", err.message);
-  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
-  cr_assert_not_null(s->l, "%s", err.message);
-  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
-  s->mirror = cm_store_memory_new(0);
-  s->e = engine_on(s->l, s->mirror);
-  s->other_r = cm_redis_new("127.0.0.1", g_srv.port, region, NULL, &err);
-  cr_assert_not_null(s->other_r, "%s", err.message);
-  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
-  cr_assert_not_null(s->other, "%s", err.message);
-  s->other_mirror = cm_store_memory_new(0);
-  s->other_e = engine_on(s->other, s->other_mirror);
-  s->side = cm_test_side_connect(g_srv.port);
-  cr_assert_not_null(s->side);
-  /* one nurse on shift, 1 km north; A has followed the ledger */
-  cm_worker w = cm_fx_worker("w1", CM_FX_NURSE, 1.0, 0.0, 1, CM_FX_T0);
-  cr_assert_eq(cm_engine_worker_upsert(s->e, &w, CM_FX_T0, &err), CM_OK, "%s",
-               err.message);
   cr_assert_eq(cm_engine_sync(s->e, CM_FX_T0, &err), CM_OK, "%s", err.message);
 }
 
-static void close_all(side *s) {
-  char pattern[32];
-  snprintf(pattern, sizeof pattern, "cm:{%s}:*", s->region);
-  cm_test_flush_keys(g_srv.port, pattern);
-  cm_engine_free(s->e);
-  cm_engine_free(s->other_e);
-  cm_ledger_free(s->l);
-  cm_ledger_free(s->other);
-  cm_store_free(s->mirror);
-  cm_store_free(s->other_mirror);
-  cm_redis_free(s->loop);
-  cm_redis_free(s->sync);
-  cm_redis_free(s->other_r);
-  redisFree(s->side);
-  event_base_free(s->base);
-}
-
 /* A hash field of key cm:{region}:<what> as a number (-1: none). */
-static long long field(side *s, const char *what, const char *name) {
+static long long field(cm_test_pair *s, const char *what, const char *name) {
   redisReply *rep =
       redisCommand(s->side, "HGET cm:{%s}:%s %s", s->region, what, name);
   cr_assert_not_null(rep);
@@ -182,7 +81,7 @@ static void on_group(void *arg, const cm_ledger_redis_group *g) {
 
 /* Begin a batch on A without following (the daemon's emergency path),
  * solve it and propose its offers. Returns 1 when a batch began. */
-static int batch_now(side *s, told *offers, int64_t now_ms) {
+static int batch_now(cm_test_pair *s, cm_test_told *offers, int64_t now_ms) {
   cm_engine_batch *b = NULL;
   cm_error err;
   cr_assert_eq(cm_engine_batch_begin_unfollowed(s->e, now_ms, &b, &err), CM_OK,
@@ -191,8 +90,8 @@ static int batch_now(side *s, told *offers, int64_t now_ms) {
     return 0;
   cm_engine_batch_solve(b, NULL);
   cr_assert_eq(
-      cm_engine_batch_end_async(s->e, b, now_ms, on_done, offers, &err), CM_OK,
-      "%s", err.message);
+      cm_engine_batch_end_async(s->e, b, now_ms, cm_test_told_cb, offers, &err),
+      CM_OK, "%s", err.message);
   return 1;
 }
 
@@ -204,10 +103,10 @@ static int batch_now(side *s, told *offers, int64_t now_ms) {
  * offer's; the request is offered in Redis and in the engine, with its
  * events. With the batch limited to applied records, no batch began. */
 Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow1");
   cm_error err;
-  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cm_test_told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
   groups w;
   memset(&w, 0, sizeof w);
   cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_group, &w, &err), CM_OK,
@@ -217,9 +116,9 @@ Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
   freeReplyObject(ok);
   cm_request_spec sp =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* sent */
   cr_assert_eq(create.calls, 0, "Redis holds the create");
   cr_assert_eq(w.sent, 1, "the create's group is out");
@@ -229,7 +128,7 @@ Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
   cr_assert_eq(cm_engine_in_flight(s.e), 2, "the create and the offers");
   event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* sent */
   cr_assert_eq(create.calls, 0, "the create is still held");
-  run_until(s.base, &offers, 4000);
+  cm_test_run_until(s.base, &offers, 4000);
   cr_assert_eq(create.calls, 1);
   cr_assert_eq(create.st, CM_OK);
   cr_assert_eq(offers.calls, 1);
@@ -257,7 +156,7 @@ Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
     offered += ev[i].type == CM_EV_OFFERED;
   cr_assert_eq(offered, 1, "one offer event, from the offers' commit");
   cr_assert_eq(cm_engine_in_flight(s.e), 0);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* B (another writer) created e1 first, with other content. A's create of
@@ -267,23 +166,23 @@ Test(one_write, an_emergencys_offer_goes_behind_its_create_in_flight) {
  * the nurse). Afterwards: no offer in Redis nor in A, no offer event, the
  * nurse free on both sides, and A holds e1 as Redis has it (B's). */
 Test(one_write, an_offer_behind_a_refused_create_is_refused) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow2");
   cm_error err;
   cm_request_spec theirs =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.5);
   cr_assert_eq(cm_engine_submit(s.other_e, &theirs, CM_FX_T0, &err), CM_OK,
                "%s", err.message);
-  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cm_test_told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
   cm_request_spec mine =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &mine, CM_FX_T0, on_done, &create, &err),
-      CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &mine, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   cr_assert(batch_now(&s, &offers, CM_FX_T0),
             "the batch takes A's e1 in flight");
-  run_until(s.base, &offers, 4000);
-  run_until(s.base, &create, 1000);
+  cm_test_run_until(s.base, &offers, 4000);
+  cm_test_run_until(s.base, &create, 1000);
   cr_assert_eq(create.calls, 1);
   cr_assert_eq(create.st, CM_E_CONFLICT, "exists with different content");
   cr_assert_eq(offers.calls, 1);
@@ -310,14 +209,14 @@ Test(one_write, an_offer_behind_a_refused_create_is_refused) {
   cr_assert_eq(v.version, 1);
   cr_assert_float_eq(v.spec.lat, theirs.lat, 1e-9, "B's content");
   /* and the nurse is A's to offer again: the next batch offers B's e1 */
-  told again = {0, CM_OK, 0};
+  cm_test_told again = {0, CM_OK, 0};
   cr_assert(batch_now(&s, &again, CM_FX_T0 + 60000));
-  run_until(s.base, &again, 4000);
+  cm_test_run_until(s.base, &again, 4000);
   cr_assert_eq(again.st, CM_OK);
   cr_assert_eq(field(&s, "req:e1", "ver"), 2);
   cr_assert_eq(field(&s, "worker:w1", "jobs"), 1);
   cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* cm_ledger_redis_send_now sends the proposals of the turn at once (the
@@ -325,32 +224,32 @@ Test(one_write, an_offer_behind_a_refused_create_is_refused) {
  * is out, and Redis runs it, before any loop turn; the loop's zero-timeout
  * event then finds nothing to send. */
 Test(one_write, send_now_sends_the_turns_proposals_at_once) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow3");
   cm_error err;
   groups w;
   memset(&w, 0, sizeof w);
   cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_group, &w, &err), CM_OK,
                "%s", err.message);
-  told create = {0, CM_OK, 0};
+  cm_test_told create = {0, CM_OK, 0};
   cm_request_spec sp =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   cr_assert_eq(w.sent, 0, "queued for the turn's end");
   cm_ledger_redis_send_now(s.l);
   cr_assert_eq(w.sent, 1, "sent now");
   for (int i = 0; i < 100 && field(&s, "req:e1", "ver") != 1; i++)
     cm_test_sleep_ms(10); /* Redis runs it with no turn of our loop */
   cr_assert_eq(field(&s, "req:e1", "ver"), 1);
-  run_until(s.base, &create, 4000);
+  cm_test_run_until(s.base, &create, 4000);
   cr_assert_eq(create.st, CM_OK);
   cr_assert_eq(w.sent, 1, "nothing sent twice");
   cm_ledger_redis_send_now(s.l); /* nothing waits: nothing happens */
   cm_ledger_redis_send_now(NULL);
   cr_assert_eq(w.sent, 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* The engine freed while an emergency's create and the offer behind it
@@ -358,18 +257,18 @@ Test(one_write, send_now_sends_the_turns_proposals_at_once) {
  * CM_E_UNAVAILABLE, at the free; the late answers find nobody (the
  * record the batch took goes with the create's op: ASan). */
 Test(one_write, an_engine_freed_with_a_create_and_its_offer_in_flight) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow4");
   cm_error err;
-  told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cm_test_told create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
   redisReply *ok = redisCommand(s.side, "CLIENT PAUSE 400 WRITE");
   cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
   freeReplyObject(ok);
   cm_request_spec sp =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
   cr_assert(batch_now(&s, &offers, CM_FX_T0));
   event_base_loop(s.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
@@ -387,7 +286,7 @@ Test(one_write, an_engine_freed_with_a_create_and_its_offer_in_flight) {
   }
   cr_assert_eq(create.calls, 1);
   cr_assert_eq(offers.calls, 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* The position the tests' position writes move w1 to: 2 km north. */
@@ -410,8 +309,8 @@ static void on_any_group(void *arg, const cm_ledger_redis_group *g) {
 }
 
 /* A worker's hash field in Redis as a string ("" none). */
-static void field_str(side *s, const char *what, const char *name, char *out,
-                      size_t cap) {
+static void field_str(cm_test_pair *s, const char *what, const char *name,
+                      char *out, size_t cap) {
   redisReply *rep =
       redisCommand(s->side, "HGET cm:{%s}:%s %s", s->region, what, name);
   cr_assert_not_null(rep);
@@ -427,23 +326,25 @@ static void field_str(side *s, const char *what, const char *name, char *out,
  * and the offer too. Without the hold the create's group carried the
  * position write ahead of the create (its script first in Redis). */
 Test(one_write, held_positions_let_an_emergencys_changes_go_first) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow5");
   cm_error err;
   sent_groups w;
   memset(&w, 0, sizeof w);
   cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
                "%s", err.message);
-  told pos = {0, CM_OK, 0}, create = {0, CM_OK, 0}, offers = {0, CM_OK, 0};
+  cm_test_told pos = {0, CM_OK, 0}, create = {0, CM_OK, 0},
+               offers = {0, CM_OK, 0};
   cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
-                                               CM_FX_T0, on_done, &pos, &err),
+                                               CM_FX_T0, cm_test_told_cb, &pos,
+                                               &err),
                CM_OK, "%s", err.message);
   cm_ledger_redis_hold_positions(s.l, 10000);
   cm_request_spec sp =
       cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   cm_ledger_redis_send_now(s.l);
   cr_assert_eq(w.n, 1, "the create sent now");
   cr_assert_eq(w.changes[0], 1);
@@ -454,8 +355,8 @@ Test(one_write, held_positions_let_an_emergencys_changes_go_first) {
   cr_assert_eq(w.changes[1], 1);
   cr_assert_eq(w.positions[1], 0, "the position write still held");
   cm_ledger_redis_hold_positions(s.l, 0);
-  run_until(s.base, &pos, 4000);
-  run_until(s.base, &offers, 4000);
+  cm_test_run_until(s.base, &pos, 4000);
+  cm_test_run_until(s.base, &offers, 4000);
   cr_assert_eq(w.n, 3, "the position write sent at the hold's end");
   cr_assert_eq(w.positions[2], 1);
   cr_assert_eq(w.changes[2], 0);
@@ -474,7 +375,7 @@ Test(one_write, held_positions_let_an_emergencys_changes_go_first) {
   cr_assert_eq(field(&s, "req:e1", "ver"), 2, "offered");
   cr_assert_eq(field(&s, "worker:w1", "jobs"), 1);
   cr_assert_eq(cm_engine_worker_jobs(s.e, "w1"), 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* With the position writes held, an upsert proposed behind a held
@@ -484,30 +385,31 @@ Test(one_write, held_positions_let_an_emergencys_changes_go_first) {
  * order proposed. Letting the upsert (or the create behind it) pass the
  * held position write would leave the older position in Redis. */
 Test(one_write, an_upsert_behind_held_positions_keeps_its_place) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow6");
   cm_error err;
   sent_groups w;
   memset(&w, 0, sizeof w);
   cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
                "%s", err.message);
-  told pos = {0, CM_OK, 0}, up = {0, CM_OK, 0}, create = {0, CM_OK, 0};
+  cm_test_told pos = {0, CM_OK, 0}, up = {0, CM_OK, 0}, create = {0, CM_OK, 0};
   cm_ledger_redis_hold_positions(s.l, 10000);
   cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
-                                               CM_FX_T0, on_done, &pos, &err),
+                                               CM_FX_T0, cm_test_told_cb, &pos,
+                                               &err),
                CM_OK, "%s", err.message);
   cm_worker wk = cm_fx_worker("w1", CM_FX_NURSE, 3.0, 0.0, 2, CM_FX_T0 + 1);
-  cr_assert_eq(
-      cm_engine_worker_upsert_async(s.e, &wk, CM_FX_T0, on_done, &up, &err),
-      CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_worker_upsert_async(s.e, &wk, CM_FX_T0,
+                                             cm_test_told_cb, &up, &err),
+               CM_OK, "%s", err.message);
   cm_request_spec sp = cm_fx_spec("e1", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0.0);
-  cr_assert_eq(
-      cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &create, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb,
+                                      &create, &err),
+               CM_OK, "%s", err.message);
   cm_ledger_redis_send_now(s.l);
   cr_assert_eq(w.n, 0, "nothing passes the upsert behind the held write");
   cm_ledger_redis_hold_positions(s.l, 0);
-  run_until(s.base, &create, 4000);
+  cm_test_run_until(s.base, &create, 4000);
   cr_assert_eq(w.n, 1, "one group at the hold's end");
   cr_assert_eq(w.positions[0], 1);
   cr_assert_eq(w.worker_writes[0], 1);
@@ -522,30 +424,31 @@ Test(one_write, an_upsert_behind_held_positions_keeps_its_place) {
   cr_assert_float_eq(strtod(lat, NULL), wk.lat, 1e-9,
                      "the upsert's position wins: %s", lat);
   cr_assert_eq(field(&s, "worker:w1", "capacity"), 2);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* A hold nobody ends: the held position write goes at its deadline. */
 Test(one_write, held_positions_go_at_the_holds_deadline) {
-  side s;
+  cm_test_pair s;
   open_all(&s, "ow7");
   cm_error err;
   sent_groups w;
   memset(&w, 0, sizeof w);
   cr_assert_eq(cm_ledger_redis_group_watch(s.l, on_any_group, &w, &err), CM_OK,
                "%s", err.message);
-  told pos = {0, CM_OK, 0};
+  cm_test_told pos = {0, CM_OK, 0};
   cm_ledger_redis_hold_positions(s.l, 300);
   cr_assert_eq(cm_engine_worker_position_async(s.e, "w1", POS_LAT, CM_FX_LON0,
-                                               CM_FX_T0, on_done, &pos, &err),
+                                               CM_FX_T0, cm_test_told_cb, &pos,
+                                               &err),
                CM_OK, "%s", err.message);
   event_base_loop(s.base, EVLOOP_NONBLOCK);
   cm_ledger_redis_send_now(s.l);
   cr_assert_eq(w.n, 0, "held");
-  run_until(s.base, &pos, 4000);
+  cm_test_run_until(s.base, &pos, 4000);
   cr_assert_eq(pos.calls, 1, "sent at the deadline");
   cr_assert_eq(pos.st, CM_OK);
   cr_assert_eq(w.n, 1);
   cr_assert_eq(w.positions[0], 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "carematch/engine.h"
@@ -24,6 +23,7 @@
 #include "carematch/redis.h"
 #include "daemon_proc.h"
 #include "fixtures.h"
+#include "redis_pair.h"
 #include "redis_server.h"
 
 static int g_port;
@@ -41,81 +41,17 @@ static void teardown(void) {
 
 TestSuite(rebuild_async, .init = setup, .fini = teardown);
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the engine on a ledger whose proposals run on a base ---- */
-
-typedef struct side {
-  struct event_base *base;
-  cm_redis *sync, *loop; /* the ledger's two connections */
-  cm_ledger *l;
-  cm_store *mirror;
-  cm_engine *e;
-  cm_redis *other_r; /* another writer: a ledger and an engine */
-  cm_ledger *other;
-  cm_store *other_mirror;
-  cm_engine *other_e;
-} side;
-
-static cm_engine *engine_on(cm_ledger *l, cm_store *mirror) {
-  cm_engine_config cfg;
-  cm_engine_config_init(&cfg);
-  cfg.ledger = l;
+/* The engine and another writer on region ra (cm_test_pair), A's loop
+ * connection with timeout_ms; B has followed the ledger. */
+static void open_all(cm_test_pair *s, int timeout_ms) {
+  cm_test_pair_open(s, g_port, "ra", NULL, timeout_ms);
   cm_error err;
-  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
-  cr_assert_not_null(e, "%s", err.message);
-  return e;
-}
-
-static void open_all(side *s, int timeout_ms) {
-  cm_error err;
-  memset(s, 0, sizeof *s);
-  s->base = event_base_new();
-  cr_assert_not_null(s->base);
-  s->sync = cm_redis_new("127.0.0.1", g_port, "ra", NULL, &err);
-  cr_assert_not_null(s->sync, "%s", err.message);
-  cm_redis_options o;
-  cm_redis_options_init(&o);
-  o.base = s->base;
-  o.timeout_ms = timeout_ms;
-  s->loop = cm_redis_new("127.0.0.1", g_port, "ra", &o, &err);
-  cr_assert_not_null(s->loop, "%s", err.message);
-  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
-  cr_assert_not_null(s->l, "%s", err.message);
-  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
-  s->mirror = cm_store_memory_new(0);
-  s->e = engine_on(s->l, s->mirror);
-  s->other_r = cm_redis_new("127.0.0.1", g_port, "ra", NULL, &err);
-  cr_assert_not_null(s->other_r, "%s", err.message);
-  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
-  cr_assert_not_null(s->other, "%s", err.message);
-  s->other_mirror = cm_store_memory_new(0);
-  s->other_e = engine_on(s->other, s->other_mirror);
   cr_assert_eq(cm_engine_sync(s->other_e, CM_FX_T0, &err), CM_OK, "%s",
                err.message);
 }
 
-static void close_all(side *s) {
-  cm_engine_free(s->e);
-  cm_engine_free(s->other_e);
-  cm_ledger_free(s->l);
-  cm_ledger_free(s->other);
-  cm_store_free(s->mirror);
-  cm_store_free(s->other_mirror);
-  cm_redis_free(s->loop);
-  cm_redis_free(s->sync);
-  cm_redis_free(s->other_r);
-  event_base_free(s->base);
-}
-
 /* The other writer: a worker and a request (offered to nobody yet). */
-static void other_writes(side *s, const char *worker, const char *req) {
+static void other_writes(cm_test_pair *s, const char *worker, const char *req) {
   cm_error err;
   cm_worker w = cm_fx_worker(worker, CM_FX_NURSE, 0.5, 0, 1, CM_FX_T0);
   cr_assert_eq(cm_engine_worker_upsert(s->other_e, &w, CM_FX_T0, &err), CM_OK,
@@ -125,62 +61,39 @@ static void other_writes(side *s, const char *worker, const char *req) {
                err.message);
 }
 
-typedef struct told {
-  int calls;
-  cm_status st;
-  int order; /* the sequence number when told */
-} told;
-
-static int g_seq;
-
-static void on_done(void *ctx, cm_status st, const cm_error *err) {
-  told *t = ctx;
-  cr_assert_not_null(err);
-  t->calls++;
-  t->st = st;
-  t->order = ++g_seq;
-}
-
-static void run_until(struct event_base *base, const told *t, int ms) {
-  for (int64_t end = mono_ms() + ms; !t->calls && mono_ms() < end;) {
-    struct timeval tv = {0, 20000};
-    event_base_loopexit(base, &tv);
-    event_base_loop(base, EVLOOP_ONCE);
-  }
-}
-
 /* Another writer's workers and requests come in from the loop's callback,
  * in one step; a submit asked while the rebuild is in flight is held and
  * completes after it; the next follow starts from the rebuild's mark. */
 Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 5000);
   other_writes(&s, "w1", "q1");
   other_writes(&s, "w2", "q2");
   cm_error err;
   cm_engine_resync(s.e); /* as a lease taken anew */
-  told t = {0, CM_OK, 0}, sub = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK,
-               "%s", err.message);
+  cm_test_told t = {0, CM_OK, 0}, sub = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
+               CM_OK, "%s", err.message);
   cr_assert_eq(t.calls, 0, "read on the loop, not before the call returns");
   cm_engine_stats st;
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.resync_pending, 1, "in flight");
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err),
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
                CM_E_CONFLICT, "no second rebuild");
   cm_engine_batch *b = NULL;
   cr_assert_eq(cm_engine_batch_begin(s.e, CM_FX_T0, &b, &err), CM_E_UNAVAILABLE,
                "no batch meanwhile");
   cm_request_spec sp = cm_fx_spec("q3", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &sub, &err),
-               CM_OK, "a write is taken meanwhile: %s", err.message);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb, &sub, &err),
+      CM_OK, "a write is taken meanwhile: %s", err.message);
   cm_request_spec sp4 = cm_fx_spec("q4", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
   cr_assert_eq(cm_engine_submit(s.e, &sp4, CM_FX_T0, &err), CM_E_UNAVAILABLE,
                "a synchronous one is refused");
-  run_until(s.base, &t, 4000);
+  cm_test_run_until(s.base, &t, 4000);
   cr_assert_eq(t.calls, 1);
   cr_assert_eq(t.st, CM_OK);
-  run_until(s.base, &sub, 4000);
+  cm_test_run_until(s.base, &sub, 4000);
   cr_assert_eq(sub.calls, 1);
   cr_assert_eq(sub.st, CM_OK);
   cr_assert_lt(t.order, sub.order, "the held write completes after it");
@@ -198,9 +111,10 @@ Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
   /* followed from the mark: a later change of the other writer comes in */
   cm_worker w9 = cm_fx_worker("w9", CM_FX_NURSE, 0.2, 0, 1, CM_FX_T0);
   cr_assert_eq(cm_engine_worker_upsert(s.other_e, &w9, CM_FX_T0, &err), CM_OK);
-  told f = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &f, &err), CM_OK);
-  run_until(s.base, &f, 4000);
+  cm_test_told f = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &f, &err),
+               CM_OK);
+  cm_test_run_until(s.base, &f, 4000);
   cr_assert_eq(f.st, CM_OK);
   cr_assert_eq(cm_store_get(s.mirror, "w9", &w, &err), CM_OK);
   cm_engine_stats_get(s.e, &st);
@@ -212,14 +126,15 @@ Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
                CM_E_UNAVAILABLE);
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.rebuilds, 1, "not rebuilt by the batch");
-  told g = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &g, &err), CM_OK);
+  cm_test_told g = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &g, &err),
+               CM_OK);
   cr_assert_eq(g.calls, 0, "read on the loop");
-  run_until(s.base, &g, 4000);
+  cm_test_run_until(s.base, &g, 4000);
   cr_assert_eq(g.st, CM_OK);
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.rebuilds, 2);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* A rebuild due while a write is in flight waits for it (an answer on its
@@ -227,26 +142,30 @@ Test(rebuild_async, other_writers_state_is_adopted_from_the_loop) {
  * meanwhile, so that the next sync starts it with only those held; they
  * complete after it. */
 Test(rebuild_async, a_rebuild_waiting_for_a_write_holds_the_next_ones) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 5000);
   cm_error err;
-  told sync0 = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &sync0, &err),
-               CM_OK);
-  run_until(s.base, &sync0, 4000);
+  cm_test_told sync0 = {0, CM_OK, 0};
+  cr_assert_eq(
+      cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &sync0, &err),
+      CM_OK);
+  cm_test_run_until(s.base, &sync0, 4000);
   cr_assert_eq(sync0.st, CM_OK, "the first rebuild");
-  told w1 = {0, CM_OK, 0}, w2 = {0, CM_OK, 0}, t = {0, CM_OK, 0};
+  cm_test_told w1 = {0, CM_OK, 0}, w2 = {0, CM_OK, 0}, t = {0, CM_OK, 0};
   cm_request_spec a = cm_fx_spec("a", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
   cm_request_spec b = cm_fx_spec("b", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  cr_assert_eq(cm_engine_submit_async(s.e, &a, CM_FX_T0, on_done, &w1, &err),
-               CM_OK);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &a, CM_FX_T0, cm_test_told_cb, &w1, &err),
+      CM_OK);
   cm_engine_resync(s.e);
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK);
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
+               CM_OK);
   cr_assert_eq(t.calls, 1);
   cr_assert_eq(t.st, CM_E_UNAVAILABLE, "waits for the write in flight");
-  cr_assert_eq(cm_engine_submit_async(s.e, &b, CM_FX_T0, on_done, &w2, &err),
-               CM_OK);
-  run_until(s.base, &w1, 4000);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &b, CM_FX_T0, cm_test_told_cb, &w2, &err),
+      CM_OK);
+  cm_test_run_until(s.base, &w1, 4000);
   cr_assert_eq(w1.st, CM_OK);
   for (int i = 0; i < 10; i++) { /* b is held: nothing answers it */
     struct timeval tv = {0, 10000};
@@ -254,30 +173,33 @@ Test(rebuild_async, a_rebuild_waiting_for_a_write_holds_the_next_ones) {
     event_base_loop(s.base, EVLOOP_ONCE);
   }
   cr_assert_eq(w2.calls, 0, "held for the rebuild");
-  told t2 = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t2, &err), CM_OK);
-  run_until(s.base, &t2, 4000);
+  cm_test_told t2 = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t2, &err),
+               CM_OK);
+  cm_test_run_until(s.base, &t2, 4000);
   cr_assert_eq(t2.st, CM_OK, "started with only the held write");
-  run_until(s.base, &w2, 4000);
+  cm_test_run_until(s.base, &w2, 4000);
   cr_assert_eq(w2.st, CM_OK);
   cr_assert_lt(t2.order, w2.order);
   cr_assert(cm_engine_holds(s.e, "a") && cm_engine_holds(s.e, "b"));
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* Freed while its read is in flight: the caller is told once, at the
  * free; the late answer finds nobody (ASan: nothing leaks). */
 Test(rebuild_async, an_engine_freed_mid_rebuild_tells_once) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 5000);
   other_writes(&s, "w1", "q1");
   cm_error err;
   cm_engine_resync(s.e);
-  told t = {0, CM_OK, 0}, sub = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK);
-  cm_request_spec sp = cm_fx_spec("q3", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &sub, &err),
+  cm_test_told t = {0, CM_OK, 0}, sub = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
                CM_OK);
+  cm_request_spec sp = cm_fx_spec("q3", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb, &sub, &err),
+      CM_OK);
   cm_engine_free(s.e);
   s.e = NULL;
   cr_assert_eq(t.calls, 1, "told at the free");
@@ -291,18 +213,19 @@ Test(rebuild_async, an_engine_freed_mid_rebuild_tells_once) {
   }
   cr_assert_eq(t.calls, 1);
   cr_assert_eq(sub.calls, 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* A ledger freed with the read in flight: the engine is told once (the
  * connection's free answers the command NULL). */
 Test(rebuild_async, a_ledger_freed_mid_rebuild_ends_it_once) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 5000);
   cm_error err;
   cm_engine_resync(s.e);
-  told t = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK);
+  cm_test_told t = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
+               CM_OK);
   cm_ledger_free(s.l);
   s.l = NULL;
   cr_assert_eq(t.calls, 0);
@@ -316,26 +239,26 @@ Test(rebuild_async, a_ledger_freed_mid_rebuild_ends_it_once) {
   cm_engine_free(s.e);
   s.e = NULL;
   cr_assert_eq(t.calls, 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* A server that stops answering (SIGSTOP): the call returns at once, and
  * the rebuild ends CM_E_UNAVAILABLE within the connection's timeout, the
  * engine still to rebuild; after the thaw a rebuild completes. */
 Test(rebuild_async, a_silent_server_ends_it_with_an_error) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 300);
   other_writes(&s, "w1", "q1");
   cm_error err;
   cm_engine_resync(s.e);
-  told t = {0, CM_OK, 0};
+  cm_test_told t = {0, CM_OK, 0};
   cr_assert_eq(kill(g_pid, SIGSTOP), 0);
-  int64_t t0 = mono_ms();
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t, &err), CM_OK,
-               "%s", err.message);
-  cr_assert_lt(mono_ms() - t0, 100, "the call does not wait for Redis");
-  run_until(s.base, &t, 3000);
-  int64_t ms = mono_ms() - t0;
+  int64_t t0 = cm_test_mono_ms();
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_lt(cm_test_mono_ms() - t0, 100, "the call does not wait for Redis");
+  cm_test_run_until(s.base, &t, 3000);
+  int64_t ms = cm_test_mono_ms() - t0;
   cr_assert_eq(kill(g_pid, SIGCONT), 0);
   cr_assert_eq(t.calls, 1, "ended, not hung");
   cr_assert_eq(t.st, CM_E_UNAVAILABLE);
@@ -345,12 +268,13 @@ Test(rebuild_async, a_silent_server_ends_it_with_an_error) {
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.resync_pending, 1);
   cr_assert_eq(cm_redis_ping(s.loop, &err), CM_OK, "%s", err.message);
-  told t2 = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &t2, &err), CM_OK);
-  run_until(s.base, &t2, 3000);
+  cm_test_told t2 = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t2, &err),
+               CM_OK);
+  cm_test_run_until(s.base, &t2, 3000);
   cr_assert_eq(t2.st, CM_OK);
   cr_assert(cm_engine_holds(s.e, "q1"));
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* ---- carematchd: a standby takes the lease while Redis is frozen ---- */
@@ -444,7 +368,8 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
   many_workers();
   cm_test_daemon a, b;
   daemon_up(&a, "A");
-  for (int64_t end = mono_ms() + 5000; !leads(&a) && mono_ms() < end;)
+  for (int64_t end = cm_test_mono_ms() + 5000;
+       !leads(&a) && cm_test_mono_ms() < end;)
     cm_test_sleep_ms(20);
   cr_assert(leads(&a), "A leads");
   cr_assert_eq(call(&a, "PUT", "/v1/workers/w1",
@@ -455,9 +380,9 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
                     "[\"nurse\"],\"urgency\":\"emergency\"}"),
                201);
   char buf[32];
-  for (int64_t end = mono_ms() + 5000;
+  for (int64_t end = cm_test_mono_ms() + 5000;
        strcmp(state_of(&a, "q1", buf, sizeof buf), "offered") &&
-       mono_ms() < end;)
+       cm_test_mono_ms() < end;)
     cm_test_sleep_ms(10);
   cr_assert_str_eq(buf, "offered", "A offered q1 to w1");
   daemon_up(&b, "B");
@@ -472,7 +397,8 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
   redisSetTimeout(mon, tv);
   cr_assert_eq(kill(a.pid, SIGSTOP), 0); /* the holder stops renewing */
   int frozen = 0;
-  for (int64_t end = mono_ms() + 6000; !frozen && mono_ms() < end;) {
+  for (int64_t end = cm_test_mono_ms() + 6000;
+       !frozen && cm_test_mono_ms() < end;) {
     redisReply *line = NULL;
     if (redisGetReply(mon, (void **)&line) != REDIS_OK || !line)
       break;
@@ -482,15 +408,15 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
     freeReplyObject(line);
   }
   cr_assert(frozen, "B's rebuild was seen");
-  int64_t worst = 0, t_freeze = mono_ms();
-  while (mono_ms() - t_freeze < 1500) {
-    int64_t t = mono_ms();
+  int64_t worst = 0, t_freeze = cm_test_mono_ms();
+  while (cm_test_mono_ms() - t_freeze < 1500) {
+    int64_t t = cm_test_mono_ms();
     cm_test_reply r = cm_test_http(b.port, "GET", "/healthz", NULL, NULL, NULL);
     long hc = r.code;
     cm_test_reply_free(&r);
     state_of(&b, "q1", buf, sizeof buf);
-    if (mono_ms() - t > worst)
-      worst = mono_ms() - t;
+    if (cm_test_mono_ms() - t > worst)
+      worst = cm_test_mono_ms() - t;
     cr_assert_eq(hc, 200);
     cr_assert_str_eq(buf, "offered", "B's GET answers from its mirror");
     cm_test_sleep_ms(10);
@@ -504,7 +430,8 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
   cr_assert_lt(worst, 250, "B's loop was held %lld ms", (long long)worst);
   cr_assert_eq(pending, 1, "the freeze fell inside B's rebuild");
   double rebuilt = 0;
-  for (int64_t end = mono_ms() + 8000; mono_ms() < end; cm_test_sleep_ms(20))
+  for (int64_t end = cm_test_mono_ms() + 8000; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(20))
     if (leads(&b) &&
         (rebuilt = metric(&b, "carematch_ledger_resync_pending")) == 0)
       break;
@@ -519,9 +446,9 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
                     "{\"id\":\"q2\",\"lat\":31.231,\"lon\":121.47,\"skills\":"
                     "[\"nurse\"],\"urgency\":\"emergency\"}"),
                201);
-  for (int64_t end = mono_ms() + 5000;
+  for (int64_t end = cm_test_mono_ms() + 5000;
        strcmp(state_of(&b, "q2", buf, sizeof buf), "offered") &&
-       mono_ms() < end;)
+       cm_test_mono_ms() < end;)
     cm_test_sleep_ms(10);
   cr_assert_str_eq(buf, "offered", "B dispatches after its rebuild");
   cm_test_reply r =

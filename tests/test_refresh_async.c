@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
 #include "carematch/redis.h"
 #include "fixtures.h"
+#include "redis_pair.h"
 #include "redis_server.h"
 
 static int g_port;
@@ -39,129 +39,39 @@ static void teardown(void) {
 
 TestSuite(refresh_async, .init = setup, .fini = teardown);
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- engine A on a ledger whose proposals run on a base; B, another
- * writer on the same region ---- */
-
-typedef struct side {
-  struct event_base *base;
-  cm_redis *sync, *loop; /* A's ledger's two connections */
-  cm_ledger *l;
-  cm_store *mirror;
-  cm_engine *e;
-  cm_redis *other_r; /* B: a ledger and an engine, synchronous */
-  cm_ledger *other;
-  cm_store *other_mirror;
-  cm_engine *other_e;
-} side;
-
-static cm_engine *engine_on(cm_ledger *l, cm_store *mirror) {
-  cm_engine_config cfg;
-  cm_engine_config_init(&cfg);
-  cfg.ledger = l;
-  cm_error err;
-  cm_engine *e = cm_engine_new(&cfg, mirror, &err);
-  cr_assert_not_null(e, "%s", err.message);
-  return e;
-}
-
-typedef struct told {
-  int calls;
-  cm_status st;
-  int order; /* the sequence number when told */
-} told;
-
-static int g_seq;
-
-static void on_done(void *ctx, cm_status st, const cm_error *err) {
-  told *t = ctx;
-  cr_assert_not_null(err);
-  t->calls++;
-  t->st = st;
-  t->order = ++g_seq;
-}
-
-static void run_until(struct event_base *base, const told *t, int ms) {
-  for (int64_t end = mono_ms() + ms; !t->calls && mono_ms() < end;) {
-    struct timeval tv = {0, 20000};
-    event_base_loopexit(base, &tv);
-    event_base_loop(base, EVLOOP_ONCE);
-  }
-}
-
-/* A's private connection selects database sync_db (0: the one everybody
- * uses), its loop connection database 0; A has rebuilt from the ledger on
- * the loop, and holds request q, which B submitted. */
-static void open_all(side *s, int sync_db) {
-  cm_error err;
-  memset(s, 0, sizeof *s);
-  s->base = event_base_new();
-  cr_assert_not_null(s->base);
+/* A and B on region rr (cm_test_pair); A's private connection selects
+ * database sync_db (0: the one everybody uses), its loop connection
+ * database 0; A has rebuilt from the ledger on the loop, and holds request
+ * q, which B submitted. */
+static void open_all(cm_test_pair *s, int sync_db) {
   cm_redis_options so;
   cm_redis_options_init(&so);
   so.timeout_ms = 1500;
   so.db = sync_db;
-  s->sync = cm_redis_new("127.0.0.1", g_port, "rr", &so, &err);
-  cr_assert_not_null(s->sync, "%s", err.message);
-  cm_redis_options o;
-  cm_redis_options_init(&o);
-  o.base = s->base;
-  o.timeout_ms = 5000;
-  s->loop = cm_redis_new("127.0.0.1", g_port, "rr", &o, &err);
-  cr_assert_not_null(s->loop, "%s", err.message);
-  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
-  cr_assert_not_null(s->l, "%s", err.message);
-  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
-  s->mirror = cm_store_memory_new(0);
-  s->e = engine_on(s->l, s->mirror);
-  s->other_r = cm_redis_new("127.0.0.1", g_port, "rr", NULL, &err);
-  cr_assert_not_null(s->other_r, "%s", err.message);
-  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
-  cr_assert_not_null(s->other, "%s", err.message);
-  s->other_mirror = cm_store_memory_new(0);
-  s->other_e = engine_on(s->other, s->other_mirror);
+  cm_test_pair_open(s, g_port, "rr", &so, 5000);
+  cm_error err;
   cr_assert_eq(cm_engine_sync(s->other_e, CM_FX_T0, &err), CM_OK, "%s",
                err.message);
   cm_request_spec sp = cm_fx_spec("q", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
   cr_assert_eq(cm_engine_submit(s->other_e, &sp, CM_FX_T0, &err), CM_OK, "%s",
                err.message);
-  told t = {0, CM_OK, 0};
+  cm_test_told t = {0, CM_OK, 0};
   cm_engine_resync(s->e);
-  cr_assert_eq(cm_engine_sync_async(s->e, CM_FX_T0, on_done, &t, &err), CM_OK,
-               "%s", err.message);
-  run_until(s->base, &t, 4000);
+  cr_assert_eq(cm_engine_sync_async(s->e, CM_FX_T0, cm_test_told_cb, &t, &err),
+               CM_OK, "%s", err.message);
+  cm_test_run_until(s->base, &t, 4000);
   cr_assert_eq(t.st, CM_OK, "A rebuilt on the loop");
   cr_assert(cm_engine_holds(s->e, "q"));
 }
 
-static void close_all(side *s) {
-  cm_engine_free(s->e);
-  cm_engine_free(s->other_e);
-  cm_ledger_free(s->l);
-  cm_ledger_free(s->other);
-  cm_store_free(s->mirror);
-  cm_store_free(s->other_mirror);
-  cm_redis_free(s->loop);
-  cm_redis_free(s->sync);
-  cm_redis_free(s->other_r);
-  event_base_free(s->base);
-}
-
 /* B holds q (an operator's hold): q's version goes up, and A's is stale. */
-static void other_holds(side *s) {
+static void other_holds(cm_test_pair *s) {
   cm_error err;
   cr_assert_eq(cm_engine_hold(s->other_e, "q", "op", CM_FX_T0, &err), CM_OK,
                "%s", err.message);
 }
 
-static uint64_t version_of(const side *s, int *held) {
+static uint64_t version_of(const cm_test_pair *s, int *held) {
   cm_request_view v;
   cm_error err;
   cr_assert_eq(cm_engine_request_get(s->e, "q", &v, &err), CM_OK, "%s",
@@ -203,7 +113,7 @@ static int monitored(redisContext *mon, const char *a, const char *b, int ms) {
  * runs turns while any event is active), until Redis has run a
  * command of A's with a and b in it; its reply is then not read yet (it
  * is read in a later turn). */
-static void run_until_sent(side *s, redisContext *mon, const char *a,
+static void run_until_sent(cm_test_pair *s, redisContext *mon, const char *a,
                            const char *b) {
   for (int turns = 0; turns < 50; turns++) {
     event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
@@ -223,20 +133,20 @@ static void run_until_sent(side *s, redisContext *mon, const char *a,
  * stale record, was refused 409 too. */
 Test(refresh_async,
      a_refused_change_reads_the_record_and_the_next_op_succeeds) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 1);
   other_holds(&s);
   cm_error err;
-  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
   cr_assert_eq(version_of(&s, NULL), 1);
-  cr_assert_eq(
-      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
-      CM_OK, "%s", err.message);
-  cr_assert_eq(
-      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
-      "%s", err.message);
+  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    &hold, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
+                                      &cancel, &err),
+               CM_OK, "%s", err.message);
   cr_assert_eq(cm_engine_in_flight(s.e), 2);
-  run_until(s.base, &cancel, 4000);
+  cm_test_run_until(s.base, &cancel, 4000);
   cr_assert_eq(hold.calls, 1);
   cr_assert_eq(hold.st, CM_E_CONFLICT, "the hold: refused for its version");
   cr_assert_eq(cancel.calls, 1);
@@ -250,7 +160,7 @@ Test(refresh_async,
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.resync_pending, 0, "the read did not fail");
   cr_assert_eq(cm_engine_in_flight(s.e), 0);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* Redis stops (SIGSTOP) after it answered the refusal and before the
@@ -258,29 +168,29 @@ Test(refresh_async,
  * behind it) completes after the thaw. The synchronous read held the turn
  * that applied the refusal until its connection's timeout. */
 Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
   cm_error err;
-  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
-  cr_assert_eq(
-      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
-      CM_OK, "%s", err.message);
-  cr_assert_eq(
-      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
-      "%s", err.message);
+  cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    &hold, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
+                                      &cancel, &err),
+               CM_OK, "%s", err.message);
   run_until_sent(&s, c, "\"EVALSHA\"", ""); /* the hold's commit, refused */
   cm_test_sleep_ms(50);                     /* its reply is on A's socket */
   cr_assert_eq(kill(g_pid, SIGSTOP), 0);
-  int64_t worst = 0, t0 = mono_ms();
-  while (mono_ms() - t0 < 1000) {
-    int64_t t = mono_ms();
+  int64_t worst = 0, t0 = cm_test_mono_ms();
+  while (cm_test_mono_ms() - t0 < 1000) {
+    int64_t t = cm_test_mono_ms();
     struct timeval tv = {0, 20000};
     event_base_loopexit(s.base, &tv);
     event_base_loop(s.base, EVLOOP_ONCE);
-    if (mono_ms() - t > worst)
-      worst = mono_ms() - t;
+    if (cm_test_mono_ms() - t > worst)
+      worst = cm_test_mono_ms() - t;
   }
   int in_flight = cm_engine_in_flight(s.e);
   int hold_calls = hold.calls;
@@ -290,13 +200,13 @@ Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
   cr_assert_lt(worst, 300, "a turn waited %lld ms", (long long)worst);
   cr_assert_eq(hold_calls, 0, "the hold is told once the record is in");
   cr_assert_eq(in_flight, 2, "the read and the cancel behind it");
-  run_until(s.base, &cancel, 4000);
+  cm_test_run_until(s.base, &cancel, 4000);
   cr_assert_eq(hold.st, CM_E_CONFLICT);
   cr_assert_eq(cancel.st, CM_OK, "completed after the thaw");
   cr_assert_lt(hold.order, cancel.order);
   cr_assert_eq(version_of(&s, NULL), 3);
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* The record is read (B's hold, version 2) and its answer waits on A's
@@ -304,15 +214,15 @@ Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
  * (version 3, not held). The late answer is dropped: A keeps version 3.
  * Adopted, it would put A back to B's hold, version 2. */
 Test(refresh_async, a_rebuild_while_a_record_is_read_wins) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
   cm_error err;
-  told hold = {0, CM_OK, 0};
-  cr_assert_eq(
-      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
-      CM_OK, "%s", err.message);
+  cm_test_told hold = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    &hold, &err),
+               CM_OK, "%s", err.message);
   run_until_sent(&s, c, "\"EVALSHA\"", "");     /* the hold's commit, refused */
   run_until_sent(&s, c, "\"HGET\"", "\"rec\""); /* then the read */
   cr_assert_eq(hold.calls, 0, "the read is in flight");
@@ -324,7 +234,7 @@ Test(refresh_async, a_rebuild_while_a_record_is_read_wins) {
                "a rebuild does not wait for a read: %s", err.message);
   int held = -1;
   cr_assert_eq(version_of(&s, &held), 3);
-  run_until(s.base, &hold, 4000);
+  cm_test_run_until(s.base, &hold, 4000);
   cr_assert_eq(hold.st, CM_E_CONFLICT);
   cr_assert_eq(version_of(&s, &held), 3, "the rebuild's record kept");
   cr_assert_eq(held, 0);
@@ -332,7 +242,7 @@ Test(refresh_async, a_rebuild_while_a_record_is_read_wins) {
   cm_engine_stats_get(s.e, &st);
   cr_assert_eq(st.resync_pending, 0);
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* The same with the rebuild read on the loop: it starts while the record
@@ -341,27 +251,27 @@ Test(refresh_async, a_rebuild_while_a_record_is_read_wins) {
  * until the rebuild is applied, then planned on it: it completes after
  * the rebuild. */
 Test(refresh_async, an_op_behind_a_read_waits_for_a_rebuild_begun_meanwhile) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
   cm_error err;
-  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0}, rb = {0, CM_OK, 0};
-  cr_assert_eq(
-      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
-      CM_OK, "%s", err.message);
-  cr_assert_eq(
-      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err), CM_OK,
-      "%s", err.message);
+  cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0}, rb = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    &hold, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
+                                      &cancel, &err),
+               CM_OK, "%s", err.message);
   run_until_sent(&s, c, "\"EVALSHA\"", "");
   run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
   cr_assert_eq(hold.calls, 0, "the read is in flight");
   cm_engine_resync(s.e);
-  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, on_done, &rb, &err), CM_OK,
-               "%s", err.message);
+  cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &rb, &err),
+               CM_OK, "%s", err.message);
   cr_assert_eq(rb.calls, 0, "the rebuild started, not refused: %s",
                cm_status_name(rb.st));
-  run_until(s.base, &cancel, 4000);
+  cm_test_run_until(s.base, &cancel, 4000);
   cr_assert_eq(rb.calls, 1);
   cr_assert_eq(rb.st, CM_OK);
   cr_assert_eq(hold.st, CM_E_CONFLICT);
@@ -371,25 +281,25 @@ Test(refresh_async, an_op_behind_a_read_waits_for_a_rebuild_begun_meanwhile) {
   cr_assert_eq(cm_engine_request_get(s.e, "q", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_CANCELLED);
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* Freed while a record is read: the op that asked for it and the one
  * queued behind are told once, at the free; the late answer finds nobody
  * (ASan: nothing leaks). */
 Test(refresh_async, an_engine_freed_mid_read_tells_once) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
   cm_error err;
-  told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
-  cr_assert_eq(
-      cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, on_done, &hold, &err),
-      CM_OK);
-  cr_assert_eq(
-      cm_engine_cancel_async(s.e, "q", CM_FX_T0, on_done, &cancel, &err),
-      CM_OK);
+  cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
+  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    &hold, &err),
+               CM_OK);
+  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
+                                      &cancel, &err),
+               CM_OK);
   run_until_sent(&s, c, "\"EVALSHA\"", "");
   run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
   cr_assert_eq(hold.calls, 0);
@@ -407,7 +317,7 @@ Test(refresh_async, an_engine_freed_mid_read_tells_once) {
   cr_assert_eq(hold.calls, 1);
   cr_assert_eq(cancel.calls, 1);
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* ---- the Redis ledger's get_async itself ---- */
@@ -427,11 +337,12 @@ static void on_record(void *ctx, cm_status st, const cm_request_view *v,
   g->calls++;
   g->st = st;
   g->version = v ? v->version : 0;
-  g->order = ++g_seq;
+  g->order = cm_test_told_next();
 }
 
 static void run_until_got(struct event_base *base, const got *g, int ms) {
-  for (int64_t end = mono_ms() + ms; !g->calls && mono_ms() < end;) {
+  for (int64_t end = cm_test_mono_ms() + ms;
+       !g->calls && cm_test_mono_ms() < end;) {
     struct timeval tv = {0, 20000};
     event_base_loopexit(base, &tv);
     event_base_loop(base, EVLOOP_ONCE);
@@ -442,13 +353,14 @@ static void run_until_got(struct event_base *base, const got *g, int ms) {
  * the connection: it finds the record the proposal wrote (sent ahead, it
  * found none). An unknown id is CM_E_UNKNOWN_ID. */
 Test(refresh_async, a_read_goes_behind_the_turns_proposals) {
-  side s;
+  cm_test_pair s;
   open_all(&s, 0);
   cm_error err;
-  told sub = {0, CM_OK, 0};
+  cm_test_told sub = {0, CM_OK, 0};
   cm_request_spec sp = cm_fx_spec("q2", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  cr_assert_eq(cm_engine_submit_async(s.e, &sp, CM_FX_T0, on_done, &sub, &err),
-               CM_OK, "%s", err.message);
+  cr_assert_eq(
+      cm_engine_submit_async(s.e, &sp, CM_FX_T0, cm_test_told_cb, &sub, &err),
+      CM_OK, "%s", err.message);
   got g = {0, CM_OK, 0, 0}, none = {0, CM_OK, 0, 0};
   cr_assert_eq(s.l->type->get_async(s.l, "q2", on_record, &g, &err), CM_OK,
                "%s", err.message);
@@ -467,7 +379,7 @@ Test(refresh_async, a_read_goes_behind_the_turns_proposals) {
   cr_assert_eq(none.calls, 1);
   cr_assert_eq(none.st, CM_E_UNKNOWN_ID);
   cr_assert_lt(g.order, none.order, "in the order asked");
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* A server that stops answering (SIGSTOP): the read ends
@@ -490,11 +402,11 @@ Test(refresh_async, a_read_ends_by_the_timeout_or_the_free) {
   cr_assert_eq(cm_redis_ping(loop, &err), CM_OK, "%s", err.message);
   got g = {0, CM_OK, 0, 0};
   cr_assert_eq(kill(g_pid, SIGSTOP), 0);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(l->type->get_async(l, "q", on_record, &g, &err), CM_OK, "%s",
                err.message);
   run_until_got(base, &g, 3000);
-  int64_t ms = mono_ms() - t0;
+  int64_t ms = cm_test_mono_ms() - t0;
   cr_assert_eq(kill(g_pid, SIGCONT), 0);
   cr_assert_eq(g.calls, 1, "ended, not hung");
   cr_assert_eq(g.st, CM_E_UNAVAILABLE);

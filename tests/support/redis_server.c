@@ -21,6 +21,12 @@ void cm_test_sleep_ms(int ms) {
     ;
 }
 
+int64_t cm_test_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int cm_test_free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   cr_assert(fd >= 0);

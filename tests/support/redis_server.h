@@ -4,11 +4,14 @@
 #define CM_TEST_REDIS_SERVER_H_INCLUDED_
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "carematch/redis.h"
 
 void cm_test_sleep_ms(int ms);
+/* CLOCK_MONOTONIC in ms. */
+int64_t cm_test_mono_ms(void);
 
 /* A loopback port nobody listens on (bound, read, closed). */
 int cm_test_free_port(void);
