@@ -81,6 +81,19 @@ static uint64_t version_of(const cm_test_pair *s, int *held) {
   return v.version;
 }
 
+/* A's hold of q, then its cancel, proposed in the same turn (each taken:
+ * asserted). */
+static void hold_then_cancel(cm_test_pair *s, cm_test_told *hold,
+                             cm_test_told *cancel) {
+  cm_error err;
+  cr_assert_eq(cm_engine_hold_async(s->e, "q", "op", CM_FX_T0, cm_test_told_cb,
+                                    hold, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(cm_engine_cancel_async(s->e, "q", CM_FX_T0, cm_test_told_cb,
+                                      cancel, &err),
+               CM_OK, "%s", err.message);
+}
+
 /* A side connection that MONITORs the server. */
 static redisContext *monitor(void) {
   redisContext *c = cm_test_side_connect(g_port);
@@ -139,12 +152,7 @@ Test(refresh_async,
   cm_error err;
   cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
   cr_assert_eq(version_of(&s, NULL), 1);
-  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
-                                    &hold, &err),
-               CM_OK, "%s", err.message);
-  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
-                                      &cancel, &err),
-               CM_OK, "%s", err.message);
+  hold_then_cancel(&s, &hold, &cancel);
   cr_assert_eq(cm_engine_in_flight(s.e), 2);
   cm_test_run_until(s.base, &cancel, 4000);
   cr_assert_eq(hold.calls, 1);
@@ -172,14 +180,8 @@ Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
-  cm_error err;
   cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
-                                    &hold, &err),
-               CM_OK, "%s", err.message);
-  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
-                                      &cancel, &err),
-               CM_OK, "%s", err.message);
+  hold_then_cancel(&s, &hold, &cancel);
   run_until_sent(&s, c, "\"EVALSHA\"", ""); /* the hold's commit, refused */
   cm_test_sleep_ms(50);                     /* its reply is on A's socket */
   cr_assert_eq(kill(g_pid, SIGSTOP), 0);
@@ -257,12 +259,7 @@ Test(refresh_async, an_op_behind_a_read_waits_for_a_rebuild_begun_meanwhile) {
   redisContext *c = monitor();
   cm_error err;
   cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0}, rb = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
-                                    &hold, &err),
-               CM_OK, "%s", err.message);
-  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
-                                      &cancel, &err),
-               CM_OK, "%s", err.message);
+  hold_then_cancel(&s, &hold, &cancel);
   run_until_sent(&s, c, "\"EVALSHA\"", "");
   run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
   cr_assert_eq(hold.calls, 0, "the read is in flight");
@@ -292,14 +289,8 @@ Test(refresh_async, an_engine_freed_mid_read_tells_once) {
   open_all(&s, 0);
   other_holds(&s);
   redisContext *c = monitor();
-  cm_error err;
   cm_test_told hold = {0, CM_OK, 0}, cancel = {0, CM_OK, 0};
-  cr_assert_eq(cm_engine_hold_async(s.e, "q", "op", CM_FX_T0, cm_test_told_cb,
-                                    &hold, &err),
-               CM_OK);
-  cr_assert_eq(cm_engine_cancel_async(s.e, "q", CM_FX_T0, cm_test_told_cb,
-                                      &cancel, &err),
-               CM_OK);
+  hold_then_cancel(&s, &hold, &cancel);
   run_until_sent(&s, c, "\"EVALSHA\"", "");
   run_until_sent(&s, c, "\"HGET\"", "\"rec\"");
   cr_assert_eq(hold.calls, 0);
