@@ -13,12 +13,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
 #include "carematch/redis.h"
 #include "fixtures.h"
+#include "redis_pair.h"
 #include "redis_server.h"
 
 static int g_port;
@@ -60,49 +60,16 @@ static void on_followed(void *ctx, cm_status st, int lost,
   s->lost = lost;
 }
 
-typedef struct side {
-  struct event_base *base;
-  cm_redis *sync, *loop; /* the ledger's two connections */
-  cm_ledger *l;
-  cm_redis *other_r; /* another writer */
-  cm_ledger *other;
-} side;
-
-static void open_all_timeout(side *s, int timeout_ms) {
+/* A's and B's ledgers on region fa (cm_test_pair, no engines), A's loop
+ * connection with timeout_ms; A follows from the stream's end. */
+static void open_all_timeout(cm_test_pair *s, int timeout_ms) {
+  cm_test_pair_ledgers_open(s, g_port, "fa", NULL, timeout_ms);
   cm_error err;
-  s->base = event_base_new();
-  cr_assert_not_null(s->base);
-  s->sync = cm_redis_new("127.0.0.1", g_port, "fa", NULL, &err);
-  cr_assert_not_null(s->sync, "%s", err.message);
-  cm_redis_options o;
-  cm_redis_options_init(&o);
-  o.base = s->base;
-  o.timeout_ms = timeout_ms;
-  s->loop = cm_redis_new("127.0.0.1", g_port, "fa", &o, &err);
-  cr_assert_not_null(s->loop, "%s", err.message);
-  s->l = cm_ledger_redis_new(s->sync, NULL, &err);
-  cr_assert_not_null(s->l, "%s", err.message);
-  cr_assert_eq(cm_ledger_redis_attach(s->l, s->loop, &err), CM_OK, "%s",
-               err.message);
-  cr_assert_eq(cm_redis_ping(s->loop, &err), CM_OK, "%s", err.message);
-  s->other_r = cm_redis_new("127.0.0.1", g_port, "fa", NULL, &err);
-  cr_assert_not_null(s->other_r, "%s", err.message);
-  s->other = cm_ledger_redis_new(s->other_r, NULL, &err);
-  cr_assert_not_null(s->other, "%s", err.message);
   cr_assert_eq(s->l->type->follow_start(s->l, &err), CM_OK, "%s", err.message);
 }
 
-static void open_all(side *s) {
+static void open_all(cm_test_pair *s) {
   open_all_timeout(s, 5000);
-}
-
-static void close_all(side *s) {
-  cm_ledger_free(s->l);
-  cm_ledger_free(s->other);
-  cm_redis_free(s->loop);
-  cm_redis_free(s->sync);
-  cm_redis_free(s->other_r);
-  event_base_free(s->base);
 }
 
 static void upsert(cm_ledger *l, const char *id) {
@@ -119,14 +86,8 @@ static void run_until_done(struct event_base *base, const seen *s) {
   }
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 Test(follow_async, another_writers_changes_come_from_the_loop) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   upsert(s.l, "mine"); /* our own write: in the mirror already */
   upsert(s.other, "w1");
@@ -154,7 +115,7 @@ Test(follow_async, another_writers_changes_come_from_the_loop) {
   run_until_done(s.base, &got);
   cr_assert_eq(got.done, 1);
   cr_assert_eq(got.n, 0);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 static long long rounds(const cm_ledger *l) {
@@ -163,7 +124,7 @@ static long long rounds(const cm_ledger *l) {
   return fw.rounds;
 }
 
-static void follow_once(side *s, seen *got) {
+static void follow_once(cm_test_pair *s, seen *got) {
   cm_error err;
   memset(got, 0, sizeof *got);
   cr_assert_eq(
@@ -180,7 +141,7 @@ static void follow_once(side *s, seen *got) {
  * nothing, costs one; another writer's change adds the HGETALL round; a
  * stream longer than a page adds a round a further page. */
 Test(follow_async, a_follow_costs_one_round_without_others_changes) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   seen got;
   long long r0 = rounds(s.l);
@@ -213,7 +174,7 @@ Test(follow_async, a_follow_costs_one_round_without_others_changes) {
   follow_once(&s, &got); /* all read: nothing left */
   cr_assert_eq(got.n, 0);
   cr_assert_eq(rounds(s.l) - r0, 1);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 /* Completions in order: the proposal's and the follow's. */
@@ -242,7 +203,7 @@ static void on_followed_ordered(void *ctx, cm_status st, int lost,
   o->followed = ++o->seq;
 }
 
-static void propose_upsert(side *s, order *o, const char *id) {
+static void propose_upsert(cm_test_pair *s, order *o, const char *id) {
   cm_worker w = cm_fx_worker(id, CM_FX_NURSE, 31.2, 121.4, 1, CM_FX_T0);
   cm_ledger_worker_write ww = {.op = CM_LEDGER_W_UPSERT, .worker = &w};
   cm_error err;
@@ -255,7 +216,7 @@ static void propose_upsert(side *s, order *o, const char *id) {
  * on an emergency's submit: its batch's follow rides behind the commit,
  * docs/async.md), still one round trip. */
 Test(follow_async, a_follow_asked_behind_a_proposal_is_answered_after_it) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   order o;
   memset(&o, 0, sizeof o);
@@ -291,11 +252,11 @@ Test(follow_async, a_follow_asked_behind_a_proposal_is_answered_after_it) {
   cr_assert_eq(o.got.done, 1, "told once, at the free");
   cr_assert_eq(o.got.st, CM_E_UNAVAILABLE);
   cr_assert_eq(o.proposed, 1, "the proposal told first");
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 Test(follow_async, a_paused_redis_holds_nothing) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   upsert(s.other, "w1");
   redisContext *c = cm_test_side_connect(g_port);
@@ -304,21 +265,21 @@ Test(follow_async, a_paused_redis_holds_nothing) {
   seen got;
   memset(&got, 0, sizeof got);
   cm_error err;
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
                CM_OK, "%s", err.message);
-  cr_assert_lt(mono_ms() - t0, 100, "the call does not wait for Redis");
+  cr_assert_lt(cm_test_mono_ms() - t0, 100, "the call does not wait for Redis");
   run_until_done(s.base, &got);
   cr_assert_eq(got.done, 1);
-  cr_assert_geq(mono_ms() - t0, 400, "the answer came after the pause");
+  cr_assert_geq(cm_test_mono_ms() - t0, 400, "the answer came after the pause");
   cr_assert_eq(got.st, CM_OK);
   cr_assert_eq(got.n, 1);
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 Test(follow_async, a_ledger_freed_mid_follow_ends_it_once) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   upsert(s.other, "w1");
   seen got;
@@ -334,11 +295,11 @@ Test(follow_async, a_ledger_freed_mid_follow_ends_it_once) {
   cr_assert_eq(got.done, 1, "told once");
   cr_assert_eq(got.st, CM_E_UNAVAILABLE);
   cr_assert_eq(got.n, 0);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 Test(follow_async, no_answer_within_the_timeout_ends_it) {
-  side s;
+  cm_test_pair s;
   open_all_timeout(&s, 300);
   upsert(s.other, "w1");
   redisContext *c = cm_test_side_connect(g_port);
@@ -347,11 +308,11 @@ Test(follow_async, no_answer_within_the_timeout_ends_it) {
   seen got;
   memset(&got, 0, sizeof got);
   cm_error err;
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(s.l->type->follow_async(s.l, on_change, &got, on_followed, &err),
                CM_OK, "%s", err.message);
   run_until_done(s.base, &got);
-  int64_t ms = mono_ms() - t0;
+  int64_t ms = cm_test_mono_ms() - t0;
   cr_assert_eq(got.done, 1);
   cr_assert_eq(got.st, CM_E_UNAVAILABLE);
   cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);
@@ -359,7 +320,7 @@ Test(follow_async, no_answer_within_the_timeout_ends_it) {
   cr_assert_eq(cm_redis_connected(s.loop), 0, "the connection was dropped");
   freeReplyObject(redisCommand(c, "CLIENT UNPAUSE"));
   redisFree(c);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }
 
 typedef struct told {
@@ -379,7 +340,7 @@ static void on_synced(void *ctx, cm_status st, const cm_error *err) {
  * follow is in flight tells its caller once, and the late answer finds
  * nobody. */
 Test(follow_async, the_engine_applies_it_from_the_loop) {
-  side s;
+  cm_test_pair s;
   open_all(&s);
   cm_store *mirror = cm_store_memory_new(0);
   cr_assert_not_null(mirror);
@@ -422,5 +383,5 @@ Test(follow_async, the_engine_applies_it_from_the_loop) {
   }
   cr_assert_eq(t2.calls, 1);
   cm_store_free(mirror);
-  close_all(&s);
+  cm_test_pair_close(&s);
 }

@@ -25,8 +25,9 @@ static void flush_region(int port, const char *region) {
   cm_test_flush_keys(port, pattern);
 }
 
-void cm_test_pair_open(cm_test_pair *p, int port, const char *region,
-                       const cm_redis_options *sync_opt, int timeout_ms) {
+void cm_test_pair_ledgers_open(cm_test_pair *p, int port, const char *region,
+                               const cm_redis_options *sync_opt,
+                               int timeout_ms) {
   cm_error err;
   memset(p, 0, sizeof *p);
   p->port = port;
@@ -47,16 +48,21 @@ void cm_test_pair_open(cm_test_pair *p, int port, const char *region,
   cr_assert_eq(cm_ledger_redis_attach(p->l, p->loop, &err), CM_OK, "%s",
                err.message);
   cr_assert_eq(cm_redis_ping(p->loop, &err), CM_OK, "%s", err.message);
-  p->mirror = cm_store_memory_new(0);
-  p->e = engine_on(p->l, p->mirror);
   p->other_r = cm_redis_new("127.0.0.1", port, region, NULL, &err);
   cr_assert_not_null(p->other_r, "%s", err.message);
   p->other = cm_ledger_redis_new(p->other_r, NULL, &err);
   cr_assert_not_null(p->other, "%s", err.message);
-  p->other_mirror = cm_store_memory_new(0);
-  p->other_e = engine_on(p->other, p->other_mirror);
   p->side = cm_test_side_connect(port);
   cr_assert_not_null(p->side);
+}
+
+void cm_test_pair_open(cm_test_pair *p, int port, const char *region,
+                       const cm_redis_options *sync_opt, int timeout_ms) {
+  cm_test_pair_ledgers_open(p, port, region, sync_opt, timeout_ms);
+  p->mirror = cm_store_memory_new(0);
+  p->e = engine_on(p->l, p->mirror);
+  p->other_mirror = cm_store_memory_new(0);
+  p->other_e = engine_on(p->other, p->other_mirror);
 }
 
 void cm_test_pair_close(cm_test_pair *p) {

@@ -2,8 +2,8 @@
  * server, each an engine on a memory mirror -- A, whose ledger's proposals
  * run on an event base of its own (a synchronous connection and a loop
  * connection, attached: the daemon's way), and B, a synchronous writer
- * (another daemon) -- and the completions A's calls tell. Every step is
- * asserted. */
+ * (another daemon) -- or only their ledgers, and the completions A's
+ * calls tell. Every step is asserted. */
 #ifndef CM_TEST_REDIS_PAIR_H_INCLUDED_
 #define CM_TEST_REDIS_PAIR_H_INCLUDED_
 
@@ -29,14 +29,20 @@ typedef struct cm_test_pair {
   char region[32];         /* the region both write */
 } cm_test_pair;
 
-/* Open A and B on region of the server on port, the region's keys
- * unlinked first (tests that share a server take a region each). A's
- * synchronous connection has sync_opt (NULL: the defaults), its loop
- * connection timeout_ms; A's loop connection has answered a PING. Nothing
- * is synced. */
+/* Open A's and B's ledgers on region of the server on port, the region's
+ * keys unlinked first (tests that share a server take a region each), and
+ * the side connection; no engines (their stores and engines stay NULL).
+ * A's synchronous connection has sync_opt (NULL: the defaults), its loop
+ * connection timeout_ms; A's loop connection has answered a PING. */
+void cm_test_pair_ledgers_open(cm_test_pair *p, int port, const char *region,
+                               const cm_redis_options *sync_opt,
+                               int timeout_ms);
+/* The same, and an engine each on its ledger, with the default config, on
+ * a memory mirror of its own. Nothing is synced. */
 void cm_test_pair_open(cm_test_pair *p, int port, const char *region,
                        const cm_redis_options *sync_opt, int timeout_ms);
-/* The region's keys unlinked, then everything freed. */
+/* The region's keys unlinked, then everything freed (what a test freed
+ * itself: set NULL). */
 void cm_test_pair_close(cm_test_pair *p);
 
 /* A completion's record: how often it was told, the last status, and its
