@@ -84,16 +84,6 @@ static void city(cm_urgency job) {
   step(T0 + 60200);
 }
 
-/* The events of request id of type t naming worker w, polled so far. */
-static int events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
-                     const char *w) {
-  int found = 0;
-  for (int i = 0; i < n; i++)
-    found += ev[i].type == t && !strcmp(ev[i].request, id) &&
-             !strcmp(ev[i].worker, w);
-  return found;
-}
-
 /* The scenario on any ledger: offered, accepted, j pending again. */
 static void diverted_on_accept(void) {
   city(CM_URGENCY_NORMAL);
@@ -116,8 +106,8 @@ static void diverted_on_accept(void) {
   accepted_within_capacity();
   cm_event ev[64];
   int n = cm_engine_poll(fx.eng, ev, 64);
-  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
-  cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
   cr_assert_str_eq(cm_event_type_name(CM_EV_DIVERTED), "diverted");
   step(T0 + 65000); /* at once: the far nurse gets her job */
   cr_assert_eq(view("j").state, CM_REQ_OFFERED);
@@ -276,8 +266,8 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   cm_event ev[64];
   int n = cm_engine_poll(fx.eng, ev, 64);
-  cr_assert_eq(events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
-  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
+  cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
   step(T0 + 62000); /* at once, not at T0 + 90200 */
   cr_assert_eq(view("e").state, CM_REQ_OFFERED);
   cr_assert_str_eq(view("e").workers[0], "far");

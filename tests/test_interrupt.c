@@ -62,16 +62,6 @@ static cm_request_view view(const char *id) {
   return cm_fx_view(fx.eng, id);
 }
 
-/* The events of request id of type t naming worker w, polled so far. */
-static int events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
-                     const char *w) {
-  int found = 0;
-  for (int i = 0; i < n; i++)
-    found += ev[i].type == t && !strcmp(ev[i].request, id) &&
-             !strcmp(ev[i].worker, w);
-  return found;
-}
-
 /* near takes job j (1 km south) at t and arrives there at t + 1 s. */
 static void near_at(const char *j, cm_urgency u, int64_t t) {
   submit(j, u, -1.0, t);
@@ -116,9 +106,9 @@ static void interrupted_on_accept(void) {
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
   cm_event ev[64];
   int n = cm_engine_poll(fx.eng, ev, 64);
-  cr_assert_eq(events_of(ev, n, "j", CM_EV_INTERRUPTED, "near"), 1);
-  cr_assert_eq(events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
-  cr_assert_eq(events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_INTERRUPTED, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
+  cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
   cr_assert_str_eq(cm_event_type_name(CM_EV_INTERRUPTED), "interrupted");
   step(T0 + 65000); /* at once: the far nurse gets the visit */
   cr_assert_eq(view("j").state, CM_REQ_OFFERED);

@@ -60,3 +60,12 @@ cm_request_view cm_fx_view(cm_engine *e, const char *id) {
                err.message);
   return v;
 }
+
+int cm_fx_events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
+                    const char *w) {
+  int found = 0;
+  for (int i = 0; i < n; i++)
+    found += ev[i].type == t && !strcmp(ev[i].request, id) &&
+             !strcmp(ev[i].worker, w);
+  return found;
+}

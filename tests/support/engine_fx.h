@@ -1,7 +1,7 @@
 /* engine_fx.h -- test support: the engine tests' engine on a memory store
  * of its own, and their moves in the test city (fixtures.h), each
  * asserting that the call succeeded: a nurse on shift, a one-nurse
- * request, a step, a request's view. */
+ * request, a step, a request's view; and a count of polled events. */
 #ifndef CM_ENGINE_FX_H_INCLUDED_
 #define CM_ENGINE_FX_H_INCLUDED_
 
@@ -35,5 +35,8 @@ void cm_fx_nurse_request(cm_engine *e, const char *id, cm_urgency u,
 void cm_fx_step(cm_engine *e, int64_t t);
 /* Request id as the engine has it. */
 cm_request_view cm_fx_view(cm_engine *e, const char *id);
+/* How many of ev[0..n) are of request id, of type t, naming worker w. */
+int cm_fx_events_of(const cm_event *ev, int n, const char *id, cm_event_type t,
+                    const char *w);
 
 #endif
