@@ -461,51 +461,17 @@ Test(daemon, weights_are_versioned_and_persisted) {
   cm_test_reply_free(&r);
 }
 
-/* A raw connection reading the event stream until want appears. */
-static int read_events(int fd, const char *want, char *buf, size_t n) {
-  size_t len = 0;
-  for (int i = 0; i < 300; i++) {
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, 10) == 1) {
-      ssize_t got = read(fd, buf + len, n - len - 1);
-      if (got <= 0)
-        return 0;
-      len += (size_t)got;
-      buf[len] = '\0';
-      if (strstr(buf, want))
-        return 1;
-    }
-  }
-  return 0;
-}
-
-static int open_stream(int port, const char *token) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[256];
-  int n = snprintf(req, sizeof req,
-                   "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                   "Bearer %s\r\n\r\n",
-                   token);
-  cr_assert_eq(write(fd, req, (size_t)n), n);
-  return fd;
-}
-
 Test(daemon, events_stream_as_they_happen) {
-  int fd = open_stream(D.port, TOK_PLATFORM);
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_PLATFORM);
   char *buf = calloc(1, 65536);
-  cr_assert(read_events(fd, "carematchd events", buf, 65536),
+  cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
             "the stream opened: %s", buf);
   add_worker("w1", "\"nurse\"", 0.001);
   ok("POST", "/v1/requests", TOK_PLATFORM,
      "{\"id\":\"e1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
      "\"urgency\":\"emergency\"}");
-  cr_assert(read_events(fd, "event: offered", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "event: offered", buf, 65536), "%s",
+            buf);
   cr_assert(strstr(buf, "event: submitted"), "%s", buf);
   cr_assert(strstr(buf, "\"request\":\"e1\""), "%s", buf);
   cr_assert(strstr(buf, "\"worker\":\"w1\""), "%s", buf);

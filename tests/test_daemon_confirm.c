@@ -10,13 +10,10 @@
  * trace and the log never hold). No Criterion .timeout (see
  * test_store_redis.c). */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,41 +84,6 @@ static const char *str(const json_t *o, const char *k) {
   return s ? s : "";
 }
 
-static int open_stream(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[256];
-  int n = snprintf(req, sizeof req,
-                   "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                   "Bearer %s\r\n\r\n",
-                   TOK_OPERATOR);
-  cr_assert_eq(write(fd, req, (size_t)n), n);
-  return fd;
-}
-
-/* Read the stream into buf until want appears (3 s at most). */
-static int read_events(int fd, const char *want, char *buf, size_t n) {
-  size_t len = strlen(buf);
-  for (int i = 0; i < 300; i++) {
-    if (strstr(buf, want))
-      return 1;
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, 10) == 1) {
-      ssize_t got = read(fd, buf + len, n - len - 1);
-      if (got <= 0)
-        return 0;
-      len += (size_t)got;
-      buf[len] = '\0';
-    }
-  }
-  return strstr(buf, want) != NULL;
-}
-
 /* Submitted with confirm operator: awaiting, with its hold and its
  * candidates, never offered; the named operator's confirm answers with
  * the offer to the held worker; the events name her. */
@@ -129,9 +91,10 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
   start(NULL);
   add_worker("w1", 0.001);
   add_worker("w2", 0.01);
-  int fd = open_stream(D.port);
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
-  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
+            "%s", buf);
   submit("c1", "operator");
   sleep_ms(400); /* batches would have offered an emergency by now */
   json_t *v = get("c1");
@@ -158,7 +121,8 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
   cr_assert_str_eq(worker, "w1");
   cr_assert_null(json_object_get(json_object_get(r.json, "request"), "hold"));
   cm_test_reply_free(&r);
-  cr_assert(read_events(fd, "event: offered", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "event: offered", buf, 65536), "%s",
+            buf);
   char *conf = strstr(buf, "event: confirmed");
   cr_assert_not_null(conf, "%s", buf);
   cr_assert(strstr(conf, "\"actor\":\"ann\""), "%s", buf);
@@ -352,9 +316,10 @@ Test(daemon_confirm, the_hold_lapses_after_confirm_hold_ms, .fini = stop) {
   start("[batch]\nconfirm_hold_ms = 300\nwindow_ms = 50\n"
         "[matching]\nreserve_workers = 0\n");
   add_worker("w1", 0.001);
-  int fd = open_stream(D.port);
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
-  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
+            "%s", buf);
   submit("c5", "operator");
   cm_test_reply r = expect(
       201, "POST", "/v1/requests", TOK_PLATFORM,
@@ -365,7 +330,8 @@ Test(daemon_confirm, the_hold_lapses_after_confirm_hold_ms, .fini = stop) {
   json_t *v = get("n1");
   cr_assert_str_eq(str(v, "state"), "pending", "w1 is held");
   json_decref(v);
-  cr_assert(read_events(fd, "event: hold_lapsed", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "event: hold_lapsed", buf, 65536),
+            "%s", buf);
   for (int i = 0; i < 100; i++) {
     v = get("n1");
     int offered = !strcmp(str(v, "state"), "offered");

@@ -11,12 +11,9 @@
  * event, carematch_interrupted_total). [batch] divert_urgent read (bad
  * values refused, naming the key). No Criterion .timeout. */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,41 +95,6 @@ static json_t *offered(const char *id) {
   return NULL;
 }
 
-static int open_stream(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[256];
-  int n = snprintf(req, sizeof req,
-                   "GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                   "Bearer %s\r\n\r\n",
-                   TOK_OPERATOR);
-  cr_assert_eq(write(fd, req, (size_t)n), n);
-  return fd;
-}
-
-/* Read the stream into buf until want appears (3 s at most). */
-static int read_events(int fd, const char *want, char *buf, size_t n) {
-  size_t len = strlen(buf);
-  for (int i = 0; i < 300; i++) {
-    if (strstr(buf, want))
-      return 1;
-    struct pollfd p = {fd, POLLIN, 0};
-    if (poll(&p, 1, 10) == 1) {
-      ssize_t got = read(fd, buf + len, n - len - 1);
-      if (got <= 0)
-        return 0;
-      len += (size_t)got;
-      buf[len] = '\0';
-    }
-  }
-  return strstr(buf, want) != NULL;
-}
-
 /* Counter name's value on /metrics (-1: absent); its TYPE line must be
  * there. */
 static long counter_total(const char *name) {
@@ -172,16 +134,18 @@ Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
   json_decref(v);
   ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
   cr_assert_eq(diverted_total(), 0);
-  int fd = open_stream(D.port);
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
-  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
+            "%s", buf);
   submit("e", "emergency", 0.0);
   v = offered("e");
   cr_assert_str_eq(worker0(v), "near", "the nurse on her way");
   cr_assert_str_eq(str(v, "diverts_from"), "j");
   json_decref(v);
   ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
-  cr_assert(read_events(fd, "event: diverted", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "event: diverted", buf, 65536), "%s",
+            buf);
   char *dv = strstr(buf, "event: diverted");
   cr_assert(strstr(dv, "\"request\":\"j\""), "%s", dv);
   cr_assert(strstr(dv, "\"worker\":\"near\""), "%s", dv);
@@ -241,16 +205,18 @@ Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
   json_decref(offered("j"));
   ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
   ok("POST", "/v1/requests/j/arrived", TOK_GATEWAY, "{\"worker\":\"near\"}");
-  int fd = open_stream(D.port);
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
-  cr_assert(read_events(fd, "carematchd events", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
+            "%s", buf);
   submit("e", "emergency", 0.0);
   json_t *v = offered("e");
   cr_assert_str_eq(worker0(v), "near", "the nurse at her visit");
   cr_assert_str_eq(str(v, "diverts_from"), "j");
   json_decref(v);
   ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
-  cr_assert(read_events(fd, "event: interrupted", buf, 65536), "%s", buf);
+  cr_assert(cm_test_stream_read_until(fd, "event: interrupted", buf, 65536),
+            "%s", buf);
   char *iv = strstr(buf, "event: interrupted");
   cr_assert(strstr(iv, "\"request\":\"j\""), "%s", iv);
   cr_assert(strstr(iv, "\"worker\":\"near\""), "%s", iv);

@@ -8,16 +8,13 @@
  * by [lease] prefer): each region led by exactly one, kill -9 of one and
  * the other leads all four and offers in each. No Criterion .timeout
  * (docs/redis.md, "Testing"). */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,25 +272,6 @@ Test(regions, three_regions_on_redis_keep_to_themselves) {
   redisFree(c);
 }
 
-/* The events stream of path on port, read until want appears (1) or 3 s
- * passed (0); what was read in buf. */
-static int open_stream(int port, const char *path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  char req[512];
-  int n = snprintf(req, sizeof req,
-                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: "
-                   "Bearer %s\r\n\r\n",
-                   path, TOK_PLATFORM);
-  cr_assert_eq(write(fd, req, (size_t)n), n);
-  return fd;
-}
-
 static int read_until(int fd, const char *want, char *buf, size_t n, int ms) {
   size_t len = strlen(buf);
   for (int64_t end = mono_ms() + ms; mono_ms() < end;) {
@@ -319,9 +297,11 @@ Test(regions, each_region_streams_its_own_events) {
   static char ba[65536], bb[65536], b0[65536];
   start(&d, 2, 0, NULL);
   const char *a = g_region[0], *b = g_region[1];
-  int fa = open_stream(d.port, in(a, "events", path, sizeof path));
-  int fb = open_stream(d.port, in(b, "events", path, sizeof path));
-  int f0 = open_stream(d.port, "/v1/events");
+  int fa = cm_test_stream_open(d.port, in(a, "events", path, sizeof path),
+                               TOK_PLATFORM);
+  int fb = cm_test_stream_open(d.port, in(b, "events", path, sizeof path),
+                               TOK_PLATFORM);
+  int f0 = cm_test_stream_open(d.port, "/v1/events", TOK_PLATFORM);
   cr_assert(read_until(fa, "carematchd events", ba, sizeof ba, 3000));
   cr_assert(read_until(fb, "carematchd events", bb, sizeof bb, 3000));
   cr_assert(read_until(f0, "carematchd events", b0, sizeof b0, 3000));

@@ -3,12 +3,15 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,4 +215,39 @@ const char *cm_test_error_field(const cm_test_reply *r) {
   if (r->json && json_unpack(r->json, "{s:{s:s}}", "error", "field", &s) == 0)
     return s;
   return "";
+}
+
+int cm_test_stream_open(int port, const char *path, const char *token) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons((unsigned short)port);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                   "Bearer %s\r\n\r\n",
+                   path, token);
+  cr_assert_eq(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+int cm_test_stream_read_until(int fd, const char *want, char *buf, size_t n) {
+  size_t len = strlen(buf);
+  for (int i = 0; i < 300; i++) {
+    if (strstr(buf, want))
+      return 1;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 10) == 1) {
+      ssize_t got = read(fd, buf + len, n - len - 1);
+      if (got <= 0)
+        return 0;
+      len += (size_t)got;
+      buf[len] = '\0';
+    }
+  }
+  return strstr(buf, want) != NULL;
 }

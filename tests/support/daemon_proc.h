@@ -1,10 +1,12 @@
 /* daemon_proc.h -- the real carematchd for integration tests: started as
  * a process on a free loopback port with a configuration written here,
- * driven with libcurl, stopped with a signal. */
+ * driven with libcurl (its event stream on a raw socket), stopped with a
+ * signal. */
 #ifndef CM_TEST_DAEMON_PROC_H_INCLUDED_
 #define CM_TEST_DAEMON_PROC_H_INCLUDED_
 
 #include <jansson.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* The tokens every test configuration has, one per role. */
@@ -51,5 +53,14 @@ void cm_test_reply_free(cm_test_reply *r);
 /* The error code of an error reply ("" when none). */
 const char *cm_test_error_code(const cm_test_reply *r);
 const char *cm_test_error_field(const cm_test_reply *r);
+
+/* A streamed GET (the event stream, /v1/events...) of path with the bearer
+ * token, on a raw loopback connection to port (asserted); returns the
+ * socket, which the caller closes. */
+int cm_test_stream_open(int port, const char *path, const char *token);
+/* Read fd on into buf (n bytes; what buf holds is kept, NUL-terminated)
+ * until want is in it, some 3 s at most. Returns 1 when it is, 0 when not
+ * or the stream ended. */
+int cm_test_stream_read_until(int fd, const char *want, char *buf, size_t n);
 
 #endif
