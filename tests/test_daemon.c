@@ -6,13 +6,11 @@
  * document. test_daemon_redis.c runs the daemon on a real redis-server.
  * No Criterion .timeout (see test_store_redis.c). */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -549,11 +547,7 @@ Test(daemon, metrics_report_the_process) {
   /* three more connections are three more descriptors */
   int s[3];
   for (int i = 0; i < 3; i++) {
-    s[i] = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)D.port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert_eq(connect(s[i], (struct sockaddr *)&a, sizeof a), 0);
+    s[i] = cm_test_dial(D.port);
   }
   double more = 0;
   for (int i = 0; i < 100 && more < fds + 3; i++) {
@@ -765,13 +759,7 @@ Test(daemon, the_trace_records_every_write_taken) {
 /* One raw HTTP/1.1 exchange (Connection: close): the whole reply in buf. */
 static void raw_exchange(int port, const char *request, size_t len, char *buf,
                          size_t n) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  int fd = cm_test_dial(port);
   cr_assert_eq(write(fd, request, len), (ssize_t)len);
   size_t got = 0;
   for (int i = 0; i < 300 && got < n - 1; i++) {

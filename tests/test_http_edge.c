@@ -9,13 +9,11 @@
  * byte at a time it frames as when fed at once. */
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,17 +34,6 @@ static void teardown(void) {
 TestSuite(edge, .init = setup, .fini = teardown);
 
 /* ---- a raw HTTP/1.1 client ---- */
-
-static int dial(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)D.port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
 
 static void send_all(int fd, const char *p, size_t n) {
   cr_assert_eq(write(fd, p, n), (ssize_t)n);
@@ -330,7 +317,7 @@ Test(edge, bad_requests_get_json_errors_and_change_nothing) {
       field = "";
       closes = 1;
     }
-    int fd = dial();
+    int fd = cm_test_dial(D.port);
     send_all(fd, req, len);
     reply r;
     cr_assert_eq(read_reply(fd, 0, &r), 0, "%s: no reply", name);
@@ -375,7 +362,7 @@ Test(edge, allow_lists_the_methods_of_the_route) {
       {"PUT /v1/requests/r1/accept HTTP/1.1\r\nHost: x\r\n\r\n", "POST"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    int fd = dial();
+    int fd = cm_test_dial(D.port);
     send_all(fd, cases[i].req, strlen(cases[i].req));
     reply r;
     char allow[64];
@@ -391,7 +378,7 @@ Test(edge, allow_lists_the_methods_of_the_route) {
 /* HEAD answers as GET without the body, with GET's Content-Length, so the
  * next reply on a kept-alive connection starts where it should. */
 Test(edge, head_is_get_without_the_body) {
-  int fd = dial();
+  int fd = cm_test_dial(D.port);
   static const char reqs[] =
       "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -440,7 +427,7 @@ Test(edge, head_is_get_without_the_body) {
  * first, then its own, then the connection ends; an unknown method's body
  * is skipped and the connection kept. */
 Test(edge, pipelined_requests_keep_their_order) {
-  int fd = dial();
+  int fd = cm_test_dial(D.port);
   static const char reqs[] =
       "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
       "BREW /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: 53\r\n\r\n" REQ(
@@ -465,7 +452,7 @@ Test(edge, pipelined_requests_keep_their_order) {
 /* A chunked body (with an extension and a trailer) is decoded and taken;
  * Expect: 100-continue gets its interim reply before the body is sent. */
 Test(edge, chunked_bodies_and_100_continue) {
-  int fd = dial();
+  int fd = cm_test_dial(D.port);
   static const char req[] =
       "POST /v1/requests HTTP/1.1\r\nHost: x\r\n" AUTH JSON
       "Transfer-Encoding: chunked\r\n\r\n"
@@ -503,7 +490,7 @@ Test(edge, refusals_are_counted) {
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\nx",
       "PATCH /v1/weights HTTP/1.1\r\nHost: x\r\n\r\n"};
   for (size_t i = 0; i < sizeof reqs / sizeof *reqs; i++) {
-    int fd = dial();
+    int fd = cm_test_dial(D.port);
     reply r;
     send_all(fd, reqs[i], strlen(reqs[i]));
     cr_assert_eq(read_reply(fd, 0, &r), 0);

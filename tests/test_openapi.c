@@ -7,12 +7,10 @@
  * routes and roles are checked in test_daemon.c; the document's own
  * validity by scripts/openapi-lint.sh. */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,16 +177,7 @@ static void wait_state(const char *id, const char *want) {
 
 Test(openapi, every_reply_holds_to_its_documented_schema) {
   /* an event stream, to check an event's data too */
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)D.port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  static const char sse[] = "GET /v1/events HTTP/1.1\r\nHost: x\r\n"
-                            "Authorization: Bearer " TOK_PLATFORM "\r\n\r\n";
-  cr_assert_eq(write(fd, sse, sizeof sse - 1), (ssize_t)(sizeof sse - 1));
+  int fd = cm_test_stream_open(D.port, "/v1/events", TOK_PLATFORM);
 
   check_free("PUT", "/v1/workers/w1", WK, TOK_PLATFORM,
              "{\"skills\":[\"nurse\"],\"lat\":31.2304,\"lon\":121.4737,"

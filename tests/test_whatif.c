@@ -7,14 +7,12 @@
  * with Retry-After, and the region's route. No Criterion .timeout (see
  * test_store_redis.c). */
 #include <criterion/criterion.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "carematch/sim_trace.h"
@@ -226,13 +224,7 @@ static void raw_post(const char *path, const char *body, char *buf, size_t n) {
                      "Authorization: Bearer %s\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\n\r\n%s",
                      path, TOK_OPERATOR, strlen(body), body);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons((unsigned short)D.port);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  int fd = cm_test_dial(D.port);
   cr_assert_eq(write(fd, req, (size_t)len), (ssize_t)len);
   size_t got = 0;
   for (int i = 0; i < 500 && got < n - 1; i++) {

@@ -217,7 +217,7 @@ const char *cm_test_error_field(const cm_test_reply *r) {
   return "";
 }
 
-int cm_test_stream_open(int port, const char *path, const char *token) {
+int cm_test_dial(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   cr_assert_geq(fd, 0);
   struct sockaddr_in a;
@@ -226,6 +226,11 @@ int cm_test_stream_open(int port, const char *path, const char *token) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons((unsigned short)port);
   cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+int cm_test_stream_open(int port, const char *path, const char *token) {
+  int fd = cm_test_dial(port);
   char req[512];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: "

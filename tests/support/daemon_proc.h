@@ -54,6 +54,9 @@ void cm_test_reply_free(cm_test_reply *r);
 const char *cm_test_error_code(const cm_test_reply *r);
 const char *cm_test_error_field(const cm_test_reply *r);
 
+/* A TCP connection to port on the loopback (asserted): the socket, which
+ * the caller closes. */
+int cm_test_dial(int port);
 /* A streamed GET (the event stream, /v1/events...) of path with the bearer
  * token, on a raw loopback connection to port (asserted); returns the
  * socket, which the caller closes. */
