@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon_proc.h"
@@ -21,19 +20,13 @@
 
 static cm_test_daemon D;
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The time one call took (ms), asserting its status; the reply's text
  * into text (n bytes) when text is not NULL. */
 static int64_t timed_code(const char *method, const char *path,
                           const char *token, long want, char *text, size_t n) {
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_reply r = cm_test_http(D.port, method, path, token, NULL, NULL);
-  int64_t dt = mono_ms() - t0;
+  int64_t dt = cm_test_mono_ms() - t0;
   cr_assert_eq(r.code, want, "%s %s: %ld %s", method, path, r.code, r.text);
   if (text)
     snprintf(text, n, "%s", r.text ? r.text : "");
@@ -98,15 +91,15 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
            "sweep_ms = 0\n",
            cm_test_hold_port(h));
   cm_test_daemon_config(&D, ini);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_daemon_start(&D, NULL);
-  int64_t started = mono_ms() - t0;
+  int64_t started = cm_test_mono_ms() - t0;
   int64_t fired = cm_test_hold_fired_ms(h);
   cr_assert_gt(fired, 0, "the weights' GET reached Redis");
   cr_assert_lt(started, 2500, "listening after %lld ms", (long long)started);
   int64_t worst = 0;
   int n = 0;
-  while (mono_ms() - fired < HELD_MS - 200) {
+  while (cm_test_mono_ms() - fired < HELD_MS - 200) {
     int64_t a = timed_code("GET", "/healthz", NULL, 200, NULL, 0);
     int64_t b = timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
     int64_t c = timed_code("GET", "/v1/requests/x", TOK_PLATFORM, 503, NULL, 0);
@@ -117,7 +110,7 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
     cr_assert(strstr(text, "reading the weights"), "%s", text);
     cm_test_sleep_ms(20);
   }
-  while (mono_ms() - fired < HELD_MS)
+  while (cm_test_mono_ms() - fired < HELD_MS)
     cm_test_sleep_ms(10);
   cr_assert_eq(kill(redis, SIGCONT), 0);
   cr_log_info("the longest call while Redis was frozen at the weights' "
@@ -167,15 +160,15 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE %d WRITE", HELD_MS);
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "CLIENT PAUSE");
   freeReplyObject(rep);
-  int64_t paused = mono_ms();
+  int64_t paused = cm_test_mono_ms();
   cr_assert_eq(kill(D.pid, SIGHUP), 0);
   int64_t worst = 0;
   int n = 0, early = 0;
-  while (mono_ms() - paused < HELD_MS - 300) {
-    int64_t t = mono_ms();
+  while (cm_test_mono_ms() - paused < HELD_MS - 300) {
+    int64_t t = cm_test_mono_ms();
     timed_code("GET", "/healthz", NULL, 200, NULL, 0);
     weights_of(&version, &workload);
-    worst = mono_ms() - t > worst ? mono_ms() - t : worst;
+    worst = cm_test_mono_ms() - t > worst ? cm_test_mono_ms() - t : worst;
     n++;
     early += version != 1 || workload != 2.0;
     cm_test_sleep_ms(20);
@@ -185,7 +178,8 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
               (long long)worst, n);
   cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
   cr_assert_eq(early, 0, "the old weights until Redis took the new");
-  for (int64_t end = mono_ms() + 5000; mono_ms() < end; cm_test_sleep_ms(20)) {
+  for (int64_t end = cm_test_mono_ms() + 5000; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(20)) {
     weights_of(&version, &workload);
     if (version == 2)
       break;
@@ -244,13 +238,13 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   /* at least a second of steps; longer while the recovery is still
      reading the weights (a loaded machine), until /readyz names the
      stored form's fault (at most 10 s) */
-  int64_t since = mono_ms();
+  int64_t since = cm_test_mono_ms();
   do {
     cm_test_sleep_ms(50);
     timed_code("GET", "/readyz", NULL, 503, text, sizeof text);
-  } while ((mono_ms() - since < 1000 ||
+  } while ((cm_test_mono_ms() - since < 1000 ||
             !strstr(text, "stored weights: malformed JSON")) &&
-           mono_ms() - since < 10000);
+           cm_test_mono_ms() - since < 10000);
   cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
   cr_assert_eq(metric("carematch_batches_total"), 0,
                "no batch before the weights");
@@ -261,8 +255,8 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   double workload;
   weights_of(&version, &workload);
   cr_assert_eq(version, 4);
-  for (int64_t end = mono_ms() + 5000;
-       metric("carematch_batches_total") < 1 && mono_ms() < end;)
+  for (int64_t end = cm_test_mono_ms() + 5000;
+       metric("carematch_batches_total") < 1 && cm_test_mono_ms() < end;)
     cm_test_sleep_ms(20);
   cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);

@@ -253,12 +253,6 @@ Test(daemon_redis, bad_positions_name_the_same_fields_as_in_memory) {
   }
 }
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 typedef struct timed_write {
   const char *id;
   long code;  /* the reply's status */
@@ -272,9 +266,9 @@ static void *submit_timed(void *arg) {
            "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"urgency\":\"normal\"}",
            w->id);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_reply r = call("POST", "/v1/requests", TOK_PLATFORM, body);
-  w->ms = mono_ms() - t0;
+  w->ms = cm_test_mono_ms() - t0;
   w->code = r.code;
   cm_test_reply_free(&r);
   return NULL;
@@ -283,9 +277,9 @@ static void *submit_timed(void *arg) {
 /* The reply time of one call, which must answer `want`. */
 static int64_t timed_code(const char *method, const char *path,
                           const char *token, long want) {
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(code_of(method, path, token, NULL), want, "%s %s", method, path);
-  return mono_ms() - t0;
+  return cm_test_mono_ms() - t0;
 }
 
 Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
@@ -300,7 +294,7 @@ Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   pthread_t th;
   timed_write w = {.id = "h1"};
   cr_assert_eq(pthread_create(&th, NULL, submit_timed, &w), 0);
@@ -311,7 +305,7 @@ Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
                "a request's GET answers");
   cr_assert_lt(timed_code("GET", "/v1/workers/w0", TOK_PLATFORM, 200), 300,
                "a memory read answers");
-  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  cr_assert_lt(cm_test_mono_ms() - t0, 700, "all of it inside the pause");
   pthread_join(th, NULL);
   cr_assert_eq(w.code, 201, "the write completes after the pause");
   cr_assert_geq(w.ms, 500, "and not before it (%lld ms)", (long long)w.ms);
@@ -327,9 +321,9 @@ typedef struct timed_call {
 
 static void *call_timed(void *arg) {
   timed_call *t = arg;
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_reply r = call(t->method, t->path, TOK_GATEWAY, t->body);
-  t->ms = mono_ms() - t0;
+  t->ms = cm_test_mono_ms() - t0;
   t->code = r.code;
   cm_test_reply_free(&r);
   return NULL;
@@ -355,7 +349,7 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   timed_call tc[3] = {{"POST", "/v1/positions", bulk, 0, 0},
                       {"PUT", "/v1/workers/wn",
                        "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.4}", 0,
@@ -374,7 +368,7 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
                "a worker's GET answers");
   cr_assert_lt(timed_code("GET", "/v1/workers/wn", TOK_PLATFORM, 404), 300,
                "the new worker is not there before Redis took it");
-  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  cr_assert_lt(cm_test_mono_ms() - t0, 700, "all of it inside the pause");
   for (int i = 0; i < 3; i++)
     pthread_join(th[i], NULL);
   for (int i = 0; i < 3; i++) {
@@ -402,9 +396,9 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
 
 static void *put_weights_timed(void *arg) {
   timed_call *t = arg;
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_reply r = call("PUT", "/v1/weights", TOK_OPERATOR, t->body);
-  t->ms = mono_ms() - t0;
+  t->ms = cm_test_mono_ms() - t0;
   t->code = r.code;
   cm_test_reply_free(&r);
   return NULL;
@@ -424,7 +418,7 @@ Test(daemon_redis, a_held_weights_put_does_not_hold_the_loop) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   timed_call tc = {"PUT", "/v1/weights", "{\"weights\":{\"workload\":9}}", 0,
                    0};
   pthread_t th;
@@ -440,7 +434,7 @@ Test(daemon_redis, a_held_weights_put_does_not_hold_the_loop) {
   json_unpack(r.json, "{s:I}", "version", &v);
   cm_test_reply_free(&r);
   cr_assert_eq(v, 1, "the old weights are in force until Redis took them");
-  cr_assert_lt(mono_ms() - t0, 700, "all of it inside the pause");
+  cr_assert_lt(cm_test_mono_ms() - t0, 700, "all of it inside the pause");
   pthread_join(th, NULL);
   cr_assert_eq(tc.code, 200, "the PUT completes after the pause (%ld)",
                tc.code);
@@ -471,8 +465,9 @@ Test(daemon_redis, a_held_follow_does_not_hold_the_loop) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 1500 ALL");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
-  int64_t t0 = mono_ms(), worst = 0;
-  while (mono_ms() - t0 < 1300) { /* a step (and its follow) falls in here */
+  int64_t t0 = cm_test_mono_ms(), worst = 0;
+  while (cm_test_mono_ms() - t0 <
+         1300) { /* a step (and its follow) falls in here */
     int64_t a = timed_code("GET", "/healthz", NULL, 200);
     int64_t b = timed_code("GET", "/v1/requests/f0", TOK_PLATFORM, 200);
     worst = a > worst ? a : worst;
@@ -570,16 +565,16 @@ Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 1200 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   pthread_t th;
   timed_write w = {.id = "u1"};
   cr_assert_eq(pthread_create(&th, NULL, submit_emergency, &w), 0);
   double during = batches;
-  while (during < batches + 1 && mono_ms() - t0 < 900) {
+  while (during < batches + 1 && cm_test_mono_ms() - t0 < 900) {
     sleep_ms(20);
     during = metric("carematch_batches_total");
   }
-  int64_t seen = mono_ms() - t0;
+  int64_t seen = cm_test_mono_ms() - t0;
   cr_assert_eq(during, batches + 1,
                "the emergency's batch ran while its create was held");
   cr_assert_lt(seen, 1000, "inside the pause");

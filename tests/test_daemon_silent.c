@@ -12,19 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon_proc.h"
 #include "redis_server.h"
 
 static cm_test_daemon D;
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A socket listening on port that never accepts: the kernel completes
  * the TCP handshakes (the backlog), nobody ever reads or answers. */
@@ -45,9 +38,9 @@ static int silent_listener(int port) {
 /* The time one call took (ms), asserting its status. */
 static int64_t timed_code(const char *method, const char *path,
                           const char *token, const char *body, long want) {
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  int64_t dt = mono_ms() - t0;
+  int64_t dt = cm_test_mono_ms() - t0;
   cr_assert_eq(r.code, want, "%s %s: %ld %s", method, path, r.code, r.text);
   cm_test_reply_free(&r);
   return dt;
@@ -81,13 +74,13 @@ Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop) {
            "silent\n",
            port);
   cm_test_daemon_config(&D, ini);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_daemon_start(&D, NULL); /* fails after 5 s without a port file */
-  int64_t started = mono_ms() - t0;
+  int64_t started = cm_test_mono_ms() - t0;
   cr_assert_lt(started, 2500, "listening after %lld ms", (long long)started);
   int64_t worst = 0;
   int n = 0;
-  while (mono_ms() - t0 < 6500) { /* a handshake times out at 5 s, and
+  while (cm_test_mono_ms() - t0 < 6500) { /* a handshake times out at 5 s, and
                                      the next connect starts */
     int64_t a = timed_code("GET", "/healthz", NULL, NULL, 200);
     int64_t b = timed_code("GET", "/readyz", NULL, NULL, 503);
@@ -147,7 +140,7 @@ Test(daemon_silent, a_held_sweep_does_not_hold_the_loop) {
   cm_test_sleep_ms(1100); /* the sweep is put off stale_ms after connect */
   timed_code("PUT", "/v1/workers/w0", TOK_PLATFORM,
              "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", 200);
-  int64_t t0 = mono_ms(); /* w0 is stale from t0 + 1000 */
+  int64_t t0 = cm_test_mono_ms(); /* w0 is stale from t0 + 1000 */
   redisContext *side = cm_test_side_connect(port);
   cr_assert_not_null(side);
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 2000 WRITE");
@@ -155,7 +148,7 @@ Test(daemon_silent, a_held_sweep_does_not_hold_the_loop) {
   freeReplyObject(rep);
   cm_test_sleep_ms(1000);
   int64_t worst = 0;
-  while (mono_ms() - t0 < 1800) { /* sweeps of w0 are held in Redis */
+  while (cm_test_mono_ms() - t0 < 1800) { /* sweeps of w0 are held in Redis */
     int64_t a = timed_code("GET", "/healthz", NULL, NULL, 200);
     int64_t b = timed_code("GET", "/v1/workers/w0", TOK_PLATFORM, NULL, 200);
     worst = a > worst ? a : worst;

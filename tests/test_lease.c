@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "carematch/engine.h"
@@ -44,12 +43,6 @@ static void teardown(void) {
   char pattern[64];
   snprintf(pattern, sizeof pattern, "cm:{%s}:*", g_region);
   cm_test_redis_done(&(cm_test_redis){g_port, g_pid}, pattern);
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static cm_redis *conn(void) {
@@ -227,7 +220,8 @@ static int leads(const cm_test_daemon *d) {
 
 /* Wait up to ms for d to lead (want 1) or not (0). Returns 1 when it did. */
 static int wait_leads(const cm_test_daemon *d, int want, int ms) {
-  for (int64_t end = mono_ms() + ms; mono_ms() < end; cm_test_sleep_ms(20))
+  for (int64_t end = cm_test_mono_ms() + ms; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(20))
     if (leads(d) == want)
       return 1;
   return 0;
@@ -316,7 +310,8 @@ static void origin_of(const cm_test_daemon *d, char *out, size_t n) {
 static int wait_offered(const cm_test_daemon *d, const char *id, int ms) {
   char path[64];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  for (int64_t end = mono_ms() + ms; mono_ms() < end; cm_test_sleep_ms(10)) {
+  for (int64_t end = cm_test_mono_ms() + ms; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(10)) {
     cm_test_reply r =
         cm_test_http(d->port, "GET", path, TOK_PLATFORM, NULL, NULL);
     const char *s = "";
@@ -369,13 +364,13 @@ Test(lease, kill_9_of_the_holder_the_other_takes_over_and_offers) {
   add_worker(&b, "w1");
   cm_test_sleep_ms(300);
   cr_assert(!leads(&b));
-  int64_t killed = mono_ms();
+  int64_t killed = cm_test_mono_ms();
   cm_test_daemon_stop(&a, SIGKILL);
   a.pid = 0;
   submit(&b, "q1"); /* taken by the standby, offered once it leads */
   cr_assert(wait_offered(&b, "q1", TTL_MS + 4000),
             "no offer %d ms after the holder died", TTL_MS + 4000);
-  int64_t took = mono_ms() - killed;
+  int64_t took = cm_test_mono_ms() - killed;
   cr_log_info("kill -9 to the first offer by the new holder: %lld ms "
               "(ttl %d ms)",
               (long long)took, TTL_MS);
@@ -415,24 +410,24 @@ Test(lease, a_standby_aims_at_the_expiry_not_its_next_renewal) {
            "[lease]\nenabled = on\nttl_ms = 20000\nrenew_ms = 10000\n"
            "id = B\n",
            g_port, g_region);
-  int64_t started = mono_ms(); /* B's renewal ticks: from 10 s after */
+  int64_t started = cm_test_mono_ms(); /* B's renewal ticks: from 10 s after */
   cm_test_daemon_config(&b, ini);
   cm_test_daemon_start(&b, NULL);
   int seen = 0;
-  for (int64_t end = mono_ms() + 3000; !seen && mono_ms() < end;
+  for (int64_t end = cm_test_mono_ms() + 3000; !seen && cm_test_mono_ms() < end;
        cm_test_sleep_ms(20))
     seen = sees_holder(&b, "A");
   cr_assert(seen, "B never read the lease A holds");
   cr_assert(!leads(&b));
   cm_test_daemon_stop(&a, SIGKILL);
   a.pid = 0;
-  int64_t killed = mono_ms(), bound = started + 9000;
+  int64_t killed = cm_test_mono_ms(), bound = started + 9000;
   cr_assert_lt(killed + TTL_MS, bound - 5000, "the machine is too slow");
-  cr_assert(wait_leads(&b, 1, (int)(bound - mono_ms())),
+  cr_assert(wait_leads(&b, 1, (int)(bound - cm_test_mono_ms())),
             "B did not take the lease before its renewal tick");
   cr_log_info("kill -9 of the holder (ttl %d ms) to a standby renewing every "
               "10 s leading: %lld ms",
-              TTL_MS, (long long)(mono_ms() - killed));
+              TTL_MS, (long long)(cm_test_mono_ms() - killed));
   cr_assert(sees_holder(&b, "B"));
   cr_assert_eq(metric(&b, "carematch_lease_takeovers_total"), 1);
   cm_test_daemon_cleanup(&a);
@@ -485,8 +480,8 @@ Test(lease, a_takeover_does_not_sweep_the_workers_offline) {
   cr_assert_eq(worker_status("w1"), '0',
                "w1 was swept offline while nobody could report");
   int swept = 0; /* it does not report: the holder sweeps it in time */
-  for (int64_t end = mono_ms() + 4000; !swept && mono_ms() < end;
-       cm_test_sleep_ms(50))
+  for (int64_t end = cm_test_mono_ms() + 4000;
+       !swept && cm_test_mono_ms() < end; cm_test_sleep_ms(50))
     swept = worker_status("w1") == '3';
   cr_assert(swept, "the holder sweeps a worker that does not report");
   cm_test_daemon_cleanup(&a);
@@ -534,14 +529,14 @@ static void frozen_redis_holds_no_loop(int standby) {
   int64_t worst = 0;
   for (int round = 0; round < 3; round++) { /* a renewal falls in each */
     cr_assert_eq(kill(srv, SIGSTOP), 0);
-    for (int64_t end = mono_ms() + 700; mono_ms() < end;) {
-      int64_t t = mono_ms();
+    for (int64_t end = cm_test_mono_ms() + 700; cm_test_mono_ms() < end;) {
+      int64_t t = cm_test_mono_ms();
       cm_test_reply r =
           cm_test_http(asked->port, "GET", "/healthz", NULL, NULL, NULL);
       cr_assert_eq(r.code, 200);
       cm_test_reply_free(&r);
-      if (mono_ms() - t > worst)
-        worst = mono_ms() - t;
+      if (cm_test_mono_ms() - t > worst)
+        worst = cm_test_mono_ms() - t;
       cm_test_sleep_ms(10);
     }
     cr_assert_eq(kill(srv, SIGCONT), 0);

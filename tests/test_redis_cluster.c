@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "carematch/engine.h"
@@ -991,12 +990,6 @@ Test(redis_cluster, urls_name_the_cluster_nodes) {
 
 /* ---- the owner lookup without waiting (docs/async.md, step i) ---- */
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The relay's function: CLIENT PAUSE ms ALL on the node at port, so the
  * CLUSTER SHARDS about to reach it waits (the cluster bus does not). */
 typedef struct pause_at {
@@ -1052,16 +1045,16 @@ Test(redis_cluster, an_owner_lookup_on_a_loop_never_waits) {
   /* the address given is asked last (as the node a connection was on) */
   cm_redis *r = cm_redis_new("127.0.0.1", master, region, &o, &err);
   cr_assert_not_null(r, "%s", err.message);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(cm_redis_connect_async(r, &err), CM_OK, "%s", err.message);
-  int64_t returned = mono_ms() - t0;
+  int64_t returned = cm_test_mono_ms() - t0;
   cr_assert(cm_redis_connecting(r), "asking the nodes");
-  while (!cm_redis_connected(r) && mono_ms() - t0 < 3000) {
+  while (!cm_redis_connected(r) && cm_test_mono_ms() - t0 < 3000) {
     struct timeval tv = {0, 10000};
     event_base_loopexit(base, &tv);
     event_base_dispatch(base);
   }
-  int64_t up = mono_ms() - t0;
+  int64_t up = cm_test_mono_ms() - t0;
   cr_assert_lt(returned, 100, "the call waited %lld ms", (long long)returned);
   cr_assert(cm_redis_connected(r), "up after %lld ms: %s", (long long)up,
             cm_redis_last_error(r));
@@ -1098,18 +1091,19 @@ Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
            cm_test_hold_port(h), region);
   cm_test_daemon d;
   cm_test_daemon_config(&d, ini);
-  int64_t t0 = mono_ms();
+  int64_t t0 = cm_test_mono_ms();
   cm_test_daemon_start(&d, NULL);
-  int64_t started = mono_ms() - t0, fired = cm_test_hold_fired_ms(h), worst = 0;
+  int64_t started = cm_test_mono_ms() - t0, fired = cm_test_hold_fired_ms(h),
+          worst = 0;
   cr_assert_gt(fired, 0, "the seed was asked");
-  while (mono_ms() - fired < pa.ms - 300) {
+  while (cm_test_mono_ms() - fired < pa.ms - 300) {
     const char *paths[3] = {"/healthz", "/readyz", "/v1/requests/x"};
     const long want[3] = {200, 503, 503};
     for (int i = 0; i < 3; i++) {
-      int64_t t = mono_ms();
+      int64_t t = cm_test_mono_ms();
       cm_test_reply rr =
           cm_test_http(d.port, "GET", paths[i], TOK_PLATFORM, NULL, NULL);
-      worst = mono_ms() - t > worst ? mono_ms() - t : worst;
+      worst = cm_test_mono_ms() - t > worst ? cm_test_mono_ms() - t : worst;
       cr_assert_eq(rr.code, want[i], "%s: %ld %s", paths[i], rr.code, rr.text);
       cm_test_reply_free(&rr);
     }
@@ -1121,7 +1115,8 @@ Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
   cr_assert_lt(started, 1800, "listening after %lld ms", (long long)started);
   cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
   int ready = 0;
-  for (int64_t end = mono_ms() + 8000; !ready && mono_ms() < end;) {
+  for (int64_t end = cm_test_mono_ms() + 8000;
+       !ready && cm_test_mono_ms() < end;) {
     cm_test_reply rr = cm_test_http(d.port, "GET", "/readyz", NULL, NULL, NULL);
     ready = rr.code == 200;
     cm_test_reply_free(&rr);

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -53,12 +52,6 @@ static void teardown(void) {
 }
 
 TestSuite(regions, .init = setup, .fini = teardown);
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "regions = r0,r1,..." of the first n regions. */
 static void regions_line(int n, char *out, size_t size) {
@@ -162,7 +155,8 @@ static void request_state(const cm_test_daemon *d, const char *region,
 static int wait_offered(const cm_test_daemon *d, const char *region,
                         const char *id, int ms, char *worker, size_t n) {
   char state[32];
-  for (int64_t end = mono_ms() + ms; mono_ms() < end; cm_test_sleep_ms(10)) {
+  for (int64_t end = cm_test_mono_ms() + ms; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(10)) {
     request_state(d, region, id, state, worker, n);
     if (!strcmp(state, "offered"))
       return 1;
@@ -274,7 +268,7 @@ Test(regions, three_regions_on_redis_keep_to_themselves) {
 
 static int read_until(int fd, const char *want, char *buf, size_t n, int ms) {
   size_t len = strlen(buf);
-  for (int64_t end = mono_ms() + ms; mono_ms() < end;) {
+  for (int64_t end = cm_test_mono_ms() + ms; cm_test_mono_ms() < end;) {
     struct pollfd p = {fd, POLLIN, 0};
     if (poll(&p, 1, 10) == 1) {
       ssize_t got = read(fd, buf + len, n - len - 1);
@@ -370,8 +364,8 @@ static void two_daemons(int spread) {
   start_preferring(&b, 4, 1, "B", spread ? 0xcu : 0);
   /* every region led by exactly one of them */
   int led_a = 0, settled = 0;
-  for (int64_t end = mono_ms() + 3 * TTL_MS + 3000; !settled && mono_ms() < end;
-       cm_test_sleep_ms(50)) {
+  for (int64_t end = cm_test_mono_ms() + 3 * TTL_MS + 3000;
+       !settled && cm_test_mono_ms() < end; cm_test_sleep_ms(50)) {
     settled = 1;
     led_a = 0;
     for (int i = 0; i < 4; i++) {
@@ -394,7 +388,7 @@ static void two_daemons(int spread) {
   for (int i = 0; i < 4; i++)
     add_worker(&b, g_region[i], "w1");
   cm_test_sleep_ms(300);
-  int64_t killed = mono_ms();
+  int64_t killed = cm_test_mono_ms();
   cm_test_daemon_stop(&a, SIGKILL);
   a.pid = 0;
   for (int i = 0; i < 4; i++)
@@ -406,7 +400,7 @@ static void two_daemons(int spread) {
               "no offer in region %s %d ms after A died", g_region[i],
               TTL_MS + 5000);
   cr_log_info("kill -9 of A to B's offers in all 4 regions: %lld ms (ttl %d)",
-              (long long)(mono_ms() - killed), TTL_MS);
+              (long long)(cm_test_mono_ms() - killed), TTL_MS);
   for (int i = 0; i < 4; i++)
     cr_assert(leads(&b, g_region[i]), "B leads %s", g_region[i]);
   cr_assert_eq(call(&b, "GET", "/readyz?role=leader", NULL), 200);
@@ -434,8 +428,8 @@ Test(regions, a_preferring_daemon_that_comes_back_gets_its_regions_back) {
   cm_test_daemon a, b;
   start_preferring(&b, 4, 1, "B", 0xcu);
   int all = 0;
-  for (int64_t end = mono_ms() + 3 * TTL_MS + 3000; !all && mono_ms() < end;
-       cm_test_sleep_ms(50)) {
+  for (int64_t end = cm_test_mono_ms() + 3 * TTL_MS + 3000;
+       !all && cm_test_mono_ms() < end; cm_test_sleep_ms(50)) {
     all = 1;
     for (int i = 0; i < 4; i++)
       all &= leads(&b, g_region[i]);
@@ -443,11 +437,11 @@ Test(regions, a_preferring_daemon_that_comes_back_gets_its_regions_back) {
   cr_assert(all, "B alone does not lead all four regions");
   for (int i = 0; i < 4; i++)
     add_worker(&b, g_region[i], "w1");
-  int64_t started = mono_ms();
+  int64_t started = cm_test_mono_ms();
   start_preferring(&a, 4, 1, "A", 0x3u);
   int settled = 0;
-  for (int64_t end = mono_ms() + 4 * TTL_MS + 3000; !settled && mono_ms() < end;
-       cm_test_sleep_ms(50)) {
+  for (int64_t end = cm_test_mono_ms() + 4 * TTL_MS + 3000;
+       !settled && cm_test_mono_ms() < end; cm_test_sleep_ms(50)) {
     settled = 1;
     for (int i = 0; i < 4; i++)
       settled &= leads(&a, g_region[i]) == (i < 2) &&
@@ -456,7 +450,7 @@ Test(regions, a_preferring_daemon_that_comes_back_gets_its_regions_back) {
   cr_assert(settled, "A did not get its two regions back from B, or B lost "
                      "its own");
   cr_log_info("A started to A leading its two regions: %lld ms (ttl %d)",
-              (long long)(mono_ms() - started), TTL_MS);
+              (long long)(cm_test_mono_ms() - started), TTL_MS);
   char sample[256], worker[64];
   snprintf(sample, sizeof sample,
            "carematch_lease_handbacks_total{region=\"%s\"}", g_region[0]);
