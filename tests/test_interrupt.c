@@ -338,7 +338,6 @@ Test(stage, an_emergency_gets_the_nearest_nurse_first, .fini = stop) {
 /* The same batch solved greedily (a budget of 0): no stage, the same
  * answer (greedy takes the most urgent first). */
 Test(stage, greedy_gives_the_same, .fini = stop) {
-  fx.store = cm_store_memory_new(0);
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 100;

@@ -10,7 +10,8 @@
 #include "fixtures.h"
 
 void cm_fx_engine_open(cm_fx *f, const cm_engine_config *cfg) {
-  memset(f, 0, sizeof *f);
+  cr_assert(!f->store && !f->eng && !f->ledger,
+            "cm_fx_engine_open: the fixture is open (close it first)");
   f->ledger = cfg->ledger;
   f->store = cm_store_memory_new(0);
   cr_assert_not_null(f->store);

@@ -17,8 +17,9 @@ typedef struct cm_fx {
   cm_ledger *ledger; /* the config's ledger, owned from open on; NULL: none */
 } cm_fx;
 
-/* Open f: a memory store and an engine on it with cfg (both asserted); f
- * takes cfg->ledger, which close frees. */
+/* Open f, which must be closed (zeroed: asserted): a memory store and an
+ * engine on it with cfg (both asserted); f takes cfg->ledger, which close
+ * frees. */
 void cm_fx_engine_open(cm_fx *f, const cm_engine_config *cfg);
 /* A restart: f's engine and store freed, a new store and engine with cfg
  * on f's ledger (cfg->ledger is not read), which is kept. */
