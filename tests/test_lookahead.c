@@ -1,25 +1,31 @@
 /* test_lookahead.c -- the engine's look-ahead on hand-made situations: a
  * nurse finishing a job next door in 3 minutes beats a free one 6 km away
  * for an emergency (the request waits for her, then gets her); normal work
- * does not wait, nor past lookahead_min; with lookahead_min 0 the far
- * nurse is offered at once. */
+ * does not wait, nor past lookahead_min, unless lookahead_upto says so;
+ * with lookahead_min 0 the far nurse is offered at once. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "daemon_proc.h"
 #include "engine_fx.h"
 #include "fixtures.h"
 
 static cm_fx fx;
 
-static void start(double lookahead_min) {
+static void start_upto(double lookahead_min, cm_urgency upto) {
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 200;
   c.reserve_workers = 0; /* the look-ahead alone */
   c.lookahead_min = lookahead_min;
+  c.lookahead_upto = upto;
   cm_fx_engine_open(&fx, &c);
+}
+
+static void start(double lookahead_min) {
+  start_upto(lookahead_min, CM_URGENCY_URGENT);
 }
 
 static void stop(void) {
@@ -148,4 +154,65 @@ Test(lookahead, config_is_checked) {
   cm_error err;
   cr_assert_eq(cm_engine_config_validate(&c, &err), CM_E_RANGE);
   cr_assert_str_eq(err.field, "$.lookahead_min");
+}
+
+/* With lookahead_upto normal, normal work waits for the near nurse free in
+ * 3 minutes instead of sending the far one (normal_work_does_not_wait
+ * above is the default), and gets her once she is free. */
+Test(lookahead, normal_work_waits_when_it_looks_ahead_too, .fini = stop) {
+  start_upto(15, CM_URGENCY_NORMAL);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit("n1", CM_URGENCY_NORMAL, t);
+  step(t + 300);
+  step(t + 150000); /* the far nurse is within its radius now */
+  cm_request_view n1 = view("n1");
+  cr_assert_eq(n1.state, CM_REQ_PENDING, "not given to the far nurse");
+  cr_assert_eq(n1.reason, CM_REASON_WAITING_WORKER);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
+  t += 3 * 60000;
+  cr_assert_eq(cm_engine_complete(fx.eng, "j1", t, NULL), CM_OK);
+  step(t + 1000);
+  n1 = view("n1");
+  cr_assert_eq(n1.state, CM_REQ_OFFERED, "offered once she is free");
+  cr_assert_str_eq(n1.workers[0], "near");
+}
+
+/* Scheduled work stays out with lookahead_upto normal: it is less urgent. */
+Test(lookahead, scheduled_work_not_below_lookahead_upto, .fini = stop) {
+  start_upto(15, CM_URGENCY_NORMAL);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit("s1", CM_URGENCY_SCHEDULED, t);
+  step(t + 300);
+  step(t + 150000);
+  cr_assert_eq(view("s1").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(view("s1").workers[0], "far");
+}
+
+Test(lookahead, lookahead_upto_is_checked) {
+  cm_engine_config c;
+  cm_engine_config_init(&c);
+  cr_assert_eq(c.lookahead_upto, CM_URGENCY_URGENT);
+  c.lookahead_upto = CM_URGENCY_SCHEDULED;
+  cm_error err;
+  cr_assert_eq(cm_engine_config_validate(&c, &err), CM_OK);
+  c.lookahead_upto = CM_URGENCY_EMERGENCY;
+  cr_assert_eq(cm_engine_config_validate(&c, &err), CM_E_RANGE);
+  cr_assert_str_eq(err.field, "$.lookahead_upto");
+}
+
+/* carematchd reads [matching] lookahead_upto (an unknown key would refuse
+ * the file) and refuses an urgency out of its range, naming the key. */
+Test(lookahead, daemon_reads_lookahead_upto) {
+  char out[1024];
+  cr_assert_eq(cm_test_check_config("[server]\nauth = off\n[matching]\n"
+                                    "lookahead_upto = scheduled\n",
+                                    out, sizeof out),
+               0, "%s", out);
+  cr_assert_neq(cm_test_check_config("[matching]\nlookahead_upto = emergency\n",
+                                     out, sizeof out),
+                0);
+  cr_assert(strstr(out, "lookahead_upto: must be urgent, normal or scheduled"),
+            "%s", out);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "carematch/engine.h"
+#include "daemon_proc.h"
 #include "engine_fx.h"
 #include "fixtures.h"
 
@@ -227,43 +228,25 @@ Test(reserve, config_is_validated) {
   cm_store_free(st);
 }
 
-/* carematchd --check-config on a file; returns the exit code, the output
- * in out. */
-static int check_config(const char *body, char *out, size_t n) {
-  char path[] = "/tmp/cm-reserve-XXXXXX";
-  int fd = mkstemp(path);
-  cr_assert_geq(fd, 0);
-  FILE *f = fdopen(fd, "w");
-  fputs(body, f);
-  fclose(f);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1",
-           CM_DAEMON_PATH, path);
-  FILE *p = popen(cmd, "r");
-  size_t got = fread(out, 1, n - 1, p);
-  out[got] = '\0';
-  int rc = pclose(p);
-  remove(path);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 Test(reserve, daemon_config_keys) {
   char out[1024];
   cr_assert_eq(
-      check_config(
+      cm_test_check_config(
           "[server]\nauth = off\n[matching]\nreserve_workers = 2\nreserve_km = "
           "3.5\nreserve_from = normal\n",
           out, sizeof out),
       0, "%s", out);
-  cr_assert_neq(
-      check_config("[matching]\nreserve_from = emergency\n", out, sizeof out),
-      0);
+  cr_assert_neq(cm_test_check_config("[matching]\nreserve_from = emergency\n",
+                                     out, sizeof out),
+                0);
   cr_assert(strstr(out, "reserve_from: must be urgent, normal or scheduled"),
             "%s", out);
-  cr_assert_neq(
-      check_config("[matching]\nreserve_workers = 65\n", out, sizeof out), 0);
-  cr_assert(strstr(out, "reserve_workers"), "%s", out);
-  cr_assert_neq(check_config("[matching]\nreserve_km = -1\n", out, sizeof out),
+  cr_assert_neq(cm_test_check_config("[matching]\nreserve_workers = 65\n", out,
+                                     sizeof out),
                 0);
+  cr_assert(strstr(out, "reserve_workers"), "%s", out);
+  cr_assert_neq(
+      cm_test_check_config("[matching]\nreserve_km = -1\n", out, sizeof out),
+      0);
   cr_assert(strstr(out, "reserve_km"), "%s", out);
 }

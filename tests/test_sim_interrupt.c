@@ -5,7 +5,7 @@
  * and counted (interrupted, resumed, the wait until she came); without
  * +interrupt nothing is broken off. An emergency with no capable worker
  * on shift within 15 minutes' drive is beyond reach; one whose only near
- * worker is at a visit is not. */
+ * worker is at a visit is not, and her state at the call is kept. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -146,6 +146,11 @@ Test(sim_interrupt, beyond_reach_counts_workers_in_any_state) {
   cr_assert_eq(k.nearest_n, 3);
   cr_assert(k.nearest_km > 55.0 && k.nearest_km < 57.0, "%.2f km",
             k.nearest_km);
+  /* what she was doing at each call, when within reach (cm_sim_near) */
+  cr_assert_eq(k.n_outcomes, 3);
+  cr_assert_eq(k.outcomes[0].near, CM_SIM_NEAR_FREE, "r0: free at home");
+  cr_assert_eq(k.outcomes[1].near, CM_SIM_NEAR_AT_OTHER, "r1: at r0's visit");
+  cr_assert_eq(k.outcomes[2].near, CM_SIM_NEAR_NONE, "r2: beyond reach");
   sim_kpis_free(&k);
   cm_sim_scenario_free(s);
 }

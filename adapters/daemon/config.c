@@ -394,6 +394,13 @@ static int matching_key(parse_ctx *p, const char *name, const char *v) {
     return parse_double(v, 0, 240, &e->lookahead_min) == 0
                ? 1
                : fail(p, "matching", name, "must be a number in 0..240");
+  if (!strcmp(name, "lookahead_upto")) { /* docs/engine.md "Look-ahead" */
+    int u = cm_urgency_parse(v);
+    if (u <= CM_URGENCY_EMERGENCY)
+      return fail(p, "matching", name, "must be urgent, normal or scheduled");
+    e->lookahead_upto = (cm_urgency)u;
+    return 1;
+  }
   if (!strcmp(name, "reserve_from")) {
     int u = cm_urgency_parse(v);
     if (u <= CM_URGENCY_EMERGENCY)

@@ -153,7 +153,9 @@ static void help(void) {
       "                        +urgent (urgent work may take the reserve),\n"
       "                        +take (diversion and interruption may "
       "take\n"
-      "                        urgent work to save an emergency's breach)\n"
+      "                        urgent work to save an emergency's breach),\n"
+      "                        +ahead (every one-worker request looks ahead,\n"
+      "                        30 min)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -288,7 +290,9 @@ static int live_only(int c) {
  * "+interrupt" / "+nointerrupt" (interruption on at CM_SIM_INTERRUPT_MIN /
  * off), "+urgent" (urgent work may take the reserve: reserve_from normal),
  * "+take" (diversion and interruption may take urgent work for an
- * emergency that would otherwise breach: divert_urgent) or
+ * emergency that would otherwise breach: divert_urgent), "+ahead" (every
+ * one-worker request looks ahead: lookahead_upto scheduled, within
+ * CM_SIM_AHEAD_MIN; implies "+look") or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -301,7 +305,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
-  int interrupt = 0, urgent = 0, take_urgent = 0;
+  int interrupt = 0, urgent = 0, take_urgent = 0, ahead = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -327,6 +331,8 @@ static int policy_base(const char *t, sim_policy *p) {
       urgent = 1;
     else if (ml == 4 && !strncmp(m + 1, "take", 4))
       take_urgent = 1;
+    else if (ml == 5 && !strncmp(m + 1, "ahead", 5))
+      ahead = look = 1;
     else
       return -1;
     m += 1 + ml;
@@ -342,6 +348,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->interrupt = interrupt;
     p->reserve_normal = urgent;
     p->divert_urgent = take_urgent;
+    p->lookahead_all = ahead;
   }
   return base;
 }
@@ -363,10 +370,10 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
              -1;
     if (!eq && policy_base(t, NULL) < 0)
       return snprintf(msg, n,
-                      "--policies: unknown policy '%.40s' (optimal, greedy, "
+                      "--policies: unknown policy '%.24s' (optimal, greedy, "
                       "greedy-reserve, optimal-noreserve, each with "
                       "+look, +nolook, +standby, +history, +divert, +nodivert, "
-                      "+interrupt, +nointerrupt, +urgent, +take; "
+                      "+interrupt, +nointerrupt, +urgent, +take, +ahead; "
                       "NAME=WEIGHTS.json)",
                       t),
              -1;

@@ -463,8 +463,11 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
                            const sim_sla *sla) {
   const sim_kpis *mine[1024];
   int n = nd < 1024 ? nd : 1024;
-  for (int d = 0; d < n; d++)
+  json_int_t cuts = 0; /* components the budget cut, over the days */
+  for (int d = 0; d < n; d++) {
     mine[d] = runs[d * np + p];
+    cuts += (json_int_t)mine[d]->fallbacks;
+  }
   sim_summary m;
   if (sim_summarize(mine, n, sla, &m) != 0)
     return NULL;
@@ -487,6 +490,8 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
     o = NULL;
   }
   json_decref(st);
+  if (o)
+    json_object_set_new(o, "fallbacks", json_integer(cuts));
   return o;
 }
 
@@ -494,9 +499,14 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
  * p95, travel per job. */
 /* Why a day's emergencies breached: never reached; the offer accepted
  * only after the target (no one free and near enough in time); accepted
- * in time but arrived after it (too far). */
+ * in time but arrived after it (too far). And, of the breached ones that
+ * some capable worker could have reached in time from where she was at
+ * the call, what that nearest worker was doing (cm_sim_near). */
 static json_t *emergency_causes(const sim_kpis *k, const sim_sla *sla) {
-  int never = 0, late = 0, far = 0;
+  static const char *const near_name[CM_SIM_NEAR_COUNT] = {
+      "none",         "free",      "to_emergency", "to_urgent", "to_other",
+      "at_emergency", "at_urgent", "at_other",     "released"};
+  int never = 0, late = 0, far = 0, by[CM_SIM_NEAR_COUNT] = {0};
   double t = sla->target_min[CM_URGENCY_EMERGENCY];
   for (int i = 0; k->outcomes && i < k->n_outcomes; i++) {
     const sim_outcome *o = &k->outcomes[i];
@@ -508,9 +518,15 @@ static json_t *emergency_causes(const sim_kpis *k, const sim_sla *sla) {
       late++;
     else
       far++;
+    if (o->near > CM_SIM_NEAR_NONE && o->near < CM_SIM_NEAR_COUNT)
+      by[o->near]++;
   }
-  return json_pack("{s:i,s:i,s:i}", "never", never, "accepted_late", late,
-                   "far", far);
+  json_t *reachable = json_object();
+  for (int s = CM_SIM_NEAR_FREE; reachable && s < CM_SIM_NEAR_COUNT; s++)
+    json_object_set_new(reachable, near_name[s], json_integer(by[s]));
+  return json_pack("{s:i,s:i,s:i,s:o}", "never", never, "accepted_late", late,
+                   "far", far, "reachable_nearest_was",
+                   reachable ? reachable : json_null());
 }
 
 static json_t *day_json(const sim_kpis *const *runs, int d, int np,
@@ -545,6 +561,12 @@ static json_t *day_json(const sim_kpis *const *runs, int d, int np,
                           json_integer(k->emergency_unreachable));
     if (last)
       json_object_set_new(last, "nearest_at_call", nearest_json(k));
+    if (last) /* the batch components the solver's budget cut (budget 0,
+                 greedy: every one); 0 for an optimal policy: no solve was
+                 cut by its wall-clock budget, so the day reproduces at any
+                 load */
+      json_object_set_new(last, "fallbacks",
+                          json_integer((json_int_t)k->fallbacks));
   }
   return json_pack("{s:I,s:o}", "seed", (json_int_t)seed, "runs",
                    a ? a : json_null());

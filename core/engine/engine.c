@@ -52,6 +52,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   c->reserve_km = 5.0;
   c->reserve_from = CM_URGENCY_URGENT;
   c->lookahead_min = 15;
+  c->lookahead_upto = CM_URGENCY_URGENT;
   c->reserve_demand = 0;
   c->escalate_after_ms = 1800000;
   c->confirm_hold_ms = 120000;
@@ -93,6 +94,9 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
        "must be 0 or 1");
   CFG_(c->lookahead_min >= 0 && c->lookahead_min <= 240, "lookahead_min",
        "must be in [0, 240] minutes");
+  CFG_(c->lookahead_upto >= CM_URGENCY_URGENT &&
+           c->lookahead_upto <= CM_URGENCY_SCHEDULED,
+       "lookahead_upto", "must be urgent, normal or scheduled");
   CFG_(c->divert_min >= 0 && c->divert_min <= 240, "divert_min",
        "must be in [0, 240] minutes");
   CFG_(c->interrupt_min >= 0 && c->interrupt_min <= 240, "interrupt_min",

@@ -76,9 +76,10 @@ static double minutes_left(cm_engine *e, const cm__req *r, int64_t now_ms) {
   return left < 0 ? 0 : left;
 }
 
-/* 1 when batch request r looks ahead: emergency or urgent, one worker. */
-static int looks_ahead(const cm__req *r) {
-  return r && r->spec.staff == 1 && r->spec.urgency <= CM_URGENCY_URGENT;
+/* 1 when batch request r looks ahead: one worker, at least as urgent as
+ * lookahead_upto (emergency and urgent by default). */
+static int looks_ahead(const cm_engine *e, const cm__req *r) {
+  return r && r->spec.staff == 1 && r->spec.urgency <= e->cfg.lookahead_upto;
 }
 
 /* Add the busy worker of job j (free in left minutes) to the instance
@@ -99,7 +100,7 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   w.status = CM_WORKER_AVAILABLE;
   for (int q = 0; q < n; q++) {
     const cm__req *r = reqs[q];
-    if (!looks_ahead(r) || !cm__req_may_offer(r, &w))
+    if (!looks_ahead(e, r) || !cm__req_may_offer(r, &w))
       continue;
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     const cm_request *rq = &inst->requests[q];
@@ -134,7 +135,7 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
   if (e->cfg.lookahead_min <= 0)
     return CM_OK;
   for (int q = 0; q < n && !any; q++)
-    any = looks_ahead(reqs[q]);
+    any = looks_ahead(e, reqs[q]);
   if (!any)
     return CM_OK;
   double *best = malloc((size_t)n * sizeof *best);

@@ -115,6 +115,10 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
     cfg->divert_urgent = 1;
   if (p->no_lookahead)
     cfg->lookahead_min = 0;
+  if (p->lookahead_all) {
+    cfg->lookahead_upto = CM_URGENCY_SCHEDULED;
+    cfg->lookahead_min = CM_SIM_AHEAD_MIN;
+  }
   if (p->standby)
     cfg->standby_every_ms = CM_SIM_STANDBY_EVERY_MS;
   if (p->divert)

@@ -91,6 +91,7 @@ typedef struct wstate {
   int going_off; /* shift over: off after the job */
   int standby;   /* idle, on its way to a suggested standby place */
   int job;       /* travelling: to this request */
+  int at;        /* serving: this request */
   int trip;      /* set-offs so far: a reach event of an earlier one is
                     void (the worker was diverted) */
   double lat, lon;
@@ -121,6 +122,7 @@ typedef struct rstate {
   int64_t done_at; /* the service's end, once begun */
   int64_t left_ms; /* interrupted: the service time left; -1 none */
   int64_t interrupted; /* when it was last interrupted; -1 never */
+  int near;            /* cm_sim_near at its call */
 } rstate;
 
 struct cm_sim_world {
@@ -384,10 +386,26 @@ static void where_now(const sim *m, int i, double *lat, double *lon) {
   }
 }
 
+/* Worker i's state as cm_sim_near (she is on shift). */
+static int near_state(const sim *m, int i) {
+  const wstate *w = &m->w[i];
+  int job = w->state == W_TRAVEL ? w->job : w->state == W_SERVE ? w->at : -1;
+  if (w->state == W_IDLE)
+    return CM_SIM_NEAR_FREE;
+  if (job < 0)
+    return CM_SIM_NEAR_RELEASED;
+  int u = m->s->services[m->s->requests[job].service].urgency;
+  int k = u == CM_URGENCY_EMERGENCY ? 0 : u == CM_URGENCY_URGENT ? 1 : 2;
+  return (w->state == W_TRAVEL ? CM_SIM_NEAR_TO_EMERGENCY
+                               : CM_SIM_NEAR_AT_EMERGENCY) +
+         k;
+}
+
 /* Request q at its call, over the workers on shift who could serve it (its
- * skills), in any state (free, on her way, at a visit): *reach is 1 when
- * one is within CM_SIM_FLOOR_MIN minutes' drive; returns the road km of
- * the staff nearest of them summed, or -1 when fewer are on shift. */
+ * skills), in any state (free, on her way, at a visit): *reach is the
+ * nearest one's cm_sim_near when she is within CM_SIM_FLOOR_MIN minutes'
+ * drive, else CM_SIM_NEAR_NONE; returns the road km of the staff nearest
+ * of them summed, or -1 when fewer are on shift. */
 static double nearest_at_call(const sim *m, int q, int *reach) {
   const cm_sim_request *rq = &m->s->requests[q];
   const cm_sim_service *sv = &m->s->services[rq->service];
@@ -395,7 +413,8 @@ static double nearest_at_call(const sim *m, int q, int *reach) {
   int n = 0, staff = sv->staff < 1              ? 1
                      : sv->staff > CM_MAX_STAFF ? CM_MAX_STAFF
                                                 : sv->staff;
-  *reach = 0;
+  double reach_min = HUGE_VAL;
+  *reach = CM_SIM_NEAR_NONE;
   for (int i = 0; i < m->s->n_workers; i++) {
     cm_skillset has = m->s->workers[i].skills;
     if (m->w[i].state == W_OFF ||
@@ -405,8 +424,11 @@ static double nearest_at_call(const sim *m, int q, int *reach) {
     double lat, lon;
     where_now(m, i, &lat, &lon);
     double km = km_between(m, lat, lon, rq->lat, rq->lon);
-    if (km / m->s->workers[i].speed_kmh * 60.0 <= CM_SIM_FLOOR_MIN)
-      *reach = 1;
+    double min = km / m->s->workers[i].speed_kmh * 60.0;
+    if (min <= CM_SIM_FLOOR_MIN && min < reach_min) {
+      reach_min = min;
+      *reach = near_state(m, i);
+    }
     int at = n < staff ? n++ : staff; /* insert, keeping the staff least */
     while (at > 0 && best[at - 1] > km) {
       if (at < staff)
@@ -442,7 +464,8 @@ static void submit(sim *m, int q) {
   m->k->requests[sv->urgency]++;
   int reach;
   double near_km = nearest_at_call(m, q, &reach);
-  if (sv->urgency == CM_URGENCY_EMERGENCY && !reach)
+  m->r[q].near = reach;
+  if (sv->urgency == CM_URGENCY_EMERGENCY && reach == CM_SIM_NEAR_NONE)
     m->k->emergency_unreachable++;
   if (near_km >= 0) {
     m->k->nearest_km += near_km;
@@ -462,6 +485,7 @@ static void reach(sim *m, int i, int q, int trip) {
   if (w->state != W_TRAVEL || w->job != q || w->trip != trip)
     return; /* she was diverted on the way */
   w->job = -1;
+  w->at = q;
   w->state = W_SERVE;
   place_worker(m, i, rq->lat, rq->lon);
   if (m->port.arrived)
@@ -652,6 +676,7 @@ static void outcomes(sim *m) {
     int64_t base = rq->window_start_ms > 0 ? rq->window_start_ms : rq->at_ms;
     o->urgency = s->services[rq->service].urgency;
     o->area = area_of(box, rq->lat, rq->lon);
+    o->near = r->near;
     o->arrive_min = r->arrived < 0      ? INFINITY
                     : r->arrived > base ? (double)(r->arrived - base) / 60000.0
                                         : 0;

@@ -223,6 +223,11 @@ typedef struct cm_engine_config {
                                emergency or urgent request within this
                                many minutes are its candidates; the
                                request then waits for them (15; 0: off) */
+  /* Requests this urgent or more look ahead: URGENT (the default:
+     emergency and urgent), NORMAL or SCHEDULED (every one-worker request:
+     a near worker soon free is waited for rather than a far free one
+     sent). */
+  cm_urgency lookahead_upto;
   int64_t standby_every_ms; /* standby suggestions (docs/engine.md
                                "Standby"): an idle emergency-capable worker
                                away from where emergencies come from may be

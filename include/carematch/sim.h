@@ -89,6 +89,11 @@ CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 /* The minutes a worker called away from a visit must save an emergency
  * (interrupt_min) in a "+interrupt" run. */
 #define CM_SIM_INTERRUPT_MIN 5.0
+/* An "+ahead" run: every one-worker request looks ahead (lookahead_upto
+ * scheduled), for workers free and there within this many minutes
+ * (lookahead_min; 30 measured better than 15 and no worse than 60 on the
+ * county's travel, docs/sim.md "Looking ahead for all work"). */
+#define CM_SIM_AHEAD_MIN 30.0
 /* An emergency with no capable worker on shift, in any state (free, on
  * her way, at a visit), within this many minutes' drive at its call is
  * beyond any dispatcher's reach in time: the floor of its breaches
@@ -116,6 +121,10 @@ typedef struct cm_sim_policy {
   int reserve_normal; /* the reserve keeps kept workers from normal and
                        scheduled work only (reserve_from normal): urgent
                        work may take them */
+  int lookahead_all;  /* every one-worker request looks ahead
+                         (lookahead_upto scheduled, lookahead_min
+                         CM_SIM_AHEAD_MIN), not only emergency and urgent
+                         ones */
   int divert_urgent;  /* diversion and interruption may take a worker from
                          urgent work for an emergency that would otherwise
                          breach (the engine's divert_urgent) */
@@ -134,6 +143,24 @@ typedef struct cm_sim_policy {
 /* What became of one request submitted in a run: the raw material of the
  * honest KPIs (sim_stats.h), kept per request so days can be pooled and
  * resampled. */
+/* At a request's call, the nearest worker on shift who could serve it, when
+ * she is within CM_SIM_FLOOR_MIN minutes' drive (else NONE): free (idle,
+ * or on her way to a standby place), on her way to a job, at a visit (of
+ * an emergency, urgent or other work), or released from a job and waiting
+ * for her next offer's answer (diverted or interrupted). */
+typedef enum cm_sim_near {
+  CM_SIM_NEAR_NONE,
+  CM_SIM_NEAR_FREE,
+  CM_SIM_NEAR_TO_EMERGENCY,
+  CM_SIM_NEAR_TO_URGENT,
+  CM_SIM_NEAR_TO_OTHER,
+  CM_SIM_NEAR_AT_EMERGENCY,
+  CM_SIM_NEAR_AT_URGENT,
+  CM_SIM_NEAR_AT_OTHER,
+  CM_SIM_NEAR_RELEASED,
+  CM_SIM_NEAR_COUNT
+} cm_sim_near;
+
 typedef struct cm_sim_outcome {
   int urgency;       /* cm_urgency */
   int area;          /* 0..CM_SIM_AREAS-1: the cell of a 3 x 3 grid over
@@ -143,6 +170,7 @@ typedef struct cm_sim_outcome {
                         (0 when early); INFINITY: never arrived */
   double accept_min; /* from the call to the offer accepted (by every
                         member); INFINITY: never accepted */
+  int near;          /* cm_sim_near at the call */
 } cm_sim_outcome;
 
 /* One worker's day in a run. */

@@ -256,3 +256,21 @@ int cm_test_stream_read_until(int fd, const char *want, char *buf, size_t n) {
   }
   return strstr(buf, want) != NULL;
 }
+
+int cm_test_check_config(const char *body, char *out, size_t n) {
+  char path[] = "/tmp/cm-check-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  FILE *f = fdopen(fd, "w");
+  fputs(body, f);
+  fclose(f);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s --config %s --check-config 2>&1",
+           CM_DAEMON_PATH, path);
+  FILE *p = popen(cmd, "r");
+  size_t got = fread(out, 1, n - 1, p);
+  out[got] = '\0';
+  int rc = pclose(p);
+  remove(path);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}

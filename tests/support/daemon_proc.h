@@ -35,6 +35,9 @@ void cm_test_daemon_start(cm_test_daemon *d, const char *const *args);
 int cm_test_daemon_stop(cm_test_daemon *d, int sig);
 /* Remove the scratch directory. */
 void cm_test_daemon_cleanup(cm_test_daemon *d);
+/* carematchd --check-config on a file holding body; returns the exit code,
+ * its output (stdout and stderr) in out. */
+int cm_test_check_config(const char *body, char *out, size_t n);
 
 typedef struct cm_test_reply {
   long code;
