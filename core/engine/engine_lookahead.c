@@ -82,25 +82,102 @@ static int looks_ahead(const cm_engine *e, const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency <= e->cfg.lookahead_upto;
 }
 
+/* The batch's looking-ahead requests by latitude, so that a busy worker
+ * is checked against those within reach only: with every request looking
+ * ahead (lookahead_upto scheduled), a batch of 2,000 against thousands of
+ * busy workers would otherwise cost millions of distances. */
+typedef struct ahead_req {
+  double lat;
+  int q; /* its index in the batch */
+} ahead_req;
+
+typedef struct ahead_index {
+  ahead_req *by_lat; /* the looking-ahead requests, by latitude */
+  int n;
+  double max_deg; /* the widest radius among them in degrees of latitude
+                     (a great-circle distance is at least the latitude
+                     difference times 111.195 km; 111 keeps a margin) */
+  int *band;      /* scratch: the indexes within one worker's band */
+} ahead_index;
+
+static int by_lat(const void *a, const void *b) {
+  const ahead_req *x = a, *y = b;
+  return x->lat < y->lat   ? -1
+         : x->lat > y->lat ? 1
+                           : (x->q > y->q) - (x->q < y->q);
+}
+
+static int ascending(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* ix over the batch's looking-ahead requests. Returns CM_OK or
+ * CM_E_NOMEM. */
+static cm_status index_build(const cm_engine *e, const cm_instance *inst,
+                             cm__req **reqs, int n, ahead_index *ix) {
+  memset(ix, 0, sizeof *ix);
+  ix->by_lat = malloc((size_t)n * sizeof *ix->by_lat);
+  ix->band = malloc((size_t)n * sizeof *ix->band);
+  if (!ix->by_lat || !ix->band)
+    return CM_E_NOMEM;
+  for (int q = 0; q < n; q++) {
+    if (!looks_ahead(e, reqs[q]))
+      continue;
+    double deg =
+        cm_request_radius_km(&inst->params, &inst->requests[q]) / 111.0;
+    if (deg > ix->max_deg)
+      ix->max_deg = deg;
+    ix->by_lat[ix->n++] = (ahead_req){reqs[q]->spec.lat, q};
+  }
+  qsort(ix->by_lat, (size_t)ix->n, sizeof *ix->by_lat, by_lat);
+  return CM_OK;
+}
+
+static void index_free(ahead_index *ix) {
+  free(ix->by_lat);
+  free(ix->band);
+}
+
+/* The indexes of ix's requests within max_deg of latitude lat, ascending
+ * (the order the edges were always added in) into ix->band; their count. */
+static int index_band(ahead_index *ix, double lat) {
+  int lo = 0, hi = ix->n; /* the first at or above lat - max_deg */
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (ix->by_lat[mid].lat < lat - ix->max_deg)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  int m = 0;
+  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + ix->max_deg; k++)
+    ix->band[m++] = ix->by_lat[k].q;
+  qsort(ix->band, (size_t)m, sizeof *ix->band, ascending);
+  return m;
+}
+
 /* Add the busy worker of job j (free in left minutes) to the instance
  * with its edges from the looking-ahead requests it reaches MARGIN_MIN
  * sooner than their free candidates (best[q]). Returns CM_OK or
  * CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          int n, const double *best, const cm__req *j,
+                          ahead_index *ix, const double *best, const cm__req *j,
                           double left, cm_error *err) {
   cm_worker w;
   int wi = -1;
-  if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
+  int m = index_band(ix, j->spec.lat);
+  if (m == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
   w.lat = j->spec.lat; /* where it will be free */
   w.lon = j->spec.lon;
   w.has_position = 1;
   w.capacity = 1;
   w.status = CM_WORKER_AVAILABLE;
-  for (int q = 0; q < n; q++) {
+  for (int k = 0; k < m; k++) {
+    int q = ix->band[k];
     const cm__req *r = reqs[q];
-    if (!looks_ahead(e, r) || !cm__req_may_offer(r, &w))
+    if (!cm__req_may_offer(r, &w))
       continue;
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     const cm_request *rq = &inst->requests[q];
@@ -138,9 +215,13 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     any = looks_ahead(e, reqs[q]);
   if (!any)
     return CM_OK;
+  ahead_index ix = {NULL, 0, 0.0, NULL};
   double *best = malloc((size_t)n * sizeof *best);
-  if (!best)
+  if (!best || index_build(e, inst, reqs, n, &ix) != CM_OK) {
+    free(best);
+    index_free(&ix);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
   cm__soonest_arrivals(inst, n, best);
   for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
@@ -152,9 +233,10 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     double left = minutes_left(e, j, now_ms);
     if (left < 0 || left > e->cfg.lookahead_min)
       continue;
-    if (add_busy(e, inst, reqs, n, best, j, left, err) != CM_OK)
+    if (add_busy(e, inst, reqs, &ix, best, j, left, err) != CM_OK)
       st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   free(best);
+  index_free(&ix);
   return st;
 }
