@@ -46,11 +46,16 @@ static void positions(int64_t now) {
                             NULL);
 }
 
-static void submit(const char *id, cm_urgency u, int64_t now) {
-  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, 0.0);
+static void submit_at(const char *id, cm_urgency u, double dlat_km,
+                      int64_t now) {
+  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
   cm_error err;
   cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
                err.message);
+}
+
+static void submit(const char *id, cm_urgency u, int64_t now) {
+  submit_at(id, u, 0.0, now);
 }
 
 static void step(int64_t now) {
@@ -215,4 +220,20 @@ Test(lookahead, daemon_reads_lookahead_upto) {
                 0);
   cr_assert(strstr(out, "lookahead_upto: must be urgent, normal or scheduled"),
             "%s", out);
+}
+
+/* The busy nurse is waited for by an emergency 1 km north of her job too
+ * (free in 3 min, then 1.3 road km; the far nurse is 5 km away): the
+ * batch looks for busy workers by latitude, and its band must reach past
+ * her own. */
+Test(lookahead, waited_for_from_a_km_north_of_her_job, .fini = stop) {
+  start(15);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit_at("e1", CM_URGENCY_EMERGENCY, 1.0, t);
+  step(t);
+  cm_request_view e1 = view("e1");
+  cr_assert_eq(e1.state, CM_REQ_PENDING, "not given to the far nurse");
+  cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
 }
