@@ -6,7 +6,7 @@
  *
  *   bench_engine [--seconds S] [--workers N] [--positions-per-s P]
  *                [--requests-per-s R] [--window MS] [--budget MS]
- *                [--seed S] [--live] [--out FILE]
+ *                [--seed S] [--lookahead-upto U] [--live] [--out FILE]
  *
  * Prints a summary and writes JSON (percentiles of several runs are the
  * caller's: run it several times; scripts/bench.sh does). */
@@ -24,7 +24,8 @@
 typedef struct opts {
   double seconds, pos_rate, req_rate, window_ms, budget_ms, service_s;
   int workers;
-  int live; /* print a line a second */
+  int lookahead_upto; /* cm_urgency: the engine's lookahead_upto */
+  int live;           /* print a line a second */
   uint64_t seed;
   const char *out;
 } opts;
@@ -42,6 +43,7 @@ static int parse(int argc, char **argv, opts *o) {
               .budget_ms = 100,
               .service_s = 30,
               .workers = 20000,
+              .lookahead_upto = CM_URGENCY_URGENT,
               .seed = 1,
               .out = NULL};
   for (int i = 1; i < argc; i++) {
@@ -75,7 +77,14 @@ static int parse(int argc, char **argv, opts *o) {
       o->seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--out"))
       o->out = v;
-    else {
+    else if (!strcmp(a, "--lookahead-upto")) {
+      o->lookahead_upto = cm_urgency_parse(v);
+      if (o->lookahead_upto <= CM_URGENCY_EMERGENCY) {
+        fprintf(stderr, "bench_engine: --lookahead-upto: urgent, normal or "
+                        "scheduled\n");
+        return -1;
+      }
+    } else {
       fprintf(stderr, "bench_engine: unknown option %s\n", a);
       return -1;
     }
@@ -141,6 +150,7 @@ static int engine_start(run *r) {
   cfg.batch_window_ms = (int64_t)r->o.window_ms;
   cfg.solve_budget_ms = r->o.budget_ms;
   cfg.auto_accept = 1;
+  cfg.lookahead_upto = (cm_urgency)r->o.lookahead_upto;
   cfg.clock = cm_bench_clock;
   cm_error err;
   r->eng = cm_engine_new(&cfg, r->store, &err);
