@@ -87,6 +87,10 @@ typedef struct bench {
   uint64_t rng;
   struct event *tick;
   int stopping;
+  /* the daemon's durability counters (loop_trace's durable[]) during the
+   * load or the ingest, when fetched (a daemon started here) */
+  int durable_known;
+  double durable[4];
 } bench;
 
 static double now_ms(void) {
@@ -588,6 +592,11 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
               b->n_lat[u] ? q(b->lat_ms[u], b->n_lat[u], 1.0) : 0);
     fprintf(f, "},");
   }
+  if (b->durable_known)
+    fprintf(f,
+            "\"ledger\":{\"replica_waits\":%.0f,\"not_durable\":%.0f,"
+            "\"wait_timeouts\":%.0f,\"skipped_waits\":%.0f},",
+            b->durable[0], b->durable[1], b->durable[2], b->durable[3]);
   fprintf(f, "\"http_calls\":%llu,\"http_errors\":%llu}\n",
           (unsigned long long)cm_hc_calls(b->hc),
           (unsigned long long)cm_hc_errors(b->hc));
@@ -746,8 +755,15 @@ typedef struct loop_trace {
   char cause[TRACE_CAUSES][32];
   double stalls[TRACE_CAUSES], max_s[TRACE_CAUSES];
   int n;
-  double rebuilds; /* carematch_ledger_rebuilds_total */
+  double rebuilds;   /* carematch_ledger_rebuilds_total */
+  double durable[4]; /* the durability counters (durable_names) */
 } loop_trace;
+
+/* carematch_ledger_*_total of durability = replica (docs/redis.md): the
+ * proposals a WAIT ended, and those answered not_durable (a WAIT short at
+ * its timeout, or skipped: too few replicas online). */
+static const char *const durable_names[4] = {"replica_waits", "not_durable",
+                                             "wait_timeouts", "skipped_waits"};
 
 static int trace_slot(loop_trace *t, const char *cause, size_t len) {
   for (int i = 0; i < t->n; i++)
@@ -791,6 +807,13 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
     for (int m = 0; m < 2; m++) {
       if (!strncmp(line, "carematch_ledger_rebuilds_total ", 32))
         t->rebuilds = atof(line + 32);
+      for (int d = 0; m == 0 && d < 4; d++) {
+        char name[64];
+        int len = snprintf(name, sizeof name, "carematch_ledger_%s_total ",
+                           durable_names[d]);
+        if (!strncmp(line, name, (size_t)len))
+          t->durable[d] = atof(line + len);
+      }
       size_t pl = strlen(names[m]);
       const char *q = strchr(line + pl, '"');
       if (strncmp(line, names[m], pl) || !q)
@@ -799,6 +822,16 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
       if (i >= 0 && q[1] == '}')
         *(m ? &t->max_s[i] : &t->stalls[i]) = atof(q + 2);
     }
+}
+
+/* The durability counters' change from *t0 to *t1 into b, and a line. */
+static void durable_note(bench *b, const loop_trace *t0, const loop_trace *t1) {
+  b->durable_known = 1;
+  for (int d = 0; d < 4; d++)
+    b->durable[d] = t1->durable[d] - t0->durable[d];
+  printf("ledger: %.0f replica waits, %.0f not durable (%.0f wait timeouts, "
+         "%.0f skipped waits)\n",
+         b->durable[0], b->durable[1], b->durable[2], b->durable[3]);
 }
 
 static void loop_trace_print(const loop_trace *t0, const loop_trace *t1) {
@@ -831,12 +864,16 @@ int main(int argc, char **argv) {
     return 1;
   rc = workers_setup(b);
   double ingest_bulk = 0, ingest_single = 0;
+  loop_trace t0, t1;
+  if (rc == 0 && daemon > 0)
+    loop_trace_get(b, &t0);
   if (rc == 0 && b->o.ingest) {
     ingest_measure(b, &ingest_bulk, &ingest_single);
+    if (daemon > 0) {
+      loop_trace_get(b, &t1);
+      durable_note(b, &t0, &t1);
+    }
   } else if (rc == 0) {
-    loop_trace t0, t1;
-    if (daemon > 0)
-      loop_trace_get(b, &t0);
     load_run(b);
     load_summary_print(b);
     if (b->o.samples)
@@ -844,6 +881,7 @@ int main(int argc, char **argv) {
     if (daemon > 0) {
       loop_trace_get(b, &t1);
       loop_trace_print(&t0, &t1);
+      durable_note(b, &t0, &t1);
     }
   }
   if (b->o.out) {
