@@ -739,3 +739,50 @@ Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed, .init = setup,
   cm_redis_free(r);
   event_base_free(base);
 }
+
+/* At durability = replica, worker writes are acknowledged at the primary
+ * (docs/redis.md "Not waited for"): a turn of worker writes alone sends
+ * no WAIT, and in a group with a change the WAIT's verdict (here: no
+ * replica, not durable) is the change's only. */
+Test(group_commit, worker_writes_are_not_waited_for_at_replica_level,
+     .init = setup, .fini = teardown) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 1);
+  reset_stats();
+  upsert_workers(base, l, 3, 1); /* asserts each answered CM_OK */
+  const char *ids[1] = {"w001"};
+  double lat = 31.5, lon = 121.5;
+  int64_t seen = CM_FX_T0 + 1;
+  cm_ledger_worker_write pos = {.op = CM_LEDGER_W_POSITIONS,
+                                .n = 1,
+                                .ids = ids,
+                                .lat = &lat,
+                                .lon = &lon,
+                                .seen_ms = &seen};
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  propose_worker(l, &pos, 0);
+  run_until(base, 1);
+  cr_assert_eq(g_wst[0], CM_OK, "a position alone: acknowledged");
+  cr_assert_eq(calls_of("wait"), 0, "no WAIT for worker writes alone");
+  /* a change and a position in one turn: one WAIT, the change not durable
+     (no replica), the position acknowledged */
+  memset(g_ans, 0, sizeof g_ans);
+  memset(g_wcalls, 0, sizeof g_wcalls);
+  g_told = 0;
+  propose_submit(l, "req-mixed", &g_ans[0]);
+  propose_worker(l, &pos, 1);
+  run_until(base, 2);
+  cr_assert_eq(g_told, 2);
+  cr_assert_eq(calls_of("wait"), 1, "one WAIT, for the change");
+  cr_assert_eq(g_ans[0].st, CM_E_NOT_DURABLE);
+  cr_assert_eq(g_wcalls[1], 1);
+  cr_assert_eq(g_wst[1], CM_OK, "the position beside it: acknowledged");
+  cm_ledger_redis_stats stats;
+  cm_ledger_redis_stats_get(l, &stats);
+  cr_assert_eq(stats.not_durable, 1, "the change alone");
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}

@@ -847,13 +847,15 @@ Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
       cm_test_sleep_ms(50);
   }
   cr_assert_str_eq(code, "not_durable", "the write reached the new master");
-  for (int i = 0; i < 5; i++) { /* more writes, as the load's */
+  for (int i = 0; i < 5; i++) { /* more writes, as the load's: worker
+                                   writes are acknowledged at the primary
+                                   (docs/redis.md "Not waited for") */
     char path[64];
     snprintf(path, sizeof path, "/v1/workers/w%d", i % 4);
     cm_test_reply rr = cm_test_http(
         d.port, "PUT", path, TOK_PLATFORM,
         "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", NULL);
-    cr_assert_eq(rr.code, 503, "%s", rr.text);
+    cr_assert_eq(rr.code, 200, "%s", rr.text);
     cm_test_reply_free(&rr);
   }
   cr_assert(offered_within(heir, region, "b", 5000),
@@ -866,7 +868,8 @@ Test(redis_cluster, no_commit_waits_for_a_promoted_master_without_replica) {
   cr_assert_eq(metric(d.port, "carematch_ledger_wait_timeouts_total"), 0);
   cr_assert_gt(metric(d.port, "carematch_redis_cluster_resolves_total"),
                resolves0, "the connections asked the nodes again");
-  cr_assert_geq(metric(d.port, "carematch_ledger_skipped_waits_total"), 6);
+  cr_assert_geq(metric(d.port, "carematch_ledger_skipped_waits_total"), 1,
+                "the create's");
 
   /* the old master back, as the heir's replica: commits wait again, and
      are durable */

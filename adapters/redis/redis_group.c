@@ -6,7 +6,9 @@
  * sends the whole queue as one pipeline: the changes in proposal order,
  * CM__RD_COMMIT_GROUP a commit script call (each change still checked
  * atomically and on its own by the script), then at durability = replica
- * one WAIT, the last command, which covers every write before it. When
+ * one WAIT, the last command, which covers every write before it, when
+ * the group holds a ledger change (worker writes alone are acknowledged
+ * at the primary, and a WAIT's verdict is the changes' only). When
  * the group's last reply is in, each proposal's completion runs with its
  * own results, in proposal order. Groups may overlap on the wire: Redis
  * runs one connection's commands in order. A group with no reply for the
@@ -143,6 +145,9 @@ typedef struct rd_group { /* one pipeline sent */
   int n_cmds;      /* commands sent */
   int replies;     /* replies in */
   long long acked; /* the WAIT's answer (-1 none) */
+  int confirms;    /* a WAIT (or ROLE) ends it: durability = replica and a
+                      ledger change among its units; worker writes alone
+                      are acknowledged at the primary (docs/redis.md) */
   int skipped;     /* ROLE was sent in place of the WAIT (the replica
                       gate, redis_durability.h) */
   int lost;        /* the connection dropped before every reply */
@@ -248,11 +253,17 @@ static void prop_tell(rd_prop *p, cm_status st, const cm_error *err) {
   prop_free(p);
 }
 
-/* Complete every proposal of list with st. */
-static void tell_all(rd_prop *list, cm_status st, const cm_error *err) {
+/* Complete every proposal of list with st; with changes_only, only the
+ * changes (ledger changes) get st and worker writes CM_OK (a durability
+ * status: worker writes are acknowledged at the primary). */
+static void tell_all(rd_prop *list, cm_status st, const cm_error *err,
+                     int changes_only) {
+  cm_error ok;
+  cm_error_clear(&ok);
   while (list) {
     rd_prop *next = list->next;
-    prop_tell(list, st, err);
+    int mine = !changes_only || !list->op;
+    prop_tell(list, mine ? st : CM_OK, mine ? err : &ok);
     list = next;
   }
 }
@@ -353,6 +364,7 @@ static void group_finish(rd_group *g) {
   rd_ledger *l = as->l;
   cm_error err;
   cm_status st = CM_OK;
+  int durability = 0; /* st is the durability's: for the changes only */
   cm_error_clear(&err);
   if (as->watch && g->n_cmds > 0)
     group_watch(g, 1);
@@ -367,31 +379,34 @@ static void group_finish(rd_group *g) {
     st = cm__rd_unavailable(cm__rd_group_conn(l), &err);
   else if (g->fail != CM_OK)
     st = cm_error_set(&err, g->fail, "", "%s", g->why);
-  else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA && g->skipped) {
-    uint64_t n = 0; /* the results stand in the primary, unconfirmed */
+  else if (g->confirms && g->skipped) {
+    uint64_t n = 0; /* the changes stand in the primary, unconfirmed */
     for (rd_prop *p = g->props; p; p = p->next)
-      n++;
+      n += !p->op;
     l->stats.skipped_waits += n;
     l->stats.not_durable += n;
     st = cm__rd_not_durable_now(&err, cm__rd_group_conn(l)->replicas_online,
                                 l->opt.replicas);
-  } else if (l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
-    uint64_t n = 0; /* counted per proposal, as per synchronous commit */
+    durability = 1;
+  } else if (g->confirms) {
+    uint64_t n = 0; /* counted per change proposal, as per synchronous
+                       commit */
     for (rd_prop *p = g->props; p; p = p->next)
-      n++;
+      n += !p->op;
     l->stats.waits += n;
     if (g->acked < l->opt.replicas) { /* the results stand in the primary */
       l->stats.not_durable += n;
       l->stats.wait_timeouts += g->acked >= 0;
       st = cm__rd_not_durable(&err, g->acked < 0 ? 0 : g->acked,
                               l->opt.replicas, l->opt.durability_timeout_ms);
+      durability = 1;
     }
   }
   rd_prop *props = g->props;
   free(g->refs);
   free(g->cmds);
   free(g);
-  tell_all(props, st, &err);
+  tell_all(props, st, &err, durability);
 }
 
 /* hiredis: the reply to one command of a group (NULL: the connection
@@ -707,9 +722,13 @@ static void group_send(rd_group *g, cm_redis *r, int m) {
   for (int from = 0, cnt; from < m && !g->lost && g->fail == CM_OK; from += cnt)
     cnt = send_next(g, from, m);
   g->skipped = cm__rd_wait_skip(r, l->opt.replicas);
-  if (l->opt.durability != CM_LEDGER_DURABILITY_REPLICA || g->lost ||
-      g->fail != CM_OK)
+  int changes = 0;
+  for (int i = 0; i < m && !changes; i++)
+    changes = !g->refs[i].p->op;
+  if (l->opt.durability != CM_LEDGER_DURABILITY_REPLICA || !changes ||
+      g->lost || g->fail != CM_OK)
     return;
+  g->confirms = 1;
   if (g->skipped) {
     cm__rd_argv_str(&as->argv, "ROLE");
     send_cmd(g, &as->argv, CMD_ROLE, 0, 0);
@@ -772,7 +791,7 @@ static void flush_send(rd_async *as) {
   as->waits = 0;
   if (!r->ac || !r->ready) {
     cm__rd_unavailable(r, &err);
-    tell_all(props, CM_E_UNAVAILABLE, &err);
+    tell_all(props, CM_E_UNAVAILABLE, &err, 0);
     return;
   }
   int m = 0;
@@ -782,7 +801,7 @@ static void flush_send(rd_async *as) {
   rd_group *g = group_new(as, props, m);
   if (!g) {
     cm_error_set(&err, CM_E_NOMEM, "", NULL);
-    tell_all(props, CM_E_NOMEM, &err); /* nothing was sent */
+    tell_all(props, CM_E_NOMEM, &err, 0); /* nothing was sent */
     return;
   }
   g->id = ++as->groups;
@@ -1053,7 +1072,7 @@ void cm__rd_group_free(rd_ledger *l) {
   cm_error_set(&err, CM_E_UNAVAILABLE, "", "the ledger was freed");
   rd_prop *q = as->queue;
   as->queue = as->tail = NULL;
-  tell_all(q, CM_E_UNAVAILABLE, &err);
+  tell_all(q, CM_E_UNAVAILABLE, &err, 0);
   event_free(as->flush);
   event_free(as->timer);
   cm__rd_argv_free(&as->argv);
