@@ -36,15 +36,6 @@ static cm_test_reply call(const char *method, const char *path,
   return cm_test_http(D.port, method, path, token, body, NULL);
 }
 
-/* call and expect code; returns the reply (free it). */
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = call(method, path, token, body);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void ok(const char *method, const char *path, const char *token,
                const char *body) {
   cm_test_reply r = call(method, path, token, body);
@@ -65,7 +56,8 @@ static void add_worker(const char *id, const char *skills, double dlat) {
 static const char *state_of(const char *id, json_t **keep) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  cm_test_reply r = expect(200, "GET", path, TOK_PLATFORM, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_PLATFORM, NULL);
   const char *s = NULL;
   json_unpack(r.json, "{s:{s:s}}", "request", "state", &s);
   *keep = json_incref(r.json);
@@ -95,13 +87,15 @@ Test(daemon, a_request_from_submission_to_done) {
   const char *req = "{\"id\":\"r1\",\"lat\":31.23,\"lon\":121.47,"
                     "\"service\":\"fall_alarm\",\"urgency\":\"emergency\","
                     "\"elder\":\"e9\"}";
-  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, req);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, req);
   cm_test_reply_free(&r);
-  r = expect(200, "POST", "/v1/requests", TOK_PLATFORM, req); /* again */
+  r = cm_test_expect(D.port, 200, "POST", "/v1/requests", TOK_PLATFORM,
+                     req); /* again */
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests", TOK_PLATFORM,
-             "{\"id\":\"r1\",\"lat\":31.3,\"lon\":121.47,"
-             "\"skills\":[\"nurse\"]}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests", TOK_PLATFORM,
+                     "{\"id\":\"r1\",\"lat\":31.3,\"lon\":121.47,"
+                     "\"skills\":[\"nurse\"]}");
   cr_assert_str_eq(cm_test_error_code(&r), "conflict");
   cm_test_reply_free(&r);
   json_t *v = wait_state("r1", "offered");
@@ -113,11 +107,11 @@ Test(daemon, a_request_from_submission_to_done) {
   cr_assert_gt(total, 0, "the offer explains its cost");
   json_decref(v);
   /* only the offered worker can answer; a platform cannot */
-  r = expect(403, "POST", "/v1/requests/r1/accept", TOK_PLATFORM,
-             "{\"worker\":\"w1\"}");
+  r = cm_test_expect(D.port, 403, "POST", "/v1/requests/r1/accept",
+                     TOK_PLATFORM, "{\"worker\":\"w1\"}");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
-             "{\"worker\":\"w2\"}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+                     "{\"worker\":\"w2\"}");
   cm_test_reply_free(&r);
   ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
   v = wait_state("r1", "accepted");
@@ -125,7 +119,7 @@ Test(daemon, a_request_from_submission_to_done) {
   ok("POST", "/v1/requests/r1/complete", TOK_PLATFORM, NULL);
   v = wait_state("r1", "done");
   json_decref(v);
-  r = expect(200, "GET", "/v1/workers/w1", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/workers/w1", TOK_OPERATOR, NULL);
   int jobs_today = -1;
   json_unpack(r.json, "{s:{s:i}}", "worker", "jobs_today", &jobs_today);
   cr_assert_eq(jobs_today, 1, "the workload counts the job: %s", r.text);
@@ -159,37 +153,40 @@ Test(daemon, reject_cancel_status_and_positions) {
   ok("POST", "/v1/positions", TOK_GATEWAY,
      "{\"positions\":[{\"id\":\"w1\",\"lat\":31.26,\"lon\":121.49},"
      "{\"id\":\"w2\",\"lat\":31.27,\"lon\":121.5}]}");
-  cm_test_reply r = expect(200, "GET", "/v1/workers/w2", TOK_GATEWAY, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/workers/w2", TOK_GATEWAY, NULL);
   double lat = 0;
   json_unpack(r.json, "{s:{s:F}}", "worker", "lat", &lat);
   cr_assert_float_eq(lat, 31.27, 1e-9);
   cm_test_reply_free(&r);
   /* a bulk with one bad entry moves nobody */
-  r = expect(422, "POST", "/v1/positions", TOK_GATEWAY,
-             "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
-             "{\"id\":\"w2\",\"lat\":95,\"lon\":121.5}]}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/positions", TOK_GATEWAY,
+                     "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
+                     "{\"id\":\"w2\",\"lat\":95,\"lon\":121.5}]}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.positions[1].lat");
   cm_test_reply_free(&r);
-  r = expect(404, "POST", "/v1/positions", TOK_GATEWAY,
-             "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
-             "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
+  r = cm_test_expect(D.port, 404, "POST", "/v1/positions", TOK_GATEWAY,
+                     "{\"positions\":[{\"id\":\"w1\",\"lat\":10,\"lon\":10},"
+                     "{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.positions[1].id");
   cm_test_reply_free(&r);
   /* a bulk of one names its position too (the memory store named "$.id",
      Redis "$.positions[0].id": issue 17); one position names "$.lat" */
-  r = expect(404, "POST", "/v1/positions", TOK_GATEWAY,
-             "{\"positions\":[{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
+  r = cm_test_expect(
+      D.port, 404, "POST", "/v1/positions", TOK_GATEWAY,
+      "{\"positions\":[{\"id\":\"nobody\",\"lat\":9,\"lon\":121.5}]}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.positions[0].id", "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/positions", TOK_GATEWAY,
-             "{\"positions\":[{\"id\":\"w1\",\"lat\":91,\"lon\":121.5}]}");
+  r = cm_test_expect(
+      D.port, 422, "POST", "/v1/positions", TOK_GATEWAY,
+      "{\"positions\":[{\"id\":\"w1\",\"lat\":91,\"lon\":121.5}]}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.positions[0].lat", "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/workers/w1/position", TOK_GATEWAY,
-             "{\"lat\":91,\"lon\":121.5}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/workers/w1/position",
+                     TOK_GATEWAY, "{\"lat\":91,\"lon\":121.5}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.lat", "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/v1/workers/w1", TOK_GATEWAY, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/workers/w1", TOK_GATEWAY, NULL);
   json_unpack(r.json, "{s:{s:F}}", "worker", "lat", &lat);
   cr_assert_float_eq(lat, 31.26, 1e-9, "unchanged");
   cm_test_reply_free(&r);
@@ -212,13 +209,13 @@ Test(daemon, capacity_cannot_go_below_open_jobs) {
   }
   ok("POST", "/v1/requests/j0/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
   cm_test_reply r =
-      expect(409, "PUT", "/v1/workers/w1", TOK_PLATFORM,
-             "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,"
-             "\"capacity\":1}");
+      cm_test_expect(D.port, 409, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+                     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,"
+                     "\"capacity\":1}");
   cr_assert_str_eq(cm_test_error_code(&r), "conflict", "%s", r.text);
   cr_assert_str_eq(cm_test_error_field(&r), "$.capacity", "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/v1/workers/w1", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/workers/w1", TOK_PLATFORM, NULL);
   int capacity = 0, jobs = 0;
   json_unpack(r.json, "{s:{s:i,s:i}}", "worker", "capacity", &capacity, "jobs",
               &jobs);
@@ -249,17 +246,21 @@ Test(daemon, the_history_of_finished_requests_is_bounded) {
     snprintf(path, sizeof path, "/v1/requests/h%d/cancel", i);
     ok("POST", path, TOK_PLATFORM, NULL);
   }
-  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
   cr_assert(strstr(r.text, "carematch_requests{state=\"cancelled\"} 20\n"),
             "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(404, "GET", "/v1/requests/h0", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 404, "GET", "/v1/requests/h0", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
-  r = expect(404, "GET", "/v1/requests/h39", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 404, "GET", "/v1/requests/h39", TOK_PLATFORM,
+                     NULL);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/v1/requests/h40", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/requests/h40", TOK_PLATFORM,
+                     NULL);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/v1/requests/h59", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/requests/h59", TOK_PLATFORM,
+                     NULL);
   cm_test_reply_free(&r);
 }
 
@@ -378,20 +379,23 @@ Test(daemon, bad_input_is_refused_with_the_field) {
   json_unpack(v, "{s:{s:i}}", "request", "version", &version);
   cr_assert_eq(version, 1);
   json_decref(v);
-  r = expect(404, "GET", "/v1/requests/a", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 404, "GET", "/v1/requests/a", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
-  r = expect(404, "GET", "/v1/workers/w9", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 404, "GET", "/v1/workers/w9", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
 }
 
 Test(daemon, tokens_and_roles) {
-  cm_test_reply r = expect(401, "GET", "/v1/weights", NULL, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 401, "GET", "/v1/weights", NULL, NULL);
   cr_assert_str_eq(cm_test_error_code(&r), "unauthorized");
   cr_assert_str_eq(r.www_auth, "Bearer");
   cm_test_reply_free(&r);
-  r = expect(401, "GET", "/v1/weights", "operator-token-0123456788", NULL);
+  r = cm_test_expect(D.port, 401, "GET", "/v1/weights",
+                     "operator-token-0123456788", NULL);
   cm_test_reply_free(&r);
-  r = expect(401, "GET", "/v1/weights", "operator-token-012345678", NULL);
+  r = cm_test_expect(D.port, 401, "GET", "/v1/weights",
+                     "operator-token-012345678", NULL);
   cm_test_reply_free(&r);
   static const struct {
     const char *method, *path, *token;
@@ -421,26 +425,28 @@ Test(daemon, tokens_and_roles) {
 }
 
 Test(daemon, weights_are_versioned_and_persisted) {
-  cm_test_reply r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   json_int_t version = 0;
   json_unpack(r.json, "{s:I}", "version", &version);
   cr_assert_eq(version, 1);
   cm_test_reply_free(&r);
-  r = expect(422, "PUT", "/v1/weights", TOK_OPERATOR,
-             "{\"weights\":{\"travel\":-1}}");
+  r = cm_test_expect(D.port, 422, "PUT", "/v1/weights", TOK_OPERATOR,
+                     "{\"weights\":{\"travel\":-1}}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.weights.travel");
   cm_test_reply_free(&r);
-  r = expect(409, "PUT", "/v1/weights", TOK_OPERATOR,
-             "{\"version\":7,\"weights\":{\"travel\":2}}");
+  r = cm_test_expect(D.port, 409, "PUT", "/v1/weights", TOK_OPERATOR,
+                     "{\"version\":7,\"weights\":{\"travel\":2}}");
   cm_test_reply_free(&r);
   /* a negative version was taken as no version at all */
-  r = expect(422, "PUT", "/v1/weights", TOK_OPERATOR,
-             "{\"version\":-1,\"weights\":{\"travel\":2}}");
+  r = cm_test_expect(D.port, 422, "PUT", "/v1/weights", TOK_OPERATOR,
+                     "{\"version\":-1,\"weights\":{\"travel\":2}}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.version");
   cm_test_reply_free(&r);
-  r = expect(200, "PUT", "/v1/weights", TOK_OPERATOR,
-             "{\"version\":1,\"weights\":{\"travel\":2.5,\"penalty_base\":"
-             "{\"emergency\":5000}}}");
+  r = cm_test_expect(
+      D.port, 200, "PUT", "/v1/weights", TOK_OPERATOR,
+      "{\"version\":1,\"weights\":{\"travel\":2.5,\"penalty_base\":"
+      "{\"emergency\":5000}}}");
   double travel = 0, pe = 0;
   json_unpack(r.json, "{s:I,s:{s:F,s:{s:F}}}", "version", &version, "weights",
               "travel", &travel, "penalty_base", "emergency", &pe);
@@ -451,7 +457,7 @@ Test(daemon, weights_are_versioned_and_persisted) {
   /* a restart finds them */
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_daemon_start(&D, NULL);
-  r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   json_unpack(r.json, "{s:I,s:{s:F}}", "version", &version, "weights", "travel",
               &travel);
   cr_assert_eq(version, 2);
@@ -476,7 +482,8 @@ Test(daemon, events_stream_as_they_happen) {
   close(fd);
   free(buf);
   /* a gateway may not listen */
-  cm_test_reply r = expect(403, "GET", "/v1/events", TOK_GATEWAY, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 403, "GET", "/v1/events", TOK_GATEWAY, NULL);
   cm_test_reply_free(&r);
 }
 
@@ -487,9 +494,10 @@ Test(daemon, metrics_report_batches_and_routes) {
      "\"urgency\":\"emergency\"}");
   json_t *v = wait_state("m1", "offered");
   json_decref(v);
-  cm_test_reply r = expect(404, "DELETE", "/v1/nothing", TOK_PLATFORM, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 404, "DELETE", "/v1/nothing", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
   /* base units (seconds), the requests per batch in count buckets, method
      and route apart, the build */
   const char *must[] = {
@@ -532,7 +540,8 @@ static double sample(const char *text, const char *name) {
 }
 
 Test(daemon, metrics_report_the_process) {
-  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
   double now = (double)time(NULL);
   double start = sample(r.text, "process_start_time_seconds");
   cr_expect(start > now - 60 && start < now + 2, "started %f, now %f", start,
@@ -551,7 +560,7 @@ Test(daemon, metrics_report_the_process) {
   }
   double more = 0;
   for (int i = 0; i < 100 && more < fds + 3; i++) {
-    r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+    r = cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
     more = sample(r.text, "process_open_fds");
     cm_test_reply_free(&r);
   }
@@ -596,7 +605,8 @@ Test(process_stats, follow_the_process) {
 }
 
 Test(daemon, sighup_reloads_and_a_broken_file_changes_nothing) {
-  cm_test_reply r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
   /* a new operator token, a new window */
   FILE *f = fopen(D.config, "a");
@@ -617,7 +627,7 @@ Test(daemon, sighup_reloads_and_a_broken_file_changes_nothing) {
     nanosleep(&ts, NULL);
   }
   cr_assert(done, "the new token works after SIGHUP");
-  r = expect(401, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 401, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
   /* broken: refused, the daemon keeps its configuration */
   f = fopen(D.config, "a");
@@ -626,9 +636,10 @@ Test(daemon, sighup_reloads_and_a_broken_file_changes_nothing) {
   kill(D.pid, SIGHUP);
   struct timespec ts = {0, 200000000};
   nanosleep(&ts, NULL);
-  r = expect(200, "GET", "/v1/weights", "new-operator-token-0000", NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/weights",
+                     "new-operator-token-0000", NULL);
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
   cr_assert(strstr(r.text, "carematch_reload_failures_total 1"), "%s", r.text);
   cm_test_reply_free(&r);
 }
@@ -721,11 +732,12 @@ Test(daemon, the_trace_records_every_write_taken) {
   add_worker("w1", "\"nurse\"", 0.001);
   ok("POST", "/v1/requests", TOK_PLATFORM,
      "{\"id\":\"t1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}");
-  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM,
-                           "{\"id\":\"t2\",\"lat\":99,\"lon\":1,\"skills\":"
-                           "[\"nurse\"]}");
+  cm_test_reply r =
+      cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM,
+                     "{\"id\":\"t2\",\"lat\":99,\"lon\":1,\"skills\":"
+                     "[\"nurse\"]}");
   cm_test_reply_free(&r);
-  r = expect(200, "GET", "/v1/requests/t1", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/requests/t1", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
   ok("POST", "/v1/requests/t1/cancel", TOK_PLATFORM, NULL);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
@@ -790,7 +802,8 @@ Test(daemon, errors_with_bytes_that_are_not_utf8) {
   for (int i = 0; i < 150; i++)
     strcat(body, "\xc3\xa9"); /* U+00E9, two bytes */
   strcat(body, "\"}");
-  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM, body);
   cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
   cm_test_reply_free(&r);
 }
@@ -807,13 +820,14 @@ Test(daemon, path_ids_follow_the_rules_of_body_ids) {
   const char *bad[] = {"/v1/workers/%0A", "/v1/workers/%FF",
                        "/v1/workers/a%7Fb", "/v1/workers/%C0%AF"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    cm_test_reply r = expect(422, "PUT", bad[i], TOK_PLATFORM, body);
+    cm_test_reply r =
+        cm_test_expect(D.port, 422, "PUT", bad[i], TOK_PLATFORM, body);
     cr_assert_str_eq(cm_test_error_code(&r), "invalid_value", "%s", r.text);
     cr_assert_str_eq(cm_test_error_field(&r), "$.id", "%s", r.text);
     cm_test_reply_free(&r);
   }
-  cm_test_reply r =
-      expect(200, "PUT", "/v1/workers/%C3%A9", TOK_PLATFORM, body);
+  cm_test_reply r = cm_test_expect(D.port, 200, "PUT", "/v1/workers/%C3%A9",
+                                   TOK_PLATFORM, body);
   const char *id = "";
   json_unpack(r.json, "{s:{s:s}}", "worker", "id", &id);
   cr_assert_str_eq(id, "\xc3\xa9");
@@ -921,7 +935,7 @@ static double mono_ms(void) {
 }
 
 static long long healthz_now(void) {
-  cm_test_reply r = expect(200, "GET", "/healthz", NULL, NULL);
+  cm_test_reply r = cm_test_expect(D.port, 200, "GET", "/healthz", NULL, NULL);
   json_int_t now = -1;
   cr_assert_eq(json_unpack(r.json, "{s:I}", "now_ms", &now), 0);
   cm_test_reply_free(&r);

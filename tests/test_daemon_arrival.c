@@ -26,25 +26,17 @@ static void teardown(void) {
 
 TestSuite(daemon_arrival, .init = setup, .fini = teardown);
 
-/* call and expect code; returns the reply (free it). */
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void ok(const char *method, const char *path, const char *token,
                const char *body) {
-  cm_test_reply r = expect(200, method, path, token, body);
+  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
   cm_test_reply_free(&r);
 }
 
 /* The error reply's field and message contain field and word. */
 static void refused(long code, const char *path, const char *body,
                     const char *field, const char *word) {
-  cm_test_reply r = expect(code, "POST", path, TOK_GATEWAY, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, code, "POST", path, TOK_GATEWAY, body);
   const char *f = "", *m = "";
   json_unpack(r.json, "{s:{s?s,s?s}}", "error", "field", &f, "message", &m);
   cr_assert_str_eq(f, field, "%s: %s", path, r.text);
@@ -56,7 +48,8 @@ static void refused(long code, const char *path, const char *body,
 static json_t *get(const char *id) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  cm_test_reply r = expect(200, "GET", path, TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_OPERATOR, NULL);
   json_t *v = json_incref(json_object_get(r.json, "request"));
   cm_test_reply_free(&r);
   return v;
@@ -77,7 +70,8 @@ static void offered_as(const char *id, const char *u, const char *extra) {
            "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"urgency\":\"%s\"%s}",
            id, u, extra);
-  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, body);
   cm_test_reply_free(&r);
   for (int i = 0; i < 300; i++) {
     json_t *v = get(id);
@@ -107,7 +101,7 @@ Test(daemon_arrival, arrival_is_recorded_shown_and_idempotent) {
   json_t *v = get("r1");
   cr_assert_null(json_object_get(v, "arrived_ms"), "not before arrival");
   json_decref(v);
-  cm_test_reply r = expect(200, "POST", path, TOK_GATEWAY, w1);
+  cm_test_reply r = cm_test_expect(D.port, 200, "POST", path, TOK_GATEWAY, w1);
   json_t *got = json_object_get(r.json, "request");
   cr_assert_str_eq(state(got), "accepted");
   json_int_t at = arrived_ms(got);
@@ -118,7 +112,7 @@ Test(daemon_arrival, arrival_is_recorded_shown_and_idempotent) {
   json_int_t version = json_integer_value(json_object_get(v, "version"));
   json_decref(v);
   /* again, by a platform this time: 200, nothing changes */
-  r = expect(200, "POST", path, TOK_PLATFORM, w1);
+  r = cm_test_expect(D.port, 200, "POST", path, TOK_PLATFORM, w1);
   cr_assert_eq(arrived_ms(json_object_get(r.json, "request")), at);
   cr_assert_eq(json_integer_value(json_object_get(
                    json_object_get(r.json, "request"), "version")),
@@ -146,8 +140,8 @@ Test(daemon_arrival, errors_name_the_field) {
   refused(400, path, "{\"worker\":7}", "$.worker", "string");
   refused(422, path, "{\"worker\":\"\"}", "$.worker", "");
   refused(422, path, "{\"worker\":\"w1\",\"at\":1}", "$.at", "");
-  cm_test_reply r =
-      expect(403, "POST", path, TOK_OPERATOR, "{\"worker\":\"w1\"}");
+  cm_test_reply r = cm_test_expect(D.port, 403, "POST", path, TOK_OPERATOR,
+                                   "{\"worker\":\"w1\"}");
   cm_test_reply_free(&r);
   json_t *v = get("r1");
   cr_assert_null(json_object_get(v, "arrived_ms"), "nothing changed");
@@ -166,7 +160,8 @@ Test(daemon_arrival, per_region_too) {
 
 /* Urgency u's time to arrival in /v1/kpis: its p50 and count. */
 static void kpi_arrival_of(const char *urgency, int *count, json_t **p50) {
-  cm_test_reply r = expect(200, "GET", "/v1/kpis", TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/kpis", TOK_OPERATOR, NULL);
   json_t *u = json_object_get(json_object_get(r.json, "by_urgency"), urgency);
   cr_assert_not_null(u, "%s", r.text);
   json_t *n = json_object_get(u, "arrivals"),

@@ -39,14 +39,6 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void add_worker(const char *id, double dlat) {
   char path[64], body[192];
   snprintf(path, sizeof path, "/v1/workers/%s", id);
@@ -54,7 +46,8 @@ static void add_worker(const char *id, double dlat) {
            "{\"skills\":[\"nurse\"],\"lat\":%.6f,\"lon\":121.47,"
            "\"capacity\":1}",
            31.23 + dlat);
-  cm_test_reply r = expect(200, "PUT", path, TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "PUT", path, TOK_PLATFORM, body);
   cm_test_reply_free(&r);
 }
 
@@ -65,7 +58,8 @@ static void submit(const char *id, const char *confirm) {
            "[\"nurse\"],\"urgency\":\"emergency\"%s%s%s}",
            id, confirm ? ",\"confirm\":\"" : "", confirm ? confirm : "",
            confirm ? "\"" : "");
-  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, body);
   cm_test_reply_free(&r);
 }
 
@@ -73,7 +67,8 @@ static void submit(const char *id, const char *confirm) {
 static json_t *get(const char *id) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  cm_test_reply r = expect(200, "GET", path, TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_OPERATOR, NULL);
   json_t *o = json_incref(json_object_get(r.json, "request"));
   cm_test_reply_free(&r);
   return o;
@@ -112,8 +107,8 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
       json_real_value(json_object_get(json_array_get(cands, 0), "travel_min")),
       0);
   json_decref(v);
-  cm_test_reply r =
-      expect(200, "POST", "/v1/requests/c1/confirm", TOK_OPERATOR_ANN, NULL);
+  cm_test_reply r = cm_test_expect(
+      D.port, 200, "POST", "/v1/requests/c1/confirm", TOK_OPERATOR_ANN, NULL);
   const char *state = "", *worker = "";
   json_unpack(r.json, "{s:{s:s,s:[{s:s}]}}", "request", "state", &state,
               "workers", "id", &worker);
@@ -131,8 +126,8 @@ Test(daemon_confirm, confirm_answers_with_the_offer_made, .fini = stop) {
   free(buf);
   /* an operator's override answers with the same request (it was once a
      one-button call) */
-  r = expect(200, "POST", "/v1/requests/c1/reassign", TOK_OPERATOR_ANN,
-             "{\"worker\":\"w2\"}");
+  r = cm_test_expect(D.port, 200, "POST", "/v1/requests/c1/reassign",
+                     TOK_OPERATOR_ANN, "{\"worker\":\"w2\"}");
   json_t *req = json_object_get(r.json, "request");
   cr_assert_str_eq(str(req, "pinned_worker"), "w2", "%s", r.text);
   cr_assert_str_eq(str(req, "confirm"), "operator", "%s", r.text);
@@ -150,60 +145,67 @@ Test(daemon_confirm, dismiss_and_the_errors, .fini = stop) {
   add_worker("w1", 0.001);
   submit("c2", "operator");
   submit("plain", NULL);
-  cm_test_reply r =
-      expect(403, "POST", "/v1/requests/c2/confirm", TOK_PLATFORM, NULL);
+  cm_test_reply r = cm_test_expect(
+      D.port, 403, "POST", "/v1/requests/c2/confirm", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
-  r = expect(404, "POST", "/v1/requests/nope/confirm", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 404, "POST", "/v1/requests/nope/confirm",
+                     TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
-  r = expect(404, "POST", "/v1/requests/nope/dismiss", TOK_OPERATOR,
-             "{\"reason\":\"other\"}");
+  r = cm_test_expect(D.port, 404, "POST", "/v1/requests/nope/dismiss",
+                     TOK_OPERATOR, "{\"reason\":\"other\"}");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/plain/confirm", TOK_OPERATOR, "{}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/plain/confirm",
+                     TOK_OPERATOR, "{}");
   cr_assert_str_eq(cm_test_error_code(&r), "conflict");
   cr_assert(strstr(r.text, "pending") || strstr(r.text, "offered"), "%s",
             r.text);
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/requests/c2/confirm", TOK_OPERATOR,
-             "{\"worker\":\"w1\"}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/requests/c2/confirm",
+                     TOK_OPERATOR, "{\"worker\":\"w1\"}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.worker");
   cm_test_reply_free(&r);
-  r = expect(400, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 400, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR, NULL);
   cr_assert_str_eq(cm_test_error_field(&r), "$.reason");
   cm_test_reply_free(&r);
-  r = expect(400, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR, "{}");
+  r = cm_test_expect(D.port, 400, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR, "{}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.reason");
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR,
-             "{\"reason\":\"bored\"}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR, "{\"reason\":\"bored\"}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.reason");
   cm_test_reply_free(&r);
   char big[400];
   snprintf(big, sizeof big, "{\"reason\":\"other\",\"note\":\"%0*d\"}", 201, 0);
-  r = expect(422, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR, big);
+  r = cm_test_expect(D.port, 422, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR, big);
   cr_assert_str_eq(cm_test_error_field(&r), "$.note");
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/requests", TOK_PLATFORM,
-             "{\"id\":\"c3\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
-             "[\"nurse\"],\"confirm\":\"maybe\"}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM,
+                     "{\"id\":\"c3\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+                     "[\"nurse\"],\"confirm\":\"maybe\"}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.confirm");
   cm_test_reply_free(&r);
   json_t *v = get("c2");
   cr_assert_str_eq(str(v, "state"), "awaiting_confirmation");
   cr_assert_eq(json_integer_value(json_object_get(v, "version")), 1);
   json_decref(v);
-  r = expect(200, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR_ANN,
-             "{\"reason\":\"false_alarm\",\"note\":\"the cat\"}");
+  r = cm_test_expect(D.port, 200, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR_ANN,
+                     "{\"reason\":\"false_alarm\",\"note\":\"the cat\"}");
   const char *state = "", *why = "";
   json_unpack(r.json, "{s:{s:s,s:s}}", "request", "state", &state,
               "dismiss_reason", &why);
   cr_assert_str_eq(state, "dismissed", "%s", r.text);
   cr_assert_str_eq(why, "false_alarm");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/c2/dismiss", TOK_OPERATOR,
-             "{\"reason\":\"duplicate\"}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/c2/dismiss",
+                     TOK_OPERATOR, "{\"reason\":\"duplicate\"}");
   cr_assert(strstr(r.text, "dismissed"), "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/c2/confirm", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/c2/confirm",
+                     TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
   /* the note is not kept, nor logged, nor traced; the dismissal is */
   char line[4096];
@@ -243,7 +245,8 @@ Test(daemon_confirm, the_address_is_kept_and_never_traced, .fini = stop) {
              "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
              "[\"nurse\"],\"confirm\":\"operator\",\"address\":%s}",
              bad[i]);
-    cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+    cm_test_reply r =
+        cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM, body);
     cr_assert_str_eq(cm_test_error_field(&r), "$.address", "%s", bad[i]);
     cm_test_reply_free(&r);
   }
@@ -254,27 +257,29 @@ Test(daemon_confirm, the_address_is_kept_and_never_traced, .fini = stop) {
            "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"address\":\"%s\"}",
            lng);
-  cm_test_reply r = expect(422, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM, body);
   cr_assert_str_eq(cm_test_error_field(&r), "$.address");
   cm_test_reply_free(&r);
   const char *ok_body =
       "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
       "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":\"operator\","
       "\"address\":\"" ADDR "\"}";
-  r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, ok_body);
+  r = cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM,
+                     ok_body);
   cm_test_reply_free(&r);
   r = cm_test_http(D.port, "POST", "/v1/requests", TOK_PLATFORM, ok_body, NULL);
   cr_assert(r.code == 200 || r.code == 201, "the same content: %ld", r.code);
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests", TOK_PLATFORM,
-             "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
-             "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":"
-             "\"operator\",\"address\":\"13 Rose Lane\"}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests", TOK_PLATFORM,
+                     "{\"id\":\"a1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+                     "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":"
+                     "\"operator\",\"address\":\"13 Rose Lane\"}");
   cm_test_reply_free(&r);
   json_t *v = get("a1");
   cr_assert_str_eq(str(v, "address"), ADDR);
   json_decref(v);
-  r = expect(200, "GET", "/v1/requests", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/requests", TOK_OPERATOR, NULL);
   cr_assert(strstr(r.text, "\"address\":\"" ADDR "\""), "%s", r.text);
   cm_test_reply_free(&r);
   cm_test_daemon_stop(&D, SIGTERM);
@@ -294,18 +299,21 @@ Test(daemon_confirm, per_region_paths, .fini = stop) {
   start(NULL);
   add_worker("w1", 0.001);
   submit("c4", "operator");
-  cm_test_reply r = expect(200, "GET", "/v1/regions", NULL, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/regions", NULL, NULL);
   const char *region = "";
   json_unpack(r.json, "{s:[{s:s}]}", "regions", "region", &region);
   char path[160];
   snprintf(path, sizeof path, "/v1/regions/%s/requests/c4/confirm", region);
-  cm_test_reply c = expect(200, "POST", path, TOK_OPERATOR, NULL);
+  cm_test_reply c =
+      cm_test_expect(D.port, 200, "POST", path, TOK_OPERATOR, NULL);
   const char *state = "";
   json_unpack(c.json, "{s:{s:s}}", "request", "state", &state);
   cr_assert_str_eq(state, "offered", "%s", c.text);
   cm_test_reply_free(&c);
   snprintf(path, sizeof path, "/v1/regions/%s/requests/c4/dismiss", region);
-  c = expect(409, "POST", path, TOK_OPERATOR, "{\"reason\":\"other\"}");
+  c = cm_test_expect(D.port, 409, "POST", path, TOK_OPERATOR,
+                     "{\"reason\":\"other\"}");
   cm_test_reply_free(&c);
   cm_test_reply_free(&r);
 }
@@ -321,8 +329,8 @@ Test(daemon_confirm, the_hold_lapses_after_confirm_hold_ms, .fini = stop) {
   cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
             "%s", buf);
   submit("c5", "operator");
-  cm_test_reply r = expect(
-      201, "POST", "/v1/requests", TOK_PLATFORM,
+  cm_test_reply r = cm_test_expect(
+      D.port, 201, "POST", "/v1/requests", TOK_PLATFORM,
       "{\"id\":\"n1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
       "\"urgency\":\"urgent\"}");
   cm_test_reply_free(&r);
@@ -381,17 +389,19 @@ Test(daemon_confirm_redis, a_restart_keeps_the_awaiting_request,
      .init = redis_start, .fini = redis_stop) {
   add_worker("w1", 0.001);
   add_worker("w2", 0.01);
-  cm_test_reply a =
-      expect(201, "POST", "/v1/requests", TOK_PLATFORM,
-             "{\"id\":\"k1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
-             "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":\"operator\","
-             "\"address\":\"12 Rose Lane\"}");
+  cm_test_reply a = cm_test_expect(
+      D.port, 201, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"k1\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+      "[\"nurse\"],\"urgency\":\"emergency\",\"confirm\":\"operator\","
+      "\"address\":\"12 Rose Lane\"}");
   cm_test_reply_free(&a);
   submit("k2", "operator");
-  cm_test_reply r = expect(200, "POST", "/v1/requests/k2/dismiss",
-                           TOK_OPERATOR_ANN, "{\"reason\":\"duplicate\"}");
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "POST", "/v1/requests/k2/dismiss",
+                     TOK_OPERATOR_ANN, "{\"reason\":\"duplicate\"}");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/k2/confirm", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/k2/confirm",
+                     TOK_OPERATOR, NULL);
   cm_test_reply_free(&r);
   cm_test_daemon_stop(&D, SIGKILL);
   cm_test_daemon_start(&D, NULL);
@@ -404,14 +414,16 @@ Test(daemon_confirm_redis, a_restart_keeps_the_awaiting_request,
   cr_assert_str_eq(str(v, "state"), "dismissed");
   cr_assert_str_eq(str(v, "dismiss_reason"), "duplicate");
   json_decref(v);
-  r = expect(200, "POST", "/v1/requests/k1/confirm", TOK_OPERATOR_ANN, "{}");
+  r = cm_test_expect(D.port, 200, "POST", "/v1/requests/k1/confirm",
+                     TOK_OPERATOR_ANN, "{}");
   const char *state = "", *worker = "";
   json_unpack(r.json, "{s:{s:s,s:[{s:s}]}}", "request", "state", &state,
               "workers", "id", &worker);
   cr_assert_str_eq(state, "offered", "%s", r.text);
   cr_assert_str_eq(worker, "w1");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/k1/confirm", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/k1/confirm",
+                     TOK_OPERATOR, NULL);
   cr_assert(strstr(r.text, "offered"), "%s", r.text);
   cm_test_reply_free(&r);
 }

@@ -26,17 +26,9 @@ static void stop(void) {
   cm_test_daemon_cleanup(&D);
 }
 
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void ok(const char *method, const char *path, const char *token,
                const char *body) {
-  cm_test_reply r = expect(200, method, path, token, body);
+  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
   cm_test_reply_free(&r);
 }
 
@@ -49,7 +41,8 @@ static const char *str(const json_t *o, const char *k) {
 static json_t *get(const char *id) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  cm_test_reply r = expect(200, "GET", path, TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_OPERATOR, NULL);
   json_t *v = json_incref(json_object_get(r.json, "request"));
   cm_test_reply_free(&r);
   return v;
@@ -77,7 +70,8 @@ static void submit(const char *id, const char *urgency, double dlat_km) {
            "{\"id\":\"%s\",\"lat\":%.6f,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"urgency\":\"%s\"}",
            id, 31.23 + dlat_km / 111.2, urgency);
-  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, body);
   cm_test_reply_free(&r);
 }
 
@@ -98,7 +92,8 @@ static json_t *offered(const char *id) {
 /* Counter name's value on /metrics (-1: absent); its TYPE line must be
  * there. */
 static long counter_total(const char *name) {
-  cm_test_reply r = expect(200, "GET", "/metrics", TOK_METRICS, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
   char line[96], type[128];
   snprintf(line, sizeof line, "\n%s ", name);
   snprintf(type, sizeof type, "# TYPE %s counter", name);

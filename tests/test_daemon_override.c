@@ -52,18 +52,9 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-/* call and expect code; returns the reply (free it). */
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void ok(const char *method, const char *path, const char *token,
                const char *body) {
-  cm_test_reply r = expect(200, method, path, token, body);
+  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
   cm_test_reply_free(&r);
 }
 
@@ -83,7 +74,8 @@ static void submit(const char *id) {
            "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"urgency\":\"normal\"}",
            id);
-  cm_test_reply r = expect(201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, body);
   cm_test_reply_free(&r);
 }
 
@@ -91,7 +83,8 @@ static void submit(const char *id) {
 static json_t *get(const char *id) {
   char path[96];
   snprintf(path, sizeof path, "/v1/requests/%s", id);
-  cm_test_reply r = expect(200, "GET", path, TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_OPERATOR, NULL);
   json_t *v = json_incref(json_object_get(r.json, "request"));
   cm_test_reply_free(&r);
   return v;
@@ -125,7 +118,8 @@ static void post(long code, const char *id, const char *verb, const char *body,
                  const char *want_error, const char *want_field) {
   char path[128];
   snprintf(path, sizeof path, "/v1/requests/%s/%s", id, verb);
-  cm_test_reply r = expect(code, "POST", path, TOK_OPERATOR_ANN, body);
+  cm_test_reply r =
+      cm_test_expect(D.port, code, "POST", path, TOK_OPERATOR_ANN, body);
   if (want_error)
     cr_assert_str_eq(cm_test_error_code(&r), want_error, "%s", r.text);
   if (want_field)
@@ -144,8 +138,8 @@ Test(daemon_override, pin_then_reassign) {
      "{\"skills\":[\"nurse\"],\"lat\":31.25,\"lon\":121.47,\"on_shift\":"
      "false}");
   submit("r1");
-  cm_test_reply r = expect(200, "POST", "/v1/requests/r1/pin", TOK_OPERATOR_ANN,
-                           "{\"worker\":\"far\"}");
+  cm_test_reply r = cm_test_expect(D.port, 200, "POST", "/v1/requests/r1/pin",
+                                   TOK_OPERATOR_ANN, "{\"worker\":\"far\"}");
   json_t *v = json_object_get(r.json, "request");
   cr_assert_str_eq(text(v, "pinned_worker"), "far", "%s", r.text);
   cr_assert_str_eq(text(v, "state"), "pending");
@@ -158,8 +152,8 @@ Test(daemon_override, pin_then_reassign) {
   cr_assert_str_eq(first_worker(v), "far", "the pinned, not the nearest");
   json_decref(v);
 
-  r = expect(200, "POST", "/v1/requests/r1/reassign", TOK_OPERATOR_ANN,
-             "{\"worker\":\"near\"}");
+  r = cm_test_expect(D.port, 200, "POST", "/v1/requests/r1/reassign",
+                     TOK_OPERATOR_ANN, "{\"worker\":\"near\"}");
   v = json_object_get(r.json, "request");
   cr_assert_str_eq(text(v, "state"), "pending", "%s", r.text);
   cr_assert_str_eq(text(v, "pinned_worker"), "near");
@@ -167,7 +161,7 @@ Test(daemon_override, pin_then_reassign) {
   v = wait_for("r1", "state", "offered");
   cr_assert_str_eq(first_worker(v), "near");
   json_decref(v);
-  r = expect(200, "GET", "/v1/workers/far", TOK_OPERATOR, NULL);
+  r = cm_test_expect(D.port, 200, "GET", "/v1/workers/far", TOK_OPERATOR, NULL);
   int jobs = -1;
   json_unpack(r.json, "{s:{s:i}}", "worker", "jobs", &jobs);
   cr_assert_eq(jobs, 0, "far's job given back: %s", r.text);
@@ -182,8 +176,8 @@ Test(daemon_override, pin_then_reassign) {
 
 Test(daemon_override, hold_and_release) {
   submit("r2");
-  cm_test_reply r =
-      expect(200, "POST", "/v1/requests/r2/hold", TOK_OPERATOR_ANN, NULL);
+  cm_test_reply r = cm_test_expect(D.port, 200, "POST", "/v1/requests/r2/hold",
+                                   TOK_OPERATOR_ANN, NULL);
   json_t *v = json_object_get(r.json, "request");
   cr_assert(json_is_true(json_object_get(v, "held_by_operator")), "%s", r.text);
   cr_assert_str_eq(text(v, "unassigned_reason"), "held_by_operator");
@@ -213,26 +207,30 @@ Test(daemon_override, errors_name_the_problem_and_change_nothing) {
   post(400, "r3", "pin", NULL, "missing_field", "$.worker");
   post(400, "r3", "pin", "{\"worker\":5}", "wrong_type", "$.worker");
   post(422, "r3", "pin", "{\"worker\":\"\"}", "invalid_value", "$.worker");
-  cm_test_reply r = expect(422, "POST", "/v1/requests/r3/pin", TOK_OPERATOR_ANN,
-                           "{\"worker\":\"n1\",\"x\":1}");
+  cm_test_reply r =
+      cm_test_expect(D.port, 422, "POST", "/v1/requests/r3/pin",
+                     TOK_OPERATOR_ANN, "{\"worker\":\"n1\",\"x\":1}");
   cr_assert_str_eq(cm_test_error_field(&r), "$.x", "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(422, "POST", "/v1/requests/r3/hold", TOK_OPERATOR_ANN,
-             "{\"x\":1}");
+  r = cm_test_expect(D.port, 422, "POST", "/v1/requests/r3/hold",
+                     TOK_OPERATOR_ANN, "{\"x\":1}");
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/r3/reassign", TOK_OPERATOR_ANN, NULL);
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/r3/reassign",
+                     TOK_OPERATOR_ANN, NULL);
   cr_assert_str_eq(cm_test_error_code(&r), "conflict");
   cr_assert(strstr(r.text, "pending"), "names the state: %s", r.text);
   cm_test_reply_free(&r);
-  r = expect(403, "POST", "/v1/requests/r3/hold", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 403, "POST", "/v1/requests/r3/hold", TOK_PLATFORM,
+                     NULL);
   cm_test_reply_free(&r);
-  r = expect(403, "POST", "/v1/requests/r3/pin", TOK_GATEWAY,
-             "{\"worker\":\"n1\"}");
+  r = cm_test_expect(D.port, 403, "POST", "/v1/requests/r3/pin", TOK_GATEWAY,
+                     "{\"worker\":\"n1\"}");
   cm_test_reply_free(&r);
-  r = expect(403, "POST", "/v1/requests/r3/pin", TOK_PLATFORM,
-             "{\"worker\":\"n1\"}");
+  r = cm_test_expect(D.port, 403, "POST", "/v1/requests/r3/pin", TOK_PLATFORM,
+                     "{\"worker\":\"n1\"}");
   cm_test_reply_free(&r);
-  r = expect(403, "POST", "/v1/requests/r3/reassign", TOK_GATEWAY, NULL);
+  r = cm_test_expect(D.port, 403, "POST", "/v1/requests/r3/reassign",
+                     TOK_GATEWAY, NULL);
   cm_test_reply_free(&r);
   json_t *after = get("r3");
   cr_assert_eq(json_integer_value(json_object_get(before, "version")),
@@ -246,11 +244,12 @@ Test(daemon_override, errors_name_the_problem_and_change_nothing) {
   add_worker("n2", "\"nurse\"", 0.004);
   json_t *v = wait_for("r3", "state", "offered");
   json_decref(v);
-  r = expect(409, "POST", "/v1/requests/r3/hold", TOK_OPERATOR_ANN, NULL);
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/r3/hold",
+                     TOK_OPERATOR_ANN, NULL);
   cr_assert(strstr(r.text, "offered"), "%s", r.text);
   cm_test_reply_free(&r);
-  r = expect(409, "POST", "/v1/requests/r3/pin", TOK_OPERATOR_ANN,
-             "{\"worker\":\"n2\"}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/requests/r3/pin",
+                     TOK_OPERATOR_ANN, "{\"worker\":\"n2\"}");
   cr_assert(strstr(r.text, "offered"), "%s", r.text);
   cm_test_reply_free(&r);
 }

@@ -41,28 +41,12 @@ static void stop(void) {
   cm_fx_engine_close(&fx);
 }
 
-static void worker(const char *id, double dlat_km) {
-  cm_fx_nurse(fx.eng, id, dlat_km, T0);
-}
-
-static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
-}
-
-static void step(int64_t t) {
-  cm_fx_step(fx.eng, t);
-}
-
-static cm_request_view view(const char *id) {
-  return cm_fx_view(fx.eng, id);
-}
-
 /* A nurse never holds more accepted jobs than her capacity (1). */
 static void accepted_within_capacity(void) {
   int n = 0;
   const char *ids[] = {"j", "e"};
   for (int i = 0; i < 2; i++) {
-    cm_request_view v = view(ids[i]);
+    cm_request_view v = cm_fx_view(fx.eng, ids[i]);
     for (int k = 0; k < v.n_workers; k++)
       n += v.accepted[k] && !strcmp(v.workers[k], "near");
   }
@@ -73,35 +57,36 @@ static void accepted_within_capacity(void) {
  * her way; far is free 4 km north (some 12 minutes); emergency e comes at the
  * centre. At T0 + 60 s, e has been through its batch. */
 static void city(cm_urgency job) {
-  worker("near", 0.0);
-  worker("far", 4.0);
-  submit("j", job, -1.0, T0);
-  step(T0 + 200);
-  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("j").workers[0], "near");
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 4.0, T0);
+  cm_fx_nurse_request(fx.eng, "j", job, -1.0, T0);
+  cm_fx_step(fx.eng, T0 + 200);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "near");
   cr_assert_eq(cm_engine_accept(fx.eng, "j", "near", T0 + 1000, NULL), CM_OK);
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
-  step(T0 + 60200);
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  cm_fx_step(fx.eng, T0 + 60200);
 }
 
 /* The scenario on any ledger: offered, accepted, j pending again. */
 static void diverted_on_accept(void) {
   city(CM_URGENCY_NORMAL);
-  cm_request_view e = view("e");
+  cm_request_view e = cm_fx_view(fx.eng, "e");
   cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse on her way");
   cr_assert_str_eq(e.workers[0], "near");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0, "not the far one");
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her job, until she says");
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED,
+               "her job, until she says");
   accepted_within_capacity();
-  int64_t ready = view("j").ready_ms;
+  int64_t ready = cm_fx_view(fx.eng, "j").ready_ms;
   cm_error err;
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
-  cm_request_view j = view("j");
+  cm_request_view j = cm_fx_view(fx.eng, "j");
   cr_assert_eq(j.state, CM_REQ_PENDING, "her job is pending again");
   cr_assert_eq(j.n_workers, 0);
   cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
-  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
   accepted_within_capacity();
   cm_event ev[64];
@@ -109,9 +94,9 @@ static void diverted_on_accept(void) {
   cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
   cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
   cr_assert_str_eq(cm_event_type_name(CM_EV_DIVERTED), "diverted");
-  step(T0 + 65000); /* at once: the far nurse gets her job */
-  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("j").workers[0], "far");
+  cm_fx_step(fx.eng, T0 + 65000); /* at once: the far nurse gets her job */
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "far");
   accepted_within_capacity();
 }
 
@@ -135,56 +120,56 @@ Test(divert, with_the_memory_ledger, .fini = stop) {
 Test(divert, declined_nothing_changes, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cr_assert_eq(cm_engine_reject(fx.eng, "e", "near", T0 + 65000, NULL), CM_OK);
-  cm_request_view j = view("j");
+  cm_request_view j = cm_fx_view(fx.eng, "j");
   cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her job");
   cr_assert_str_eq(j.workers[0], "near");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
-  cr_assert_eq(view("e").state, CM_REQ_PENDING);
-  step(T0 + 65100);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING);
+  cm_fx_step(fx.eng, T0 + 65100);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 Test(divert, a_lapsed_offer_changes_nothing, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_NORMAL);
-  step(T0 + 60200 + 31000); /* the offer (30 s) lapsed */
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
-  cr_assert_str_eq(view("j").workers[0], "near");
+  cm_fx_step(fx.eng, T0 + 60200 + 31000); /* the offer (30 s) lapsed */
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "near");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
 }
 
 Test(divert, not_once_she_arrived, .fini = stop) {
   start_with(NULL, 5);
-  worker("near", 0.0);
-  worker("far", 4.0);
-  submit("j", CM_URGENCY_NORMAL, -1.0, T0);
-  step(T0 + 200);
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 4.0, T0);
+  cm_fx_nurse_request(fx.eng, "j", CM_URGENCY_NORMAL, -1.0, T0);
+  cm_fx_step(fx.eng, T0 + 200);
   cr_assert_eq(cm_engine_accept(fx.eng, "j", "near", T0 + 1000, NULL), CM_OK);
   cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 2000, NULL), CM_OK);
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
-  step(T0 + 60200);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  cm_fx_step(fx.eng, T0 + 60200);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 Test(divert, not_from_urgent_work, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_URGENT);
-  cr_assert_str_eq(view("e").workers[0], "far");
-  cr_assert_str_eq(view("j").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "near");
 }
 
 Test(divert, not_from_an_emergency, .fini = stop) {
   start_with(NULL, 5);
   city(CM_URGENCY_EMERGENCY);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 Test(divert, off_with_divert_min_0, .fini = stop) {
   start_with(NULL, 0);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 /* Not when she saves less than divert_min: far is 4 km away, some 12
@@ -192,7 +177,7 @@ Test(divert, off_with_divert_min_0, .fini = stop) {
 Test(divert, not_when_she_saves_less_than_divert_min, .fini = stop) {
   start_with(NULL, 60);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 /* She arrives while the offer is open: her accept is refused and the
@@ -204,11 +189,11 @@ Test(divert, arrived_before_her_answer, .fini = stop) {
   cm_error err;
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 62000, &err),
                CM_E_CONFLICT);
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
-  cr_assert_eq(view("e").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
-  step(T0 + 62000);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cm_fx_step(fx.eng, T0 + 62000);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 /* What an _async call's completion was told. */
@@ -245,7 +230,7 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   start_with(&fault.base, 5);
   fx.ledger = NULL; /* freed by fault_stop */
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 61000, NULL), CM_OK);
   cm_fault_ledger_defer(&fault, 1);
   told t = {0, CM_OK};
@@ -257,9 +242,11 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   cr_assert_eq(t.calls, 1);
   cr_assert_eq(t.st, CM_E_CONFLICT, "her accept is refused");
   cm_fault_ledger_defer(&fault, 0);
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her job stays hers");
-  cr_assert_eq(view("e").state, CM_REQ_PENDING, "withdrawn at once");
-  cr_assert_eq(view("e").n_rejected, 0, "not her refusal");
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED,
+               "her job stays hers");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING,
+               "withdrawn at once");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").n_rejected, 0, "not her refusal");
   cm_request_view v;
   cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
   cr_assert_eq(v.state, CM_REQ_PENDING, "the ledger has it too");
@@ -268,9 +255,9 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   int n = cm_engine_poll(fx.eng, ev, 64);
   cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
   cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
-  step(T0 + 62000); /* at once, not at T0 + 90200 */
-  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cm_fx_step(fx.eng, T0 + 62000); /* at once, not at T0 + 90200 */
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
   accepted_within_capacity();
 }
 
@@ -278,7 +265,7 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
  * refused whole -- j is still near's there, e not accepted. */
 static void refused_when_j_changed(void) {
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cm_error err;
   cm_request_view v, w;
   cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
@@ -299,8 +286,8 @@ static void refused_when_j_changed(void) {
   cr_assert_str_eq(v.workers[0], "near");
   cr_assert_eq(fx.ledger->type->get(fx.ledger, "e", &v, &err), CM_OK);
   cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
-  cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
+  cr_assert_neq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
   accepted_within_capacity();
 }
 
@@ -367,8 +354,8 @@ Test(divert, a_redis_rebuild_keeps_the_diversion, .init = redis_up,
      .fini = redis_stop) {
   start_with(redis_ledger(), 5);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
-  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").divert_of, "j");
   cm_engine_config c; /* a restart: the engine's memory is gone */
   cm_engine_config_init(&c);
   c.reserve_workers = 0;
@@ -377,11 +364,11 @@ Test(divert, a_redis_rebuild_keeps_the_diversion, .init = redis_up,
   cm_error err;
   cr_assert_eq(cm_engine_sync(fx.eng, T0 + 62000, &err), CM_OK, "%s",
                err.message);
-  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").divert_of, "j");
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
-  cr_assert_eq(view("j").state, CM_REQ_PENDING);
-  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_PENDING);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
   int jobs, acc;
   redis_jobs(&jobs, &acc);

@@ -8,7 +8,6 @@
  * same calls complete before they return. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
-#include <signal.h>
 #include <string.h>
 
 #include "carematch/engine.h"
@@ -17,9 +16,6 @@
 #include "carematch/store.h"
 #include "fixtures.h"
 #include "redis_server.h"
-
-static int g_port;
-static pid_t g_pid;
 
 typedef struct told {
   int calls;
@@ -42,15 +38,13 @@ typedef struct rig {
 } rig;
 
 static void rig_open(rig *g) {
-  g_port = cm_test_free_port();
-  g_pid = cm_test_server_start(g_port, NULL);
-  cr_assert_gt(g_pid, 0, "redis-server starts");
+  cm_test_own_redis_start();
   g->base = event_base_new();
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.base = g->base;
   cm_error err;
-  g->r = cm_redis_new("127.0.0.1", g_port, "ew", &o, &err);
+  g->r = cm_redis_new("127.0.0.1", cm_test_own_redis.port, "ew", &o, &err);
   cr_assert_not_null(g->r, "%s", err.message);
   cm_ledger_redis_options lo;
   cm_ledger_redis_options_init(&lo);
@@ -70,7 +64,7 @@ static void rig_close(rig *g) {
   cm_ledger_free(g->l);
   cm_redis_free(g->r);
   event_base_free(g->base);
-  cm_test_server_kill(g_pid, SIGKILL);
+  cm_test_own_redis_kill();
 }
 
 /* Run the loop until t was told (at most a few seconds). */

@@ -10,7 +10,6 @@
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,20 +20,8 @@
 #include "redis_pair.h"
 #include "redis_server.h"
 
-static int g_port;
-static pid_t g_pid;
-
-static void setup(void) {
-  g_port = cm_test_free_port();
-  g_pid = cm_test_server_start(g_port, NULL);
-  cr_assert_gt(g_pid, 0, "redis-server starts");
-}
-
-static void teardown(void) {
-  cm_test_server_kill(g_pid, SIGKILL);
-}
-
-TestSuite(follow_async, .init = setup, .fini = teardown);
+TestSuite(follow_async, .init = cm_test_own_redis_start,
+          .fini = cm_test_own_redis_kill);
 
 typedef struct seen {
   char ids[16][CM_ID_MAX]; /* reported, in order */
@@ -63,7 +50,7 @@ static void on_followed(void *ctx, cm_status st, int lost,
 /* A's and B's ledgers on region fa (cm_test_pair, no engines), A's loop
  * connection with timeout_ms; A follows from the stream's end. */
 static void open_all_timeout(cm_test_pair *s, int timeout_ms) {
-  cm_test_pair_ledgers_open(s, g_port, "fa", NULL, timeout_ms);
+  cm_test_pair_ledgers_open(s, cm_test_own_redis.port, "fa", NULL, timeout_ms);
   cm_error err;
   cr_assert_eq(s->l->type->follow_start(s->l, &err), CM_OK, "%s", err.message);
 }
@@ -259,7 +246,7 @@ Test(follow_async, a_paused_redis_holds_nothing) {
   cm_test_pair s;
   open_all(&s);
   upsert(s.other, "w1");
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(c);
   freeReplyObject(redisCommand(c, "CLIENT PAUSE 600 ALL"));
   seen got;
@@ -302,7 +289,7 @@ Test(follow_async, no_answer_within_the_timeout_ends_it) {
   cm_test_pair s;
   open_all_timeout(&s, 300);
   upsert(s.other, "w1");
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(c);
   freeReplyObject(redisCommand(c, "CLIENT PAUSE 2000 ALL"));
   seen got;

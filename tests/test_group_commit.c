@@ -14,7 +14,6 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +28,6 @@
 #include "redis_server.h"
 
 #define N_PROPOSALS 1000
-
-static int g_port;
-static pid_t g_pid;
-
-static void setup(void) {
-  g_port = cm_test_free_port();
-  g_pid = cm_test_server_start(g_port, NULL);
-  cr_assert_gt(g_pid, 0, "redis-server starts");
-}
-
-static void teardown(void) {
-  cm_test_server_kill(g_pid, SIGKILL);
-}
 
 typedef struct answer {
   int calls;                 /* completions */
@@ -71,7 +57,7 @@ static cm_ledger *open_ledger(struct event_base *base, cm_redis **r,
   o.base = base;
   o.timeout_ms = timeout_ms;
   cm_error err;
-  *r = cm_redis_new("127.0.0.1", g_port, "gc", &o, &err);
+  *r = cm_redis_new("127.0.0.1", cm_test_own_redis.port, "gc", &o, &err);
   cr_assert_not_null(*r, "%s", err.message);
   cm_ledger_redis_options lo;
   cm_ledger_redis_options_init(&lo);
@@ -116,7 +102,7 @@ static void run_until(struct event_base *base, int want) {
 
 /* calls of a command so far (INFO commandstats), e.g. "evalsha". */
 static long long calls_of(const char *cmd) {
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   redisReply *rep = redisCommand(side, "INFO commandstats");
   cr_assert_not_null(rep);
@@ -130,7 +116,7 @@ static long long calls_of(const char *cmd) {
 }
 
 static void reset_stats(void) {
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   freeReplyObject(redisCommand(side, "CONFIG RESETSTAT"));
   redisFree(side);
@@ -141,8 +127,8 @@ static char *req_id(int i, char buf[CM_ID_MAX]) {
   return buf;
 }
 
-Test(group_commit, a_thousand_proposals_few_round_trips, .init = setup,
-     .fini = teardown) {
+Test(group_commit, a_thousand_proposals_few_round_trips,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -185,8 +171,8 @@ Test(group_commit, a_thousand_proposals_few_round_trips, .init = setup,
   event_base_free(base);
 }
 
-Test(group_commit, one_wait_ends_a_group_at_replica_level, .init = setup,
-     .fini = teardown) {
+Test(group_commit, one_wait_ends_a_group_at_replica_level,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 1);
@@ -215,8 +201,8 @@ Test(group_commit, one_wait_ends_a_group_at_replica_level, .init = setup,
   event_base_free(base);
 }
 
-Test(group_commit, a_silent_server_fails_every_proposal_once, .init = setup,
-     .fini = teardown) {
+Test(group_commit, a_silent_server_fails_every_proposal_once,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 300, 0);
@@ -225,7 +211,7 @@ Test(group_commit, a_silent_server_fails_every_proposal_once, .init = setup,
   char id[CM_ID_MAX];
   for (int i = 0; i < 20; i++)
     propose_submit(l, req_id(i, id), &g_ans[i]);
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 1000 ALL");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "the server pauses");
@@ -249,11 +235,12 @@ Test(group_commit, a_silent_server_fails_every_proposal_once, .init = setup,
   event_base_free(base);
 }
 
-Test(group_commit, proposals_on_an_attached_loop_connection, .init = setup,
-     .fini = teardown) {
+Test(group_commit, proposals_on_an_attached_loop_connection,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_error err;
-  cm_redis *sync_conn = cm_redis_new("127.0.0.1", g_port, "gc", NULL, &err);
+  cm_redis *sync_conn =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "gc", NULL, &err);
   cr_assert_not_null(sync_conn, "%s", err.message);
   cm_ledger *l = cm_ledger_redis_new(sync_conn, NULL, &err);
   cr_assert_not_null(l, "%s", err.message);
@@ -262,11 +249,13 @@ Test(group_commit, proposals_on_an_attached_loop_connection, .init = setup,
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.base = base;
-  cm_redis *other = cm_redis_new("127.0.0.1", g_port, "elsewhere", &o, &err);
+  cm_redis *other =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "elsewhere", &o, &err);
   cr_assert_not_null(other, "%s", err.message);
   cr_assert_eq(cm_ledger_redis_attach(l, other, &err), CM_E_INVALID);
   cr_assert_str_eq(err.field, "$.region");
-  cm_redis *loop = cm_redis_new("127.0.0.1", g_port, "gc", &o, &err);
+  cm_redis *loop =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "gc", &o, &err);
   cr_assert_not_null(loop, "%s", err.message);
   cr_assert_eq(cm_ledger_redis_attach(l, loop, &err), CM_OK, "%s", err.message);
   memset(g_ans, 0, sizeof g_ans);
@@ -292,7 +281,7 @@ Test(group_commit, proposals_on_an_attached_loop_connection, .init = setup,
 }
 
 Test(group_commit, a_flushed_script_cache_is_reloaded_and_sent_again,
-     .init = setup, .fini = teardown) {
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -301,7 +290,7 @@ Test(group_commit, a_flushed_script_cache_is_reloaded_and_sent_again,
   char id[CM_ID_MAX];
   for (int i = 0; i < 150; i++)
     propose_submit(l, req_id(i, id), &g_ans[i]);
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   freeReplyObject(redisCommand(side, "SCRIPT FLUSH"));
   reset_stats();
@@ -385,8 +374,8 @@ static double lat_of(redisContext *side, const char *id) {
 #define N_SINGLE 1000
 #define N_BULK 700
 
-Test(group_commit, a_turns_positions_share_script_calls, .init = setup,
-     .fini = teardown) {
+Test(group_commit, a_turns_positions_share_script_calls,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -438,7 +427,7 @@ Test(group_commit, a_turns_positions_share_script_calls, .init = setup,
   long long scripts = calls_of("evalsha");
   cr_assert_leq(scripts, 12, "%lld script calls for %d position writes",
                 scripts, N_SINGLE + 1);
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   for (int k = 0; k < N_WORKERS; k++) /* the last one proposed wins */
     cr_assert_eq(lat_of(side, wrk_id(k, id)), want[k], "%s", id);
@@ -468,8 +457,8 @@ static void propose_take(cm_ledger *l, const char *id, const char *worker,
                err.message);
 }
 
-Test(group_commit, a_shift_keeps_its_place_among_the_takes, .init = setup,
-     .fini = teardown) {
+Test(group_commit, a_shift_keeps_its_place_among_the_takes,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -503,8 +492,8 @@ Test(group_commit, a_shift_keeps_its_place_among_the_takes, .init = setup,
   event_base_free(base);
 }
 
-Test(group_commit, worker_writes_after_a_flushed_script_cache, .init = setup,
-     .fini = teardown) {
+Test(group_commit, worker_writes_after_a_flushed_script_cache,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -526,7 +515,7 @@ Test(group_commit, worker_writes_after_a_flushed_script_cache, .init = setup,
   }
   cm_ledger_worker_write off = {.op = CM_LEDGER_W_SHIFT, .id = "w007"};
   propose_worker(l, &off, 50);
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   freeReplyObject(redisCommand(side, "SCRIPT FLUSH"));
   reset_stats();
@@ -568,15 +557,16 @@ static int silent_listener(int *port) {
 /* cm_redis_connect_async returns at once; the handshake (the scripts
  * loaded, the ACL probe) is carried by the loop, and proposals made
  * meanwhile wait for it instead of failing, then go through. */
-Test(group_commit, proposals_wait_for_an_asynchronous_handshake, .init = setup,
-     .fini = teardown) {
+Test(group_commit, proposals_wait_for_an_asynchronous_handshake,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.base = base;
   o.connect_later = 1;
   cm_error err;
-  cm_redis *r = cm_redis_new("127.0.0.1", g_port, "gc", &o, &err);
+  cm_redis *r =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "gc", &o, &err);
   cr_assert_not_null(r, "%s", err.message);
   cm_ledger_redis_options lo;
   cm_ledger_redis_options_init(&lo);
@@ -597,7 +587,7 @@ Test(group_commit, proposals_wait_for_an_asynchronous_handshake, .init = setup,
               "proposal %d: %d calls, status %d", i, g_ans[i].calls,
               g_ans[i].st);
   cr_assert(cm_redis_connected(r) && !cm_redis_connecting(r));
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   redisReply *rep = redisCommand(side, "EXISTS cm:{gc}:req:req-0009");
   cr_assert(rep && rep->integer == 1);
   freeReplyObject(rep);
@@ -611,7 +601,7 @@ Test(group_commit, proposals_wait_for_an_asynchronous_handshake, .init = setup,
  * its own timer, a proposal made meanwhile is told CM_E_UNAVAILABLE once,
  * and the next attempt waits the backoff (nothing blocks the caller). */
 Test(group_commit, a_silent_server_ends_the_handshake_by_its_timeout,
-     .init = setup, .fini = teardown) {
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   int port;
   int lfd = silent_listener(&port);
   struct event_base *base = event_base_new();
@@ -684,8 +674,8 @@ static void on_group(void *arg, const cm_ledger_redis_group *g) {
  * next turn's write event (docs/async.md, "Measured: the emergency path"):
  * one non-blocking turn later, Redis has the writes, before any reply was
  * read. The watch sees each group sent once and answered once. */
-Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed, .init = setup,
-     .fini = teardown) {
+Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 0);
@@ -705,7 +695,7 @@ Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed, .init = setup,
     propose_submit(l, req_id(i, id), &g_ans[i]);
   event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* one turn */
   cr_assert_eq(g_told, 0, "no reply read yet");
-  redisContext *side = cm_test_side_connect(g_port);
+  redisContext *side = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(side);
   long long have = 0;
   for (int i = 0; i < 100 && have == 0; i++) { /* Redis runs it meanwhile */
@@ -727,7 +717,8 @@ Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed, .init = setup,
   cr_assert_eq(w.changes, 11);
   cr_assert_eq(w.positions, 0);
   /* a ledger proposing on a private base has no groups to watch */
-  cm_redis *own = cm_redis_new("127.0.0.1", g_port, "gc", NULL, &err);
+  cm_redis *own =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "gc", NULL, &err);
   cr_assert_not_null(own, "%s", err.message);
   cm_ledger *sync_l = cm_ledger_redis_new(own, NULL, &err);
   cr_assert_not_null(sync_l, "%s", err.message);

@@ -46,28 +46,12 @@ static void stop(void) {
   cm_fx_engine_close(&fx);
 }
 
-static void worker(const char *id, double dlat_km) {
-  cm_fx_nurse(fx.eng, id, dlat_km, T0);
-}
-
-static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
-}
-
-static void step(int64_t t) {
-  cm_fx_step(fx.eng, t);
-}
-
-static cm_request_view view(const char *id) {
-  return cm_fx_view(fx.eng, id);
-}
-
 /* near takes job j (1 km south) at t and arrives there at t + 1 s. */
 static void near_at(const char *j, cm_urgency u, int64_t t) {
-  submit(j, u, -1.0, t);
-  step(t + 200);
-  cr_assert_eq(view(j).state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view(j).workers[0], "near");
+  cm_fx_nurse_request(fx.eng, j, u, -1.0, t);
+  cm_fx_step(fx.eng, t + 200);
+  cr_assert_eq(cm_fx_view(fx.eng, j).state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, j).workers[0], "near");
   cr_assert_eq(cm_engine_accept(fx.eng, j, "near", t + 500, NULL), CM_OK);
   cr_assert_eq(cm_engine_arrived(fx.eng, j, "near", t + 1000, NULL), CM_OK);
 }
@@ -77,32 +61,33 @@ static void near_at(const char *j, cm_urgency u, int64_t t) {
  * 3 minutes from near's visit. At T0 + 60 s e has been through its
  * batch. */
 static void city(cm_urgency job) {
-  worker("near", 0.0);
-  worker("far", 4.0);
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 4.0, T0);
   near_at("j", job, T0);
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
-  step(T0 + 60200);
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  cm_fx_step(fx.eng, T0 + 60200);
 }
 
 /* The scenario on any ledger: offered, accepted, j pending again. */
 static void interrupted_on_accept(void) {
   city(CM_URGENCY_NORMAL);
-  cm_request_view e = view("e");
+  cm_request_view e = cm_fx_view(fx.eng, "e");
   cr_assert_eq(e.state, CM_REQ_OFFERED, "offered to the nurse at her visit");
   cr_assert_str_eq(e.workers[0], "near");
   cr_assert_str_eq(e.divert_of, "j", "the offer names the visit it ends");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0, "not the far one");
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED, "her visit, until she says");
-  int64_t ready = view("j").ready_ms;
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED,
+               "her visit, until she says");
+  int64_t ready = cm_fx_view(fx.eng, "j").ready_ms;
   cm_error err;
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
                "%s", err.message);
-  cm_request_view j = view("j");
+  cm_request_view j = cm_fx_view(fx.eng, "j");
   cr_assert_eq(j.state, CM_REQ_PENDING, "her visit is pending again");
   cr_assert_eq(j.n_workers, 0);
   cr_assert_eq(j.arrived_ms, 0, "no one is there now");
   cr_assert_eq(j.ready_ms, ready, "waited since its first wait");
-  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
   cm_event ev[64];
   int n = cm_engine_poll(fx.eng, ev, 64);
@@ -110,9 +95,9 @@ static void interrupted_on_accept(void) {
   cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
   cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_ACCEPTED, "near"), 1);
   cr_assert_str_eq(cm_event_type_name(CM_EV_INTERRUPTED), "interrupted");
-  step(T0 + 65000); /* at once: the far nurse gets the visit */
-  cr_assert_eq(view("j").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("j").workers[0], "far");
+  cm_fx_step(fx.eng, T0 + 65000); /* at once: the far nurse gets the visit */
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "far");
 }
 
 Test(interrupt, the_near_nurse_at_her_visit_is_called_away, .fini = stop) {
@@ -137,35 +122,35 @@ Test(interrupt, with_the_memory_ledger, .fini = stop) {
 Test(interrupt, declined_nothing_changes, .fini = stop) {
   start_with(NULL, 0, 5);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cr_assert_eq(cm_engine_reject(fx.eng, "e", "near", T0 + 65000, NULL), CM_OK);
-  cm_request_view j = view("j");
+  cm_request_view j = cm_fx_view(fx.eng, "j");
   cr_assert_eq(j.state, CM_REQ_ACCEPTED, "still her visit");
   cr_assert_neq(j.arrived_ms, 0, "and she is still there");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
-  step(T0 + 65100);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cm_fx_step(fx.eng, T0 + 65100);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 Test(interrupt, not_from_urgent_work, .fini = stop) {
   start_with(NULL, 0, 5);
   city(CM_URGENCY_URGENT);
-  cr_assert_str_eq(view("e").workers[0], "far");
-  cr_assert_str_eq(view("j").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "j").workers[0], "near");
 }
 
 /* Diversion on, interruption off: she is there, so neither applies. */
 Test(interrupt, off_with_interrupt_min_0, .fini = stop) {
   start_with(NULL, 5, 0);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 /* far is some 12 minutes away, near some 3 plus 60: not called away. */
 Test(interrupt, not_when_she_saves_less_than_interrupt_min, .fini = stop) {
   start_with(NULL, 0, 60);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "far");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "far");
 }
 
 /* far is some 22 minutes away, past the emergency's 15-minute target;
@@ -173,13 +158,13 @@ Test(interrupt, not_when_she_saves_less_than_interrupt_min, .fini = stop) {
  * but alone is in time: the margin gives way, she is called away. */
 Test(interrupt, the_margin_gives_way_to_save_a_breach, .fini = stop) {
   start_with(NULL, 0, 60);
-  worker("near", 0.0);
-  worker("far", 7.0);
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 7.0, T0);
   near_at("j", CM_URGENCY_NORMAL, T0);
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
-  step(T0 + 60200);
-  cr_assert_str_eq(view("e").workers[0], "near");
-  cr_assert_str_eq(view("e").divert_of, "j");
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  cm_fx_step(fx.eng, T0 + 60200);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").divert_of, "j");
 }
 
 /* Her visit is about to end (a visit of its kind took no time before):
@@ -188,18 +173,18 @@ Test(interrupt, the_margin_gives_way_to_save_a_breach, .fini = stop) {
  * instead of calling her away. */
 Test(interrupt, not_when_her_visit_is_about_to_end, .fini = stop) {
   start_with(NULL, 0, 5);
-  worker("near", 0.0);
-  worker("far", 4.0);
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 4.0, T0);
   near_at("k", CM_URGENCY_NORMAL, T0);
   cr_assert_eq(cm_engine_complete(fx.eng, "k", T0 + 1500, NULL), CM_OK);
   near_at("j", CM_URGENCY_NORMAL, T0 + 2000);
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
-  step(T0 + 60200);
-  cm_request_view e = view("e");
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, T0 + 60000);
+  cm_fx_step(fx.eng, T0 + 60200);
+  cm_request_view e = cm_fx_view(fx.eng, "e");
   cr_assert_eq(e.state, CM_REQ_PENDING, "waits for her");
   cr_assert(e.has_reason && e.reason == CM_REASON_WAITING_WORKER);
   cr_assert_str_eq(e.divert_of, "");
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
 }
 
 /* She completes the visit before she answers: her accept is refused (the
@@ -208,21 +193,22 @@ Test(interrupt, not_when_her_visit_is_about_to_end, .fini = stop) {
 Test(interrupt, completed_before_her_answer, .fini = stop) {
   start_with(NULL, 0, 5);
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").divert_of, "j");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").divert_of, "j");
   cr_assert_eq(cm_engine_complete(fx.eng, "j", T0 + 61000, NULL), CM_OK);
   cm_error err;
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 62000, &err),
                CM_E_CONFLICT);
-  cr_assert_eq(view("j").state, CM_REQ_DONE);
-  cr_assert_eq(view("e").state, CM_REQ_PENDING);
-  step(T0 + 62000);
-  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_DONE);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING);
+  cm_fx_step(fx.eng, T0 + 62000);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cm_error err2;
   cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 63000, &err2), CM_OK,
                "a plain offer: %s", err2.message);
-  cr_assert_eq(view("e").state, CM_REQ_ACCEPTED);
-  cr_assert_eq(view("j").state, CM_REQ_DONE, "the visit stays done");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_DONE,
+               "the visit stays done");
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1);
 }
 
@@ -230,7 +216,7 @@ Test(interrupt, completed_before_her_answer, .fini = stop) {
  * refused whole -- j is still near's, arrived, e not accepted. */
 static void refused_when_j_changed(void) {
   city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(view("e").workers[0], "near");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cm_error err;
   cm_request_view v, w;
   cr_assert_eq(fx.ledger->type->get(fx.ledger, "j", &v, &err), CM_OK);
@@ -251,8 +237,8 @@ static void refused_when_j_changed(void) {
   cr_assert_str_eq(v.workers[0], "near");
   cr_assert_eq(fx.ledger->type->get(fx.ledger, "e", &v, &err), CM_OK);
   cr_assert_neq(v.state, CM_REQ_ACCEPTED, "e not accepted");
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
-  cr_assert_neq(view("e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
+  cr_assert_neq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
 }
 
 Test(interrupt, refused_whole_when_her_visit_changed_memory, .fini = stop) {
@@ -324,15 +310,16 @@ Test(interrupt, refused_whole_when_her_visit_changed_redis, .init = redis_up,
  * first, e gets the nearer a, and n the other. */
 Test(stage, an_emergency_gets_the_nearest_nurse_first, .fini = stop) {
   start_with(NULL, 0, 0);
-  worker("a", 0.5);
-  worker("b", -1.0);
-  submit("n", CM_URGENCY_NORMAL, 3.0, T0);
-  submit("e", CM_URGENCY_EMERGENCY, -0.2, T0);
-  step(T0 + 200);
-  cr_assert_eq(view("e").state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view("e").workers[0], "a", "the nearer nurse");
-  cr_assert_eq(view("n").state, CM_REQ_OFFERED, "the rest still solved");
-  cr_assert_str_eq(view("n").workers[0], "b");
+  cm_fx_nurse(fx.eng, "a", 0.5, T0);
+  cm_fx_nurse(fx.eng, "b", -1.0, T0);
+  cm_fx_nurse_request(fx.eng, "n", CM_URGENCY_NORMAL, 3.0, T0);
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, -0.2, T0);
+  cm_fx_step(fx.eng, T0 + 200);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "a", "the nearer nurse");
+  cr_assert_eq(cm_fx_view(fx.eng, "n").state, CM_REQ_OFFERED,
+               "the rest still solved");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "n").workers[0], "b");
 }
 
 /* The same batch solved greedily (a budget of 0): no stage, the same
@@ -344,11 +331,11 @@ Test(stage, greedy_gives_the_same, .fini = stop) {
   c.reserve_workers = 0;
   c.solve_budget_ms = 0;
   cm_fx_engine_open(&fx, &c);
-  worker("a", 0.5);
-  worker("b", -1.0);
-  submit("n", CM_URGENCY_NORMAL, 3.0, T0);
-  submit("e", CM_URGENCY_EMERGENCY, -0.2, T0);
-  step(T0 + 200);
-  cr_assert_str_eq(view("e").workers[0], "a");
-  cr_assert_str_eq(view("n").workers[0], "b");
+  cm_fx_nurse(fx.eng, "a", 0.5, T0);
+  cm_fx_nurse(fx.eng, "b", -1.0, T0);
+  cm_fx_nurse_request(fx.eng, "n", CM_URGENCY_NORMAL, 3.0, T0);
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, -0.2, T0);
+  cm_fx_step(fx.eng, T0 + 200);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "a");
+  cr_assert_str_eq(cm_fx_view(fx.eng, "n").workers[0], "b");
 }

@@ -36,30 +36,13 @@ static void stop(void) {
   cm_fx_engine_close(&fx);
 }
 
-/* worker id, dlat_km north of the centre, seen at t */
-static void worker(const char *id, double dlat_km, int64_t t) {
-  cm_fx_nurse(fx.eng, id, dlat_km, t);
-}
-
-static void submit(const char *id, cm_urgency u, double dlat_km, int64_t t) {
-  cm_fx_nurse_request(fx.eng, id, u, dlat_km, t);
-}
-
-static void step(int64_t t) {
-  cm_fx_step(fx.eng, t);
-}
-
-static cm_request_view view(const char *id) {
-  return cm_fx_view(fx.eng, id);
-}
-
 /* near takes job j (1 km south) at t, offered at t + 200 ms; accepted;
  * there at t + 1 s when arrive. */
 static void near_takes(const char *j, int64_t t, int arrive) {
-  submit(j, CM_URGENCY_NORMAL, -1.0, t);
-  step(t + 200);
-  cr_assert_eq(view(j).state, CM_REQ_OFFERED);
-  cr_assert_str_eq(view(j).workers[0], "near");
+  cm_fx_nurse_request(fx.eng, j, CM_URGENCY_NORMAL, -1.0, t);
+  cm_fx_step(fx.eng, t + 200);
+  cr_assert_eq(cm_fx_view(fx.eng, j).state, CM_REQ_OFFERED);
+  cr_assert_str_eq(cm_fx_view(fx.eng, j).workers[0], "near");
   cr_assert_eq(cm_engine_accept(fx.eng, j, "near", t + 500, NULL), CM_OK);
   if (arrive)
     cr_assert_eq(cm_engine_arrived(fx.eng, j, "near", t + 1000, NULL), CM_OK);
@@ -70,29 +53,30 @@ static void near_takes(const char *j, int64_t t, int arrive) {
  * took job j (there when arrive): at the returned time her visit ends in
  * about 3 minutes, 1 km from the centre. */
 static int64_t day(int arrive) {
-  worker("near", 0.0, T0);
-  worker("far", 5.0, T0);
+  cm_fx_nurse(fx.eng, "near", 0.0, T0);
+  cm_fx_nurse(fx.eng, "far", 5.0, T0);
   near_takes("k", T0, 1);
   int64_t done =
-      T0 + 200 + (int64_t)((view("k").terms[0].travel_min + 1.0) * 60000.0);
+      T0 + 200 +
+      (int64_t)((cm_fx_view(fx.eng, "k").terms[0].travel_min + 1.0) * 60000.0);
   cr_assert_eq(cm_engine_complete(fx.eng, "k", done, NULL), CM_OK);
-  worker("near", 0.0, done); /* fresh positions */
-  worker("far", 5.0, done);
+  cm_fx_nurse(fx.eng, "near", 0.0, done); /* fresh positions */
+  cm_fx_nurse(fx.eng, "far", 5.0, done);
   near_takes("j", done + 1000, arrive);
   return done + 61000;
 }
 
 /* The batch at t: e (an emergency) and u (urgent) at the centre. */
 static void both_at(int64_t t) {
-  submit("e", CM_URGENCY_EMERGENCY, 0.0, t);
-  submit("u", CM_URGENCY_URGENT, 0.0, t);
-  step(t + 200);
+  cm_fx_nurse_request(fx.eng, "e", CM_URGENCY_EMERGENCY, 0.0, t);
+  cm_fx_nurse_request(fx.eng, "u", CM_URGENCY_URGENT, 0.0, t);
+  cm_fx_step(fx.eng, t + 200);
 }
 
 /* e is offered to near, called away from j; u is not left waiting for
  * her: it is offered to far. */
 static void one_assignment(void) {
-  cm_request_view e = view("e"), u = view("u");
+  cm_request_view e = cm_fx_view(fx.eng, "e"), u = cm_fx_view(fx.eng, "u");
   cr_assert_eq(e.state, CM_REQ_OFFERED);
   cr_assert_str_eq(e.workers[0], "near");
   cr_assert_str_eq(e.divert_of, "j", "taken from her job");
@@ -121,12 +105,12 @@ Test(one_person, diverted_for_one_not_waited_for_by_another, .fini = stop) {
 Test(one_person, still_waited_for_without_an_emergency, .fini = stop) {
   start_with(0, 2);
   int64_t t = day(1);
-  submit("u", CM_URGENCY_URGENT, 0.0, t);
-  step(t + 200);
-  cm_request_view u = view("u");
+  cm_fx_nurse_request(fx.eng, "u", CM_URGENCY_URGENT, 0.0, t);
+  cm_fx_step(fx.eng, t + 200);
+  cm_request_view u = cm_fx_view(fx.eng, "u");
   cr_assert_eq(u.state, CM_REQ_PENDING);
   cr_assert(u.has_reason && u.reason == CM_REASON_WAITING_WORKER);
-  cr_assert_eq(view("j").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
 }
 
 static void add_worker(cm_instance *inst, const char *id) {

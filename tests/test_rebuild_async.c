@@ -26,25 +26,13 @@
 #include "redis_pair.h"
 #include "redis_server.h"
 
-static int g_port;
-static pid_t g_pid;
-
-static void setup(void) {
-  g_port = cm_test_free_port();
-  g_pid = cm_test_server_start(g_port, NULL);
-  cr_assert_gt(g_pid, 0, "redis-server starts");
-}
-
-static void teardown(void) {
-  cm_test_server_kill(g_pid, SIGKILL);
-}
-
-TestSuite(rebuild_async, .init = setup, .fini = teardown);
+TestSuite(rebuild_async, .init = cm_test_own_redis_start,
+          .fini = cm_test_own_redis_kill);
 
 /* The engine and another writer on region ra (cm_test_pair), A's loop
  * connection with timeout_ms; B has followed the ledger. */
 static void open_all(cm_test_pair *s, int timeout_ms) {
-  cm_test_pair_open(s, g_port, "ra", NULL, timeout_ms);
+  cm_test_pair_open(s, cm_test_own_redis.port, "ra", NULL, timeout_ms);
   cm_error err;
   cr_assert_eq(cm_engine_sync(s->other_e, CM_FX_T0, &err), CM_OK, "%s",
                err.message);
@@ -252,14 +240,14 @@ Test(rebuild_async, a_silent_server_ends_it_with_an_error) {
   cm_error err;
   cm_engine_resync(s.e);
   cm_test_told t = {0, CM_OK, 0};
-  cr_assert_eq(kill(g_pid, SIGSTOP), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGSTOP), 0);
   int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(cm_engine_sync_async(s.e, CM_FX_T0, cm_test_told_cb, &t, &err),
                CM_OK, "%s", err.message);
   cr_assert_lt(cm_test_mono_ms() - t0, 100, "the call does not wait for Redis");
   cm_test_run_until(s.base, &t, 3000);
   int64_t ms = cm_test_mono_ms() - t0;
-  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   cr_assert_eq(t.calls, 1, "ended, not hung");
   cr_assert_eq(t.st, CM_E_UNAVAILABLE);
   cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);
@@ -316,7 +304,7 @@ static void daemon_up(cm_test_daemon *d, const char *id) {
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\nsweep_ms = 0\n"
            "[lease]\nenabled = on\nttl_ms = 1500\nrenew_ms = 500\nid = %s\n",
-           g_port, g_region, id);
+           cm_test_own_redis.port, g_region, id);
   cm_test_daemon_config(d, ini);
   cm_test_daemon_start(d, NULL);
 }
@@ -342,7 +330,8 @@ static const char *state_of(const cm_test_daemon *d, const char *id, char *buf,
 
 static void many_workers(void) {
   cm_error err;
-  cm_redis *r = cm_redis_new("127.0.0.1", g_port, g_region, NULL, &err);
+  cm_redis *r =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, g_region, NULL, &err);
   cr_assert_not_null(r, "%s", err.message);
   cm_store *st = cm_store_redis_open(r, &err);
   cr_assert_not_null(st, "%s", err.message);
@@ -388,7 +377,7 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
   daemon_up(&b, "B");
   cr_assert_eq(leads(&b), 0, "B is a standby");
   cm_test_sleep_ms(300); /* B recovered and follows */
-  redisContext *mon = cm_test_side_connect(g_port);
+  redisContext *mon = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(mon);
   redisReply *ok = redisCommand(mon, "MONITOR");
   cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
@@ -404,7 +393,8 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
       break;
     if (line->type == REDIS_REPLY_STATUS && strstr(line->str, "\"HGETALL\"") &&
         strstr(line->str, g_region))
-      frozen = kill(g_pid, SIGSTOP) == 0; /* B's rebuild reads workers */
+      frozen = kill(cm_test_own_redis.pid, SIGSTOP) ==
+               0; /* B's rebuild reads workers */
     freeReplyObject(line);
   }
   cr_assert(frozen, "B's rebuild was seen");
@@ -422,7 +412,7 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
     cm_test_sleep_ms(10);
   }
   double pending = metric(&b, "carematch_ledger_resync_pending");
-  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   redisFree(mon);
   cr_log_info("the longest /healthz + GET of B while Redis was frozen in its "
               "rebuild: %lld ms",

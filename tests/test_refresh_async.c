@@ -24,20 +24,8 @@
 #include "redis_pair.h"
 #include "redis_server.h"
 
-static int g_port;
-static pid_t g_pid;
-
-static void setup(void) {
-  g_port = cm_test_free_port();
-  g_pid = cm_test_server_start(g_port, NULL);
-  cr_assert_gt(g_pid, 0, "redis-server starts");
-}
-
-static void teardown(void) {
-  cm_test_server_kill(g_pid, SIGKILL);
-}
-
-TestSuite(refresh_async, .init = setup, .fini = teardown);
+TestSuite(refresh_async, .init = cm_test_own_redis_start,
+          .fini = cm_test_own_redis_kill);
 
 /* A and B on region rr (cm_test_pair); A's private connection selects
  * database sync_db (0: the one everybody uses), its loop connection
@@ -48,7 +36,7 @@ static void open_all(cm_test_pair *s, int sync_db) {
   cm_redis_options_init(&so);
   so.timeout_ms = 1500;
   so.db = sync_db;
-  cm_test_pair_open(s, g_port, "rr", &so, 5000);
+  cm_test_pair_open(s, cm_test_own_redis.port, "rr", &so, 5000);
   cm_error err;
   cr_assert_eq(cm_engine_sync(s->other_e, CM_FX_T0, &err), CM_OK, "%s",
                err.message);
@@ -96,7 +84,7 @@ static void hold_then_cancel(cm_test_pair *s, cm_test_told *hold,
 
 /* A side connection that MONITORs the server. */
 static redisContext *monitor(void) {
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(cm_test_own_redis.port);
   cr_assert_not_null(c);
   redisReply *ok = redisCommand(c, "MONITOR");
   cr_assert(ok && ok->type == REDIS_REPLY_STATUS);
@@ -184,7 +172,7 @@ Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
   hold_then_cancel(&s, &hold, &cancel);
   run_until_sent(&s, c, "\"EVALSHA\"", ""); /* the hold's commit, refused */
   cm_test_sleep_ms(50);                     /* its reply is on A's socket */
-  cr_assert_eq(kill(g_pid, SIGSTOP), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGSTOP), 0);
   int64_t worst = 0, t0 = cm_test_mono_ms();
   while (cm_test_mono_ms() - t0 < 1000) {
     int64_t t = cm_test_mono_ms();
@@ -196,7 +184,7 @@ Test(refresh_async, a_frozen_redis_holds_no_turn_while_a_record_is_read) {
   }
   int in_flight = cm_engine_in_flight(s.e);
   int hold_calls = hold.calls;
-  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   cr_log_info("the longest turn of A's loop while Redis was frozen: %lld ms",
               (long long)worst);
   cr_assert_lt(worst, 300, "a turn waited %lld ms", (long long)worst);
@@ -379,26 +367,28 @@ Test(refresh_async, a_read_goes_behind_the_turns_proposals) {
 Test(refresh_async, a_read_ends_by_the_timeout_or_the_free) {
   cm_error err;
   struct event_base *base = event_base_new();
-  cm_redis *sync = cm_redis_new("127.0.0.1", g_port, "rr", NULL, &err);
+  cm_redis *sync =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "rr", NULL, &err);
   cr_assert_not_null(sync, "%s", err.message);
   cm_redis_options o;
   cm_redis_options_init(&o);
   o.base = base;
   o.timeout_ms = 300;
-  cm_redis *loop = cm_redis_new("127.0.0.1", g_port, "rr", &o, &err);
+  cm_redis *loop =
+      cm_redis_new("127.0.0.1", cm_test_own_redis.port, "rr", &o, &err);
   cr_assert_not_null(loop, "%s", err.message);
   cm_ledger *l = cm_ledger_redis_new(sync, NULL, &err);
   cr_assert_not_null(l, "%s", err.message);
   cr_assert_eq(cm_ledger_redis_attach(l, loop, &err), CM_OK, "%s", err.message);
   cr_assert_eq(cm_redis_ping(loop, &err), CM_OK, "%s", err.message);
   got g = {0, CM_OK, 0, 0};
-  cr_assert_eq(kill(g_pid, SIGSTOP), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGSTOP), 0);
   int64_t t0 = cm_test_mono_ms();
   cr_assert_eq(l->type->get_async(l, "q", on_record, &g, &err), CM_OK, "%s",
                err.message);
   run_until_got(base, &g, 3000);
   int64_t ms = cm_test_mono_ms() - t0;
-  cr_assert_eq(kill(g_pid, SIGCONT), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   cr_assert_eq(g.calls, 1, "ended, not hung");
   cr_assert_eq(g.st, CM_E_UNAVAILABLE);
   cr_assert_geq(ms, 250, "not before the timeout (%lld ms)", (long long)ms);

@@ -32,14 +32,6 @@ static void teardown(void) {
   cm_test_daemon_cleanup(&D);
 }
 
-static cm_test_reply expect(long code, const char *method, const char *path,
-                            const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
-               code, r.text);
-  return r;
-}
-
 static void ok(const char *method, const char *path, const char *token,
                const char *body) {
   cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
@@ -89,7 +81,8 @@ static double km(const json_t *k) {
 }
 
 static json_int_t weights_version(void) {
-  cm_test_reply r = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   json_int_t v = json_integer_value(json_object_get(r.json, "version"));
   cm_test_reply_free(&r);
   return v;
@@ -104,11 +97,12 @@ Test(whatif, proposed_weights_change_the_replay_and_current_is_reproduced) {
   start(1, NULL);
   load("/v1", 12, 40);
   json_int_t version = weights_version();
-  cm_test_reply r = expect(200, "POST", "/v1/weights/whatif", TOK_OPERATOR,
-                           "{\"weights\":{\"travel\":1e6,\"aging_per_min\":0,"
-                           "\"sla_risk\":{\"normal\":0,\"urgent\":0},"
-                           "\"sla_late_per_min\":{\"normal\":0,\"urgent\":0}},"
-                           "\"hours\":1}");
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "POST", "/v1/weights/whatif", TOK_OPERATOR,
+                     "{\"weights\":{\"travel\":1e6,\"aging_per_min\":0,"
+                     "\"sla_risk\":{\"normal\":0,\"urgent\":0},"
+                     "\"sla_late_per_min\":{\"normal\":0,\"urgent\":0}},"
+                     "\"hours\":1}");
   json_t *cur = json_object_get(r.json, "current"),
          *pro = json_object_get(r.json, "proposed");
   cr_assert_eq(json_integer_value(json_object_get(r.json, "requests")), 40,
@@ -130,13 +124,14 @@ Test(whatif, proposed_weights_change_the_replay_and_current_is_reproduced) {
                      "%s", r.text);
 
   /* the weights applied did not change */
-  cm_test_reply g = expect(200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
+  cm_test_reply g =
+      cm_test_expect(D.port, 200, "GET", "/v1/weights", TOK_OPERATOR, NULL);
   cr_assert_eq(json_integer_value(json_object_get(g.json, "version")), version);
   json_t *body = json_pack("{s:O,s:f}", "weights",
                            json_object_get(g.json, "weights"), "hours", 1.0);
   char *text = json_dumps(body, JSON_COMPACT);
-  cm_test_reply r2 =
-      expect(200, "POST", "/v1/weights/whatif", TOK_OPERATOR, text);
+  cm_test_reply r2 = cm_test_expect(D.port, 200, "POST", "/v1/weights/whatif",
+                                    TOK_OPERATOR, text);
   cr_assert(json_equal(json_object_get(r2.json, "proposed"), cur),
             "the current weights given explicitly: %s\nvs %s", r2.text, r.text);
   cr_assert(json_equal(json_object_get(r2.json, "current"), cur));
@@ -186,8 +181,8 @@ Test(whatif, bad_bodies_are_refused_naming_the_field) {
  * neither. */
 Test(whatif, no_trace_or_an_empty_window_is_a_conflict) {
   start(0, NULL);
-  cm_test_reply r = expect(409, "POST", "/v1/weights/whatif", TOK_OPERATOR,
-                           "{\"weights\":{}}");
+  cm_test_reply r = cm_test_expect(D.port, 409, "POST", "/v1/weights/whatif",
+                                   TOK_OPERATOR, "{\"weights\":{}}");
   cr_expect(strstr(r.text, "trace"), "%s", r.text);
   cm_test_reply_free(&r);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
@@ -195,8 +190,8 @@ Test(whatif, no_trace_or_an_empty_window_is_a_conflict) {
   start(1, NULL);
   ok("PUT", "/v1/workers/w0", TOK_PLATFORM,
      "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}");
-  r = expect(409, "POST", "/v1/weights/whatif", TOK_OPERATOR,
-             "{\"weights\":{}}");
+  r = cm_test_expect(D.port, 409, "POST", "/v1/weights/whatif", TOK_OPERATOR,
+                     "{\"weights\":{}}");
   cr_expect_str_eq(cm_test_error_field(&r), "$.hours", "%s", r.text);
   cm_test_reply_free(&r);
 }
@@ -310,13 +305,14 @@ Test(whatif, per_region_replays_the_regions_lines) {
   start(1, "[store]\nregions = north,south\n");
   load("/v1/regions/north", 6, 10);
   load("/v1/regions/south", 6, 4);
-  cm_test_reply r = expect(200, "POST", "/v1/regions/south/weights/whatif",
-                           TOK_OPERATOR, "{\"weights\":{}}");
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "POST", "/v1/regions/south/weights/whatif",
+                     TOK_OPERATOR, "{\"weights\":{}}");
   cr_assert_eq(json_integer_value(json_object_get(r.json, "requests")), 4, "%s",
                r.text);
   cm_test_reply_free(&r);
-  r = expect(200, "POST", "/v1/regions/north/weights/whatif", TOK_OPERATOR,
-             "{\"weights\":{}}");
+  r = cm_test_expect(D.port, 200, "POST", "/v1/regions/north/weights/whatif",
+                     TOK_OPERATOR, "{\"weights\":{}}");
   cr_assert_eq(json_integer_value(json_object_get(r.json, "requests")), 10,
                "%s", r.text);
   cm_test_reply_free(&r);

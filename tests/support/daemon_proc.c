@@ -197,6 +197,15 @@ cm_test_reply cm_test_http(int port, const char *method, const char *path,
   return r;
 }
 
+cm_test_reply cm_test_expect(int port, long code, const char *method,
+                             const char *path, const char *token,
+                             const char *body) {
+  cm_test_reply r = cm_test_http(port, method, path, token, body, NULL);
+  cr_assert_eq(r.code, code, "%s %s: %ld, wanted %ld: %s", method, path, r.code,
+               code, r.text);
+  return r;
+}
+
 void cm_test_reply_free(cm_test_reply *r) {
   json_decref(r->json);
   free(r->text);

@@ -52,6 +52,12 @@ cm_test_reply cm_test_http(int port, const char *method, const char *path,
                            const char *token, const char *body,
                            const char *type);
 void cm_test_reply_free(cm_test_reply *r);
+/* cm_test_http with an application/json body, asserting that the reply's
+ * status is code (the message names method, path, the status and the
+ * body). Returns the reply, which the caller frees. */
+cm_test_reply cm_test_expect(int port, long code, const char *method,
+                             const char *path, const char *token,
+                             const char *body);
 
 /* The error code of an error reply ("" when none). */
 const char *cm_test_error_code(const cm_test_reply *r);

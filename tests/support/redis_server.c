@@ -268,6 +268,18 @@ cm_test_redis cm_test_redis_use(void) {
   return s;
 }
 
+cm_test_redis cm_test_own_redis;
+
+void cm_test_own_redis_start(void) {
+  cm_test_own_redis.port = cm_test_free_port();
+  cm_test_own_redis.pid = cm_test_server_start(cm_test_own_redis.port, NULL);
+  cr_assert_gt(cm_test_own_redis.pid, 0, "redis-server starts");
+}
+
+void cm_test_own_redis_kill(void) {
+  cm_test_server_kill(cm_test_own_redis.pid, SIGKILL);
+}
+
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
   if (s->pid > 0)
     cm_test_server_kill(s->pid, SIGTERM);

@@ -66,6 +66,15 @@ typedef struct cm_test_redis {
 
 cm_test_redis cm_test_redis_use(void);
 
+/* The suite's own redis-server, never the shared one: for tests that
+ * stop, freeze or kill their server. cm_test_own_redis_start starts one
+ * on a free port (no persistence; asserted) into cm_test_own_redis;
+ * cm_test_own_redis_kill kills it (SIGKILL) and reaps it. Both fit a
+ * Criterion .init and .fini. */
+extern cm_test_redis cm_test_own_redis;
+void cm_test_own_redis_start(void);
+void cm_test_own_redis_kill(void);
+
 /* Done with s: our own server killed, or on the shared one the test's keys
  * (those matching pattern; NULL: none) unlinked. */
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern);
