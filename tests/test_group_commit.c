@@ -736,7 +736,7 @@ Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed,
  * no WAIT, and in a group with a change the WAIT's verdict (here: no
  * replica, not durable) is the change's only. */
 Test(group_commit, worker_writes_are_not_waited_for_at_replica_level,
-     .init = setup, .fini = teardown) {
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();
   cm_redis *r;
   cm_ledger *l = open_ledger(base, &r, 5000, 1);
