@@ -6,7 +6,8 @@
  *
  *   bench_engine [--seconds S] [--workers N] [--positions-per-s P]
  *                [--requests-per-s R] [--window MS] [--budget MS]
- *                [--seed S] [--lookahead-upto U] [--live] [--out FILE]
+ *                [--seed S] [--lookahead-upto U] [--emergency-share F]
+ *                [--service-s S] [--live] [--out FILE]
  *
  * Prints a summary and writes JSON (percentiles of several runs are the
  * caller's: run it several times; scripts/bench.sh does). */
@@ -23,6 +24,8 @@
 
 typedef struct opts {
   double seconds, pos_rate, req_rate, window_ms, budget_ms, service_s;
+  double emergency_share; /* of the requests (0.05); 0: batches only at
+                             the window, so they hold a backlog */
   int workers;
   int lookahead_upto; /* cm_urgency: the engine's lookahead_upto */
   int live;           /* print a line a second */
@@ -42,6 +45,7 @@ static int parse(int argc, char **argv, opts *o) {
               .window_ms = 300,
               .budget_ms = 100,
               .service_s = 30,
+              .emergency_share = 0.05,
               .workers = 20000,
               .lookahead_upto = CM_URGENCY_URGENT,
               .seed = 1,
@@ -77,6 +81,10 @@ static int parse(int argc, char **argv, opts *o) {
       o->seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--out"))
       o->out = v;
+    else if (!strcmp(a, "--emergency-share"))
+      o->emergency_share = atof(v);
+    else if (!strcmp(a, "--service-s"))
+      o->service_s = atof(v);
     else if (!strcmp(a, "--lookahead-upto")) {
       o->lookahead_upto = cm_urgency_parse(v);
       if (o->lookahead_upto <= CM_URGENCY_EMERGENCY) {
@@ -89,7 +97,11 @@ static int parse(int argc, char **argv, opts *o) {
       return -1;
     }
   }
-  return o->seconds > 0 && o->workers > 0 && o->req_rate > 0 ? 0 : -1;
+  return o->seconds > 0 && o->workers > 0 && o->req_rate > 0 &&
+                 o->emergency_share >= 0 && o->emergency_share < 1 &&
+                 o->service_s > 0
+             ? 0
+             : -1;
 }
 
 typedef struct pending_job {
@@ -128,7 +140,7 @@ static int city_make(run *r) {
   sp.seed = r->o.seed;
   sp.n_workers = r->o.workers;
   sp.n_requests = r->pool;
-  sp.emergency_share = 0.05;
+  sp.emergency_share = r->o.emergency_share;
   cm_error err;
   r->city = cm_city_instance(&sp, &err);
   if (!r->city) {

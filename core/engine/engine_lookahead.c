@@ -139,19 +139,19 @@ static void index_free(ahead_index *ix) {
   free(ix->band);
 }
 
-/* The indexes of ix's requests within max_deg of latitude lat, ascending
+/* The indexes of ix's requests within deg of latitude lat, ascending
  * (the order the edges were always added in) into ix->band; their count. */
-static int index_band(ahead_index *ix, double lat) {
-  int lo = 0, hi = ix->n; /* the first at or above lat - max_deg */
+static int index_band(ahead_index *ix, double lat, double deg) {
+  int lo = 0, hi = ix->n; /* the first at or above lat - deg */
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
-    if (ix->by_lat[mid].lat < lat - ix->max_deg)
+    if (ix->by_lat[mid].lat < lat - deg)
       lo = mid + 1;
     else
       hi = mid;
   }
   int m = 0;
-  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + ix->max_deg; k++)
+  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + deg; k++)
     ix->band[m++] = ix->by_lat[k].q;
   qsort(ix->band, (size_t)m, sizeof *ix->band, ascending);
   return m;
@@ -166,7 +166,12 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
                           double left, cm_error *err) {
   cm_worker w;
   int wi = -1;
-  int m = index_band(ix, j->spec.lat);
+  /* within her reach: a radius, and a drive that ends inside
+     lookahead_min (t = left + travel_minutes(km), linear in km) */
+  double km_time = (e->cfg.lookahead_min - left) * inst->params.speed_kmh /
+                   (60.0 * inst->params.road_factor);
+  double deg = km_time / 111.0 < ix->max_deg ? km_time / 111.0 : ix->max_deg;
+  int m = index_band(ix, j->spec.lat, deg);
   if (m == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
   w.lat = j->spec.lat; /* where it will be free */
