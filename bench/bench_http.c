@@ -759,11 +759,14 @@ typedef struct loop_trace {
   double durable[4]; /* the durability counters (durable_names) */
 } loop_trace;
 
-/* carematch_ledger_*_total of durability = replica (docs/redis.md): the
- * proposals a WAIT ended, and those answered not_durable (a WAIT short at
- * its timeout, or skipped: too few replicas online). */
-static const char *const durable_names[4] = {"replica_waits", "not_durable",
-                                             "wait_timeouts", "skipped_waits"};
+/* The counters of durability = replica (docs/redis.md), as /metrics
+ * prints them: the proposals a WAIT ended, and those answered not_durable
+ * (a WAIT short at its timeout, or skipped: too few replicas online). */
+static const char *const durable_names[4] = {
+    "carematch_ledger_replica_waits_total ",
+    "carematch_ledger_not_durable_total ",
+    "carematch_ledger_wait_timeouts_total ",
+    "carematch_ledger_skipped_waits_total "};
 
 static int trace_slot(loop_trace *t, const char *cause, size_t len) {
   for (int i = 0; i < t->n; i++)
@@ -803,17 +806,15 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
   static const char *const names[2] = {"carematch_loop_stalls_total{cause=\"",
                                        "carematch_loop_busy_max_seconds{"
                                        "cause=\""};
-  for (char *line = strtok(page, "\n"); line; line = strtok(NULL, "\n"))
+  for (char *line = strtok(page, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strncmp(line, "carematch_ledger_rebuilds_total ", 32))
+      t->rebuilds = atof(line + 32);
+    for (int d = 0; d < 4; d++) {
+      size_t len = strlen(durable_names[d]);
+      if (!strncmp(line, durable_names[d], len))
+        t->durable[d] = atof(line + len);
+    }
     for (int m = 0; m < 2; m++) {
-      if (!strncmp(line, "carematch_ledger_rebuilds_total ", 32))
-        t->rebuilds = atof(line + 32);
-      for (int d = 0; m == 0 && d < 4; d++) {
-        char name[64];
-        int len = snprintf(name, sizeof name, "carematch_ledger_%s_total ",
-                           durable_names[d]);
-        if (!strncmp(line, name, (size_t)len))
-          t->durable[d] = atof(line + len);
-      }
       size_t pl = strlen(names[m]);
       const char *q = strchr(line + pl, '"');
       if (strncmp(line, names[m], pl) || !q)
@@ -822,6 +823,7 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
       if (i >= 0 && q[1] == '}')
         *(m ? &t->max_s[i] : &t->stalls[i]) = atof(q + 2);
     }
+  }
 }
 
 /* The durability counters' change from *t0 to *t1 into b, and a line. */

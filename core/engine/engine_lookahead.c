@@ -28,6 +28,10 @@
 
 enum { LATE_MIN = 5 };   /* overdue this long: the end is unknown */
 enum { MARGIN_MIN = 5 }; /* sooner than every free candidate by this */
+/* km per degree of latitude, a little below the 111.195 of
+ * cm_geo_distance_km's radius: latitude bands from it never cut a request
+ * within reach */
+#define KM_PER_DEG_LAT_LB 111.0
 
 static uint64_t kind_key(const cm_request_spec *s) {
   return ((uint64_t)s->skills << 16) ^ ((uint64_t)s->urgency << 8) ^
@@ -96,7 +100,7 @@ typedef struct ahead_index {
   int n;
   double max_deg; /* the widest radius among them in degrees of latitude
                      (a great-circle distance is at least the latitude
-                     difference times 111.195 km; 111 keeps a margin) */
+                     difference times KM_PER_DEG_LAT_LB) */
   int *band;      /* scratch: the indexes within one worker's band */
 } ahead_index;
 
@@ -124,8 +128,8 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
   for (int q = 0; q < n; q++) {
     if (!looks_ahead(e, reqs[q]))
       continue;
-    double deg =
-        cm_request_radius_km(&inst->params, &inst->requests[q]) / 111.0;
+    double deg = cm_request_radius_km(&inst->params, &inst->requests[q]) /
+                 KM_PER_DEG_LAT_LB;
     if (deg > ix->max_deg)
       ix->max_deg = deg;
     ix->by_lat[ix->n++] = (ahead_req){reqs[q]->spec.lat, q};
@@ -170,7 +174,9 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
      lookahead_min (t = left + travel_minutes(km), linear in km) */
   double km_time = (e->cfg.lookahead_min - left) * inst->params.speed_kmh /
                    (60.0 * inst->params.road_factor);
-  double deg = km_time / 111.0 < ix->max_deg ? km_time / 111.0 : ix->max_deg;
+  double deg = km_time / KM_PER_DEG_LAT_LB;
+  if (deg > ix->max_deg)
+    deg = ix->max_deg;
   int m = index_band(ix, j->spec.lat, deg);
   if (m == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
