@@ -11,7 +11,9 @@
  * instead measures position ingest: bulk calls (--bulk positions each)
  * and single calls back to back on --connections connections, then single
  * request creates the same way (scheduled a day ahead, so no batch takes
- * them: one ledger commit each).
+ * them: one ledger commit each), then accepts: --accepts requests due now
+ * created and their offers awaited on the event stream (not timed), then
+ * each offer accepted, one call each, back to back the same way.
  *
  * The daemon: --daemon PATH starts one on a free port with a generated
  * configuration (memory store, or --redis URL) and stops it at the end;
@@ -49,6 +51,7 @@ typedef struct opts {
   const char *samples;    /* --samples FILE: one line per emergency offered */
   const char *durability; /* --durability fsync|replica (with --redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
+  int accepts; /* --ingest: requests created and offered for the accepts */
   double emergency, service_s;
   int ingest, quiet;
   uint64_t seed;
@@ -283,6 +286,29 @@ static void complete_now(evutil_socket_t fd, short what, void *arg) {
   free(l);
 }
 
+/* --ingest's accepts: the offers seen on the event stream, accepted in
+ * that order one call each. */
+typedef struct offer_pair {
+  char req[32], worker[48];
+} offer_pair;
+
+static offer_pair *g_offers;
+static int g_n_offers, g_cap_offers, g_next_offer;
+
+static void offer_keep(const char *req, const char *worker) {
+  if (g_n_offers == g_cap_offers) {
+    int cap = g_cap_offers ? 2 * g_cap_offers : 1024;
+    offer_pair *p = realloc(g_offers, (size_t)cap * sizeof *p);
+    if (!p)
+      return;
+    g_offers = p;
+    g_cap_offers = cap;
+  }
+  offer_pair *o = &g_offers[g_n_offers++];
+  snprintf(o->req, sizeof o->req, "%s", req);
+  snprintf(o->worker, sizeof o->worker, "%s", worker);
+}
+
 static void on_event(bench *b, const char *type, const char *data) {
   if (strcmp(type, "offered"))
     return;
@@ -293,6 +319,11 @@ static void on_event(bench *b, const char *type, const char *data) {
     return;
   }
   b->offers++;
+  if (b->o.ingest) { /* kept for the accepts' phase */
+    offer_keep(req, worker);
+    json_decref(o);
+    return;
+  }
   int n = req[0] == 'q' ? atoi(req + 1) : -1;
   if (n >= 0 && n < b->n_reqs && !b->reqs[n].offered) {
     pending *p = &b->reqs[n];
@@ -375,16 +406,36 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 /* ---- ingest ---- */
 
 typedef struct ingest {
-  int bulk;
+  int bulk;   /* positions a call (1: the single-call route; 0: creates) */
+  int accept; /* accepts of the offers kept (g_offers) instead */
   double until;
 } ingest;
 
 static void ingest_next(bench *b, struct evhttp_request *req, void *arg);
 
 static double g_creates_per_s; /* --ingest: the creates' phase */
+static double g_accepts_per_s; /* --ingest: the accepts' phase */
+static int g_offers_kept;      /* offers the accepts' phase had */
 static int g_created;          /* ids given so far */
 
+/* The next kept offer accepted on con; 0, or -1 when none is left. */
+static int accept_send(bench *b, struct evhttp_connection *con) {
+  if (g_next_offer >= g_n_offers)
+    return -1;
+  const offer_pair *o = &g_offers[g_next_offer++];
+  char path[96], body[96];
+  snprintf(path, sizeof path, "/v1/requests/%s/accept", o->req);
+  int len = snprintf(body, sizeof body, "{\"worker\":\"%s\"}", o->worker);
+  send_call(b, con, EVHTTP_REQ_POST, path, b->o.tok_gateway, body,
+            (size_t)len, ingest_next, con);
+  return 0;
+}
+
 static void ingest_send(bench *b, struct evhttp_connection *con, ingest *g) {
+  if (g->accept) {
+    (void)accept_send(b, con);
+    return;
+  }
   if (g->bulk == 0) { /* a request created, scheduled a day ahead */
     char body[256];
     long long start = (long long)(time(NULL) + 86400) * 1000;
@@ -433,14 +484,18 @@ static void ingest_next(bench *b, struct evhttp_request *req, void *arg) {
   int code = req ? evhttp_request_get_response_code(req) : 0;
   if (code == 200 || (code == 201 && g_ingest.bulk == 0))
     b->positions_ok += (uint64_t)(g_ingest.bulk ? g_ingest.bulk : 1);
-  if (now_ms() < g_ingest.until)
+  int more = now_ms() < g_ingest.until;
+  if (more && g_ingest.accept)
+    more = accept_send(b, arg) == 0;
+  else if (more)
     ingest_send(b, arg, &g_ingest);
-  else if (cm_hc_inflight(b->hc) == 0)
+  if (!more && cm_hc_inflight(b->hc) == 0)
     event_base_loopexit(b->base, NULL);
 }
 
-static double run_ingest(bench *b, int bulk, double seconds) {
+static double run_ingest(bench *b, int bulk, int accept, double seconds) {
   g_ingest.bulk = bulk;
+  g_ingest.accept = accept;
   b->positions_ok = 0;
   double t0 = now_ms();
   g_ingest.until = t0 + seconds * 1000;
@@ -449,6 +504,52 @@ static double run_ingest(bench *b, int bulk, double seconds) {
   event_base_dispatch(b->base);
   double s = (now_ms() - t0) / 1000.0;
   return (double)b->positions_ok / s;
+}
+
+/* --ingest's accepts: n requests due now, each at a worker's position
+ * with a skill she has, created on the connections; then the offers
+ * awaited on the event stream (at most 30 s). Returns the offers kept. */
+static int g_prep_left;
+
+static void prep_answered(bench *b, struct evhttp_request *req, void *arg) {
+  (void)req;
+  (void)arg;
+  (void)b;
+  g_prep_left--;
+}
+
+static void prep_check(evutil_socket_t fd, short what, void *arg) {
+  bench *b = arg;
+  (void)fd;
+  (void)what;
+  if ((g_prep_left <= 0 && g_n_offers >= g_created) || now_ms() > g_ingest.until)
+    event_base_loopexit(b->base, NULL);
+}
+
+static int offers_prepare(bench *b, int n) {
+  open_events(b);
+  g_prep_left = n;
+  for (int k = 0; k < n; k++) {
+    const cm_worker *w = &b->city->workers[rnd(b) % (uint64_t)b->city->n_workers];
+    int s = 0;
+    while (s < 5 && !(w->skills >> s & 1u))
+      s++;
+    char body[256];
+    int len = snprintf(body, sizeof body,
+                       "{\"id\":\"a%d\",\"lat\":%.6f,\"lon\":%.6f,"
+                       "\"skills\":[\"%s\"],\"urgency\":\"normal\"}",
+                       k, w->lat, w->lon, skill_name(s));
+    send_call(b, next_conn(b), EVHTTP_REQ_POST, "/v1/requests",
+              b->o.tok_platform, body, (size_t)len, prep_answered, NULL);
+  }
+  g_created = n;
+  g_ingest.until = now_ms() + 30000;
+  struct event *ev = event_new(b->base, -1, EV_PERSIST, prep_check, b);
+  struct timeval tv = {0, 20000};
+  event_add(ev, &tv);
+  event_base_dispatch(b->base);
+  event_free(ev);
+  return g_n_offers;
 }
 
 /* ---- the daemon ---- */
@@ -503,6 +604,7 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
   OPT_I("--seconds", o->seconds)
   OPT_I("--connections", o->connections)
   OPT_I("--bulk", o->bulk)
+  OPT_I("--accepts", o->accepts)
   OPT_D("--emergency", o->emergency)
   OPT_D("--service-s", o->service_s)
 #undef OPT_S
@@ -531,6 +633,7 @@ static int parse(int argc, char **argv, opts *o) {
               .seconds = 20,
               .connections = 4,
               .bulk = 1000,
+              .accepts = 4000,
               .emergency = 0.05,
               .service_s = 10,
               .seed = 1,
@@ -546,7 +649,7 @@ static int parse(int argc, char **argv, opts *o) {
             "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
             "N]\n"
             "  [--emergency SHARE] [--service-s S] [--ingest [--bulk N] "
-            "[--connections N]]\n"
+            "[--connections N] [--accepts N]]\n"
             "  [--quick] [--quiet] [--out FILE.json] [--samples FILE]\n");
     return -1;
   }
@@ -555,7 +658,8 @@ static int parse(int argc, char **argv, opts *o) {
     return -1;
   }
   if (o->connections < 1 || o->connections > 64 || o->workers < 1 ||
-      o->bulk < 1 || o->seconds < 1)
+      o->bulk < 1 || o->seconds < 1 || o->accepts < 0 ||
+      o->accepts > 100000)
     return -1;
   return 0;
 }
@@ -572,9 +676,11 @@ static void write_json(bench *b, FILE *f, double ingest_bulk,
     fprintf(f,
             "\"ingest_bulk_positions_per_s\":%.0f,\"bulk\":%d,"
             "\"ingest_single_positions_per_s\":%.0f,"
-            "\"ingest_single_creates_per_s\":%.0f,\"connections\":%d,",
+            "\"ingest_single_creates_per_s\":%.0f,"
+            "\"ingest_single_accepts_per_s\":%.0f,\"accept_offers\":%d,"
+            "\"connections\":%d,",
             ingest_bulk, b->o.bulk, ingest_single, g_creates_per_s,
-            b->o.connections);
+            g_accepts_per_s, g_offers_kept, b->o.connections);
   } else {
     double secs = (b->t_end - b->t_start) / 1000.0;
     fprintf(f,
@@ -685,12 +791,16 @@ static int workers_setup(bench *b) {
 /* --ingest: bulk calls, then single calls, each for --seconds; positions
  * per second of each into *bulk, *single. */
 static void ingest_measure(bench *b, double *bulk, double *single) {
-  *bulk = run_ingest(b, b->o.bulk, b->o.seconds);
-  *single = run_ingest(b, 1, b->o.seconds);
-  g_creates_per_s = run_ingest(b, 0, b->o.seconds);
+  *bulk = run_ingest(b, b->o.bulk, 0, b->o.seconds);
+  *single = run_ingest(b, 1, 0, b->o.seconds);
+  g_creates_per_s = run_ingest(b, 0, 0, b->o.seconds);
+  g_offers_kept = offers_prepare(b, b->o.accepts);
+  g_accepts_per_s = run_ingest(b, 1, 1, b->o.seconds);
   printf("ingest: bulk (%d per call, %d connections) %.0f positions/s; "
-         "single calls %.0f positions/s; creates %.0f/s; errors %llu\n",
+         "single calls %.0f positions/s; creates %.0f/s; accepts %.0f/s "
+         "(%d offers of %d requests); errors %llu\n",
          b->o.bulk, b->o.connections, *bulk, *single, g_creates_per_s,
+         g_accepts_per_s, g_offers_kept, b->o.accepts,
          (unsigned long long)cm_hc_errors(b->hc));
 }
 

@@ -118,6 +118,32 @@ Test(engine, emergency_flushes_at_once) {
   cr_assert_eq(st.offer_latency[CM_URGENCY_EMERGENCY].max, 0.0);
 }
 
+/* cm_engine_next_due reads a packed copy of each live request's due time
+ * (engine.c): it must follow every change, here an offer answered, a
+ * request finished (the last live one moved into its slot) and one
+ * cancelled. */
+Test(engine, next_due_follows_offers_as_they_are_answered) {
+  add_worker("w1", CM_FX_NURSE, 0.5, 1, 0);
+  add_worker("w2", CM_FX_NURSE, 1.0, 1, 0);
+  cm_request_spec s1 = spec("r1", CM_FX_NURSE, CM_URGENCY_NORMAL);
+  submit(&s1, 0);
+  cr_assert_eq(step(200), 1);
+  cm_request_spec s2 = spec("r2", CM_FX_NURSE, CM_URGENCY_NORMAL);
+  submit(&s2, 1000);
+  cr_assert_eq(step(1200), 1);
+  cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
+  cr_assert_eq(view("r2").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 200 + 10000, "r1's expiry");
+  cr_assert_eq(cm_engine_accept(fx.eng, "r1", view("r1").workers[0], 1300,
+                                NULL),
+               CM_OK);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1200 + 10000, "r2's expiry");
+  cr_assert_eq(cm_engine_complete(fx.eng, "r1", 1400, NULL), CM_OK);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1200 + 10000, "r2 moved slot");
+  cr_assert_eq(cm_engine_cancel(fx.eng, "r2", 1500, NULL), CM_OK);
+  cr_assert_eq(cm_engine_next_due(fx.eng), INT64_MAX, "nothing due");
+}
+
 Test(engine, skill_no_one_has_stays_pending) {
   add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_MATERNITY, CM_URGENCY_URGENT);

@@ -3,6 +3,7 @@
  * moves between its parts), the batch timer, and queries. It calls no
  * other engine file but the event queue; the direction of the rest is at
  * the top of engine_internal.h. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,7 @@ void cm_engine_free(cm_engine *e) {
   for (int i = 0; i < e->n_workers; i++)
     free(e->workers[i]);
   free(e->live);
+  free(e->live_due);
   free(e->done);
   free(e->workers);
   cm__idmap_free(&e->req_map);
@@ -237,6 +239,10 @@ cm__req *cm__req_find(const cm_engine *e, const char *id) {
 static int push_live(cm_engine *e, cm__req *r) {
   if (e->n_live == e->cap_live) {
     int cap = e->cap_live ? e->cap_live * 2 : 256;
+    int64_t *d = realloc(e->live_due, (size_t)cap * sizeof *d);
+    if (!d)
+      return -1;
+    e->live_due = d; /* may outgrow live[] when the next realloc fails */
     cm__req **p = realloc(e->live, (size_t)cap * sizeof *p);
     if (!p)
       return -1;
@@ -244,8 +250,40 @@ static int push_live(cm_engine *e, cm__req *r) {
     e->cap_live = cap;
   }
   r->slot = e->n_live;
+  e->live_due[e->n_live] = cm__req_due(r);
   e->live[e->n_live++] = r;
   return 0;
+}
+
+int64_t cm__req_due(const cm__req *r) {
+  switch (r->state) {
+  case CM_REQ_OFFERED:
+    return r->expires_ms;
+  case CM_REQ_PENDING:
+    return r->released ? INT64_MAX : r->release_ms;
+  case CM_REQ_AWAITING:
+    return r->hold_worker[0] && !r->hold_lapsed ? r->hold_until_ms
+                                                : INT64_MAX;
+  default:
+    return INT64_MAX;
+  }
+}
+
+void cm__req_due_update(cm_engine *e, const cm__req *r) {
+  if (r->slot >= 0 && r->slot < e->n_live && e->live[r->slot] == r)
+    e->live_due[r->slot] = cm__req_due(r);
+}
+
+int64_t cm__live_due(const cm_engine *e) {
+  int64_t due = INT64_MAX;
+  for (int i = 0; i < e->n_live; i++)
+    if (e->live_due[i] < due)
+      due = e->live_due[i];
+#ifndef NDEBUG /* every place that sets a due field keeps live_due */
+  for (int i = 0; i < e->n_live; i++)
+    assert(e->live_due[i] == cm__req_due(e->live[i]));
+#endif
+  return due;
 }
 
 /* Into the history ring, forgetting the oldest when full. */
@@ -292,6 +330,7 @@ void cm__req_finish(cm_engine *e, cm__req *r) {
   cm__req *last = e->live[--e->n_live];
   if (last != r) {
     e->live[slot] = last;
+    e->live_due[slot] = e->live_due[e->n_live];
     last->slot = slot;
     cm__idmap_set(&e->req_map, last->spec.id, slot);
   }
@@ -406,4 +445,5 @@ void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after) {
   e->stats.by_state[after->state]++;
   *r = *after;
   r->slot = slot;
+  cm__req_due_update(e, r);
 }

@@ -12,18 +12,11 @@
 
 int64_t cm_engine_next_due(const cm_engine *e) {
   int64_t due = e->next_batch_ms;
-  for (int i = 0; i < e->n_live; i++) {
-    const cm__req *r = e->live[i];
-    if (r->state == CM_REQ_OFFERED && r->expires_ms < due)
-      due = r->expires_ms;
-    if (r->state == CM_REQ_PENDING && !r->released && r->release_ms < due)
-      due = r->release_ms;
-  }
-  int64_t hold = cm__confirm_next_due(e);    /* engine_confirm.c */
+  int64_t live = cm__live_due(e); /* offers, releases, holds (engine.c) */
   int64_t standby = cm__standby_next_due(e); /* engine_standby.c */
-  if (standby < hold)
-    hold = standby;
-  return hold < due ? hold : due;
+  if (live < due)
+    due = live;
+  return standby < due ? standby : due;
 }
 
 static void expire_offers(cm_engine *e, int64_t now_ms) {
@@ -49,6 +42,7 @@ static void release_due(cm_engine *e, int64_t now_ms) {
     cm__req *r = e->live[i];
     if (!r->released && r->release_ms <= now_ms) {
       r->released = 1;
+      cm__req_due_update(e, r);
       if (r->state == CM_REQ_PENDING)
         cm__schedule_batch(e, r->release_ms);
     }

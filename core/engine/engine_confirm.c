@@ -74,19 +74,9 @@ void cm__confirm_lapse(cm_engine *e, int64_t now_ms) {
     ev.at_ms = now_ms;
     cm__event_push(e, &ev);
     r->hold_lapsed = 1;
+    cm__req_due_update(e, r);
     cm__retry_soon(e); /* the worker may serve the waiting ones now */
   }
-}
-
-int64_t cm__confirm_next_due(const cm_engine *e) {
-  int64_t due = INT64_MAX;
-  for (int i = 0; i < e->n_live; i++) {
-    const cm__req *r = e->live[i];
-    if (r->state == CM_REQ_AWAITING && r->hold_worker[0] && !r->hold_lapsed &&
-        r->hold_until_ms < due)
-      due = r->hold_until_ms;
-  }
-  return due;
 }
 
 void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms) {

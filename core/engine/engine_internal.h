@@ -192,6 +192,8 @@ struct cm_engine {
   cm_store *store;   /* borrowed */
   cm__idmap req_map; /* id -> slot in live[] (>= 0) or ~slot in done[] */
   cm__req **live;    /* unfinished requests, in arrival order */
+  int64_t *live_due; /* per slot of live[]: when it next needs a step
+                        (cm__req_due), kept beside live[] by engine.c */
   int n_live, cap_live;
   cm__req **done; /* finished, ring of cfg.history */
   int n_done, done_head;
@@ -457,6 +459,17 @@ int cm__req_insert(cm_engine *e, cm__req *r);
 void cm__req_finish(cm_engine *e, cm__req *r);
 /* Overwrite r with after (r keeps its slot; the counts by state follow). */
 void cm__req_replace(cm_engine *e, cm__req *r, const cm__req *after);
+/* When r next needs a step on its own: its offer's expiry (offered), its
+ * release (pending, not yet released), its soft hold's end (awaiting,
+ * holding); INT64_MAX none. */
+int64_t cm__req_due(const cm__req *r);
+/* r's entry of live_due again, after a field cm__req_due reads was set on
+ * the live record in place (not through cm__req_replace). */
+void cm__req_due_update(cm_engine *e, const cm__req *r);
+/* The earliest cm__req_due of the live requests (INT64_MAX none): one
+ * pass over a packed array, not over the records, since the daemon asks
+ * after every call that may kick a batch. */
+int64_t cm__live_due(const cm_engine *e);
 /* The view of a record (what the ledger and cm_engine_request_get hold). */
 void cm__view_of(const cm__req *r, cm_request_view *out);
 /* The solver's request for r at now_ms: its spec, positioned, waited since
@@ -531,8 +544,6 @@ int cm__confirm_held(const cm_engine *e, const char *id, const cm__req *except,
 /* Before a batch: holds that ran out emit CM_EV_HOLD_LAPSED (once each)
  * and free their worker for the waiting requests. */
 void cm__confirm_lapse(cm_engine *e, int64_t now_ms);
-/* When the next hold lapses (INT64_MAX none). */
-int64_t cm__confirm_next_due(const cm_engine *e);
 /* A new request r submitted with confirm operator: awaiting, its best
  * candidate soft-held (confirm_hold_ms). CM_OK or the store's error. */
 cm_status cm__confirm_submit(cm_engine *e, cm__req *r, int64_t now_ms,
