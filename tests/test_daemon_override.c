@@ -52,19 +52,13 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
-  cm_test_reply_free(&r);
-}
-
 static void add_worker(const char *id, const char *skills, double dlat) {
   char path[64], body[256];
   snprintf(path, sizeof path, "/v1/workers/%s", id);
   snprintf(body, sizeof body,
            "{\"skills\":[%s],\"lat\":%.6f,\"lon\":121.47,\"capacity\":1}",
            skills, 31.23 + dlat);
-  ok("PUT", path, TOK_PLATFORM, body);
+  cm_test_ok(D.port, "PUT", path, TOK_PLATFORM, body);
 }
 
 /* A normal nursing request at the centre. */
@@ -134,9 +128,10 @@ TestSuite(daemon_override, .init = setup, .fini = teardown);
  * reassigned to the nearer one, it moves; reassigned without a name, the
  * batch picks another. */
 Test(daemon_override, pin_then_reassign) {
-  ok("PUT", "/v1/workers/far", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.25,\"lon\":121.47,\"on_shift\":"
-     "false}");
+  cm_test_ok(
+      D.port, "PUT", "/v1/workers/far", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.25,\"lon\":121.47,\"on_shift\":"
+      "false}");
   submit("r1");
   cm_test_reply r = cm_test_expect(D.port, 200, "POST", "/v1/requests/r1/pin",
                                    TOK_OPERATOR_ANN, "{\"worker\":\"far\"}");
@@ -147,7 +142,8 @@ Test(daemon_override, pin_then_reassign) {
   v = wait_for("r1", "unassigned_reason", "pinned_worker_offline");
   json_decref(v);
   add_worker("near", "\"nurse\"", 0.002);
-  ok("POST", "/v1/workers/far/status", TOK_PLATFORM, "{\"on_shift\":true}");
+  cm_test_ok(D.port, "POST", "/v1/workers/far/status", TOK_PLATFORM,
+             "{\"on_shift\":true}");
   v = wait_for("r1", "state", "offered");
   cr_assert_str_eq(first_worker(v), "far", "the pinned, not the nearest");
   json_decref(v);
@@ -167,7 +163,8 @@ Test(daemon_override, pin_then_reassign) {
   cr_assert_eq(jobs, 0, "far's job given back: %s", r.text);
   cm_test_reply_free(&r);
 
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   post(200, "r1", "reassign", NULL, NULL, NULL); /* no name: re-batched */
   v = wait_for("r1", "state", "offered");
   cr_assert_str_eq(first_worker(v), "far", "near is left out now");
@@ -188,7 +185,8 @@ Test(daemon_override, hold_and_release) {
   cr_assert_str_eq(text(v, "state"), "pending", "held: not batched");
   json_decref(v);
   /* per region too */
-  ok("POST", "/v1/regions/default/requests/r2/release", TOK_OPERATOR_ANN, "{}");
+  cm_test_ok(D.port, "POST", "/v1/regions/default/requests/r2/release",
+             TOK_OPERATOR_ANN, "{}");
   v = wait_for("r2", "state", "offered");
   cr_assert(json_is_false(json_object_get(v, "held_by_operator")));
   json_decref(v);
