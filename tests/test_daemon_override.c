@@ -17,8 +17,8 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static int g_port; /* redis-server (the redis suite) */
-static pid_t g_redis;
+static cm_test_redis g_srv; /* the redis suite's server, maybe shared */
+static char g_region[32];   /* "otest_<pid>" */
 
 static void setup(void) {
   cm_test_daemon_config(&D, NULL);
@@ -30,21 +30,22 @@ static void teardown(void) {
 }
 
 static void setup_redis(void) {
-  g_port = cm_test_free_port();
-  g_redis = cm_test_server_start(g_port, NULL);
+  g_srv = cm_test_redis_use();
+  snprintf(g_region, sizeof g_region, "otest_%ld", (long)getpid());
   char ini[128];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\n"
-           "region = otest\n",
-           g_port);
+           "region = %s\n",
+           g_srv.port, g_region);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
 }
 
 static void teardown_redis(void) {
   cm_test_daemon_cleanup(&D);
-  if (g_redis > 0)
-    cm_test_server_kill(g_redis, SIGTERM);
+  char pattern[64];
+  snprintf(pattern, sizeof pattern, "cm:{%s}*", g_region);
+  cm_test_redis_done(&g_srv, pattern);
 }
 
 static void sleep_ms(int ms) {
@@ -257,9 +258,9 @@ Test(daemon_override, errors_name_the_problem_and_change_nothing) {
 /* Whether the region's event stream has an event of type for request
  * with this actor. */
 static int audited(const char *type, const char *request, const char *actor) {
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_srv.port);
   cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "XRANGE cm:{otest}:events - +");
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", g_region);
   cr_assert(r && r->type == REDIS_REPLY_ARRAY);
   int found = 0;
   for (size_t i = 0; i < r->elements && !found; i++) {
