@@ -22,8 +22,7 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static cm_test_redis g_srv; /* the redis suite's server, maybe shared */
-static char g_region[32];   /* "dconfirm_<pid>" */
+static cm_test_region g_rg; /* the redis suite's, maybe on a shared server */
 
 static void start(const char *extra_ini) {
   cm_test_daemon_config(&D, extra_ini);
@@ -364,20 +363,17 @@ Test(daemon_confirm, the_hold_lapses_after_confirm_hold_ms, .fini = stop) {
 /* Only the daemon restarts, never Redis: any server will do, the shared
  * one too, with a region of the test's own. */
 static void redis_start(void) {
-  g_srv = cm_test_redis_use();
-  snprintf(g_region, sizeof g_region, "dconfirm_%ld", (long)getpid());
+  g_rg = cm_test_region_use("dconfirm");
   char ini[128];
   snprintf(ini, sizeof ini,
-           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n", g_srv.port,
-           g_region);
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n",
+           g_rg.srv.port, g_rg.name);
   start(ini);
 }
 
 static void redis_stop(void) {
   stop();
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "cm:{%s}*", g_region);
-  cm_test_redis_done(&g_srv, pattern);
+  cm_test_region_close(&g_rg);
 }
 
 /* The awaiting request, its hold and a dismissal live in Redis: a daemon

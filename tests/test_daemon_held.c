@@ -214,16 +214,14 @@ static double metric(const char *name) {
  * used to begin its batch first and recover after: batches on the
  * configured weights.) */
 Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
-  cm_test_redis srv = cm_test_redis_use(); /* nothing held: may be shared */
-  int port = srv.port;
-  char region[32], weights[64], pattern[64], ini[200], text[1024];
-  snprintf(region, sizeof region, "held3_%ld", (long)getpid());
-  snprintf(weights, sizeof weights, "cm:{%s}:weights", region);
-  snprintf(pattern, sizeof pattern, "cm:{%s}*", region);
+  cm_test_region rg = cm_test_region_use("held3_"); /* nothing held */
+  int port = rg.srv.port;
+  char weights[64], ini[200], text[1024];
+  snprintf(weights, sizeof weights, "cm:{%s}:weights", rg.name);
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
            "sweep_ms = 0\n",
-           port, region);
+           port, rg.name);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
   cr_assert(wait_ready(5000), "ready");
@@ -260,6 +258,6 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
     cm_test_sleep_ms(20);
   cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  cm_test_redis_done(&srv, pattern);
+  cm_test_region_close(&rg);
   cm_test_daemon_cleanup(&D);
 }

@@ -17,8 +17,7 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static cm_test_redis g_srv; /* the redis suite's server, maybe shared */
-static char g_region[32];   /* "otest_<pid>" */
+static cm_test_region g_rg; /* the redis suite's, maybe on a shared server */
 
 static void setup(void) {
   cm_test_daemon_config(&D, NULL);
@@ -30,22 +29,19 @@ static void teardown(void) {
 }
 
 static void setup_redis(void) {
-  g_srv = cm_test_redis_use();
-  snprintf(g_region, sizeof g_region, "otest_%ld", (long)getpid());
+  g_rg = cm_test_region_use("otest");
   char ini[128];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\n"
            "region = %s\n",
-           g_srv.port, g_region);
+           g_rg.srv.port, g_rg.name);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
 }
 
 static void teardown_redis(void) {
   cm_test_daemon_cleanup(&D);
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "cm:{%s}*", g_region);
-  cm_test_redis_done(&g_srv, pattern);
+  cm_test_region_close(&g_rg);
 }
 
 static void sleep_ms(int ms) {
@@ -258,9 +254,9 @@ Test(daemon_override, errors_name_the_problem_and_change_nothing) {
 /* Whether the region's event stream has an event of type for request
  * with this actor. */
 static int audited(const char *type, const char *request, const char *actor) {
-  redisContext *c = cm_test_side_connect(g_srv.port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", g_region);
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", g_rg.name);
   cr_assert(r && r->type == REDIS_REPLY_ARRAY);
   int found = 0;
   for (size_t i = 0; i < r->elements && !found; i++) {

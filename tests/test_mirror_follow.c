@@ -23,19 +23,15 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static cm_test_redis g_srv; /* nothing stops it: the shared one will do */
-static int g_port;
-static char g_region[32]; /* "mfollow_<pid>" */
+static cm_test_region g_rg; /* nothing stops its server: may be shared */
 
 static void setup_with(const char *extra) {
-  g_srv = cm_test_redis_use();
-  g_port = g_srv.port;
-  snprintf(g_region, sizeof g_region, "mfollow_%ld", (long)getpid());
+  g_rg = cm_test_region_use("mfollow");
   char ini[320];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
            "[batch]\noffer_ttl_ms = 600000\n%s",
-           g_port, g_region, extra);
+           g_rg.srv.port, g_rg.name, extra);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
 }
@@ -52,9 +48,7 @@ static void setup_sweep(void) {
 
 static void teardown(void) {
   cm_test_daemon_cleanup(&D);
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "cm:{%s}*", g_region);
-  cm_test_redis_done(&g_srv, pattern);
+  cm_test_region_close(&g_rg);
 }
 
 static void sleep_ms(int ms) {
@@ -83,9 +77,9 @@ static int api_jobs(const char *id) {
 }
 
 static int redis_jobs(const char *id) {
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:%s jobs", g_region, id);
+  redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:%s jobs", g_rg.name, id);
   int jobs = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
   freeReplyObject(r);
   redisFree(c);
@@ -115,7 +109,7 @@ static int wait_offered(const char *id) {
  * pending with the worker refused, the job given back, an event. */
 static void lapse_elsewhere(const char *id) {
   cm_error err;
-  cm_redis *r = cm_redis_new("127.0.0.1", g_port, g_region, NULL, &err);
+  cm_redis *r = cm_redis_new("127.0.0.1", g_rg.srv.port, g_rg.name, NULL, &err);
   cr_assert_not_null(r, "%s", err.message);
   cm_ledger *l = cm_ledger_redis_new(r, NULL, &err);
   cr_assert_not_null(l, "%s", err.message);
@@ -165,7 +159,8 @@ static int judge(const char *acked_ids, char *out, size_t n) {
   snprintf(command, sizeof command,
            "%s --redis-port %d --region %s --daemon-port %d --token %s "
            "--acked %s --quiesce-ms 10000",
-           CM_MIRROR_PATH, g_port, g_region, D.port, TOK_OPERATOR, acked);
+           CM_MIRROR_PATH, g_rg.srv.port, g_rg.name, D.port, TOK_OPERATOR,
+           acked);
   FILE *p = popen(command, "r");
   cr_assert_not_null(p);
   size_t len = fread(out, 1, n - 1, p);
@@ -221,11 +216,11 @@ Test(mirror_follow, the_daemons_own_sweep_reaches_its_view, .init = setup_sweep,
   char st[32] = "";
   api_status("ws", st, sizeof st);
   cr_assert_str_eq(st, "available");
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
   int swept = 0;
   for (int i = 0; i < 100 && !swept; i++) { /* stale after 1 s */
-    redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:ws status", g_region);
+    redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:ws status", g_rg.name);
     swept = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "3");
     freeReplyObject(r);
     if (!swept)

@@ -318,12 +318,17 @@ void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
     cm_test_flush_keys(s->port, pattern);
 }
 
-cm_test_region cm_test_region_open(const char *prefix) {
+cm_test_region cm_test_region_use(const char *prefix) {
   cm_test_region r;
   memset(&r, 0, sizeof r);
   r.srv = cm_test_redis_use();
   cr_assert_gt(r.srv.port, 0, "a redis-server");
   snprintf(r.name, sizeof r.name, "%s%ld", prefix, (long)getpid());
+  return r;
+}
+
+cm_test_region cm_test_region_open(const char *prefix) {
+  cm_test_region r = cm_test_region_use(prefix);
   cm_error err;
   cm_redis_options o;
   cm_redis_options_init(&o);

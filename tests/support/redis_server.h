@@ -93,13 +93,15 @@ void cm_test_own_redis_remove(void);
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern);
 
 /* A region of the test's own ("<prefix><pid>") on the server of
- * cm_test_redis_use, with a connection to it. */
+ * cm_test_redis_use: cm_test_region_use names it (conn NULL: for a daemon
+ * that connects itself), cm_test_region_open also connects to it. */
 typedef struct cm_test_region {
   cm_test_redis srv;
   char name[32];
   cm_redis *conn;
 } cm_test_region;
 
+cm_test_region cm_test_region_use(const char *prefix);
 cm_test_region cm_test_region_open(const char *prefix);
 /* A Redis ledger on r's connection (asserted). */
 cm_ledger *cm_test_region_ledger(cm_test_region *r);
