@@ -1,6 +1,6 @@
 /* test_daemon_held.c -- the real carematchd while Redis is held at one of
- * the last round trips it made synchronously (docs/async.md, step i): the
- * recovery's read of the stored weights (Redis frozen with SIGSTOP at
+ * the last round trips it made synchronously (docs/async-log.md, step j):
+ * the recovery's read of the stored weights (Redis frozen with SIGSTOP at
  * exactly that GET, by a relay that watches for it: tcp_hold.h) and a
  * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE). The
  * daemon answers /healthz and GETs meanwhile, and the step completes

@@ -277,8 +277,8 @@ Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
   redisContext *side = cm_test_side_connect(g_port);
   cr_assert_not_null(side);
   /* every write command (the commit script included) waits 800 ms;
-     reads go on (the batches' follow of other writers still reads
-     synchronously: docs/async.md, step d) */
+     reads go on (the batches' follow of other writers reads on the loop
+     connection since docs/async-log.md's step d) */
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
@@ -393,7 +393,7 @@ static void *put_weights_timed(void *arg) {
 }
 
 /* A weights PUT is stored on the loop's connection and answered from the
- * SET's reply (docs/async.md, step g): while Redis holds it (CLIENT PAUSE
+ * SET's reply (docs/async-log.md, step g): while Redis holds it (CLIENT PAUSE
  * WRITE) the daemon answers /healthz and GETs, the weights in force stay
  * the old ones, and the PUT completes 200 after the pause, the new
  * version in Redis and in force. With the synchronous SET the loop

@@ -1,5 +1,5 @@
 /* test_daemon_silent.c -- the real carematchd against a Redis that does
- * not answer (docs/async.md, step g): a listener that accepts connections
+ * not answer (docs/async-log.md, step g): a listener that accepts connections
  * and never replies holds neither the start nor the loop (the loop's
  * connection shakes hands without waiting, the recovery waits for it), and
  * once a real redis-server takes the port the daemon connects, recovers
@@ -119,11 +119,11 @@ Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop,
   cm_test_daemon_cleanup(&D);
 }
 
-/* The stale sweep runs on the loop's connection (docs/async.md, step g):
- * a worker turns stale while Redis holds every write (CLIENT PAUSE WRITE,
- * so the sweep script waits in Redis, its read of candidates does not);
- * meanwhile the daemon answers /healthz and a worker's GET at once, and
- * once the pause is over the worker is offline in Redis and in the
+/* The stale sweep runs on the loop's connection (docs/async-log.md, step
+ * g): a worker turns stale while Redis holds every write (CLIENT PAUSE
+ * WRITE, so the sweep script waits in Redis, its read of candidates does
+ * not); meanwhile the daemon answers /healthz and a worker's GET at once,
+ * and once the pause is over the worker is offline in Redis and in the
  * daemon's mirror. With the synchronous sweep a call waited for the
  * pause's end. */
 Test(daemon_silent, a_held_sweep_does_not_hold_the_loop,
