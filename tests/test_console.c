@@ -227,14 +227,6 @@ Test(console, is_off_when_the_configuration_says_so) {
   cr_assert_not_null(cmd_console_config_key(&c, "path", "/x"));
 }
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld %s", method, path,
-            r.code, r.text);
-  cm_test_reply_free(&r);
-}
-
 static json_t *get(const char *path, const char *token, long code) {
   cm_test_reply r = cm_test_http(D.port, "GET", path, token, NULL, NULL);
   cr_assert_eq(r.code, code, "GET %s: %ld %s", path, r.code, r.text);
@@ -250,7 +242,7 @@ static void add_worker(const char *id, double dlat) {
            "{\"skills\":[\"nurse\"],\"lat\":%.5f,\"lon\":121.47,"
            "\"capacity\":1}",
            31.23 + dlat);
-  ok("PUT", path, TOK_PLATFORM, body);
+  cm_test_ok_or_created(D.port, "PUT", path, TOK_PLATFORM, body);
 }
 
 static void add_request(const char *id, const char *skill) {
@@ -259,7 +251,7 @@ static void add_request(const char *id, const char *skill) {
            "{\"id\":\"%s\",\"skills\":[\"%s\"],\"lat\":31.231,\"lon\":121.471,"
            "\"elder\":\"elder-%s\"}",
            id, skill, id);
-  ok("POST", "/v1/requests", TOK_PLATFORM, body);
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests", TOK_PLATFORM, body);
 }
 
 static const char *state_of(const char *id, char *out, size_t n) {
@@ -326,9 +318,12 @@ Test(console, lists_the_live_requests_and_not_the_finished) {
   add_request("r2", "caregiver"); /* nobody: pending */
   add_request("r3", "cleaner");   /* nobody: pending, then cancelled */
   wait_state("r1", "offered");
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"n1\"}");
-  ok("POST", "/v1/requests/r1/complete", TOK_PLATFORM, "{}");
-  ok("POST", "/v1/requests/r3/cancel", TOK_PLATFORM, "{}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+                        "{\"worker\":\"n1\"}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/r1/complete",
+                        TOK_PLATFORM, "{}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/r3/cancel", TOK_PLATFORM,
+                        "{}");
   json_t *l = get("/v1/requests?state=live", TOK_OPERATOR, 200);
   cr_assert_eq(json_integer_value(json_object_get(l, "total")), 1, "%s",
                json_dumps(l, 0));
@@ -371,8 +366,10 @@ Test(console, kpis_of_the_last_hour_from_the_events_without_ids) {
   add_request("q1", "nurse");
   add_request("q2", "rehab"); /* nobody: unassigned */
   wait_state("q1", "offered");
-  ok("POST", "/v1/requests/q1/accept", TOK_GATEWAY, "{\"worker\":\"k1\"}");
-  ok("POST", "/v1/requests/q1/complete", TOK_PLATFORM, "{}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/q1/accept", TOK_GATEWAY,
+                        "{\"worker\":\"k1\"}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/q1/complete",
+                        TOK_PLATFORM, "{}");
   cm_test_reply r =
       cm_test_http(D.port, "GET", "/v1/kpis", TOK_OPERATOR, NULL, NULL);
   cr_assert_eq(r.code, 200, "%s", r.text);

@@ -36,21 +36,13 @@ static cm_test_reply call(const char *method, const char *path,
   return cm_test_http(D.port, method, path, token, body, NULL);
 }
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = call(method, path, token, body);
-  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld %s", method, path,
-            r.code, r.text);
-  cm_test_reply_free(&r);
-}
-
 static void add_worker(const char *id, const char *skills, double dlat) {
   char path[64], body[256];
   snprintf(path, sizeof path, "/v1/workers/%s", id);
   snprintf(body, sizeof body,
            "{\"skills\":[%s],\"lat\":%.6f,\"lon\":121.47,\"capacity\":1}",
            skills, 31.23 + dlat);
-  ok("PUT", path, TOK_PLATFORM, body);
+  cm_test_ok_or_created(D.port, "PUT", path, TOK_PLATFORM, body);
 }
 
 static const char *state_of(const char *id, json_t **keep) {
@@ -113,10 +105,12 @@ Test(daemon, a_request_from_submission_to_done) {
   r = cm_test_expect(D.port, 409, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
                      "{\"worker\":\"w2\"}");
   cm_test_reply_free(&r);
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+                        "{\"worker\":\"w1\"}");
   v = wait_state("r1", "accepted");
   json_decref(v);
-  ok("POST", "/v1/requests/r1/complete", TOK_PLATFORM, NULL);
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/r1/complete",
+                        TOK_PLATFORM, NULL);
   v = wait_state("r1", "done");
   json_decref(v);
   r = cm_test_expect(D.port, 200, "GET", "/v1/workers/w1", TOK_OPERATOR, NULL);
@@ -129,30 +123,35 @@ Test(daemon, a_request_from_submission_to_done) {
 Test(daemon, reject_cancel_status_and_positions) {
   add_worker("w1", "\"escort\"", 0.001);
   add_worker("w2", "\"escort\"", 0.02);
-  ok("POST", "/v1/requests", TOK_PLATFORM,
-     "{\"id\":\"x\",\"lat\":31.23,\"lon\":121.47,\"service\":"
-     "\"hospital_escort\",\"urgency\":\"emergency\"}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"x\",\"lat\":31.23,\"lon\":121.47,\"service\":"
+      "\"hospital_escort\",\"urgency\":\"emergency\"}");
   json_t *v = wait_state("x", "offered");
   json_decref(v);
-  ok("POST", "/v1/requests/x/reject", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/x/reject", TOK_GATEWAY,
+                        "{\"worker\":\"w1\"}");
   v = wait_state("x", "offered"); /* to w2 now */
   const char *w = NULL;
   json_unpack(v, "{s:{s:[{s:s}]}}", "request", "workers", "id", &w);
   cr_assert_str_eq(w, "w2");
   json_decref(v);
   /* w2 goes off shift: the offer is withdrawn */
-  ok("POST", "/v1/workers/w2/status", TOK_GATEWAY, "{\"on_shift\":false}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/workers/w2/status", TOK_GATEWAY,
+                        "{\"on_shift\":false}");
   v = wait_state("x", "pending");
   json_decref(v);
-  ok("POST", "/v1/requests/x/cancel", TOK_PLATFORM, "{}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/x/cancel", TOK_PLATFORM,
+                        "{}");
   v = wait_state("x", "cancelled");
   json_decref(v);
   /* one position and a bulk of them */
-  ok("POST", "/v1/workers/w1/position", TOK_GATEWAY,
-     "{\"lat\":31.25,\"lon\":121.48}");
-  ok("POST", "/v1/positions", TOK_GATEWAY,
-     "{\"positions\":[{\"id\":\"w1\",\"lat\":31.26,\"lon\":121.49},"
-     "{\"id\":\"w2\",\"lat\":31.27,\"lon\":121.5}]}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/workers/w1/position", TOK_GATEWAY,
+                        "{\"lat\":31.25,\"lon\":121.48}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/positions", TOK_GATEWAY,
+      "{\"positions\":[{\"id\":\"w1\",\"lat\":31.26,\"lon\":121.49},"
+      "{\"id\":\"w2\",\"lat\":31.27,\"lon\":121.5}]}");
   cm_test_reply r =
       cm_test_expect(D.port, 200, "GET", "/v1/workers/w2", TOK_GATEWAY, NULL);
   double lat = 0;
@@ -195,19 +194,21 @@ Test(daemon, reject_cancel_status_and_positions) {
 /* A worker's capacity never goes below the jobs it holds (offered or
  * accepted): 409 naming $.capacity, nothing changed; at or above: taken. */
 Test(daemon, capacity_cannot_go_below_open_jobs) {
-  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":2}");
+  cm_test_ok_or_created(
+      D.port, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":2}");
   for (int i = 0; i < 2; i++) {
     char body[160];
     snprintf(body, sizeof body,
              "{\"id\":\"j%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
              "[\"nurse\"],\"urgency\":\"emergency\"}",
              i);
-    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+    cm_test_ok_or_created(D.port, "POST", "/v1/requests", TOK_PLATFORM, body);
     json_t *v = wait_state(i ? "j1" : "j0", "offered");
     json_decref(v);
   }
-  ok("POST", "/v1/requests/j0/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/j0/accept", TOK_GATEWAY,
+                        "{\"worker\":\"w1\"}");
   cm_test_reply r =
       cm_test_expect(D.port, 409, "PUT", "/v1/workers/w1", TOK_PLATFORM,
                      "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,"
@@ -222,12 +223,15 @@ Test(daemon, capacity_cannot_go_below_open_jobs) {
   cr_assert_eq(capacity, 2, "unchanged: %s", r.text);
   cr_assert_eq(jobs, 2, "%s", r.text);
   cm_test_reply_free(&r);
-  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":3}");
+  cm_test_ok_or_created(
+      D.port, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":3}");
   /* once a job ends, 1 is possible */
-  ok("POST", "/v1/requests/j0/complete", TOK_PLATFORM, NULL);
-  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":1}");
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/j0/complete",
+                        TOK_PLATFORM, NULL);
+  cm_test_ok_or_created(
+      D.port, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47,\"capacity\":1}");
 }
 
 /* The finished requests remembered ([batch] history) stay bounded: the
@@ -242,9 +246,9 @@ Test(daemon, the_history_of_finished_requests_is_bounded) {
              "{\"id\":\"h%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
              "[\"nurse\"]}",
              i);
-    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+    cm_test_ok_or_created(D.port, "POST", "/v1/requests", TOK_PLATFORM, body);
     snprintf(path, sizeof path, "/v1/requests/h%d/cancel", i);
-    ok("POST", path, TOK_PLATFORM, NULL);
+    cm_test_ok_or_created(D.port, "POST", path, TOK_PLATFORM, NULL);
   }
   cm_test_reply r =
       cm_test_expect(D.port, 200, "GET", "/metrics", TOK_METRICS, NULL);
@@ -268,8 +272,9 @@ Test(daemon, the_history_of_finished_requests_is_bounded) {
  * changes. */
 Test(daemon, bad_input_is_refused_with_the_field) {
   add_worker("w1", "\"nurse\"", 0.5); /* far: r stays pending */
-  ok("POST", "/v1/requests", TOK_PLATFORM,
-     "{\"id\":\"keep\",\"lat\":31.0,\"lon\":121.0,\"skills\":[\"nurse\"]}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"keep\",\"lat\":31.0,\"lon\":121.0,\"skills\":[\"nurse\"]}");
   static const struct {
     const char *method, *path, *body, *type;
     long code;
@@ -471,9 +476,10 @@ Test(daemon, events_stream_as_they_happen) {
   cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
             "the stream opened: %s", buf);
   add_worker("w1", "\"nurse\"", 0.001);
-  ok("POST", "/v1/requests", TOK_PLATFORM,
-     "{\"id\":\"e1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
-     "\"urgency\":\"emergency\"}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"e1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
+      "\"urgency\":\"emergency\"}");
   cr_assert(cm_test_stream_read_until(fd, "event: offered", buf, 65536), "%s",
             buf);
   cr_assert(strstr(buf, "event: submitted"), "%s", buf);
@@ -489,9 +495,10 @@ Test(daemon, events_stream_as_they_happen) {
 
 Test(daemon, metrics_report_batches_and_routes) {
   add_worker("w1", "\"nurse\"", 0.001);
-  ok("POST", "/v1/requests", TOK_PLATFORM,
-     "{\"id\":\"m1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
-     "\"urgency\":\"emergency\"}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"m1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"],"
+      "\"urgency\":\"emergency\"}");
   json_t *v = wait_state("m1", "offered");
   json_decref(v);
   cm_test_reply r =
@@ -656,7 +663,7 @@ Test(daemon, sigterm_drains_and_exits_cleanly) {
              "{\"id\":\"d%d\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
              "[\"nurse\"]}",
              i);
-    ok("POST", "/v1/requests", TOK_PLATFORM, body);
+    cm_test_ok_or_created(D.port, "POST", "/v1/requests", TOK_PLATFORM, body);
   }
   int status = cm_test_daemon_stop(&D, SIGTERM);
   FILE *f = fopen(D.log, "r");
@@ -730,8 +737,9 @@ Test(daemon, the_trace_records_every_write_taken) {
   const char *args[] = {"--trace", path, NULL};
   cm_test_daemon_start(&D, args);
   add_worker("w1", "\"nurse\"", 0.001);
-  ok("POST", "/v1/requests", TOK_PLATFORM,
-     "{\"id\":\"t1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}");
+  cm_test_ok_or_created(
+      D.port, "POST", "/v1/requests", TOK_PLATFORM,
+      "{\"id\":\"t1\",\"lat\":31.23,\"lon\":121.47,\"skills\":[\"nurse\"]}");
   cm_test_reply r =
       cm_test_expect(D.port, 422, "POST", "/v1/requests", TOK_PLATFORM,
                      "{\"id\":\"t2\",\"lat\":99,\"lon\":1,\"skills\":"
@@ -739,7 +747,8 @@ Test(daemon, the_trace_records_every_write_taken) {
   cm_test_reply_free(&r);
   r = cm_test_expect(D.port, 200, "GET", "/v1/requests/t1", TOK_PLATFORM, NULL);
   cm_test_reply_free(&r);
-  ok("POST", "/v1/requests/t1/cancel", TOK_PLATFORM, NULL);
+  cm_test_ok_or_created(D.port, "POST", "/v1/requests/t1/cancel", TOK_PLATFORM,
+                        NULL);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   FILE *f = fopen(path, "r");
   cr_assert_not_null(f);

@@ -26,12 +26,6 @@ static void teardown(void) {
 
 TestSuite(daemon_arrival, .init = setup, .fini = teardown);
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
-  cm_test_reply_free(&r);
-}
-
 /* The error reply's field and message contain field and word. */
 static void refused(long code, const char *path, const char *body,
                     const char *field, const char *word) {
@@ -64,8 +58,9 @@ static const char *state(json_t *v) {
  * members appended) and offered. */
 static void offered_as(const char *id, const char *u, const char *extra) {
   char body[256];
-  ok("PUT", "/v1/workers/w1", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.231,\"lon\":121.47,\"capacity\":2}");
+  cm_test_ok(
+      D.port, "PUT", "/v1/workers/w1", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.231,\"lon\":121.47,\"capacity\":2}");
   snprintf(body, sizeof body,
            "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
            "[\"nurse\"],\"urgency\":\"%s\"%s}",
@@ -97,7 +92,7 @@ Test(daemon_arrival, arrival_is_recorded_shown_and_idempotent) {
   offered("r1");
   const char *path = "/v1/requests/r1/arrived", *w1 = "{\"worker\":\"w1\"}";
   refused(409, path, w1, "$.request", "offered");
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, w1);
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY, w1);
   json_t *v = get("r1");
   cr_assert_null(json_object_get(v, "arrived_ms"), "not before arrival");
   json_decref(v);
@@ -119,7 +114,7 @@ Test(daemon_arrival, arrival_is_recorded_shown_and_idempotent) {
                version);
   cm_test_reply_free(&r);
   /* then it completes and keeps it */
-  ok("POST", "/v1/requests/r1/complete", TOK_PLATFORM, NULL);
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/complete", TOK_PLATFORM, NULL);
   v = get("r1");
   cr_assert_str_eq(state(v), "done");
   cr_assert_eq(arrived_ms(v), at);
@@ -129,9 +124,11 @@ Test(daemon_arrival, arrival_is_recorded_shown_and_idempotent) {
 
 Test(daemon_arrival, errors_name_the_field) {
   offered("r1");
-  ok("PUT", "/v1/workers/w2", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.47,\"capacity\":1}");
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok(
+      D.port, "PUT", "/v1/workers/w2", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.3,\"lon\":121.47,\"capacity\":1}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
   const char *path = "/v1/requests/r1/arrived";
   refused(404, "/v1/requests/nothing/arrived", "{\"worker\":\"w1\"}",
           "$.request", "nothing");
@@ -150,9 +147,10 @@ Test(daemon_arrival, errors_name_the_field) {
 
 Test(daemon_arrival, per_region_too) {
   offered("r1");
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
-  ok("POST", "/v1/regions/default/requests/r1/arrived", TOK_GATEWAY,
-     "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/regions/default/requests/r1/arrived",
+             TOK_GATEWAY, "{\"worker\":\"w1\"}");
   json_t *v = get("r1");
   cr_assert_gt(arrived_ms(v), 0);
   json_decref(v);
@@ -184,13 +182,16 @@ Test(daemon_arrival, kpis_have_the_time_to_arrival) {
   int n;
   json_t *p50;
   offered("r1");
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
   kpi_arrival(&n, &p50);
   cr_assert_eq(n, 0);
   cr_assert(json_is_null(p50), "no arrival yet");
   json_decref(p50);
-  ok("POST", "/v1/requests/r1/arrived", TOK_GATEWAY, "{\"worker\":\"w1\"}");
-  ok("POST", "/v1/requests/r1/arrived", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/arrived", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/arrived", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
   json_t *v = get("r1");
   json_int_t since =
       arrived_ms(v) - json_integer_value(json_object_get(v, "created_ms"));
@@ -213,8 +214,10 @@ Test(daemon_arrival, scheduled_work_early_is_zero) {
   char extra[96];
   snprintf(extra, sizeof extra, ",\"window\":{\"start_ms\":%lld}", start);
   offered_as("s1", "scheduled", extra);
-  ok("POST", "/v1/requests/s1/accept", TOK_GATEWAY, "{\"worker\":\"w1\"}");
-  ok("POST", "/v1/requests/s1/arrived", TOK_GATEWAY, "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/s1/accept", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/s1/arrived", TOK_GATEWAY,
+             "{\"worker\":\"w1\"}");
   int n;
   json_t *p50;
   kpi_arrival_of("scheduled", &n, &p50);

@@ -26,12 +26,6 @@ static void stop(void) {
   cm_test_daemon_cleanup(&D);
 }
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
-  cm_test_reply_free(&r);
-}
-
 static const char *str(const json_t *o, const char *k) {
   const char *s = json_string_value(json_object_get(o, k));
   return s ? s : "";
@@ -61,7 +55,7 @@ static void add_worker(const char *id, double dlat_km) {
            "{\"skills\":[\"nurse\"],\"lat\":%.6f,\"lon\":121.47,"
            "\"capacity\":1}",
            31.23 + dlat_km / 111.2);
-  ok("PUT", path, TOK_PLATFORM, body);
+  cm_test_ok(D.port, "PUT", path, TOK_PLATFORM, body);
 }
 
 static void submit(const char *id, const char *urgency, double dlat_km) {
@@ -127,7 +121,8 @@ Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
   cr_assert_str_eq(worker0(v), "near");
   cr_assert_null(json_object_get(v, "diverts_from"), "an ordinary offer");
   json_decref(v);
-  ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/j/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   cr_assert_eq(diverted_total(), 0);
   int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
@@ -138,7 +133,8 @@ Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
   cr_assert_str_eq(worker0(v), "near", "the nurse on her way");
   cr_assert_str_eq(str(v, "diverts_from"), "j");
   json_decref(v);
-  ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/e/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   cr_assert(cm_test_stream_read_until(fd, "event: diverted", buf, 65536), "%s",
             buf);
   char *dv = strstr(buf, "event: diverted");
@@ -198,8 +194,10 @@ Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
   add_worker("far", 4.0);
   submit("j", "normal", -1.0);
   json_decref(offered("j"));
-  ok("POST", "/v1/requests/j/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
-  ok("POST", "/v1/requests/j/arrived", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/j/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/j/arrived", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   int fd = cm_test_stream_open(D.port, "/v1/events", TOK_OPERATOR);
   char *buf = calloc(1, 65536);
   cr_assert(cm_test_stream_read_until(fd, "carematchd events", buf, 65536),
@@ -209,7 +207,8 @@ Test(daemon_divert, interrupted_at_her_visit_on_accept, .fini = stop) {
   cr_assert_str_eq(worker0(v), "near", "the nurse at her visit");
   cr_assert_str_eq(str(v, "diverts_from"), "j");
   json_decref(v);
-  ok("POST", "/v1/requests/e/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/e/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   cr_assert(cm_test_stream_read_until(fd, "event: interrupted", buf, 65536),
             "%s", buf);
   char *iv = strstr(buf, "event: interrupted");

@@ -1,6 +1,6 @@
 /* test_daemon_held.c -- the real carematchd while Redis is held at one of
- * the last round trips it made synchronously (docs/async.md, step i): the
- * recovery's read of the stored weights (Redis frozen with SIGSTOP at
+ * the last round trips it made synchronously (docs/async-log.md, step j):
+ * the recovery's read of the stored weights (Redis frozen with SIGSTOP at
  * exactly that GET, by a relay that watches for it: tcp_hold.h) and a
  * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE). The
  * daemon answers /healthz and GETs meanwhile, and the step completes
@@ -77,13 +77,13 @@ static void set_key(int port, const char *key, const char *value) {
  * after the thaw it is ready with the stored weights (version 3). With
  * the synchronous read on the private connection the start waited for
  * the read: no port file within 5 s. */
-Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
-  int port = cm_test_free_port();
-  pid_t redis = cm_test_server_start(port, NULL);
+Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = cm_test_own_redis.port;
   set_key(port, "cm:{held1}:weights",
           "{\"version\":3,\"weights\":{\"workload\":7}}");
-  cm_test_hold *h =
-      cm_test_hold_start(port, "cm:{held1}:weights", stop_process, &redis);
+  cm_test_hold *h = cm_test_hold_start(port, "cm:{held1}:weights", stop_process,
+                                       &cm_test_own_redis.pid);
   cr_assert_not_null(h);
   char ini[200], text[1024];
   snprintf(ini, sizeof ini,
@@ -112,7 +112,7 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
   }
   while (cm_test_mono_ms() - fired < HELD_MS)
     cm_test_sleep_ms(10);
-  cr_assert_eq(kill(redis, SIGCONT), 0);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   cr_log_info("the longest call while Redis was frozen at the weights' "
               "GET: %lld ms (%d rounds)",
               (long long)worst, n);
@@ -125,7 +125,6 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
   cr_assert_float_eq(workload, 7.0, 1e-9);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_hold_stop(h);
-  cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }
 
@@ -136,9 +135,9 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop) {
  * are in force as version 2, and in Redis. With the synchronous SET the
  * reload held the loop for the pause (and the new weights were in force
  * before Redis had them). */
-Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
-  int port = cm_test_free_port();
-  pid_t redis = cm_test_server_start(port, NULL);
+Test(daemon_held, a_held_reload_store_does_not_hold_the_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = cm_test_own_redis.port;
   char ini[200];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = held2\n"
@@ -192,7 +191,6 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop) {
   freeReplyObject(rep);
   redisFree(side);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }
 
@@ -216,13 +214,14 @@ static double metric(const char *name) {
  * used to begin its batch first and recover after: batches on the
  * configured weights.) */
 Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
-  int port = cm_test_free_port();
-  pid_t redis = cm_test_server_start(port, NULL);
-  char ini[200], text[1024];
+  cm_test_region rg = cm_test_region_use("held3_"); /* nothing held */
+  int port = rg.srv.port;
+  char weights[64], ini[200], text[1024];
+  snprintf(weights, sizeof weights, "cm:{%s}:weights", rg.name);
   snprintf(ini, sizeof ini,
-           "[store]\nredis = redis://127.0.0.1:%d\nregion = held3\n"
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
            "sweep_ms = 0\n",
-           port);
+           port, rg.name);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
   cr_assert(wait_ready(5000), "ready");
@@ -233,7 +232,7 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   cr_assert_eq(r.code, 201, "%s", r.text);
   cm_test_reply_free(&r);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  set_key(port, "cm:{held3}:weights", "not json");
+  set_key(port, weights, "not json");
   cm_test_daemon_start(&D, NULL);
   /* at least a second of steps; longer while the recovery is still
      reading the weights (a loaded machine), until /readyz names the
@@ -248,8 +247,7 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
   cr_assert_eq(metric("carematch_batches_total"), 0,
                "no batch before the weights");
-  set_key(port, "cm:{held3}:weights",
-          "{\"version\":4,\"weights\":{\"workload\":3}}");
+  set_key(port, weights, "{\"version\":4,\"weights\":{\"workload\":3}}");
   cr_assert(wait_ready(5000), "ready once the stored form is right");
   json_int_t version;
   double workload;
@@ -260,6 +258,6 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
     cm_test_sleep_ms(20);
   cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  cm_test_server_kill(redis, SIGTERM);
+  cm_test_region_close(&rg);
   cm_test_daemon_cleanup(&D);
 }

@@ -17,8 +17,7 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static int g_port; /* redis-server (the redis suite) */
-static pid_t g_redis;
+static cm_test_region g_rg; /* the redis suite's, maybe on a shared server */
 
 static void setup(void) {
   cm_test_daemon_config(&D, NULL);
@@ -30,32 +29,24 @@ static void teardown(void) {
 }
 
 static void setup_redis(void) {
-  g_port = cm_test_free_port();
-  g_redis = cm_test_server_start(g_port, NULL);
+  g_rg = cm_test_region_use("otest");
   char ini[128];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\n"
-           "region = otest\n",
-           g_port);
+           "region = %s\n",
+           g_rg.srv.port, g_rg.name);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
 }
 
 static void teardown_redis(void) {
   cm_test_daemon_cleanup(&D);
-  if (g_redis > 0)
-    cm_test_server_kill(g_redis, SIGTERM);
+  cm_test_region_close(&g_rg);
 }
 
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
-}
-
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_expect(D.port, 200, method, path, token, body);
-  cm_test_reply_free(&r);
 }
 
 static void add_worker(const char *id, const char *skills, double dlat) {
@@ -64,7 +55,7 @@ static void add_worker(const char *id, const char *skills, double dlat) {
   snprintf(body, sizeof body,
            "{\"skills\":[%s],\"lat\":%.6f,\"lon\":121.47,\"capacity\":1}",
            skills, 31.23 + dlat);
-  ok("PUT", path, TOK_PLATFORM, body);
+  cm_test_ok(D.port, "PUT", path, TOK_PLATFORM, body);
 }
 
 /* A normal nursing request at the centre. */
@@ -134,9 +125,10 @@ TestSuite(daemon_override, .init = setup, .fini = teardown);
  * reassigned to the nearer one, it moves; reassigned without a name, the
  * batch picks another. */
 Test(daemon_override, pin_then_reassign) {
-  ok("PUT", "/v1/workers/far", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.25,\"lon\":121.47,\"on_shift\":"
-     "false}");
+  cm_test_ok(
+      D.port, "PUT", "/v1/workers/far", TOK_PLATFORM,
+      "{\"skills\":[\"nurse\"],\"lat\":31.25,\"lon\":121.47,\"on_shift\":"
+      "false}");
   submit("r1");
   cm_test_reply r = cm_test_expect(D.port, 200, "POST", "/v1/requests/r1/pin",
                                    TOK_OPERATOR_ANN, "{\"worker\":\"far\"}");
@@ -147,7 +139,8 @@ Test(daemon_override, pin_then_reassign) {
   v = wait_for("r1", "unassigned_reason", "pinned_worker_offline");
   json_decref(v);
   add_worker("near", "\"nurse\"", 0.002);
-  ok("POST", "/v1/workers/far/status", TOK_PLATFORM, "{\"on_shift\":true}");
+  cm_test_ok(D.port, "POST", "/v1/workers/far/status", TOK_PLATFORM,
+             "{\"on_shift\":true}");
   v = wait_for("r1", "state", "offered");
   cr_assert_str_eq(first_worker(v), "far", "the pinned, not the nearest");
   json_decref(v);
@@ -167,7 +160,8 @@ Test(daemon_override, pin_then_reassign) {
   cr_assert_eq(jobs, 0, "far's job given back: %s", r.text);
   cm_test_reply_free(&r);
 
-  ok("POST", "/v1/requests/r1/accept", TOK_GATEWAY, "{\"worker\":\"near\"}");
+  cm_test_ok(D.port, "POST", "/v1/requests/r1/accept", TOK_GATEWAY,
+             "{\"worker\":\"near\"}");
   post(200, "r1", "reassign", NULL, NULL, NULL); /* no name: re-batched */
   v = wait_for("r1", "state", "offered");
   cr_assert_str_eq(first_worker(v), "far", "near is left out now");
@@ -188,7 +182,8 @@ Test(daemon_override, hold_and_release) {
   cr_assert_str_eq(text(v, "state"), "pending", "held: not batched");
   json_decref(v);
   /* per region too */
-  ok("POST", "/v1/regions/default/requests/r2/release", TOK_OPERATOR_ANN, "{}");
+  cm_test_ok(D.port, "POST", "/v1/regions/default/requests/r2/release",
+             TOK_OPERATOR_ANN, "{}");
   v = wait_for("r2", "state", "offered");
   cr_assert(json_is_false(json_object_get(v, "held_by_operator")));
   json_decref(v);
@@ -259,9 +254,9 @@ Test(daemon_override, errors_name_the_problem_and_change_nothing) {
 /* Whether the region's event stream has an event of type for request
  * with this actor. */
 static int audited(const char *type, const char *request, const char *actor) {
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "XRANGE cm:{otest}:events - +");
+  redisReply *r = redisCommand(c, "XRANGE cm:{%s}:events - +", g_rg.name);
   cr_assert(r && r->type == REDIS_REPLY_ARRAY);
   int found = 0;
   for (size_t i = 0; i < r->elements && !found; i++) {

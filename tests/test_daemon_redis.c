@@ -23,17 +23,11 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static int g_port;
-static pid_t g_redis;
-static char g_dir[96];
+static int g_port; /* cm_test_own_redis: persisting, killed and restarted */
 
 static void setup(void) {
-  snprintf(g_dir, sizeof g_dir, "/tmp/cm_dredis_%ld", (long)getpid());
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
-  cr_assert_eq(system(cmd), 0);
-  g_port = cm_test_free_port();
-  g_redis = cm_test_server_start(g_port, g_dir);
+  cm_test_own_redis_start_aof();
+  g_port = cm_test_own_redis.port;
   char url[64];
   snprintf(url, sizeof url, "redis://127.0.0.1:%d", g_port);
   char ini[128];
@@ -44,12 +38,7 @@ static void setup(void) {
 
 static void teardown(void) {
   cm_test_daemon_cleanup(&D);
-  if (g_redis > 0)
-    cm_test_server_kill(g_redis, SIGTERM);
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", g_dir);
+  cm_test_own_redis_remove();
 }
 
 static cm_test_reply call(const char *method, const char *path,
@@ -147,8 +136,7 @@ Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
   submit("k1", "normal", 201);
   submit("k2", "emergency", 201);
   cr_assert(wait_state("k2", "offered"));
-  cm_test_server_kill(g_redis, SIGKILL);
-  g_redis = 0;
+  cm_test_own_redis_kill();
   /* writes: 503, nothing acknowledged; the body names no internal
      address (Redis's host and port go to the log) */
   char port[16];
@@ -187,7 +175,7 @@ Test(daemon_redis, redis_going_away_answers_503_and_loses_nothing) {
     fclose(f);
   cr_assert(strstr(log, port), "the log says where Redis was: %s", log);
   /* back from its append-only file */
-  g_redis = cm_test_server_start(g_port, g_dir);
+  cm_test_own_redis.pid = cm_test_server_start(g_port, cm_test_own_redis_dir);
   for (int i = 0; i < 300 && ready != 200; i++) {
     ready = (int)code_of("GET", "/readyz", NULL, NULL);
     sleep_ms(20);
@@ -289,8 +277,8 @@ Test(daemon_redis, a_held_redis_does_not_hold_the_daemon) {
   redisContext *side = cm_test_side_connect(g_port);
   cr_assert_not_null(side);
   /* every write command (the commit script included) waits 800 ms;
-     reads go on (the batches' follow of other writers still reads
-     synchronously: docs/async.md, step d) */
+     reads go on (the batches' follow of other writers reads on the loop
+     connection since docs/async-log.md's step d) */
   redisReply *rep = redisCommand(side, "CLIENT PAUSE 800 WRITE");
   cr_assert(rep && rep->type == REDIS_REPLY_STATUS);
   freeReplyObject(rep);
@@ -405,7 +393,7 @@ static void *put_weights_timed(void *arg) {
 }
 
 /* A weights PUT is stored on the loop's connection and answered from the
- * SET's reply (docs/async.md, step g): while Redis holds it (CLIENT PAUSE
+ * SET's reply (docs/async-log.md, step g): while Redis holds it (CLIENT PAUSE
  * WRITE) the daemon answers /healthz and GETs, the weights in force stay
  * the old ones, and the PUT completes 200 after the pause, the new
  * version in Redis and in force. With the synchronous SET the loop
@@ -487,7 +475,7 @@ Test(daemon_redis, a_held_follow_does_not_hold_the_loop) {
  * batch's and the groups sent to Redis, and never the request's id. */
 Test(daemon_redis, the_stage_trace_names_stages_not_requests) {
   char path[160];
-  snprintf(path, sizeof path, "%s/stages.txt", g_dir);
+  snprintf(path, sizeof path, "%s/stages.txt", D.dir);
   cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0);
   setenv("CAREMATCHD_STAGE_TRACE", path, 1);
   cm_test_daemon_start(&D, NULL);
@@ -600,7 +588,7 @@ Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
  * registration, so the first emergency had no recent follow). */
 Test(daemon_redis, kicks_do_not_starve_the_follow) {
   char path[160];
-  snprintf(path, sizeof path, "%s/kicks.txt", g_dir);
+  snprintf(path, sizeof path, "%s/kicks.txt", D.dir);
   cr_assert_eq(WEXITSTATUS(cm_test_daemon_stop(&D, SIGTERM)), 0);
   setenv("CAREMATCHD_STAGE_TRACE", path, 1);
   cm_test_daemon_start(&D, NULL);

@@ -1,5 +1,5 @@
 /* test_daemon_silent.c -- the real carematchd against a Redis that does
- * not answer (docs/async.md, step g): a listener that accepts connections
+ * not answer (docs/async-log.md, step g): a listener that accepts connections
  * and never replies holds neither the start nor the loop (the loop's
  * connection shakes hands without waiting, the recovery waits for it), and
  * once a real redis-server takes the port the daemon connects, recovers
@@ -65,7 +65,8 @@ static int wait_ready(int ms) {
  * other call within a bound far below the 5 s timeout, through two
  * handshakes that time out, and serves once a redis-server takes the
  * port. */
-Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop) {
+Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop,
+     .fini = cm_test_own_redis_kill) {
   int port = cm_test_free_port();
   int lfd = silent_listener(port);
   char ini[160];
@@ -100,7 +101,7 @@ Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop) {
   cm_test_reply_free(&r);
   /* a real server takes the port: the daemon connects and recovers */
   close(lfd);
-  pid_t redis = cm_test_server_start(port, NULL);
+  cm_test_own_redis_start_on(port);
   cr_assert(wait_ready(10000), "not ready once Redis answers");
   timed_code("PUT", "/v1/workers/w0", TOK_PLATFORM,
              "{\"skills\":[\"nurse\"],\"lat\":31.23,\"lon\":121.47}", 200);
@@ -115,20 +116,19 @@ Test(daemon_silent, a_silent_redis_holds_neither_the_start_nor_the_loop) {
   freeReplyObject(rep);
   redisFree(side);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }
 
-/* The stale sweep runs on the loop's connection (docs/async.md, step g):
- * a worker turns stale while Redis holds every write (CLIENT PAUSE WRITE,
- * so the sweep script waits in Redis, its read of candidates does not);
- * meanwhile the daemon answers /healthz and a worker's GET at once, and
- * once the pause is over the worker is offline in Redis and in the
+/* The stale sweep runs on the loop's connection (docs/async-log.md, step
+ * g): a worker turns stale while Redis holds every write (CLIENT PAUSE
+ * WRITE, so the sweep script waits in Redis, its read of candidates does
+ * not); meanwhile the daemon answers /healthz and a worker's GET at once,
+ * and once the pause is over the worker is offline in Redis and in the
  * daemon's mirror. With the synchronous sweep a call waited for the
  * pause's end. */
-Test(daemon_silent, a_held_sweep_does_not_hold_the_loop) {
-  int port = cm_test_free_port();
-  pid_t redis = cm_test_server_start(port, NULL);
+Test(daemon_silent, a_held_sweep_does_not_hold_the_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = cm_test_own_redis.port;
   char ini[200];
   snprintf(ini, sizeof ini,
            "[store]\nredis = redis://127.0.0.1:%d\nregion = sweep\n"
@@ -172,6 +172,5 @@ Test(daemon_silent, a_held_sweep_does_not_hold_the_loop) {
   cr_assert(mirrored, "and offline in the daemon's view");
   redisFree(side);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
-  cm_test_server_kill(redis, SIGTERM);
   cm_test_daemon_cleanup(&D);
 }

@@ -671,9 +671,9 @@ static void on_group(void *arg, const cm_ledger_redis_group *g) {
 }
 
 /* A flushed group is written in the loop turn that flushed it, not at the
- * next turn's write event (docs/async.md, "Measured: the emergency path"):
- * one non-blocking turn later, Redis has the writes, before any reply was
- * read. The watch sees each group sent once and answered once. */
+ * next turn's write event (docs/async-log.md, "Measured: the emergency
+ * path"): one non-blocking turn later, Redis has the writes, before any
+ * reply was read. The watch sees each group sent once and answered once. */
 Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed,
      .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();

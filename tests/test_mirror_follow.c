@@ -23,22 +23,15 @@
 #include "redis_server.h"
 
 static cm_test_daemon D;
-static int g_port;
-static pid_t g_redis;
-static char g_dir[96];
+static cm_test_region g_rg; /* nothing stops its server: may be shared */
 
 static void setup_with(const char *extra) {
-  snprintf(g_dir, sizeof g_dir, "/tmp/cm_mfollow_%ld", (long)getpid());
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
-  cr_assert_eq(system(cmd), 0);
-  g_port = cm_test_free_port();
-  g_redis = cm_test_server_start(g_port, g_dir);
+  g_rg = cm_test_region_use("mfollow");
   char ini[320];
   snprintf(ini, sizeof ini,
-           "[store]\nredis = redis://127.0.0.1:%d\nregion = mfollow\n"
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
            "[batch]\noffer_ttl_ms = 600000\n%s",
-           g_port, extra);
+           g_rg.srv.port, g_rg.name, extra);
   cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
 }
@@ -55,12 +48,7 @@ static void setup_sweep(void) {
 
 static void teardown(void) {
   cm_test_daemon_cleanup(&D);
-  if (g_redis > 0)
-    cm_test_server_kill(g_redis, SIGTERM);
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", g_dir);
+  cm_test_region_close(&g_rg);
 }
 
 static void sleep_ms(int ms) {
@@ -89,9 +77,9 @@ static int api_jobs(const char *id) {
 }
 
 static int redis_jobs(const char *id) {
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
-  redisReply *r = redisCommand(c, "HGET cm:{mfollow}:worker:%s jobs", id);
+  redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:%s jobs", g_rg.name, id);
   int jobs = r && r->type == REDIS_REPLY_STRING ? atoi(r->str) : 0;
   freeReplyObject(r);
   redisFree(c);
@@ -121,7 +109,7 @@ static int wait_offered(const char *id) {
  * pending with the worker refused, the job given back, an event. */
 static void lapse_elsewhere(const char *id) {
   cm_error err;
-  cm_redis *r = cm_redis_new("127.0.0.1", g_port, "mfollow", NULL, &err);
+  cm_redis *r = cm_redis_new("127.0.0.1", g_rg.srv.port, g_rg.name, NULL, &err);
   cr_assert_not_null(r, "%s", err.message);
   cm_ledger *l = cm_ledger_redis_new(r, NULL, &err);
   cr_assert_not_null(l, "%s", err.message);
@@ -162,16 +150,17 @@ static void lapse_elsewhere(const char *id) {
 
 /* chaos_mirror on the daemon and Redis: its exit status, its JSON. */
 static int judge(const char *acked_ids, char *out, size_t n) {
-  char acked[128], command[640];
-  snprintf(acked, sizeof acked, "%s/acked", g_dir);
+  char acked[160], command[640];
+  snprintf(acked, sizeof acked, "%s/acked", D.dir);
   FILE *f = fopen(acked, "w");
   cr_assert_not_null(f);
   fputs(acked_ids, f);
   fclose(f);
   snprintf(command, sizeof command,
-           "%s --redis-port %d --region mfollow --daemon-port %d --token %s "
+           "%s --redis-port %d --region %s --daemon-port %d --token %s "
            "--acked %s --quiesce-ms 10000",
-           CM_MIRROR_PATH, g_port, D.port, TOK_OPERATOR, acked);
+           CM_MIRROR_PATH, g_rg.srv.port, g_rg.name, D.port, TOK_OPERATOR,
+           acked);
   FILE *p = popen(command, "r");
   cr_assert_not_null(p);
   size_t len = fread(out, 1, n - 1, p);
@@ -227,11 +216,11 @@ Test(mirror_follow, the_daemons_own_sweep_reaches_its_view, .init = setup_sweep,
   char st[32] = "";
   api_status("ws", st, sizeof st);
   cr_assert_str_eq(st, "available");
-  redisContext *c = cm_test_side_connect(g_port);
+  redisContext *c = cm_test_side_connect(g_rg.srv.port);
   cr_assert_not_null(c);
   int swept = 0;
   for (int i = 0; i < 100 && !swept; i++) { /* stale after 1 s */
-    redisReply *r = redisCommand(c, "HGET cm:{mfollow}:worker:ws status");
+    redisReply *r = redisCommand(c, "HGET cm:{%s}:worker:ws status", g_rg.name);
     swept = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "3");
     freeReplyObject(r);
     if (!swept)

@@ -34,14 +34,6 @@ static mode_t mode_of(const char *path) {
   return st.st_mode & 07777;
 }
 
-static void ok(const cm_test_daemon *d, const char *method, const char *path,
-               const char *token, const char *body) {
-  cm_test_reply r = cm_test_http(d->port, method, path, token, body, NULL);
-  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld %s", method, path,
-            r.code, r.text);
-  cm_test_reply_free(&r);
-}
-
 /* The value of a counter in /metrics, or -1. */
 static long long metric(const cm_test_daemon *d, const char *name) {
   cm_test_reply r =
@@ -149,9 +141,10 @@ Test(privacy, the_trace_is_0600_and_holds_pseudonyms) {
   umask(022);
   setenv("CAREMATCHD_TRACE_KEY", ENV_KEY, 1);
   cm_test_daemon_start(&d, (const char *[]){"--trace", trace, NULL});
-  ok(&d, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
-  ok(&d, "POST", "/v1/requests", TOK_PLATFORM, request);
-  ok(&d, "PUT", "/v1/weights", TOK_OPERATOR, "{\"weights\":{\"travel\":2}}");
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "POST", "/v1/requests", TOK_PLATFORM, request);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/weights", TOK_OPERATOR,
+                        "{\"weights\":{\"travel\":2}}");
   cr_expect_eq(mode_of(trace), 0600, "trace mode %o", mode_of(trace));
   cr_expect_eq(mode_of(weights), 0600, "weights mode %o", mode_of(weights));
   cr_expect_eq(metric(&d, "carematch_trace_lines_lost_total"), 0);
@@ -190,8 +183,8 @@ Test(privacy, without_pseudonyms_the_id_stays_and_a_readable_trace_warns) {
   chmod(trace, 0644);
   unsetenv("CAREMATCHD_TRACE_KEY");
   cm_test_daemon_start(&d, (const char *[]){"--trace", trace, NULL});
-  ok(&d, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
-  ok(&d, "POST", "/v1/requests", TOK_PLATFORM, request);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "POST", "/v1/requests", TOK_PLATFORM, request);
   cr_assert_eq(cm_test_daemon_stop(&d, SIGTERM) >> 8, 0);
   char *text = cm_test_slurp(trace), *log = cm_test_slurp(d.log);
   cr_assert(text && log);
@@ -213,10 +206,10 @@ Test(privacy, lost_trace_lines_are_reported_and_counted) {
   cm_test_daemon d;
   cm_test_daemon_config(&d, NULL);
   cm_test_daemon_start(&d, (const char *[]){"--trace", "/dev/full", NULL});
-  ok(&d, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
   cr_expect_eq(metric(&d, "carematch_trace_lines_lost_total"), 1);
-  ok(&d, "PUT", "/v1/workers/w2", TOK_PLATFORM, worker);
-  ok(&d, "POST", "/v1/requests", TOK_PLATFORM, request);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w2", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "POST", "/v1/requests", TOK_PLATFORM, request);
   cr_expect_eq(metric(&d, "carematch_trace_lines_lost_total"), 3);
   cr_assert_eq(cm_test_daemon_stop(&d, SIGTERM) >> 8, 0);
   char *log = cm_test_slurp(d.log);
@@ -243,7 +236,7 @@ Test(privacy, sighup_opens_the_trace_again) {
   snprintf(trace, sizeof trace, "%s/trace.jsonl", d.dir);
   snprintf(moved, sizeof moved, "%s/trace.jsonl.1", d.dir);
   cm_test_daemon_start(&d, (const char *[]){"--trace", trace, NULL});
-  ok(&d, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w1", TOK_PLATFORM, worker);
   cr_assert_eq(rename(trace, moved), 0);
   kill(d.pid, SIGHUP);
   char *text = NULL;
@@ -251,7 +244,7 @@ Test(privacy, sighup_opens_the_trace_again) {
     struct timespec ts = {0, 10000000};
     nanosleep(&ts, NULL);
   }
-  ok(&d, "PUT", "/v1/workers/w2", TOK_PLATFORM, worker);
+  cm_test_ok_or_created(d.port, "PUT", "/v1/workers/w2", TOK_PLATFORM, worker);
   cr_expect_eq(mode_of(trace), 0600);
   text = cm_test_slurp(trace);
   cr_assert_not_null(text);

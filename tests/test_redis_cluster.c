@@ -991,7 +991,7 @@ Test(redis_cluster, urls_name_the_cluster_nodes) {
   cm_test_server_kill(pid, SIGTERM);
 }
 
-/* ---- the owner lookup without waiting (docs/async.md, step i) ---- */
+/* ---- the owner lookup without waiting (docs/async-log.md, step j) ---- */
 
 /* The relay's function: CLIENT PAUSE ms ALL on the node at port, so the
  * CLUSTER SHARDS about to reach it waits (the cluster bus does not). */

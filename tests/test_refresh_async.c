@@ -1,6 +1,6 @@
 /* test_refresh_async.c -- the re-read of a request's record on the
  * caller's event base (ledger.h's get_async, engine_ops.c's read op,
- * docs/async.md step i), against a redis-server of the test's own: a
+ * docs/async-log.md step i), against a redis-server of the test's own: a
  * change refused for its version reads the record on the loop connection
  * and the request's next op is planned on it (it succeeds); a frozen
  * Redis (SIGSTOP) while the record is read holds no loop turn, and the

@@ -32,14 +32,6 @@ static void teardown(void) {
   cm_test_daemon_cleanup(&D);
 }
 
-static void ok(const char *method, const char *path, const char *token,
-               const char *body) {
-  cm_test_reply r = cm_test_http(D.port, method, path, token, body, NULL);
-  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld %s", method, path,
-            r.code, r.text);
-  cm_test_reply_free(&r);
-}
-
 /* A small town: workers nurses on shift on a grid, then requests around
  * them (every fifth urgent, the rest normal), all over HTTP, so the trace
  * holds them. */
@@ -50,7 +42,7 @@ static void load(const char *v1, int workers, int requests) {
     snprintf(body, sizeof body,
              "{\"skills\":[\"nurse\"],\"lat\":%.6f,\"lon\":%.6f}",
              31.20 + 0.01 * (i % 6), 121.44 + 0.01 * (i / 6));
-    ok("PUT", path, TOK_PLATFORM, body);
+    cm_test_ok_or_created(D.port, "PUT", path, TOK_PLATFORM, body);
   }
   for (int q = 0; q < requests; q++) {
     snprintf(path, sizeof path, "%s/requests", v1);
@@ -59,7 +51,7 @@ static void load(const char *v1, int workers, int requests) {
              "[\"nurse\"],\"urgency\":\"%s\"}",
              q, 31.20 + 0.007 * (q % 9), 121.44 + 0.006 * (q / 9 % 7),
              q % 5 == 0 ? "urgent" : "normal");
-    ok("POST", path, TOK_PLATFORM, body);
+    cm_test_ok_or_created(D.port, "POST", path, TOK_PLATFORM, body);
   }
 }
 
@@ -188,8 +180,8 @@ Test(whatif, no_trace_or_an_empty_window_is_a_conflict) {
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_daemon_cleanup(&D);
   start(1, NULL);
-  ok("PUT", "/v1/workers/w0", TOK_PLATFORM,
-     "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}");
+  cm_test_ok_or_created(D.port, "PUT", "/v1/workers/w0", TOK_PLATFORM,
+                        "{\"skills\":[\"nurse\"],\"lat\":31.2,\"lon\":121.4}");
   r = cm_test_expect(D.port, 409, "POST", "/v1/weights/whatif", TOK_OPERATOR,
                      "{\"weights\":{}}");
   cr_expect_str_eq(cm_test_error_field(&r), "$.hours", "%s", r.text);

@@ -208,7 +208,7 @@ void cmd_redis_recover(cmd_region *r, int synced) {
   if (!cm_redis_connected(r->redis_loop)) {
     /* the loop's connection first (cmd_redis_between_turns, without
        waiting): a server that accepts and never answers holds no
-       synchronous read on the loop (docs/async.md, step g) */
+       synchronous read on the loop (docs/async-log.md, step g) */
     const char *e = cm_redis_last_error(r->redis_loop);
     if (strncmp(e, r->redis_logged, sizeof r->redis_logged - 1) && e[0])
       fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
@@ -222,7 +222,8 @@ void cmd_redis_recover(cmd_region *r, int synced) {
     return;
   }
   /* the weights on the loop's connection, the recovery ending in the
-     answer (docs/async.md, step i): not ready, and no batch, meanwhile */
+     answer (docs/async-log.md, step j): not ready, and no batch, in the
+     meantime */
   r->weights_loading = 1;
   if (cm_redis_blob_get_async(r->redis_loop, "weights", on_weights_read, r,
                               &err) != CM_OK) {

@@ -190,8 +190,8 @@ void cmd_urgent_written(cmd_region *r, int ok) {
 
 /* How long an emergency's batch may hold the position writes back (ms):
  * from its create to its offers' answer, so that neither waits in Redis
- * behind position scripts proposed before it (docs/async.md "Measured:
- * positions behind the emergency"); past it (a slow solve) they go
+ * behind position scripts proposed before it (docs/async.md "Positions
+ * held behind an emergency's write"); past it (a slow solve) they go
  * anyway. */
 #define URGENT_HOLD_MS 20
 
@@ -285,7 +285,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
      the ledger can (the loop serves other calls meanwhile) */
   cm_error err;
   if (!cm_redis_connected(r->redis_loop)) { /* connecting, or down: no
-      synchronous follow nor rebuild on the loop meanwhile (docs/async.md,
+      synchronous follow nor rebuild on the loop meanwhile (docs/async-log.md,
       step g); the connect is redis_link.c's, between two turns */
     cm_error_set(&err, CM_E_UNAVAILABLE, "",
                  "redis (the writes' connection) is not connected: %.120s",
@@ -385,7 +385,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   else if (r->urgent_writes > 0 || cm_engine_next_due(r->eng) <= cmd_now_ms())
     cmd_step_now(r); /* an emergency waits: its follow goes out behind these
                         offers now, not one round trip after their commit
-                        (docs/async.md, "Measured: the emergency path") */
+                        (docs/async-log.md, "Measured: the emergency
+                        path") */
 }
 
 int cmd_regions_idle(const cmd_daemon *d) {

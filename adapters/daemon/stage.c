@@ -1,5 +1,5 @@
-/* stage.c -- the emergency path's stage trace (docs/async.md, "Measured:
- * the emergency path"): off by default; with CAREMATCHD_STAGE_TRACE=FILE
+/* stage.c -- the emergency path's stage trace (docs/async.md, "The stage
+ * trace"): off by default; with CAREMATCHD_STAGE_TRACE=FILE
  * in the environment, one line per stage of an emergency's way from its
  * POST to its offer's event, and per group of proposals sent to Redis,
  * appended to FILE (created 0600). A line is "<monotonic us> <stage>

@@ -1,5 +1,5 @@
 /* redis_get_async.c -- a request's record read on the caller's event base
- * (ledger.h's get_async, docs/async.md step i).
+ * (ledger.h's get_async, docs/async-log.md step i).
  *
  * The engine reads a record again when the ledger refused one of its
  * changes for the record's version, or took a change of a record it had

@@ -43,8 +43,8 @@
  * checked the ids against its records; one removed meanwhile by another
  * writer is not an error), so no EXISTS round is needed.
  *
- * Positions held (cm_ledger_redis_hold_positions, docs/async.md "Measured:
- * positions behind the emergency"): while a hold lasts, a flush sends the
+ * Positions held (cm_ledger_redis_hold_positions, docs/async.md "Positions
+ * held behind an emergency's write"): while a hold lasts, a flush sends the
  * queue's changes and leaves its position writes queued, so an
  * emergency's create and offers do not wait in Redis behind position
  * scripts proposed before them (100 positions cost Redis 0.5-1 ms). Only
@@ -611,7 +611,7 @@ static void flush_send(rd_async *as);
  * hiredis would write it from its write event, which becomes active only
  * at the next turn and then runs after that turn's other ready callbacks
  * (HTTP calls parsed, positions decoded): the round trip would begin that
- * much later (docs/async.md, "Measured: the emergency path"). A write
+ * much later (docs/async-log.md, "Measured: the emergency path"). A write
  * that fails drops the connection as the write event would: every
  * command pending is answered NULL, from here. */
 static void write_now(rd_async *as) {

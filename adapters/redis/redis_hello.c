@@ -6,7 +6,7 @@
  * is ready when the last reply is in. A timer of the connection's
  * timeout_ms drops a handshake that gets no answer (a server that
  * accepts and never replies). Nothing here runs the loop: the callbacks
- * run from the caller's own turns (docs/async.md, step g). */
+ * run from the caller's own turns (docs/async-log.md, step g). */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>

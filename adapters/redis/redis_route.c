@@ -8,7 +8,7 @@
  * node that names a master online for the slot ends it: the connection
  * connects there and shakes hands (redis_hello.c). Nothing here runs the
  * loop: a frozen node costs the caller's loop nothing (docs/cluster.md,
- * docs/async.md step i). */
+ * docs/async-log.md step j). */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>

@@ -5,7 +5,7 @@
 # alternating by round, the stores' order rotated), the same bench_http
 # for all, FLUSHALL before each Redis run; then pool.py pools the samples
 # of each configuration and bootstraps the p99 ratio to memory's
-# (docs/async.md "Measured: positions behind the emergency").
+# (docs/async-log.md "Measured: positions behind the emergency").
 #   bench/lat/lat.sh BEFORE_CAREMATCHD AFTER_CAREMATCHD [OUT] [ROUNDS] [SECONDS]
 # BENCH (default build/bench_http), PORT1/PORT2 (27781/27782), TMPFS_DIR
 # (/dev/shm/cm-lat-tmpfs), DISK_DIR (/tmp/cm-lat-disk) in the environment.
@@ -13,8 +13,8 @@
 # fourth: a primary (PORT3, 27783; AOF on disk, appendfsync everysec) and
 # its replica (PORT4, 27784, --replicaof; the same settings) under
 # REPLICA_DIR (/tmp/cm-lat-replica), the daemon at durability = replica
-# (docs/redis.md "Durability"; docs/async.md "Measured: the replica
-# level"). INGEST="4 32" adds, after the rounds, ROUNDS of bench_http
+# (docs/redis.md "Durability"; docs/async-log.md "Measured: the
+# replica level"). INGEST="4 32" adds, after the rounds, ROUNDS of bench_http
 # --ingest --seconds 5 per store of INGEST_STORES (default STORES) and
 # connection count, alternated like the rounds (OUT/iROUND-STORE-CONN).
 # When BEFORE and AFTER are the same file, pool.py pools the two as one.

@@ -429,7 +429,7 @@ cm__req *cm__op_record(const cm_engine *e, const char *id);
 /* Start every held op (cm__op_launch held them during a rebuild). */
 void cm__op_release_all(cm_engine *e);
 /* Read request id's record again and adopt it, from a completion (the
- * _async paths; docs/async.md step i). With a ledger that has get_async:
+ * _async paths; docs/async-log.md step i). With a ledger that has get_async:
  * a read op takes the request's place in its queue (behind a write of it
  * in flight, ahead of the ops waiting), so the next op is planned on the
  * record read; one read per request at a time (asked again while one is

@@ -9,7 +9,7 @@
  * a record adopted meanwhile, a worker another writer changed) is an op of
  * the same queue when the ledger reads asynchronously (get_async): it
  * holds the request's place until the record is in and adopted, so the
- * next op is planned on it (docs/async.md step i). */
+ * next op is planned on it (docs/async-log.md step i). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,7 +397,7 @@ void cm__op_abandon_all(cm_engine *e) {
   e->n_flight = 0;
 }
 
-/* ---- reading a record again (docs/async.md step i) ---- */
+/* ---- reading a record again (docs/async-log.md step i) ---- */
 
 static void on_record(void *ctx, cm_status st, const cm_request_view *v,
                       const cm_error *err);

@@ -231,7 +231,7 @@ typedef struct cm_ledger_type {
    * ledger without one), also when the connection drops, no reply comes
    * within its timeout or the ledger is freed (CM_E_UNAVAILABLE). Returns
    * CM_OK when taken, or an error and done never runs. id is copied.
-   * docs/async.md, step i. */
+   * docs/async-log.md, step i. */
   cm_status (*get_async)(cm_ledger *l, const char *id, cm_ledger_record_fn done,
                          void *ctx, cm_error *err);
 } cm_ledger_type;

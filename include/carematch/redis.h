@@ -182,7 +182,7 @@ CM_EXPORT cm_status cm_redis_ping(cm_redis *r, cm_error *err);
  * them. Returns CM_OK (up, or under way), CM_E_UNAVAILABLE (inside the
  * backoff, or the connect failed at once), CM_E_INVALID (a private
  * base). Proposals made while it is under way wait for its end
- * (docs/async.md, step g). */
+ * (docs/async-log.md, step g). */
 CM_EXPORT cm_status cm_redis_connect_async(cm_redis *r, cm_error *err);
 
 /* Delete every key of the region (SCAN MATCH "cm:{region}:*" + UNLINK).
@@ -422,7 +422,7 @@ CM_EXPORT void cm_ledger_redis_send_now(cm_ledger *l);
  * its other proposals' changes ahead of the position writes proposed
  * before them, so that they do not wait in Redis behind position scripts
  * (carematchd holds from an emergency's create to its offers' answer,
- * docs/async.md "Measured: positions behind the emergency"). Only
+ * docs/async.md "Positions held behind an emergency's write"). Only
  * changes pass position writes: an upsert or a shift behind a held
  * position write waits with it, and everything behind that. Nothing
  * happens when l is not a Redis ledger proposing on a caller's base.

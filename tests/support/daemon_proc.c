@@ -206,6 +206,20 @@ cm_test_reply cm_test_expect(int port, long code, const char *method,
   return r;
 }
 
+void cm_test_ok(int port, const char *method, const char *path,
+                const char *token, const char *body) {
+  cm_test_reply r = cm_test_expect(port, 200, method, path, token, body);
+  cm_test_reply_free(&r);
+}
+
+void cm_test_ok_or_created(int port, const char *method, const char *path,
+                           const char *token, const char *body) {
+  cm_test_reply r = cm_test_http(port, method, path, token, body, NULL);
+  cr_assert(r.code == 200 || r.code == 201, "%s %s: %ld, wanted 200 or 201: %s",
+            method, path, r.code, r.text);
+  cm_test_reply_free(&r);
+}
+
 void cm_test_reply_free(cm_test_reply *r) {
   json_decref(r->json);
   free(r->text);

@@ -58,6 +58,13 @@ void cm_test_reply_free(cm_test_reply *r);
 cm_test_reply cm_test_expect(int port, long code, const char *method,
                              const char *path, const char *token,
                              const char *body);
+/* A call that must succeed, its reply freed: cm_test_ok asserts status 200
+ * (cm_test_expect's message); cm_test_ok_or_created accepts 200 or 201
+ * (a PUT or POST that may create what it names). */
+void cm_test_ok(int port, const char *method, const char *path,
+                const char *token, const char *body);
+void cm_test_ok_or_created(int port, const char *method, const char *path,
+                           const char *token, const char *body);
 
 /* The error code of an error reply ("" when none). */
 const char *cm_test_error_code(const cm_test_reply *r);

@@ -269,15 +269,46 @@ cm_test_redis cm_test_redis_use(void) {
 }
 
 cm_test_redis cm_test_own_redis;
+char cm_test_own_redis_dir[64];
 
-void cm_test_own_redis_start(void) {
-  cm_test_own_redis.port = cm_test_free_port();
-  cm_test_own_redis.pid = cm_test_server_start(cm_test_own_redis.port, NULL);
+void cm_test_own_redis_start_on(int port) {
+  cm_test_own_redis.port = port;
+  cm_test_own_redis.pid = cm_test_server_start(port, NULL);
   cr_assert_gt(cm_test_own_redis.pid, 0, "redis-server starts");
 }
 
+void cm_test_own_redis_start(void) {
+  cm_test_own_redis_start_on(cm_test_free_port());
+}
+
 void cm_test_own_redis_kill(void) {
-  cm_test_server_kill(cm_test_own_redis.pid, SIGKILL);
+  if (cm_test_own_redis.pid > 0) /* kill(0, ...) is the process group */
+    cm_test_server_kill(cm_test_own_redis.pid, SIGKILL);
+  cm_test_own_redis.pid = 0;
+}
+
+void cm_test_own_redis_start_aof(void) {
+  snprintf(cm_test_own_redis_dir, sizeof cm_test_own_redis_dir,
+           "/tmp/cm_ownredis_%ld", (long)getpid());
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", cm_test_own_redis_dir,
+           cm_test_own_redis_dir);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  cm_test_own_redis.port = cm_test_free_port();
+  cm_test_own_redis.pid =
+      cm_test_server_start(cm_test_own_redis.port, cm_test_own_redis_dir);
+  cr_assert_gt(cm_test_own_redis.pid, 0, "redis-server starts");
+}
+
+void cm_test_own_redis_remove(void) {
+  cm_test_own_redis_kill();
+  if (!cm_test_own_redis_dir[0])
+    return;
+  char cmd[96];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", cm_test_own_redis_dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", cm_test_own_redis_dir);
+  cm_test_own_redis_dir[0] = '\0';
 }
 
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
@@ -287,12 +318,17 @@ void cm_test_redis_done(const cm_test_redis *s, const char *pattern) {
     cm_test_flush_keys(s->port, pattern);
 }
 
-cm_test_region cm_test_region_open(const char *prefix) {
+cm_test_region cm_test_region_use(const char *prefix) {
   cm_test_region r;
   memset(&r, 0, sizeof r);
   r.srv = cm_test_redis_use();
   cr_assert_gt(r.srv.port, 0, "a redis-server");
   snprintf(r.name, sizeof r.name, "%s%ld", prefix, (long)getpid());
+  return r;
+}
+
+cm_test_region cm_test_region_open(const char *prefix) {
+  cm_test_region r = cm_test_region_use(prefix);
   cm_error err;
   cm_redis_options o;
   cm_redis_options_init(&o);

@@ -67,26 +67,41 @@ typedef struct cm_test_redis {
 cm_test_redis cm_test_redis_use(void);
 
 /* The suite's own redis-server, never the shared one: for tests that
- * stop, freeze or kill their server. cm_test_own_redis_start starts one
- * on a free port (no persistence; asserted) into cm_test_own_redis;
- * cm_test_own_redis_kill kills it (SIGKILL) and reaps it. Both fit a
- * Criterion .init and .fini. */
+ * stop, freeze, pause or kill their server. cm_test_own_redis_start starts
+ * one on a free port (no persistence; asserted) into cm_test_own_redis;
+ * cm_test_own_redis_start_on the same on a port the test chose;
+ * cm_test_own_redis_kill kills it (SIGKILL) and reaps it when it runs
+ * (pid > 0), and sets pid to 0. Start and kill fit a Criterion .init and
+ * .fini (a .fini whose test started none does nothing). */
 extern cm_test_redis cm_test_own_redis;
 void cm_test_own_redis_start(void);
+void cm_test_own_redis_start_on(int port);
 void cm_test_own_redis_kill(void);
+
+/* The same, persisting: cm_test_own_redis_start_aof starts it on a free
+ * port with its append-only file in a fresh directory,
+ * cm_test_own_redis_dir ("/tmp/cm_ownredis_<pid>"), where a test that
+ * kills it starts it again with cm_test_server_start(port, dir).
+ * cm_test_own_redis_remove kills it as cm_test_own_redis_kill does and
+ * removes the directory (a .fini). */
+extern char cm_test_own_redis_dir[64];
+void cm_test_own_redis_start_aof(void);
+void cm_test_own_redis_remove(void);
 
 /* Done with s: our own server killed, or on the shared one the test's keys
  * (those matching pattern; NULL: none) unlinked. */
 void cm_test_redis_done(const cm_test_redis *s, const char *pattern);
 
 /* A region of the test's own ("<prefix><pid>") on the server of
- * cm_test_redis_use, with a connection to it. */
+ * cm_test_redis_use: cm_test_region_use names it (conn NULL: for a daemon
+ * that connects itself), cm_test_region_open also connects to it. */
 typedef struct cm_test_region {
   cm_test_redis srv;
   char name[32];
   cm_redis *conn;
 } cm_test_region;
 
+cm_test_region cm_test_region_use(const char *prefix);
 cm_test_region cm_test_region_open(const char *prefix);
 /* A Redis ledger on r's connection (asserted). */
 cm_ledger *cm_test_region_ledger(cm_test_region *r);
