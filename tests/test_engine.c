@@ -134,9 +134,8 @@ Test(engine, next_due_follows_offers_as_they_are_answered) {
   cr_assert_eq(view("r1").state, CM_REQ_OFFERED);
   cr_assert_eq(view("r2").state, CM_REQ_OFFERED);
   cr_assert_eq(cm_engine_next_due(fx.eng), 200 + 10000, "r1's expiry");
-  cr_assert_eq(cm_engine_accept(fx.eng, "r1", view("r1").workers[0], 1300,
-                                NULL),
-               CM_OK);
+  cr_assert_eq(
+      cm_engine_accept(fx.eng, "r1", view("r1").workers[0], 1300, NULL), CM_OK);
   cr_assert_eq(cm_engine_next_due(fx.eng), 1200 + 10000, "r2's expiry");
   cr_assert_eq(cm_engine_complete(fx.eng, "r1", 1400, NULL), CM_OK);
   cr_assert_eq(cm_engine_next_due(fx.eng), 1200 + 10000, "r2 moved slot");

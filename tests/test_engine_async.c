@@ -222,6 +222,41 @@ Test(engine_async, accept_then_complete_back_to_back) {
   rig_close(&g);
 }
 
+/* An offer that lapses at a batch's begin is proposed like any call's
+ * change, not committed there and then: the daemon's loop is not held for
+ * a round trip per lapsed offer. */
+Test(engine_async, a_lapsed_offer_is_proposed_not_committed_at_once) {
+  rig g;
+  rig_open(&g, 1);
+  cm_error err;
+  cr_assert_eq(submit(&g, "r1", 0), CM_OK);
+  drain(&g);
+  cr_assert_eq(cm_engine_step(g.eng, CM_FX_T0 + 1000, NULL, &err), CM_OK, "%s",
+               err.message);
+  drain(&g);
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(g.eng, "r1", &v, NULL), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_OFFERED);
+  cm_engine_batch *b = NULL;
+  cr_assert_eq(cm_engine_batch_begin(g.eng, v.expires_ms, &b, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_null(b, "nothing to batch while the lapse is in flight");
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_OFFERED, "proposed, not applied");
+  cr_assert_eq(cm_engine_in_flight(g.eng), 1);
+  cr_assert_eq(cm_engine_batch_begin(g.eng, v.expires_ms + 1, &b, &err), CM_OK);
+  cr_assert_null(b);
+  cr_assert_eq(cm_engine_in_flight(g.eng), 1, "not proposed twice");
+  drain(&g);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_PENDING);
+  cr_assert_eq(cm_engine_request_get(g.eng, "r1", &v, NULL), CM_OK);
+  cr_assert_eq(v.n_rejected, 1, "the worker who let it lapse, once");
+  cr_assert_str_eq(v.rejected[0], "w1");
+  cm_request_view lv;
+  cr_assert_eq(g.mem->type->get(g.mem, "r1", &lv, NULL), CM_OK);
+  cr_assert_eq(lv.state, CM_REQ_PENDING, "the ledger agrees");
+  rig_close(&g);
+}
+
 Test(engine_async, a_batch_leaves_a_request_in_flight_alone) {
   rig g;
   rig_open(&g, 1);

@@ -262,8 +262,7 @@ int64_t cm__req_due(const cm__req *r) {
   case CM_REQ_PENDING:
     return r->released ? INT64_MAX : r->release_ms;
   case CM_REQ_AWAITING:
-    return r->hold_worker[0] && !r->hold_lapsed ? r->hold_until_ms
-                                                : INT64_MAX;
+    return r->hold_worker[0] && !r->hold_lapsed ? r->hold_until_ms : INT64_MAX;
   default:
     return INT64_MAX;
   }

@@ -32,7 +32,7 @@ static void expire_offers(cm_engine *e, int64_t now_ms) {
     if (lapsed)
       memcpy(who, lapsed, strnlen(lapsed, CM_ID_MAX - 1));
     /* a refused or failed write is settled by adoption / resynchronising */
-    cm__req_requeue(e, r, who[0] ? who : NULL, CM_EV_EXPIRED, now_ms, NULL);
+    cm__req_requeue_soon(e, r, who[0] ? who : NULL, CM_EV_EXPIRED, now_ms);
   }
 }
 

@@ -490,6 +490,12 @@ void cm__retry_soon(cm_engine *e);
  * Committed to the ledger first (cm__op_commit's errors). */
 cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
                           cm_event_type why, int64_t now_ms, cm_error *err);
+/* The same for the engine's own lapses and withdrawals, which no caller
+ * waits for: proposed and applied by its completion when the ledger
+ * proposes (the daemon's loop is not held for a round trip), at once
+ * otherwise. A request with a change in flight is left to it. */
+void cm__req_requeue_soon(cm_engine *e, cm__req *r, const char *worker,
+                          cm_event_type why, int64_t now_ms);
 
 /* Requests offered to (not yet accepted by) worker id go back to pending. */
 void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms);

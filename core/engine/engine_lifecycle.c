@@ -102,6 +102,8 @@ static cm_status requeue_build(cm_engine *e, cm__op *op, cm__req *r,
 
 static cm_status requeue_plan(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req *r = find_live(e, op, err);
+  if (r && op->async && r->state != CM_REQ_OFFERED)
+    return CM_OK; /* answered meanwhile: nothing lapses */
   return r ? requeue_build(e, op, r, err) : CM_E_UNKNOWN_ID;
 }
 
@@ -114,6 +116,35 @@ cm_status cm__req_requeue(cm_engine *e, cm__req *r, const char *worker,
   op.why = why;
   op.plan = requeue_plan;
   return cm__op_run(e, &op, err);
+}
+
+/* The engine's own requeues (a lapse, a withdrawal) need no caller told:
+ * a refused or failed write is settled by the op's re-read. */
+static void requeue_told(void *ctx, cm_status st, const cm_error *err) {
+  (void)ctx;
+  (void)st;
+  (void)err;
+}
+
+void cm__req_requeue_soon(cm_engine *e, cm__req *r, const char *worker,
+                          cm_event_type why, int64_t now_ms) {
+  cm_ledger *l = e->cfg.ledger;
+  if (!l || !l->type->propose) {
+    cm__req_requeue(e, r, worker, why, now_ms, NULL);
+    return;
+  }
+  if (cm__op_find(e, r->spec.id))
+    return; /* a change of it in flight decides first; a lapse is found
+               again at the next batch */
+  cm_error err;
+  cm__op *op = op_async(r->spec.id, now_ms, requeue_told, NULL, &err);
+  if (!op)
+    return; /* out of memory: found again at the next batch */
+  if (worker)
+    op_worker(op, worker);
+  op->why = why;
+  op->plan = requeue_plan;
+  (void)cm__op_launch(e, op, &err);
 }
 
 /* ---- cancel, complete ---- */
@@ -451,7 +482,7 @@ void cm__withdraw_offers(cm_engine *e, const char *id, int64_t now_ms) {
         /* a refused or failed write (or a change of the request in
            flight) leaves it to the ledger's owner or to the
            resynchronisation */
-        cm__req_requeue(e, r, id, CM_EV_WITHDRAWN, now_ms, NULL);
+        cm__req_requeue_soon(e, r, id, CM_EV_WITHDRAWN, now_ms);
         break;
       }
   }
