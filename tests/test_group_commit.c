@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ typedef struct answer {
   int calls;                 /* completions */
   cm_status st;              /* the last one's status */
   cm_ledger_refusal refusal; /* its result */
+  char message[512];         /* its error's message */
 } answer;
 
 static answer g_ans[N_PROPOSALS + 2];
@@ -46,6 +48,7 @@ static void on_done(void *ctx, cm_status st, const cm_ledger_result *res, int n,
   a->calls++;
   a->st = st;
   a->refusal = st == CM_OK ? res[0].refusal : CM_LEDGER_OK;
+  snprintf(a->message, sizeof a->message, "%s", err->message);
   g_told++;
 }
 
@@ -773,6 +776,41 @@ Test(group_commit, worker_writes_are_not_waited_for_at_replica_level,
   cm_ledger_redis_stats stats;
   cm_ledger_redis_stats_get(l, &stats);
   cr_assert_eq(stats.not_durable, 1, "the change alone");
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
+/* A WAIT skipped because no replica was online (the gate): the message
+ * gives the count the decision used, even when the ROLE sent in its place
+ * finds a replica that linked meanwhile (it said "1 of 1 replica(s)
+ * online" for a write it called not durable). */
+Test(group_commit, a_skipped_wait_reports_the_count_it_was_decided_on,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 1);
+  memset(g_ans, 0, sizeof g_ans);
+  g_told = 0;
+  propose_submit(l, "req-alone", &g_ans[0]);
+  run_until(base, 1);
+  cr_assert_eq(g_ans[0].st, CM_E_NOT_DURABLE, "no replica: WAIT short");
+  pid_t replica =
+      cm_test_replica_start(cm_test_free_port(), cm_test_own_redis.port);
+  g_told = 0;
+  propose_submit(l, "req-linked", &g_ans[1]);
+  run_until(base, 1);
+  cm_ledger_redis_stats stats;
+  cm_ledger_redis_stats_get(l, &stats);
+  cr_assert_eq(stats.skipped_waits, 1, "the gate skipped the second WAIT");
+  cr_assert_eq(g_ans[1].st, CM_E_NOT_DURABLE);
+  cr_assert(strstr(g_ans[1].message, "has 0 of 1 replica(s) online"),
+            "the decision's count: %s", g_ans[1].message);
+  g_told = 0;
+  propose_submit(l, "req-after", &g_ans[2]);
+  run_until(base, 1);
+  cr_assert_eq(g_ans[2].st, CM_OK, "the ROLE's count is used next");
+  cm_test_server_kill(replica, SIGKILL);
   cm_ledger_free(l);
   cm_redis_free(r);
   event_base_free(base);

@@ -150,6 +150,8 @@ typedef struct rd_group { /* one pipeline sent */
                       are acknowledged at the primary (docs/redis.md) */
   int skipped;     /* ROLE was sent in place of the WAIT (the replica
                       gate, redis_durability.h) */
+  int online;      /* replicas online when it was sent: the skip's count,
+                      which the ROLE's answer may change meanwhile */
   int lost;        /* the connection dropped before every reply */
   uint64_t id;     /* its number (as->groups when sent) */
   int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
@@ -385,8 +387,7 @@ static void group_finish(rd_group *g) {
       n += !p->op;
     l->stats.skipped_waits += n;
     l->stats.not_durable += n;
-    st = cm__rd_not_durable_now(&err, cm__rd_group_conn(l)->replicas_online,
-                                l->opt.replicas);
+    st = cm__rd_not_durable_now(&err, g->online, l->opt.replicas);
     durability = 1;
   } else if (g->confirms) {
     uint64_t n = 0; /* counted per change proposal, as per synchronous
@@ -722,6 +723,7 @@ static void group_send(rd_group *g, cm_redis *r, int m) {
   for (int from = 0, cnt; from < m && !g->lost && g->fail == CM_OK; from += cnt)
     cnt = send_next(g, from, m);
   g->skipped = cm__rd_wait_skip(r, l->opt.replicas);
+  g->online = r->replicas_online;
   int changes = 0;
   for (int i = 0; i < m && !changes; i++)
     changes = !g->refs[i].p->op;

@@ -54,6 +54,8 @@ typedef struct commit_call {
                       (-1: no WAIT answered) */
   int skipped;     /* ROLE was sent in place of the WAIT (the replica
                       gate, redis_durability.h) */
+  int online;      /* replicas online when the WAIT was skipped (the
+                      decision's count, reported) */
   cm__rd_batch *b;
 } commit_call;
 
@@ -259,6 +261,7 @@ static cm_status commit_attempt(void *ctx, int *noscript, cm_error *err) {
   c->acked = -1;
   const cm_ledger_redis_options *o = &c->l->opt;
   c->skipped = cm__rd_wait_skip(c->l->r, o->replicas);
+  c->online = c->l->r->replicas_online;
   if (o->durability == CM_LEDGER_DURABILITY_REPLICA && !b.lost &&
       b.fail.code == CM_OK && c->skipped)
     cm__rd_role_send(&b, &c->l->argv); /* a WAIT could only time out */
@@ -325,7 +328,7 @@ cm_status cm__rd_commit(cm_ledger *lg, const cm_ledger_change *ch, int n,
       c.skipped) { /* the results stand in the primary, unconfirmed */
     l->stats.skipped_waits++;
     l->stats.not_durable++;
-    st = cm__rd_not_durable_now(err, l->r->replicas_online, l->opt.replicas);
+    st = cm__rd_not_durable_now(err, c.online, l->opt.replicas);
   } else if (st == CM_OK && l->opt.durability == CM_LEDGER_DURABILITY_REPLICA) {
     l->stats.waits++;
     if (c.acked < l->opt.replicas) { /* the results stand in the primary */
