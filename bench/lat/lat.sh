@@ -16,7 +16,8 @@
 # (docs/redis.md "Durability"; docs/async-log.md "Measured: the
 # replica level"). INGEST="4 32" adds, after the rounds, ROUNDS of bench_http
 # --ingest --seconds 5 per store of INGEST_STORES (default STORES) and
-# connection count, alternated like the rounds (OUT/iROUND-STORE-CONN).
+# connection count, alternated like the rounds (OUT/iROUND-STORE-CONN);
+# each measures bulk and single positions, creates and accepts.
 # When BEFORE and AFTER are the same file, pool.py pools the two as one.
 set -u
 BEFORE=${1:?before carematchd}; AFTER=${2:?after carematchd}

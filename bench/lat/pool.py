@@ -53,10 +53,11 @@ def ingest(out, load):
             'bulk_positions_per_s': d['ingest_bulk_positions_per_s'],
             'single_positions_per_s': d['ingest_single_positions_per_s'],
             'single_creates_per_s': d['ingest_single_creates_per_s'],
+            'single_accepts_per_s': d.get('ingest_single_accepts_per_s', 0),
             'http_errors': d['http_errors'], 'ledger': d.get('ledger'),
             'load': load.get(('ingest', int(rnd[1:]), store, conns))})
     keys = ('bulk_positions_per_s', 'single_positions_per_s',
-            'single_creates_per_s')
+            'single_creates_per_s', 'single_accepts_per_s')
     tab = {}
     for name, rs in sorted(rows.items()):
         tab[name] = {'runs': rs}
@@ -66,9 +67,11 @@ def ingest(out, load):
         mem = tab.get('memory ' + name.split()[1])
         if mem and not name.startswith('memory '):
             for k in keys:
-                t['over_memory_' + k] = round(t['median_' + k] / mem['median_' + k], 2)
+                if mem['median_' + k]:
+                    t['over_memory_' + k] = round(t['median_' + k] / mem['median_' + k], 2)
     if tab:
-        print('-- ingest (medians: bulk, single positions/s, creates/s; x memory\'s)')
+        print('-- ingest (medians: bulk, single positions/s, creates/s, '
+              'accepts/s; x memory\'s)')
     for name, t in tab.items():
         over = ''.join(f" {t.get('over_memory_' + k, '-')}" for k in keys)
         print(f"{name:11} n={len(t['runs'])} " + ' '.join(
