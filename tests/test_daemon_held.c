@@ -2,9 +2,10 @@
  * the last round trips it made synchronously (docs/async-log.md, step j):
  * the recovery's read of the stored weights (Redis frozen with SIGSTOP at
  * exactly that GET, by a relay that watches for it: tcp_hold.h) and a
- * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE). The
- * daemon answers /healthz and GETs meanwhile, and the step completes
- * after the thaw. No Criterion .timeout. */
+ * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE), and
+ * a GET of a request it does not hold (CLIENT PAUSE ALL). The daemon
+ * answers /healthz and GETs meanwhile, and the step completes after the
+ * thaw. No Criterion .timeout. */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -189,6 +190,48 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop,
   cr_assert(rep && rep->type == REDIS_REPLY_STRING);
   cr_assert(strstr(rep->str, "\"version\": 2"), "%s", rep->str);
   freeReplyObject(rep);
+  redisFree(side);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_daemon_cleanup(&D);
+}
+
+/* A GET of a request the daemon does not hold (here: unknown) is read
+ * from Redis on the loop's connection, not with a synchronous HGET: with
+ * every Redis client paused, /healthz still answers while that GET waits,
+ * and the GET is answered 404 once Redis answers. */
+Test(daemon_held, a_get_of_a_request_not_held_does_not_hold_the_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = cm_test_own_redis.port;
+  char ini[200];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held4\n"
+           "sweep_ms = 0\n",
+           port);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  redisContext *side = cm_test_side_connect(port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE %d ALL", HELD_MS);
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "CLIENT PAUSE");
+  freeReplyObject(rep);
+  int64_t paused = cm_test_mono_ms();
+  int fd = cm_test_stream_open(D.port, "/v1/requests/nobody", TOK_PLATFORM);
+  cm_test_sleep_ms(50);
+  int64_t worst = 0;
+  while (cm_test_mono_ms() - paused < HELD_MS - 300) {
+    int64_t dt = timed_code("GET", "/healthz", NULL, 200, NULL, 0);
+    worst = dt > worst ? dt : worst;
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("the longest /healthz while a GET waited for Redis: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  char buf[4096] = "";
+  cr_assert(cm_test_stream_read_until(fd, "in the ledger", buf, sizeof buf),
+            "the GET answered after the pause: %s", buf);
+  cr_assert(strstr(buf, " 404 "), "%s", buf);
+  close(fd);
   redisFree(side);
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_daemon_cleanup(&D);

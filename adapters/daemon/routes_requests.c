@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "carematch/ledger.h"
 #include "http.h"
 #include "json_util.h"
 
@@ -96,8 +97,36 @@ void cmd_route_request_create(cmd_call *c) {
                            behind this commit */
 }
 
+/* The ledger's record of a request the engine does not hold, read by
+ * get_async: the deferred GET's reply. */
+static void record_read(void *ctx, cm_status st, const cm_request_view *v,
+                        const cm_error *err) {
+  cmd_call *c = ctx;
+  if (st != CM_OK)
+    cmd_reply_error(c, err);
+  else
+    cmd_reply_json(c, 200,
+                   json_pack("{s:o}", "request", cmd_request_json(c, v)));
+  cmd_call_end(c);
+}
+
+/* A request the engine holds is answered from memory. One it does not
+ * (finished and forgotten, written by another daemon, or unknown) is read
+ * from Redis on the loop's connection, the reply from the read's
+ * completion, so the loop is not held for the round trip. */
 void cmd_route_request_get(cmd_call *c) {
-  reply_view(c, c->arg, 200);
+  cm_ledger *l = c->r->ledger;
+  if (!c->r->redis_loop || !l || !l->type->get_async ||
+      cm_engine_holds(c->r->eng, c->arg)) {
+    reply_view(c, c->arg, 200);
+    return;
+  }
+  cmd_call *dc = cmd_call_defer(c);
+  cm_error err;
+  if (dc && l->type->get_async(l, dc->arg, record_read, dc, &err) != CM_OK) {
+    cmd_reply_error(dc, &err);
+    cmd_call_end(dc);
+  }
 }
 
 typedef cm_status (*write_fn)(cm_engine *e, const char *id, int64_t now_ms,
