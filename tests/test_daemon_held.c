@@ -129,6 +129,21 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop,
   cm_test_daemon_cleanup(&D);
 }
 
+/* D started on the test's own redis-server with a region of its name (no
+ * sweep), and ready; returns the server's port. */
+static int start_on_own_redis(const char *region) {
+  int port = cm_test_own_redis.port;
+  char ini[200];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n",
+           port, region);
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  return port;
+}
+
 /* A SIGHUP reload whose file changed the weights stores them on the
  * loop's connection: while Redis holds writes (CLIENT PAUSE WRITE) the
  * daemon answers /healthz and GET /v1/weights within 300 ms, with the
@@ -138,15 +153,7 @@ Test(daemon_held, a_frozen_weights_read_holds_neither_start_nor_loop,
  * before Redis had them). */
 Test(daemon_held, a_held_reload_store_does_not_hold_the_loop,
      .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
-  int port = cm_test_own_redis.port;
-  char ini[200];
-  snprintf(ini, sizeof ini,
-           "[store]\nredis = redis://127.0.0.1:%d\nregion = held2\n"
-           "sweep_ms = 0\n",
-           port);
-  cm_test_daemon_config(&D, ini);
-  cm_test_daemon_start(&D, NULL);
-  cr_assert(wait_ready(5000), "ready");
+  int port = start_on_own_redis("held2");
   json_int_t version;
   double workload;
   weights_of(&version, &workload);
@@ -201,15 +208,7 @@ Test(daemon_held, a_held_reload_store_does_not_hold_the_loop,
  * and the GET is answered 404 once Redis answers. */
 Test(daemon_held, a_get_of_a_request_not_held_does_not_hold_the_loop,
      .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
-  int port = cm_test_own_redis.port;
-  char ini[200];
-  snprintf(ini, sizeof ini,
-           "[store]\nredis = redis://127.0.0.1:%d\nregion = held4\n"
-           "sweep_ms = 0\n",
-           port);
-  cm_test_daemon_config(&D, ini);
-  cm_test_daemon_start(&D, NULL);
-  cr_assert(wait_ready(5000), "ready");
+  int port = start_on_own_redis("held4");
   redisContext *side = cm_test_side_connect(port);
   cr_assert_not_null(side);
   redisReply *rep = redisCommand(side, "CLIENT PAUSE %d ALL", HELD_MS);
