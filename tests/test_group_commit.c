@@ -72,6 +72,13 @@ static cm_ledger *open_ledger(struct event_base *base, cm_redis **r,
   return l;
 }
 
+/* open_ledger's ledger, connection and base freed. */
+static void close_ledger(struct event_base *base, cm_ledger *l, cm_redis *r) {
+  cm_ledger_free(l);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
 /* Propose the submission of request id (version 0 -> 1). */
 static void propose_submit(cm_ledger *l, const char *id, answer *a) {
   cm_request_view v;
@@ -169,9 +176,7 @@ Test(group_commit, a_thousand_proposals_few_round_trips,
   run_until(base, 1);
   cr_assert_eq(g_ans[N_PROPOSALS + 1].calls, 1);
   cr_assert_eq(g_ans[N_PROPOSALS + 1].refusal, CM_LEDGER_OK);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 Test(group_commit, one_wait_ends_a_group_at_replica_level,
@@ -199,9 +204,7 @@ Test(group_commit, one_wait_ends_a_group_at_replica_level,
   cm_request_view v;
   cr_assert_eq(l->type->get(l, "req-0042", &v, NULL), CM_OK,
                "the write stands in the primary");
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 Test(group_commit, a_silent_server_fails_every_proposal_once,
@@ -311,9 +314,7 @@ Test(group_commit, a_flushed_script_cache_is_reloaded_and_sent_again,
     cr_assert_eq(l->type->get(l, req_id(i, id), &v, NULL), CM_OK);
   }
   redisFree(side);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* ---- worker writes in the group (cm_ledger_worker_propose) ---- */
@@ -435,9 +436,7 @@ Test(group_commit, a_turns_positions_share_script_calls,
   for (int k = 0; k < N_WORKERS; k++) /* the last one proposed wins */
     cr_assert_eq(lat_of(side, wrk_id(k, id)), want[k], "%s", id);
   redisFree(side);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* Propose a change that makes worker take a job (request id, new). */
@@ -490,9 +489,7 @@ Test(group_commit, a_shift_keeps_its_place_among_the_takes,
                "proposed after the shift off: refused");
   cr_assert_eq(g_ans[1].refusal, CM_LEDGER_OK,
                "proposed after the shift on: taken");
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 Test(group_commit, worker_writes_after_a_flushed_script_cache,
@@ -536,9 +533,7 @@ Test(group_commit, worker_writes_after_a_flushed_script_cache,
   cr_assert_str_eq(rep->str, "3", "off shift (OFFLINE)");
   freeReplyObject(rep);
   redisFree(side);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* A socket on a free port that listens and never accepts: connects
@@ -595,9 +590,7 @@ Test(group_commit, proposals_wait_for_an_asynchronous_handshake,
   cr_assert(rep && rep->integer == 1);
   freeReplyObject(rep);
   redisFree(side);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* A server that accepts and never answers: the handshake is dropped by
@@ -645,9 +638,7 @@ Test(group_commit, a_silent_server_ends_the_handshake_by_its_timeout,
             cm_redis_last_error(r));
   cr_assert_eq(cm_redis_connect_async(r, &err), CM_E_UNAVAILABLE,
                "the next attempt waits the backoff");
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
   close(lfd);
 }
 
@@ -729,9 +720,7 @@ Test(group_commit, a_group_is_written_in_the_turn_it_is_flushed,
                CM_E_INVALID);
   cm_ledger_free(sync_l);
   cm_redis_free(own);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* At durability = replica, worker writes are acknowledged at the primary
@@ -776,9 +765,7 @@ Test(group_commit, worker_writes_are_not_waited_for_at_replica_level,
   cm_ledger_redis_stats stats;
   cm_ledger_redis_stats_get(l, &stats);
   cr_assert_eq(stats.not_durable, 1, "the change alone");
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
 
 /* A WAIT skipped because no replica was online (the gate): the message
@@ -811,7 +798,5 @@ Test(group_commit, a_skipped_wait_reports_the_count_it_was_decided_on,
   run_until(base, 1);
   cr_assert_eq(g_ans[2].st, CM_OK, "the ROLE's count is used next");
   cm_test_server_kill(replica, SIGKILL);
-  cm_ledger_free(l);
-  cm_redis_free(r);
-  event_base_free(base);
+  close_ledger(base, l, r);
 }
