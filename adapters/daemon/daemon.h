@@ -231,6 +231,8 @@ typedef struct cmd_region {
   uint64_t weights_version;
   int weights_saving;    /* Redis: a PUT's or a reload's SET in flight
                             (weights.c) */
+  int recover_asked;     /* Redis: a step was asked for the recovery's
+                            rebuild and has not run yet (settle waits) */
   int weights_loading;   /* Redis: the recovery's GET of the weights in
                             flight (redis_link.c): not ready, no batch */
   char recover_why[160]; /* why the recovery failed last, for /readyz

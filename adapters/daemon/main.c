@@ -512,8 +512,9 @@ static int region_start(cmd_region *r, char *msg, size_t n) {
     snprintf(msg, n, "engine: %s", err.message);
     return -1;
   }
-  /* with Redis: recovered now, or (Redis down, refusing the password or
-     a command) not ready until a step finds it back (solver.c) */
+  /* with Redis: recovered by settle's steps once the loop's connection is
+     up, or (Redis down, refusing the password or a command) not ready
+     until a step finds it back (solver.c) */
   if (r->redis)
     cmd_redis_recover(r, 0);
   else if (cmd_weights_load(r, msg, n) != 0)
@@ -541,9 +542,10 @@ static void on_settled(evutil_socket_t fd, short what, void *arg) {
 #define SETTLE_MS 1000 /* start-up: the first connects' wait at most */
 
 /* Listening already, with the loop serving: give the loop's connections
- * their first handshake and the recovery its weights' answer (SETTLE_MS
- * at most, never a synchronous wait on Redis) and recover each region
- * whose connection came up, so that a
+ * their first handshake, the recovery its rebuild (the step's follow on
+ * the loop's connection) and its weights' answer (SETTLE_MS at most,
+ * never a synchronous wait on Redis) for each region whose connection
+ * came up, so that a
  * daemon started with Redis up is ready when its port file appears;
  * with Redis down or silent it stays not ready and recovers once Redis
  * answers (solver.c's steps). */
@@ -565,11 +567,13 @@ static void settle(cmd_daemon *d) {
       cmd_region *r = &d->regions[i];
       if (!r->redis_loop || r->recovered)
         continue;
-      if (!cm_redis_connecting(r->redis_loop) && !r->weights_loading)
-        cmd_redis_recover(r, 0); /* starts the weights' read, or logs why
-                                    not (a refused AUTH, a NOPERM) */
-      if (cm_redis_connecting(r->redis_loop) || r->weights_loading)
-        waiting = 1; /* the handshake, or the weights' answer */
+      if (!cm_redis_connecting(r->redis_loop) && !r->recover_asked &&
+          !r->following && !r->weights_loading)
+        cmd_redis_recover(r, 0); /* asks a step for the rebuild, or logs
+                                    why not (a refused AUTH, a NOPERM) */
+      if (cm_redis_connecting(r->redis_loop) || r->recover_asked ||
+          r->following || r->weights_loading)
+        waiting = 1; /* the handshake, the rebuild, or the weights' answer */
     }
     if (!waiting || event_base_loop(d->base, EVLOOP_ONCE) != 0 ||
         event_base_got_exit(d->base) || event_base_got_break(d->base))

@@ -216,9 +216,14 @@ void cmd_redis_recover(cmd_region *r, int synced) {
     snprintf(r->redis_logged, sizeof r->redis_logged, "%.255s", e);
     return;
   }
-  if (!synced && cm_engine_sync(r->eng, cmd_now_ms(), &err) != CM_OK) {
-    fprintf(stderr, "carematchd: redis %s: not ready, retrying: %s\n",
-            cmd_redis_url_masked(r->d, url, sizeof url), err.message);
+  if (!synced) {
+    /* the rebuild is the step's follow on the loop's connection
+       (cm_engine_sync_async, solver.c), which comes back here synced: no
+       synchronous read of the whole region on the loop, even at start */
+    if (r->step_ev) {
+      r->recover_asked = 1; /* settle waits for it */
+      cmd_step_now(r);
+    }
     return;
   }
   /* the weights on the loop's connection, the recovery ending in the

@@ -275,6 +275,7 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   cmd_stage_region("step", r);
+  r->recover_asked = 0; /* following, or done: settle reads which */
   if (r->flying || r->following)
     return;
   if (!r->redis) { /* memory: nothing to follow */

@@ -113,14 +113,6 @@ cm_status cm__rd_not_durable_now(cm_error *err, int online, int replicas) {
 
 /* ---- the start-up check ---- */
 
-typedef struct check_call {
-  cm__rd_batch *b;
-  char appendonly[16], appendfsync[16]; /* "" unknown */
-  char refused[120];                    /* CONFIG's error, "" none */
-  char role[16];                        /* from INFO replication */
-  long replicas;                        /* connected_slaves, -1 unknown */
-} check_call;
-
 static void copy_value(char *dst, size_t n, const redisReply *rep) {
   /* CONFIG GET answers [name, value] */
   if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
@@ -145,17 +137,21 @@ static void info_field(const char *text, const char *name, char *out,
   }
 }
 
-static void on_check(void *ctx, size_t i, const redisReply *rep) {
-  check_call *c = ctx;
-  if (rep && rep->type == REDIS_REPLY_ERROR && i < 2) {
-    if (!c->refused[0])
-      snprintf(c->refused, sizeof c->refused, "%.100s",
-               rep->str ? rep->str : "error");
-    return;
-  }
-  if (!cm__rd_check(c->b, rep, i < 2 ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING,
-                    i < 2 ? "CONFIG GET" : "INFO"))
-    return;
+void cm__rd_dcheck_init(cm__rd_dcheck *c) {
+  memset(c, 0, sizeof *c);
+  c->replicas = -1;
+}
+
+int cm__rd_dcheck_refusal(cm__rd_dcheck *c, size_t i, const redisReply *rep) {
+  if (!rep || rep->type != REDIS_REPLY_ERROR || i >= 2)
+    return 0;
+  if (!c->refused[0])
+    snprintf(c->refused, sizeof c->refused, "%.100s",
+             rep->str ? rep->str : "error");
+  return 1;
+}
+
+void cm__rd_dcheck_take(cm__rd_dcheck *c, size_t i, const redisReply *rep) {
   if (i == 0)
     copy_value(c->appendonly, sizeof c->appendonly, rep);
   else if (i == 1)
@@ -168,63 +164,86 @@ static void on_check(void *ctx, size_t i, const redisReply *rep) {
   }
 }
 
-static void send_words(cm__rd_batch *b, cm__rd_argv *a, const char *w1,
-                       const char *w2, const char *w3) {
-  cm__rd_argv_reset(a);
-  cm__rd_argv_str(a, w1);
-  cm__rd_argv_str(a, w2);
-  if (w3)
-    cm__rd_argv_str(a, w3);
-  cm__rd_send(b, a);
+static const char *const check_words[CM__RD_DCHECK_N][3] = {
+    {"CONFIG", "GET", "appendonly"},
+    {"CONFIG", "GET", "appendfsync"},
+    {"INFO", "replication", NULL}};
+
+const char *const *cm__rd_dcheck_words(size_t i) {
+  return check_words[i];
+}
+
+void cm__rd_dcheck_warn(const cm__rd_dcheck *c, cm_ledger_durability d,
+                        int replicas, char *warn, size_t n) {
+  if (!warn || !n)
+    return;
+  warn[0] = '\0';
+  if (c->role[0] && strcmp(c->role, "master") != 0)
+    snprintf(warn, n,
+             "the server is a replica (role:%s): every write will fail "
+             "until it is promoted (REPLICAOF NO ONE)",
+             c->role);
+  else if (d == CM_LEDGER_DURABILITY_REPLICA && c->replicas < replicas)
+    snprintf(warn, n,
+             "durability = replica needs %d connected replica(s), the "
+             "server has %ld: every write will answer not_durable until "
+             "one is connected",
+             replicas, c->replicas < 0 ? 0 : c->replicas);
+  else if (d == CM_LEDGER_DURABILITY_FSYNC && c->refused[0])
+    snprintf(warn, n,
+             "durability = fsync relies on appendonly yes and appendfsync "
+             "always, which cannot be verified: CONFIG GET refused: %s",
+             c->refused);
+  else if (d == CM_LEDGER_DURABILITY_FSYNC &&
+           (strcmp(c->appendonly, "yes") != 0 ||
+            strcmp(c->appendfsync, "always") != 0))
+    snprintf(warn, n,
+             "durability = fsync relies on appendonly yes and appendfsync "
+             "always; the server has appendonly %s, appendfsync %s: a "
+             "crash of Redis or of its machine can lose acknowledged "
+             "writes",
+             c->appendonly[0] ? c->appendonly : "?",
+             c->appendfsync[0] ? c->appendfsync : "?");
+}
+
+typedef struct check_call {
+  cm__rd_batch *b;
+  cm__rd_dcheck c;
+} check_call;
+
+static void on_check(void *ctx, size_t i, const redisReply *rep) {
+  check_call *cc = ctx;
+  if (cm__rd_dcheck_refusal(&cc->c, i, rep))
+    return;
+  if (cm__rd_check(cc->b, rep, i < 2 ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING,
+                   i < 2 ? "CONFIG GET" : "INFO"))
+    cm__rd_dcheck_take(&cc->c, i, rep);
 }
 
 cm_status cm__rd_durability_check(cm_redis *r, cm_ledger_durability d,
                                   int replicas, char *warn, size_t n,
                                   cm_error *err) {
   cm__rd_batch b;
-  check_call c;
-  memset(&c, 0, sizeof c);
-  c.b = &b;
-  c.replicas = -1;
+  check_call cc;
+  cc.b = &b;
+  cm__rd_dcheck_init(&cc.c);
   if (warn && n)
     warn[0] = '\0';
-  cm_status st = cm__rd_begin(&b, r, on_check, &c, err);
+  cm_status st = cm__rd_begin(&b, r, on_check, &cc, err);
   if (st != CM_OK)
     return st;
   cm__rd_argv a;
   cm__rd_argv_init(&a);
-  send_words(&b, &a, "CONFIG", "GET", "appendonly");
-  send_words(&b, &a, "CONFIG", "GET", "appendfsync");
-  send_words(&b, &a, "INFO", "replication", NULL);
+  for (size_t i = 0; i < CM__RD_DCHECK_N; i++) {
+    const char *const *w = cm__rd_dcheck_words(i);
+    cm__rd_argv_reset(&a);
+    for (int k = 0; k < 3 && w[k]; k++)
+      cm__rd_argv_str(&a, w[k]);
+    cm__rd_send(&b, &a);
+  }
   st = cm__rd_end(&b, err);
   cm__rd_argv_free(&a);
-  if (st != CM_OK || !warn || !n)
-    return st;
-  if (c.role[0] && strcmp(c.role, "master") != 0)
-    snprintf(warn, n,
-             "the server is a replica (role:%s): every write will fail "
-             "until it is promoted (REPLICAOF NO ONE)",
-             c.role);
-  else if (d == CM_LEDGER_DURABILITY_REPLICA && c.replicas < replicas)
-    snprintf(warn, n,
-             "durability = replica needs %d connected replica(s), the "
-             "server has %ld: every write will answer not_durable until "
-             "one is connected",
-             replicas, c.replicas < 0 ? 0 : c.replicas);
-  else if (d == CM_LEDGER_DURABILITY_FSYNC && c.refused[0])
-    snprintf(warn, n,
-             "durability = fsync relies on appendonly yes and appendfsync "
-             "always, which cannot be verified: CONFIG GET refused: %s",
-             c.refused);
-  else if (d == CM_LEDGER_DURABILITY_FSYNC &&
-           (strcmp(c.appendonly, "yes") != 0 ||
-            strcmp(c.appendfsync, "always") != 0))
-    snprintf(warn, n,
-             "durability = fsync relies on appendonly yes and appendfsync "
-             "always; the server has appendonly %s, appendfsync %s: a "
-             "crash of Redis or of its machine can lose acknowledged "
-             "writes",
-             c.appendonly[0] ? c.appendonly : "?",
-             c.appendfsync[0] ? c.appendfsync : "?");
-  return CM_OK;
+  if (st == CM_OK)
+    cm__rd_dcheck_warn(&cc.c, d, replicas, warn, n);
+  return st;
 }

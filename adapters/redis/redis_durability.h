@@ -63,11 +63,42 @@ cm_status cm__rd_not_durable_now(cm_error *err, int online, int replicas);
 cm_status cm__rd_not_durable(cm_error *err, long long acked, int replicas,
                              int timeout_ms);
 
+/* The start-up check's findings (cm__rd_durability_check, and its
+ * asynchronous form redis_durability_async.c): the answers to the
+ * CM__RD_DCHECK_N commands cm__rd_dcheck_words names, in order. */
+#define CM__RD_DCHECK_N 3
+typedef struct cm__rd_dcheck {
+  char appendonly[16], appendfsync[16]; /* "" unknown */
+  char refused[120];                    /* CONFIG's error, "" none */
+  char role[16];                        /* from INFO replication */
+  long replicas;                        /* connected_slaves, -1 unknown */
+} cm__rd_dcheck;
+
+void cm__rd_dcheck_init(cm__rd_dcheck *c);
+/* Command i's words (2 or 3, NULL-terminated when 2). */
+const char *const *cm__rd_dcheck_words(size_t i);
+/* 1 when rep, the answer to command i, is CONFIG's refusal (kept in
+ * c->refused: an ACL may forbid CONFIG), else 0. */
+int cm__rd_dcheck_refusal(cm__rd_dcheck *c, size_t i,
+                          const struct redisReply *rep);
+/* Take rep, the answer of the type command i expects, into c. */
+void cm__rd_dcheck_take(cm__rd_dcheck *c, size_t i,
+                        const struct redisReply *rep);
+/* The warning for level d with `replicas` (warn: n bytes, "" none). */
+void cm__rd_dcheck_warn(const cm__rd_dcheck *c, cm_ledger_durability d,
+                        int replicas, char *warn, size_t n);
+
 /* Ask the server on r whether it is set up for level d with `replicas`
  * replicas (see cm_ledger_redis_durability_check). warn gets "" or one
  * line. Returns CM_OK or CM_E_UNAVAILABLE with err set. */
 cm_status cm__rd_durability_check(cm_redis *r, cm_ledger_durability d,
                                   int replicas, char *warn, size_t n,
                                   cm_error *err);
+
+/* The same without waiting, on r, a connection on the caller's loop
+ * (cm_ledger_redis_durability_check_async). */
+cm_status cm__rd_durability_check_async(cm_redis *r, cm_ledger_durability d,
+                                        int replicas, cm_redis_blob_fn fn,
+                                        void *ctx, cm_error *err);
 
 #endif

@@ -710,6 +710,7 @@ static rd_group *group_new(rd_async *as, rd_prop *props, int m) {
 static void group_send(rd_group *g, cm_redis *r, int m) {
   rd_async *as = g->as;
   const rd_ledger *l = as->l;
+  cm__rd_sha_adopt(l->r, r); /* the calls are built with l->r's */
   for (int s = 0; s < CM__RD_NSCRIPTS && as->reload && !g->lost; s++) {
     if (!(as->reload & (1u << s)))
       continue; /* the cache was flushed: the scripts first */

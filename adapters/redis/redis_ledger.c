@@ -1213,6 +1213,18 @@ cm_status cm_ledger_redis_durability_check(cm_ledger *lg, char *warn, size_t n,
                                  n, err);
 }
 
+cm_status cm_ledger_redis_durability_check_async(cm_ledger *lg,
+                                                 cm_redis_blob_fn fn, void *ctx,
+                                                 cm_error *err) {
+  cm_error_clear(err);
+  if (!lg || lg->type != &redis_ledger_type)
+    return cm_error_set(err, CM_E_INVALID, "", "not a Redis ledger");
+  rd_ledger *l = rl(lg);
+  return cm__rd_durability_check_async(l->loop ? l->loop : l->r,
+                                       l->opt.durability, l->opt.replicas, fn,
+                                       ctx, err);
+}
+
 cm_status cm_ledger_redis_attach(cm_ledger *lg, cm_redis *loop, cm_error *err) {
   cm_error_clear(err);
   if (!lg || lg->type != &redis_ledger_type || !loop)

@@ -98,6 +98,12 @@ cm_status cm__rd_scripts_load(cm_redis *r, cm_error *err) {
   return cm__rd_wait(&b, err);
 }
 
+void cm__rd_sha_adopt(cm_redis *dst, const cm_redis *src) {
+  for (int i = 0; dst && src && dst != src && i < CM__RD_NSCRIPTS; i++)
+    if (!dst->sha[i][0] && src->sha[i][0])
+      memcpy(dst->sha[i], src->sha[i], sizeof dst->sha[i]);
+}
+
 void cm__rd_evalsha_begin(cm__rd_argv *a, const cm_redis *r, int which,
                           int n_hashes) {
   cm__rd_argv_str(a, "EVALSHA");

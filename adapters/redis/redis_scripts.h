@@ -53,6 +53,12 @@ const char *cm__rd_script_source(int which);
  * and remember their SHA1s. Returns CM_OK, CM_E_UNAVAILABLE or CM_E_IO. */
 cm_status cm__rd_scripts_load(cm_redis *r, cm_error *err);
 
+/* Take into dst each script's SHA1 that src loaded and dst has not (a
+ * script's SHA1 is the same on every connection): the ledger builds its
+ * calls with its private connection's SHA1s, which never connects where
+ * the loop's connection carries everything (carematchd). */
+void cm__rd_sha_adopt(cm_redis *dst, const cm_redis *src);
+
 /* Start building "EVALSHA <sha> <numkeys> <fixed keys...>" for a script
  * that will also get n_hashes worker hashes as keys (appended next by the
  * caller, then the ARGV). */

@@ -367,6 +367,19 @@ CM_EXPORT void cm_ledger_redis_stats_get(const cm_ledger *l,
  * Redis ledger) with err set. */
 CM_EXPORT cm_status cm_ledger_redis_durability_check(cm_ledger *l, char *warn,
                                                      size_t n, cm_error *err);
+/* cm_ledger_redis_durability_check without waiting, on the ledger's
+ * proposals' connection (the one attached with cm_ledger_redis_attach,
+ * else its own), which must run on the caller's loop, connected and
+ * ready: fn runs exactly once, from the loop, with st CM_OK and value the
+ * warning ("" when the server is set up for the level), or the error
+ * (value NULL; no answer within the connection's timeout_ms drops it:
+ * CM_E_UNAVAILABLE). Returns CM_OK (fn will run), or CM_E_INVALID (l not
+ * a Redis ledger, or its connection on a private base) /
+ * CM_E_UNAVAILABLE / CM_E_NOMEM with err set (fn will not run). */
+CM_EXPORT cm_status cm_ledger_redis_durability_check_async(cm_ledger *l,
+                                                           cm_redis_blob_fn fn,
+                                                           void *ctx,
+                                                           cm_error *err);
 
 /* Where the ledger's follow of the change stream cm:{r}:changes stands. */
 typedef struct cm_ledger_redis_follow {
