@@ -261,6 +261,43 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
   accepted_within_capacity();
 }
 
+/* With a ledger that proposes (the daemon's), the diversion offer is
+ * proposed at the batch's end, not committed there: e stays pending and
+ * out of the next batches while the proposal is in flight, is offered to
+ * near once the ledger answered (the ledger agreeing), and her accept
+ * then diverts her as before. Committed synchronously (before), e was
+ * offered at the batch's end, nothing in flight. */
+Test(divert, the_offer_is_proposed_not_committed_at_the_batch_end,
+     .fini = fault_stop) {
+  cm_error err;
+  cm_ledger *inner = cm_ledger_memory_new(&err);
+  cr_assert_not_null(inner, "%s", err.message);
+  cm_fault_ledger_init(&fault, inner);
+  start_with(&fault.base, 5);
+  fx.ledger = NULL; /* freed by fault_stop */
+  cm_fault_ledger_defer(&fault, 1);
+  city(CM_URGENCY_NORMAL); /* e's batch ends with the offer proposed */
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING,
+               "proposed, not applied");
+  cr_assert_eq(cm_engine_in_flight(fx.eng), 1, "the offer, in flight");
+  cm_fx_step(fx.eng, T0 + 60400);
+  cr_assert_eq(cm_engine_in_flight(fx.eng), 1, "not offered twice");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0, "nor to far");
+  cr_assert_eq(cm_fault_ledger_run(&fault), 1, "one proposal: the offer");
+  cm_fault_ledger_defer(&fault, 0);
+  cm_request_view e = cm_fx_view(fx.eng, "e");
+  cr_assert_eq(e.state, CM_REQ_OFFERED);
+  cr_assert_str_eq(e.workers[0], "near");
+  cm_request_view v;
+  cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_OFFERED, "the ledger agrees");
+  accepted_within_capacity();
+  cr_assert_eq(cm_engine_accept(fx.eng, "e", "near", T0 + 65000, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_PENDING, "diverted");
+  accepted_within_capacity();
+}
+
 /* Another writer changes j in the ledger after the offer: the pair is
  * refused whole -- j is still near's there, e not accepted. */
 static void refused_when_j_changed(void) {

@@ -10,8 +10,9 @@
  * sooner than every candidate so far (free, or finishing soon); the edge's
  * travel is her drive plus divert_min, the displacement's price, so she is
  * chosen only when clearly better. When the answer picks her, the offer
- * is committed on its own: she takes the emergency's job over her
- * capacity (take 2), as her accept gives the other back. A refusal or a
+ * is committed on its own (proposed, where the ledger proposes: the
+ * batch's end does not wait for it): she takes the emergency's job over
+ * her capacity (take 2), as her accept gives the other back. A refusal or a
  * lapse changes nothing for her job. Her accept is two changes committed
  * together (with_next): the ledger applies both or neither, checking that
  * her job still has the version it had when she was offered.
@@ -216,12 +217,35 @@ static cm_status offer_plan(cm_engine *e, cm__op *op, cm_error *err) {
   return cm__op_commit(e, op, err);
 }
 
+/* The answer to a proposed diversion offer: nobody waits for it (a
+ * refusal leaves the request pending for the next batch; a failed write
+ * resynchronises the engine). */
+static void offer_told(void *ctx, cm_status st, const cm_error *err) {
+  (void)ctx;
+  (void)st;
+  (void)err;
+}
+
 void cm__divert_offer(cm_engine *e, cm__req *r, const char *id,
                       const cm_cost_terms *terms, int64_t now_ms) {
+  const cm_ledger *l = e->cfg.ledger;
+  r->terms[0] = *terms; /* the offer's, copied into after by the plan */
+  if (l && l->type->propose) {
+    /* proposed like a call's change (docs/async.md): the batch's end does
+       not wait for the ledger; the request is left out of batches until
+       the answer (it has an op in flight) */
+    cm__op *op = cm__op_new(r->spec.id, now_ms, offer_told, NULL);
+    if (!op)
+      return; /* out of memory: pending, the next batch tries again */
+    memcpy(op->worker, id, strnlen(id, CM_ID_MAX - 1));
+    op->plan = offer_plan;
+    cm_error err;
+    (void)cm__op_launch(e, op, &err); /* its plan's refusal: pending */
+    return;
+  }
   cm__op op;
   cm__op_init(&op, r->spec.id, now_ms);
   memcpy(op.worker, id, strnlen(id, CM_ID_MAX - 1));
-  r->terms[0] = *terms; /* the offer's, copied into after by the plan */
   op.plan = offer_plan;
   cm__op_run(e, &op, NULL); /* a refusal leaves it pending: next batch */
 }
