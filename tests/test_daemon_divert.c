@@ -4,13 +4,15 @@
  * a nurse on her way to a normal job next to an emergency is offered it
  * with diverts_from on GET /v1/requests/{id}; her accept gives the job
  * back (a diverted event on GET /v1/events) and /metrics counts it
- * (carematch_diverted_total). Interruption the same way: [batch]
+ * (carematch_diverted_total), on the memory store and on Redis (the
+ * offer and her accept proposed). Interruption the same way: [batch]
  * interrupt_min read (bad values refused, naming the key); a nurse who
  * reported her arrival at a normal visit next to an emergency is offered
  * it with diverts_from; her accept gives the visit back (an interrupted
  * event, carematch_interrupted_total). [batch] divert_urgent read (bad
  * values refused, naming the key). No Criterion .timeout. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon_proc.h"
+#include "redis_server.h"
 
 static cm_test_daemon D;
 
@@ -107,12 +110,15 @@ static long diverted_total(void) {
 /* near at the centre accepts normal job j 1 km south and is on her way;
  * far is free 4 km north; emergency e at the centre is offered to near,
  * naming j; her accept puts j back to pending with a diverted event, and
- * it is offered again (to far). */
-Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
-     .fini = stop) {
-  cm_test_daemon_config(&D,
-                        "[batch]\ndivert_min = 5\n[matching]\nreserve_workers "
-                        "= 0\nlookahead_min = 0\n");
+ * it is offered again (to far). extra: more of the configuration (a
+ * store). */
+static void diverted_on_accept(const char *extra) {
+  char ini[512];
+  snprintf(ini, sizeof ini,
+           "[batch]\ndivert_min = 5\n[matching]\nreserve_workers "
+           "= 0\nlookahead_min = 0\n%s",
+           extra);
+  cm_test_daemon_config(&D, ini);
   cm_test_daemon_start(&D, NULL);
   add_worker("near", 0.0);
   add_worker("far", 4.0);
@@ -150,6 +156,26 @@ Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
   cr_assert_str_eq(worker0(v), "far");
   json_decref(v);
   cr_assert_eq(diverted_total(), 1);
+}
+
+Test(daemon_divert, offered_with_diverts_from_and_diverted_on_accept,
+     .fini = stop) {
+  diverted_on_accept("");
+}
+
+/* The same on Redis, where the offer is proposed at the batch's end and
+ * her accept's two changes go to Redis as one proposal in the group
+ * commit (docs/async.md), answered from its completion. */
+Test(daemon_divert, diverted_on_accept_with_redis, .fini = stop) {
+  cm_test_region rg = cm_test_region_use("ddv");
+  char extra[200];
+  snprintf(extra, sizeof extra,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n",
+           rg.srv.port, rg.name);
+  diverted_on_accept(extra);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_region_close(&rg);
 }
 
 /* Start carematchd on a configuration with extra_ini (timeout: it must

@@ -298,6 +298,106 @@ Test(divert, the_offer_is_proposed_not_committed_at_the_batch_end,
   accepted_within_capacity();
 }
 
+/* fault over a fresh memory ledger, the engine on it, city's offer made
+ * (proposals not deferred yet). Returns the inner ledger. */
+static cm_ledger *fault_city(void) {
+  cm_error err;
+  cm_ledger *inner = cm_ledger_memory_new(&err);
+  cr_assert_not_null(inner, "%s", err.message);
+  cm_fault_ledger_init(&fault, inner);
+  start_with(&fault.base, 5);
+  fx.ledger = NULL; /* freed by fault_stop */
+  city(CM_URGENCY_NORMAL);
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
+  return inner;
+}
+
+/* Her _async accept on a ledger that proposes: the two changes go as one
+ * proposal (her job back, the emergency accepted), answered in the
+ * completion, not committed inside the call; a change of her job asked
+ * meanwhile (a cancel) waits for the pair and is planned on its result.
+ * Committed synchronously (before), the accept was applied inside the
+ * call, nothing in flight. */
+Test(divert, an_async_accept_proposes_the_pair, .fini = fault_stop) {
+  cm_ledger *inner = fault_city();
+  cm_error err;
+  cm_fault_ledger_defer(&fault, 1);
+  told t = {0, CM_OK}, c = {0, CM_OK};
+  cr_assert_eq(cm_engine_accept_async(fx.eng, "e", "near", T0 + 62000, on_done,
+                                      &t, &err),
+               CM_OK, "%s", err.message);
+  cr_assert_eq(t.calls, 0, "told from the completion");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_OFFERED, "not applied");
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(
+      cm_engine_cancel_async(fx.eng, "j", T0 + 62500, on_done, &c, &err), CM_OK,
+      "%s", err.message);
+  cr_assert_eq(cm_engine_in_flight(fx.eng), 2, "the pair, and j's cancel");
+  cr_assert_eq(cm_fault_ledger_run(&fault), 1, "one proposal: the pair");
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_OK);
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_PENDING, "diverted");
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "near"), 1, "the emergency alone");
+  cm_request_view v;
+  cr_assert_eq(inner->type->get(inner, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_PENDING, "the ledger has both");
+  cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_ACCEPTED);
+  cr_assert_eq(c.calls, 0, "the cancel, proposed after the pair");
+  cr_assert_eq(cm_fault_ledger_run(&fault), 1, "then j's cancel");
+  cr_assert_eq(c.calls, 1);
+  cr_assert_eq(c.st, CM_OK);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").state, CM_REQ_CANCELLED);
+  cm_event ev[64];
+  int n = cm_engine_poll(fx.eng, ev, 64);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 1);
+  accepted_within_capacity();
+}
+
+/* The pair refused by the ledger (another writer changed her job after
+ * the offer): her _async accept is told CM_E_CONFLICT, nothing of the
+ * pair is written, her job is the ledger's, and the offer is withdrawn
+ * (not her refusal) so the next batch offers the emergency again. */
+Test(divert, an_async_accept_refused_by_the_ledger_withdraws_the_offer,
+     .fini = fault_stop) {
+  cm_ledger *inner = fault_city();
+  cm_error err;
+  cm_request_view v, w;
+  cr_assert_eq(inner->type->get(inner, "j", &v, &err), CM_OK);
+  w = v;
+  w.version = v.version + 1; /* another writer's change of j */
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &w;
+  ch.expect_version = v.version;
+  cm_ledger_result res;
+  cr_assert_eq(inner->type->commit(inner, &ch, 1, &res, &err), CM_OK);
+  cm_fault_ledger_defer(&fault, 1);
+  told t = {0, CM_OK};
+  cr_assert_eq(cm_engine_accept_async(fx.eng, "e", "near", T0 + 62000, on_done,
+                                      &t, &err),
+               CM_OK, "proposed: the engine does not know j changed");
+  for (int i = 0; i < 4 && cm_engine_in_flight(fx.eng); i++)
+    cm_fault_ledger_run(&fault);
+  cr_assert_eq(cm_engine_in_flight(fx.eng), 0);
+  cr_assert_eq(t.calls, 1);
+  cr_assert_eq(t.st, CM_E_CONFLICT);
+  cr_assert_eq(inner->type->get(inner, "j", &v, &err), CM_OK);
+  cr_assert_eq(v.version, w.version, "j as the other writer left it");
+  cr_assert_eq(v.state, CM_REQ_ACCEPTED);
+  cr_assert_eq(cm_fx_view(fx.eng, "j").version, w.version, "read again");
+  cr_assert_eq(inner->type->get(inner, "e", &v, &err), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_PENDING, "withdrawn in the ledger");
+  cr_assert_eq(v.n_rejected, 0, "not her refusal");
+  cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING);
+  cm_event ev[64];
+  int n = cm_engine_poll(fx.eng, ev, 64);
+  cr_assert_eq(cm_fx_events_of(ev, n, "e", CM_EV_WITHDRAWN, "near"), 1);
+  cr_assert_eq(cm_fx_events_of(ev, n, "j", CM_EV_DIVERTED, "near"), 0);
+  accepted_within_capacity();
+}
+
 /* Another writer changes j in the ledger after the offer: the pair is
  * refused whole -- j is still near's there, e not accepted. */
 static void refused_when_j_changed(void) {

@@ -179,6 +179,75 @@ Test(group_commit, a_thousand_proposals_few_round_trips,
   close_ledger(base, l, r);
 }
 
+typedef struct pair_answer {
+  int calls, n;
+  cm_status st;
+  cm_ledger_result res[2];
+} pair_answer;
+
+static void on_pair(void *ctx, cm_status st, const cm_ledger_result *res, int n,
+                    const cm_error *err) {
+  pair_answer *a = ctx;
+  (void)err;
+  a->calls++;
+  a->st = st;
+  a->n = n;
+  for (int i = 0; st == CM_OK && i < n && i < 2; i++)
+    a->res[i] = res[i];
+  g_told++;
+}
+
+/* Two changes proposed together (with_next: both or neither, a
+ * diversion's accept) behind 63 others: the 64th and 65th changes of the
+ * group, across the boundary of a commit script call (64 changes). The
+ * pair goes whole into the second call, so the second change's refusal
+ * (a version Redis does not have) keeps the first from being written.
+ * Split across the calls, the first was written alone. */
+Test(group_commit, a_pair_is_never_split_across_script_calls,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  struct event_base *base = event_base_new();
+  cm_redis *r;
+  cm_ledger *l = open_ledger(base, &r, 5000, 0);
+  memset(g_ans, 0, sizeof g_ans);
+  g_told = 0;
+  reset_stats();
+  char id[CM_ID_MAX];
+  for (int i = 0; i < 63; i++)
+    propose_submit(l, req_id(i, id), &g_ans[i]);
+  cm_request_view va, vb;
+  memset(&va, 0, sizeof va);
+  va.spec = cm_fx_spec("pa", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  va.state = CM_REQ_PENDING;
+  va.created_ms = CM_FX_T0;
+  va.version = 1;
+  vb = va;
+  vb.spec = cm_fx_spec("pb", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  vb.version = 6;
+  cm_ledger_change ch[2];
+  memset(ch, 0, sizeof ch);
+  ch[0].after = &va;
+  ch[0].with_next = 1;
+  ch[1].after = &vb;
+  ch[1].expect_version = 5; /* Redis has no pb: refused */
+  pair_answer pa = {0};
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, ch, 2, on_pair, &pa, &err), CM_OK, "%s",
+               err.message);
+  run_until(base, 64);
+  cr_assert_eq(pa.calls, 1, "the pair answered once");
+  cr_assert_eq(pa.st, CM_OK);
+  cr_assert_eq(pa.n, 2);
+  cr_assert_eq(pa.res[1].refusal, CM_LEDGER_VERSION);
+  cr_assert_neq(pa.res[0].refusal, CM_LEDGER_OK, "refused with its pair");
+  cm_request_view v;
+  cr_assert_eq(l->type->get(l, "pa", &v, &err), CM_E_UNKNOWN_ID,
+               "pa was not written alone");
+  for (int i = 0; i < 63; i++)
+    cr_assert_eq(g_ans[i].refusal, CM_LEDGER_OK, "proposal %d", i);
+  cr_assert_eq(calls_of("evalsha"), 2, "63 + the pair's 2 in two calls");
+  close_ledger(base, l, r);
+}
+
 Test(group_commit, one_wait_ends_a_group_at_replica_level,
      .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
   struct event_base *base = event_base_new();

@@ -175,28 +175,15 @@ static int64_t replay_clock(void *ctx) {
   return atomic_load(&w->abort) ? INT64_MAX / 2 : thread_cpu_ns();
 }
 
-/* The thread: read the window, run both days, build the reply. */
-static void *replay(void *arg) {
-  cmd_whatif *w = arg;
-  lower_priority();
-  cm_sim_trace_info info;
-  cm_sim_kpis k[2];
-  int64_t t0 = cmd_mono_ns(NULL), cpu_deadline = 0;
-  memset(k, 0, sizeof k);
-  w->win.region = w->region[0] ? w->region : NULL;
-  cm_sim_scenario *s = cm_sim_trace_read(w->path, &w->win, &info, &w->err);
-  if (!s && w->err.code == CM_E_CONFLICT)
-    cm_error_set(&w->err, CM_E_CONFLICT, "$.hours",
-                 "$.hours: the trace holds no request (or no worker) in the "
-                 "last %g h",
-                 w->hours);
-  else if (!s && w->err.code == CM_E_IO)
-    cm_error_set(&w->err, CM_E_UNAVAILABLE, "",
-                 "the trace cannot be read back");
-  int ok = s != NULL;
-  if (s)
-    s->road_factor = w->road_factor;
+/* Both days of the replay (current, proposed) into k: 1, or 0 with
+ * w->err set (both within CMD_WHATIF_DEADLINE_S of the thread's CPU
+ * time). */
+static int replay_days(cmd_whatif *w, const cm_sim_scenario *s,
+                       cm_sim_kpis k[2]) {
   static const char *const names[2] = {"current", "proposed"};
+  int64_t cpu_deadline =
+      thread_cpu_ns() + (int64_t)CMD_WHATIF_DEADLINE_S * 1000000000;
+  int ok = 1;
   for (int r = 0; ok && r < 2; r++) {
     cm_sim_policy p;
     cm_sim_policy_init(&p, names[r], w->budget_ms);
@@ -208,9 +195,6 @@ static void *replay(void *arg) {
     p.no_reserve = w->no_reserve;
     p.clock = replay_clock;
     p.clock_ctx = w;
-    if (r == 0) /* both days within it, in the replay thread's CPU time */
-      cpu_deadline =
-          thread_cpu_ns() + (int64_t)CMD_WHATIF_DEADLINE_S * 1000000000;
     p.deadline_ns = cpu_deadline;
     ok = cm_sim_run(s, &p, &k[r], NULL, NULL, &w->err) == CM_OK &&
          k[r].outcomes && k[r].served;
@@ -225,6 +209,31 @@ static void *replay(void *arg) {
     else if (!ok && w->err.code == CM_OK)
       cm_error_set(&w->err, CM_E_NOMEM, "", "out of memory");
   }
+  return ok;
+}
+
+/* The thread: read the window, run both days, build the reply. */
+static void *replay(void *arg) {
+  cmd_whatif *w = arg;
+  lower_priority();
+  cm_sim_trace_info info;
+  cm_sim_kpis k[2];
+  int64_t t0 = cmd_mono_ns(NULL);
+  memset(k, 0, sizeof k);
+  w->win.region = w->region[0] ? w->region : NULL;
+  cm_sim_scenario *s = cm_sim_trace_read(w->path, &w->win, &info, &w->err);
+  if (!s && w->err.code == CM_E_CONFLICT)
+    cm_error_set(&w->err, CM_E_CONFLICT, "$.hours",
+                 "$.hours: the trace holds no request (or no worker) in the "
+                 "last %g h",
+                 w->hours);
+  else if (!s && w->err.code == CM_E_IO)
+    cm_error_set(&w->err, CM_E_UNAVAILABLE, "",
+                 "the trace cannot be read back");
+  int ok = s != NULL;
+  if (s)
+    s->road_factor = w->road_factor;
+  ok = ok && replay_days(w, s, k);
   cm_sim_sla sla;
   cm_sim_sla_init(&sla);
   json_t *cur = ok ? kpis_json(k, 0, &sla) : NULL;

@@ -561,6 +561,8 @@ static int send_next(rd_group *g, int from, int m) {
       const rd_ref *f = &g->refs[from + cnt];
       chs[cnt++] = &f->p->ch[f->k];
     }
+    if (cnt > 1 && chs[cnt - 1]->with_next)
+      cnt--; /* a pair (with_next) goes whole into the next call */
     if (cm__rd_commit_build(l, chs, cnt, a) != 0) {
       cm__rd_argv_reset(a);
       group_fail(g, CM_E_NOMEM, "commit", "out of memory");

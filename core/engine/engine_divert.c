@@ -15,7 +15,9 @@
  * her capacity (take 2), as her accept gives the other back. A refusal or a
  * lapse changes nothing for her job. Her accept is two changes committed
  * together (with_next): the ledger applies both or neither, checking that
- * her job still has the version it had when she was offered.
+ * her job still has the version it had when she was offered; an _async
+ * accept proposes the two as one proposal (cm__op_commit_pair), her job
+ * held until the answer.
  *
  * Interruption is the same for a worker who has arrived (interrupt_min,
  * docs/engine.md "Interruption"): at her visit's place, with an edge from
@@ -288,6 +290,59 @@ static void apply_both(cm_engine *e, cm__req *j, const cm__req *jafter,
   cm__schedule_batch(e, op->now_ms); /* her job at once */
 }
 
+/* A proposed pair taken by the ledger: both applied. */
+static cm_status pair_apply(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req *j = cm__req_find(e, op->pair->other);
+  if (j) /* found: pair_settle checked both versions */
+    apply_both(e, j, &op->pair->other_after, &op->pair->other_ev, op);
+  return CM_OK;
+}
+
+/* A proposed pair refused by the ledger (her job or the offer changed
+ * there): the offer is withdrawn behind the records' re-read, as the
+ * synchronous accept withdraws it (engine_lifecycle.c). */
+static cm_status pair_refused(cm_engine *e, cm__op *op, cm_error *err) {
+  (void)err;
+  cm__req_withdraw_later(e, op->id, op->worker, op->now_ms);
+  return CM_OK;
+}
+
+/* The accept's two changes proposed together (an _async accept on a
+ * ledger that proposes): the answer comes in the completion. */
+static cm_status propose_pair(cm_engine *e, cm__op *op, cm__req *r, int idx,
+                              cm__req *j, cm_error *err) {
+  cm__op_pair *p = calloc(1, sizeof *p);
+  if (!p)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  op->pair = p;
+  memcpy(p->other, j->spec.id, CM_ID_MAX);
+  release_job(e, j, &p->other_after, &p->other_ev, op->worker);
+  cm__change_init(&p->ch[0], j, &p->other_view, &p->other_after, &p->other_ev,
+                  1);
+  cm__change_worker(&p->ch[0], op->worker,
+                    (cm__worker_part){.give = 1, .accept_delta = -1});
+  p->ch[0].with_next = 1;
+  cm__req *after = &op->after;
+  *after = *r;
+  after->accepted[idx] = 1;
+  after->state = CM_REQ_ACCEPTED;
+  after->divert_of[0] = '\0';
+  cm__event_fill(e, &op->ev, CM_EV_ACCEPTED, after, op->worker, CM_REQ_OFFERED,
+                 CM_REQ_ACCEPTED, &after->terms[idx]);
+  cm__change_init(&p->ch[1], r, &op->view, after, &op->ev, 1);
+  cm__change_worker(&p->ch[1], op->worker,
+                    (cm__worker_part){.accept_delta = 1});
+  op->apply = pair_apply;
+  op->refused = pair_refused;
+  cm_status st = cm__op_commit_pair(e, op, err);
+  if (st != CM_OK) { /* not proposed: the op is not a pair any more */
+    free(op->pair);
+    op->pair = NULL;
+  }
+  return st;
+}
+
 cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                             cm_error *err) {
   cm__req *j = cm__req_find(e, r->divert_of);
@@ -302,6 +357,8 @@ cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                         "$.worker: '%s' no longer holds the job she was "
                         "diverted (or called away) from as it was",
                         op->worker);
+  if (op->async && e->cfg.ledger->type->propose)
+    return propose_pair(e, op, r, idx, j, err);
   cm__req *jafter = malloc(sizeof *jafter);
   if (!jafter)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);

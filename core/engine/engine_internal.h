@@ -111,6 +111,18 @@ typedef struct cm__events {
  * apply once the ledger took it (engine_ops.c, docs/async.md). */
 typedef struct cm__op cm__op;
 typedef cm_status (*cm__op_fn)(cm_engine *e, cm__op *op, cm_error *err);
+/* Two changes an op proposes together (a diversion's accept: her job back
+ * to pending, then the emergency accepted, with_next: the ledger applies
+ * both or neither). The other request is held (in_batch) until the
+ * answer, so no change of it is planned meanwhile (cm__op_commit_pair). */
+typedef struct cm__op_pair {
+  char other[CM_ID_MAX]; /* the other request (ch[0]'s) */
+  cm_ledger_change ch[2];
+  cm_ledger_result res[2];
+  cm__req other_after;
+  cm_request_view other_view;
+  cm_event other_ev;
+} cm__op_pair;
 struct cm__op {
   cm__op *next;         /* queued behind it (same request), oldest first */
   cm__op *prev_head;    /* the engine's ops in flight (queue heads) */
@@ -135,6 +147,7 @@ struct cm__op {
   unsigned gen;         /* refresh: e->gen when sent (a rebuild since: the
                            answer is dropped) */
   cm_request_view *rec; /* refresh: the record read (owned) */
+  cm__op_pair *pair;    /* two changes proposed together (owned), or NULL */
   /* the call: what the caller asked, and who is told */
   char id[CM_ID_MAX];     /* the request */
   char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
@@ -398,6 +411,19 @@ cm__op *cm__op_find(const cm_engine *e, const char *id);
  * proposed to the ledger, and applied by the completion; CM_OK, or the ledger's
  * refusal to take it. */
 cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err);
+/* The commit step of a plan whose two changes are op->pair's (an
+ * asynchronous op only): the other request held, both proposed in one
+ * proposal and applied by op->apply from the completion. A refusal of
+ * either: both records read again, the caller told CM_E_CONFLICT at
+ * "$.worker" once op's is in, then op->refused (when set). Returns CM_OK,
+ * or the ledger's refusal to take it (nothing held then). */
+cm_status cm__op_commit_pair(cm_engine *e, cm__op *op, cm_error *err);
+/* Withdraw the offer of request id to worker (back to pending, not her
+ * refusal) by an op queued behind the changes of it in flight: nothing
+ * when, by its turn, it is no longer offered to her (engine_lifecycle.c;
+ * a diversion's accept refused by the ledger). */
+void cm__req_withdraw_later(cm_engine *e, const char *id, const char *worker,
+                            int64_t now_ms);
 /* Run op synchronously (op on the caller's stack): refused with
  * CM_E_UNAVAILABLE when a change of its request is in flight. */
 cm_status cm__op_run(cm_engine *e, cm__op *op, cm_error *err);

@@ -71,6 +71,7 @@ static void head_unlink(cm_engine *e, cm__op *op) {
 static void op_free(cm__op *op) {
   free(op->fresh);
   free(op->rec);
+  free(op->pair);
   free(op);
 }
 
@@ -94,12 +95,15 @@ static void tell(cm__op *op, cm_status st, const cm_error *err) {
 static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
                           const cm_error *err);
 static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err);
+static cm_status pair_settle(cm_engine *e, cm__op *op, cm_error *err);
 
 /* What the ledger's answer means for op, and the apply when it took it. Returns
  * the op's status, err set on failure. */
 static cm_status settle(cm_engine *e, cm__op *op, cm_error *err) {
   if (op->refresh)
     return refresh_settle(e, op, err);
+  if (op->pair)
+    return pair_settle(e, op, err);
   if (op->st != CM_OK) {
     e->resync = 1; /* some may have gone through: ask the ledger */
     if (err)
@@ -194,10 +198,11 @@ static void finish_op(cm_engine *e, cm__op *op, cm_status st, cm_error *err) {
 static void on_answer(void *ctx, cm_status st, const cm_ledger_result *res,
                       int n, const cm_error *err) {
   cm__op *op = ctx;
-  (void)n;
   op->st = st;
+  if (st == CM_OK && res && op->pair && n == 2)
+    memcpy(op->pair->res, res, sizeof op->pair->res);
   if (st == CM_OK && res)
-    op->res = res[0];
+    op->res = res[n - 1]; /* a pair's: the op's own request's */
   if (err)
     op->err = *err;
   else
@@ -228,6 +233,60 @@ cm_status cm__op_commit(cm_engine *e, cm__op *op, cm_error *err) {
       cm_ledger_propose(e->cfg.ledger, &op->ch, 1, on_answer, op, err);
   op->starting = 0;
   op->proposed = st == CM_OK;
+  return st;
+}
+
+cm_status cm__op_commit_pair(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__req *other = cm__req_find(e, op->pair->other);
+  if (other)
+    other->in_batch = 1; /* held: its calls wait (cm__op_launch) */
+  op->starting = 1;
+  cm_status st =
+      cm_ledger_propose(e->cfg.ledger, op->pair->ch, 2, on_answer, op, err);
+  op->starting = 0;
+  op->proposed = st == CM_OK;
+  if (!op->proposed && other) { /* not taken: nothing was held */
+    other->in_batch = 0;
+    cm__op_release(e, op->pair->other);
+  }
+  return st;
+}
+
+/* A pair's answer (cm__op_commit_pair): the other request released (the
+ * calls that waited on it started), and both applied, or both read again
+ * on a refusal. */
+static cm_status pair_settle(cm_engine *e, cm__op *op, cm_error *err) {
+  cm__op_pair *p = op->pair;
+  cm__req *other = cm__req_find(e, p->other);
+  cm__req *mine = cm__req_find(e, op->id);
+  cm_status st = CM_OK;
+  if (other)
+    other->in_batch = 0;
+  if (op->st != CM_OK) {
+    e->resync = 1; /* maybe taken: ask the ledger */
+    if (err)
+      *err = op->err;
+    st = op->st;
+  } else if (p->res[0].refusal != CM_LEDGER_OK ||
+             p->res[1].refusal != CM_LEDGER_OK) {
+    st = cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                      "$.worker: the job '%s' is on her way to, or the "
+                      "offer, changed in the ledger; nothing was changed",
+                      op->worker);
+    cm__op_refresh(e, p->other);
+    if (refresh_behind(e, op, st, err) != 0)
+      cm__req_refresh(e, op->id);
+    if (op->refused)
+      op->refused(e, op, NULL);
+  } else if (!other || !mine || other->version != p->ch[0].expect_version ||
+             mine->version != p->ch[1].expect_version) {
+    cm__op_refresh(e, p->other); /* adopted meanwhile: the ledger's */
+    if (refresh_behind(e, op, CM_OK, NULL) != 0)
+      cm__req_refresh(e, op->id);
+  } else {
+    st = op->apply(e, op, err);
+  }
+  cm__op_release(e, p->other);
   return st;
 }
 
