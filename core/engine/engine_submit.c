@@ -160,8 +160,10 @@ static cm_status submitted_elsewhere(cm_engine *e, const cm_request_spec *norm,
  * record itself (it read a state at least as new); a record older than
  * the engine's (adopted meanwhile by a follow) is not adopted. */
 static cm_status elsewhere_read(cm_engine *e, cm__op *rd, cm_error *err) {
-  if (rd->st != CM_OK)
+  if (rd->st != CM_OK) {
     *err = rd->err;
+    return rd->st;
+  }
   const cm__req *r = cm__req_find(e, rd->id);
   int adopt = !e->rebuild && e->gen == rd->gen &&
               (!r || rd->rec->version >= r->version);
