@@ -2,9 +2,11 @@
  * the last round trips it made synchronously (docs/async-log.md, step j):
  * the recovery's rebuild at start, its read of the stored weights and the
  * durability check after it (Redis frozen with SIGSTOP at exactly the
- * command, by a relay that watches for it: tcp_hold.h) and a
- * SIGHUP reload's store of the file's weights (CLIENT PAUSE WRITE), and
- * a GET of a request it does not hold (CLIENT PAUSE ALL). The daemon
+ * command, by a relay that watches for it: tcp_hold.h), a SIGHUP
+ * reload's store of the file's weights (CLIENT PAUSE WRITE), a GET of a
+ * request it does not hold (CLIENT PAUSE ALL), a pinned request's offer
+ * (CLIENT PAUSE WRITE) and the read of a record a create found in Redis
+ * (SIGSTOP at that HGET). The daemon
  * answers /healthz and GETs meanwhile, and the step completes after the
  * thaw. No Criterion .timeout. */
 #include <criterion/criterion.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon_proc.h"
@@ -328,5 +331,182 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_region_close(&rg);
+  cm_test_daemon_cleanup(&D);
+}
+
+/* ---- a pinned request's offer, a create of an id Redis has ---- */
+
+/* The wall clock, ms (the daemon's clock). */
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A POST of body to path on a raw connection, not waited for; returns the
+ * socket (read the reply with cm_test_stream_read_until; close it). */
+static int post_open(const char *path, const char *body) {
+  int fd = cm_test_dial(D.port);
+  char req[1024];
+  int n = snprintf(req, sizeof req,
+                   "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                   "%s\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
+                   path, TOK_PLATFORM, strlen(body), body);
+  cr_assert_eq(write(fd, req, (size_t)n), n);
+  return fd;
+}
+
+/* A scheduled nursing request id at the centre, its window from start_ms;
+ * returns its release time (ms). */
+static int64_t scheduled(const char *id, int64_t start_ms) {
+  char body[256];
+  snprintf(body, sizeof body,
+           "{\"id\":\"%s\",\"lat\":31.23,\"lon\":121.47,\"skills\":"
+           "[\"nurse\"],\"urgency\":\"scheduled\",\"window\":{\"start_ms\":"
+           "%lld}}",
+           id, (long long)start_ms);
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, body);
+  json_int_t release = 0;
+  cr_assert_eq(
+      json_unpack(r.json, "{s:{s:I}}", "request", "release_ms", &release), 0,
+      "%s", r.text);
+  cm_test_reply_free(&r);
+  return (int64_t)release;
+}
+
+/* Request id's state and unassigned_reason ("" none), as the daemon has
+ * it. */
+static void state_of(const char *id, char *state, char *reason, size_t n) {
+  char path[96];
+  snprintf(path, sizeof path, "/v1/requests/%s", id);
+  cm_test_reply r =
+      cm_test_expect(D.port, 200, "GET", path, TOK_OPERATOR, NULL);
+  const char *s = NULL, *why = NULL;
+  json_unpack(r.json, "{s:{s:s,s?s}}", "request", "state", &s,
+              "unassigned_reason", &why);
+  snprintf(state, n, "%s", s ? s : "");
+  snprintf(reason, n, "%s", why ? why : "");
+  cm_test_reply_free(&r);
+}
+
+/* A pinned request's offer, made when its batch begins, goes to Redis on
+ * the loop's connection: a scheduled request pinned to n1 is released
+ * while Redis holds writes (CLIENT PAUSE WRITE; the step's follow reads
+ * pass); /healthz answers within 300 ms meanwhile, and after the pause the
+ * request is offered to n1, once (her one job in Redis). With the
+ * synchronous commit on the private connection the batch's begin held
+ * the loop until the pause ended. */
+Test(daemon_held, a_pinned_requests_offer_does_not_hold_the_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = start_on_own_redis("held5");
+  cm_test_ok_or_created(D.port, "PUT", "/v1/workers/n1", TOK_PLATFORM,
+                        "{\"skills\":[\"nurse\"],\"lat\":31.231,\"lon\":"
+                        "121.47,\"capacity\":2}");
+  /* how long before its window a request here is released */
+  int64_t w0 = wall_ms() + 3600000;
+  int64_t lead = w0 - scheduled("probe", w0);
+  cm_test_ok(D.port, "POST", "/v1/requests/probe/cancel", TOK_PLATFORM, NULL);
+  int64_t release = scheduled("s1", wall_ms() + lead + 2500);
+  cm_test_ok(D.port, "POST", "/v1/requests/s1/pin", TOK_OPERATOR,
+             "{\"worker\":\"n1\"}");
+  char state[64], reason[64];
+  state_of("s1", state, reason, sizeof state);
+  cr_assert_str_eq(state, "pending", "not released yet");
+  while (wall_ms() < release - 700)
+    cm_test_sleep_ms(10);
+  redisContext *side = cm_test_side_connect(port);
+  cr_assert_not_null(side);
+  redisReply *rep = redisCommand(side, "CLIENT PAUSE %d WRITE", HELD_MS);
+  cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "CLIENT PAUSE");
+  freeReplyObject(rep);
+  int64_t paused = cm_test_mono_ms();
+  int64_t worst = 0;
+  while (cm_test_mono_ms() - paused < HELD_MS - 200) {
+    int64_t dt = timed_code("GET", "/healthz", NULL, 200, NULL, 0);
+    worst = dt > worst ? dt : worst;
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("the longest /healthz while the pinned offer waited for "
+              "Redis: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  for (int64_t end = cm_test_mono_ms() + 5000; cm_test_mono_ms() < end;
+       cm_test_sleep_ms(20)) {
+    state_of("s1", state, reason, sizeof state);
+    if (strcmp(state, "pending") != 0)
+      break;
+  }
+  cr_assert_str_eq(state, "offered", "offered after the pause (%s)", reason);
+  rep = redisCommand(side, "HGET cm:{held5}:worker:n1 jobs");
+  cr_assert(rep && rep->type == REDIS_REPLY_STRING);
+  cr_assert_str_eq(rep->str, "1", "offered once");
+  freeReplyObject(rep);
+  redisFree(side);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_daemon_cleanup(&D);
+}
+
+/* A create of an id Redis has already (here: created and cancelled, then
+ * out of the daemon's history of one behind dup0) is refused by the commit
+ * script, and the record is read on the loop's connection: Redis frozen
+ * (SIGSTOP) the moment that read reaches it, /healthz still answers within 300
+ * ms; after the thaw the create, with other content, is answered 409 at $.id.
+ * With the synchronous read on the private connection the loop waited for the
+ * thaw. */
+Test(daemon_held, a_create_of_an_id_redis_has_does_not_hold_the_loop,
+     .init = cm_test_own_redis_start, .fini = cm_test_own_redis_kill) {
+  int port = cm_test_own_redis.port;
+  cm_test_hold *h = cm_test_hold_start(port, "req:dup1\r\n$3\r\nrec",
+                                       stop_process, &cm_test_own_redis.pid);
+  cr_assert_not_null(h);
+  char ini[200];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis://127.0.0.1:%d\nregion = held6\n"
+           "sweep_ms = 0\n[batch]\nhistory = 1\n",
+           cm_test_hold_port(h));
+  cm_test_daemon_config(&D, ini);
+  cm_test_daemon_start(&D, NULL);
+  cr_assert(wait_ready(5000), "ready");
+  const char *mine = "{\"id\":\"dup1\",\"lat\":31.23,\"lon\":121.47,"
+                     "\"skills\":[\"nurse\"],\"urgency\":\"normal\"}";
+  cm_test_reply r =
+      cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM, mine);
+  cm_test_reply_free(&r);
+  cm_test_ok(D.port, "POST", "/v1/requests/dup1/cancel", TOK_PLATFORM, NULL);
+  r = cm_test_expect(D.port, 201, "POST", "/v1/requests", TOK_PLATFORM,
+                     "{\"id\":\"dup0\",\"lat\":31.23,\"lon\":121.47,"
+                     "\"skills\":[\"nurse\"],\"urgency\":\"normal\"}");
+  cm_test_reply_free(&r);
+  cm_test_ok(D.port, "POST", "/v1/requests/dup0/cancel", TOK_PLATFORM, NULL);
+  cr_assert_eq(cm_test_hold_fired_ms(h), 0, "nothing read dup1 yet");
+  int fd = post_open("/v1/requests",
+                     "{\"id\":\"dup1\",\"lat\":31.24,\"lon\":121.47,"
+                     "\"skills\":[\"nurse\"],\"urgency\":\"normal\"}");
+  int64_t fired = 0;
+  for (int i = 0; i < 300 && !(fired = cm_test_hold_fired_ms(h)); i++)
+    cm_test_sleep_ms(10);
+  cr_assert_gt(fired, 0, "dup1's record read");
+  int64_t worst = 0;
+  while (cm_test_mono_ms() - fired < HELD_MS - 200) {
+    int64_t dt = timed_code("GET", "/healthz", NULL, 200, NULL, 0);
+    worst = dt > worst ? dt : worst;
+    cm_test_sleep_ms(20);
+  }
+  while (cm_test_mono_ms() - fired < HELD_MS)
+    cm_test_sleep_ms(10);
+  cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
+  cr_log_info("the longest /healthz while dup1's record was read: %lld ms",
+              (long long)worst);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  char buf[4096] = "";
+  cr_assert(cm_test_stream_read_until(fd, "different content", buf, sizeof buf),
+            "the create answered after the thaw: %s", buf);
+  cr_assert(strstr(buf, " 409 "), "%s", buf);
+  cr_assert(strstr(buf, "$.id"), "%s", buf);
+  close(fd);
+  cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
+  cm_test_hold_stop(h);
   cm_test_daemon_cleanup(&D);
 }

@@ -6,13 +6,15 @@
  * flight on the same request, reads of the last applied state, a batch
  * leaving a request in flight alone, a lost connection, and an engine
  * freed with changes in flight; a batch's offers proposed
- * (cm_engine_batch_end_async): the requests held, the takes counted. */
+ * (cm_engine_batch_end_async): the requests held, the takes counted;
+ * an operator's pin's offer proposed at the batch's begin. */
 #include <criterion/criterion.h>
 #include <string.h>
 
 #include "carematch/engine.h"
 #include "carematch/ledger.h"
 #include "carematch/store.h"
+#include "engine_fx.h"
 #include "fixtures.h"
 #include "ledger_fault.h"
 
@@ -469,5 +471,107 @@ Test(engine_async, a_lost_batch_resyncs_and_releases_its_requests) {
   cr_assert_eq(cm_engine_sync(g.eng, CM_FX_T0 + 2000, &err), CM_OK, "%s",
                err.message);
   cr_assert_eq(state_of(&g, "r1"), CM_REQ_CANCELLED);
+  rig_close(&g);
+}
+
+/* ---- an operator's pin: its offer proposed at the batch's begin ---- */
+
+/* r1 submitted and pinned to w1 (capacity 2), both answered. */
+static void pinned_r1(rig *g) {
+  cm_error err;
+  cr_assert_eq(submit(g, "r1", 0), CM_OK);
+  drain(g);
+  cr_assert_eq(cm_engine_pin_async(g->eng, "r1", "w1", "op", CM_FX_T0 + 10,
+                                   on_done, &g_call[1], &err),
+               CM_OK, "%s", err.message);
+  drain(g);
+  cr_assert_eq(g_log.st[1], CM_OK);
+}
+
+/* A pinned request's offer, made at the batch's begin, is proposed (the
+ * daemon's loop is not held for a commit): in flight after the begin,
+ * nothing applied in the engine nor the ledger, the request held (a
+ * synchronous call refused, the next begin does not offer it again);
+ * applied once the ledger answers, with one offer event. With the
+ * synchronous commit it was offered before the begin returned. */
+Test(engine_async, a_pins_offer_is_proposed_at_the_batchs_begin) {
+  rig g;
+  rig_open(&g, 1);
+  pinned_r1(&g);
+  cm_event ev[16];
+  cm_engine_poll(g.eng, ev, 16); /* the events so far */
+  cm_error err;
+  int proposals = g.fault.proposals;
+  cr_assert_eq(cm_engine_step(g.eng, CM_FX_T0 + 1000, NULL, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(g.fault.proposals, proposals + 1, "the pin's offer proposed");
+  cr_assert_eq(cm_engine_in_flight(g.eng), 1);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_PENDING, "proposed, not applied");
+  cr_assert_eq(cm_engine_worker_jobs(g.eng, "w1"), 0);
+  cm_request_view lv;
+  cr_assert_eq(g.mem->type->get(g.mem, "r1", &lv, NULL), CM_OK);
+  cr_assert_eq(lv.state, CM_REQ_PENDING, "nor in the ledger");
+  cr_assert_eq(cm_engine_cancel(g.eng, "r1", CM_FX_T0 + 1001, &err),
+               CM_E_UNAVAILABLE, "the request is held");
+  /* a batch due meanwhile (r2: a skill nobody has) begins without it */
+  cm_request_spec s =
+      cm_fx_spec("r2", (cm_skillset)1 << 0, 1, CM_URGENCY_NORMAL, 0);
+  cr_assert_eq(cm_engine_submit(g.eng, &s, CM_FX_T0 + 1002, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_engine_step(g.eng, CM_FX_T0 + 60000, NULL, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(g.fault.proposals, proposals + 1, "not offered twice");
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_PENDING);
+  drain(&g);
+  cr_assert_eq(state_of(&g, "r1"), CM_REQ_OFFERED, "applied on completion");
+  cr_assert_eq(cm_engine_worker_jobs(g.eng, "w1"), 1);
+  cr_assert_eq(g.mem->type->get(g.mem, "r1", &lv, NULL), CM_OK);
+  cr_assert_eq(lv.state, CM_REQ_OFFERED, "the ledger agrees");
+  cr_assert_eq(lv.n_workers, 1);
+  cr_assert_str_eq(lv.workers[0], "w1");
+  int n = cm_engine_poll(g.eng, ev, 16);
+  cr_assert_eq(cm_fx_events_of(ev, n, "r1", CM_EV_OFFERED, "w1"), 1,
+               "one offer event");
+  rig_close(&g);
+}
+
+/* A pin's offer the ledger refuses (w1 put off shift by another writer,
+ * not followed yet) leaves the request pending with the reason the
+ * synchronous commit gave, pinned_worker_full, and a batch comes back to
+ * it: the next begin proposes it again. */
+Test(engine_async, a_pins_offer_refused_by_the_ledger_waits_as_full) {
+  rig g;
+  rig_open(&g, 1);
+  pinned_r1(&g);
+  cm_error err;
+  cr_assert_eq(g.mem->type->worker_shift(g.mem, "w1", 0, &err), CM_OK, "%s",
+               err.message);
+  cm_engine_batch *b = NULL;
+  cr_assert_eq(
+      cm_engine_batch_begin_unfollowed(g.eng, CM_FX_T0 + 1000, &b, &err), CM_OK,
+      "%s", err.message);
+  cr_assert_null(b);
+  cr_assert_eq(cm_engine_in_flight(g.eng), 1, "the pin's offer proposed");
+  cr_assert_eq(cm_fault_ledger_run(&g.fault), 1);
+  cr_assert_eq(cm_engine_in_flight(g.eng), 0);
+  cm_request_view v;
+  cr_assert_eq(cm_engine_request_get(g.eng, "r1", &v, NULL), CM_OK);
+  cr_assert_eq(v.state, CM_REQ_PENDING);
+  cr_assert(v.has_reason);
+  cr_assert_eq(v.reason, CM_REASON_PINNED_FULL);
+  cm_engine_stats st;
+  cm_engine_stats_get(g.eng, &st);
+  cr_assert_eq(st.refused, 1, "refused by the ledger");
+  cm_engine_config cfg;
+  cm_engine_config_init(&cfg);
+  int64_t due = cm_engine_next_due(g.eng);
+  cr_assert_leq(due, CM_FX_T0 + 1000 + cfg.retry_max_ms, "retried");
+  cr_assert_eq(cm_engine_batch_begin_unfollowed(g.eng, due, &b, &err), CM_OK,
+               "%s", err.message);
+  cr_assert_null(b);
+  cr_assert_eq(cm_engine_in_flight(g.eng), 1, "proposed again");
+  drain(&g);
+  cr_assert_eq(cm_engine_request_get(g.eng, "r1", &v, NULL), CM_OK);
+  cr_assert_eq(v.reason, CM_REASON_PINNED_FULL);
   rig_close(&g);
 }

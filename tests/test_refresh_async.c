@@ -404,3 +404,77 @@ Test(refresh_async, a_read_ends_by_the_timeout_or_the_free) {
   cm_redis_free(sync);
   event_base_free(base);
 }
+
+/* ---- a create refused because the ledger has the id already ---- */
+
+typedef struct created {
+  int calls;
+  cm_status st;
+  cm_error err;
+} created;
+
+static void on_created(void *ctx, cm_status st, const cm_error *err) {
+  created *c = ctx;
+  cr_assert_not_null(err);
+  c->calls++;
+  c->st = st;
+  c->err = *err;
+}
+
+/* B creates id (lat dlat_km north); A, which has not followed, creates
+ * it with mine_km: A's create is refused for the id. Returns what A's
+ * caller was told, once A's loop has nothing in flight. */
+static created create_twice(cm_test_pair *s, const char *id, double theirs_km,
+                            double mine_km) {
+  cm_error err;
+  cm_request_spec sp =
+      cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, theirs_km);
+  cr_assert_eq(cm_engine_submit(s->other_e, &sp, CM_FX_T0, &err), CM_OK, "%s",
+               err.message);
+  cr_assert(!cm_engine_holds(s->e, id), "A has not followed");
+  created c = {0, CM_OK, {0}};
+  sp = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, mine_km);
+  cr_assert_eq(
+      cm_engine_submit_async(s->e, &sp, CM_FX_T0 + 5, on_created, &c, &err),
+      CM_OK, "%s", err.message);
+  for (int64_t end = cm_test_mono_ms() + 4000;
+       (!c.calls || cm_engine_in_flight(s->e)) && cm_test_mono_ms() < end;) {
+    struct timeval tv = {0, 20000};
+    event_base_loopexit(s->base, &tv);
+    event_base_loop(s->base, EVLOOP_ONCE);
+  }
+  cr_assert_eq(c.calls, 1, "told once");
+  cr_assert_eq(cm_engine_in_flight(s->e), 0);
+  return c;
+}
+
+/* A create of an id another writer created is refused by Redis; the
+ * record is read on the loop connection (A's private connection selects
+ * database 1 here, where nothing is found, so only the loop's read can
+ * bring it) and A's caller is told from that read: the same content is
+ * adopted and answered as a create (A holds it, as Redis has it); other
+ * content is a conflict at $.id. The synchronous read on the private
+ * connection found nothing: both were told "unknown id". */
+Test(refresh_async,
+     a_create_refused_for_its_id_is_answered_from_the_loops_read) {
+  cm_test_pair s;
+  open_all(&s, 1);
+  created same = create_twice(&s, "d1", 0.5, 0.5);
+  cr_assert_eq(same.st, CM_OK, "adopted: %s", same.err.message);
+  cr_assert(cm_engine_holds(s.e, "d1"));
+  cm_request_view v;
+  cm_error err;
+  cr_assert_eq(cm_engine_request_get(s.e, "d1", &v, &err), CM_OK);
+  cr_assert_eq(v.version, 1, "B's record");
+  cr_assert_eq(v.state, CM_REQ_PENDING);
+  created other = create_twice(&s, "d2", 0.5, 0.0);
+  cr_assert_eq(other.st, CM_E_CONFLICT, "%s", other.err.message);
+  cr_assert_str_eq(other.err.field, "$.id");
+  cr_assert_str_eq(other.err.message,
+                   "$.id: request 'd2' exists with different content");
+  cr_assert(!cm_engine_holds(s.e, "d2"), "nothing adopted");
+  cm_engine_stats st;
+  cm_engine_stats_get(s.e, &st);
+  cr_assert_eq(st.resync_pending, 0, "no read failed");
+  cm_test_pair_close(&s);
+}

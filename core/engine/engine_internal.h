@@ -148,6 +148,9 @@ struct cm__op {
                            answer is dropped) */
   cm_request_view *rec; /* refresh: the record read (owned) */
   cm__op_pair *pair;    /* two changes proposed together (owned), or NULL */
+  cm__op_fn check;      /* refresh: NULL adopts the record read; else says
+                           what the caller is told, from rec (st, err: the
+                           read's answer): cm__op_read_behind */
   /* the call: what the caller asked, and who is told */
   char id[CM_ID_MAX];     /* the request */
   char worker[CM_ID_MAX]; /* accept, reject: the worker ("" none) */
@@ -464,6 +467,14 @@ void cm__op_release_all(cm_engine *e);
  * read sets e->resync. Otherwise (no get_async, out of memory)
  * cm__req_refresh, at once. */
 void cm__op_refresh(cm_engine *e, const char *id);
+/* op (proposed, its answer in, from its settle) wants its request's
+ * record to answer its caller: a read op goes right behind it (ahead of
+ * the ops waiting) through get_async and takes op's completion, which is
+ * told what check(e, read, err) returns once the record is in (read->rec,
+ * read->st and read->err: the read's answer; read->spec: op's). Returns
+ * 0, or -1 and nothing changed (a synchronous op, a ledger without
+ * get_async, out of memory: the caller reads synchronously). */
+int cm__op_read_behind(cm_engine *e, cm__op *op, cm__op_fn check);
 /* How many of e->n_flight are not writes the ledger may hold: the reads
  * in flight and the ops queued behind them, and, with a rebuild due, the
  * ops held for it with those queued behind. */

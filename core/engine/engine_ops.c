@@ -76,10 +76,11 @@ static void op_free(cm__op *op) {
 }
 
 /* Tell op's caller st (a read tells what the op it took the completion of
- * was answered; a diversion's withdrawal, the accept's refusal). */
+ * was answered, unless it has a check; a diversion's withdrawal, the
+ * accept's refusal). */
 static void tell(cm__op *op, cm_status st, const cm_error *err) {
   cm_error none;
-  if (op->refresh || op->withdraws) {
+  if ((op->refresh && !op->check) || op->withdraws) {
     st = op->tell_st;
     err = &op->tell_err;
   }
@@ -473,6 +474,7 @@ static int refresh_send(cm_engine *e, cm__op *op) {
   op->starting = 0;
   if (st != CM_OK) {
     op->st = st; /* not read: refresh_settle asks for a rebuild */
+    op->err = err;
     return 0;
   }
   return !op->answered;
@@ -484,8 +486,11 @@ static cm_status refresh_plan(cm_engine *e, cm__op *op, cm_error *err) {
   (void)err;
   int later = refresh_send(e, op);
   op->proposed = later || op->answered;
-  if (!op->proposed) /* told now: what it took over, and a rebuild */
+  if (!op->proposed) { /* told now: what it took over, and a rebuild */
     e->resync = 1;
+    if (op->check) /* or what its check makes of the failed read */
+      return refresh_settle(e, op, err);
+  }
   return op->tell_st;
 }
 
@@ -493,6 +498,15 @@ static cm_status refresh_plan(cm_engine *e, cm__op *op, cm_error *err) {
  * (the rebuild read a state at least as new, and applies it whole) or it
  * is older than ours. Returns the status op tells (err set). */
 static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err) {
+  if (op->check) { /* its caller is told what the record says */
+    cm_error mine;
+    cm_error_clear(&mine);
+    op->tell_st = op->check(e, op, &mine);
+    op->tell_err = mine;
+    if (err)
+      *err = mine;
+    return op->tell_st;
+  }
   if (err)
     *err = op->tell_err;
   if (e->rebuild || e->gen != op->gen)
@@ -511,10 +525,13 @@ static cm_status refresh_settle(cm_engine *e, cm__op *op, cm_error *err) {
 static void on_record(void *ctx, cm_status st, const cm_request_view *v,
                       const cm_error *err) {
   cm__op *op = ctx;
-  (void)err;
   op->st = st;
   if (st == CM_OK && v)
     *op->rec = *v;
+  if (err) /* for check (cm__op_read_behind) */
+    op->err = *err;
+  else
+    cm_error_set(&op->err, st, "", NULL);
   if (!op->e) { /* the engine was freed meanwhile: already told */
     op_free(op);
     return;
@@ -588,6 +605,23 @@ static int refresh_behind(cm_engine *e, cm__op *op, cm_status st,
   return 0;
 }
 
+int cm__op_read_behind(cm_engine *e, cm__op *op, cm__op_fn check) {
+  if (!op->async || !e->cfg.ledger->type->get_async)
+    return -1;
+  cm__op *rd = refresh_new(e, op->id); /* not merged with a plain read:
+                                          that one adopts what it reads */
+  if (!rd)
+    return -1;
+  rd->next = op->next;
+  op->next = rd;
+  rd->check = check;
+  rd->spec = op->spec;
+  rd->done = op->done;
+  rd->ctx = op->ctx;
+  op->done = NULL;
+  return 0;
+}
+
 void cm__op_refresh(cm_engine *e, const char *id) {
   cm_ledger *l = e->cfg.ledger;
   if (!l || !l->type->get_async) {
@@ -595,12 +629,12 @@ void cm__op_refresh(cm_engine *e, const char *id) {
     return;
   }
   cm__op *head = cm__op_find(e, id);
-  if (head && head->refresh) { /* one read at a time */
+  if (head && head->refresh && !head->check) { /* one read at a time */
     head->again = 1;
     return;
   }
   if (head && head->proposed) { /* a write in flight: read after it */
-    if (head->next && head->next->refresh)
+    if (head->next && head->next->refresh && !head->next->check)
       return;
     cm__op *rd = refresh_new(e, id);
     if (!rd) {

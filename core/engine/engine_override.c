@@ -9,9 +9,12 @@
  * pinned request never enters the solver: cm__pins_offer checks its worker
  * and offers it there directly (the search radius and the emergency
  * reserve do not apply: the operator decided), or records the
- * pinned_worker_* reason that says why not. The offer is committed at
- * once, like an expiry's requeue, before the batch takes its requests, so
- * the batch sees the worker's job. */
+ * pinned_worker_* reason that says why not. The offer is made before the
+ * batch takes its requests, so the batch sees the worker's job: committed
+ * at once without a proposing ledger; else proposed like a batch's offers
+ * (docs/async.md), the worker's take counted as planned and the request
+ * held until the completion, which records pinned_worker_full when the
+ * ledger refused it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,8 +407,41 @@ static cm_instance *pin_instance(const cm_engine *e, const cm__req *r,
   return inst;
 }
 
-/* Offer r to its pinned worker when it can take it: -1 offered (or left
- * to the ledger's resynchronisation), else the reason it waits. */
+/* A pin's offer proposed (the ledger proposes): its request, for the
+ * completion. */
+typedef struct pin_wait {
+  cm_engine *e;
+  char id[CM_ID_MAX];
+  int64_t now_ms;
+} pin_wait;
+
+/* Why a pin's offer that the ledger answered left its request pending:
+ * the ledger found the worker full or off shift (another writer's doing);
+ * a batch comes back to it. */
+static void pin_refused(cm_engine *e, const char *id, int64_t now_ms) {
+  cm__req *r = cm__req_find(e, id);
+  if (!r || r->state != CM_REQ_PENDING)
+    return;
+  r->has_reason = 1;
+  r->reason = CM_REASON_PINNED_FULL;
+  cm__schedule_batch(e, now_ms + e->cfg.retry_max_ms);
+}
+
+/* The completion of a pin's offer (engine_offers.c applied the ledger's
+ * answer). Not CM_OK: a failed write (the engine resynchronises) or the
+ * engine freed; nothing to do. */
+static void pin_answered(void *ctx, cm_status st, const cm_error *err) {
+  pin_wait *w = ctx;
+  (void)err;
+  if (st == CM_OK)
+    pin_refused(w->e, w->id, w->now_ms);
+  free(w);
+}
+
+/* Offer r to its pinned worker when it can take it: -1 offered, proposed
+ * (the reason, if refused, set by its completion: the request is held
+ * until then, engine_offers.c) or left to the ledger's resynchronisation;
+ * else the reason it waits. */
 static int pin_offer(cm_engine *e, cm__req *r, int64_t now_ms) {
   cm__wrk *rec = cm__wrk_find(e, r->pinned);
   cm_worker w;
@@ -416,8 +452,13 @@ static int pin_offer(cm_engine *e, cm__req *r, int64_t now_ms) {
     return why;
   cm_assignment a = {.request = 0, .worker = 0, .component = -1};
   cm_instance *inst = pin_instance(e, r, rec, w, now_ms, &a.terms);
-  if (!inst)
+  cm_ledger *l = e->cfg.ledger;
+  pin_wait *pw = l && l->type->propose ? malloc(sizeof *pw) : NULL;
+  if (!inst || (l && l->type->propose && !pw)) {
+    cm_instance_free(inst);
+    free(pw);
     return -1; /* out of memory: the next batch tries again */
+  }
   cm_answer ans;
   memset(&ans, 0, sizeof ans);
   ans.assignments = &a;
@@ -425,10 +466,20 @@ static int pin_offer(cm_engine *e, cm__req *r, int64_t now_ms) {
   cm__req *reqs[1] = {r};
   char id[CM_ID_MAX];
   memcpy(id, r->spec.id, sizeof id);
+  if (pw) {
+    pw->e = e;
+    memcpy(pw->id, id, sizeof pw->id);
+    pw->now_ms = now_ms;
+  }
   cm_error err; /* a failed write: the engine resynchronises (e->resync) */
-  cm_status st =
-      cm__offers_commit(e, inst, &ans, reqs, now_ms, NULL, NULL, &err);
+  cm_status st = cm__offers_commit(e, inst, &ans, reqs, now_ms,
+                                   pw ? pin_answered : NULL, pw, &err);
   cm_instance_free(inst);
+  if (pw) { /* CM_OK: pin_answered runs (or ran), and frees pw */
+    if (st != CM_OK)
+      free(pw);
+    return -1;
+  }
   const cm__req *now = cm__req_find(e, id);
   /* taken, or a failed write (resynchronising); else the ledger found the
      worker full or off shift (another writer's doing) */

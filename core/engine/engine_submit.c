@@ -125,9 +125,24 @@ static cm_status release_time(cm_engine *e, const cm_request_spec *s,
   return CM_OK;
 }
 
-/* A request the ledger already has under this id (submitted to another
- * engine, or before a restart): the same content is adopted, different
- * content is a conflict. */
+/* What a create refused because the ledger has the id already (submitted
+ * to another engine, or before a restart) answers, from the ledger's
+ * record v, read with status st (err set by the read when not CM_OK): the
+ * same content is adopted (unless adopt is 0), different content is a
+ * conflict. */
+static cm_status elsewhere_answer(cm_engine *e, const cm_request_spec *norm,
+                                  cm_status st, const cm_request_view *v,
+                                  int adopt, cm_error *err) {
+  if (st == CM_OK && !spec_equal(&v->spec, norm))
+    st = cm_error_set(err, CM_E_CONFLICT, "$.id",
+                      "$.id: request '%s' exists with different content",
+                      norm->id);
+  else if (st == CM_OK && adopt && cm__req_adopt(e, v) != 0)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  return st;
+}
+
+/* The record read synchronously. */
 static cm_status submitted_elsewhere(cm_engine *e, const cm_request_spec *norm,
                                      cm_error *err) {
   cm_ledger *l = e->cfg.ledger;
@@ -135,14 +150,24 @@ static cm_status submitted_elsewhere(cm_engine *e, const cm_request_spec *norm,
   if (!v)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   cm_status st = l->type->get(l, norm->id, v, err);
-  if (st == CM_OK && !spec_equal(&v->spec, norm))
-    st = cm_error_set(err, CM_E_CONFLICT, "$.id",
-                      "$.id: request '%s' exists with different content",
-                      norm->id);
-  else if (st == CM_OK && cm__req_adopt(e, v) != 0)
-    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  st = elsewhere_answer(e, norm, st, v, 1, err);
   free(v);
   return st;
+}
+
+/* The record read asynchronously (cm__op_read_behind): rd->rec as the
+ * ledger has it. A rebuild begun since the read was sent brings the
+ * record itself (it read a state at least as new); a record older than
+ * the engine's (adopted meanwhile by a follow) is not adopted. */
+static cm_status elsewhere_read(cm_engine *e, cm__op *rd, cm_error *err) {
+  if (rd->st != CM_OK) {
+    *err = rd->err;
+    return rd->st;
+  }
+  const cm__req *r = cm__req_find(e, rd->id);
+  int adopt = !e->rebuild && e->gen == rd->gen &&
+              (!r || rd->rec->version >= r->version);
+  return elsewhere_answer(e, &rd->spec, rd->st, rd->rec, adopt, err);
 }
 
 static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
@@ -167,6 +192,8 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
  * answer was lost). */
 static cm_status submit_refused(cm_engine *e, cm__op *op, cm_error *err) {
   cm_error_clear(err);
+  if (op->async && cm__op_read_behind(e, op, elsewhere_read) == 0)
+    return CM_OK; /* its caller is told once the record is in */
   return submitted_elsewhere(e, &op->spec, err);
 }
 
