@@ -218,18 +218,28 @@ static void fault_stop(void) {
   cm_ledger_free(inner);
 }
 
-/* The daemon's path: she arrives, then her accept comes _async. It is
- * refused (told from the completion) and the emergency is pending again
- * as soon as the withdrawal is in, not after its 30 s offer: the next
- * batch offers it to far. */
-Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
+/* The engine on fault over a fresh memory ledger (proposals complete at
+ * once until cm_fault_ledger_defer); deferred first when defer, then
+ * city's offer made. Returns the inner ledger. */
+static cm_ledger *fault_city(int defer) {
   cm_error err;
   cm_ledger *inner = cm_ledger_memory_new(&err);
   cr_assert_not_null(inner, "%s", err.message);
   cm_fault_ledger_init(&fault, inner);
   start_with(&fault.base, 5);
   fx.ledger = NULL; /* freed by fault_stop */
+  cm_fault_ledger_defer(&fault, defer);
   city(CM_URGENCY_NORMAL);
+  return inner;
+}
+
+/* The daemon's path: she arrives, then her accept comes _async. It is
+ * refused (told from the completion) and the emergency is pending again
+ * as soon as the withdrawal is in, not after its 30 s offer: the next
+ * batch offers it to far. */
+Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
+  cm_error err;
+  cm_ledger *inner = fault_city(0);
   cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cr_assert_eq(cm_engine_arrived(fx.eng, "j", "near", T0 + 61000, NULL), CM_OK);
   cm_fault_ledger_defer(&fault, 1);
@@ -270,13 +280,7 @@ Test(divert, arrived_before_her_async_answer, .fini = fault_stop) {
 Test(divert, the_offer_is_proposed_not_committed_at_the_batch_end,
      .fini = fault_stop) {
   cm_error err;
-  cm_ledger *inner = cm_ledger_memory_new(&err);
-  cr_assert_not_null(inner, "%s", err.message);
-  cm_fault_ledger_init(&fault, inner);
-  start_with(&fault.base, 5);
-  fx.ledger = NULL; /* freed by fault_stop */
-  cm_fault_ledger_defer(&fault, 1);
-  city(CM_URGENCY_NORMAL); /* e's batch ends with the offer proposed */
+  cm_ledger *inner = fault_city(1); /* e's batch ends, its offer proposed */
   cr_assert_eq(cm_fx_view(fx.eng, "e").state, CM_REQ_PENDING,
                "proposed, not applied");
   cr_assert_eq(cm_engine_in_flight(fx.eng), 1, "the offer, in flight");
@@ -298,20 +302,6 @@ Test(divert, the_offer_is_proposed_not_committed_at_the_batch_end,
   accepted_within_capacity();
 }
 
-/* fault over a fresh memory ledger, the engine on it, city's offer made
- * (proposals not deferred yet). Returns the inner ledger. */
-static cm_ledger *fault_city(void) {
-  cm_error err;
-  cm_ledger *inner = cm_ledger_memory_new(&err);
-  cr_assert_not_null(inner, "%s", err.message);
-  cm_fault_ledger_init(&fault, inner);
-  start_with(&fault.base, 5);
-  fx.ledger = NULL; /* freed by fault_stop */
-  city(CM_URGENCY_NORMAL);
-  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
-  return inner;
-}
-
 /* Her _async accept on a ledger that proposes: the two changes go as one
  * proposal (her job back, the emergency accepted), answered in the
  * completion, not committed inside the call; a change of her job asked
@@ -319,8 +309,9 @@ static cm_ledger *fault_city(void) {
  * Committed synchronously (before), the accept was applied inside the
  * call, nothing in flight. */
 Test(divert, an_async_accept_proposes_the_pair, .fini = fault_stop) {
-  cm_ledger *inner = fault_city();
+  cm_ledger *inner = fault_city(0);
   cm_error err;
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cm_fault_ledger_defer(&fault, 1);
   told t = {0, CM_OK}, c = {0, CM_OK};
   cr_assert_eq(cm_engine_accept_async(fx.eng, "e", "near", T0 + 62000, on_done,
@@ -361,8 +352,9 @@ Test(divert, an_async_accept_proposes_the_pair, .fini = fault_stop) {
  * (not her refusal) so the next batch offers the emergency again. */
 Test(divert, an_async_accept_refused_by_the_ledger_withdraws_the_offer,
      .fini = fault_stop) {
-  cm_ledger *inner = fault_city();
+  cm_ledger *inner = fault_city(0);
   cm_error err;
+  cr_assert_str_eq(cm_fx_view(fx.eng, "e").workers[0], "near");
   cm_request_view v, w;
   cr_assert_eq(inner->type->get(inner, "j", &v, &err), CM_OK);
   w = v;

@@ -308,14 +308,10 @@ static cm_status pair_refused(cm_engine *e, cm__op *op, cm_error *err) {
   return CM_OK;
 }
 
-/* The accept's two changes proposed together (an _async accept on a
- * ledger that proposes): the answer comes in the completion. */
-static cm_status propose_pair(cm_engine *e, cm__op *op, cm__req *r, int idx,
-                              cm__req *j, cm_error *err) {
-  cm__op_pair *p = calloc(1, sizeof *p);
-  if (!p)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  op->pair = p;
+/* Her accept's two changes into p: her job j back to pending (with_next),
+ * then r accepted by her (op's after, view and event). */
+static void pair_build(cm_engine *e, cm__op *op, cm__req *r, int idx,
+                       const cm__req *j, cm__op_pair *p) {
   memcpy(p->other, j->spec.id, CM_ID_MAX);
   release_job(e, j, &p->other_after, &p->other_ev, op->worker);
   cm__change_init(&p->ch[0], j, &p->other_view, &p->other_after, &p->other_ev,
@@ -333,6 +329,13 @@ static cm_status propose_pair(cm_engine *e, cm__op *op, cm__req *r, int idx,
   cm__change_init(&p->ch[1], r, &op->view, after, &op->ev, 1);
   cm__change_worker(&p->ch[1], op->worker,
                     (cm__worker_part){.accept_delta = 1});
+}
+
+/* The pair p proposed (an _async accept on a ledger that proposes; p the
+ * op's from here): the answer comes in the completion. */
+static cm_status propose_pair(cm_engine *e, cm__op *op, cm__op_pair *p,
+                              cm_error *err) {
+  op->pair = p;
   op->apply = pair_apply;
   op->refused = pair_refused;
   cm_status st = cm__op_commit_pair(e, op, err);
@@ -341,6 +344,24 @@ static cm_status propose_pair(cm_engine *e, cm__op *op, cm__req *r, int idx,
     op->pair = NULL;
   }
   return st;
+}
+
+/* The pair p committed synchronously. */
+static cm_status commit_pair(cm_engine *e, cm__op *op, cm__req *j,
+                             cm__op_pair *p, cm_error *err) {
+  cm_status st = cm__commit_many(e, p->ch, 2, p->res, err);
+  if (st != CM_OK)
+    return st; /* resync set: the ledger is asked again */
+  if (p->res[0].refusal != CM_LEDGER_OK || p->res[1].refusal != CM_LEDGER_OK) {
+    cm__req_refresh(e, p->other);
+    cm__req_refresh(e, op->id);
+    return cm_error_set(err, CM_E_CONFLICT, "$.worker",
+                        "$.worker: the job '%s' is on her way to, or the "
+                        "offer, changed in the ledger; nothing was changed",
+                        op->worker);
+  }
+  apply_both(e, j, &p->other_after, &p->other_ev, op);
+  return CM_OK;
 }
 
 cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
@@ -357,50 +378,13 @@ cm_status cm__divert_accept(cm_engine *e, cm__op *op, cm__req *r, int idx,
                         "$.worker: '%s' no longer holds the job she was "
                         "diverted (or called away) from as it was",
                         op->worker);
+  cm__op_pair *p = calloc(1, sizeof *p);
+  if (!p)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  pair_build(e, op, r, idx, j, p);
   if (op->async && e->cfg.ledger->type->propose)
-    return propose_pair(e, op, r, idx, j, err);
-  cm__req *jafter = malloc(sizeof *jafter);
-  if (!jafter)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  cm_request_view *jview = malloc(sizeof *jview);
-  cm_ledger_change ch[2];
-  cm_ledger_result res[2];
-  cm_event jev;
-  cm_status st = CM_OK;
-  if (!jview) {
-    free(jafter);
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  }
-  release_job(e, j, jafter, &jev, op->worker);
-  cm__change_init(&ch[0], j, jview, jafter, &jev, 1);
-  cm__change_worker(&ch[0], op->worker,
-                    (cm__worker_part){.give = 1, .accept_delta = -1});
-  ch[0].with_next = 1;
-  cm__req *after = &op->after;
-  *after = *r;
-  after->accepted[idx] = 1;
-  after->state = CM_REQ_ACCEPTED;
-  after->divert_of[0] = '\0';
-  cm__event_fill(e, &op->ev, CM_EV_ACCEPTED, after, op->worker, CM_REQ_OFFERED,
-                 CM_REQ_ACCEPTED, &after->terms[idx]);
-  cm__change_init(&ch[1], r, &op->view, after, &op->ev, 1);
-  cm__change_worker(&ch[1], op->worker, (cm__worker_part){.accept_delta = 1});
-  char jid[CM_ID_MAX];
-  memcpy(jid, j->spec.id, CM_ID_MAX);
-  if ((st = cm__commit_many(e, ch, 2, res, err)) != CM_OK)
-    goto out; /* resync set: the ledger is asked again */
-  if (res[0].refusal != CM_LEDGER_OK || res[1].refusal != CM_LEDGER_OK) {
-    cm__req_refresh(e, jid);
-    cm__req_refresh(e, op->id);
-    st = cm_error_set(err, CM_E_CONFLICT, "$.worker",
-                      "$.worker: the job '%s' is on her way to, or the "
-                      "offer, changed in the ledger; nothing was changed",
-                      op->worker);
-    goto out;
-  }
-  apply_both(e, j, jafter, &jev, op);
-out:
-  free(jafter);
-  free(jview);
+    return propose_pair(e, op, p, err);
+  cm_status st = commit_pair(e, op, j, p, err);
+  free(p);
   return st;
 }
