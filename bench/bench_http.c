@@ -660,7 +660,7 @@ static int parse(int argc, char **argv, opts *o) {
     fprintf(stderr, "bench_http: give --daemon PATH or --url\n");
     return -1;
   }
-  if (o->connections < 1 || o->connections > 64 || o->workers < 1 ||
+  if (o->connections < 1 || o->connections > 256 || o->workers < 1 ||
       o->bulk < 1 || o->seconds < 1 || o->accepts < 0 || o->accepts > 100000)
     return -1;
   return 0;

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HC_MAX_CONNS 64
+#define HC_MAX_CONNS 256
 #define HC_SSE_BUF 65536
 
 struct cm_hc {

@@ -21,7 +21,7 @@ typedef int (*cm_hc_done)(void *arg, struct evhttp_request *req);
 /* One server-sent event: its type and its data line. */
 typedef void (*cm_hc_event)(void *arg, const char *type, const char *data);
 
-/* n_conns connections to host:port on base (at most 64). */
+/* n_conns connections to host:port on base (at most 256). */
 cm_hc *cm_hc_new(struct event_base *base, const char *host, int port,
                  int n_conns);
 void cm_hc_free(cm_hc *c);
