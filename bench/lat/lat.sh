@@ -17,7 +17,8 @@
 # replica level"). INGEST="4 32" adds, after the rounds, ROUNDS of bench_http
 # --ingest --seconds 5 per store of INGEST_STORES (default STORES) and
 # connection count, alternated like the rounds (OUT/iROUND-STORE-CONN);
-# each measures bulk and single positions, creates and accepts.
+# each measures bulk and single positions, creates and accepts; LAT=0
+# skips the latency rounds (the ingest runs alone).
 # When BEFORE and AFTER are the same file, pool.py pools the two as one.
 set -u
 BEFORE=${1:?before carematchd}; AFTER=${2:?after carematchd}
@@ -97,6 +98,7 @@ rotated() {
   for ((i = 0; i < n; i++)); do printf '%s ' "${a[$(((i + k) % n))]}"; done
 }
 for round in $(seq 1 "$ROUNDS"); do
+  [ "${LAT:-1}" = 0 ] && break # the ingest runs alone
   order=$(rotated "${STORE_LIST[@]}")
   if [ $((round % 2)) = 1 ]; then builds="before after"; else builds="after before"; fi
   for store in $order; do
