@@ -1180,6 +1180,105 @@ static void writer(int port, const char *id, int64_t end_ms, int fd) {
 
 #define N_WRITERS 4
 
+typedef struct writers { /* N_WRITERS writer processes */
+  pid_t pid[N_WRITERS];
+  int fd[N_WRITERS];
+  char id[N_WRITERS][16];
+  writes w[N_WRITERS];
+} writers;
+
+/* Start the writers on the daemon at port, writing workers c0, c1, ...
+ * until end_ms. */
+static void writers_start(writers *ws, int port, int64_t end_ms) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    snprintf(ws->id[i], sizeof ws->id[i], "c%d", i);
+    ws->pid[i] = fork();
+    cr_assert_geq(ws->pid[i], 0);
+    if (ws->pid[i] == 0) {
+      close(p[0]);
+      writer(port, ws->id[i], end_ms, p[1]);
+    }
+    close(p[1]);
+    ws->fd[i] = p[0];
+  }
+}
+
+/* Wait for the writers and read what they saw. */
+static void writers_end(writers *ws) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    int st;
+    cr_assert_eq(read(ws->fd[i], &ws->w[i], sizeof ws->w[i]),
+                 (ssize_t)sizeof ws->w[i]);
+    close(ws->fd[i]);
+    cr_assert_eq(waitpid(ws->pid[i], &st, 0), ws->pid[i]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_log_info("writer %s: %d ok, %d unavailable, %d other", ws->id[i],
+                ws->w[i].ok, ws->w[i].unavailable, ws->w[i].other);
+  }
+}
+
+/* Every writer was answered 200 only, at least once, and the last write
+ * acknowledged to each is what the node at port holds. */
+static void writers_check(const writers *ws, int port, const char *region) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    const char *id = ws->id[i];
+    cr_assert_eq(ws->w[i].other, 0, "%s: only 200 or 503", id);
+    cr_assert_eq(ws->w[i].unavailable, 0,
+                 "%s: the writes held were sent again, not refused", id);
+    cr_assert_gt(ws->w[i].ok, 0, "%s: written", id);
+    redisReply *rep = node_cmd(port, "HGET cm:{%s}:worker:%s lat", region, id);
+    cr_assert(rep && rep->type == REDIS_REPLY_STRING, "%s in Redis", id);
+    cr_assert_float_eq(atof(rep->str), 31.2 + ws->w[i].last_ok / 10000.0, 1e-6,
+                       "%s: the last write acknowledged is Redis's (%s)", id,
+                       rep->str);
+    freeReplyObject(rep);
+  }
+}
+
+/* The longest /healthz of the daemon at port, asked every 20 ms for ms
+ * (each must answer 200). */
+static int64_t healthz_worst(int port, int ms) {
+  int64_t t0 = cm_test_mono_ms(), worst = 0;
+  int calls = 0;
+  while (cm_test_mono_ms() - t0 < ms) {
+    int64_t t = cm_test_mono_ms();
+    cm_test_reply rr =
+        cm_test_http(port, "GET", "/healthz", TOK_PLATFORM, NULL, NULL);
+    int64_t took = cm_test_mono_ms() - t;
+    worst = took > worst ? took : worst;
+    cr_assert_eq(rr.code, 200, "/healthz: %ld %s", rr.code, rr.text);
+    cm_test_reply_free(&rr);
+    calls++;
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("/healthz: %d calls in %d ms, the longest %lld ms", calls, ms,
+              (long long)worst);
+  return worst;
+}
+
+/* Start carematchd on the cluster for region and wait until ready. */
+static void daemon_on(cm_test_daemon *d, const char *region) {
+  char ini[256];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis+cluster://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n",
+           g_base, region);
+  cm_test_daemon_config(d, ini);
+  cm_test_daemon_start(d, NULL);
+  int ready = 0;
+  for (int i = 0; i < 300 && !ready; i++) {
+    cm_test_reply rr =
+        cm_test_http(d->port, "GET", "/readyz", NULL, NULL, NULL);
+    ready = rr.code == 200;
+    cm_test_reply_free(&rr);
+    if (!ready)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ready, "ready on the cluster");
+}
+
 /* The region's slot refuses every command for 1.2 s (CLUSTERDOWN: the
  * owner stops serving it, as between a master's death and its
  * replica's promotion) while four clients write workers: the loop
@@ -1191,98 +1290,69 @@ static void writer(int port, const char *id, int64_t end_ms, int fd) {
 Test(redis_cluster, carematchd_serves_while_its_slot_is_down) {
   int lock = kill_lock();
   int owner = g_base + 2;
-  char region[48], ini[256];
+  char region[48];
   region_on(owner, "cd", region, sizeof region);
   int slot = cm__rd_slot_of_region(region);
-  snprintf(ini, sizeof ini,
-           "[store]\nredis = redis+cluster://127.0.0.1:%d\nregion = %s\n"
-           "sweep_ms = 0\n",
-           g_base, region);
   cm_test_daemon d;
-  cm_test_daemon_config(&d, ini);
-  cm_test_daemon_start(&d, NULL);
-  int ready = 0;
-  for (int i = 0; i < 300 && !ready; i++) {
-    cm_test_reply rr = cm_test_http(d.port, "GET", "/readyz", NULL, NULL, NULL);
-    ready = rr.code == 200;
-    cm_test_reply_free(&rr);
-    if (!ready)
-      cm_test_sleep_ms(20);
-  }
-  cr_assert(ready, "ready on the cluster");
+  daemon_on(&d, region);
   expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
             "CONFIG");
   expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
-  int64_t t0 = cm_test_mono_ms();
-  int fds[N_WRITERS];
-  pid_t kids[N_WRITERS];
-  char ids[N_WRITERS][16];
-  for (int i = 0; i < N_WRITERS; i++) {
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    snprintf(ids[i], sizeof ids[i], "c%d", i);
-    kids[i] = fork();
-    cr_assert_geq(kids[i], 0);
-    if (kids[i] == 0) {
-      close(p[0]);
-      writer(d.port, ids[i], t0 + 1700, p[1]);
-    }
-    close(p[1]);
-    fds[i] = p[0];
-  }
-  int64_t worst = 0;
-  int calls = 0;
-  while (cm_test_mono_ms() - t0 < 1200) {
-    int64_t t = cm_test_mono_ms();
-    cm_test_reply rr =
-        cm_test_http(d.port, "GET", "/healthz", TOK_PLATFORM, NULL, NULL);
-    int64_t took = cm_test_mono_ms() - t;
-    worst = took > worst ? took : worst;
-    cr_assert_eq(rr.code, 200, "/healthz: %ld %s", rr.code, rr.text);
-    cm_test_reply_free(&rr);
-    calls++;
-    cm_test_sleep_ms(20);
-  }
+  writers ws;
+  writers_start(&ws, d.port, cm_test_mono_ms() + 1700);
+  int64_t worst = healthz_worst(d.port, 1200);
   expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
   expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
             "CONFIG");
-  writes w[N_WRITERS];
-  for (int i = 0; i < N_WRITERS; i++) {
-    int st;
-    cr_assert_eq(read(fds[i], &w[i], sizeof w[i]), (ssize_t)sizeof w[i]);
-    close(fds[i]);
-    cr_assert_eq(waitpid(kids[i], &st, 0), kids[i]);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    cr_log_info("writer %s: %d ok, %d unavailable, %d other", ids[i], w[i].ok,
-                w[i].unavailable, w[i].other);
-  }
-  cr_log_info("/healthz while the slot was down: %d calls, the longest "
-              "%lld ms",
-              calls, (long long)worst);
+  writers_end(&ws);
   cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
-  for (int i = 0; i < N_WRITERS; i++) {
-    cr_assert_eq(w[i].other, 0, "%s: only 200 or 503", ids[i]);
-    cr_assert_eq(w[i].unavailable, 0,
-                 "%s: the writes held were sent again, not refused", ids[i]);
-    cr_assert_gt(w[i].ok, 0, "%s: written once the slot was back", ids[i]);
-    redisReply *rep =
-        node_cmd(owner, "HGET cm:{%s}:worker:%s lat", region, ids[i]);
-    cr_assert(rep && rep->type == REDIS_REPLY_STRING, "%s in Redis", ids[i]);
-    cr_assert_float_eq(atof(rep->str), 31.2 + w[i].last_ok / 10000.0, 1e-6,
-                       "%s: the last write acknowledged is Redis's (%s)",
-                       ids[i], rep->str);
-    freeReplyObject(rep);
-  }
-  cm_test_reply rr =
-      cm_test_http(d.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  const char *m =
-      rr.text ? strstr(rr.text, "\ncarematch_redis_cluster_retried_total")
-              : NULL;
-  cr_assert_not_null(m, "%ld", rr.code);
-  long long retried = atoll(strchr(m + 1, ' ') + 1);
+  writers_check(&ws, owner, region);
+  long long retried = metric(d.port, "carematch_redis_cluster_retried_total");
   cr_log_info("refusals sent again: %lld", retried);
   cr_assert_gt(retried, 0, "the slot did refuse the writes");
-  cm_test_reply_free(&rr);
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
+  close(lock);
+}
+
+/* The region's slot migrates to another master while four clients write
+ * workers: its keys moved, the slot left half-migrated for 1 s (the
+ * scripts get ASK or TRYAGAIN: they are sent again after a backoff),
+ * then handed over (the old owner answers MOVED: the loop connection
+ * moves and they are sent again there). /healthz answers within 300 ms
+ * throughout, and every write lands once, on the new owner. */
+Test(redis_cluster, carematchd_serves_while_its_slot_migrates) {
+  int lock = kill_lock();
+  int src = g_base + 2, dst = g_base;
+  char region[48], sid[48], did[48];
+  region_on(src, "cm", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_test_daemon d;
+  daemon_on(&d, region);
+  id_of(src, sid);
+  id_of(dst, did);
+  writers ws;
+  writers_start(&ws, d.port, cm_test_mono_ms() + 1800);
+  cm_test_sleep_ms(100); /* writes under way */
+  expect_ok(node_cmd(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, sid), "IMP");
+  expect_ok(node_cmd(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, did), "MIG");
+  migrate_keys(src, dst, slot);
+  int64_t worst = healthz_worst(d.port, 1000);
+  for (int i = 0; i < 6; i++) {
+    redisReply *rep =
+        node_cmd(g_base + i, "CLUSTER SETSLOT %d NODE %s", slot, did);
+    if (rep)
+      freeReplyObject(rep); /* replicas refuse: fine */
+  }
+  int64_t after = healthz_worst(d.port, 400);
+  writers_end(&ws);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  cr_assert_lt(after, 300, "the loop was held %lld ms", (long long)after);
+  writers_check(&ws, dst, region);
+  long long moved = metric(d.port, "carematch_redis_cluster_moved_total");
+  cr_log_info("MOVED seen: %lld, refusals sent again: %lld", moved,
+              metric(d.port, "carematch_redis_cluster_retried_total"));
+  cr_assert_gt(moved, 0, "the slot's old owner answered MOVED");
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
   close(lock);
