@@ -951,6 +951,146 @@ Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {
   event_base_free(base);
 }
 
+typedef struct order { /* completions, in the order they ran */
+  char name[8][8];     /* whose */
+  cm_status st[8];     /* with what */
+  int n;               /* how many */
+} order;
+
+typedef struct tagged { /* one proposal's completion context */
+  order *o;
+  const char *name;
+} tagged;
+
+static void on_tagged(void *ctx, cm_status st, const cm_ledger_result *res,
+                      int n, const cm_error *err) {
+  (void)res;
+  (void)n;
+  (void)err;
+  tagged *t = ctx;
+  if (t->o->n < 8) {
+    snprintf(t->o->name[t->o->n], sizeof t->o->name[0], "%s", t->name);
+    t->o->st[t->o->n] = st;
+  }
+  t->o->n++;
+}
+
+/* Propose the submission of request id on l (completion t). */
+static void propose_submit(cm_ledger *l, const char *id, tagged *t) {
+  cm_request_view v;
+  memset(&v, 0, sizeof v);
+  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  v.state = CM_REQ_PENDING;
+  v.created_ms = CM_FX_T0;
+  v.version = 1;
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = CM_EV_SUBMITTED;
+  snprintf(ev.request, sizeof ev.request, "%s", id);
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &v;
+  ch.n_events = 1;
+  ch.events = &ev;
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_tagged, t, &err), CM_OK, "%s",
+               err.message);
+}
+
+/* Propose an upsert of worker id at lat on l (completion t). */
+static void propose_upsert(cm_ledger *l, const char *id, double lat,
+                           tagged *t) {
+  cm_worker w = worker(id, lat);
+  cm_ledger_worker_write ww = {.op = CM_LEDGER_W_UPSERT, .worker = &w};
+  cm_error err;
+  cr_assert_eq(cm_ledger_worker_propose(l, &ww, on_tagged, t, &err), CM_OK,
+               "%s", err.message);
+}
+
+static void run_for(struct event_base *base, int ms) {
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  event_base_loopexit(base, &tv);
+  event_base_loop(base, 0);
+}
+
+/* A region's slot not served for 300 ms under the group commit on a loop
+ * (durability = replica): two groups on the wire refused (CLUSTERDOWN)
+ * and two proposals made meanwhile are all answered once, CM_OK, in
+ * proposal order, the later upsert of the same worker last in Redis; the
+ * refused commands were sent again from the loop's timer (the loop kept
+ * turning), and so was the WAIT after them. */
+Test(redis_cluster, refused_groups_are_sent_again_in_order) {
+  int owner = g_base + 1;
+  char region[48], key[128];
+  region_on(owner, "ord", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_error err;
+  cm_redis *r = conn(region, NULL);
+  struct event_base *base = event_base_new();
+  cm_redis *lr = conn(region, base);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  lo.durability = CM_LEDGER_DURABILITY_REPLICA;
+  lo.replicas = 1;
+  lo.durability_timeout_ms = 1000;
+  cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  put(s, "w1", 31.20);
+  answer a = submit_on_loop(base, l, "q0"); /* connected, scripts loaded */
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q0: %d", a.st);
+  long long waits = calls_of(owner, "wait");
+  cm_redis_cluster_stats st0, st1;
+  cm_redis_cluster_stats_get(lr, &st0);
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
+            "CONFIG");
+  expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
+  order o = {.n = 0};
+  tagged t[4] = {{&o, "q1"}, {&o, "w1"}, {&o, "q2"}, {&o, "w1b"}};
+  propose_submit(l, "q1", &t[0]);
+  cm_ledger_redis_send_now(l); /* a group on the wire */
+  propose_upsert(l, "w1", 31.25, &t[1]);
+  cm_ledger_redis_send_now(l); /* a second one */
+  run_for(base, 20);           /* both refused */
+  propose_submit(l, "q2", &t[2]);
+  propose_upsert(l, "w1", 31.26, &t[3]);
+  int64_t t0 = cm_test_mono_ms(), turns = 0;
+  while (cm_test_mono_ms() - t0 < 300) {
+    run_for(base, 10);
+    turns++;
+  }
+  cr_assert_eq(o.n, 0, "nothing answered while the slot is not served");
+  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
+            "CONFIG");
+  for (int i = 0; i < 300 && o.n < 4; i++)
+    run_for(base, 20);
+  run_for(base, 50); /* a second answer would come now */
+  cr_assert_eq(o.n, 4, "each answered once (%d answers)", o.n);
+  const char *want[4] = {"q1", "w1", "q2", "w1b"};
+  for (int i = 0; i < 4; i++) {
+    cr_assert_str_eq(o.name[i], want[i], "answer %d", i);
+    cr_assert_eq(o.st[i], CM_OK, "%s: %d", want[i], o.st[i]);
+  }
+  cm_redis_cluster_stats_get(lr, &st1);
+  cr_assert_gt(st1.retried, st0.retried, "sent again");
+  cr_assert_geq(calls_of(owner, "wait"), waits + 3,
+                "q1's WAIT sent again after its commit, then q2's");
+  snprintf(key, sizeof key, "cm:{%s}:req:q1", region);
+  cr_assert(holds(owner, key));
+  snprintf(key, sizeof key, "cm:{%s}:req:q2", region);
+  cr_assert(holds(owner, key));
+  got(s, "w1", 31.26); /* the later upsert last */
+  cr_log_info("%lld loop turns of 10 ms in 300 ms while refused",
+              (long long)turns);
+  cm_store_free(s);
+  cm_ledger_free(l);
+  cm_redis_free(lr);
+  cm_redis_free(r);
+  event_base_free(base);
+}
+
 Test(redis_cluster, urls_name_the_cluster_nodes) {
   cm_redis_url u;
   cm_error err;
