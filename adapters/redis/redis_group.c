@@ -644,8 +644,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg) {
     as->unwritten = 1;
     if (!evtimer_pending(as->timer, NULL))
       timer_arm(as);
-    if (as->retry_ms < RETRY_MAX_MS)
-      as->retry_ms *= 2;
+    as->retry_ms =
+        as->retry_ms * 2 < RETRY_MAX_MS ? as->retry_ms * 2 : RETRY_MAX_MS;
   }
   if (left)
     retry_arm(as, RETRY_POLL_MS);
