@@ -167,22 +167,6 @@ static const char *id_of(int port, char *buf) {
   return buf;
 }
 
-/* Two live masters serving slots (the shared cluster's tests kill and
- * promote nodes: the first ports are not always masters). */
-static void two_masters(int *a, int *b) {
-  node_info ns[16];
-  int n = nodes(ns, 16);
-  *a = *b = 0;
-  for (int i = 0; i < n; i++)
-    if (ns[i].master && ns[i].n_ranges) {
-      if (!*a)
-        *a = ns[i].port;
-      else if (!*b)
-        *b = ns[i].port;
-    }
-  cr_assert(*a && *b, "two masters");
-}
-
 /* A region name (prefix-N) whose slot the master at port serves. */
 static void region_on(int port, const char *prefix, char *buf, size_t n) {
   for (int i = 0; i < 5000; i++) {
@@ -967,6 +951,25 @@ Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {
   event_base_free(base);
 }
 
+/* The slot taken from owner (CLUSTER DELSLOTS) served by it again, and
+ * the cluster whole again in its own view, within 2 s. */
+static void slot_back(int owner, int slot) {
+  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
+            "CONFIG");
+  int ok = 0;
+  for (int i = 0; i < 100 && !ok; i++) {
+    redisReply *rep = node_cmd(owner, "CLUSTER INFO");
+    ok = rep && rep->type == REDIS_REPLY_STRING &&
+         strstr(rep->str, "cluster_state:ok");
+    if (rep)
+      freeReplyObject(rep);
+    if (!ok)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ok, "the cluster is whole again on %d", owner);
+}
+
 typedef struct order { /* completions, in the order they ran */
   char name[8][8];     /* whose */
   cm_status st[8];     /* with what */
@@ -1037,8 +1040,7 @@ static void run_for(struct event_base *base, int ms) {
  * turning), and so was the WAIT after them. */
 Test(redis_cluster, refused_groups_are_sent_again_in_order) {
   int lock = kill_lock(); /* no master killed meanwhile */
-  int owner, other;
-  two_masters(&owner, &other);
+  int owner = g_base + 1; /* a node the kill tests leave alone */
   char region[48], key[128];
   region_on(owner, "ord", region, sizeof region);
   int slot = cm__rd_slot_of_region(region);
@@ -1079,9 +1081,7 @@ Test(redis_cluster, refused_groups_are_sent_again_in_order) {
     turns++;
   }
   cr_assert_eq(o.n, 0, "nothing answered while the slot is not served");
-  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
-  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
-            "CONFIG");
+  slot_back(owner, slot);
   for (int i = 0; i < 300 && o.n < 4; i++)
     run_for(base, 20);
   run_for(base, 50); /* a second answer would come now */
@@ -1448,8 +1448,7 @@ static void daemon_on(cm_test_daemon *d, const char *region) {
  * told was written is what Redis holds. */
 Test(redis_cluster, carematchd_serves_while_its_slot_is_down) {
   int lock = kill_lock();
-  int owner, other;
-  two_masters(&other, &owner);
+  int owner = g_base + 1; /* a node the kill tests leave alone */
   char region[48];
   region_on(owner, "cd", region, sizeof region);
   int slot = cm__rd_slot_of_region(region);
@@ -1461,9 +1460,7 @@ Test(redis_cluster, carematchd_serves_while_its_slot_is_down) {
   writers ws;
   writers_start(&ws, d.port, cm_test_mono_ms() + 1700);
   int64_t worst = healthz_worst(d.port, 1200);
-  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
-  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
-            "CONFIG");
+  slot_back(owner, slot);
   writers_end(&ws);
   cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
   writers_check(&ws, owner, region);
@@ -1483,8 +1480,7 @@ Test(redis_cluster, carematchd_serves_while_its_slot_is_down) {
  * throughout, and every write lands once, on the new owner. */
 Test(redis_cluster, carematchd_serves_while_its_slot_migrates) {
   int lock = kill_lock();
-  int src, dst;
-  two_masters(&dst, &src);
+  int src = g_base + 1, dst = g_base; /* nodes the kill tests leave alone */
   char region[48], sid[48], did[48];
   region_on(src, "cm", region, sizeof region);
   int slot = cm__rd_slot_of_region(region);
