@@ -7,7 +7,9 @@
  * loop; a master killed and its replica promoted (the connection asks the
  * nodes again and writes continue); carematchd on redis+cluster://; the
  * owner lookup of a connection on a loop asked from its callbacks, a
- * paused seed holding neither the caller nor carematchd's loop.
+ * paused seed holding neither the caller nor carematchd's loop; the group
+ * commit's refused commands sent again from a timer, in order, and
+ * carematchd serving while its slot is down or migrating.
  * scripts/test.sh starts the cluster (CM_TEST_CLUSTER_PORT, _DIR); run
  * alone, each test process starts one of its own. */
 #include <criterion/criterion.h>
