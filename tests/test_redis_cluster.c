@@ -7,7 +7,9 @@
  * loop; a master killed and its replica promoted (the connection asks the
  * nodes again and writes continue); carematchd on redis+cluster://; the
  * owner lookup of a connection on a loop asked from its callbacks, a
- * paused seed holding neither the caller nor carematchd's loop.
+ * paused seed holding neither the caller nor carematchd's loop; the group
+ * commit's refused commands sent again from a timer, in order, and
+ * carematchd serving while its slot is down or migrating.
  * scripts/test.sh starts the cluster (CM_TEST_CLUSTER_PORT, _DIR); run
  * alone, each test process starts one of its own. */
 #include <criterion/criterion.h>
@@ -430,7 +432,11 @@ Test(redis_cluster, a_migrating_slot_is_followed_ask_then_moved) {
   cr_assert_gt(calls_of(dst, "wait"), waits,
                "the WAIT also ran where the commit was sent again");
   cm_redis_cluster_stats_get(lr, &ls1);
-  cr_assert_gt(ls1.asked, ls0.asked);
+  /* the loop's connection never follows on a side connection: an ASK or
+     a TRYAGAIN is sent again to the same node after a backoff on a timer
+     (retried), until the slot's old owner answers MOVED and the
+     connection moves */
+  cr_assert_eq(ls1.asked, ls0.asked);
   cr_assert_gt(ls1.retried, ls0.retried);
   int wst;
   cr_assert_eq(waitpid(child, &wst, 0), child);
@@ -947,6 +953,165 @@ Test(redis_cluster, a_slot_not_served_answers_unavailable_once) {
   event_base_free(base);
 }
 
+/* The slot taken from owner (CLUSTER DELSLOTS) served by it again, and
+ * the cluster whole again in its own view, within 2 s. */
+static void slot_back(int owner, int slot) {
+  expect_ok(node_cmd(owner, "CLUSTER ADDSLOTS %d", slot), "ADDSLOTS");
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage yes"),
+            "CONFIG");
+  int ok = 0;
+  for (int i = 0; i < 100 && !ok; i++) {
+    redisReply *rep = node_cmd(owner, "CLUSTER INFO");
+    ok = rep && rep->type == REDIS_REPLY_STRING &&
+         strstr(rep->str, "cluster_state:ok");
+    if (rep)
+      freeReplyObject(rep);
+    if (!ok)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ok, "the cluster is whole again on %d", owner);
+}
+
+typedef struct order { /* completions, in the order they ran */
+  char name[8][8];     /* whose */
+  cm_status st[8];     /* with what */
+  int n;               /* how many */
+} order;
+
+typedef struct tagged { /* one proposal's completion context */
+  order *o;
+  const char *name;
+} tagged;
+
+static void on_tagged(void *ctx, cm_status st, const cm_ledger_result *res,
+                      int n, const cm_error *err) {
+  (void)res;
+  (void)n;
+  (void)err;
+  tagged *t = ctx;
+  if (t->o->n < 8) {
+    snprintf(t->o->name[t->o->n], sizeof t->o->name[0], "%s", t->name);
+    t->o->st[t->o->n] = st;
+  }
+  t->o->n++;
+}
+
+/* Propose the submission of request id on l (completion t). */
+static void propose_submit(cm_ledger *l, const char *id, tagged *t) {
+  cm_request_view v;
+  memset(&v, 0, sizeof v);
+  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  v.state = CM_REQ_PENDING;
+  v.created_ms = CM_FX_T0;
+  v.version = 1;
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = CM_EV_SUBMITTED;
+  snprintf(ev.request, sizeof ev.request, "%s", id);
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &v;
+  ch.n_events = 1;
+  ch.events = &ev;
+  cm_error err;
+  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_tagged, t, &err), CM_OK, "%s",
+               err.message);
+}
+
+/* Propose an upsert of worker id at lat on l (completion t). */
+static void propose_upsert(cm_ledger *l, const char *id, double lat,
+                           tagged *t) {
+  cm_worker w = worker(id, lat);
+  cm_ledger_worker_write ww = {.op = CM_LEDGER_W_UPSERT, .worker = &w};
+  cm_error err;
+  cr_assert_eq(cm_ledger_worker_propose(l, &ww, on_tagged, t, &err), CM_OK,
+               "%s", err.message);
+}
+
+static void run_for(struct event_base *base, int ms) {
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  event_base_loopexit(base, &tv);
+  event_base_loop(base, 0);
+}
+
+/* A region's slot not served for 300 ms under the group commit on a loop
+ * (durability = replica): two groups on the wire refused (CLUSTERDOWN)
+ * and two proposals made meanwhile are all answered once, CM_OK, in
+ * proposal order, the later upsert of the same worker last in Redis; the
+ * refused commands were sent again from the loop's timer (the loop kept
+ * turning), and so was the WAIT after them. */
+Test(redis_cluster, refused_groups_are_sent_again_in_order) {
+  int lock = kill_lock(); /* no master killed meanwhile */
+  int owner = g_base + 1; /* a node the kill tests leave alone */
+  char region[48], key[128];
+  region_on(owner, "ord", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_error err;
+  cm_redis *r = conn(region, NULL);
+  struct event_base *base = event_base_new();
+  cm_redis *lr = conn(region, base);
+  cm_ledger_redis_options lo;
+  cm_ledger_redis_options_init(&lo);
+  lo.durability = CM_LEDGER_DURABILITY_REPLICA;
+  lo.replicas = 1;
+  lo.durability_timeout_ms = 1000;
+  cm_ledger *l = cm_ledger_redis_new(lr, &lo, &err);
+  cr_assert_not_null(l, "%s", err.message);
+  cm_store *s = cm_store_redis_open(r, &err);
+  cr_assert_not_null(s, "%s", err.message);
+  put(s, "w1", 31.20);
+  answer a = submit_on_loop(base, l, "q0"); /* connected, scripts loaded */
+  cr_assert(a.calls == 1 && a.st == CM_OK, "q0: %d", a.st);
+  long long waits = calls_of(owner, "wait");
+  cm_redis_cluster_stats st0, st1;
+  cm_redis_cluster_stats_get(lr, &st0);
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
+            "CONFIG");
+  expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
+  order o = {.n = 0};
+  tagged t[4] = {{&o, "q1"}, {&o, "w1"}, {&o, "q2"}, {&o, "w1b"}};
+  propose_submit(l, "q1", &t[0]);
+  cm_ledger_redis_send_now(l); /* a group on the wire */
+  propose_upsert(l, "w1", 31.25, &t[1]);
+  cm_ledger_redis_send_now(l); /* a second one */
+  run_for(base, 20);           /* both refused */
+  propose_submit(l, "q2", &t[2]);
+  propose_upsert(l, "w1", 31.26, &t[3]);
+  int64_t t0 = cm_test_mono_ms(), turns = 0;
+  while (cm_test_mono_ms() - t0 < 300) {
+    run_for(base, 10);
+    turns++;
+  }
+  cr_assert_eq(o.n, 0, "nothing answered while the slot is not served");
+  slot_back(owner, slot);
+  for (int i = 0; i < 300 && o.n < 4; i++)
+    run_for(base, 20);
+  run_for(base, 50); /* a second answer would come now */
+  cr_assert_eq(o.n, 4, "each answered once (%d answers)", o.n);
+  const char *want[4] = {"q1", "w1", "q2", "w1b"};
+  for (int i = 0; i < 4; i++) {
+    cr_assert_str_eq(o.name[i], want[i], "answer %d", i);
+    cr_assert_eq(o.st[i], CM_OK, "%s: %d", want[i], o.st[i]);
+  }
+  cm_redis_cluster_stats_get(lr, &st1);
+  cr_assert_gt(st1.retried, st0.retried, "sent again");
+  cr_assert_geq(calls_of(owner, "wait"), waits + 3,
+                "q1's WAIT sent again after its commit, then q2's");
+  snprintf(key, sizeof key, "cm:{%s}:req:q1", region);
+  cr_assert(holds(owner, key));
+  snprintf(key, sizeof key, "cm:{%s}:req:q2", region);
+  cr_assert(holds(owner, key));
+  got(s, "w1", 31.26); /* the later upsert last */
+  cr_log_info("%lld loop turns of 10 ms in 300 ms while refused",
+              (long long)turns);
+  cm_store_free(s);
+  cm_ledger_free(l);
+  cm_redis_free(lr);
+  cm_redis_free(r);
+  event_base_free(base);
+  close(lock);
+}
+
 Test(redis_cluster, urls_name_the_cluster_nodes) {
   cm_redis_url u;
   cm_error err;
@@ -1138,5 +1303,216 @@ Test(redis_cluster, carematchd_serves_while_its_seed_is_paused) {
   cm_test_daemon_stop(&d, SIGTERM);
   cm_test_daemon_cleanup(&d);
   cm_test_hold_stop(h);
+  close(lock);
+}
+
+typedef struct writes {       /* what a writer process saw */
+  int ok, unavailable, other; /* PUTs answered 200, 503, anything else */
+  int last_ok;                /* the last write answered 200 (-1 none) */
+} writes;
+
+/* A writer process: PUT /v1/workers/<id> with a new latitude each time
+ * (31.2 + k / 10000), one at a time, until end_ms (cm_test_mono_ms);
+ * what it saw goes to fd. */
+static void writer(int port, const char *id, int64_t end_ms, int fd) {
+  writes w = {0, 0, 0, -1};
+  char path[96], body[160];
+  snprintf(path, sizeof path, "/v1/workers/%s", id);
+  for (int k = 0; cm_test_mono_ms() < end_ms; k++) {
+    snprintf(body, sizeof body,
+             "{\"skills\":[\"nurse\"],\"lat\":%.4f,\"lon\":121.47}",
+             31.2 + k / 10000.0);
+    cm_test_reply rr =
+        cm_test_http(port, "PUT", path, TOK_PLATFORM, body, NULL);
+    if (rr.code == 200) {
+      w.ok++;
+      w.last_ok = k;
+    } else if (rr.code == 503) {
+      w.unavailable++;
+    } else {
+      w.other++;
+    }
+    cm_test_reply_free(&rr);
+  }
+  if (write(fd, &w, sizeof w) != (ssize_t)sizeof w)
+    _exit(2);
+  _exit(0);
+}
+
+#define N_WRITERS 4
+
+typedef struct writers { /* N_WRITERS writer processes */
+  pid_t pid[N_WRITERS];
+  int fd[N_WRITERS];
+  char id[N_WRITERS][16];
+  writes w[N_WRITERS];
+} writers;
+
+/* Start the writers on the daemon at port, writing workers c0, c1, ...
+ * until end_ms. */
+static void writers_start(writers *ws, int port, int64_t end_ms) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    snprintf(ws->id[i], sizeof ws->id[i], "c%d", i);
+    ws->pid[i] = fork();
+    cr_assert_geq(ws->pid[i], 0);
+    if (ws->pid[i] == 0) {
+      close(p[0]);
+      writer(port, ws->id[i], end_ms, p[1]);
+    }
+    close(p[1]);
+    ws->fd[i] = p[0];
+  }
+}
+
+/* Wait for the writers and read what they saw. */
+static void writers_end(writers *ws) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    int st;
+    cr_assert_eq(read(ws->fd[i], &ws->w[i], sizeof ws->w[i]),
+                 (ssize_t)sizeof ws->w[i]);
+    close(ws->fd[i]);
+    cr_assert_eq(waitpid(ws->pid[i], &st, 0), ws->pid[i]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_log_info("writer %s: %d ok, %d unavailable, %d other", ws->id[i],
+                ws->w[i].ok, ws->w[i].unavailable, ws->w[i].other);
+  }
+}
+
+/* Every writer was answered 200 only, at least once, and the last write
+ * acknowledged to each is what the node at port holds. */
+static void writers_check(const writers *ws, int port, const char *region) {
+  for (int i = 0; i < N_WRITERS; i++) {
+    const char *id = ws->id[i];
+    cr_assert_eq(ws->w[i].other, 0, "%s: only 200 or 503", id);
+    cr_assert_eq(ws->w[i].unavailable, 0,
+                 "%s: the writes held were sent again, not refused", id);
+    cr_assert_gt(ws->w[i].ok, 0, "%s: written", id);
+    redisReply *rep = node_cmd(port, "HGET cm:{%s}:worker:%s lat", region, id);
+    cr_assert(rep && rep->type == REDIS_REPLY_STRING, "%s in Redis", id);
+    cr_assert_float_eq(atof(rep->str), 31.2 + ws->w[i].last_ok / 10000.0, 1e-6,
+                       "%s: the last write acknowledged is Redis's (%s)", id,
+                       rep->str);
+    freeReplyObject(rep);
+  }
+}
+
+/* The longest /healthz of the daemon at port, asked every 20 ms for ms
+ * (each must answer 200). */
+static int64_t healthz_worst(int port, int ms) {
+  int64_t t0 = cm_test_mono_ms(), worst = 0;
+  int calls = 0;
+  while (cm_test_mono_ms() - t0 < ms) {
+    int64_t t = cm_test_mono_ms();
+    cm_test_reply rr =
+        cm_test_http(port, "GET", "/healthz", TOK_PLATFORM, NULL, NULL);
+    int64_t took = cm_test_mono_ms() - t;
+    worst = took > worst ? took : worst;
+    cr_assert_eq(rr.code, 200, "/healthz: %ld %s", rr.code, rr.text);
+    cm_test_reply_free(&rr);
+    calls++;
+    cm_test_sleep_ms(20);
+  }
+  cr_log_info("/healthz: %d calls in %d ms, the longest %lld ms", calls, ms,
+              (long long)worst);
+  return worst;
+}
+
+/* Start carematchd on the cluster for region and wait until ready. */
+static void daemon_on(cm_test_daemon *d, const char *region) {
+  char ini[256];
+  snprintf(ini, sizeof ini,
+           "[store]\nredis = redis+cluster://127.0.0.1:%d\nregion = %s\n"
+           "sweep_ms = 0\n",
+           g_base, region);
+  cm_test_daemon_config(d, ini);
+  cm_test_daemon_start(d, NULL);
+  int ready = 0;
+  for (int i = 0; i < 300 && !ready; i++) {
+    cm_test_reply rr =
+        cm_test_http(d->port, "GET", "/readyz", NULL, NULL, NULL);
+    ready = rr.code == 200;
+    cm_test_reply_free(&rr);
+    if (!ready)
+      cm_test_sleep_ms(20);
+  }
+  cr_assert(ready, "ready on the cluster");
+}
+
+/* The region's slot refuses every command for 1.2 s (CLUSTERDOWN: the
+ * owner stops serving it, as between a master's death and its
+ * replica's promotion) while four clients write workers: the loop
+ * connection's commands are sent again from a timer (they used to be
+ * retried from inside their reply callback, sleeping between tries), so
+ * /healthz answers within 300 ms throughout, the writes held meanwhile
+ * complete once the slot is served again, and what each writer was last
+ * told was written is what Redis holds. */
+Test(redis_cluster, carematchd_serves_while_its_slot_is_down) {
+  int lock = kill_lock();
+  int owner = g_base + 1; /* a node the kill tests leave alone */
+  char region[48];
+  region_on(owner, "cd", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_test_daemon d;
+  daemon_on(&d, region);
+  expect_ok(node_cmd(owner, "CONFIG SET cluster-require-full-coverage no"),
+            "CONFIG");
+  expect_ok(node_cmd(owner, "CLUSTER DELSLOTS %d", slot), "DELSLOTS");
+  writers ws;
+  writers_start(&ws, d.port, cm_test_mono_ms() + 1700);
+  int64_t worst = healthz_worst(d.port, 1200);
+  slot_back(owner, slot);
+  writers_end(&ws);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  writers_check(&ws, owner, region);
+  long long retried = metric(d.port, "carematch_redis_cluster_retried_total");
+  cr_log_info("refusals sent again: %lld", retried);
+  cr_assert_gt(retried, 0, "the slot did refuse the writes");
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
+  close(lock);
+}
+
+/* The region's slot migrates to another master while four clients write
+ * workers: its keys moved, the slot left half-migrated for 1 s (the
+ * scripts get ASK or TRYAGAIN: they are sent again after a backoff),
+ * then handed over (the old owner answers MOVED: the loop connection
+ * moves and they are sent again there). /healthz answers within 300 ms
+ * throughout, and every write lands once, on the new owner. */
+Test(redis_cluster, carematchd_serves_while_its_slot_migrates) {
+  int lock = kill_lock();
+  int src = g_base + 1, dst = g_base; /* nodes the kill tests leave alone */
+  char region[48], sid[48], did[48];
+  region_on(src, "cm", region, sizeof region);
+  int slot = cm__rd_slot_of_region(region);
+  cm_test_daemon d;
+  daemon_on(&d, region);
+  id_of(src, sid);
+  id_of(dst, did);
+  writers ws;
+  writers_start(&ws, d.port, cm_test_mono_ms() + 1800);
+  cm_test_sleep_ms(100); /* writes under way */
+  expect_ok(node_cmd(dst, "CLUSTER SETSLOT %d IMPORTING %s", slot, sid), "IMP");
+  expect_ok(node_cmd(src, "CLUSTER SETSLOT %d MIGRATING %s", slot, did), "MIG");
+  migrate_keys(src, dst, slot);
+  int64_t worst = healthz_worst(d.port, 1000);
+  for (int i = 0; i < 6; i++) {
+    redisReply *rep =
+        node_cmd(g_base + i, "CLUSTER SETSLOT %d NODE %s", slot, did);
+    if (rep)
+      freeReplyObject(rep); /* replicas refuse: fine */
+  }
+  int64_t after = healthz_worst(d.port, 400);
+  writers_end(&ws);
+  cr_assert_lt(worst, 300, "the loop was held %lld ms", (long long)worst);
+  cr_assert_lt(after, 300, "the loop was held %lld ms", (long long)after);
+  writers_check(&ws, dst, region);
+  long long moved = metric(d.port, "carematch_redis_cluster_moved_total");
+  cr_log_info("MOVED seen: %lld, refusals sent again: %lld", moved,
+              metric(d.port, "carematch_redis_cluster_retried_total"));
+  cr_assert_gt(moved, 0, "the slot's old owner answered MOVED");
+  cm_test_daemon_stop(&d, SIGTERM);
+  cm_test_daemon_cleanup(&d);
   close(lock);
 }

@@ -6,18 +6,20 @@
  * then every node a topology named) with a blocking hiredis context
  * (CLUSTER SHARDS; CLUSTER SLOTS when the server is older than 7); a
  * connection on the caller's base asks them without waiting, from the
- * base's callbacks (redis_route.c). A
- * redirected command is sent again on a blocking side connection to the
- * node named, inside the reply callback, so the batch or the group sees
- * one reply per command, in order, and answers each command exactly once.
- * That blocks the loop for a round trip per redirected command, which
- * only happens while a slot migrates or just after it moved: a MOVED
- * also marks the connection to move, and it reconnects to the new owner
- * as soon as no command of it is in flight (a synchronous connection at
- * its next call; the group commit's, on the caller's loop, when its user
- * pings it between two turns: cm_redis_move_pending). A MOVED answered to
- * a command sent without following (the asynchronous follow's reads)
- * marks it too, when the reply is checked (cm__rd_cluster_note). */
+ * base's callbacks (redis_route.c). On a
+ * synchronous connection (a private base) a redirected command is sent
+ * again on a blocking side connection to the node named, inside the
+ * reply callback, so the batch sees one reply per command, in order, and
+ * answers each command exactly once (cm__rd_cluster_follow). The group
+ * commit on the caller's loop never does that: it sends a refused command
+ * again itself from a timer (redis_group.c, cm__rd_cluster_later). A
+ * MOVED also marks the connection to move, and it reconnects to the new
+ * owner as soon as no command of it is in flight (a synchronous
+ * connection at its next call; the group commit's, on the caller's loop,
+ * when its user pings it between two turns, cm_redis_move_pending, or
+ * from the group's retry timer). A MOVED answered to a command sent
+ * without following (the asynchronous follow's reads) marks it too, when
+ * the reply is checked (cm__rd_cluster_note). */
 #include <ctype.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -32,10 +34,11 @@
 #include "redis_slot.h"
 
 #define FOLLOW_HOPS 16 /* redirections and retries of one command, at most */
-/* CLUSTERDOWN is retried this long at most (not timeout_ms): a failover
- * takes seconds, and each retry blocks the caller's loop (carematchd's:
- * the lease's renewals with it) for every command of a pipeline in turn;
- * a command still refused fails CM_E_UNAVAILABLE and is retried later. */
+/* CLUSTERDOWN is retried this long at most by the blocking follow (not
+ * timeout_ms): a failover takes seconds, and each retry blocks the
+ * caller for every command of a pipeline in turn; a command still
+ * refused fails CM_E_UNAVAILABLE and is retried later. (The group commit
+ * on a loop retries without blocking, for timeout_ms: redis_group.c.) */
 #define CLUSTERDOWN_MS 250
 
 /* Parse "host:port" (the last ':' splits: an IPv6 host without brackets
@@ -462,6 +465,18 @@ void cm__rd_cluster_note(cm_redis *r, const redisReply *rep) {
     return;
   snprintf(at.host, sizeof at.host, "%s", r->host);
   note_moved(r, rep->str, &at, &to);
+}
+
+int cm__rd_cluster_later(cm_redis *r, const redisReply *rep) {
+  cm__rd_node at = {"", r->port}, to;
+  if (!r->cl || !rep || rep->type != REDIS_REPLY_ERROR || !rep->str)
+    return 0;
+  snprintf(at.host, sizeof at.host, "%s", r->host);
+  if (strncmp(rep->str, "MOVED ", 6) == 0 &&
+      note_moved(r, rep->str, &at, &to) == 0)
+    return 1;
+  r->cl->stats.retried++;
+  return 0;
 }
 
 const redisReply *cm__rd_cluster_follow(cm_redis *r, const char *cmd,

@@ -2,8 +2,10 @@
  * region's keys share one hash slot (redis_slot.h), so a connection talks
  * to the one master that serves that slot. Found from seed addresses
  * (CLUSTER SHARDS, or CLUSTER SLOTS before Redis 7) before each connect;
- * a MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply is followed here, and a
- * MOVED also moves the connection to the new owner once it is idle.
+ * a MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply is followed here on a
+ * synchronous connection (the group commit on a loop sends such a command
+ * again itself, from a timer), and a MOVED also moves the connection to
+ * the new owner once it is idle.
  * docs/cluster.md tells why this is small and home-made. */
 #ifndef CM_REDIS_CLUSTER_H_INCLUDED_
 #define CM_REDIS_CLUSTER_H_INCLUDED_
@@ -102,6 +104,14 @@ int cm__rd_cluster_should_move(const cm_redis *r);
  * node named, as a followed one does. Anything else, or r not a cluster
  * connection: nothing. */
 void cm__rd_cluster_note(cm_redis *r, const redisReply *rep);
+
+/* rep, a refusal answered on r's connection (cm__rd_cluster_busy_error)
+ * to a command its user sends again later itself, without waiting (the
+ * group commit on the caller's loop, redis_group.c): a MOVED marks r to
+ * move to the node named (counted in moved) and 1 is returned; anything
+ * else (ASK, TRYAGAIN, CLUSTERDOWN: the same node, after a backoff) is
+ * counted in retried and 0 is returned. */
+int cm__rd_cluster_later(cm_redis *r, const struct redisReply *rep);
 
 /* rep is the reply to the formatted command cmd[0..len) sent on r's
  * connection. When r is a cluster connection and rep is MOVED or ASK the

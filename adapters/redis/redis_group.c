@@ -30,7 +30,7 @@
  * it puts itself off the same way after a MOVED, so the groups in flight
  * drain and the user can move the connection to the slot's new owner
  * between two turns (cm_redis_move_pending), instead of every later
- * command being redirected on the blocking side connection.
+ * command being refused and sent again.
  *
  * Worker writes (ledger.h's worker_propose) are proposals too, in the
  * same queue, so they keep their place among the takes: an upsert is one
@@ -61,11 +61,25 @@
  * first (their SHA1s are those of their texts: the same). A proposal is
  * sent again at most NOSCRIPT_ROUNDS times, then fails with CM_E_IO.
  *
- * Redis Cluster (docs/cluster.md): a command's reply goes through
- * cm__rd_cluster_follow first, which sends it again where a MOVED or ASK
- * points (or after a TRYAGAIN/CLUSTERDOWN) and hands on that reply, so
- * each command still gets one reply, in order; what stays TRYAGAIN or
- * CLUSTERDOWN fails the group with CM_E_UNAVAILABLE. */
+ * Redis Cluster (docs/cluster.md): a command answered MOVED, ASK,
+ * TRYAGAIN or CLUSTERDOWN did not run, so it is kept (its formatted
+ * text) and sent again on the same connection by a timer, never from
+ * inside the reply callback and never waiting: TRYAGAIN, CLUSTERDOWN and
+ * ASK after a backoff doubling from backoff_min_ms (50 ms at most to
+ * start, 400 ms apart) to the same node (an ASK is not followed: a
+ * script's keys on an importing node answer TRYAGAIN anyway until the
+ * slot is handed over, and then the old owner answers MOVED); a MOVED
+ * once the connection moved to the owner named (the timer moves it, as
+ * cm_redis_connect_async does between two turns, once none of its
+ * commands is in flight). Each command is sent again for timeout_ms
+ * from its first refusal at most; then the refusal is its answer and
+ * fails its group with CM_E_UNAVAILABLE, as before. While a command
+ * waits to be sent again, groups finish in sending order (the groups
+ * behind it wait for it, so completions keep proposal order) and new
+ * proposals stay queued (sent after it, so a worker's or a request's
+ * later writes never overtake it). A group's WAIT is sent again after
+ * its commands sent again (a WAIT covers its connection's writes before
+ * it); the smaller count of its answers is the group's. */
 #include <event2/event.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -86,6 +100,10 @@
 
 #define POS_CHUNK 256 /* workers per positions script call */
 #define POS_SLOTS 512 /* a call's id set: a power of 2 above POS_CHUNK */
+
+#define RETRY_FIRST_MS 50 /* cluster: the first retry's wait, at most */
+#define RETRY_MAX_MS 400  /* the backoff's doubling stops here */
+#define RETRY_POLL_MS 2   /* waiting for a move or a reconnect: look again */
 #define AFTER_MAX                                                              \
   4 /* waiters behind a turn's proposals: a follow or a                        \
        rebuild, and the records read again */
@@ -128,8 +146,13 @@ typedef struct rd_cmd { /* one command of a group */
   int type;   /* CMD_* */
   int first;  /* its units: the group's refs[first .. first + count) */
   int count;  /* how many */
-  char *fmt;  /* cluster: the command as sent, to follow a MOVED/ASK */
+  char *fmt;  /* cluster: the command as sent, to send it again */
   size_t len; /* its length */
+
+  int again;        /* cluster: to be sent again (by the retry timer) */
+  int busy;         /* cluster: answered MOVED, ASK, TRYAGAIN or CLUSTERDOWN
+                       at least once (counted in rd_async.retrying) */
+  int64_t deadline; /* cluster: sent again until then (cm__rd_now_ms) */
 } rd_cmd;
 
 typedef struct rd_ref { /* a change of a group: proposal p, change k */
@@ -157,6 +180,12 @@ typedef struct rd_group { /* one pipeline sent */
   int noscript;    /* a commit call answered NOSCRIPT (nothing written) */
   cm_status fail;  /* first failure of a reply (CM_OK none) */
   char why[200];   /* its text */
+
+  struct rd_group *next; /* the next group sent (rd_async.ghead) */
+  int waiting;           /* cluster: commands to be sent again */
+  int rewait;            /* cluster: a command is sent again, so the WAIT
+                            (which did not cover it) is sent again too */
+  char busy[120];        /* cluster: the last such refusal's text */
 } rd_group;
 
 typedef struct rd_async {
@@ -184,6 +213,15 @@ typedef struct rd_async {
                                      since the last write_now */
   int64_t hold_until_ms;          /* position writes held until then
                                      (cm__rd_now_ms; 0 none) */
+
+  rd_group *ghead, *gtail; /* groups in flight, oldest first: they
+                              finish in this order */
+  struct event *retry;     /* cluster: sends the commands refused
+                              (MOVED, ASK, TRYAGAIN, CLUSTERDOWN)
+                              again, after a backoff */
+  int retry_ms;            /* the backoff's next wait */
+  int retrying;            /* commands refused and not answered
+                              since: new groups wait for them */
 } rd_async;
 
 cm_redis *cm__rd_group_conn(const rd_ledger *l) {
@@ -410,20 +448,108 @@ static void group_finish(rd_group *g) {
   tell_all(props, st, &err, durability);
 }
 
+static const char *const cmd_name[] = {
+    "commit", "positions", "upsert", "status", "WAIT", "SCRIPT LOAD", "ROLE"};
+
+/* The groups at the head of the list whose replies are all in finish, in
+ * sending order: a group with a command to be sent again holds the groups
+ * behind it, so completions keep proposal order. */
+static void finish_ready(rd_async *as) {
+  while (as->ghead && as->ghead->replies == as->ghead->n_cmds) {
+    rd_group *g = as->ghead;
+    as->ghead = g->next;
+    if (!as->ghead)
+      as->gtail = NULL;
+    group_finish(g);
+  }
+}
+
+/* The first wait of the retry backoff: backoff_min_ms, 50 ms at most (a
+ * TRYAGAIN lasts while a migration moves a batch of keys). */
+static int retry_first_ms(const cm_redis *r) {
+  int w = r->backoff_min_ms > 0 ? r->backoff_min_ms : 10;
+  return w > RETRY_FIRST_MS ? RETRY_FIRST_MS : w;
+}
+
+/* c has its last reply: it counts as answered (its group may finish). */
+static void cmd_done(rd_cmd *c) {
+  rd_group *g = c->g;
+  rd_async *as = g->as;
+  if (c->fmt)
+    redisFreeCommand(c->fmt);
+  c->fmt = NULL;
+  if (c->busy && --as->retrying == 0) { /* the groups held may go */
+    as->retry_ms = retry_first_ms(cm__rd_group_conn(as->l));
+    if (as->queue)
+      event_active(as->flush, EV_TIMEOUT, 0);
+  }
+  c->busy = 0;
+  g->replies++;
+}
+
+/* Have the retry timer run in ms (sooner when asked sooner). */
+static void retry_arm(rd_async *as, int ms) {
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  if (!evtimer_pending(as->retry, NULL) || ms <= RETRY_POLL_MS)
+    evtimer_add(as->retry, &tv);
+}
+
+/* c was answered rep, a cluster's refusal (MOVED, ASK, TRYAGAIN,
+ * CLUSTERDOWN: nothing of it ran). Within timeout_ms of its first
+ * refusal it is marked to be sent again by the retry timer (after a
+ * MOVED, once the connection moved to the owner named) and 1 is
+ * returned; after that 0: the refusal is its answer. */
+static int retry_later(rd_cmd *c, const redisReply *rep) {
+  rd_group *g = c->g;
+  rd_async *as = g->as;
+  cm_redis *r = cm__rd_group_conn(as->l);
+  int64_t now = cm__rd_now_ms();
+  if (!c->busy) {
+    c->busy = 1;
+    c->deadline = now + r->timeout_ms;
+    if (as->retrying++ == 0)
+      as->retry_ms = retry_first_ms(r);
+  }
+  int moved = cm__rd_cluster_later(r, rep);
+  if (now >= c->deadline)
+    return 0;
+  snprintf(g->busy, sizeof g->busy, "%.110s", rep->str);
+  c->again = 1;
+  g->waiting++;
+  if (c->type < CMD_WAIT && g->confirms)
+    g->rewait = 1;
+  retry_arm(as, moved ? RETRY_POLL_MS : as->retry_ms);
+  return 1;
+}
+
 /* hiredis: the reply to one command of a group (NULL: the connection
- * dropped). Runs once per command. */
+ * dropped). Runs once per command sent (a command sent again: once per
+ * sending). */
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
   (void)ac;
   rd_cmd *c = privdata;
   rd_group *g = c->g;
   const redisReply *rep = reply;
-  redisReply *owned = NULL; /* cluster: the reply of a redirected command */
-  if (c->fmt && rep)
-    rep = cm__rd_cluster_follow(cm__rd_group_conn(g->as->l), c->fmt, c->len,
-                                rep, &owned);
   g->as->replies++;
-  static const char *const what[] = {
-      "commit", "positions", "upsert", "status", "WAIT", "SCRIPT LOAD", "ROLE"};
+  if (rep && c->fmt && !g->lost && g->fail == CM_OK) {
+    if (c->type == CMD_WAIT && g->rewait) { /* a command of g was sent
+                                               again after it: so is it;
+                                               this answer covers what
+                                               ran before it */
+      if (rep->type == REDIS_REPLY_INTEGER &&
+          (g->acked < 0 || rep->integer < g->acked))
+        g->acked = rep->integer;
+      g->rewait = 0;
+      if (!c->deadline)
+        c->deadline = cm__rd_now_ms() + cm__rd_group_conn(g->as->l)->timeout_ms;
+      c->again = 1;
+      g->waiting++;
+      retry_arm(g->as, RETRY_POLL_MS);
+      return;
+    }
+    if (cm__rd_cluster_busy_error(rep) && retry_later(c, rep))
+      return;
+  }
   if (!rep) {
     g->lost = 1;
   } else if (c->type == CMD_ROLE) { /* an error (NOPERM) only unsets it */
@@ -433,18 +559,19 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
       g->noscript = 1; /* nothing of it written: sent again */
     else
       group_fail(g, cm__rd_cluster_busy_error(rep) ? CM_E_UNAVAILABLE : CM_E_IO,
-                 what[c->type], rep->str ? rep->str : "error");
+                 cmd_name[c->type], rep->str ? rep->str : "error");
   } else if (c->type == CMD_LOAD) { /* the same SHA1 as before */
   } else if (c->type == CMD_WAIT) {
     if (rep->type == REDIS_REPLY_INTEGER) {
-      g->acked = rep->integer;
+      if (g->acked < 0 || rep->integer < g->acked)
+        g->acked = rep->integer; /* sent again: the smaller count */
       cm__rd_gate_wait(cm__rd_group_conn(g->as->l), g->acked,
                        g->as->l->opt.replicas);
     } else
       group_fail(g, CM_E_IO, "WAIT", "unexpected reply");
   } else if (c->type != CMD_COMMIT) { /* a worker script: an integer */
     if (rep->type != REDIS_REPLY_INTEGER) {
-      group_fail(g, CM_E_IO, what[c->type], "unexpected reply");
+      group_fail(g, CM_E_IO, cmd_name[c->type], "unexpected reply");
     } else {
       for (int j = 0; j < c->count; j++) {
         rd_ref *f = &g->refs[c->first + j];
@@ -467,12 +594,63 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
       f->p->known[f->k] = 1;
     }
   }
-  cm__rd_cluster_release(owned);
-  if (c->fmt)
-    redisFreeCommand(c->fmt);
-  c->fmt = NULL;
-  if (++g->replies == g->n_cmds)
-    group_finish(g);
+  cmd_done(c);
+  finish_ready(g->as);
+}
+
+static void write_now(rd_async *as);
+
+/* The retry timer: the commands refused are sent again, oldest group
+ * first, each group's in sending order (its WAIT last), once the
+ * connection is up on the slot's owner (moved there first: this runs
+ * between two turns, as cm_redis_connect_async asks); those whose time
+ * is up, or whose group failed or was lost, are answered as they are. */
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  rd_async *as = arg;
+  cm_redis *r = cm__rd_group_conn(as->l);
+  if (!cm_redis_connected(r) || cm_redis_move_pending(r))
+    cm_redis_connect_async(r, NULL); /* moves only when nothing is in
+                                        flight; the backoff limits it */
+  int ready = cm_redis_connected(r) && !r->hello && !(r->cl && r->cl->moved);
+  int64_t now = cm__rd_now_ms();
+  int left = 0, sent = 0;
+  for (rd_group *g = as->ghead; g; g = g->next) {
+    for (int i = 0; i < g->n_cmds && g->waiting; i++) {
+      rd_cmd *c = &g->cmds[i];
+      if (!c->again)
+        continue;
+      if (c->deadline && now >= c->deadline) /* today's answer */
+        group_fail(g, CM_E_UNAVAILABLE, cmd_name[c->type],
+                   c->busy ? g->busy : "no connection to send it again");
+      if (!g->lost && g->fail == CM_OK && !ready) {
+        left++;
+        continue;
+      }
+      c->again = 0;
+      g->waiting--;
+      if (!g->lost && g->fail == CM_OK &&
+          redisAsyncFormattedCommand(r->ac, on_reply, c, c->fmt, c->len) ==
+              REDIS_OK) {
+        sent++;
+        continue;
+      }
+      g->lost |= g->fail == CM_OK; /* not queued: as if lost */
+      cmd_done(c);
+    }
+  }
+  if (sent) {
+    as->unwritten = 1;
+    if (!evtimer_pending(as->timer, NULL))
+      timer_arm(as);
+    as->retry_ms =
+        as->retry_ms * 2 < RETRY_MAX_MS ? as->retry_ms * 2 : RETRY_MAX_MS;
+  }
+  if (left)
+    retry_arm(as, RETRY_POLL_MS);
+  finish_ready(as);
+  write_now(as);
 }
 
 /* Queue one command of g (built in a) on the connection. Returns 0, -1
@@ -788,6 +966,13 @@ static void flush_send(rd_async *as) {
   cm_redis *r = cm__rd_group_conn(l);
   rd_prop *props = as->queue;
   as->queue = as->tail = NULL;
+  if (props && as->retrying) { /* behind the commands refused: they are
+                                  sent again first (cmd_done flushes) */
+    as->queue = props;
+    for (as->tail = props; as->tail->next; as->tail = as->tail->next)
+      ;
+    return;
+  }
   if (!props || flush_put_off(as, r, props))
     return;
   if (!(props = hold_split(as, props)))
@@ -810,13 +995,18 @@ static void flush_send(rd_async *as) {
     return;
   }
   g->id = ++as->groups;
+  if (as->gtail)
+    as->gtail->next = g;
+  else
+    as->ghead = g;
+  as->gtail = g;
   group_send(g, r, m);
   as->unwritten |= g->n_cmds > 0;
   as->in_flight++;
   if (as->watch && g->n_cmds > 0)
     group_watch(g, 0);
-  if (g->n_cmds == 0) { /* nothing went out */
-    group_finish(g);
+  if (g->n_cmds == 0) { /* nothing went out: finishes in its turn */
+    finish_ready(as);
     return;
   }
   if (!evtimer_pending(as->timer, NULL))
@@ -831,15 +1021,20 @@ static void on_timer(evutil_socket_t fd, short what, void *arg) {
   rd_async *as = arg;
   if (!as->in_flight)
     return;
-  if (as->replies != as->at_arm) { /* progress: wait again */
+  cm_redis *r = cm__rd_group_conn(as->l);
+  if (as->replies != as->at_arm || /* progress, or only commands waiting
+                                      to be sent again (their deadline
+                                      bounds them): wait again */
+      (as->retrying && (!r->ac || !r->ac->replies.head))) {
     timer_arm(as);
     return;
   }
   char why[64];
-  cm_redis *r = cm__rd_group_conn(as->l);
   snprintf(why, sizeof why, "no reply within %d ms", r->timeout_ms);
   cm__rd_drop(r, why);
 }
+
+static void on_retry(evutil_socket_t fd, short what, void *arg);
 
 static rd_async *async_new(rd_ledger *l) {
   rd_async *as = calloc(1, sizeof *as);
@@ -850,11 +1045,14 @@ static rd_async *async_new(rd_ledger *l) {
   struct event_base *base = cm__rd_group_conn(l)->base;
   as->flush = event_new(base, -1, 0, on_flush, as);
   as->timer = evtimer_new(base, on_timer, as);
-  if (!as->flush || !as->timer) {
+  as->retry = evtimer_new(base, on_retry, as);
+  if (!as->flush || !as->timer || !as->retry) {
     if (as->flush)
       event_free(as->flush);
     if (as->timer)
       event_free(as->timer);
+    if (as->retry)
+      event_free(as->retry);
     free(as);
     return NULL;
   }
@@ -1073,6 +1271,16 @@ void cm__rd_group_free(rd_ledger *l) {
     return;
   if (as->in_flight) /* answers them all */
     cm__rd_drop(cm__rd_group_conn(l), "the ledger was freed");
+  for (rd_group *g = as->ghead; g; g = g->next) /* and those waiting to be
+                                                   sent again */
+    for (int i = 0; i < g->n_cmds && g->waiting; i++)
+      if (g->cmds[i].again) {
+        g->cmds[i].again = 0;
+        g->waiting--;
+        g->lost = 1;
+        cmd_done(&g->cmds[i]);
+      }
+  finish_ready(as);
   cm_error err;
   cm_error_set(&err, CM_E_UNAVAILABLE, "", "the ledger was freed");
   rd_prop *q = as->queue;
@@ -1080,6 +1288,7 @@ void cm__rd_group_free(rd_ledger *l) {
   tell_all(q, CM_E_UNAVAILABLE, &err, 0);
   event_free(as->flush);
   event_free(as->timer);
+  event_free(as->retry);
   cm__rd_argv_free(&as->argv);
   free(as);
   l->async = NULL;
