@@ -81,23 +81,8 @@ static void close_ledger(struct event_base *base, cm_ledger *l, cm_redis *r) {
 
 /* Propose the submission of request id (version 0 -> 1). */
 static void propose_submit(cm_ledger *l, const char *id, answer *a) {
-  cm_request_view v;
-  memset(&v, 0, sizeof v);
-  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  v.state = CM_REQ_PENDING;
-  v.created_ms = CM_FX_T0;
-  v.version = 1;
-  cm_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = CM_EV_SUBMITTED;
-  snprintf(ev.request, sizeof ev.request, "%s", id);
-  cm_ledger_change ch;
-  memset(&ch, 0, sizeof ch);
-  ch.after = &v;
-  ch.n_events = 1;
-  ch.events = &ev;
   cm_error err;
-  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_done, a, &err), CM_OK, "%s",
+  cr_assert_eq(cm_fx_propose_submit(l, id, on_done, a, &err), CM_OK, "%s",
                err.message);
 }
 
@@ -214,14 +199,7 @@ Test(group_commit, a_pair_is_never_split_across_script_calls,
   char id[CM_ID_MAX];
   for (int i = 0; i < 63; i++)
     propose_submit(l, req_id(i, id), &g_ans[i]);
-  cm_request_view va, vb;
-  memset(&va, 0, sizeof va);
-  va.spec = cm_fx_spec("pa", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  va.state = CM_REQ_PENDING;
-  va.created_ms = CM_FX_T0;
-  va.version = 1;
-  vb = va;
-  vb.spec = cm_fx_spec("pb", CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cm_request_view va = cm_fx_submitted("pa"), vb = cm_fx_submitted("pb");
   vb.version = 6;
   cm_ledger_change ch[2];
   memset(ch, 0, sizeof ch);

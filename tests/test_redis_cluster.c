@@ -293,23 +293,8 @@ static void on_done(void *ctx, cm_status st, const cm_ledger_result *res, int n,
 static answer submit_on_loop(struct event_base *base, cm_ledger *l,
                              const char *id) {
   answer a = {0, CM_OK};
-  cm_request_view v;
-  memset(&v, 0, sizeof v);
-  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  v.state = CM_REQ_PENDING;
-  v.created_ms = CM_FX_T0;
-  v.version = 1;
-  cm_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = CM_EV_SUBMITTED;
-  snprintf(ev.request, sizeof ev.request, "%s", id);
-  cm_ledger_change ch;
-  memset(&ch, 0, sizeof ch);
-  ch.after = &v;
-  ch.n_events = 1;
-  ch.events = &ev;
   cm_error err;
-  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_done, &a, &err), CM_OK, "%s",
+  cr_assert_eq(cm_fx_propose_submit(l, id, on_done, &a, &err), CM_OK, "%s",
                err.message);
   for (int i = 0; i < 200 && !a.calls; i++) {
     struct timeval tv = {0, 20000};
@@ -998,23 +983,8 @@ static void on_tagged(void *ctx, cm_status st, const cm_ledger_result *res,
 
 /* Propose the submission of request id on l (completion t). */
 static void propose_submit(cm_ledger *l, const char *id, tagged *t) {
-  cm_request_view v;
-  memset(&v, 0, sizeof v);
-  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
-  v.state = CM_REQ_PENDING;
-  v.created_ms = CM_FX_T0;
-  v.version = 1;
-  cm_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = CM_EV_SUBMITTED;
-  snprintf(ev.request, sizeof ev.request, "%s", id);
-  cm_ledger_change ch;
-  memset(&ch, 0, sizeof ch);
-  ch.after = &v;
-  ch.n_events = 1;
-  ch.events = &ev;
   cm_error err;
-  cr_assert_eq(cm_ledger_propose(l, &ch, 1, on_tagged, t, &err), CM_OK, "%s",
+  cr_assert_eq(cm_fx_propose_submit(l, id, on_tagged, t, &err), CM_OK, "%s",
                err.message);
 }
 

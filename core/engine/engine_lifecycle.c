@@ -100,20 +100,12 @@ static cm_status requeue_build(cm_engine *e, cm__op *op, cm__req *r,
   return cm__op_commit(e, op, err);
 }
 
-/* 1 when worker is one of r's. */
-static int has_worker(const cm__req *r, const char *worker) {
-  for (int i = 0; i < r->n_workers; i++)
-    if (!strcmp(r->workers[i], worker))
-      return 1;
-  return 0;
-}
-
 static cm_status requeue_plan(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req *r = find_live(e, op, err);
   if (r && op->async && r->state != CM_REQ_OFFERED)
     return CM_OK; /* answered meanwhile: nothing lapses */
   if (r && op->async && op->why == CM_EV_WITHDRAWN && op->worker[0] &&
-      !has_worker(r, op->worker))
+      offer_index(r, op->worker) < 0)
     return CM_OK; /* offered to others since: not hers to withdraw */
   return r ? requeue_build(e, op, r, err) : CM_E_UNKNOWN_ID;
 }
@@ -137,6 +129,21 @@ static void requeue_told(void *ctx, cm_status st, const cm_error *err) {
   (void)err;
 }
 
+/* Launch a requeue op of request id (worker NULL: none) for why; out of
+ * memory nothing is launched (found again later: a batch, an expiry). */
+static void requeue_launch(cm_engine *e, const char *id, const char *worker,
+                           cm_event_type why, int64_t now_ms) {
+  cm_error err;
+  cm__op *op = op_async(id, now_ms, requeue_told, NULL, &err);
+  if (!op)
+    return;
+  if (worker)
+    op_worker(op, worker);
+  op->why = why;
+  op->plan = requeue_plan;
+  (void)cm__op_launch(e, op, &err);
+}
+
 void cm__req_requeue_soon(cm_engine *e, cm__req *r, const char *worker,
                           cm_event_type why, int64_t now_ms) {
   cm_ledger *l = e->cfg.ledger;
@@ -147,27 +154,12 @@ void cm__req_requeue_soon(cm_engine *e, cm__req *r, const char *worker,
   if (cm__op_find(e, r->spec.id))
     return; /* a change of it in flight decides first; a lapse is found
                again at the next batch */
-  cm_error err;
-  cm__op *op = op_async(r->spec.id, now_ms, requeue_told, NULL, &err);
-  if (!op)
-    return; /* out of memory: found again at the next batch */
-  if (worker)
-    op_worker(op, worker);
-  op->why = why;
-  op->plan = requeue_plan;
-  (void)cm__op_launch(e, op, &err);
+  requeue_launch(e, r->spec.id, worker, why, now_ms);
 }
 
 void cm__req_withdraw_later(cm_engine *e, const char *id, const char *worker,
                             int64_t now_ms) {
-  cm_error err;
-  cm__op *op = op_async(id, now_ms, requeue_told, NULL, &err);
-  if (!op)
-    return; /* out of memory: it lapses at its expiry instead */
-  op_worker(op, worker);
-  op->why = CM_EV_WITHDRAWN;
-  op->plan = requeue_plan;
-  (void)cm__op_launch(e, op, &err);
+  requeue_launch(e, id, worker, CM_EV_WITHDRAWN, now_ms); /* queued */
 }
 
 /* ---- cancel, complete ---- */

@@ -31,3 +31,28 @@ cm_request_spec cm_fx_spec(const char *id, cm_skillset skills, int staff,
   s.urgency = urgency;
   return s;
 }
+
+cm_request_view cm_fx_submitted(const char *id) {
+  cm_request_view v;
+  memset(&v, 0, sizeof v);
+  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  v.state = CM_REQ_PENDING;
+  v.created_ms = CM_FX_T0;
+  v.version = 1;
+  return v;
+}
+
+cm_status cm_fx_propose_submit(cm_ledger *l, const char *id,
+                               cm_ledger_done_fn fn, void *ctx, cm_error *err) {
+  cm_request_view v = cm_fx_submitted(id);
+  cm_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = CM_EV_SUBMITTED;
+  snprintf(ev.request, sizeof ev.request, "%s", id);
+  cm_ledger_change ch;
+  memset(&ch, 0, sizeof ch);
+  ch.after = &v;
+  ch.n_events = 1;
+  ch.events = &ev;
+  return cm_ledger_propose(l, &ch, 1, fn, ctx, err);
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "carematch/engine.h"
+#include "carematch/ledger.h"
 #include "carematch/model.h"
 
 /* Skill bits of the default taxonomy (core/base/taxonomy.c), in its order. */
@@ -33,5 +34,14 @@ cm_worker cm_fx_worker(const char *id, cm_skillset skills, double dlat_km,
  * urgency; everything else zero. */
 cm_request_spec cm_fx_spec(const char *id, cm_skillset skills, int staff,
                            cm_urgency urgency, double dlat_km);
+
+/* A request's first record: cm_fx_spec(id, nurse, 1, normal, 0), pending,
+ * created at CM_FX_T0, version 1. */
+cm_request_view cm_fx_submitted(const char *id);
+
+/* Propose request id's submission on l (version 0 -> 1: cm_fx_submitted
+ * with a submitted event), fn(ctx) told; cm_ledger_propose's status. */
+cm_status cm_fx_propose_submit(cm_ledger *l, const char *id,
+                               cm_ledger_done_fn fn, void *ctx, cm_error *err);
 
 #endif
