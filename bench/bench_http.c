@@ -50,6 +50,7 @@ typedef struct opts {
   const char *daemon, *url, *redis, *out, *tok_platform, *tok_gateway;
   const char *samples;    /* --samples FILE: one line per emergency offered */
   const char *durability; /* --durability fsync|replica (with --redis) */
+  const char *positions_ack; /* --positions-ack queued|durable (--redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
   int accepts; /* --ingest: requests created and offered for the accepts */
   double emergency, service_s;
@@ -493,6 +494,21 @@ static void ingest_next(bench *b, struct evhttp_request *req, void *arg) {
     event_base_loopexit(b->base, NULL);
 }
 
+static double metric_value(const bench *b, const char *name);
+
+/* Positions answered before Redis took them (positions_ack = queued) are
+ * not counted done until Redis has every one: wait for the daemon's
+ * carematch_positions_pending to reach 0 (at most 30 s; not there: the
+ * memory store, or a daemon that does not say). */
+static void positions_drained(const bench *b) {
+  double until = now_ms() + 30000;
+  while (metric_value(b, "carematch_positions_pending") > 0 &&
+         now_ms() < until) {
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 static double run_ingest(bench *b, int bulk, int accept, double seconds) {
   g_ingest.bulk = bulk;
   g_ingest.accept = accept;
@@ -503,6 +519,8 @@ static double run_ingest(bench *b, int bulk, int accept, double seconds) {
     ingest_send(b, cm_hc_conn(b->hc, c), &g_ingest);
   if (cm_hc_inflight(b->hc) > 0) /* none: no offers to accept */
     event_base_dispatch(b->base);
+  if (bulk >= 1 && !accept)
+    positions_drained(b);
   double s = (now_ms() - t0) / 1000.0;
   return (double)b->positions_ok / s;
 }
@@ -561,14 +579,16 @@ static pid_t start_daemon(bench *b, const char *dir) {
   char ini[1024];
   snprintf(ini, sizeof ini,
            "[server]\nport = 0\nmax_body_bytes = 16777216\n"
-           "[store]\nweights_file = %s/weights.json\n%s%s\n%s%s%s"
+           "[store]\nweights_file = %s/weights.json\n%s%s\n%s%s%s%s%s%s"
            "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
            "[tokens]\nplatform = %s\ngateway = %s\noperator = "
            "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
            dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
            b->o.durability ? "durability = " : "",
            b->o.durability ? b->o.durability : "", b->o.durability ? "\n" : "",
-           b->o.tok_platform, b->o.tok_gateway);
+           b->o.positions_ack ? "positions_ack = " : "",
+           b->o.positions_ack ? b->o.positions_ack : "",
+           b->o.positions_ack ? "\n" : "", b->o.tok_platform, b->o.tok_gateway);
   return cm_hc_daemon_start(b->o.daemon, dir, ini, NULL, &b->port);
 }
 
@@ -597,6 +617,7 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
   OPT_S("--url", o->url)
   OPT_S("--redis", o->redis)
   OPT_S("--durability", o->durability)
+  OPT_S("--positions-ack", o->positions_ack)
   OPT_S("--out", o->out)
   OPT_S("--samples", o->samples)
   OPT_S("--platform-token", o->tok_platform)
@@ -647,7 +668,7 @@ static int parse(int argc, char **argv, opts *o) {
       continue;
     fprintf(stderr,
             "usage: bench_http (--daemon PATH [--redis URL [--durability "
-            "fsync|replica]] | --url "
+            "fsync|replica] [--positions-ack queued|durable]] | --url "
             "http://host:port --platform-token T --gateway-token T)\n"
             "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
             "N]\n"
@@ -891,8 +912,11 @@ static int trace_slot(loop_trace *t, const char *cause, size_t len) {
   return t->n++;
 }
 
-static void loop_trace_get(const bench *b, loop_trace *t) {
-  memset(t, 0, sizeof *t);
+/* The daemon's /metrics page, read with a blocking call (between the
+ * phases, never during the load); "" when it could not be read. */
+static char *metrics_page(const bench *b) {
+  static char page[1 << 20];
+  page[0] = '\0';
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -901,20 +925,34 @@ static void loop_trace_get(const bench *b, loop_trace *t) {
   inet_pton(AF_INET, b->host, &a.sin_addr);
   static const char get[] = "GET /metrics HTTP/1.0\r\nAuthorization: Bearer "
                             "bench-metrics-token-0000\r\n\r\n";
-  static char page[1 << 20];
   size_t n = 0;
   ssize_t k;
   if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
       write(fd, get, sizeof get - 1) != (ssize_t)(sizeof get - 1)) {
     if (fd >= 0)
       close(fd);
-    return;
+    return page;
   }
   while (n < sizeof page - 1 &&
          (k = read(fd, page + n, sizeof page - 1 - n)) > 0)
     n += (size_t)k;
   close(fd);
   page[n] = '\0';
+  return page;
+}
+
+/* The value of the unlabelled metric name on the daemon's page; -1 when
+ * it is not there. */
+static double metric_value(const bench *b, const char *name) {
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *p = strstr(metrics_page(b), key);
+  return p ? atof(p + strlen(key)) : -1;
+}
+
+static void loop_trace_get(const bench *b, loop_trace *t) {
+  memset(t, 0, sizeof *t);
+  char *page = metrics_page(b);
   static const char *const names[2] = {"carematch_loop_stalls_total{cause=\"",
                                        "carematch_loop_busy_max_seconds{"
                                        "cause=\""};

@@ -204,6 +204,44 @@ Test(carematchd, escalate_after_ms_is_checked) {
   cm_test_rmdir(dir);
 }
 
+/* [store] positions_ack and positions_pending_max (docs/redis.md,
+ * "Positions: answered once queued"): taken when valid, refused naming
+ * the key and what it takes otherwise. */
+Test(carematchd, positions_ack_keys_are_checked) {
+  char dir[256], ini[320];
+  make_dir(dir, sizeof dir);
+  snprintf(ini, sizeof ini, "%s/pos.ini", dir);
+  static const struct {
+    const char *line, *error; /* error NULL: taken */
+  } cases[] = {
+      {"positions_ack = queued", NULL},
+      {"positions_ack = durable", NULL},
+      {"positions_pending_max = 0", NULL},
+      {"positions_ack = later", "[store] positions_ack: must be queued or "
+                                "durable"},
+      {"positions_pending_max = -1", "[store] positions_pending_max: must be "
+                                     "an integer in 0..100000000"},
+      {"positions_pending_max = many", "[store] positions_pending_max:"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[160];
+    snprintf(text, sizeof text, "[server]\nport = 0\n[store]\n%s\n",
+             cases[i].line);
+    write_text(ini, text, 0600);
+    cm_test_run_result r = run(
+        dir, CM_DAEMON_PATH,
+        (const char *[]){"--config", ini, "--no-auth", "--check-config", NULL});
+    if (!cases[i].error) {
+      cr_expect_eq(r.status, 0, "%s: %s", cases[i].line, r.err);
+    } else {
+      cr_expect_eq(r.status, 2, "%s refused", cases[i].line);
+      cr_expect_not_null(strstr(r.err, cases[i].error), "%s: %s", cases[i].line,
+                         r.err);
+    }
+    cm_test_run_free(&r);
+  }
+  cm_test_rmdir(dir);
+}
+
 /* [batch] standby_every_ms (docs/engine.md "Standby"): taken in range,
  * refused with the key named outside it. */
 Test(carematchd, standby_every_ms_is_checked) {

@@ -39,6 +39,7 @@ void cmd_config_init(cmd_config *c) {
   cm_ledger_redis_options_init(&c->ledger_opt);
   c->record_keep_ms = 7LL * 24 * 3600 * 1000; /* cm_ledger_redis_options */
   c->events_max = 100000;
+  c->positions_pending_max = 20000;
   cm_engine_config_init(&c->engine);
   /* finished requests remembered: each is about 3 KB of memory, so the
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
@@ -279,7 +280,8 @@ static int store_key(parse_ctx *p, const char *name, const char *v) {
   return 1;
 }
 
-/* [store]'s durability keys (docs/redis.md, "Durability"). Returns 1
+/* [store]'s durability keys (docs/redis.md, "Durability"; positions_ack:
+ * "Positions: answered once queued"). Returns 1
  * taken, 0 refused (recorded), -1 not one of them. */
 static int durability_key(parse_ctx *p, const char *name, const char *v) {
   cm_ledger_redis_options *o = &p->c->ledger_opt;
@@ -298,6 +300,14 @@ static int durability_key(parse_ctx *p, const char *name, const char *v) {
     if (parse_long(v, 1, 4999, &x) != 0)
       return fail(p, "store", name, "must be an integer in 1..4999");
     o->durability_timeout_ms = (int)x;
+  } else if (!strcmp(name, "positions_ack")) {
+    if (strcmp(v, "queued") && strcmp(v, "durable"))
+      return fail(p, "store", name, "must be queued or durable");
+    p->c->positions_durable = !strcmp(v, "durable");
+  } else if (!strcmp(name, "positions_pending_max")) {
+    if (parse_long(v, 0, 100000000, &x) != 0)
+      return fail(p, "store", name, "must be an integer in 0..100000000");
+    p->c->positions_pending_max = x;
   } else {
     return -1;
   }

@@ -108,6 +108,11 @@ typedef struct cmd_config {
   cm_ledger_redis_options ledger_opt; /* Redis: [store] durability,
                                          durability_replicas,
                                          durability_timeout_ms */
+  int positions_durable;              /* Redis: [store] positions_ack = durable
+                                         (0: queued, the default; positions.c) */
+  int64_t positions_pending_max;      /* Redis: [store] positions_pending_max:
+                                         positions answered before Redis took
+                                         them, at most (20000) */
   cm_engine_config engine; /* taxonomy, weights, params, batch policy */
   int n_services;
   cmd_service services[CMD_SERVICES_MAX];
@@ -277,6 +282,11 @@ typedef struct cmd_region {
                                               cumulative; metrics.c) */
   uint64_t batch_requests;                 /* their sum */
   uint64_t positions;
+  int64_t positions_pending; /* answered, not yet taken by Redis
+                                (positions.c) */
+  uint64_t positions_lost;   /* answered, then not taken by Redis */
+  int64_t lost_logged_ns;    /* monotonic ns of the last log line of it */
+  uint64_t lost_unlogged;    /* lost since that line */
   uint64_t events_sent;
   struct cmd_lease *lease; /* [lease] enabled: the region's lease */
   struct cmd_kpis *kpis;   /* the last hour's KPI samples (kpis.c; NULL

@@ -34,7 +34,6 @@ typedef struct cmd_call {
   int64_t at_ms;       /* when */
   int created;         /* create: 201 unless it existed */
   int existed;         /* create: the engine held it before */
-  int count;           /* positions: how many (the reply's "accepted") */
   int urgent;          /* an emergency's create counted in the region's
                           urgent_writes until its completion (solver.c) */
 } cmd_call;
@@ -82,6 +81,15 @@ cmd_call *cmd_call_writer(cmd_call *c);
 int cmd_body_empty(cmd_call *c);
 /* Count a reply the handler sent by other means (the event stream). */
 void cmd_count(cmd_call *c, int code);
+
+/* A position write's launch: the engine's _async call with done and ctx
+ * (positions.c). */
+typedef cm_status (*cmd_positions_launch)(void *arg, cm_engine_done_fn done,
+                                          void *ctx, cm_error *err);
+/* Launch a write of count positions on the writer call c and answer it:
+ * once queued for Redis, or from its completion (positions.c). */
+void cmd_positions_write(cmd_call *c, int count, cmd_positions_launch launch,
+                         void *arg);
 
 /* The handlers (routes_*.c). */
 void cmd_route_worker_put(cmd_call *c);

@@ -189,6 +189,9 @@ static void state_metrics(page *b, const cmd_region *r,
   if (cm_store_count(r->store, &workers, NULL) != CM_OK)
     workers = -1; /* the store cannot be asked */
   gauge(b, "carematch_workers", "workers in the store", workers);
+  gauge(b, "carematch_positions_pending",
+        "positions answered once queued, not yet taken by Redis",
+        (double)r->positions_pending);
   gauge(b, "carematch_paused", "1 while dispatch waits for the ledger",
         r->paused);
   gauge(b, "carematch_weights_version", "version of the weights in force",
@@ -292,6 +295,9 @@ static void counter_metrics(page *b, const cmd_region *r,
           "events lost to a full engine queue", st->events_dropped);
   counter(b, "carematch_positions_total", "position updates taken",
           r->positions);
+  counter(b, "carematch_positions_lost_total",
+          "positions answered once queued that Redis did not take",
+          r->positions_lost);
 }
 
 /* The daemon's own: the build, event streams, reloads, trace lines lost

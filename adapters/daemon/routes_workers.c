@@ -3,7 +3,8 @@
  * first when there is one); a rejected call changes nothing. They call
  * the engine's _async functions and reply from the completion: at once in
  * memory, when Redis took the write otherwise, the loop serving other
- * calls meanwhile (docs/async.md). */
+ * calls meanwhile (docs/async.md); a position write once it is queued for
+ * Redis (positions.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,20 +53,6 @@ static void on_worker_written(void *ctx, cm_status st, const cm_error *err) {
     cmd_call_end(c);
 }
 
-/* The engine's answer to a position write: {"accepted": n}, or the
- * error; then a deferred call ends. */
-static void on_positions_written(void *ctx, cm_status st, const cm_error *err) {
-  cmd_call *c = ctx;
-  if (st != CM_OK) {
-    cmd_reply_error(c, err);
-  } else {
-    c->r->positions += (uint64_t)c->count;
-    cmd_reply_json(c, 200, json_pack("{s:i}", "accepted", c->count));
-  }
-  if (c->deferred)
-    cmd_call_end(c);
-}
-
 void cmd_route_worker_put(cmd_call *c) {
   cm_worker w;
   cm_error err;
@@ -89,6 +76,32 @@ void cmd_route_worker_get(cmd_call *c) {
   reply_worker(c, 200);
 }
 
+typedef struct one_position {
+  cmd_call *c;
+  double lat, lon;
+} one_position;
+
+static cm_status launch_one(void *arg, cm_engine_done_fn done, void *ctx,
+                            cm_error *err) {
+  one_position *a = arg;
+  return cm_engine_worker_position_async(a->c->r->eng, a->c->arg, a->lat,
+                                         a->lon, cmd_now_ms(), done, ctx, err);
+}
+
+typedef struct bulk_positions {
+  cmd_call *c;
+  int n;
+  const char **ids;
+  const double *lat, *lon;
+} bulk_positions;
+
+static cm_status launch_bulk(void *arg, cm_engine_done_fn done, void *ctx,
+                             cm_error *err) {
+  bulk_positions *a = arg;
+  return cm_engine_worker_positions_async(a->c->r->eng, a->n, a->ids, a->lat,
+                                          a->lon, cmd_now_ms(), done, ctx, err);
+}
+
 void cmd_route_worker_position(cmd_call *c) {
   static const char *const keys[] = {"lat", "lon", NULL};
   double lat, lon;
@@ -103,11 +116,8 @@ void cmd_route_worker_position(cmd_call *c) {
   cmd_call *wc = cmd_call_writer(c);
   if (!wc)
     return;
-  wc->count = 1;
-  if (cm_engine_worker_position_async(wc->r->eng, wc->arg, lat, lon,
-                                      cmd_now_ms(), on_positions_written, wc,
-                                      &err) != CM_OK)
-    on_positions_written(wc, err.code, &err);
+  one_position a = {wc, lat, lon};
+  cmd_positions_write(wc, 1, launch_one, &a);
 }
 
 void cmd_route_positions(cmd_call *c) {
@@ -141,11 +151,8 @@ void cmd_route_positions(cmd_call *c) {
   }
   cmd_call *wc = NULL;
   if (st == CM_OK && (wc = cmd_call_writer(c)) != NULL) {
-    wc->count = n;
-    if (cm_engine_worker_positions_async(wc->r->eng, n, ids, lat, lon,
-                                         cmd_now_ms(), on_positions_written, wc,
-                                         &err) != CM_OK)
-      on_positions_written(wc, err.code, &err);
+    bulk_positions a = {wc, n, ids, lat, lon};
+    cmd_positions_write(wc, n, launch_bulk, &a);
   } else if (st != CM_OK) {
     cmd_reply_error(c, &err);
   }

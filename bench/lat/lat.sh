@@ -19,6 +19,8 @@
 # connection count, alternated like the rounds (OUT/iROUND-STORE-CONN);
 # each measures bulk and single positions, creates and accepts; LAT=0
 # skips the latency rounds (the ingest runs alone).
+# "tmpfs-durable" and "disk-durable" are tmpfs and disk with the daemon at
+# positions_ack = durable (docs/redis.md "Positions: answered once queued").
 # When BEFORE and AFTER are the same file, pool.py pools the two as one.
 set -u
 BEFORE=${1:?before carematchd}; AFTER=${2:?after carematchd}
@@ -32,7 +34,7 @@ read -ra INGEST_CONNS <<<"${INGEST:-}"
 read -ra INGEST_LIST <<<"${INGEST_STORES:-${STORES:-memory tmpfs disk}}"
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
-uses() { [[ " ${STORE_LIST[*]} ${INGEST_CONNS:+${INGEST_LIST[*]}} " == *" $1 "* ]]; }
+uses() { [[ " ${STORE_LIST[*]} ${INGEST_CONNS:+${INGEST_LIST[*]}} " == *" $1"[\ -]* ]]; }
 ports=""
 if uses tmpfs; then
   mkdir -p "$T"; ports="$ports $P1"
@@ -75,6 +77,12 @@ store_prepare() {
   case $1 in
   tmpfs) R="--redis redis://127.0.0.1:$P1"; redis-cli -p "$P1" flushall >/dev/null ;;
   disk) R="--redis redis://127.0.0.1:$P2"; redis-cli -p "$P2" flushall >/dev/null ;;
+  tmpfs-durable)
+    R="--redis redis://127.0.0.1:$P1 --positions-ack durable"
+    redis-cli -p "$P1" flushall >/dev/null ;;
+  disk-durable)
+    R="--redis redis://127.0.0.1:$P2 --positions-ack durable"
+    redis-cli -p "$P2" flushall >/dev/null ;;
   replica)
     R="--redis redis://127.0.0.1:$P3 --durability replica"
     redis-cli -p "$P3" flushall >/dev/null
