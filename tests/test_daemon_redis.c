@@ -332,11 +332,11 @@ static double worker_lat(const char *id) {
   return lat;
 }
 
-/* Redis holding writes (CLIENT PAUSE WRITE) holds no call: the position
- * writes (a bulk and a single one) are answered once queued
- * (positions_ack = queued, the default; docs/redis.md), the upsert after
- * the pause, the reads meanwhile; and the positions take effect only when
- * Redis took them (w1's read shows her old place during the pause). */
+/* Redis holding writes (CLIENT PAUSE WRITE) holds no call: the reads are
+ * answered meanwhile; the worker writes (a bulk, an upsert, a single
+ * position: positions_ack = durable, the default) after the pause, and
+ * they take effect only when Redis took them (w1's read shows her old
+ * place during the pause; docs/redis.md). */
 Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   add_workers(20);
   submit("h0", "normal", 201);
@@ -378,15 +378,12 @@ Test(daemon_redis, a_held_redis_does_not_hold_worker_writes) {
   cr_assert_lt(cm_test_mono_ms() - t0, 700, "all of it inside the pause");
   for (int i = 0; i < 3; i++)
     pthread_join(th[i], NULL);
-  for (int i = 0; i < 3; i++)
-    cr_assert_eq(tc[i].code, 200, "%s %s (%ld)", tc[i].method, tc[i].path,
-                 tc[i].code);
-  cr_assert_lt(tc[0].ms, 300, "the bulk answered once queued (%lld ms)",
-               (long long)tc[0].ms);
-  cr_assert_lt(tc[2].ms, 300, "the position answered once queued (%lld ms)",
-               (long long)tc[2].ms);
-  cr_assert_geq(tc[1].ms, 500, "the upsert completes after the pause (%lld ms)",
-                (long long)tc[1].ms);
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(tc[i].code, 200, "%s %s completes after the pause (%ld)",
+                 tc[i].method, tc[i].path, tc[i].code);
+    cr_assert_geq(tc[i].ms, 500, "%s %s not before it (%lld ms)", tc[i].method,
+                  tc[i].path, (long long)tc[i].ms);
+  }
   free(bulk);
   cr_assert_eq(code_of("GET", "/v1/workers/wn", TOK_PLATFORM, NULL), 200);
   for (int k = 0; k < 20; k++) { /* the bulk's last round is in Redis */

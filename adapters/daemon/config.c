@@ -39,6 +39,7 @@ void cmd_config_init(cmd_config *c) {
   cm_ledger_redis_options_init(&c->ledger_opt);
   c->record_keep_ms = 7LL * 24 * 3600 * 1000; /* cm_ledger_redis_options */
   c->events_max = 100000;
+  c->positions_durable = 1; /* positions_ack = durable (positions.c) */
   c->positions_pending_max = 20000;
   cm_engine_config_init(&c->engine);
   /* finished requests remembered: each is about 3 KB of memory, so the

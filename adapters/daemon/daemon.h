@@ -109,7 +109,7 @@ typedef struct cmd_config {
                                          durability_replicas,
                                          durability_timeout_ms */
   int positions_durable;              /* Redis: [store] positions_ack = durable
-                                         (0: queued, the default; positions.c) */
+                                         (the default; 0: queued, positions.c) */
   int64_t positions_pending_max;      /* Redis: [store] positions_pending_max:
                                          positions answered before Redis took
                                          them, at most (20000) */
@@ -287,6 +287,8 @@ typedef struct cmd_region {
   uint64_t positions_lost;   /* answered, then not taken by Redis */
   int64_t lost_logged_ns;    /* monotonic ns of the last log line of it */
   uint64_t lost_unlogged;    /* lost since that line */
+  cm_status lost_why;        /* the last loss's code */
+  int lost_armed;            /* a timer logs lost_unlogged */
   uint64_t events_sent;
   struct cmd_lease *lease; /* [lease] enabled: the region's lease */
   struct cmd_kpis *kpis;   /* the last hour's KPI samples (kpis.c; NULL
@@ -484,6 +486,9 @@ void cmd_lease_note(cmd_region *r, cmd_lease_step step, int ok);
 
 /* metrics (metrics.c): a batch of n requests was committed. */
 void cmd_metrics_batch(cmd_region *r, uint64_t n);
+
+/* positions.c: log the positions lost and not yet logged (teardown). */
+void cmd_positions_lost_flush(cmd_region *r);
 
 /* durability.c: log the ledger's durability level at start, with a
  * warning when the Redis server is not set up for it (docs/redis.md,

@@ -474,6 +474,7 @@ static void region_teardown(cmd_region *r) {
   cm_redis_free(r->redis_lease);
   cm_redis_free(r->redis_loop);
   cm_redis_free(r->redis);
+  cmd_positions_lost_flush(r); /* lost in the last second, still unsaid */
 }
 
 static void teardown(cmd_daemon *d) {

@@ -293,10 +293,10 @@ static void counter_metrics(page *b, const cmd_region *r,
   counter(b, "carematch_events_total", "engine events", r->events_sent);
   counter(b, "carematch_events_dropped_total",
           "events lost to a full engine queue", st->events_dropped);
-  counter(b, "carematch_positions_total", "position updates taken",
+  counter(b, "carematch_positions_total", "position updates answered 200",
           r->positions);
   counter(b, "carematch_positions_lost_total",
-          "positions answered once queued that Redis did not take",
+          "positions answered once queued whose write then failed",
           r->positions_lost);
 }
 

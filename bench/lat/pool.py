@@ -46,7 +46,8 @@ def ingest(out, load):
     """The INGEST runs per store and connection count, and their medians."""
     rows = {}
     for f in sorted(glob.glob(os.path.join(out, 'i*-*-*.json'))):
-        rnd, store, conns = os.path.basename(f)[:-5].split('-')
+        rnd, rest = os.path.basename(f)[:-5].split('-', 1)
+        store, conns = rest.rsplit('-', 1)  # a store may hold '-'
         d = json.load(open(f))
         rows.setdefault(f'{store} {conns}', []).append({
             'round': int(rnd[1:]),
@@ -86,7 +87,8 @@ def main():
     load = loads(out)
     runs, pooled = [], {}
     for f in sorted(glob.glob(os.path.join(out, 'r*-*-*.json'))):
-        rnd, store, build = os.path.basename(f)[:-5].split('-')
+        rnd, rest = os.path.basename(f)[:-5].split('-', 1)
+        store, build = rest.rsplit('-', 1)  # a store may hold '-'
         d = json.load(open(f))
         e = d['offer_latency_ms']['emergency']
         s = [l.split() for l in open(f[:-5] + '.samples')]
