@@ -143,6 +143,50 @@ Test(engine, next_due_follows_offers_as_they_are_answered) {
   cr_assert_eq(cm_engine_next_due(fx.eng), INT64_MAX, "nothing due");
 }
 
+/* The earliest due time is the top of a heap over the live requests
+ * (live_due.c): kept through many inserts and removals (each removal
+ * moves the last live request into the hole). 600 scheduled requests with
+ * random window starts, nobody in reach (so each is released a fixed time
+ * before its window), a third cancelled (at random, or the earliest),
+ * checked after every call against the minimum kept here. */
+Test(engine, next_due_is_the_earliest_over_many_inserts_and_removals) {
+  enum { N = 600 };
+  static int64_t start[N];
+  static int alive[N];
+  uint64_t rng = 12345;
+  int64_t day = 86400000, lead = -1;
+  for (int i = 0; i < N; i++) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    char id[16];
+    snprintf(id, sizeof id, "s%d", i);
+    cm_request_spec s = spec(id, CM_FX_NURSE, CM_URGENCY_SCHEDULED);
+    start[i] = day + (int64_t)((rng >> 33) % (uint64_t)day);
+    s.window_start_ms = start[i];
+    s.window_end_ms = start[i] + 3600000;
+    submit(&s, 0);
+    alive[i] = 1;
+    if (lead < 0) /* the release's lead over the window, from the first */
+      lead = start[0] - cm_engine_next_due(fx.eng);
+    if (i % 3 == 2) { /* cancel one of those alive: at random, or (every
+                         other time) the earliest, the heap's top */
+      int k = (int)((rng >> 17) % (uint64_t)(i + 1));
+      while (!alive[k])
+        k = (k + 1) % (i + 1);
+      for (int j = 0; i % 2 && j <= i; j++)
+        if (alive[j] && start[j] < start[k])
+          k = j;
+      snprintf(id, sizeof id, "s%d", k);
+      cr_assert_eq(cm_engine_cancel(fx.eng, id, 0, NULL), CM_OK);
+      alive[k] = 0;
+    }
+    int64_t min = INT64_MAX;
+    for (int j = 0; j <= i; j++)
+      if (alive[j] && start[j] - lead < min)
+        min = start[j] - lead;
+    cr_assert_eq(cm_engine_next_due(fx.eng), min, "after request %d", i);
+  }
+}
+
 Test(engine, skill_no_one_has_stays_pending) {
   add_worker("w1", CM_FX_NURSE, 1.0, 1, 0);
   cm_request_spec s = spec("r1", CM_FX_MATERNITY, CM_URGENCY_URGENT);

@@ -181,6 +181,8 @@ void cm_engine_free(cm_engine *e) {
     free(e->workers[i]);
   free(e->live);
   free(e->live_due);
+  free(e->due_heap);
+  free(e->due_pos);
   free(e->done);
   free(e->workers);
   cm__idmap_free(&e->req_map);
@@ -239,10 +241,8 @@ cm__req *cm__req_find(const cm_engine *e, const char *id) {
 static int push_live(cm_engine *e, cm__req *r) {
   if (e->n_live == e->cap_live) {
     int cap = e->cap_live ? e->cap_live * 2 : 256;
-    int64_t *d = realloc(e->live_due, (size_t)cap * sizeof *d);
-    if (!d)
+    if (cm__due_reserve(e, cap) != 0) /* live_due and its heap */
       return -1;
-    e->live_due = d; /* may outgrow live[] when the next realloc fails */
     cm__req **p = realloc(e->live, (size_t)cap * sizeof *p);
     if (!p)
       return -1;
@@ -252,6 +252,7 @@ static int push_live(cm_engine *e, cm__req *r) {
   r->slot = e->n_live;
   e->live_due[e->n_live] = cm__req_due(r);
   e->live[e->n_live++] = r;
+  cm__due_added(e);
   return 0;
 }
 
@@ -269,20 +270,13 @@ int64_t cm__req_due(const cm__req *r) {
 }
 
 void cm__req_due_update(cm_engine *e, const cm__req *r) {
-  if (r->slot >= 0 && r->slot < e->n_live && e->live[r->slot] == r)
-    e->live_due[r->slot] = cm__req_due(r);
-}
-
-int64_t cm__live_due(const cm_engine *e) {
-  int64_t due = INT64_MAX;
-  for (int i = 0; i < e->n_live; i++)
-    if (e->live_due[i] < due)
-      due = e->live_due[i];
-#ifndef NDEBUG /* every place that sets a due field keeps live_due */
-  for (int i = 0; i < e->n_live; i++)
-    assert(e->live_due[i] == cm__req_due(e->live[i]));
-#endif
-  return due;
+  if (r->slot >= 0 && r->slot < e->n_live && e->live[r->slot] == r) {
+    int64_t due = cm__req_due(r);
+    if (e->live_due[r->slot] != due) {
+      e->live_due[r->slot] = due;
+      cm__due_changed(e, r->slot);
+    }
+  }
 }
 
 /* Into the history ring, forgetting the oldest when full. */
@@ -314,6 +308,7 @@ int cm__req_insert(cm_engine *e, cm__req *r) {
       return -1;
     if (cm__idmap_put(&e->req_map, r->spec.id, r->slot, NULL) != 1) {
       e->n_live--;
+      cm__due_removed(e, e->n_live);
       return -1;
     }
   }
@@ -333,6 +328,7 @@ void cm__req_finish(cm_engine *e, cm__req *r) {
     last->slot = slot;
     cm__idmap_set(&e->req_map, last->spec.id, slot);
   }
+  cm__due_removed(e, slot);
   push_history(e, r);
 }
 

@@ -210,6 +210,8 @@ struct cm_engine {
   cm__req **live;    /* unfinished requests, in arrival order */
   int64_t *live_due; /* per slot of live[]: when it next needs a step
                         (cm__req_due), kept beside live[] by engine.c */
+  int *due_heap;     /* the slots as a min-heap by live_due (live_due.c) */
+  int *due_pos;      /* per slot: its place in due_heap */
   int n_live, cap_live;
   cm__req **done; /* finished, ring of cfg.history */
   int n_done, done_head;
@@ -503,10 +505,18 @@ int64_t cm__req_due(const cm__req *r);
 /* r's entry of live_due again, after a field cm__req_due reads was set on
  * the live record in place (not through cm__req_replace). */
 void cm__req_due_update(cm_engine *e, const cm__req *r);
-/* The earliest cm__req_due of the live requests (INT64_MAX none): one
- * pass over a packed array, not over the records, since the daemon asks
- * after every call that may kick a batch. */
+/* The earliest cm__req_due of the live requests (INT64_MAX none), the top
+ * of a min-heap over live_due (live_due.c): the daemon asks after every
+ * call that may kick a batch. */
 int64_t cm__live_due(const cm_engine *e);
+/* The heap kept by engine.c: room for cap slots (with live_due; -1 out of
+ * memory); the last slot was added (its live_due set); slot's live_due
+ * changed; slot left live[] (n_live already one less; the last slot's
+ * request, if another, moved into slot with its live_due). */
+int cm__due_reserve(cm_engine *e, int cap);
+void cm__due_added(cm_engine *e);
+void cm__due_changed(cm_engine *e, int slot);
+void cm__due_removed(cm_engine *e, int slot);
 /* The view of a record (what the ledger and cm_engine_request_get hold). */
 void cm__view_of(const cm__req *r, cm_request_view *out);
 /* The solver's request for r at now_ms: its spec, positioned, waited since

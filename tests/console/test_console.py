@@ -255,7 +255,10 @@ def main():
                 By.CSS_SELECTOR, f'#confirm button.confirm[data-id="{call_id}"]'))
             wait("its nearest staff", lambda: drv.find_elements(
                 By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .candidates li'), timeout=10)
-            shown = drv.find_element(By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .address').text
+            # read afresh each try: the panel redraws when data arrives (a
+            # stale element, as click() knows)
+            shown = wait("the call's address", lambda: drv.find_element(
+                By.CSS_SELECTOR, f'#confirm .call[data-id="{call_id}"] .address').text, timeout=10)
             assert shown == ADDRESS, f"the panel shows the address {shown!r}, not {ADDRESS!r}"
             shot(drv, a.out, "02-confirmation-panel.png")
             click(drv, f'#confirm button.confirm[data-id="{call_id}"]', "a click on Confirm")
