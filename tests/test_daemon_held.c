@@ -266,18 +266,6 @@ Test(daemon_held, a_get_of_a_request_not_held_does_not_hold_the_loop,
   cm_test_daemon_cleanup(&D);
 }
 
-/* A counter or gauge of the daemon's /metrics (-1: not there). */
-static double metric(const char *name) {
-  cm_test_reply r =
-      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  char key[128];
-  snprintf(key, sizeof key, "\n%s ", name);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  double v = p ? atof(p + strlen(key)) : -1;
-  cm_test_reply_free(&r);
-  return v;
-}
-
 /* No batch runs before the stored weights are in force: a request left
  * pending in Redis (no worker) and stored weights that do not decode;
  * the daemon follows Redis but is not ready (/readyz names the stored
@@ -317,7 +305,7 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
             !strstr(text, "stored weights: malformed JSON")) &&
            cm_test_mono_ms() - since < 10000);
   cr_assert(strstr(text, "stored weights: malformed JSON"), "%s", text);
-  cr_assert_eq(metric("carematch_batches_total"), 0,
+  cr_assert_eq(cm_test_metric(D.port, "carematch_batches_total"), 0,
                "no batch before the weights");
   set_key(port, weights, "{\"version\":4,\"weights\":{\"workload\":3}}");
   cr_assert(wait_ready(5000), "ready once the stored form is right");
@@ -326,9 +314,11 @@ Test(daemon_held, no_batch_runs_before_the_stored_weights_are_in_force) {
   weights_of(&version, &workload);
   cr_assert_eq(version, 4);
   for (int64_t end = cm_test_mono_ms() + 5000;
-       metric("carematch_batches_total") < 1 && cm_test_mono_ms() < end;)
+       cm_test_metric(D.port, "carematch_batches_total") < 1 &&
+       cm_test_mono_ms() < end;)
     cm_test_sleep_ms(20);
-  cr_assert_geq(metric("carematch_batches_total"), 1, "batches begin");
+  cr_assert_geq(cm_test_metric(D.port, "carematch_batches_total"), 1,
+                "batches begin");
   cr_assert_eq(cm_test_daemon_stop(&D, SIGTERM), 0);
   cm_test_region_close(&rg);
   cm_test_daemon_cleanup(&D);

@@ -98,18 +98,6 @@ static double w1_redis_lat(const char *rg) {
   return lat;
 }
 
-/* An unlabelled metric of D (-1: not there). */
-static double metric(const char *name) {
-  cm_test_reply r =
-      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  char key[128];
-  snprintf(key, sizeof key, "\n%s ", name);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  double v = p ? atof(p + strlen(key)) : -1;
-  cm_test_reply_free(&r);
-  return v;
-}
-
 /* Waits (at most 5 s) until the daemon answers w1 at lat. */
 static int w1_at(double lat) {
   for (int i = 0; i < 250; i++) {
@@ -131,13 +119,13 @@ Test(daemon_positions, a_position_is_answered_once_queued,
   cr_log_info("position answered in %lld ms while Redis held writes",
               (long long)dt);
   cr_assert_lt(dt, 300, "answered once queued (%lld ms)", (long long)dt);
-  cr_assert_eq(metric("carematch_positions_pending"), 1);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_pending"), 1);
   cr_assert_float_eq(w1_lat(), 31.23, 1e-9, "not taken by Redis yet");
   cr_assert(w1_at(31.3), "moved once Redis took it");
   cr_assert_float_eq(w1_redis_lat("pq1"), 31.3, 1e-9);
-  cr_assert_eq(metric("carematch_positions_pending"), 0);
-  cr_assert_eq(metric("carematch_positions_lost_total"), 0);
-  cr_assert_eq(metric("carematch_positions_total"), 1);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_pending"), 0);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_lost_total"), 0);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_total"), 1);
   stop();
 }
 
@@ -194,19 +182,22 @@ Test(daemon_positions, positions_lost_with_redis_are_counted,
   hold_writes();
   for (int i = 0; i < 3; i++)
     cr_assert_lt(move_w1(31.3 + 0.01 * i), 300);
-  cr_assert_eq(metric("carematch_positions_pending"), 3);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_pending"), 3);
   cm_test_own_redis_kill();
-  for (int i = 0; i < 250 && metric("carematch_positions_lost_total") < 3; i++)
+  for (int i = 0;
+       i < 250 && cm_test_metric(D.port, "carematch_positions_lost_total") < 3;
+       i++)
     cm_test_sleep_ms(20);
-  cr_assert_eq(metric("carematch_positions_lost_total"), 3);
-  cr_assert_eq(metric("carematch_positions_pending"), 0);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_lost_total"), 3);
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_pending"), 0);
   cr_assert_float_eq(w1_lat(), 31.23, 1e-9, "never taken: not moved");
   cm_test_reply r =
       cm_test_http(D.port, "POST", "/v1/workers/w1/position", TOK_GATEWAY,
                    "{\"lat\":31.5,\"lon\":121.47}", NULL);
   cr_assert_eq(r.code, 503, "Redis down: not answered 200: %s", r.text);
   cm_test_reply_free(&r);
-  cr_assert_eq(metric("carematch_positions_lost_total"), 3, "nothing lost");
+  cr_assert_eq(cm_test_metric(D.port, "carematch_positions_lost_total"), 3,
+               "nothing lost");
   char log[1 << 16] = "";
   for (int i = 0; i < 150 && !strstr(log, "2 position(s)"); i++) {
     cm_test_sleep_ms(20);

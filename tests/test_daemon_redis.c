@@ -537,17 +537,6 @@ Test(daemon_redis, the_stage_trace_names_stages_not_requests) {
             gdone);
 }
 
-static double metric(const char *name) {
-  cm_test_reply r =
-      cm_test_http(D.port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  char key[128];
-  snprintf(key, sizeof key, "\n%s ", name);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  double v = p ? atof(p + strlen(key)) : -1;
-  cm_test_reply_free(&r);
-  return v;
-}
-
 static void *submit_emergency(void *arg) {
   timed_write *w = arg;
   char body[192];
@@ -571,7 +560,7 @@ static void *submit_emergency(void *arg) {
 Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
   add_workers(1);
   sleep_ms(1200); /* a step has followed Redis (at least once a second) */
-  double batches = metric("carematch_batches_total");
+  double batches = cm_test_metric(D.port, "carematch_batches_total");
   cr_assert_geq(batches, 0);
   redisContext *side = cm_test_side_connect(g_port);
   cr_assert_not_null(side);
@@ -585,7 +574,7 @@ Test(daemon_redis, an_emergencys_batch_does_not_wait_for_its_create) {
   double during = batches;
   while (during < batches + 1 && cm_test_mono_ms() - t0 < 900) {
     sleep_ms(20);
-    during = metric("carematch_batches_total");
+    during = cm_test_metric(D.port, "carematch_batches_total");
   }
   int64_t seen = cm_test_mono_ms() - t0;
   cr_assert_eq(during, batches + 1,

@@ -489,12 +489,8 @@ Test(group_commit, a_turns_positions_share_script_calls,
 /* Propose a change that makes worker take a job (request id, new). */
 static void propose_take(cm_ledger *l, const char *id, const char *worker,
                          answer *a) {
-  cm_request_view v;
-  memset(&v, 0, sizeof v);
-  v.spec = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_NORMAL, 0);
+  cm_request_view v = cm_fx_submitted(id);
   v.state = CM_REQ_OFFERED;
-  v.created_ms = CM_FX_T0;
-  v.version = 1;
   cm_ledger_change ch;
   memset(&ch, 0, sizeof ch);
   ch.after = &v;

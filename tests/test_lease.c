@@ -227,20 +227,6 @@ static int wait_leads(const cm_test_daemon *d, int want, int ms) {
   return 0;
 }
 
-/* A metric's value on d (-1 when absent). */
-static double metric(const cm_test_daemon *d, const char *name) {
-  cm_test_reply r =
-      cm_test_http(d->port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  double v = -1;
-  char key[128];
-  snprintf(key, sizeof key, "\n%s ", name);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  if (p)
-    v = atof(p + strlen(key));
-  cm_test_reply_free(&r);
-  return v;
-}
-
 static long call(const cm_test_daemon *d, const char *method, const char *path,
                  const char *body) {
   cm_test_reply r =
@@ -375,7 +361,7 @@ Test(lease, kill_9_of_the_holder_the_other_takes_over_and_offers) {
               "(ttl %d ms)",
               (long long)took, TTL_MS);
   cr_assert(leads(&b));
-  cr_assert_geq(metric(&b, "carematch_lease_takeovers_total"), 1);
+  cr_assert_geq(cm_test_metric(b.port, "carematch_lease_takeovers_total"), 1);
   cm_test_daemon_cleanup(&a);
   cm_test_daemon_cleanup(&b);
 }
@@ -429,7 +415,7 @@ Test(lease, a_standby_aims_at_the_expiry_not_its_next_renewal) {
               "10 s leading: %lld ms",
               TTL_MS, (long long)(cm_test_mono_ms() - killed));
   cr_assert(sees_holder(&b, "B"));
-  cr_assert_eq(metric(&b, "carematch_lease_takeovers_total"), 1);
+  cr_assert_eq(cm_test_metric(b.port, "carematch_lease_takeovers_total"), 1);
   cm_test_daemon_cleanup(&a);
   cm_test_daemon_cleanup(&b);
 }
@@ -588,11 +574,11 @@ static void frozen_holder(int ignore) {
   cr_assert_str_eq(by, origin_b, "q1 offered by %s; A is %s, B is %s", by,
                    origin_a, origin_b);
   if (ignore) {
-    cr_assert_geq(metric(&a, "carematch_ledger_stale_epoch_total"), 1,
-                  "A's offer under its old epoch was refused by Redis");
+    cr_assert_geq(cm_test_metric(a.port, "carematch_ledger_stale_epoch_total"),
+                  1, "A's offer under its old epoch was refused by Redis");
   } else {
     cr_assert(wait_leads(&a, 0, 2000), "A still claims the lead");
-    cr_assert_geq(metric(&a, "carematch_lease_losses_total"), 1);
+    cr_assert_geq(cm_test_metric(a.port, "carematch_lease_losses_total"), 1);
   }
   cr_assert(leads(&b));
   cm_test_daemon_cleanup(&a);

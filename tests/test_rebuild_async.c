@@ -278,19 +278,6 @@ static long call(const cm_test_daemon *d, const char *method, const char *path,
   return code;
 }
 
-static double metric(const cm_test_daemon *d, const char *name) {
-  cm_test_reply r =
-      cm_test_http(d->port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  double v = -1;
-  char key[128];
-  snprintf(key, sizeof key, "\n%s ", name);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  if (p)
-    v = atof(p + strlen(key));
-  cm_test_reply_free(&r);
-  return v;
-}
-
 static int leads(const cm_test_daemon *d) {
   cm_test_reply r =
       cm_test_http(d->port, "GET", "/readyz?role=leader", NULL, NULL, NULL);
@@ -411,7 +398,7 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
     cr_assert_str_eq(buf, "offered", "B's GET answers from its mirror");
     cm_test_sleep_ms(10);
   }
-  double pending = metric(&b, "carematch_ledger_resync_pending");
+  double pending = cm_test_metric(b.port, "carematch_ledger_resync_pending");
   cr_assert_eq(kill(cm_test_own_redis.pid, SIGCONT), 0);
   redisFree(mon);
   cr_log_info("the longest /healthz + GET of B while Redis was frozen in its "
@@ -422,8 +409,8 @@ Test(rebuild_async, a_takeover_under_a_frozen_redis_holds_nothing) {
   double rebuilt = 0;
   for (int64_t end = cm_test_mono_ms() + 8000; cm_test_mono_ms() < end;
        cm_test_sleep_ms(20))
-    if (leads(&b) &&
-        (rebuilt = metric(&b, "carematch_ledger_resync_pending")) == 0)
+    if (leads(&b) && (rebuilt = cm_test_metric(
+                          b.port, "carematch_ledger_resync_pending")) == 0)
       break;
   cr_assert_eq(rebuilt, 0, "B's rebuild completed after the thaw");
   cr_assert(leads(&b), "B leads");

@@ -164,20 +164,6 @@ static int wait_offered(const cm_test_daemon *d, const char *region,
   return 0;
 }
 
-/* A sample's value on d's /metrics ("name{labels}" or "name"), -1 absent. */
-static double metric(const cm_test_daemon *d, const char *sample) {
-  cm_test_reply r =
-      cm_test_http(d->port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
-  double v = -1;
-  char key[200];
-  snprintf(key, sizeof key, "\n%s ", sample);
-  const char *p = r.text ? strstr(r.text, key) : NULL;
-  if (p)
-    v = atof(p + strlen(key));
-  cm_test_reply_free(&r);
-  return v;
-}
-
 /* Three regions on one daemon: the same worker id in two regions, a
  * worker of one never seen in another, an offer in each region made from
  * that region's workers only. */
@@ -225,7 +211,7 @@ static void three_regions(int redis) {
     char sample[256];
     snprintf(sample, sizeof sample, "carematch_offers_total{region=\"%s\"}",
              g_region[i]);
-    cr_assert_eq(metric(&d, sample), 1, "%s", sample);
+    cr_assert_eq(cm_test_metric(d.port, sample), 1, "%s", sample);
   }
   /* readiness by region; the list */
   snprintf(path, sizeof path, "/readyz?region=%s", b);
@@ -407,7 +393,7 @@ static void two_daemons(int spread) {
   char sample[256];
   snprintf(sample, sizeof sample, "carematch_lease_leader{region=\"%s\"}",
            g_region[3]);
-  cr_assert_eq(metric(&b, sample), 1);
+  cr_assert_eq(cm_test_metric(b.port, sample), 1);
   cm_test_daemon_cleanup(&a);
   cm_test_daemon_cleanup(&b);
 }
@@ -454,10 +440,10 @@ Test(regions, a_preferring_daemon_that_comes_back_gets_its_regions_back) {
   char sample[256], worker[64];
   snprintf(sample, sizeof sample,
            "carematch_lease_handbacks_total{region=\"%s\"}", g_region[0]);
-  cr_assert_eq(metric(&b, sample), 1);
+  cr_assert_eq(cm_test_metric(b.port, sample), 1);
   snprintf(sample, sizeof sample,
            "carematch_lease_handbacks_total{region=\"%s\"}", g_region[2]);
-  cr_assert_eq(metric(&b, sample), 0);
+  cr_assert_eq(cm_test_metric(b.port, sample), 0);
   /* no flapping: several renewals later, the same */
   cm_test_sleep_ms(2 * TTL_MS);
   for (int i = 0; i < 4; i++) {

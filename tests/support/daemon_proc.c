@@ -226,6 +226,17 @@ void cm_test_reply_free(cm_test_reply *r) {
   memset(r, 0, sizeof *r);
 }
 
+double cm_test_metric(int port, const char *sample) {
+  cm_test_reply r =
+      cm_test_http(port, "GET", "/metrics", TOK_METRICS, NULL, NULL);
+  char key[256];
+  snprintf(key, sizeof key, "\n%s ", sample);
+  const char *p = r.text ? strstr(r.text, key) : NULL;
+  double v = p ? atof(p + strlen(key)) : -1;
+  cm_test_reply_free(&r);
+  return v;
+}
+
 const char *cm_test_error_code(const cm_test_reply *r) {
   const char *s = NULL;
   if (r->json && json_unpack(r->json, "{s:{s:s}}", "error", "code", &s) == 0)

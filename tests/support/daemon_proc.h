@@ -52,6 +52,9 @@ cm_test_reply cm_test_http(int port, const char *method, const char *path,
                            const char *token, const char *body,
                            const char *type);
 void cm_test_reply_free(cm_test_reply *r);
+/* A sample's value on the /metrics page of the daemon at port ("name" or
+ * "name{labels}", as printed), -1 when it is not there. */
+double cm_test_metric(int port, const char *sample);
 /* cm_test_http with an application/json body, asserting that the reply's
  * status is code (the message names method, path, the status and the
  * body). Returns the reply, which the caller frees. */
