@@ -4,11 +4,15 @@
  * does not wait, nor past lookahead_min, unless lookahead_upto says so;
  * with lookahead_min 0 the far nurse is offered at once. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "carematch/engine.h"
+#include "carematch/model.h"
 #include "daemon_proc.h"
+#include "engine/engine_internal.h"
 #include "engine_fx.h"
 #include "fixtures.h"
 
@@ -49,6 +53,15 @@ static void positions(int64_t now) {
 static void submit_at(const char *id, cm_urgency u, double dlat_km,
                       int64_t now) {
   cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, u, dlat_km);
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
+               err.message);
+}
+
+/* An emergency dlon_km east of the centre (west when negative). */
+static void submit_east(const char *id, double dlon_km, int64_t now) {
+  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
+  s.lon += dlon_km / (111.195 * cos(s.lat * 3.14159265358979323846 / 180.0));
   cm_error err;
   cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
                err.message);
@@ -236,4 +249,73 @@ Test(lookahead, waited_for_from_a_km_north_of_her_job, .fini = stop) {
   cr_assert_eq(e1.state, CM_REQ_PENDING, "not given to the far nurse");
   cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
+}
+
+/* The band of requests around a busy worker is cut by longitude too
+ * (cm__lon_reach_deg): an emergency dlon_km east of her job (free in 3
+ * min) waits for her; one beyond her drive in the minutes left (12
+ * minutes: 3.8 km) goes to the far nurse at once. */
+static void east_of_her_job(double dlon_km, int waits) {
+  start(15);
+  city();
+  int64_t t = 1200000 + 7 * 60000;
+  submit_east("e1", dlon_km, t);
+  step(t);
+  cm_request_view e1 = view("e1");
+  if (waits) {
+    cr_assert_eq(e1.state, CM_REQ_PENDING, "not given to the far nurse");
+    cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
+    cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
+  } else {
+    cr_assert_eq(e1.state, CM_REQ_OFFERED, "beyond her: the far nurse");
+    cr_assert_str_eq(e1.workers[0], "far");
+  }
+}
+
+Test(lookahead, waited_for_from_a_km_east_of_her_job, .fini = stop) {
+  east_of_her_job(1.0, 1);
+}
+
+Test(lookahead, waited_for_from_a_km_west_of_her_job, .fini = stop) {
+  east_of_her_job(-1.0, 1);
+}
+
+Test(lookahead, not_waited_for_from_5_km_east, .fini = stop) {
+  east_of_her_job(5.0, 0);
+}
+
+/* The longitude cut never drops a point within reach: random pairs at
+ * every latitude (the poles' neighbourhood and the date line included),
+ * distances up to 30 km, checked against cm_geo_distance_km. */
+Test(lookahead, the_longitude_cut_keeps_every_point_within_reach) {
+  srand(7);
+  int within = 0, cut = 0;
+  for (int i = 0; i < 200000; i++) {
+    double lat = -89.5 + 179.0 * rand() / (double)RAND_MAX;
+    double lon = -180.0 + 360.0 * rand() / (double)RAND_MAX;
+    double reach = 0.05 + 30.0 * rand() / (double)RAND_MAX;
+    double dlat = (2.0 * rand() / (double)RAND_MAX - 1.0) * reach / 111.0;
+    double wide = cm__lon_reach_deg(lat, reach);
+    double span = wide < 360.0 ? 3.0 * wide : 0.5;
+    double dlon = (2.0 * rand() / (double)RAND_MAX - 1.0) * span;
+    double lat2 = lat + dlat, lon2 = lon + dlon;
+    if (lat2 > 90.0 || lat2 < -90.0)
+      continue;
+    if (lon2 > 180.0)
+      lon2 -= 360.0;
+    if (lon2 < -180.0)
+      lon2 += 360.0;
+    double dl = fabs(lon2 - lon);
+    if (dl > 180.0)
+      dl = 360.0 - dl;
+    if (cm_geo_distance_km(lat, lon, lat2, lon2) > reach)
+      continue;
+    within++;
+    cr_assert_leq(dl, wide, "lat %.6f lon %.6f -> %.6f %.6f: %.4f km of %.4f",
+                  lat, lon, lat2, lon2,
+                  cm_geo_distance_km(lat, lon, lat2, lon2), reach);
+    cut += wide < 360.0;
+  }
+  cr_assert_gt(within, 10000, "enough pairs within reach");
+  cr_assert_gt(cut, within / 2, "the cut applies to most of them");
 }

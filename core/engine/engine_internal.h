@@ -290,6 +290,12 @@ void cm__lookahead_learn(cm_engine *e, const cm__req *r, int64_t now_ms);
 /* best[q]: the soonest arrival of batch request q's candidates (inst's
  * edges so far), HUGE_VAL when it has none; q < n. */
 void cm__soonest_arrivals(const cm_instance *inst, int n, double *best);
+/* The widest longitude difference, in degrees, at which a point with a
+ * latitude within reach_km / 111 degrees of lat may still be within
+ * reach_km (great circle, cm_geo_distance_km) of a point at latitude lat;
+ * 360 (no cut) near the poles or past 10 degrees. The look-ahead's band of
+ * requests around a busy worker is cut by it (engine_lookahead.c). */
+double cm__lon_reach_deg(double lat, double reach_km);
 /* Add to the batch instance (request q is reqs[q], n of them) the workers
  * busy with one accepted job expected to end within cfg.lookahead_min,
  * placed at that job, with edges from the emergency and urgent one-worker

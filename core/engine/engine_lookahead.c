@@ -32,6 +32,13 @@ enum { MARGIN_MIN = 5 }; /* sooner than every free candidate by this */
  * cm_geo_distance_km's radius: latitude bands from it never cut a request
  * within reach */
 #define KM_PER_DEG_LAT_LB 111.0
+/* km per degree of longitude at latitude 0, below the bound that holds
+ * for longitude differences up to LON_CUT_MAX_DEG: the great-circle
+ * distance between points at latitudes up to phi and longitudes dlon
+ * apart is at least 2 R cos(phi) sin(dlon / 2) >= 0.998 R cos(phi) dlon
+ * there (haversine: a >= cos^2(phi) sin^2(dlon / 2), asin(x) >= x) */
+#define KM_PER_DEG_LON_LB 110.0
+#define LON_CUT_MAX_DEG 10.0
 
 static uint64_t kind_key(const cm_request_spec *s) {
   return ((uint64_t)s->skills << 16) ^ ((uint64_t)s->urgency << 8) ^
@@ -91,7 +98,7 @@ static int looks_ahead(const cm_engine *e, const cm__req *r) {
  * ahead (lookahead_upto scheduled), a batch of 2,000 against thousands of
  * busy workers would otherwise cost millions of distances. */
 typedef struct ahead_req {
-  double lat;
+  double lat, lon;
   int q; /* its index in the batch */
 } ahead_req;
 
@@ -102,6 +109,7 @@ typedef struct ahead_index {
                      (a great-circle distance is at least the latitude
                      difference times KM_PER_DEG_LAT_LB) */
   int *band;      /* scratch: the indexes within one worker's band */
+  double *t;      /* scratch: their arrival minutes */
 } ahead_index;
 
 static int by_lat(const void *a, const void *b) {
@@ -111,11 +119,6 @@ static int by_lat(const void *a, const void *b) {
                            : (x->q > y->q) - (x->q < y->q);
 }
 
-static int ascending(const void *a, const void *b) {
-  int x = *(const int *)a, y = *(const int *)b;
-  return (x > y) - (x < y);
-}
-
 /* ix over the batch's looking-ahead requests. Returns CM_OK or
  * CM_E_NOMEM. */
 static cm_status index_build(const cm_engine *e, const cm_instance *inst,
@@ -123,7 +126,8 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
   memset(ix, 0, sizeof *ix);
   ix->by_lat = malloc((size_t)n * sizeof *ix->by_lat);
   ix->band = malloc((size_t)n * sizeof *ix->band);
-  if (!ix->by_lat || !ix->band)
+  ix->t = malloc((size_t)n * sizeof *ix->t);
+  if (!ix->by_lat || !ix->band || !ix->t)
     return CM_E_NOMEM;
   for (int q = 0; q < n; q++) {
     if (!looks_ahead(e, reqs[q]))
@@ -132,7 +136,7 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
                  KM_PER_DEG_LAT_LB;
     if (deg > ix->max_deg)
       ix->max_deg = deg;
-    ix->by_lat[ix->n++] = (ahead_req){reqs[q]->spec.lat, q};
+    ix->by_lat[ix->n++] = (ahead_req){reqs[q]->spec.lat, reqs[q]->spec.lon, q};
   }
   qsort(ix->by_lat, (size_t)ix->n, sizeof *ix->by_lat, by_lat);
   return CM_OK;
@@ -141,11 +145,23 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
 static void index_free(ahead_index *ix) {
   free(ix->by_lat);
   free(ix->band);
+  free(ix->t);
 }
 
-/* The indexes of ix's requests within deg of latitude lat, ascending
- * (the order the edges were always added in) into ix->band; their count. */
-static int index_band(ahead_index *ix, double lat, double deg) {
+double cm__lon_reach_deg(double lat, double reach_km) {
+  double phi = fabs(lat) + reach_km / KM_PER_DEG_LAT_LB;
+  if (phi >= 89.0)
+    return 360.0;
+  double d = reach_km /
+             (KM_PER_DEG_LON_LB * cos(phi * 3.14159265358979323846 / 180.0));
+  return d > LON_CUT_MAX_DEG ? 360.0 : d;
+}
+
+/* The indexes of ix's requests within deg of latitude of lat and within
+ * reach in longitude of lon (cm__lon_reach_deg), by latitude, into ix->band;
+ * their count. The longitude cut drops only requests farther than the band's
+ * reach, which add_busy would drop itself. */
+static int index_band(ahead_index *ix, double lat, double lon, double deg) {
   int lo = 0, hi = ix->n; /* the first at or above lat - deg */
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
@@ -154,22 +170,40 @@ static int index_band(ahead_index *ix, double lat, double deg) {
     else
       hi = mid;
   }
+  double wide = cm__lon_reach_deg(lat, deg * KM_PER_DEG_LAT_LB);
   int m = 0;
-  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + deg; k++)
-    ix->band[m++] = ix->by_lat[k].q;
-  qsort(ix->band, (size_t)m, sizeof *ix->band, ascending);
+  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + deg; k++) {
+    double dl = fabs(ix->by_lat[k].lon - lon);
+    if (dl > 180.0)
+      dl = 360.0 - dl;
+    if (dl <= wide)
+      ix->band[m++] = ix->by_lat[k].q;
+  }
   return m;
 }
 
-/* Add the busy worker of job j (free in left minutes) to the instance
- * with its edges from the looking-ahead requests it reaches MARGIN_MIN
- * sooner than their free candidates (best[q]). Returns CM_OK or
- * CM_E_NOMEM. */
-static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          ahead_index *ix, const double *best, const cm__req *j,
-                          double left, cm_error *err) {
-  cm_worker w;
-  int wi = -1;
+/* The n (index, minutes) pairs of ix->band and ix->t by index: the order
+ * the edges were always added in. n is a few: an insertion sort. */
+static void by_index(ahead_index *ix, int n) {
+  for (int i = 1; i < n; i++) {
+    int q = ix->band[i], k = i;
+    double t = ix->t[i];
+    for (; k > 0 && ix->band[k - 1] > q; k--) {
+      ix->band[k] = ix->band[k - 1];
+      ix->t[k] = ix->t[k - 1];
+    }
+    ix->band[k] = q;
+    ix->t[k] = t;
+  }
+}
+
+/* The requests of j's band that a worker free at j's place in left
+ * minutes reaches within their radius, inside lookahead_min and MARGIN_MIN
+ * sooner than their free candidates (best[q]), with her arrival minutes,
+ * by index into ix->band and ix->t; their count. */
+static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
+                    ahead_index *ix, const double *best, const cm__req *j,
+                    double left) {
   /* within her reach: a radius, and a drive that ends inside
      lookahead_min (t = left + travel_minutes(km), linear in km) */
   double km_time = (e->cfg.lookahead_min - left) * inst->params.speed_kmh /
@@ -177,29 +211,46 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   double deg = km_time / KM_PER_DEG_LAT_LB;
   if (deg > ix->max_deg)
     deg = ix->max_deg;
-  int m = index_band(ix, j->spec.lat, deg);
-  if (m == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
+  int m = index_band(ix, j->spec.lat, j->spec.lon, deg), n = 0;
+  for (int k = 0; k < m; k++) {
+    int q = ix->band[k];
+    const cm__req *r = reqs[q];
+    double km =
+        cm_geo_distance_km(j->spec.lat, j->spec.lon, r->spec.lat, r->spec.lon);
+    if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
+      continue;
+    double t = left + cm_travel_minutes(&inst->params, km);
+    if (t > e->cfg.lookahead_min || t + MARGIN_MIN > best[q])
+      continue;
+    ix->band[n] = q;
+    ix->t[n++] = t;
+  }
+  by_index(ix, n);
+  return n;
+}
+
+/* Add the busy worker of job j (free in left minutes) to the instance
+ * with its edges from the looking-ahead requests it may be offered and
+ * reaches (in_reach). Returns CM_OK or CM_E_NOMEM. */
+static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
+                          ahead_index *ix, const double *best, const cm__req *j,
+                          double left, cm_error *err) {
+  cm_worker w;
+  int wi = -1;
+  int n = in_reach(e, inst, reqs, ix, best, j, left);
+  if (n == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
   w.lat = j->spec.lat; /* where it will be free */
   w.lon = j->spec.lon;
   w.has_position = 1;
   w.capacity = 1;
   w.status = CM_WORKER_AVAILABLE;
-  for (int k = 0; k < m; k++) {
-    int q = ix->band[k];
-    const cm__req *r = reqs[q];
-    if (!cm__req_may_offer(r, &w))
-      continue;
-    double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
-    const cm_request *rq = &inst->requests[q];
-    if (km > cm_request_radius_km(&inst->params, rq))
-      continue;
-    double t = left + cm_travel_minutes(&inst->params, km);
-    if (t > e->cfg.lookahead_min || t + MARGIN_MIN > best[q])
+  for (int k = 0; k < n; k++) {
+    if (!cm__req_may_offer(reqs[ix->band[k]], &w))
       continue;
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
-    cm_edge_in ed = {q, wi, t};
+    cm_edge_in ed = {ix->band[k], wi, ix->t[k]};
     if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
       return CM_E_NOMEM;
   }
@@ -226,7 +277,7 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     any = looks_ahead(e, reqs[q]);
   if (!any)
     return CM_OK;
-  ahead_index ix = {NULL, 0, 0.0, NULL};
+  ahead_index ix = {NULL, 0, 0.0, NULL, NULL};
   double *best = malloc((size_t)n * sizeof *best);
   if (!best || index_build(e, inst, reqs, n, &ix) != CM_OK) {
     free(best);
