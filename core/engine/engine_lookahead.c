@@ -229,16 +229,15 @@ static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
   return n;
 }
 
-/* Add the busy worker of job j (free in left minutes) to the instance
- * with its edges from the looking-ahead requests it may be offered and
- * reaches (in_reach). Returns CM_OK or CM_E_NOMEM. */
+/* Add the busy worker of job j to the instance with her edges from the
+ * n looking-ahead requests in reach (in_reach: ix->band, ix->t) she may
+ * be offered. Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          ahead_index *ix, const double *best, const cm__req *j,
-                          double left, cm_error *err) {
+                          const ahead_index *ix, int n, const cm__req *j,
+                          cm_error *err) {
   cm_worker w;
   int wi = -1;
-  int n = in_reach(e, inst, reqs, ix, best, j, left);
-  if (n == 0 || cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
+  if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
   w.lat = j->spec.lat; /* where it will be free */
   w.lon = j->spec.lon;
@@ -289,13 +288,18 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     const cm__req *j = e->live[i];
     if (j->state != CM_REQ_ACCEPTED || j->n_workers != 1 || !j->accepted[0])
       continue;
-    const cm__wrk *rec = cm__wrk_find(e, j->workers[0]);
-    if (!rec || !rec->on_shift || rec->capacity != 1 || rec->jobs != 1)
-      continue;
     double left = minutes_left(e, j, now_ms);
     if (left < 0 || left > e->cfg.lookahead_min)
       continue;
-    if (add_busy(e, inst, reqs, &ix, best, j, left, err) != CM_OK)
+    /* the requests in reach first: with few looking ahead (an emergency's
+       batch) most jobs have none, and her record is not looked up */
+    int m = in_reach(e, inst, reqs, &ix, best, j, left);
+    if (m == 0)
+      continue;
+    const cm__wrk *rec = cm__wrk_find(e, j->workers[0]);
+    if (!rec || !rec->on_shift || rec->capacity != 1 || rec->jobs != 1)
+      continue;
+    if (add_busy(e, inst, reqs, &ix, m, j, err) != CM_OK)
       st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
   free(best);
