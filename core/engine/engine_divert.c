@@ -103,11 +103,12 @@ static int emergency(const cm__req *r) {
   return r && r->spec.staff == 1 && r->spec.urgency == CM_URGENCY_EMERGENCY;
 }
 
-/* Add the worker of job j (on her way to it, or at it) with her edges.
- * Returns CM_OK or CM_E_NOMEM. */
+/* Add the worker of job j (on her way to it, or at it) with her edges
+ * from the batch's one-worker emergencies: em[0..n_em), their batch
+ * indexes, ascending. Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                            int n, const double *best, const cm__req *j,
-                            int64_t now_ms, cm_error *err) {
+                            const int *em, int n_em, const double *best,
+                            const cm__req *j, int64_t now_ms, cm_error *err) {
   cm_worker w;
   int wi = -1;
   double margin = margin_of(e, j);
@@ -121,9 +122,10 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
   }
   w.capacity = 1;
   w.status = CM_WORKER_AVAILABLE;
-  for (int q = 0; q < n; q++) {
+  for (int x = 0; x < n_em; x++) {
+    int q = em[x];
     const cm__req *r = reqs[q];
-    if (!emergency(r) || !cm__req_may_offer(r, &w))
+    if (!cm__req_may_offer(r, &w))
       continue;
     double km = cm_geo_distance_km(w.lat, w.lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
@@ -148,25 +150,36 @@ static cm_status add_on_way(cm_engine *e, cm_instance *inst, cm__req **reqs,
 
 cm_status cm__divert_add(cm_engine *e, cm_instance *inst, cm__req **reqs, int n,
                          int64_t now_ms, cm_error *err) {
-  int any = 0;
+  int n_em = 0;
   cm_status st = CM_OK;
   if (e->cfg.divert_min <= 0 && e->cfg.interrupt_min <= 0)
     return CM_OK;
-  for (int q = 0; q < n && !any; q++)
-    any = emergency(reqs[q]);
-  if (!any)
+  for (int q = 0; q < n; q++)
+    n_em += emergency(reqs[q]);
+  if (n_em == 0)
     return CM_OK;
+  /* the emergencies listed once: a batch of hundreds has a few, and
+     every takeable job is checked against them alone */
+  int *em = malloc((size_t)n_em * sizeof *em);
   double *best = malloc((size_t)n * sizeof *best);
-  if (!best)
+  if (!em || !best) {
+    free(em);
+    free(best);
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  }
+  n_em = 0;
+  for (int q = 0; q < n; q++)
+    if (emergency(reqs[q]))
+      em[n_em++] = q;
   cm__soonest_arrivals(inst, n, best);
   for (int i = 0; i < e->n_live && st == CM_OK; i++) {
     const cm__req *j = e->live[i];
     if (!diverts_from(e, j))
       continue;
-    if (add_on_way(e, inst, reqs, n, best, j, now_ms, err) != CM_OK)
+    if (add_on_way(e, inst, reqs, em, n_em, best, j, now_ms, err) != CM_OK)
       st = cm_error_set(err, CM_E_NOMEM, "", NULL);
   }
+  free(em);
   free(best);
   return st;
 }
