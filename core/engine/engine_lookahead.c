@@ -102,6 +102,11 @@ typedef struct ahead_req {
   int q; /* its index in the batch */
 } ahead_req;
 
+typedef struct ahead_hit {
+  int q;    /* a request in a busy worker's reach */
+  double t; /* her arrival, minutes: the wait and the drive */
+} ahead_hit;
+
 typedef struct ahead_index {
   ahead_req *by_lat; /* the looking-ahead requests, by latitude */
   int n;
@@ -109,7 +114,7 @@ typedef struct ahead_index {
                      (a great-circle distance is at least the latitude
                      difference times KM_PER_DEG_LAT_LB) */
   int *band;      /* scratch: the indexes within one worker's band */
-  double *t;      /* scratch: their arrival minutes */
+  ahead_hit *hit; /* scratch: those in her reach, with her arrival */
 } ahead_index;
 
 static int by_lat(const void *a, const void *b) {
@@ -126,8 +131,8 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
   memset(ix, 0, sizeof *ix);
   ix->by_lat = malloc((size_t)n * sizeof *ix->by_lat);
   ix->band = malloc((size_t)n * sizeof *ix->band);
-  ix->t = malloc((size_t)n * sizeof *ix->t);
-  if (!ix->by_lat || !ix->band || !ix->t)
+  ix->hit = malloc((size_t)n * sizeof *ix->hit);
+  if (!ix->by_lat || !ix->band || !ix->hit)
     return CM_E_NOMEM;
   for (int q = 0; q < n; q++) {
     if (!looks_ahead(e, reqs[q]))
@@ -145,7 +150,7 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
 static void index_free(ahead_index *ix) {
   free(ix->by_lat);
   free(ix->band);
-  free(ix->t);
+  free(ix->hit);
 }
 
 double cm__lon_reach_deg(double lat, double reach_km) {
@@ -182,25 +187,31 @@ static int index_band(ahead_index *ix, double lat, double lon, double deg) {
   return m;
 }
 
-/* The n (index, minutes) pairs of ix->band and ix->t by index: the order
- * the edges were always added in. n is a few: an insertion sort. */
-static void by_index(ahead_index *ix, int n) {
+static int hit_order(const void *a, const void *b) {
+  int x = ((const ahead_hit *)a)->q, y = ((const ahead_hit *)b)->q;
+  return (x > y) - (x < y);
+}
+
+/* The n hits by index: the order the edges were always added in. Mostly
+ * a few: an insertion sort; qsort past 16. */
+static void by_index(ahead_hit *h, int n) {
+  if (n > 16) {
+    qsort(h, (size_t)n, sizeof *h, hit_order);
+    return;
+  }
   for (int i = 1; i < n; i++) {
-    int q = ix->band[i], k = i;
-    double t = ix->t[i];
-    for (; k > 0 && ix->band[k - 1] > q; k--) {
-      ix->band[k] = ix->band[k - 1];
-      ix->t[k] = ix->t[k - 1];
-    }
-    ix->band[k] = q;
-    ix->t[k] = t;
+    ahead_hit x = h[i];
+    int k = i;
+    for (; k > 0 && h[k - 1].q > x.q; k--)
+      h[k] = h[k - 1];
+    h[k] = x;
   }
 }
 
 /* The requests of j's band that a worker free at j's place in left
  * minutes reaches within their radius, inside lookahead_min and MARGIN_MIN
  * sooner than their free candidates (best[q]), with her arrival minutes,
- * by index into ix->band and ix->t; their count. */
+ * by index into ix->hit; their count. */
 static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
                     ahead_index *ix, const double *best, const cm__req *j,
                     double left) {
@@ -222,16 +233,15 @@ static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
     double t = left + cm_travel_minutes(&inst->params, km);
     if (t > e->cfg.lookahead_min || t + MARGIN_MIN > best[q])
       continue;
-    ix->band[n] = q;
-    ix->t[n++] = t;
+    ix->hit[n++] = (ahead_hit){q, t};
   }
-  by_index(ix, n);
+  by_index(ix->hit, n);
   return n;
 }
 
 /* Add the busy worker of job j to the instance with her edges from the
- * n looking-ahead requests in reach (in_reach: ix->band, ix->t) she may
- * be offered. Returns CM_OK or CM_E_NOMEM. */
+ * n looking-ahead requests in reach (in_reach: ix->hit) she may be
+ * offered. Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
                           const ahead_index *ix, int n, const cm__req *j,
                           cm_error *err) {
@@ -245,11 +255,11 @@ static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
   w.capacity = 1;
   w.status = CM_WORKER_AVAILABLE;
   for (int k = 0; k < n; k++) {
-    if (!cm__req_may_offer(reqs[ix->band[k]], &w))
+    if (!cm__req_may_offer(reqs[ix->hit[k].q], &w))
       continue;
     if (wi < 0 && cm_instance_worker_add(inst, &w, &wi, err) != CM_OK)
       return CM_E_NOMEM;
-    cm_edge_in ed = {ix->band[k], wi, ix->t[k]};
+    cm_edge_in ed = {ix->hit[k].q, wi, ix->hit[k].t};
     if (cm_instance_edge_add(inst, &ed, NULL, err) != CM_OK)
       return CM_E_NOMEM;
   }
