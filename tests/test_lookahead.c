@@ -58,9 +58,12 @@ static void submit_at(const char *id, cm_urgency u, double dlat_km,
                err.message);
 }
 
-/* An emergency dlon_km east of the centre (west when negative). */
-static void submit_east(const char *id, double dlon_km, int64_t now) {
-  cm_request_spec s = cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, 0);
+/* An emergency dlat_km north and dlon_km east of the centre (south, west
+ * when negative). */
+static void submit_off(const char *id, double dlat_km, double dlon_km,
+                       int64_t now) {
+  cm_request_spec s =
+      cm_fx_spec(id, CM_FX_NURSE, 1, CM_URGENCY_EMERGENCY, dlat_km);
   s.lon += dlon_km / (111.195 * cos(s.lat * 3.14159265358979323846 / 180.0));
   cm_error err;
   cr_assert_eq(cm_engine_submit(fx.eng, &s, now, &err), CM_OK, "%s",
@@ -235,31 +238,13 @@ Test(lookahead, daemon_reads_lookahead_upto) {
             "%s", out);
 }
 
-/* The busy nurse is waited for by an emergency 1 km north of her job too
- * (free in 3 min, then 1.3 road km; the far nurse is 5 km away): the
- * batch looks for busy workers by latitude, and its band must reach past
- * her own. */
-Test(lookahead, waited_for_from_a_km_north_of_her_job, .fini = stop) {
+/* An emergency dlat_km north and dlon_km east of her job (free in 3
+ * min) waits for her when waits, else goes to the far nurse at once. */
+static void off_her_job(double dlat_km, double dlon_km, int waits) {
   start(15);
   city();
   int64_t t = 1200000 + 7 * 60000;
-  submit_at("e1", CM_URGENCY_EMERGENCY, 1.0, t);
-  step(t);
-  cm_request_view e1 = view("e1");
-  cr_assert_eq(e1.state, CM_REQ_PENDING, "not given to the far nurse");
-  cr_assert_eq(e1.reason, CM_REASON_WAITING_WORKER);
-  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "far"), 0);
-}
-
-/* The band of requests around a busy worker is cut by longitude too
- * (cm__lon_reach_deg): an emergency dlon_km east of her job (free in 3
- * min) waits for her; one beyond her drive in the minutes left (12
- * minutes: 3.8 km) goes to the far nurse at once. */
-static void east_of_her_job(double dlon_km, int waits) {
-  start(15);
-  city();
-  int64_t t = 1200000 + 7 * 60000;
-  submit_east("e1", dlon_km, t);
+  submit_off("e1", dlat_km, dlon_km, t);
   step(t);
   cm_request_view e1 = view("e1");
   if (waits) {
@@ -272,16 +257,26 @@ static void east_of_her_job(double dlon_km, int waits) {
   }
 }
 
+/* 1 km north of her job too (free in 3 min, then 1.3 road km; the far
+ * nurse is 5 km away): the batch looks for busy workers by latitude, and
+ * its band must reach past her own. */
+Test(lookahead, waited_for_from_a_km_north_of_her_job, .fini = stop) {
+  off_her_job(1.0, 0.0, 1);
+}
+
+/* The band is cut by longitude too (cm__lon_reach_deg): 1 km east or
+ * west still waits for her; 5 km east is beyond her drive in the minutes
+ * left (12 minutes: 3.8 km) and goes to the far nurse (7.8 km). */
 Test(lookahead, waited_for_from_a_km_east_of_her_job, .fini = stop) {
-  east_of_her_job(1.0, 1);
+  off_her_job(0.0, 1.0, 1);
 }
 
 Test(lookahead, waited_for_from_a_km_west_of_her_job, .fini = stop) {
-  east_of_her_job(-1.0, 1);
+  off_her_job(0.0, -1.0, 1);
 }
 
 Test(lookahead, not_waited_for_from_5_km_east, .fini = stop) {
-  east_of_her_job(5.0, 0);
+  off_her_job(0.0, 5.0, 0);
 }
 
 /* The longitude cut never drops a point within reach: random pairs at

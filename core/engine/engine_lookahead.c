@@ -113,8 +113,7 @@ typedef struct ahead_index {
   double max_deg; /* the widest radius among them in degrees of latitude
                      (a great-circle distance is at least the latitude
                      difference times KM_PER_DEG_LAT_LB) */
-  int *band;      /* scratch: the indexes within one worker's band */
-  ahead_hit *hit; /* scratch: those in her reach, with her arrival */
+  ahead_hit *hit; /* scratch: one worker's requests in reach, her arrival */
 } ahead_index;
 
 static int by_lat(const void *a, const void *b) {
@@ -130,9 +129,8 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
                              cm__req **reqs, int n, ahead_index *ix) {
   memset(ix, 0, sizeof *ix);
   ix->by_lat = malloc((size_t)n * sizeof *ix->by_lat);
-  ix->band = malloc((size_t)n * sizeof *ix->band);
   ix->hit = malloc((size_t)n * sizeof *ix->hit);
-  if (!ix->by_lat || !ix->band || !ix->hit)
+  if (!ix->by_lat || !ix->hit)
     return CM_E_NOMEM;
   for (int q = 0; q < n; q++) {
     if (!looks_ahead(e, reqs[q]))
@@ -149,7 +147,6 @@ static cm_status index_build(const cm_engine *e, const cm_instance *inst,
 
 static void index_free(ahead_index *ix) {
   free(ix->by_lat);
-  free(ix->band);
   free(ix->hit);
 }
 
@@ -162,29 +159,17 @@ double cm__lon_reach_deg(double lat, double reach_km) {
   return d > LON_CUT_MAX_DEG ? 360.0 : d;
 }
 
-/* The indexes of ix's requests within deg of latitude of lat and within
- * reach in longitude of lon (cm__lon_reach_deg), by latitude, into ix->band;
- * their count. The longitude cut drops only requests farther than the band's
- * reach, which add_busy would drop itself. */
-static int index_band(ahead_index *ix, double lat, double lon, double deg) {
-  int lo = 0, hi = ix->n; /* the first at or above lat - deg */
+/* The first of ix's requests at or above latitude lat. */
+static int band_start(const ahead_index *ix, double lat) {
+  int lo = 0, hi = ix->n;
   while (lo < hi) {
     int mid = lo + (hi - lo) / 2;
-    if (ix->by_lat[mid].lat < lat - deg)
+    if (ix->by_lat[mid].lat < lat)
       lo = mid + 1;
     else
       hi = mid;
   }
-  double wide = cm__lon_reach_deg(lat, deg * KM_PER_DEG_LAT_LB);
-  int m = 0;
-  for (int k = lo; k < ix->n && ix->by_lat[k].lat <= lat + deg; k++) {
-    double dl = fabs(ix->by_lat[k].lon - lon);
-    if (dl > 180.0)
-      dl = 360.0 - dl;
-    if (dl <= wide)
-      ix->band[m++] = ix->by_lat[k].q;
-  }
-  return m;
+  return lo;
 }
 
 static int hit_order(const void *a, const void *b) {
@@ -208,10 +193,12 @@ static void by_index(ahead_hit *h, int n) {
   }
 }
 
-/* The requests of j's band that a worker free at j's place in left
+/* The looking-ahead requests that a worker free at j's place in left
  * minutes reaches within their radius, inside lookahead_min and MARGIN_MIN
  * sooner than their free candidates (best[q]), with her arrival minutes,
- * by index into ix->hit; their count. */
+ * into ix->hit (by latitude); their count. Only the band within her reach
+ * in latitude, and in longitude (cm__lon_reach_deg: it drops only requests
+ * farther than that reach), is looked at. */
 static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
                     ahead_index *ix, const double *best, const cm__req *j,
                     double left) {
@@ -222,12 +209,17 @@ static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
   double deg = km_time / KM_PER_DEG_LAT_LB;
   if (deg > ix->max_deg)
     deg = ix->max_deg;
-  int m = index_band(ix, j->spec.lat, j->spec.lon, deg), n = 0;
-  for (int k = 0; k < m; k++) {
-    int q = ix->band[k];
+  double lat = j->spec.lat, lon = j->spec.lon;
+  double wide = cm__lon_reach_deg(lat, deg * KM_PER_DEG_LAT_LB);
+  int n = 0;
+  for (int k = band_start(ix, lat - deg);
+       k < ix->n && ix->by_lat[k].lat <= lat + deg; k++) {
+    double dl = fabs(ix->by_lat[k].lon - lon);
+    if ((dl > 180.0 ? 360.0 - dl : dl) > wide)
+      continue;
+    int q = ix->by_lat[k].q;
     const cm__req *r = reqs[q];
-    double km =
-        cm_geo_distance_km(j->spec.lat, j->spec.lon, r->spec.lat, r->spec.lon);
+    double km = cm_geo_distance_km(lat, lon, r->spec.lat, r->spec.lon);
     if (km > cm_request_radius_km(&inst->params, &inst->requests[q]))
       continue;
     double t = left + cm_travel_minutes(&inst->params, km);
@@ -235,20 +227,20 @@ static int in_reach(const cm_engine *e, const cm_instance *inst, cm__req **reqs,
       continue;
     ix->hit[n++] = (ahead_hit){q, t};
   }
-  by_index(ix->hit, n);
   return n;
 }
 
 /* Add the busy worker of job j to the instance with her edges from the
  * n looking-ahead requests in reach (in_reach: ix->hit) she may be
- * offered. Returns CM_OK or CM_E_NOMEM. */
+ * offered, in index order. Returns CM_OK or CM_E_NOMEM. */
 static cm_status add_busy(cm_engine *e, cm_instance *inst, cm__req **reqs,
-                          const ahead_index *ix, int n, const cm__req *j,
+                          ahead_index *ix, int n, const cm__req *j,
                           cm_error *err) {
   cm_worker w;
   int wi = -1;
   if (cm_store_get(e->store, j->workers[0], &w, NULL) != CM_OK)
     return CM_OK;
+  by_index(ix->hit, n);
   w.lat = j->spec.lat; /* where it will be free */
   w.lon = j->spec.lon;
   w.has_position = 1;
@@ -286,7 +278,7 @@ cm_status cm__lookahead_add(cm_engine *e, cm_instance *inst, cm__req **reqs,
     any = looks_ahead(e, reqs[q]);
   if (!any)
     return CM_OK;
-  ahead_index ix = {NULL, 0, 0.0, NULL, NULL};
+  ahead_index ix = {NULL, 0, 0.0, NULL};
   double *best = malloc((size_t)n * sizeof *best);
   if (!best || index_build(e, inst, reqs, n, &ix) != CM_OK) {
     free(best);
