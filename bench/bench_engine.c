@@ -7,7 +7,8 @@
  *   bench_engine [--seconds S] [--workers N] [--positions-per-s P]
  *                [--requests-per-s R] [--window MS] [--budget MS]
  *                [--seed S] [--lookahead-upto U] [--emergency-share F]
- *                [--service-s S] [--live] [--out FILE]
+ *                [--service-s S] [--emergencies-alone 0|1] [--live]
+ *                [--out FILE]
  *
  * Prints a summary and writes JSON (percentiles of several runs are the
  * caller's: run it several times; scripts/bench.sh does). */
@@ -28,6 +29,7 @@ typedef struct opts {
                              the window, so they hold a backlog */
   int workers;
   int lookahead_upto; /* cm_urgency: the engine's lookahead_upto */
+  int alone;          /* the engine's emergencies_alone (1) */
   int live;           /* print a line a second */
   uint64_t seed;
   const char *out;
@@ -48,6 +50,7 @@ static int parse(int argc, char **argv, opts *o) {
               .emergency_share = 0.05,
               .workers = 20000,
               .lookahead_upto = CM_URGENCY_URGENT,
+              .alone = 1,
               .seed = 1,
               .out = NULL};
   for (int i = 1; i < argc; i++) {
@@ -85,6 +88,8 @@ static int parse(int argc, char **argv, opts *o) {
       o->emergency_share = atof(v);
     else if (!strcmp(a, "--service-s"))
       o->service_s = atof(v);
+    else if (!strcmp(a, "--emergencies-alone"))
+      o->alone = atoi(v);
     else if (!strcmp(a, "--lookahead-upto")) {
       o->lookahead_upto = cm_urgency_parse(v);
       if (o->lookahead_upto <= CM_URGENCY_EMERGENCY) {
@@ -99,7 +104,7 @@ static int parse(int argc, char **argv, opts *o) {
   }
   return o->seconds > 0 && o->workers > 0 && o->req_rate > 0 &&
                  o->emergency_share >= 0 && o->emergency_share < 1 &&
-                 o->service_s > 0
+                 o->service_s > 0 && (o->alone == 0 || o->alone == 1)
              ? 0
              : -1;
 }
@@ -163,6 +168,7 @@ static int engine_start(run *r) {
   cfg.solve_budget_ms = r->o.budget_ms;
   cfg.auto_accept = 1;
   cfg.lookahead_upto = (cm_urgency)r->o.lookahead_upto;
+  cfg.emergencies_alone = r->o.alone;
   cfg.clock = cm_bench_clock;
   cm_error err;
   r->eng = cm_engine_new(&cfg, r->store, &err);
@@ -376,7 +382,8 @@ static void report_json(const run *r, const summary *m) {
   fprintf(f,
           "{\"bench\":\"engine\",\"version\":\"%s\",\"seconds\":%.3f,"
           "\"workers\":%d,\"positions_per_s\":%.1f,\"requests_per_s\":%.2f,"
-          "\"window_ms\":%.0f,\"budget_ms\":%.0f,"
+          "\"window_ms\":%.0f,\"budget_ms\":%.0f,\"lookahead_upto\":\"%s\","
+          "\"emergencies_alone\":%d,"
           "\"emergency_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,"
           "\"p99\":%.3f,\"max\":%.3f},"
           "\"other_submit_to_offer_ms\":{\"n\":%d,\"p50\":%.3f,\"p99\":"
@@ -384,7 +391,8 @@ static void report_json(const run *r, const summary *m) {
           "\"batch_ms\":{\"p50\":%.3f,\"p99\":%.3f},"
           "\"solve_ms\":{\"p50\":%.3f,\"p99\":%.3f}}\n",
           CM_VERSION, m->secs, r->o.workers, r->positions / m->secs,
-          r->next_req / m->secs, r->o.window_ms, r->o.budget_ms, r->n_em,
+          r->next_req / m->secs, r->o.window_ms, r->o.budget_ms,
+          cm_urgency_name((cm_urgency)r->o.lookahead_upto), r->o.alone, r->n_em,
           m->e50, m->e99, m->emax, r->n_nm, m->n50, m->n99, m->batches,
           m->fallbacks, m->b50, m->b99, m->s50, m->s99);
   fclose(f);

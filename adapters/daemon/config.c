@@ -350,6 +350,9 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
   } else if (!strcmp(name, "interrupt_min")) { /* "Interruption" */
     if (parse_double(v, 0, 240, &e->interrupt_min) != 0)
       return fail(p, "batch", name, "must be a number in 0..240");
+  } else if (!strcmp(name, "emergencies_alone")) { /* docs/engine.md */
+    if (parse_bool(v, &e->emergencies_alone) != 0)
+      return fail(p, "batch", name, "must be true or false");
   } else if (!strcmp(name, "divert_urgent")) { /* "Taking urgent work" */
     if (parse_long(v, 0, 1, &x) != 0)
       return fail(p, "batch", name, "must be 0 or 1");

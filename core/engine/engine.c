@@ -41,6 +41,7 @@ void cm_engine_config_init(cm_engine_config *c) {
   cm_params_init(&c->params);
   c->batch_window_ms = 300;
   c->batch_max = 2000;
+  c->emergencies_alone = 1;
   c->solve_budget_ms = 100;
   c->offer_ttl_ms = 30000;
   c->retry_max_ms = 5000;
@@ -70,6 +71,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
        "batch_window_ms", "must be in [0, 3600000]");
   CFG_(c->batch_max >= 1 && c->batch_max <= 100000, "batch_max",
        "must be in [1, 100000]");
+  CFG_(c->emergencies_alone == 0 || c->emergencies_alone == 1,
+       "emergencies_alone", "must be 0 or 1");
   CFG_(c->solve_budget_ms >= 0 && c->solve_budget_ms <= 60000,
        "solve_budget_ms", "must be in [0, 60000]");
   CFG_(c->offer_ttl_ms >= 1, "offer_ttl_ms", "must be >= 1");
@@ -139,6 +142,7 @@ cm_engine *cm_engine_new(const cm_engine_config *cfg, cm_store *store,
   e->cfg = *cfg;
   e->store = store;
   e->next_batch_ms = INT64_MAX;
+  e->next_alone_ms = INT64_MAX;
   e->resync = cfg->ledger != NULL; /* recovery before the first step */
   e->done = calloc((size_t)cfg->history, sizeof *e->done);
   if (!e->done || cm__idmap_init(&e->req_map, 1024) != 0 ||
@@ -360,6 +364,13 @@ void cm_engine_stats_get(const cm_engine *e, cm_engine_stats *out) {
 void cm__schedule_batch(cm_engine *e, int64_t at_ms) {
   if (at_ms < e->next_batch_ms)
     e->next_batch_ms = at_ms;
+}
+
+void cm__schedule_emergency(cm_engine *e, int64_t at_ms) {
+  if (!e->cfg.emergencies_alone)
+    cm__schedule_batch(e, at_ms);
+  else if (at_ms < e->next_alone_ms)
+    e->next_alone_ms = at_ms;
 }
 
 void cm__retry_soon(cm_engine *e) {

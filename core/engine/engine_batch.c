@@ -11,7 +11,8 @@
 #include "engine_internal.h"
 
 int64_t cm_engine_next_due(const cm_engine *e) {
-  int64_t due = e->next_batch_ms;
+  int64_t due =
+      e->next_batch_ms < e->next_alone_ms ? e->next_batch_ms : e->next_alone_ms;
   int64_t live = cm__live_due(e); /* offers, releases, holds (engine.c) */
   int64_t standby = cm__standby_next_due(e); /* engine_standby.c */
   if (live < due)
@@ -118,6 +119,7 @@ struct cm_engine_batch {
   cm__pair *now;           /* look-ahead pairs that take her from her job
                               at once (engine_person.c) */
   int n_now;
+  int alone; /* the emergencies alone (cfg.emergencies_alone) */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -329,12 +331,15 @@ void cm_engine_batch_free(cm_engine_batch *b) {
   free(b);
 }
 
-/* The indices (into e->live) of the requests due at now_ms, most urgent
- * first, at most batch_max of them. Returns how many. */
-static int due_requests(const cm_engine *e, int64_t now_ms, int *idx) {
+/* The indices (into e->live) of the requests due at now_ms (alone: the
+ * emergencies only), most urgent first, at most batch_max of them.
+ * Returns how many. */
+static int due_requests(const cm_engine *e, int64_t now_ms, int alone,
+                        int *idx) {
   int n = 0;
   for (int i = 0; i < e->n_live; i++)
     if (e->live[i]->state == CM_REQ_PENDING &&
+        (!alone || e->live[i]->spec.urgency == CM_URGENCY_EMERGENCY) &&
         e->live[i]->release_ms <= now_ms && !e->live[i]->in_batch &&
         cm__req_batchable(e->live[i]) &&
         !(e->n_flight && cm__op_find(e, e->live[i]->spec.id)))
@@ -403,8 +408,8 @@ static void drop_store_answers(batch_state *b) {
 /* Take the due requests, ask the store for their candidates, build the
  * instance. Returns CM_OK with *out the batch, or NULL when nothing is
  * due; or the error (err set, *out NULL). */
-static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
-                            cm_error *err) {
+static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
+                            batch_state **out, cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
   int *idx = cm__malloc_array(e->n_live, sizeof *idx);
   cm__req **pick = cm__malloc_array(e->n_live + e->n_flight, sizeof *pick);
@@ -414,6 +419,7 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
   if (!b || !idx || !pick)
     goto oom;
   b->t0 = clock_ms(e);
+  b->alone = alone;
   /* first the emergencies whose create is in flight: their offers go
      behind the create (engine_ops.c, docs/async.md "one durable write") */
   n = 0;
@@ -421,7 +427,7 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, batch_state **out,
        i++)
     if (cm__req_batchable(pick[i]))
       pick[n++] = pick[i];
-  for (int i = 0, nl = due_requests(e, now_ms, idx);
+  for (int i = 0, nl = due_requests(e, now_ms, alone, idx);
        i < nl && n < e->cfg.batch_max; i++)
     pick[n++] = e->live[idx[i]];
   if (n == 0)
@@ -499,12 +505,17 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   escalate_waits(e, now_ms);
   cm__confirm_lapse(e, now_ms); /* engine_confirm.c */
   cm__standby_pass(e, now_ms);  /* engine_standby.c */
-  if (e->next_batch_ms > now_ms)
+  /* an emergency's own batch while the window is not due: the others
+     keep their batch (docs/engine.md "An emergency's own batch") */
+  int alone = e->next_batch_ms > now_ms;
+  if (alone && e->next_alone_ms > now_ms)
     return CM_OK;
-  e->next_batch_ms = INT64_MAX;
+  e->next_alone_ms = INT64_MAX;
+  if (!alone)
+    e->next_batch_ms = INT64_MAX;
   cm__pins_offer(e, now_ms); /* operators' pins first (engine_override.c) */
   batch_state *b;
-  st = take_batch(e, now_ms, &b, err);
+  st = take_batch(e, now_ms, alone, &b, err);
   if (st != CM_OK)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   e->in_flight = b != NULL;
@@ -548,17 +559,29 @@ cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
  * changed that could help, and a city at night would otherwise search for
  * the same absent staff every window. Anything that can help (a request,
  * a worker coming on shift or freed, a refusal) resets it
- * (cm__retry_soon). */
-static void reschedule(cm_engine *e, int64_t now_ms, int offered) {
+ * (cm__retry_soon). After an emergency's own batch only the emergencies
+ * are looked at: the others keep the batch they were waiting for, and the
+ * wait does not double for them. */
+static void reschedule(cm_engine *e, int64_t now_ms, int offered, int alone) {
   int waiting = 0, untried = 0;
   for (int i = 0; i < e->n_live; i++) {
     const cm__req *r = e->live[i];
+    if (alone && r->spec.urgency != CM_URGENCY_EMERGENCY)
+      continue;
     if (r->state == CM_REQ_PENDING && r->release_ms <= now_ms && !r->held) {
       waiting++;
       untried |= r->batches == 0;
     }
   }
   int64_t wait = e->cfg.batch_window_ms;
+  if (alone) { /* more than a batch: the rest alone at once; one not
+                   offered: retried with everything, as before */
+    if (untried)
+      cm__schedule_emergency(e, now_ms);
+    else if (waiting)
+      cm__schedule_batch(e, now_ms + wait);
+    return;
+  }
   if (offered || untried) {
     e->retry_wait_ms = 0;
   } else {
@@ -625,7 +648,7 @@ out:
   if (rc != CM_OK)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   else
-    reschedule(e, now_ms, offered);
+    reschedule(e, now_ms, offered, b->alone);
   cm_engine_batch_free(b);
   return rc;
 }

@@ -219,6 +219,8 @@ struct cm_engine {
   cm__wrk **workers;
   int n_workers, cap_workers;
   int64_t next_batch_ms; /* INT64_MAX when no batch is waiting */
+  int64_t next_alone_ms; /* an emergency's own batch (cfg.emergencies_alone)
+                            is due then: INT64_MAX none */
   int64_t now_ms;        /* last time seen */
   cm__events ev;
   cm_engine_stats stats;
@@ -534,6 +536,9 @@ void cm__req_as_request(const cm__req *r, int64_t since_ms, int64_t now_ms,
 int cm__req_may_offer(const cm__req *r, const cm_worker *w);
 /* A batch at at_ms at the latest. */
 void cm__schedule_batch(cm_engine *e, int64_t at_ms);
+/* An emergency waits: a batch of the emergencies alone at at_ms (a batch of
+ * everything when cfg.emergencies_alone is 0 or the window is due too). */
+void cm__schedule_emergency(cm_engine *e, int64_t at_ms);
 /* Something that may help pending requests happened (a worker on shift or
  * freed): retry them after one window again. */
 void cm__retry_soon(cm_engine *e);

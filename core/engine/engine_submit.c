@@ -181,10 +181,12 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
   if (r->spec.urgency == CM_URGENCY_EMERGENCY)
     cm__demand_learn(e, r->spec.lat, r->spec.lon, op->now_ms);
   cm__event_push(e, &op->ev);
-  if (r->released && r->state == CM_REQ_PENDING)
-    cm__schedule_batch(e, r->spec.urgency == CM_URGENCY_EMERGENCY
-                              ? op->now_ms
-                              : op->now_ms + e->cfg.batch_window_ms);
+  if (r->released && r->state == CM_REQ_PENDING) {
+    if (r->spec.urgency == CM_URGENCY_EMERGENCY)
+      cm__schedule_emergency(e, op->now_ms);
+    else
+      cm__schedule_batch(e, op->now_ms + e->cfg.batch_window_ms);
+  }
   return CM_OK;
 }
 
@@ -251,7 +253,7 @@ static cm_status submit_plan(cm_engine *e, cm__op *op, cm_error *err) {
     /* its create in flight: a batch may take it now (docs/async.md, "one
        durable write"), its offer sent behind the create */
     op->creates = 1;
-    cm__schedule_batch(e, now_ms);
+    cm__schedule_emergency(e, now_ms);
   }
   return st;
 }

@@ -193,6 +193,14 @@ typedef struct cm_engine_config {
                                are set by the engine) */
   int64_t batch_window_ms;  /* gather requests this long (default 300) */
   int batch_max;            /* at most this many requests a batch (2000) */
+  int emergencies_alone;    /* 1 (the default): a batch begun for an
+                               emergency before the window is due takes
+                               the emergencies alone, so an emergency's
+                               offer does not wait for the backlog's
+                               candidates and solve; the others wait for
+                               their window (docs/engine.md "An
+                               emergency's own batch"). 0: it takes
+                               every pending request, as before */
   double solve_budget_ms;   /* deadline of one batch solve (100) */
   int64_t offer_ttl_ms;     /* an offer lapses after this (30000) */
   int64_t retry_max_ms;     /* batches that offer nothing back off, doubling
