@@ -155,7 +155,8 @@ static void help(void) {
       "take\n"
       "                        urgent work to save an emergency's breach),\n"
       "                        +ahead (every one-worker request looks ahead,\n"
-      "                        30 min)\n"
+      "                        30 min), +joint (an emergency's batch takes\n"
+      "                        the waiting work along, as before 2026-12-06)\n"
       "                        (default optimal,greedy-reserve,greedy; live: "
       "greedy\n"
       "                        beside it, 3)\n"
@@ -292,7 +293,8 @@ static int live_only(int c) {
  * "+take" (diversion and interruption may take urgent work for an
  * emergency that would otherwise breach: divert_urgent), "+ahead" (every
  * one-worker request looks ahead: lookahead_upto scheduled, within
- * CM_SIM_AHEAD_MIN; implies "+look") or
+ * CM_SIM_AHEAD_MIN; implies "+look"), "+joint" (an emergency's batch takes
+ * the waiting work along: the engine's emergencies_alone 0) or
  * "+history" (the engine is first
  * taught the emergencies of HISTORY_DAYS other days on the same map, as
  * a daemon running for a week knows them; a generated day only). The base: 0
@@ -305,7 +307,7 @@ static int policy_base(const char *t, sim_policy *p) {
                                       "optimal-noreserve"};
   size_t len = strcspn(t, "+");
   int base = -1, look = -1, standby = 0, history = 0, divert = 0;
-  int interrupt = 0, urgent = 0, take_urgent = 0, ahead = 0;
+  int interrupt = 0, urgent = 0, take_urgent = 0, ahead = 0, joint = 0;
   for (int i = 0; i < 4; i++)
     if (strlen(bases[i]) == len && !strncmp(t, bases[i], len))
       base = i;
@@ -333,6 +335,8 @@ static int policy_base(const char *t, sim_policy *p) {
       take_urgent = 1;
     else if (ml == 5 && !strncmp(m + 1, "ahead", 5))
       ahead = look = 1;
+    else if (ml == 5 && !strncmp(m + 1, "joint", 5))
+      joint = 1;
     else
       return -1;
     m += 1 + ml;
@@ -349,6 +353,7 @@ static int policy_base(const char *t, sim_policy *p) {
     p->reserve_normal = urgent;
     p->divert_urgent = take_urgent;
     p->lookahead_all = ahead;
+    p->joint = joint;
   }
   return base;
 }

@@ -96,6 +96,7 @@ int sim_run(const sim_scenario *s, const sim_policy *p, sim_kpis *out,
   cp.reserve_normal = p->reserve_normal;
   cp.divert_urgent = p->divert_urgent;
   cp.lookahead_all = p->lookahead_all;
+  cp.joint = p->joint;
   cp.history = p->history_day;
   cp.clock = thread_cpu_clock;
   if (cm_sim_run(s, &cp, out, progress, ctx, &err) != CM_OK) {

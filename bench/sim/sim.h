@@ -24,6 +24,7 @@ typedef struct sim_policy {
   int reserve_normal; /* urgent work may take the reserve (reserve_from
                          normal) */
   int lookahead_all;  /* every one-worker request looks ahead (+ahead) */
+  int joint;          /* an emergency's batch takes the backlog (+joint) */
   int divert_urgent;  /* diversion and interruption may take urgent work to
                          save an emergency's breach (divert_urgent) */
   int history;        /* days past taught to the engine first (0 none) */

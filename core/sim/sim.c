@@ -113,6 +113,8 @@ static void engine_config_for(const cm_sim_scenario *s, const cm_sim_policy *p,
     cfg->reserve_from = CM_URGENCY_NORMAL;
   if (p->divert_urgent)
     cfg->divert_urgent = 1;
+  if (p->joint)
+    cfg->emergencies_alone = 0;
   if (p->no_lookahead)
     cfg->lookahead_min = 0;
   if (p->lookahead_all) {

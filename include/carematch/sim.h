@@ -128,6 +128,9 @@ typedef struct cm_sim_policy {
   int divert_urgent;  /* diversion and interruption may take a worker from
                          urgent work for an emergency that would otherwise
                          breach (the engine's divert_urgent) */
+  int joint;          /* an emergency's batch takes the waiting work along
+                         (the engine's emergencies_alone 0, as before
+                         2026-12-06) */
   int standby;        /* standby suggestions on (standby_every_ms 30 min);
                          the world's idle staff follow them */
   const cm_sim_scenario *history; /* days past on the same map: their
