@@ -18,9 +18,9 @@
 
 static cm_fx fx;
 
-/* Two nurses, 0 and 2 km north; a normal request at 0 km at t = 1000; the
- * window 300 ms; the reserve off (it is not what is tested). */
-static void start(int alone) {
+/* Two nurses, 0 and 2 km north; the window 300 ms; the reserve off (it
+ * is not what is tested). */
+static void open_engine(int alone) {
   cm_engine_config c;
   cm_engine_config_init(&c);
   c.batch_window_ms = 300;
@@ -29,7 +29,19 @@ static void start(int alone) {
   cm_fx_engine_open(&fx, &c);
   cm_fx_nurse(fx.eng, "n0", 0.0, 0);
   cm_fx_nurse(fx.eng, "n2", 2.0, 0);
+}
+
+/* The same and a normal request r1 at 0 km at t = 1000. */
+static void start(int alone) {
+  open_engine(alone);
   cm_fx_nurse_request(fx.eng, "r1", CM_URGENCY_NORMAL, 0.0, 1000);
+}
+
+/* An emergency e1 0.5 km north at t for a maternity nurse: no one. */
+static void unservable_emergency(int64_t t) {
+  cm_request_spec s = cm_fx_spec("e1", 1u << 5, 1, CM_URGENCY_EMERGENCY, 0.5);
+  cm_error err;
+  cr_assert_eq(cm_engine_submit(fx.eng, &s, t, &err), CM_OK, "%s", err.message);
 }
 
 static void stop(void) {
@@ -78,10 +90,7 @@ Test(alone, off_the_emergency_takes_the_backlog_along, .fini = stop) {
 Test(alone, a_window_due_with_the_emergency_makes_one_batch, .fini = stop) {
   start(1);
   cm_fx_nurse_request(fx.eng, "e1", CM_URGENCY_EMERGENCY, 0.5, 1300);
-  cr_assert_eq(step(1300), 1, "one batch, not two");
-  cm_engine_stats s;
-  cm_engine_stats_get(fx.eng, &s);
-  cr_assert_eq(s.batches, 1);
+  cr_assert_eq(step(1300), 1); /* a step runs one batch: r1 is in it */
   cr_assert_str_eq(cm_fx_view(fx.eng, "e1").workers[0], "n0");
   cr_assert_str_eq(cm_fx_view(fx.eng, "r1").workers[0], "n2");
 }
@@ -90,10 +99,7 @@ Test(alone, a_window_due_with_the_emergency_makes_one_batch, .fini = stop) {
  * window, not alone at every step. */
 Test(alone, an_emergency_not_offered_is_retried_with_the_rest, .fini = stop) {
   start(1);
-  cm_request_spec s = cm_fx_spec("e1", 1u << 5, 1, CM_URGENCY_EMERGENCY, 0.5);
-  cm_error err;
-  cr_assert_eq(cm_engine_submit(fx.eng, &s, 1100, &err), CM_OK, "%s",
-               err.message);
+  unservable_emergency(1100);
   cr_assert_eq(step(1100), 1);
   cm_request_view e1 = cm_fx_view(fx.eng, "e1");
   cr_assert_eq(e1.state, CM_REQ_PENDING, "no maternity worker");
@@ -102,6 +108,41 @@ Test(alone, an_emergency_not_offered_is_retried_with_the_rest, .fini = stop) {
   cr_assert_eq(step(1300), 1);
   cr_assert_eq(cm_fx_view(fx.eng, "e1").batches, 2);
   cr_assert_eq(cm_fx_view(fx.eng, "r1").state, CM_REQ_OFFERED);
+}
+
+/* Alone, the same: its retry is a window after its own batch. */
+Test(alone, a_lone_emergency_not_offered_is_retried_a_window_later,
+     .fini = stop) {
+  open_engine(1);
+  unservable_emergency(1100);
+  cr_assert_eq(step(1100), 1);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1400);
+  cr_assert_eq(step(1400), 1);
+  cr_assert_eq(cm_fx_view(fx.eng, "e1").batches, 2);
+}
+
+/* Requests that come while a regular batch is solved: the emergency gets
+ * a batch of its own as soon as that one ends, the normal request waits
+ * for its window (not an immediate batch of everything). */
+Test(alone, what_comes_during_a_batch_keeps_its_own_batch, .fini = stop) {
+  start(1);
+  cm_engine_batch *b = NULL;
+  cm_error err;
+  cr_assert_eq(cm_engine_batch_begin(fx.eng, 1300, &b, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_not_null(b, "r1's window: a regular batch");
+  cr_assert_eq(cm_engine_batch_solve(b, &err), CM_OK, "%s", err.message);
+  cm_fx_nurse_request(fx.eng, "r2", CM_URGENCY_NORMAL, 0.0, 1310);
+  cm_fx_nurse_request(fx.eng, "e1", CM_URGENCY_EMERGENCY, 0.5, 1320);
+  cr_assert_eq(cm_engine_batch_end(fx.eng, b, 1330, &err), CM_OK, "%s",
+               err.message);
+  cr_assert_eq(cm_fx_view(fx.eng, "r1").state, CM_REQ_OFFERED);
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1320, "the emergency's own");
+  cr_assert_eq(step(1330), 1);
+  cr_assert_eq(cm_fx_view(fx.eng, "e1").state, CM_REQ_OFFERED);
+  cm_request_view r2 = cm_fx_view(fx.eng, "r2");
+  cr_assert_eq(r2.batches, 0, "not in the emergency's batch");
+  cr_assert_eq(cm_engine_next_due(fx.eng), 1610, "r2's window");
 }
 
 Test(alone, config_is_checked) {

@@ -373,6 +373,13 @@ void cm__schedule_emergency(cm_engine *e, int64_t at_ms) {
     e->next_alone_ms = at_ms;
 }
 
+void cm__schedule_for(cm_engine *e, const cm__req *r, int64_t at_ms) {
+  if (r->spec.urgency == CM_URGENCY_EMERGENCY)
+    cm__schedule_emergency(e, at_ms);
+  else
+    cm__schedule_batch(e, at_ms);
+}
+
 void cm__retry_soon(cm_engine *e) {
   e->retry_wait_ms = 0;
   for (int i = 0; i < e->n_live; i++)

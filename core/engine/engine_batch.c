@@ -119,7 +119,8 @@ struct cm_engine_batch {
   cm__pair *now;           /* look-ahead pairs that take her from her job
                               at once (engine_person.c) */
   int n_now;
-  int alone; /* the emergencies alone (cfg.emergencies_alone) */
+  int alone;        /* the emergencies alone (cfg.emergencies_alone) */
+  int64_t begun_ms; /* the engine's time when it was taken */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -420,6 +421,7 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
     goto oom;
   b->t0 = clock_ms(e);
   b->alone = alone;
+  b->begun_ms = now_ms;
   /* first the emergencies whose create is in flight: their offers go
      behind the create (engine_ops.c, docs/async.md "one durable write") */
   n = 0;
@@ -553,36 +555,43 @@ cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
   return b->solved;
 }
 
-/* Whatever is still pending and released is retried after a window;
- * requests never tried yet (more than a batch was due) go at once. A batch
- * that offered nothing doubles the wait (up to retry_max_ms): nothing
- * changed that could help, and a city at night would otherwise search for
- * the same absent staff every window. Anything that can help (a request,
- * a worker coming on shift or freed, a refusal) resets it
+/* Whatever is still pending and released is retried after a window. A
+ * request that was due when the batch was taken and was not tried (more
+ * than batch_max were due) goes at once: an emergency in a batch of its
+ * own. One that came while the batch was solved has its batch asked for by
+ * its arrival, and one whose offer is in flight is left to its completion.
+ * A batch that offered nothing doubles the wait (up to retry_max_ms):
+ * nothing changed that could help, and a city at night would otherwise
+ * search for the same absent staff every window. Anything that can help
+ * (a request, a worker coming on shift or freed, a refusal) resets it
  * (cm__retry_soon). After an emergency's own batch only the emergencies
  * are looked at: the others keep the batch they were waiting for, and the
- * wait does not double for them. */
-static void reschedule(cm_engine *e, int64_t now_ms, int offered, int alone) {
-  int waiting = 0, untried = 0;
+ * wait does not double for them; an emergency it could not offer is
+ * retried with everything one window later. */
+static void reschedule(cm_engine *e, const batch_state *b, int64_t now_ms,
+                       int offered) {
+  int waiting = 0, untried = 0, untried_em = 0;
   for (int i = 0; i < e->n_live; i++) {
     const cm__req *r = e->live[i];
-    if (alone && r->spec.urgency != CM_URGENCY_EMERGENCY)
+    int em = r->spec.urgency == CM_URGENCY_EMERGENCY;
+    if ((b->alone && !em) || r->state != CM_REQ_PENDING ||
+        r->release_ms > now_ms || r->held || r->in_batch)
       continue;
-    if (r->state == CM_REQ_PENDING && r->release_ms <= now_ms && !r->held) {
-      waiting++;
-      untried |= r->batches == 0;
+    waiting++;
+    if (r->batches == 0 && r->ready_ms <= b->begun_ms) {
+      untried_em |= em;
+      untried |= !em;
     }
   }
   int64_t wait = e->cfg.batch_window_ms;
-  if (alone) { /* more than a batch: the rest alone at once; one not
-                   offered: retried with everything, as before */
-    if (untried)
-      cm__schedule_emergency(e, now_ms);
-    else if (waiting)
+  if (untried_em)
+    cm__schedule_emergency(e, now_ms);
+  if (b->alone) {
+    if (waiting && !untried_em)
       cm__schedule_batch(e, now_ms + wait);
     return;
   }
-  if (offered || untried) {
+  if (offered || untried || untried_em) {
     e->retry_wait_ms = 0;
   } else {
     e->retry_wait_ms = e->retry_wait_ms ? 2 * e->retry_wait_ms : wait;
@@ -648,7 +657,7 @@ out:
   if (rc != CM_OK)
     cm__schedule_batch(e, now_ms + e->cfg.batch_window_ms);
   else
-    reschedule(e, now_ms, offered, b->alone);
+    reschedule(e, b, now_ms, offered);
   cm_engine_batch_free(b);
   return rc;
 }

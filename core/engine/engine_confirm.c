@@ -298,11 +298,8 @@ static cm_status confirm_apply(cm_engine *e, cm__op *op, cm_error *err) {
     r->offered_once = 1;
     cm_histogram_add(&e->stats.offer_latency[r->spec.urgency],
                      (double)(op->now_ms - r->ready_ms));
-  } else if (r->released) { /* at once, as an emergency; alone if one */
-    if (r->spec.urgency == CM_URGENCY_EMERGENCY)
-      cm__schedule_emergency(e, op->now_ms);
-    else
-      cm__schedule_batch(e, op->now_ms);
+  } else if (r->released) {
+    cm__schedule_for(e, r, op->now_ms); /* at once, as an emergency */
   }
   for (int i = 0; i < co->n_ev; i++)
     cm__event_push(e, &co->evs[i]);

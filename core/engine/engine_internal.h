@@ -539,6 +539,8 @@ void cm__schedule_batch(cm_engine *e, int64_t at_ms);
 /* An emergency waits: a batch of the emergencies alone at at_ms (a batch of
  * everything when cfg.emergencies_alone is 0 or the window is due too). */
 void cm__schedule_emergency(cm_engine *e, int64_t at_ms);
+/* A batch for r at at_ms: its own if r is an emergency, else any. */
+void cm__schedule_for(cm_engine *e, const cm__req *r, int64_t at_ms);
 /* Something that may help pending requests happened (a worker on shift or
  * freed): retry them after one window again. */
 void cm__retry_soon(cm_engine *e);

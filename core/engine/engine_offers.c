@@ -222,7 +222,12 @@ static void offers_settle(cm_engine *e, struct cm__offers *o) {
       if (w && !w->on_shift && o->res[k].refusal == CM_LEDGER_OK)
         cm__withdraw_offers(e, w->id, e->now_ms);
     }
-  cm__schedule_batch(e, o->now_ms + e->cfg.batch_window_ms); /* refused */
+  int again = o->st != CM_OK; /* an offer refused or lost: its request
+                                 waits for a batch again */
+  for (int k = 0; !again && k < o->m; k++)
+    again = o->res[k].refusal != CM_LEDGER_OK;
+  if (again)
+    cm__schedule_batch(e, o->now_ms + e->cfg.batch_window_ms);
   for (int k = 0; k < o->m; k++)
     cm__op_release(e, o->plans[k].id);
   cm_error ok;

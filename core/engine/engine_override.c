@@ -111,7 +111,7 @@ static cm_status flags_apply(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req_replace(e, r, &op->after);
   cm__event_push(e, &op->ev);
   if (r->state == CM_REQ_PENDING && !r->held)
-    cm__schedule_batch(e, op->now_ms);
+    cm__schedule_for(e, r, op->now_ms);
   return CM_OK;
 }
 
@@ -184,7 +184,7 @@ static cm_status reassign_apply(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req_release_workers(e, r); /* their jobs back, in the store too */
   cm__req_replace(e, r, &op->after);
   cm__event_push(e, &op->ev);
-  cm__schedule_batch(e, op->now_ms);
+  cm__schedule_for(e, r, op->now_ms);
   return CM_OK;
 }
 

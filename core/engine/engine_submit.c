@@ -181,7 +181,9 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
   if (r->spec.urgency == CM_URGENCY_EMERGENCY)
     cm__demand_learn(e, r->spec.lat, r->spec.lon, op->now_ms);
   cm__event_push(e, &op->ev);
-  if (r->released && r->state == CM_REQ_PENDING) {
+  if (r->released && r->state == CM_REQ_PENDING && !r->in_batch) {
+    /* (in_batch: a batch took it while its create was in flight, and its
+       offer is in flight now: the offer's answer decides) */
     if (r->spec.urgency == CM_URGENCY_EMERGENCY)
       cm__schedule_emergency(e, op->now_ms);
     else
