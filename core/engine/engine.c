@@ -380,6 +380,13 @@ void cm__schedule_for(cm_engine *e, const cm__req *r, int64_t at_ms) {
     cm__schedule_batch(e, at_ms);
 }
 
+void cm__schedule_pending(cm_engine *e, const cm__req *r, int64_t now_ms) {
+  cm__schedule_for(e, r,
+                   r->spec.urgency == CM_URGENCY_EMERGENCY
+                       ? now_ms
+                       : now_ms + e->cfg.batch_window_ms);
+}
+
 void cm__retry_soon(cm_engine *e) {
   e->retry_wait_ms = 0;
   for (int i = 0; i < e->n_live; i++)

@@ -541,6 +541,9 @@ void cm__schedule_batch(cm_engine *e, int64_t at_ms);
 void cm__schedule_emergency(cm_engine *e, int64_t at_ms);
 /* A batch for r at at_ms: its own if r is an emergency, else any. */
 void cm__schedule_for(cm_engine *e, const cm__req *r, int64_t at_ms);
+/* r became pending at now_ms: an emergency's own batch at once, any other
+ * request's one window later. */
+void cm__schedule_pending(cm_engine *e, const cm__req *r, int64_t now_ms);
 /* Something that may help pending requests happened (a worker on shift or
  * freed): retry them after one window again. */
 void cm__retry_soon(cm_engine *e);

@@ -71,10 +71,7 @@ static cm_status requeue_apply(cm_engine *e, cm__op *op, cm_error *err) {
   cm__req_release_workers(e, r);
   cm__req_replace(e, r, &op->after);
   cm__event_push(e, &op->ev);
-  if (r->spec.urgency == CM_URGENCY_EMERGENCY)
-    cm__schedule_emergency(e, op->now_ms);
-  else
-    cm__schedule_batch(e, op->now_ms + e->cfg.batch_window_ms);
+  cm__schedule_pending(e, r, op->now_ms);
   return CM_OK;
 }
 

@@ -184,10 +184,7 @@ static cm_status submit_apply(cm_engine *e, cm__op *op, cm_error *err) {
   if (r->released && r->state == CM_REQ_PENDING && !r->in_batch) {
     /* (in_batch: a batch took it while its create was in flight, and its
        offer is in flight now: the offer's answer decides) */
-    if (r->spec.urgency == CM_URGENCY_EMERGENCY)
-      cm__schedule_emergency(e, op->now_ms);
-    else
-      cm__schedule_batch(e, op->now_ms + e->cfg.batch_window_ms);
+    cm__schedule_pending(e, r, op->now_ms);
   }
   return CM_OK;
 }
