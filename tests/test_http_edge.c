@@ -9,11 +9,14 @@
  * byte at a time it frames as when fed at once. */
 #include <criterion/criterion.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -583,4 +586,33 @@ Test(edge_framer, verdicts_read_back) {
   cr_assert_eq(v.status, 400);
   cr_assert_eq(v.close, 1);
   cr_assert_eq(cmd_edge_verdict_parse("", &v), -1);
+}
+
+/* What evhttp queues on a connection goes out from the kick later in the
+ * loop turn; cmd_edge_write_now (an event stream's chunks) puts it in the
+ * socket at once, without the loop, and the kick does not send it twice. */
+Test(edge_framer, write_now_sends_before_the_loop_runs) {
+  struct event_base *base = event_base_new();
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  evutil_make_socket_nonblocking(sv[0]);
+  struct bufferevent *f = cmd_edge_bufferevent(base, NULL);
+  cr_assert_not_null(f);
+  bufferevent_setfd(f, sv[0]);
+  bufferevent_enable(f, EV_WRITE);
+  char got[32];
+  bufferevent_write(f, "data: 1\n\n", 9);
+  cr_assert_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), -1); /* queued */
+  cmd_edge_write_now(f);
+  cr_assert_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), 9);
+  cr_assert_eq(memcmp(got, "data: 1\n\n", 9), 0);
+  event_base_loop(base, EVLOOP_NONBLOCK); /* the kick: nothing left */
+  cr_assert_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), -1);
+  bufferevent_write(f, "data: 2\n\n", 9); /* without it: the loop's turn */
+  event_base_loop(base, EVLOOP_NONBLOCK);
+  cr_assert_eq(recv(sv[1], got, sizeof got, MSG_DONTWAIT), 9);
+  cr_assert_eq(memcmp(got, "data: 2\n\n", 9), 0);
+  bufferevent_free(f); /* closes sv[0] */
+  close(sv[1]);
+  event_base_free(base);
 }

@@ -824,8 +824,7 @@ on_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
           enum bufferevent_flush_mode mode, void *ctx) {
   cmd_edge *e = ctx;
   (void)limit;
-  (void)mode;
-  if (!e->flushing) {
+  if (!e->flushing && mode != BEV_FLUSH) { /* BEV_FLUSH: cmd_edge_write_now */
     arm(e, 1);
     return BEV_NEED_MORE;
   }
@@ -862,6 +861,14 @@ static void on_kick(evutil_socket_t fd, short what, void *arg) {
   bufferevent_flush(f, EV_WRITE, BEV_NORMAL);
   e->flushing = 0;
   bufferevent_decref(f); /* e may be gone now */
+}
+
+void cmd_edge_write_now(struct bufferevent *f) {
+  if (!f)
+    return;
+  bufferevent_incref(f);
+  bufferevent_flush(f, EV_WRITE, BEV_FLUSH); /* a plain socket's: no-op */
+  bufferevent_decref(f);
 }
 
 /* evhttp added to its output (maybe with writing disabled, when the

@@ -45,6 +45,13 @@ int cmd_edge_feed(cmd_edge *e, struct evbuffer *src, struct evbuffer *dst);
  * behind a filter running cmd_edge_feed. */
 struct bufferevent *cmd_edge_bufferevent(struct event_base *base, void *arg);
 
+/* Write what evhttp queued on f (a connection's bufferevent) out to the
+ * socket now, not from the kick after the loop turn's other ready work
+ * (events.c: an event goes out as it is made). For an open stream's
+ * chunks only: a whole reply's write may end its request, which the
+ * caller may still hold. A plain socket bufferevent (no edge): nothing. */
+void cmd_edge_write_now(struct bufferevent *f);
+
 /* A verdict as carried in CMD_EDGE_VERDICT: the HTTP status, the error, 1
  * when the connection ends after the reply. */
 typedef struct cmd_edge_verdict {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "edge.h"
 #include "http.h"
 #include "json_util.h"
 
@@ -151,6 +152,9 @@ void cmd_events_pump(cmd_region *r) {
         evbuffer_add_buffer_reference(copy, b);
         evhttp_send_reply_chunk(s->req, copy);
         evbuffer_free(copy);
+        /* out now: an offer's event is what its worker's app waits for */
+        struct evhttp_connection *con = evhttp_request_get_connection(s->req);
+        cmd_edge_write_now(con ? evhttp_connection_get_bufferevent(con) : NULL);
       }
     }
     evbuffer_free(b);

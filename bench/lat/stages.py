@@ -16,7 +16,7 @@ def load(path):
 
 def pct(v, p):
     v = sorted(v)
-    return v[max(0, -(-len(v) * p // 100) - 1)] if v else float('nan')
+    return v[max(0, int(-(-len(v) * p // 100)) - 1)] if v else float('nan')
 
 def main():
     ev = load(sys.argv[1])
