@@ -785,7 +785,9 @@ void cmd_edge_free(cmd_edge *e) {
  * socket's bufferevent, lost; and a reply added while evhttp has writing
  * disabled waits for an event that may never come. So on_output only arms
  * the kick, whose callback writes evhttp's bytes straight to the socket:
- * the filter's output buffer empties only when the kernel has them. */
+ * the filter's output buffer empties only when the kernel has them. An
+ * event stream writes its chunks the same way at once, with a flush in
+ * BEV_FLUSH mode (cmd_edge_write_now), which no libevent code sends. */
 
 /* Input: every byte goes through the framer. */
 static enum bufferevent_filter_result
