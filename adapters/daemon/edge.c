@@ -866,11 +866,8 @@ static void on_kick(evutil_socket_t fd, short what, void *arg) {
 }
 
 void cmd_edge_write_now(struct bufferevent *f) {
-  if (!f)
-    return;
-  bufferevent_incref(f);
-  bufferevent_flush(f, EV_WRITE, BEV_FLUSH); /* a plain socket's: no-op */
-  bufferevent_decref(f);
+  if (f) /* the filter's flush holds its own reference; a socket's: no-op */
+    bufferevent_flush(f, EV_WRITE, BEV_FLUSH);
 }
 
 /* evhttp added to its output (maybe with writing disabled, when the

@@ -52,9 +52,14 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
   event_base_once(s->d->base, -1, EV_TIMEOUT, reap, s->d, &now);
 }
 
-static size_t queued(const cmd_sse *s) {
+/* The stream's connection's bufferevent (the edge's filter), or NULL. */
+static struct bufferevent *stream_bev(const cmd_sse *s) {
   struct evhttp_connection *con = evhttp_request_get_connection(s->req);
-  struct bufferevent *bev = con ? evhttp_connection_get_bufferevent(con) : NULL;
+  return con ? evhttp_connection_get_bufferevent(con) : NULL;
+}
+
+static size_t queued(const cmd_sse *s) {
+  struct bufferevent *bev = stream_bev(s);
   return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
@@ -153,8 +158,7 @@ void cmd_events_pump(cmd_region *r) {
         evhttp_send_reply_chunk(s->req, copy);
         evbuffer_free(copy);
         /* out now: an offer's event is what its worker's app waits for */
-        struct evhttp_connection *con = evhttp_request_get_connection(s->req);
-        cmd_edge_write_now(con ? evhttp_connection_get_bufferevent(con) : NULL);
+        cmd_edge_write_now(stream_bev(s));
       }
     }
     evbuffer_free(b);
