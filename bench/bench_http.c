@@ -17,8 +17,10 @@
  *
  * The daemon: --daemon PATH starts one on a free port with a generated
  * configuration (memory store, or --redis URL) and stops it at the end;
- * or --url http://host:port with --platform-token, --gateway-token. Prints
- * a line a second and a summary; --out writes JSON. */
+ * or --url http://host:port with --platform-token, --gateway-token.
+ * --window MS and --batch-max N set the started daemon's [batch]
+ * window_ms (300) and max (2000): a longer window makes larger batches.
+ * Prints a line a second and a summary; --out writes JSON. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -52,7 +54,9 @@ typedef struct opts {
   const char *durability; /* --durability fsync|replica (with --redis) */
   const char *positions_ack; /* --positions-ack queued|durable (--redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
-  int accepts; /* --ingest: requests created and offered for the accepts */
+  int window_ms; /* the daemon's [batch] window_ms (300) */
+  int batch_max; /* its [batch] max (2000) */
+  int accepts;   /* --ingest: requests created and offered for the accepts */
   double emergency, service_s;
   int ingest, quiet;
   uint64_t seed;
@@ -580,7 +584,7 @@ static pid_t start_daemon(bench *b, const char *dir) {
   snprintf(ini, sizeof ini,
            "[server]\nport = 0\nmax_body_bytes = 16777216\n"
            "[store]\nweights_file = %s/weights.json\n%s%s\n%s%s%s%s%s%s"
-           "[batch]\nwindow_ms = 300\noffer_ttl_ms = 30000\n"
+           "[batch]\nwindow_ms = %d\nmax = %d\noffer_ttl_ms = 30000\n"
            "[tokens]\nplatform = %s\ngateway = %s\noperator = "
            "bench-operator-token-000\nmetrics = bench-metrics-token-0000\n",
            dir, b->o.redis ? "redis = " : "", b->o.redis ? b->o.redis : "",
@@ -588,7 +592,8 @@ static pid_t start_daemon(bench *b, const char *dir) {
            b->o.durability ? b->o.durability : "", b->o.durability ? "\n" : "",
            b->o.positions_ack ? "positions_ack = " : "",
            b->o.positions_ack ? b->o.positions_ack : "",
-           b->o.positions_ack ? "\n" : "", b->o.tok_platform, b->o.tok_gateway);
+           b->o.positions_ack ? "\n" : "", b->o.window_ms, b->o.batch_max,
+           b->o.tok_platform, b->o.tok_gateway);
   return cm_hc_daemon_start(b->o.daemon, dir, ini, NULL, &b->port);
 }
 
@@ -629,6 +634,8 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
   OPT_I("--connections", o->connections)
   OPT_I("--bulk", o->bulk)
   OPT_I("--accepts", o->accepts)
+  OPT_I("--window", o->window_ms)
+  OPT_I("--batch-max", o->batch_max)
   OPT_D("--emergency", o->emergency)
   OPT_D("--service-s", o->service_s)
 #undef OPT_S
@@ -658,6 +665,8 @@ static int parse(int argc, char **argv, opts *o) {
               .connections = 4,
               .bulk = 1000,
               .accepts = 4000,
+              .window_ms = 300,
+              .batch_max = 2000,
               .emergency = 0.05,
               .service_s = 10,
               .seed = 1,
@@ -672,7 +681,8 @@ static int parse(int argc, char **argv, opts *o) {
             "http://host:port --platform-token T --gateway-token T)\n"
             "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
             "N]\n"
-            "  [--emergency SHARE] [--service-s S] [--ingest [--bulk N] "
+            "  [--emergency SHARE] [--service-s S] [--window MS] "
+            "[--batch-max N] [--ingest [--bulk N] "
             "[--connections N] [--accepts N]]\n"
             "  [--quick] [--quiet] [--out FILE.json] [--samples FILE]\n");
     return -1;
@@ -682,7 +692,9 @@ static int parse(int argc, char **argv, opts *o) {
     return -1;
   }
   if (o->connections < 1 || o->connections > 256 || o->workers < 1 ||
-      o->bulk < 1 || o->seconds < 1 || o->accepts < 0 || o->accepts > 100000)
+      o->bulk < 1 || o->seconds < 1 || o->accepts < 0 || o->accepts > 100000 ||
+      o->window_ms < 1 || o->window_ms > 60000 || o->batch_max < 1 ||
+      o->batch_max > 100000)
     return -1;
   return 0;
 }
