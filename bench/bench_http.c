@@ -20,6 +20,9 @@
  * or --url http://host:port with --platform-token, --gateway-token.
  * --window MS and --batch-max N set the started daemon's [batch]
  * window_ms (300) and max (2000): a longer window makes larger batches.
+ * --emergency-conn sends the emergencies on a connection of their own (an
+ * emergency gateway), not behind the other requests on the four request
+ * connections (an evhttp connection carries one call at a time).
  * Prints a line a second and a summary; --out writes JSON. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -54,9 +57,10 @@ typedef struct opts {
   const char *durability; /* --durability fsync|replica (with --redis) */
   const char *positions_ack; /* --positions-ack queued|durable (--redis) */
   int workers, positions_per_s, requests_per_s, seconds, connections, bulk;
-  int window_ms; /* the daemon's [batch] window_ms (300) */
-  int batch_max; /* its [batch] max (2000) */
-  int accepts;   /* --ingest: requests created and offered for the accepts */
+  int window_ms;      /* the daemon's [batch] window_ms (300) */
+  int emergency_conn; /* emergencies on a connection of their own */
+  int batch_max;      /* its [batch] max (2000) */
+  int accepts; /* --ingest: requests created and offered for the accepts */
   double emergency, service_s;
   int ingest, quiet;
   uint64_t seed;
@@ -76,8 +80,10 @@ typedef struct bench {
   char host[64];
   int port;
   cm_hc *hc;                              /* positions, setup */
-  struct evhttp_connection *req_conns[4]; /* requests, answers */
-  int req_busy[4]; /* calls sent on each and not answered */
+  struct evhttp_connection *req_conns[5]; /* requests, answers; the fifth
+                                             for emergencies alone
+                                             (--emergency-conn) */
+  int req_busy[5]; /* calls sent on each and not answered */
   int next_conn, next_req;
   cm_instance *city;
   double *lat, *lon; /* workers' current positions */
@@ -264,10 +270,12 @@ static void send_request(bench *b) {
   p->sent_ms = now_ms();
   p->urgency = urgency;
   p->offered = 0;
-  int k = b->next_req;
+  int alone = b->o.emergency_conn && urgency == CM_URGENCY_EMERGENCY;
+  int k = alone ? 4 : b->next_req;
   p->queued = b->req_busy[k];
   b->submitted++;
-  b->next_req = (b->next_req + 1) % 4;
+  if (!alone)
+    b->next_req = (b->next_req + 1) % 4;
   send_req_call(b, k, "/v1/requests", b->o.tok_platform, body, (size_t)len);
 }
 
@@ -645,6 +653,10 @@ static int take_option(int argc, char **argv, int *i, opts *o) {
     o->ingest = 1;
     return 1;
   }
+  if (!strcmp(a, "--emergency-conn")) {
+    o->emergency_conn = 1;
+    return 1;
+  }
   if (!strcmp(a, "--quiet")) {
     o->quiet = 1;
     return 1;
@@ -681,8 +693,8 @@ static int parse(int argc, char **argv, opts *o) {
             "http://host:port --platform-token T --gateway-token T)\n"
             "  [--workers N] [--positions N/s] [--requests N/s] [--seconds "
             "N]\n"
-            "  [--emergency SHARE] [--service-s S] [--window MS] "
-            "[--batch-max N] [--ingest [--bulk N] "
+            "  [--emergency SHARE] [--emergency-conn] [--service-s S] "
+            "[--window MS] [--batch-max N] [--ingest [--bulk N] "
             "[--connections N] [--accepts N]]\n"
             "  [--quick] [--quiet] [--out FILE.json] [--samples FILE]\n");
     return -1;
@@ -799,7 +811,7 @@ static int bench_prepare(bench *b) {
   if (!b->hc)
     return -1;
   cm_hc_log_errors(b->hc, stderr, 5); /* the first few failures, named */
-  for (int c = 0; c < 4; c++)
+  for (int c = 0; c < 5; c++)
     b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
                                                  (ev_uint16_t)b->port);
   return 0;
