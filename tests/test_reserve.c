@@ -202,6 +202,29 @@ Test(reserve, a_free_worker_out_of_reach_is_the_reserve, .fini = stop) {
   cr_assert_eq(cm_engine_worker_jobs(fx.eng, "w4"), 0);
 }
 
+/* A worker is kept back only when fewer than reserve_workers are kept
+ * among its R + 8 nearest capable workers, not among the first few the
+ * engine asks the store for (R + 1, engine_reserve.c): here each of four
+ * workers in the batch's reach has the other three nearer than the one
+ * kept worker beyond that reach, so none is held and all four requests
+ * are served. Deciding on the first R + 1 alone would hold some. */
+Test(reserve, the_kept_worker_may_be_beyond_the_first_neighbours,
+     .fini = stop) {
+  start(1, CM_URGENCY_URGENT);
+  city();
+  worker("w3", CM_FX_CAREGIVER, 3.0);
+  worker("w4", CM_FX_CAREGIVER, 4.0);
+  worker("wk", CM_FX_CAREGIVER, 5.5); /* beyond the 5 km a normal request
+                                         looks, within 5 km of w1 .. w4 */
+  const char *req[4] = {"n1", "n2", "n3", "n4"};
+  for (int i = 0; i < 4; i++)
+    submit(req[i], CM_FX_CAREGIVER, CM_URGENCY_NORMAL, 3000);
+  cm_engine_step(fx.eng, 3200, NULL, NULL);
+  for (int i = 0; i < 4; i++)
+    cr_assert_eq(view(req[i]).state, CM_REQ_OFFERED, "%s served", req[i]);
+  cr_assert_eq(cm_engine_worker_jobs(fx.eng, "wk"), 0, "wk is the reserve");
+}
+
 Test(reserve, config_is_validated) {
   cm_store *st = cm_store_memory_new(0);
   cm_engine_config c;

@@ -34,9 +34,11 @@ typedef struct reserve {
   unsigned char *mark; /* per worker: 0, EXPOSED, HELD or TAKEN */
   int *order;          /* the exposed, in edge order */
   int n_exp;           /* how many */
-  int k;               /* neighbours asked for around each */
+  int k;               /* neighbours asked for around each at first */
+  int k_full;          /* looked at around one at most (R + 8) */
   cm_store_query *qs;  /* per exposed: capable workers around it */
   cm_store_hit *hits;  /* k per exposed */
+  cm_store_hit *more;  /* k_full: one exposed worker's whole list */
   int *counts;         /* hits found per exposed */
   const char **self;   /* per exposed: its own id, excluded */
   cm__idmap ids;       /* id -> batch index of the marked workers */
@@ -50,6 +52,7 @@ static void reserve_free(reserve *rv) {
   free(rv->order);
   free(rv->qs);
   free(rv->hits);
+  free(rv->more);
   free(rv->counts);
   free(rv->self);
 }
@@ -83,9 +86,10 @@ static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
   int n_exp = rv->n_exp, k = rv->k;
   rv->qs = malloc((size_t)n_exp * sizeof *rv->qs);
   rv->hits = malloc((size_t)n_exp * k * sizeof *rv->hits);
+  rv->more = malloc((size_t)rv->k_full * sizeof *rv->more);
   rv->counts = malloc((size_t)n_exp * sizeof *rv->counts);
   rv->self = malloc((size_t)n_exp * sizeof *rv->self);
-  if (!rv->qs || !rv->hits || !rv->counts || !rv->self ||
+  if (!rv->qs || !rv->hits || !rv->more || !rv->counts || !rv->self ||
       cm__idmap_init(&rv->ids, 256) != 0)
     return cm_error_set(err, CM_E_NOMEM, "", NULL);
   rv->have_ids = 1;
@@ -109,22 +113,45 @@ static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
                           rv->hits, rv->counts, err);
 }
 
-/* Hold every exposed worker with fewer than R kept around it (not in
- * this batch, or held already); the last candidates first: those of the
- * least pressing requests. A worker in a cold area (no emergency came
- * from the areas around it at this time of day, engine_demand.c) keeps
- * none: the reserve stands where emergencies come from. Returns how many
- * were held. */
-static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms) {
+/* How many of hits[0..n) count as kept (not in this batch, or held
+ * already), up to R. */
+static int kept_among(const reserve *rv, const cm_store_hit *hits, int n,
+                      int R) {
+  int kept = 0;
+  for (int h = 0; h < n && kept < R; h++) {
+    int wi = cm__idmap_get(&rv->ids, hits[h].id);
+    kept += wi < 0 || rv->mark[wi] == HELD;
+  }
+  return kept;
+}
+
+/* Hold every exposed worker with fewer than R kept around it among its
+ * R + 8 nearest capable workers; the last candidates first: those of the
+ * least pressing requests. Each was first asked for its R + 1 nearest
+ * only: in the store's (distance, id) order they are the first R + 1 of
+ * the R + 8, so when R of them are kept, or fewer than R + 1 are there,
+ * the decision is the one the whole list gives; otherwise the whole list
+ * is asked for (a large batch's begin spent about half its time in these
+ * queries at R + 8). A worker in a cold area (no emergency came from the
+ * areas around it at this time of day, engine_demand.c) keeps none: the
+ * reserve stands where emergencies come from. Returns how many were held,
+ * or -1 with err set (the store's error). */
+static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms,
+                       cm_error *err) {
   int held = 0;
   for (int x = rv->n_exp - 1; x >= 0; x--) {
-    int kept = 0;
     if (e->cfg.reserve_demand &&
         cm__demand_at(e, rv->qs[x].lat, rv->qs[x].lon, now_ms) == 0)
       continue; /* cold */
-    for (int h = 0; h < rv->counts[x] && kept < R; h++) {
-      int wi = cm__idmap_get(&rv->ids, rv->hits[(size_t)x * rv->k + h].id);
-      kept += wi < 0 || rv->mark[wi] == HELD;
+    int kept = kept_among(rv, rv->hits + (size_t)x * rv->k, rv->counts[x], R);
+    if (kept < R && rv->counts[x] == rv->k && rv->k < rv->k_full) {
+      cm_store_query q = rv->qs[x];
+      int n = 0;
+      q.k = rv->k_full;
+      if (cm_store_nearest(e->store, &q, 1, rv->k_full, now_ms, e->cfg.stale_ms,
+                           rv->more, &n, err) != CM_OK)
+        return -1;
+      kept = kept_among(rv, rv->more, n, R);
     }
     if (kept < R) {
       rv->mark[rv->order[x]] = HELD;
@@ -165,7 +192,8 @@ cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
     memset(lost, 0, (size_t)inst->n_requests);
   if (R <= 0 || e->emergency_skills == 0 || n == 0)
     return CM_OK;
-  reserve rv = {.k = R + 8}; /* enough to see R kept among a few exposed */
+  reserve rv = {.k = R + 1, .k_full = R + 8}; /* R + 8: enough to see R
+                                                  kept among a few exposed */
   cm_status st = CM_OK;
   rv.mark = calloc((size_t)n, 1);
   rv.order = malloc((size_t)n * sizeof *rv.order);
@@ -176,7 +204,11 @@ cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
     goto out;
   if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
     goto out;
-  *held_out = choose_held(e, &rv, R, now_ms);
+  if ((*held_out = choose_held(e, &rv, R, now_ms, err)) < 0) {
+    *held_out = 0;
+    st = err->code;
+    goto out;
+  }
   drop_held_edges(e, inst, &rv, lost);
   goto out;
 oom:
