@@ -74,16 +74,17 @@ typedef struct pending {
   int queued; /* calls ahead of it on its connection when sent */
 } pending;
 
+#define REQ_CONNS 4 /* connections the requests and answers share */
+
 typedef struct bench {
   opts o;
   struct event_base *base;
   char host[64];
   int port;
-  cm_hc *hc;                              /* positions, setup */
-  struct evhttp_connection *req_conns[5]; /* requests, answers; the fifth
-                                             for emergencies alone
-                                             (--emergency-conn) */
-  int req_busy[5]; /* calls sent on each and not answered */
+  cm_hc *hc; /* positions, setup */
+  /* requests, answers; the last for emergencies alone (--emergency-conn) */
+  struct evhttp_connection *req_conns[REQ_CONNS + 1];
+  int req_busy[REQ_CONNS + 1]; /* calls sent on each and not answered */
   int next_conn, next_req;
   cm_instance *city;
   double *lat, *lon; /* workers' current positions */
@@ -271,11 +272,11 @@ static void send_request(bench *b) {
   p->urgency = urgency;
   p->offered = 0;
   int alone = b->o.emergency_conn && urgency == CM_URGENCY_EMERGENCY;
-  int k = alone ? 4 : b->next_req;
+  int k = alone ? REQ_CONNS : b->next_req;
   p->queued = b->req_busy[k];
   b->submitted++;
   if (!alone)
-    b->next_req = (b->next_req + 1) % 4;
+    b->next_req = (b->next_req + 1) % REQ_CONNS;
   send_req_call(b, k, "/v1/requests", b->o.tok_platform, body, (size_t)len);
 }
 
@@ -350,7 +351,7 @@ static void on_event(bench *b, const char *type, const char *data) {
   char path[96], body[96];
   snprintf(path, sizeof path, "/v1/requests/%s/accept", req);
   int len = snprintf(body, sizeof body, "{\"worker\":\"%s\"}", worker);
-  send_req_call(b, (b->next_req + 1) % 4, path, b->o.tok_gateway, body,
+  send_req_call(b, (b->next_req + 1) % REQ_CONNS, path, b->o.tok_gateway, body,
                 (size_t)len);
   b->accepted++;
   later *l = calloc(1, sizeof *l);
@@ -811,7 +812,7 @@ static int bench_prepare(bench *b) {
   if (!b->hc)
     return -1;
   cm_hc_log_errors(b->hc, stderr, 5); /* the first few failures, named */
-  for (int c = 0; c < 5; c++)
+  for (int c = 0; c <= REQ_CONNS; c++)
     b->req_conns[c] = evhttp_connection_base_new(b->base, NULL, b->host,
                                                  (ev_uint16_t)b->port);
   return 0;

@@ -144,7 +144,7 @@ static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms,
         cm__demand_at(e, rv->qs[x].lat, rv->qs[x].lon, now_ms) == 0)
       continue; /* cold */
     int kept = kept_among(rv, rv->hits + (size_t)x * rv->k, rv->counts[x], R);
-    if (kept < R && rv->counts[x] == rv->k && rv->k < rv->k_full) {
+    if (kept < R && rv->counts[x] == rv->k) { /* more may be there */
       cm_store_query q = rv->qs[x];
       int n = 0;
       q.k = rv->k_full;
@@ -204,11 +204,12 @@ cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
     goto out;
   if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
     goto out;
-  if ((*held_out = choose_held(e, &rv, R, now_ms, err)) < 0) {
-    *held_out = 0;
+  int held = choose_held(e, &rv, R, now_ms, err);
+  if (held < 0) {
     st = err->code;
     goto out;
   }
+  *held_out = held;
   drop_held_edges(e, inst, &rv, lost);
   goto out;
 oom:
