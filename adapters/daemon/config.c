@@ -42,6 +42,7 @@ void cmd_config_init(cmd_config *c) {
   c->positions_durable = 1; /* positions_ack = durable (positions.c) */
   c->positions_pending_max = 20000;
   cm_engine_config_init(&c->engine);
+  c->engine.begin_part_ms = 5; /* the loop serves between parts (solver.c) */
   /* finished requests remembered: each is about 3 KB of memory, so the
      engine's 100,000 would grow the daemon by some 300 MB; 10,000 is ~30 MB
      (docs/daemon.md, "Memory") */
@@ -361,6 +362,10 @@ static int batch_key(parse_ctx *p, const char *name, const char *v) {
     if (parse_double(v, 0, 60000, &d) != 0)
       return fail(p, "batch", name, "must be a number in 0..60000");
     e->solve_budget_ms = d;
+  } else if (!strcmp(name, "begin_part_ms")) { /* docs/async.md */
+    if (parse_double(v, 0, 10000, &d) != 0)
+      return fail(p, "batch", name, "must be a number in 0..10000");
+    e->begin_part_ms = d;
   } else if (!strcmp(name, "auto_accept")) {
     if (parse_bool(v, &e->auto_accept) != 0)
       return fail(p, "batch", name, "must be true or false");

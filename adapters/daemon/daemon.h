@@ -246,6 +246,7 @@ typedef struct cmd_region {
   /* engine driving */
   struct event *step_ev;  /* the timer */
   struct event *done_ev;  /* the solver's answer arrived (pipe) */
+  struct event *cont_ev;  /* the next part of a batch's begin (solver.c) */
   struct event *sweep_ev; /* Redis stale sweep */
   int64_t sweep_after_ms; /* no sweep before (daemon clock): stale_ms after
                              the lease was taken or the writes' connection

@@ -260,6 +260,10 @@ static void counter_metrics(page *b, const cmd_region *r,
   counter(b, "carematch_offers_total", "offers made (per worker)", st->offers);
   counter(b, "carematch_fallbacks_total", "components that fell back",
           st->fallbacks);
+  counter(b, "carematch_batch_begin_pauses_total",
+          "batches' begins paused after a part so that other calls went "
+          "first",
+          st->begin_pauses);
   counter(b, "carematch_diverted_total",
           "jobs given back by a worker diverted to an emergency "
           "([batch] divert_min)",

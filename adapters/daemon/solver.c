@@ -10,7 +10,10 @@
  * ledger fails, dispatch pauses and is retried every pause_retry_ms. With
  * a ledger the timer also fires at least every second, to follow other
  * writers. With [lease] enabled only the lease's holder begins batches; a
- * standby's step only follows (lease.c, docs/ha.md). */
+ * standby's step only follows (lease.c, docs/ha.md). A large batch's begin
+ * goes in parts of [batch] begin_part_ms, the clients served between two
+ * (an emergency's own batch among them: docs/async.md "A begin in
+ * parts"). */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -113,12 +116,62 @@ static void fly(cmd_region *r, cm_engine_batch *b) {
   pthread_mutex_unlock(&r->mu);
 }
 
+/* A batch's begin in parts (cm_engine_config.begin_part_ms): its next part
+ * runs from cont_ev, a zero timer at the clients' priority, so that the
+ * calls read meanwhile go first (an emergency's create among them, whose
+ * own batch the engine begins while the other is paused). */
+static void resume_begin(cmd_region *r) {
+  if (r->cont_ev && cm_engine_beginning(r->eng)) {
+    struct timeval tv = {0, 0};
+    evtimer_add(r->cont_ev, &tv);
+  }
+}
+
+static void on_cont(evutil_socket_t fd, short what, void *arg) {
+  cmd_region *r = arg;
+  (void)fd;
+  (void)what;
+  if (r->flying || !cm_engine_beginning(r->eng))
+    return; /* an emergency's batch first: its end resumes */
+  if (!cmd_lease_leads(r) || r->paused) {
+    cm_engine_begin_drop(r->eng); /* a standby never dispatches; the
+                                     ledger failing, the next step retries */
+    arm(r, 1);
+    finish_drain_if_idle(r);
+    return;
+  }
+  int64_t t0 = cmd_watch_begin(r->d);
+  cm_engine_batch *b = NULL;
+  cm_error err;
+  cm_status st = cm_engine_batch_continue(r->eng, cmd_now_ms(), &b, &err);
+  cmd_events_pump(r);
+  cmd_watch_end(r->d, CMD_CAUSE_BATCH_BEGIN, t0);
+  if (st != CM_OK) { /* dropped: its requests wait for the next window */
+    fprintf(stderr, "carematchd: batch not begun: %s\n", err.message);
+    arm(r, 1);
+    finish_drain_if_idle(r);
+  } else if (b) {
+    cmd_stage_region("begin", r);
+    cmd_lease_note(r, CMD_LEASE_BEGUN, 1);
+    fly(r, b);
+  } else if (cm_engine_beginning(r->eng)) {
+    cmd_stage_region("part", r);
+    resume_begin(r);
+    if (cm_engine_next_alone(r->eng) <= cmd_now_ms())
+      arm(r, 0); /* an emergency it took along: its own batch first */
+  } else {       /* dropped for a rebuild: the next step does it */
+    arm(r, 1);
+    finish_drain_if_idle(r);
+  }
+}
+
 /* The batch's begin, once the engine followed its ledger (st: how). */
 static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
   cmd_daemon *d = r->d;
   cm_error err;
   cm_engine_batch *b = NULL;
   if (!cmd_lease_leads(r)) { /* a standby follows, never dispatches */
+    cm_engine_begin_drop(r->eng);
     if (st == CM_OK)
       cmd_redis_recover(r, 1);
     cmd_events_pump(r);
@@ -162,9 +215,13 @@ static void step_begin(cmd_region *r, cm_status st, const cm_error *ferr) {
   }
   cmd_events_pump(r);
   cmd_watch_end(d, CMD_CAUSE_BATCH_BEGIN, t0);
-  cmd_stage_region(b ? "begin" : "nobatch", r);
+  cmd_stage_region(b                             ? "begin"
+                   : cm_engine_beginning(r->eng) ? "part"
+                                                 : "nobatch",
+                   r);
   if (!b) {
-    arm(r, 1); /* nothing to solve: let the clients in first */
+    resume_begin(r); /* a begin in parts goes on after the clients */
+    arm(r, 1);       /* nothing to solve: let the clients in first */
     finish_drain_if_idle(r);
     return;
   }
@@ -224,6 +281,7 @@ static int urgent_begin(cmd_region *r) {
       cm_engine_batch_begin_unfollowed(r->eng, cmd_now_ms(), &b, &err);
   cmd_events_pump(r);
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_BEGIN, t0);
+  resume_begin(r); /* a regular begin paused here (its window due too) */
   if (st != CM_OK || !b) { /* a rebuild is due, or nothing to take: the
                               next step as usual */
     /* an emergency's offers in flight keep their hold */
@@ -282,6 +340,11 @@ static void on_step(evutil_socket_t fd, short what, void *arg) {
     step_begin(r, CM_OK, NULL);
     return;
   }
+  /* an emergency waiting: its own batch at once on the last follow, not
+     after a follow that would wait behind the writes on the connection
+     (a large batch's offers: docs/async.md "A begin in parts") */
+  if (cm_engine_next_alone(r->eng) <= cmd_now_ms() && urgent_begin(r))
+    return;
   /* with Redis: follow other writers first, on the loop connection when
      the ledger can (the loop serves other calls meanwhile) */
   cm_error err;
@@ -333,6 +396,7 @@ static void on_offers(void *ctx, cm_status st, const cm_error *err) {
   }
   cmd_events_pump(r);
   cmd_kick(r);
+  resume_begin(r);
   finish_drain_if_idle(r);
   cmd_watch_end(r->d, CMD_CAUSE_COMPLETION, t0);
 }
@@ -372,6 +436,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   if (r->holding) /* the offers out now, ahead of the position writes held
                      since the emergency's create (urgent_begin) */
     cm_ledger_redis_send_now(r->ledger);
+  resume_begin(r); /* a begin paused for this batch */
   cmd_watch_end(r->d, CMD_CAUSE_BATCH_END, t0);
   cmd_stage_region("oprop", r);
   cm_engine_stats_get(r->eng, &st);
@@ -381,8 +446,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
   }
   if (ended != CM_OK || !r->redis_loop)
     on_offers(r, ended, &err);
-  else if (r->urgent_writes > 0 && urgent_begin(r))
-    ; /* an emergency's create in flight: its batch at once, no follow */
+  else if ((r->urgent_writes > 0 ||
+            cm_engine_next_alone(r->eng) <= cmd_now_ms()) &&
+           urgent_begin(r))
+    ; /* an emergency's create in flight, or an emergency waiting: its
+         batch at once, no follow (which would wait behind these offers) */
   else if (r->urgent_writes > 0 || cm_engine_next_due(r->eng) <= cmd_now_ms())
     cmd_step_now(r); /* an emergency waits: its follow goes out behind these
                         offers now, not one round trip after their commit
@@ -393,7 +461,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
 int cmd_regions_idle(const cmd_daemon *d) {
   for (int i = 0; i < d->n_regions; i++)
     if (d->regions[i].flying ||
-        (d->regions[i].eng && cm_engine_in_flight(d->regions[i].eng)))
+        (d->regions[i].eng && (cm_engine_in_flight(d->regions[i].eng) ||
+                               cm_engine_beginning(d->regions[i].eng))))
       return 0;
   return 1;
 }
@@ -426,8 +495,11 @@ int cmd_solver_start(cmd_region *r) {
   r->step_ev = evtimer_new(r->d->base, on_step, r);
   r->done_ev =
       event_new(r->d->base, r->pipe_rd, EV_READ | EV_PERSIST, on_done, r);
-  if (!r->step_ev || !r->done_ev || event_priority_set(r->step_ev, 0) != 0 ||
+  r->cont_ev = evtimer_new(r->d->base, on_cont, r);
+  if (!r->step_ev || !r->done_ev || !r->cont_ev ||
+      event_priority_set(r->step_ev, 0) != 0 ||
       event_priority_set(r->done_ev, 0) != 0 ||
+      event_priority_set(r->cont_ev, 1) != 0 ||
       event_add(r->done_ev, NULL) != 0 ||
       pthread_create(&r->solver, NULL, solver_main, r) != 0)
     return -1;
@@ -456,7 +528,9 @@ void cmd_solver_stop(cmd_region *r) {
   event_free(r->step_ev);
   if (r->done_ev)
     event_free(r->done_ev);
-  r->step_ev = r->done_ev = NULL;
+  if (r->cont_ev)
+    event_free(r->cont_ev);
+  r->step_ev = r->done_ev = r->cont_ev = NULL;
   close(r->pipe_rd);
   close(r->pipe_wr);
   pthread_mutex_destroy(&r->mu);

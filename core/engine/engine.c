@@ -69,6 +69,8 @@ static cm_status check_config(const cm_engine_config *c, cm_error *err) {
   } while (0)
   CFG_(c->batch_window_ms >= 0 && c->batch_window_ms <= 3600000,
        "batch_window_ms", "must be in [0, 3600000]");
+  CFG_(c->begin_part_ms >= 0 && c->begin_part_ms <= 10000, "begin_part_ms",
+       "must be in [0, 10000]");
   CFG_(c->batch_max >= 1 && c->batch_max <= 100000, "batch_max",
        "must be in [1, 100000]");
   CFG_(c->emergencies_alone == 0 || c->emergencies_alone == 1,
@@ -167,6 +169,8 @@ void cm_engine_free(cm_engine *e) {
   if (!e)
     return;
   /* what is in flight: its callers are told CM_E_UNAVAILABLE */
+  cm_engine_batch_free(e->beginning); /* a begin paused: never solved */
+  e->beginning = NULL;
   if (e->abandon_follow)
     e->abandon_follow(e);
   if (e->abandon_rebuild)

@@ -11,13 +11,19 @@
 #include "engine_internal.h"
 
 int64_t cm_engine_next_due(const cm_engine *e) {
-  int64_t due =
-      e->next_batch_ms < e->next_alone_ms ? e->next_batch_ms : e->next_alone_ms;
+  /* while a begin is paused no other regular batch begins: its window
+     waits for the paused one's end (cm_engine_batch_continue) */
+  int64_t batch = e->beginning ? INT64_MAX : e->next_batch_ms;
+  int64_t due = batch < e->next_alone_ms ? batch : e->next_alone_ms;
   int64_t live = cm__live_due(e); /* offers, releases, holds (engine.c) */
   int64_t standby = cm__standby_next_due(e); /* engine_standby.c */
   if (live < due)
     due = live;
   return standby < due ? standby : due;
+}
+
+int64_t cm_engine_next_alone(const cm_engine *e) {
+  return e->next_alone_ms;
 }
 
 static void expire_offers(cm_engine *e, int64_t now_ms) {
@@ -121,6 +127,14 @@ struct cm_engine_batch {
   int n_now;
   int alone;        /* the emergencies alone (cfg.emergencies_alone) */
   int64_t begun_ms; /* the engine's time when it was taken */
+  /* the begin under way (take_more; in parts: cfg.begin_part_ms) */
+  int phase;       /* how far it got: B_NEAREST .. B_DONE */
+  int cursor;      /* the phase's next request */
+  cm__idmap seen;  /* building: worker id -> instance index */
+  int have_seen;   /* seen is initialised */
+  cm__reserve *rv; /* the reserve under way */
+  cm__req *copies; /* paused: the records as taken, for one that goes
+                      meanwhile (refind) */
 };
 typedef struct cm_engine_batch batch_state;
 
@@ -135,6 +149,10 @@ static void batch_state_free(batch_state *b) {
   free(b->req_of);
   free(b->reserved);
   free(b->now);
+  free(b->copies);
+  if (b->have_seen)
+    cm__idmap_free(&b->seen);
+  cm__reserve_free(b->rv);
   cm_instance_free(b->inst);
   if (b->have_answer)
     cm_answer_free(&b->ans);
@@ -185,7 +203,8 @@ static cm_status add_hit_edges(cm_engine *e, batch_state *b, int q, int ri,
       const cm__wrk *rec = cm__wrk_find(e, hit->id);
       if (cm_store_get(e->store, hit->id, &w, NULL) != CM_OK)
         continue;
-      w.capacity = rec ? rec->capacity - rec->jobs : w.capacity;
+      /* less the offers planned in a commit in flight (engine_offers.c) */
+      w.capacity = rec ? rec->capacity - rec->jobs - rec->planned : w.capacity;
       w.status = CM_WORKER_AVAILABLE;
       if (w.capacity <= 0)
         continue;
@@ -213,35 +232,73 @@ static void add_preferred(batch_state *b, const cm__idmap *seen) {
   }
 }
 
-/* Build the batch instance in edge mode from the store's answers. */
-static cm_status build_instance(cm_engine *e, batch_state *b, int64_t now_ms,
-                                cm_error *err) {
-  cm_instance *inst = b->inst = cm_instance_new();
-  cm__idmap seen;
-  if (!inst || cm__idmap_init(&seen, 1024) != 0)
-    return cm_error_set(err, CM_E_NOMEM, "", NULL);
-  cm_status st = CM_OK;
-  inst->taxonomy = e->cfg.taxonomy;
-  inst->weights = e->cfg.weights;
-  inst->params = e->cfg.params;
-  inst->params.now_ms = now_ms;
-  inst->params.stale_ms = 0; /* the store filtered stale positions */
-  inst->has_edges = 1;
-  for (int q = 0; q < b->n && st == CM_OK; q++) {
-    cm_request rq;
-    int ri;
-    cm__req_as_request(b->reqs[q], b->reqs[q]->ready_ms, now_ms, &rq);
-    if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK)
-      st = CM_E_NOMEM;
-    else
-      st = add_hit_edges(e, b, q, ri, &seen, err);
+/* The stages of a batch's begin after its requests are taken (take_more),
+ * and how many requests or queries go between two looks at the clock when
+ * it goes in parts. */
+enum { B_NEAREST, B_BUILD, B_RESERVE, B_DONE };
+#define BEGIN_CHUNK 32
+/* A batch of more requests begins in one go: a pause copies every record
+ * (pause_begin, ~3.4 KB each, 14 MB at this many). */
+#define BEGIN_COPY_MAX 4096
+
+/* The store's candidates of the batch's requests from b->cursor on (in
+ * parts BEGIN_CHUNK at a time, one chunk at least) until all were asked
+ * (the phase is then B_BUILD) or the part is over. Returns CM_OK or the
+ * store's error. */
+static cm_status nearest_part(cm_engine *e, batch_state *b,
+                              const cm__part *part, cm_error *err) {
+  while (b->cursor < b->n) {
+    int c = b->cursor, m = b->n - c; /* in one call when not in parts */
+    if (part && m > BEGIN_CHUNK)
+      m = BEGIN_CHUNK;
+    cm_status st = cm_store_nearest(
+        e->store, b->queries + c, m, b->k_max, b->begun_ms, e->cfg.stale_ms,
+        b->hits + (size_t)c * b->k_max, b->counts + c, err);
+    if (st != CM_OK)
+      return st;
+    b->cursor += m;
+    if (b->cursor < b->n && cm__part_over(part))
+      return CM_OK;
   }
-  if (st == CM_OK)
-    add_preferred(b, &seen);
-  cm__idmap_free(&seen);
-  if (st != CM_OK)
-    cm_error_set(err, st, "", NULL);
-  return st;
+  b->phase = B_BUILD;
+  b->cursor = 0;
+  return CM_OK;
+}
+
+/* The batch instance in edge mode from the store's answers, request by
+ * request from b->cursor on, until all are in (the phase is then
+ * B_RESERVE) or the part is over (after a chunk). Returns CM_OK or
+ * CM_E_NOMEM (err set). */
+static cm_status build_part(cm_engine *e, batch_state *b, const cm__part *part,
+                            cm_error *err) {
+  cm_instance *inst = b->inst;
+  if (!inst) {
+    inst = b->inst = cm_instance_new();
+    if (!inst || cm__idmap_init(&b->seen, 1024) != 0)
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    b->have_seen = 1;
+    inst->taxonomy = e->cfg.taxonomy;
+    inst->weights = e->cfg.weights;
+    inst->params = e->cfg.params;
+    inst->params.now_ms = b->begun_ms;
+    inst->params.stale_ms = 0; /* the store filtered stale positions */
+    inst->has_edges = 1;
+  }
+  while (b->cursor < b->n) {
+    int q = b->cursor++, ri;
+    cm_request rq;
+    cm__req_as_request(b->reqs[q], b->reqs[q]->ready_ms, b->begun_ms, &rq);
+    if (cm_instance_request_add(inst, &rq, &ri, err) != CM_OK ||
+        add_hit_edges(e, b, q, ri, &b->seen, err) != CM_OK)
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    if (b->cursor % BEGIN_CHUNK == 0 && b->cursor < b->n && cm__part_over(part))
+      return CM_OK;
+  }
+  add_preferred(b, &b->seen);
+  cm__idmap_free(&b->seen);
+  b->have_seen = 0;
+  b->phase = B_RESERVE;
+  return CM_OK;
 }
 
 /* The requests the answer gave a busy worker (the look-ahead's) are left
@@ -406,15 +463,58 @@ static void drop_store_answers(batch_state *b) {
   b->hits = NULL;
 }
 
-/* Take the due requests, ask the store for their candidates, build the
- * instance. Returns CM_OK with *out the batch, or NULL when nothing is
- * due; or the error (err set, *out NULL). */
-static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
+/* The emergency reserve, then the rest of the begin (the confirmations'
+ * holds, the look-ahead, diversion): done, the batch is ready to solve. */
+static cm_status rest_part(cm_engine *e, batch_state *b, const cm__part *part,
+                           cm_error *err) {
+  int held, done;
+  int64_t now_ms = b->begun_ms;
+  cm_status st = cm__reserve_run(e, &b->rv, b->inst, now_ms, part, &held,
+                                 b->reserved, &done, err);
+  if (st != CM_OK || !done)
+    return st;
+  cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
+  b->n_free = b->inst->n_workers;
+  if ((st = cm__lookahead_add(e, b->inst, b->reqs, b->n, now_ms, err)) != CM_OK)
+    return st;
+  b->n_look = b->inst->n_workers;
+  if ((st = cm__divert_add(e, b->inst, b->reqs, b->n, now_ms, err)) != CM_OK ||
+      (st = cm__person_merge(b->inst, b->n_free, b->n_look, &b->now, &b->n_now,
+                             err)) != CM_OK)
+    return st;
+  b->t1 = clock_ms(e);
+  batch_options(e, b);
+  drop_store_answers(b);
+  b->phase = B_DONE;
+  return CM_OK;
+}
+
+/* Go on with b's begin until it is done (phase B_DONE) or the part is over
+ * (part NULL: never), one step at least. Returns CM_OK, or the error (err
+ * set; the caller frees the batch). */
+static cm_status take_more(cm_engine *e, batch_state *b, const cm__part *part,
+                           cm_error *err) {
+  cm_status st = CM_OK;
+  while (st == CM_OK && b->phase != B_DONE) {
+    int was = b->phase;
+    st = was == B_NEAREST ? nearest_part(e, b, part, err)
+         : was == B_BUILD ? build_part(e, b, part, err)
+                          : rest_part(e, b, part, err);
+    if (st == CM_OK && b->phase != B_DONE && cm__part_over(part))
+      break;
+  }
+  return st;
+}
+
+/* Take the due requests and their store queries: *out the batch, its
+ * begin to go on with take_more; NULL when nothing is due (CM_OK). Or the
+ * error (err set, *out NULL). */
+static cm_status take_start(cm_engine *e, int64_t now_ms, int alone,
                             batch_state **out, cm_error *err) {
   batch_state *b = calloc(1, sizeof *b);
   int *idx = cm__malloc_array(e->n_live, sizeof *idx);
   cm__req **pick = cm__malloc_array(e->n_live + e->n_flight, sizeof *pick);
-  int n, held;
+  int n;
   cm_status st = CM_OK;
   *out = NULL;
   if (!b || !idx || !pick)
@@ -434,35 +534,13 @@ static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
     pick[n++] = e->live[idx[i]];
   if (n == 0)
     goto fail; /* nothing due: CM_OK, no batch */
-  if (batch_alloc(b, n, e->cfg.params.k * CM_MAX_STAFF) != 0)
+  if (batch_alloc(b, n, e->cfg.params.k * CM_MAX_STAFF) != 0 ||
+      !(b->reserved = malloc((size_t)n)))
     goto oom;
   batch_fill(e, b, pick, now_ms);
   free(idx);
   free(pick);
-  idx = NULL;
-  pick = NULL;
-  if ((st = cm_store_nearest(e->store, b->queries, n, b->k_max, now_ms,
-                             e->cfg.stale_ms, b->hits, b->counts, err)) !=
-          CM_OK ||
-      (st = build_instance(e, b, now_ms, err)) != CM_OK)
-    goto fail;
-  if (!(b->reserved = malloc((size_t)n)))
-    goto oom;
-  if ((st = cm__reserve_hold(e, b->inst, now_ms, &held, b->reserved, err)) !=
-      CM_OK)
-    goto fail;
-  cm__confirm_hold(e, b->inst, now_ms); /* engine_confirm.c */
-  b->n_free = b->inst->n_workers;
-  if ((st = cm__lookahead_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK)
-    goto fail;
-  b->n_look = b->inst->n_workers;
-  if ((st = cm__divert_add(e, b->inst, b->reqs, n, now_ms, err)) != CM_OK ||
-      (st = cm__person_merge(b->inst, b->n_free, b->n_look, &b->now, &b->n_now,
-                             err)) != CM_OK)
-    goto fail;
-  b->t1 = clock_ms(e);
-  batch_options(e, b);
-  drop_store_answers(b);
+  b->phase = B_NEAREST;
   *out = b;
   return CM_OK;
 oom:
@@ -471,6 +549,90 @@ fail:
   free(idx);
   free(pick);
   cm_engine_batch_free(b);
+  return st;
+}
+
+/* The part a regular batch's begin may take now (cfg.begin_part_ms, on
+ * the engine's clock); until_ns 0 (the whole begin) without a clock or for
+ * an emergency's own batch. */
+static cm__part part_now(const cm_engine *e, int alone) {
+  cm__part p = {e, 0};
+  if (!alone && e->cfg.begin_part_ms > 0 && e->cfg.clock)
+    p.until_ns =
+        e->cfg.clock(e->cfg.clock_ctx) + (int64_t)(e->cfg.begin_part_ms * 1e6);
+  return p;
+}
+
+int cm__part_over(const cm__part *p) {
+  return p && p->until_ns > 0 &&
+         p->e->cfg.clock(p->e->cfg.clock_ctx) >= p->until_ns;
+}
+
+/* A begin stops for a part: the records as taken are copied, so that one
+ * gone meanwhile (finished and out of the history, refused, rebuilt) can
+ * stand in for itself until the end leaves it out. */
+static cm_status pause_begin(cm_engine *e, batch_state *b, cm_error *err) {
+  if (!b->copies) {
+    if (!(b->copies = cm__malloc_array(b->n, sizeof *b->copies)))
+      return cm_error_set(err, CM_E_NOMEM, "", NULL);
+    for (int q = 0; q < b->n; q++)
+      b->copies[q] = *b->reqs[q];
+  }
+  e->beginning = b;
+  e->stats.begin_pauses++;
+  /* an emergency taken along (most urgent first: one that waited, or came
+     as the window fell due) gets its own batch meanwhile */
+  if (b->reqs[0]->spec.urgency == CM_URGENCY_EMERGENCY)
+    cm__schedule_emergency(e, e->now_ms);
+  return CM_OK;
+}
+
+/* After a pause: each of the batch's requests found again by its id (its
+ * record may have been replaced: a create in flight applied), or its copy
+ * standing in when it is gone; a request whose store query is still to
+ * be asked gets it again from the record found. */
+static void refind(cm_engine *e, batch_state *b) {
+  int per = CM_MAX_PREFS + CM_MAX_REJECTS;
+  for (int q = 0; q < b->n; q++) {
+    cm__req *r = cm__op_record(e, b->ids[q]);
+    if (!r)
+      r = &b->copies[q];
+    if (r == b->reqs[q])
+      continue;
+    b->reqs[q] = r;
+    if (b->phase == B_NEAREST && q >= b->cursor) {
+      make_query(e, r, b->begun_ms, &b->queries[q], b->excl + (size_t)q * per);
+      if (b->queries[q].k > b->k_max) /* k raised by a reload meanwhile */
+        b->queries[q].k = b->k_max;
+    }
+  }
+}
+
+/* Take the due requests, ask the store for their candidates, build the
+ * instance: *out the batch, NULL when nothing is due or when the begin
+ * paused after its part (e->beginning then; cm_engine_batch_continue goes
+ * on). Or the error (err set, *out NULL). */
+static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
+                            batch_state **out, cm_error *err) {
+  cm__part part = part_now(e, alone);
+  cm_status st = take_start(e, now_ms, alone, out, err);
+  if (st != CM_OK || !*out)
+    return st;
+  batch_state *b = *out;
+  if (b->n > BEGIN_COPY_MAX)
+    part.until_ns = 0; /* in one go: the copies of a pause stay small */
+  if ((st = take_more(e, b, part.until_ns ? &part : NULL, err)) == CM_OK &&
+      b->phase != B_DONE) {
+    *out = NULL;
+    st = pause_begin(e, b, err);
+    if (st == CM_OK)
+      return CM_OK;
+    e->beginning = NULL;
+  }
+  if (st != CM_OK) {
+    cm_engine_batch_free(b);
+    *out = NULL;
+  }
   return st;
 }
 
@@ -509,7 +671,8 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   cm__standby_pass(e, now_ms);  /* engine_standby.c */
   /* an emergency's own batch while the window is not due: the others
      keep their batch (docs/engine.md "An emergency's own batch") */
-  int alone = e->next_batch_ms > now_ms;
+  int alone = e->beginning || e->next_batch_ms > now_ms; /* while a begin
+      is paused, an emergency's own batch only (docs/async.md) */
   if (alone && e->next_alone_ms > now_ms)
     return CM_OK;
   e->next_alone_ms = INT64_MAX;
@@ -523,6 +686,49 @@ cm_status cm_engine_batch_begin(cm_engine *e, int64_t now_ms,
   e->in_flight = b != NULL;
   *out = b;
   return st;
+}
+
+cm_status cm_engine_batch_continue(cm_engine *e, int64_t now_ms,
+                                   cm_engine_batch **out, cm_error *err) {
+  batch_state *b = e->beginning;
+  *out = NULL;
+  if (!b || e->in_flight)
+    return CM_OK; /* nothing paused, or an emergency's batch first */
+  if (now_ms > e->now_ms)
+    e->now_ms = now_ms;
+  if (e->resync || e->rebuild || e->rebuild_due) {
+    cm_engine_begin_drop(e); /* no decision before the rebuild */
+    return CM_OK;
+  }
+  e->beginning = NULL;
+  refind(e, b);
+  cm__part part = part_now(e, 0);
+  cm_status st = take_more(e, b, part.until_ns ? &part : NULL, err);
+  if (st == CM_OK && b->phase != B_DONE) {
+    e->beginning = b;
+    e->stats.begin_pauses++;
+    return CM_OK;
+  }
+  if (st != CM_OK) {
+    cm_engine_batch_free(b);
+    cm__schedule_batch(e, e->now_ms + e->cfg.batch_window_ms);
+    return st;
+  }
+  e->in_flight = 1;
+  *out = b;
+  return CM_OK;
+}
+
+int cm_engine_beginning(const cm_engine *e) {
+  return e->beginning != NULL;
+}
+
+void cm_engine_begin_drop(cm_engine *e) {
+  if (!e->beginning)
+    return;
+  cm_engine_batch_free(e->beginning);
+  e->beginning = NULL;
+  cm__schedule_batch(e, e->now_ms); /* its requests: the next step */
 }
 
 cm_status cm_engine_batch_begin_unfollowed(cm_engine *e, int64_t now_ms,
@@ -567,7 +773,10 @@ cm_status cm_engine_batch_solve(cm_engine_batch *b, cm_error *err) {
  * (cm__retry_soon). After an emergency's own batch only the emergencies
  * are looked at: the others keep the batch they were waiting for, and the
  * wait does not double for them; an emergency it could not offer is
- * retried with everything one window later. */
+ * retried with everything one window later. A request whose offer was
+ * left out because its worker filled up meanwhile (another batch took
+ * her while this one was begun in parts or solved) is tried again at
+ * once. */
 static void reschedule(cm_engine *e, const batch_state *b, int64_t now_ms,
                        int offered) {
   int waiting = 0, untried = 0, untried_em = 0;
@@ -584,10 +793,10 @@ static void reschedule(cm_engine *e, const batch_state *b, int64_t now_ms,
     }
   }
   int64_t wait = e->cfg.batch_window_ms;
-  if (untried_em)
+  if (untried_em || (b->alone && e->left_out))
     cm__schedule_emergency(e, now_ms);
   if (b->alone) {
-    if (waiting && !untried_em)
+    if (waiting && !untried_em && !e->left_out)
       cm__schedule_batch(e, now_ms + wait);
     return;
   }
@@ -600,8 +809,10 @@ static void reschedule(cm_engine *e, const batch_state *b, int64_t now_ms,
     if (e->retry_wait_ms > wait)
       wait = e->retry_wait_ms;
   }
-  if (waiting)
-    cm__schedule_batch(e, untried ? now_ms : now_ms + wait);
+  if (waiting) /* an offer left out because its worker filled up while
+                  the batch was begun or solved (an emergency's own batch
+                  took her): its request is tried again at once */
+    cm__schedule_batch(e, untried || e->left_out ? now_ms : now_ms + wait);
 }
 
 /* cm_engine_batch_end, or its _async form when done is given. */
@@ -635,6 +846,7 @@ static cm_status batch_end(cm_engine *e, cm_engine_batch *b, int64_t now_ms,
   }
   double tc = clock_ms(e);
   uint64_t offers_before = e->stats.offers;
+  e->left_out = 0;
   if ((rc = commit(e, b, now_ms, done, ctx, err)) !=
       CM_OK) { /* nothing was applied */
     for (int q = 0; q < b->n; q++)
@@ -683,6 +895,9 @@ cm_status cm_engine_step(cm_engine *e, int64_t now_ms, int *batches,
   if (batches)
     *batches = 0;
   cm_status st = cm_engine_batch_begin(e, now_ms, &b, err);
+  while (st == CM_OK && !b && e->beginning && !e->in_flight) /* in parts:
+                                                               all now */
+    st = cm_engine_batch_continue(e, now_ms, &b, err);
   if (st != CM_OK || !b)
     return st;
   cm_engine_batch_solve(b, err); /* end reports a failed solve */

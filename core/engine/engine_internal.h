@@ -226,10 +226,14 @@ struct cm_engine {
   cm_engine_stats stats;
   int resync;    /* with a ledger: rebuild from it before the next step */
   int in_flight; /* a batch is being solved (cm_engine_batch_begin) */
-  int synced;    /* a sync (cm_engine_sync, _async) succeeded since the
-                    last batch began: batch_begin need not follow again */
-  int64_t retry_wait_ms;        /* wait before retrying an unchanged batch */
-  unsigned gen;                 /* rebuilds so far */
+  struct cm_engine_batch *beginning; /* a batch's begin paused between two
+                                        parts (cfg.begin_part_ms) */
+  int left_out;          /* the last commit's offers left out because a worker
+                            filled up meanwhile (engine_offers.c) */
+  int synced;            /* a sync (cm_engine_sync, _async) succeeded since the
+                            last batch began: batch_begin need not follow again */
+  int64_t retry_wait_ms; /* wait before retrying an unchanged batch */
+  unsigned gen;          /* rebuilds so far */
   cm_skillset emergency_skills; /* skills emergencies asked for so far */
   cm__op *flight;               /* ops in flight (heads of their queues) */
   int n_flight;                 /* how many, queued ones included, and
@@ -620,6 +624,15 @@ cm_status cm__confirm_submit(cm_engine *e, cm__req *r, int64_t now_ms,
 /* Drop the batch instance's edges to soft-held workers. */
 void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms);
 
+/* A part of a batch's begin (cm_engine_config.begin_part_ms,
+ * engine_batch.c): over once the engine's clock reaches until_ns; a NULL
+ * part, or until_ns 0, is never over. */
+typedef struct cm__part {
+  const cm_engine *e;
+  int64_t until_ns;
+} cm__part;
+int cm__part_over(const cm__part *p);
+
 /* the emergency reserve (engine_reserve.c): drop the edges from requests
  * of urgency cfg.reserve_from or less urgent to the emergency-capable
  * workers held this batch; *held is how many. lost (NULL: not wanted; else
@@ -628,6 +641,16 @@ void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms);
  * instance unchanged. */
 cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
                            int *held, unsigned char *lost, cm_error *err);
+/* The same in parts (a batch's begin in parts, cm_engine_config
+ * begin_part_ms): *rv NULL at the first call; returns CM_OK with *done 0
+ * when the part ended first (*rv keeps where it got to: call again with
+ * the same instance), *done 1 when finished (*held and lost set, *rv
+ * freed and NULL); an error frees *rv too. */
+typedef struct cm__reserve cm__reserve;
+cm_status cm__reserve_run(cm_engine *e, cm__reserve **rv, cm_instance *inst,
+                          int64_t now_ms, const cm__part *part, int *held,
+                          unsigned char *lost, int *done, cm_error *err);
+void cm__reserve_free(cm__reserve *rv); /* accepts NULL */
 
 /* operators' overrides (engine_override.c) */
 /* 1 when a batch takes r: not held, not pinned (pins go by

@@ -177,6 +177,8 @@ static int plan_all(cm_engine *e, const cm_instance *inst, const cm_answer *ans,
       plan_offer(e, &plans[planned], reqs[q], inst, &ans->assignments[a], n,
                  now_ms, &ch[planned]);
       planned++;
+    } else if (reqs[q]) {
+      e->left_out++; /* its worker filled up: the next batch at once */
     }
     a += n;
   }

@@ -179,6 +179,7 @@ cm_status cm__rebuild_start(cm_engine *e, cm_engine_done_fn done, void *ctx,
   cm_ledger *l = e->cfg.ledger;
   if (e->rebuild)
     return cm_error_set(err, CM_E_CONFLICT, "", "a rebuild is in flight");
+  cm_engine_begin_drop(e);        /* no decision on the records it replaces */
   int held = cm__op_unwritten(e); /* ops held for this rebuild, reads of
                                     a record (its answer is dropped) */
   if (e->n_flight > held) {       /* an answer on its way would land on the

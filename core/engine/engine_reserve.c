@@ -29,8 +29,10 @@ static int exempt(const cm_engine *e, cm_urgency u) {
 }
 
 /* One batch's reserve: the marks and the nearest capable workers of
- * every exposed one. */
-typedef struct reserve {
+ * every exposed one; with the stage it has reached, so that a batch's
+ * begin in parts (cm_engine_config.begin_part_ms) can stop and go on. */
+enum { FIND, CHOOSE }; /* the stage: the neighbours asked, the held chosen */
+typedef struct cm__reserve {
   unsigned char *mark; /* per worker: 0, EXPOSED, HELD or TAKEN */
   int *order;          /* the exposed, in edge order */
   int n_exp;           /* how many */
@@ -43,9 +45,17 @@ typedef struct reserve {
   const char **self;   /* per exposed: its own id, excluded */
   cm__idmap ids;       /* id -> batch index of the marked workers */
   int have_ids;        /* ids is initialised */
+  int stage;           /* FIND or CHOOSE */
+  int x;               /* the next exposed worker of the stage */
+  int held;            /* how many were held so far */
 } reserve;
 
-static void reserve_free(reserve *rv) {
+/* Exposed workers looked at between two looks at the clock. */
+#define RESERVE_CHUNK 32
+
+void cm__reserve_free(reserve *rv) {
+  if (!rv)
+    return;
   if (rv->have_ids)
     cm__idmap_free(&rv->ids);
   free(rv->mark);
@@ -55,6 +65,7 @@ static void reserve_free(reserve *rv) {
   free(rv->more);
   free(rv->counts);
   free(rv->self);
+  free(rv);
 }
 
 /* Exposed: capable workers with an edge from a non-exempt request; a
@@ -78,11 +89,11 @@ static void mark_exposed(const cm_engine *e, const cm_instance *inst,
   }
 }
 
-/* The k nearest capable workers around every exposed one, from the store
- * (itself excluded), and the id map of the marked. Returns CM_OK, the
- * store's error, or CM_E_NOMEM. */
-static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
-                                 int64_t now_ms, reserve *rv, cm_error *err) {
+/* The queries for the k nearest capable workers around every exposed
+ * one (itself excluded), and the id map of the marked. Returns CM_OK or
+ * CM_E_NOMEM. */
+static cm_status prepare_neighbours(const cm_engine *e, const cm_instance *inst,
+                                    reserve *rv, cm_error *err) {
   int n_exp = rv->n_exp, k = rv->k;
   rv->qs = malloc((size_t)n_exp * sizeof *rv->qs);
   rv->hits = malloc((size_t)n_exp * k * sizeof *rv->hits);
@@ -109,8 +120,31 @@ static cm_status find_neighbours(cm_engine *e, const cm_instance *inst,
     rv->qs[x].exclude = &rv->self[x];
     rv->qs[x].n_exclude = 1;
   }
-  return cm_store_nearest(e->store, rv->qs, n_exp, k, now_ms, e->cfg.stale_ms,
-                          rv->hits, rv->counts, err);
+  return CM_OK;
+}
+
+/* Ask the store for the neighbours of the exposed workers from rv->x on
+ * (in parts RESERVE_CHUNK at a time) until all were asked (then the stage
+ * is CHOOSE) or the part is over (one chunk at least). Returns CM_OK or
+ * the store's error. */
+static cm_status find_neighbours(cm_engine *e, int64_t now_ms, reserve *rv,
+                                 const cm__part *part, cm_error *err) {
+  while (rv->x < rv->n_exp) {
+    int m = rv->n_exp - rv->x; /* in one call when not in parts */
+    if (part && m > RESERVE_CHUNK)
+      m = RESERVE_CHUNK;
+    cm_status st = cm_store_nearest(
+        e->store, rv->qs + rv->x, m, rv->k, now_ms, e->cfg.stale_ms,
+        rv->hits + (size_t)rv->x * rv->k, rv->counts + rv->x, err);
+    if (st != CM_OK)
+      return st;
+    rv->x += m;
+    if (rv->x < rv->n_exp && cm__part_over(part))
+      return CM_OK; /* each part asks one chunk at least */
+  }
+  rv->stage = CHOOSE;
+  rv->x = rv->n_exp - 1;
+  return CM_OK;
 }
 
 /* How many of hits[0..n) count as kept (not in this batch, or held
@@ -134,12 +168,15 @@ static int kept_among(const reserve *rv, const cm_store_hit *hits, int n,
  * is asked for (a large batch's begin spent about half its time in these
  * queries at R + 8). A worker in a cold area (no emergency came from the
  * areas around it at this time of day, engine_demand.c) keeps none: the
- * reserve stands where emergencies come from. Returns how many were held,
- * or -1 with err set (the store's error). */
+ * reserve stands where emergencies come from. Goes on from rv->x down
+ * to the first, or until the part is over (rv->x >= 0 then); counts the
+ * held in rv->held. Returns 0, or -1 with err set (the store's error). */
 static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms,
-                       cm_error *err) {
-  int held = 0;
-  for (int x = rv->n_exp - 1; x >= 0; x--) {
+                       const cm__part *part, cm_error *err) {
+  for (int looked = 0; rv->x >= 0; rv->x--, looked++) {
+    int x = rv->x;
+    if (looked % RESERVE_CHUNK == RESERVE_CHUNK - 1 && cm__part_over(part))
+      return 0; /* x is looked at in the next part */
     if (e->cfg.reserve_demand &&
         cm__demand_at(e, rv->qs[x].lat, rv->qs[x].lon, now_ms) == 0)
       continue; /* cold */
@@ -155,10 +192,10 @@ static int choose_held(cm_engine *e, reserve *rv, int R, int64_t now_ms,
     }
     if (kept < R) {
       rv->mark[rv->order[x]] = HELD;
-      held++;
+      rv->held++;
     }
   }
-  return held;
+  return 0;
 }
 
 /* Held workers lose their non-exempt edges; lost (when given) marks the
@@ -184,37 +221,74 @@ static void drop_held_edges(const cm_engine *e, cm_instance *inst,
     lost[inst->edges[i].request] = 0;
 }
 
-cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held_out, unsigned char *lost, cm_error *err) {
+/* The reserve's start: the marks and the queries; *out NULL when there
+ * is nothing to hold (no reserve, nobody exposed). */
+static cm_status reserve_start(cm_engine *e, const cm_instance *inst,
+                               reserve **out, cm_error *err) {
   int R = e->cfg.reserve_workers, n = inst->n_workers;
-  *held_out = 0;
-  if (lost)
-    memset(lost, 0, (size_t)inst->n_requests);
+  *out = NULL;
   if (R <= 0 || e->emergency_skills == 0 || n == 0)
     return CM_OK;
-  reserve rv = {.k = R + 1, .k_full = R + 8}; /* R + 8: enough to see R
-                                                  kept among a few exposed */
+  reserve *rv = calloc(1, sizeof *rv);
+  if (!rv)
+    return cm_error_set(err, CM_E_NOMEM, "", NULL);
+  rv->k = R + 1;
+  rv->k_full = R + 8; /* R + 8: enough to see R kept among a few exposed */
+  rv->mark = calloc((size_t)n, 1);
+  rv->order = malloc((size_t)n * sizeof *rv->order);
   cm_status st = CM_OK;
-  rv.mark = calloc((size_t)n, 1);
-  rv.order = malloc((size_t)n * sizeof *rv.order);
-  if (!rv.mark || !rv.order)
-    goto oom;
-  mark_exposed(e, inst, &rv);
-  if (rv.n_exp == 0)
+  if (!rv->mark || !rv->order)
+    st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  else
+    mark_exposed(e, inst, rv);
+  if (st == CM_OK && rv->n_exp > 0 &&
+      (st = prepare_neighbours(e, inst, rv, err)) == CM_OK) {
+    *out = rv;
+    return CM_OK;
+  }
+  cm__reserve_free(rv);
+  return st;
+}
+
+cm_status cm__reserve_run(cm_engine *e, cm__reserve **rvp, cm_instance *inst,
+                          int64_t now_ms, const cm__part *part, int *held_out,
+                          unsigned char *lost, int *done, cm_error *err) {
+  cm_status st = CM_OK;
+  *done = 0;
+  if (!*rvp) {
+    *held_out = 0;
+    if (lost)
+      memset(lost, 0, (size_t)inst->n_requests);
+    if ((st = reserve_start(e, inst, rvp, err)) != CM_OK || !*rvp) {
+      *done = st == CM_OK;
+      return st;
+    }
+  }
+  reserve *rv = *rvp;
+  if (rv->stage == FIND &&
+      (st = find_neighbours(e, now_ms, rv, part, err)) != CM_OK)
     goto out;
-  if ((st = find_neighbours(e, inst, now_ms, &rv, err)) != CM_OK)
-    goto out;
-  int held = choose_held(e, &rv, R, now_ms, err);
-  if (held < 0) {
+  if (rv->stage == FIND)
+    return CM_OK; /* the part is over */
+  if (choose_held(e, rv, e->cfg.reserve_workers, now_ms, part, err) < 0) {
     st = err->code;
     goto out;
   }
-  *held_out = held;
-  drop_held_edges(e, inst, &rv, lost);
-  goto out;
-oom:
-  st = cm_error_set(err, CM_E_NOMEM, "", NULL);
+  if (rv->x >= 0)
+    return CM_OK; /* the part is over */
+  *held_out = rv->held;
+  drop_held_edges(e, inst, rv, lost);
+  *done = 1;
 out:
-  reserve_free(&rv);
+  cm__reserve_free(rv);
+  *rvp = NULL;
   return st;
+}
+
+cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
+                           int *held_out, unsigned char *lost, cm_error *err) {
+  cm__reserve *rv = NULL;
+  int done;
+  return cm__reserve_run(e, &rv, inst, now_ms, NULL, held_out, lost, &done,
+                         err);
 }

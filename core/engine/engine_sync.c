@@ -171,6 +171,7 @@ static cm_status rebuild(cm_engine *e, cm_error *err) {
   cm_status st = l->type->follow_start(l, err);
   if (st != CM_OK)
     return st;
+  cm_engine_begin_drop(e); /* its records are about to be replaced */
   e->gen++;
   if ((st = l->type->each_worker(l, on_worker, &c, err)) != CM_OK)
     goto out;

@@ -202,6 +202,12 @@ typedef struct cm_engine_config {
                                emergency's own batch"). 0: it takes
                                every pending request, as before */
   double solve_budget_ms;   /* deadline of one batch solve (100) */
+  double begin_part_ms;     /* a regular batch's begin (candidates, the
+                               reserve, the instance) in parts of about
+                               this long on the clock, the caller free to
+                               serve others between them
+                               (cm_engine_batch_continue); 0 (the
+                               default): in one go */
   int64_t offer_ttl_ms;     /* an offer lapses after this (30000) */
   int64_t retry_max_ms;     /* batches that offer nothing back off, doubling
                                from the window up to this (5000) */
@@ -315,12 +321,14 @@ typedef struct cm_engine_stats {
   cm_histogram commit_ms;     /* offers written to the ledger (when there
                                  is one) and applied, ms */
   cm_histogram batch_size;    /* requests per batch */
-  uint64_t escalated;   /* CM_EV_ESCALATED emitted: requests left without an
-                           offer escalate_after_ms past their service level */
-  uint64_t standby;     /* CM_EV_STANDBY emitted (standby_every_ms) */
-  uint64_t diverted;    /* CM_EV_DIVERTED: jobs given back for an emergency */
-  uint64_t interrupted; /* CM_EV_INTERRUPTED: visits left for an
-                           emergency */
+  uint64_t escalated;    /* CM_EV_ESCALATED emitted: requests left without an
+                            offer escalate_after_ms past their service level */
+  uint64_t standby;      /* CM_EV_STANDBY emitted (standby_every_ms) */
+  uint64_t diverted;     /* CM_EV_DIVERTED: jobs given back for an emergency */
+  uint64_t interrupted;  /* CM_EV_INTERRUPTED: visits left for an
+                            emergency */
+  uint64_t begin_pauses; /* batches' begins paused after a part
+                            (begin_part_ms): how often others went first */
 } cm_engine_stats;
 
 CM_EXPORT void cm_engine_config_init(cm_engine_config *c);
@@ -641,12 +649,33 @@ CM_EXPORT cm_status cm_engine_batch_end_async(cm_engine *e, cm_engine_batch *b,
                                               int64_t now_ms,
                                               cm_engine_done_fn done, void *ctx,
                                               cm_error *err);
+/* With begin_part_ms and a clock, cm_engine_batch_begin may stop a
+ * regular batch's begin after its part: *out NULL and
+ * cm_engine_beginning 1. The caller serves other calls and then goes on
+ * with cm_engine_batch_continue, which returns the batch (*out) once its
+ * begin is done, NULL while parts remain; or the error (err set, the
+ * batch dropped, its requests wait for the next window). Meanwhile
+ * cm_engine_batch_begin begins only an emergency's own batch, and while
+ * that one is in flight continue waits (CM_OK, *out NULL) until it ended.
+ * The batch's requests changed meanwhile are left out at the end, as are
+ * those changed while it was solved; its workers are taken only where
+ * they still have room. */
+CM_EXPORT cm_status cm_engine_batch_continue(cm_engine *e, int64_t now_ms,
+                                             cm_engine_batch **out,
+                                             cm_error *err);
+CM_EXPORT int cm_engine_beginning(const cm_engine *e);
+/* Drop a paused begin (the daemon's lease lost): its requests are due for
+ * the next step. Nothing when none is paused. */
+CM_EXPORT void cm_engine_begin_drop(cm_engine *e);
 /* Free a batch without ending it (the engine then has none in flight only
  * after cm_engine_batch_end; use this at shutdown). Accepts NULL. */
 CM_EXPORT void cm_engine_batch_free(cm_engine_batch *b);
 
 /* When step should run next (ms), or INT64_MAX when nothing is waiting. */
 CM_EXPORT int64_t cm_engine_next_due(const cm_engine *e);
+/* When an emergency's own batch is due (ms; cfg.emergencies_alone), or
+ * INT64_MAX when none is. */
+CM_EXPORT int64_t cm_engine_next_alone(const cm_engine *e);
 
 /* Move up to max queued events (oldest first) into out; returns how many. */
 CM_EXPORT int cm_engine_poll(cm_engine *e, cm_event *out, int max);
