@@ -553,19 +553,19 @@ fail:
 }
 
 /* The part a regular batch's begin may take now (cfg.begin_part_ms, on
- * the engine's clock); until_ns 0 (the whole begin) without a clock or for
- * an emergency's own batch. */
-static cm__part part_now(const cm_engine *e, int alone) {
-  cm__part p = {e, 0};
-  if (!alone && e->cfg.begin_part_ms > 0 && e->cfg.clock)
-    p.until_ns =
-        e->cfg.clock(e->cfg.clock_ctx) + (int64_t)(e->cfg.begin_part_ms * 1e6);
+ * the engine's clock), set in *p: p, or NULL (the whole begin) without a
+ * clock or for an emergency's own batch. */
+static const cm__part *part_now(const cm_engine *e, int alone, cm__part *p) {
+  if (alone || e->cfg.begin_part_ms <= 0 || !e->cfg.clock)
+    return NULL;
+  p->e = e;
+  p->until_ns =
+      e->cfg.clock(e->cfg.clock_ctx) + (int64_t)(e->cfg.begin_part_ms * 1e6);
   return p;
 }
 
 int cm__part_over(const cm__part *p) {
-  return p && p->until_ns > 0 &&
-         p->e->cfg.clock(p->e->cfg.clock_ctx) >= p->until_ns;
+  return p && p->e->cfg.clock(p->e->cfg.clock_ctx) >= p->until_ns;
 }
 
 /* A begin stops for a part: the records as taken are copied, so that one
@@ -614,15 +614,15 @@ static void refind(cm_engine *e, batch_state *b) {
  * on). Or the error (err set, *out NULL). */
 static cm_status take_batch(cm_engine *e, int64_t now_ms, int alone,
                             batch_state **out, cm_error *err) {
-  cm__part part = part_now(e, alone);
+  cm__part p;
+  const cm__part *part = part_now(e, alone, &p);
   cm_status st = take_start(e, now_ms, alone, out, err);
   if (st != CM_OK || !*out)
     return st;
   batch_state *b = *out;
   if (b->n > BEGIN_COPY_MAX)
-    part.until_ns = 0; /* in one go: the copies of a pause stay small */
-  if ((st = take_more(e, b, part.until_ns ? &part : NULL, err)) == CM_OK &&
-      b->phase != B_DONE) {
+    part = NULL; /* in one go: the copies of a pause stay small */
+  if ((st = take_more(e, b, part, err)) == CM_OK && b->phase != B_DONE) {
     *out = NULL;
     st = pause_begin(e, b, err);
     if (st == CM_OK)
@@ -702,8 +702,8 @@ cm_status cm_engine_batch_continue(cm_engine *e, int64_t now_ms,
   }
   e->beginning = NULL;
   refind(e, b);
-  cm__part part = part_now(e, 0);
-  cm_status st = take_more(e, b, part.until_ns ? &part : NULL, err);
+  cm__part p;
+  cm_status st = take_more(e, b, part_now(e, 0, &p), err);
   if (st == CM_OK && b->phase != B_DONE) {
     e->beginning = b;
     e->stats.begin_pauses++;

@@ -626,7 +626,7 @@ void cm__confirm_hold(const cm_engine *e, cm_instance *inst, int64_t now_ms);
 
 /* A part of a batch's begin (cm_engine_config.begin_part_ms,
  * engine_batch.c): over once the engine's clock reaches until_ns; a NULL
- * part, or until_ns 0, is never over. */
+ * part (the begin in one go) is never over. */
 typedef struct cm__part {
   const cm_engine *e;
   int64_t until_ns;
@@ -637,15 +637,11 @@ int cm__part_over(const cm__part *p);
  * of urgency cfg.reserve_from or less urgent to the emergency-capable
  * workers held this batch; *held is how many. lost (NULL: not wanted; else
  * inst->n_requests entries) gets 1 for each request left without an edge
- * by it. Returns CM_OK, or the store's error / CM_E_NOMEM with the
- * instance unchanged. */
-cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held, unsigned char *lost, cm_error *err);
-/* The same in parts (a batch's begin in parts, cm_engine_config
- * begin_part_ms): *rv NULL at the first call; returns CM_OK with *done 0
- * when the part ended first (*rv keeps where it got to: call again with
- * the same instance), *done 1 when finished (*held and lost set, *rv
- * freed and NULL); an error frees *rv too. */
+ * by it. In parts (a batch's begin in parts): *rv NULL at the first call;
+ * returns CM_OK with *done 0 when the part ended first (*rv keeps where it
+ * got to: call again with the same instance), *done 1 when finished
+ * (*held and lost set, *rv freed and NULL); part NULL: in one call. An
+ * error (the store's, CM_E_NOMEM) frees *rv too, the instance unchanged. */
 typedef struct cm__reserve cm__reserve;
 cm_status cm__reserve_run(cm_engine *e, cm__reserve **rv, cm_instance *inst,
                           int64_t now_ms, const cm__part *part, int *held,

@@ -284,11 +284,3 @@ out:
   *rvp = NULL;
   return st;
 }
-
-cm_status cm__reserve_hold(cm_engine *e, cm_instance *inst, int64_t now_ms,
-                           int *held_out, unsigned char *lost, cm_error *err) {
-  cm__reserve *rv = NULL;
-  int done;
-  return cm__reserve_run(e, &rv, inst, now_ms, NULL, held_out, lost, &done,
-                         err);
-}
