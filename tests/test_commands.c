@@ -687,6 +687,53 @@ Test(carematch_sim, run_and_days_write_the_honest_kpis) {
   cm_test_rmdir(dir);
 }
 
+/* The fields of run r of the KPIs in path that a policy decides: jobs
+ * done, travel, every urgency's breaches. */
+static void decided(const char *path, size_t r, char *buf, size_t n) {
+  json_error_t je;
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  cr_assert_not_null(root, "not JSON: %s (line %d)", je.text, je.line);
+  json_t *run = json_array_get(json_object_get(root, "runs"), r);
+  int at = snprintf(buf, n, "done %lld km %.6f",
+                    (long long)json_integer_value(json_object_get(run, "done")),
+                    json_number_value(json_object_get(run, "travel_km")));
+  const char *key;
+  json_t *v;
+  json_object_foreach(json_object_get(run, "by_urgency"), key, v) {
+    at += snprintf(buf + at, n - (size_t)at, " %s %lld", key,
+                   (long long)json_integer_value(
+                       json_object_get(v, "sla_breaches")));
+  }
+  json_decref(root);
+}
+
+/* A built-in policy named before '=' runs as itself under the weights:
+ * greedy with weights that change nothing decides as greedy does (before,
+ * any NAME=FILE ran the optimiser). */
+Test(carematch_sim, a_named_policy_takes_weights) {
+  char dir[256], weights[320], out[320], policies[400];
+  make_dir(dir, sizeof dir);
+  snprintf(weights, sizeof weights, "%s/same.json", dir);
+  snprintf(out, sizeof out, "%s/kpis.json", dir);
+  write_text(weights, "{\"weights\":{\"travel\":1}}\n", 0644);
+  snprintf(policies, sizeof policies, "greedy-reserve=%s,greedy-reserve,optimal",
+           weights);
+  cm_test_run_result r =
+      run(dir, CM_SIM_PATH,
+          (const char *[]){"run", "--seed", "5", "--workers", "40",
+                           "--requests", "120", "--quiet", "--policies",
+                           policies, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cm_test_run_free(&r);
+  char with[256], plain[256], optimal[256];
+  decided(out, 0, with, sizeof with);
+  decided(out, 1, plain, sizeof plain);
+  decided(out, 2, optimal, sizeof optimal);
+  cr_expect_str_eq(with, plain);
+  cr_expect_str_neq(optimal, plain, "the day must tell the two apart");
+  cm_test_rmdir(dir);
+}
+
 /* An --out that cannot be written: exit 74, the reason named. */
 Test(carematch_sim, an_out_not_written_exits_74) {
   struct stat st;

@@ -20,7 +20,8 @@
  * first, nearest feasible; no reserve: the baseline), greedy-reserve and
  * optimal-noreserve (the same with the reserve switched), and
  * NAME=FILE.json: the engine under the weights of FILE ({"weights": {...}},
- * the daemon's PUT /v1/weights body) -- what a change of weights would do.
+ * the daemon's PUT /v1/weights body) -- what a change of weights would do;
+ * a NAME that is a built-in policy (switches too) runs that one under them.
  * --trace T: a day carematchd recorded (--trace), replayed (trace.c).
  * --kind normal|sparse|surge: the day's kind (scenario.h); --sla: the
  * service-level targets (stats.h); days: seeds A..B, each day run under
@@ -141,7 +142,8 @@ static void help(void) {
       "run and live:\n"
       "  --policies LIST       comma-separated: optimal, greedy, "
       "greedy-reserve,\n"
-      "                        optimal-noreserve, NAME=WEIGHTS.json; at "
+      "                        optimal-noreserve, NAME=WEIGHTS.json (NAME a\n"
+      "                        policy above: it, under the weights); at "
       "most 8;\n"
       "                        switches: +look, +nolook (look-ahead; greedy "
       "runs\n"
@@ -702,16 +704,16 @@ static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
  * weights file is refused (message on stderr). */
 static int policy_make(char *t, const args *a, sim_policy *p) {
   char *eq = strchr(t, '=');
-  int base = eq ? -1 : policy_base(t, NULL);
-  if (base >= 0) { /* greedy: budget 0, the solver's greedy fallback */
-    sim_policy_init(p, t, base == 1 || base == 2 ? 0 : 100);
-    policy_base(t, p);
-  } else { /* what-if: NAME=weights.json, the engine with those */
+  if (eq)
     *eq = '\0';
-    sim_policy_init(p, t, 100);
-    if (load_weights(eq + 1, &p->weights) != 0)
-      return EXIT_INPUT;
-  }
+  int base = policy_base(t, NULL);
+  /* greedy: budget 0, the solver's greedy fallback; a NAME that is no
+     policy is optimal's engine with the weights */
+  sim_policy_init(p, t, base == 1 || base == 2 ? 0 : 100);
+  if (base >= 0)
+    policy_base(t, p);
+  if (eq && load_weights(eq + 1, &p->weights) != 0)
+    return EXIT_INPUT; /* what-if: NAME=weights.json, the engine with those */
   p->floors = a->floors;
   if (a->is_live) { /* the live run's window, in process */
     p->from_ms = a->lo.from_ms;
