@@ -700,9 +700,9 @@ static void decided(const char *path, size_t r, char *buf, size_t n) {
   const char *key;
   json_t *v;
   json_object_foreach(json_object_get(run, "by_urgency"), key, v) {
-    at += snprintf(buf + at, n - (size_t)at, " %s %lld", key,
-                   (long long)json_integer_value(
-                       json_object_get(v, "sla_breaches")));
+    at += snprintf(
+        buf + at, n - (size_t)at, " %s %lld", key,
+        (long long)json_integer_value(json_object_get(v, "sla_breaches")));
   }
   json_decref(root);
 }
@@ -716,8 +716,8 @@ Test(carematch_sim, a_named_policy_takes_weights) {
   snprintf(weights, sizeof weights, "%s/same.json", dir);
   snprintf(out, sizeof out, "%s/kpis.json", dir);
   write_text(weights, "{\"weights\":{\"travel\":1}}\n", 0644);
-  snprintf(policies, sizeof policies, "greedy-reserve=%s,greedy-reserve,optimal",
-           weights);
+  snprintf(policies, sizeof policies,
+           "greedy-reserve=%s,greedy-reserve,optimal", weights);
   cm_test_run_result r =
       run(dir, CM_SIM_PATH,
           (const char *[]){"run", "--seed", "5", "--workers", "40",
