@@ -601,6 +601,31 @@ Test(carematch_sim, the_summary_is_json_whatever_the_names) {
   cm_test_rmdir(dir);
 }
 
+/* run's by_service (a run, or a policy's days pooled) covers the day's 8
+ * services: their requests add up to the requests, their breaches to the
+ * urgencies' breaches; every one is asked of some staff's hours. */
+static void expect_services_add_up(json_t *run, json_int_t requests) {
+  json_t *by = json_object_get(run, "by_service");
+  cr_assert_eq(json_object_size(by), 8, "the catalogue's services");
+  json_int_t n = 0, breaches = 0, urgent_breaches = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(by, key, v) {
+    n += json_integer_value(json_object_get(v, "requests"));
+    breaches += json_integer_value(json_object_get(v, "sla_breaches"));
+    cr_expect_gt(json_number_value(json_object_get(v, "capable_shift_h")), 0,
+                 "%s", key);
+  }
+  json_object_foreach(json_object_get(run, "by_urgency"), key, v) {
+    urgent_breaches += json_integer_value(json_object_get(v, "sla_breaches"));
+  }
+  cr_expect_eq(n, requests);
+  cr_expect_eq(breaches, urgent_breaches);
+  cr_expect_gt(json_number_value(json_object_get(
+                   json_object_get(by, "hospital_escort"), "onsite_h")),
+               0);
+}
+
 /* Issue 16: run's --out holds the honest KPIs and every ratio with its
  * interval; days pools the days of its seeds. */
 Test(carematch_sim, run_and_days_write_the_honest_kpis) {
@@ -629,6 +654,7 @@ Test(carematch_sim, run_and_days_write_the_honest_kpis) {
   json_t *p95 = json_object_get(json_object_get(u, "arrival_min_all"), "p95");
   cr_expect(json_is_number(p95) || json_is_null(p95));
   cr_expect(json_is_object(json_object_get(u, "arrival_min")), "kept");
+  expect_services_add_up(json_array_get(runs, 0), 180);
   json_t *cmp = json_object_get(root, "compare");
   cr_expect_eq(json_array_size(cmp), 3 * 13);
   cr_expect(json_is_string(json_object_get(json_array_get(cmp, 0), "metric")));
@@ -654,6 +680,7 @@ Test(carematch_sim, run_and_days_write_the_honest_kpis) {
     total += json_integer_value(json_object_get(v, "requests"));
   }
   cr_expect_eq(total, 120, "the requests of both days: %lld", (long long)total);
+  expect_services_add_up(pool, 120);
   cr_expect_eq(json_array_size(json_object_get(root, "compare")), 13);
   /* each day's emergency breaches by cause add up to its breaches */
   json_t *day, *run;

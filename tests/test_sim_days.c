@@ -167,7 +167,8 @@ static void fake_run(sim_kpis *k, const char *policy, int u,
   cr_assert(k->outcomes && k->worker_days);
   k->n_outcomes = n;
   for (int i = 0; i < n; i++)
-    k->outcomes[i] = (sim_outcome){u, i % SIM_AREAS, arrive[i], arrive[i], 0};
+    k->outcomes[i] =
+        (sim_outcome){u, i % SIM_AREAS, arrive[i], arrive[i], 0, 0};
   k->n_worker_days = 1;
   k->worker_days[0] = (sim_worker_day){1, jobs, km, 1, 0};
   k->done = jobs;

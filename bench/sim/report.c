@@ -141,6 +141,22 @@ static json_t *staff_json(const sim_summary *m) {
                    "breach_share_max", fin(m->area_breach_max, 4));
 }
 
+/* By service (names k's): requests, breaches against their urgency's
+ * target, arrival p50 over every request, the hours on site asked and the
+ * shift hours of the staff able to do it (shared between services). */
+static json_t *services_json(const sim_summary *m, const sim_kpis *k) {
+  json_t *o = json_object();
+  for (int v = 0; o && v < m->n_services; v++)
+    json_object_set_new(
+        o, k->service_name[v],
+        json_pack("{s:i,s:i,s:o,s:o,s:o}", "requests", m->service_requests[v],
+                  "sla_breaches", m->service_breaches[v], "arrival_min_all_p50",
+                  fin(m->service_arrival_p50[v], 3), "onsite_h",
+                  fin(m->service_onsite_h[v], 2), "capable_shift_h",
+                  fin(m->service_capable_h[v], 2)));
+  return o;
+}
+
 /* Each worker on shift: id, jobs, km, hours busy, minutes past the
  * shift. */
 static json_t *per_worker_json(const sim_scenario *s, const sim_kpis *k) {
@@ -176,7 +192,9 @@ static int honest_json(json_t *o, const sim_scenario *s, const sim_kpis *k,
   json_t *st = staff_json(&m);
   int rc =
       st && json_object_update(o, st) == 0 &&
-              json_object_set_new(o, "per_worker", per_worker_json(s, k)) == 0
+              json_object_set_new(o, "per_worker", per_worker_json(s, k)) ==
+                  0 &&
+              json_object_set_new(o, "by_service", services_json(&m, k)) == 0
           ? 0
           : -1;
   json_decref(st);
@@ -227,6 +245,31 @@ static const char *mins(double x, char *buf, size_t n) {
   else
     snprintf(buf, n, "%s", isnan(x) ? "-" : "never");
   return buf;
+}
+
+/* By service, a row each: breaches / requests and arrival p50 (every
+ * request) per policy; the label carries the hours on site asked over the
+ * capable staff's shift hours (a property of the days, not the policy). */
+static void service_rows(const sim_summary *m, int np, const sim_kpis *k) {
+  printf("%-40s\n", "by service [on-site h asked / capable staff's shift h]:"
+                    " breaches / requests, arrival p50 (all)");
+  for (int v = 0; v < m[0].n_services; v++) {
+    char l[80], a[24], cell[64];
+    double cap = m[0].service_capable_h[v];
+    snprintf(l, sizeof l, "  %.24s [%s]", k->service_name[v],
+             cap > 0 ? "" : "no staff");
+    if (cap > 0)
+      snprintf(l, sizeof l, "  %.24s [%.0f%%]", k->service_name[v],
+               100 * m[0].service_onsite_h[v] / cap);
+    printf("%-40s", l);
+    for (int p = 0; p < np; p++) {
+      snprintf(cell, sizeof cell, "%d / %d, %s", m[p].service_breaches[v],
+               m[p].service_requests[v],
+               mins(m[p].service_arrival_p50[v], a, sizeof a));
+      printf(" %18s", cell);
+    }
+    printf("\n");
+  }
 }
 
 void sim_report_pooled(const sim_kpis *const *runs, int nd, int np,
@@ -295,6 +338,7 @@ void sim_report_pooled(const sim_kpis *const *runs, int nd, int np,
   PROW("breached share by area, best / worst", "%11.3f /%5.3f",
        m[p].area_breach_min, m[p].area_breach_max);
 #undef PROW
+  service_rows(m, np, runs[0]);
 }
 
 void sim_report_compare(const sim_kpis *const *runs, int nd, int np,
@@ -492,6 +536,8 @@ static json_t *pooled_json(const sim_kpis *const *runs, int nd, int np, int p,
   json_decref(st);
   if (o)
     json_object_set_new(o, "fallbacks", json_integer(cuts));
+  if (o)
+    json_object_set_new(o, "by_service", services_json(&m, runs[p]));
   return o;
 }
 

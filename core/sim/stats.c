@@ -120,6 +120,31 @@ static void summarize_requests(const cm_sim_kpis *const *runs, int n,
   }
 }
 
+/* The per-service figures of runs into out (the first run's services);
+ * scratch holds every outcome. */
+static void summarize_services(const cm_sim_kpis *const *runs, int n,
+                               const cm_sim_sla *sla, double *scratch,
+                               cm_sim_summary *out) {
+  out->n_services = n > 0 ? runs[0]->n_services : 0;
+  for (int v = 0; v < out->n_services; v++) {
+    int m = 0;
+    for (int d = 0; d < n; d++) {
+      out->service_onsite_h[v] += runs[d]->service_onsite_h[v];
+      out->service_capable_h[v] += runs[d]->service_capable_h[v];
+      for (int i = 0; i < runs[d]->n_outcomes; i++) {
+        const cm_sim_outcome *o = &runs[d]->outcomes[i];
+        if (o->service != v)
+          continue;
+        out->service_requests[v]++;
+        out->service_breaches[v] +=
+            !(o->arrive_min <= sla->target_min[o->urgency]);
+        scratch[m++] = o->arrive_min;
+      }
+    }
+    out->service_arrival_p50[v] = pcts_of(scratch, m, 1).p50;
+  }
+}
+
 /* The staff's figures of runs into out; scratch holds every worker. */
 static void summarize_staff(const cm_sim_kpis *const *runs, int n,
                             double *scratch, cm_sim_summary *out) {
@@ -167,6 +192,7 @@ cm_status cm_sim_summarize(const cm_sim_kpis *const *runs, int n,
   if (!scratch)
     return CM_E_NOMEM;
   summarize_requests(runs, n, sla, scratch, out);
+  summarize_services(runs, n, sla, scratch, out);
   summarize_staff(runs, n, scratch, out);
   free(scratch);
   return CM_OK;

@@ -653,6 +653,32 @@ static int area_of(const double *box, double lat, double lon) {
   return r * 3 + c;
 }
 
+/* The day's services into m->k: names, the hours on site asked by the
+ * requests submitted, the shift hours of the staff able to do each. */
+static void services(sim *m) {
+  cm_sim_kpis *k = m->k;
+  const cm_sim_scenario *s = m->s;
+  k->n_services = s->n_services;
+  for (int v = 0; v < s->n_services; v++) {
+    const cm_sim_service *sv = &s->services[v];
+    snprintf(k->service_name[v], sizeof k->service_name[v], "%s", sv->name);
+    for (int i = 0; i < s->n_workers; i++) {
+      cm_skillset have = s->workers[i].skills & sv->skills;
+      if (sv->mode == CM_SKILLS_ALL && sv->staff == 1 ? have == sv->skills
+                                                      : have != 0)
+        k->service_capable_h[v] +=
+            (s->workers[i].shift_end_min - s->workers[i].shift_start_min) /
+            60.0;
+    }
+  }
+  for (int q = 0; q < s->n_requests; q++)
+    if (m->r[q].submitted) {
+      const cm_sim_service *sv = &s->services[s->requests[q].service];
+      k->service_onsite_h[s->requests[q].service] +=
+          sv->duration_min * sv->staff / 60.0;
+    }
+}
+
 /* Every request submitted and every worker, as they ended (the honest
  * KPIs, stats.c). Left NULL out of memory. */
 static void outcomes(sim *m) {
@@ -677,6 +703,7 @@ static void outcomes(sim *m) {
     o->urgency = s->services[rq->service].urgency;
     o->area = area_of(box, rq->lat, rq->lon);
     o->near = r->near;
+    o->service = rq->service;
     o->arrive_min = r->arrived < 0      ? INFINITY
                     : r->arrived > base ? (double)(r->arrived - base) / 60000.0
                                         : 0;
@@ -684,6 +711,7 @@ static void outcomes(sim *m) {
                         ? INFINITY
                         : (double)(r->accepted - rq->at_ms) / 60000.0;
   }
+  services(m);
   k->worker_days = calloc((size_t)s->n_workers + 1, sizeof *k->worker_days);
   for (int i = 0; k->worker_days && i < s->n_workers; i++) {
     const wstate *w = &m->w[i];

@@ -174,6 +174,7 @@ typedef struct cm_sim_outcome {
   double accept_min; /* from the call to the offer accepted (by every
                         member); INFINITY: never accepted */
   int near;          /* cm_sim_near at the call */
+  int service;       /* the scenario's service (index) */
 } cm_sim_outcome;
 
 /* One worker's day in a run. */
@@ -245,6 +246,14 @@ typedef struct cm_sim_kpis {
      memory) */
   cm_sim_outcome *outcomes;
   int n_outcomes;
+  /* the day's services, by the scenario's index: the name, the hours on
+     site its requests submitted ask (duration x staff), and the shift
+     hours of the staff able to do it (each worker's counted for every
+     service she can do, so shared between them) */
+  int n_services;
+  char service_name[CM_SIM_SERVICES_MAX][32];
+  double service_onsite_h[CM_SIM_SERVICES_MAX];
+  double service_capable_h[CM_SIM_SERVICES_MAX];
   cm_sim_worker_day *worker_days;
   int n_worker_days;
   /* which requests were served (1), by the scenario's index (its

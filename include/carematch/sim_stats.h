@@ -53,6 +53,16 @@ typedef struct cm_sim_summary {
   /* the share breached in the best and the worst area (of those with at
      least 1% of the requests) */
   double area_breach_min, area_breach_max;
+  /* by service (the first run's services; days of one generator share
+     them): requests, breaches against their urgency's target, arrival p50
+     over every request, and the hours on site asked over the capable
+     staff's shift hours (cm_sim_kpis), summed over the days */
+  int n_services;
+  int service_requests[CM_SIM_SERVICES_MAX];
+  int service_breaches[CM_SIM_SERVICES_MAX];
+  double service_arrival_p50[CM_SIM_SERVICES_MAX]; /* INFINITY: never */
+  double service_onsite_h[CM_SIM_SERVICES_MAX];
+  double service_capable_h[CM_SIM_SERVICES_MAX];
 } cm_sim_summary;
 
 /* The summary of runs[0..n-1], one policy's days, into *out. Returns
