@@ -554,6 +554,11 @@ Test(carematch_sim, usage_errors_exit_64_naming_the_flag) {
       {{"run", "--policies", "optimal+fast", NULL},
        "unknown policy 'optimal+fast'"},
       {{"run", "--policies", "greedy+look+", NULL}, "unknown policy"},
+      /* a what-if's switches are a built-in policy's; no label twice */
+      {{"run", "--policies", "greedy+bogus=w.json", NULL},
+       "unknown policy 'greedy+bogus' before '='"},
+      {{"run", "--policies", "greedy,greedy", NULL}, "'greedy' given twice"},
+      {{"run", "--policies", "a=x.json,a=y.json", NULL}, "'a' given twice"},
   };
   char dir[256];
   make_dir(dir, sizeof dir);
@@ -734,30 +739,47 @@ static void decided(const char *path, size_t r, char *buf, size_t n) {
   json_decref(root);
 }
 
-/* A built-in policy named before '=' runs as itself under the weights:
- * greedy with weights that change nothing decides as greedy does (before,
- * any NAME=FILE ran the optimiser). */
+/* A built-in policy named before '=' runs as itself under the weights,
+ * labelled NAME=FILE's last part: greedy under weights that change
+ * nothing decides as greedy does (before, any NAME=FILE ran the
+ * optimiser), and under a heavy workload weight otherwise; a weights file
+ * refused exits 2. */
 Test(carematch_sim, a_named_policy_takes_weights) {
-  char dir[256], weights[320], out[320], policies[400];
+  char dir[256], same[320], heavy[320], out[320], policies[1100];
   make_dir(dir, sizeof dir);
-  snprintf(weights, sizeof weights, "%s/same.json", dir);
+  snprintf(same, sizeof same, "%s/same.json", dir);
+  snprintf(heavy, sizeof heavy, "%s/heavy.json", dir);
   snprintf(out, sizeof out, "%s/kpis.json", dir);
-  write_text(weights, "{\"weights\":{\"travel\":1}}\n", 0644);
+  write_text(same, "{\"weights\":{\"travel\":1}}\n", 0644);
+  write_text(heavy, "{\"weights\":{\"workload\":200}}\n", 0644);
   snprintf(policies, sizeof policies,
-           "greedy-reserve=%s,greedy-reserve,optimal", weights);
-  cm_test_run_result r =
-      run(dir, CM_SIM_PATH,
-          (const char *[]){"run", "--seed", "5", "--workers", "40",
-                           "--requests", "120", "--quiet", "--policies",
-                           policies, "--out", out, NULL});
+           "greedy-reserve=%s,greedy-reserve,optimal,greedy-reserve=%s", same,
+           heavy);
+  const char *args[] = {
+      "run",     "--seed",     "5",      "--workers", "40", "--requests", "120",
+      "--quiet", "--policies", policies, "--out",     out,  NULL};
+  cm_test_run_result r = run(dir, CM_SIM_PATH, args);
   cr_assert_eq(r.status, 0, "%s", r.err);
   cm_test_run_free(&r);
-  char with[256], plain[256], optimal[256];
+  char with[256], plain[256], optimal[256], other[256];
   decided(out, 0, with, sizeof with);
   decided(out, 1, plain, sizeof plain);
   decided(out, 2, optimal, sizeof optimal);
+  decided(out, 3, other, sizeof other);
   cr_expect_str_eq(with, plain);
   cr_expect_str_neq(optimal, plain, "the day must tell the two apart");
+  cr_expect_str_neq(other, plain, "the weights must be applied");
+  json_t *root = json_load_file(out, 0, NULL);
+  cr_expect_str_eq(
+      json_string_value(json_object_get(
+          json_array_get(json_object_get(root, "runs"), 0), "policy")),
+      "greedy-reserve=same.json");
+  json_decref(root);
+  write_text(same, "{\"weights\":{\"travel\":-1}}\n", 0644);
+  r = run(dir, CM_SIM_PATH, args);
+  cr_expect_eq(r.status, 2, "a weights file refused: %s", r.err);
+  cr_expect_not_null(strstr(r.err, "travel"), "%s", r.err);
+  cm_test_run_free(&r);
   cm_test_rmdir(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -157,6 +158,21 @@ Test(sim, standby_is_followed_and_its_travel_counted) {
   sim_scenario_free(s);
 }
 
+/* The whole of the file at path (malloc'ed, NUL-terminated). */
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  char *b = malloc((size_t)n + 1);
+  cr_assert_not_null(b);
+  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+  b[n] = '\0';
+  fclose(f);
+  return b;
+}
+
 Test(sim, scenario_files_round_trip_and_errors_name_the_field) {
   sim_scenario *s = small_day(9);
   char path[64], msg[256];
@@ -176,6 +192,20 @@ Test(sim, scenario_files_round_trip_and_errors_name_the_field) {
   fclose(f);
   cr_assert_null(sim_scenario_load(path, msg, sizeof msg));
   cr_assert(strstr(msg, "services"), "%s", msg);
+  /* a service's name twice: by_service keys the KPIs by name */
+  cr_assert_eq(sim_scenario_save(s, path), 0);
+  char *text = read_all(path);
+  char *second = strstr(text, "\"daily_care\"");
+  cr_assert_not_null(second);
+  memcpy(second, "\"fall_alarm\"", strlen("\"fall_alarm\""));
+  memset(second + strlen("\"fall_alarm\""), ' ',
+         strlen("\"daily_care\"") - strlen("\"fall_alarm\""));
+  f = fopen(path, "w");
+  fputs(text, f);
+  fclose(f);
+  free(text);
+  cr_assert_null(sim_scenario_load(path, msg, sizeof msg));
+  cr_assert(strstr(msg, "$.services[].name: a name given twice"), "%s", msg);
   unlink(path);
   sim_scenario_free(s);
   sim_scenario_free(t);

@@ -360,10 +360,58 @@ static int policy_base(const char *t, sim_policy *p) {
   return base;
 }
 
-/* The policies of LIST: known names or NAME=FILE, at most max. Returns 0
- * or -1 (msg). */
+/* The label of policy t (NAME or NAME=FILE) into out: t itself, NAME
+ * for a what-if whose NAME is not a built-in policy, and NAME=BASE (FILE's
+ * last part) for a built-in policy under weights, so it differs from the
+ * policy's own run. Never longer than t. */
+static void policy_label(const char *t, char *out, size_t n) {
+  const char *eq = strchr(t, '=');
+  char name[512];
+  snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - t) : (int)strlen(t), t);
+  const char *base = eq ? strrchr(eq + 1, '/') : NULL;
+  base = base ? base + 1 : eq ? eq + 1 : NULL;
+  int keep = eq && policy_base(name, NULL) >= 0;
+  size_t at = strlen(name) < n ? strlen(name) : n - 1;
+  memcpy(out, name, at);
+  if (keep && at + 1 < n)
+    out[at++] = '=';
+  size_t rest = keep ? strlen(base) : 0;
+  if (rest > n - 1 - at)
+    rest = n - 1 - at;
+  memcpy(out + at, base ? base : "", keep ? rest : 0);
+  out[at + (keep ? rest : 0)] = '\0';
+}
+
+/* The NAME=FILE entry t: NAME is not empty, under 64 bytes, and a
+ * built-in policy when it has switches ('+'); FILE is named. Returns 0 or
+ * -1 (msg). */
+static int check_what_if(const char *t, const char *eq, char *msg, size_t n) {
+  char name[64];
+  if (eq == t || !eq[1])
+    return snprintf(msg, n,
+                    "--policies: unknown policy '%.40s' (optimal, greedy, "
+                    "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
+                    t),
+           -1;
+  if (eq - t >= 64)
+    return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
+                    t),
+           -1;
+  snprintf(name, sizeof name, "%.*s", (int)(eq - t), t);
+  if (strchr(name, '+') && policy_base(name, NULL) < 0)
+    return snprintf(msg, n,
+                    "--policies: unknown policy '%.40s' before '=' (a "
+                    "built-in policy and its switches, or a name without "
+                    "'+')",
+                    name),
+           -1;
+  return 0;
+}
+
+/* The policies of LIST: known names or NAME=FILE, at most max, no label
+ * twice. Returns 0 or -1 (msg). */
 static int check_policies(const char *list, int max, char *msg, size_t n) {
-  char buf[512];
+  char buf[512], labels[8][64];
   int count = 0;
   if (strlen(list) >= sizeof buf)
     return snprintf(msg, n, "--policies: the list is too long"), -1;
@@ -384,16 +432,15 @@ static int check_policies(const char *list, int max, char *msg, size_t n) {
                       "NAME=WEIGHTS.json)",
                       t),
              -1;
-    if (eq && (eq == t || !eq[1]))
-      return snprintf(msg, n,
-                      "--policies: unknown policy '%.40s' (optimal, greedy, "
-                      "greedy-reserve, optimal-noreserve, NAME=WEIGHTS.json)",
-                      t),
-             -1;
-    if (eq && eq - t >= 64)
-      return snprintf(msg, n, "--policies: the name '%.60s' is longer than 63",
-                      t),
-             -1;
+    if (eq && check_what_if(t, eq, msg, n) != 0)
+      return -1;
+    char label[64];
+    policy_label(t, label, sizeof label);
+    for (int i = 0; i < count && i < 8; i++)
+      if (!strcmp(labels[i], label))
+        return snprintf(msg, n, "--policies: '%.60s' given twice", label), -1;
+    if (count < 8)
+      snprintf(labels[count], sizeof labels[count], "%s", label);
     count++;
   }
   if (count == 0 || count > max)
@@ -703,7 +750,8 @@ static int live_run(const args *a, const sim_scenario *s, sim_kpis *k) {
  * command's floors and live's window. Returns 0, or EXIT_INPUT when the
  * weights file is refused (message on stderr). */
 static int policy_make(char *t, const args *a, sim_policy *p) {
-  char *eq = strchr(t, '=');
+  char *eq = strchr(t, '='), label[512];
+  policy_label(t, label, sizeof label);
   if (eq)
     *eq = '\0';
   int base = policy_base(t, NULL);
@@ -714,6 +762,7 @@ static int policy_make(char *t, const args *a, sim_policy *p) {
     policy_base(t, p);
   if (eq && load_weights(eq + 1, &p->weights) != 0)
     return EXIT_INPUT; /* what-if: NAME=weights.json, the engine with those */
+  memcpy(t, label, strlen(label) + 1); /* p->name: no longer than t */
   p->floors = a->floors;
   if (a->is_live) { /* the live run's window, in process */
     p->from_ms = a->lo.from_ms;

@@ -251,6 +251,8 @@ static const char *mins(double x, char *buf, size_t n) {
  * request) per policy; the label carries the hours on site asked over the
  * capable staff's shift hours (a property of the days, not the policy). */
 static void service_rows(const sim_summary *m, int np, const sim_kpis *k) {
+  if (m[0].n_services == 0)
+    return;
   printf("%-40s\n", "by service [on-site h asked / capable staff's shift h]:"
                     " breaches / requests, arrival p50 (all)");
   for (int v = 0; v < m[0].n_services; v++) {

@@ -373,6 +373,11 @@ static int load_services(sim_scenario *s, json_t *sv, const char *path,
              v->staff >= 1 && v->staff <= CM_MAX_STAFF &&
              cm_urgency_parse(urg) >= 0,
          "$.services[]: a malformed service");
+    NEED(strlen(name) >= 1 && strlen(name) < sizeof v->name,
+         "$.services[].name: 1 to 31 bytes");
+    for (int j = 0; j < i; j++)
+      NEED(strcmp(s->services[j].name, name) != 0,
+           "$.services[].name: a name given twice");
     snprintf(v->name, sizeof v->name, "%s", name);
     v->skills = (cm_skillset)sk;
     v->mode = strcmp(mode, "any") ? CM_SKILLS_ALL : CM_SKILLS_ANY;

@@ -658,21 +658,21 @@ static int area_of(const double *box, double lat, double lon) {
 static void services(sim *m) {
   cm_sim_kpis *k = m->k;
   const cm_sim_scenario *s = m->s;
-  k->n_services = s->n_services;
-  for (int v = 0; v < s->n_services; v++) {
+  k->n_services =
+      s->n_services < CM_SIM_SERVICES_MAX ? s->n_services : CM_SIM_SERVICES_MAX;
+  for (int v = 0; v < k->n_services; v++) {
     const cm_sim_service *sv = &s->services[v];
     snprintf(k->service_name[v], sizeof k->service_name[v], "%s", sv->name);
     for (int i = 0; i < s->n_workers; i++) {
       cm_skillset have = s->workers[i].skills & sv->skills;
+      int shift = s->workers[i].shift_end_min - s->workers[i].shift_start_min;
       if (sv->mode == CM_SKILLS_ALL && sv->staff == 1 ? have == sv->skills
                                                       : have != 0)
-        k->service_capable_h[v] +=
-            (s->workers[i].shift_end_min - s->workers[i].shift_start_min) /
-            60.0;
+        k->service_capable_h[v] += shift > 0 ? shift / 60.0 : 0;
     }
   }
   for (int q = 0; q < s->n_requests; q++)
-    if (m->r[q].submitted) {
+    if (m->r[q].submitted && s->requests[q].service < k->n_services) {
       const cm_sim_service *sv = &s->services[s->requests[q].service];
       k->service_onsite_h[s->requests[q].service] +=
           sv->duration_min * sv->staff / 60.0;
