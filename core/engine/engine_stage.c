@@ -8,7 +8,7 @@
  * its minutes past the target at 40, so chains of less urgent jobs could
  * buy an emergency a farther worker (over 4 normal days, 12 of the 152
  * emergencies' first batches gave them a farther worker than their nearest
- * free candidate, 5 of them then breached; docs/sim.md "Emergencies
+ * free candidate, 5 of them then breached; docs/sim-log.md "Emergencies
  * first"). Solving them first makes their cost lexicographically above
  * every other job's: no exchange of the others' travel can move them.
  *

@@ -92,7 +92,7 @@ CM_EXPORT uint64_t cm_sim_stream_seed(uint64_t seed, uint64_t tag);
 /* An "+ahead" run: every one-worker request looks ahead (lookahead_upto
  * scheduled), for workers free and there within this many minutes
  * (lookahead_min; 30 measured better than 15 and no worse than 60 on the
- * county's travel, docs/sim.md "Looking ahead for all work"). */
+ * county's travel, docs/sim-log.md "Looking ahead for all work"). */
 #define CM_SIM_AHEAD_MIN 30.0
 /* An emergency with no capable worker on shift, in any state (free, on
  * her way, at a visit), within this many minutes' drive at its call is
