@@ -485,6 +485,18 @@ Test(sim, a_window_of_the_day_runs_alone) {
   cr_assert_eq(got, want, "the window's requests: %d, submitted %d", want, got);
   cr_assert_eq(k.done + k.in_flight + k.unassigned, want);
   cr_assert_gt(k.in_flight + k.unassigned, 0, "a 30-minute drain leaves work");
+  /* by service, the capable staff's hours are those inside the window:
+     at most 3 hours each, and the caregivers' (daily_care) are some */
+  int v = service_named(s, "daily_care");
+  double most = 0;
+  for (int i = 0; i < s->n_workers; i++)
+    most +=
+        (s->workers[i].skills & s->services[v].skills) == s->services[v].skills
+            ? 3
+            : 0;
+  cr_assert_gt(k.service_capable_h[v], 0);
+  cr_assert_leq(k.service_capable_h[v], most + 1e-9, "%g > %g",
+                k.service_capable_h[v], most);
   sim_kpis_free(&k);
   sim_scenario_free(s);
 }

@@ -653,8 +653,18 @@ static int area_of(const double *box, double lat, double lon) {
   return r * 3 + c;
 }
 
+/* Worker i's shift hours inside the run's part of the day. */
+static double shift_hours(const sim *m, int i) {
+  int64_t on = (int64_t)m->s->workers[i].shift_start_min * 60000;
+  int64_t off = (int64_t)m->s->workers[i].shift_end_min * 60000;
+  on = on > m->from ? on : m->from;
+  off = off < m->until ? off : m->until;
+  return off > on ? (double)(off - on) / 3600000.0 : 0;
+}
+
 /* The day's services into m->k: names, the hours on site asked by the
- * requests submitted, the shift hours of the staff able to do each. */
+ * requests submitted, the shift hours (inside the run's part of the day)
+ * of the staff able to do each. */
 static void services(sim *m) {
   cm_sim_kpis *k = m->k;
   const cm_sim_scenario *s = m->s;
@@ -665,10 +675,9 @@ static void services(sim *m) {
     snprintf(k->service_name[v], sizeof k->service_name[v], "%s", sv->name);
     for (int i = 0; i < s->n_workers; i++) {
       cm_skillset have = s->workers[i].skills & sv->skills;
-      int shift = s->workers[i].shift_end_min - s->workers[i].shift_start_min;
       if (sv->mode == CM_SKILLS_ALL && sv->staff == 1 ? have == sv->skills
                                                       : have != 0)
-        k->service_capable_h[v] += shift > 0 ? shift / 60.0 : 0;
+        k->service_capable_h[v] += shift_hours(m, i);
     }
   }
   for (int q = 0; q < s->n_requests; q++)
