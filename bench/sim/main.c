@@ -366,20 +366,12 @@ static int policy_base(const char *t, sim_policy *p) {
  * policy's own run. Never longer than t. */
 static void policy_label(const char *t, char *out, size_t n) {
   const char *eq = strchr(t, '=');
-  char name[512];
-  snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - t) : (int)strlen(t), t);
-  const char *base = eq ? strrchr(eq + 1, '/') : NULL;
-  base = base ? base + 1 : eq ? eq + 1 : NULL;
-  int keep = eq && policy_base(name, NULL) >= 0;
-  size_t at = strlen(name) < n ? strlen(name) : n - 1;
-  memcpy(out, name, at);
-  if (keep && at + 1 < n)
-    out[at++] = '=';
-  size_t rest = keep ? strlen(base) : 0;
-  if (rest > n - 1 - at)
-    rest = n - 1 - at;
-  memcpy(out + at, base ? base : "", keep ? rest : 0);
-  out[at + (keep ? rest : 0)] = '\0';
+  snprintf(out, n, "%.*s", eq ? (int)(eq - t) : (int)strlen(t), t);
+  if (!eq || policy_base(out, NULL) < 0)
+    return;
+  const char *slash = strrchr(eq + 1, '/');
+  size_t at = strlen(out);
+  snprintf(out + at, n - at, "=%s", slash ? slash + 1 : eq + 1);
 }
 
 /* The NAME=FILE entry t: NAME is not empty, under 64 bytes, and a

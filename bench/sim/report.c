@@ -258,11 +258,11 @@ static void service_rows(const sim_summary *m, int np, const sim_kpis *k) {
   for (int v = 0; v < m[0].n_services; v++) {
     char l[80], a[24], cell[64];
     double cap = m[0].service_capable_h[v];
-    snprintf(l, sizeof l, "  %.24s [%s]", k->service_name[v],
-             cap > 0 ? "" : "no staff");
     if (cap > 0)
       snprintf(l, sizeof l, "  %.24s [%.0f%%]", k->service_name[v],
                100 * m[0].service_onsite_h[v] / cap);
+    else
+      snprintf(l, sizeof l, "  %.24s [no staff]", k->service_name[v]);
     printf("%-40s", l);
     for (int p = 0; p < np; p++) {
       snprintf(cell, sizeof cell, "%d / %d, %s", m[p].service_breaches[v],

@@ -406,6 +406,13 @@ static int near_state(const sim *m, int i) {
  * nearest one's cm_sim_near when she is within CM_SIM_FLOOR_MIN minutes'
  * drive, else CM_SIM_NEAR_NONE; returns the road km of the staff nearest
  * of them summed, or -1 when fewer are on shift. */
+/* A worker holding has can be on a request of service sv: every listed
+ * skill (all), or one of them (any). */
+static int can_do(const cm_sim_service *sv, cm_skillset has) {
+  return sv->mode == CM_SKILLS_ALL ? (has & sv->skills) == sv->skills
+                                   : (has & sv->skills) != 0;
+}
+
 static double nearest_at_call(const sim *m, int q, int *reach) {
   const cm_sim_request *rq = &m->s->requests[q];
   const cm_sim_service *sv = &m->s->services[rq->service];
@@ -416,10 +423,7 @@ static double nearest_at_call(const sim *m, int q, int *reach) {
   double reach_min = HUGE_VAL;
   *reach = CM_SIM_NEAR_NONE;
   for (int i = 0; i < m->s->n_workers; i++) {
-    cm_skillset has = m->s->workers[i].skills;
-    if (m->w[i].state == W_OFF ||
-        (sv->mode == CM_SKILLS_ALL ? (has & sv->skills) != sv->skills
-                                   : !(has & sv->skills)))
+    if (m->w[i].state == W_OFF || !can_do(sv, m->s->workers[i].skills))
       continue;
     double lat, lon;
     where_now(m, i, &lat, &lon);
@@ -673,12 +677,9 @@ static void services(sim *m) {
   for (int v = 0; v < k->n_services; v++) {
     const cm_sim_service *sv = &s->services[v];
     snprintf(k->service_name[v], sizeof k->service_name[v], "%s", sv->name);
-    for (int i = 0; i < s->n_workers; i++) {
-      cm_skillset have = s->workers[i].skills & sv->skills;
-      if (sv->mode == CM_SKILLS_ALL && sv->staff == 1 ? have == sv->skills
-                                                      : have != 0)
+    for (int i = 0; i < s->n_workers; i++)
+      if (can_do(sv, s->workers[i].skills))
         k->service_capable_h[v] += shift_hours(m, i);
-    }
   }
   for (int q = 0; q < s->n_requests; q++)
     if (m->r[q].submitted && s->requests[q].service < k->n_services) {
